@@ -1,0 +1,15 @@
+/** One jest run for every workspace; each test file gets its own databases (see infrastructure/src/testing). */
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }] },
+  moduleNameMapper: {
+    '^@ecom/common$': '<rootDir>/common/src/index.ts',
+    '^@ecom/common/(.*)$': '<rootDir>/common/src/$1',
+    '^@ecom/infrastructure$': '<rootDir>/infrastructure/src/index.ts',
+    '^@ecom/infrastructure/(.*)$': '<rootDir>/infrastructure/src/$1',
+  },
+  testMatch: ['<rootDir>/{common,infrastructure,gateway,services/*,scripts}/test/**/*.test.ts'],
+  testTimeout: 30000,
+  maxWorkers: 2,
+};
