@@ -1,0 +1,5 @@
+export * from './types';
+export * from './jwt';
+export * from './keys';
+export * from './middleware';
+export * from './config';

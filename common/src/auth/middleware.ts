@@ -1,0 +1,63 @@
+import type { RequestHandler } from 'express';
+import { ForbiddenError, UnauthorizedError } from '../errors/app-error';
+import { getContext } from '../logging/context';
+import { userFromClaims, verifyAccessToken, type JwtVerifyOptions } from './jwt';
+import type { Role } from './types';
+
+function bearerToken(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const match = /^Bearer\s+([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]*\.[A-Za-z0-9\-_]*)$/.exec(
+    header.trim(),
+  );
+  return match?.[1];
+}
+
+/**
+ * Sets `req.user` from a verified Bearer token. With `optional`, a request without an
+ * Authorization header passes anonymously (a present but bad token is still refused).
+ * Identity is never taken from any other header.
+ */
+export function authenticate(
+  options: JwtVerifyOptions,
+  { optional = false }: { optional?: boolean } = {},
+): RequestHandler {
+  return (req, _res, next) => {
+    const header = req.get('authorization');
+    if (!header) {
+      if (optional) {
+        next();
+        return;
+      }
+      next(new UnauthorizedError('Authentication required', { reason: 'missing' }));
+      return;
+    }
+    const token = bearerToken(header);
+    if (!token) {
+      next(new UnauthorizedError('Malformed Authorization header', { reason: 'malformed' }));
+      return;
+    }
+    try {
+      req.user = userFromClaims(verifyAccessToken(token, options));
+      const ctx = getContext();
+      if (ctx) ctx.userId = req.user.id;
+      next();
+    } catch (err) {
+      next(err);
+    }
+  };
+}
+
+/** Must follow `authenticate`. */
+export function requireRole(...roles: Role[]): RequestHandler {
+  return (req, _res, next) => {
+    if (!req.user) {
+      next(new UnauthorizedError());
+      return;
+    }
+    if (!roles.includes(req.user.role)) {
+      next(new ForbiddenError(`Requires role: ${roles.join(' or ')}`));
+      return;
+    }
+    next();
+  };
+}

@@ -1,0 +1,57 @@
+import type { Logger } from '../logging/logger';
+import { runWithContext } from '../logging/context';
+import type { EventEnvelope } from './envelope';
+import type { EventHandler } from './types';
+
+/**
+ * Runs a handler inside the event's context (its correlation id; itself as the cause of any
+ * event it publishes) and logs one line per event handled. Rethrows so the adapter retries.
+ */
+export async function dispatchEvent(
+  logger: Logger,
+  group: string,
+  handler: EventHandler,
+  event: EventEnvelope,
+  attempt: number,
+): Promise<void> {
+  const started = performance.now();
+  return runWithContext(
+    { correlationId: event.metadata.correlationId, causationId: event.eventId },
+    async () => {
+      try {
+        await handler(event, { attempt });
+        logger.info('event handled', {
+          group,
+          eventType: event.eventType,
+          eventId: event.eventId,
+          attempt,
+          durationMs: Math.round(performance.now() - started),
+        });
+      } catch (err) {
+        logger.warn('event handler failed', {
+          group,
+          eventType: event.eventType,
+          eventId: event.eventId,
+          attempt,
+          error: err instanceof Error ? err.message : String(err),
+        });
+        throw err;
+      }
+    },
+  );
+}
+
+/** Tracks in-flight handler promises so close() can wait for them. */
+export class InFlight {
+  private readonly pending = new Set<Promise<unknown>>();
+
+  track<T>(promise: Promise<T>): Promise<T> {
+    this.pending.add(promise);
+    void promise.finally(() => this.pending.delete(promise)).catch(() => undefined);
+    return promise;
+  }
+
+  async drain(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+}

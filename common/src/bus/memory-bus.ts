@@ -1,0 +1,135 @@
+import { createLogger, type Logger } from '../logging/logger';
+import { parseEnvelope, type EventEnvelope } from './envelope';
+import { dispatchEvent, InFlight } from './dispatch';
+import {
+  DEFAULT_RETRY_POLICY,
+  retryDelayMs,
+  type DeadLetter,
+  type EventBus,
+  type RetryPolicy,
+  type SubscribeOptions,
+} from './types';
+
+interface Subscription extends SubscribeOptions {
+  types: Set<string>;
+}
+
+/**
+ * In-process bus with the real adapters' semantics: delivery is asynchronous (never inside
+ * publish), each consumer group gets its own copy, failures are retried with increasing
+ * delay and then dead-lettered. Messages are serialised like on the wire, so handlers never
+ * share an object with the publisher. For unit tests and the embedded run (one process).
+ */
+export class InMemoryEventBus implements EventBus {
+  readonly deadLetters: DeadLetter[] = [];
+  private readonly subscriptions: Subscription[] = [];
+  private readonly inFlight = new InFlight();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private closed = false;
+
+  constructor(private readonly options: { retry?: Partial<RetryPolicy>; logger?: Logger } = {}) {}
+
+  private get policy(): RetryPolicy {
+    return { ...DEFAULT_RETRY_POLICY, ...this.options.retry };
+  }
+
+  private get logger(): Logger {
+    return (this.options.logger ??= createLogger('event-bus'));
+  }
+
+  async publish(event: EventEnvelope): Promise<void> {
+    if (this.closed) throw new Error('event bus is closed');
+    const raw = JSON.stringify(event);
+    for (const sub of this.subscriptions) {
+      if (sub.types.has(event.eventType)) this.schedule(sub, raw, 1, 0);
+    }
+  }
+
+  /** Delivers a raw message as if it came off the wire (tests use it for invalid input). */
+  async publishRaw(raw: string, eventType: string): Promise<void> {
+    for (const sub of this.subscriptions) {
+      if (sub.types.has(eventType)) this.schedule(sub, raw, 1, 0);
+    }
+  }
+
+  async subscribe(options: SubscribeOptions): Promise<void> {
+    this.subscriptions.push({ ...options, types: new Set(options.eventTypes) });
+  }
+
+  async health(): Promise<void> {
+    if (this.closed) throw new Error('event bus is closed');
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    await this.inFlight.drain();
+  }
+
+  /** Resolves when nothing is scheduled or running (tests wait on it). */
+  async idle(): Promise<void> {
+    while (this.timers.size > 0 || (await this.hasInFlight())) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  private async hasInFlight(): Promise<boolean> {
+    let pending = false;
+    await Promise.race([
+      this.inFlight.drain(),
+      new Promise<void>((resolve) =>
+        setImmediate(() => {
+          pending = true;
+          resolve();
+        }),
+      ),
+    ]);
+    return pending;
+  }
+
+  private schedule(sub: Subscription, raw: string, attempt: number, delayMs: number): void {
+    if (this.closed) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      void this.inFlight.track(this.deliver(sub, raw, attempt));
+    }, delayMs);
+    this.timers.add(timer);
+  }
+
+  private async deliver(sub: Subscription, raw: string, attempt: number): Promise<void> {
+    const parsed = parseEnvelope(raw);
+    if (!parsed.ok) {
+      this.deadLetter(sub.group, parsed.reason, attempt, undefined, raw);
+      return;
+    }
+    try {
+      await dispatchEvent(this.logger, sub.group, sub.handler, parsed.event, attempt);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      if (attempt >= this.policy.maxAttempts) {
+        this.deadLetter(sub.group, reason, attempt, parsed.event);
+      } else {
+        this.schedule(sub, raw, attempt + 1, retryDelayMs(this.policy, attempt));
+      }
+    }
+  }
+
+  private deadLetter(
+    group: string,
+    reason: string,
+    attempts: number,
+    event?: EventEnvelope,
+    raw?: string,
+  ): void {
+    this.logger.error('event dead-lettered', { group, reason, attempts, eventId: event?.eventId });
+    this.deadLetters.push({
+      group,
+      reason,
+      attempts,
+      ...(event ? { event } : {}),
+      ...(raw !== undefined ? { raw } : {}),
+      deadAt: new Date().toISOString(),
+    });
+  }
+}

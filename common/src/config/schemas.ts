@@ -1,0 +1,51 @@
+import Joi from 'joi';
+
+/** Variables every service and the gateway share. Spread into a service's own schema. */
+export const baseConfigKeys = {
+  NODE_ENV: Joi.string().valid('development', 'test', 'production').default('development'),
+  LOG_LEVEL: Joi.string().valid('error', 'warn', 'info', 'http', 'debug', 'silent').default('info'),
+  HOST: Joi.string().default('0.0.0.0'),
+  BODY_LIMIT: Joi.string()
+    .pattern(/^\d+(b|kb|mb)$/i)
+    .default('100kb'),
+  SHUTDOWN_TIMEOUT_MS: Joi.number().integer().min(0).default(10000),
+};
+
+/** JWT verification settings (every service verifies tokens itself; only auth signs). */
+export const jwtVerifyConfigKeys = {
+  JWT_ALGORITHM: Joi.string().valid('ES256', 'RS256', 'HS256').default('ES256'),
+  JWT_PUBLIC_KEY: Joi.string().when('JWT_ALGORITHM', {
+    is: 'HS256',
+    then: Joi.forbidden(),
+    otherwise: Joi.required(),
+  }),
+  JWT_SECRET: Joi.string().min(32).when('JWT_ALGORITHM', {
+    is: 'HS256',
+    then: Joi.required(),
+    otherwise: Joi.forbidden(),
+  }),
+  JWT_ISSUER: Joi.string().default('ecom-auth'),
+  JWT_AUDIENCE: Joi.string().default('ecom-api'),
+};
+
+/** Event bus selection, shared by every service that publishes or consumes events. */
+export const busConfigKeys = {
+  EVENT_BUS: Joi.string().valid('memory', 'redis', 'rabbitmq').default('memory'),
+  REDIS_URL: Joi.string()
+    .uri({ scheme: ['redis', 'rediss'] })
+    .when('EVENT_BUS', {
+      is: 'redis',
+      then: Joi.required(),
+    }),
+  AMQP_URL: Joi.string()
+    .uri({ scheme: ['amqp', 'amqps'] })
+    .when('EVENT_BUS', {
+      is: 'rabbitmq',
+      then: Joi.required(),
+    }),
+};
+
+/** PEM values often arrive with literal "\n" in env files; restore the newlines. */
+export function pemFromEnv(value: string | undefined): string | undefined {
+  return value?.includes('\\n') ? value.replace(/\\n/g, '\n') : value;
+}

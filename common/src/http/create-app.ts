@@ -1,0 +1,56 @@
+import express, { type Express } from 'express';
+import { healthRouter, type HealthCheck } from '../health/health-router';
+import type { Logger } from '../logging/logger';
+import { createMetrics, type Metrics } from '../metrics/metrics';
+import { errorHandler, notFoundHandler } from './error-handler';
+import { requestContext } from './request-context';
+import { requestLogger } from './request-logger';
+
+export interface ServiceAppOptions {
+  service: string;
+  logger: Logger;
+  version?: string;
+  checks?: Record<string, HealthCheck>;
+  bodyLimit?: string;
+}
+
+export interface ServiceApp {
+  app: Express;
+  metrics: Metrics;
+  /** Call after mounting the routes: 404 for anything else, then the error handler. */
+  finish(): Express;
+}
+
+/**
+ * The Express app every service starts from: request and correlation ids, request logs,
+ * metrics, health, a bounded JSON body parser. Routes are mounted by the service, then
+ * `finish()` adds the 404 and error handlers (they must come last).
+ */
+export function createServiceApp(options: ServiceAppOptions): ServiceApp {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  // Express 5's default "simple" query parser keeps `a[$ne]=1` as a flat key, which the
+  // joi schemas then refuse: no nested objects from query strings reach a store.
+  app.set('query parser', 'simple');
+  const metrics = createMetrics(options.service);
+
+  app.use(requestContext());
+  app.use(requestLogger(options.logger));
+  app.use(metrics.middleware);
+  app.use(
+    healthRouter({ service: options.service, version: options.version, checks: options.checks }),
+  );
+  app.use(metrics.router);
+  app.use(express.json({ limit: options.bodyLimit ?? '100kb', strict: true }));
+
+  return {
+    app,
+    metrics,
+    finish() {
+      app.use(notFoundHandler());
+      app.use(errorHandler(options.logger));
+      return app;
+    },
+  };
+}

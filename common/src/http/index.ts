@@ -1,0 +1,8 @@
+import './types';
+
+export * from './create-app';
+export * from './error-handler';
+export * from './request-context';
+export * from './request-logger';
+export * from './route-label';
+export * from './validate';

@@ -1,0 +1,32 @@
+import winston from 'winston';
+import { getContext } from './context';
+
+export type Logger = winston.Logger;
+
+/** Adds the async context (correlation id, request id, user) to every line. */
+const contextFormat = winston.format((info) => {
+  const ctx = getContext();
+  if (ctx) {
+    info.correlationId ??= ctx.correlationId;
+    if (ctx.requestId) info.requestId ??= ctx.requestId;
+    if (ctx.causationId) info.causationId ??= ctx.causationId;
+    if (ctx.userId) info.userId ??= ctx.userId;
+  }
+  return info;
+});
+
+/** JSON lines on stdout, one per event; LOG_LEVEL=silent keeps test output clean. */
+export function createLogger(service: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
+  return winston.createLogger({
+    level: level === 'silent' ? 'error' : level,
+    silent: level === 'silent',
+    defaultMeta: { service },
+    format: winston.format.combine(
+      contextFormat(),
+      winston.format.timestamp(),
+      winston.format.errors({ stack: true }),
+      winston.format.json(),
+    ),
+    transports: [new winston.transports.Console()],
+  });
+}

@@ -1,0 +1,3 @@
+export * from './migrations';
+export * from './pool';
+export * from './transaction';
