@@ -10,6 +10,7 @@ module.exports = {
     '^@ecom/infrastructure/(.*)$': '<rootDir>/infrastructure/src/$1',
   },
   testMatch: ['<rootDir>/{common,infrastructure,gateway,services/*,scripts}/test/**/*.test.ts'],
+  setupFiles: ['<rootDir>/jest.setup.js'],
   testTimeout: 30000,
   maxWorkers: 2,
 };

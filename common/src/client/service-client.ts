@@ -85,9 +85,11 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
-      const timedOut = err instanceof Error && err.name === 'TimeoutError';
+      // Duck-typed: the abort reason is a DOMException, which may come from another realm.
+      const { name, message } = (err ?? {}) as { name?: string; message?: string };
+      const timedOut = name === 'TimeoutError';
       throw new UpstreamFailure(
-        timedOut ? `timed out after ${timeoutMs} ms` : `unreachable: ${(err as Error).message}`,
+        timedOut ? `timed out after ${timeoutMs} ms` : `unreachable: ${message ?? String(err)}`,
         timedOut,
       );
     }

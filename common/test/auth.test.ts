@@ -1,0 +1,159 @@
+import express from 'express';
+import jwt from 'jsonwebtoken';
+import request from 'supertest';
+import {
+  authenticate,
+  createLogger,
+  errorHandler,
+  generateEs256KeyPair,
+  requireRole,
+  signAccessToken,
+  verifyAccessToken,
+  type JwtSignOptions,
+} from '../src';
+
+const keys = generateEs256KeyPair();
+const signOptions: JwtSignOptions = {
+  algorithm: 'ES256',
+  key: keys.privateKey,
+  issuer: 'ecom-auth',
+  audience: 'ecom-api',
+  expiresIn: '15m',
+};
+const verifyOptions = {
+  algorithm: 'ES256' as const,
+  key: keys.publicKey,
+  issuer: 'ecom-auth',
+  audience: 'ecom-api',
+};
+const user = { id: 'u1', role: 'seller' as const, email: 'a@b.c' };
+
+function b64url(value: object): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
+
+describe('JWT helpers', () => {
+  it('round-trips an access token', () => {
+    const claims = verifyAccessToken(signAccessToken(user, signOptions), verifyOptions);
+    expect(claims).toMatchObject({ sub: 'u1', role: 'seller', email: 'a@b.c', type: 'access' });
+    expect(claims.exp - claims.iat).toBe(15 * 60);
+  });
+
+  it('refuses expired tokens with reason "expired"', () => {
+    const token = signAccessToken(user, { ...signOptions, expiresIn: -10 });
+    expect(() => verifyAccessToken(token, verifyOptions)).toThrow('Access token has expired');
+  });
+
+  it('refuses alg "none" tokens', () => {
+    const token = `${b64url({ alg: 'none', typ: 'JWT' })}.${b64url({
+      sub: 'u1',
+      role: 'admin',
+      type: 'access',
+      iss: 'ecom-auth',
+      aud: 'ecom-api',
+      exp: Math.floor(Date.now() / 1000) + 60,
+    })}.`;
+    expect(() => verifyAccessToken(token, verifyOptions)).toThrow('Invalid access token');
+  });
+
+  it('refuses algorithm confusion: an HS256 token signed with the public key', () => {
+    const token = jwt.sign({ role: 'admin', type: 'access' }, keys.publicKey, {
+      algorithm: 'HS256',
+      subject: 'u1',
+      issuer: 'ecom-auth',
+      audience: 'ecom-api',
+    });
+    expect(() => verifyAccessToken(token, verifyOptions)).toThrow('Invalid access token');
+  });
+
+  it('refuses tampered payloads, other keys, other audiences and non-access tokens', () => {
+    const token = signAccessToken(user, signOptions);
+    const [h, , s] = token.split('.');
+    const forged = `${h}.${b64url({ sub: 'u1', role: 'admin', type: 'access' })}.${s}`;
+    expect(() => verifyAccessToken(forged, verifyOptions)).toThrow();
+    const other = generateEs256KeyPair();
+    expect(() =>
+      verifyAccessToken(
+        signAccessToken(user, { ...signOptions, key: other.privateKey }),
+        verifyOptions,
+      ),
+    ).toThrow();
+    expect(() =>
+      verifyAccessToken(
+        signAccessToken(user, { ...signOptions, audience: 'elsewhere' }),
+        verifyOptions,
+      ),
+    ).toThrow();
+    const refresh = jwt.sign({ role: 'seller', type: 'refresh' }, keys.privateKey, {
+      algorithm: 'ES256',
+      subject: 'u1',
+      issuer: 'ecom-auth',
+      audience: 'ecom-api',
+    });
+    expect(() => verifyAccessToken(refresh, verifyOptions)).toThrow('Invalid access token');
+  });
+
+  it('refuses unknown roles', () => {
+    const token = jwt.sign({ role: 'root', type: 'access' }, keys.privateKey, {
+      algorithm: 'ES256',
+      subject: 'u1',
+      issuer: 'ecom-auth',
+      audience: 'ecom-api',
+    });
+    expect(() => verifyAccessToken(token, verifyOptions)).toThrow('Invalid access token');
+  });
+});
+
+describe('authenticate and requireRole middleware', () => {
+  const app = express();
+  app.get('/me', authenticate(verifyOptions), (req, res) => res.json(req.user));
+  app.get('/maybe', authenticate(verifyOptions, { optional: true }), (req, res) =>
+    res.json({ user: req.user ?? null }),
+  );
+  app.get('/admin', authenticate(verifyOptions), requireRole('admin'), (_req, res) =>
+    res.json({ ok: true }),
+  );
+  app.use(errorHandler(createLogger('test', 'silent')));
+
+  it('sets req.user from a valid bearer token', async () => {
+    const res = await request(app)
+      .get('/me')
+      .set('authorization', `Bearer ${signAccessToken(user, signOptions)}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual(user);
+  });
+
+  it('answers 401 in the common shape for missing, malformed and bad tokens', async () => {
+    for (const header of [undefined, 'Basic abc', 'Bearer not-a-jwt', 'Bearer a.b.c']) {
+      const req = request(app).get('/me');
+      const res = await (header ? req.set('authorization', header) : req);
+      expect(res.status).toBe(401);
+      expect(res.body.error.code).toBe('UNAUTHORIZED');
+    }
+  });
+
+  it('never takes identity from other headers', async () => {
+    const res = await request(app)
+      .get('/maybe')
+      .set('x-user-id', 'admin')
+      .set('x-user-role', 'admin');
+    expect(res.body).toEqual({ user: null });
+  });
+
+  it('optional auth still refuses a bad token', async () => {
+    expect((await request(app).get('/maybe').set('authorization', 'Bearer a.b.c')).status).toBe(
+      401,
+    );
+  });
+
+  it('answers 403 for a role that is not allowed', async () => {
+    const seller = signAccessToken(user, signOptions);
+    expect((await request(app).get('/admin').set('authorization', `Bearer ${seller}`)).status).toBe(
+      403,
+    );
+    const admin = signAccessToken({ ...user, role: 'admin' }, signOptions);
+    expect((await request(app).get('/admin').set('authorization', `Bearer ${admin}`)).status).toBe(
+      200,
+    );
+  });
+});

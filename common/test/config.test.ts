@@ -1,0 +1,56 @@
+import Joi from 'joi';
+import { ConfigError, baseConfigKeys, jwtVerifyConfigKeys, loadConfig, pemFromEnv } from '../src';
+
+const schema = Joi.object({
+  ...baseConfigKeys,
+  PORT: Joi.number().port().default(3001),
+  DATABASE_URL: Joi.string().uri().required(),
+});
+
+describe('loadConfig', () => {
+  it('applies defaults and converts types', () => {
+    const config = loadConfig(schema, { DATABASE_URL: 'postgres://x@h/db', PORT: '4000' });
+    expect(config.PORT).toBe(4000);
+    expect(config.NODE_ENV).toBe('development');
+    expect(config.BODY_LIMIT).toBe('100kb');
+  });
+
+  it('names the bad variable in one line', () => {
+    expect(() => loadConfig(schema, { DATABASE_URL: 'postgres://x@h/db', PORT: 'abc' })).toThrow(
+      /^Invalid configuration: PORT: /,
+    );
+    try {
+      loadConfig(schema, { PORT: '1' });
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).variable).toBe('DATABASE_URL');
+      expect((err as Error).message).not.toContain('\n');
+    }
+    expect.assertions(4);
+  });
+
+  it('treats empty strings as unset so defaults apply', () => {
+    expect(loadConfig(schema, { DATABASE_URL: 'postgres://x@h/db', PORT: '' }).PORT).toBe(3001);
+  });
+
+  it('does not return unrelated environment variables', () => {
+    const config = loadConfig(schema, { DATABASE_URL: 'postgres://x@h/db', SECRET_THING: 'x' });
+    expect(config).not.toHaveProperty('SECRET_THING');
+  });
+
+  it('requires a public key for asymmetric JWTs and a long secret for HS256', () => {
+    const jwtSchema = Joi.object(jwtVerifyConfigKeys);
+    expect(() => loadConfig(jwtSchema, {})).toThrow(/JWT_PUBLIC_KEY/);
+    expect(() => loadConfig(jwtSchema, { JWT_ALGORITHM: 'HS256', JWT_SECRET: 'short' })).toThrow(
+      /JWT_SECRET/,
+    );
+    expect(
+      loadConfig(jwtSchema, { JWT_ALGORITHM: 'HS256', JWT_SECRET: 'x'.repeat(32) }).JWT_ALGORITHM,
+    ).toBe('HS256');
+  });
+
+  it('restores newlines in PEM values from env files', () => {
+    expect(pemFromEnv('a\\nb')).toBe('a\nb');
+    expect(pemFromEnv('a\nb')).toBe('a\nb');
+  });
+});

@@ -1,0 +1,138 @@
+import express from 'express';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import {
+  createServiceClient,
+  DependencyUnavailableError,
+  GatewayTimeoutError,
+  runWithContext,
+} from '../src';
+
+interface Upstream {
+  url: string;
+  calls: { method: string; path: string; correlationId?: string }[];
+  mode: 'ok' | 'fail' | 'slow' | 'notfound';
+  close(): Promise<void>;
+}
+
+async function startUpstream(): Promise<Upstream> {
+  const app = express();
+  const upstream = { calls: [], mode: 'ok' } as unknown as Upstream;
+  app.use((req, res) => {
+    upstream.calls.push({
+      method: req.method,
+      path: req.path,
+      correlationId: req.get('x-correlation-id') ?? undefined,
+    });
+    if (upstream.mode === 'fail') return void res.status(500).json({ error: { code: 'X' } });
+    if (upstream.mode === 'notfound')
+      return void res.status(404).json({ error: { code: 'NOT_FOUND' } });
+    const delay = upstream.mode === 'slow' ? 300 : 0;
+    setTimeout(() => res.json({ ok: true, path: req.path }), delay);
+  });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  upstream.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  upstream.close = () => new Promise((resolve) => server.close(() => resolve()));
+  return upstream;
+}
+
+describe('service client', () => {
+  let upstream: Upstream;
+  beforeEach(async () => {
+    upstream = await startUpstream();
+  });
+  afterEach(async () => {
+    await upstream.close();
+  });
+
+  it('returns JSON bodies and forwards the correlation id of the current context', async () => {
+    const client = createServiceClient({ name: 'product', baseUrl: upstream.url });
+    const res = await runWithContext({ correlationId: 'corr-abcdefgh' }, () => client.get('/p/1'));
+    expect(res).toMatchObject({ status: 200, body: { ok: true, path: '/p/1' } });
+    expect(upstream.calls[0]?.correlationId).toBe('corr-abcdefgh');
+  });
+
+  it('returns 4xx answers as data, without retrying or counting them as failures', async () => {
+    upstream.mode = 'notfound';
+    const client = createServiceClient({
+      name: 'product',
+      baseUrl: upstream.url,
+      breaker: { volumeThreshold: 1 },
+    });
+    for (let i = 0; i < 5; i += 1) expect((await client.get('/p/x')).status).toBe(404);
+    expect(upstream.calls).toHaveLength(5);
+    expect(client.breaker.opened).toBe(false);
+  });
+
+  it('retries idempotent calls on 5xx, a bounded number of times', async () => {
+    upstream.mode = 'fail';
+    const client = createServiceClient({
+      name: 'product',
+      baseUrl: upstream.url,
+      retries: 2,
+      retryDelayMs: 1,
+    });
+    await expect(client.get('/p/1')).rejects.toBeInstanceOf(DependencyUnavailableError);
+    expect(upstream.calls).toHaveLength(3);
+  });
+
+  it('never retries non-idempotent calls', async () => {
+    upstream.mode = 'fail';
+    const client = createServiceClient({
+      name: 'product',
+      baseUrl: upstream.url,
+      retries: 2,
+      retryDelayMs: 1,
+    });
+    await expect(client.request('/p', { method: 'POST', body: { a: 1 } })).rejects.toBeInstanceOf(
+      DependencyUnavailableError,
+    );
+    expect(upstream.calls).toHaveLength(1);
+  });
+
+  it('aborts slow calls at the timeout with a 504-style error', async () => {
+    upstream.mode = 'slow';
+    const client = createServiceClient({
+      name: 'product',
+      baseUrl: upstream.url,
+      timeoutMs: 50,
+      retries: 0,
+    });
+    const started = Date.now();
+    const err = await client.get('/p/1').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GatewayTimeoutError);
+    expect(Date.now() - started).toBeLessThan(250);
+  });
+
+  it('opens the breaker after enough failures, fails fast while open, and recovers', async () => {
+    upstream.mode = 'fail';
+    const client = createServiceClient({
+      name: 'product',
+      baseUrl: upstream.url,
+      retries: 0,
+      breaker: { volumeThreshold: 3, errorThresholdPercentage: 50, resetTimeoutMs: 200 },
+    });
+    for (let i = 0; i < 3; i += 1) await client.get('/p/1').catch(() => undefined);
+    expect(client.breaker.opened).toBe(true);
+    const callsWhenOpened = upstream.calls.length;
+    const err = (await client.get('/p/1').catch((e: unknown) => e)) as DependencyUnavailableError;
+    expect(err).toBeInstanceOf(DependencyUnavailableError);
+    expect(err.status).toBe(503);
+    expect(err.details).toMatchObject({ circuit: 'open' });
+    expect(upstream.calls.length).toBe(callsWhenOpened);
+
+    upstream.mode = 'ok';
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect((await client.get('/p/1')).status).toBe(200);
+    expect(client.breaker.closed).toBe(true);
+  });
+
+  it('reports an unreachable upstream as unavailable', async () => {
+    await upstream.close();
+    const client = createServiceClient({ name: 'product', baseUrl: upstream.url, retries: 0 });
+    await expect(client.get('/p/1')).rejects.toBeInstanceOf(DependencyUnavailableError);
+    upstream = await startUpstream();
+  });
+});
