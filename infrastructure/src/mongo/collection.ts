@@ -1,0 +1,381 @@
+import { BSON, ObjectId, type Document } from 'bson';
+import { Query } from 'mingo';
+import { MongoCommandError } from './errors';
+import {
+  cloneDocument,
+  formatValue,
+  isOperatorObject,
+  isPlainObject,
+  valueKey,
+  valuesAt,
+} from './keys';
+
+export const MAX_BSON_SIZE = 16 * 1024 * 1024;
+
+/** Options every mingo call shares: strict MongoDB semantics, `$lookup` resolved by the caller. */
+export type CollectionResolver = (name: string) => Document[];
+
+export interface IndexSpec {
+  name: string;
+  key: Document;
+  unique?: boolean;
+  sparse?: boolean;
+  partialFilterExpression?: Document;
+  expireAfterSeconds?: number;
+  [option: string]: unknown;
+}
+
+interface IndexKey {
+  key: string;
+  values: unknown[];
+}
+
+/**
+ * A secondary index: a Map from the encoded key to the ids of the documents holding it,
+ * so equality lookups and unique checks cost O(1) instead of a collection scan.
+ */
+export class Index {
+  readonly fields: string[];
+  readonly text: boolean;
+  readonly entries = new Map<string, Set<string>>();
+  private readonly partial?: Query;
+
+  constructor(readonly spec: IndexSpec) {
+    this.fields = Object.keys(spec.key);
+    this.text = Object.values(spec.key).some((v) => v === 'text');
+    if (spec.partialFilterExpression) this.partial = new Query(spec.partialFilterExpression, {});
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  get unique(): boolean {
+    return this.spec.unique === true;
+  }
+
+  /** Usable for equality lookups: every document is in it under its exact values. */
+  get complete(): boolean {
+    return !this.spec.sparse && !this.partial && !this.text;
+  }
+
+  /** The keys a document is stored under (a multikey index yields one per array element). */
+  keysOf(doc: Document): IndexKey[] {
+    if (this.text) return [];
+    if (this.partial && !this.partial.test(doc)) return [];
+    const perField = this.fields.map((f) => valuesAt(doc, f));
+    if (this.spec.sparse && perField.every((vals) => vals.every((v) => v === undefined))) return [];
+    const out = new Map<string, IndexKey>();
+    for (const values of cartesian(perField)) {
+      const key = values.length === 1 ? valueKey(values[0]) : JSON.stringify(values.map(valueKey));
+      out.set(key, { key, values });
+    }
+    return [...out.values()];
+  }
+
+  keyFor(values: unknown[]): string {
+    return values.length === 1 ? valueKey(values[0]) : JSON.stringify(values.map(valueKey));
+  }
+
+  add(id: string, keys: IndexKey[]): void {
+    for (const { key } of keys) {
+      let ids = this.entries.get(key);
+      if (!ids) this.entries.set(key, (ids = new Set()));
+      ids.add(id);
+    }
+  }
+
+  remove(id: string, keys: IndexKey[]): void {
+    for (const { key } of keys) {
+      const ids = this.entries.get(key);
+      if (!ids) continue;
+      ids.delete(id);
+      if (ids.size === 0) this.entries.delete(key);
+    }
+  }
+}
+
+function cartesian(lists: unknown[][]): unknown[][] {
+  let acc: unknown[][] = [[]];
+  for (const list of lists) acc = acc.flatMap((prefix) => list.map((v) => [...prefix, v]));
+  return acc;
+}
+
+export interface Plan {
+  docs: Document[];
+  indexName?: string;
+  keysExamined: number;
+}
+
+/** Called for every change so the persistence layer can journal it. */
+export type ChangeListener = (change: Document) => void;
+
+export const ID_INDEX: IndexSpec = { v: 2, key: { _id: 1 }, name: '_id_' };
+
+/**
+ * One collection: documents in insertion order keyed by their encoded `_id`, plus indexes.
+ * Every method is synchronous, so a command's read-modify-write cannot interleave with
+ * another command's (Node runs one at a time): each write is atomic per document.
+ */
+export class Collection {
+  readonly docs = new Map<string, Document>();
+  readonly indexes = new Map<string, Index>();
+  /** Documents tested against a filter since start; lets tests prove index use. */
+  docsExamined = 0;
+
+  constructor(
+    readonly dbName: string,
+    readonly name: string,
+    private readonly emit: ChangeListener,
+    readonly options: Document = {},
+  ) {}
+
+  get ns(): string {
+    return `${this.dbName}.${this.name}`;
+  }
+
+  listIndexSpecs(): IndexSpec[] {
+    return [ID_INDEX, ...[...this.indexes.values()].map((i) => i.spec)];
+  }
+
+  // ---- reads ----
+
+  /** Picks the documents a filter can match, by `_id` or a complete index when it can. */
+  plan(filter: Document): Plan {
+    const idValues = equalityValues(filter._id, true);
+    if (idValues) {
+      const docs: Document[] = [];
+      for (const v of idValues) {
+        const doc = this.docs.get(valueKey(v));
+        if (doc) docs.push(doc);
+      }
+      return { docs, indexName: '_id_', keysExamined: idValues.length };
+    }
+    let best: { index: Index; keys: string[] } | undefined;
+    for (const index of this.indexes.values()) {
+      if (!index.complete) continue;
+      const perField = index.fields.map((f) =>
+        equalityValues(filter[f], index.fields.length === 1),
+      );
+      if (perField.some((v) => v === undefined)) continue;
+      if (best && best.index.fields.length >= index.fields.length) continue;
+      const keys = cartesian(perField as unknown[][]).map((values) => index.keyFor(values));
+      best = { index, keys };
+    }
+    if (!best) return { docs: [...this.docs.values()], keysExamined: 0 };
+    const ids = new Set<string>();
+    for (const key of best.keys) for (const id of best.index.entries.get(key) ?? []) ids.add(id);
+    const docs: Document[] = [];
+    // Keep insertion order among the hits, as a scan would.
+    for (const id of ids) {
+      const doc = this.docs.get(id);
+      if (doc) docs.push(doc);
+    }
+    return { docs, indexName: best.index.name, keysExamined: best.keys.length };
+  }
+
+  /** Documents matching a filter, in natural order. */
+  match(filter: Document, limit = Infinity): Document[] {
+    const { docs } = this.plan(filter);
+    const query = new Query(filter, {});
+    const out: Document[] = [];
+    for (const doc of docs) {
+      this.docsExamined++;
+      if (query.test(doc)) {
+        out.push(doc);
+        if (out.length >= limit) break;
+      }
+    }
+    return out;
+  }
+
+  // ---- writes ----
+
+  insert(input: Document): Document {
+    // mongod stores _id first whatever the client sent (drivers append it last).
+    const doc =
+      Object.keys(input)[0] === '_id' ? input : { _id: input._id ?? new ObjectId(), ...input };
+    if (Array.isArray(doc._id))
+      throw new MongoCommandError('BadValue', "can't use an array for _id");
+    checkSize(doc);
+    const id = valueKey(doc._id);
+    if (this.docs.has(id)) throw this.duplicate(ID_INDEX, [doc._id]);
+    const keys = this.checkUnique(doc, id);
+    this.docs.set(id, doc);
+    for (const [index, k] of keys) index.add(id, k);
+    this.emit({ op: 'put', db: this.dbName, coll: this.name, doc });
+    return doc;
+  }
+
+  /** Replaces a stored document by its new version (same `_id`), keeping indexes in step. */
+  replace(oldDoc: Document, newDoc: Document): void {
+    const id = valueKey(oldDoc._id);
+    if (valueKey(newDoc._id) !== id) {
+      throw new MongoCommandError(
+        'ImmutableField',
+        `Performing an update on the path '_id' would modify the immutable field '_id'`,
+      );
+    }
+    checkSize(newDoc);
+    const keys = this.checkUnique(newDoc, id);
+    for (const index of this.indexes.values()) index.remove(id, index.keysOf(oldDoc));
+    this.docs.set(id, newDoc);
+    for (const [index, k] of keys) index.add(id, k);
+    this.emit({ op: 'put', db: this.dbName, coll: this.name, doc: newDoc });
+  }
+
+  delete(doc: Document): void {
+    const id = valueKey(doc._id);
+    if (!this.docs.delete(id)) return;
+    for (const index of this.indexes.values()) index.remove(id, index.keysOf(doc));
+    this.emit({ op: 'del', db: this.dbName, coll: this.name, id: doc._id });
+  }
+
+  /** Loads a document from the journal without re-journaling it (last write wins). */
+  restore(doc: Document): void {
+    const id = valueKey(doc._id);
+    const old = this.docs.get(id);
+    if (old) for (const index of this.indexes.values()) index.remove(id, index.keysOf(old));
+    this.docs.set(id, doc);
+    for (const index of this.indexes.values()) index.add(id, index.keysOf(doc));
+  }
+
+  restoreDelete(idValue: unknown): void {
+    const old = this.docs.get(valueKey(idValue));
+    if (old) {
+      const id = valueKey(idValue);
+      this.docs.delete(id);
+      for (const index of this.indexes.values()) index.remove(id, index.keysOf(old));
+    }
+  }
+
+  // ---- indexes ----
+
+  /** Returns false when an identical index already exists. */
+  createIndex(spec: IndexSpec, journal = true): boolean {
+    if (spec.name === '_id_' || isIdKey(spec.key)) return false;
+    const existing = this.indexes.get(spec.name);
+    if (existing) {
+      if (sameKey(existing.spec.key, spec.key) && !!existing.spec.unique === !!spec.unique)
+        return false;
+      throw new MongoCommandError(
+        'IndexKeySpecsConflict',
+        `An existing index has the same name as the requested index. Requested index: ${JSON.stringify(spec)}, existing index: ${JSON.stringify(existing.spec)}`,
+      );
+    }
+    for (const other of this.indexes.values()) {
+      if (sameKey(other.spec.key, spec.key)) {
+        if (!!other.spec.unique === !!spec.unique && !!other.spec.sparse === !!spec.sparse)
+          return false;
+        throw new MongoCommandError(
+          'IndexOptionsConflict',
+          `An equivalent index already exists with a different name and options. Requested index: ${JSON.stringify(spec)}, existing index: ${JSON.stringify(other.spec)}`,
+        );
+      }
+    }
+    const index = new Index(spec);
+    for (const [id, doc] of this.docs) {
+      const keys = index.keysOf(doc);
+      if (index.unique) {
+        for (const k of keys) {
+          const holders = index.entries.get(k.key);
+          if (holders && [...holders].some((h) => h !== id)) throw this.duplicate(spec, k.values);
+        }
+      }
+      index.add(id, keys);
+    }
+    this.indexes.set(spec.name, index);
+    if (journal) this.emit({ op: 'createIndex', db: this.dbName, coll: this.name, spec });
+    return true;
+  }
+
+  dropIndex(name: string): void {
+    if (!this.indexes.delete(name)) {
+      throw new MongoCommandError('IndexNotFound', `index not found with name [${name}]`);
+    }
+    this.emit({ op: 'dropIndex', db: this.dbName, coll: this.name, name });
+  }
+
+  findIndexByKey(key: Document): Index | undefined {
+    for (const index of this.indexes.values()) if (sameKey(index.spec.key, key)) return index;
+    return undefined;
+  }
+
+  textIndex(): Index | undefined {
+    for (const index of this.indexes.values()) if (index.text) return index;
+    return undefined;
+  }
+
+  /** Validates every unique index for a document before anything is changed. */
+  private checkUnique(doc: Document, id: string): Array<[Index, IndexKey[]]> {
+    const out: Array<[Index, IndexKey[]]> = [];
+    for (const index of this.indexes.values()) {
+      const keys = index.keysOf(doc);
+      if (index.unique) {
+        for (const k of keys) {
+          const holders = index.entries.get(k.key);
+          if (holders && (holders.size > 1 || !holders.has(id)))
+            throw this.duplicate(index.spec, k.values);
+        }
+      }
+      out.push([index, keys]);
+    }
+    return out;
+  }
+
+  /** The exact error mongod answers, so drivers and mongoose recognise a duplicate key. */
+  duplicate(spec: IndexSpec, values: unknown[]): MongoCommandError {
+    const fields = Object.keys(spec.key);
+    const keyValue: Document = {};
+    fields.forEach((f, i) => (keyValue[f] = values[i] ?? null));
+    const shown = fields.map((f, i) => `${f}: ${formatValue(values[i])}`).join(', ');
+    return new MongoCommandError(
+      'DuplicateKey',
+      `E11000 duplicate key error collection: ${this.ns} index: ${spec.name} dup key: { ${shown} }`,
+      { keyPattern: { ...spec.key }, keyValue },
+    );
+  }
+}
+
+function isIdKey(key: Document): boolean {
+  const fields = Object.keys(key);
+  return fields.length === 1 && fields[0] === '_id';
+}
+
+function sameKey(a: Document, b: Document): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function checkSize(doc: Document): void {
+  const size = BSON.calculateObjectSize(doc);
+  if (size > MAX_BSON_SIZE) {
+    throw new MongoCommandError(
+      'BSONObjectTooLarge',
+      `object to insert too large. size in bytes: ${size}, max size: ${MAX_BSON_SIZE}`,
+    );
+  }
+}
+
+/**
+ * The values a filter condition pins a field to, or undefined when it is not a plain
+ * equality (ranges, regexes and whole-array matches fall back to a scan).
+ */
+function equalityValues(cond: unknown, allowIn: boolean): unknown[] | undefined {
+  if (cond === undefined || cond instanceof RegExp || Array.isArray(cond)) return undefined;
+  if (isOperatorObject(cond)) {
+    const ops = Object.keys(cond);
+    if (ops.length !== 1) return undefined;
+    if (ops[0] === '$eq') return equalityValues(cond.$eq, false);
+    if (ops[0] === '$in' && allowIn && Array.isArray(cond.$in)) {
+      const values = cond.$in as unknown[];
+      if (values.some((v) => v instanceof RegExp || Array.isArray(v) || isOperatorObject(v)))
+        return undefined;
+      return values;
+    }
+    return undefined;
+  }
+  if (isPlainObject(cond)) return [cond];
+  return [cond];
+}
+
+export { cloneDocument };

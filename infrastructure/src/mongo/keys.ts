@@ -1,0 +1,100 @@
+import { Binary, Decimal128, EJSON, Long, ObjectId, type Document } from 'bson';
+
+/** True for plain JS objects (embedded documents), false for BSON values, dates, arrays, regexes. */
+export function isPlainObject(v: unknown): v is Document {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v) as object | null;
+  return proto === Object.prototype || proto === null;
+}
+
+/** True when an object is an operator expression such as `{ $gt: 1 }`. */
+export function isOperatorObject(v: unknown): v is Document {
+  if (!isPlainObject(v)) return false;
+  const keys = Object.keys(v);
+  return keys.length > 0 && keys[0].startsWith('$');
+}
+
+/**
+ * A string that is equal for values MongoDB's index considers equal (for the types the
+ * services store). Numbers of every width are promoted to JS numbers on the way in, so
+ * `1` and `1.0` share a key.
+ */
+export function valueKey(v: unknown): string {
+  if (v === undefined || v === null) return 'n';
+  switch (typeof v) {
+    case 'number':
+      return `d:${v}`;
+    case 'string':
+      return `s:${v}`;
+    case 'boolean':
+      return `b:${v}`;
+    case 'bigint':
+      return `d:${v}`;
+    default:
+  }
+  if (v instanceof ObjectId) return `o:${v.toHexString()}`;
+  if (v instanceof Date) return `t:${v.getTime()}`;
+  if (v instanceof Long) return `d:${v.toString()}`;
+  if (v instanceof Decimal128) return `m:${v.toString()}`;
+  if (v instanceof Binary) return `x:${v.sub_type}:${Buffer.from(v.buffer).toString('base64')}`;
+  return `j:${EJSON.stringify(v as Document, { relaxed: false })}`;
+}
+
+/**
+ * Every value a dotted path reaches in a document, descending into arrays like a
+ * multikey index does. A missing field yields `[undefined]` (indexed as null).
+ */
+export function valuesAt(doc: unknown, path: string): unknown[] {
+  const out: unknown[] = [];
+  collect(doc, path.split('.'), 0, out);
+  return out.length > 0 ? out : [undefined];
+}
+
+function collect(v: unknown, parts: string[], i: number, out: unknown[]): void {
+  if (i === parts.length) {
+    if (Array.isArray(v)) {
+      if (v.length === 0) out.push(undefined);
+      else out.push(...v);
+    } else out.push(v);
+    return;
+  }
+  if (Array.isArray(v)) {
+    const part = parts[i];
+    if (/^\d+$/.test(part)) collect(v[Number(part)], parts, i + 1, out);
+    else for (const el of v) if (isPlainObject(el)) collect(el, parts, i, out);
+    return;
+  }
+  if (isPlainObject(v)) {
+    collect(v[parts[i]], parts, i + 1, out);
+    return;
+  }
+  out.push(undefined);
+}
+
+/** Formats a value the way mongod prints it in E11000 messages. */
+export function formatValue(v: unknown): string {
+  if (v === undefined || v === null) return 'null';
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (v instanceof ObjectId) return `ObjectId('${v.toHexString()}')`;
+  if (v instanceof Date) return `new Date(${v.getTime()})`;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (v instanceof Decimal128) return `Decimal128('${v.toString()}')`;
+  return EJSON.stringify(v as Document);
+}
+
+/** A deep copy that keeps BSON types (structuredClone would drop their prototypes). */
+export function cloneDocument<T extends Document>(doc: T): T {
+  return cloneValue(doc) as T;
+}
+
+function cloneValue(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(cloneValue);
+  if (v instanceof Date) return new Date(v.getTime());
+  if (isPlainObject(v)) {
+    const out: Document = {};
+    for (const k of Object.keys(v)) out[k] = cloneValue(v[k]);
+    return out;
+  }
+  // BSON values (ObjectId, Decimal128, Binary, Long...) are treated as immutable.
+  return v;
+}

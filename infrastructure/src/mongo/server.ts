@@ -1,0 +1,138 @@
+import net from 'node:net';
+import type { Document } from 'bson';
+import { runCommand, type CommandContext } from './commands';
+import { CursorStore } from './cursors';
+import { Engine } from './engine';
+import { Persistence } from './persistence';
+import { FrameReader, decodeMessage, encodeOpMsg, encodeOpReply } from './wire';
+
+export interface MongoStandInOptions {
+  /** TCP port; 0 (the default) picks a free one. */
+  port?: number;
+  /** Interface to bind; default 127.0.0.1. */
+  host?: string;
+  /** Directory for snapshot + journal; without it the data lives in memory only. */
+  dataDir?: string;
+}
+
+export interface MongoStandIn {
+  /** `mongodb://host:port` (append `/dbName` for a database). */
+  url: string;
+  port: number;
+  /** The in-process engine, for introspection in tests and benchmarks. */
+  engine: Engine;
+  stop(): Promise<void>;
+}
+
+const TTL_SWEEP_MS = 10_000;
+
+/**
+ * Starts a MongoDB wire-protocol server backed by the in-memory engine. Each command
+ * is decoded, executed and answered synchronously, so commands never interleave.
+ */
+export async function startMongoStandIn(options: MongoStandInOptions = {}): Promise<MongoStandIn> {
+  const host = options.host ?? '127.0.0.1';
+  const engine = new Engine();
+  const persistence = options.dataDir ? new Persistence(options.dataDir) : undefined;
+  if (persistence) {
+    persistence.load(engine);
+    engine.setListener((change) => persistence.record(change));
+  }
+  const cursors = new CursorStore();
+  const sockets = new Set<net.Socket>();
+  const startedAt = Date.now();
+  let nextConnectionId = 1;
+
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.setNoDelay(true);
+    const ctx: CommandContext = {
+      engine,
+      cursors,
+      connectionId: nextConnectionId++,
+      startedAt,
+      connections: () => sockets.size,
+    };
+    const reader = new FrameReader();
+    socket.on('data', (chunk: Buffer) => {
+      let frames: Buffer[];
+      try {
+        frames = reader.push(chunk);
+      } catch {
+        socket.destroy();
+        return;
+      }
+      for (const frame of frames) {
+        let reply: Buffer | undefined;
+        try {
+          const request = decodeMessage(frame);
+          const result: Document = runCommand(request.command, ctx);
+          persistence?.flush(engine);
+          if (request.noReply) continue;
+          reply = request.legacy
+            ? encodeOpReply(request.header.requestId, result)
+            : encodeOpMsg(request.header.requestId, result);
+        } catch {
+          // Undecodable frame: MongoDB closes the connection too.
+          socket.destroy();
+          return;
+        }
+        socket.write(reply);
+      }
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  const sweeper = setInterval(() => {
+    cursors.reap();
+    sweepExpired(engine);
+    persistence?.flush(engine);
+  }, TTL_SWEEP_MS);
+  sweeper.unref();
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as net.AddressInfo;
+  let stopped = false;
+  return {
+    url: `mongodb://${host}:${address.port}`,
+    port: address.port,
+    engine,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(sweeper);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await closed;
+      persistence?.close(engine);
+    },
+  };
+}
+
+/** TTL indexes: documents whose indexed date is older than expireAfterSeconds go away. */
+function sweepExpired(engine: Engine, now = Date.now()): void {
+  for (const colls of engine.dbs.values()) {
+    for (const coll of colls.values()) {
+      for (const index of coll.indexes.values()) {
+        const ttl = index.spec.expireAfterSeconds;
+        if (typeof ttl !== 'number' || index.fields.length !== 1) continue;
+        const field = index.fields[0];
+        for (const doc of [...coll.docs.values()]) {
+          const value = doc[field];
+          const dates = (Array.isArray(value) ? value : [value]).filter(
+            (v): v is Date => v instanceof Date,
+          );
+          if (dates.length > 0 && Math.min(...dates.map((d) => d.getTime())) + ttl * 1000 <= now)
+            coll.delete(doc);
+        }
+      }
+    }
+  }
+}
