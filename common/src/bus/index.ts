@@ -2,3 +2,6 @@ export * from './envelope';
 export * from './types';
 export * from './dispatch';
 export * from './memory-bus';
+export * from './factory';
+export * from './outbox';
+export * from './idempotency';

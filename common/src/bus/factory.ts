@@ -1,0 +1,34 @@
+import type { Logger } from '../logging/logger';
+import { InMemoryEventBus } from './memory-bus';
+import type { EventBus, RetryPolicy } from './types';
+
+export interface EventBusConfig {
+  EVENT_BUS: 'memory' | 'redis' | 'rabbitmq';
+  REDIS_URL?: string;
+  AMQP_URL?: string;
+}
+
+export interface EventBusFactoryOptions {
+  /** The service name: names the connections (visible on the server) and consumers. */
+  service: string;
+  logger: Logger;
+  retry?: Partial<RetryPolicy>;
+  /** Namespace of streams / exchange / queues (default 'ecom'); tests use a unique one. */
+  prefix?: string;
+}
+
+/** The bus chosen by configuration (EVENT_BUS), for a service's main.ts. */
+export function createEventBus(config: EventBusConfig, options: EventBusFactoryOptions): EventBus {
+  switch (config.EVENT_BUS) {
+    case 'memory':
+      return new InMemoryEventBus({ logger: options.logger, retry: options.retry });
+    case 'redis':
+      if (!config.REDIS_URL) throw new Error('EVENT_BUS=redis needs REDIS_URL');
+      throw new Error('the Redis Streams adapter is landing shortly');
+    case 'rabbitmq':
+      if (!config.AMQP_URL) throw new Error('EVENT_BUS=rabbitmq needs AMQP_URL');
+      throw new Error('the RabbitMQ adapter is landing shortly');
+    default:
+      throw new Error(`unknown EVENT_BUS: ${String((config as { EVENT_BUS: unknown }).EVENT_BUS)}`);
+  }
+}
