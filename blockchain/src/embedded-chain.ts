@@ -1,0 +1,84 @@
+import path from 'node:path';
+import { HDNodeWallet, JsonRpcProvider, Wallet } from 'ethers';
+import { resolveConfig } from 'hardhat/internal/core/config/config-resolution';
+import { createProvider } from 'hardhat/internal/core/providers/construction';
+import { JsonRpcServer } from 'hardhat/internal/hardhat-network/jsonrpc/server';
+import { auditAnchorAt, deployAuditAnchor } from '@ecom/common';
+
+/** Hardhat's well-known development mnemonic: its accounts are funded on every Hardhat chain. */
+export const HARDHAT_MNEMONIC = 'test test test test test test test test test test test junk';
+
+export function hardhatAccountKey(index: number): string {
+  return HDNodeWallet.fromPhrase(HARDHAT_MNEMONIC, undefined, `m/44'/60'/0'/0/${index}`).privateKey;
+}
+
+export interface EmbeddedChainOptions {
+  /** 0 picks a free port. */
+  port?: number;
+  host?: string;
+  /** How many anchorer keys to authorise (one per service: one writer per key). */
+  anchorers?: number;
+}
+
+export interface EmbeddedChain {
+  url: string;
+  chainId: number;
+  contractAddress: string;
+  /** Account #0: deployer and admin of the contract. */
+  deployerKey: string;
+  /** Account #1, holds ANCHORER_ROLE. */
+  anchorerKey: string;
+  /** Accounts #1..#n, all holding ANCHORER_ROLE; give each service its own. */
+  anchorerKeys: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts an in-process Hardhat network served over JSON-RPC (the same server `hardhat node`
+ * uses; chainId 31337, automine) and deploys AuditAnchor from account #0. Nothing persists:
+ * a restart is a fresh chain, which the anchor client detects and re-anchors from its database.
+ */
+export async function startEmbeddedChain(
+  options: EmbeddedChainOptions = {},
+): Promise<EmbeddedChain> {
+  const host = options.host ?? '127.0.0.1';
+  const config = resolveConfig(path.join(__dirname, '..', 'hardhat.config.ts'), {
+    networks: { hardhat: { chainId: 31337, loggingEnabled: false } },
+  });
+  const provider = await createProvider(config, 'hardhat');
+  const server = new JsonRpcServer({ hostname: host, port: options.port ?? 8545, provider });
+  const { port } = await server.listen();
+  const url = `http://${host}:${port}`;
+
+  const rpc = new JsonRpcProvider(url, 31337, { staticNetwork: true, cacheTimeout: -1 });
+  rpc.pollingInterval = 20;
+  try {
+    const deployerKey = hardhatAccountKey(0);
+    const deployer = new Wallet(deployerKey, rpc);
+    const anchorerKeys = Array.from({ length: Math.max(1, options.anchorers ?? 4) }, (_, i) =>
+      hardhatAccountKey(i + 1),
+    );
+    const contractAddress = await deployAuditAnchor(deployer, new Wallet(anchorerKeys[0]).address);
+    const contract = auditAnchorAt(contractAddress, deployer);
+    const role = (await contract.ANCHORER_ROLE()) as string;
+    for (const key of anchorerKeys.slice(1)) {
+      await (await contract.grantRole(role, new Wallet(key).address)).wait();
+    }
+    return {
+      url,
+      chainId: 31337,
+      contractAddress,
+      deployerKey,
+      anchorerKey: anchorerKeys[0],
+      anchorerKeys,
+      async stop() {
+        rpc.destroy();
+        await server.close();
+      },
+    };
+  } catch (err) {
+    rpc.destroy();
+    await server.close();
+    throw err;
+  }
+}
