@@ -45,7 +45,7 @@ export function runCommand(cmd: Document, ctx: CommandContext): Document {
   }
 }
 
-/** A standalone mongod answers multi-document transactions like this; so does the stand-in. */
+/** Multi-document transactions are refused with a clear error (a standalone mongod refuses them too). */
 function rejectTransactions(cmd: Document, name: string): void {
   if (
     cmd.startTransaction === true ||
@@ -53,9 +53,10 @@ function rejectTransactions(cmd: Document, name: string): void {
     name === 'commitTransaction' ||
     name === 'abortTransaction'
   ) {
+    // Not IllegalOperation (20): the driver rewrites that code on writes into a retryWrites hint.
     throw new MongoCommandError(
-      'IllegalOperation',
-      'Transaction numbers are only allowed on a replica set member or mongos (the MongoDB stand-in is a standalone server without transactions)',
+      'OperationNotSupportedInTransaction',
+      'Multi-document transactions are not supported by the MongoDB stand-in (a standalone server); use a replica-set MongoDB for them',
     );
   }
 }
@@ -641,7 +642,16 @@ function applyUpdate(
       mods.$set = { ...(mods.$set as Document | undefined), ...$setOnInsert };
     const next = cloneDocument(doc);
     if (Object.keys(mods).length === 0) return inserting ? next : undefined;
-    const changed = mingoUpdate(next, mods, arrayFilters, inserting ? undefined : q);
+    primePushTargets(next, mods);
+    let changed: string[];
+    try {
+      changed = mingoUpdate(next, mods, arrayFilters, inserting ? undefined : q);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (message.includes("immutable field '_id'"))
+        throw new MongoCommandError('ImmutableField', message);
+      throw new MongoCommandError('BadValue', message);
+    }
     if (!inserting && changed.length === 0) return undefined;
     if (valueKey(next._id) !== valueKey(doc._id)) {
       throw new MongoCommandError(
@@ -661,6 +671,22 @@ function applyUpdate(
   const { _id: _ignored, ...fields } = u;
   const next: Document = { _id: doc._id, ...fields };
   return inserting || !sameBson(doc, next) ? next : undefined;
+}
+
+/**
+ * mingo ignores `$sort`/`$slice`/`$position` of a `$push` that creates the array; starting
+ * from an empty array gives MongoDB's result.
+ */
+function primePushTargets(doc: Document, mods: Document): void {
+  if (!isPlainObject(mods.$push)) return;
+  for (const [path, spec] of Object.entries(mods.$push)) {
+    if (path.includes('$') || !isPlainObject(spec) || !('$each' in spec)) continue;
+    let cur: unknown = doc;
+    const parts = path.split('.');
+    for (const part of parts.slice(0, -1)) cur = isPlainObject(cur) ? cur[part] : undefined;
+    if (cur === undefined || (isPlainObject(cur) && cur[parts[parts.length - 1]] === undefined))
+      setPath(doc, path, []);
+  }
 }
 
 function sameBson(a: Document, b: Document): boolean {
