@@ -1,0 +1,179 @@
+import type { Pool } from 'pg';
+import {
+  createTestPostgres,
+  describeIfServer,
+  type TestPostgres,
+} from '@ecom/infrastructure/testing';
+import {
+  addToOutbox,
+  createEvent,
+  createLogger,
+  createPgPool,
+  handleEventOnce,
+  InMemoryEventBus,
+  OutboxRelay,
+  outboxMigration,
+  processedEventsMigration,
+  runMigrations,
+  withTransaction,
+  type EventBus,
+  type EventEnvelope,
+} from '@ecom/common';
+
+const logger = createLogger('outbox-test');
+
+/** Records what reaches the bus; fails the first `failures` publishes. */
+class RecordingBus implements EventBus {
+  readonly published: EventEnvelope[] = [];
+  constructor(public failures = 0) {}
+  async publish(event: EventEnvelope): Promise<void> {
+    if (this.failures > 0) {
+      this.failures--;
+      throw new Error('broker unavailable');
+    }
+    this.published.push(event);
+  }
+  async subscribe(): Promise<void> {}
+  async health(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+describeIfServer('postgres', 'transactional outbox and idempotent consumer (PostgreSQL)', () => {
+  let db: TestPostgres;
+  let pool: Pool;
+
+  beforeAll(async () => {
+    db = await createTestPostgres('bus_outbox');
+    pool = createPgPool(db.url, 12);
+    await runMigrations(pool, [outboxMigration, processedEventsMigration]);
+    await pool.query('CREATE TABLE widgets (id text PRIMARY KEY)');
+  });
+  afterAll(async () => {
+    await pool.end();
+    await db.cleanup();
+  });
+  beforeEach(() => pool.query('TRUNCATE event_outbox, processed_events, widgets'));
+
+  it('publishes only events whose transaction committed, in insertion order, and marks them sent', async () => {
+    const events = [1, 2, 3].map((n) => createEvent('test-service', 'widget.created', { n }));
+    await withTransaction(pool, async (client) => {
+      for (const event of events) await addToOutbox(client, event);
+    });
+    const rolledBack = createEvent('test-service', 'widget.created', { n: 99 });
+    await expect(
+      withTransaction(pool, async (client) => {
+        await addToOutbox(client, rolledBack);
+        throw new Error('business rule failed');
+      }),
+    ).rejects.toThrow('business rule failed');
+
+    const bus = new RecordingBus();
+    const relay = new OutboxRelay({ pool, bus, logger });
+    expect(await relay.flush()).toBe(3);
+    expect(bus.published.map((e) => e.eventId)).toEqual(events.map((e) => e.eventId));
+    expect(bus.published[0]).toEqual(events[0]);
+    expect(await relay.flush()).toBe(0);
+    const { rows } = await pool.query(
+      'SELECT count(*)::int AS n FROM event_outbox WHERE sent_at IS NULL',
+    );
+    expect(rows[0].n).toBe(0);
+  });
+
+  it('keeps failed rows with a send count and last error, and retries them until sent', async () => {
+    const event = createEvent('test-service', 'widget.created', { n: 1 });
+    await withTransaction(pool, (client) => addToOutbox(client, event));
+    const bus = new RecordingBus(2);
+    const relay = new OutboxRelay({ pool, bus, logger, retryBaseMs: 10, retryMaxMs: 20 });
+    expect(await relay.flush()).toBe(0);
+    let { rows } = await pool.query('SELECT send_count, last_error, sent_at FROM event_outbox');
+    expect(rows[0]).toMatchObject({
+      send_count: 1,
+      last_error: 'broker unavailable',
+      sent_at: null,
+    });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(await relay.flush()).toBe(0);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(await relay.flush()).toBe(1);
+    ({ rows } = await pool.query('SELECT send_count, last_error, sent_at FROM event_outbox'));
+    expect(rows[0].send_count).toBe(3);
+    expect(rows[0].last_error).toBeNull();
+    expect(rows[0].sent_at).not.toBeNull();
+    expect(bus.published).toHaveLength(1);
+  });
+
+  it('several relays publish each row exactly once (FOR UPDATE SKIP LOCKED)', async () => {
+    const events = Array.from({ length: 200 }, (_, n) =>
+      createEvent('test-service', 'widget.created', { n }),
+    );
+    await withTransaction(pool, async (client) => {
+      for (const event of events) await addToOutbox(client, event);
+    });
+    const buses = [new RecordingBus(), new RecordingBus(), new RecordingBus()];
+    const relays = buses.map((bus) => new OutboxRelay({ pool, bus, logger, batchSize: 10 }));
+    const counts = await Promise.all(relays.map((relay) => relay.flush()));
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(200);
+    const ids = buses.flatMap((bus) => bus.published.map((e) => e.eventId));
+    expect(new Set(ids).size).toBe(200);
+    expect(ids).toHaveLength(200);
+  });
+
+  it('a started relay publishes right after commit (NOTIFY), without waiting for the poll', async () => {
+    const bus = new InMemoryEventBus({ logger });
+    const received: string[] = [];
+    await bus.subscribe({
+      group: 'g',
+      eventTypes: ['widget.created'],
+      handler: async (e) => {
+        received.push(e.eventId);
+      },
+    });
+    const relay = new OutboxRelay({ pool, bus, logger, pollIntervalMs: 60_000 });
+    relay.start();
+    await new Promise((r) => setTimeout(r, 100)); // LISTEN established
+    const event = createEvent('test-service', 'widget.created', { n: 1 });
+    const started = Date.now();
+    await withTransaction(pool, (client) => addToOutbox(client, event));
+    while (received.length === 0 && Date.now() - started < 5000)
+      await new Promise((r) => setTimeout(r, 5));
+    expect(received).toEqual([event.eventId]);
+    expect(Date.now() - started).toBeLessThan(1000);
+    await relay.stop();
+    await bus.close();
+  });
+
+  it('handleEventOnce runs the handler once per (consumer, event), even for concurrent deliveries', async () => {
+    const event = createEvent('test-service', 'widget.created', { id: 'w1' });
+    const handle = () =>
+      handleEventOnce(pool, 'widgets', event, async (client) => {
+        await client.query('INSERT INTO widgets (id) VALUES ($1)', ['w1']);
+        await new Promise((r) => setTimeout(r, 50));
+      });
+    const outcomes = await Promise.all([handle(), handle(), handle()]);
+    expect(outcomes.sort()).toEqual(['duplicate', 'duplicate', 'handled']);
+    expect(await handle()).toBe('duplicate');
+    // Another consumer has its own key.
+    expect(await handleEventOnce(pool, 'other', event, async () => undefined)).toBe('handled');
+    const { rows } = await pool.query('SELECT count(*)::int AS n FROM widgets');
+    expect(rows[0].n).toBe(1);
+  });
+
+  it('handleEventOnce rolls the key back with the writes when the handler throws, so a retry runs it', async () => {
+    const event = createEvent('test-service', 'widget.created', { id: 'w2' });
+    await expect(
+      handleEventOnce(pool, 'widgets', event, async (client) => {
+        await client.query('INSERT INTO widgets (id) VALUES ($1)', ['w2']);
+        throw new Error('downstream failed');
+      }),
+    ).rejects.toThrow('downstream failed');
+    let { rows } = await pool.query('SELECT count(*)::int AS n FROM widgets');
+    expect(rows[0].n).toBe(0);
+    expect(
+      await handleEventOnce(pool, 'widgets', event, async (client) => {
+        await client.query('INSERT INTO widgets (id) VALUES ($1)', ['w2']);
+      }),
+    ).toBe('handled');
+    ({ rows } = await pool.query('SELECT count(*)::int AS n FROM widgets'));
+    expect(rows[0].n).toBe(1);
+  });
+});
