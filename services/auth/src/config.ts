@@ -1,0 +1,106 @@
+import Joi from 'joi';
+import {
+  baseConfigKeys,
+  busConfigKeys,
+  jwtVerifyConfigKeys,
+  loadConfig,
+  loadConfigOrExit,
+  pemFromEnv,
+  type JwtAlgorithm,
+} from '@ecom/common';
+import { parseDurationSeconds } from './domain/duration';
+
+/** A duration such as `15m`, `7d`, `3600s` or plain seconds (`900`). */
+const duration = Joi.string()
+  .pattern(/^\d+\s*(s|m|h|d)?$/i)
+  .custom((value: string, helpers) => {
+    const seconds = parseDurationSeconds(value);
+    return seconds > 0 ? value : helpers.error('any.invalid');
+  });
+
+export const authConfigSchema = Joi.object({
+  ...baseConfigKeys,
+  ...jwtVerifyConfigKeys,
+  ...busConfigKeys,
+  PORT: Joi.number().integer().min(0).max(65535).default(3001),
+  MONGO_URL: Joi.string()
+    .uri({ scheme: ['mongodb', 'mongodb+srv'] })
+    .default('mongodb://127.0.0.1:27017/auth_db'),
+  // Only auth signs: the private key never leaves this service (HS256 signs with JWT_SECRET).
+  JWT_PRIVATE_KEY: Joi.string().when('JWT_ALGORITHM', {
+    is: 'HS256',
+    then: Joi.forbidden(),
+    otherwise: Joi.required(),
+  }),
+  JWT_ACCESS_TTL: duration.default('15m'),
+  JWT_REFRESH_TTL: duration.default('7d'),
+  BCRYPT_ROUNDS: Joi.number()
+    .integer()
+    .max(15)
+    .when('NODE_ENV', {
+      is: 'production',
+      then: Joi.number().min(10),
+      otherwise: Joi.number().min(4),
+    })
+    .default(12),
+  LOGIN_MAX_FAILURES: Joi.number().integer().min(1).max(1000).default(5),
+  LOGIN_LOCKOUT_SECONDS: Joi.number().integer().min(1).max(86400).default(900),
+  LOGIN_FAILURE_WINDOW_SECONDS: Joi.number().integer().min(1).max(86400).default(900),
+  ADMIN_EMAIL: Joi.string()
+    .email({ tlds: { allow: false } })
+    .max(254),
+  ADMIN_PASSWORD: Joi.string().max(1024).when('ADMIN_EMAIL', {
+    is: Joi.exist(),
+    then: Joi.required(),
+    otherwise: Joi.forbidden(),
+  }),
+  ADMIN_NAME: Joi.string().max(100).default('Administrator'),
+  OUTBOX_RELAY_INTERVAL_MS: Joi.number().integer().min(10).max(600000).default(2000),
+});
+
+export interface AuthConfig {
+  NODE_ENV: 'development' | 'test' | 'production';
+  LOG_LEVEL: string;
+  HOST: string;
+  BODY_LIMIT: string;
+  SHUTDOWN_TIMEOUT_MS: number;
+  JWT_ALGORITHM: JwtAlgorithm;
+  JWT_PUBLIC_KEY?: string;
+  JWT_PRIVATE_KEY?: string;
+  JWT_SECRET?: string;
+  JWT_ISSUER: string;
+  JWT_AUDIENCE: string;
+  EVENT_BUS: 'memory' | 'redis' | 'rabbitmq';
+  REDIS_URL?: string;
+  AMQP_URL?: string;
+  PORT: number;
+  MONGO_URL: string;
+  JWT_ACCESS_TTL: string;
+  JWT_REFRESH_TTL: string;
+  BCRYPT_ROUNDS: number;
+  LOGIN_MAX_FAILURES: number;
+  LOGIN_LOCKOUT_SECONDS: number;
+  LOGIN_FAILURE_WINDOW_SECONDS: number;
+  ADMIN_EMAIL?: string;
+  ADMIN_PASSWORD?: string;
+  ADMIN_NAME: string;
+  OUTBOX_RELAY_INTERVAL_MS: number;
+}
+
+/** Validates the environment (throws ConfigError naming the bad variable). */
+export function loadAuthConfig(env: NodeJS.ProcessEnv = process.env): AuthConfig {
+  return loadConfig<AuthConfig>(authConfigSchema, env);
+}
+
+/** For main.ts: one clear line and exit 1 on a bad value. */
+export function loadAuthConfigOrExit(env: NodeJS.ProcessEnv = process.env): AuthConfig {
+  return loadConfigOrExit<AuthConfig>(authConfigSchema, env);
+}
+
+/** The key that signs access tokens: the PEM private key, or the shared secret for HS256. */
+export function signingKey(config: AuthConfig): string {
+  const key =
+    config.JWT_ALGORITHM === 'HS256' ? config.JWT_SECRET : pemFromEnv(config.JWT_PRIVATE_KEY);
+  if (!key) throw new Error('JWT signing key is not configured');
+  return key;
+}

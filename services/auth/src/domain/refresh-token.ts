@@ -1,0 +1,43 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+/**
+ * Refresh tokens are opaque random strings; only their SHA-256 is stored, so a database
+ * leak yields nothing usable. (A fast hash is enough: 256 random bits cannot be guessed.)
+ */
+export function generateRefreshToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+export function hashRefreshToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+export interface RefreshTokenRecord {
+  userId: string;
+  familyId: string;
+  expiresAt: Date;
+  usedAt?: Date | null;
+  revokedAt?: Date | null;
+}
+
+export type RefreshVerdict =
+  | { ok: true }
+  | { ok: false; reason: 'unknown' | 'expired' | 'revoked' }
+  /** A token that was already rotated is presented again: assume theft, revoke the family. */
+  | { ok: false; reason: 'reused' };
+
+/**
+ * What presenting this refresh token means. Rotation: every token is good exactly once;
+ * a second use means two parties hold it (the thief or the victim), so the whole family
+ * (every token descended from the same login) is revoked.
+ */
+export function judgeRefreshToken(
+  record: RefreshTokenRecord | null | undefined,
+  now: Date,
+): RefreshVerdict {
+  if (!record) return { ok: false, reason: 'unknown' };
+  if (record.revokedAt) return { ok: false, reason: 'revoked' };
+  if (record.usedAt) return { ok: false, reason: 'reused' };
+  if (record.expiresAt.getTime() <= now.getTime()) return { ok: false, reason: 'expired' };
+  return { ok: true };
+}

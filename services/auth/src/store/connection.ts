@@ -1,0 +1,25 @@
+import mongoose, { type Connection } from 'mongoose';
+
+/**
+ * The auth service's own connection (never the global `mongoose.connect`): several services
+ * share one process in the embedded run and in saga tests.
+ */
+export async function connectAuthDb(url: string): Promise<Connection> {
+  const connection = mongoose.createConnection(url, {
+    serverSelectionTimeoutMS: 5000,
+    // Refuse query operators hidden in values, as a second line behind the joi schemas.
+    sanitizeFilter: true,
+  });
+  return connection.asPromise();
+}
+
+/** Readiness: the server answers a ping. */
+export async function pingAuthDb(connection: Connection): Promise<void> {
+  const db = connection.db;
+  if (!db) throw new Error('MongoDB is not connected');
+  await db.admin().ping();
+}
+
+export function isDuplicateKeyError(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
+}

@@ -1,0 +1,27 @@
+import type { Connection } from 'mongoose';
+import { createLoginAttemptStore, type LoginAttemptStore } from './login-attempt-store';
+import { createOutboxStore, type OutboxStore } from './outbox-store';
+import { createRefreshTokenStore, type RefreshTokenStore } from './refresh-token-store';
+import { createUserStore, type UserStore } from './user-store';
+
+export interface AuthStores {
+  users: UserStore;
+  refreshTokens: RefreshTokenStore;
+  loginAttempts: LoginAttemptStore;
+  outbox: OutboxStore;
+}
+
+/** Models on the service's own connection, with their indexes built. */
+export async function createAuthStores(connection: Connection): Promise<AuthStores> {
+  const stores = {
+    users: createUserStore(connection),
+    refreshTokens: createRefreshTokenStore(connection),
+    loginAttempts: createLoginAttemptStore(connection),
+    outbox: createOutboxStore(connection),
+  };
+  await Promise.all(Object.values(stores).map((store) => store.init()));
+  return stores;
+}
+
+export { connectAuthDb, pingAuthDb } from './connection';
+export { EmailTakenError, publicUser, type StoredUser, type ProfileChanges } from './user-store';

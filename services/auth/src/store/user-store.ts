@@ -1,0 +1,207 @@
+import { Schema, Types, type Connection } from 'mongoose';
+import { ROLES, type Role } from '@ecom/common';
+import type { Address, PublicUser } from '../domain/user';
+import { isDuplicateKeyError } from './connection';
+
+interface UserDoc {
+  _id: Types.ObjectId;
+  email: string;
+  name: string;
+  role: Role;
+  passwordHash: string;
+  phone?: string;
+  address?: Address;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** A user with the hash, for the use cases that need it; never sent to a client. */
+export interface StoredUser extends PublicUser {
+  passwordHash: string;
+}
+
+export interface ProfileChanges {
+  name?: string;
+  phone?: string | null;
+  address?: Address | null;
+}
+
+export interface UserPage {
+  items: PublicUser[];
+  total: number;
+}
+
+export class EmailTakenError extends Error {
+  constructor() {
+    super('email already registered');
+  }
+}
+
+const addressSchema = new Schema<Address>(
+  {
+    line1: { type: String, required: true },
+    line2: String,
+    city: { type: String, required: true },
+    postalCode: String,
+    region: String,
+    country: { type: String, required: true },
+  },
+  { _id: false },
+);
+
+const userSchema = new Schema<UserDoc>(
+  {
+    email: { type: String, required: true, unique: true },
+    name: { type: String, required: true },
+    role: { type: String, enum: ROLES, required: true, default: 'customer' },
+    passwordHash: { type: String, required: true },
+    phone: String,
+    address: addressSchema,
+  },
+  { collection: 'users', timestamps: true, versionKey: false, strict: 'throw' },
+);
+userSchema.index({ createdAt: 1, _id: 1 });
+
+function toStored(doc: UserDoc): StoredUser {
+  return {
+    id: doc._id.toHexString(),
+    email: doc.email,
+    name: doc.name,
+    role: doc.role,
+    ...(doc.phone ? { phone: doc.phone } : {}),
+    ...(doc.address
+      ? {
+          address: {
+            line1: doc.address.line1,
+            ...(doc.address.line2 ? { line2: doc.address.line2 } : {}),
+            city: doc.address.city,
+            ...(doc.address.postalCode ? { postalCode: doc.address.postalCode } : {}),
+            ...(doc.address.region ? { region: doc.address.region } : {}),
+            country: doc.address.country,
+          },
+        }
+      : {}),
+    createdAt: doc.createdAt.toISOString(),
+    updatedAt: doc.updatedAt.toISOString(),
+    passwordHash: doc.passwordHash,
+  };
+}
+
+/** Strips the hash: the only shape handlers hand to the HTTP layer. */
+export function publicUser(user: StoredUser): PublicUser {
+  const { passwordHash: _hash, ...rest } = user;
+  return rest;
+}
+
+/** Ids come from URLs; a malformed one simply matches nothing. */
+function objectId(id: string): Types.ObjectId | undefined {
+  return Types.ObjectId.isValid(id) && /^[0-9a-f]{24}$/i.test(id)
+    ? new Types.ObjectId(id)
+    : undefined;
+}
+
+export function createUserStore(connection: Connection) {
+  const Users = connection.model<UserDoc>('User', userSchema);
+
+  return {
+    model: Users,
+
+    async init(): Promise<void> {
+      // The unique email index must exist before the first registration is accepted.
+      await Users.createIndexes();
+    },
+
+    async create(input: {
+      email: string;
+      name: string;
+      role: Role;
+      passwordHash: string;
+    }): Promise<StoredUser> {
+      try {
+        const doc = await Users.create(input);
+        return toStored(doc.toObject());
+      } catch (err) {
+        if (isDuplicateKeyError(err)) throw new EmailTakenError();
+        throw err;
+      }
+    },
+
+    async findByEmail(email: string): Promise<StoredUser | null> {
+      const doc = await Users.findOne({ email }).lean<UserDoc>();
+      return doc ? toStored(doc) : null;
+    },
+
+    async findById(id: string): Promise<StoredUser | null> {
+      const _id = objectId(id);
+      if (!_id) return null;
+      const doc = await Users.findById(_id).lean<UserDoc>();
+      return doc ? toStored(doc) : null;
+    },
+
+    async updateProfile(id: string, changes: ProfileChanges): Promise<StoredUser | null> {
+      const _id = objectId(id);
+      if (!_id) return null;
+      const $set: Record<string, unknown> = {};
+      const $unset: Record<string, 1> = {};
+      for (const [key, value] of Object.entries(changes)) {
+        if (value === undefined) continue;
+        if (value === null) $unset[key] = 1;
+        else $set[key] = value;
+      }
+      const doc = await Users.findByIdAndUpdate(
+        _id,
+        {
+          ...(Object.keys($set).length ? { $set } : {}),
+          ...(Object.keys($unset).length ? { $unset } : {}),
+        },
+        { returnDocument: 'after', runValidators: true },
+      ).lean<UserDoc>();
+      return doc ? toStored(doc) : null;
+    },
+
+    /** Replaces the hash only if it is still `expectedHash` (no lost update on races). */
+    async setPasswordHash(id: string, expectedHash: string, newHash: string): Promise<boolean> {
+      const _id = objectId(id);
+      if (!_id) return false;
+      const result = await Users.updateOne(
+        { _id, passwordHash: expectedHash },
+        { $set: { passwordHash: newHash } },
+      );
+      return result.modifiedCount === 1;
+    },
+
+    async setRole(id: string, role: Role): Promise<StoredUser | null> {
+      const _id = objectId(id);
+      if (!_id) return null;
+      const doc = await Users.findByIdAndUpdate(
+        _id,
+        { $set: { role } },
+        { returnDocument: 'after', runValidators: true },
+      ).lean<UserDoc>();
+      return doc ? toStored(doc) : null;
+    },
+
+    async delete(id: string): Promise<boolean> {
+      const _id = objectId(id);
+      if (!_id) return false;
+      const result = await Users.deleteOne({ _id });
+      return result.deletedCount === 1;
+    },
+
+    /** Oldest first, so pages stay stable while new users register. */
+    async list(options: { page: number; limit: number; role?: Role }): Promise<UserPage> {
+      const filter = options.role ? { role: options.role } : {};
+      const [docs, total] = await Promise.all([
+        Users.find(filter)
+          .sort({ createdAt: 1, _id: 1 })
+          .skip((options.page - 1) * options.limit)
+          .limit(options.limit)
+          .lean<UserDoc[]>(),
+        Users.countDocuments(filter),
+      ]);
+      return { items: docs.map((doc) => publicUser(toStored(doc))), total };
+    },
+  };
+}
+
+export type UserStore = ReturnType<typeof createUserStore>;
