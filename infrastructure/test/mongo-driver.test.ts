@@ -80,7 +80,13 @@ describe('CRUD through the official driver', () => {
 
 describe('update operators', () => {
   it('$set $inc $push $pull $addToSet $unset with their MongoDB semantics', async () => {
-    const c = db.collection('ops');
+    const c = db.collection<{
+      n: number;
+      tags: string[];
+      gone?: boolean;
+      nested: object;
+      list?: number[];
+    }>('ops');
     const { insertedId: _id } = await c.insertOne({
       n: 1,
       tags: ['a'],
@@ -105,7 +111,7 @@ describe('update operators', () => {
   });
 
   it('$pull with a condition, positional $ and arrayFilters', async () => {
-    const c = db.collection('arrays');
+    const c = db.collection<{ items: Array<{ sku: string; qty: number }> }>('arrays');
     const { insertedId: _id } = await c.insertOne({
       items: [
         { sku: 'a', qty: 1 },
