@@ -18,11 +18,14 @@ export interface EmbeddedChainOptions {
   host?: string;
   /** How many anchorer keys to authorise (one per service: one writer per key). */
   anchorers?: number;
+  /** false: start an empty chain (the anchor client can deploy itself). Default true. */
+  deploy?: boolean;
 }
 
 export interface EmbeddedChain {
   url: string;
   chainId: number;
+  /** Empty string when started with deploy: false. */
   contractAddress: string;
   /** Account #0: deployer and admin of the contract. */
   deployerKey: string;
@@ -31,6 +34,10 @@ export interface EmbeddedChain {
   /** Accounts #1..#n, all holding ANCHORER_ROLE; give each service its own. */
   anchorerKeys: string[];
   stop(): Promise<void>;
+  /** Closes the JSON-RPC endpoint but keeps the chain's state (simulates an outage). */
+  pause(): Promise<void>;
+  /** Serves the same chain again on the same port. */
+  resume(): Promise<void>;
 }
 
 /**
@@ -46,8 +53,9 @@ export async function startEmbeddedChain(
     networks: { hardhat: { chainId: 31337, loggingEnabled: false } },
   });
   const provider = await createProvider(config, 'hardhat');
-  const server = new JsonRpcServer({ hostname: host, port: options.port ?? 8545, provider });
+  let server = new JsonRpcServer({ hostname: host, port: options.port ?? 8545, provider });
   const { port } = await server.listen();
+  let paused = false;
   const url = `http://${host}:${port}`;
 
   const rpc = new JsonRpcProvider(url, 31337, { staticNetwork: true, cacheTimeout: -1 });
@@ -58,11 +66,14 @@ export async function startEmbeddedChain(
     const anchorerKeys = Array.from({ length: Math.max(1, options.anchorers ?? 4) }, (_, i) =>
       hardhatAccountKey(i + 1),
     );
-    const contractAddress = await deployAuditAnchor(deployer, new Wallet(anchorerKeys[0]).address);
-    const contract = auditAnchorAt(contractAddress, deployer);
-    const role = (await contract.ANCHORER_ROLE()) as string;
-    for (const key of anchorerKeys.slice(1)) {
-      await (await contract.grantRole(role, new Wallet(key).address)).wait();
+    let contractAddress = '';
+    if (options.deploy !== false) {
+      contractAddress = await deployAuditAnchor(deployer, new Wallet(anchorerKeys[0]).address);
+      const contract = auditAnchorAt(contractAddress, deployer);
+      const role = (await contract.ANCHORER_ROLE()) as string;
+      for (const key of anchorerKeys.slice(1)) {
+        await (await contract.grantRole(role, new Wallet(key).address)).wait();
+      }
     }
     return {
       url,
@@ -73,7 +84,19 @@ export async function startEmbeddedChain(
       anchorerKeys,
       async stop() {
         rpc.destroy();
+        if (!paused) await server.close();
+        paused = true;
+      },
+      async pause() {
+        if (paused) return;
+        paused = true;
         await server.close();
+      },
+      async resume() {
+        if (!paused) return;
+        server = new JsonRpcServer({ hostname: host, port, provider });
+        await server.listen();
+        paused = false;
       },
     };
   } catch (err) {

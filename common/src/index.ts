@@ -9,3 +9,4 @@ export * from './lifecycle';
 export * from './logging';
 export * from './metrics';
 export * from './postgres';
+export * from './anchoring';

@@ -1,0 +1,107 @@
+/** Something that runs parameterised SQL: a pg Pool, or a PoolClient inside the caller's transaction. */
+export interface Queryable {
+  query<R extends object = Record<string, unknown>>(
+    text: string,
+    values?: unknown[],
+  ): Promise<{ rows: R[]; rowCount: number | null }>;
+}
+
+export type BatchStatus = 'pending' | 'sent' | 'confirmed' | 'superseded';
+
+/** A record as queued: its leaf is fixed at enqueue time, from the payload given then. */
+export interface NewAnchorRecord {
+  recordType: string;
+  recordId: string;
+  sourceId: string;
+  version: number;
+  salt: string;
+  leaf: string;
+  /** The canonical document text the leaf commits to (a snapshot, kept for receipts). */
+  canonical: string;
+}
+
+export interface StoredRecord extends NewAnchorRecord {
+  id: string;
+  createdAt: Date;
+  batchId: string | null;
+  proof: string[] | null;
+}
+
+export interface ChainIdentity {
+  chainId: number;
+  genesisHash: string;
+  contractAddress: string;
+}
+
+export interface StoredBatch {
+  id: string;
+  /** The bytes32 written on chain: the 16-byte batch UUID left-aligned. */
+  onChainId: string;
+  root: string;
+  previousRoot: string;
+  recordCount: number;
+  status: BatchStatus;
+  chainId: number | null;
+  genesisHash: string | null;
+  contractAddress: string | null;
+  txHash: string | null;
+  blockNumber: number | null;
+  blockHash: string | null;
+  blockTimestamp: Date | null;
+  attempts: number;
+  lastError: string | null;
+  createdAt: Date;
+}
+
+export interface BatchPlan {
+  root: string;
+  previousRoot: string;
+  /** proof per record id */
+  proofs: Map<string, string[]>;
+}
+
+export interface Confirmation {
+  txHash: string;
+  blockNumber: number;
+  blockHash: string;
+  blockTimestamp: Date;
+}
+
+/**
+ * The anchoring store port. The Anchorer only talks to this interface; PgAnchorStore is the
+ * PostgreSQL implementation. A batch is persisted (status `pending`) BEFORE its transaction is
+ * sent, and its tx hash (status `sent`) before the receipt is awaited, so a crash at any point
+ * is reconciled on restart.
+ */
+export interface AnchorStore {
+  /** Queue a record, in the caller's transaction when `db` is one. Idempotent per (type, sourceId). */
+  insertRecord(db: Queryable, record: NewAnchorRecord): Promise<boolean>;
+  /** Unbatched records, oldest first. */
+  oldestUnbatched(limit: number): Promise<{ records: StoredRecord[]; oldestAgeMs: number | null }>;
+  /** Creates the batch and attaches the records and their proofs, in one transaction. */
+  createBatch(
+    batch: { id: string; onChainId: string; chain: ChainIdentity },
+    recordIds: string[],
+    plan: BatchPlan,
+  ): Promise<StoredBatch>;
+  /** Root of the most recent non-superseded batch (zero hash when none). */
+  lastRoot(): Promise<string>;
+  unfinishedBatches(): Promise<StoredBatch[]>;
+  markSent(batchId: string, txHash: string): Promise<void>;
+  markConfirmed(batchId: string, confirmation: Confirmation): Promise<void>;
+  markFailedAttempt(batchId: string, error: string): Promise<void>;
+  /**
+   * The chain lost its state (fresh chain): every batch anchored elsewhere becomes `superseded`
+   * and its records return to the queue (same leaf and salt, new batch and proof).
+   */
+  requeueAllNotOn(chain: ChainIdentity): Promise<number>;
+  pendingCount(): Promise<number>;
+  recordsFor(recordType: string, recordId: string): Promise<StoredRecord[]>;
+  recordsInTx(txHash: string): Promise<StoredRecord[]>;
+  batch(id: string): Promise<StoredBatch | null>;
+  /** Most recent batches that reached a chain, newest first (for re-finding the contract). */
+  latestChainIdentity(): Promise<ChainIdentity | null>;
+  /** One writer per store: a session advisory lock. Resolves true while this process holds it. */
+  acquireWriterLock(): Promise<boolean>;
+  releaseWriterLock(): Promise<void>;
+}

@@ -1,0 +1,144 @@
+import {
+  CanonicalizationError,
+  SERIALIZATION_VERSION,
+  buildBatchTree,
+  canonicalDocument,
+  canonicalJson,
+  computeLeaf,
+  leafHash,
+  newSalt,
+  onChainBatchId,
+  verifyProof,
+} from '../../src/anchoring';
+import { keccak256, AbiCoder, concat } from 'ethers';
+
+describe('canonical serialisation (v1)', () => {
+  it('does not depend on key order, at any depth', () => {
+    const a = { total: 1999, items: [{ sku: 'A', qty: 2 }], meta: { z: true, a: null } };
+    const b = { meta: { a: null, z: true }, items: [{ qty: 2, sku: 'A' }], total: 1999 };
+    expect(canonicalJson(a)).toBe(canonicalJson(b));
+    expect(canonicalJson(a)).toBe(
+      '{"items":[{"qty":2,"sku":"A"}],"meta":{"a":null,"z":true},"total":1999}',
+    );
+  });
+
+  it('keeps array order significant', () => {
+    expect(canonicalJson([1, 2])).not.toBe(canonicalJson([2, 1]));
+  });
+
+  it('rejects floats, NaN, infinities and unsafe integers, naming the path', () => {
+    expect(() => canonicalJson({ amount: 19.99 })).toThrow(CanonicalizationError);
+    expect(() => canonicalJson({ amount: 19.99 })).toThrow(/\$\.amount/);
+    expect(() => canonicalJson({ a: [1, NaN] })).toThrow(/\$\.a\[1\]/);
+    expect(() => canonicalJson(Infinity)).toThrow(CanonicalizationError);
+    expect(() => canonicalJson(2 ** 53)).toThrow(CanonicalizationError);
+  });
+
+  it('writes exact amounts: bigint as a decimal string, -0 as 0, dates as ISO strings', () => {
+    expect(canonicalJson({ v: 12345678901234567890n })).toBe('{"v":"12345678901234567890"}');
+    expect(canonicalJson(-0)).toBe('0');
+    expect(canonicalJson(new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 6)))).toBe(
+      '"2026-01-02T03:04:05.006Z"',
+    );
+  });
+
+  it('rejects undefined, functions and class instances', () => {
+    expect(() => canonicalJson({ a: undefined })).toThrow(/undefined/);
+    expect(() => canonicalJson({ f: () => 1 })).toThrow(CanonicalizationError);
+    expect(() => canonicalJson(new Map())).toThrow(/plain objects/);
+  });
+
+  it('puts the serialisation version into the document and refuses unknown versions', () => {
+    const doc = { recordType: 'order', recordId: 'o1', sourceId: 's1', payload: { total: 5 } };
+    expect(JSON.parse(canonicalDocument(doc)).v).toBe(SERIALIZATION_VERSION);
+    expect(() => canonicalDocument(doc, 2)).toThrow(/unknown serialisation version 2/);
+  });
+});
+
+describe('leaves', () => {
+  const doc = {
+    recordType: 'payment',
+    recordId: 'p1',
+    sourceId: 'p1:COMPLETED',
+    payload: { amount: 1000 },
+  };
+
+  it('are the OpenZeppelin double hash of (domain, version, salt, keccak(canonical))', () => {
+    const salt = newSalt();
+    const { canonical, leaf } = computeLeaf(doc, salt, 1);
+    const inner = keccak256(
+      AbiCoder.defaultAbiCoder().encode(
+        ['string', 'uint16', 'bytes32', 'bytes32'],
+        ['ecom.audit-anchor', 1, salt, keccak256(Buffer.from(canonical, 'utf8'))],
+      ),
+    );
+    expect(leaf).toBe(keccak256(inner));
+    expect(leafHash(canonical, salt, 1)).toBe(leaf);
+  });
+
+  it('change with the salt, the payload and the key order never', () => {
+    const salt = newSalt();
+    const base = computeLeaf(doc, salt, 1).leaf;
+    expect(computeLeaf(doc, newSalt(), 1).leaf).not.toBe(base);
+    expect(computeLeaf({ ...doc, payload: { amount: 1001 } }, salt, 1).leaf).not.toBe(base);
+    expect(computeLeaf({ ...doc, recordId: 'p2' }, salt, 1).leaf).not.toBe(base);
+    expect(
+      computeLeaf(
+        { payload: doc.payload, sourceId: doc.sourceId, recordId: 'p1', recordType: 'payment' },
+        salt,
+        1,
+      ).leaf,
+    ).toBe(base);
+  });
+
+  it('use fresh 32-byte salts', () => {
+    const salts = new Set(Array.from({ length: 50 }, newSalt));
+    expect(salts.size).toBe(50);
+    for (const s of salts) expect(s).toMatch(/^0x[0-9a-f]{64}$/);
+  });
+});
+
+describe('batch trees', () => {
+  const leaves = Array.from(
+    { length: 13 },
+    (_, i) =>
+      computeLeaf(
+        { recordType: 'order', recordId: `o${i}`, sourceId: `${i}`, payload: i },
+        newSalt(),
+        1,
+      ).leaf,
+  );
+
+  it('give every leaf a proof to the root', () => {
+    const tree = buildBatchTree(leaves);
+    leaves.forEach((leaf, i) => expect(verifyProof(leaf, tree.proofs[i], tree.root)).toBe(true));
+  });
+
+  it('refuse a foreign leaf, a swapped proof, a truncated proof and garbage', () => {
+    const tree = buildBatchTree(leaves);
+    expect(verifyProof(leaves[0], tree.proofs[1], tree.root)).toBe(false);
+    expect(verifyProof(leaves[0], tree.proofs[0].slice(1), tree.root)).toBe(false);
+    expect(verifyProof(buildBatchTree(leaves.slice(1)).root, [], tree.root)).toBe(false);
+    expect(verifyProof('0xzz', tree.proofs[0], tree.root)).toBe(false);
+  });
+
+  it('of one record have the leaf as root and an empty proof', () => {
+    const tree = buildBatchTree([leaves[0]]);
+    expect(tree.root).toBe(leaves[0]);
+    expect(tree.proofs[0]).toEqual([]);
+  });
+
+  it('hash inner nodes sorted, like OpenZeppelin MerkleProof', () => {
+    const tree = buildBatchTree(leaves.slice(0, 2));
+    const [a, b] = [leaves[0], leaves[1]].sort();
+    expect(tree.root).toBe(keccak256(concat([a, b])));
+  });
+});
+
+describe('on-chain batch ids', () => {
+  it('are the 16 UUID bytes left-aligned in bytes32', () => {
+    expect(onChainBatchId('0b4c3f6e-1d2a-4c5b-9e8f-7a6b5c4d3e2f')).toBe(
+      `0x0b4c3f6e1d2a4c5b9e8f7a6b5c4d3e2f${'0'.repeat(32)}`,
+    );
+  });
+});
