@@ -1,0 +1,3 @@
+-- Run once by the postgres image on an empty data volume: one database per service.
+CREATE DATABASE order_db;
+CREATE DATABASE payment_db;
