@@ -1,0 +1,154 @@
+import { createHash } from 'node:crypto';
+import { Counter, type Registry } from 'prom-client';
+import type { Logger } from '@ecom/common';
+import type { CacheInvalidator } from '../domain/ports';
+import type { Cache } from './cache';
+
+export type CacheStatus = 'HIT' | 'MISS';
+
+export interface Cached<T> {
+  value: T;
+  status: CacheStatus;
+}
+
+/**
+ * Cache-aside for catalog reads, invalidated by generations rather than deletes:
+ * - a detail entry lives under `item:<id>:<generation of that product>`,
+ * - a list entry under `list:<list generation>:<hash of the normalised query>`.
+ * A write bumps the product's generation and the list generation before it returns. A
+ * reader that loaded the old state stores it under the old generation, which nobody
+ * reads any more, so no reader sees a stale price or stock once the write has returned.
+ */
+export class CatalogCache implements CacheInvalidator {
+  private readonly hits: Counter<'kind'>;
+  private readonly misses: Counter<'kind'>;
+  private readonly errors: Counter<'op'>;
+
+  constructor(
+    private readonly cache: Cache | undefined,
+    private readonly options: {
+      prefix: string;
+      ttlSeconds: number;
+      registry: Registry;
+      logger: Logger;
+    },
+  ) {
+    const registers = [options.registry];
+    this.hits = new Counter({
+      name: 'product_cache_hits_total',
+      help: 'Catalog cache hits',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.misses = new Counter({
+      name: 'product_cache_misses_total',
+      help: 'Catalog cache misses',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.errors = new Counter({
+      name: 'product_cache_errors_total',
+      help: 'Catalog cache operations that failed',
+      labelNames: ['op'],
+      registers,
+    });
+  }
+
+  private key(...parts: string[]): string {
+    return this.options.prefix + parts.join(':');
+  }
+
+  private get listGenKey(): string {
+    return this.key('gen', 'list');
+  }
+
+  private itemGenKey(id: string): string {
+    return this.key('gen', 'item', id);
+  }
+
+  async readList<T>(query: object, load: () => Promise<T>): Promise<Cached<T>> {
+    const hash = createHash('sha256').update(canonicalJson(query)).digest('base64url');
+    return this.read('list', [this.listGenKey], (gens) => this.key('list', gens[0], hash), load);
+  }
+
+  /** Misses (null) are not cached: a product created later must show at once. */
+  async readProduct<T>(id: string, load: () => Promise<T | null>): Promise<Cached<T | null>> {
+    return this.read(
+      'detail',
+      [this.itemGenKey(id)],
+      (gens) => this.key('item', id, gens[0]),
+      load,
+    );
+  }
+
+  private async read<T>(
+    kind: string,
+    genKeys: string[],
+    keyOf: (gens: string[]) => string,
+    load: () => Promise<T>,
+  ): Promise<Cached<T>> {
+    if (!this.cache) {
+      this.misses.inc({ kind });
+      return { value: await load(), status: 'MISS' };
+    }
+    let key: string | undefined;
+    try {
+      // The generation is read before the store, so what we load is stored under it.
+      key = keyOf(await this.cache.generations(genKeys));
+      const hit = await this.cache.get(key);
+      if (hit !== null) {
+        this.hits.inc({ kind });
+        return { value: JSON.parse(hit) as T, status: 'HIT' };
+      }
+    } catch (err) {
+      this.failed('read', err);
+      key = undefined;
+    }
+    this.misses.inc({ kind });
+    const value = await load();
+    if (key && value !== null && value !== undefined) {
+      try {
+        await this.cache.set(key, JSON.stringify(value), this.options.ttlSeconds);
+      } catch (err) {
+        this.failed('write', err);
+      }
+    }
+    return { value, status: 'MISS' };
+  }
+
+  async productChanged(productId: string): Promise<void> {
+    await this.bump([this.itemGenKey(productId), this.listGenKey]);
+  }
+
+  async catalogChanged(): Promise<void> {
+    await this.bump([this.listGenKey]);
+  }
+
+  private async bump(keys: string[]): Promise<void> {
+    if (!this.cache) return;
+    try {
+      for (const key of keys) await this.cache.bump(key);
+    } catch (err) {
+      // The write itself has committed; entries expire after the TTL at the latest.
+      this.failed('invalidate', err);
+    }
+  }
+
+  private failed(op: string, err: unknown): void {
+    this.errors.inc({ op });
+    this.options.logger.warn('catalog cache operation failed', {
+      op,
+      error: err instanceof Error ? err.message : String(err),
+    });
+  }
+}
+
+/** JSON with sorted keys and no undefined values, so equal queries hash equally. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}

@@ -1,0 +1,205 @@
+import type { Logger } from '@ecom/common';
+import type { Publish, ReservationStore, StockStore } from './ports';
+import { becameLow, mergeLines } from './stock-rules';
+import type { OrderLine, Rejection, Reservation } from './types';
+
+export type ReserveOutcome =
+  | { outcome: 'reserved'; lines: OrderLine[] }
+  | { outcome: 'rejected'; rejection: Rejection }
+  /** The order was already released or sold: nothing to do, nothing to announce. */
+  | { outcome: 'ignored'; status: Reservation['status'] };
+
+export interface InventoryDeps {
+  stock: StockStore;
+  reservations: ReservationStore;
+  /** Throws when the bus refuses, so the event is retried (every step is idempotent). */
+  publish: Publish;
+  /** Invalidates cached reads of a product whose stock moved. */
+  stockChanged: (productIds: string[]) => Promise<void>;
+  logger: Logger;
+}
+
+/**
+ * Serialises work per key inside this process (events of one order handled one at a time),
+ * so a confirm and a cancel of the same order cannot interleave their line updates.
+ */
+class KeyedMutex {
+  private readonly tails = new Map<string, Promise<void>>();
+
+  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const current = new Promise<void>((resolve) => (release = resolve));
+    const tail = previous.then(() => current);
+    this.tails.set(key, tail);
+    await previous;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
+  }
+}
+
+/**
+ * The product side of the order saga (DESIGN.md §3). Stock only moves through conditional
+ * updates on the product (never read-then-write); the reservation record per order makes
+ * every step idempotent by orderId as well as by eventId.
+ */
+export class InventoryService {
+  private readonly mutex = new KeyedMutex();
+
+  constructor(private readonly deps: InventoryDeps) {}
+
+  /** order.created: reserve every line or none, then announce the outcome. */
+  async reserve(orderId: string, items: OrderLine[]): Promise<ReserveOutcome> {
+    return this.mutex.run(orderId, async () => {
+      const existing = await this.deps.reservations.find(orderId);
+      if (existing) return this.announce(existing);
+
+      const lines = mergeLines(items);
+      const held: OrderLine[] = [];
+      const lowAlerts: Array<{ productId: string; available: number; threshold: number }> = [];
+      let rejection: Rejection | undefined;
+      for (const line of lines) {
+        const result = await this.deps.stock.hold(line.productId, orderId, line.quantity);
+        if (!result.ok) {
+          rejection = result.rejection;
+          break;
+        }
+        held.push(line);
+        const after = { available: result.available, lowStockThreshold: result.lowStockThreshold };
+        if (
+          !result.alreadyHeld &&
+          becameLow({ ...after, available: after.available + line.quantity }, after)
+        ) {
+          lowAlerts.push({
+            productId: line.productId,
+            available: after.available,
+            threshold: after.lowStockThreshold,
+          });
+        }
+      }
+
+      if (rejection) {
+        await this.undo(orderId, held);
+        const saved = await this.deps.reservations.create({
+          orderId,
+          lines,
+          status: 'rejected',
+          rejection,
+        });
+        if (held.length > 0) await this.deps.stockChanged(held.map((l) => l.productId));
+        return this.announce(
+          saved.created ? { orderId, lines, status: 'rejected', rejection } : saved.existing,
+        );
+      }
+
+      const saved = await this.deps.reservations.create({
+        orderId,
+        lines,
+        status: 'reserved',
+        rejection: null,
+      });
+      if (!saved.created && saved.existing.status !== 'reserved') {
+        // A cancel (or a concurrent duplicate) got there first: its word stands, give ours back.
+        await this.undo(orderId, held);
+      }
+      await this.deps.stockChanged(lines.map((l) => l.productId));
+      const outcome = await this.announce(
+        saved.created ? { orderId, lines, status: 'reserved', rejection: null } : saved.existing,
+      );
+      if (outcome.outcome === 'reserved') {
+        for (const alert of lowAlerts) await this.deps.publish('product.inventory.low', alert);
+      }
+      return outcome;
+    });
+  }
+
+  /** Publishes (again, on a redelivery) what the reservation says; consumers are idempotent. */
+  private async announce(
+    r: Pick<Reservation, 'orderId' | 'lines' | 'status' | 'rejection'>,
+  ): Promise<ReserveOutcome> {
+    if (r.status === 'reserved') {
+      await this.deps.publish('inventory.reserved', { orderId: r.orderId, items: r.lines });
+      return { outcome: 'reserved', lines: r.lines };
+    }
+    if (r.status === 'rejected' && r.rejection) {
+      await this.deps.publish('inventory.rejected', { orderId: r.orderId, ...r.rejection });
+      return { outcome: 'rejected', rejection: r.rejection };
+    }
+    return { outcome: 'ignored', status: r.status };
+  }
+
+  /** Gives back already-held lines, last first. */
+  private async undo(orderId: string, held: OrderLine[]): Promise<void> {
+    for (const line of [...held].reverse()) {
+      await this.deps.stock.releaseHold(line.productId, orderId, line.quantity);
+    }
+  }
+
+  /** order.confirmed: the reservation becomes a sale. */
+  async confirm(orderId: string): Promise<'sold' | 'ignored'> {
+    return this.mutex.run(orderId, async () => {
+      const r = await this.deps.reservations.find(orderId);
+      if (!r || r.status !== 'reserved') {
+        if (r?.status !== 'sold') {
+          this.deps.logger.warn('order.confirmed without a live reservation', {
+            orderId,
+            status: r?.status ?? 'none',
+          });
+        }
+        return 'ignored';
+      }
+      // Holds first (each idempotent), then the record: a crash in between is finished by the retry.
+      for (const line of r.lines)
+        await this.deps.stock.sellHold(line.productId, orderId, line.quantity);
+      await this.deps.reservations.transition(orderId, 'reserved', 'sold');
+      await this.deps.stockChanged(r.lines.map((l) => l.productId));
+      return 'sold';
+    });
+  }
+
+  /**
+   * order.failed / order.cancelled: release a live reservation, or restock a sale (a
+   * cancelled confirmed order). Before order.created was handled, a tombstone makes the
+   * late reservation give its stock straight back.
+   */
+  async release(
+    orderId: string,
+    options: { allowRestock: boolean },
+  ): Promise<'released' | 'restocked' | 'ignored'> {
+    return this.mutex.run(orderId, async () => {
+      let r = await this.deps.reservations.find(orderId);
+      if (!r) {
+        const saved = await this.deps.reservations.create({
+          orderId,
+          lines: [],
+          status: 'released',
+          rejection: null,
+        });
+        if (saved.created) return 'released';
+        r = saved.existing;
+      }
+      if (r.status === 'reserved') {
+        for (const line of [...r.lines].reverse()) {
+          await this.deps.stock.releaseHold(line.productId, orderId, line.quantity);
+        }
+        await this.deps.reservations.transition(orderId, 'reserved', 'released');
+        await this.deps.stockChanged(r.lines.map((l) => l.productId));
+        return 'released';
+      }
+      if (r.status === 'sold' && options.allowRestock) {
+        // Claim the restock first so a redelivery cannot add the units twice.
+        if (!(await this.deps.reservations.transition(orderId, 'sold', 'released')))
+          return 'ignored';
+        for (const line of r.lines)
+          await this.deps.stock.restockSold(line.productId, line.quantity);
+        await this.deps.stockChanged(r.lines.map((l) => l.productId));
+        return 'restocked';
+      }
+      return 'ignored';
+    });
+  }
+}

@@ -1,0 +1,99 @@
+import type {
+  Category,
+  ListQuery,
+  NewProduct,
+  Product,
+  ProductChanges,
+  Rejection,
+  Reservation,
+  ReservationStatus,
+} from './types';
+
+/** What the domain needs from storage; src/store implements it on MongoDB. */
+export interface CatalogStore {
+  list(query: ListQuery): Promise<{ items: Product[]; total: number }>;
+  /** An active product, or null for unknown, deleted or malformed ids. */
+  get(id: string): Promise<Product | null>;
+  create(input: NewProduct): Promise<Product>;
+  update(id: string, changes: ProductChanges): Promise<Product | null>;
+  softDelete(id: string): Promise<Product | null>;
+  /** Sets the free stock (absolute) and/or the threshold; returns the product before and after. */
+  setStock(
+    id: string,
+    available: number | undefined,
+    lowStockThreshold: number | undefined,
+  ): Promise<{ before: Product; after: Product } | null>;
+  /** Adds to the free stock atomically ($inc, so concurrent reservations are never lost). */
+  restock(
+    id: string,
+    quantity: number,
+    lowStockThreshold: number | undefined,
+  ): Promise<{ before: Product; after: Product } | null>;
+}
+
+export interface CategoryStore {
+  list(): Promise<Category[]>;
+  findBySlug(slug: string): Promise<Category | null>;
+  findById(id: string): Promise<Category | null>;
+  /** Throws ConflictError when the slug is taken. */
+  create(input: { name: string; slug: string; parentId: string | null }): Promise<Category>;
+  rename(id: string, name: string): Promise<Category | null>;
+}
+
+export type HoldResult =
+  | { ok: true; available: number; lowStockThreshold: number; alreadyHeld: boolean }
+  | { ok: false; rejection: Rejection };
+
+/** Stock moves for one (product, order) pair; each is idempotent by that pair. */
+export interface StockStore {
+  /** Takes `quantity` from available into reserved for the order, only if enough is free. */
+  hold(productId: string, orderId: string, quantity: number): Promise<HoldResult>;
+  /** Gives the order's hold back to available; false when there was no hold. */
+  releaseHold(productId: string, orderId: string, quantity: number): Promise<boolean>;
+  /** Turns the order's hold into sold units; false when there was no hold. */
+  sellHold(productId: string, orderId: string, quantity: number): Promise<boolean>;
+  /** Returns sold units to available (a confirmed order was cancelled). */
+  restockSold(productId: string, quantity: number): Promise<void>;
+}
+
+export interface ReservationStore {
+  find(orderId: string): Promise<Reservation | null>;
+  /** Inserts the order's reservation; when one already exists, returns it instead. */
+  create(
+    input: Pick<Reservation, 'orderId' | 'lines' | 'status' | 'rejection'>,
+  ): Promise<{ created: true } | { created: false; existing: Reservation }>;
+  /** Guarded transition: changes nothing unless the reservation is in `from`. */
+  transition(orderId: string, from: ReservationStatus, to: ReservationStatus): Promise<boolean>;
+}
+
+export interface RatingStore {
+  /**
+   * Records one review's rating. `created` never overwrites what a later update or delete
+   * wrote; `updated` sets the rating; `deleted` leaves a tombstone. Returns false when a
+   * tombstone refused the change.
+   */
+  recordReview(
+    change: 'created' | 'updated' | 'deleted',
+    review: { commentId: string; productId: string; rating: number | null },
+  ): Promise<boolean>;
+  /** Recomputes the product's average and count from its reviews (newest recomputation wins). */
+  recompute(productId: string): Promise<{ average: number; count: number } | null>;
+}
+
+/** Cache invalidation the write paths must call before they return. */
+export interface CacheInvalidator {
+  productChanged(productId: string): Promise<void>;
+  catalogChanged(): Promise<void>;
+}
+
+/** Cache-aside reads; `status` feeds the X-Cache header. */
+export interface CatalogReadCache extends CacheInvalidator {
+  readList<T>(query: object, load: () => Promise<T>): Promise<{ value: T; status: 'HIT' | 'MISS' }>;
+  readProduct<T>(
+    id: string,
+    load: () => Promise<T | null>,
+  ): Promise<{ value: T | null; status: 'HIT' | 'MISS' }>;
+}
+
+/** Publishes one event of the given type (envelope built from the current context). */
+export type Publish = (eventType: string, data: object) => Promise<void>;

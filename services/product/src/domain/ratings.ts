@@ -1,0 +1,30 @@
+import type { CacheInvalidator, RatingStore } from './ports';
+
+export type CommentChange =
+  | { type: 'created'; commentId: string; productId: string; rating: number | null }
+  | { type: 'updated'; commentId: string; productId: string; rating: number | null }
+  | { type: 'deleted'; commentId: string; productId: string };
+
+/**
+ * Keeps ratingAverage/ratingCount from reviews (comments with a rating). Each review is
+ * stored by comment id and the aggregate recomputed from them, so a replayed or reordered
+ * event cannot count a review twice.
+ */
+export class RatingService {
+  constructor(
+    private readonly store: RatingStore,
+    private readonly cache: CacheInvalidator,
+  ) {}
+
+  async apply(change: CommentChange): Promise<{ average: number; count: number } | null> {
+    const { commentId, productId } = change;
+    // A reply (no rating) that was never a review changes nothing.
+    if (change.type === 'created' && change.rating === null) return null;
+    const rating = change.type === 'deleted' ? null : change.rating;
+    const accepted = await this.store.recordReview(change.type, { commentId, productId, rating });
+    if (!accepted) return null;
+    const aggregate = await this.store.recompute(productId);
+    if (aggregate) await this.cache.productChanged(productId);
+    return aggregate;
+  }
+}

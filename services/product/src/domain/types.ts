@@ -1,0 +1,112 @@
+/** Domain shapes of the product service, free of any driver or HTTP type. */
+
+export type ProductStatus = 'active' | 'deleted';
+
+export interface Product {
+  id: string;
+  sellerId: string;
+  name: string;
+  description: string;
+  priceCents: number;
+  currency: string;
+  /** Slug of the product's category, or null. */
+  category: string | null;
+  /** The category and its parent (filtering by a parent finds its children's products). */
+  categoryPath: string[];
+  attributes: Record<string, string | number | boolean>;
+  available: number;
+  reserved: number;
+  sold: number;
+  lowStockThreshold: number;
+  ratingAverage: number;
+  ratingCount: number;
+  status: ProductStatus;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface Category {
+  id: string;
+  name: string;
+  slug: string;
+  parentId: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type ProductSort = 'price' | '-price' | 'newest' | 'rating';
+
+export interface ProductFilter {
+  q?: string;
+  category?: string;
+  minPriceCents?: number;
+  maxPriceCents?: number;
+  inStock?: boolean;
+  sellerId?: string;
+}
+
+export interface ListQuery extends ProductFilter {
+  sort: ProductSort;
+  page: number;
+  limit: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+  page: number;
+  limit: number;
+  pages: number;
+}
+
+export interface NewProduct {
+  sellerId: string;
+  name: string;
+  description: string;
+  priceCents: number;
+  currency: string;
+  category: string | null;
+  categoryPath: string[];
+  attributes: Record<string, string | number | boolean>;
+  available: number;
+  lowStockThreshold: number;
+}
+
+export type ProductChanges = Partial<
+  Pick<
+    NewProduct,
+    | 'name'
+    | 'description'
+    | 'priceCents'
+    | 'currency'
+    | 'category'
+    | 'categoryPath'
+    | 'attributes'
+    | 'lowStockThreshold'
+  >
+>;
+
+export interface OrderLine {
+  productId: string;
+  quantity: number;
+}
+
+export type RejectionReason = 'UNKNOWN_PRODUCT' | 'INSUFFICIENT_STOCK' | 'PRODUCT_UNAVAILABLE';
+
+export interface Rejection {
+  productId: string;
+  reason: RejectionReason;
+  requested: number;
+  available: number;
+}
+
+export type ReservationStatus = 'reserved' | 'rejected' | 'sold' | 'released';
+
+export interface Reservation {
+  orderId: string;
+  lines: OrderLine[];
+  status: ReservationStatus;
+  rejection: Rejection | null;
+  createdAt: Date;
+  updatedAt: Date;
+}

@@ -1,0 +1,125 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
+import { createLogger, type EventBus, type EventEnvelope, type Logger } from '@ecom/common';
+import type { Connection } from 'mongoose';
+import { createProductApp, SERVICE_NAME } from './app';
+import { MemoryCache, type Cache } from './cache/cache';
+import { RedisCache } from './cache/redis-cache';
+import type { ProductConfig } from './config';
+import { createEventHandler, subscribeConsumers } from './events/consumers';
+import { connectMongo, createStores, type ProductStores } from './store';
+
+export interface StartProductServiceOptions {
+  config: ProductConfig;
+  /** Shared with the other services in an embedded run or a saga test; not closed by stop(). */
+  bus: EventBus;
+  logger?: Logger;
+}
+
+export interface RunningProductService {
+  app: Express;
+  server: Server;
+  /** `http://127.0.0.1:<port>` (the real port when PORT=0). */
+  url: string;
+  /** The service's own MongoDB connection (tests inspect stock through it). */
+  connection: Connection;
+  /** Stops consuming, closes the HTTP server, waits for handlers in flight, closes cache and MongoDB. */
+  stop(): Promise<void>;
+}
+
+async function createCache(config: ProductConfig): Promise<Cache | undefined> {
+  if (config.CACHE_DRIVER === 'off') return undefined;
+  if (config.CACHE_DRIVER === 'redis' && config.REDIS_URL)
+    return RedisCache.connect(config.REDIS_URL);
+  return new MemoryCache(config.CACHE_MEMORY_MAX_ENTRIES);
+}
+
+function listen(app: Express, port: number, host: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(server)));
+    server.once('error', reject);
+  });
+}
+
+function closeServer(server: Server, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
+    timer.unref();
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
+/**
+ * Starts the product service in this process: MongoDB connection, cache, HTTP server and
+ * the `product` consumer group on the given bus. Used by main.ts, the embedded launcher and
+ * saga tests (PORT=0 picks a free port).
+ */
+export async function startProductService(
+  options: StartProductServiceOptions,
+): Promise<RunningProductService> {
+  const { config, bus } = options;
+  const logger = options.logger ?? createLogger(SERVICE_NAME, config.LOG_LEVEL);
+  const connection = await connectMongo(config.MONGO_URL);
+  let stores: ProductStores | undefined;
+  let cache: Cache | undefined;
+  try {
+    stores = await createStores(connection, config.SEARCH_MODE);
+    cache = await createCache(config);
+  } catch (err) {
+    await cache?.close().catch(() => undefined);
+    await connection.close().catch(() => undefined);
+    throw err;
+  }
+  const built = createProductApp({ config, stores, bus, cache, logger });
+
+  let stopping = false;
+  const inFlight = new Set<Promise<void>>();
+  const handle = createEventHandler({
+    connection,
+    inventory: built.inventory,
+    ratings: built.ratings,
+    logger,
+  });
+  await subscribeConsumers(bus, (event: EventEnvelope) => {
+    // After stop() the bus may still deliver (it is shared): refuse, so it is redelivered elsewhere.
+    if (stopping) return Promise.reject(new Error('product service is stopping'));
+    const run = handle(event);
+    inFlight.add(run);
+    void run.finally(() => inFlight.delete(run)).catch(() => undefined);
+    return run;
+  });
+
+  let server: Server;
+  try {
+    server = await listen(built.app, config.PORT, config.HOST);
+  } catch (err) {
+    stopping = true;
+    await cache?.close().catch(() => undefined);
+    await connection.close().catch(() => undefined);
+    throw err;
+  }
+  const { port } = server.address() as AddressInfo;
+  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  logger.info('product service listening', { url });
+
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopped ??= (async () => {
+      stopping = true;
+      await closeServer(server, config.SHUTDOWN_TIMEOUT_MS);
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+      await cache
+        ?.close()
+        .catch((err) => logger.warn('cache close failed', { error: String(err) }));
+      await connection.close();
+      logger.info('product service stopped');
+    })());
+
+  return { app: built.app, server, url, connection, stop };
+}

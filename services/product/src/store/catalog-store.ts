@@ -1,0 +1,170 @@
+import { Types, type QueryFilter, type SortOrder } from 'mongoose';
+import type { CatalogStore } from '../domain/ports';
+import type { ListQuery, NewProduct, Product, ProductChanges, ProductSort } from '../domain/types';
+import type { ProductDoc, ProductModels } from './models';
+
+const OBJECT_ID = /^[0-9a-f]{24}$/i;
+
+/** A 24-hex id as an ObjectId, or undefined (so a malformed id never reaches a query). */
+export function toObjectId(id: string): Types.ObjectId | undefined {
+  return typeof id === 'string' && OBJECT_ID.test(id) ? new Types.ObjectId(id) : undefined;
+}
+
+/** Product fields the API never shows (per-order holds, internal counters). */
+const HIDDEN = '-holds -ratingRev';
+
+const SORTS: Record<ProductSort, Record<string, SortOrder>> = {
+  price: { priceCents: 1, _id: 1 },
+  '-price': { priceCents: -1, _id: -1 },
+  newest: { createdAt: -1, _id: -1 },
+  rating: { ratingAverage: -1, ratingCount: -1, _id: 1 },
+};
+
+export function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+}
+
+export function toProduct(doc: Omit<ProductDoc, 'holds' | 'ratingRev'>): Product {
+  return {
+    id: String(doc._id),
+    sellerId: doc.sellerId,
+    name: doc.name,
+    description: doc.description ?? '',
+    priceCents: doc.priceCents,
+    currency: doc.currency,
+    category: doc.category ?? null,
+    categoryPath: doc.categoryPath ?? [],
+    attributes: doc.attributes ?? {},
+    available: doc.available,
+    reserved: doc.reserved ?? 0,
+    sold: doc.sold ?? 0,
+    lowStockThreshold: doc.lowStockThreshold,
+    ratingAverage: doc.ratingAverage ?? 0,
+    ratingCount: doc.ratingCount ?? 0,
+    status: doc.status,
+    createdAt: new Date(doc.createdAt),
+    updatedAt: new Date(doc.updatedAt),
+  };
+}
+
+export class MongoCatalogStore implements CatalogStore {
+  constructor(
+    private readonly models: ProductModels,
+    private readonly searchMode: 'text' | 'regex',
+  ) {}
+
+  private filterFor(query: ListQuery): QueryFilter<ProductDoc> {
+    const filter: QueryFilter<ProductDoc> = { status: 'active' };
+    if (query.q) {
+      if (this.searchMode === 'text') {
+        filter.$text = { $search: query.q };
+      } else {
+        // Substring search; the length bound (joi) and escaping keep it cheap and literal.
+        const pattern = new RegExp(escapeRegex(query.q), 'i');
+        filter.$or = [{ name: pattern }, { description: pattern }];
+      }
+    }
+    if (query.category) filter.categoryPath = query.category;
+    if (query.sellerId) filter.sellerId = query.sellerId;
+    if (query.minPriceCents !== undefined || query.maxPriceCents !== undefined) {
+      filter.priceCents = {
+        ...(query.minPriceCents !== undefined ? { $gte: query.minPriceCents } : {}),
+        ...(query.maxPriceCents !== undefined ? { $lte: query.maxPriceCents } : {}),
+      };
+    }
+    if (query.inStock === true) filter.available = { $gt: 0 };
+    if (query.inStock === false) filter.available = { $lte: 0 };
+    return filter;
+  }
+
+  async list(query: ListQuery): Promise<{ items: Product[]; total: number }> {
+    const filter = this.filterFor(query);
+    const [docs, total] = await Promise.all([
+      this.models.Product.find(filter)
+        .select(HIDDEN)
+        .sort(SORTS[query.sort])
+        .skip((query.page - 1) * query.limit)
+        .limit(query.limit)
+        .lean<ProductDoc[]>(),
+      this.models.Product.countDocuments(filter),
+    ]);
+    return { items: docs.map(toProduct), total };
+  }
+
+  async get(id: string): Promise<Product | null> {
+    const _id = toObjectId(id);
+    if (!_id) return null;
+    const doc = await this.models.Product.findOne({ _id, status: 'active' })
+      .select(HIDDEN)
+      .lean<ProductDoc>();
+    return doc ? toProduct(doc) : null;
+  }
+
+  async create(input: NewProduct): Promise<Product> {
+    const doc = await this.models.Product.create({ ...input, reserved: 0, sold: 0 });
+    return toProduct(doc.toObject());
+  }
+
+  async update(id: string, changes: ProductChanges): Promise<Product | null> {
+    const _id = toObjectId(id);
+    if (!_id) return null;
+    const doc = await this.models.Product.findOneAndUpdate(
+      { _id, status: 'active' },
+      { $set: changes },
+      { returnDocument: 'after', projection: HIDDEN },
+    ).lean<ProductDoc>();
+    return doc ? toProduct(doc) : null;
+  }
+
+  async softDelete(id: string): Promise<Product | null> {
+    const _id = toObjectId(id);
+    if (!_id) return null;
+    const doc = await this.models.Product.findOneAndUpdate(
+      { _id, status: 'active' },
+      { $set: { status: 'deleted' } },
+      { returnDocument: 'after', projection: HIDDEN },
+    ).lean<ProductDoc>();
+    return doc ? toProduct(doc) : null;
+  }
+
+  async setStock(
+    id: string,
+    available: number | undefined,
+    lowStockThreshold: number | undefined,
+  ): Promise<{ before: Product; after: Product } | null> {
+    const _id = toObjectId(id);
+    if (!_id) return null;
+    const set = {
+      ...(available !== undefined ? { available } : {}),
+      ...(lowStockThreshold !== undefined ? { lowStockThreshold } : {}),
+    };
+    const before = await this.models.Product.findOneAndUpdate(
+      { _id, status: 'active' },
+      { $set: set },
+      { returnDocument: 'before', projection: HIDDEN },
+    ).lean<ProductDoc>();
+    if (!before) return null;
+    const after = toProduct({ ...before, ...set });
+    return { before: toProduct(before), after };
+  }
+
+  async restock(
+    id: string,
+    quantity: number,
+    lowStockThreshold: number | undefined,
+  ): Promise<{ before: Product; after: Product } | null> {
+    const _id = toObjectId(id);
+    if (!_id) return null;
+    const doc = await this.models.Product.findOneAndUpdate(
+      { _id, status: 'active' },
+      {
+        $inc: { available: quantity },
+        ...(lowStockThreshold !== undefined ? { $set: { lowStockThreshold } } : {}),
+      },
+      { returnDocument: 'after', projection: HIDDEN },
+    ).lean<ProductDoc>();
+    if (!doc) return null;
+    const after = toProduct(doc);
+    return { before: { ...after, available: after.available - quantity }, after };
+  }
+}

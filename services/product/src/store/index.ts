@@ -1,0 +1,54 @@
+import mongoose, { type Connection } from 'mongoose';
+import { MongoCatalogStore } from './catalog-store';
+import { MongoCategoryStore } from './category-store';
+import { createModels, type ProductModels } from './models';
+import { MongoRatingStore, MongoReservationStore, MongoStockStore } from './stock-store';
+
+export interface ProductStores {
+  connection: Connection;
+  models: ProductModels;
+  catalog: MongoCatalogStore;
+  categories: MongoCategoryStore;
+  stock: MongoStockStore;
+  reservations: MongoReservationStore;
+  ratings: MongoRatingStore;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Builds the stores on an open connection and makes sure every index exists. */
+export async function createStores(
+  connection: Connection,
+  searchMode: 'text' | 'regex',
+): Promise<ProductStores> {
+  const models = createModels(connection);
+  // Indexes (unique orderId / slug / commentId among them) must exist before any write.
+  await Promise.all(Object.values(models).map((model) => model.init()));
+  return {
+    connection,
+    models,
+    catalog: new MongoCatalogStore(models, searchMode),
+    categories: new MongoCategoryStore(models),
+    stock: new MongoStockStore(models),
+    reservations: new MongoReservationStore(models),
+    ratings: new MongoRatingStore(models),
+    async ping() {
+      const db = connection.db;
+      if (!db) throw new Error('MongoDB is not connected');
+      await db.admin().ping();
+    },
+    close: () => connection.close(),
+  };
+}
+
+/** The service's own connection (several services may share one process). */
+export async function connectMongo(url: string): Promise<Connection> {
+  const connection = mongoose.createConnection(url, {
+    serverSelectionTimeoutMS: 5000,
+    autoIndex: true,
+  });
+  await connection.asPromise();
+  return connection;
+}
+
+export { toObjectId } from './catalog-store';

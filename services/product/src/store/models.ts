@@ -1,0 +1,172 @@
+import { Schema, type Connection, type Model, type Types } from 'mongoose';
+
+/** A stock hold: the part of `reserved` that one order owns (kept on the product itself). */
+export interface HoldDoc {
+  orderId: string;
+  quantity: number;
+}
+
+export interface ProductDoc {
+  _id: Types.ObjectId;
+  sellerId: string;
+  name: string;
+  description: string;
+  priceCents: number;
+  currency: string;
+  category: string | null;
+  categoryPath: string[];
+  attributes: Record<string, string | number | boolean>;
+  available: number;
+  reserved: number;
+  sold: number;
+  lowStockThreshold: number;
+  ratingAverage: number;
+  ratingCount: number;
+  /** Bumped by every rating change; only the newest recomputation may write the aggregate. */
+  ratingRev: number;
+  status: 'active' | 'deleted';
+  holds: HoldDoc[];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface CategoryDoc {
+  _id: Types.ObjectId;
+  name: string;
+  slug: string;
+  parentId: Types.ObjectId | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface ReservationDoc {
+  _id: Types.ObjectId;
+  orderId: string;
+  lines: Array<{ productId: string; quantity: number }>;
+  status: 'reserved' | 'rejected' | 'sold' | 'released';
+  rejection: {
+    productId: string;
+    reason: 'UNKNOWN_PRODUCT' | 'INSUFFICIENT_STOCK' | 'PRODUCT_UNAVAILABLE';
+    requested: number;
+    available: number;
+  } | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** One review's contribution to its product's rating (keyed by comment id, so replays are harmless). */
+export interface ReviewDoc {
+  _id: Types.ObjectId;
+  commentId: string;
+  productId: string;
+  rating: number | null;
+  deleted: boolean;
+}
+
+const holdSchema = new Schema<HoldDoc>(
+  { orderId: { type: String, required: true }, quantity: { type: Number, required: true } },
+  { _id: false },
+);
+
+const productSchema = new Schema<ProductDoc>(
+  {
+    sellerId: { type: String, required: true },
+    name: { type: String, required: true },
+    description: { type: String, default: '' },
+    priceCents: { type: Number, required: true },
+    currency: { type: String, required: true },
+    category: { type: String, default: null },
+    categoryPath: { type: [String], default: [] },
+    attributes: { type: Schema.Types.Mixed, default: {} },
+    available: { type: Number, required: true, min: 0 },
+    reserved: { type: Number, default: 0 },
+    sold: { type: Number, default: 0 },
+    lowStockThreshold: { type: Number, required: true },
+    ratingAverage: { type: Number, default: 0 },
+    ratingCount: { type: Number, default: 0 },
+    ratingRev: { type: Number, default: 0 },
+    status: { type: String, enum: ['active', 'deleted'], default: 'active' },
+    holds: { type: [holdSchema], default: [] },
+  },
+  { timestamps: true, versionKey: false, minimize: false },
+);
+// One index per sort (with the status every list query pins) and per filter; _id breaks ties
+// so pages never overlap. Production MongoDB serves `q` from the text index.
+productSchema.index({ status: 1, createdAt: -1, _id: -1 });
+productSchema.index({ status: 1, priceCents: 1, _id: 1 });
+productSchema.index({ status: 1, ratingAverage: -1, ratingCount: -1, _id: 1 });
+productSchema.index({ categoryPath: 1, status: 1, createdAt: -1 });
+productSchema.index({ sellerId: 1, status: 1, createdAt: -1 });
+productSchema.index({ status: 1, available: 1 });
+productSchema.index(
+  { name: 'text', description: 'text' },
+  { name: 'product_text', weights: { name: 5, description: 1 } },
+);
+
+const categorySchema = new Schema<CategoryDoc>(
+  {
+    name: { type: String, required: true },
+    slug: { type: String, required: true },
+    parentId: { type: Schema.Types.ObjectId, default: null },
+  },
+  { timestamps: true, versionKey: false },
+);
+categorySchema.index({ slug: 1 }, { unique: true });
+categorySchema.index({ parentId: 1, name: 1 });
+
+const reservationSchema = new Schema<ReservationDoc>(
+  {
+    orderId: { type: String, required: true },
+    lines: {
+      type: [
+        new Schema(
+          {
+            productId: { type: String, required: true },
+            quantity: { type: Number, required: true },
+          },
+          { _id: false },
+        ),
+      ],
+      default: [],
+    },
+    status: { type: String, enum: ['reserved', 'rejected', 'sold', 'released'], required: true },
+    rejection: { type: Schema.Types.Mixed, default: null },
+  },
+  { timestamps: true, versionKey: false },
+);
+reservationSchema.index({ orderId: 1 }, { unique: true });
+reservationSchema.index({ status: 1, updatedAt: 1 });
+
+const reviewSchema = new Schema<ReviewDoc>(
+  {
+    commentId: { type: String, required: true },
+    productId: { type: String, required: true },
+    rating: { type: Number, default: null },
+    deleted: { type: Boolean, default: false },
+  },
+  { versionKey: false },
+);
+reviewSchema.index({ commentId: 1 }, { unique: true });
+reviewSchema.index({ productId: 1, deleted: 1 });
+
+export interface ProductModels {
+  Product: Model<ProductDoc>;
+  Category: Model<CategoryDoc>;
+  Reservation: Model<ReservationDoc>;
+  Review: Model<ReviewDoc>;
+}
+
+/** Models bound to the service's own connection (never the global mongoose one). */
+export function createModels(connection: Connection): ProductModels {
+  return {
+    Product: connection.model<ProductDoc>('Product', productSchema, 'products'),
+    Category: connection.model<CategoryDoc>('Category', categorySchema, 'categories'),
+    Reservation: connection.model<ReservationDoc>('Reservation', reservationSchema, 'reservations'),
+    Review: connection.model<ReviewDoc>('Review', reviewSchema, 'reviews'),
+  };
+}
+
+/** MongoDB's duplicate-key error (a unique index refused the write). */
+export function isDuplicateKey(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
+}

@@ -1,0 +1,520 @@
+import request from 'supertest';
+import {
+  admin,
+  customer,
+  otherSeller,
+  seller,
+  startHarness,
+  tokenFor,
+  type Harness,
+} from './helpers';
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness('product_catalog');
+});
+afterAll(async () => {
+  await h.close();
+});
+
+const api = () => request(h.service.app);
+
+async function createProduct(body: Record<string, unknown>, as = seller) {
+  const res = await api()
+    .post('/api/products')
+    .set('Authorization', tokenFor(as))
+    .send({ name: 'Widget', price: 10, inventory: 10, ...body });
+  expect(res.status).toBe(201);
+  return res.body as { id: string; price: number; priceCents: number; [k: string]: unknown };
+}
+
+describe('create and read', () => {
+  it('stores an exact price in cents and returns both forms', async () => {
+    const p = await createProduct({
+      name: 'Exact',
+      price: 19.99,
+      description: 'precise',
+      attributes: { color: 'red', size: 42 },
+    });
+    expect(p.price).toBe(19.99);
+    expect(p.priceCents).toBe(1999);
+    expect(p.currency).toBe('USD');
+    expect(p.sellerId).toBe(seller.id);
+    const got = await api().get(`/api/products/${p.id}`);
+    expect(got.status).toBe(200);
+    expect(got.body).toMatchObject({
+      id: p.id,
+      price: 19.99,
+      priceCents: 1999,
+      attributes: { color: 'red', size: 42 },
+    });
+    expect(got.body.inventory).toEqual({ available: 10, reserved: 0, lowStockThreshold: 5 });
+    expect(got.body.holds).toBeUndefined();
+  });
+
+  it('publishes product.created with the price in minor units', async () => {
+    const p = await createProduct({ name: 'Evented', price: 0.1, inventory: 3 });
+    await h.bus.idle();
+    expect(h.publishedOf('product.created')).toContainEqual({
+      productId: p.id,
+      sellerId: seller.id,
+      name: 'Evented',
+      price: { amount: 10, currency: 'USD' },
+      category: null,
+      inventory: 3,
+    });
+  });
+
+  it('answers 404 for unknown and malformed ids', async () => {
+    for (const id of ['0123456789abcdef01234567', 'not-an-id', '%24ne']) {
+      const res = await api().get(`/api/products/${id}`);
+      expect(res.status).toBe(404);
+      expect(res.body.error.code).toBe('NOT_FOUND');
+    }
+  });
+});
+
+describe('who may write', () => {
+  it('needs a token, and the seller or admin role to create', async () => {
+    expect(
+      (await api().post('/api/products').send({ name: 'x', price: 1, inventory: 1 })).status,
+    ).toBe(401);
+    const res = await api()
+      .post('/api/products')
+      .set('Authorization', tokenFor(customer))
+      .send({ name: 'x', price: 1, inventory: 1 });
+    expect(res.status).toBe(403);
+    expect(res.body.error.code).toBe('FORBIDDEN');
+  });
+
+  it('lets only the product’s seller or an admin update and delete', async () => {
+    const p = await createProduct({ name: 'Owned', price: 5 });
+    const denied = await api()
+      .put(`/api/products/${p.id}`)
+      .set('Authorization', tokenFor(otherSeller))
+      .send({ price: 1 });
+    expect(denied.status).toBe(403);
+    const deniedDelete = await api()
+      .delete(`/api/products/${p.id}`)
+      .set('Authorization', tokenFor(otherSeller));
+    expect(deniedDelete.status).toBe(403);
+    expect((await api().get(`/api/products/${p.id}`)).body.priceCents).toBe(500);
+
+    const own = await api()
+      .put(`/api/products/${p.id}`)
+      .set('Authorization', tokenFor(seller))
+      .send({ price: 6.5 });
+    expect(own.status).toBe(200);
+    expect(own.body).toMatchObject({ price: 6.5, priceCents: 650 });
+    const byAdmin = await api()
+      .put(`/api/products/${p.id}`)
+      .set('Authorization', tokenFor(admin))
+      .send({ name: 'Renamed' });
+    expect(byAdmin.status).toBe(200);
+    await h.bus.idle();
+    expect(h.publishedOf('product.updated')).toContainEqual({
+      productId: p.id,
+      changes: ['price'],
+      price: { amount: 650, currency: 'USD' },
+    });
+
+    expect(
+      (await api().delete(`/api/products/${p.id}`).set('Authorization', tokenFor(admin))).status,
+    ).toBe(204);
+    expect((await api().get(`/api/products/${p.id}`)).status).toBe(404);
+    await h.bus.idle();
+    expect(h.publishedOf('product.deleted')).toContainEqual({ productId: p.id });
+  });
+
+  it('refuses a seller creating for another seller, allows an admin', async () => {
+    const res = await api()
+      .post('/api/products')
+      .set('Authorization', tokenFor(seller))
+      .send({ name: 'x', price: 1, inventory: 1, sellerId: 'seller-2' });
+    expect(res.status).toBe(403);
+    const p = await createProduct({ sellerId: 'seller-2' }, admin);
+    expect(p.sellerId).toBe('seller-2');
+  });
+});
+
+describe('bad input changes nothing', () => {
+  it.each([
+    [{ price: 0 }],
+    [{ price: -1 }],
+    [{ price: 1.999 }],
+    [{ price: 'NaN' }],
+    [{ price: 1e300 }],
+    [{ inventory: -1 }],
+    [{ inventory: 1.5 }],
+    [{ name: '' }],
+    [{ name: { $gt: '' } }],
+    [{ currency: 'JPY' }],
+    [{ attributes: { $where: 'x' } }],
+    [{ attributes: { 'a.b': 1 } }],
+    [{ unknown: 1 }],
+  ])('create with %j → 400', async (patch) => {
+    const before = (await api().get('/api/products?limit=100')).body.total;
+    const res = await api()
+      .post('/api/products')
+      .set('Authorization', tokenFor(seller))
+      .send({ name: 'Bad', price: 10, inventory: 1, ...patch });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('VALIDATION_ERROR');
+    expect(res.body.error.requestId).toEqual(expect.any(String));
+    expect((await api().get('/api/products?limit=100')).body.total).toBe(before);
+  });
+
+  it.each([
+    'category[$ne]=x',
+    'minPrice[$gt]=0',
+    'limit=0',
+    'limit=101',
+    'limit=abc',
+    'page=0',
+    'minPrice=-1',
+    'minPrice=NaN',
+    'maxPrice=1.234',
+    'minPrice=10&maxPrice=5',
+    'sort=name',
+    'inStock=maybe',
+    'q=' + 'x'.repeat(101),
+    'category=a&category=b',
+    'sellerId[$regex]=.*',
+  ])('list with ?%s → 400', async (qs) => {
+    const res = await api().get(`/api/products?${qs}`);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('VALIDATION_ERROR');
+  });
+
+  it('refuses malformed ids and bad numbers on writes with 400, leaving the product as it was', async () => {
+    const p = await createProduct({ name: 'Guarded', price: 3, inventory: 4 });
+    const auth = tokenFor(seller);
+    expect(
+      (await api().put('/api/products/xyz').set('Authorization', auth).send({ price: 1 })).status,
+    ).toBe(400);
+    expect((await api().delete('/api/products/xyz').set('Authorization', auth)).status).toBe(400);
+    expect(
+      (await api().put('/api/products/xyz/inventory').set('Authorization', auth).send({ set: 1 }))
+        .status,
+    ).toBe(400);
+    for (const body of [
+      { set: -1 },
+      { restock: 0 },
+      { set: 1, restock: 1 },
+      {},
+      { set: 'NaN' },
+      { set: { $inc: 1 } },
+    ]) {
+      const res = await api()
+        .put(`/api/products/${p.id}/inventory`)
+        .set('Authorization', auth)
+        .send(body);
+      expect(res.status).toBe(400);
+    }
+    for (const body of [{ price: -2 }, { price: 2.001 }, {}, { inventory: 5 }]) {
+      expect(
+        (await api().put(`/api/products/${p.id}`).set('Authorization', auth).send(body)).status,
+      ).toBe(400);
+    }
+    for (const qs of ['quantity=0', 'quantity=-3', 'quantity=NaN', 'quantity[$gt]=1']) {
+      expect((await api().get(`/api/products/${p.id}/availability?${qs}`)).status).toBe(400);
+    }
+    const after = (await api().get(`/api/products/${p.id}`)).body;
+    expect(after).toMatchObject({
+      priceCents: 300,
+      inventory: { available: 4, reserved: 0, lowStockThreshold: 5 },
+    });
+  });
+
+  it('answers malformed JSON in the common error shape', async () => {
+    const res = await api()
+      .post('/api/products')
+      .set('Authorization', tokenFor(seller))
+      .set('Content-Type', 'application/json')
+      .send('{"name":');
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('MALFORMED_JSON');
+  });
+});
+
+describe('categories', () => {
+  let parentId: string;
+
+  it('lets admins create nested categories and rename them; others get 403', async () => {
+    const denied = await api()
+      .post('/api/products/categories')
+      .set('Authorization', tokenFor(seller))
+      .send({ name: 'Toys' });
+    expect(denied.status).toBe(403);
+    const parent = await api()
+      .post('/api/products/categories')
+      .set('Authorization', tokenFor(admin))
+      .send({ name: 'Home & Garden' });
+    expect(parent.status).toBe(201);
+    expect(parent.body).toMatchObject({
+      name: 'Home & Garden',
+      slug: 'home-garden',
+      parentId: null,
+    });
+    parentId = parent.body.id;
+    const child = await api()
+      .post('/api/products/categories')
+      .set('Authorization', tokenFor(admin))
+      .send({ name: 'Lamps', parentId });
+    expect(child.status).toBe(201);
+    const tooDeep = await api()
+      .post('/api/products/categories')
+      .set('Authorization', tokenFor(admin))
+      .send({ name: 'Desk lamps', parentId: child.body.id });
+    expect(tooDeep.status).toBe(422);
+    const dup = await api()
+      .post('/api/products/categories')
+      .set('Authorization', tokenFor(admin))
+      .send({ name: 'Lamps' });
+    expect(dup.status).toBe(409);
+
+    const renamed = await api()
+      .put(`/api/products/categories/${child.body.id}`)
+      .set('Authorization', tokenFor(admin))
+      .send({ name: 'Lighting' });
+    expect(renamed.status).toBe(200);
+    expect(renamed.body).toMatchObject({ name: 'Lighting', slug: 'lamps' });
+    expect(
+      (
+        await api()
+          .put('/api/products/categories/nope')
+          .set('Authorization', tokenFor(admin))
+          .send({ name: 'x' })
+      ).status,
+    ).toBe(400);
+
+    const tree = await api().get('/api/products/categories');
+    expect(tree.status).toBe(200);
+    const home = tree.body.items.find((c: { id: string }) => c.id === parentId);
+    expect(home.children).toEqual([
+      expect.objectContaining({ name: 'Lighting', slug: 'lamps', parentId }),
+    ]);
+  });
+
+  it('refuses an unknown category on a product', async () => {
+    const res = await api()
+      .post('/api/products')
+      .set('Authorization', tokenFor(seller))
+      .send({ name: 'x', price: 1, inventory: 1, category: 'no-such' });
+    expect(res.status).toBe(422);
+    expect(res.body.error.code).toBe('UNKNOWN_CATEGORY');
+  });
+});
+
+describe('listing', () => {
+  const sellerId = 'list-seller';
+  const lister = { id: sellerId, role: 'seller' as const };
+  const ids: Record<string, string> = {};
+
+  beforeAll(async () => {
+    const auth = tokenFor(admin);
+    await api().post('/api/products/categories').set('Authorization', auth).send({ name: 'Audio' });
+    const audio = (await api().get('/api/products/categories')).body.items.find(
+      (c: { slug: string }) => c.slug === 'audio',
+    );
+    await api()
+      .post('/api/products/categories')
+      .set('Authorization', auth)
+      .send({ name: 'Headphones', parentId: audio.id });
+    const specs = [
+      {
+        name: 'Studio Headphones',
+        description: 'closed back monitor',
+        price: 149.99,
+        inventory: 3,
+        category: 'headphones',
+      },
+      {
+        name: 'Bluetooth Speaker',
+        description: 'portable speaker, waterproof',
+        price: 59.5,
+        inventory: 0,
+        category: 'audio',
+      },
+      {
+        name: 'Turntable',
+        description: 'vinyl player with speaker output',
+        price: 249,
+        inventory: 1,
+        category: 'audio',
+      },
+      { name: 'Cable', description: 'a plain cable', price: 4.99, inventory: 100 },
+    ];
+    for (const spec of specs) ids[spec.name] = (await createProduct(spec, lister)).id;
+  });
+
+  const names = (res: request.Response) => res.body.items.map((p: { name: string }) => p.name);
+
+  it('filters by seller and sorts by price both ways', async () => {
+    const asc = await api().get(`/api/products?sellerId=${sellerId}&sort=price`);
+    expect(asc.status).toBe(200);
+    expect(names(asc)).toEqual(['Cable', 'Bluetooth Speaker', 'Studio Headphones', 'Turntable']);
+    expect(asc.body.total).toBe(4);
+    const desc = await api().get(`/api/products?sellerId=${sellerId}&sort=-price`);
+    expect(names(desc)).toEqual(['Turntable', 'Studio Headphones', 'Bluetooth Speaker', 'Cable']);
+  });
+
+  it('filters by price range (inclusive, exact cents), stock and category including subcategories', async () => {
+    const range = await api().get(
+      `/api/products?sellerId=${sellerId}&minPrice=59.5&maxPrice=149.99&sort=price`,
+    );
+    expect(names(range)).toEqual(['Bluetooth Speaker', 'Studio Headphones']);
+    const inStock = await api().get(`/api/products?sellerId=${sellerId}&inStock=true&sort=price`);
+    expect(names(inStock)).toEqual(['Cable', 'Studio Headphones', 'Turntable']);
+    const outOfStock = await api().get(`/api/products?sellerId=${sellerId}&inStock=false`);
+    expect(names(outOfStock)).toEqual(['Bluetooth Speaker']);
+    const audio = await api().get(`/api/products?category=audio&sort=price`);
+    expect(names(audio)).toEqual(['Bluetooth Speaker', 'Studio Headphones', 'Turntable']);
+    const headphones = await api().get(`/api/products?category=headphones`);
+    expect(names(headphones)).toEqual(['Studio Headphones']);
+  });
+
+  it('searches name and description case-insensitively', async () => {
+    const res = await api().get(`/api/products?sellerId=${sellerId}&q=SPEAKER&sort=price`);
+    expect(names(res)).toEqual(['Bluetooth Speaker', 'Turntable']);
+    const none = await api().get(
+      `/api/products?sellerId=${sellerId}&q=${encodeURIComponent('.*')}`,
+    );
+    expect(none.body.total).toBe(0);
+  });
+
+  it('pages with a bounded limit and a total', async () => {
+    const first = await api().get(`/api/products?sellerId=${sellerId}&sort=price&limit=3&page=1`);
+    const second = await api().get(`/api/products?sellerId=${sellerId}&sort=price&limit=3&page=2`);
+    expect(first.body).toMatchObject({ total: 4, page: 1, limit: 3, pages: 2 });
+    expect(names(first)).toEqual(['Cable', 'Bluetooth Speaker', 'Studio Headphones']);
+    expect(names(second)).toEqual(['Turntable']);
+  });
+
+  it('sorts newest first by default and by rating', async () => {
+    const res = await api().get(`/api/products?sellerId=${sellerId}`);
+    expect(names(res)).toEqual(['Cable', 'Turntable', 'Bluetooth Speaker', 'Studio Headphones']);
+    const rating = await api().get(`/api/products?sellerId=${sellerId}&sort=rating`);
+    expect(rating.status).toBe(200);
+    expect(rating.body.items).toHaveLength(4);
+  });
+
+  it('uses an index for every filter and sort', async () => {
+    const indexes = await h.service.connection.collection('products').indexes();
+    const keys = indexes.map((i) => Object.keys(i.key).join(','));
+    expect(keys).toEqual(
+      expect.arrayContaining([
+        'status,createdAt,_id',
+        'status,priceCents,_id',
+        'status,ratingAverage,ratingCount,_id',
+        'categoryPath,status,createdAt',
+        'sellerId,status,createdAt',
+        'status,available',
+      ]),
+    );
+    expect(indexes.some((i) => i.name === 'product_text')).toBe(true);
+  });
+});
+
+describe('inventory and availability', () => {
+  it('sets and restocks stock, answers availability, and alerts once when stock falls low', async () => {
+    const p = await createProduct({
+      name: 'Stocked',
+      price: 2,
+      inventory: 10,
+      lowStockThreshold: 3,
+    });
+    const auth = tokenFor(seller);
+    const avail = await api().get(`/api/products/${p.id}/availability?quantity=11`);
+    expect(avail.body).toEqual({
+      productId: p.id,
+      requested: 11,
+      available: 10,
+      sufficient: false,
+    });
+
+    const restock = await api()
+      .put(`/api/products/${p.id}/inventory`)
+      .set('Authorization', auth)
+      .send({ restock: 5 });
+    expect(restock.status).toBe(200);
+    expect(restock.body.inventory.available).toBe(15);
+    expect(
+      (await api().get(`/api/products/${p.id}/availability?quantity=11`)).body.sufficient,
+    ).toBe(true);
+
+    const set = await api()
+      .put(`/api/products/${p.id}/inventory`)
+      .set('Authorization', auth)
+      .send({ set: 2 });
+    expect(set.body.inventory.available).toBe(2);
+    await h.bus.idle();
+    expect(h.publishedOf('product.inventory.low')).toContainEqual({
+      productId: p.id,
+      available: 2,
+      threshold: 3,
+    });
+    await api().put(`/api/products/${p.id}/inventory`).set('Authorization', auth).send({ set: 1 });
+    await h.bus.idle();
+    expect(h.publishedOf('product.inventory.low').filter((e) => e.productId === p.id)).toHaveLength(
+      1,
+    );
+
+    const denied = await api()
+      .put(`/api/products/${p.id}/inventory`)
+      .set('Authorization', tokenFor(otherSeller))
+      .send({ set: 100 });
+    expect(denied.status).toBe(403);
+    expect((await api().get(`/api/products/${p.id}`)).body.inventory.available).toBe(1);
+    expect((await api().get(`/api/products/0123456789abcdef01234567/availability`)).status).toBe(
+      404,
+    );
+  });
+});
+
+describe('cache', () => {
+  it('serves repeated reads from the cache and never a stale price or stock after a write', async () => {
+    const p = await createProduct({ name: 'Cached', price: 1, inventory: 5 });
+    const first = await api().get(`/api/products/${p.id}`);
+    expect(first.headers['x-cache']).toBe('MISS');
+    const second = await api().get(`/api/products/${p.id}`);
+    expect(second.headers['x-cache']).toBe('HIT');
+    expect(second.body).toEqual(first.body);
+
+    const listQ = `/api/products?sellerId=${seller.id}&q=Cached`;
+    expect((await api().get(listQ)).headers['x-cache']).toBe('MISS');
+    expect((await api().get(listQ)).headers['x-cache']).toBe('HIT');
+
+    await api()
+      .put(`/api/products/${p.id}`)
+      .set('Authorization', tokenFor(seller))
+      .send({ price: 2.25 });
+    const afterPrice = await api().get(`/api/products/${p.id}`);
+    expect(afterPrice.headers['x-cache']).toBe('MISS');
+    expect(afterPrice.body.priceCents).toBe(225);
+    const listAfter = await api().get(listQ);
+    expect(listAfter.headers['x-cache']).toBe('MISS');
+    expect(listAfter.body.items[0].priceCents).toBe(225);
+
+    await api()
+      .put(`/api/products/${p.id}/inventory`)
+      .set('Authorization', tokenFor(seller))
+      .send({ restock: 7 });
+    expect((await api().get(`/api/products/${p.id}`)).body.inventory.available).toBe(12);
+    expect((await api().get(listQ)).body.items[0].inventory.available).toBe(12);
+
+    const metrics = await api().get('/metrics');
+    expect(metrics.text).toMatch(/product_cache_hits_total\{[^}]*kind="detail"[^}]*\} [1-9]/);
+    expect(metrics.text).toMatch(/product_cache_misses_total\{[^}]*kind="list"[^}]*\} [1-9]/);
+  });
+});
+
+describe('health', () => {
+  it('reports MongoDB, bus and readiness', async () => {
+    const res = await api().get('/health/ready');
+    expect(res.status).toBe(200);
+    expect(res.body.checks.mongo.status).toBe('up');
+    expect(res.body.checks.bus.status).toBe('up');
+  });
+});
