@@ -1,0 +1,144 @@
+import cors from 'cors';
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import type { Redis } from 'ioredis';
+import {
+  errorHandler,
+  jwtVerifyOptionsFromConfig,
+  notFoundHandler,
+  requestContext,
+  type HealthCheck,
+  type Logger,
+} from '@ecom/common';
+import { createUpstreamProxy, type UpstreamProxy } from './breaker-proxy';
+import { corsOrigins, parseByteSize, trustProxySetting, type GatewayConfig } from './config';
+import { docsRoutes } from './docs-page';
+import { EdgeAuthenticator } from './edge-auth';
+import { edgeHandler } from './edge';
+import { createGatewayMetrics, type GatewayMetrics } from './gateway-metrics';
+import { healthRoutes } from './health';
+import { createRateLimiter, type RateLimiter } from './rate-limit';
+import { ResponseCache } from './response-cache';
+import { UPSTREAMS, upstreamUrls, type UpstreamName } from './routes';
+
+export interface GatewayDeps {
+  config: GatewayConfig;
+  logger: Logger;
+  /** Shared rate limits and cache invalidation across instances; memory when absent. */
+  redis?: Redis;
+}
+
+export interface Gateway {
+  app: Express;
+  proxies: Record<UpstreamName, UpstreamProxy>;
+  rateLimiter?: RateLimiter;
+  cache?: ResponseCache;
+  metrics: GatewayMetrics;
+  /** Resolves when background subscriptions (cache invalidation) are in place. */
+  ready: Promise<void>;
+  /** Stops breakers, closes upstream sockets and the cache subscription (not the Redis client). */
+  close(): Promise<void>;
+}
+
+export const EXPOSED_HEADERS = [
+  'X-Request-Id',
+  'X-Correlation-Id',
+  'RateLimit-Limit',
+  'RateLimit-Remaining',
+  'RateLimit-Reset',
+  'Retry-After',
+  'X-Cache',
+];
+
+/** Builds the gateway's Express app from its config, a logger and (optionally) Redis. */
+export function buildGateway({ config, logger, redis }: GatewayDeps): Gateway {
+  const bodyLimitBytes = parseByteSize(config.BODY_LIMIT);
+  const urls = upstreamUrls(config);
+  const proxies = {} as Record<UpstreamName, UpstreamProxy>;
+  for (const name of UPSTREAMS) {
+    proxies[name] = createUpstreamProxy({
+      name,
+      target: urls[name],
+      timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+      maxSockets: config.UPSTREAM_MAX_SOCKETS,
+      bodyLimitBytes,
+      logger,
+      breaker: {
+        errorThresholdPercentage: config.BREAKER_ERROR_THRESHOLD_PERCENTAGE,
+        volumeThreshold: config.BREAKER_VOLUME_THRESHOLD,
+        resetTimeoutMs: config.BREAKER_RESET_TIMEOUT_MS,
+        rollingWindowMs: config.BREAKER_ROLLING_WINDOW_MS,
+      },
+    });
+  }
+
+  const metrics = createGatewayMetrics(() => Object.values(proxies));
+  const rateLimiter = config.RATE_LIMIT_ENABLED ? createRateLimiter(config, redis) : undefined;
+  const cache =
+    config.GATEWAY_CACHE_TTL_MS > 0
+      ? new ResponseCache({
+          ttlMs: config.GATEWAY_CACHE_TTL_MS,
+          maxEntries: config.GATEWAY_CACHE_MAX_ENTRIES,
+          maxBodyBytes: config.GATEWAY_CACHE_MAX_BODY_BYTES,
+          redis,
+          channel: `${config.GATEWAY_KEY_PREFIX}:cache:products`,
+          logger,
+        })
+      : undefined;
+  const ready = cache ? cache.start() : Promise.resolve();
+  ready.catch((err: unknown) => logger.warn('cache invalidation channel unavailable', { err }));
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('trust proxy', trustProxySetting(config.TRUST_PROXY));
+
+  app.use(requestContext());
+  app.use(helmet());
+  const origins = corsOrigins(config.CORS_ORIGINS);
+  if (origins.length > 0) {
+    app.use(
+      cors({
+        origin: origins,
+        credentials: true,
+        exposedHeaders: EXPOSED_HEADERS,
+        maxAge: 600,
+      }),
+    );
+  }
+
+  app.use(
+    edgeHandler({
+      proxies,
+      auth: new EdgeAuthenticator(jwtVerifyOptionsFromConfig(config), config.JWT_CACHE_MAX_ENTRIES),
+      rateLimiter,
+      cache,
+      metrics,
+      logger,
+      bodyLimitBytes,
+    }),
+  );
+
+  const ownChecks: Record<string, HealthCheck> = {};
+  if (redis) ownChecks.redis = () => redis.ping();
+  app.use(
+    healthRoutes({ upstreams: urls, proxies, timeoutMs: config.HEALTH_TIMEOUT_MS, ownChecks }),
+  );
+  app.use(metrics.router);
+  app.use(docsRoutes());
+  app.use(notFoundHandler());
+  app.use(errorHandler(logger));
+
+  return {
+    app,
+    proxies,
+    rateLimiter,
+    cache,
+    metrics,
+    ready,
+    async close() {
+      for (const proxy of Object.values(proxies)) proxy.close();
+      await cache?.close();
+    },
+  };
+}

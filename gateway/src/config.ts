@@ -1,0 +1,131 @@
+import Joi from 'joi';
+import {
+  baseConfigKeys,
+  jwtVerifyConfigKeys,
+  loadConfig,
+  type JwtVerifyConfig,
+} from '@ecom/common';
+
+const url = () => Joi.string().uri({ scheme: ['http', 'https'] });
+const positiveInt = () => Joi.number().integer().min(1);
+
+/**
+ * Every gateway variable. Upstream URLs default to the local ports of DESIGN.md §1;
+ * limits, timeouts and the cache are tunable without a rebuild.
+ */
+export const gatewayConfigSchema = Joi.object({
+  ...baseConfigKeys,
+  ...jwtVerifyConfigKeys,
+  PORT: Joi.number().port().default(3000),
+
+  AUTH_SERVICE_URL: url().default('http://127.0.0.1:3001'),
+  PRODUCT_SERVICE_URL: url().default('http://127.0.0.1:3002'),
+  COMMENTS_SERVICE_URL: url().default('http://127.0.0.1:3003'),
+  PAYMENT_SERVICE_URL: url().default('http://127.0.0.1:3004'),
+  ORDER_SERVICE_URL: url().default('http://127.0.0.1:3005'),
+
+  REDIS_URL: Joi.string().uri({ scheme: ['redis', 'rediss'] }),
+  /** Prefix of every Redis key the gateway writes (rate limits, cache generation). */
+  GATEWAY_KEY_PREFIX: Joi.string()
+    .pattern(/^[A-Za-z0-9:_-]{1,64}$/)
+    .default('gw'),
+  /** `false` (the gateway is the edge), `loopback`, a hop count or a list of subnets. */
+  TRUST_PROXY: Joi.string().max(200).default('false'),
+
+  RATE_LIMIT_ENABLED: Joi.boolean().default(true),
+  RATE_LIMIT_WINDOW_SECONDS: positiveInt().max(86400).default(60),
+  RATE_LIMIT_POINTS: positiveInt().max(10_000_000).default(300),
+  RATE_LIMIT_AUTH_WINDOW_SECONDS: positiveInt().max(86400).default(300),
+  RATE_LIMIT_AUTH_POINTS: positiveInt().max(10_000_000).default(20),
+  RATE_LIMIT_PAYMENT_WINDOW_SECONDS: positiveInt().max(86400).default(60),
+  RATE_LIMIT_PAYMENT_POINTS: positiveInt().max(10_000_000).default(30),
+
+  /** Comma-separated origins allowed by CORS, e.g. `https://shop.example.com`. Empty: none. */
+  CORS_ORIGINS: Joi.string().allow('').max(4000).default(''),
+
+  UPSTREAM_TIMEOUT_MS: positiveInt().max(300_000).default(10_000),
+  UPSTREAM_MAX_SOCKETS: positiveInt().max(10_000).default(256),
+  BREAKER_ERROR_THRESHOLD_PERCENTAGE: Joi.number().min(1).max(100).default(50),
+  BREAKER_VOLUME_THRESHOLD: positiveInt().max(10_000).default(5),
+  BREAKER_RESET_TIMEOUT_MS: positiveInt().max(600_000).default(10_000),
+  BREAKER_ROLLING_WINDOW_MS: positiveInt().max(600_000).default(10_000),
+  HEALTH_TIMEOUT_MS: positiveInt().max(60_000).default(2000),
+
+  JWT_CACHE_MAX_ENTRIES: Joi.number().integer().min(0).max(1_000_000).default(10_000),
+
+  /** 0 disables the public product read cache. */
+  GATEWAY_CACHE_TTL_MS: Joi.number().integer().min(0).max(60_000).default(0),
+  GATEWAY_CACHE_MAX_ENTRIES: positiveInt().max(1_000_000).default(1000),
+  GATEWAY_CACHE_MAX_BODY_BYTES: positiveInt().max(10_000_000).default(262_144),
+});
+
+export interface GatewayConfig extends JwtVerifyConfig {
+  NODE_ENV: 'development' | 'test' | 'production';
+  LOG_LEVEL: string;
+  HOST: string;
+  PORT: number;
+  BODY_LIMIT: string;
+  SHUTDOWN_TIMEOUT_MS: number;
+
+  AUTH_SERVICE_URL: string;
+  PRODUCT_SERVICE_URL: string;
+  COMMENTS_SERVICE_URL: string;
+  PAYMENT_SERVICE_URL: string;
+  ORDER_SERVICE_URL: string;
+
+  REDIS_URL?: string;
+  GATEWAY_KEY_PREFIX: string;
+  TRUST_PROXY: string;
+
+  RATE_LIMIT_ENABLED: boolean;
+  RATE_LIMIT_WINDOW_SECONDS: number;
+  RATE_LIMIT_POINTS: number;
+  RATE_LIMIT_AUTH_WINDOW_SECONDS: number;
+  RATE_LIMIT_AUTH_POINTS: number;
+  RATE_LIMIT_PAYMENT_WINDOW_SECONDS: number;
+  RATE_LIMIT_PAYMENT_POINTS: number;
+
+  CORS_ORIGINS: string;
+
+  UPSTREAM_TIMEOUT_MS: number;
+  UPSTREAM_MAX_SOCKETS: number;
+  BREAKER_ERROR_THRESHOLD_PERCENTAGE: number;
+  BREAKER_VOLUME_THRESHOLD: number;
+  BREAKER_RESET_TIMEOUT_MS: number;
+  BREAKER_ROLLING_WINDOW_MS: number;
+  HEALTH_TIMEOUT_MS: number;
+
+  JWT_CACHE_MAX_ENTRIES: number;
+
+  GATEWAY_CACHE_TTL_MS: number;
+  GATEWAY_CACHE_MAX_ENTRIES: number;
+  GATEWAY_CACHE_MAX_BODY_BYTES: number;
+}
+
+/** Validates the environment (throws ConfigError naming the bad variable). */
+export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  return loadConfig<GatewayConfig>(gatewayConfigSchema as Joi.ObjectSchema<GatewayConfig>, env);
+}
+
+/** `100kb` → 102400. BODY_LIMIT is validated by the shared schema (digits + b|kb|mb). */
+export function parseByteSize(value: string): number {
+  const match = /^(\d+)(b|kb|mb)$/i.exec(value.trim());
+  if (!match) throw new Error(`Invalid byte size: ${value}`);
+  const unit = match[2]!.toLowerCase();
+  return Number(match[1]) * (unit === 'mb' ? 1024 * 1024 : unit === 'kb' ? 1024 : 1);
+}
+
+/** Express `trust proxy` value from TRUST_PROXY. */
+export function trustProxySetting(value: string): boolean | number | string {
+  if (value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value;
+}
+
+export function corsOrigins(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}

@@ -1,0 +1,68 @@
+import client from 'prom-client';
+import { createMetrics } from '@ecom/common';
+import type { Router } from 'express';
+import type { UpstreamProxy } from './breaker-proxy';
+
+export interface GatewayMetrics {
+  router: Router;
+  registry: client.Registry;
+  /** Call once per proxied or edge-answered request, when it finishes. */
+  observe(upstream: string, method: string, status: number, seconds: number): void;
+  rateLimited(bucket: string): void;
+  cache(result: 'hit' | 'miss' | 'bypass'): void;
+}
+
+/**
+ * Prometheus metrics labelled by upstream (not by raw path, so cardinality stays bounded),
+ * plus rate-limit rejections, cache results and each breaker's state.
+ */
+export function createGatewayMetrics(proxies: () => UpstreamProxy[]): GatewayMetrics {
+  const { registry, router } = createMetrics('gateway');
+  const requests = new client.Counter({
+    name: 'gateway_requests_total',
+    help: 'Requests through the gateway by upstream, method and status',
+    labelNames: ['upstream', 'method', 'status'] as const,
+    registers: [registry],
+  });
+  const latency = new client.Histogram({
+    name: 'gateway_request_duration_seconds',
+    help: 'Latency of requests through the gateway by upstream',
+    labelNames: ['upstream'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const limited = new client.Counter({
+    name: 'gateway_rate_limited_total',
+    help: 'Requests refused with 429 by bucket',
+    labelNames: ['bucket'] as const,
+    registers: [registry],
+  });
+  const cacheResults = new client.Counter({
+    name: 'gateway_cache_requests_total',
+    help: 'Product read cache results',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  new client.Gauge({
+    name: 'gateway_circuit_open',
+    help: '1 while the breaker of an upstream is open (0.5 half-open)',
+    labelNames: ['upstream'] as const,
+    registers: [registry],
+    collect() {
+      for (const p of proxies()) {
+        this.set({ upstream: p.name }, p.breaker.opened ? 1 : p.breaker.halfOpen ? 0.5 : 0);
+      }
+    },
+  });
+
+  return {
+    router,
+    registry,
+    observe(upstream, method, status, seconds) {
+      requests.inc({ upstream, method, status: String(status) });
+      latency.observe({ upstream }, seconds);
+    },
+    rateLimited: (bucket) => limited.inc({ bucket }),
+    cache: (result) => cacheResults.inc({ result }),
+  };
+}

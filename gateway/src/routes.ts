@@ -1,0 +1,93 @@
+import type { GatewayConfig } from './config';
+
+export type UpstreamName = 'auth' | 'product' | 'comments' | 'payment' | 'order';
+
+export const UPSTREAMS: readonly UpstreamName[] = [
+  'auth',
+  'product',
+  'comments',
+  'payment',
+  'order',
+];
+
+export function upstreamUrls(config: GatewayConfig): Record<UpstreamName, string> {
+  return {
+    auth: config.AUTH_SERVICE_URL,
+    product: config.PRODUCT_SERVICE_URL,
+    comments: config.COMMENTS_SERVICE_URL,
+    payment: config.PAYMENT_SERVICE_URL,
+    order: config.ORDER_SERVICE_URL,
+  };
+}
+
+/** Rate-limit budget a request is charged to (one decision per request). */
+export type Bucket = 'default' | 'auth' | 'payment';
+
+interface RouteEntry {
+  prefix: string;
+  upstream: UpstreamName;
+}
+
+/**
+ * Path prefix → service. Longest prefixes first so `/api/blockchain/payment` wins over any
+ * shorter entry. Paths are forwarded unchanged (services mount their routes under `/api/...`).
+ */
+export const ROUTES: readonly RouteEntry[] = [
+  { prefix: '/api/blockchain/payment', upstream: 'payment' },
+  { prefix: '/api/blockchain/verify', upstream: 'payment' },
+  { prefix: '/api/blockchain/order', upstream: 'order' },
+  { prefix: '/api/auth', upstream: 'auth' },
+  { prefix: '/api/users', upstream: 'auth' },
+  { prefix: '/api/products', upstream: 'product' },
+  { prefix: '/api/comments', upstream: 'comments' },
+  { prefix: '/api/payments', upstream: 'payment' },
+  { prefix: '/api/orders', upstream: 'order' },
+];
+
+export function matchRoute(path: string): UpstreamName | undefined {
+  for (const route of ROUTES) {
+    if (
+      path.startsWith(route.prefix) &&
+      (path.length === route.prefix.length || path.charCodeAt(route.prefix.length) === 47) // '/'
+    ) {
+      return route.upstream;
+    }
+  }
+  return undefined;
+}
+
+/** `/api/x/` and `/api/x` are the same route for the public / bucket decisions. */
+function trimSlash(path: string): string {
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+}
+
+const PUBLIC_AUTH_POSTS = new Set(['/api/auth/register', '/api/auth/login', '/api/auth/refresh']);
+
+function under(path: string, prefix: string): boolean {
+  return path === prefix || path.startsWith(`${prefix}/`);
+}
+
+/**
+ * Routes that pass the edge without a token: account creation and sign-in, the public
+ * catalogue and review reads. Everything else needs a valid access token.
+ */
+export function isPublicRoute(method: string, path: string): boolean {
+  const p = trimSlash(path);
+  if (method === 'POST') return PUBLIC_AUTH_POSTS.has(p);
+  if (method === 'GET' || method === 'HEAD') {
+    return under(p, '/api/products') || under(p, '/api/comments');
+  }
+  return false;
+}
+
+export function bucketFor(method: string, path: string): Bucket {
+  const p = trimSlash(path);
+  if (method === 'POST' && (p === '/api/auth/login' || p === '/api/auth/register')) return 'auth';
+  if (under(p, '/api/payments')) return 'payment';
+  return 'default';
+}
+
+/** `..` or `.` segments (raw or percent-encoded) are refused rather than normalised. */
+export function hasDotSegment(path: string): boolean {
+  return /(^|\/)(\.|%2e){1,2}(\/|$)/i.test(path);
+}

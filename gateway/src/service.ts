@@ -1,0 +1,97 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { Express } from 'express';
+import { Redis } from 'ioredis';
+import { createLogger, type Logger } from '@ecom/common';
+import { buildGateway } from './app';
+import type { GatewayConfig } from './config';
+
+export { buildGateway, type Gateway, type GatewayDeps } from './app';
+export { gatewayConfigSchema, loadGatewayConfig, type GatewayConfig } from './config';
+export { openApiDocument } from './openapi';
+
+export interface StartGatewayOptions {
+  config: GatewayConfig;
+  logger?: Logger;
+}
+
+export interface RunningGateway {
+  app: Express;
+  server: Server;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Redis for rate limits: fail fast while disconnected so the in-memory insurance takes over. */
+export function createGatewayRedis(url: string, logger: Logger): Redis {
+  const redis = new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    enableAutoPipelining: true,
+    lazyConnect: false,
+  });
+  redis.on('error', (err: Error) => logger.warn('redis error', { err: err.message }));
+  return redis;
+}
+
+async function waitReady(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    redis.once('ready', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Starts the gateway on config.HOST:config.PORT (0 picks a free port) for main.ts, the
+ * platform launcher and tests. `stop()` closes the server, the breakers, the upstream
+ * sockets and Redis, leaving nothing open.
+ */
+export async function startGateway({
+  config,
+  logger,
+}: StartGatewayOptions): Promise<RunningGateway> {
+  const log = logger ?? createLogger('gateway', config.LOG_LEVEL);
+  const redis = config.REDIS_URL ? createGatewayRedis(config.REDIS_URL, log) : undefined;
+  // Not fatal: until Redis answers, the in-memory limiter stands in.
+  if (redis) await waitReady(redis, 2000);
+  const gateway = buildGateway({ config, logger: log, redis });
+  await gateway.ready.catch(() => undefined);
+
+  const server = gateway.app.listen(config.PORT, config.HOST);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  // Longer than typical load balancer idle timeouts, so they close first.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  const { port } = server.address() as AddressInfo;
+  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  log.info('gateway listening', { url, rateLimits: gateway.rateLimiter?.backend ?? 'off' });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    app: gateway.app,
+    server,
+    url,
+    stop() {
+      stopping ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+          setTimeout(() => server.closeAllConnections(), config.SHUTDOWN_TIMEOUT_MS).unref();
+        });
+        await gateway.close();
+        if (redis) {
+          await redis.quit().catch(() => redis.disconnect());
+        }
+      })();
+      return stopping;
+    },
+  };
+}

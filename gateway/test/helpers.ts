@@ -1,0 +1,219 @@
+import express from 'express';
+import { createHmac, randomUUID } from 'node:crypto';
+import http, { type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import jwt from 'jsonwebtoken';
+import {
+  createLogger,
+  errorBody,
+  generateEs256KeyPair,
+  signAccessToken,
+  type AuthUser,
+} from '@ecom/common';
+import { loadGatewayConfig, type GatewayConfig } from '../src/config';
+
+export const logger = createLogger('gateway-test', 'silent');
+
+export const keys = generateEs256KeyPair();
+export const ISSUER = 'ecom-auth';
+export const AUDIENCE = 'ecom-api';
+
+export function tokenFor(user: AuthUser, expiresIn: string | number = '15m'): string {
+  return signAccessToken(user, {
+    algorithm: 'ES256',
+    key: keys.privateKey,
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    expiresIn,
+  });
+}
+
+const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+export function claimsFor(user: AuthUser, overrides: Record<string, unknown> = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  return {
+    sub: user.id,
+    role: user.role,
+    type: 'access',
+    iss: ISSUER,
+    aud: AUDIENCE,
+    iat: now,
+    exp: now + 900,
+    jti: randomUUID(),
+    ...overrides,
+  };
+}
+
+/** A token whose header says `alg: none` and whose signature is empty. */
+export function algNoneToken(user: AuthUser): string {
+  return `${b64({ alg: 'none', typ: 'JWT' })}.${b64(claimsFor(user))}.`;
+}
+
+/** Algorithm confusion: HS256 "signed" with the public key as the shared secret. */
+export function hs256WithPublicKeyToken(user: AuthUser): string {
+  const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claimsFor(user))}`;
+  const sig = createHmac('sha256', keys.publicKey).update(head).digest('base64url');
+  return `${head}.${sig}`;
+}
+
+/** A valid token whose payload is then changed (role escalated): the signature no longer matches. */
+export function tamperedToken(user: AuthUser): string {
+  const [header, , signature] = tokenFor(user).split('.');
+  return `${header}.${b64(claimsFor({ ...user, role: 'admin' }))}.${signature}`;
+}
+
+export function foreignKeyToken(user: AuthUser): string {
+  const other = generateEs256KeyPair();
+  return jwt.sign(claimsFor(user), other.privateKey, { algorithm: 'ES256' });
+}
+
+export function expiredToken(user: AuthUser): string {
+  const now = Math.floor(Date.now() / 1000);
+  return jwt.sign(claimsFor(user, { iat: now - 3600, exp: now - 60 }), keys.privateKey, {
+    algorithm: 'ES256',
+  });
+}
+
+export interface EchoRequest {
+  upstream: string;
+  method: string;
+  url: string;
+  path: string;
+  query: Record<string, unknown>;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  bodyBytes: number;
+}
+
+export interface StubUpstream {
+  name: string;
+  url: string;
+  port: number;
+  /** Every request the stub received (health probes excluded). */
+  received: EchoRequest[];
+  /** When set, /health/ready answers 503. */
+  unhealthy: boolean;
+  /** Milliseconds every non-health request waits before answering. */
+  delayMs: number;
+  close(): Promise<void>;
+  /** Listens again on the same port after close(). */
+  restart(): Promise<void>;
+}
+
+/**
+ * A real HTTP server standing in for a service: it echoes what it received (method, path,
+ * query, headers, raw body) as JSON. `/__status/<code>` answers that status in the common
+ * error shape; `/__product/<id>` answers a product with a counter (for cache tests).
+ */
+export async function startStubUpstream(name: string): Promise<StubUpstream> {
+  const stub: StubUpstream = {
+    name,
+    url: '',
+    port: 0,
+    received: [],
+    unhealthy: false,
+    delayMs: 0,
+    close: async () => undefined,
+    restart: async () => undefined,
+  };
+  let served = 0;
+  const app = express();
+  app.set('query parser', 'extended');
+  app.get('/health/ready', (_req, res) => {
+    if (stub.unhealthy) res.status(503).json({ status: 'unavailable' });
+    else res.json({ status: 'ok', service: name });
+  });
+  app.use(express.raw({ type: () => true, limit: '10mb' }));
+  app.use(async (req, res) => {
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const record: EchoRequest = {
+      upstream: name,
+      method: req.method,
+      url: req.originalUrl,
+      path: req.path,
+      query: req.query as Record<string, unknown>,
+      headers: req.headers,
+      body: body.toString('utf8'),
+      bodyBytes: body.length,
+    };
+    stub.received.push(record);
+    if (stub.delayMs > 0) await new Promise((r) => setTimeout(r, stub.delayMs));
+    const status = /\/__status\/(\d{3})/.exec(req.path);
+    if (status) {
+      res
+        .status(Number(status[1]))
+        .json(errorBody('UPSTREAM_SAID_SO', `${name} answered ${status[1]}`, { name }, 'rid-1'));
+      return;
+    }
+    if (req.path.startsWith('/api/products/') && req.method === 'GET') {
+      served += 1;
+      res.json({ id: req.path.split('/').pop(), name: 'Lamp', served, price: { amount: 1999 } });
+      return;
+    }
+    res.setHeader('x-upstream', name);
+    res.json(record);
+  });
+
+  const sockets = new Set<Socket>();
+  let server: Server;
+  const listen = async (port: number) => {
+    server = http.createServer(app);
+    server.on('connection', (s) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+    });
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    stub.port = (server.address() as AddressInfo).port;
+    stub.url = `http://127.0.0.1:${stub.port}`;
+  };
+  await listen(0);
+  stub.close = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    });
+  stub.restart = () => listen(stub.port);
+  return stub;
+}
+
+export type Stubs = Record<'auth' | 'product' | 'comments' | 'payment' | 'order', StubUpstream>;
+
+export async function startStubs(): Promise<Stubs> {
+  const [auth, product, comments, payment, order] = await Promise.all(
+    ['auth', 'product', 'comments', 'payment', 'order'].map((n) => startStubUpstream(n)),
+  );
+  return { auth: auth!, product: product!, comments: comments!, payment: payment!, order: order! };
+}
+
+export async function closeStubs(stubs: Stubs): Promise<void> {
+  await Promise.all(Object.values(stubs).map((s) => s.close()));
+}
+
+/** A validated gateway config pointing at the stubs; env-style overrides win. */
+export function testConfig(stubs: Stubs, overrides: Record<string, string> = {}): GatewayConfig {
+  return loadGatewayConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    JWT_PUBLIC_KEY: keys.publicKey,
+    AUTH_SERVICE_URL: stubs.auth.url,
+    PRODUCT_SERVICE_URL: stubs.product.url,
+    COMMENTS_SERVICE_URL: stubs.comments.url,
+    PAYMENT_SERVICE_URL: stubs.payment.url,
+    ORDER_SERVICE_URL: stubs.order.url,
+    RATE_LIMIT_POINTS: '1000',
+    RATE_LIMIT_AUTH_POINTS: '1000',
+    RATE_LIMIT_PAYMENT_POINTS: '1000',
+    UPSTREAM_TIMEOUT_MS: '2000',
+    ...overrides,
+  });
+}
+
+export const customer: AuthUser = { id: 'user-1', role: 'customer', email: 'c@example.com' };
+export const seller: AuthUser = { id: 'seller-1', role: 'seller', email: 's@example.com' };
+
+export function uniquePrefix(label: string): string {
+  return `gwtest-${label}-${process.pid}-${randomUUID().slice(0, 8)}`;
+}

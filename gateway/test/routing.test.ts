@@ -1,0 +1,243 @@
+import request from 'supertest';
+import { buildGateway, type Gateway } from '../src/app';
+import {
+  closeStubs,
+  customer,
+  logger,
+  startStubs,
+  testConfig,
+  tokenFor,
+  type EchoRequest,
+  type Stubs,
+} from './helpers';
+
+let stubs: Stubs;
+let gateway: Gateway;
+const auth = `Bearer ${tokenFor(customer)}`;
+
+beforeAll(async () => {
+  stubs = await startStubs();
+  gateway = buildGateway({ config: testConfig(stubs, { BODY_LIMIT: '1kb' }), logger });
+});
+
+afterAll(async () => {
+  await gateway.close();
+  await closeStubs(stubs);
+});
+
+beforeEach(() => {
+  for (const stub of Object.values(stubs)) stub.received.length = 0;
+});
+
+const lastReceived = (name: keyof Stubs): EchoRequest => {
+  const list = stubs[name].received;
+  expect(list.length).toBeGreaterThan(0);
+  return list[list.length - 1]!;
+};
+
+describe('routing', () => {
+  it.each([
+    ['/api/auth/profile', 'auth'],
+    ['/api/users/profile', 'auth'],
+    ['/api/products/p1', 'product'],
+    ['/api/comments/c1', 'comments'],
+    ['/api/payments/pay1', 'payment'],
+    ['/api/orders/o1', 'order'],
+    ['/api/blockchain/order/o1', 'order'],
+    ['/api/blockchain/payment/pay1', 'payment'],
+    ['/api/blockchain/verify/0xabc', 'payment'],
+  ] as const)('%s goes to %s with its path unchanged', async (path, upstream) => {
+    const res = await request(gateway.app).put(path).set('Authorization', auth).send({ a: 1 });
+    expect(res.status).toBe(200);
+    expect(res.body.upstream).toBe(upstream);
+    expect(res.body.path).toBe(path);
+    for (const [name, stub] of Object.entries(stubs)) {
+      expect(stub.received.length).toBe(name === upstream ? 1 : 0);
+    }
+  });
+
+  it('the bare prefix routes too, but a longer word does not', async () => {
+    const ok = await request(gateway.app).get('/api/orders').set('Authorization', auth);
+    expect(ok.body.upstream).toBe('order');
+    const miss = await request(gateway.app).get('/api/ordersX').set('Authorization', auth);
+    expect(miss.status).toBe(404);
+    expect(miss.body.error.code).toBe('NOT_FOUND');
+    expect(stubs.order.received.length).toBe(1);
+  });
+
+  it('unknown paths answer 404 in the common shape with the request id', async () => {
+    const res = await request(gateway.app).get('/api/nothing-here');
+    expect(res.status).toBe(404);
+    expect(res.body.error).toMatchObject({ code: 'NOT_FOUND' });
+    expect(res.body.error.requestId).toBe(res.headers['x-request-id']);
+  });
+
+  it('refuses dot segments instead of letting them reach a service', async () => {
+    const res = await request(gateway.app).get('/api/products/../orders/1');
+    // supertest/superagent may normalise, so also send the encoded form.
+    const encoded = await request(gateway.app).get('/api/products/%2e%2e/orders/1');
+    for (const r of [res, encoded]) {
+      expect([400, 404]).toContain(r.status);
+      expect(r.body.error.code).toBeDefined();
+    }
+    expect(encoded.status).toBe(400);
+    expect(encoded.body.error.code).toBe('INVALID_PATH');
+    expect(stubs.product.received.length + stubs.order.received.length).toBe(0);
+  });
+});
+
+describe('bodies, query strings and headers reach the service intact', () => {
+  it('forwards a JSON body byte for byte', async () => {
+    const raw = '{"b":  [1,2,3],\n "a": "é✓", "nested": {"x": null}}';
+    const res = await request(gateway.app)
+      .post('/api/orders')
+      .set('Authorization', auth)
+      .set('Content-Type', 'application/json')
+      .send(raw);
+    expect(res.status).toBe(200);
+    expect(res.body.body).toBe(raw);
+    expect(res.body.headers['content-type']).toBe('application/json');
+    expect(res.body.bodyBytes).toBe(Buffer.byteLength(raw));
+  });
+
+  it('forwards malformed JSON unparsed, so the service answers its own 400', async () => {
+    const res = await request(gateway.app)
+      .post('/api/orders')
+      .set('Authorization', auth)
+      .set('Content-Type', 'application/json')
+      .send('{"not json');
+    expect(res.body.body).toBe('{"not json');
+  });
+
+  it('forwards non-JSON bodies untouched', async () => {
+    const res = await request(gateway.app)
+      .put('/api/products/p1')
+      .set('Authorization', auth)
+      .set('Content-Type', 'text/plain')
+      .send('plain text body');
+    expect(res.body.body).toBe('plain text body');
+  });
+
+  it('keeps the query string exactly, including repeated and encoded keys', async () => {
+    const qs = 'q=red%20lamp&category=home&tags=a&tags=b&price%5B%24ne%5D=1';
+    const res = await request(gateway.app).get(`/api/products?${qs}`);
+    expect(res.status).toBe(200);
+    expect(res.body.url).toBe(`/api/products?${qs}`);
+  });
+
+  it('forwards custom headers and Authorization as is', async () => {
+    const res = await request(gateway.app)
+      .get('/api/orders/o1')
+      .set('Authorization', auth)
+      .set('X-Custom-Thing', 'kept')
+      .set('Idempotency-Key', 'idem-123')
+      .set('Accept-Language', 'de');
+    const got = res.body.headers;
+    expect(got.authorization).toBe(auth);
+    expect(got['x-custom-thing']).toBe('kept');
+    expect(got['idempotency-key']).toBe('idem-123');
+    expect(got['accept-language']).toBe('de');
+    expect(got['x-forwarded-for']).toBeDefined();
+  });
+
+  it('strips identity headers sent by clients', async () => {
+    const res = await request(gateway.app)
+      .get('/api/orders/o1')
+      .set('Authorization', auth)
+      .set('X-User-Id', 'admin-1')
+      .set('X-User-Role', 'admin')
+      .set('X-User-Email', 'root@example.com')
+      .set('X-Auth-User', 'admin')
+      .set('X-Auth-Roles', 'admin');
+    const got = res.body.headers;
+    for (const name of [
+      'x-user-id',
+      'x-user-role',
+      'x-user-email',
+      'x-auth-user',
+      'x-auth-roles',
+    ]) {
+      expect(got[name]).toBeUndefined();
+    }
+    expect(got.authorization).toBe(auth);
+  });
+
+  it('strips identity headers on public routes too', async () => {
+    const res = await request(gateway.app).get('/api/products/p9/x').set('X-User-Role', 'admin');
+    expect(res.status).toBe(200);
+    expect(lastReceived('product').headers['x-user-role']).toBeUndefined();
+  });
+
+  it('generates request and correlation ids, returns them and forwards them', async () => {
+    const res = await request(gateway.app).get('/api/orders/o1').set('Authorization', auth);
+    const requestId = res.headers['x-request-id'];
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(res.headers['x-correlation-id']).toBe(requestId);
+    expect(res.body.headers['x-request-id']).toBe(requestId);
+    expect(res.body.headers['x-correlation-id']).toBe(requestId);
+  });
+
+  it('accepts well-formed ids from the caller and refuses injected ones', async () => {
+    const res = await request(gateway.app)
+      .get('/api/orders/o1')
+      .set('Authorization', auth)
+      .set('X-Request-Id', 'client-request-0001')
+      .set('X-Correlation-Id', 'client-correlation-0001');
+    expect(res.headers['x-request-id']).toBe('client-request-0001');
+    expect(res.body.headers['x-correlation-id']).toBe('client-correlation-0001');
+    const bad = await request(gateway.app)
+      .get('/api/orders/o1')
+      .set('Authorization', auth)
+      .set('X-Request-Id', 'bad id\twith spaces');
+    expect(bad.headers['x-request-id']).not.toContain('bad');
+    expect(bad.body.headers['x-request-id']).toBe(bad.headers['x-request-id']);
+  });
+
+  it('sets security headers (helmet)', async () => {
+    const res = await request(gateway.app).get('/api/products/p1');
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['strict-transport-security']).toBeDefined();
+    expect(res.headers['x-powered-by']).toBeUndefined();
+  });
+});
+
+describe('upstream answers pass through unchanged', () => {
+  it.each([400, 404, 409, 422, 500, 503])('status %i with its body', async (status) => {
+    const res = await request(gateway.app)
+      .get(`/api/orders/__status/${status}`)
+      .set('Authorization', auth);
+    expect(res.status).toBe(status);
+    expect(res.body).toEqual({
+      error: {
+        code: 'UPSTREAM_SAID_SO',
+        message: `order answered ${status}`,
+        details: { name: 'order' },
+        requestId: 'rid-1',
+      },
+    });
+  });
+});
+
+describe('body size limit (BODY_LIMIT=1kb)', () => {
+  it('refuses a declared Content-Length above the limit before the upstream sees it', async () => {
+    const res = await request(gateway.app)
+      .post('/api/orders')
+      .set('Authorization', auth)
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify({ pad: 'x'.repeat(2000) }));
+    expect(res.status).toBe(413);
+    expect(res.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(stubs.order.received.length).toBe(0);
+  });
+
+  it('passes a body at the limit', async () => {
+    const body = 'y'.repeat(1024);
+    const res = await request(gateway.app)
+      .post('/api/orders')
+      .set('Authorization', auth)
+      .set('Content-Type', 'text/plain')
+      .send(body);
+    expect(res.status).toBe(200);
+    expect(res.body.bodyBytes).toBe(1024);
+  });
+});
