@@ -1,0 +1,47 @@
+import Joi from 'joi';
+import {
+  baseConfigKeys,
+  busConfigKeys,
+  jwtVerifyConfigKeys,
+  type JwtVerifyConfig,
+} from '@ecom/common';
+
+export interface OrderConfig extends JwtVerifyConfig {
+  NODE_ENV: string;
+  LOG_LEVEL: string;
+  HOST: string;
+  PORT: number;
+  BODY_LIMIT: string;
+  SHUTDOWN_TIMEOUT_MS: number;
+  DATABASE_URL: string;
+  DATABASE_POOL_MAX: number;
+  EVENT_BUS: 'memory' | 'redis' | 'rabbitmq';
+  REDIS_URL?: string;
+  AMQP_URL?: string;
+  PRODUCT_SERVICE_URL: string;
+  PRODUCT_TIMEOUT_MS: number;
+  RESERVATION_TTL_MS: number;
+  SWEEP_INTERVAL_MS: number;
+  OUTBOX_POLL_INTERVAL_MS: number;
+}
+
+export const orderConfigSchema = Joi.object<OrderConfig>({
+  ...baseConfigKeys,
+  ...jwtVerifyConfigKeys,
+  ...busConfigKeys,
+  PORT: Joi.number().port().default(3005),
+  DATABASE_URL: Joi.string()
+    .uri({ scheme: ['postgres', 'postgresql'] })
+    .default('postgres://postgres@127.0.0.1:5432/order_db'),
+  DATABASE_POOL_MAX: Joi.number().integer().min(1).max(100).default(10),
+  PRODUCT_SERVICE_URL: Joi.string()
+    .uri({ scheme: ['http', 'https'] })
+    .default('http://127.0.0.1:3002'),
+  PRODUCT_TIMEOUT_MS: Joi.number().integer().min(50).max(60000).default(2000),
+  RESERVATION_TTL_MS: Joi.number()
+    .integer()
+    .min(1)
+    .default(15 * 60 * 1000),
+  SWEEP_INTERVAL_MS: Joi.number().integer().min(10).default(30000),
+  OUTBOX_POLL_INTERVAL_MS: Joi.number().integer().min(5).default(200),
+});

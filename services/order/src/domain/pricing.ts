@@ -1,0 +1,75 @@
+import { BusinessRuleError } from '@ecom/common';
+
+/** What the product service told us about one product (already validated). */
+export interface ProductQuote {
+  id: string;
+  name: string;
+  priceCents: number;
+  currency: string;
+  sellerId?: string;
+}
+
+export interface RequestedItem {
+  productId: string;
+  quantity: number;
+}
+
+export interface PricedLine {
+  lineNo: number;
+  productId: string;
+  name: string;
+  sellerId: string | null;
+  quantity: number;
+  unitPriceCents: number;
+  lineTotalCents: number;
+}
+
+export interface PricedOrder {
+  lines: PricedLine[];
+  totalCents: number;
+  currency: string;
+}
+
+/**
+ * Prices every line from the quotes (a snapshot: later price changes do not touch the order).
+ * Integer cents only; one currency per order; the total stays a safe integer.
+ */
+export function priceOrder(items: RequestedItem[], quotes: Map<string, ProductQuote>): PricedOrder {
+  const lines: PricedLine[] = [];
+  let currency: string | undefined;
+  let totalCents = 0;
+  items.forEach((item, index) => {
+    const quote = quotes.get(item.productId);
+    if (!quote) {
+      throw new BusinessRuleError(
+        `Product ${item.productId} does not exist`,
+        { productId: item.productId },
+        'UNKNOWN_PRODUCT',
+      );
+    }
+    if (currency && quote.currency !== currency) {
+      throw new BusinessRuleError(
+        'All items of an order must be priced in one currency',
+        { productId: item.productId, currency: quote.currency, orderCurrency: currency },
+        'MIXED_CURRENCY',
+      );
+    }
+    currency = quote.currency;
+    const lineTotalCents = quote.priceCents * item.quantity;
+    totalCents += lineTotalCents;
+    lines.push({
+      lineNo: index + 1,
+      productId: item.productId,
+      name: quote.name,
+      sellerId: quote.sellerId ?? null,
+      quantity: item.quantity,
+      unitPriceCents: quote.priceCents,
+      lineTotalCents,
+    });
+  });
+  if (!currency) throw new BusinessRuleError('An order needs at least one item');
+  if (!Number.isSafeInteger(totalCents)) {
+    throw new BusinessRuleError('Order total is too large', undefined, 'TOTAL_TOO_LARGE');
+  }
+  return { lines, totalCents, currency };
+}

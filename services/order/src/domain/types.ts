@@ -1,0 +1,56 @@
+import type { OrderStatus } from './state-machine';
+
+export interface Money {
+  amount: number;
+  currency: string;
+}
+
+export interface ShippingAddress {
+  name: string;
+  line1: string;
+  line2?: string;
+  city: string;
+  state?: string;
+  postalCode: string;
+  country: string;
+}
+
+export interface OrderItem {
+  productId: string;
+  name: string;
+  sellerId: string | null;
+  quantity: number;
+  unitPrice: Money;
+  lineTotal: Money;
+}
+
+export interface Order {
+  id: string;
+  userId: string;
+  status: OrderStatus;
+  items: OrderItem[];
+  total: Money;
+  refunded: Money;
+  paymentMethod: string | null;
+  paymentId: string | null;
+  shippingAddress: ShippingAddress;
+  failureReason: string | null;
+  correlationId: string;
+  reservationExpiresAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Why a transition happened: the event that caused it, the HTTP request, or a timer. */
+export type Cause =
+  | { type: 'event'; eventId: string; eventType: string }
+  | { type: 'request'; requestId: string; userId: string }
+  | { type: 'system'; name: string };
+
+export interface HistoryEntry {
+  from: OrderStatus | null;
+  to: OrderStatus;
+  at: string;
+  reason: string | null;
+  cause: Cause;
+}

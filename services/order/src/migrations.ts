@@ -1,0 +1,73 @@
+import { outboxMigration, processedEventsMigration, type Migration } from '@ecom/common';
+
+/** Versioned schema of order_db; ids sort in the order they run. Never edit a shipped one. */
+export const orderMigrations: Migration[] = [
+  // From common: the outbox and the idempotent-consumer table ('000_...' ids run first).
+  outboxMigration,
+  processedEventsMigration,
+  {
+    id: '001_orders',
+    sql: `
+      CREATE TABLE orders (
+        id uuid PRIMARY KEY,
+        user_id text NOT NULL,
+        status text NOT NULL CHECK (status IN ('PENDING', 'AWAITING_PAYMENT', 'PAYMENT_PROCESSING',
+          'CONFIRMED', 'SHIPPED', 'DELIVERED', 'FAILED', 'CANCELLED')),
+        currency char(3) NOT NULL,
+        total_cents bigint NOT NULL CHECK (total_cents >= 0),
+        refunded_cents bigint NOT NULL DEFAULT 0 CHECK (refunded_cents >= 0),
+        payment_method text,
+        payment_id text,
+        shipping_address jsonb NOT NULL,
+        failure_reason text,
+        correlation_id text NOT NULL,
+        reservation_expires_at timestamptz,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX orders_user_created_idx ON orders (user_id, created_at DESC, id);
+      CREATE INDEX orders_status_created_idx ON orders (status, created_at DESC);
+      CREATE INDEX orders_awaiting_expiry_idx ON orders (reservation_expires_at)
+        WHERE status = 'AWAITING_PAYMENT';
+
+      CREATE TABLE order_items (
+        order_id uuid NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
+        line_no int NOT NULL,
+        product_id text NOT NULL,
+        name text NOT NULL,
+        seller_id text,
+        quantity int NOT NULL CHECK (quantity > 0),
+        unit_price_cents bigint NOT NULL CHECK (unit_price_cents >= 0),
+        line_total_cents bigint NOT NULL CHECK (line_total_cents >= 0),
+        PRIMARY KEY (order_id, line_no)
+      );
+      CREATE INDEX order_items_seller_idx ON order_items (seller_id);
+
+      CREATE TABLE order_status_history (
+        id bigserial PRIMARY KEY,
+        order_id uuid NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
+        from_status text,
+        to_status text NOT NULL,
+        cause_type text NOT NULL CHECK (cause_type IN ('request', 'event', 'system')),
+        cause_id text,
+        cause_event_type text,
+        actor_id text,
+        reason text,
+        at timestamptz NOT NULL DEFAULT clock_timestamp()
+      );
+      CREATE INDEX order_status_history_order_idx ON order_status_history (order_id, id);
+
+      -- HTTP idempotency: the unique key makes concurrent duplicates race-safe.
+      CREATE TABLE idempotency_keys (
+        user_id text NOT NULL,
+        key text NOT NULL,
+        fingerprint text NOT NULL,
+        order_id uuid NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
+        response_status int NOT NULL,
+        response_body jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (user_id, key)
+      );
+    `,
+  },
+];

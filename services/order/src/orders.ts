@@ -1,0 +1,496 @@
+import { randomUUID } from 'node:crypto';
+import type { Pool, PoolClient } from 'pg';
+import {
+  BusinessRuleError,
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  addToOutbox,
+  createEvent,
+  currentCorrelationId,
+  getContext,
+  withTransaction,
+  type AuthUser,
+  type EventEnvelope,
+  type Logger,
+} from '@ecom/common';
+import type { AnchorSink } from './anchor';
+import { requestFingerprint } from './http/fingerprint';
+import { priceOrder, type RequestedItem } from './domain/pricing';
+import {
+  MANUAL_STATUS_TRANSITIONS,
+  TRANSITIONS,
+  type OrderStatus,
+  type TransitionName,
+} from './domain/state-machine';
+import type { Cause, HistoryEntry, Order, ShippingAddress } from './domain/types';
+import type { ProductCatalog } from './product-client';
+import { orderStore, type TransitionInput, type TransitionResult } from './store/order-store';
+
+export const SOURCE = 'order-service';
+
+export interface CreateOrderInput {
+  items: RequestedItem[];
+  payment?: { method: 'card'; token: string };
+  shippingAddress: ShippingAddress;
+}
+
+export interface CreateOrderResult {
+  status: number;
+  body: unknown;
+  replayed: boolean;
+}
+
+export interface OrdersDeps {
+  pool: Pool;
+  catalog: ProductCatalog;
+  anchor: AnchorSink;
+  logger: Logger;
+  reservationTtlMs: number;
+}
+
+const isAdmin = (user: AuthUser) => user.role === 'admin';
+
+function isUniqueViolation(err: unknown, constraint: string): boolean {
+  const e = err as { code?: string; constraint?: string };
+  return e?.code === '23505' && e.constraint === constraint;
+}
+
+function requestCause(user: AuthUser): Cause {
+  return { type: 'request', requestId: getContext()?.requestId ?? 'unknown', userId: user.id };
+}
+
+/**
+ * The order use cases: HTTP handlers and event consumers call these; they own the
+ * transactions (state change + history + outbox + anchor request commit together).
+ */
+export class Orders {
+  constructor(private readonly deps: OrdersDeps) {}
+
+  // ---------- HTTP use cases ----------
+
+  async create(
+    user: AuthUser,
+    input: CreateOrderInput,
+    idempotencyKey?: string,
+  ): Promise<CreateOrderResult> {
+    const fingerprint = idempotencyKey ? requestFingerprint(input) : undefined;
+    if (idempotencyKey && fingerprint) {
+      const replay = await this.replay(user.id, idempotencyKey, fingerprint);
+      if (replay) return replay;
+    }
+    const productIds = [...new Set(input.items.map((i) => i.productId))];
+    // Outside any transaction: a slow product must not hold a database connection.
+    const quotes = await this.deps.catalog.quote(productIds);
+    const priced = priceOrder(input.items, quotes);
+    const orderId = randomUUID();
+    try {
+      return await withTransaction(this.deps.pool, async (client) => {
+        const order = await orderStore.insert(
+          client,
+          {
+            id: orderId,
+            userId: user.id,
+            priced,
+            paymentMethod: input.payment?.method ?? null,
+            shippingAddress: input.shippingAddress,
+            correlationId: currentCorrelationId(),
+          },
+          requestCause(user),
+        );
+        if (idempotencyKey && fingerprint) {
+          await orderStore.insertIdempotencyKey(client, {
+            userId: user.id,
+            key: idempotencyKey,
+            fingerprint,
+            orderId,
+            status: 201,
+            body: order,
+          });
+        }
+        await addToOutbox(
+          client,
+          this.event(order, 'order.created', {
+            orderId,
+            userId: user.id,
+            items: order.items.map((i) => ({
+              productId: i.productId,
+              quantity: i.quantity,
+              unitPrice: i.unitPrice.amount,
+              name: i.name,
+            })),
+            total: order.total,
+            payment: input.payment
+              ? { method: input.payment.method, token: input.payment.token }
+              : null,
+          }),
+        );
+        return { status: 201, body: order, replayed: false };
+      });
+    } catch (err) {
+      // A concurrent request with the same key committed first: answer what it answered.
+      if (idempotencyKey && fingerprint && isUniqueViolation(err, 'idempotency_keys_pkey')) {
+        const replay = await this.replay(user.id, idempotencyKey, fingerprint);
+        if (replay) return replay;
+      }
+      throw err;
+    }
+  }
+
+  private async replay(
+    userId: string,
+    key: string,
+    fingerprint: string,
+  ): Promise<CreateOrderResult | null> {
+    const stored = await orderStore.findIdempotencyKey(this.deps.pool, userId, key);
+    if (!stored) return null;
+    if (stored.fingerprint !== fingerprint) {
+      throw new BusinessRuleError(
+        'This Idempotency-Key was used with a different request body',
+        { idempotencyKey: key },
+        'IDEMPOTENCY_KEY_REUSED',
+      );
+    }
+    return { status: stored.status, body: stored.body, replayed: true };
+  }
+
+  /** Owner or admin; anyone else gets 404 so order ids cannot be probed. */
+  async getVisible(user: AuthUser, id: string): Promise<Order> {
+    const order = await orderStore.get(this.deps.pool, id);
+    if (!order || !this.canSee(user, order)) throw new NotFoundError(`Order ${id} not found`);
+    return order;
+  }
+
+  private canSee(user: AuthUser, order: Order): boolean {
+    return isAdmin(user) || order.userId === user.id;
+  }
+
+  async list(
+    user: AuthUser,
+    query: { page: number; limit: number; status?: OrderStatus; userId?: string },
+  ) {
+    if (query.userId !== undefined && !isAdmin(user) && query.userId !== user.id) {
+      throw new ForbiddenError('Only an admin may list the orders of another user');
+    }
+    const userId = isAdmin(user) ? query.userId : user.id;
+    const { orders, total } = await orderStore.list(this.deps.pool, {
+      page: query.page,
+      limit: query.limit,
+      ...(userId !== undefined ? { userId } : {}),
+      ...(query.status ? { status: query.status } : {}),
+    });
+    return {
+      data: orders,
+      pagination: {
+        page: query.page,
+        limit: query.limit,
+        total,
+        pages: Math.ceil(total / query.limit),
+      },
+    };
+  }
+
+  async history(user: AuthUser, id: string): Promise<{ orderId: string; history: HistoryEntry[] }> {
+    await this.getVisible(user, id);
+    return { orderId: id, history: await orderStore.history(this.deps.pool, id) };
+  }
+
+  async cancel(user: AuthUser, id: string, reason?: string): Promise<Order> {
+    await this.getVisible(user, id);
+    const result = await withTransaction(this.deps.pool, (client) =>
+      this.apply(client, {
+        orderId: id,
+        transition: 'cancel',
+        cause: requestCause(user),
+        reason: reason ?? (isAdmin(user) ? 'cancelled by admin' : 'cancelled by customer'),
+      }),
+    );
+    if (!result.applied) {
+      throw new ConflictError(`Order ${id} can no longer be cancelled (status ${result.current})`, {
+        status: result.current,
+      });
+    }
+    return result.order;
+  }
+
+  async setStatus(user: AuthUser, id: string, status: OrderStatus): Promise<Order> {
+    const order = await orderStore.get(this.deps.pool, id);
+    const sellerOwnsLine =
+      user.role === 'seller' && order?.items.some((i) => i.sellerId === user.id);
+    if (!order || !(isAdmin(user) || sellerOwnsLine || order.userId === user.id)) {
+      throw new NotFoundError(`Order ${id} not found`);
+    }
+    if (!isAdmin(user) && !sellerOwnsLine) {
+      throw new ForbiddenError('Only an admin or a seller of this order may set its status');
+    }
+    const transition = MANUAL_STATUS_TRANSITIONS[status];
+    if (!transition) {
+      throw new BusinessRuleError(`Status ${status} cannot be set by hand`, { status });
+    }
+    const result = await withTransaction(this.deps.pool, (client) =>
+      this.apply(client, { orderId: id, transition, cause: requestCause(user) }),
+    );
+    if (!result.applied) {
+      throw new ConflictError(`Order ${id} cannot go from ${result.current} to ${status}`, {
+        status: result.current,
+        requested: status,
+        allowedFrom: TRANSITIONS[transition].from,
+      });
+    }
+    return result.order;
+  }
+
+  // ---------- event use cases (called inside handleEventOnce's transaction) ----------
+
+  async onInventoryReserved(client: PoolClient, event: EventEnvelope<{ orderId: string }>) {
+    const order = await orderStore.get(client, event.data.orderId);
+    if (!order) return this.unknownOrder(event);
+    const transition: TransitionName = order.paymentMethod
+      ? 'reservedWithPayment'
+      : 'reservedAwaitingPayment';
+    const result = await this.apply(client, {
+      orderId: order.id,
+      transition,
+      cause: eventCause(event),
+      set: { reservationTtlMs: this.deps.reservationTtlMs },
+    });
+    if (!result.applied && (result.current === 'CANCELLED' || result.current === 'FAILED')) {
+      await this.releaseLateReservation(client, order, event);
+    }
+  }
+
+  async onInventoryRejected(
+    client: PoolClient,
+    event: EventEnvelope<{ orderId: string; productId?: string; reason?: string }>,
+  ) {
+    const reason = `inventory rejected: ${event.data.reason ?? 'unknown'}${
+      event.data.productId ? ` (product ${event.data.productId})` : ''
+    }`;
+    await this.apply(client, {
+      orderId: event.data.orderId,
+      transition: 'fail',
+      cause: eventCause(event),
+      reason,
+      set: { failureReason: reason },
+    });
+  }
+
+  async onPaymentInitiated(
+    client: PoolClient,
+    event: EventEnvelope<{ orderId: string; paymentId: string }>,
+  ) {
+    await this.apply(client, {
+      orderId: event.data.orderId,
+      transition: 'paymentStarted',
+      cause: eventCause(event),
+      set: { paymentId: event.data.paymentId },
+    });
+  }
+
+  async onPaymentCompleted(
+    client: PoolClient,
+    event: EventEnvelope<{ orderId: string; paymentId: string }>,
+  ) {
+    await this.apply(client, {
+      orderId: event.data.orderId,
+      transition: 'confirm',
+      cause: eventCause(event),
+      set: { paymentId: event.data.paymentId },
+    });
+  }
+
+  async onPaymentFailed(
+    client: PoolClient,
+    event: EventEnvelope<{ orderId: string; reason?: string; code?: string; retryable?: boolean }>,
+  ) {
+    const reason = `payment failed: ${event.data.code ?? 'unknown'}${
+      event.data.reason ? ` (${event.data.reason})` : ''
+    }`;
+    if (event.data.retryable) {
+      await this.apply(client, {
+        orderId: event.data.orderId,
+        transition: 'paymentDeclinedRetryable',
+        cause: eventCause(event),
+        reason,
+        set: { reservationTtlMs: this.deps.reservationTtlMs },
+      });
+      return;
+    }
+    await this.apply(client, {
+      orderId: event.data.orderId,
+      transition: 'fail',
+      cause: eventCause(event),
+      reason,
+      set: { failureReason: reason },
+    });
+  }
+
+  async onPaymentRefunded(
+    client: PoolClient,
+    event: EventEnvelope<{ orderId: string; amount: { amount: number } }>,
+  ) {
+    const found = await orderStore.addRefund(client, event.data.orderId, event.data.amount.amount);
+    if (!found) this.unknownOrder(event);
+  }
+
+  /** Cancels orders whose reservation expired while waiting for payment. Returns how many. */
+  async expireReservations(batch = 100): Promise<number> {
+    return withTransaction(this.deps.pool, async (client) => {
+      const ids = await orderStore.expiredAwaitingPayment(client, batch);
+      let cancelled = 0;
+      for (const id of ids) {
+        const result = await this.apply(client, {
+          orderId: id,
+          transition: 'expire',
+          cause: { type: 'system', name: 'reservation-expiry' },
+          reason: 'RESERVATION_EXPIRED',
+        });
+        if (result.applied) cancelled += 1;
+      }
+      return cancelled;
+    });
+  }
+
+  // ---------- shared ----------
+
+  /**
+   * Applies a transition and, when it changed something, writes what follows from it in the
+   * same transaction: the outgoing event (outbox) and the anchor request. A transition that
+   * does not apply (late or duplicate event) is logged and changes nothing.
+   */
+  private async apply(client: PoolClient, input: TransitionInput): Promise<TransitionResult> {
+    const result = await orderStore.transition(client, input);
+    if (!result.applied) {
+      this.deps.logger.info('order transition ignored', {
+        orderId: input.orderId,
+        transition: input.transition,
+        current: result.current,
+        cause: input.cause,
+      });
+      return result;
+    }
+    const { order, from } = result;
+    this.deps.logger.info('order transition', {
+      orderId: order.id,
+      from,
+      to: order.status,
+      transition: input.transition,
+    });
+    const lines = order.items.map((i) => ({ productId: i.productId, quantity: i.quantity }));
+    // One anchor record per status change (CONFIRMED included), with the priced order.
+    await this.deps.anchor.enqueue(client, {
+      recordType: 'order',
+      recordId: order.id,
+      sourceId: result.historyId,
+      payload: {
+        orderId: order.id,
+        userId: order.userId,
+        from,
+        to: order.status,
+        at: result.at,
+        cause: input.cause,
+        items: order.items.map((i) => ({
+          productId: i.productId,
+          quantity: i.quantity,
+          unitPrice: i.unitPrice.amount,
+        })),
+        total: order.total,
+        paymentId: order.paymentId,
+      },
+    });
+    switch (order.status) {
+      case 'CONFIRMED':
+        await addToOutbox(
+          client,
+          this.event(order, 'order.confirmed', {
+            orderId: order.id,
+            userId: order.userId,
+            items: lines,
+            total: order.total,
+          }),
+        );
+        break;
+      case 'FAILED':
+        await addToOutbox(
+          client,
+          this.event(order, 'order.failed', {
+            orderId: order.id,
+            reason: order.failureReason ?? input.reason ?? 'failed',
+            items: lines,
+          }),
+        );
+        break;
+      case 'CANCELLED':
+        await addToOutbox(
+          client,
+          this.event(order, 'order.cancelled', {
+            orderId: order.id,
+            userId: order.userId,
+            reason: input.reason ?? 'cancelled',
+            previousStatus: from,
+            items: lines,
+          }),
+        );
+        break;
+      case 'DELIVERED':
+        await addToOutbox(client, this.event(order, 'order.completed', { orderId: order.id }));
+        break;
+      default:
+        break;
+    }
+    return result;
+  }
+
+  /**
+   * inventory.reserved for an order that was cancelled or failed while still PENDING: the
+   * product reserved after it saw our compensation, so ask it to release once more.
+   */
+  private async releaseLateReservation(client: PoolClient, order: Order, event: EventEnvelope) {
+    const history = await orderStore.history(client, order.id);
+    const last = history[history.length - 1];
+    if (!last || last.from !== 'PENDING') return;
+    const lines = order.items.map((i) => ({ productId: i.productId, quantity: i.quantity }));
+    this.deps.logger.warn('late reservation for a closed order: releasing it', {
+      orderId: order.id,
+      status: order.status,
+      eventId: event.eventId,
+    });
+    await addToOutbox(
+      client,
+      order.status === 'CANCELLED'
+        ? this.event(order, 'order.cancelled', {
+            orderId: order.id,
+            userId: order.userId,
+            reason: 'LATE_RESERVATION',
+            previousStatus: 'PENDING',
+            items: lines,
+          })
+        : this.event(order, 'order.failed', {
+            orderId: order.id,
+            reason: order.failureReason ?? 'failed',
+            items: lines,
+          }),
+    );
+  }
+
+  private unknownOrder(event: EventEnvelope): void {
+    this.deps.logger.warn('event for an unknown order ignored', {
+      eventId: event.eventId,
+      eventType: event.eventType,
+      orderId: (event.data as { orderId?: unknown }).orderId,
+    });
+  }
+
+  /**
+   * Events keep the saga's correlation id: the current request's or handled event's when
+   * there is one, else the id stored with the order (timers have no context).
+   */
+  private event<T>(order: Order, type: string, data: T): EventEnvelope<T> {
+    const ctx = getContext();
+    return createEvent(SOURCE, type, data, ctx ? {} : { correlationId: order.correlationId });
+  }
+}
+
+function eventCause(event: EventEnvelope): Cause {
+  return { type: 'event', eventId: event.eventId, eventType: event.eventType };
+}

@@ -1,0 +1,124 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
+import type { Pool } from 'pg';
+import {
+  OutboxRelay,
+  createLogger,
+  createPgPool,
+  jwtVerifyOptionsFromConfig,
+  runMigrations,
+  type EventBus,
+  type Logger,
+} from '@ecom/common';
+import { noopAnchor, type AnchorSink } from './anchor';
+import { createOrderApp } from './app';
+import type { OrderConfig } from './config';
+import { subscribeOrderConsumers } from './events/consumers';
+import { orderMigrations } from './migrations';
+import { Orders } from './orders';
+import { createProductCatalog, type ProductCatalog } from './product-client';
+import { ReservationSweeper } from './sweeper';
+
+export interface StartOrderServiceOptions {
+  config: OrderConfig;
+  bus: EventBus;
+  logger?: Logger;
+  /** Anchoring seam: called inside the transaction of every status change (no-op by default). */
+  anchor?: AnchorSink;
+  /** Replaces the HTTP product catalog (e.g. a launcher wiring services in one process). */
+  catalog?: ProductCatalog;
+  /** Subscribe to the bus (default true); false starts an HTTP-only instance. */
+  consume?: boolean;
+}
+
+export interface RunningOrderService {
+  app: Express;
+  server: Server;
+  url: string;
+  pool: Pool;
+  orders: Orders;
+  relay: OutboxRelay;
+  sweeper: ReservationSweeper;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the order service: migrations, outbox relay, consumers, reservation sweeper, HTTP.
+ * Port 0 picks a free port. `stop()` closes everything it opened (not the bus: the caller
+ * owns it, since several services may share one).
+ */
+export async function startOrderService(
+  options: StartOrderServiceOptions,
+): Promise<RunningOrderService> {
+  const { config, bus } = options;
+  const logger = options.logger ?? createLogger('order-service', config.LOG_LEVEL);
+  const pool = createPgPool(config.DATABASE_URL, config.DATABASE_POOL_MAX);
+  try {
+    await runMigrations(pool, orderMigrations);
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+  const catalog =
+    options.catalog ??
+    createProductCatalog(config.PRODUCT_SERVICE_URL, { timeoutMs: config.PRODUCT_TIMEOUT_MS });
+  const orders = new Orders({
+    pool,
+    catalog,
+    anchor: options.anchor ?? noopAnchor,
+    logger,
+    reservationTtlMs: config.RESERVATION_TTL_MS,
+  });
+  const relay = new OutboxRelay({
+    pool,
+    bus,
+    logger,
+    pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,
+  });
+  relay.start();
+  const consumers =
+    options.consume === false
+      ? undefined
+      : await subscribeOrderConsumers({ bus, pool, orders, logger });
+  const sweeper = new ReservationSweeper(orders, logger, config.SWEEP_INTERVAL_MS);
+  sweeper.start();
+
+  const app = createOrderApp({
+    pool,
+    bus,
+    orders,
+    jwt: jwtVerifyOptionsFromConfig(config),
+    logger,
+    bodyLimit: config.BODY_LIMIT,
+  });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.PORT, config.HOST, () => resolve(s));
+    s.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+  let stopping: Promise<void> | undefined;
+  return {
+    app,
+    server,
+    url: `http://${host}:${port}`,
+    pool,
+    orders,
+    relay,
+    sweeper,
+    stop() {
+      stopping ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        });
+        await consumers?.stop();
+        await sweeper.stop();
+        await relay.stop();
+        await pool.end();
+      })();
+      return stopping;
+    },
+  };
+}

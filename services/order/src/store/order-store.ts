@@ -1,0 +1,360 @@
+import type { Pool, PoolClient } from 'pg';
+import type { PricedOrder } from '../domain/pricing';
+import { TRANSITIONS, type OrderStatus, type TransitionName } from '../domain/state-machine';
+import type { Cause, HistoryEntry, Order, ShippingAddress } from '../domain/types';
+
+type Queryable = Pool | PoolClient;
+
+interface OrderRow {
+  id: string;
+  user_id: string;
+  status: OrderStatus;
+  currency: string;
+  total_cents: string;
+  refunded_cents: string;
+  payment_method: string | null;
+  payment_id: string | null;
+  shipping_address: ShippingAddress;
+  failure_reason: string | null;
+  correlation_id: string;
+  reservation_expires_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+interface ItemRow {
+  order_id: string;
+  line_no: number;
+  product_id: string;
+  name: string;
+  seller_id: string | null;
+  quantity: number;
+  unit_price_cents: string;
+  line_total_cents: string;
+}
+
+// BIGINT arrives as a string from pg; amounts are bounded to safe integers on the way in.
+const cents = (value: string): number => Number(value);
+
+function toOrder(row: OrderRow, items: ItemRow[]): Order {
+  const currency = row.currency.trim();
+  return {
+    id: row.id,
+    userId: row.user_id,
+    status: row.status,
+    items: items.map((i) => ({
+      productId: i.product_id,
+      name: i.name,
+      sellerId: i.seller_id,
+      quantity: i.quantity,
+      unitPrice: { amount: cents(i.unit_price_cents), currency },
+      lineTotal: { amount: cents(i.line_total_cents), currency },
+    })),
+    total: { amount: cents(row.total_cents), currency },
+    refunded: { amount: cents(row.refunded_cents), currency },
+    paymentMethod: row.payment_method,
+    paymentId: row.payment_id,
+    shippingAddress: row.shipping_address,
+    failureReason: row.failure_reason,
+    correlationId: row.correlation_id,
+    reservationExpiresAt: row.reservation_expires_at?.toISOString() ?? null,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+function causeColumns(cause: Cause): [string, string | null, string | null, string | null] {
+  switch (cause.type) {
+    case 'event':
+      return ['event', cause.eventId, cause.eventType, null];
+    case 'request':
+      return ['request', cause.requestId, null, cause.userId];
+    case 'system':
+      return ['system', cause.name, null, null];
+  }
+}
+
+export interface NewOrder {
+  id: string;
+  userId: string;
+  priced: PricedOrder;
+  paymentMethod: string | null;
+  shippingAddress: ShippingAddress;
+  correlationId: string;
+}
+
+export interface TransitionInput {
+  orderId: string;
+  transition: TransitionName;
+  cause: Cause;
+  reason?: string;
+  /** Extra columns set with the status. */
+  set?: {
+    failureReason?: string;
+    paymentId?: string;
+    /** Starts the reservation clock if it has not started yet. */
+    reservationTtlMs?: number;
+  };
+}
+
+export type TransitionResult =
+  | { applied: true; order: Order; from: OrderStatus; historyId: string; at: string }
+  | { applied: false; current: OrderStatus | null };
+
+export interface ListFilter {
+  userId?: string;
+  status?: OrderStatus;
+  page: number;
+  limit: number;
+}
+
+/** SQL for orders, items, history and idempotency keys. Parameterised queries only. */
+export const orderStore = {
+  async insert(client: PoolClient, order: NewOrder, cause: Cause): Promise<Order> {
+    await client.query(
+      `INSERT INTO orders (id, user_id, status, currency, total_cents, payment_method,
+         shipping_address, correlation_id)
+       VALUES ($1, $2, 'PENDING', $3, $4, $5, $6, $7)`,
+      [
+        order.id,
+        order.userId,
+        order.priced.currency,
+        order.priced.totalCents,
+        order.paymentMethod,
+        JSON.stringify(order.shippingAddress),
+        order.correlationId,
+      ],
+    );
+    for (const line of order.priced.lines) {
+      await client.query(
+        `INSERT INTO order_items (order_id, line_no, product_id, name, seller_id, quantity,
+           unit_price_cents, line_total_cents)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [
+          order.id,
+          line.lineNo,
+          line.productId,
+          line.name,
+          line.sellerId,
+          line.quantity,
+          line.unitPriceCents,
+          line.lineTotalCents,
+        ],
+      );
+    }
+    await insertHistory(client, order.id, null, 'PENDING', cause, null);
+    const created = await orderStore.get(client, order.id);
+    if (!created) throw new Error('order vanished after insert');
+    return created;
+  },
+
+  async get(db: Queryable, id: string): Promise<Order | null> {
+    const { rows } = await db.query<OrderRow>('SELECT * FROM orders WHERE id = $1', [id]);
+    const row = rows[0];
+    if (!row) return null;
+    const items = await db.query<ItemRow>(
+      'SELECT * FROM order_items WHERE order_id = $1 ORDER BY line_no',
+      [id],
+    );
+    return toOrder(row, items.rows);
+  },
+
+  async list(db: Queryable, filter: ListFilter): Promise<{ orders: Order[]; total: number }> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.userId !== undefined) {
+      params.push(filter.userId);
+      where.push(`user_id = $${params.length}`);
+    }
+    if (filter.status !== undefined) {
+      params.push(filter.status);
+      where.push(`status = $${params.length}`);
+    }
+    const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    const count = await db.query<{ n: string }>(
+      `SELECT count(*) AS n FROM orders ${clause}`,
+      params,
+    );
+    params.push(filter.limit, (filter.page - 1) * filter.limit);
+    const { rows } = await db.query<OrderRow>(
+      `SELECT * FROM orders ${clause} ORDER BY created_at DESC, id DESC
+       LIMIT $${params.length - 1} OFFSET $${params.length}`,
+      params,
+    );
+    const ids = rows.map((r) => r.id);
+    const items = ids.length
+      ? (
+          await db.query<ItemRow>(
+            'SELECT * FROM order_items WHERE order_id = ANY($1::uuid[]) ORDER BY order_id, line_no',
+            [ids],
+          )
+        ).rows
+      : [];
+    return {
+      orders: rows.map((r) =>
+        toOrder(
+          r,
+          items.filter((i) => i.order_id === r.id),
+        ),
+      ),
+      total: Number(count.rows[0]?.n ?? 0),
+    };
+  },
+
+  async history(db: Queryable, orderId: string): Promise<HistoryEntry[]> {
+    const { rows } = await db.query<{
+      from_status: OrderStatus | null;
+      to_status: OrderStatus;
+      cause_type: Cause['type'];
+      cause_id: string | null;
+      cause_event_type: string | null;
+      actor_id: string | null;
+      reason: string | null;
+      at: Date;
+    }>('SELECT * FROM order_status_history WHERE order_id = $1 ORDER BY id', [orderId]);
+    return rows.map((r) => ({
+      from: r.from_status,
+      to: r.to_status,
+      at: r.at.toISOString(),
+      reason: r.reason,
+      cause:
+        r.cause_type === 'event'
+          ? { type: 'event', eventId: r.cause_id ?? '', eventType: r.cause_event_type ?? '' }
+          : r.cause_type === 'request'
+            ? { type: 'request', requestId: r.cause_id ?? '', userId: r.actor_id ?? '' }
+            : { type: 'system', name: r.cause_id ?? '' },
+    }));
+  },
+
+  /**
+   * Applies a named transition. The UPDATE names the statuses it expects to leave, so a
+   * concurrent or late change makes it a no-op (applied: false) instead of a wrong write.
+   * The row lock taken by the CTE also gives us the status we left, for the history.
+   */
+  async transition(client: PoolClient, input: TransitionInput): Promise<TransitionResult> {
+    const rule = TRANSITIONS[input.transition];
+    const { rows } = await client.query<{ previous: OrderStatus; at: Date }>(
+      `WITH prev AS (SELECT id, status FROM orders WHERE id = $1 FOR UPDATE)
+       UPDATE orders o
+          SET status = $3,
+              updated_at = clock_timestamp(),
+              failure_reason = COALESCE($4, o.failure_reason),
+              payment_id = COALESCE($5, o.payment_id),
+              reservation_expires_at = CASE WHEN $6::bigint IS NULL THEN o.reservation_expires_at
+                ELSE COALESCE(o.reservation_expires_at, clock_timestamp() + $6::bigint * interval '1 millisecond') END
+         FROM prev
+        WHERE o.id = prev.id AND o.status = ANY($2::text[])
+        RETURNING prev.status AS previous, o.updated_at AS at`,
+      [
+        input.orderId,
+        rule.from,
+        rule.to,
+        input.set?.failureReason ?? null,
+        input.set?.paymentId ?? null,
+        input.set?.reservationTtlMs ?? null,
+      ],
+    );
+    const row = rows[0];
+    if (!row) {
+      const current = await client.query<{ status: OrderStatus }>(
+        'SELECT status FROM orders WHERE id = $1',
+        [input.orderId],
+      );
+      return { applied: false, current: current.rows[0]?.status ?? null };
+    }
+    const historyId = await insertHistory(
+      client,
+      input.orderId,
+      row.previous,
+      rule.to,
+      input.cause,
+      input.reason ?? null,
+    );
+    const order = await orderStore.get(client, input.orderId);
+    if (!order) throw new Error('order vanished during transition');
+    return { applied: true, order, from: row.previous, historyId, at: row.at.toISOString() };
+  },
+
+  async addRefund(client: PoolClient, orderId: string, amountCents: number): Promise<boolean> {
+    const { rowCount } = await client.query(
+      `UPDATE orders SET refunded_cents = LEAST(total_cents, refunded_cents + $2),
+         updated_at = clock_timestamp() WHERE id = $1`,
+      [orderId, amountCents],
+    );
+    return (rowCount ?? 0) > 0;
+  },
+
+  /** Ids of orders whose reservation ran out while waiting for payment (skips locked rows). */
+  async expiredAwaitingPayment(client: PoolClient, limit: number): Promise<string[]> {
+    const { rows } = await client.query<{ id: string }>(
+      `SELECT id FROM orders
+        WHERE status = 'AWAITING_PAYMENT' AND reservation_expires_at <= clock_timestamp()
+        ORDER BY reservation_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+      [limit],
+    );
+    return rows.map((r) => r.id);
+  },
+
+  async findIdempotencyKey(
+    db: Queryable,
+    userId: string,
+    key: string,
+  ): Promise<{ fingerprint: string; status: number; body: unknown } | null> {
+    const { rows } = await db.query<{
+      fingerprint: string;
+      response_status: number;
+      response_body: unknown;
+    }>(
+      'SELECT fingerprint, response_status, response_body FROM idempotency_keys WHERE user_id = $1 AND key = $2',
+      [userId, key],
+    );
+    const row = rows[0];
+    return row
+      ? { fingerprint: row.fingerprint, status: row.response_status, body: row.response_body }
+      : null;
+  },
+
+  /** Throws pg's unique_violation (23505) when another request holds the key. */
+  async insertIdempotencyKey(
+    client: PoolClient,
+    entry: {
+      userId: string;
+      key: string;
+      fingerprint: string;
+      orderId: string;
+      status: number;
+      body: unknown;
+    },
+  ): Promise<void> {
+    await client.query(
+      `INSERT INTO idempotency_keys (user_id, key, fingerprint, order_id, response_status, response_body)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [
+        entry.userId,
+        entry.key,
+        entry.fingerprint,
+        entry.orderId,
+        entry.status,
+        JSON.stringify(entry.body),
+      ],
+    );
+  },
+};
+
+async function insertHistory(
+  client: PoolClient,
+  orderId: string,
+  from: OrderStatus | null,
+  to: OrderStatus,
+  cause: Cause,
+  reason: string | null,
+): Promise<string> {
+  const [type, id, eventType, actor] = causeColumns(cause);
+  const { rows } = await client.query<{ id: string }>(
+    `INSERT INTO order_status_history (order_id, from_status, to_status, cause_type, cause_id,
+       cause_event_type, actor_id, reason)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+    [orderId, from, to, type, id, eventType, actor, reason],
+  );
+  return rows[0]!.id;
+}

@@ -1,0 +1,121 @@
+/**
+ * Payment rules, pure (no I/O): what a payment does next given what it knows about its
+ * order, the mock gateway's test tokens, refund limits and idempotency keys.
+ */
+export const PAYMENT_STATUSES = [
+  'PENDING', // order known or reserved, not both yet
+  'AWAITING_PAYMENT', // reserved, no usable payment details: the customer pays via /initiate
+  'PROCESSING', // an attempt is claimed and the gateway call is in flight
+  'COMPLETED',
+  'FAILED', // details given with the order were declined: final
+  'CANCELLED', // the order was rejected, failed or cancelled before any charge
+  'PARTIALLY_REFUNDED',
+  'REFUNDED',
+] as const;
+
+export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
+
+/** Why an order can no longer be charged. */
+export type OrderClosed = 'CANCELLED' | 'REJECTED';
+
+export interface PaymentFacts {
+  status: PaymentStatus;
+  /** order.created seen (amount, currency, user, details known). */
+  orderKnown: boolean;
+  /** inventory.reserved seen. */
+  reserved: boolean;
+  closed: OrderClosed | null;
+  hasDetails: boolean;
+  amountCents: number;
+  refundedCents: number;
+}
+
+export type NextAction = 'charge' | 'await' | 'cancel' | 'refund' | 'none';
+
+/**
+ * The decision after any fact changed. Reserve first, then charge (never the other way);
+ * an order closed before its charge is never charged; a charged order that gets cancelled
+ * is refunded what is left.
+ */
+export function nextAction(p: PaymentFacts): NextAction {
+  switch (p.status) {
+    case 'PENDING':
+      if (p.closed) return 'cancel';
+      if (p.orderKnown && p.reserved) return p.hasDetails ? 'charge' : 'await';
+      return 'none';
+    case 'AWAITING_PAYMENT':
+      return p.closed ? 'cancel' : 'none';
+    case 'COMPLETED':
+    case 'PARTIALLY_REFUNDED':
+      return p.closed === 'CANCELLED' && p.refundedCents < p.amountCents ? 'refund' : 'none';
+    default:
+      // PROCESSING decides again when its result is recorded; the rest are final.
+      return 'none';
+  }
+}
+
+/** One key per attempt: a redelivered event reuses it, a new customer attempt gets a new one. */
+export function chargeIdempotencyKey(orderId: string, attempt: number): string {
+  return `${orderId}:${attempt}`;
+}
+
+export function refundIdempotencyKey(paymentId: string, refundNo: number): string {
+  return `${paymentId}:refund:${refundNo}`;
+}
+
+export type RefundCheck =
+  { ok: true; amount: number } | { ok: false; code: string; reason: string };
+
+/** Partial refunds sum to at most the amount paid; no amount means "what is left". */
+export function checkRefund(
+  status: PaymentStatus,
+  amountCents: number,
+  refundedCents: number,
+  requested?: number,
+): RefundCheck {
+  if (status !== 'COMPLETED' && status !== 'PARTIALLY_REFUNDED') {
+    return { ok: false, code: 'NOT_REFUNDABLE', reason: `A ${status} payment cannot be refunded` };
+  }
+  const left = amountCents - refundedCents;
+  const amount = requested ?? left;
+  if (!Number.isSafeInteger(amount) || amount <= 0) {
+    return { ok: false, code: 'NOTHING_TO_REFUND', reason: 'Nothing left to refund' };
+  }
+  if (amount > left) {
+    return {
+      ok: false,
+      code: 'REFUND_EXCEEDS_AMOUNT',
+      reason: `Refund of ${amount} exceeds the ${left} left of the ${amountCents} paid`,
+    };
+  }
+  return { ok: true, amount };
+}
+
+export function statusAfterRefund(amountCents: number, refundedCents: number): PaymentStatus {
+  return refundedCents >= amountCents ? 'REFUNDED' : 'PARTIALLY_REFUNDED';
+}
+
+/**
+ * A declined card given with the order fails the order at once; a decline on
+ * POST /api/payments/initiate leaves the order waiting so the customer can try again.
+ */
+export function declineIsRetryable(source: 'order' | 'initiate'): boolean {
+  return source === 'initiate';
+}
+
+export type MockOutcome = { ok: true } | { ok: false; code: string; reason: string };
+
+/** The mock gateway's test tokens (Stripe's names). Anything unknown is refused. */
+export function mockChargeOutcome(token: string): MockOutcome {
+  switch (token) {
+    case 'tok_visa':
+    case 'tok_mastercard':
+      return { ok: true };
+    case 'tok_chargeDeclined':
+      return { ok: false, code: 'card_declined', reason: 'Your card was declined' };
+    case 'tok_insufficientFunds':
+      return { ok: false, code: 'insufficient_funds', reason: 'Your card has insufficient funds' };
+    default:
+      return { ok: false, code: 'invalid_token', reason: 'Unknown payment token' };
+  }
+}

@@ -1,0 +1,87 @@
+import { outboxMigration, processedEventsMigration, type Migration } from '@ecom/common';
+
+/** Versioned schema of payment_db; ids sort in the order they run. Never edit a shipped one. */
+export const paymentMigrations: Migration[] = [
+  // From common: the outbox and the idempotent-consumer table ('000_...' ids run first).
+  outboxMigration,
+  processedEventsMigration,
+  {
+    id: '001_payments',
+    sql: `
+      -- One payment per order, created by whichever saga event about the order comes first;
+      -- its row lock serialises every handler of that order.
+      CREATE TABLE payments (
+        id uuid PRIMARY KEY,
+        order_id text NOT NULL UNIQUE,
+        user_id text,
+        amount_cents bigint CHECK (amount_cents >= 0),
+        currency char(3),
+        method text,
+        token text,
+        order_known boolean NOT NULL DEFAULT false,
+        reserved boolean NOT NULL DEFAULT false,
+        order_closed text CHECK (order_closed IN ('CANCELLED', 'REJECTED')),
+        status text NOT NULL DEFAULT 'PENDING' CHECK (status IN ('PENDING', 'AWAITING_PAYMENT',
+          'PROCESSING', 'COMPLETED', 'FAILED', 'CANCELLED', 'PARTIALLY_REFUNDED', 'REFUNDED')),
+        attempts int NOT NULL DEFAULT 0,
+        charge_id text,
+        refunded_cents bigint NOT NULL DEFAULT 0,
+        failure_code text,
+        failure_reason text,
+        correlation_id text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        CHECK (refunded_cents >= 0 AND refunded_cents <= COALESCE(amount_cents, 0))
+      );
+      CREATE INDEX payments_user_idx ON payments (user_id);
+
+      CREATE TABLE payment_attempts (
+        payment_id uuid NOT NULL REFERENCES payments (id),
+        attempt int NOT NULL,
+        idempotency_key text NOT NULL UNIQUE,
+        source text NOT NULL CHECK (source IN ('order', 'initiate')),
+        method text NOT NULL,
+        token text NOT NULL,
+        status text NOT NULL DEFAULT 'PENDING' CHECK (status IN ('PENDING', 'SUCCEEDED', 'FAILED')),
+        charge_id text,
+        failure_code text,
+        failure_reason text,
+        created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        completed_at timestamptz,
+        PRIMARY KEY (payment_id, attempt)
+      );
+      CREATE INDEX payment_attempts_pending_idx ON payment_attempts (created_at) WHERE status = 'PENDING';
+
+      CREATE TABLE refunds (
+        id uuid PRIMARY KEY,
+        payment_id uuid NOT NULL REFERENCES payments (id),
+        amount_cents bigint NOT NULL CHECK (amount_cents > 0),
+        currency char(3) NOT NULL,
+        reason text,
+        cause text NOT NULL CHECK (cause IN ('order.cancelled', 'admin')),
+        idempotency_key text NOT NULL UNIQUE,
+        status text NOT NULL DEFAULT 'PENDING' CHECK (status IN ('PENDING', 'SUCCEEDED', 'FAILED')),
+        gateway_refund_id text,
+        failure_reason text,
+        requested_by text,
+        created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        completed_at timestamptz
+      );
+      CREATE INDEX refunds_payment_idx ON refunds (payment_id, created_at);
+      CREATE INDEX refunds_pending_idx ON refunds (created_at) WHERE status = 'PENDING';
+
+      -- HTTP idempotency keys (initiate, refund): key + body fingerprint + first response.
+      CREATE TABLE idempotency_keys (
+        scope text NOT NULL,
+        user_id text NOT NULL,
+        key text NOT NULL,
+        fingerprint text NOT NULL,
+        payment_id uuid,
+        response_status int,
+        response_body jsonb,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (scope, user_id, key)
+      );
+    `,
+  },
+];

@@ -1,0 +1,122 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
+import type { Pool } from 'pg';
+import {
+  OutboxRelay,
+  createLogger,
+  createPgPool,
+  jwtVerifyOptionsFromConfig,
+  runMigrations,
+  type EventBus,
+  type Logger,
+} from '@ecom/common';
+import { noopAnchor, type AnchorSink } from './anchor';
+import { createPaymentApp } from './app';
+import type { PaymentConfig } from './config';
+import { subscribePaymentConsumers } from './events/consumers';
+import type { PaymentGateway } from './gateway/gateway';
+import { MockPaymentGateway } from './gateway/mock-gateway';
+import { paymentMigrations } from './migrations';
+import { Payments } from './payments';
+import { PaymentReconciler } from './reconciler';
+
+export interface StartPaymentServiceOptions {
+  config: PaymentConfig;
+  bus: EventBus;
+  logger?: Logger;
+  /** The gateway adapter; the deterministic MockPaymentGateway by default. */
+  gateway?: PaymentGateway;
+  /** Anchoring seam: called inside the transaction of payment completed / refunded (no-op by default). */
+  anchor?: AnchorSink;
+  /** Subscribe to the bus (default true); false starts an HTTP-only instance. */
+  consume?: boolean;
+}
+
+export interface RunningPaymentService {
+  app: Express;
+  server: Server;
+  url: string;
+  pool: Pool;
+  payments: Payments;
+  gateway: PaymentGateway;
+  relay: OutboxRelay;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the payment service: migrations, outbox relay, consumers, reconciler, HTTP.
+ * Port 0 picks a free port. `stop()` closes everything it opened (not the bus: the caller
+ * owns it, since several services may share one).
+ */
+export async function startPaymentService(
+  options: StartPaymentServiceOptions,
+): Promise<RunningPaymentService> {
+  const { config, bus } = options;
+  const logger = options.logger ?? createLogger('payment-service', config.LOG_LEVEL);
+  const pool = createPgPool(config.DATABASE_URL, config.DATABASE_POOL_MAX);
+  try {
+    await runMigrations(pool, paymentMigrations);
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+  const gateway = options.gateway ?? new MockPaymentGateway();
+  const payments = new Payments({ pool, gateway, anchor: options.anchor ?? noopAnchor, logger });
+  const relay = new OutboxRelay({
+    pool,
+    bus,
+    logger,
+    pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,
+  });
+  relay.start();
+  const consumers =
+    options.consume === false
+      ? undefined
+      : await subscribePaymentConsumers({ bus, pool, payments, logger });
+  const reconciler = new PaymentReconciler(
+    payments,
+    logger,
+    config.RECONCILE_INTERVAL_MS,
+    config.RECONCILE_AFTER_MS,
+  );
+  reconciler.start();
+
+  const app = createPaymentApp({
+    pool,
+    bus,
+    payments,
+    jwt: jwtVerifyOptionsFromConfig(config),
+    logger,
+    bodyLimit: config.BODY_LIMIT,
+  });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.PORT, config.HOST, () => resolve(s));
+    s.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+  let stopping: Promise<void> | undefined;
+  return {
+    app,
+    server,
+    url: `http://${host}:${port}`,
+    pool,
+    payments,
+    gateway,
+    relay,
+    stop() {
+      stopping ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        });
+        await consumers?.stop();
+        await reconciler.stop();
+        await relay.stop();
+        await pool.end();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,346 @@
+import type { Pool, PoolClient } from 'pg';
+import type { OrderClosed, PaymentStatus } from '../domain/payment-rules';
+
+type Queryable = Pool | PoolClient;
+
+export interface PaymentRow {
+  id: string;
+  order_id: string;
+  user_id: string | null;
+  amount_cents: string | null;
+  currency: string | null;
+  method: string | null;
+  token: string | null;
+  order_known: boolean;
+  reserved: boolean;
+  order_closed: OrderClosed | null;
+  status: PaymentStatus;
+  attempts: number;
+  charge_id: string | null;
+  refunded_cents: string;
+  failure_code: string | null;
+  failure_reason: string | null;
+  correlation_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface AttemptRow {
+  payment_id: string;
+  attempt: number;
+  idempotency_key: string;
+  source: 'order' | 'initiate';
+  method: string;
+  token: string;
+  status: 'PENDING' | 'SUCCEEDED' | 'FAILED';
+  charge_id: string | null;
+  failure_code: string | null;
+  failure_reason: string | null;
+  created_at: Date;
+  completed_at: Date | null;
+}
+
+export interface RefundRow {
+  id: string;
+  payment_id: string;
+  amount_cents: string;
+  currency: string;
+  reason: string | null;
+  cause: 'order.cancelled' | 'admin';
+  idempotency_key: string;
+  status: 'PENDING' | 'SUCCEEDED' | 'FAILED';
+  gateway_refund_id: string | null;
+  failure_reason: string | null;
+  requested_by: string | null;
+  created_at: Date;
+  completed_at: Date | null;
+}
+
+export type PaymentPatch = Partial<{
+  user_id: string;
+  amount_cents: number;
+  currency: string;
+  method: string | null;
+  token: string | null;
+  order_known: boolean;
+  reserved: boolean;
+  order_closed: OrderClosed;
+  status: PaymentStatus;
+  attempts: number;
+  charge_id: string;
+  refunded_cents: number;
+  failure_code: string | null;
+  failure_reason: string | null;
+  correlation_id: string;
+}>;
+
+const PATCHABLE = new Set([
+  'user_id',
+  'amount_cents',
+  'currency',
+  'method',
+  'token',
+  'order_known',
+  'reserved',
+  'order_closed',
+  'status',
+  'attempts',
+  'charge_id',
+  'refunded_cents',
+  'failure_code',
+  'failure_reason',
+  'correlation_id',
+]);
+
+/** SQL for payments, attempts, refunds and idempotency keys. Parameterised queries only. */
+export const paymentStore = {
+  /**
+   * The payment of an order, created empty by whichever event about the order comes first,
+   * and locked (FOR UPDATE): every handler of one order runs one after the other.
+   */
+  async lockForOrder(
+    client: PoolClient,
+    orderId: string,
+    newId: string,
+    correlationId: string,
+  ): Promise<PaymentRow> {
+    await client.query(
+      `INSERT INTO payments (id, order_id, correlation_id) VALUES ($1, $2, $3)
+       ON CONFLICT (order_id) DO NOTHING`,
+      [newId, orderId, correlationId],
+    );
+    const { rows } = await client.query<PaymentRow>(
+      'SELECT * FROM payments WHERE order_id = $1 FOR UPDATE',
+      [orderId],
+    );
+    return rows[0]!;
+  },
+
+  async lockById(client: PoolClient, id: string): Promise<PaymentRow | null> {
+    const { rows } = await client.query<PaymentRow>(
+      'SELECT * FROM payments WHERE id = $1 FOR UPDATE',
+      [id],
+    );
+    return rows[0] ?? null;
+  },
+
+  async lockByOrderIfExists(client: PoolClient, orderId: string): Promise<PaymentRow | null> {
+    const { rows } = await client.query<PaymentRow>(
+      'SELECT * FROM payments WHERE order_id = $1 FOR UPDATE',
+      [orderId],
+    );
+    return rows[0] ?? null;
+  },
+
+  async get(db: Queryable, id: string): Promise<PaymentRow | null> {
+    const { rows } = await db.query<PaymentRow>('SELECT * FROM payments WHERE id = $1', [id]);
+    return rows[0] ?? null;
+  },
+
+  async getByOrder(db: Queryable, orderId: string): Promise<PaymentRow | null> {
+    const { rows } = await db.query<PaymentRow>('SELECT * FROM payments WHERE order_id = $1', [
+      orderId,
+    ]);
+    return rows[0] ?? null;
+  },
+
+  /** Column names come from a fixed allow-list; values are parameters. */
+  async update(client: PoolClient, id: string, patch: PaymentPatch): Promise<PaymentRow> {
+    const keys = Object.keys(patch).filter((k) => PATCHABLE.has(k));
+    const sets = keys.map((k, i) => `${k} = $${i + 2}`);
+    const { rows } = await client.query<PaymentRow>(
+      `UPDATE payments SET ${[...sets, 'updated_at = clock_timestamp()'].join(', ')}
+        WHERE id = $1 RETURNING *`,
+      [id, ...keys.map((k) => patch[k as keyof PaymentPatch])],
+    );
+    return rows[0]!;
+  },
+
+  async insertAttempt(
+    client: PoolClient,
+    a: Pick<
+      AttemptRow,
+      'payment_id' | 'attempt' | 'idempotency_key' | 'source' | 'method' | 'token'
+    >,
+  ): Promise<void> {
+    await client.query(
+      `INSERT INTO payment_attempts (payment_id, attempt, idempotency_key, source, method, token)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [a.payment_id, a.attempt, a.idempotency_key, a.source, a.method, a.token],
+    );
+  },
+
+  async attempt(db: Queryable, paymentId: string, attempt: number): Promise<AttemptRow | null> {
+    const { rows } = await db.query<AttemptRow>(
+      'SELECT * FROM payment_attempts WHERE payment_id = $1 AND attempt = $2',
+      [paymentId, attempt],
+    );
+    return rows[0] ?? null;
+  },
+
+  async attempts(db: Queryable, paymentId: string): Promise<AttemptRow[]> {
+    const { rows } = await db.query<AttemptRow>(
+      'SELECT * FROM payment_attempts WHERE payment_id = $1 ORDER BY attempt',
+      [paymentId],
+    );
+    return rows;
+  },
+
+  /** Settles a PENDING attempt; false when it was already settled (a racing recorder won). */
+  async settleAttempt(
+    client: PoolClient,
+    paymentId: string,
+    attempt: number,
+    result: { ok: true; chargeId: string } | { ok: false; code: string; reason: string },
+  ): Promise<boolean> {
+    const { rowCount } = await client.query(
+      `UPDATE payment_attempts
+          SET status = $3, charge_id = $4, failure_code = $5, failure_reason = $6,
+              completed_at = clock_timestamp()
+        WHERE payment_id = $1 AND attempt = $2 AND status = 'PENDING'`,
+      [
+        paymentId,
+        attempt,
+        result.ok ? 'SUCCEEDED' : 'FAILED',
+        result.ok ? result.chargeId : null,
+        result.ok ? null : result.code,
+        result.ok ? null : result.reason,
+      ],
+    );
+    return (rowCount ?? 0) > 0;
+  },
+
+  /** Attempts still PENDING after `olderThanMs` (their recorder died): for the reconciler. */
+  async stalePendingAttempts(db: Queryable, olderThanMs: number): Promise<AttemptRow[]> {
+    const { rows } = await db.query<AttemptRow>(
+      `SELECT * FROM payment_attempts WHERE status = 'PENDING'
+         AND created_at <= clock_timestamp() - $1 * interval '1 millisecond'
+       ORDER BY created_at LIMIT 100`,
+      [olderThanMs],
+    );
+    return rows;
+  },
+
+  async refundCount(client: PoolClient, paymentId: string): Promise<number> {
+    const { rows } = await client.query<{ n: string }>(
+      'SELECT count(*) AS n FROM refunds WHERE payment_id = $1',
+      [paymentId],
+    );
+    return Number(rows[0]?.n ?? 0);
+  },
+
+  async insertRefund(
+    client: PoolClient,
+    r: Pick<
+      RefundRow,
+      'id' | 'payment_id' | 'currency' | 'reason' | 'cause' | 'idempotency_key' | 'requested_by'
+    > & { amount_cents: number },
+  ): Promise<void> {
+    await client.query(
+      `INSERT INTO refunds (id, payment_id, amount_cents, currency, reason, cause, idempotency_key,
+         requested_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [
+        r.id,
+        r.payment_id,
+        r.amount_cents,
+        r.currency,
+        r.reason,
+        r.cause,
+        r.idempotency_key,
+        r.requested_by,
+      ],
+    );
+  },
+
+  async settleRefund(
+    client: PoolClient,
+    refundId: string,
+    result: { ok: true; refundId: string } | { ok: false; code: string; reason: string },
+  ): Promise<RefundRow | null> {
+    const { rows } = await client.query<RefundRow>(
+      `UPDATE refunds SET status = $2, gateway_refund_id = $3, failure_reason = $4,
+              completed_at = clock_timestamp()
+        WHERE id = $1 AND status = 'PENDING' RETURNING *`,
+      [
+        refundId,
+        result.ok ? 'SUCCEEDED' : 'FAILED',
+        result.ok ? result.refundId : null,
+        result.ok ? null : `${result.code}: ${result.reason}`,
+      ],
+    );
+    return rows[0] ?? null;
+  },
+
+  async refunds(db: Queryable, paymentId: string): Promise<RefundRow[]> {
+    const { rows } = await db.query<RefundRow>(
+      'SELECT * FROM refunds WHERE payment_id = $1 ORDER BY created_at, id',
+      [paymentId],
+    );
+    return rows;
+  },
+
+  async stalePendingRefunds(db: Queryable, olderThanMs: number): Promise<RefundRow[]> {
+    const { rows } = await db.query<RefundRow>(
+      `SELECT * FROM refunds WHERE status = 'PENDING'
+         AND created_at <= clock_timestamp() - $1 * interval '1 millisecond'
+       ORDER BY created_at LIMIT 100`,
+      [olderThanMs],
+    );
+    return rows;
+  },
+
+  async findIdempotencyKey(
+    db: Queryable,
+    scope: string,
+    userId: string,
+    key: string,
+  ): Promise<{
+    fingerprint: string;
+    paymentId: string | null;
+    status: number | null;
+    body: unknown;
+  } | null> {
+    const { rows } = await db.query<{
+      fingerprint: string;
+      payment_id: string | null;
+      response_status: number | null;
+      response_body: unknown;
+    }>(
+      `SELECT fingerprint, payment_id, response_status, response_body FROM idempotency_keys
+        WHERE scope = $1 AND user_id = $2 AND key = $3`,
+      [scope, userId, key],
+    );
+    const row = rows[0];
+    return row
+      ? {
+          fingerprint: row.fingerprint,
+          paymentId: row.payment_id,
+          status: row.response_status,
+          body: row.response_body,
+        }
+      : null;
+  },
+
+  /** Throws unique_violation (23505, idempotency_keys_pkey) when the key is taken. */
+  async insertIdempotencyKey(
+    client: PoolClient,
+    e: { scope: string; userId: string; key: string; fingerprint: string; paymentId: string },
+  ): Promise<void> {
+    await client.query(
+      `INSERT INTO idempotency_keys (scope, user_id, key, fingerprint, payment_id)
+       VALUES ($1, $2, $3, $4, $5)`,
+      [e.scope, e.userId, e.key, e.fingerprint, e.paymentId],
+    );
+  },
+
+  async storeIdempotentResponse(
+    db: Queryable,
+    e: { scope: string; userId: string; key: string; status: number; body: unknown },
+  ): Promise<void> {
+    await db.query(
+      `UPDATE idempotency_keys SET response_status = $4, response_body = $5
+        WHERE scope = $1 AND user_id = $2 AND key = $3`,
+      [e.scope, e.userId, e.key, e.status, JSON.stringify(e.body)],
+    );
+  },
+};
