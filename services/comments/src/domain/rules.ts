@@ -1,0 +1,131 @@
+import { BusinessRuleError, ForbiddenError, NotFoundError, ValidationError } from '@ecom/common';
+import type { Actor, Comment, ModerationAction } from './types';
+
+/**
+ * The comment rules, free of HTTP and storage: who may see, edit, delete, flag and vote,
+ * how deep threads go, when a deletion leaves a tombstone and when flags hide a comment.
+ * They throw the common typed errors, which the HTTP layer maps to statuses.
+ */
+
+export const ANONYMISED_AUTHOR_NAME = 'Deleted user';
+
+export function isAdmin(actor: Actor | undefined): boolean {
+  return actor?.role === 'admin';
+}
+
+/** Hidden comments (flagged or moderated) are seen by admins only. */
+export function isVisibleTo(comment: Comment, actor: Actor | undefined): boolean {
+  return comment.status !== 'hidden' || isAdmin(actor);
+}
+
+/** A comment the actor may not see does not exist for them (404, not 403). */
+export function assertVisible(comment: Comment | null, actor: Actor | undefined): Comment {
+  if (!comment || !isVisibleTo(comment, actor)) throw new NotFoundError('Comment not found');
+  return comment;
+}
+
+/** A top-level review carries a rating 1..5; a reply carries none. */
+export function assertRatingFitsKind(isReply: boolean, rating: number | null | undefined): void {
+  if (isReply && rating !== undefined && rating !== null) {
+    throw new ValidationError('A reply cannot carry a rating', [
+      { location: 'body', field: 'rating', message: '"rating" is not allowed on a reply' },
+    ]);
+  }
+  if (!isReply && (rating === undefined || rating === null)) {
+    throw new ValidationError('A review needs a rating', [
+      { location: 'body', field: 'rating', message: '"rating" is required for a review' },
+    ]);
+  }
+}
+
+/**
+ * The depth of a reply to `parent`. The parent must belong to the same product, still be
+ * live, and not already sit at the deepest level (threads stay bounded).
+ */
+export function replyDepth(parent: Comment, productId: string, maxDepth: number): number {
+  if (parent.productId !== productId) {
+    throw new BusinessRuleError(
+      'A reply must point to a comment of the same product',
+      { parentId: parent.id, productId },
+      'PARENT_PRODUCT_MISMATCH',
+    );
+  }
+  if (parent.status === 'deleted') {
+    throw new BusinessRuleError(
+      'Cannot reply to a deleted comment',
+      { parentId: parent.id },
+      'PARENT_DELETED',
+    );
+  }
+  if (parent.depth + 1 > maxDepth) {
+    throw new BusinessRuleError(
+      `Threads are limited to ${maxDepth} levels of replies`,
+      { parentId: parent.id, maxDepth },
+      'THREAD_TOO_DEEP',
+    );
+  }
+  return parent.depth + 1;
+}
+
+/** Only the author edits, and only a live comment (a tombstone has nothing left to edit). */
+export function assertCanEdit(comment: Comment, actor: Actor): void {
+  if (comment.status === 'deleted') throw new NotFoundError('Comment not found');
+  if (comment.authorId === null || comment.authorId !== actor.id) {
+    throw new ForbiddenError('Only the author can edit this comment');
+  }
+}
+
+/** The author or an admin deletes. */
+export function assertCanDelete(comment: Comment, actor: Actor): void {
+  if (comment.status === 'deleted') throw new NotFoundError('Comment not found');
+  if (!isAdmin(actor) && (comment.authorId === null || comment.authorId !== actor.id)) {
+    throw new ForbiddenError('Only the author or an admin can delete this comment');
+  }
+}
+
+/** A comment that still has replies becomes a tombstone so the thread survives. */
+export function deletionOutcome(comment: Pick<Comment, 'replyCount'>): 'remove' | 'tombstone' {
+  return comment.replyCount > 0 ? 'tombstone' : 'remove';
+}
+
+/** Flags and helpful votes are about other people's live comments. */
+export function assertCanReact(comment: Comment, actor: Actor, what: 'flag' | 'vote'): void {
+  if (comment.status === 'deleted') {
+    throw new BusinessRuleError(
+      `Cannot ${what} a deleted comment`,
+      { commentId: comment.id },
+      'COMMENT_DELETED',
+    );
+  }
+  if (comment.authorId !== null && comment.authorId === actor.id) {
+    throw new BusinessRuleError(
+      `You cannot ${what} your own comment`,
+      { commentId: comment.id },
+      what === 'flag' ? 'OWN_COMMENT_FLAG' : 'OWN_COMMENT_VOTE',
+    );
+  }
+}
+
+/** After `threshold` flags since the last approval, a visible comment is hidden for review. */
+export function shouldHideAfterFlag(
+  comment: Pick<Comment, 'status' | 'flagsSinceReview'>,
+  threshold: number,
+): boolean {
+  return comment.status === 'visible' && comment.flagsSinceReview >= threshold;
+}
+
+/** What a moderator's action does to a comment. */
+export function moderationEffect(
+  comment: Comment,
+  action: ModerationAction,
+): 'show' | 'hide' | 'delete' {
+  if (comment.status === 'deleted') throw new NotFoundError('Comment not found');
+  switch (action) {
+    case 'approve':
+      return 'show';
+    case 'hide':
+      return 'hide';
+    case 'remove':
+      return 'delete';
+  }
+}

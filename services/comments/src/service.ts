@@ -1,0 +1,107 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
+import type { Connection } from 'mongoose';
+import { createLogger, jwtVerifyOptionsFromConfig, type EventBus, type Logger } from '@ecom/common';
+import { createCommentsApp } from './app';
+import type { CommentsConfig } from './config';
+import { createCommentEventPublisher, subscribeCommentConsumers } from './events';
+import { createHttpProductCatalog, type ProductCatalog } from './products';
+import { connectCommentsDb, createStores, pingCommentsDb } from './store';
+
+export interface StartCommentsServiceOptions {
+  config: CommentsConfig;
+  bus: EventBus;
+  logger?: Logger;
+  /** Replaces the HTTP check against the product service (e.g. a launcher with its own). */
+  catalog?: ProductCatalog;
+}
+
+export interface RunningCommentsService {
+  app: Express;
+  server: Server;
+  url: string;
+  connection: Connection;
+  /** Sends what the outbox still holds (tests and launchers use it to settle). */
+  flushOutbox(): Promise<number>;
+  /** Stops the HTTP server, the relay and the connection. The bus belongs to the caller. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the comments service on `config.PORT` (0 picks a free port): connects its own
+ * MongoDB connection, builds the indexes, subscribes the consumers, starts the outbox relay
+ * and listens. Several services can run like this in one process sharing one bus.
+ */
+export async function startCommentsService(
+  options: StartCommentsServiceOptions,
+): Promise<RunningCommentsService> {
+  const { config, bus } = options;
+  const logger = options.logger ?? createLogger('comments-service', config.LOG_LEVEL);
+  const connection = await connectCommentsDb(config.MONGO_URL);
+  try {
+    const stores = createStores(connection);
+    await stores.init();
+    const events = createCommentEventPublisher({
+      bus,
+      outbox: stores.outbox,
+      logger,
+      intervalMs: config.OUTBOX_RELAY_INTERVAL_MS,
+    });
+    const catalog =
+      options.catalog ??
+      createHttpProductCatalog({
+        baseUrl: config.PRODUCT_SERVICE_URL,
+        timeoutMs: config.PRODUCT_TIMEOUT_MS,
+      });
+    const app = createCommentsApp({
+      stores,
+      catalog,
+      events,
+      logger,
+      jwt: jwtVerifyOptionsFromConfig(config),
+      rules: {
+        flagHideThreshold: config.FLAG_HIDE_THRESHOLD,
+        maxThreadDepth: config.MAX_THREAD_DEPTH,
+        maxRepliesPerPage: config.MAX_REPLIES_PER_PAGE,
+      },
+      maxTextLength: config.COMMENT_MAX_LENGTH,
+      bodyLimit: config.BODY_LIMIT,
+      checks: { mongo: () => pingCommentsDb(connection), bus: () => bus.health() },
+    });
+    await subscribeCommentConsumers({ bus, connection, stores, logger });
+    events.start();
+
+    const server = await new Promise<Server>((resolve, reject) => {
+      const s = app.listen(config.PORT, config.HOST, (err?: Error) =>
+        err ? reject(err) : resolve(s),
+      );
+    });
+    const { port } = server.address() as AddressInfo;
+    const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+    logger.info('comments service listening', { port });
+
+    let stopping: Promise<void> | undefined;
+    return {
+      app,
+      server,
+      url: `http://${host}:${port}`,
+      connection,
+      flushOutbox: () => events.flush(),
+      stop() {
+        stopping ??= (async () => {
+          await new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeIdleConnections();
+          });
+          await events.stop();
+          await connection.close();
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await connection.close().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,274 @@
+import { Types } from 'mongoose';
+import { ConflictError } from '@ecom/common';
+import { ANONYMISED_AUTHOR_NAME } from '../domain/rules';
+import type { Comment, SortOrder } from '../domain/types';
+import { isDuplicateKeyError } from './connection';
+import type { CommentDoc, Models } from './models';
+
+function toComment(d: CommentDoc): Comment {
+  return {
+    id: d._id.toHexString(),
+    productId: d.productId,
+    authorId: d.authorId,
+    authorName: d.authorName,
+    parentId: d.parentId ? d.parentId.toHexString() : null,
+    rootId: d.rootId ? d.rootId.toHexString() : null,
+    depth: d.depth,
+    text: d.text,
+    rating: d.rating,
+    status: d.status,
+    hiddenReason: d.hiddenReason,
+    flags: d.flags,
+    flagsSinceReview: d.flagsSinceReview,
+    helpfulCount: d.helpfulCount,
+    replyCount: d.replyCount,
+    createdAt: d.createdAt,
+    updatedAt: d.updatedAt,
+    editedAt: d.editedAt,
+    deletedAt: d.deletedAt,
+    deletedBy: d.deletedBy,
+  };
+}
+
+const maybe = (d: CommentDoc | null): Comment | null => (d ? toComment(d) : null);
+const oid = (id: string) => new Types.ObjectId(id);
+
+export interface NewComment {
+  productId: string;
+  authorId: string;
+  authorName: string | null;
+  parent: Comment | null;
+  depth: number;
+  text: string;
+  rating: number | null;
+  now: Date;
+}
+
+/** Every read and write of comments. Each state change is one atomic, conditional update. */
+export function createCommentStore(models: Models) {
+  const { Comment: C } = models;
+
+  return {
+    async findById(id: string): Promise<Comment | null> {
+      return maybe(await C.findById(oid(id)).lean<CommentDoc>());
+    },
+
+    /** Inserts a review or reply; a second live review by the same user is a 409. */
+    async insert(input: NewComment): Promise<Comment> {
+      const isReply = input.parent !== null;
+      try {
+        const [created] = await C.create([
+          {
+            productId: input.productId,
+            authorId: input.authorId,
+            authorName: input.authorName,
+            parentId: input.parent ? oid(input.parent.id) : null,
+            rootId: input.parent ? oid(input.parent.rootId ?? input.parent.id) : null,
+            depth: input.depth,
+            text: input.text,
+            rating: input.rating,
+            status: 'visible',
+            ...(isReply ? {} : { reviewSlot: `${input.productId}|${input.authorId}` }),
+            createdAt: input.now,
+            updatedAt: input.now,
+          },
+        ]);
+        return toComment(created!.toObject() as CommentDoc);
+      } catch (err) {
+        if (isDuplicateKeyError(err)) {
+          throw new ConflictError('You have already reviewed this product', {
+            productId: input.productId,
+          });
+        }
+        throw err;
+      }
+    },
+
+    /**
+     * Counts a reply on its parent before the reply is written, and only while the parent is
+     * live: a concurrent delete then either sees the count (tombstone) or removed the parent
+     * first (this returns null and no orphan reply is written).
+     */
+    async reserveReply(parentId: string): Promise<boolean> {
+      const res = await C.updateOne(
+        { _id: oid(parentId), status: { $ne: 'deleted' } },
+        { $inc: { replyCount: 1 } },
+      );
+      return res.modifiedCount === 1;
+    },
+
+    async releaseReply(parentId: string): Promise<Comment | null> {
+      return maybe(
+        await C.findOneAndUpdate(
+          { _id: oid(parentId) },
+          { $inc: { replyCount: -1 } },
+          { returnDocument: 'after' },
+        ).lean<CommentDoc>(),
+      );
+    },
+
+    /** Top-level reviews of a product, one page, with the total for pagination. */
+    async listTopLevel(
+      productId: string,
+      opts: { includeHidden: boolean; sort: SortOrder; skip: number; limit: number },
+    ): Promise<{ items: Comment[]; total: number }> {
+      const filter = {
+        productId,
+        depth: 0,
+        ...(opts.includeHidden ? {} : { status: { $ne: 'hidden' as const } }),
+      };
+      const sort: Record<string, 1 | -1> =
+        opts.sort === 'helpful'
+          ? { helpfulCount: -1, createdAt: -1, _id: -1 }
+          : { createdAt: -1, _id: -1 };
+      const [docs, total] = await Promise.all([
+        C.find(filter).sort(sort).skip(opts.skip).limit(opts.limit).lean<CommentDoc[]>(),
+        C.countDocuments(filter),
+      ]);
+      return { items: docs.map(toComment), total };
+    },
+
+    /** Replies of the given threads, oldest first, bounded. */
+    async listReplies(
+      rootIds: string[],
+      opts: { includeHidden: boolean; maxDepth: number; limit: number },
+    ): Promise<Comment[]> {
+      if (rootIds.length === 0) return [];
+      const docs = await C.find({
+        rootId: { $in: rootIds.map(oid) },
+        depth: { $lte: opts.maxDepth },
+        ...(opts.includeHidden ? {} : { status: { $ne: 'hidden' } }),
+      })
+        .sort({ createdAt: 1, _id: 1 })
+        .limit(opts.limit)
+        .lean<CommentDoc[]>();
+      return docs.map(toComment);
+    },
+
+    /** Applies an author's edit; returns the comment as it was before (for previousRating). */
+    async edit(
+      id: string,
+      authorId: string,
+      changes: { text?: string; rating?: number },
+      now: Date,
+    ): Promise<{ before: Comment; after: Comment } | null> {
+      const before = await C.findOneAndUpdate(
+        { _id: oid(id), authorId, status: { $ne: 'deleted' } },
+        { $set: { ...changes, editedAt: now, updatedAt: now } },
+        { returnDocument: 'before' },
+      ).lean<CommentDoc>();
+      if (!before) return null;
+      const after = { ...toComment(before), ...changes, editedAt: now, updatedAt: now };
+      return { before: toComment(before), after };
+    },
+
+    /** Removes a comment that has no replies; returns it, or null if it has replies (or is gone). */
+    async removeIfLeaf(id: string): Promise<Comment | null> {
+      return maybe(await C.findOneAndDelete({ _id: oid(id), replyCount: 0 }).lean<CommentDoc>());
+    },
+
+    /** Turns a live comment into a tombstone; returns it as it was before. */
+    async tombstone(id: string, by: 'author' | 'moderator', now: Date): Promise<Comment | null> {
+      return maybe(
+        await C.findOneAndUpdate(
+          { _id: oid(id), status: { $ne: 'deleted' } },
+          {
+            $set: {
+              status: 'deleted',
+              text: null,
+              rating: null,
+              hiddenReason: null,
+              deletedAt: now,
+              deletedBy: by,
+              updatedAt: now,
+            },
+            $unset: { reviewSlot: 1 },
+          },
+          { returnDocument: 'before' },
+        ).lean<CommentDoc>(),
+      );
+    },
+
+    /** Removes a tombstone nobody replies to any more. */
+    async removeEmptyTombstone(id: string): Promise<Comment | null> {
+      return maybe(
+        await C.findOneAndDelete({
+          _id: oid(id),
+          status: 'deleted',
+          replyCount: { $lte: 0 },
+        }).lean<CommentDoc>(),
+      );
+    },
+
+    /** Counts a flag; returns the comment after the count, or null if it is gone or deleted. */
+    async addFlag(id: string, now: Date): Promise<Comment | null> {
+      return maybe(
+        await C.findOneAndUpdate(
+          { _id: oid(id), status: { $ne: 'deleted' } },
+          { $inc: { flags: 1, flagsSinceReview: 1 }, $set: { updatedAt: now } },
+          { returnDocument: 'after' },
+        ).lean<CommentDoc>(),
+      );
+    },
+
+    /** visible → hidden; names the state it leaves, so it happens once. */
+    async hide(id: string, reason: 'flags' | 'moderator', now: Date): Promise<boolean> {
+      const res = await C.updateOne(
+        {
+          _id: oid(id),
+          status: reason === 'flags' ? 'visible' : { $ne: 'deleted' },
+        },
+        { $set: { status: 'hidden', hiddenReason: reason, updatedAt: now } },
+      );
+      return res.modifiedCount === 1;
+    },
+
+    /** A moderator's approval: visible again, and the flag count for review starts over. */
+    async approve(id: string, now: Date): Promise<Comment | null> {
+      return maybe(
+        await C.findOneAndUpdate(
+          { _id: oid(id), status: { $ne: 'deleted' } },
+          {
+            $set: { status: 'visible', hiddenReason: null, flagsSinceReview: 0, updatedAt: now },
+          },
+          { returnDocument: 'after' },
+        ).lean<CommentDoc>(),
+      );
+    },
+
+    async addHelpful(id: string, delta: 1 | -1): Promise<Comment | null> {
+      return maybe(
+        await C.findOneAndUpdate(
+          { _id: oid(id) },
+          { $inc: { helpfulCount: delta } },
+          { returnDocument: 'after' },
+        ).lean<CommentDoc>(),
+      );
+    },
+
+    /** product.deleted: every comment of the product goes (idempotent). */
+    async removeByProduct(productId: string): Promise<number> {
+      const res = await C.deleteMany({ productId });
+      return res.deletedCount;
+    },
+
+    /** user.deleted: the author is replaced on every comment; their review slots are freed. */
+    async anonymiseAuthor(userId: string): Promise<number> {
+      const res = await C.updateMany(
+        { authorId: userId },
+        { $set: { authorId: null, authorName: ANONYMISED_AUTHOR_NAME }, $unset: { reviewSlot: 1 } },
+      );
+      return res.modifiedCount;
+    },
+
+    async setAuthorName(userId: string, name: string): Promise<void> {
+      await C.updateMany({ authorId: userId }, { $set: { authorName: name } });
+    },
+
+    async count(filter: { productId?: string } = {}): Promise<number> {
+      return C.countDocuments(filter);
+    },
+  };
+}
+
+export type CommentStore = ReturnType<typeof createCommentStore>;

@@ -1,0 +1,50 @@
+import type { Models } from './models';
+
+/**
+ * What this service keeps from other services' events: deleted products (so no comment is
+ * written for them after the deletion) and user display names.
+ */
+export function createDirectoryStore(models: Models) {
+  const { DeletedProduct, User } = models;
+  return {
+    async markProductDeleted(productId: string, now: Date): Promise<void> {
+      await DeletedProduct.updateOne(
+        { _id: productId },
+        { $setOnInsert: { deletedAt: now } },
+        { upsert: true },
+      );
+    },
+
+    async isProductDeleted(productId: string): Promise<boolean> {
+      return (await DeletedProduct.exists({ _id: productId })) !== null;
+    },
+
+    /** Upserts a name unless a newer event already wrote one; true when the name was stored. */
+    async setUserName(userId: string, name: string, asOf: Date): Promise<boolean> {
+      const res = await User.updateOne(
+        { _id: userId, asOf: { $lte: asOf } },
+        { $set: { name, asOf } },
+      );
+      if (res.matchedCount === 1) return true;
+      try {
+        await User.create([{ _id: userId, name, asOf }]);
+        return true;
+      } catch (err) {
+        // Exists with a newer asOf (or a concurrent insert won): keep the newer name.
+        if ((err as { code?: unknown }).code === 11000) return false;
+        throw err;
+      }
+    },
+
+    async userName(userId: string): Promise<string | null> {
+      const user = await User.findById(userId).lean();
+      return user?.name ?? null;
+    },
+
+    async removeUser(userId: string): Promise<void> {
+      await User.deleteOne({ _id: userId });
+    },
+  };
+}
+
+export type DirectoryStore = ReturnType<typeof createDirectoryStore>;

@@ -1,0 +1,129 @@
+import { Schema, type Connection, type Types } from 'mongoose';
+import type { CommentStatus } from '../domain/types';
+
+export interface CommentDoc {
+  _id: Types.ObjectId;
+  productId: string;
+  authorId: string | null;
+  authorName: string | null;
+  parentId: Types.ObjectId | null;
+  rootId: Types.ObjectId | null;
+  depth: number;
+  text: string | null;
+  rating: number | null;
+  status: CommentStatus;
+  hiddenReason: 'flags' | 'moderator' | null;
+  flags: number;
+  flagsSinceReview: number;
+  helpfulCount: number;
+  replyCount: number;
+  /**
+   * `<productId>|<authorId>` on a live review only. A unique index over the documents that
+   * have it makes "one review per user per product" race-free; deleting or anonymising a
+   * review unsets it, freeing the slot.
+   */
+  reviewSlot?: string;
+  createdAt: Date;
+  updatedAt: Date;
+  editedAt: Date | null;
+  deletedAt: Date | null;
+  deletedBy: 'author' | 'moderator' | null;
+}
+
+/** One per (comment, user): the unique index makes "flag once" and "vote once" race-free. */
+export interface ReactionDoc {
+  _id: Types.ObjectId;
+  commentId: Types.ObjectId;
+  productId: string;
+  userId: string;
+  reason?: string;
+  createdAt: Date;
+}
+
+/** Products known to be deleted (from product.deleted): no comment may be written for them. */
+export interface DeletedProductDoc {
+  _id: string;
+  deletedAt: Date;
+}
+
+/** Display names of users, kept from user.created / user.updated. */
+export interface UserDoc {
+  _id: string;
+  name: string;
+  /** Timestamp of the event that wrote the name: an older event never overwrites a newer one. */
+  asOf: Date;
+}
+
+const commentSchema = new Schema<CommentDoc>(
+  {
+    productId: { type: String, required: true },
+    authorId: { type: String, default: null },
+    authorName: { type: String, default: null },
+    parentId: { type: Schema.Types.ObjectId, default: null },
+    rootId: { type: Schema.Types.ObjectId, default: null },
+    depth: { type: Number, required: true },
+    text: { type: String, default: null },
+    rating: { type: Number, default: null },
+    status: { type: String, required: true, enum: ['visible', 'hidden', 'deleted'] },
+    hiddenReason: { type: String, default: null },
+    flags: { type: Number, default: 0 },
+    flagsSinceReview: { type: Number, default: 0 },
+    helpfulCount: { type: Number, default: 0 },
+    replyCount: { type: Number, default: 0 },
+    reviewSlot: { type: String },
+    createdAt: { type: Date, required: true },
+    updatedAt: { type: Date, required: true },
+    editedAt: { type: Date, default: null },
+    deletedAt: { type: Date, default: null },
+    deletedBy: { type: String, default: null },
+  },
+  { collection: 'comments', versionKey: false, minimize: false },
+);
+commentSchema.index(
+  { reviewSlot: 1 },
+  { unique: true, partialFilterExpression: { reviewSlot: { $exists: true } } },
+);
+commentSchema.index({ productId: 1, depth: 1, createdAt: -1 });
+commentSchema.index({ productId: 1, depth: 1, helpfulCount: -1, createdAt: -1 });
+commentSchema.index({ rootId: 1, createdAt: 1 });
+commentSchema.index({ authorId: 1 });
+
+const reactionSchema = new Schema<ReactionDoc>(
+  {
+    commentId: { type: Schema.Types.ObjectId, required: true },
+    productId: { type: String, required: true },
+    userId: { type: String, required: true },
+    reason: { type: String },
+    createdAt: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
+reactionSchema.index({ commentId: 1, userId: 1 }, { unique: true });
+reactionSchema.index({ productId: 1 });
+reactionSchema.index({ userId: 1 });
+
+const deletedProductSchema = new Schema<DeletedProductDoc>(
+  { _id: { type: String, required: true }, deletedAt: { type: Date, required: true } },
+  { collection: 'deleted_products', versionKey: false },
+);
+
+const userSchema = new Schema<UserDoc>(
+  {
+    _id: { type: String, required: true },
+    name: { type: String, required: true },
+    asOf: { type: Date, required: true },
+  },
+  { collection: 'users', versionKey: false },
+);
+
+export function createModels(connection: Connection) {
+  return {
+    Comment: connection.model<CommentDoc>('Comment', commentSchema),
+    Flag: connection.model<ReactionDoc>('Flag', reactionSchema.clone(), 'flags'),
+    Vote: connection.model<ReactionDoc>('HelpfulVote', reactionSchema.clone(), 'helpful_votes'),
+    DeletedProduct: connection.model<DeletedProductDoc>('DeletedProduct', deletedProductSchema),
+    User: connection.model<UserDoc>('User', userSchema),
+  };
+}
+
+export type Models = ReturnType<typeof createModels>;

@@ -1,0 +1,74 @@
+import { Types } from 'mongoose';
+import { isDuplicateKeyError } from './connection';
+import type { Models, ReactionDoc } from './models';
+import type { Model } from 'mongoose';
+
+/**
+ * Flags and helpful votes: one document per (comment, user) under a unique index, so
+ * "once per user" holds even for concurrent requests.
+ */
+function createReactionStore(model: Model<ReactionDoc>) {
+  return {
+    /** false when this user already reacted to this comment. */
+    async add(input: {
+      commentId: string;
+      productId: string;
+      userId: string;
+      reason?: string;
+      now: Date;
+    }): Promise<boolean> {
+      try {
+        await model.create([
+          {
+            commentId: new Types.ObjectId(input.commentId),
+            productId: input.productId,
+            userId: input.userId,
+            ...(input.reason !== undefined ? { reason: input.reason } : {}),
+            createdAt: input.now,
+          },
+        ]);
+        return true;
+      } catch (err) {
+        if (isDuplicateKeyError(err)) return false;
+        throw err;
+      }
+    },
+
+    async remove(commentId: string, userId: string): Promise<boolean> {
+      const res = await model.deleteOne({ commentId: new Types.ObjectId(commentId), userId });
+      return res.deletedCount === 1;
+    },
+
+    async removeByComments(commentIds: string[]): Promise<void> {
+      if (commentIds.length === 0) return;
+      await model.deleteMany({
+        commentId: { $in: commentIds.map((id) => new Types.ObjectId(id)) },
+      });
+    },
+
+    async removeByProduct(productId: string): Promise<void> {
+      await model.deleteMany({ productId });
+    },
+
+    /** A deleted user's reactions go; the counts they added stay on the comments. */
+    async removeByUser(userId: string): Promise<void> {
+      await model.deleteMany({ userId });
+    },
+
+    async count(filter: { commentId?: string } = {}): Promise<number> {
+      return model.countDocuments(
+        filter.commentId ? { commentId: new Types.ObjectId(filter.commentId) } : {},
+      );
+    },
+  };
+}
+
+export type ReactionStore = ReturnType<typeof createReactionStore>;
+
+export function createFlagStore(models: Models): ReactionStore {
+  return createReactionStore(models.Flag);
+}
+
+export function createVoteStore(models: Models): ReactionStore {
+  return createReactionStore(models.Vote);
+}
