@@ -1,5 +1,6 @@
 import type { Logger } from '../logging/logger';
 import { InMemoryEventBus } from './memory-bus';
+import { RedisStreamsEventBus } from './redis-bus';
 import type { EventBus, RetryPolicy } from './types';
 
 export interface EventBusConfig {
@@ -24,7 +25,13 @@ export function createEventBus(config: EventBusConfig, options: EventBusFactoryO
       return new InMemoryEventBus({ logger: options.logger, retry: options.retry });
     case 'redis':
       if (!config.REDIS_URL) throw new Error('EVENT_BUS=redis needs REDIS_URL');
-      throw new Error('the Redis Streams adapter is landing shortly');
+      return new RedisStreamsEventBus({
+        url: config.REDIS_URL,
+        service: options.service,
+        logger: options.logger,
+        retry: options.retry,
+        prefix: options.prefix,
+      });
     case 'rabbitmq':
       if (!config.AMQP_URL) throw new Error('EVENT_BUS=rabbitmq needs AMQP_URL');
       throw new Error('the RabbitMQ adapter is landing shortly');

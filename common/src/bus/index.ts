@@ -5,3 +5,4 @@ export * from './memory-bus';
 export * from './factory';
 export * from './outbox';
 export * from './idempotency';
+export * from './redis-bus';

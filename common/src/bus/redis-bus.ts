@@ -1,0 +1,511 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import Redis from 'ioredis';
+import type { Logger } from '../logging/logger';
+import { parseEnvelope, type EventEnvelope } from './envelope';
+import { dispatchEvent, InFlight } from './dispatch';
+import {
+  DEFAULT_RETRY_POLICY,
+  retryDelayMs,
+  type DeadLetter,
+  type EventBus,
+  type RetryPolicy,
+  type SubscribeOptions,
+} from './types';
+
+export interface RedisStreamsEventBusOptions {
+  url: string;
+  /** Names the connections (CLIENT LIST) and the consumers of this instance. */
+  service: string;
+  logger: Logger;
+  retry?: Partial<RetryPolicy>;
+  /** Key namespace (default 'ecom'): streams `<prefix>:events:<type>`, `<prefix>:dead-letter:<group>`. */
+  prefix?: string;
+  /** Handlers running at once per subscription (default 16). */
+  concurrency?: number;
+  /** Pending entries idle this long are presumed orphaned by a dead consumer and reclaimed (default 30 s). */
+  claimIdleMs?: number;
+  /** Approximate cap of each stream (XADD MAXLEN ~), default 100 000 entries. */
+  maxLen?: number;
+  /** A publish waits this long for a (re)connection before failing (default 10 s). */
+  publishTimeoutMs?: number;
+  /** close() waits this long for in-flight handlers (default 10 s). */
+  closeTimeoutMs?: number;
+}
+
+type Entry = [id: string, fields: string[] | null];
+
+interface Subscription extends SubscribeOptions {
+  conn: Redis;
+  streams: string[];
+  running: boolean;
+  groupsReady: boolean;
+  /** Read this consumer's own pending entries first (after a reconnect, a lost XREADGROUP reply). */
+  recoverOwn: boolean;
+  lastSweep: number;
+  active: number;
+  wake?: () => void;
+  /** `${stream} ${id}` of entries being handled or waiting for their local retry. */
+  local: Set<string>;
+  timers: Set<NodeJS.Timeout>;
+  loop?: Promise<void>;
+}
+
+/**
+ * Redis Streams adapter (not pub/sub): one stream per event type, one consumer group per
+ * subscribing service. Entries stay in the stream and in the group's pending list until XACKed
+ * after the handler succeeded, so a consumer that was down reads what was published meanwhile,
+ * and entries left pending by a dead consumer are reclaimed with XAUTOCLAIM after claimIdleMs.
+ * A failed entry is retried by its consumer after an increasing delay (XCLAIM bumps the
+ * delivery count, which is the attempt number); after maxAttempts it is written to
+ * `<prefix>:dead-letter:<group>` with the reason and XACKed, in one MULTI.
+ */
+export class RedisStreamsEventBus implements EventBus {
+  private readonly prefix: string;
+  private readonly policy: RetryPolicy;
+  private readonly concurrency: number;
+  private readonly claimIdleMs: number;
+  private readonly maxLen: number;
+  private readonly publishTimeoutMs: number;
+  private readonly closeTimeoutMs: number;
+  private readonly consumer: string;
+  private readonly commands: Redis;
+  private readonly subscriptions: Subscription[] = [];
+  private readonly inFlight = new InFlight();
+  private closed = false;
+
+  constructor(private readonly options: RedisStreamsEventBusOptions) {
+    this.prefix = options.prefix ?? 'ecom';
+    this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.concurrency = options.concurrency ?? 16;
+    this.claimIdleMs = options.claimIdleMs ?? 30_000;
+    this.maxLen = options.maxLen ?? 100_000;
+    this.publishTimeoutMs = options.publishTimeoutMs ?? 10_000;
+    this.closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
+    this.consumer = `${options.service}:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.commands = this.connect(`${this.prefix}:${options.service}:commands`);
+  }
+
+  streamKey(eventType: string): string {
+    return `${this.prefix}:events:${eventType}`;
+  }
+
+  deadLetterKey(group: string): string {
+    return `${this.prefix}:dead-letter:${group}`;
+  }
+
+  async publish(event: EventEnvelope): Promise<void> {
+    await this.publishRaw(JSON.stringify(event), event.eventType);
+  }
+
+  /** Appends a raw message to a type's stream (tests and tools; consumers validate it). */
+  async publishRaw(raw: string, eventType: string): Promise<void> {
+    if (this.closed) throw new Error('event bus is closed');
+    // Queued by ioredis while reconnecting; bounded so a caller (the outbox) can retry later.
+    await withTimeout(
+      this.commands.xadd(this.streamKey(eventType), 'MAXLEN', '~', this.maxLen, '*', 'event', raw),
+      this.publishTimeoutMs,
+      'publish to Redis timed out',
+    );
+  }
+
+  async subscribe(options: SubscribeOptions): Promise<void> {
+    if (this.closed) throw new Error('event bus is closed');
+    const sub: Subscription = {
+      ...options,
+      conn: this.connect(`${this.prefix}:${this.options.service}:consumer:${options.group}`),
+      streams: [...new Set(options.eventTypes)].map((type) => this.streamKey(type)),
+      running: true,
+      groupsReady: false,
+      recoverOwn: false,
+      lastSweep: Date.now(),
+      active: 0,
+      local: new Set(),
+      timers: new Set(),
+    };
+    // After a reconnect, entries whose XREADGROUP reply was lost are in our pending list.
+    let connectedOnce = false;
+    sub.conn.on('ready', () => {
+      if (connectedOnce) sub.recoverOwn = true;
+      connectedOnce = true;
+    });
+    await this.ensureGroups(sub);
+    this.subscriptions.push(sub);
+    sub.loop = this.consume(sub);
+  }
+
+  async health(): Promise<void> {
+    if (this.closed) throw new Error('event bus is closed');
+    // A consumer connection is busy in XREADGROUP BLOCK; its status tells whether it is up.
+    for (const { conn } of this.subscriptions) {
+      if (!['ready', 'connect', 'connecting'].includes(conn.status))
+        throw new Error(`Redis consumer connection is ${conn.status}`);
+    }
+    await withTimeout(this.commands.ping(), 2000, 'Redis ping timed out');
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const sub of this.subscriptions) {
+      sub.running = false;
+      for (const timer of sub.timers) clearTimeout(timer);
+      sub.timers.clear();
+      sub.wake?.();
+      // Interrupts the blocking XREADGROUP; what it might have returned stays pending for others.
+      sub.conn.disconnect();
+    }
+    await Promise.all(this.subscriptions.map((sub) => sub.loop));
+    const drained = await withTimeout(
+      this.inFlight.drain(),
+      this.closeTimeoutMs,
+      'drain timed out',
+    ).then(
+      () => true,
+      () => false,
+    );
+    if (!drained) this.options.logger.warn('event bus closed with handlers still running');
+    await this.forgetConsumer().catch(() => undefined);
+    await this.commands.quit().catch(() => this.commands.disconnect());
+  }
+
+  /** The dead letters of a group, oldest first (ops tools and tests). */
+  async readDeadLetters(group: string): Promise<DeadLetter[]> {
+    const entries = (await this.commands.xrange(this.deadLetterKey(group), '-', '+')) as Entry[];
+    return entries.map(([, fields]) => {
+      const f = toRecord(fields ?? []);
+      const parsed = parseEnvelope(f.message ?? '');
+      return {
+        group: f.group ?? group,
+        reason: f.reason ?? '',
+        attempts: Number(f.attempts ?? 0),
+        ...(parsed.ok ? { event: parsed.event } : { raw: f.message ?? '' }),
+        deadAt: f.deadAt ?? '',
+      };
+    });
+  }
+
+  private connect(name: string): Redis {
+    const conn = new Redis(this.options.url, {
+      connectionName: name,
+      // RESP2 replies: XREADGROUP as [[stream, entries]] whatever the client's default protocol.
+      protocol: 2,
+      // Commands wait for the reconnection instead of failing after N retries.
+      maxRetriesPerRequest: null,
+      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+    });
+    conn.on('error', (err: Error) => {
+      if (!this.closed)
+        this.options.logger.warn('Redis event bus connection error', {
+          connection: name,
+          error: err.message,
+        });
+    });
+    return conn;
+  }
+
+  private async ensureGroups(sub: Subscription): Promise<void> {
+    for (const stream of sub.streams) {
+      try {
+        // '$': a new group starts with what is published from now on (like a new RabbitMQ queue).
+        await this.commands.xgroup('CREATE', stream, sub.group, '$', 'MKSTREAM');
+      } catch (err) {
+        if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
+      }
+    }
+    sub.groupsReady = true;
+  }
+
+  private async consume(sub: Subscription): Promise<void> {
+    const sweepEveryMs = Math.max(50, Math.min(this.claimIdleMs / 2, 5000));
+    let backoff = 50;
+    while (sub.running) {
+      try {
+        if (!sub.groupsReady) await this.ensureGroups(sub);
+        if (sub.recoverOwn) {
+          sub.recoverOwn = false;
+          await this.recoverOwnPending(sub);
+        }
+        if (Date.now() - sub.lastSweep >= sweepEveryMs) {
+          sub.lastSweep = Date.now();
+          await this.reclaim(sub);
+        }
+        while (sub.active >= this.concurrency && sub.running) {
+          await new Promise<void>((resolve) => (sub.wake = resolve));
+        }
+        if (!sub.running) break;
+        const reply = (await sub.conn.call(
+          'XREADGROUP',
+          'GROUP',
+          sub.group,
+          this.consumer,
+          'COUNT',
+          this.concurrency - sub.active,
+          'BLOCK',
+          Math.min(1000, sweepEveryMs),
+          'STREAMS',
+          ...sub.streams,
+          ...sub.streams.map(() => '>'),
+        )) as [string, Entry[]][] | null;
+        for (const [stream, entries] of reply ?? []) {
+          for (const [id, fields] of entries) this.start(sub, stream, id, fields, 1);
+        }
+        backoff = 50;
+      } catch (err) {
+        if (!sub.running) break;
+        const message = (err as Error).message;
+        // The stream or group vanished (e.g. Redis restarted without persistence): recreate.
+        if (message.includes('NOGROUP')) sub.groupsReady = false;
+        this.options.logger.warn('Redis consumer loop error', { group: sub.group, error: message });
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, 2000);
+      }
+    }
+  }
+
+  private start(
+    sub: Subscription,
+    stream: string,
+    id: string,
+    fields: string[] | null,
+    attempt: number,
+  ): void {
+    const key = `${stream} ${id}`;
+    if (sub.local.has(key)) return;
+    if (!fields) {
+      // Trimmed away while pending: nothing left to handle.
+      void this.commands.xack(stream, sub.group, id).catch(() => undefined);
+      return;
+    }
+    sub.local.add(key);
+    sub.active++;
+    void this.inFlight
+      .track(this.handle(sub, stream, id, toRecord(fields).event, attempt))
+      .catch((err: unknown) => {
+        // Only bus failures land here (ack / dead-letter write): the entry stays pending and is retried.
+        sub.local.delete(key);
+        this.options.logger.warn('Redis event bus could not settle an entry', {
+          id,
+          error: (err as Error).message,
+        });
+      })
+      .finally(() => {
+        sub.active--;
+        sub.wake?.();
+      });
+  }
+
+  private async handle(
+    sub: Subscription,
+    stream: string,
+    id: string,
+    raw: string | undefined,
+    attempt: number,
+  ): Promise<void> {
+    const key = `${stream} ${id}`;
+    const parsed = parseEnvelope(raw ?? '');
+    if (!parsed.ok) {
+      await this.deadLetter(sub, stream, id, raw ?? '', parsed.reason, attempt);
+      sub.local.delete(key);
+      return;
+    }
+    try {
+      await dispatchEvent(this.options.logger, sub.group, sub.handler, parsed.event, attempt);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      if (attempt >= this.policy.maxAttempts) {
+        await this.deadLetter(sub, stream, id, raw ?? '', reason, attempt);
+        sub.local.delete(key);
+      } else {
+        this.scheduleRetry(sub, stream, id, attempt);
+      }
+      return;
+    }
+    await this.commands.xack(stream, sub.group, id);
+    sub.local.delete(key);
+  }
+
+  /** The entry stays pending meanwhile: if this process dies, another consumer reclaims it. */
+  private scheduleRetry(sub: Subscription, stream: string, id: string, attempt: number): void {
+    const key = `${stream} ${id}`;
+    const timer = setTimeout(
+      () => {
+        sub.timers.delete(timer);
+        if (!sub.running) return;
+        void (async () => {
+          // XCLAIM increments the delivery count and resets the idle time (others leave it alone).
+          const claimed = (await this.commands.call(
+            'XCLAIM',
+            stream,
+            sub.group,
+            this.consumer,
+            0,
+            id,
+          )) as Entry[];
+          sub.local.delete(key);
+          const entry = claimed[0];
+          if (entry) this.start(sub, stream, entry[0], entry[1], attempt + 1);
+        })().catch((err: unknown) => {
+          // Left pending; the reclaim sweep or the recovery after reconnect picks it up.
+          sub.local.delete(key);
+          this.options.logger.warn('Redis retry claim failed', {
+            id,
+            error: (err as Error).message,
+          });
+        });
+      },
+      retryDelayMs(this.policy, attempt),
+    );
+    sub.timers.add(timer);
+  }
+
+  private async deadLetter(
+    sub: Subscription,
+    stream: string,
+    id: string,
+    raw: string,
+    reason: string,
+    attempts: number,
+  ): Promise<void> {
+    this.options.logger.error('event dead-lettered', {
+      group: sub.group,
+      stream,
+      id,
+      reason,
+      attempts,
+    });
+    await this.commands
+      .multi()
+      .xadd(
+        this.deadLetterKey(sub.group),
+        'MAXLEN',
+        '~',
+        this.maxLen,
+        '*',
+        'group',
+        sub.group,
+        'reason',
+        reason.slice(0, 2000),
+        'attempts',
+        attempts,
+        'stream',
+        stream,
+        'id',
+        id,
+        'deadAt',
+        new Date().toISOString(),
+        'message',
+        raw,
+      )
+      .xack(stream, sub.group, id)
+      .exec();
+  }
+
+  /** Entries pending on this consumer that it is not handling (lost replies after a reconnect). */
+  private async recoverOwnPending(sub: Subscription): Promise<void> {
+    for (const stream of sub.streams) {
+      const pending = (await this.commands.call(
+        'XPENDING',
+        stream,
+        sub.group,
+        '-',
+        '+',
+        1000,
+        this.consumer,
+      )) as [string, string, number, number][];
+      for (const [id, , , deliveries] of pending) {
+        if (sub.local.has(`${stream} ${id}`)) continue;
+        const [entry] = (await this.commands.xrange(stream, id, id)) as Entry[];
+        this.start(sub, stream, id, entry ? entry[1] : null, Math.max(1, deliveries));
+      }
+    }
+  }
+
+  /** XAUTOCLAIM: entries idle longer than claimIdleMs belong to a consumer that died. */
+  private async reclaim(sub: Subscription): Promise<void> {
+    for (const stream of sub.streams) {
+      const [, entries] = (await this.commands.call(
+        'XAUTOCLAIM',
+        stream,
+        sub.group,
+        this.consumer,
+        this.claimIdleMs,
+        '0-0',
+        'COUNT',
+        this.concurrency,
+      )) as [string, Entry[]];
+      for (const [id, fields] of entries) {
+        if (sub.local.has(`${stream} ${id}`) || !fields) continue;
+        // The claim counted as a delivery: the count is this attempt's number.
+        const info = (await this.commands.call('XPENDING', stream, sub.group, id, id, 1)) as [
+          string,
+          string,
+          number,
+          number,
+        ][];
+        const attempt = info[0]?.[3] ?? 1;
+        if (attempt > this.policy.maxAttempts) {
+          await this.deadLetter(
+            sub,
+            stream,
+            id,
+            toRecord(fields).event ?? '',
+            'delivery attempts exhausted (consumers died while handling it)',
+            attempt - 1,
+          );
+          continue;
+        }
+        this.options.logger.warn('reclaimed an event from a dead consumer', {
+          group: sub.group,
+          stream,
+          id,
+          attempt,
+        });
+        this.start(sub, stream, id, fields, attempt);
+      }
+    }
+  }
+
+  /** A consumer with nothing pending is removed from its groups, so they do not fill with dead names. */
+  private async forgetConsumer(): Promise<void> {
+    for (const sub of this.subscriptions) {
+      for (const stream of sub.streams) {
+        const pending = (await this.commands.call(
+          'XPENDING',
+          stream,
+          sub.group,
+          '-',
+          '+',
+          1,
+          this.consumer,
+        )) as unknown[];
+        if (pending.length === 0)
+          await this.commands.xgroup('DELCONSUMER', stream, sub.group, this.consumer);
+      }
+    }
+  }
+}
+
+function toRecord(fields: string[]): Record<string, string> {
+  const record: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) record[fields[i]] = fields[i + 1];
+  return record;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(message)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,280 @@
+import { randomBytes } from 'node:crypto';
+import type { Pool } from 'pg';
+import { createTestPostgres, type TestPostgres } from '@ecom/infrastructure/testing';
+import {
+  createEvent,
+  createPgPool,
+  getContext,
+  handleEventOnce,
+  processedEventsMigration,
+  runMigrations,
+  type DeadLetter,
+  type EventBus,
+  type RetryPolicy,
+} from '@ecom/common';
+
+/** What the contract needs from one adapter (a real server behind it, or the in-memory bus). */
+export interface ContractTarget {
+  /** A bus for `service`; all buses of one target share a namespace unique to the test run. */
+  createBus(service: string, retry?: Partial<RetryPolicy>): EventBus;
+  deadLetters(bus: EventBus, group: string): Promise<DeadLetter[]>;
+  /** Puts a raw (possibly invalid) message on the wire for `eventType`. */
+  publishRaw(bus: EventBus, raw: string, eventType: string): Promise<void>;
+  /** Kills every connection of `service` from the server side (durable adapters). */
+  killConnections?(service: string): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+/** Short retries so failures resolve in well under a second. */
+export const FAST_RETRY: Partial<RetryPolicy> = { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 80 };
+
+export function letters(n = 8): string {
+  return [...randomBytes(n)].map((b) => String.fromCharCode(97 + (b % 26))).join('');
+}
+
+export async function waitFor(
+  condition: () => boolean,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const started = Date.now();
+  while (!condition()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The bus contract every adapter must meet (DESIGN.md §2, issue 3). */
+export function busContract(
+  /** Messages outlive their consumer (a closed one gets them when it subscribes again) and its connection. */
+  capabilities: { durable: boolean },
+  makeTarget: () => Promise<ContractTarget>,
+): void {
+  let target: ContractTarget;
+  let buses: EventBus[] = [];
+  let db: TestPostgres;
+  let pool: Pool;
+
+  const bus = (service: string, retry: Partial<RetryPolicy> = FAST_RETRY): EventBus => {
+    const created = target.createBus(service, retry);
+    buses.push(created);
+    return created;
+  };
+  const eventType = () => `contract.${letters()}`;
+
+  beforeAll(async () => {
+    target = await makeTarget();
+    db = await createTestPostgres('bus_contract');
+    pool = createPgPool(db.url, 4);
+    await runMigrations(pool, [processedEventsMigration]);
+    await pool.query('CREATE TABLE effects (event_id text NOT NULL)');
+  });
+  afterEach(async () => {
+    await Promise.all(buses.map((b) => b.close()));
+    buses = [];
+  });
+  afterAll(async () => {
+    await pool?.end();
+    await db?.cleanup();
+    await target?.cleanup();
+  });
+
+  it('delivers every published event to every subscribed group, in the event correlation context', async () => {
+    const type = eventType();
+    const publisher = bus('publisher');
+    const seen: Record<string, string[]> = { a: [], b: [] };
+    const contextOk: boolean[] = [];
+    for (const group of ['a', 'b']) {
+      await bus(`consumer-${group}`).subscribe({
+        group: `${group}${letters(4)}`,
+        eventTypes: [type],
+        handler: async (event) => {
+          contextOk.push(
+            getContext()?.correlationId === event.metadata.correlationId &&
+              getContext()?.causationId === event.eventId,
+          );
+          seen[group].push(event.eventId);
+        },
+      });
+    }
+    const events = Array.from({ length: 40 }, (_, n) => createEvent('publisher', type, { n }));
+    await Promise.all(events.map((e) => publisher.publish(e)));
+    const ids = events.map((e) => e.eventId).sort();
+    await waitFor(() => new Set(seen.a).size === 40 && new Set(seen.b).size === 40, 'both groups');
+    expect([...new Set(seen.a)].sort()).toEqual(ids);
+    expect([...new Set(seen.b)].sort()).toEqual(ids);
+    expect(contextOk.every(Boolean)).toBe(true);
+  });
+
+  it('retries a failing handler with the attempt number, then dead-letters it with the reason', async () => {
+    const type = eventType();
+    const group = `retry${letters(4)}`;
+    const consumer = bus('consumer');
+    const attempts: Record<string, number[]> = {};
+    await consumer.subscribe({
+      group,
+      eventTypes: [type],
+      handler: async (event, { attempt }) => {
+        (attempts[event.eventId] ??= []).push(attempt);
+        if ((event.data as { poison: boolean }).poison) throw new Error('card declined');
+        if (attempt < 2) throw new Error('transient');
+      },
+    });
+    const poison = createEvent('publisher', type, { poison: true });
+    const flaky = createEvent('publisher', type, { poison: false });
+    await bus('publisher').publish(poison);
+    await bus('publisher').publish(flaky);
+    let dead: DeadLetter[] = [];
+    await waitFor(() => (attempts[flaky.eventId]?.length ?? 0) >= 2, 'the flaky event to succeed');
+    const started = Date.now();
+    while (dead.length === 0 && Date.now() - started < 15_000) {
+      dead = await target.deadLetters(consumer, group);
+      await sleep(20);
+    }
+    expect(attempts[poison.eventId]).toEqual([1, 2, 3]);
+    expect(attempts[flaky.eventId]).toEqual([1, 2]);
+    expect(dead).toHaveLength(1);
+    expect(dead[0]).toMatchObject({ group, reason: 'card declined', attempts: 3 });
+    expect(dead[0].event?.eventId).toBe(poison.eventId);
+  });
+
+  it('dead-letters invalid envelopes with the reason and keeps consuming', async () => {
+    const type = eventType();
+    const group = `invalid${letters(4)}`;
+    const consumer = bus('consumer');
+    const handled: string[] = [];
+    await consumer.subscribe({
+      group,
+      eventTypes: [type],
+      handler: async (event) => {
+        handled.push(event.eventId);
+      },
+    });
+    const publisher = bus('publisher');
+    await target.publishRaw(publisher, '{not json', type);
+    await target.publishRaw(publisher, JSON.stringify({ eventType: type, data: {} }), type);
+    const valid = createEvent('publisher', type, {});
+    await publisher.publish(valid);
+    await waitFor(() => handled.length === 1, 'the valid event');
+    let dead: DeadLetter[] = [];
+    const started = Date.now();
+    while (dead.length < 2 && Date.now() - started < 10_000) {
+      dead = await target.deadLetters(consumer, group);
+      await sleep(20);
+    }
+    expect(handled).toEqual([valid.eventId]);
+    expect(dead.map((d) => d.reason).sort()).toEqual([
+      expect.stringMatching(/^invalid envelope: "eventId" is required/),
+      'message is not valid JSON',
+    ]);
+    expect(dead.map((d) => d.raw).sort()).toEqual([
+      JSON.stringify({ eventType: type, data: {} }),
+      '{not json',
+    ]);
+  });
+
+  it('absorbs duplicate deliveries with the idempotent consumer helper', async () => {
+    const type = eventType();
+    const group = `dup${letters(4)}`;
+    const outcomes: string[] = [];
+    await bus('consumer').subscribe({
+      group,
+      eventTypes: [type],
+      handler: async (event) => {
+        outcomes.push(
+          await handleEventOnce(pool, group, event, async (client) => {
+            await client.query('INSERT INTO effects (event_id) VALUES ($1)', [event.eventId]);
+          }),
+        );
+      },
+    });
+    const event = createEvent('publisher', type, { orderId: 'o1' });
+    const publisher = bus('publisher');
+    // The same envelope twice: what a publisher retry or a redelivery looks like to a consumer.
+    await publisher.publish(event);
+    await publisher.publish(event);
+    await waitFor(() => outcomes.length === 2, 'both deliveries');
+    expect(outcomes.sort()).toEqual(['duplicate', 'handled']);
+    const { rows } = await pool.query(
+      'SELECT count(*)::int AS n FROM effects WHERE event_id = $1',
+      [event.eventId],
+    );
+    expect(rows[0].n).toBe(1);
+  });
+
+  it('close() waits for in-flight handlers to finish', async () => {
+    const type = eventType();
+    const consumer = bus('consumer');
+    let started = false;
+    let finished = false;
+    await consumer.subscribe({
+      group: `drain${letters(4)}`,
+      eventTypes: [type],
+      handler: async () => {
+        started = true;
+        await sleep(300);
+        finished = true;
+      },
+    });
+    await bus('publisher').publish(createEvent('publisher', type, {}));
+    await waitFor(() => started, 'the handler to start');
+    await consumer.close();
+    expect(finished).toBe(true);
+    await expect(consumer.health()).rejects.toThrow();
+  });
+
+  it('reports health while connected', async () => {
+    await expect(bus('publisher').health()).resolves.toBeUndefined();
+  });
+
+  // The in-memory bus lives in one process, without connections: these two do not apply to it.
+  if (!capabilities.durable) return;
+
+  it('a consumer that was offline receives what was published meanwhile', async () => {
+    const type = eventType();
+    const group = `offline${letters(4)}`;
+    const first = bus('consumer');
+    await first.subscribe({ group, eventTypes: [type], handler: async () => undefined });
+    await first.close();
+    const events = Array.from({ length: 5 }, (_, n) => createEvent('publisher', type, { n }));
+    const publisher = bus('publisher');
+    for (const event of events) await publisher.publish(event);
+    const received: string[] = [];
+    await bus('consumer').subscribe({
+      group,
+      eventTypes: [type],
+      handler: async (event) => {
+        received.push(event.eventId);
+      },
+    });
+    await waitFor(() => new Set(received).size === 5, 'the events published while offline');
+    expect([...new Set(received)].sort()).toEqual(events.map((e) => e.eventId).sort());
+  });
+
+  it('survives its connections being killed by the server, losing no event', async () => {
+    if (!target.killConnections)
+      throw new Error('a durable target must be able to kill connections');
+    const type = eventType();
+    const received = new Set<string>();
+    await bus('killed-consumer').subscribe({
+      group: `kill${letters(4)}`,
+      eventTypes: [type],
+      handler: async (event) => {
+        await sleep(2);
+        received.add(event.eventId);
+      },
+    });
+    const publisher = bus('killed-publisher');
+    const events = Array.from({ length: 60 }, (_, n) => createEvent('publisher', type, { n }));
+    const firstHalf = Promise.all(events.slice(0, 30).map((e) => publisher.publish(e)));
+    await target.killConnections('killed-consumer');
+    await target.killConnections('killed-publisher');
+    await firstHalf;
+    // Published while the connections come back: must wait for them, not get lost.
+    await Promise.all(events.slice(30).map((e) => publisher.publish(e)));
+    await waitFor(() => received.size === 60, 'every event after the kill', 30_000);
+    expect([...received].sort()).toEqual(events.map((e) => e.eventId).sort());
+  }, 60_000);
+}
