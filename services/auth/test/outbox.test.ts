@@ -1,0 +1,145 @@
+import {
+  InMemoryEventBus,
+  type EventBus,
+  type EventEnvelope,
+  type SubscribeOptions,
+} from '@ecom/common';
+import request from 'supertest';
+import { trusted } from 'mongoose';
+import { newUser, startTestAuth, type TestAuth } from './support';
+
+/** The real in-memory bus, made to refuse publishes while `down` (a broker outage). */
+class FlakyBus implements EventBus {
+  down = false;
+  publishes = 0;
+  constructor(readonly inner: InMemoryEventBus) {}
+  async publish(event: EventEnvelope): Promise<void> {
+    this.publishes += 1;
+    if (this.down) throw new Error('broker unreachable');
+    await this.inner.publish(event);
+  }
+  subscribe(options: SubscribeOptions) {
+    return this.inner.subscribe(options);
+  }
+  health() {
+    return this.down ? Promise.reject(new Error('broker unreachable')) : this.inner.health();
+  }
+  close() {
+    return this.inner.close();
+  }
+}
+
+let t: TestAuth;
+let flaky: FlakyBus;
+beforeAll(async () => {
+  const inner = new InMemoryEventBus();
+  flaky = new FlakyBus(inner);
+  t = await startTestAuth('auth_outbox', { bus: flaky });
+  // startTestAuth subscribed its recorder on its own bus; route this one's deliveries there too.
+  await inner.subscribe({
+    group: 'test',
+    eventTypes: ['user.created', 'user.updated', 'user.deleted'],
+    handler: async (event) => {
+      t.events.push(event);
+    },
+  });
+});
+afterAll(async () => {
+  await t.close();
+  await flaky.close();
+});
+
+const outbox = () => t.auth.stores.outbox;
+const createdFor = (email: string) =>
+  t.events.filter(
+    (e) => e.eventType === 'user.created' && (e.data as { email: string }).email === email,
+  );
+
+it('keeps the event when the bus is down and the relay sends it once the bus is back', async () => {
+  flaky.down = true;
+  const { user } = await newUser(t.app, 'outage@example.test'); // the request itself succeeds
+  await flaky.inner.idle();
+  expect(createdFor('outage@example.test')).toEqual([]);
+  const row = await outbox().model.findOne({ 'event.data.userId': user.id }).lean();
+  expect(row).toMatchObject({ sentAt: null, attempts: 0, event: { eventType: 'user.created' } });
+
+  // Fresh rows are left to the direct send for a grace period.
+  expect(await t.auth.events.flush()).toBe(0);
+
+  // Due now, but the bus is still down: the attempt is counted and pushed back.
+  t.clock.advance(6000);
+  expect(await t.auth.events.flush()).toBe(0);
+  const failed = await outbox().model.findById(row!._id).lean();
+  expect(failed).toMatchObject({ sentAt: null, attempts: 1, lastError: 'broker unreachable' });
+  expect(failed!.nextAttemptAt.getTime()).toBeGreaterThan(t.clock.now().getTime());
+
+  flaky.down = false;
+  t.clock.advance(6000);
+  expect(await t.auth.events.flush()).toBe(1);
+  await flaky.inner.idle();
+  const delivered = createdFor('outage@example.test');
+  expect(delivered).toHaveLength(1);
+  expect(delivered[0].eventId).toBe(row!._id);
+  expect(delivered[0].data).toEqual({
+    userId: user.id,
+    email: 'outage@example.test',
+    name: 'Test User',
+    role: 'customer',
+  });
+  expect((await outbox().model.findById(row!._id).lean())!.sentAt).toBeInstanceOf(Date);
+
+  // Nothing left: a later round sends nothing again.
+  t.clock.advance(60_000);
+  expect(await t.auth.events.flush()).toBe(0);
+  expect(await outbox().pendingCount()).toBe(0);
+});
+
+it('the relay timer sends pending events by itself and stops cleanly', async () => {
+  flaky.down = true;
+  await newUser(t.app, 'timer@example.test');
+  flaky.down = false;
+  t.clock.advance(6000);
+  t.auth.events.start();
+  try {
+    for (let i = 0; i < 100 && (await outbox().pendingCount()) > 0; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await flaky.inner.idle();
+    expect(createdFor('timer@example.test')).toHaveLength(1);
+  } finally {
+    await t.auth.events.stop();
+  }
+});
+
+it('two instances relaying at once send each event only once (lease)', async () => {
+  const other = await t.secondInstance();
+  flaky.down = true;
+  for (let i = 0; i < 5; i += 1) await newUser(t.app, `lease${i}@example.test`);
+  flaky.down = false;
+  t.clock.advance(6000);
+  const before = flaky.publishes;
+  const [a, b] = await Promise.all([t.auth.events.flush(), other.events.flush()]);
+  expect(a + b).toBe(5);
+  expect(flaky.publishes - before).toBe(5);
+  await flaky.inner.idle();
+  for (let i = 0; i < 5; i += 1) expect(createdFor(`lease${i}@example.test`)).toHaveLength(1);
+});
+
+// The connection sanitizes filters (`trusted` marks this test's own operator as intended).
+it('purges sent rows after a day', async () => {
+  const sent = await outbox().model.countDocuments({ sentAt: trusted({ $ne: null }) });
+  expect(sent).toBeGreaterThan(0);
+  expect(await outbox().purgeSent(new Date(t.clock.now().getTime() - 86400_000))).toBe(0);
+  expect(await outbox().purgeSent(new Date(t.clock.now().getTime() + 1000))).toBe(sent);
+  expect(await outbox().model.countDocuments()).toBe(0);
+});
+
+it('reports the bus in readiness', async () => {
+  flaky.down = true;
+  const down = await request(t.app).get('/health/ready');
+  expect(down.status).toBe(503);
+  expect(down.body.checks.eventBus.status).toBe('down');
+  expect(down.body.checks.mongodb.status).toBe('up');
+  flaky.down = false;
+  expect((await request(t.app).get('/health/ready')).status).toBe(200);
+});
