@@ -19,6 +19,7 @@ export interface ProductConfig extends JwtVerifyConfig {
   BODY_LIMIT: string;
   SHUTDOWN_TIMEOUT_MS: number;
   MONGO_URL: string;
+  MONGO_SERVER_SELECTION_TIMEOUT_MS: number;
   EVENT_BUS: 'memory' | 'redis' | 'rabbitmq';
   REDIS_URL?: string;
   AMQP_URL?: string;
@@ -40,6 +41,7 @@ export const productConfigSchema = Joi.object<ProductConfig>({
   MONGO_URL: Joi.string()
     .uri({ scheme: ['mongodb', 'mongodb+srv'] })
     .default('mongodb://127.0.0.1:27017/product_db'),
+  MONGO_SERVER_SELECTION_TIMEOUT_MS: Joi.number().integer().min(100).max(120_000).default(5000),
   CACHE_DRIVER: Joi.string().valid('redis', 'memory', 'off'),
   CACHE_TTL_SECONDS: Joi.number().integer().min(1).max(86400).default(60),
   CACHE_KEY_PREFIX: Joi.string()

@@ -64,7 +64,7 @@ export async function startProductService(
 ): Promise<RunningProductService> {
   const { config, bus } = options;
   const logger = options.logger ?? createLogger(SERVICE_NAME, config.LOG_LEVEL);
-  const connection = await connectMongo(config.MONGO_URL);
+  const connection = await connectMongo(config.MONGO_URL, config.MONGO_SERVER_SELECTION_TIMEOUT_MS);
   let stores: ProductStores | undefined;
   let cache: Cache | undefined;
   try {

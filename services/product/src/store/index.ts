@@ -42,11 +42,11 @@ export async function createStores(
 }
 
 /** The service's own connection (several services may share one process). */
-export async function connectMongo(url: string): Promise<Connection> {
-  const connection = mongoose.createConnection(url, {
-    serverSelectionTimeoutMS: 5000,
-    autoIndex: true,
-  });
+export async function connectMongo(
+  url: string,
+  serverSelectionTimeoutMS = 5000,
+): Promise<Connection> {
+  const connection = mongoose.createConnection(url, { serverSelectionTimeoutMS, autoIndex: true });
   await connection.asPromise();
   return connection;
 }

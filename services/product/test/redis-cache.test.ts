@@ -1,0 +1,130 @@
+import { randomBytes } from 'node:crypto';
+import Redis from 'ioredis';
+import request from 'supertest';
+import { InMemoryEventBus } from '@ecom/common';
+import { describeIfServer } from '@ecom/infrastructure/testing';
+import { initialGeneration } from '../src/cache/cache';
+import { RedisCache } from '../src/cache/redis-cache';
+import { startProductService, type RunningProductService } from '../src/service';
+import { seller, startHarness, tokenFor, type Harness } from './helpers';
+
+describeIfServer('redis', 'catalog cache on the real Redis', (redisUrl) => {
+  const prefix = `test:product:${process.pid}:${randomBytes(4).toString('hex')}:`;
+  let raw: Redis;
+
+  beforeAll(async () => {
+    raw = new Redis(redisUrl);
+  });
+  afterAll(async () => {
+    const keys = await raw.keys(`${prefix}*`);
+    if (keys.length > 0) await raw.del(...keys);
+    await raw.quit();
+  });
+
+  describe('RedisCache adapter', () => {
+    let cache: RedisCache;
+    beforeAll(async () => {
+      cache = await RedisCache.connect(redisUrl);
+    });
+    afterAll(async () => {
+      await cache.close();
+    });
+
+    it('stores values with a TTL', async () => {
+      await cache.set(`${prefix}a`, '{"x":1}', 30);
+      expect(await cache.get(`${prefix}a`)).toBe('{"x":1}');
+      const ttl = await raw.ttl(`${prefix}a`);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(30);
+      expect(await cache.get(`${prefix}missing`)).toBeNull();
+    });
+
+    it('starts generations from a time-based value and bumps them', async () => {
+      const before = Number(initialGeneration());
+      const g1 = Number(await cache.generation(`${prefix}gen`));
+      expect(g1).toBeGreaterThanOrEqual(before);
+      expect(Number(await cache.generation(`${prefix}gen`))).toBe(g1);
+      await cache.bump(`${prefix}gen`);
+      expect(await cache.generations([`${prefix}gen`, `${prefix}gen`])).toEqual([
+        String(g1 + 1),
+        String(g1 + 1),
+      ]);
+      // Generations never expire (an expired one could bring old entries back).
+      expect(await raw.ttl(`${prefix}gen`)).toBe(-1);
+      await cache.bump(`${prefix}fresh`);
+      expect(Number(await raw.get(`${prefix}fresh`))).toBeGreaterThanOrEqual(before);
+    });
+
+    it('answers ping', async () => {
+      await expect(cache.ping()).resolves.toBeUndefined();
+    });
+  });
+
+  describe('two service instances sharing Redis', () => {
+    let h: Harness;
+    let other: RunningProductService;
+    let otherBus: InMemoryEventBus;
+
+    beforeAll(async () => {
+      h = await startHarness('product_redis_cache', {
+        CACHE_DRIVER: 'redis',
+        REDIS_URL: redisUrl,
+        CACHE_KEY_PREFIX: prefix,
+      });
+      otherBus = new InMemoryEventBus();
+      other = await startProductService({ config: h.config, bus: otherBus });
+    });
+    afterAll(async () => {
+      await other.stop();
+      await otherBus.close();
+      await h.close();
+    });
+
+    it('caches detail and list reads in Redis and never serves a stale price or stock after a write elsewhere', async () => {
+      const created = await request(h.service.app)
+        .post('/api/products')
+        .set('Authorization', tokenFor(seller))
+        .send({ name: 'Shared', price: 3.33, inventory: 9 });
+      const id = created.body.id as string;
+      const a = () => request(h.service.app);
+      const b = () => request(other.app);
+
+      expect((await a().get(`/api/products/${id}`)).headers['x-cache']).toBe('MISS');
+      const hit = await b().get(`/api/products/${id}`);
+      expect(hit.headers['x-cache']).toBe('HIT');
+      expect(hit.body.priceCents).toBe(333);
+      expect(await raw.keys(`${prefix}item:${id}:*`)).toHaveLength(1);
+
+      const list = `/api/products?sellerId=${seller.id}&sort=price`;
+      expect((await a().get(list)).headers['x-cache']).toBe('MISS');
+      expect((await b().get(list)).headers['x-cache']).toBe('HIT');
+
+      // A write through instance B invalidates what instance A reads.
+      await b()
+        .put(`/api/products/${id}`)
+        .set('Authorization', tokenFor(seller))
+        .send({ price: 4.44 })
+        .expect(200);
+      const fresh = await a().get(`/api/products/${id}`);
+      expect(fresh.headers['x-cache']).toBe('MISS');
+      expect(fresh.body.priceCents).toBe(444);
+      expect((await a().get(list)).body.items[0].priceCents).toBe(444);
+
+      await b()
+        .put(`/api/products/${id}/inventory`)
+        .set('Authorization', tokenFor(seller))
+        .send({ set: 1 })
+        .expect(200);
+      expect((await a().get(`/api/products/${id}`)).body.inventory.available).toBe(1);
+      expect((await a().get(list)).body.items[0].inventory.available).toBe(1);
+    });
+
+    it('reports the cache in readiness and hit/miss counters on /metrics', async () => {
+      const ready = await request(h.service.app).get('/health/ready');
+      expect(ready.body.checks.cache.status).toBe('up');
+      const metrics = await request(other.app).get('/metrics');
+      expect(metrics.text).toMatch(/product_cache_hits_total\{[^}]*kind="detail"[^}]*\} [1-9]/);
+      expect(metrics.text).toMatch(/product_cache_hits_total\{[^}]*kind="list"[^}]*\} [1-9]/);
+    });
+  });
+});

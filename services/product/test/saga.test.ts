@@ -1,0 +1,399 @@
+import request from 'supertest';
+import { createEvent, createLogger, type EventEnvelope } from '@ecom/common';
+import { Types, type Connection } from 'mongoose';
+import { createProductApp } from '../src/app';
+import { createEventHandler } from '../src/events/consumers';
+import { connectMongo, createStores } from '../src/store';
+import { admin, newOrderId, seller, startHarness, tokenFor, type Harness } from './helpers';
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness('product_saga');
+});
+afterAll(async () => {
+  await h.close();
+});
+
+async function product(inventory: number, lowStockThreshold = 0): Promise<string> {
+  const res = await request(h.service.app)
+    .post('/api/products')
+    .set('Authorization', tokenFor(seller))
+    .send({ name: 'Saga item', price: 12.5, inventory, lowStockThreshold });
+  expect(res.status).toBe(201);
+  return res.body.id as string;
+}
+
+interface StockDoc {
+  available: number;
+  reserved: number;
+  sold: number;
+  holds: Array<{ orderId: string; quantity: number }>;
+}
+
+async function stock(id: string): Promise<StockDoc> {
+  const doc = await h.service.connection
+    .collection('products')
+    .findOne(
+      { _id: new Types.ObjectId(id) },
+      { projection: { available: 1, reserved: 1, sold: 1, holds: 1 } },
+    );
+  if (!doc) throw new Error(`no product ${id}`);
+  return { available: doc.available, reserved: doc.reserved, sold: doc.sold, holds: doc.holds };
+}
+
+async function reservation(orderId: string) {
+  return h.service.connection.collection('reservations').findOne({ orderId });
+}
+
+function orderCreated(orderId: string, items: Array<{ productId: string; quantity: number }>) {
+  return {
+    orderId,
+    userId: 'customer-1',
+    items: items.map((i) => ({ ...i, unitPrice: 12.5, name: 'Saga item' })),
+    total: { amount: 1250, currency: 'USD' },
+    payment: null,
+  };
+}
+
+const forOrder = (type: string, orderId: string) =>
+  h.publishedOf(type).filter((d) => d.orderId === orderId);
+
+describe('order.created', () => {
+  it('reserves every line and announces the reserved lines', async () => {
+    const a = await product(5);
+    const b = await product(3);
+    const orderId = newOrderId();
+    const event = await h.deliver(
+      'order.created',
+      orderCreated(orderId, [
+        { productId: a, quantity: 2 },
+        { productId: b, quantity: 3 },
+        { productId: a, quantity: 1 },
+      ]),
+    );
+    expect(await stock(a)).toEqual({
+      available: 2,
+      reserved: 3,
+      sold: 0,
+      holds: [{ orderId, quantity: 3 }],
+    });
+    expect(await stock(b)).toMatchObject({ available: 0, reserved: 3 });
+    expect(forOrder('inventory.reserved', orderId)).toEqual([
+      {
+        orderId,
+        items: [
+          { productId: a, quantity: 3 },
+          { productId: b, quantity: 3 },
+        ],
+      },
+    ]);
+    const announced = h.published.find(
+      (e) =>
+        e.eventType === 'inventory.reserved' && (e.data as { orderId: string }).orderId === orderId,
+    );
+    expect(announced?.metadata).toEqual({
+      correlationId: event.metadata.correlationId,
+      causationId: event.eventId,
+    });
+    expect(announced?.source).toBe('product-service');
+    expect((await reservation(orderId))?.status).toBe('reserved');
+  });
+
+  it('is all or nothing: names the first failing line and gives back the lines already held', async () => {
+    const a = await product(5);
+    const b = await product(1);
+    const c = await product(5);
+    const orderId = newOrderId();
+    await h.deliver(
+      'order.created',
+      orderCreated(orderId, [
+        { productId: a, quantity: 2 },
+        { productId: b, quantity: 2 },
+        { productId: c, quantity: 1 },
+      ]),
+    );
+    expect(forOrder('inventory.rejected', orderId)).toEqual([
+      { orderId, productId: b, reason: 'INSUFFICIENT_STOCK', requested: 2, available: 1 },
+    ]);
+    expect(forOrder('inventory.reserved', orderId)).toEqual([]);
+    expect(await stock(a)).toEqual({ available: 5, reserved: 0, sold: 0, holds: [] });
+    expect(await stock(b)).toEqual({ available: 1, reserved: 0, sold: 0, holds: [] });
+    expect(await stock(c)).toEqual({ available: 5, reserved: 0, sold: 0, holds: [] });
+    expect((await reservation(orderId))?.status).toBe('rejected');
+  });
+
+  it('rejects unknown, malformed and deleted products with their reason', async () => {
+    const ok = await product(5);
+    const gone = await product(5);
+    await request(h.service.app)
+      .delete(`/api/products/${gone}`)
+      .set('Authorization', tokenFor(admin))
+      .expect(204);
+    const cases: Array<[string, string]> = [
+      ['0123456789abcdef01234567', 'UNKNOWN_PRODUCT'],
+      ['not-an-object-id', 'UNKNOWN_PRODUCT'],
+      [gone, 'PRODUCT_UNAVAILABLE'],
+    ];
+    for (const [productId, reason] of cases) {
+      const orderId = newOrderId();
+      await h.deliver(
+        'order.created',
+        orderCreated(orderId, [
+          { productId: ok, quantity: 1 },
+          { productId, quantity: 1 },
+        ]),
+      );
+      expect(forOrder('inventory.rejected', orderId)).toEqual([
+        { orderId, productId, reason, requested: 1, available: 0 },
+      ]);
+    }
+    expect(await stock(ok)).toMatchObject({ available: 5, reserved: 0, holds: [] });
+  });
+
+  it('handles the same event twice, and the same order under a new eventId, once', async () => {
+    const a = await product(10);
+    const orderId = newOrderId();
+    const event = createEvent(
+      'order-service',
+      'order.created',
+      orderCreated(orderId, [{ productId: a, quantity: 4 }]),
+    );
+    await h.bus.publish(event);
+    await h.bus.publish(event);
+    await h.bus.idle();
+    expect(await stock(a)).toMatchObject({ available: 6, reserved: 4 });
+    expect(forOrder('inventory.reserved', orderId)).toHaveLength(1);
+
+    await h.deliver('order.created', orderCreated(orderId, [{ productId: a, quantity: 4 }]));
+    expect(await stock(a)).toMatchObject({ available: 6, reserved: 4 });
+    // A redelivery by business key re-announces the stored outcome (consumers are idempotent).
+    expect(forOrder('inventory.reserved', orderId)).toHaveLength(2);
+    expect(await h.service.connection.collection('reservations').countDocuments({ orderId })).toBe(
+      1,
+    );
+  });
+
+  it('publishes product.inventory.low once when a reservation takes stock under the threshold', async () => {
+    const a = await product(6, 3);
+    await h.deliver('order.created', orderCreated(newOrderId(), [{ productId: a, quantity: 2 }]));
+    expect(h.publishedOf('product.inventory.low').filter((d) => d.productId === a)).toEqual([]);
+    await h.deliver('order.created', orderCreated(newOrderId(), [{ productId: a, quantity: 2 }]));
+    await h.deliver('order.created', orderCreated(newOrderId(), [{ productId: a, quantity: 1 }]));
+    expect(h.publishedOf('product.inventory.low').filter((d) => d.productId === a)).toEqual([
+      { productId: a, available: 2, threshold: 3 },
+    ]);
+  });
+
+  it('dead-letters an invalid payload without touching stock', async () => {
+    const a = await product(3);
+    await h.deliver('order.created', {
+      orderId: newOrderId(),
+      items: [{ productId: a, quantity: -1 }],
+    });
+    await h.deliver('order.created', {
+      orderId: newOrderId(),
+      items: [{ productId: a, quantity: { $gt: 0 } }],
+    });
+    expect(await stock(a)).toMatchObject({ available: 3, reserved: 0 });
+    const dead = h.bus.deadLetters.filter((d) => d.group === 'product');
+    expect(dead.length).toBeGreaterThanOrEqual(2);
+    expect(dead[dead.length - 1].reason).toMatch(/invalid order.created payload/);
+  });
+});
+
+describe('after the reservation', () => {
+  it('order.confirmed turns the reservation into a sale, once', async () => {
+    const a = await product(5);
+    const orderId = newOrderId();
+    await h.deliver('order.created', orderCreated(orderId, [{ productId: a, quantity: 2 }]));
+    const confirmed = {
+      orderId,
+      userId: 'customer-1',
+      items: [{ productId: a, quantity: 2 }],
+      total: { amount: 2500, currency: 'USD' },
+    };
+    await h.deliver('order.confirmed', confirmed);
+    await h.deliver('order.confirmed', confirmed);
+    expect(await stock(a)).toEqual({ available: 3, reserved: 0, sold: 2, holds: [] });
+    expect((await reservation(orderId))?.status).toBe('sold');
+  });
+
+  it('order.failed releases the reservation, once, and a late confirm changes nothing', async () => {
+    const a = await product(5);
+    const orderId = newOrderId();
+    await h.deliver('order.created', orderCreated(orderId, [{ productId: a, quantity: 2 }]));
+    const failed = { orderId, reason: 'payment declined', items: [{ productId: a, quantity: 2 }] };
+    await h.deliver('order.failed', failed);
+    await h.deliver('order.failed', failed);
+    expect(await stock(a)).toEqual({ available: 5, reserved: 0, sold: 0, holds: [] });
+    await h.deliver('order.confirmed', {
+      orderId,
+      items: [],
+      total: { amount: 0, currency: 'USD' },
+    });
+    expect(await stock(a)).toEqual({ available: 5, reserved: 0, sold: 0, holds: [] });
+    expect((await reservation(orderId))?.status).toBe('released');
+  });
+
+  it('order.cancelled of a confirmed order restocks the sale, once', async () => {
+    const a = await product(5);
+    const orderId = newOrderId();
+    await h.deliver('order.created', orderCreated(orderId, [{ productId: a, quantity: 3 }]));
+    await h.deliver('order.confirmed', { orderId, items: [{ productId: a, quantity: 3 }] });
+    const cancelled = {
+      orderId,
+      userId: 'customer-1',
+      reason: 'customer',
+      previousStatus: 'CONFIRMED',
+      items: [],
+    };
+    await h.deliver('order.cancelled', cancelled);
+    await h.deliver('order.cancelled', cancelled);
+    expect(await stock(a)).toEqual({ available: 5, reserved: 0, sold: 0, holds: [] });
+  });
+
+  it('order.cancelled of a reserved order releases it', async () => {
+    const a = await product(5);
+    const orderId = newOrderId();
+    await h.deliver('order.created', orderCreated(orderId, [{ productId: a, quantity: 5 }]));
+    expect(await stock(a)).toMatchObject({ available: 0, reserved: 5 });
+    await h.deliver('order.cancelled', {
+      orderId,
+      userId: 'c',
+      reason: 'expired',
+      previousStatus: 'AWAITING_PAYMENT',
+      items: [],
+    });
+    expect(await stock(a)).toEqual({ available: 5, reserved: 0, sold: 0, holds: [] });
+    const detail = await request(h.service.app).get(`/api/products/${a}`);
+    expect(detail.body.inventory.available).toBe(5);
+  });
+
+  it('a cancel that overtakes order.created leaves a tombstone: the late order reserves nothing', async () => {
+    const a = await product(5);
+    const orderId = newOrderId();
+    await h.deliver('order.cancelled', {
+      orderId,
+      userId: 'c',
+      reason: 'customer',
+      previousStatus: 'PENDING',
+      items: [],
+    });
+    await h.deliver('order.created', orderCreated(orderId, [{ productId: a, quantity: 1 }]));
+    expect(await stock(a)).toEqual({ available: 5, reserved: 0, sold: 0, holds: [] });
+    expect(forOrder('inventory.reserved', orderId)).toEqual([]);
+    expect(forOrder('inventory.rejected', orderId)).toEqual([]);
+  });
+});
+
+describe('concurrent orders', () => {
+  const logger = createLogger('test', 'silent');
+  const replicas: Array<{ connection: Connection; handle: (e: EventEnvelope) => Promise<void> }> =
+    [];
+
+  beforeAll(async () => {
+    // Two independent instances (own connections, own in-process locks), as two replicas would be.
+    for (let i = 0; i < 2; i++) {
+      const connection = await connectMongo(h.config.MONGO_URL);
+      const stores = await createStores(connection, h.config.SEARCH_MODE);
+      const built = createProductApp({
+        config: h.config,
+        stores,
+        bus: h.bus,
+        cache: undefined,
+        logger,
+      });
+      replicas.push({
+        connection,
+        handle: createEventHandler({
+          connection,
+          inventory: built.inventory,
+          ratings: built.ratings,
+          logger,
+        }),
+      });
+    }
+  });
+  afterAll(async () => {
+    for (const r of replicas) await r.connection.close();
+  });
+
+  it('50 concurrent orders for the last 10 units: exactly 10 reserved, 40 rejected, stock 0', async () => {
+    const a = await product(10);
+    const orders = Array.from({ length: 50 }, () => newOrderId());
+    const events = orders.map((orderId) =>
+      createEvent(
+        'order-service',
+        'order.created',
+        orderCreated(orderId, [{ productId: a, quantity: 1 }]),
+      ),
+    );
+    let running = 0;
+    let maxRunning = 0;
+    await Promise.all(
+      events.map(async (event, i) => {
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        await replicas[i % 2].handle(event);
+        running--;
+      }),
+    );
+    await h.bus.idle();
+    expect(maxRunning).toBe(50);
+    const reserved = h
+      .publishedOf('inventory.reserved')
+      .filter((d) => orders.includes(d.orderId as string));
+    const rejected = h
+      .publishedOf('inventory.rejected')
+      .filter((d) => orders.includes(d.orderId as string));
+    expect(reserved).toHaveLength(10);
+    expect(rejected).toHaveLength(40);
+    expect(
+      rejected.every(
+        (d) => d.reason === 'INSUFFICIENT_STOCK' && d.requested === 1 && d.available === 0,
+      ),
+    ).toBe(true);
+    const s = await stock(a);
+    expect(s).toMatchObject({ available: 0, reserved: 10, sold: 0 });
+    expect(new Set(s.holds.map((x) => x.orderId))).toEqual(new Set(reserved.map((d) => d.orderId)));
+    const statuses = await h.service.connection
+      .collection('reservations')
+      .aggregate([
+        { $match: { orderId: { $in: orders } } },
+        { $group: { _id: '$status', n: { $sum: 1 } } },
+      ])
+      .toArray();
+    expect(Object.fromEntries(statuses.map((x) => [x._id, x.n]))).toEqual({
+      reserved: 10,
+      rejected: 40,
+    });
+  });
+
+  it('multi-line orders racing stay all-or-nothing', async () => {
+    const a = await product(5);
+    const b = await product(3);
+    const orders = Array.from({ length: 12 }, () => newOrderId());
+    await Promise.all(
+      orders.map((orderId, i) =>
+        replicas[i % 2].handle(
+          createEvent(
+            'order-service',
+            'order.created',
+            orderCreated(orderId, [
+              { productId: a, quantity: 1 },
+              { productId: b, quantity: 1 },
+            ]),
+          ),
+        ),
+      ),
+    );
+    await h.bus.idle();
+    const reserved = h
+      .publishedOf('inventory.reserved')
+      .filter((d) => orders.includes(d.orderId as string));
+    expect(reserved).toHaveLength(3);
+    expect(await stock(a)).toMatchObject({ available: 2, reserved: 3 });
+    expect(await stock(b)).toMatchObject({ available: 0, reserved: 3 });
+  });
+});

@@ -1,0 +1,116 @@
+import request from 'supertest';
+import { createEvent, InMemoryEventBus } from '@ecom/common';
+import mongoose from 'mongoose';
+import { loadProductConfig } from '../src/config';
+import { startProductService } from '../src/service';
+import { seller, startHarness, tokenFor, type Harness } from './helpers';
+
+describe('startProductService', () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await startHarness('product_service', { SEARCH_MODE: 'regex' });
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('listens on a free port and serves over real HTTP', async () => {
+    expect(h.service.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(h.service.url).not.toMatch(/:0$/);
+    const res = await fetch(`${h.service.url}/health/live`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok', service: 'product-service' });
+  });
+
+  it('searches by escaped case-insensitive substring in regex mode', async () => {
+    const auth = tokenFor(seller);
+    for (const [name, description] of [
+      ['Phone case (blue)', 'fits most phones'],
+      ['Headphones', 'over-ear'],
+      ['Lamp', 'a.b pattern test'],
+    ]) {
+      await request(h.service.app)
+        .post('/api/products')
+        .set('Authorization', auth)
+        .send({ name, price: 1, inventory: 1, description })
+        .expect(201);
+    }
+    const names = async (q: string) =>
+      (
+        await request(h.service.app).get(`/api/products?sort=price&q=${encodeURIComponent(q)}`)
+      ).body.items
+        .map((p: { name: string }) => p.name)
+        .sort();
+    expect(await names('PHONE')).toEqual(['Headphones', 'Phone case (blue)']);
+    expect(await names('(blue)')).toEqual(['Phone case (blue)']);
+    expect(await names('a.b')).toEqual(['Lamp']);
+    expect(await names('.*')).toEqual([]);
+  });
+});
+
+describe('stop()', () => {
+  it('closes the server and MongoDB, and handles nothing more', async () => {
+    const h = await startHarness('product_service_stop');
+    const { server, connection, url } = h.service;
+    await h.service.stop();
+    expect(server.listening).toBe(false);
+    expect(connection.readyState).toBe(0);
+    await expect(fetch(`${url}/health/live`)).rejects.toThrow();
+    // The shared bus still delivers: the stopped service refuses, so the event is not lost as "handled".
+    await h.bus.publish(
+      createEvent('order-service', 'order.confirmed', { orderId: 'o-after-stop' }),
+    );
+    await h.bus.idle();
+    expect(h.bus.deadLetters.map((d) => d.reason)).toContain('product service is stopping');
+    await h.service.stop(); // idempotent
+    await h.bus.close();
+    await h.mongo.cleanup();
+  });
+
+  it('waits for a handler in flight before closing MongoDB', async () => {
+    const h = await startHarness('product_service_drain');
+    const created = await request(h.service.app)
+      .post('/api/products')
+      .set('Authorization', tokenFor(seller))
+      .send({ name: 'Drain', price: 1, inventory: 2 });
+    const productId = created.body.id as string;
+    await h.bus.publish(
+      createEvent('order-service', 'order.created', {
+        orderId: 'o-drain',
+        items: [{ productId, quantity: 1 }],
+      }),
+    );
+    // Let the delivery start, then stop while it runs.
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await h.service.stop();
+    await h.bus.idle();
+    // The handler that was running finished its work (it was not cut off by the closing connection).
+    expect(h.bus.deadLetters).toEqual([]);
+    expect(h.publishedOf('inventory.reserved')).toEqual([
+      { orderId: 'o-drain', items: [{ productId, quantity: 1 }] },
+    ]);
+    const check = await mongoose.createConnection(h.mongo.url).asPromise();
+    const doc = await check
+      .collection('products')
+      .findOne({ _id: new mongoose.Types.ObjectId(productId) });
+    expect(doc).toMatchObject({ available: 1, reserved: 1 });
+    await check.close();
+    await h.bus.close();
+    await h.mongo.cleanup();
+  });
+
+  it('refuses to start when MongoDB is unreachable, leaving nothing open', async () => {
+    const bus = new InMemoryEventBus();
+    const config = loadProductConfig({
+      MONGO_URL: 'mongodb://127.0.0.1:1/product_db',
+      MONGO_SERVER_SELECTION_TIMEOUT_MS: '300',
+      JWT_PUBLIC_KEY: 'unused',
+      PORT: '0',
+      LOG_LEVEL: 'silent',
+    });
+    await expect(startProductService({ config, bus })).rejects.toThrow();
+    await bus.close();
+  });
+});
