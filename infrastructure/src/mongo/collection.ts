@@ -105,6 +105,8 @@ export interface Plan {
   docs: Document[];
   indexName?: string;
   keysExamined: number;
+  /** The index lookup alone decides the match (the filter is nothing but those equalities). */
+  exact: boolean;
 }
 
 /** Called for every change so the persistence layer can journal it. */
@@ -149,7 +151,12 @@ export class Collection {
         const doc = this.docs.get(valueKey(v));
         if (doc) docs.push(doc);
       }
-      return { docs, indexName: '_id_', keysExamined: idValues.length };
+      return {
+        docs,
+        indexName: '_id_',
+        keysExamined: idValues.length,
+        exact: Object.keys(filter).length === 1,
+      };
     }
     let best: { index: Index; keys: string[] } | undefined;
     for (const index of this.indexes.values()) {
@@ -162,7 +169,7 @@ export class Collection {
       const keys = cartesian(perField as unknown[][]).map((values) => index.keyFor(values));
       best = { index, keys };
     }
-    if (!best) return { docs: [...this.docs.values()], keysExamined: 0 };
+    if (!best) return { docs: [...this.docs.values()], keysExamined: 0, exact: false };
     const ids = new Set<string>();
     for (const key of best.keys) for (const id of best.index.entries.get(key) ?? []) ids.add(id);
     const docs: Document[] = [];
@@ -171,24 +178,11 @@ export class Collection {
       const doc = this.docs.get(id);
       if (doc) docs.push(doc);
     }
-    return { docs, indexName: best.index.name, keysExamined: best.keys.length };
+    const exact = Object.keys(filter).length === best.index.fields.length;
+    return { docs, indexName: best.index.name, keysExamined: best.keys.length, exact };
   }
 
   /** Documents matching a filter, in natural order. */
-  match(filter: Document, limit = Infinity): Document[] {
-    const { docs } = this.plan(filter);
-    const query = new Query(filter, {});
-    const out: Document[] = [];
-    for (const doc of docs) {
-      this.docsExamined++;
-      if (query.test(doc)) {
-        out.push(doc);
-        if (out.length >= limit) break;
-      }
-    }
-    return out;
-  }
-
   // ---- writes ----
 
   insert(input: Document): Document {

@@ -1,4 +1,4 @@
-import { BSON, ObjectId, type Document } from 'bson';
+import { BSON, EJSON, ObjectId, type Document } from 'bson';
 import { Aggregator, Query, find as mingoFind, update as mingoUpdate } from 'mingo';
 import { MAX_BSON_SIZE, type Collection, type IndexSpec } from './collection';
 import type { CursorStore } from './cursors';
@@ -332,12 +332,12 @@ function runFind(coll: Collection | undefined, opts: FindOptions): FindResult {
   if (!coll) return { docs: [], examined: 0, keysExamined: 0 };
   const { $text, ...rest } = filter;
   const plan = coll.plan(rest);
-  const query = new Query(rest, {});
+  const query = plan.exact ? undefined : compileQuery(rest);
   const text = $text === undefined ? undefined : compileTextSearch(coll.textIndex(), $text);
   let matched: Document[] = [];
   for (const doc of plan.docs) {
     coll.docsExamined++;
-    if (!query.test(doc)) continue;
+    if (query && !query.test(doc)) continue;
     if (text) {
       const score = text.score(doc);
       if (score === undefined) continue;
@@ -366,11 +366,15 @@ function runFind(coll: Collection | undefined, opts: FindOptions): FindResult {
   }
   const skip = nonNegative(opts.skip, 'skip');
   const limit = Math.abs(Number(opts.limit ?? 0));
-  let cursor = mingoFind(matched, {}, hasKeys(projection) ? projection : undefined);
-  if (hasKeys(sort)) cursor = cursor.sort(sort);
-  if (skip > 0) cursor = cursor.skip(skip);
-  if (limit > 0) cursor = cursor.limit(limit);
-  matched = cursor.all() as Document[];
+  if (hasKeys(projection) || hasKeys(sort)) {
+    let cursor = mingoFind(matched, {}, hasKeys(projection) ? projection : undefined);
+    if (hasKeys(sort)) cursor = cursor.sort(sort);
+    if (skip > 0) cursor = cursor.skip(skip);
+    if (limit > 0) cursor = cursor.limit(limit);
+    matched = cursor.all() as Document[];
+  } else if (skip > 0 || limit > 0) {
+    matched = matched.slice(skip, limit > 0 ? skip + limit : undefined);
+  }
   if (text) matched = matched.map((d) => finishScore(d, scoreAs));
   if (hasKeys(projection)) matched = matched.map(idFirst);
   return {
@@ -379,6 +383,33 @@ function runFind(coll: Collection | undefined, opts: FindOptions): FindResult {
     keysExamined: plan.keysExamined,
     indexName: plan.indexName,
   };
+}
+
+// Building a mingo Query copies its whole operator table, which dominated the cost of a
+// find; compiled queries are pure, so identical filters share one.
+const QUERY_CACHE_SIZE = 500;
+const queryCache = new Map<string, Query>();
+
+function compileQuery(filter: Document): Query {
+  let key: string;
+  try {
+    key = EJSON.stringify(filter, { relaxed: false });
+  } catch {
+    return new Query(filter, {});
+  }
+  // $expr may read $$NOW, which a compiled query fixes at first use: never share those.
+  if (/\$(expr|where|function)/.test(key)) return new Query(filter, {});
+  let query = queryCache.get(key);
+  if (query) {
+    // Refresh its position so the oldest-used entry is evicted first.
+    queryCache.delete(key);
+  } else {
+    query = new Query(filter, {});
+    if (queryCache.size >= QUERY_CACHE_SIZE)
+      queryCache.delete(queryCache.keys().next().value as string);
+  }
+  queryCache.set(key, query);
+  return query;
 }
 
 /** `{ f: { $meta: 'textScore' } }` → the hidden score field. */
