@@ -6,6 +6,7 @@ import {
   generateEs256KeyPair,
   InMemoryEventBus,
   signAccessToken,
+  type EventBus,
   type EventEnvelope,
   type Role,
 } from '@ecom/common';
@@ -24,6 +25,8 @@ export class ProductServiceStub {
   readonly products = new Set<string>();
   mode: 'up' | 'error' | 'slow' = 'up';
   calls = 0;
+  /** Runs before each answer (tests use it to interleave events with a request). */
+  beforeAnswer?: () => Promise<void>;
   private server!: Server;
   url = '';
 
@@ -47,6 +50,7 @@ export class ProductServiceStub {
         }
       };
       if (this.mode === 'slow') setTimeout(answer, 1000).unref();
+      else if (this.beforeAnswer) void this.beforeAnswer().then(answer);
       else answer();
     });
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
@@ -83,6 +87,7 @@ export interface Harness {
 export async function startHarness(
   label: string,
   env: Record<string, string> = {},
+  options: { wrapBus?: (bus: InMemoryEventBus) => EventBus } = {},
 ): Promise<Harness> {
   const mongo = await createTestMongo(label);
   const products = new ProductServiceStub();
@@ -109,7 +114,10 @@ export async function startHarness(
     OUTBOX_RELAY_INTERVAL_MS: '50',
     ...env,
   });
-  const service = await startCommentsService({ config, bus });
+  const service = await startCommentsService({
+    config,
+    bus: options.wrapBus ? options.wrapBus(bus) : bus,
+  });
   const harness: Harness = {
     service,
     bus,

@@ -64,11 +64,9 @@ export function commentsRouter(deps: {
     validate({ params: s.idParams, body: s.flag }),
     async (req, res) => {
       const body = req.body as { reason: string };
-      res
-        .status(201)
-        .json({
-          data: await useCases.flag(required(req.user), req.params.id as string, body.reason),
-        });
+      res.status(201).json({
+        data: await useCases.flag(required(req.user), req.params.id as string, body.reason),
+      });
     },
   );
 

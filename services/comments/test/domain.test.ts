@@ -1,0 +1,195 @@
+import {
+  ANONYMISED_AUTHOR_NAME,
+  assertCanDelete,
+  assertCanEdit,
+  assertCanReact,
+  assertRatingFitsKind,
+  assertVisible,
+  deletionOutcome,
+  isVisibleTo,
+  moderationEffect,
+  replyDepth,
+  shouldHideAfterFlag,
+} from '../src/domain/rules';
+import { buildThreads, toCommentView } from '../src/domain/thread';
+import type { Actor, Comment } from '../src/domain/types';
+
+let seq = 0;
+function comment(over: Partial<Comment> = {}): Comment {
+  seq += 1;
+  const at = new Date(Date.UTC(2026, 0, 1, 0, 0, seq));
+  return {
+    id: `c${String(seq).padStart(3, '0')}`,
+    productId: 'p1',
+    authorId: 'alice',
+    authorName: 'Alice',
+    parentId: null,
+    rootId: null,
+    depth: 0,
+    text: 'text',
+    rating: 5,
+    status: 'visible',
+    hiddenReason: null,
+    flags: 0,
+    flagsSinceReview: 0,
+    helpfulCount: 0,
+    replyCount: 0,
+    createdAt: at,
+    updatedAt: at,
+    editedAt: null,
+    deletedAt: null,
+    deletedBy: null,
+    ...over,
+  };
+}
+
+const alice: Actor = { id: 'alice', role: 'customer' };
+const bob: Actor = { id: 'bob', role: 'customer' };
+const admin: Actor = { id: 'root', role: 'admin' };
+
+describe('visibility', () => {
+  it('shows hidden comments to admins only', () => {
+    const hidden = comment({ status: 'hidden' });
+    expect(isVisibleTo(hidden, undefined)).toBe(false);
+    expect(isVisibleTo(hidden, alice)).toBe(false);
+    expect(isVisibleTo(hidden, admin)).toBe(true);
+    expect(isVisibleTo(comment({ status: 'deleted' }), undefined)).toBe(true);
+    expect(() => assertVisible(hidden, bob)).toThrow(expect.objectContaining({ status: 404 }));
+    expect(() => assertVisible(null, admin)).toThrow(expect.objectContaining({ status: 404 }));
+  });
+});
+
+describe('ratings', () => {
+  it('a review needs one, a reply has none', () => {
+    expect(() => assertRatingFitsKind(false, 4)).not.toThrow();
+    expect(() => assertRatingFitsKind(false, undefined)).toThrow(
+      expect.objectContaining({ status: 400 }),
+    );
+    expect(() => assertRatingFitsKind(false, null)).toThrow(
+      expect.objectContaining({ status: 400 }),
+    );
+    expect(() => assertRatingFitsKind(true, undefined)).not.toThrow();
+    expect(() => assertRatingFitsKind(true, null)).not.toThrow();
+    expect(() => assertRatingFitsKind(true, 3)).toThrow(expect.objectContaining({ status: 400 }));
+  });
+});
+
+describe('replyDepth', () => {
+  it('is the parent depth + 1 within the bound', () => {
+    expect(replyDepth(comment({ depth: 0 }), 'p1', 3)).toBe(1);
+    expect(replyDepth(comment({ depth: 2 }), 'p1', 3)).toBe(3);
+  });
+  it('refuses too deep threads, other products and tombstones (422)', () => {
+    expect(() => replyDepth(comment({ depth: 3 }), 'p1', 3)).toThrow(
+      expect.objectContaining({ status: 422, code: 'THREAD_TOO_DEEP' }),
+    );
+    expect(() => replyDepth(comment(), 'p2', 3)).toThrow(
+      expect.objectContaining({ status: 422, code: 'PARENT_PRODUCT_MISMATCH' }),
+    );
+    expect(() => replyDepth(comment({ status: 'deleted' }), 'p1', 3)).toThrow(
+      expect.objectContaining({ status: 422, code: 'PARENT_DELETED' }),
+    );
+  });
+});
+
+describe('edit and delete permissions', () => {
+  it('only the author edits', () => {
+    const c = comment();
+    expect(() => assertCanEdit(c, alice)).not.toThrow();
+    expect(() => assertCanEdit(c, bob)).toThrow(expect.objectContaining({ status: 403 }));
+    expect(() => assertCanEdit(c, admin)).toThrow(expect.objectContaining({ status: 403 }));
+    expect(() => assertCanEdit(comment({ status: 'deleted' }), alice)).toThrow(
+      expect.objectContaining({ status: 404 }),
+    );
+    // Once anonymised, nobody is the author any more.
+    expect(() => assertCanEdit(comment({ authorId: null }), alice)).toThrow(
+      expect.objectContaining({ status: 403 }),
+    );
+  });
+  it('the author or an admin deletes', () => {
+    const c = comment();
+    expect(() => assertCanDelete(c, alice)).not.toThrow();
+    expect(() => assertCanDelete(c, admin)).not.toThrow();
+    expect(() => assertCanDelete(c, bob)).toThrow(expect.objectContaining({ status: 403 }));
+    expect(() => assertCanDelete(comment({ status: 'deleted' }), admin)).toThrow(
+      expect.objectContaining({ status: 404 }),
+    );
+  });
+  it('a comment with replies becomes a tombstone', () => {
+    expect(deletionOutcome({ replyCount: 0 })).toBe('remove');
+    expect(deletionOutcome({ replyCount: 2 })).toBe('tombstone');
+  });
+});
+
+describe('flags and votes', () => {
+  it('are for other people’s live comments', () => {
+    expect(() => assertCanReact(comment(), bob, 'flag')).not.toThrow();
+    expect(() => assertCanReact(comment(), alice, 'flag')).toThrow(
+      expect.objectContaining({ code: 'OWN_COMMENT_FLAG' }),
+    );
+    expect(() => assertCanReact(comment(), alice, 'vote')).toThrow(
+      expect.objectContaining({ code: 'OWN_COMMENT_VOTE' }),
+    );
+    expect(() => assertCanReact(comment({ status: 'deleted' }), bob, 'vote')).toThrow(
+      expect.objectContaining({ code: 'COMMENT_DELETED' }),
+    );
+  });
+  it('hide a visible comment once the threshold is reached', () => {
+    expect(shouldHideAfterFlag({ status: 'visible', flagsSinceReview: 2 }, 3)).toBe(false);
+    expect(shouldHideAfterFlag({ status: 'visible', flagsSinceReview: 3 }, 3)).toBe(true);
+    expect(shouldHideAfterFlag({ status: 'hidden', flagsSinceReview: 5 }, 3)).toBe(false);
+    expect(shouldHideAfterFlag({ status: 'visible', flagsSinceReview: 1 }, 1)).toBe(true);
+  });
+  it('moderation maps actions to effects and refuses tombstones', () => {
+    expect(moderationEffect(comment({ status: 'hidden' }), 'approve')).toBe('show');
+    expect(moderationEffect(comment(), 'hide')).toBe('hide');
+    expect(moderationEffect(comment(), 'remove')).toBe('delete');
+    expect(() => moderationEffect(comment({ status: 'deleted' }), 'approve')).toThrow(
+      expect.objectContaining({ status: 404 }),
+    );
+  });
+});
+
+describe('views and threads', () => {
+  it('a tombstone keeps its place without text, rating or author', () => {
+    const v = toCommentView(comment({ status: 'deleted', text: 'secret', rating: 4 }), undefined);
+    expect(v).toMatchObject({ deleted: true, text: null, rating: null, author: null });
+    expect(v.moderation).toBeUndefined();
+    expect(toCommentView(comment({ flags: 2 }), admin).moderation).toEqual({
+      flags: 2,
+      flagsSinceReview: 0,
+      hiddenReason: null,
+    });
+    expect(ANONYMISED_AUTHOR_NAME).toBe('Deleted user');
+  });
+
+  it('nests replies oldest first, bounded in depth, without hidden subtrees', () => {
+    const root = comment();
+    const r1 = comment({ parentId: root.id, rootId: root.id, depth: 1, rating: null });
+    const r2 = comment({
+      parentId: root.id,
+      rootId: root.id,
+      depth: 1,
+      rating: null,
+      status: 'hidden',
+    });
+    const r2child = comment({ parentId: r2.id, rootId: root.id, depth: 2, rating: null });
+    const r1a = comment({ parentId: r1.id, rootId: root.id, depth: 2, rating: null });
+    const r1b = comment({ parentId: r1a.id, rootId: root.id, depth: 3, rating: null });
+    const tooDeep = comment({ parentId: r1b.id, rootId: root.id, depth: 4, rating: null });
+    // Given newest first, as a store might return them.
+    const replies = [tooDeep, r1b, r1a, r2child, r2, r1];
+
+    const [pub] = buildThreads([root], replies, undefined, 3);
+    expect(pub!.replies!.map((r) => r.id)).toEqual([r1.id]);
+    expect(pub!.replies![0]!.replies![0]!.id).toBe(r1a.id);
+    expect(pub!.replies![0]!.replies![0]!.replies![0]!.id).toBe(r1b.id);
+    expect(pub!.replies![0]!.replies![0]!.replies![0]!.replies).toEqual([]);
+
+    const [adm] = buildThreads([root], replies, admin, 3);
+    expect(adm!.replies!.map((r) => r.id)).toEqual([r1.id, r2.id]);
+    expect(adm!.replies![1]!.replies!.map((r) => r.id)).toEqual([r2child.id]);
+
+    expect(buildThreads([comment({ status: 'hidden' })], [], alice, 3)).toEqual([]);
+  });
+});

@@ -1,0 +1,339 @@
+import type { EventBus, EventEnvelope, InMemoryEventBus, SubscribeOptions } from '@ecom/common';
+import { envelope, startHarness, type Harness } from './harness';
+
+/** The real in-memory bus, whose publish can be made to fail (a broker outage). */
+class FlakyBus implements EventBus {
+  failing = false;
+  constructor(private readonly inner: InMemoryEventBus) {}
+  async publish(event: EventEnvelope): Promise<void> {
+    if (this.failing) throw new Error('broker unavailable');
+    await this.inner.publish(event);
+  }
+  subscribe(options: SubscribeOptions): Promise<void> {
+    return this.inner.subscribe(options);
+  }
+  health(): Promise<void> {
+    return this.inner.health();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+let h: Harness;
+let flaky: FlakyBus;
+beforeAll(async () => {
+  h = await startHarness(
+    'comments_events',
+    {},
+    {
+      wrapBus: (bus) => (flaky = new FlakyBus(bus)),
+    },
+  );
+});
+afterAll(async () => {
+  await h.stop();
+});
+
+const auth = (userId: string, role: 'customer' | 'admin' = 'customer') => ({
+  Authorization: `Bearer ${h.token(userId, role)}`,
+});
+
+async function post(userId: string, body: Record<string, unknown>, headers = {}) {
+  const res = await h.http().post('/api/comments').set(auth(userId)).set(headers).send(body);
+  expect(res.status).toBe(201);
+  return res.body.data as { id: string };
+}
+
+async function eventsFor(commentId: string): Promise<EventEnvelope[]> {
+  await h.settle();
+  return h.published.filter((e) => (e.data as { commentId?: string }).commentId === commentId);
+}
+
+describe('published events', () => {
+  it('comment.created for a review and a reply, with the request’s correlation id', async () => {
+    const productId = h.products.add();
+    const correlationId = 'corr-created-12345';
+    const review = await post(
+      'alice',
+      { productId, text: 'r', rating: 4 },
+      { 'x-correlation-id': correlationId },
+    );
+    const reply = await post('bob', { productId, text: 'reply', parentId: review.id });
+    const [created] = await eventsFor(review.id);
+    expect(created).toMatchObject({
+      eventType: 'comment.created',
+      source: 'comments-service',
+      version: '1.0',
+      metadata: { correlationId },
+    });
+    expect(created!.data).toEqual({
+      commentId: review.id,
+      productId,
+      userId: 'alice',
+      rating: 4,
+      parentId: null,
+    });
+    const [replyEvent] = await eventsFor(reply.id);
+    expect(replyEvent!.data).toEqual({
+      commentId: reply.id,
+      productId,
+      userId: 'bob',
+      rating: null,
+      parentId: review.id,
+    });
+  });
+
+  it('comment.updated carries the new and previous rating', async () => {
+    const productId = h.products.add();
+    const c = await post('alice', { productId, text: 'r', rating: 2 });
+    await h.http().put(`/api/comments/${c.id}`).set(auth('alice')).send({ rating: 5 }).expect(200);
+    await h
+      .http()
+      .put(`/api/comments/${c.id}`)
+      .set(auth('alice'))
+      .send({ text: 'only text' })
+      .expect(200);
+    const updates = (await eventsFor(c.id)).filter((e) => e.eventType === 'comment.updated');
+    expect(updates.map((e) => e.data)).toEqual([
+      { commentId: c.id, productId, rating: 5, previousRating: 2 },
+      { commentId: c.id, productId, rating: 5, previousRating: 5 },
+    ]);
+  });
+
+  it('comment.deleted carries the rating removed, for removals and tombstones alike', async () => {
+    const productId = h.products.add();
+    const leaf = await post('alice', { productId, text: 'r', rating: 3 });
+    await h.http().delete(`/api/comments/${leaf.id}`).set(auth('alice')).expect(200);
+    const root = await post('carol', { productId, text: 'r', rating: 1 });
+    await post('bob', { productId, text: 'reply', parentId: root.id });
+    await h
+      .http()
+      .put(`/api/comments/${root.id}/moderate`)
+      .set(auth('adm', 'admin'))
+      .send({ action: 'remove' })
+      .expect(200);
+    const leafDeleted = (await eventsFor(leaf.id)).find((e) => e.eventType === 'comment.deleted');
+    expect(leafDeleted!.data).toEqual({ commentId: leaf.id, productId, rating: 3 });
+    const rootDeleted = (await eventsFor(root.id)).filter((e) => e.eventType === 'comment.deleted');
+    expect(rootDeleted.map((e) => e.data)).toEqual([{ commentId: root.id, productId, rating: 1 }]);
+  });
+
+  it('comment.flagged reports the count and whether the comment is hidden', async () => {
+    const productId = h.products.add();
+    const c = await post('alice', { productId, text: 'r', rating: 3 });
+    for (const f of ['f1', 'f2', 'f3']) {
+      await h
+        .http()
+        .post(`/api/comments/${c.id}/flag`)
+        .set(auth(f))
+        .send({ reason: 'spam' })
+        .expect(201);
+    }
+    await h
+      .http()
+      .put(`/api/comments/${c.id}/moderate`)
+      .set(auth('adm', 'admin'))
+      .send({ action: 'approve' })
+      .expect(200);
+    const flagged = (await eventsFor(c.id)).filter((e) => e.eventType === 'comment.flagged');
+    expect(flagged.map((e) => e.data)).toEqual([
+      { commentId: c.id, productId, flags: 1, hidden: false },
+      { commentId: c.id, productId, flags: 2, hidden: false },
+      { commentId: c.id, productId, flags: 3, hidden: true },
+      { commentId: c.id, productId, flags: 3, hidden: false },
+    ]);
+  });
+
+  it('publishes nothing for refused requests', async () => {
+    const productId = h.products.add();
+    await h.settle();
+    const before = h.published.length;
+    await h
+      .http()
+      .post('/api/comments')
+      .set(auth('alice'))
+      .send({ productId, text: '' })
+      .expect(400);
+    await h
+      .http()
+      .post('/api/comments')
+      .set(auth('alice'))
+      .send({ productId: 'unknown1', text: 'x', rating: 2 })
+      .expect(404);
+    await h.settle();
+    expect(h.published.length).toBe(before);
+  });
+
+  it('keeps an event the bus refused in the outbox and sends it once the bus is back', async () => {
+    const productId = h.products.add();
+    flaky.failing = true;
+    let c: { id: string };
+    try {
+      c = await post('alice', { productId, text: 'while the broker is down', rating: 5 });
+      await h.settle();
+      expect(await eventsFor(c.id)).toEqual([]);
+      expect(await h.count('outbox', { sentAt: null, 'event.data.commentId': c.id })).toBe(1);
+    } finally {
+      flaky.failing = false;
+    }
+    // The relay retries on its interval once the row is due.
+    const deadline = Date.now() + 10_000;
+    while ((await eventsFor(c.id)).length === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const sent = await eventsFor(c.id);
+    expect(sent.map((e) => e.eventType)).toEqual(['comment.created']);
+    expect(await h.count('outbox', { sentAt: null, 'event.data.commentId': c.id })).toBe(0);
+  });
+});
+
+describe('consumed events', () => {
+  it('product.deleted removes the product’s comments, flags and votes, once', async () => {
+    const doomed = h.products.add();
+    const kept = h.products.add();
+    const r = await post('alice', { productId: doomed, text: 'r', rating: 5 });
+    await post('bob', { productId: doomed, text: 'reply', parentId: r.id });
+    await h
+      .http()
+      .post(`/api/comments/${r.id}/flag`)
+      .set(auth('carol'))
+      .send({ reason: 'x' })
+      .expect(201);
+    await h.http().post(`/api/comments/${r.id}/helpful`).set(auth('carol')).expect(201);
+    const other = await post('alice', { productId: kept, text: 'stays', rating: 4 });
+
+    const event = envelope('product.deleted', { productId: doomed });
+    await h.bus.publish(event);
+    await h.settle();
+    expect(await h.count('comments', { productId: doomed })).toBe(0);
+    expect(await h.count('flags', { productId: doomed })).toBe(0);
+    expect(await h.count('helpful_votes', { productId: doomed })).toBe(0);
+    expect((await h.http().get(`/api/comments/${other.id}`)).status).toBe(200);
+
+    // Redelivery is recognised; a new comment for the deleted product is refused even
+    // though the product service still answers (its deletion may not have propagated).
+    await h.bus.publish(event);
+    await h.settle();
+    expect(await h.count('processed_events', { eventId: event.eventId })).toBe(1);
+    const late = await h
+      .http()
+      .post('/api/comments')
+      .set(auth('dave'))
+      .send({ productId: doomed, text: 'late', rating: 3 });
+    expect(late.status).toBe(404);
+    expect(await h.count('comments', { productId: doomed })).toBe(0);
+    expect(h.bus.deadLetters).toEqual([]);
+  });
+
+  it('product.deleted handled while a comment is being written: the comment is withdrawn', async () => {
+    const productId = h.products.add();
+    // The product service answers "exists" only after the deletion event has been handled.
+    h.products.beforeAnswer = async () => {
+      h.products.beforeAnswer = undefined;
+      await h.bus.publish(envelope('product.deleted', { productId }));
+      await h.settle();
+    };
+    const res = await h
+      .http()
+      .post('/api/comments')
+      .set(auth('erin'))
+      .send({ productId, text: 'race', rating: 4 });
+    expect(res.status).toBe(404);
+    expect(await h.count('comments', { productId })).toBe(0);
+    await h.settle();
+    expect(
+      h.published.filter((e) => (e.data as { productId?: string }).productId === productId),
+    ).toEqual([]);
+  });
+
+  it('user.deleted anonymises the user’s comments and drops their flags and votes', async () => {
+    const productId = h.products.add();
+    const mine = await post('leaver', { productId, text: 'my review', rating: 5 });
+    const theirs = await post('stayer', { productId, text: 'other review', rating: 4 });
+    const myReply = await post('leaver', { productId, text: 'my reply', parentId: theirs.id });
+    await h.http().post(`/api/comments/${theirs.id}/helpful`).set(auth('leaver')).expect(201);
+    await h
+      .http()
+      .post(`/api/comments/${theirs.id}/flag`)
+      .set(auth('leaver'))
+      .send({ reason: 'x' })
+      .expect(201);
+
+    const event = envelope('user.deleted', { userId: 'leaver' });
+    await h.bus.publish(event);
+    await h.bus.publish(event);
+    await h.settle();
+    for (const id of [mine.id, myReply.id]) {
+      const c = (await h.http().get(`/api/comments/${id}`)).body.data;
+      expect(c.author).toEqual({ id: null, name: 'Deleted user' });
+    }
+    expect((await h.http().get(`/api/comments/${mine.id}`)).body.data.text).toBe('my review');
+    expect(await h.count('comments', { authorId: 'leaver' })).toBe(0);
+    expect(await h.count('helpful_votes', { userId: 'leaver' })).toBe(0);
+    expect(await h.count('flags', { userId: 'leaver' })).toBe(0);
+    // Counts stay; the other author is untouched; nobody can edit the orphaned review.
+    const other = (await h.http().get(`/api/comments/${theirs.id}`)).body.data;
+    expect(other).toMatchObject({ helpfulCount: 1, author: { id: 'stayer' } });
+    const edit = await h
+      .http()
+      .put(`/api/comments/${mine.id}`)
+      .set(auth('leaver'))
+      .send({ text: 'x' });
+    expect(edit.status).toBe(403);
+    expect(await h.count('processed_events', { eventId: event.eventId })).toBe(1);
+  });
+
+  it('user.created / user.updated set the author name; an older event never overwrites a newer one', async () => {
+    const productId = h.products.add();
+    await h.bus.publish(
+      envelope('user.created', {
+        userId: 'named',
+        email: 'n@x.test',
+        name: 'Nora',
+        role: 'customer',
+      }),
+    );
+    await h.settle();
+    const c = await post('named', { productId, text: 'hi', rating: 5 });
+    expect((await h.http().get(`/api/comments/${c.id}`)).body.data.author).toEqual({
+      id: 'named',
+      name: 'Nora',
+    });
+
+    const newer = envelope('user.updated', {
+      userId: 'named',
+      email: 'n@x.test',
+      name: 'Nora B.',
+      role: 'customer',
+    });
+    const older = {
+      ...envelope('user.updated', {
+        userId: 'named',
+        email: 'n@x.test',
+        name: 'Stale',
+        role: 'customer',
+      }),
+      timestamp: new Date(Date.now() - 60_000).toISOString(),
+    };
+    await h.bus.publish(newer);
+    await h.settle();
+    await h.bus.publish(older);
+    await h.settle();
+    expect((await h.http().get(`/api/comments/${c.id}`)).body.data.author).toEqual({
+      id: 'named',
+      name: 'Nora B.',
+    });
+  });
+
+  it('dead-letters an event whose data breaks its contract, changing nothing', async () => {
+    const productId = h.products.add();
+    await post('alice', { productId, text: 'x', rating: 5 });
+    const before = h.bus.deadLetters.length;
+    await h.bus.publish(envelope('product.deleted', { productId: { $ne: null } }));
+    await h.settle();
+    expect(h.bus.deadLetters.length).toBe(before + 1);
+    expect(h.bus.deadLetters.at(-1)!.reason).toMatch(/invalid product.deleted data/);
+    expect(await h.count('comments', { productId })).toBe(1);
+  });
+});

@@ -1,0 +1,261 @@
+import { startHarness, type Harness } from './harness';
+
+let h: Harness;
+beforeAll(async () => {
+  // The default threshold (3) is what this file exercises.
+  h = await startHarness('comments_moderation');
+});
+afterAll(async () => {
+  await h.stop();
+});
+
+const auth = (userId: string, role: 'customer' | 'admin' = 'customer') => ({
+  Authorization: `Bearer ${h.token(userId, role)}`,
+});
+const ADMIN = () => auth('admin-1', 'admin');
+
+async function post(userId: string, body: Record<string, unknown>) {
+  const res = await h.http().post('/api/comments').set(auth(userId)).send(body);
+  expect(res.status).toBe(201);
+  return res.body.data as { id: string };
+}
+
+async function flag(commentId: string, userId: string, reason = 'spam') {
+  return h.http().post(`/api/comments/${commentId}/flag`).set(auth(userId)).send({ reason });
+}
+
+async function listIds(productId: string, headers: Record<string, string> = {}) {
+  const res = await h.http().get(`/api/comments/product/${productId}`).set(headers);
+  expect(res.status).toBe(200);
+  return res.body.data as Array<{ id: string; replies: Array<{ id: string }> }>;
+}
+
+describe('POST /api/comments/:id/flag', () => {
+  it('records one flag per user per comment (409 on a second)', async () => {
+    const productId = h.products.add();
+    const c = await post('author', { productId, text: 'meh', rating: 2 });
+    const first = await flag(c.id, 'flagger-1');
+    expect(first.status).toBe(201);
+    expect(first.body.data).toEqual({ commentId: c.id, flagged: true, hidden: false });
+    const second = await flag(c.id, 'flagger-1', 'again');
+    expect(second.status).toBe(409);
+    expect(await h.count('flags', { userId: 'flagger-1' })).toBe(1);
+    const adminView = await h.http().get(`/api/comments/${c.id}`).set(ADMIN());
+    expect(adminView.body.data.moderation).toEqual({
+      flags: 1,
+      flagsSinceReview: 1,
+      hiddenReason: null,
+    });
+  });
+
+  it('keeps one flag per user under concurrent requests', async () => {
+    const productId = h.products.add();
+    const c = await post('author', { productId, text: 'x', rating: 3 });
+    const results = await Promise.all([1, 2, 3, 4].map(() => flag(c.id, 'racer')));
+    expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409, 409]);
+    const adminView = await h.http().get(`/api/comments/${c.id}`).set(ADMIN());
+    expect(adminView.body.data.moderation.flags).toBe(1);
+  });
+
+  it('hides a comment after 3 flags; hidden comments are left out except for admins', async () => {
+    const productId = h.products.add();
+    const c = await post('author', { productId, text: 'offensive', rating: 1 });
+    const other = await post('someone', { productId, text: 'fine', rating: 4 });
+    const reply = await post('replier', { productId, text: 'reply under it', parentId: c.id });
+    expect((await flag(c.id, 'f1')).body.data.hidden).toBe(false);
+    expect((await flag(c.id, 'f2')).body.data.hidden).toBe(false);
+    expect((await flag(c.id, 'f3')).body.data.hidden).toBe(true);
+
+    const publicList = await listIds(productId);
+    expect(publicList.map((x) => x.id)).toEqual([other.id]);
+    const publicPage = await h.http().get(`/api/comments/product/${productId}`);
+    expect(publicPage.body.pagination.total).toBe(1);
+    expect(JSON.stringify(publicPage.body)).not.toContain('offensive');
+    expect(JSON.stringify(publicPage.body)).not.toContain(reply.id);
+    expect((await h.http().get(`/api/comments/${c.id}`)).status).toBe(404);
+    // Even a logged-in customer does not see it; nor can they flag it any more.
+    expect((await listIds(productId, auth('someone'))).map((x) => x.id)).toEqual([other.id]);
+    expect((await flag(c.id, 'f4')).status).toBe(404);
+
+    const adminList = await listIds(productId, ADMIN());
+    expect(adminList.map((x) => x.id).sort()).toEqual([c.id, other.id].sort());
+    const hidden = (
+      await h.http().get(`/api/comments/product/${productId}`).set(ADMIN())
+    ).body.data.find((x: { id: string }) => x.id === c.id);
+    expect(hidden).toMatchObject({
+      status: 'hidden',
+      moderation: { flags: 3, flagsSinceReview: 3, hiddenReason: 'flags' },
+    });
+    expect(hidden.replies.map((x: { id: string }) => x.id)).toEqual([reply.id]);
+  });
+
+  it('hides a reply on its own, keeping the rest of the thread', async () => {
+    const productId = h.products.add();
+    const root = await post('author', { productId, text: 'root', rating: 5 });
+    const bad = await post('troll', { productId, text: 'bad reply', parentId: root.id });
+    const good = await post('nice', { productId, text: 'good reply', parentId: root.id });
+    for (const f of ['a', 'b', 'c']) expect((await flag(bad.id, f)).status).toBe(201);
+    const list = await listIds(productId);
+    expect(list[0]!.replies.map((r) => r.id)).toEqual([good.id]);
+  });
+
+  it('refuses flagging one’s own comment (422) and a tombstone (422)', async () => {
+    const productId = h.products.add();
+    const c = await post('author', { productId, text: 'mine', rating: 5 });
+    const own = await flag(c.id, 'author');
+    expect(own.status).toBe(422);
+    expect(own.body.error.code).toBe('OWN_COMMENT_FLAG');
+    await post('replier', { productId, text: 'r', parentId: c.id });
+    await h.http().delete(`/api/comments/${c.id}`).set(auth('author')).expect(200);
+    const tomb = await flag(c.id, 'someone');
+    expect(tomb.status).toBe(422);
+    expect(tomb.body.error.code).toBe('COMMENT_DELETED');
+    expect(await h.count('flags', { commentId: c.id })).toBe(0);
+  });
+
+  it('validates the body and needs authentication (nothing written)', async () => {
+    const productId = h.products.add();
+    const c = await post('author', { productId, text: 'x', rating: 5 });
+    for (const body of [
+      {},
+      { reason: '' },
+      { reason: 'x'.repeat(501) },
+      { reason: 'ok', extra: 1 },
+    ]) {
+      const res = await h.http().post(`/api/comments/${c.id}/flag`).set(auth('v')).send(body);
+      expect(res.status).toBe(400);
+    }
+    const anon = await h.http().post(`/api/comments/${c.id}/flag`).send({ reason: 'spam' });
+    expect(anon.status).toBe(401);
+    const missing = await flag('c'.repeat(24), 'v');
+    expect(missing.status).toBe(404);
+    expect(await h.count('flags', { commentId: c.id })).toBe(0);
+  });
+});
+
+describe('PUT /api/comments/:id/moderate', () => {
+  async function hiddenComment() {
+    const productId = h.products.add();
+    const c = await post('author', { productId, text: 'borderline', rating: 3 });
+    for (const f of ['m1', 'm2', 'm3']) await flag(c.id, f);
+    return { productId, id: c.id };
+  }
+
+  it('approve makes a hidden comment visible again and restarts the flag count', async () => {
+    const { productId, id } = await hiddenComment();
+    const res = await h
+      .http()
+      .put(`/api/comments/${id}/moderate`)
+      .set(ADMIN())
+      .send({ action: 'approve' });
+    expect(res.status).toBe(200);
+    expect(res.body.data).toMatchObject({ id, action: 'approve', outcome: 'visible' });
+    expect(res.body.data.comment.moderation).toEqual({
+      flags: 3,
+      flagsSinceReview: 0,
+      hiddenReason: null,
+    });
+    expect((await listIds(productId)).map((x) => x.id)).toEqual([id]);
+    // Two new flags are not enough after an approval; the third new one hides it again.
+    await flag(id, 'm4');
+    await flag(id, 'm5');
+    expect((await listIds(productId)).map((x) => x.id)).toEqual([id]);
+    expect((await flag(id, 'm6')).body.data.hidden).toBe(true);
+    expect(await listIds(productId)).toEqual([]);
+  });
+
+  it('hide hides a visible comment at once', async () => {
+    const productId = h.products.add();
+    const c = await post('author', { productId, text: 'hide me', rating: 2 });
+    const res = await h
+      .http()
+      .put(`/api/comments/${c.id}/moderate`)
+      .set(ADMIN())
+      .send({ action: 'hide' });
+    expect(res.status).toBe(200);
+    expect(res.body.data.comment).toMatchObject({
+      status: 'hidden',
+      moderation: { hiddenReason: 'moderator' },
+    });
+    expect(await listIds(productId)).toEqual([]);
+  });
+
+  it('remove deletes (or tombstones) the comment', async () => {
+    const { productId, id } = await hiddenComment();
+    const res = await h
+      .http()
+      .put(`/api/comments/${id}/moderate`)
+      .set(ADMIN())
+      .send({ action: 'remove' });
+    expect(res.status).toBe(200);
+    expect(res.body.data).toEqual({ id, action: 'remove', outcome: 'removed', comment: null });
+    expect(await h.count('comments', { productId })).toBe(0);
+    expect(await h.count('flags', { productId })).toBe(0);
+
+    const root = await post('author2', { productId, text: 'thread root', rating: 4 });
+    await post('replier', { productId, text: 'reply', parentId: root.id });
+    const tomb = await h
+      .http()
+      .put(`/api/comments/${root.id}/moderate`)
+      .set(ADMIN())
+      .send({ action: 'remove' });
+    expect(tomb.body.data).toMatchObject({
+      outcome: 'tombstoned',
+      comment: { deleted: true, text: null },
+    });
+  });
+
+  it('is for admins only, validates the action, and 404s unknown comments', async () => {
+    const productId = h.products.add();
+    const c = await post('author', { productId, text: 'x', rating: 5 });
+    const customer = await h
+      .http()
+      .put(`/api/comments/${c.id}/moderate`)
+      .set(auth('author'))
+      .send({ action: 'hide' });
+    expect(customer.status).toBe(403);
+    const anon = await h.http().put(`/api/comments/${c.id}/moderate`).send({ action: 'hide' });
+    expect(anon.status).toBe(401);
+    for (const body of [{}, { action: 'ban' }, { action: 'hide', extra: true }]) {
+      const res = await h.http().put(`/api/comments/${c.id}/moderate`).set(ADMIN()).send(body);
+      expect(res.status).toBe(400);
+    }
+    const missing = await h
+      .http()
+      .put(`/api/comments/${'d'.repeat(24)}/moderate`)
+      .set(ADMIN())
+      .send({ action: 'hide' });
+    expect(missing.status).toBe(404);
+    const view = await h.http().get(`/api/comments/${c.id}`);
+    expect(view.body.data.status).toBe('visible');
+  });
+});
+
+describe('helpful votes', () => {
+  it('counts one vote per user; a vote can be withdrawn', async () => {
+    const productId = h.products.add();
+    const c = await post('author', { productId, text: 'useful', rating: 5 });
+    const v1 = await h.http().post(`/api/comments/${c.id}/helpful`).set(auth('voter-1'));
+    expect(v1.status).toBe(201);
+    expect(v1.body.data).toEqual({ commentId: c.id, helpfulCount: 1 });
+    const dup = await h.http().post(`/api/comments/${c.id}/helpful`).set(auth('voter-1'));
+    expect(dup.status).toBe(409);
+    await h.http().post(`/api/comments/${c.id}/helpful`).set(auth('voter-2')).expect(201);
+    expect((await h.http().get(`/api/comments/${c.id}`)).body.data.helpfulCount).toBe(2);
+    const undo = await h.http().delete(`/api/comments/${c.id}/helpful`).set(auth('voter-1'));
+    expect(undo.body.data.helpfulCount).toBe(1);
+    const undoAgain = await h.http().delete(`/api/comments/${c.id}/helpful`).set(auth('voter-1'));
+    expect(undoAgain.status).toBe(404);
+    expect((await h.http().get(`/api/comments/${c.id}`)).body.data.helpfulCount).toBe(1);
+  });
+
+  it('refuses votes on one’s own comment and without authentication', async () => {
+    const productId = h.products.add();
+    const c = await post('author', { productId, text: 'me', rating: 5 });
+    const own = await h.http().post(`/api/comments/${c.id}/helpful`).set(auth('author'));
+    expect(own.status).toBe(422);
+    const anon = await h.http().post(`/api/comments/${c.id}/helpful`);
+    expect(anon.status).toBe(401);
+    expect((await h.http().get(`/api/comments/${c.id}`)).body.data.helpfulCount).toBe(0);
+  });
+});
