@@ -1,0 +1,48 @@
+interface EmbeddedChain {
+  url: string;
+  contractAddress: string;
+  anchorerKeys: string[];
+  stop(): Promise<void>;
+}
+
+export interface ChainEndpoint {
+  url: string;
+  kind: 'embedded' | 'external';
+  /** Set when this launcher deployed the contract (embedded chain). */
+  contractAddress?: string;
+  /** One key per anchoring service: one writer per key keeps nonces in order. */
+  anchorerKeys: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * BLOCKCHAIN_RPC_URL (with ANCHOR_CONTRACT_ADDRESS and anchorer keys from the environment)
+ * or a Hardhat network served on 127.0.0.1:8545 with AuditAnchor deployed, so the
+ * `npx hardhat run ... --network localhost` scripts reach it.
+ */
+export async function startChain(env: NodeJS.ProcessEnv): Promise<ChainEndpoint> {
+  if (env.BLOCKCHAIN_RPC_URL) {
+    return {
+      url: env.BLOCKCHAIN_RPC_URL,
+      kind: 'external',
+      contractAddress: env.ANCHOR_CONTRACT_ADDRESS,
+      anchorerKeys: [env.PAYMENT_ANCHOR_PRIVATE_KEY, env.ORDER_ANCHOR_PRIVATE_KEY].filter(
+        (k): k is string => Boolean(k),
+      ),
+      stop: async () => undefined,
+    };
+  }
+  // Loaded lazily: Hardhat is heavy and unused when an external chain is configured. The
+  // module is TypeScript run from source (tsx), outside this project's compilation.
+  const { startEmbeddedChain } = require('@ecom/blockchain/src/embedded-chain') as {
+    startEmbeddedChain: (options: { port?: number; anchorers?: number }) => Promise<EmbeddedChain>;
+  };
+  const chain = await startEmbeddedChain({ port: Number(env.CHAIN_PORT ?? 8545), anchorers: 2 });
+  return {
+    url: chain.url,
+    kind: 'embedded',
+    contractAddress: chain.contractAddress,
+    anchorerKeys: chain.anchorerKeys,
+    stop: () => chain.stop(),
+  };
+}

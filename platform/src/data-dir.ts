@@ -1,0 +1,28 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** Repository root (platform/src or platform/dist → two levels up). */
+export const repoRoot = path.resolve(__dirname, '..', '..');
+
+/** Where the embedded stores keep their files: DATA_DIR or `.data/` at the repository root. */
+export function dataDir(env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(env.DATA_DIR ?? path.join(repoRoot, '.data'));
+}
+
+export function resetDataDir(dir: string): void {
+  // Refuse to wipe anything that does not look like our data directory.
+  if (fs.existsSync(dir) && !fs.existsSync(path.join(dir, '.ecom-data'))) {
+    throw new Error(
+      `${dir} is not a platform data directory (no .ecom-data marker); not deleting it`,
+    );
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+export function ensureDataDir(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(
+    path.join(dir, '.ecom-data'),
+    'Data of the embedded platform run (npm start).\n',
+  );
+}

@@ -1,0 +1,148 @@
+import { loadConfig, type EventBus, type Logger } from '@ecom/common';
+import { loadAuthConfig, startAuthService } from '@ecom/auth-service';
+import { loadProductConfig, startProductService } from '@ecom/product-service';
+import { loadCommentsConfig, startCommentsService } from '@ecom/comments-service';
+import { paymentConfigSchema, startPaymentService } from '@ecom/payment-service';
+import { orderConfigSchema, startOrderService } from '@ecom/order-service';
+import { loadGatewayConfig, startGateway } from '@ecom/gateway';
+import type { ChainEndpoint } from './chain';
+import { DEMO_ACCOUNTS, PORTS } from './demo';
+import type { JwtKeys } from './keys';
+import { mongoDatabaseUrl } from './stores';
+
+export interface FleetOptions {
+  env: NodeJS.ProcessEnv;
+  logLevel: string;
+  bus: EventBus;
+  keys: JwtKeys;
+  mongoUrl: string;
+  orderDbUrl: string;
+  paymentDbUrl: string;
+  chain: ChainEndpoint;
+  logger: Logger;
+}
+
+export type ServiceName = keyof typeof PORTS;
+
+export interface RunningFleet {
+  urls: Record<ServiceName, string>;
+  stop(): Promise<void>;
+}
+
+// Variables that name one service's own resources: never inherited from the launcher's shell.
+const PER_SERVICE = ['PORT', 'MONGO_URL', 'DATABASE_URL', 'EVENT_BUS'];
+
+/**
+ * Starts the five services and the gateway in this process, each on its port, sharing one
+ * event bus. Each service's configuration goes through its own joi schema, exactly as in
+ * its main.ts, from the launcher's environment plus what the launcher decided.
+ */
+export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
+  const inherited = Object.fromEntries(
+    Object.entries(o.env).filter(([k]) => !PER_SERVICE.includes(k)),
+  ) as NodeJS.ProcessEnv;
+  const host = o.env.HOST ?? '127.0.0.1';
+  const base: NodeJS.ProcessEnv = {
+    ...inherited,
+    NODE_ENV: o.env.NODE_ENV ?? 'development',
+    LOG_LEVEL: o.logLevel,
+    HOST: host,
+    EVENT_BUS: 'memory',
+    JWT_ALGORITHM: 'ES256',
+    JWT_PUBLIC_KEY: o.keys.publicKey,
+  };
+  const url = (name: ServiceName) => `http://127.0.0.1:${PORTS[name]}`;
+  const anchoring = (key: string | undefined): NodeJS.ProcessEnv => ({
+    BLOCKCHAIN_RPC_URL: o.chain.url,
+    ...(o.chain.contractAddress ? { ANCHOR_CONTRACT_ADDRESS: o.chain.contractAddress } : {}),
+    ...(key ? { ANCHOR_PRIVATE_KEY: key } : {}),
+  });
+
+  const stops: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s();
+    stops.length = 0;
+  };
+  const common = { bus: o.bus, logger: undefined };
+  try {
+    const auth = await startAuthService({
+      ...common,
+      config: loadAuthConfig({
+        ...base,
+        PORT: String(PORTS.auth),
+        MONGO_URL: mongoDatabaseUrl(o.mongoUrl, 'auth_db'),
+        JWT_PRIVATE_KEY: o.keys.privateKey,
+        ADMIN_EMAIL: o.env.ADMIN_EMAIL ?? DEMO_ACCOUNTS.admin.email,
+        ADMIN_PASSWORD: o.env.ADMIN_PASSWORD ?? DEMO_ACCOUNTS.admin.password,
+        BCRYPT_ROUNDS: o.env.BCRYPT_ROUNDS ?? '10',
+      }),
+    });
+    stops.push(() => auth.stop());
+    const product = await startProductService({
+      ...common,
+      config: loadProductConfig({
+        ...base,
+        PORT: String(PORTS.product),
+        MONGO_URL: mongoDatabaseUrl(o.mongoUrl, 'product_db'),
+      }),
+    });
+    stops.push(() => product.stop());
+    const comments = await startCommentsService({
+      ...common,
+      config: loadCommentsConfig({
+        ...base,
+        PORT: String(PORTS.comments),
+        MONGO_URL: mongoDatabaseUrl(o.mongoUrl, 'comments_db'),
+        PRODUCT_SERVICE_URL: url('product'),
+      }),
+    });
+    stops.push(() => comments.stop());
+    const payment = await startPaymentService({
+      ...common,
+      config: loadConfig(paymentConfigSchema, {
+        ...base,
+        PORT: String(PORTS.payment),
+        DATABASE_URL: o.paymentDbUrl,
+        ...anchoring(o.chain.anchorerKeys[0]),
+      }),
+    });
+    stops.push(() => payment.stop());
+    const order = await startOrderService({
+      ...common,
+      config: loadConfig(orderConfigSchema, {
+        ...base,
+        PORT: String(PORTS.order),
+        DATABASE_URL: o.orderDbUrl,
+        PRODUCT_SERVICE_URL: url('product'),
+        ...anchoring(o.chain.anchorerKeys[1]),
+      }),
+    });
+    stops.push(() => order.stop());
+    const gateway = await startGateway({
+      config: loadGatewayConfig({
+        ...base,
+        PORT: String(PORTS.gateway),
+        AUTH_SERVICE_URL: url('auth'),
+        PRODUCT_SERVICE_URL: url('product'),
+        COMMENTS_SERVICE_URL: url('comments'),
+        PAYMENT_SERVICE_URL: url('payment'),
+        ORDER_SERVICE_URL: url('order'),
+      }),
+    });
+    stops.push(() => gateway.stop());
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    urls: {
+      gateway: url('gateway'),
+      auth: url('auth'),
+      product: url('product'),
+      comments: url('comments'),
+      payment: url('payment'),
+      order: url('order'),
+    },
+    stop,
+  };
+}

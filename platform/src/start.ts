@@ -1,0 +1,202 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { createEventBus, createLogger, type EventBus, type Logger } from '@ecom/common';
+import { startChain, type ChainEndpoint } from './chain';
+import { dataDir, ensureDataDir, resetDataDir } from './data-dir';
+import { DEMO_ACCOUNTS, PORTS } from './demo';
+import { loadOrCreateJwtKeys } from './keys';
+import { seedDemoData } from './seed';
+import { startFleet, type RunningFleet } from './fleet';
+import { startMongo, startPostgres, type StoreEndpoint } from './stores';
+
+type BusKind = 'memory' | 'redis' | 'rabbitmq';
+
+/** EVENT_BUS when set; else RabbitMQ when AMQP_URL is set, Redis when REDIS_URL is, else memory. */
+export function chooseBus(env: NodeJS.ProcessEnv): BusKind {
+  if (env.EVENT_BUS) return env.EVENT_BUS as BusKind;
+  if (env.AMQP_URL) return 'rabbitmq';
+  if (env.REDIS_URL) return 'redis';
+  return 'memory';
+}
+
+export interface Platform {
+  fleet: RunningFleet;
+  stop(): Promise<void>;
+}
+
+export interface StartPlatformOptions {
+  env?: NodeJS.ProcessEnv;
+  reset?: boolean;
+  seed?: boolean;
+  logger?: Logger;
+  /** Printed lines (the table, "ready"); defaults to stdout. */
+  print?: (line: string) => void;
+}
+
+/**
+ * Starts everything `npm start` runs, in one process: stores (or their stand-ins), the chain,
+ * one event bus shared by all services, the five services and the gateway. Returns once the
+ * gateway answers; `stop()` closes everything in reverse order.
+ */
+export async function startPlatform(options: StartPlatformOptions = {}): Promise<Platform> {
+  const env = options.env ?? process.env;
+  const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const logLevel = env.LOG_LEVEL ?? 'warn';
+  const logger = options.logger ?? createLogger('platform', logLevel);
+  const dir = dataDir(env);
+  if (options.reset) resetDataDir(dir);
+  ensureDataDir(dir);
+
+  const stops: { name: string; stop: () => Promise<unknown> }[] = [];
+  const stopAll = async () => {
+    for (const { name, stop } of stops.reverse()) {
+      await stop().catch((err: unknown) => logger.error('stop failed', { name, err }));
+    }
+    stops.length = 0;
+  };
+
+  try {
+    const keys = loadOrCreateJwtKeys(dir, env);
+    const [mongo, orderDb, paymentDb, chain] = await Promise.all([
+      startMongo(dir, env),
+      startPostgres(dir, env, 'order_db', Number(env.ORDER_DB_PORT ?? 5433)),
+      startPostgres(dir, env, 'payment_db', Number(env.PAYMENT_DB_PORT ?? 5434)),
+      startChain(env),
+    ]);
+    stops.push(
+      { name: 'mongo', stop: () => mongo.stop() },
+      { name: 'order_db', stop: () => orderDb.stop() },
+      { name: 'payment_db', stop: () => paymentDb.stop() },
+      { name: 'chain', stop: () => chain.stop() },
+    );
+
+    const busKind = chooseBus(env);
+    const bus: EventBus = createEventBus(
+      { EVENT_BUS: busKind, REDIS_URL: env.REDIS_URL, AMQP_URL: env.AMQP_URL },
+      { service: 'platform', logger },
+    );
+    stops.push({ name: 'event bus', stop: () => bus.close() });
+
+    const fleet = await startFleet({
+      env,
+      logLevel,
+      bus,
+      keys,
+      mongoUrl: mongo.url,
+      orderDbUrl: orderDb.url,
+      paymentDbUrl: paymentDb.url,
+      chain,
+      logger,
+    });
+    stops.push({ name: 'services', stop: () => fleet.stop() });
+
+    const seedMarker = path.join(dir, 'seeded');
+    if (options.seed ?? !fs.existsSync(seedMarker)) {
+      const summary = await seedDemoData(fleet.urls);
+      fs.writeFileSync(seedMarker, `${new Date().toISOString()}\n`);
+      print(`seeded demo data: ${summary}`);
+    }
+
+    printTable(print, { mongo, orderDb, paymentDb, chain, busKind, fleet, dir });
+    return { fleet, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+function printTable(
+  print: (line: string) => void,
+  s: {
+    mongo: StoreEndpoint;
+    orderDb: StoreEndpoint;
+    paymentDb: StoreEndpoint;
+    chain: ChainEndpoint;
+    busKind: BusKind;
+    fleet: RunningFleet;
+    dir: string;
+  },
+): void {
+  const rows: [string, string, string][] = [
+    ['gateway', s.fleet.urls.gateway, 'API entry point, docs at /docs'],
+    ['auth', s.fleet.urls.auth, 'MongoDB auth_db'],
+    ['product', s.fleet.urls.product, 'MongoDB product_db'],
+    ['comments', s.fleet.urls.comments, 'MongoDB comments_db'],
+    ['payment', s.fleet.urls.payment, 'PostgreSQL payment_db'],
+    ['order', s.fleet.urls.order, 'PostgreSQL order_db'],
+    [
+      'MongoDB',
+      redact(s.mongo.url),
+      s.mongo.kind === 'embedded' ? 'embedded stand-in' : 'external',
+    ],
+    [
+      'PostgreSQL order_db',
+      redact(s.orderDb.url),
+      s.orderDb.kind === 'embedded' ? 'PGlite' : 'external',
+    ],
+    [
+      'PostgreSQL payment_db',
+      redact(s.paymentDb.url),
+      s.paymentDb.kind === 'embedded' ? 'PGlite' : 'external',
+    ],
+    [
+      'chain',
+      s.chain.url,
+      `${s.chain.kind}, AuditAnchor ${s.chain.contractAddress ?? '(deployed by the services)'}`,
+    ],
+    ['event bus', s.busKind, s.busKind === 'memory' ? 'in-process' : 'external'],
+  ];
+  const w0 = Math.max(...rows.map((r) => r[0].length));
+  const w1 = Math.max(...rows.map((r) => r[1].length));
+  print('');
+  for (const [a, b, c] of rows) print(`  ${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`);
+  print('');
+  print('  demo accounts (email / password):');
+  for (const [role, acc] of Object.entries(DEMO_ACCOUNTS)) {
+    print(`    ${role.padEnd(8)} ${acc.email} / ${acc.password}`);
+  }
+  print(`  data directory: ${s.dir} (npm start -- --reset wipes it)`);
+  print('');
+  print(`ready: http://localhost:${PORTS.gateway} (Ctrl-C stops)`);
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]+@/, '//$1:***@');
+}
+
+/** `npm start [-- --reset]`. */
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const unknown = args.filter((a) => !['--reset', '--seed'].includes(a));
+  if (unknown.length > 0) {
+    process.stderr.write(`unknown option(s): ${unknown.join(' ')} (known: --reset, --seed)\n`);
+    process.exit(2);
+  }
+  const started = Date.now();
+  let platform: Platform;
+  try {
+    platform = await startPlatform({
+      reset: args.includes('--reset'),
+      seed: args.includes('--seed') ? true : undefined,
+    });
+  } catch (err) {
+    process.stderr.write(
+      `platform failed to start: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
+    process.exit(1);
+  }
+  process.stdout.write(`started in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`\n${signal}: stopping...\n`);
+    await platform.stop();
+    process.stdout.write('stopped\n');
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+if (require.main === module) void main();

@@ -1,0 +1,68 @@
+import path from 'node:path';
+import { Client } from 'pg';
+import { startMongoStandIn, startPostgresStandIn } from '@ecom/infrastructure';
+
+export interface StoreEndpoint {
+  url: string;
+  /** "embedded" when a stand-in was started, else "external". */
+  kind: 'embedded' | 'external';
+  stop(): Promise<void>;
+}
+
+const noop = async () => undefined;
+
+/** MONGO_URL (a server URL; each service gets its own database on it) or the stand-in. */
+export async function startMongo(dir: string, env: NodeJS.ProcessEnv): Promise<StoreEndpoint> {
+  if (env.MONGO_URL) return { url: env.MONGO_URL, kind: 'external', stop: noop };
+  const port = Number(env.MONGO_PORT ?? 27017);
+  const standIn = await startMongoStandIn({ port, dataDir: path.join(dir, 'mongo') });
+  return { url: standIn.url, kind: 'embedded', stop: () => standIn.stop() };
+}
+
+/** Replaces the database of a MongoDB URL, keeping hosts and options. */
+export function mongoDatabaseUrl(serverUrl: string, db: string): string {
+  const url = new URL(serverUrl);
+  url.pathname = `/${db}`;
+  return url.toString();
+}
+
+async function ensurePostgresDatabase(adminUrl: string, db: string): Promise<string> {
+  const client = new Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [db]);
+    // Identifiers cannot be parameters; `db` is one of our own constant names.
+    if (!rowCount) await client.query(`CREATE DATABASE "${db.replace(/"/g, '')}"`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${db}`;
+  return url.toString();
+}
+
+/**
+ * A PostgreSQL database per service: on POSTGRES_URL's server when set (created if
+ * missing), else one PGlite stand-in per database (PGlite serves a single database).
+ */
+export async function startPostgres(
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  db: string,
+  port: number,
+): Promise<StoreEndpoint> {
+  if (env.POSTGRES_URL) {
+    return {
+      url: await ensurePostgresDatabase(env.POSTGRES_URL, db),
+      kind: 'external',
+      stop: noop,
+    };
+  }
+  const standIn = await startPostgresStandIn({
+    port,
+    dataDir: path.join(dir, 'postgres', db),
+    database: db,
+    childProcess: false,
+  });
+  return { url: standIn.url, kind: 'embedded', stop: () => standIn.stop() };
+}
