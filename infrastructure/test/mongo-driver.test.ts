@@ -468,6 +468,22 @@ describe('aggregation', () => {
 
   it('does not let a pipeline alter stored documents', async () => {
     await db
+      .collection('people')
+      .updateOne({ _id: 'u1' as never }, { $set: { address: { city: 'Oslo' } } });
+    await db
+      .collection('orders')
+      .aggregate([
+        { $lookup: { from: 'people', localField: 'user', foreignField: '_id', as: 'who' } },
+        { $unwind: '$who' },
+        { $set: { 'who.address.city': 'changed' } },
+      ])
+      .toArray();
+    expect(await db.collection('people').findOne({ _id: 'u1' as never })).toEqual({
+      _id: 'u1',
+      name: 'Ann',
+      address: { city: 'Oslo' },
+    });
+    await db
       .collection('orders')
       .aggregate([{ $addFields: { 'extra.x': 1, total: 0 } }])
       .toArray();
@@ -477,6 +493,15 @@ describe('aggregation', () => {
       total: 10,
       status: 'paid',
     });
+  });
+
+  it('refuses change streams clearly', async () => {
+    await expect(
+      db
+        .collection('orders')
+        .aggregate([{ $changeStream: {} }])
+        .toArray(),
+    ).rejects.toMatchObject({ code: 20, message: expect.stringContaining('change streams') });
   });
 
   it('refuses $out rather than half-supporting it', async () => {

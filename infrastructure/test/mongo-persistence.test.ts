@@ -134,6 +134,53 @@ describe('persistence with a data directory', () => {
     }
   });
 
+  it('runs from the command line and saves its data on SIGTERM', async () => {
+    const cli = path.join(__dirname, '..', 'src', 'mongo', 'cli.ts');
+    const run = async (): Promise<{ url: string; child: ReturnType<typeof spawn> }> => {
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', cli, '--port', '0', '--data-dir', dir],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout?.on('data', (c: Buffer) => {
+          out += c.toString();
+          const m = /listening on (mongodb:\/\/\S+)/.exec(out);
+          if (m) resolve(m[1]);
+        });
+        child.once('exit', (code) => reject(new Error(`cli exited ${code}`)));
+      });
+      return { url, child };
+    };
+    const stopped = (child: ReturnType<typeof spawn>): Promise<number | null> =>
+      new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+
+    const first = await run();
+    await withClient(`${first.url}/cli`, (c) => c.db().collection('k').insertOne({ v: 42 }));
+    const exit1 = stopped(first.child);
+    first.child.kill('SIGTERM');
+    expect(await exit1).toBe(0);
+    expect(fs.statSync(path.join(dir, 'journal.bson')).size).toBe(0); // folded into the snapshot
+
+    const second = await run();
+    try {
+      const doc = await withClient(`${second.url}/cli`, (c) =>
+        c
+          .db()
+          .collection('k')
+          .findOne({}, { projection: { _id: 0 } }),
+      );
+      expect(doc).toEqual({ v: 42 });
+    } finally {
+      const exit2 = stopped(second.child);
+      second.child.kill('SIGTERM');
+      await exit2;
+    }
+  });
+
   it('without a data directory nothing is kept', async () => {
     const first = await startMongoStandIn();
     await withClient(`${first.url}/mem`, (client) =>

@@ -503,6 +503,12 @@ function aggregate(cmd: Document, db: string, ctx: CommandContext): Document {
   const pipeline = cmd.pipeline as Document[];
   for (const stage of pipeline) {
     const op = Object.keys(stage)[0];
+    if (op === '$changeStream') {
+      throw new MongoCommandError(
+        'IllegalOperation',
+        'change streams are not supported by the MongoDB stand-in (they need a replica set)',
+      );
+    }
     if (op === '$out' || op === '$merge') {
       throw new MongoCommandError(
         'IllegalOperation',
@@ -523,12 +529,14 @@ function aggregate(cmd: Document, db: string, ctx: CommandContext): Document {
   } else {
     source = coll ? [...coll.docs.values()] : [];
   }
-  // mingo may modify its input in place (e.g. $addFields on a dotted path): give it copies.
-  if (!stages.every((s) => READ_ONLY_STAGES.has(Object.keys(s)[0])))
-    source = source.map(cloneDocument);
+  // mingo may modify its input in place (e.g. $addFields on a dotted path): give it copies,
+  // of joined ($lookup) documents too.
+  const readOnly = stages.every((s) => READ_ONLY_STAGES.has(Object.keys(s)[0]));
+  if (!readOnly) source = source.map(cloneDocument);
   const collectionResolver = (from: string): Document[] => {
     const other = ctx.engine.collection(db, from);
-    return other ? [...other.docs.values()] : [];
+    const docs = other ? [...other.docs.values()] : [];
+    return readOnly ? docs : docs.map(cloneDocument);
   };
   const docs = new Aggregator(stages, { collectionResolver }).run(source) as Document[];
   if (cmd.explain === true) return { stages: pipeline, ok: 1 };
