@@ -191,7 +191,7 @@ export class CatalogService {
     const { before, after } = result;
     await this.deps.cache.productChanged(id);
     const changed = [
-      'inventory',
+      ...(change.set !== undefined || change.restock !== undefined ? ['inventory'] : []),
       ...(change.lowStockThreshold !== undefined ? ['lowStockThreshold'] : []),
     ];
     await this.deps.publish('product.updated', {
