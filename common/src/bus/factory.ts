@@ -1,5 +1,6 @@
 import type { Logger } from '../logging/logger';
 import { InMemoryEventBus } from './memory-bus';
+import { RabbitMqEventBus } from './rabbitmq-bus';
 import { RedisStreamsEventBus } from './redis-bus';
 import type { EventBus, RetryPolicy } from './types';
 
@@ -34,7 +35,13 @@ export function createEventBus(config: EventBusConfig, options: EventBusFactoryO
       });
     case 'rabbitmq':
       if (!config.AMQP_URL) throw new Error('EVENT_BUS=rabbitmq needs AMQP_URL');
-      throw new Error('the RabbitMQ adapter is landing shortly');
+      return new RabbitMqEventBus({
+        url: config.AMQP_URL,
+        service: options.service,
+        logger: options.logger,
+        retry: options.retry,
+        prefix: options.prefix,
+      });
     default:
       throw new Error(`unknown EVENT_BUS: ${String((config as { EVENT_BUS: unknown }).EVENT_BUS)}`);
   }

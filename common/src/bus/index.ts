@@ -6,3 +6,4 @@ export * from './factory';
 export * from './outbox';
 export * from './idempotency';
 export * from './redis-bus';
+export * from './rabbitmq-bus';

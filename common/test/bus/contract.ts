@@ -268,9 +268,12 @@ export function busContract(
     });
     const publisher = bus('killed-publisher');
     const events = Array.from({ length: 60 }, (_, n) => createEvent('publisher', type, { n }));
+    await publisher.health(); // connected, so there is a connection to kill
     const firstHalf = Promise.all(events.slice(0, 30).map((e) => publisher.publish(e)));
-    await target.killConnections('killed-consumer');
-    await target.killConnections('killed-publisher');
+    await Promise.all([
+      target.killConnections('killed-consumer'),
+      target.killConnections('killed-publisher'),
+    ]);
     await firstHalf;
     // Published while the connections come back: must wait for them, not get lost.
     await Promise.all(events.slice(30).map((e) => publisher.publish(e)));

@@ -1,0 +1,482 @@
+import amqp, {
+  type Channel,
+  type ChannelModel,
+  type ConfirmChannel,
+  type ConsumeMessage,
+  type Options,
+} from 'amqplib';
+import type { Logger } from '../logging/logger';
+import { parseEnvelope, type EventEnvelope } from './envelope';
+import { dispatchEvent, InFlight } from './dispatch';
+import {
+  DEFAULT_RETRY_POLICY,
+  retryDelayMs,
+  type DeadLetter,
+  type EventBus,
+  type RetryPolicy,
+  type SubscribeOptions,
+} from './types';
+
+export interface RabbitMqEventBusOptions {
+  url: string;
+  /** Names the connection (client property connection_name, shown by rabbitmqctl and the UI). */
+  service: string;
+  logger: Logger;
+  retry?: Partial<RetryPolicy>;
+  /** Namespace (default 'ecom'): exchange `<prefix>.events`, queues `<prefix>.<group>[.retry.<ms>|.dead-letter]`. */
+  prefix?: string;
+  /** Unacknowledged messages per consumer group (default 16). */
+  prefetch?: number;
+  /** publish() waits this long for the broker's confirm, across reconnections (default 10 s). */
+  publishTimeoutMs?: number;
+  /** close() waits this long for in-flight handlers (default 10 s). */
+  closeTimeoutMs?: number;
+  /** Cap of the reconnection backoff (default 5 s). */
+  reconnectMaxDelayMs?: number;
+}
+
+/** The attempt number travels with the message (retry queues keep headers). */
+const ATTEMPT_HEADER = 'x-attempt';
+
+interface Subscription extends SubscribeOptions {
+  queue: string;
+  /** The connection this subscription's consumer was started on. */
+  startedOn?: ChannelModel;
+  starting?: Promise<void>;
+  channel?: Channel;
+  consumerTag?: string;
+}
+
+/**
+ * RabbitMQ adapter: a durable topic exchange (routing key = event type), one durable queue per
+ * consumer group bound to its event types, persistent messages published on a confirm
+ * channel, prefetch, and an ack only after the handler succeeded. A failed message is
+ * re-published (with its attempt number) to a per-delay retry queue whose TTL dead-letters
+ * it back into the group's queue, so delays grow per attempt without a plugin; after
+ * maxAttempts, or when the envelope is invalid, it goes to `<prefix>.<group>.dead-letter`
+ * with the reason in its headers. Re-publish then ack: a crash in between duplicates, never
+ * loses. The connection is re-established with backoff after any drop, consumers are
+ * re-subscribed, and publish() waits for the reconnection (bounded by publishTimeoutMs).
+ */
+export class RabbitMqEventBus implements EventBus {
+  private readonly prefix: string;
+  private readonly policy: RetryPolicy;
+  private readonly prefetch: number;
+  private readonly publishTimeoutMs: number;
+  private readonly closeTimeoutMs: number;
+  private readonly reconnectMaxDelayMs: number;
+  private readonly subscriptions: Subscription[] = [];
+  private readonly inFlight = new InFlight();
+  private conn?: ChannelModel;
+  private publisher?: ConfirmChannel;
+  private readyWaiters: (() => void)[] = [];
+  private connecting?: Promise<void>;
+  private closed = false;
+
+  constructor(private readonly options: RabbitMqEventBusOptions) {
+    this.prefix = options.prefix ?? 'ecom';
+    this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.prefetch = options.prefetch ?? 16;
+    this.publishTimeoutMs = options.publishTimeoutMs ?? 10_000;
+    this.closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
+    this.reconnectMaxDelayMs = options.reconnectMaxDelayMs ?? 5000;
+    this.connecting = this.connectLoop();
+  }
+
+  get connectionName(): string {
+    return `${this.prefix}:${this.options.service}`;
+  }
+
+  get exchange(): string {
+    return `${this.prefix}.events`;
+  }
+
+  queueName(group: string): string {
+    return `${this.prefix}.${group}`;
+  }
+
+  deadLetterQueue(group: string): string {
+    return `${this.prefix}.${group}.dead-letter`;
+  }
+
+  retryQueue(group: string, delayMs: number): string {
+    return `${this.prefix}.${group}.retry.${delayMs}`;
+  }
+
+  async publish(event: EventEnvelope): Promise<void> {
+    if (this.closed) throw new Error('event bus is closed');
+    await this.publishConfirmed(
+      this.exchange,
+      event.eventType,
+      Buffer.from(JSON.stringify(event)),
+      {
+        persistent: true,
+        contentType: 'application/json',
+        messageId: event.eventId,
+        type: event.eventType,
+        appId: this.options.service,
+        timestamp: Math.floor(Date.parse(event.timestamp) / 1000) || undefined,
+      },
+    );
+  }
+
+  /** Publishes a raw message with `eventType` as routing key (tests and tools; consumers validate it). */
+  async publishRaw(raw: string, eventType: string): Promise<void> {
+    if (this.closed) throw new Error('event bus is closed');
+    await this.publishConfirmed(this.exchange, eventType, Buffer.from(raw), { persistent: true });
+  }
+
+  async subscribe(options: SubscribeOptions): Promise<void> {
+    if (this.closed) throw new Error('event bus is closed');
+    const sub: Subscription = { ...options, queue: this.queueName(options.group) };
+    this.subscriptions.push(sub);
+    try {
+      // The queue and its bindings exist when subscribe resolves, so nothing published after is missed.
+      const conn = await this.whenConnected(Date.now() + this.publishTimeoutMs);
+      await this.startConsumer(sub, conn);
+    } catch (err) {
+      this.subscriptions.splice(this.subscriptions.indexOf(sub), 1);
+      throw err;
+    }
+  }
+
+  async health(): Promise<void> {
+    if (this.closed) throw new Error('event bus is closed');
+    // A bus that is (re)connecting gets a moment, like a ping would.
+    await this.whenConnected(Date.now() + 2000).catch(() => {
+      throw new Error('RabbitMQ is disconnected');
+    });
+    for (const sub of this.subscriptions) {
+      if (!sub.channel) throw new Error(`RabbitMQ consumer of ${sub.group} is not running`);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // Stop deliveries first; handlers in flight still ack on their open channels.
+    await Promise.all(
+      this.subscriptions.map((sub) =>
+        sub.channel && sub.consumerTag
+          ? sub.channel.cancel(sub.consumerTag).catch(() => undefined)
+          : undefined,
+      ),
+    );
+    const drained = await timeout(this.inFlight.drain(), this.closeTimeoutMs);
+    if (!drained) this.options.logger.warn('event bus closed with handlers still running');
+    for (const wake of this.readyWaiters.splice(0)) wake();
+    const conn = this.conn;
+    this.conn = undefined;
+    this.publisher = undefined;
+    for (const sub of this.subscriptions) sub.channel = undefined;
+    await conn?.close().catch(() => undefined);
+    await this.connecting?.catch(() => undefined);
+  }
+
+  /**
+   * The dead letters of a group, oldest first, left in their queue (ops tools and tests):
+   * read unacknowledged on a channel of their own, which returns them to the queue on close.
+   */
+  async readDeadLetters(group: string): Promise<DeadLetter[]> {
+    const conn = await this.whenConnected(Date.now() + this.publishTimeoutMs);
+    const channel = await conn.createChannel();
+    channel.on('error', () => undefined);
+    const letters: DeadLetter[] = [];
+    try {
+      await channel.assertQueue(this.deadLetterQueue(group), { durable: true });
+      for (;;) {
+        const msg = await channel.get(this.deadLetterQueue(group), { noAck: false });
+        if (!msg) break;
+        const headers = msg.properties.headers ?? {};
+        const raw = msg.content.toString();
+        const parsed = parseEnvelope(raw);
+        letters.push({
+          group: String(headers['x-dead-group'] ?? group),
+          reason: String(headers['x-dead-reason'] ?? ''),
+          attempts: Number(headers['x-attempts'] ?? 0),
+          ...(parsed.ok ? { event: parsed.event } : { raw }),
+          deadAt: String(headers['x-dead-at'] ?? ''),
+        });
+      }
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
+    return letters;
+  }
+
+  private async connectLoop(): Promise<void> {
+    let delay = 100;
+    while (!this.closed) {
+      let conn: ChannelModel | undefined;
+      try {
+        conn = await amqp.connect(withHeartbeat(this.options.url), {
+          clientProperties: { connection_name: this.connectionName },
+        });
+        const current = conn;
+        current.on('error', (err: Error) => {
+          if (!this.closed)
+            this.options.logger.warn('RabbitMQ connection error', { error: err.message });
+        });
+        current.on('close', () => this.onConnectionLost(current));
+        const publisher = await current.createConfirmChannel();
+        publisher.on('error', (err: Error) =>
+          this.options.logger.warn('RabbitMQ publish channel error', { error: err.message }),
+        );
+        // A channel closed by the broker (e.g. a protocol error) is recovered with the connection.
+        publisher.on('close', () => this.forceReconnect(current));
+        await publisher.assertExchange(this.exchange, 'topic', { durable: true });
+        if (this.closed) {
+          await current.close().catch(() => undefined);
+          return;
+        }
+        this.conn = current;
+        this.publisher = publisher;
+        for (const sub of this.subscriptions) await this.startConsumer(sub, current);
+        if (delay > 100) this.options.logger.info('RabbitMQ event bus reconnected');
+        for (const wake of this.readyWaiters.splice(0)) wake();
+        return;
+      } catch (err) {
+        this.options.logger.warn('RabbitMQ connection failed, retrying', {
+          error: (err as Error).message,
+          retryInMs: delay,
+        });
+        if (this.conn === conn) {
+          this.conn = undefined;
+          this.publisher = undefined;
+        }
+        await conn?.close().catch(() => undefined);
+        await sleep(delay);
+        delay = Math.min(delay * 2, this.reconnectMaxDelayMs);
+      }
+    }
+  }
+
+  private onConnectionLost(conn: ChannelModel): void {
+    if (this.conn !== conn) return;
+    this.conn = undefined;
+    this.publisher = undefined;
+    for (const sub of this.subscriptions) sub.channel = undefined;
+    if (this.closed) return;
+    this.options.logger.warn('RabbitMQ connection lost, reconnecting');
+    // Unacked messages of the lost channels are redelivered by the broker to the new consumers.
+    this.connecting = this.connectLoop();
+  }
+
+  private forceReconnect(conn: ChannelModel): void {
+    if (this.closed || this.conn !== conn) return;
+    void conn.close().catch(() => undefined);
+    this.onConnectionLost(conn);
+  }
+
+  private async whenConnected(deadline: number): Promise<ChannelModel> {
+    for (;;) {
+      // Checked before `closed`: handlers draining during close() still re-publish and ack.
+      if (this.conn && this.publisher) return this.conn;
+      if (this.closed) throw new Error('event bus is closed');
+      const remaining = deadline - Date.now();
+      if (remaining <= 0)
+        throw new Error('RabbitMQ is unreachable (timed out waiting for the connection)');
+      await timeout(new Promise<void>((resolve) => this.readyWaiters.push(resolve)), remaining);
+    }
+  }
+
+  /** Publishes and waits for the broker's confirm; re-sent after a reconnection until the deadline. */
+  private async publishConfirmed(
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    options: Options.Publish,
+  ): Promise<void> {
+    const deadline = Date.now() + this.publishTimeoutMs;
+    for (;;) {
+      await this.whenConnected(deadline);
+      const publisher = this.publisher;
+      if (!publisher) continue;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          publisher.publish(exchange, routingKey, content, options, (err: unknown) =>
+            err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(),
+          );
+        });
+        return;
+      } catch (err) {
+        // Nacked, or the channel closed before the confirm: try again on the next connection.
+        if (Date.now() >= deadline) throw err;
+        await sleep(50);
+      }
+    }
+  }
+
+  /** Starts the consumer of `sub` on `conn` once (subscribe and the reconnect loop may both ask). */
+  private startConsumer(sub: Subscription, conn: ChannelModel): Promise<void> {
+    if (sub.startedOn !== conn || !sub.starting) {
+      sub.startedOn = conn;
+      sub.starting = this.openConsumer(sub, conn);
+    }
+    return sub.starting;
+  }
+
+  private async openConsumer(sub: Subscription, conn: ChannelModel): Promise<void> {
+    const channel = await conn.createChannel();
+    channel.on('error', (err: Error) =>
+      this.options.logger.warn('RabbitMQ consumer channel error', {
+        group: sub.group,
+        error: err.message,
+      }),
+    );
+    channel.on('close', () => {
+      if (sub.channel === channel) this.forceReconnect(conn);
+    });
+    await channel.prefetch(this.prefetch);
+    await channel.assertExchange(this.exchange, 'topic', { durable: true });
+    await channel.assertQueue(sub.queue, { durable: true });
+    for (const type of new Set(sub.eventTypes))
+      await channel.bindQueue(sub.queue, this.exchange, type);
+    for (const delay of this.retryDelays()) {
+      await channel.assertQueue(this.retryQueue(sub.group, delay), {
+        durable: true,
+        arguments: {
+          // Expired messages go back, through the default exchange, to the group's queue.
+          'x-message-ttl': delay,
+          'x-dead-letter-exchange': '',
+          'x-dead-letter-routing-key': sub.queue,
+        },
+      });
+    }
+    await channel.assertQueue(this.deadLetterQueue(sub.group), { durable: true });
+    const { consumerTag } = await channel.consume(
+      sub.queue,
+      (msg) => this.onMessage(sub, channel, msg),
+      {
+        noAck: false,
+      },
+    );
+    sub.channel = channel;
+    sub.consumerTag = consumerTag;
+  }
+
+  private retryDelays(): number[] {
+    const delays = new Set<number>();
+    for (let attempt = 1; attempt < this.policy.maxAttempts; attempt++)
+      delays.add(retryDelayMs(this.policy, attempt));
+    return [...delays];
+  }
+
+  private onMessage(sub: Subscription, channel: Channel, msg: ConsumeMessage | null): void {
+    if (!msg) {
+      // Cancelled by the broker (queue deleted): recreate everything on a new connection.
+      this.options.logger.warn('RabbitMQ consumer cancelled by the broker', { group: sub.group });
+      if (this.conn) this.forceReconnect(this.conn);
+      return;
+    }
+    void this.inFlight.track(this.handle(sub, channel, msg)).catch((err: unknown) => {
+      // Could not route the failure (connection lost): unacked, so the broker redelivers it.
+      this.options.logger.warn('RabbitMQ could not settle a message', {
+        group: sub.group,
+        error: (err as Error).message,
+      });
+      try {
+        channel.nack(msg, false, true);
+      } catch {
+        // The channel is gone; the broker requeues its unacked messages itself.
+      }
+    });
+  }
+
+  private async handle(sub: Subscription, channel: Channel, msg: ConsumeMessage): Promise<void> {
+    const headers = msg.properties.headers ?? {};
+    const attempt = Math.max(1, Number(headers[ATTEMPT_HEADER] ?? 1) || 1);
+    const raw = msg.content.toString();
+    const parsed = parseEnvelope(raw);
+    if (!parsed.ok) {
+      await this.deadLetter(sub, msg, parsed.reason, attempt);
+      ack(channel, msg);
+      return;
+    }
+    try {
+      await dispatchEvent(this.options.logger, sub.group, sub.handler, parsed.event, attempt);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      if (attempt >= this.policy.maxAttempts) {
+        await this.deadLetter(sub, msg, reason, attempt);
+      } else {
+        const { 'x-death': _death, ...kept } = headers;
+        await this.publishConfirmed(
+          '',
+          this.retryQueue(sub.group, retryDelayMs(this.policy, attempt)),
+          msg.content,
+          {
+            ...msg.properties,
+            persistent: true,
+            headers: { ...kept, [ATTEMPT_HEADER]: attempt + 1 },
+          },
+        );
+      }
+    }
+    ack(channel, msg);
+  }
+
+  private async deadLetter(
+    sub: Subscription,
+    msg: ConsumeMessage,
+    reason: string,
+    attempts: number,
+  ): Promise<void> {
+    this.options.logger.error('event dead-lettered', {
+      group: sub.group,
+      reason,
+      attempts,
+      messageId: msg.properties.messageId,
+    });
+    const { 'x-death': _death, ...kept } = msg.properties.headers ?? {};
+    await this.publishConfirmed('', this.deadLetterQueue(sub.group), msg.content, {
+      ...msg.properties,
+      persistent: true,
+      headers: {
+        ...kept,
+        'x-dead-reason': reason.slice(0, 2000),
+        'x-dead-group': sub.group,
+        'x-attempts': attempts,
+        'x-dead-at': new Date().toISOString(),
+        'x-original-routing-key': msg.fields.routingKey,
+      },
+    });
+  }
+}
+
+/** A 10 s heartbeat unless the URL sets one: a dead broker or network is noticed quickly. */
+function withHeartbeat(url: string): string {
+  const parsed = new URL(url);
+  if (!parsed.searchParams.has('heartbeat')) parsed.searchParams.set('heartbeat', '10');
+  return parsed.toString();
+}
+
+function ack(channel: Channel, msg: ConsumeMessage): void {
+  try {
+    channel.ack(msg);
+  } catch {
+    // Channel lost after the work was done: the broker redelivers, the idempotent consumer absorbs it.
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Resolves true when `promise` settles within `ms`, false otherwise (never rejects). */
+async function timeout(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
