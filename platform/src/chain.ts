@@ -20,7 +20,7 @@ export interface ChainEndpoint {
  * or a Hardhat network served on 127.0.0.1:8545 with AuditAnchor deployed, so the
  * `npx hardhat run ... --network localhost` scripts reach it.
  */
-export async function startChain(env: NodeJS.ProcessEnv): Promise<ChainEndpoint> {
+export async function startChain(env: NodeJS.ProcessEnv, port: number): Promise<ChainEndpoint> {
   if (env.BLOCKCHAIN_RPC_URL) {
     return {
       url: env.BLOCKCHAIN_RPC_URL,
@@ -37,7 +37,7 @@ export async function startChain(env: NodeJS.ProcessEnv): Promise<ChainEndpoint>
   const { startEmbeddedChain } = require('@ecom/blockchain/src/embedded-chain') as {
     startEmbeddedChain: (options: { port?: number; anchorers?: number }) => Promise<EmbeddedChain>;
   };
-  const chain = await startEmbeddedChain({ port: Number(env.CHAIN_PORT ?? 8545), anchorers: 2 });
+  const chain = await startEmbeddedChain({ port, anchorers: 2 });
   return {
     url: chain.url,
     kind: 'embedded',

@@ -20,6 +20,8 @@ export interface FleetOptions {
   paymentDbUrl: string;
   chain: ChainEndpoint;
   logger: Logger;
+  /** Defaults to the fixed ports of DESIGN.md; tests pass their own. */
+  ports?: Record<ServiceName, number>;
 }
 
 export type ServiceName = keyof typeof PORTS;
@@ -51,7 +53,8 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
     JWT_ALGORITHM: 'ES256',
     JWT_PUBLIC_KEY: o.keys.publicKey,
   };
-  const url = (name: ServiceName) => `http://127.0.0.1:${PORTS[name]}`;
+  const ports = o.ports ?? PORTS;
+  const url = (name: ServiceName) => `http://127.0.0.1:${ports[name]}`;
   const anchoring = (key: string | undefined): NodeJS.ProcessEnv => ({
     BLOCKCHAIN_RPC_URL: o.chain.url,
     ...(o.chain.contractAddress ? { ANCHOR_CONTRACT_ADDRESS: o.chain.contractAddress } : {}),
@@ -69,7 +72,7 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
       ...common,
       config: loadAuthConfig({
         ...base,
-        PORT: String(PORTS.auth),
+        PORT: String(ports.auth),
         MONGO_URL: mongoDatabaseUrl(o.mongoUrl, 'auth_db'),
         JWT_PRIVATE_KEY: o.keys.privateKey,
         ADMIN_EMAIL: o.env.ADMIN_EMAIL ?? DEMO_ACCOUNTS.admin.email,
@@ -82,7 +85,7 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
       ...common,
       config: loadProductConfig({
         ...base,
-        PORT: String(PORTS.product),
+        PORT: String(ports.product),
         MONGO_URL: mongoDatabaseUrl(o.mongoUrl, 'product_db'),
       }),
     });
@@ -91,7 +94,7 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
       ...common,
       config: loadCommentsConfig({
         ...base,
-        PORT: String(PORTS.comments),
+        PORT: String(ports.comments),
         MONGO_URL: mongoDatabaseUrl(o.mongoUrl, 'comments_db'),
         PRODUCT_SERVICE_URL: url('product'),
       }),
@@ -101,7 +104,7 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
       ...common,
       config: loadConfig(paymentConfigSchema, {
         ...base,
-        PORT: String(PORTS.payment),
+        PORT: String(ports.payment),
         DATABASE_URL: o.paymentDbUrl,
         ...anchoring(o.chain.anchorerKeys[0]),
       }),
@@ -111,7 +114,7 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
       ...common,
       config: loadConfig(orderConfigSchema, {
         ...base,
-        PORT: String(PORTS.order),
+        PORT: String(ports.order),
         DATABASE_URL: o.orderDbUrl,
         PRODUCT_SERVICE_URL: url('product'),
         ...anchoring(o.chain.anchorerKeys[1]),
@@ -121,7 +124,7 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
     const gateway = await startGateway({
       config: loadGatewayConfig({
         ...base,
-        PORT: String(PORTS.gateway),
+        PORT: String(ports.gateway),
         AUTH_SERVICE_URL: url('auth'),
         PRODUCT_SERVICE_URL: url('product'),
         COMMENTS_SERVICE_URL: url('comments'),

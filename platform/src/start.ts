@@ -31,6 +31,27 @@ export interface StartPlatformOptions {
   logger?: Logger;
   /** Printed lines (the table, "ready"); defaults to stdout. */
   print?: (line: string) => void;
+  /** Service ports (default: 3000-3005) and the stand-ins' ports, for tests that run beside `npm start`. */
+  ports?: RunningPorts;
+}
+
+export interface RunningPorts {
+  services: Record<keyof typeof PORTS, number>;
+  mongo: number;
+  orderDb: number;
+  paymentDb: number;
+  chain: number;
+}
+
+/** The documented ports, each overridable by its variable. */
+export function defaultPorts(env: NodeJS.ProcessEnv): RunningPorts {
+  return {
+    services: PORTS,
+    mongo: Number(env.MONGO_PORT ?? 27017),
+    orderDb: Number(env.ORDER_DB_PORT ?? 5433),
+    paymentDb: Number(env.PAYMENT_DB_PORT ?? 5434),
+    chain: Number(env.CHAIN_PORT ?? 8545),
+  };
 }
 
 /**
@@ -44,6 +65,7 @@ export async function startPlatform(options: StartPlatformOptions = {}): Promise
   const logLevel = env.LOG_LEVEL ?? 'warn';
   const logger = options.logger ?? createLogger('platform', logLevel);
   const dir = dataDir(env);
+  const ports = options.ports ?? defaultPorts(env);
   if (options.reset) resetDataDir(dir);
   ensureDataDir(dir);
 
@@ -58,10 +80,10 @@ export async function startPlatform(options: StartPlatformOptions = {}): Promise
   try {
     const keys = loadOrCreateJwtKeys(dir, env);
     const [mongo, orderDb, paymentDb, chain] = await Promise.all([
-      startMongo(dir, env),
-      startPostgres(dir, env, 'order_db', Number(env.ORDER_DB_PORT ?? 5433)),
-      startPostgres(dir, env, 'payment_db', Number(env.PAYMENT_DB_PORT ?? 5434)),
-      startChain(env),
+      startMongo(dir, env, ports.mongo),
+      startPostgres(dir, env, 'order_db', ports.orderDb),
+      startPostgres(dir, env, 'payment_db', ports.paymentDb),
+      startChain(env, ports.chain),
     ]);
     stops.push(
       { name: 'mongo', stop: () => mongo.stop() },
@@ -87,6 +109,7 @@ export async function startPlatform(options: StartPlatformOptions = {}): Promise
       paymentDbUrl: paymentDb.url,
       chain,
       logger,
+      ports: ports.services,
     });
     stops.push({ name: 'services', stop: () => fleet.stop() });
 
@@ -157,7 +180,7 @@ function printTable(
   }
   print(`  data directory: ${s.dir} (npm start -- --reset wipes it)`);
   print('');
-  print(`ready: http://localhost:${PORTS.gateway} (Ctrl-C stops)`);
+  print(`ready: ${s.fleet.urls.gateway} (Ctrl-C stops)`);
 }
 
 function redact(url: string): string {

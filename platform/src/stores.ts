@@ -12,9 +12,12 @@ export interface StoreEndpoint {
 const noop = async () => undefined;
 
 /** MONGO_URL (a server URL; each service gets its own database on it) or the stand-in. */
-export async function startMongo(dir: string, env: NodeJS.ProcessEnv): Promise<StoreEndpoint> {
+export async function startMongo(
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  port: number,
+): Promise<StoreEndpoint> {
   if (env.MONGO_URL) return { url: env.MONGO_URL, kind: 'external', stop: noop };
-  const port = Number(env.MONGO_PORT ?? 27017);
   const standIn = await startMongoStandIn({ port, dataDir: path.join(dir, 'mongo') });
   return { url: standIn.url, kind: 'embedded', stop: () => standIn.stop() };
 }
@@ -62,7 +65,8 @@ export async function startPostgres(
     port,
     dataDir: path.join(dir, 'postgres', db),
     database: db,
-    childProcess: false,
+    // In-process, except under jest whose module sandbox cannot load PGlite.
+    childProcess: process.env.JEST_WORKER_ID !== undefined,
   });
   return { url: standIn.url, kind: 'embedded', stop: () => standIn.stop() };
 }

@@ -1,0 +1,210 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DEMO_ACCOUNTS } from '../src/demo';
+import { startPlatform, type Platform } from '../src/start';
+
+// The platform exactly as `npm start` runs it on a fresh machine (embedded stores, embedded
+// chain, in-memory bus), on its own ports so it can run beside a developer's `npm start`.
+const EXTERNAL = [
+  'MONGO_URL',
+  'POSTGRES_URL',
+  'REDIS_URL',
+  'AMQP_URL',
+  'BLOCKCHAIN_RPC_URL',
+  'EVENT_BUS',
+];
+const ports = {
+  services: {
+    gateway: 13000,
+    auth: 13001,
+    product: 13002,
+    comments: 13003,
+    payment: 13004,
+    order: 13005,
+  },
+  mongo: 13017,
+  orderDb: 13433,
+  paymentDb: 13434,
+  chain: 13545,
+};
+const gateway = `http://127.0.0.1:${ports.services.gateway}`;
+
+jest.setTimeout(180_000);
+
+async function api<T = Record<string, unknown>>(
+  method: string,
+  url: string,
+  body?: unknown,
+  token?: string,
+): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${gateway}${url}`, {
+    method,
+    headers: {
+      'content-type': 'application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
+}
+
+async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await fn();
+    if (ok(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('platform smoke test: the full flow through the gateway', () => {
+  let platform: Platform;
+  let dataDir: string;
+  const lines: string[] = [];
+
+  beforeAll(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecom-smoke-'));
+    const env = Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => !EXTERNAL.includes(k)),
+    ) as NodeJS.ProcessEnv;
+    platform = await startPlatform({
+      env: { ...env, DATA_DIR: dataDir, LOG_LEVEL: 'silent', BCRYPT_ROUNDS: '4' },
+      ports,
+      print: (line) => lines.push(line),
+    });
+  });
+
+  afterAll(async () => {
+    await platform?.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('prints what runs where, the demo accounts and "ready"', () => {
+    const out = lines.join('\n');
+    expect(out).toMatch(/seeded demo data: \d+ categories, 32 products, \d+ reviews/);
+    expect(out).toContain(`gateway`);
+    expect(out).toContain(DEMO_ACCOUNTS.admin.email);
+    expect(out).toContain(`ready: ${gateway}`);
+  });
+
+  it('registers, browses, orders with a card, confirms, cancels with a refund, and reviews', async () => {
+    const health = await api<{ status: string }>('GET', '/health');
+    expect(health.status).toBe(200);
+
+    const email = `smoke-${Date.now()}@example.com`;
+    const reg = await api<{ accessToken: string }>('POST', '/api/auth/register', {
+      email,
+      password: 'Smoke#test2026',
+      name: 'Smoke Tester',
+    });
+    expect(reg.status).toBe(201);
+    const token = reg.body.accessToken;
+
+    const list = await api<{
+      items: { id: string; inventory?: number; available?: number }[];
+      total: number;
+    }>('GET', '/api/products?limit=50');
+    expect(list.status).toBe(200);
+    expect(list.body.total).toBeGreaterThanOrEqual(30);
+    const productId = list.body.items[0]!.id;
+    const before = await api<{ inventory: { available: number } }>(
+      'GET',
+      `/api/products/${productId}`,
+    );
+
+    const order = await api<{ id: string; status: string }>(
+      'POST',
+      '/api/orders',
+      {
+        items: [{ productId, quantity: 2 }],
+        payment: { method: 'card', token: 'tok_visa' },
+        shippingAddress: {
+          name: 'Smoke',
+          line1: '1 Main St',
+          city: 'Springfield',
+          postalCode: '12345',
+          country: 'US',
+        },
+      },
+      token,
+    );
+    expect(order.status).toBe(201);
+    const confirmed = await until(
+      () => api<{ status: string }>('GET', `/api/orders/${order.body.id}`, undefined, token),
+      (r) => r.body.status === 'CONFIRMED',
+    );
+    expect(confirmed.body.status).toBe('CONFIRMED');
+    const after = await api<{ inventory: { available: number } }>(
+      'GET',
+      `/api/products/${productId}`,
+    );
+    expect(before.body.inventory.available).toBeGreaterThan(2);
+    expect(after.body.inventory.available).toBe(before.body.inventory.available - 2);
+
+    const cancel = await api('PUT', `/api/orders/${order.body.id}/cancel`, {}, token);
+    expect(cancel.status).toBe(200);
+    const restocked = await until(
+      () => api<{ inventory: { available: number } }>('GET', `/api/products/${productId}`),
+      (r) => r.body.inventory.available === before.body.inventory.available,
+    );
+    expect(restocked.body.inventory.available).toBe(before.body.inventory.available);
+
+    const review = await api(
+      'POST',
+      '/api/comments',
+      { productId, rating: 4, text: 'Solid.' },
+      token,
+    );
+    expect(review.status).toBe(201);
+  });
+
+  it('rejects an order paid with a declined card and puts the stock back', async () => {
+    const login = await api<{ accessToken: string }>('POST', '/api/auth/login', {
+      email: DEMO_ACCOUNTS.customer.email,
+      password: DEMO_ACCOUNTS.customer.password,
+    });
+    expect(login.status).toBe(200);
+    const list = await api<{ items: { id: string }[] }>('GET', '/api/products?limit=5');
+    const productId = list.body.items[1]!.id;
+    const before = await api<{ inventory: { available: number } }>(
+      'GET',
+      `/api/products/${productId}`,
+    );
+    const order = await api<{ id: string }>(
+      'POST',
+      '/api/orders',
+      {
+        items: [{ productId, quantity: 1 }],
+        payment: { method: 'card', token: 'tok_chargeDeclined' },
+        shippingAddress: {
+          name: 'Smoke',
+          line1: '1 Main St',
+          city: 'Springfield',
+          postalCode: '12345',
+          country: 'US',
+        },
+      },
+      login.body.accessToken,
+    );
+    expect(order.status).toBe(201);
+    const failed = await until(
+      () =>
+        api<{ status: string }>(
+          'GET',
+          `/api/orders/${order.body.id}`,
+          undefined,
+          login.body.accessToken,
+        ),
+      (r) => r.body.status === 'FAILED',
+    );
+    expect(failed.body.status).toBe('FAILED');
+    const after = await until(
+      () => api<{ inventory: { available: number } }>('GET', `/api/products/${productId}`),
+      (r) => r.body.inventory.available === before.body.inventory.available,
+    );
+    expect(before.body.inventory.available).toBeGreaterThan(0);
+    expect(after.body.inventory.available).toBe(before.body.inventory.available);
+  });
+});
