@@ -58,7 +58,11 @@ export async function startEmbeddedChain(
   let paused = false;
   const url = `http://${host}:${port}`;
 
-  const rpc = new JsonRpcProvider(url, 31337, { staticNetwork: true, cacheTimeout: -1 });
+  const rpc = new JsonRpcProvider(url, 31337, {
+    staticNetwork: true,
+    cacheTimeout: -1,
+    batchMaxCount: 1,
+  });
   rpc.pollingInterval = 20;
   try {
     const deployerKey = hardhatAccountKey(0);

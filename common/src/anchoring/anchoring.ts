@@ -187,11 +187,15 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
         const salt = newSalt();
         const { canonical, leaf } = computeLeaf(input, salt, SERIALIZATION_VERSION);
         const row = { ...input, version: SERIALIZATION_VERSION, salt, leaf, canonical };
-        let inTransaction = true;
-        try {
-          await db.query('SAVEPOINT anchor_enqueue');
-        } catch {
-          inTransaction = false; // not in a transaction: a plain insert is atomic by itself
+        // A pool (no transaction) inserts atomically by itself; a client may be inside the
+        // caller's transaction, which a failed INSERT would abort without the savepoint.
+        let inTransaction = !('totalCount' in db);
+        if (inTransaction) {
+          try {
+            await db.query('SAVEPOINT anchor_enqueue');
+          } catch {
+            inTransaction = false; // a client outside any transaction
+          }
         }
         try {
           const inserted = await store.insertRecord(db, row);
@@ -221,7 +225,7 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
       while ((await store.pendingCount()) > 0) {
         if (Date.now() > deadline) throw new Error(`anchoring not done after ${timeoutMs} ms`);
         anchorer.nudge();
-        await new Promise((r) => setTimeout(r, 25));
+        await new Promise((r) => setTimeout(r, 50));
       }
     },
 

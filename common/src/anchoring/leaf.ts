@@ -1,12 +1,11 @@
-import { SimpleMerkleTree, StandardMerkleTree } from '@openzeppelin/merkle-tree';
-import { hexlify, randomBytes } from 'ethers';
+import { AbiCoder, concat, hexlify, keccak256, randomBytes } from 'ethers';
 import { canonicalDocument, documentHash, type AnchorDocument } from './canonical';
 
 /** Domain tag inside every leaf, so a leaf of this system cannot be replayed as another's. */
 export const ANCHOR_DOMAIN = 'ecom.audit-anchor';
 
 /**
- * Leaf values, hashed by OpenZeppelin's StandardMerkleTree scheme:
+ * Leaf values, hashed with OpenZeppelin's StandardMerkleTree leaf scheme:
  * leaf = keccak256(keccak256(abi.encode(domain, version, salt, keccak256(canonical))))
  * The double hash keeps a leaf from ever equalling an inner node (64-byte preimage).
  */
@@ -21,10 +20,17 @@ export function leafValues(canonical: string, salt: string, version: number): Le
   return [ANCHOR_DOMAIN, version, salt, documentHash(canonical)];
 }
 
-/** The leaf hash of one record, exactly as the contract's `verify` expects it. */
+const coder = AbiCoder.defaultAbiCoder();
+
+/**
+ * The leaf hash of one record, exactly as the contract's `verify` expects it. Computed with ethers
+ * (the tests check it against StandardMerkleTree.leafHash): the library validates and rebuilds a
+ * tree per call, several times slower, and enqueue runs in the caller's transaction.
+ */
 export function leafHash(canonical: string, salt: string, version: number): string {
-  // A one-leaf tree's root is its leaf hash: reuse the library's hashing instead of copying it.
-  return StandardMerkleTree.of([leafValues(canonical, salt, version)], [...LEAF_ENCODING]).root;
+  return keccak256(
+    keccak256(coder.encode([...LEAF_ENCODING], leafValues(canonical, salt, version))),
+  );
 }
 
 export interface ComputedLeaf {
@@ -43,19 +49,47 @@ export interface BatchTree {
   proofs: string[][];
 }
 
+function hashPair(a: string, b: string): string {
+  return keccak256(a < b ? concat([a, b]) : concat([b, a]));
+}
+
 /**
- * Builds a batch's Merkle tree over already-hashed leaves. SimpleMerkleTree hashes pairs sorted,
- * as OpenZeppelin's MerkleProof does, and takes our (already double-hashed) leaves as they are.
+ * Builds a batch's Merkle tree over already-hashed leaves with the layout and sorted-pair hashing
+ * of OpenZeppelin's merkle-tree (leaves sorted, array-backed complete binary tree), so roots equal
+ * SimpleMerkleTree.of(leaves).root (checked by the tests) and proofs satisfy MerkleProof. Written
+ * out because the library re-validates the tree on every getProof: O(n²) hashing for a batch.
  */
 export function buildBatchTree(leaves: string[]): BatchTree {
-  const tree = SimpleMerkleTree.of(leaves);
-  return { root: tree.root, proofs: leaves.map((_, i) => tree.getProof(i)) };
+  if (!leaves.length) throw new Error('a batch needs at least one leaf');
+  const normalised = leaves.map((l) => hexlify(l).toLowerCase());
+  const order = normalised
+    .map((_, i) => i)
+    .sort((a, b) => (normalised[a] < normalised[b] ? -1 : normalised[a] > normalised[b] ? 1 : 0));
+  const n = normalised.length;
+  const tree: string[] = new Array(2 * n - 1);
+  const treeIndex: number[] = new Array(n);
+  order.forEach((leafIndex, sortedPos) => {
+    const at = tree.length - 1 - sortedPos;
+    tree[at] = normalised[leafIndex];
+    treeIndex[leafIndex] = at;
+  });
+  for (let i = tree.length - 1 - n; i >= 0; i--)
+    tree[i] = hashPair(tree[2 * i + 1], tree[2 * i + 2]);
+  const proofs = treeIndex.map((start) => {
+    const proof: string[] = [];
+    for (let j = start; j > 0; j = Math.floor((j - 1) / 2))
+      proof.push(tree[j % 2 === 1 ? j + 1 : j - 1]);
+    return proof;
+  });
+  return { root: tree[0], proofs };
 }
 
 /** Off-chain check of a proof (the same rule as the contract's MerkleProof). */
 export function verifyProof(leaf: string, proof: string[], root: string): boolean {
   try {
-    return SimpleMerkleTree.verify(root, leaf, proof);
+    let node = hexlify(leaf).toLowerCase();
+    for (const sibling of proof) node = hashPair(node, hexlify(sibling).toLowerCase());
+    return node === hexlify(root).toLowerCase();
   } catch {
     return false; // malformed hex in a stored proof is a failed proof, not a crash
   }

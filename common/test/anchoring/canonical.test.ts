@@ -11,6 +11,7 @@ import {
   verifyProof,
 } from '../../src/anchoring';
 import { keccak256, AbiCoder, concat } from 'ethers';
+import { SimpleMerkleTree, StandardMerkleTree } from '@openzeppelin/merkle-tree';
 
 describe('canonical serialisation (v1)', () => {
   it('does not depend on key order, at any depth', () => {
@@ -74,6 +75,12 @@ describe('leaves', () => {
     );
     expect(leaf).toBe(keccak256(inner));
     expect(leafHash(canonical, salt, 1)).toBe(leaf);
+    // ...which is OpenZeppelin's StandardMerkleTree leaf for these values.
+    const oz = StandardMerkleTree.of(
+      [['ecom.audit-anchor', 1, salt, keccak256(Buffer.from(canonical, 'utf8'))]],
+      ['string', 'uint16', 'bytes32', 'bytes32'],
+    );
+    expect(oz.root).toBe(leaf);
   });
 
   it('change with the salt, the payload and the key order never', () => {
@@ -120,6 +127,21 @@ describe('batch trees', () => {
     expect(verifyProof(leaves[0], tree.proofs[0].slice(1), tree.root)).toBe(false);
     expect(verifyProof(buildBatchTree(leaves.slice(1)).root, [], tree.root)).toBe(false);
     expect(verifyProof('0xzz', tree.proofs[0], tree.root)).toBe(false);
+  });
+
+  it('equal OpenZeppelin SimpleMerkleTree (root and proofs) for every size up to 40', () => {
+    for (let n = 1; n <= 40; n++) {
+      const some = leaves
+        .concat(leaves, leaves, leaves)
+        .slice(0, n)
+        .map((l, i) =>
+          i < leaves.length ? l : keccak256(concat([l, `0x${i.toString(16).padStart(2, '0')}`])),
+        );
+      const ours = buildBatchTree(some);
+      const oz = SimpleMerkleTree.of(some);
+      expect(ours.root).toBe(oz.root);
+      some.forEach((_, i) => expect(ours.proofs[i]).toEqual(oz.getProof(i)));
+    }
   });
 
   it('of one record have the leaf as root and an empty proof', () => {
