@@ -69,7 +69,10 @@ export class InMemoryEventBus implements EventBus {
 
   /** Resolves when nothing is scheduled or running (tests wait on it). */
   async idle(): Promise<void> {
-    while (this.timers.size > 0 || (await this.hasInFlight())) {
+    for (;;) {
+      // Timers are checked again after the in-flight check: a handler that failed while we
+      // waited has just scheduled its retry, and returning then would skip it.
+      if (this.timers.size === 0 && !(await this.hasInFlight()) && this.timers.size === 0) return;
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   }
