@@ -382,6 +382,8 @@ describe('listing', () => {
       `/api/products?sellerId=${sellerId}&q=${encodeURIComponent('.*')}`,
     );
     expect(none.body.total).toBe(0);
+    const blank = await api().get(`/api/products?sellerId=${sellerId}&q=`);
+    expect(blank.body.total).toBe(4);
   });
 
   it('pages with a bounded limit and a total', async () => {

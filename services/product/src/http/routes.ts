@@ -67,7 +67,7 @@ export function productRoutes(catalog: CatalogService, jwt: JwtVerifyOptions): R
       maxPrice?: number;
     };
     const query: ListQuery = {
-      q: q.q,
+      q: q.q || undefined,
       category: q.category,
       sellerId: q.sellerId,
       inStock: q.inStock,

@@ -21,7 +21,8 @@ const sellerId = Joi.string()
   .pattern(/^[A-Za-z0-9_-]+$/);
 
 export const listQuery = Joi.object({
-  q: Joi.string().trim().min(1).max(100),
+  // An empty search box means no text filter.
+  q: Joi.string().trim().max(100).allow(''),
   category: slug,
   minPrice: price.min(0).max(MAX_PRICE),
   maxPrice: price
