@@ -58,7 +58,8 @@ export class ResponseCache {
   /** Subscribes to invalidations from other instances (no-op without Redis). */
   async start(): Promise<void> {
     if (!this.options.redis) return;
-    this.subscriber = this.options.redis.duplicate();
+    // Queue the SUBSCRIBE until connected (the main client fails fast instead).
+    this.subscriber = this.options.redis.duplicate({ enableOfflineQueue: true });
     this.subscriber.on('error', (err: Error) =>
       this.options.logger.warn('cache invalidation channel error', { err: err.message }),
     );

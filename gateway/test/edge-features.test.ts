@@ -1,0 +1,242 @@
+import http from 'node:http';
+import request from 'supertest';
+import { isPublicRoute } from '../src/routes';
+import { openApiDocument } from '../src/openapi';
+import { startGateway, type RunningGateway } from '../src/service';
+import {
+  closeStubs,
+  customer,
+  logger,
+  startStubs,
+  testConfig,
+  tokenFor,
+  type Stubs,
+} from './helpers';
+
+let stubs: Stubs;
+let gw: RunningGateway;
+const auth = `Bearer ${tokenFor(customer)}`;
+
+beforeAll(async () => {
+  stubs = await startStubs();
+  gw = await startGateway({
+    config: testConfig(stubs, {
+      BODY_LIMIT: '2kb',
+      CORS_ORIGINS: 'https://shop.example.com, https://admin.example.com',
+      HEALTH_TIMEOUT_MS: '300',
+    }),
+    logger,
+  });
+});
+
+afterAll(async () => {
+  await gw.stop();
+  await closeStubs(stubs);
+});
+
+beforeEach(() => {
+  for (const stub of Object.values(stubs)) {
+    stub.received.length = 0;
+    stub.unhealthy = false;
+    stub.delayMs = 0;
+  }
+});
+
+/** Sends a body with Transfer-Encoding: chunked (no Content-Length), in pieces. */
+function sendChunked(path: string, chunks: string[]): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${gw.url}${path}`, {
+      method: 'POST',
+      headers: {
+        authorization: auth,
+        'content-type': 'text/plain',
+        'transfer-encoding': 'chunked',
+      },
+    });
+    req.on('response', (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    let i = 0;
+    const next = () => {
+      if (i >= chunks.length) {
+        req.end();
+        return;
+      }
+      req.write(chunks[i++], () => setTimeout(next, 5));
+    };
+    next();
+  });
+}
+
+describe('startGateway', () => {
+  it('listens on a free port and serves', async () => {
+    expect(gw.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const res = await fetch(`${gw.url}/health/live`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok', service: 'gateway' });
+  });
+});
+
+describe('streamed bodies without Content-Length', () => {
+  it('under the limit: forwarded intact', async () => {
+    const chunks = ['a'.repeat(500), 'b'.repeat(500), 'c'.repeat(500)];
+    const res = await sendChunked('/api/orders', chunks);
+    expect(res.status).toBe(200);
+    const echoed = JSON.parse(res.body);
+    expect(echoed.body).toBe(chunks.join(''));
+    expect(echoed.headers['transfer-encoding']).toBe('chunked');
+  });
+
+  it('over the limit: 413 in the common shape, the upstream never gets a whole body', async () => {
+    const chunks = Array.from({ length: 6 }, () => 'z'.repeat(600));
+    const res = await sendChunked('/api/orders', chunks).catch((err: Error) => ({
+      status: -1,
+      body: err.message,
+    }));
+    expect(res.status).toBe(413);
+    expect(JSON.parse(res.body).error.code).toBe('PAYLOAD_TOO_LARGE');
+    await new Promise((r) => setTimeout(r, 50));
+    for (const got of stubs.order.received) expect(got.bodyBytes).toBeLessThan(3600);
+    // The upstream is healthy: a 413 must not count against its breaker.
+    expect((await request(gw.app).get('/api/orders').set('Authorization', auth)).status).toBe(200);
+  });
+});
+
+describe('CORS', () => {
+  it('allows listed origins and exposes the gateway headers', async () => {
+    const res = await request(gw.app)
+      .get('/api/products')
+      .set('Origin', 'https://shop.example.com');
+    expect(res.headers['access-control-allow-origin']).toBe('https://shop.example.com');
+    expect(res.headers['access-control-allow-credentials']).toBe('true');
+    expect(res.headers['access-control-expose-headers']).toContain('RateLimit-Remaining');
+    expect(res.headers.vary).toMatch(/Origin/);
+  });
+
+  it('gives other origins no CORS grant', async () => {
+    const res = await request(gw.app).get('/api/products').set('Origin', 'https://evil.example');
+    expect(res.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('answers preflights itself, without a token and without touching a service', async () => {
+    const res = await request(gw.app)
+      .options('/api/orders')
+      .set('Origin', 'https://admin.example.com')
+      .set('Access-Control-Request-Method', 'POST')
+      .set('Access-Control-Request-Headers', 'authorization,content-type');
+    expect(res.status).toBe(204);
+    expect(res.headers['access-control-allow-origin']).toBe('https://admin.example.com');
+    expect(res.headers['access-control-allow-methods']).toContain('POST');
+    expect(res.headers['access-control-allow-headers']).toContain('authorization');
+    expect(stubs.order.received).toHaveLength(0);
+  });
+});
+
+describe('GET /health', () => {
+  it('200 with every upstream up and its latency', async () => {
+    const res = await request(gw.app).get('/health');
+    expect(res.status).toBe(200);
+    expect(res.body.status).toBe('ok');
+    expect(res.body.down).toEqual([]);
+    expect(Object.keys(res.body.upstreams).sort()).toEqual([
+      'auth',
+      'comments',
+      'order',
+      'payment',
+      'product',
+    ]);
+    for (const u of Object.values(res.body.upstreams) as Array<Record<string, unknown>>) {
+      expect(u).toMatchObject({ status: 'up', httpStatus: 200, circuit: 'closed' });
+      expect(typeof u.latencyMs).toBe('number');
+    }
+  });
+
+  it('503 naming the upstreams that are down, unready or too slow', async () => {
+    stubs.payment.unhealthy = true;
+    await stubs.comments.close();
+    try {
+      const res = await request(gw.app).get('/health');
+      expect(res.status).toBe(503);
+      expect(res.body.status).toBe('degraded');
+      expect(res.body.down.sort()).toEqual(['comments', 'payment']);
+      expect(res.body.upstreams.payment).toMatchObject({ status: 'down', httpStatus: 503 });
+      expect(res.body.upstreams.comments.status).toBe('down');
+      expect(res.body.upstreams.comments.error).toBeDefined();
+      expect(res.body.upstreams.auth.status).toBe('up');
+    } finally {
+      await stubs.comments.restart();
+    }
+  });
+
+  it('/health/ready reflects only the gateway itself', async () => {
+    stubs.payment.unhealthy = true;
+    const res = await request(gw.app).get('/health/ready');
+    expect(res.status).toBe(200);
+  });
+});
+
+describe('/metrics', () => {
+  it('exposes per-upstream request counters in Prometheus format', async () => {
+    await request(gw.app).get('/api/products/p1');
+    await request(gw.app).get('/api/orders').set('Authorization', auth);
+    const res = await request(gw.app).get('/metrics');
+    expect(res.status).toBe(200);
+    expect(res.text).toMatch(/gateway_requests_total\{[^}]*upstream="product"[^}]*status="200"/);
+    expect(res.text).toMatch(/gateway_requests_total\{[^}]*upstream="order"/);
+    expect(res.text).toContain('gateway_circuit_open');
+  });
+});
+
+describe('API docs', () => {
+  it('serves an OpenAPI 3 document of the public API', async () => {
+    const res = await request(gw.app).get('/docs/openapi.json');
+    expect(res.status).toBe(200);
+    expect(res.body.openapi).toMatch(/^3\./);
+    for (const path of [
+      '/api/auth/login',
+      '/api/products/{id}',
+      '/api/comments/product/{productId}',
+      '/api/orders',
+      '/api/payments/initiate',
+      '/api/blockchain/verify/{transactionHash}',
+      '/health',
+    ]) {
+      expect(res.body.paths[path]).toBeDefined();
+    }
+  });
+
+  it('marks exactly the routes the gateway lets through as public', () => {
+    const doc = openApiDocument() as {
+      paths: Record<string, Record<string, { security: unknown[] }>>;
+    };
+    let checked = 0;
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      if (!path.startsWith('/api/')) continue;
+      const concrete = path.replace(/\{[^}]+\}/g, 'x1');
+      for (const [method, op] of Object.entries(ops)) {
+        expect({ path, method, public: op.security.length === 0 }).toEqual({
+          path,
+          method,
+          public: isPublicRoute(method.toUpperCase(), concrete),
+        });
+        checked += 1;
+      }
+    }
+    expect(checked).toBeGreaterThan(30);
+  });
+
+  it('serves a browsable page and its script under the default CSP', async () => {
+    const page = await request(gw.app).get('/docs');
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toMatch(/text\/html/);
+    expect(page.text).toContain('<script src="/docs/docs.js">');
+    expect(page.headers['content-security-policy']).toContain("script-src 'self'");
+    const script = await request(gw.app).get('/docs/docs.js');
+    expect(script.status).toBe(200);
+    expect(script.text).toContain("fetch('/docs/openapi.json')");
+  });
+});

@@ -1,0 +1,236 @@
+import request from 'supertest';
+import { Redis } from 'ioredis';
+import { describeIfServer } from '@ecom/infrastructure/testing';
+import { buildGateway, type Gateway } from '../src/app';
+import { clientKey } from '../src/client-ip';
+import { createGatewayRedis } from '../src/service';
+import {
+  closeStubs,
+  customer,
+  logger,
+  seller,
+  startStubs,
+  testConfig,
+  tokenFor,
+  uniquePrefix,
+  type Stubs,
+} from './helpers';
+
+let stubs: Stubs;
+
+beforeAll(async () => {
+  stubs = await startStubs();
+});
+
+afterAll(async () => {
+  await closeStubs(stubs);
+});
+
+const limits = {
+  RATE_LIMIT_POINTS: '3',
+  RATE_LIMIT_AUTH_POINTS: '2',
+  RATE_LIMIT_PAYMENT_POINTS: '2',
+  TRUST_PROXY: 'loopback',
+};
+
+describe('clientKey', () => {
+  it('keeps IPv4 addresses whole and unmaps IPv4-mapped IPv6', () => {
+    expect(clientKey('203.0.113.7')).toBe('ip:203.0.113.7');
+    expect(clientKey('::ffff:203.0.113.7')).toBe('ip:203.0.113.7');
+  });
+
+  it('groups IPv6 addresses by /64, whatever their spelling', () => {
+    const a = clientKey('2001:db8:1:2:aaaa:bbbb:cccc:dddd');
+    expect(a).toBe('ip6:2001:db8:1:2::/64');
+    expect(clientKey('2001:0db8:0001:0002::1')).toBe(a);
+    expect(clientKey('2001:db8:1:2::ffff:1.2.3.4')).toBe(a);
+    expect(clientKey('2001:db8:1:3::1')).not.toBe(a);
+    expect(clientKey('::1')).toBe('ip6:0:0:0:0::/64');
+    expect(clientKey('fe80::1%eth0')).toBe('ip6:fe80:0:0:0::/64');
+  });
+});
+
+describe('rate limits in memory (no REDIS_URL)', () => {
+  let gateway: Gateway;
+  beforeEach(() => {
+    gateway = buildGateway({ config: testConfig(stubs, limits), logger });
+  });
+  afterEach(() => gateway.close());
+
+  it('counts down in RateLimit-* headers, then answers 429 with Retry-After', async () => {
+    const token = `Bearer ${tokenFor(customer)}`;
+    const before = stubs.order.received.length;
+    for (const remaining of [2, 1, 0]) {
+      const res = await request(gateway.app).get('/api/orders').set('Authorization', token);
+      expect(res.status).toBe(200);
+      expect(res.headers['ratelimit-limit']).toBe('3');
+      expect(res.headers['ratelimit-remaining']).toBe(String(remaining));
+      expect(Number(res.headers['ratelimit-reset'])).toBeGreaterThan(0);
+    }
+    const limited = await request(gateway.app).get('/api/orders').set('Authorization', token);
+    expect(limited.status).toBe(429);
+    expect(limited.body.error).toMatchObject({
+      code: 'RATE_LIMITED',
+      details: { bucket: 'default' },
+    });
+    const retryAfter = Number(limited.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(limited.headers['ratelimit-remaining']).toBe('0');
+    expect(stubs.order.received.length - before).toBe(3);
+  });
+
+  it('budgets are per user when authenticated, per IP otherwise', async () => {
+    const a = `Bearer ${tokenFor(customer)}`;
+    const b = `Bearer ${tokenFor(seller)}`;
+    for (let i = 0; i < 3; i += 1) {
+      expect((await request(gateway.app).get('/api/orders').set('Authorization', a)).status).toBe(
+        200,
+      );
+    }
+    expect((await request(gateway.app).get('/api/orders').set('Authorization', a)).status).toBe(
+      429,
+    );
+    expect((await request(gateway.app).get('/api/orders').set('Authorization', b)).status).toBe(
+      200,
+    );
+    // Anonymous requests from this address have a budget of their own.
+    expect((await request(gateway.app).get('/api/products')).status).toBe(200);
+  });
+
+  it('IPv6 clients in one /64 share a budget; another /64 does not', async () => {
+    const get = (ip: string) =>
+      request(gateway.app).get('/api/products').set('X-Forwarded-For', ip);
+    expect((await get('2001:db8:aa:1::1')).status).toBe(200);
+    expect((await get('2001:db8:aa:1::2')).status).toBe(200);
+    expect((await get('2001:db8:aa:1:ffff::3')).status).toBe(200);
+    const fourth = await get('2001:db8:aa:1::4');
+    expect(fourth.status).toBe(429);
+    expect((await get('2001:db8:aa:2::1')).status).toBe(200);
+  });
+
+  it('login and register share a stricter per-IP budget', async () => {
+    const post = (path: string) =>
+      request(gateway.app).post(path).set('X-Forwarded-For', '198.51.100.20').send({});
+    expect((await post('/api/auth/login')).status).toBe(200);
+    const second = await post('/api/auth/register');
+    expect(second.status).toBe(200);
+    expect(second.headers['ratelimit-limit']).toBe('2');
+    const third = await post('/api/auth/login');
+    expect(third.status).toBe(429);
+    expect(third.body.error.details.bucket).toBe('auth');
+    // The default budget of the same address is untouched.
+    const browse = await request(gateway.app)
+      .get('/api/products')
+      .set('X-Forwarded-For', '198.51.100.20');
+    expect(browse.status).toBe(200);
+    expect(browse.headers['ratelimit-limit']).toBe('3');
+  });
+
+  it('payments have a stricter per-user budget', async () => {
+    const token = `Bearer ${tokenFor({ id: 'payer-1', role: 'customer' })}`;
+    const pay = () =>
+      request(gateway.app).post('/api/payments/initiate').set('Authorization', token).send({});
+    expect((await pay()).status).toBe(200);
+    expect((await pay()).status).toBe(200);
+    const third = await pay();
+    expect(third.status).toBe(429);
+    expect(third.body.error.details.bucket).toBe('payment');
+    expect((await request(gateway.app).get('/api/orders').set('Authorization', token)).status).toBe(
+      200,
+    );
+  });
+
+  it('401s count against the per-IP budget too (token guessing is limited)', async () => {
+    const bad = () =>
+      request(gateway.app)
+        .get('/api/orders')
+        .set('X-Forwarded-For', '198.51.100.99')
+        .set('Authorization', 'Bearer a.b.c');
+    for (let i = 0; i < 3; i += 1) expect((await bad()).status).toBe(401);
+    expect((await bad()).status).toBe(429);
+  });
+
+  it('RATE_LIMIT_ENABLED=false turns limits off', async () => {
+    const open = buildGateway({
+      config: testConfig(stubs, { ...limits, RATE_LIMIT_ENABLED: 'false' }),
+      logger,
+    });
+    for (let i = 0; i < 5; i += 1) {
+      const res = await request(open.app).get('/api/products');
+      expect(res.status).toBe(200);
+      expect(res.headers['ratelimit-limit']).toBeUndefined();
+    }
+    await open.close();
+  });
+});
+
+describe('Redis unreachable', () => {
+  it('the in-memory insurance limiter keeps limiting', async () => {
+    const redis = createGatewayRedis('redis://127.0.0.1:1', logger);
+    redis.on('error', () => undefined);
+    const gateway = buildGateway({ config: testConfig(stubs, limits), logger, redis });
+    const statuses = [];
+    for (let i = 0; i < 4; i += 1) {
+      statuses.push(
+        (await request(gateway.app).get('/api/products').set('X-Forwarded-For', '192.0.2.5'))
+          .status,
+      );
+    }
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    await gateway.close();
+    redis.disconnect();
+  });
+});
+
+describeIfServer('redis', 'rate limits shared through Redis', (redisUrl) => {
+  let redisA: Redis;
+  let redisB: Redis;
+  let gatewayA: Gateway;
+  let gatewayB: Gateway;
+  const prefix = uniquePrefix('rl');
+
+  beforeAll(async () => {
+    redisA = createGatewayRedis(redisUrl, logger);
+    redisB = createGatewayRedis(redisUrl, logger);
+    await Promise.all([redisA.ping().catch(() => undefined), redisB.ping().catch(() => undefined)]);
+    await new Promise((r) => setTimeout(r, 50));
+    const config = testConfig(stubs, {
+      ...limits,
+      RATE_LIMIT_POINTS: '4',
+      REDIS_URL: redisUrl,
+      GATEWAY_KEY_PREFIX: prefix,
+    });
+    gatewayA = buildGateway({ config, logger, redis: redisA });
+    gatewayB = buildGateway({ config, logger, redis: redisB });
+  });
+
+  afterAll(async () => {
+    await gatewayA.close();
+    await gatewayB.close();
+    const keys = await redisA.keys(`${prefix}*`);
+    if (keys.length) await redisA.del(...keys);
+    await redisA.quit();
+    await redisB.quit();
+  });
+
+  it('two gateway instances share one budget per user', async () => {
+    expect(gatewayA.rateLimiter?.backend).toBe('redis');
+    const token = `Bearer ${tokenFor({ id: 'shared-user', role: 'customer' })}`;
+    const seen: Array<[number, string]> = [];
+    for (const gw of [gatewayA, gatewayB, gatewayA, gatewayB, gatewayA, gatewayB]) {
+      const res = await request(gw.app).get('/api/orders').set('Authorization', token);
+      seen.push([res.status, res.headers['ratelimit-remaining'] as string]);
+    }
+    expect(seen).toEqual([
+      [200, '3'],
+      [200, '2'],
+      [200, '1'],
+      [200, '0'],
+      [429, '0'],
+      [429, '0'],
+    ]);
+    const stored = await redisA.keys(`${prefix}:rl:default*shared-user`);
+    expect(stored).toHaveLength(1);
+  });
+});
