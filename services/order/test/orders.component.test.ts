@@ -1,0 +1,788 @@
+import request from 'supertest';
+import { Pool } from 'pg';
+import { InMemoryEventBus, createEvent, loadConfig } from '@ecom/common';
+import { createTestPostgres, type TestPostgres } from '@ecom/infrastructure/testing';
+import { orderConfigSchema } from '../src/config';
+import { startOrderService, type RunningOrderService } from '../src/service';
+import type { AnchorRecord } from '../src/anchor';
+import { bearer, eventually, jwtEnv, spyOn, startProductStub } from './support/helpers';
+
+const alice = { id: 'user-alice', role: 'customer' as const };
+const bob = { id: 'user-bob', role: 'customer' as const };
+const admin = { id: 'user-admin', role: 'admin' as const };
+const seller = { id: 'seller-1', role: 'seller' as const };
+const otherSeller = { id: 'seller-2', role: 'seller' as const };
+
+const address = {
+  name: 'Alice Doe',
+  line1: '1 Main St',
+  city: 'Springfield',
+  postalCode: '12345',
+  country: 'US',
+};
+
+describe('order service (real PostgreSQL, product over HTTP stub)', () => {
+  let db: TestPostgres;
+  let product: Awaited<ReturnType<typeof startProductStub>>;
+  let bus: InMemoryEventBus;
+  let service: RunningOrderService;
+  let spy: Awaited<ReturnType<typeof spyOn>>;
+  let pool: Pool;
+  const anchored: AnchorRecord[] = [];
+
+  beforeAll(async () => {
+    db = await createTestPostgres('order_component');
+    product = await startProductStub([
+      { id: 'p-widget', name: 'Widget', priceCents: 1999 },
+      { id: 'p-gadget', name: 'Gadget', priceCents: 250, sellerId: 'seller-9' },
+      { id: 'p-euro', name: 'Euro thing', priceCents: 100, currency: 'EUR' },
+    ]);
+    bus = new InMemoryEventBus({ retry: { baseDelayMs: 10, maxAttempts: 3 } });
+    spy = await spyOn(bus, [
+      'order.created',
+      'order.confirmed',
+      'order.failed',
+      'order.cancelled',
+      'order.completed',
+    ]);
+    const config = loadConfig(orderConfigSchema, {
+      ...jwtEnv,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'silent',
+      DATABASE_URL: db.url,
+      PRODUCT_SERVICE_URL: product.url,
+      PRODUCT_TIMEOUT_MS: '500',
+      RESERVATION_TTL_MS: '400',
+      SWEEP_INTERVAL_MS: '50',
+      OUTBOX_POLL_INTERVAL_MS: '20',
+    });
+    service = await startOrderService({
+      config,
+      bus,
+      anchor: {
+        async enqueue(client, record) {
+          // Inside the caller's transaction: prove it by reading the uncommitted status.
+          const { rows } = await client.query('SELECT status FROM orders WHERE id = $1', [
+            record.recordId,
+          ]);
+          anchored.push({ ...record, payload: { ...record.payload, seenStatus: rows[0]?.status } });
+          return true;
+        },
+      },
+    });
+    pool = new Pool({ connectionString: db.url, max: 2 });
+  });
+
+  afterAll(async () => {
+    await service?.stop();
+    await bus?.close();
+    await pool?.end();
+    await product?.close();
+    await db?.cleanup();
+  });
+
+  const api = () => request(service.app);
+  const countOrders = async () =>
+    Number((await pool.query('SELECT count(*) FROM orders')).rows[0].count);
+
+  async function placeOrder(
+    user = alice,
+    body: Record<string, unknown> = {
+      items: [{ productId: 'p-widget', quantity: 2 }],
+      payment: { method: 'card', token: 'tok_visa' },
+      shippingAddress: address,
+    },
+  ) {
+    const res = await api().post('/api/orders').set('Authorization', bearer(user)).send(body);
+    expect(res.status).toBe(201);
+    return res.body as { id: string; status: string; total: { amount: number } };
+  }
+
+  async function deliver(type: string, data: Record<string, unknown>, source = 'test') {
+    const event = createEvent(source, type, data);
+    await bus.publish(event);
+    return event;
+  }
+
+  const statusOf = async (id: string) =>
+    (await pool.query('SELECT status FROM orders WHERE id = $1', [id])).rows[0]?.status as string;
+
+  const waitStatus = (id: string, status: string) =>
+    eventually(async () => (await statusOf(id)) === status, { what: `order ${id} ${status}` });
+
+  describe('POST /api/orders', () => {
+    it('prices each line from product, stores PENDING with a snapshot and integer total, emits order.created', async () => {
+      const res = await api()
+        .post('/api/orders')
+        .set('Authorization', bearer(alice))
+        .set('x-correlation-id', 'corr-create-0001')
+        .send({
+          items: [
+            { productId: 'p-widget', quantity: 3 },
+            { productId: 'p-gadget', quantity: 1 },
+          ],
+          payment: { method: 'card', token: 'tok_visa' },
+          shippingAddress: address,
+        });
+      expect(res.status).toBe(201);
+      expect(res.body).toMatchObject({
+        userId: alice.id,
+        status: 'PENDING',
+        total: { amount: 3 * 1999 + 250, currency: 'USD' },
+        items: [
+          { productId: 'p-widget', name: 'Widget', quantity: 3, unitPrice: { amount: 1999 } },
+          { productId: 'p-gadget', name: 'Gadget', quantity: 1, lineTotal: { amount: 250 } },
+        ],
+      });
+      const created = await eventually(() => spy.of('order.created', res.body.id)[0]);
+      expect(created.metadata.correlationId).toBe('corr-create-0001');
+      expect(created.data).toEqual({
+        orderId: res.body.id,
+        userId: alice.id,
+        items: [
+          { productId: 'p-widget', quantity: 3, unitPrice: 1999, name: 'Widget' },
+          { productId: 'p-gadget', quantity: 1, unitPrice: 250, name: 'Gadget' },
+        ],
+        total: { amount: 6247, currency: 'USD' },
+        payment: { method: 'card', token: 'tok_visa' },
+      });
+      // The product read carried the request's correlation id.
+      expect(product.state.correlationIds).toContain('corr-create-0001');
+      // A later price change does not touch the stored snapshot.
+      product.products.get('p-widget')!.priceCents = 999;
+      const again = await api()
+        .get(`/api/orders/${res.body.id}`)
+        .set('Authorization', bearer(alice));
+      expect(again.body.total.amount).toBe(6247);
+      product.products.get('p-widget')!.priceCents = 1999;
+    });
+
+    it.each([
+      ['no items', { items: [], shippingAddress: address }],
+      [
+        'zero quantity',
+        { items: [{ productId: 'p-widget', quantity: 0 }], shippingAddress: address },
+      ],
+      [
+        'fractional quantity',
+        { items: [{ productId: 'p-widget', quantity: 1.5 }], shippingAddress: address },
+      ],
+      [
+        'duplicate product lines',
+        {
+          items: [
+            { productId: 'p-widget', quantity: 1 },
+            { productId: 'p-widget', quantity: 2 },
+          ],
+          shippingAddress: address,
+        },
+      ],
+      [
+        'operator injection',
+        { items: [{ productId: { $ne: 1 }, quantity: 1 }], shippingAddress: address },
+      ],
+      [
+        'unknown key',
+        { items: [{ productId: 'p-widget', quantity: 1 }], shippingAddress: address, total: 1 },
+      ],
+      ['no shipping address', { items: [{ productId: 'p-widget', quantity: 1 }] }],
+      [
+        'bad payment method',
+        {
+          items: [{ productId: 'p-widget', quantity: 1 }],
+          payment: { method: 'cash', token: 'x' },
+          shippingAddress: address,
+        },
+      ],
+    ])('refuses %s with 400 and stores nothing', async (_name, body) => {
+      const before = await countOrders();
+      const res = await api().post('/api/orders').set('Authorization', bearer(alice)).send(body);
+      expect(res.status).toBe(400);
+      expect(res.body.error).toMatchObject({ code: 'VALIDATION_ERROR' });
+      expect(res.body.error.requestId).toBeDefined();
+      expect(await countOrders()).toBe(before);
+    });
+
+    it('needs a valid token', async () => {
+      const res = await api().post('/api/orders').send({ items: [], shippingAddress: address });
+      expect(res.status).toBe(401);
+      const bad = await api().get('/api/orders').set('Authorization', 'Bearer a.b.c');
+      expect(bad.status).toBe(401);
+    });
+
+    it('names an unknown product with 422 and stores nothing', async () => {
+      const before = await countOrders();
+      const res = await api()
+        .post('/api/orders')
+        .set('Authorization', bearer(alice))
+        .send({
+          items: [
+            { productId: 'p-widget', quantity: 1 },
+            { productId: 'p-nope', quantity: 1 },
+          ],
+          shippingAddress: address,
+        });
+      expect(res.status).toBe(422);
+      expect(res.body.error).toMatchObject({
+        code: 'UNKNOWN_PRODUCT',
+        details: { productId: 'p-nope' },
+      });
+      expect(res.body.error.message).toContain('p-nope');
+      expect(await countOrders()).toBe(before);
+    });
+
+    it('refuses mixed currencies with 422', async () => {
+      const res = await api()
+        .post('/api/orders')
+        .set('Authorization', bearer(alice))
+        .send({
+          items: [
+            { productId: 'p-widget', quantity: 1 },
+            { productId: 'p-euro', quantity: 1 },
+          ],
+          shippingAddress: address,
+        });
+      expect(res.status).toBe(422);
+      expect(res.body.error.code).toBe('MIXED_CURRENCY');
+    });
+
+    it('answers 503 and stores nothing while product is down', async () => {
+      const before = await countOrders();
+      const outboxBefore = Number(
+        (await pool.query('SELECT count(*) FROM event_outbox')).rows[0].count,
+      );
+      product.state.down = true;
+      try {
+        const res = await api()
+          .post('/api/orders')
+          .set('Authorization', bearer(alice))
+          .send({ items: [{ productId: 'p-widget', quantity: 1 }], shippingAddress: address });
+        expect(res.status).toBe(503);
+        expect(res.body.error.code).toBe('DEPENDENCY_UNAVAILABLE');
+        expect(JSON.stringify(res.body)).not.toContain('at ');
+      } finally {
+        product.state.down = false;
+      }
+      expect(await countOrders()).toBe(before);
+      expect(Number((await pool.query('SELECT count(*) FROM event_outbox')).rows[0].count)).toBe(
+        outboxBefore,
+      );
+    });
+  });
+
+  describe('Idempotency-Key', () => {
+    const body = {
+      items: [{ productId: 'p-gadget', quantity: 4 }],
+      shippingAddress: address,
+    };
+
+    it('returns the same order for the same key and body, 422 for another body', async () => {
+      const first = await api()
+        .post('/api/orders')
+        .set('Authorization', bearer(alice))
+        .set('Idempotency-Key', 'key-same-1')
+        .send(body);
+      expect(first.status).toBe(201);
+      // Key order in the JSON does not matter: the fingerprint is of the canonical body.
+      const second = await api()
+        .post('/api/orders')
+        .set('Authorization', bearer(alice))
+        .set('Idempotency-Key', 'key-same-1')
+        .send({ shippingAddress: address, items: [{ quantity: 4, productId: 'p-gadget' }] });
+      expect(second.status).toBe(201);
+      expect(second.headers['idempotent-replayed']).toBe('true');
+      expect(second.body).toEqual(first.body);
+      const other = await api()
+        .post('/api/orders')
+        .set('Authorization', bearer(alice))
+        .set('Idempotency-Key', 'key-same-1')
+        .send({ ...body, items: [{ productId: 'p-gadget', quantity: 5 }] });
+      expect(other.status).toBe(422);
+      expect(other.body.error.code).toBe('IDEMPOTENCY_KEY_REUSED');
+      const { rows } = await pool.query(
+        'SELECT count(*) FROM orders WHERE user_id = $1 AND total_cents = 1000',
+        [alice.id],
+      );
+      expect(Number(rows[0].count)).toBe(1);
+      // Keys belong to a user: bob's same key is his own.
+      const bobs = await api()
+        .post('/api/orders')
+        .set('Authorization', bearer(bob))
+        .set('Idempotency-Key', 'key-same-1')
+        .send(body);
+      expect(bobs.status).toBe(201);
+      expect(bobs.body.id).not.toBe(first.body.id);
+    });
+
+    it('creates one order for concurrent duplicates', async () => {
+      const before = await countOrders();
+      const results = await Promise.all(
+        Array.from({ length: 6 }, () =>
+          api()
+            .post('/api/orders')
+            .set('Authorization', bearer(alice))
+            .set('Idempotency-Key', 'key-race-1')
+            .send(body),
+        ),
+      );
+      expect(results.map((r) => r.status)).toEqual(Array(6).fill(201));
+      expect(new Set(results.map((r) => r.body.id)).size).toBe(1);
+      expect(await countOrders()).toBe(before + 1);
+      await eventually(() => spy.of('order.created', results[0]!.body.id).length === 1);
+    });
+
+    it('refuses a malformed key', async () => {
+      const res = await api()
+        .post('/api/orders')
+        .set('Authorization', bearer(alice))
+        .set('Idempotency-Key', 'bad key!')
+        .send(body);
+      expect(res.status).toBe(400);
+    });
+  });
+
+  describe('reading orders', () => {
+    it('shows an order to its owner and admins only (404 for others)', async () => {
+      const order = await placeOrder(alice);
+      expect(
+        (await api().get(`/api/orders/${order.id}`).set('Authorization', bearer(alice))).status,
+      ).toBe(200);
+      expect(
+        (await api().get(`/api/orders/${order.id}`).set('Authorization', bearer(admin))).status,
+      ).toBe(200);
+      const other = await api().get(`/api/orders/${order.id}`).set('Authorization', bearer(bob));
+      expect(other.status).toBe(404);
+      expect(other.body.error.code).toBe('NOT_FOUND');
+      expect(
+        (await api().get('/api/orders/not-a-uuid').set('Authorization', bearer(alice))).status,
+      ).toBe(400);
+    });
+
+    it('lists own orders, all for admins, paginated and filtered by status', async () => {
+      const carol = { id: 'user-carol', role: 'customer' as const };
+      const ids = [];
+      for (let i = 0; i < 3; i++) ids.push((await placeOrder(carol)).id);
+      const page1 = await api()
+        .get('/api/orders?limit=2&page=1')
+        .set('Authorization', bearer(carol));
+      expect(page1.status).toBe(200);
+      expect(page1.body.pagination).toEqual({ page: 1, limit: 2, total: 3, pages: 2 });
+      expect(page1.body.data.map((o: { id: string }) => o.id)).toEqual([ids[2], ids[1]]);
+      const page2 = await api()
+        .get('/api/orders?limit=2&page=2')
+        .set('Authorization', bearer(carol));
+      expect(page2.body.data.map((o: { id: string }) => o.id)).toEqual([ids[0]]);
+      expect(page1.body.data.every((o: { userId: string }) => o.userId === carol.id)).toBe(true);
+
+      const mine = await api()
+        .get(`/api/orders?userId=${carol.id}&status=PENDING`)
+        .set('Authorization', bearer(admin));
+      expect(mine.body.pagination.total).toBe(3);
+      const all = await api().get('/api/orders?limit=100').set('Authorization', bearer(admin));
+      expect(new Set(all.body.data.map((o: { userId: string }) => o.userId)).size).toBeGreaterThan(
+        1,
+      );
+      expect(
+        (await api().get(`/api/orders?userId=${carol.id}`).set('Authorization', bearer(bob)))
+          .status,
+      ).toBe(403);
+      expect(
+        (await api().get('/api/orders?status=NOPE').set('Authorization', bearer(admin))).status,
+      ).toBe(400);
+      expect(
+        (await api().get('/api/orders?limit=101').set('Authorization', bearer(admin))).status,
+      ).toBe(400);
+    });
+  });
+
+  describe('the saga as seen by order', () => {
+    it('goes PENDING → PAYMENT_PROCESSING → CONFIRMED, emits order.confirmed, anchors each change, keeps history', async () => {
+      const order = await placeOrder();
+      const reserved = await deliver(
+        'inventory.reserved',
+        { orderId: order.id, items: [{ productId: 'p-widget', quantity: 2 }] },
+        'product-service',
+      );
+      await waitStatus(order.id, 'PAYMENT_PROCESSING');
+      const initiated = await deliver('payment.initiated', {
+        paymentId: 'pay-1',
+        orderId: order.id,
+        amount: { amount: 3998, currency: 'USD' },
+      });
+      const completed = await deliver('payment.completed', {
+        paymentId: 'pay-1',
+        orderId: order.id,
+        amount: { amount: 3998, currency: 'USD' },
+      });
+      await waitStatus(order.id, 'CONFIRMED');
+      const confirmed = await eventually(() => spy.of('order.confirmed', order.id)[0]);
+      expect(confirmed.data).toEqual({
+        orderId: order.id,
+        userId: alice.id,
+        items: [{ productId: 'p-widget', quantity: 2 }],
+        total: { amount: 3998, currency: 'USD' },
+      });
+      expect(confirmed.metadata.causationId).toBe(completed.eventId);
+
+      const history = await api()
+        .get(`/api/orders/${order.id}/history`)
+        .set('Authorization', bearer(alice));
+      expect(history.status).toBe(200);
+      expect(history.body.history.map((h: { from: string; to: string }) => [h.from, h.to])).toEqual(
+        [
+          [null, 'PENDING'],
+          ['PENDING', 'PAYMENT_PROCESSING'],
+          ['PAYMENT_PROCESSING', 'CONFIRMED'],
+        ],
+      );
+      expect(history.body.history[0].cause).toMatchObject({ type: 'request', userId: alice.id });
+      expect(history.body.history[1].cause).toEqual({
+        type: 'event',
+        eventId: reserved.eventId,
+        eventType: 'inventory.reserved',
+      });
+      expect(history.body.history[2].cause).toEqual({
+        type: 'event',
+        eventId: completed.eventId,
+        eventType: 'payment.completed',
+      });
+      expect(Date.parse(history.body.history[2].at)).toBeGreaterThanOrEqual(
+        Date.parse(history.body.history[1].at),
+      );
+      // payment.initiated in PAYMENT_PROCESSING is not a transition: nothing recorded for it.
+      expect(JSON.stringify(history.body)).not.toContain(initiated.eventId);
+
+      const anchors = anchored.filter((a) => a.recordId === order.id);
+      expect(anchors.map((a) => a.payload.to)).toEqual(['PAYMENT_PROCESSING', 'CONFIRMED']);
+      expect(anchors.map((a) => a.payload.seenStatus)).toEqual(['PAYMENT_PROCESSING', 'CONFIRMED']);
+      expect(anchors[1]).toMatchObject({
+        recordType: 'order',
+        payload: { total: { amount: 3998, currency: 'USD' }, paymentId: 'pay-1' },
+      });
+      expect(new Set(anchors.map((a) => a.sourceId)).size).toBe(2);
+    });
+
+    it('handles the same event once, and logs-and-ignores late or illegal ones', async () => {
+      const order = await placeOrder();
+      const reserved = createEvent('product-service', 'inventory.reserved', {
+        orderId: order.id,
+        items: [],
+      });
+      await bus.publish(reserved);
+      await bus.publish(reserved);
+      await waitStatus(order.id, 'PAYMENT_PROCESSING');
+      await deliver('payment.completed', {
+        paymentId: 'pay-2',
+        orderId: order.id,
+        amount: { amount: 3998, currency: 'USD' },
+      });
+      await waitStatus(order.id, 'CONFIRMED');
+      // Late: a second reservation and a payment failure after confirmation change nothing.
+      await deliver('inventory.reserved', { orderId: order.id, items: [] });
+      await deliver('payment.failed', {
+        paymentId: 'pay-2',
+        orderId: order.id,
+        reason: 'late',
+        code: 'card_declined',
+        retryable: false,
+      });
+      await deliver('inventory.rejected', {
+        orderId: order.id,
+        productId: 'p-widget',
+        reason: 'INSUFFICIENT_STOCK',
+        requested: 2,
+        available: 0,
+      });
+      await bus.idle();
+      const processed = await pool.query(
+        "SELECT count(*) FROM processed_events WHERE consumer = 'order' AND event_id = $1",
+        [reserved.eventId],
+      );
+      expect(Number(processed.rows[0].count)).toBe(1);
+      expect(await statusOf(order.id)).toBe('CONFIRMED');
+      const { rows } = await pool.query(
+        'SELECT to_status FROM order_status_history WHERE order_id = $1 ORDER BY id',
+        [order.id],
+      );
+      expect(rows.map((r) => r.to_status)).toEqual(['PENDING', 'PAYMENT_PROCESSING', 'CONFIRMED']);
+      expect(spy.of('order.confirmed', order.id)).toHaveLength(1);
+      expect(spy.of('order.failed', order.id)).toHaveLength(0);
+    });
+
+    it('fails on inventory.rejected with the reason and emits order.failed', async () => {
+      const order = await placeOrder();
+      await deliver('inventory.rejected', {
+        orderId: order.id,
+        productId: 'p-widget',
+        reason: 'INSUFFICIENT_STOCK',
+        requested: 2,
+        available: 1,
+      });
+      await waitStatus(order.id, 'FAILED');
+      const failed = await eventually(() => spy.of('order.failed', order.id)[0]);
+      expect(failed.data).toEqual({
+        orderId: order.id,
+        reason: expect.stringContaining('INSUFFICIENT_STOCK'),
+        items: [{ productId: 'p-widget', quantity: 2 }],
+      });
+      const got = await api().get(`/api/orders/${order.id}`).set('Authorization', bearer(alice));
+      expect(got.body.failureReason).toContain('p-widget');
+    });
+
+    it('fails on a non-retryable payment.failed; a retryable one sends it back to AWAITING_PAYMENT', async () => {
+      const a = await placeOrder();
+      await deliver('inventory.reserved', { orderId: a.id, items: [] });
+      await waitStatus(a.id, 'PAYMENT_PROCESSING');
+      await deliver('payment.failed', {
+        paymentId: 'p',
+        orderId: a.id,
+        reason: 'Your card was declined',
+        code: 'card_declined',
+        retryable: false,
+      });
+      await waitStatus(a.id, 'FAILED');
+      await eventually(() => spy.of('order.failed', a.id).length === 1);
+
+      const b = await placeOrder(alice, {
+        items: [{ productId: 'p-gadget', quantity: 1 }],
+        shippingAddress: address,
+      });
+      await deliver('inventory.reserved', { orderId: b.id, items: [] });
+      await waitStatus(b.id, 'AWAITING_PAYMENT');
+      await deliver('payment.initiated', {
+        paymentId: 'p',
+        orderId: b.id,
+        amount: { amount: 250, currency: 'USD' },
+      });
+      await waitStatus(b.id, 'PAYMENT_PROCESSING');
+      await deliver('payment.failed', {
+        paymentId: 'p',
+        orderId: b.id,
+        reason: 'declined',
+        code: 'card_declined',
+        retryable: true,
+      });
+      await waitStatus(b.id, 'AWAITING_PAYMENT');
+      expect(spy.of('order.failed', b.id)).toHaveLength(0);
+    });
+
+    it('cancels an order waiting for payment when its reservation expires', async () => {
+      const order = await placeOrder(alice, {
+        items: [{ productId: 'p-gadget', quantity: 2 }],
+        shippingAddress: address,
+      });
+      const started = Date.now();
+      await deliver('inventory.reserved', { orderId: order.id, items: [] });
+      await waitStatus(order.id, 'AWAITING_PAYMENT');
+      const got = await api().get(`/api/orders/${order.id}`).set('Authorization', bearer(alice));
+      expect(Date.parse(got.body.reservationExpiresAt) - started).toBeGreaterThanOrEqual(300);
+      await waitStatus(order.id, 'CANCELLED');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(380);
+      const cancelled = await eventually(() => spy.of('order.cancelled', order.id)[0]);
+      expect(cancelled.data).toMatchObject({
+        orderId: order.id,
+        userId: alice.id,
+        reason: 'RESERVATION_EXPIRED',
+        previousStatus: 'AWAITING_PAYMENT',
+        items: [{ productId: 'p-gadget', quantity: 2 }],
+      });
+      const history = await api()
+        .get(`/api/orders/${order.id}/history`)
+        .set('Authorization', bearer(alice));
+      expect(history.body.history.at(-1)).toMatchObject({
+        from: 'AWAITING_PAYMENT',
+        to: 'CANCELLED',
+        cause: { type: 'system', name: 'reservation-expiry' },
+        reason: 'RESERVATION_EXPIRED',
+      });
+      // Correlation survives the timer: the sweeper uses the order's own correlation id.
+      const created = spy.of('order.created', order.id)[0]!;
+      expect(cancelled.metadata.correlationId).toBe(created.metadata.correlationId);
+    });
+
+    it('asks product to release again when a reservation arrives for an order cancelled while PENDING', async () => {
+      const order = await placeOrder();
+      const cancel = await api()
+        .put(`/api/orders/${order.id}/cancel`)
+        .set('Authorization', bearer(alice))
+        .send({});
+      expect(cancel.status).toBe(200);
+      await eventually(() => spy.of('order.cancelled', order.id).length === 1);
+      await deliver('inventory.reserved', { orderId: order.id, items: [] });
+      const twice = await eventually(
+        () =>
+          spy.of('order.cancelled', order.id).length === 2 && spy.of('order.cancelled', order.id),
+      );
+      expect(twice[1]!.data).toMatchObject({
+        reason: 'LATE_RESERVATION',
+        previousStatus: 'PENDING',
+      });
+      expect(await statusOf(order.id)).toBe('CANCELLED');
+    });
+
+    it('records refunds reported by payment', async () => {
+      const order = await placeOrder();
+      await deliver('payment.refunded', {
+        paymentId: 'p',
+        orderId: order.id,
+        refundId: 'r1',
+        amount: { amount: 1000, currency: 'USD' },
+        fullyRefunded: false,
+      });
+      await eventually(async () => {
+        const got = await api().get(`/api/orders/${order.id}`).set('Authorization', bearer(alice));
+        return got.body.refunded.amount === 1000;
+      });
+    });
+
+    it('acknowledges an invalid payload without changing anything', async () => {
+      const order = await placeOrder();
+      await deliver('payment.completed', { orderId: order.id });
+      await bus.idle();
+      expect(await statusOf(order.id)).toBe('PENDING');
+      expect(bus.deadLetters.filter((d) => d.group === 'order')).toHaveLength(0);
+    });
+  });
+
+  describe('PUT /api/orders/:id/cancel and /status', () => {
+    async function confirmedOrder(body?: Record<string, unknown>) {
+      const order = await placeOrder(alice, body);
+      await deliver('inventory.reserved', { orderId: order.id, items: [] });
+      await waitStatus(order.id, 'PAYMENT_PROCESSING');
+      await deliver('payment.completed', {
+        paymentId: 'pay-x',
+        orderId: order.id,
+        amount: { amount: 1, currency: 'USD' },
+      });
+      await waitStatus(order.id, 'CONFIRMED');
+      return order;
+    }
+
+    it('lets the owner cancel a confirmed order, once, and emits order.cancelled', async () => {
+      const order = await confirmedOrder();
+      expect(
+        (
+          await api()
+            .put(`/api/orders/${order.id}/cancel`)
+            .set('Authorization', bearer(bob))
+            .send({})
+        ).status,
+      ).toBe(404);
+      const res = await api()
+        .put(`/api/orders/${order.id}/cancel`)
+        .set('Authorization', bearer(alice))
+        .set('x-request-id', 'req-cancel-0001')
+        .send({ reason: 'changed my mind' });
+      expect(res.status).toBe(200);
+      expect(res.body.status).toBe('CANCELLED');
+      const cancelled = await eventually(() => spy.of('order.cancelled', order.id)[0]);
+      expect(cancelled.data).toEqual({
+        orderId: order.id,
+        userId: alice.id,
+        reason: 'changed my mind',
+        previousStatus: 'CONFIRMED',
+        items: [{ productId: 'p-widget', quantity: 2 }],
+      });
+      const again = await api()
+        .put(`/api/orders/${order.id}/cancel`)
+        .set('Authorization', bearer(alice))
+        .send({});
+      expect(again.status).toBe(409);
+      const history = await api()
+        .get(`/api/orders/${order.id}/history`)
+        .set('Authorization', bearer(alice));
+      expect(history.body.history.at(-1)).toMatchObject({
+        to: 'CANCELLED',
+        cause: { type: 'request', requestId: 'req-cancel-0001', userId: alice.id },
+        reason: 'changed my mind',
+      });
+    });
+
+    it('ships and delivers by admin or the line seller, emits order.completed, refuses illegal moves with 409', async () => {
+      const order = await confirmedOrder();
+      expect(
+        (
+          await api()
+            .put(`/api/orders/${order.id}/status`)
+            .set('Authorization', bearer(alice))
+            .send({ status: 'SHIPPED' })
+        ).status,
+      ).toBe(403);
+      expect(
+        (
+          await api()
+            .put(`/api/orders/${order.id}/status`)
+            .set('Authorization', bearer(otherSeller))
+            .send({ status: 'SHIPPED' })
+        ).status,
+      ).toBe(404);
+      expect(
+        (
+          await api()
+            .put(`/api/orders/${order.id}/status`)
+            .set('Authorization', bearer(admin))
+            .send({ status: 'CONFIRMED' })
+        ).status,
+      ).toBe(400);
+      const illegal = await api()
+        .put(`/api/orders/${order.id}/status`)
+        .set('Authorization', bearer(admin))
+        .send({ status: 'DELIVERED' });
+      expect(illegal.status).toBe(409);
+      expect(illegal.body.error.details).toMatchObject({
+        status: 'CONFIRMED',
+        requested: 'DELIVERED',
+      });
+      const shipped = await api()
+        .put(`/api/orders/${order.id}/status`)
+        .set('Authorization', bearer(seller))
+        .send({ status: 'SHIPPED' });
+      expect(shipped.status).toBe(200);
+      expect(shipped.body.status).toBe('SHIPPED');
+      expect(
+        (
+          await api()
+            .put(`/api/orders/${order.id}/cancel`)
+            .set('Authorization', bearer(alice))
+            .send({})
+        ).status,
+      ).toBe(409);
+      const delivered = await api()
+        .put(`/api/orders/${order.id}/status`)
+        .set('Authorization', bearer(admin))
+        .send({ status: 'DELIVERED' });
+      expect(delivered.status).toBe(200);
+      await eventually(() => spy.of('order.completed', order.id).length === 1);
+      expect(
+        (
+          await api()
+            .put(`/api/orders/${order.id}/status`)
+            .set('Authorization', bearer(admin))
+            .send({ status: 'SHIPPED' })
+        ).status,
+      ).toBe(409);
+      const anchors = anchored.filter((a) => a.recordId === order.id).map((a) => a.payload.to);
+      expect(anchors).toEqual(['PAYMENT_PROCESSING', 'CONFIRMED', 'SHIPPED', 'DELIVERED']);
+    });
+
+    it('refuses shipping an unpaid order', async () => {
+      const order = await placeOrder();
+      const res = await api()
+        .put(`/api/orders/${order.id}/status`)
+        .set('Authorization', bearer(admin))
+        .send({ status: 'SHIPPED' });
+      expect(res.status).toBe(409);
+      expect(await statusOf(order.id)).toBe('PENDING');
+    });
+  });
+
+  it('reports readiness from PostgreSQL and the bus', async () => {
+    const res = await api().get('/health/ready');
+    expect(res.status).toBe(200);
+    expect(res.body.checks).toMatchObject({
+      postgres: { status: 'up' },
+      eventBus: { status: 'up' },
+    });
+  });
+});

@@ -1,0 +1,593 @@
+import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import { Pool } from 'pg';
+import {
+  InMemoryEventBus,
+  causedBy,
+  createEvent,
+  generateEs256KeyPair,
+  loadConfig,
+  signAccessToken,
+  type AuthUser,
+  type EventEnvelope,
+} from '@ecom/common';
+import { createTestPostgres, type TestPostgres } from '@ecom/infrastructure/testing';
+import type { AnchorRecord } from '../src/anchor';
+import { paymentConfigSchema } from '../src/config';
+import { MockPaymentGateway } from '../src/gateway/mock-gateway';
+import { startPaymentService, type RunningPaymentService } from '../src/service';
+
+const keys = generateEs256KeyPair();
+const bearer = (user: AuthUser) =>
+  `Bearer ${signAccessToken(user, { algorithm: 'ES256', key: keys.privateKey, issuer: 'ecom-auth', audience: 'ecom-api', expiresIn: '15m' })}`;
+
+const alice: AuthUser = { id: 'user-alice', role: 'customer' };
+const bob: AuthUser = { id: 'user-bob', role: 'customer' };
+const admin: AuthUser = { id: 'user-admin', role: 'admin' };
+
+async function eventually<T>(
+  fn: () => Promise<T> | T,
+  what = 'condition',
+  timeoutMs = 10000,
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('payment service (real PostgreSQL, mock gateway)', () => {
+  let db: TestPostgres;
+  let bus: InMemoryEventBus;
+  let service: RunningPaymentService;
+  let gateway: MockPaymentGateway;
+  let pool: Pool;
+  const events: EventEnvelope[] = [];
+  const anchored: AnchorRecord[] = [];
+
+  beforeAll(async () => {
+    db = await createTestPostgres('payment_component');
+    bus = new InMemoryEventBus({ retry: { baseDelayMs: 10, maxAttempts: 3 } });
+    await bus.subscribe({
+      group: 'spy',
+      eventTypes: ['payment.initiated', 'payment.completed', 'payment.failed', 'payment.refunded'],
+      handler: async (e) => {
+        events.push(e);
+      },
+    });
+    gateway = new MockPaymentGateway();
+    const config = loadConfig(paymentConfigSchema, {
+      JWT_PUBLIC_KEY: keys.publicKey,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'silent',
+      DATABASE_URL: db.url,
+      OUTBOX_POLL_INTERVAL_MS: '20',
+    });
+    service = await startPaymentService({
+      config,
+      bus,
+      gateway,
+      anchor: {
+        async enqueue(client, record) {
+          const { rows } = await client.query('SELECT status FROM payments WHERE id = $1', [
+            record.recordId,
+          ]);
+          anchored.push({ ...record, payload: { ...record.payload, seenStatus: rows[0]?.status } });
+          return true;
+        },
+      },
+    });
+    pool = new Pool({ connectionString: db.url, max: 2 });
+  });
+
+  afterAll(async () => {
+    await service?.stop();
+    await bus?.close();
+    await pool?.end();
+    await db?.cleanup();
+  });
+
+  const api = () => request(service.app);
+  const of = (type: string, orderId: string) =>
+    events.filter(
+      (e) => e.eventType === type && (e.data as { orderId: string }).orderId === orderId,
+    );
+
+  function orderCreated(orderId: string, token: string | null, amount = 5000, userId = alice.id) {
+    return createEvent('order-service', 'order.created', {
+      orderId,
+      userId,
+      items: [{ productId: 'p1', quantity: 1, unitPrice: amount, name: 'Thing' }],
+      total: { amount, currency: 'USD' },
+      payment: token ? { method: 'card', token } : null,
+    });
+  }
+  const reserved = (orderId: string) =>
+    createEvent('product-service', 'inventory.reserved', {
+      orderId,
+      items: [{ productId: 'p1', quantity: 1 }],
+    });
+
+  const paymentOf = async (orderId: string) =>
+    (await pool.query('SELECT * FROM payments WHERE order_id = $1', [orderId])).rows[0] as
+      { id: string; status: string; attempts: number; refunded_cents: string } | undefined;
+
+  const waitPayment = (orderId: string, status: string) =>
+    eventually(
+      async () => (await paymentOf(orderId))?.status === status && paymentOf(orderId),
+      `payment of ${orderId} ${status}`,
+    );
+
+  async function paidOrder(amount = 1000) {
+    const orderId = randomUUID();
+    await bus.publish(orderCreated(orderId, 'tok_visa', amount));
+    await bus.publish(reserved(orderId));
+    const payment = await waitPayment(orderId, 'COMPLETED');
+    return { orderId, paymentId: payment!.id };
+  }
+
+  describe('charging from saga events', () => {
+    it('charges tok_visa once after reservation: payment.initiated then payment.completed, anchored', async () => {
+      const orderId = randomUUID();
+      const created = orderCreated(orderId, 'tok_visa', 4321);
+      await bus.publish(created);
+      await eventually(
+        async () => (await paymentOf(orderId))?.status === 'PENDING',
+        'pending record',
+      );
+      expect(gateway.callsFor(`${orderId}:1`)).toBe(0); // never before the reservation
+      // As product would: the reservation carries the order's correlation id.
+      await bus.publish(
+        causedBy(created, 'product-service', 'inventory.reserved', { orderId, items: [] }),
+      );
+      const payment = await waitPayment(orderId, 'COMPLETED');
+      await eventually(() => of('payment.completed', orderId).length === 1, 'payment.completed');
+      expect(of('payment.initiated', orderId)[0]!.data).toEqual({
+        paymentId: payment.id,
+        orderId,
+        amount: { amount: 4321, currency: 'USD' },
+        attempt: 1,
+      });
+      expect(of('payment.completed', orderId)[0]!.data).toEqual({
+        paymentId: payment.id,
+        orderId,
+        amount: { amount: 4321, currency: 'USD' },
+      });
+      expect(of('payment.completed', orderId)[0]!.metadata.correlationId).toBe(
+        created.metadata.correlationId,
+      );
+      expect(gateway.callsFor(`${orderId}:1`)).toBe(1);
+      const anchor = anchored.find((a) => a.recordId === payment.id)!;
+      expect(anchor).toMatchObject({
+        recordType: 'payment',
+        sourceId: `${payment.id}:completed`,
+        payload: {
+          status: 'COMPLETED',
+          seenStatus: 'COMPLETED',
+          amount: { amount: 4321, currency: 'USD' },
+        },
+      });
+
+      const view = await api()
+        .get(`/api/payments/${payment.id}`)
+        .set('Authorization', bearer(alice));
+      expect(view.status).toBe(200);
+      expect(view.body).toMatchObject({
+        id: payment.id,
+        orderId,
+        status: 'COMPLETED',
+        amount: { amount: 4321, currency: 'USD' },
+        refunded: { amount: 0 },
+        attempts: [{ attempt: 1, source: 'order', status: 'SUCCEEDED' }],
+      });
+      expect(JSON.stringify(view.body)).not.toContain('tok_visa');
+    });
+
+    it('charges once when the events arrive in the other order and are redelivered', async () => {
+      const orderId = randomUUID();
+      const r = reserved(orderId);
+      const c = orderCreated(orderId, 'tok_visa');
+      await bus.publish(r);
+      await bus.publish(r);
+      await bus.publish(c);
+      await bus.publish(c);
+      // Same business facts under new event ids (a republished order.created) change nothing either.
+      await bus.publish(orderCreated(orderId, 'tok_visa'));
+      await bus.publish(reserved(orderId));
+      await waitPayment(orderId, 'COMPLETED');
+      await bus.idle();
+      await new Promise((res) => setTimeout(res, 100));
+      expect(gateway.calls.filter((call) => call.idempotencyKey.startsWith(orderId))).toHaveLength(
+        1,
+      );
+      expect(of('payment.completed', orderId)).toHaveLength(1);
+      expect((await paymentOf(orderId))!.attempts).toBe(1);
+    });
+
+    it('fails a declined card given with the order for good (retryable=false) and keeps the reason', async () => {
+      const orderId = randomUUID();
+      await bus.publish(orderCreated(orderId, 'tok_chargeDeclined'));
+      await bus.publish(reserved(orderId));
+      await waitPayment(orderId, 'FAILED');
+      const failed = await eventually(() => of('payment.failed', orderId)[0], 'payment.failed');
+      expect(failed.data).toMatchObject({
+        orderId,
+        code: 'card_declined',
+        reason: 'Your card was declined',
+        retryable: false,
+      });
+      const view = await api()
+        .get(`/api/payments/order/${orderId}`)
+        .set('Authorization', bearer(alice));
+      expect(view.body).toMatchObject({ status: 'FAILED', failure: { code: 'card_declined' } });
+      expect(of('payment.completed', orderId)).toHaveLength(0);
+    });
+
+    it.each([
+      ['tok_insufficientFunds', 'insufficient_funds'],
+      ['tok_madeUp', 'invalid_token'],
+    ])('fails %s with %s', async (token, code) => {
+      const orderId = randomUUID();
+      await bus.publish(orderCreated(orderId, token));
+      await bus.publish(reserved(orderId));
+      const failed = await eventually(() => of('payment.failed', orderId)[0], 'payment.failed');
+      expect(failed.data).toMatchObject({ code, retryable: false });
+    });
+
+    it('charges nothing when inventory is rejected, before or after order.created', async () => {
+      for (const rejectFirst of [false, true]) {
+        const orderId = randomUUID();
+        const rejected = createEvent('product-service', 'inventory.rejected', {
+          orderId,
+          productId: 'p1',
+          reason: 'INSUFFICIENT_STOCK',
+          requested: 5,
+          available: 1,
+        });
+        if (rejectFirst) await bus.publish(rejected);
+        await bus.publish(orderCreated(orderId, 'tok_visa'));
+        if (!rejectFirst) await bus.publish(rejected);
+        await waitPayment(orderId, 'CANCELLED');
+        await bus.publish(reserved(orderId)); // a confused late reservation still charges nothing
+        await bus.idle();
+        await new Promise((res) => setTimeout(res, 50));
+        expect((await paymentOf(orderId))!.status).toBe('CANCELLED');
+        expect(
+          gateway.calls.filter((call) => call.idempotencyKey.startsWith(orderId)),
+        ).toHaveLength(0);
+        expect(of('payment.initiated', orderId)).toHaveLength(0);
+      }
+    });
+
+    it('refunds a charged order when it is cancelled (payment.refunded, fully refunded)', async () => {
+      const { orderId, paymentId } = await paidOrder(2500);
+      const cancelled = createEvent('order-service', 'order.cancelled', {
+        orderId,
+        userId: alice.id,
+        reason: 'customer',
+        previousStatus: 'CONFIRMED',
+        items: [],
+      });
+      await bus.publish(cancelled);
+      await bus.publish(cancelled);
+      await waitPayment(orderId, 'REFUNDED');
+      const refunded = await eventually(
+        () => of('payment.refunded', orderId)[0],
+        'payment.refunded',
+      );
+      expect(refunded.data).toMatchObject({
+        paymentId,
+        orderId,
+        amount: { amount: 2500, currency: 'USD' },
+        fullyRefunded: true,
+      });
+      expect(refunded.metadata.causationId).toBe(cancelled.eventId);
+      expect(
+        gateway.calls.filter((c) => c.op === 'refund' && c.idempotencyKey.startsWith(paymentId)),
+      ).toHaveLength(1);
+      const anchor = anchored.find(
+        (a) =>
+          a.recordId === paymentId &&
+          a.sourceId === (refunded.data as { refundId: string }).refundId,
+      );
+      expect(anchor?.payload).toMatchObject({ status: 'REFUNDED', seenStatus: 'REFUNDED' });
+    });
+
+    it('never charges an order cancelled before its reservation', async () => {
+      const orderId = randomUUID();
+      await bus.publish(orderCreated(orderId, 'tok_visa'));
+      await bus.publish(
+        createEvent('order-service', 'order.cancelled', {
+          orderId,
+          userId: alice.id,
+          reason: 'x',
+          previousStatus: 'PENDING',
+          items: [],
+        }),
+      );
+      await waitPayment(orderId, 'CANCELLED');
+      await bus.publish(reserved(orderId));
+      await bus.idle();
+      await new Promise((res) => setTimeout(res, 50));
+      expect(gateway.calls.filter((c) => c.idempotencyKey.startsWith(orderId))).toHaveLength(0);
+    });
+  });
+
+  describe('POST /api/payments/initiate (orders placed without payment details)', () => {
+    async function awaitingOrder(userId = alice.id) {
+      const orderId = randomUUID();
+      await bus.publish(orderCreated(orderId, null, 7000, userId));
+      await bus.publish(reserved(orderId));
+      await waitPayment(orderId, 'AWAITING_PAYMENT');
+      return orderId;
+    }
+
+    it('lets the owner retry after a decline, then pay; others get 404', async () => {
+      const orderId = await awaitingOrder();
+      const byBob = await api()
+        .post('/api/payments/initiate')
+        .set('Authorization', bearer(bob))
+        .send({ orderId, payment: { method: 'card', token: 'tok_visa' } });
+      expect(byBob.status).toBe(404);
+
+      const declined = await api()
+        .post('/api/payments/initiate')
+        .set('Authorization', bearer(alice))
+        .send({ orderId, payment: { method: 'card', token: 'tok_chargeDeclined' } });
+      expect(declined.status).toBe(402);
+      expect(declined.body.error).toMatchObject({
+        code: 'PAYMENT_DECLINED',
+        details: { code: 'card_declined', retryable: true },
+      });
+      expect(declined.body.error.requestId).toBeDefined();
+      const failed = await eventually(() => of('payment.failed', orderId)[0], 'payment.failed');
+      expect(failed.data).toMatchObject({ retryable: true });
+      expect((await paymentOf(orderId))!.status).toBe('AWAITING_PAYMENT');
+
+      const paid = await api()
+        .post('/api/payments/initiate')
+        .set('Authorization', bearer(alice))
+        .send({ orderId, payment: { method: 'card', token: 'tok_visa' } });
+      expect(paid.status).toBe(201);
+      expect(paid.body).toMatchObject({
+        orderId,
+        status: 'COMPLETED',
+        amount: { amount: 7000 },
+        attempts: [
+          { attempt: 1, status: 'FAILED' },
+          { attempt: 2, status: 'SUCCEEDED', source: 'initiate' },
+        ],
+      });
+      expect(gateway.callsFor(`${orderId}:1`)).toBe(1);
+      expect(gateway.callsFor(`${orderId}:2`)).toBe(1);
+
+      const again = await api()
+        .post('/api/payments/initiate')
+        .set('Authorization', bearer(alice))
+        .send({ orderId, payment: { method: 'card', token: 'tok_visa' } });
+      expect(again.status).toBe(409);
+      expect(gateway.calls.filter((c) => c.idempotencyKey.startsWith(orderId))).toHaveLength(2);
+    });
+
+    it('replays the first response for the same Idempotency-Key and body, 422 for another body', async () => {
+      const orderId = await awaitingOrder();
+      const body = { orderId, payment: { method: 'card', token: 'tok_visa' } };
+      const results = await Promise.all(
+        [1, 2, 3].map(() =>
+          api()
+            .post('/api/payments/initiate')
+            .set('Authorization', bearer(alice))
+            .set('Idempotency-Key', `pay-${orderId}`)
+            .send(body),
+        ),
+      );
+      const statuses = results.map((r) => r.status).sort();
+      // One charges; concurrent twins either replay it or are told it is still in progress.
+      expect(statuses.filter((s) => s === 201).length).toBeGreaterThanOrEqual(1);
+      expect(statuses.every((s) => s === 201 || s === 409)).toBe(true);
+      expect(gateway.calls.filter((c) => c.idempotencyKey.startsWith(orderId))).toHaveLength(1);
+      const replay = await api()
+        .post('/api/payments/initiate')
+        .set('Authorization', bearer(alice))
+        .set('Idempotency-Key', `pay-${orderId}`)
+        .send(body);
+      expect(replay.status).toBe(201);
+      expect(replay.headers['idempotent-replayed']).toBe('true');
+      expect(replay.body.id).toBe(results.find((r) => r.status === 201)!.body.id);
+      const other = await api()
+        .post('/api/payments/initiate')
+        .set('Authorization', bearer(alice))
+        .set('Idempotency-Key', `pay-${orderId}`)
+        .send({ ...body, payment: { method: 'card', token: 'tok_mastercard' } });
+      expect(other.status).toBe(422);
+      expect(other.body.error.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    });
+
+    it('refuses paying before the reservation (409) and unknown orders (404)', async () => {
+      const orderId = randomUUID();
+      await bus.publish(orderCreated(orderId, null));
+      await waitPayment(orderId, 'PENDING');
+      const early = await api()
+        .post('/api/payments/initiate')
+        .set('Authorization', bearer(alice))
+        .send({ orderId, payment: { method: 'card', token: 'tok_visa' } });
+      expect(early.status).toBe(409);
+      const unknown = await api()
+        .post('/api/payments/initiate')
+        .set('Authorization', bearer(alice))
+        .send({ orderId: randomUUID(), payment: { method: 'card', token: 'tok_visa' } });
+      expect(unknown.status).toBe(404);
+      const invalid = await api()
+        .post('/api/payments/initiate')
+        .set('Authorization', bearer(alice))
+        .send({ orderId, payment: { method: 'card' } });
+      expect(invalid.status).toBe(400);
+      expect(gateway.calls.filter((c) => c.idempotencyKey.startsWith(orderId))).toHaveLength(0);
+    });
+
+    it('refuses paying an order whose reservation expired (order.cancelled)', async () => {
+      const orderId = await awaitingOrder();
+      await bus.publish(
+        createEvent('order-service', 'order.cancelled', {
+          orderId,
+          userId: alice.id,
+          reason: 'RESERVATION_EXPIRED',
+          previousStatus: 'AWAITING_PAYMENT',
+          items: [],
+        }),
+      );
+      await waitPayment(orderId, 'CANCELLED');
+      const res = await api()
+        .post('/api/payments/initiate')
+        .set('Authorization', bearer(alice))
+        .send({ orderId, payment: { method: 'card', token: 'tok_visa' } });
+      expect(res.status).toBe(409);
+    });
+  });
+
+  describe('GET and refunds', () => {
+    it('shows a payment to its owner and admins only', async () => {
+      const { orderId, paymentId } = await paidOrder();
+      expect(
+        (await api().get(`/api/payments/${paymentId}`).set('Authorization', bearer(admin))).status,
+      ).toBe(200);
+      expect(
+        (await api().get(`/api/payments/${paymentId}`).set('Authorization', bearer(bob))).status,
+      ).toBe(404);
+      expect(
+        (await api().get(`/api/payments/order/${orderId}`).set('Authorization', bearer(bob)))
+          .status,
+      ).toBe(404);
+      expect(
+        (await api().get(`/api/payments/order/${orderId}`).set('Authorization', bearer(alice))).body
+          .id,
+      ).toBe(paymentId);
+      expect(
+        (await api().get('/api/payments/not-a-uuid').set('Authorization', bearer(alice))).status,
+      ).toBe(400);
+      expect((await api().get(`/api/payments/${paymentId}`)).status).toBe(401);
+    });
+
+    it('refunds partially up to the amount paid (admin only), 422 beyond', async () => {
+      const { orderId, paymentId } = await paidOrder(1000);
+      const url = `/api/payments/${paymentId}/refund`;
+      expect(
+        (await api().post(url).set('Authorization', bearer(alice)).send({ amount: 100 })).status,
+      ).toBe(403);
+      expect(
+        (await api().post(url).set('Authorization', bearer(admin)).send({ amount: 1.5 })).status,
+      ).toBe(400);
+      const first = await api()
+        .post(url)
+        .set('Authorization', bearer(admin))
+        .send({ amount: 300, reason: 'damaged' });
+      expect(first.status).toBe(201);
+      expect(first.body.refund).toMatchObject({
+        amount: { amount: 300, currency: 'USD' },
+        status: 'SUCCEEDED',
+        cause: 'admin',
+      });
+      expect(first.body.payment).toMatchObject({
+        status: 'PARTIALLY_REFUNDED',
+        refunded: { amount: 300 },
+      });
+      const tooMuch = await api()
+        .post(url)
+        .set('Authorization', bearer(admin))
+        .send({ amount: 701 });
+      expect(tooMuch.status).toBe(422);
+      expect(tooMuch.body.error.code).toBe('REFUND_EXCEEDS_AMOUNT');
+      const rest = await api().post(url).set('Authorization', bearer(admin)).send({});
+      expect(rest.status).toBe(201);
+      expect(rest.body.payment).toMatchObject({ status: 'REFUNDED', refunded: { amount: 1000 } });
+      expect(
+        (await api().post(url).set('Authorization', bearer(admin)).send({ amount: 1 })).status,
+      ).toBe(409);
+      const refundedEvents = await eventually(
+        () => of('payment.refunded', orderId).length === 2 && of('payment.refunded', orderId),
+        'two refunds',
+      );
+      expect(
+        refundedEvents.map((e) => (e.data as { fullyRefunded: boolean }).fullyRefunded),
+      ).toEqual([false, true]);
+    });
+
+    it('never lets concurrent partial refunds sum above the amount', async () => {
+      const { paymentId } = await paidOrder(1000);
+      const results = await Promise.all(
+        [600, 600, 600].map((amount) =>
+          api()
+            .post(`/api/payments/${paymentId}/refund`)
+            .set('Authorization', bearer(admin))
+            .send({ amount }),
+        ),
+      );
+      expect(results.map((r) => r.status).sort()).toEqual([201, 422, 422]);
+      const { rows } = await pool.query(
+        "SELECT coalesce(sum(amount_cents), 0) AS s FROM refunds WHERE payment_id = $1 AND status = 'SUCCEEDED'",
+        [paymentId],
+      );
+      expect(Number(rows[0].s)).toBe(600);
+    });
+
+    it('replays a refund for the same Idempotency-Key instead of refunding twice', async () => {
+      const { paymentId } = await paidOrder(1000);
+      const send = () =>
+        api()
+          .post(`/api/payments/${paymentId}/refund`)
+          .set('Authorization', bearer(admin))
+          .set('Idempotency-Key', `refund-${paymentId}`)
+          .send({ amount: 400 });
+      const a = await send();
+      const b = await send();
+      expect([a.status, b.status]).toEqual([201, 201]);
+      expect(b.body.refund.id).toBe(a.body.refund.id);
+      expect(
+        gateway.calls.filter((c) => c.op === 'refund' && c.idempotencyKey.startsWith(paymentId)),
+      ).toHaveLength(1);
+    });
+  });
+
+  it('finishes a charge whose result was never recorded, with the same idempotency key', async () => {
+    // Simulate a crash between the gateway call and its recording: claim by hand.
+    const orderId = randomUUID();
+    await bus.publish(orderCreated(orderId, null, 900));
+    await bus.publish(reserved(orderId));
+    const payment = await waitPayment(orderId, 'AWAITING_PAYMENT');
+    await pool.query("UPDATE payments SET status = 'PROCESSING', attempts = 1 WHERE id = $1", [
+      payment.id,
+    ]);
+    await pool.query(
+      "INSERT INTO payment_attempts (payment_id, attempt, idempotency_key, source, method, token) VALUES ($1, 1, $2, 'initiate', 'card', 'tok_visa')",
+      [payment.id, `${orderId}:1`],
+    );
+    await gateway.charge({
+      idempotencyKey: `${orderId}:1`,
+      amount: 900,
+      currency: 'USD',
+      method: 'card',
+      token: 'tok_visa',
+    });
+    expect(await service.payments.reconcile(0)).toBeGreaterThanOrEqual(1);
+    expect((await paymentOf(orderId))!.status).toBe('COMPLETED');
+    await eventually(() => of('payment.completed', orderId).length === 1, 'payment.completed');
+    // The reconciler's correlation id is the saga's (no request or event in context).
+    expect(of('payment.completed', orderId)[0]!.metadata.correlationId).toBe(
+      (await pool.query('SELECT correlation_id FROM payments WHERE id = $1', [payment.id])).rows[0]
+        .correlation_id,
+    );
+  });
+
+  it('reports readiness from PostgreSQL and the bus', async () => {
+    const res = await api().get('/health/ready');
+    expect(res.status).toBe(200);
+    expect(res.body.checks).toMatchObject({
+      postgres: { status: 'up' },
+      eventBus: { status: 'up' },
+    });
+  });
+});
