@@ -12,6 +12,9 @@ import type { Stores } from './store';
 export const EVENT_SOURCE = 'comments-service';
 export const CONSUMER_GROUP = 'comments';
 
+/** How long sent outbox rows are kept (for debugging) before the relay purges them. */
+const SENT_RETENTION_MS = 24 * 3600 * 1000;
+
 /** Payloads as in notes/event-contracts.md (the README lists them too). */
 export type CommentEvent =
   | {
@@ -76,7 +79,14 @@ export function createCommentEventPublisher(deps: {
     await outbox.markSent(event.eventId, now());
   }
 
+  let lastPurge = 0;
+
   async function relayOnce(): Promise<number> {
+    // Sent rows are history only: keep them a day for debugging, then drop them.
+    if (now().getTime() - lastPurge > 3600_000) {
+      lastPurge = now().getTime();
+      await outbox.purgeSent(new Date(lastPurge - SENT_RETENTION_MS));
+    }
     let sent = 0;
     for (;;) {
       const at = now();

@@ -11,8 +11,9 @@ async function main(): Promise<void> {
   const shutdown = gracefulShutdown({
     logger,
     timeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-    // stop() closes the server (draining requests) and the relay; the bus drains its
-    // handlers before the MongoDB connection would be needed no more.
+    // Stop accepting and drain requests first, then let the bus finish in-flight handlers,
+    // then stop the outbox relay and close MongoDB (service.stop()).
+    server: service.server,
     steps: [
       { name: 'bus', close: () => bus.close() },
       { name: 'service', close: () => service.stop() },

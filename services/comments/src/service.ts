@@ -90,10 +90,12 @@ export async function startCommentsService(
       flushOutbox: () => events.flush(),
       stop() {
         stopping ??= (async () => {
-          await new Promise<void>((resolve) => {
-            server.close(() => resolve());
-            server.closeIdleConnections();
-          });
+          if (server.listening) {
+            await new Promise<void>((resolve) => {
+              server.close(() => resolve());
+              server.closeIdleConnections();
+            });
+          }
           await events.stop();
           await connection.close();
         })();

@@ -138,7 +138,11 @@ export async function startHarness(
     http: () => request(service.url),
     count: (collection, filter = {}) =>
       service.connection.collection(collection).countDocuments(filter),
-    settle: () => bus.idle(),
+    // One turn of the event loop first, so deliveries queued for the next turn have started.
+    settle: async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      await bus.idle();
+    },
     async stop() {
       await bus.close();
       await service.stop();

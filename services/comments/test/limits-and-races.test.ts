@@ -1,0 +1,88 @@
+import { Types } from 'mongoose';
+import { startHarness, type Harness } from './harness';
+
+let h: Harness;
+beforeAll(async () => {
+  // Small limits, to show the configuration is what the service enforces.
+  h = await startHarness('comments_limits', {
+    FLAG_HIDE_THRESHOLD: '1',
+    MAX_THREAD_DEPTH: '1',
+    COMMENT_MAX_LENGTH: '10',
+    MAX_REPLIES_PER_PAGE: '2',
+  });
+});
+afterAll(async () => {
+  await h.stop();
+});
+
+const auth = (userId: string) => ({ Authorization: `Bearer ${h.token(userId)}` });
+
+async function post(userId: string, body: Record<string, unknown>) {
+  return h.http().post('/api/comments').set(auth(userId)).send(body);
+}
+
+describe('configured limits', () => {
+  it('enforces COMMENT_MAX_LENGTH, MAX_THREAD_DEPTH and FLAG_HIDE_THRESHOLD', async () => {
+    const productId = h.products.add();
+    expect((await post('a', { productId, text: '12345678901', rating: 5 })).status).toBe(400);
+    const root = await post('a', { productId, text: '1234567890', rating: 5 });
+    expect(root.status).toBe(201);
+    const r1 = await post('b', { productId, text: 'reply', parentId: root.body.data.id });
+    expect(r1.status).toBe(201);
+    const r2 = await post('c', { productId, text: 'deeper', parentId: r1.body.data.id });
+    expect(r2.status).toBe(422);
+    expect(r2.body.error.details).toMatchObject({ maxDepth: 1 });
+    const flagged = await h
+      .http()
+      .post(`/api/comments/${r1.body.data.id}/flag`)
+      .set(auth('d'))
+      .send({ reason: 'one is enough' });
+    expect(flagged.body.data.hidden).toBe(true);
+  });
+
+  it('loads at most MAX_REPLIES_PER_PAGE replies with a page, keeping replyCount exact', async () => {
+    const productId = h.products.add();
+    const root = (await post('a', { productId, text: 'root', rating: 4 })).body.data;
+    for (const u of ['r1', 'r2', 'r3']) {
+      expect((await post(u, { productId, text: u, parentId: root.id })).status).toBe(201);
+    }
+    const list = await h.http().get(`/api/comments/product/${productId}`);
+    expect(list.body.data[0].replyCount).toBe(3);
+    expect(list.body.data[0].replies.map((r: { text: string }) => r.text)).toEqual(['r1', 'r2']);
+  });
+});
+
+describe('concurrent delete and reply', () => {
+  it('never leaves an orphan reply and keeps reply counts exact', async () => {
+    const productId = h.products.add();
+    const outcomes = new Set<string>();
+    for (let i = 0; i < 12; i += 1) {
+      const parent = (await post(`author${i}`, { productId, text: `p${i}`, rating: 3 })).body.data;
+      const [del, rep] = await Promise.all([
+        h
+          .http()
+          .delete(`/api/comments/${parent.id}`)
+          .set(auth(`author${i}`)),
+        post(`replier${i}`, { productId, text: 'race', parentId: parent.id }),
+      ]);
+      expect(del.status).toBe(200);
+      if (rep.status === 201) {
+        expect(del.body.data.outcome).toBe('tombstoned');
+      } else {
+        expect([404, 422]).toContain(rep.status);
+        expect(del.body.data.outcome).toBe('removed');
+      }
+      outcomes.add(`${del.body.data.outcome}/${rep.status}`);
+    }
+    // Every stored reply has its parent, and every parent counts its replies exactly.
+    const comments = h.service.connection.collection('comments');
+    const all = await comments.find({ productId }).toArray();
+    const byId = new Map(all.map((c) => [String(c._id), c]));
+    for (const c of all) {
+      if (c.parentId) expect(byId.has(String(c.parentId as Types.ObjectId))).toBe(true);
+      const children = all.filter((x) => x.parentId && String(x.parentId) === String(c._id));
+      expect(c.replyCount).toBe(children.length);
+    }
+    expect(outcomes.size).toBeGreaterThan(0);
+  });
+});
