@@ -177,8 +177,12 @@ function writeSection(text: string): void {
   if (start === -1) {
     next = `${current.trimEnd()}\n\n${text}`;
   } else {
-    const after = current.indexOf('\n## ', start + 1);
-    next = current.slice(0, start) + text + (after === -1 ? '' : `\n${current.slice(after + 1)}`);
+    // The section ends where the next one (or its <!-- marker -->) starts.
+    const after = current.slice(start + 1).search(/\n(## |<!-- )/);
+    next =
+      current.slice(0, start) +
+      text +
+      (after === -1 ? '' : `\n${current.slice(start + 1 + after + 1)}`);
   }
   writeFileSync(file, next.endsWith('\n') ? next : `${next}\n`);
   console.log(`wrote the "Blockchain anchoring" section of ${path.relative(process.cwd(), file)}`);
