@@ -1,7 +1,14 @@
 import Ajv2019 from 'ajv/dist/2019';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import type Joi from 'joi';
 import { parse } from 'yaml';
+import { authConfigSchema } from '@ecom/auth-service';
+import { commentsConfigSchema } from '@ecom/comments-service';
+import { gatewayConfigSchema } from '@ecom/gateway';
+import { orderConfigSchema } from '@ecom/order-service';
+import { paymentConfigSchema } from '@ecom/payment-service';
+import { productConfigSchema } from '@ecom/product-service';
 
 // Docker does not run on the CI machines, so the compose files are checked statically:
 // against the Compose Specification schema, and against the code they start.
@@ -89,6 +96,54 @@ describe.each(['docker-compose.yml', 'docker-compose.dev.yml'])('%s', (file) => 
       expect(existsSync(path.join(root, service.build.dockerfile ?? 'Dockerfile'))).toBe(true);
       const dir = service.build.args?.SERVICE_DIR;
       if (dir) expect(existsSync(path.join(root, dir, 'src/main.ts'))).toBe(true);
+    }
+  });
+});
+
+/** Each compose service built from the repository, with the config schema of its code. */
+const CODE: Record<string, { dir: string; schema: Joi.ObjectSchema }> = {
+  auth: { dir: 'services/auth', schema: authConfigSchema },
+  product: { dir: 'services/product', schema: productConfigSchema },
+  comments: { dir: 'services/comments', schema: commentsConfigSchema },
+  payment: { dir: 'services/payment', schema: paymentConfigSchema },
+  order: { dir: 'services/order', schema: orderConfigSchema },
+  gateway: { dir: 'gateway', schema: gatewayConfigSchema },
+};
+
+function schemaKeys(schema: Joi.ObjectSchema): Record<string, { flags?: { default?: unknown } }> {
+  return (schema.describe() as { keys: Record<string, { flags?: { default?: unknown } }> }).keys;
+}
+
+describe('docker-compose.yml matches the code', () => {
+  const compose = load('docker-compose.yml');
+
+  it('runs every service and the gateway from its own workspace', () => {
+    for (const [name, { dir }] of Object.entries(CODE)) {
+      expect({ name, dir: compose.services[name]?.build?.args?.SERVICE_DIR }).toEqual({ name, dir });
+    }
+  });
+
+  it('sets only variables the service reads, and its documented port', () => {
+    for (const [name, { schema }] of Object.entries(CODE)) {
+      const keys = schemaKeys(schema);
+      const env = compose.services[name]?.environment ?? {};
+      const unknown = Object.keys(env).filter((k) => !(k in keys));
+      expect({ name, unknown }).toEqual({ name, unknown: [] });
+      expect({ name, port: Number(env.PORT) }).toEqual({ name, port: keys.PORT?.flags?.default });
+    }
+  });
+
+  it('points every upstream URL at the compose service and port that serve it', () => {
+    const ports = Object.fromEntries(
+      Object.keys(CODE).map((name) => [name, Number(compose.services[name]?.environment?.PORT)]),
+    );
+    for (const service of Object.values(compose.services)) {
+      for (const [key, value] of Object.entries(service.environment ?? {})) {
+        const match = /^([A-Z]+)_SERVICE_URL$/.exec(key);
+        if (!match) continue;
+        const target = match[1]!.toLowerCase();
+        expect(value).toBe(`http://${target}:${ports[target]}`);
+      }
     }
   });
 });
