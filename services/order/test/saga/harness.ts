@@ -1,0 +1,328 @@
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import request from 'supertest';
+import winston from 'winston';
+import { Types } from 'mongoose';
+import {
+  InMemoryEventBus,
+  createEventBus,
+  createLogger,
+  generateEs256KeyPair,
+  loadConfig,
+  signAccessToken,
+  type AuthUser,
+  type EventBus,
+  type EventEnvelope,
+  type Logger,
+} from '@ecom/common';
+import {
+  createTestMongo,
+  createTestPostgres,
+  type TestMongo,
+  type TestPostgres,
+} from '@ecom/infrastructure/testing';
+import { loadProductConfig } from '../../../product/src/config';
+import { startProductService, type RunningProductService } from '../../../product/src/service';
+import { paymentConfigSchema } from '../../../payment/src/config';
+import { MockPaymentGateway } from '../../../payment/src/gateway/mock-gateway';
+import { startPaymentService, type RunningPaymentService } from '../../../payment/src/service';
+import { orderConfigSchema } from '../../src/config';
+import { startOrderService, type RunningOrderService } from '../../src/service';
+
+export type BusKind = 'memory' | 'redis' | 'rabbitmq';
+
+export const SAGA_EVENTS = [
+  'order.created',
+  'order.confirmed',
+  'order.failed',
+  'order.cancelled',
+  'order.completed',
+  'inventory.reserved',
+  'inventory.rejected',
+  'payment.initiated',
+  'payment.completed',
+  'payment.failed',
+  'payment.refunded',
+];
+
+const keys = generateEs256KeyPair();
+export const bearer = (user: AuthUser) =>
+  `Bearer ${signAccessToken(user, {
+    algorithm: 'ES256',
+    key: keys.privateKey,
+    issuer: 'ecom-auth',
+    audience: 'ecom-api',
+    expiresIn: '15m',
+  })}`;
+
+export const customer: AuthUser = { id: 'saga-customer', role: 'customer' };
+export const seller: AuthUser = { id: 'saga-seller', role: 'seller' };
+
+export const address = {
+  name: 'Saga Tester',
+  line1: '1 Event Way',
+  city: 'Streamtown',
+  postalCode: '10101',
+  country: 'US',
+};
+
+export async function eventually<T>(
+  fn: () => Promise<T> | T,
+  what: string,
+  timeoutMs = 15000,
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+export interface LogLine {
+  message: string;
+  correlationId?: string;
+  orderId?: string;
+  eventId?: string;
+  [key: string]: unknown;
+}
+
+/** A real winston logger (context format included) writing its JSON lines to an array. */
+function capturingLogger(service: string, lines: LogLine[]): Logger {
+  const logger = createLogger(service, 'info');
+  logger.clear();
+  logger.add(
+    new winston.transports.Stream({
+      stream: new Writable({
+        write(chunk: Buffer, _encoding, callback) {
+          for (const line of chunk.toString().split('\n')) {
+            if (line.trim()) lines.push(JSON.parse(line) as LogLine);
+          }
+          callback();
+        },
+      }),
+    }),
+  );
+  return logger;
+}
+
+export interface SagaOptions {
+  kind: BusKind;
+  label: string;
+  /** Redis / RabbitMQ URL for the real adapters. */
+  url?: string;
+}
+
+/**
+ * Product, payment and order in this process with their real stores (MongoDB stand-in or
+ * MONGO_URL for product, a PostgreSQL database each for payment and order) over one bus kind.
+ * With a real adapter each service has its own bus connection (as separate processes would)
+ * under a unique prefix, so one service can be stopped and restarted alone.
+ */
+export class Saga {
+  readonly events: EventEnvelope[] = [];
+  readonly logs: LogLine[] = [];
+  readonly gateway = new MockPaymentGateway();
+  product!: RunningProductService;
+  payment!: RunningPaymentService;
+  order!: RunningOrderService;
+  private mongo!: TestMongo;
+  private orderDb!: TestPostgres;
+  private paymentDb!: TestPostgres;
+  private shared?: InMemoryEventBus;
+  private readonly buses = new Map<string, EventBus>();
+  private readonly prefix = `saga-${randomUUID().slice(0, 8)}`;
+
+  constructor(private readonly options: SagaOptions) {}
+
+  private newBus(service: string): EventBus {
+    const logger = capturingLogger(`${service}-bus`, this.logs);
+    if (this.options.kind === 'memory') {
+      this.shared ??= new InMemoryEventBus({
+        logger,
+        retry: { baseDelayMs: 20, maxDelayMs: 200, maxAttempts: 8 },
+      });
+      return this.shared;
+    }
+    return createEventBus(
+      {
+        EVENT_BUS: this.options.kind,
+        ...(this.options.kind === 'redis'
+          ? { REDIS_URL: this.options.url }
+          : { AMQP_URL: this.options.url }),
+      },
+      {
+        service,
+        logger,
+        prefix: this.prefix,
+        retry: { baseDelayMs: 50, maxDelayMs: 500, maxAttempts: 8 },
+      },
+    );
+  }
+
+  private busFor(service: string): EventBus {
+    let bus = this.buses.get(service);
+    if (!bus) {
+      bus = this.newBus(service);
+      this.buses.set(service, bus);
+    }
+    return bus;
+  }
+
+  async start(): Promise<this> {
+    const { label } = this.options;
+    [this.mongo, this.orderDb, this.paymentDb] = await Promise.all([
+      createTestMongo(`${label}_product`),
+      createTestPostgres(`${label}_order`),
+      createTestPostgres(`${label}_payment`),
+    ]);
+    await this.busFor('spy').subscribe({
+      group: 'saga-spy',
+      eventTypes: SAGA_EVENTS,
+      handler: async (event) => {
+        this.events.push(event);
+      },
+    });
+    this.product = await startProductService({
+      config: loadProductConfig({
+        MONGO_URL: this.mongo.url,
+        JWT_PUBLIC_KEY: keys.publicKey,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'silent',
+        CACHE_DRIVER: 'off',
+      }),
+      bus: this.busFor('product'),
+    });
+    await this.startPayment();
+    this.order = await startOrderService({
+      config: loadConfig(orderConfigSchema, {
+        JWT_PUBLIC_KEY: keys.publicKey,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        DATABASE_URL: this.orderDb.url,
+        PRODUCT_SERVICE_URL: this.product.url,
+        OUTBOX_POLL_INTERVAL_MS: '50',
+      }),
+      bus: this.busFor('order'),
+      logger: capturingLogger('order-service', this.logs),
+    });
+    return this;
+  }
+
+  async startPayment(): Promise<void> {
+    this.payment = await startPaymentService({
+      config: loadConfig(paymentConfigSchema, {
+        JWT_PUBLIC_KEY: keys.publicKey,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        DATABASE_URL: this.paymentDb.url,
+        OUTBOX_POLL_INTERVAL_MS: '50',
+      }),
+      bus: this.busFor('payment'),
+      gateway: this.gateway,
+      logger: capturingLogger('payment-service', this.logs),
+    });
+  }
+
+  /** Stops payment like a crashed/stopped process: its consumers, relay, pool and (real adapters) bus. */
+  async stopPayment(): Promise<void> {
+    await this.payment.stop();
+    if (this.options.kind !== 'memory') {
+      await this.buses.get('payment')?.close();
+      this.buses.delete('payment');
+    }
+  }
+
+  async createProduct(inventory: number, price = 12.5): Promise<string> {
+    const res = await request(this.product.app)
+      .post('/api/products')
+      .set('Authorization', bearer(seller))
+      .send({ name: `Saga item ${randomUUID().slice(0, 6)}`, price, inventory });
+    if (res.status !== 201)
+      throw new Error(`product create: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body.id as string;
+  }
+
+  async stock(productId: string) {
+    const doc = await this.product.connection
+      .collection('products')
+      .findOne({ _id: new Types.ObjectId(productId) });
+    if (!doc) throw new Error(`no product ${productId}`);
+    return {
+      available: doc.available as number,
+      reserved: doc.reserved as number,
+      sold: doc.sold as number,
+    };
+  }
+
+  async reservations(orderId: string): Promise<number> {
+    return this.product.connection.collection('reservations').countDocuments({ orderId });
+  }
+
+  async placeOrder(
+    items: Array<{ productId: string; quantity: number }>,
+    token: string | null,
+    correlationId = `corr-${randomUUID()}`,
+  ): Promise<{ id: string; correlationId: string; total: number }> {
+    const res = await request(this.order.app)
+      .post('/api/orders')
+      .set('Authorization', bearer(customer))
+      .set('x-correlation-id', correlationId)
+      .send({
+        items,
+        shippingAddress: address,
+        ...(token ? { payment: { method: 'card', token } } : {}),
+      });
+    if (res.status !== 201)
+      throw new Error(`place order: ${res.status} ${JSON.stringify(res.body)}`);
+    return { id: res.body.id, correlationId, total: res.body.total.amount };
+  }
+
+  async orderStatus(orderId: string): Promise<string> {
+    const { rows } = await this.order.pool.query('SELECT status FROM orders WHERE id = $1', [
+      orderId,
+    ]);
+    return rows[0]?.status;
+  }
+
+  waitOrder(orderId: string, status: string): Promise<true> {
+    return eventually(async () => (await this.orderStatus(orderId)) === status, `order ${status}`);
+  }
+
+  async paymentRow(orderId: string) {
+    const { rows } = await this.payment.pool.query('SELECT * FROM payments WHERE order_id = $1', [
+      orderId,
+    ]);
+    return rows[0] as { id: string; status: string; attempts: number } | undefined;
+  }
+
+  of(type: string, orderId: string): EventEnvelope[] {
+    return this.events.filter(
+      (e) => e.eventType === type && (e.data as { orderId?: string }).orderId === orderId,
+    );
+  }
+
+  forOrder(orderId: string): EventEnvelope[] {
+    return this.events.filter((e) => (e.data as { orderId?: string }).orderId === orderId);
+  }
+
+  /** Publishes an already published envelope again (same eventId), as a redelivery would. */
+  async redeliver(event: EventEnvelope): Promise<void> {
+    await this.busFor('spy').publish(event);
+  }
+
+  async settle(ms = 300): Promise<void> {
+    if (this.shared) await this.shared.idle();
+    await new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  async close(): Promise<void> {
+    await this.order?.stop().catch(() => undefined);
+    await this.payment?.stop().catch(() => undefined);
+    await this.product?.stop().catch(() => undefined);
+    for (const bus of new Set(this.buses.values())) await bus.close().catch(() => undefined);
+    await Promise.all([this.mongo?.cleanup(), this.orderDb?.cleanup(), this.paymentDb?.cleanup()]);
+  }
+}
