@@ -263,7 +263,6 @@ export class Anchorer {
       contractAddress: address,
     };
     const contract = auditAnchorAt(address, this.signer);
-    // Same genesis and address, but the last confirmed root is unknown: the state was wiped.
     const last = await this.store.latestChainIdentity();
     const changed =
       !last ||

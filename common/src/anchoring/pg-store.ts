@@ -18,6 +18,7 @@ import type {
 export const ANCHOR_MIGRATION_SQL = `
 CREATE TABLE IF NOT EXISTS anchor_batches (
   id uuid PRIMARY KEY,
+  seq bigserial UNIQUE,
   on_chain_id text NOT NULL UNIQUE,
   root text NOT NULL,
   previous_root text NOT NULL,
@@ -35,7 +36,7 @@ CREATE TABLE IF NOT EXISTS anchor_batches (
   created_at timestamptz NOT NULL DEFAULT now(),
   confirmed_at timestamptz
 );
-CREATE INDEX IF NOT EXISTS anchor_batches_unfinished ON anchor_batches (created_at)
+CREATE INDEX IF NOT EXISTS anchor_batches_unfinished ON anchor_batches (seq)
   WHERE status IN ('pending', 'sent');
 CREATE INDEX IF NOT EXISTS anchor_batches_tx ON anchor_batches (tx_hash);
 
@@ -205,14 +206,14 @@ export class PgAnchorStore implements AnchorStore {
   async lastRoot(): Promise<string> {
     const { rows } = await this.pool.query<{ root: string }>(
       `SELECT root FROM anchor_batches WHERE status <> 'superseded'
-        ORDER BY created_at DESC, id DESC LIMIT 1`,
+        ORDER BY seq DESC LIMIT 1`,
     );
     return rows[0]?.root ?? `0x${'0'.repeat(64)}`;
   }
 
   async unfinishedBatches(): Promise<StoredBatch[]> {
     const { rows } = await this.pool.query<BatchRow>(
-      `SELECT * FROM anchor_batches WHERE status IN ('pending', 'sent') ORDER BY created_at, id`,
+      `SELECT * FROM anchor_batches WHERE status IN ('pending', 'sent') ORDER BY seq`,
     );
     return rows.map(toBatch);
   }
@@ -306,7 +307,7 @@ export class PgAnchorStore implements AnchorStore {
   async latestChainIdentity(): Promise<ChainIdentity | null> {
     const { rows } = await this.pool.query<BatchRow>(
       `SELECT * FROM anchor_batches WHERE status <> 'superseded' AND contract_address IS NOT NULL
-        ORDER BY created_at DESC, id DESC LIMIT 1`,
+        ORDER BY seq DESC LIMIT 1`,
     );
     const b = rows[0];
     if (!b || b.chain_id === null || !b.genesis_hash || !b.contract_address) return null;
@@ -328,8 +329,10 @@ export class PgAnchorStore implements AnchorStore {
       if (rows[0].ok) {
         this.lockClient = client;
         // A dropped connection loses the lock: forget it so the next tick re-acquires it.
-        client.on('error', () => {
-          if (this.lockClient === client) this.lockClient = null;
+        client.on('error', (err) => {
+          if (this.lockClient !== client) return;
+          this.lockClient = null;
+          client.release(err);
         });
         return true;
       }

@@ -145,12 +145,13 @@ describe('Anchorer against a real chain and PostgreSQL', () => {
       status: string;
       previous_root: string;
       root: string;
-    }>('SELECT * FROM anchor_batches ORDER BY created_at');
+    }>('SELECT * FROM anchor_batches ORDER BY seq');
     expect(batches.length).toBeGreaterThanOrEqual(3);
     expect(
       batches.every((b) => b.status === 'confirmed' && /^0x[0-9a-f]{64}$/.test(b.tx_hash)),
     ).toBe(true);
     expect(batches.reduce((n, b) => n + b.record_count, 0)).toBe(25);
+    expect(batches.every((b) => b.record_count <= 10)).toBe(true); // the size limit
     expect(new Set(batches.map((b) => b.tx_hash)).size).toBe(batches.length);
     // Each batch names the root before it, so a missing batch shows.
     for (let i = 1; i < batches.length; i++)
@@ -237,6 +238,11 @@ describe('Anchorer against a real chain and PostgreSQL', () => {
       'verified',
       'verified',
     ]);
+    // Three records, below the size limit of 10: the time window sent them.
+    expect(
+      await countRows(`SELECT max(b.record_count) AS n FROM anchor_records r
+                         JOIN anchor_batches b ON b.id = r.batch_id WHERE r.record_id = 'pay-t'`),
+    ).toBeLessThanOrEqual(3);
 
     await pool.query('UPDATE payment_events SET amount_minor = 1 WHERE id = $1', [changed]);
     await pool.query('DELETE FROM payment_events WHERE id = $1', [removed]);
@@ -279,6 +285,30 @@ describe('Anchorer against a real chain and PostgreSQL', () => {
     const after = await anchoring.recordsFor('payment', 'pay-outage');
     expect(after).toHaveLength(15);
     expect(after.every((v) => v.status === 'verified')).toBe(true);
+  });
+
+  it('lets only one instance per database write (advisory lock); the other stands by', async () => {
+    const second = makeAnchoring();
+    second.start();
+    try {
+      for (let i = 0; i < 12; i++) await recordPayment('pay-two', `S${i}`, i);
+      await anchoring.flush();
+      await new Promise((r) => setTimeout(r, 200));
+      expect(anchoring.status().writer).toBe(true);
+      expect(second.status().writer).toBe(false);
+      expect(second.status().batchesAnchored).toBe(0);
+      const views = await anchoring.recordsFor('payment', 'pay-two');
+      expect(views.every((v) => v.status === 'verified')).toBe(true);
+      // Every record sits in exactly one confirmed batch.
+      expect(
+        await countRows(`SELECT count(DISTINCT r.id) AS n FROM anchor_records r
+                           JOIN anchor_batches b ON b.id = r.batch_id
+                          WHERE r.record_id = 'pay-two' AND b.status = 'confirmed'`),
+      ).toBe(12);
+    } finally {
+      await second.stop();
+      second.provider.destroy();
+    }
   });
 
   it('reconciles on restart: a batch sent before a crash is confirmed from the chain, not sent twice', async () => {
