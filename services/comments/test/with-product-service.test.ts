@@ -1,0 +1,150 @@
+/**
+ * The comments service next to the real product service on one in-memory bus: the existence
+ * check goes to the product service's real HTTP API, product's rating aggregate follows the
+ * comment events, and product.deleted removes the comments. Checks the event contracts end to
+ * end, beyond this service's own tests.
+ */
+import request from 'supertest';
+import {
+  generateEs256KeyPair,
+  InMemoryEventBus,
+  signAccessToken,
+  type AuthUser,
+} from '@ecom/common';
+import { createTestMongo, type TestMongo } from '@ecom/infrastructure/testing';
+import { loadProductConfig } from '../../product/src/config';
+import { startProductService, type RunningProductService } from '../../product/src/service';
+import { loadCommentsConfig } from '../src/config';
+import { startCommentsService, type RunningCommentsService } from '../src/service';
+
+const keys = generateEs256KeyPair();
+const bearer = (user: AuthUser) =>
+  `Bearer ${signAccessToken(user, {
+    algorithm: 'ES256',
+    key: keys.privateKey,
+    issuer: 'ecom-auth',
+    audience: 'ecom-api',
+    expiresIn: '15m',
+  })}`;
+const seller: AuthUser = { id: 'seller-1', role: 'seller' };
+const admin: AuthUser = { id: 'admin-1', role: 'admin' };
+const customer = (id: string): AuthUser => ({ id, role: 'customer' });
+
+let bus: InMemoryEventBus;
+let productMongo: TestMongo;
+let commentsMongo: TestMongo;
+let product: RunningProductService;
+let comments: RunningCommentsService;
+
+beforeAll(async () => {
+  bus = new InMemoryEventBus({ retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20 } });
+  productMongo = await createTestMongo('comments_with_product_p');
+  commentsMongo = await createTestMongo('comments_with_product_c');
+  const common = {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    JWT_PUBLIC_KEY: keys.publicKey,
+  };
+  product = await startProductService({
+    config: loadProductConfig({ ...common, MONGO_URL: productMongo.url, CACHE_DRIVER: 'off' }),
+    bus,
+  });
+  comments = await startCommentsService({
+    config: loadCommentsConfig({
+      ...common,
+      MONGO_URL: commentsMongo.url,
+      PRODUCT_SERVICE_URL: product.url,
+    }),
+    bus,
+  });
+});
+
+afterAll(async () => {
+  await comments?.stop();
+  await product?.stop();
+  await bus?.close();
+  await productMongo?.cleanup();
+  await commentsMongo?.cleanup();
+});
+
+const settle = async () => {
+  await new Promise((resolve) => setImmediate(resolve));
+  await bus.idle();
+};
+
+async function createProduct(): Promise<string> {
+  const res = await request(product.url)
+    .post('/api/products')
+    .set('Authorization', bearer(seller))
+    .send({ name: 'Desk lamp', price: 19.99, inventory: 10 });
+  expect(res.status).toBe(201);
+  return res.body.id as string;
+}
+
+async function rating(productId: string) {
+  await settle();
+  const res = await request(product.url).get(`/api/products/${productId}`);
+  return res.body.rating as { average: number; count: number };
+}
+
+it('checks products against the product service and keeps its rating aggregate in step', async () => {
+  const productId = await createProduct();
+  const post = (user: AuthUser, body: Record<string, unknown>) =>
+    request(comments.url).post('/api/comments').set('Authorization', bearer(user)).send(body);
+
+  const r1 = await post(customer('c1'), { productId, text: 'Bright', rating: 5 });
+  expect(r1.status).toBe(201);
+  const r2 = await post(customer('c2'), { productId, text: 'Flickers', rating: 2 });
+  expect(r2.status).toBe(201);
+  // Replies carry no rating and do not count.
+  expect(
+    (await post(customer('c3'), { productId, text: 'Same here', parentId: r2.body.data.id }))
+      .status,
+  ).toBe(201);
+  expect(await rating(productId)).toEqual({ average: 3.5, count: 2 });
+
+  await request(comments.url)
+    .put(`/api/comments/${r2.body.data.id}`)
+    .set('Authorization', bearer(customer('c2')))
+    .send({ rating: 3 })
+    .expect(200);
+  expect(await rating(productId)).toEqual({ average: 4, count: 2 });
+
+  // A tombstoned review (it has a reply) leaves the aggregate too.
+  await request(comments.url)
+    .delete(`/api/comments/${r2.body.data.id}`)
+    .set('Authorization', bearer(customer('c2')))
+    .expect(200);
+  expect(await rating(productId)).toEqual({ average: 5, count: 1 });
+
+  // A product the product service does not know is refused.
+  const unknown = await post(customer('c4'), {
+    productId: 'ffffffffffffffffffffffff',
+    text: 'x',
+    rating: 1,
+  });
+  expect(unknown.status).toBe(404);
+});
+
+it('removes the comments when the product is deleted, and refuses new ones', async () => {
+  const productId = await createProduct();
+  const res = await request(comments.url)
+    .post('/api/comments')
+    .set('Authorization', bearer(customer('c1')))
+    .send({ productId, text: 'Nice', rating: 4 });
+  expect(res.status).toBe(201);
+  await request(product.url)
+    .delete(`/api/products/${productId}`)
+    .set('Authorization', bearer(admin))
+    .expect(204);
+  await settle();
+  expect(await comments.connection.collection('comments').countDocuments({ productId })).toBe(0);
+  const late = await request(comments.url)
+    .post('/api/comments')
+    .set('Authorization', bearer(customer('c2')))
+    .send({ productId, text: 'Late', rating: 3 });
+  expect(late.status).toBe(404);
+  expect(await comments.connection.collection('comments').countDocuments({ productId })).toBe(0);
+});
