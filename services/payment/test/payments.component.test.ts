@@ -116,11 +116,14 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
     (await pool.query('SELECT * FROM payments WHERE order_id = $1', [orderId])).rows[0] as
       { id: string; status: string; attempts: number; refunded_cents: string } | undefined;
 
-  const waitPayment = (orderId: string, status: string) =>
-    eventually(
-      async () => (await paymentOf(orderId))?.status === status && paymentOf(orderId),
-      `payment of ${orderId} ${status}`,
-    );
+  async function waitPayment(orderId: string, status: string) {
+    let row: Awaited<ReturnType<typeof paymentOf>>;
+    await eventually(async () => {
+      row = await paymentOf(orderId);
+      return row?.status === status;
+    }, `payment of ${orderId} ${status}`);
+    return row!;
+  }
 
   async function paidOrder(amount = 1000) {
     const orderId = randomUUID();
@@ -507,10 +510,8 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
       expect(
         (await api().post(url).set('Authorization', bearer(admin)).send({ amount: 1 })).status,
       ).toBe(409);
-      const refundedEvents = await eventually(
-        () => of('payment.refunded', orderId).length === 2 && of('payment.refunded', orderId),
-        'two refunds',
-      );
+      await eventually(() => of('payment.refunded', orderId).length === 2, 'two refunds');
+      const refundedEvents = of('payment.refunded', orderId);
       expect(
         refundedEvents.map((e) => (e.data as { fullyRefunded: boolean }).fullyRefunded),
       ).toEqual([false, true]);

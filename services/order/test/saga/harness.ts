@@ -287,7 +287,7 @@ export class Saga {
     return rows[0]?.status;
   }
 
-  waitOrder(orderId: string, status: string): Promise<true> {
+  waitOrder(orderId: string, status: string): Promise<boolean> {
     return eventually(async () => (await this.orderStatus(orderId)) === status, `order ${status}`);
   }
 

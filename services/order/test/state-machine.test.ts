@@ -1,0 +1,83 @@
+import {
+  ORDER_STATUSES,
+  TRANSITIONS,
+  decide,
+  isCancellable,
+  isTerminal,
+  nextStatuses,
+  type OrderStatus,
+  type TransitionName,
+} from '../src/domain/state-machine';
+
+describe('order state machine', () => {
+  it('follows the saga forward', () => {
+    const path: Array<[TransitionName, OrderStatus, OrderStatus]> = [
+      ['reservedWithPayment', 'PENDING', 'PAYMENT_PROCESSING'],
+      ['confirm', 'PAYMENT_PROCESSING', 'CONFIRMED'],
+      ['ship', 'CONFIRMED', 'SHIPPED'],
+      ['deliver', 'SHIPPED', 'DELIVERED'],
+    ];
+    for (const [name, from, to] of path) expect(decide(name, from)).toEqual({ ok: true, from, to });
+  });
+
+  it('lets an order wait for payment, retry after a decline, and be paid', () => {
+    expect(decide('reservedAwaitingPayment', 'PENDING')).toMatchObject({
+      ok: true,
+      to: 'AWAITING_PAYMENT',
+    });
+    expect(decide('paymentStarted', 'AWAITING_PAYMENT')).toMatchObject({
+      ok: true,
+      to: 'PAYMENT_PROCESSING',
+    });
+    expect(decide('paymentDeclinedRetryable', 'PAYMENT_PROCESSING')).toMatchObject({
+      ok: true,
+      to: 'AWAITING_PAYMENT',
+    });
+    expect(decide('confirm', 'AWAITING_PAYMENT')).toMatchObject({ ok: true, to: 'CONFIRMED' });
+  });
+
+  it('refuses late or duplicate saga events once an order has moved on', () => {
+    for (const status of ['CONFIRMED', 'SHIPPED', 'DELIVERED', 'FAILED', 'CANCELLED'] as const) {
+      expect(decide('reservedWithPayment', status).ok).toBe(false);
+      expect(decide('fail', status).ok).toBe(false);
+      expect(decide('paymentStarted', status).ok).toBe(false);
+    }
+    expect(decide('confirm', 'CONFIRMED').ok).toBe(false); // duplicate payment.completed
+    expect(decide('confirm', 'CANCELLED').ok).toBe(false); // paid after the customer cancelled
+    const refused = decide('ship', 'PENDING');
+    expect(refused).toEqual({
+      ok: false,
+      from: 'PENDING',
+      to: 'SHIPPED',
+      reason: 'ship: cannot go from PENDING to SHIPPED',
+    });
+  });
+
+  it('allows cancelling only before shipping; expiry only while waiting for payment', () => {
+    expect(ORDER_STATUSES.filter(isCancellable)).toEqual([
+      'PENDING',
+      'AWAITING_PAYMENT',
+      'PAYMENT_PROCESSING',
+      'CONFIRMED',
+    ]);
+    expect(ORDER_STATUSES.filter((s) => decide('expire', s).ok)).toEqual(['AWAITING_PAYMENT']);
+  });
+
+  it('has exactly three terminal statuses and never leaves them', () => {
+    expect(ORDER_STATUSES.filter(isTerminal)).toEqual(['DELIVERED', 'FAILED', 'CANCELLED']);
+    expect(nextStatuses('PENDING').sort()).toEqual([
+      'AWAITING_PAYMENT',
+      'CANCELLED',
+      'CONFIRMED',
+      'FAILED',
+      'PAYMENT_PROCESSING',
+    ]);
+    expect(nextStatuses('SHIPPED')).toEqual(['DELIVERED']);
+  });
+
+  it('never lists a status as its own successor (no self-loops)', () => {
+    for (const rule of Object.values(TRANSITIONS)) {
+      expect(rule.from as readonly string[]).not.toContain(rule.to);
+    }
+  });
+});
