@@ -1,4 +1,4 @@
-import { BusinessRuleError, ConflictError, NotFoundError } from '@ecom/common';
+import { BusinessRuleError, ConflictError, ForbiddenError, NotFoundError } from '@ecom/common';
 import {
   assertCanDelete,
   assertCanEdit,
@@ -61,6 +61,13 @@ export function createCommentsUseCases(deps: CommentsDeps) {
     if (!c) throw new NotFoundError('Comment not found');
     if (authorMaySee && c.authorId !== null && c.authorId === actor.id) return c;
     return assertVisible(c, actor);
+  }
+
+  /** A deleted account's tokens stay valid until they expire; they may not write meanwhile. */
+  const accountDeleted = () =>
+    new ForbiddenError('This account has been deleted', { reason: 'account_deleted' });
+  async function assertAccountActive(actor: Actor): Promise<void> {
+    if (await stores.directory.isUserDeleted(actor.id)) throw accountDeleted();
   }
 
   async function dropReactions(ids: string[]): Promise<void> {
@@ -150,6 +157,7 @@ export function createCommentsUseCases(deps: CommentsDeps) {
     async create(actor: Actor, input: NewCommentInput): Promise<CommentView> {
       const parentId = input.parentId ?? null;
       assertRatingFitsKind(parentId !== null, input.rating);
+      await assertAccountActive(actor);
       if (await stores.directory.isProductDeleted(input.productId)) {
         return productGone(input.productId);
       }
@@ -189,6 +197,11 @@ export function createCommentsUseCases(deps: CommentsDeps) {
       if (await stores.directory.isProductDeleted(input.productId)) {
         if (await stores.comments.removeIfLeaf(created.id)) await releaseFromParent(parentId);
         return productGone(input.productId);
+      }
+      // Same for user.deleted: its marker precedes its anonymisation.
+      if (await stores.directory.isUserDeleted(actor.id)) {
+        if (await stores.comments.removeIfLeaf(created.id)) await releaseFromParent(parentId);
+        throw accountDeleted();
       }
       await events.publish({
         type: 'comment.created',
@@ -242,6 +255,7 @@ export function createCommentsUseCases(deps: CommentsDeps) {
     ): Promise<{ commentId: string; flagged: true; hidden: boolean }> {
       const c = await loadFor(id, actor, false);
       assertCanReact(c, actor, 'flag');
+      await assertAccountActive(actor);
       const at = now();
       const added = await stores.flags.add({
         commentId: id,
@@ -311,6 +325,7 @@ export function createCommentsUseCases(deps: CommentsDeps) {
     ): Promise<{ commentId: string; helpfulCount: number }> {
       const c = await loadFor(id, actor, false);
       assertCanReact(c, actor, 'vote');
+      await assertAccountActive(actor);
       const added = await stores.votes.add({
         commentId: id,
         productId: c.productId,

@@ -203,7 +203,8 @@ export async function subscribeCommentConsumers(deps: {
       }
       case 'user.deleted': {
         const { userId } = dataOf<{ userId: string }>(userDeletedSchema, event);
-        await stores.directory.removeUser(userId);
+        // The marker first: a comment this user writes concurrently sees it and withdraws.
+        await stores.directory.markUserDeleted(userId, new Date());
         const anonymised = await stores.comments.anonymiseAuthor(userId);
         await stores.flags.removeByUser(userId);
         await stores.votes.removeByUser(userId);

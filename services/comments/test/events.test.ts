@@ -284,6 +284,64 @@ describe('consumed events', () => {
     expect(await h.count('processed_events', { eventId: event.eventId })).toBe(1);
   });
 
+  it('after user.deleted, that user’s still-valid token can no longer write', async () => {
+    const productId = h.products.add();
+    const other = await post('someone', { productId, text: 'target', rating: 4 });
+    await h.bus.publish(envelope('user.deleted', { userId: 'gone' }));
+    await h.settle();
+    const before = await h.count('comments');
+    const review = await h
+      .http()
+      .post('/api/comments')
+      .set(auth('gone'))
+      .send({ productId, text: 'from beyond', rating: 1 });
+    expect(review.status).toBe(403);
+    expect(review.body.error.details).toEqual({ reason: 'account_deleted' });
+    const flag = await h
+      .http()
+      .post(`/api/comments/${other.id}/flag`)
+      .set(auth('gone'))
+      .send({ reason: 'x' });
+    expect(flag.status).toBe(403);
+    const vote = await h.http().post(`/api/comments/${other.id}/helpful`).set(auth('gone'));
+    expect(vote.status).toBe(403);
+    expect(await h.count('comments')).toBe(before);
+    expect(await h.count('flags', { userId: 'gone' })).toBe(0);
+    expect(await h.count('helpful_votes', { userId: 'gone' })).toBe(0);
+    // A late user.updated does not bring the account back.
+    await h.bus.publish(
+      envelope('user.updated', {
+        userId: 'gone',
+        email: 'g@x.test',
+        name: 'Ghost',
+        role: 'customer',
+      }),
+    );
+    await h.settle();
+    const again = await h
+      .http()
+      .post('/api/comments')
+      .set(auth('gone'))
+      .send({ productId, text: 'still gone', rating: 1 });
+    expect(again.status).toBe(403);
+  });
+
+  it('user.deleted handled while that user writes a comment: the comment is withdrawn', async () => {
+    const productId = h.products.add();
+    h.products.beforeAnswer = async () => {
+      h.products.beforeAnswer = undefined;
+      await h.bus.publish(envelope('user.deleted', { userId: 'racer' }));
+      await h.settle();
+    };
+    const res = await h
+      .http()
+      .post('/api/comments')
+      .set(auth('racer'))
+      .send({ productId, text: 'race', rating: 4 });
+    expect(res.status).toBe(403);
+    expect(await h.count('comments', { productId })).toBe(0);
+  });
+
   it('user.created / user.updated set the author name; an older event never overwrites a newer one', async () => {
     const productId = h.products.add();
     await h.bus.publish(

@@ -22,7 +22,7 @@ export function createDirectoryStore(models: Models) {
     /** Upserts a name unless a newer event already wrote one; true when the name was stored. */
     async setUserName(userId: string, name: string, asOf: Date): Promise<boolean> {
       const res = await User.updateOne(
-        { _id: userId, asOf: { $lte: asOf } },
+        { _id: userId, asOf: { $lte: asOf }, deleted: { $ne: true } },
         { $set: { name, asOf } },
       );
       if (res.matchedCount === 1) return true;
@@ -38,11 +38,20 @@ export function createDirectoryStore(models: Models) {
 
     async userName(userId: string): Promise<string | null> {
       const user = await User.findById(userId).lean();
-      return user?.name ?? null;
+      return user?.deleted ? null : (user?.name ?? null);
     },
 
-    async removeUser(userId: string): Promise<void> {
-      await User.deleteOne({ _id: userId });
+    /** Forgets the name but remembers the deletion (a later user.updated cannot revive it). */
+    async markUserDeleted(userId: string, now: Date): Promise<void> {
+      await User.updateOne(
+        { _id: userId },
+        { $set: { name: null, deleted: true, asOf: now } },
+        { upsert: true },
+      );
+    },
+
+    async isUserDeleted(userId: string): Promise<boolean> {
+      return (await User.exists({ _id: userId, deleted: true })) !== null;
     },
   };
 }

@@ -46,10 +46,12 @@ export interface DeletedProductDoc {
   deletedAt: Date;
 }
 
-/** Display names of users, kept from user.created / user.updated. */
+/** Display names of users, kept from user.created / user.updated; deleted users stay marked. */
 export interface UserDoc {
   _id: string;
-  name: string;
+  name: string | null;
+  /** Set by user.deleted: the account is gone, its tokens may not write any more. */
+  deleted?: boolean;
   /** Timestamp of the event that wrote the name: an older event never overwrites a newer one. */
   asOf: Date;
 }
@@ -110,7 +112,8 @@ const deletedProductSchema = new Schema<DeletedProductDoc>(
 const userSchema = new Schema<UserDoc>(
   {
     _id: { type: String, required: true },
-    name: { type: String, required: true },
+    name: { type: String, default: null },
+    deleted: { type: Boolean },
     asOf: { type: Date, required: true },
   },
   { collection: 'users', versionKey: false },
