@@ -112,6 +112,10 @@ export interface SagaOptions {
   label: string;
   /** Redis / RabbitMQ URL for the real adapters. */
   url?: string;
+  /** Keep log lines in `logs` (default true); the benchmark turns it off. */
+  captureLogs?: boolean;
+  /** Called for every saga event the spy sees (the benchmark times order.confirmed). */
+  onEvent?: (event: EventEnvelope) => void;
 }
 
 /**
@@ -136,8 +140,14 @@ export class Saga {
 
   constructor(private readonly options: SagaOptions) {}
 
+  private logger(service: string): Logger {
+    return this.options.captureLogs === false
+      ? createLogger(service, 'silent')
+      : capturingLogger(service, this.logs);
+  }
+
   private newBus(service: string): EventBus {
-    const logger = capturingLogger(`${service}-bus`, this.logs);
+    const logger = this.logger(`${service}-bus`);
     if (this.options.kind === 'memory') {
       this.shared ??= new InMemoryEventBus({
         logger,
@@ -182,6 +192,7 @@ export class Saga {
       eventTypes: SAGA_EVENTS,
       handler: async (event) => {
         this.events.push(event);
+        this.options.onEvent?.(event);
       },
     });
     this.product = await startProductService({
@@ -206,7 +217,7 @@ export class Saga {
         OUTBOX_POLL_INTERVAL_MS: '50',
       }),
       bus: this.busFor('order'),
-      logger: capturingLogger('order-service', this.logs),
+      logger: this.logger('order-service'),
     });
     return this;
   }
@@ -222,7 +233,7 @@ export class Saga {
       }),
       bus: this.busFor('payment'),
       gateway: this.gateway,
-      logger: capturingLogger('payment-service', this.logs),
+      logger: this.logger('payment-service'),
     });
   }
 
