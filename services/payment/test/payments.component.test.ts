@@ -14,10 +14,36 @@ import {
 import { createTestPostgres, type TestPostgres } from '@ecom/infrastructure/testing';
 import type { AnchorRecord } from '../src/anchor';
 import { paymentConfigSchema } from '../src/config';
+import type { ChargeRequest } from '../src/gateway/gateway';
 import { MockPaymentGateway } from '../src/gateway/mock-gateway';
 import { startPaymentService, type RunningPaymentService } from '../src/service';
 
 const keys = generateEs256KeyPair();
+
+/** The mock gateway with test controls: hold a key's charge until released, or be unreachable. */
+class ControlledGateway extends MockPaymentGateway {
+  readonly held = new Map<string, Promise<void>>();
+  unreachable = false;
+
+  hold(key: string): () => void {
+    let release!: () => void;
+    this.held.set(key, new Promise<void>((resolve) => (release = resolve)));
+    return release;
+  }
+
+  override async charge(request: ChargeRequest) {
+    if (this.unreachable) {
+      this.calls.push({
+        op: 'charge',
+        idempotencyKey: request.idempotencyKey,
+        amount: request.amount,
+      });
+      throw new Error('connect ECONNREFUSED gateway');
+    }
+    await this.held.get(request.idempotencyKey);
+    return super.charge(request);
+  }
+}
 const bearer = (user: AuthUser) =>
   `Bearer ${signAccessToken(user, { algorithm: 'ES256', key: keys.privateKey, issuer: 'ecom-auth', audience: 'ecom-api', expiresIn: '15m' })}`;
 
@@ -43,7 +69,7 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
   let db: TestPostgres;
   let bus: InMemoryEventBus;
   let service: RunningPaymentService;
-  let gateway: MockPaymentGateway;
+  let gateway: ControlledGateway;
   let pool: Pool;
   const events: EventEnvelope[] = [];
   const anchored: AnchorRecord[] = [];
@@ -58,7 +84,7 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
         events.push(e);
       },
     });
-    gateway = new MockPaymentGateway();
+    gateway = new ControlledGateway();
     const config = loadConfig(paymentConfigSchema, {
       JWT_PUBLIC_KEY: keys.publicKey,
       PORT: '0',
@@ -551,6 +577,58 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
         gateway.calls.filter((c) => c.op === 'refund' && c.idempotencyKey.startsWith(paymentId)),
       ).toHaveLength(1);
     });
+  });
+
+  it('refunds a charge that completes after its order was cancelled mid-flight', async () => {
+    const orderId = randomUUID();
+    const release = gateway.hold(`${orderId}:1`);
+    await bus.publish(orderCreated(orderId, 'tok_visa', 1500));
+    await bus.publish(reserved(orderId));
+    await waitPayment(orderId, 'PROCESSING');
+    await bus.publish(
+      createEvent('order-service', 'order.cancelled', {
+        orderId,
+        userId: alice.id,
+        reason: 'customer',
+        previousStatus: 'PAYMENT_PROCESSING',
+        items: [],
+      }),
+    );
+    // The cancel waits on the payment row, or marks it: either way it must not be lost.
+    await new Promise((res) => setTimeout(res, 100));
+    release();
+    await waitPayment(orderId, 'REFUNDED');
+    const refunded = await eventually(() => of('payment.refunded', orderId)[0], 'payment.refunded');
+    expect(refunded.data).toMatchObject({ amount: { amount: 1500 }, fullyRefunded: true });
+    expect(of('payment.completed', orderId)).toHaveLength(1);
+  });
+
+  it('answers 503 when the gateway is unreachable and finishes the charge later', async () => {
+    const orderId = randomUUID();
+    await bus.publish(orderCreated(orderId, null, 800));
+    await bus.publish(reserved(orderId));
+    await waitPayment(orderId, 'AWAITING_PAYMENT');
+    gateway.unreachable = true;
+    try {
+      const res = await api()
+        .post('/api/payments/initiate')
+        .set('Authorization', bearer(alice))
+        .send({ orderId, payment: { method: 'card', token: 'tok_visa' } });
+      expect(res.status).toBe(503);
+      expect(res.body.error.code).toBe('DEPENDENCY_UNAVAILABLE');
+    } finally {
+      gateway.unreachable = false;
+    }
+    expect((await paymentOf(orderId))!.status).toBe('PROCESSING');
+    // A second try is refused while the first is unresolved: no double charge.
+    const twin = await api()
+      .post('/api/payments/initiate')
+      .set('Authorization', bearer(alice))
+      .send({ orderId, payment: { method: 'card', token: 'tok_visa' } });
+    expect(twin.status).toBe(409);
+    await service.payments.reconcile(0);
+    expect((await paymentOf(orderId))!.status).toBe('COMPLETED');
+    await eventually(() => of('payment.completed', orderId).length === 1, 'payment.completed');
   });
 
   it('finishes a charge whose result was never recorded, with the same idempotency key', async () => {
