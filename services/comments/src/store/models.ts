@@ -85,9 +85,15 @@ commentSchema.index(
   { reviewSlot: 1 },
   { unique: true, partialFilterExpression: { reviewSlot: { $exists: true } } },
 );
+// The two sorted listings (MongoDB walks these in order and stops after one page).
 commentSchema.index({ productId: 1, depth: 1, createdAt: -1 });
 commentSchema.index({ productId: 1, depth: 1, helpfulCount: -1, createdAt: -1 });
-commentSchema.index({ rootId: 1, createdAt: 1 });
+// The stand-in only uses indexes whose every field the filter names by equality: this one lets
+// it find a product's reviews (and count them) without scanning every comment (2-3x faster
+// listings in the embedded run). A redundant prefix for MongoDB, which it does not hurt.
+commentSchema.index({ productId: 1, depth: 1 });
+// Single field: the stand-in, like MongoDB, answers `rootId: { $in: [...] }` from it.
+commentSchema.index({ rootId: 1 });
 commentSchema.index({ authorId: 1 });
 
 const reactionSchema = new Schema<ReactionDoc>(
