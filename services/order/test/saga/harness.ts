@@ -2,12 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import request from 'supertest';
 import winston from 'winston';
+import amqp from 'amqplib';
+import Redis from 'ioredis';
 import { Types } from 'mongoose';
 import {
   InMemoryEventBus,
   createEventBus,
   createLogger,
   generateEs256KeyPair,
+  retryDelayMs,
   loadConfig,
   signAccessToken,
   type AuthUser,
@@ -30,6 +33,9 @@ import { orderConfigSchema } from '../../src/config';
 import { startOrderService, type RunningOrderService } from '../../src/service';
 
 export type BusKind = 'memory' | 'redis' | 'rabbitmq';
+
+const REAL_RETRY = { baseDelayMs: 50, maxDelayMs: 500, maxAttempts: 8 };
+const GROUPS = ['product', 'payment', 'order', 'saga-spy'];
 
 export const SAGA_EVENTS = [
   'order.created',
@@ -166,7 +172,7 @@ export class Saga {
         service,
         logger,
         prefix: this.prefix,
-        retry: { baseDelayMs: 50, maxDelayMs: 500, maxAttempts: 8 },
+        retry: REAL_RETRY,
       },
     );
   }
@@ -335,5 +341,50 @@ export class Saga {
     await this.product?.stop().catch(() => undefined);
     for (const bus of new Set(this.buses.values())) await bus.close().catch(() => undefined);
     await Promise.all([this.mongo?.cleanup(), this.orderDb?.cleanup(), this.paymentDb?.cleanup()]);
+    await this.deleteBusTopology().catch(() => undefined);
+  }
+
+  /** Leaves nothing of this run's unique namespace on the Redis / RabbitMQ server. */
+  private async deleteBusTopology(): Promise<void> {
+    const { kind, url } = this.options;
+    if (!url) return;
+    if (kind === 'redis') {
+      const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      await redis.connect();
+      try {
+        let cursor = '0';
+        do {
+          const [next, keys] = await redis.scan(cursor, 'MATCH', `${this.prefix}:*`, 'COUNT', 500);
+          if (keys.length > 0) await redis.del(...keys);
+          cursor = next;
+        } while (cursor !== '0');
+      } finally {
+        redis.disconnect();
+      }
+    } else if (kind === 'rabbitmq') {
+      const delays = new Set<number>();
+      for (let attempt = 1; attempt < REAL_RETRY.maxAttempts; attempt++) {
+        delays.add(retryDelayMs({ ...REAL_RETRY }, attempt));
+      }
+      const queues = GROUPS.flatMap((g) => [
+        `${this.prefix}.${g}`,
+        `${this.prefix}.${g}.dead-letter`,
+        ...[...delays].map((d) => `${this.prefix}.${g}.retry.${d}`),
+      ]);
+      const conn = await amqp.connect(url);
+      try {
+        for (const queue of queues) {
+          // A channel closes on an error (e.g. a queue never declared): one per delete.
+          const channel = await conn.createChannel();
+          await channel.deleteQueue(queue).catch(() => undefined);
+          await channel.close().catch(() => undefined);
+        }
+        const channel = await conn.createChannel();
+        await channel.deleteExchange(`${this.prefix}.events`).catch(() => undefined);
+        await channel.close().catch(() => undefined);
+      } finally {
+        await conn.close();
+      }
+    }
   }
 }
