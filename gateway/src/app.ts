@@ -1,5 +1,6 @@
 import cors from 'cors';
 import express, { type Express } from 'express';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import helmet from 'helmet';
 import type { Redis } from 'ioredis';
 import {
@@ -14,7 +15,7 @@ import { createUpstreamProxy, type UpstreamProxy } from './breaker-proxy';
 import { corsOrigins, parseByteSize, trustProxySetting, type GatewayConfig } from './config';
 import { docsRoutes } from './docs-page';
 import { EdgeAuthenticator } from './edge-auth';
-import { edgeHandler } from './edge';
+import { createEdge, type PlainMiddleware } from './edge';
 import { createGatewayMetrics, type GatewayMetrics } from './gateway-metrics';
 import { healthRoutes } from './health';
 import { createRateLimiter, type RateLimiter } from './rate-limit';
@@ -29,6 +30,12 @@ export interface GatewayDeps {
 }
 
 export interface Gateway {
+  /**
+   * The request listener to serve (http.createServer(handler), supertest(handler)): routed
+   * `/api/*` requests take the lean edge path, everything else goes to `app`.
+   */
+  handler: RequestListener;
+  /** Express: health, metrics, docs, 404 and errors (and CORS preflights it does not route). */
   app: Express;
   proxies: Record<UpstreamName, UpstreamProxy>;
   rateLimiter?: RateLimiter;
@@ -93,31 +100,33 @@ export function buildGateway({ config, logger, redis }: GatewayDeps): Gateway {
   app.disable('etag');
   app.set('trust proxy', trustProxySetting(config.TRUST_PROXY));
 
-  app.use(requestContext());
-  app.use(helmet());
+  const security = helmet();
   const origins = corsOrigins(config.CORS_ORIGINS);
-  if (origins.length > 0) {
-    app.use(
-      cors({
-        origin: origins,
-        credentials: true,
-        exposedHeaders: EXPOSED_HEADERS,
-        maxAge: 600,
-      }),
-    );
-  }
+  const corsMiddleware =
+    origins.length > 0
+      ? cors({ origin: origins, credentials: true, exposedHeaders: EXPOSED_HEADERS, maxAge: 600 })
+      : undefined;
+  const headerMiddleware: PlainMiddleware[] = corsMiddleware
+    ? [security, corsMiddleware]
+    : [security];
 
-  app.use(
-    edgeHandler({
-      proxies,
-      auth: new EdgeAuthenticator(jwtVerifyOptionsFromConfig(config), config.JWT_CACHE_MAX_ENTRIES),
-      rateLimiter,
-      cache,
-      metrics,
-      logger,
-      bodyLimitBytes,
-    }),
-  );
+  app.use(requestContext());
+  app.use(headerMiddleware);
+
+  const edge = createEdge({
+    proxies,
+    auth: new EdgeAuthenticator(jwtVerifyOptionsFromConfig(config), config.JWT_CACHE_MAX_ENTRIES),
+    rateLimiter,
+    cache,
+    metrics,
+    logger,
+    bodyLimitBytes,
+    trustProxy: app.get('trust proxy fn') as (addr: string, i: number) => boolean,
+    headerMiddleware,
+  });
+  const handler: RequestListener = (req: IncomingMessage, res: ServerResponse) => {
+    if (!edge(req, res)) app(req, res);
+  };
 
   const ownChecks: Record<string, HealthCheck> = {};
   if (redis) ownChecks.redis = () => redis.ping();
@@ -130,6 +139,7 @@ export function buildGateway({ config, logger, redis }: GatewayDeps): Gateway {
   app.use(errorHandler(logger));
 
   return {
+    handler,
     app,
     proxies,
     rateLimiter,

@@ -1,9 +1,9 @@
-import type { Request, Response } from 'express';
-import http, { type ClientRequest, type IncomingMessage } from 'node:http';
+import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { createProxyMiddleware, type RequestHandler as ProxyHandler } from 'http-proxy-middleware';
 import CircuitBreaker from 'opossum';
 import type { Logger } from '@ecom/common';
+import type { EdgeRequest } from './edge';
 import { sendError } from './http-errors';
 import type { UpstreamName } from './routes';
 
@@ -26,14 +26,29 @@ export interface UpstreamProxyOptions {
 }
 
 /** Called with each upstream response before it is streamed to the client. */
-export type ResponseObserver = (proxyRes: IncomingMessage, req: Request, res: Response) => void;
+export type ResponseObserver = (proxyRes: IncomingMessage) => void;
 
 export interface UpstreamProxy {
   readonly name: UpstreamName;
-  readonly breaker: CircuitBreaker<[Request, Response, ResponseObserver | undefined], void>;
+  readonly breaker: CircuitBreaker<
+    [EdgeRequest, ServerResponse, ResponseObserver | undefined],
+    void
+  >;
   /** Proxies the request; never rejects: failures are answered in the common error shape. */
-  forward(req: Request, res: Response, observe?: ResponseObserver): Promise<void>;
+  forward(req: EdgeRequest, res: ServerResponse, observe?: ResponseObserver): Promise<void>;
   close(): void;
+}
+
+/** The fields http-proxy reads from a target, computed once. */
+function targetObject(target: string) {
+  const url = new URL(target);
+  return {
+    protocol: url.protocol,
+    host: url.host,
+    hostname: url.hostname,
+    port: url.port,
+    path: url.pathname === '/' ? '' : url.pathname.replace(/\/+$/, ''),
+  };
 }
 
 /** Server-side failures: they count against the breaker. */
@@ -82,8 +97,9 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
   };
   const agent = isHttps ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
 
-  const proxy: ProxyHandler = createProxyMiddleware({
-    target: options.target,
+  const proxy: ProxyHandler = createProxyMiddleware<IncomingMessage, ServerResponse>({
+    // Parsed once here: a string target would be re-parsed by http-proxy on every request.
+    target: targetObject(options.target),
     changeOrigin: true,
     xfwd: true,
     agent,
@@ -112,7 +128,7 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
           pending.proxyReq = proxyReq;
           if (pending.settled) proxyReq.destroy();
         });
-        server.on('proxyRes', (proxyRes, req, res) => {
+        server.on('proxyRes', (proxyRes, req) => {
           delete proxyRes.headers['x-powered-by'];
           const status = proxyRes.statusCode ?? 502;
           settle(
@@ -121,7 +137,7 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
               ? new UpstreamUnavailableAnswer(`answered ${status}`)
               : undefined,
           );
-          (req as WithPending)[PENDING]?.observe?.(proxyRes, req as Request, res as Response);
+          (req as WithPending)[PENDING]?.observe?.(proxyRes);
         });
         server.on('error', (err, req) => {
           settle(req, new UpstreamUnreachable(err.message));
@@ -132,7 +148,7 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
     ],
   });
 
-  const action = (req: Request, res: Response, observe: ResponseObserver | undefined) =>
+  const action = (req: EdgeRequest, res: ServerResponse, observe: ResponseObserver | undefined) =>
     new Promise<void>((resolve, reject) => {
       const pending: Pending = {
         settled: false,
@@ -172,7 +188,11 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
     options.logger.info('upstream circuit closed', { upstream: options.name }),
   );
 
-  async function forward(req: Request, res: Response, observe?: ResponseObserver): Promise<void> {
+  async function forward(
+    req: EdgeRequest,
+    res: ServerResponse,
+    observe?: ResponseObserver,
+  ): Promise<void> {
     try {
       await breaker.fire(req, res, observe);
     } catch (err) {

@@ -1,6 +1,15 @@
-import type { Request, RequestHandler, Response } from 'express';
-import type { IncomingMessage } from 'node:http';
-import { getContext, type Logger } from '@ecom/common';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import proxyaddr from 'proxy-addr';
+import {
+  CORRELATION_ID_HEADER,
+  REQUEST_ID_HEADER,
+  runWithContext,
+  safeId,
+  type AuthUser,
+  type Logger,
+  type RequestContext,
+} from '@ecom/common';
 import type { UpstreamProxy } from './breaker-proxy';
 import { clientKey } from './client-ip';
 import { EdgeAuthenticator, missingTokenError } from './edge-auth';
@@ -11,6 +20,20 @@ import type { RateLimiter } from './rate-limit';
 import type { ResponseCache } from './response-cache';
 import { bucketFor, hasDotSegment, isPublicRoute, matchRoute, type UpstreamName } from './routes';
 
+/** A proxied request: plain Node objects, never Express's (its per-request setup is not free). */
+export type EdgeRequest = IncomingMessage & {
+  requestId?: string;
+  correlationId?: string;
+  user?: AuthUser;
+};
+
+/** Connect-style middleware run on the hot path (helmet, cors): sync, calls next or answers. */
+export type PlainMiddleware = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: (err?: unknown) => void,
+) => void;
+
 export interface EdgeDeps {
   proxies: Record<UpstreamName, UpstreamProxy>;
   auth: EdgeAuthenticator;
@@ -19,6 +42,10 @@ export interface EdgeDeps {
   metrics: GatewayMetrics;
   logger: Logger;
   bodyLimitBytes: number;
+  /** Express's compiled `trust proxy` function, for the client address. */
+  trustProxy: (addr: string, i: number) => boolean;
+  /** helmet, then cors when configured: the same ones the Express app uses. */
+  headerMiddleware: PlainMiddleware[];
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -27,23 +54,34 @@ function isProductsPath(path: string): boolean {
   return path === '/api/products' || path.startsWith('/api/products/');
 }
 
+/** The product service may report its own cache: keep that apart from the gateway's X-Cache. */
+function renameUpstreamCacheHeader(proxyRes: IncomingMessage): void {
+  const upstreamCache = proxyRes.headers['x-cache'];
+  if (upstreamCache !== undefined) {
+    delete proxyRes.headers['x-cache'];
+    proxyRes.headers['x-upstream-cache'] = upstreamCache;
+  }
+}
+
 /**
- * The hot path for `/api/*`, in one middleware so a proxied request crosses as few layers
- * as possible: route lookup, Content-Length limit, local JWT check, one rate-limit decision,
- * identity-header stripping, optional cache, then the upstream's breaker-wrapped proxy.
- * Nothing parses the body: it streams to the service untouched.
+ * The hot path for routed `/api/*` requests, on plain Node request/response objects in
+ * front of Express: request ids, security and CORS headers, Content-Length limit, local JWT
+ * check, one rate-limit decision, identity-header stripping, optional cache, then the
+ * upstream's breaker-wrapped proxy. Nothing parses the body: it streams to the service.
+ * Returns false for anything it does not route (Express answers those).
  */
-export function edgeHandler(deps: EdgeDeps): RequestHandler {
+export function createEdge(deps: EdgeDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
   const logRequests = deps.logger.isLevelEnabled('http');
 
-  const finish = (req: Request, res: Response, upstream: string, started: number) => {
+  function observe(req: EdgeRequest, res: ServerResponse, upstream: string) {
+    const started = performance.now();
     res.once('finish', () => {
       const seconds = (performance.now() - started) / 1000;
-      deps.metrics.observe(upstream, req.method, res.statusCode, seconds);
+      deps.metrics.observe(upstream, req.method ?? 'GET', res.statusCode, seconds);
       if (logRequests || res.statusCode >= 500) {
         deps.logger.log(res.statusCode >= 500 ? 'warn' : 'http', 'request', {
           method: req.method,
-          path: req.originalUrl.split('?')[0],
+          path: (req.url ?? '').split('?')[0],
           upstream,
           status: res.statusCode,
           durationMs: Math.round(seconds * 10_000) / 10,
@@ -51,12 +89,16 @@ export function edgeHandler(deps: EdgeDeps): RequestHandler {
         });
       }
     });
-  };
+  }
 
-  async function handle(req: Request, res: Response, upstream: UpstreamName, path: string) {
-    finish(req, res, upstream, performance.now());
-    const method = req.method;
-
+  async function handle(
+    req: EdgeRequest,
+    res: ServerResponse,
+    upstream: UpstreamName,
+    path: string,
+    context: RequestContext,
+  ) {
+    const method = req.method ?? 'GET';
     if (hasDotSegment(path)) {
       sendError(req, res, 400, 'INVALID_PATH', 'Path segments "." and ".." are not allowed');
       return;
@@ -72,15 +114,16 @@ export function edgeHandler(deps: EdgeDeps): RequestHandler {
     const identity = deps.auth.identify(req.headers.authorization);
     if (identity.kind === 'user') {
       req.user = identity.user;
-      const ctx = getContext();
-      if (ctx) ctx.userId = identity.user.id;
+      context.userId = identity.user.id;
     }
 
     if (deps.rateLimiter) {
       const bucket = bucketFor(method, path);
       // Sign-in budgets are per address: they exist to slow down guessing from one place.
       const key =
-        identity.kind === 'user' && bucket !== 'auth' ? `u:${identity.user.id}` : clientKey(req.ip);
+        identity.kind === 'user' && bucket !== 'auth'
+          ? `u:${identity.user.id}`
+          : clientKey(proxyaddr(req, deps.trustProxy));
       let decision;
       try {
         decision = await deps.rateLimiter.consume(bucket, key);
@@ -115,6 +158,7 @@ export function edgeHandler(deps: EdgeDeps): RequestHandler {
     }
 
     prepareForwardHeaders(req.headers, req.requestId, req.correlationId);
+    const proxy = deps.proxies[upstream];
 
     const cache = deps.cache;
     if (cache && isProductsPath(path)) {
@@ -123,7 +167,7 @@ export function edgeHandler(deps: EdgeDeps): RequestHandler {
         cache.invalidate();
         res.once('finish', () => cache.invalidate());
       } else if (method === 'GET' && req.headers.authorization === undefined) {
-        const key = req.url;
+        const key = req.url ?? path;
         const hit = cache.get(key);
         if (hit) {
           deps.metrics.cache('hit');
@@ -137,7 +181,7 @@ export function edgeHandler(deps: EdgeDeps): RequestHandler {
         deps.metrics.cache('miss');
         const generation = cache.generation;
         res.setHeader('X-Cache', 'MISS');
-        await deps.proxies[upstream].forward(req, res, (proxyRes: IncomingMessage) => {
+        await proxy.forward(req, res, (proxyRes) => {
           renameUpstreamCacheHeader(proxyRes);
           cache.capture(key, proxyRes, generation);
         });
@@ -145,36 +189,53 @@ export function edgeHandler(deps: EdgeDeps): RequestHandler {
       } else {
         deps.metrics.cache('bypass');
         res.setHeader('X-Cache', 'BYPASS');
-        await deps.proxies[upstream].forward(req, res, renameUpstreamCacheHeader);
+        await proxy.forward(req, res, renameUpstreamCacheHeader);
         return;
       }
     }
 
-    await deps.proxies[upstream].forward(req, res);
+    await proxy.forward(req, res);
   }
 
-  return (req, res, next) => {
-    const url = req.url;
-    if (!url.startsWith('/api/')) {
-      next();
-      return;
-    }
+  function fail(req: EdgeRequest, res: ServerResponse, err: unknown) {
+    deps.logger.error('edge failure', { err, path: req.url });
+    sendError(req, res, 500, 'INTERNAL_ERROR', 'Internal server error');
+  }
+
+  return (request, res) => {
+    const url = request.url ?? '/';
+    if (!url.startsWith('/api/')) return false;
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
     const upstream = matchRoute(path);
-    if (!upstream) {
-      next();
-      return;
-    }
-    handle(req, res, upstream, path).catch(next);
-  };
-}
+    if (!upstream) return false;
 
-/** The product service may report its own cache: keep that apart from the gateway's X-Cache. */
-function renameUpstreamCacheHeader(proxyRes: IncomingMessage): void {
-  const upstreamCache = proxyRes.headers['x-cache'];
-  if (upstreamCache !== undefined) {
-    delete proxyRes.headers['x-cache'];
-    proxyRes.headers['x-upstream-cache'] = upstreamCache;
-  }
+    const req = request as EdgeRequest;
+    const requestId = safeId(req.headers[REQUEST_ID_HEADER]) ?? randomUUID();
+    const correlationId = safeId(req.headers[CORRELATION_ID_HEADER]) ?? requestId;
+    req.requestId = requestId;
+    req.correlationId = correlationId;
+    res.setHeader(REQUEST_ID_HEADER, requestId);
+    res.setHeader(CORRELATION_ID_HEADER, correlationId);
+    observe(req, res, upstream);
+
+    const context: RequestContext = { requestId, correlationId };
+    runWithContext(context, () => {
+      let i = 0;
+      const next = (err?: unknown): void => {
+        if (err) {
+          fail(req, res, err);
+          return;
+        }
+        const middleware = deps.headerMiddleware[i++];
+        if (middleware) {
+          middleware(req, res, next);
+          return;
+        }
+        handle(req, res, upstream, path, context).catch((e: unknown) => fail(req, res, e));
+      };
+      next();
+    });
+    return true;
+  };
 }

@@ -1,5 +1,4 @@
-import type { Request, Response } from 'express';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorBody } from '@ecom/common';
 
 /**
@@ -7,8 +6,8 @@ import { errorBody } from '@ecom/common';
  * Express's error handler to stay cheap). Does nothing once headers are out.
  */
 export function sendError(
-  req: Request,
-  res: Response | ServerResponse,
+  req: IncomingMessage & { requestId?: string },
+  res: ServerResponse,
   status: number,
   code: string,
   message: string,

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { Express } from 'express';
 import { Redis } from 'ioredis';
 import { createLogger, type Logger } from '@ecom/common';
@@ -17,6 +17,8 @@ export interface StartGatewayOptions {
 
 export interface RunningGateway {
   app: Express;
+  /** What the server serves: the edge path for routed `/api/*`, `app` for the rest. */
+  handler: RequestListener;
   server: Server;
   url: string;
   stop(): Promise<void>;
@@ -61,7 +63,8 @@ export async function startGateway({
   const gateway = buildGateway({ config, logger: log, redis });
   await gateway.ready.catch(() => undefined);
 
-  const server = gateway.app.listen(config.PORT, config.HOST);
+  const server = createServer(gateway.handler);
+  server.listen(config.PORT, config.HOST);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -77,6 +80,7 @@ export async function startGateway({
   let stopping: Promise<void> | undefined;
   return {
     app: gateway.app,
+    handler: gateway.handler,
     server,
     url,
     stop() {

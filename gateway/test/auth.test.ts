@@ -51,7 +51,7 @@ describe('public routes pass without a token', () => {
     ['get', '/api/products/categories', 'product'],
     ['get', '/api/comments/product/p1', 'comments'],
   ] as const)('%s %s', async (method, path, upstream) => {
-    const res = await request(gateway.app)
+    const res = await request(gateway.handler)
       [method](path)
       .send(method === 'post' ? {} : undefined);
     expect(res.status).toBe(200);
@@ -60,7 +60,7 @@ describe('public routes pass without a token', () => {
   });
 
   it('a public route with a bad token still passes (the service decides), keyed per IP', async () => {
-    const res = await request(gateway.app)
+    const res = await request(gateway.handler)
       .post('/api/auth/refresh')
       .set('Authorization', `Bearer ${expiredToken(customer)}`)
       .send({ refreshToken: 'r' });
@@ -88,7 +88,7 @@ describe('every other route needs a valid access token', () => {
   it.each(protectedRoutes)(
     '%s %s without a token → 401, upstream untouched',
     async (method, path) => {
-      const res = await request(gateway.app)[method](path);
+      const res = await request(gateway.handler)[method](path);
       expect(res.status).toBe(401);
       expect(res.body.error).toMatchObject({
         code: 'UNAUTHORIZED',
@@ -134,7 +134,7 @@ describe('every other route needs a valid access token', () => {
       'claims',
     ],
   ])('%s → 401 before any upstream is touched', async (_label, makeToken, reason) => {
-    const res = await request(gateway.app)
+    const res = await request(gateway.handler)
       .get('/api/orders')
       .set('Authorization', `Bearer ${makeToken()}`);
     expect(res.status).toBe(401);
@@ -145,7 +145,7 @@ describe('every other route needs a valid access token', () => {
 
   it('a malformed Authorization header → 401 malformed', async () => {
     for (const header of ['Basic dXNlcjpwYXNz', 'Bearer', 'Bearer not-a-jwt', tokenFor(customer)]) {
-      const res = await request(gateway.app).get('/api/orders').set('Authorization', header);
+      const res = await request(gateway.handler).get('/api/orders').set('Authorization', header);
       expect(res.status).toBe(401);
       expect(res.body.error.details.reason).toBe('malformed');
     }
@@ -154,7 +154,7 @@ describe('every other route needs a valid access token', () => {
 
   it('a valid token passes and reaches the service with Authorization unchanged', async () => {
     const token = tokenFor(customer);
-    const res = await request(gateway.app)
+    const res = await request(gateway.handler)
       .get('/api/orders')
       .set('Authorization', `Bearer ${token}`);
     expect(res.status).toBe(200);

@@ -43,7 +43,7 @@ afterEach(() => gateway.close());
 
 async function timed(path: string) {
   const started = performance.now();
-  const res = await request(gateway.app).get(path).set('Authorization', auth);
+  const res = await request(gateway.handler).get(path).set('Authorization', auth);
   return { res, ms: performance.now() - started };
 }
 

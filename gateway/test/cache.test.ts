@@ -36,8 +36,8 @@ const productReads = () => stubs.product.received.filter((r) => r.method === 'GE
 describe('cache off (the default)', () => {
   it('every read reaches the service and no X-Cache header is set', async () => {
     const gateway = buildGateway({ config: testConfig(stubs), logger });
-    const a = await request(gateway.app).get('/api/products/p1');
-    const b = await request(gateway.app).get('/api/products/p1');
+    const a = await request(gateway.handler).get('/api/products/p1');
+    const b = await request(gateway.handler).get('/api/products/p1');
     expect(a.headers['x-cache']).toBeUndefined();
     expect(b.body.served).toBe(a.body.served + 1);
     expect(productReads()).toBe(2);
@@ -53,10 +53,10 @@ describe('cache on (GATEWAY_CACHE_TTL_MS=300)', () => {
   afterEach(() => gateway.close());
 
   it('MISS then HIT with the same body; per-request ids stay fresh', async () => {
-    const miss = await request(gateway.app).get('/api/products/p1?view=full');
+    const miss = await request(gateway.handler).get('/api/products/p1?view=full');
     expect(miss.status).toBe(200);
     expect(miss.headers['x-cache']).toBe('MISS');
-    const hit = await request(gateway.app).get('/api/products/p1?view=full');
+    const hit = await request(gateway.handler).get('/api/products/p1?view=full');
     expect(hit.status).toBe(200);
     expect(hit.headers['x-cache']).toBe('HIT');
     expect(hit.body).toEqual(miss.body);
@@ -65,59 +65,61 @@ describe('cache on (GATEWAY_CACHE_TTL_MS=300)', () => {
     expect(hit.headers['ratelimit-limit']).toBeDefined();
     expect(productReads()).toBe(1);
     // Another query string is another entry.
-    expect((await request(gateway.app).get('/api/products/p1?view=short')).headers['x-cache']).toBe(
-      'MISS',
-    );
+    expect(
+      (await request(gateway.handler).get('/api/products/p1?view=short')).headers['x-cache'],
+    ).toBe('MISS');
   });
 
   it('expires after the TTL', async () => {
-    await request(gateway.app).get('/api/products/p2');
+    await request(gateway.handler).get('/api/products/p2');
     await sleep(350);
-    const again = await request(gateway.app).get('/api/products/p2');
+    const again = await request(gateway.handler).get('/api/products/p2');
     expect(again.headers['x-cache']).toBe('MISS');
     expect(productReads()).toBe(2);
   });
 
   it('authenticated reads bypass it (their answer may depend on who asks)', async () => {
-    await request(gateway.app).get('/api/products/p3');
-    const res = await request(gateway.app).get('/api/products/p3').set('Authorization', sellerAuth);
+    await request(gateway.handler).get('/api/products/p3');
+    const res = await request(gateway.handler)
+      .get('/api/products/p3')
+      .set('Authorization', sellerAuth);
     expect(res.headers['x-cache']).toBe('BYPASS');
     expect(productReads()).toBe(2);
   });
 
   it('a write through the gateway invalidates it', async () => {
-    await request(gateway.app).get('/api/products/p4');
-    expect((await request(gateway.app).get('/api/products/p4')).headers['x-cache']).toBe('HIT');
-    const write = await request(gateway.app)
+    await request(gateway.handler).get('/api/products/p4');
+    expect((await request(gateway.handler).get('/api/products/p4')).headers['x-cache']).toBe('HIT');
+    const write = await request(gateway.handler)
       .put('/api/products/p4')
       .set('Authorization', sellerAuth)
       .send({ price: 5 });
     expect(write.status).toBe(200);
-    const after = await request(gateway.app).get('/api/products/p4');
+    const after = await request(gateway.handler).get('/api/products/p4');
     expect(after.headers['x-cache']).toBe('MISS');
     expect(productReads()).toBe(2);
   });
 
   it('a read in flight while a write happens is not stored', async () => {
     stubs.product.delayMs = 150;
-    const read = request(gateway.app)
+    const read = request(gateway.handler)
       .get('/api/products/p5')
       .then((r) => r);
     await sleep(40);
-    const write = request(gateway.app)
+    const write = request(gateway.handler)
       .delete('/api/products/p5')
       .set('Authorization', sellerAuth)
       .then((r) => r);
     const [r] = await Promise.all([read, write]);
     expect(r.headers['x-cache']).toBe('MISS');
     stubs.product.delayMs = 0;
-    const next = await request(gateway.app).get('/api/products/p5');
+    const next = await request(gateway.handler).get('/api/products/p5');
     expect(next.headers['x-cache']).toBe('MISS');
   });
 
   it('error answers are not cached', async () => {
-    await request(gateway.app).get('/api/products/__status/404');
-    const again = await request(gateway.app).get('/api/products/__status/404');
+    await request(gateway.handler).get('/api/products/__status/404');
+    const again = await request(gateway.handler).get('/api/products/__status/404');
     expect(again.status).toBe(404);
     expect(again.headers['x-cache']).toBe('MISS');
   });
@@ -151,15 +153,15 @@ describeIfServer('redis', 'cache invalidation across gateway instances', (redisU
   });
 
   it('a write through instance A drops what instance B cached', async () => {
-    await request(b.app).get('/api/products/shared');
-    expect((await request(b.app).get('/api/products/shared')).headers['x-cache']).toBe('HIT');
-    await request(a.app).put('/api/products/shared').set('Authorization', sellerAuth).send({});
+    await request(b.handler).get('/api/products/shared');
+    expect((await request(b.handler).get('/api/products/shared')).headers['x-cache']).toBe('HIT');
+    await request(a.handler).put('/api/products/shared').set('Authorization', sellerAuth).send({});
     let status = 'HIT';
     for (let i = 0; i < 20 && status === 'HIT'; i += 1) {
       await sleep(25);
       status = b.cache!.get('/api/products/shared') ? 'HIT' : 'MISS';
     }
     expect(status).toBe('MISS');
-    expect((await request(b.app).get('/api/products/shared')).headers['x-cache']).toBe('MISS');
+    expect((await request(b.handler).get('/api/products/shared')).headers['x-cache']).toBe('MISS');
   });
 });

@@ -102,13 +102,15 @@ describe('streamed bodies without Content-Length', () => {
     await new Promise((r) => setTimeout(r, 50));
     for (const got of stubs.order.received) expect(got.bodyBytes).toBeLessThan(3600);
     // The upstream is healthy: a 413 must not count against its breaker.
-    expect((await request(gw.app).get('/api/orders').set('Authorization', auth)).status).toBe(200);
+    expect((await request(gw.handler).get('/api/orders').set('Authorization', auth)).status).toBe(
+      200,
+    );
   });
 });
 
 describe('CORS', () => {
   it('allows listed origins and exposes the gateway headers', async () => {
-    const res = await request(gw.app)
+    const res = await request(gw.handler)
       .get('/api/products')
       .set('Origin', 'https://shop.example.com');
     expect(res.headers['access-control-allow-origin']).toBe('https://shop.example.com');
@@ -118,12 +120,14 @@ describe('CORS', () => {
   });
 
   it('gives other origins no CORS grant', async () => {
-    const res = await request(gw.app).get('/api/products').set('Origin', 'https://evil.example');
+    const res = await request(gw.handler)
+      .get('/api/products')
+      .set('Origin', 'https://evil.example');
     expect(res.headers['access-control-allow-origin']).toBeUndefined();
   });
 
   it('answers preflights itself, without a token and without touching a service', async () => {
-    const res = await request(gw.app)
+    const res = await request(gw.handler)
       .options('/api/orders')
       .set('Origin', 'https://admin.example.com')
       .set('Access-Control-Request-Method', 'POST')
@@ -138,7 +142,7 @@ describe('CORS', () => {
 
 describe('GET /health', () => {
   it('200 with every upstream up and its latency', async () => {
-    const res = await request(gw.app).get('/health');
+    const res = await request(gw.handler).get('/health');
     expect(res.status).toBe(200);
     expect(res.body.status).toBe('ok');
     expect(res.body.down).toEqual([]);
@@ -159,7 +163,7 @@ describe('GET /health', () => {
     stubs.payment.unhealthy = true;
     await stubs.comments.close();
     try {
-      const res = await request(gw.app).get('/health');
+      const res = await request(gw.handler).get('/health');
       expect(res.status).toBe(503);
       expect(res.body.status).toBe('degraded');
       expect(res.body.down.sort()).toEqual(['comments', 'payment']);
@@ -174,16 +178,16 @@ describe('GET /health', () => {
 
   it('/health/ready reflects only the gateway itself', async () => {
     stubs.payment.unhealthy = true;
-    const res = await request(gw.app).get('/health/ready');
+    const res = await request(gw.handler).get('/health/ready');
     expect(res.status).toBe(200);
   });
 });
 
 describe('/metrics', () => {
   it('exposes per-upstream request counters in Prometheus format', async () => {
-    await request(gw.app).get('/api/products/p1');
-    await request(gw.app).get('/api/orders').set('Authorization', auth);
-    const res = await request(gw.app).get('/metrics');
+    await request(gw.handler).get('/api/products/p1');
+    await request(gw.handler).get('/api/orders').set('Authorization', auth);
+    const res = await request(gw.handler).get('/metrics');
     expect(res.status).toBe(200);
     expect(res.text).toMatch(/gateway_requests_total\{[^}]*upstream="product"[^}]*status="200"/);
     expect(res.text).toMatch(/gateway_requests_total\{[^}]*upstream="order"/);
@@ -193,7 +197,7 @@ describe('/metrics', () => {
 
 describe('API docs', () => {
   it('serves an OpenAPI 3 document of the public API', async () => {
-    const res = await request(gw.app).get('/docs/openapi.json');
+    const res = await request(gw.handler).get('/docs/openapi.json');
     expect(res.status).toBe(200);
     expect(res.body.openapi).toMatch(/^3\./);
     for (const path of [
@@ -230,12 +234,12 @@ describe('API docs', () => {
   });
 
   it('serves a browsable page and its script under the default CSP', async () => {
-    const page = await request(gw.app).get('/docs');
+    const page = await request(gw.handler).get('/docs');
     expect(page.status).toBe(200);
     expect(page.headers['content-type']).toMatch(/text\/html/);
     expect(page.text).toContain('<script src="/docs/docs.js">');
     expect(page.headers['content-security-policy']).toContain("script-src 'self'");
-    const script = await request(gw.app).get('/docs/docs.js');
+    const script = await request(gw.handler).get('/docs/docs.js');
     expect(script.status).toBe(200);
     expect(script.text).toContain("fetch('/docs/openapi.json')");
   });

@@ -61,13 +61,13 @@ describe('rate limits in memory (no REDIS_URL)', () => {
     const token = `Bearer ${tokenFor(customer)}`;
     const before = stubs.order.received.length;
     for (const remaining of [2, 1, 0]) {
-      const res = await request(gateway.app).get('/api/orders').set('Authorization', token);
+      const res = await request(gateway.handler).get('/api/orders').set('Authorization', token);
       expect(res.status).toBe(200);
       expect(res.headers['ratelimit-limit']).toBe('3');
       expect(res.headers['ratelimit-remaining']).toBe(String(remaining));
       expect(Number(res.headers['ratelimit-reset'])).toBeGreaterThan(0);
     }
-    const limited = await request(gateway.app).get('/api/orders').set('Authorization', token);
+    const limited = await request(gateway.handler).get('/api/orders').set('Authorization', token);
     expect(limited.status).toBe(429);
     expect(limited.body.error).toMatchObject({
       code: 'RATE_LIMITED',
@@ -84,23 +84,23 @@ describe('rate limits in memory (no REDIS_URL)', () => {
     const a = `Bearer ${tokenFor(customer)}`;
     const b = `Bearer ${tokenFor(seller)}`;
     for (let i = 0; i < 3; i += 1) {
-      expect((await request(gateway.app).get('/api/orders').set('Authorization', a)).status).toBe(
-        200,
-      );
+      expect(
+        (await request(gateway.handler).get('/api/orders').set('Authorization', a)).status,
+      ).toBe(200);
     }
-    expect((await request(gateway.app).get('/api/orders').set('Authorization', a)).status).toBe(
+    expect((await request(gateway.handler).get('/api/orders').set('Authorization', a)).status).toBe(
       429,
     );
-    expect((await request(gateway.app).get('/api/orders').set('Authorization', b)).status).toBe(
+    expect((await request(gateway.handler).get('/api/orders').set('Authorization', b)).status).toBe(
       200,
     );
     // Anonymous requests from this address have a budget of their own.
-    expect((await request(gateway.app).get('/api/products')).status).toBe(200);
+    expect((await request(gateway.handler).get('/api/products')).status).toBe(200);
   });
 
   it('IPv6 clients in one /64 share a budget; another /64 does not', async () => {
     const get = (ip: string) =>
-      request(gateway.app).get('/api/products').set('X-Forwarded-For', ip);
+      request(gateway.handler).get('/api/products').set('X-Forwarded-For', ip);
     expect((await get('2001:db8:aa:1::1')).status).toBe(200);
     expect((await get('2001:db8:aa:1::2')).status).toBe(200);
     expect((await get('2001:db8:aa:1:ffff::3')).status).toBe(200);
@@ -111,7 +111,7 @@ describe('rate limits in memory (no REDIS_URL)', () => {
 
   it('login and register share a stricter per-IP budget', async () => {
     const post = (path: string) =>
-      request(gateway.app).post(path).set('X-Forwarded-For', '198.51.100.20').send({});
+      request(gateway.handler).post(path).set('X-Forwarded-For', '198.51.100.20').send({});
     expect((await post('/api/auth/login')).status).toBe(200);
     const second = await post('/api/auth/register');
     expect(second.status).toBe(200);
@@ -120,7 +120,7 @@ describe('rate limits in memory (no REDIS_URL)', () => {
     expect(third.status).toBe(429);
     expect(third.body.error.details.bucket).toBe('auth');
     // The default budget of the same address is untouched.
-    const browse = await request(gateway.app)
+    const browse = await request(gateway.handler)
       .get('/api/products')
       .set('X-Forwarded-For', '198.51.100.20');
     expect(browse.status).toBe(200);
@@ -130,20 +130,20 @@ describe('rate limits in memory (no REDIS_URL)', () => {
   it('payments have a stricter per-user budget', async () => {
     const token = `Bearer ${tokenFor({ id: 'payer-1', role: 'customer' })}`;
     const pay = () =>
-      request(gateway.app).post('/api/payments/initiate').set('Authorization', token).send({});
+      request(gateway.handler).post('/api/payments/initiate').set('Authorization', token).send({});
     expect((await pay()).status).toBe(200);
     expect((await pay()).status).toBe(200);
     const third = await pay();
     expect(third.status).toBe(429);
     expect(third.body.error.details.bucket).toBe('payment');
-    expect((await request(gateway.app).get('/api/orders').set('Authorization', token)).status).toBe(
-      200,
-    );
+    expect(
+      (await request(gateway.handler).get('/api/orders').set('Authorization', token)).status,
+    ).toBe(200);
   });
 
   it('401s count against the per-IP budget too (token guessing is limited)', async () => {
     const bad = () =>
-      request(gateway.app)
+      request(gateway.handler)
         .get('/api/orders')
         .set('X-Forwarded-For', '198.51.100.99')
         .set('Authorization', 'Bearer a.b.c');
@@ -157,7 +157,7 @@ describe('rate limits in memory (no REDIS_URL)', () => {
       logger,
     });
     for (let i = 0; i < 5; i += 1) {
-      const res = await request(open.app).get('/api/products');
+      const res = await request(open.handler).get('/api/products');
       expect(res.status).toBe(200);
       expect(res.headers['ratelimit-limit']).toBeUndefined();
     }
@@ -173,7 +173,7 @@ describe('Redis unreachable', () => {
     const statuses = [];
     for (let i = 0; i < 4; i += 1) {
       statuses.push(
-        (await request(gateway.app).get('/api/products').set('X-Forwarded-For', '192.0.2.5'))
+        (await request(gateway.handler).get('/api/products').set('X-Forwarded-For', '192.0.2.5'))
           .status,
       );
     }
@@ -219,7 +219,7 @@ describeIfServer('redis', 'rate limits shared through Redis', (redisUrl) => {
     const token = `Bearer ${tokenFor({ id: 'shared-user', role: 'customer' })}`;
     const seen: Array<[number, string]> = [];
     for (const gw of [gatewayA, gatewayB, gatewayA, gatewayB, gatewayA, gatewayB]) {
-      const res = await request(gw.app).get('/api/orders').set('Authorization', token);
+      const res = await request(gw.handler).get('/api/orders').set('Authorization', token);
       seen.push([res.status, res.headers['ratelimit-remaining'] as string]);
     }
     expect(seen).toEqual([

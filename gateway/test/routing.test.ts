@@ -47,7 +47,7 @@ describe('routing', () => {
     ['/api/blockchain/payment/pay1', 'payment'],
     ['/api/blockchain/verify/0xabc', 'payment'],
   ] as const)('%s goes to %s with its path unchanged', async (path, upstream) => {
-    const res = await request(gateway.app).put(path).set('Authorization', auth).send({ a: 1 });
+    const res = await request(gateway.handler).put(path).set('Authorization', auth).send({ a: 1 });
     expect(res.status).toBe(200);
     expect(res.body.upstream).toBe(upstream);
     expect(res.body.path).toBe(path);
@@ -57,25 +57,25 @@ describe('routing', () => {
   });
 
   it('the bare prefix routes too, but a longer word does not', async () => {
-    const ok = await request(gateway.app).get('/api/orders').set('Authorization', auth);
+    const ok = await request(gateway.handler).get('/api/orders').set('Authorization', auth);
     expect(ok.body.upstream).toBe('order');
-    const miss = await request(gateway.app).get('/api/ordersX').set('Authorization', auth);
+    const miss = await request(gateway.handler).get('/api/ordersX').set('Authorization', auth);
     expect(miss.status).toBe(404);
     expect(miss.body.error.code).toBe('NOT_FOUND');
     expect(stubs.order.received.length).toBe(1);
   });
 
   it('unknown paths answer 404 in the common shape with the request id', async () => {
-    const res = await request(gateway.app).get('/api/nothing-here');
+    const res = await request(gateway.handler).get('/api/nothing-here');
     expect(res.status).toBe(404);
     expect(res.body.error).toMatchObject({ code: 'NOT_FOUND' });
     expect(res.body.error.requestId).toBe(res.headers['x-request-id']);
   });
 
   it('refuses dot segments instead of letting them reach a service', async () => {
-    const res = await request(gateway.app).get('/api/products/../orders/1');
+    const res = await request(gateway.handler).get('/api/products/../orders/1');
     // supertest/superagent may normalise, so also send the encoded form.
-    const encoded = await request(gateway.app).get('/api/products/%2e%2e/orders/1');
+    const encoded = await request(gateway.handler).get('/api/products/%2e%2e/orders/1');
     for (const r of [res, encoded]) {
       expect([400, 404]).toContain(r.status);
       expect(r.body.error.code).toBeDefined();
@@ -89,7 +89,7 @@ describe('routing', () => {
 describe('bodies, query strings and headers reach the service intact', () => {
   it('forwards a JSON body byte for byte', async () => {
     const raw = '{"b":  [1,2,3],\n "a": "é✓", "nested": {"x": null}}';
-    const res = await request(gateway.app)
+    const res = await request(gateway.handler)
       .post('/api/orders')
       .set('Authorization', auth)
       .set('Content-Type', 'application/json')
@@ -101,7 +101,7 @@ describe('bodies, query strings and headers reach the service intact', () => {
   });
 
   it('forwards malformed JSON unparsed, so the service answers its own 400', async () => {
-    const res = await request(gateway.app)
+    const res = await request(gateway.handler)
       .post('/api/orders')
       .set('Authorization', auth)
       .set('Content-Type', 'application/json')
@@ -110,7 +110,7 @@ describe('bodies, query strings and headers reach the service intact', () => {
   });
 
   it('forwards non-JSON bodies untouched', async () => {
-    const res = await request(gateway.app)
+    const res = await request(gateway.handler)
       .put('/api/products/p1')
       .set('Authorization', auth)
       .set('Content-Type', 'text/plain')
@@ -120,13 +120,13 @@ describe('bodies, query strings and headers reach the service intact', () => {
 
   it('keeps the query string exactly, including repeated and encoded keys', async () => {
     const qs = 'q=red%20lamp&category=home&tags=a&tags=b&price%5B%24ne%5D=1';
-    const res = await request(gateway.app).get(`/api/products?${qs}`);
+    const res = await request(gateway.handler).get(`/api/products?${qs}`);
     expect(res.status).toBe(200);
     expect(res.body.url).toBe(`/api/products?${qs}`);
   });
 
   it('forwards custom headers and Authorization as is', async () => {
-    const res = await request(gateway.app)
+    const res = await request(gateway.handler)
       .get('/api/orders/o1')
       .set('Authorization', auth)
       .set('X-Custom-Thing', 'kept')
@@ -141,7 +141,7 @@ describe('bodies, query strings and headers reach the service intact', () => {
   });
 
   it('strips identity headers sent by clients', async () => {
-    const res = await request(gateway.app)
+    const res = await request(gateway.handler)
       .get('/api/orders/o1')
       .set('Authorization', auth)
       .set('X-User-Id', 'admin-1')
@@ -163,13 +163,15 @@ describe('bodies, query strings and headers reach the service intact', () => {
   });
 
   it('strips identity headers on public routes too', async () => {
-    const res = await request(gateway.app).get('/api/products/p9/x').set('X-User-Role', 'admin');
+    const res = await request(gateway.handler)
+      .get('/api/products/p9/x')
+      .set('X-User-Role', 'admin');
     expect(res.status).toBe(200);
     expect(lastReceived('product').headers['x-user-role']).toBeUndefined();
   });
 
   it('generates request and correlation ids, returns them and forwards them', async () => {
-    const res = await request(gateway.app).get('/api/orders/o1').set('Authorization', auth);
+    const res = await request(gateway.handler).get('/api/orders/o1').set('Authorization', auth);
     const requestId = res.headers['x-request-id'];
     expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
     expect(res.headers['x-correlation-id']).toBe(requestId);
@@ -178,14 +180,14 @@ describe('bodies, query strings and headers reach the service intact', () => {
   });
 
   it('accepts well-formed ids from the caller and refuses injected ones', async () => {
-    const res = await request(gateway.app)
+    const res = await request(gateway.handler)
       .get('/api/orders/o1')
       .set('Authorization', auth)
       .set('X-Request-Id', 'client-request-0001')
       .set('X-Correlation-Id', 'client-correlation-0001');
     expect(res.headers['x-request-id']).toBe('client-request-0001');
     expect(res.body.headers['x-correlation-id']).toBe('client-correlation-0001');
-    const bad = await request(gateway.app)
+    const bad = await request(gateway.handler)
       .get('/api/orders/o1')
       .set('Authorization', auth)
       .set('X-Request-Id', 'bad id\twith spaces');
@@ -194,7 +196,7 @@ describe('bodies, query strings and headers reach the service intact', () => {
   });
 
   it('sets security headers (helmet)', async () => {
-    const res = await request(gateway.app).get('/api/products/p1');
+    const res = await request(gateway.handler).get('/api/products/p1');
     expect(res.headers['x-content-type-options']).toBe('nosniff');
     expect(res.headers['strict-transport-security']).toBeDefined();
     expect(res.headers['x-powered-by']).toBeUndefined();
@@ -203,7 +205,7 @@ describe('bodies, query strings and headers reach the service intact', () => {
 
 describe('upstream answers pass through unchanged', () => {
   it.each([400, 404, 409, 422, 500, 503])('status %i with its body', async (status) => {
-    const res = await request(gateway.app)
+    const res = await request(gateway.handler)
       .get(`/api/orders/__status/${status}`)
       .set('Authorization', auth);
     expect(res.status).toBe(status);
@@ -220,7 +222,7 @@ describe('upstream answers pass through unchanged', () => {
 
 describe('body size limit (BODY_LIMIT=1kb)', () => {
   it('refuses a declared Content-Length above the limit before the upstream sees it', async () => {
-    const res = await request(gateway.app)
+    const res = await request(gateway.handler)
       .post('/api/orders')
       .set('Authorization', auth)
       .set('Content-Type', 'application/json')
@@ -232,7 +234,7 @@ describe('body size limit (BODY_LIMIT=1kb)', () => {
 
   it('passes a body at the limit', async () => {
     const body = 'y'.repeat(1024);
-    const res = await request(gateway.app)
+    const res = await request(gateway.handler)
       .post('/api/orders')
       .set('Authorization', auth)
       .set('Content-Type', 'text/plain')

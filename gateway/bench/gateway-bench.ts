@@ -1,0 +1,330 @@
+/**
+ * Gateway benchmark: a product read (GET /api/products/:id, 50 ids in rotation)
+ *   direct      straight to the upstream
+ *   gateway     through the gateway: JWT verified, rate limit decided in Redis, cache off
+ *   gateway+cache  through a gateway with GATEWAY_CACHE_TTL_MS=1000 (anonymous reads)
+ *   nginx       through Debian's nginx as a plain reverse proxy (1 worker, upstream keep-alive)
+ * for two upstreams: the real product service (on the MongoDB stand-in) and a cheap
+ * product-like Express app. Variants run interleaved in rounds, each upstream, gateway and
+ * nginx in a process of its own; autocannon drives the load from this process over loopback.
+ *
+ * Run: `npm run bench -w gateway` (or `npx tsx gateway/bench/gateway-bench.ts` after `npx tsc -b gateway`).
+ * Env: BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_CONNECTIONS (32), BENCH_UPSTREAMS (product,stub),
+ * REDIS_URL (default redis://127.0.0.1:6379; memory limits if unreachable).
+ * Writes its figures between the gateway markers of docs/benchmarks.md.
+ */
+import autocannon from 'autocannon';
+import { execSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { Redis } from 'ioredis';
+import { generateEs256KeyPair, signAccessToken } from '@ecom/common';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const UPSTREAM_KINDS = (process.env.BENCH_UPSTREAMS ?? 'product,stub').split(',') as Array<
+  'product' | 'stub'
+>;
+const ROOT = path.resolve(__dirname, '../..');
+const children: ChildProcess[] = [];
+
+const keys = generateEs256KeyPair();
+const sign = (id: string, role: 'customer' | 'seller') =>
+  `Bearer ${signAccessToken(
+    { id, role },
+    {
+      algorithm: 'ES256',
+      key: keys.privateKey,
+      issuer: 'ecom-auth',
+      audience: 'ecom-api',
+      expiresIn: '2h',
+    },
+  )}`;
+const customerAuth = sign('bench-customer', 'customer');
+const sellerAuth = sign('bench-seller', 'seller');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/** Starts `node --import tsx <script>` and waits for its one-line JSON readiness report. */
+function startChild<T>(script: string, env: Record<string, string>): Promise<T> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.once('line', (line) => resolve(JSON.parse(line) as T));
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+}
+
+function ensureNginx(): string {
+  try {
+    return execSync('command -v nginx || ls /usr/sbin/nginx', { encoding: 'utf8' })
+      .trim()
+      .split('\n')[0]!;
+  } catch {
+    console.log('nginx not found: installing it with apt-get');
+    execSync('apt-get install -y nginx', { stdio: 'inherit' });
+    return '/usr/sbin/nginx';
+  }
+}
+
+async function startNginx(bin: string, upstreamUrl: string): Promise<string> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'gw-bench-nginx-'));
+  for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(path.join(dir, d));
+  const port = await freePort();
+  const upstream = new URL(upstreamUrl);
+  writeFileSync(
+    path.join(dir, 'nginx.conf'),
+    `worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  upstream product { server ${upstream.host}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://product;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    }
+  }
+}
+`,
+  );
+  const child = spawn(bin, ['-p', dir, '-e', `${dir}/error.log`, '-c', `${dir}/nginx.conf`], {
+    stdio: 'inherit',
+  });
+  children.push(child);
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i += 1) {
+    try {
+      await fetch(`${url}/health/live`);
+      return url;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`nginx did not start; see ${dir}/error.log`);
+}
+
+interface Run {
+  rps: number;
+  p50: number;
+  p99: number;
+  bad: number;
+}
+
+async function load(
+  url: string,
+  ids: string[],
+  auth: string | undefined,
+  seconds: number,
+): Promise<Run> {
+  let i = 0;
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: seconds,
+    headers: auth ? { authorization: auth } : {},
+    requests: [
+      {
+        method: 'GET',
+        setupRequest: (req) => {
+          i = (i + 1) % ids.length;
+          return { ...req, path: `/api/products/${ids[i]}` };
+        },
+      },
+    ],
+  });
+  return {
+    rps: result.requests.total / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    bad: result.non2xx + result.errors + result.timeouts,
+  };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+async function redisUrlIfReachable(): Promise<string | undefined> {
+  const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 1000,
+  });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    await redis.ping();
+    return url;
+  } catch {
+    return undefined;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+type Variant = 'direct' | 'gateway' | 'gateway+cache' | 'nginx';
+const VARIANTS: Variant[] = ['direct', 'gateway', 'gateway+cache', 'nginx'];
+
+async function benchUpstream(kind: 'product' | 'stub', nginxBin: string, redisUrl?: string) {
+  const upstream = await startChild<{ url: string; ids: string[] }>(
+    'gateway/bench/upstream-process.ts',
+    {
+      BENCH_UPSTREAM: kind,
+      BENCH_PRODUCTS: '50',
+      JWT_PUBLIC_KEY: keys.publicKey,
+      BENCH_SELLER_AUTH: sellerAuth,
+    },
+  );
+  const prefix = `gwbench-${randomUUID().slice(0, 8)}`;
+  const gatewayEnv = (cacheTtl: string) => ({
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'info',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    JWT_PUBLIC_KEY: keys.publicKey,
+    PRODUCT_SERVICE_URL: upstream.url,
+    RATE_LIMIT_POINTS: '10000000',
+    GATEWAY_KEY_PREFIX: prefix,
+    GATEWAY_CACHE_TTL_MS: cacheTtl,
+    ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+  });
+  const [plain, cached] = await Promise.all([
+    startChild<{ url: string }>('gateway/bench/gateway-process.ts', gatewayEnv('0')),
+    startChild<{ url: string }>('gateway/bench/gateway-process.ts', gatewayEnv('1000')),
+  ]);
+  const nginx = await startNginx(nginxBin, upstream.url);
+  const targets: Record<Variant, { url: string; auth?: string }> = {
+    direct: { url: upstream.url, auth: customerAuth },
+    gateway: { url: plain.url, auth: customerAuth },
+    'gateway+cache': { url: cached.url },
+    nginx: { url: nginx, auth: customerAuth },
+  };
+
+  for (const v of VARIANTS) await load(targets[v].url, upstream.ids, targets[v].auth, 2); // warm-up
+  const runs: Record<Variant, Run[]> = { direct: [], gateway: [], 'gateway+cache': [], nginx: [] };
+  for (let r = 0; r < ROUNDS; r += 1) {
+    // Rotate the order each round so no variant always runs first or last.
+    const order = VARIANTS.map((_, k) => VARIANTS[(k + r) % VARIANTS.length]!);
+    for (const v of order) {
+      const run = await load(targets[v].url, upstream.ids, targets[v].auth, SECONDS);
+      runs[v].push(run);
+      console.log(
+        `${kind} round ${r + 1} ${v}: ${Math.round(run.rps)} req/s p50 ${run.p50} ms p99 ${run.p99} ms${run.bad ? ` (${run.bad} non-2xx/errors)` : ''}`,
+      );
+    }
+  }
+  const metrics = await (await fetch(`${cached.url}/metrics`)).text();
+  const count = (result: string) =>
+    Number(
+      new RegExp(`gateway_cache_requests_total\\{[^}]*result="${result}"[^}]*\\} (\\d+)`).exec(
+        metrics,
+      )?.[1] ?? 0,
+    );
+  const hitRatio = count('hit') / Math.max(1, count('hit') + count('miss'));
+
+  for (const child of children.splice(0)) child.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 300));
+  return { runs, hitRatio };
+}
+
+function rows(kind: string, runs: Record<Variant, Run[]>, hitRatio: number): string[] {
+  const rps = (v: Variant) => median(runs[v].map((x) => x.rps));
+  const out: string[] = [];
+  for (const v of VARIANTS) {
+    const bad = runs[v].reduce((n, x) => n + x.bad, 0);
+    out.push(
+      `| ${kind} | ${v}${v === 'gateway+cache' ? ` (${Math.round(hitRatio * 100)}% HIT)` : ''} | ${Math.round(rps(v)).toLocaleString('en-US')} | ${median(runs[v].map((x) => x.p50))} | ${median(runs[v].map((x) => x.p99))} | ${(rps(v) / rps('direct')).toFixed(2)}× | ${(rps(v) / rps('nginx')).toFixed(2)}× |${bad ? ` ${bad} non-2xx!` : ''}`,
+    );
+  }
+  return out;
+}
+
+async function main() {
+  const nginxBin = ensureNginx();
+  const redisUrl = await redisUrlIfReachable();
+  const load1 = os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' / ');
+  const table: string[] = [];
+  const summary: string[] = [];
+  for (const kind of UPSTREAM_KINDS) {
+    const { runs, hitRatio } = await benchUpstream(kind, nginxBin, redisUrl);
+    table.push(...rows(kind === 'product' ? 'product service' : 'Express stub', runs, hitRatio));
+    const r = (v: Variant) => median(runs[v].map((x) => x.rps));
+    summary.push(
+      `${kind === 'product' ? 'Product service' : 'Express stub'}: gateway ${(r('gateway') / r('direct')).toFixed(2)}× direct (target ≥ 0.5), ` +
+        `${(r('gateway') / r('nginx')).toFixed(2)}× nginx (target ≥ 0.6); cached ${(r('gateway+cache') / r('direct')).toFixed(2)}× direct (target ≥ 1).`,
+    );
+  }
+  const cpus = os.cpus();
+  const section = [
+    '<!-- bench:gateway:start -->',
+    '## Gateway',
+    '',
+    `Measured ${new Date().toISOString()} on ${cpus[0]?.model ?? 'unknown CPU'} (${cpus.length} cores), ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, ${execSync(`${nginxBin} -v 2>&1`, { encoding: 'utf8' }).trim()}. Load average at the start: ${load1} (other jobs share the machine).`,
+    `Script: \`npm run bench -w gateway\` (\`gateway/bench/gateway-bench.ts\`). GET /api/products/:id over 50 ids, ${CONNECTIONS} connections from autocannon in the bench process; upstream, each gateway and nginx in processes of their own, all on 127.0.0.1; ${ROUNDS} interleaved rounds of ${SECONDS} s per variant after a 2 s warm-up (medians shown).`,
+    `Gateway: JWT (ES256) verified at the edge on every request, rate limit decided in ${redisUrl ? 'Redis (one EVALSHA per request)' : 'memory (Redis unreachable)'}, LOG_LEVEL=info, keep-alive upstream agent. The cached variant sends anonymous reads (only those are cached), TTL 1 s. nginx: 1 worker, upstream keep-alive, access log off. The product service runs with its memory cache (its default) on the MongoDB stand-in.`,
+    '',
+    '| upstream | path | requests/s | p50 ms | p99 ms | vs direct | vs nginx |',
+    '|---|---|---:|---:|---:|---:|---:|',
+    ...table,
+    '',
+    ...summary.map((s) => `- ${s}`),
+    '<!-- bench:gateway:end -->',
+  ].join('\n');
+  console.log(`\n${section}\n`);
+
+  const file = path.join(ROOT, 'docs/benchmarks.md');
+  let doc = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const re = /<!-- bench:gateway:start -->[\s\S]*?<!-- bench:gateway:end -->/;
+  doc = re.test(doc) ? doc.replace(re, section) : `${doc.trimEnd()}\n\n${section}\n`;
+  writeFileSync(file, doc);
+  console.log(`written to ${path.relative(process.cwd(), file)}`);
+}
+
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGTERM');
+});
+main().catch((err: unknown) => {
+  console.error(err);
+  for (const child of children) child.kill('SIGTERM');
+  process.exit(1);
+});
+// rmSync is kept for manual cleanup of the nginx temp dir when debugging.
+void rmSync;
