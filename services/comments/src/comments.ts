@@ -149,6 +149,43 @@ export function createCommentsUseCases(deps: CommentsDeps) {
       };
     },
 
+    /** Admins: hidden comments awaiting review, each with its most recent flags. */
+    async moderationQueue(
+      actor: Actor,
+      query: { page: number; limit: number },
+    ): Promise<
+      Page<
+        CommentView & {
+          recentFlags: Array<{ userId: string; reason: string | null; createdAt: string }>;
+        }
+      >
+    > {
+      const { items, total } = await stores.comments.listHidden({
+        skip: (query.page - 1) * query.limit,
+        limit: query.limit,
+      });
+      const flags = await stores.flags.listByComments(
+        items.map((c) => c.id),
+        10,
+      );
+      return {
+        data: items.map((c) => ({
+          ...toCommentView(c, actor),
+          recentFlags: (flags.get(c.id) ?? []).map((f) => ({
+            userId: f.userId,
+            reason: f.reason,
+            createdAt: f.createdAt.toISOString(),
+          })),
+        })),
+        pagination: {
+          page: query.page,
+          limit: query.limit,
+          total,
+          totalPages: Math.ceil(total / query.limit),
+        },
+      };
+    },
+
     async get(id: string, actor: Actor | undefined): Promise<CommentView> {
       const c = assertVisible(await stores.comments.findById(id), actor);
       return toCommentView(c, actor);

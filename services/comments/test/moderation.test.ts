@@ -231,6 +231,47 @@ describe('PUT /api/comments/:id/moderate', () => {
   });
 });
 
+describe('GET /api/comments/moderation/queue', () => {
+  it('lists hidden comments with their recent flags, for admins only', async () => {
+    const productId = h.products.add();
+    const c = await post('queued-author', { productId, text: 'queue me', rating: 1 });
+    for (const [user, reason] of [
+      ['q1', 'spam'],
+      ['q2', 'rude'],
+      ['q3', 'off-topic'],
+    ]) {
+      await flag(c.id, user!, reason);
+    }
+    const res = await h.http().get('/api/comments/moderation/queue?limit=100').set(ADMIN());
+    expect(res.status).toBe(200);
+    const entry = res.body.data.find((x: { id: string }) => x.id === c.id);
+    expect(entry).toMatchObject({ status: 'hidden', text: 'queue me', moderation: { flags: 3 } });
+    expect(entry.recentFlags.map((f: { reason: string }) => f.reason).sort()).toEqual([
+      'off-topic',
+      'rude',
+      'spam',
+    ]);
+    expect(res.body.data.every((x: { status: string }) => x.status === 'hidden')).toBe(true);
+    expect(res.body.pagination.total).toBe(res.body.data.length);
+
+    // Approved comments leave the queue.
+    await h
+      .http()
+      .put(`/api/comments/${c.id}/moderate`)
+      .set(ADMIN())
+      .send({ action: 'approve' })
+      .expect(200);
+    const after = await h.http().get('/api/comments/moderation/queue?limit=100').set(ADMIN());
+    expect(after.body.data.map((x: { id: string }) => x.id)).not.toContain(c.id);
+
+    expect((await h.http().get('/api/comments/moderation/queue').set(auth('q1'))).status).toBe(403);
+    expect((await h.http().get('/api/comments/moderation/queue')).status).toBe(401);
+    expect((await h.http().get('/api/comments/moderation/queue?limit=0').set(ADMIN())).status).toBe(
+      400,
+    );
+  });
+});
+
 describe('helpful votes', () => {
   it('counts one vote per user; a vote can be withdrawn', async () => {
     const productId = h.products.add();

@@ -41,6 +41,18 @@ export function commentsRouter(deps: {
     },
   );
 
+  // Before '/:id', which would take "moderation" for an id.
+  router.get(
+    '/moderation/queue',
+    auth,
+    requireRole('admin'),
+    validate({ query: s.queueQuery }),
+    async (req, res) => {
+      const q = req.query as unknown as { page: number; limit: number };
+      res.json(await useCases.moderationQueue(required(req.user), q));
+    },
+  );
+
   router.get('/:id', optionalAuth, validate({ params: s.idParams }), async (req, res) => {
     res.json({ data: await useCases.get(req.params.id as string, actorOf(req.user)) });
   });

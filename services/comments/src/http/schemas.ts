@@ -20,6 +20,10 @@ export function commentSchemas(maxTextLength: number) {
       limit: Joi.number().integer().min(1).max(100).default(20),
       sort: Joi.string().valid('newest', 'helpful').default('newest'),
     }),
+    queueQuery: Joi.object({
+      page: Joi.number().integer().min(1).max(10000).default(1),
+      limit: Joi.number().integer().min(1).max(100).default(20),
+    }),
     idParams: Joi.object({ id: commentIdSchema.required() }),
     create: Joi.object({
       productId: productIdSchema.required(),

@@ -128,6 +128,23 @@ export function createCommentStore(models: Models) {
       return { items: docs.map(toComment), total };
     },
 
+    /** The moderation queue: hidden comments, most recently hidden first. */
+    async listHidden(opts: {
+      skip: number;
+      limit: number;
+    }): Promise<{ items: Comment[]; total: number }> {
+      const filter = { status: 'hidden' as const };
+      const [docs, total] = await Promise.all([
+        C.find(filter)
+          .sort({ updatedAt: -1, _id: -1 })
+          .skip(opts.skip)
+          .limit(opts.limit)
+          .lean<CommentDoc[]>(),
+        C.countDocuments(filter),
+      ]);
+      return { items: docs.map(toComment), total };
+    },
+
     /** Replies of the given threads, oldest first, bounded. */
     async listReplies(
       rootIds: string[],

@@ -95,6 +95,7 @@ commentSchema.index({ productId: 1, depth: 1 });
 // Single field: the stand-in, like MongoDB, answers `rootId: { $in: [...] }` from it.
 commentSchema.index({ rootId: 1 });
 commentSchema.index({ authorId: 1 });
+commentSchema.index({ status: 1 });
 
 const reactionSchema = new Schema<ReactionDoc>(
   {

@@ -34,6 +34,33 @@ function createReactionStore(model: Model<ReactionDoc>) {
       }
     },
 
+    /** The most recent reactions to each of the given comments (at most `perComment` each). */
+    async listByComments(
+      commentIds: string[],
+      perComment: number,
+    ): Promise<Map<string, Array<{ userId: string; reason: string | null; createdAt: Date }>>> {
+      // One bounded query per comment, so a much-flagged comment cannot crowd out the others.
+      const lists = await Promise.all(
+        commentIds.map((id) =>
+          model
+            .find({ commentId: new Types.ObjectId(id) })
+            .sort({ createdAt: -1, _id: -1 })
+            .limit(perComment)
+            .lean<ReactionDoc[]>(),
+        ),
+      );
+      return new Map(
+        commentIds.map((id, i) => [
+          id,
+          lists[i]!.map((d) => ({
+            userId: d.userId,
+            reason: d.reason ?? null,
+            createdAt: d.createdAt,
+          })),
+        ]),
+      );
+    },
+
     async remove(commentId: string, userId: string): Promise<boolean> {
       const res = await model.deleteOne({ commentId: new Types.ObjectId(commentId), userId });
       return res.deletedCount === 1;
