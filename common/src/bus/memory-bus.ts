@@ -25,6 +25,7 @@ export class InMemoryEventBus implements EventBus {
   private readonly subscriptions: Subscription[] = [];
   private readonly inFlight = new InFlight();
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly immediates = new Set<NodeJS.Immediate>();
   private closed = false;
 
   constructor(private readonly options: { retry?: Partial<RetryPolicy>; logger?: Logger } = {}) {}
@@ -64,6 +65,8 @@ export class InMemoryEventBus implements EventBus {
     this.closed = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+    for (const immediate of this.immediates) clearImmediate(immediate);
+    this.immediates.clear();
     await this.inFlight.drain();
   }
 
@@ -93,6 +96,15 @@ export class InMemoryEventBus implements EventBus {
 
   private schedule(sub: Subscription, raw: string, attempt: number, delayMs: number): void {
     if (this.closed) return;
+    if (delayMs <= 0) {
+      // First deliveries: the next turn of the event loop (setTimeout(0) would cost ≥ 1 ms per hop of a saga).
+      const immediate = setImmediate(() => {
+        this.immediates.delete(immediate);
+        void this.inFlight.track(this.deliver(sub, raw, attempt));
+      });
+      this.immediates.add(immediate);
+      return;
+    }
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       void this.inFlight.track(this.deliver(sub, raw, attempt));

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { Notification, Pool, PoolClient } from 'pg';
 import type { Logger } from '../logging/logger';
 import type { Migration } from '../postgres/migrations';
@@ -6,6 +7,13 @@ import type { EventBus } from './types';
 
 /** Channel the outbox NOTIFYs on commit, so relays publish at once instead of at the next poll. */
 export const OUTBOX_CHANNEL = 'event_outbox';
+
+/**
+ * In-process signal of a row written (not yet committed). Relays of this process then flush on
+ * the next turn: on PGlite (embedded run) that flush queues behind the writer's transaction and
+ * sees the row as soon as it commits; on PostgreSQL the NOTIFY sent at commit does the same job.
+ */
+const outboxWrites = new EventEmitter().setMaxListeners(0);
 
 /**
  * The outbox table. Rows are written in the transaction of the state change (addToOutbox) and
@@ -42,6 +50,7 @@ export async function addToOutbox(client: PoolClient, event: EventEnvelope): Pro
   );
   // Delivered to listeners only when the transaction commits (and once per transaction).
   await client.query(`NOTIFY ${OUTBOX_CHANNEL}`);
+  outboxWrites.emit('written');
 }
 
 export interface OutboxRelayOptions {
@@ -89,6 +98,7 @@ export class OutboxRelay {
   /** The one run queued behind the current one. */
   private queued?: Promise<number>;
   private lastCleanup = 0;
+  private readonly onWrite = () => setImmediate(() => this.nudge());
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
@@ -103,6 +113,7 @@ export class OutboxRelay {
   start(): void {
     if (this.running) return;
     this.running = true;
+    outboxWrites.on('written', this.onWrite);
     this.listening = this.listen();
     this.nudge();
   }
@@ -110,6 +121,7 @@ export class OutboxRelay {
   /** Stops polling and listening, and waits for the batch in progress. */
   async stop(): Promise<void> {
     this.running = false;
+    outboxWrites.off('written', this.onWrite);
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await this.listening;

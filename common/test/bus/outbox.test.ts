@@ -133,7 +133,14 @@ describeIfServer('postgres', 'transactional outbox and idempotent consumer (Post
     await new Promise((r) => setTimeout(r, 100)); // LISTEN established
     const event = createEvent('test-service', 'widget.created', { n: 1 });
     const started = Date.now();
-    await withTransaction(pool, (client) => addToOutbox(client, event));
+    // Written as another instance would (no in-process signal): only the NOTIFY wakes the relay.
+    await withTransaction(pool, async (client) => {
+      await client.query(
+        'INSERT INTO event_outbox (event_id, event_type, payload) VALUES ($1, $2, $3)',
+        [event.eventId, event.eventType, JSON.stringify(event)],
+      );
+      await client.query('NOTIFY event_outbox');
+    });
     while (received.length === 0 && Date.now() - started < 5000)
       await new Promise((r) => setTimeout(r, 5));
     expect(received).toEqual([event.eventId]);
