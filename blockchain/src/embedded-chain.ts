@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import path from 'node:path';
 import { HDNodeWallet, JsonRpcProvider, Wallet } from 'ethers';
 import { resolveConfig } from 'hardhat/internal/core/config/config-resolution';
@@ -7,6 +8,15 @@ import { auditAnchorAt, deployAuditAnchor } from '@ecom/common';
 
 /** Hardhat's well-known development mnemonic: its accounts are funded on every Hardhat chain. */
 export const HARDHAT_MNEMONIC = 'test test test test test test test test test test test junk';
+
+/**
+ * Closes the JSON-RPC server now. Its close() waits for open keep-alive connections, and a
+ * client polling every few ms keeps one open forever, so drop them first.
+ */
+async function closeServer(server: JsonRpcServer): Promise<void> {
+  (server as unknown as { _httpServer?: Server })._httpServer?.closeAllConnections();
+  await server.close();
+}
 
 export function hardhatAccountKey(index: number): string {
   return HDNodeWallet.fromPhrase(HARDHAT_MNEMONIC, undefined, `m/44'/60'/0'/0/${index}`).privateKey;
@@ -88,13 +98,13 @@ export async function startEmbeddedChain(
       anchorerKeys,
       async stop() {
         rpc.destroy();
-        if (!paused) await server.close();
+        if (!paused) await closeServer(server);
         paused = true;
       },
       async pause() {
         if (paused) return;
         paused = true;
-        await server.close();
+        await closeServer(server);
       },
       async resume() {
         if (!paused) return;
@@ -105,7 +115,7 @@ export async function startEmbeddedChain(
     };
   } catch (err) {
     rpc.destroy();
-    await server.close();
+    await closeServer(server);
     throw err;
   }
 }

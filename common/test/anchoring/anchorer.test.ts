@@ -119,6 +119,8 @@ async function countRows(sql: string): Promise<number> {
 beforeAll(async () => {
   db = await createTestPostgres('anchorer');
   pool = new Pool({ connectionString: db.url, max: 8 });
+  // Other suites on this server may terminate connections; the anchorer retries, the pool must not crash.
+  pool.on('error', () => undefined);
   chain = await startEmbeddedChain({ port: 0 });
   anchoring = makeAnchoring();
   await runMigrations(pool, [anchoring.migration, PAYMENT_EVENTS]);
