@@ -55,7 +55,7 @@ describe('create and read', () => {
 
   it('publishes product.created with the price in minor units', async () => {
     const p = await createProduct({ name: 'Evented', price: 0.1, inventory: 3 });
-    await h.bus.idle();
+    await h.settle();
     expect(h.publishedOf('product.created')).toContainEqual({
       productId: p.id,
       sellerId: seller.id,
@@ -112,7 +112,7 @@ describe('who may write', () => {
       .set('Authorization', tokenFor(admin))
       .send({ name: 'Renamed' });
     expect(byAdmin.status).toBe(200);
-    await h.bus.idle();
+    await h.settle();
     expect(h.publishedOf('product.updated')).toContainEqual({
       productId: p.id,
       changes: ['price'],
@@ -123,7 +123,7 @@ describe('who may write', () => {
       (await api().delete(`/api/products/${p.id}`).set('Authorization', tokenFor(admin))).status,
     ).toBe(204);
     expect((await api().get(`/api/products/${p.id}`)).status).toBe(404);
-    await h.bus.idle();
+    await h.settle();
     expect(h.publishedOf('product.deleted')).toContainEqual({ productId: p.id });
   });
 
@@ -451,14 +451,14 @@ describe('inventory and availability', () => {
       .set('Authorization', auth)
       .send({ set: 2 });
     expect(set.body.inventory.available).toBe(2);
-    await h.bus.idle();
+    await h.settle();
     expect(h.publishedOf('product.inventory.low')).toContainEqual({
       productId: p.id,
       available: 2,
       threshold: 3,
     });
     await api().put(`/api/products/${p.id}/inventory`).set('Authorization', auth).send({ set: 1 });
-    await h.bus.idle();
+    await h.settle();
     expect(h.publishedOf('product.inventory.low').filter((e) => e.productId === p.id)).toHaveLength(
       1,
     );

@@ -36,6 +36,8 @@ export interface Harness {
   /** Every event the service published, in order. */
   published: EventEnvelope[];
   publishedOf(type: string): Array<Record<string, unknown>>;
+  /** Waits until every delivery, retry and handler on the bus is done. */
+  settle(): Promise<void>;
   /** Delivers an event to the service as another service would, and waits until handled. */
   deliver(type: string, data: object): Promise<EventEnvelope>;
   close(): Promise<void>;
@@ -82,10 +84,11 @@ export async function startHarness(
     published,
     publishedOf: (type) =>
       published.filter((e) => e.eventType === type).map((e) => e.data as Record<string, unknown>),
+    settle: () => settle(bus),
     async deliver(type, data) {
       const event = createEvent('test', type, data);
       await bus.publish(event);
-      await bus.idle();
+      await settle(bus);
       return event;
     },
     async close() {
@@ -94,6 +97,15 @@ export async function startHarness(
       await mongo.cleanup();
     },
   };
+}
+
+/**
+ * One event-loop turn first, so deliveries scheduled for the next turn have started, then
+ * the bus's own idle().
+ */
+export async function settle(bus: InMemoryEventBus): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
+  await bus.idle();
 }
 
 export function newOrderId(): string {

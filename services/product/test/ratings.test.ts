@@ -41,7 +41,7 @@ describe('rating aggregate from comment events', () => {
     });
     await h.bus.publish(second);
     await h.bus.publish(second);
-    await h.bus.idle();
+    await h.settle();
     // The same review under a new eventId (a republished event) is still one review.
     await h.deliver('comment.created', {
       commentId: 'c2',
@@ -121,7 +121,7 @@ describe('rating aggregate from comment events', () => {
         ),
       ),
     );
-    await h.bus.idle();
+    await h.settle();
     // Before: c2=4, c4=3; plus 20 reviews rated 1..5 four times each (sum 60).
     expect(await rating()).toEqual({
       average: Math.round(((4 + 3 + 60) / 22) * 100) / 100,

@@ -161,7 +161,7 @@ describe('order.created', () => {
     );
     await h.bus.publish(event);
     await h.bus.publish(event);
-    await h.bus.idle();
+    await h.settle();
     expect(await stock(a)).toMatchObject({ available: 6, reserved: 4 });
     expect(forOrder('inventory.reserved', orderId)).toHaveLength(1);
 
@@ -339,7 +339,7 @@ describe('concurrent orders', () => {
         running--;
       }),
     );
-    await h.bus.idle();
+    await h.settle();
     expect(maxRunning).toBe(50);
     const reserved = h
       .publishedOf('inventory.reserved')
@@ -388,7 +388,7 @@ describe('concurrent orders', () => {
         ),
       ),
     );
-    await h.bus.idle();
+    await h.settle();
     const reserved = h
       .publishedOf('inventory.reserved')
       .filter((d) => orders.includes(d.orderId as string));

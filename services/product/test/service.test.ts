@@ -49,9 +49,43 @@ describe('startProductService', () => {
   });
 });
 
+describe('when the bus is down', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness('product_service_busdown');
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('keeps the write, counts the lost event and reports not ready', async () => {
+    await h.bus.close();
+    const res = await request(h.service.app)
+      .post('/api/products')
+      .set('Authorization', tokenFor(seller))
+      .send({ name: 'Written', price: 1, inventory: 1 });
+    expect(res.status).toBe(201);
+    expect((await request(h.service.app).get(`/api/products/${res.body.id}`)).status).toBe(200);
+    const metrics = await request(h.service.app).get('/metrics');
+    expect(metrics.text).toMatch(
+      /product_events_published_total\{[^}]*type="product.created"[^}]*result="failed"[^}]*\} 1/,
+    );
+    const ready = await request(h.service.app).get('/health/ready');
+    expect(ready.status).toBe(503);
+    expect(ready.body.checks.bus.status).toBe('down');
+  });
+});
+
 describe('stop()', () => {
+  let started: Harness | undefined;
+  // close() stops the service again (idempotent) and removes bus and database, even after a failure.
+  afterEach(async () => {
+    await started?.close();
+    started = undefined;
+  });
+
   it('closes the server and MongoDB, and handles nothing more', async () => {
-    const h = await startHarness('product_service_stop');
+    const h = (started = await startHarness('product_service_stop'));
     const { server, connection, url } = h.service;
     await h.service.stop();
     expect(server.listening).toBe(false);
@@ -61,15 +95,13 @@ describe('stop()', () => {
     await h.bus.publish(
       createEvent('order-service', 'order.confirmed', { orderId: 'o-after-stop' }),
     );
-    await h.bus.idle();
+    await h.settle();
     expect(h.bus.deadLetters.map((d) => d.reason)).toContain('product service is stopping');
-    await h.service.stop(); // idempotent
-    await h.bus.close();
-    await h.mongo.cleanup();
+    await expect(h.service.stop()).resolves.toBeUndefined(); // idempotent
   });
 
   it('waits for a handler in flight before closing MongoDB', async () => {
-    const h = await startHarness('product_service_drain');
+    const h = (started = await startHarness('product_service_drain'));
     const created = await request(h.service.app)
       .post('/api/products')
       .set('Authorization', tokenFor(seller))
@@ -85,20 +117,21 @@ describe('stop()', () => {
     await new Promise((resolve) => setImmediate(resolve));
     await new Promise((resolve) => setTimeout(resolve, 5));
     await h.service.stop();
-    await h.bus.idle();
+    await h.settle();
     // The handler that was running finished its work (it was not cut off by the closing connection).
     expect(h.bus.deadLetters).toEqual([]);
     expect(h.publishedOf('inventory.reserved')).toEqual([
       { orderId: 'o-drain', items: [{ productId, quantity: 1 }] },
     ]);
     const check = await mongoose.createConnection(h.mongo.url).asPromise();
-    const doc = await check
-      .collection('products')
-      .findOne({ _id: new mongoose.Types.ObjectId(productId) });
-    expect(doc).toMatchObject({ available: 1, reserved: 1 });
-    await check.close();
-    await h.bus.close();
-    await h.mongo.cleanup();
+    try {
+      const doc = await check
+        .collection('products')
+        .findOne({ _id: new mongoose.Types.ObjectId(productId) });
+      expect(doc).toMatchObject({ available: 1, reserved: 1 });
+    } finally {
+      await check.close();
+    }
   });
 
   it('refuses to start when MongoDB is unreachable, leaving nothing open', async () => {

@@ -1,6 +1,8 @@
 import { ConfigError } from '@ecom/common';
-import { MemoryCache } from '../src/cache/cache';
-import { canonicalJson } from '../src/cache/catalog-cache';
+import { Registry } from 'prom-client';
+import { createLogger } from '@ecom/common';
+import { MemoryCache, type Cache } from '../src/cache/cache';
+import { CatalogCache, canonicalJson } from '../src/cache/catalog-cache';
 import { loadProductConfig } from '../src/config';
 import { slugify } from '../src/domain/catalog';
 import { centsToDecimal, decimalToCents } from '../src/domain/money';
@@ -127,5 +129,63 @@ describe('config', () => {
     expect(() => loadProductConfig({ ...base, PORT: 'abc' })).toThrow(/PORT/);
     expect(() => loadProductConfig({ ...base, CACHE_DRIVER: 'redis' })).toThrow(/REDIS_URL/);
     expect(() => loadProductConfig({})).toThrow(/JWT_PUBLIC_KEY/);
+  });
+});
+
+describe('CatalogCache when the cache is unreachable', () => {
+  // A cache whose every call fails, as Redis does while it is down.
+  const down: Cache = {
+    kind: 'redis',
+    get: () => Promise.reject(new Error('down')),
+    set: () => Promise.reject(new Error('down')),
+    generation: () => Promise.reject(new Error('down')),
+    generations: () => Promise.reject(new Error('down')),
+    bump: () => Promise.reject(new Error('down')),
+    ping: () => Promise.reject(new Error('down')),
+    close: () => Promise.resolve(),
+  };
+
+  it('serves reads from the store, never fails a write, and counts the errors', async () => {
+    const registry = new Registry();
+    const cache = new CatalogCache(down, {
+      prefix: 'p:',
+      ttlSeconds: 5,
+      registry,
+      logger: createLogger('test', 'silent'),
+    });
+    let loads = 0;
+    const read = () => cache.readProduct('id1', async () => ({ n: ++loads }));
+    expect(await read()).toEqual({ value: { n: 1 }, status: 'MISS' });
+    expect(await read()).toEqual({ value: { n: 2 }, status: 'MISS' });
+    await expect(cache.productChanged('id1')).resolves.toBeUndefined();
+    const text = await registry.metrics();
+    expect(text).toMatch(/product_cache_errors_total\{op="read"\} 2/);
+    expect(text).toMatch(/product_cache_errors_total\{op="invalidate"\} 1/);
+  });
+
+  it('stores a value loaded after a write under the new generation only', async () => {
+    const registry = new Registry();
+    const memory = new MemoryCache();
+    const cache = new CatalogCache(memory, {
+      prefix: 'p:',
+      ttlSeconds: 5,
+      registry,
+      logger: createLogger('test', 'silent'),
+    });
+    let price = 100;
+    // A reader loads the old price; the write (and its invalidation) lands before the reader stores it.
+    const slowRead = cache.readProduct('id1', async () => {
+      const seen = price;
+      price = 200;
+      await cache.productChanged('id1');
+      return { price: seen };
+    });
+    expect((await slowRead).value).toEqual({ price: 100 });
+    // The next reader must not get the stale 100 from the cache.
+    const next = await cache.readProduct('id1', async () => ({ price }));
+    expect(next).toEqual({ value: { price: 200 }, status: 'MISS' });
+    expect((await cache.readProduct('id1', async () => ({ price: -1 }))).value).toEqual({
+      price: 200,
+    });
   });
 });
