@@ -181,12 +181,17 @@ export const CONSUMED_EVENT_TYPES = [
  * Each handler runs once per eventId (handleEventOnceMongo) and is idempotent by itself too
  * (replaying it changes nothing), since the marker is not atomic with its writes.
  */
+export interface ConsumerHandle {
+  /** Refuses further deliveries (the bus redelivers them) and waits for those in flight. */
+  stop(): Promise<void>;
+}
+
 export async function subscribeCommentConsumers(deps: {
   bus: EventBus;
   connection: Connection;
   stores: Stores;
   logger: Logger;
-}): Promise<void> {
+}): Promise<ConsumerHandle> {
   const { stores, logger } = deps;
 
   async function handle(event: EventEnvelope): Promise<void> {
@@ -224,11 +229,27 @@ export async function subscribeCommentConsumers(deps: {
     }
   }
 
+  let stopping = false;
+  const inFlight = new Set<Promise<unknown>>();
   await deps.bus.subscribe({
     group: CONSUMER_GROUP,
     eventTypes: CONSUMED_EVENT_TYPES,
     handler: async (event) => {
-      await handleEventOnceMongo(deps.connection, CONSUMER_GROUP, event, () => handle(event));
+      // A shared bus may deliver after stop(): refuse, so the event is retried, not lost.
+      if (stopping) throw new Error('comments service is stopping');
+      const run = handleEventOnceMongo(deps.connection, CONSUMER_GROUP, event, () => handle(event));
+      inFlight.add(run);
+      try {
+        await run;
+      } finally {
+        inFlight.delete(run);
+      }
     },
   });
+  return {
+    async stop() {
+      stopping = true;
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    },
+  };
 }

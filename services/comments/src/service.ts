@@ -24,7 +24,11 @@ export interface RunningCommentsService {
   connection: Connection;
   /** Sends what the outbox still holds (tests and launchers use it to settle). */
   flushOutbox(): Promise<number>;
-  /** Stops the HTTP server, the relay and the connection. The bus belongs to the caller. */
+  /**
+   * Stops accepting requests and waits for those in flight, refuses further event deliveries
+   * and waits for handlers in flight, stops the outbox relay, closes MongoDB. The bus belongs
+   * to the caller and stays open.
+   */
   stop(): Promise<void>;
 }
 
@@ -69,14 +73,19 @@ export async function startCommentsService(
       bodyLimit: config.BODY_LIMIT,
       checks: { mongo: () => pingCommentsDb(connection), bus: () => bus.health() },
     });
-    await subscribeCommentConsumers({ bus, connection, stores, logger });
+    const consumers = await subscribeCommentConsumers({ bus, connection, stores, logger });
+    let server: Server;
+    try {
+      server = await new Promise<Server>((resolve, reject) => {
+        const s = app.listen(config.PORT, config.HOST, (err?: Error) =>
+          err ? reject(err) : resolve(s),
+        );
+      });
+    } catch (err) {
+      await consumers.stop();
+      throw err;
+    }
     events.start();
-
-    const server = await new Promise<Server>((resolve, reject) => {
-      const s = app.listen(config.PORT, config.HOST, (err?: Error) =>
-        err ? reject(err) : resolve(s),
-      );
-    });
     const { port } = server.address() as AddressInfo;
     const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
     logger.info('comments service listening', { port });
@@ -96,8 +105,11 @@ export async function startCommentsService(
               server.closeIdleConnections();
             });
           }
+          // Requests are done; then event handlers, then the relay, then the store.
+          await consumers.stop();
           await events.stop();
           await connection.close();
+          logger.info('comments service stopped');
         })();
         return stopping;
       },

@@ -72,6 +72,46 @@ describe('startCommentsService', () => {
   });
 });
 
+describe('startCommentsService on a shared bus', () => {
+  it('refuses deliveries after stop() so the bus keeps them, and fails cleanly on a taken port', async () => {
+    const mongo = await createTestMongo('comments_service_shared');
+    const bus = new InMemoryEventBus({ retry: { maxAttempts: 2, baseDelayMs: 5, maxDelayMs: 10 } });
+    const { publicKey } = generateEs256KeyPair();
+    const env = {
+      LOG_LEVEL: 'silent',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      MONGO_URL: mongo.url,
+      JWT_PUBLIC_KEY: publicKey,
+    };
+    const service = await startCommentsService({ config: loadCommentsConfig(env), bus });
+    const port = new URL(service.url).port;
+    // A second instance on the same port: the start fails and closes what it opened.
+    await expect(
+      startCommentsService({ config: loadCommentsConfig({ ...env, PORT: port }), bus }),
+    ).rejects.toThrow(/EADDRINUSE/);
+    await service.stop();
+
+    await bus.publish({
+      eventId: crypto.randomUUID(),
+      eventType: 'product.deleted',
+      timestamp: new Date().toISOString(),
+      version: '1.0',
+      source: 'test',
+      data: { productId: 'p-after-stop' },
+      metadata: { correlationId: crypto.randomUUID() },
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    await bus.idle();
+    // Both subscriptions (the stopped service and the failed start) refused it: nothing was
+    // handled against a closed connection, and the bus kept the event with the reason.
+    expect(bus.deadLetters.length).toBeGreaterThan(0);
+    expect(bus.deadLetters.map((d) => d.reason)).toContain('comments service is stopping');
+    await bus.close();
+    await mongo.cleanup();
+  });
+});
+
 describe('configuration', () => {
   const { publicKey } = generateEs256KeyPair();
   it('has the documented defaults', () => {
