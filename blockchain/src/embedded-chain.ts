@@ -59,7 +59,12 @@ export async function startEmbeddedChain(
   options: EmbeddedChainOptions = {},
 ): Promise<EmbeddedChain> {
   const host = options.host ?? '127.0.0.1';
-  const config = resolveConfig(path.join(__dirname, '..', 'hardhat.config.ts'), {
+  // The project root, from src/ (ts-node, tsx, jest) or from the compiled dist/src/.
+  const root =
+    path.basename(path.dirname(__dirname)) === 'dist'
+      ? path.join(__dirname, '..', '..')
+      : path.join(__dirname, '..');
+  const config = resolveConfig(path.join(root, 'hardhat.config.ts'), {
     networks: { hardhat: { chainId: 31337, loggingEnabled: false } },
   });
   const provider = await createProvider(config, 'hardhat');
