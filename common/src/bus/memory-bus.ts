@@ -73,9 +73,11 @@ export class InMemoryEventBus implements EventBus {
   /** Resolves when nothing is scheduled or running (tests wait on it). */
   async idle(): Promise<void> {
     for (;;) {
-      // Timers are checked again after the in-flight check: a handler that failed while we
+      // Scheduled deliveries (first attempts on setImmediate, retries on timers) count as work;
+      // they are checked again after the in-flight check, since a handler that failed while we
       // waited has just scheduled its retry, and returning then would skip it.
-      if (this.timers.size === 0 && !(await this.hasInFlight()) && this.timers.size === 0) return;
+      const scheduled = () => this.timers.size + this.immediates.size > 0;
+      if (!scheduled() && !(await this.hasInFlight()) && !scheduled()) return;
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   }
