@@ -8,7 +8,7 @@ import { MemoryCache, type Cache } from './cache/cache';
 import { RedisCache } from './cache/redis-cache';
 import type { ProductConfig } from './config';
 import { createEventHandler, subscribeConsumers } from './events/consumers';
-import { connectMongo, createStores, type ProductStores } from './store';
+import { connectMongo, createStores } from './store';
 
 export interface StartProductServiceOptions {
   config: ProductConfig;
@@ -65,45 +65,41 @@ export async function startProductService(
   const { config, bus } = options;
   const logger = options.logger ?? createLogger(SERVICE_NAME, config.LOG_LEVEL);
   const connection = await connectMongo(config.MONGO_URL, config.MONGO_SERVER_SELECTION_TIMEOUT_MS);
-  let stores: ProductStores | undefined;
   let cache: Cache | undefined;
-  try {
-    stores = await createStores(connection, config.SEARCH_MODE);
-    cache = await createCache(config);
-  } catch (err) {
-    await cache?.close().catch(() => undefined);
-    await connection.close().catch(() => undefined);
-    throw err;
-  }
-  const built = createProductApp({ config, stores, bus, cache, logger });
-
+  let server: Server | undefined;
   let stopping = false;
   const inFlight = new Set<Promise<void>>();
-  const handle = createEventHandler({
-    connection,
-    inventory: built.inventory,
-    ratings: built.ratings,
-    logger,
-  });
-  await subscribeConsumers(bus, (event: EventEnvelope) => {
-    // After stop() the bus may still deliver (it is shared): refuse, so it is redelivered elsewhere.
-    if (stopping) return Promise.reject(new Error('product service is stopping'));
-    const run = handle(event);
-    inFlight.add(run);
-    void run.finally(() => inFlight.delete(run)).catch(() => undefined);
-    return run;
-  });
-
-  let server: Server;
+  let app: Express;
   try {
-    server = await listen(built.app, config.PORT, config.HOST);
+    const stores = await createStores(connection, config.SEARCH_MODE);
+    cache = await createCache(config);
+    const built = createProductApp({ config, stores, bus, cache, logger });
+    app = built.app;
+    // Listen first: if the port is taken, nothing has subscribed to the shared bus yet.
+    server = await listen(app, config.PORT, config.HOST);
+    const handle = createEventHandler({
+      connection,
+      inventory: built.inventory,
+      ratings: built.ratings,
+      logger,
+    });
+    await subscribeConsumers(bus, (event: EventEnvelope) => {
+      // After stop() the bus may still deliver (it is shared): refuse, so it is redelivered elsewhere.
+      if (stopping) return Promise.reject(new Error('product service is stopping'));
+      const run = handle(event);
+      inFlight.add(run);
+      void run.finally(() => inFlight.delete(run)).catch(() => undefined);
+      return run;
+    });
   } catch (err) {
     stopping = true;
+    if (server) await closeServer(server, 0);
     await cache?.close().catch(() => undefined);
     await connection.close().catch(() => undefined);
     throw err;
   }
-  const { port } = server.address() as AddressInfo;
+  const listening: Server = server;
+  const { port } = listening.address() as AddressInfo;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   logger.info('product service listening', { url });
@@ -112,7 +108,7 @@ export async function startProductService(
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
       stopping = true;
-      await closeServer(server, config.SHUTDOWN_TIMEOUT_MS);
+      await closeServer(listening, config.SHUTDOWN_TIMEOUT_MS);
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
       await cache
         ?.close()
@@ -121,5 +117,5 @@ export async function startProductService(
       logger.info('product service stopped');
     })());
 
-  return { app: built.app, server, url, connection, stop };
+  return { app, server: listening, url, connection, stop };
 }

@@ -3,7 +3,7 @@ import { createEvent, InMemoryEventBus } from '@ecom/common';
 import mongoose from 'mongoose';
 import { loadProductConfig } from '../src/config';
 import { startProductService } from '../src/service';
-import { seller, startHarness, tokenFor, type Harness } from './helpers';
+import { seller, settle, startHarness, tokenFor, type Harness } from './helpers';
 
 describe('startProductService', () => {
   let h: Harness;
@@ -21,6 +21,18 @@ describe('startProductService', () => {
     const res = await fetch(`${h.service.url}/health/live`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: 'ok', service: 'product-service' });
+  });
+
+  it('fails cleanly when its port is taken, without subscribing to the bus', async () => {
+    const bus = new InMemoryEventBus({ retry: { maxAttempts: 1 } });
+    const taken = Number(new URL(h.service.url).port);
+    await expect(
+      startProductService({ config: { ...h.config, PORT: taken }, bus }),
+    ).rejects.toThrow(/EADDRINUSE/);
+    await bus.publish(createEvent('order-service', 'order.confirmed', { orderId: 'o-port' }));
+    await settle(bus);
+    expect(bus.deadLetters).toEqual([]);
+    await bus.close();
   });
 
   it('searches by escaped case-insensitive substring in regex mode', async () => {
