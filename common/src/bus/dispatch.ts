@@ -20,13 +20,15 @@ export async function dispatchEvent(
     async () => {
       try {
         await handler(event, { attempt });
-        logger.info('event handled', {
-          group,
-          eventType: event.eventType,
-          eventId: event.eventId,
-          attempt,
-          durationMs: Math.round(performance.now() - started),
-        });
+        // Checked first: building a winston entry costs more than many handlers.
+        if (logger.isInfoEnabled())
+          logger.info('event handled', {
+            group,
+            eventType: event.eventType,
+            eventId: event.eventId,
+            attempt,
+            durationMs: Math.round(performance.now() - started),
+          });
       } catch (err) {
         logger.warn('event handler failed', {
           group,

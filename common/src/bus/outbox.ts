@@ -9,9 +9,10 @@ import type { EventBus } from './types';
 export const OUTBOX_CHANNEL = 'event_outbox';
 
 /**
- * In-process signal of a row written (not yet committed). Relays of this process then flush on
- * the next turn: on PGlite (embedded run) that flush queues behind the writer's transaction and
- * sees the row as soon as it commits; on PostgreSQL the NOTIFY sent at commit does the same job.
+ * In-process signal of a row written (not yet committed). Relays of this process whose LISTEN
+ * has not (yet) received anything flush on the next turn: on PGlite (embedded run) that flush
+ * queues behind the writer's transaction and sees the row as soon as it commits. On PostgreSQL
+ * the NOTIFY sent at commit wakes every relay, in any process.
  */
 const outboxWrites = new EventEmitter().setMaxListeners(0);
 
@@ -98,7 +99,13 @@ export class OutboxRelay {
   /** The one run queued behind the current one. */
   private queued?: Promise<number>;
   private lastCleanup = 0;
-  private readonly onWrite = () => setImmediate(() => this.nudge());
+  /** Set by the first notification: from then on NOTIFY alone wakes the relay. */
+  private notifyWorks = false;
+  // Until NOTIFY proved to work (PGlite may not deliver it), in-process writes wake the relay.
+  // Not after: a flush started before the writer's COMMIT finds nothing and delays the real one.
+  private readonly onWrite = () => {
+    if (!this.notifyWorks) setImmediate(() => this.nudge());
+  };
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
@@ -263,10 +270,13 @@ export class OutboxRelay {
         return;
       }
       client.on('notification', (msg: Notification) => {
-        if (msg.channel === OUTBOX_CHANNEL) this.nudge();
+        if (msg.channel !== OUTBOX_CHANNEL) return;
+        this.notifyWorks = true;
+        this.nudge();
       });
       client.on('error', (err: Error) => {
         this.options.logger.warn('outbox listener lost', { error: err.message });
+        this.notifyWorks = false;
         if (this.listener === client) this.listener = undefined;
         client.release(err);
       });

@@ -83,7 +83,8 @@ export class RedisStreamsEventBus implements EventBus {
     this.publishTimeoutMs = options.publishTimeoutMs ?? 10_000;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
     this.consumer = `${options.service}:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-    this.commands = this.connect(`${this.prefix}:${options.service}:commands`);
+    // Auto-pipelining batches the XADDs and XACKs issued in one tick into one round trip.
+    this.commands = this.connect(`${this.prefix}:${options.service}:commands`, true);
   }
 
   streamKey(eventType: string): string {
@@ -185,9 +186,10 @@ export class RedisStreamsEventBus implements EventBus {
     });
   }
 
-  private connect(name: string): Redis {
+  private connect(name: string, enableAutoPipelining = false): Redis {
     const conn = new Redis(this.options.url, {
       connectionName: name,
+      enableAutoPipelining,
       // RESP2 replies: XREADGROUP as [[stream, entries]] whatever the client's default protocol.
       protocol: 2,
       // Commands wait for the reconnection instead of failing after N retries.
