@@ -122,3 +122,8 @@ export async function startOrderService(
     },
   };
 }
+
+// The package's public API (main → dist/service.js): what a launcher needs besides startOrderService.
+export { orderConfigSchema, type OrderConfig } from './config';
+export { noopAnchor, type AnchorRecord, type AnchorSink } from './anchor';
+export type { ProductCatalog } from './product-client';

@@ -120,3 +120,15 @@ export async function startPaymentService(
     },
   };
 }
+
+// The package's public API (main → dist/service.js): what a launcher needs besides startPaymentService.
+export { paymentConfigSchema, type PaymentConfig } from './config';
+export { noopAnchor, type AnchorRecord, type AnchorSink } from './anchor';
+export type {
+  ChargeRequest,
+  ChargeResult,
+  PaymentGateway,
+  RefundRequest,
+  RefundResult,
+} from './gateway/gateway';
+export { MockPaymentGateway } from './gateway/mock-gateway';
