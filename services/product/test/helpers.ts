@@ -13,6 +13,11 @@ import { startProductService, type RunningProductService } from '../src/service'
 
 const keys = generateEs256KeyPair();
 
+/** The public key matching tokenFor's signatures (for a service's JWT_PUBLIC_KEY). */
+export function testJwtPublicKey(): string {
+  return keys.publicKey;
+}
+
 export function tokenFor(user: AuthUser): string {
   return `Bearer ${signAccessToken(user, {
     algorithm: 'ES256',
