@@ -9,7 +9,7 @@
  * nginx in a process of its own; autocannon drives the load from this process over loopback.
  *
  * Run: `npm run bench -w gateway` (or `npx tsx gateway/bench/gateway-bench.ts` after `npx tsc -b gateway`).
- * Env: BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_CONNECTIONS (32), BENCH_UPSTREAMS (product,stub),
+ * Env: BENCH_ROUNDS (4), BENCH_SECONDS (4), BENCH_CONNECTIONS (32), BENCH_UPSTREAMS (product,stub),
  * REDIS_URL (default redis://127.0.0.1:6379; memory limits if unreachable).
  * Writes its figures between the gateway markers of docs/benchmarks.md.
  */
@@ -24,14 +24,15 @@ import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { generateEs256KeyPair, signAccessToken } from '@ecom/common';
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const UPSTREAM_KINDS = (process.env.BENCH_UPSTREAMS ?? 'product,stub').split(',') as Array<
   'product' | 'stub'
 >;
 const ROOT = path.resolve(__dirname, '../..');
 const children: ChildProcess[] = [];
+const tempDirs: string[] = [];
 
 const keys = generateEs256KeyPair();
 const sign = (id: string, role: 'customer' | 'seller') =>
@@ -48,6 +49,26 @@ const sign = (id: string, role: 'customer' | 'seller') =>
 const customerAuth = sign('bench-customer', 'customer');
 const sellerAuth = sign('bench-seller', 'seller');
 
+/**
+ * CPU time (user + system, ms) a process and its children (nginx's worker) have used, from
+ * /proc; undefined elsewhere. CPU per request is steadier than requests/s on a shared machine.
+ */
+function cpuMs(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const ticks = (p: number) => {
+      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return Number(fields[11]) + Number(fields[12]);
+    };
+    let total = ticks(pid);
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+    for (const child of children ? children.split(' ') : []) total += ticks(Number(child));
+    return total * 10; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
@@ -60,7 +81,7 @@ function freePort(): Promise<number> {
 }
 
 /** Starts `node --import tsx <script>` and waits for its one-line JSON readiness report. */
-function startChild<T>(script: string, env: Record<string, string>): Promise<T> {
+function startChild<T>(script: string, env: Record<string, string>): Promise<T & { pid?: number }> {
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
     cwd: ROOT,
     env: { ...process.env, ...env },
@@ -69,7 +90,7 @@ function startChild<T>(script: string, env: Record<string, string>): Promise<T> 
   children.push(child);
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
-    lines.once('line', (line) => resolve(JSON.parse(line) as T));
+    lines.once('line', (line) => resolve({ ...(JSON.parse(line) as T), pid: child.pid }));
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
   });
 }
@@ -86,8 +107,12 @@ function ensureNginx(): string {
   }
 }
 
-async function startNginx(bin: string, upstreamUrl: string): Promise<string> {
+async function startNginx(
+  bin: string,
+  upstreamUrl: string,
+): Promise<{ url: string; pid?: number }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gw-bench-nginx-'));
+  tempDirs.push(dir);
   for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(path.join(dir, d));
   const port = await freePort();
   const upstream = new URL(upstreamUrl);
@@ -127,7 +152,7 @@ http {
   for (let i = 0; i < 100; i += 1) {
     try {
       await fetch(`${url}/health/live`);
-      return url;
+      return { url, pid: child.pid };
     } catch {
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -136,6 +161,9 @@ http {
 }
 
 interface Run {
+  /** CPU µs per request of the proxy process (gateway or nginx) and of the upstream. */
+  proxyCpu?: number;
+  upstreamCpu?: number;
   rps: number;
   p50: number;
   p99: number;
@@ -228,12 +256,14 @@ async function benchUpstream(kind: 'product' | 'stub', nginxBin: string, redisUr
     startChild<{ url: string }>('gateway/bench/gateway-process.ts', gatewayEnv('1000')),
   ]);
   const nginx = await startNginx(nginxBin, upstream.url);
-  const targets: Record<Variant, { url: string; auth?: string }> = {
+  const targets: Record<Variant, { url: string; auth?: string; pid?: number }> = {
     direct: { url: upstream.url, auth: customerAuth },
-    gateway: { url: plain.url, auth: customerAuth },
-    'gateway+cache': { url: cached.url },
-    nginx: { url: nginx, auth: customerAuth },
+    gateway: { url: plain.url, auth: customerAuth, pid: plain.pid },
+    'gateway+cache': { url: cached.url, pid: cached.pid },
+    nginx: { url: nginx.url, auth: customerAuth, pid: nginx.pid },
   };
+  const perRequest = (before: number | undefined, after: number | undefined, requests: number) =>
+    before === undefined || after === undefined ? undefined : ((after - before) * 1000) / requests;
 
   for (const v of VARIANTS) await load(targets[v].url, upstream.ids, targets[v].auth, 2); // warm-up
   const runs: Record<Variant, Run[]> = { direct: [], gateway: [], 'gateway+cache': [], nginx: [] };
@@ -241,10 +271,17 @@ async function benchUpstream(kind: 'product' | 'stub', nginxBin: string, redisUr
     // Rotate the order each round so no variant always runs first or last.
     const order = VARIANTS.map((_, k) => VARIANTS[(k + r) % VARIANTS.length]!);
     for (const v of order) {
+      const before = [cpuMs(targets[v].pid), cpuMs(upstream.pid)];
       const run = await load(targets[v].url, upstream.ids, targets[v].auth, SECONDS);
+      const after = [cpuMs(targets[v].pid), cpuMs(upstream.pid)];
+      const requests = run.rps * SECONDS;
+      run.proxyCpu = perRequest(before[0], after[0], requests);
+      run.upstreamCpu = perRequest(before[1], after[1], requests);
       runs[v].push(run);
       console.log(
-        `${kind} round ${r + 1} ${v}: ${Math.round(run.rps)} req/s p50 ${run.p50} ms p99 ${run.p99} ms${run.bad ? ` (${run.bad} non-2xx/errors)` : ''}`,
+        `${kind} round ${r + 1} ${v}: ${Math.round(run.rps)} req/s p50 ${run.p50} ms p99 ${run.p99} ms, ` +
+          `CPU µs/req proxy ${run.proxyCpu?.toFixed(0) ?? '-'} upstream ${run.upstreamCpu?.toFixed(0) ?? '-'}` +
+          `${run.bad ? ` (${run.bad} non-2xx/errors)` : ''}`,
       );
     }
   }
@@ -264,11 +301,15 @@ async function benchUpstream(kind: 'product' | 'stub', nginxBin: string, redisUr
 
 function rows(kind: string, runs: Record<Variant, Run[]>, hitRatio: number): string[] {
   const rps = (v: Variant) => median(runs[v].map((x) => x.rps));
+  const cpu = (v: Variant, field: 'proxyCpu' | 'upstreamCpu') => {
+    const values = runs[v].map((x) => x[field]).filter((x): x is number => x !== undefined);
+    return values.length ? Math.round(median(values)).toString() : '–';
+  };
   const out: string[] = [];
   for (const v of VARIANTS) {
     const bad = runs[v].reduce((n, x) => n + x.bad, 0);
     out.push(
-      `| ${kind} | ${v}${v === 'gateway+cache' ? ` (${Math.round(hitRatio * 100)}% HIT)` : ''} | ${Math.round(rps(v)).toLocaleString('en-US')} | ${median(runs[v].map((x) => x.p50))} | ${median(runs[v].map((x) => x.p99))} | ${(rps(v) / rps('direct')).toFixed(2)}× | ${(rps(v) / rps('nginx')).toFixed(2)}× |${bad ? ` ${bad} non-2xx!` : ''}`,
+      `| ${kind} | ${v}${v === 'gateway+cache' ? ` (${Math.round(hitRatio * 100)}% HIT)` : ''} | ${Math.round(rps(v)).toLocaleString('en-US')} | ${median(runs[v].map((x) => x.p50))} | ${median(runs[v].map((x) => x.p99))} | ${(rps(v) / rps('direct')).toFixed(2)}× | ${(rps(v) / rps('nginx')).toFixed(2)}× | ${v === 'direct' ? '–' : cpu(v, 'proxyCpu')} | ${cpu(v, 'upstreamCpu')} |${bad ? ` ${bad} non-2xx!` : ''}`,
     );
   }
   return out;
@@ -301,9 +342,11 @@ async function main() {
     `Script: \`npm run bench -w gateway\` (\`gateway/bench/gateway-bench.ts\`). GET /api/products/:id over 50 ids, ${CONNECTIONS} connections from autocannon in the bench process; upstream, each gateway and nginx in processes of their own, all on 127.0.0.1; ${ROUNDS} interleaved rounds of ${SECONDS} s per variant after a 2 s warm-up (medians shown).`,
     `Gateway: JWT (ES256) verified at the edge on every request, rate limit decided in ${redisUrl ? 'Redis (one EVALSHA per request)' : 'memory (Redis unreachable)'}, LOG_LEVEL=info, keep-alive upstream agent. The cached variant sends anonymous reads (only those are cached), TTL 1 s. nginx: 1 worker, upstream keep-alive, access log off. The product service runs with its memory cache (its default) on the MongoDB stand-in.`,
     '',
-    '| upstream | path | requests/s | p50 ms | p99 ms | vs direct | vs nginx |',
-    '|---|---|---:|---:|---:|---:|---:|',
+    '| upstream | path | requests/s | p50 ms | p99 ms | vs direct | vs nginx | proxy CPU µs/req | upstream CPU µs/req |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
     ...table,
+    '',
+    'Requests/s are medians over the rounds (each round runs the variants in a rotated order); CPU µs/req is the CPU time (user + system, from /proc) the proxy process (gateway, or nginx master + worker) and the upstream used per request during the run: it varies less than requests/s when other jobs share the cores.',
     '',
     ...summary.map((s) => `- ${s}`),
     '<!-- bench:gateway:end -->',
@@ -320,11 +363,10 @@ async function main() {
 
 process.on('exit', () => {
   for (const child of children) child.kill('SIGTERM');
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 main().catch((err: unknown) => {
   console.error(err);
   for (const child of children) child.kill('SIGTERM');
   process.exit(1);
 });
-// rmSync is kept for manual cleanup of the nginx temp dir when debugging.
-void rmSync;

@@ -19,13 +19,14 @@ import {
   validate,
 } from '@ecom/common';
 
+import { startMongoStandIn } from '../../infrastructure/src/mongo/server';
+import { loadProductConfig } from '../../services/product/src/config';
+import { startProductService } from '../../services/product/src/service';
+
 process.env.LOG_LEVEL ??= 'silent';
 const count = Number(process.env.BENCH_PRODUCTS ?? 50);
 
 async function startRealProduct(): Promise<{ url: string; ids: string[] }> {
-  const { startMongoStandIn } = await import('../../infrastructure/src/mongo/server');
-  const { loadProductConfig } = await import('../../services/product/src/config');
-  const { startProductService } = await import('../../services/product/src/service');
   const mongo = await startMongoStandIn({ port: 0 });
   const service = await startProductService({
     config: loadProductConfig({

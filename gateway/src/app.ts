@@ -7,7 +7,6 @@ import {
   errorHandler,
   jwtVerifyOptionsFromConfig,
   notFoundHandler,
-  requestContext,
   type HealthCheck,
   type Logger,
 } from '@ecom/common';
@@ -19,6 +18,7 @@ import { createEdge, type PlainMiddleware } from './edge';
 import { createGatewayMetrics, type GatewayMetrics } from './gateway-metrics';
 import { healthRoutes } from './health';
 import { createRateLimiter, type RateLimiter } from './rate-limit';
+import { requestIds } from './request-ids';
 import { ResponseCache } from './response-cache';
 import { UPSTREAMS, upstreamUrls, type UpstreamName } from './routes';
 
@@ -110,7 +110,7 @@ export function buildGateway({ config, logger, redis }: GatewayDeps): Gateway {
     ? [security, corsMiddleware]
     : [security];
 
-  app.use(requestContext());
+  app.use(requestIds());
   app.use(headerMiddleware);
 
   const edge = createEdge({

@@ -1,21 +1,13 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import proxyaddr from 'proxy-addr';
-import {
-  CORRELATION_ID_HEADER,
-  REQUEST_ID_HEADER,
-  runWithContext,
-  safeId,
-  type AuthUser,
-  type Logger,
-  type RequestContext,
-} from '@ecom/common';
+import type { AuthUser, Logger } from '@ecom/common';
 import type { UpstreamProxy } from './breaker-proxy';
 import { clientKey } from './client-ip';
 import { EdgeAuthenticator, missingTokenError } from './edge-auth';
 import { prepareForwardHeaders } from './forwarding';
 import type { GatewayMetrics } from './gateway-metrics';
 import { sendError } from './http-errors';
+import { assignRequestIds } from './request-ids';
 import type { RateLimiter } from './rate-limit';
 import type { ResponseCache } from './response-cache';
 import { bucketFor, hasDotSegment, isPublicRoute, matchRoute, type UpstreamName } from './routes';
@@ -86,6 +78,8 @@ export function createEdge(deps: EdgeDeps): (req: IncomingMessage, res: ServerRe
           status: res.statusCode,
           durationMs: Math.round(seconds * 10_000) / 10,
           userId: req.user?.id,
+          requestId: req.requestId,
+          correlationId: req.correlationId,
         });
       }
     });
@@ -96,7 +90,6 @@ export function createEdge(deps: EdgeDeps): (req: IncomingMessage, res: ServerRe
     res: ServerResponse,
     upstream: UpstreamName,
     path: string,
-    context: RequestContext,
   ) {
     const method = req.method ?? 'GET';
     if (hasDotSegment(path)) {
@@ -112,10 +105,7 @@ export function createEdge(deps: EdgeDeps): (req: IncomingMessage, res: ServerRe
     }
 
     const identity = deps.auth.identify(req.headers.authorization);
-    if (identity.kind === 'user') {
-      req.user = identity.user;
-      context.userId = identity.user.id;
-    }
+    if (identity.kind === 'user') req.user = identity.user;
 
     if (deps.rateLimiter) {
       const bucket = bucketFor(method, path);
@@ -198,7 +188,7 @@ export function createEdge(deps: EdgeDeps): (req: IncomingMessage, res: ServerRe
   }
 
   function fail(req: EdgeRequest, res: ServerResponse, err: unknown) {
-    deps.logger.error('edge failure', { err, path: req.url });
+    deps.logger.error('edge failure', { err, path: req.url, requestId: req.requestId });
     sendError(req, res, 500, 'INTERNAL_ERROR', 'Internal server error');
   }
 
@@ -211,31 +201,23 @@ export function createEdge(deps: EdgeDeps): (req: IncomingMessage, res: ServerRe
     if (!upstream) return false;
 
     const req = request as EdgeRequest;
-    const requestId = safeId(req.headers[REQUEST_ID_HEADER]) ?? randomUUID();
-    const correlationId = safeId(req.headers[CORRELATION_ID_HEADER]) ?? requestId;
-    req.requestId = requestId;
-    req.correlationId = correlationId;
-    res.setHeader(REQUEST_ID_HEADER, requestId);
-    res.setHeader(CORRELATION_ID_HEADER, correlationId);
+    assignRequestIds(req, res);
     observe(req, res, upstream);
 
-    const context: RequestContext = { requestId, correlationId };
-    runWithContext(context, () => {
-      let i = 0;
-      const next = (err?: unknown): void => {
-        if (err) {
-          fail(req, res, err);
-          return;
-        }
-        const middleware = deps.headerMiddleware[i++];
-        if (middleware) {
-          middleware(req, res, next);
-          return;
-        }
-        handle(req, res, upstream, path, context).catch((e: unknown) => fail(req, res, e));
-      };
-      next();
-    });
+    let i = 0;
+    const next = (err?: unknown): void => {
+      if (err) {
+        fail(req, res, err);
+        return;
+      }
+      const middleware = deps.headerMiddleware[i++];
+      if (middleware) {
+        middleware(req, res, next);
+        return;
+      }
+      handle(req, res, upstream, path).catch((e: unknown) => fail(req, res, e));
+    };
+    next();
     return true;
   };
 }

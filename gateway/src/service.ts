@@ -24,12 +24,14 @@ export interface RunningGateway {
   stop(): Promise<void>;
 }
 
-/** Redis for rate limits: fail fast while disconnected so the in-memory insurance takes over. */
+/**
+ * Redis for rate limits: fail fast while disconnected so the in-memory insurance takes over.
+ * No auto-pipelining: measured, it cost more CPU per request than one EVALSHA write each.
+ */
 export function createGatewayRedis(url: string, logger: Logger): Redis {
   const redis = new Redis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    enableAutoPipelining: true,
     lazyConnect: false,
   });
   redis.on('error', (err: Error) => logger.warn('redis error', { err: err.message }));
