@@ -10,7 +10,7 @@ import {
 import { checkChain } from './chain';
 import { auditAnchorAt, readAnchor } from './contract';
 import { buildBatchTree } from './leaf';
-import type { AnchorStore, ChainIdentity, StoredBatch } from './store';
+import type { AnchorStore, ChainIdentity, StoredAnchorBatch } from './store';
 
 /** The few logger methods the worker uses (winston's Logger fits). */
 export interface AnchorLogger {
@@ -294,7 +294,7 @@ export class Anchorer {
     await this.send(batch);
   }
 
-  private async send(batch: StoredBatch): Promise<void> {
+  private async send(batch: StoredAnchorBatch): Promise<void> {
     if (!this.contract) throw new Error('contract unknown');
     let txHash: string;
     try {
@@ -320,7 +320,7 @@ export class Anchorer {
   }
 
   /** Reconciles a batch left pending or sent (crash, timeout, chain outage). */
-  private async settle(batch: StoredBatch): Promise<void> {
+  private async settle(batch: StoredAnchorBatch): Promise<void> {
     if (batch.txHash) {
       const receipt = await this.provider.getTransactionReceipt(batch.txHash);
       if (receipt) return this.settleReceipt(batch, receipt);
@@ -340,7 +340,10 @@ export class Anchorer {
     await this.send(batch);
   }
 
-  private async settleReceipt(batch: StoredBatch, receipt: TransactionReceipt): Promise<void> {
+  private async settleReceipt(
+    batch: StoredAnchorBatch,
+    receipt: TransactionReceipt,
+  ): Promise<void> {
     if (receipt.status === 1) {
       const block = await this.provider.getBlock(receipt.blockNumber);
       await this.store.markConfirmed(batch.id, {
@@ -359,7 +362,7 @@ export class Anchorer {
   }
 
   /** If the contract already holds the batch root, record where it was anchored. */
-  private async confirmFromChain(batch: StoredBatch): Promise<boolean> {
+  private async confirmFromChain(batch: StoredAnchorBatch): Promise<boolean> {
     if (!this.contract) throw new Error('contract unknown');
     const onChain = await readAnchor(this.contract, batch.root);
     if (!onChain.anchored) return false;
@@ -381,7 +384,7 @@ export class Anchorer {
     return true;
   }
 
-  private noteAnchored(batch: StoredBatch): void {
+  private noteAnchored(batch: StoredAnchorBatch): void {
     this.state.lastAnchoredAt = new Date();
     this.state.batchesAnchored++;
     this.state.recordsAnchored += batch.recordCount;

@@ -7,7 +7,7 @@ import { checkChain, createChainProvider } from './chain';
 import { auditAnchorAt, deployAuditAnchor } from './contract';
 import { computeLeaf, newSalt } from './leaf';
 import { PgAnchorStore, anchorMigration } from './pg-store';
-import type { AnchorStore, Queryable, StoredBatch, StoredRecord } from './store';
+import type { AnchorStore, AnchorQueryable, StoredAnchorBatch, StoredAnchorRecord } from './store';
 import { verifyRecord, type CurrentPayload, type RecordAnchorView } from './verify';
 
 /** One kind of anchored record, e.g. `order` (every status change) or `payment`. */
@@ -17,7 +17,7 @@ export interface RecordTypeConfig {
    * row is gone), so an edit made directly in the database shows as `tampered`. Without it, the
    * payload snapshot kept in anchor_records is checked instead.
    */
-  load?: (db: Queryable, ref: { recordId: string; sourceId: string }) => Promise<unknown>;
+  load?: (db: AnchorQueryable, ref: { recordId: string; sourceId: string }) => Promise<unknown>;
 }
 
 export interface AnchorRecordInput {
@@ -86,7 +86,7 @@ export interface Anchoring {
    * keeps a failure from aborting it). Never throws: returns false (and logs) when the record
    * could not be queued; a duplicate (same type and sourceId) is a no-op that returns false.
    */
-  enqueue(db: Queryable, record: AnchorRecordInput): Promise<boolean>;
+  enqueue(db: AnchorQueryable, record: AnchorRecordInput): Promise<boolean>;
   start(): void;
   stop(): Promise<void>;
   /** Resolves once every queued record is anchored (tests, benchmarks, graceful drain). */
@@ -145,7 +145,7 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
     logger: log,
   });
 
-  async function current(record: StoredRecord): Promise<CurrentPayload> {
+  async function current(record: StoredAnchorRecord): Promise<CurrentPayload> {
     const load = options.recordTypes[record.recordType]?.load;
     if (!load)
       return {
@@ -159,8 +159,8 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
     return payload === null || payload === undefined ? { found: false } : { found: true, payload };
   }
 
-  async function views(records: StoredRecord[]): Promise<RecordAnchorView[]> {
-    const batches = new Map<string, StoredBatch | null>();
+  async function views(records: StoredAnchorRecord[]): Promise<RecordAnchorView[]> {
+    const batches = new Map<string, StoredAnchorBatch | null>();
     for (const id of new Set(records.map((r) => r.batchId).filter((b): b is string => !!b))) {
       batches.set(id, await store.batch(id));
     }

@@ -46,5 +46,3 @@ export async function checkChain(
   }
   return chainId;
 }
-
-export { withTimeout };

@@ -7,3 +7,4 @@ export * from './leaf';
 export * from './pg-store';
 export * from './store';
 export * from './verify';
+export * from './config';

@@ -2,13 +2,13 @@ import type { Pool, PoolClient } from 'pg';
 import type { Migration } from '../postgres/migrations';
 import type {
   AnchorStore,
-  BatchPlan,
+  AnchorBatchPlan,
   ChainIdentity,
-  Confirmation,
+  AnchorConfirmation,
   NewAnchorRecord,
-  Queryable,
-  StoredBatch,
-  StoredRecord,
+  AnchorQueryable,
+  StoredAnchorBatch,
+  StoredAnchorRecord,
 } from './store';
 
 /**
@@ -84,7 +84,7 @@ interface BatchRow {
   root: string;
   previous_root: string;
   record_count: number;
-  status: StoredBatch['status'];
+  status: StoredAnchorBatch['status'];
   chain_id: string | null;
   genesis_hash: string | null;
   contract_address: string | null;
@@ -97,7 +97,7 @@ interface BatchRow {
   created_at: Date;
 }
 
-const toRecord = (r: RecordRow): StoredRecord => ({
+const toRecord = (r: RecordRow): StoredAnchorRecord => ({
   id: String(r.id),
   recordType: r.record_type,
   recordId: r.record_id,
@@ -111,7 +111,7 @@ const toRecord = (r: RecordRow): StoredRecord => ({
   createdAt: r.created_at,
 });
 
-const toBatch = (b: BatchRow): StoredBatch => ({
+const toBatch = (b: BatchRow): StoredAnchorBatch => ({
   id: b.id,
   onChainId: b.on_chain_id,
   root: b.root,
@@ -138,7 +138,7 @@ export class PgAnchorStore implements AnchorStore {
 
   constructor(private readonly pool: Pool) {}
 
-  async insertRecord(db: Queryable, rec: NewAnchorRecord): Promise<boolean> {
+  async insertRecord(db: AnchorQueryable, rec: NewAnchorRecord): Promise<boolean> {
     const { rowCount } = await db.query(
       `INSERT INTO anchor_records (record_type, record_id, source_id, version, salt, leaf, canonical)
        VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -150,7 +150,7 @@ export class PgAnchorStore implements AnchorStore {
 
   async oldestUnbatched(
     limit: number,
-  ): Promise<{ records: StoredRecord[]; oldestAgeMs: number | null }> {
+  ): Promise<{ records: StoredAnchorRecord[]; oldestAgeMs: number | null }> {
     const { rows } = await this.pool.query<RecordRow & { age_ms: number }>(
       `SELECT ${RECORD_COLUMNS}, EXTRACT(EPOCH FROM (now() - r.created_at)) * 1000 AS age_ms
          FROM anchor_records r WHERE r.batch_id IS NULL ORDER BY r.id LIMIT $1`,
@@ -165,8 +165,8 @@ export class PgAnchorStore implements AnchorStore {
   async createBatch(
     batch: { id: string; onChainId: string; chain: ChainIdentity },
     recordIds: string[],
-    plan: BatchPlan,
-  ): Promise<StoredBatch> {
+    plan: AnchorBatchPlan,
+  ): Promise<StoredAnchorBatch> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
@@ -211,7 +211,7 @@ export class PgAnchorStore implements AnchorStore {
     return rows[0]?.root ?? `0x${'0'.repeat(64)}`;
   }
 
-  async unfinishedBatches(): Promise<StoredBatch[]> {
+  async unfinishedBatches(): Promise<StoredAnchorBatch[]> {
     const { rows } = await this.pool.query<BatchRow>(
       `SELECT * FROM anchor_batches WHERE status IN ('pending', 'sent') ORDER BY seq`,
     );
@@ -226,7 +226,7 @@ export class PgAnchorStore implements AnchorStore {
     );
   }
 
-  async markConfirmed(batchId: string, c: Confirmation): Promise<void> {
+  async markConfirmed(batchId: string, c: AnchorConfirmation): Promise<void> {
     await this.pool.query(
       `UPDATE anchor_batches SET status = 'confirmed', tx_hash = $2, block_number = $3, block_hash = $4,
               block_timestamp = $5, confirmed_at = now(), last_error = NULL
@@ -278,7 +278,7 @@ export class PgAnchorStore implements AnchorStore {
     return Number(rows[0].n);
   }
 
-  async recordsFor(recordType: string, recordId: string): Promise<StoredRecord[]> {
+  async recordsFor(recordType: string, recordId: string): Promise<StoredAnchorRecord[]> {
     const { rows } = await this.pool.query<RecordRow>(
       `SELECT ${RECORD_COLUMNS} FROM anchor_records r
         WHERE r.record_type = $1 AND r.record_id = $2 ORDER BY r.id`,
@@ -287,7 +287,7 @@ export class PgAnchorStore implements AnchorStore {
     return rows.map(toRecord);
   }
 
-  async recordsInTx(txHash: string): Promise<StoredRecord[]> {
+  async recordsInTx(txHash: string): Promise<StoredAnchorRecord[]> {
     const { rows } = await this.pool.query<RecordRow>(
       `SELECT ${RECORD_COLUMNS} FROM anchor_records r
          JOIN anchor_batches b ON b.id = r.batch_id
@@ -297,7 +297,7 @@ export class PgAnchorStore implements AnchorStore {
     return rows.map(toRecord);
   }
 
-  async batch(id: string): Promise<StoredBatch | null> {
+  async batch(id: string): Promise<StoredAnchorBatch | null> {
     const { rows } = await this.pool.query<BatchRow>('SELECT * FROM anchor_batches WHERE id = $1', [
       id,
     ]);

@@ -1,12 +1,12 @@
 /** Something that runs parameterised SQL: a pg Pool, or a PoolClient inside the caller's transaction. */
-export interface Queryable {
+export interface AnchorQueryable {
   query<R extends object = Record<string, unknown>>(
     text: string,
     values?: unknown[],
   ): Promise<{ rows: R[]; rowCount: number | null }>;
 }
 
-export type BatchStatus = 'pending' | 'sent' | 'confirmed' | 'superseded';
+export type AnchorBatchStatus = 'pending' | 'sent' | 'confirmed' | 'superseded';
 
 /** A record as queued: its leaf is fixed at enqueue time, from the payload given then. */
 export interface NewAnchorRecord {
@@ -20,7 +20,7 @@ export interface NewAnchorRecord {
   canonical: string;
 }
 
-export interface StoredRecord extends NewAnchorRecord {
+export interface StoredAnchorRecord extends NewAnchorRecord {
   id: string;
   createdAt: Date;
   batchId: string | null;
@@ -33,14 +33,14 @@ export interface ChainIdentity {
   contractAddress: string;
 }
 
-export interface StoredBatch {
+export interface StoredAnchorBatch {
   id: string;
   /** The bytes32 written on chain: the 16-byte batch UUID left-aligned. */
   onChainId: string;
   root: string;
   previousRoot: string;
   recordCount: number;
-  status: BatchStatus;
+  status: AnchorBatchStatus;
   chainId: number | null;
   genesisHash: string | null;
   contractAddress: string | null;
@@ -53,14 +53,14 @@ export interface StoredBatch {
   createdAt: Date;
 }
 
-export interface BatchPlan {
+export interface AnchorBatchPlan {
   root: string;
   previousRoot: string;
   /** proof per record id */
   proofs: Map<string, string[]>;
 }
 
-export interface Confirmation {
+export interface AnchorConfirmation {
   txHash: string;
   blockNumber: number;
   blockHash: string;
@@ -75,20 +75,22 @@ export interface Confirmation {
  */
 export interface AnchorStore {
   /** Queue a record, in the caller's transaction when `db` is one. Idempotent per (type, sourceId). */
-  insertRecord(db: Queryable, record: NewAnchorRecord): Promise<boolean>;
+  insertRecord(db: AnchorQueryable, record: NewAnchorRecord): Promise<boolean>;
   /** Unbatched records, oldest first. */
-  oldestUnbatched(limit: number): Promise<{ records: StoredRecord[]; oldestAgeMs: number | null }>;
+  oldestUnbatched(
+    limit: number,
+  ): Promise<{ records: StoredAnchorRecord[]; oldestAgeMs: number | null }>;
   /** Creates the batch and attaches the records and their proofs, in one transaction. */
   createBatch(
     batch: { id: string; onChainId: string; chain: ChainIdentity },
     recordIds: string[],
-    plan: BatchPlan,
-  ): Promise<StoredBatch>;
+    plan: AnchorBatchPlan,
+  ): Promise<StoredAnchorBatch>;
   /** Root of the most recent non-superseded batch (zero hash when none). */
   lastRoot(): Promise<string>;
-  unfinishedBatches(): Promise<StoredBatch[]>;
+  unfinishedBatches(): Promise<StoredAnchorBatch[]>;
   markSent(batchId: string, txHash: string): Promise<void>;
-  markConfirmed(batchId: string, confirmation: Confirmation): Promise<void>;
+  markConfirmed(batchId: string, confirmation: AnchorConfirmation): Promise<void>;
   markFailedAttempt(batchId: string, error: string): Promise<void>;
   /**
    * The chain lost its state (fresh chain): every batch anchored elsewhere becomes `superseded`
@@ -96,9 +98,9 @@ export interface AnchorStore {
    */
   requeueAllNotOn(chain: ChainIdentity): Promise<number>;
   pendingCount(): Promise<number>;
-  recordsFor(recordType: string, recordId: string): Promise<StoredRecord[]>;
-  recordsInTx(txHash: string): Promise<StoredRecord[]>;
-  batch(id: string): Promise<StoredBatch | null>;
+  recordsFor(recordType: string, recordId: string): Promise<StoredAnchorRecord[]>;
+  recordsInTx(txHash: string): Promise<StoredAnchorRecord[]>;
+  batch(id: string): Promise<StoredAnchorBatch | null>;
   /** Most recent batches that reached a chain, newest first (for re-finding the contract). */
   latestChainIdentity(): Promise<ChainIdentity | null>;
   /** One writer per store: a session advisory lock. Resolves true while this process holds it. */

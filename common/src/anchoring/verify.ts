@@ -2,7 +2,7 @@ import { Interface, type Contract } from 'ethers';
 import type { AnchorDocument } from './canonical';
 import { AUDIT_ANCHOR_ABI } from './contract';
 import { computeLeaf, verifyProof } from './leaf';
-import type { StoredBatch, StoredRecord } from './store';
+import type { StoredAnchorBatch, StoredAnchorRecord } from './store';
 
 /**
  * pending: queued or its batch not mined yet; anchored: mined, but the chain could not be asked
@@ -54,7 +54,10 @@ export function verifyCallData(leaf: string, proof: string[], root: string): str
   return iface.encodeFunctionData('verify', [leaf, proof, root]);
 }
 
-export function buildReceipt(record: StoredRecord, batch: StoredBatch | null): AnchorReceipt {
+export function buildReceipt(
+  record: StoredAnchorRecord,
+  batch: StoredAnchorBatch | null,
+): AnchorReceipt {
   const mined = batch?.status === 'confirmed' ? batch : null;
   return {
     recordType: record.recordType,
@@ -95,8 +98,8 @@ export interface VerifyDeps {
  * anchored leaf?), then the chain (one eth_call to `verify`).
  */
 export async function verifyRecord(
-  record: StoredRecord,
-  batch: StoredBatch | null,
+  record: StoredAnchorRecord,
+  batch: StoredAnchorBatch | null,
   current: CurrentPayload,
   deps: VerifyDeps,
 ): Promise<RecordAnchorView> {
