@@ -7,3 +7,4 @@ export * from './outbox';
 export * from './idempotency';
 export * from './redis-bus';
 export * from './rabbitmq-bus';
+export * from './mongo-outbox';

@@ -232,7 +232,8 @@ export class RedisStreamsEventBus implements EventBus {
           sub.lastSweep = Date.now();
           await this.reclaim(sub);
         }
-        while (sub.active >= this.concurrency && sub.running) {
+        // Read again once half the slots are free: batches of reads, not one round trip per entry.
+        while (sub.active > this.concurrency / 2 && sub.running) {
           await new Promise<void>((resolve) => (sub.wake = resolve));
         }
         if (!sub.running) break;

@@ -1,0 +1,245 @@
+import { Schema, trusted, type Connection, type Model } from 'mongoose';
+import type { Logger } from '../logging/logger';
+import type { EventEnvelope } from './envelope';
+import type { EventBus } from './types';
+
+/** One outbox row; `_id` is the event id, so a retried insert cannot create a second row. */
+export interface MongoOutboxRow {
+  _id: string;
+  event: EventEnvelope;
+  createdAt: Date;
+  /** Earliest time a relay may (re)send it; also its lease against other instances. */
+  nextAttemptAt: Date;
+  attempts: number;
+  sentAt: Date | null;
+  lastError: string | null;
+}
+
+export interface MongoOutboxOptions {
+  /** The service's own connection (never the global mongoose one). */
+  connection: Connection;
+  /** Collection of the rows. Default 'outbox'. */
+  collection?: string;
+  bus: EventBus;
+  logger: Logger;
+  /** Relay poll interval. */
+  intervalMs: number;
+  /** How long a freshly written row is left to the direct send before a relay may take it. Default 5 s. */
+  directSendGraceMs?: number;
+  /** How long a relay holds a claimed row before another instance may try it. Default 30 s. */
+  leaseMs?: number;
+  /** Retry delay after a failed send: base * 2^(attempts-1), capped. Defaults 1 s / 60 s. */
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+  /** A row failing this many times or more logs an error (alert) instead of a warning. Default 10. */
+  alertAfterAttempts?: number;
+  /** Sent rows older than this are deleted by the relay timer (at most once a minute). Default 1 day. */
+  retainSentMs?: number;
+  /** Clock (tests inject one). */
+  now?: () => Date;
+}
+
+export interface MongoOutbox {
+  /** The rows' model (inspection in tests and tools). */
+  readonly model: Model<MongoOutboxRow>;
+  /** Builds the relay's index. */
+  init(): Promise<void>;
+  /**
+   * Records the event, then tries to send it at once; a failed send is only logged and left
+   * to the relay. Rejects only if the row cannot be written.
+   */
+  publish(event: EventEnvelope): Promise<void>;
+  /**
+   * Sends the due unsent rows, oldest written first, until none is left or the bus fails
+   * (the failed row is retried after a backoff); returns how many were sent.
+   */
+  flush(): Promise<number>;
+  pendingCount(): Promise<number>;
+  /** Deletes rows sent before `before`; returns how many. */
+  purgeSent(before: Date): Promise<number>;
+  /** Starts the relay timer (flush, then purge, every intervalMs). */
+  start(): void;
+  /** Stops the timer and waits for a flush in progress. */
+  stop(): Promise<void>;
+}
+
+const PURGE_EVERY_MS = 60_000;
+
+function rowSchema(collection: string): Schema<MongoOutboxRow> {
+  const schema = new Schema<MongoOutboxRow>(
+    {
+      _id: { type: String, required: true },
+      event: { type: Schema.Types.Mixed, required: true },
+      createdAt: { type: Date, required: true },
+      nextAttemptAt: { type: Date, required: true },
+      attempts: { type: Number, required: true, default: 0 },
+      sentAt: { type: Date, default: null },
+      lastError: { type: String, default: null },
+    },
+    { collection, versionKey: false, minimize: false },
+  );
+  schema.index({ sentAt: 1, nextAttemptAt: 1 });
+  return schema;
+}
+
+const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/**
+ * An event outbox on MongoDB for services without multi-document transactions: the row is
+ * written right after the state change, sent at once, and a relay re-sends every row the bus
+ * did not accept (bus down, process killed mid-send) until it does. Delivery is at-least-once
+ * and, among due rows, in the order they were written; consumers deduplicate by eventId. A crash between the state
+ * write and the outbox insert can still lose that one event (no shared transaction).
+ * Several instances may relay the same collection: a claimed row is leased to one of them.
+ * Filters are marked `trusted`, so it works on connections with `sanitizeFilter` too.
+ */
+export function createMongoOutbox(options: MongoOutboxOptions): MongoOutbox {
+  const { connection, bus, logger } = options;
+  const collection = options.collection ?? 'outbox';
+  const now = options.now ?? (() => new Date());
+  const graceMs = options.directSendGraceMs ?? 5000;
+  const leaseMs = options.leaseMs ?? 30_000;
+  const retryBaseMs = options.retryBaseMs ?? 1000;
+  const retryMaxMs = options.retryMaxMs ?? 60_000;
+  const alertAfter = options.alertAfterAttempts ?? 10;
+  const retainSentMs = options.retainSentMs ?? 24 * 3600 * 1000;
+  const modelName = `MongoOutbox_${collection}`;
+  // Two outboxes on one connection and collection (e.g. two relays in a test) share the model.
+  const model =
+    (connection.models[modelName] as Model<MongoOutboxRow> | undefined) ??
+    connection.model<MongoOutboxRow>(modelName, rowSchema(collection));
+
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let running: Promise<number> | undefined;
+  let lastPurge = 0;
+
+  async function send(event: EventEnvelope): Promise<void> {
+    await bus.publish(event);
+    await model.updateOne({ _id: event.eventId, sentAt: null }, { $set: { sentAt: now() } });
+  }
+
+  /** Leases the oldest due unsent row to this relay and counts the attempt. */
+  function claimDue(at: Date) {
+    return model
+      .findOneAndUpdate(
+        { sentAt: null, nextAttemptAt: trusted({ $lte: at }) },
+        {
+          $set: { nextAttemptAt: new Date(at.getTime() + leaseMs) },
+          $inc: { attempts: 1 },
+        },
+        // Oldest written first among the due rows: after an outage the backlog goes out in order.
+        { sort: { createdAt: 1 }, returnDocument: 'after' },
+      )
+      .lean<MongoOutboxRow>();
+  }
+
+  async function flushOnce(): Promise<number> {
+    let sent = 0;
+    for (;;) {
+      const row = await claimDue(now());
+      if (!row) return sent;
+      try {
+        await send(row.event);
+        sent += 1;
+      } catch (err) {
+        const message = errorMessage(err);
+        const delay = Math.min(retryMaxMs, retryBaseMs * 2 ** Math.max(0, row.attempts - 1));
+        await model.updateOne(
+          { _id: row._id, sentAt: null },
+          {
+            $set: {
+              lastError: message.slice(0, 500),
+              nextAttemptAt: new Date(now().getTime() + delay),
+            },
+          },
+        );
+        logger.log(row.attempts >= alertAfter ? 'error' : 'warn', 'outbox relay send failed', {
+          eventId: row._id,
+          eventType: row.event.eventType,
+          attempts: row.attempts,
+          error: message,
+        });
+        // The bus is failing: end this round instead of hammering it with the rest.
+        return sent;
+      }
+    }
+  }
+
+  /** One flush at a time (the timer and a caller may both ask). */
+  function flush(): Promise<number> {
+    running ??= flushOnce().finally(() => {
+      running = undefined;
+    });
+    return running;
+  }
+
+  async function purgeSent(before: Date): Promise<number> {
+    const result = await model.deleteMany({ sentAt: trusted({ $ne: null, $lt: before }) });
+    return result.deletedCount;
+  }
+
+  async function tick(): Promise<void> {
+    await flush();
+    const at = now().getTime();
+    if (at - lastPurge >= PURGE_EVERY_MS) {
+      lastPurge = at;
+      await purgeSent(new Date(at - retainSentMs));
+    }
+  }
+
+  function schedule(): void {
+    timer = setTimeout(() => {
+      tick()
+        .catch((err: unknown) =>
+          logger.error('outbox relay round failed', { collection, error: errorMessage(err) }),
+        )
+        .finally(() => {
+          if (timer && !stopped) schedule();
+        });
+    }, options.intervalMs);
+    timer.unref();
+  }
+
+  return {
+    model,
+    async init() {
+      await model.createIndexes();
+    },
+    async publish(event) {
+      const at = now();
+      await model.create([
+        {
+          _id: event.eventId,
+          event,
+          createdAt: at,
+          nextAttemptAt: new Date(at.getTime() + graceMs),
+          attempts: 0,
+        },
+      ]);
+      try {
+        await send(event);
+      } catch (err) {
+        logger.warn('event not sent yet; the outbox relay will retry', {
+          eventId: event.eventId,
+          eventType: event.eventType,
+          error: errorMessage(err),
+        });
+      }
+    },
+    flush,
+    pendingCount: () => model.countDocuments({ sentAt: null }),
+    purgeSent,
+    start() {
+      if (timer) return;
+      stopped = false;
+      schedule();
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      await running?.catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,262 @@
+import mongoose from 'mongoose';
+import { createTestMongo, type TestMongo } from '@ecom/infrastructure/testing';
+import {
+  createEvent,
+  createLogger,
+  createMongoOutbox,
+  InMemoryEventBus,
+  type EventBus,
+  type EventEnvelope,
+  type MongoOutbox,
+  type SubscribeOptions,
+} from '@ecom/common';
+
+/** The real in-memory bus, made to refuse publishes while `down` (a broker outage). */
+class FlakyBus implements EventBus {
+  down = false;
+  publishes = 0;
+  readonly received: EventEnvelope[] = [];
+  readonly inner = new InMemoryEventBus();
+  async publish(event: EventEnvelope): Promise<void> {
+    this.publishes += 1;
+    if (this.down) throw new Error('broker unreachable');
+    this.received.push(event);
+    await this.inner.publish(event);
+  }
+  subscribe(options: SubscribeOptions) {
+    return this.inner.subscribe(options);
+  }
+  health() {
+    return this.inner.health();
+  }
+  close() {
+    return this.inner.close();
+  }
+}
+
+const logger = createLogger('outbox-test', 'silent');
+let db: TestMongo;
+let connection: mongoose.Connection;
+let bus: FlakyBus;
+let clock: number;
+const now = () => new Date(clock);
+let collectionNo = 0;
+const outboxes: MongoOutbox[] = [];
+
+/** An outbox on a collection of its own (tests stay independent), on the shared test clock. */
+async function makeOutbox(
+  collection: string,
+  extra: { connection?: mongoose.Connection; intervalMs?: number } = {},
+): Promise<MongoOutbox> {
+  const outbox = createMongoOutbox({
+    connection: extra.connection ?? connection,
+    collection,
+    bus,
+    logger,
+    intervalMs: extra.intervalMs ?? 60_000,
+    directSendGraceMs: 5000,
+    retryBaseMs: 1000,
+    now,
+  });
+  await outbox.init();
+  outboxes.push(outbox);
+  return outbox;
+}
+const nextCollection = () => `outbox_${(collectionNo += 1)}`;
+const event = (n: number) => createEvent('test-service', 'widget.created', { n });
+const numbers = (events: EventEnvelope[]) => events.map((e) => (e.data as { n: number }).n);
+
+beforeAll(async () => {
+  db = await createTestMongo('bus_mongo_outbox');
+  // sanitizeFilter as the services use it: the outbox's own operators must still work.
+  connection = await mongoose.createConnection(db.url, { sanitizeFilter: true }).asPromise();
+});
+beforeEach(() => {
+  bus = new FlakyBus();
+  clock = Date.parse('2026-01-01T00:00:00Z');
+});
+afterEach(async () => {
+  for (const o of outboxes.splice(0)) await o.stop();
+  await bus.close();
+});
+afterAll(async () => {
+  await connection.close();
+  await db.cleanup();
+});
+
+it('publish writes the row and sends it at once; the row is marked sent', async () => {
+  const outbox = await makeOutbox(nextCollection());
+  const e = event(1);
+  await outbox.publish(e);
+  expect(bus.received).toEqual([e]);
+  const row = await outbox.model.findById(e.eventId).lean();
+  expect(row).toMatchObject({ event: e, attempts: 0, lastError: null });
+  expect(row!.sentAt).toEqual(now());
+  expect(await outbox.pendingCount()).toBe(0);
+  // A sent row is never sent again.
+  clock += 60_000;
+  expect(await outbox.flush()).toBe(0);
+  expect(bus.publishes).toBe(1);
+});
+
+it('a second write of the same event id is refused (no duplicate row)', async () => {
+  const outbox = await makeOutbox(nextCollection());
+  const e = event(1);
+  await outbox.publish(e);
+  await expect(outbox.publish(e)).rejects.toThrow(/duplicate key/);
+  expect(await outbox.model.countDocuments()).toBe(1);
+  expect(bus.publishes).toBe(1);
+});
+
+it('bus down: the rows wait; once it is back the relay sends them later, in order', async () => {
+  const outbox = await makeOutbox(nextCollection());
+  bus.down = true;
+  const written = [1, 2, 3].map(event);
+  for (const e of written) {
+    await outbox.publish(e); // the caller's write succeeds although the send failed
+    clock += 10;
+  }
+  expect(await outbox.pendingCount()).toBe(3);
+
+  // Fresh rows are left to the direct send for the grace period.
+  expect(await outbox.flush()).toBe(0);
+  expect(bus.publishes).toBe(3);
+
+  // Due, bus still down: one attempt counted and pushed back, the round stops there.
+  clock += 5000;
+  expect(await outbox.flush()).toBe(0);
+  expect(bus.publishes).toBe(4);
+  const failed = await outbox.model.findById(written[0].eventId).lean();
+  expect(failed).toMatchObject({ sentAt: null, attempts: 1, lastError: 'broker unreachable' });
+  expect(failed!.nextAttemptAt.getTime()).toBe(clock + 1000);
+
+  bus.down = false;
+  clock += 1000;
+  expect(await outbox.flush()).toBe(3);
+  // All three are due again: oldest written first, the retried one included.
+  expect(bus.received).toEqual(written);
+  expect(await outbox.pendingCount()).toBe(0);
+  clock += 60_000;
+  expect(await outbox.flush()).toBe(0);
+});
+
+it('the relay sends due rows in the order they were written', async () => {
+  const outbox = await makeOutbox(nextCollection());
+  bus.down = true;
+  for (let n = 1; n <= 5; n += 1) {
+    await outbox.publish(event(n));
+    clock += 10;
+  }
+  bus.down = false;
+  clock += 5000;
+  expect(await outbox.flush()).toBe(5);
+  expect(numbers(bus.received)).toEqual([1, 2, 3, 4, 5]);
+});
+
+it('retries back off exponentially up to the cap', async () => {
+  const outbox = createMongoOutbox({
+    connection,
+    collection: nextCollection(),
+    bus,
+    logger,
+    intervalMs: 60_000,
+    directSendGraceMs: 0,
+    retryBaseMs: 1000,
+    retryMaxMs: 3000,
+    now,
+  });
+  outboxes.push(outbox);
+  bus.down = true;
+  const e = event(1);
+  await outbox.publish(e);
+  const delays: number[] = [];
+  for (let attempt = 1; attempt <= 4; attempt += 1) {
+    expect(await outbox.flush()).toBe(0);
+    const row = await outbox.model.findById(e.eventId).lean();
+    expect(row!.attempts).toBe(attempt);
+    delays.push(row!.nextAttemptAt.getTime() - clock);
+    clock = row!.nextAttemptAt.getTime();
+  }
+  expect(delays).toEqual([1000, 2000, 3000, 3000]);
+});
+
+it('two relays (two instances) on one collection send each event once', async () => {
+  const collection = nextCollection();
+  const otherConnection = await mongoose.createConnection(db.url).asPromise();
+  try {
+    const a = await makeOutbox(collection);
+    const b = await makeOutbox(collection, { connection: otherConnection });
+    bus.down = true;
+    const written = Array.from({ length: 20 }, (_, n) => event(n));
+    for (const e of written) (await (e.data as { n: number }).n) % 2 ? a.publish(e) : b.publish(e);
+    bus.down = false;
+    clock += 5000;
+    const before = bus.publishes;
+    const [sentA, sentB] = await Promise.all([a.flush(), b.flush()]);
+    expect(sentA + sentB).toBe(20);
+    expect(bus.publishes - before).toBe(20);
+    expect(bus.received.map((e) => e.eventId).sort()).toEqual(written.map((e) => e.eventId).sort());
+    expect(await a.pendingCount()).toBe(0);
+  } finally {
+    await otherConnection.close();
+  }
+});
+
+it('a row claimed by one relay is not taken by another until its lease ends', async () => {
+  const collection = nextCollection();
+  const a = await makeOutbox(collection);
+  bus.down = true;
+  const e = event(1);
+  await a.publish(e);
+  clock += 5000;
+  // Simulate a relay that claimed the row and died mid-send (lease: 30 s by default).
+  await a.model.updateOne(
+    { _id: e.eventId },
+    { $set: { nextAttemptAt: new Date(clock + 30_000) }, $inc: { attempts: 1 } },
+  );
+  bus.down = false;
+  expect(await a.flush()).toBe(0);
+  clock += 30_000;
+  expect(await a.flush()).toBe(1);
+  expect(bus.received).toEqual([e]);
+});
+
+it('purgeSent deletes only rows sent before the given time', async () => {
+  const outbox = await makeOutbox(nextCollection());
+  await outbox.publish(event(1));
+  clock += 1000;
+  await outbox.publish(event(2));
+  bus.down = true;
+  await outbox.publish(event(3)); // unsent: never purged
+  expect(await outbox.purgeSent(new Date(clock - 1000))).toBe(0);
+  expect(await outbox.purgeSent(new Date(clock - 500))).toBe(1);
+  expect(await outbox.model.countDocuments()).toBe(2);
+  expect(await outbox.purgeSent(new Date(clock + 86_400_000))).toBe(1);
+  expect(numbers((await outbox.model.find().lean()).map((r) => r.event))).toEqual([3]);
+});
+
+it('the relay timer sends pending rows and purges old sent ones by itself; stop() ends it', async () => {
+  const outbox = await makeOutbox(nextCollection(), { intervalMs: 10 });
+  await outbox.publish(event(1)); // sent at once
+  bus.down = true;
+  await outbox.publish(event(2));
+  bus.down = false;
+  clock += 2 * 86_400_000; // row 2 is due, row 1 was sent two days ago
+  outbox.start();
+  for (let i = 0; i < 200 && (await outbox.model.countDocuments()) !== 1; i += 1) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await outbox.stop();
+  expect(numbers(bus.received)).toEqual([1, 2]);
+  const rows = await outbox.model.find().lean();
+  expect(numbers(rows.map((r) => r.event))).toEqual([2]);
+  expect(rows[0].sentAt).toBeInstanceOf(Date);
+
+  // Stopped: a new pending row stays pending.
+  bus.down = true;
+  await outbox.publish(event(3));
+  bus.down = false;
+  clock += 10_000;
+  await new Promise((r) => setTimeout(r, 50));
+  expect(await outbox.pendingCount()).toBe(1);
+});
