@@ -13,7 +13,11 @@ COPY services/order/package.json services/order/
 COPY gateway/package.json gateway/
 COPY blockchain/package.json blockchain/
 COPY platform/package.json platform/
-RUN npm ci --no-audit --no-fund --ignore-scripts --workspace blockchain
+RUN npm ci --no-audit --no-fund --ignore-scripts --workspace blockchain --workspace common
+COPY tsconfig.base.json ./
+COPY common common
+# The deploy script imports the contract ABI from @ecom/common.
+RUN npx tsc -b common
 COPY blockchain blockchain
 WORKDIR /app/blockchain
 RUN npx hardhat compile

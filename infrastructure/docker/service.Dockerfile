@@ -21,7 +21,6 @@ RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY common common
 COPY services services
 COPY gateway gateway
-COPY blockchain/deployments blockchain/deployments
 ARG SERVICE_DIR
 RUN test -n "$SERVICE_DIR" && npx tsc -b "$SERVICE_DIR"
 
