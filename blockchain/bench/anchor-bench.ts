@@ -112,8 +112,7 @@ async function runCase(batchSize: number, records: number): Promise<Result> {
       enqueuePerSecond: records / enqueueSeconds,
     };
   } finally {
-    await anchoring.stop();
-    anchoring.provider.destroy();
+    await anchoring.close();
     await chain.stop();
     await pool.end();
     await admin((c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`));

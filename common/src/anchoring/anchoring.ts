@@ -88,7 +88,10 @@ export interface Anchoring {
    */
   enqueue(db: AnchorQueryable, record: AnchorRecordInput): Promise<boolean>;
   start(): void;
+  /** Stops the worker after its current pass and releases the writer lock (start() resumes). */
   stop(): Promise<void>;
+  /** stop() and close the JSON-RPC provider: for graceful shutdown. */
+  close(): Promise<void>;
   /** Resolves once every queued record is anchored (tests, benchmarks, graceful drain). */
   flush(timeoutMs?: number): Promise<void>;
   /** For /health/ready: throws unless eth_chainId answers with the configured chain id. */
@@ -218,6 +221,10 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
 
     start: () => anchorer.start(),
     stop: () => anchorer.stop(),
+    async close() {
+      await anchorer.stop();
+      provider.destroy();
+    },
 
     async flush(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;

@@ -128,8 +128,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await anchoring?.stop();
-  anchoring?.provider.destroy();
+  await anchoring?.close();
   await chain?.stop();
   await pool?.end();
   await db?.cleanup();
@@ -308,8 +307,7 @@ describe('Anchorer against a real chain and PostgreSQL', () => {
                           WHERE r.record_id = 'pay-two' AND b.status = 'confirmed'`),
       ).toBe(12);
     } finally {
-      await second.stop();
-      second.provider.destroy();
+      await second.close();
     }
   });
 
@@ -367,8 +365,7 @@ describe('Anchorer against a real chain and PostgreSQL', () => {
   it('detects a fresh chain, deploys the contract again and re-anchors every stored record', async () => {
     const before = await countRows('SELECT count(*) AS n FROM anchor_records');
     const oldAddress = chain.contractAddress;
-    await anchoring.stop();
-    anchoring.provider.destroy();
+    await anchoring.close();
     const port = new URL(chain.url).port;
     await chain.stop();
     // Restarted empty on the same port: new genesis, no contract.
