@@ -4,11 +4,13 @@ import type { Express } from 'express';
 import type { Connection } from 'mongoose';
 import {
   createLogger,
+  createMongoOutbox,
   jwtVerifyOptionsFromConfig,
   verifyAccessToken,
   type EventBus,
   type JwtVerifyOptions,
   type Logger,
+  type MongoOutbox,
 } from '@ecom/common';
 import { createAccounts, type Accounts } from './accounts';
 import { createAuthApp } from './app';
@@ -22,6 +24,8 @@ import { connectAuthDb, createAuthStores, pingAuthDb, type AuthStores } from './
 export interface AuthComponents {
   connection: Connection;
   stores: AuthStores;
+  /** The shared MongoDB outbox (collection `outbox`) behind `events`. */
+  outbox: MongoOutbox;
   accounts: Accounts;
   events: UserEventPublisher;
   hasher: PasswordHasher;
@@ -77,13 +81,18 @@ export async function buildAuth(options: BuildAuthOptions): Promise<AuthComponen
       stores.refreshTokens,
     );
     checkKeyPair(config, jwt, () => tokens.accessToken({ id: 'key-check', role: 'customer' }));
-    const events = createUserEventPublisher({
+    const outbox = createMongoOutbox({
+      connection,
+      collection: 'outbox',
       bus,
-      outbox: stores.outbox,
       logger,
       now,
-      relay: { intervalMs: options.outboxRelayIntervalMs ?? config.OUTBOX_RELAY_INTERVAL_MS },
+      intervalMs: options.outboxRelayIntervalMs ?? config.OUTBOX_RELAY_INTERVAL_MS,
+      // The relay leaves a fresh row to the direct send this long.
+      directSendGraceMs: 5000,
     });
+    await outbox.init();
+    const events = createUserEventPublisher(outbox);
     const accounts = createAccounts({
       stores,
       hasher,
@@ -111,7 +120,7 @@ export async function buildAuth(options: BuildAuthOptions): Promise<AuthComponen
       bodyLimit: config.BODY_LIMIT,
       checks: { mongodb: () => pingAuthDb(connection), eventBus: () => bus.health() },
     });
-    return { connection, stores, accounts, events, hasher, jwt, app };
+    return { connection, stores, outbox, accounts, events, hasher, jwt, app };
   } catch (err) {
     if (!options.connection) await connection.close();
     throw err;

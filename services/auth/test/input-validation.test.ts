@@ -11,7 +11,8 @@ afterAll(async () => t.close());
 
 /** Document counts of every collection the service writes. */
 async function counts() {
-  const { users, refreshTokens, loginAttempts, outbox } = t.auth.stores;
+  const { users, refreshTokens, loginAttempts } = t.auth.stores;
+  const { outbox } = t.auth;
   return {
     users: await users.model.countDocuments(),
     refreshTokens: await refreshTokens.model.countDocuments(),

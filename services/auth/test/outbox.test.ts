@@ -49,7 +49,7 @@ afterAll(async () => {
   await flaky.close();
 });
 
-const outbox = () => t.auth.stores.outbox;
+const outbox = () => t.auth.outbox;
 const createdFor = (email: string) =>
   t.events.filter(
     (e) => e.eventType === 'user.created' && (e.data as { email: string }).email === email,

@@ -81,7 +81,7 @@ describe('POST /api/auth/register', () => {
     });
     expect(Number.isNaN(Date.parse(event!.timestamp))).toBe(false);
     // The outbox row was marked sent: the relay will not send it again.
-    const row = await t.auth.stores.outbox.model.findById(event!.eventId).lean();
+    const row = await t.auth.outbox.model.findById(event!.eventId).lean();
     expect(row?.sentAt).toBeInstanceOf(Date);
   });
 

@@ -1,6 +1,5 @@
 import type { Connection } from 'mongoose';
 import { createLoginAttemptStore, type LoginAttemptStore } from './login-attempt-store';
-import { createOutboxStore, type OutboxStore } from './outbox-store';
 import { createRefreshTokenStore, type RefreshTokenStore } from './refresh-token-store';
 import { createUserStore, type UserStore } from './user-store';
 
@@ -8,7 +7,6 @@ export interface AuthStores {
   users: UserStore;
   refreshTokens: RefreshTokenStore;
   loginAttempts: LoginAttemptStore;
-  outbox: OutboxStore;
 }
 
 /** Models on the service's own connection, with their indexes built. */
@@ -17,7 +15,6 @@ export async function createAuthStores(connection: Connection): Promise<AuthStor
     users: createUserStore(connection),
     refreshTokens: createRefreshTokenStore(connection),
     loginAttempts: createLoginAttemptStore(connection),
-    outbox: createOutboxStore(connection),
   };
   await Promise.all(Object.values(stores).map((store) => store.init()));
   return stores;
