@@ -1,25 +1,40 @@
 import { readFileSync } from 'node:fs';
 import Joi from 'joi';
+import type { Pool } from 'pg';
+import type { AnchorLogger } from './anchorer';
+import { createAnchoring, type Anchoring, type RecordTypeConfig } from './anchoring';
 
 /**
- * Environment keys for anchoring; spread into a service's joi schema. With no
- * BLOCKCHAIN_RPC_URL the embedded launcher provides the chain (DESIGN.md §6).
+ * Environment keys for anchoring; spread into a service's joi schema. Without
+ * BLOCKCHAIN_RPC_URL anchoring is off (the service queues nothing and its blockchain routes
+ * answer 503); the embedded launcher passes the URL of the chain it started.
  */
 export const anchoringConfigKeys = {
   BLOCKCHAIN_RPC_URL: Joi.string().uri({ scheme: ['http', 'https'] }),
-  BLOCKCHAIN_CHAIN_ID: Joi.number().integer().positive().default(31337),
-  /** Where AuditAnchor lives; else read from ANCHOR_DEPLOYMENT_FILE (scripts/deploy.ts output). */
-  ANCHOR_CONTRACT_ADDRESS: Joi.string().pattern(/^0x[0-9a-fA-F]{40}$/),
-  ANCHOR_DEPLOYMENT_FILE: Joi.string(),
   /** One key per service: one writer per key. */
-  ANCHORER_PRIVATE_KEY: Joi.string()
+  ANCHOR_PRIVATE_KEY: Joi.string()
     .pattern(/^0x[0-9a-fA-F]{64}$/)
     .when('BLOCKCHAIN_RPC_URL', { is: Joi.exist(), then: Joi.required() }),
+  /** Where AuditAnchor lives; else read from ANCHOR_DEPLOYMENT_FILE (scripts/deploy.ts output). */
+  ANCHOR_CONTRACT_ADDRESS: Joi.string().pattern(/^0x[0-9a-fA-F]{40}$/),
+  ANCHOR_DEPLOYMENT_FILE: Joi.string().max(1000),
+  ANCHOR_CHAIN_ID: Joi.number().integer().positive().default(31337),
+  /** Deploy AuditAnchor when none is found (fresh dev chain). Never in production. */
+  ANCHOR_DEPLOY: Joi.boolean().default(false),
   ANCHOR_WINDOW_MS: Joi.number().integer().min(10).max(60_000).default(250),
   ANCHOR_MAX_BATCH: Joi.number().integer().min(1).max(10_000).default(500),
-  /** Deploy AuditAnchor when none is found (fresh dev chain). Never in production. */
-  ANCHOR_DEPLOY_IF_MISSING: Joi.boolean().default(false),
 };
+
+export interface AnchoringConfig {
+  BLOCKCHAIN_RPC_URL?: string;
+  ANCHOR_PRIVATE_KEY?: string;
+  ANCHOR_CONTRACT_ADDRESS?: string;
+  ANCHOR_DEPLOYMENT_FILE?: string;
+  ANCHOR_CHAIN_ID: number;
+  ANCHOR_DEPLOY: boolean;
+  ANCHOR_WINDOW_MS: number;
+  ANCHOR_MAX_BATCH: number;
+}
 
 export interface AnchorDeployment {
   address: string;
@@ -44,4 +59,45 @@ export function loadAnchorDeployment(file: string): AnchorDeployment {
     .validate(parsed);
   if (error) throw new Error(`invalid AuditAnchor deployment ${file}: ${error.message}`);
   return { address: value.address as string, chainId: value.chainId as number };
+}
+
+/**
+ * Builds a service's anchoring from its validated configuration: null when BLOCKCHAIN_RPC_URL
+ * is absent (anchoring off). The contract address comes from ANCHOR_CONTRACT_ADDRESS, else
+ * from ANCHOR_DEPLOYMENT_FILE; with neither, ANCHOR_DEPLOY must allow deploying one.
+ */
+export function anchoringFromConfig(
+  config: AnchoringConfig,
+  deps: { pool: Pool; recordTypes: Record<string, RecordTypeConfig>; logger?: AnchorLogger },
+): Anchoring | null {
+  if (!config.BLOCKCHAIN_RPC_URL) return null;
+  if (!config.ANCHOR_PRIVATE_KEY)
+    throw new Error('ANCHOR_PRIVATE_KEY is required with BLOCKCHAIN_RPC_URL');
+  let contractAddress = config.ANCHOR_CONTRACT_ADDRESS;
+  if (!contractAddress && config.ANCHOR_DEPLOYMENT_FILE) {
+    const deployment = loadAnchorDeployment(config.ANCHOR_DEPLOYMENT_FILE);
+    if (deployment.chainId !== config.ANCHOR_CHAIN_ID) {
+      throw new Error(
+        `${config.ANCHOR_DEPLOYMENT_FILE} is for chain ${deployment.chainId}, ANCHOR_CHAIN_ID is ${config.ANCHOR_CHAIN_ID}`,
+      );
+    }
+    contractAddress = deployment.address;
+  }
+  if (!contractAddress && !config.ANCHOR_DEPLOY) {
+    throw new Error(
+      'anchoring needs ANCHOR_CONTRACT_ADDRESS or ANCHOR_DEPLOYMENT_FILE (or ANCHOR_DEPLOY=true on a dev chain)',
+    );
+  }
+  return createAnchoring({
+    pool: deps.pool,
+    rpcUrl: config.BLOCKCHAIN_RPC_URL,
+    chainId: config.ANCHOR_CHAIN_ID,
+    contractAddress,
+    privateKey: config.ANCHOR_PRIVATE_KEY,
+    recordTypes: deps.recordTypes,
+    deploy: config.ANCHOR_DEPLOY,
+    windowMs: config.ANCHOR_WINDOW_MS,
+    maxBatchSize: config.ANCHOR_MAX_BATCH,
+    logger: deps.logger,
+  });
 }

@@ -11,25 +11,25 @@ describe('anchoring configuration', () => {
   it('applies defaults and accepts a full configuration', () => {
     const { error, value } = schema.validate({
       BLOCKCHAIN_RPC_URL: 'http://127.0.0.1:8545',
-      ANCHORER_PRIVATE_KEY: KEY,
+      ANCHOR_PRIVATE_KEY: KEY,
       ANCHOR_CONTRACT_ADDRESS: `0x${'12'.repeat(20)}`,
     });
     expect(error).toBeUndefined();
     expect(value).toMatchObject({
-      BLOCKCHAIN_CHAIN_ID: 31337,
+      ANCHOR_CHAIN_ID: 31337,
       ANCHOR_WINDOW_MS: 250,
       ANCHOR_MAX_BATCH: 500,
-      ANCHOR_DEPLOY_IF_MISSING: false,
+      ANCHOR_DEPLOY: false,
     });
   });
 
   it('needs the anchorer key once an RPC URL is given, and rejects malformed values', () => {
     expect(schema.validate({ BLOCKCHAIN_RPC_URL: 'http://x:8545' }).error?.message).toMatch(
-      /ANCHORER_PRIVATE_KEY/,
+      /ANCHOR_PRIVATE_KEY/,
     );
     expect(schema.validate({}).error).toBeUndefined(); // embedded run: the launcher provides it
     expect(
-      schema.validate({ BLOCKCHAIN_RPC_URL: 'ws://x:8545', ANCHORER_PRIVATE_KEY: KEY }).error,
+      schema.validate({ BLOCKCHAIN_RPC_URL: 'ws://x:8545', ANCHOR_PRIVATE_KEY: KEY }).error,
     ).toBeDefined();
     expect(schema.validate({ ANCHOR_CONTRACT_ADDRESS: '0x1234' }).error).toBeDefined();
     expect(schema.validate({ ANCHOR_MAX_BATCH: 0 }).error).toBeDefined();

@@ -3,10 +3,12 @@ import type { Pool } from 'pg';
 import {
   createServiceApp,
   pgHealth,
+  type Anchoring,
   type EventBus,
   type JwtVerifyOptions,
   type Logger,
 } from '@ecom/common';
+import { orderBlockchainRoutes } from './http/blockchain-routes';
 import { orderRoutes } from './http/routes';
 import type { Orders } from './orders';
 
@@ -14,6 +16,8 @@ export interface OrderAppDeps {
   pool: Pool;
   bus: EventBus;
   orders: Orders;
+  /** Blockchain anchoring; null when off (its routes answer 503). */
+  anchoring: Anchoring | null;
   jwt: JwtVerifyOptions;
   logger: Logger;
   bodyLimit?: string;
@@ -31,5 +35,9 @@ export function createOrderApp(deps: OrderAppDeps): Express {
     },
   });
   service.app.use('/api/orders', orderRoutes(deps.orders, deps.jwt));
+  service.app.use(
+    '/api/blockchain',
+    orderBlockchainRoutes({ anchoring: deps.anchoring, orders: deps.orders, jwt: deps.jwt }),
+  );
   return service.finish();
 }

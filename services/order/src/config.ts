@@ -1,12 +1,14 @@
 import Joi from 'joi';
 import {
+  anchoringConfigKeys,
   baseConfigKeys,
   busConfigKeys,
   jwtVerifyConfigKeys,
+  type AnchoringConfig,
   type JwtVerifyConfig,
 } from '@ecom/common';
 
-export interface OrderConfig extends JwtVerifyConfig {
+export interface OrderConfig extends JwtVerifyConfig, AnchoringConfig {
   NODE_ENV: string;
   LOG_LEVEL: string;
   HOST: string;
@@ -29,6 +31,8 @@ export const orderConfigSchema = Joi.object<OrderConfig>({
   ...baseConfigKeys,
   ...jwtVerifyConfigKeys,
   ...busConfigKeys,
+  // Blockchain anchoring (off without BLOCKCHAIN_RPC_URL): common/src/anchoring/config.ts.
+  ...anchoringConfigKeys,
   PORT: Joi.number().port().default(3005),
   DATABASE_URL: Joi.string()
     .uri({ scheme: ['postgres', 'postgresql'] })

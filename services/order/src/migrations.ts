@@ -70,4 +70,10 @@ export const orderMigrations: Migration[] = [
       );
     `,
   },
+  {
+    // The payment id known when a transition happened, so an anchored status change can be
+    // rebuilt from its history row alone (orders.payment_id changes later).
+    id: '002_history_payment_id',
+    sql: `ALTER TABLE order_status_history ADD COLUMN IF NOT EXISTS payment_id text;`,
+  },
 ];

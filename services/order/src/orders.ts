@@ -161,6 +161,11 @@ export class Orders {
     return order;
   }
 
+  /** Owners of orders (user ids), for the blockchain routes' access rule. */
+  ownersOf(ids: string[]): Promise<Map<string, string>> {
+    return orderStore.owners(this.deps.pool, ids);
+  }
+
   private canSee(user: AuthUser, order: Order): boolean {
     return isAdmin(user) || order.userId === user.id;
   }
@@ -377,27 +382,17 @@ export class Orders {
       transition: input.transition,
     });
     const lines = order.items.map((i) => ({ productId: i.productId, quantity: i.quantity }));
-    // One anchor record per status change (CONFIRMED included), with the priced order.
-    await this.deps.anchor.enqueue(client, {
-      recordType: 'order',
-      recordId: order.id,
-      sourceId: result.historyId,
-      payload: {
-        orderId: order.id,
-        userId: order.userId,
-        from,
-        to: order.status,
-        at: result.at,
-        cause: input.cause,
-        items: order.items.map((i) => ({
-          productId: i.productId,
-          quantity: i.quantity,
-          unitPrice: i.unitPrice.amount,
-        })),
-        total: order.total,
-        paymentId: order.paymentId,
-      },
-    });
+    // One anchor record per status change (CONFIRMED included). The payload is read back from
+    // the rows just written, by the same function that rebuilds it for verification.
+    const payload = await orderStore.anchorPayload(client, result.historyId);
+    if (payload) {
+      await this.deps.anchor.enqueue(client, {
+        recordType: 'order',
+        recordId: order.id,
+        sourceId: result.historyId,
+        payload: { ...payload },
+      });
+    }
     switch (order.status) {
       case 'CONFIRMED':
         await addToOutbox(

@@ -4,10 +4,12 @@ import type { Express } from 'express';
 import type { Pool } from 'pg';
 import {
   OutboxRelay,
+  anchoringFromConfig,
   createLogger,
   createPgPool,
   jwtVerifyOptionsFromConfig,
   runMigrations,
+  type Anchoring,
   type EventBus,
   type Logger,
 } from '@ecom/common';
@@ -18,13 +20,17 @@ import { subscribeOrderConsumers } from './events/consumers';
 import { orderMigrations } from './migrations';
 import { Orders } from './orders';
 import { createProductCatalog, type ProductCatalog } from './product-client';
+import { orderStore } from './store/order-store';
 import { ReservationSweeper } from './sweeper';
 
 export interface StartOrderServiceOptions {
   config: OrderConfig;
   bus: EventBus;
   logger?: Logger;
-  /** Anchoring seam: called inside the transaction of every status change (no-op by default). */
+  /**
+   * Replaces the anchoring built from the configuration (BLOCKCHAIN_RPC_URL...): called inside
+   * the transaction of every status change. Tests pass a recorder; no-op when anchoring is off.
+   */
   anchor?: AnchorSink;
   /** Replaces the HTTP product catalog (e.g. a launcher wiring services in one process). */
   catalog?: ProductCatalog;
@@ -40,6 +46,10 @@ export interface RunningOrderService {
   orders: Orders;
   relay: OutboxRelay;
   sweeper: ReservationSweeper;
+  /** Null when anchoring is off (no BLOCKCHAIN_RPC_URL) or replaced by `anchor`. */
+  anchoring: Anchoring | null;
+  /** Waits until every queued anchor record is on chain (tests, graceful drain). */
+  flushAnchors(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -54,8 +64,19 @@ export async function startOrderService(
   const { config, bus } = options;
   const logger = options.logger ?? createLogger('order-service', config.LOG_LEVEL);
   const pool = createPgPool(config.DATABASE_URL, config.DATABASE_POOL_MAX);
+  let anchoring: Anchoring | null = null;
   try {
-    await runMigrations(pool, orderMigrations);
+    anchoring = options.anchor
+      ? null
+      : anchoringFromConfig(config, {
+          pool,
+          logger,
+          recordTypes: {
+            // Rebuilt from the tables as they are now, so a row edited in SQL shows as tampered.
+            order: { load: (_db, { sourceId }) => orderStore.anchorPayload(pool, sourceId) },
+          },
+        });
+    await runMigrations(pool, [...orderMigrations, ...(anchoring ? [anchoring.migration] : [])]);
   } catch (err) {
     await pool.end();
     throw err;
@@ -66,7 +87,7 @@ export async function startOrderService(
   const orders = new Orders({
     pool,
     catalog,
-    anchor: options.anchor ?? noopAnchor,
+    anchor: options.anchor ?? anchoring ?? noopAnchor,
     logger,
     reservationTtlMs: config.RESERVATION_TTL_MS,
   });
@@ -88,6 +109,7 @@ export async function startOrderService(
     pool,
     bus,
     orders,
+    anchoring,
     jwt: jwtVerifyOptionsFromConfig(config),
     logger,
     bodyLimit: config.BODY_LIMIT,
@@ -96,6 +118,9 @@ export async function startOrderService(
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));
     s.once('error', reject);
   });
+  // Anchoring works in the background after the server is up; a chain that is down only
+  // delays it (records stay pending and catch up).
+  anchoring?.start();
   const { port } = server.address() as AddressInfo;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
   let stopping: Promise<void> | undefined;
@@ -107,6 +132,8 @@ export async function startOrderService(
     orders,
     relay,
     sweeper,
+    anchoring,
+    flushAnchors: (timeoutMs) => anchoring?.flush(timeoutMs) ?? Promise.resolve(),
     stop() {
       stopping ??= (async () => {
         await new Promise<void>((resolve) => {
@@ -116,6 +143,7 @@ export async function startOrderService(
         await consumers?.stop();
         await sweeper.stop();
         await relay.stop();
+        await anchoring?.stop();
         await pool.end();
       })();
       return stopping;

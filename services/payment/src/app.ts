@@ -3,10 +3,13 @@ import type { Pool } from 'pg';
 import {
   createServiceApp,
   pgHealth,
+  type Anchoring,
   type EventBus,
   type JwtVerifyOptions,
   type Logger,
+  type ServiceClient,
 } from '@ecom/common';
+import { paymentBlockchainRoutes } from './http/blockchain-routes';
 import { paymentRoutes } from './http/routes';
 import type { Payments } from './payments';
 
@@ -14,6 +17,10 @@ export interface PaymentAppDeps {
   pool: Pool;
   bus: EventBus;
   payments: Payments;
+  /** Blockchain anchoring; null when off (its routes answer 503). */
+  anchoring: Anchoring | null;
+  /** The order service (verify falls back to it for its batches). */
+  orderService: ServiceClient;
   jwt: JwtVerifyOptions;
   logger: Logger;
   bodyLimit?: string;
@@ -31,5 +38,14 @@ export function createPaymentApp(deps: PaymentAppDeps): Express {
     },
   });
   service.app.use('/api/payments', paymentRoutes(deps.payments, deps.jwt));
+  service.app.use(
+    '/api/blockchain',
+    paymentBlockchainRoutes({
+      anchoring: deps.anchoring,
+      payments: deps.payments,
+      orderService: deps.orderService,
+      jwt: deps.jwt,
+    }),
+  );
   return service.finish();
 }

@@ -1,12 +1,14 @@
 import Joi from 'joi';
 import {
+  anchoringConfigKeys,
   baseConfigKeys,
   busConfigKeys,
   jwtVerifyConfigKeys,
+  type AnchoringConfig,
   type JwtVerifyConfig,
 } from '@ecom/common';
 
-export interface PaymentConfig extends JwtVerifyConfig {
+export interface PaymentConfig extends JwtVerifyConfig, AnchoringConfig {
   NODE_ENV: string;
   LOG_LEVEL: string;
   HOST: string;
@@ -20,6 +22,7 @@ export interface PaymentConfig extends JwtVerifyConfig {
   AMQP_URL?: string;
   PAYMENT_GATEWAY: 'mock';
   OUTBOX_POLL_INTERVAL_MS: number;
+  ORDER_SERVICE_URL: string;
   RECONCILE_INTERVAL_MS: number;
   RECONCILE_AFTER_MS: number;
 }
@@ -28,6 +31,12 @@ export const paymentConfigSchema = Joi.object<PaymentConfig>({
   ...baseConfigKeys,
   ...jwtVerifyConfigKeys,
   ...busConfigKeys,
+  // Blockchain anchoring (off without BLOCKCHAIN_RPC_URL): common/src/anchoring/config.ts.
+  ...anchoringConfigKeys,
+  /** Asked by GET /api/blockchain/verify/:tx for transactions that are not payment's. */
+  ORDER_SERVICE_URL: Joi.string()
+    .uri({ scheme: ['http', 'https'] })
+    .default('http://127.0.0.1:3005'),
   PORT: Joi.number().port().default(3004),
   DATABASE_URL: Joi.string()
     .uri({ scheme: ['postgres', 'postgresql'] })

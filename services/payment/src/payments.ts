@@ -27,6 +27,7 @@ import {
 import type { ChargeResult, PaymentGateway, RefundResult } from './gateway/gateway';
 import { requestFingerprint } from './http/fingerprint';
 import {
+  completedSourceId,
   paymentStore,
   type AttemptRow,
   type PaymentRow,
@@ -409,20 +410,7 @@ export class Payments {
           orderId: row.order_id,
           amount,
         });
-        await this.deps.anchor.enqueue(client, {
-          recordType: 'payment',
-          recordId: row.id,
-          sourceId: `${row.id}:completed`,
-          payload: {
-            paymentId: row.id,
-            orderId: row.order_id,
-            userId: row.user_id,
-            status: 'COMPLETED',
-            amount,
-            chargeId: result.chargeId,
-            attempt: claim.attempt,
-          },
-        });
+        await this.anchorRecord(client, row.id, completedSourceId(row.id));
         this.deps.logger.info('payment completed', { paymentId: row.id, orderId: row.order_id });
         return { outcome: 'completed', next: await this.advance(client, updated) };
       }
@@ -499,20 +487,7 @@ export class Payments {
         amount,
         fullyRefunded: refundedCents >= amountCents,
       });
-      await this.deps.anchor.enqueue(client, {
-        recordType: 'payment',
-        recordId: row.id,
-        sourceId: claim.refundId,
-        payload: {
-          paymentId: row.id,
-          orderId: row.order_id,
-          refundId: claim.refundId,
-          status: updated.status,
-          amount,
-          refundedTotal: { amount: refundedCents, currency: claim.currency },
-          gatewayRefundId: result.refundId,
-        },
-      });
+      await this.anchorRecord(client, row.id, claim.refundId);
       return { outcome: 'refunded', refundId: claim.refundId };
     });
   }
@@ -751,6 +726,30 @@ export class Payments {
     }
     if (done > 0) this.deps.logger.warn('reconciled stale payment claims', { count: done });
     return done;
+  }
+
+  /**
+   * Queues the anchor record of a completion or refund, in the caller's transaction. The payload
+   * is read back from the rows just written by the function that rebuilds it for verification.
+   */
+  private async anchorRecord(client: PoolClient, paymentId: string, sourceId: string) {
+    const payload = await paymentStore.anchorPayload(client, { recordId: paymentId, sourceId });
+    if (!payload) {
+      // Cannot happen (the rows were just written); anchoring must never fail the saga anyway.
+      this.deps.logger.error('anchor payload not found; record not anchored', { sourceId });
+      return;
+    }
+    await this.deps.anchor.enqueue(client, {
+      recordType: 'payment',
+      recordId: paymentId,
+      sourceId,
+      payload: { ...payload },
+    });
+  }
+
+  /** Owners of payments (user ids), for the blockchain routes' access rule. */
+  ownersOf(ids: string[]): Promise<Map<string, string | null>> {
+    return paymentStore.owners(this.deps.pool, ids);
   }
 
   /**

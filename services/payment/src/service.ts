@@ -4,10 +4,13 @@ import type { Express } from 'express';
 import type { Pool } from 'pg';
 import {
   OutboxRelay,
+  anchoringFromConfig,
   createLogger,
+  createServiceClient,
   createPgPool,
   jwtVerifyOptionsFromConfig,
   runMigrations,
+  type Anchoring,
   type EventBus,
   type Logger,
 } from '@ecom/common';
@@ -20,6 +23,7 @@ import { MockPaymentGateway } from './gateway/mock-gateway';
 import { paymentMigrations } from './migrations';
 import { Payments } from './payments';
 import { PaymentReconciler } from './reconciler';
+import { paymentStore } from './store/payment-store';
 
 export interface StartPaymentServiceOptions {
   config: PaymentConfig;
@@ -27,7 +31,10 @@ export interface StartPaymentServiceOptions {
   logger?: Logger;
   /** The gateway adapter; the deterministic MockPaymentGateway by default. */
   gateway?: PaymentGateway;
-  /** Anchoring seam: called inside the transaction of payment completed / refunded (no-op by default). */
+  /**
+   * Replaces the anchoring built from the configuration (BLOCKCHAIN_RPC_URL...): called inside
+   * the transaction of payment completed / refunded. No-op when anchoring is off.
+   */
   anchor?: AnchorSink;
   /** Subscribe to the bus (default true); false starts an HTTP-only instance. */
   consume?: boolean;
@@ -41,6 +48,10 @@ export interface RunningPaymentService {
   payments: Payments;
   gateway: PaymentGateway;
   relay: OutboxRelay;
+  /** Null when anchoring is off (no BLOCKCHAIN_RPC_URL) or replaced by `anchor`. */
+  anchoring: Anchoring | null;
+  /** Waits until every queued anchor record is on chain (tests, graceful drain). */
+  flushAnchors(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -55,14 +66,30 @@ export async function startPaymentService(
   const { config, bus } = options;
   const logger = options.logger ?? createLogger('payment-service', config.LOG_LEVEL);
   const pool = createPgPool(config.DATABASE_URL, config.DATABASE_POOL_MAX);
+  let anchoring: Anchoring | null = null;
   try {
-    await runMigrations(pool, paymentMigrations);
+    anchoring = options.anchor
+      ? null
+      : anchoringFromConfig(config, {
+          pool,
+          logger,
+          recordTypes: {
+            // Rebuilt from the tables as they are now, so a row edited in SQL shows as tampered.
+            payment: { load: (_db, ref) => paymentStore.anchorPayload(pool, ref) },
+          },
+        });
+    await runMigrations(pool, [...paymentMigrations, ...(anchoring ? [anchoring.migration] : [])]);
   } catch (err) {
     await pool.end();
     throw err;
   }
   const gateway = options.gateway ?? new MockPaymentGateway();
-  const payments = new Payments({ pool, gateway, anchor: options.anchor ?? noopAnchor, logger });
+  const payments = new Payments({
+    pool,
+    gateway,
+    anchor: options.anchor ?? anchoring ?? noopAnchor,
+    logger,
+  });
   const relay = new OutboxRelay({
     pool,
     bus,
@@ -86,6 +113,8 @@ export async function startPaymentService(
     pool,
     bus,
     payments,
+    anchoring,
+    orderService: createServiceClient({ name: 'order-service', baseUrl: config.ORDER_SERVICE_URL }),
     jwt: jwtVerifyOptionsFromConfig(config),
     logger,
     bodyLimit: config.BODY_LIMIT,
@@ -94,6 +123,9 @@ export async function startPaymentService(
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));
     s.once('error', reject);
   });
+  // Anchoring works in the background after the server is up; a chain that is down only
+  // delays it (records stay pending and catch up).
+  anchoring?.start();
   const { port } = server.address() as AddressInfo;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
   let stopping: Promise<void> | undefined;
@@ -105,6 +137,8 @@ export async function startPaymentService(
     payments,
     gateway,
     relay,
+    anchoring,
+    flushAnchors: (timeoutMs) => anchoring?.flush(timeoutMs) ?? Promise.resolve(),
     stop() {
       stopping ??= (async () => {
         await new Promise<void>((resolve) => {
@@ -114,6 +148,7 @@ export async function startPaymentService(
         await consumers?.stop();
         await reconciler.stop();
         await relay.stop();
+        await anchoring?.stop();
         await pool.end();
       })();
       return stopping;

@@ -74,6 +74,39 @@ function causeColumns(cause: Cause): [string, string | null, string | null, stri
   }
 }
 
+interface CauseColumns {
+  cause_type: Cause['type'];
+  cause_id: string | null;
+  cause_event_type: string | null;
+  actor_id: string | null;
+}
+
+function causeFromColumns(r: CauseColumns): Cause {
+  return r.cause_type === 'event'
+    ? { type: 'event', eventId: r.cause_id ?? '', eventType: r.cause_event_type ?? '' }
+    : r.cause_type === 'request'
+      ? { type: 'request', requestId: r.cause_id ?? '', userId: r.actor_id ?? '' }
+      : { type: 'system', name: r.cause_id ?? '' };
+}
+
+/**
+ * What is anchored for one status change. Built only from the history row and the parts of the
+ * order that never change after creation (items, total), so it can be rebuilt from the tables
+ * at any time: the same function builds it when queuing and when verifying.
+ */
+export interface OrderAnchorPayload {
+  orderId: string;
+  userId: string;
+  from: OrderStatus | null;
+  to: OrderStatus;
+  at: string;
+  reason: string | null;
+  cause: Cause;
+  items: { productId: string; quantity: number; unitPrice: number }[];
+  total: { amount: number; currency: string };
+  paymentId: string | null;
+}
+
 export interface NewOrder {
   id: string;
   userId: string;
@@ -217,12 +250,7 @@ export const orderStore = {
       to: r.to_status,
       at: r.at.toISOString(),
       reason: r.reason,
-      cause:
-        r.cause_type === 'event'
-          ? { type: 'event', eventId: r.cause_id ?? '', eventType: r.cause_event_type ?? '' }
-          : r.cause_type === 'request'
-            ? { type: 'request', requestId: r.cause_id ?? '', userId: r.actor_id ?? '' }
-            : { type: 'system', name: r.cause_id ?? '' },
+      cause: causeFromColumns(r),
     }));
   },
 
@@ -233,7 +261,11 @@ export const orderStore = {
    */
   async transition(client: PoolClient, input: TransitionInput): Promise<TransitionResult> {
     const rule = TRANSITIONS[input.transition];
-    const { rows } = await client.query<{ previous: OrderStatus; at: Date }>(
+    const { rows } = await client.query<{
+      previous: OrderStatus;
+      at: Date;
+      payment_id: string | null;
+    }>(
       `WITH prev AS (SELECT id, status FROM orders WHERE id = $1 FOR UPDATE)
        UPDATE orders o
           SET status = $3,
@@ -244,7 +276,7 @@ export const orderStore = {
                 ELSE COALESCE(o.reservation_expires_at, clock_timestamp() + $6::bigint * interval '1 millisecond') END
          FROM prev
         WHERE o.id = prev.id AND o.status = ANY($2::text[])
-        RETURNING prev.status AS previous, o.updated_at AS at`,
+        RETURNING prev.status AS previous, o.updated_at AS at, o.payment_id`,
       [
         input.orderId,
         rule.from,
@@ -269,10 +301,65 @@ export const orderStore = {
       rule.to,
       input.cause,
       input.reason ?? null,
+      row.payment_id,
     );
     const order = await orderStore.get(client, input.orderId);
     if (!order) throw new Error('order vanished during transition');
     return { applied: true, order, from: row.previous, historyId, at: row.at.toISOString() };
+  },
+
+  /** The anchored payload of one history row, as the tables hold it now (null when gone). */
+  async anchorPayload(db: Queryable, historyId: string): Promise<OrderAnchorPayload | null> {
+    const { rows } = await db.query<
+      CauseColumns & {
+        order_id: string;
+        user_id: string;
+        from_status: OrderStatus | null;
+        to_status: OrderStatus;
+        reason: string | null;
+        at: Date;
+        payment_id: string | null;
+        currency: string;
+        total_cents: string;
+      }
+    >(
+      `SELECT h.order_id, o.user_id, h.from_status, h.to_status, h.reason, h.at, h.payment_id,
+              h.cause_type, h.cause_id, h.cause_event_type, h.actor_id, o.currency, o.total_cents
+         FROM order_status_history h JOIN orders o ON o.id = h.order_id
+        WHERE h.id = $1`,
+      [historyId],
+    );
+    const r = rows[0];
+    if (!r) return null;
+    const items = await db.query<ItemRow>(
+      'SELECT * FROM order_items WHERE order_id = $1 ORDER BY line_no',
+      [r.order_id],
+    );
+    return {
+      orderId: r.order_id,
+      userId: r.user_id,
+      from: r.from_status,
+      to: r.to_status,
+      at: r.at.toISOString(),
+      reason: r.reason,
+      cause: causeFromColumns(r),
+      items: items.rows.map((i) => ({
+        productId: i.product_id,
+        quantity: i.quantity,
+        unitPrice: cents(i.unit_price_cents),
+      })),
+      total: { amount: cents(r.total_cents), currency: r.currency.trim() },
+      paymentId: r.payment_id,
+    };
+  },
+
+  /** Owners of the given orders (ids that are not orders are left out). */
+  async owners(db: Queryable, ids: string[]): Promise<Map<string, string>> {
+    const { rows } = await db.query<{ id: string; user_id: string }>(
+      'SELECT id, user_id FROM orders WHERE id::text = ANY($1::text[])',
+      [ids],
+    );
+    return new Map(rows.map((r) => [r.id, r.user_id]));
   },
 
   async addRefund(client: PoolClient, orderId: string, amountCents: number): Promise<boolean> {
@@ -348,13 +435,14 @@ async function insertHistory(
   to: OrderStatus,
   cause: Cause,
   reason: string | null,
+  paymentId: string | null = null,
 ): Promise<string> {
   const [type, id, eventType, actor] = causeColumns(cause);
   const { rows } = await client.query<{ id: string }>(
     `INSERT INTO order_status_history (order_id, from_status, to_status, cause_type, cause_id,
-       cause_event_type, actor_id, reason)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-    [orderId, from, to, type, id, eventType, actor, reason],
+       cause_event_type, actor_id, reason, payment_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+    [orderId, from, to, type, id, eventType, actor, reason, paymentId],
   );
   return rows[0]!.id;
 }
