@@ -9,7 +9,7 @@
  * - one at a time: each event published after the previous one was handled (a saga step):
  *   unloaded publish→handled latency;
  * - outbox: the same one at a time, but written with addToOutbox in a PostgreSQL transaction and
- *   published by an OutboxRelay woken by NOTIFY: commit→handled latency (POSTGRES_URL, default local).
+ *   published by an OutboxRelay woken by NOTIFY: write→handled latency (POSTGRES_URL, default local).
  * Writes the figures to docs/benchmarks.md (section "Event bus"), machine and date included.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -263,15 +263,15 @@ function writeSection(rows: Row[], withOutbox: boolean, load: number[]): void {
     '## Event bus',
     '',
     `Measured ${new Date().toISOString()} on ${cpu[0]?.model.trim()} (${cpu.length} cores), ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}; Redis, RabbitMQ and PostgreSQL on 127.0.0.1. Load average at the start: ${load.map((l) => l.toFixed(1)).join(' / ')} (other work was running on the machine).`,
-    'Script: `npx tsx common/bench/bus-bench.ts` (`common/bench/bus-bench.ts`). One publisher and one consumer group in one process; latency is publish→handler start.',
+    'Script: `npx tsx common/bench/bus-bench.ts` (`common/bench/bus-bench.ts`). One publisher and one consumer group in one process; latency is from the `publish` call to the start of the handler.',
     '',
     `- burst: ${EVENTS} events, ${IN_FLIGHT} publishes in flight (each awaited until the broker accepted it: XADD reply / publisher confirm); events/s from the first publish to the last event handled; latency includes queueing under that load.`,
     `- one at a time: ${SEQUENTIAL} events, each published after the previous was handled (a saga step).`,
     withOutbox
-      ? `- outbox: ${SEQUENTIAL} events written with \`addToOutbox\` in a PostgreSQL transaction, published by an \`OutboxRelay\` woken by LISTEN/NOTIFY; commit→handled.`
+      ? `- outbox: ${SEQUENTIAL} events, each written with \`addToOutbox\` in its own PostgreSQL transaction (BEGIN, INSERT, NOTIFY, COMMIT) and published by an \`OutboxRelay\` woken by LISTEN/NOTIFY (claim, publish, mark: one more transaction); latency from before the INSERT to the handler, after the previous event was handled.`
       : '- outbox: not measured (PostgreSQL unreachable).',
     '',
-    '| adapter | burst events/s | burst p50 ms | burst p99 ms | one at a time p50 ms | p99 ms | outbox commit→handled p50 ms | p99 ms |',
+    '| adapter | burst events/s | burst p50 ms | burst p99 ms | one at a time p50 ms | p99 ms | outbox write→handled p50 ms | p99 ms |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
@@ -321,7 +321,7 @@ async function main(): Promise<void> {
       const o = pgUp ? await outbox(adapter, POSTGRES_URL) : undefined;
       if (o)
         console.log(
-          `${adapter.name}: outbox commit→handled p50 ${fmt(o.p50, 2)} ms, p99 ${fmt(o.p99, 2)} ms`,
+          `${adapter.name}: outbox write→handled p50 ${fmt(o.p50, 2)} ms, p99 ${fmt(o.p99, 2)} ms`,
         );
       rows.push({
         adapter: adapter.name,

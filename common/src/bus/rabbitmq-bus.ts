@@ -211,6 +211,8 @@ export class RabbitMqEventBus implements EventBus {
       try {
         conn = await amqp.connect(withHeartbeat(this.options.url), {
           clientProperties: { connection_name: this.connectionName },
+          // A message is several frames: with Nagle, a lone publish or ack can wait ~40 ms.
+          noDelay: true,
         });
         const current = conn;
         current.on('error', (err: Error) => {
