@@ -6,14 +6,12 @@ import {
   type EventBus,
   type EventEnvelope,
   type Logger,
+  type MongoOutbox,
 } from '@ecom/common';
 import type { Stores } from './store';
 
 export const EVENT_SOURCE = 'comments-service';
 export const CONSUMER_GROUP = 'comments';
-
-/** How long sent outbox rows are kept (for debugging) before the relay purges them. */
-const SENT_RETENTION_MS = 24 * 3600 * 1000;
 
 /** Payloads as in notes/event-contracts.md (the README lists them too). */
 export type CommentEvent =
@@ -54,101 +52,22 @@ export interface CommentEventPublisher {
 }
 
 /**
- * Events go through a small MongoDB outbox: the row is written right after the change, sent
- * at once, and a relay re-sends whatever the bus did not accept until it does (at-least-once;
- * consumers deduplicate by eventId). Without multi-document transactions a crash between the
- * comment write and the outbox insert can still lose that one event (README, "Events").
+ * Events go through the shared MongoDB outbox (@ecom/common createMongoOutbox): the row is
+ * written right after the change, sent at once, and the relay re-sends whatever the bus did
+ * not accept until it does (at-least-once; consumers deduplicate by eventId). Without
+ * multi-document transactions a crash between the comment write and the outbox insert can
+ * still lose that one event (README, "Events").
  */
-export function createCommentEventPublisher(deps: {
-  bus: EventBus;
-  outbox: Stores['outbox'];
-  logger: Logger;
-  intervalMs: number;
-  now?: () => Date;
-}): CommentEventPublisher {
-  const { bus, outbox, logger } = deps;
-  const now = deps.now ?? (() => new Date());
-  // The direct send gets this long before the relay may pick the row up too.
-  const graceMs = Math.max(1000, deps.intervalMs);
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<number> | undefined;
-  let stopped = false;
-
-  async function send(event: EventEnvelope): Promise<void> {
-    await bus.publish(event);
-    await outbox.markSent(event.eventId, now());
-  }
-
-  let lastPurge = 0;
-
-  async function relayOnce(): Promise<number> {
-    // Sent rows are history only: keep them a day for debugging, then drop them.
-    if (now().getTime() - lastPurge > 3600_000) {
-      lastPurge = now().getTime();
-      await outbox.purgeSent(new Date(lastPurge - SENT_RETENTION_MS));
-    }
-    let sent = 0;
-    for (;;) {
-      const at = now();
-      const row = await outbox.claimDue(at, new Date(at.getTime() + 30_000));
-      if (!row) return sent;
-      try {
-        await send(row.event);
-        sent += 1;
-      } catch (err) {
-        const message = err instanceof Error ? err.message : String(err);
-        const delay = Math.min(60_000, 1000 * 2 ** Math.min(row.attempts, 6));
-        await outbox.recordFailure(row._id, message, new Date(now().getTime() + delay));
-        logger.log(row.attempts >= 10 ? 'error' : 'warn', 'outbox send failed', {
-          eventId: row._id,
-          eventType: row.event.eventType,
-          attempts: row.attempts,
-          error: message,
-        });
-        return sent;
-      }
-    }
-  }
-
-  function flush(): Promise<number> {
-    running ??= relayOnce().finally(() => {
-      running = undefined;
-    });
-    return running;
-  }
-
+export function createCommentEventPublisher(outbox: MongoOutbox): CommentEventPublisher {
   return {
     async publish(event) {
       const envelope = createEvent(EVENT_SOURCE, event.type, event.data);
-      const at = now();
-      await outbox.add(envelope, at, new Date(at.getTime() + graceMs));
-      try {
-        await send(envelope);
-      } catch (err) {
-        logger.warn('event not sent yet; the outbox relay will retry', {
-          eventId: envelope.eventId,
-          eventType: envelope.eventType,
-          error: err instanceof Error ? err.message : String(err),
-        });
-      }
+      await outbox.publish(envelope);
       return envelope;
     },
-    flush,
-    start() {
-      if (timer || stopped) return;
-      timer = setInterval(() => {
-        flush().catch((err: unknown) =>
-          logger.error('outbox relay failed', { error: err instanceof Error ? err.message : err }),
-        );
-      }, deps.intervalMs);
-      timer.unref();
-    },
-    async stop() {
-      stopped = true;
-      if (timer) clearInterval(timer);
-      timer = undefined;
-      await running?.catch(() => undefined);
-    },
+    flush: () => outbox.flush(),
+    start: () => outbox.start(),
+    stop: () => outbox.stop(),
   };
 }
 

@@ -2,7 +2,13 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { Connection } from 'mongoose';
-import { createLogger, jwtVerifyOptionsFromConfig, type EventBus, type Logger } from '@ecom/common';
+import {
+  createLogger,
+  createMongoOutbox,
+  jwtVerifyOptionsFromConfig,
+  type EventBus,
+  type Logger,
+} from '@ecom/common';
 import { createCommentsApp } from './app';
 import type { CommentsConfig } from './config';
 import { createCommentEventPublisher, subscribeCommentConsumers } from './events';
@@ -46,12 +52,17 @@ export async function startCommentsService(
   try {
     const stores = createStores(connection);
     await stores.init();
-    const events = createCommentEventPublisher({
+    const outbox = createMongoOutbox({
+      connection,
+      collection: 'outbox',
       bus,
-      outbox: stores.outbox,
       logger,
       intervalMs: config.OUTBOX_RELAY_INTERVAL_MS,
+      // The direct send gets this long before the relay may pick the row up too.
+      directSendGraceMs: Math.max(1000, config.OUTBOX_RELAY_INTERVAL_MS),
     });
+    await outbox.init();
+    const events = createCommentEventPublisher(outbox);
     const catalog =
       options.catalog ??
       createHttpProductCatalog({

@@ -2,13 +2,11 @@ import type { Connection } from 'mongoose';
 import { createCommentStore } from './comment-store';
 import { createDirectoryStore } from './directory-store';
 import { createModels } from './models';
-import { createOutboxStore } from './outbox-store';
 import { createFlagStore, createVoteStore } from './reaction-store';
 
 export * from './connection';
 export type { CommentStore } from './comment-store';
 export type { DirectoryStore } from './directory-store';
-export type { OutboxStore } from './outbox-store';
 export type { ReactionStore } from './reaction-store';
 
 /** Every store of the service, built on its own connection. */
@@ -19,7 +17,6 @@ export function createStores(connection: Connection) {
     flags: createFlagStore(models),
     votes: createVoteStore(models),
     directory: createDirectoryStore(models),
-    outbox: createOutboxStore(connection),
     /** Builds every index (the unique ones carry business rules) before serving. */
     async init(): Promise<void> {
       await Promise.all(Object.values(connection.models).map((m) => m.createIndexes()));
