@@ -130,7 +130,17 @@ export class RedisStreamsEventBus implements EventBus {
       if (connectedOnce) sub.recoverOwn = true;
       connectedOnce = true;
     });
-    await this.ensureGroups(sub);
+    try {
+      await withTimeout(
+        this.ensureGroups(sub),
+        this.publishTimeoutMs,
+        'Redis is unreachable (subscribe timed out)',
+      );
+    } catch (err) {
+      sub.running = false;
+      sub.conn.disconnect();
+      throw err;
+    }
     this.subscriptions.push(sub);
     sub.loop = this.consume(sub);
   }
@@ -166,8 +176,14 @@ export class RedisStreamsEventBus implements EventBus {
       () => false,
     );
     if (!drained) this.options.logger.warn('event bus closed with handlers still running');
-    await this.forgetConsumer().catch(() => undefined);
-    await this.commands.quit().catch(() => this.commands.disconnect());
+    // Bounded: with Redis unreachable these would wait for a reconnection forever.
+    await withTimeout(this.forgetConsumer(), 2000, 'forget consumer timed out').catch(
+      () => undefined,
+    );
+    if (this.commands.status === 'ready') {
+      await withTimeout(this.commands.quit(), 1000, 'quit timed out').catch(() => undefined);
+    }
+    this.commands.disconnect();
   }
 
   /** The dead letters of a group, oldest first (ops tools and tests). */
