@@ -19,10 +19,13 @@ import { startPostgresStandIn, type PostgresStandIn } from '@ecom/infrastructure
 let pg: PostgresStandIn;
 let pool: Pool;
 
+// PGlite's start (WASM compile + initdb) takes seconds, more on a loaded machine.
+const PGLITE_START_MS = 120_000;
+
 beforeAll(async () => {
   pg = await startPostgresStandIn({ database: 'order_db', maxConnections: 20 });
   pool = new Pool({ connectionString: pg.url, max: 10 });
-});
+}, PGLITE_START_MS);
 
 afterAll(async () => {
   await pool?.end();
@@ -160,27 +163,31 @@ describe('PGlite stand-in over the wire', () => {
 });
 
 describe('PGlite stand-in with a data directory', () => {
-  it('keeps its data across a restart', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pglite-standin-'));
-    try {
-      const first = await startPostgresStandIn({ dataDir: dir, database: 'payment_db' });
-      const p1 = new Pool({ connectionString: first.url, max: 2 });
-      await p1.query('CREATE TABLE payments (id text PRIMARY KEY, amount_minor bigint NOT NULL)');
-      await p1.query("INSERT INTO payments VALUES ('pay_1', 1999)");
-      await p1.end();
-      await first.stop();
-
-      const second = await startPostgresStandIn({ dataDir: dir, database: 'payment_db' });
-      const p2 = new Pool({ connectionString: second.url, max: 2 });
+  it(
+    'keeps its data across a restart',
+    async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pglite-standin-'));
       try {
-        const { rows } = await p2.query('SELECT id, amount_minor::int AS amount FROM payments');
-        expect(rows).toEqual([{ id: 'pay_1', amount: 1999 }]);
+        const first = await startPostgresStandIn({ dataDir: dir, database: 'payment_db' });
+        const p1 = new Pool({ connectionString: first.url, max: 2 });
+        await p1.query('CREATE TABLE payments (id text PRIMARY KEY, amount_minor bigint NOT NULL)');
+        await p1.query("INSERT INTO payments VALUES ('pay_1', 1999)");
+        await p1.end();
+        await first.stop();
+
+        const second = await startPostgresStandIn({ dataDir: dir, database: 'payment_db' });
+        const p2 = new Pool({ connectionString: second.url, max: 2 });
+        try {
+          const { rows } = await p2.query('SELECT id, amount_minor::int AS amount FROM payments');
+          expect(rows).toEqual([{ id: 'pay_1', amount: 1999 }]);
+        } finally {
+          await p2.end();
+          await second.stop();
+        }
       } finally {
-        await p2.end();
-        await second.stop();
+        fs.rmSync(dir, { recursive: true, force: true });
       }
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    },
+    2 * PGLITE_START_MS,
+  );
 });

@@ -137,7 +137,7 @@ describe('createTestPostgres without POSTGRES_URL (PGlite stand-in)', () => {
       const again = new Client({ connectionString: pg.url, connectionTimeoutMillis: 500 });
       await expect(again.connect()).rejects.toThrow();
     });
-  });
+  }, 120_000);
 });
 
 describe('requireServerUrl', () => {
