@@ -326,7 +326,6 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
             .send(body),
         ),
       );
-      console.log('DEBUG', JSON.stringify(results.map((r) => [r.status, r.body])));
       expect(results.map((r) => r.status)).toEqual(Array(6).fill(201));
       expect(new Set(results.map((r) => r.body.id)).size).toBe(1);
       expect(await countOrders()).toBe(before + 1);

@@ -52,6 +52,7 @@ export const SAGA_EVENTS = [
 ];
 
 const keys = generateEs256KeyPair();
+export const jwtPublicKey = keys.publicKey;
 export const bearer = (user: AuthUser) =>
   `Bearer ${signAccessToken(user, {
     algorithm: 'ES256',
@@ -122,6 +123,8 @@ export interface SagaOptions {
   captureLogs?: boolean;
   /** Called for every saga event the spy sees (the benchmark times order.confirmed). */
   onEvent?: (event: EventEnvelope) => void;
+  /** Extra environment per service (e.g. the anchoring variables), applied last. */
+  env?: { order?: Record<string, string>; payment?: Record<string, string> };
 }
 
 /**
@@ -138,6 +141,12 @@ export class Saga {
   payment!: RunningPaymentService;
   order!: RunningOrderService;
   private mongo!: TestMongo;
+  get orderDbUrl(): string {
+    return this.orderDb.url;
+  }
+  get paymentDbUrl(): string {
+    return this.paymentDb.url;
+  }
   private orderDb!: TestPostgres;
   private paymentDb!: TestPostgres;
   private shared?: InMemoryEventBus;
@@ -221,6 +230,7 @@ export class Saga {
         DATABASE_URL: this.orderDb.url,
         PRODUCT_SERVICE_URL: this.product.url,
         OUTBOX_POLL_INTERVAL_MS: '50',
+        ...this.options.env?.order,
       }),
       bus: this.busFor('order'),
       logger: this.logger('order-service'),
@@ -236,6 +246,7 @@ export class Saga {
         HOST: '127.0.0.1',
         DATABASE_URL: this.paymentDb.url,
         OUTBOX_POLL_INTERVAL_MS: '50',
+        ...this.options.env?.payment,
       }),
       bus: this.busFor('payment'),
       gateway: this.gateway,
