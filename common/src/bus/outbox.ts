@@ -45,12 +45,14 @@ export const outboxMigration: Migration = {
  * commits, and then certainly (the relay retries until the bus accepts it).
  */
 export async function addToOutbox(client: PoolClient, event: EventEnvelope): Promise<void> {
+  // One round trip. The notification is delivered only when the transaction commits (once).
   await client.query(
-    'INSERT INTO event_outbox (event_id, event_type, payload) VALUES ($1, $2, $3)',
+    `WITH written AS (
+       INSERT INTO event_outbox (event_id, event_type, payload) VALUES ($1, $2, $3) RETURNING id
+     )
+     SELECT pg_notify('${OUTBOX_CHANNEL}', '') FROM written`,
     [event.eventId, event.eventType, JSON.stringify(event)],
   );
-  // Delivered to listeners only when the transaction commits (and once per transaction).
-  await client.query(`NOTIFY ${OUTBOX_CHANNEL}`);
   outboxWrites.emit('written');
 }
 
@@ -109,7 +111,7 @@ export class OutboxRelay {
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
-    this.batchSize = options.batchSize ?? 100;
+    this.batchSize = Math.max(1, Math.floor(options.batchSize ?? 100));
     this.alertAfter = options.alertAfter ?? 5;
     this.retryBaseMs = options.retryBaseMs ?? 500;
     this.retryMaxMs = options.retryMaxMs ?? 60_000;
@@ -183,25 +185,26 @@ export class OutboxRelay {
   private async flushBatch(): Promise<{ published: number; claimed: number }> {
     const client = await this.options.pool.connect();
     try {
-      await client.query('BEGIN');
-      const { rows } = await client.query<OutboxRow>(
-        `SELECT id, payload, send_count FROM event_outbox
+      // BEGIN and the claim in one round trip (a simple query: batchSize is an integer we own).
+      const results = (await client.query(
+        `BEGIN;
+         SELECT id, payload, send_count FROM event_outbox
           WHERE sent_at IS NULL AND next_attempt_at <= now()
-          ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
-        [this.batchSize],
-      );
+          ORDER BY id LIMIT ${this.batchSize} FOR UPDATE SKIP LOCKED`,
+      )) as unknown as [unknown, { rows: OutboxRow[] }];
+      const { rows } = results[1];
       if (rows.length === 0) {
         await client.query('COMMIT');
         return { published: 0, claimed: 0 };
       }
       // Issued in insertion order on the bus's connection; awaited together for throughput.
-      const results = await Promise.allSettled(
+      const outcomes = await Promise.allSettled(
         rows.map((row) => this.options.bus.publish(row.payload)),
       );
       const sent: string[] = [];
       for (let i = 0; i < rows.length; i++) {
         const row = rows[i];
-        const result = results[i];
+        const result = outcomes[i];
         if (result.status === 'fulfilled') {
           sent.push(row.id);
           continue;
@@ -224,13 +227,14 @@ export class OutboxRelay {
           this.options.logger.error('outbox event repeatedly unpublishable', meta);
         else this.options.logger.warn('outbox publish failed, will retry', meta);
       }
-      if (sent.length > 0) {
-        await client.query(
-          'UPDATE event_outbox SET sent_at = now(), send_count = send_count + 1, last_error = NULL WHERE id = ANY($1::bigint[])',
-          [sent],
-        );
-      }
-      await client.query('COMMIT');
+      // Mark and COMMIT in one round trip; ids are bigserial digits read from the table.
+      if (!sent.every((id) => /^\d+$/.test(id))) throw new Error('unexpected outbox row id');
+      const mark =
+        sent.length > 0
+          ? `UPDATE event_outbox SET sent_at = now(), send_count = send_count + 1, last_error = NULL
+              WHERE id = ANY('{${sent.join(',')}}'::bigint[]);`
+          : '';
+      await client.query(`${mark} COMMIT`);
       return { published: sent.length, claimed: rows.length };
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
