@@ -1,6 +1,6 @@
 import { Schema, trusted, type Connection, type Model } from 'mongoose';
 import type { Logger } from '../logging/logger';
-import type { EventEnvelope } from './envelope';
+import { createEvent, type EventEnvelope } from './envelope';
 import type { EventBus } from './types';
 
 /** One outbox row; `_id` is the event id, so a retried insert cannot create a second row. */
@@ -241,5 +241,38 @@ export function createMongoOutbox(options: MongoOutboxOptions): MongoOutbox {
       timer = undefined;
       await running?.catch(() => undefined);
     },
+  };
+}
+
+/** A service's typed event: `type` and `data` of the envelope (DESIGN.md §2). */
+export interface TypedEvent {
+  type: string;
+  data: unknown;
+}
+
+/** What a service's use cases call: typed events in, envelopes out, all through the outbox. */
+export interface OutboxEventPublisher<E extends TypedEvent> {
+  /** Builds the envelope (correlation from the context), records it and tries to send it now. */
+  publish(event: E): Promise<EventEnvelope>;
+  /** Sends every due unsent event now; returns how many were sent. */
+  flush(): Promise<number>;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/** Publishes `source`'s events through `outbox` (the relay is the outbox's own). */
+export function outboxEventPublisher<E extends TypedEvent>(
+  outbox: MongoOutbox,
+  source: string,
+): OutboxEventPublisher<E> {
+  return {
+    async publish(event) {
+      const envelope = createEvent(source, event.type, event.data);
+      await outbox.publish(envelope);
+      return envelope;
+    },
+    flush: () => outbox.flush(),
+    start: () => outbox.start(),
+    stop: () => outbox.stop(),
   };
 }

@@ -8,6 +8,7 @@ import {
   type EventBus,
   type EventEnvelope,
   type MongoOutbox,
+  outboxEventPublisher,
   type SubscribeOptions,
 } from '@ecom/common';
 
@@ -260,4 +261,25 @@ it('the relay timer sends pending rows and purges old sent ones by itself; stop(
   clock += 10_000;
   await new Promise((r) => setTimeout(r, 50));
   expect(await outbox.pendingCount()).toBe(1);
+});
+
+it('outboxEventPublisher turns typed events into envelopes of its source, through the outbox', async () => {
+  const outbox = await makeOutbox(nextCollection());
+  type WidgetEvent = { type: 'widget.renamed'; data: { id: string; name: string } };
+  const events = outboxEventPublisher<WidgetEvent>(outbox, 'widget-service');
+  bus.down = true;
+  const envelope = await events.publish({
+    type: 'widget.renamed',
+    data: { id: 'w1', name: 'Bolt' },
+  });
+  expect(envelope).toMatchObject({
+    source: 'widget-service',
+    eventType: 'widget.renamed',
+    data: { id: 'w1', name: 'Bolt' },
+  });
+  expect((await outbox.model.findById(envelope.eventId).lean())!.event).toEqual(envelope);
+  bus.down = false;
+  clock += 5000;
+  expect(await events.flush()).toBe(1);
+  expect(bus.received).toEqual([envelope]);
 });

@@ -1,4 +1,4 @@
-import { createEvent, type EventEnvelope, type MongoOutbox } from '@ecom/common';
+import { outboxEventPublisher, type MongoOutbox, type OutboxEventPublisher } from '@ecom/common';
 import type { UserEventData } from './domain/user';
 
 export const EVENT_SOURCE = 'auth-service';
@@ -15,19 +15,8 @@ export type UserEvent =
  * deduplicate by eventId. MongoDB has no transaction here, so a crash between the user write
  * and the outbox insert can still lose that one event (README, "Events").
  */
-export function createUserEventPublisher(outbox: MongoOutbox) {
-  return {
-    /** Records the event, then tries to send it now; a failed send is left to the relay. */
-    async publish(event: UserEvent): Promise<EventEnvelope> {
-      const envelope = createEvent(EVENT_SOURCE, event.type, event.data);
-      await outbox.publish(envelope);
-      return envelope;
-    },
-    /** Sends every due unsent event once; returns how many were sent. */
-    flush: () => outbox.flush(),
-    start: () => outbox.start(),
-    stop: () => outbox.stop(),
-  };
+export function createUserEventPublisher(outbox: MongoOutbox): UserEventPublisher {
+  return outboxEventPublisher<UserEvent>(outbox, EVENT_SOURCE);
 }
 
-export type UserEventPublisher = ReturnType<typeof createUserEventPublisher>;
+export type UserEventPublisher = OutboxEventPublisher<UserEvent>;

@@ -1,12 +1,13 @@
 import Joi from 'joi';
 import type { Connection } from 'mongoose';
 import {
-  createEvent,
   handleEventOnceMongo,
+  outboxEventPublisher,
   type EventBus,
   type EventEnvelope,
   type Logger,
   type MongoOutbox,
+  type OutboxEventPublisher,
 } from '@ecom/common';
 import type { Stores } from './store';
 
@@ -43,13 +44,7 @@ export type CommentEvent =
       data: { commentId: string; productId: string; flags: number; hidden: boolean };
     };
 
-export interface CommentEventPublisher {
-  publish(event: CommentEvent): Promise<EventEnvelope>;
-  /** Sends every due unsent event now; returns how many were sent. */
-  flush(): Promise<number>;
-  start(): void;
-  stop(): Promise<void>;
-}
+export type CommentEventPublisher = OutboxEventPublisher<CommentEvent>;
 
 /**
  * Events go through the shared MongoDB outbox (@ecom/common createMongoOutbox): the row is
@@ -59,16 +54,7 @@ export interface CommentEventPublisher {
  * still lose that one event (README, "Events").
  */
 export function createCommentEventPublisher(outbox: MongoOutbox): CommentEventPublisher {
-  return {
-    async publish(event) {
-      const envelope = createEvent(EVENT_SOURCE, event.type, event.data);
-      await outbox.publish(envelope);
-      return envelope;
-    },
-    flush: () => outbox.flush(),
-    start: () => outbox.start(),
-    stop: () => outbox.stop(),
-  };
+  return outboxEventPublisher<CommentEvent>(outbox, EVENT_SOURCE);
 }
 
 const id = Joi.string().min(1).max(128);
