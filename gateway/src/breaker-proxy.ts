@@ -61,7 +61,6 @@ class ClientFault extends Error {}
 
 interface Pending {
   settled: boolean;
-  timedOut: boolean;
   timer: NodeJS.Timeout;
   proxyReq?: ClientRequest;
   observe?: ResponseObserver;
@@ -152,12 +151,10 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
     new Promise<void>((resolve, reject) => {
       const pending: Pending = {
         settled: false,
-        timedOut: false,
         observe,
         resolve,
         reject,
         timer: setTimeout(() => {
-          pending.timedOut = true;
           settle(req, new UpstreamTimeout(`no answer within ${options.timeoutMs} ms`));
           pending.proxyReq?.destroy();
         }, options.timeoutMs),
