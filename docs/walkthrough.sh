@@ -42,5 +42,5 @@ curl -sf -X PUT "$API/api/orders/$ORDER/cancel" -H "authorization: Bearer $TOKEN
 
 # 6. Review the product
 curl -sf -X POST "$API/api/comments" -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \
-  -d "{\"productId\":\"$PRODUCT\",\"rating\":5,\"text\":\"Arrived quickly, works well.\"}" | json .data.rating
+  -d "{\"productId\":\"$PRODUCT\",\"rating\":5,\"text\":\"Arrived quickly, works well.\"}" | json .rating
 echo "walkthrough complete"

@@ -38,9 +38,13 @@ export interface NewCommentInput {
   parentId?: string | null;
 }
 
+/** A page of a list, in the platform's list shape (as product and auth answer). */
 export interface Page<T> {
-  data: T[];
-  pagination: { page: number; limit: number; total: number; totalPages: number };
+  items: T[];
+  page: number;
+  limit: number;
+  total: number;
+  totalPages: number;
 }
 
 /**
@@ -139,13 +143,11 @@ export function createCommentsUseCases(deps: CommentsDeps) {
         { includeHidden, maxDepth: rules.maxThreadDepth, limit: rules.maxRepliesPerPage },
       );
       return {
-        data: buildThreads(items, replies, actor, rules.maxThreadDepth),
-        pagination: {
-          page: query.page,
-          limit: query.limit,
-          total,
-          totalPages: Math.ceil(total / query.limit),
-        },
+        items: buildThreads(items, replies, actor, rules.maxThreadDepth),
+        page: query.page,
+        limit: query.limit,
+        total,
+        totalPages: Math.ceil(total / query.limit),
       };
     },
 
@@ -169,7 +171,7 @@ export function createCommentsUseCases(deps: CommentsDeps) {
         10,
       );
       return {
-        data: items.map((c) => ({
+        items: items.map((c) => ({
           ...toCommentView(c, actor),
           recentFlags: (flags.get(c.id) ?? []).map((f) => ({
             userId: f.userId,
@@ -177,12 +179,10 @@ export function createCommentsUseCases(deps: CommentsDeps) {
             createdAt: f.createdAt.toISOString(),
           })),
         })),
-        pagination: {
-          page: query.page,
-          limit: query.limit,
-          total,
-          totalPages: Math.ceil(total / query.limit),
-        },
+        page: query.page,
+        limit: query.limit,
+        total,
+        totalPages: Math.ceil(total / query.limit),
       };
     },
 

@@ -20,7 +20,7 @@ async function review(token: string, productId: string, text = 'Great product', 
     .set('Authorization', `Bearer ${token}`)
     .send({ productId, text, rating });
   expect(res.status).toBe(201);
-  return res.body.data as { id: string; depth: number };
+  return res.body as { id: string; depth: number };
 }
 
 async function reply(token: string, productId: string, parentId: string, text = 'Agreed') {
@@ -30,11 +30,11 @@ async function reply(token: string, productId: string, parentId: string, text = 
     .set('Authorization', `Bearer ${token}`)
     .send({ productId, text, parentId });
   expect(res.status).toBe(201);
-  return res.body.data as { id: string; depth: number };
+  return res.body as { id: string; depth: number };
 }
 
 describe('POST /api/comments', () => {
-  it('creates a review with a rating and returns it as JSON data', async () => {
+  it('creates a review with a rating and returns the comment itself (no wrapper)', async () => {
     const productId = h.products.add();
     const res = await h
       .http()
@@ -43,7 +43,7 @@ describe('POST /api/comments', () => {
       .send({ productId, text: '  Solid <b>build</b>, "quotes" & ünïcödé  ', rating: 4 });
     expect(res.status).toBe(201);
     expect(res.headers['content-type']).toMatch(/application\/json/);
-    expect(res.body.data).toMatchObject({
+    expect(res.body).toMatchObject({
       productId,
       parentId: null,
       depth: 0,
@@ -56,9 +56,9 @@ describe('POST /api/comments', () => {
       helpfulCount: 0,
       editedAt: null,
     });
-    expect(res.headers.location).toBe(`/api/comments/${res.body.data.id}`);
-    const stored = await h.http().get(`/api/comments/${res.body.data.id}`);
-    expect(stored.body.data.text).toBe('  Solid <b>build</b>, "quotes" & ünïcödé  ');
+    expect(res.headers.location).toBe(`/api/comments/${res.body.id}`);
+    const stored = await h.http().get(`/api/comments/${res.body.id}`);
+    expect(stored.body.text).toBe('  Solid <b>build</b>, "quotes" & ünïcödé  ');
   });
 
   it('requires authentication', async () => {
@@ -122,7 +122,7 @@ describe('POST /api/comments', () => {
     const r2 = await reply(alice(), productId, r1.id);
     expect(r2.depth).toBe(2);
     const parent = await h.http().get(`/api/comments/${root.id}`);
-    expect(parent.body.data.replyCount).toBe(1);
+    expect(parent.body.replyCount).toBe(1);
   });
 
   it('refuses a reply with a rating and a review without one (400, nothing written)', async () => {
@@ -250,7 +250,7 @@ describe('POST /api/comments', () => {
     const productId = h.products.add();
     const created = await review(alice(), productId, 'y'.repeat(5000));
     const got = await h.http().get(`/api/comments/${created.id}`);
-    expect(got.body.data.text).toHaveLength(5000);
+    expect(got.body.text).toHaveLength(5000);
   });
 });
 
@@ -265,15 +265,22 @@ describe('GET /api/comments/product/:productId', () => {
 
     const page1 = await h.http().get(`/api/comments/product/${productId}?limit=2`);
     expect(page1.status).toBe(200);
-    expect(page1.body.pagination).toEqual({ page: 1, limit: 2, total: 5, totalPages: 3 });
-    expect(page1.body.data.map((c: { id: string }) => c.id)).toEqual([ids[4], ids[3]]);
-    const top = page1.body.data[0];
+    expect(page1.body).toMatchObject({ page: 1, limit: 2, total: 5, totalPages: 3 });
+    expect(Object.keys(page1.body).sort()).toEqual([
+      'items',
+      'limit',
+      'page',
+      'total',
+      'totalPages',
+    ]);
+    expect(page1.body.items.map((c: { id: string }) => c.id)).toEqual([ids[4], ids[3]]);
+    const top = page1.body.items[0];
     expect(top.replies).toHaveLength(1);
     expect(top.replies[0]).toMatchObject({ text: 'first reply', depth: 1, rating: null });
     expect(top.replies[0].replies[0]).toMatchObject({ text: 'nested reply', depth: 2 });
 
     const page3 = await h.http().get(`/api/comments/product/${productId}?limit=2&page=3`);
-    expect(page3.body.data.map((c: { id: string }) => c.id)).toEqual([ids[0]]);
+    expect(page3.body.items.map((c: { id: string }) => c.id)).toEqual([ids[0]]);
   });
 
   it('sorts by helpful votes when asked', async () => {
@@ -293,19 +300,16 @@ describe('GET /api/comments/product/:productId', () => {
       .post(`/api/comments/${c.id}/helpful`)
       .set('Authorization', `Bearer ${h.token('v1')}`);
     const res = await h.http().get(`/api/comments/product/${productId}?sort=helpful`);
-    expect(res.body.data.map((x: { id: string }) => x.id)).toEqual([a.id, c.id, b.id]);
-    expect(res.body.data[0].helpfulCount).toBe(2);
+    expect(res.body.items.map((x: { id: string }) => x.id)).toEqual([a.id, c.id, b.id]);
+    expect(res.body.items[0].helpfulCount).toBe(2);
     const newest = await h.http().get(`/api/comments/product/${productId}?sort=newest`);
-    expect(newest.body.data.map((x: { id: string }) => x.id)).toEqual([c.id, b.id, a.id]);
+    expect(newest.body.items.map((x: { id: string }) => x.id)).toEqual([c.id, b.id, a.id]);
   });
 
   it('returns an empty page for a product without comments', async () => {
     const res = await h.http().get(`/api/comments/product/${newProductId()}`);
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({
-      data: [],
-      pagination: { page: 1, limit: 20, total: 0, totalPages: 0 },
-    });
+    expect(res.body).toEqual({ items: [], page: 1, limit: 20, total: 0, totalPages: 0 });
   });
 
   it.each([
@@ -343,11 +347,11 @@ describe('PUT /api/comments/:id', () => {
       .set('Authorization', `Bearer ${alice()}`)
       .send({ text: 'second take', rating: 4 });
     expect(res.status).toBe(200);
-    expect(res.body.data).toMatchObject({ text: 'second take', rating: 4 });
-    expect(Date.parse(res.body.data.editedAt)).not.toBeNaN();
+    expect(res.body).toMatchObject({ text: 'second take', rating: 4 });
+    expect(Date.parse(res.body.editedAt)).not.toBeNaN();
     const stored = await h.http().get(`/api/comments/${c.id}`);
-    expect(stored.body.data).toMatchObject({ text: 'second take', rating: 4 });
-    expect(stored.body.data.editedAt).toBe(res.body.data.editedAt);
+    expect(stored.body).toMatchObject({ text: 'second take', rating: 4 });
+    expect(stored.body.editedAt).toBe(res.body.editedAt);
   });
 
   it('refuses anyone but the author, admins included (403, unchanged)', async () => {
@@ -364,7 +368,7 @@ describe('PUT /api/comments/:id', () => {
     const anon = await h.http().put(`/api/comments/${c.id}`).send({ text: 'anon' });
     expect(anon.status).toBe(401);
     const stored = await h.http().get(`/api/comments/${c.id}`);
-    expect(stored.body.data).toMatchObject({ text: 'mine', editedAt: null });
+    expect(stored.body).toMatchObject({ text: 'mine', editedAt: null });
   });
 
   it('refuses a rating on a reply, an empty edit and bad values (400, unchanged)', async () => {
@@ -388,7 +392,7 @@ describe('PUT /api/comments/:id', () => {
       expect(res.status).toBe(400);
     }
     const stored = await h.http().get(`/api/comments/${r.id}`);
-    expect(stored.body.data).toMatchObject({ text: 'reply text', rating: null, editedAt: null });
+    expect(stored.body).toMatchObject({ text: 'reply text', rating: null, editedAt: null });
   });
 
   it('answers 404 for an unknown comment and 400 for a malformed id', async () => {
@@ -416,7 +420,7 @@ describe('DELETE /api/comments/:id', () => {
       .delete(`/api/comments/${c.id}`)
       .set('Authorization', `Bearer ${alice()}`);
     expect(res.status).toBe(200);
-    expect(res.body.data).toEqual({ id: c.id, outcome: 'removed' });
+    expect(res.body).toEqual({ id: c.id, outcome: 'removed' });
     expect(await h.count('comments', { productId })).toBe(0);
     expect((await h.http().get(`/api/comments/${c.id}`)).status).toBe(404);
   });
@@ -429,10 +433,10 @@ describe('DELETE /api/comments/:id', () => {
       .http()
       .delete(`/api/comments/${root.id}`)
       .set('Authorization', `Bearer ${alice()}`);
-    expect(res.body.data).toEqual({ id: root.id, outcome: 'tombstoned' });
+    expect(res.body).toEqual({ id: root.id, outcome: 'tombstoned' });
     const list = await h.http().get(`/api/comments/product/${productId}`);
-    expect(list.body.data).toHaveLength(1);
-    expect(list.body.data[0]).toMatchObject({
+    expect(list.body.items).toHaveLength(1);
+    expect(list.body.items[0]).toMatchObject({
       id: root.id,
       deleted: true,
       status: 'deleted',
@@ -440,7 +444,7 @@ describe('DELETE /api/comments/:id', () => {
       rating: null,
       author: null,
     });
-    expect(list.body.data[0].replies[0]).toMatchObject({ id: r.id, text: 'a reply' });
+    expect(list.body.items[0].replies[0]).toMatchObject({ id: r.id, text: 'a reply' });
     expect(JSON.stringify(list.body)).not.toContain('original words');
     // The tombstone is gone for good: no edit, no second delete, no new replies.
     const again = await h

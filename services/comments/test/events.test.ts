@@ -42,7 +42,7 @@ const auth = (userId: string, role: 'customer' | 'admin' = 'customer') => ({
 async function post(userId: string, body: Record<string, unknown>, headers = {}) {
   const res = await h.http().post('/api/comments').set(auth(userId)).set(headers).send(body);
   expect(res.status).toBe(201);
-  return res.body.data as { id: string };
+  return res.body as { id: string };
 }
 
 async function eventsFor(commentId: string): Promise<EventEnvelope[]> {
@@ -265,15 +265,15 @@ describe('consumed events', () => {
     await h.bus.publish(event);
     await h.settle();
     for (const id of [mine.id, myReply.id]) {
-      const c = (await h.http().get(`/api/comments/${id}`)).body.data;
+      const c = (await h.http().get(`/api/comments/${id}`)).body;
       expect(c.author).toEqual({ id: null, name: 'Deleted user' });
     }
-    expect((await h.http().get(`/api/comments/${mine.id}`)).body.data.text).toBe('my review');
+    expect((await h.http().get(`/api/comments/${mine.id}`)).body.text).toBe('my review');
     expect(await h.count('comments', { authorId: 'leaver' })).toBe(0);
     expect(await h.count('helpful_votes', { userId: 'leaver' })).toBe(0);
     expect(await h.count('flags', { userId: 'leaver' })).toBe(0);
     // Counts stay; the other author is untouched; nobody can edit the orphaned review.
-    const other = (await h.http().get(`/api/comments/${theirs.id}`)).body.data;
+    const other = (await h.http().get(`/api/comments/${theirs.id}`)).body;
     expect(other).toMatchObject({ helpfulCount: 1, author: { id: 'stayer' } });
     const edit = await h
       .http()
@@ -354,7 +354,7 @@ describe('consumed events', () => {
     );
     await h.settle();
     const c = await post('named', { productId, text: 'hi', rating: 5 });
-    expect((await h.http().get(`/api/comments/${c.id}`)).body.data.author).toEqual({
+    expect((await h.http().get(`/api/comments/${c.id}`)).body.author).toEqual({
       id: 'named',
       name: 'Nora',
     });
@@ -378,7 +378,7 @@ describe('consumed events', () => {
     await h.settle();
     await h.bus.publish(older);
     await h.settle();
-    expect((await h.http().get(`/api/comments/${c.id}`)).body.data.author).toEqual({
+    expect((await h.http().get(`/api/comments/${c.id}`)).body.author).toEqual({
       id: 'named',
       name: 'Nora B.',
     });

@@ -42,7 +42,7 @@ export class ProductServiceStub {
         if (match && this.products.has(decodeURIComponent(match[1]!))) {
           res
             .writeHead(200, { 'content-type': 'application/json' })
-            .end(JSON.stringify({ data: { id: match[1] } }));
+            .end(JSON.stringify({ id: match[1] }));
         } else {
           res
             .writeHead(404, { 'content-type': 'application/json' })

@@ -27,28 +27,28 @@ describe('configured limits', () => {
     expect((await post('a', { productId, text: '12345678901', rating: 5 })).status).toBe(400);
     const root = await post('a', { productId, text: '1234567890', rating: 5 });
     expect(root.status).toBe(201);
-    const r1 = await post('b', { productId, text: 'reply', parentId: root.body.data.id });
+    const r1 = await post('b', { productId, text: 'reply', parentId: root.body.id });
     expect(r1.status).toBe(201);
-    const r2 = await post('c', { productId, text: 'deeper', parentId: r1.body.data.id });
+    const r2 = await post('c', { productId, text: 'deeper', parentId: r1.body.id });
     expect(r2.status).toBe(422);
     expect(r2.body.error.details).toMatchObject({ maxDepth: 1 });
     const flagged = await h
       .http()
-      .post(`/api/comments/${r1.body.data.id}/flag`)
+      .post(`/api/comments/${r1.body.id}/flag`)
       .set(auth('d'))
       .send({ reason: 'one is enough' });
-    expect(flagged.body.data.hidden).toBe(true);
+    expect(flagged.body.hidden).toBe(true);
   });
 
   it('loads at most MAX_REPLIES_PER_PAGE replies with a page, keeping replyCount exact', async () => {
     const productId = h.products.add();
-    const root = (await post('a', { productId, text: 'root', rating: 4 })).body.data;
+    const root = (await post('a', { productId, text: 'root', rating: 4 })).body;
     for (const u of ['r1', 'r2', 'r3']) {
       expect((await post(u, { productId, text: u, parentId: root.id })).status).toBe(201);
     }
     const list = await h.http().get(`/api/comments/product/${productId}`);
-    expect(list.body.data[0].replyCount).toBe(3);
-    expect(list.body.data[0].replies.map((r: { text: string }) => r.text)).toEqual(['r1', 'r2']);
+    expect(list.body.items[0].replyCount).toBe(3);
+    expect(list.body.items[0].replies.map((r: { text: string }) => r.text)).toEqual(['r1', 'r2']);
   });
 });
 
@@ -57,7 +57,7 @@ describe('concurrent delete and reply', () => {
     const productId = h.products.add();
     const outcomes = new Set<string>();
     for (let i = 0; i < 12; i += 1) {
-      const parent = (await post(`author${i}`, { productId, text: `p${i}`, rating: 3 })).body.data;
+      const parent = (await post(`author${i}`, { productId, text: `p${i}`, rating: 3 })).body;
       const [del, rep] = await Promise.all([
         h
           .http()
@@ -67,12 +67,12 @@ describe('concurrent delete and reply', () => {
       ]);
       expect(del.status).toBe(200);
       if (rep.status === 201) {
-        expect(del.body.data.outcome).toBe('tombstoned');
+        expect(del.body.outcome).toBe('tombstoned');
       } else {
         expect([404, 422]).toContain(rep.status);
-        expect(del.body.data.outcome).toBe('removed');
+        expect(del.body.outcome).toBe('removed');
       }
-      outcomes.add(`${del.body.data.outcome}/${rep.status}`);
+      outcomes.add(`${del.body.outcome}/${rep.status}`);
     }
     // Every stored reply has its parent, and every parent counts its replies exactly.
     const comments = h.service.connection.collection('comments');

@@ -17,7 +17,7 @@ const ADMIN = () => auth('admin-1', 'admin');
 async function post(userId: string, body: Record<string, unknown>) {
   const res = await h.http().post('/api/comments').set(auth(userId)).send(body);
   expect(res.status).toBe(201);
-  return res.body.data as { id: string };
+  return res.body as { id: string };
 }
 
 async function flag(commentId: string, userId: string, reason = 'spam') {
@@ -27,7 +27,7 @@ async function flag(commentId: string, userId: string, reason = 'spam') {
 async function listIds(productId: string, headers: Record<string, string> = {}) {
   const res = await h.http().get(`/api/comments/product/${productId}`).set(headers);
   expect(res.status).toBe(200);
-  return res.body.data as Array<{ id: string; replies: Array<{ id: string }> }>;
+  return res.body.items as Array<{ id: string; replies: Array<{ id: string }> }>;
 }
 
 describe('POST /api/comments/:id/flag', () => {
@@ -36,12 +36,12 @@ describe('POST /api/comments/:id/flag', () => {
     const c = await post('author', { productId, text: 'meh', rating: 2 });
     const first = await flag(c.id, 'flagger-1');
     expect(first.status).toBe(201);
-    expect(first.body.data).toEqual({ commentId: c.id, flagged: true, hidden: false });
+    expect(first.body).toEqual({ commentId: c.id, flagged: true, hidden: false });
     const second = await flag(c.id, 'flagger-1', 'again');
     expect(second.status).toBe(409);
     expect(await h.count('flags', { userId: 'flagger-1' })).toBe(1);
     const adminView = await h.http().get(`/api/comments/${c.id}`).set(ADMIN());
-    expect(adminView.body.data.moderation).toEqual({
+    expect(adminView.body.moderation).toEqual({
       flags: 1,
       flagsSinceReview: 1,
       hiddenReason: null,
@@ -54,7 +54,7 @@ describe('POST /api/comments/:id/flag', () => {
     const results = await Promise.all([1, 2, 3, 4].map(() => flag(c.id, 'racer')));
     expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409, 409]);
     const adminView = await h.http().get(`/api/comments/${c.id}`).set(ADMIN());
-    expect(adminView.body.data.moderation.flags).toBe(1);
+    expect(adminView.body.moderation.flags).toBe(1);
   });
 
   it('hides a comment after 3 flags; hidden comments are left out except for admins', async () => {
@@ -62,14 +62,14 @@ describe('POST /api/comments/:id/flag', () => {
     const c = await post('author', { productId, text: 'offensive', rating: 1 });
     const other = await post('someone', { productId, text: 'fine', rating: 4 });
     const reply = await post('replier', { productId, text: 'reply under it', parentId: c.id });
-    expect((await flag(c.id, 'f1')).body.data.hidden).toBe(false);
-    expect((await flag(c.id, 'f2')).body.data.hidden).toBe(false);
-    expect((await flag(c.id, 'f3')).body.data.hidden).toBe(true);
+    expect((await flag(c.id, 'f1')).body.hidden).toBe(false);
+    expect((await flag(c.id, 'f2')).body.hidden).toBe(false);
+    expect((await flag(c.id, 'f3')).body.hidden).toBe(true);
 
     const publicList = await listIds(productId);
     expect(publicList.map((x) => x.id)).toEqual([other.id]);
     const publicPage = await h.http().get(`/api/comments/product/${productId}`);
-    expect(publicPage.body.pagination.total).toBe(1);
+    expect(publicPage.body.total).toBe(1);
     expect(JSON.stringify(publicPage.body)).not.toContain('offensive');
     expect(JSON.stringify(publicPage.body)).not.toContain(reply.id);
     expect((await h.http().get(`/api/comments/${c.id}`)).status).toBe(404);
@@ -81,7 +81,7 @@ describe('POST /api/comments/:id/flag', () => {
     expect(adminList.map((x) => x.id).sort()).toEqual([c.id, other.id].sort());
     const hidden = (
       await h.http().get(`/api/comments/product/${productId}`).set(ADMIN())
-    ).body.data.find((x: { id: string }) => x.id === c.id);
+    ).body.items.find((x: { id: string }) => x.id === c.id);
     expect(hidden).toMatchObject({
       status: 'hidden',
       moderation: { flags: 3, flagsSinceReview: 3, hiddenReason: 'flags' },
@@ -149,8 +149,8 @@ describe('PUT /api/comments/:id/moderate', () => {
       .set(ADMIN())
       .send({ action: 'approve' });
     expect(res.status).toBe(200);
-    expect(res.body.data).toMatchObject({ id, action: 'approve', outcome: 'visible' });
-    expect(res.body.data.comment.moderation).toEqual({
+    expect(res.body).toMatchObject({ id, action: 'approve', outcome: 'visible' });
+    expect(res.body.comment.moderation).toEqual({
       flags: 3,
       flagsSinceReview: 0,
       hiddenReason: null,
@@ -160,7 +160,7 @@ describe('PUT /api/comments/:id/moderate', () => {
     await flag(id, 'm4');
     await flag(id, 'm5');
     expect((await listIds(productId)).map((x) => x.id)).toEqual([id]);
-    expect((await flag(id, 'm6')).body.data.hidden).toBe(true);
+    expect((await flag(id, 'm6')).body.hidden).toBe(true);
     expect(await listIds(productId)).toEqual([]);
   });
 
@@ -173,7 +173,7 @@ describe('PUT /api/comments/:id/moderate', () => {
       .set(ADMIN())
       .send({ action: 'hide' });
     expect(res.status).toBe(200);
-    expect(res.body.data.comment).toMatchObject({
+    expect(res.body.comment).toMatchObject({
       status: 'hidden',
       moderation: { hiddenReason: 'moderator' },
     });
@@ -188,7 +188,7 @@ describe('PUT /api/comments/:id/moderate', () => {
       .set(ADMIN())
       .send({ action: 'remove' });
     expect(res.status).toBe(200);
-    expect(res.body.data).toEqual({ id, action: 'remove', outcome: 'removed', comment: null });
+    expect(res.body).toEqual({ id, action: 'remove', outcome: 'removed', comment: null });
     expect(await h.count('comments', { productId })).toBe(0);
     expect(await h.count('flags', { productId })).toBe(0);
 
@@ -199,7 +199,7 @@ describe('PUT /api/comments/:id/moderate', () => {
       .put(`/api/comments/${root.id}/moderate`)
       .set(ADMIN())
       .send({ action: 'remove' });
-    expect(tomb.body.data).toMatchObject({
+    expect(tomb.body).toMatchObject({
       outcome: 'tombstoned',
       comment: { deleted: true, text: null },
     });
@@ -227,7 +227,7 @@ describe('PUT /api/comments/:id/moderate', () => {
       .send({ action: 'hide' });
     expect(missing.status).toBe(404);
     const view = await h.http().get(`/api/comments/${c.id}`);
-    expect(view.body.data.status).toBe('visible');
+    expect(view.body.status).toBe('visible');
   });
 });
 
@@ -244,15 +244,15 @@ describe('GET /api/comments/moderation/queue', () => {
     }
     const res = await h.http().get('/api/comments/moderation/queue?limit=100').set(ADMIN());
     expect(res.status).toBe(200);
-    const entry = res.body.data.find((x: { id: string }) => x.id === c.id);
+    const entry = res.body.items.find((x: { id: string }) => x.id === c.id);
     expect(entry).toMatchObject({ status: 'hidden', text: 'queue me', moderation: { flags: 3 } });
     expect(entry.recentFlags.map((f: { reason: string }) => f.reason).sort()).toEqual([
       'off-topic',
       'rude',
       'spam',
     ]);
-    expect(res.body.data.every((x: { status: string }) => x.status === 'hidden')).toBe(true);
-    expect(res.body.pagination.total).toBe(res.body.data.length);
+    expect(res.body.items.every((x: { status: string }) => x.status === 'hidden')).toBe(true);
+    expect(res.body.total).toBe(res.body.items.length);
 
     // Approved comments leave the queue.
     await h
@@ -262,7 +262,7 @@ describe('GET /api/comments/moderation/queue', () => {
       .send({ action: 'approve' })
       .expect(200);
     const after = await h.http().get('/api/comments/moderation/queue?limit=100').set(ADMIN());
-    expect(after.body.data.map((x: { id: string }) => x.id)).not.toContain(c.id);
+    expect(after.body.items.map((x: { id: string }) => x.id)).not.toContain(c.id);
 
     expect((await h.http().get('/api/comments/moderation/queue').set(auth('q1'))).status).toBe(403);
     expect((await h.http().get('/api/comments/moderation/queue')).status).toBe(401);
@@ -278,16 +278,16 @@ describe('helpful votes', () => {
     const c = await post('author', { productId, text: 'useful', rating: 5 });
     const v1 = await h.http().post(`/api/comments/${c.id}/helpful`).set(auth('voter-1'));
     expect(v1.status).toBe(201);
-    expect(v1.body.data).toEqual({ commentId: c.id, helpfulCount: 1 });
+    expect(v1.body).toEqual({ commentId: c.id, helpfulCount: 1 });
     const dup = await h.http().post(`/api/comments/${c.id}/helpful`).set(auth('voter-1'));
     expect(dup.status).toBe(409);
     await h.http().post(`/api/comments/${c.id}/helpful`).set(auth('voter-2')).expect(201);
-    expect((await h.http().get(`/api/comments/${c.id}`)).body.data.helpfulCount).toBe(2);
+    expect((await h.http().get(`/api/comments/${c.id}`)).body.helpfulCount).toBe(2);
     const undo = await h.http().delete(`/api/comments/${c.id}/helpful`).set(auth('voter-1'));
-    expect(undo.body.data.helpfulCount).toBe(1);
+    expect(undo.body.helpfulCount).toBe(1);
     const undoAgain = await h.http().delete(`/api/comments/${c.id}/helpful`).set(auth('voter-1'));
     expect(undoAgain.status).toBe(404);
-    expect((await h.http().get(`/api/comments/${c.id}`)).body.data.helpfulCount).toBe(1);
+    expect((await h.http().get(`/api/comments/${c.id}`)).body.helpfulCount).toBe(1);
   });
 
   it('refuses votes on one’s own comment and without authentication', async () => {
@@ -297,6 +297,6 @@ describe('helpful votes', () => {
     expect(own.status).toBe(422);
     const anon = await h.http().post(`/api/comments/${c.id}/helpful`);
     expect(anon.status).toBe(401);
-    expect((await h.http().get(`/api/comments/${c.id}`)).body.data.helpfulCount).toBe(0);
+    expect((await h.http().get(`/api/comments/${c.id}`)).body.helpfulCount).toBe(0);
   });
 });

@@ -50,14 +50,14 @@ describe('product existence check against the product service', () => {
         .http()
         .post('/api/comments')
         .set(auth('bob'))
-        .send({ productId, text: 'reply', parentId: root.body.data.id });
+        .send({ productId, text: 'reply', parentId: root.body.id });
       expect(reply.status).toBe(503);
     } finally {
       h.products.mode = 'up';
     }
     expect(await h.count('comments')).toBe(comments);
     // The reply slot reserved on the parent is not taken either.
-    expect((await h.http().get(`/api/comments/${root.body.data.id}`)).body.data.replyCount).toBe(0);
+    expect((await h.http().get(`/api/comments/${root.body.id}`)).body.replyCount).toBe(0);
     await h.settle();
     expect(h.published.length).toBe(published);
     // Reading does not need the product service.
@@ -65,7 +65,7 @@ describe('product existence check against the product service', () => {
     try {
       const list = await h.http().get(`/api/comments/product/${productId}`);
       expect(list.status).toBe(200);
-      expect(list.body.data).toHaveLength(1);
+      expect(list.body.items).toHaveLength(1);
     } finally {
       h.products.mode = 'up';
     }

@@ -54,20 +54,20 @@ export function commentsRouter(deps: {
   );
 
   router.get('/:id', optionalAuth, validate({ params: s.idParams }), async (req, res) => {
-    res.json({ data: await useCases.get(req.params.id as string, actorOf(req.user)) });
+    res.json(await useCases.get(req.params.id as string, actorOf(req.user)));
   });
 
   router.post('/', auth, validate({ body: s.create }), async (req, res) => {
     const comment = await useCases.create(required(req.user), req.body);
-    res.status(201).location(`/api/comments/${comment.id}`).json({ data: comment });
+    res.status(201).location(`/api/comments/${comment.id}`).json(comment);
   });
 
   router.put('/:id', auth, validate({ params: s.idParams, body: s.edit }), async (req, res) => {
-    res.json({ data: await useCases.edit(required(req.user), req.params.id as string, req.body) });
+    res.json(await useCases.edit(required(req.user), req.params.id as string, req.body));
   });
 
   router.delete('/:id', auth, validate({ params: s.idParams }), async (req, res) => {
-    res.json({ data: await useCases.remove(required(req.user), req.params.id as string) });
+    res.json(await useCases.remove(required(req.user), req.params.id as string));
   });
 
   router.post(
@@ -76,9 +76,9 @@ export function commentsRouter(deps: {
     validate({ params: s.idParams, body: s.flag }),
     async (req, res) => {
       const body = req.body as { reason: string };
-      res.status(201).json({
-        data: await useCases.flag(required(req.user), req.params.id as string, body.reason),
-      });
+      res
+        .status(201)
+        .json(await useCases.flag(required(req.user), req.params.id as string, body.reason));
     },
   );
 
@@ -89,20 +89,16 @@ export function commentsRouter(deps: {
     validate({ params: s.idParams, body: s.moderate }),
     async (req, res) => {
       const body = req.body as { action: ModerationAction };
-      res.json({
-        data: await useCases.moderate(required(req.user), req.params.id as string, body.action),
-      });
+      res.json(await useCases.moderate(required(req.user), req.params.id as string, body.action));
     },
   );
 
   router.post('/:id/helpful', auth, validate({ params: s.idParams }), async (req, res) => {
-    res
-      .status(201)
-      .json({ data: await useCases.voteHelpful(required(req.user), req.params.id as string) });
+    res.status(201).json(await useCases.voteHelpful(required(req.user), req.params.id as string));
   });
 
   router.delete('/:id/helpful', auth, validate({ params: s.idParams }), async (req, res) => {
-    res.json({ data: await useCases.withdrawHelpful(required(req.user), req.params.id as string) });
+    res.json(await useCases.withdrawHelpful(required(req.user), req.params.id as string));
   });
 
   return router;
