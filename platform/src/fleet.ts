@@ -59,6 +59,8 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
     BLOCKCHAIN_RPC_URL: o.chain.url,
     ...(o.chain.contractAddress ? { ANCHOR_CONTRACT_ADDRESS: o.chain.contractAddress } : {}),
     ...(key ? { ANCHOR_PRIVATE_KEY: key } : {}),
+    // The embedded chain is a dev chain: if it ever lacks the contract, the service deploys one.
+    ...(o.chain.kind === 'embedded' ? { ANCHOR_DEPLOY: 'true' } : {}),
   });
 
   const stops: (() => Promise<void>)[] = [];
@@ -106,6 +108,8 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
         ...base,
         PORT: String(ports.payment),
         DATABASE_URL: o.paymentDbUrl,
+        // GET /api/blockchain/verify/:tx asks order for the transactions of its own batches.
+        ORDER_SERVICE_URL: url('order'),
         ...anchoring(o.chain.anchorerKeys[0]),
       }),
     });

@@ -143,6 +143,30 @@ describe('platform smoke test: the full flow through the gateway', () => {
     expect(before.body.inventory.available).toBeGreaterThan(2);
     expect(after.body.inventory.available).toBe(before.body.inventory.available - 2);
 
+    // The order's status changes are anchored on the embedded chain and verify there.
+    type Anchors = { records: { status: string; receipt: { txHash: string | null } }[] };
+    const anchors = await until(
+      () => api<Anchors>('GET', `/api/blockchain/order/${order.body.id}`, undefined, token),
+      (r) =>
+        r.status === 200 &&
+        r.body.records.length >= 2 &&
+        r.body.records.every((x) => x.status === 'verified'),
+    );
+    expect(anchors.status).toBe(200);
+    expect(anchors.body.records.map((r) => r.status)).toEqual(['verified', 'verified']);
+    const txHash = anchors.body.records[1]!.receipt.txHash!;
+    expect(txHash).toMatch(/^0x[0-9a-f]{64}$/);
+    const verified = await api<Anchors & { service: string }>(
+      'GET',
+      `/api/blockchain/verify/${txHash}`,
+      undefined,
+      token,
+    );
+    expect(verified.status).toBe(200);
+    expect(verified.body.service).toBe('order'); // answered by payment, which asked order
+    expect(verified.body.records.length).toBeGreaterThan(0);
+    expect(verified.body.records.every((r) => r.status === 'verified')).toBe(true);
+
     const cancel = await api('PUT', `/api/orders/${order.body.id}/cancel`, {}, token);
     expect(cancel.status).toBe(200);
     const restocked = await until(

@@ -1,0 +1,155 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DEMO_ACCOUNTS } from '../src/demo';
+import { startPlatform, type Platform } from '../src/start';
+
+// Issue 9's restart rule for anchoring: the embedded chain keeps nothing across restarts, the
+// services' databases do (same data dir). After a restart the contract is deployed again on a
+// fresh chain (at the same address: same deployer, same nonce), and every record anchored
+// before must be anchored again and verify on the new chain.
+const EXTERNAL = [
+  'MONGO_URL',
+  'POSTGRES_URL',
+  'REDIS_URL',
+  'AMQP_URL',
+  'BLOCKCHAIN_RPC_URL',
+  'EVENT_BUS',
+];
+// Distinct from smoke.test.ts (13000...) so both files can run at once.
+const ports = {
+  services: {
+    gateway: 14000,
+    auth: 14001,
+    product: 14002,
+    comments: 14003,
+    payment: 14004,
+    order: 14005,
+  },
+  mongo: 14017,
+  orderDb: 14433,
+  paymentDb: 14434,
+  chain: 14545,
+};
+const gateway = `http://127.0.0.1:${ports.services.gateway}`;
+
+jest.setTimeout(240_000);
+
+async function api<T>(url: string, token: string, method = 'GET', body?: unknown) {
+  const res = await fetch(`${gateway}${url}`, {
+    method,
+    headers: {
+      'content-type': 'application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
+}
+
+async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await fn();
+    if (ok(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 150));
+  }
+}
+
+interface Anchors {
+  records: {
+    sourceId: string;
+    status: string;
+    receipt: { txHash: string | null; root: string | null; blockNumber: number | null };
+  }[];
+}
+
+describe('platform restart with the same data dir: anchors verify again on the fresh chain', () => {
+  let platform: Platform | undefined;
+  let dataDir: string;
+  const env = () =>
+    ({
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !EXTERNAL.includes(k))),
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'silent',
+      BCRYPT_ROUNDS: '4',
+    }) as NodeJS.ProcessEnv;
+  const start = async () => {
+    platform = await startPlatform({ env: env(), ports, print: () => undefined });
+  };
+
+  beforeAll(() => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecom-restart-'));
+  });
+
+  afterAll(async () => {
+    await platform?.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('re-anchors the old order after a restart', async () => {
+    await start();
+    const login = async () =>
+      (
+        await api<{ accessToken: string }>('/api/auth/login', '', 'POST', {
+          email: DEMO_ACCOUNTS.customer.email,
+          password: DEMO_ACCOUNTS.customer.password,
+        })
+      ).body.accessToken;
+    let token = await login();
+    const products = await api<{ items: { id: string }[] }>('/api/products?limit=5', token);
+    const order = await api<{ id: string }>('/api/orders', token, 'POST', {
+      items: [{ productId: products.body.items[0]!.id, quantity: 1 }],
+      payment: { method: 'card', token: 'tok_visa' },
+      shippingAddress: {
+        name: 'Restart',
+        line1: '1 Main St',
+        city: 'Springfield',
+        postalCode: '12345',
+        country: 'US',
+      },
+    });
+    expect(order.status).toBe(201);
+    const anchored = (r: { status: number; body: Anchors }) =>
+      r.status === 200 &&
+      r.body.records.length >= 2 &&
+      r.body.records.every((x) => x.status === 'verified');
+    const before = await until(
+      () => api<Anchors>(`/api/blockchain/order/${order.body.id}`, token),
+      anchored,
+    );
+    expect(before.body.records.map((r) => r.status)).toEqual(['verified', 'verified']);
+
+    await platform!.stop();
+    platform = undefined;
+    await start();
+    token = await login(); // same JWT keys: they live in the data dir
+
+    const after = await until(
+      () => api<Anchors>(`/api/blockchain/order/${order.body.id}`, token),
+      (r) =>
+        anchored(r) &&
+        r.body.records.every((x, i) => x.receipt.txHash !== before.body.records[i]!.receipt.txHash),
+    );
+    expect(after.status).toBe(200);
+    // The same records (same history rows), anchored again in new transactions on the new chain.
+    expect(after.body.records.map((r) => r.sourceId)).toEqual(
+      before.body.records.map((r) => r.sourceId),
+    );
+    expect(after.body.records.map((r) => r.status)).toEqual(['verified', 'verified']);
+    for (const [i, r] of after.body.records.entries()) {
+      expect(r.receipt.txHash).not.toBe(before.body.records[i]!.receipt.txHash);
+    }
+    const tx = after.body.records[1]!.receipt.txHash!;
+    const verify = await api<Anchors>(`/api/blockchain/verify/${tx}`, token);
+    expect(verify.status).toBe(200);
+    expect(verify.body.records.every((r) => r.status === 'verified')).toBe(true);
+    // The old transaction no longer exists on the fresh chain nor in our batches.
+    const old = await api<Anchors>(
+      `/api/blockchain/verify/${before.body.records[1]!.receipt.txHash}`,
+      token,
+    );
+    expect(old.status).toBe(404);
+  });
+});
