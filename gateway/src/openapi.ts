@@ -1,6 +1,6 @@
 /**
- * OpenAPI 3 description of the whole public API as seen through the gateway. Endpoint
- * shapes follow the service issues (auth, product, comments, order/payment, blockchain);
+ * OpenAPI 3 description of the whole public API as seen through the gateway. Endpoints and
+ * shapes follow the services' own routes (each service's src/http) and READMEs;
  * `security: []` marks the routes the gateway lets through without a token, and a test
  * checks that this matches the gateway's own public-route rule.
  */
@@ -102,11 +102,71 @@ function op(spec: OpSpec): Operation {
   };
 }
 
-const money = obj({ amount: int({ minimum: 0, description: 'minor units' }), currency: str() });
+const money = obj(
+  { amount: int({ minimum: 0, description: 'minor units (cents)' }), currency: str() },
+  ['amount', 'currency'],
+);
+const nullableStr = (extra: Schema = {}) => str({ nullable: true, ...extra });
+const dateTime = (extra: Schema = {}) => str({ format: 'date-time', ...extra });
 const paymentDetails = obj(
-  { method: str({ enum: ['card'] }), token: str({ example: 'tok_visa', maxLength: 100 }) },
+  { method: str({ enum: ['card'] }), token: str({ example: 'tok_visa', maxLength: 200 }) },
   ['method', 'token'],
 );
+const userAddress = obj(
+  {
+    line1: str({ maxLength: 200 }),
+    line2: str({ maxLength: 200 }),
+    city: str({ maxLength: 100 }),
+    postalCode: str({ maxLength: 20 }),
+    region: str({ maxLength: 100 }),
+    country: str({ pattern: '^[A-Z]{2}$' }),
+  },
+  ['line1', 'city', 'country'],
+);
+const shippingAddress = obj(
+  {
+    name: str({ maxLength: 200 }),
+    line1: str({ maxLength: 200 }),
+    line2: str({ maxLength: 200 }),
+    city: str({ maxLength: 100 }),
+    state: str({ maxLength: 100 }),
+    postalCode: str({ maxLength: 20 }),
+    country: str({ pattern: '^[A-Z]{2}$' }),
+  },
+  ['name', 'line1', 'city', 'postalCode', 'country'],
+);
+const roles = ['customer', 'seller', 'admin'];
+const currencies = ['USD', 'EUR', 'GBP', 'CAD', 'AUD', 'CHF'];
+/** `{ items, page, limit, total, totalPages }` (auth users, comments). */
+const itemsPage = (item: Schema) =>
+  obj(
+    {
+      items: { type: 'array', items: item },
+      page: int(),
+      limit: int(),
+      total: int(),
+      totalPages: int(),
+    },
+    ['items', 'page', 'limit', 'total', 'totalPages'],
+  );
+const productFields = {
+  name: str({ maxLength: 200 }),
+  description: str({ maxLength: 5000 }),
+  price: {
+    type: 'number',
+    exclusiveMinimum: true,
+    minimum: 0,
+    multipleOf: 0.01,
+    description: 'decimal, e.g. 149.99',
+  },
+  currency: str({ enum: currencies }),
+  lowStockThreshold: int({ minimum: 0 }),
+  category: nullableStr({ description: 'category slug' }),
+  attributes: {
+    type: 'object',
+    additionalProperties: { oneOf: [str(), { type: 'number' }, { type: 'boolean' }] },
+  },
+};
 
 const schemas: Record<string, Schema> = {
   Error: {
@@ -125,90 +185,236 @@ const schemas: Record<string, Schema> = {
       },
     },
   },
-  User: obj({
-    id: str(),
-    email: str({ format: 'email' }),
-    name: str(),
-    role: str({ enum: ['customer', 'seller', 'admin'] }),
-    createdAt: str({ format: 'date-time' }),
-  }),
-  Tokens: obj({
-    accessToken: str(),
-    refreshToken: str(),
-    tokenType: str({ example: 'Bearer' }),
-    expiresIn: int({ description: 'seconds' }),
-  }),
+  User: obj(
+    {
+      id: str(),
+      email: str({ format: 'email' }),
+      name: str(),
+      role: str({ enum: roles }),
+      phone: str(),
+      address: userAddress,
+      createdAt: dateTime(),
+      updatedAt: dateTime(),
+    },
+    ['id', 'email', 'name', 'role', 'createdAt', 'updatedAt'],
+  ),
+  UserEnvelope: obj({ user: ref('User') }, ['user']),
+  Session: obj(
+    {
+      user: ref('User'),
+      accessToken: str(),
+      refreshToken: str(),
+      tokenType: str({ enum: ['Bearer'] }),
+      expiresIn: int({ description: 'access token lifetime, seconds' }),
+      refreshTokenExpiresAt: dateTime(),
+    },
+    ['user', 'accessToken', 'refreshToken', 'tokenType', 'expiresIn', 'refreshTokenExpiresAt'],
+  ),
   Product: obj({
     id: str(),
+    sellerId: str(),
     name: str(),
     description: str(),
-    price: money,
-    inventory: int({ minimum: 0 }),
-    category: str(),
-    sellerId: str(),
+    price: { type: 'number', description: 'decimal' },
+    priceCents: int(),
+    currency: str({ enum: currencies }),
+    category: nullableStr({ description: 'slug' }),
+    categoryPath: { type: 'array', items: str() },
     attributes: { type: 'object', additionalProperties: true },
+    inventory: obj({ available: int(), reserved: int(), lowStockThreshold: int() }),
+    inStock: { type: 'boolean' },
     rating: obj({ average: { type: 'number' }, count: int() }),
+    createdAt: dateTime(),
+    updatedAt: dateTime(),
   }),
-  ProductInput: obj(
+  ProductCreate: obj(
     {
-      name: str({ maxLength: 200 }),
-      description: str({ maxLength: 5000 }),
-      price: { type: 'number', exclusiveMinimum: 0, multipleOf: 0.01 },
+      ...productFields,
       inventory: int({ minimum: 0 }),
-      category: str(),
-      attributes: { type: 'object', additionalProperties: true },
+      sellerId: str({ description: 'admin only: create for this seller' }),
     },
-    ['name', 'price', 'inventory', 'category'],
+    ['name', 'price', 'inventory'],
   ),
-  Category: obj({ id: str(), name: str(), parentId: str({ nullable: true }) }),
+  ProductUpdate: { ...obj(productFields), minProperties: 1 },
+  ProductPage: obj(
+    {
+      items: { type: 'array', items: ref('Product') },
+      total: int(),
+      page: int(),
+      limit: int(),
+      pages: int(),
+    },
+    ['items', 'total', 'page', 'limit', 'pages'],
+  ),
+  Category: obj({
+    id: str(),
+    name: str(),
+    slug: str(),
+    parentId: nullableStr(),
+    createdAt: dateTime(),
+    updatedAt: dateTime(),
+  }),
+  CategoryNode: {
+    allOf: [
+      ref('Category'),
+      { type: 'object', properties: { children: { type: 'array', items: ref('Category') } } },
+    ],
+  },
   Comment: obj({
     id: str(),
     productId: str(),
-    userId: str(),
-    text: str(),
-    rating: int({ minimum: 1, maximum: 5 }),
-    parentId: str({ nullable: true }),
-    editedAt: str({ format: 'date-time', nullable: true }),
-    replies: { type: 'array', items: ref('Comment') },
+    parentId: nullableStr(),
+    depth: int({ minimum: 0 }),
+    author: {
+      type: 'object',
+      nullable: true,
+      properties: { id: nullableStr(), name: nullableStr() },
+    },
+    text: nullableStr({ description: 'null once deleted (tombstone)' }),
+    rating: int({ minimum: 1, maximum: 5, nullable: true, description: 'reviews only' }),
+    status: str({ enum: ['visible', 'hidden', 'deleted'] }),
+    deleted: { type: 'boolean' },
+    helpfulCount: int(),
+    replyCount: int(),
+    createdAt: dateTime(),
+    updatedAt: dateTime(),
+    editedAt: dateTime({ nullable: true }),
+    moderation: obj({ flags: int(), flagsSinceReview: int(), hiddenReason: nullableStr() }),
+    replies: { type: 'array', items: ref('Comment'), description: 'in lists only' },
   }),
   Order: obj({
-    id: str(),
+    id: str({ format: 'uuid' }),
     userId: str(),
     status: str({
       enum: [
         'PENDING',
         'AWAITING_PAYMENT',
+        'PAYMENT_PROCESSING',
         'CONFIRMED',
         'SHIPPED',
         'DELIVERED',
-        'CANCELLED',
         'FAILED',
+        'CANCELLED',
       ],
     }),
     items: {
       type: 'array',
-      items: obj({ productId: str(), quantity: int(), unitPrice: money }),
+      items: obj({
+        productId: str(),
+        name: str(),
+        sellerId: nullableStr(),
+        quantity: int(),
+        unitPrice: money,
+        lineTotal: money,
+      }),
     },
     total: money,
-    createdAt: str({ format: 'date-time' }),
+    refunded: money,
+    paymentMethod: nullableStr(),
+    paymentId: nullableStr(),
+    shippingAddress,
+    failureReason: nullableStr(),
+    correlationId: str(),
+    reservationExpiresAt: dateTime({ nullable: true }),
+    createdAt: dateTime(),
+    updatedAt: dateTime(),
+  }),
+  OrderPage: obj(
+    {
+      data: { type: 'array', items: ref('Order') },
+      pagination: obj({ page: int(), limit: int(), total: int(), pages: int() }),
+    },
+    ['data', 'pagination'],
+  ),
+  OrderHistory: obj({
+    orderId: str(),
+    history: {
+      type: 'array',
+      items: obj({
+        from: nullableStr(),
+        to: str(),
+        at: dateTime(),
+        reason: nullableStr(),
+        cause: {
+          type: 'object',
+          description:
+            "{ type: 'request', requestId, userId } | { type: 'event', eventId, eventType } | { type: 'system', name }",
+        },
+      }),
+    },
+  }),
+  Refund: obj({
+    id: str(),
+    amount: money,
+    status: str(),
+    reason: nullableStr(),
+    cause: str(),
+    createdAt: dateTime(),
+    completedAt: dateTime({ nullable: true }),
   }),
   Payment: obj({
-    id: str(),
+    id: str({ format: 'uuid' }),
     orderId: str(),
-    status: str({ enum: ['INITIATED', 'COMPLETED', 'FAILED', 'REFUNDED', 'PARTIALLY_REFUNDED'] }),
+    userId: str(),
+    status: str({
+      enum: [
+        'PENDING',
+        'AWAITING_PAYMENT',
+        'PROCESSING',
+        'COMPLETED',
+        'FAILED',
+        'CANCELLED',
+        'PARTIALLY_REFUNDED',
+        'REFUNDED',
+      ],
+    }),
     amount: money,
     refunded: money,
+    method: nullableStr(),
+    chargeId: nullableStr(),
+    failure: { type: 'object', nullable: true, properties: { code: str(), reason: str() } },
+    attempts: {
+      type: 'array',
+      items: obj({
+        attempt: int(),
+        source: str(),
+        status: str(),
+        failure: { type: 'object', nullable: true },
+        createdAt: dateTime(),
+        completedAt: dateTime({ nullable: true }),
+      }),
+    },
+    refunds: { type: 'array', items: ref('Refund') },
+    createdAt: dateTime(),
+    updatedAt: dateTime(),
   }),
   AnchorRecord: obj({
+    recordType: str({ example: 'order' }),
     recordId: str(),
+    sourceId: str(),
     status: str({ enum: ['pending', 'anchored', 'verified', 'tampered'] }),
-    leaf: str(),
-    proof: { type: 'array', items: str() },
-    root: str(),
-    transactionHash: str(),
-    blockNumber: int(),
+    reason: str({ description: 'why tampered, or only anchored' }),
+    anchoredAt: dateTime({ nullable: true }),
+    receipt: {
+      type: 'object',
+      description:
+        'Everything needed to check the record against the chain: canonical, salt, leaf, proof, ' +
+        'batchId, onChainBatchId, root, previousRoot, chainId, contractAddress, txHash, ' +
+        'blockNumber, blockHash, blockTimestamp, verifyCall { to, data }',
+      additionalProperties: true,
+    },
   }),
-  Page: obj({ items: { type: 'array', items: {} }, total: int(), page: int(), limit: int() }),
+  AnchorTransaction: obj({
+    service: str({ enum: ['order', 'payment'] }),
+    txHash: str(),
+    batchId: str(),
+    root: str(),
+    blockNumber: int({ nullable: true }),
+    chainId: int({ nullable: true }),
+    contractAddress: nullableStr(),
+    recordCount: int(),
+    records: { type: 'array', items: ref('AnchorRecord') },
+  }),
 };
 
 const tags = [
@@ -217,22 +423,28 @@ const tags = [
   { name: 'Comments', description: 'Reviews, replies, moderation (comments service)' },
   { name: 'Orders', description: 'Orders and their saga (order service)' },
   { name: 'Payments', description: 'Payments and refunds (payment service)' },
-  { name: 'Blockchain', description: 'Anchors and their verification' },
+  { name: 'Blockchain', description: 'Anchors and their verification (order, payment services)' },
   { name: 'Gateway', description: 'Health, metrics and these docs' },
 ];
+
+const LOCKED =
+  'RATE_LIMITED with details.reason account_locked and Retry-After (repeated failed logins), or the gateway budget';
 
 const paths: Record<string, Record<string, Operation>> = {
   '/api/auth/register': {
     post: op({
       tag: 'Auth',
-      summary: 'Create an account (role customer)',
+      summary: 'Create an account (role customer) and sign in',
       isPublic: true,
-      body: obj({ email: str({ format: 'email' }), password: str({ minLength: 8 }), name: str() }, [
-        'email',
-        'password',
-        'name',
-      ]),
-      ok: ['201', 'The user and a token pair', obj({ user: ref('User'), tokens: ref('Tokens') })],
+      body: obj(
+        {
+          email: str({ format: 'email', maxLength: 254 }),
+          password: str(),
+          name: str({ maxLength: 100 }),
+        },
+        ['email', 'password', 'name'],
+      ),
+      ok: ['201', 'A session', ref('Session')],
       errors: { '409': 'Email already registered' },
     }),
   },
@@ -242,113 +454,159 @@ const paths: Record<string, Record<string, Operation>> = {
       summary: 'Sign in',
       isPublic: true,
       body: obj({ email: str({ format: 'email' }), password: str() }, ['email', 'password']),
-      ok: ['200', 'A token pair', obj({ user: ref('User'), tokens: ref('Tokens') })],
-      errors: { '401': 'Wrong email or password', '423': 'Account locked for a while' },
+      ok: ['200', 'A session', ref('Session')],
+      errors: { '401': 'Wrong email or password', '429': LOCKED },
     }),
   },
   '/api/auth/refresh': {
     post: op({
       tag: 'Auth',
-      summary: 'Rotate a refresh token into a new pair',
+      summary: 'Rotate a refresh token into a new session',
       isPublic: true,
       body: obj({ refreshToken: str() }, ['refreshToken']),
-      ok: ['200', 'A new token pair', ref('Tokens')],
-      errors: { '401': 'Unknown, expired or reused refresh token' },
+      ok: ['200', 'A new session', ref('Session')],
+      errors: { '401': 'Unknown, expired, revoked or reused refresh token' },
     }),
   },
   '/api/auth/logout': {
     post: op({
       tag: 'Auth',
-      summary: 'Revoke a refresh token',
+      summary: "Revoke this login's refresh token family (no access token needed; idempotent)",
+      isPublic: true,
       body: obj({ refreshToken: str() }, ['refreshToken']),
       ok: ['204', 'Revoked'],
+    }),
+  },
+  '/api/auth/logout-all': {
+    post: op({
+      tag: 'Auth',
+      summary: 'Revoke every refresh token of the caller',
+      ok: ['200', 'How many were revoked', obj({ revoked: int() }, ['revoked'])],
     }),
   },
   '/api/auth/verify': {
     get: op({
       tag: 'Auth',
-      summary: 'Claims of the presented access token',
-      ok: ['200', 'Claims', {}],
+      summary: 'The presented access token, verified',
+      ok: [
+        '200',
+        'Valid',
+        obj({ valid: { type: 'boolean' }, user: { type: 'object' }, claims: { type: 'object' } }),
+      ],
     }),
   },
   '/api/auth/profile': {
-    get: op({ tag: 'Auth', summary: 'Own profile', ok: ['200', 'The user', ref('User')] }),
+    get: op({
+      tag: 'Auth',
+      summary: 'Own profile',
+      ok: ['200', 'The user', ref('UserEnvelope')],
+      errors: { '404': 'Account gone' },
+    }),
     put: op({
       tag: 'Auth',
-      summary: 'Update own profile',
-      body: obj({ name: str({ maxLength: 100 }) }),
-      ok: ['200', 'The user', ref('User')],
+      summary: 'Update own profile (null removes phone or address)',
+      body: {
+        ...obj({
+          name: str({ maxLength: 100 }),
+          phone: nullableStr(),
+          address: { ...userAddress, nullable: true },
+        }),
+        minProperties: 1,
+      },
+      ok: ['200', 'The user', ref('UserEnvelope')],
+      errors: { '404': 'Account gone' },
     }),
   },
   '/api/auth/password': {
     put: op({
       tag: 'Auth',
-      summary: 'Change password (revokes refresh tokens)',
-      body: obj({ currentPassword: str(), newPassword: str({ minLength: 8 }) }, [
-        'currentPassword',
-        'newPassword',
-      ]),
-      ok: ['204', 'Changed'],
+      summary: 'Change password (revokes every refresh token, answers a new session)',
+      body: obj({ currentPassword: str(), newPassword: str() }, ['currentPassword', 'newPassword']),
+      ok: ['200', 'A new session', ref('Session')],
+      errors: { '403': 'Wrong current password', '429': LOCKED },
     }),
   },
   '/api/users/profile': {
-    get: op({ tag: 'Auth', summary: 'Own profile (alias)', ok: ['200', 'The user', ref('User')] }),
+    get: op({
+      tag: 'Auth',
+      summary: 'Own profile (alias)',
+      ok: ['200', 'The user', ref('UserEnvelope')],
+    }),
     put: op({
       tag: 'Auth',
       summary: 'Update own profile (alias)',
-      body: obj({ name: str({ maxLength: 100 }) }),
-      ok: ['200', 'The user', ref('User')],
+      body: {
+        ...obj({
+          name: str({ maxLength: 100 }),
+          phone: nullableStr(),
+          address: { ...userAddress, nullable: true },
+        }),
+        minProperties: 1,
+      },
+      ok: ['200', 'The user', ref('UserEnvelope')],
     }),
   },
   '/api/users': {
     get: op({
       tag: 'Auth',
       summary: 'List users (admin)',
-      params: pagination,
-      ok: ['200', 'A page of users', ref('Page')],
+      params: [...pagination, queryParam('role', str({ enum: roles }))],
+      ok: ['200', 'A page of users', itemsPage(ref('User'))],
+    }),
+  },
+  '/api/users/{id}': {
+    get: op({
+      tag: 'Auth',
+      summary: 'One user (admin)',
+      params: [pathParam('id', 'user id (24 hex characters)')],
+      ok: ['200', 'The user', ref('UserEnvelope')],
+      errors: { '404': 'Unknown user' },
+    }),
+    delete: op({
+      tag: 'Auth',
+      summary: 'Delete a user (admin)',
+      params: [pathParam('id', 'user id (24 hex characters)')],
+      ok: ['204', 'Deleted'],
+      errors: { '404': 'Unknown user', '422': 'SELF_DELETE' },
     }),
   },
   '/api/users/{id}/role': {
     put: op({
       tag: 'Auth',
       summary: 'Change a role (admin)',
-      params: [pathParam('id')],
-      body: obj({ role: str({ enum: ['customer', 'seller', 'admin'] }) }, ['role']),
-      ok: ['200', 'The user', ref('User')],
-      errors: { '404': 'Unknown user' },
-    }),
-  },
-  '/api/users/{id}': {
-    delete: op({
-      tag: 'Auth',
-      summary: 'Delete a user (admin)',
-      params: [pathParam('id')],
-      ok: ['204', 'Deleted'],
-      errors: { '404': 'Unknown user' },
+      params: [pathParam('id', 'user id (24 hex characters)')],
+      body: obj({ role: str({ enum: roles }) }, ['role']),
+      ok: ['200', 'The user', ref('UserEnvelope')],
+      errors: { '404': 'Unknown user', '422': 'SELF_ROLE_CHANGE' },
     }),
   },
   '/api/products': {
     get: op({
       tag: 'Products',
-      summary: 'Search the catalogue',
+      summary:
+        'Search the catalogue (header X-Upstream-Cache: the service cache; X-Cache: the gateway cache)',
       isPublic: true,
       params: [
-        queryParam('q', str({ maxLength: 200 }), 'text search on name and description'),
-        queryParam('category', str()),
+        queryParam('q', str({ maxLength: 100 }), 'text search on name and description'),
+        queryParam('category', str(), 'category slug (its subcategories included)'),
         queryParam('minPrice', { type: 'number', minimum: 0 }),
         queryParam('maxPrice', { type: 'number', minimum: 0 }),
         queryParam('inStock', { type: 'boolean' }),
         queryParam('sellerId', str()),
-        queryParam('sort', str({ enum: ['price', '-price', 'newest', 'rating'] })),
-        ...pagination,
+        queryParam(
+          'sort',
+          str({ enum: ['newest', 'price', '-price', 'rating'], default: 'newest' }),
+        ),
+        queryParam('page', int({ minimum: 1, maximum: 10000, default: 1 })),
+        queryParam('limit', int({ minimum: 1, maximum: 100, default: 20 })),
       ],
-      ok: ['200', 'A page of products', ref('Page')],
+      ok: ['200', 'A page of products', ref('ProductPage')],
     }),
     post: op({
       tag: 'Products',
       summary: 'Create a product (seller or admin)',
-      body: ref('ProductInput'),
-      ok: ['201', 'The product', ref('Product')],
+      body: ref('ProductCreate'),
+      ok: ['201', 'The product (Location header)', ref('Product')],
     }),
   },
   '/api/products/categories': {
@@ -356,23 +614,28 @@ const paths: Record<string, Record<string, Operation>> = {
       tag: 'Products',
       summary: 'Category tree',
       isPublic: true,
-      ok: ['200', 'Categories', { type: 'array', items: ref('Category') }],
+      ok: [
+        '200',
+        'Categories',
+        obj({ items: { type: 'array', items: ref('CategoryNode') } }, ['items']),
+      ],
     }),
     post: op({
       tag: 'Products',
-      summary: 'Create a category (admin)',
-      body: obj({ name: str(), parentId: str() }, ['name']),
+      summary: 'Create a category (admin; slug derived from the name unless given)',
+      body: obj({ name: str({ maxLength: 100 }), slug: str(), parentId: nullableStr() }, ['name']),
       ok: ['201', 'The category', ref('Category')],
-      errors: { '409': 'Name taken' },
+      errors: { '409': 'Slug taken' },
     }),
   },
   '/api/products/categories/{id}': {
     put: op({
       tag: 'Products',
-      summary: 'Rename a category (admin)',
+      summary: 'Rename a category (admin; the slug stays)',
       params: [pathParam('id')],
-      body: obj({ name: str() }, ['name']),
+      body: obj({ name: str({ maxLength: 100 }) }, ['name']),
       ok: ['200', 'The category', ref('Category')],
+      errors: { '404': 'Unknown category' },
     }),
   },
   '/api/products/{id}': {
@@ -382,19 +645,19 @@ const paths: Record<string, Record<string, Operation>> = {
       isPublic: true,
       params: [pathParam('id')],
       ok: ['200', 'The product', ref('Product')],
-      errors: { '404': 'Unknown product' },
+      errors: { '404': 'Unknown, deleted or malformed id' },
     }),
     put: op({
       tag: 'Products',
-      summary: 'Update a product (its seller or an admin)',
+      summary: 'Update a product, partially (its seller or an admin)',
       params: [pathParam('id')],
-      body: ref('ProductInput'),
+      body: ref('ProductUpdate'),
       ok: ['200', 'The product', ref('Product')],
       errors: { '404': 'Unknown product' },
     }),
     delete: op({
       tag: 'Products',
-      summary: 'Delete a product (its seller or an admin)',
+      summary: 'Delete a product, softly (its seller or an admin)',
       params: [pathParam('id')],
       ok: ['204', 'Deleted'],
       errors: { '404': 'Unknown product' },
@@ -403,25 +666,44 @@ const paths: Record<string, Record<string, Operation>> = {
   '/api/products/{id}/inventory': {
     put: op({
       tag: 'Products',
-      summary: 'Restock or set stock (seller or admin)',
+      summary: 'Set the free stock or restock, and/or the low-stock threshold (seller or admin)',
       params: [pathParam('id')],
-      body: obj({ set: int({ minimum: 0 }), add: int({ minimum: 1 }) }),
+      body: {
+        ...obj({
+          set: int({ minimum: 0, description: 'absolute free stock' }),
+          restock: int({ minimum: 1, description: 'atomic add' }),
+          lowStockThreshold: int({ minimum: 0 }),
+        }),
+        minProperties: 1,
+        description: 'At most one of set and restock.',
+      },
       ok: ['200', 'The product', ref('Product')],
+      errors: { '404': 'Unknown product' },
     }),
   },
   '/api/products/{id}/availability': {
     get: op({
       tag: 'Products',
-      summary: 'Whether N units are available',
+      summary: 'Whether N units are available (never cached)',
       isPublic: true,
-      params: [pathParam('id'), queryParam('quantity', int({ minimum: 1 }))],
-      ok: ['200', 'Availability', obj({ available: { type: 'boolean' }, inStock: int() })],
+      params: [pathParam('id'), queryParam('quantity', int({ minimum: 1, default: 1 }))],
+      ok: [
+        '200',
+        'Availability',
+        obj({
+          productId: str(),
+          requested: int(),
+          available: int(),
+          sufficient: { type: 'boolean' },
+        }),
+      ],
+      errors: { '404': 'Unknown product' },
     }),
   },
   '/api/comments': {
     post: op({
       tag: 'Comments',
-      summary: 'Review a product, or reply to a comment',
+      summary: 'Review a product (rating required), or reply to a comment (parentId, no rating)',
       body: obj(
         {
           productId: str(),
@@ -431,46 +713,83 @@ const paths: Record<string, Record<string, Operation>> = {
         },
         ['productId', 'text'],
       ),
-      ok: ['201', 'The comment', ref('Comment')],
-      errors: { '409': 'One review per user per product' },
+      ok: ['201', 'The comment (Location header)', ref('Comment')],
+      errors: {
+        '404': 'Unknown product or parent',
+        '409': 'One review per user per product',
+        '422': 'PARENT_PRODUCT_MISMATCH, PARENT_DELETED, THREAD_TOO_DEEP',
+      },
     }),
   },
   '/api/comments/product/{productId}': {
     get: op({
       tag: 'Comments',
-      summary: "A product's reviews with nested replies",
+      summary: "A product's reviews with nested replies (token optional)",
       isPublic: true,
       params: [
         pathParam('productId'),
-        queryParam('sort', str({ enum: ['newest', 'helpful'] })),
+        queryParam('sort', str({ enum: ['newest', 'helpful'], default: 'newest' })),
         ...pagination,
       ],
-      ok: ['200', 'A page of reviews', ref('Page')],
+      ok: ['200', 'A page of reviews', itemsPage(ref('Comment'))],
+    }),
+  },
+  '/api/comments/moderation/queue': {
+    get: op({
+      tag: 'Comments',
+      summary: 'Hidden comments awaiting review, each with its recent flags (admin)',
+      params: pagination,
+      ok: ['200', 'A page of comments', itemsPage(ref('Comment'))],
     }),
   },
   '/api/comments/{id}': {
+    get: op({
+      tag: 'Comments',
+      summary: 'One comment, without replies (token optional)',
+      isPublic: true,
+      params: [pathParam('id')],
+      ok: ['200', 'The comment', ref('Comment')],
+      errors: { '404': 'Unknown comment (hidden ones too, for non-admins)' },
+    }),
     put: op({
       tag: 'Comments',
       summary: 'Edit own comment',
       params: [pathParam('id')],
-      body: obj({ text: str({ maxLength: 5000 }), rating: int({ minimum: 1, maximum: 5 }) }),
+      body: {
+        ...obj({ text: str({ maxLength: 5000 }), rating: int({ minimum: 1, maximum: 5 }) }),
+        minProperties: 1,
+      },
       ok: ['200', 'The comment', ref('Comment')],
+      errors: { '404': 'Unknown comment', '422': 'COMMENT_DELETED' },
     }),
     delete: op({
       tag: 'Comments',
-      summary: 'Delete a comment (author or admin)',
+      summary: 'Delete a comment (author or admin; a tombstone when it has replies)',
       params: [pathParam('id')],
-      ok: ['204', 'Deleted (a tombstone when it has replies)'],
+      ok: [
+        '200',
+        'What happened',
+        obj({ id: str(), outcome: str({ enum: ['removed', 'tombstoned'] }) }, ['id', 'outcome']),
+      ],
+      errors: { '404': 'Unknown comment' },
     }),
   },
   '/api/comments/{id}/flag': {
     post: op({
       tag: 'Comments',
-      summary: 'Flag a comment',
+      summary: 'Flag a comment (enough flags hide it)',
       params: [pathParam('id')],
       body: obj({ reason: str({ maxLength: 500 }) }, ['reason']),
-      ok: ['201', 'Flagged'],
-      errors: { '409': 'Already flagged by this user' },
+      ok: [
+        '201',
+        'Flagged',
+        obj({ commentId: str(), flagged: { type: 'boolean' }, hidden: { type: 'boolean' } }),
+      ],
+      errors: {
+        '404': 'Unknown comment',
+        '409': 'Already flagged by this user',
+        '422': 'OWN_COMMENT_FLAG',
+      },
     }),
   },
   '/api/comments/{id}/moderate': {
@@ -479,44 +798,78 @@ const paths: Record<string, Record<string, Operation>> = {
       summary: 'Moderate a comment (admin)',
       params: [pathParam('id')],
       body: obj({ action: str({ enum: ['approve', 'hide', 'remove'] }) }, ['action']),
-      ok: ['200', 'The comment', ref('Comment')],
+      ok: [
+        '200',
+        'The outcome',
+        obj({
+          id: str(),
+          action: str({ enum: ['approve', 'hide', 'remove'] }),
+          outcome: str({ enum: ['visible', 'hidden', 'removed', 'tombstoned'] }),
+          comment: { allOf: [ref('Comment')], nullable: true },
+        }),
+      ],
+      errors: { '404': 'Unknown comment' },
+    }),
+  },
+  '/api/comments/{id}/helpful': {
+    post: op({
+      tag: 'Comments',
+      summary: 'Mark a comment helpful (once per user)',
+      params: [pathParam('id')],
+      ok: ['201', 'The new count', obj({ commentId: str(), helpfulCount: int() })],
+      errors: { '404': 'Unknown comment', '409': 'Already voted', '422': 'OWN_COMMENT_VOTE' },
+    }),
+    delete: op({
+      tag: 'Comments',
+      summary: 'Withdraw the helpful vote',
+      params: [pathParam('id')],
+      ok: ['200', 'The new count', obj({ commentId: str(), helpfulCount: int() })],
+      errors: { '404': 'Unknown comment or no vote' },
     }),
   },
   '/api/orders': {
     post: op({
       tag: 'Orders',
-      summary: 'Place an order (starts the saga)',
+      summary: 'Place an order (starts the saga; without payment it waits in AWAITING_PAYMENT)',
       params: [idempotencyKey],
       body: obj(
         {
           items: {
             type: 'array',
             minItems: 1,
-            items: obj({ productId: str(), quantity: int({ minimum: 1 }) }, [
-              'productId',
-              'quantity',
-            ]),
+            maxItems: 50,
+            items: obj(
+              { productId: str({ maxLength: 128 }), quantity: int({ minimum: 1, maximum: 1000 }) },
+              ['productId', 'quantity'],
+            ),
           },
           payment: paymentDetails,
-          shippingAddress: { type: 'object' },
+          shippingAddress,
         },
         ['items', 'shippingAddress'],
       ),
-      ok: ['201', 'The order, PENDING', ref('Order')],
-      errors: { '422': 'Idempotency key reused with another body' },
+      ok: ['201', 'The order, PENDING (a replay: header Idempotent-Replayed)', ref('Order')],
+      errors: {
+        '422': 'UNKNOWN_PRODUCT, PRODUCT_UNAVAILABLE, MIXED_CURRENCY, IDEMPOTENCY_KEY_REUSED',
+      },
     }),
     get: op({
       tag: 'Orders',
-      summary: 'Own orders (admin: all)',
-      params: [queryParam('status', str()), ...pagination],
-      ok: ['200', 'A page of orders', ref('Page')],
+      summary: 'Own orders, newest first (admin: all, or ?userId=)',
+      params: [
+        queryParam('status', str()),
+        queryParam('userId', str(), 'admin only'),
+        queryParam('page', int({ minimum: 1, default: 1 })),
+        queryParam('limit', int({ minimum: 1, maximum: 100, default: 20 })),
+      ],
+      ok: ['200', 'A page of orders', ref('OrderPage')],
     }),
   },
   '/api/orders/{id}': {
     get: op({
       tag: 'Orders',
       summary: 'One order (owner or admin)',
-      params: [pathParam('id')],
+      params: [pathParam('id', 'order id (uuid)')],
       ok: ['200', 'The order', ref('Order')],
       errors: { '404': 'Unknown order' },
     }),
@@ -524,28 +877,30 @@ const paths: Record<string, Record<string, Operation>> = {
   '/api/orders/{id}/history': {
     get: op({
       tag: 'Orders',
-      summary: 'Every status transition',
-      params: [pathParam('id')],
-      ok: ['200', 'Transitions', { type: 'array', items: { type: 'object' } }],
+      summary: 'Every status transition with its cause',
+      params: [pathParam('id', 'order id (uuid)')],
+      ok: ['200', 'Transitions', ref('OrderHistory')],
+      errors: { '404': 'Unknown order' },
     }),
   },
   '/api/orders/{id}/cancel': {
     put: op({
       tag: 'Orders',
       summary: 'Cancel before shipping (owner or admin)',
-      params: [pathParam('id')],
+      params: [pathParam('id', 'order id (uuid)')],
+      body: obj({ reason: str({ maxLength: 500 }) }),
       ok: ['200', 'The order', ref('Order')],
-      errors: { '409': 'Not cancellable in its state' },
+      errors: { '404': 'Unknown order', '409': 'Not cancellable in its state' },
     }),
   },
   '/api/orders/{id}/status': {
     put: op({
       tag: 'Orders',
       summary: 'Mark SHIPPED or DELIVERED (seller or admin)',
-      params: [pathParam('id')],
+      params: [pathParam('id', 'order id (uuid)')],
       body: obj({ status: str({ enum: ['SHIPPED', 'DELIVERED'] }) }, ['status']),
       ok: ['200', 'The order', ref('Order')],
-      errors: { '409': 'Illegal transition' },
+      errors: { '404': 'Unknown order', '409': 'Illegal transition' },
     }),
   },
   '/api/payments/initiate': {
@@ -553,59 +908,106 @@ const paths: Record<string, Record<string, Operation>> = {
       tag: 'Payments',
       summary: 'Pay an order waiting in AWAITING_PAYMENT (owner)',
       params: [idempotencyKey],
-      body: obj({ orderId: str(), payment: paymentDetails }, ['orderId', 'payment']),
+      body: obj({ orderId: str({ maxLength: 128 }), payment: paymentDetails }, [
+        'orderId',
+        'payment',
+      ]),
       ok: ['201', 'The payment', ref('Payment')],
-      errors: { '402': 'Declined (the order keeps waiting)' },
+      errors: {
+        '402': 'PAYMENT_DECLINED (retryable; the order keeps waiting)',
+        '404': 'Unknown order, or not the owner',
+        '409': 'Not reserved yet, already paid, in progress, or order closed',
+        '422': 'IDEMPOTENCY_KEY_REUSED',
+      },
     }),
   },
   '/api/payments/{id}': {
     get: op({
       tag: 'Payments',
-      summary: 'One payment',
-      params: [pathParam('id')],
+      summary: 'One payment (owner or admin)',
+      params: [pathParam('id', 'payment id (uuid)')],
       ok: ['200', 'The payment', ref('Payment')],
+      errors: { '404': 'Unknown payment' },
     }),
   },
   '/api/payments/order/{orderId}': {
     get: op({
       tag: 'Payments',
-      summary: "An order's payments",
+      summary: "An order's payment (owner or admin)",
       params: [pathParam('orderId')],
-      ok: ['200', 'Payments', { type: 'array', items: ref('Payment') }],
+      ok: ['200', 'The payment', ref('Payment')],
+      errors: { '404': 'No payment for this order' },
     }),
   },
   '/api/payments/{id}/refund': {
     post: op({
       tag: 'Payments',
-      summary: 'Refund, fully or partly (admin)',
-      params: [pathParam('id')],
-      body: obj({ amount: int({ minimum: 1, description: 'minor units' }), reason: str() }),
-      ok: ['201', 'The payment', ref('Payment')],
-      errors: { '422': 'Refunds would exceed the amount paid' },
+      summary: 'Refund, fully (no amount: what is left) or partly (admin)',
+      params: [pathParam('id', 'payment id (uuid)'), idempotencyKey],
+      body: obj({
+        amount: int({ minimum: 1, description: 'minor units' }),
+        reason: str({ maxLength: 500 }),
+      }),
+      ok: [
+        '201',
+        'The refund and the payment',
+        obj({ refund: ref('Refund'), payment: ref('Payment') }),
+      ],
+      errors: {
+        '404': 'Unknown payment',
+        '409': 'Not charged, or fully refunded',
+        '422': 'REFUND_EXCEEDS_AMOUNT, REFUND_REFUSED, IDEMPOTENCY_KEY_REUSED',
+      },
     }),
   },
   '/api/blockchain/order/{orderId}': {
     get: op({
       tag: 'Blockchain',
-      summary: "An order's anchored records with proofs",
-      params: [pathParam('orderId')],
-      ok: ['200', 'Records', { type: 'array', items: ref('AnchorRecord') }],
+      summary: "An order's anchored records with proofs (owner or admin; order service)",
+      params: [pathParam('orderId', 'order id (uuid)')],
+      ok: [
+        '200',
+        'Records',
+        obj({ orderId: str(), records: { type: 'array', items: ref('AnchorRecord') } }, [
+          'records',
+        ]),
+      ],
+      errors: {
+        '404': 'Unknown order',
+        '503': 'Anchoring not configured (ANCHORING_NOT_CONFIGURED)',
+      },
     }),
   },
   '/api/blockchain/payment/{paymentId}': {
     get: op({
       tag: 'Blockchain',
-      summary: "A payment's anchored records with proofs",
-      params: [pathParam('paymentId')],
-      ok: ['200', 'Records', { type: 'array', items: ref('AnchorRecord') }],
+      summary: "A payment's anchored records with proofs (owner or admin; payment service)",
+      params: [pathParam('paymentId', 'payment id (uuid)')],
+      ok: [
+        '200',
+        'Records',
+        obj({ paymentId: str(), records: { type: 'array', items: ref('AnchorRecord') } }, [
+          'records',
+        ]),
+      ],
+      errors: {
+        '404': 'Unknown payment',
+        '503': 'Anchoring not configured (ANCHORING_NOT_CONFIGURED)',
+      },
     }),
   },
   '/api/blockchain/verify/{transactionHash}': {
     get: op({
       tag: 'Blockchain',
-      summary: 'What a transaction anchored, and whether each record still matches',
-      params: [pathParam('transactionHash')],
-      ok: ['200', 'Records', { type: 'array', items: ref('AnchorRecord') }],
+      summary:
+        'What a transaction anchored (payment or order batches), and whether each record still matches; ' +
+        'non-admins see only their own records',
+      params: [pathParam('transactionHash', '0x followed by 64 hex digits')],
+      ok: ['200', 'The batch and its records', ref('AnchorTransaction')],
+      errors: {
+        '404': 'No anchor (of yours) in this transaction',
+        '503': 'Anchoring not configured',
+      },
     }),
   },
   '/health': {

@@ -61,20 +61,31 @@ function trimSlash(path: string): string {
   return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
 }
 
-const PUBLIC_AUTH_POSTS = new Set(['/api/auth/register', '/api/auth/login', '/api/auth/refresh']);
+/**
+ * Logout needs only the refresh token it revokes (the auth service checks it): a client whose
+ * access token has expired must still be able to sign out. Still rate limited per IP.
+ */
+const PUBLIC_AUTH_POSTS = new Set([
+  '/api/auth/register',
+  '/api/auth/login',
+  '/api/auth/refresh',
+  '/api/auth/logout',
+]);
 
 function under(path: string, prefix: string): boolean {
   return path === prefix || path.startsWith(`${prefix}/`);
 }
 
 /**
- * Routes that pass the edge without a token: account creation and sign-in, the public
+ * Routes that pass the edge without a token: account creation, sign-in and sign-out, the public
  * catalogue and review reads. Everything else needs a valid access token.
  */
 export function isPublicRoute(method: string, path: string): boolean {
   const p = trimSlash(path);
   if (method === 'POST') return PUBLIC_AUTH_POSTS.has(p);
   if (method === 'GET' || method === 'HEAD') {
+    // The moderation queue is an admin read, not a public one.
+    if (under(p, '/api/comments/moderation')) return false;
     return under(p, '/api/products') || under(p, '/api/comments');
   }
   return false;

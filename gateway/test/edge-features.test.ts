@@ -213,6 +213,58 @@ describe('API docs', () => {
     }
   });
 
+  it('describes the answers the services actually give', () => {
+    type SchemaNode = { $ref?: string; required?: string[]; properties?: Record<string, unknown> };
+    type Op = {
+      responses: Record<string, { content?: { 'application/json': { schema: SchemaNode } } }>;
+    };
+    const doc = openApiDocument() as {
+      paths: Record<string, Record<string, Op>>;
+      components: { schemas: Record<string, SchemaNode> };
+    };
+    const ok = (path: string, method: string, status: string) => {
+      const response = doc.paths[path]?.[method]?.responses[status];
+      expect(response).toBeDefined();
+      return response!.content?.['application/json'].schema ?? {};
+    };
+    // Auth: a flat session, { user }, 429 when locked, a new session after a password change.
+    expect(ok('/api/auth/login', 'post', '200')).toEqual({ $ref: '#/components/schemas/Session' });
+    expect(ok('/api/auth/register', 'post', '201')).toEqual({
+      $ref: '#/components/schemas/Session',
+    });
+    expect(doc.components.schemas.Session!.required).toEqual([
+      'user',
+      'accessToken',
+      'refreshToken',
+      'tokenType',
+      'expiresIn',
+      'refreshTokenExpiresAt',
+    ]);
+    expect(doc.paths['/api/auth/login']!.post!.responses['429']).toBeDefined();
+    expect(doc.paths['/api/auth/login']!.post!.responses['423']).toBeUndefined();
+    expect(ok('/api/auth/password', 'put', '200')).toEqual({
+      $ref: '#/components/schemas/Session',
+    });
+    expect(ok('/api/auth/profile', 'get', '200')).toEqual({
+      $ref: '#/components/schemas/UserEnvelope',
+    });
+    ok('/api/auth/logout-all', 'post', '200');
+    ok('/api/users/{id}', 'get', '200');
+    // Comments: bare resources, { id, outcome } on delete, { items, …, totalPages } lists.
+    expect(ok('/api/comments/{id}', 'delete', '200').required).toEqual(['id', 'outcome']);
+    expect(ok('/api/comments/product/{productId}', 'get', '200').required).toEqual([
+      'items',
+      'page',
+      'limit',
+      'total',
+      'totalPages',
+    ]);
+    // Blockchain: records under `records`.
+    expect(ok('/api/blockchain/order/{orderId}', 'get', '200').properties?.records).toBeDefined();
+    expect(ok('/api/blockchain/verify/{transactionHash}', 'get', '200')).toEqual({
+      $ref: '#/components/schemas/AnchorTransaction',
+    });
+  });
   it('marks exactly the routes the gateway lets through as public', () => {
     const doc = openApiDocument() as {
       paths: Record<string, Record<string, { security: unknown[] }>>;
