@@ -80,6 +80,27 @@ describe('PGlite stand-in over the wire', () => {
     expect(rows[0].n).toBe(40);
   });
 
+  it("keeps each connection's parameterised queries apart while others run transactions", async () => {
+    // pg sends Parse/Bind/Execute/Sync per query; interleaved on PGlite's one session they
+    // used to run each other's statements ("portal does not exist", wrong rows).
+    await pool.query('CREATE TABLE kv (id int PRIMARY KEY, v text NOT NULL)');
+    for (let i = 0; i < 50; i++) await pool.query('INSERT INTO kv VALUES ($1, $2)', [i, `v${i}`]);
+    const outcomes = await Promise.all(
+      Array.from({ length: 300 }, async (_, i) => {
+        const id = i % 50;
+        if (i % 4 === 0) {
+          await withTransaction(pool, (c) =>
+            c.query('UPDATE kv SET v = $1 WHERE id = $2', [`v${id}`, id]),
+          );
+          return true;
+        }
+        const { rows } = await pool.query<{ v: string }>('SELECT v FROM kv WHERE id = $1', [id]);
+        return rows.length === 1 && rows[0].v === `v${id}`;
+      }),
+    );
+    expect(outcomes.every(Boolean)).toBe(true);
+  });
+
   it('FOR UPDATE SKIP LOCKED hands each row to exactly one of several workers', async () => {
     await pool.query('CREATE TABLE jobs (id serial PRIMARY KEY, taken_by int)');
     await pool.query('INSERT INTO jobs (taken_by) SELECT NULL FROM generate_series(1, 30)');

@@ -56,6 +56,84 @@ export async function startPostgresStandIn(
 
 type Started = Omit<PostgresStandIn, 'url'>;
 
+/**
+ * pglite-socket queues the messages of all connections one by one onto PGlite's single
+ * session, keeping a connection's messages together only inside a transaction. The extended
+ * protocol (Parse/Bind/Describe/Execute … Sync, which pg uses for every parameterised query)
+ * then interleaves between connections outside transactions, and one connection executes
+ * another's unnamed statement ("portal does not exist", wrong rows). This replaces the queue's
+ * scheduler so that a connection keeps the backend from its first extended-protocol message
+ * to its Sync, as well as for a whole transaction. Plain JS source, shared with the child
+ * process; it checks the internals it relies on and fails loudly if a release changes them.
+ */
+const BATCH_SAFE_SOURCE = `
+function makeBatchSafe(server) {
+  const q = server.queryQueue;
+  if (!q || !Array.isArray(q.queue) || typeof q.clearQueueForHandler !== 'function' ||
+      typeof q.clearTransactionIfNeeded !== 'function' || !q.db) {
+    throw new Error('@electric-sql/pglite-socket internals changed: cannot make its query queue batch-safe');
+  }
+  // Parse, Bind, Describe, Execute, Close, Flush: the batch continues until Sync.
+  const IN_BATCH = new Set([0x50, 0x42, 0x44, 0x45, 0x43, 0x48]);
+  const SYNC = new Uint8Array([0x53, 0, 0, 0, 4]);
+  let owner = null;
+  q.processQueue = async function () {
+    if (this.processing || this.queue.length === 0) return;
+    this.processing = true;
+    try {
+      while (this.queue.length > 0) {
+        let index = 0;
+        if (owner !== null) {
+          index = this.queue.findIndex((item) => item.handlerId === owner);
+          if (index === -1) break;
+        }
+        const item = this.queue.splice(index, 1)[0];
+        let bytes = 0;
+        try {
+          await this.db.runExclusive(() =>
+            this.db.execProtocolRawStream(item.message, {
+              onRawData: (data) => {
+                bytes += data.length;
+                item.onData(data);
+              },
+            }),
+          );
+        } catch (err) {
+          owner = this.db.isInTransaction() ? item.handlerId : null;
+          item.reject(err);
+          continue;
+        }
+        owner = IN_BATCH.has(item.message[0]) || this.db.isInTransaction() ? item.handlerId : null;
+        this.lastHandlerId = item.handlerId;
+        item.resolve(bytes);
+      }
+    } finally {
+      this.processing = false;
+    }
+  };
+  const clearTransaction = q.clearTransactionIfNeeded.bind(q);
+  q.clearTransactionIfNeeded = async function (handlerId) {
+    // A connection that went away mid-transaction is rolled back by the original code; one
+    // that went away mid-batch gets a Sync so the session leaves the batch.
+    if (owner === handlerId) {
+      this.lastHandlerId = handlerId;
+      if (!this.db.isInTransaction()) {
+        await this.db.runExclusive(() => this.db.execProtocolRawStream(SYNC, { onRawData: () => undefined }));
+      }
+    }
+    await clearTransaction(handlerId);
+    if (owner === handlerId) {
+      owner = null;
+      await this.processQueue();
+    }
+  };
+}
+`;
+
+type BatchSafe = (server: unknown) => void;
+// Compiled from source text because the same code runs in the child process.
+const makeBatchSafe = new Function(`${BATCH_SAFE_SOURCE}; return makeBatchSafe;`)() as BatchSafe;
+
 async function startInProcess(
   host: string,
   port: number,
@@ -67,6 +145,7 @@ async function startInProcess(
     require('@electric-sql/pglite-socket') as typeof import('@electric-sql/pglite-socket');
   const db = await PGlite.create(dataDir ? { dataDir } : {});
   const server = new PGLiteSocketServer({ db, host, port, maxConnections });
+  makeBatchSafe(server);
   try {
     await server.start();
   } catch (err) {
@@ -89,12 +168,14 @@ async function startInProcess(
 // Plain JS run by `node -e`: starts the server, prints its port, stops when stdin closes
 // (the parent exited or called stop()), so no orphan outlives a crashed test worker.
 const CHILD_SOURCE = `
+${BATCH_SAFE_SOURCE}
 const [pglitePath, socketPath, host, port, dataDir, maxConnections] = process.argv.slice(1);
 const { PGlite } = require(pglitePath);
 const { PGLiteSocketServer } = require(socketPath);
 (async () => {
   const db = await PGlite.create(dataDir ? { dataDir } : {});
   const server = new PGLiteSocketServer({ db, host, port: Number(port), maxConnections: Number(maxConnections) });
+  makeBatchSafe(server);
   await server.start();
   process.stdout.write('PORT ' + server.getServerConn().split(':').pop() + '\\n');
   let stopping = false;
