@@ -1,7 +1,6 @@
 import type { Express } from 'express';
 import { Counter } from 'prom-client';
 import {
-  createEvent,
   createServiceApp,
   jwtVerifyOptionsFromConfig,
   type EventBus,
@@ -15,6 +14,7 @@ import { CatalogService } from './domain/catalog';
 import { InventoryService } from './domain/inventory';
 import type { Publish } from './domain/ports';
 import { RatingService } from './domain/ratings';
+import type { ProductEvent, ProductEventPublisher } from './events/publisher';
 import { productRoutes } from './http/routes';
 import type { ProductStores } from './store';
 
@@ -23,7 +23,10 @@ export const SERVICE_NAME = 'product-service';
 export interface ProductAppDeps {
   config: ProductConfig;
   stores: ProductStores;
+  /** Only its health is read here: events go through `events`. */
   bus: EventBus;
+  /** The outbox-backed publisher every event of this service goes through. */
+  events: ProductEventPublisher;
   /** Undefined disables caching (every read a MISS). */
   cache: Cache | undefined;
   logger: Logger;
@@ -39,7 +42,7 @@ export interface ProductApp {
 
 /** The Express app and the use cases behind it, from injected stores, bus and cache. */
 export function createProductApp(deps: ProductAppDeps): ProductApp {
-  const { config, stores, bus, cache, logger } = deps;
+  const { config, stores, bus, events, cache, logger } = deps;
   const service = createServiceApp({
     service: SERVICE_NAME,
     logger,
@@ -53,7 +56,7 @@ export function createProductApp(deps: ProductAppDeps): ProductApp {
   const registers = [service.metrics.registry];
   const published = new Counter({
     name: 'product_events_published_total',
-    help: 'Events published by type and result',
+    help: 'Events recorded in the outbox (ok) or lost because the outbox write failed (failed)',
     labelNames: ['type', 'result'],
     registers,
   });
@@ -64,22 +67,25 @@ export function createProductApp(deps: ProductAppDeps): ProductApp {
     registers,
   });
 
-  // Event handlers: a refused publish throws, so the bus redelivers (every step is idempotent).
+  // Every event is recorded in the outbox, then sent at once; if the bus refuses, the relay
+  // re-sends it. Only a failed outbox write throws: an event handler then fails, so the bus
+  // redelivers (every step is idempotent).
   const publish: Publish = async (type, data) => {
     try {
-      await bus.publish(createEvent(SERVICE_NAME, type, data));
+      await events.publish({ type, data } as ProductEvent);
       published.inc({ type, result: 'ok' });
     } catch (err) {
       published.inc({ type, result: 'failed' });
       throw err;
     }
   };
-  // HTTP writes: the store write has committed, so a lost event is logged and counted, not a 500.
+  // HTTP writes: the store write has committed, so an event the outbox could not record is
+  // logged and counted, not a 500.
   const publishAfterWrite: Publish = async (type, data) => {
     try {
       await publish(type, data);
     } catch (err) {
-      logger.error('event not published', {
+      logger.error('event not recorded in the outbox', {
         type,
         error: err instanceof Error ? err.message : String(err),
       });

@@ -31,6 +31,8 @@ export interface ProductConfig extends JwtVerifyConfig {
   DEFAULT_CURRENCY: Currency;
   DEFAULT_LOW_STOCK_THRESHOLD: number;
   SEARCH_MODE: 'text' | 'regex';
+  /** How often the outbox relay re-sends events the bus did not accept. */
+  OUTBOX_RELAY_INTERVAL_MS: number;
 }
 
 export const productConfigSchema = Joi.object<ProductConfig>({
@@ -53,6 +55,7 @@ export const productConfigSchema = Joi.object<ProductConfig>({
     .default('USD'),
   DEFAULT_LOW_STOCK_THRESHOLD: Joi.number().integer().min(0).max(1_000_000).default(5),
   SEARCH_MODE: Joi.string().valid('text', 'regex').default('text'),
+  OUTBOX_RELAY_INTERVAL_MS: Joi.number().integer().min(10).max(600_000).default(1000),
 })
   // The cache follows REDIS_URL unless chosen explicitly.
   .custom((value: ProductConfig, helpers) => {

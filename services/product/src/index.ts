@@ -7,3 +7,9 @@ export {
 export { loadProductConfig, productConfigSchema, CURRENCIES, type ProductConfig } from './config';
 export { createProductApp, SERVICE_NAME, type ProductApp, type ProductAppDeps } from './app';
 export { CONSUMER_GROUP, CONSUMED_EVENTS } from './events/consumers';
+export {
+  EVENT_SOURCE,
+  createProductEventPublisher,
+  type ProductEvent,
+  type ProductEventPublisher,
+} from './events/publisher';

@@ -1,13 +1,21 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
-import { createLogger, type EventBus, type EventEnvelope, type Logger } from '@ecom/common';
+import {
+  createLogger,
+  createMongoOutbox,
+  type EventBus,
+  type EventEnvelope,
+  type Logger,
+  type MongoOutbox,
+} from '@ecom/common';
 import type { Connection } from 'mongoose';
 import { createProductApp, SERVICE_NAME } from './app';
 import { MemoryCache, type Cache } from './cache/cache';
 import { RedisCache } from './cache/redis-cache';
 import type { ProductConfig } from './config';
 import { createEventHandler, subscribeConsumers } from './events/consumers';
+import { createProductEventPublisher, type ProductEventPublisher } from './events/publisher';
 import { connectMongo, createStores } from './store';
 
 export interface StartProductServiceOptions {
@@ -24,7 +32,14 @@ export interface RunningProductService {
   url: string;
   /** The service's own MongoDB connection (tests inspect stock through it). */
   connection: Connection;
-  /** Stops consuming, closes the HTTP server, waits for handlers in flight, closes cache and MongoDB. */
+  /** The MongoDB outbox (collection `outbox`) every published event goes through. */
+  outbox: MongoOutbox;
+  /** Sends every due event the outbox still holds now; returns how many (tests, launchers). */
+  flushOutbox(): Promise<number>;
+  /**
+   * Stops consuming, closes the HTTP server, waits for handlers in flight, stops the outbox
+   * relay, closes cache and MongoDB.
+   */
   stop(): Promise<void>;
 }
 
@@ -70,10 +85,23 @@ export async function startProductService(
   let stopping = false;
   const inFlight = new Set<Promise<void>>();
   let app: Express;
+  let outbox: MongoOutbox;
+  let events: ProductEventPublisher;
   try {
     const stores = await createStores(connection, config.SEARCH_MODE);
+    outbox = createMongoOutbox({
+      connection,
+      collection: 'outbox',
+      bus,
+      logger,
+      intervalMs: config.OUTBOX_RELAY_INTERVAL_MS,
+      // The direct send gets this long before the relay may pick the row up too.
+      directSendGraceMs: Math.max(1000, config.OUTBOX_RELAY_INTERVAL_MS),
+    });
+    await outbox.init();
+    events = createProductEventPublisher(outbox);
     cache = await createCache(config);
-    const built = createProductApp({ config, stores, bus, cache, logger });
+    const built = createProductApp({ config, stores, bus, events, cache, logger });
     app = built.app;
     // Listen first: if the port is taken, nothing has subscribed to the shared bus yet.
     server = await listen(app, config.PORT, config.HOST);
@@ -91,6 +119,8 @@ export async function startProductService(
       void run.finally(() => inFlight.delete(run)).catch(() => undefined);
       return run;
     });
+    // Last: nothing below can fail, so a failed start leaves no relay timer behind.
+    events.start();
   } catch (err) {
     stopping = true;
     if (server) await closeServer(server, 0);
@@ -110,6 +140,8 @@ export async function startProductService(
       stopping = true;
       await closeServer(listening, config.SHUTDOWN_TIMEOUT_MS);
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+      // Handlers and requests are done, so nothing records events any more.
+      await events.stop();
       await cache
         ?.close()
         .catch((err) => logger.warn('cache close failed', { error: String(err) }));
@@ -117,5 +149,13 @@ export async function startProductService(
       logger.info('product service stopped');
     })());
 
-  return { app, server: listening, url, connection, stop };
+  return {
+    app,
+    server: listening,
+    url,
+    connection,
+    outbox,
+    flushOutbox: () => events.flush(),
+    stop,
+  };
 }

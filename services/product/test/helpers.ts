@@ -5,6 +5,7 @@ import {
   InMemoryEventBus,
   signAccessToken,
   type AuthUser,
+  type EventBus,
   type EventEnvelope,
 } from '@ecom/common';
 import { createTestMongo, type TestMongo } from '@ecom/infrastructure/testing';
@@ -57,9 +58,15 @@ const OUR_EVENTS = [
   'inventory.rejected',
 ];
 
+export interface HarnessOptions {
+  /** Wraps the bus the service is given (e.g. one that can fail); observers use the real one. */
+  wrapBus?: (bus: InMemoryEventBus) => EventBus;
+}
+
 export async function startHarness(
   label: string,
   env: Record<string, string> = {},
+  options: HarnessOptions = {},
 ): Promise<Harness> {
   const mongo = await createTestMongo(label);
   const bus = new InMemoryEventBus({ retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20 } });
@@ -80,7 +87,10 @@ export async function startHarness(
     CACHE_DRIVER: 'memory',
     ...env,
   });
-  const service = await startProductService({ config, bus });
+  const service = await startProductService({
+    config,
+    bus: options.wrapBus ? options.wrapBus(bus) : bus,
+  });
   return {
     service,
     bus,

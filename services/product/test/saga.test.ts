@@ -1,8 +1,9 @@
 import request from 'supertest';
-import { createEvent, createLogger, type EventEnvelope } from '@ecom/common';
+import { createEvent, createLogger, createMongoOutbox, type EventEnvelope } from '@ecom/common';
 import { Types, type Connection } from 'mongoose';
 import { createProductApp } from '../src/app';
 import { createEventHandler } from '../src/events/consumers';
+import { createProductEventPublisher } from '../src/events/publisher';
 import { connectMongo, createStores } from '../src/store';
 import { admin, newOrderId, seller, startHarness, tokenFor, type Harness } from './helpers';
 
@@ -301,6 +302,10 @@ describe('concurrent orders', () => {
         config: h.config,
         stores,
         bus: h.bus,
+        // Each replica records in the shared outbox collection through its own connection.
+        events: createProductEventPublisher(
+          createMongoOutbox({ connection, bus: h.bus, logger, intervalMs: 1000 }),
+        ),
         cache: undefined,
         logger,
       });

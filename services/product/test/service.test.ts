@@ -70,7 +70,7 @@ describe('when the bus is down', () => {
     await h.close();
   });
 
-  it('keeps the write, counts the lost event and reports not ready', async () => {
+  it('keeps the write and its event in the outbox, and reports not ready', async () => {
     await h.bus.close();
     const res = await request(h.service.app)
       .post('/api/products')
@@ -78,9 +78,13 @@ describe('when the bus is down', () => {
       .send({ name: 'Written', price: 1, inventory: 1 });
     expect(res.status).toBe(201);
     expect((await request(h.service.app).get(`/api/products/${res.body.id}`)).status).toBe(200);
+    const held = await h.service.outbox.model.find({ sentAt: null }).lean();
+    expect(
+      held.map((r) => [r.event.eventType, (r.event.data as { productId: string }).productId]),
+    ).toEqual([['product.created', res.body.id]]);
     const metrics = await request(h.service.app).get('/metrics');
     expect(metrics.text).toMatch(
-      /product_events_published_total\{[^}]*type="product.created"[^}]*result="failed"[^}]*\} 1/,
+      /product_events_published_total\{[^}]*type="product.created"[^}]*result="ok"[^}]*\} 1/,
     );
     const ready = await request(h.service.app).get('/health/ready');
     expect(ready.status).toBe(503);
