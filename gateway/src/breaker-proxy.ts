@@ -101,6 +101,9 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
     target: targetObject(options.target),
     changeOrigin: true,
     xfwd: true,
+    // req.url is already a path (`/api/...`): without this, http-proxy re-parses it with the
+    // legacy url.parse on every request only to get the same path back.
+    toProxy: true,
     agent,
     // The default plugins log and answer errors themselves; these handlers do it instead.
     ejectPlugins: true,
