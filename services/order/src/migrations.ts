@@ -76,4 +76,11 @@ export const orderMigrations: Migration[] = [
     id: '002_history_payment_id',
     sql: `ALTER TABLE order_status_history ADD COLUMN IF NOT EXISTS payment_id text;`,
   },
+  {
+    // The highest payment attempt whose outcome order has seen. payment.initiated and the
+    // decline of the same attempt may arrive in either order; a stale "initiated" must not
+    // move an order that already went back to AWAITING_PAYMENT.
+    id: '003_payment_attempt_settled',
+    sql: `ALTER TABLE orders ADD COLUMN IF NOT EXISTS payment_attempt_settled integer NOT NULL DEFAULT 0;`,
+  },
 ];

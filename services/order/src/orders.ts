@@ -282,8 +282,22 @@ export class Orders {
 
   async onPaymentInitiated(
     client: PoolClient,
-    event: EventEnvelope<{ orderId: string; paymentId: string }>,
+    event: EventEnvelope<{ orderId: string; paymentId: string; attempt?: number }>,
   ) {
+    const settled = await orderStore.paymentAttemptSettled(client, event.data.orderId);
+    if (
+      event.data.attempt !== undefined &&
+      settled !== undefined &&
+      event.data.attempt <= settled
+    ) {
+      // The outcome of this attempt arrived first: the order already moved past it.
+      this.deps.logger.info('stale payment.initiated ignored', {
+        orderId: event.data.orderId,
+        attempt: event.data.attempt,
+        settled,
+      });
+      return;
+    }
     await this.apply(client, {
       orderId: event.data.orderId,
       transition: 'paymentStarted',
@@ -306,8 +320,17 @@ export class Orders {
 
   async onPaymentFailed(
     client: PoolClient,
-    event: EventEnvelope<{ orderId: string; reason?: string; code?: string; retryable?: boolean }>,
+    event: EventEnvelope<{
+      orderId: string;
+      reason?: string;
+      code?: string;
+      retryable?: boolean;
+      attempt?: number;
+    }>,
   ) {
+    if (event.data.attempt !== undefined) {
+      await orderStore.settlePaymentAttempt(client, event.data.orderId, event.data.attempt);
+    }
     const reason = `payment failed: ${event.data.code ?? 'unknown'}${
       event.data.reason ? ` (${event.data.reason})` : ''
     }`;

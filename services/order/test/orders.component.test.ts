@@ -567,6 +567,43 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       expect(spy.of('order.failed', b.id)).toHaveLength(0);
     });
 
+    it('ignores a payment.initiated that arrives after the decline of the same attempt', async () => {
+      const order = await placeOrder(alice, {
+        items: [{ productId: 'p-gadget', quantity: 1 }],
+        shippingAddress: address,
+      });
+      await deliver('inventory.reserved', { orderId: order.id, items: [] });
+      await waitStatus(order.id, 'AWAITING_PAYMENT');
+      // The bus does not order events: the decline of attempt 1 overtakes its "initiated".
+      await deliver('payment.failed', {
+        paymentId: 'p',
+        orderId: order.id,
+        reason: 'declined',
+        code: 'card_declined',
+        retryable: true,
+        attempt: 1,
+      });
+      await bus.idle();
+      await deliver('payment.initiated', {
+        paymentId: 'p',
+        orderId: order.id,
+        amount: { amount: 250, currency: 'USD' },
+        attempt: 1,
+      });
+      await bus.idle();
+      const stale = await api().get(`/api/orders/${order.id}`).set('Authorization', bearer(alice));
+      expect(stale.body.status).toBe('AWAITING_PAYMENT');
+
+      // The next attempt still moves it on.
+      await deliver('payment.initiated', {
+        paymentId: 'p',
+        orderId: order.id,
+        amount: { amount: 250, currency: 'USD' },
+        attempt: 2,
+      });
+      await waitStatus(order.id, 'PAYMENT_PROCESSING');
+    });
+
     it('cancels an order waiting for payment when its reservation expires', async () => {
       const order = await placeOrder(alice, {
         items: [{ productId: 'p-gadget', quantity: 2 }],

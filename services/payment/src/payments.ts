@@ -432,6 +432,7 @@ export class Payments {
         reason: result.reason,
         code: result.code,
         retryable,
+        attempt: claim.attempt,
       });
       this.deps.logger.info('payment declined', {
         paymentId: row.id,

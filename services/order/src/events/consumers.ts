@@ -25,7 +25,11 @@ const schemas: Record<string, Joi.ObjectSchema> = {
     productId: Joi.string().max(128).allow(null),
     reason: Joi.string().max(200),
   }).unknown(true),
-  'payment.initiated': Joi.object({ orderId: id, paymentId: id }).unknown(true),
+  'payment.initiated': Joi.object({
+    orderId: id,
+    paymentId: id,
+    attempt: Joi.number().integer().min(1),
+  }).unknown(true),
   'payment.completed': Joi.object({ orderId: id, paymentId: id, amount: money }).unknown(true),
   'payment.failed': Joi.object({
     orderId: id,
@@ -33,6 +37,7 @@ const schemas: Record<string, Joi.ObjectSchema> = {
     reason: Joi.string().max(500).allow(''),
     code: Joi.string().max(100),
     retryable: Joi.boolean().required(),
+    attempt: Joi.number().integer().min(1),
   }).unknown(true),
   'payment.refunded': Joi.object({ orderId: id, paymentId: id, amount: money.required() }).unknown(
     true,

@@ -362,6 +362,23 @@ export const orderStore = {
     return new Map(rows.map((r) => [r.id, r.user_id]));
   },
 
+  /** Records that the outcome of payment attempt `attempt` was seen (locks the order row). */
+  async settlePaymentAttempt(client: PoolClient, orderId: string, attempt: number): Promise<void> {
+    await client.query(
+      'UPDATE orders SET payment_attempt_settled = GREATEST(payment_attempt_settled, $2) WHERE id = $1',
+      [orderId, attempt],
+    );
+  },
+
+  /** The highest settled payment attempt, reading under the row lock; undefined for no order. */
+  async paymentAttemptSettled(client: PoolClient, orderId: string): Promise<number | undefined> {
+    const { rows } = await client.query<{ settled: number }>(
+      'SELECT payment_attempt_settled AS settled FROM orders WHERE id = $1 FOR UPDATE',
+      [orderId],
+    );
+    return rows[0]?.settled;
+  },
+
   async addRefund(client: PoolClient, orderId: string, amountCents: number): Promise<boolean> {
     const { rowCount } = await client.query(
       `UPDATE orders SET refunded_cents = LEAST(total_cents, refunded_cents + $2),
