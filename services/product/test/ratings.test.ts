@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { createEvent } from '@ecom/common';
 import { seller, startHarness, tokenFor, type Harness } from './helpers';
@@ -159,6 +160,163 @@ describe('rating aggregate from comment events', () => {
     expect(
       h.bus.deadLetters.filter(
         (d) => d.event?.data && (d.event.data as { commentId?: string }).commentId === 'x1',
+      ),
+    ).toEqual([]);
+  });
+});
+
+describe('moderation (comment.flagged)', () => {
+  async function newProduct(): Promise<string> {
+    const res = await request(h.service.app)
+      .post('/api/products')
+      .set('Authorization', tokenFor(seller))
+      .send({ name: 'Moderated', price: 5, inventory: 1 });
+    expect(res.status).toBe(201);
+    return res.body.id as string;
+  }
+  async function ratingOf(id: string) {
+    const res = await request(h.service.app).get(`/api/products/${id}`);
+    return res.body.rating as { average: number; count: number };
+  }
+  const review = (productId: string, commentId: string, stars: number) =>
+    h.deliver('comment.created', {
+      commentId,
+      productId,
+      userId: `u-${commentId}`,
+      rating: stars,
+      parentId: null,
+    });
+  /** A comment.flagged as comments publishes it, stamped at `at` (ms after a fixed base). */
+  const flagged = (productId: string, commentId: string, hidden: boolean, at: number) => ({
+    ...createEvent('comments-service', 'comment.flagged', {
+      commentId,
+      productId,
+      flags: 3,
+      hidden,
+    }),
+    timestamp: new Date(Date.UTC(2026, 0, 1) + at).toISOString(),
+  });
+  async function send(...events: Array<ReturnType<typeof flagged>>) {
+    for (const event of events) await h.bus.publish(event);
+    await h.settle();
+  }
+
+  it('a hidden review stops counting and counts again once approved, idempotently', async () => {
+    const p = await newProduct();
+    await review(p, 'm1', 5);
+    await review(p, 'm2', 1);
+    expect(await ratingOf(p)).toEqual({ average: 3, count: 2 });
+
+    const hide = flagged(p, 'm2', true, 1000);
+    await send(hide, hide);
+    expect(await ratingOf(p)).toEqual({ average: 5, count: 1 });
+    // The same state republished under a new eventId changes nothing either.
+    await send({ ...hide, eventId: randomUUID() });
+    expect(await ratingOf(p)).toEqual({ average: 5, count: 1 });
+
+    const approve = flagged(p, 'm2', false, 2000);
+    await send(approve, { ...approve, eventId: randomUUID() });
+    expect(await ratingOf(p)).toEqual({ average: 3, count: 2 });
+
+    // A flag below the threshold (hidden: false) on a visible review changes nothing.
+    await send(flagged(p, 'm1', false, 3000));
+    expect(await ratingOf(p)).toEqual({ average: 3, count: 2 });
+    // Hidden again later (a moderator hides it): stops counting again.
+    await send(flagged(p, 'm1', true, 4000));
+    expect(await ratingOf(p)).toEqual({ average: 1, count: 1 });
+    // The rating of a hidden review still follows updates, and counts once it is approved.
+    await h.deliver('comment.updated', {
+      commentId: 'm1',
+      productId: p,
+      rating: 4,
+      previousRating: 5,
+    });
+    expect(await ratingOf(p)).toEqual({ average: 1, count: 1 });
+    await send(flagged(p, 'm1', false, 5000));
+    expect(await ratingOf(p)).toEqual({ average: 2.5, count: 2 });
+  });
+
+  it('follows the newest moderation state whatever the arrival order', async () => {
+    const p = await newProduct();
+    await review(p, 'o1', 2);
+    await review(p, 'o2', 4);
+    // Approved (t=2000) arrives before the hide that preceded it (t=1000): it still counts.
+    await send(flagged(p, 'o1', false, 2000), flagged(p, 'o1', true, 1000));
+    expect(await ratingOf(p)).toEqual({ average: 3, count: 2 });
+    // Hidden (t=3000) then an old approval (t=2500) arriving late: stays hidden.
+    await send(flagged(p, 'o2', true, 3000), flagged(p, 'o2', false, 2500));
+    expect(await ratingOf(p)).toEqual({ average: 2, count: 1 });
+    // Two states stamped at the same millisecond: hidden wins in either arrival order.
+    await send(flagged(p, 'o1', false, 6000), flagged(p, 'o1', true, 6000));
+    expect(await ratingOf(p)).toEqual({ average: 0, count: 0 });
+    await send(flagged(p, 'o2', true, 7000), flagged(p, 'o2', false, 7000));
+    expect(await ratingOf(p)).toEqual({ average: 0, count: 0 });
+  });
+
+  it('a moderation state that overtakes the review itself is kept and applied to it', async () => {
+    const p = await newProduct();
+    // Hidden before comment.created arrived: the late review does not count.
+    await send(flagged(p, 'e1', true, 1000));
+    expect(await ratingOf(p)).toEqual({ average: 0, count: 0 });
+    await review(p, 'e1', 3);
+    expect(await ratingOf(p)).toEqual({ average: 0, count: 0 });
+    // Approved later: counts with the rating the late comment.created brought.
+    await send(flagged(p, 'e1', false, 2000));
+    expect(await ratingOf(p)).toEqual({ average: 3, count: 1 });
+    // A flag (not hidden) before the review: the review counts normally when it arrives.
+    await send(flagged(p, 'e2', false, 1000));
+    await review(p, 'e2', 5);
+    expect(await ratingOf(p)).toEqual({ average: 4, count: 2 });
+    // A flagged reply (no rating) is never a review.
+    await send(flagged(p, 'e3', true, 1000), flagged(p, 'e3', false, 2000));
+    await h.deliver('comment.created', {
+      commentId: 'e3',
+      productId: p,
+      userId: 'u',
+      rating: null,
+      parentId: 'e1',
+    });
+    expect(await ratingOf(p)).toEqual({ average: 4, count: 2 });
+  });
+
+  it('a review removed by a moderator stays removed, whatever flag state comes after', async () => {
+    const p = await newProduct();
+    await review(p, 'd1', 5);
+    await review(p, 'd2', 3);
+    await send(flagged(p, 'd1', true, 1000));
+    await h.deliver('comment.deleted', { commentId: 'd1', productId: p, rating: 5 });
+    await send(flagged(p, 'd1', false, 2000));
+    expect(await ratingOf(p)).toEqual({ average: 3, count: 1 });
+  });
+
+  it('ends in the newest state when many moderation events of one review race', async () => {
+    const p = await newProduct();
+    await review(p, 'r1', 4);
+    await review(p, 'r2', 2);
+    // 30 alternating states of r1 handled concurrently, published newest first: the newest
+    // (t=30, hidden) must win over the oldest, published last (t=1, not hidden).
+    const states = Array.from({ length: 30 }, (_, i) => flagged(p, 'r1', (i + 1) % 2 === 0, i + 1));
+    await Promise.all(states.reverse().map((e) => h.bus.publish(e)));
+    await h.settle();
+    expect(await ratingOf(p)).toEqual({ average: 2, count: 1 });
+  });
+
+  it('dead-letters a comment.flagged without a boolean hidden, and changes nothing', async () => {
+    const p = await newProduct();
+    await review(p, 'i1', 4);
+    await h.deliver('comment.flagged', { commentId: 'i1', productId: p, flags: 2, hidden: 'yes' });
+    await h.deliver('comment.flagged', { commentId: 'i1', productId: p, flags: 2 });
+    expect(await ratingOf(p)).toEqual({ average: 4, count: 1 });
+    expect(
+      h.bus.deadLetters.filter((d) => d.reason.includes('invalid comment.flagged payload')),
+    ).toHaveLength(2);
+  });
+
+  it('ignores moderation of reviews of unknown products', async () => {
+    await send(flagged('not-a-product', 'u1', true, 1000));
+    expect(
+      h.bus.deadLetters.filter(
+        (d) => d.event?.data && (d.event.data as { commentId?: string }).commentId === 'u1',
       ),
     ).toEqual([]);
   });

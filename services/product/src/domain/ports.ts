@@ -76,7 +76,22 @@ export interface RatingStore {
     change: 'created' | 'updated' | 'deleted',
     review: { commentId: string; productId: string; rating: number | null },
   ): Promise<boolean>;
-  /** Recomputes the product's average and count from its reviews (newest recomputation wins). */
+  /**
+   * Records whether a review is hidden pending moderation, as of `at` (the event's time). An
+   * older state than the one recorded is refused (returns false); at equal times `hidden`
+   * wins, so the outcome does not depend on arrival order. Arriving before the review itself,
+   * it leaves a placeholder that the review's `created` fills in.
+   */
+  recordVisibility(review: {
+    commentId: string;
+    productId: string;
+    hidden: boolean;
+    at: Date;
+  }): Promise<boolean>;
+  /**
+   * Recomputes the product's average and count from its reviews that are neither deleted nor
+   * hidden (newest recomputation wins).
+   */
   recompute(productId: string): Promise<{ average: number; count: number } | null>;
 }
 

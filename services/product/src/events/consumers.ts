@@ -35,6 +35,12 @@ const schemas = {
   'comment.deleted': Joi.object({ commentId: id.required(), productId: id.required() }).unknown(
     true,
   ),
+  'comment.flagged': Joi.object({
+    commentId: id.required(),
+    productId: id.required(),
+    hidden: Joi.boolean().required(),
+    flags: Joi.number().integer().min(0).max(1_000_000_000),
+  }).unknown(true),
 } as const;
 
 export type ConsumedEvent = keyof typeof schemas;
@@ -98,6 +104,18 @@ export function createEventHandler(deps: ConsumerDeps) {
             rating: data.rating ?? null,
           } as CommentChange;
           await deps.ratings.apply(change);
+          return;
+        }
+        case 'comment.flagged': {
+          const data = value as { commentId: string; productId: string; hidden: boolean };
+          // The event's time orders moderation states of one review (they may arrive out of order).
+          await deps.ratings.apply({
+            type: 'flagged',
+            commentId: data.commentId,
+            productId: data.productId,
+            hidden: data.hidden,
+            at: new Date(event.timestamp),
+          });
           return;
         }
       }

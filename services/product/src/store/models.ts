@@ -61,6 +61,12 @@ export interface ReviewDoc {
   productId: string;
   rating: number | null;
   deleted: boolean;
+  /** Hidden pending moderation (comment.flagged): does not count while true. */
+  hidden: boolean;
+  /** Event time of the comment.flagged that set `hidden` (null: never flagged). */
+  visibilityAt: Date | null;
+  /** Written by a comment.flagged that overtook the review: `created` still has to set the rating. */
+  pending: boolean;
 }
 
 const holdSchema = new Schema<HoldDoc>(
@@ -143,6 +149,9 @@ const reviewSchema = new Schema<ReviewDoc>(
     productId: { type: String, required: true },
     rating: { type: Number, default: null },
     deleted: { type: Boolean, default: false },
+    hidden: { type: Boolean, default: false },
+    visibilityAt: { type: Date, default: null },
+    pending: { type: Boolean, default: false },
   },
   { versionKey: false },
 );

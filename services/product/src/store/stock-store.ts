@@ -139,17 +139,26 @@ export class MongoRatingStore implements RatingStore {
     try {
       if (change === 'created') {
         // Insert only: a later update or delete that arrived first keeps its word.
-        const res = await this.models.Review.updateOne(
-          { commentId },
-          { $setOnInsert: { commentId, productId, rating, deleted: false } },
-          { upsert: true },
+        const res = await retryOnDuplicate(() =>
+          this.models.Review.updateOne(
+            { commentId },
+            { $setOnInsert: { commentId, productId, rating, deleted: false } },
+            { upsert: true },
+          ),
         );
+        if (res.matchedCount === 1) {
+          // A comment.flagged that came first left a placeholder without the rating.
+          await this.models.Review.updateOne(
+            { commentId, pending: true },
+            { $set: { rating, pending: false } },
+          );
+        }
         return res.upsertedCount === 1 || res.matchedCount === 1;
       }
       if (change === 'updated') {
         const res = await this.models.Review.updateOne(
           { commentId, deleted: false },
-          { $set: { rating }, $setOnInsert: { productId } },
+          { $set: { rating, pending: false }, $setOnInsert: { productId } },
           { upsert: true },
         );
         return res.upsertedCount === 1 || res.matchedCount === 1;
@@ -167,6 +176,34 @@ export class MongoRatingStore implements RatingStore {
     }
   }
 
+  async recordVisibility(review: {
+    commentId: string;
+    productId: string;
+    hidden: boolean;
+    at: Date;
+  }): Promise<boolean> {
+    const { commentId, productId, hidden, at } = review;
+    // Newer than what is recorded (or never flagged); at equal times "hidden" wins.
+    const notNewer = hidden ? { $not: { $gt: at } } : { $not: { $gte: at } };
+    try {
+      const res = await retryOnDuplicate(() =>
+        this.models.Review.updateOne(
+          { commentId, visibilityAt: notNewer },
+          {
+            $set: { hidden, visibilityAt: at },
+            $setOnInsert: { productId, rating: null, deleted: false, pending: true },
+          },
+          { upsert: true },
+        ),
+      );
+      return res.upsertedCount === 1 || res.matchedCount === 1;
+    } catch (err) {
+      // The review exists with a newer moderation state: this older one is refused.
+      if (isDuplicateKey(err)) return false;
+      throw err;
+    }
+  }
+
   async recompute(productId: string): Promise<{ average: number; count: number } | null> {
     const _id = toObjectId(productId);
     if (!_id) return null;
@@ -179,6 +216,7 @@ export class MongoRatingStore implements RatingStore {
     const reviews = await this.models.Review.find({
       productId,
       deleted: false,
+      hidden: { $ne: true },
       rating: { $ne: null },
     })
       .select({ rating: 1 })
@@ -193,5 +231,19 @@ export class MongoRatingStore implements RatingStore {
       { timestamps: false },
     );
     return { average, count };
+  }
+}
+
+/**
+ * Runs an upsert once more when it lost an insert race on the unique commentId (another
+ * event of the same review inserted first): the second run matches that document. A
+ * duplicate key on the second run means the filter refused the existing document.
+ */
+async function retryOnDuplicate<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (!isDuplicateKey(err)) throw err;
+    return write();
   }
 }
