@@ -1,13 +1,23 @@
-import { JsonRpcProvider } from 'ethers';
+import { FetchRequest, JsonRpcProvider } from 'ethers';
 
 /**
  * A provider suited to a fast local chain (see DESIGN.md §4): a static network (no network
- * re-detection on every call, which hangs when the node is not up yet), no request cache (the
- * default 250 ms cache hands out stale nonces), no JSON-RPC batching (ethers otherwise holds
- * every request 10 ms to batch it, which made one anchor ~90 ms), and a short polling interval.
+ * re-detection on every call, which hangs when the node is not up yet), a request timeout, no
+ * request cache (the default 250 ms cache hands out stale nonces), no JSON-RPC batching (ethers
+ * otherwise holds every request 10 ms to batch it, which made one anchor ~90 ms), and a short
+ * polling interval.
  */
-export function createChainProvider(url: string, chainId: number, pollingMs = 50): JsonRpcProvider {
-  const provider = new JsonRpcProvider(url, chainId, {
+export function createChainProvider(
+  url: string,
+  chainId: number,
+  pollingMs = 50,
+  requestTimeoutMs = 10_000,
+): JsonRpcProvider {
+  // ethers waits 5 minutes for an answer by default: a request the node never answers would
+  // stall the anchoring worker (and stop()) that long instead of failing and retrying.
+  const request = new FetchRequest(url);
+  request.timeout = requestTimeoutMs;
+  const provider = new JsonRpcProvider(request, chainId, {
     staticNetwork: true,
     cacheTimeout: -1,
     batchMaxCount: 1,
