@@ -180,4 +180,18 @@ describe('events through the MongoDB outbox', () => {
       { orderId, items: [{ productId, quantity: 2 }] },
     ]);
   });
+
+  it('stop() stops the relay: no round runs after it (last test: it stops the service)', async () => {
+    // Every relay round starts by claiming a due row with findOneAndUpdate.
+    const claims = jest.spyOn(h.service.outbox.model, 'findOneAndUpdate');
+    try {
+      await waitFor(() => claims.mock.calls.length > 0, 2000);
+      await h.service.stop();
+      claims.mockClear();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(claims).not.toHaveBeenCalled();
+    } finally {
+      claims.mockRestore();
+    }
+  });
 });
