@@ -400,7 +400,7 @@ const schemas: Record<string, Schema> = {
       description:
         'Everything needed to check the record against the chain: canonical, salt, leaf, proof, ' +
         'batchId, onChainBatchId, root, previousRoot, chainId, contractAddress, txHash, ' +
-        'blockNumber, blockHash, blockTimestamp, verifyCall { to, data }',
+        'blockNumber, blockHash, blockTimestamp, verifyCall { to, data }, serializationVersion',
       additionalProperties: true,
     },
   }),
@@ -412,7 +412,7 @@ const schemas: Record<string, Schema> = {
     blockNumber: int({ nullable: true }),
     chainId: int({ nullable: true }),
     contractAddress: nullableStr(),
-    recordCount: int(),
+    recordCount: int({ description: "the batch's full size (records: the caller's own)" }),
     records: { type: 'array', items: ref('AnchorRecord') },
   }),
 };
@@ -1006,7 +1006,7 @@ const paths: Record<string, Record<string, Operation>> = {
       ok: ['200', 'The batch and its records', ref('AnchorTransaction')],
       errors: {
         '404': 'No anchor (of yours) in this transaction',
-        '503': 'Anchoring not configured',
+        '503': 'Anchoring not configured, or the order service unreachable',
       },
     }),
   },
