@@ -269,14 +269,28 @@ export class Anchorer {
       last.chainId !== identity.chainId ||
       last.genesisHash !== identity.genesisHash ||
       last.contractAddress !== identity.contractAddress;
+    // Same chain by its identity, but the newest confirmed root is not on it: the chain lost
+    // state without a new genesis (reverted, or restarted with a fixed genesis).
+    let lost = false;
+    if (!changed) {
+      const root = await this.store.lastConfirmedRoot();
+      lost = root !== null && !(await readAnchor(contract, root)).anchored;
+    }
     this.identity = identity;
     this.contract = contract;
     this.lastChainCheck = now;
-    if (changed) {
-      const requeued = await this.store.requeueAllNotOn(identity);
+    if (changed || lost) {
+      const requeued = lost
+        ? await this.store.requeueAll()
+        : await this.store.requeueAllNotOn(identity);
       if (requeued) {
         this.signer.reset();
-        this.log.warn('chain changed: re-anchoring stored records', { requeued, ...identity });
+        this.log.warn(
+          lost
+            ? 'anchored batches missing on chain: re-anchoring stored records'
+            : 'chain changed: re-anchoring stored records',
+          { requeued, ...identity },
+        );
       }
     }
   }

@@ -243,16 +243,34 @@ export class PgAnchorStore implements AnchorStore {
   }
 
   async requeueAllNotOn(chain: ChainIdentity): Promise<number> {
+    return this.supersede(
+      `chain_id IS DISTINCT FROM $1 OR genesis_hash IS DISTINCT FROM $2
+       OR contract_address IS DISTINCT FROM $3`,
+      [chain.chainId, chain.genesisHash, chain.contractAddress],
+    );
+  }
+
+  async requeueAll(): Promise<number> {
+    return this.supersede('true', []);
+  }
+
+  async lastConfirmedRoot(): Promise<string | null> {
+    const { rows } = await this.pool.query<{ root: string }>(
+      `SELECT root FROM anchor_batches WHERE status = 'confirmed' ORDER BY seq DESC LIMIT 1`,
+    );
+    return rows[0]?.root ?? null;
+  }
+
+  /** Marks the live batches matching `where` superseded and sends their records back to the queue. */
+  private async supersede(where: string, params: unknown[]): Promise<number> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
       const { rows } = await client.query<{ id: string }>(
         `UPDATE anchor_batches SET status = 'superseded'
-          WHERE status <> 'superseded'
-            AND (chain_id IS DISTINCT FROM $1 OR genesis_hash IS DISTINCT FROM $2
-                 OR contract_address IS DISTINCT FROM $3)
+          WHERE status <> 'superseded' AND (${where})
           RETURNING id`,
-        [chain.chainId, chain.genesisHash, chain.contractAddress],
+        params,
       );
       const ids = rows.map((r) => r.id);
       const { rowCount } = await client.query(

@@ -97,6 +97,13 @@ export interface AnchorStore {
    * and its records return to the queue (same leaf and salt, new batch and proof).
    */
   requeueAllNotOn(chain: ChainIdentity): Promise<number>;
+  /**
+   * The chain lost anchors it had while keeping its identity (reverted, or restarted with the same
+   * genesis and contract address): every batch becomes `superseded`, its records are queued again.
+   */
+  requeueAll(): Promise<number>;
+  /** Root of the most recent confirmed batch, or null. */
+  lastConfirmedRoot(): Promise<string | null>;
   pendingCount(): Promise<number>;
   recordsFor(recordType: string, recordId: string): Promise<StoredAnchorRecord[]>;
   recordsInTx(txHash: string): Promise<StoredAnchorRecord[]>;

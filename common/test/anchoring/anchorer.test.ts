@@ -362,6 +362,27 @@ describe('Anchorer against a real chain and PostgreSQL', () => {
     ]);
   });
 
+  it('notices anchors missing from a chain that kept its identity (reverted) and re-anchors', async () => {
+    await anchoring.flush();
+    const snapshot = (await anchoring.provider.send('evm_snapshot', [])) as string;
+    await recordPayment('pay-lost', 'COMPLETED', 700);
+    await anchoring.flush();
+    const [first] = await anchoring.recordsFor('payment', 'pay-lost');
+    expect(first.status).toBe('verified');
+    // Same genesis, same contract: only the anchors written since the snapshot are gone.
+    await anchoring.provider.send('evm_revert', [snapshot]);
+    const deadline = Date.now() + 15_000;
+    let again = first;
+    while (Date.now() < deadline) {
+      [again] = await anchoring.recordsFor('payment', 'pay-lost');
+      if (again.status === 'verified' && again.receipt.txHash !== first.receipt.txHash) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(again.status).toBe('verified');
+    expect(again.receipt.txHash).not.toBe(first.receipt.txHash);
+    expect(again.receipt.leaf).toBe(first.receipt.leaf);
+  });
+
   it('detects a fresh chain, deploys the contract again and re-anchors every stored record', async () => {
     const before = await countRows('SELECT count(*) AS n FROM anchor_records');
     const oldAddress = chain.contractAddress;

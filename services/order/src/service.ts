@@ -143,7 +143,7 @@ export async function startOrderService(
         await consumers?.stop();
         await sweeper.stop();
         await relay.stop();
-        await anchoring?.stop();
+        await anchoring?.close();
         await pool.end();
       })();
       return stopping;

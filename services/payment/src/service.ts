@@ -148,7 +148,7 @@ export async function startPaymentService(
         await consumers?.stop();
         await reconciler.stop();
         await relay.stop();
-        await anchoring?.stop();
+        await anchoring?.close();
         await pool.end();
       })();
       return stopping;
