@@ -54,15 +54,17 @@ describe('handleEventOnceMongo (MongoDB, no multi-document transaction needed)',
   it('re-runs an event whose first delivery died mid-handler once its lease expired', async () => {
     const event = createEvent('test-service', 'widget.created', { id: 'c' });
     // What a crash leaves behind: a 'processing' marker nobody will finish.
-    await connection.db!.collection<{ _id: string }>(PROCESSED_EVENTS_COLLECTION).insertOne({
-      _id: `c1|${event.eventId}`,
-      consumer: 'c1',
-      eventId: event.eventId,
-      eventType: event.eventType,
-      state: 'processing',
-      startedAt: new Date(Date.now() - 100),
-      runs: 1,
-    });
+    await connection
+      .db!.collection<{ _id: string; [key: string]: unknown }>(PROCESSED_EVENTS_COLLECTION)
+      .insertOne({
+        _id: `c1|${event.eventId}`,
+        consumer: 'c1',
+        eventId: event.eventId,
+        eventType: event.eventType,
+        state: 'processing',
+        startedAt: new Date(Date.now() - 100),
+        runs: 1,
+      });
     const started = Date.now();
     expect(await handleEventOnceMongo(connection, 'c1', event, apply('c'), { leaseMs: 300 })).toBe(
       'handled',

@@ -164,6 +164,8 @@ export function describeIfServer(kind: ServerKind, name: string, fn: (url: strin
   const why = `${ENV_VARS[kind]} is not set (it needs a real ${kind} server)`;
   describe(name, () => {
     console.log(`"${name}" not run: ${why}`);
-    (globalThis as { test: { todo: Todo } }).test.todo(`run with ${why.replace(' is not set', '')}`);
+    (globalThis as unknown as { test: { todo: Todo } }).test.todo(
+      `run with ${why.replace(' is not set', '')}`,
+    );
   });
 }
