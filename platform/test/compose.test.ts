@@ -119,7 +119,10 @@ describe('docker-compose.yml matches the code', () => {
 
   it('runs every service and the gateway from its own workspace', () => {
     for (const [name, { dir }] of Object.entries(CODE)) {
-      expect({ name, dir: compose.services[name]?.build?.args?.SERVICE_DIR }).toEqual({ name, dir });
+      expect({ name, dir: compose.services[name]?.build?.args?.SERVICE_DIR }).toEqual({
+        name,
+        dir,
+      });
     }
   });
 

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -182,6 +183,23 @@ describe('platform smoke test: the full flow through the gateway', () => {
       token,
     );
     expect(review.status).toBe(201);
+  });
+
+  it("runs the README's curl walkthrough (docs/walkthrough.sh) as written", async () => {
+    const script = path.resolve(__dirname, '../../docs/walkthrough.sh');
+    const output = await new Promise<string>((resolve, reject) => {
+      execFile(
+        'bash',
+        [script],
+        { env: { ...process.env, API: gateway }, timeout: 60_000 },
+        (err, stdout, stderr) =>
+          err ? reject(new Error(`${err.message}\n${stdout}\n${stderr}`)) : resolve(stdout),
+      );
+    });
+    expect(output).toContain('order is CONFIRMED');
+    expect(output).toMatch(/PENDING -> PAYMENT_PROCESSING -> CONFIRMED/);
+    expect(output).toContain('CANCELLED');
+    expect(output.trim().split('\n').at(-1)).toBe('walkthrough complete');
   });
 
   it('rejects an order paid with a declined card and puts the stock back', async () => {
