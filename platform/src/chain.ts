@@ -1,8 +1,37 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Wallet } from 'ethers';
+import { AUDIT_ANCHOR_ABI } from '@ecom/common';
+import { repoRoot } from './data-dir';
+
 interface EmbeddedChain {
   url: string;
+  chainId: number;
   contractAddress: string;
+  deployerKey: string;
   anchorerKeys: string[];
   stop(): Promise<void>;
+}
+
+/**
+ * Writes blockchain/deployments/localhost.json for the embedded chain, the file the Hardhat
+ * query scripts (`--network localhost`) read to find the contract. Gitignored.
+ */
+function writeLocalhostDeployment(chain: EmbeddedChain): void {
+  const file = path.join(repoRoot, 'blockchain', 'deployments', 'localhost.json');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const deployment = {
+    network: 'localhost',
+    chainId: chain.chainId,
+    address: chain.contractAddress,
+    deployer: new Wallet(chain.deployerKey).address,
+    anchorers: chain.anchorerKeys.map((key) => new Wallet(key).address),
+    txHash: '',
+    blockNumber: 0,
+    deployedAt: new Date().toISOString(),
+    abi: [...AUDIT_ANCHOR_ABI],
+  };
+  fs.writeFileSync(file, `${JSON.stringify(deployment, null, 2)}\n`);
 }
 
 export interface ChainEndpoint {
@@ -38,6 +67,8 @@ export async function startChain(env: NodeJS.ProcessEnv, port: number): Promise<
     startEmbeddedChain: (options: { port?: number; anchorers?: number }) => Promise<EmbeddedChain>;
   };
   const chain = await startEmbeddedChain({ port, anchorers: 2 });
+  // Only the documented port is the Hardhat `localhost` network the scripts talk to.
+  if (port === 8545) writeLocalhostDeployment(chain);
   return {
     url: chain.url,
     kind: 'embedded',
