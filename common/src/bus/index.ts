@@ -8,3 +8,4 @@ export * from './idempotency';
 export * from './redis-bus';
 export * from './rabbitmq-bus';
 export * from './mongo-outbox';
+export * from './pg-consumers';

@@ -1,10 +1,9 @@
 import Joi from 'joi';
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import {
-  InFlight,
-  handleEventOnce,
+  subscribePgConsumers,
+  type ConsumerHandle,
   type EventBus,
-  type EventEnvelope,
   type Logger,
 } from '@ecom/common';
 import type { Orders } from '../orders';
@@ -18,7 +17,7 @@ const money = Joi.object({
 }).unknown(true);
 
 /** Payload schemas of what order consumes (docs/events.md); extra fields are tolerated. */
-const schemas: Record<string, Joi.ObjectSchema> = {
+const schemas = {
   'inventory.reserved': Joi.object({ orderId: id }).unknown(true),
   'inventory.rejected': Joi.object({
     orderId: id,
@@ -42,74 +41,48 @@ const schemas: Record<string, Joi.ObjectSchema> = {
   'payment.refunded': Joi.object({ orderId: id, paymentId: id, amount: money.required() }).unknown(
     true,
   ),
-};
-
-export interface ConsumerHandle {
-  /** Refuses further deliveries (unacknowledged, so redelivered) and waits for running ones. */
-  stop(): Promise<void>;
-}
-
-type Handler = (client: PoolClient, event: EventEnvelope<never>) => Promise<void>;
+} satisfies Record<string, Joi.ObjectSchema>;
 
 /**
  * Subscribes the order service to the saga's events. Each event is handled at most once
  * (its id is recorded in the same transaction as its effects); an invalid payload is
  * logged and acknowledged, since no retry can fix it.
  */
-export async function subscribeOrderConsumers(deps: {
+export function subscribeOrderConsumers(deps: {
   bus: EventBus;
   pool: Pool;
   orders: Orders;
   logger: Logger;
 }): Promise<ConsumerHandle> {
-  const inFlight = new InFlight();
-  let stopped = false;
   const { orders } = deps;
-  const handlers: Record<string, Handler> = {
-    'inventory.reserved': (c, e) => orders.onInventoryReserved(c, e),
-    'inventory.rejected': (c, e) => orders.onInventoryRejected(c, e),
-    'payment.initiated': (c, e) => orders.onPaymentInitiated(c, e),
-    'payment.completed': (c, e) => orders.onPaymentCompleted(c, e),
-    'payment.failed': (c, e) => orders.onPaymentFailed(c, e),
-    'payment.refunded': (c, e) => orders.onPaymentRefunded(c, e),
-  };
-  await deps.bus.subscribe({
+  return subscribePgConsumers({
+    ...deps,
     group: CONSUMER_GROUP,
-    eventTypes: Object.keys(handlers),
-    handler: (event) => {
-      // A stopped service acknowledges nothing: the bus redelivers to its successor.
-      if (stopped) return Promise.reject(new Error(`${CONSUMER_GROUP} consumer is stopped`));
-      return inFlight.track(handle(event));
+    handlers: {
+      'inventory.reserved': {
+        schema: schemas['inventory.reserved'],
+        handle: (c, e) => orders.onInventoryReserved(c, e),
+      },
+      'inventory.rejected': {
+        schema: schemas['inventory.rejected'],
+        handle: (c, e) => orders.onInventoryRejected(c, e),
+      },
+      'payment.initiated': {
+        schema: schemas['payment.initiated'],
+        handle: (c, e) => orders.onPaymentInitiated(c, e),
+      },
+      'payment.completed': {
+        schema: schemas['payment.completed'],
+        handle: (c, e) => orders.onPaymentCompleted(c, e),
+      },
+      'payment.failed': {
+        schema: schemas['payment.failed'],
+        handle: (c, e) => orders.onPaymentFailed(c, e),
+      },
+      'payment.refunded': {
+        schema: schemas['payment.refunded'],
+        handle: (c, e) => orders.onPaymentRefunded(c, e),
+      },
     },
   });
-  return {
-    async stop() {
-      stopped = true;
-      await inFlight.drain();
-    },
-  };
-
-  async function handle(event: EventEnvelope): Promise<void> {
-    const handler = handlers[event.eventType];
-    const schema = schemas[event.eventType];
-    if (!handler || !schema) return;
-    const { error, value } = schema.validate(event.data);
-    if (error) {
-      deps.logger.error('invalid event payload ignored', {
-        eventId: event.eventId,
-        eventType: event.eventType,
-        error: error.message,
-      });
-      return;
-    }
-    const outcome = await handleEventOnce(deps.pool, CONSUMER_GROUP, event, (client) =>
-      handler(client, { ...event, data: value } as EventEnvelope<never>),
-    );
-    if (outcome === 'duplicate') {
-      deps.logger.info('duplicate event ignored', {
-        eventId: event.eventId,
-        eventType: event.eventType,
-      });
-    }
-  }
 }

@@ -1,0 +1,168 @@
+import request from 'supertest';
+import {
+  NotFoundError,
+  anchoringRoutes,
+  createLogger,
+  createServiceApp,
+  generateEs256KeyPair,
+  signAccessToken,
+  type Anchoring,
+  type AnchoringRoutesOptions,
+  type AuthUser,
+  type TxAnchorView,
+} from '../../src';
+
+const keys = generateEs256KeyPair();
+const jwt = { algorithm: 'ES256' as const, key: keys.publicKey, issuer: 'i', audience: 'a' };
+const sign = (user: AuthUser) =>
+  `Bearer ${signAccessToken(user, { ...jwt, key: keys.privateKey, expiresIn: '5m' })}`;
+const alice: AuthUser = { id: 'alice', role: 'customer', email: 'alice@x.io' };
+const bob: AuthUser = { id: 'bob', role: 'customer', email: 'bob@x.io' };
+const admin: AuthUser = { id: 'root', role: 'admin', email: 'root@x.io' };
+
+const W1 = '11111111-1111-4111-8111-111111111111';
+const W2 = '22222222-2222-4222-8222-222222222222';
+const TX = `0x${'ab'.repeat(32)}`;
+const OTHER_TX = `0x${'cd'.repeat(32)}`;
+const owners = new Map([
+  [W1, 'alice'],
+  [W2, 'bob'],
+]);
+const record = (recordId: string) => ({
+  recordId,
+  receipt: { chainId: 31337, contractAddress: '0xC0FFEE' },
+});
+const txView = {
+  txHash: TX,
+  batchId: 'b1',
+  root: '0xroot',
+  recordCount: 2,
+  blockNumber: 7,
+  records: [record(W1), record(W2)],
+} as unknown as TxAnchorView;
+
+/** The part of Anchoring the routes read, answering from fixed data (the chain is tested elsewhere). */
+const anchoring = {
+  recordsFor: async (type: string, id: string) => [{ type, id }],
+  recordsInTx: async (tx: string) => (tx === TX ? txView : null),
+  health: async () => ({ ok: true, pendingRecords: 0 }),
+} as unknown as Anchoring;
+
+function appWith(overrides: Partial<AnchoringRoutesOptions> = {}) {
+  const service = createServiceApp({ service: 'widget', logger: createLogger('t', 'silent') });
+  service.app.use(
+    '/api/blockchain',
+    anchoringRoutes({
+      anchoring,
+      jwt,
+      service: 'widget',
+      recordType: 'widget',
+      assertVisible: async (user, id) => {
+        if (user.role !== 'admin' && owners.get(id) !== user.id) throw new NotFoundError('no');
+      },
+      ownersOf: async (ids) => new Map(ids.map((id) => [id, owners.get(id) ?? null])),
+      ...overrides,
+    }),
+  );
+  return service.finish();
+}
+
+describe('anchoringRoutes', () => {
+  const app = appWith();
+
+  it('lists the anchors of a record its owner may see, keyed by <recordType>Id', async () => {
+    const res = await request(app)
+      .get(`/api/blockchain/widget/${W1}`)
+      .set('authorization', sign(alice));
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ widgetId: W1, records: [{ type: 'widget', id: W1 }] });
+    const other = await request(app)
+      .get(`/api/blockchain/widget/${W2}`)
+      .set('authorization', sign(alice));
+    expect(other.status).toBe(404);
+  });
+
+  it('refuses a bad id or tx hash with 400 and no token with 401', async () => {
+    const badId = await request(app)
+      .get('/api/blockchain/widget/nope')
+      .set('authorization', sign(alice));
+    expect(badId.status).toBe(400);
+    expect(badId.body.error.code).toBeDefined();
+    const badTx = await request(app)
+      .get('/api/blockchain/verify/0x12')
+      .set('authorization', sign(alice));
+    expect(badTx.status).toBe(400);
+    expect(JSON.stringify(badTx.body)).toContain('must be 0x followed by 64 hex digits');
+    expect((await request(app).get('/api/blockchain/status')).status).toBe(401);
+  });
+
+  it('verify shows a customer only their records, an admin all, a stranger 404', async () => {
+    const mine = await request(app)
+      .get(`/api/blockchain/verify/${TX}`)
+      .set('authorization', sign(alice));
+    expect(mine.status).toBe(200);
+    expect(mine.body).toEqual({
+      service: 'widget',
+      txHash: TX,
+      batchId: 'b1',
+      root: '0xroot',
+      blockNumber: 7,
+      chainId: 31337,
+      contractAddress: '0xC0FFEE',
+      recordCount: 2,
+      records: [record(W1)],
+    });
+    const all = await request(app)
+      .get(`/api/blockchain/verify/${TX}`)
+      .set('authorization', sign(admin));
+    expect(all.body.records).toEqual([record(W1), record(W2)]);
+    const stranger = await request(app)
+      .get(`/api/blockchain/verify/${TX}`)
+      .set('authorization', sign({ ...bob, id: 'carol' }));
+    expect(stranger.status).toBe(404);
+  });
+
+  it('answers an unknown tx with 404, or hands it to onUnknownTx', async () => {
+    const res = await request(app)
+      .get(`/api/blockchain/verify/${OTHER_TX}`)
+      .set('authorization', sign(admin));
+    expect(res.status).toBe(404);
+    expect(res.body.error.message).toBe(
+      `No anchor of the widget service in transaction ${OTHER_TX}`,
+    );
+    const delegating = appWith({
+      onUnknownTx: async (req, r, txHash) => {
+        r.status(202).json({ from: 'elsewhere', txHash, auth: Boolean(req.get('authorization')) });
+      },
+    });
+    const handed = await request(delegating)
+      .get(`/api/blockchain/verify/${OTHER_TX}`)
+      .set('authorization', sign(admin));
+    expect(handed.status).toBe(202);
+    expect(handed.body).toEqual({ from: 'elsewhere', txHash: OTHER_TX, auth: true });
+  });
+
+  it('status is admin only and names the service', async () => {
+    const res = await request(app).get('/api/blockchain/status').set('authorization', sign(admin));
+    expect(res.body).toEqual({ service: 'widget', ok: true, pendingRecords: 0 });
+    const denied = await request(app)
+      .get('/api/blockchain/status')
+      .set('authorization', sign(alice));
+    expect(denied.status).toBe(403);
+  });
+
+  it('answers 503 ANCHORING_NOT_CONFIGURED on every route when anchoring is off', async () => {
+    const off = appWith({ anchoring: null });
+    for (const path of [`/widget/${W1}`, `/verify/${TX}`, '/status']) {
+      const res = await request(off)
+        .get(`/api/blockchain${path}`)
+        .set('authorization', sign(admin));
+      expect(res.status).toBe(503);
+      expect(res.body.error).toMatchObject({
+        code: 'ANCHORING_NOT_CONFIGURED',
+        message:
+          'Blockchain anchoring is not configured on the widget service (no BLOCKCHAIN_RPC_URL)',
+      });
+    }
+  });
+});
