@@ -1,2 +1,3 @@
 export * from './shutdown';
 export * from './run-service';
+export * from './listen';

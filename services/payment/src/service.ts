@@ -1,15 +1,17 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { Pool } from 'pg';
 import {
   OutboxRelay,
   anchoringFromConfig,
+  closeHttpServer,
   createLogger,
   createServiceClient,
   createPgPool,
   jwtVerifyOptionsFromConfig,
+  listenHttp,
   runMigrations,
+  stopOnce,
   type Anchoring,
   type EventBus,
   type Logger,
@@ -119,40 +121,28 @@ export async function startPaymentService(
     logger,
     bodyLimit: config.BODY_LIMIT,
   });
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.PORT, config.HOST, () => resolve(s));
-    s.once('error', reject);
-  });
+  const { server, url } = await listenHttp(app, config.PORT, config.HOST);
   // Anchoring works in the background after the server is up; a chain that is down only
   // delays it (records stay pending and catch up).
   anchoring?.start();
-  const { port } = server.address() as AddressInfo;
-  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
-  let stopping: Promise<void> | undefined;
   return {
     app,
     server,
-    url: `http://${host}:${port}`,
+    url,
     pool,
     payments,
     gateway,
     relay,
     anchoring,
     flushAnchors: (timeoutMs) => anchoring?.flush(timeoutMs) ?? Promise.resolve(),
-    stop() {
-      stopping ??= (async () => {
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        });
-        await consumers?.stop();
-        await reconciler.stop();
-        await relay.stop();
-        await anchoring?.close();
-        await pool.end();
-      })();
-      return stopping;
-    },
+    stop: stopOnce(
+      () => closeHttpServer(server),
+      () => consumers?.stop(),
+      () => reconciler.stop(),
+      () => relay.stop(),
+      () => anchoring?.close(),
+      () => pool.end(),
+    ),
   };
 }
 
