@@ -1,8 +1,8 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { ForbiddenError, UnauthorizedError } from '../errors/app-error';
 import { getContext } from '../logging/context';
 import { userFromClaims, verifyAccessToken, type JwtVerifyOptions } from './jwt';
-import type { Role } from './types';
+import type { AuthUser, Role } from './types';
 
 function bearerToken(header: string | undefined): string | undefined {
   if (!header) return undefined;
@@ -60,4 +60,10 @@ export function requireRole(...roles: Role[]): RequestHandler {
     }
     next();
   };
+}
+
+/** The authenticated caller inside a handler behind `authenticate` (401 if it is missing). */
+export function requireUser(req: Request): AuthUser {
+  if (!req.user) throw new UnauthorizedError();
+  return req.user;
 }

@@ -6,3 +6,4 @@ export * from './request-context';
 export * from './request-logger';
 export * from './route-label';
 export * from './validate';
+export * from './idempotency';

@@ -14,8 +14,8 @@ import {
   type EventEnvelope,
   type Logger,
 } from '@ecom/common';
-import type { AnchorSink } from './anchor';
-import { requestFingerprint } from './http/fingerprint';
+import type { AnchorSink } from '@ecom/common';
+import { requestFingerprint } from '@ecom/common';
 import { priceOrder, type RequestedItem } from './domain/pricing';
 import {
   MANUAL_STATUS_TRANSITIONS,

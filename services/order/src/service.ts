@@ -15,7 +15,7 @@ import {
   type EventBus,
   type Logger,
 } from '@ecom/common';
-import { noopAnchor, type AnchorSink } from './anchor';
+import { noopAnchor, type AnchorSink } from '@ecom/common';
 import { createOrderApp } from './app';
 import type { OrderConfig } from './config';
 import { subscribeOrderConsumers } from './events/consumers';
@@ -143,5 +143,5 @@ export async function startOrderService(
 
 // The package's public API (main → dist/service.js): what a launcher needs besides startOrderService.
 export { orderConfigSchema, type OrderConfig } from './config';
-export { noopAnchor, type AnchorRecord, type AnchorSink } from './anchor';
+export { noopAnchor, type AnchorRecord, type AnchorSink } from '@ecom/common';
 export type { ProductCatalog } from './product-client';

@@ -4,7 +4,7 @@ import { InMemoryEventBus, createEvent, loadConfig } from '@ecom/common';
 import { createTestPostgres, type TestPostgres } from '@ecom/infrastructure/testing';
 import { orderConfigSchema } from '../src/config';
 import { startOrderService, type RunningOrderService } from '../src/service';
-import type { AnchorRecord } from '../src/anchor';
+import type { AnchorRecord } from '@ecom/common';
 import { bearer, eventually, jwtEnv, spyOn, startProductStub } from './support/helpers';
 
 const alice = { id: 'user-alice', role: 'customer' as const };

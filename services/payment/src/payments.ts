@@ -14,7 +14,7 @@ import {
   type EventEnvelope,
   type Logger,
 } from '@ecom/common';
-import type { AnchorSink } from './anchor';
+import type { AnchorSink } from '@ecom/common';
 import {
   chargeIdempotencyKey,
   checkRefund,
@@ -25,7 +25,7 @@ import {
   type PaymentStatus,
 } from './domain/payment-rules';
 import type { ChargeResult, PaymentGateway, RefundResult } from './gateway/gateway';
-import { requestFingerprint } from './http/fingerprint';
+import { requestFingerprint } from '@ecom/common';
 import {
   completedSourceId,
   paymentStore,

@@ -16,7 +16,7 @@ import {
   type EventBus,
   type Logger,
 } from '@ecom/common';
-import { noopAnchor, type AnchorSink } from './anchor';
+import { noopAnchor, type AnchorSink } from '@ecom/common';
 import { createPaymentApp } from './app';
 import type { PaymentConfig } from './config';
 import { subscribePaymentConsumers } from './events/consumers';
@@ -148,7 +148,7 @@ export async function startPaymentService(
 
 // The package's public API (main → dist/service.js): what a launcher needs besides startPaymentService.
 export { paymentConfigSchema, type PaymentConfig } from './config';
-export { noopAnchor, type AnchorRecord, type AnchorSink } from './anchor';
+export { noopAnchor, type AnchorRecord, type AnchorSink } from '@ecom/common';
 export type {
   ChargeRequest,
   ChargeResult,

@@ -12,7 +12,7 @@ import {
   type EventEnvelope,
 } from '@ecom/common';
 import { createTestPostgres, type TestPostgres } from '@ecom/infrastructure/testing';
-import type { AnchorRecord } from '../src/anchor';
+import type { AnchorRecord } from '@ecom/common';
 import { paymentConfigSchema } from '../src/config';
 import type { ChargeRequest } from '../src/gateway/gateway';
 import { MockPaymentGateway } from '../src/gateway/mock-gateway';

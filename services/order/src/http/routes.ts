@@ -1,12 +1,11 @@
-import { Router, type Request } from 'express';
+import { Router } from 'express';
 import Joi from 'joi';
 import {
-  UnauthorizedError,
-  ValidationError,
   authenticate,
+  idempotencyKeyHeader,
+  requireUser,
   requireRole,
   validate,
-  type AuthUser,
   type JwtVerifyOptions,
 } from '@ecom/common';
 import { ORDER_STATUSES, type OrderStatus } from '../domain/state-machine';
@@ -59,35 +58,13 @@ const listQuery = Joi.object({
 const cancelBody = Joi.object({ reason: text(500) });
 const statusBody = Joi.object({ status: Joi.string().valid('SHIPPED', 'DELIVERED').required() });
 
-const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,255}$/;
-
-function idempotencyKey(req: Request): string | undefined {
-  const key = req.get('idempotency-key');
-  if (key === undefined) return undefined;
-  if (!IDEMPOTENCY_KEY.test(key)) {
-    throw new ValidationError('Invalid Idempotency-Key header', [
-      {
-        location: 'headers',
-        field: 'idempotency-key',
-        message: '1-255 characters from A-Z a-z 0-9 . _ : -',
-      },
-    ]);
-  }
-  return key;
-}
-
-function userOf(req: Request): AuthUser {
-  if (!req.user) throw new UnauthorizedError();
-  return req.user;
-}
-
 export function orderRoutes(orders: Orders, jwt: JwtVerifyOptions): Router {
   const router = Router();
   router.use(authenticate(jwt));
 
   router.post('/', validate({ body: createOrderBody }), async (req, res) => {
-    const key = idempotencyKey(req);
-    const result = await orders.create(userOf(req), req.body as CreateOrderInput, key);
+    const key = idempotencyKeyHeader(req);
+    const result = await orders.create(requireUser(req), req.body as CreateOrderInput, key);
     if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');
     res.status(result.status).json(result.body);
   });
@@ -99,15 +76,15 @@ export function orderRoutes(orders: Orders, jwt: JwtVerifyOptions): Router {
       status?: OrderStatus;
       userId?: string;
     };
-    res.json(await orders.list(userOf(req), q));
+    res.json(await orders.list(requireUser(req), q));
   });
 
   router.get('/:id', validate({ params: orderIdParams }), async (req, res) => {
-    res.json(await orders.getVisible(userOf(req), String(req.params.id)));
+    res.json(await orders.getVisible(requireUser(req), String(req.params.id)));
   });
 
   router.get('/:id/history', validate({ params: orderIdParams }), async (req, res) => {
-    res.json(await orders.history(userOf(req), String(req.params.id)));
+    res.json(await orders.history(requireUser(req), String(req.params.id)));
   });
 
   router.put(
@@ -115,7 +92,7 @@ export function orderRoutes(orders: Orders, jwt: JwtVerifyOptions): Router {
     validate({ params: orderIdParams, body: cancelBody }),
     async (req, res) => {
       const body = req.body as { reason?: string };
-      res.json(await orders.cancel(userOf(req), String(req.params.id), body.reason));
+      res.json(await orders.cancel(requireUser(req), String(req.params.id), body.reason));
     },
   );
 
@@ -125,7 +102,7 @@ export function orderRoutes(orders: Orders, jwt: JwtVerifyOptions): Router {
     validate({ params: orderIdParams, body: statusBody }),
     async (req, res) => {
       const body = req.body as { status: OrderStatus };
-      res.json(await orders.setStatus(userOf(req), String(req.params.id), body.status));
+      res.json(await orders.setStatus(requireUser(req), String(req.params.id), body.status));
     },
   );
 

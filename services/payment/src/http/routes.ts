@@ -1,12 +1,11 @@
 import { Router, type Request, type Response } from 'express';
 import Joi from 'joi';
 import {
-  UnauthorizedError,
-  ValidationError,
   authenticate,
+  idempotencyKeyHeader,
+  requireUser,
   requireRole,
   validate,
-  type AuthUser,
   type JwtVerifyOptions,
 } from '@ecom/common';
 import type { HttpResult, Payments } from '../payments';
@@ -27,28 +26,6 @@ const refundBody = Joi.object({
 const paymentIdParams = Joi.object({ id: Joi.string().guid().required() });
 const orderIdParams = Joi.object({ orderId: Joi.string().max(128).required() });
 
-const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,255}$/;
-
-function idempotencyKey(req: Request): string | undefined {
-  const key = req.get('idempotency-key');
-  if (key === undefined) return undefined;
-  if (!IDEMPOTENCY_KEY.test(key)) {
-    throw new ValidationError('Invalid Idempotency-Key header', [
-      {
-        location: 'headers',
-        field: 'idempotency-key',
-        message: '1-255 characters from A-Z a-z 0-9 . _ : -',
-      },
-    ]);
-  }
-  return key;
-}
-
-function userOf(req: Request): AuthUser {
-  if (!req.user) throw new UnauthorizedError();
-  return req.user;
-}
-
 /** Sends a stored or fresh result; error bodies get this request's id like any other error. */
 function send(req: Request, res: Response, result: HttpResult): void {
   if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');
@@ -65,16 +42,16 @@ export function paymentRoutes(payments: Payments, jwt: JwtVerifyOptions): Router
   router.use(authenticate(jwt));
 
   router.post('/initiate', validate({ body: initiateBody }), async (req, res) => {
-    const key = idempotencyKey(req);
-    send(req, res, await payments.initiate(userOf(req), req.body, key));
+    const key = idempotencyKeyHeader(req);
+    send(req, res, await payments.initiate(requireUser(req), req.body, key));
   });
 
   router.get('/order/:orderId', validate({ params: orderIdParams }), async (req, res) => {
-    res.json(await payments.getVisible(userOf(req), { orderId: String(req.params.orderId) }));
+    res.json(await payments.getVisible(requireUser(req), { orderId: String(req.params.orderId) }));
   });
 
   router.get('/:id', validate({ params: paymentIdParams }), async (req, res) => {
-    res.json(await payments.getVisible(userOf(req), { id: String(req.params.id) }));
+    res.json(await payments.getVisible(requireUser(req), { id: String(req.params.id) }));
   });
 
   router.post(
@@ -82,8 +59,8 @@ export function paymentRoutes(payments: Payments, jwt: JwtVerifyOptions): Router
     requireRole('admin'),
     validate({ params: paymentIdParams, body: refundBody }),
     async (req, res) => {
-      const key = idempotencyKey(req);
-      send(req, res, await payments.refund(userOf(req), String(req.params.id), req.body, key));
+      const key = idempotencyKeyHeader(req);
+      send(req, res, await payments.refund(requireUser(req), String(req.params.id), req.body, key));
     },
   );
 

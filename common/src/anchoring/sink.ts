@@ -21,7 +21,7 @@ export interface AnchorSink {
   enqueue(client: PoolClient, record: AnchorRecord): Promise<unknown>;
 }
 
-/** Default until anchoring is wired: records nothing. */
+/** Used when anchoring is off (no BLOCKCHAIN_RPC_URL): records nothing. */
 export const noopAnchor: AnchorSink = {
   async enqueue() {
     return false;
