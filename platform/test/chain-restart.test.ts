@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DEMO_ACCOUNTS } from '../src/demo';
 import { startPlatform, type Platform } from '../src/start';
+import { gatewayClient, until } from './gateway-client';
 
 // Issue 9's restart rule for anchoring: the embedded chain keeps nothing across restarts, the
 // services' databases do (same data dir). After a restart the contract is deployed again on a
@@ -35,27 +36,7 @@ const gateway = `http://127.0.0.1:${ports.services.gateway}`;
 
 jest.setTimeout(240_000);
 
-async function api<T>(url: string, token: string, method = 'GET', body?: unknown) {
-  const res = await fetch(`${gateway}${url}`, {
-    method,
-    headers: {
-      'content-type': 'application/json',
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
-}
-
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await fn();
-    if (ok(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 150));
-  }
-}
+const api = gatewayClient(gateway);
 
 interface Anchors {
   records: {
@@ -92,32 +73,43 @@ describe('platform restart with the same data dir: anchors verify again on the f
     await start();
     const login = async () =>
       (
-        await api<{ accessToken: string }>('/api/auth/login', '', 'POST', {
+        await api<{ accessToken: string }>('POST', '/api/auth/login', {
           email: DEMO_ACCOUNTS.customer.email,
           password: DEMO_ACCOUNTS.customer.password,
         })
       ).body.accessToken;
     let token = await login();
-    const products = await api<{ items: { id: string }[] }>('/api/products?limit=5', token);
-    const order = await api<{ id: string }>('/api/orders', token, 'POST', {
-      items: [{ productId: products.body.items[0]!.id, quantity: 1 }],
-      payment: { method: 'card', token: 'tok_visa' },
-      shippingAddress: {
-        name: 'Restart',
-        line1: '1 Main St',
-        city: 'Springfield',
-        postalCode: '12345',
-        country: 'US',
+    const products = await api<{ items: { id: string }[] }>(
+      'GET',
+      '/api/products?limit=5',
+      undefined,
+      token,
+    );
+    const order = await api<{ id: string }>(
+      'POST',
+      '/api/orders',
+      {
+        items: [{ productId: products.body.items[0]!.id, quantity: 1 }],
+        payment: { method: 'card', token: 'tok_visa' },
+        shippingAddress: {
+          name: 'Restart',
+          line1: '1 Main St',
+          city: 'Springfield',
+          postalCode: '12345',
+          country: 'US',
+        },
       },
-    });
+      token,
+    );
     expect(order.status).toBe(201);
     const anchored = (r: { status: number; body: Anchors }) =>
       r.status === 200 &&
       r.body.records.length >= 2 &&
       r.body.records.every((x) => x.status === 'verified');
     const before = await until(
-      () => api<Anchors>(`/api/blockchain/order/${order.body.id}`, token),
+      () => api<Anchors>('GET', `/api/blockchain/order/${order.body.id}`, undefined, token),
       anchored,
+      60_000,
     );
     expect(before.body.records.map((r) => r.status)).toEqual(['verified', 'verified']);
 
@@ -127,10 +119,11 @@ describe('platform restart with the same data dir: anchors verify again on the f
     token = await login(); // same JWT keys: they live in the data dir
 
     const after = await until(
-      () => api<Anchors>(`/api/blockchain/order/${order.body.id}`, token),
+      () => api<Anchors>('GET', `/api/blockchain/order/${order.body.id}`, undefined, token),
       (r) =>
         anchored(r) &&
         r.body.records.every((x, i) => x.receipt.txHash !== before.body.records[i]!.receipt.txHash),
+      60_000,
     );
     expect(after.status).toBe(200);
     // The same records (same history rows), anchored again in new transactions on the new chain.
@@ -142,12 +135,14 @@ describe('platform restart with the same data dir: anchors verify again on the f
       expect(r.receipt.txHash).not.toBe(before.body.records[i]!.receipt.txHash);
     }
     const tx = after.body.records[1]!.receipt.txHash!;
-    const verify = await api<Anchors>(`/api/blockchain/verify/${tx}`, token);
+    const verify = await api<Anchors>('GET', `/api/blockchain/verify/${tx}`, undefined, token);
     expect(verify.status).toBe(200);
     expect(verify.body.records.every((r) => r.status === 'verified')).toBe(true);
     // The old transaction no longer exists on the fresh chain nor in our batches.
     const old = await api<Anchors>(
+      'GET',
       `/api/blockchain/verify/${before.body.records[1]!.receipt.txHash}`,
+      undefined,
       token,
     );
     expect(old.status).toBe(404);

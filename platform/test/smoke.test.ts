@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DEMO_ACCOUNTS } from '../src/demo';
 import { startPlatform, type Platform } from '../src/start';
+import { gatewayClient, until } from './gateway-client';
 
 // The platform exactly as `npm start` runs it on a fresh machine (embedded stores, embedded
 // chain, in-memory bus), on its own ports so it can run beside a developer's `npm start`.
@@ -33,32 +34,7 @@ const gateway = `http://127.0.0.1:${ports.services.gateway}`;
 
 jest.setTimeout(180_000);
 
-async function api<T = Record<string, unknown>>(
-  method: string,
-  url: string,
-  body?: unknown,
-  token?: string,
-): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${gateway}${url}`, {
-    method,
-    headers: {
-      'content-type': 'application/json',
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
-}
-
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await fn();
-    if (ok(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+const api = gatewayClient(gateway);
 
 describe('platform smoke test: the full flow through the gateway', () => {
   let platform: Platform;
