@@ -1,5 +1,6 @@
 import './types';
 
+export * from './client-errors';
 export * from './create-app';
 export * from './error-handler';
 export * from './request-context';

@@ -1,5 +1,6 @@
 import type { RequestListener, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { answerClientErrors } from '../http/client-errors';
 
 export interface Listening {
   server: Server;
@@ -7,7 +8,10 @@ export interface Listening {
   url: string;
 }
 
-/** Starts the HTTP server (port 0 picks a free port); rejects when the port cannot be bound. */
+/**
+ * Starts the HTTP server (port 0 picks a free port); rejects when the port cannot be bound.
+ * Requests too malformed to reach the app are answered in the common error shape.
+ */
 export async function listenHttp(
   app: RequestListener & {
     listen: (port: number, host: string, cb: (err?: Error) => void) => Server;
@@ -20,15 +24,29 @@ export async function listenHttp(
     const s = app.listen(port, host, (err) => (err ? reject(err) : resolve(s)));
     s.once('error', reject);
   });
+  answerClientErrors(server);
   const { port: bound } = server.address() as AddressInfo;
   const reachable = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  return { server, url: `http://${reachable}:${bound}` };
+  return {
+    server,
+    url: `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${bound}`,
+  };
 }
 
-/** Stops accepting, closes idle keep-alive sockets, resolves once running requests are done. */
-export function closeHttpServer(server: Server): Promise<void> {
+/**
+ * Stops accepting, closes idle keep-alive sockets, resolves once running requests are done;
+ * with `forceAfterMs`, connections still open by then are cut.
+ */
+export function closeHttpServer(server: Server, forceAfterMs?: number): Promise<void> {
   return new Promise<void>((resolve) => {
-    server.close(() => resolve());
+    const timer =
+      forceAfterMs === undefined
+        ? undefined
+        : setTimeout(() => server.closeAllConnections(), forceAfterMs).unref();
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
     server.closeIdleConnections();
   });
 }

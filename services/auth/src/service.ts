@@ -1,14 +1,16 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { Connection } from 'mongoose';
 import {
+  closeHttpServer,
   createLogger,
   createMongoOutbox,
+  listenHttp,
   jwtVerifyOptionsFromConfig,
   verifyAccessToken,
   type EventBus,
   type JwtVerifyOptions,
+  type Listening,
   type Logger,
   type MongoOutbox,
 } from '@ecom/common';
@@ -149,20 +151,15 @@ export async function startAuthService(
   const { config, bus } = options;
   const logger = options.logger ?? createLogger('auth-service', config.LOG_LEVEL);
   const auth = await buildAuth({ config, bus, logger });
-  const server = auth.app.listen(config.PORT, config.HOST);
+  let listening: Listening;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('listening', resolve);
-      server.once('error', reject);
-    });
+    listening = await listenHttp(auth.app, config.PORT, config.HOST);
   } catch (err) {
     await auth.connection.close();
     throw err;
   }
+  const { server, url } = listening;
   auth.events.start();
-  const address = server.address() as AddressInfo;
-  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
-  const url = `http://${host}:${address.port}`;
   logger.info('auth service listening', { url });
 
   let stopping: Promise<void> | undefined;
@@ -172,10 +169,7 @@ export async function startAuthService(
     url,
     stop() {
       stopping ??= (async () => {
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        });
+        await closeHttpServer(server);
         await auth.events.stop();
         await auth.connection.close();
       })();

@@ -1,12 +1,14 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { Connection } from 'mongoose';
 import {
+  closeHttpServer,
   createLogger,
   createMongoOutbox,
   jwtVerifyOptionsFromConfig,
+  listenHttp,
   type EventBus,
+  type Listening,
   type Logger,
 } from '@ecom/common';
 import { createCommentsApp } from './app';
@@ -85,37 +87,27 @@ export async function startCommentsService(
       checks: { mongo: () => pingCommentsDb(connection), bus: () => bus.health() },
     });
     const consumers = await subscribeCommentConsumers({ bus, connection, stores, logger });
-    let server: Server;
+    let listening: Listening;
     try {
-      server = await new Promise<Server>((resolve, reject) => {
-        const s = app.listen(config.PORT, config.HOST, (err?: Error) =>
-          err ? reject(err) : resolve(s),
-        );
-      });
+      listening = await listenHttp(app, config.PORT, config.HOST);
     } catch (err) {
       await consumers.stop();
       throw err;
     }
+    const { server, url } = listening;
     events.start();
-    const { port } = server.address() as AddressInfo;
-    const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
-    logger.info('comments service listening', { port });
+    logger.info('comments service listening', { url });
 
     let stopping: Promise<void> | undefined;
     return {
       app,
       server,
-      url: `http://${host}:${port}`,
+      url,
       connection,
       flushOutbox: () => events.flush(),
       stop() {
         stopping ??= (async () => {
-          if (server.listening) {
-            await new Promise<void>((resolve) => {
-              server.close(() => resolve());
-              server.closeIdleConnections();
-            });
-          }
+          if (server.listening) await closeHttpServer(server);
           // Requests are done; then event handlers, then the relay, then the store.
           await consumers.stop();
           await events.stop();

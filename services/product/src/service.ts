@@ -1,11 +1,13 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import {
+  closeHttpServer,
   createLogger,
   createMongoOutbox,
+  listenHttp,
   type EventBus,
   type EventEnvelope,
+  type Listening,
   type Logger,
   type MongoOutbox,
 } from '@ecom/common';
@@ -50,25 +52,6 @@ async function createCache(config: ProductConfig): Promise<Cache | undefined> {
   return new MemoryCache(config.CACHE_MEMORY_MAX_ENTRIES);
 }
 
-function listen(app: Express, port: number, host: string): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(server)));
-    server.once('error', reject);
-  });
-}
-
-function closeServer(server: Server, timeoutMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
-    timer.unref();
-    server.close(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-    server.closeIdleConnections();
-  });
-}
-
 /**
  * Starts the product service in this process: MongoDB connection, cache, HTTP server and
  * the `product` consumer group on the given bus. Used by main.ts, the embedded launcher and
@@ -81,7 +64,7 @@ export async function startProductService(
   const logger = options.logger ?? createLogger(SERVICE_NAME, config.LOG_LEVEL);
   const connection = await connectMongo(config.MONGO_URL, config.MONGO_SERVER_SELECTION_TIMEOUT_MS);
   let cache: Cache | undefined;
-  let server: Server | undefined;
+  let listening: Listening | undefined;
   let stopping = false;
   const inFlight = new Set<Promise<void>>();
   let app: Express;
@@ -104,7 +87,7 @@ export async function startProductService(
     const built = createProductApp({ config, stores, bus, events, cache, logger });
     app = built.app;
     // Listen first: if the port is taken, nothing has subscribed to the shared bus yet.
-    server = await listen(app, config.PORT, config.HOST);
+    listening = await listenHttp(app, config.PORT, config.HOST);
     const handle = createEventHandler({
       connection,
       inventory: built.inventory,
@@ -123,22 +106,19 @@ export async function startProductService(
     events.start();
   } catch (err) {
     stopping = true;
-    if (server) await closeServer(server, 0);
+    if (listening) await closeHttpServer(listening.server, 0);
     await cache?.close().catch(() => undefined);
     await connection.close().catch(() => undefined);
     throw err;
   }
-  const listening: Server = server;
-  const { port } = listening.address() as AddressInfo;
-  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const { server, url } = listening;
   logger.info('product service listening', { url });
 
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
       stopping = true;
-      await closeServer(listening, config.SHUTDOWN_TIMEOUT_MS);
+      await closeHttpServer(server, config.SHUTDOWN_TIMEOUT_MS);
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
       // Handlers and requests are done, so nothing records events any more.
       await events.stop();
@@ -151,7 +131,7 @@ export async function startProductService(
 
   return {
     app,
-    server: listening,
+    server,
     url,
     connection,
     outbox,
