@@ -93,6 +93,17 @@ describe('JWT helpers', () => {
     expect(() => verifyAccessToken(refresh, verifyOptions)).toThrow('Invalid access token');
   });
 
+  it('refuses a correctly signed access token that never expires (no exp claim)', () => {
+    const token = jwt.sign({ role: 'seller', type: 'access' }, keys.privateKey, {
+      algorithm: 'ES256',
+      subject: 'u1',
+      issuer: 'ecom-auth',
+      audience: 'ecom-api',
+    });
+    expect(jwt.decode(token)).not.toHaveProperty('exp');
+    expect(() => verifyAccessToken(token, verifyOptions)).toThrow('Invalid access token');
+  });
+
   it('refuses unknown roles', () => {
     const token = jwt.sign({ role: 'root', type: 'access' }, keys.privateKey, {
       algorithm: 'ES256',

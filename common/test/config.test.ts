@@ -1,5 +1,12 @@
 import Joi from 'joi';
-import { ConfigError, baseConfigKeys, jwtVerifyConfigKeys, loadConfig, pemFromEnv } from '../src';
+import {
+  ConfigError,
+  baseConfigKeys,
+  generateEs256KeyPair,
+  jwtVerifyConfigKeys,
+  loadConfig,
+  pemFromEnv,
+} from '../src';
 
 const schema = Joi.object({
   ...baseConfigKeys,
@@ -47,6 +54,16 @@ describe('loadConfig', () => {
     expect(
       loadConfig(jwtSchema, { JWT_ALGORITHM: 'HS256', JWT_SECRET: 'x'.repeat(32) }).JWT_ALGORITHM,
     ).toBe('HS256');
+  });
+
+  it('refuses a JWT_PUBLIC_KEY that is not a PEM key, accepts one with escaped newlines', () => {
+    const jwtSchema = Joi.object(jwtVerifyConfigKeys);
+    expect(() => loadConfig(jwtSchema, { JWT_PUBLIC_KEY: 'not-a-pem' })).toThrow(
+      /^Invalid configuration: JWT_PUBLIC_KEY: .*not a PEM public key/,
+    );
+    const { publicKey } = generateEs256KeyPair();
+    const escaped = publicKey.trim().replace(/\n/g, '\\n');
+    expect(loadConfig(jwtSchema, { JWT_PUBLIC_KEY: escaped }).JWT_PUBLIC_KEY).toBe(escaped);
   });
 
   it('restores newlines in PEM values from env files', () => {

@@ -64,6 +64,8 @@ export function verifyAccessToken(token: string, options: JwtVerifyOptions): Acc
   if (
     typeof decoded !== 'object' ||
     decoded.type !== 'access' ||
+    // jsonwebtoken accepts a token without exp; an access token must expire.
+    typeof decoded.exp !== 'number' ||
     typeof decoded.sub !== 'string' ||
     !ROLES.includes(decoded.role as Role)
   ) {

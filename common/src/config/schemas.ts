@@ -1,3 +1,4 @@
+import { createPublicKey } from 'node:crypto';
 import Joi from 'joi';
 
 /** Variables every service and the gateway share. Spread into a service's own schema. */
@@ -14,11 +15,21 @@ export const baseConfigKeys = {
 /** JWT verification settings (every service verifies tokens itself; only auth signs). */
 export const jwtVerifyConfigKeys = {
   JWT_ALGORITHM: Joi.string().valid('ES256', 'RS256', 'HS256').default('ES256'),
-  JWT_PUBLIC_KEY: Joi.string().when('JWT_ALGORITHM', {
-    is: 'HS256',
-    then: Joi.forbidden(),
-    otherwise: Joi.required(),
-  }),
+  JWT_PUBLIC_KEY: Joi.string()
+    .custom((value: string) => {
+      // A value that is not a key would make every token fail later with a bare 401.
+      try {
+        createPublicKey(pemFromEnv(value)!);
+      } catch {
+        throw new Error('it is not a PEM public key');
+      }
+      return value;
+    }, 'PEM key')
+    .when('JWT_ALGORITHM', {
+      is: 'HS256',
+      then: Joi.forbidden(),
+      otherwise: Joi.required(),
+    }),
   JWT_SECRET: Joi.string().min(32).when('JWT_ALGORITHM', {
     is: 'HS256',
     then: Joi.required(),

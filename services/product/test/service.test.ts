@@ -3,7 +3,7 @@ import { createEvent, InMemoryEventBus } from '@ecom/common';
 import mongoose from 'mongoose';
 import { loadProductConfig } from '../src/config';
 import { startProductService } from '../src/service';
-import { seller, settle, startHarness, tokenFor, type Harness } from './helpers';
+import { seller, settle, startHarness, testJwtPublicKey, tokenFor, type Harness } from './helpers';
 
 describe('startProductService', () => {
   let h: Harness;
@@ -155,7 +155,7 @@ describe('stop()', () => {
     const config = loadProductConfig({
       MONGO_URL: 'mongodb://127.0.0.1:1/product_db',
       MONGO_SERVER_SELECTION_TIMEOUT_MS: '300',
-      JWT_PUBLIC_KEY: 'unused',
+      JWT_PUBLIC_KEY: testJwtPublicKey(),
       PORT: '0',
       LOG_LEVEL: 'silent',
     });

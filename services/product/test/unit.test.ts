@@ -8,6 +8,7 @@ import { slugify } from '../src/domain/catalog';
 import { centsToDecimal, decimalToCents } from '../src/domain/money';
 import { becameLow, mergeLines } from '../src/domain/stock-rules';
 import { escapeRegex } from '../src/store/catalog-store';
+import { testJwtPublicKey } from './helpers';
 
 describe('money', () => {
   it.each([
@@ -105,7 +106,7 @@ describe('MemoryCache', () => {
 });
 
 describe('config', () => {
-  const base = { JWT_PUBLIC_KEY: 'pem' };
+  const base = { JWT_PUBLIC_KEY: testJwtPublicKey() };
 
   it('defaults to port 3002, product_db and a memory cache without REDIS_URL', () => {
     const config = loadProductConfig(base);
