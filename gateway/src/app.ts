@@ -67,6 +67,7 @@ export function buildGateway({ config, logger, redis }: GatewayDeps): Gateway {
       name,
       target: urls[name],
       timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+      clientBodyTimeoutMs: config.CLIENT_BODY_TIMEOUT_MS,
       maxSockets: config.UPSTREAM_MAX_SOCKETS,
       bodyLimitBytes,
       logger,
@@ -98,7 +99,8 @@ export function buildGateway({ config, logger, redis }: GatewayDeps): Gateway {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
-  app.set('trust proxy', trustProxySetting(config.TRUST_PROXY));
+  const trustProxy = trustProxySetting(config.TRUST_PROXY);
+  app.set('trust proxy', trustProxy);
 
   const security = helmet();
   const origins = corsOrigins(config.CORS_ORIGINS);
@@ -122,6 +124,7 @@ export function buildGateway({ config, logger, redis }: GatewayDeps): Gateway {
     logger,
     bodyLimitBytes,
     trustProxy: app.get('trust proxy fn') as (addr: string, i: number) => boolean,
+    keepClientForwarding: trustProxy !== false && trustProxy !== 0,
     headerMiddleware,
   });
   const handler: RequestListener = (req: IncomingMessage, res: ServerResponse) => {
@@ -131,7 +134,13 @@ export function buildGateway({ config, logger, redis }: GatewayDeps): Gateway {
   const ownChecks: Record<string, HealthCheck> = {};
   if (redis) ownChecks.redis = () => redis.ping();
   app.use(
-    healthRoutes({ upstreams: urls, proxies, timeoutMs: config.HEALTH_TIMEOUT_MS, ownChecks }),
+    healthRoutes({
+      upstreams: urls,
+      proxies,
+      timeoutMs: config.HEALTH_TIMEOUT_MS,
+      cacheMs: config.HEALTH_CACHE_MS,
+      ownChecks,
+    }),
   );
   app.use(metrics.router);
   app.use(docsRoutes());

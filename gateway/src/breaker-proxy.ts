@@ -17,7 +17,10 @@ export interface BreakerSettings {
 export interface UpstreamProxyOptions {
   name: UpstreamName;
   target: string;
+  /** From the moment the upstream has the whole request to its response headers, and the longest silence allowed within its response body. */
   timeoutMs: number;
+  /** How long a client may take to send its request body. */
+  clientBodyTimeoutMs: number;
   maxSockets: number;
   /** Bytes a chunked (no Content-Length) request body may reach before a 413. */
   bodyLimitBytes: number;
@@ -51,17 +54,24 @@ function targetObject(target: string) {
   };
 }
 
-/** Server-side failures: they count against the breaker. */
+/** Failures of the hop to the service: they count against the breaker. */
 class UpstreamTimeout extends Error {}
 class UpstreamUnreachable extends Error {}
-/** The upstream answered 502/503/504: passed through unchanged, but counted. */
-class UpstreamUnavailableAnswer extends Error {}
-/** The client's fault (body too large): answered, never counted. */
-class ClientFault extends Error {}
+/** The client's fault (body too large, body too slow): answered, never counted. */
+class ClientFault extends Error {
+  constructor(
+    readonly status: 408 | 413,
+    readonly code: 'REQUEST_TIMEOUT' | 'PAYLOAD_TOO_LARGE',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+const bodyTooLarge = () => new ClientFault(413, 'PAYLOAD_TOO_LARGE', 'Request body is too large');
 
 interface Pending {
   settled: boolean;
-  timer: NodeJS.Timeout;
+  timer?: NodeJS.Timeout;
   proxyReq?: ClientRequest;
   observe?: ResponseObserver;
   resolve(): void;
@@ -82,10 +92,16 @@ function settle(req: IncomingMessage, err?: Error): void {
 
 /**
  * One upstream: an http-proxy-middleware instance on a keep-alive agent, wrapped in an
- * opossum breaker. The breaker counts timeouts, connection failures and 502/503/504
- * answers (never 4xx or other 5xx: those are the request's problem, not the service's);
- * while open, requests answer 503 at once without touching a socket; after
+ * opossum breaker. The breaker guards the hop: it counts connection failures and upstreams
+ * that do not answer in time. An answer, whatever its status, is the service speaking (a 503
+ * from a service whose own dependency is down, or from one route that is switched off, says
+ * nothing about its other routes) and passes through uncounted; neither do client faults
+ * count. While open, requests answer 503 at once without touching a socket; after
  * `resetTimeoutMs` one trial request decides whether it closes again.
+ *
+ * Clocks: the client has `clientBodyTimeoutMs` to send its body (else 408); the upstream's
+ * `timeoutMs` starts once it has the whole request, so a slow client never counts against
+ * the service; after the headers, a response body silent for `timeoutMs` is cut.
  */
 export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProxy {
   const isHttps = options.target.startsWith('https:');
@@ -118,7 +134,7 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
             if (received > options.bodyLimitBytes) {
               req.off('data', onData);
               req.unpipe();
-              settle(req, new ClientFault('body too large'));
+              settle(req, bodyTooLarge());
               (req as WithPending)[PENDING]?.proxyReq?.destroy();
             }
           };
@@ -130,16 +146,11 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
           pending.proxyReq = proxyReq;
           if (pending.settled) proxyReq.destroy();
         });
-        server.on('proxyRes', (proxyRes, req) => {
+        server.on('proxyRes', (proxyRes, req, res) => {
           delete proxyRes.headers['x-powered-by'];
-          const status = proxyRes.statusCode ?? 502;
-          settle(
-            req,
-            status === 502 || status === 503 || status === 504
-              ? new UpstreamUnavailableAnswer(`answered ${status}`)
-              : undefined,
-          );
+          settle(req);
           (req as WithPending)[PENDING]?.observe?.(proxyRes);
+          cutIfStalled(proxyRes, res);
         });
         server.on('error', (err, req) => {
           settle(req, new UpstreamUnreachable(err.message));
@@ -150,19 +161,73 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
     ],
   });
 
+  /** Settles with `err` and aborts the upstream request when `ms` pass first. */
+  const deadline = (req: IncomingMessage, pending: Pending, ms: number, err: () => Error) => {
+    pending.timer = setTimeout(() => {
+      settle(req, err());
+      pending.proxyReq?.destroy();
+    }, ms);
+  };
+  const upstreamClock = (req: IncomingMessage, pending: Pending) =>
+    deadline(
+      req,
+      pending,
+      options.timeoutMs,
+      () => new UpstreamTimeout(`no answer within ${options.timeoutMs} ms`),
+    );
+
+  /**
+   * After the headers: a body that stops arriving for `timeoutMs` is cut (the status is out,
+   * so closing the client connection is the only signal left). A client too slow to read
+   * pauses the stream itself; that is not the upstream stalling.
+   */
+  function cutIfStalled(proxyRes: IncomingMessage, res: ServerResponse) {
+    if (proxyRes.complete) return;
+    const timer = setTimeout(() => {
+      if (res.writableNeedDrain) {
+        timer.refresh();
+        return;
+      }
+      options.logger.warn('upstream stalled mid-response', {
+        upstream: options.name,
+        silentMs: options.timeoutMs,
+      });
+      proxyRes.destroy();
+      res.destroy();
+    }, options.timeoutMs);
+    const onData = () => timer.refresh();
+    proxyRes.on('data', onData);
+    proxyRes.once('close', () => {
+      clearTimeout(timer);
+      proxyRes.off('data', onData);
+    });
+  }
+
   const action = (req: EdgeRequest, res: ServerResponse, observe: ResponseObserver | undefined) =>
     new Promise<void>((resolve, reject) => {
-      const pending: Pending = {
-        settled: false,
-        observe,
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          settle(req, new UpstreamTimeout(`no answer within ${options.timeoutMs} ms`));
-          pending.proxyReq?.destroy();
-        }, options.timeoutMs),
-      };
+      const pending: Pending = { settled: false, observe, resolve, reject };
       (req as WithPending)[PENDING] = pending;
+      if (req.complete) {
+        upstreamClock(req, pending);
+      } else {
+        // The body is still arriving: that is the client's time, not the upstream's.
+        deadline(
+          req,
+          pending,
+          options.clientBodyTimeoutMs,
+          () =>
+            new ClientFault(
+              408,
+              'REQUEST_TIMEOUT',
+              `Request body not received within ${options.clientBodyTimeoutMs} ms`,
+            ),
+        );
+        req.once('end', () => {
+          if (pending.settled) return;
+          clearTimeout(pending.timer);
+          upstreamClock(req, pending);
+        });
+      }
       void proxy(req, res, (err?: unknown) => {
         settle(req, new UpstreamUnreachable(err instanceof Error ? err.message : String(err)));
       });
@@ -176,6 +241,7 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
     resetTimeout: options.breaker.resetTimeoutMs,
     rollingCountTimeout: options.breaker.rollingWindowMs,
     enableSnapshots: false,
+    // Filtered errors still reject fire() but are not counted as failures.
     errorFilter: (err: unknown) => err instanceof ClientFault,
   });
   breaker.on('open', () =>
@@ -196,16 +262,14 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
     try {
       await breaker.fire(req, res, observe);
     } catch (err) {
-      if (err instanceof UpstreamUnavailableAnswer) return; // already streamed as is
       if (res.headersSent) {
         // The upstream failed mid-response: all we can do is cut the connection.
         res.destroy();
         return;
       }
       if (err instanceof ClientFault) {
-        sendError(req, res, 413, 'PAYLOAD_TOO_LARGE', 'Request body is too large', undefined, {
-          Connection: 'close',
-        });
+        // The rest of the body may still be on its way: close rather than read it.
+        sendError(req, res, err.status, err.code, err.message, undefined, { Connection: 'close' });
         return;
       }
       if (err instanceof UpstreamTimeout) {

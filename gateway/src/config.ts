@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import proxyaddr from 'proxy-addr';
 import {
   baseConfigKeys,
   jwtVerifyConfigKeys,
@@ -30,7 +31,15 @@ export const gatewayConfigSchema = Joi.object({
     .pattern(/^[A-Za-z0-9:_-]{1,64}$/)
     .default('gw'),
   /** `false` (the gateway is the edge), `loopback`, a hop count or a list of subnets. */
-  TRUST_PROXY: Joi.string().max(200).default('false'),
+  TRUST_PROXY: Joi.string()
+    .max(200)
+    .default('false')
+    .custom((value: string) => {
+      if (value === 'true' || value === 'false' || /^\d+$/.test(value)) return value;
+      // What Express will compile at start: a bad entry fails here, naming the variable.
+      proxyaddr.compile(value.split(',').map((s) => s.trim()));
+      return value;
+    }, 'trusted proxy list'),
 
   RATE_LIMIT_ENABLED: Joi.boolean().default(true),
   RATE_LIMIT_WINDOW_SECONDS: positiveInt().max(86400).default(60),
@@ -44,12 +53,15 @@ export const gatewayConfigSchema = Joi.object({
   CORS_ORIGINS: Joi.string().allow('').max(4000).default(''),
 
   UPSTREAM_TIMEOUT_MS: positiveInt().max(300_000).default(10_000),
+  CLIENT_BODY_TIMEOUT_MS: positiveInt().max(600_000).default(30_000),
   UPSTREAM_MAX_SOCKETS: positiveInt().max(10_000).default(256),
   BREAKER_ERROR_THRESHOLD_PERCENTAGE: Joi.number().min(1).max(100).default(50),
   BREAKER_VOLUME_THRESHOLD: positiveInt().max(10_000).default(5),
   BREAKER_RESET_TIMEOUT_MS: positiveInt().max(600_000).default(10_000),
   BREAKER_ROLLING_WINDOW_MS: positiveInt().max(600_000).default(10_000),
   HEALTH_TIMEOUT_MS: positiveInt().max(60_000).default(2000),
+  /** `GET /health` answers from one aggregate probe per this window, however often it is called. */
+  HEALTH_CACHE_MS: Joi.number().integer().min(0).max(60_000).default(1000),
 
   JWT_CACHE_MAX_ENTRIES: Joi.number().integer().min(0).max(1_000_000).default(10_000),
 
@@ -88,12 +100,14 @@ export interface GatewayConfig extends JwtVerifyConfig {
   CORS_ORIGINS: string;
 
   UPSTREAM_TIMEOUT_MS: number;
+  CLIENT_BODY_TIMEOUT_MS: number;
   UPSTREAM_MAX_SOCKETS: number;
   BREAKER_ERROR_THRESHOLD_PERCENTAGE: number;
   BREAKER_VOLUME_THRESHOLD: number;
   BREAKER_RESET_TIMEOUT_MS: number;
   BREAKER_ROLLING_WINDOW_MS: number;
   HEALTH_TIMEOUT_MS: number;
+  HEALTH_CACHE_MS: number;
 
   JWT_CACHE_MAX_ENTRIES: number;
 

@@ -36,6 +36,8 @@ export interface EdgeDeps {
   bodyLimitBytes: number;
   /** Express's compiled `trust proxy` function, for the client address. */
   trustProxy: (addr: string, i: number) => boolean;
+  /** TRUST_PROXY names proxies in front: their `X-Forwarded-*` are kept (and appended to). */
+  keepClientForwarding: boolean;
   /** helmet, then cors when configured: the same ones the Express app uses. */
   headerMiddleware: PlainMiddleware[];
 }
@@ -147,7 +149,11 @@ export function createEdge(deps: EdgeDeps): (req: IncomingMessage, res: ServerRe
       return;
     }
 
-    prepareForwardHeaders(req.headers, req.requestId, req.correlationId);
+    prepareForwardHeaders(req.headers, {
+      requestId: req.requestId,
+      correlationId: req.correlationId,
+      dropClientForwarding: !deps.keepClientForwarding,
+    });
     const proxy = deps.proxies[upstream];
 
     const cache = deps.cache;

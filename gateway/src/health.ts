@@ -16,6 +16,11 @@ export interface HealthAggregatorOptions {
   upstreams: Record<UpstreamName, string>;
   proxies: Record<UpstreamName, UpstreamProxy>;
   timeoutMs: number;
+  /**
+   * One aggregate probe serves every `GET /health` within this window (and all calls made
+   * while it runs): the route is public, and each probe costs every service a readiness check.
+   */
+  cacheMs: number;
   /** The gateway's own dependencies (Redis), for `/health/ready`. */
   ownChecks: Record<string, HealthCheck>;
 }
@@ -59,11 +64,26 @@ export function healthRoutes(options: HealthAggregatorOptions): Router {
   const router = Router();
   const started = Date.now();
 
+  const names = Object.keys(options.upstreams) as UpstreamName[];
+  type Probe = { done: boolean; finishedAt: number; results: ReturnType<typeof probeEvery> };
+  const probeEvery = () =>
+    Promise.all(names.map((name) => probe(options.upstreams[name], options.timeoutMs)));
+  let latest: Probe | undefined;
+  /** Calls made while a probe runs share it; its answer serves `cacheMs` after it finished. */
+  const probeAll = () => {
+    if (!latest || (latest.done && performance.now() - latest.finishedAt >= options.cacheMs)) {
+      const entry: Probe = { done: false, finishedAt: 0, results: probeEvery() };
+      void entry.results.then(() => {
+        entry.done = true;
+        entry.finishedAt = performance.now();
+      });
+      latest = entry;
+    }
+    return latest.results;
+  };
+
   router.get('/health', async (_req, res) => {
-    const names = Object.keys(options.upstreams) as UpstreamName[];
-    const results = await Promise.all(
-      names.map((name) => probe(options.upstreams[name], options.timeoutMs)),
-    );
+    const results = await probeAll();
     const upstreams: Record<string, UpstreamHealth> = {};
     const down: string[] = [];
     names.forEach((name, i) => {
@@ -73,6 +93,7 @@ export function healthRoutes(options: HealthAggregatorOptions): Router {
         status: r.up ? 'up' : 'down',
         latencyMs: r.latencyMs,
         ...(r.httpStatus !== undefined ? { httpStatus: r.httpStatus } : {}),
+        // The breaker state is read now; it costs nothing.
         circuit: circuitOf(options.proxies[name]),
         ...(r.error ? { error: r.error } : {}),
       };

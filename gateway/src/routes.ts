@@ -56,9 +56,17 @@ export function matchRoute(path: string): UpstreamName | undefined {
   return undefined;
 }
 
-/** `/api/x/` and `/api/x` are the same route for the public / bucket decisions. */
-function trimSlash(path: string): string {
-  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+/**
+ * The path as the service will route it, for the public / bucket decisions: the services'
+ * Express routers match case-insensitively and ignore a trailing slash, and http-proxy collapses
+ * repeated slashes on the way, so `/api/auth//Login/` reaches the login handler and must be
+ * charged and checked as `/api/auth/login`. (Percent-encoded letters are not decoded by Express
+ * for matching, so they need no folding here: `/api/auth/%6Cogin` is a 404 at the service.)
+ */
+export function routingKey(path: string): string {
+  let p = path.toLowerCase();
+  if (p.includes('//')) p = p.replace(/\/{2,}/g, '/');
+  return p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p;
 }
 
 /**
@@ -81,7 +89,7 @@ function under(path: string, prefix: string): boolean {
  * catalogue and review reads. Everything else needs a valid access token.
  */
 export function isPublicRoute(method: string, path: string): boolean {
-  const p = trimSlash(path);
+  const p = routingKey(path);
   if (method === 'POST') return PUBLIC_AUTH_POSTS.has(p);
   if (method === 'GET' || method === 'HEAD') {
     // The moderation queue is an admin read, not a public one.
@@ -92,13 +100,16 @@ export function isPublicRoute(method: string, path: string): boolean {
 }
 
 export function bucketFor(method: string, path: string): Bucket {
-  const p = trimSlash(path);
+  const p = routingKey(path);
   if (method === 'POST' && (p === '/api/auth/login' || p === '/api/auth/register')) return 'auth';
   if (under(p, '/api/payments')) return 'payment';
   return 'default';
 }
 
-/** `..` or `.` segments (raw or percent-encoded) are refused rather than normalised. */
+/**
+ * `..` or `.` segments are refused rather than normalised, whether the dots or the separators
+ * around them are raw or percent-encoded (`%2e`, `%2f`) or the separator is a backslash.
+ */
 export function hasDotSegment(path: string): boolean {
-  return /(^|\/)(\.|%2e){1,2}(\/|$)/i.test(path);
+  return /(^|\/|\\|%2f|%5c)(\.|%2e){1,2}(\/|\\|%2f|%5c|$)/i.test(path);
 }

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { Express } from 'express';
 import { Redis } from 'ioredis';
-import { createLogger, type Logger } from '@ecom/common';
+import { answerClientErrors, createLogger, type Logger } from '@ecom/common';
 import { buildGateway } from './app';
 import type { GatewayConfig } from './config';
 
@@ -66,6 +66,7 @@ export async function startGateway({
   await gateway.ready.catch(() => undefined);
 
   const server = createServer(gateway.handler);
+  answerClientErrors(server);
   server.listen(config.PORT, config.HOST);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);

@@ -15,6 +15,7 @@ import {
   ISSUER,
   keys,
   logger,
+  resetStubs,
   startStubs,
   tamperedToken,
   testConfig,
@@ -36,7 +37,7 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
-  for (const stub of Object.values(stubs)) stub.received.length = 0;
+  resetStubs(stubs);
 });
 
 const touched = () => Object.values(stubs).reduce((n, s) => n + s.received.length, 0);
@@ -85,6 +86,10 @@ describe('every other route needs a valid access token', () => {
     ['get', '/api/users'],
     ['get', '/api/blockchain/order/o1'],
     ['get', '/api/blockchain/verify/0x1'],
+    // Spellings the service routes to the same handler (case, doubled or trailing slashes).
+    ['get', '/api/comments//moderation/queue'],
+    ['get', '/api/comments/Moderation/queue'],
+    ['get', '/api/comments/moderation/queue/'],
   ] as const;
 
   it.each(protectedRoutes)(
@@ -133,6 +138,14 @@ describe('every other route needs a valid access token', () => {
     [
       'a refresh-type token',
       () => jwt.sign(claimsFor(user, { type: 'refresh' }), keys.privateKey, { algorithm: 'ES256' }),
+      'claims',
+    ],
+    [
+      'a token without exp',
+      () => {
+        const { exp: _exp, ...claims } = claimsFor(user);
+        return jwt.sign(claims, keys.privateKey, { algorithm: 'ES256' });
+      },
       'claims',
     ],
   ])('%s → 401 before any upstream is touched', async (_label, makeToken, reason) => {

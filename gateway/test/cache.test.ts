@@ -7,6 +7,7 @@ import {
   closeStubs,
   logger,
   seller,
+  resetStubs,
   startStubs,
   testConfig,
   tokenFor,
@@ -27,8 +28,7 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
-  stubs.product.received.length = 0;
-  stubs.product.delayMs = 0;
+  resetStubs(stubs);
 });
 
 const productReads = () => stubs.product.received.filter((r) => r.method === 'GET').length;
@@ -100,21 +100,80 @@ describe('cache on (GATEWAY_CACHE_TTL_MS=300)', () => {
     expect(productReads()).toBe(2);
   });
 
-  it('a read in flight while a write happens is not stored', async () => {
-    stubs.product.delayMs = 150;
+  it('a read that started before a whole write happened is not stored (it may hold the old data)', async () => {
+    // The read waits at the service; the write starts and finishes meanwhile.
+    stubs.product.delayFor = ({ method }) => (method === 'GET' ? 200 : 0);
     const read = request(gateway.handler)
       .get('/api/products/p5')
       .then((r) => r);
     await sleep(40);
-    const write = request(gateway.handler)
+    const write = await request(gateway.handler)
       .delete('/api/products/p5')
-      .set('Authorization', sellerAuth)
-      .then((r) => r);
-    const [r] = await Promise.all([read, write]);
-    expect(r.headers['x-cache']).toBe('MISS');
-    stubs.product.delayMs = 0;
+      .set('Authorization', sellerAuth);
+    expect(write.status).toBe(200);
+    expect((await read).headers['x-cache']).toBe('MISS');
+    stubs.product.delayFor = undefined;
     const next = await request(gateway.handler).get('/api/products/p5');
     expect(next.headers['x-cache']).toBe('MISS');
+  });
+
+  it('a read made while a write is in flight is dropped when the write finishes', async () => {
+    // The write waits at the service; a read runs and completes meanwhile (it may see the old
+    // or the new data), so the end of the write must drop it.
+    stubs.product.delayFor = ({ method }) => (method === 'GET' ? 0 : 200);
+    const write = request(gateway.handler)
+      .put('/api/products/p6')
+      .set('Authorization', sellerAuth)
+      .send({ price: 7 })
+      .then((r) => r);
+    await sleep(40);
+    expect((await request(gateway.handler).get('/api/products/p6')).headers['x-cache']).toBe(
+      'MISS',
+    );
+    expect((await request(gateway.handler).get('/api/products/p6')).headers['x-cache']).toBe('HIT');
+    expect((await write).status).toBe(200);
+    expect((await request(gateway.handler).get('/api/products/p6')).headers['x-cache']).toBe(
+      'MISS',
+    );
+  });
+
+  it.each([
+    ['Cache-Control: no-store', { 'cache-control': 'no-store' }],
+    ['Cache-Control: private', { 'cache-control': 'private, max-age=60' }],
+    ['Set-Cookie', { 'set-cookie': 'session=abc' }],
+    ['Vary: Authorization', { vary: 'Authorization' }],
+    ['Vary: *', { vary: '*' }],
+  ])('answers with %s are never stored', async (_label, headers) => {
+    stubs.product.productHeaders = headers;
+    await request(gateway.handler).get('/api/products/p7');
+    const again = await request(gateway.handler).get('/api/products/p7');
+    expect(again.headers['x-cache']).toBe('MISS');
+    expect(productReads()).toBe(2);
+  });
+
+  it("renames the service's own X-Cache so the two layers stay apart", async () => {
+    stubs.product.productHeaders = { 'x-cache': 'HIT' };
+    const miss = await request(gateway.handler).get('/api/products/p8');
+    expect(miss.headers['x-cache']).toBe('MISS');
+    expect(miss.headers['x-upstream-cache']).toBe('HIT');
+    const hit = await request(gateway.handler).get('/api/products/p8');
+    expect(hit.headers['x-cache']).toBe('HIT');
+    expect(hit.headers['x-upstream-cache']).toBe('HIT');
+  });
+
+  it('counts hits, misses and bypasses in /metrics', async () => {
+    await request(gateway.handler).get('/api/products/p9');
+    await request(gateway.handler).get('/api/products/p9');
+    await request(gateway.handler).get('/api/products/p9');
+    await request(gateway.handler).get('/api/products/p9').set('Authorization', sellerAuth);
+    const text = (await request(gateway.handler).get('/metrics')).text;
+    const count = (result: string) =>
+      Number(
+        new RegExp(`gateway_cache_requests_total\\{result="${result}"[^}]*\\} (\\d+)`).exec(
+          text,
+        )?.[1],
+      );
+    expect([count('miss'), count('hit'), count('bypass')]).toEqual([1, 2, 1]);
   });
 
   it('error answers are not cached', async () => {
@@ -122,6 +181,52 @@ describe('cache on (GATEWAY_CACHE_TTL_MS=300)', () => {
     const again = await request(gateway.handler).get('/api/products/__status/404');
     expect(again.status).toBe(404);
     expect(again.headers['x-cache']).toBe('MISS');
+  });
+});
+
+describe('cache bounds', () => {
+  it('keeps at most GATEWAY_CACHE_MAX_ENTRIES answers, dropping the oldest', async () => {
+    const gateway = buildGateway({
+      config: testConfig(stubs, { GATEWAY_CACHE_TTL_MS: '5000', GATEWAY_CACHE_MAX_ENTRIES: '2' }),
+      logger,
+    });
+    try {
+      for (const id of ['a', 'b', 'c']) await request(gateway.handler).get(`/api/products/${id}`);
+      expect(gateway.cache!.size).toBe(2);
+      expect((await request(gateway.handler).get('/api/products/c')).headers['x-cache']).toBe(
+        'HIT',
+      );
+      expect((await request(gateway.handler).get('/api/products/a')).headers['x-cache']).toBe(
+        'MISS',
+      );
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('does not store an answer above GATEWAY_CACHE_MAX_BODY_BYTES (and still serves it whole)', async () => {
+    const gateway = buildGateway({
+      config: testConfig(stubs, {
+        GATEWAY_CACHE_TTL_MS: '5000',
+        GATEWAY_CACHE_MAX_BODY_BYTES: '2000',
+      }),
+      logger,
+    });
+    try {
+      stubs.product.productPaddingBytes = 5000;
+      const first = await request(gateway.handler).get('/api/products/big');
+      expect(first.body.padding).toHaveLength(5000);
+      const second = await request(gateway.handler).get('/api/products/big');
+      expect(second.headers['x-cache']).toBe('MISS');
+      expect(gateway.cache!.size).toBe(0);
+      stubs.product.productPaddingBytes = 500;
+      await request(gateway.handler).get('/api/products/small');
+      expect((await request(gateway.handler).get('/api/products/small')).headers['x-cache']).toBe(
+        'HIT',
+      );
+    } finally {
+      await gateway.close();
+    }
   });
 });
 

@@ -1,12 +1,14 @@
-import http from 'node:http';
 import request from 'supertest';
 import { isPublicRoute } from '../src/routes';
 import { openApiDocument } from '../src/openapi';
+import { buildGateway } from '../src/app';
 import { startGateway, type RunningGateway } from '../src/service';
 import {
   closeStubs,
   customer,
   logger,
+  resetStubs,
+  sendInPieces,
   startStubs,
   testConfig,
   tokenFor,
@@ -24,6 +26,7 @@ beforeAll(async () => {
       BODY_LIMIT: '2kb',
       CORS_ORIGINS: 'https://shop.example.com, https://admin.example.com',
       HEALTH_TIMEOUT_MS: '300',
+      HEALTH_CACHE_MS: '0', // every call probes (the window has its own tests)
     }),
     logger,
   });
@@ -35,42 +38,16 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
-  for (const stub of Object.values(stubs)) {
-    stub.received.length = 0;
-    stub.unhealthy = false;
-    stub.delayMs = 0;
-  }
+  resetStubs(stubs);
 });
 
 /** Sends a body with Transfer-Encoding: chunked (no Content-Length), in pieces. */
-function sendChunked(path: string, chunks: string[]): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(`${gw.url}${path}`, {
-      method: 'POST',
-      headers: {
-        authorization: auth,
-        'content-type': 'text/plain',
-        'transfer-encoding': 'chunked',
-      },
-    });
-    req.on('response', (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    let i = 0;
-    const next = () => {
-      if (i >= chunks.length) {
-        req.end();
-        return;
-      }
-      req.write(chunks[i++], () => setTimeout(next, 5));
-    };
-    next();
+const sendChunked = (path: string, pieces: string[]) =>
+  sendInPieces(gw.url, {
+    path,
+    pieces,
+    headers: { authorization: auth, 'content-type': 'text/plain', 'transfer-encoding': 'chunked' },
   });
-}
 
 describe('startGateway', () => {
   it('listens on a free port and serves', async () => {
@@ -78,6 +55,25 @@ describe('startGateway', () => {
     const res = await fetch(`${gw.url}/health/live`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: 'ok', service: 'gateway' });
+  });
+});
+
+describe('configuration', () => {
+  it('TRUST_PROXY: a value Express could not compile stops the start with a line naming it', () => {
+    for (const value of ['yes', 'TRUE', 'loopback, not-an-ip', '10.0.0.0/99']) {
+      expect(() => testConfig(stubs, { TRUST_PROXY: value })).toThrow(
+        /^Invalid configuration: TRUST_PROXY: /,
+      );
+    }
+    for (const value of ['false', 'true', '2', 'loopback', 'loopback, 10.0.0.0/8', '::1']) {
+      expect(testConfig(stubs, { TRUST_PROXY: value }).TRUST_PROXY).toBe(value);
+    }
+  });
+
+  it('JWT_PUBLIC_KEY must be a key, not any string', () => {
+    expect(() => testConfig(stubs, { JWT_PUBLIC_KEY: 'not-a-pem' })).toThrow(
+      /^Invalid configuration: JWT_PUBLIC_KEY: /,
+    );
   });
 });
 
@@ -93,18 +89,13 @@ describe('streamed bodies without Content-Length', () => {
 
   it('over the limit: 413 in the common shape, the upstream never gets a whole body', async () => {
     const chunks = Array.from({ length: 6 }, () => 'z'.repeat(600));
-    const res = await sendChunked('/api/orders', chunks).catch((err: Error) => ({
-      status: -1,
-      body: err.message,
-    }));
+    const res = await sendChunked('/api/orders', chunks);
     expect(res.status).toBe(413);
+    expect(res.headers.connection).toBe('close');
     expect(JSON.parse(res.body).error.code).toBe('PAYLOAD_TOO_LARGE');
     await new Promise((r) => setTimeout(r, 50));
-    for (const got of stubs.order.received) expect(got.bodyBytes).toBeLessThan(3600);
-    // The upstream is healthy: a 413 must not count against its breaker.
-    expect((await request(gw.handler).get('/api/orders').set('Authorization', auth)).status).toBe(
-      200,
-    );
+    // The upstream request was aborted before the body was whole: the stub never handled it.
+    expect(stubs.order.received.filter((r) => r.bodyBytes >= 3600)).toEqual([]);
   });
 });
 
@@ -142,6 +133,7 @@ describe('CORS', () => {
 
 describe('GET /health', () => {
   it('200 with every upstream up and its latency', async () => {
+    stubs.auth.healthDelayMs = 120;
     const res = await request(gw.handler).get('/health');
     expect(res.status).toBe(200);
     expect(res.body.status).toBe('ok');
@@ -157,22 +149,57 @@ describe('GET /health', () => {
       expect(u).toMatchObject({ status: 'up', httpStatus: 200, circuit: 'closed' });
       expect(typeof u.latencyMs).toBe('number');
     }
+    // Measured, not made up: the slow one shows its wait.
+    expect(res.body.upstreams.auth.latencyMs).toBeGreaterThanOrEqual(115);
+    expect(res.body.upstreams.auth.latencyMs).toBeLessThan(300);
   });
 
   it('503 naming the upstreams that are down, unready or too slow', async () => {
     stubs.payment.unhealthy = true;
+    stubs.product.healthDelayMs = 1000; // HEALTH_TIMEOUT_MS is 300
     await stubs.comments.close();
     try {
       const res = await request(gw.handler).get('/health');
       expect(res.status).toBe(503);
       expect(res.body.status).toBe('degraded');
-      expect(res.body.down.sort()).toEqual(['comments', 'payment']);
+      expect(res.body.down.sort()).toEqual(['comments', 'payment', 'product']);
       expect(res.body.upstreams.payment).toMatchObject({ status: 'down', httpStatus: 503 });
+      expect(res.body.upstreams.product).toMatchObject({
+        status: 'down',
+        error: 'no answer within 300 ms',
+      });
+      expect(res.body.upstreams.product.latencyMs).toBeGreaterThanOrEqual(290);
       expect(res.body.upstreams.comments.status).toBe('down');
       expect(res.body.upstreams.comments.error).toBeDefined();
       expect(res.body.upstreams.auth.status).toBe('up');
     } finally {
       await stubs.comments.restart();
+    }
+  });
+
+  it('one probe of the services serves every call within HEALTH_CACHE_MS (and every call while it runs)', async () => {
+    const cached = buildGateway({
+      config: testConfig(stubs, { HEALTH_CACHE_MS: '400', HEALTH_TIMEOUT_MS: '1000' }),
+      logger,
+    });
+    try {
+      stubs.order.healthDelayMs = 100;
+      const burst = await Promise.all(
+        Array.from({ length: 8 }, () => request(cached.handler).get('/health')),
+      );
+      expect(burst.map((r) => r.status)).toEqual(Array(8).fill(200));
+      const again = await request(cached.handler).get('/health');
+      expect(again.body.upstreams.order.latencyMs).toBe(burst[0]!.body.upstreams.order.latencyMs);
+      for (const stub of Object.values(stubs)) expect(stub.healthProbes).toBe(1);
+
+      stubs.payment.unhealthy = true;
+      await new Promise((r) => setTimeout(r, 450));
+      const later = await request(cached.handler).get('/health');
+      expect(later.status).toBe(503);
+      expect(later.body.down).toEqual(['payment']);
+      for (const stub of Object.values(stubs)) expect(stub.healthProbes).toBe(2);
+    } finally {
+      await cached.close();
     }
   });
 

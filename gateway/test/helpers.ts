@@ -1,6 +1,11 @@
 import express from 'express';
 import { createHmac, randomUUID } from 'node:crypto';
-import http, { type Server } from 'node:http';
+import http, {
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+  type RequestListener,
+  type Server,
+} from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import jwt from 'jsonwebtoken';
 import {
@@ -84,6 +89,8 @@ export interface EchoRequest {
   headers: Record<string, string | string[] | undefined>;
   body: string;
   bodyBytes: number;
+  /** The gateway closed the connection before the stub answered (e.g. its timeout fired). */
+  abandoned: boolean;
 }
 
 export interface StubUpstream {
@@ -96,15 +103,37 @@ export interface StubUpstream {
   unhealthy: boolean;
   /** Milliseconds every non-health request waits before answering. */
   delayMs: number;
+  /** Per-request delay; wins over delayMs when set. */
+  delayFor?: (req: { method: string; path: string }) => number;
+  /** How many `/health/ready` probes arrived, and how long each waits before answering. */
+  healthProbes: number;
+  healthDelayMs: number;
+  /** Extra headers on product answers (`GET /api/products/:id`), and their body padding. */
+  productHeaders: Record<string, string>;
+  productPaddingBytes: number;
+  /** Back to a healthy, prompt stub with nothing received. */
+  reset(): void;
   close(): Promise<void>;
   /** Listens again on the same port after close(). */
   restart(): Promise<void>;
 }
 
+/** Resolves after `ms`, or as soon as the response is closed (the gateway gave up on it). */
+function waitUnlessClosed(ms: number, res: express.Response): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    res.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 /**
  * A real HTTP server standing in for a service: it echoes what it received (method, path,
  * query, headers, raw body) as JSON. `/__status/<code>` answers that status in the common
- * error shape; `/__product/<id>` answers a product with a counter (for cache tests).
+ * error shape; `GET /api/products/:id` answers a product with a counter (for cache tests);
+ * `/__stall` sends its headers and the start of a body, then nothing more.
  */
 export async function startStubUpstream(name: string): Promise<StubUpstream> {
   const stub: StubUpstream = {
@@ -114,13 +143,29 @@ export async function startStubUpstream(name: string): Promise<StubUpstream> {
     received: [],
     unhealthy: false,
     delayMs: 0,
+    healthProbes: 0,
+    healthDelayMs: 0,
+    productHeaders: {},
+    productPaddingBytes: 0,
+    reset() {
+      stub.received.length = 0;
+      stub.unhealthy = false;
+      stub.delayMs = 0;
+      stub.delayFor = undefined;
+      stub.healthProbes = 0;
+      stub.healthDelayMs = 0;
+      stub.productHeaders = {};
+      stub.productPaddingBytes = 0;
+    },
     close: async () => undefined,
     restart: async () => undefined,
   };
   let served = 0;
   const app = express();
   app.set('query parser', 'extended');
-  app.get('/health/ready', (_req, res) => {
+  app.get('/health/ready', async (_req, res) => {
+    stub.healthProbes += 1;
+    if (stub.healthDelayMs > 0) await waitUnlessClosed(stub.healthDelayMs, res);
     if (stub.unhealthy) res.status(503).json({ status: 'unavailable' });
     else res.json({ status: 'ok', service: name });
   });
@@ -136,9 +181,20 @@ export async function startStubUpstream(name: string): Promise<StubUpstream> {
       headers: req.headers,
       body: body.toString('utf8'),
       bodyBytes: body.length,
+      abandoned: false,
     };
     stub.received.push(record);
-    if (stub.delayMs > 0) await new Promise((r) => setTimeout(r, stub.delayMs));
+    const delay = stub.delayFor?.({ method: req.method, path: req.path }) ?? stub.delayMs;
+    if (delay > 0) await waitUnlessClosed(delay, res);
+    if (res.destroyed || res.writableEnded || req.socket.destroyed) {
+      record.abandoned = true;
+      return;
+    }
+    if (req.path.endsWith('/__stall')) {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+      res.write('{"partial":');
+      return;
+    }
     const status = /\/__status\/(\d{3})/.exec(req.path);
     if (status) {
       res
@@ -148,7 +204,14 @@ export async function startStubUpstream(name: string): Promise<StubUpstream> {
     }
     if (req.path.startsWith('/api/products/') && req.method === 'GET') {
       served += 1;
-      res.json({ id: req.path.split('/').pop(), name: 'Lamp', served, price: { amount: 1999 } });
+      res.set(stub.productHeaders);
+      res.json({
+        id: req.path.split('/').pop(),
+        name: 'Lamp',
+        served,
+        price: { amount: 1999 },
+        ...(stub.productPaddingBytes ? { padding: 'x'.repeat(stub.productPaddingBytes) } : {}),
+      });
       return;
     }
     res.setHeader('x-upstream', name);
@@ -186,6 +249,10 @@ export async function startStubs(): Promise<Stubs> {
   return { auth: auth!, product: product!, comments: comments!, payment: payment!, order: order! };
 }
 
+export function resetStubs(stubs: Stubs): void {
+  for (const stub of Object.values(stubs)) stub.reset();
+}
+
 export async function closeStubs(stubs: Stubs): Promise<void> {
   await Promise.all(Object.values(stubs).map((s) => s.close()));
 }
@@ -216,4 +283,87 @@ export const seller: AuthUser = { id: 'seller-1', role: 'seller', email: 's@exam
 
 export function uniquePrefix(label: string): string {
   return `gwtest-${label}-${process.pid}-${randomUUID().slice(0, 8)}`;
+}
+
+/** Serves a request listener (e.g. a gateway's handler) on a free loopback port. */
+export async function serve(
+  handler: RequestListener,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export interface RawAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+  /** The connection closed before the answer was complete (or before any answer). */
+  cut: boolean;
+  /** No complete answer within `giveUpAfterMs`: this side closed the connection. */
+  gaveUp?: boolean;
+  ms: number;
+}
+
+/**
+ * A request over a real socket whose body goes out in pieces with a pause between them (a slow
+ * or streaming client). `finish: false` never ends the body (a client that stops sending).
+ */
+export function sendInPieces(
+  url: string,
+  options: {
+    method?: string;
+    path: string;
+    headers?: OutgoingHttpHeaders;
+    pieces?: string[];
+    gapMs?: number;
+    finish?: boolean;
+    /** Bounds the wait, so a hanging answer fails the test instead of holding it open. */
+    giveUpAfterMs?: number;
+  },
+): Promise<RawAnswer> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const req = http.request(`${url}${options.path}`, {
+      method: options.method ?? 'POST',
+      headers: options.headers,
+    });
+    let answered: RawAnswer | undefined;
+    const giveUp = setTimeout(() => {
+      done({ ...(answered ?? { status: 0, headers: {}, body: '', cut: false }), gaveUp: true });
+      req.destroy();
+    }, options.giveUpAfterMs ?? 10_000);
+    const done = (answer: Omit<RawAnswer, 'ms'>) => {
+      clearTimeout(giveUp);
+      resolve({ ...answer, ms: performance.now() - started });
+    };
+    req.on('response', (res) => {
+      answered = { status: res.statusCode ?? 0, headers: res.headers, body: '', cut: false, ms: 0 };
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (answered!.body += d));
+      res.on('end', () => done(answered!));
+      res.on('error', () => done({ ...answered!, cut: true }));
+      res.on('aborted', () => done({ ...answered!, cut: true }));
+    });
+    // The gateway may answer and close before the body is out: that is not a test failure.
+    req.on('error', () => done(answered ?? { status: 0, headers: {}, body: '', cut: true }));
+    const pieces = options.pieces ?? [];
+    let i = 0;
+    const next = () => {
+      if (req.destroyed) return;
+      if (i >= pieces.length) {
+        if (options.finish !== false) req.end();
+        return;
+      }
+      req.write(pieces[i++], () => setTimeout(next, options.gapMs ?? 5));
+    };
+    next();
+  });
 }

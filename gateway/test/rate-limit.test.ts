@@ -127,6 +127,37 @@ describe('rate limits in memory (no REDIS_URL)', () => {
     expect(browse.headers['ratelimit-limit']).toBe('3');
   });
 
+  it('the sign-in budget is per address even with a token, and counts every spelling of the path', async () => {
+    // Two users, one address, and paths the auth service routes to its login and register
+    // handlers (Express ignores case and a trailing slash; http-proxy collapses '//').
+    const tokens = [tokenFor(customer), tokenFor(seller)].map((t) => `Bearer ${t}`);
+    const attempts = ['/api/auth/Login', '/api/auth//register', '/api/auth/LOGIN/'];
+    const statuses = [];
+    for (const [i, path] of attempts.entries()) {
+      const res = await request(gateway.handler)
+        .post(path)
+        .set('X-Forwarded-For', '198.51.100.30')
+        .set('Authorization', tokens[i % 2]!)
+        .send({});
+      statuses.push([res.status, res.headers['ratelimit-limit']]);
+    }
+    expect(statuses).toEqual([
+      [200, '2'],
+      [200, '2'],
+      [429, '2'],
+    ]);
+  });
+
+  it('refusals are counted in /metrics by bucket', async () => {
+    for (let i = 0; i < 5; i += 1) {
+      await request(gateway.handler).get('/api/products').set('X-Forwarded-For', '192.0.2.77');
+    }
+    const metrics = await request(gateway.handler).get('/metrics');
+    expect(metrics.text).toMatch(
+      /gateway_rate_limited_total\{bucket="default",service="gateway"\} 2\b/,
+    );
+  });
+
   it('payments have a stricter per-user budget', async () => {
     const token = `Bearer ${tokenFor({ id: 'payer-1', role: 'customer' })}`;
     const pay = () =>
@@ -162,6 +193,26 @@ describe('rate limits in memory (no REDIS_URL)', () => {
       expect(res.headers['ratelimit-limit']).toBeUndefined();
     }
     await open.close();
+  });
+});
+
+describe('TRUST_PROXY=false (the gateway is the edge)', () => {
+  it('X-Forwarded-For is ignored: a client cannot mint itself new budgets', async () => {
+    const edge = buildGateway({
+      config: testConfig(stubs, { ...limits, TRUST_PROXY: 'false' }),
+      logger,
+    });
+    try {
+      const statuses = [];
+      for (const ip of ['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4']) {
+        statuses.push(
+          (await request(edge.handler).get('/api/products').set('X-Forwarded-For', ip)).status,
+        );
+      }
+      expect(statuses).toEqual([200, 200, 200, 429]);
+    } finally {
+      await edge.close();
+    }
   });
 });
 

@@ -1,9 +1,11 @@
 import request from 'supertest';
 import { buildGateway, type Gateway } from '../src/app';
+import { hasDotSegment } from '../src/routes';
 import {
   closeStubs,
   customer,
   logger,
+  resetStubs,
   startStubs,
   testConfig,
   tokenFor,
@@ -26,7 +28,7 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
-  for (const stub of Object.values(stubs)) stub.received.length = 0;
+  resetStubs(stubs);
 });
 
 const lastReceived = (name: keyof Stubs): EchoRequest => {
@@ -82,7 +84,36 @@ describe('routing', () => {
     }
     expect(encoded.status).toBe(400);
     expect(encoded.body.error.code).toBe('INVALID_PATH');
+    for (const path of ['/api/products/..%2forders/1', '/api/products/%2E%2E%5Corders/1']) {
+      const r = await request(gateway.handler).get(path);
+      expect(r.status).toBe(400);
+      expect(r.body.error.code).toBe('INVALID_PATH');
+    }
     expect(stubs.product.received.length + stubs.order.received.length).toBe(0);
+  });
+
+  it('hasDotSegment: every spelling of a dot segment, and nothing else', () => {
+    for (const path of [
+      '/api/products/../orders',
+      '/api/products/./x',
+      '/api/products/..',
+      '/api/products/%2e%2e/orders',
+      '/api/products/.%2E/orders',
+      '/api/products/..%2forders',
+      '/api/products%2F..%2Forders',
+      '/api/products/..\\orders',
+      '/api/products%5c..%5corders',
+    ]) {
+      expect([path, hasDotSegment(path)]).toEqual([path, true]);
+    }
+    for (const path of [
+      '/api/products/a..b',
+      '/api/products/...',
+      '/api/products/v1.2',
+      '/api/products/.well',
+    ]) {
+      expect([path, hasDotSegment(path)]).toEqual([path, false]);
+    }
   });
 });
 
@@ -160,6 +191,69 @@ describe('bodies, query strings and headers reach the service intact', () => {
       expect(got[name]).toBeUndefined();
     }
     expect(got.authorization).toBe(auth);
+  });
+
+  it('strips every spelling of an identity header (case, underscores, other conventions)', async () => {
+    const res = await request(gateway.handler)
+      .get('/api/orders/o1')
+      .set('Authorization', auth)
+      .set('X_User_Id', 'admin-1')
+      .set('x-USER-roles', 'admin')
+      .set('X-Forwarded-User', 'admin')
+      .set('X-Remote-User', 'admin')
+      .set('Remote-User', 'admin')
+      .set('X-Authenticated-Userid', 'admin');
+    const names = Object.keys(res.body.headers);
+    expect(names.filter((n) => /user/i.test(n))).toEqual([]);
+  });
+
+  it('drops hop-by-hop headers sent by the client', async () => {
+    const res = await request(gateway.handler)
+      .get('/api/orders/o1')
+      .set('Authorization', auth)
+      .set('Keep-Alive', 'timeout=999')
+      .set('TE', 'trailers')
+      .set('Proxy-Connection', 'keep-alive');
+    const got = res.body.headers;
+    expect(res.status).toBe(200);
+    for (const name of ['keep-alive', 'te', 'proxy-connection']) {
+      expect([name, got[name]]).toEqual([name, undefined]);
+    }
+  });
+
+  it("TRUST_PROXY=false: the client's forwarding headers are replaced by the gateway's own", async () => {
+    const res = await request(gateway.handler)
+      .get('/api/orders/o1')
+      .set('Authorization', auth)
+      .set('X-Forwarded-For', '6.6.6.6')
+      .set('X-Forwarded-Host', 'evil.example')
+      .set('X-Forwarded-Proto', 'https')
+      .set('Forwarded', 'for=6.6.6.6;proto=https');
+    const got = res.body.headers;
+    expect(got['x-forwarded-for']).toMatch(/^(::ffff:)?127\.0\.0\.1$/);
+    expect(got['x-forwarded-host']).not.toBe('evil.example');
+    expect(got['x-forwarded-proto']).toBe('http');
+    expect(got.forwarded).toBeUndefined();
+  });
+
+  it('TRUST_PROXY set: forwarding headers from the trusted proxy are kept and appended to', async () => {
+    const behindBalancer = buildGateway({
+      config: testConfig(stubs, { TRUST_PROXY: 'loopback' }),
+      logger,
+    });
+    try {
+      const res = await request(behindBalancer.handler)
+        .get('/api/orders/o1')
+        .set('Authorization', auth)
+        .set('X-Forwarded-For', '203.0.113.9')
+        .set('X-Forwarded-Proto', 'https');
+      expect(res.body.headers['x-forwarded-for']).toMatch(
+        /^203\.0\.113\.9,(::ffff:)?127\.0\.0\.1$/,
+      );
+      expect(res.body.headers['x-forwarded-proto']).toBe('https,http');
+    } finally {
+      await behindBalancer.close();
+    }
   });
 
   it('strips identity headers on public routes too', async () => {
