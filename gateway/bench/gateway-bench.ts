@@ -4,6 +4,8 @@
  *   gateway     through the gateway: JWT verified, rate limit decided in Redis, cache off
  *   gateway+cache  through a gateway with GATEWAY_CACHE_TTL_MS=1000 (anonymous reads)
  *   nginx       through Debian's nginx as a plain reverse proxy (1 worker, upstream keep-alive)
+ *   bare hpm    through a bare Express + http-proxy-middleware proxy with the library's
+ *               defaults and no features (the reference point issue 10 names)
  * for two upstreams: the real product service (on the MongoDB stand-in) and a cheap
  * product-like Express app. Variants run interleaved in rounds, each upstream, gateway and
  * nginx in a process of its own; autocannon drives the load from this process over loopback.
@@ -16,7 +18,15 @@
 import autocannon from 'autocannon';
 import { execSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -69,6 +79,59 @@ function cpuMs(pid: number | undefined): number | undefined {
   }
 }
 
+/** Machine-wide CPU time (user + nice + system, ms) from /proc/stat; undefined elsewhere. */
+function machineBusyMs(): number | undefined {
+  try {
+    const [user, nice, system] = readFileSync('/proc/stat', 'utf8')
+      .split('\n')[0]!
+      .trim()
+      .split(/\s+/)
+      .slice(1, 4)
+      .map(Number);
+    return (user! + nice! + system!) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Local redis-server processes: the rate limiter's CPU is part of the measurement, not noise. */
+function redisPids(): number[] {
+  try {
+    return readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .filter((d) => {
+        try {
+          return readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'redis-server';
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * How much of the machine's CPU went to processes outside this benchmark (other jobs) while
+ * it measured: the figures only compare fairly on a quiet machine, so the report says how quiet.
+ */
+function foreignCpuMeter(pids: Array<number | undefined>) {
+  const ours = () => {
+    const self = process.cpuUsage();
+    let sum = (self.user + self.system) / 1000;
+    for (const pid of [...pids, ...redisPids()]) sum += cpuMs(pid) ?? 0;
+    return sum;
+  };
+  const start = { busy: machineBusyMs(), ours: ours(), at: performance.now() };
+  return (): number | undefined => {
+    const busy = machineBusyMs();
+    if (busy === undefined || start.busy === undefined) return undefined;
+    const capacity = (performance.now() - start.at) * os.cpus().length;
+    return Math.max(0, busy - start.busy - (ours() - start.ours)) / capacity;
+  };
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
@@ -102,7 +165,10 @@ function ensureNginx(): string {
       .split('\n')[0]!;
   } catch {
     console.log('nginx not found: installing it with apt-get');
-    execSync('apt-get install -y nginx', { stdio: 'inherit' });
+    // A fresh machine may have no package lists yet.
+    execSync('apt-get install -y nginx || (apt-get update && apt-get install -y nginx)', {
+      stdio: 'inherit',
+    });
     return '/usr/sbin/nginx';
   }
 }
@@ -225,8 +291,8 @@ async function redisUrlIfReachable(): Promise<string | undefined> {
   }
 }
 
-type Variant = 'direct' | 'gateway' | 'gateway+cache' | 'nginx';
-const VARIANTS: Variant[] = ['direct', 'gateway', 'gateway+cache', 'nginx'];
+type Variant = 'direct' | 'gateway' | 'gateway+cache' | 'nginx' | 'bare hpm';
+const VARIANTS: Variant[] = ['direct', 'gateway', 'gateway+cache', 'nginx', 'bare hpm'];
 
 async function benchUpstream(kind: 'product' | 'stub', nginxBin: string, redisUrl?: string) {
   const upstream = await startChild<{ url: string; ids: string[] }>(
@@ -251,9 +317,12 @@ async function benchUpstream(kind: 'product' | 'stub', nginxBin: string, redisUr
     GATEWAY_CACHE_TTL_MS: cacheTtl,
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
   });
-  const [plain, cached] = await Promise.all([
+  const [plain, cached, bare] = await Promise.all([
     startChild<{ url: string }>('gateway/bench/gateway-process.ts', gatewayEnv('0')),
     startChild<{ url: string }>('gateway/bench/gateway-process.ts', gatewayEnv('1000')),
+    startChild<{ url: string }>('gateway/bench/bare-proxy-process.ts', {
+      BENCH_TARGET: upstream.url,
+    }),
   ]);
   const nginx = await startNginx(nginxBin, upstream.url);
   const targets: Record<Variant, { url: string; auth?: string; pid?: number }> = {
@@ -261,12 +330,20 @@ async function benchUpstream(kind: 'product' | 'stub', nginxBin: string, redisUr
     gateway: { url: plain.url, auth: customerAuth, pid: plain.pid },
     'gateway+cache': { url: cached.url, pid: cached.pid },
     nginx: { url: nginx.url, auth: customerAuth, pid: nginx.pid },
+    'bare hpm': { url: bare.url, auth: customerAuth, pid: bare.pid },
   };
   const perRequest = (before: number | undefined, after: number | undefined, requests: number) =>
     before === undefined || after === undefined ? undefined : ((after - before) * 1000) / requests;
 
   for (const v of VARIANTS) await load(targets[v].url, upstream.ids, targets[v].auth, 2); // warm-up
-  const runs: Record<Variant, Run[]> = { direct: [], gateway: [], 'gateway+cache': [], nginx: [] };
+  const runs: Record<Variant, Run[]> = {
+    direct: [],
+    gateway: [],
+    'gateway+cache': [],
+    nginx: [],
+    'bare hpm': [],
+  };
+  const foreignCpu = foreignCpuMeter([upstream.pid, plain.pid, cached.pid, bare.pid, nginx.pid]);
   for (let r = 0; r < ROUNDS; r += 1) {
     // Rotate the order each round so no variant always runs first or last.
     const order = VARIANTS.map((_, k) => VARIANTS[(k + r) % VARIANTS.length]!);
@@ -293,10 +370,11 @@ async function benchUpstream(kind: 'product' | 'stub', nginxBin: string, redisUr
       )?.[1] ?? 0,
     );
   const hitRatio = count('hit') / Math.max(1, count('hit') + count('miss'));
+  const foreign = foreignCpu();
 
   for (const child of children.splice(0)) child.kill('SIGTERM');
   await new Promise((r) => setTimeout(r, 300));
-  return { runs, hitRatio };
+  return { runs, hitRatio, foreign };
 }
 
 function rows(kind: string, runs: Record<Variant, Run[]>, hitRatio: number): string[] {
@@ -324,29 +402,41 @@ async function main() {
     .join(' / ');
   const table: string[] = [];
   const summary: string[] = [];
+  const foreignShares: number[] = [];
+  const check = (ratio: number, target: number) =>
+    `${ratio.toFixed(2)}× (target ≥ ${target}: ${ratio >= target ? 'met' : '**not met**'})`;
   for (const kind of UPSTREAM_KINDS) {
-    const { runs, hitRatio } = await benchUpstream(kind, nginxBin, redisUrl);
+    const { runs, hitRatio, foreign } = await benchUpstream(kind, nginxBin, redisUrl);
+    if (foreign !== undefined) foreignShares.push(foreign);
     table.push(...rows(kind === 'product' ? 'product service' : 'Express stub', runs, hitRatio));
     const r = (v: Variant) => median(runs[v].map((x) => x.rps));
     summary.push(
-      `${kind === 'product' ? 'Product service' : 'Express stub'}: gateway ${(r('gateway') / r('direct')).toFixed(2)}× direct (target ≥ 0.5), ` +
-        `${(r('gateway') / r('nginx')).toFixed(2)}× nginx (target ≥ 0.6); cached ${(r('gateway+cache') / r('direct')).toFixed(2)}× direct (target ≥ 1).`,
+      `${kind === 'product' ? 'Product service' : 'Express stub'}: gateway ${check(r('gateway') / r('direct'), 0.5)} direct, ` +
+        `${check(r('gateway') / r('nginx'), 0.6)} nginx; cached ${check(r('gateway+cache') / r('direct'), 1)} direct; ` +
+        `bare Express + http-proxy-middleware ${(r('bare hpm') / r('nginx')).toFixed(2)}× nginx, the gateway ${(r('gateway') / r('bare hpm')).toFixed(2)}× that.`,
     );
   }
+  const foreignNote = foreignShares.length
+    ? `Other processes on the machine used ${Math.round(100 * Math.max(...foreignShares))} % of its CPU during the measured rounds${Math.max(...foreignShares) > 0.1 ? ' (**not a quiet machine: the proxied variants, which need the most CPU, lose the most; compare with care**)' : ''}.`
+    : '';
+  const load2 = os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' / ');
   const cpus = os.cpus();
   const section = [
     '<!-- bench:gateway:start -->',
     '## Gateway',
     '',
-    `Measured ${new Date().toISOString()} on ${cpus[0]?.model ?? 'unknown CPU'} (${cpus.length} cores), ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, ${execSync(`${nginxBin} -v 2>&1`, { encoding: 'utf8' }).trim()}. Load average at the start: ${load1} (other jobs share the machine).`,
-    `Script: \`npm run bench -w gateway\` (\`gateway/bench/gateway-bench.ts\`). GET /api/products/:id over 50 ids, ${CONNECTIONS} connections from autocannon in the bench process; upstream, each gateway and nginx in processes of their own, all on 127.0.0.1; ${ROUNDS} interleaved rounds of ${SECONDS} s per variant after a 2 s warm-up (medians shown).`,
-    `Gateway: JWT (ES256) verified at the edge on every request, rate limit decided in ${redisUrl ? 'Redis (one EVALSHA per request)' : 'memory (Redis unreachable)'}, LOG_LEVEL=info, keep-alive upstream agent. The cached variant sends anonymous reads (only those are cached), TTL 1 s. nginx: 1 worker, upstream keep-alive, access log off. The product service runs with its memory cache (its default) on the MongoDB stand-in.`,
+    `Measured ${new Date().toISOString()} on ${cpus[0]?.model ?? 'unknown CPU'} (${cpus.length} cores), ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, ${execSync(`${nginxBin} -v 2>&1`, { encoding: 'utf8' }).trim()}. Load average at the start: ${load1}, at the end: ${load2}. ${foreignNote}`,
+    `Script: \`npm run bench -w gateway\` (\`gateway/bench/gateway-bench.ts\`). GET /api/products/:id over 50 ids, ${CONNECTIONS} connections from autocannon in the bench process; upstream, each gateway, nginx and the bare proxy in processes of their own, all on 127.0.0.1; ${ROUNDS} interleaved rounds of ${SECONDS} s per variant after a 2 s warm-up (medians shown).`,
+    `Gateway: JWT (ES256) verified at the edge on every request, rate limit decided in ${redisUrl ? 'Redis (one EVALSHA per request)' : 'memory (Redis unreachable)'}, LOG_LEVEL=info, keep-alive upstream agent. The cached variant sends anonymous reads (only those are cached), TTL 1 s. nginx: 1 worker, upstream keep-alive, access log off. bare hpm: \`express()\` + \`createProxyMiddleware({ target, changeOrigin: true })\`, nothing else (no token check, no rate limit). The product service runs with its memory cache (its default) on the MongoDB stand-in.`,
     '',
     '| upstream | path | requests/s | p50 ms | p99 ms | vs direct | vs nginx | proxy CPU µs/req | upstream CPU µs/req |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|',
     ...table,
     '',
-    'Requests/s are medians over the rounds (each round runs the variants in a rotated order); CPU µs/req is the CPU time (user + system, from /proc) the proxy process (gateway, or nginx master + worker) and the upstream used per request during the run: it varies less than requests/s when other jobs share the cores.',
+    "Requests/s are medians over the rounds (each round runs the variants in a rotated order); CPU µs/req is the CPU time (user + system, from /proc) the proxy process (gateway, nginx master + worker, or the bare proxy) and the upstream used per request during the run: it varies less than requests/s when other jobs share the cores. bare hpm has no keep-alive agent, so http-proxy sends `Connection: close` upstream and passes the answer's `Connection: close` back: every request opens two new TCP connections, and autocannon counts its reconnect waits into the latency, so the bare p50/p99 are not comparable with the other rows (its requests/s are).",
     '',
     ...summary.map((s) => `- ${s}`),
     '<!-- bench:gateway:end -->',
