@@ -19,6 +19,7 @@ import { createGatewayMetrics, type GatewayMetrics } from './gateway-metrics';
 import { healthRoutes } from './health';
 import { createRateLimiter, type RateLimiter } from './rate-limit';
 import { requestIds } from './request-ids';
+import { apiSecurityHeaders } from './security-headers';
 import { ResponseCache } from './response-cache';
 import { UPSTREAMS, upstreamUrls, type UpstreamName } from './routes';
 
@@ -102,18 +103,16 @@ export function buildGateway({ config, logger, redis }: GatewayDeps): Gateway {
   const trustProxy = trustProxySetting(config.TRUST_PROXY);
   app.set('trust proxy', trustProxy);
 
-  const security = helmet();
   const origins = corsOrigins(config.CORS_ORIGINS);
   const corsMiddleware =
     origins.length > 0
       ? cors({ origin: origins, credentials: true, exposedHeaders: EXPOSED_HEADERS, maxAge: 600 })
       : undefined;
-  const headerMiddleware: PlainMiddleware[] = corsMiddleware
-    ? [security, corsMiddleware]
-    : [security];
+  const withCors = (security: PlainMiddleware): PlainMiddleware[] =>
+    corsMiddleware ? [security, corsMiddleware] : [security];
 
   app.use(requestIds());
-  app.use(headerMiddleware);
+  app.use(withCors(helmet()));
 
   const edge = createEdge({
     proxies,
@@ -125,7 +124,7 @@ export function buildGateway({ config, logger, redis }: GatewayDeps): Gateway {
     bodyLimitBytes,
     trustProxy: app.get('trust proxy fn') as (addr: string, i: number) => boolean,
     keepClientForwarding: trustProxy !== false && trustProxy !== 0,
-    headerMiddleware,
+    headerMiddleware: withCors(apiSecurityHeaders()),
   });
   const handler: RequestListener = (req: IncomingMessage, res: ServerResponse) => {
     if (!edge(req, res)) app(req, res);

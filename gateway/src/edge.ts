@@ -38,7 +38,7 @@ export interface EdgeDeps {
   trustProxy: (addr: string, i: number) => boolean;
   /** TRUST_PROXY names proxies in front: their `X-Forwarded-*` are kept (and appended to). */
   keepClientForwarding: boolean;
-  /** helmet, then cors when configured: the same ones the Express app uses. */
+  /** Security headers for API answers, then cors when configured. */
   headerMiddleware: PlainMiddleware[];
 }
 

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { Express } from 'express';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { answerClientErrors, createLogger, type Logger } from '@ecom/common';
 import { buildGateway } from './app';
 import type { GatewayConfig } from './config';
@@ -26,13 +26,22 @@ export interface RunningGateway {
 
 /**
  * Redis for rate limits: fail fast while disconnected so the in-memory insurance takes over.
- * No auto-pipelining: measured, it cost more CPU per request than one EVALSHA write each.
+ * Auto-pipelining: the rate-limit EVALSHAs of requests that arrive in the same event-loop turn
+ * go out in one write and come back in one read (each decision is still one command, one round
+ * trip). Measured at saturation: the gateway's CPU per request unchanged, Redis's own CPU per
+ * request down about 40 %, throughput up about 5 % (docs/benchmarks.md, Gateway).
  */
-export function createGatewayRedis(url: string, logger: Logger): Redis {
+export function createGatewayRedis(
+  url: string,
+  logger: Logger,
+  overrides: RedisOptions = {},
+): Redis {
   const redis = new Redis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     lazyConnect: false,
+    enableAutoPipelining: true,
+    ...overrides,
   });
   redis.on('error', (err: Error) => logger.warn('redis error', { err: err.message }));
   return redis;

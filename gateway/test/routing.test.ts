@@ -289,11 +289,30 @@ describe('bodies, query strings and headers reach the service intact', () => {
     expect(bad.body.headers['x-request-id']).toBe(bad.headers['x-request-id']);
   });
 
-  it('sets security headers (helmet)', async () => {
+  it('sets the API security headers on proxied answers, and only those', async () => {
     const res = await request(gateway.handler).get('/api/products/p1');
-    expect(res.headers['x-content-type-options']).toBe('nosniff');
-    expect(res.headers['strict-transport-security']).toBeDefined();
-    expect(res.headers['x-powered-by']).toBeUndefined();
+    expect(res.headers).toMatchObject({
+      'content-security-policy': "default-src 'none';frame-ancestors 'none'",
+      'strict-transport-security': expect.stringMatching(/^max-age=\d+/),
+      'x-content-type-options': 'nosniff',
+      'x-frame-options': 'DENY',
+      'cross-origin-resource-policy': 'same-origin',
+      'referrer-policy': 'no-referrer',
+    });
+    // Document-only headers are for the HTML Express serves (the docs page), not for JSON.
+    for (const name of [
+      'x-xss-protection',
+      'origin-agent-cluster',
+      'x-dns-prefetch-control',
+      'x-download-options',
+      'cross-origin-opener-policy',
+      'x-powered-by',
+    ]) {
+      expect([name, res.headers[name]]).toEqual([name, undefined]);
+    }
+    const docs = await request(gateway.handler).get('/docs');
+    expect(docs.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(docs.headers['origin-agent-cluster']).toBe('?1');
   });
 });
 
