@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import Joi from 'joi';
 import {
   ConfigError,
@@ -61,9 +62,34 @@ describe('loadConfig', () => {
     expect(() => loadConfig(jwtSchema, { JWT_PUBLIC_KEY: 'not-a-pem' })).toThrow(
       /^Invalid configuration: JWT_PUBLIC_KEY: .*not a PEM public key/,
     );
-    const { publicKey } = generateEs256KeyPair();
+    const { publicKey, privateKey } = generateEs256KeyPair();
     const escaped = publicKey.trim().replace(/\n/g, '\\n');
     expect(loadConfig(jwtSchema, { JWT_PUBLIC_KEY: escaped }).JWT_PUBLIC_KEY).toBe(escaped);
+    // The private key is not a verification key to hand around.
+    expect(() => loadConfig(jwtSchema, { JWT_PUBLIC_KEY: privateKey })).toThrow(/private key/);
+  });
+
+  it('refuses a JWT_PUBLIC_KEY that does not fit JWT_ALGORITHM', () => {
+    const jwtSchema = Joi.object(jwtVerifyConfigKeys);
+    const ec = generateEs256KeyPair().publicKey;
+    const rsa = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    }).publicKey;
+    const p384 = generateKeyPairSync('ec', {
+      namedCurve: 'secp384r1',
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    }).publicKey;
+    expect(() => loadConfig(jwtSchema, { JWT_ALGORITHM: 'RS256', JWT_PUBLIC_KEY: ec })).toThrow(
+      /not a RSA key/,
+    );
+    expect(() => loadConfig(jwtSchema, { JWT_PUBLIC_KEY: rsa })).toThrow(/not a P-256 EC key/);
+    expect(() => loadConfig(jwtSchema, { JWT_PUBLIC_KEY: p384 })).toThrow(/not a P-256 EC key/);
+    expect(
+      loadConfig(jwtSchema, { JWT_ALGORITHM: 'RS256', JWT_PUBLIC_KEY: rsa }).JWT_ALGORITHM,
+    ).toBe('RS256');
   });
 
   it('restores newlines in PEM values from env files', () => {

@@ -40,6 +40,7 @@ describe('requests the HTTP parser refuses', () => {
   let listening: Listening;
   beforeAll(async () => {
     const app = express();
+    app.use(express.raw({ type: () => true }));
     app.use((_req, res) => {
       reached += 1;
       res.json({ ok: true });
@@ -72,6 +73,12 @@ describe('requests the HTTP parser refuses', () => {
       `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
       431,
       'HEADERS_TOO_LARGE',
+    ],
+    [
+      'chunk extensions beyond the size limit',
+      `POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;${'e'.repeat(20_000)}\r\na\r\n`,
+      413,
+      'PAYLOAD_TOO_LARGE',
     ],
   ])('%s: the common error shape, the app never runs', async (_label, bytes, status, code) => {
     const before = reached;

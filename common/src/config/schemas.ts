@@ -1,4 +1,4 @@
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import Joi from 'joi';
 
 /** Variables every service and the gateway share. Spread into a service's own schema. */
@@ -16,13 +16,23 @@ export const baseConfigKeys = {
 export const jwtVerifyConfigKeys = {
   JWT_ALGORITHM: Joi.string().valid('ES256', 'RS256', 'HS256').default('ES256'),
   JWT_PUBLIC_KEY: Joi.string()
-    .custom((value: string) => {
-      // A value that is not a key would make every token fail later with a bare 401.
+    .custom((value: string, helpers) => {
+      // A value that is not a key for the algorithm would make every token fail later with a
+      // bare 401; a private key has no business outside the auth service.
+      const pem = pemFromEnv(value)!;
+      if (/PRIVATE KEY/.test(pem)) throw new Error('it is a private key; give the public key');
+      let key: KeyObject;
       try {
-        createPublicKey(pemFromEnv(value)!);
+        key = createPublicKey(pem);
       } catch {
         throw new Error('it is not a PEM public key');
       }
+      const algorithm = (helpers.state.ancestors[0] as { JWT_ALGORITHM?: string }).JWT_ALGORITHM;
+      const fits =
+        algorithm === 'RS256'
+          ? key.asymmetricKeyType === 'rsa'
+          : key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1';
+      if (!fits) throw new Error(`it is not a ${algorithm === 'RS256' ? 'RSA' : 'P-256 EC'} key`);
       return value;
     }, 'PEM key')
     .when('JWT_ALGORITHM', {

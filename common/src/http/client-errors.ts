@@ -6,6 +6,9 @@ function answerFor(code: string | undefined): [number, string, string] {
   if (code === 'HPE_HEADER_OVERFLOW') {
     return [431, 'HEADERS_TOO_LARGE', 'Request headers are too large'];
   }
+  if (code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW') {
+    return [413, 'PAYLOAD_TOO_LARGE', 'Chunk extensions are too large'];
+  }
   if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
     return [408, 'REQUEST_TIMEOUT', 'The request was not received in time'];
   }
