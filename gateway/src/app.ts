@@ -68,7 +68,7 @@ export function buildGateway({ config, logger, redis }: GatewayDeps): Gateway {
       name,
       target: urls[name],
       timeoutMs: config.UPSTREAM_TIMEOUT_MS,
-      clientBodyTimeoutMs: config.CLIENT_BODY_TIMEOUT_MS,
+      clientTimeoutMs: config.CLIENT_TIMEOUT_MS,
       maxSockets: config.UPSTREAM_MAX_SOCKETS,
       bodyLimitBytes,
       logger,
@@ -123,7 +123,6 @@ export function buildGateway({ config, logger, redis }: GatewayDeps): Gateway {
     logger,
     bodyLimitBytes,
     trustProxy: app.get('trust proxy fn') as (addr: string, i: number) => boolean,
-    keepClientForwarding: trustProxy !== false && trustProxy !== 0,
     headerMiddleware: withCors(apiSecurityHeaders()),
   });
   const handler: RequestListener = (req: IncomingMessage, res: ServerResponse) => {

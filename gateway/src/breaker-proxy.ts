@@ -19,8 +19,8 @@ export interface UpstreamProxyOptions {
   target: string;
   /** From the moment the upstream has the whole request to its response headers, and the longest silence allowed within its response body. */
   timeoutMs: number;
-  /** How long a client may take to send its request body. */
-  clientBodyTimeoutMs: number;
+  /** How long a client may take to send its request body, or stop reading the response. */
+  clientTimeoutMs: number;
   maxSockets: number;
   /** Bytes a chunked (no Content-Length) request body may reach before a 413. */
   bodyLimitBytes: number;
@@ -99,9 +99,10 @@ function settle(req: IncomingMessage, err?: Error): void {
  * count. While open, requests answer 503 at once without touching a socket; after
  * `resetTimeoutMs` one trial request decides whether it closes again.
  *
- * Clocks: the client has `clientBodyTimeoutMs` to send its body (else 408); the upstream's
+ * Clocks: the client has `clientTimeoutMs` to send its body (else 408); the upstream's
  * `timeoutMs` starts once it has the whole request, so a slow client never counts against
- * the service; after the headers, a response body silent for `timeoutMs` is cut.
+ * the service; after the headers, a response body silent for `timeoutMs` is cut, and so is a
+ * client that reads nothing for `clientTimeoutMs` (it would hold an upstream socket forever).
  */
 export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProxy {
   const isHttps = options.target.startsWith('https:');
@@ -148,9 +149,13 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
         });
         server.on('proxyRes', (proxyRes, req, res) => {
           delete proxyRes.headers['x-powered-by'];
+          // The client connection's fate is the client's and Node's, not the upstream's: without
+          // this, http-proxy answers `Connection: keep-alive` to a client that asked to close.
+          delete proxyRes.headers['keep-alive'];
+          proxyRes.headers.connection = res.shouldKeepAlive ? 'keep-alive' : 'close';
           settle(req);
           (req as WithPending)[PENDING]?.observe?.(proxyRes);
-          cutIfStalled(proxyRes, res);
+          watchResponseBody(proxyRes, res);
         });
         server.on('error', (err, req) => {
           settle(req, new UpstreamUnreachable(err.message));
@@ -161,45 +166,85 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
     ],
   });
 
-  /** Settles with `err` and aborts the upstream request when `ms` pass first. */
-  const deadline = (req: IncomingMessage, pending: Pending, ms: number, err: () => Error) => {
-    pending.timer = setTimeout(() => {
-      settle(req, err());
-      pending.proxyReq?.destroy();
-    }, ms);
+  const deadline = (pending: Pending, ms: number, onExpiry: () => void) => {
+    pending.timer = setTimeout(onExpiry, ms);
+  };
+  /** Settles with `err` and aborts the upstream request. */
+  const abandon = (req: IncomingMessage, pending: Pending, err: Error) => {
+    settle(req, err);
+    pending.proxyReq?.destroy();
   };
   const upstreamClock = (req: IncomingMessage, pending: Pending) =>
-    deadline(
-      req,
-      pending,
-      options.timeoutMs,
-      () => new UpstreamTimeout(`no answer within ${options.timeoutMs} ms`),
+    deadline(pending, options.timeoutMs, () =>
+      abandon(req, pending, new UpstreamTimeout(`no answer within ${options.timeoutMs} ms`)),
     );
-
   /**
-   * After the headers: a body that stops arriving for `timeoutMs` is cut (the status is out,
-   * so closing the client connection is the only signal left). A client too slow to read
-   * pauses the stream itself; that is not the upstream stalling.
+   * The body is still arriving: the client's time, not the upstream's. Unless it is the
+   * upstream side that holds it up (no socket yet, or not taking the bytes as fast as they
+   * come): then the upstream's clock runs from here.
    */
-  function cutIfStalled(proxyRes: IncomingMessage, res: ServerResponse) {
-    if (proxyRes.complete) return;
-    const timer = setTimeout(() => {
-      if (res.writableNeedDrain) {
-        timer.refresh();
+  const clientBodyClock = (req: IncomingMessage, pending: Pending) =>
+    deadline(pending, options.clientTimeoutMs, () => {
+      const upstreamSide = pending.proxyReq;
+      if (!upstreamSide?.socket || upstreamSide.writableNeedDrain) {
+        upstreamClock(req, pending);
         return;
       }
-      options.logger.warn('upstream stalled mid-response', {
-        upstream: options.name,
-        silentMs: options.timeoutMs,
-      });
+      abandon(
+        req,
+        pending,
+        new ClientFault(
+          408,
+          'REQUEST_TIMEOUT',
+          `Request body not received within ${options.clientTimeoutMs} ms`,
+        ),
+      );
+    });
+
+  /**
+   * After the headers, until the body is through: an upstream whose body stops arriving for
+   * `timeoutMs`, or that dies mid-body, gets the client connection cut (the status is out, so
+   * that is the only signal left); a client that reads nothing for `clientTimeoutMs` is cut
+   * too; a client that goes away releases the upstream socket at once.
+   */
+  function watchResponseBody(proxyRes: IncomingMessage, res: ServerResponse) {
+    if (proxyRes.complete) return;
+    let clientStuckSince = 0;
+    const timer = setTimeout(() => {
+      if (res.writableNeedDrain) {
+        // The client is the slow one: the stream is paused by its back-pressure.
+        const now = performance.now();
+        clientStuckSince ||= now;
+        if (now - clientStuckSince < options.clientTimeoutMs) {
+          timer.refresh();
+          return;
+        }
+        options.logger.warn('client stopped reading', {
+          upstream: options.name,
+          silentMs: Math.round(now - clientStuckSince),
+        });
+      } else {
+        options.logger.warn('upstream stalled mid-response', {
+          upstream: options.name,
+          silentMs: options.timeoutMs,
+        });
+      }
       proxyRes.destroy();
       res.destroy();
     }, options.timeoutMs);
-    const onData = () => timer.refresh();
+    const onData = () => {
+      clientStuckSince = 0;
+      timer.refresh();
+    };
     proxyRes.on('data', onData);
     proxyRes.once('close', () => {
       clearTimeout(timer);
       proxyRes.off('data', onData);
+      // Closed before its end: the client must not wait for bytes that will never come.
+      if (!proxyRes.complete) res.destroy();
+    });
+    res.once('close', () => {
+      if (!proxyRes.complete) proxyRes.destroy();
     });
   }
 
@@ -210,18 +255,7 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
       if (req.complete) {
         upstreamClock(req, pending);
       } else {
-        // The body is still arriving: that is the client's time, not the upstream's.
-        deadline(
-          req,
-          pending,
-          options.clientBodyTimeoutMs,
-          () =>
-            new ClientFault(
-              408,
-              'REQUEST_TIMEOUT',
-              `Request body not received within ${options.clientBodyTimeoutMs} ms`,
-            ),
-        );
+        clientBodyClock(req, pending);
         req.once('end', () => {
           if (pending.settled) return;
           clearTimeout(pending.timer);

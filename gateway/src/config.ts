@@ -26,6 +26,8 @@ export const gatewayConfigSchema = Joi.object({
   ORDER_SERVICE_URL: url().default('http://127.0.0.1:3005'),
 
   REDIS_URL: Joi.string().uri({ scheme: ['redis', 'rediss'] }),
+  /** A rate-limit decision Redis has not answered by then is made in memory instead. */
+  REDIS_COMMAND_TIMEOUT_MS: positiveInt().max(10_000).default(250),
   /** Prefix of every Redis key the gateway writes (rate limits, cache generation). */
   GATEWAY_KEY_PREFIX: Joi.string()
     .pattern(/^[A-Za-z0-9:_-]{1,64}$/)
@@ -53,7 +55,8 @@ export const gatewayConfigSchema = Joi.object({
   CORS_ORIGINS: Joi.string().allow('').max(4000).default(''),
 
   UPSTREAM_TIMEOUT_MS: positiveInt().max(300_000).default(10_000),
-  CLIENT_BODY_TIMEOUT_MS: positiveInt().max(600_000).default(30_000),
+  /** To send the request body (else 408), and the longest a client may stop reading an answer. */
+  CLIENT_TIMEOUT_MS: positiveInt().max(600_000).default(30_000),
   UPSTREAM_MAX_SOCKETS: positiveInt().max(10_000).default(256),
   BREAKER_ERROR_THRESHOLD_PERCENTAGE: Joi.number().min(1).max(100).default(50),
   BREAKER_VOLUME_THRESHOLD: positiveInt().max(10_000).default(5),
@@ -86,6 +89,7 @@ export interface GatewayConfig extends JwtVerifyConfig {
   ORDER_SERVICE_URL: string;
 
   REDIS_URL?: string;
+  REDIS_COMMAND_TIMEOUT_MS: number;
   GATEWAY_KEY_PREFIX: string;
   TRUST_PROXY: string;
 
@@ -100,7 +104,7 @@ export interface GatewayConfig extends JwtVerifyConfig {
   CORS_ORIGINS: string;
 
   UPSTREAM_TIMEOUT_MS: number;
-  CLIENT_BODY_TIMEOUT_MS: number;
+  CLIENT_TIMEOUT_MS: number;
   UPSTREAM_MAX_SOCKETS: number;
   BREAKER_ERROR_THRESHOLD_PERCENTAGE: number;
   BREAKER_VOLUME_THRESHOLD: number;

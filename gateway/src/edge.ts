@@ -10,7 +10,14 @@ import { sendError } from './http-errors';
 import { assignRequestIds } from './request-ids';
 import type { RateLimiter } from './rate-limit';
 import type { ResponseCache } from './response-cache';
-import { bucketFor, hasDotSegment, isPublicRoute, matchRoute, type UpstreamName } from './routes';
+import {
+  bucketFor,
+  hasDotSegment,
+  hasForbiddenCharacter,
+  isPublicRoute,
+  matchRoute,
+  type UpstreamName,
+} from './routes';
 
 /** A proxied request: plain Node objects, never Express's (its per-request setup is not free). */
 export type EdgeRequest = IncomingMessage & {
@@ -34,10 +41,11 @@ export interface EdgeDeps {
   metrics: GatewayMetrics;
   logger: Logger;
   bodyLimitBytes: number;
-  /** Express's compiled `trust proxy` function, for the client address. */
+  /**
+   * Express's compiled `trust proxy` function: for the client address, and to decide per
+   * connection whether the peer is a proxy whose `X-Forwarded-*` may be passed on.
+   */
   trustProxy: (addr: string, i: number) => boolean;
-  /** TRUST_PROXY names proxies in front: their `X-Forwarded-*` are kept (and appended to). */
-  keepClientForwarding: boolean;
   /** Security headers for API answers, then cors when configured. */
   headerMiddleware: PlainMiddleware[];
 }
@@ -69,15 +77,19 @@ export function createEdge(deps: EdgeDeps): (req: IncomingMessage, res: ServerRe
 
   function observe(req: EdgeRequest, res: ServerResponse, upstream: string) {
     const started = performance.now();
-    res.once('finish', () => {
+    // 'close' rather than 'finish': answers cut midway (upstream died or stalled, client left)
+    // are counted and logged too, as status "aborted".
+    res.once('close', () => {
       const seconds = (performance.now() - started) / 1000;
-      deps.metrics.observe(upstream, req.method ?? 'GET', res.statusCode, seconds);
-      if (logRequests || res.statusCode >= 500) {
-        deps.logger.log(res.statusCode >= 500 ? 'warn' : 'http', 'request', {
+      const status = res.writableFinished ? res.statusCode : 'aborted';
+      deps.metrics.observe(upstream, req.method ?? 'GET', status, seconds);
+      const failed = status === 'aborted' || status >= 500;
+      if (logRequests || failed) {
+        deps.logger.log(failed ? 'warn' : 'http', 'request', {
           method: req.method,
           path: (req.url ?? '').split('?')[0],
           upstream,
-          status: res.statusCode,
+          status,
           durationMs: Math.round(seconds * 10_000) / 10,
           userId: req.user?.id,
           requestId: req.requestId,
@@ -96,6 +108,10 @@ export function createEdge(deps: EdgeDeps): (req: IncomingMessage, res: ServerRe
     const method = req.method ?? 'GET';
     if (hasDotSegment(path)) {
       sendError(req, res, 400, 'INVALID_PATH', 'Path segments "." and ".." are not allowed');
+      return;
+    }
+    if (hasForbiddenCharacter(req.url ?? path)) {
+      sendError(req, res, 400, 'INVALID_PATH', 'The request target may not contain "#" or "\\"');
       return;
     }
     const contentLength = req.headers['content-length'];
@@ -152,7 +168,7 @@ export function createEdge(deps: EdgeDeps): (req: IncomingMessage, res: ServerRe
     prepareForwardHeaders(req.headers, {
       requestId: req.requestId,
       correlationId: req.correlationId,
-      dropClientForwarding: !deps.keepClientForwarding,
+      dropClientForwarding: !deps.trustProxy(req.socket.remoteAddress ?? '', 0),
     });
     const proxy = deps.proxies[upstream];
 

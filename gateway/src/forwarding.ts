@@ -1,9 +1,18 @@
 import type { IncomingHttpHeaders } from 'node:http';
 
-/** Headers some stacks read as "who is calling"; a client could make any of them up. */
+/**
+ * Headers some stacks read as "who is calling" (auth proxies such as oauth2-proxy set the
+ * x-forwarded-* ones); a client could make any of them up.
+ */
 const IDENTITY_HEADERS = new Set([
+  'x-user',
+  'x-userid',
+  'x-username',
   'x-forwarded-user',
   'x-forwarded-email',
+  'x-forwarded-groups',
+  'x-forwarded-preferred-username',
+  'x-forwarded-access-token',
   'x-remote-user',
   'remote-user',
   'x-authenticated-user',
@@ -20,12 +29,13 @@ const FORWARDING = [
 ];
 
 /**
- * `x-user-*`, `x-auth-*` and the names above, in any case, with `_` spelled for `-` too
- * (some servers treat `X_User_Id` as `X-User-Id`).
+ * `x-user-*` (but `x-user-agent`), `x-auth-*` and the names above, in any case, with `_`
+ * spelled for `-` too (some servers treat `X_User_Id` as `X-User-Id`).
  */
 export function isIdentityHeader(name: string): boolean {
   const n = name.includes('_') ? name.replace(/_/g, '-') : name;
-  return n.startsWith('x-user') || n.startsWith('x-auth-') || IDENTITY_HEADERS.has(n);
+  if (n.startsWith('x-user-')) return n !== 'x-user-agent'; // client software, not a user
+  return n.startsWith('x-auth-') || IDENTITY_HEADERS.has(n);
 }
 
 export interface ForwardOptions {

@@ -7,7 +7,8 @@ export interface GatewayMetrics {
   router: Router;
   registry: client.Registry;
   /** Call once per proxied or edge-answered request, when it finishes. */
-  observe(upstream: string, method: string, status: number, seconds: number): void;
+  /** `status` is 'aborted' for an answer cut before its end. */
+  observe(upstream: string, method: string, status: number | 'aborted', seconds: number): void;
   rateLimited(bucket: string): void;
   cache(result: 'hit' | 'miss' | 'bypass'): void;
 }

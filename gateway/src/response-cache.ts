@@ -59,7 +59,11 @@ export class ResponseCache {
   async start(): Promise<void> {
     if (!this.options.redis) return;
     // Queue the SUBSCRIBE until connected (the main client fails fast instead).
-    this.subscriber = this.options.redis.duplicate({ enableOfflineQueue: true });
+    // No command timeout either: SUBSCRIBE waits for the connection, however long that takes.
+    this.subscriber = this.options.redis.duplicate({
+      enableOfflineQueue: true,
+      commandTimeout: undefined,
+    });
     this.subscriber.on('error', (err: Error) =>
       this.options.logger.warn('cache invalidation channel error', { err: err.message }),
     );

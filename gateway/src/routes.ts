@@ -113,3 +113,14 @@ export function bucketFor(method: string, path: string): Bucket {
 export function hasDotSegment(path: string): boolean {
   return /(^|\/|\\|%2f|%5c)(\.|%2e){1,2}(\/|\\|%2f|%5c|$)/i.test(path);
 }
+
+/**
+ * A raw `#` anywhere in the request target (a fragment is never sent; a service's URL parser
+ * would cut the path there and route something other than what the edge checked), or a raw
+ * backslash in the path (which that parser turns into `/`). Encoded, they are just data.
+ */
+export function hasForbiddenCharacter(url: string): boolean {
+  if (url.includes('#')) return true;
+  const q = url.indexOf('?');
+  return (q < 0 ? url : url.slice(0, q)).includes('\\');
+}

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import request from 'supertest';
 import { buildGateway, type Gateway } from '../src/app';
 import {
@@ -149,22 +150,28 @@ describe('what counts against the breaker', () => {
 });
 
 describe('client faults never count against the breaker', () => {
-  let server: Awaited<ReturnType<typeof serve>>;
-  beforeEach(async () => {
+  let server: Awaited<ReturnType<typeof serve>> | undefined;
+  /** A gateway with a short upstream timeout, a 1 kb body limit and the given client timeout. */
+  async function start(clientTimeoutMs: number, more: Record<string, string> = {}) {
     await gateway.close();
     gateway = buildGateway({
       config: testConfig(stubs, {
         UPSTREAM_TIMEOUT_MS: '300',
-        CLIENT_BODY_TIMEOUT_MS: '700',
+        CLIENT_TIMEOUT_MS: String(clientTimeoutMs),
         BODY_LIMIT: '1kb',
         BREAKER_VOLUME_THRESHOLD: '3',
         BREAKER_ERROR_THRESHOLD_PERCENTAGE: '50',
+        ...more,
       }),
       logger,
     });
     server = await serve(gateway.handler);
+    return server.url;
+  }
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
   });
-  afterEach(() => server.close());
 
   const headers = (length?: number) => ({
     authorization: auth,
@@ -173,21 +180,23 @@ describe('client faults never count against the breaker', () => {
   });
 
   it("a body sent slowly: the upstream's clock starts only once the whole body is in", async () => {
-    // 400 ms to send the body, longer than UPSTREAM_TIMEOUT_MS: still the service's answer.
-    const res = await sendInPieces(server.url, {
+    const url = await start(3000);
+    // 500 ms to send the body, longer than UPSTREAM_TIMEOUT_MS: still the service's answer.
+    const res = await sendInPieces(url, {
       path: '/api/orders',
       headers: headers(10),
       pieces: ['12345', '67890'],
-      gapMs: 400,
+      gapMs: 500,
     });
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body).body).toBe('1234567890');
   });
 
-  it('a body that does not arrive within CLIENT_BODY_TIMEOUT_MS: 408, and the circuit stays closed', async () => {
+  it('a body that does not arrive within CLIENT_TIMEOUT_MS: 408, and the circuit stays closed', async () => {
+    const url = await start(500);
     for (let i = 0; i < 4; i += 1) {
       // Content-Length promises more than is ever sent.
-      const res = await sendInPieces(server.url, {
+      const res = await sendInPieces(url, {
         path: '/api/orders',
         headers: headers(100),
         pieces: ['only a part'],
@@ -196,15 +205,41 @@ describe('client faults never count against the breaker', () => {
       expect(res.status).toBe(408);
       expect(res.headers.connection).toBe('close');
       expect(JSON.parse(res.body).error.code).toBe('REQUEST_TIMEOUT');
-      expect(res.ms).toBeGreaterThanOrEqual(650);
+      expect(res.ms).toBeGreaterThanOrEqual(480);
     }
     expect(gateway.proxies.order.breaker.closed).toBe(true);
     expect((await timed('/api/orders/o1')).res.status).toBe(200);
   });
 
+  it("a whole body held up on the upstream side (no free socket yet) is not the client's 408", async () => {
+    const url = await start(300, {
+      UPSTREAM_MAX_SOCKETS: '1',
+      UPSTREAM_TIMEOUT_MS: '3000',
+      BODY_LIMIT: '1mb',
+    });
+    // The only upstream socket is busy for 800 ms; meanwhile a client sends 200 KB at once.
+    stubs.order.delayFor = ({ path }) => (path.endsWith('/busy') ? 800 : 0);
+    const busy = sendInPieces(url, {
+      method: 'GET',
+      path: '/api/orders/busy',
+      headers: { authorization: auth },
+    });
+    await sleep(50);
+    const body = 'b'.repeat(200_000);
+    const res = await sendInPieces(url, {
+      path: '/api/orders',
+      headers: headers(body.length),
+      pieces: [body],
+    });
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body).bodyBytes).toBe(body.length);
+    expect((await busy).status).toBe(200);
+  });
+
   it('streamed bodies over BODY_LIMIT: 413 each time, and the circuit stays closed', async () => {
+    const url = await start(3000);
     for (let i = 0; i < 4; i += 1) {
-      const res = await sendInPieces(server.url, {
+      const res = await sendInPieces(url, {
         path: '/api/orders',
         headers: headers(),
         pieces: ['z'.repeat(600), 'z'.repeat(600), 'z'.repeat(600)],
@@ -213,6 +248,74 @@ describe('client faults never count against the breaker', () => {
     }
     expect(gateway.proxies.order.breaker.closed).toBe(true);
     expect((await timed('/api/orders/o1')).res.status).toBe(200);
+  });
+});
+
+describe('response bodies', () => {
+  let server: Awaited<ReturnType<typeof serve>>;
+  beforeEach(async () => {
+    await gateway.close();
+    gateway = buildGateway({
+      config: testConfig(stubs, { UPSTREAM_TIMEOUT_MS: '5000', CLIENT_TIMEOUT_MS: '600' }),
+      logger,
+    });
+    server = await serve(gateway.handler);
+  });
+  afterEach(() => server.close());
+
+  it('an upstream that dies mid-body: the client connection is cut at once, and counted as aborted', async () => {
+    const res = await sendInPieces(server.url, {
+      method: 'GET',
+      path: '/api/orders/__die',
+      headers: { authorization: auth },
+      giveUpAfterMs: 3000,
+    });
+    expect(res.status).toBe(200);
+    expect(res.cut).toBe(true);
+    expect(res.gaveUp).toBeUndefined();
+    expect(res.ms).toBeLessThan(2000); // UPSTREAM_TIMEOUT_MS is 5 s: not the stall timer
+    const metrics = (await request(gateway.handler).get('/metrics')).text;
+    expect(metrics).toMatch(
+      /gateway_requests_total\{[^}]*upstream="order"[^}]*status="aborted"[^}]*\} 1/,
+    );
+  });
+
+  it('a client that leaves mid-body releases the upstream at once', async () => {
+    await new Promise<void>((resolve) => {
+      const req = http.get(`${server.url}/api/orders/__drip`, { headers: { authorization: auth } });
+      req.on('response', (res) =>
+        res.once('data', () => setTimeout(() => (req.destroy(), resolve()), 100)),
+      );
+    });
+    const [drip] = stubs.order.received;
+    for (let i = 0; i < 40 && !drip!.abandoned; i += 1) await sleep(25);
+    expect(drip!.abandoned).toBe(true); // well before UPSTREAM_TIMEOUT_MS (5 s)
+  });
+
+  it('a client that stops reading is cut after CLIENT_TIMEOUT_MS, the upstream socket freed', async () => {
+    gateway.close();
+    gateway = buildGateway({
+      config: testConfig(stubs, { UPSTREAM_TIMEOUT_MS: '200', CLIENT_TIMEOUT_MS: '600' }),
+      logger,
+    });
+    await server.close();
+    server = await serve(gateway.handler);
+    const started = performance.now();
+    // Reads the headers, then nothing: 32 MB cannot fit in the socket buffers. (A client that
+    // does not read cannot see its connection close either, so the upstream side is watched.)
+    const req = http.get(`${server.url}/api/orders/__big`, { headers: { authorization: auth } });
+    req.on('response', (res) => res.pause());
+    req.on('error', () => undefined);
+    try {
+      const big = () => stubs.order.received.find((r) => r.path.endsWith('/__big'));
+      while (!big()?.abandoned && performance.now() - started < 4000) await sleep(25);
+      const freedAfter = performance.now() - started;
+      expect(big()?.abandoned).toBe(true);
+      expect(freedAfter).toBeGreaterThanOrEqual(550);
+      expect(freedAfter).toBeLessThan(3000);
+    } finally {
+      req.destroy();
+    }
   });
 });
 

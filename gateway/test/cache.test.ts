@@ -120,7 +120,7 @@ describe('cache on (GATEWAY_CACHE_TTL_MS=300)', () => {
   it('a read made while a write is in flight is dropped when the write finishes', async () => {
     // The write waits at the service; a read runs and completes meanwhile (it may see the old
     // or the new data), so the end of the write must drop it.
-    stubs.product.delayFor = ({ method }) => (method === 'GET' ? 0 : 200);
+    stubs.product.delayFor = ({ method }) => (method === 'GET' ? 0 : 800);
     const write = request(gateway.handler)
       .put('/api/products/p6')
       .set('Authorization', sellerAuth)

@@ -6,7 +6,7 @@ import http, {
   type RequestListener,
   type Server,
 } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import jwt from 'jsonwebtoken';
 import {
   createLogger,
@@ -133,7 +133,10 @@ function waitUnlessClosed(ms: number, res: express.Response): Promise<void> {
  * A real HTTP server standing in for a service: it echoes what it received (method, path,
  * query, headers, raw body) as JSON. `/__status/<code>` answers that status in the common
  * error shape; `GET /api/products/:id` answers a product with a counter (for cache tests);
- * `/__stall` sends its headers and the start of a body, then nothing more.
+ * `/__stall` sends its headers and the start of a body, then nothing more; `/__die` sends its
+ * headers and the start of a body, then resets the connection; `/__drip` sends a chunk every
+ * 50 ms for 10 s (`abandoned` tells whether the gateway let go); `/__big` sends 32 MB at once
+ * (`abandoned` once its connection is closed).
  */
 export async function startStubUpstream(name: string): Promise<StubUpstream> {
   const stub: StubUpstream = {
@@ -193,6 +196,31 @@ export async function startStubUpstream(name: string): Promise<StubUpstream> {
     if (req.path.endsWith('/__stall')) {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
       res.write('{"partial":');
+      return;
+    }
+    if (req.path.endsWith('/__die')) {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+      res.write('{"partial":', () => setTimeout(() => req.socket.destroy(), 50));
+      return;
+    }
+    if (req.path.endsWith('/__drip')) {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const timer = setInterval(() => res.write('drop\n'), 50);
+      const stop = setTimeout(() => res.end(), 10_000);
+      res.once('close', () => {
+        clearInterval(timer);
+        clearTimeout(stop);
+        record.abandoned = !res.writableFinished;
+      });
+      return;
+    }
+    if (req.path.endsWith('/__big')) {
+      const body = Buffer.alloc(32 * 1024 * 1024, 'x');
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
+      // The whole body may fit in the socket buffers: what shows the gateway let go is the
+      // connection closing (a keep-alive connection otherwise stays open).
+      req.socket.once('close', () => (record.abandoned = true));
+      res.end(body);
       return;
     }
     const status = /\/__status\/(\d{3})/.exec(req.path);
@@ -365,5 +393,29 @@ export function sendInPieces(
       req.write(pieces[i++], () => setTimeout(next, options.gapMs ?? 5));
     };
     next();
+  });
+}
+
+/** Writes raw bytes to a server and returns everything it answers until it closes (or `waitMs`). */
+export function rawHttp(
+  url: string,
+  bytes: string,
+  waitMs = 3000,
+): Promise<{ answer: string; closed: boolean }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname, () => socket.write(bytes));
+    let answer = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ answer, closed: false });
+    }, waitMs);
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => (answer += d));
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ answer, closed: true });
+    });
+    socket.on('error', reject);
   });
 }

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import request from 'supertest';
 import { Redis } from 'ioredis';
 import { describeIfServer } from '@ecom/infrastructure/testing';
@@ -284,5 +285,70 @@ describeIfServer('redis', 'rate limits shared through Redis', (redisUrl) => {
     ]);
     const stored = await redisA.keys(`${prefix}:rl:default*shared-user`);
     expect(stored).toHaveLength(1);
+  });
+});
+
+/** A TCP relay to Redis that can stop relaying while keeping the connections open. */
+async function stallableRelay(redisUrl: string) {
+  const target = new URL(redisUrl);
+  let stalled = false;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port || 6379), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => sockets.delete(s));
+    }
+    client.on('data', (d) => stalled || upstream.write(d));
+    upstream.on('data', (d) => stalled || client.write(d));
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `redis://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    stall: () => (stalled = true),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describeIfServer('redis', 'a Redis that stops answering', (redisUrl) => {
+  it('decisions fall back to memory after REDIS_COMMAND_TIMEOUT_MS: requests are not held', async () => {
+    const relay = await stallableRelay(redisUrl);
+    const redis = createGatewayRedis(relay.url, logger); // its default command timeout: 250 ms
+    if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
+    const gateway = buildGateway({
+      config: testConfig(stubs, {
+        ...limits,
+        REDIS_URL: relay.url,
+        GATEWAY_KEY_PREFIX: uniquePrefix('stall'),
+      }),
+      logger,
+      redis,
+    });
+    try {
+      const get = () =>
+        request(gateway.handler)
+          .get('/api/products')
+          .set('X-Forwarded-For', '192.0.2.88')
+          .timeout(2000);
+      expect((await get()).headers['ratelimit-remaining']).toBe('2'); // decided in Redis
+      relay.stall();
+      const started = performance.now();
+      const statuses = [];
+      for (let i = 0; i < 4; i += 1) statuses.push((await get()).status);
+      // The insurance limiter has its own fresh budget of 3 for this address.
+      expect(statuses).toEqual([200, 200, 200, 429]);
+      expect(performance.now() - started).toBeLessThan(4 * 250 + 1500);
+    } finally {
+      await gateway.close();
+      redis.disconnect();
+      await relay.close();
+    }
   });
 });

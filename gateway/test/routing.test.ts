@@ -5,7 +5,9 @@ import {
   closeStubs,
   customer,
   logger,
+  rawHttp,
   resetStubs,
+  serve,
   startStubs,
   testConfig,
   tokenFor,
@@ -90,6 +92,37 @@ describe('routing', () => {
       expect(r.body.error.code).toBe('INVALID_PATH');
     }
     expect(stubs.product.received.length + stubs.order.received.length).toBe(0);
+  });
+
+  it('refuses a raw "#" anywhere and a raw backslash in the path, before any service sees them', async () => {
+    // A service's URL parser would cut the path at '#' (and read '\\' as '/'), so
+    // `/api/auth/login#x` would reach login while the edge judged another path.
+    const server = await serve(gateway.handler);
+    try {
+      for (const target of [
+        '/api/auth/login#x',
+        '/api/comments/moderation\\queue',
+        '/api/products?q=a#b',
+      ]) {
+        const { answer } = await rawHttp(
+          server.url,
+          `GET ${target} HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth}\r\nConnection: close\r\n\r\n`,
+        );
+        expect([target, answer.split('\r\n')[0]]).toEqual([target, 'HTTP/1.1 400 Bad Request']);
+        expect(JSON.parse(answer.split('\r\n\r\n')[1]!).error.code).toBe('INVALID_PATH');
+      }
+      expect(stubs.auth.received.length + stubs.comments.received.length).toBe(0);
+      expect(stubs.product.received).toHaveLength(0);
+      // A backslash in the query string is data (browsers send it raw).
+      const { answer } = await rawHttp(
+        server.url,
+        'GET /api/products?q=a\\b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      );
+      expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+      expect(stubs.product.received[0]?.url).toBe('/api/products?q=a\\b');
+    } finally {
+      await server.close();
+    }
   });
 
   it('hasDotSegment: every spelling of a dot segment, and nothing else', () => {
@@ -202,9 +235,36 @@ describe('bodies, query strings and headers reach the service intact', () => {
       .set('X-Forwarded-User', 'admin')
       .set('X-Remote-User', 'admin')
       .set('Remote-User', 'admin')
-      .set('X-Authenticated-Userid', 'admin');
-    const names = Object.keys(res.body.headers);
-    expect(names.filter((n) => /user/i.test(n))).toEqual([]);
+      .set('X-Authenticated-Userid', 'admin')
+      .set('X-Forwarded-Groups', 'admins')
+      .set('X-Forwarded-Access-Token', 'tok')
+      .set('X-Username', 'admin')
+      .set('X-User-Agent', 'kept-app/1.0');
+    const got = res.body.headers;
+    expect(Object.keys(got).filter((n) => /user|groups|access-token/i.test(n))).toEqual([
+      'x-user-agent',
+    ]);
+    expect(got['x-user-agent']).toBe('kept-app/1.0');
+  });
+
+  it('honours a client asking to close its connection, and keeps the upstream one', async () => {
+    const server = await serve(gateway.handler);
+    try {
+      const { answer, closed } = await rawHttp(
+        server.url,
+        `GET /api/orders/o1 HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth}\r\nConnection: close\r\n\r\n`,
+        1500,
+      );
+      const head = answer.split('\r\n\r\n')[0]!;
+      expect(head).toMatch(/^HTTP\/1\.1 200 /);
+      expect(head).toMatch(/\r\nconnection: close(\r\n|$)/i);
+      expect(head).not.toMatch(/\r\nkeep-alive:/i);
+      expect(closed).toBe(true);
+      // The gateway's own hop stays keep-alive: the client's wish is not forwarded.
+      expect(lastReceived('order').headers.connection).toBe('keep-alive');
+    } finally {
+      await server.close();
+    }
   });
 
   it('drops hop-by-hop headers sent by the client', async () => {
@@ -234,6 +294,24 @@ describe('bodies, query strings and headers reach the service intact', () => {
     expect(got['x-forwarded-host']).not.toBe('evil.example');
     expect(got['x-forwarded-proto']).toBe('http');
     expect(got.forwarded).toBeUndefined();
+  });
+
+  it('TRUST_PROXY naming other addresses: a peer outside them is an ordinary client', async () => {
+    const behindBalancer = buildGateway({
+      config: testConfig(stubs, { TRUST_PROXY: '10.0.0.0/8' }),
+      logger,
+    });
+    try {
+      const res = await request(behindBalancer.handler)
+        .get('/api/orders/o1')
+        .set('Authorization', auth)
+        .set('X-Forwarded-For', '6.6.6.6')
+        .set('Forwarded', 'for=6.6.6.6');
+      expect(res.body.headers['x-forwarded-for']).toMatch(/^(::ffff:)?127\.0\.0\.1$/);
+      expect(res.body.headers.forwarded).toBeUndefined();
+    } finally {
+      await behindBalancer.close();
+    }
   });
 
   it('TRUST_PROXY set: forwarding headers from the trusted proxy are kept and appended to', async () => {
