@@ -32,6 +32,16 @@ function b64url(value: object): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
 }
 
+/** A token signed with the right key and registered claims, but these custom claims as given. */
+function signRaw(claims: object, key = keys.privateKey, algorithm: jwt.Algorithm = 'ES256') {
+  return jwt.sign(claims, key, {
+    algorithm,
+    subject: 'u1',
+    issuer: 'ecom-auth',
+    audience: 'ecom-api',
+  });
+}
+
 describe('JWT helpers', () => {
   it('round-trips an access token', () => {
     const claims = verifyAccessToken(signAccessToken(user, signOptions), verifyOptions);
@@ -57,12 +67,7 @@ describe('JWT helpers', () => {
   });
 
   it('refuses algorithm confusion: an HS256 token signed with the public key', () => {
-    const token = jwt.sign({ role: 'admin', type: 'access' }, keys.publicKey, {
-      algorithm: 'HS256',
-      subject: 'u1',
-      issuer: 'ecom-auth',
-      audience: 'ecom-api',
-    });
+    const token = signRaw({ role: 'admin', type: 'access' }, keys.publicKey, 'HS256');
     expect(() => verifyAccessToken(token, verifyOptions)).toThrow('Invalid access token');
   });
 
@@ -84,33 +89,18 @@ describe('JWT helpers', () => {
         verifyOptions,
       ),
     ).toThrow();
-    const refresh = jwt.sign({ role: 'seller', type: 'refresh' }, keys.privateKey, {
-      algorithm: 'ES256',
-      subject: 'u1',
-      issuer: 'ecom-auth',
-      audience: 'ecom-api',
-    });
+    const refresh = signRaw({ role: 'seller', type: 'refresh' });
     expect(() => verifyAccessToken(refresh, verifyOptions)).toThrow('Invalid access token');
   });
 
   it('refuses a correctly signed access token that never expires (no exp claim)', () => {
-    const token = jwt.sign({ role: 'seller', type: 'access' }, keys.privateKey, {
-      algorithm: 'ES256',
-      subject: 'u1',
-      issuer: 'ecom-auth',
-      audience: 'ecom-api',
-    });
+    const token = signRaw({ role: 'seller', type: 'access' });
     expect(jwt.decode(token)).not.toHaveProperty('exp');
     expect(() => verifyAccessToken(token, verifyOptions)).toThrow('Invalid access token');
   });
 
   it('refuses unknown roles', () => {
-    const token = jwt.sign({ role: 'root', type: 'access' }, keys.privateKey, {
-      algorithm: 'ES256',
-      subject: 'u1',
-      issuer: 'ecom-auth',
-      audience: 'ecom-api',
-    });
+    const token = signRaw({ role: 'root', type: 'access' });
     expect(() => verifyAccessToken(token, verifyOptions)).toThrow('Invalid access token');
   });
 });

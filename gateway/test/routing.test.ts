@@ -296,42 +296,36 @@ describe('bodies, query strings and headers reach the service intact', () => {
     expect(got.forwarded).toBeUndefined();
   });
 
-  it('TRUST_PROXY naming other addresses: a peer outside them is an ordinary client', async () => {
-    const behindBalancer = buildGateway({
-      config: testConfig(stubs, { TRUST_PROXY: '10.0.0.0/8' }),
-      logger,
-    });
+  /** The forwarding headers the order stub received through a gateway with this TRUST_PROXY. */
+  async function forwardedThrough(trustProxy: string, headers: Record<string, string>) {
+    const gw = buildGateway({ config: testConfig(stubs, { TRUST_PROXY: trustProxy }), logger });
     try {
-      const res = await request(behindBalancer.handler)
+      const res = await request(gw.handler)
         .get('/api/orders/o1')
         .set('Authorization', auth)
-        .set('X-Forwarded-For', '6.6.6.6')
-        .set('Forwarded', 'for=6.6.6.6');
-      expect(res.body.headers['x-forwarded-for']).toMatch(/^(::ffff:)?127\.0\.0\.1$/);
-      expect(res.body.headers.forwarded).toBeUndefined();
+        .set(headers);
+      return res.body.headers as Record<string, string | undefined>;
     } finally {
-      await behindBalancer.close();
+      await gw.close();
     }
+  }
+
+  it('TRUST_PROXY naming other addresses: a peer outside them is an ordinary client', async () => {
+    const got = await forwardedThrough('10.0.0.0/8', {
+      'X-Forwarded-For': '6.6.6.6',
+      Forwarded: 'for=6.6.6.6',
+    });
+    expect(got['x-forwarded-for']).toMatch(/^(::ffff:)?127\.0\.0\.1$/);
+    expect(got.forwarded).toBeUndefined();
   });
 
   it('TRUST_PROXY set: forwarding headers from the trusted proxy are kept and appended to', async () => {
-    const behindBalancer = buildGateway({
-      config: testConfig(stubs, { TRUST_PROXY: 'loopback' }),
-      logger,
+    const got = await forwardedThrough('loopback', {
+      'X-Forwarded-For': '203.0.113.9',
+      'X-Forwarded-Proto': 'https',
     });
-    try {
-      const res = await request(behindBalancer.handler)
-        .get('/api/orders/o1')
-        .set('Authorization', auth)
-        .set('X-Forwarded-For', '203.0.113.9')
-        .set('X-Forwarded-Proto', 'https');
-      expect(res.body.headers['x-forwarded-for']).toMatch(
-        /^203\.0\.113\.9,(::ffff:)?127\.0\.0\.1$/,
-      );
-      expect(res.body.headers['x-forwarded-proto']).toBe('https,http');
-    } finally {
-      await behindBalancer.close();
-    }
+    expect(got['x-forwarded-for']).toMatch(/^203\.0\.113\.9,(::ffff:)?127\.0\.0\.1$/);
+    expect(got['x-forwarded-proto']).toBe('https,http');
   });
 
   it('strips identity headers on public routes too', async () => {
