@@ -357,7 +357,7 @@ describe('bodies, query strings and headers reach the service intact', () => {
       .get('/api/orders/o1')
       .set('Authorization', auth)
       .set('X-Request-Id', 'bad id\twith spaces');
-    expect(bad.headers['x-request-id']).not.toContain('bad');
+    expect(bad.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/); // a fresh id, not the injected one
     expect(bad.body.headers['x-request-id']).toBe(bad.headers['x-request-id']);
   });
 
