@@ -100,8 +100,7 @@ export function buildGateway({ config, logger, redis }: GatewayDeps): Gateway {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
-  const trustProxy = trustProxySetting(config.TRUST_PROXY);
-  app.set('trust proxy', trustProxy);
+  app.set('trust proxy', trustProxySetting(config.TRUST_PROXY));
 
   const origins = corsOrigins(config.CORS_ORIGINS);
   const corsMiddleware =

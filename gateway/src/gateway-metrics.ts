@@ -6,8 +6,10 @@ import type { UpstreamProxy } from './breaker-proxy';
 export interface GatewayMetrics {
   router: Router;
   registry: client.Registry;
-  /** Call once per proxied or edge-answered request, when it finishes. */
-  /** `status` is 'aborted' for an answer cut before its end. */
+  /**
+   * Call once per proxied or edge-answered request, when it closes; `status` is 'aborted' for
+   * an answer cut before its end.
+   */
   observe(upstream: string, method: string, status: number | 'aborted', seconds: number): void;
   rateLimited(bucket: string): void;
   cache(result: 'hit' | 'miss' | 'bypass'): void;

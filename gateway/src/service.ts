@@ -26,8 +26,8 @@ export interface RunningGateway {
 
 /**
  * Redis for rate limits: fail fast while disconnected, and give up on a command after
- * `commandTimeout` (a Redis that is connected but silent would otherwise hold every request),
- * so the in-memory insurance limiter takes over.
+ * `commandTimeoutMs` (REDIS_COMMAND_TIMEOUT_MS: a Redis that is connected but silent would
+ * otherwise hold every request), so the in-memory insurance limiter takes over.
  * Auto-pipelining: the rate-limit EVALSHAs of requests that arrive in the same event-loop turn
  * go out in one write and come back in one read (each decision is still one command, one round
  * trip). Measured at saturation: the gateway's CPU per request unchanged, Redis's own CPU per
@@ -36,6 +36,7 @@ export interface RunningGateway {
 export function createGatewayRedis(
   url: string,
   logger: Logger,
+  commandTimeoutMs: number,
   overrides: RedisOptions = {},
 ): Redis {
   const redis = new Redis(url, {
@@ -43,7 +44,7 @@ export function createGatewayRedis(
     maxRetriesPerRequest: 1,
     lazyConnect: false,
     enableAutoPipelining: true,
-    commandTimeout: 250,
+    commandTimeout: commandTimeoutMs,
     ...overrides,
   });
   redis.on('error', (err: Error) => logger.warn('redis error', { err: err.message }));
@@ -72,7 +73,7 @@ export async function startGateway({
 }: StartGatewayOptions): Promise<RunningGateway> {
   const log = logger ?? createLogger('gateway', config.LOG_LEVEL);
   const redis = config.REDIS_URL
-    ? createGatewayRedis(config.REDIS_URL, log, { commandTimeout: config.REDIS_COMMAND_TIMEOUT_MS })
+    ? createGatewayRedis(config.REDIS_URL, log, config.REDIS_COMMAND_TIMEOUT_MS)
     : undefined;
   // Not fatal: until Redis answers, the in-memory limiter stands in.
   if (redis) await waitReady(redis, 2000);

@@ -237,8 +237,8 @@ describeIfServer('redis', 'cache invalidation across gateway instances', (redisU
   let b: Gateway;
 
   beforeAll(async () => {
-    redisA = createGatewayRedis(redisUrl, logger);
-    redisB = createGatewayRedis(redisUrl, logger);
+    redisA = createGatewayRedis(redisUrl, logger, 1000);
+    redisB = createGatewayRedis(redisUrl, logger, 1000);
     const config = testConfig(stubs, {
       GATEWAY_CACHE_TTL_MS: '10000',
       REDIS_URL: redisUrl,

@@ -7,6 +7,7 @@ import {
   closeStubs,
   customer,
   logger,
+  rawHttp,
   resetStubs,
   sendInPieces,
   startStubs,
@@ -55,6 +56,19 @@ describe('startGateway', () => {
     const res = await fetch(`${gw.url}/health/live`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: 'ok', service: 'gateway' });
+  });
+});
+
+describe('requests too malformed to route', () => {
+  it('get the common error shape from the listening gateway, and nothing reaches a service', async () => {
+    const { answer, closed } = await rawHttp(
+      gw.url,
+      'POST /api/orders HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc',
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(answer.split('\r\n\r\n')[1]!).error.code).toBe('MALFORMED_REQUEST');
+    expect(closed).toBe(true);
+    expect(stubs.order.received).toHaveLength(0);
   });
 });
 

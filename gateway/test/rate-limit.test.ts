@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { describeIfServer } from '@ecom/infrastructure/testing';
 import { buildGateway, type Gateway } from '../src/app';
 import { clientKey } from '../src/client-ip';
-import { createGatewayRedis } from '../src/service';
+import { createGatewayRedis, startGateway } from '../src/service';
 import {
   closeStubs,
   customer,
@@ -220,7 +220,7 @@ describe('TRUST_PROXY=false (the gateway is the edge)', () => {
 describe('Redis unreachable', () => {
   it('the in-memory insurance limiter keeps limiting', async () => {
     // A short disconnectTimeout: ioredis otherwise keeps a 2 s timer for the failed socket.
-    const redis = createGatewayRedis('redis://127.0.0.1:1', logger, { disconnectTimeout: 20 });
+    const redis = createGatewayRedis('redis://127.0.0.1:1', logger, 250, { disconnectTimeout: 20 });
     redis.on('error', () => undefined);
     const gateway = buildGateway({ config: testConfig(stubs, limits), logger, redis });
     const statuses = [];
@@ -244,8 +244,8 @@ describeIfServer('redis', 'rate limits shared through Redis', (redisUrl) => {
   const prefix = uniquePrefix('rl');
 
   beforeAll(async () => {
-    redisA = createGatewayRedis(redisUrl, logger);
-    redisB = createGatewayRedis(redisUrl, logger);
+    redisA = createGatewayRedis(redisUrl, logger, 1000);
+    redisB = createGatewayRedis(redisUrl, logger, 1000);
     await Promise.all([redisA.ping().catch(() => undefined), redisB.ping().catch(() => undefined)]);
     await new Promise((r) => setTimeout(r, 50));
     const config = testConfig(stubs, {
@@ -320,34 +320,31 @@ async function stallableRelay(redisUrl: string) {
 describeIfServer('redis', 'a Redis that stops answering', (redisUrl) => {
   it('decisions fall back to memory after REDIS_COMMAND_TIMEOUT_MS: requests are not held', async () => {
     const relay = await stallableRelay(redisUrl);
-    const redis = createGatewayRedis(relay.url, logger); // its default command timeout: 250 ms
-    if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
-    const gateway = buildGateway({
+    const gw = await startGateway({
       config: testConfig(stubs, {
         ...limits,
         REDIS_URL: relay.url,
+        REDIS_COMMAND_TIMEOUT_MS: '200',
         GATEWAY_KEY_PREFIX: uniquePrefix('stall'),
       }),
       logger,
-      redis,
     });
     try {
       const get = () =>
-        request(gateway.handler)
-          .get('/api/products')
-          .set('X-Forwarded-For', '192.0.2.88')
-          .timeout(2000);
-      expect((await get()).headers['ratelimit-remaining']).toBe('2'); // decided in Redis
+        fetch(`${gw.url}/api/products`, {
+          headers: { 'x-forwarded-for': '192.0.2.88' },
+          signal: AbortSignal.timeout(2000),
+        });
+      expect((await get()).headers.get('ratelimit-remaining')).toBe('2'); // decided in Redis
       relay.stall();
       const started = performance.now();
       const statuses = [];
       for (let i = 0; i < 4; i += 1) statuses.push((await get()).status);
       // The insurance limiter has its own fresh budget of 3 for this address.
       expect(statuses).toEqual([200, 200, 200, 429]);
-      expect(performance.now() - started).toBeLessThan(4 * 250 + 1500);
+      expect(performance.now() - started).toBeLessThan(4 * 200 + 1500);
     } finally {
-      await gateway.close();
-      redis.disconnect();
+      await gw.stop();
       await relay.close();
     }
   });
