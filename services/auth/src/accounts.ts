@@ -16,9 +16,13 @@ import {
   retryAfterSeconds,
   type LockoutPolicy,
 } from './domain/lockout';
-import { isVerifiablePassword, passwordPolicyViolations } from './domain/password-policy';
+import {
+  isVerifiablePassword,
+  normalisePassword,
+  passwordPolicyViolations,
+} from './domain/password-policy';
 import { hashRefreshToken, judgeRefreshToken } from './domain/refresh-token';
-import { needsRehash, normaliseEmail, userEventData, type PublicUser } from './domain/user';
+import { normaliseEmail, userEventData, type PublicUser } from './domain/user';
 import type { UserEventPublisher } from './events';
 import type { PasswordHasher } from './security/password-hasher';
 import type { TokenIssuer, TokenPair } from './security/tokens';
@@ -115,7 +119,7 @@ export function createAccounts(deps: AccountDeps) {
 
   return {
     async register(input: { email: string; password: string; name: string }): Promise<Session> {
-      const problems = passwordPolicyViolations(input.password);
+      const problems = passwordPolicyViolations(input.password, input);
       if (problems.length > 0) throw policyError('password', problems);
       const email = normaliseEmail(input.email);
       const passwordHash = await hasher.hash(input.password);
@@ -144,8 +148,8 @@ export function createAccounts(deps: AccountDeps) {
         );
       }
       await loginAttempts.clear(email);
-      if (needsRehash(user.passwordHash, hasher.rounds)) {
-        // The configured cost went up since this hash was made: upgrade it now we know the password.
+      if (hasher.needsRehash(user.passwordHash)) {
+        // An older scheme or a lower cost than configured: upgrade it now we know the password.
         await users.setPasswordHash(user.id, user.passwordHash, await hasher.hash(input.password));
       }
       return session(user, at);
@@ -226,9 +230,9 @@ export function createAccounts(deps: AccountDeps) {
           new ForbiddenError('Current password is incorrect', { reason: 'wrong_password' })
         );
       }
-      const problems = passwordPolicyViolations(input.newPassword);
+      const problems = passwordPolicyViolations(input.newPassword, user);
       if (problems.length > 0) throw policyError('newPassword', problems);
-      if (input.newPassword === input.currentPassword) {
+      if (normalisePassword(input.newPassword) === normalisePassword(input.currentPassword)) {
         throw new ValidationError('New password must differ from the current one', [
           { location: 'body', field: 'newPassword', message: 'must differ from currentPassword' },
         ]);
@@ -288,6 +292,18 @@ export function createAccounts(deps: AccountDeps) {
     },
 
     /**
+     * A session for an existing account without its password, for tools that run inside the
+     * platform's own process (the launcher's demo seed). Nothing reachable over HTTP calls it,
+     * so it never touches the login throttling. Throws when there is no such account.
+     */
+    async operatorSession(email: string): Promise<Session> {
+      const user = await users.findByEmail(normaliseEmail(email));
+      if (!user) throw new NotFoundError(`No account with email ${normaliseEmail(email)}`);
+      logger.info('operator session issued', { userId: user.id, role: user.role });
+      return session(user, now());
+    },
+
+    /**
      * The first admin, from configuration, created only if no user has that email (an
      * existing account is left untouched: its password may have been changed since).
      */
@@ -306,7 +322,7 @@ export function createAccounts(deps: AccountDeps) {
         }
         return 'exists';
       }
-      const problems = passwordPolicyViolations(input.password);
+      const problems = passwordPolicyViolations(input.password, input);
       if (problems.length > 0) {
         throw new Error(`ADMIN_PASSWORD does not meet the password policy: ${problems.join('; ')}`);
       }

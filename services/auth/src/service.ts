@@ -138,6 +138,8 @@ export interface StartAuthServiceOptions {
 
 export interface RunningAuthService {
   app: Express;
+  /** The use cases, for in-process operator tools (the launcher's seed). */
+  accounts: Accounts;
   server: Server;
   url: string;
   /** Stops the outbox relay, closes the HTTP server and the MongoDB connection. */
@@ -165,6 +167,7 @@ export async function startAuthService(
   let stopping: Promise<void> | undefined;
   return {
     app: auth.app,
+    accounts: auth.accounts,
     server,
     url,
     stop() {

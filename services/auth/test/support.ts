@@ -57,6 +57,7 @@ export async function spyHasher(rounds = 4): Promise<SpyHasher> {
     rounds: real.rounds,
     dummyHash: real.dummyHash,
     hash: real.hash,
+    needsRehash: real.needsRehash,
     compared,
     compare(password, hash) {
       compared.push(hash);

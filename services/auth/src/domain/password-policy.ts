@@ -1,41 +1,98 @@
-/** bcrypt only uses the first 72 bytes: a longer password would be silently truncated. */
-export const PASSWORD_MAX_BYTES = 72;
+import { dictionary } from '@zxcvbn-ts/language-common';
+
+/**
+ * Password policy after NIST SP 800-63B (§5.1.1.2 and §3.1.1.2 of revision 4): a minimum
+ * length, a generous maximum, any characters, no composition rules, and a check against
+ * passwords known from breaches and context words. Lengths count Unicode code points after
+ * NFKC normalisation, so a password typed on another keyboard or OS is the same password.
+ */
 export const PASSWORD_MIN_LENGTH = 8;
+/** NIST asks for at least 64; hashing pre-hashes, so bcrypt's 72-byte limit does not apply. */
+export const PASSWORD_MAX_LENGTH = 256;
 
-const CLASSES: Array<[string, RegExp]> = [
-  ['lowercase letters', /\p{Ll}/u],
-  ['uppercase letters', /\p{Lu}/u],
-  ['digits', /\p{Nd}/u],
-  ['symbols', /[^\p{Ll}\p{Lu}\p{Nd}]/u],
-];
+/** The form a password is checked and hashed in. */
+export function normalisePassword(password: string): string {
+  return password.normalize('NFKC');
+}
 
-/** Character classes present in the password (lowercase, uppercase, digits, symbols). */
-export function characterClasses(password: string): string[] {
-  return CLASSES.filter(([, pattern]) => pattern.test(password)).map(([name]) => name);
+/**
+ * Breached passwords: the common-password dictionary of zxcvbn-ts (about 49,000 of the most
+ * frequent passwords in public breach corpora), folded to lower case. Shorter entries are
+ * left out since the length rule already refuses them. Built on first use.
+ */
+let blocklist: Set<string> | undefined;
+function breachedPasswords(): Set<string> {
+  blocklist ??= new Set(
+    (dictionary['passwords-common'] as string[])
+      .map((p) => normalisePassword(p).toLowerCase())
+      .filter((p) => [...p].length >= PASSWORD_MIN_LENGTH),
+  );
+  return blocklist;
+}
+
+/** True when the password (any letter case) is in the shipped list of breached passwords. */
+export function isBreachedPassword(password: string): boolean {
+  return breachedPasswords().has(normalisePassword(password).toLowerCase());
+}
+
+/** 'aaaaaaaa', '12345678', 'abcdefgh', 'hgfedcba': one character, or a run in either direction. */
+function isRepetitiveOrSequential(chars: number[]): boolean {
+  if (chars.length < 2) return false;
+  const step = chars[1]! - chars[0]!;
+  if (Math.abs(step) > 1) return false;
+  return chars.every((c, i) => i === 0 || c - chars[i - 1]! === step);
+}
+
+/** Words tied to the account that a guesser tries first. */
+export interface PasswordContext {
+  email?: string;
+  name?: string;
+}
+
+function contextWords(context: PasswordContext): string[] {
+  const words: string[] = [];
+  if (context.email) {
+    const email = context.email.toLowerCase();
+    words.push(email, email.split('@')[0] ?? '');
+  }
+  if (context.name)
+    words.push(context.name.toLowerCase(), context.name.toLowerCase().replace(/\s+/g, ''));
+  return words.filter((w) => w.length > 0);
 }
 
 /**
  * The rules a new password breaks, each as a sentence a user can act on; empty when the
- * password is acceptable. Length counts characters (code points), the bcrypt limit bytes.
+ * password is acceptable.
  */
-export function passwordPolicyViolations(password: string): string[] {
+export function passwordPolicyViolations(
+  password: string,
+  context: PasswordContext = {},
+): string[] {
+  const normal = normalisePassword(password);
+  const chars = [...normal].map((c) => c.codePointAt(0)!);
   const problems: string[] = [];
-  const length = [...password].length;
-  if (length < PASSWORD_MIN_LENGTH) {
+  if (chars.length < PASSWORD_MIN_LENGTH) {
     problems.push(`Password must be at least ${PASSWORD_MIN_LENGTH} characters long`);
   }
-  if (Buffer.byteLength(password, 'utf8') > PASSWORD_MAX_BYTES) {
-    problems.push(`Password must be at most ${PASSWORD_MAX_BYTES} bytes long (UTF-8)`);
+  if (chars.length > PASSWORD_MAX_LENGTH) {
+    problems.push(`Password must be at most ${PASSWORD_MAX_LENGTH} characters long`);
   }
-  if (length > 0 && characterClasses(password).length < 2) {
+  if (problems.length > 0) return problems;
+  const lower = normal.toLowerCase();
+  if (isBreachedPassword(normal)) {
     problems.push(
-      'Password must mix at least two of: lowercase letters, uppercase letters, digits, symbols',
+      'Password is too common: it appears in lists of passwords exposed in data breaches; choose another (a few unrelated words make a strong one)',
     );
+  } else if (isRepetitiveOrSequential(chars)) {
+    problems.push('Password must not be one repeated character or a simple sequence');
+  } else if (contextWords(context).includes(lower)) {
+    problems.push('Password must not be your email address or your name');
   }
   return problems;
 }
 
 /** Can this password ever match a stored hash? (Longer ones were refused at registration.) */
 export function isVerifiablePassword(password: string): boolean {
-  return password.length > 0 && Buffer.byteLength(password, 'utf8') <= PASSWORD_MAX_BYTES;
+  const length = [...normalisePassword(password)].length;
+  return length > 0 && length <= PASSWORD_MAX_LENGTH;
 }

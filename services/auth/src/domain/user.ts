@@ -41,13 +41,8 @@ export function userEventData(
   return { userId: user.id, email: user.email, name: user.name, role: user.role };
 }
 
-/** bcrypt hashes carry their cost: `$2b$12$...`. Lower than configured → rehash on login. */
+/** bcrypt hashes carry their cost: `$2b$12$...` (after the scheme prefix, if any). */
 export function bcryptCost(hash: string): number | undefined {
-  const match = /^\$2[aby]\$(\d{2})\$/.exec(hash);
+  const match = /^(?:[a-z0-9-]+\$)?\$2[aby]\$(\d{2})\$/.exec(hash);
   return match ? Number(match[1]) : undefined;
-}
-
-export function needsRehash(hash: string, rounds: number): boolean {
-  const cost = bcryptCost(hash);
-  return cost === undefined || cost < rounds;
 }
