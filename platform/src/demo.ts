@@ -5,6 +5,25 @@ export const DEMO_ACCOUNTS = {
   customer: { email: 'customer@example.com', password: 'Customer#2026demo', name: 'Demo Customer' },
 } as const;
 
+/**
+ * The platform's admin: ADMIN_EMAIL/ADMIN_PASSWORD/ADMIN_NAME when set, else the demo admin.
+ * A custom ADMIN_EMAIL never falls back to the demo password (empty: auth refuses to start).
+ */
+export function adminAccount(env: NodeJS.ProcessEnv): {
+  email: string;
+  password: string;
+  name: string;
+  demo: boolean;
+} {
+  const custom = env.ADMIN_EMAIL !== undefined && env.ADMIN_EMAIL !== '';
+  return {
+    email: custom ? env.ADMIN_EMAIL! : DEMO_ACCOUNTS.admin.email,
+    password: env.ADMIN_PASSWORD ?? (custom ? '' : DEMO_ACCOUNTS.admin.password),
+    name: env.ADMIN_NAME ?? (custom ? 'Administrator' : DEMO_ACCOUNTS.admin.name),
+    demo: !custom && env.ADMIN_PASSWORD === undefined,
+  };
+}
+
 /** Fixed service ports of the embedded run (DESIGN.md §1). */
 export const PORTS = {
   gateway: 3000,

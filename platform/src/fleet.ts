@@ -6,8 +6,9 @@ import { paymentConfigSchema, startPaymentService } from '@ecom/payment-service'
 import { orderConfigSchema, startOrderService } from '@ecom/order-service';
 import { loadGatewayConfig, startGateway } from '@ecom/gateway';
 import type { ChainEndpoint } from './chain';
-import { DEMO_ACCOUNTS, PORTS } from './demo';
+import { adminAccount, PORTS } from './demo';
 import type { JwtKeys } from './keys';
+import type { SessionSource } from './seed';
 import { mongoDatabaseUrl } from './stores';
 
 export interface FleetOptions {
@@ -28,6 +29,8 @@ export type ServiceName = keyof typeof PORTS;
 
 export interface RunningFleet {
   urls: Record<ServiceName, string>;
+  /** A session for an existing account, from the auth service in this process (no password). */
+  sessionFor: SessionSource;
   stop(): Promise<void>;
 }
 
@@ -69,6 +72,8 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
     stops.length = 0;
   };
   const common = { bus: o.bus, logger: undefined };
+  const admin = adminAccount(o.env);
+  let sessionFor: SessionSource | undefined;
   try {
     const auth = await startAuthService({
       ...common,
@@ -77,12 +82,14 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
         PORT: String(ports.auth),
         MONGO_URL: mongoDatabaseUrl(o.mongoUrl, 'auth_db'),
         JWT_PRIVATE_KEY: o.keys.privateKey,
-        ADMIN_EMAIL: o.env.ADMIN_EMAIL ?? DEMO_ACCOUNTS.admin.email,
-        ADMIN_PASSWORD: o.env.ADMIN_PASSWORD ?? DEMO_ACCOUNTS.admin.password,
+        ADMIN_EMAIL: admin.email,
+        ...(admin.password ? { ADMIN_PASSWORD: admin.password } : {}),
+        ADMIN_NAME: admin.name,
         BCRYPT_ROUNDS: o.env.BCRYPT_ROUNDS ?? '10',
       }),
     });
     stops.push(() => auth.stop());
+    sessionFor = ({ email }) => auth.accounts.operatorSession(email);
     const product = await startProductService({
       ...common,
       config: loadProductConfig({
@@ -121,6 +128,7 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
         PORT: String(ports.order),
         DATABASE_URL: o.orderDbUrl,
         PRODUCT_SERVICE_URL: url('product'),
+        AUTH_SERVICE_URL: url('auth'),
         ...anchoring(o.chain.anchorerKeys[1]),
       }),
     });
@@ -150,6 +158,7 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
       payment: url('payment'),
       order: url('order'),
     },
+    sessionFor: sessionFor!,
     stop,
   };
 }

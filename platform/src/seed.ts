@@ -2,9 +2,22 @@ import { DEMO_ACCOUNTS } from './demo';
 
 type Urls = { auth: string; product: string; comments: string };
 
-interface Session {
+export interface Session {
   user: { id: string; role: string };
   accessToken: string;
+}
+
+/**
+ * How the seed gets a session for an account that already exists. The launcher asks the auth
+ * service in its own process (no password, so a changed password never fails and never counts
+ * towards any login throttling); `npm run seed` against a running platform logs in over HTTP.
+ */
+export type SessionSource = (account: { email: string; password: string }) => Promise<Session>;
+
+/** Logs in over HTTP: one attempt, a clear error on refusal. */
+export function httpLogin(authUrl: string): SessionSource {
+  return async ({ email, password }) =>
+    (await call<Session>('POST', `${authUrl}/api/auth/login`, { email, password })).body;
 }
 
 /** A JSON call that throws with the answer's error body on an unexpected status. */
@@ -31,12 +44,12 @@ async function call<T>(
   return { status: res.status, body: parsed };
 }
 
-async function login(authUrl: string, email: string, password: string): Promise<Session> {
-  return (await call<Session>('POST', `${authUrl}/api/auth/login`, { email, password })).body;
-}
-
-/** Registers the account, or logs in when it already exists (seeding is re-runnable). */
-async function account(authUrl: string, acc: { email: string; password: string; name: string }) {
+/** Registers the account, or takes a session for it when it already exists (re-runnable). */
+async function account(
+  authUrl: string,
+  sessionFor: SessionSource,
+  acc: { email: string; password: string; name: string },
+): Promise<Session> {
   const res = await call<Session>(
     'POST',
     `${authUrl}/api/auth/register`,
@@ -44,7 +57,7 @@ async function account(authUrl: string, acc: { email: string; password: string; 
     undefined,
     [201, 409],
   );
-  return res.status === 201 ? res.body : login(authUrl, acc.email, acc.password);
+  return res.status === 201 ? res.body : sessionFor(acc);
 }
 
 const CATEGORIES: { name: string; slug: string; children: { name: string; slug: string }[] }[] = [
@@ -113,14 +126,24 @@ const REVIEWS: [number, number, string][] = [
   [20, 5, 'Changed how I think about data systems.'],
 ];
 
+export interface SeedOptions {
+  urls: Urls;
+  /** The platform's admin (ADMIN_EMAIL/ADMIN_PASSWORD, else the demo admin). */
+  admin: { email: string; password: string };
+  sessionFor: SessionSource;
+}
+
 /**
  * Demo data through the services' own APIs (so every rule and event applies): the seller
  * account promoted by the admin, categories, 32 products with stock, a few reviews.
  * Returns a one-line summary.
  */
-export async function seedDemoData(urls: Urls): Promise<string> {
-  const admin = await login(urls.auth, DEMO_ACCOUNTS.admin.email, DEMO_ACCOUNTS.admin.password);
-  let seller = await account(urls.auth, DEMO_ACCOUNTS.seller);
+export async function seedDemoData({ urls, admin: adminAccount, sessionFor }: SeedOptions) {
+  const admin = await sessionFor(adminAccount);
+  if (admin.user.role !== 'admin') {
+    throw new Error(`${adminAccount.email} is not an admin account (role ${admin.user.role})`);
+  }
+  let seller = await account(urls.auth, sessionFor, DEMO_ACCOUNTS.seller);
   if (seller.user.role !== 'seller') {
     await call(
       'PUT',
@@ -128,9 +151,10 @@ export async function seedDemoData(urls: Urls): Promise<string> {
       { role: 'seller' },
       admin.accessToken,
     );
-    seller = await login(urls.auth, DEMO_ACCOUNTS.seller.email, DEMO_ACCOUNTS.seller.password);
+    // The role is in the token: a fresh session carries the new one.
+    seller = await sessionFor(DEMO_ACCOUNTS.seller);
   }
-  const customer = await account(urls.auth, DEMO_ACCOUNTS.customer);
+  const customer = await account(urls.auth, sessionFor, DEMO_ACCOUNTS.customer);
 
   const existing = await call<{ total: number }>('GET', `${urls.product}/api/products?limit=1`);
   if (existing.body.total >= PRODUCTS.length) return 'already present';

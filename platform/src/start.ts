@@ -3,7 +3,7 @@ import path from 'node:path';
 import { createEventBus, createLogger, type EventBus, type Logger } from '@ecom/common';
 import { startChain, type ChainEndpoint } from './chain';
 import { dataDir, ensureDataDir, resetDataDir } from './data-dir';
-import { DEMO_ACCOUNTS, PORTS } from './demo';
+import { adminAccount, DEMO_ACCOUNTS, PORTS } from './demo';
 import { loadOrCreateJwtKeys } from './keys';
 import { seedDemoData } from './seed';
 import { startFleet, type RunningFleet } from './fleet';
@@ -115,12 +115,23 @@ export async function startPlatform(options: StartPlatformOptions = {}): Promise
 
     const seedMarker = path.join(dir, 'seeded');
     if (options.seed ?? !fs.existsSync(seedMarker)) {
-      const summary = await seedDemoData(fleet.urls);
-      fs.writeFileSync(seedMarker, `${new Date().toISOString()}\n`);
-      print(`seeded demo data: ${summary}`);
+      // Demo data is a convenience: a seed that fails is reported and the platform runs
+      // without it (the next start tries again), it never stops the platform from starting.
+      try {
+        const summary = await seedDemoData({
+          urls: fleet.urls,
+          admin: adminAccount(env),
+          sessionFor: fleet.sessionFor,
+        });
+        fs.writeFileSync(seedMarker, `${new Date().toISOString()}\n`);
+        print(`seeded demo data: ${summary}`);
+      } catch (err) {
+        logger.warn('demo seed failed', { error: (err as Error).message });
+        print(`demo data not seeded (the next start tries again): ${(err as Error).message}`);
+      }
     }
 
-    printTable(print, { mongo, orderDb, paymentDb, chain, busKind, fleet, dir });
+    printTable(print, { mongo, orderDb, paymentDb, chain, busKind, fleet, dir, env });
     return { fleet, stop: stopAll };
   } catch (err) {
     await stopAll();
@@ -138,6 +149,7 @@ function printTable(
     busKind: BusKind;
     fleet: RunningFleet;
     dir: string;
+    env: NodeJS.ProcessEnv;
   },
 ): void {
   const rows: [string, string, string][] = [
@@ -174,9 +186,14 @@ function printTable(
   print('');
   for (const [a, b, c] of rows) print(`  ${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`);
   print('');
-  print('  demo accounts (email / password):');
-  for (const [role, acc] of Object.entries(DEMO_ACCOUNTS)) {
-    print(`    ${role.padEnd(8)} ${acc.email} / ${acc.password}`);
+  const admin = adminAccount(s.env);
+  print('  accounts (email / password):');
+  print(
+    `    ${'admin'.padEnd(8)} ${admin.email} / ${admin.demo ? admin.password : '(your ADMIN_PASSWORD)'}`,
+  );
+  for (const role of ['seller', 'customer'] as const) {
+    const acc = DEMO_ACCOUNTS[role];
+    print(`    ${role.padEnd(8)} ${acc.email} / ${acc.password} (demo)`);
   }
   print(`  data directory: ${s.dir} (npm start -- --reset wipes it)`);
   print('');

@@ -1,37 +1,14 @@
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { DEMO_ACCOUNTS } from '../src/demo';
 import { startPlatform, type Platform } from '../src/start';
 import { gatewayClient, until } from './gateway-client';
+import { embeddedEnv, platformPorts, tempDataDir } from './support';
 
 // Issue 9's restart rule for anchoring: the embedded chain keeps nothing across restarts, the
 // services' databases do (same data dir). After a restart the contract is deployed again on a
 // fresh chain (at the same address: same deployer, same nonce), and every record anchored
 // before must be anchored again and verify on the new chain.
-const EXTERNAL = [
-  'MONGO_URL',
-  'POSTGRES_URL',
-  'REDIS_URL',
-  'AMQP_URL',
-  'BLOCKCHAIN_RPC_URL',
-  'EVENT_BUS',
-];
-// Distinct from smoke.test.ts (13000...) so both files can run at once.
-const ports = {
-  services: {
-    gateway: 14000,
-    auth: 14001,
-    product: 14002,
-    comments: 14003,
-    payment: 14004,
-    order: 14005,
-  },
-  mongo: 14017,
-  orderDb: 14433,
-  paymentDb: 14434,
-  chain: 14545,
-};
+const ports = platformPorts(14000);
 const gateway = `http://127.0.0.1:${ports.services.gateway}`;
 
 jest.setTimeout(240_000);
@@ -49,19 +26,12 @@ interface Anchors {
 describe('platform restart with the same data dir: anchors verify again on the fresh chain', () => {
   let platform: Platform | undefined;
   let dataDir: string;
-  const env = () =>
-    ({
-      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !EXTERNAL.includes(k))),
-      DATA_DIR: dataDir,
-      LOG_LEVEL: 'silent',
-      BCRYPT_ROUNDS: '4',
-    }) as NodeJS.ProcessEnv;
   const start = async () => {
-    platform = await startPlatform({ env: env(), ports, print: () => undefined });
+    platform = await startPlatform({ env: embeddedEnv(dataDir), ports, print: () => undefined });
   };
 
   beforeAll(() => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecom-restart-'));
+    dataDir = tempDataDir('restart');
   });
 
   afterAll(async () => {

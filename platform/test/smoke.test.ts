@@ -1,35 +1,14 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { DEMO_ACCOUNTS } from '../src/demo';
 import { startPlatform, type Platform } from '../src/start';
 import { gatewayClient, until } from './gateway-client';
+import { embeddedEnv, platformPorts, tempDataDir } from './support';
 
 // The platform exactly as `npm start` runs it on a fresh machine (embedded stores, embedded
 // chain, in-memory bus), on its own ports so it can run beside a developer's `npm start`.
-const EXTERNAL = [
-  'MONGO_URL',
-  'POSTGRES_URL',
-  'REDIS_URL',
-  'AMQP_URL',
-  'BLOCKCHAIN_RPC_URL',
-  'EVENT_BUS',
-];
-const ports = {
-  services: {
-    gateway: 13000,
-    auth: 13001,
-    product: 13002,
-    comments: 13003,
-    payment: 13004,
-    order: 13005,
-  },
-  mongo: 13017,
-  orderDb: 13433,
-  paymentDb: 13434,
-  chain: 13545,
-};
+const ports = platformPorts(13000);
 const gateway = `http://127.0.0.1:${ports.services.gateway}`;
 
 jest.setTimeout(180_000);
@@ -42,12 +21,9 @@ describe('platform smoke test: the full flow through the gateway', () => {
   const lines: string[] = [];
 
   beforeAll(async () => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecom-smoke-'));
-    const env = Object.fromEntries(
-      Object.entries(process.env).filter(([k]) => !EXTERNAL.includes(k)),
-    ) as NodeJS.ProcessEnv;
+    dataDir = tempDataDir('smoke');
     platform = await startPlatform({
-      env: { ...env, DATA_DIR: dataDir, LOG_LEVEL: 'silent', BCRYPT_ROUNDS: '4' },
+      env: embeddedEnv(dataDir),
       ports,
       print: (line) => lines.push(line),
     });
