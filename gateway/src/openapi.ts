@@ -133,7 +133,7 @@ const shippingAddress = obj(
     postalCode: str({ maxLength: 20 }),
     country: str({ pattern: '^[A-Z]{2}$' }),
   },
-  ['name', 'line1', 'city', 'postalCode', 'country'],
+  ['name', 'line1', 'city', 'country'],
 );
 const roles = ['customer', 'seller', 'admin'];
 const currencies = ['USD', 'EUR', 'GBP', 'CAD', 'AUD', 'CHF'];
@@ -439,7 +439,12 @@ const paths: Record<string, Record<string, Operation>> = {
       body: obj(
         {
           email: str({ format: 'email', maxLength: 254 }),
-          password: str(),
+          password: str({
+            minLength: 8,
+            maxLength: 256,
+            description:
+              'NIST SP 800-63B: any characters, no composition rules; refused when in the list of breached passwords',
+          }),
           name: str({ maxLength: 100 }),
         },
         ['email', 'password', 'name'],
@@ -844,21 +849,31 @@ const paths: Record<string, Record<string, Operation>> = {
             ),
           },
           payment: paymentDetails,
-          shippingAddress,
+          shippingAddress: {
+            ...shippingAddress,
+            description: "Optional: left out, the customer's profile address and name are used",
+          },
         },
-        ['items', 'shippingAddress'],
+        ['items'],
       ),
       ok: ['201', 'The order, PENDING (a replay: header Idempotent-Replayed)', ref('Order')],
       errors: {
-        '422': 'UNKNOWN_PRODUCT, PRODUCT_UNAVAILABLE, MIXED_CURRENCY, IDEMPOTENCY_KEY_REUSED',
+        '422':
+          'UNKNOWN_PRODUCT, PRODUCT_UNAVAILABLE, MIXED_CURRENCY, IDEMPOTENCY_KEY_REUSED, SHIPPING_ADDRESS_REQUIRED (no address in the body nor the profile)',
       },
     }),
     get: op({
       tag: 'Orders',
-      summary: 'Own orders, newest first (admin: all, or ?userId=)',
+      summary:
+        "Own orders, newest first (admin: all, or ?userId=); ?seller=me: a seller's orders with only their lines",
       params: [
         queryParam('status', str()),
         queryParam('userId', str(), 'admin only'),
+        queryParam(
+          'seller',
+          str({ maxLength: 128 }),
+          "'me' (sellers: orders holding their lines, only those lines, sellerTotal) or a seller id (admin)",
+        ),
         queryParam('page', int({ minimum: 1, default: 1 })),
         queryParam('limit', int({ minimum: 1, maximum: 100, default: 20 })),
       ],

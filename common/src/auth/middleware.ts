@@ -4,7 +4,8 @@ import { getContext } from '../logging/context';
 import { userFromClaims, verifyAccessToken, type JwtVerifyOptions } from './jwt';
 import type { AuthUser, Role } from './types';
 
-function bearerToken(header: string | undefined): string | undefined {
+/** The token of an `Authorization: Bearer <jwt>` header (undefined for anything else). */
+export function bearerToken(header: string | undefined): string | undefined {
   if (!header) return undefined;
   const match = /^Bearer\s+([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]*\.[A-Za-z0-9\-_]*)$/.exec(
     header.trim(),

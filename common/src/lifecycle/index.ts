@@ -1,3 +1,4 @@
 export * from './shutdown';
 export * from './run-service';
 export * from './listen';
+export * from './periodic-task';

@@ -22,7 +22,11 @@ export interface OrderConfig extends JwtVerifyConfig, AnchoringConfig {
   AMQP_URL?: string;
   PRODUCT_SERVICE_URL: string;
   PRODUCT_TIMEOUT_MS: number;
+  AUTH_SERVICE_URL: string;
+  AUTH_TIMEOUT_MS: number;
   RESERVATION_TTL_MS: number;
+  PAYMENT_OVERDUE_MS: number;
+  PAYMENT_GIVE_UP_MS: number;
   SWEEP_INTERVAL_MS: number;
   OUTBOX_POLL_INTERVAL_MS: number;
 }
@@ -42,6 +46,21 @@ export const orderConfigSchema = Joi.object<OrderConfig>({
     .uri({ scheme: ['http', 'https'] })
     .default('http://127.0.0.1:3002'),
   PRODUCT_TIMEOUT_MS: Joi.number().integer().min(50).max(60000).default(2000),
+  // Profile reads (the shipping address of an order sent without one).
+  AUTH_SERVICE_URL: Joi.string()
+    .uri({ scheme: ['http', 'https'] })
+    .default('http://127.0.0.1:3001'),
+  AUTH_TIMEOUT_MS: Joi.number().integer().min(50).max(60000).default(2000),
+  // A PAYMENT_PROCESSING order unchanged this long: ask payment (order.payment.overdue), again
+  // every such interval; unchanged PAYMENT_GIVE_UP_MS: fail it (0 never does).
+  PAYMENT_OVERDUE_MS: Joi.number()
+    .integer()
+    .min(10)
+    .default(5 * 60 * 1000),
+  PAYMENT_GIVE_UP_MS: Joi.number()
+    .integer()
+    .min(0)
+    .default(24 * 60 * 60 * 1000),
   RESERVATION_TTL_MS: Joi.number()
     .integer()
     .min(1)

@@ -83,4 +83,14 @@ export const orderMigrations: Migration[] = [
     id: '003_payment_attempt_settled',
     sql: `ALTER TABLE orders ADD COLUMN IF NOT EXISTS payment_attempt_settled integer NOT NULL DEFAULT 0;`,
   },
+  {
+    // When order last told payment that a PAYMENT_PROCESSING order is overdue (order.payment.overdue),
+    // so the sweeper asks again only after another interval.
+    id: '004_payment_checked_at',
+    sql: `
+      ALTER TABLE orders ADD COLUMN IF NOT EXISTS payment_checked_at timestamptz;
+      CREATE INDEX IF NOT EXISTS orders_processing_since_idx ON orders (updated_at)
+        WHERE status = 'PAYMENT_PROCESSING';
+    `,
+  },
 ];

@@ -24,7 +24,9 @@ import {
   type TransitionName,
 } from './domain/state-machine';
 import type { Cause, HistoryEntry, Order, ShippingAddress } from './domain/types';
+import type { ProfileDirectory } from './clients/profile-client';
 import type { ProductCatalog } from './product-client';
+import { sellerOrderView } from './domain/seller-view';
 import { orderStore, type TransitionInput, type TransitionResult } from './store/order-store';
 
 export const SOURCE = 'order-service';
@@ -32,7 +34,8 @@ export const SOURCE = 'order-service';
 export interface CreateOrderInput {
   items: RequestedItem[];
   payment?: { method: 'card'; token: string };
-  shippingAddress: ShippingAddress;
+  /** Optional: the customer's profile address is used when it is left out. */
+  shippingAddress?: ShippingAddress;
 }
 
 export interface CreateOrderResult {
@@ -44,9 +47,14 @@ export interface CreateOrderResult {
 export interface OrdersDeps {
   pool: Pool;
   catalog: ProductCatalog;
+  profiles: ProfileDirectory;
   anchor: AnchorSink;
   logger: Logger;
   reservationTtlMs: number;
+  /** A PAYMENT_PROCESSING order unchanged this long makes order ask payment (order.payment.overdue). */
+  paymentOverdueMs: number;
+  /** ...and this long fails it (0: never); payment refunds a charge it made for a failed order. */
+  paymentGiveUpMs: number;
 }
 
 const isAdmin = (user: AuthUser) => user.role === 'admin';
@@ -69,16 +77,22 @@ export class Orders {
 
   // ---------- HTTP use cases ----------
 
+  /**
+   * `credentials` (the caller's access token) lets order read the profile address when the
+   * request has no shipping address.
+   */
   async create(
     user: AuthUser,
     input: CreateOrderInput,
     idempotencyKey?: string,
+    credentials?: string,
   ): Promise<CreateOrderResult> {
     const fingerprint = idempotencyKey ? requestFingerprint(input) : undefined;
     if (idempotencyKey && fingerprint) {
       const replay = await this.replay(user.id, idempotencyKey, fingerprint);
       if (replay) return replay;
     }
+    const shippingAddress = input.shippingAddress ?? (await this.profileAddress(credentials));
     const productIds = [...new Set(input.items.map((i) => i.productId))];
     // Outside any transaction: a slow product must not hold a database connection.
     const quotes = await this.deps.catalog.quote(productIds);
@@ -93,7 +107,7 @@ export class Orders {
             userId: user.id,
             priced,
             paymentMethod: input.payment?.method ?? null,
-            shippingAddress: input.shippingAddress,
+            shippingAddress,
             correlationId: currentCorrelationId(),
           },
           requestCause(user),
@@ -137,6 +151,18 @@ export class Orders {
     }
   }
 
+  private async profileAddress(credentials: string | undefined): Promise<ShippingAddress> {
+    const address = credentials ? await this.deps.profiles.shippingAddress(credentials) : null;
+    if (!address) {
+      throw new BusinessRuleError(
+        'No shipping address: send "shippingAddress" with the order, or save an address in your profile first (PUT /api/auth/profile with "address")',
+        { field: 'shippingAddress' },
+        'SHIPPING_ADDRESS_REQUIRED',
+      );
+    }
+    return address;
+  }
+
   private async replay(
     userId: string,
     key: string,
@@ -172,8 +198,10 @@ export class Orders {
 
   async list(
     user: AuthUser,
-    query: { page: number; limit: number; status?: OrderStatus; userId?: string },
+    query: { page: number; limit: number; status?: OrderStatus; userId?: string; seller?: string },
   ) {
+    if (query.seller !== undefined)
+      return this.listForSeller(user, { ...query, seller: query.seller });
     if (query.userId !== undefined && !isAdmin(user) && query.userId !== user.id) {
       throw new ForbiddenError('Only an admin may list the orders of another user');
     }
@@ -186,6 +214,39 @@ export class Orders {
     });
     return {
       data: orders,
+      pagination: {
+        page: query.page,
+        limit: query.limit,
+        total,
+        pages: Math.ceil(total / query.limit),
+      },
+    };
+  }
+
+  /**
+   * `?seller=me` (a seller's own lines) or `?seller=<id>` (an admin looking at a seller): the
+   * orders holding at least one of the seller's lines, each showing only those lines.
+   */
+  private async listForSeller(
+    user: AuthUser,
+    query: { page: number; limit: number; status?: OrderStatus; seller: string },
+  ) {
+    const sellerId = query.seller === 'me' ? user.id : query.seller;
+    if (!isAdmin(user) && (user.role !== 'seller' || sellerId !== user.id)) {
+      throw new ForbiddenError(
+        user.role === 'seller'
+          ? 'A seller may only list their own lines (seller=me)'
+          : 'Only sellers and admins may list orders by seller',
+      );
+    }
+    const { orders, total } = await orderStore.list(this.deps.pool, {
+      page: query.page,
+      limit: query.limit,
+      sellerId,
+      ...(query.status ? { status: query.status } : {}),
+    });
+    return {
+      data: orders.map((o) => sellerOrderView(o, sellerId)),
       pagination: {
         page: query.page,
         limit: query.limit,
@@ -359,6 +420,89 @@ export class Orders {
   ) {
     const found = await orderStore.addRefund(client, event.data.orderId, event.data.amount.amount);
     if (!found) this.unknownOrder(event);
+  }
+
+  /**
+   * user.deleted: the account is gone, so its open orders are cancelled (order.cancelled makes
+   * product release the stock and payment refund what it charged). Shipped orders stay.
+   */
+  async onUserDeleted(client: PoolClient, event: EventEnvelope<{ userId: string }>) {
+    const ids = await orderStore.ordersOfUser(client, event.data.userId, TRANSITIONS.cancel.from);
+    for (const orderId of ids) {
+      await this.apply(client, {
+        orderId,
+        transition: 'cancel',
+        cause: eventCause(event),
+        reason: 'ACCOUNT_DELETED',
+      });
+    }
+    if (ids.length > 0) {
+      this.deps.logger.info('open orders of a deleted account cancelled', { count: ids.length });
+    }
+  }
+
+  /** One pass of the order service's timers: expired reservations, overdue and stuck payments. */
+  async sweep(): Promise<{ expired: number; asked: number; failed: number }> {
+    let expired = 0;
+    for (;;) {
+      const n = await this.expireReservations(100);
+      expired += n;
+      if (n < 100) break;
+    }
+    if (expired > 0) this.deps.logger.info('expired reservations cancelled', { count: expired });
+    const asked = await this.askAboutOverduePayments();
+    const failed = await this.failStuckPayments();
+    return { expired, asked, failed };
+  }
+
+  /**
+   * An order left in PAYMENT_PROCESSING (payment.completed or .failed lost, or payment never
+   * saw the order) makes order publish order.payment.overdue; payment answers by publishing the
+   * payment's outcome again, or payment.failed when it has no charge for the order (and then
+   * never charges it). Asked again every paymentOverdueMs until the order moves.
+   */
+  async askAboutOverduePayments(batch = 100): Promise<number> {
+    return withTransaction(this.deps.pool, async (client) => {
+      const ids = await orderStore.claimOverduePayments(client, this.deps.paymentOverdueMs, batch);
+      for (const id of ids) {
+        const order = await orderStore.get(client, id);
+        if (!order) continue;
+        await addToOutbox(
+          client,
+          this.event(order, 'order.payment.overdue', {
+            orderId: order.id,
+            userId: order.userId,
+            since: order.updatedAt,
+          }),
+        );
+      }
+      if (ids.length > 0)
+        this.deps.logger.warn('payment overdue: asked payment', { count: ids.length });
+      return ids.length;
+    });
+  }
+
+  /**
+   * Past paymentGiveUpMs (payment gone for good) the order fails: product releases the stock,
+   * and payment, whenever it is back, refunds a charge it made for the failed order.
+   */
+  async failStuckPayments(batch = 100): Promise<number> {
+    if (this.deps.paymentGiveUpMs <= 0) return 0;
+    return withTransaction(this.deps.pool, async (client) => {
+      const ids = await orderStore.stuckPayments(client, this.deps.paymentGiveUpMs, batch);
+      let failed = 0;
+      for (const id of ids) {
+        const result = await this.apply(client, {
+          orderId: id,
+          transition: 'fail',
+          cause: { type: 'system', name: 'payment-timeout' },
+          reason: 'PAYMENT_TIMEOUT',
+          set: { failureReason: 'PAYMENT_TIMEOUT: no outcome from payment in time' },
+        });
+        if (result.applied) failed += 1;
+      }
+      return failed;
+    });
   }
 
   /** Cancels orders whose reservation expired while waiting for payment. Returns how many. */

@@ -4,6 +4,7 @@ import type { Pool } from 'pg';
 import {
   OutboxRelay,
   anchoringFromConfig,
+  periodicTask,
   closeHttpServer,
   createLogger,
   createPgPool,
@@ -14,6 +15,7 @@ import {
   type Anchoring,
   type EventBus,
   type Logger,
+  type PeriodicTask,
 } from '@ecom/common';
 import { noopAnchor, type AnchorSink } from '@ecom/common';
 import { createOrderApp } from './app';
@@ -21,9 +23,9 @@ import type { OrderConfig } from './config';
 import { subscribeOrderConsumers } from './events/consumers';
 import { orderMigrations } from './migrations';
 import { Orders } from './orders';
+import { createProfileDirectory, type ProfileDirectory } from './clients/profile-client';
 import { createProductCatalog, type ProductCatalog } from './product-client';
 import { orderStore } from './store/order-store';
-import { ReservationSweeper } from './sweeper';
 
 export interface StartOrderServiceOptions {
   config: OrderConfig;
@@ -36,6 +38,8 @@ export interface StartOrderServiceOptions {
   anchor?: AnchorSink;
   /** Replaces the HTTP product catalog (e.g. a launcher wiring services in one process). */
   catalog?: ProductCatalog;
+  /** Replaces the HTTP profile reads from auth (shipping address when the order has none). */
+  profiles?: ProfileDirectory;
   /** Subscribe to the bus (default true); false starts an HTTP-only instance. */
   consume?: boolean;
 }
@@ -47,7 +51,8 @@ export interface RunningOrderService {
   pool: Pool;
   orders: Orders;
   relay: OutboxRelay;
-  sweeper: ReservationSweeper;
+  /** Expired reservations, overdue and stuck payments (Orders.sweep) every SWEEP_INTERVAL_MS. */
+  sweeper: PeriodicTask;
   /** Null when anchoring is off (no BLOCKCHAIN_RPC_URL) or replaced by `anchor`. */
   anchoring: Anchoring | null;
   /** Waits until every queued anchor record is on chain (tests, graceful drain). */
@@ -89,9 +94,14 @@ export async function startOrderService(
   const orders = new Orders({
     pool,
     catalog,
+    profiles:
+      options.profiles ??
+      createProfileDirectory(config.AUTH_SERVICE_URL, { timeoutMs: config.AUTH_TIMEOUT_MS }),
     anchor: options.anchor ?? anchoring ?? noopAnchor,
     logger,
     reservationTtlMs: config.RESERVATION_TTL_MS,
+    paymentOverdueMs: config.PAYMENT_OVERDUE_MS,
+    paymentGiveUpMs: config.PAYMENT_GIVE_UP_MS,
   });
   const relay = new OutboxRelay({
     pool,
@@ -104,7 +114,12 @@ export async function startOrderService(
     options.consume === false
       ? undefined
       : await subscribeOrderConsumers({ bus, pool, orders, logger });
-  const sweeper = new ReservationSweeper(orders, logger, config.SWEEP_INTERVAL_MS);
+  const sweeper = periodicTask({
+    name: 'order-sweeper',
+    intervalMs: config.SWEEP_INTERVAL_MS,
+    run: () => orders.sweep(),
+    logger,
+  });
   sweeper.start();
 
   const app = createOrderApp({

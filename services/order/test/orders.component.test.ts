@@ -5,7 +5,15 @@ import { createTestPostgres, type TestPostgres } from '@ecom/infrastructure/test
 import { orderConfigSchema } from '../src/config';
 import { startOrderService, type RunningOrderService } from '../src/service';
 import type { AnchorRecord } from '@ecom/common';
-import { bearer, eventually, jwtEnv, spyOn, startProductStub } from './support/helpers';
+import {
+  bearer,
+  eventually,
+  jwtEnv,
+  spyOn,
+  startAuthStub,
+  startProductStub,
+  type StubProfile,
+} from './support/helpers';
 
 const alice = { id: 'user-alice', role: 'customer' as const };
 const bob = { id: 'user-bob', role: 'customer' as const };
@@ -24,6 +32,8 @@ const address = {
 describe('order service (real PostgreSQL, product over HTTP stub)', () => {
   let db: TestPostgres;
   let product: Awaited<ReturnType<typeof startProductStub>>;
+  let auth: Awaited<ReturnType<typeof startAuthStub>>;
+  const profiles = new Map<string, StubProfile>();
   let bus: InMemoryEventBus;
   let service: RunningOrderService;
   let spy: Awaited<ReturnType<typeof spyOn>>;
@@ -37,6 +47,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       { id: 'p-gadget', name: 'Gadget', priceCents: 250, sellerId: 'seller-9' },
       { id: 'p-euro', name: 'Euro thing', priceCents: 100, currency: 'EUR' },
     ]);
+    auth = await startAuthStub(profiles);
     bus = new InMemoryEventBus({ retry: { baseDelayMs: 10, maxAttempts: 3 } });
     spy = await spyOn(bus, [
       'order.created',
@@ -44,6 +55,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       'order.failed',
       'order.cancelled',
       'order.completed',
+      'order.payment.overdue',
     ]);
     const config = loadConfig(orderConfigSchema, {
       ...jwtEnv,
@@ -53,6 +65,8 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       DATABASE_URL: db.url,
       PRODUCT_SERVICE_URL: product.url,
       PRODUCT_TIMEOUT_MS: '500',
+      AUTH_SERVICE_URL: auth.url,
+      AUTH_TIMEOUT_MS: '500',
       RESERVATION_TTL_MS: '400',
       SWEEP_INTERVAL_MS: '50',
       OUTBOX_POLL_INTERVAL_MS: '20',
@@ -79,6 +93,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
     await bus?.close();
     await pool?.end();
     await product?.close();
+    await auth?.close();
     await db?.cleanup();
   });
 
@@ -186,7 +201,6 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
         'unknown key',
         { items: [{ productId: 'p-widget', quantity: 1 }], shippingAddress: address, total: 1 },
       ],
-      ['no shipping address', { items: [{ productId: 'p-widget', quantity: 1 }] }],
       [
         'bad payment method',
         {
@@ -268,6 +282,91 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       expect(Number((await pool.query('SELECT count(*) FROM event_outbox')).rows[0].count)).toBe(
         outboxBefore,
       );
+    });
+  });
+
+  describe('the shipping address from the profile (POST /api/orders with items only)', () => {
+    const erin = { id: 'user-erin', role: 'customer' as const };
+    const dave = { id: 'user-dave', role: 'customer' as const };
+
+    beforeAll(() => {
+      profiles.set(erin.id, {
+        name: 'Erin Ng',
+        address: {
+          line1: '9 Elm Rd',
+          city: 'Leeds',
+          postalCode: 'LS1 4AP',
+          region: 'West Yorkshire',
+          country: 'GB',
+        },
+      });
+      profiles.set(dave.id, { name: 'Dave NoAddress' });
+    });
+
+    it('takes name and address from the customer profile when the body has none', async () => {
+      const res = await api()
+        .post('/api/orders')
+        .set('Authorization', bearer(erin))
+        .send({ items: [{ productId: 'p-widget', quantity: 2 }] });
+      expect(res.status).toBe(201);
+      expect(res.body.shippingAddress).toEqual({
+        name: 'Erin Ng',
+        line1: '9 Elm Rd',
+        city: 'Leeds',
+        state: 'West Yorkshire',
+        postalCode: 'LS1 4AP',
+        country: 'GB',
+      });
+      // No payment details: it will wait reserved in AWAITING_PAYMENT, as before.
+      expect(res.body.paymentMethod).toBeNull();
+    });
+
+    it('prefers the address sent with the order (no profile read)', async () => {
+      const calls = auth.state.calls;
+      const res = await api()
+        .post('/api/orders')
+        .set('Authorization', bearer(erin))
+        .send({ items: [{ productId: 'p-widget', quantity: 1 }], shippingAddress: address });
+      expect(res.status).toBe(201);
+      expect(res.body.shippingAddress).toEqual(address);
+      expect(auth.state.calls).toBe(calls);
+    });
+
+    it.each([
+      ['a profile without an address', () => dave],
+      [
+        'no profile (account unknown to auth)',
+        () => ({ id: 'user-ghost', role: 'customer' as const }),
+      ],
+    ])('answers 422 saying how to fix it for %s, storing nothing', async (_case, who) => {
+      const before = await countOrders();
+      const res = await api()
+        .post('/api/orders')
+        .set('Authorization', bearer(who()))
+        .send({ items: [{ productId: 'p-widget', quantity: 1 }] });
+      expect(res.status).toBe(422);
+      expect(res.body.error).toMatchObject({
+        code: 'SHIPPING_ADDRESS_REQUIRED',
+        message: expect.stringContaining('PUT /api/auth/profile'),
+        details: { field: 'shippingAddress' },
+      });
+      expect(await countOrders()).toBe(before);
+    });
+
+    it('answers 503 DEPENDENCY_UNAVAILABLE and stores nothing while auth is down', async () => {
+      auth.state.down = true;
+      try {
+        const before = await countOrders();
+        const res = await api()
+          .post('/api/orders')
+          .set('Authorization', bearer(erin))
+          .send({ items: [{ productId: 'p-widget', quantity: 1 }] });
+        expect(res.status).toBe(503);
+        expect(res.body.error.code).toBe('DEPENDENCY_UNAVAILABLE');
+        expect(await countOrders()).toBe(before);
+      } finally {
+        auth.state.down = false;
+      }
     });
   });
 
@@ -393,6 +492,179 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       expect(
         (await api().get('/api/orders?limit=101').set('Authorization', bearer(admin))).status,
       ).toBe(400);
+    });
+  });
+
+  describe('orders by seller (GET /api/orders?seller=me)', () => {
+    let mixed: { id: string };
+
+    beforeAll(async () => {
+      // p-widget is seller-1's, p-gadget seller-9's.
+      mixed = await placeOrder(bob, {
+        items: [
+          { productId: 'p-widget', quantity: 2 },
+          { productId: 'p-gadget', quantity: 3 },
+        ],
+        shippingAddress: address,
+      });
+    });
+
+    it('shows a seller the orders holding their lines, with only those lines and their subtotal', async () => {
+      const res = await api()
+        .get('/api/orders?seller=me&limit=100')
+        .set('Authorization', bearer(seller));
+      expect(res.status).toBe(200);
+      const found = res.body.data.find((o: { id: string }) => o.id === mixed.id);
+      expect(found).toEqual({
+        id: mixed.id,
+        status: 'PENDING',
+        items: [
+          expect.objectContaining({ productId: 'p-widget', quantity: 2, sellerId: seller.id }),
+        ],
+        sellerTotal: { amount: 2 * 1999, currency: 'USD' },
+        shippingAddress: address,
+        createdAt: expect.any(String),
+        updatedAt: expect.any(String),
+      });
+      for (const order of res.body.data as { items: { sellerId: string }[] }[]) {
+        expect(order.items.length).toBeGreaterThan(0);
+        expect(order.items.every((i) => i.sellerId === seller.id)).toBe(true);
+      }
+      expect(res.body.pagination.total).toBe(res.body.data.length);
+    });
+
+    it('shows an admin any seller, and lists nothing for a seller without lines', async () => {
+      const other = await api()
+        .get('/api/orders?seller=seller-9&limit=100')
+        .set('Authorization', bearer(admin));
+      const found = other.body.data.find((o: { id: string }) => o.id === mixed.id);
+      expect(found.items).toEqual([
+        expect.objectContaining({ productId: 'p-gadget', quantity: 3 }),
+      ]);
+      expect(found.sellerTotal).toEqual({ amount: 750, currency: 'USD' });
+      const none = await api()
+        .get('/api/orders?seller=me')
+        .set('Authorization', bearer(otherSeller));
+      expect(none.body).toEqual({
+        data: [],
+        pagination: { page: 1, limit: 20, total: 0, pages: 0 },
+      });
+    });
+
+    it.each([
+      ['a customer asking for seller=me', () => alice, 'seller=me'],
+      ["a seller asking for another seller's lines", () => seller, 'seller=seller-9'],
+    ])('refuses %s with 403', async (_case, who, query) => {
+      const res = await api().get(`/api/orders?${query}`).set('Authorization', bearer(who()));
+      expect(res.status).toBe(403);
+      expect(res.body.error.code).toBe('FORBIDDEN');
+    });
+
+    it('refuses seller together with userId, and a malformed seller, with 400', async () => {
+      for (const query of ['seller=me&userId=u1', 'seller=a%20b']) {
+        const res = await api().get(`/api/orders?${query}`).set('Authorization', bearer(admin));
+        expect(res.status).toBe(400);
+      }
+    });
+  });
+
+  describe('a deleted account (user.deleted)', () => {
+    it('cancels its open orders (releasing stock, refunding) and leaves shipped and closed ones', async () => {
+      const frank = { id: `user-frank-${Date.now()}`, role: 'customer' as const };
+      const pending = await placeOrder(frank);
+      const confirmed = await placeOrder(frank);
+      const shipped = await placeOrder(frank);
+      for (const o of [confirmed, shipped]) {
+        await deliver('payment.completed', {
+          orderId: o.id,
+          paymentId: 'pay-1',
+          amount: { amount: 3998, currency: 'USD' },
+        });
+        await waitStatus(o.id, 'CONFIRMED');
+      }
+      const ship = await api()
+        .put(`/api/orders/${shipped.id}/status`)
+        .set('Authorization', bearer(admin))
+        .send({ status: 'SHIPPED' });
+      expect(ship.status).toBe(200);
+      const deleted = await deliver('user.deleted', { userId: frank.id }, 'auth-service');
+      await waitStatus(pending.id, 'CANCELLED');
+      await waitStatus(confirmed.id, 'CANCELLED');
+      expect(await statusOf(shipped.id)).toBe('SHIPPED');
+      for (const [o, previous] of [
+        [pending, 'PENDING'],
+        [confirmed, 'CONFIRMED'],
+      ] as const) {
+        const event = await eventually(() => spy.of('order.cancelled', o.id)[0]);
+        expect(event.data).toMatchObject({ reason: 'ACCOUNT_DELETED', previousStatus: previous });
+        expect(event.metadata.causationId).toBe(deleted.eventId);
+      }
+      // Redelivered: nothing more happens.
+      await bus.publish(deleted);
+      await bus.idle();
+      expect(spy.of('order.cancelled', confirmed.id)).toHaveLength(1);
+    });
+  });
+
+  describe('orders stuck in PAYMENT_PROCESSING', () => {
+    const backdate = (id: string, ms: number) =>
+      pool.query(
+        "UPDATE orders SET updated_at = now() - $2::bigint * interval '1 millisecond' WHERE id = $1",
+        [id, ms],
+      );
+
+    it('asks payment (order.payment.overdue) once the order is overdue, and again only after another interval', async () => {
+      const order = await placeOrder();
+      await deliver('inventory.reserved', { orderId: order.id, items: [] });
+      await waitStatus(order.id, 'PAYMENT_PROCESSING');
+      await service.sweeper.runOnce();
+      expect(spy.of('order.payment.overdue', order.id)).toHaveLength(0); // not overdue yet (5 min)
+      await backdate(order.id, 6 * 60_000);
+      const asked = await eventually(() => spy.of('order.payment.overdue', order.id)[0]);
+      expect(asked.data).toEqual({
+        orderId: order.id,
+        userId: alice.id,
+        since: expect.any(String),
+      });
+      await service.sweeper.runOnce();
+      await bus.idle();
+      expect(spy.of('order.payment.overdue', order.id)).toHaveLength(1); // asked recently
+      await pool.query(
+        "UPDATE orders SET payment_checked_at = now() - interval '6 minutes' WHERE id = $1",
+        [order.id],
+      );
+      await eventually(() => spy.of('order.payment.overdue', order.id).length === 2);
+      // Payment's answer (no charge) fails the order, which releases the stock.
+      await deliver('payment.failed', {
+        orderId: order.id,
+        paymentId: 'pay-x',
+        code: 'no_charge',
+        reason: 'payment has no charge for this order',
+        retryable: false,
+      });
+      await waitStatus(order.id, 'FAILED');
+      expect((await eventually(() => spy.of('order.failed', order.id)[0])).data).toMatchObject({
+        orderId: order.id,
+        items: [{ productId: 'p-widget', quantity: 2 }],
+      });
+    });
+
+    it('fails an order payment never answered for, past PAYMENT_GIVE_UP_MS (24 h)', async () => {
+      const order = await placeOrder();
+      await deliver('inventory.reserved', { orderId: order.id, items: [] });
+      await waitStatus(order.id, 'PAYMENT_PROCESSING');
+      await backdate(order.id, 25 * 3600_000);
+      await waitStatus(order.id, 'FAILED');
+      const history = await api()
+        .get(`/api/orders/${order.id}/history`)
+        .set('Authorization', bearer(alice));
+      expect(history.body.history.at(-1)).toMatchObject({
+        from: 'PAYMENT_PROCESSING',
+        to: 'FAILED',
+        reason: 'PAYMENT_TIMEOUT',
+        cause: { type: 'system', name: 'payment-timeout' },
+      });
+      expect(await eventually(() => spy.of('order.failed', order.id)[0])).toBeTruthy();
     });
   });
 

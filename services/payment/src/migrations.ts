@@ -84,4 +84,16 @@ export const paymentMigrations: Migration[] = [
       );
     `,
   },
+  {
+    // order.failed closes a payment too (refunding a charge made for an order that failed).
+    id: '002_order_failed',
+    sql: `
+      ALTER TABLE payments DROP CONSTRAINT IF EXISTS payments_order_closed_check;
+      ALTER TABLE payments ADD CONSTRAINT payments_order_closed_check
+        CHECK (order_closed IN ('CANCELLED', 'REJECTED', 'FAILED'));
+      ALTER TABLE refunds DROP CONSTRAINT IF EXISTS refunds_cause_check;
+      ALTER TABLE refunds ADD CONSTRAINT refunds_cause_check
+        CHECK (cause IN ('order.cancelled', 'order.failed', 'admin'));
+    `,
+  },
 ];

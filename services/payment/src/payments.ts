@@ -31,6 +31,7 @@ import {
   paymentStore,
   type AttemptRow,
   type PaymentRow,
+  type RefundCause,
   type RefundRow,
 } from './store/payment-store';
 
@@ -207,6 +208,73 @@ export class Payments {
     );
   }
 
+  /** order.failed: a charge made for it goes back; one not made yet never will be. */
+  async onOrderFailed(
+    client: PoolClient,
+    event: EventEnvelope<{ orderId: string }>,
+  ): Promise<FollowUp | null> {
+    const row = await this.lock(client, event.data.orderId, event);
+    if (row.order_closed) return null;
+    return this.advance(
+      client,
+      await paymentStore.update(client, row.id, { order_closed: 'FAILED' }),
+    );
+  }
+
+  /**
+   * order.payment.overdue: order has waited too long for this payment's outcome (an event was
+   * lost, or payment never saw the order). Publishes the outcome again; when there was no
+   * charge, closes the payment first (so it is never charged later) and answers payment.failed.
+   * A charge still in flight is left to the reconciler, which publishes its outcome.
+   */
+  async onPaymentOverdue(
+    client: PoolClient,
+    event: EventEnvelope<{ orderId: string }>,
+  ): Promise<FollowUp | null> {
+    let row = await this.lock(client, event.data.orderId, event);
+    const amount = { amount: cents(row.amount_cents), currency: cur(row) };
+    switch (row.status) {
+      case 'COMPLETED':
+      case 'PARTIALLY_REFUNDED':
+      case 'REFUNDED':
+        await this.emit(client, row, 'payment.completed', {
+          paymentId: row.id,
+          orderId: row.order_id,
+          amount,
+        });
+        return null;
+      case 'FAILED':
+        await this.emit(client, row, 'payment.failed', {
+          paymentId: row.id,
+          orderId: row.order_id,
+          reason: row.failure_reason ?? 'declined',
+          code: row.failure_code ?? 'declined',
+          retryable: false,
+        });
+        return null;
+      case 'PROCESSING':
+        this.deps.logger.warn('payment overdue with a charge in flight: left to the reconciler', {
+          paymentId: row.id,
+          orderId: row.order_id,
+        });
+        return null;
+      default: {
+        if (!row.order_closed) {
+          row = await paymentStore.update(client, row.id, { order_closed: 'FAILED' });
+          await this.advance(client, row);
+        }
+        await this.emit(client, row, 'payment.failed', {
+          paymentId: row.id,
+          orderId: row.order_id,
+          reason: 'payment has no charge for this order',
+          code: 'no_charge',
+          retryable: false,
+        });
+        return null;
+      }
+    }
+  }
+
   private lock(client: PoolClient, orderId: string, event: EventEnvelope): Promise<PaymentRow> {
     return paymentStore.lockForOrder(client, orderId, randomUUID(), event.metadata.correlationId);
   }
@@ -238,8 +306,8 @@ export class Payments {
         return null;
       case 'refund':
         return this.claimRefund(client, row, {
-          cause: 'order.cancelled',
-          reason: 'order cancelled',
+          cause: row.order_closed === 'FAILED' ? 'order.failed' : 'order.cancelled',
+          reason: row.order_closed === 'FAILED' ? 'order failed' : 'order cancelled',
           requestedBy: null,
         });
       default:
@@ -295,7 +363,7 @@ export class Payments {
     client: PoolClient,
     row: PaymentRow,
     opts: {
-      cause: 'order.cancelled' | 'admin';
+      cause: RefundCause;
       reason: string | null;
       requestedBy: string | null;
       amount?: number;

@@ -10,6 +10,7 @@ import {
   createPgPool,
   jwtVerifyOptionsFromConfig,
   listenHttp,
+  periodicTask,
   runMigrations,
   stopOnce,
   type Anchoring,
@@ -24,7 +25,6 @@ import type { PaymentGateway } from './gateway/gateway';
 import { MockPaymentGateway } from './gateway/mock-gateway';
 import { paymentMigrations } from './migrations';
 import { Payments } from './payments';
-import { PaymentReconciler } from './reconciler';
 import { paymentStore } from './store/payment-store';
 
 export interface StartPaymentServiceOptions {
@@ -103,12 +103,13 @@ export async function startPaymentService(
     options.consume === false
       ? undefined
       : await subscribePaymentConsumers({ bus, pool, payments, logger });
-  const reconciler = new PaymentReconciler(
-    payments,
+  // Finishes charges and refunds whose result was never recorded (Payments.reconcile).
+  const reconciler = periodicTask({
+    name: 'payment-reconciler',
+    intervalMs: config.RECONCILE_INTERVAL_MS,
+    run: () => payments.reconcile(config.RECONCILE_AFTER_MS),
     logger,
-    config.RECONCILE_INTERVAL_MS,
-    config.RECONCILE_AFTER_MS,
-  );
+  });
   reconciler.start();
 
   const app = createPaymentApp({

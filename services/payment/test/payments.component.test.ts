@@ -346,6 +346,102 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
     });
   });
 
+  describe('order.failed and order.payment.overdue (orders stuck waiting for payment)', () => {
+    const overdue = (orderId: string) =>
+      createEvent('order-service', 'order.payment.overdue', {
+        orderId,
+        userId: alice.id,
+        since: new Date().toISOString(),
+      });
+
+    it('refunds a charge made for an order that failed (order gave up waiting)', async () => {
+      const { orderId, paymentId } = await paidOrder(1800);
+      await bus.publish(
+        createEvent('order-service', 'order.failed', {
+          orderId,
+          reason: 'PAYMENT_TIMEOUT',
+          items: [],
+        }),
+      );
+      await waitPayment(orderId, 'REFUNDED');
+      const refund = (
+        await pool.query('SELECT cause, amount_cents FROM refunds WHERE payment_id = $1', [
+          paymentId,
+        ])
+      ).rows;
+      expect(refund).toEqual([{ cause: 'order.failed', amount_cents: '1800' }]);
+      expect(
+        (await eventually(() => of('payment.refunded', orderId)[0], 'payment.refunded')).data,
+      ).toMatchObject({ amount: { amount: 1800 }, fullyRefunded: true });
+    });
+
+    it('publishes the completed outcome again when the order is overdue but the charge went through', async () => {
+      const { orderId, paymentId } = await paidOrder(700);
+      await eventually(() => of('payment.completed', orderId).length === 1, 'first completed');
+      await bus.publish(overdue(orderId));
+      await eventually(() => of('payment.completed', orderId).length === 2, 'republished');
+      const [first, again] = of('payment.completed', orderId);
+      expect(again!.eventId).not.toBe(first!.eventId);
+      expect(again!.data).toEqual({ paymentId, orderId, amount: { amount: 700, currency: 'USD' } });
+      expect(gateway.calls.filter((c) => c.idempotencyKey.startsWith(orderId))).toHaveLength(1);
+    });
+
+    it('publishes the decline again for a payment that failed', async () => {
+      const orderId = randomUUID();
+      await bus.publish(orderCreated(orderId, 'tok_chargeDeclined'));
+      await bus.publish(reserved(orderId));
+      await waitPayment(orderId, 'FAILED');
+      await eventually(() => of('payment.failed', orderId).length === 1, 'first failed');
+      await bus.publish(overdue(orderId));
+      await eventually(() => of('payment.failed', orderId).length === 2, 'republished');
+      expect(of('payment.failed', orderId)[1]!.data).toMatchObject({
+        orderId,
+        code: 'card_declined',
+        retryable: false,
+      });
+    });
+
+    it('answers payment.failed (no_charge) when it never saw the order, and never charges it later', async () => {
+      const orderId = randomUUID();
+      // order.created was lost: only the reservation arrived.
+      await bus.publish(reserved(orderId));
+      await waitPayment(orderId, 'PENDING');
+      await bus.publish(overdue(orderId));
+      const failed = await eventually(() => of('payment.failed', orderId)[0], 'payment.failed');
+      expect(failed.data).toMatchObject({ orderId, code: 'no_charge', retryable: false });
+      await waitPayment(orderId, 'CANCELLED');
+      // The lost event turns up after all: the order is closed, nothing is charged.
+      await bus.publish(orderCreated(orderId, 'tok_visa'));
+      await bus.idle();
+      await new Promise((res) => setTimeout(res, 50));
+      expect(gateway.calls.filter((c) => c.idempotencyKey.startsWith(orderId))).toHaveLength(0);
+      expect((await paymentOf(orderId))!.status).toBe('CANCELLED');
+    });
+
+    it('leaves a charge still in flight to the reconciler (no answer yet)', async () => {
+      const orderId = randomUUID();
+      const release = gateway.hold(`${orderId}:1`);
+      await bus.publish(orderCreated(orderId, 'tok_visa'));
+      await bus.publish(reserved(orderId));
+      await waitPayment(orderId, 'PROCESSING');
+      const ask = overdue(orderId);
+      await bus.publish(ask);
+      // Handled (recorded as processed) while the charge is still held at the gateway.
+      await eventually(
+        async () =>
+          (await pool.query('SELECT 1 FROM processed_events WHERE event_id = $1', [ask.eventId]))
+            .rowCount === 1,
+        'overdue handled',
+      );
+      expect((await paymentOf(orderId))!.status).toBe('PROCESSING');
+      expect(of('payment.failed', orderId)).toHaveLength(0);
+      expect(of('payment.completed', orderId)).toHaveLength(0);
+      release();
+      await waitPayment(orderId, 'COMPLETED');
+      expect(gateway.calls.filter((c) => c.idempotencyKey.startsWith(orderId))).toHaveLength(1);
+    });
+  });
+
   describe('POST /api/payments/initiate (orders placed without payment details)', () => {
     async function awaitingOrder(userId = alice.id) {
       const orderId = randomUUID();

@@ -11,7 +11,8 @@ export interface ShippingAddress {
   line2?: string;
   city: string;
   state?: string;
-  postalCode: string;
+  /** Optional: not every country has postal codes (and profiles may have none). */
+  postalCode?: string;
   country: string;
 }
 

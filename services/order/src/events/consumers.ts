@@ -41,6 +41,7 @@ const schemas = {
   'payment.refunded': Joi.object({ orderId: id, paymentId: id, amount: money.required() }).unknown(
     true,
   ),
+  'user.deleted': Joi.object({ userId: id }).unknown(true),
 } satisfies Record<string, Joi.ObjectSchema>;
 
 /**
@@ -82,6 +83,10 @@ export function subscribeOrderConsumers(deps: {
       'payment.refunded': {
         schema: schemas['payment.refunded'],
         handle: (c, e) => orders.onPaymentRefunded(c, e),
+      },
+      'user.deleted': {
+        schema: schemas['user.deleted'],
+        handle: (c, e) => orders.onUserDeleted(c, e),
       },
     },
   });

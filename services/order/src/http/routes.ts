@@ -2,6 +2,7 @@ import { Router } from 'express';
 import Joi from 'joi';
 import {
   authenticate,
+  bearerToken,
   idempotencyKeyHeader,
   requireUser,
   requireRole,
@@ -37,13 +38,13 @@ const createOrderBody = Joi.object<CreateOrderInput>({
     line2: text(200),
     city: text(100).required(),
     state: text(100),
-    postalCode: text(20).required(),
+    postalCode: text(20),
     country: Joi.string()
       .trim()
       .uppercase()
       .pattern(/^[A-Z]{2}$/)
       .required(),
-  }).required(),
+  }),
 });
 
 const orderIdParams = Joi.object({ id: Joi.string().guid().required() });
@@ -53,7 +54,11 @@ const listQuery = Joi.object({
   limit: Joi.number().integer().min(1).max(100).default(20),
   status: Joi.string().valid(...ORDER_STATUSES),
   userId: Joi.string().max(128),
-});
+  // 'me' (a seller's own lines) or a seller's id (admins).
+  seller: Joi.string()
+    .max(128)
+    .pattern(/^[A-Za-z0-9_-]+$/),
+}).oxor('userId', 'seller');
 
 const cancelBody = Joi.object({ reason: text(500) });
 const statusBody = Joi.object({ status: Joi.string().valid('SHIPPED', 'DELIVERED').required() });
@@ -64,7 +69,12 @@ export function orderRoutes(orders: Orders, jwt: JwtVerifyOptions): Router {
 
   router.post('/', validate({ body: createOrderBody }), async (req, res) => {
     const key = idempotencyKeyHeader(req);
-    const result = await orders.create(requireUser(req), req.body as CreateOrderInput, key);
+    const result = await orders.create(
+      requireUser(req),
+      req.body as CreateOrderInput,
+      key,
+      bearerToken(req.get('authorization')),
+    );
     if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');
     res.status(result.status).json(result.body);
   });
@@ -75,6 +85,7 @@ export function orderRoutes(orders: Orders, jwt: JwtVerifyOptions): Router {
       limit: number;
       status?: OrderStatus;
       userId?: string;
+      seller?: string;
     };
     res.json(await orders.list(requireUser(req), q));
   });

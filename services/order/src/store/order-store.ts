@@ -136,6 +136,8 @@ export type TransitionResult =
 
 export interface ListFilter {
   userId?: string;
+  /** Orders with at least one line of this seller; only those lines are returned. */
+  sellerId?: string;
   status?: OrderStatus;
   page: number;
   limit: number;
@@ -203,6 +205,12 @@ export const orderStore = {
       params.push(filter.status);
       where.push(`status = $${params.length}`);
     }
+    if (filter.sellerId !== undefined) {
+      params.push(filter.sellerId);
+      where.push(
+        `EXISTS (SELECT 1 FROM order_items s WHERE s.order_id = orders.id AND s.seller_id = $${params.length})`,
+      );
+    }
     const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
     const count = await db.query<{ n: string }>(
       `SELECT count(*) AS n FROM orders ${clause}`,
@@ -218,8 +226,9 @@ export const orderStore = {
     const items = ids.length
       ? (
           await db.query<ItemRow>(
-            'SELECT * FROM order_items WHERE order_id = ANY($1::uuid[]) ORDER BY order_id, line_no',
-            [ids],
+            `SELECT * FROM order_items WHERE order_id = ANY($1::uuid[])
+               AND ($2::text IS NULL OR seller_id = $2) ORDER BY order_id, line_no`,
+            [ids, filter.sellerId ?? null],
           )
         ).rows
       : [];
@@ -395,6 +404,52 @@ export const orderStore = {
         WHERE status = 'AWAITING_PAYMENT' AND reservation_expires_at <= clock_timestamp()
         ORDER BY reservation_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
       [limit],
+    );
+    return rows.map((r) => r.id);
+  },
+
+  /**
+   * PAYMENT_PROCESSING orders unchanged for `overdueMs` that payment was not asked about in
+   * the last `overdueMs`; marks them asked (skips rows another instance holds).
+   */
+  async claimOverduePayments(client: PoolClient, overdueMs: number, limit: number) {
+    const { rows } = await client.query<{ id: string }>(
+      `UPDATE orders SET payment_checked_at = clock_timestamp()
+        WHERE id IN (
+          SELECT id FROM orders
+           WHERE status = 'PAYMENT_PROCESSING'
+             AND updated_at <= clock_timestamp() - $1::bigint * interval '1 millisecond'
+             AND (payment_checked_at IS NULL
+                  OR payment_checked_at <= clock_timestamp() - $1::bigint * interval '1 millisecond')
+           ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+        RETURNING id`,
+      [overdueMs, limit],
+    );
+    return rows.map((r) => r.id);
+  },
+
+  /** PAYMENT_PROCESSING orders unchanged for `giveUpMs` (skips rows another instance holds). */
+  async stuckPayments(client: PoolClient, giveUpMs: number, limit: number): Promise<string[]> {
+    const { rows } = await client.query<{ id: string }>(
+      `SELECT id FROM orders
+        WHERE status = 'PAYMENT_PROCESSING'
+          AND updated_at <= clock_timestamp() - $1::bigint * interval '1 millisecond'
+        ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
+      [giveUpMs, limit],
+    );
+    return rows.map((r) => r.id);
+  },
+
+  /** Ids of a user's orders in one of `statuses`, locked. */
+  async ordersOfUser(
+    client: PoolClient,
+    userId: string,
+    statuses: readonly OrderStatus[],
+  ): Promise<string[]> {
+    const { rows } = await client.query<{ id: string }>(
+      `SELECT id FROM orders WHERE user_id = $1 AND status = ANY($2::text[])
+        ORDER BY created_at FOR UPDATE`,
+      [userId, statuses],
     );
     return rows.map((r) => r.id);
   },

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import {
   generateEs256KeyPair,
   signAccessToken,
+  verifyAccessToken,
   type AuthUser,
   type EventBus,
   type EventEnvelope,
@@ -119,6 +120,61 @@ export async function startProductStub(products: StubProduct[]) {
     url: `http://127.0.0.1:${port}`,
     state,
     products: byId,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+export interface StubProfile {
+  name: string;
+  address?: { line1: string; city: string; country: string; postalCode?: string; region?: string };
+}
+
+/**
+ * A tiny real HTTP auth service answering GET /api/auth/profile like auth does: it verifies
+ * the bearer token (this file's key pair) and answers that user's profile, 404 for an
+ * account it does not hold, 401 without a valid token; `down` makes it answer 503.
+ */
+export async function startAuthStub(profiles: Map<string, StubProfile>) {
+  const state = { down: false, calls: 0 };
+  const server = http.createServer((req, res) => {
+    state.calls += 1;
+    res.setHeader('content-type', 'application/json');
+    const token = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''))?.[1];
+    let userId: string | undefined;
+    try {
+      userId = token
+        ? verifyAccessToken(token, {
+            algorithm: 'ES256',
+            key: keys.publicKey,
+            issuer: 'ecom-auth',
+            audience: 'ecom-api',
+          }).sub
+        : undefined;
+    } catch {
+      userId = undefined;
+    }
+    const send = (status: number, body: unknown) => {
+      res.statusCode = status;
+      res.end(JSON.stringify(body));
+    };
+    if (state.down) return send(503, { error: { code: 'DOWN', message: 'down' } });
+    if (req.url !== '/api/auth/profile') return send(404, { error: { code: 'NOT_FOUND' } });
+    if (!userId) return send(401, { error: { code: 'UNAUTHORIZED', message: 'no token' } });
+    const profile = profiles.get(userId);
+    if (!profile) return send(404, { error: { code: 'NOT_FOUND', message: 'User not found' } });
+    send(200, {
+      user: { id: userId, email: `${userId}@example.test`, role: 'customer', ...profile },
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    state,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -15,8 +15,11 @@ export const PAYMENT_STATUSES = [
 
 export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
 
-/** Why an order can no longer be charged. */
-export type OrderClosed = 'CANCELLED' | 'REJECTED';
+/**
+ * Why an order can no longer be charged: cancelled, its stock rejected, or failed (order gave
+ * up waiting, or payment told it there was no charge).
+ */
+export type OrderClosed = 'CANCELLED' | 'REJECTED' | 'FAILED';
 
 export interface PaymentFacts {
   status: PaymentStatus;
@@ -47,7 +50,11 @@ export function nextAction(p: PaymentFacts): NextAction {
       return p.closed ? 'cancel' : 'none';
     case 'COMPLETED':
     case 'PARTIALLY_REFUNDED':
-      return p.closed === 'CANCELLED' && p.refundedCents < p.amountCents ? 'refund' : 'none';
+      // A charge for an order that will not be fulfilled goes back (a stock rejection comes
+      // before any charge, so REJECTED never meets a completed one).
+      return p.closed !== null && p.closed !== 'REJECTED' && p.refundedCents < p.amountCents
+        ? 'refund'
+        : 'none';
     default:
       // PROCESSING decides again when its result is recorded; the rest are final.
       return 'none';

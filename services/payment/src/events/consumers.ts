@@ -35,6 +35,8 @@ const schemas = {
   'inventory.reserved': Joi.object({ orderId: id }).unknown(true),
   'inventory.rejected': Joi.object({ orderId: id }).unknown(true),
   'order.cancelled': Joi.object({ orderId: id }).unknown(true),
+  'order.failed': Joi.object({ orderId: id }).unknown(true),
+  'order.payment.overdue': Joi.object({ orderId: id }).unknown(true),
 } satisfies Record<string, Joi.ObjectSchema>;
 
 /**
@@ -68,6 +70,14 @@ export function subscribePaymentConsumers(deps: {
       'order.cancelled': {
         schema: schemas['order.cancelled'],
         handle: (c, e) => payments.onOrderCancelled(c, e),
+      },
+      'order.failed': {
+        schema: schemas['order.failed'],
+        handle: (c, e) => payments.onOrderFailed(c, e),
+      },
+      'order.payment.overdue': {
+        schema: schemas['order.payment.overdue'],
+        handle: (c, e) => payments.onPaymentOverdue(c, e),
       },
     },
     afterCommit: (followUp) => payments.runFollowUp(followUp),

@@ -1,6 +1,8 @@
 import type { Pool, PoolClient } from 'pg';
 import type { OrderClosed, PaymentStatus } from '../domain/payment-rules';
 
+export type RefundCause = 'order.cancelled' | 'order.failed' | 'admin';
+
 type Queryable = Pool | PoolClient;
 
 export interface PaymentRow {
@@ -46,7 +48,7 @@ export interface RefundRow {
   amount_cents: string;
   currency: string;
   reason: string | null;
-  cause: 'order.cancelled' | 'admin';
+  cause: RefundCause;
   idempotency_key: string;
   status: 'PENDING' | 'SUCCEEDED' | 'FAILED';
   gateway_refund_id: string | null;

@@ -1,0 +1,59 @@
+import type { Logger } from '../logging/logger';
+
+export interface PeriodicTaskOptions {
+  /** Names the task in logs. */
+  name: string;
+  intervalMs: number;
+  /** One pass. Errors are logged and the next tick tries again. */
+  run: () => Promise<unknown>;
+  logger: Logger;
+}
+
+export interface PeriodicTask {
+  readonly name: string;
+  /** Schedules a pass every intervalMs (the timer does not keep the process alive). */
+  start(): void;
+  /** Runs one pass now, or joins the pass already running (tests, start-up catch-up). */
+  runOnce(): Promise<void>;
+  /** Stops the timer and waits for a pass in flight. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A periodic background task (sweepers, reconcilers): never two passes at once in one
+ * process; a pass that throws is logged, not fatal. Tasks that several replicas run at once
+ * must claim their rows themselves (for example with FOR UPDATE SKIP LOCKED).
+ */
+export function periodicTask(options: PeriodicTaskOptions): PeriodicTask {
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  const runOnce = (): Promise<void> => {
+    running ??= options
+      .run()
+      .then(() => undefined)
+      .catch((err: unknown) => {
+        options.logger.error('periodic task failed', {
+          task: options.name,
+          error: err instanceof Error ? err.message : String(err),
+        });
+      })
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
+  };
+  return {
+    name: options.name,
+    start() {
+      if (timer) return;
+      timer = setInterval(() => void runOnce(), options.intervalMs);
+      timer.unref();
+    },
+    runOnce,
+    async stop() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      await running;
+    },
+  };
+}

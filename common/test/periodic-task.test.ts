@@ -1,0 +1,81 @@
+import { createLogger, periodicTask, type Logger } from '../src';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function recordingLogger(): Logger & { errors: unknown[] } {
+  const logger = createLogger('test', 'silent') as Logger & { errors: unknown[] };
+  logger.errors = [];
+  const original = logger.error.bind(logger);
+  logger.error = ((message: string, meta?: unknown) => {
+    logger.errors.push({ message, meta });
+    return original(message, meta as object);
+  }) as Logger['error'];
+  return logger;
+}
+
+describe('periodicTask', () => {
+  it('runs every interval once started, never two passes at once, and stop waits for the pass in flight', async () => {
+    let running = 0;
+    let maxRunning = 0;
+    let passes = 0;
+    let finished = 0;
+    const task = periodicTask({
+      name: 'slow',
+      intervalMs: 10,
+      logger: recordingLogger(),
+      run: async () => {
+        running += 1;
+        maxRunning = Math.max(maxRunning, running);
+        passes += 1;
+        await sleep(40); // longer than the interval: ticks in between must not start another
+        running -= 1;
+        finished += 1;
+      },
+    });
+    task.start();
+    task.start(); // idempotent: one timer
+    await sleep(150);
+    await task.stop();
+    expect(passes).toBeGreaterThanOrEqual(2);
+    expect(maxRunning).toBe(1);
+    expect(finished).toBe(passes); // stop() waited for the pass in flight
+    const after = passes;
+    await sleep(50);
+    expect(passes).toBe(after); // no timer left
+  });
+
+  it('logs a failing pass with the task name and keeps going', async () => {
+    const logger = recordingLogger();
+    let calls = 0;
+    const task = periodicTask({
+      name: 'flaky',
+      intervalMs: 10,
+      logger,
+      run: async () => {
+        calls += 1;
+        if (calls === 1) throw new Error('store down');
+      },
+    });
+    await expect(task.runOnce()).resolves.toBeUndefined();
+    expect(logger.errors).toEqual([
+      { message: 'periodic task failed', meta: { task: 'flaky', error: 'store down' } },
+    ]);
+    await task.runOnce();
+    expect(calls).toBe(2);
+  });
+
+  it('joins the pass already running instead of starting a second one', async () => {
+    let passes = 0;
+    const task = periodicTask({
+      name: 'join',
+      intervalMs: 1000,
+      logger: recordingLogger(),
+      run: async () => {
+        passes += 1;
+        await sleep(20);
+      },
+    });
+    await Promise.all([task.runOnce(), task.runOnce(), task.runOnce()]);
+    expect(passes).toBe(1);
+  });
+});
