@@ -18,20 +18,18 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import { Client } from 'pg';
+import { createEvent, InMemoryEventBus, type EventBus } from '../src/bus';
+import { RabbitMqEventBus } from '../src/bus/rabbitmq';
+import { RedisStreamsEventBus } from '../src/bus/redis';
+import { createLogger } from '../src/logging';
 import {
   addToOutbox,
-  createEvent,
-  createLogger,
   createPgPool,
-  InMemoryEventBus,
   OutboxRelay,
   outboxMigration,
-  RabbitMqEventBus,
-  RedisStreamsEventBus,
   runMigrations,
   withTransaction,
-  type EventBus,
-} from '../src';
+} from '../src/postgres';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 5000);
 const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 300);

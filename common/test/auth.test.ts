@@ -3,14 +3,14 @@ import jwt from 'jsonwebtoken';
 import request from 'supertest';
 import {
   authenticate,
-  createLogger,
-  errorHandler,
   generateEs256KeyPair,
   requireRole,
   signAccessToken,
   verifyAccessToken,
   type JwtSignOptions,
-} from '../src';
+} from '../src/auth';
+import { errorHandler } from '../src/http';
+import { createLogger } from '../src/logging';
 
 const keys = generateEs256KeyPair();
 const signOptions: JwtSignOptions = {

@@ -1,13 +1,13 @@
 import { generateKeyPairSync } from 'node:crypto';
 import Joi from 'joi';
+import { generateEs256KeyPair } from '../src/auth';
 import {
   ConfigError,
   baseConfigKeys,
-  generateEs256KeyPair,
   jwtVerifyConfigKeys,
   loadConfig,
   pemFromEnv,
-} from '../src';
+} from '../src/config';
 
 const schema = Joi.object({
   ...baseConfigKeys,

@@ -1,4 +1,5 @@
-import { causedBy, createEvent, parseEnvelope, runWithContext } from '../src';
+import { causedBy, createEvent, parseEnvelope } from '../src/bus';
+import { runWithContext } from '../src/logging';
 
 describe('event envelope', () => {
   it('builds the DESIGN.md envelope with a v4 id and the context correlation id', () => {

@@ -3,13 +3,11 @@ import request from 'supertest';
 import {
   BusinessRuleError,
   ConflictError,
-  createLogger,
-  createServiceApp,
   DependencyUnavailableError,
-  getContext,
   RateLimitedError,
-  validate,
-} from '../src';
+} from '../src/errors';
+import { createServiceApp, validate } from '../src/http';
+import { createLogger, getContext } from '../src/logging';
 
 const logger = createLogger('test', 'silent');
 

@@ -1,13 +1,9 @@
 import express from 'express';
 import request from 'supertest';
-import {
-  createLogger,
-  errorHandler,
-  idempotencyKeyHeader,
-  noopAnchor,
-  requestFingerprint,
-  requireUser,
-} from '../src';
+import { noopAnchor } from '../src/anchoring';
+import { requireUser } from '../src/auth';
+import { errorHandler, idempotencyKeyHeader, requestFingerprint } from '../src/http';
+import { createLogger } from '../src/logging';
 
 describe('Idempotency-Key helpers', () => {
   const app = express();

@@ -1,6 +1,6 @@
 import express from 'express';
 import net from 'node:net';
-import { closeHttpServer, listenHttp, stopOnce, type Listening } from '../src';
+import { closeHttpServer, listenHttp, stopOnce, type Listening } from '../src/lifecycle';
 
 describe('listenHttp / closeHttpServer', () => {
   it('serves on a free port, names a reachable url for a wildcard host, and closes', async () => {

@@ -1,5 +1,5 @@
 import { createTestPostgres } from '@ecom/infrastructure/testing';
-import { createPgPool, runMigrations, withTransaction } from '../src';
+import { createPgPool, runMigrations, withTransaction } from '../src/postgres';
 import type { Pool } from 'pg';
 
 describe('PostgreSQL helpers (real database)', () => {

@@ -1,4 +1,5 @@
-import { createLogger, periodicTask, type Logger } from '../src';
+import { periodicTask } from '../src/lifecycle';
+import { createLogger, type Logger } from '../src/logging';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

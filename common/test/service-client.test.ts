@@ -1,12 +1,9 @@
 import express from 'express';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import {
-  createServiceClient,
-  DependencyUnavailableError,
-  GatewayTimeoutError,
-  runWithContext,
-} from '../src';
+import { createServiceClient } from '../src/client';
+import { DependencyUnavailableError, GatewayTimeoutError } from '../src/errors';
+import { runWithContext } from '../src/logging';
 
 interface Upstream {
   url: string;

@@ -1,6 +1,7 @@
 import express from 'express';
 import type { AddressInfo } from 'node:net';
-import { createLogger, gracefulShutdown } from '../src';
+import { gracefulShutdown } from '../src/lifecycle';
+import { createLogger } from '../src/logging';
 
 const logger = createLogger('test', 'silent');
 

@@ -1,4 +1,7 @@
 import { keccak256, toUtf8Bytes } from 'ethers';
+import { canonicalJson, CanonicalizationError } from '../util/canonical-json';
+
+export { canonicalJson, CanonicalizationError, type CanonicalValue } from '../util/canonical-json';
 
 /**
  * Canonical serialisation, version 1 (the version is part of every leaf and receipt, so a
@@ -11,73 +14,6 @@ import { keccak256, toUtf8Bytes } from 'ethers';
  * - undefined, functions, symbols, Maps, Sets and other class instances are rejected.
  */
 export const SERIALIZATION_VERSION = 1;
-
-export type CanonicalValue =
-  | string
-  | number
-  | bigint
-  | boolean
-  | null
-  | Date
-  | CanonicalValue[]
-  | { [key: string]: CanonicalValue };
-
-export class CanonicalizationError extends Error {
-  constructor(
-    message: string,
-    readonly path: string,
-  ) {
-    super(`${message} at ${path}`);
-    this.name = 'CanonicalizationError';
-  }
-}
-
-function write(value: unknown, path: string): string {
-  if (value === null) return 'null';
-  switch (typeof value) {
-    case 'string':
-      return JSON.stringify(value);
-    case 'boolean':
-      return value ? 'true' : 'false';
-    case 'bigint':
-      return JSON.stringify(value.toString());
-    case 'number':
-      if (!Number.isSafeInteger(value)) {
-        throw new CanonicalizationError(
-          `${value} is not a safe integer (use integer minor units or a decimal string)`,
-          path,
-        );
-      }
-      // -0 and 0 must hash the same.
-      return String(value === 0 ? 0 : value);
-    case 'object': {
-      if (value instanceof Date) {
-        if (Number.isNaN(value.getTime())) throw new CanonicalizationError('invalid date', path);
-        return JSON.stringify(value.toISOString());
-      }
-      if (Array.isArray(value)) {
-        return `[${value.map((v, i) => write(v, `${path}[${i}]`)).join(',')}]`;
-      }
-      const proto = Object.getPrototypeOf(value) as unknown;
-      if (proto !== Object.prototype && proto !== null) {
-        throw new CanonicalizationError('only plain objects can be serialised', path);
-      }
-      const keys = Object.keys(value).sort();
-      const parts = keys.map(
-        (k) =>
-          `${JSON.stringify(k)}:${write((value as Record<string, unknown>)[k], `${path}.${k}`)}`,
-      );
-      return `{${parts.join(',')}}`;
-    }
-    default:
-      throw new CanonicalizationError(`${typeof value} cannot be serialised`, path);
-  }
-}
-
-/** The canonical JSON text of `value` (see SERIALIZATION_VERSION for the rules). */
-export function canonicalJson(value: unknown): string {
-  return write(value, '$');
-}
 
 /** What a leaf commits to: the record's identity and its state, in canonical form. */
 export interface AnchorDocument {

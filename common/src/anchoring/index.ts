@@ -8,5 +8,4 @@ export * from './pg-store';
 export * from './store';
 export * from './verify';
 export * from './config';
-export * from './routes';
 export * from './sink';

@@ -5,12 +5,13 @@ import { computeLeaf, verifyProof } from './leaf';
 import type { StoredAnchorBatch, StoredAnchorRecord } from './store';
 
 /**
- * pending: queued or its batch not mined yet; anchored: mined, but the chain could not be asked
- * (down) or no longer holds the root (restarted, re-anchoring follows); verified: the record
- * rehashes to its leaf and the contract's `verify` returned true; tampered: the record in the
- * database no longer hashes to the anchored leaf, or its proof fails.
+ * PENDING: queued or its batch not mined yet; ANCHORED: mined, but the chain could not be asked
+ * (down) or no longer holds the root (restarted, re-anchoring follows); VERIFIED: the record
+ * rehashes to its leaf and the contract's `verify` returned true; TAMPERED: the record in the
+ * database no longer hashes to the anchored leaf, or its proof fails. Upper case, like every
+ * status the platform answers with.
  */
-export type AnchorStatus = 'pending' | 'anchored' | 'verified' | 'tampered';
+export type AnchorStatus = 'PENDING' | 'ANCHORED' | 'VERIFIED' | 'TAMPERED';
 
 /** Everything needed to check one record against the chain, with no trust in this service. */
 export interface AnchorReceipt {
@@ -114,7 +115,7 @@ export async function verifyRecord(
     receipt,
   });
 
-  if (!current.found) return view('tampered', 'the anchored row no longer exists');
+  if (!current.found) return view('TAMPERED', 'the anchored row no longer exists');
   let recomputed: string;
   try {
     const doc: AnchorDocument = {
@@ -125,15 +126,15 @@ export async function verifyRecord(
     };
     recomputed = computeLeaf(doc, record.salt, record.version).leaf;
   } catch (err) {
-    return view('tampered', `current record cannot be serialised: ${(err as Error).message}`);
+    return view('TAMPERED', `current record cannot be serialised: ${(err as Error).message}`);
   }
-  if (recomputed !== record.leaf) return view('tampered', 'record changed since it was anchored');
+  if (recomputed !== record.leaf) return view('TAMPERED', 'record changed since it was anchored');
 
   if (!batch || batch.status !== 'confirmed' || !record.proof || !batch.contractAddress) {
-    return view('pending');
+    return view('PENDING');
   }
   if (!verifyProof(record.leaf, record.proof, batch.root)) {
-    return view('tampered', 'stored proof does not lead to the anchored root');
+    return view('TAMPERED', 'stored proof does not lead to the anchored root');
   }
   let onChain: boolean;
   try {
@@ -141,8 +142,8 @@ export async function verifyRecord(
       .contractAt(batch.contractAddress)
       .verify(record.leaf, record.proof, batch.root)) as boolean;
   } catch (err) {
-    return view('anchored', `chain not reachable: ${(err as Error).message}`);
+    return view('ANCHORED', `chain not reachable: ${(err as Error).message}`);
   }
-  if (!onChain) return view('anchored', 'root not found on the chain (restarted?); re-anchoring');
-  return view('verified');
+  if (!onChain) return view('ANCHORED', 'root not found on the chain (restarted?); re-anchoring');
+  return view('VERIFIED');
 }

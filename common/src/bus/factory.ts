@@ -1,8 +1,11 @@
 import type { Logger } from '../logging/logger';
 import { InMemoryEventBus } from './memory-bus';
-import { RabbitMqEventBus } from './rabbitmq-bus';
-import { RedisStreamsEventBus } from './redis-bus';
 import type { EventBus, RetryPolicy } from './types';
+
+// The broker adapters are loaded only when chosen, so a service on one bus never loads the
+// other's client library (ioredis, amqplib).
+const loadRedis = () => require('./redis') as typeof import('./redis');
+const loadRabbitMq = () => require('./rabbitmq') as typeof import('./rabbitmq');
 
 export interface EventBusConfig {
   EVENT_BUS: 'memory' | 'redis' | 'rabbitmq';
@@ -26,7 +29,7 @@ export function createEventBus(config: EventBusConfig, options: EventBusFactoryO
       return new InMemoryEventBus({ logger: options.logger, retry: options.retry });
     case 'redis':
       if (!config.REDIS_URL) throw new Error('EVENT_BUS=redis needs REDIS_URL');
-      return new RedisStreamsEventBus({
+      return new (loadRedis().RedisStreamsEventBus)({
         url: config.REDIS_URL,
         service: options.service,
         logger: options.logger,
@@ -35,7 +38,7 @@ export function createEventBus(config: EventBusConfig, options: EventBusFactoryO
       });
     case 'rabbitmq':
       if (!config.AMQP_URL) throw new Error('EVENT_BUS=rabbitmq needs AMQP_URL');
-      return new RabbitMqEventBus({
+      return new (loadRabbitMq().RabbitMqEventBus)({
         url: config.AMQP_URL,
         service: options.service,
         logger: options.logger,

@@ -3,6 +3,7 @@ import { parseEnvelope, type EventEnvelope } from './envelope';
 import { dispatchEvent, InFlight } from './dispatch';
 import {
   DEFAULT_RETRY_POLICY,
+  isPermanentFailure,
   retryDelayMs,
   type DeadLetter,
   type EventBus,
@@ -117,15 +118,15 @@ export class InMemoryEventBus implements EventBus {
   private async deliver(sub: Subscription, raw: string, attempt: number): Promise<void> {
     const parsed = parseEnvelope(raw);
     if (!parsed.ok) {
-      this.deadLetter(sub.group, parsed.reason, attempt, undefined, raw);
+      this.deadLetter(sub, parsed.reason, attempt, undefined, raw);
       return;
     }
     try {
       await dispatchEvent(this.logger, sub.group, sub.handler, parsed.event, attempt);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
-      if (attempt >= this.policy.maxAttempts) {
-        this.deadLetter(sub.group, reason, attempt, parsed.event);
+      if (attempt >= this.policy.maxAttempts || isPermanentFailure(err)) {
+        this.deadLetter(sub, reason, attempt, parsed.event);
       } else {
         this.schedule(sub, raw, attempt + 1, retryDelayMs(this.policy, attempt));
       }
@@ -133,20 +134,23 @@ export class InMemoryEventBus implements EventBus {
   }
 
   private deadLetter(
-    group: string,
+    sub: Subscription,
     reason: string,
     attempts: number,
     event?: EventEnvelope,
     raw?: string,
   ): void {
+    const { group } = sub;
     this.logger.error('event dead-lettered', { group, reason, attempts, eventId: event?.eventId });
-    this.deadLetters.push({
+    const deadLetter: DeadLetter = {
       group,
       reason,
       attempts,
       ...(event ? { event } : {}),
       ...(raw !== undefined ? { raw } : {}),
       deadAt: new Date().toISOString(),
-    });
+    };
+    this.deadLetters.push(deadLetter);
+    sub.onDeadLetter?.(deadLetter);
   }
 }

@@ -12,6 +12,28 @@ export interface SubscribeOptions {
   group: string;
   eventTypes: string[];
   handler: EventHandler;
+  /** Told of every message this subscription dead-letters (metrics, alerts). */
+  onDeadLetter?: (deadLetter: DeadLetter) => void;
+}
+
+/**
+ * Thrown by a handler for an event that can never be handled (a payload that breaks its
+ * contract, an event type the consumer does not know): the bus dead-letters it at once, with
+ * this message as the reason, instead of retrying what cannot succeed.
+ */
+export class PermanentEventError extends Error {
+  readonly permanent = true;
+  constructor(message: string) {
+    super(message);
+    this.name = 'PermanentEventError';
+  }
+}
+
+/** True for a failure no retry can fix (duck-typed: the error may come from another copy of this module). */
+export function isPermanentFailure(err: unknown): boolean {
+  return (
+    typeof err === 'object' && err !== null && (err as { permanent?: unknown }).permanent === true
+  );
 }
 
 export interface RetryPolicy {

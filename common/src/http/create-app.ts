@@ -1,4 +1,5 @@
 import express, { type Express } from 'express';
+import type { Registry } from 'prom-client';
 import { healthRouter, type HealthCheck } from '../health/health-router';
 import type { Logger } from '../logging/logger';
 import { createMetrics, type Metrics } from '../metrics/metrics';
@@ -12,6 +13,8 @@ export interface ServiceAppOptions {
   version?: string;
   checks?: Record<string, HealthCheck>;
   bodyLimit?: string;
+  /** The registry /metrics serves (a new one by default). */
+  registry?: Registry;
 }
 
 export interface ServiceApp {
@@ -33,7 +36,7 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
   // Express 5's default "simple" query parser keeps `a[$ne]=1` as a flat key, which the
   // joi schemas then refuse: no nested objects from query strings reach a store.
   app.set('query parser', 'simple');
-  const metrics = createMetrics(options.service);
+  const metrics = createMetrics(options.service, options.registry);
 
   app.use(requestContext());
   app.use(requestLogger(options.logger));

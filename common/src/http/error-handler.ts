@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { AppError, RateLimitedError } from '../errors/app-error';
+import { AppError, DependencyUnavailableError, RateLimitedError } from '../errors/app-error';
+import { isDependencyUnavailable } from '../errors/unavailable';
 import { errorBody } from '../errors/error-body';
 import type { Logger } from '../logging/logger';
 
@@ -51,8 +52,14 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     const appError =
       err instanceof AppError
         ? err
-        : (fromBodyParser(err as BodyParserError) ??
-          new AppError(500, 'INTERNAL_ERROR', 'Internal server error'));
+        : isDependencyUnavailable(err)
+          ? // A store or broker that cannot be reached: the client may try again.
+            new DependencyUnavailableError('store', 'A store this service needs is unavailable')
+          : (fromBodyParser(err as BodyParserError) ??
+            new AppError(500, 'INTERNAL_ERROR', 'Internal server error'));
+    if (appError.status === 503 && !(err instanceof AppError)) {
+      logger.warn('store unavailable', { error: (err as Error).message, path: req.originalUrl });
+    }
     if (appError.status >= 500) {
       logger.error('request failed', { err, path: req.originalUrl, method: req.method });
     }

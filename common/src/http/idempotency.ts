@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Request } from 'express';
-import { canonicalJson } from '../anchoring/canonical';
+import { canonicalJson } from '../util/canonical-json';
 import { ValidationError } from '../errors/app-error';
 
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,255}$/;

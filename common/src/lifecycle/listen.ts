@@ -1,4 +1,4 @@
-import type { RequestListener, Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { answerClientErrors } from '../http/client-errors';
 
@@ -13,16 +13,17 @@ export interface Listening {
  * Requests too malformed to reach the app are answered in the common error shape.
  */
 export async function listenHttp(
-  app: RequestListener & {
-    listen: (port: number, host: string, cb: (err?: Error) => void) => Server;
-  },
+  listener: RequestListener,
   port: number,
   host: string,
 ): Promise<Listening> {
-  const server = await new Promise<Server>((resolve, reject) => {
-    // Express 5 calls back with the error (e.g. EADDRINUSE) instead of only emitting it.
-    const s = app.listen(port, host, (err) => (err ? reject(err) : resolve(s)));
-    s.once('error', reject);
+  const server = createServer(listener);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   answerClientErrors(server);
   const { port: bound } = server.address() as AddressInfo;

@@ -12,8 +12,7 @@ export interface Metrics {
 }
 
 /** One registry per app, so several apps in one test process do not share counters. */
-export function createMetrics(service: string): Metrics {
-  const registry = new client.Registry();
+export function createMetrics(service: string, registry = new client.Registry()): Metrics {
   registry.setDefaultLabels({ service });
   client.collectDefaultMetrics({ register: registry });
 

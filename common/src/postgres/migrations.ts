@@ -1,3 +1,4 @@
+import { createPgPool } from './pool';
 import type { Pool } from 'pg';
 
 /** A versioned schema change. Ids sort lexically in the order they must run ("001_init"). */
@@ -50,4 +51,28 @@ export async function runMigrations(pool: Pool, migrations: Migration[]): Promis
     client.release();
   }
   return applied;
+}
+
+/**
+ * A service's `migrate` command: applies its pending migrations to DATABASE_URL (or the
+ * default) and exits 0, or prints one line and exits 1.
+ */
+export async function migrateCommand(
+  database: string,
+  migrations: Migration[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<void> {
+  const url = env.DATABASE_URL ?? `postgres://postgres@127.0.0.1:5432/${database}`;
+  const pool = createPgPool(url, 1);
+  try {
+    const applied = await runMigrations(pool, migrations);
+    process.stdout.write(
+      applied.length ? `applied: ${applied.join(', ')}\n` : `${database} is up to date\n`,
+    );
+  } catch (err) {
+    process.stderr.write(`migration failed: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  } finally {
+    await pool.end();
+  }
 }

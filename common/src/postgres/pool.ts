@@ -1,13 +1,25 @@
 import { Pool } from 'pg';
+import type { Logger } from '../logging/logger';
 
-/** A pg pool with bounded waits, so a dead database fails requests instead of hanging them. */
-export function createPgPool(connectionString: string, max = 10): Pool {
-  return new Pool({
+/**
+ * A pg pool with bounded waits, so a dead database fails requests instead of hanging them.
+ * A connection that dies (database restarted or gone) is an 'error' event on its client, and
+ * on the pool when the client was idle; unheard, either would end the process. Heard here:
+ * the query in flight fails (503 for a request, a retry for an event), the pool drops the
+ * client, and work resumes when the database is back.
+ */
+export function createPgPool(connectionString: string, max = 10, logger?: Logger): Pool {
+  const pool = new Pool({
     connectionString,
     max,
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30000,
   });
+  const lost = (err: Error) => logger?.warn('PostgreSQL connection lost', { error: err.message });
+  pool.on('connect', (client) => client.on('error', lost));
+  // The client's own listener has logged it already.
+  pool.on('error', () => undefined);
+  return pool;
 }
 
 export async function pgHealth(pool: Pool): Promise<void> {

@@ -161,7 +161,7 @@ describe('Anchorer against a real chain and PostgreSQL', () => {
     const views = await anchoring.recordsFor('payment', 'pay-3');
     expect(views).toHaveLength(5);
     for (const view of views) {
-      expect(view.status).toBe('verified');
+      expect(view.status).toBe('VERIFIED');
       const r = view.receipt;
       expect(r).toMatchObject({ chainId: 31337, serializationVersion: 1, recordId: 'pay-3' });
       expect(r.contractAddress?.toLowerCase()).toBe(chain.contractAddress.toLowerCase());
@@ -175,7 +175,7 @@ describe('Anchorer against a real chain and PostgreSQL', () => {
     const tx = await anchoring.recordsInTx(batches[0].tx_hash);
     expect(tx?.recordCount).toBe(batches[0].record_count);
     expect(tx?.records).toHaveLength(batches[0].record_count);
-    expect(tx?.records.every((r) => r.status === 'verified')).toBe(true);
+    expect(tx?.records.every((r) => r.status === 'VERIFIED')).toBe(true);
     expect(await anchoring.recordsInTx(`0x${'ab'.repeat(32)}`)).toBeNull();
     expect((await anchoring.health()).ok).toBe(true);
     await expect(anchoring.healthCheck()).resolves.toBeUndefined();
@@ -235,9 +235,9 @@ describe('Anchorer against a real chain and PostgreSQL', () => {
     const kept = await recordPayment('pay-t', 'NOTED', 5000);
     await anchoring.flush();
     expect((await anchoring.recordsFor('payment', 'pay-t')).map((v) => v.status)).toEqual([
-      'verified',
-      'verified',
-      'verified',
+      'VERIFIED',
+      'VERIFIED',
+      'VERIFIED',
     ]);
     // Three records, below the size limit of 10: the time window sent them.
     expect(
@@ -250,14 +250,14 @@ describe('Anchorer against a real chain and PostgreSQL', () => {
     const views = await anchoring.recordsFor('payment', 'pay-t');
     const bySource = new Map(views.map((v) => [v.sourceId, v]));
     expect(bySource.get(changed)).toMatchObject({
-      status: 'tampered',
+      status: 'TAMPERED',
       reason: expect.stringMatching(/changed/),
     });
     expect(bySource.get(removed)).toMatchObject({
-      status: 'tampered',
+      status: 'TAMPERED',
       reason: expect.stringMatching(/no longer exists/),
     });
-    expect(bySource.get(kept)?.status).toBe('verified');
+    expect(bySource.get(kept)?.status).toBe('VERIFIED');
 
     // A forged proof is caught too.
     await pool.query(
@@ -267,7 +267,7 @@ describe('Anchorer against a real chain and PostgreSQL', () => {
     const forged = (await anchoring.recordsFor('payment', 'pay-t')).find(
       (v) => v.sourceId === kept,
     );
-    expect(forged?.status).toBe('tampered');
+    expect(forged?.status).toBe('TAMPERED');
   });
 
   it('keeps records pending while the chain is down and anchors all of them when it is back', async () => {
@@ -279,13 +279,13 @@ describe('Anchorer against a real chain and PostgreSQL', () => {
     expect(anchoring.status().consecutiveFailures).toBeGreaterThan(0);
     expect((await anchoring.health()).ok).toBe(false);
     const during = await anchoring.recordsFor('payment', 'pay-outage');
-    expect(during.every((v) => v.status === 'pending')).toBe(true);
+    expect(during.every((v) => v.status === 'PENDING')).toBe(true);
 
     await chain.resume();
     await anchoring.flush();
     const after = await anchoring.recordsFor('payment', 'pay-outage');
     expect(after).toHaveLength(15);
-    expect(after.every((v) => v.status === 'verified')).toBe(true);
+    expect(after.every((v) => v.status === 'VERIFIED')).toBe(true);
   });
 
   it('lets only one instance per database write (advisory lock); the other stands by', async () => {
@@ -299,7 +299,7 @@ describe('Anchorer against a real chain and PostgreSQL', () => {
       expect(second.status().writer).toBe(false);
       expect(second.status().batchesAnchored).toBe(0);
       const views = await anchoring.recordsFor('payment', 'pay-two');
-      expect(views.every((v) => v.status === 'verified')).toBe(true);
+      expect(views.every((v) => v.status === 'VERIFIED')).toBe(true);
       // Every record sits in exactly one confirmed batch.
       expect(
         await countRows(`SELECT count(DISTINCT r.id) AS n FROM anchor_records r
@@ -357,8 +357,8 @@ describe('Anchorer against a real chain and PostgreSQL', () => {
     );
     expect(after[0]).toEqual({ status: 'confirmed', tx_hash: sent.hash });
     expect((await anchoring.recordsFor('payment', 'pay-crash')).map((v) => v.status)).toEqual([
-      'verified',
-      'verified',
+      'VERIFIED',
+      'VERIFIED',
     ]);
   });
 
@@ -368,17 +368,17 @@ describe('Anchorer against a real chain and PostgreSQL', () => {
     await recordPayment('pay-lost', 'COMPLETED', 700);
     await anchoring.flush();
     const [first] = await anchoring.recordsFor('payment', 'pay-lost');
-    expect(first.status).toBe('verified');
+    expect(first.status).toBe('VERIFIED');
     // Same genesis, same contract: only the anchors written since the snapshot are gone.
     await anchoring.provider.send('evm_revert', [snapshot]);
     const deadline = Date.now() + 15_000;
     let again = first;
     while (Date.now() < deadline) {
       [again] = await anchoring.recordsFor('payment', 'pay-lost');
-      if (again.status === 'verified' && again.receipt.txHash !== first.receipt.txHash) break;
+      if (again.status === 'VERIFIED' && again.receipt.txHash !== first.receipt.txHash) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    expect(again.status).toBe('verified');
+    expect(again.status).toBe('VERIFIED');
     expect(again.receipt.txHash).not.toBe(first.receipt.txHash);
     expect(again.receipt.leaf).toBe(first.receipt.leaf);
   });
@@ -396,7 +396,7 @@ describe('Anchorer against a real chain and PostgreSQL', () => {
     await anchoring.flush();
 
     const views = await anchoring.recordsFor('payment', 'pay-3');
-    expect(views.every((v) => v.status === 'verified')).toBe(true);
+    expect(views.every((v) => v.status === 'VERIFIED')).toBe(true);
     const newAddress = views[0].receipt.contractAddress!;
     expect(await anchoring.provider.getCode(newAddress)).not.toBe('0x');
     expect(

@@ -1,16 +1,14 @@
 import request from 'supertest';
+import type { Anchoring, TxAnchorView } from '../../src/anchoring';
 import {
-  NotFoundError,
-  anchoringRoutes,
-  createLogger,
-  createServiceApp,
-  generateEs256KeyPair,
-  signAccessToken,
-  type Anchoring,
-  type AnchoringRoutesOptions,
-  type AuthUser,
-  type TxAnchorView,
-} from '../../src';
+  anchoringHandlers,
+  anchoringOperations,
+  type AnchoringHandlersOptions,
+} from '../../src/anchoring/api';
+import { generateEs256KeyPair, signAccessToken, type AuthUser } from '../../src/auth';
+import { NotFoundError } from '../../src/errors';
+import { bindRoutes, createServiceApp, defineApi, reply } from '../../src/http';
+import { createLogger } from '../../src/logging';
 
 const keys = generateEs256KeyPair();
 const jwt = { algorithm: 'ES256' as const, key: keys.publicKey, issuer: 'i', audience: 'a' };
@@ -48,26 +46,35 @@ const anchoring = {
   health: async () => ({ ok: true, pendingRecords: 0 }),
 } as unknown as Anchoring;
 
-function appWith(overrides: Partial<AnchoringRoutesOptions> = {}) {
+const api = defineApi({
+  service: 'widget',
+  tag: { name: 'Widgets', description: 'w' },
+  prefixes: ['/api/blockchain/widget', '/api/blockchain/verify'],
+  operations: anchoringOperations({ recordType: 'widget', servesVerify: true }),
+});
+
+function appWith(overrides: Partial<AnchoringHandlersOptions<'widget'>> = {}) {
   const service = createServiceApp({ service: 'widget', logger: createLogger('t', 'silent') });
   service.app.use(
-    '/api/blockchain',
-    anchoringRoutes({
-      anchoring,
-      jwt,
-      service: 'widget',
-      recordType: 'widget',
-      assertVisible: async (user, id) => {
-        if (user.role !== 'admin' && owners.get(id) !== user.id) throw new NotFoundError('no');
-      },
-      ownersOf: async (ids) => new Map(ids.map((id) => [id, owners.get(id) ?? null])),
-      ...overrides,
-    }),
+    bindRoutes(
+      api,
+      anchoringHandlers({
+        anchoring,
+        service: 'widget',
+        recordType: 'widget',
+        assertVisible: async (user, id) => {
+          if (user.role !== 'admin' && owners.get(id) !== user.id) throw new NotFoundError('no');
+        },
+        ownersOf: async (ids) => new Map(ids.map((id) => [id, owners.get(id) ?? null])),
+        ...overrides,
+      }),
+      { jwt },
+    ),
   );
   return service.finish();
 }
 
-describe('anchoringRoutes', () => {
+describe('anchoring operations and handlers', () => {
   const app = appWith();
 
   it('lists the anchors of a record its owner may see, keyed by <recordType>Id', async () => {
@@ -131,9 +138,8 @@ describe('anchoringRoutes', () => {
       `No anchor of the widget service in transaction ${OTHER_TX}`,
     );
     const delegating = appWith({
-      onUnknownTx: async (req, r, txHash) => {
-        r.status(202).json({ from: 'elsewhere', txHash, auth: Boolean(req.get('authorization')) });
-      },
+      onUnknownTx: async (req, txHash) =>
+        reply.accepted({ from: 'elsewhere', txHash, auth: Boolean(req.get('authorization')) }),
     });
     const handed = await request(delegating)
       .get(`/api/blockchain/verify/${OTHER_TX}`)

@@ -1,17 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { Pool } from 'pg';
 import { createTestPostgres, type TestPostgres } from '@ecom/infrastructure/testing';
+import { createEvent, type DeadLetter, type EventBus, type RetryPolicy } from '@ecom/common/bus';
+import { getContext } from '@ecom/common/logging';
 import {
-  createEvent,
   createPgPool,
-  getContext,
   handleEventOnce,
   processedEventsMigration,
   runMigrations,
-  type DeadLetter,
-  type EventBus,
-  type RetryPolicy,
-} from '@ecom/common';
+} from '@ecom/common/postgres';
 
 /** What the contract needs from one adapter (a real server behind it, or the in-memory bus). */
 export interface ContractTarget {

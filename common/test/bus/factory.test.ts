@@ -1,11 +1,8 @@
 import { describeIfServer } from '@ecom/infrastructure/testing';
-import {
-  createEventBus,
-  createLogger,
-  InMemoryEventBus,
-  RabbitMqEventBus,
-  RedisStreamsEventBus,
-} from '@ecom/common';
+import { createEventBus, InMemoryEventBus } from '@ecom/common/bus';
+import { RabbitMqEventBus } from '@ecom/common/bus/rabbitmq';
+import { RedisStreamsEventBus } from '@ecom/common/bus/redis';
+import { createLogger } from '@ecom/common/logging';
 
 const logger = createLogger('bus-factory-test');
 

@@ -1,6 +1,7 @@
 import mongoose from 'mongoose';
 import { createTestMongo, type TestMongo } from '@ecom/infrastructure/testing';
-import { createEvent, handleEventOnceMongo, PROCESSED_EVENTS_COLLECTION } from '@ecom/common';
+import { createEvent } from '@ecom/common/bus';
+import { handleEventOnceMongo, PROCESSED_EVENTS_COLLECTION } from '@ecom/common/mongo';
 
 describe('handleEventOnceMongo (MongoDB, no multi-document transaction needed)', () => {
   let db: TestMongo;

@@ -1,4 +1,5 @@
-import { createLogger, InMemoryEventBus, type EventBus } from '@ecom/common';
+import { InMemoryEventBus, type EventBus } from '@ecom/common/bus';
+import { createLogger } from '@ecom/common/logging';
 import { busContract } from './contract';
 
 describe('event bus contract: in-memory', () => {

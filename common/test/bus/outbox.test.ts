@@ -4,21 +4,18 @@ import {
   describeIfServer,
   type TestPostgres,
 } from '@ecom/infrastructure/testing';
+import { createEvent, InMemoryEventBus, type EventBus, type EventEnvelope } from '@ecom/common/bus';
+import { createLogger } from '@ecom/common/logging';
 import {
   addToOutbox,
-  createEvent,
-  createLogger,
   createPgPool,
   handleEventOnce,
-  InMemoryEventBus,
   OutboxRelay,
   outboxMigration,
   processedEventsMigration,
   runMigrations,
   withTransaction,
-  type EventBus,
-  type EventEnvelope,
-} from '@ecom/common';
+} from '@ecom/common/postgres';
 
 const logger = createLogger('outbox-test');
 

@@ -1,4 +1,3 @@
-import Joi from 'joi';
 import type { Pool } from 'pg';
 import {
   createTestPostgres,
@@ -7,15 +6,17 @@ import {
 } from '@ecom/infrastructure/testing';
 import {
   createEvent,
-  createLogger,
-  createPgPool,
   InMemoryEventBus,
+  type ConsumerHandle,
+  type DeadLetter,
+} from '@ecom/common/bus';
+import { createLogger } from '@ecom/common/logging';
+import {
+  createPgPool,
   processedEventsMigration,
   runMigrations,
   subscribePgConsumers,
-  type ConsumerHandle,
-  type PgEventHandler,
-} from '@ecom/common';
+} from '@ecom/common/postgres';
 
 const logger = createLogger('pg-consumers-test', 'silent');
 
@@ -26,47 +27,44 @@ describeIfServer('postgres', 'subscribePgConsumers (PostgreSQL, in-memory bus)',
   let consumers: ConsumerHandle | undefined;
   const seen: string[] = [];
   const afterCommit: (string | null)[] = [];
-
-  const handlers: Record<string, PgEventHandler<string | null>> = {
-    'widget.created': {
-      // convert: the handler must get the validated value ("3" → 3), not the raw payload.
-      schema: Joi.object({ name: Joi.string().required(), qty: Joi.number().integer() }).unknown(
-        true,
-      ),
-      handle: async (client, event) => {
-        const data = event.data as { name: string; qty?: number };
-        if (data.name === 'boom') throw new Error('handler failed');
-        await client.query('INSERT INTO widgets (name, qty) VALUES ($1, $2)', [
-          data.name,
-          data.qty ?? null,
-        ]);
-        seen.push(`${data.name}:${typeof data.qty}`);
-        return data.name === 'quiet' ? null : `follow-up ${data.name}`;
-      },
-    },
-  };
+  const handled: string[] = [];
+  const deadLettered: DeadLetter[] = [];
 
   beforeAll(async () => {
     db = await createTestPostgres('common_pg_consumers');
     pool = createPgPool(db.url, 5);
     await runMigrations(pool, [processedEventsMigration]);
-    await pool.query('CREATE TABLE widgets (name text PRIMARY KEY, qty int)');
+    await pool.query('CREATE TABLE gone (product_id text PRIMARY KEY)');
   });
   afterAll(async () => {
     await pool.end();
     await db.cleanup();
   });
   beforeEach(async () => {
-    await pool.query('TRUNCATE widgets, processed_events');
+    await pool.query('TRUNCATE gone, processed_events');
     seen.length = 0;
     afterCommit.length = 0;
+    handled.length = 0;
+    deadLettered.length = 0;
     bus = new InMemoryEventBus({ logger, retry: { maxAttempts: 2, baseDelayMs: 5 } });
     consumers = await subscribePgConsumers({
       bus,
       pool,
       group: 'widgets',
-      handlers,
       logger,
+      observer: {
+        handled: (group, type, outcome) => void handled.push(`${group} ${type} ${outcome}`),
+        deadLettered: (d) => void deadLettered.push(d),
+      },
+      handlers: {
+        'product.deleted': async (client, event) => {
+          const { productId } = event.data;
+          if (productId === 'boom') throw new Error('handler failed');
+          await client.query('INSERT INTO gone (product_id) VALUES ($1)', [productId]);
+          seen.push(productId);
+          return productId === 'quiet' ? null : `follow-up ${productId}`;
+        },
+      },
       afterCommit: async (result) => void afterCommit.push(result),
     });
   });
@@ -75,41 +73,53 @@ describeIfServer('postgres', 'subscribePgConsumers (PostgreSQL, in-memory bus)',
     await bus.close();
   });
 
-  const names = async () =>
-    (await pool.query('SELECT name, qty FROM widgets ORDER BY name')).rows as {
-      name: string;
-      qty: number | null;
-    }[];
+  const rows = async () =>
+    (await pool.query('SELECT product_id FROM gone ORDER BY product_id')).rows.map(
+      (r: { product_id: string }) => r.product_id,
+    );
 
-  it('runs the handler once per event id with the validated payload, then afterCommit', async () => {
-    const event = createEvent('test', 'widget.created', { name: 'a', qty: '3' });
+  it('runs the handler once per event id with the checked payload, then afterCommit', async () => {
+    const event = createEvent('test', 'product.deleted', { productId: 'p1' });
     await bus.publish(event);
     await bus.publish(event); // redelivery of the same event id
     await bus.idle();
-    expect(await names()).toEqual([{ name: 'a', qty: 3 }]);
-    expect(seen).toEqual(['a:number']);
-    expect(afterCommit).toEqual(['follow-up a']);
-    const { rows } = await pool.query('SELECT consumer, event_id FROM processed_events');
-    expect(rows).toEqual([{ consumer: 'widgets', event_id: event.eventId }]);
+    expect(await rows()).toEqual(['p1']);
+    expect(seen).toEqual(['p1']);
+    expect(afterCommit).toEqual(['follow-up p1']);
+    expect(handled.sort()).toEqual([
+      'widgets product.deleted duplicate',
+      'widgets product.deleted handled',
+    ]);
+    const { rows: processed } = await pool.query('SELECT consumer, event_id FROM processed_events');
+    expect(processed).toEqual([{ consumer: 'widgets', event_id: event.eventId }]);
   });
 
   it('passes what the handler returned, null included, to afterCommit', async () => {
-    await bus.publish(createEvent('test', 'widget.created', { name: 'quiet' }));
+    await bus.publish(createEvent('test', 'product.deleted', { productId: 'quiet' }));
     await bus.idle();
     expect(afterCommit).toEqual([null]);
   });
 
-  it('acknowledges an invalid payload without running the handler or recording it', async () => {
-    await bus.publish(createEvent('test', 'widget.created', { qty: 1 }));
+  it('dead-letters a payload that breaks its contract at once, with the reason, and counts it', async () => {
+    await bus.publish(createEvent('test', 'product.deleted', { productId: 42 }));
     await bus.idle();
     expect(seen).toEqual([]);
     expect(afterCommit).toEqual([]);
-    expect(bus.deadLetters).toEqual([]);
+    expect(bus.deadLetters.map((d) => [d.attempts, d.reason])).toEqual([
+      [1, 'invalid product.deleted payload: productId: string.base'],
+    ]);
+    expect(deadLettered.map((d) => d.event?.eventType)).toEqual(['product.deleted']);
     expect((await pool.query('SELECT 1 FROM processed_events')).rowCount).toBe(0);
   });
 
+  it('tolerates fields the contract does not know (a publisher may add one first)', async () => {
+    await bus.publish(createEvent('test', 'product.deleted', { productId: 'p2', extra: true }));
+    await bus.idle();
+    expect(seen).toEqual(['p2']);
+  });
+
   it('rolls a failing handler back (id not recorded) so the bus retries, then dead-letters', async () => {
-    await bus.publish(createEvent('test', 'widget.created', { name: 'boom' }));
+    await bus.publish(createEvent('test', 'product.deleted', { productId: 'boom' }));
     await bus.idle();
     expect(afterCommit).toEqual([]);
     expect(bus.deadLetters.map((d) => [d.attempts, d.reason])).toEqual([
@@ -119,13 +129,13 @@ describeIfServer('postgres', 'subscribePgConsumers (PostgreSQL, in-memory bus)',
   });
 
   it('subscribes only to the mapped types and refuses deliveries after stop()', async () => {
-    await bus.publish(createEvent('test', 'widget.deleted', { name: 'x' }));
+    await bus.publish(createEvent('test', 'user.deleted', { userId: 'x' }));
     await bus.idle();
     expect(seen).toEqual([]);
     await consumers?.stop();
-    await bus.publish(createEvent('test', 'widget.created', { name: 'late' }));
+    await bus.publish(createEvent('test', 'product.deleted', { productId: 'late' }));
     await bus.idle();
-    expect(await names()).toEqual([]);
+    expect(await rows()).toEqual([]);
     expect(bus.deadLetters.map((d) => d.reason)).toEqual([
       expect.stringMatching(/widgets consumer is stopped/),
     ]);

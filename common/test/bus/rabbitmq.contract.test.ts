@@ -2,7 +2,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import amqp from 'amqplib';
 import { describeIfServer } from '@ecom/infrastructure/testing';
-import { createLogger, RabbitMqEventBus } from '@ecom/common';
+import { RabbitMqEventBus } from '@ecom/common/bus/rabbitmq';
+import { createLogger } from '@ecom/common/logging';
 import { busContract, letters } from './contract';
 
 const run = promisify(execFile);

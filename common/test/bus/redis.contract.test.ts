@@ -1,6 +1,8 @@
 import Redis from 'ioredis';
 import { describeIfServer } from '@ecom/infrastructure/testing';
-import { createEvent, createLogger, RedisStreamsEventBus } from '@ecom/common';
+import { createEvent } from '@ecom/common/bus';
+import { RedisStreamsEventBus } from '@ecom/common/bus/redis';
+import { createLogger } from '@ecom/common/logging';
 import { busContract, FAST_RETRY, letters, waitFor } from './contract';
 
 const logger = createLogger('bus-contract');

@@ -1,10 +1,7 @@
-import {
-  createEvent,
-  createLogger,
-  RabbitMqEventBus,
-  RedisStreamsEventBus,
-  type EventBus,
-} from '@ecom/common';
+import { createEvent, type EventBus } from '@ecom/common/bus';
+import { RabbitMqEventBus } from '@ecom/common/bus/rabbitmq';
+import { RedisStreamsEventBus } from '@ecom/common/bus/redis';
+import { createLogger } from '@ecom/common/logging';
 
 const logger = createLogger('bus-unreachable-test');
 // Nothing listens on port 1: every connection attempt is refused.

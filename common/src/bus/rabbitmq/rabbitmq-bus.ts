@@ -5,17 +5,18 @@ import amqp, {
   type ConsumeMessage,
   type Options,
 } from 'amqplib';
-import type { Logger } from '../logging/logger';
-import { parseEnvelope, type EventEnvelope } from './envelope';
-import { dispatchEvent, InFlight } from './dispatch';
+import type { Logger } from '../../logging/logger';
+import { parseEnvelope, type EventEnvelope } from '../envelope';
+import { dispatchEvent, InFlight } from '../dispatch';
 import {
   DEFAULT_RETRY_POLICY,
+  isPermanentFailure,
   retryDelayMs,
   type DeadLetter,
   type EventBus,
   type RetryPolicy,
   type SubscribeOptions,
-} from './types';
+} from '../types';
 
 export interface RabbitMqEventBusOptions {
   url: string;
@@ -399,7 +400,7 @@ export class RabbitMqEventBus implements EventBus {
       await dispatchEvent(this.options.logger, sub.group, sub.handler, parsed.event, attempt);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
-      if (attempt >= this.policy.maxAttempts) {
+      if (attempt >= this.policy.maxAttempts || isPermanentFailure(err)) {
         await this.deadLetter(sub, msg, reason, attempt);
       } else {
         const { 'x-death': _death, ...kept } = headers;
@@ -431,6 +432,8 @@ export class RabbitMqEventBus implements EventBus {
       messageId: msg.properties.messageId,
     });
     const { 'x-death': _death, ...kept } = msg.properties.headers ?? {};
+    const parsed = parseEnvelope(msg.content.toString());
+    const deadAt = new Date().toISOString();
     await this.publishConfirmed('', this.deadLetterQueue(sub.group), msg.content, {
       ...msg.properties,
       persistent: true,
@@ -439,9 +442,18 @@ export class RabbitMqEventBus implements EventBus {
         'x-dead-reason': reason.slice(0, 2000),
         'x-dead-group': sub.group,
         'x-attempts': attempts,
-        'x-dead-at': new Date().toISOString(),
-        'x-original-routing-key': msg.fields.routingKey,
+        'x-dead-at': deadAt,
+        // The event type, not the routing key of the last hop (a retry comes back through the
+        // default exchange with the queue's name as its routing key).
+        'x-original-routing-key': parsed.ok ? parsed.event.eventType : msg.fields.routingKey,
       },
+    });
+    sub.onDeadLetter?.({
+      group: sub.group,
+      reason,
+      attempts,
+      ...(parsed.ok ? { event: parsed.event } : { raw: msg.content.toString() }),
+      deadAt,
     });
   }
 }

@@ -1,7 +1,9 @@
 import { Schema, trusted, type Connection, type Model } from 'mongoose';
 import type { Logger } from '../logging/logger';
-import { createEvent, type EventEnvelope } from './envelope';
-import type { EventBus } from './types';
+import { contractEvent } from '../bus/contract-event';
+import type { EventEnvelope } from '../bus/envelope';
+import type { EventData, EventType } from '../events/contracts';
+import type { EventBus } from '../bus/types';
 
 /** One outbox row; `_id` is the event id, so a retried insert cannot create a second row. */
 export interface MongoOutboxRow {
@@ -244,16 +246,13 @@ export function createMongoOutbox(options: MongoOutboxOptions): MongoOutbox {
   };
 }
 
-/** A service's typed event: `type` and `data` of the envelope (DESIGN.md §2). */
-export interface TypedEvent {
-  type: string;
-  data: unknown;
-}
-
-/** What a service's use cases call: typed events in, envelopes out, all through the outbox. */
-export interface OutboxEventPublisher<E extends TypedEvent> {
-  /** Builds the envelope (correlation from the context), records it and tries to send it now. */
-  publish(event: E): Promise<EventEnvelope>;
+/** What a service's use cases call: contract events in, envelopes out, all through the outbox. */
+export interface OutboxEventPublisher {
+  /**
+   * Builds the envelope (payload checked against its contract, correlation from the context),
+   * records it and tries to send it now.
+   */
+  publish<T extends EventType>(type: T, data: EventData<T>): Promise<EventEnvelope>;
   /** Sends every due unsent event now; returns how many were sent. */
   flush(): Promise<number>;
   start(): void;
@@ -261,13 +260,10 @@ export interface OutboxEventPublisher<E extends TypedEvent> {
 }
 
 /** Publishes `source`'s events through `outbox` (the relay is the outbox's own). */
-export function outboxEventPublisher<E extends TypedEvent>(
-  outbox: MongoOutbox,
-  source: string,
-): OutboxEventPublisher<E> {
+export function outboxEventPublisher(outbox: MongoOutbox, source: string): OutboxEventPublisher {
   return {
-    async publish(event) {
-      const envelope = createEvent(source, event.type, event.data);
+    async publish(type, data) {
+      const envelope = contractEvent(source, type, data);
       await outbox.publish(envelope);
       return envelope;
     },

@@ -1,49 +1,7 @@
 import type mongoose from 'mongoose';
-import type { Pool, PoolClient } from 'pg';
-import type { Migration } from '../postgres/migrations';
-import { withTransaction } from '../postgres/transaction';
-import type { EventEnvelope } from './envelope';
-
-export type HandleOutcome = 'handled' | 'duplicate';
-
-/** (consumer, event_id) is the key: one row per event handled by each consumer. */
-export const processedEventsMigration: Migration = {
-  id: '000_processed_events',
-  sql: `
-    CREATE TABLE IF NOT EXISTS processed_events (
-      consumer text NOT NULL,
-      event_id text NOT NULL,
-      event_type text NOT NULL,
-      processed_at timestamptz NOT NULL DEFAULT now(),
-      PRIMARY KEY (consumer, event_id)
-    );
-  `,
-};
-
-/**
- * Runs `fn` once per (consumer, eventId). The key is inserted FIRST, under the primary key, in
- * the same transaction as fn's writes: a concurrent second delivery waits on that row lock and
- * then sees the conflict, so two deliveries never both run fn (no check-then-insert race).
- * A duplicate returns 'duplicate' (ack it, do nothing); if fn throws, everything including the
- * key rolls back and the error propagates, so the bus retries the event.
- */
-export async function handleEventOnce(
-  pool: Pool,
-  consumer: string,
-  event: EventEnvelope,
-  fn: (client: PoolClient) => Promise<void>,
-): Promise<HandleOutcome> {
-  return withTransaction(pool, async (client) => {
-    const { rowCount } = await client.query(
-      `INSERT INTO processed_events (consumer, event_id, event_type) VALUES ($1, $2, $3)
-       ON CONFLICT (consumer, event_id) DO NOTHING`,
-      [consumer, event.eventId, event.eventType],
-    );
-    if (rowCount === 0) return 'duplicate';
-    await fn(client);
-    return 'handled';
-  });
-}
+import type { HandleOutcome } from '../bus/consumer';
+import type { EventEnvelope } from '../bus/envelope';
+import { isDuplicateKey } from './errors';
 
 export const PROCESSED_EVENTS_COLLECTION = 'processed_events';
 
@@ -139,10 +97,6 @@ export async function handleEventOnceMongo(
   }
   await markers.updateOne({ _id }, { $set: { state: 'done', doneAt: new Date() } });
   return 'handled';
-}
-
-function isDuplicateKey(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,17 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import Redis from 'ioredis';
-import type { Logger } from '../logging/logger';
-import { parseEnvelope, type EventEnvelope } from './envelope';
-import { dispatchEvent, InFlight } from './dispatch';
+import type { Logger } from '../../logging/logger';
+import { parseEnvelope, type EventEnvelope } from '../envelope';
+import { dispatchEvent, InFlight } from '../dispatch';
 import {
   DEFAULT_RETRY_POLICY,
+  isPermanentFailure,
   retryDelayMs,
   type DeadLetter,
   type EventBus,
   type RetryPolicy,
   type SubscribeOptions,
-} from './types';
+} from '../types';
 
 export interface RedisStreamsEventBusOptions {
   url: string;
@@ -332,7 +333,7 @@ export class RedisStreamsEventBus implements EventBus {
       await dispatchEvent(this.options.logger, sub.group, sub.handler, parsed.event, attempt);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
-      if (attempt >= this.policy.maxAttempts) {
+      if (attempt >= this.policy.maxAttempts || isPermanentFailure(err)) {
         await this.deadLetter(sub, stream, id, raw ?? '', reason, attempt);
         sub.local.delete(key);
       } else {
@@ -418,6 +419,14 @@ export class RedisStreamsEventBus implements EventBus {
       )
       .xack(stream, sub.group, id)
       .exec();
+    const parsed = parseEnvelope(raw);
+    sub.onDeadLetter?.({
+      group: sub.group,
+      reason,
+      attempts,
+      ...(parsed.ok ? { event: parsed.event } : { raw }),
+      deadAt: new Date().toISOString(),
+    });
   }
 
   /** Entries pending on this consumer that it is not handling (lost replies after a reconnect). */

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
 import type { Notification, Pool, PoolClient } from 'pg';
 import type { Logger } from '../logging/logger';
-import type { Migration } from '../postgres/migrations';
-import type { EventEnvelope } from './envelope';
-import type { EventBus } from './types';
+import type { Migration } from './migrations';
+import type { EventEnvelope } from '../bus/envelope';
+import type { EventBus } from '../bus/types';
 
 /** Channel the outbox NOTIFYs on commit, so relays publish at once instead of at the next poll. */
 export const OUTBOX_CHANNEL = 'event_outbox';

@@ -1,0 +1,185 @@
+import type { Request } from 'express';
+import Joi from 'joi';
+import type { AuthUser } from '../../auth/types';
+import { AppError, NotFoundError, UnauthorizedError } from '../../errors/app-error';
+import type { OperationSpec } from '../../http/api';
+import type { Reply } from '../../http/reply';
+import type { Anchoring } from '../anchoring';
+
+/**
+ * The blockchain routes of an anchoring service, as API operations plus their handlers.
+ * GET /api/blockchain/<recordType>/:<recordType>Id (owner or admin), /verify/:transactionHash
+ * (this service's batches; records the caller owns, all for an admin) and /status (admin, on
+ * the service's port only). 503 ANCHORING_NOT_CONFIGURED when anchoring is off.
+ * Loads no ethers: only types come from the anchoring module.
+ */
+
+const txParams = Joi.object({
+  transactionHash: Joi.string()
+    .pattern(/^0x[0-9a-fA-F]{64}$/)
+    .required()
+    .messages({ 'string.pattern.base': '{{#label}} must be 0x followed by 64 hex digits' }),
+});
+
+export const anchorRecordSchema = Joi.object({
+  recordType: Joi.string(),
+  recordId: Joi.string(),
+  sourceId: Joi.string(),
+  status: Joi.string().valid('PENDING', 'ANCHORED', 'VERIFIED', 'TAMPERED'),
+  reason: Joi.string().description('why tampered, or only anchored'),
+  anchoredAt: Joi.string().isoDate().allow(null),
+  receipt: Joi.object()
+    .unknown(true)
+    .description(
+      'Everything needed to check the record against the chain: canonical, salt, leaf, proof, ' +
+        'batchId, onChainBatchId, root, previousRoot, chainId, contractAddress, txHash, ' +
+        'blockNumber, blockHash, blockTimestamp, verifyCall { to, data }, serializationVersion',
+    ),
+}).label('AnchorRecord');
+
+const txSchema = Joi.object({
+  service: Joi.string(),
+  txHash: Joi.string(),
+  batchId: Joi.string(),
+  root: Joi.string(),
+  blockNumber: Joi.number().integer().allow(null),
+  chainId: Joi.number().integer().allow(null),
+  contractAddress: Joi.string().allow(null),
+  recordCount: Joi.number()
+    .integer()
+    .description("the batch's full size (records: the caller's own)"),
+  records: Joi.array().items(anchorRecordSchema),
+}).label('AnchorTransaction');
+
+/** The operation ids for a record type: orderAnchors, orderVerifyTransaction, orderAnchoringStatus. */
+export type AnchoringOperationId<R extends string> =
+  `${R}Anchors` | `${R}VerifyTransaction` | `${R}AnchoringStatus`;
+
+export interface AnchoringOperationsOptions<R extends string> {
+  recordType: R;
+  /** Whether the gateway sends /api/blockchain/verify here (else it is this service's own). */
+  servesVerify: boolean;
+}
+
+export function anchoringOperations<R extends string>({
+  recordType,
+  servesVerify,
+}: AnchoringOperationsOptions<R>): Record<AnchoringOperationId<R>, OperationSpec> {
+  const idParam = `${recordType}Id`;
+  const notConfigured = 'Anchoring not configured (ANCHORING_NOT_CONFIGURED)';
+  const tag = 'Blockchain';
+  return {
+    [`${recordType}Anchors`]: {
+      method: 'get',
+      path: `/api/blockchain/${recordType}/:${idParam}`,
+      summary: `The anchor records of one ${recordType}, each checked against the chain`,
+      tag,
+      access: 'user',
+      params: Joi.object({ [idParam]: Joi.string().guid().required() }),
+      response: {
+        status: 200,
+        description: 'Records',
+        schema: Joi.object({
+          [idParam]: Joi.string(),
+          records: Joi.array().items(anchorRecordSchema),
+        }),
+      },
+      errors: { 503: notConfigured },
+    },
+    [`${recordType}VerifyTransaction`]: {
+      method: 'get',
+      path: '/api/blockchain/verify/:transactionHash',
+      summary:
+        'What a transaction anchored, and whether each record still matches; non-admins see only their own records',
+      tag,
+      access: 'user',
+      params: txParams,
+      response: { status: 200, description: 'The batch and its records', schema: txSchema },
+      errors: { 404: 'No anchor (of yours) in this transaction', 503: notConfigured },
+      internal: !servesVerify,
+    },
+    [`${recordType}AnchoringStatus`]: {
+      method: 'get',
+      path: '/api/blockchain/status',
+      summary:
+        "The anchoring worker's state (on the service's port; the gateway does not route it)",
+      tag,
+      access: ['admin'],
+      response: { status: 200, description: 'Status', schema: Joi.object().unknown(true) },
+      internal: true,
+    },
+  } satisfies Record<string, OperationSpec> as Record<AnchoringOperationId<R>, OperationSpec>;
+}
+
+export interface AnchoringHandlersOptions<R extends string> {
+  /** null when anchoring is off: every route answers 503 ANCHORING_NOT_CONFIGURED. */
+  anchoring: Anchoring | null;
+  /** The service name in messages and in the verify/status bodies ('order'). */
+  service: string;
+  recordType: R;
+  /** Throws (404/403 AppError) when the caller may not see the record. */
+  assertVisible: (user: AuthUser, recordId: string) => Promise<unknown>;
+  /** Owner user id of each record id, to show a non-admin only their records of a batch. */
+  ownersOf: (recordIds: string[]) => Promise<Map<string, string | null>>;
+  /** Answers a verify of a transaction with no anchor of this service (e.g. asks another). */
+  onUnknownTx?: (req: Request, txHash: string) => Promise<Reply | object>;
+}
+
+function userOf(req: Request): AuthUser {
+  if (!req.user) throw new UnauthorizedError();
+  return req.user;
+}
+
+export function anchoringHandlers<R extends string>(
+  options: AnchoringHandlersOptions<R>,
+): Record<AnchoringOperationId<R>, (req: Request) => Promise<Reply | object>> {
+  const { service, recordType } = options;
+  const idParam = `${recordType}Id`;
+  const anchoring = (): Anchoring => {
+    if (!options.anchoring) {
+      throw new AppError(
+        503,
+        'ANCHORING_NOT_CONFIGURED',
+        `Blockchain anchoring is not configured on the ${service} service (no BLOCKCHAIN_RPC_URL)`,
+      );
+    }
+    return options.anchoring;
+  };
+  return {
+    [`${recordType}Anchors`]: async (req: Request) => {
+      const a = anchoring();
+      const recordId = String(req.params[idParam]);
+      await options.assertVisible(userOf(req), recordId);
+      return { [idParam]: recordId, records: await a.recordsFor(recordType, recordId) };
+    },
+    [`${recordType}VerifyTransaction`]: async (req: Request): Promise<Reply | object> => {
+      const a = anchoring();
+      const user = userOf(req);
+      const txHash = String(req.params.transactionHash);
+      const view = await a.recordsInTx(txHash);
+      if (!view) {
+        if (options.onUnknownTx) return options.onUnknownTx(req, txHash);
+        throw new NotFoundError(`No anchor of the ${service} service in transaction ${txHash}`);
+      }
+      let records = view.records;
+      if (user.role !== 'admin') {
+        const owners = await options.ownersOf([...new Set(records.map((r) => r.recordId))]);
+        records = records.filter((r) => owners.get(r.recordId) === user.id);
+        // Someone else's batch: not found, as for someone else's record.
+        if (!records.length) throw new NotFoundError(`No record of yours in transaction ${txHash}`);
+      }
+      return {
+        service,
+        txHash: view.txHash,
+        batchId: view.batchId,
+        root: view.root,
+        blockNumber: view.blockNumber,
+        chainId: view.records[0]?.receipt.chainId ?? null,
+        contractAddress: view.records[0]?.receipt.contractAddress ?? null,
+        recordCount: view.recordCount,
+        records,
+      };
+    },
+    [`${recordType}AnchoringStatus`]: async () => ({ service, ...(await anchoring().health()) }),
+  } as Record<AnchoringOperationId<R>, (req: Request) => Promise<Reply | object>>;
+}

@@ -1,0 +1,71 @@
+import { Router, type Request, type RequestHandler } from 'express';
+import { authenticate, requireRole } from '../auth/middleware';
+import type { JwtVerifyOptions } from '../auth/jwt';
+import type { ApiSpec, OperationSpec } from './api';
+import { isReply, type Reply } from './reply';
+import { validate } from './validate';
+
+/** One handler per operation of the API; input is validated before it runs. */
+export type Handlers<Ops extends Record<string, OperationSpec>> = {
+  [K in keyof Ops]: (req: Request) => Promise<Reply | object>;
+};
+
+/** Static segments before parameters, so `/api/orders/stats` is not taken for `/api/orders/:id`. */
+function specificity(a: OperationSpec, b: OperationSpec): number {
+  const as = a.path.split('/');
+  const bs = b.path.split('/');
+  for (let i = 0; i < Math.min(as.length, bs.length); i += 1) {
+    const ap = as[i]!.startsWith(':');
+    const bp = bs[i]!.startsWith(':');
+    if (ap !== bp) return ap ? 1 : -1;
+  }
+  return 0;
+}
+
+function guard(op: OperationSpec, jwt: JwtVerifyOptions): RequestHandler[] {
+  switch (op.access) {
+    case 'public':
+      return [];
+    case 'optional':
+      return [authenticate(jwt, { optional: true })];
+    case 'user':
+      return [authenticate(jwt)];
+    default:
+      return [authenticate(jwt), requireRole(...op.access)];
+  }
+}
+
+/**
+ * The service's router for its API: for every operation, the access rule, validation of
+ * params, query and body with the spec's schemas (unknown keys refused), then the handler;
+ * its Reply is written as declared (DELETE always 204, 201 with Location).
+ */
+export function bindRoutes<Ops extends Record<string, OperationSpec>>(
+  api: ApiSpec<Ops>,
+  handlers: Handlers<Ops>,
+  options: { jwt: JwtVerifyOptions },
+): Router {
+  const router = Router();
+  const entries = (Object.entries(api.operations) as [keyof Ops & string, OperationSpec][]).sort(
+    ([, a], [, b]) => specificity(a, b),
+  );
+  for (const [id, op] of entries) {
+    const handler = handlers[id];
+    if (typeof handler !== 'function') throw new Error(`${api.service}.${id} has no handler`);
+    const schemas = { params: op.params, query: op.query, body: op.body };
+    router[op.method](op.path, ...guard(op, options.jwt), validate(schemas), async (req, res) => {
+      const result = await handler(req);
+      const out: Reply = isReply(result) ? result : { status: 200, body: result };
+      if (op.method === 'delete' && out.status !== 204) {
+        throw new Error(`${api.service}.${id}: a DELETE must answer 204`);
+      }
+      if (out.status === 201 && !out.headers?.Location) {
+        throw new Error(`${api.service}.${id}: a 201 must carry Location`);
+      }
+      for (const [name, value] of Object.entries(out.headers ?? {})) res.setHeader(name, value);
+      if (out.status === 204 || out.body === undefined) res.status(out.status).end();
+      else res.status(out.status).json(out.body);
+    });
+  }
+  return router;
+}

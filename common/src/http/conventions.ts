@@ -1,0 +1,130 @@
+import Joi from 'joi';
+
+/**
+ * The platform's API conventions, in one place (README, "API conventions"):
+ * - lists: `{ items, page, limit, total, totalPages }`, `page` 1..100000 (default 1) and
+ *   `limit` 1..100 (default 20) everywhere;
+ * - money in answers: `{ amount, currency }`, amount in integer minor units;
+ * - one postal address shape for profiles and orders;
+ * - single resources bare (no wrapper), DELETE 204, 201 with Location (see reply.ts).
+ */
+
+export const PAGE_MAX = 100_000;
+export const LIMIT_MAX = 100;
+export const LIMIT_DEFAULT = 20;
+
+/** `page` and `limit` query keys, to spread into a list operation's query schema. */
+export const pageQueryKeys = {
+  page: Joi.number().integer().min(1).max(PAGE_MAX).default(1),
+  limit: Joi.number().integer().min(1).max(LIMIT_MAX).default(LIMIT_DEFAULT),
+};
+
+export interface PageQuery {
+  page: number;
+  limit: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  page: number;
+  limit: number;
+  total: number;
+  totalPages: number;
+}
+
+export function page<T>(items: T[], query: PageQuery, total: number): Page<T> {
+  return {
+    items,
+    page: query.page,
+    limit: query.limit,
+    total,
+    totalPages: Math.ceil(total / query.limit),
+  };
+}
+
+/** Rows to skip for a page. */
+export function pageOffset(query: PageQuery): number {
+  return (query.page - 1) * query.limit;
+}
+
+/** The list envelope's schema around an item schema (for the API spec and /docs). */
+export function pageSchema(item: Joi.Schema): Joi.ObjectSchema {
+  return Joi.object({
+    items: Joi.array().items(item).required(),
+    page: Joi.number().integer().min(1).required(),
+    limit: Joi.number().integer().min(1).required(),
+    total: Joi.number().integer().min(0).required(),
+    totalPages: Joi.number().integer().min(0).required(),
+  });
+}
+
+export interface Money {
+  /** Integer minor units (cents). */
+  amount: number;
+  /** ISO 4217, upper case. */
+  currency: string;
+}
+
+export const currencySchema = Joi.string()
+  .uppercase()
+  .pattern(/^[A-Z]{3}$/)
+  .messages({ 'string.pattern.base': '{{#label}} must be an ISO 4217 currency code' });
+
+export const moneySchema = Joi.object({
+  amount: Joi.number()
+    .integer()
+    .min(0)
+    .max(Number.MAX_SAFE_INTEGER)
+    .required()
+    .description('integer minor units (cents)'),
+  currency: currencySchema.required(),
+}).label('Money');
+
+/**
+ * Integer minor units from a decimal amount as written (`149.99` → 14999), read from its text
+ * so no float arithmetic touches money; undefined for more than two decimals or a bad number.
+ */
+export function minorUnitsFromDecimal(value: number | string): number | undefined {
+  const match = /^(\d+)(?:\.(\d{1,2}))?$/.exec(String(value));
+  if (!match) return undefined;
+  const cents = Number(match[1]) * 100 + Number((match[2] ?? '').padEnd(2, '0'));
+  return Number.isSafeInteger(cents) ? cents : undefined;
+}
+
+/** A postal address: profiles and orders share it. */
+export interface Address {
+  /** Who receives it (orders); a profile's address takes the profile's name. */
+  name?: string;
+  line1: string;
+  line2?: string;
+  city: string;
+  region?: string;
+  postalCode?: string;
+  /** ISO 3166-1 alpha-2. */
+  country: string;
+}
+
+const addressText = (max: number) => Joi.string().trim().min(1).max(max);
+
+export const addressKeys = {
+  line1: addressText(200).required(),
+  line2: Joi.string().trim().max(200).allow(''),
+  city: addressText(100).required(),
+  region: addressText(100),
+  postalCode: addressText(20),
+  country: Joi.string()
+    .trim()
+    .uppercase()
+    .pattern(/^[A-Z]{2}$/)
+    .required()
+    .messages({ 'string.pattern.base': '{{#label}} must be an ISO 3166-1 alpha-2 code' }),
+};
+
+/** The address without a recipient (a profile's). */
+export const addressSchema = Joi.object(addressKeys).label('Address');
+
+/** The address with its recipient (an order's shipping address). */
+export const shippingAddressSchema = Joi.object({
+  name: addressText(200).required(),
+  ...addressKeys,
+}).label('ShippingAddress');

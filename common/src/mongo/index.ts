@@ -1,0 +1,4 @@
+export * from './errors';
+export * from './outbox';
+export * from './processed-events';
+export * from './consumers';

@@ -1,0 +1,116 @@
+import type { Pool } from 'pg';
+import {
+  createPgPool,
+  createIdempotencyStore,
+  httpIdempotencyMigration,
+  runMigrations,
+  withTransaction,
+} from '../src/postgres';
+import { createTestPostgres, describeIfServer, type TestPostgres } from '@ecom/test-support';
+
+describeIfServer('postgres', 'createIdempotencyStore (HTTP Idempotency-Key, PostgreSQL)', () => {
+  let db: TestPostgres;
+  let pool: Pool;
+
+  beforeAll(async () => {
+    db = await createTestPostgres('common_http_idempotency');
+    pool = createPgPool(db.url, 10);
+    await runMigrations(pool, [httpIdempotencyMigration]);
+    await pool.query('CREATE TABLE things (id text PRIMARY KEY, name text NOT NULL)');
+  });
+  afterAll(async () => {
+    await pool.end();
+    await db.cleanup();
+  });
+
+  const count = async () => Number((await pool.query('SELECT count(*) FROM things')).rows[0].count);
+  let n = 0;
+  /** Creates a thing; the key is claimed in the same transaction, with or without the answer. */
+  const create = (
+    key: string | undefined,
+    body: { name: string },
+    answerAtClaim = true,
+    delayMs = 0,
+  ) =>
+    createIdempotencyStore(pool).run({ scope: 'things.create', userId: 'u1', key, body }, (claim) =>
+      withTransaction(pool, async (client) => {
+        const id = `t${(n += 1)}`;
+        await client.query('INSERT INTO things (id, name) VALUES ($1, $2)', [id, body.name]);
+        const answer = { status: 201, body: { id, ...body } };
+        await claim(client, id, answerAtClaim ? answer : undefined);
+        if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
+        return answer;
+      }),
+    );
+
+  it('runs once per key: the same key and body replay the first answer', async () => {
+    const before = await count();
+    const first = await create('k1', { name: 'a' });
+    const again = await create('k1', { name: 'a' });
+    expect(first.replayed).toBe(false);
+    expect(again).toEqual({ ...first, replayed: true });
+    expect(await count()).toBe(before + 1);
+  });
+
+  it('refuses the same key with another body (422 IDEMPOTENCY_KEY_REUSED), changing nothing', async () => {
+    await create('k2', { name: 'a' });
+    const before = await count();
+    await expect(create('k2', { name: 'b' })).rejects.toMatchObject({
+      status: 422,
+      code: 'IDEMPOTENCY_KEY_REUSED',
+    });
+    expect(await count()).toBe(before);
+  });
+
+  it('keys are per scope and user; no key runs the work every time', async () => {
+    const before = await count();
+    await create(undefined, { name: 'x' });
+    await create(undefined, { name: 'x' });
+    const other = await createIdempotencyStore(pool).run(
+      { scope: 'things.create', userId: 'u2', key: 'k1', body: { name: 'a' } },
+      async () => ({ status: 201, body: { id: 'other' } }),
+    );
+    expect(other).toEqual({ status: 201, body: { id: 'other' }, replayed: false });
+    expect(await count()).toBe(before + 2);
+  });
+
+  it('lets exactly one of many concurrent requests with one key do the work; the others replay it', async () => {
+    const before = await count();
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => create('k3', { name: 'c' }, true, 30)),
+    );
+    expect(await count()).toBe(before + 1);
+    expect(new Set(results.map((r) => JSON.stringify(r.body))).size).toBe(1);
+    expect(results.filter((r) => !r.replayed)).toHaveLength(1);
+  });
+
+  it('answers 409 while a request whose answer comes after its transaction is still running', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const slow = createIdempotencyStore(pool).run(
+      { scope: 'things.slow', userId: 'u1', key: 'k4', body: {} },
+      async (claim) => {
+        await withTransaction(pool, (client) => claim(client, 'pending-thing'));
+        await held; // e.g. a payment gateway call after the claim committed
+        return { status: 202, body: { done: true } };
+      },
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    await expect(
+      createIdempotencyStore(pool).run(
+        { scope: 'things.slow', userId: 'u1', key: 'k4', body: {} },
+        async () => ({
+          status: 202,
+          body: {},
+        }),
+      ),
+    ).rejects.toMatchObject({ status: 409, details: { resourceId: 'pending-thing' } });
+    release();
+    expect(await slow).toEqual({ status: 202, body: { done: true }, replayed: false });
+    const replay = await createIdempotencyStore(pool).run(
+      { scope: 'things.slow', userId: 'u1', key: 'k4', body: {} },
+      async () => ({ status: 500, body: {} }),
+    );
+    expect(replay).toEqual({ status: 202, body: { done: true }, replayed: true });
+  });
+});
