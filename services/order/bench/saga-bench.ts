@@ -10,8 +10,8 @@
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { EventEnvelope } from '@ecom/common';
-import { Saga, address, bearer, customer, type BusKind } from '../test/saga/harness';
+import type { EventEnvelope } from '@ecom/common/bus';
+import { Saga, address, bearer, customer, type BusKind } from '../../../e2e/test/saga/harness';
 
 const N = Number(process.env.BENCH_ORDERS ?? 300);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);

@@ -1,6 +1,4 @@
-import { runService } from '@ecom/common';
-import { orderConfigSchema } from './config';
-import { startOrderService } from './service';
+import { runService } from '@ecom/common/service';
+import { orderService } from './service';
 
-// config → logger → bus → start → graceful shutdown on SIGTERM/SIGINT (common/lifecycle).
-void runService({ name: 'order', configSchema: orderConfigSchema, start: startOrderService });
+void runService(orderService);

@@ -1,79 +1,57 @@
-import type { Server } from 'node:http';
-import type { Express } from 'express';
-import type { Pool } from 'pg';
+import {
+  anchoringFromConfig,
+  noopAnchor,
+  type Anchoring,
+  type AnchorSink,
+} from '@ecom/common/anchoring';
+import { jwtVerifyOptionsFromConfig } from '@ecom/common/auth';
+import { periodicTask } from '@ecom/common/lifecycle';
 import {
   OutboxRelay,
-  anchoringFromConfig,
-  periodicTask,
-  closeHttpServer,
-  createLogger,
+  createIdempotencyStore,
   createPgPool,
-  jwtVerifyOptionsFromConfig,
-  listenHttp,
+  pgHealth,
   runMigrations,
-  stopOnce,
-  type Anchoring,
-  type EventBus,
-  type Logger,
-  type PeriodicTask,
-} from '@ecom/common';
-import { noopAnchor, type AnchorSink } from '@ecom/common';
-import { createOrderApp } from './app';
-import type { OrderConfig } from './config';
-import { subscribeOrderConsumers } from './events/consumers';
-import { orderMigrations } from './migrations';
-import { Orders } from './orders';
+} from '@ecom/common/postgres';
+import { defineService, type RunningService } from '@ecom/common/service';
+import { Orders } from './application/orders';
+import { OrderSaga } from './application/saga';
+import { OrderTimers } from './application/timers';
+import { OrderTransitions } from './application/transitions';
+import { createProductCatalog, type ProductCatalog } from './clients/catalog';
 import { createProfileDirectory, type ProfileDirectory } from './clients/profile-client';
-import { createProductCatalog, type ProductCatalog } from './product-client';
+import { orderConfigSchema, type OrderConfig } from './config';
+import { subscribeOrderConsumers } from './events/consumers';
+import { orderRoutes } from './http/routes';
+import { orderMigrations } from './store/migrations';
 import { orderStore } from './store/order-store';
 
-export interface StartOrderServiceOptions {
-  config: OrderConfig;
-  bus: EventBus;
-  logger?: Logger;
+/** What a launcher or a test may replace. */
+export interface OrderServiceOptions {
   /**
    * Replaces the anchoring built from the configuration (BLOCKCHAIN_RPC_URL...): called inside
-   * the transaction of every status change. Tests pass a recorder; no-op when anchoring is off.
+   * the transaction of every status change. Tests pass a recorder.
    */
   anchor?: AnchorSink;
-  /** Replaces the HTTP product catalog (e.g. a launcher wiring services in one process). */
+  /** Replaces the HTTP product catalog. */
   catalog?: ProductCatalog;
   /** Replaces the HTTP profile reads from auth (shipping address when the order has none). */
   profiles?: ProfileDirectory;
-  /** Subscribe to the bus (default true); false starts an HTTP-only instance. */
+  /** false: an HTTP-only instance that consumes no events. */
   consume?: boolean;
 }
 
-export interface RunningOrderService {
-  app: Express;
-  server: Server;
-  url: string;
-  pool: Pool;
-  orders: Orders;
-  relay: OutboxRelay;
-  /** Expired reservations, overdue and stuck payments (Orders.sweep) every SWEEP_INTERVAL_MS. */
-  sweeper: PeriodicTask;
-  /** Null when anchoring is off (no BLOCKCHAIN_RPC_URL) or replaced by `anchor`. */
-  anchoring: Anchoring | null;
-  /** Waits until every queued anchor record is on chain (tests, graceful drain). */
-  flushAnchors(timeoutMs?: number): Promise<void>;
-  stop(): Promise<void>;
-}
-
 /**
- * Starts the order service: migrations, outbox relay, consumers, reservation sweeper, HTTP.
- * Port 0 picks a free port. `stop()` closes everything it opened (not the bus: the caller
- * owns it, since several services may share one).
+ * The order service: PostgreSQL (order_db) with its migrations, the outbox relay, the saga's
+ * consumers, the sweeper (expired reservations, overdue and stuck payments), anchoring, HTTP.
  */
-export async function startOrderService(
-  options: StartOrderServiceOptions,
-): Promise<RunningOrderService> {
-  const { config, bus } = options;
-  const logger = options.logger ?? createLogger('order-service', config.LOG_LEVEL);
-  const pool = createPgPool(config.DATABASE_URL, config.DATABASE_POOL_MAX);
-  let anchoring: Anchoring | null = null;
-  try {
-    anchoring = options.anchor
+export const orderService = defineService({
+  name: 'order',
+  configSchema: orderConfigSchema,
+  async build({ config, bus, logger, onClose }, options: OrderServiceOptions) {
+    const pool = createPgPool(config.DATABASE_URL, config.DATABASE_POOL_MAX, logger);
+    onClose('postgres', () => pool.end());
+    const anchoring: Anchoring | null = options.anchor
       ? null
       : anchoringFromConfig(config, {
           pool,
@@ -83,80 +61,78 @@ export async function startOrderService(
             order: { load: (_db, { sourceId }) => orderStore.anchorPayload(pool, sourceId) },
           },
         });
+    if (anchoring) onClose('anchoring', () => anchoring.close());
     await runMigrations(pool, [...orderMigrations, ...(anchoring ? [anchoring.migration] : [])]);
-  } catch (err) {
-    await pool.end();
-    throw err;
-  }
-  const catalog =
-    options.catalog ??
-    createProductCatalog(config.PRODUCT_SERVICE_URL, { timeoutMs: config.PRODUCT_TIMEOUT_MS });
-  const orders = new Orders({
-    pool,
-    catalog,
-    profiles:
-      options.profiles ??
-      createProfileDirectory(config.AUTH_SERVICE_URL, { timeoutMs: config.AUTH_TIMEOUT_MS }),
-    anchor: options.anchor ?? anchoring ?? noopAnchor,
-    logger,
-    reservationTtlMs: config.RESERVATION_TTL_MS,
-    paymentOverdueMs: config.PAYMENT_OVERDUE_MS,
-    paymentGiveUpMs: config.PAYMENT_GIVE_UP_MS,
-  });
-  const relay = new OutboxRelay({
-    pool,
-    bus,
-    logger,
-    pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,
-  });
-  relay.start();
-  const consumers =
-    options.consume === false
-      ? undefined
-      : await subscribeOrderConsumers({ bus, pool, orders, logger });
-  const sweeper = periodicTask({
-    name: 'order-sweeper',
-    intervalMs: config.SWEEP_INTERVAL_MS,
-    run: () => orders.sweep(),
-    logger,
-  });
-  sweeper.start();
 
-  const app = createOrderApp({
-    pool,
-    bus,
-    orders,
-    anchoring,
-    jwt: jwtVerifyOptionsFromConfig(config),
-    logger,
-    bodyLimit: config.BODY_LIMIT,
-  });
-  const { server, url } = await listenHttp(app, config.PORT, config.HOST);
-  // Anchoring works in the background after the server is up; a chain that is down only
-  // delays it (records stay pending and catch up).
-  anchoring?.start();
-  return {
-    app,
-    server,
-    url,
-    pool,
-    orders,
-    relay,
-    sweeper,
-    anchoring,
-    flushAnchors: (timeoutMs) => anchoring?.flush(timeoutMs) ?? Promise.resolve(),
-    stop: stopOnce(
-      () => closeHttpServer(server),
-      () => consumers?.stop(),
-      () => sweeper.stop(),
-      () => relay.stop(),
-      () => anchoring?.close(),
-      () => pool.end(),
-    ),
-  };
-}
+    const transitions = new OrderTransitions({
+      anchor: options.anchor ?? anchoring ?? noopAnchor,
+      logger,
+    });
+    const orders = new Orders({
+      pool,
+      transitions,
+      idempotency: createIdempotencyStore(pool),
+      catalog:
+        options.catalog ??
+        createProductCatalog(config.PRODUCT_SERVICE_URL, { timeoutMs: config.PRODUCT_TIMEOUT_MS }),
+      profiles:
+        options.profiles ??
+        createProfileDirectory(config.AUTH_SERVICE_URL, { timeoutMs: config.AUTH_TIMEOUT_MS }),
+    });
+    const saga = new OrderSaga({
+      transitions,
+      logger,
+      reservationTtlMs: config.RESERVATION_TTL_MS,
+    });
+    const timers = new OrderTimers({
+      pool,
+      transitions,
+      logger,
+      paymentOverdueMs: config.PAYMENT_OVERDUE_MS,
+      paymentGiveUpMs: config.PAYMENT_GIVE_UP_MS,
+    });
+    const relay = new OutboxRelay({
+      pool,
+      bus,
+      logger,
+      pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,
+    });
+    const sweeper = periodicTask({
+      name: 'order-sweeper',
+      intervalMs: config.SWEEP_INTERVAL_MS,
+      run: () => timers.sweep(),
+      logger,
+    });
+    return {
+      routers: [orderRoutes({ orders, anchoring, jwt: jwtVerifyOptionsFromConfig(config) })],
+      health: { postgres: () => pgHealth(pool) },
+      consumers:
+        options.consume === false
+          ? []
+          : [(observer) => subscribeOrderConsumers({ bus, pool, saga, logger, observer })],
+      workers: [
+        relay,
+        sweeper,
+        // Anchoring works in the background; a chain that is down only delays it.
+        ...(anchoring ? [{ start: () => anchoring.start(), stop: () => anchoring.stop() }] : []),
+      ],
+      exports: {
+        pool,
+        orders,
+        saga,
+        timers,
+        relay,
+        sweeper,
+        /** Null when anchoring is off (no BLOCKCHAIN_RPC_URL) or replaced by `anchor`. */
+        anchoring,
+        /** Waits until every queued anchor record is on chain (tests, graceful drain). */
+        flushAnchors: (timeoutMs?: number) => anchoring?.flush(timeoutMs) ?? Promise.resolve(),
+      },
+    };
+  },
+});
 
-// The package's public API (main → dist/service.js): what a launcher needs besides startOrderService.
-export { orderConfigSchema, type OrderConfig } from './config';
-export { noopAnchor, type AnchorRecord, type AnchorSink } from '@ecom/common';
-export type { ProductCatalog } from './product-client';
+export type RunningOrderService = RunningService<
+  Awaited<ReturnType<typeof orderService.build>>['exports']
+>;
+export type { OrderConfig };

@@ -1,19 +1,13 @@
 import request from 'supertest';
 import { Pool } from 'pg';
-import { InMemoryEventBus, createEvent, loadConfig } from '@ecom/common';
+import type { AnchorRecord } from '@ecom/common/anchoring';
+import { InMemoryEventBus, createEvent } from '@ecom/common/bus';
+import { loadConfig } from '@ecom/common/config';
 import { createTestPostgres, type TestPostgres } from '@ecom/infrastructure/testing';
 import { orderConfigSchema } from '../src/config';
-import { startOrderService, type RunningOrderService } from '../src/service';
-import type { AnchorRecord } from '@ecom/common';
-import {
-  bearer,
-  eventually,
-  jwtEnv,
-  spyOn,
-  startAuthStub,
-  startProductStub,
-  type StubProfile,
-} from './support/helpers';
+import { orderService, type RunningOrderService } from '../src/service';
+import { bearer, eventually, spyOnEvents, testJwtEnv } from '@ecom/test-support';
+import { startAuthStub, startProductStub, type StubProfile } from './support/helpers';
 
 const alice = { id: 'user-alice', role: 'customer' as const };
 const bob = { id: 'user-bob', role: 'customer' as const };
@@ -36,7 +30,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
   const profiles = new Map<string, StubProfile>();
   let bus: InMemoryEventBus;
   let service: RunningOrderService;
-  let spy: Awaited<ReturnType<typeof spyOn>>;
+  let spy: Awaited<ReturnType<typeof spyOnEvents>>;
   let pool: Pool;
   const anchored: AnchorRecord[] = [];
 
@@ -49,7 +43,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
     ]);
     auth = await startAuthStub(profiles);
     bus = new InMemoryEventBus({ retry: { baseDelayMs: 10, maxAttempts: 3 } });
-    spy = await spyOn(bus, [
+    spy = await spyOnEvents(bus, [
       'order.created',
       'order.confirmed',
       'order.failed',
@@ -58,7 +52,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       'order.payment.overdue',
     ]);
     const config = loadConfig(orderConfigSchema, {
-      ...jwtEnv,
+      ...testJwtEnv,
       PORT: '0',
       HOST: '127.0.0.1',
       LOG_LEVEL: 'silent',
@@ -71,17 +65,22 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       SWEEP_INTERVAL_MS: '50',
       OUTBOX_POLL_INTERVAL_MS: '20',
     });
-    service = await startOrderService({
+    service = await orderService.start({
       config,
       bus,
-      anchor: {
-        async enqueue(client, record) {
-          // Inside the caller's transaction: prove it by reading the uncommitted status.
-          const { rows } = await client.query('SELECT status FROM orders WHERE id = $1', [
-            record.recordId,
-          ]);
-          anchored.push({ ...record, payload: { ...record.payload, seenStatus: rows[0]?.status } });
-          return true;
+      options: {
+        anchor: {
+          async enqueue(client, record) {
+            // Inside the caller's transaction: prove it by reading the uncommitted status.
+            const { rows } = await client.query('SELECT status FROM orders WHERE id = $1', [
+              record.recordId,
+            ]);
+            anchored.push({
+              ...record,
+              payload: { ...record.payload, seenStatus: rows[0]?.status },
+            });
+            return true;
+          },
         },
       },
     });
@@ -313,7 +312,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
         name: 'Erin Ng',
         line1: '9 Elm Rd',
         city: 'Leeds',
-        state: 'West Yorkshire',
+        region: 'West Yorkshire',
         postalCode: 'LS1 4AP',
         country: 'GB',
       });
@@ -466,20 +465,20 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
         .get('/api/orders?limit=2&page=1')
         .set('Authorization', bearer(carol));
       expect(page1.status).toBe(200);
-      expect(page1.body.pagination).toEqual({ page: 1, limit: 2, total: 3, pages: 2 });
-      expect(page1.body.data.map((o: { id: string }) => o.id)).toEqual([ids[2], ids[1]]);
+      expect(page1.body).toMatchObject({ page: 1, limit: 2, total: 3, totalPages: 2 });
+      expect(page1.body.items.map((o: { id: string }) => o.id)).toEqual([ids[2], ids[1]]);
       const page2 = await api()
         .get('/api/orders?limit=2&page=2')
         .set('Authorization', bearer(carol));
-      expect(page2.body.data.map((o: { id: string }) => o.id)).toEqual([ids[0]]);
-      expect(page1.body.data.every((o: { userId: string }) => o.userId === carol.id)).toBe(true);
+      expect(page2.body.items.map((o: { id: string }) => o.id)).toEqual([ids[0]]);
+      expect(page1.body.items.every((o: { userId: string }) => o.userId === carol.id)).toBe(true);
 
       const mine = await api()
         .get(`/api/orders?userId=${carol.id}&status=PENDING`)
         .set('Authorization', bearer(admin));
-      expect(mine.body.pagination.total).toBe(3);
+      expect(mine.body.total).toBe(3);
       const all = await api().get('/api/orders?limit=100').set('Authorization', bearer(admin));
-      expect(new Set(all.body.data.map((o: { userId: string }) => o.userId)).size).toBeGreaterThan(
+      expect(new Set(all.body.items.map((o: { userId: string }) => o.userId)).size).toBeGreaterThan(
         1,
       );
       expect(
@@ -514,7 +513,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
         .get('/api/orders?seller=me&limit=100')
         .set('Authorization', bearer(seller));
       expect(res.status).toBe(200);
-      const found = res.body.data.find((o: { id: string }) => o.id === mixed.id);
+      const found = res.body.items.find((o: { id: string }) => o.id === mixed.id);
       expect(found).toEqual({
         id: mixed.id,
         status: 'PENDING',
@@ -526,18 +525,18 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
         createdAt: expect.any(String),
         updatedAt: expect.any(String),
       });
-      for (const order of res.body.data as { items: { sellerId: string }[] }[]) {
+      for (const order of res.body.items as { items: { sellerId: string }[] }[]) {
         expect(order.items.length).toBeGreaterThan(0);
         expect(order.items.every((i) => i.sellerId === seller.id)).toBe(true);
       }
-      expect(res.body.pagination.total).toBe(res.body.data.length);
+      expect(res.body.total).toBe(res.body.items.length);
     });
 
     it('shows an admin any seller, and lists nothing for a seller without lines', async () => {
       const other = await api()
         .get('/api/orders?seller=seller-9&limit=100')
         .set('Authorization', bearer(admin));
-      const found = other.body.data.find((o: { id: string }) => o.id === mixed.id);
+      const found = other.body.items.find((o: { id: string }) => o.id === mixed.id);
       expect(found.items).toEqual([
         expect.objectContaining({ productId: 'p-gadget', quantity: 3 }),
       ]);
@@ -545,10 +544,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       const none = await api()
         .get('/api/orders?seller=me')
         .set('Authorization', bearer(otherSeller));
-      expect(none.body).toEqual({
-        data: [],
-        pagination: { page: 1, limit: 20, total: 0, pages: 0 },
-      });
+      expect(none.body).toEqual({ items: [], page: 1, limit: 20, total: 0, totalPages: 0 });
     });
 
     it.each([
@@ -681,6 +677,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
         paymentId: 'pay-1',
         orderId: order.id,
         amount: { amount: 3998, currency: 'USD' },
+        attempt: 1,
       });
       const completed = await deliver('payment.completed', {
         paymentId: 'pay-1',
@@ -826,6 +823,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
         paymentId: 'p',
         orderId: b.id,
         amount: { amount: 250, currency: 'USD' },
+        attempt: 1,
       });
       await waitStatus(b.id, 'PAYMENT_PROCESSING');
       await deliver('payment.failed', {
@@ -943,12 +941,22 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       });
     });
 
-    it('acknowledges an invalid payload without changing anything', async () => {
+    it('dead-letters a payload that breaks its contract at once, with the reason, changing nothing', async () => {
       const order = await placeOrder();
-      await deliver('payment.completed', { orderId: order.id });
+      const bad = await deliver('payment.completed', { orderId: order.id });
       await bus.idle();
       expect(await statusOf(order.id)).toBe('PENDING');
-      expect(bus.deadLetters.filter((d) => d.group === 'order')).toHaveLength(0);
+      expect(bus.deadLetters.filter((d) => d.event?.eventId === bad.eventId)).toEqual([
+        expect.objectContaining({
+          group: 'order',
+          attempts: 1,
+          reason: 'invalid payment.completed payload: paymentId: any.required',
+        }),
+      ]);
+      const metrics = (await api().get('/metrics')).text;
+      expect(metrics).toMatch(
+        /events_dead_lettered_total\{group="order",event_type="payment.completed",service="order"\} [1-9]/,
+      );
     });
   });
 

@@ -1,5 +1,4 @@
 import { priceOrder, type ProductQuote } from '../src/domain/pricing';
-import { productQuoteFrom } from '../src/product-client';
 
 const quotes = (list: ProductQuote[]) => new Map(list.map((q) => [q.id, q]));
 
@@ -63,28 +62,5 @@ describe('pricing', () => {
         quotes([{ id: 'a', name: 'A', priceCents: Number.MAX_SAFE_INTEGER, currency: 'USD' }]),
       ),
     ).toThrow(/too large/);
-  });
-
-  it('reads the product service answer without float arithmetic', () => {
-    expect(
-      productQuoteFrom('p', {
-        id: 'p',
-        name: 'P',
-        price: 12.5,
-        priceCents: 1250,
-        currency: 'USD',
-        sellerId: 's',
-      }),
-    ).toEqual({ id: 'p', name: 'P', priceCents: 1250, currency: 'USD', sellerId: 's' });
-    // Without priceCents, the decimal is read from its text: 0.29 is 29 cents, not 28.999...
-    expect(productQuoteFrom('p', { name: 'P', price: 0.29, currency: 'EUR' }).priceCents).toBe(29);
-    expect(
-      productQuoteFrom('p', { name: 'P', price: { amount: 500, currency: 'GBP' } }),
-    ).toMatchObject({ priceCents: 500, currency: 'GBP' });
-    expect(() => productQuoteFrom('p', { name: 'P', price: 0.125 })).toThrow(/unusable/);
-    expect(() => productQuoteFrom('p', { name: 'P' })).toThrow(/unusable/);
-    expect(() => productQuoteFrom('p', { name: 'P', priceCents: 1, isActive: false })).toThrow(
-      /not available/,
-    );
   });
 });

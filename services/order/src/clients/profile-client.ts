@@ -1,11 +1,6 @@
 import Joi from 'joi';
-import {
-  AppError,
-  DependencyUnavailableError,
-  UnauthorizedError,
-  createServiceClient,
-  type ServiceClient,
-} from '@ecom/common';
+import { createServiceClient, type ServiceClient } from '@ecom/common/client';
+import { AppError, DependencyUnavailableError, UnauthorizedError } from '@ecom/common/errors';
 import type { ShippingAddress } from '../domain/types';
 
 /**
@@ -46,8 +41,7 @@ type Profile = {
 };
 
 export function shippingAddressFromProfile(raw: unknown): ShippingAddress | null {
-  const body = (raw as { user?: unknown })?.user ?? raw;
-  const { value, error } = profileSchema.validate(body);
+  const { value, error } = profileSchema.validate(raw);
   if (error) {
     throw new DependencyUnavailableError(
       'auth-service',
@@ -62,7 +56,7 @@ export function shippingAddressFromProfile(raw: unknown): ShippingAddress | null
     line1: a.line1,
     ...(a.line2 ? { line2: a.line2 } : {}),
     city: a.city,
-    ...(a.region ? { state: a.region } : {}),
+    ...(a.region ? { region: a.region } : {}),
     ...(a.postalCode ? { postalCode: a.postalCode } : {}),
     country: a.country,
   };

@@ -1,4 +1,4 @@
-import { BusinessRuleError } from '@ecom/common';
+import { BusinessRuleError } from '@ecom/common/errors';
 
 /** What the product service told us about one product (already validated). */
 export interface ProductQuote {

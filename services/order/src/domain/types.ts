@@ -1,3 +1,4 @@
+import type { Address } from '@ecom/common/http';
 import type { OrderStatus } from './state-machine';
 
 export interface Money {
@@ -5,16 +6,8 @@ export interface Money {
   currency: string;
 }
 
-export interface ShippingAddress {
-  name: string;
-  line1: string;
-  line2?: string;
-  city: string;
-  state?: string;
-  /** Optional: not every country has postal codes (and profiles may have none). */
-  postalCode?: string;
-  country: string;
-}
+/** The platform's one address shape, with its recipient (common/http/conventions). */
+export type ShippingAddress = Address & { name: string };
 
 export interface OrderItem {
   productId: string;

@@ -143,7 +143,7 @@ export interface ListFilter {
   limit: number;
 }
 
-/** SQL for orders, items, history and idempotency keys. Parameterised queries only. */
+/** SQL for orders, items and their history. Parameterised queries only. */
 export const orderStore = {
   async insert(client: PoolClient, order: NewOrder, cause: Cause): Promise<Order> {
     await client.query(
@@ -452,51 +452,6 @@ export const orderStore = {
       [userId, statuses],
     );
     return rows.map((r) => r.id);
-  },
-
-  async findIdempotencyKey(
-    db: Queryable,
-    userId: string,
-    key: string,
-  ): Promise<{ fingerprint: string; status: number; body: unknown } | null> {
-    const { rows } = await db.query<{
-      fingerprint: string;
-      response_status: number;
-      response_body: unknown;
-    }>(
-      'SELECT fingerprint, response_status, response_body FROM idempotency_keys WHERE user_id = $1 AND key = $2',
-      [userId, key],
-    );
-    const row = rows[0];
-    return row
-      ? { fingerprint: row.fingerprint, status: row.response_status, body: row.response_body }
-      : null;
-  },
-
-  /** Throws pg's unique_violation (23505) when another request holds the key. */
-  async insertIdempotencyKey(
-    client: PoolClient,
-    entry: {
-      userId: string;
-      key: string;
-      fingerprint: string;
-      orderId: string;
-      status: number;
-      body: unknown;
-    },
-  ): Promise<void> {
-    await client.query(
-      `INSERT INTO idempotency_keys (user_id, key, fingerprint, order_id, response_status, response_body)
-       VALUES ($1, $2, $3, $4, $5, $6)`,
-      [
-        entry.userId,
-        entry.key,
-        entry.fingerprint,
-        entry.orderId,
-        entry.status,
-        JSON.stringify(entry.body),
-      ],
-    );
   },
 };
 

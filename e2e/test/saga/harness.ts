@@ -5,32 +5,37 @@ import winston from 'winston';
 import amqp from 'amqplib';
 import Redis from 'ioredis';
 import { Types } from 'mongoose';
+import type { AuthUser } from '@ecom/common/auth';
 import {
   InMemoryEventBus,
   createEventBus,
-  createLogger,
-  generateEs256KeyPair,
   retryDelayMs,
-  loadConfig,
-  signAccessToken,
-  type AuthUser,
   type EventBus,
   type EventEnvelope,
-  type Logger,
-} from '@ecom/common';
+} from '@ecom/common/bus';
+import { loadConfig } from '@ecom/common/config';
+import { createLogger, type Logger } from '@ecom/common/logging';
+import { orderConfigSchema, orderService, type RunningOrderService } from '@ecom/order-service';
 import {
+  MockPaymentGateway,
+  paymentConfigSchema,
+  paymentService,
+  type RunningPaymentService,
+} from '@ecom/payment-service';
+import {
+  loadProductConfig,
+  productService,
+  type RunningProductService,
+} from '@ecom/product-service';
+import {
+  bearer,
   createTestMongo,
   createTestPostgres,
+  eventually as pollUntil,
+  testJwtEnv,
   type TestMongo,
   type TestPostgres,
-} from '@ecom/infrastructure/testing';
-import { loadProductConfig } from '../../../product/src/config';
-import { startProductService, type RunningProductService } from '../../../product/src/service';
-import { paymentConfigSchema } from '../../../payment/src/config';
-import { MockPaymentGateway } from '../../../payment/src/gateway/mock-gateway';
-import { startPaymentService, type RunningPaymentService } from '../../../payment/src/service';
-import { orderConfigSchema } from '../../src/config';
-import { startOrderService, type RunningOrderService } from '../../src/service';
+} from '@ecom/test-support';
 
 export type BusKind = 'memory' | 'redis' | 'rabbitmq';
 
@@ -51,16 +56,8 @@ export const SAGA_EVENTS = [
   'payment.refunded',
 ];
 
-const keys = generateEs256KeyPair();
-export const jwtPublicKey = keys.publicKey;
-export const bearer = (user: AuthUser) =>
-  `Bearer ${signAccessToken(user, {
-    algorithm: 'ES256',
-    key: keys.privateKey,
-    issuer: 'ecom-auth',
-    audience: 'ecom-api',
-    expiresIn: '15m',
-  })}`;
+export { bearer };
+export const jwtPublicKey = testJwtEnv.JWT_PUBLIC_KEY;
 
 export const customer: AuthUser = { id: 'saga-customer', role: 'customer' };
 export const seller: AuthUser = { id: 'saga-seller', role: 'seller' };
@@ -73,18 +70,13 @@ export const address = {
   country: 'US',
 };
 
-export async function eventually<T>(
+/** The saga's waits: longer than a unit test's, since real brokers retry with backoff. */
+export function eventually<T>(
   fn: () => Promise<T> | T,
   what: string,
   timeoutMs = 15000,
 ): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  return pollUntil(fn, { what, timeoutMs, intervalMs: 25 });
 }
 
 export interface LogLine {
@@ -210,10 +202,10 @@ export class Saga {
         this.options.onEvent?.(event);
       },
     });
-    this.product = await startProductService({
+    this.product = await productService.start({
       config: loadProductConfig({
         MONGO_URL: this.mongo.url,
-        JWT_PUBLIC_KEY: keys.publicKey,
+        ...testJwtEnv,
         PORT: '0',
         HOST: '127.0.0.1',
         LOG_LEVEL: 'silent',
@@ -222,9 +214,9 @@ export class Saga {
       bus: this.busFor('product'),
     });
     await this.startPayment();
-    this.order = await startOrderService({
+    this.order = await orderService.start({
       config: loadConfig(orderConfigSchema, {
-        JWT_PUBLIC_KEY: keys.publicKey,
+        ...testJwtEnv,
         PORT: '0',
         HOST: '127.0.0.1',
         DATABASE_URL: this.orderDb.url,
@@ -239,9 +231,9 @@ export class Saga {
   }
 
   async startPayment(): Promise<void> {
-    this.payment = await startPaymentService({
+    this.payment = await paymentService.start({
       config: loadConfig(paymentConfigSchema, {
-        JWT_PUBLIC_KEY: keys.publicKey,
+        ...testJwtEnv,
         PORT: '0',
         HOST: '127.0.0.1',
         DATABASE_URL: this.paymentDb.url,
@@ -249,7 +241,7 @@ export class Saga {
         ...this.options.env?.payment,
       }),
       bus: this.busFor('payment'),
-      gateway: this.gateway,
+      options: { gateway: this.gateway },
       logger: this.logger('payment-service'),
     });
   }

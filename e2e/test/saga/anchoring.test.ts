@@ -1,12 +1,12 @@
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
-import { InMemoryEventBus, loadConfig, type AuthUser } from '@ecom/common';
-import { startEmbeddedChain, type EmbeddedChain } from '../../../../blockchain/src/embedded-chain';
-import { paymentConfigSchema } from '../../../payment/src/config';
-import { startPaymentService } from '../../../payment/src/service';
-import { orderConfigSchema } from '../../src/config';
-import { startOrderService } from '../../src/service';
+import type { AuthUser } from '@ecom/common/auth';
+import { InMemoryEventBus } from '@ecom/common/bus';
+import { loadConfig } from '@ecom/common/config';
+import { startEmbeddedChain, type EmbeddedChain } from '@ecom/blockchain/src/embedded-chain';
+import { orderConfigSchema, orderService } from '@ecom/order-service';
+import { paymentConfigSchema, paymentService } from '@ecom/payment-service';
 import { Saga, address, bearer, customer, eventually, jwtPublicKey } from './harness';
 
 // Order and payment anchoring end to end: the real saga (product, payment, order over the
@@ -21,7 +21,7 @@ interface RecordView {
   recordType: string;
   recordId: string;
   sourceId: string;
-  status: 'pending' | 'anchored' | 'verified' | 'tampered';
+  status: 'PENDING' | 'ANCHORED' | 'VERIFIED' | 'TAMPERED';
   reason?: string;
   receipt: {
     proof: string[] | null;
@@ -143,7 +143,7 @@ describe('anchoring of orders and payments (real saga, real chain)', () => {
       'CONFIRMED',
     ]);
     for (const r of records) {
-      expect(r).toMatchObject({ recordType: 'order', recordId: orderId, status: 'verified' });
+      expect(r).toMatchObject({ recordType: 'order', recordId: orderId, status: 'VERIFIED' });
       expectMined(r);
     }
     const confirmed = JSON.parse(records[1].receipt.canonical).payload;
@@ -163,14 +163,14 @@ describe('anchoring of orders and payments (real saga, real chain)', () => {
       recordType: 'payment',
       recordId: paymentId,
       sourceId: `${paymentId}:completed`,
-      status: 'verified',
+      status: 'VERIFIED',
     });
     expectMined(records[0]);
     expect(JSON.parse(records[0].receipt.canonical).payload).toMatchObject({
       status: 'COMPLETED',
       amount: { amount: 1250, currency: 'USD' },
     });
-    expect((await paymentRecords(paymentId, admin))[0].status).toBe('verified');
+    expect((await paymentRecords(paymentId, admin))[0].status).toBe('VERIFIED');
 
     const other = await paymentApi()
       .get(`/api/blockchain/payment/${paymentId}`)
@@ -195,7 +195,7 @@ describe('anchoring of orders and payments (real saga, real chain)', () => {
     expect(own.body).toMatchObject({ service: 'payment', txHash: paymentTx, chainId: 31337 });
     expect(own.body.records.map((r: RecordView) => [r.recordId, r.status])).toContainEqual([
       paymentId,
-      'verified',
+      'VERIFIED',
     ]);
 
     const orderTx = (await orderRecords(orderId))[1].receipt.txHash!;
@@ -207,7 +207,7 @@ describe('anchoring of orders and payments (real saga, real chain)', () => {
     expect(viaPayment.body.txHash).toBe(orderTx);
     expect(viaPayment.body.records.length).toBeGreaterThan(0);
     for (const r of viaPayment.body.records as RecordView[]) {
-      expect(r).toMatchObject({ recordId: orderId, status: 'verified' });
+      expect(r).toMatchObject({ recordId: orderId, status: 'VERIFIED' });
     }
 
     // Another customer sees none of these records: 404 on both services.
@@ -264,14 +264,14 @@ describe('anchoring of orders and payments (real saga, real chain)', () => {
       'COMPLETED',
       'REFUNDED',
     ]);
-    expect(payment.map((r) => r.status)).toEqual(['verified', 'verified']);
+    expect(payment.map((r) => r.status)).toEqual(['VERIFIED', 'VERIFIED']);
     const order = await orderRecords(id);
     expect(order.map((r) => JSON.parse(r.receipt.canonical).payload.to)).toEqual([
       'PAYMENT_PROCESSING',
       'CONFIRMED',
       'CANCELLED',
     ]);
-    expect(order.every((r) => r.status === 'verified')).toBe(true);
+    expect(order.every((r) => r.status === 'VERIFIED')).toBe(true);
 
     // Someone edits the database behind the services' backs.
     await saga.payment.pool.query(
@@ -283,10 +283,10 @@ describe('anchoring of orders and payments (real saga, real chain)', () => {
       [id],
     );
     const tamperedPayment = await paymentRecords(pid);
-    expect(tamperedPayment[0]).toMatchObject({ status: 'tampered' });
+    expect(tamperedPayment[0]).toMatchObject({ status: 'TAMPERED' });
     expect(tamperedPayment[0].reason).toMatch(/changed/);
     const tamperedOrder = await orderRecords(id);
-    expect(tamperedOrder.map((r) => r.status)).toEqual(['verified', 'tampered', 'verified']);
+    expect(tamperedOrder.map((r) => r.status)).toEqual(['VERIFIED', 'TAMPERED', 'VERIFIED']);
 
     // The verify route re-checks against the database too.
     const tx = tamperedOrder[1].receipt.txHash!;
@@ -297,7 +297,7 @@ describe('anchoring of orders and payments (real saga, real chain)', () => {
     const mine = (res.body.records as RecordView[]).find(
       (r) => r.sourceId === tamperedOrder[1].sourceId,
     );
-    expect(mine?.status).toBe('tampered');
+    expect(mine?.status).toBe('TAMPERED');
   });
 
   it('a chain outage never blocks the saga: records stay pending, then catch up', async () => {
@@ -306,7 +306,7 @@ describe('anchoring of orders and payments (real saga, real chain)', () => {
     try {
       ({ orderId: id } = await confirmedOrder());
       const records = await orderRecords(id);
-      expect(records.map((r) => r.status)).toEqual(['pending', 'pending']);
+      expect(records.map((r) => r.status)).toEqual(['PENDING', 'PENDING']);
       expect(records[0].receipt.txHash).toBeNull();
       const status = await orderApi()
         .get('/api/blockchain/status')
@@ -319,7 +319,7 @@ describe('anchoring of orders and payments (real saga, real chain)', () => {
     }
     await flush();
     const records = await orderRecords(id);
-    expect(records.map((r) => r.status)).toEqual(['verified', 'verified']);
+    expect(records.map((r) => r.status)).toEqual(['VERIFIED', 'VERIFIED']);
     const status = await paymentApi()
       .get('/api/blockchain/status')
       .set('Authorization', bearer(admin));
@@ -340,19 +340,19 @@ describe('anchoring of orders and payments (real saga, real chain)', () => {
       OUTBOX_POLL_INTERVAL_MS: '60000',
     };
     const bus = new InMemoryEventBus();
-    const order = await startOrderService({
+    const order = await orderService.start({
       config: loadConfig(orderConfigSchema, {
         ...env,
         DATABASE_URL: saga.orderDbUrl,
         PRODUCT_SERVICE_URL: saga.product.url,
       }),
       bus,
-      consume: false,
+      options: { consume: false },
     });
-    const payment = await startPaymentService({
+    const payment = await paymentService.start({
       config: loadConfig(paymentConfigSchema, { ...env, DATABASE_URL: saga.paymentDbUrl }),
       bus,
-      consume: false,
+      options: { consume: false },
     });
     try {
       expect(order.anchoring).toBeNull();

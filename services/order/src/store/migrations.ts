@@ -1,10 +1,17 @@
-import { outboxMigration, processedEventsMigration, type Migration } from '@ecom/common';
+import {
+  httpIdempotencyMigration,
+  outboxMigration,
+  processedEventsMigration,
+  type Migration,
+} from '@ecom/common/postgres';
 
 /** Versioned schema of order_db; ids sort in the order they run. Never edit a shipped one. */
 export const orderMigrations: Migration[] = [
-  // From common: the outbox and the idempotent-consumer table ('000_...' ids run first).
+  // From common: the outbox, the idempotent-consumer table and the HTTP Idempotency-Key
+  // records ('000_...' ids run first).
   outboxMigration,
   processedEventsMigration,
+  httpIdempotencyMigration,
   {
     id: '001_orders',
     sql: `
@@ -91,6 +98,24 @@ export const orderMigrations: Migration[] = [
       ALTER TABLE orders ADD COLUMN IF NOT EXISTS payment_checked_at timestamptz;
       CREATE INDEX IF NOT EXISTS orders_processing_since_idx ON orders (updated_at)
         WHERE status = 'PAYMENT_PROCESSING';
+    `,
+  },
+  {
+    // Idempotency-Key records moved to common's http_idempotency (scope 'orders.create'), and
+    // the one address shape of the platform: `state` is now `region`.
+    id: '005_common_idempotency_and_address',
+    sql: `
+      INSERT INTO http_idempotency (scope, user_id, key, fingerprint, resource_id,
+                                    response_status, response_body, created_at)
+        SELECT 'orders.create', user_id, key, fingerprint, order_id::text, response_status,
+               response_body, created_at
+          FROM idempotency_keys
+        ON CONFLICT DO NOTHING;
+      DROP TABLE idempotency_keys;
+      UPDATE orders
+         SET shipping_address = (shipping_address - 'state')
+             || jsonb_build_object('region', shipping_address->'state')
+       WHERE shipping_address ? 'state';
     `,
   },
 ];

@@ -1,0 +1,228 @@
+import { randomUUID } from 'node:crypto';
+import type { Pool } from 'pg';
+import type { AuthUser } from '@ecom/common/auth';
+import {
+  BusinessRuleError,
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+} from '@ecom/common/errors';
+import { page, type Page, type PageQuery } from '@ecom/common/http';
+import { currentCorrelationId, getContext } from '@ecom/common/logging';
+import {
+  withTransaction,
+  type IdempotencyStore,
+  type IdempotentResult,
+} from '@ecom/common/postgres';
+import type { ProductCatalog } from '../clients/catalog';
+import type { ProfileDirectory } from '../clients/profile-client';
+import { priceOrder, type RequestedItem } from '../domain/pricing';
+import { sellerOrderView, type SellerOrderView } from '../domain/seller-view';
+import { MANUAL_STATUS_TRANSITIONS, TRANSITIONS, type OrderStatus } from '../domain/state-machine';
+import type { Cause, HistoryEntry, Order, ShippingAddress } from '../domain/types';
+import { orderStore } from '../store/order-store';
+import type { OrderTransitions } from './transitions';
+
+export interface CreateOrderInput {
+  items: RequestedItem[];
+  payment?: { method: 'card'; token: string };
+  /** Optional: the customer's profile address is used when it is left out. */
+  shippingAddress?: ShippingAddress;
+}
+
+export interface OrdersDeps {
+  pool: Pool;
+  catalog: ProductCatalog;
+  profiles: ProfileDirectory;
+  idempotency: IdempotencyStore;
+  transitions: OrderTransitions;
+}
+
+export type OrderListQuery = PageQuery & { status?: OrderStatus; userId?: string; seller?: string };
+
+const isAdmin = (user: AuthUser) => user.role === 'admin';
+
+export function requestCause(user: AuthUser): Cause {
+  return { type: 'request', requestId: getContext()?.requestId ?? 'unknown', userId: user.id };
+}
+
+/**
+ * The order use cases behind the HTTP API. They own their transactions: a state change, its
+ * history, its event and its anchor request commit together.
+ */
+export class Orders {
+  constructor(private readonly deps: OrdersDeps) {}
+
+  /**
+   * Prices the items from product, stores the order PENDING and emits order.created, once per
+   * Idempotency-Key. `credentials` (the caller's access token) lets order read the profile
+   * address when the request has none.
+   */
+  async create(
+    user: AuthUser,
+    input: CreateOrderInput,
+    idempotencyKey?: string,
+    credentials?: string,
+  ): Promise<IdempotentResult> {
+    return this.deps.idempotency.run(
+      { scope: 'orders.create', userId: user.id, key: idempotencyKey, body: input },
+      async (claimKey) => {
+        const shippingAddress = input.shippingAddress ?? (await this.profileAddress(credentials));
+        const productIds = [...new Set(input.items.map((i) => i.productId))];
+        // Outside any transaction: a slow product must not hold a database connection.
+        const priced = priceOrder(input.items, await this.deps.catalog.quote(productIds));
+        const orderId = randomUUID();
+        const order = await withTransaction(this.deps.pool, async (client) => {
+          const created = await orderStore.insert(
+            client,
+            {
+              id: orderId,
+              userId: user.id,
+              priced,
+              paymentMethod: input.payment?.method ?? null,
+              shippingAddress,
+              correlationId: currentCorrelationId(),
+            },
+            requestCause(user),
+          );
+          await claimKey(client, orderId, { status: 201, body: created });
+          await this.deps.transitions.publish(client, created, 'order.created', {
+            orderId,
+            userId: user.id,
+            items: created.items.map((i) => ({
+              productId: i.productId,
+              quantity: i.quantity,
+              unitPrice: i.unitPrice.amount,
+              name: i.name,
+            })),
+            total: created.total,
+            payment: input.payment
+              ? { method: input.payment.method, token: input.payment.token }
+              : null,
+          });
+          return created;
+        });
+        return { status: 201, body: order };
+      },
+    );
+  }
+
+  private async profileAddress(credentials: string | undefined): Promise<ShippingAddress> {
+    const address = credentials ? await this.deps.profiles.shippingAddress(credentials) : null;
+    if (!address) {
+      throw new BusinessRuleError(
+        'No shipping address: send "shippingAddress" with the order, or save an address in your profile first (PUT /api/auth/profile with "address")',
+        { field: 'shippingAddress' },
+        'SHIPPING_ADDRESS_REQUIRED',
+      );
+    }
+    return address;
+  }
+
+  /** Owner or admin; anyone else gets 404 so order ids cannot be probed. */
+  async getVisible(user: AuthUser, id: string): Promise<Order> {
+    const order = await orderStore.get(this.deps.pool, id);
+    if (!order || !(isAdmin(user) || order.userId === user.id)) {
+      throw new NotFoundError(`Order ${id} not found`);
+    }
+    return order;
+  }
+
+  /** Owners of orders (user ids), for the blockchain routes' access rule. */
+  ownersOf(ids: string[]): Promise<Map<string, string>> {
+    return orderStore.owners(this.deps.pool, ids);
+  }
+
+  /** Own orders (admin: all, or one user's); with `seller`, a seller's view (listForSeller). */
+  async list(user: AuthUser, query: OrderListQuery): Promise<Page<Order | SellerOrderView>> {
+    if (query.seller !== undefined)
+      return this.listForSeller(user, { ...query, seller: query.seller });
+    if (query.userId !== undefined && !isAdmin(user) && query.userId !== user.id) {
+      throw new ForbiddenError('Only an admin may list the orders of another user');
+    }
+    const userId = isAdmin(user) ? query.userId : user.id;
+    const { orders, total } = await orderStore.list(this.deps.pool, {
+      page: query.page,
+      limit: query.limit,
+      ...(userId !== undefined ? { userId } : {}),
+      ...(query.status ? { status: query.status } : {}),
+    });
+    return page(orders, query, total);
+  }
+
+  /**
+   * `?seller=me` (a seller's own lines) or `?seller=<id>` (an admin looking at a seller): the
+   * orders holding at least one of the seller's lines, each showing only those lines.
+   */
+  private async listForSeller(user: AuthUser, query: OrderListQuery & { seller: string }) {
+    const sellerId = query.seller === 'me' ? user.id : query.seller;
+    if (!isAdmin(user) && (user.role !== 'seller' || sellerId !== user.id)) {
+      throw new ForbiddenError(
+        user.role === 'seller'
+          ? 'A seller may only list their own lines (seller=me)'
+          : 'Only sellers and admins may list orders by seller',
+      );
+    }
+    const { orders, total } = await orderStore.list(this.deps.pool, {
+      page: query.page,
+      limit: query.limit,
+      sellerId,
+      ...(query.status ? { status: query.status } : {}),
+    });
+    return page(
+      orders.map((o) => sellerOrderView(o, sellerId)),
+      query,
+      total,
+    );
+  }
+
+  async history(user: AuthUser, id: string): Promise<{ orderId: string; history: HistoryEntry[] }> {
+    await this.getVisible(user, id);
+    return { orderId: id, history: await orderStore.history(this.deps.pool, id) };
+  }
+
+  async cancel(user: AuthUser, id: string, reason?: string): Promise<Order> {
+    await this.getVisible(user, id);
+    const result = await withTransaction(this.deps.pool, (client) =>
+      this.deps.transitions.apply(client, {
+        orderId: id,
+        transition: 'cancel',
+        cause: requestCause(user),
+        reason: reason ?? (isAdmin(user) ? 'cancelled by admin' : 'cancelled by customer'),
+      }),
+    );
+    if (!result.applied) {
+      throw new ConflictError(`Order ${id} can no longer be cancelled (status ${result.current})`, {
+        status: result.current,
+      });
+    }
+    return result.order;
+  }
+
+  async setStatus(user: AuthUser, id: string, status: OrderStatus): Promise<Order> {
+    const order = await orderStore.get(this.deps.pool, id);
+    const sellerOwnsLine =
+      user.role === 'seller' && order?.items.some((i) => i.sellerId === user.id);
+    if (!order || !(isAdmin(user) || sellerOwnsLine || order.userId === user.id)) {
+      throw new NotFoundError(`Order ${id} not found`);
+    }
+    if (!isAdmin(user) && !sellerOwnsLine) {
+      throw new ForbiddenError('Only an admin or a seller of this order may set its status');
+    }
+    const transition = MANUAL_STATUS_TRANSITIONS[status];
+    if (!transition) {
+      throw new BusinessRuleError(`Status ${status} cannot be set by hand`, { status });
+    }
+    const result = await withTransaction(this.deps.pool, (client) =>
+      this.deps.transitions.apply(client, { orderId: id, transition, cause: requestCause(user) }),
+    );
+    if (!result.applied) {
+      throw new ConflictError(`Order ${id} cannot go from ${result.current} to ${status}`, {
+        status: result.current,
+        requested: status,
+        allowedFrom: TRANSITIONS[transition].from,
+      });
+    }
+    return result.order;
+  }
+}

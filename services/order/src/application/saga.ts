@@ -1,0 +1,173 @@
+import type { PoolClient } from 'pg';
+import type { ContractEvent } from '@ecom/common/bus';
+import type { Logger } from '@ecom/common/logging';
+import { TRANSITIONS, type TransitionName } from '../domain/state-machine';
+import type { Cause, Order } from '../domain/types';
+import { orderStore } from '../store/order-store';
+import { orderLines, type OrderTransitions } from './transitions';
+
+export interface OrderSagaDeps {
+  transitions: OrderTransitions;
+  logger: Logger;
+  reservationTtlMs: number;
+}
+
+function eventCause(event: { eventId: string; eventType: string }): Cause {
+  return { type: 'event', eventId: event.eventId, eventType: event.eventType };
+}
+
+/**
+ * The order's side of the saga: what each event of product, payment and auth does to an order.
+ * Each runs inside the transaction that records the event as handled (handled once).
+ */
+export class OrderSaga {
+  constructor(private readonly deps: OrderSagaDeps) {}
+
+  private get apply() {
+    return this.deps.transitions.apply.bind(this.deps.transitions);
+  }
+
+  async onInventoryReserved(client: PoolClient, event: ContractEvent<'inventory.reserved'>) {
+    const order = await orderStore.get(client, event.data.orderId);
+    if (!order) return this.unknownOrder(event);
+    const transition: TransitionName = order.paymentMethod
+      ? 'reservedWithPayment'
+      : 'reservedAwaitingPayment';
+    const result = await this.apply(client, {
+      orderId: order.id,
+      transition,
+      cause: eventCause(event),
+      set: { reservationTtlMs: this.deps.reservationTtlMs },
+    });
+    if (!result.applied && (result.current === 'CANCELLED' || result.current === 'FAILED')) {
+      await this.releaseLateReservation(client, order, event);
+    }
+  }
+
+  async onInventoryRejected(client: PoolClient, event: ContractEvent<'inventory.rejected'>) {
+    const reason = `inventory rejected: ${event.data.reason || 'unknown'}${
+      event.data.productId ? ` (product ${event.data.productId})` : ''
+    }`;
+    await this.apply(client, {
+      orderId: event.data.orderId,
+      transition: 'fail',
+      cause: eventCause(event),
+      reason,
+      set: { failureReason: reason },
+    });
+  }
+
+  async onPaymentInitiated(client: PoolClient, event: ContractEvent<'payment.initiated'>) {
+    const settled = await orderStore.paymentAttemptSettled(client, event.data.orderId);
+    if (settled !== undefined && event.data.attempt <= settled) {
+      // The outcome of this attempt arrived first: the order already moved past it.
+      this.deps.logger.info('stale payment.initiated ignored', {
+        orderId: event.data.orderId,
+        attempt: event.data.attempt,
+        settled,
+      });
+      return;
+    }
+    await this.apply(client, {
+      orderId: event.data.orderId,
+      transition: 'paymentStarted',
+      cause: eventCause(event),
+      set: { paymentId: event.data.paymentId },
+    });
+  }
+
+  async onPaymentCompleted(client: PoolClient, event: ContractEvent<'payment.completed'>) {
+    await this.apply(client, {
+      orderId: event.data.orderId,
+      transition: 'confirm',
+      cause: eventCause(event),
+      set: { paymentId: event.data.paymentId },
+    });
+  }
+
+  async onPaymentFailed(client: PoolClient, event: ContractEvent<'payment.failed'>) {
+    if (event.data.attempt !== undefined) {
+      await orderStore.settlePaymentAttempt(client, event.data.orderId, event.data.attempt);
+    }
+    const reason = `payment failed: ${event.data.code}${
+      event.data.reason ? ` (${event.data.reason})` : ''
+    }`;
+    await this.apply(client, {
+      orderId: event.data.orderId,
+      // A decline on POST /api/payments/initiate: the customer may try another card.
+      transition: event.data.retryable ? 'paymentDeclinedRetryable' : 'fail',
+      cause: eventCause(event),
+      reason,
+      set: event.data.retryable
+        ? { reservationTtlMs: this.deps.reservationTtlMs }
+        : { failureReason: reason },
+    });
+  }
+
+  async onPaymentRefunded(client: PoolClient, event: ContractEvent<'payment.refunded'>) {
+    const found = await orderStore.addRefund(client, event.data.orderId, event.data.amount.amount);
+    if (!found) this.unknownOrder(event);
+  }
+
+  /**
+   * user.deleted: the account is gone, so its open orders are cancelled (order.cancelled makes
+   * product release the stock and payment refund what it charged). Shipped orders stay.
+   */
+  async onUserDeleted(client: PoolClient, event: ContractEvent<'user.deleted'>) {
+    const ids = await orderStore.ordersOfUser(client, event.data.userId, TRANSITIONS.cancel.from);
+    for (const orderId of ids) {
+      await this.apply(client, {
+        orderId,
+        transition: 'cancel',
+        cause: eventCause(event),
+        reason: 'ACCOUNT_DELETED',
+      });
+    }
+    if (ids.length > 0) {
+      this.deps.logger.info('open orders of a deleted account cancelled', { count: ids.length });
+    }
+  }
+
+  /**
+   * inventory.reserved for an order that was cancelled or failed while still PENDING: the
+   * product reserved after it saw our compensation, so ask it to release once more.
+   */
+  private async releaseLateReservation(
+    client: PoolClient,
+    order: Order,
+    event: { eventId: string },
+  ) {
+    const history = await orderStore.history(client, order.id);
+    const last = history[history.length - 1];
+    if (!last || last.from !== 'PENDING') return;
+    this.deps.logger.warn('late reservation for a closed order: releasing it', {
+      orderId: order.id,
+      status: order.status,
+      eventId: event.eventId,
+    });
+    const { transitions } = this.deps;
+    if (order.status === 'CANCELLED') {
+      await transitions.publish(client, order, 'order.cancelled', {
+        orderId: order.id,
+        userId: order.userId,
+        reason: 'LATE_RESERVATION',
+        previousStatus: 'PENDING',
+        items: orderLines(order),
+      });
+    } else {
+      await transitions.publish(client, order, 'order.failed', {
+        orderId: order.id,
+        reason: order.failureReason ?? 'failed',
+        items: orderLines(order),
+      });
+    }
+  }
+
+  private unknownOrder(event: { eventId: string; eventType: string; data: unknown }): void {
+    this.deps.logger.warn('event for an unknown order ignored', {
+      eventId: event.eventId,
+      eventType: event.eventType,
+      orderId: (event.data as { orderId?: unknown }).orderId,
+    });
+  }
+}

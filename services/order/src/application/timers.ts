@@ -1,0 +1,105 @@
+import type { Pool } from 'pg';
+import type { Logger } from '@ecom/common/logging';
+import { withTransaction } from '@ecom/common/postgres';
+import { orderStore } from '../store/order-store';
+import type { OrderTransitions } from './transitions';
+
+export interface OrderTimersDeps {
+  pool: Pool;
+  transitions: OrderTransitions;
+  logger: Logger;
+  /** A PAYMENT_PROCESSING order unchanged this long makes order ask payment (order.payment.overdue). */
+  paymentOverdueMs: number;
+  /** ...and this long fails it (0: never); payment refunds a charge it made for a failed order. */
+  paymentGiveUpMs: number;
+}
+
+const BATCH = 100;
+
+/**
+ * What the order service does on a timer (its sweeper runs sweep()): orders whose reservation
+ * ran out, and orders waiting too long for payment. Rows are claimed with FOR UPDATE SKIP
+ * LOCKED, so several instances can sweep at once.
+ */
+export class OrderTimers {
+  constructor(private readonly deps: OrderTimersDeps) {}
+
+  async sweep(): Promise<{ expired: number; asked: number; failed: number }> {
+    let expired = 0;
+    for (;;) {
+      const n = await this.expireReservations();
+      expired += n;
+      if (n < BATCH) break;
+    }
+    if (expired > 0) this.deps.logger.info('expired reservations cancelled', { count: expired });
+    const asked = await this.askAboutOverduePayments();
+    const failed = await this.failStuckPayments();
+    return { expired, asked, failed };
+  }
+
+  /** Cancels orders whose reservation expired while waiting for payment. Returns how many. */
+  async expireReservations(): Promise<number> {
+    return withTransaction(this.deps.pool, async (client) => {
+      const ids = await orderStore.expiredAwaitingPayment(client, BATCH);
+      let cancelled = 0;
+      for (const id of ids) {
+        const result = await this.deps.transitions.apply(client, {
+          orderId: id,
+          transition: 'expire',
+          cause: { type: 'system', name: 'reservation-expiry' },
+          reason: 'RESERVATION_EXPIRED',
+        });
+        if (result.applied) cancelled += 1;
+      }
+      return cancelled;
+    });
+  }
+
+  /**
+   * An order left in PAYMENT_PROCESSING (payment.completed or .failed lost, or payment never
+   * saw the order) makes order publish order.payment.overdue; payment answers by publishing
+   * the payment's outcome again, or payment.failed when it has no charge for the order (and
+   * then never charges it). Asked again every paymentOverdueMs until the order moves.
+   */
+  async askAboutOverduePayments(): Promise<number> {
+    return withTransaction(this.deps.pool, async (client) => {
+      const ids = await orderStore.claimOverduePayments(client, this.deps.paymentOverdueMs, BATCH);
+      for (const id of ids) {
+        const order = await orderStore.get(client, id);
+        if (!order) continue;
+        await this.deps.transitions.publish(client, order, 'order.payment.overdue', {
+          orderId: order.id,
+          userId: order.userId,
+          since: order.updatedAt,
+        });
+      }
+      if (ids.length > 0) {
+        this.deps.logger.warn('payment overdue: asked payment', { count: ids.length });
+      }
+      return ids.length;
+    });
+  }
+
+  /**
+   * Past paymentGiveUpMs (payment gone for good) the order fails: product releases the stock,
+   * and payment, whenever it is back, refunds a charge it made for the failed order.
+   */
+  async failStuckPayments(): Promise<number> {
+    if (this.deps.paymentGiveUpMs <= 0) return 0;
+    return withTransaction(this.deps.pool, async (client) => {
+      const ids = await orderStore.stuckPayments(client, this.deps.paymentGiveUpMs, BATCH);
+      let failed = 0;
+      for (const id of ids) {
+        const result = await this.deps.transitions.apply(client, {
+          orderId: id,
+          transition: 'fail',
+          cause: { type: 'system', name: 'payment-timeout' },
+          reason: 'PAYMENT_TIMEOUT',
+          set: { failureReason: 'PAYMENT_TIMEOUT: no outcome from payment in time' },
+        });
+        if (result.applied) failed += 1;
+      }
+      return failed;
+    });
+  }
+}

@@ -1,0 +1,176 @@
+import Joi from 'joi';
+import { anchoringOperations } from '@ecom/common/anchoring/api';
+import { defineApi, moneySchema, pageQueryKeys, shippingAddressSchema } from '@ecom/common/http';
+import { ORDER_STATUSES } from '../domain/state-machine';
+
+/**
+ * The order service's HTTP API: routes, access, input schemas and answers. The routes bind
+ * their handlers to it, the gateway routes by it, /docs and Postman are generated from it.
+ */
+
+const text = (max: number) => Joi.string().trim().min(1).max(max);
+const productId = text(128)
+  .pattern(/^[A-Za-z0-9_-]+$/)
+  .messages({ 'string.pattern.base': '{{#label}} must be a product id' });
+const orderId = Joi.object({ id: Joi.string().guid().required() });
+const status = Joi.string().valid(...ORDER_STATUSES);
+const nullable = (schema: Joi.Schema) => schema.allow(null);
+const timestamp = Joi.string().isoDate();
+
+export const createOrderBody = Joi.object({
+  items: Joi.array()
+    .items(
+      Joi.object({
+        productId: productId.required(),
+        quantity: Joi.number().integer().min(1).max(1000).required(),
+      }),
+    )
+    .min(1)
+    .max(50)
+    .unique('productId')
+    .required(),
+  payment: Joi.object({
+    method: Joi.string().valid('card').required(),
+    token: text(200).required(),
+  }),
+  shippingAddress: shippingAddressSchema.description(
+    "Optional: left out, the customer's profile address and name are used",
+  ),
+});
+
+const item = Joi.object({
+  productId: Joi.string(),
+  name: Joi.string(),
+  sellerId: nullable(Joi.string()),
+  quantity: Joi.number().integer(),
+  unitPrice: moneySchema,
+  lineTotal: moneySchema,
+});
+
+export const orderSchema = Joi.object({
+  id: Joi.string().guid(),
+  userId: Joi.string(),
+  status,
+  items: Joi.array().items(item),
+  total: moneySchema,
+  refunded: moneySchema,
+  paymentMethod: nullable(Joi.string()),
+  paymentId: nullable(Joi.string()),
+  shippingAddress: shippingAddressSchema,
+  failureReason: nullable(Joi.string()),
+  correlationId: Joi.string(),
+  reservationExpiresAt: nullable(timestamp),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+}).label('Order');
+
+const sellerOrderSchema = Joi.object({
+  id: Joi.string().guid(),
+  status,
+  items: Joi.array().items(item),
+  sellerTotal: moneySchema,
+  shippingAddress: shippingAddressSchema,
+  createdAt: timestamp,
+  updatedAt: timestamp,
+}).label('SellerOrder');
+
+const historySchema = Joi.object({
+  orderId: Joi.string().guid(),
+  history: Joi.array().items(
+    Joi.object({
+      from: nullable(status),
+      to: status,
+      at: timestamp,
+      reason: nullable(Joi.string()),
+      cause: Joi.object()
+        .unknown(true)
+        .description(
+          "{ type: 'request', requestId, userId } | { type: 'event', eventId, eventType } | { type: 'system', name }",
+        ),
+    }),
+  ),
+});
+
+export const orderApi = defineApi({
+  service: 'order',
+  tag: { name: 'Orders', description: 'Orders and their saga (order service)' },
+  prefixes: ['/api/orders', '/api/blockchain/order'],
+  operations: {
+    createOrder: {
+      method: 'post',
+      path: '/api/orders',
+      summary: 'Place an order (payment optional: without it the order waits in AWAITING_PAYMENT)',
+      access: 'user',
+      body: createOrderBody,
+      idempotent: true,
+      response: {
+        status: 201,
+        description: 'The order, PENDING (a replay: header Idempotent-Replayed)',
+        schema: orderSchema,
+      },
+      errors: {
+        422: 'UNKNOWN_PRODUCT, PRODUCT_UNAVAILABLE, MIXED_CURRENCY, IDEMPOTENCY_KEY_REUSED, SHIPPING_ADDRESS_REQUIRED (no address in the body nor the profile)',
+        409: 'A request with this Idempotency-Key is still in progress',
+      },
+    },
+    listOrders: {
+      method: 'get',
+      path: '/api/orders',
+      summary:
+        "Own orders, newest first (admin: all, or ?userId=); ?seller=me: a seller's orders with only their lines",
+      access: 'user',
+      query: Joi.object({
+        ...pageQueryKeys,
+        status,
+        userId: Joi.string().max(128).description('admin only'),
+        seller: Joi.string()
+          .max(128)
+          .pattern(/^[A-Za-z0-9_-]+$/)
+          .description("'me' (sellers: orders holding their lines) or a seller id (admin)"),
+      }).oxor('userId', 'seller'),
+      response: {
+        status: 200,
+        description: 'A page of orders (with ?seller: SellerOrder items)',
+        schema: Joi.alternatives(orderSchema, sellerOrderSchema),
+        list: true,
+      },
+    },
+    getOrder: {
+      method: 'get',
+      path: '/api/orders/:id',
+      summary: 'One order (owner or admin)',
+      access: 'user',
+      params: orderId,
+      response: { status: 200, description: 'The order', schema: orderSchema },
+    },
+    getOrderHistory: {
+      method: 'get',
+      path: '/api/orders/:id/history',
+      summary: 'Every status change of an order, with its cause',
+      access: 'user',
+      params: orderId,
+      response: { status: 200, description: 'The history', schema: historySchema },
+    },
+    cancelOrder: {
+      method: 'put',
+      path: '/api/orders/:id/cancel',
+      summary: 'Cancel before shipping (owner or admin): stock released, payment refunded',
+      access: 'user',
+      params: orderId,
+      body: Joi.object({ reason: text(500) }),
+      response: { status: 200, description: 'The cancelled order', schema: orderSchema },
+      errors: { 409: 'Already shipped or closed' },
+    },
+    setOrderStatus: {
+      method: 'put',
+      path: '/api/orders/:id/status',
+      summary: 'Ship or deliver (admin, or a seller of one of its lines)',
+      access: ['seller', 'admin'],
+      params: orderId,
+      body: Joi.object({ status: Joi.string().valid('SHIPPED', 'DELIVERED').required() }),
+      response: { status: 200, description: 'The order', schema: orderSchema },
+      errors: { 409: 'Illegal transition (details: status, requested, allowedFrom)' },
+    },
+    ...anchoringOperations({ recordType: 'order', servesVerify: false }),
+  },
+});
