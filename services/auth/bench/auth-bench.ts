@@ -8,10 +8,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createLogger, generateEs256KeyPair, InMemoryEventBus } from '@ecom/common';
+import { generateEs256KeyPair } from '@ecom/common/auth';
+import { InMemoryEventBus } from '@ecom/common/bus';
+import { createLogger } from '@ecom/common/logging';
 import { startMongoStandIn } from '@ecom/infrastructure';
-import { loadAuthConfig } from '../src/config';
-import { startAuthService } from '../src/service';
+import { authService, loadAuthConfig } from '../src';
 
 const SECTION_START = '<!-- bench:auth:start -->';
 const SECTION_END = '<!-- bench:auth:end -->';
@@ -76,7 +77,7 @@ async function main(): Promise<void> {
     // The bench fails on purpose many times: keep the lockout out of the way.
     LOGIN_MAX_FAILURES: '1000',
   });
-  const service = await startAuthService({
+  const service = await authService.start({
     config,
     bus,
     logger: createLogger('auth-bench', 'silent'),

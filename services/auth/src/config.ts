@@ -1,13 +1,12 @@
 import Joi from 'joi';
+import type { JwtVerifyConfig } from '@ecom/common/auth';
 import {
   baseConfigKeys,
   busConfigKeys,
   jwtVerifyConfigKeys,
   loadConfig,
-  loadConfigOrExit,
   pemFromEnv,
-  type JwtAlgorithm,
-} from '@ecom/common';
+} from '@ecom/common/config';
 import { parseDurationSeconds } from './domain/duration';
 
 /** A duration such as `15m`, `7d`, `3600s` or plain seconds (`900`). */
@@ -18,7 +17,7 @@ const duration = Joi.string()
     return seconds > 0 ? value : helpers.error('any.invalid');
   });
 
-export const authConfigSchema = Joi.object({
+export const authConfigSchema = Joi.object<AuthConfig>({
   ...baseConfigKeys,
   ...jwtVerifyConfigKeys,
   ...busConfigKeys,
@@ -58,18 +57,13 @@ export const authConfigSchema = Joi.object({
   OUTBOX_RELAY_INTERVAL_MS: Joi.number().integer().min(10).max(600000).default(2000),
 });
 
-export interface AuthConfig {
+export interface AuthConfig extends JwtVerifyConfig {
   NODE_ENV: 'development' | 'test' | 'production';
   LOG_LEVEL: string;
   HOST: string;
   BODY_LIMIT: string;
   SHUTDOWN_TIMEOUT_MS: number;
-  JWT_ALGORITHM: JwtAlgorithm;
-  JWT_PUBLIC_KEY?: string;
   JWT_PRIVATE_KEY?: string;
-  JWT_SECRET?: string;
-  JWT_ISSUER: string;
-  JWT_AUDIENCE: string;
   EVENT_BUS: 'memory' | 'redis' | 'rabbitmq';
   REDIS_URL?: string;
   AMQP_URL?: string;
@@ -90,11 +84,6 @@ export interface AuthConfig {
 /** Validates the environment (throws ConfigError naming the bad variable). */
 export function loadAuthConfig(env: NodeJS.ProcessEnv = process.env): AuthConfig {
   return loadConfig<AuthConfig>(authConfigSchema, env);
-}
-
-/** For main.ts: one clear line and exit 1 on a bad value. */
-export function loadAuthConfigOrExit(env: NodeJS.ProcessEnv = process.env): AuthConfig {
-  return loadConfigOrExit<AuthConfig>(authConfigSchema, env);
 }
 
 /** The key that signs access tokens: the PEM private key, or the shared secret for HS256. */

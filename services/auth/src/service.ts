@@ -1,48 +1,26 @@
-import type { Server } from 'node:http';
-import type { Express } from 'express';
-import type { Connection } from 'mongoose';
 import {
-  closeHttpServer,
-  createLogger,
-  createMongoOutbox,
-  listenHttp,
   jwtVerifyOptionsFromConfig,
   verifyAccessToken,
-  type EventBus,
   type JwtVerifyOptions,
-  type Listening,
-  type Logger,
-  type MongoOutbox,
-} from '@ecom/common';
-import { createAccounts, type Accounts } from './accounts';
-import { createAuthApp } from './app';
-import { signingKey, type AuthConfig } from './config';
+} from '@ecom/common/auth';
+import { createMongoOutbox } from '@ecom/common/mongo';
+import { defineService, type RunningService } from '@ecom/common/service';
+import { createAccounts } from './application/accounts';
+import { createBcryptHasher, type PasswordHasher } from './application/password-hasher';
+import { createTokenIssuer } from './application/tokens';
+import { authConfigSchema, signingKey, type AuthConfig } from './config';
 import { parseDurationSeconds } from './domain/duration';
-import { createUserEventPublisher, type UserEventPublisher } from './events';
-import { createBcryptHasher, type PasswordHasher } from './security/password-hasher';
-import { createTokenIssuer } from './security/tokens';
-import { connectAuthDb, createAuthStores, pingAuthDb, type AuthStores } from './store';
+import { createUserEventPublisher } from './events/publisher';
+import { authRoutes } from './http/routes';
+import { connectAuthDb, createAuthStores, pingAuthDb } from './store';
 
-export interface AuthComponents {
-  connection: Connection;
-  stores: AuthStores;
-  /** The shared MongoDB outbox (collection `outbox`) behind `events`. */
-  outbox: MongoOutbox;
-  accounts: Accounts;
-  events: UserEventPublisher;
-  hasher: PasswordHasher;
-  jwt: JwtVerifyOptions;
-  app: Express;
-}
-
-export interface BuildAuthOptions {
-  config: AuthConfig;
-  bus: EventBus;
-  logger: Logger;
-  /** An open connection to use instead of connecting to config.MONGO_URL. */
-  connection?: Connection;
+/** What a launcher or a test may replace. */
+export interface AuthServiceOptions {
+  /** Replaces the bcrypt hasher built from BCRYPT_ROUNDS (tests record comparisons). */
   hasher?: PasswordHasher;
+  /** The clock of lockout, token expiry and the outbox (tests move it instead of sleeping). */
   now?: () => Date;
+  /** Replaces OUTBOX_RELAY_INTERVAL_MS. */
   outboxRelayIntervalMs?: number;
 }
 
@@ -58,15 +36,17 @@ function checkKeyPair(config: AuthConfig, jwt: JwtVerifyOptions, issue: () => st
 }
 
 /**
- * Wires stores, domain and HTTP on one connection, seeds the admin; no listening socket.
- * Tests use it with injected hasher/clock; startAuthService adds the HTTP server.
+ * The auth service: MongoDB (auth_db) with users, refresh tokens and login counters, the
+ * outbox relay of user events, the first admin from ADMIN_EMAIL / ADMIN_PASSWORD, HTTP.
  */
-export async function buildAuth(options: BuildAuthOptions): Promise<AuthComponents> {
-  const { config, bus, logger } = options;
-  const now = options.now ?? (() => new Date());
-  const jwt = jwtVerifyOptionsFromConfig(config);
-  const connection = options.connection ?? (await connectAuthDb(config.MONGO_URL));
-  try {
+export const authService = defineService({
+  name: 'auth',
+  configSchema: authConfigSchema,
+  async build({ config, bus, logger, onClose }, options: AuthServiceOptions) {
+    const now = options.now ?? (() => new Date());
+    const jwt = jwtVerifyOptionsFromConfig(config);
+    const connection = await connectAuthDb(config.MONGO_URL);
+    onClose('mongodb', () => connection.close());
     const stores = await createAuthStores(connection);
     const hasher = options.hasher ?? (await createBcryptHasher(config.BCRYPT_ROUNDS));
     const tokens = createTokenIssuer(
@@ -115,68 +95,26 @@ export async function buildAuth(options: BuildAuthOptions): Promise<AuthComponen
         name: config.ADMIN_NAME,
       });
     }
-    const app = createAuthApp({
-      accounts,
-      jwt,
-      logger,
-      bodyLimit: config.BODY_LIMIT,
-      checks: { mongodb: () => pingAuthDb(connection), eventBus: () => bus.health() },
-    });
-    return { connection, stores, outbox, accounts, events, hasher, jwt, app };
-  } catch (err) {
-    if (!options.connection) await connection.close();
-    throw err;
-  }
-}
+    return {
+      routers: [authRoutes({ accounts, jwt })],
+      health: { mongodb: () => pingAuthDb(connection) },
+      // The relay re-sends user events the bus did not take at once.
+      workers: [outbox],
+      exports: {
+        connection,
+        stores,
+        /** The MongoDB outbox (collection `outbox`) behind the user events; also the relay. */
+        outbox,
+        /** The use cases, for in-process operator tools (`accounts.operatorSession(email)`). */
+        accounts,
+        /** Sends every due unsent user event now; returns how many were sent. */
+        flushOutbox: () => outbox.flush(),
+      },
+    };
+  },
+});
 
-export interface StartAuthServiceOptions {
-  config: AuthConfig;
-  /** Shared with other services in the embedded run; closed by its owner, not by stop(). */
-  bus: EventBus;
-  logger?: Logger;
-}
-
-export interface RunningAuthService {
-  app: Express;
-  /** The use cases, for in-process operator tools (the launcher's seed). */
-  accounts: Accounts;
-  server: Server;
-  url: string;
-  /** Stops the outbox relay, closes the HTTP server and the MongoDB connection. */
-  stop(): Promise<void>;
-}
-
-/** Starts the auth service on config.PORT (0 picks a free port). */
-export async function startAuthService(
-  options: StartAuthServiceOptions,
-): Promise<RunningAuthService> {
-  const { config, bus } = options;
-  const logger = options.logger ?? createLogger('auth-service', config.LOG_LEVEL);
-  const auth = await buildAuth({ config, bus, logger });
-  let listening: Listening;
-  try {
-    listening = await listenHttp(auth.app, config.PORT, config.HOST);
-  } catch (err) {
-    await auth.connection.close();
-    throw err;
-  }
-  const { server, url } = listening;
-  auth.events.start();
-  logger.info('auth service listening', { url });
-
-  let stopping: Promise<void> | undefined;
-  return {
-    app: auth.app,
-    accounts: auth.accounts,
-    server,
-    url,
-    stop() {
-      stopping ??= (async () => {
-        await closeHttpServer(server);
-        await auth.events.stop();
-        await auth.connection.close();
-      })();
-      return stopping;
-    },
-  };
-}
+export type RunningAuthService = RunningService<
+  Awaited<ReturnType<typeof authService.build>>['exports']
+>;
+export type { AuthConfig };

@@ -1,7 +1,15 @@
 import request from 'supertest';
-import { createLogger } from '@ecom/common';
-import { buildAuth } from '../src/service';
-import { ADMIN, adminToken, bearer, login, newUser, startTestAuth, type TestAuth } from './support';
+import { authService } from '../src';
+import {
+  ADMIN,
+  adminToken,
+  authHeader,
+  logger,
+  login,
+  newUser,
+  startTestAuth,
+  type TestAuth,
+} from './support';
 
 let t: TestAuth;
 let admin: string;
@@ -10,8 +18,6 @@ beforeAll(async () => {
   admin = await adminToken(t.app);
 });
 afterAll(async () => t.close());
-
-const logger = createLogger('auth-test', 'silent');
 
 describe('admin seeding from ADMIN_EMAIL / ADMIN_PASSWORD', () => {
   it('created the admin at start and published user.created', async () => {
@@ -30,20 +36,20 @@ describe('admin seeding from ADMIN_EMAIL / ADMIN_PASSWORD', () => {
     const token = await adminToken(t.app);
     const changed = await request(t.app)
       .put('/api/auth/password')
-      .set(bearer(token))
+      .set(authHeader(token))
       .send({ currentPassword: ADMIN.password, newPassword: 'Rotated-admin-2' });
     expect(changed.status).toBe(200);
-    const again = await buildAuth({ config: t.config, bus: t.bus, logger });
+    // Another start with the same ADMIN_EMAIL / ADMIN_PASSWORD seeds again.
+    const again = await authService.start({ config: t.config, bus: t.bus, logger });
     try {
       expect(await t.auth.stores.users.model.countDocuments({ email: ADMIN.email })).toBe(1);
       expect((await login(t.app, ADMIN.email, 'Rotated-admin-2')).status).toBe(200);
       expect((await login(t.app, ADMIN.email, ADMIN.password)).status).toBe(401);
     } finally {
-      await again.events.stop();
-      await again.connection.close();
+      await again.stop();
       await request(t.app)
         .put('/api/auth/password')
-        .set(bearer(changed.body.accessToken))
+        .set(authHeader(changed.body.accessToken))
         .send({ currentPassword: 'Rotated-admin-2', newPassword: ADMIN.password });
       admin = await adminToken(t.app);
     }
@@ -51,7 +57,7 @@ describe('admin seeding from ADMIN_EMAIL / ADMIN_PASSWORD', () => {
 
   it('refuses to start with an ADMIN_PASSWORD that breaks the policy', async () => {
     await expect(
-      buildAuth({
+      authService.start({
         config: { ...t.config, ADMIN_EMAIL: 'other-admin@shop.test', ADMIN_PASSWORD: 'password' },
         bus: t.bus,
         logger,
@@ -69,7 +75,7 @@ describe('role checks', () => {
     const seller = await newUser(t.app, 'seller-role@example.test');
     await request(t.app)
       .put(`/api/users/${seller.user.id}/role`)
-      .set(bearer(admin))
+      .set(authHeader(admin))
       .send({ role: 'seller' })
       .expect(200);
     const sellerToken = (await login(t.app, 'seller-role@example.test')).body.accessToken as string;
@@ -82,7 +88,7 @@ describe('role checks', () => {
     for (const call of calls) {
       expect((await call()).status).toBe(401);
       for (const token of [customer.accessToken, sellerToken]) {
-        const res = await call().set(bearer(token));
+        const res = await call().set(authHeader(token));
         expect(res.status).toBe(403);
         expect(res.body.error).toMatchObject({
           code: 'FORBIDDEN',
@@ -102,9 +108,11 @@ describe('GET /api/users', () => {
 
   it('lists users page by page, oldest first, without secrets', async () => {
     const total = await t.auth.stores.users.model.countDocuments();
-    const first = await request(t.app).get('/api/users?page=1&limit=2').set(bearer(admin));
+    const first = await request(t.app).get('/api/users?page=1&limit=2').set(authHeader(admin));
     expect(first.status).toBe(200);
-    expect(first.body).toMatchObject({
+    // The one list envelope, nothing else in it.
+    expect(first.body).toEqual({
+      items: expect.any(Array),
       page: 1,
       limit: 2,
       total,
@@ -112,19 +120,19 @@ describe('GET /api/users', () => {
     });
     expect(first.body.items).toHaveLength(2);
     expect(first.body.items[0].email).toBe(ADMIN.email);
-    const second = await request(t.app).get('/api/users?page=2&limit=2').set(bearer(admin));
+    const second = await request(t.app).get('/api/users?page=2&limit=2').set(authHeader(admin));
     expect(second.body.items).toHaveLength(2);
     const ids = [...first.body.items, ...second.body.items].map((u: { id: string }) => u.id);
     expect(new Set(ids).size).toBe(4);
     expect(JSON.stringify([first.body, second.body])).not.toMatch(/passwordHash|\$2b\$/);
-    const beyond = await request(t.app).get('/api/users?page=999&limit=2').set(bearer(admin));
+    const beyond = await request(t.app).get('/api/users?page=999&limit=2').set(authHeader(admin));
     expect(beyond.body.items).toEqual([]);
-    const defaults = await request(t.app).get('/api/users').set(bearer(admin));
+    const defaults = await request(t.app).get('/api/users').set(authHeader(admin));
     expect(defaults.body).toMatchObject({ page: 1, limit: 20 });
   });
 
   it('filters by role', async () => {
-    const res = await request(t.app).get('/api/users?role=admin').set(bearer(admin));
+    const res = await request(t.app).get('/api/users?role=admin').set(authHeader(admin));
     expect(res.body.total).toBe(1);
     expect(res.body.items.map((u: { email: string }) => u.email)).toEqual([ADMIN.email]);
   });
@@ -138,7 +146,7 @@ describe('GET /api/users', () => {
     'email[$ne]=x',
     'sort=email',
   ])('refuses ?%s with 400', async (query) => {
-    const res = await request(t.app).get(`/api/users?${query}`).set(bearer(admin));
+    const res = await request(t.app).get(`/api/users?${query}`).set(authHeader(admin));
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('VALIDATION_ERROR');
   });
@@ -147,14 +155,14 @@ describe('GET /api/users', () => {
 describe('GET /api/users/:id', () => {
   it('answers one user, 404 for an unknown id, 400 for a malformed one', async () => {
     const { user } = await newUser(t.app, 'one@example.test');
-    const res = await request(t.app).get(`/api/users/${user.id}`).set(bearer(admin));
+    const res = await request(t.app).get(`/api/users/${user.id}`).set(authHeader(admin));
     expect(res.status).toBe(200);
-    expect(res.body.user).toEqual(user);
+    expect(res.body).toEqual(user); // the user itself, not wrapped
     const unknown = await request(t.app)
       .get('/api/users/0123456789abcdef01234567')
-      .set(bearer(admin));
+      .set(authHeader(admin));
     expect(unknown.status).toBe(404);
-    const malformed = await request(t.app).get('/api/users/not-an-id').set(bearer(admin));
+    const malformed = await request(t.app).get('/api/users/not-an-id').set(authHeader(admin));
     expect(malformed.status).toBe(400);
   });
 });
@@ -164,10 +172,10 @@ describe('PUT /api/users/:id/role', () => {
     const { user, refreshToken } = await newUser(t.app, 'promote@example.test');
     const res = await request(t.app)
       .put(`/api/users/${user.id}/role`)
-      .set(bearer(admin))
+      .set(authHeader(admin))
       .send({ role: 'seller' });
     expect(res.status).toBe(200);
-    expect(res.body.user).toMatchObject({ id: user.id, role: 'seller' });
+    expect(res.body).toMatchObject({ id: user.id, email: 'promote@example.test', role: 'seller' });
     await t.bus.idle();
     const event = t.events.find(
       (e) => e.eventType === 'user.updated' && (e.data as { userId: string }).userId === user.id,
@@ -188,7 +196,7 @@ describe('PUT /api/users/:id/role', () => {
     const before = t.events.length;
     const res = await request(t.app)
       .put(`/api/users/${user.id}/role`)
-      .set(bearer(admin))
+      .set(authHeader(admin))
       .send({ role: 'customer' });
     expect(res.status).toBe(200);
     await t.bus.idle();
@@ -198,29 +206,30 @@ describe('PUT /api/users/:id/role', () => {
   it('refuses an unknown role, an extra field, an unknown user and the admin itself', async () => {
     const { user } = await newUser(t.app, 'role-errors@example.test');
     const path = `/api/users/${user.id}/role`;
-    expect((await request(t.app).put(path).set(bearer(admin)).send({ role: 'root' })).status).toBe(
-      400,
-    );
+    expect(
+      (await request(t.app).put(path).set(authHeader(admin)).send({ role: 'root' })).status,
+    ).toBe(400);
     expect(
       (
         await request(t.app)
           .put(path)
-          .set(bearer(admin))
+          .set(authHeader(admin))
           .send({ role: { $ne: 'x' } })
       ).status,
     ).toBe(400);
     expect(
-      (await request(t.app).put(path).set(bearer(admin)).send({ role: 'admin', name: 'x' })).status,
+      (await request(t.app).put(path).set(authHeader(admin)).send({ role: 'admin', name: 'x' }))
+        .status,
     ).toBe(400);
     const unknown = await request(t.app)
       .put('/api/users/0123456789abcdef01234567/role')
-      .set(bearer(admin))
+      .set(authHeader(admin))
       .send({ role: 'seller' });
     expect(unknown.status).toBe(404);
     const adminId = (await login(t.app, ADMIN.email, ADMIN.password)).body.user.id as string;
     const self = await request(t.app)
       .put(`/api/users/${adminId}/role`)
-      .set(bearer(admin))
+      .set(authHeader(admin))
       .send({ role: 'customer' });
     expect(self.status).toBe(422);
     expect(self.body.error.code).toBe('SELF_ROLE_CHANGE');
@@ -232,7 +241,7 @@ describe('PUT /api/users/:id/role', () => {
 describe('DELETE /api/users/:id', () => {
   it('deletes the user and its refresh tokens and publishes user.deleted', async () => {
     const { user, refreshToken, accessToken } = await newUser(t.app, 'doomed@example.test');
-    const res = await request(t.app).delete(`/api/users/${user.id}`).set(bearer(admin));
+    const res = await request(t.app).delete(`/api/users/${user.id}`).set(authHeader(admin));
     expect(res.status).toBe(204);
     expect(await t.auth.stores.users.model.countDocuments({ _id: user.id })).toBe(0);
     expect(await t.auth.stores.refreshTokens.model.countDocuments({ userId: user.id })).toBe(0);
@@ -248,9 +257,9 @@ describe('DELETE /api/users/:id', () => {
     expect((await request(t.app).post('/api/auth/refresh').send({ refreshToken })).status).toBe(
       401,
     );
-    expect((await request(t.app).get('/api/auth/profile').set(bearer(accessToken))).status).toBe(
-      404,
-    );
+    expect(
+      (await request(t.app).get('/api/auth/profile').set(authHeader(accessToken))).status,
+    ).toBe(404);
     expect((await login(t.app, 'doomed@example.test')).status).toBe(401);
     // The address is free again.
     expect((await newUser(t.app, 'doomed@example.test')).user.id).not.toBe(user.id);
@@ -259,11 +268,11 @@ describe('DELETE /api/users/:id', () => {
   it('answers 404 for an unknown user, 400 for a bad id, 422 for the admin itself', async () => {
     const unknown = await request(t.app)
       .delete('/api/users/0123456789abcdef01234567')
-      .set(bearer(admin));
+      .set(authHeader(admin));
     expect(unknown.status).toBe(404);
-    expect((await request(t.app).delete('/api/users/xyz').set(bearer(admin))).status).toBe(400);
+    expect((await request(t.app).delete('/api/users/xyz').set(authHeader(admin))).status).toBe(400);
     const adminId = (await login(t.app, ADMIN.email, ADMIN.password)).body.user.id as string;
-    const self = await request(t.app).delete(`/api/users/${adminId}`).set(bearer(admin));
+    const self = await request(t.app).delete(`/api/users/${adminId}`).set(authHeader(admin));
     expect(self.status).toBe(422);
     expect(self.body.error.code).toBe('SELF_DELETE');
     expect(await t.auth.stores.users.model.countDocuments({ _id: adminId })).toBe(1);

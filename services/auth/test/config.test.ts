@@ -1,4 +1,5 @@
-import { ConfigError, generateEs256KeyPair } from '@ecom/common';
+import { generateEs256KeyPair } from '@ecom/common/auth';
+import { ConfigError } from '@ecom/common/config';
 import { loadAuthConfig, signingKey } from '../src/config';
 
 const keys = generateEs256KeyPair();

@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { bearer, newUser, PASSWORD, startTestAuth, type TestAuth } from './support';
+import { authHeader, newUser, PASSWORD, startTestAuth, type TestAuth } from './support';
 
 let t: TestAuth;
 let token: string;
@@ -112,7 +112,7 @@ describe('bad input answers 400 and writes nothing', () => {
     const before = await counts();
     const res = await (request(t.app) as unknown as Record<string, (p: string) => request.Test>)
       [method](path)
-      .set(bearer(token))
+      .set(authHeader(token))
       .send(body as object);
     expect(res.status).toBe(400);
     expect(res.body.error).toEqual({

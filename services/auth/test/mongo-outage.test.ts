@@ -1,57 +1,45 @@
 import request from 'supertest';
-import { createLogger, InMemoryEventBus } from '@ecom/common';
-import { startMongoStandIn, type MongoStandIn } from '@ecom/infrastructure/mongo';
-import { isMongoUnavailable } from '../src/store/connection';
-import { buildAuth, type AuthComponents } from '../src/service';
-import { PASSWORD, testConfig } from './support';
+import { InMemoryEventBus } from '@ecom/common/bus';
+import { createTestMongo, startTcpRelay, type TcpRelay, type TestMongo } from '@ecom/test-support';
+import { authService, type RunningAuthService } from '../src';
+import { logger, PASSWORD, testConfig } from './support';
 
-// Its own stand-in (not createTestMongo): the test stops the server under the service.
-let standIn: MongoStandIn;
-let auth: AuthComponents;
+// The service reaches MongoDB through a relay the test cuts: MongoDB vanishes under it.
+let mongo: TestMongo;
+let relay: TcpRelay;
+let auth: RunningAuthService;
 const bus = new InMemoryEventBus();
 
 beforeAll(async () => {
-  standIn = await startMongoStandIn({ port: 0 });
-  auth = await buildAuth({
-    config: testConfig(`${standIn.url}/auth_outage`),
+  mongo = await createTestMongo('auth_outage');
+  const target = new URL(mongo.url.replace(/^mongodb:/, 'http:'));
+  relay = await startTcpRelay(target.hostname, Number(target.port || 27017));
+  auth = await authService.start({
+    config: testConfig(`mongodb://${relay.address}/${mongo.dbName}?directConnection=true`),
     bus,
-    logger: createLogger('auth-test', 'silent'),
+    logger,
   });
 });
 afterAll(async () => {
-  await auth.events.stop();
-  await auth.connection.close(true);
+  await auth?.stop();
+  await relay?.close();
   await bus.close();
+  await mongo?.cleanup();
 });
 
 it('answers 503 DEPENDENCY_UNAVAILABLE and not ready when MongoDB is gone', async () => {
   expect((await request(auth.app).get('/health/ready')).status).toBe(200);
-  await standIn.stop();
+  relay.cut();
   const res = await request(auth.app)
     .post('/api/auth/login')
     .send({ email: 'someone@example.test', password: PASSWORD });
   expect(res.status).toBe(503);
   expect(res.body.error).toMatchObject({
     code: 'DEPENDENCY_UNAVAILABLE',
-    message: 'mongodb is unavailable',
-    details: { dependency: 'mongodb' },
+    details: { dependency: 'store' },
   });
   expect(JSON.stringify(res.body)).not.toMatch(/Mongo\w*Error|at \w+ \(/);
   const ready = await request(auth.app).get('/health/ready');
   expect(ready.status).toBe(503);
   expect(ready.body.checks.mongodb.status).toBe('down');
 }, 20_000);
-
-it('tells connection failures from other errors', () => {
-  const selection = Object.assign(new Error('x'), { name: 'MongoServerSelectionError' });
-  expect(isMongoUnavailable(selection)).toBe(true);
-  expect(isMongoUnavailable(new Error('wrapped', { cause: selection }))).toBe(true);
-  expect(
-    isMongoUnavailable(new Error('Operation `users.findOne()` buffering timed out after 10000ms')),
-  ).toBe(true);
-  expect(
-    isMongoUnavailable(Object.assign(new Error('dup'), { code: 11000, name: 'MongoServerError' })),
-  ).toBe(false);
-  expect(isMongoUnavailable(new Error('boom'))).toBe(false);
-  expect(isMongoUnavailable(undefined)).toBe(false);
-});

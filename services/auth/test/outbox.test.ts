@@ -3,9 +3,10 @@ import {
   type EventBus,
   type EventEnvelope,
   type SubscribeOptions,
-} from '@ecom/common';
+} from '@ecom/common/bus';
 import request from 'supertest';
 import { trusted } from 'mongoose';
+import { spyOnEvents } from '@ecom/test-support';
 import { newUser, startTestAuth, type TestAuth } from './support';
 
 /** The real in-memory bus, made to refuse publishes while `down` (a broker outage). */
@@ -31,18 +32,14 @@ class FlakyBus implements EventBus {
 
 let t: TestAuth;
 let flaky: FlakyBus;
+let spy: Awaited<ReturnType<typeof spyOnEvents>>;
 beforeAll(async () => {
   const inner = new InMemoryEventBus();
   flaky = new FlakyBus(inner);
+  spy = await spyOnEvents(inner, ['user.created']);
   t = await startTestAuth('auth_outbox', { bus: flaky });
-  // startTestAuth subscribed its recorder on its own bus; route this one's deliveries there too.
-  await inner.subscribe({
-    group: 'test',
-    eventTypes: ['user.created', 'user.updated', 'user.deleted'],
-    handler: async (event) => {
-      t.events.push(event);
-    },
-  });
+  // These tests drive the relay by hand (flushOutbox) with a clock they move.
+  await t.auth.outbox.stop();
 });
 afterAll(async () => {
   await t.close();
@@ -51,9 +48,7 @@ afterAll(async () => {
 
 const outbox = () => t.auth.outbox;
 const createdFor = (email: string) =>
-  t.events.filter(
-    (e) => e.eventType === 'user.created' && (e.data as { email: string }).email === email,
-  );
+  spy.of('user.created').filter((e) => (e.data as { email: string }).email === email);
 
 it('keeps the event when the bus is down and the relay sends it once the bus is back', async () => {
   flaky.down = true;
@@ -64,18 +59,18 @@ it('keeps the event when the bus is down and the relay sends it once the bus is 
   expect(row).toMatchObject({ sentAt: null, attempts: 0, event: { eventType: 'user.created' } });
 
   // Fresh rows are left to the direct send for a grace period.
-  expect(await t.auth.events.flush()).toBe(0);
+  expect(await t.auth.flushOutbox()).toBe(0);
 
   // Due now, but the bus is still down: the attempt is counted and pushed back.
   t.clock.advance(6000);
-  expect(await t.auth.events.flush()).toBe(0);
+  expect(await t.auth.flushOutbox()).toBe(0);
   const failed = await outbox().model.findById(row!._id).lean();
   expect(failed).toMatchObject({ sentAt: null, attempts: 1, lastError: 'broker unreachable' });
   expect(failed!.nextAttemptAt.getTime()).toBeGreaterThan(t.clock.now().getTime());
 
   flaky.down = false;
   t.clock.advance(6000);
-  expect(await t.auth.events.flush()).toBe(1);
+  expect(await t.auth.flushOutbox()).toBe(1);
   await flaky.inner.idle();
   const delivered = createdFor('outage@example.test');
   expect(delivered).toHaveLength(1);
@@ -90,7 +85,7 @@ it('keeps the event when the bus is down and the relay sends it once the bus is 
 
   // Nothing left: a later round sends nothing again.
   t.clock.advance(60_000);
-  expect(await t.auth.events.flush()).toBe(0);
+  expect(await t.auth.flushOutbox()).toBe(0);
   expect(await outbox().pendingCount()).toBe(0);
 });
 
@@ -99,7 +94,7 @@ it('the relay timer sends pending events by itself and stops cleanly', async () 
   await newUser(t.app, 'timer@example.test');
   flaky.down = false;
   t.clock.advance(6000);
-  t.auth.events.start();
+  t.auth.outbox.start();
   try {
     for (let i = 0; i < 100 && (await outbox().pendingCount()) > 0; i += 1) {
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -107,18 +102,19 @@ it('the relay timer sends pending events by itself and stops cleanly', async () 
     await flaky.inner.idle();
     expect(createdFor('timer@example.test')).toHaveLength(1);
   } finally {
-    await t.auth.events.stop();
+    await t.auth.outbox.stop();
   }
 });
 
 it('two instances relaying at once send each event only once (lease)', async () => {
   const other = await t.secondInstance();
+  await other.outbox.stop();
   flaky.down = true;
   for (let i = 0; i < 5; i += 1) await newUser(t.app, `lease${i}@example.test`);
   flaky.down = false;
   t.clock.advance(6000);
   const before = flaky.publishes;
-  const [a, b] = await Promise.all([t.auth.events.flush(), other.events.flush()]);
+  const [a, b] = await Promise.all([t.auth.flushOutbox(), other.flushOutbox()]);
   expect(a + b).toBe(5);
   expect(flaky.publishes - before).toBe(5);
   await flaky.inner.idle();

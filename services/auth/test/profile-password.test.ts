@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { bearer, login, newUser, PASSWORD, startTestAuth, type TestAuth } from './support';
+import { authHeader, login, newUser, PASSWORD, startTestAuth, type TestAuth } from './support';
 
 let t: TestAuth;
 beforeAll(async () => {
@@ -10,29 +10,36 @@ afterAll(async () => t.close());
 describe.each(['/api/auth/profile', '/api/users/profile'])('%s', (path) => {
   it('GET answers the caller without any secret', async () => {
     const { user, accessToken } = await newUser(t.app, `get${path.length}@example.test`);
-    const res = await request(t.app).get(path).set(bearer(accessToken));
+    const res = await request(t.app).get(path).set(authHeader(accessToken));
     expect(res.status).toBe(200);
-    expect(res.body.user).toEqual(user);
+    expect(res.body).toEqual(user); // the user itself, not wrapped
     expect(JSON.stringify(res.body)).not.toMatch(/passwordHash|\$2b\$/);
   });
 
   it('PUT updates name, phone and address, publishes user.updated, and null removes a field', async () => {
     const email = `put${path.length}@example.test`;
     const { user, accessToken } = await newUser(t.app, email);
-    const address = { line1: '1 Main St', city: 'Springfield', postalCode: '12345', country: 'us' };
+    const address = {
+      line1: '1 Main St',
+      line2: 'Apt 4',
+      city: 'Springfield',
+      region: 'IL',
+      postalCode: '12345',
+      country: 'us',
+    };
     const res = await request(t.app)
       .put(path)
-      .set(bearer(accessToken))
+      .set(authHeader(accessToken))
       .send({ name: '  New Name ', phone: '+1 555 0100', address });
     expect(res.status).toBe(200);
-    expect(res.body.user).toMatchObject({
+    expect(res.body).toMatchObject({
       id: user.id,
       email,
       name: 'New Name',
       phone: '+1 555 0100',
       address: { ...address, country: 'US' },
     });
-    expect((await request(t.app).get(path).set(bearer(accessToken))).body.user.name).toBe(
+    expect((await request(t.app).get(path).set(authHeader(accessToken))).body.name).toBe(
       'New Name',
     );
 
@@ -48,10 +55,13 @@ describe.each(['/api/auth/profile', '/api/users/profile'])('%s', (path) => {
       metadata: { correlationId: res.headers['x-correlation-id'] },
     });
 
-    const removed = await request(t.app).put(path).set(bearer(accessToken)).send({ phone: null });
+    const removed = await request(t.app)
+      .put(path)
+      .set(authHeader(accessToken))
+      .send({ phone: null });
     expect(removed.status).toBe(200);
-    expect(removed.body.user.phone).toBeUndefined();
-    expect(removed.body.user.address.city).toBe('Springfield');
+    expect(removed.body.phone).toBeUndefined();
+    expect(removed.body.address.city).toBe('Springfield');
   });
 
   it('refuses anonymous callers and bad input, changing nothing', async () => {
@@ -70,7 +80,7 @@ describe.each(['/api/auth/profile', '/api/users/profile'])('%s', (path) => {
       { name: { $set: 'x' } },
     ];
     for (const body of cases) {
-      const res = await request(t.app).put(path).set(bearer(accessToken)).send(body);
+      const res = await request(t.app).put(path).set(authHeader(accessToken)).send(body);
       expect([res.status, body]).toEqual([400, body]);
       expect(res.body.error.code).toBe('VALIDATION_ERROR');
     }
@@ -81,11 +91,11 @@ describe.each(['/api/auth/profile', '/api/users/profile'])('%s', (path) => {
   it('answers 404 when the account behind a valid token no longer exists', async () => {
     const { user, accessToken } = await newUser(t.app, `deleted${path.length}@example.test`);
     await t.auth.stores.users.model.deleteOne({ _id: user.id });
-    const res = await request(t.app).get(path).set(bearer(accessToken));
+    const res = await request(t.app).get(path).set(authHeader(accessToken));
     expect(res.status).toBe(404);
     expect(res.body.error.code).toBe('NOT_FOUND');
     expect(
-      (await request(t.app).put(path).set(bearer(accessToken)).send({ name: 'x' })).status,
+      (await request(t.app).put(path).set(authHeader(accessToken)).send({ name: 'x' })).status,
     ).toBe(404);
   });
 });
@@ -93,7 +103,7 @@ describe.each(['/api/auth/profile', '/api/users/profile'])('%s', (path) => {
 describe('PUT /api/auth/password', () => {
   const NEW = 'Brand-new-pass-2';
   const change = (token: string, body: object) =>
-    request(t.app).put('/api/auth/password').set(bearer(token)).send(body);
+    request(t.app).put('/api/auth/password').set(authHeader(token)).send(body);
 
   it('changes the password, revokes every refresh token and starts one new session', async () => {
     const first = await newUser(t.app, 'changer@example.test');

@@ -1,8 +1,16 @@
 import bcrypt from 'bcrypt';
 import request from 'supertest';
-import { createLogger, jwtVerifyOptionsFromConfig, verifyAccessToken } from '@ecom/common';
-import { buildAuth } from '../src/service';
-import { login, newUser, PASSWORD, register, startTestAuth, type TestAuth } from './support';
+import { jwtVerifyOptionsFromConfig, verifyAccessToken } from '@ecom/common/auth';
+import {
+  adminToken,
+  authHeader,
+  login,
+  newUser,
+  PASSWORD,
+  register,
+  startTestAuth,
+  type TestAuth,
+} from './support';
 
 let t: TestAuth;
 beforeAll(async () => {
@@ -16,6 +24,11 @@ describe('POST /api/auth/register', () => {
   it('creates a customer with a normalised email and answers the user and a token pair', async () => {
     const res = await register(t.app, { email: '  New.User@Example.TEST ', name: ' Ann ' });
     expect(res.status).toBe(201);
+    expect(res.headers.location).toBe(`/api/users/${res.body.user.id}`);
+    const located = await request(t.app)
+      .get(res.headers.location)
+      .set(authHeader(await adminToken(t.app)));
+    expect(located.body).toEqual(res.body.user);
     expect(res.body.user).toEqual({
       id: expect.stringMatching(/^[0-9a-f]{24}$/),
       email: 'new.user@example.test',
@@ -216,19 +229,14 @@ describe('POST /api/auth/login', () => {
   it('upgrades a hash made at a lower cost on the next successful login', async () => {
     const { user } = await newUser(t.app, 'oldcost@example.test'); // hashed at cost 4
     // Another instance configured with cost 5, on the same database.
-    const other = await buildAuth({
-      config: { ...t.config, BCRYPT_ROUNDS: 5 },
-      bus: t.bus,
-      logger: createLogger('auth-test', 'silent'),
-    });
+    const other = await t.secondInstance({ BCRYPT_ROUNDS: 5 }, { hasher: undefined });
     try {
       expect((await login(other.app, 'oldcost@example.test')).status).toBe(200);
       const doc = await t.auth.stores.users.model.findById(user.id).lean();
       expect(doc!.passwordHash).toMatch(/^bcrypt-sha256\$\$2b\$05\$/);
       expect((await login(t.app, 'oldcost@example.test')).status).toBe(200);
     } finally {
-      await other.events.stop();
-      await other.connection.close();
+      await other.stop();
     }
   });
 });

@@ -1,7 +1,8 @@
-import { generateEs256KeyPair, InMemoryEventBus, type EventEnvelope } from '@ecom/common';
-import { createTestMongo, type TestMongo } from '@ecom/infrastructure/testing';
-import { startAuthService } from '../src';
-import { ADMIN, PASSWORD, testConfig } from './support';
+import { generateEs256KeyPair } from '@ecom/common/auth';
+import { InMemoryEventBus } from '@ecom/common/bus';
+import { createTestMongo, spyOnEvents, type TestMongo } from '@ecom/test-support';
+import { authService } from '../src';
+import { ADMIN, logger, PASSWORD, testConfig } from './support';
 
 let mongo: TestMongo;
 beforeAll(async () => {
@@ -13,28 +14,18 @@ async function json(res: Response) {
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-describe('startAuthService', () => {
+describe('authService.start', () => {
   it('listens on a free port, seeds the admin, serves the API and health, and stops cleanly', async () => {
     const bus = new InMemoryEventBus();
-    const seen: EventEnvelope[] = [];
-    await bus.subscribe({
-      group: 'probe',
-      eventTypes: ['user.created'],
-      handler: async (event) => {
-        seen.push(event);
-      },
-    });
-    const service = await startAuthService({
-      config: { ...testConfig(mongo.url), PORT: 0, HOST: '127.0.0.1' },
-      bus,
-    });
+    const seen = await spyOnEvents(bus, ['user.created']);
+    const service = await authService.start({ config: testConfig(mongo.url), bus, logger });
     try {
       expect(service.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       const ready = await json(await fetch(`${service.url}/health/ready`));
       expect(ready.status).toBe(200);
       expect(ready.body).toMatchObject({
         status: 'ok',
-        service: 'auth-service',
+        service: 'auth',
         checks: { mongodb: { status: 'up' }, eventBus: { status: 'up' } },
       });
 
@@ -58,13 +49,14 @@ describe('startAuthService', () => {
       const metrics = await fetch(`${service.url}/metrics`);
       expect(await metrics.text()).toContain('http_requests_total');
       await bus.idle();
-      expect(seen.map((e) => (e.data as { email: string }).email).sort()).toEqual(
+      expect(seen.events.map((e) => (e.data as { email: string }).email).sort()).toEqual(
         ['http@example.test', ADMIN.email].sort(),
       );
     } finally {
       await service.stop();
     }
     expect(service.server.listening).toBe(false);
+    expect(service.connection.readyState).toBe(0); // MongoDB closed with the service
     await expect(fetch(`${service.url}/health/live`)).rejects.toThrow();
     await service.stop(); // idempotent
     await bus.close();
@@ -74,9 +66,10 @@ describe('startAuthService', () => {
     const other = generateEs256KeyPair();
     const bus = new InMemoryEventBus();
     await expect(
-      startAuthService({
-        config: { ...testConfig(mongo.url), PORT: 0, JWT_PUBLIC_KEY: other.publicKey },
+      authService.start({
+        config: { ...testConfig(mongo.url), JWT_PUBLIC_KEY: other.publicKey },
         bus,
+        logger,
       }),
     ).rejects.toThrow('JWT_PRIVATE_KEY and the verification key (JWT_PUBLIC_KEY) do not match');
     await bus.close();
@@ -84,17 +77,11 @@ describe('startAuthService', () => {
 
   it('reports a port already in use and leaves nothing open', async () => {
     const bus = new InMemoryEventBus();
-    const first = await startAuthService({
-      config: { ...testConfig(mongo.url), PORT: 0, HOST: '127.0.0.1' },
-      bus,
-    });
+    const first = await authService.start({ config: testConfig(mongo.url), bus, logger });
     try {
       const port = Number(new URL(first.url).port);
       await expect(
-        startAuthService({
-          config: { ...testConfig(mongo.url), PORT: port, HOST: '127.0.0.1' },
-          bus,
-        }),
+        authService.start({ config: { ...testConfig(mongo.url), PORT: port }, bus, logger }),
       ).rejects.toThrow(/EADDRINUSE/);
     } finally {
       await first.stop();

@@ -1,30 +1,39 @@
 import request from 'supertest';
 import type { Express } from 'express';
+import { InMemoryEventBus, type EventBus, type EventEnvelope } from '@ecom/common/bus';
+import { createLogger } from '@ecom/common/logging';
 import {
-  createLogger,
-  generateEs256KeyPair,
-  InMemoryEventBus,
-  type EventBus,
-  type EventEnvelope,
-} from '@ecom/common';
-import { createTestMongo, type TestMongo } from '@ecom/infrastructure/testing';
-import { loadAuthConfig, type AuthConfig } from '../src/config';
-import { createBcryptHasher, type PasswordHasher } from '../src/security/password-hasher';
-import { buildAuth, type AuthComponents } from '../src/service';
+  createTestMongo,
+  spyOnEvents,
+  testJwtEnv,
+  testKeys,
+  type TestMongo,
+} from '@ecom/test-support';
+import {
+  authService,
+  loadAuthConfig,
+  type AuthConfig,
+  type AuthServiceOptions,
+  type PasswordHasher,
+  type RunningAuthService,
+} from '../src';
+import { createBcryptHasher } from '../src/application/password-hasher';
 
 export const ADMIN = { email: 'root@shop.test', password: 'Admin-pass-1', name: 'Root' };
 export const PASSWORD = 'Correct-horse-9';
 
-/** One ES256 pair per test run: generating one per file is cheap, but one is enough. */
-export const KEYS = generateEs256KeyPair();
+export const logger = createLogger('auth-test', 'silent');
 
+/** The service's configuration for tests: the shared test key pair, bcrypt cost 4, a free port. */
 export function testConfig(mongoUrl: string, env: Record<string, string> = {}): AuthConfig {
   return loadAuthConfig({
+    ...testJwtEnv,
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
+    HOST: '127.0.0.1',
+    PORT: '0',
     MONGO_URL: mongoUrl,
-    JWT_PRIVATE_KEY: KEYS.privateKey,
-    JWT_PUBLIC_KEY: KEYS.publicKey,
+    JWT_PRIVATE_KEY: testKeys.privateKey,
     BCRYPT_ROUNDS: '4',
     LOGIN_MAX_FAILURES: '3',
     LOGIN_LOCKOUT_SECONDS: '60',
@@ -68,7 +77,7 @@ export async function spyHasher(rounds = 4): Promise<SpyHasher> {
 
 export interface TestAuth {
   app: Express;
-  auth: AuthComponents;
+  auth: RunningAuthService;
   bus: InMemoryEventBus;
   /** Every user.* event the bus delivered, in order. */
   events: EventEnvelope[];
@@ -76,11 +85,18 @@ export interface TestAuth {
   hasher: SpyHasher;
   config: AuthConfig;
   mongo: TestMongo;
-  /** Another instance of the service on the same database (as behind a load balancer). */
-  secondInstance(): Promise<AuthComponents>;
+  /**
+   * Another instance of the service on the same database (as behind a load balancer), with
+   * the same hasher and clock unless `options` replace them; stopped by close().
+   */
+  secondInstance(
+    config?: Partial<AuthConfig>,
+    options?: AuthServiceOptions,
+  ): Promise<RunningAuthService>;
   close(): Promise<void>;
 }
 
+/** The service started on its own database, the in-memory bus and an injected clock and hasher. */
 export async function startTestAuth(
   label: string,
   options: { env?: Record<string, string>; bus?: EventBus } = {},
@@ -88,28 +104,25 @@ export async function startTestAuth(
   const mongo = await createTestMongo(label);
   const config = testConfig(mongo.url, options.env);
   const bus = new InMemoryEventBus({ retry: { baseDelayMs: 5, maxDelayMs: 20 } });
-  const events: EventEnvelope[] = [];
-  await bus.subscribe({
-    group: 'test',
-    eventTypes: ['user.created', 'user.updated', 'user.deleted'],
-    handler: async (event) => {
-      events.push(event);
-    },
-  });
+  const { events } = await spyOnEvents(
+    bus,
+    ['user.created', 'user.updated', 'user.deleted'],
+    'test',
+  );
   const clock = new TestClock();
   const hasher = await spyHasher();
-  const logger = createLogger('auth-test', 'silent');
-  const extra: AuthComponents[] = [];
-  const build = () =>
-    buildAuth({
-      config,
+  const running: RunningAuthService[] = [];
+  const start = async (overrides: Partial<AuthConfig> = {}, replaced: AuthServiceOptions = {}) => {
+    const service = await authService.start({
+      config: { ...config, ...overrides },
       bus: options.bus ?? bus,
       logger,
-      hasher,
-      now: clock.now,
-      outboxRelayIntervalMs: 50,
+      options: { hasher, now: clock.now, outboxRelayIntervalMs: 50, ...replaced },
     });
-  const auth = await build();
+    running.push(service);
+    return service;
+  };
+  const auth = await start();
   return {
     app: auth.app,
     auth,
@@ -119,16 +132,9 @@ export async function startTestAuth(
     hasher,
     config,
     mongo,
-    async secondInstance() {
-      const other = await build();
-      extra.push(other);
-      return other;
-    },
+    secondInstance: start,
     async close() {
-      for (const a of [auth, ...extra]) {
-        await a.events.stop();
-        await a.connection.close();
-      }
+      for (const service of running) await service.stop();
       await bus.close();
       await mongo.cleanup();
     },
@@ -166,4 +172,5 @@ export async function adminToken(app: Express): Promise<string> {
   return (res.body as { accessToken: string }).accessToken;
 }
 
-export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+/** The Authorization header of an access token the service issued. */
+export const authHeader = (token: string) => ({ Authorization: `Bearer ${token}` });

@@ -1,9 +1,10 @@
 import { createHmac } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
-import { generateEs256KeyPair, signAccessToken } from '@ecom/common';
-import { hashRefreshToken } from '../src/domain/refresh-token';
-import { bearer, KEYS, login, newUser, startTestAuth, type TestAuth } from './support';
+import { generateEs256KeyPair, signAccessToken } from '@ecom/common/auth';
+import { testKeys, tokenFor } from '@ecom/test-support';
+import { hashRefreshToken } from '../src/application/tokens';
+import { authHeader, login, newUser, startTestAuth, type TestAuth } from './support';
 
 let t: TestAuth;
 beforeAll(async () => {
@@ -105,7 +106,9 @@ describe('POST /api/auth/refresh', () => {
     await t.auth.stores.users.model.updateOne({ _id: user.id }, { $set: { role: 'seller' } });
     const res = await refresh(refreshToken);
     expect(res.body.user.role).toBe('seller');
-    const verify = await request(t.app).get('/api/auth/verify').set(bearer(res.body.accessToken));
+    const verify = await request(t.app)
+      .get('/api/auth/verify')
+      .set(authHeader(res.body.accessToken));
     expect(verify.body.claims.role).toBe('seller');
   });
 
@@ -154,7 +157,9 @@ describe('POST /api/auth/logout-all', () => {
   it('revokes every session of the caller, and needs a token', async () => {
     const first = await newUser(t.app, 'alldevices@example.test');
     const second = (await login(t.app, 'alldevices@example.test')).body.refreshToken as string;
-    const res = await request(t.app).post('/api/auth/logout-all').set(bearer(first.accessToken));
+    const res = await request(t.app)
+      .post('/api/auth/logout-all')
+      .set(authHeader(first.accessToken));
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ revoked: 2 });
     expect((await refresh(first.refreshToken)).status).toBe(401);
@@ -166,7 +171,7 @@ describe('POST /api/auth/logout-all', () => {
 describe('GET /api/auth/verify', () => {
   it('validates an access token and returns its claims', async () => {
     const { user, accessToken } = await newUser(t.app, 'verify@example.test');
-    const res = await request(t.app).get('/api/auth/verify').set(bearer(accessToken));
+    const res = await request(t.app).get('/api/auth/verify').set(authHeader(accessToken));
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       valid: true,
@@ -193,17 +198,8 @@ describe('GET /api/auth/verify', () => {
       .get('/api/auth/verify')
       .set('Authorization', 'Basic abc');
     expect(malformed.body.error.details).toEqual({ reason: 'malformed' });
-    const expired = signAccessToken(
-      { id: 'u1', role: 'customer' },
-      {
-        algorithm: 'ES256',
-        key: KEYS.privateKey,
-        issuer: 'ecom-auth',
-        audience: 'ecom-api',
-        expiresIn: -10,
-      },
-    );
-    const res = await request(t.app).get('/api/auth/verify').set(bearer(expired));
+    const expired = tokenFor({ id: 'u1', role: 'customer' }, -10);
+    const res = await request(t.app).get('/api/auth/verify').set(authHeader(expired));
     expect(res.status).toBe(401);
     expect(res.body.error).toMatchObject({
       message: 'Access token has expired',
@@ -241,9 +237,9 @@ describe('GET /api/auth/verify', () => {
         }),
       ).toString('base64url'),
     ].join('.');
-    const hs = `${confused}.${createHmac('sha256', KEYS.publicKey).update(confused).digest('base64url')}`;
+    const hs = `${confused}.${createHmac('sha256', testKeys.publicKey).update(confused).digest('base64url')}`;
     for (const token of [forged, none, hs]) {
-      const res = await request(t.app).get('/api/auth/verify').set(bearer(token));
+      const res = await request(t.app).get('/api/auth/verify').set(authHeader(token));
       expect(res.status).toBe(401);
       expect(res.body.error.code).toBe('UNAUTHORIZED');
     }

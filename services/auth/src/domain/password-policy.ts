@@ -1,5 +1,3 @@
-import { dictionary } from '@zxcvbn-ts/language-common';
-
 /**
  * Password policy after NIST SP 800-63B (§5.1.1.2 and §3.1.1.2 of revision 4): a minimum
  * length, a generous maximum, any characters, no composition rules, and a check against
@@ -13,26 +11,6 @@ export const PASSWORD_MAX_LENGTH = 256;
 /** The form a password is checked and hashed in. */
 export function normalisePassword(password: string): string {
   return password.normalize('NFKC');
-}
-
-/**
- * Breached passwords: the common-password dictionary of zxcvbn-ts (about 49,000 of the most
- * frequent passwords in public breach corpora), folded to lower case. Shorter entries are
- * left out since the length rule already refuses them. Built on first use.
- */
-let blocklist: Set<string> | undefined;
-function breachedPasswords(): Set<string> {
-  blocklist ??= new Set(
-    (dictionary['passwords-common'] as string[])
-      .map((p) => normalisePassword(p).toLowerCase())
-      .filter((p) => [...p].length >= PASSWORD_MIN_LENGTH),
-  );
-  return blocklist;
-}
-
-/** True when the password (any letter case) is in the shipped list of breached passwords. */
-export function isBreachedPassword(password: string): boolean {
-  return breachedPasswords().has(normalisePassword(password).toLowerCase());
 }
 
 /** 'aaaaaaaa', '12345678', 'abcdefgh', 'hgfedcba': one character, or a run in either direction. */
@@ -60,13 +38,17 @@ function contextWords(context: PasswordContext): string[] {
   return words.filter((w) => w.length > 0);
 }
 
+/** Whether a password (NFKC, any letter case) is known from breaches. */
+export type BreachCheck = (password: string) => boolean;
+
 /**
  * The rules a new password breaks, each as a sentence a user can act on; empty when the
- * password is acceptable.
+ * password is acceptable. The list of breached passwords is data the caller loads.
  */
 export function passwordPolicyViolations(
   password: string,
-  context: PasswordContext = {},
+  context: PasswordContext,
+  isBreached: BreachCheck,
 ): string[] {
   const normal = normalisePassword(password);
   const chars = [...normal].map((c) => c.codePointAt(0)!);
@@ -79,7 +61,7 @@ export function passwordPolicyViolations(
   }
   if (problems.length > 0) return problems;
   const lower = normal.toLowerCase();
-  if (isBreachedPassword(normal)) {
+  if (isBreached(normal)) {
     problems.push(
       'Password is too common: it appears in lists of passwords exposed in data breaches; choose another (a few unrelated words make a strong one)',
     );

@@ -1,17 +1,3 @@
-import { createHash, randomBytes } from 'node:crypto';
-
-/**
- * Refresh tokens are opaque random strings; only their SHA-256 is stored, so a database
- * leak yields nothing usable. (A fast hash is enough: 256 random bits cannot be guessed.)
- */
-export function generateRefreshToken(): string {
-  return randomBytes(32).toString('base64url');
-}
-
-export function hashRefreshToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
-}
-
 export interface RefreshTokenRecord {
   userId: string;
   familyId: string;

@@ -1,19 +1,14 @@
-import type { Role } from '@ecom/common';
+import type { Role } from '@ecom/common/auth';
+import type { EventData } from '@ecom/common/events';
+import type { Address } from '@ecom/common/http';
 
 /** One spelling per address: `  Alice@Example.COM ` and `alice@example.com` are one user. */
 export function normaliseEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
-export interface Address {
-  line1: string;
-  line2?: string;
-  city: string;
-  postalCode?: string;
-  region?: string;
-  /** ISO 3166-1 alpha-2. */
-  country: string;
-}
+/** The platform's postal address without a recipient: a profile's address takes its name. */
+export type ProfileAddress = Omit<Address, 'name'>;
 
 /** What the API shows of a user: never the password hash or any token material. */
 export interface PublicUser {
@@ -22,22 +17,15 @@ export interface PublicUser {
   name: string;
   role: Role;
   phone?: string;
-  address?: Address;
+  address?: ProfileAddress;
   createdAt: string;
   updatedAt: string;
 }
 
-/** The payload of user.created / user.updated (docs/event-contracts). */
-export interface UserEventData {
-  userId: string;
-  email: string;
-  name: string;
-  role: Role;
-}
-
+/** The payload of user.created and user.updated, exactly the contract's fields. */
 export function userEventData(
   user: Pick<PublicUser, 'id' | 'email' | 'name' | 'role'>,
-): UserEventData {
+): EventData<'user.created'> {
   return { userId: user.id, email: user.email, name: user.name, role: user.role };
 }
 

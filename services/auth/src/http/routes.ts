@@ -1,111 +1,63 @@
-import { Router, type Request } from 'express';
+import type { Request, Router } from 'express';
 import {
-  authenticate,
-  requireRole,
-  UnauthorizedError,
-  validate,
+  bearerToken,
+  requireUser,
   verifyAccessToken,
   type JwtVerifyOptions,
   type Role,
-} from '@ecom/common';
-import type { Accounts } from '../accounts';
+} from '@ecom/common/auth';
+import { bindRoutes, reply, type PageQuery } from '@ecom/common/http';
+import type { Accounts } from '../application/accounts';
 import type { ProfileChanges } from '../store/user-store';
-import {
-  listUsersQuery,
-  loginBody,
-  passwordBody,
-  profileBody,
-  refreshBody,
-  registerBody,
-  roleBody,
-  userIdParams,
-} from './schemas';
+import { authApi } from './api';
 
-/** Only after `authenticate`: the verified caller. */
-function caller(req: Request) {
-  if (!req.user) throw new UnauthorizedError();
-  return req.user;
-}
+const location = (id: string) => `/api/users/${id}`;
 
-/** GET/PUT profile, mounted under both /api/auth and /api/users. */
-function profileRouter(accounts: Accounts, auth: ReturnType<typeof authenticate>): Router {
-  const router = Router();
-  router.get('/profile', auth, async (req, res) => {
-    res.json({ user: await accounts.profile(caller(req).id) });
-  });
-  router.put('/profile', auth, validate({ body: profileBody }), async (req, res) => {
-    const user = await accounts.updateProfile(caller(req).id, req.body as ProfileChanges);
-    res.json({ user });
-  });
-  return router;
-}
-
-export function authRouter(accounts: Accounts, jwt: JwtVerifyOptions): Router {
-  const router = Router();
-  const auth = authenticate(jwt);
-
-  router.post('/register', validate({ body: registerBody }), async (req, res) => {
-    res.status(201).json(await accounts.register(req.body));
-  });
-
-  router.post('/login', validate({ body: loginBody }), async (req, res) => {
-    res.json(await accounts.login(req.body));
-  });
-
-  router.post('/refresh', validate({ body: refreshBody }), async (req, res) => {
-    res.json(await accounts.refresh(req.body.refreshToken));
-  });
-
-  router.post('/logout', validate({ body: refreshBody }), async (req, res) => {
-    await accounts.logout(req.body.refreshToken);
-    res.status(204).end();
-  });
-
-  router.post('/logout-all', auth, async (req, res) => {
-    const revoked = await accounts.logoutAll(caller(req).id);
-    res.json({ revoked });
-  });
-
-  router.get('/verify', auth, (req, res) => {
-    // `authenticate` has verified the token; return its claims (decoded once more, cheaply).
-    const token = (req.get('authorization') ?? '').trim().replace(/^Bearer\s+/, '');
-    const claims = verifyAccessToken(token, jwt);
-    res.json({ valid: true, user: caller(req), claims });
-  });
-
-  router.put('/password', auth, validate({ body: passwordBody }), async (req, res) => {
-    res.json(await accounts.changePassword(caller(req).id, req.body));
-  });
-
-  router.use(profileRouter(accounts, auth));
-  return router;
-}
-
-export function usersRouter(accounts: Accounts, jwt: JwtVerifyOptions): Router {
-  const router = Router();
-  const auth = authenticate(jwt);
-  router.use(profileRouter(accounts, auth));
-
-  const admin = [auth, requireRole('admin')];
-  router.get('/', ...admin, validate({ query: listUsersQuery }), async (req, res) => {
-    const query = req.query as unknown as { page: number; limit: number; role?: Role };
-    res.json(await accounts.listUsers(query));
-  });
-  router.get('/:id', ...admin, validate({ params: userIdParams }), async (req, res) => {
-    res.json({ user: await accounts.getUser(String(req.params.id)) });
-  });
-  router.put(
-    '/:id/role',
-    ...admin,
-    validate({ params: userIdParams, body: roleBody }),
-    async (req, res) => {
-      const user = await accounts.setRole(caller(req).id, String(req.params.id), req.body.role);
-      res.json({ user });
+/** The handlers of authApi: input is already validated and the caller authenticated. */
+export function authRoutes(deps: { accounts: Accounts; jwt: JwtVerifyOptions }): Router {
+  const { accounts, jwt } = deps;
+  const profile = (req: Request) => accounts.profile(requireUser(req).id);
+  const updateProfile = (req: Request) =>
+    accounts.updateProfile(requireUser(req).id, req.body as ProfileChanges);
+  return bindRoutes(
+    authApi,
+    {
+      async register(req) {
+        const session = await accounts.register(req.body);
+        return reply.created(session, location(session.user.id));
+      },
+      login: (req) => accounts.login(req.body),
+      refresh: (req) => accounts.refresh(req.body.refreshToken),
+      async logout(req) {
+        await accounts.logout(req.body.refreshToken);
+        return reply.noContent();
+      },
+      async logoutAll(req) {
+        return { revoked: await accounts.logoutAll(requireUser(req).id) };
+      },
+      async verify(req) {
+        // The guard has verified the token; answer its claims (decoded once more, cheaply).
+        const claims = verifyAccessToken(bearerToken(req.get('authorization')) ?? '', jwt);
+        return { valid: true, user: requireUser(req), claims };
+      },
+      changePassword: (req) => accounts.changePassword(requireUser(req).id, req.body),
+      getProfile: profile,
+      updateProfile,
+      getUsersProfile: profile,
+      updateUsersProfile: updateProfile,
+      async listUsers(req) {
+        return reply.list(
+          await accounts.listUsers(req.query as unknown as PageQuery & { role?: Role }),
+        );
+      },
+      getUser: (req) => accounts.getUser(String(req.params.id)),
+      setRole: (req) =>
+        accounts.setRole(requireUser(req).id, String(req.params.id), req.body.role as Role),
+      async deleteUser(req) {
+        await accounts.deleteUser(requireUser(req).id, String(req.params.id));
+        return reply.noContent();
+      },
     },
+    { jwt },
   );
-  router.delete('/:id', ...admin, validate({ params: userIdParams }), async (req, res) => {
-    await accounts.deleteUser(caller(req).id, String(req.params.id));
-    res.status(204).end();
-  });
-  return router;
 }

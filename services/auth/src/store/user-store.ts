@@ -1,7 +1,8 @@
 import { Schema, Types, type Connection } from 'mongoose';
-import { ROLES, type Role } from '@ecom/common';
-import type { Address, PublicUser } from '../domain/user';
-import { isDuplicateKeyError } from './connection';
+import { ROLES, type Role } from '@ecom/common/auth';
+import { pageOffset, type PageQuery } from '@ecom/common/http';
+import { isDuplicateKey } from '@ecom/common/mongo';
+import type { ProfileAddress, PublicUser } from '../domain/user';
 
 interface UserDoc {
   _id: Types.ObjectId;
@@ -10,7 +11,7 @@ interface UserDoc {
   role: Role;
   passwordHash: string;
   phone?: string;
-  address?: Address;
+  address?: ProfileAddress;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -23,7 +24,7 @@ export interface StoredUser extends PublicUser {
 export interface ProfileChanges {
   name?: string;
   phone?: string | null;
-  address?: Address | null;
+  address?: ProfileAddress | null;
 }
 
 export interface UserPage {
@@ -37,7 +38,7 @@ export class EmailTakenError extends Error {
   }
 }
 
-const addressSchema = new Schema<Address>(
+const addressSchema = new Schema<ProfileAddress>(
   {
     line1: { type: String, required: true },
     line2: String,
@@ -121,7 +122,7 @@ export function createUserStore(connection: Connection) {
         const doc = await Users.create(input);
         return toStored(doc.toObject());
       } catch (err) {
-        if (isDuplicateKeyError(err)) throw new EmailTakenError();
+        if (isDuplicateKey(err, 'email')) throw new EmailTakenError();
         throw err;
       }
     },
@@ -189,12 +190,12 @@ export function createUserStore(connection: Connection) {
     },
 
     /** Oldest first, so pages stay stable while new users register. */
-    async list(options: { page: number; limit: number; role?: Role }): Promise<UserPage> {
+    async list(options: PageQuery & { role?: Role }): Promise<UserPage> {
       const filter = options.role ? { role: options.role } : {};
       const [docs, total] = await Promise.all([
         Users.find(filter)
           .sort({ createdAt: 1, _id: 1 })
-          .skip((options.page - 1) * options.limit)
+          .skip(pageOffset(options))
           .limit(options.limit)
           .lean<UserDoc[]>(),
         Users.countDocuments(filter),

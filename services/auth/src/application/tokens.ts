@@ -1,7 +1,18 @@
-import { signAccessToken, type AuthUser, type JwtSignOptions } from '@ecom/common';
-import { randomUUID } from 'node:crypto';
-import { generateRefreshToken, hashRefreshToken } from '../domain/refresh-token';
+import { signAccessToken, type AuthUser, type JwtSignOptions } from '@ecom/common/auth';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { RefreshTokenStore } from '../store/refresh-token-store';
+
+/**
+ * Refresh tokens are opaque random strings; only their SHA-256 is stored, so a database
+ * leak yields nothing usable. (A fast hash is enough: 256 random bits cannot be guessed.)
+ */
+export function generateRefreshToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+export function hashRefreshToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
 
 export interface TokenSettings {
   sign: Omit<JwtSignOptions, 'expiresIn'>;

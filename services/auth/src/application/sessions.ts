@@ -1,0 +1,162 @@
+import {
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  UnauthorizedError,
+  ValidationError,
+} from '@ecom/common/errors';
+import { normalisePassword } from '../domain/password-policy';
+import { judgeRefreshToken } from '../domain/refresh-token';
+import { normaliseEmail, userEventData } from '../domain/user';
+import { EmailTakenError, publicUser, type StoredUser } from '../store/user-store';
+import { createLoginGuard, newPasswordProblems, policyError } from './credentials';
+import { requireAccount, type AccountDeps, type Session } from './deps';
+import { hashRefreshToken } from './tokens';
+
+const INVALID_CREDENTIALS = 'Invalid email or password';
+
+/** Registration, login, refresh-token rotation, logout and password change. */
+export function createSessions(deps: AccountDeps) {
+  const { stores, hasher, tokens, events, now, logger } = deps;
+  const { users, refreshTokens } = stores;
+  const guard = createLoginGuard(deps);
+
+  function authUser(user: StoredUser) {
+    return { id: user.id, role: user.role, email: user.email };
+  }
+
+  async function session(user: StoredUser, at: Date): Promise<Session> {
+    return { user: publicUser(user), ...(await tokens.newSession(authUser(user), at)) };
+  }
+
+  return {
+    async register(input: { email: string; password: string; name: string }): Promise<Session> {
+      const problems = newPasswordProblems(input.password, input);
+      if (problems.length > 0) throw policyError('password', problems);
+      const email = normaliseEmail(input.email);
+      const passwordHash = await hasher.hash(input.password);
+      let user: StoredUser;
+      try {
+        user = await users.create({ email, name: input.name, role: 'customer', passwordHash });
+      } catch (err) {
+        if (err instanceof EmailTakenError) {
+          throw new ConflictError('Email is already registered', { field: 'email' });
+        }
+        throw err;
+      }
+      await events.publish('user.created', userEventData(user));
+      return session(user, now());
+    },
+
+    async login(input: { email: string; password: string }): Promise<Session> {
+      const email = normaliseEmail(input.email);
+      const at = now();
+      await guard.assertNotLocked(email, at);
+      const user = await users.findByEmail(email);
+      if (!(await guard.passwordMatches(user, input.password)) || !user) {
+        const locked = await guard.recordFailure(email, at);
+        throw (
+          locked ?? new UnauthorizedError(INVALID_CREDENTIALS, { reason: 'invalid_credentials' })
+        );
+      }
+      await guard.clear(email);
+      if (hasher.needsRehash(user.passwordHash)) {
+        // An older scheme or a lower cost than configured: upgrade it now we know the password.
+        await users.setPasswordHash(user.id, user.passwordHash, await hasher.hash(input.password));
+      }
+      return session(user, at);
+    },
+
+    /** Rotation: the presented token is spent and a new one of the same family returned. */
+    async refresh(refreshToken: string): Promise<Session> {
+      const at = now();
+      const hash = hashRefreshToken(refreshToken);
+      const record = await refreshTokens.find(hash);
+      const verdict = judgeRefreshToken(record, at);
+      const reuse = async (familyId: string) => {
+        const revoked = await refreshTokens.revokeFamily(familyId, at, 'reuse');
+        logger.warn('refresh token reuse detected; token family revoked', { familyId, revoked });
+        return new UnauthorizedError(
+          'Refresh token was already used: every session of this login has been revoked',
+          { reason: 'reused' },
+        );
+      };
+      if (!verdict.ok) {
+        if (verdict.reason === 'reused' && record) throw await reuse(record.familyId);
+        throw new UnauthorizedError(
+          verdict.reason === 'expired' ? 'Refresh token has expired' : 'Invalid refresh token',
+          { reason: verdict.reason },
+        );
+      }
+      if (!record) throw new UnauthorizedError('Invalid refresh token', { reason: 'unknown' });
+      const user = await users.findById(record.userId);
+      if (!user) {
+        await refreshTokens.revokeFamily(record.familyId, at, 'user_deleted');
+        throw new UnauthorizedError('Invalid refresh token', { reason: 'unknown_user' });
+      }
+      const next = tokens.draftRefreshToken(at);
+      // Of two concurrent refreshes with one token only one claims it; the other is a reuse.
+      if (!(await refreshTokens.claim(hash, at, next.hash))) throw await reuse(record.familyId);
+      await tokens.saveRefreshToken(next, user.id, record.familyId, at);
+      return { user: publicUser(user), ...tokens.pair(authUser(user), next) };
+    },
+
+    /** Ends the session the refresh token belongs to; unknown tokens are fine (idempotent). */
+    async logout(refreshToken: string): Promise<void> {
+      const record = await refreshTokens.find(hashRefreshToken(refreshToken));
+      if (record) await refreshTokens.revokeFamily(record.familyId, now(), 'logout');
+    },
+
+    /** Every session of the user, on every device. */
+    async logoutAll(userId: string): Promise<number> {
+      return refreshTokens.revokeAllForUser(userId, now(), 'logout_all');
+    },
+
+    /**
+     * Needs the current password (a stolen access token alone cannot take the account over;
+     * wrong guesses count towards the lockout). Revokes every refresh token and starts one
+     * new session for the caller.
+     */
+    async changePassword(
+      userId: string,
+      input: { currentPassword: string; newPassword: string },
+    ): Promise<Session> {
+      const user = await requireAccount(deps, userId);
+      const at = now();
+      await guard.assertNotLocked(user.email, at);
+      if (!(await guard.passwordMatches(user, input.currentPassword))) {
+        const locked = await guard.recordFailure(user.email, at);
+        throw (
+          locked ??
+          new ForbiddenError('Current password is incorrect', { reason: 'wrong_password' })
+        );
+      }
+      const problems = newPasswordProblems(input.newPassword, user);
+      if (problems.length > 0) throw policyError('newPassword', problems);
+      if (normalisePassword(input.newPassword) === normalisePassword(input.currentPassword)) {
+        throw new ValidationError('New password must differ from the current one', [
+          { location: 'body', field: 'newPassword', message: 'must differ from currentPassword' },
+        ]);
+      }
+      const newHash = await hasher.hash(input.newPassword);
+      if (!(await users.setPasswordHash(user.id, user.passwordHash, newHash))) {
+        throw new ConflictError('Password was changed concurrently; try again');
+      }
+      await guard.clear(user.email);
+      await refreshTokens.revokeAllForUser(user.id, at, 'password_change');
+      return session(user, at);
+    },
+
+    /**
+     * A session for an existing account without its password, for tools that run inside the
+     * platform's own process (the launcher's demo seed). Nothing reachable over HTTP calls it,
+     * so it never touches the login throttling. Throws when there is no such account.
+     */
+    async operatorSession(email: string): Promise<Session> {
+      const user = await users.findByEmail(normaliseEmail(email));
+      if (!user) throw new NotFoundError(`No account with email ${normaliseEmail(email)}`);
+      logger.info('operator session issued', { userId: user.id, role: user.role });
+      return session(user, now());
+    },
+  };
+}
