@@ -8,10 +8,11 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createEvent, generateEs256KeyPair, InMemoryEventBus, signAccessToken } from '@ecom/common';
+import { generateEs256KeyPair, signAccessToken } from '@ecom/common/auth';
+import { createEvent, InMemoryEventBus } from '@ecom/common/bus';
 import { startMongoStandIn } from '../../../infrastructure/src/mongo/server';
 import { loadProductConfig } from '../src/config';
-import { startProductService, type RunningProductService } from '../src/service';
+import { productService, type RunningProductService } from '../src/service';
 
 // Per-event log lines would drown the figures (set LOG_LEVEL to see them).
 process.env.LOG_LEVEL ??= 'silent';
@@ -100,7 +101,7 @@ async function main(): Promise<void> {
   for (const [name, extra] of variants) {
     const bus = new InMemoryEventBus();
     services[name] = {
-      service: await startProductService({ config: loadProductConfig({ ...env, ...extra }), bus }),
+      service: await productService.start({ config: loadProductConfig({ ...env, ...extra }), bus }),
       bus,
     };
   }
@@ -161,7 +162,10 @@ async function main(): Promise<void> {
       bus.publish(
         createEvent('bench', 'order.created', {
           orderId: `bench-${randomUUID()}`,
-          items: [{ productId: hot[i % hot.length], quantity: 1 }],
+          userId: 'bench-customer',
+          items: [{ productId: hot[i % hot.length], quantity: 1, unitPrice: 100, name: 'Bench' }],
+          total: { amount: 100, currency: 'USD' },
+          payment: null,
         }),
       ),
     ),

@@ -1,15 +1,12 @@
 import Joi from 'joi';
+import type { JwtVerifyConfig } from '@ecom/common/auth';
 import {
   baseConfigKeys,
   busConfigKeys,
   jwtVerifyConfigKeys,
   loadConfig,
-  type JwtVerifyConfig,
-} from '@ecom/common';
-
-/** Currencies with exactly two minor-unit digits (prices are stored as integer cents). */
-export const CURRENCIES = ['USD', 'EUR', 'GBP', 'CAD', 'AUD', 'CHF'] as const;
-export type Currency = (typeof CURRENCIES)[number];
+} from '@ecom/common/config';
+import { CURRENCIES, type Currency } from './domain/catalog-rules';
 
 export interface ProductConfig extends JwtVerifyConfig {
   NODE_ENV: 'development' | 'test' | 'production';

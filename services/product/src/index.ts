@@ -1,15 +1,4 @@
-/** Public surface of @ecom/product-service (for the embedded launcher and saga tests). */
-export {
-  startProductService,
-  type RunningProductService,
-  type StartProductServiceOptions,
-} from './service';
-export { loadProductConfig, productConfigSchema, CURRENCIES, type ProductConfig } from './config';
-export { createProductApp, SERVICE_NAME, type ProductApp, type ProductAppDeps } from './app';
-export { CONSUMER_GROUP, CONSUMED_EVENTS } from './events/consumers';
-export {
-  EVENT_SOURCE,
-  createProductEventPublisher,
-  type ProductEvent,
-  type ProductEventPublisher,
-} from './events/publisher';
+/** The package's public surface: what the platform launcher, the gateway and saga tests use. */
+export * from './service';
+export { loadProductConfig, productConfigSchema, type ProductConfig } from './config';
+export { productApi } from './http/api';

@@ -1,78 +1,38 @@
-import type { Server } from 'node:http';
-import type { Express } from 'express';
-import {
-  closeHttpServer,
-  createLogger,
-  createMongoOutbox,
-  listenHttp,
-  type EventBus,
-  type EventEnvelope,
-  type Listening,
-  type Logger,
-  type MongoOutbox,
-} from '@ecom/common';
-import type { Connection } from 'mongoose';
-import { createProductApp, SERVICE_NAME } from './app';
-import { MemoryCache, type Cache } from './cache/cache';
-import { RedisCache } from './cache/redis-cache';
-import type { ProductConfig } from './config';
-import { createEventHandler, subscribeConsumers } from './events/consumers';
-import { createProductEventPublisher, type ProductEventPublisher } from './events/publisher';
+import { jwtVerifyOptionsFromConfig } from '@ecom/common/auth';
+import { createMongoOutbox, outboxEventPublisher } from '@ecom/common/mongo';
+import { defineService, type RunningService } from '@ecom/common/service';
+import { CatalogService } from './application/catalog';
+import { CategoryService } from './application/categories';
+import { InventoryService } from './application/inventory';
+import { RatingService } from './application/ratings';
+import { productConfigSchema } from './config';
+import { subscribeProductConsumers } from './events/consumers';
+import { EVENT_SOURCE, productPublishers } from './events/publisher';
+import { productRoutes } from './http/routes';
 import { connectMongo, createStores } from './store';
+import { CatalogCache, openCache } from './store/cache';
 
-export interface StartProductServiceOptions {
-  config: ProductConfig;
-  /** Shared with the other services in an embedded run or a saga test; not closed by stop(). */
-  bus: EventBus;
-  logger?: Logger;
-}
-
-export interface RunningProductService {
-  app: Express;
-  server: Server;
-  /** `http://127.0.0.1:<port>` (the real port when PORT=0). */
-  url: string;
-  /** The service's own MongoDB connection (tests inspect stock through it). */
-  connection: Connection;
-  /** The MongoDB outbox (collection `outbox`) every published event goes through. */
-  outbox: MongoOutbox;
-  /** Sends every due event the outbox still holds now; returns how many (tests, launchers). */
-  flushOutbox(): Promise<number>;
-  /**
-   * Stops consuming, closes the HTTP server, waits for handlers in flight, stops the outbox
-   * relay, closes cache and MongoDB.
-   */
-  stop(): Promise<void>;
-}
-
-async function createCache(config: ProductConfig): Promise<Cache | undefined> {
-  if (config.CACHE_DRIVER === 'off') return undefined;
-  if (config.CACHE_DRIVER === 'redis' && config.REDIS_URL)
-    return RedisCache.connect(config.REDIS_URL);
-  return new MemoryCache(config.CACHE_MEMORY_MAX_ENTRIES);
+/** What a launcher or a test may replace. */
+export interface ProductServiceOptions {
+  /** false: an HTTP-only instance that consumes no events (a second replica in a test). */
+  consume?: boolean;
 }
 
 /**
- * Starts the product service in this process: MongoDB connection, cache, HTTP server and
- * the `product` consumer group on the given bus. Used by main.ts, the embedded launcher and
- * saga tests (PORT=0 picks a free port).
+ * The product service: MongoDB (product_db) with its indexes, the read cache (Redis or
+ * memory), the outbox relay, the saga and review consumers, HTTP.
  */
-export async function startProductService(
-  options: StartProductServiceOptions,
-): Promise<RunningProductService> {
-  const { config, bus } = options;
-  const logger = options.logger ?? createLogger(SERVICE_NAME, config.LOG_LEVEL);
-  const connection = await connectMongo(config.MONGO_URL, config.MONGO_SERVER_SELECTION_TIMEOUT_MS);
-  let cache: Cache | undefined;
-  let listening: Listening | undefined;
-  let stopping = false;
-  const inFlight = new Set<Promise<void>>();
-  let app: Express;
-  let outbox: MongoOutbox;
-  let events: ProductEventPublisher;
-  try {
+export const productService = defineService({
+  name: 'product',
+  configSchema: productConfigSchema,
+  async build({ config, bus, logger, registry, onClose }, options: ProductServiceOptions) {
+    const connection = await connectMongo(
+      config.MONGO_URL,
+      config.MONGO_SERVER_SELECTION_TIMEOUT_MS,
+    );
+    onClose('mongodb', () => connection.close());
     const stores = await createStores(connection, config.SEARCH_MODE);
-    outbox = createMongoOutbox({
+    const outbox = createMongoOutbox({
       connection,
       collection: 'outbox',
       bus,
@@ -82,60 +42,78 @@ export async function startProductService(
       directSendGraceMs: Math.max(1000, config.OUTBOX_RELAY_INTERVAL_MS),
     });
     await outbox.init();
-    events = createProductEventPublisher(outbox);
-    cache = await createCache(config);
-    const built = createProductApp({ config, stores, bus, events, cache, logger });
-    app = built.app;
-    // Listen first: if the port is taken, nothing has subscribed to the shared bus yet.
-    listening = await listenHttp(app, config.PORT, config.HOST);
-    const handle = createEventHandler({
-      connection,
-      inventory: built.inventory,
-      ratings: built.ratings,
+    const events = outboxEventPublisher(outbox, EVENT_SOURCE);
+    const publishers = productPublishers({ events, registry, logger });
+
+    const cache = await openCache(config);
+    if (cache) onClose('cache', () => cache.close());
+    const catalogCache = new CatalogCache(cache, {
+      prefix: config.CACHE_KEY_PREFIX,
+      ttlSeconds: config.CACHE_TTL_SECONDS,
+      registry,
       logger,
     });
-    await subscribeConsumers(bus, (event: EventEnvelope) => {
-      // After stop() the bus may still deliver (it is shared): refuse, so it is redelivered elsewhere.
-      if (stopping) return Promise.reject(new Error('product service is stopping'));
-      const run = handle(event);
-      inFlight.add(run);
-      void run.finally(() => inFlight.delete(run)).catch(() => undefined);
-      return run;
+
+    const catalog = new CatalogService({
+      products: stores.catalog,
+      categories: stores.categories,
+      cache: catalogCache,
+      publish: publishers.afterWrite,
+      defaults: {
+        currency: config.DEFAULT_CURRENCY,
+        lowStockThreshold: config.DEFAULT_LOW_STOCK_THRESHOLD,
+      },
     });
-    // Last: nothing below can fail, so a failed start leaves no relay timer behind.
-    events.start();
-  } catch (err) {
-    stopping = true;
-    if (listening) await closeHttpServer(listening.server, 0);
-    await cache?.close().catch(() => undefined);
-    await connection.close().catch(() => undefined);
-    throw err;
-  }
-  const { server, url } = listening;
-  logger.info('product service listening', { url });
+    const categories = new CategoryService(stores.categories);
+    const inventory = new InventoryService({
+      stock: stores.stock,
+      reservations: stores.reservations,
+      publish: publishers.fromHandler,
+      stockChanged: async (ids) => {
+        for (const id of new Set(ids)) await catalogCache.productChanged(id);
+      },
+      logger,
+    });
+    const ratings = new RatingService(stores.ratings, catalogCache);
 
-  let stopped: Promise<void> | undefined;
-  const stop = (): Promise<void> =>
-    (stopped ??= (async () => {
-      stopping = true;
-      await closeHttpServer(server, config.SHUTDOWN_TIMEOUT_MS);
-      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
-      // Handlers and requests are done, so nothing records events any more.
-      await events.stop();
-      await cache
-        ?.close()
-        .catch((err) => logger.warn('cache close failed', { error: String(err) }));
-      await connection.close();
-      logger.info('product service stopped');
-    })());
+    return {
+      routers: [productRoutes({ catalog, categories, jwt: jwtVerifyOptionsFromConfig(config) })],
+      health: {
+        mongodb: () => stores.ping(),
+        ...(cache?.kind === 'redis' ? { cache: () => cache.ping() } : {}),
+      },
+      consumers:
+        options.consume === false
+          ? []
+          : [
+              (observer) =>
+                subscribeProductConsumers({
+                  bus,
+                  connection,
+                  inventory,
+                  ratings,
+                  logger,
+                  observer,
+                }),
+            ],
+      // The outbox relay: re-sends every event the bus did not take.
+      workers: [events],
+      exports: {
+        /** The service's own MongoDB connection (tests inspect stock through it). */
+        connection,
+        /** The outbox (collection `outbox`) every published event goes through. */
+        outbox,
+        /** Sends every due event the outbox still holds now; returns how many. */
+        flushOutbox: () => events.flush(),
+        catalog,
+        categories,
+        inventory,
+        ratings,
+      },
+    };
+  },
+});
 
-  return {
-    app,
-    server,
-    url,
-    connection,
-    outbox,
-    flushOutbox: () => events.flush(),
-    stop,
-  };
-}
+export type RunningProductService = RunningService<
+  Awaited<ReturnType<typeof productService.build>>['exports']
+>;

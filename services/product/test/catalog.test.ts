@@ -1,13 +1,15 @@
 import request from 'supertest';
+import { createProductClient } from '@ecom/common/client';
+import { bearer } from '@ecom/test-support';
+import { categorySchema, categoryTreeSchema, productSchema } from '../src/http/api';
 import {
   admin,
   customer,
   otherSeller,
   seller,
   startHarness,
-  tokenFor,
   type Harness,
-} from './helpers';
+} from './support/helpers';
 
 let h: Harness;
 
@@ -23,34 +25,94 @@ const api = () => request(h.service.app);
 async function createProduct(body: Record<string, unknown>, as = seller) {
   const res = await api()
     .post('/api/products')
-    .set('Authorization', tokenFor(as))
+    .set('Authorization', bearer(as))
     .send({ name: 'Widget', price: 10, inventory: 10, ...body });
   expect(res.status).toBe(201);
-  return res.body as { id: string; price: number; priceCents: number; [k: string]: unknown };
+  return res.body as {
+    id: string;
+    price: { amount: number; currency: string };
+    [k: string]: unknown;
+  };
+}
+
+/** Fails with the first difference when an answer breaks the schema the API spec declares. */
+function expectShape(
+  schema: { validate(v: unknown, o: object): { error?: Error } },
+  body: unknown,
+) {
+  const { error } = schema.validate(body, { presence: 'required' });
+  expect(error?.message).toBeUndefined();
 }
 
 describe('create and read', () => {
-  it('stores an exact price in cents and returns both forms', async () => {
+  it('takes a decimal price and answers it exactly as money in minor units', async () => {
     const p = await createProduct({
       name: 'Exact',
       price: 19.99,
       description: 'precise',
       attributes: { color: 'red', size: 42 },
     });
-    expect(p.price).toBe(19.99);
-    expect(p.priceCents).toBe(1999);
-    expect(p.currency).toBe('USD');
+    expect(p.price).toEqual({ amount: 1999, currency: 'USD' });
     expect(p.sellerId).toBe(seller.id);
     const got = await api().get(`/api/products/${p.id}`);
     expect(got.status).toBe(200);
     expect(got.body).toMatchObject({
       id: p.id,
-      price: 19.99,
-      priceCents: 1999,
+      price: { amount: 1999, currency: 'USD' },
       attributes: { color: 'red', size: 42 },
     });
+    expect(got.body.priceCents).toBeUndefined();
+    expect(got.body.currency).toBeUndefined();
     expect(got.body.inventory).toEqual({ available: 10, reserved: 0, lowStockThreshold: 5 });
     expect(got.body.holds).toBeUndefined();
+    expectShape(productSchema, got.body);
+  });
+
+  it.each([
+    [0.29, 29],
+    [4.35, 435],
+    [0.1, 10],
+    [1000000, 100000000],
+  ])('converts %p to %p cents exactly', async (price, amount) => {
+    const p = await createProduct({ price, currency: 'EUR' });
+    expect(p.price).toEqual({ amount, currency: 'EUR' });
+  });
+
+  it('answers 201 with the Location of the new product, for the body the original brief sends', async () => {
+    await api()
+      .post('/api/products/categories')
+      .set('Authorization', bearer(admin))
+      .send({ name: 'Electronics' })
+      .expect(201);
+    const created = await api().post('/api/products').set('Authorization', bearer(seller)).send({
+      name: 'Laptop',
+      description: 'A fast one',
+      price: 1299.99,
+      inventory: 50,
+      category: 'electronics',
+    });
+    expect(created.status).toBe(201);
+    expect(created.headers.location).toBe(`/api/products/${created.body.id}`);
+    expect(created.body).toMatchObject({
+      name: 'Laptop',
+      price: { amount: 129999, currency: 'USD' },
+      category: 'electronics',
+      inventory: { available: 50 },
+    });
+    expect((await api().get(created.headers.location)).body).toEqual(created.body);
+  });
+
+  it('answers what the other services read through the common product client', async () => {
+    const p = await createProduct({ name: 'Client read', price: 7.5 });
+    const client = createProductClient({ baseUrl: h.service.url });
+    expect(await client.get(p.id)).toEqual({
+      id: p.id,
+      name: 'Client read',
+      sellerId: seller.id,
+      price: { amount: 750, currency: 'USD' },
+    });
+    expect(await client.get('0123456789abcdef01234567')).toBeNull();
+    expect(await client.get('not-an-id')).toBeNull();
   });
 
   it('publishes product.created with the price in minor units', async () => {
@@ -82,7 +144,7 @@ describe('who may write', () => {
     ).toBe(401);
     const res = await api()
       .post('/api/products')
-      .set('Authorization', tokenFor(customer))
+      .set('Authorization', bearer(customer))
       .send({ name: 'x', price: 1, inventory: 1 });
     expect(res.status).toBe(403);
     expect(res.body.error.code).toBe('FORBIDDEN');
@@ -92,24 +154,24 @@ describe('who may write', () => {
     const p = await createProduct({ name: 'Owned', price: 5 });
     const denied = await api()
       .put(`/api/products/${p.id}`)
-      .set('Authorization', tokenFor(otherSeller))
+      .set('Authorization', bearer(otherSeller))
       .send({ price: 1 });
     expect(denied.status).toBe(403);
     const deniedDelete = await api()
       .delete(`/api/products/${p.id}`)
-      .set('Authorization', tokenFor(otherSeller));
+      .set('Authorization', bearer(otherSeller));
     expect(deniedDelete.status).toBe(403);
-    expect((await api().get(`/api/products/${p.id}`)).body.priceCents).toBe(500);
+    expect((await api().get(`/api/products/${p.id}`)).body.price.amount).toBe(500);
 
     const own = await api()
       .put(`/api/products/${p.id}`)
-      .set('Authorization', tokenFor(seller))
+      .set('Authorization', bearer(seller))
       .send({ price: 6.5 });
     expect(own.status).toBe(200);
-    expect(own.body).toMatchObject({ price: 6.5, priceCents: 650 });
+    expect(own.body).toMatchObject({ price: { amount: 650, currency: 'USD' } });
     const byAdmin = await api()
       .put(`/api/products/${p.id}`)
-      .set('Authorization', tokenFor(admin))
+      .set('Authorization', bearer(admin))
       .send({ name: 'Renamed' });
     expect(byAdmin.status).toBe(200);
     await h.settle();
@@ -120,7 +182,7 @@ describe('who may write', () => {
     });
 
     expect(
-      (await api().delete(`/api/products/${p.id}`).set('Authorization', tokenFor(admin))).status,
+      (await api().delete(`/api/products/${p.id}`).set('Authorization', bearer(admin))).status,
     ).toBe(204);
     expect((await api().get(`/api/products/${p.id}`)).status).toBe(404);
     await h.settle();
@@ -130,7 +192,7 @@ describe('who may write', () => {
   it('refuses a seller creating for another seller, allows an admin', async () => {
     const res = await api()
       .post('/api/products')
-      .set('Authorization', tokenFor(seller))
+      .set('Authorization', bearer(seller))
       .send({ name: 'x', price: 1, inventory: 1, sellerId: 'seller-2' });
     expect(res.status).toBe(403);
     const p = await createProduct({ sellerId: 'seller-2' }, admin);
@@ -157,7 +219,7 @@ describe('bad input changes nothing', () => {
     const before = (await api().get('/api/products?limit=100')).body.total;
     const res = await api()
       .post('/api/products')
-      .set('Authorization', tokenFor(seller))
+      .set('Authorization', bearer(seller))
       .send({ name: 'Bad', price: 10, inventory: 1, ...patch });
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('VALIDATION_ERROR');
@@ -189,7 +251,7 @@ describe('bad input changes nothing', () => {
 
   it('refuses malformed ids and bad numbers on writes with 400, leaving the product as it was', async () => {
     const p = await createProduct({ name: 'Guarded', price: 3, inventory: 4 });
-    const auth = tokenFor(seller);
+    const auth = bearer(seller);
     expect(
       (await api().put('/api/products/xyz').set('Authorization', auth).send({ price: 1 })).status,
     ).toBe(400);
@@ -222,7 +284,7 @@ describe('bad input changes nothing', () => {
     }
     const after = (await api().get(`/api/products/${p.id}`)).body;
     expect(after).toMatchObject({
-      priceCents: 300,
+      price: { amount: 300, currency: 'USD' },
       inventory: { available: 4, reserved: 0, lowStockThreshold: 5 },
     });
   });
@@ -230,7 +292,7 @@ describe('bad input changes nothing', () => {
   it('answers malformed JSON in the common error shape', async () => {
     const res = await api()
       .post('/api/products')
-      .set('Authorization', tokenFor(seller))
+      .set('Authorization', bearer(seller))
       .set('Content-Type', 'application/json')
       .send('{"name":');
     expect(res.status).toBe(400);
@@ -244,14 +306,16 @@ describe('categories', () => {
   it('lets admins create nested categories and rename them; others get 403', async () => {
     const denied = await api()
       .post('/api/products/categories')
-      .set('Authorization', tokenFor(seller))
+      .set('Authorization', bearer(seller))
       .send({ name: 'Toys' });
     expect(denied.status).toBe(403);
     const parent = await api()
       .post('/api/products/categories')
-      .set('Authorization', tokenFor(admin))
+      .set('Authorization', bearer(admin))
       .send({ name: 'Home & Garden' });
     expect(parent.status).toBe(201);
+    expect(parent.headers.location).toBe(`/api/products/categories/${parent.body.id}`);
+    expectShape(categorySchema, parent.body);
     expect(parent.body).toMatchObject({
       name: 'Home & Garden',
       slug: 'home-garden',
@@ -260,23 +324,23 @@ describe('categories', () => {
     parentId = parent.body.id;
     const child = await api()
       .post('/api/products/categories')
-      .set('Authorization', tokenFor(admin))
+      .set('Authorization', bearer(admin))
       .send({ name: 'Lamps', parentId });
     expect(child.status).toBe(201);
     const tooDeep = await api()
       .post('/api/products/categories')
-      .set('Authorization', tokenFor(admin))
+      .set('Authorization', bearer(admin))
       .send({ name: 'Desk lamps', parentId: child.body.id });
     expect(tooDeep.status).toBe(422);
     const dup = await api()
       .post('/api/products/categories')
-      .set('Authorization', tokenFor(admin))
+      .set('Authorization', bearer(admin))
       .send({ name: 'Lamps' });
     expect(dup.status).toBe(409);
 
     const renamed = await api()
       .put(`/api/products/categories/${child.body.id}`)
-      .set('Authorization', tokenFor(admin))
+      .set('Authorization', bearer(admin))
       .send({ name: 'Lighting' });
     expect(renamed.status).toBe(200);
     expect(renamed.body).toMatchObject({ name: 'Lighting', slug: 'lamps' });
@@ -284,14 +348,23 @@ describe('categories', () => {
       (
         await api()
           .put('/api/products/categories/nope')
-          .set('Authorization', tokenFor(admin))
+          .set('Authorization', bearer(admin))
           .send({ name: 'x' })
       ).status,
     ).toBe(400);
 
+    const one = await api().get(`/api/products/categories/${child.body.id}`);
+    expect(one.status).toBe(200);
+    expect(one.body).toMatchObject({ id: child.body.id, name: 'Lighting', parentId });
+    for (const id of ['0123456789abcdef01234567', 'nope']) {
+      expect((await api().get(`/api/products/categories/${id}`)).status).toBe(404);
+    }
+
+    // The tree is one array of top-level categories with their children (not paged).
     const tree = await api().get('/api/products/categories');
     expect(tree.status).toBe(200);
-    const home = tree.body.items.find((c: { id: string }) => c.id === parentId);
+    expectShape(categoryTreeSchema, tree.body);
+    const home = tree.body.find((c: { id: string }) => c.id === parentId);
     expect(home.children).toEqual([
       expect.objectContaining({ name: 'Lighting', slug: 'lamps', parentId }),
     ]);
@@ -300,7 +373,7 @@ describe('categories', () => {
   it('refuses an unknown category on a product', async () => {
     const res = await api()
       .post('/api/products')
-      .set('Authorization', tokenFor(seller))
+      .set('Authorization', bearer(seller))
       .send({ name: 'x', price: 1, inventory: 1, category: 'no-such' });
     expect(res.status).toBe(422);
     expect(res.body.error.code).toBe('UNKNOWN_CATEGORY');
@@ -313,9 +386,9 @@ describe('listing', () => {
   const ids: Record<string, string> = {};
 
   beforeAll(async () => {
-    const auth = tokenFor(admin);
+    const auth = bearer(admin);
     await api().post('/api/products/categories').set('Authorization', auth).send({ name: 'Audio' });
-    const audio = (await api().get('/api/products/categories')).body.items.find(
+    const audio = (await api().get('/api/products/categories')).body.find(
       (c: { slug: string }) => c.slug === 'audio',
     );
     await api()
@@ -386,12 +459,23 @@ describe('listing', () => {
     expect(blank.body.total).toBe(4);
   });
 
-  it('pages with a bounded limit and a total', async () => {
+  it('pages in the one list envelope', async () => {
     const first = await api().get(`/api/products?sellerId=${sellerId}&sort=price&limit=3&page=1`);
     const second = await api().get(`/api/products?sellerId=${sellerId}&sort=price&limit=3&page=2`);
-    expect(first.body).toMatchObject({ total: 4, page: 1, limit: 3, pages: 2 });
+    expect(Object.keys(first.body).sort()).toEqual([
+      'items',
+      'limit',
+      'page',
+      'total',
+      'totalPages',
+    ]);
+    expect(first.body).toMatchObject({ total: 4, page: 1, limit: 3, totalPages: 2 });
+    expect(second.body).toMatchObject({ total: 4, page: 2, limit: 3, totalPages: 2 });
     expect(names(first)).toEqual(['Cable', 'Bluetooth Speaker', 'Studio Headphones']);
     expect(names(second)).toEqual(['Turntable']);
+    for (const item of first.body.items) expectShape(productSchema, item);
+    const defaults = await api().get(`/api/products?sellerId=${sellerId}`);
+    expect(defaults.body).toMatchObject({ page: 1, limit: 20, totalPages: 1 });
   });
 
   it('sorts newest first by default and by rating', async () => {
@@ -427,7 +511,7 @@ describe('inventory and availability', () => {
       inventory: 10,
       lowStockThreshold: 3,
     });
-    const auth = tokenFor(seller);
+    const auth = bearer(seller);
     const avail = await api().get(`/api/products/${p.id}/availability?quantity=11`);
     expect(avail.body).toEqual({
       productId: p.id,
@@ -465,7 +549,7 @@ describe('inventory and availability', () => {
 
     const denied = await api()
       .put(`/api/products/${p.id}/inventory`)
-      .set('Authorization', tokenFor(otherSeller))
+      .set('Authorization', bearer(otherSeller))
       .send({ set: 100 });
     expect(denied.status).toBe(403);
     expect((await api().get(`/api/products/${p.id}`)).body.inventory.available).toBe(1);
@@ -490,18 +574,18 @@ describe('cache', () => {
 
     await api()
       .put(`/api/products/${p.id}`)
-      .set('Authorization', tokenFor(seller))
+      .set('Authorization', bearer(seller))
       .send({ price: 2.25 });
     const afterPrice = await api().get(`/api/products/${p.id}`);
     expect(afterPrice.headers['x-cache']).toBe('MISS');
-    expect(afterPrice.body.priceCents).toBe(225);
+    expect(afterPrice.body.price.amount).toBe(225);
     const listAfter = await api().get(listQ);
     expect(listAfter.headers['x-cache']).toBe('MISS');
-    expect(listAfter.body.items[0].priceCents).toBe(225);
+    expect(listAfter.body.items[0].price.amount).toBe(225);
 
     await api()
       .put(`/api/products/${p.id}/inventory`)
-      .set('Authorization', tokenFor(seller))
+      .set('Authorization', bearer(seller))
       .send({ restock: 7 });
     expect((await api().get(`/api/products/${p.id}`)).body.inventory.available).toBe(12);
     expect((await api().get(listQ)).body.items[0].inventory.available).toBe(12);
@@ -516,7 +600,7 @@ describe('health', () => {
   it('reports MongoDB, bus and readiness', async () => {
     const res = await api().get('/health/ready');
     expect(res.status).toBe(200);
-    expect(res.body.checks.mongo.status).toBe('up');
-    expect(res.body.checks.bus.status).toBe('up');
+    expect(res.body.checks.mongodb.status).toBe('up');
+    expect(res.body.checks.eventBus.status).toBe('up');
   });
 });

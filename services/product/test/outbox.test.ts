@@ -1,6 +1,7 @@
 import request from 'supertest';
-import type { EventBus, EventEnvelope, InMemoryEventBus, SubscribeOptions } from '@ecom/common';
-import { newOrderId, seller, startHarness, tokenFor, type Harness } from './helpers';
+import type { EventBus, EventEnvelope, InMemoryEventBus, SubscribeOptions } from '@ecom/common/bus';
+import { bearer, eventually } from '@ecom/test-support';
+import { newOrderId, orderCreated, seller, startHarness, type Harness } from './support/helpers';
 
 /** The real in-memory bus, made to refuse publishes while `down` (a broker outage). */
 class FlakyBus implements EventBus {
@@ -39,13 +40,8 @@ afterEach(() => {
   flaky.down = false;
 });
 
-async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 8000) {
-  const until = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+const waitFor = (condition: () => boolean | Promise<boolean>, timeoutMs = 8000) =>
+  eventually(condition, { timeoutMs, intervalMs: 25 });
 
 const ofProduct = (productId: string) =>
   h.published.filter((e) => (e.data as { productId?: string }).productId === productId);
@@ -53,7 +49,7 @@ const ofProduct = (productId: string) =>
 async function createProduct(name: string, inventory = 4): Promise<string> {
   const res = await request(h.service.app)
     .post('/api/products')
-    .set('Authorization', tokenFor(seller))
+    .set('Authorization', bearer(seller))
     .send({ name, price: 3.5, inventory, lowStockThreshold: 2 });
   expect(res.status).toBe(201);
   return res.body.id as string;
@@ -118,7 +114,7 @@ describe('events through the MongoDB outbox', () => {
     const id = await createProduct('Outage series', 10);
     await h.settle();
     flaky.down = true;
-    const auth = tokenFor(seller);
+    const auth = bearer(seller);
     await request(h.service.app)
       .put(`/api/products/${id}`)
       .set('Authorization', auth)
@@ -157,13 +153,7 @@ describe('events through the MongoDB outbox', () => {
     flaky.down = true;
     const orderId = newOrderId();
     // Delivered on the real bus (the order service's broker side is up); product's reply fails.
-    await h.deliver('order.created', {
-      orderId,
-      userId: 'u1',
-      items: [{ productId, quantity: 2, unitPrice: 3.5, name: 'Saga outage' }],
-      total: { amount: 700, currency: 'USD' },
-      payment: null,
-    });
+    await h.deliver('order.created', orderCreated(orderId, [{ productId, quantity: 2 }], 350));
     // The handler succeeded (no redelivery, nothing dead-lettered) and its reply is held.
     expect(h.publishedOf('inventory.reserved').filter((d) => d.orderId === orderId)).toEqual([]);
     expect(h.bus.deadLetters.filter((d) => d.event?.eventType === 'order.created')).toEqual([]);

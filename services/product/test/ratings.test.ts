@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { createEvent } from '@ecom/common';
-import { seller, startHarness, tokenFor, type Harness } from './helpers';
+import { createEvent } from '@ecom/common/bus';
+import { bearer } from '@ecom/test-support';
+import { seller, startHarness, type Harness } from './support/helpers';
 
 let h: Harness;
 let productId: string;
@@ -10,7 +11,7 @@ beforeAll(async () => {
   h = await startHarness('product_ratings');
   const res = await request(h.service.app)
     .post('/api/products')
-    .set('Authorization', tokenFor(seller))
+    .set('Authorization', bearer(seller))
     .send({ name: 'Rated', price: 9.99, inventory: 1 });
   productId = res.body.id;
 });
@@ -169,7 +170,7 @@ describe('moderation (comment.flagged)', () => {
   async function newProduct(): Promise<string> {
     const res = await request(h.service.app)
       .post('/api/products')
-      .set('Authorization', tokenFor(seller))
+      .set('Authorization', bearer(seller))
       .send({ name: 'Moderated', price: 5, inventory: 1 });
     expect(res.status).toBe(201);
     return res.body.id as string;

@@ -1,27 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import request from 'supertest';
+import { createEvent, createEventBus, type EventBus, type EventEnvelope } from '@ecom/common/bus';
+import { createLogger } from '@ecom/common/logging';
 import {
-  createEvent,
-  createEventBus,
-  createLogger,
-  type EventBus,
-  type EventEnvelope,
-} from '@ecom/common';
-import { createTestMongo, describeIfServer, type TestMongo } from '@ecom/infrastructure/testing';
-import { loadProductConfig } from '../src/config';
-import { startProductService, type RunningProductService } from '../src/service';
-import { newOrderId, seller, testJwtPublicKey, tokenFor } from './helpers';
-
-async function until<T>(what: string, fn: () => T | undefined, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = fn();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+  bearer,
+  createTestMongo,
+  describeIfServer,
+  eventually,
+  type TestMongo,
+} from '@ecom/test-support';
+import { productService, type RunningProductService } from '../src/service';
+import { newOrderId, orderCreated, seller, testConfig } from './support/helpers';
 
 describeIfServer('redis', 'product saga steps over the Redis Streams bus', (redisUrl) => {
   const prefix = `test-product-${randomBytes(4).toString('hex')}`;
@@ -45,15 +35,7 @@ describeIfServer('redis', 'product saga steps over the Redis Streams bus', (redi
         outcomes.push(event);
       },
     });
-    const config = loadProductConfig({
-      MONGO_URL: mongo.url,
-      JWT_PUBLIC_KEY: testJwtPublicKey(),
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'silent',
-      CACHE_DRIVER: 'memory',
-    });
-    service = await startProductService({ config, bus: productBus });
+    service = await productService.start({ config: testConfig(mongo.url), bus: productBus });
   });
 
   afterAll(async () => {
@@ -70,24 +52,22 @@ describeIfServer('redis', 'product saga steps over the Redis Streams bus', (redi
   it('reserves all-or-nothing, never oversells and handles a redelivered event once', async () => {
     const created = await request(service.app)
       .post('/api/products')
-      .set('Authorization', tokenFor(seller))
+      .set('Authorization', bearer(seller))
       .send({ name: 'Streamed', price: 7.25, inventory: 5 });
     const productId = created.body.id as string;
     const orders = [newOrderId(), newOrderId(), newOrderId()];
     const events = orders.map((orderId) =>
-      createEvent('order-service', 'order.created', {
-        orderId,
-        userId: 'customer-1',
-        items: [{ productId, quantity: 2, unitPrice: 7.25, name: 'Streamed' }],
-        total: { amount: 1450, currency: 'USD' },
-        payment: null,
-      }),
+      createEvent(
+        'order-service',
+        'order.created',
+        orderCreated(orderId, [{ productId, quantity: 2 }], 725),
+      ),
     );
     await Promise.all(events.map((e) => orderBus.publish(e)));
     await orderBus.publish(events[0]); // at-least-once: the same event again
     const forOurs = () =>
       outcomes.filter((e) => orders.includes((e.data as { orderId: string }).orderId));
-    await until('three outcomes', () => (forOurs().length >= 3 ? true : undefined));
+    await eventually(() => forOurs().length >= 3, { timeoutMs: 15_000, what: 'three outcomes' });
     // Give the duplicate time to be (not) handled.
     await new Promise((resolve) => setTimeout(resolve, 300));
     const types = forOurs()

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import request from 'supertest';
-import { InMemoryEventBus } from '@ecom/common';
-import { describeIfServer } from '@ecom/infrastructure/testing';
-import { initialGeneration } from '../src/cache/cache';
-import { RedisCache } from '../src/cache/redis-cache';
-import { startProductService, type RunningProductService } from '../src/service';
-import { seller, startHarness, tokenFor, type Harness } from './helpers';
+import { InMemoryEventBus } from '@ecom/common/bus';
+import { bearer, describeIfServer } from '@ecom/test-support';
+import { productService, type RunningProductService } from '../src/service';
+import { initialGeneration } from '../src/store/cache/cache';
+import { VIEW_VERSION } from '../src/store/cache/catalog-cache';
+import { RedisCache } from '../src/store/cache/redis-cache';
+import { seller, startHarness, type Harness } from './support/helpers';
 
 describeIfServer('redis', 'catalog cache on the real Redis', (redisUrl) => {
   const prefix = `test:product:${process.pid}:${randomBytes(4).toString('hex')}:`;
@@ -72,7 +73,7 @@ describeIfServer('redis', 'catalog cache on the real Redis', (redisUrl) => {
         CACHE_KEY_PREFIX: prefix,
       });
       otherBus = new InMemoryEventBus();
-      other = await startProductService({ config: h.config, bus: otherBus });
+      other = await productService.start({ config: h.config, bus: otherBus });
     });
     afterAll(async () => {
       await other.stop();
@@ -83,7 +84,7 @@ describeIfServer('redis', 'catalog cache on the real Redis', (redisUrl) => {
     it('caches detail and list reads in Redis and never serves a stale price or stock after a write elsewhere', async () => {
       const created = await request(h.service.app)
         .post('/api/products')
-        .set('Authorization', tokenFor(seller))
+        .set('Authorization', bearer(seller))
         .send({ name: 'Shared', price: 3.33, inventory: 9 });
       const id = created.body.id as string;
       const a = () => request(h.service.app);
@@ -92,8 +93,8 @@ describeIfServer('redis', 'catalog cache on the real Redis', (redisUrl) => {
       expect((await a().get(`/api/products/${id}`)).headers['x-cache']).toBe('MISS');
       const hit = await b().get(`/api/products/${id}`);
       expect(hit.headers['x-cache']).toBe('HIT');
-      expect(hit.body.priceCents).toBe(333);
-      expect(await raw.keys(`${prefix}item:${id}:*`)).toHaveLength(1);
+      expect(hit.body.price).toEqual({ amount: 333, currency: 'USD' });
+      expect(await raw.keys(`${prefix}item:${id}:*:${VIEW_VERSION}`)).toHaveLength(1);
 
       const list = `/api/products?sellerId=${seller.id}&sort=price`;
       expect((await a().get(list)).headers['x-cache']).toBe('MISS');
@@ -102,17 +103,17 @@ describeIfServer('redis', 'catalog cache on the real Redis', (redisUrl) => {
       // A write through instance B invalidates what instance A reads.
       await b()
         .put(`/api/products/${id}`)
-        .set('Authorization', tokenFor(seller))
+        .set('Authorization', bearer(seller))
         .send({ price: 4.44 })
         .expect(200);
       const fresh = await a().get(`/api/products/${id}`);
       expect(fresh.headers['x-cache']).toBe('MISS');
-      expect(fresh.body.priceCents).toBe(444);
-      expect((await a().get(list)).body.items[0].priceCents).toBe(444);
+      expect(fresh.body.price.amount).toBe(444);
+      expect((await a().get(list)).body.items[0].price.amount).toBe(444);
 
       await b()
         .put(`/api/products/${id}/inventory`)
-        .set('Authorization', tokenFor(seller))
+        .set('Authorization', bearer(seller))
         .send({ set: 1 })
         .expect(200);
       expect((await a().get(`/api/products/${id}`)).body.inventory.available).toBe(1);

@@ -1,11 +1,17 @@
 import request from 'supertest';
-import { createEvent, createLogger, createMongoOutbox, type EventEnvelope } from '@ecom/common';
-import { Types, type Connection } from 'mongoose';
-import { createProductApp } from '../src/app';
-import { createEventHandler } from '../src/events/consumers';
-import { createProductEventPublisher } from '../src/events/publisher';
-import { connectMongo, createStores } from '../src/store';
-import { admin, newOrderId, seller, startHarness, tokenFor, type Harness } from './helpers';
+import { createEvent } from '@ecom/common/bus';
+import { bearer } from '@ecom/test-support';
+import { Types } from 'mongoose';
+import { productService, type RunningProductService } from '../src/service';
+import {
+  admin,
+  newOrderId,
+  orderConfirmed,
+  orderCreated,
+  seller,
+  startHarness,
+  type Harness,
+} from './support/helpers';
 
 let h: Harness;
 
@@ -19,7 +25,7 @@ afterAll(async () => {
 async function product(inventory: number, lowStockThreshold = 0): Promise<string> {
   const res = await request(h.service.app)
     .post('/api/products')
-    .set('Authorization', tokenFor(seller))
+    .set('Authorization', bearer(seller))
     .send({ name: 'Saga item', price: 12.5, inventory, lowStockThreshold });
   expect(res.status).toBe(201);
   return res.body.id as string;
@@ -45,16 +51,6 @@ async function stock(id: string): Promise<StockDoc> {
 
 async function reservation(orderId: string) {
   return h.service.connection.collection('reservations').findOne({ orderId });
-}
-
-function orderCreated(orderId: string, items: Array<{ productId: string; quantity: number }>) {
-  return {
-    orderId,
-    userId: 'customer-1',
-    items: items.map((i) => ({ ...i, unitPrice: 12.5, name: 'Saga item' })),
-    total: { amount: 1250, currency: 'USD' },
-    payment: null,
-  };
 }
 
 const forOrder = (type: string, orderId: string) =>
@@ -129,7 +125,7 @@ describe('order.created', () => {
     const gone = await product(5);
     await request(h.service.app)
       .delete(`/api/products/${gone}`)
-      .set('Authorization', tokenFor(admin))
+      .set('Authorization', bearer(admin))
       .expect(204);
     const cases: Array<[string, string]> = [
       ['0123456789abcdef01234567', 'UNKNOWN_PRODUCT'],
@@ -165,6 +161,9 @@ describe('order.created', () => {
     await h.settle();
     expect(await stock(a)).toMatchObject({ available: 6, reserved: 4 });
     expect(forOrder('inventory.reserved', orderId)).toHaveLength(1);
+    expect((await request(h.service.app).get('/metrics')).text).toMatch(
+      /events_handled_total\{[^}]*group="product"[^}]*event_type="order.created"[^}]*outcome="duplicate"[^}]*\} [1-9]/,
+    );
 
     await h.deliver('order.created', orderCreated(orderId, [{ productId: a, quantity: 4 }]));
     expect(await stock(a)).toMatchObject({ available: 6, reserved: 4 });
@@ -186,20 +185,26 @@ describe('order.created', () => {
     ]);
   });
 
-  it('dead-letters an invalid payload without touching stock', async () => {
+  it('dead-letters an invalid payload at once, with the reason, without touching stock', async () => {
     const a = await product(3);
-    await h.deliver('order.created', {
-      orderId: newOrderId(),
-      items: [{ productId: a, quantity: -1 }],
-    });
-    await h.deliver('order.created', {
-      orderId: newOrderId(),
-      items: [{ productId: a, quantity: { $gt: 0 } }],
-    });
+    const negative = orderCreated(newOrderId(), [{ productId: a, quantity: -1 }]);
+    const injected = orderCreated(newOrderId(), [{ productId: a, quantity: 1 }]);
+    (injected.items[0] as { quantity: unknown }).quantity = { $gt: 0 };
+    const events = [await h.deliver('order.created', negative)];
+    events.push(await h.deliver('order.created', injected));
     expect(await stock(a)).toMatchObject({ available: 3, reserved: 0 });
-    const dead = h.bus.deadLetters.filter((d) => d.group === 'product');
-    expect(dead.length).toBeGreaterThanOrEqual(2);
-    expect(dead[dead.length - 1].reason).toMatch(/invalid order.created payload/);
+    const dead = h.bus.deadLetters.filter(
+      (d) => d.group === 'product' && events.some((e) => e.eventId === d.event?.eventId),
+    );
+    expect(dead.map((d) => [d.attempts, d.reason])).toEqual([
+      [1, 'invalid order.created payload: items.0.quantity: number.min'],
+      [1, 'invalid order.created payload: items.0.quantity: number.base'],
+    ]);
+    expect(forOrder('inventory.rejected', negative.orderId)).toEqual([]);
+    const metrics = (await request(h.service.app).get('/metrics')).text;
+    expect(metrics).toMatch(
+      /events_dead_lettered_total\{[^}]*group="product"[^}]*event_type="order.created"[^}]*\} 2/,
+    );
   });
 });
 
@@ -208,12 +213,7 @@ describe('after the reservation', () => {
     const a = await product(5);
     const orderId = newOrderId();
     await h.deliver('order.created', orderCreated(orderId, [{ productId: a, quantity: 2 }]));
-    const confirmed = {
-      orderId,
-      userId: 'customer-1',
-      items: [{ productId: a, quantity: 2 }],
-      total: { amount: 2500, currency: 'USD' },
-    };
+    const confirmed = orderConfirmed(orderId, [{ productId: a, quantity: 2 }]);
     await h.deliver('order.confirmed', confirmed);
     await h.deliver('order.confirmed', confirmed);
     expect(await stock(a)).toEqual({ available: 3, reserved: 0, sold: 2, holds: [] });
@@ -228,11 +228,7 @@ describe('after the reservation', () => {
     await h.deliver('order.failed', failed);
     await h.deliver('order.failed', failed);
     expect(await stock(a)).toEqual({ available: 5, reserved: 0, sold: 0, holds: [] });
-    await h.deliver('order.confirmed', {
-      orderId,
-      items: [],
-      total: { amount: 0, currency: 'USD' },
-    });
+    await h.deliver('order.confirmed', orderConfirmed(orderId, []));
     expect(await stock(a)).toEqual({ available: 5, reserved: 0, sold: 0, holds: [] });
     expect((await reservation(orderId))?.status).toBe('released');
   });
@@ -241,7 +237,7 @@ describe('after the reservation', () => {
     const a = await product(5);
     const orderId = newOrderId();
     await h.deliver('order.created', orderCreated(orderId, [{ productId: a, quantity: 3 }]));
-    await h.deliver('order.confirmed', { orderId, items: [{ productId: a, quantity: 3 }] });
+    await h.deliver('order.confirmed', orderConfirmed(orderId, [{ productId: a, quantity: 3 }]));
     const cancelled = {
       orderId,
       userId: 'customer-1',
@@ -289,58 +285,35 @@ describe('after the reservation', () => {
 });
 
 describe('concurrent orders', () => {
-  const logger = createLogger('test', 'silent');
-  const replicas: Array<{ connection: Connection; handle: (e: EventEnvelope) => Promise<void> }> =
-    [];
+  // Two more instances on the same database (own connections, own in-process locks), as two
+  // replicas would be; HTTP-only, so the test drives their reservations itself, all at once.
+  const replicas: RunningProductService[] = [];
 
   beforeAll(async () => {
-    // Two independent instances (own connections, own in-process locks), as two replicas would be.
     for (let i = 0; i < 2; i++) {
-      const connection = await connectMongo(h.config.MONGO_URL);
-      const stores = await createStores(connection, h.config.SEARCH_MODE);
-      const built = createProductApp({
-        config: h.config,
-        stores,
-        bus: h.bus,
-        // Each replica records in the shared outbox collection through its own connection.
-        events: createProductEventPublisher(
-          createMongoOutbox({ connection, bus: h.bus, logger, intervalMs: 1000 }),
-        ),
-        cache: undefined,
-        logger,
-      });
-      replicas.push({
-        connection,
-        handle: createEventHandler({
-          connection,
-          inventory: built.inventory,
-          ratings: built.ratings,
-          logger,
+      replicas.push(
+        await productService.start({
+          config: { ...h.config, CACHE_DRIVER: 'off' },
+          bus: h.bus,
+          options: { consume: false },
         }),
-      });
+      );
     }
   });
   afterAll(async () => {
-    for (const r of replicas) await r.connection.close();
+    for (const r of replicas) await r.stop();
   });
 
   it('50 concurrent orders for the last 10 units: exactly 10 reserved, 40 rejected, stock 0', async () => {
     const a = await product(10);
     const orders = Array.from({ length: 50 }, () => newOrderId());
-    const events = orders.map((orderId) =>
-      createEvent(
-        'order-service',
-        'order.created',
-        orderCreated(orderId, [{ productId: a, quantity: 1 }]),
-      ),
-    );
     let running = 0;
     let maxRunning = 0;
     await Promise.all(
-      events.map(async (event, i) => {
+      orders.map(async (orderId, i) => {
         running++;
         maxRunning = Math.max(maxRunning, running);
-        await replicas[i % 2].handle(event);
+        await replicas[i % 2].inventory.reserve(orderId, [{ productId: a, quantity: 1 }]);
         running--;
       }),
     );
@@ -381,16 +354,10 @@ describe('concurrent orders', () => {
     const orders = Array.from({ length: 12 }, () => newOrderId());
     await Promise.all(
       orders.map((orderId, i) =>
-        replicas[i % 2].handle(
-          createEvent(
-            'order-service',
-            'order.created',
-            orderCreated(orderId, [
-              { productId: a, quantity: 1 },
-              { productId: b, quantity: 1 },
-            ]),
-          ),
-        ),
+        replicas[i % 2].inventory.reserve(orderId, [
+          { productId: a, quantity: 1 },
+          { productId: b, quantity: 1 },
+        ]),
       ),
     );
     await h.settle();

@@ -1,11 +1,18 @@
 import request from 'supertest';
-import { createEvent, InMemoryEventBus } from '@ecom/common';
+import { createEvent, InMemoryEventBus } from '@ecom/common/bus';
+import { bearer } from '@ecom/test-support';
 import mongoose from 'mongoose';
-import { loadProductConfig } from '../src/config';
-import { startProductService } from '../src/service';
-import { seller, settle, startHarness, testJwtPublicKey, tokenFor, type Harness } from './helpers';
+import { productService } from '../src/service';
+import {
+  orderCreated,
+  seller,
+  settle,
+  startHarness,
+  testConfig,
+  type Harness,
+} from './support/helpers';
 
-describe('startProductService', () => {
+describe('productService.start', () => {
   let h: Harness;
 
   beforeAll(async () => {
@@ -20,23 +27,35 @@ describe('startProductService', () => {
     expect(h.service.url).not.toMatch(/:0$/);
     const res = await fetch(`${h.service.url}/health/live`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: 'ok', service: 'product-service' });
+    expect(await res.json()).toMatchObject({ status: 'ok', service: 'product' });
   });
 
-  it('fails cleanly when its port is taken, without subscribing to the bus', async () => {
+  it('fails cleanly when its port is taken: its consumers refuse, nothing is handled', async () => {
     const bus = new InMemoryEventBus({ retry: { maxAttempts: 1 } });
     const taken = Number(new URL(h.service.url).port);
     await expect(
-      startProductService({ config: { ...h.config, PORT: taken }, bus }),
+      productService.start({ config: { ...h.config, PORT: taken }, bus }),
     ).rejects.toThrow(/EADDRINUSE/);
-    await bus.publish(createEvent('order-service', 'order.confirmed', { orderId: 'o-port' }));
+    // The same database as the running instance: the failed one would leave a tombstone.
+    await bus.publish(
+      createEvent('order-service', 'order.cancelled', {
+        orderId: 'o-port',
+        userId: 'customer-1',
+        reason: 'customer',
+        previousStatus: 'PENDING',
+        items: [],
+      }),
+    );
     await settle(bus);
-    expect(bus.deadLetters).toEqual([]);
+    expect(bus.deadLetters.map((d) => d.reason)).toEqual(['product consumer is stopped']);
+    expect(
+      await h.service.connection.collection('reservations').findOne({ orderId: 'o-port' }),
+    ).toBeNull();
     await bus.close();
   });
 
   it('searches by escaped case-insensitive substring in regex mode', async () => {
-    const auth = tokenFor(seller);
+    const auth = bearer(seller);
     for (const [name, description] of [
       ['Phone case (blue)', 'fits most phones'],
       ['Headphones', 'over-ear'],
@@ -74,7 +93,7 @@ describe('when the bus is down', () => {
     await h.bus.close();
     const res = await request(h.service.app)
       .post('/api/products')
-      .set('Authorization', tokenFor(seller))
+      .set('Authorization', bearer(seller))
       .send({ name: 'Written', price: 1, inventory: 1 });
     expect(res.status).toBe(201);
     expect((await request(h.service.app).get(`/api/products/${res.body.id}`)).status).toBe(200);
@@ -88,7 +107,7 @@ describe('when the bus is down', () => {
     );
     const ready = await request(h.service.app).get('/health/ready');
     expect(ready.status).toBe(503);
-    expect(ready.body.checks.bus.status).toBe('down');
+    expect(ready.body.checks.eventBus.status).toBe('down');
   });
 });
 
@@ -109,10 +128,15 @@ describe('stop()', () => {
     await expect(fetch(`${url}/health/live`)).rejects.toThrow();
     // The shared bus still delivers: the stopped service refuses, so the event is not lost as "handled".
     await h.bus.publish(
-      createEvent('order-service', 'order.confirmed', { orderId: 'o-after-stop' }),
+      createEvent('order-service', 'order.confirmed', {
+        orderId: 'o-after-stop',
+        userId: 'customer-1',
+        items: [],
+        total: { amount: 0, currency: 'USD' },
+      }),
     );
     await h.settle();
-    expect(h.bus.deadLetters.map((d) => d.reason)).toContain('product service is stopping');
+    expect(h.bus.deadLetters.map((d) => d.reason)).toContain('product consumer is stopped');
     await expect(h.service.stop()).resolves.toBeUndefined(); // idempotent
   });
 
@@ -120,14 +144,15 @@ describe('stop()', () => {
     const h = (started = await startHarness('product_service_drain'));
     const created = await request(h.service.app)
       .post('/api/products')
-      .set('Authorization', tokenFor(seller))
+      .set('Authorization', bearer(seller))
       .send({ name: 'Drain', price: 1, inventory: 2 });
     const productId = created.body.id as string;
     await h.bus.publish(
-      createEvent('order-service', 'order.created', {
-        orderId: 'o-drain',
-        items: [{ productId, quantity: 1 }],
-      }),
+      createEvent(
+        'order-service',
+        'order.created',
+        orderCreated('o-drain', [{ productId, quantity: 1 }]),
+      ),
     );
     // Let the delivery start, then stop while it runs.
     await new Promise((resolve) => setImmediate(resolve));
@@ -152,14 +177,10 @@ describe('stop()', () => {
 
   it('refuses to start when MongoDB is unreachable, leaving nothing open', async () => {
     const bus = new InMemoryEventBus();
-    const config = loadProductConfig({
-      MONGO_URL: 'mongodb://127.0.0.1:1/product_db',
+    const config = testConfig('mongodb://127.0.0.1:1/product_db', {
       MONGO_SERVER_SELECTION_TIMEOUT_MS: '300',
-      JWT_PUBLIC_KEY: testJwtPublicKey(),
-      PORT: '0',
-      LOG_LEVEL: 'silent',
     });
-    await expect(startProductService({ config, bus })).rejects.toThrow();
+    await expect(productService.start({ config, bus })).rejects.toThrow();
     await bus.close();
   });
 });

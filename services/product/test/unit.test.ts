@@ -1,33 +1,35 @@
-import { ConfigError } from '@ecom/common';
+import { ConfigError } from '@ecom/common/config';
+import { createLogger } from '@ecom/common/logging';
+import { testJwtEnv } from '@ecom/test-support';
 import { Registry } from 'prom-client';
-import { createLogger } from '@ecom/common';
-import { MemoryCache, type Cache } from '../src/cache/cache';
-import { CatalogCache, canonicalJson } from '../src/cache/catalog-cache';
 import { loadProductConfig } from '../src/config';
-import { slugify } from '../src/domain/catalog';
-import { centsToDecimal, decimalToCents } from '../src/domain/money';
+import { slugify } from '../src/domain/catalog-rules';
 import { becameLow, mergeLines } from '../src/domain/stock-rules';
+import { createProductBody, listProductsQuery } from '../src/http/api';
 import { escapeRegex } from '../src/store/catalog-store';
-import { testJwtPublicKey } from './helpers';
+import type { Cache } from '../src/store/cache/cache';
+import { CatalogCache, canonicalJson } from '../src/store/cache/catalog-cache';
+import { MemoryCache } from '../src/store/cache/memory-cache';
 
-describe('money', () => {
-  it.each([
-    [19.99, 1999],
-    [0.1, 10],
-    [0.01, 1],
-    [1, 100],
-    [1.5, 150],
-    [1.1, 110],
-    [1000000, 100000000],
-    [4.35, 435],
-    [0.29, 29],
-  ])('%p → %p cents exactly', (value, cents) => {
-    expect(decimalToCents(value)).toBe(cents);
-    expect(centsToDecimal(cents)).toBe(value);
+describe('decimal prices in requests', () => {
+  const body = (price: unknown) => ({ name: 'x', price, inventory: 1 });
+
+  it.each([19.99, 0.1, 0.01, 1, 1.5, 1.1, 1000000, 4.35, 0.29])('accepts %p', (price) => {
+    expect(createProductBody.validate(body(price)).error).toBeUndefined();
   });
 
-  it.each([1.999, 0.001, 0.1 + 0.2, NaN, Infinity, -1, 1e21, 1e-7])('refuses %p', (value) => {
-    expect(decimalToCents(value)).toBeUndefined();
+  it.each([1.999, 0.001, 0.1 + 0.2, NaN, Infinity, -1, 0, 1e21, 1e-7, 1000000.01])(
+    'refuses %p',
+    (price) => {
+      expect(createProductBody.validate(body(price)).error).toBeDefined();
+    },
+  );
+
+  it('bounds price filters the same way', () => {
+    expect(listProductsQuery.validate({ minPrice: 0, maxPrice: 19.99 }).error).toBeUndefined();
+    expect(listProductsQuery.validate({ maxPrice: 1.234 }).error?.message).toMatch(
+      /at most 2 decimal places/,
+    );
   });
 });
 
@@ -106,7 +108,7 @@ describe('MemoryCache', () => {
 });
 
 describe('config', () => {
-  const base = { JWT_PUBLIC_KEY: testJwtPublicKey() };
+  const base = { JWT_PUBLIC_KEY: testJwtEnv.JWT_PUBLIC_KEY };
 
   it('defaults to port 3002, product_db and a memory cache without REDIS_URL', () => {
     const config = loadProductConfig(base);

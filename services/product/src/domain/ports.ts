@@ -1,3 +1,4 @@
+import type { EventData } from '@ecom/common/events';
 import type {
   Category,
   ListQuery,
@@ -101,14 +102,26 @@ export interface CacheInvalidator {
   catalogChanged(): Promise<void>;
 }
 
-/** Cache-aside reads; `status` feeds the X-Cache header. */
-export interface CatalogReadCache extends CacheInvalidator {
-  readList<T>(query: object, load: () => Promise<T>): Promise<{ value: T; status: 'HIT' | 'MISS' }>;
-  readProduct<T>(
-    id: string,
-    load: () => Promise<T | null>,
-  ): Promise<{ value: T | null; status: 'HIT' | 'MISS' }>;
+/** A read through the cache; `status` feeds the X-Cache header. */
+export interface Cached<T> {
+  value: T;
+  status: 'HIT' | 'MISS';
 }
 
-/** Publishes one event of the given type (envelope built from the current context). */
-export type Publish = (eventType: string, data: object) => Promise<void>;
+/** Cache-aside reads. */
+export interface CatalogReadCache extends CacheInvalidator {
+  readList<T>(query: object, load: () => Promise<T>): Promise<Cached<T>>;
+  readProduct<T>(id: string, load: () => Promise<T | null>): Promise<Cached<T | null>>;
+}
+
+/** The events this service publishes. */
+export type ProductEventType =
+  | 'product.created'
+  | 'product.updated'
+  | 'product.deleted'
+  | 'product.inventory.low'
+  | 'inventory.reserved'
+  | 'inventory.rejected';
+
+/** Publishes one event under its contract (envelope built from the current context). */
+export type Publish = <T extends ProductEventType>(type: T, data: EventData<T>) => Promise<void>;

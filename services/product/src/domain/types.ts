@@ -51,14 +51,6 @@ export interface ListQuery extends ProductFilter {
   limit: number;
 }
 
-export interface Page<T> {
-  items: T[];
-  total: number;
-  page: number;
-  limit: number;
-  pages: number;
-}
-
 export interface NewProduct {
   sellerId: string;
   name: string;
@@ -110,3 +102,11 @@ export interface Reservation {
   createdAt: Date;
   updatedAt: Date;
 }
+
+/** A change to one review's rating or visibility, from the comments service's events. */
+export type CommentChange =
+  | { type: 'created'; commentId: string; productId: string; rating: number | null }
+  | { type: 'updated'; commentId: string; productId: string; rating: number | null }
+  | { type: 'deleted'; commentId: string; productId: string }
+  /** comment.flagged: `hidden` is the review's moderation state as of `at` (event time). */
+  | { type: 'flagged'; commentId: string; productId: string; hidden: boolean; at: Date };

@@ -1,4 +1,4 @@
-import { centsToDecimal } from './money';
+import type { Money } from '@ecom/common/events';
 import type { Category, Product } from './types';
 
 /** The product as the API shows it (plain JSON, so it can be cached as is). */
@@ -7,9 +7,8 @@ export interface ProductView {
   sellerId: string;
   name: string;
   description: string;
-  price: number;
-  priceCents: number;
-  currency: string;
+  /** Integer minor units, as every answer and event carries money. */
+  price: Money;
   category: string | null;
   categoryPath: string[];
   attributes: Record<string, string | number | boolean>;
@@ -26,9 +25,7 @@ export function toProductView(p: Product): ProductView {
     sellerId: p.sellerId,
     name: p.name,
     description: p.description,
-    price: centsToDecimal(p.priceCents),
-    priceCents: p.priceCents,
-    currency: p.currency,
+    price: { amount: p.priceCents, currency: p.currency },
     category: p.category,
     categoryPath: p.categoryPath,
     attributes: p.attributes,

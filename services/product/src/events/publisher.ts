@@ -1,56 +1,70 @@
-import { outboxEventPublisher, type MongoOutbox, type OutboxEventPublisher } from '@ecom/common';
+import { Counter, type Registry } from 'prom-client';
+import type { Logger } from '@ecom/common/logging';
+import type { OutboxEventPublisher } from '@ecom/common/mongo';
+import type { Publish } from '../domain/ports';
 
 /** `source` of every envelope this service publishes. */
 export const EVENT_SOURCE = 'product-service';
 
-interface Money {
-  amount: number;
-  currency: string;
+export interface ProductPublishers {
+  /**
+   * For event handlers: a failed outbox write throws, so the bus redelivers the event that
+   * caused it (every step is idempotent).
+   */
+  fromHandler: Publish;
+  /**
+   * For HTTP writes: the store write has committed, so an event the outbox could not record
+   * is logged and counted, not a 500.
+   */
+  afterWrite: Publish;
 }
 
-/** Payloads as in notes/event-contracts.md (the README lists them too). */
-export type ProductEvent =
-  | {
-      type: 'product.created';
-      data: {
-        productId: string;
-        sellerId: string;
-        name: string;
-        price: Money;
-        category: string | null;
-        inventory: number;
-      };
-    }
-  | { type: 'product.updated'; data: { productId: string; changes: string[]; price: Money } }
-  | { type: 'product.deleted'; data: { productId: string } }
-  | {
-      type: 'product.inventory.low';
-      data: { productId: string; available: number; threshold: number };
-    }
-  | {
-      type: 'inventory.reserved';
-      data: { orderId: string; items: Array<{ productId: string; quantity: number }> };
-    }
-  | {
-      type: 'inventory.rejected';
-      data: {
-        orderId: string;
-        productId: string;
-        reason: string;
-        requested: number;
-        available: number;
-      };
-    };
-
-export type ProductEventPublisher = OutboxEventPublisher<ProductEvent>;
-
 /**
- * Every event product publishes goes through the shared MongoDB outbox (@ecom/common
- * createMongoOutbox): the row is written right after the state change, sent at once, and the
- * relay re-sends whatever the bus did not accept until it does (at-least-once; consumers
- * deduplicate by eventId). Without a multi-document transaction a crash between the product
- * write and the outbox insert can still lose that one event (README, "Events").
+ * Every event goes through the MongoDB outbox (recorded, then sent at once; the relay re-sends
+ * what the bus did not take), counted on /metrics: product_events_published_total{type,result}
+ * and product_reservations_total{outcome}.
  */
-export function createProductEventPublisher(outbox: MongoOutbox): ProductEventPublisher {
-  return outboxEventPublisher<ProductEvent>(outbox, EVENT_SOURCE);
+export function productPublishers(deps: {
+  events: OutboxEventPublisher;
+  registry: Registry;
+  logger: Logger;
+}): ProductPublishers {
+  const { events, logger } = deps;
+  const registers = [deps.registry];
+  const published = new Counter({
+    name: 'product_events_published_total',
+    help: 'Events recorded in the outbox (ok) or lost because the outbox write failed (failed)',
+    labelNames: ['type', 'result'],
+    registers,
+  });
+  const reservations = new Counter({
+    name: 'product_reservations_total',
+    help: 'order.created outcomes',
+    labelNames: ['outcome'],
+    registers,
+  });
+
+  const fromHandler: Publish = async (type, data) => {
+    if (type === 'inventory.reserved') reservations.inc({ outcome: 'reserved' });
+    if (type === 'inventory.rejected') reservations.inc({ outcome: 'rejected' });
+    if (type === 'product.inventory.low') logger.warn('product stock is low', data);
+    try {
+      await events.publish(type, data);
+      published.inc({ type, result: 'ok' });
+    } catch (err) {
+      published.inc({ type, result: 'failed' });
+      throw err;
+    }
+  };
+  const afterWrite: Publish = async (type, data) => {
+    try {
+      await fromHandler(type, data);
+    } catch (err) {
+      logger.error('event not recorded in the outbox', {
+        type,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+  };
+  return { fromHandler, afterWrite };
 }

@@ -1,14 +1,8 @@
-import { Types, type QueryFilter, type SortOrder } from 'mongoose';
+import type { QueryFilter, SortOrder } from 'mongoose';
 import type { CatalogStore } from '../domain/ports';
 import type { ListQuery, NewProduct, Product, ProductChanges, ProductSort } from '../domain/types';
 import type { ProductDoc, ProductModels } from './models';
-
-const OBJECT_ID = /^[0-9a-f]{24}$/i;
-
-/** A 24-hex id as an ObjectId, or undefined (so a malformed id never reaches a query). */
-export function toObjectId(id: string): Types.ObjectId | undefined {
-  return typeof id === 'string' && OBJECT_ID.test(id) ? new Types.ObjectId(id) : undefined;
-}
+import { toObjectId } from './object-id';
 
 /** Product fields the API never shows (per-order holds, internal counters). */
 const HIDDEN = '-holds -ratingRev';

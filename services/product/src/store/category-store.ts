@@ -1,8 +1,9 @@
-import { ConflictError } from '@ecom/common';
+import { ConflictError } from '@ecom/common/errors';
+import { isDuplicateKey } from '@ecom/common/mongo';
 import type { CategoryStore } from '../domain/ports';
 import type { Category } from '../domain/types';
-import { toObjectId } from './catalog-store';
-import { isDuplicateKey, type CategoryDoc, type ProductModels } from './models';
+import type { CategoryDoc, ProductModels } from './models';
+import { toObjectId } from './object-id';
 
 function toCategory(doc: CategoryDoc): Category {
   return {

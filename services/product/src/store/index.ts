@@ -2,18 +2,19 @@ import mongoose, { type Connection } from 'mongoose';
 import { MongoCatalogStore } from './catalog-store';
 import { MongoCategoryStore } from './category-store';
 import { createModels, type ProductModels } from './models';
-import { MongoRatingStore, MongoReservationStore, MongoStockStore } from './stock-store';
+import { MongoRatingStore } from './rating-store';
+import { MongoReservationStore } from './reservation-store';
+import { MongoStockStore } from './stock-store';
 
 export interface ProductStores {
-  connection: Connection;
   models: ProductModels;
   catalog: MongoCatalogStore;
   categories: MongoCategoryStore;
   stock: MongoStockStore;
   reservations: MongoReservationStore;
   ratings: MongoRatingStore;
+  /** Throws when MongoDB does not answer (readiness). */
   ping(): Promise<void>;
-  close(): Promise<void>;
 }
 
 /** Builds the stores on an open connection and makes sure every index exists. */
@@ -25,7 +26,6 @@ export async function createStores(
   // Indexes (unique orderId / slug / commentId among them) must exist before any write.
   await Promise.all(Object.values(models).map((model) => model.init()));
   return {
-    connection,
     models,
     catalog: new MongoCatalogStore(models, searchMode),
     categories: new MongoCategoryStore(models),
@@ -37,18 +37,23 @@ export async function createStores(
       if (!db) throw new Error('MongoDB is not connected');
       await db.admin().ping();
     },
-    close: () => connection.close(),
   };
 }
 
-/** The service's own connection (several services may share one process). */
+/**
+ * The service's own connection (several services may share one process). A connection that
+ * cannot reach MongoDB is closed before the error is thrown, so a failed start leaves nothing.
+ */
 export async function connectMongo(
   url: string,
   serverSelectionTimeoutMS = 5000,
 ): Promise<Connection> {
   const connection = mongoose.createConnection(url, { serverSelectionTimeoutMS, autoIndex: true });
-  await connection.asPromise();
+  try {
+    await connection.asPromise();
+  } catch (err) {
+    await connection.close().catch(() => undefined);
+    throw err;
+  }
   return connection;
 }
-
-export { toObjectId } from './catalog-store';

@@ -174,8 +174,3 @@ export function createModels(connection: Connection): ProductModels {
     Review: connection.model<ReviewDoc>('Review', reviewSchema, 'reviews'),
   };
 }
-
-/** MongoDB's duplicate-key error (a unique index refused the write). */
-export function isDuplicateKey(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
-}

@@ -1,25 +1,24 @@
 import { createHash } from 'node:crypto';
 import { Counter, type Registry } from 'prom-client';
-import type { Logger } from '@ecom/common';
-import type { CacheInvalidator } from '../domain/ports';
+import type { Logger } from '@ecom/common/logging';
+import type { Cached, CatalogReadCache } from '../../domain/ports';
 import type { Cache } from './cache';
 
-export type CacheStatus = 'HIT' | 'MISS';
-
-export interface Cached<T> {
-  value: T;
-  status: CacheStatus;
-}
+/**
+ * Names the shape of the cached answers: entries of an older shape are never read (replicas
+ * of two versions may share one Redis during a rolling deploy).
+ */
+export const VIEW_VERSION = 'v2';
 
 /**
  * Cache-aside for catalog reads, invalidated by generations rather than deletes:
- * - a detail entry lives under `item:<id>:<generation of that product>`,
- * - a list entry under `list:<list generation>:<hash of the normalised query>`.
+ * - a detail entry lives under `item:<id>:<generation of that product>:<view version>`,
+ * - a list entry under `list:<list generation>:<hash of the normalised query>:<view version>`.
  * A write bumps the product's generation and the list generation before it returns. A
  * reader that loaded the old state stores it under the old generation, which nobody
  * reads any more, so no reader sees a stale price or stock once the write has returned.
  */
-export class CatalogCache implements CacheInvalidator {
+export class CatalogCache implements CatalogReadCache {
   private readonly hits: Counter<'kind'>;
   private readonly misses: Counter<'kind'>;
   private readonly errors: Counter<'op'>;
@@ -68,7 +67,12 @@ export class CatalogCache implements CacheInvalidator {
 
   async readList<T>(query: object, load: () => Promise<T>): Promise<Cached<T>> {
     const hash = createHash('sha256').update(canonicalJson(query)).digest('base64url');
-    return this.read('list', [this.listGenKey], (gens) => this.key('list', gens[0], hash), load);
+    return this.read(
+      'list',
+      [this.listGenKey],
+      (gens) => this.key('list', gens[0], hash, VIEW_VERSION),
+      load,
+    );
   }
 
   /** Misses (null) are not cached: a product created later must show at once. */
@@ -76,7 +80,7 @@ export class CatalogCache implements CacheInvalidator {
     return this.read(
       'detail',
       [this.itemGenKey(id)],
-      (gens) => this.key('item', id, gens[0]),
+      (gens) => this.key('item', id, gens[0], VIEW_VERSION),
       load,
     );
   }

@@ -1,11 +1,5 @@
-import type { CacheInvalidator, RatingStore } from './ports';
-
-export type CommentChange =
-  | { type: 'created'; commentId: string; productId: string; rating: number | null }
-  | { type: 'updated'; commentId: string; productId: string; rating: number | null }
-  | { type: 'deleted'; commentId: string; productId: string }
-  /** comment.flagged: `hidden` is the review's moderation state as of `at` (event time). */
-  | { type: 'flagged'; commentId: string; productId: string; hidden: boolean; at: Date };
+import type { CacheInvalidator, RatingStore } from '../domain/ports';
+import type { CommentChange } from '../domain/types';
 
 /**
  * Keeps ratingAverage/ratingCount from reviews (comments with a rating) that are not hidden

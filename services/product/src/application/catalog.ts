@@ -1,21 +1,17 @@
-import {
-  BusinessRuleError,
-  ForbiddenError,
-  NotFoundError,
-  ValidationError,
-  type AuthUser,
-} from '@ecom/common';
-import type { CatalogReadCache, CatalogStore, CategoryStore, Publish } from './ports';
-import { becameLow } from './stock-rules';
-import type { ListQuery, Page, Product, ProductChanges } from './types';
-import {
-  categoryTree,
-  toCategoryView,
-  toProductView,
-  type CategoryTreeNode,
-  type CategoryView,
-  type ProductView,
-} from './views';
+import type { AuthUser } from '@ecom/common/auth';
+import { BusinessRuleError, NotFoundError, ValidationError } from '@ecom/common/errors';
+import { page, type Page } from '@ecom/common/http';
+import { assertCanCreateFor, assertCanManage, publicFieldNames } from '../domain/catalog-rules';
+import type {
+  Cached,
+  CatalogReadCache,
+  CatalogStore,
+  CategoryStore,
+  Publish,
+} from '../domain/ports';
+import { becameLow } from '../domain/stock-rules';
+import type { ListQuery, Product, ProductChanges } from '../domain/types';
+import { toProductView, type ProductView } from '../domain/views';
 
 export interface ProductInput {
   name: string;
@@ -33,11 +29,6 @@ export type ProductUpdate = Partial<Omit<ProductInput, 'inventory' | 'sellerId'>
 
 export type InventoryChange = { set?: number; restock?: number; lowStockThreshold?: number };
 
-export interface Cached<T> {
-  value: T;
-  status: 'HIT' | 'MISS';
-}
-
 export interface CatalogDeps {
   products: CatalogStore;
   categories: CategoryStore;
@@ -46,37 +37,14 @@ export interface CatalogDeps {
   defaults: { currency: string; lowStockThreshold: number };
 }
 
-/** Sellers manage their own products; admins manage every product. */
-export function assertCanManage(user: AuthUser, product: Product): void {
-  if (user.role === 'admin') return;
-  if (user.role === 'seller' && user.id === product.sellerId) return;
-  throw new ForbiddenError('Only the product’s seller or an admin may change it');
-}
-
-export function slugify(name: string): string {
-  return name
-    .normalize('NFKD')
-    .replace(/[\u0300-\u036f]/g, '')
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 64);
-}
-
-/** Catalog use cases: reads go through the cache, writes invalidate it before returning. */
+/** Product use cases: reads go through the cache, writes invalidate it before returning. */
 export class CatalogService {
   constructor(private readonly deps: CatalogDeps) {}
 
   async list(query: ListQuery): Promise<Cached<Page<ProductView>>> {
     return this.deps.cache.readList(query, async () => {
       const { items, total } = await this.deps.products.list(query);
-      return {
-        items: items.map(toProductView),
-        total,
-        page: query.page,
-        limit: query.limit,
-        pages: Math.ceil(total / query.limit),
-      };
+      return page(items.map(toProductView), query, total);
     });
   }
 
@@ -117,9 +85,7 @@ export class CatalogService {
   }
 
   async create(user: AuthUser, input: ProductInput): Promise<ProductView> {
-    if (input.sellerId && input.sellerId !== user.id && user.role !== 'admin') {
-      throw new ForbiddenError('Only an admin may create products for another seller');
-    }
+    assertCanCreateFor(user, input.sellerId);
     const product = await this.deps.products.create({
       sellerId: input.sellerId ?? user.id,
       name: input.name,
@@ -208,57 +174,4 @@ export class CatalogService {
     }
     return toProductView(after);
   }
-
-  async categoriesTree(): Promise<CategoryTreeNode[]> {
-    return categoryTree(await this.deps.categories.list());
-  }
-
-  async createCategory(input: {
-    name: string;
-    slug?: string;
-    parentId?: string | null;
-  }): Promise<CategoryView> {
-    const slug = input.slug ?? slugify(input.name);
-    if (!slug)
-      throw new ValidationError('Category name must contain letters or digits', [
-        { field: 'name' },
-      ]);
-    if (input.parentId) {
-      const parent = await this.deps.categories.findById(input.parentId);
-      if (!parent)
-        throw new BusinessRuleError(
-          'Parent category not found',
-          { parentId: input.parentId },
-          'UNKNOWN_CATEGORY',
-        );
-      if (parent.parentId) {
-        throw new BusinessRuleError(
-          'Categories nest one level: the parent must be a top-level category',
-          { parentId: input.parentId },
-          'CATEGORY_TOO_DEEP',
-        );
-      }
-    }
-    const category = await this.deps.categories.create({
-      name: input.name,
-      slug,
-      parentId: input.parentId ?? null,
-    });
-    return toCategoryView(category);
-  }
-
-  /** Renames keep the slug, so products and links that name the category stay valid. */
-  async renameCategory(id: string, name: string): Promise<CategoryView> {
-    const category = await this.deps.categories.rename(id, name);
-    if (!category) throw new NotFoundError('Category not found', { categoryId: id });
-    return toCategoryView(category);
-  }
-}
-
-/** Internal field names as the API calls them. */
-function publicFieldNames(fields: string[]): string[] {
-  const names = fields
-    .filter((f) => f !== 'categoryPath')
-    .map((f) => (f === 'priceCents' ? 'price' : f));
-  return [...new Set(names)];
 }

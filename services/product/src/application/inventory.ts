@@ -1,7 +1,8 @@
-import type { Logger } from '@ecom/common';
-import type { Publish, ReservationStore, StockStore } from './ports';
-import { becameLow, mergeLines } from './stock-rules';
-import type { OrderLine, Rejection, Reservation } from './types';
+import type { Logger } from '@ecom/common/logging';
+import type { Publish, ReservationStore, StockStore } from '../domain/ports';
+import { becameLow, mergeLines } from '../domain/stock-rules';
+import type { OrderLine, Rejection, Reservation } from '../domain/types';
+import { KeyedMutex } from './keyed-mutex';
 
 export type ReserveOutcome =
   | { outcome: 'reserved'; lines: OrderLine[] }
@@ -12,7 +13,7 @@ export type ReserveOutcome =
 export interface InventoryDeps {
   stock: StockStore;
   reservations: ReservationStore;
-  /** Throws when the bus refuses, so the event is retried (every step is idempotent). */
+  /** Throws when the outbox write fails, so the event is redelivered (every step is idempotent). */
   publish: Publish;
   /** Invalidates cached reads of a product whose stock moved. */
   stockChanged: (productIds: string[]) => Promise<void>;
@@ -20,32 +21,9 @@ export interface InventoryDeps {
 }
 
 /**
- * Serialises work per key inside this process (events of one order handled one at a time),
- * so a confirm and a cancel of the same order cannot interleave their line updates.
- */
-class KeyedMutex {
-  private readonly tails = new Map<string, Promise<void>>();
-
-  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(key) ?? Promise.resolve();
-    let release!: () => void;
-    const current = new Promise<void>((resolve) => (release = resolve));
-    const tail = previous.then(() => current);
-    this.tails.set(key, tail);
-    await previous;
-    try {
-      return await fn();
-    } finally {
-      release();
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    }
-  }
-}
-
-/**
- * The product side of the order saga (DESIGN.md §3). Stock only moves through conditional
- * updates on the product (never read-then-write); the reservation record per order makes
- * every step idempotent by orderId as well as by eventId.
+ * The product side of the order saga. Stock only moves through conditional updates on the
+ * product (never read-then-write); the reservation record per order makes every step
+ * idempotent by orderId as well as by eventId.
  */
 export class InventoryService {
   private readonly mutex = new KeyedMutex();

@@ -1,38 +1,31 @@
 import { randomUUID } from 'node:crypto';
+import type { AuthUser } from '@ecom/common/auth';
+import { createEvent, InMemoryEventBus, type EventBus, type EventEnvelope } from '@ecom/common/bus';
+import { createTestMongo, spyOnEvents, testJwtEnv, type TestMongo } from '@ecom/test-support';
+import { loadProductConfig, type ProductConfig } from '../../src/config';
 import {
-  createEvent,
-  generateEs256KeyPair,
-  InMemoryEventBus,
-  signAccessToken,
-  type AuthUser,
-  type EventBus,
-  type EventEnvelope,
-} from '@ecom/common';
-import { createTestMongo, type TestMongo } from '@ecom/infrastructure/testing';
-import { loadProductConfig, type ProductConfig } from '../src/config';
-import { startProductService, type RunningProductService } from '../src/service';
-
-const keys = generateEs256KeyPair();
-
-/** The public key matching tokenFor's signatures (for a service's JWT_PUBLIC_KEY). */
-export function testJwtPublicKey(): string {
-  return keys.publicKey;
-}
-
-export function tokenFor(user: AuthUser): string {
-  return `Bearer ${signAccessToken(user, {
-    algorithm: 'ES256',
-    key: keys.privateKey,
-    issuer: 'ecom-auth',
-    audience: 'ecom-api',
-    expiresIn: '15m',
-  })}`;
-}
+  productService,
+  type ProductServiceOptions,
+  type RunningProductService,
+} from '../../src/service';
 
 export const admin: AuthUser = { id: 'admin-1', role: 'admin' };
 export const seller: AuthUser = { id: 'seller-1', role: 'seller' };
 export const otherSeller: AuthUser = { id: 'seller-2', role: 'seller' };
 export const customer: AuthUser = { id: 'customer-1', role: 'customer' };
+
+/** Product's configuration for a test: port 0, silent, the test key pair, a memory cache. */
+export function testConfig(mongoUrl: string, env: Record<string, string> = {}): ProductConfig {
+  return loadProductConfig({
+    ...testJwtEnv,
+    MONGO_URL: mongoUrl,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'silent',
+    CACHE_DRIVER: 'memory',
+    ...env,
+  });
+}
 
 export interface Harness {
   service: RunningProductService;
@@ -41,6 +34,10 @@ export interface Harness {
   config: ProductConfig;
   /** Every event the service published, in order. */
   published: EventEnvelope[];
+  /**
+   * Payloads of the events of one type, each eventId once, as a consumer sees them (a relay
+   * may send an event again when its direct send was slow: delivery is at-least-once).
+   */
   publishedOf(type: string): Array<Record<string, unknown>>;
   /** Waits until every delivery, retry and handler on the bus is done. */
   settle(): Promise<void>;
@@ -61,8 +58,10 @@ const OUR_EVENTS = [
 export interface HarnessOptions {
   /** Wraps the bus the service is given (e.g. one that can fail); observers use the real one. */
   wrapBus?: (bus: InMemoryEventBus) => EventBus;
+  options?: ProductServiceOptions;
 }
 
+/** The product service on its own database and an in-memory bus that this harness owns. */
 export async function startHarness(
   label: string,
   env: Record<string, string> = {},
@@ -70,35 +69,23 @@ export async function startHarness(
 ): Promise<Harness> {
   const mongo = await createTestMongo(label);
   const bus = new InMemoryEventBus({ retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20 } });
-  const published: EventEnvelope[] = [];
-  await bus.subscribe({
-    group: 'test-observer',
-    eventTypes: OUR_EVENTS,
-    handler: async (event) => {
-      published.push(event);
-    },
-  });
-  const config = loadProductConfig({
-    MONGO_URL: mongo.url,
-    JWT_PUBLIC_KEY: keys.publicKey,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'silent',
-    CACHE_DRIVER: 'memory',
-    ...env,
-  });
-  const service = await startProductService({
+  const spy = await spyOnEvents(bus, OUR_EVENTS, 'test-observer');
+  const config = testConfig(mongo.url, env);
+  const service = await productService.start({
     config,
     bus: options.wrapBus ? options.wrapBus(bus) : bus,
+    options: options.options,
   });
   return {
     service,
     bus,
     mongo,
     config,
-    published,
+    published: spy.events,
     publishedOf: (type) =>
-      published.filter((e) => e.eventType === type).map((e) => e.data as Record<string, unknown>),
+      [...new Map(spy.of(type).map((e) => [e.eventId, e])).values()].map(
+        (e) => e.data as Record<string, unknown>,
+      ),
     settle: () => settle(bus),
     async deliver(type, data) {
       const event = createEvent('test', type, data);
@@ -125,4 +112,30 @@ export async function settle(bus: InMemoryEventBus): Promise<void> {
 
 export function newOrderId(): string {
   return `ord-${randomUUID()}`;
+}
+
+/** An order.created payload as the order service publishes it (prices in minor units). */
+export function orderCreated(
+  orderId: string,
+  items: Array<{ productId: string; quantity: number }>,
+  unitPrice = 1250,
+) {
+  return {
+    orderId,
+    userId: 'customer-1',
+    items: items.map((i) => ({ ...i, unitPrice, name: 'Saga item' })),
+    total: {
+      amount: items.reduce((sum, i) => sum + i.quantity * unitPrice, 0),
+      currency: 'USD',
+    },
+    payment: null,
+  };
+}
+
+/** An order.confirmed payload as the order service publishes it. */
+export function orderConfirmed(
+  orderId: string,
+  items: Array<{ productId: string; quantity: number }>,
+) {
+  return { orderId, userId: 'customer-1', items, total: { amount: 0, currency: 'USD' } };
 }

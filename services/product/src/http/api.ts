@@ -1,0 +1,258 @@
+import Joi from 'joi';
+import { defineApi, minorUnitsFromDecimal, moneySchema, pageQueryKeys } from '@ecom/common/http';
+import { CURRENCIES, MAX_PRICE_CENTS } from '../domain/catalog-rules';
+
+/**
+ * The product service's HTTP API: routes, access, input schemas and answers. The routes bind
+ * their handlers to it, the gateway routes by it, /docs and Postman are generated from it.
+ * Prices come in as decimals with at most two decimals (`149.99`, as README and Postman send
+ * them) and go out as money `{ amount, currency }` in integer minor units.
+ */
+
+const MAX_PRICE = MAX_PRICE_CENTS / 100;
+const SLUG = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+
+/** A decimal price that converts to cents exactly (the handler converts it). */
+const decimalPrice = Joi.number()
+  .custom((value: number, helpers) =>
+    minorUnitsFromDecimal(value) === undefined ? helpers.error('number.decimals') : value,
+  )
+  .messages({ 'number.decimals': '{{#label}} must have at most 2 decimal places' });
+
+const objectId = Joi.string().hex().length(24);
+const slug = Joi.string().max(64).pattern(SLUG).messages({
+  'string.pattern.base': '{{#label}} must be lower-case letters, digits and dashes',
+});
+const sellerId = Joi.string()
+  .max(64)
+  .pattern(/^[A-Za-z0-9_-]+$/);
+const count = Joi.number().integer().min(0);
+const timestamp = Joi.string().isoDate();
+
+/** Writes name a product or category by a well-formed id (400 otherwise). */
+const idParams = Joi.object({ id: objectId.required() });
+/** Reads answer 404 for any id that names nothing, malformed ones included. */
+const anyIdParams = Joi.object({ id: Joi.string().max(200).required() });
+
+const attributeValue = Joi.alternatives().try(
+  Joi.string().max(500).allow(''),
+  Joi.number().min(-1e12).max(1e12),
+  Joi.boolean(),
+);
+const attributes = Joi.object()
+  .pattern(
+    // No `$` or `.`: attribute names become MongoDB field names.
+    Joi.string().pattern(/^[A-Za-z][A-Za-z0-9_ -]{0,63}$/),
+    attributeValue,
+  )
+  .max(50);
+
+const productFields = {
+  name: Joi.string().trim().min(1).max(200),
+  description: Joi.string().trim().max(5000).allow(''),
+  price: decimalPrice.greater(0).max(MAX_PRICE).description('decimal, at most 2 decimals: 149.99'),
+  currency: Joi.string().valid(...CURRENCIES),
+  lowStockThreshold: Joi.number().integer().min(0).max(1_000_000),
+  category: slug.allow(null).description('category slug'),
+  attributes,
+};
+
+export const createProductBody = Joi.object({
+  ...productFields,
+  name: productFields.name.required(),
+  price: productFields.price.required(),
+  inventory: Joi.number().integer().min(0).max(1_000_000_000).required(),
+  sellerId: sellerId.description('admin only: create for another seller'),
+});
+
+export const updateProductBody = Joi.object(productFields).min(1);
+
+export const listProductsQuery = Joi.object({
+  // An empty search box means no text filter.
+  q: Joi.string().trim().max(100).allow(''),
+  category: slug.description('category slug (its subcategories included)'),
+  minPrice: decimalPrice.min(0).max(MAX_PRICE),
+  maxPrice: decimalPrice
+    .min(0)
+    .max(MAX_PRICE)
+    .when('minPrice', { is: Joi.exist(), then: Joi.number().min(Joi.ref('minPrice')) }),
+  inStock: Joi.boolean(),
+  sellerId,
+  sort: Joi.string().valid('price', '-price', 'newest', 'rating').default('newest'),
+  ...pageQueryKeys,
+});
+
+const inventoryBody = Joi.object({
+  set: Joi.number().integer().min(0).max(1_000_000_000).description('absolute free stock'),
+  restock: Joi.number().integer().min(1).max(1_000_000_000).description('atomic add'),
+  lowStockThreshold: Joi.number().integer().min(0).max(1_000_000),
+})
+  .oxor('set', 'restock')
+  .or('set', 'restock', 'lowStockThreshold');
+
+const categoryName = Joi.string().trim().min(1).max(100);
+
+export const productSchema = Joi.object({
+  id: Joi.string(),
+  sellerId: Joi.string(),
+  name: Joi.string(),
+  description: Joi.string().allow(''),
+  price: moneySchema,
+  category: Joi.string().allow(null),
+  categoryPath: Joi.array().items(Joi.string()),
+  attributes: Joi.object().pattern(Joi.string(), attributeValue),
+  inventory: Joi.object({ available: count, reserved: count, lowStockThreshold: count }),
+  inStock: Joi.boolean(),
+  rating: Joi.object({ average: Joi.number().min(0).max(5), count }),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+}).label('Product');
+
+export const categorySchema = Joi.object({
+  id: Joi.string(),
+  name: Joi.string(),
+  slug: Joi.string(),
+  parentId: Joi.string().allow(null),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+}).label('Category');
+
+export const categoryTreeSchema = Joi.array()
+  .items(categorySchema.keys({ children: Joi.array().items(categorySchema) }).label('CategoryNode'))
+  .label('CategoryTree');
+
+const availabilitySchema = Joi.object({
+  productId: Joi.string(),
+  requested: count,
+  available: count,
+  sufficient: Joi.boolean(),
+}).label('Availability');
+
+const cacheNote = 'header X-Cache: HIT | MISS (the service cache)';
+
+export const productApi = defineApi({
+  service: 'product',
+  tag: { name: 'Products', description: 'Catalogue, categories, stock (product service)' },
+  prefixes: ['/api/products'],
+  operations: {
+    listProducts: {
+      method: 'get',
+      path: '/api/products',
+      summary: 'Search the catalogue',
+      description: cacheNote,
+      access: 'public',
+      query: listProductsQuery,
+      response: {
+        status: 200,
+        description: 'A page of products',
+        schema: productSchema,
+        list: true,
+      },
+    },
+    createProduct: {
+      method: 'post',
+      path: '/api/products',
+      summary: 'Create a product (seller or admin)',
+      access: ['seller', 'admin'],
+      body: createProductBody,
+      response: {
+        status: 201,
+        description: 'The product (Location header)',
+        schema: productSchema,
+      },
+      errors: { 403: 'sellerId of another seller (admins only)', 422: 'UNKNOWN_CATEGORY' },
+    },
+    getProduct: {
+      method: 'get',
+      path: '/api/products/:id',
+      summary: 'One product',
+      description: cacheNote,
+      access: 'public',
+      params: anyIdParams,
+      response: { status: 200, description: 'The product', schema: productSchema },
+      errors: { 404: 'Unknown, deleted or malformed id' },
+    },
+    updateProduct: {
+      method: 'put',
+      path: '/api/products/:id',
+      summary: 'Update a product, partially (its seller or an admin)',
+      access: ['seller', 'admin'],
+      params: idParams,
+      body: updateProductBody,
+      response: { status: 200, description: 'The product', schema: productSchema },
+      errors: { 403: 'Not its seller', 404: 'Unknown product', 422: 'UNKNOWN_CATEGORY' },
+    },
+    deleteProduct: {
+      method: 'delete',
+      path: '/api/products/:id',
+      summary: 'Delete a product, softly (its seller or an admin)',
+      access: ['seller', 'admin'],
+      params: idParams,
+      response: { status: 204, description: 'Deleted' },
+      errors: { 403: 'Not its seller', 404: 'Unknown product' },
+    },
+    changeInventory: {
+      method: 'put',
+      path: '/api/products/:id/inventory',
+      summary: 'Set the free stock or restock, and/or the low-stock threshold (seller or admin)',
+      access: ['seller', 'admin'],
+      params: idParams,
+      body: inventoryBody,
+      response: { status: 200, description: 'The product', schema: productSchema },
+      errors: { 403: 'Not its seller', 404: 'Unknown product' },
+    },
+    getAvailability: {
+      method: 'get',
+      path: '/api/products/:id/availability',
+      summary: 'Whether N units are available (never cached)',
+      access: 'public',
+      params: idParams,
+      query: Joi.object({ quantity: Joi.number().integer().min(1).max(1_000_000).default(1) }),
+      response: { status: 200, description: 'Availability', schema: availabilitySchema },
+      errors: { 404: 'Unknown product' },
+    },
+    listCategories: {
+      method: 'get',
+      path: '/api/products/categories',
+      summary: 'The category tree: top-level categories with their children (not paged)',
+      access: 'public',
+      response: { status: 200, description: 'The tree', schema: categoryTreeSchema },
+    },
+    createCategory: {
+      method: 'post',
+      path: '/api/products/categories',
+      summary: 'Create a category (admin; slug derived from the name unless given)',
+      access: ['admin'],
+      body: Joi.object({
+        name: categoryName.required(),
+        slug,
+        parentId: objectId.allow(null),
+      }),
+      response: {
+        status: 201,
+        description: 'The category (Location header)',
+        schema: categorySchema,
+      },
+      errors: { 409: 'Slug taken', 422: 'UNKNOWN_CATEGORY (parent), CATEGORY_TOO_DEEP' },
+    },
+    getCategory: {
+      method: 'get',
+      path: '/api/products/categories/:id',
+      summary: 'One category',
+      access: 'public',
+      params: anyIdParams,
+      response: { status: 200, description: 'The category', schema: categorySchema },
+      errors: { 404: 'Unknown or malformed id' },
+    },
+    renameCategory: {
+      method: 'put',
+      path: '/api/products/categories/:id',
+      summary: 'Rename a category (admin; the slug stays)',
+      access: ['admin'],
+      params: idParams,
+      body: Joi.object({ name: categoryName.required() }),
+      response: { status: 200, description: 'The category', schema: categorySchema },
+      errors: { 404: 'Unknown category' },
+    },
+  },
+});

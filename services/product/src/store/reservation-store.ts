@@ -1,0 +1,50 @@
+import { isDuplicateKey } from '@ecom/common/mongo';
+import type { ReservationStore } from '../domain/ports';
+import type { Reservation, ReservationStatus } from '../domain/types';
+import type { ProductModels, ReservationDoc } from './models';
+
+function toReservation(doc: ReservationDoc): Reservation {
+  return {
+    orderId: doc.orderId,
+    lines: doc.lines.map((l) => ({ productId: l.productId, quantity: l.quantity })),
+    status: doc.status,
+    rejection: doc.rejection ?? null,
+    createdAt: new Date(doc.createdAt),
+    updatedAt: new Date(doc.updatedAt),
+  };
+}
+
+export class MongoReservationStore implements ReservationStore {
+  constructor(private readonly models: ProductModels) {}
+
+  async find(orderId: string): Promise<Reservation | null> {
+    const doc = await this.models.Reservation.findOne({ orderId }).lean<ReservationDoc>();
+    return doc ? toReservation(doc) : null;
+  }
+
+  async create(
+    input: Pick<Reservation, 'orderId' | 'lines' | 'status' | 'rejection'>,
+  ): Promise<{ created: true } | { created: false; existing: Reservation }> {
+    try {
+      await this.models.Reservation.create(input);
+      return { created: true };
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+      const existing = await this.find(input.orderId);
+      if (!existing) throw err;
+      return { created: false, existing };
+    }
+  }
+
+  async transition(
+    orderId: string,
+    from: ReservationStatus,
+    to: ReservationStatus,
+  ): Promise<boolean> {
+    const res = await this.models.Reservation.updateOne(
+      { orderId, status: from },
+      { $set: { status: to } },
+    );
+    return res.modifiedCount === 1;
+  }
+}
