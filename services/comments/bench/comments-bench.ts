@@ -10,10 +10,11 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { generateEs256KeyPair, InMemoryEventBus, signAccessToken } from '@ecom/common';
+import { generateEs256KeyPair, signAccessToken } from '@ecom/common/auth';
+import { InMemoryEventBus } from '@ecom/common/bus';
 import { startMongoStandIn } from '../../../infrastructure/src/mongo/server';
 import { loadCommentsConfig } from '../src/config';
-import { startCommentsService } from '../src/service';
+import { commentsService } from '../src/service';
 
 process.env.LOG_LEVEL ??= 'silent';
 
@@ -94,11 +95,13 @@ async function main(): Promise<void> {
   const standIn = await startMongoStandIn({ port: 0 });
   // The product service at its HTTP boundary: every product exists.
   const productStub = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json' }).end('{"id":"p"}');
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end('{"id":"p","name":"Mug","sellerId":"s","price":{"amount":999,"currency":"USD"}}');
   });
   await new Promise<void>((resolve) => productStub.listen(0, '127.0.0.1', resolve));
   const bus = new InMemoryEventBus();
-  const service = await startCommentsService({
+  const service = await commentsService.start({
     config: loadCommentsConfig({
       LOG_LEVEL: 'silent',
       HOST: '127.0.0.1',

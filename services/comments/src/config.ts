@@ -1,43 +1,18 @@
 import Joi from 'joi';
+import type { JwtVerifyConfig } from '@ecom/common/auth';
 import {
   baseConfigKeys,
   busConfigKeys,
   jwtVerifyConfigKeys,
   loadConfig,
-  loadConfigOrExit,
-  type JwtAlgorithm,
-} from '@ecom/common';
+} from '@ecom/common/config';
 
-export const commentsConfigSchema = Joi.object({
-  ...baseConfigKeys,
-  ...jwtVerifyConfigKeys,
-  ...busConfigKeys,
-  PORT: Joi.number().integer().min(0).max(65535).default(3003),
-  MONGO_URL: Joi.string()
-    .uri({ scheme: ['mongodb', 'mongodb+srv'] })
-    .default('mongodb://127.0.0.1:27017/comments_db'),
-  PRODUCT_SERVICE_URL: Joi.string()
-    .uri({ scheme: ['http', 'https'] })
-    .default('http://127.0.0.1:3002'),
-  PRODUCT_TIMEOUT_MS: Joi.number().integer().min(50).max(30000).default(2000),
-  FLAG_HIDE_THRESHOLD: Joi.number().integer().min(1).max(1000).default(3),
-  MAX_THREAD_DEPTH: Joi.number().integer().min(1).max(10).default(3),
-  COMMENT_MAX_LENGTH: Joi.number().integer().min(1).max(20000).default(5000),
-  MAX_REPLIES_PER_PAGE: Joi.number().integer().min(1).max(5000).default(500),
-  OUTBOX_RELAY_INTERVAL_MS: Joi.number().integer().min(10).max(600000).default(1000),
-});
-
-export interface CommentsConfig {
+export interface CommentsConfig extends JwtVerifyConfig {
   NODE_ENV: 'development' | 'test' | 'production';
   LOG_LEVEL: string;
   HOST: string;
   BODY_LIMIT: string;
   SHUTDOWN_TIMEOUT_MS: number;
-  JWT_ALGORITHM: JwtAlgorithm;
-  JWT_PUBLIC_KEY?: string;
-  JWT_SECRET?: string;
-  JWT_ISSUER: string;
-  JWT_AUDIENCE: string;
   EVENT_BUS: 'memory' | 'redis' | 'rabbitmq';
   REDIS_URL?: string;
   AMQP_URL?: string;
@@ -52,12 +27,29 @@ export interface CommentsConfig {
   OUTBOX_RELAY_INTERVAL_MS: number;
 }
 
+/** The highest COMMENT_MAX_LENGTH: the API spec's bound on `text`, whatever is configured. */
+export const COMMENT_MAX_LENGTH_LIMIT = 20000;
+
+export const commentsConfigSchema = Joi.object<CommentsConfig>({
+  ...baseConfigKeys,
+  ...jwtVerifyConfigKeys,
+  ...busConfigKeys,
+  PORT: Joi.number().integer().min(0).max(65535).default(3003),
+  MONGO_URL: Joi.string()
+    .uri({ scheme: ['mongodb', 'mongodb+srv'] })
+    .default('mongodb://127.0.0.1:27017/comments_db'),
+  PRODUCT_SERVICE_URL: Joi.string()
+    .uri({ scheme: ['http', 'https'] })
+    .default('http://127.0.0.1:3002'),
+  PRODUCT_TIMEOUT_MS: Joi.number().integer().min(50).max(30000).default(2000),
+  FLAG_HIDE_THRESHOLD: Joi.number().integer().min(1).max(1000).default(3),
+  MAX_THREAD_DEPTH: Joi.number().integer().min(1).max(10).default(3),
+  COMMENT_MAX_LENGTH: Joi.number().integer().min(1).max(COMMENT_MAX_LENGTH_LIMIT).default(5000),
+  MAX_REPLIES_PER_PAGE: Joi.number().integer().min(1).max(5000).default(500),
+  OUTBOX_RELAY_INTERVAL_MS: Joi.number().integer().min(10).max(600000).default(1000),
+});
+
 /** Validates the environment (throws ConfigError naming the bad variable). */
 export function loadCommentsConfig(env: NodeJS.ProcessEnv = process.env): CommentsConfig {
-  return loadConfig<CommentsConfig>(commentsConfigSchema, env);
-}
-
-/** For main.ts: one clear line and exit 1 on a bad value. */
-export function loadCommentsConfigOrExit(env: NodeJS.ProcessEnv = process.env): CommentsConfig {
-  return loadConfigOrExit<CommentsConfig>(commentsConfigSchema, env);
+  return loadConfig(commentsConfigSchema, env);
 }

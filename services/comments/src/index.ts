@@ -1,7 +1,4 @@
-export { startCommentsService } from './service';
-export type { RunningCommentsService, StartCommentsServiceOptions } from './service';
-export { createCommentsApp } from './app';
-export type { CommentsAppDeps } from './app';
-export { commentsConfigSchema, loadCommentsConfig, loadCommentsConfigOrExit } from './config';
-export type { CommentsConfig } from './config';
-export type { ProductCatalog } from './products';
+/** The package's public surface: what the platform launcher and cross-service tests use. */
+export * from './service';
+export { commentsConfigSchema, loadCommentsConfig, type CommentsConfig } from './config';
+export type { ProductCatalog } from './clients/catalog';

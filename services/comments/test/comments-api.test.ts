@@ -51,7 +51,7 @@ describe('POST /api/comments', () => {
       // Stored and returned exactly as given: no trimming, no escaping, no rendering.
       text: '  Solid <b>build</b>, "quotes" & ünïcödé  ',
       author: { id: 'user-alice' },
-      status: 'visible',
+      status: 'VISIBLE',
       deleted: false,
       helpfulCount: 0,
       editedAt: null,
@@ -380,7 +380,7 @@ describe('PUT /api/comments/:id', () => {
       [root.id, {}],
       [root.id, { rating: 9 }],
       [root.id, { text: '' }],
-      [root.id, { text: 'ok', status: 'visible' }],
+      [root.id, { text: 'ok', status: 'VISIBLE' }],
     ];
     for (const [id, body] of cases) {
       const token = id === r.id ? bob() : alice();
@@ -412,15 +412,15 @@ describe('PUT /api/comments/:id', () => {
 });
 
 describe('DELETE /api/comments/:id', () => {
-  it('removes a comment without replies (author)', async () => {
+  it('removes a comment without replies (author): 204, no body', async () => {
     const productId = h.products.add();
     const c = await review(alice(), productId);
     const res = await h
       .http()
       .delete(`/api/comments/${c.id}`)
       .set('Authorization', `Bearer ${alice()}`);
-    expect(res.status).toBe(200);
-    expect(res.body).toEqual({ id: c.id, outcome: 'removed' });
+    expect(res.status).toBe(204);
+    expect(res.text).toBe('');
     expect(await h.count('comments', { productId })).toBe(0);
     expect((await h.http().get(`/api/comments/${c.id}`)).status).toBe(404);
   });
@@ -433,13 +433,14 @@ describe('DELETE /api/comments/:id', () => {
       .http()
       .delete(`/api/comments/${root.id}`)
       .set('Authorization', `Bearer ${alice()}`);
-    expect(res.body).toEqual({ id: root.id, outcome: 'tombstoned' });
+    expect(res.status).toBe(204);
+    expect(await h.count('comments', { productId })).toBe(2);
     const list = await h.http().get(`/api/comments/product/${productId}`);
     expect(list.body.items).toHaveLength(1);
     expect(list.body.items[0]).toMatchObject({
       id: root.id,
       deleted: true,
-      status: 'deleted',
+      status: 'DELETED',
       text: null,
       rating: null,
       author: null,
@@ -475,7 +476,7 @@ describe('DELETE /api/comments/:id', () => {
       .http()
       .delete(`/api/comments/${root.id}`)
       .set('Authorization', `Bearer ${alice()}`)
-      .expect(200);
+      .expect(204);
     await review(alice(), productId, 'changed my mind', 2);
   });
 
@@ -487,13 +488,13 @@ describe('DELETE /api/comments/:id', () => {
       .http()
       .delete(`/api/comments/${root.id}`)
       .set('Authorization', `Bearer ${alice()}`)
-      .expect(200);
+      .expect(204);
     expect(await h.count('comments', { productId })).toBe(2);
     await h
       .http()
       .delete(`/api/comments/${r.id}`)
       .set('Authorization', `Bearer ${bob()}`)
-      .expect(200);
+      .expect(204);
     expect(await h.count('comments', { productId })).toBe(0);
   });
 
@@ -510,7 +511,7 @@ describe('DELETE /api/comments/:id', () => {
       .http()
       .delete(`/api/comments/${c.id}`)
       .set('Authorization', `Bearer ${admin()}`);
-    expect(byAdmin.status).toBe(200);
+    expect(byAdmin.status).toBe(204);
     expect(await h.count('comments', { productId })).toBe(0);
   });
 

@@ -4,6 +4,7 @@ import {
   assertCanEdit,
   assertCanReact,
   assertRatingFitsKind,
+  assertTextFits,
   assertVisible,
   deletionOutcome,
   isVisibleTo,
@@ -28,7 +29,7 @@ function comment(over: Partial<Comment> = {}): Comment {
     depth: 0,
     text: 'text',
     rating: 5,
-    status: 'visible',
+    status: 'VISIBLE',
     hiddenReason: null,
     flags: 0,
     flagsSinceReview: 0,
@@ -49,11 +50,11 @@ const admin: Actor = { id: 'root', role: 'admin' };
 
 describe('visibility', () => {
   it('shows hidden comments to admins only', () => {
-    const hidden = comment({ status: 'hidden' });
+    const hidden = comment({ status: 'HIDDEN' });
     expect(isVisibleTo(hidden, undefined)).toBe(false);
     expect(isVisibleTo(hidden, alice)).toBe(false);
     expect(isVisibleTo(hidden, admin)).toBe(true);
-    expect(isVisibleTo(comment({ status: 'deleted' }), undefined)).toBe(true);
+    expect(isVisibleTo(comment({ status: 'DELETED' }), undefined)).toBe(true);
     expect(() => assertVisible(hidden, bob)).toThrow(expect.objectContaining({ status: 404 }));
     expect(() => assertVisible(null, admin)).toThrow(expect.objectContaining({ status: 404 }));
   });
@@ -74,6 +75,20 @@ describe('ratings', () => {
   });
 });
 
+describe('text length', () => {
+  it('is bounded by the configured maximum (400 beyond it)', () => {
+    expect(() => assertTextFits('x'.repeat(10), 10)).not.toThrow();
+    expect(() => assertTextFits(undefined, 10)).not.toThrow();
+    expect(() => assertTextFits('x'.repeat(11), 10)).toThrow(
+      expect.objectContaining({
+        status: 400,
+        code: 'VALIDATION_ERROR',
+        details: [expect.objectContaining({ location: 'body', field: 'text' })],
+      }),
+    );
+  });
+});
+
 describe('replyDepth', () => {
   it('is the parent depth + 1 within the bound', () => {
     expect(replyDepth(comment({ depth: 0 }), 'p1', 3)).toBe(1);
@@ -86,7 +101,7 @@ describe('replyDepth', () => {
     expect(() => replyDepth(comment(), 'p2', 3)).toThrow(
       expect.objectContaining({ status: 422, code: 'PARENT_PRODUCT_MISMATCH' }),
     );
-    expect(() => replyDepth(comment({ status: 'deleted' }), 'p1', 3)).toThrow(
+    expect(() => replyDepth(comment({ status: 'DELETED' }), 'p1', 3)).toThrow(
       expect.objectContaining({ status: 422, code: 'PARENT_DELETED' }),
     );
   });
@@ -98,7 +113,7 @@ describe('edit and delete permissions', () => {
     expect(() => assertCanEdit(c, alice)).not.toThrow();
     expect(() => assertCanEdit(c, bob)).toThrow(expect.objectContaining({ status: 403 }));
     expect(() => assertCanEdit(c, admin)).toThrow(expect.objectContaining({ status: 403 }));
-    expect(() => assertCanEdit(comment({ status: 'deleted' }), alice)).toThrow(
+    expect(() => assertCanEdit(comment({ status: 'DELETED' }), alice)).toThrow(
       expect.objectContaining({ status: 404 }),
     );
     // Once anonymised, nobody is the author any more.
@@ -111,7 +126,7 @@ describe('edit and delete permissions', () => {
     expect(() => assertCanDelete(c, alice)).not.toThrow();
     expect(() => assertCanDelete(c, admin)).not.toThrow();
     expect(() => assertCanDelete(c, bob)).toThrow(expect.objectContaining({ status: 403 }));
-    expect(() => assertCanDelete(comment({ status: 'deleted' }), admin)).toThrow(
+    expect(() => assertCanDelete(comment({ status: 'DELETED' }), admin)).toThrow(
       expect.objectContaining({ status: 404 }),
     );
   });
@@ -130,21 +145,21 @@ describe('flags and votes', () => {
     expect(() => assertCanReact(comment(), alice, 'vote')).toThrow(
       expect.objectContaining({ code: 'OWN_COMMENT_VOTE' }),
     );
-    expect(() => assertCanReact(comment({ status: 'deleted' }), bob, 'vote')).toThrow(
+    expect(() => assertCanReact(comment({ status: 'DELETED' }), bob, 'vote')).toThrow(
       expect.objectContaining({ code: 'COMMENT_DELETED' }),
     );
   });
   it('hide a visible comment once the threshold is reached', () => {
-    expect(shouldHideAfterFlag({ status: 'visible', flagsSinceReview: 2 }, 3)).toBe(false);
-    expect(shouldHideAfterFlag({ status: 'visible', flagsSinceReview: 3 }, 3)).toBe(true);
-    expect(shouldHideAfterFlag({ status: 'hidden', flagsSinceReview: 5 }, 3)).toBe(false);
-    expect(shouldHideAfterFlag({ status: 'visible', flagsSinceReview: 1 }, 1)).toBe(true);
+    expect(shouldHideAfterFlag({ status: 'VISIBLE', flagsSinceReview: 2 }, 3)).toBe(false);
+    expect(shouldHideAfterFlag({ status: 'VISIBLE', flagsSinceReview: 3 }, 3)).toBe(true);
+    expect(shouldHideAfterFlag({ status: 'HIDDEN', flagsSinceReview: 5 }, 3)).toBe(false);
+    expect(shouldHideAfterFlag({ status: 'VISIBLE', flagsSinceReview: 1 }, 1)).toBe(true);
   });
   it('moderation maps actions to effects and refuses tombstones', () => {
-    expect(moderationEffect(comment({ status: 'hidden' }), 'approve')).toBe('show');
+    expect(moderationEffect(comment({ status: 'HIDDEN' }), 'approve')).toBe('show');
     expect(moderationEffect(comment(), 'hide')).toBe('hide');
     expect(moderationEffect(comment(), 'remove')).toBe('delete');
-    expect(() => moderationEffect(comment({ status: 'deleted' }), 'approve')).toThrow(
+    expect(() => moderationEffect(comment({ status: 'DELETED' }), 'approve')).toThrow(
       expect.objectContaining({ status: 404 }),
     );
   });
@@ -152,7 +167,7 @@ describe('flags and votes', () => {
 
 describe('views and threads', () => {
   it('a tombstone keeps its place without text, rating or author', () => {
-    const v = toCommentView(comment({ status: 'deleted', text: 'secret', rating: 4 }), undefined);
+    const v = toCommentView(comment({ status: 'DELETED', text: 'secret', rating: 4 }), undefined);
     expect(v).toMatchObject({ deleted: true, text: null, rating: null, author: null });
     expect(v.moderation).toBeUndefined();
     expect(toCommentView(comment({ flags: 2 }), admin).moderation).toEqual({
@@ -171,7 +186,7 @@ describe('views and threads', () => {
       rootId: root.id,
       depth: 1,
       rating: null,
-      status: 'hidden',
+      status: 'HIDDEN',
     });
     const r2child = comment({ parentId: r2.id, rootId: root.id, depth: 2, rating: null });
     const r1a = comment({ parentId: r1.id, rootId: root.id, depth: 2, rating: null });
@@ -190,6 +205,6 @@ describe('views and threads', () => {
     expect(adm!.replies!.map((r) => r.id)).toEqual([r1.id, r2.id]);
     expect(adm!.replies![1]!.replies!.map((r) => r.id)).toEqual([r2child.id]);
 
-    expect(buildThreads([comment({ status: 'hidden' })], [], alice, 3)).toEqual([]);
+    expect(buildThreads([comment({ status: 'HIDDEN' })], [], alice, 3)).toEqual([]);
   });
 });

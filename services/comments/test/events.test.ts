@@ -1,4 +1,5 @@
-import type { EventBus, EventEnvelope, InMemoryEventBus, SubscribeOptions } from '@ecom/common';
+import type { EventBus, EventEnvelope, InMemoryEventBus, SubscribeOptions } from '@ecom/common/bus';
+import { eventually } from '@ecom/test-support';
 import { envelope, startHarness, type Harness } from './harness';
 
 /** The real in-memory bus, whose publish can be made to fail (a broker outage). */
@@ -104,7 +105,7 @@ describe('published events', () => {
   it('comment.deleted carries the rating removed, for removals and tombstones alike', async () => {
     const productId = h.products.add();
     const leaf = await post('alice', { productId, text: 'r', rating: 3 });
-    await h.http().delete(`/api/comments/${leaf.id}`).set(auth('alice')).expect(200);
+    await h.http().delete(`/api/comments/${leaf.id}`).set(auth('alice')).expect(204);
     const root = await post('carol', { productId, text: 'r', rating: 1 });
     await post('bob', { productId, text: 'reply', parentId: root.id });
     await h
@@ -178,11 +179,10 @@ describe('published events', () => {
       flaky.failing = false;
     }
     // The relay retries on its interval once the row is due.
-    const deadline = Date.now() + 10_000;
-    while ((await eventsFor(c.id)).length === 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const sent = await eventsFor(c.id);
+    const sent = await eventually(async () => {
+      const events = await eventsFor(c.id);
+      return events.length > 0 ? events : undefined;
+    });
     expect(sent.map((e) => e.eventType)).toEqual(['comment.created']);
     expect(await h.count('outbox', { sentAt: null, 'event.data.commentId': c.id })).toBe(0);
   });
@@ -384,14 +384,25 @@ describe('consumed events', () => {
     });
   });
 
-  it('dead-letters an event whose data breaks its contract, changing nothing', async () => {
+  it('dead-letters an event whose data breaks its contract at once, changing nothing', async () => {
     const productId = h.products.add();
     await post('alice', { productId, text: 'x', rating: 5 });
     const before = h.bus.deadLetters.length;
-    await h.bus.publish(envelope('product.deleted', { productId: { $ne: null } }));
+    const event = envelope('product.deleted', { productId: { $ne: null } });
+    await h.bus.publish(event);
     await h.settle();
     expect(h.bus.deadLetters.length).toBe(before + 1);
-    expect(h.bus.deadLetters.at(-1)!.reason).toMatch(/invalid product.deleted data/);
+    expect(h.bus.deadLetters.at(-1)).toMatchObject({
+      group: 'comments',
+      reason: 'invalid product.deleted payload: productId: string.base',
+      attempts: 1,
+    });
+    const metrics = await h.http().get('/metrics');
+    expect(metrics.text).toMatch(
+      /events_dead_lettered_total\{group="comments",event_type="product.deleted"[^}]*\} 1\n/,
+    );
+    // Never handled: no processed marker, nothing removed.
+    expect(await h.count('processed_events', { eventId: event.eventId })).toBe(0);
     expect(await h.count('comments', { productId })).toBe(1);
   });
 });

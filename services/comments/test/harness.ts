@@ -1,78 +1,91 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
+import type { Role } from '@ecom/common/auth';
+import { InMemoryEventBus, createEvent, type EventBus, type EventEnvelope } from '@ecom/common/bus';
 import {
-  generateEs256KeyPair,
-  InMemoryEventBus,
-  signAccessToken,
-  type EventBus,
-  type EventEnvelope,
-  type Role,
-} from '@ecom/common';
-import { createTestMongo, type TestMongo } from '@ecom/infrastructure/testing';
+  createTestMongo,
+  sendJson,
+  spyOnEvents,
+  startHttpStub,
+  testJwtEnv,
+  tokenFor,
+  type TestMongo,
+} from '@ecom/test-support';
 import { loadCommentsConfig } from '../src/config';
-import { startCommentsService, type RunningCommentsService } from '../src/service';
+import { commentsService, type RunningCommentsService } from '../src/service';
 
 /** A 24-hex id like the product service issues. */
 export const newProductId = (): string => randomBytes(12).toString('hex');
 
 /**
- * A real HTTP server standing in for the product service at its boundary:
- * `GET /api/products/:id` → 200 for known ids, 404 otherwise; `mode` makes it fail.
+ * The product service at its HTTP boundary: `GET /api/products/:id` answers the product (in
+ * the shape common's product client reads) for known ids, 404 otherwise; `mode` makes it fail.
  */
-export class ProductServiceStub {
-  readonly products = new Set<string>();
-  mode: 'up' | 'error' | 'slow' = 'up';
-  calls = 0;
+export interface ProductStub {
+  url: string;
+  /** 'malformed': 200 with a body that is not a product. */
+  mode: 'up' | 'error' | 'slow' | 'malformed';
+  /** Requests received so far. */
+  readonly calls: number;
   /** Runs before each answer (tests use it to interleave events with a request). */
   beforeAnswer?: () => Promise<void>;
-  private server!: Server;
-  url = '';
+  /** A new product that exists. */
+  add(): string;
+  close(): Promise<void>;
+}
 
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      this.calls += 1;
-      const match = /^\/api\/products\/([^/?]+)$/.exec(req.url ?? '');
-      if (this.mode === 'error') {
-        res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{}}');
-        return;
-      }
-      const answer = () => {
-        if (match && this.products.has(decodeURIComponent(match[1]!))) {
-          res
-            .writeHead(200, { 'content-type': 'application/json' })
-            .end(JSON.stringify({ id: match[1] }));
-        } else {
-          res
-            .writeHead(404, { 'content-type': 'application/json' })
-            .end('{"error":{"code":"NOT_FOUND","message":"Product not found"}}');
-        }
-      };
-      if (this.mode === 'slow') setTimeout(answer, 1000).unref();
-      else if (this.beforeAnswer) void this.beforeAnswer().then(answer);
-      else answer();
-    });
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
+export async function startProductStub(): Promise<ProductStub> {
+  const ids = new Set<string>();
+  const stub = await startHttpStub(async (req, res) => {
+    if (products.mode === 'error') return sendJson(res, 500, { error: {} });
+    // Unref'd: a request still waiting here must not keep the test process alive.
+    if (products.mode === 'slow') await new Promise((r) => setTimeout(r, 1000).unref());
+    else if (products.beforeAnswer) await products.beforeAnswer();
+    const id = /^\/api\/products\/([^/?]+)$/.exec(req.url ?? '')?.[1];
+    if (products.mode === 'malformed') return sendJson(res, 200, { id });
+    if (id && ids.has(decodeURIComponent(id))) {
+      return sendJson(res, 200, {
+        id,
+        name: 'Desk lamp',
+        sellerId: 'seller-1',
+        price: { amount: 1999, currency: 'USD' },
+      });
+    }
+    sendJson(res, 404, { error: { code: 'NOT_FOUND', message: 'Product not found' } });
+  });
+  const products: ProductStub = {
+    url: stub.url,
+    mode: 'up',
+    get calls() {
+      return stub.calls.length;
+    },
+    add() {
+      const id = newProductId();
+      ids.add(id);
+      return id;
+    },
+    close: () => stub.close(),
+  };
+  return products;
+}
 
-  add(): string {
-    const id = newProductId();
-    this.products.add(id);
-    return id;
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
+/** The environment every test starts the service with, plus `env`. */
+export function testConfig(mongoUrl: string, env: Record<string, string> = {}) {
+  return loadCommentsConfig({
+    ...testJwtEnv,
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    MONGO_URL: mongoUrl,
+    ...env,
+  });
 }
 
 export interface Harness {
   service: RunningCommentsService;
   bus: InMemoryEventBus;
-  products: ProductServiceStub;
+  products: ProductStub;
   mongo: TestMongo;
   /** Every comment.* event published, in order. */
   published: EventEnvelope[];
@@ -90,51 +103,29 @@ export async function startHarness(
   options: { wrapBus?: (bus: InMemoryEventBus) => EventBus } = {},
 ): Promise<Harness> {
   const mongo = await createTestMongo(label);
-  const products = new ProductServiceStub();
-  await products.start();
-  const keys = generateEs256KeyPair();
+  const products = await startProductStub();
   const bus = new InMemoryEventBus({ retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20 } });
-  const published: EventEnvelope[] = [];
-  await bus.subscribe({
-    group: 'test-observer',
-    eventTypes: ['comment.created', 'comment.updated', 'comment.deleted', 'comment.flagged'],
-    handler: async (event) => {
-      published.push(event);
-    },
-  });
-  const config = loadCommentsConfig({
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'silent',
-    HOST: '127.0.0.1',
-    PORT: '0',
-    MONGO_URL: mongo.url,
-    JWT_PUBLIC_KEY: keys.publicKey,
-    PRODUCT_SERVICE_URL: products.url,
-    PRODUCT_TIMEOUT_MS: '300',
-    OUTBOX_RELAY_INTERVAL_MS: '50',
-    ...env,
-  });
-  const service = await startCommentsService({
-    config,
+  const spy = await spyOnEvents(
+    bus,
+    ['comment.created', 'comment.updated', 'comment.deleted', 'comment.flagged'],
+    'test-observer',
+  );
+  const service = await commentsService.start({
+    config: testConfig(mongo.url, {
+      PRODUCT_SERVICE_URL: products.url,
+      PRODUCT_TIMEOUT_MS: '300',
+      OUTBOX_RELAY_INTERVAL_MS: '50',
+      ...env,
+    }),
     bus: options.wrapBus ? options.wrapBus(bus) : bus,
   });
-  const harness: Harness = {
+  return {
     service,
     bus,
     products,
     mongo,
-    published,
-    token: (userId, role = 'customer') =>
-      signAccessToken(
-        { id: userId, role, email: `${userId}@example.test` },
-        {
-          algorithm: 'ES256',
-          key: keys.privateKey,
-          issuer: 'ecom-auth',
-          audience: 'ecom-api',
-          expiresIn: '15m',
-        },
-      ),
+    published: spy.events,
+    token: (userId, role = 'customer') => tokenFor({ id: userId, role }),
     http: () => request(service.url),
     count: (collection, filter = {}) =>
       service.connection.collection(collection).countDocuments(filter),
@@ -144,24 +135,14 @@ export async function startHarness(
       await bus.idle();
     },
     async stop() {
-      await bus.close();
       await service.stop();
-      await products.stop();
+      await bus.close();
+      await products.close();
       await mongo.cleanup();
     },
   };
-  return harness;
 }
 
-/** Publishes an event as another service would. */
-export function envelope(eventType: string, data: Record<string, unknown>, eventId?: string) {
-  return {
-    eventId: eventId ?? crypto.randomUUID(),
-    eventType,
-    timestamp: new Date().toISOString(),
-    version: '1.0',
-    source: 'test',
-    data,
-    metadata: { correlationId: crypto.randomUUID() },
-  };
-}
+/** An event as another service would publish it. */
+export const envelope = (eventType: string, data: Record<string, unknown>) =>
+  createEvent('test', eventType, data);

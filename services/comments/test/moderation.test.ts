@@ -1,3 +1,5 @@
+import { pageSchema, type ResponseSpec } from '@ecom/common/http';
+import { commentsApi } from '../src/http/api';
 import { startHarness, type Harness } from './harness';
 
 let h: Harness;
@@ -36,6 +38,7 @@ describe('POST /api/comments/:id/flag', () => {
     const c = await post('author', { productId, text: 'meh', rating: 2 });
     const first = await flag(c.id, 'flagger-1');
     expect(first.status).toBe(201);
+    expect(first.headers.location).toBe(`/api/comments/${c.id}/flag`);
     expect(first.body).toEqual({ commentId: c.id, flagged: true, hidden: false });
     const second = await flag(c.id, 'flagger-1', 'again');
     expect(second.status).toBe(409);
@@ -83,7 +86,7 @@ describe('POST /api/comments/:id/flag', () => {
       await h.http().get(`/api/comments/product/${productId}`).set(ADMIN())
     ).body.items.find((x: { id: string }) => x.id === c.id);
     expect(hidden).toMatchObject({
-      status: 'hidden',
+      status: 'HIDDEN',
       moderation: { flags: 3, flagsSinceReview: 3, hiddenReason: 'flags' },
     });
     expect(hidden.replies.map((x: { id: string }) => x.id)).toEqual([reply.id]);
@@ -106,7 +109,7 @@ describe('POST /api/comments/:id/flag', () => {
     expect(own.status).toBe(422);
     expect(own.body.error.code).toBe('OWN_COMMENT_FLAG');
     await post('replier', { productId, text: 'r', parentId: c.id });
-    await h.http().delete(`/api/comments/${c.id}`).set(auth('author')).expect(200);
+    await h.http().delete(`/api/comments/${c.id}`).set(auth('author')).expect(204);
     const tomb = await flag(c.id, 'someone');
     expect(tomb.status).toBe(422);
     expect(tomb.body.error.code).toBe('COMMENT_DELETED');
@@ -174,7 +177,7 @@ describe('PUT /api/comments/:id/moderate', () => {
       .send({ action: 'hide' });
     expect(res.status).toBe(200);
     expect(res.body.comment).toMatchObject({
-      status: 'hidden',
+      status: 'HIDDEN',
       moderation: { hiddenReason: 'moderator' },
     });
     expect(await listIds(productId)).toEqual([]);
@@ -227,7 +230,7 @@ describe('PUT /api/comments/:id/moderate', () => {
       .send({ action: 'hide' });
     expect(missing.status).toBe(404);
     const view = await h.http().get(`/api/comments/${c.id}`);
-    expect(view.body.status).toBe('visible');
+    expect(view.body.status).toBe('VISIBLE');
   });
 });
 
@@ -245,14 +248,15 @@ describe('GET /api/comments/moderation/queue', () => {
     const res = await h.http().get('/api/comments/moderation/queue?limit=100').set(ADMIN());
     expect(res.status).toBe(200);
     const entry = res.body.items.find((x: { id: string }) => x.id === c.id);
-    expect(entry).toMatchObject({ status: 'hidden', text: 'queue me', moderation: { flags: 3 } });
+    expect(entry).toMatchObject({ status: 'HIDDEN', text: 'queue me', moderation: { flags: 3 } });
     expect(entry.recentFlags.map((f: { reason: string }) => f.reason).sort()).toEqual([
       'off-topic',
       'rude',
       'spam',
     ]);
-    expect(res.body.items.every((x: { status: string }) => x.status === 'hidden')).toBe(true);
-    expect(res.body.total).toBe(res.body.items.length);
+    expect(res.body.items.every((x: { status: string }) => x.status === 'HIDDEN')).toBe(true);
+    expect(res.body).toMatchObject({ page: 1, limit: 100, total: res.body.items.length });
+    expect(Object.keys(res.body).sort()).toEqual(['items', 'limit', 'page', 'total', 'totalPages']);
 
     // Approved comments leave the queue.
     await h
@@ -278,13 +282,16 @@ describe('helpful votes', () => {
     const c = await post('author', { productId, text: 'useful', rating: 5 });
     const v1 = await h.http().post(`/api/comments/${c.id}/helpful`).set(auth('voter-1'));
     expect(v1.status).toBe(201);
+    expect(v1.headers.location).toBe(`/api/comments/${c.id}/helpful`);
     expect(v1.body).toEqual({ commentId: c.id, helpfulCount: 1 });
     const dup = await h.http().post(`/api/comments/${c.id}/helpful`).set(auth('voter-1'));
     expect(dup.status).toBe(409);
     await h.http().post(`/api/comments/${c.id}/helpful`).set(auth('voter-2')).expect(201);
     expect((await h.http().get(`/api/comments/${c.id}`)).body.helpfulCount).toBe(2);
     const undo = await h.http().delete(`/api/comments/${c.id}/helpful`).set(auth('voter-1'));
-    expect(undo.body.helpfulCount).toBe(1);
+    expect(undo.status).toBe(204);
+    expect(undo.text).toBe('');
+    expect((await h.http().get(`/api/comments/${c.id}`)).body.helpfulCount).toBe(1);
     const undoAgain = await h.http().delete(`/api/comments/${c.id}/helpful`).set(auth('voter-1'));
     expect(undoAgain.status).toBe(404);
     expect((await h.http().get(`/api/comments/${c.id}`)).body.helpfulCount).toBe(1);
@@ -298,5 +305,41 @@ describe('helpful votes', () => {
     const anon = await h.http().post(`/api/comments/${c.id}/helpful`);
     expect(anon.status).toBe(401);
     expect((await h.http().get(`/api/comments/${c.id}`)).body.helpfulCount).toBe(0);
+  });
+});
+
+describe('the API spec', () => {
+  it('describes every answer as the service gives it', async () => {
+    const productId = h.products.add();
+    const c = await post('spec-author', { productId, text: 'spec', rating: 4 });
+    await post('spec-replier', { productId, text: 'reply', parentId: c.id });
+    const ops = commentsApi.operations;
+    const answers: Array<[keyof typeof ops, { status: number; body: unknown }]> = [
+      ['getComment', await h.http().get(`/api/comments/${c.id}`).set(ADMIN())],
+      ['listProductComments', await h.http().get(`/api/comments/product/${productId}`)],
+      ['markHelpful', await h.http().post(`/api/comments/${c.id}/helpful`).set(auth('spec-v'))],
+    ];
+    // The third flag hides it: the queue then holds it.
+    for (const f of ['spec-f1', 'spec-f2', 'spec-f3']) {
+      answers.push(['flagComment', await flag(c.id, f)]);
+    }
+    answers.push([
+      'moderationQueue',
+      await h.http().get('/api/comments/moderation/queue?limit=100').set(ADMIN()),
+    ]);
+    answers.push([
+      'moderateComment',
+      await h.http().put(`/api/comments/${c.id}/moderate`).set(ADMIN()).send({ action: 'approve' }),
+    ]);
+    answers.push([
+      'editComment',
+      await h.http().put(`/api/comments/${c.id}`).set(auth('spec-author')).send({ rating: 2 }),
+    ]);
+    for (const [id, res] of answers) {
+      const { status, schema, list }: ResponseSpec = ops[id].response;
+      expect([id, res.status]).toEqual([id, status]);
+      const { error } = (list ? pageSchema(schema!) : schema!).validate(res.body);
+      expect([id, error?.message]).toEqual([id, undefined]);
+    }
   });
 });

@@ -1,4 +1,9 @@
-import { BusinessRuleError, ForbiddenError, NotFoundError, ValidationError } from '@ecom/common';
+import {
+  BusinessRuleError,
+  ForbiddenError,
+  NotFoundError,
+  ValidationError,
+} from '@ecom/common/errors';
 import type { Actor, Comment, ModerationAction } from './types';
 
 /**
@@ -15,13 +20,29 @@ export function isAdmin(actor: Actor | undefined): boolean {
 
 /** Hidden comments (flagged or moderated) are seen by admins only. */
 export function isVisibleTo(comment: Comment, actor: Actor | undefined): boolean {
-  return comment.status !== 'hidden' || isAdmin(actor);
+  return comment.status !== 'HIDDEN' || isAdmin(actor);
 }
 
 /** A comment the actor may not see does not exist for them (404, not 403). */
 export function assertVisible(comment: Comment | null, actor: Actor | undefined): Comment {
   if (!comment || !isVisibleTo(comment, actor)) throw new NotFoundError('Comment not found');
   return comment;
+}
+
+/**
+ * The text fits the configured length. The API spec bounds it by the highest length any
+ * configuration allows; this is the configured one, with the same 400.
+ */
+export function assertTextFits(text: string | undefined, maxLength: number): void {
+  if (text !== undefined && text.length > maxLength) {
+    throw new ValidationError('Request validation failed', [
+      {
+        location: 'body',
+        field: 'text',
+        message: `"text" length must be less than or equal to ${maxLength} characters long`,
+      },
+    ]);
+  }
 }
 
 /** A top-level review carries a rating 1..5; a reply carries none. */
@@ -50,7 +71,7 @@ export function replyDepth(parent: Comment, productId: string, maxDepth: number)
       'PARENT_PRODUCT_MISMATCH',
     );
   }
-  if (parent.status === 'deleted') {
+  if (parent.status === 'DELETED') {
     throw new BusinessRuleError(
       'Cannot reply to a deleted comment',
       { parentId: parent.id },
@@ -69,7 +90,7 @@ export function replyDepth(parent: Comment, productId: string, maxDepth: number)
 
 /** Only the author edits, and only a live comment (a tombstone has nothing left to edit). */
 export function assertCanEdit(comment: Comment, actor: Actor): void {
-  if (comment.status === 'deleted') throw new NotFoundError('Comment not found');
+  if (comment.status === 'DELETED') throw new NotFoundError('Comment not found');
   if (comment.authorId === null || comment.authorId !== actor.id) {
     throw new ForbiddenError('Only the author can edit this comment');
   }
@@ -77,7 +98,7 @@ export function assertCanEdit(comment: Comment, actor: Actor): void {
 
 /** The author or an admin deletes. */
 export function assertCanDelete(comment: Comment, actor: Actor): void {
-  if (comment.status === 'deleted') throw new NotFoundError('Comment not found');
+  if (comment.status === 'DELETED') throw new NotFoundError('Comment not found');
   if (!isAdmin(actor) && (comment.authorId === null || comment.authorId !== actor.id)) {
     throw new ForbiddenError('Only the author or an admin can delete this comment');
   }
@@ -90,7 +111,7 @@ export function deletionOutcome(comment: Pick<Comment, 'replyCount'>): 'remove' 
 
 /** Flags and helpful votes are about other people's live comments. */
 export function assertCanReact(comment: Comment, actor: Actor, what: 'flag' | 'vote'): void {
-  if (comment.status === 'deleted') {
+  if (comment.status === 'DELETED') {
     throw new BusinessRuleError(
       `Cannot ${what} a deleted comment`,
       { commentId: comment.id },
@@ -111,7 +132,7 @@ export function shouldHideAfterFlag(
   comment: Pick<Comment, 'status' | 'flagsSinceReview'>,
   threshold: number,
 ): boolean {
-  return comment.status === 'visible' && comment.flagsSinceReview >= threshold;
+  return comment.status === 'VISIBLE' && comment.flagsSinceReview >= threshold;
 }
 
 /** What a moderator's action does to a comment. */
@@ -119,7 +140,7 @@ export function moderationEffect(
   comment: Comment,
   action: ModerationAction,
 ): 'show' | 'hide' | 'delete' {
-  if (comment.status === 'deleted') throw new NotFoundError('Comment not found');
+  if (comment.status === 'DELETED') throw new NotFoundError('Comment not found');
   switch (action) {
     case 'approve':
       return 'show';

@@ -3,7 +3,7 @@ import type { Actor, Comment, CommentView } from './types';
 
 /** Plain JSON for one comment; tombstones keep their place but lose text, rating and author. */
 export function toCommentView(c: Comment, actor: Actor | undefined): CommentView {
-  const tombstone = c.status === 'deleted';
+  const tombstone = c.status === 'DELETED';
   return {
     id: c.id,
     productId: c.productId,

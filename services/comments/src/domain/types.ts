@@ -1,7 +1,8 @@
-import type { Role } from '@ecom/common';
+import type { Role } from '@ecom/common/auth';
 
-/** A tombstone ('deleted') keeps a thread together after its comment was deleted. */
-export type CommentStatus = 'visible' | 'hidden' | 'deleted';
+/** A tombstone (DELETED) keeps a thread together after its comment was deleted. */
+export const COMMENT_STATUSES = ['VISIBLE', 'HIDDEN', 'DELETED'] as const;
+export type CommentStatus = (typeof COMMENT_STATUSES)[number];
 
 export interface Comment {
   id: string;

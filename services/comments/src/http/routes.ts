@@ -1,105 +1,80 @@
-import { Router } from 'express';
-import {
-  authenticate,
-  requireRole,
-  validate,
-  type AuthUser,
-  type JwtVerifyOptions,
-} from '@ecom/common';
-import type { CommentsUseCases } from '../comments';
-import type { Actor, ModerationAction, SortOrder } from '../domain/types';
-import { commentSchemas } from './schemas';
+import type { Request, Router } from 'express';
+import { requireUser, type JwtVerifyOptions } from '@ecom/common/auth';
+import { bindRoutes, reply, type PageQuery } from '@ecom/common/http';
+import type { CommentListQuery, Comments, NewCommentInput } from '../application/comments';
+import type { HelpfulVotes } from '../application/helpful';
+import type { Moderation } from '../application/moderation';
+import type { Actor, ModerationAction } from '../domain/types';
+import { commentsApi } from './api';
 
-const actorOf = (user: AuthUser | undefined): Actor | undefined =>
-  user ? { id: user.id, role: user.role } : undefined;
+const commentUrl = (id: string) => `/api/comments/${id}`;
 
-/** Only reached after `authenticate` (not optional), so a user is always there. */
-const required = (user: AuthUser | undefined): Actor => {
-  if (!user) throw new Error('authenticate middleware missing');
-  return { id: user.id, role: user.role };
-};
+/** The reader behind an 'optional' operation, when signed in. */
+const readerOf = (req: Request): Actor | undefined => req.user;
+const actorOf = (req: Request): Actor => requireUser(req);
 
-/** `/api/comments` routes: validate → authenticate → use case → JSON. */
-export function commentsRouter(deps: {
-  useCases: CommentsUseCases;
+const idOf = (req: Request) => String(req.params.id);
+
+/** The handlers of commentsApi: input is already validated and the caller authenticated. */
+export function commentsRoutes(deps: {
+  comments: Comments;
+  moderation: Moderation;
+  helpful: HelpfulVotes;
   jwt: JwtVerifyOptions;
-  maxTextLength: number;
 }): Router {
-  const { useCases } = deps;
-  const s = commentSchemas(deps.maxTextLength);
-  const auth = authenticate(deps.jwt);
-  const optionalAuth = authenticate(deps.jwt, { optional: true });
-  const router = Router();
-
-  router.get(
-    '/product/:productId',
-    optionalAuth,
-    validate({ params: s.listParams, query: s.listQuery }),
-    async (req, res) => {
-      const q = req.query as unknown as { page: number; limit: number; sort: SortOrder };
-      res.json(await useCases.listForProduct(req.params.productId as string, q, actorOf(req.user)));
+  const { comments, moderation, helpful } = deps;
+  return bindRoutes(
+    commentsApi,
+    {
+      async listProductComments(req) {
+        return reply.list(
+          await comments.listForProduct(
+            String(req.params.productId),
+            req.query as unknown as CommentListQuery,
+            readerOf(req),
+          ),
+        );
+      },
+      async moderationQueue(req) {
+        return reply.list(await moderation.queue(actorOf(req), req.query as unknown as PageQuery));
+      },
+      getComment: (req) => comments.get(idOf(req), readerOf(req)),
+      async createComment(req) {
+        const comment = await comments.create(actorOf(req), req.body as NewCommentInput);
+        return reply.created(comment, commentUrl(comment.id));
+      },
+      editComment: (req) =>
+        comments.edit(actorOf(req), idOf(req), req.body as { text?: string; rating?: number }),
+      async deleteComment(req) {
+        await comments.remove(actorOf(req), idOf(req));
+        return reply.noContent();
+      },
+      async flagComment(req) {
+        const { reason } = req.body as { reason: string };
+        // The flag has no address of its own: the Location is the URL it was created at.
+        return reply.created(
+          await moderation.flag(actorOf(req), idOf(req), reason),
+          `${commentUrl(idOf(req))}/flag`,
+        );
+      },
+      moderateComment: (req) =>
+        moderation.moderate(
+          actorOf(req),
+          idOf(req),
+          (req.body as { action: ModerationAction }).action,
+        ),
+      async markHelpful(req) {
+        // The caller's vote lives where DELETE withdraws it.
+        return reply.created(
+          await helpful.vote(actorOf(req), idOf(req)),
+          `${commentUrl(idOf(req))}/helpful`,
+        );
+      },
+      async withdrawHelpful(req) {
+        await helpful.withdraw(actorOf(req), idOf(req));
+        return reply.noContent();
+      },
     },
+    { jwt: deps.jwt },
   );
-
-  // Before '/:id', which would take "moderation" for an id.
-  router.get(
-    '/moderation/queue',
-    auth,
-    requireRole('admin'),
-    validate({ query: s.queueQuery }),
-    async (req, res) => {
-      const q = req.query as unknown as { page: number; limit: number };
-      res.json(await useCases.moderationQueue(required(req.user), q));
-    },
-  );
-
-  router.get('/:id', optionalAuth, validate({ params: s.idParams }), async (req, res) => {
-    res.json(await useCases.get(req.params.id as string, actorOf(req.user)));
-  });
-
-  router.post('/', auth, validate({ body: s.create }), async (req, res) => {
-    const comment = await useCases.create(required(req.user), req.body);
-    res.status(201).location(`/api/comments/${comment.id}`).json(comment);
-  });
-
-  router.put('/:id', auth, validate({ params: s.idParams, body: s.edit }), async (req, res) => {
-    res.json(await useCases.edit(required(req.user), req.params.id as string, req.body));
-  });
-
-  router.delete('/:id', auth, validate({ params: s.idParams }), async (req, res) => {
-    res.json(await useCases.remove(required(req.user), req.params.id as string));
-  });
-
-  router.post(
-    '/:id/flag',
-    auth,
-    validate({ params: s.idParams, body: s.flag }),
-    async (req, res) => {
-      const body = req.body as { reason: string };
-      res
-        .status(201)
-        .json(await useCases.flag(required(req.user), req.params.id as string, body.reason));
-    },
-  );
-
-  router.put(
-    '/:id/moderate',
-    auth,
-    requireRole('admin'),
-    validate({ params: s.idParams, body: s.moderate }),
-    async (req, res) => {
-      const body = req.body as { action: ModerationAction };
-      res.json(await useCases.moderate(required(req.user), req.params.id as string, body.action));
-    },
-  );
-
-  router.post('/:id/helpful', auth, validate({ params: s.idParams }), async (req, res) => {
-    res.status(201).json(await useCases.voteHelpful(required(req.user), req.params.id as string));
-  });
-
-  router.delete('/:id/helpful', auth, validate({ params: s.idParams }), async (req, res) => {
-    res.json(await useCases.withdrawHelpful(required(req.user), req.params.id as string));
-  });
-
-  return router;
 }

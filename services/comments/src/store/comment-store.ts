@@ -1,8 +1,8 @@
 import { Types } from 'mongoose';
-import { ConflictError } from '@ecom/common';
+import { ConflictError } from '@ecom/common/errors';
+import { isDuplicateKey } from '@ecom/common/mongo';
 import { ANONYMISED_AUTHOR_NAME } from '../domain/rules';
 import type { Comment, SortOrder } from '../domain/types';
-import { isDuplicateKeyError } from './connection';
 import type { CommentDoc, Models } from './models';
 
 function toComment(d: CommentDoc): Comment {
@@ -67,7 +67,7 @@ export function createCommentStore(models: Models) {
             depth: input.depth,
             text: input.text,
             rating: input.rating,
-            status: 'visible',
+            status: 'VISIBLE',
             ...(isReply ? {} : { reviewSlot: `${input.productId}|${input.authorId}` }),
             createdAt: input.now,
             updatedAt: input.now,
@@ -75,7 +75,7 @@ export function createCommentStore(models: Models) {
         ]);
         return toComment(created!.toObject() as CommentDoc);
       } catch (err) {
-        if (isDuplicateKeyError(err)) {
+        if (isDuplicateKey(err, 'reviewSlot')) {
           throw new ConflictError('You have already reviewed this product', {
             productId: input.productId,
           });
@@ -91,7 +91,7 @@ export function createCommentStore(models: Models) {
      */
     async reserveReply(parentId: string): Promise<boolean> {
       const res = await C.updateOne(
-        { _id: oid(parentId), status: { $ne: 'deleted' } },
+        { _id: oid(parentId), status: { $ne: 'DELETED' } },
         { $inc: { replyCount: 1 } },
       );
       return res.modifiedCount === 1;
@@ -115,7 +115,7 @@ export function createCommentStore(models: Models) {
       const filter = {
         productId,
         depth: 0,
-        ...(opts.includeHidden ? {} : { status: { $ne: 'hidden' as const } }),
+        ...(opts.includeHidden ? {} : { status: { $ne: 'HIDDEN' as const } }),
       };
       const sort: Record<string, 1 | -1> =
         opts.sort === 'helpful'
@@ -133,7 +133,7 @@ export function createCommentStore(models: Models) {
       skip: number;
       limit: number;
     }): Promise<{ items: Comment[]; total: number }> {
-      const filter = { status: 'hidden' as const };
+      const filter = { status: 'HIDDEN' as const };
       const [docs, total] = await Promise.all([
         C.find(filter)
           .sort({ updatedAt: -1, _id: -1 })
@@ -154,7 +154,7 @@ export function createCommentStore(models: Models) {
       const docs = await C.find({
         rootId: { $in: rootIds.map(oid) },
         depth: { $lte: opts.maxDepth },
-        ...(opts.includeHidden ? {} : { status: { $ne: 'hidden' } }),
+        ...(opts.includeHidden ? {} : { status: { $ne: 'HIDDEN' } }),
       })
         .sort({ createdAt: 1, _id: 1 })
         .limit(opts.limit)
@@ -170,7 +170,7 @@ export function createCommentStore(models: Models) {
       now: Date,
     ): Promise<{ before: Comment; after: Comment } | null> {
       const before = await C.findOneAndUpdate(
-        { _id: oid(id), authorId, status: { $ne: 'deleted' } },
+        { _id: oid(id), authorId, status: { $ne: 'DELETED' } },
         { $set: { ...changes, editedAt: now, updatedAt: now } },
         { returnDocument: 'before' },
       ).lean<CommentDoc>();
@@ -188,10 +188,10 @@ export function createCommentStore(models: Models) {
     async tombstone(id: string, by: 'author' | 'moderator', now: Date): Promise<Comment | null> {
       return maybe(
         await C.findOneAndUpdate(
-          { _id: oid(id), status: { $ne: 'deleted' } },
+          { _id: oid(id), status: { $ne: 'DELETED' } },
           {
             $set: {
-              status: 'deleted',
+              status: 'DELETED',
               text: null,
               rating: null,
               hiddenReason: null,
@@ -211,7 +211,7 @@ export function createCommentStore(models: Models) {
       return maybe(
         await C.findOneAndDelete({
           _id: oid(id),
-          status: 'deleted',
+          status: 'DELETED',
           replyCount: { $lte: 0 },
         }).lean<CommentDoc>(),
       );
@@ -221,7 +221,7 @@ export function createCommentStore(models: Models) {
     async addFlag(id: string, now: Date): Promise<Comment | null> {
       return maybe(
         await C.findOneAndUpdate(
-          { _id: oid(id), status: { $ne: 'deleted' } },
+          { _id: oid(id), status: { $ne: 'DELETED' } },
           { $inc: { flags: 1, flagsSinceReview: 1 }, $set: { updatedAt: now } },
           { returnDocument: 'after' },
         ).lean<CommentDoc>(),
@@ -233,9 +233,9 @@ export function createCommentStore(models: Models) {
       const res = await C.updateOne(
         {
           _id: oid(id),
-          status: reason === 'flags' ? 'visible' : { $ne: 'deleted' },
+          status: reason === 'flags' ? 'VISIBLE' : { $ne: 'DELETED' },
         },
-        { $set: { status: 'hidden', hiddenReason: reason, updatedAt: now } },
+        { $set: { status: 'HIDDEN', hiddenReason: reason, updatedAt: now } },
       );
       return res.modifiedCount === 1;
     },
@@ -244,9 +244,9 @@ export function createCommentStore(models: Models) {
     async approve(id: string, now: Date): Promise<Comment | null> {
       return maybe(
         await C.findOneAndUpdate(
-          { _id: oid(id), status: { $ne: 'deleted' } },
+          { _id: oid(id), status: { $ne: 'DELETED' } },
           {
-            $set: { status: 'visible', hiddenReason: null, flagsSinceReview: 0, updatedAt: now },
+            $set: { status: 'VISIBLE', hiddenReason: null, flagsSinceReview: 0, updatedAt: now },
           },
           { returnDocument: 'after' },
         ).lean<CommentDoc>(),

@@ -14,7 +14,3 @@ export async function pingCommentsDb(connection: Connection): Promise<void> {
   if (!db) throw new Error('MongoDB is not connected');
   await db.admin().ping();
 }
-
-export function isDuplicateKeyError(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
-}

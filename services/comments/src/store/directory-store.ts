@@ -1,3 +1,4 @@
+import { isDuplicateKey } from '@ecom/common/mongo';
 import type { Models } from './models';
 
 /**
@@ -31,7 +32,7 @@ export function createDirectoryStore(models: Models) {
         return true;
       } catch (err) {
         // Exists with a newer asOf (or a concurrent insert won): keep the newer name.
-        if ((err as { code?: unknown }).code === 11000) return false;
+        if (isDuplicateKey(err)) return false;
         throw err;
       }
     },

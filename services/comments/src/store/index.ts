@@ -1,6 +1,7 @@
 import type { Connection } from 'mongoose';
 import { createCommentStore } from './comment-store';
 import { createDirectoryStore } from './directory-store';
+import { migrateCommentsDb } from './migrations';
 import { createModels } from './models';
 import { createFlagStore, createVoteStore } from './reaction-store';
 
@@ -17,10 +18,8 @@ export function createStores(connection: Connection) {
     flags: createFlagStore(models),
     votes: createVoteStore(models),
     directory: createDirectoryStore(models),
-    /** Builds every index (the unique ones carry business rules) before serving. */
-    async init(): Promise<void> {
-      await Promise.all(Object.values(connection.models).map((m) => m.createIndexes()));
-    },
+    /** Indexes and data migrations, before serving. */
+    migrate: () => migrateCommentsDb(connection, models),
   };
 }
 

@@ -1,5 +1,5 @@
 import { Schema, type Connection, type Types } from 'mongoose';
-import type { CommentStatus } from '../domain/types';
+import { COMMENT_STATUSES, type CommentStatus } from '../domain/types';
 
 export interface CommentDoc {
   _id: Types.ObjectId;
@@ -66,7 +66,7 @@ const commentSchema = new Schema<CommentDoc>(
     depth: { type: Number, required: true },
     text: { type: String, default: null },
     rating: { type: Number, default: null },
-    status: { type: String, required: true, enum: ['visible', 'hidden', 'deleted'] },
+    status: { type: String, required: true, enum: COMMENT_STATUSES },
     hiddenReason: { type: String, default: null },
     flags: { type: Number, default: 0 },
     flagsSinceReview: { type: Number, default: 0 },

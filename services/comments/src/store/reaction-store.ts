@@ -1,7 +1,6 @@
-import { Types } from 'mongoose';
-import { isDuplicateKeyError } from './connection';
+import { Types, type Model } from 'mongoose';
+import { isDuplicateKey } from '@ecom/common/mongo';
 import type { Models, ReactionDoc } from './models';
-import type { Model } from 'mongoose';
 
 /**
  * Flags and helpful votes: one document per (comment, user) under a unique index, so
@@ -29,7 +28,7 @@ function createReactionStore(model: Model<ReactionDoc>) {
         ]);
         return true;
       } catch (err) {
-        if (isDuplicateKeyError(err)) return false;
+        if (isDuplicateKey(err)) return false;
         throw err;
       }
     },

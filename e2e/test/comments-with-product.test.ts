@@ -1,31 +1,24 @@
 /**
  * The comments service next to the real product service on one in-memory bus: the existence
- * check goes to the product service's real HTTP API, product's rating aggregate follows the
- * comment events, and product.deleted removes the comments. Checks the event contracts end to
- * end, beyond this service's own tests.
+ * check goes to the product service's real HTTP API (through common's product client),
+ * product's rating aggregate follows the comment events, and product.deleted removes the
+ * comments. Checks the event contracts end to end, beyond each service's own tests.
  */
 import request from 'supertest';
+import type { AuthUser } from '@ecom/common/auth';
+import { InMemoryEventBus } from '@ecom/common/bus';
 import {
-  generateEs256KeyPair,
-  InMemoryEventBus,
-  signAccessToken,
-  type AuthUser,
-} from '@ecom/common';
-import { createTestMongo, type TestMongo } from '@ecom/infrastructure/testing';
-import { loadProductConfig } from '../../product/src/config';
-import { startProductService, type RunningProductService } from '../../product/src/service';
-import { loadCommentsConfig } from '../src/config';
-import { startCommentsService, type RunningCommentsService } from '../src/service';
+  commentsService,
+  loadCommentsConfig,
+  type RunningCommentsService,
+} from '@ecom/comments-service';
+import {
+  loadProductConfig,
+  productService,
+  type RunningProductService,
+} from '@ecom/product-service';
+import { bearer, createTestMongo, testJwtEnv, type TestMongo } from '@ecom/test-support';
 
-const keys = generateEs256KeyPair();
-const bearer = (user: AuthUser) =>
-  `Bearer ${signAccessToken(user, {
-    algorithm: 'ES256',
-    key: keys.privateKey,
-    issuer: 'ecom-auth',
-    audience: 'ecom-api',
-    expiresIn: '15m',
-  })}`;
 const seller: AuthUser = { id: 'seller-1', role: 'seller' };
 const admin: AuthUser = { id: 'admin-1', role: 'admin' };
 const customer = (id: string): AuthUser => ({ id, role: 'customer' });
@@ -40,20 +33,20 @@ beforeAll(async () => {
   bus = new InMemoryEventBus({ retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20 } });
   productMongo = await createTestMongo('comments_with_product_p');
   commentsMongo = await createTestMongo('comments_with_product_c');
-  const common = {
+  const env = {
+    ...testJwtEnv,
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
     HOST: '127.0.0.1',
     PORT: '0',
-    JWT_PUBLIC_KEY: keys.publicKey,
   };
-  product = await startProductService({
-    config: loadProductConfig({ ...common, MONGO_URL: productMongo.url, CACHE_DRIVER: 'off' }),
+  product = await productService.start({
+    config: loadProductConfig({ ...env, MONGO_URL: productMongo.url, CACHE_DRIVER: 'off' }),
     bus,
   });
-  comments = await startCommentsService({
+  comments = await commentsService.start({
     config: loadCommentsConfig({
-      ...common,
+      ...env,
       MONGO_URL: commentsMongo.url,
       PRODUCT_SERVICE_URL: product.url,
     }),
@@ -89,6 +82,9 @@ async function rating(productId: string) {
   return res.body.rating as { average: number; count: number };
 }
 
+const countComments = (productId: string) =>
+  comments.connection.collection('comments').countDocuments({ productId });
+
 it('checks products against the product service and keeps its rating aggregate in step', async () => {
   const productId = await createProduct();
   const post = (user: AuthUser, body: Record<string, unknown>) =>
@@ -115,7 +111,7 @@ it('checks products against the product service and keeps its rating aggregate i
   await request(comments.url)
     .delete(`/api/comments/${r2.body.id}`)
     .set('Authorization', bearer(customer('c2')))
-    .expect(200);
+    .expect(204);
   expect(await rating(productId)).toEqual({ average: 5, count: 1 });
 
   // A product the product service does not know is refused.
@@ -139,11 +135,11 @@ it('removes the comments when the product is deleted, and refuses new ones', asy
     .set('Authorization', bearer(admin))
     .expect(204);
   await settle();
-  expect(await comments.connection.collection('comments').countDocuments({ productId })).toBe(0);
+  expect(await countComments(productId)).toBe(0);
   const late = await request(comments.url)
     .post('/api/comments')
     .set('Authorization', bearer(customer('c2')))
     .send({ productId, text: 'Late', rating: 3 });
   expect(late.status).toBe(404);
-  expect(await comments.connection.collection('comments').countDocuments({ productId })).toBe(0);
+  expect(await countComments(productId)).toBe(0);
 });

@@ -1,0 +1,63 @@
+import { NotFoundError } from '@ecom/common/errors';
+import { deletionOutcome } from '../domain/rules';
+import type { Comment } from '../domain/types';
+import type { CommentsDeps } from './deps';
+
+export type DeletionOutcome = 'removed' | 'tombstoned';
+
+/** Deleting a comment, shared by its author's delete and a moderator's remove. */
+export function createDeletion({ stores, events, now }: CommentsDeps) {
+  async function dropReactions(ids: string[]): Promise<void> {
+    await stores.flags.removeByComments(ids);
+    await stores.votes.removeByComments(ids);
+  }
+
+  /** After a reply is removed: its parent counts one reply less; empty tombstones go too. */
+  async function releaseFromParent(parentId: string | null): Promise<void> {
+    let next = parentId;
+    while (next) {
+      const parent = await stores.comments.releaseReply(next);
+      if (!parent || parent.status !== 'DELETED' || parent.replyCount > 0) return;
+      const gone = await stores.comments.removeEmptyTombstone(parent.id);
+      if (!gone) return;
+      await dropReactions([gone.id]);
+      next = gone.parentId;
+    }
+  }
+
+  /** Removes a leaf, or leaves a tombstone when it has replies; publishes comment.deleted. */
+  async function deleteComment(c: Comment, by: 'author' | 'moderator'): Promise<DeletionOutcome> {
+    if (deletionOutcome(c) === 'remove') {
+      const removed = await stores.comments.removeIfLeaf(c.id);
+      if (removed) {
+        await dropReactions([removed.id]);
+        await events.publish('comment.deleted', {
+          commentId: removed.id,
+          productId: removed.productId,
+          rating: removed.rating,
+        });
+        await releaseFromParent(removed.parentId);
+        return 'removed';
+      }
+      // It gained a reply meanwhile (or is gone): fall through to the tombstone.
+    }
+    const before = await stores.comments.tombstone(c.id, by, now());
+    if (!before) throw new NotFoundError('Comment not found');
+    await events.publish('comment.deleted', {
+      commentId: before.id,
+      productId: before.productId,
+      rating: before.rating,
+    });
+    // Its last reply may have gone between the two steps.
+    if (await stores.comments.removeEmptyTombstone(c.id)) {
+      await dropReactions([c.id]);
+      await releaseFromParent(c.parentId);
+      return 'removed';
+    }
+    return 'tombstoned';
+  }
+
+  return { deleteComment, releaseFromParent };
+}
+
+export type Deletion = ReturnType<typeof createDeletion>;
