@@ -1,12 +1,7 @@
 import Joi from 'joi';
-import {
-  anchoringConfigKeys,
-  baseConfigKeys,
-  busConfigKeys,
-  jwtVerifyConfigKeys,
-  type AnchoringConfig,
-  type JwtVerifyConfig,
-} from '@ecom/common';
+import { anchoringConfigKeys, type AnchoringConfig } from '@ecom/common/anchoring';
+import type { JwtVerifyConfig } from '@ecom/common/auth';
+import { baseConfigKeys, busConfigKeys, jwtVerifyConfigKeys } from '@ecom/common/config';
 
 export interface PaymentConfig extends JwtVerifyConfig, AnchoringConfig {
   NODE_ENV: string;

@@ -1,6 +1,4 @@
-import { runService } from '@ecom/common';
-import { paymentConfigSchema } from './config';
-import { startPaymentService } from './service';
+import { runService } from '@ecom/common/service';
+import { paymentService } from './service';
 
-// config → logger → bus → start → graceful shutdown on SIGTERM/SIGINT (common/lifecycle).
-void runService({ name: 'payment', configSchema: paymentConfigSchema, start: startPaymentService });
+void runService(paymentService);

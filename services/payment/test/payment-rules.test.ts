@@ -4,6 +4,8 @@ import {
   declineIsRetryable,
   mockChargeOutcome,
   nextAction,
+  notPayableReason,
+  statusAfterDecline,
   statusAfterRefund,
   type PaymentFacts,
 } from '../src/domain/payment-rules';
@@ -78,6 +80,21 @@ describe('payment rules', () => {
   it('fails card details given with the order for good; lets /initiate retry', () => {
     expect(declineIsRetryable('order')).toBe(false);
     expect(declineIsRetryable('initiate')).toBe(true);
+    expect(statusAfterDecline('order', null)).toBe('FAILED');
+    expect(statusAfterDecline('initiate', null)).toBe('AWAITING_PAYMENT');
+    // The order closed while the /initiate charge was in flight: nothing more will be charged.
+    expect(statusAfterDecline('initiate', 'CANCELLED')).toBe('CANCELLED');
+  });
+
+  it('says why /initiate cannot pay a payment in each other status', () => {
+    expect(notPayableReason('PENDING')).toMatch(/not reserved yet/);
+    expect(notPayableReason('PROCESSING')).toMatch(/already in progress/);
+    for (const paid of ['COMPLETED', 'PARTIALLY_REFUNDED', 'REFUNDED'] as const) {
+      expect(notPayableReason(paid)).toBe('This order is already paid');
+    }
+    expect(notPayableReason('CANCELLED')).toBe(
+      'This order can no longer be paid (payment CANCELLED)',
+    );
   });
 
   it('maps the test tokens deterministically', () => {

@@ -1,24 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { Pool } from 'pg';
+import type { AnchorRecord } from '@ecom/common/anchoring';
+import { InMemoryEventBus, causedBy, createEvent } from '@ecom/common/bus';
+import type { ResponseSpec } from '@ecom/common/http';
 import {
-  InMemoryEventBus,
-  causedBy,
-  createEvent,
-  generateEs256KeyPair,
-  loadConfig,
-  signAccessToken,
-  type AuthUser,
-  type EventEnvelope,
-} from '@ecom/common';
-import { createTestPostgres, type TestPostgres } from '@ecom/infrastructure/testing';
-import type { AnchorRecord } from '@ecom/common';
-import { paymentConfigSchema } from '../src/config';
+  bearer,
+  createTestPostgres,
+  eventually,
+  spyOnEvents,
+  type TestPostgres,
+} from '@ecom/test-support';
 import type { ChargeRequest } from '../src/gateway/gateway';
 import { MockPaymentGateway } from '../src/gateway/mock-gateway';
-import { startPaymentService, type RunningPaymentService } from '../src/service';
-
-const keys = generateEs256KeyPair();
+import { paymentApi } from '../src/http/api';
+import { paymentService, type RunningPaymentService } from '../src/service';
+import { STARTUP_TIMEOUT_MS, testConfig } from './support';
 
 /** The mock gateway with test controls: hold a key's charge until released, or be unreachable. */
 class ControlledGateway extends MockPaymentGateway {
@@ -44,24 +41,18 @@ class ControlledGateway extends MockPaymentGateway {
     return super.charge(request);
   }
 }
-const bearer = (user: AuthUser) =>
-  `Bearer ${signAccessToken(user, { algorithm: 'ES256', key: keys.privateKey, issuer: 'ecom-auth', audience: 'ecom-api', expiresIn: '15m' })}`;
 
-const alice: AuthUser = { id: 'user-alice', role: 'customer' };
-const bob: AuthUser = { id: 'user-bob', role: 'customer' };
-const admin: AuthUser = { id: 'user-admin', role: 'admin' };
+const alice = { id: 'user-alice', role: 'customer' as const };
+const bob = { id: 'user-bob', role: 'customer' as const };
+const admin = { id: 'user-admin', role: 'admin' as const };
 
-async function eventually<T>(
-  fn: () => Promise<T> | T,
-  what = 'condition',
-  timeoutMs = 10000,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
+/** Fails the test when an answer does not match the schema its operation declares. */
+function matchesSpec(operation: keyof typeof paymentApi.operations, body: unknown) {
+  const { schema, list }: ResponseSpec = paymentApi.operations[operation].response;
+  const items = list ? (body as { items: unknown[] }).items : [body];
+  for (const item of items) {
+    const { error } = schema!.validate(item, { presence: 'required' });
+    expect(error?.message).toBeUndefined();
   }
 }
 
@@ -71,44 +62,42 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
   let service: RunningPaymentService;
   let gateway: ControlledGateway;
   let pool: Pool;
-  const events: EventEnvelope[] = [];
+  let spy: Awaited<ReturnType<typeof spyOnEvents>>;
   const anchored: AnchorRecord[] = [];
 
   beforeAll(async () => {
     db = await createTestPostgres('payment_component');
     bus = new InMemoryEventBus({ retry: { baseDelayMs: 10, maxAttempts: 3 } });
-    await bus.subscribe({
-      group: 'spy',
-      eventTypes: ['payment.initiated', 'payment.completed', 'payment.failed', 'payment.refunded'],
-      handler: async (e) => {
-        events.push(e);
-      },
-    });
+    spy = await spyOnEvents(bus, [
+      'payment.initiated',
+      'payment.completed',
+      'payment.failed',
+      'payment.refunded',
+    ]);
     gateway = new ControlledGateway();
-    const config = loadConfig(paymentConfigSchema, {
-      JWT_PUBLIC_KEY: keys.publicKey,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'silent',
-      DATABASE_URL: db.url,
-      OUTBOX_POLL_INTERVAL_MS: '20',
-    });
-    service = await startPaymentService({
+    const config = testConfig(db.url, { OUTBOX_POLL_INTERVAL_MS: '20' });
+    service = await paymentService.start({
       config,
       bus,
-      gateway,
-      anchor: {
-        async enqueue(client, record) {
-          const { rows } = await client.query('SELECT status FROM payments WHERE id = $1', [
-            record.recordId,
-          ]);
-          anchored.push({ ...record, payload: { ...record.payload, seenStatus: rows[0]?.status } });
-          return true;
+      options: {
+        gateway,
+        anchor: {
+          async enqueue(client, record) {
+            // Inside the caller's transaction: prove it by reading the uncommitted status.
+            const { rows } = await client.query('SELECT status FROM payments WHERE id = $1', [
+              record.recordId,
+            ]);
+            anchored.push({
+              ...record,
+              payload: { ...record.payload, seenStatus: rows[0]?.status },
+            });
+            return true;
+          },
         },
       },
     });
     pool = new Pool({ connectionString: db.url, max: 2 });
-  });
+  }, STARTUP_TIMEOUT_MS);
 
   afterAll(async () => {
     await service?.stop();
@@ -118,10 +107,7 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
   });
 
   const api = () => request(service.app);
-  const of = (type: string, orderId: string) =>
-    events.filter(
-      (e) => e.eventType === type && (e.data as { orderId: string }).orderId === orderId,
-    );
+  const of = (type: string, orderId: string) => spy.of(type, orderId);
 
   function orderCreated(orderId: string, token: string | null, amount = 5000, userId = alice.id) {
     return createEvent('order-service', 'order.created', {
@@ -144,16 +130,19 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
 
   async function waitPayment(orderId: string, status: string) {
     let row: Awaited<ReturnType<typeof paymentOf>>;
-    await eventually(async () => {
-      row = await paymentOf(orderId);
-      return row?.status === status;
-    }, `payment of ${orderId} ${status}`);
+    await eventually(
+      async () => {
+        row = await paymentOf(orderId);
+        return row?.status === status;
+      },
+      { what: `payment of ${orderId} ${status}` },
+    );
     return row!;
   }
 
-  async function paidOrder(amount = 1000) {
+  async function paidOrder(amount = 1000, userId = alice.id) {
     const orderId = randomUUID();
-    await bus.publish(orderCreated(orderId, 'tok_visa', amount));
+    await bus.publish(orderCreated(orderId, 'tok_visa', amount, userId));
     await bus.publish(reserved(orderId));
     const payment = await waitPayment(orderId, 'COMPLETED');
     return { orderId, paymentId: payment!.id };
@@ -164,17 +153,18 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
       const orderId = randomUUID();
       const created = orderCreated(orderId, 'tok_visa', 4321);
       await bus.publish(created);
-      await eventually(
-        async () => (await paymentOf(orderId))?.status === 'PENDING',
-        'pending record',
-      );
+      await eventually(async () => (await paymentOf(orderId))?.status === 'PENDING', {
+        what: 'pending record',
+      });
       expect(gateway.callsFor(`${orderId}:1`)).toBe(0); // never before the reservation
       // As product would: the reservation carries the order's correlation id.
       await bus.publish(
         causedBy(created, 'product-service', 'inventory.reserved', { orderId, items: [] }),
       );
       const payment = await waitPayment(orderId, 'COMPLETED');
-      await eventually(() => of('payment.completed', orderId).length === 1, 'payment.completed');
+      await eventually(() => of('payment.completed', orderId).length === 1, {
+        what: 'payment.completed',
+      });
       expect(of('payment.initiated', orderId)[0]!.data).toEqual({
         paymentId: payment.id,
         orderId,
@@ -214,6 +204,7 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
         attempts: [{ attempt: 1, source: 'order', status: 'SUCCEEDED' }],
       });
       expect(JSON.stringify(view.body)).not.toContain('tok_visa');
+      matchesSpec('getPayment', view.body);
     });
 
     it('charges once when the events arrive in the other order and are redelivered', async () => {
@@ -242,7 +233,9 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
       await bus.publish(orderCreated(orderId, 'tok_chargeDeclined'));
       await bus.publish(reserved(orderId));
       await waitPayment(orderId, 'FAILED');
-      const failed = await eventually(() => of('payment.failed', orderId)[0], 'payment.failed');
+      const failed = await eventually(() => of('payment.failed', orderId)[0], {
+        what: 'payment.failed',
+      });
       expect(failed.data).toMatchObject({
         orderId,
         code: 'card_declined',
@@ -263,7 +256,9 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
       const orderId = randomUUID();
       await bus.publish(orderCreated(orderId, token));
       await bus.publish(reserved(orderId));
-      const failed = await eventually(() => of('payment.failed', orderId)[0], 'payment.failed');
+      const failed = await eventually(() => of('payment.failed', orderId)[0], {
+        what: 'payment.failed',
+      });
       expect(failed.data).toMatchObject({ code, retryable: false });
     });
 
@@ -304,10 +299,9 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
       await bus.publish(cancelled);
       await bus.publish(cancelled);
       await waitPayment(orderId, 'REFUNDED');
-      const refunded = await eventually(
-        () => of('payment.refunded', orderId)[0],
-        'payment.refunded',
-      );
+      const refunded = await eventually(() => of('payment.refunded', orderId)[0], {
+        what: 'payment.refunded',
+      });
       expect(refunded.data).toMatchObject({
         paymentId,
         orderId,
@@ -324,6 +318,29 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
           a.sourceId === (refunded.data as { refundId: string }).refundId,
       );
       expect(anchor?.payload).toMatchObject({ status: 'REFUNDED', seenStatus: 'REFUNDED' });
+    });
+
+    it('dead-letters an order.created that breaks its contract at once, with the reason, charging nothing', async () => {
+      const orderId = randomUUID();
+      const bad = createEvent('order-service', 'order.created', {
+        ...orderCreated(orderId, 'tok_visa').data,
+        total: { amount: 49.99, currency: 'USD' },
+      });
+      await bus.publish(bad);
+      await bus.publish(reserved(orderId));
+      await bus.idle();
+      expect(bus.deadLetters.filter((d) => d.event?.eventId === bad.eventId)).toEqual([
+        expect.objectContaining({
+          group: 'payment',
+          attempts: 1,
+          reason: 'invalid order.created payload: total.amount: number.integer',
+        }),
+      ]);
+      expect((await paymentOf(orderId))!.status).toBe('PENDING');
+      expect(gateway.calls.filter((c) => c.idempotencyKey.startsWith(orderId))).toHaveLength(0);
+      expect((await api().get('/metrics')).text).toMatch(
+        /events_dead_lettered_total\{group="payment",event_type="order.created",service="payment"\} [1-9]/,
+      );
     });
 
     it('never charges an order cancelled before its reservation', async () => {
@@ -371,15 +388,20 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
       ).rows;
       expect(refund).toEqual([{ cause: 'order.failed', amount_cents: '1800' }]);
       expect(
-        (await eventually(() => of('payment.refunded', orderId)[0], 'payment.refunded')).data,
+        (await eventually(() => of('payment.refunded', orderId)[0], { what: 'payment.refunded' }))
+          .data,
       ).toMatchObject({ amount: { amount: 1800 }, fullyRefunded: true });
     });
 
     it('publishes the completed outcome again when the order is overdue but the charge went through', async () => {
       const { orderId, paymentId } = await paidOrder(700);
-      await eventually(() => of('payment.completed', orderId).length === 1, 'first completed');
+      await eventually(() => of('payment.completed', orderId).length === 1, {
+        what: 'first completed',
+      });
       await bus.publish(overdue(orderId));
-      await eventually(() => of('payment.completed', orderId).length === 2, 'republished');
+      await eventually(() => of('payment.completed', orderId).length === 2, {
+        what: 'republished',
+      });
       const [first, again] = of('payment.completed', orderId);
       expect(again!.eventId).not.toBe(first!.eventId);
       expect(again!.data).toEqual({ paymentId, orderId, amount: { amount: 700, currency: 'USD' } });
@@ -391,9 +413,9 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
       await bus.publish(orderCreated(orderId, 'tok_chargeDeclined'));
       await bus.publish(reserved(orderId));
       await waitPayment(orderId, 'FAILED');
-      await eventually(() => of('payment.failed', orderId).length === 1, 'first failed');
+      await eventually(() => of('payment.failed', orderId).length === 1, { what: 'first failed' });
       await bus.publish(overdue(orderId));
-      await eventually(() => of('payment.failed', orderId).length === 2, 'republished');
+      await eventually(() => of('payment.failed', orderId).length === 2, { what: 'republished' });
       expect(of('payment.failed', orderId)[1]!.data).toMatchObject({
         orderId,
         code: 'card_declined',
@@ -407,7 +429,9 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
       await bus.publish(reserved(orderId));
       await waitPayment(orderId, 'PENDING');
       await bus.publish(overdue(orderId));
-      const failed = await eventually(() => of('payment.failed', orderId)[0], 'payment.failed');
+      const failed = await eventually(() => of('payment.failed', orderId)[0], {
+        what: 'payment.failed',
+      });
       expect(failed.data).toMatchObject({ orderId, code: 'no_charge', retryable: false });
       await waitPayment(orderId, 'CANCELLED');
       // The lost event turns up after all: the order is closed, nothing is charged.
@@ -431,7 +455,7 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
         async () =>
           (await pool.query('SELECT 1 FROM processed_events WHERE event_id = $1', [ask.eventId]))
             .rowCount === 1,
-        'overdue handled',
+        { what: 'overdue handled' },
       );
       expect((await paymentOf(orderId))!.status).toBe('PROCESSING');
       expect(of('payment.failed', orderId)).toHaveLength(0);
@@ -469,7 +493,9 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
         details: { code: 'card_declined', retryable: true },
       });
       expect(declined.body.error.requestId).toBeDefined();
-      const failed = await eventually(() => of('payment.failed', orderId)[0], 'payment.failed');
+      const failed = await eventually(() => of('payment.failed', orderId)[0], {
+        what: 'payment.failed',
+      });
       expect(failed.data).toMatchObject({ retryable: true });
       expect((await paymentOf(orderId))!.status).toBe('AWAITING_PAYMENT');
 
@@ -478,6 +504,8 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
         .set('Authorization', bearer(alice))
         .send({ orderId, payment: { method: 'card', token: 'tok_visa' } });
       expect(paid.status).toBe(201);
+      expect(paid.headers.location).toBe(`/api/payments/${paid.body.id}`);
+      matchesSpec('initiatePayment', paid.body);
       expect(paid.body).toMatchObject({
         orderId,
         status: 'COMPLETED',
@@ -523,6 +551,7 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
       expect(replay.status).toBe(201);
       expect(replay.headers['idempotent-replayed']).toBe('true');
       expect(replay.body.id).toBe(results.find((r) => r.status === 201)!.body.id);
+      expect(replay.headers.location).toBe(`/api/payments/${replay.body.id}`);
       const other = await api()
         .post('/api/payments/initiate')
         .set('Authorization', bearer(alice))
@@ -530,6 +559,33 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
         .send({ ...body, payment: { method: 'card', token: 'tok_mastercard' } });
       expect(other.status).toBe(422);
       expect(other.body.error.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    });
+
+    it('replays a decline (402) for the same Idempotency-Key, with the replaying request id', async () => {
+      const orderId = await awaitingOrder();
+      const send = () =>
+        api()
+          .post('/api/payments/initiate')
+          .set('Authorization', bearer(alice))
+          .set('Idempotency-Key', `declined-${orderId}`)
+          .send({ orderId, payment: { method: 'card', token: 'tok_chargeDeclined' } });
+      const first = await send();
+      expect(first.status).toBe(402);
+      expect(first.headers['idempotent-replayed']).toBeUndefined();
+      const again = await send();
+      expect(again.status).toBe(402);
+      expect(again.headers['idempotent-replayed']).toBe('true');
+      const { requestId: firstId, ...declined } = first.body.error;
+      const { requestId: againId, ...replayed } = again.body.error;
+      expect(replayed).toEqual(declined);
+      expect(replayed).toMatchObject({
+        code: 'PAYMENT_DECLINED',
+        details: { code: 'card_declined', retryable: true },
+      });
+      expect(againId).toEqual(expect.any(String));
+      expect(againId).not.toBe(firstId);
+      expect(gateway.callsFor(`${orderId}:1`)).toBe(1);
+      expect(gateway.callsFor(`${orderId}:2`)).toBe(0);
     });
 
     it('refuses paying before the reservation (409) and unknown orders (404)', async () => {
@@ -611,6 +667,8 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
         .set('Authorization', bearer(admin))
         .send({ amount: 300, reason: 'damaged' });
       expect(first.status).toBe(201);
+      expect(first.headers.location).toBe(`/api/payments/${paymentId}`);
+      matchesSpec('refundPayment', first.body);
       expect(first.body.refund).toMatchObject({
         amount: { amount: 300, currency: 'USD' },
         status: 'SUCCEEDED',
@@ -632,7 +690,7 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
       expect(
         (await api().post(url).set('Authorization', bearer(admin)).send({ amount: 1 })).status,
       ).toBe(409);
-      await eventually(() => of('payment.refunded', orderId).length === 2, 'two refunds');
+      await eventually(() => of('payment.refunded', orderId).length === 2, { what: 'two refunds' });
       const refundedEvents = of('payment.refunded', orderId);
       expect(
         refundedEvents.map((e) => (e.data as { fullyRefunded: boolean }).fullyRefunded),
@@ -669,9 +727,93 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
       const b = await send();
       expect([a.status, b.status]).toEqual([201, 201]);
       expect(b.body.refund.id).toBe(a.body.refund.id);
+      expect(b.headers['idempotent-replayed']).toBe('true');
+      expect(b.headers.location).toBe(`/api/payments/${paymentId}`);
       expect(
         gateway.calls.filter((c) => c.op === 'refund' && c.idempotencyKey.startsWith(paymentId)),
       ).toHaveLength(1);
+    });
+  });
+
+  describe('GET /api/payments', () => {
+    const carol = { id: `user-carol-${randomUUID()}`, role: 'customer' as const };
+    const dave = { id: `user-dave-${randomUUID()}`, role: 'customer' as const };
+    let carolsPayments: string[]; // oldest first
+    let davesPayment: string;
+
+    beforeAll(async () => {
+      carolsPayments = [];
+      for (const amount of [100, 200, 300]) {
+        carolsPayments.push((await paidOrder(amount, carol.id)).paymentId);
+      }
+      davesPayment = (await paidOrder(400, dave.id)).paymentId;
+      // A payment whose order.created never arrived belongs to nobody yet: listed to no one.
+      const orphan = randomUUID();
+      await bus.publish(reserved(orphan));
+      await waitPayment(orphan, 'PENDING');
+    });
+
+    const list = (user: { id: string; role: 'customer' | 'admin' }, query = '') =>
+      api().get(`/api/payments${query}`).set('Authorization', bearer(user));
+
+    it("lists the caller's own payments, newest first, in the list envelope", async () => {
+      const res = await list(carol);
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({
+        items: expect.any(Array),
+        page: 1,
+        limit: 20,
+        total: 3,
+        totalPages: 1,
+      });
+      expect(res.body.items.map((p: { id: string }) => p.id)).toEqual(
+        [...carolsPayments].reverse(),
+      );
+      expect(res.body.items[0]).toMatchObject({
+        userId: carol.id,
+        status: 'COMPLETED',
+        amount: { amount: 300, currency: 'USD' },
+        attempts: [{ attempt: 1, status: 'SUCCEEDED' }],
+      });
+      matchesSpec('listPayments', res.body);
+      expect((await list(dave)).body.items.map((p: { id: string }) => p.id)).toEqual([
+        davesPayment,
+      ]);
+      expect((await list(carol, `?userId=${carol.id}`)).body.total).toBe(3);
+    });
+
+    it('pages with page and limit', async () => {
+      const first = await list(carol, '?limit=2');
+      expect(first.body).toMatchObject({ page: 1, limit: 2, total: 3, totalPages: 2 });
+      expect(first.body.items.map((p: { id: string }) => p.id)).toEqual([
+        carolsPayments[2],
+        carolsPayments[1],
+      ]);
+      const second = await list(carol, '?limit=2&page=2');
+      expect(second.body).toMatchObject({ page: 2, limit: 2, total: 3, totalPages: 2 });
+      expect(second.body.items.map((p: { id: string }) => p.id)).toEqual([carolsPayments[0]]);
+      expect((await list(carol, '?limit=2&page=3')).body.items).toEqual([]);
+      expect((await list(carol, '?limit=101')).status).toBe(400);
+      expect((await list(carol, '?page=0')).status).toBe(400);
+      expect((await list(carol, '?status=COMPLETED')).status).toBe(400);
+    });
+
+    it("lets an admin list everyone's payments or one user's; a customer only their own", async () => {
+      const all = await list(admin, '?limit=100');
+      expect(all.status).toBe(200);
+      const known = await pool.query('SELECT count(*)::int AS n FROM payments WHERE order_known');
+      expect(all.body.total).toBe(known.rows[0].n);
+      expect(all.body.total).toBeLessThan(
+        (await pool.query('SELECT count(*)::int AS n FROM payments')).rows[0].n,
+      );
+      const ids = all.body.items.map((p: { id: string }) => p.id);
+      expect(ids).toEqual(expect.arrayContaining([davesPayment, ...carolsPayments]));
+      const carols = await list(admin, `?userId=${carol.id}`);
+      expect(carols.body).toMatchObject({ total: 3 });
+      expect(carols.body.items.every((p: { userId: string }) => p.userId === carol.id)).toBe(true);
+      const denied = await list(carol, `?userId=${dave.id}`);
+      expect(denied.status).toBe(403);
+      expect((await api().get('/api/payments')).status).toBe(401);
     });
   });
 
@@ -694,7 +836,9 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
     await new Promise((res) => setTimeout(res, 100));
     release();
     await waitPayment(orderId, 'REFUNDED');
-    const refunded = await eventually(() => of('payment.refunded', orderId)[0], 'payment.refunded');
+    const refunded = await eventually(() => of('payment.refunded', orderId)[0], {
+      what: 'payment.refunded',
+    });
     expect(refunded.data).toMatchObject({ amount: { amount: 1500 }, fullyRefunded: true });
     expect(of('payment.completed', orderId)).toHaveLength(1);
   });
@@ -722,9 +866,11 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
       .set('Authorization', bearer(alice))
       .send({ orderId, payment: { method: 'card', token: 'tok_visa' } });
     expect(twin.status).toBe(409);
-    await service.payments.reconcile(0);
+    await service.reconciliation.run(0);
     expect((await paymentOf(orderId))!.status).toBe('COMPLETED');
-    await eventually(() => of('payment.completed', orderId).length === 1, 'payment.completed');
+    await eventually(() => of('payment.completed', orderId).length === 1, {
+      what: 'payment.completed',
+    });
   });
 
   it('finishes a charge whose result was never recorded, with the same idempotency key', async () => {
@@ -747,14 +893,34 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
       method: 'card',
       token: 'tok_visa',
     });
-    expect(await service.payments.reconcile(0)).toBeGreaterThanOrEqual(1);
+    expect(await service.reconciliation.run(0)).toBeGreaterThanOrEqual(1);
     expect((await paymentOf(orderId))!.status).toBe('COMPLETED');
-    await eventually(() => of('payment.completed', orderId).length === 1, 'payment.completed');
+    await eventually(() => of('payment.completed', orderId).length === 1, {
+      what: 'payment.completed',
+    });
     // The reconciler's correlation id is the saga's (no request or event in context).
     expect(of('payment.completed', orderId)[0]!.metadata.correlationId).toBe(
       (await pool.query('SELECT correlation_id FROM payments WHERE id = $1', [payment.id])).rows[0]
         .correlation_id,
     );
+  });
+
+  it('answers 503 ANCHORING_NOT_CONFIGURED on the blockchain routes without its own anchoring', async () => {
+    const { paymentId } = await paidOrder();
+    expect(service.anchoring).toBeNull();
+    for (const [path, user] of [
+      [`/api/blockchain/payment/${paymentId}`, alice],
+      [`/api/blockchain/verify/0x${'ab'.repeat(32)}`, alice],
+      ['/api/blockchain/status', admin],
+    ] as const) {
+      const res = await api().get(path).set('Authorization', bearer(user));
+      expect(res.status).toBe(503);
+      expect(res.body.error.code).toBe('ANCHORING_NOT_CONFIGURED');
+    }
+    const malformed = await api()
+      .get('/api/blockchain/verify/0x12')
+      .set('Authorization', bearer(alice));
+    expect(malformed.status).toBe(400);
   });
 
   it('reports readiness from PostgreSQL and the bus', async () => {

@@ -110,6 +110,34 @@ export function declineIsRetryable(source: 'order' | 'initiate'): boolean {
   return source === 'initiate';
 }
 
+/**
+ * Where a declined attempt leaves the payment: a decline of details given with the order is
+ * final; one on /initiate waits for another card, unless the order closed meanwhile.
+ */
+export function statusAfterDecline(
+  source: 'order' | 'initiate',
+  closed: OrderClosed | null,
+): PaymentStatus {
+  if (!declineIsRetryable(source)) return 'FAILED';
+  return closed ? 'CANCELLED' : 'AWAITING_PAYMENT';
+}
+
+/** Why POST /api/payments/initiate refuses a payment that is not AWAITING_PAYMENT (409). */
+export function notPayableReason(status: PaymentStatus): string {
+  switch (status) {
+    case 'PENDING':
+      return 'The order is not reserved yet; try again shortly';
+    case 'PROCESSING':
+      return 'A payment for this order is already in progress';
+    case 'COMPLETED':
+    case 'PARTIALLY_REFUNDED':
+    case 'REFUNDED':
+      return 'This order is already paid';
+    default:
+      return `This order can no longer be paid (payment ${status})`;
+  }
+}
+
 export type MockOutcome = { ok: true } | { ok: false; code: string; reason: string };
 
 /** The mock gateway's test tokens (Stripe's names). Anything unknown is refused. */

@@ -1,68 +1,86 @@
-import { Router, type Request, type Response } from 'express';
-import Joi from 'joi';
-import {
-  authenticate,
-  idempotencyKeyHeader,
-  requireUser,
-  requireRole,
-  validate,
-  type JwtVerifyOptions,
-} from '@ecom/common';
-import type { HttpResult, Payments } from '../payments';
+import type { Request, Router } from 'express';
+import type { Anchoring } from '@ecom/common/anchoring';
+import { anchoringHandlers } from '@ecom/common/anchoring/api';
+import { requireUser, type JwtVerifyOptions } from '@ecom/common/auth';
+import { AppError, errorBody, type ErrorBody } from '@ecom/common/errors';
+import { bindRoutes, idempotencyKeyHeader, reply, type Reply } from '@ecom/common/http';
+import type { IdempotentResult } from '@ecom/common/postgres';
+import type {
+  InitiateInput,
+  PaymentListQuery,
+  Payments,
+  RefundInput,
+} from '../application/payments';
+import type { OrderAnchors } from '../clients/order-anchors';
+import { paymentApi } from './api';
 
-const initiateBody = Joi.object({
-  orderId: Joi.string().max(128).required(),
-  payment: Joi.object({
-    method: Joi.string().valid('card').required(),
-    token: Joi.string().trim().min(1).max(200).required(),
-  }).required(),
-});
+const location = (paymentId: string) => `/api/payments/${paymentId}`;
 
-const refundBody = Joi.object({
-  amount: Joi.number().integer().min(1).max(Number.MAX_SAFE_INTEGER),
-  reason: Joi.string().trim().min(1).max(500),
-});
-
-const paymentIdParams = Joi.object({ id: Joi.string().guid().required() });
-const orderIdParams = Joi.object({ orderId: Joi.string().max(128).required() });
-
-/** Sends a stored or fresh result; error bodies get this request's id like any other error. */
-function send(req: Request, res: Response, result: HttpResult): void {
-  if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');
-  const body = result.body as { error?: Record<string, unknown> };
-  if (result.status >= 400 && body?.error) {
-    res.status(result.status).json({ error: { ...body.error, requestId: req.requestId } });
-    return;
+/**
+ * A 201 with its Location, or a stored refusal (402 PAYMENT_DECLINED) in the common error
+ * shape; replays are marked, and a replayed error carries this request's id like any other.
+ */
+function answer(req: Request, result: IdempotentResult, paymentId: () => string): Reply {
+  if (result.status >= 400) {
+    const { error } = result.body as ErrorBody;
+    if (!result.replayed)
+      throw new AppError(result.status, error.code, error.message, error.details);
+    const body = errorBody(error.code, error.message, error.details, req.requestId);
+    return reply.replayed(result.status, body);
   }
-  res.status(result.status).json(result.body);
+  return result.replayed
+    ? reply.replayed(result.status, result.body, location(paymentId()))
+    : reply.created(result.body, location(paymentId()));
 }
 
-export function paymentRoutes(payments: Payments, jwt: JwtVerifyOptions): Router {
-  const router = Router();
-  router.use(authenticate(jwt));
-
-  router.post('/initiate', validate({ body: initiateBody }), async (req, res) => {
-    const key = idempotencyKeyHeader(req);
-    send(req, res, await payments.initiate(requireUser(req), req.body, key));
-  });
-
-  router.get('/order/:orderId', validate({ params: orderIdParams }), async (req, res) => {
-    res.json(await payments.getVisible(requireUser(req), { orderId: String(req.params.orderId) }));
-  });
-
-  router.get('/:id', validate({ params: paymentIdParams }), async (req, res) => {
-    res.json(await payments.getVisible(requireUser(req), { id: String(req.params.id) }));
-  });
-
-  router.post(
-    '/:id/refund',
-    requireRole('admin'),
-    validate({ params: paymentIdParams, body: refundBody }),
-    async (req, res) => {
-      const key = idempotencyKeyHeader(req);
-      send(req, res, await payments.refund(requireUser(req), String(req.params.id), req.body, key));
+/** The handlers of paymentApi: input is already validated and the caller authenticated. */
+export function paymentRoutes(deps: {
+  payments: Payments;
+  anchoring: Anchoring | null;
+  orderAnchors: OrderAnchors;
+  jwt: JwtVerifyOptions;
+}): Router {
+  const { payments } = deps;
+  return bindRoutes(
+    paymentApi,
+    {
+      async initiatePayment(req) {
+        const result = await payments.initiate(
+          requireUser(req),
+          req.body as InitiateInput,
+          idempotencyKeyHeader(req),
+        );
+        return answer(req, result, () => (result.body as { id: string }).id);
+      },
+      async listPayments(req) {
+        return reply.list(
+          await payments.list(requireUser(req), req.query as unknown as PaymentListQuery),
+        );
+      },
+      getPaymentOfOrder: (req) =>
+        payments.getVisible(requireUser(req), { orderId: String(req.params.orderId) }),
+      getPayment: (req) => payments.getVisible(requireUser(req), { id: String(req.params.id) }),
+      async refundPayment(req) {
+        const paymentId = String(req.params.id);
+        const result = await payments.refund(
+          requireUser(req),
+          paymentId,
+          req.body as RefundInput,
+          idempotencyKeyHeader(req),
+        );
+        return answer(req, result, () => paymentId);
+      },
+      ...anchoringHandlers({
+        anchoring: deps.anchoring,
+        service: 'payment',
+        recordType: 'payment',
+        assertVisible: (user, paymentId) => payments.getVisible(user, { id: paymentId }),
+        ownersOf: (ids) => payments.ownersOf(ids),
+        // Not one of payment's batches: the order service anchors its own, from its own key.
+        onUnknownTx: async (req, txHash) =>
+          reply.ok(await deps.orderAnchors.verifyTransaction(txHash, req.get('authorization'))),
+      }),
     },
+    { jwt: deps.jwt },
   );
-
-  return router;
 }

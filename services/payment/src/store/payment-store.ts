@@ -125,7 +125,7 @@ export type PaymentAnchorPayload =
 /** sourceId of the anchor record of a payment's completion (refunds use the refund id). */
 export const completedSourceId = (paymentId: string) => `${paymentId}:completed`;
 
-/** SQL for payments, attempts, refunds and idempotency keys. Parameterised queries only. */
+/** SQL for payments, attempts and refunds. Parameterised queries only. */
 export const paymentStore = {
   /**
    * The payment of an order, created empty by whichever event about the order comes first,
@@ -170,6 +170,33 @@ export const paymentStore = {
     return rows[0] ?? null;
   },
 
+  /**
+   * Payments of orders payment has seen (order.created), newest first; one user's when
+   * `userId` is given.
+   */
+  async list(
+    db: Queryable,
+    filter: { userId?: string; page: number; limit: number },
+  ): Promise<{ rows: PaymentRow[]; total: number }> {
+    const params: unknown[] = [];
+    let clause = 'WHERE order_known';
+    if (filter.userId !== undefined) {
+      params.push(filter.userId);
+      clause += ` AND user_id = $${params.length}`;
+    }
+    const count = await db.query<{ n: string }>(
+      `SELECT count(*) AS n FROM payments ${clause}`,
+      params,
+    );
+    params.push(filter.limit, (filter.page - 1) * filter.limit);
+    const { rows } = await db.query<PaymentRow>(
+      `SELECT * FROM payments ${clause} ORDER BY created_at DESC, id DESC
+        LIMIT $${params.length - 1} OFFSET $${params.length}`,
+      params,
+    );
+    return { rows, total: Number(count.rows[0]?.n ?? 0) };
+  },
+
   async getByOrder(db: Queryable, orderId: string): Promise<PaymentRow | null> {
     const { rows } = await db.query<PaymentRow>('SELECT * FROM payments WHERE order_id = $1', [
       orderId,
@@ -203,18 +230,11 @@ export const paymentStore = {
     );
   },
 
-  async attempt(db: Queryable, paymentId: string, attempt: number): Promise<AttemptRow | null> {
+  /** The attempts of the given payments, in attempt order. */
+  async attemptsOf(db: Queryable, paymentIds: string[]): Promise<AttemptRow[]> {
     const { rows } = await db.query<AttemptRow>(
-      'SELECT * FROM payment_attempts WHERE payment_id = $1 AND attempt = $2',
-      [paymentId, attempt],
-    );
-    return rows[0] ?? null;
-  },
-
-  async attempts(db: Queryable, paymentId: string): Promise<AttemptRow[]> {
-    const { rows } = await db.query<AttemptRow>(
-      'SELECT * FROM payment_attempts WHERE payment_id = $1 ORDER BY attempt',
-      [paymentId],
+      'SELECT * FROM payment_attempts WHERE payment_id = ANY($1::uuid[]) ORDER BY payment_id, attempt',
+      [paymentIds],
     );
     return rows;
   },
@@ -304,10 +324,11 @@ export const paymentStore = {
     return rows[0] ?? null;
   },
 
-  async refunds(db: Queryable, paymentId: string): Promise<RefundRow[]> {
+  /** The refunds of the given payments, oldest first. */
+  async refundsOf(db: Queryable, paymentIds: string[]): Promise<RefundRow[]> {
     const { rows } = await db.query<RefundRow>(
-      'SELECT * FROM refunds WHERE payment_id = $1 ORDER BY created_at, id',
-      [paymentId],
+      'SELECT * FROM refunds WHERE payment_id = ANY($1::uuid[]) ORDER BY payment_id, created_at, id',
+      [paymentIds],
     );
     return rows;
   },
@@ -399,60 +420,5 @@ export const paymentStore = {
       [olderThanMs],
     );
     return rows;
-  },
-
-  async findIdempotencyKey(
-    db: Queryable,
-    scope: string,
-    userId: string,
-    key: string,
-  ): Promise<{
-    fingerprint: string;
-    paymentId: string | null;
-    status: number | null;
-    body: unknown;
-  } | null> {
-    const { rows } = await db.query<{
-      fingerprint: string;
-      payment_id: string | null;
-      response_status: number | null;
-      response_body: unknown;
-    }>(
-      `SELECT fingerprint, payment_id, response_status, response_body FROM idempotency_keys
-        WHERE scope = $1 AND user_id = $2 AND key = $3`,
-      [scope, userId, key],
-    );
-    const row = rows[0];
-    return row
-      ? {
-          fingerprint: row.fingerprint,
-          paymentId: row.payment_id,
-          status: row.response_status,
-          body: row.response_body,
-        }
-      : null;
-  },
-
-  /** Throws unique_violation (23505, idempotency_keys_pkey) when the key is taken. */
-  async insertIdempotencyKey(
-    client: PoolClient,
-    e: { scope: string; userId: string; key: string; fingerprint: string; paymentId: string },
-  ): Promise<void> {
-    await client.query(
-      `INSERT INTO idempotency_keys (scope, user_id, key, fingerprint, payment_id)
-       VALUES ($1, $2, $3, $4, $5)`,
-      [e.scope, e.userId, e.key, e.fingerprint, e.paymentId],
-    );
-  },
-
-  async storeIdempotentResponse(
-    db: Queryable,
-    e: { scope: string; userId: string; key: string; status: number; body: unknown },
-  ): Promise<void> {
-    await db.query(
-      `UPDATE idempotency_keys SET response_status = $4, response_body = $5
-        WHERE scope = $1 AND user_id = $2 AND key = $3`,
-      [e.scope, e.userId, e.key, e.status, JSON.stringify(e.body)],
-    );
   },
 };

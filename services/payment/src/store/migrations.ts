@@ -1,10 +1,17 @@
-import { outboxMigration, processedEventsMigration, type Migration } from '@ecom/common';
+import {
+  httpIdempotencyMigration,
+  outboxMigration,
+  processedEventsMigration,
+  type Migration,
+} from '@ecom/common/postgres';
 
 /** Versioned schema of payment_db; ids sort in the order they run. Never edit a shipped one. */
 export const paymentMigrations: Migration[] = [
-  // From common: the outbox and the idempotent-consumer table ('000_...' ids run first).
+  // From common: the outbox, the idempotent-consumer table and the HTTP Idempotency-Key
+  // records ('000_...' ids run first).
   outboxMigration,
   processedEventsMigration,
+  httpIdempotencyMigration,
   {
     id: '001_payments',
     sql: `
@@ -94,6 +101,31 @@ export const paymentMigrations: Migration[] = [
       ALTER TABLE refunds DROP CONSTRAINT IF EXISTS refunds_cause_check;
       ALTER TABLE refunds ADD CONSTRAINT refunds_cause_check
         CHECK (cause IN ('order.cancelled', 'order.failed', 'admin'));
+    `,
+  },
+  {
+    // Idempotency-Key records moved to common's http_idempotency (scopes 'initiate' and
+    // 'refund' unchanged, so keys sent before the move still replay).
+    id: '003_common_idempotency',
+    sql: `
+      INSERT INTO http_idempotency (scope, user_id, key, fingerprint, resource_id,
+                                    response_status, response_body, created_at)
+        SELECT scope, user_id, key, fingerprint, payment_id::text, response_status,
+               response_body, created_at
+          FROM idempotency_keys
+        ON CONFLICT DO NOTHING;
+      DROP TABLE idempotency_keys;
+    `,
+  },
+  {
+    // GET /api/payments: one user's payments (or everyone's, for an admin), newest first.
+    id: '004_payments_newest_first',
+    sql: `
+      CREATE INDEX IF NOT EXISTS payments_user_created_idx
+        ON payments (user_id, created_at DESC, id DESC) WHERE order_known;
+      CREATE INDEX IF NOT EXISTS payments_created_idx
+        ON payments (created_at DESC, id DESC) WHERE order_known;
+      DROP INDEX IF EXISTS payments_user_idx;
     `,
   },
 ];

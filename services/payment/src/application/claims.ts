@@ -1,0 +1,166 @@
+import { randomUUID } from 'node:crypto';
+import type { PoolClient } from 'pg';
+import { BusinessRuleError, ConflictError } from '@ecom/common/errors';
+import type { Logger } from '@ecom/common/logging';
+import {
+  chargeIdempotencyKey,
+  checkRefund,
+  nextAction,
+  refundIdempotencyKey,
+} from '../domain/payment-rules';
+import { publishPaymentEvent } from '../events/publisher';
+import { paymentStore, type PaymentRow, type RefundCause } from '../store/payment-store';
+import {
+  amountOf,
+  cents,
+  currencyOf,
+  type ChargeClaim,
+  type FollowUp,
+  type RefundClaim,
+} from './shared';
+
+/**
+ * Step 1 of moving money: charges and refunds claimed in the caller's transaction, on a
+ * payment row it has locked. The gateway is called only after that transaction commits.
+ */
+export class PaymentClaims {
+  constructor(private readonly deps: { logger: Logger }) {}
+
+  /** Applies what the payment rules say follows from the payment's current facts. */
+  async advance(client: PoolClient, row: PaymentRow): Promise<FollowUp | null> {
+    const action = nextAction({
+      status: row.status,
+      orderKnown: row.order_known,
+      reserved: row.reserved,
+      closed: row.order_closed,
+      hasDetails: Boolean(row.method && row.token),
+      amountCents: cents(row.amount_cents),
+      refundedCents: cents(row.refunded_cents),
+    });
+    switch (action) {
+      case 'charge':
+        return this.charge(client, row, 'order', row.method!, row.token!);
+      case 'await':
+        await paymentStore.update(client, row.id, { status: 'AWAITING_PAYMENT' });
+        return null;
+      case 'cancel':
+        await paymentStore.update(client, row.id, { status: 'CANCELLED' });
+        this.deps.logger.info('payment cancelled before any charge', {
+          paymentId: row.id,
+          orderId: row.order_id,
+          closed: row.order_closed,
+        });
+        return null;
+      case 'refund':
+        return this.refund(client, row, {
+          cause: row.order_closed === 'FAILED' ? 'order.failed' : 'order.cancelled',
+          reason: row.order_closed === 'FAILED' ? 'order failed' : 'order cancelled',
+          requestedBy: null,
+        });
+      default:
+        return null;
+    }
+  }
+
+  /** A new attempt (its own gateway idempotency key), PROCESSING, payment.initiated. */
+  async charge(
+    client: PoolClient,
+    row: PaymentRow,
+    source: 'order' | 'initiate',
+    method: string,
+    token: string,
+  ): Promise<ChargeClaim> {
+    const attempt = row.attempts + 1;
+    const idempotencyKey = chargeIdempotencyKey(row.order_id, attempt);
+    await paymentStore.insertAttempt(client, {
+      payment_id: row.id,
+      attempt,
+      idempotency_key: idempotencyKey,
+      source,
+      method,
+      token,
+    });
+    const updated = await paymentStore.update(client, row.id, {
+      status: 'PROCESSING',
+      attempts: attempt,
+      method,
+      failure_code: null,
+      failure_reason: null,
+    });
+    const amount = amountOf(row);
+    await publishPaymentEvent(client, updated, 'payment.initiated', {
+      paymentId: row.id,
+      orderId: row.order_id,
+      amount,
+      attempt,
+    });
+    return {
+      kind: 'charge',
+      paymentId: row.id,
+      orderId: row.order_id,
+      attempt,
+      idempotencyKey,
+      amount: amount.amount,
+      currency: amount.currency,
+      method,
+      token,
+      source,
+    };
+  }
+
+  /**
+   * A refund row, its amount reserved on the payment (409 when nothing was charged or all is
+   * refunded, 422 above what is left).
+   */
+  async refund(
+    client: PoolClient,
+    row: PaymentRow,
+    opts: {
+      cause: RefundCause;
+      reason: string | null;
+      requestedBy: string | null;
+      amount?: number;
+    },
+  ): Promise<RefundClaim> {
+    const check = checkRefund(
+      row.status,
+      cents(row.amount_cents),
+      cents(row.refunded_cents),
+      opts.amount,
+    );
+    if (!check.ok) {
+      if (check.code === 'NOT_REFUNDABLE')
+        throw new ConflictError(check.reason, { status: row.status });
+      throw new BusinessRuleError(check.reason, { status: row.status }, check.code);
+    }
+    const refundId = randomUUID();
+    const idempotencyKey = refundIdempotencyKey(
+      row.id,
+      (await paymentStore.refundCount(client, row.id)) + 1,
+    );
+    await paymentStore.insertRefund(client, {
+      id: refundId,
+      payment_id: row.id,
+      amount_cents: check.amount,
+      currency: currencyOf(row),
+      reason: opts.reason,
+      cause: opts.cause,
+      idempotency_key: idempotencyKey,
+      requested_by: opts.requestedBy,
+    });
+    // Reserved now, so concurrent partial refunds can never sum above the amount.
+    await paymentStore.update(client, row.id, {
+      refunded_cents: cents(row.refunded_cents) + check.amount,
+    });
+    return {
+      kind: 'refund',
+      refundId,
+      paymentId: row.id,
+      orderId: row.order_id,
+      chargeId: row.charge_id ?? '',
+      idempotencyKey,
+      amount: check.amount,
+      currency: currencyOf(row),
+    };
+  }
+}

@@ -1,0 +1,209 @@
+import type { Pool, PoolClient } from 'pg';
+import type { AnchorSink } from '@ecom/common/anchoring';
+import type { Logger } from '@ecom/common/logging';
+import { withTransaction } from '@ecom/common/postgres';
+import { declineIsRetryable, statusAfterDecline, statusAfterRefund } from '../domain/payment-rules';
+import { publishPaymentEvent } from '../events/publisher';
+import type { PaymentGateway } from '../gateway/gateway';
+import { completedSourceId, paymentStore } from '../store/payment-store';
+import type { PaymentClaims } from './claims';
+import { cents, type ChargeClaim, type FollowUp, type RefundClaim } from './shared';
+
+export type ChargeOutcome =
+  | { outcome: 'completed'; next: FollowUp | null }
+  | { outcome: 'declined'; code: string; reason: string; retryable: boolean }
+  | { outcome: 'unavailable'; error: string }
+  | { outcome: 'superseded' };
+
+export type RefundOutcome =
+  | { outcome: 'refunded'; refundId: string }
+  | { outcome: 'refused'; code: string; reason: string }
+  | { outcome: 'unavailable'; error: string }
+  | { outcome: 'superseded' };
+
+export interface GatewayCallsDeps {
+  pool: Pool;
+  gateway: PaymentGateway;
+  claims: PaymentClaims;
+  anchor: AnchorSink;
+  logger: Logger;
+}
+
+/**
+ * Steps 2 and 3 of moving money: a claimed charge or refund sent to the gateway (outside any
+ * transaction, with the claim's idempotency key), then its result recorded in a transaction
+ * guarded by "still PENDING", with its event and anchor request.
+ */
+export class GatewayCalls {
+  constructor(private readonly deps: GatewayCallsDeps) {}
+
+  /** Runs a claimed charge or refund and whatever follows it (a charge of a cancelled order → refund). */
+  async runFollowUp(first: FollowUp | null): Promise<void> {
+    let next: FollowUp | null = first;
+    while (next) {
+      const current: FollowUp = next;
+      next = null;
+      try {
+        if (current.kind === 'charge') {
+          const result = await this.charge(current);
+          if (result.outcome === 'completed') next = result.next;
+        } else {
+          await this.refund(current);
+        }
+      } catch (err) {
+        // Recording failed (database down): the claim stays PENDING for the reconciler.
+        this.deps.logger.error('payment follow-up failed; left for the reconciler', {
+          kind: current.kind,
+          paymentId: current.paymentId,
+          error: (err as Error).message,
+        });
+      }
+    }
+  }
+
+  async charge(claim: ChargeClaim): Promise<ChargeOutcome> {
+    const result = await this.reach(claim, () =>
+      this.deps.gateway.charge({
+        idempotencyKey: claim.idempotencyKey,
+        amount: claim.amount,
+        currency: claim.currency,
+        method: claim.method,
+        token: claim.token,
+      }),
+    );
+    if ('unreachable' in result) return { outcome: 'unavailable', error: result.unreachable };
+    return withTransaction(this.deps.pool, async (client): Promise<ChargeOutcome> => {
+      const row = await paymentStore.lockById(client, claim.paymentId);
+      const settled = await paymentStore.settleAttempt(
+        client,
+        claim.paymentId,
+        claim.attempt,
+        result,
+      );
+      if (!row || !settled || row.status !== 'PROCESSING' || row.attempts !== claim.attempt) {
+        return { outcome: 'superseded' };
+      }
+      const amount = { amount: claim.amount, currency: claim.currency };
+      if (result.ok) {
+        const updated = await paymentStore.update(client, row.id, {
+          status: 'COMPLETED',
+          charge_id: result.chargeId,
+          token: null,
+        });
+        await publishPaymentEvent(client, updated, 'payment.completed', {
+          paymentId: row.id,
+          orderId: row.order_id,
+          amount,
+        });
+        await this.anchorRecord(client, row.id, completedSourceId(row.id));
+        this.deps.logger.info('payment completed', { paymentId: row.id, orderId: row.order_id });
+        return { outcome: 'completed', next: await this.deps.claims.advance(client, updated) };
+      }
+      const retryable = declineIsRetryable(claim.source);
+      const updated = await paymentStore.update(client, row.id, {
+        status: statusAfterDecline(claim.source, row.order_closed),
+        failure_code: result.code,
+        failure_reason: result.reason,
+        token: null,
+      });
+      await publishPaymentEvent(client, updated, 'payment.failed', {
+        paymentId: row.id,
+        orderId: row.order_id,
+        reason: result.reason,
+        code: result.code,
+        retryable,
+        attempt: claim.attempt,
+      });
+      this.deps.logger.info('payment declined', {
+        paymentId: row.id,
+        orderId: row.order_id,
+        code: result.code,
+        retryable,
+      });
+      return { outcome: 'declined', code: result.code, reason: result.reason, retryable };
+    });
+  }
+
+  async refund(claim: RefundClaim): Promise<RefundOutcome> {
+    const result = await this.reach(claim, () =>
+      this.deps.gateway.refund({
+        idempotencyKey: claim.idempotencyKey,
+        chargeId: claim.chargeId,
+        amount: claim.amount,
+        currency: claim.currency,
+      }),
+    );
+    if ('unreachable' in result) return { outcome: 'unavailable', error: result.unreachable };
+    return withTransaction(this.deps.pool, async (client): Promise<RefundOutcome> => {
+      const row = await paymentStore.lockById(client, claim.paymentId);
+      const refund = await paymentStore.settleRefund(client, claim.refundId, result);
+      if (!row || !refund) return { outcome: 'superseded' };
+      if (!result.ok) {
+        // Give the reserved amount back: the money did not move.
+        await paymentStore.update(client, row.id, {
+          refunded_cents: cents(row.refunded_cents) - claim.amount,
+        });
+        this.deps.logger.error('refund refused by the gateway', {
+          refundId: claim.refundId,
+          code: result.code,
+        });
+        return { outcome: 'refused', code: result.code, reason: result.reason };
+      }
+      const amountCents = cents(row.amount_cents);
+      const refundedCents = cents(row.refunded_cents);
+      const updated = await paymentStore.update(client, row.id, {
+        status: statusAfterRefund(amountCents, refundedCents),
+      });
+      await publishPaymentEvent(client, updated, 'payment.refunded', {
+        paymentId: row.id,
+        orderId: row.order_id,
+        refundId: claim.refundId,
+        amount: { amount: claim.amount, currency: claim.currency },
+        fullyRefunded: refundedCents >= amountCents,
+      });
+      await this.anchorRecord(client, row.id, claim.refundId);
+      return { outcome: 'refunded', refundId: claim.refundId };
+    });
+  }
+
+  /**
+   * The gateway's answer, or why it could not be reached: the claim then stays PENDING, for
+   * the caller to report and the reconciler to finish.
+   */
+  private async reach<T>(
+    claim: FollowUp,
+    call: () => Promise<T>,
+  ): Promise<T | { unreachable: string }> {
+    try {
+      return await call();
+    } catch (err) {
+      const error = (err as Error).message;
+      this.deps.logger.error(`payment gateway unreachable; ${claim.kind} left pending`, {
+        paymentId: claim.paymentId,
+        idempotencyKey: claim.idempotencyKey,
+        ...(claim.kind === 'refund' ? { refundId: claim.refundId } : {}),
+        error,
+      });
+      return { unreachable: error };
+    }
+  }
+
+  /**
+   * Queues the anchor record of a completion or refund, in the caller's transaction. The payload
+   * is read back from the rows just written by the function that rebuilds it for verification.
+   */
+  private async anchorRecord(client: PoolClient, paymentId: string, sourceId: string) {
+    const payload = await paymentStore.anchorPayload(client, { recordId: paymentId, sourceId });
+    if (!payload) {
+      // Cannot happen (the rows were just written); anchoring must never fail the saga anyway.
+      this.deps.logger.error('anchor payload not found; record not anchored', { sourceId });
+      return;
+    }
+    await this.deps.anchor.enqueue(client, {
+      recordType: 'payment',
+      recordId: paymentId,
+      sourceId,
+      payload: { ...payload },
+    });
+  }
+}

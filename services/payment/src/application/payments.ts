@@ -1,0 +1,192 @@
+import type { Pool } from 'pg';
+import type { AuthUser } from '@ecom/common/auth';
+import {
+  BusinessRuleError,
+  ConflictError,
+  DependencyUnavailableError,
+  ForbiddenError,
+  NotFoundError,
+  errorBody,
+} from '@ecom/common/errors';
+import { page, type Page, type PageQuery } from '@ecom/common/http';
+import {
+  withTransaction,
+  type IdempotencyStore,
+  type IdempotentResult,
+} from '@ecom/common/postgres';
+import { notPayableReason } from '../domain/payment-rules';
+import { paymentStore, type PaymentRow } from '../store/payment-store';
+import type { PaymentClaims } from './claims';
+import type { GatewayCalls } from './gateway-calls';
+import { paymentView, type PaymentView } from './views';
+
+export interface InitiateInput {
+  orderId: string;
+  payment: { method: string; token: string };
+}
+
+export interface RefundInput {
+  amount?: number;
+  reason?: string;
+}
+
+export type PaymentListQuery = PageQuery & { userId?: string };
+
+export interface PaymentsDeps {
+  pool: Pool;
+  idempotency: IdempotencyStore;
+  claims: PaymentClaims;
+  calls: GatewayCalls;
+}
+
+const isAdmin = (user: AuthUser) => user.role === 'admin';
+
+const gatewayUnavailable = (details: Record<string, string>) =>
+  new DependencyUnavailableError('payment-gateway', 'The payment gateway is unavailable', details);
+
+/**
+ * The payment use cases behind the HTTP API. Initiate and refund run at most once per
+ * Idempotency-Key (scopes 'initiate' and 'refund'); their first answer, a decline included,
+ * is replayed.
+ */
+export class Payments {
+  constructor(private readonly deps: PaymentsDeps) {}
+
+  /**
+   * Pays an order placed without payment details (owner only, order reserved): 201 with the
+   * payment, or 402 PAYMENT_DECLINED (the customer may try another card).
+   */
+  async initiate(user: AuthUser, input: InitiateInput, key?: string): Promise<IdempotentResult> {
+    return this.deps.idempotency.run(
+      { scope: 'initiate', userId: user.id, key, body: input },
+      async (claimKey) => {
+        const claim = await withTransaction(this.deps.pool, async (client) => {
+          const row = await paymentStore.lockByOrderIfExists(client, input.orderId);
+          if (!row || !row.order_known || row.user_id !== user.id) {
+            throw new NotFoundError(`No payment is due for order ${input.orderId}`);
+          }
+          if (row.status !== 'AWAITING_PAYMENT' || row.order_closed) {
+            throw new ConflictError(notPayableReason(row.status), { status: row.status });
+          }
+          await claimKey(client, row.id);
+          return this.deps.claims.charge(
+            client,
+            row,
+            'initiate',
+            input.payment.method,
+            input.payment.token,
+          );
+        });
+        const outcome = await this.deps.calls.charge(claim);
+        if (outcome.outcome === 'unavailable') {
+          throw gatewayUnavailable({ paymentId: claim.paymentId });
+        }
+        if (outcome.outcome === 'completed') await this.deps.calls.runFollowUp(outcome.next);
+        if (outcome.outcome === 'declined') {
+          return {
+            status: 402,
+            body: errorBody('PAYMENT_DECLINED', outcome.reason, {
+              paymentId: claim.paymentId,
+              code: outcome.code,
+              retryable: outcome.retryable,
+            }),
+          };
+        }
+        return { status: 201, body: await this.view(claim.paymentId) };
+      },
+    );
+  }
+
+  /** Refunds part or all of what is left (admin): 201 `{ refund, payment }`. */
+  async refund(
+    user: AuthUser,
+    paymentId: string,
+    input: RefundInput,
+    key?: string,
+  ): Promise<IdempotentResult> {
+    return this.deps.idempotency.run(
+      { scope: 'refund', userId: user.id, key, body: { paymentId, ...input } },
+      async (claimKey) => {
+        const claim = await withTransaction(this.deps.pool, async (client) => {
+          const row = await paymentStore.lockById(client, paymentId);
+          if (!row || !row.order_known) throw new NotFoundError(`Payment ${paymentId} not found`);
+          await claimKey(client, row.id);
+          return this.deps.claims.refund(client, row, {
+            cause: 'admin',
+            reason: input.reason ?? null,
+            requestedBy: user.id,
+            ...(input.amount !== undefined ? { amount: input.amount } : {}),
+          });
+        });
+        const outcome = await this.deps.calls.refund(claim);
+        if (outcome.outcome === 'unavailable') {
+          throw gatewayUnavailable({ refundId: claim.refundId });
+        }
+        if (outcome.outcome === 'refused') {
+          throw new BusinessRuleError(outcome.reason, { code: outcome.code }, 'REFUND_REFUSED');
+        }
+        const payment = await this.view(paymentId);
+        return {
+          status: 201,
+          body: { refund: payment.refunds.find((r) => r.id === claim.refundId)!, payment },
+        };
+      },
+    );
+  }
+
+  /** Owner or admin; anyone else (and payments of orders we never saw) get 404. */
+  async getVisible(user: AuthUser, by: { id: string } | { orderId: string }): Promise<PaymentView> {
+    const row =
+      'id' in by
+        ? await paymentStore.get(this.deps.pool, by.id)
+        : await paymentStore.getByOrder(this.deps.pool, by.orderId);
+    if (!row || !row.order_known || !(isAdmin(user) || row.user_id === user.id)) {
+      throw new NotFoundError(
+        'id' in by ? `Payment ${by.id} not found` : `No payment for order ${by.orderId}`,
+      );
+    }
+    return (await this.views([row]))[0]!;
+  }
+
+  /** Own payments, newest first (admin: all, or one user's). */
+  async list(user: AuthUser, query: PaymentListQuery): Promise<Page<PaymentView>> {
+    if (query.userId !== undefined && !isAdmin(user) && query.userId !== user.id) {
+      throw new ForbiddenError('Only an admin may list the payments of another user');
+    }
+    const userId = isAdmin(user) ? query.userId : user.id;
+    const { rows, total } = await paymentStore.list(this.deps.pool, {
+      page: query.page,
+      limit: query.limit,
+      ...(userId !== undefined ? { userId } : {}),
+    });
+    return page(await this.views(rows), query, total);
+  }
+
+  /** Owners of payments (user ids), for the blockchain routes' access rule. */
+  ownersOf(ids: string[]): Promise<Map<string, string | null>> {
+    return paymentStore.owners(this.deps.pool, ids);
+  }
+
+  private async view(paymentId: string): Promise<PaymentView> {
+    const row = await paymentStore.get(this.deps.pool, paymentId);
+    if (!row) throw new NotFoundError(`Payment ${paymentId} not found`);
+    return (await this.views([row]))[0]!;
+  }
+
+  /** Views of payments with their attempts and refunds, read in two queries for all of them. */
+  private async views(rows: PaymentRow[]): Promise<PaymentView[]> {
+    if (rows.length === 0) return [];
+    const ids = rows.map((r) => r.id);
+    const [attempts, refunds] = await Promise.all([
+      paymentStore.attemptsOf(this.deps.pool, ids),
+      paymentStore.refundsOf(this.deps.pool, ids),
+    ]);
+    return rows.map((r) =>
+      paymentView(
+        r,
+        attempts.filter((a) => a.payment_id === r.id),
+        refunds.filter((f) => f.payment_id === r.id),
+      ),
+    );
+  }
+}

@@ -1,0 +1,139 @@
+import { randomUUID } from 'node:crypto';
+import type { PoolClient } from 'pg';
+import type { ContractEvent, EventEnvelope } from '@ecom/common/bus';
+import type { Logger } from '@ecom/common/logging';
+import type { OrderClosed } from '../domain/payment-rules';
+import { publishPaymentEvent } from '../events/publisher';
+import { paymentStore, type PaymentRow } from '../store/payment-store';
+import type { PaymentClaims } from './claims';
+import { amountOf, type FollowUp } from './shared';
+
+/**
+ * Payment's side of the saga: what each event about an order does to its payment. Each runs
+ * inside the transaction that records the event as handled (handled once) and returns what
+ * it claimed, which the consumer runs at the gateway after the commit.
+ */
+export class PaymentSaga {
+  constructor(private readonly deps: { claims: PaymentClaims; logger: Logger }) {}
+
+  async onOrderCreated(
+    client: PoolClient,
+    event: ContractEvent<'order.created'>,
+  ): Promise<FollowUp | null> {
+    const d = event.data;
+    const row = await this.lock(client, event);
+    if (row.order_known) return null; // business key: this order is already known
+    const updated = await paymentStore.update(client, row.id, {
+      user_id: d.userId,
+      amount_cents: d.total.amount,
+      currency: d.total.currency,
+      method: d.payment?.method ?? null,
+      token: d.payment?.token ?? null,
+      order_known: true,
+      correlation_id: event.metadata.correlationId,
+    });
+    return this.deps.claims.advance(client, updated);
+  }
+
+  async onInventoryReserved(
+    client: PoolClient,
+    event: ContractEvent<'inventory.reserved'>,
+  ): Promise<FollowUp | null> {
+    const row = await this.lock(client, event);
+    if (row.reserved) return null;
+    return this.deps.claims.advance(
+      client,
+      await paymentStore.update(client, row.id, { reserved: true }),
+    );
+  }
+
+  onInventoryRejected(client: PoolClient, event: ContractEvent<'inventory.rejected'>) {
+    return this.close(client, event, 'REJECTED');
+  }
+
+  onOrderCancelled(client: PoolClient, event: ContractEvent<'order.cancelled'>) {
+    return this.close(client, event, 'CANCELLED');
+  }
+
+  /** order.failed: a charge made for it goes back; one not made yet never will be. */
+  onOrderFailed(client: PoolClient, event: ContractEvent<'order.failed'>) {
+    return this.close(client, event, 'FAILED');
+  }
+
+  /**
+   * order.payment.overdue: order has waited too long for this payment's outcome (an event was
+   * lost, or payment never saw the order). Publishes the outcome again; when there was no
+   * charge, closes the payment first (so it is never charged later) and answers payment.failed.
+   * A charge still in flight is left to the reconciler, which publishes its outcome.
+   */
+  async onPaymentOverdue(
+    client: PoolClient,
+    event: ContractEvent<'order.payment.overdue'>,
+  ): Promise<FollowUp | null> {
+    let row = await this.lock(client, event);
+    switch (row.status) {
+      case 'COMPLETED':
+      case 'PARTIALLY_REFUNDED':
+      case 'REFUNDED':
+        await publishPaymentEvent(client, row, 'payment.completed', {
+          paymentId: row.id,
+          orderId: row.order_id,
+          amount: amountOf(row),
+        });
+        return null;
+      case 'FAILED':
+        await publishPaymentEvent(client, row, 'payment.failed', {
+          paymentId: row.id,
+          orderId: row.order_id,
+          reason: row.failure_reason ?? 'declined',
+          code: row.failure_code ?? 'declined',
+          retryable: false,
+        });
+        return null;
+      case 'PROCESSING':
+        this.deps.logger.warn('payment overdue with a charge in flight: left to the reconciler', {
+          paymentId: row.id,
+          orderId: row.order_id,
+        });
+        return null;
+      default: {
+        if (!row.order_closed) {
+          row = await paymentStore.update(client, row.id, { order_closed: 'FAILED' });
+          await this.deps.claims.advance(client, row);
+        }
+        await publishPaymentEvent(client, row, 'payment.failed', {
+          paymentId: row.id,
+          orderId: row.order_id,
+          reason: 'payment has no charge for this order',
+          code: 'no_charge',
+          retryable: false,
+        });
+        return null;
+      }
+    }
+  }
+
+  /** The order will not be fulfilled: nothing is charged any more, a charge goes back. */
+  private async close(
+    client: PoolClient,
+    event: EventEnvelope<{ orderId: string }>,
+    closed: OrderClosed,
+  ): Promise<FollowUp | null> {
+    const row = await this.lock(client, event);
+    if (row.order_closed) return null;
+    return this.deps.claims.advance(
+      client,
+      await paymentStore.update(client, row.id, { order_closed: closed }),
+    );
+  }
+
+  /** The payment of the event's order (created by the first event about it), locked. */
+  private lock(client: PoolClient, event: EventEnvelope<{ orderId: string }>): Promise<PaymentRow> {
+    return paymentStore.lockForOrder(
+      client,
+      event.data.orderId,
+      randomUUID(),
+      event.metadata.correlationId,
+    );
+  }
+}

@@ -1,0 +1,50 @@
+import type { Money } from '@ecom/common/events';
+import type { PaymentRow } from '../store/payment-store';
+
+/**
+ * What the payment use cases share. Money moves in three steps so the gateway is called at
+ * most once per idempotency key: (1) claim the attempt or refund in a transaction (row
+ * locked, state guarded, payment.initiated in the outbox: claims.ts), (2) call the gateway
+ * outside any transaction, (3) record the result in a transaction guarded by "still PENDING"
+ * (events and anchor request with it: gateway-calls.ts).
+ */
+
+/** A charge claimed in the database, to be sent to the gateway after the claim commits. */
+export interface ChargeClaim {
+  kind: 'charge';
+  paymentId: string;
+  orderId: string;
+  attempt: number;
+  idempotencyKey: string;
+  amount: number;
+  currency: string;
+  method: string;
+  token: string;
+  source: 'order' | 'initiate';
+}
+
+/** A refund claimed in the database (its amount already reserved), to be sent to the gateway. */
+export interface RefundClaim {
+  kind: 'refund';
+  refundId: string;
+  paymentId: string;
+  orderId: string;
+  chargeId: string;
+  idempotencyKey: string;
+  amount: number;
+  currency: string;
+}
+
+/** What a transaction claimed and must run once it has committed. */
+export type FollowUp = ChargeClaim | RefundClaim;
+
+/** bigint columns arrive as strings; amounts are integer minor units. */
+export const cents = (v: string | null): number => (v === null ? 0 : Number(v));
+
+/** A payment learns its currency from order.created; before that it has none. */
+export const currencyOf = (row: PaymentRow): string => (row.currency ?? 'USD').trim();
+
+export const amountOf = (row: PaymentRow): Money => ({
+  amount: cents(row.amount_cents),
+  currency: currencyOf(row),
+});

@@ -1,0 +1,155 @@
+import Joi from 'joi';
+import { anchoringOperations } from '@ecom/common/anchoring/api';
+import { defineApi, moneySchema, pageQueryKeys } from '@ecom/common/http';
+import { PAYMENT_STATUSES } from '../domain/payment-rules';
+
+/**
+ * The payment service's HTTP API: routes, access, input schemas and answers. The routes bind
+ * their handlers to it, the gateway routes by it, /docs and Postman are generated from it.
+ */
+
+const paymentId = Joi.object({ id: Joi.string().guid().required() });
+const nullable = (schema: Joi.Schema) => schema.allow(null);
+const timestamp = Joi.string().isoDate();
+const settlement = Joi.string().valid('PENDING', 'SUCCEEDED', 'FAILED');
+const failure = nullable(Joi.object({ code: Joi.string(), reason: nullable(Joi.string()) }));
+
+export const initiateBody = Joi.object({
+  orderId: Joi.string().max(128).required(),
+  payment: Joi.object({
+    method: Joi.string().valid('card').required(),
+    token: Joi.string().trim().min(1).max(200).required(),
+  }).required(),
+});
+
+export const refundBody = Joi.object({
+  amount: Joi.number()
+    .integer()
+    .min(1)
+    .max(Number.MAX_SAFE_INTEGER)
+    .description('integer minor units; left out: what is left'),
+  reason: Joi.string().trim().min(1).max(500),
+});
+
+export const refundSchema = Joi.object({
+  id: Joi.string().guid(),
+  amount: moneySchema,
+  status: settlement,
+  reason: nullable(Joi.string()),
+  cause: Joi.string().valid('order.cancelled', 'order.failed', 'admin'),
+  createdAt: timestamp,
+  completedAt: nullable(timestamp),
+}).label('Refund');
+
+export const paymentSchema = Joi.object({
+  id: Joi.string().guid(),
+  orderId: Joi.string(),
+  userId: nullable(Joi.string()),
+  status: Joi.string().valid(...PAYMENT_STATUSES),
+  amount: moneySchema,
+  refunded: moneySchema,
+  method: nullable(Joi.string()),
+  chargeId: nullable(Joi.string()),
+  failure,
+  attempts: Joi.array().items(
+    Joi.object({
+      attempt: Joi.number().integer().min(1),
+      source: Joi.string().valid('order', 'initiate'),
+      status: settlement,
+      failure,
+      createdAt: timestamp,
+      completedAt: nullable(timestamp),
+    }),
+  ),
+  refunds: Joi.array().items(refundSchema),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+}).label('Payment');
+
+export const paymentApi = defineApi({
+  service: 'payment',
+  tag: { name: 'Payments', description: 'Payments and refunds (payment service)' },
+  prefixes: ['/api/payments', '/api/blockchain/payment', '/api/blockchain/verify'],
+  operations: {
+    initiatePayment: {
+      method: 'post',
+      path: '/api/payments/initiate',
+      summary: 'Pay an order placed without payment details (owner only, once it is reserved)',
+      description:
+        '402 PAYMENT_DECLINED (details: paymentId, code, retryable: true) when the card is ' +
+        'declined: the order keeps waiting and another card may be tried.',
+      access: 'user',
+      body: initiateBody,
+      idempotent: true,
+      rateLimit: 'payment',
+      response: {
+        status: 201,
+        description: 'The payment, COMPLETED (a replay: header Idempotent-Replayed)',
+        schema: paymentSchema,
+      },
+      errors: {
+        404: 'No payment due for this order of yours',
+        409: 'Not reserved yet, already paid, a payment in progress, or the order is closed; or a request with this Idempotency-Key is still in progress',
+        422: 'IDEMPOTENCY_KEY_REUSED',
+        503: 'The payment gateway is unreachable (the charge is finished later)',
+      },
+    },
+    listPayments: {
+      method: 'get',
+      path: '/api/payments',
+      summary: 'Own payments, newest first (admin: all, or ?userId=)',
+      access: 'user',
+      query: Joi.object({
+        ...pageQueryKeys,
+        userId: Joi.string().max(128).description('admin only'),
+      }),
+      rateLimit: 'payment',
+      response: {
+        status: 200,
+        description: 'A page of payments',
+        schema: paymentSchema,
+        list: true,
+      },
+      errors: { 403: "Another user's payments (admin only)" },
+    },
+    getPaymentOfOrder: {
+      method: 'get',
+      path: '/api/payments/order/:orderId',
+      summary: 'The payment of an order (owner or admin)',
+      access: 'user',
+      params: Joi.object({ orderId: Joi.string().max(128).required() }),
+      rateLimit: 'payment',
+      response: { status: 200, description: 'The payment', schema: paymentSchema },
+    },
+    getPayment: {
+      method: 'get',
+      path: '/api/payments/:id',
+      summary: 'One payment (owner or admin)',
+      access: 'user',
+      params: paymentId,
+      rateLimit: 'payment',
+      response: { status: 200, description: 'The payment', schema: paymentSchema },
+    },
+    refundPayment: {
+      method: 'post',
+      path: '/api/payments/:id/refund',
+      summary: 'Refund part or all of what is left of a payment (admin)',
+      access: ['admin'],
+      params: paymentId,
+      body: refundBody,
+      idempotent: true,
+      rateLimit: 'payment',
+      response: {
+        status: 201,
+        description: 'The refund and the payment after it (a replay: header Idempotent-Replayed)',
+        schema: Joi.object({ refund: refundSchema, payment: paymentSchema }).label('RefundResult'),
+      },
+      errors: {
+        409: 'Nothing charged, or already fully refunded',
+        422: 'REFUND_EXCEEDS_AMOUNT, NOTHING_TO_REFUND, REFUND_REFUSED (by the gateway), IDEMPOTENCY_KEY_REUSED',
+        503: 'The payment gateway is unreachable (the refund is finished later)',
+      },
+    },
+    ...anchoringOperations({ recordType: 'payment', servesVerify: true }),
+  },
+});
