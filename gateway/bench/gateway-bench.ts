@@ -32,7 +32,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
-import { generateEs256KeyPair, signAccessToken } from '@ecom/common';
+import { generateEs256KeyPair, signAccessToken } from '@ecom/common/auth';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);

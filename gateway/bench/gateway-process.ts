@@ -1,10 +1,11 @@
 /** Child process of gateway-bench.ts: one gateway configured from the environment. */
-import { createLogger } from '@ecom/common';
+import { createLogger } from '@ecom/common/logging';
 import { loadGatewayConfig } from '../src/config';
-import { startGateway } from '../src/service';
+import { gatewayService } from '../src/service';
 
 const config = loadGatewayConfig(process.env);
-startGateway({ config, logger: createLogger('gateway', config.LOG_LEVEL) })
+gatewayService
+  .start({ config, logger: createLogger('gateway', config.LOG_LEVEL) })
   .then((gw) => process.stdout.write(`${JSON.stringify({ url: gw.url })}\n`))
   .catch((err: unknown) => {
     process.stderr.write(`gateway failed: ${err instanceof Error ? err.stack : String(err)}\n`);

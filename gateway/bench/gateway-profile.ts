@@ -12,7 +12,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { generateEs256KeyPair, signAccessToken } from '@ecom/common';
+import { generateEs256KeyPair, signAccessToken } from '@ecom/common/auth';
 
 const ROOT = path.resolve(__dirname, '../..');
 const SECONDS = Number(process.env.PROFILE_SECONDS ?? 10);

@@ -11,24 +11,21 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import Joi from 'joi';
-import {
-  createLogger,
-  createServiceApp,
-  InMemoryEventBus,
-  NotFoundError,
-  validate,
-} from '@ecom/common';
+import { InMemoryEventBus } from '@ecom/common/bus';
+import { NotFoundError } from '@ecom/common/errors';
+import { createServiceApp, validate } from '@ecom/common/http';
+import { createLogger } from '@ecom/common/logging';
 
 import { startMongoStandIn } from '../../infrastructure/src/mongo/server';
 import { loadProductConfig } from '../../services/product/src/config';
-import { startProductService } from '../../services/product/src/service';
+import { productService } from '../../services/product/src/service';
 
 process.env.LOG_LEVEL ??= 'silent';
 const count = Number(process.env.BENCH_PRODUCTS ?? 50);
 
 async function startRealProduct(): Promise<{ url: string; ids: string[] }> {
   const mongo = await startMongoStandIn({ port: 0 });
-  const service = await startProductService({
+  const service = await productService.start({
     config: loadProductConfig({
       NODE_ENV: 'production',
       LOG_LEVEL: 'silent',

@@ -3,13 +3,10 @@ import express, { type Express } from 'express';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import helmet from 'helmet';
 import type { Redis } from 'ioredis';
-import {
-  errorHandler,
-  jwtVerifyOptionsFromConfig,
-  notFoundHandler,
-  type HealthCheck,
-  type Logger,
-} from '@ecom/common';
+import { jwtVerifyOptionsFromConfig } from '@ecom/common/auth';
+import type { HealthCheck } from '@ecom/common/health';
+import { errorHandler, notFoundHandler } from '@ecom/common/http';
+import type { Logger } from '@ecom/common/logging';
 import { createUpstreamProxy, type UpstreamProxy } from './breaker-proxy';
 import { corsOrigins, parseByteSize, trustProxySetting, type GatewayConfig } from './config';
 import { docsRoutes } from './docs-page';
@@ -21,13 +18,17 @@ import { createRateLimiter, type RateLimiter } from './rate-limit';
 import { requestIds } from './request-ids';
 import { apiSecurityHeaders } from './security-headers';
 import { ResponseCache } from './response-cache';
-import { UPSTREAMS, upstreamUrls, type UpstreamName } from './routes';
+import type { ApiSpec } from '@ecom/common/http';
+import { SERVICE_APIS } from './apis';
+import { createRouteTable, upstreamUrls, type RouteTable, type UpstreamName } from './routes';
 
 export interface GatewayDeps {
   config: GatewayConfig;
   logger: Logger;
   /** Shared rate limits and cache invalidation across instances; memory when absent. */
   redis?: Redis;
+  /** The services' API specs it routes by (default: the platform's five). */
+  apis?: readonly ApiSpec[];
 }
 
 export interface Gateway {
@@ -39,6 +40,7 @@ export interface Gateway {
   /** Express: health, metrics, docs, 404 and errors (and CORS preflights it does not route). */
   app: Express;
   proxies: Record<UpstreamName, UpstreamProxy>;
+  routes: RouteTable;
   rateLimiter?: RateLimiter;
   cache?: ResponseCache;
   metrics: GatewayMetrics;
@@ -59,11 +61,12 @@ export const EXPOSED_HEADERS = [
 ];
 
 /** Builds the gateway's Express app from its config, a logger and (optionally) Redis. */
-export function buildGateway({ config, logger, redis }: GatewayDeps): Gateway {
+export function buildGateway({ config, logger, redis, apis = SERVICE_APIS }: GatewayDeps): Gateway {
   const bodyLimitBytes = parseByteSize(config.BODY_LIMIT);
-  const urls = upstreamUrls(config);
+  const routes = createRouteTable(apis);
+  const urls = upstreamUrls(config, apis);
   const proxies = {} as Record<UpstreamName, UpstreamProxy>;
-  for (const name of UPSTREAMS) {
+  for (const name of routes.upstreams) {
     proxies[name] = createUpstreamProxy({
       name,
       target: urls[name],
@@ -115,6 +118,7 @@ export function buildGateway({ config, logger, redis }: GatewayDeps): Gateway {
 
   const edge = createEdge({
     proxies,
+    routes,
     auth: new EdgeAuthenticator(jwtVerifyOptionsFromConfig(config), config.JWT_CACHE_MAX_ENTRIES),
     rateLimiter,
     cache,
@@ -140,7 +144,7 @@ export function buildGateway({ config, logger, redis }: GatewayDeps): Gateway {
     }),
   );
   app.use(metrics.router);
-  app.use(docsRoutes());
+  app.use(docsRoutes(apis));
   app.use(notFoundHandler());
   app.use(errorHandler(logger));
 
@@ -148,6 +152,7 @@ export function buildGateway({ config, logger, redis }: GatewayDeps): Gateway {
     handler,
     app,
     proxies,
+    routes,
     rateLimiter,
     cache,
     metrics,

@@ -2,7 +2,7 @@ import http, { type ClientRequest, type IncomingMessage, type ServerResponse } f
 import https from 'node:https';
 import { createProxyMiddleware, type RequestHandler as ProxyHandler } from 'http-proxy-middleware';
 import CircuitBreaker from 'opossum';
-import type { Logger } from '@ecom/common';
+import type { Logger } from '@ecom/common/logging';
 import type { EdgeRequest } from './edge';
 import { sendError } from './http-errors';
 import type { UpstreamName } from './routes';

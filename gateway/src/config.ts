@@ -1,11 +1,7 @@
 import Joi from 'joi';
 import proxyaddr from 'proxy-addr';
-import {
-  baseConfigKeys,
-  jwtVerifyConfigKeys,
-  loadConfig,
-  type JwtVerifyConfig,
-} from '@ecom/common';
+import type { JwtVerifyConfig } from '@ecom/common/auth';
+import { baseConfigKeys, jwtVerifyConfigKeys, loadConfig } from '@ecom/common/config';
 
 const url = () => Joi.string().uri({ scheme: ['http', 'https'] });
 const positiveInt = () => Joi.number().integer().min(1);

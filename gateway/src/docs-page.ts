@@ -1,5 +1,6 @@
 import { Router } from 'express';
-import { openApiDocument } from './openapi';
+import type { ApiSpec } from '@ecom/common/http';
+import { apiDocument } from './apis';
 
 // The page loads its script from /docs/docs.js (same origin), so the default helmet CSP
 // (script-src 'self') holds and no inline script is needed.
@@ -97,10 +98,10 @@ const SCRIPT = `(function () {
 })();
 `;
 
-/** `/docs` (a browsable page), `/docs/docs.js`, `/docs/openapi.json`. */
-export function docsRoutes(): Router {
+/** `/docs` (a browsable page), `/docs/docs.js`, `/docs/openapi.json` (from the services' specs). */
+export function docsRoutes(apis: readonly ApiSpec[]): Router {
   const router = Router();
-  const document = JSON.stringify(openApiDocument());
+  const document = JSON.stringify(apiDocument(apis));
   router.get('/docs/openapi.json', (_req, res) => {
     res.type('application/json').send(document);
   });

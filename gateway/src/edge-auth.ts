@@ -1,10 +1,10 @@
 import {
-  UnauthorizedError,
   userFromClaims,
   verifyAccessToken,
   type AuthUser,
   type JwtVerifyOptions,
-} from '@ecom/common';
+} from '@ecom/common/auth';
+import { UnauthorizedError } from '@ecom/common/errors';
 
 const BEARER = /^Bearer\s+([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]*\.[A-Za-z0-9\-_]*)$/;
 

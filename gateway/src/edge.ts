@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import proxyaddr from 'proxy-addr';
-import type { AuthUser, Logger } from '@ecom/common';
+import type { AuthUser } from '@ecom/common/auth';
+import type { Logger } from '@ecom/common/logging';
 import type { UpstreamProxy } from './breaker-proxy';
 import { clientKey } from './client-ip';
 import { EdgeAuthenticator, missingTokenError } from './edge-auth';
@@ -10,14 +11,7 @@ import { sendError } from './http-errors';
 import { assignRequestIds } from './request-ids';
 import type { RateLimiter } from './rate-limit';
 import type { ResponseCache } from './response-cache';
-import {
-  bucketFor,
-  hasDotSegment,
-  hasForbiddenCharacter,
-  isPublicRoute,
-  matchRoute,
-  type UpstreamName,
-} from './routes';
+import { hasDotSegment, hasForbiddenCharacter, type RouteTable, type UpstreamName } from './routes';
 
 /** A proxied request: plain Node objects, never Express's (its per-request setup is not free). */
 export type EdgeRequest = IncomingMessage & {
@@ -35,6 +29,8 @@ export type PlainMiddleware = (
 
 export interface EdgeDeps {
   proxies: Record<UpstreamName, UpstreamProxy>;
+  /** Routing, public routes and rate-limit buckets, from the services' API specs. */
+  routes: RouteTable;
   auth: EdgeAuthenticator;
   rateLimiter?: RateLimiter;
   cache?: ResponseCache;
@@ -126,7 +122,7 @@ export function createEdge(deps: EdgeDeps): (req: IncomingMessage, res: ServerRe
     if (identity.kind === 'user') req.user = identity.user;
 
     if (deps.rateLimiter) {
-      const bucket = bucketFor(method, path);
+      const bucket = deps.routes.bucketFor(method, path);
       // Sign-in budgets are per address: they exist to slow down guessing from one place.
       const key =
         identity.kind === 'user' && bucket !== 'auth'
@@ -159,7 +155,7 @@ export function createEdge(deps: EdgeDeps): (req: IncomingMessage, res: ServerRe
       }
     }
 
-    if (identity.kind !== 'user' && !isPublicRoute(method, path)) {
+    if (identity.kind !== 'user' && !deps.routes.isPublic(method, path)) {
       const error = identity.kind === 'rejected' ? identity.error : missingTokenError();
       sendError(req, res, error.status, error.code, error.message, error.details);
       return;
@@ -170,7 +166,7 @@ export function createEdge(deps: EdgeDeps): (req: IncomingMessage, res: ServerRe
       correlationId: req.correlationId,
       dropClientForwarding: !deps.trustProxy(req.socket.remoteAddress ?? '', 0),
     });
-    const proxy = deps.proxies[upstream];
+    const proxy = deps.proxies[upstream]!;
 
     const cache = deps.cache;
     if (cache && isProductsPath(path)) {
@@ -219,7 +215,7 @@ export function createEdge(deps: EdgeDeps): (req: IncomingMessage, res: ServerRe
     if (!url.startsWith('/api/')) return false;
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
-    const upstream = matchRoute(path);
+    const upstream = deps.routes.match(path);
     if (!upstream) return false;
 
     const req = request as EdgeRequest;

@@ -1,5 +1,5 @@
 import client from 'prom-client';
-import { createMetrics } from '@ecom/common';
+import { createMetrics } from '@ecom/common/metrics';
 import type { Router } from 'express';
 import type { UpstreamProxy } from './breaker-proxy';
 

@@ -1,6 +1,5 @@
 import { Router } from 'express';
-import type { HealthCheck } from '@ecom/common';
-import { runChecks } from '@ecom/common';
+import { type HealthCheck, runChecks } from '@ecom/common/health';
 import type { UpstreamProxy } from './breaker-proxy';
 import type { UpstreamName } from './routes';
 

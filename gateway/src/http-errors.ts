@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errorBody } from '@ecom/common';
+import { errorBody } from '@ecom/common/errors';
 
 /**
  * Writes an error in the common shape straight onto the response (the proxy path bypasses

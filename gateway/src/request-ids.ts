@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
-import { CORRELATION_ID_HEADER, REQUEST_ID_HEADER, safeId } from '@ecom/common';
+import { CORRELATION_ID_HEADER, REQUEST_ID_HEADER, safeId } from '@ecom/common/http';
 
 export type WithIds = IncomingMessage & { requestId?: string; correlationId?: string };
 

@@ -1,6 +1,6 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Redis } from 'ioredis';
-import type { Logger } from '@ecom/common';
+import type { Logger } from '@ecom/common/logging';
 
 export interface CachedResponse {
   status: number;

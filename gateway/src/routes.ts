@@ -1,59 +1,103 @@
+import { isPublicAccess, type ApiSpec, type RateLimitBucket } from '@ecom/common/http';
 import type { GatewayConfig } from './config';
 
-export type UpstreamName = 'auth' | 'product' | 'comments' | 'payment' | 'order';
-
-export const UPSTREAMS: readonly UpstreamName[] = [
-  'auth',
-  'product',
-  'comments',
-  'payment',
-  'order',
-];
-
-export function upstreamUrls(config: GatewayConfig): Record<UpstreamName, string> {
-  return {
-    auth: config.AUTH_SERVICE_URL,
-    product: config.PRODUCT_SERVICE_URL,
-    comments: config.COMMENTS_SERVICE_URL,
-    payment: config.PAYMENT_SERVICE_URL,
-    order: config.ORDER_SERVICE_URL,
-  };
-}
+/** A service the gateway routes to: its API spec's `service` ('order'). */
+export type UpstreamName = string;
 
 /** Rate-limit budget a request is charged to (one decision per request). */
-export type Bucket = 'default' | 'auth' | 'payment';
+export type Bucket = RateLimitBucket;
 
-interface RouteEntry {
-  prefix: string;
-  upstream: UpstreamName;
+/** The base URL of each upstream: `<NAME>_SERVICE_URL` of the configuration. */
+export function upstreamUrls(
+  config: GatewayConfig,
+  apis: readonly ApiSpec[],
+): Record<UpstreamName, string> {
+  const byName = config as unknown as Record<string, unknown>;
+  return Object.fromEntries(
+    apis.map((api) => {
+      const variable = `${api.service.toUpperCase()}_SERVICE_URL`;
+      const url = byName[variable];
+      if (typeof url !== 'string') throw new Error(`${variable} is not configured`);
+      return [api.service, url];
+    }),
+  );
+}
+
+interface CompiledOperation {
+  method: string;
+  pattern: RegExp;
+  /** Static segments count: more specific operations are tried first. */
+  staticSegments: number;
+  isPublic: boolean;
+  bucket: Bucket;
+}
+
+/** '/api/orders/:id' → /^\/api\/orders\/[^/]+$/ (paths are compared as routingKey gives them). */
+function compile(path: string): RegExp {
+  const source = path
+    .toLowerCase()
+    .split('/')
+    .map((seg) => (seg.startsWith(':') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('/');
+  return new RegExp(`^${source}$`);
+}
+
+export interface RouteTable {
+  /** The upstreams, by their API's service name. */
+  readonly upstreams: readonly UpstreamName[];
+  /** The service owning the path's prefix (longest prefix wins), if any. */
+  match(path: string): UpstreamName | undefined;
+  /** Whether the operation at (method, path) needs no token at the edge. Unknown routes do. */
+  isPublic(method: string, path: string): boolean;
+  bucketFor(method: string, path: string): Bucket;
 }
 
 /**
- * Path prefix → service. Longest prefixes first so `/api/blockchain/payment` wins over any
- * shorter entry. Paths are forwarded unchanged (services mount their routes under `/api/...`).
+ * The gateway's routing, public-route rule and rate-limit buckets, all read from the services'
+ * API specs: a route a service declares is routed, guarded and documented here with no
+ * gateway edit. Internal operations (service port only) are not routed.
  */
-export const ROUTES: readonly RouteEntry[] = [
-  { prefix: '/api/blockchain/payment', upstream: 'payment' },
-  { prefix: '/api/blockchain/verify', upstream: 'payment' },
-  { prefix: '/api/blockchain/order', upstream: 'order' },
-  { prefix: '/api/auth', upstream: 'auth' },
-  { prefix: '/api/users', upstream: 'auth' },
-  { prefix: '/api/products', upstream: 'product' },
-  { prefix: '/api/comments', upstream: 'comments' },
-  { prefix: '/api/payments', upstream: 'payment' },
-  { prefix: '/api/orders', upstream: 'order' },
-];
+export function createRouteTable(apis: readonly ApiSpec[]): RouteTable {
+  const prefixes = apis
+    .flatMap((api) =>
+      api.prefixes.map((prefix) => ({ prefix: prefix.toLowerCase(), upstream: api.service })),
+    )
+    .sort((a, b) => b.prefix.length - a.prefix.length);
+  const operations: CompiledOperation[] = apis
+    .flatMap((api) => Object.values(api.operations))
+    .filter((op) => !op.internal)
+    .map((op) => ({
+      method: op.method.toUpperCase(),
+      pattern: compile(op.path),
+      staticSegments: op.path.split('/').filter((s) => s && !s.startsWith(':')).length,
+      isPublic: isPublicAccess(op.access),
+      bucket: op.rateLimit ?? 'default',
+    }))
+    .sort((a, b) => b.staticSegments - a.staticSegments);
 
-export function matchRoute(path: string): UpstreamName | undefined {
-  for (const route of ROUTES) {
-    if (
-      path.startsWith(route.prefix) &&
-      (path.length === route.prefix.length || path.charCodeAt(route.prefix.length) === 47) // '/'
-    ) {
-      return route.upstream;
-    }
+  function find(method: string, path: string): CompiledOperation | undefined {
+    const m = method === 'HEAD' ? 'GET' : method;
+    const key = routingKey(path);
+    return operations.find((op) => op.method === m && op.pattern.test(key));
   }
-  return undefined;
+
+  return {
+    upstreams: apis.map((api) => api.service),
+    match(path) {
+      const p = path.toLowerCase();
+      for (const { prefix, upstream } of prefixes) {
+        if (
+          p.startsWith(prefix) &&
+          (p.length === prefix.length || p.charCodeAt(prefix.length) === 47)
+        ) {
+          return upstream;
+        }
+      }
+      return undefined;
+    },
+    isPublic: (method, path) => find(method, path)?.isPublic ?? false,
+    bucketFor: (method, path) => find(method, path)?.bucket ?? 'default',
+  };
 }
 
 /**
@@ -67,43 +111,6 @@ export function routingKey(path: string): string {
   let p = path.toLowerCase();
   if (p.includes('//')) p = p.replace(/\/{2,}/g, '/');
   return p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p;
-}
-
-/**
- * Logout needs only the refresh token it revokes (the auth service checks it): a client whose
- * access token has expired must still be able to sign out. Still rate limited per IP.
- */
-const PUBLIC_AUTH_POSTS = new Set([
-  '/api/auth/register',
-  '/api/auth/login',
-  '/api/auth/refresh',
-  '/api/auth/logout',
-]);
-
-function under(path: string, prefix: string): boolean {
-  return path === prefix || path.startsWith(`${prefix}/`);
-}
-
-/**
- * Routes that pass the edge without a token: account creation, sign-in and sign-out, the public
- * catalogue and review reads. Everything else needs a valid access token.
- */
-export function isPublicRoute(method: string, path: string): boolean {
-  const p = routingKey(path);
-  if (method === 'POST') return PUBLIC_AUTH_POSTS.has(p);
-  if (method === 'GET' || method === 'HEAD') {
-    // The moderation queue is an admin read, not a public one.
-    if (under(p, '/api/comments/moderation')) return false;
-    return under(p, '/api/products') || under(p, '/api/comments');
-  }
-  return false;
-}
-
-export function bucketFor(method: string, path: string): Bucket {
-  const p = routingKey(path);
-  if (method === 'POST' && (p === '/api/auth/login' || p === '/api/auth/register')) return 'auth';
-  if (under(p, '/api/payments')) return 'payment';
-  return 'default';
 }
 
 /**

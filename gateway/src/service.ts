@@ -1,28 +1,9 @@
-import type { AddressInfo } from 'node:net';
-import { createServer, type RequestListener, type Server } from 'node:http';
-import type { Express } from 'express';
 import { Redis, type RedisOptions } from 'ioredis';
-import { answerClientErrors, createLogger, type Logger } from '@ecom/common';
+import type { Logger } from '@ecom/common/logging';
+import { defineService, type RunningService } from '@ecom/common/service';
+import type { ApiSpec } from '@ecom/common/http';
 import { buildGateway } from './app';
-import type { GatewayConfig } from './config';
-
-export { buildGateway, type Gateway, type GatewayDeps } from './app';
-export { gatewayConfigSchema, loadGatewayConfig, type GatewayConfig } from './config';
-export { openApiDocument } from './openapi';
-
-export interface StartGatewayOptions {
-  config: GatewayConfig;
-  logger?: Logger;
-}
-
-export interface RunningGateway {
-  app: Express;
-  /** What the server serves: the edge path for routed `/api/*`, `app` for the rest. */
-  handler: RequestListener;
-  server: Server;
-  url: string;
-  stop(): Promise<void>;
-}
+import { gatewayConfigSchema } from './config';
 
 /**
  * Redis for rate limits: fail fast while disconnected, and give up on a command after
@@ -62,58 +43,48 @@ async function waitReady(redis: Redis, timeoutMs: number): Promise<void> {
   });
 }
 
-/**
- * Starts the gateway on config.HOST:config.PORT (0 picks a free port) for main.ts, the
- * platform launcher and tests. `stop()` closes the server, the breakers, the upstream
- * sockets and Redis, leaving nothing open.
- */
-export async function startGateway({
-  config,
-  logger,
-}: StartGatewayOptions): Promise<RunningGateway> {
-  const log = logger ?? createLogger('gateway', config.LOG_LEVEL);
-  const redis = config.REDIS_URL
-    ? createGatewayRedis(config.REDIS_URL, log, config.REDIS_COMMAND_TIMEOUT_MS)
-    : undefined;
-  // Not fatal: until Redis answers, the in-memory limiter stands in.
-  if (redis) await waitReady(redis, 2000);
-  const gateway = buildGateway({ config, logger: log, redis });
-  await gateway.ready.catch(() => undefined);
-
-  const server = createServer(gateway.handler);
-  answerClientErrors(server);
-  server.listen(config.PORT, config.HOST);
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-  // Longer than typical load balancer idle timeouts, so they close first.
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  const { port } = server.address() as AddressInfo;
-  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  log.info('gateway listening', { url, rateLimits: gateway.rateLimiter?.backend ?? 'off' });
-
-  let stopping: Promise<void> | undefined;
-  return {
-    app: gateway.app,
-    handler: gateway.handler,
-    server,
-    url,
-    stop() {
-      stopping ??= (async () => {
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-          setTimeout(() => server.closeAllConnections(), config.SHUTDOWN_TIMEOUT_MS).unref();
-        });
-        await gateway.close();
-        if (redis) {
-          await redis.quit().catch(() => redis.disconnect());
-        }
-      })();
-      return stopping;
-    },
-  };
+export interface GatewayOptions {
+  /** The services' API specs to route by (tests add one to show a new route needs no gateway edit). */
+  apis?: readonly ApiSpec[];
 }
+
+/**
+ * The API gateway on the service kit: its own edge path and Express app (no event bus), Redis
+ * for shared rate limits and cache invalidation when REDIS_URL is set.
+ */
+export const gatewayService = defineService({
+  name: 'gateway',
+  usesBus: false,
+  configSchema: gatewayConfigSchema,
+  async build({ config, logger, onClose }, options: GatewayOptions) {
+    const redis = config.REDIS_URL
+      ? createGatewayRedis(config.REDIS_URL, logger, config.REDIS_COMMAND_TIMEOUT_MS)
+      : undefined;
+    if (redis) {
+      onClose('redis', () => redis.quit().catch(() => redis.disconnect()));
+      // Not fatal: until Redis answers, the in-memory limiter stands in.
+      await waitReady(redis, 2000);
+    }
+    const gateway = buildGateway({ config, logger, redis, apis: options.apis });
+    onClose('proxies and cache', () => gateway.close());
+    await gateway.ready.catch(() => undefined);
+    logger.info('gateway rate limits', { backend: gateway.rateLimiter?.backend ?? 'off' });
+    return {
+      server: {
+        app: gateway.app,
+        handler: gateway.handler,
+        configure(server) {
+          // Longer than typical load balancer idle timeouts, so they close first.
+          server.keepAliveTimeout = 65_000;
+          server.headersTimeout = 66_000;
+        },
+      },
+      exports: { handler: gateway.handler, gateway },
+    };
+  },
+});
+
+export type RunningGateway = RunningService<{
+  handler: ReturnType<typeof buildGateway>['handler'];
+  gateway: ReturnType<typeof buildGateway>;
+}>;

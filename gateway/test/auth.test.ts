@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { signAccessToken, generateEs256KeyPair } from '@ecom/common';
+import { signAccessToken, generateEs256KeyPair } from '@ecom/common/auth';
 import jwt from 'jsonwebtoken';
 import { buildGateway, type Gateway } from '../src/app';
 import { EdgeAuthenticator } from '../src/edge-auth';

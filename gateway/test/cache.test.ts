@@ -177,8 +177,8 @@ describe('cache on (GATEWAY_CACHE_TTL_MS=300)', () => {
   });
 
   it('error answers are not cached', async () => {
-    await request(gateway.handler).get('/api/products/__status/404');
-    const again = await request(gateway.handler).get('/api/products/__status/404');
+    await request(gateway.handler).get('/api/products/__status-404');
+    const again = await request(gateway.handler).get('/api/products/__status-404');
     expect(again.status).toBe(404);
     expect(again.headers['x-cache']).toBe('MISS');
   });

@@ -1,8 +1,10 @@
 import request from 'supertest';
-import { isPublicRoute } from '../src/routes';
-import { openApiDocument } from '../src/openapi';
+import Joi from 'joi';
+import { defineApi } from '@ecom/common/http';
+import { SERVICE_APIS, apiDocument } from '../src/apis';
 import { buildGateway } from '../src/app';
-import { startGateway, type RunningGateway } from '../src/service';
+import { createRouteTable } from '../src/routes';
+import { gatewayService, type RunningGateway } from '../src/service';
 import {
   closeStubs,
   customer,
@@ -22,7 +24,7 @@ const auth = `Bearer ${tokenFor(customer)}`;
 
 beforeAll(async () => {
   stubs = await startStubs();
-  gw = await startGateway({
+  gw = await gatewayService.start({
     config: testConfig(stubs, {
       BODY_LIMIT: '2kb',
       CORS_ORIGINS: 'https://shop.example.com, https://admin.example.com',
@@ -50,7 +52,7 @@ const sendChunked = (path: string, pieces: string[]) =>
     headers: { authorization: auth, 'content-type': 'text/plain', 'transfer-encoding': 'chunked' },
   });
 
-describe('startGateway', () => {
+describe('gatewayService.start', () => {
   it('listens on a free port and serves', async () => {
     expect(gw.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const res = await fetch(`${gw.url}/health/live`);
@@ -254,76 +256,81 @@ describe('API docs', () => {
     }
   });
 
-  it('describes the answers the services actually give', () => {
-    type SchemaNode = { $ref?: string; required?: string[]; properties?: Record<string, unknown> };
+  it("is assembled from the services' own specs: their schemas, their access rules", () => {
     type Op = {
-      responses: Record<string, { content?: { 'application/json': { schema: SchemaNode } } }>;
+      security: unknown[];
+      responses: Record<
+        string,
+        { content?: { 'application/json': { schema: { required?: string[] } } } }
+      >;
     };
-    const doc = openApiDocument() as {
-      paths: Record<string, Record<string, Op>>;
-      components: { schemas: Record<string, SchemaNode> };
-    };
-    const ok = (path: string, method: string, status: string) => {
-      const response = doc.paths[path]?.[method]?.responses[status];
-      expect(response).toBeDefined();
-      return response!.content?.['application/json'].schema ?? {};
-    };
-    // Auth: a flat session, { user }, 429 when locked, a new session after a password change.
-    expect(ok('/api/auth/login', 'post', '200')).toEqual({ $ref: '#/components/schemas/Session' });
-    expect(ok('/api/auth/register', 'post', '201')).toEqual({
-      $ref: '#/components/schemas/Session',
-    });
-    expect(doc.components.schemas.Session!.required).toEqual([
-      'user',
-      'accessToken',
-      'refreshToken',
-      'tokenType',
-      'expiresIn',
-      'refreshTokenExpiresAt',
-    ]);
-    expect(doc.paths['/api/auth/login']!.post!.responses['429']).toBeDefined();
-    expect(doc.paths['/api/auth/login']!.post!.responses['423']).toBeUndefined();
-    expect(ok('/api/auth/password', 'put', '200')).toEqual({
-      $ref: '#/components/schemas/Session',
-    });
-    expect(ok('/api/auth/profile', 'get', '200')).toEqual({
-      $ref: '#/components/schemas/UserEnvelope',
-    });
-    ok('/api/auth/logout-all', 'post', '200');
-    ok('/api/users/{id}', 'get', '200');
-    // Comments: bare resources, { id, outcome } on delete, { items, …, totalPages } lists.
-    expect(ok('/api/comments/{id}', 'delete', '200').required).toEqual(['id', 'outcome']);
-    expect(ok('/api/comments/product/{productId}', 'get', '200').required).toEqual([
-      'items',
-      'page',
-      'limit',
-      'total',
-      'totalPages',
-    ]);
-    // Blockchain: records under `records`.
-    expect(ok('/api/blockchain/order/{orderId}', 'get', '200').properties?.records).toBeDefined();
-    expect(ok('/api/blockchain/verify/{transactionHash}', 'get', '200')).toEqual({
-      $ref: '#/components/schemas/AnchorTransaction',
-    });
-  });
-  it('marks exactly the routes the gateway lets through as public', () => {
-    const doc = openApiDocument() as {
-      paths: Record<string, Record<string, { security: unknown[] }>>;
-    };
+    const doc = apiDocument(SERVICE_APIS) as { paths: Record<string, Record<string, Op>> };
     let checked = 0;
+    const routes = createRouteTable(SERVICE_APIS);
     for (const [path, ops] of Object.entries(doc.paths)) {
       if (!path.startsWith('/api/')) continue;
       const concrete = path.replace(/\{[^}]+\}/g, 'x1');
       for (const [method, op] of Object.entries(ops)) {
-        expect({ path, method, public: op.security.length === 0 }).toEqual({
+        // What /docs says is public is exactly what the edge lets through without a token.
+        const publicInDocs =
+          op.security.length === 0 ||
+          op.security.some((s) => Object.keys(s as object).length === 0);
+        expect({ path, method, public: publicInDocs }).toEqual({
           path,
           method,
-          public: isPublicRoute(method.toUpperCase(), concrete),
+          public: routes.isPublic(method.toUpperCase(), concrete),
         });
         checked += 1;
       }
     }
     expect(checked).toBeGreaterThan(30);
+    // Lists in the one envelope.
+    const list =
+      doc.paths['/api/orders']!.get!.responses['200']!.content!['application/json'].schema;
+    expect(list.required).toEqual(['items', 'page', 'limit', 'total', 'totalPages']);
+  });
+
+  it('routes, guards and documents a route a service adds, with no gateway edit', async () => {
+    const product = SERVICE_APIS.find((api) => api.service === 'product')!;
+    const extended = defineApi({
+      ...product,
+      operations: {
+        ...product.operations,
+        productBrochure: {
+          method: 'get',
+          path: '/api/products/:id/brochure',
+          summary: 'A new public route',
+          access: 'public',
+          params: Joi.object({ id: Joi.string().required() }),
+          response: { status: 200, description: 'Brochure', schema: Joi.object() },
+        },
+        productAudit: {
+          method: 'get',
+          path: '/api/products/:id/audit',
+          summary: 'A new admin route',
+          access: ['admin'],
+          params: Joi.object({ id: Joi.string().required() }),
+          response: { status: 200, description: 'Audit', schema: Joi.object() },
+        },
+      },
+    });
+    const apis = SERVICE_APIS.map((api) => (api.service === 'product' ? extended : api));
+    const extendedGateway = buildGateway({ config: testConfig(stubs), logger, apis });
+    try {
+      // Public without a token: proxied to product (the stub answers).
+      const brochure = await request(extendedGateway.handler).get('/api/products/p1/brochure');
+      expect(brochure.status).not.toBe(401);
+      expect(stubs.product.received.at(-1)?.path).toBe('/api/products/p1/brochure');
+      // Admin route: the edge wants a token.
+      expect((await request(extendedGateway.handler).get('/api/products/p1/audit')).status).toBe(
+        401,
+      );
+      const docs = await request(extendedGateway.handler).get('/docs/openapi.json');
+      expect(docs.body.paths['/api/products/{id}/brochure'].get.security).toEqual([]);
+      expect(docs.body.paths['/api/products/{id}/audit'].get['x-roles']).toEqual(['admin']);
+    } finally {
+      await extendedGateway.close();
+    }
   });
 
   it('serves a browsable page and its script under the default CSP', async () => {

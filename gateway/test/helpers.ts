@@ -8,13 +8,9 @@ import http, {
 } from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import jwt from 'jsonwebtoken';
-import {
-  createLogger,
-  errorBody,
-  generateEs256KeyPair,
-  signAccessToken,
-  type AuthUser,
-} from '@ecom/common';
+import { generateEs256KeyPair, signAccessToken, type AuthUser } from '@ecom/common/auth';
+import { errorBody } from '@ecom/common/errors';
+import { createLogger } from '@ecom/common/logging';
 import { loadGatewayConfig, type GatewayConfig } from '../src/config';
 
 export const logger = createLogger('gateway-test', 'silent');
@@ -118,6 +114,14 @@ export interface StubUpstream {
   restart(): Promise<void>;
 }
 
+/**
+ * `/__big`'s 32 MB, as one 1 MB chunk written 32 times: filling 32 MB per request blocks the
+ * event loop (shared with the gateway under test) for 100-400 ms on a loaded machine, so the
+ * headers would miss a short UPSTREAM_TIMEOUT_MS and the gateway rightly answer 504.
+ */
+const BIG_CHUNK = Buffer.alloc(1024 * 1024, 'x');
+const BIG_CHUNKS = 32;
+
 /** Resolves after `ms`, or as soon as the response is closed (the gateway gave up on it). */
 function waitUnlessClosed(ms: number, res: express.Response): Promise<void> {
   return new Promise((resolve) => {
@@ -131,7 +135,8 @@ function waitUnlessClosed(ms: number, res: express.Response): Promise<void> {
 
 /**
  * A real HTTP server standing in for a service: it echoes what it received (method, path,
- * query, headers, raw body) as JSON. `/__status/<code>` answers that status in the common
+ * query, headers, raw body) as JSON. `/__status/<code>` (or `__status-<code>`, one segment, for
+ * a route like `/api/products/:id`) answers that status in the common
  * error shape; `GET /api/products/:id` answers a product with a counter (for cache tests);
  * `/__stall` sends its headers and the start of a body, then nothing more; `/__die` sends its
  * headers and the start of a body, then resets the connection; `/__drip` sends a chunk every
@@ -215,15 +220,18 @@ export async function startStubUpstream(name: string): Promise<StubUpstream> {
       return;
     }
     if (req.path.endsWith('/__big')) {
-      const body = Buffer.alloc(32 * 1024 * 1024, 'x');
-      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
+      res.writeHead(200, {
+        'content-type': 'text/plain',
+        'content-length': BIG_CHUNK.length * BIG_CHUNKS,
+      });
       // The whole body may fit in the socket buffers: what shows the gateway let go is the
       // connection closing (a keep-alive connection otherwise stays open).
       req.socket.once('close', () => (record.abandoned = true));
-      res.end(body);
+      for (let i = 1; i < BIG_CHUNKS; i += 1) res.write(BIG_CHUNK);
+      res.end(BIG_CHUNK);
       return;
     }
-    const status = /\/__status\/(\d{3})/.exec(req.path);
+    const status = /\/__status[/-](\d{3})/.exec(req.path);
     if (status) {
       res
         .status(Number(status[1]))

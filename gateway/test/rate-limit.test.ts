@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { describeIfServer } from '@ecom/infrastructure/testing';
 import { buildGateway, type Gateway } from '../src/app';
 import { clientKey } from '../src/client-ip';
-import { createGatewayRedis, startGateway } from '../src/service';
+import { createGatewayRedis, gatewayService } from '../src/service';
 import {
   closeStubs,
   customer,
@@ -320,7 +320,7 @@ async function stallableRelay(redisUrl: string) {
 describeIfServer('redis', 'a Redis that stops answering', (redisUrl) => {
   it('decisions fall back to memory after REDIS_COMMAND_TIMEOUT_MS: requests are not held', async () => {
     const relay = await stallableRelay(redisUrl);
-    const gw = await startGateway({
+    const gw = await gatewayService.start({
       config: testConfig(stubs, {
         ...limits,
         REDIS_URL: relay.url,

@@ -329,9 +329,7 @@ describe('bodies, query strings and headers reach the service intact', () => {
   });
 
   it('strips identity headers on public routes too', async () => {
-    const res = await request(gateway.handler)
-      .get('/api/products/p9/x')
-      .set('X-User-Role', 'admin');
+    const res = await request(gateway.handler).get('/api/products/p9').set('X-User-Role', 'admin');
     expect(res.status).toBe(200);
     expect(lastReceived('product').headers['x-user-role']).toBeUndefined();
   });

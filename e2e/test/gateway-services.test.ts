@@ -4,15 +4,15 @@
  * answers and errors pass through, and health aggregates the real readiness endpoints.
  */
 import request from 'supertest';
-import { generateEs256KeyPair, InMemoryEventBus } from '@ecom/common';
-import { createTestMongo, type TestMongo } from '@ecom/infrastructure/testing';
-import { loadAuthConfig } from '../../services/auth/src/config';
-import { startAuthService } from '../../services/auth/src/service';
-import { loadProductConfig } from '../../services/product/src/config';
-import { startProductService } from '../../services/product/src/service';
-import { loadGatewayConfig } from '../src/config';
-import { startGateway, type RunningGateway } from '../src/service';
-import { logger } from './helpers';
+import { generateEs256KeyPair } from '@ecom/common/auth';
+import { InMemoryEventBus } from '@ecom/common/bus';
+import { createLogger } from '@ecom/common/logging';
+import { authService, loadAuthConfig } from '@ecom/auth-service';
+import { gatewayService, loadGatewayConfig, type RunningGateway } from '@ecom/gateway';
+import { loadProductConfig, productService } from '@ecom/product-service';
+import { createTestMongo, type TestMongo } from '@ecom/test-support';
+
+const logger = createLogger('gateway-e2e', 'silent');
 
 const keys = generateEs256KeyPair();
 const ADMIN = { email: 'admin@gateway-e2e.test', password: 'Adm1n-Passw0rd!' };
@@ -21,8 +21,8 @@ const PASSWORD = 'Cust0mer-Passw0rd!';
 let authMongo: TestMongo;
 let productMongo: TestMongo;
 const bus = new InMemoryEventBus();
-let auth: Awaited<ReturnType<typeof startAuthService>>;
-let product: Awaited<ReturnType<typeof startProductService>>;
+let auth: Awaited<ReturnType<typeof authService.start>>;
+let product: Awaited<ReturnType<typeof productService.start>>;
 let gw: RunningGateway;
 
 beforeAll(async () => {
@@ -31,7 +31,7 @@ beforeAll(async () => {
     createTestMongo('gw_e2e_product'),
   ]);
   const common = { NODE_ENV: 'test', LOG_LEVEL: 'silent', HOST: '127.0.0.1', PORT: '0' };
-  auth = await startAuthService({
+  auth = await authService.start({
     config: loadAuthConfig({
       ...common,
       MONGO_URL: authMongo.url,
@@ -43,7 +43,7 @@ beforeAll(async () => {
     }),
     bus,
   });
-  product = await startProductService({
+  product = await productService.start({
     config: loadProductConfig({
       ...common,
       MONGO_URL: productMongo.url,
@@ -52,7 +52,7 @@ beforeAll(async () => {
     }),
     bus,
   });
-  gw = await startGateway({
+  gw = await gatewayService.start({
     config: loadGatewayConfig({
       ...common,
       JWT_PUBLIC_KEY: keys.publicKey,
