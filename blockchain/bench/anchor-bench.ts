@@ -12,7 +12,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Pool } from 'pg';
-import { createAnchoring, runMigrations } from '@ecom/common';
+import { createAnchoring } from '@ecom/common/anchoring';
+import { runMigrations } from '@ecom/common/postgres';
 import { startEmbeddedChain } from '../src/embedded-chain';
 
 const ADMIN_URL = process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';

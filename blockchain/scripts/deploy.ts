@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ethers, network } from 'hardhat';
-import { AUDIT_ANCHOR_ABI } from '@ecom/common';
+import { AUDIT_ANCHOR_ABI } from '@ecom/common/anchoring';
 import { DEPLOYMENTS_DIR, deploymentFile, type Deployment } from './lib';
 
 async function main(): Promise<void> {

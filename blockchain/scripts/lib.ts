@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Contract } from 'ethers';
 import { ethers, network } from 'hardhat';
-import { AUDIT_ANCHOR_ABI, leafHash, type AnchorReceipt } from '@ecom/common';
+import { AUDIT_ANCHOR_ABI, leafHash, type AnchorReceipt } from '@ecom/common/anchoring';
 
 export interface Deployment {
   network: string;

@@ -6,7 +6,7 @@
  */
 import { Interface } from 'ethers';
 import { ethers } from 'hardhat';
-import { AUDIT_ANCHOR_ABI, type AnchorReceipt } from '@ecom/common';
+import { AUDIT_ANCHOR_ABI, type AnchorReceipt } from '@ecom/common/anchoring';
 import { checkReceipt, gatewayUrl, requireEnv } from './lib';
 
 async function main(): Promise<void> {

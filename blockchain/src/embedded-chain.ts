@@ -4,7 +4,7 @@ import { HDNodeWallet, JsonRpcProvider, Wallet } from 'ethers';
 import { resolveConfig } from 'hardhat/internal/core/config/config-resolution';
 import { createProvider } from 'hardhat/internal/core/providers/construction';
 import { JsonRpcServer } from 'hardhat/internal/hardhat-network/jsonrpc/server';
-import { auditAnchorAt, deployAuditAnchor } from '@ecom/common';
+import { auditAnchorAt, deployAuditAnchor } from '@ecom/common/anchoring';
 
 /** Hardhat's well-known development mnemonic: its accounts are funded on every Hardhat chain. */
 export const HARDHAT_MNEMONIC = 'test test test test test test test test test test test junk';

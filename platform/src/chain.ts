@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Wallet } from 'ethers';
-import { AUDIT_ANCHOR_ABI } from '@ecom/common';
+import { AUDIT_ANCHOR_ABI } from '@ecom/common/anchoring';
 import { repoRoot } from './data-dir';
 
 interface EmbeddedChain {

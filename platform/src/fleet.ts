@@ -1,10 +1,12 @@
-import { loadConfig, type EventBus, type Logger } from '@ecom/common';
-import { loadAuthConfig, startAuthService } from '@ecom/auth-service';
-import { loadProductConfig, startProductService } from '@ecom/product-service';
-import { loadCommentsConfig, startCommentsService } from '@ecom/comments-service';
-import { paymentConfigSchema, startPaymentService } from '@ecom/payment-service';
-import { orderConfigSchema, startOrderService } from '@ecom/order-service';
-import { loadGatewayConfig, startGateway } from '@ecom/gateway';
+import type { EventBus } from '@ecom/common/bus';
+import { loadConfig } from '@ecom/common/config';
+import type { Logger } from '@ecom/common/logging';
+import { authService, loadAuthConfig } from '@ecom/auth-service';
+import { loadProductConfig, productService } from '@ecom/product-service';
+import { commentsService, loadCommentsConfig } from '@ecom/comments-service';
+import { paymentConfigSchema, paymentService } from '@ecom/payment-service';
+import { orderConfigSchema, orderService } from '@ecom/order-service';
+import { gatewayService, loadGatewayConfig } from '@ecom/gateway';
 import type { ChainEndpoint } from './chain';
 import { adminAccount, PORTS } from './demo';
 import type { JwtKeys } from './keys';
@@ -71,11 +73,12 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
     for (const s of stops.reverse()) await s();
     stops.length = 0;
   };
-  const common = { bus: o.bus, logger: undefined };
+  // Every service shares the launcher's bus (owned and closed by the launcher).
+  const common = { bus: o.bus };
   const admin = adminAccount(o.env);
   let sessionFor: SessionSource | undefined;
   try {
-    const auth = await startAuthService({
+    const auth = await authService.start({
       ...common,
       config: loadAuthConfig({
         ...base,
@@ -90,7 +93,7 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
     });
     stops.push(() => auth.stop());
     sessionFor = ({ email }) => auth.accounts.operatorSession(email);
-    const product = await startProductService({
+    const product = await productService.start({
       ...common,
       config: loadProductConfig({
         ...base,
@@ -99,7 +102,7 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
       }),
     });
     stops.push(() => product.stop());
-    const comments = await startCommentsService({
+    const comments = await commentsService.start({
       ...common,
       config: loadCommentsConfig({
         ...base,
@@ -109,7 +112,7 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
       }),
     });
     stops.push(() => comments.stop());
-    const payment = await startPaymentService({
+    const payment = await paymentService.start({
       ...common,
       config: loadConfig(paymentConfigSchema, {
         ...base,
@@ -121,7 +124,7 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
       }),
     });
     stops.push(() => payment.stop());
-    const order = await startOrderService({
+    const order = await orderService.start({
       ...common,
       config: loadConfig(orderConfigSchema, {
         ...base,
@@ -133,7 +136,7 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
       }),
     });
     stops.push(() => order.stop());
-    const gateway = await startGateway({
+    const gateway = await gatewayService.start({
       config: loadGatewayConfig({
         ...base,
         PORT: String(ports.gateway),

@@ -1,4 +1,4 @@
-import { generateEs256KeyPair } from '@ecom/common';
+import { generateEs256KeyPair } from '@ecom/common/auth';
 
 /** `npm run keys`: a fresh ES256 pair as two .env lines (newlines escaped, as .env files need). */
 const { privateKey, publicKey } = generateEs256KeyPair();

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { generateEs256KeyPair, pemFromEnv } from '@ecom/common';
+import { generateEs256KeyPair } from '@ecom/common/auth';
+import { pemFromEnv } from '@ecom/common/config';
 
 export interface JwtKeys {
   privateKey: string;

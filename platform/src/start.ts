@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { createEventBus, createLogger, type EventBus, type Logger } from '@ecom/common';
+import { createEventBus, type EventBus } from '@ecom/common/bus';
+import { createLogger, type Logger } from '@ecom/common/logging';
 import { startChain, type ChainEndpoint } from './chain';
 import { dataDir, ensureDataDir, resetDataDir } from './data-dir';
 import { adminAccount, DEMO_ACCOUNTS, PORTS } from './demo';

@@ -75,13 +75,13 @@ describe('platform restart with the same data dir: anchors verify again on the f
     const anchored = (r: { status: number; body: Anchors }) =>
       r.status === 200 &&
       r.body.records.length >= 2 &&
-      r.body.records.every((x) => x.status === 'verified');
+      r.body.records.every((x) => x.status === 'VERIFIED');
     const before = await until(
       () => api<Anchors>('GET', `/api/blockchain/order/${order.body.id}`, undefined, token),
       anchored,
       60_000,
     );
-    expect(before.body.records.map((r) => r.status)).toEqual(['verified', 'verified']);
+    expect(before.body.records.map((r) => r.status)).toEqual(['VERIFIED', 'VERIFIED']);
 
     await platform!.stop();
     platform = undefined;
@@ -100,14 +100,14 @@ describe('platform restart with the same data dir: anchors verify again on the f
     expect(after.body.records.map((r) => r.sourceId)).toEqual(
       before.body.records.map((r) => r.sourceId),
     );
-    expect(after.body.records.map((r) => r.status)).toEqual(['verified', 'verified']);
+    expect(after.body.records.map((r) => r.status)).toEqual(['VERIFIED', 'VERIFIED']);
     for (const [i, r] of after.body.records.entries()) {
       expect(r.receipt.txHash).not.toBe(before.body.records[i]!.receipt.txHash);
     }
     const tx = after.body.records[1]!.receipt.txHash!;
     const verify = await api<Anchors>('GET', `/api/blockchain/verify/${tx}`, undefined, token);
     expect(verify.status).toBe(200);
-    expect(verify.body.records.every((r) => r.status === 'verified')).toBe(true);
+    expect(verify.body.records.every((r) => r.status === 'VERIFIED')).toBe(true);
     // The old transaction no longer exists on the fresh chain nor in our batches.
     const old = await api<Anchors>(
       'GET',

@@ -103,10 +103,10 @@ describe('platform smoke test: the full flow through the gateway', () => {
       (r) =>
         r.status === 200 &&
         r.body.records.length >= 2 &&
-        r.body.records.every((x) => x.status === 'verified'),
+        r.body.records.every((x) => x.status === 'VERIFIED'),
     );
     expect(anchors.status).toBe(200);
-    expect(anchors.body.records.map((r) => r.status)).toEqual(['verified', 'verified']);
+    expect(anchors.body.records.map((r) => r.status)).toEqual(['VERIFIED', 'VERIFIED']);
     const txHash = anchors.body.records[1]!.receipt.txHash!;
     expect(txHash).toMatch(/^0x[0-9a-f]{64}$/);
     const verified = await api<Anchors & { service: string }>(
@@ -118,7 +118,7 @@ describe('platform smoke test: the full flow through the gateway', () => {
     expect(verified.status).toBe(200);
     expect(verified.body.service).toBe('order'); // answered by payment, which asked order
     expect(verified.body.records.length).toBeGreaterThan(0);
-    expect(verified.body.records.every((r) => r.status === 'verified')).toBe(true);
+    expect(verified.body.records.every((r) => r.status === 'VERIFIED')).toBe(true);
 
     const cancel = await api('PUT', `/api/orders/${order.body.id}/cancel`, {}, token);
     expect(cancel.status).toBe(200);
