@@ -2,17 +2,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Pool } from 'pg';
+import { createEvent, type EventBus, type EventEnvelope } from '@ecom/common/bus';
+import { createLogger } from '@ecom/common/logging';
 import {
   OutboxRelay,
   addToOutbox,
-  createEvent,
-  createLogger,
   outboxMigration,
   runMigrations,
   withTransaction,
-  type EventBus,
-  type EventEnvelope,
-} from '@ecom/common';
+} from '@ecom/common/postgres';
 import { startPostgresStandIn, type PostgresStandIn } from '@ecom/infrastructure/postgres';
 
 /** PGlite behind pglite-socket, reached by pg pools as the payment and order services do. */
