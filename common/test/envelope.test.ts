@@ -2,7 +2,7 @@ import { causedBy, createEvent, parseEnvelope } from '../src/bus';
 import { runWithContext } from '../src/logging';
 
 describe('event envelope', () => {
-  it('builds the DESIGN.md envelope with a v4 id and the context correlation id', () => {
+  it('builds the envelope of docs/events.md with a v4 id and the context correlation id', () => {
     const event = runWithContext({ correlationId: 'corr-12345678' }, () =>
       createEvent('order-service', 'order.created', { orderId: 'o1' }),
     );

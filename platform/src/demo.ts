@@ -24,7 +24,7 @@ export function adminAccount(env: NodeJS.ProcessEnv): {
   };
 }
 
-/** Fixed service ports of the embedded run (DESIGN.md §1). */
+/** Fixed service ports of the embedded run (docs/architecture.md). */
 export const PORTS = {
   gateway: 3000,
   auth: 3001,

@@ -4,6 +4,8 @@ export interface TcpRelay {
   /** `host:port` to connect to instead of the target. */
   address: string;
   port: number;
+  /** `url` (the target's own URL, any scheme) pointed at the relay instead. */
+  relayed(url: string): string;
   /** Drops every open connection and refuses new ones, as a store that went away. */
   cut(): void;
   /** Lets connections through again. */
@@ -15,7 +17,17 @@ export interface TcpRelay {
  * A TCP relay in front of a real server (PostgreSQL, MongoDB, Redis), so a test can make the
  * server vanish for the client without stopping it for every other test.
  */
-export async function startTcpRelay(targetHost: string, targetPort: number): Promise<TcpRelay> {
+export async function startTcpRelay(targetHost: string, targetPort: number): Promise<TcpRelay>;
+/** A relay in front of the server a URL names (`postgres://...`, `mongodb://...`). */
+export async function startTcpRelay(url: string): Promise<TcpRelay>;
+export async function startTcpRelay(target: string, targetPort?: number): Promise<TcpRelay> {
+  let targetHost = target;
+  if (targetPort === undefined) {
+    const u = new URL(target);
+    targetHost = u.hostname;
+    targetPort = Number(u.port);
+  }
+  const port0 = targetPort;
   const sockets = new Set<net.Socket>();
   let cut = false;
   const server = net.createServer((client) => {
@@ -23,7 +35,7 @@ export async function startTcpRelay(targetHost: string, targetPort: number): Pro
       client.destroy();
       return;
     }
-    const upstream = net.connect(targetPort, targetHost);
+    const upstream = net.connect(port0, targetHost);
     sockets.add(client);
     sockets.add(upstream);
     const drop = () => {
@@ -41,6 +53,12 @@ export async function startTcpRelay(targetHost: string, targetPort: number): Pro
   return {
     address: `127.0.0.1:${port}`,
     port,
+    relayed(url) {
+      const u = new URL(url);
+      u.hostname = '127.0.0.1';
+      u.port = String(port);
+      return u.toString();
+    },
     cut() {
       cut = true;
       for (const s of sockets) s.destroy();

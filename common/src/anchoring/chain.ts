@@ -1,7 +1,7 @@
 import { FetchRequest, JsonRpcProvider } from 'ethers';
 
 /**
- * A provider suited to a fast local chain (see DESIGN.md §4): a static network (no network
+ * A provider suited to a fast local chain (blockchain/README.md): a static network (no network
  * re-detection on every call, which hangs when the node is not up yet), a request timeout, no
  * request cache (the default 250 ms cache hands out stale nonces), no JSON-RPC batching (ethers
  * otherwise holds every request 10 ms to batch it, which made one anchor ~90 ms), and a short

@@ -2,7 +2,7 @@ import Joi from 'joi';
 import { randomUUID } from 'node:crypto';
 import { currentCorrelationId, getContext } from '../logging/context';
 
-/** The one envelope every event travels in (DESIGN.md §2). */
+/** The one envelope every event travels in (docs/events.md). */
 export interface EventEnvelope<T = unknown> {
   eventId: string;
   eventType: string;

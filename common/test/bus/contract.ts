@@ -43,7 +43,7 @@ export async function waitFor(
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The bus contract every adapter must meet (DESIGN.md §2, issue 3). */
+/** The bus contract every adapter must meet (docs/architecture.md, "Events"). */
 export function busContract(
   /** Messages outlive their consumer (a closed one gets them when it subscribes again) and its connection. */
   capabilities: { durable: boolean },

@@ -2,7 +2,7 @@ import request from 'supertest';
 import { Saga, bearer, customer, eventually, type BusKind } from './harness';
 
 /**
- * The order saga end to end (DESIGN.md §3) over one bus adapter. Each adapter runs this in a
+ * The order saga end to end (docs/architecture.md) over one bus adapter. Each adapter runs this in a
  * test file of its own so jest runs them in parallel.
  */
 export function sagaSuite(kind: BusKind, url?: string): void {
