@@ -187,10 +187,12 @@ describe('EdgeAuthenticator', () => {
 
   it('remembers a verified token only until it expires', async () => {
     const auth = new EdgeAuthenticator(options, 10);
-    const token = tokenFor(customer, 1);
+    // Two seconds: `exp` is in whole seconds, so the token lives between one and two of them
+    // (one second could run out before the first check on a loaded machine).
+    const token = tokenFor(customer, 2);
     expect(auth.identify(`Bearer ${token}`)).toEqual({ kind: 'user', user: customer });
     expect(auth.identify(`Bearer ${token}`)).toEqual({ kind: 'user', user: customer });
-    await new Promise((r) => setTimeout(r, 2100));
+    await new Promise((r) => setTimeout(r, 3100));
     const later = auth.identify(`Bearer ${token}`);
     expect(later.kind).toBe('rejected');
     if (later.kind === 'rejected') expect(later.error.details).toEqual({ reason: 'expired' });
