@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import request from 'supertest';
-import { generateEs256KeyPair, signAccessToken, type AuthUser } from '../src/auth';
+import type { AuthUser } from '../src/auth';
 import { NotFoundError } from '../src/errors';
 import {
   bindRoutes,
@@ -15,11 +15,7 @@ import {
 } from '../src/http';
 import { createLogger } from '../src/logging';
 import { openApiDocument, openApiFragment, openApiPath } from '../src/openapi';
-
-const keys = generateEs256KeyPair();
-const jwt = { algorithm: 'ES256' as const, key: keys.publicKey, issuer: 'i', audience: 'a' };
-const bearer = (user: AuthUser) =>
-  `Bearer ${signAccessToken(user, { ...jwt, key: keys.privateKey, expiresIn: '5m' })}`;
+import { bearer, testJwtVerify as jwt } from '@ecom/test-support';
 const customer: AuthUser = { id: 'c1', role: 'customer' };
 const admin: AuthUser = { id: 'a1', role: 'admin' };
 

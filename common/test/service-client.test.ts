@@ -1,7 +1,7 @@
 import express from 'express';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { createServiceClient } from '../src/client';
+import { createServiceClient, type ServiceClientOptions } from '../src/client';
 import { DependencyUnavailableError, GatewayTimeoutError } from '../src/errors';
 import { runWithContext } from '../src/logging';
 
@@ -43,9 +43,12 @@ describe('service client', () => {
   afterEach(async () => {
     await upstream.close();
   });
+  /** A client of `product` at the upstream, with `options`. */
+  const productClient = (options: Partial<ServiceClientOptions> = {}) =>
+    createServiceClient({ name: 'product', baseUrl: upstream.url, ...options });
 
   it('returns JSON bodies and forwards the correlation id of the current context', async () => {
-    const client = createServiceClient({ name: 'product', baseUrl: upstream.url });
+    const client = productClient();
     const res = await runWithContext({ correlationId: 'corr-abcdefgh' }, () => client.get('/p/1'));
     expect(res).toMatchObject({ status: 200, body: { ok: true, path: '/p/1' } });
     expect(upstream.calls[0]?.correlationId).toBe('corr-abcdefgh');
@@ -53,11 +56,7 @@ describe('service client', () => {
 
   it('returns 4xx answers as data, without retrying or counting them as failures', async () => {
     upstream.mode = 'notfound';
-    const client = createServiceClient({
-      name: 'product',
-      baseUrl: upstream.url,
-      breaker: { volumeThreshold: 1 },
-    });
+    const client = productClient({ breaker: { volumeThreshold: 1 } });
     for (let i = 0; i < 5; i += 1) expect((await client.get('/p/x')).status).toBe(404);
     expect(upstream.calls).toHaveLength(5);
     expect(client.breaker.opened).toBe(false);
@@ -65,24 +64,14 @@ describe('service client', () => {
 
   it('retries idempotent calls on 5xx, a bounded number of times', async () => {
     upstream.mode = 'fail';
-    const client = createServiceClient({
-      name: 'product',
-      baseUrl: upstream.url,
-      retries: 2,
-      retryDelayMs: 1,
-    });
+    const client = productClient({ retries: 2, retryDelayMs: 1 });
     await expect(client.get('/p/1')).rejects.toBeInstanceOf(DependencyUnavailableError);
     expect(upstream.calls).toHaveLength(3);
   });
 
   it('never retries non-idempotent calls', async () => {
     upstream.mode = 'fail';
-    const client = createServiceClient({
-      name: 'product',
-      baseUrl: upstream.url,
-      retries: 2,
-      retryDelayMs: 1,
-    });
+    const client = productClient({ retries: 2, retryDelayMs: 1 });
     await expect(client.request('/p', { method: 'POST', body: { a: 1 } })).rejects.toBeInstanceOf(
       DependencyUnavailableError,
     );
@@ -91,12 +80,7 @@ describe('service client', () => {
 
   it('aborts slow calls at the timeout with a 504-style error', async () => {
     upstream.mode = 'slow';
-    const client = createServiceClient({
-      name: 'product',
-      baseUrl: upstream.url,
-      timeoutMs: 50,
-      retries: 0,
-    });
+    const client = productClient({ timeoutMs: 50, retries: 0 });
     const started = Date.now();
     const err = await client.get('/p/1').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GatewayTimeoutError);
@@ -105,9 +89,7 @@ describe('service client', () => {
 
   it('opens the breaker after enough failures, fails fast while open, and recovers', async () => {
     upstream.mode = 'fail';
-    const client = createServiceClient({
-      name: 'product',
-      baseUrl: upstream.url,
+    const client = productClient({
       retries: 0,
       breaker: { volumeThreshold: 3, errorThresholdPercentage: 50, resetTimeoutMs: 200 },
     });
@@ -128,7 +110,7 @@ describe('service client', () => {
 
   it('reports an unreachable upstream as unavailable', async () => {
     await upstream.close();
-    const client = createServiceClient({ name: 'product', baseUrl: upstream.url, retries: 0 });
+    const client = productClient({ retries: 0 });
     await expect(client.get('/p/1')).rejects.toBeInstanceOf(DependencyUnavailableError);
     upstream = await startUpstream();
   });

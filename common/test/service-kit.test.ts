@@ -86,6 +86,16 @@ function recordingBus(calls: string[]): InMemoryEventBus {
   return bus;
 }
 
+/** The stop order of a fully started widget service: consumers, workers in reverse, bus, stores. */
+const FULL_STOP = [
+  'stop consumers',
+  'stop sweeper',
+  'stop relay',
+  'close bus',
+  'close cache',
+  'close store',
+];
+
 describe('defineService (the service kit)', () => {
   it('starts in order, serves the app with health and metrics, exposes exports, stops in reverse', async () => {
     const calls: string[] = [];
@@ -118,14 +128,7 @@ describe('defineService (the service kit)', () => {
 
     calls.length = 0;
     await Promise.all([service.stop(), service.stop()]); // once
-    expect(calls).toEqual([
-      'stop consumers',
-      'stop sweeper',
-      'stop relay',
-      'close bus',
-      'close cache',
-      'close store',
-    ]);
+    expect(calls).toEqual(FULL_STOP);
     await expect(request(service.url).get('/api/widgets')).rejects.toThrow();
   });
 
@@ -165,14 +168,7 @@ describe('defineService (the service kit)', () => {
           logger,
         }),
       ).rejects.toThrow(/EADDRINUSE/);
-      expect(calls.slice(calls.indexOf('start sweeper') + 1)).toEqual([
-        'stop consumers',
-        'stop sweeper',
-        'stop relay',
-        'close bus',
-        'close cache',
-        'close store',
-      ]);
+      expect(calls.slice(calls.indexOf('start sweeper') + 1)).toEqual(FULL_STOP);
     } finally {
       blocker.close();
     }

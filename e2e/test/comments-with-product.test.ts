@@ -17,7 +17,8 @@ import {
   productService,
   type RunningProductService,
 } from '@ecom/product-service';
-import { bearer, createTestMongo, testJwtEnv, type TestMongo } from '@ecom/test-support';
+import { bearer, createTestMongo, requestsAs, testServiceEnv } from '@ecom/test-support';
+import type { TestMongo } from '@ecom/test-support';
 
 const seller: AuthUser = { id: 'seller-1', role: 'seller' };
 const admin: AuthUser = { id: 'admin-1', role: 'admin' };
@@ -33,13 +34,7 @@ beforeAll(async () => {
   bus = new InMemoryEventBus({ retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20 } });
   productMongo = await createTestMongo('comments_with_product_p');
   commentsMongo = await createTestMongo('comments_with_product_c');
-  const env = {
-    ...testJwtEnv,
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'silent',
-    HOST: '127.0.0.1',
-    PORT: '0',
-  };
+  const env = { ...testServiceEnv, NODE_ENV: 'test' };
   product = await productService.start({
     config: loadProductConfig({ ...env, MONGO_URL: productMongo.url, CACHE_DRIVER: 'off' }),
     bus,
@@ -68,9 +63,8 @@ const settle = async () => {
 };
 
 async function createProduct(): Promise<string> {
-  const res = await request(product.url)
+  const res = await requestsAs(() => request(product.url), seller)
     .post('/api/products')
-    .set('Authorization', bearer(seller))
     .send({ name: 'Desk lamp', price: 19.99, inventory: 10 });
   expect(res.status).toBe(201);
   return res.body.id as string;

@@ -16,23 +16,14 @@
  * Writes its figures between the gateway markers of docs/benchmarks.md.
  */
 import autocannon from 'autocannon';
-import { execSync, spawn, type ChildProcess } from 'node:child_process';
+import { execSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import net from 'node:net';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
-import { generateEs256KeyPair, signAccessToken } from '@ecom/common/auth';
+import { freePort, loadAverage, measuredOn, tokenFor, writeBenchSection } from '@ecom/test-support';
+import { children, gatewayEnv, startChild, upstreamEnv } from './bench-processes';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
@@ -40,22 +31,9 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const UPSTREAM_KINDS = (process.env.BENCH_UPSTREAMS ?? 'product,stub').split(',') as Array<
   'product' | 'stub'
 >;
-const ROOT = path.resolve(__dirname, '../..');
-const children: ChildProcess[] = [];
 const tempDirs: string[] = [];
 
-const keys = generateEs256KeyPair();
-const sign = (id: string, role: 'customer' | 'seller') =>
-  `Bearer ${signAccessToken(
-    { id, role },
-    {
-      algorithm: 'ES256',
-      key: keys.privateKey,
-      issuer: 'ecom-auth',
-      audience: 'ecom-api',
-      expiresIn: '2h',
-    },
-  )}`;
+const sign = (id: string, role: 'customer' | 'seller') => `Bearer ${tokenFor({ id, role }, '2h')}`;
 const customerAuth = sign('bench-customer', 'customer');
 const sellerAuth = sign('bench-seller', 'seller');
 
@@ -130,32 +108,6 @@ function foreignCpuMeter(pids: Array<number | undefined>) {
     const capacity = (performance.now() - start.at) * os.cpus().length;
     return Math.max(0, busy - start.busy - (ours() - start.ours)) / capacity;
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-/** Starts `node --import tsx <script>` and waits for its one-line JSON readiness report. */
-function startChild<T>(script: string, env: Record<string, string>): Promise<T & { pid?: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    lines.once('line', (line) => resolve({ ...(JSON.parse(line) as T), pid: child.pid }));
-    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
-  });
 }
 
 function ensureNginx(): string {
@@ -297,29 +249,18 @@ const VARIANTS: Variant[] = ['direct', 'gateway', 'gateway+cache', 'nginx', 'bar
 async function benchUpstream(kind: 'product' | 'stub', nginxBin: string, redisUrl?: string) {
   const upstream = await startChild<{ url: string; ids: string[] }>(
     'gateway/bench/upstream-process.ts',
-    {
-      BENCH_UPSTREAM: kind,
-      BENCH_PRODUCTS: '50',
-      JWT_PUBLIC_KEY: keys.publicKey,
-      BENCH_SELLER_AUTH: sellerAuth,
-    },
+    upstreamEnv(kind, sellerAuth),
   );
   const prefix = `gwbench-${randomUUID().slice(0, 8)}`;
-  const gatewayEnv = (cacheTtl: string) => ({
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'info',
-    HOST: '127.0.0.1',
-    PORT: '0',
-    JWT_PUBLIC_KEY: keys.publicKey,
-    PRODUCT_SERVICE_URL: upstream.url,
-    RATE_LIMIT_POINTS: '10000000',
+  const cachingGatewayEnv = (cacheTtl: string) => ({
+    ...gatewayEnv(upstream.url),
     GATEWAY_KEY_PREFIX: prefix,
     GATEWAY_CACHE_TTL_MS: cacheTtl,
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
   });
   const [plain, cached, bare] = await Promise.all([
-    startChild<{ url: string }>('gateway/bench/gateway-process.ts', gatewayEnv('0')),
-    startChild<{ url: string }>('gateway/bench/gateway-process.ts', gatewayEnv('1000')),
+    startChild<{ url: string }>('gateway/bench/gateway-process.ts', cachingGatewayEnv('0')),
+    startChild<{ url: string }>('gateway/bench/gateway-process.ts', cachingGatewayEnv('1000')),
     startChild<{ url: string }>('gateway/bench/bare-proxy-process.ts', {
       BENCH_TARGET: upstream.url,
     }),
@@ -396,10 +337,7 @@ function rows(kind: string, runs: Record<Variant, Run[]>, hitRatio: number): str
 async function main() {
   const nginxBin = ensureNginx();
   const redisUrl = await redisUrlIfReachable();
-  const load1 = os
-    .loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' / ');
+  const load1 = loadAverage();
   const table: string[] = [];
   const summary: string[] = [];
   const foreignShares: number[] = [];
@@ -419,16 +357,9 @@ async function main() {
   const foreignNote = foreignShares.length
     ? `Other processes on the machine used ${Math.round(100 * Math.max(...foreignShares))} % of its CPU during the measured rounds${Math.max(...foreignShares) > 0.1 ? ' (**not a quiet machine: the proxied variants, which need the most CPU, lose the most; compare with care**)' : ''}.`
     : '';
-  const load2 = os
-    .loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' / ');
-  const cpus = os.cpus();
-  const section = [
-    '<!-- bench:gateway:start -->',
-    '## Gateway',
-    '',
-    `Measured ${new Date().toISOString()} on ${cpus[0]?.model ?? 'unknown CPU'} (${cpus.length} cores), ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, ${execSync(`${nginxBin} -v 2>&1`, { encoding: 'utf8' }).trim()}. Load average at the start: ${load1}, at the end: ${load2}. ${foreignNote}`,
+  const load2 = loadAverage();
+  writeBenchSection('gateway', 'Gateway', [
+    `${measuredOn()}, ${execSync(`${nginxBin} -v 2>&1`, { encoding: 'utf8' }).trim()}. Load average at the start: ${load1}, at the end: ${load2}. ${foreignNote}`,
     `Script: \`npm run bench -w gateway\` (\`gateway/bench/gateway-bench.ts\`). GET /api/products/:id over 50 ids, ${CONNECTIONS} connections from autocannon in the bench process; upstream, each gateway, nginx and the bare proxy in processes of their own, all on 127.0.0.1; ${ROUNDS} interleaved rounds of ${SECONDS} s per variant after a 2 s warm-up (medians shown).`,
     `Gateway: JWT (ES256) verified at the edge on every request, rate limit decided in ${redisUrl ? 'Redis (one EVALSHA per request)' : 'memory (Redis unreachable)'}, LOG_LEVEL=info, keep-alive upstream agent. The cached variant sends anonymous reads (only those are cached), TTL 1 s. nginx: 1 worker, upstream keep-alive, access log off. bare hpm: \`express()\` + \`createProxyMiddleware({ target, changeOrigin: true })\`, nothing else (no token check, no rate limit). The product service runs with its memory cache (its default) on the MongoDB stand-in.`,
     '',
@@ -439,16 +370,7 @@ async function main() {
     "Requests/s are medians over the rounds (each round runs the variants in a rotated order); CPU µs/req is the CPU time (user + system, from /proc) the proxy process (gateway, nginx master + worker, or the bare proxy) and the upstream used per request during the run: it varies less than requests/s when other jobs share the cores. bare hpm has no keep-alive agent, so http-proxy sends `Connection: close` upstream and passes the answer's `Connection: close` back: every request opens two new TCP connections, and autocannon counts its reconnect waits into the latency, so the bare p50/p99 are not comparable with the other rows (its requests/s are).",
     '',
     ...summary.map((s) => `- ${s}`),
-    '<!-- bench:gateway:end -->',
-  ].join('\n');
-  console.log(`\n${section}\n`);
-
-  const file = path.join(ROOT, 'docs/benchmarks.md');
-  let doc = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const re = /<!-- bench:gateway:start -->[\s\S]*?<!-- bench:gateway:end -->/;
-  doc = re.test(doc) ? doc.replace(re, section) : `${doc.trimEnd()}\n\n${section}\n`;
-  writeFileSync(file, doc);
-  console.log(`written to ${path.relative(process.cwd(), file)}`);
+  ]);
 }
 
 process.on('exit', () => {

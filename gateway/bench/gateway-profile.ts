@@ -7,38 +7,20 @@
  * PROFILE_UPSTREAM (stub|product), REDIS_URL (default redis://127.0.0.1:6379).
  */
 import autocannon from 'autocannon';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { generateEs256KeyPair, signAccessToken } from '@ecom/common/auth';
+import { tokenFor } from '@ecom/test-support';
+import { children, gatewayEnv, ROOT, startChild, upstreamEnv } from './bench-processes';
 
-const ROOT = path.resolve(__dirname, '../..');
 const SECONDS = Number(process.env.PROFILE_SECONDS ?? 10);
 const dir = process.env.PROFILE_DIR ?? mkdtempSync(path.join(os.tmpdir(), 'gw-profile-'));
-const children: ChildProcess[] = [];
 /** PROFILE_CPU_PROF=0: no profiler, only the CPU the gateway used per request (from /proc). */
 const PROFILE = process.env.PROFILE_CPU_PROF !== '0';
 
 function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-function start(script: string, env: Record<string, string>, nodeArgs: string[] = []) {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(child);
-  return new Promise<{ url: string; ids: string[]; child: ChildProcess }>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', (line) =>
-      resolve({ ...(JSON.parse(line) as { url: string; ids: string[] }), child }),
-    );
-    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
-  });
 }
 
 interface Node {
@@ -109,33 +91,15 @@ function report(file: string) {
 }
 
 async function main() {
-  const keys = generateEs256KeyPair();
-  const auth = `Bearer ${signAccessToken(
-    { id: 'profile-user', role: 'customer' },
-    {
-      algorithm: 'ES256',
-      key: keys.privateKey,
-      issuer: 'ecom-auth',
-      audience: 'ecom-api',
-      expiresIn: '1h',
-    },
-  )}`;
-  const upstream = await start('gateway/bench/upstream-process.ts', {
-    BENCH_UPSTREAM: process.env.PROFILE_UPSTREAM ?? 'stub',
-    BENCH_PRODUCTS: '50',
-    JWT_PUBLIC_KEY: keys.publicKey,
-    BENCH_SELLER_AUTH: auth,
-  });
-  const gateway = await start(
+  const auth = `Bearer ${tokenFor({ id: 'profile-user', role: 'customer' }, '1h')}`;
+  const upstream = await startChild<{ url: string; ids: string[] }>(
+    'gateway/bench/upstream-process.ts',
+    upstreamEnv(process.env.PROFILE_UPSTREAM ?? 'stub', auth),
+  );
+  const gateway = await startChild<{ url: string }>(
     'gateway/bench/gateway-process.ts',
     {
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'info',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      JWT_PUBLIC_KEY: keys.publicKey,
-      PRODUCT_SERVICE_URL: upstream.url,
-      RATE_LIMIT_POINTS: '10000000',
+      ...gatewayEnv(upstream.url),
       GATEWAY_KEY_PREFIX: `gwprofile-${process.pid}`,
       REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     },
@@ -149,7 +113,7 @@ async function main() {
     duration: 2,
     headers: { authorization: auth },
   });
-  const cpuBefore = cpuMs(gateway.child.pid!);
+  const cpuBefore = cpuMs(gateway.pid!);
   const result = await autocannon({
     url: gateway.url,
     connections: 32,
@@ -167,7 +131,7 @@ async function main() {
       },
     ],
   });
-  const cpuPerRequest = ((cpuMs(gateway.child.pid!) - cpuBefore) * 1000) / result.requests.total;
+  const cpuPerRequest = ((cpuMs(gateway.pid!) - cpuBefore) * 1000) / result.requests.total;
   console.log(
     `${result.requests.total} requests, ${result.non2xx} non-2xx, ${Math.round(result.requests.average)} req/s, ` +
       `gateway CPU ${cpuPerRequest.toFixed(0)} µs/req, load ${os.loadavg()[0]!.toFixed(1)}`,

@@ -1,13 +1,18 @@
 import Joi from 'joi';
 import proxyaddr from 'proxy-addr';
 import type { JwtVerifyConfig } from '@ecom/common/auth';
-import { baseConfigKeys, jwtVerifyConfigKeys, loadConfig } from '@ecom/common/config';
+import {
+  baseConfigKeys,
+  httpUrl,
+  jwtVerifyConfigKeys,
+  loadConfig,
+  type BaseConfig,
+} from '@ecom/common/config';
 
-const url = () => Joi.string().uri({ scheme: ['http', 'https'] });
 const positiveInt = () => Joi.number().integer().min(1);
 
 /**
- * Every gateway variable. Upstream URLs default to the local ports of DESIGN.md §1;
+ * Every gateway variable. Upstream URLs default to the local ports of docs/architecture.md;
  * limits, timeouts and the cache are tunable without a rebuild.
  */
 export const gatewayConfigSchema = Joi.object({
@@ -15,11 +20,11 @@ export const gatewayConfigSchema = Joi.object({
   ...jwtVerifyConfigKeys,
   PORT: Joi.number().port().default(3000),
 
-  AUTH_SERVICE_URL: url().default('http://127.0.0.1:3001'),
-  PRODUCT_SERVICE_URL: url().default('http://127.0.0.1:3002'),
-  COMMENTS_SERVICE_URL: url().default('http://127.0.0.1:3003'),
-  PAYMENT_SERVICE_URL: url().default('http://127.0.0.1:3004'),
-  ORDER_SERVICE_URL: url().default('http://127.0.0.1:3005'),
+  AUTH_SERVICE_URL: httpUrl().default('http://127.0.0.1:3001'),
+  PRODUCT_SERVICE_URL: httpUrl().default('http://127.0.0.1:3002'),
+  COMMENTS_SERVICE_URL: httpUrl().default('http://127.0.0.1:3003'),
+  PAYMENT_SERVICE_URL: httpUrl().default('http://127.0.0.1:3004'),
+  ORDER_SERVICE_URL: httpUrl().default('http://127.0.0.1:3005'),
 
   REDIS_URL: Joi.string().uri({ scheme: ['redis', 'rediss'] }),
   /** A rate-limit decision Redis has not answered by then is made in memory instead. */
@@ -70,13 +75,8 @@ export const gatewayConfigSchema = Joi.object({
   GATEWAY_CACHE_MAX_BODY_BYTES: positiveInt().max(10_000_000).default(262_144),
 });
 
-export interface GatewayConfig extends JwtVerifyConfig {
-  NODE_ENV: 'development' | 'test' | 'production';
-  LOG_LEVEL: string;
-  HOST: string;
+export interface GatewayConfig extends BaseConfig, JwtVerifyConfig {
   PORT: number;
-  BODY_LIMIT: string;
-  SHUTDOWN_TIMEOUT_MS: number;
 
   AUTH_SERVICE_URL: string;
   PRODUCT_SERVICE_URL: string;

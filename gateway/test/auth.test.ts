@@ -7,7 +7,6 @@ import {
   algNoneToken,
   AUDIENCE,
   claimsFor,
-  closeStubs,
   customer,
   expiredToken,
   foreignKeyToken,
@@ -15,29 +14,21 @@ import {
   ISSUER,
   keys,
   logger,
-  resetStubs,
-  startStubs,
   tamperedToken,
   testConfig,
   tokenFor,
-  type Stubs,
+  useStubs,
 } from './helpers';
 
-let stubs: Stubs;
+const stubs = useStubs();
 let gateway: Gateway;
 
 beforeAll(async () => {
-  stubs = await startStubs();
   gateway = buildGateway({ config: testConfig(stubs), logger });
 });
 
 afterAll(async () => {
   await gateway.close();
-  await closeStubs(stubs);
-});
-
-beforeEach(() => {
-  resetStubs(stubs);
 });
 
 const touched = () => Object.values(stubs).reduce((n, s) => n + s.received.length, 0);

@@ -1,31 +1,12 @@
 import http from 'node:http';
 import request from 'supertest';
 import { buildGateway, type Gateway } from '../src/app';
-import {
-  closeStubs,
-  customer,
-  logger,
-  resetStubs,
-  sendInPieces,
-  serve,
-  startStubs,
-  testConfig,
-  tokenFor,
-  type Stubs,
-} from './helpers';
+import { customer, logger, sendInPieces, serve, testConfig, tokenFor, useStubs } from './helpers';
 
-let stubs: Stubs;
+const stubs = useStubs();
 let gateway: Gateway;
 const auth = `Bearer ${tokenFor(customer)}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-beforeAll(async () => {
-  stubs = await startStubs();
-});
-
-afterAll(async () => {
-  await closeStubs(stubs);
-});
 
 beforeEach(() => {
   gateway = buildGateway({
@@ -37,7 +18,6 @@ beforeEach(() => {
     }),
     logger,
   });
-  resetStubs(stubs);
 });
 
 afterEach(() => gateway.close());

@@ -3,33 +3,11 @@ import type { Redis } from 'ioredis';
 import { describeIfServer } from '@ecom/infrastructure/testing';
 import { buildGateway, type Gateway } from '../src/app';
 import { createGatewayRedis } from '../src/service';
-import {
-  closeStubs,
-  logger,
-  seller,
-  resetStubs,
-  startStubs,
-  testConfig,
-  tokenFor,
-  uniquePrefix,
-  type Stubs,
-} from './helpers';
+import { logger, seller, testConfig, tokenFor, uniquePrefix, useStubs } from './helpers';
 
-let stubs: Stubs;
+const stubs = useStubs();
 const sellerAuth = `Bearer ${tokenFor(seller)}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-beforeAll(async () => {
-  stubs = await startStubs();
-});
-
-afterAll(async () => {
-  await closeStubs(stubs);
-});
-
-beforeEach(() => {
-  resetStubs(stubs);
-});
 
 const productReads = () => stubs.product.received.filter((r) => r.method === 'GET').length;
 

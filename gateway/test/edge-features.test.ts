@@ -5,25 +5,13 @@ import { SERVICE_APIS, apiDocument } from '../src/apis';
 import { buildGateway } from '../src/app';
 import { createRouteTable } from '../src/routes';
 import { gatewayService, type RunningGateway } from '../src/service';
-import {
-  closeStubs,
-  customer,
-  logger,
-  rawHttp,
-  resetStubs,
-  sendInPieces,
-  startStubs,
-  testConfig,
-  tokenFor,
-  type Stubs,
-} from './helpers';
+import { customer, logger, rawHttp, sendInPieces, testConfig, tokenFor, useStubs } from './helpers';
 
-let stubs: Stubs;
+const stubs = useStubs();
 let gw: RunningGateway;
 const auth = `Bearer ${tokenFor(customer)}`;
 
 beforeAll(async () => {
-  stubs = await startStubs();
   gw = await gatewayService.start({
     config: testConfig(stubs, {
       BODY_LIMIT: '2kb',
@@ -37,11 +25,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await gw.stop();
-  await closeStubs(stubs);
-});
-
-beforeEach(() => {
-  resetStubs(stubs);
 });
 
 /** Sends a body with Transfer-Encoding: chunked (no Content-Length), in pieces. */

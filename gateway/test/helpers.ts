@@ -293,6 +293,20 @@ export async function closeStubs(stubs: Stubs): Promise<void> {
   await Promise.all(Object.values(stubs).map((s) => s.close()));
 }
 
+/**
+ * The stubs of a test file: started before its tests, closed after them, and each test sees
+ * only the requests it caused (the stubs are filled in by the time the file's beforeAll runs).
+ */
+export function useStubs(): Stubs {
+  const stubs = {} as Stubs;
+  beforeAll(async () => {
+    Object.assign(stubs, await startStubs());
+  });
+  afterAll(() => closeStubs(stubs));
+  beforeEach(() => resetStubs(stubs));
+  return stubs;
+}
+
 /** A validated gateway config pointing at the stubs; env-style overrides win. */
 export function testConfig(stubs: Stubs, overrides: Record<string, string> = {}): GatewayConfig {
   return loadGatewayConfig({

@@ -5,27 +5,9 @@ import { describeIfServer } from '@ecom/infrastructure/testing';
 import { buildGateway, type Gateway } from '../src/app';
 import { clientKey } from '../src/client-ip';
 import { createGatewayRedis, gatewayService } from '../src/service';
-import {
-  closeStubs,
-  customer,
-  logger,
-  seller,
-  startStubs,
-  testConfig,
-  tokenFor,
-  uniquePrefix,
-  type Stubs,
-} from './helpers';
+import { customer, logger, seller, testConfig, tokenFor, uniquePrefix, useStubs } from './helpers';
 
-let stubs: Stubs;
-
-beforeAll(async () => {
-  stubs = await startStubs();
-});
-
-afterAll(async () => {
-  await closeStubs(stubs);
-});
+const stubs = useStubs();
 
 const limits = {
   RATE_LIMIT_POINTS: '3',

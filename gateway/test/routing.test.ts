@@ -2,35 +2,27 @@ import request from 'supertest';
 import { buildGateway, type Gateway } from '../src/app';
 import { hasDotSegment } from '../src/routes';
 import {
-  closeStubs,
   customer,
   logger,
   rawHttp,
-  resetStubs,
   serve,
-  startStubs,
   testConfig,
   tokenFor,
+  useStubs,
   type EchoRequest,
   type Stubs,
 } from './helpers';
 
-let stubs: Stubs;
+const stubs = useStubs();
 let gateway: Gateway;
 const auth = `Bearer ${tokenFor(customer)}`;
 
 beforeAll(async () => {
-  stubs = await startStubs();
   gateway = buildGateway({ config: testConfig(stubs, { BODY_LIMIT: '1kb' }), logger });
 });
 
 afterAll(async () => {
   await gateway.close();
-  await closeStubs(stubs);
-});
-
-beforeEach(() => {
-  resetStubs(stubs);
 });
 
 const lastReceived = (name: keyof Stubs): EchoRequest => {
@@ -38,6 +30,17 @@ const lastReceived = (name: keyof Stubs): EchoRequest => {
   expect(list.length).toBeGreaterThan(0);
   return list[list.length - 1]!;
 };
+
+/** `body` as `contentType`, with the customer's token. */
+const sendBody = (method: 'post' | 'put', path: string, contentType: string, body: string) =>
+  request(gateway.handler)
+    [method](path)
+    .set('Authorization', auth)
+    .set('Content-Type', contentType)
+    .send(body);
+/** GET /api/orders/o1 with the customer's token and `headers`: the order stub echoes it. */
+const getOrderWith = (headers: Record<string, string>) =>
+  request(gateway.handler).get('/api/orders/o1').set('Authorization', auth).set(headers);
 
 describe('routing', () => {
   it.each([
@@ -153,11 +156,7 @@ describe('routing', () => {
 describe('bodies, query strings and headers reach the service intact', () => {
   it('forwards a JSON body byte for byte', async () => {
     const raw = '{"b":  [1,2,3],\n "a": "é✓", "nested": {"x": null}}';
-    const res = await request(gateway.handler)
-      .post('/api/orders')
-      .set('Authorization', auth)
-      .set('Content-Type', 'application/json')
-      .send(raw);
+    const res = await sendBody('post', '/api/orders', 'application/json', raw);
     expect(res.status).toBe(200);
     expect(res.body.body).toBe(raw);
     expect(res.body.headers['content-type']).toBe('application/json');
@@ -165,20 +164,12 @@ describe('bodies, query strings and headers reach the service intact', () => {
   });
 
   it('forwards malformed JSON unparsed, so the service answers its own 400', async () => {
-    const res = await request(gateway.handler)
-      .post('/api/orders')
-      .set('Authorization', auth)
-      .set('Content-Type', 'application/json')
-      .send('{"not json');
+    const res = await sendBody('post', '/api/orders', 'application/json', '{"not json');
     expect(res.body.body).toBe('{"not json');
   });
 
   it('forwards non-JSON bodies untouched', async () => {
-    const res = await request(gateway.handler)
-      .put('/api/products/p1')
-      .set('Authorization', auth)
-      .set('Content-Type', 'text/plain')
-      .send('plain text body');
+    const res = await sendBody('put', '/api/products/p1', 'text/plain', 'plain text body');
     expect(res.body.body).toBe('plain text body');
   });
 
@@ -190,12 +181,11 @@ describe('bodies, query strings and headers reach the service intact', () => {
   });
 
   it('forwards custom headers and Authorization as is', async () => {
-    const res = await request(gateway.handler)
-      .get('/api/orders/o1')
-      .set('Authorization', auth)
-      .set('X-Custom-Thing', 'kept')
-      .set('Idempotency-Key', 'idem-123')
-      .set('Accept-Language', 'de');
+    const res = await getOrderWith({
+      'X-Custom-Thing': 'kept',
+      'Idempotency-Key': 'idem-123',
+      'Accept-Language': 'de',
+    });
     const got = res.body.headers;
     expect(got.authorization).toBe(auth);
     expect(got['x-custom-thing']).toBe('kept');
@@ -205,14 +195,13 @@ describe('bodies, query strings and headers reach the service intact', () => {
   });
 
   it('strips identity headers sent by clients', async () => {
-    const res = await request(gateway.handler)
-      .get('/api/orders/o1')
-      .set('Authorization', auth)
-      .set('X-User-Id', 'admin-1')
-      .set('X-User-Role', 'admin')
-      .set('X-User-Email', 'root@example.com')
-      .set('X-Auth-User', 'admin')
-      .set('X-Auth-Roles', 'admin');
+    const res = await getOrderWith({
+      'X-User-Id': 'admin-1',
+      'X-User-Role': 'admin',
+      'X-User-Email': 'root@example.com',
+      'X-Auth-User': 'admin',
+      'X-Auth-Roles': 'admin',
+    });
     const got = res.body.headers;
     for (const name of [
       'x-user-id',
@@ -227,19 +216,18 @@ describe('bodies, query strings and headers reach the service intact', () => {
   });
 
   it('strips every spelling of an identity header (case, underscores, other conventions)', async () => {
-    const res = await request(gateway.handler)
-      .get('/api/orders/o1')
-      .set('Authorization', auth)
-      .set('X_User_Id', 'admin-1')
-      .set('x-USER-roles', 'admin')
-      .set('X-Forwarded-User', 'admin')
-      .set('X-Remote-User', 'admin')
-      .set('Remote-User', 'admin')
-      .set('X-Authenticated-Userid', 'admin')
-      .set('X-Forwarded-Groups', 'admins')
-      .set('X-Forwarded-Access-Token', 'tok')
-      .set('X-Username', 'admin')
-      .set('X-User-Agent', 'kept-app/1.0');
+    const res = await getOrderWith({
+      X_User_Id: 'admin-1',
+      'x-USER-roles': 'admin',
+      'X-Forwarded-User': 'admin',
+      'X-Remote-User': 'admin',
+      'Remote-User': 'admin',
+      'X-Authenticated-Userid': 'admin',
+      'X-Forwarded-Groups': 'admins',
+      'X-Forwarded-Access-Token': 'tok',
+      'X-Username': 'admin',
+      'X-User-Agent': 'kept-app/1.0',
+    });
     const got = res.body.headers;
     expect(Object.keys(got).filter((n) => /user|groups|access-token/i.test(n))).toEqual([
       'x-user-agent',
@@ -268,12 +256,11 @@ describe('bodies, query strings and headers reach the service intact', () => {
   });
 
   it('drops hop-by-hop headers sent by the client', async () => {
-    const res = await request(gateway.handler)
-      .get('/api/orders/o1')
-      .set('Authorization', auth)
-      .set('Keep-Alive', 'timeout=999')
-      .set('TE', 'trailers')
-      .set('Proxy-Connection', 'keep-alive');
+    const res = await getOrderWith({
+      'Keep-Alive': 'timeout=999',
+      TE: 'trailers',
+      'Proxy-Connection': 'keep-alive',
+    });
     const got = res.body.headers;
     expect(res.status).toBe(200);
     for (const name of ['keep-alive', 'te', 'proxy-connection']) {
@@ -282,13 +269,12 @@ describe('bodies, query strings and headers reach the service intact', () => {
   });
 
   it("TRUST_PROXY=false: the client's forwarding headers are replaced by the gateway's own", async () => {
-    const res = await request(gateway.handler)
-      .get('/api/orders/o1')
-      .set('Authorization', auth)
-      .set('X-Forwarded-For', '6.6.6.6')
-      .set('X-Forwarded-Host', 'evil.example')
-      .set('X-Forwarded-Proto', 'https')
-      .set('Forwarded', 'for=6.6.6.6;proto=https');
+    const res = await getOrderWith({
+      'X-Forwarded-For': '6.6.6.6',
+      'X-Forwarded-Host': 'evil.example',
+      'X-Forwarded-Proto': 'https',
+      Forwarded: 'for=6.6.6.6;proto=https',
+    });
     const got = res.body.headers;
     expect(got['x-forwarded-for']).toMatch(/^(::ffff:)?127\.0\.0\.1$/);
     expect(got['x-forwarded-host']).not.toBe('evil.example');
@@ -344,17 +330,13 @@ describe('bodies, query strings and headers reach the service intact', () => {
   });
 
   it('accepts well-formed ids from the caller and refuses injected ones', async () => {
-    const res = await request(gateway.handler)
-      .get('/api/orders/o1')
-      .set('Authorization', auth)
-      .set('X-Request-Id', 'client-request-0001')
-      .set('X-Correlation-Id', 'client-correlation-0001');
+    const res = await getOrderWith({
+      'X-Request-Id': 'client-request-0001',
+      'X-Correlation-Id': 'client-correlation-0001',
+    });
     expect(res.headers['x-request-id']).toBe('client-request-0001');
     expect(res.body.headers['x-correlation-id']).toBe('client-correlation-0001');
-    const bad = await request(gateway.handler)
-      .get('/api/orders/o1')
-      .set('Authorization', auth)
-      .set('X-Request-Id', 'bad id\twith spaces');
+    const bad = await getOrderWith({ 'X-Request-Id': 'bad id\twith spaces' });
     expect(bad.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/); // a fresh id, not the injected one
     expect(bad.body.headers['x-request-id']).toBe(bad.headers['x-request-id']);
   });
@@ -405,11 +387,12 @@ describe('upstream answers pass through unchanged', () => {
 
 describe('body size limit (BODY_LIMIT=1kb)', () => {
   it('refuses a declared Content-Length above the limit before the upstream sees it', async () => {
-    const res = await request(gateway.handler)
-      .post('/api/orders')
-      .set('Authorization', auth)
-      .set('Content-Type', 'application/json')
-      .send(JSON.stringify({ pad: 'x'.repeat(2000) }));
+    const res = await sendBody(
+      'post',
+      '/api/orders',
+      'application/json',
+      JSON.stringify({ pad: 'x'.repeat(2000) }),
+    );
     expect(res.status).toBe(413);
     expect(res.body.error.code).toBe('PAYLOAD_TOO_LARGE');
     expect(stubs.order.received.length).toBe(0);
@@ -417,11 +400,7 @@ describe('body size limit (BODY_LIMIT=1kb)', () => {
 
   it('passes a body at the limit', async () => {
     const body = 'y'.repeat(1024);
-    const res = await request(gateway.handler)
-      .post('/api/orders')
-      .set('Authorization', auth)
-      .set('Content-Type', 'text/plain')
-      .send(body);
+    const res = await sendBody('post', '/api/orders', 'text/plain', body);
     expect(res.status).toBe(200);
     expect(res.body.bodyBytes).toBe(1024);
   });

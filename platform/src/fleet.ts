@@ -23,7 +23,7 @@ export interface FleetOptions {
   paymentDbUrl: string;
   chain: ChainEndpoint;
   logger: Logger;
-  /** Defaults to the fixed ports of DESIGN.md; tests pass their own. */
+  /** Defaults to the fixed ports (docs/architecture.md); tests pass their own. */
   ports?: Record<ServiceName, number>;
 }
 

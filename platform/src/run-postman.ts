@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from './data-dir';
 import { startPlatform } from './start';
+import { EXTERNAL_SERVER_VARIABLES } from './stores';
 
 interface NewmanSummary {
   run: {
@@ -20,16 +21,6 @@ type Newman = {
   ): void;
 };
 
-// Servers the CI machine has, which a fresh machine's `npm start` would not use.
-const EXTERNAL = [
-  'MONGO_URL',
-  'POSTGRES_URL',
-  'REDIS_URL',
-  'AMQP_URL',
-  'BLOCKCHAIN_RPC_URL',
-  'EVENT_BUS',
-];
-
 /**
  * `npm run test:postman`: starts the platform as `npm start` does (fresh data directory,
  * embedded everything) and runs docs/postman/collection.json against it with newman.
@@ -39,7 +30,8 @@ async function main(): Promise<void> {
   const newman = require('newman') as Newman;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecom-postman-'));
   const env = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !EXTERNAL.includes(k)),
+    // Servers the CI machine has, which a fresh machine's `npm start` would not use.
+    Object.entries(process.env).filter(([k]) => !EXTERNAL_SERVER_VARIABLES.includes(k)),
   ) as NodeJS.ProcessEnv;
   const platform = await startPlatform({
     env: { ...env, DATA_DIR: dataDir, LOG_LEVEL: process.env.LOG_LEVEL ?? 'error' },

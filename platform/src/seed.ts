@@ -20,14 +20,13 @@ export function httpLogin(authUrl: string): SessionSource {
     (await call<Session>('POST', `${authUrl}/api/auth/login`, { email, password })).body;
 }
 
-/** A JSON call that throws with the answer's error body on an unexpected status. */
-async function call<T>(
+/** A JSON request, with `token` as its bearer; the answer's status, text and parsed body. */
+export async function requestJson<T>(
   method: string,
   url: string,
   body?: unknown,
   token?: string,
-  okStatuses: number[] = [200, 201],
-): Promise<{ status: number; body: T }> {
+): Promise<{ status: number; text: string; body: T | undefined }> {
   const res = await fetch(url, {
     method,
     headers: {
@@ -37,11 +36,22 @@ async function call<T>(
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
-  const parsed = (text ? JSON.parse(text) : undefined) as T;
-  if (!okStatuses.includes(res.status)) {
-    throw new Error(`seed: ${method} ${url} answered ${res.status}: ${text.slice(0, 300)}`);
+  return { status: res.status, text, body: text ? (JSON.parse(text) as T) : undefined };
+}
+
+/** A JSON call that throws with the answer's error body on an unexpected status. */
+async function call<T>(
+  method: string,
+  url: string,
+  body?: unknown,
+  token?: string,
+  okStatuses: number[] = [200, 201],
+): Promise<{ status: number; body: T }> {
+  const { status, text, body: parsed } = await requestJson<T>(method, url, body, token);
+  if (!okStatuses.includes(status)) {
+    throw new Error(`seed: ${method} ${url} answered ${status}: ${text.slice(0, 300)}`);
   }
-  return { status: res.status, body: parsed };
+  return { status, body: parsed as T };
 }
 
 /** Registers the account, or takes a session for it when it already exists (re-runnable). */

@@ -11,6 +11,19 @@ export interface StoreEndpoint {
 
 const noop = async () => undefined;
 
+/**
+ * The variables that point the platform at servers instead of its embedded stand-ins: what a
+ * run "as on a fresh machine" (npm run test:postman, the platform tests) leaves out.
+ */
+export const EXTERNAL_SERVER_VARIABLES = [
+  'MONGO_URL',
+  'POSTGRES_URL',
+  'REDIS_URL',
+  'AMQP_URL',
+  'BLOCKCHAIN_RPC_URL',
+  'EVENT_BUS',
+];
+
 /** MONGO_URL (a server URL; each service gets its own database on it) or the stand-in. */
 export async function startMongo(
   dir: string,

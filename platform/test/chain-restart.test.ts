@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { DEMO_ACCOUNTS } from '../src/demo';
 import { startPlatform, type Platform } from '../src/start';
 import { gatewayClient, until } from './gateway-client';
-import { embeddedEnv, platformPorts, tempDataDir } from './support';
+import { embeddedEnv, platformPorts, tempDataDir, testAddress } from './support';
 
 // Issue 9's restart rule for anchoring: the embedded chain keeps nothing across restarts, the
 // services' databases do (same data dir). After a restart the contract is deployed again on a
@@ -61,13 +61,7 @@ describe('platform restart with the same data dir: anchors verify again on the f
       {
         items: [{ productId: products.body.items[0]!.id, quantity: 1 }],
         payment: { method: 'card', token: 'tok_visa' },
-        shippingAddress: {
-          name: 'Restart',
-          line1: '1 Main St',
-          city: 'Springfield',
-          postalCode: '12345',
-          country: 'US',
-        },
+        shippingAddress: testAddress('Restart'),
       },
       token,
     );

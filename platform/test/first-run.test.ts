@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DEMO_ACCOUNTS } from '../src/demo';
 import { startPlatform, type Platform } from '../src/start';
-import { gatewayClient, until } from './gateway-client';
+import { gatewayClient, untilOrderStatus } from './gateway-client';
 import { embeddedEnv, platformPorts, tempDataDir } from './support';
 
 // A newcomer's first runs: their own admin on a fresh data directory, restarts, a seed that
@@ -183,10 +183,7 @@ describe("the original brief's curl examples, unchanged, against a fresh platfor
     expect(order.status).toBe(201);
     expect(order.body.shippingAddress).toMatchObject({ name: 'John Doe', line1: '1 Main St' });
     // No payment details: reserved and waiting for the customer to pay.
-    const waiting = await until(
-      () => brief<{ status: string }>('GET', `/api/orders/${order.body.id}`, undefined, token),
-      (r) => r.body.status === 'AWAITING_PAYMENT',
-    );
+    const waiting = await untilOrderStatus(brief, order.body.id, token, 'AWAITING_PAYMENT');
     expect(waiting.body.status).toBe('AWAITING_PAYMENT');
     const paid = await brief(
       'POST',
@@ -195,10 +192,7 @@ describe("the original brief's curl examples, unchanged, against a fresh platfor
       token,
     );
     expect(paid.status).toBeLessThan(300);
-    const confirmed = await until(
-      () => brief<{ status: string }>('GET', `/api/orders/${order.body.id}`, undefined, token),
-      (r) => r.body.status === 'CONFIRMED',
-    );
+    const confirmed = await untilOrderStatus(brief, order.body.id, token, 'CONFIRMED');
     expect(confirmed.body.status).toBe('CONFIRMED');
   });
 

@@ -1,3 +1,6 @@
+import { eventually } from '@ecom/test-support';
+import { requestJson } from '../src/seed';
+
 /** JSON calls to a started platform's gateway, shared by the platform tests. */
 export function gatewayClient(gateway: string) {
   return async function api<T = Record<string, unknown>>(
@@ -6,29 +9,40 @@ export function gatewayClient(gateway: string) {
     body?: unknown,
     token?: string,
   ): Promise<{ status: number; body: T }> {
-    const res = await fetch(`${gateway}${url}`, {
-      method,
-      headers: {
-        'content-type': 'application/json',
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
+    const res = await requestJson<T>(method, `${gateway}${url}`, body, token);
+    return { status: res.status, body: res.body ?? ({} as T) };
   };
 }
 
-/** Polls `fn` until `ok` holds or `ms` pass; returns the last value (the caller asserts on it). */
+/** Polls the order, as `token`'s user, until its status is `status` (or the wait ends). */
+export function untilOrderStatus(
+  api: ReturnType<typeof gatewayClient>,
+  orderId: string,
+  token: string,
+  status: string,
+) {
+  return until(
+    () => api<{ status: string }>('GET', `/api/orders/${orderId}`, undefined, token),
+    (r) => r.body.status === status,
+  );
+}
+
+/**
+ * Polls `fn` until `ok` holds or `ms` pass; returns the last value either way, so the caller's
+ * own assertion says what was wrong.
+ */
 export async function until<T>(
   fn: () => Promise<T>,
   ok: (v: T) => boolean,
   ms = 20_000,
 ): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await fn();
-    if (ok(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  let last!: T;
+  await eventually(
+    async () => {
+      last = await fn();
+      return ok(last);
+    },
+    { timeoutMs: ms, intervalMs: 100 },
+  ).catch(() => undefined);
+  return last;
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Ajv from 'ajv';
 import { SERVICE_APIS, apiDocument } from '@ecom/gateway';
+import { jsonSchemaOf } from '@ecom/test-support';
 import { buildPostman, FLOW, operationFor } from '../src/postman';
 
 const dir = path.resolve(__dirname, '../../docs/postman');
@@ -23,26 +24,6 @@ const substitute = (value: unknown): unknown =>
       return SAMPLES[name]!;
     }),
   );
-
-/** OpenAPI 3.0's dialect to the JSON Schema ajv reads: boolean exclusive bounds, `nullable`. */
-function jsonSchemaOf(schema: unknown): unknown {
-  if (Array.isArray(schema)) return schema.map(jsonSchemaOf);
-  if (!schema || typeof schema !== 'object') return schema;
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(schema)) out[key] = jsonSchemaOf(value);
-  for (const [bound, limit] of [
-    ['exclusiveMinimum', 'minimum'],
-    ['exclusiveMaximum', 'maximum'],
-  ] as const) {
-    if (out[bound] === true) {
-      out[bound] = out[limit];
-      delete out[limit];
-    } else if (out[bound] === false) delete out[bound];
-  }
-  if (out.nullable === true && typeof out.type === 'string') out.type = [out.type, 'null'];
-  delete out.nullable;
-  return out;
-}
 
 describe('the Postman collection', () => {
   it('is what `npm run postman` generates from the API specs (regenerate after changing a route)', () => {

@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DEMO_ACCOUNTS } from '../src/demo';
 import { startPlatform, type Platform } from '../src/start';
-import { gatewayClient, until } from './gateway-client';
-import { embeddedEnv, platformPorts, tempDataDir } from './support';
+import { gatewayClient, until, untilOrderStatus } from './gateway-client';
+import { embeddedEnv, platformPorts, tempDataDir, testAddress } from './support';
 
 // The platform exactly as `npm start` runs it on a fresh machine (embedded stores, embedded
 // chain, in-memory bus), on its own ports so it can run beside a developer's `npm start`.
@@ -73,21 +73,12 @@ describe('platform smoke test: the full flow through the gateway', () => {
       {
         items: [{ productId, quantity: 2 }],
         payment: { method: 'card', token: 'tok_visa' },
-        shippingAddress: {
-          name: 'Smoke',
-          line1: '1 Main St',
-          city: 'Springfield',
-          postalCode: '12345',
-          country: 'US',
-        },
+        shippingAddress: testAddress('Smoke'),
       },
       token,
     );
     expect(order.status).toBe(201);
-    const confirmed = await until(
-      () => api<{ status: string }>('GET', `/api/orders/${order.body.id}`, undefined, token),
-      (r) => r.body.status === 'CONFIRMED',
-    );
+    const confirmed = await untilOrderStatus(api, order.body.id, token, 'CONFIRMED');
     expect(confirmed.body.status).toBe('CONFIRMED');
     const after = await api<{ inventory: { available: number } }>(
       'GET',
@@ -172,27 +163,12 @@ describe('platform smoke test: the full flow through the gateway', () => {
       {
         items: [{ productId, quantity: 1 }],
         payment: { method: 'card', token: 'tok_chargeDeclined' },
-        shippingAddress: {
-          name: 'Smoke',
-          line1: '1 Main St',
-          city: 'Springfield',
-          postalCode: '12345',
-          country: 'US',
-        },
+        shippingAddress: testAddress('Smoke'),
       },
       login.body.accessToken,
     );
     expect(order.status).toBe(201);
-    const failed = await until(
-      () =>
-        api<{ status: string }>(
-          'GET',
-          `/api/orders/${order.body.id}`,
-          undefined,
-          login.body.accessToken,
-        ),
-      (r) => r.body.status === 'FAILED',
-    );
+    const failed = await untilOrderStatus(api, order.body.id, login.body.accessToken, 'FAILED');
     expect(failed.body.status).toBe('FAILED');
     const after = await until(
       () => api<{ inventory: { available: number } }>('GET', `/api/products/${productId}`),

@@ -2,19 +2,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { RunningPorts } from '../src/start';
+import { EXTERNAL_SERVER_VARIABLES } from '../src/stores';
 
-/** Variables that would make a test platform use a developer's servers instead of stand-ins. */
-const EXTERNAL = [
-  'MONGO_URL',
-  'POSTGRES_URL',
-  'REDIS_URL',
-  'AMQP_URL',
-  'BLOCKCHAIN_RPC_URL',
-  'EVENT_BUS',
-  'ADMIN_EMAIL',
-  'ADMIN_PASSWORD',
-  'ADMIN_NAME',
-];
+/** Variables that would make a test platform use a developer's servers or admin instead. */
+const EXTERNAL = [...EXTERNAL_SERVER_VARIABLES, 'ADMIN_EMAIL', 'ADMIN_PASSWORD', 'ADMIN_NAME'];
 
 /**
  * Ports of a test platform: `base` (gateway), base+1..5 (services), base+17 (MongoDB),
@@ -48,6 +39,15 @@ export function embeddedEnv(dataDir: string, extra: NodeJS.ProcessEnv = {}): Nod
     ...extra,
   } as NodeJS.ProcessEnv;
 }
+
+/** A shipping address for a test order, in `name`'s name. */
+export const testAddress = (name: string) => ({
+  name,
+  line1: '1 Main St',
+  city: 'Springfield',
+  postalCode: '12345',
+  country: 'US',
+});
 
 export function tempDataDir(label: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `ecom-${label}-`));

@@ -1,5 +1,7 @@
 export * from './eventually';
 export * from './tokens';
+export * from './service-env';
+export * from './flaky-bus';
 export * from './http-stub';
 export * from './event-spy';
 export {
@@ -11,3 +13,8 @@ export {
   type TestPostgres,
 } from '@ecom/infrastructure/testing';
 export * from './tcp-relay';
+export * from './ports';
+export * from './bench';
+export * from './json-schema';
+export * from './recording-anchor';
+export * from './health';

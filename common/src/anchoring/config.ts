@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import Joi from 'joi';
 import type { Pool } from 'pg';
+import { httpUrl } from '../config/schemas';
 import type { AnchorLogger } from './anchorer';
 import { createAnchoring, type Anchoring, type RecordTypeConfig } from './anchoring';
 
@@ -10,7 +11,7 @@ import { createAnchoring, type Anchoring, type RecordTypeConfig } from './anchor
  * answer 503); the embedded launcher passes the URL of the chain it started.
  */
 export const anchoringConfigKeys = {
-  BLOCKCHAIN_RPC_URL: Joi.string().uri({ scheme: ['http', 'https'] }),
+  BLOCKCHAIN_RPC_URL: httpUrl(),
   /** One key per service: one writer per key. */
   ANCHOR_PRIVATE_KEY: Joi.string()
     .pattern(/^0x[0-9a-fA-F]{64}$/)

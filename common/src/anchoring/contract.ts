@@ -1,7 +1,9 @@
 import { Contract, ContractFactory, type ContractRunner, type Signer } from 'ethers';
-import { AUDIT_ANCHOR_ABI, AUDIT_ANCHOR_BYTECODE } from './audit-anchor-artifact';
+// The compiled contract, exported from Hardhat's artifact so that no service needs Hardhat.
+import artifact from './audit-anchor-artifact.json';
 
-export { AUDIT_ANCHOR_ABI, AUDIT_ANCHOR_BYTECODE };
+export const AUDIT_ANCHOR_ABI = artifact.abi;
+export const AUDIT_ANCHOR_BYTECODE = artifact.bytecode;
 
 /** On-chain anchor of a root (blockNumber 0 = not anchored). */
 export interface OnChainAnchor {

@@ -9,3 +9,4 @@ export * from './store';
 export * from './verify';
 export * from './config';
 export * from './sink';
+export * from './service-anchoring';

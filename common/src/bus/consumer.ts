@@ -20,13 +20,17 @@ export interface ConsumerObserver {
 /** An event whose payload was checked against its contract (docs/events.md). */
 export type ContractEvent<T extends EventType> = EventEnvelope<EventPayloads[T]>;
 
-export interface TrackedSubscription<T extends EventType> {
+/** What a service's consumer wiring is given by the kit: the bus, a logger, the metrics observer. */
+export interface ConsumerDeps {
   bus: EventBus;
+  logger: Logger;
+  observer?: ConsumerObserver;
+}
+
+export interface TrackedSubscription<T extends EventType> extends ConsumerDeps {
   /** Consumer group on the bus (the service's name). */
   group: string;
   eventTypes: readonly T[];
-  logger: Logger;
-  observer?: ConsumerObserver;
   /** Runs one validated event; throwing makes the bus retry it (or dead-letter it at once for a PermanentEventError). */
   run: (event: ContractEvent<T>) => Promise<HandleOutcome>;
 }

@@ -1,7 +1,7 @@
 import type { Logger } from '../logging/logger';
 import { runWithContext } from '../logging/context';
 import type { EventEnvelope } from './envelope';
-import type { EventHandler } from './types';
+import { isPermanentFailure, type EventHandler, type RetryPolicy } from './types';
 
 /**
  * Runs a handler inside the event's context (its correlation id; itself as the cause of any
@@ -41,6 +41,34 @@ export async function dispatchEvent(
       }
     },
   );
+}
+
+/** A failed delivery: the reason, and whether it is dead-lettered now rather than retried. */
+export interface DeliveryFailure {
+  reason: string;
+  deadLetter: boolean;
+}
+
+/**
+ * dispatchEvent for an adapter: null once handled; on failure, dead-letter when the attempts
+ * are used up or no retry can fix it (PermanentEventError), else retry.
+ */
+export async function dispatchDelivery(
+  logger: Logger,
+  subscription: { group: string; handler: EventHandler },
+  event: EventEnvelope,
+  attempt: number,
+  policy: RetryPolicy,
+): Promise<DeliveryFailure | null> {
+  try {
+    await dispatchEvent(logger, subscription.group, subscription.handler, event, attempt);
+    return null;
+  } catch (err) {
+    return {
+      reason: err instanceof Error ? err.message : String(err),
+      deadLetter: attempt >= policy.maxAttempts || isPermanentFailure(err),
+    };
+  }
 }
 
 /** Tracks in-flight handler promises so close() can wait for them. */

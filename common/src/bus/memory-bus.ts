@@ -1,15 +1,8 @@
 import { createLogger, type Logger } from '../logging/logger';
 import { parseEnvelope, type EventEnvelope } from './envelope';
-import { dispatchEvent, InFlight } from './dispatch';
-import {
-  DEFAULT_RETRY_POLICY,
-  isPermanentFailure,
-  retryDelayMs,
-  type DeadLetter,
-  type EventBus,
-  type RetryPolicy,
-  type SubscribeOptions,
-} from './types';
+import { dispatchDelivery, InFlight } from './dispatch';
+import { DEFAULT_RETRY_POLICY, retryDelayMs } from './types';
+import type { DeadLetter, EventBus, RetryPolicy, SubscribeOptions } from './types';
 
 interface Subscription extends SubscribeOptions {
   types: Set<string>;
@@ -121,16 +114,9 @@ export class InMemoryEventBus implements EventBus {
       this.deadLetter(sub, parsed.reason, attempt, undefined, raw);
       return;
     }
-    try {
-      await dispatchEvent(this.logger, sub.group, sub.handler, parsed.event, attempt);
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
-      if (attempt >= this.policy.maxAttempts || isPermanentFailure(err)) {
-        this.deadLetter(sub, reason, attempt, parsed.event);
-      } else {
-        this.schedule(sub, raw, attempt + 1, retryDelayMs(this.policy, attempt));
-      }
-    }
+    const failure = await dispatchDelivery(this.logger, sub, parsed.event, attempt, this.policy);
+    if (failure?.deadLetter) this.deadLetter(sub, failure.reason, attempt, parsed.event);
+    else if (failure) this.schedule(sub, raw, attempt + 1, retryDelayMs(this.policy, attempt));
   }
 
   private deadLetter(

@@ -1,5 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import Joi from 'joi';
+import type { JwtVerifyConfig } from '../auth/config';
+import type { EventBusConfig } from '../bus/factory';
 
 /** Variables every service and the gateway share. Spread into a service's own schema. */
 export const baseConfigKeys = {
@@ -11,6 +13,15 @@ export const baseConfigKeys = {
     .default('100kb'),
   SHUTDOWN_TIMEOUT_MS: Joi.number().integer().min(0).default(10000),
 };
+
+/** The variables of baseConfigKeys, validated. */
+export interface BaseConfig {
+  NODE_ENV: 'development' | 'test' | 'production';
+  LOG_LEVEL: string;
+  HOST: string;
+  BODY_LIMIT: string;
+  SHUTDOWN_TIMEOUT_MS: number;
+}
 
 /** JWT verification settings (every service verifies tokens itself; only auth signs). */
 export const jwtVerifyConfigKeys = {
@@ -65,6 +76,49 @@ export const busConfigKeys = {
       then: Joi.required(),
     }),
 };
+
+/** An http(s) URL: another service's address. */
+export const httpUrl = () => Joi.string().uri({ scheme: ['http', 'https'] });
+
+/**
+ * The variables of a service on the kit: the shared ones, token verification, the bus and its
+ * port. Spread into the service's own schema.
+ */
+export const serviceConfigKeys = (defaultPort: number) => ({
+  ...baseConfigKeys,
+  ...jwtVerifyConfigKeys,
+  ...busConfigKeys,
+  PORT: Joi.number().port().default(defaultPort),
+});
+
+/** The variables of serviceConfigKeys, validated. */
+export interface ServiceConfig extends BaseConfig, JwtVerifyConfig, EventBusConfig {
+  PORT: number;
+}
+
+/** The PostgreSQL database a service owns; `database` on the local server by default. */
+export const postgresConfigKeys = (database: string) => ({
+  DATABASE_URL: Joi.string()
+    .uri({ scheme: ['postgres', 'postgresql'] })
+    .default(`postgres://postgres@127.0.0.1:5432/${database}`),
+  DATABASE_POOL_MAX: Joi.number().integer().min(1).max(100).default(10),
+});
+
+export interface PostgresConfig {
+  DATABASE_URL: string;
+  DATABASE_POOL_MAX: number;
+}
+
+/** The MongoDB database a service owns; `database` on the local server by default. */
+export const mongoConfigKeys = (database: string) => ({
+  MONGO_URL: Joi.string()
+    .uri({ scheme: ['mongodb', 'mongodb+srv'] })
+    .default(`mongodb://127.0.0.1:27017/${database}`),
+});
+
+export interface MongoConfig {
+  MONGO_URL: string;
+}
 
 /** PEM values often arrive with literal "\n" in env files; restore the newlines. */
 export function pemFromEnv(value: string | undefined): string | undefined {

@@ -14,35 +14,36 @@ export class AppError extends Error {
   }
 }
 
-export class ValidationError extends AppError {
-  constructor(message = 'Request validation failed', details?: unknown) {
-    super(400, 'VALIDATION_ERROR', message, details);
-  }
+/** An AppError class of one status and code, with a default message. */
+function errorClass(
+  status: number,
+  code: string,
+  defaultMessage: string,
+): new (message?: string, details?: unknown) => AppError {
+  return class extends AppError {
+    constructor(message = defaultMessage, details?: unknown) {
+      super(status, code, message, details);
+    }
+  };
 }
 
-export class UnauthorizedError extends AppError {
-  constructor(message = 'Authentication required', details?: unknown) {
-    super(401, 'UNAUTHORIZED', message, details);
-  }
-}
+export class ValidationError extends errorClass(
+  400,
+  'VALIDATION_ERROR',
+  'Request validation failed',
+) {}
 
-export class ForbiddenError extends AppError {
-  constructor(message = 'You are not allowed to do this', details?: unknown) {
-    super(403, 'FORBIDDEN', message, details);
-  }
-}
+export class UnauthorizedError extends errorClass(401, 'UNAUTHORIZED', 'Authentication required') {}
 
-export class NotFoundError extends AppError {
-  constructor(message = 'Resource not found', details?: unknown) {
-    super(404, 'NOT_FOUND', message, details);
-  }
-}
+export class ForbiddenError extends errorClass(
+  403,
+  'FORBIDDEN',
+  'You are not allowed to do this',
+) {}
 
-export class ConflictError extends AppError {
-  constructor(message = 'Conflict with the current state', details?: unknown) {
-    super(409, 'CONFLICT', message, details);
-  }
-}
+export class NotFoundError extends errorClass(404, 'NOT_FOUND', 'Resource not found') {}
+
+export class ConflictError extends errorClass(409, 'CONFLICT', 'Conflict with the current state') {}
 
 /** A well-formed request that breaks a business rule (e.g. refund above the amount paid). */
 export class BusinessRuleError extends AppError {

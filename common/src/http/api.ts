@@ -29,6 +29,9 @@ export interface ResponseSpec {
   list?: boolean;
 }
 
+/** The answer of every DELETE. */
+export const deletedResponse: ResponseSpec = { status: 204, description: 'Deleted' };
+
 export interface OperationSpec {
   method: HttpMethod;
   /** Express style, under one of the API's prefixes: '/api/orders/:id'. */

@@ -1,4 +1,6 @@
 import Joi from 'joi';
+import type { AuthUser } from '../auth/types';
+import { ForbiddenError } from '../errors/app-error';
 
 /**
  * The platform's API conventions, in one place (README, "API conventions"):
@@ -45,6 +47,22 @@ export function page<T>(items: T[], query: PageQuery, total: number): Page<T> {
 /** Rows to skip for a page. */
 export function pageOffset(query: PageQuery): number {
   return (query.page - 1) * query.limit;
+}
+
+/**
+ * Whose items a list shows: a customer's or seller's own; an admin's choice of one user
+ * (`requested`) or everyone's (undefined). Anyone else asking for another user's is refused.
+ */
+export function listedUserId(
+  user: AuthUser,
+  requested: string | undefined,
+  what: string,
+): string | undefined {
+  if (user.role === 'admin') return requested;
+  if (requested !== undefined && requested !== user.id) {
+    throw new ForbiddenError(`Only an admin may list the ${what} of another user`);
+  }
+  return user.id;
 }
 
 /** The list envelope's schema around an item schema (for the API spec and /docs). */

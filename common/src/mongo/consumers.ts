@@ -1,13 +1,7 @@
 import type { Connection } from 'mongoose';
-import {
-  subscribeTracked,
-  type ConsumerHandle,
-  type ConsumerObserver,
-  type ContractEvent,
-} from '../bus/consumer';
-import type { EventBus } from '../bus/types';
+import { subscribeTracked } from '../bus/consumer';
+import type { ConsumerDeps, ConsumerHandle, ContractEvent } from '../bus/consumer';
 import type { EventType } from '../events/contracts';
-import type { Logger } from '../logging/logger';
 import { handleEventOnceMongo } from './processed-events';
 
 /** One handler per consumed event type. */
@@ -15,14 +9,11 @@ export type MongoHandlers<T extends EventType> = {
   [K in T]: (event: ContractEvent<K>) => Promise<void>;
 };
 
-export interface MongoConsumerOptions<T extends EventType> {
-  bus: EventBus;
+export interface MongoConsumerOptions<T extends EventType> extends ConsumerDeps {
   connection: Connection;
   /** Consumer group on the bus and key prefix in processed_events. */
   group: string;
   handlers: MongoHandlers<T>;
-  logger: Logger;
-  observer?: ConsumerObserver;
   /** How long a delivery owns its processing marker (handleEventOnceMongo). */
   leaseMs?: number;
 }
@@ -38,10 +29,7 @@ export function subscribeMongoConsumers<T extends EventType>(
 ): Promise<ConsumerHandle> {
   const { connection, group, handlers } = options;
   return subscribeTracked({
-    bus: options.bus,
-    group,
-    logger: options.logger,
-    observer: options.observer,
+    ...options,
     eventTypes: Object.keys(handlers) as T[],
     run: (event) =>
       handleEventOnceMongo(

@@ -1,13 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
-import {
-  subscribeTracked,
-  type ConsumerHandle,
-  type ConsumerObserver,
-  type ContractEvent,
-} from '../bus/consumer';
-import type { EventBus } from '../bus/types';
+import { subscribeTracked } from '../bus/consumer';
+import type { ConsumerDeps, ConsumerHandle, ContractEvent } from '../bus/consumer';
 import type { EventType } from '../events/contracts';
-import type { Logger } from '../logging/logger';
 import { handleEventOnce } from './processed-events';
 
 /** One handler per consumed event type, run inside the handled-once transaction. */
@@ -15,14 +9,11 @@ export type PgHandlers<T extends EventType, R> = {
   [K in T]: (client: PoolClient, event: ContractEvent<K>) => Promise<R>;
 };
 
-export interface PgConsumerOptions<T extends EventType, R = void> {
-  bus: EventBus;
+export interface PgConsumerOptions<T extends EventType, R = void> extends ConsumerDeps {
   pool: Pool;
   /** Consumer group on the bus and key in processed_events. */
   group: string;
   handlers: PgHandlers<T, R>;
-  logger: Logger;
-  observer?: ConsumerObserver;
   /**
    * Runs after the handler's transaction committed (not for duplicates), with what the handler
    * returned: e.g. a call to an outside system that must not run twice.
@@ -40,10 +31,7 @@ export function subscribePgConsumers<T extends EventType, R = void>(
 ): Promise<ConsumerHandle> {
   const { pool, group, handlers } = options;
   return subscribeTracked({
-    bus: options.bus,
-    group,
-    logger: options.logger,
-    observer: options.observer,
+    ...options,
     eventTypes: Object.keys(handlers) as T[],
     async run(event) {
       const handler = handlers[event.eventType as T] as (

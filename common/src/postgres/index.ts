@@ -6,3 +6,4 @@ export * from './outbox';
 export * from './processed-events';
 export * from './consumers';
 export * from './idempotency-store';
+export * from './page';

@@ -5,15 +5,11 @@ import {
   anchoringOperations,
   type AnchoringHandlersOptions,
 } from '../../src/anchoring/api';
-import { generateEs256KeyPair, signAccessToken, type AuthUser } from '../../src/auth';
+import type { AuthUser } from '../../src/auth';
 import { NotFoundError } from '../../src/errors';
 import { bindRoutes, createServiceApp, defineApi, reply } from '../../src/http';
 import { createLogger } from '../../src/logging';
-
-const keys = generateEs256KeyPair();
-const jwt = { algorithm: 'ES256' as const, key: keys.publicKey, issuer: 'i', audience: 'a' };
-const sign = (user: AuthUser) =>
-  `Bearer ${signAccessToken(user, { ...jwt, key: keys.privateKey, expiresIn: '5m' })}`;
+import { bearer, testJwtVerify as jwt } from '@ecom/test-support';
 const alice: AuthUser = { id: 'alice', role: 'customer', email: 'alice@x.io' };
 const bob: AuthUser = { id: 'bob', role: 'customer', email: 'bob@x.io' };
 const admin: AuthUser = { id: 'root', role: 'admin', email: 'root@x.io' };
@@ -80,24 +76,24 @@ describe('anchoring operations and handlers', () => {
   it('lists the anchors of a record its owner may see, keyed by <recordType>Id', async () => {
     const res = await request(app)
       .get(`/api/blockchain/widget/${W1}`)
-      .set('authorization', sign(alice));
+      .set('authorization', bearer(alice));
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ widgetId: W1, records: [{ type: 'widget', id: W1 }] });
     const other = await request(app)
       .get(`/api/blockchain/widget/${W2}`)
-      .set('authorization', sign(alice));
+      .set('authorization', bearer(alice));
     expect(other.status).toBe(404);
   });
 
   it('refuses a bad id or tx hash with 400 and no token with 401', async () => {
     const badId = await request(app)
       .get('/api/blockchain/widget/nope')
-      .set('authorization', sign(alice));
+      .set('authorization', bearer(alice));
     expect(badId.status).toBe(400);
     expect(badId.body.error.code).toBeDefined();
     const badTx = await request(app)
       .get('/api/blockchain/verify/0x12')
-      .set('authorization', sign(alice));
+      .set('authorization', bearer(alice));
     expect(badTx.status).toBe(400);
     expect(JSON.stringify(badTx.body)).toContain('must be 0x followed by 64 hex digits');
     expect((await request(app).get('/api/blockchain/status')).status).toBe(401);
@@ -106,7 +102,7 @@ describe('anchoring operations and handlers', () => {
   it('verify shows a customer only their records, an admin all, a stranger 404', async () => {
     const mine = await request(app)
       .get(`/api/blockchain/verify/${TX}`)
-      .set('authorization', sign(alice));
+      .set('authorization', bearer(alice));
     expect(mine.status).toBe(200);
     expect(mine.body).toEqual({
       service: 'widget',
@@ -121,18 +117,18 @@ describe('anchoring operations and handlers', () => {
     });
     const all = await request(app)
       .get(`/api/blockchain/verify/${TX}`)
-      .set('authorization', sign(admin));
+      .set('authorization', bearer(admin));
     expect(all.body.records).toEqual([record(W1), record(W2)]);
     const stranger = await request(app)
       .get(`/api/blockchain/verify/${TX}`)
-      .set('authorization', sign({ ...bob, id: 'carol' }));
+      .set('authorization', bearer({ ...bob, id: 'carol' }));
     expect(stranger.status).toBe(404);
   });
 
   it('answers an unknown tx with 404, or hands it to onUnknownTx', async () => {
     const res = await request(app)
       .get(`/api/blockchain/verify/${OTHER_TX}`)
-      .set('authorization', sign(admin));
+      .set('authorization', bearer(admin));
     expect(res.status).toBe(404);
     expect(res.body.error.message).toBe(
       `No anchor of the widget service in transaction ${OTHER_TX}`,
@@ -143,17 +139,19 @@ describe('anchoring operations and handlers', () => {
     });
     const handed = await request(delegating)
       .get(`/api/blockchain/verify/${OTHER_TX}`)
-      .set('authorization', sign(admin));
+      .set('authorization', bearer(admin));
     expect(handed.status).toBe(202);
     expect(handed.body).toEqual({ from: 'elsewhere', txHash: OTHER_TX, auth: true });
   });
 
   it('status is admin only and names the service', async () => {
-    const res = await request(app).get('/api/blockchain/status').set('authorization', sign(admin));
+    const res = await request(app)
+      .get('/api/blockchain/status')
+      .set('authorization', bearer(admin));
     expect(res.body).toEqual({ service: 'widget', ok: true, pendingRecords: 0 });
     const denied = await request(app)
       .get('/api/blockchain/status')
-      .set('authorization', sign(alice));
+      .set('authorization', bearer(alice));
     expect(denied.status).toBe(403);
   });
 
@@ -162,7 +160,7 @@ describe('anchoring operations and handlers', () => {
     for (const path of [`/widget/${W1}`, `/verify/${TX}`, '/status']) {
       const res = await request(off)
         .get(`/api/blockchain${path}`)
-        .set('authorization', sign(admin));
+        .set('authorization', bearer(admin));
       expect(res.status).toBe(503);
       expect(res.body.error).toMatchObject({
         code: 'ANCHORING_NOT_CONFIGURED',

@@ -1,3 +1,4 @@
+import { eventually } from '@ecom/test-support';
 import { randomBytes } from 'node:crypto';
 import type { Pool } from 'pg';
 import { createTestPostgres, type TestPostgres } from '@ecom/infrastructure/testing';
@@ -29,16 +30,13 @@ export function letters(n = 8): string {
   return [...randomBytes(n)].map((b) => String.fromCharCode(97 + (b % 26))).join('');
 }
 
+/** Waits for a condition on what the consumers recorded (10 ms polls: buses are quick). */
 export async function waitFor(
   condition: () => boolean,
   what: string,
   timeoutMs = 15_000,
 ): Promise<void> {
-  const started = Date.now();
-  while (!condition()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await eventually(condition, { what, timeoutMs, intervalMs: 10 });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

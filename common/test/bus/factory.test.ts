@@ -1,5 +1,10 @@
 import { describeIfServer } from '@ecom/infrastructure/testing';
-import { createEventBus, InMemoryEventBus } from '@ecom/common/bus';
+import {
+  createEventBus,
+  InMemoryEventBus,
+  type EventBus,
+  type EventBusConfig,
+} from '@ecom/common/bus';
 import { RabbitMqEventBus } from '@ecom/common/bus/rabbitmq';
 import { RedisStreamsEventBus } from '@ecom/common/bus/redis';
 import { createLogger } from '@ecom/common/logging';
@@ -26,26 +31,27 @@ describe('createEventBus', () => {
   });
 });
 
+/** What createEventBus builds from `config`: an instance of `adapter`, connected. */
+async function connectedBus(
+  config: EventBusConfig,
+  adapter: abstract new (...args: never[]) => EventBus,
+) {
+  const bus = createEventBus(config, { service: 'test-service', logger });
+  expect(bus).toBeInstanceOf(adapter);
+  await expect(bus.health()).resolves.toBeUndefined();
+  return bus;
+}
+
 describeIfServer('redis', 'createEventBus with EVENT_BUS=redis', (url) => {
   it('builds a connected Redis Streams bus', async () => {
-    const bus = createEventBus(
-      { EVENT_BUS: 'redis', REDIS_URL: url },
-      { service: 'test-service', logger },
-    );
-    expect(bus).toBeInstanceOf(RedisStreamsEventBus);
-    await expect(bus.health()).resolves.toBeUndefined();
+    const bus = await connectedBus({ EVENT_BUS: 'redis', REDIS_URL: url }, RedisStreamsEventBus);
     await bus.close();
   });
 });
 
 describeIfServer('amqp', 'createEventBus with EVENT_BUS=rabbitmq', (url) => {
   it('builds a connected RabbitMQ bus', async () => {
-    const bus = createEventBus(
-      { EVENT_BUS: 'rabbitmq', AMQP_URL: url },
-      { service: 'test-service', logger },
-    );
-    expect(bus).toBeInstanceOf(RabbitMqEventBus);
-    await expect(bus.health()).resolves.toBeUndefined();
+    const bus = await connectedBus({ EVENT_BUS: 'rabbitmq', AMQP_URL: url }, RabbitMqEventBus);
     await bus.close();
     await expect(bus.health()).rejects.toThrow('closed');
   });

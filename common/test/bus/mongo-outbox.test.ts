@@ -1,37 +1,8 @@
 import mongoose from 'mongoose';
-import { createTestMongo, type TestMongo } from '@ecom/infrastructure/testing';
-import {
-  createEvent,
-  InMemoryEventBus,
-  type EventBus,
-  type EventEnvelope,
-  type SubscribeOptions,
-} from '@ecom/common/bus';
+import { createEvent, type EventEnvelope } from '@ecom/common/bus';
+import { createTestMongo, FlakyBus, type TestMongo } from '@ecom/test-support';
 import { createLogger } from '@ecom/common/logging';
 import { createMongoOutbox, type MongoOutbox, outboxEventPublisher } from '@ecom/common/mongo';
-
-/** The real in-memory bus, made to refuse publishes while `down` (a broker outage). */
-class FlakyBus implements EventBus {
-  down = false;
-  publishes = 0;
-  readonly received: EventEnvelope[] = [];
-  readonly inner = new InMemoryEventBus();
-  async publish(event: EventEnvelope): Promise<void> {
-    this.publishes += 1;
-    if (this.down) throw new Error('broker unreachable');
-    this.received.push(event);
-    await this.inner.publish(event);
-  }
-  subscribe(options: SubscribeOptions) {
-    return this.inner.subscribe(options);
-  }
-  health() {
-    return this.inner.health();
-  }
-  close() {
-    return this.inner.close();
-  }
-}
 
 const logger = createLogger('outbox-test', 'silent');
 let db: TestMongo;

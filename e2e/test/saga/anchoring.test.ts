@@ -1,4 +1,3 @@
-import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import type { AuthUser } from '@ecom/common/auth';
@@ -7,7 +6,8 @@ import { loadConfig } from '@ecom/common/config';
 import { startEmbeddedChain, type EmbeddedChain } from '@ecom/blockchain/src/embedded-chain';
 import { orderConfigSchema, orderService } from '@ecom/order-service';
 import { paymentConfigSchema, paymentService } from '@ecom/payment-service';
-import { Saga, address, bearer, customer, eventually, jwtPublicKey } from './harness';
+import { freePort, testServiceEnv } from '@ecom/test-support';
+import { Saga, address, bearer, customer, eventually } from './harness';
 
 // Order and payment anchoring end to end: the real saga (product, payment, order over the
 // in-memory bus, real PostgreSQL) against an in-process Hardhat chain on a free port.
@@ -33,17 +33,6 @@ interface RecordView {
     contractAddress: string | null;
     canonical: string;
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.once('error', reject);
-  });
 }
 
 let chain: EmbeddedChain;
@@ -84,6 +73,9 @@ afterAll(async () => {
 
 const orderApi = () => request(saga.order.app);
 const paymentApi = () => request(saga.payment.app);
+/** GET `path` from a service with `user`'s token. */
+const getAs = (api: ReturnType<typeof request>, path: string, user: AuthUser) =>
+  api.get(path).set('Authorization', bearer(user));
 
 async function confirmedOrder(): Promise<{ orderId: string; paymentId: string }> {
   const order = await saga.placeOrder([{ productId, quantity: 1 }], 'tok_visa');
@@ -102,18 +94,14 @@ async function flush() {
 }
 
 async function orderRecords(orderId: string, user: AuthUser = customer): Promise<RecordView[]> {
-  const res = await orderApi()
-    .get(`/api/blockchain/order/${orderId}`)
-    .set('Authorization', bearer(user));
+  const res = await getAs(orderApi(), `/api/blockchain/order/${orderId}`, user);
   expect(res.status).toBe(200);
   expect(res.body.orderId).toBe(orderId);
   return res.body.records as RecordView[];
 }
 
 async function paymentRecords(paymentId: string, user: AuthUser = customer) {
-  const res = await paymentApi()
-    .get(`/api/blockchain/payment/${paymentId}`)
-    .set('Authorization', bearer(user));
+  const res = await getAs(paymentApi(), `/api/blockchain/payment/${paymentId}`, user);
   expect(res.status).toBe(200);
   return res.body.records as RecordView[];
 }
@@ -172,14 +160,10 @@ describe('anchoring of orders and payments (real saga, real chain)', () => {
     });
     expect((await paymentRecords(paymentId, admin))[0].status).toBe('VERIFIED');
 
-    const other = await paymentApi()
-      .get(`/api/blockchain/payment/${paymentId}`)
-      .set('Authorization', bearer(stranger));
+    const other = await getAs(paymentApi(), `/api/blockchain/payment/${paymentId}`, stranger);
     expect(other.status).toBe(404);
     expect(other.body.error.code).toBe('NOT_FOUND');
-    const otherOrder = await orderApi()
-      .get(`/api/blockchain/order/${orderId}`)
-      .set('Authorization', bearer(stranger));
+    const otherOrder = await getAs(orderApi(), `/api/blockchain/order/${orderId}`, stranger);
     expect(otherOrder.status).toBe(404);
     expect(
       (await orderApi().get(`/api/blockchain/order/${orderId}`)).status, // no token
@@ -188,9 +172,7 @@ describe('anchoring of orders and payments (real saga, real chain)', () => {
 
   it("verify: payment's own tx, an order tx through the payment service (fallback), unknown → 404", async () => {
     const paymentTx = (await paymentRecords(paymentId))[0].receipt.txHash!;
-    const own = await paymentApi()
-      .get(`/api/blockchain/verify/${paymentTx}`)
-      .set('Authorization', bearer(customer));
+    const own = await getAs(paymentApi(), `/api/blockchain/verify/${paymentTx}`, customer);
     expect(own.status).toBe(200);
     expect(own.body).toMatchObject({ service: 'payment', txHash: paymentTx, chainId: 31337 });
     expect(own.body.records.map((r: RecordView) => [r.recordId, r.status])).toContainEqual([
@@ -199,9 +181,7 @@ describe('anchoring of orders and payments (real saga, real chain)', () => {
     ]);
 
     const orderTx = (await orderRecords(orderId))[1].receipt.txHash!;
-    const viaPayment = await paymentApi()
-      .get(`/api/blockchain/verify/${orderTx}`)
-      .set('Authorization', bearer(customer));
+    const viaPayment = await getAs(paymentApi(), `/api/blockchain/verify/${orderTx}`, customer);
     expect(viaPayment.status).toBe(200);
     expect(viaPayment.body.service).toBe('order');
     expect(viaPayment.body.txHash).toBe(orderTx);
@@ -212,20 +192,18 @@ describe('anchoring of orders and payments (real saga, real chain)', () => {
 
     // Another customer sees none of these records: 404 on both services.
     for (const tx of [paymentTx, orderTx]) {
-      const res = await paymentApi()
-        .get(`/api/blockchain/verify/${tx}`)
-        .set('Authorization', bearer(stranger));
+      const res = await getAs(paymentApi(), `/api/blockchain/verify/${tx}`, stranger);
       expect(res.status).toBe(404);
       expect(res.body.error.code).toBe('NOT_FOUND');
     }
-    const adminView = await paymentApi()
-      .get(`/api/blockchain/verify/${orderTx}`)
-      .set('Authorization', bearer(admin));
+    const adminView = await getAs(paymentApi(), `/api/blockchain/verify/${orderTx}`, admin);
     expect(adminView.status).toBe(200);
 
-    const unknown = await paymentApi()
-      .get(`/api/blockchain/verify/0x${randomBytes(32).toString('hex')}`)
-      .set('Authorization', bearer(customer));
+    const unknown = await getAs(
+      paymentApi(),
+      `/api/blockchain/verify/0x${randomBytes(32).toString('hex')}`,
+      customer,
+    );
     expect(unknown.status).toBe(404);
     expect(unknown.body.error).toMatchObject({ code: 'NOT_FOUND' });
   });
@@ -241,9 +219,7 @@ describe('anchoring of orders and payments (real saga, real chain)', () => {
         expect(res.body.error.requestId).toEqual(expect.any(String));
       }
     }
-    const res = await orderApi()
-      .get('/api/blockchain/order/not-a-uuid')
-      .set('Authorization', bearer(customer));
+    const res = await getAs(orderApi(), '/api/blockchain/order/not-a-uuid', customer);
     expect(res.status).toBe(400);
   });
 
@@ -290,9 +266,7 @@ describe('anchoring of orders and payments (real saga, real chain)', () => {
 
     // The verify route re-checks against the database too.
     const tx = tamperedOrder[1].receipt.txHash!;
-    const res = await paymentApi()
-      .get(`/api/blockchain/verify/${tx}`)
-      .set('Authorization', bearer(customer));
+    const res = await getAs(paymentApi(), `/api/blockchain/verify/${tx}`, customer);
     expect(res.status).toBe(200);
     const mine = (res.body.records as RecordView[]).find(
       (r) => r.sourceId === tamperedOrder[1].sourceId,
@@ -308,9 +282,7 @@ describe('anchoring of orders and payments (real saga, real chain)', () => {
       const records = await orderRecords(id);
       expect(records.map((r) => r.status)).toEqual(['PENDING', 'PENDING']);
       expect(records[0].receipt.txHash).toBeNull();
-      const status = await orderApi()
-        .get('/api/blockchain/status')
-        .set('Authorization', bearer(admin));
+      const status = await getAs(orderApi(), '/api/blockchain/status', admin);
       expect(status.status).toBe(200);
       expect(status.body.service).toBe('order');
       expect(status.body.pendingRecords).toBeGreaterThanOrEqual(2);
@@ -320,25 +292,14 @@ describe('anchoring of orders and payments (real saga, real chain)', () => {
     await flush();
     const records = await orderRecords(id);
     expect(records.map((r) => r.status)).toEqual(['VERIFIED', 'VERIFIED']);
-    const status = await paymentApi()
-      .get('/api/blockchain/status')
-      .set('Authorization', bearer(admin));
+    const status = await getAs(paymentApi(), '/api/blockchain/status', admin);
     expect(status.body).toMatchObject({ service: 'payment', pendingRecords: 0, chainId: 31337 });
-    expect(
-      (await paymentApi().get('/api/blockchain/status').set('Authorization', bearer(customer)))
-        .status,
-    ).toBe(403);
+    expect((await getAs(paymentApi(), '/api/blockchain/status', customer)).status).toBe(403);
   });
 
   it('with anchoring off nothing is queued and the blockchain routes answer 503', async () => {
     // HTTP-only instances on the same databases, configured without BLOCKCHAIN_RPC_URL.
-    const env = {
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'silent',
-      JWT_PUBLIC_KEY: jwtPublicKey,
-      OUTBOX_POLL_INTERVAL_MS: '60000',
-    };
+    const env = { ...testServiceEnv, OUTBOX_POLL_INTERVAL_MS: '60000' };
     const bus = new InMemoryEventBus();
     const order = await orderService.start({
       config: loadConfig(orderConfigSchema, {

@@ -32,7 +32,7 @@ import {
   createTestMongo,
   createTestPostgres,
   eventually as pollUntil,
-  testJwtEnv,
+  testServiceEnv,
   type TestMongo,
   type TestPostgres,
 } from '@ecom/test-support';
@@ -57,7 +57,6 @@ export const SAGA_EVENTS = [
 ];
 
 export { bearer };
-export const jwtPublicKey = testJwtEnv.JWT_PUBLIC_KEY;
 
 export const customer: AuthUser = { id: 'saga-customer', role: 'customer' };
 export const seller: AuthUser = { id: 'saga-seller', role: 'seller' };
@@ -204,11 +203,8 @@ export class Saga {
     });
     this.product = await productService.start({
       config: loadProductConfig({
+        ...testServiceEnv,
         MONGO_URL: this.mongo.url,
-        ...testJwtEnv,
-        PORT: '0',
-        HOST: '127.0.0.1',
-        LOG_LEVEL: 'silent',
         CACHE_DRIVER: 'off',
       }),
       bus: this.busFor('product'),
@@ -216,9 +212,7 @@ export class Saga {
     await this.startPayment();
     this.order = await orderService.start({
       config: loadConfig(orderConfigSchema, {
-        ...testJwtEnv,
-        PORT: '0',
-        HOST: '127.0.0.1',
+        ...testServiceEnv,
         DATABASE_URL: this.orderDb.url,
         PRODUCT_SERVICE_URL: this.product.url,
         OUTBOX_POLL_INTERVAL_MS: '50',
@@ -233,9 +227,7 @@ export class Saga {
   async startPayment(): Promise<void> {
     this.payment = await paymentService.start({
       config: loadConfig(paymentConfigSchema, {
-        ...testJwtEnv,
-        PORT: '0',
-        HOST: '127.0.0.1',
+        ...testServiceEnv,
         DATABASE_URL: this.paymentDb.url,
         OUTBOX_POLL_INTERVAL_MS: '50',
         ...this.options.env?.payment,

@@ -5,18 +5,13 @@
  * wrong password, unknown email), refresh rotation and verify throughput.
  * Writes its figures into docs/benchmarks.md, section "Auth service".
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { generateEs256KeyPair } from '@ecom/common/auth';
 import { InMemoryEventBus } from '@ecom/common/bus';
 import { createLogger } from '@ecom/common/logging';
 import { startMongoStandIn } from '@ecom/infrastructure';
+import { loadAverage, measuredOn, writeBenchSection } from '@ecom/test-support';
 import { authService, loadAuthConfig } from '../src';
 
-const SECTION_START = '<!-- bench:auth:start -->';
-const SECTION_END = '<!-- bench:auth:end -->';
-const DOCS_FILE = path.resolve(__dirname, '../../../docs/benchmarks.md');
 const ROUNDS = Number(process.env.BENCH_BCRYPT_ROUNDS ?? 12);
 const LOGINS = Number(process.env.BENCH_LOGINS ?? 30);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 1000);
@@ -62,7 +57,7 @@ async function throughput(total: number, client: (c: number) => () => Promise<vo
 }
 
 async function main(): Promise<void> {
-  const load = os.loadavg().map((l) => l.toFixed(1));
+  const load = loadAverage();
   const mongo = await startMongoStandIn({ port: 0 });
   const keys = generateEs256KeyPair();
   const bus = new InMemoryEventBus();
@@ -129,12 +124,8 @@ async function main(): Promise<void> {
 
     const row = (what: string, ms: number[]) =>
       `| ${what} | ${LOGINS} | ${percentile(ms, 50).toFixed(1)} | ${percentile(ms, 95).toFixed(1)} |`;
-    const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-    const section = [
-      SECTION_START,
-      '## Auth service',
-      '',
-      `Measured ${new Date().toISOString()} on ${cpu} (${os.cpus().length} cores), ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}. Load average at the start: ${load.join(' / ')}.`,
+    writeBenchSection('auth', 'Auth service', [
+      `${measuredOn()}. Load average at the start: ${load}.`,
       'Script: `npm run bench -w services/auth` (`services/auth/bench/auth-bench.ts`): the service and the MongoDB stand-in in one process, real HTTP over 127.0.0.1,',
       `bcrypt cost ${ROUNDS}, ES256 tokens.`,
       '',
@@ -152,20 +143,7 @@ async function main(): Promise<void> {
       'Login time is dominated by one bcrypt comparison in every outcome, so an unknown email costs',
       'as much as a wrong password (no user enumeration by timing). A successful login does more',
       'writes (session), a failed one counts the failure.',
-      SECTION_END,
-    ].join('\n');
-
-    const current = fs.existsSync(DOCS_FILE)
-      ? fs.readFileSync(DOCS_FILE, 'utf8')
-      : '# Benchmarks\n';
-    const start = current.indexOf(SECTION_START);
-    const end = current.indexOf(SECTION_END);
-    const next =
-      start !== -1 && end > start
-        ? current.slice(0, start) + section + current.slice(end + SECTION_END.length)
-        : `${current.trimEnd()}\n\n${section}\n`;
-    fs.writeFileSync(DOCS_FILE, next);
-    process.stdout.write(`${section}\n`);
+    ]);
   } finally {
     await service.stop();
     await bus.close();

@@ -1,12 +1,6 @@
 import Joi from 'joi';
-import type { JwtVerifyConfig } from '@ecom/common/auth';
-import {
-  baseConfigKeys,
-  busConfigKeys,
-  jwtVerifyConfigKeys,
-  loadConfig,
-  pemFromEnv,
-} from '@ecom/common/config';
+import type { MongoConfig, ServiceConfig } from '@ecom/common/config';
+import { loadConfig, mongoConfigKeys, pemFromEnv, serviceConfigKeys } from '@ecom/common/config';
 import { parseDurationSeconds } from './domain/duration';
 
 /** A duration such as `15m`, `7d`, `3600s` or plain seconds (`900`). */
@@ -18,13 +12,8 @@ const duration = Joi.string()
   });
 
 export const authConfigSchema = Joi.object<AuthConfig>({
-  ...baseConfigKeys,
-  ...jwtVerifyConfigKeys,
-  ...busConfigKeys,
-  PORT: Joi.number().integer().min(0).max(65535).default(3001),
-  MONGO_URL: Joi.string()
-    .uri({ scheme: ['mongodb', 'mongodb+srv'] })
-    .default('mongodb://127.0.0.1:27017/auth_db'),
+  ...serviceConfigKeys(3001),
+  ...mongoConfigKeys('auth_db'),
   // Only auth signs: the private key never leaves this service (HS256 signs with JWT_SECRET).
   JWT_PRIVATE_KEY: Joi.string().when('JWT_ALGORITHM', {
     is: 'HS256',
@@ -57,18 +46,8 @@ export const authConfigSchema = Joi.object<AuthConfig>({
   OUTBOX_RELAY_INTERVAL_MS: Joi.number().integer().min(10).max(600000).default(2000),
 });
 
-export interface AuthConfig extends JwtVerifyConfig {
-  NODE_ENV: 'development' | 'test' | 'production';
-  LOG_LEVEL: string;
-  HOST: string;
-  BODY_LIMIT: string;
-  SHUTDOWN_TIMEOUT_MS: number;
+export interface AuthConfig extends ServiceConfig, MongoConfig {
   JWT_PRIVATE_KEY?: string;
-  EVENT_BUS: 'memory' | 'redis' | 'rabbitmq';
-  REDIS_URL?: string;
-  AMQP_URL?: string;
-  PORT: number;
-  MONGO_URL: string;
   JWT_ACCESS_TTL: string;
   JWT_REFRESH_TTL: string;
   BCRYPT_ROUNDS: number;

@@ -1,34 +1,8 @@
-import {
-  InMemoryEventBus,
-  type EventBus,
-  type EventEnvelope,
-  type SubscribeOptions,
-} from '@ecom/common/bus';
+import { InMemoryEventBus } from '@ecom/common/bus';
 import request from 'supertest';
 import { trusted } from 'mongoose';
-import { spyOnEvents } from '@ecom/test-support';
+import { FlakyBus, spyOnEvents } from '@ecom/test-support';
 import { newUser, startTestAuth, type TestAuth } from './support';
-
-/** The real in-memory bus, made to refuse publishes while `down` (a broker outage). */
-class FlakyBus implements EventBus {
-  down = false;
-  publishes = 0;
-  constructor(readonly inner: InMemoryEventBus) {}
-  async publish(event: EventEnvelope): Promise<void> {
-    this.publishes += 1;
-    if (this.down) throw new Error('broker unreachable');
-    await this.inner.publish(event);
-  }
-  subscribe(options: SubscribeOptions) {
-    return this.inner.subscribe(options);
-  }
-  health() {
-    return this.down ? Promise.reject(new Error('broker unreachable')) : this.inner.health();
-  }
-  close() {
-    return this.inner.close();
-  }
-}
 
 let t: TestAuth;
 let flaky: FlakyBus;

@@ -5,8 +5,8 @@ import { createLogger } from '@ecom/common/logging';
 import {
   createTestMongo,
   spyOnEvents,
-  testJwtEnv,
   testKeys,
+  testServiceEnv,
   type TestMongo,
 } from '@ecom/test-support';
 import {
@@ -27,11 +27,8 @@ export const logger = createLogger('auth-test', 'silent');
 /** The service's configuration for tests: the shared test key pair, bcrypt cost 4, a free port. */
 export function testConfig(mongoUrl: string, env: Record<string, string> = {}): AuthConfig {
   return loadAuthConfig({
-    ...testJwtEnv,
+    ...testServiceEnv,
     NODE_ENV: 'test',
-    LOG_LEVEL: 'silent',
-    HOST: '127.0.0.1',
-    PORT: '0',
     MONGO_URL: mongoUrl,
     JWT_PRIVATE_KEY: testKeys.privateKey,
     BCRYPT_ROUNDS: '4',

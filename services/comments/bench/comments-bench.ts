@@ -7,11 +7,9 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { generateEs256KeyPair, signAccessToken } from '@ecom/common/auth';
 import { InMemoryEventBus } from '@ecom/common/bus';
+import { testServiceEnv, tokenFor } from '@ecom/test-support';
+import { loadAverage, measuredOn, writeBenchSection } from '@ecom/test-support';
 import { startMongoStandIn } from '../../../infrastructure/src/mongo/server';
 import { loadCommentsConfig } from '../src/config';
 import { commentsService } from '../src/service';
@@ -26,21 +24,11 @@ const VOTES = 1000;
 const READS = 1000;
 const CONCURRENCY = 10;
 
-const keys = generateEs256KeyPair();
 const tokens = new Map<string, string>();
 function auth(userId: string): string {
   let t = tokens.get(userId);
   if (!t) {
-    t = `Bearer ${signAccessToken(
-      { id: userId, role: 'customer' },
-      {
-        algorithm: 'ES256',
-        key: keys.privateKey,
-        issuer: 'ecom-auth',
-        audience: 'ecom-api',
-        expiresIn: '1h',
-      },
-    )}`;
+    t = `Bearer ${tokenFor({ id: userId, role: 'customer' }, '1h')}`;
     tokens.set(userId, t);
   }
   return t;
@@ -88,10 +76,7 @@ const post = (url: string, userId: string, body?: unknown): RequestInit => ({
 });
 
 async function main(): Promise<void> {
-  const load = os
-    .loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' / ');
+  const load = loadAverage();
   const standIn = await startMongoStandIn({ port: 0 });
   // The product service at its HTTP boundary: every product exists.
   const productStub = createServer((_req, res) => {
@@ -103,11 +88,8 @@ async function main(): Promise<void> {
   const bus = new InMemoryEventBus();
   const service = await commentsService.start({
     config: loadCommentsConfig({
-      LOG_LEVEL: 'silent',
-      HOST: '127.0.0.1',
-      PORT: '0',
+      ...testServiceEnv,
       MONGO_URL: `${standIn.url}/comments_bench`,
-      JWT_PUBLIC_KEY: keys.publicKey,
       PRODUCT_SERVICE_URL: `http://127.0.0.1:${(productStub.address() as AddressInfo).port}`,
     }),
     bus,
@@ -204,29 +186,15 @@ async function main(): Promise<void> {
     await standIn.stop();
   }
 
-  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-  const section = [
-    '<!-- bench:comments:start -->',
-    '## Comments service',
-    '',
-    `Measured ${new Date().toISOString()} on ${cpu} (${os.cpus().length} cores), ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}. Load average at the start: ${load}.`,
+  writeBenchSection('comments', 'Comments service', [
+    `${measuredOn()}. Load average at the start: ${load}.`,
     'Script: `npm run bench -w services/comments` (`services/comments/bench/comments-bench.ts`): MongoDB stand-in, the service and a',
     `product-service stub (HTTP, always 200) in one process, in-memory bus, ${CONCURRENCY} concurrent HTTP clients over 127.0.0.1.`,
     '',
     '| operation | requests | requests/s | p50 ms | p95 ms |',
     '|---|---:|---:|---:|---:|',
     ...rows,
-    '<!-- bench:comments:end -->',
-  ].join('\n');
-
-  const file = path.resolve(__dirname, '../../../docs/benchmarks.md');
-  const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const pattern = /<!-- bench:comments:start -->[\s\S]*?<!-- bench:comments:end -->/;
-  const updated = pattern.test(current)
-    ? current.replace(pattern, section)
-    : `${current.trimEnd()}\n\n${section}\n`;
-  writeFileSync(file, updated);
-  process.stdout.write(`${section}\n`);
+  ]);
 }
 
 main().catch((err: unknown) => {

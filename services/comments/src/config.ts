@@ -1,23 +1,8 @@
 import Joi from 'joi';
-import type { JwtVerifyConfig } from '@ecom/common/auth';
-import {
-  baseConfigKeys,
-  busConfigKeys,
-  jwtVerifyConfigKeys,
-  loadConfig,
-} from '@ecom/common/config';
+import type { MongoConfig, ServiceConfig } from '@ecom/common/config';
+import { httpUrl, loadConfig, mongoConfigKeys, serviceConfigKeys } from '@ecom/common/config';
 
-export interface CommentsConfig extends JwtVerifyConfig {
-  NODE_ENV: 'development' | 'test' | 'production';
-  LOG_LEVEL: string;
-  HOST: string;
-  BODY_LIMIT: string;
-  SHUTDOWN_TIMEOUT_MS: number;
-  EVENT_BUS: 'memory' | 'redis' | 'rabbitmq';
-  REDIS_URL?: string;
-  AMQP_URL?: string;
-  PORT: number;
-  MONGO_URL: string;
+export interface CommentsConfig extends ServiceConfig, MongoConfig {
   PRODUCT_SERVICE_URL: string;
   PRODUCT_TIMEOUT_MS: number;
   FLAG_HIDE_THRESHOLD: number;
@@ -31,16 +16,9 @@ export interface CommentsConfig extends JwtVerifyConfig {
 export const COMMENT_MAX_LENGTH_LIMIT = 20000;
 
 export const commentsConfigSchema = Joi.object<CommentsConfig>({
-  ...baseConfigKeys,
-  ...jwtVerifyConfigKeys,
-  ...busConfigKeys,
-  PORT: Joi.number().integer().min(0).max(65535).default(3003),
-  MONGO_URL: Joi.string()
-    .uri({ scheme: ['mongodb', 'mongodb+srv'] })
-    .default('mongodb://127.0.0.1:27017/comments_db'),
-  PRODUCT_SERVICE_URL: Joi.string()
-    .uri({ scheme: ['http', 'https'] })
-    .default('http://127.0.0.1:3002'),
+  ...serviceConfigKeys(3003),
+  ...mongoConfigKeys('comments_db'),
+  PRODUCT_SERVICE_URL: httpUrl().default('http://127.0.0.1:3002'),
   PRODUCT_TIMEOUT_MS: Joi.number().integer().min(50).max(30000).default(2000),
   FLAG_HIDE_THRESHOLD: Joi.number().integer().min(1).max(1000).default(3),
   MAX_THREAD_DEPTH: Joi.number().integer().min(1).max(10).default(3),

@@ -13,22 +13,18 @@ const bob = () => h.token('user-bob');
 const carol = () => h.token('user-carol');
 const admin = () => h.token('admin-1', 'admin');
 
+/** POST /api/comments with `token`. */
+const postComment = (token: string, body: Record<string, unknown>) =>
+  h.http(token).post('/api/comments').send(body);
+
 async function review(token: string, productId: string, text = 'Great product', rating = 5) {
-  const res = await h
-    .http()
-    .post('/api/comments')
-    .set('Authorization', `Bearer ${token}`)
-    .send({ productId, text, rating });
+  const res = await postComment(token, { productId, text, rating });
   expect(res.status).toBe(201);
   return res.body as { id: string; depth: number };
 }
 
 async function reply(token: string, productId: string, parentId: string, text = 'Agreed') {
-  const res = await h
-    .http()
-    .post('/api/comments')
-    .set('Authorization', `Bearer ${token}`)
-    .send({ productId, text, parentId });
+  const res = await postComment(token, { productId, text, parentId });
   expect(res.status).toBe(201);
   return res.body as { id: string; depth: number };
 }
@@ -36,11 +32,11 @@ async function reply(token: string, productId: string, parentId: string, text = 
 describe('POST /api/comments', () => {
   it('creates a review with a rating and returns the comment itself (no wrapper)', async () => {
     const productId = h.products.add();
-    const res = await h
-      .http()
-      .post('/api/comments')
-      .set('Authorization', `Bearer ${alice()}`)
-      .send({ productId, text: '  Solid <b>build</b>, "quotes" & ünïcödé  ', rating: 4 });
+    const res = await postComment(alice(), {
+      productId,
+      text: '  Solid <b>build</b>, "quotes" & ünïcödé  ',
+      rating: 4,
+    });
     expect(res.status).toBe(201);
     expect(res.headers['content-type']).toMatch(/application\/json/);
     expect(res.body).toMatchObject({
@@ -86,11 +82,7 @@ describe('POST /api/comments', () => {
   it('allows one review per user per product (409 on a second)', async () => {
     const productId = h.products.add();
     await review(alice(), productId);
-    const second = await h
-      .http()
-      .post('/api/comments')
-      .set('Authorization', `Bearer ${alice()}`)
-      .send({ productId, text: 'Again', rating: 1 });
+    const second = await postComment(alice(), { productId, text: 'Again', rating: 1 });
     expect(second.status).toBe(409);
     expect(second.body.error.code).toBe('CONFLICT');
     expect(await h.count('comments', { productId })).toBe(1);
@@ -102,11 +94,7 @@ describe('POST /api/comments', () => {
     const productId = h.products.add();
     const results = await Promise.all(
       Array.from({ length: 6 }, (_, i) =>
-        h
-          .http()
-          .post('/api/comments')
-          .set('Authorization', `Bearer ${carol()}`)
-          .send({ productId, text: `attempt ${i}`, rating: 3 }),
+        postComment(carol(), { productId, text: `attempt ${i}`, rating: 3 }),
       ),
     );
     const statuses = results.map((r) => r.status).sort();
@@ -129,17 +117,14 @@ describe('POST /api/comments', () => {
     const productId = h.products.add();
     const root = await review(alice(), productId);
     const before = await h.count('comments');
-    const withRating = await h
-      .http()
-      .post('/api/comments')
-      .set('Authorization', `Bearer ${bob()}`)
-      .send({ productId, text: 'reply', parentId: root.id, rating: 5 });
+    const withRating = await postComment(bob(), {
+      productId,
+      text: 'reply',
+      parentId: root.id,
+      rating: 5,
+    });
     expect(withRating.status).toBe(400);
-    const noRating = await h
-      .http()
-      .post('/api/comments')
-      .set('Authorization', `Bearer ${bob()}`)
-      .send({ productId, text: 'review' });
+    const noRating = await postComment(bob(), { productId, text: 'review' });
     expect(noRating.status).toBe(400);
     expect(noRating.body.error.code).toBe('VALIDATION_ERROR');
     expect(await h.count('comments')).toBe(before);
@@ -150,11 +135,11 @@ describe('POST /api/comments', () => {
     const p2 = h.products.add();
     const root = await review(alice(), p1);
     const before = await h.count('comments');
-    const res = await h
-      .http()
-      .post('/api/comments')
-      .set('Authorization', `Bearer ${bob()}`)
-      .send({ productId: p2, text: 'wrong thread', parentId: root.id });
+    const res = await postComment(bob(), {
+      productId: p2,
+      text: 'wrong thread',
+      parentId: root.id,
+    });
     expect(res.status).toBe(422);
     expect(res.body.error.code).toBe('PARENT_PRODUCT_MISMATCH');
     expect(await h.count('comments')).toBe(before);
@@ -162,11 +147,7 @@ describe('POST /api/comments', () => {
 
   it('refuses a reply to an unknown comment (404)', async () => {
     const productId = h.products.add();
-    const res = await h
-      .http()
-      .post('/api/comments')
-      .set('Authorization', `Bearer ${bob()}`)
-      .send({ productId, text: 'hello?', parentId: 'a'.repeat(24) });
+    const res = await postComment(bob(), { productId, text: 'hello?', parentId: 'a'.repeat(24) });
     expect(res.status).toBe(404);
     expect(await h.count('comments', { productId })).toBe(0);
   });
@@ -178,11 +159,7 @@ describe('POST /api/comments', () => {
     const d2 = await reply(carol(), productId, d1.id);
     const d3 = await reply(bob(), productId, d2.id);
     expect(d3.depth).toBe(3);
-    const res = await h
-      .http()
-      .post('/api/comments')
-      .set('Authorization', `Bearer ${alice()}`)
-      .send({ productId, text: 'too deep', parentId: d3.id });
+    const res = await postComment(alice(), { productId, text: 'too deep', parentId: d3.id });
     expect(res.status).toBe(422);
     expect(res.body.error.code).toBe('THREAD_TOO_DEEP');
     expect(await h.count('comments', { productId })).toBe(4);
@@ -190,11 +167,7 @@ describe('POST /api/comments', () => {
 
   it('refuses a product that does not exist (404, nothing written)', async () => {
     const unknown = newProductId();
-    const res = await h
-      .http()
-      .post('/api/comments')
-      .set('Authorization', `Bearer ${alice()}`)
-      .send({ productId: unknown, text: 'ghost', rating: 5 });
+    const res = await postComment(alice(), { productId: unknown, text: 'ghost', rating: 5 });
     expect(res.status).toBe(404);
     expect(res.body.error.message).toBe('Product not found');
     expect(await h.count('comments', { productId: unknown })).toBe(0);
@@ -215,11 +188,7 @@ describe('POST /api/comments', () => {
   ])('answers 400 for %s with nothing written', async (_name, fields) => {
     const productId = h.products.add();
     const before = await h.count('comments');
-    const res = await h
-      .http()
-      .post('/api/comments')
-      .set('Authorization', `Bearer ${alice()}`)
-      .send({ productId, ...fields });
+    const res = await postComment(alice(), { productId, ...fields });
     expect(res.status).toBe(400);
     expect(res.body.error).toMatchObject({ code: 'VALIDATION_ERROR' });
     expect(res.body.error.requestId).toEqual(expect.any(String));
@@ -229,16 +198,11 @@ describe('POST /api/comments', () => {
 
   it('answers 400 for a bad productId and for malformed JSON', async () => {
     const before = await h.count('comments');
-    const bad = await h
-      .http()
-      .post('/api/comments')
-      .set('Authorization', `Bearer ${alice()}`)
-      .send({ productId: { $ne: null }, text: 'x', rating: 5 });
+    const bad = await postComment(alice(), { productId: { $ne: null }, text: 'x', rating: 5 });
     expect(bad.status).toBe(400);
     const malformed = await h
-      .http()
+      .http(alice())
       .post('/api/comments')
-      .set('Authorization', `Bearer ${alice()}`)
       .set('Content-Type', 'application/json')
       .send('{"text": ');
     expect(malformed.status).toBe(400);
@@ -289,16 +253,10 @@ describe('GET /api/comments/product/:productId', () => {
     const b = await review(h.token('h2'), productId, 'b');
     const c = await review(h.token('h3'), productId, 'c');
     for (const voter of ['v1', 'v2']) {
-      const res = await h
-        .http()
-        .post(`/api/comments/${a.id}/helpful`)
-        .set('Authorization', `Bearer ${h.token(voter)}`);
+      const res = await h.http(h.token(voter)).post(`/api/comments/${a.id}/helpful`);
       expect(res.status).toBe(201);
     }
-    await h
-      .http()
-      .post(`/api/comments/${c.id}/helpful`)
-      .set('Authorization', `Bearer ${h.token('v1')}`);
+    await h.http(h.token('v1')).post(`/api/comments/${c.id}/helpful`);
     const res = await h.http().get(`/api/comments/product/${productId}?sort=helpful`);
     expect(res.body.items.map((x: { id: string }) => x.id)).toEqual([a.id, c.id, b.id]);
     expect(res.body.items[0].helpfulCount).toBe(2);
@@ -342,9 +300,8 @@ describe('PUT /api/comments/:id', () => {
     const productId = h.products.add();
     const c = await review(alice(), productId, 'first take', 2);
     const res = await h
-      .http()
+      .http(alice())
       .put(`/api/comments/${c.id}`)
-      .set('Authorization', `Bearer ${alice()}`)
       .send({ text: 'second take', rating: 4 });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ text: 'second take', rating: 4 });
@@ -358,11 +315,7 @@ describe('PUT /api/comments/:id', () => {
     const productId = h.products.add();
     const c = await review(alice(), productId, 'mine', 3);
     for (const token of [bob(), admin()]) {
-      const res = await h
-        .http()
-        .put(`/api/comments/${c.id}`)
-        .set('Authorization', `Bearer ${token}`)
-        .send({ text: 'hijacked' });
+      const res = await h.http(token).put(`/api/comments/${c.id}`).send({ text: 'hijacked' });
       expect(res.status).toBe(403);
     }
     const anon = await h.http().put(`/api/comments/${c.id}`).send({ text: 'anon' });
@@ -384,11 +337,7 @@ describe('PUT /api/comments/:id', () => {
     ];
     for (const [id, body] of cases) {
       const token = id === r.id ? bob() : alice();
-      const res = await h
-        .http()
-        .put(`/api/comments/${id}`)
-        .set('Authorization', `Bearer ${token}`)
-        .send(body);
+      const res = await h.http(token).put(`/api/comments/${id}`).send(body);
       expect(res.status).toBe(400);
     }
     const stored = await h.http().get(`/api/comments/${r.id}`);
@@ -397,16 +346,11 @@ describe('PUT /api/comments/:id', () => {
 
   it('answers 404 for an unknown comment and 400 for a malformed id', async () => {
     const missing = await h
-      .http()
+      .http(alice())
       .put(`/api/comments/${'b'.repeat(24)}`)
-      .set('Authorization', `Bearer ${alice()}`)
       .send({ text: 'x' });
     expect(missing.status).toBe(404);
-    const malformed = await h
-      .http()
-      .put('/api/comments/xyz')
-      .set('Authorization', `Bearer ${alice()}`)
-      .send({ text: 'x' });
+    const malformed = await h.http(alice()).put('/api/comments/xyz').send({ text: 'x' });
     expect(malformed.status).toBe(400);
   });
 });
@@ -415,10 +359,7 @@ describe('DELETE /api/comments/:id', () => {
   it('removes a comment without replies (author): 204, no body', async () => {
     const productId = h.products.add();
     const c = await review(alice(), productId);
-    const res = await h
-      .http()
-      .delete(`/api/comments/${c.id}`)
-      .set('Authorization', `Bearer ${alice()}`);
+    const res = await h.http(alice()).delete(`/api/comments/${c.id}`);
     expect(res.status).toBe(204);
     expect(res.text).toBe('');
     expect(await h.count('comments', { productId })).toBe(0);
@@ -429,10 +370,7 @@ describe('DELETE /api/comments/:id', () => {
     const productId = h.products.add();
     const root = await review(alice(), productId, 'original words', 5);
     const r = await reply(bob(), productId, root.id, 'a reply');
-    const res = await h
-      .http()
-      .delete(`/api/comments/${root.id}`)
-      .set('Authorization', `Bearer ${alice()}`);
+    const res = await h.http(alice()).delete(`/api/comments/${root.id}`);
     expect(res.status).toBe(204);
     expect(await h.count('comments', { productId })).toBe(2);
     const list = await h.http().get(`/api/comments/product/${productId}`);
@@ -448,22 +386,15 @@ describe('DELETE /api/comments/:id', () => {
     expect(list.body.items[0].replies[0]).toMatchObject({ id: r.id, text: 'a reply' });
     expect(JSON.stringify(list.body)).not.toContain('original words');
     // The tombstone is gone for good: no edit, no second delete, no new replies.
-    const again = await h
-      .http()
-      .delete(`/api/comments/${root.id}`)
-      .set('Authorization', `Bearer ${alice()}`);
+    const again = await h.http(alice()).delete(`/api/comments/${root.id}`);
     expect(again.status).toBe(404);
-    const edit = await h
-      .http()
-      .put(`/api/comments/${root.id}`)
-      .set('Authorization', `Bearer ${alice()}`)
-      .send({ text: 'back' });
+    const edit = await h.http(alice()).put(`/api/comments/${root.id}`).send({ text: 'back' });
     expect(edit.status).toBe(404);
-    const replyToTombstone = await h
-      .http()
-      .post('/api/comments')
-      .set('Authorization', `Bearer ${carol()}`)
-      .send({ productId, text: 'late', parentId: root.id });
+    const replyToTombstone = await postComment(carol(), {
+      productId,
+      text: 'late',
+      parentId: root.id,
+    });
     expect(replyToTombstone.status).toBe(422);
     expect(replyToTombstone.body.error.code).toBe('PARENT_DELETED');
   });
@@ -472,11 +403,7 @@ describe('DELETE /api/comments/:id', () => {
     const productId = h.products.add();
     const root = await review(alice(), productId);
     await reply(bob(), productId, root.id);
-    await h
-      .http()
-      .delete(`/api/comments/${root.id}`)
-      .set('Authorization', `Bearer ${alice()}`)
-      .expect(204);
+    await h.http(alice()).delete(`/api/comments/${root.id}`).expect(204);
     await review(alice(), productId, 'changed my mind', 2);
   });
 
@@ -484,33 +411,19 @@ describe('DELETE /api/comments/:id', () => {
     const productId = h.products.add();
     const root = await review(alice(), productId);
     const r = await reply(bob(), productId, root.id);
-    await h
-      .http()
-      .delete(`/api/comments/${root.id}`)
-      .set('Authorization', `Bearer ${alice()}`)
-      .expect(204);
+    await h.http(alice()).delete(`/api/comments/${root.id}`).expect(204);
     expect(await h.count('comments', { productId })).toBe(2);
-    await h
-      .http()
-      .delete(`/api/comments/${r.id}`)
-      .set('Authorization', `Bearer ${bob()}`)
-      .expect(204);
+    await h.http(bob()).delete(`/api/comments/${r.id}`).expect(204);
     expect(await h.count('comments', { productId })).toBe(0);
   });
 
   it('lets an admin delete anyone’s comment, but not other users', async () => {
     const productId = h.products.add();
     const c = await review(alice(), productId);
-    const byBob = await h
-      .http()
-      .delete(`/api/comments/${c.id}`)
-      .set('Authorization', `Bearer ${bob()}`);
+    const byBob = await h.http(bob()).delete(`/api/comments/${c.id}`);
     expect(byBob.status).toBe(403);
     expect(await h.count('comments', { productId })).toBe(1);
-    const byAdmin = await h
-      .http()
-      .delete(`/api/comments/${c.id}`)
-      .set('Authorization', `Bearer ${admin()}`);
+    const byAdmin = await h.http(admin()).delete(`/api/comments/${c.id}`);
     expect(byAdmin.status).toBe(204);
     expect(await h.count('comments', { productId })).toBe(0);
   });

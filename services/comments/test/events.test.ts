@@ -1,25 +1,6 @@
-import type { EventBus, EventEnvelope, InMemoryEventBus, SubscribeOptions } from '@ecom/common/bus';
-import { eventually } from '@ecom/test-support';
+import type { EventEnvelope } from '@ecom/common/bus';
+import { eventually, FlakyBus } from '@ecom/test-support';
 import { envelope, startHarness, type Harness } from './harness';
-
-/** The real in-memory bus, whose publish can be made to fail (a broker outage). */
-class FlakyBus implements EventBus {
-  failing = false;
-  constructor(private readonly inner: InMemoryEventBus) {}
-  async publish(event: EventEnvelope): Promise<void> {
-    if (this.failing) throw new Error('broker unavailable');
-    await this.inner.publish(event);
-  }
-  subscribe(options: SubscribeOptions): Promise<void> {
-    return this.inner.subscribe(options);
-  }
-  health(): Promise<void> {
-    return this.inner.health();
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
 
 let h: Harness;
 let flaky: FlakyBus;
@@ -36,12 +17,16 @@ afterAll(async () => {
   await h.stop();
 });
 
-const auth = (userId: string, role: 'customer' | 'admin' = 'customer') => ({
-  Authorization: `Bearer ${h.token(userId, role)}`,
-});
+/** Requests as `userId` (a customer unless `role` says otherwise). */
+const asUser = (userId: string, role: 'customer' | 'admin' = 'customer') =>
+  h.http(h.token(userId, role));
+
+/** POST /api/comments as the customer `userId`, whatever the answer. */
+const postComment = (userId: string, body: Record<string, unknown>) =>
+  asUser(userId).post('/api/comments').send(body);
 
 async function post(userId: string, body: Record<string, unknown>, headers = {}) {
-  const res = await h.http().post('/api/comments').set(auth(userId)).set(headers).send(body);
+  const res = await asUser(userId).post('/api/comments').set(headers).send(body);
   expect(res.status).toBe(201);
   return res.body as { id: string };
 }
@@ -88,13 +73,8 @@ describe('published events', () => {
   it('comment.updated carries the new and previous rating', async () => {
     const productId = h.products.add();
     const c = await post('alice', { productId, text: 'r', rating: 2 });
-    await h.http().put(`/api/comments/${c.id}`).set(auth('alice')).send({ rating: 5 }).expect(200);
-    await h
-      .http()
-      .put(`/api/comments/${c.id}`)
-      .set(auth('alice'))
-      .send({ text: 'only text' })
-      .expect(200);
+    await asUser('alice').put(`/api/comments/${c.id}`).send({ rating: 5 }).expect(200);
+    await asUser('alice').put(`/api/comments/${c.id}`).send({ text: 'only text' }).expect(200);
     const updates = (await eventsFor(c.id)).filter((e) => e.eventType === 'comment.updated');
     expect(updates.map((e) => e.data)).toEqual([
       { commentId: c.id, productId, rating: 5, previousRating: 2 },
@@ -105,13 +85,11 @@ describe('published events', () => {
   it('comment.deleted carries the rating removed, for removals and tombstones alike', async () => {
     const productId = h.products.add();
     const leaf = await post('alice', { productId, text: 'r', rating: 3 });
-    await h.http().delete(`/api/comments/${leaf.id}`).set(auth('alice')).expect(204);
+    await asUser('alice').delete(`/api/comments/${leaf.id}`).expect(204);
     const root = await post('carol', { productId, text: 'r', rating: 1 });
     await post('bob', { productId, text: 'reply', parentId: root.id });
-    await h
-      .http()
+    await asUser('adm', 'admin')
       .put(`/api/comments/${root.id}/moderate`)
-      .set(auth('adm', 'admin'))
       .send({ action: 'remove' })
       .expect(200);
     const leafDeleted = (await eventsFor(leaf.id)).find((e) => e.eventType === 'comment.deleted');
@@ -124,17 +102,10 @@ describe('published events', () => {
     const productId = h.products.add();
     const c = await post('alice', { productId, text: 'r', rating: 3 });
     for (const f of ['f1', 'f2', 'f3']) {
-      await h
-        .http()
-        .post(`/api/comments/${c.id}/flag`)
-        .set(auth(f))
-        .send({ reason: 'spam' })
-        .expect(201);
+      await asUser(f).post(`/api/comments/${c.id}/flag`).send({ reason: 'spam' }).expect(201);
     }
-    await h
-      .http()
+    await asUser('adm', 'admin')
       .put(`/api/comments/${c.id}/moderate`)
-      .set(auth('adm', 'admin'))
       .send({ action: 'approve' })
       .expect(200);
     const flagged = (await eventsFor(c.id)).filter((e) => e.eventType === 'comment.flagged');
@@ -150,25 +121,15 @@ describe('published events', () => {
     const productId = h.products.add();
     await h.settle();
     const before = h.published.length;
-    await h
-      .http()
-      .post('/api/comments')
-      .set(auth('alice'))
-      .send({ productId, text: '' })
-      .expect(400);
-    await h
-      .http()
-      .post('/api/comments')
-      .set(auth('alice'))
-      .send({ productId: 'unknown1', text: 'x', rating: 2 })
-      .expect(404);
+    await postComment('alice', { productId, text: '' }).expect(400);
+    await postComment('alice', { productId: 'unknown1', text: 'x', rating: 2 }).expect(404);
     await h.settle();
     expect(h.published.length).toBe(before);
   });
 
   it('keeps an event the bus refused in the outbox and sends it once the bus is back', async () => {
     const productId = h.products.add();
-    flaky.failing = true;
+    flaky.down = true;
     let c: { id: string };
     try {
       c = await post('alice', { productId, text: 'while the broker is down', rating: 5 });
@@ -176,7 +137,7 @@ describe('published events', () => {
       expect(await eventsFor(c.id)).toEqual([]);
       expect(await h.count('outbox', { sentAt: null, 'event.data.commentId': c.id })).toBe(1);
     } finally {
-      flaky.failing = false;
+      flaky.down = false;
     }
     // The relay retries on its interval once the row is due.
     const sent = await eventually(async () => {
@@ -194,13 +155,8 @@ describe('consumed events', () => {
     const kept = h.products.add();
     const r = await post('alice', { productId: doomed, text: 'r', rating: 5 });
     await post('bob', { productId: doomed, text: 'reply', parentId: r.id });
-    await h
-      .http()
-      .post(`/api/comments/${r.id}/flag`)
-      .set(auth('carol'))
-      .send({ reason: 'x' })
-      .expect(201);
-    await h.http().post(`/api/comments/${r.id}/helpful`).set(auth('carol')).expect(201);
+    await asUser('carol').post(`/api/comments/${r.id}/flag`).send({ reason: 'x' }).expect(201);
+    await asUser('carol').post(`/api/comments/${r.id}/helpful`).expect(201);
     const other = await post('alice', { productId: kept, text: 'stays', rating: 4 });
 
     const event = envelope('product.deleted', { productId: doomed });
@@ -216,11 +172,7 @@ describe('consumed events', () => {
     await h.bus.publish(event);
     await h.settle();
     expect(await h.count('processed_events', { eventId: event.eventId })).toBe(1);
-    const late = await h
-      .http()
-      .post('/api/comments')
-      .set(auth('dave'))
-      .send({ productId: doomed, text: 'late', rating: 3 });
+    const late = await postComment('dave', { productId: doomed, text: 'late', rating: 3 });
     expect(late.status).toBe(404);
     expect(await h.count('comments', { productId: doomed })).toBe(0);
     expect(h.bus.deadLetters).toEqual([]);
@@ -234,11 +186,7 @@ describe('consumed events', () => {
       await h.bus.publish(envelope('product.deleted', { productId }));
       await h.settle();
     };
-    const res = await h
-      .http()
-      .post('/api/comments')
-      .set(auth('erin'))
-      .send({ productId, text: 'race', rating: 4 });
+    const res = await postComment('erin', { productId, text: 'race', rating: 4 });
     expect(res.status).toBe(404);
     expect(await h.count('comments', { productId })).toBe(0);
     await h.settle();
@@ -252,11 +200,9 @@ describe('consumed events', () => {
     const mine = await post('leaver', { productId, text: 'my review', rating: 5 });
     const theirs = await post('stayer', { productId, text: 'other review', rating: 4 });
     const myReply = await post('leaver', { productId, text: 'my reply', parentId: theirs.id });
-    await h.http().post(`/api/comments/${theirs.id}/helpful`).set(auth('leaver')).expect(201);
-    await h
-      .http()
+    await asUser('leaver').post(`/api/comments/${theirs.id}/helpful`).expect(201);
+    await asUser('leaver')
       .post(`/api/comments/${theirs.id}/flag`)
-      .set(auth('leaver'))
       .send({ reason: 'x' })
       .expect(201);
 
@@ -275,11 +221,7 @@ describe('consumed events', () => {
     // Counts stay; the other author is untouched; nobody can edit the orphaned review.
     const other = (await h.http().get(`/api/comments/${theirs.id}`)).body;
     expect(other).toMatchObject({ helpfulCount: 1, author: { id: 'stayer' } });
-    const edit = await h
-      .http()
-      .put(`/api/comments/${mine.id}`)
-      .set(auth('leaver'))
-      .send({ text: 'x' });
+    const edit = await asUser('leaver').put(`/api/comments/${mine.id}`).send({ text: 'x' });
     expect(edit.status).toBe(403);
     expect(await h.count('processed_events', { eventId: event.eventId })).toBe(1);
   });
@@ -290,20 +232,12 @@ describe('consumed events', () => {
     await h.bus.publish(envelope('user.deleted', { userId: 'gone' }));
     await h.settle();
     const before = await h.count('comments');
-    const review = await h
-      .http()
-      .post('/api/comments')
-      .set(auth('gone'))
-      .send({ productId, text: 'from beyond', rating: 1 });
+    const review = await postComment('gone', { productId, text: 'from beyond', rating: 1 });
     expect(review.status).toBe(403);
     expect(review.body.error.details).toEqual({ reason: 'account_deleted' });
-    const flag = await h
-      .http()
-      .post(`/api/comments/${other.id}/flag`)
-      .set(auth('gone'))
-      .send({ reason: 'x' });
+    const flag = await asUser('gone').post(`/api/comments/${other.id}/flag`).send({ reason: 'x' });
     expect(flag.status).toBe(403);
-    const vote = await h.http().post(`/api/comments/${other.id}/helpful`).set(auth('gone'));
+    const vote = await asUser('gone').post(`/api/comments/${other.id}/helpful`);
     expect(vote.status).toBe(403);
     expect(await h.count('comments')).toBe(before);
     expect(await h.count('flags', { userId: 'gone' })).toBe(0);
@@ -318,11 +252,7 @@ describe('consumed events', () => {
       }),
     );
     await h.settle();
-    const again = await h
-      .http()
-      .post('/api/comments')
-      .set(auth('gone'))
-      .send({ productId, text: 'still gone', rating: 1 });
+    const again = await postComment('gone', { productId, text: 'still gone', rating: 1 });
     expect(again.status).toBe(403);
   });
 
@@ -333,11 +263,7 @@ describe('consumed events', () => {
       await h.bus.publish(envelope('user.deleted', { userId: 'racer' }));
       await h.settle();
     };
-    const res = await h
-      .http()
-      .post('/api/comments')
-      .set(auth('racer'))
-      .send({ productId, text: 'race', rating: 4 });
+    const res = await postComment('racer', { productId, text: 'race', rating: 4 });
     expect(res.status).toBe(403);
     expect(await h.count('comments', { productId })).toBe(0);
   });

@@ -7,7 +7,7 @@ import {
   sendJson,
   spyOnEvents,
   startHttpStub,
-  testJwtEnv,
+  testServiceEnv,
   tokenFor,
   type TestMongo,
 } from '@ecom/test-support';
@@ -72,11 +72,8 @@ export async function startProductStub(): Promise<ProductStub> {
 /** The environment every test starts the service with, plus `env`. */
 export function testConfig(mongoUrl: string, env: Record<string, string> = {}) {
   return loadCommentsConfig({
-    ...testJwtEnv,
+    ...testServiceEnv,
     NODE_ENV: 'test',
-    LOG_LEVEL: 'silent',
-    HOST: '127.0.0.1',
-    PORT: '0',
     MONGO_URL: mongoUrl,
     ...env,
   });
@@ -90,7 +87,8 @@ export interface Harness {
   /** Every comment.* event published, in order. */
   published: EventEnvelope[];
   token(userId: string, role?: Role): string;
-  http(): ReturnType<typeof request>;
+  /** Requests to the service, each carrying `token` as its bearer when given. */
+  http(token?: string): ReturnType<typeof request>;
   /** Documents in a collection of the service's database (to prove nothing was written). */
   count(collection: string, filter?: Record<string, unknown>): Promise<number>;
   settle(): Promise<void>;
@@ -126,7 +124,10 @@ export async function startHarness(
     mongo,
     published: spy.events,
     token: (userId, role = 'customer') => tokenFor({ id: userId, role }),
-    http: () => request(service.url),
+    http: (token) =>
+      token
+        ? request.agent(service.url).set('Authorization', `Bearer ${token}`)
+        : request(service.url),
     count: (collection, filter = {}) =>
       service.connection.collection(collection).countDocuments(filter),
     // One turn of the event loop first, so deliveries queued for the next turn have started.

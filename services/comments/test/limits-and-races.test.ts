@@ -15,10 +15,11 @@ afterAll(async () => {
   await h.stop();
 });
 
-const auth = (userId: string) => ({ Authorization: `Bearer ${h.token(userId)}` });
+/** Requests as the customer `userId`. */
+const asUser = (userId: string) => h.http(h.token(userId));
 
 async function post(userId: string, body: Record<string, unknown>) {
-  return h.http().post('/api/comments').set(auth(userId)).send(body);
+  return asUser(userId).post('/api/comments').send(body);
 }
 
 describe('configured limits', () => {
@@ -32,10 +33,8 @@ describe('configured limits', () => {
     const r2 = await post('c', { productId, text: 'deeper', parentId: r1.body.id });
     expect(r2.status).toBe(422);
     expect(r2.body.error.details).toMatchObject({ maxDepth: 1 });
-    const flagged = await h
-      .http()
+    const flagged = await asUser('d')
       .post(`/api/comments/${r1.body.id}/flag`)
-      .set(auth('d'))
       .send({ reason: 'one is enough' });
     expect(flagged.body.hidden).toBe(true);
   });
@@ -60,10 +59,7 @@ describe('concurrent delete and reply', () => {
     for (let i = 0; i < 12; i += 1) {
       const parent = (await post(`author${i}`, { productId, text: `p${i}`, rating: 3 })).body;
       const [del, rep] = await Promise.all([
-        h
-          .http()
-          .delete(`/api/comments/${parent.id}`)
-          .set(auth(`author${i}`)),
+        asUser(`author${i}`).delete(`/api/comments/${parent.id}`),
         post(`replier${i}`, { productId, text: 'race', parentId: parent.id }),
       ]);
       expect(del.status).toBe(204);

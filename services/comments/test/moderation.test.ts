@@ -11,23 +11,26 @@ afterAll(async () => {
   await h.stop();
 });
 
-const auth = (userId: string, role: 'customer' | 'admin' = 'customer') => ({
-  Authorization: `Bearer ${h.token(userId, role)}`,
-});
-const ADMIN = () => auth('admin-1', 'admin');
+/** Requests as `userId` (a customer unless `role` says otherwise). */
+const asUser = (userId: string, role: 'customer' | 'admin' = 'customer') =>
+  h.http(h.token(userId, role));
+const asAdmin = () => asUser('admin-1', 'admin');
+/** An admin's moderation `action` on a comment. */
+const moderate = (id: string, action: string) =>
+  asAdmin().put(`/api/comments/${id}/moderate`).send({ action });
 
 async function post(userId: string, body: Record<string, unknown>) {
-  const res = await h.http().post('/api/comments').set(auth(userId)).send(body);
+  const res = await asUser(userId).post('/api/comments').send(body);
   expect(res.status).toBe(201);
   return res.body as { id: string };
 }
 
 async function flag(commentId: string, userId: string, reason = 'spam') {
-  return h.http().post(`/api/comments/${commentId}/flag`).set(auth(userId)).send({ reason });
+  return asUser(userId).post(`/api/comments/${commentId}/flag`).send({ reason });
 }
 
-async function listIds(productId: string, headers: Record<string, string> = {}) {
-  const res = await h.http().get(`/api/comments/product/${productId}`).set(headers);
+async function listIds(productId: string, token?: string) {
+  const res = await h.http(token).get(`/api/comments/product/${productId}`);
   expect(res.status).toBe(200);
   return res.body.items as Array<{ id: string; replies: Array<{ id: string }> }>;
 }
@@ -43,7 +46,7 @@ describe('POST /api/comments/:id/flag', () => {
     const second = await flag(c.id, 'flagger-1', 'again');
     expect(second.status).toBe(409);
     expect(await h.count('flags', { userId: 'flagger-1' })).toBe(1);
-    const adminView = await h.http().get(`/api/comments/${c.id}`).set(ADMIN());
+    const adminView = await asAdmin().get(`/api/comments/${c.id}`);
     expect(adminView.body.moderation).toEqual({
       flags: 1,
       flagsSinceReview: 1,
@@ -56,7 +59,7 @@ describe('POST /api/comments/:id/flag', () => {
     const c = await post('author', { productId, text: 'x', rating: 3 });
     const results = await Promise.all([1, 2, 3, 4].map(() => flag(c.id, 'racer')));
     expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409, 409]);
-    const adminView = await h.http().get(`/api/comments/${c.id}`).set(ADMIN());
+    const adminView = await asAdmin().get(`/api/comments/${c.id}`);
     expect(adminView.body.moderation.flags).toBe(1);
   });
 
@@ -77,14 +80,14 @@ describe('POST /api/comments/:id/flag', () => {
     expect(JSON.stringify(publicPage.body)).not.toContain(reply.id);
     expect((await h.http().get(`/api/comments/${c.id}`)).status).toBe(404);
     // Even a logged-in customer does not see it; nor can they flag it any more.
-    expect((await listIds(productId, auth('someone'))).map((x) => x.id)).toEqual([other.id]);
+    expect((await listIds(productId, h.token('someone'))).map((x) => x.id)).toEqual([other.id]);
     expect((await flag(c.id, 'f4')).status).toBe(404);
 
-    const adminList = await listIds(productId, ADMIN());
+    const adminList = await listIds(productId, h.token('admin-1', 'admin'));
     expect(adminList.map((x) => x.id).sort()).toEqual([c.id, other.id].sort());
-    const hidden = (
-      await h.http().get(`/api/comments/product/${productId}`).set(ADMIN())
-    ).body.items.find((x: { id: string }) => x.id === c.id);
+    const hidden = (await asAdmin().get(`/api/comments/product/${productId}`)).body.items.find(
+      (x: { id: string }) => x.id === c.id,
+    );
     expect(hidden).toMatchObject({
       status: 'HIDDEN',
       moderation: { flags: 3, flagsSinceReview: 3, hiddenReason: 'flags' },
@@ -109,7 +112,7 @@ describe('POST /api/comments/:id/flag', () => {
     expect(own.status).toBe(422);
     expect(own.body.error.code).toBe('OWN_COMMENT_FLAG');
     await post('replier', { productId, text: 'r', parentId: c.id });
-    await h.http().delete(`/api/comments/${c.id}`).set(auth('author')).expect(204);
+    await asUser('author').delete(`/api/comments/${c.id}`).expect(204);
     const tomb = await flag(c.id, 'someone');
     expect(tomb.status).toBe(422);
     expect(tomb.body.error.code).toBe('COMMENT_DELETED');
@@ -125,7 +128,7 @@ describe('POST /api/comments/:id/flag', () => {
       { reason: 'x'.repeat(501) },
       { reason: 'ok', extra: 1 },
     ]) {
-      const res = await h.http().post(`/api/comments/${c.id}/flag`).set(auth('v')).send(body);
+      const res = await asUser('v').post(`/api/comments/${c.id}/flag`).send(body);
       expect(res.status).toBe(400);
     }
     const anon = await h.http().post(`/api/comments/${c.id}/flag`).send({ reason: 'spam' });
@@ -146,11 +149,7 @@ describe('PUT /api/comments/:id/moderate', () => {
 
   it('approve makes a hidden comment visible again and restarts the flag count', async () => {
     const { productId, id } = await hiddenComment();
-    const res = await h
-      .http()
-      .put(`/api/comments/${id}/moderate`)
-      .set(ADMIN())
-      .send({ action: 'approve' });
+    const res = await moderate(id, 'approve');
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ id, action: 'approve', outcome: 'visible' });
     expect(res.body.comment.moderation).toEqual({
@@ -170,11 +169,7 @@ describe('PUT /api/comments/:id/moderate', () => {
   it('hide hides a visible comment at once', async () => {
     const productId = h.products.add();
     const c = await post('author', { productId, text: 'hide me', rating: 2 });
-    const res = await h
-      .http()
-      .put(`/api/comments/${c.id}/moderate`)
-      .set(ADMIN())
-      .send({ action: 'hide' });
+    const res = await moderate(c.id, 'hide');
     expect(res.status).toBe(200);
     expect(res.body.comment).toMatchObject({
       status: 'HIDDEN',
@@ -185,11 +180,7 @@ describe('PUT /api/comments/:id/moderate', () => {
 
   it('remove deletes (or tombstones) the comment', async () => {
     const { productId, id } = await hiddenComment();
-    const res = await h
-      .http()
-      .put(`/api/comments/${id}/moderate`)
-      .set(ADMIN())
-      .send({ action: 'remove' });
+    const res = await moderate(id, 'remove');
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ id, action: 'remove', outcome: 'removed', comment: null });
     expect(await h.count('comments', { productId })).toBe(0);
@@ -197,11 +188,7 @@ describe('PUT /api/comments/:id/moderate', () => {
 
     const root = await post('author2', { productId, text: 'thread root', rating: 4 });
     await post('replier', { productId, text: 'reply', parentId: root.id });
-    const tomb = await h
-      .http()
-      .put(`/api/comments/${root.id}/moderate`)
-      .set(ADMIN())
-      .send({ action: 'remove' });
+    const tomb = await moderate(root.id, 'remove');
     expect(tomb.body).toMatchObject({
       outcome: 'tombstoned',
       comment: { deleted: true, text: null },
@@ -211,22 +198,18 @@ describe('PUT /api/comments/:id/moderate', () => {
   it('is for admins only, validates the action, and 404s unknown comments', async () => {
     const productId = h.products.add();
     const c = await post('author', { productId, text: 'x', rating: 5 });
-    const customer = await h
-      .http()
+    const customer = await asUser('author')
       .put(`/api/comments/${c.id}/moderate`)
-      .set(auth('author'))
       .send({ action: 'hide' });
     expect(customer.status).toBe(403);
     const anon = await h.http().put(`/api/comments/${c.id}/moderate`).send({ action: 'hide' });
     expect(anon.status).toBe(401);
     for (const body of [{}, { action: 'ban' }, { action: 'hide', extra: true }]) {
-      const res = await h.http().put(`/api/comments/${c.id}/moderate`).set(ADMIN()).send(body);
+      const res = await asAdmin().put(`/api/comments/${c.id}/moderate`).send(body);
       expect(res.status).toBe(400);
     }
-    const missing = await h
-      .http()
+    const missing = await asAdmin()
       .put(`/api/comments/${'d'.repeat(24)}/moderate`)
-      .set(ADMIN())
       .send({ action: 'hide' });
     expect(missing.status).toBe(404);
     const view = await h.http().get(`/api/comments/${c.id}`);
@@ -245,7 +228,7 @@ describe('GET /api/comments/moderation/queue', () => {
     ]) {
       await flag(c.id, user!, reason);
     }
-    const res = await h.http().get('/api/comments/moderation/queue?limit=100').set(ADMIN());
+    const res = await asAdmin().get('/api/comments/moderation/queue?limit=100');
     expect(res.status).toBe(200);
     const entry = res.body.items.find((x: { id: string }) => x.id === c.id);
     expect(entry).toMatchObject({ status: 'HIDDEN', text: 'queue me', moderation: { flags: 3 } });
@@ -259,20 +242,13 @@ describe('GET /api/comments/moderation/queue', () => {
     expect(Object.keys(res.body).sort()).toEqual(['items', 'limit', 'page', 'total', 'totalPages']);
 
     // Approved comments leave the queue.
-    await h
-      .http()
-      .put(`/api/comments/${c.id}/moderate`)
-      .set(ADMIN())
-      .send({ action: 'approve' })
-      .expect(200);
-    const after = await h.http().get('/api/comments/moderation/queue?limit=100').set(ADMIN());
+    await moderate(c.id, 'approve').expect(200);
+    const after = await asAdmin().get('/api/comments/moderation/queue?limit=100');
     expect(after.body.items.map((x: { id: string }) => x.id)).not.toContain(c.id);
 
-    expect((await h.http().get('/api/comments/moderation/queue').set(auth('q1'))).status).toBe(403);
+    expect((await asUser('q1').get('/api/comments/moderation/queue')).status).toBe(403);
     expect((await h.http().get('/api/comments/moderation/queue')).status).toBe(401);
-    expect((await h.http().get('/api/comments/moderation/queue?limit=0').set(ADMIN())).status).toBe(
-      400,
-    );
+    expect((await asAdmin().get('/api/comments/moderation/queue?limit=0')).status).toBe(400);
   });
 });
 
@@ -280,19 +256,19 @@ describe('helpful votes', () => {
   it('counts one vote per user; a vote can be withdrawn', async () => {
     const productId = h.products.add();
     const c = await post('author', { productId, text: 'useful', rating: 5 });
-    const v1 = await h.http().post(`/api/comments/${c.id}/helpful`).set(auth('voter-1'));
+    const v1 = await asUser('voter-1').post(`/api/comments/${c.id}/helpful`);
     expect(v1.status).toBe(201);
     expect(v1.headers.location).toBe(`/api/comments/${c.id}/helpful`);
     expect(v1.body).toEqual({ commentId: c.id, helpfulCount: 1 });
-    const dup = await h.http().post(`/api/comments/${c.id}/helpful`).set(auth('voter-1'));
+    const dup = await asUser('voter-1').post(`/api/comments/${c.id}/helpful`);
     expect(dup.status).toBe(409);
-    await h.http().post(`/api/comments/${c.id}/helpful`).set(auth('voter-2')).expect(201);
+    await asUser('voter-2').post(`/api/comments/${c.id}/helpful`).expect(201);
     expect((await h.http().get(`/api/comments/${c.id}`)).body.helpfulCount).toBe(2);
-    const undo = await h.http().delete(`/api/comments/${c.id}/helpful`).set(auth('voter-1'));
+    const undo = await asUser('voter-1').delete(`/api/comments/${c.id}/helpful`);
     expect(undo.status).toBe(204);
     expect(undo.text).toBe('');
     expect((await h.http().get(`/api/comments/${c.id}`)).body.helpfulCount).toBe(1);
-    const undoAgain = await h.http().delete(`/api/comments/${c.id}/helpful`).set(auth('voter-1'));
+    const undoAgain = await asUser('voter-1').delete(`/api/comments/${c.id}/helpful`);
     expect(undoAgain.status).toBe(404);
     expect((await h.http().get(`/api/comments/${c.id}`)).body.helpfulCount).toBe(1);
   });
@@ -300,7 +276,7 @@ describe('helpful votes', () => {
   it('refuses votes on one’s own comment and without authentication', async () => {
     const productId = h.products.add();
     const c = await post('author', { productId, text: 'me', rating: 5 });
-    const own = await h.http().post(`/api/comments/${c.id}/helpful`).set(auth('author'));
+    const own = await asUser('author').post(`/api/comments/${c.id}/helpful`);
     expect(own.status).toBe(422);
     const anon = await h.http().post(`/api/comments/${c.id}/helpful`);
     expect(anon.status).toBe(401);
@@ -315,9 +291,9 @@ describe('the API spec', () => {
     await post('spec-replier', { productId, text: 'reply', parentId: c.id });
     const ops = commentsApi.operations;
     const answers: Array<[keyof typeof ops, { status: number; body: unknown }]> = [
-      ['getComment', await h.http().get(`/api/comments/${c.id}`).set(ADMIN())],
+      ['getComment', await asAdmin().get(`/api/comments/${c.id}`)],
       ['listProductComments', await h.http().get(`/api/comments/product/${productId}`)],
-      ['markHelpful', await h.http().post(`/api/comments/${c.id}/helpful`).set(auth('spec-v'))],
+      ['markHelpful', await asUser('spec-v').post(`/api/comments/${c.id}/helpful`)],
     ];
     // The third flag hides it: the queue then holds it.
     for (const f of ['spec-f1', 'spec-f2', 'spec-f3']) {
@@ -325,15 +301,12 @@ describe('the API spec', () => {
     }
     answers.push([
       'moderationQueue',
-      await h.http().get('/api/comments/moderation/queue?limit=100').set(ADMIN()),
+      await asAdmin().get('/api/comments/moderation/queue?limit=100'),
     ]);
-    answers.push([
-      'moderateComment',
-      await h.http().put(`/api/comments/${c.id}/moderate`).set(ADMIN()).send({ action: 'approve' }),
-    ]);
+    answers.push(['moderateComment', await moderate(c.id, 'approve')]);
     answers.push([
       'editComment',
-      await h.http().put(`/api/comments/${c.id}`).set(auth('spec-author')).send({ rating: 2 }),
+      await asUser('spec-author').put(`/api/comments/${c.id}`).send({ rating: 2 }),
     ]);
     for (const [id, res] of answers) {
       const { status, schema, list }: ResponseSpec = ops[id].response;

@@ -8,10 +8,11 @@ afterAll(async () => {
   await h.stop();
 });
 
-const auth = (userId: string) => ({ Authorization: `Bearer ${h.token(userId)}` });
+/** Requests as the customer `userId`. */
+const asUser = (userId: string) => h.http(h.token(userId));
 
 const post = (userId: string, body: Record<string, unknown>) =>
-  h.http().post('/api/comments').set(auth(userId)).send(body);
+  asUser(userId).post('/api/comments').send(body);
 
 /** A review of `productId` by `userId`. */
 const review = (userId: string, productId: string) =>

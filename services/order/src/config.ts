@@ -1,20 +1,9 @@
 import Joi from 'joi';
 import { anchoringConfigKeys, type AnchoringConfig } from '@ecom/common/anchoring';
-import type { JwtVerifyConfig } from '@ecom/common/auth';
-import { baseConfigKeys, busConfigKeys, jwtVerifyConfigKeys } from '@ecom/common/config';
+import type { PostgresConfig, ServiceConfig } from '@ecom/common/config';
+import { httpUrl, postgresConfigKeys, serviceConfigKeys } from '@ecom/common/config';
 
-export interface OrderConfig extends JwtVerifyConfig, AnchoringConfig {
-  NODE_ENV: string;
-  LOG_LEVEL: string;
-  HOST: string;
-  PORT: number;
-  BODY_LIMIT: string;
-  SHUTDOWN_TIMEOUT_MS: number;
-  DATABASE_URL: string;
-  DATABASE_POOL_MAX: number;
-  EVENT_BUS: 'memory' | 'redis' | 'rabbitmq';
-  REDIS_URL?: string;
-  AMQP_URL?: string;
+export interface OrderConfig extends ServiceConfig, PostgresConfig, AnchoringConfig {
   PRODUCT_SERVICE_URL: string;
   PRODUCT_TIMEOUT_MS: number;
   AUTH_SERVICE_URL: string;
@@ -27,24 +16,14 @@ export interface OrderConfig extends JwtVerifyConfig, AnchoringConfig {
 }
 
 export const orderConfigSchema = Joi.object<OrderConfig>({
-  ...baseConfigKeys,
-  ...jwtVerifyConfigKeys,
-  ...busConfigKeys,
+  ...serviceConfigKeys(3005),
+  ...postgresConfigKeys('order_db'),
   // Blockchain anchoring (off without BLOCKCHAIN_RPC_URL): common/src/anchoring/config.ts.
   ...anchoringConfigKeys,
-  PORT: Joi.number().port().default(3005),
-  DATABASE_URL: Joi.string()
-    .uri({ scheme: ['postgres', 'postgresql'] })
-    .default('postgres://postgres@127.0.0.1:5432/order_db'),
-  DATABASE_POOL_MAX: Joi.number().integer().min(1).max(100).default(10),
-  PRODUCT_SERVICE_URL: Joi.string()
-    .uri({ scheme: ['http', 'https'] })
-    .default('http://127.0.0.1:3002'),
+  PRODUCT_SERVICE_URL: httpUrl().default('http://127.0.0.1:3002'),
   PRODUCT_TIMEOUT_MS: Joi.number().integer().min(50).max(60000).default(2000),
   // Profile reads (the shipping address of an order sent without one).
-  AUTH_SERVICE_URL: Joi.string()
-    .uri({ scheme: ['http', 'https'] })
-    .default('http://127.0.0.1:3001'),
+  AUTH_SERVICE_URL: httpUrl().default('http://127.0.0.1:3001'),
   AUTH_TIMEOUT_MS: Joi.number().integer().min(50).max(60000).default(2000),
   // A PAYMENT_PROCESSING order unchanged this long: ask payment (order.payment.overdue), again
   // every such interval; unchanged PAYMENT_GIVE_UP_MS: fail it (0 never does).

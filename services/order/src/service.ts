@@ -1,9 +1,4 @@
-import {
-  anchoringFromConfig,
-  noopAnchor,
-  type Anchoring,
-  type AnchorSink,
-} from '@ecom/common/anchoring';
+import { serviceAnchoring, type AnchorSink } from '@ecom/common/anchoring';
 import { jwtVerifyOptionsFromConfig } from '@ecom/common/auth';
 import { periodicTask } from '@ecom/common/lifecycle';
 import {
@@ -51,23 +46,19 @@ export const orderService = defineService({
   async build({ config, bus, logger, onClose }, options: OrderServiceOptions) {
     const pool = createPgPool(config.DATABASE_URL, config.DATABASE_POOL_MAX, logger);
     onClose('postgres', () => pool.end());
-    const anchoring: Anchoring | null = options.anchor
-      ? null
-      : anchoringFromConfig(config, {
-          pool,
-          logger,
-          recordTypes: {
-            // Rebuilt from the tables as they are now, so a row edited in SQL shows as tampered.
-            order: { load: (_db, { sourceId }) => orderStore.anchorPayload(pool, sourceId) },
-          },
-        });
-    if (anchoring) onClose('anchoring', () => anchoring.close());
-    await runMigrations(pool, [...orderMigrations, ...(anchoring ? [anchoring.migration] : [])]);
-
-    const transitions = new OrderTransitions({
-      anchor: options.anchor ?? anchoring ?? noopAnchor,
+    const anchors = serviceAnchoring(config, {
+      pool,
       logger,
+      onClose,
+      replacement: options.anchor,
+      recordTypes: {
+        // Rebuilt from the tables as they are now, so a row edited in SQL shows as tampered.
+        order: { load: (_db, { sourceId }) => orderStore.anchorPayload(pool, sourceId) },
+      },
     });
+    await runMigrations(pool, [...orderMigrations, ...anchors.migrations]);
+
+    const transitions = new OrderTransitions({ anchor: anchors.sink, logger });
     const orders = new Orders({
       pool,
       transitions,
@@ -104,18 +95,19 @@ export const orderService = defineService({
       logger,
     });
     return {
-      routers: [orderRoutes({ orders, anchoring, jwt: jwtVerifyOptionsFromConfig(config) })],
+      routers: [
+        orderRoutes({
+          orders,
+          anchoring: anchors.anchoring,
+          jwt: jwtVerifyOptionsFromConfig(config),
+        }),
+      ],
       health: { postgres: () => pgHealth(pool) },
       consumers:
         options.consume === false
           ? []
           : [(observer) => subscribeOrderConsumers({ bus, pool, saga, logger, observer })],
-      workers: [
-        relay,
-        sweeper,
-        // Anchoring works in the background; a chain that is down only delays it.
-        ...(anchoring ? [{ start: () => anchoring.start(), stop: () => anchoring.stop() }] : []),
-      ],
+      workers: [relay, sweeper, ...anchors.workers],
       exports: {
         pool,
         orders,
@@ -124,9 +116,8 @@ export const orderService = defineService({
         relay,
         sweeper,
         /** Null when anchoring is off (no BLOCKCHAIN_RPC_URL) or replaced by `anchor`. */
-        anchoring,
-        /** Waits until every queued anchor record is on chain (tests, graceful drain). */
-        flushAnchors: (timeoutMs?: number) => anchoring?.flush(timeoutMs) ?? Promise.resolve(),
+        anchoring: anchors.anchoring,
+        flushAnchors: anchors.flush,
       },
     };
   },

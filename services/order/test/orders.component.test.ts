@@ -1,12 +1,19 @@
 import request from 'supertest';
 import { Pool } from 'pg';
-import type { AnchorRecord } from '@ecom/common/anchoring';
+import type { AuthUser } from '@ecom/common/auth';
 import { InMemoryEventBus, createEvent } from '@ecom/common/bus';
 import { loadConfig } from '@ecom/common/config';
 import { createTestPostgres, type TestPostgres } from '@ecom/infrastructure/testing';
 import { orderConfigSchema } from '../src/config';
 import { orderService, type RunningOrderService } from '../src/service';
-import { bearer, eventually, spyOnEvents, testJwtEnv } from '@ecom/test-support';
+import {
+  eventually,
+  expectReady,
+  recordingAnchor,
+  requestsAs,
+  spyOnEvents,
+  testServiceEnv,
+} from '@ecom/test-support';
 import { startAuthStub, startProductStub, type StubProfile } from './support/helpers';
 
 const alice = { id: 'user-alice', role: 'customer' as const };
@@ -23,6 +30,16 @@ const address = {
   country: 'US',
 };
 
+/** Every event order publishes. */
+const ORDER_EVENTS = [
+  'order.created',
+  'order.confirmed',
+  'order.failed',
+  'order.cancelled',
+  'order.completed',
+  'order.payment.overdue',
+];
+
 describe('order service (real PostgreSQL, product over HTTP stub)', () => {
   let db: TestPostgres;
   let product: Awaited<ReturnType<typeof startProductStub>>;
@@ -32,7 +49,8 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
   let service: RunningOrderService;
   let spy: Awaited<ReturnType<typeof spyOnEvents>>;
   let pool: Pool;
-  const anchored: AnchorRecord[] = [];
+  const anchor = recordingAnchor('orders');
+  const anchored = anchor.records;
 
   beforeAll(async () => {
     db = await createTestPostgres('order_component');
@@ -43,19 +61,9 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
     ]);
     auth = await startAuthStub(profiles);
     bus = new InMemoryEventBus({ retry: { baseDelayMs: 10, maxAttempts: 3 } });
-    spy = await spyOnEvents(bus, [
-      'order.created',
-      'order.confirmed',
-      'order.failed',
-      'order.cancelled',
-      'order.completed',
-      'order.payment.overdue',
-    ]);
+    spy = await spyOnEvents(bus, ORDER_EVENTS);
     const config = loadConfig(orderConfigSchema, {
-      ...testJwtEnv,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'silent',
+      ...testServiceEnv,
       DATABASE_URL: db.url,
       PRODUCT_SERVICE_URL: product.url,
       PRODUCT_TIMEOUT_MS: '500',
@@ -65,25 +73,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       SWEEP_INTERVAL_MS: '50',
       OUTBOX_POLL_INTERVAL_MS: '20',
     });
-    service = await orderService.start({
-      config,
-      bus,
-      options: {
-        anchor: {
-          async enqueue(client, record) {
-            // Inside the caller's transaction: prove it by reading the uncommitted status.
-            const { rows } = await client.query('SELECT status FROM orders WHERE id = $1', [
-              record.recordId,
-            ]);
-            anchored.push({
-              ...record,
-              payload: { ...record.payload, seenStatus: rows[0]?.status },
-            });
-            return true;
-          },
-        },
-      },
-    });
+    service = await orderService.start({ config, bus, options: { anchor } });
     pool = new Pool({ connectionString: db.url, max: 2 });
   });
 
@@ -97,6 +87,14 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
   });
 
   const api = () => request(service.app);
+  const asUser = (user: AuthUser) => requestsAs(api, user);
+  const setStatus = (id: string, user: AuthUser, status: string) =>
+    asUser(user).put(`/api/orders/${id}/status`).send({ status });
+  const cancel = (id: string, user: AuthUser, body: Record<string, unknown> = {}) =>
+    asUser(user).put(`/api/orders/${id}/cancel`).send(body);
+  const postOrder = (user: AuthUser, body: Record<string, unknown>) =>
+    asUser(user).post('/api/orders').send(body);
+  const historyOf = (id: string, user: AuthUser) => asUser(user).get(`/api/orders/${id}/history`);
   const countOrders = async () =>
     Number((await pool.query('SELECT count(*) FROM orders')).rows[0].count);
 
@@ -108,7 +106,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       shippingAddress: address,
     },
   ) {
-    const res = await api().post('/api/orders').set('Authorization', bearer(user)).send(body);
+    const res = await postOrder(user, body);
     expect(res.status).toBe(201);
     return res.body as { id: string; status: string; total: { amount: number } };
   }
@@ -125,11 +123,20 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
   const waitStatus = (id: string, status: string) =>
     eventually(async () => (await statusOf(id)) === status, { what: `order ${id} ${status}` });
 
+  /** Product reserved the order's stock; waits for the status that follows. */
+  async function reserve(orderId: string, then: string) {
+    await deliver('inventory.reserved', { orderId, items: [] });
+    await waitStatus(orderId, then);
+  }
+
+  /** Alice's order of gadgets (250 each, seller-9's), without payment details. */
+  const gadgetOrder = (quantity: number) =>
+    placeOrder(alice, { items: [{ productId: 'p-gadget', quantity }], shippingAddress: address });
+
   describe('POST /api/orders', () => {
     it('prices each line from product, stores PENDING with a snapshot and integer total, emits order.created', async () => {
-      const res = await api()
+      const res = await asUser(alice)
         .post('/api/orders')
-        .set('Authorization', bearer(alice))
         .set('x-correlation-id', 'corr-create-0001')
         .send({
           items: [
@@ -165,9 +172,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       expect(product.state.correlationIds).toContain('corr-create-0001');
       // A later price change does not touch the stored snapshot.
       product.products.get('p-widget')!.priceCents = 999;
-      const again = await api()
-        .get(`/api/orders/${res.body.id}`)
-        .set('Authorization', bearer(alice));
+      const again = await asUser(alice).get(`/api/orders/${res.body.id}`);
       expect(again.body.total.amount).toBe(6247);
       product.products.get('p-widget')!.priceCents = 1999;
     });
@@ -210,7 +215,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       ],
     ])('refuses %s with 400 and stores nothing', async (_name, body) => {
       const before = await countOrders();
-      const res = await api().post('/api/orders').set('Authorization', bearer(alice)).send(body);
+      const res = await postOrder(alice, body);
       expect(res.status).toBe(400);
       expect(res.body.error).toMatchObject({ code: 'VALIDATION_ERROR' });
       expect(res.body.error.requestId).toBeDefined();
@@ -226,16 +231,13 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
 
     it('names an unknown product with 422 and stores nothing', async () => {
       const before = await countOrders();
-      const res = await api()
-        .post('/api/orders')
-        .set('Authorization', bearer(alice))
-        .send({
-          items: [
-            { productId: 'p-widget', quantity: 1 },
-            { productId: 'p-nope', quantity: 1 },
-          ],
-          shippingAddress: address,
-        });
+      const res = await postOrder(alice, {
+        items: [
+          { productId: 'p-widget', quantity: 1 },
+          { productId: 'p-nope', quantity: 1 },
+        ],
+        shippingAddress: address,
+      });
       expect(res.status).toBe(422);
       expect(res.body.error).toMatchObject({
         code: 'UNKNOWN_PRODUCT',
@@ -246,16 +248,13 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
     });
 
     it('refuses mixed currencies with 422', async () => {
-      const res = await api()
-        .post('/api/orders')
-        .set('Authorization', bearer(alice))
-        .send({
-          items: [
-            { productId: 'p-widget', quantity: 1 },
-            { productId: 'p-euro', quantity: 1 },
-          ],
-          shippingAddress: address,
-        });
+      const res = await postOrder(alice, {
+        items: [
+          { productId: 'p-widget', quantity: 1 },
+          { productId: 'p-euro', quantity: 1 },
+        ],
+        shippingAddress: address,
+      });
       expect(res.status).toBe(422);
       expect(res.body.error.code).toBe('MIXED_CURRENCY');
     });
@@ -267,10 +266,10 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       );
       product.state.down = true;
       try {
-        const res = await api()
-          .post('/api/orders')
-          .set('Authorization', bearer(alice))
-          .send({ items: [{ productId: 'p-widget', quantity: 1 }], shippingAddress: address });
+        const res = await postOrder(alice, {
+          items: [{ productId: 'p-widget', quantity: 1 }],
+          shippingAddress: address,
+        });
         expect(res.status).toBe(503);
         expect(res.body.error.code).toBe('DEPENDENCY_UNAVAILABLE');
         expect(JSON.stringify(res.body)).not.toContain('at ');
@@ -303,10 +302,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
     });
 
     it('takes name and address from the customer profile when the body has none', async () => {
-      const res = await api()
-        .post('/api/orders')
-        .set('Authorization', bearer(erin))
-        .send({ items: [{ productId: 'p-widget', quantity: 2 }] });
+      const res = await postOrder(erin, { items: [{ productId: 'p-widget', quantity: 2 }] });
       expect(res.status).toBe(201);
       expect(res.body.shippingAddress).toEqual({
         name: 'Erin Ng',
@@ -322,10 +318,10 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
 
     it('prefers the address sent with the order (no profile read)', async () => {
       const calls = auth.state.calls;
-      const res = await api()
-        .post('/api/orders')
-        .set('Authorization', bearer(erin))
-        .send({ items: [{ productId: 'p-widget', quantity: 1 }], shippingAddress: address });
+      const res = await postOrder(erin, {
+        items: [{ productId: 'p-widget', quantity: 1 }],
+        shippingAddress: address,
+      });
       expect(res.status).toBe(201);
       expect(res.body.shippingAddress).toEqual(address);
       expect(auth.state.calls).toBe(calls);
@@ -339,10 +335,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       ],
     ])('answers 422 saying how to fix it for %s, storing nothing', async (_case, who) => {
       const before = await countOrders();
-      const res = await api()
-        .post('/api/orders')
-        .set('Authorization', bearer(who()))
-        .send({ items: [{ productId: 'p-widget', quantity: 1 }] });
+      const res = await postOrder(who(), { items: [{ productId: 'p-widget', quantity: 1 }] });
       expect(res.status).toBe(422);
       expect(res.body.error).toMatchObject({
         code: 'SHIPPING_ADDRESS_REQUIRED',
@@ -356,10 +349,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       auth.state.down = true;
       try {
         const before = await countOrders();
-        const res = await api()
-          .post('/api/orders')
-          .set('Authorization', bearer(erin))
-          .send({ items: [{ productId: 'p-widget', quantity: 1 }] });
+        const res = await postOrder(erin, { items: [{ productId: 'p-widget', quantity: 1 }] });
         expect(res.status).toBe(503);
         expect(res.body.error.code).toBe('DEPENDENCY_UNAVAILABLE');
         expect(await countOrders()).toBe(before);
@@ -376,24 +366,21 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
     };
 
     it('returns the same order for the same key and body, 422 for another body', async () => {
-      const first = await api()
+      const first = await asUser(alice)
         .post('/api/orders')
-        .set('Authorization', bearer(alice))
         .set('Idempotency-Key', 'key-same-1')
         .send(body);
       expect(first.status).toBe(201);
       // Key order in the JSON does not matter: the fingerprint is of the canonical body.
-      const second = await api()
+      const second = await asUser(alice)
         .post('/api/orders')
-        .set('Authorization', bearer(alice))
         .set('Idempotency-Key', 'key-same-1')
         .send({ shippingAddress: address, items: [{ quantity: 4, productId: 'p-gadget' }] });
       expect(second.status).toBe(201);
       expect(second.headers['idempotent-replayed']).toBe('true');
       expect(second.body).toEqual(first.body);
-      const other = await api()
+      const other = await asUser(alice)
         .post('/api/orders')
-        .set('Authorization', bearer(alice))
         .set('Idempotency-Key', 'key-same-1')
         .send({ ...body, items: [{ productId: 'p-gadget', quantity: 5 }] });
       expect(other.status).toBe(422);
@@ -404,9 +391,8 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       );
       expect(Number(rows[0].count)).toBe(1);
       // Keys belong to a user: bob's same key is his own.
-      const bobs = await api()
+      const bobs = await asUser(bob)
         .post('/api/orders')
-        .set('Authorization', bearer(bob))
         .set('Idempotency-Key', 'key-same-1')
         .send(body);
       expect(bobs.status).toBe(201);
@@ -417,11 +403,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       const before = await countOrders();
       const results = await Promise.all(
         Array.from({ length: 6 }, () =>
-          api()
-            .post('/api/orders')
-            .set('Authorization', bearer(alice))
-            .set('Idempotency-Key', 'key-race-1')
-            .send(body),
+          asUser(alice).post('/api/orders').set('Idempotency-Key', 'key-race-1').send(body),
         ),
       );
       expect(results.map((r) => r.status)).toEqual(Array(6).fill(201));
@@ -431,9 +413,8 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
     });
 
     it('refuses a malformed key', async () => {
-      const res = await api()
+      const res = await asUser(alice)
         .post('/api/orders')
-        .set('Authorization', bearer(alice))
         .set('Idempotency-Key', 'bad key!')
         .send(body);
       expect(res.status).toBe(400);
@@ -443,54 +424,35 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
   describe('reading orders', () => {
     it('shows an order to its owner and admins only (404 for others)', async () => {
       const order = await placeOrder(alice);
-      expect(
-        (await api().get(`/api/orders/${order.id}`).set('Authorization', bearer(alice))).status,
-      ).toBe(200);
-      expect(
-        (await api().get(`/api/orders/${order.id}`).set('Authorization', bearer(admin))).status,
-      ).toBe(200);
-      const other = await api().get(`/api/orders/${order.id}`).set('Authorization', bearer(bob));
+      expect((await asUser(alice).get(`/api/orders/${order.id}`)).status).toBe(200);
+      expect((await asUser(admin).get(`/api/orders/${order.id}`)).status).toBe(200);
+      const other = await asUser(bob).get(`/api/orders/${order.id}`);
       expect(other.status).toBe(404);
       expect(other.body.error.code).toBe('NOT_FOUND');
-      expect(
-        (await api().get('/api/orders/not-a-uuid').set('Authorization', bearer(alice))).status,
-      ).toBe(400);
+      expect((await asUser(alice).get('/api/orders/not-a-uuid')).status).toBe(400);
     });
 
     it('lists own orders, all for admins, paginated and filtered by status', async () => {
       const carol = { id: 'user-carol', role: 'customer' as const };
       const ids = [];
       for (let i = 0; i < 3; i++) ids.push((await placeOrder(carol)).id);
-      const page1 = await api()
-        .get('/api/orders?limit=2&page=1')
-        .set('Authorization', bearer(carol));
+      const page1 = await asUser(carol).get('/api/orders?limit=2&page=1');
       expect(page1.status).toBe(200);
       expect(page1.body).toMatchObject({ page: 1, limit: 2, total: 3, totalPages: 2 });
       expect(page1.body.items.map((o: { id: string }) => o.id)).toEqual([ids[2], ids[1]]);
-      const page2 = await api()
-        .get('/api/orders?limit=2&page=2')
-        .set('Authorization', bearer(carol));
+      const page2 = await asUser(carol).get('/api/orders?limit=2&page=2');
       expect(page2.body.items.map((o: { id: string }) => o.id)).toEqual([ids[0]]);
       expect(page1.body.items.every((o: { userId: string }) => o.userId === carol.id)).toBe(true);
 
-      const mine = await api()
-        .get(`/api/orders?userId=${carol.id}&status=PENDING`)
-        .set('Authorization', bearer(admin));
+      const mine = await asUser(admin).get(`/api/orders?userId=${carol.id}&status=PENDING`);
       expect(mine.body.total).toBe(3);
-      const all = await api().get('/api/orders?limit=100').set('Authorization', bearer(admin));
+      const all = await asUser(admin).get('/api/orders?limit=100');
       expect(new Set(all.body.items.map((o: { userId: string }) => o.userId)).size).toBeGreaterThan(
         1,
       );
-      expect(
-        (await api().get(`/api/orders?userId=${carol.id}`).set('Authorization', bearer(bob)))
-          .status,
-      ).toBe(403);
-      expect(
-        (await api().get('/api/orders?status=NOPE').set('Authorization', bearer(admin))).status,
-      ).toBe(400);
-      expect(
-        (await api().get('/api/orders?limit=101').set('Authorization', bearer(admin))).status,
-      ).toBe(400);
+      expect((await asUser(bob).get(`/api/orders?userId=${carol.id}`)).status).toBe(403);
+      expect((await asUser(admin).get('/api/orders?status=NOPE')).status).toBe(400);
+      expect((await asUser(admin).get('/api/orders?limit=101')).status).toBe(400);
     });
   });
 
@@ -509,9 +471,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
     });
 
     it('shows a seller the orders holding their lines, with only those lines and their subtotal', async () => {
-      const res = await api()
-        .get('/api/orders?seller=me&limit=100')
-        .set('Authorization', bearer(seller));
+      const res = await asUser(seller).get('/api/orders?seller=me&limit=100');
       expect(res.status).toBe(200);
       const found = res.body.items.find((o: { id: string }) => o.id === mixed.id);
       expect(found).toEqual({
@@ -533,17 +493,13 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
     });
 
     it('shows an admin any seller, and lists nothing for a seller without lines', async () => {
-      const other = await api()
-        .get('/api/orders?seller=seller-9&limit=100')
-        .set('Authorization', bearer(admin));
+      const other = await asUser(admin).get('/api/orders?seller=seller-9&limit=100');
       const found = other.body.items.find((o: { id: string }) => o.id === mixed.id);
       expect(found.items).toEqual([
         expect.objectContaining({ productId: 'p-gadget', quantity: 3 }),
       ]);
       expect(found.sellerTotal).toEqual({ amount: 750, currency: 'USD' });
-      const none = await api()
-        .get('/api/orders?seller=me')
-        .set('Authorization', bearer(otherSeller));
+      const none = await asUser(otherSeller).get('/api/orders?seller=me');
       expect(none.body).toEqual({ items: [], page: 1, limit: 20, total: 0, totalPages: 0 });
     });
 
@@ -551,14 +507,14 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       ['a customer asking for seller=me', () => alice, 'seller=me'],
       ["a seller asking for another seller's lines", () => seller, 'seller=seller-9'],
     ])('refuses %s with 403', async (_case, who, query) => {
-      const res = await api().get(`/api/orders?${query}`).set('Authorization', bearer(who()));
+      const res = await asUser(who()).get(`/api/orders?${query}`);
       expect(res.status).toBe(403);
       expect(res.body.error.code).toBe('FORBIDDEN');
     });
 
     it('refuses seller together with userId, and a malformed seller, with 400', async () => {
       for (const query of ['seller=me&userId=u1', 'seller=a%20b']) {
-        const res = await api().get(`/api/orders?${query}`).set('Authorization', bearer(admin));
+        const res = await asUser(admin).get(`/api/orders?${query}`);
         expect(res.status).toBe(400);
       }
     });
@@ -578,10 +534,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
         });
         await waitStatus(o.id, 'CONFIRMED');
       }
-      const ship = await api()
-        .put(`/api/orders/${shipped.id}/status`)
-        .set('Authorization', bearer(admin))
-        .send({ status: 'SHIPPED' });
+      const ship = await setStatus(shipped.id, admin, 'SHIPPED');
       expect(ship.status).toBe(200);
       const deleted = await deliver('user.deleted', { userId: frank.id }, 'auth-service');
       await waitStatus(pending.id, 'CANCELLED');
@@ -611,8 +564,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
 
     it('asks payment (order.payment.overdue) once the order is overdue, and again only after another interval', async () => {
       const order = await placeOrder();
-      await deliver('inventory.reserved', { orderId: order.id, items: [] });
-      await waitStatus(order.id, 'PAYMENT_PROCESSING');
+      await reserve(order.id, 'PAYMENT_PROCESSING');
       await service.sweeper.runOnce();
       expect(spy.of('order.payment.overdue', order.id)).toHaveLength(0); // not overdue yet (5 min)
       await backdate(order.id, 6 * 60_000);
@@ -647,13 +599,10 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
 
     it('fails an order payment never answered for, past PAYMENT_GIVE_UP_MS (24 h)', async () => {
       const order = await placeOrder();
-      await deliver('inventory.reserved', { orderId: order.id, items: [] });
-      await waitStatus(order.id, 'PAYMENT_PROCESSING');
+      await reserve(order.id, 'PAYMENT_PROCESSING');
       await backdate(order.id, 25 * 3600_000);
       await waitStatus(order.id, 'FAILED');
-      const history = await api()
-        .get(`/api/orders/${order.id}/history`)
-        .set('Authorization', bearer(alice));
+      const history = await historyOf(order.id, alice);
       expect(history.body.history.at(-1)).toMatchObject({
         from: 'PAYMENT_PROCESSING',
         to: 'FAILED',
@@ -694,9 +643,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       });
       expect(confirmed.metadata.causationId).toBe(completed.eventId);
 
-      const history = await api()
-        .get(`/api/orders/${order.id}/history`)
-        .set('Authorization', bearer(alice));
+      const history = await historyOf(order.id, alice);
       expect(history.status).toBe(200);
       expect(history.body.history.map((h: { from: string; to: string }) => [h.from, h.to])).toEqual(
         [
@@ -795,14 +742,13 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
         reason: expect.stringContaining('INSUFFICIENT_STOCK'),
         items: [{ productId: 'p-widget', quantity: 2 }],
       });
-      const got = await api().get(`/api/orders/${order.id}`).set('Authorization', bearer(alice));
+      const got = await asUser(alice).get(`/api/orders/${order.id}`);
       expect(got.body.failureReason).toContain('p-widget');
     });
 
     it('fails on a non-retryable payment.failed; a retryable one sends it back to AWAITING_PAYMENT', async () => {
       const a = await placeOrder();
-      await deliver('inventory.reserved', { orderId: a.id, items: [] });
-      await waitStatus(a.id, 'PAYMENT_PROCESSING');
+      await reserve(a.id, 'PAYMENT_PROCESSING');
       await deliver('payment.failed', {
         paymentId: 'p',
         orderId: a.id,
@@ -813,12 +759,8 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       await waitStatus(a.id, 'FAILED');
       await eventually(() => spy.of('order.failed', a.id).length === 1);
 
-      const b = await placeOrder(alice, {
-        items: [{ productId: 'p-gadget', quantity: 1 }],
-        shippingAddress: address,
-      });
-      await deliver('inventory.reserved', { orderId: b.id, items: [] });
-      await waitStatus(b.id, 'AWAITING_PAYMENT');
+      const b = await gadgetOrder(1);
+      await reserve(b.id, 'AWAITING_PAYMENT');
       await deliver('payment.initiated', {
         paymentId: 'p',
         orderId: b.id,
@@ -838,12 +780,8 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
     });
 
     it('ignores a payment.initiated that arrives after the decline of the same attempt', async () => {
-      const order = await placeOrder(alice, {
-        items: [{ productId: 'p-gadget', quantity: 1 }],
-        shippingAddress: address,
-      });
-      await deliver('inventory.reserved', { orderId: order.id, items: [] });
-      await waitStatus(order.id, 'AWAITING_PAYMENT');
+      const order = await gadgetOrder(1);
+      await reserve(order.id, 'AWAITING_PAYMENT');
       // The bus does not order events: the decline of attempt 1 overtakes its "initiated".
       await deliver('payment.failed', {
         paymentId: 'p',
@@ -861,7 +799,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
         attempt: 1,
       });
       await bus.idle();
-      const stale = await api().get(`/api/orders/${order.id}`).set('Authorization', bearer(alice));
+      const stale = await asUser(alice).get(`/api/orders/${order.id}`);
       expect(stale.body.status).toBe('AWAITING_PAYMENT');
 
       // The next attempt still moves it on.
@@ -875,14 +813,10 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
     });
 
     it('cancels an order waiting for payment when its reservation expires', async () => {
-      const order = await placeOrder(alice, {
-        items: [{ productId: 'p-gadget', quantity: 2 }],
-        shippingAddress: address,
-      });
+      const order = await gadgetOrder(2);
       const started = Date.now();
-      await deliver('inventory.reserved', { orderId: order.id, items: [] });
-      await waitStatus(order.id, 'AWAITING_PAYMENT');
-      const got = await api().get(`/api/orders/${order.id}`).set('Authorization', bearer(alice));
+      await reserve(order.id, 'AWAITING_PAYMENT');
+      const got = await asUser(alice).get(`/api/orders/${order.id}`);
       expect(Date.parse(got.body.reservationExpiresAt) - started).toBeGreaterThanOrEqual(300);
       await waitStatus(order.id, 'CANCELLED');
       expect(Date.now() - started).toBeGreaterThanOrEqual(380);
@@ -894,9 +828,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
         previousStatus: 'AWAITING_PAYMENT',
         items: [{ productId: 'p-gadget', quantity: 2 }],
       });
-      const history = await api()
-        .get(`/api/orders/${order.id}/history`)
-        .set('Authorization', bearer(alice));
+      const history = await historyOf(order.id, alice);
       expect(history.body.history.at(-1)).toMatchObject({
         from: 'AWAITING_PAYMENT',
         to: 'CANCELLED',
@@ -910,11 +842,8 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
 
     it('asks product to release again when a reservation arrives for an order cancelled while PENDING', async () => {
       const order = await placeOrder();
-      const cancel = await api()
-        .put(`/api/orders/${order.id}/cancel`)
-        .set('Authorization', bearer(alice))
-        .send({});
-      expect(cancel.status).toBe(200);
+      const cancelled = await cancel(order.id, alice);
+      expect(cancelled.status).toBe(200);
       await eventually(() => spy.of('order.cancelled', order.id).length === 1);
       await deliver('inventory.reserved', { orderId: order.id, items: [] });
       await eventually(() => spy.of('order.cancelled', order.id).length === 2);
@@ -936,7 +865,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
         fullyRefunded: false,
       });
       await eventually(async () => {
-        const got = await api().get(`/api/orders/${order.id}`).set('Authorization', bearer(alice));
+        const got = await asUser(alice).get(`/api/orders/${order.id}`);
         return got.body.refunded.amount === 1000;
       });
     });
@@ -963,8 +892,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
   describe('PUT /api/orders/:id/cancel and /status', () => {
     async function confirmedOrder(body?: Record<string, unknown>) {
       const order = await placeOrder(alice, body);
-      await deliver('inventory.reserved', { orderId: order.id, items: [] });
-      await waitStatus(order.id, 'PAYMENT_PROCESSING');
+      await reserve(order.id, 'PAYMENT_PROCESSING');
       await deliver('payment.completed', {
         paymentId: 'pay-x',
         orderId: order.id,
@@ -976,17 +904,9 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
 
     it('lets the owner cancel a confirmed order, once, and emits order.cancelled', async () => {
       const order = await confirmedOrder();
-      expect(
-        (
-          await api()
-            .put(`/api/orders/${order.id}/cancel`)
-            .set('Authorization', bearer(bob))
-            .send({})
-        ).status,
-      ).toBe(404);
-      const res = await api()
+      expect((await cancel(order.id, bob)).status).toBe(404);
+      const res = await asUser(alice)
         .put(`/api/orders/${order.id}/cancel`)
-        .set('Authorization', bearer(alice))
         .set('x-request-id', 'req-cancel-0001')
         .send({ reason: 'changed my mind' });
       expect(res.status).toBe(200);
@@ -999,14 +919,9 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
         previousStatus: 'CONFIRMED',
         items: [{ productId: 'p-widget', quantity: 2 }],
       });
-      const again = await api()
-        .put(`/api/orders/${order.id}/cancel`)
-        .set('Authorization', bearer(alice))
-        .send({});
+      const again = await cancel(order.id, alice);
       expect(again.status).toBe(409);
-      const history = await api()
-        .get(`/api/orders/${order.id}/history`)
-        .set('Authorization', bearer(alice));
+      const history = await historyOf(order.id, alice);
       expect(history.body.history.at(-1)).toMatchObject({
         to: 'CANCELLED',
         cause: { type: 'request', requestId: 'req-cancel-0001', userId: alice.id },
@@ -1016,88 +931,36 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
 
     it('ships and delivers by admin or the line seller, emits order.completed, refuses illegal moves with 409', async () => {
       const order = await confirmedOrder();
-      expect(
-        (
-          await api()
-            .put(`/api/orders/${order.id}/status`)
-            .set('Authorization', bearer(alice))
-            .send({ status: 'SHIPPED' })
-        ).status,
-      ).toBe(403);
-      expect(
-        (
-          await api()
-            .put(`/api/orders/${order.id}/status`)
-            .set('Authorization', bearer(otherSeller))
-            .send({ status: 'SHIPPED' })
-        ).status,
-      ).toBe(404);
-      expect(
-        (
-          await api()
-            .put(`/api/orders/${order.id}/status`)
-            .set('Authorization', bearer(admin))
-            .send({ status: 'CONFIRMED' })
-        ).status,
-      ).toBe(400);
-      const illegal = await api()
-        .put(`/api/orders/${order.id}/status`)
-        .set('Authorization', bearer(admin))
-        .send({ status: 'DELIVERED' });
+      expect((await setStatus(order.id, alice, 'SHIPPED')).status).toBe(403);
+      expect((await setStatus(order.id, otherSeller, 'SHIPPED')).status).toBe(404);
+      expect((await setStatus(order.id, admin, 'CONFIRMED')).status).toBe(400);
+      const illegal = await setStatus(order.id, admin, 'DELIVERED');
       expect(illegal.status).toBe(409);
       expect(illegal.body.error.details).toMatchObject({
         status: 'CONFIRMED',
         requested: 'DELIVERED',
       });
-      const shipped = await api()
-        .put(`/api/orders/${order.id}/status`)
-        .set('Authorization', bearer(seller))
-        .send({ status: 'SHIPPED' });
+      const shipped = await setStatus(order.id, seller, 'SHIPPED');
       expect(shipped.status).toBe(200);
       expect(shipped.body.status).toBe('SHIPPED');
-      expect(
-        (
-          await api()
-            .put(`/api/orders/${order.id}/cancel`)
-            .set('Authorization', bearer(alice))
-            .send({})
-        ).status,
-      ).toBe(409);
-      const delivered = await api()
-        .put(`/api/orders/${order.id}/status`)
-        .set('Authorization', bearer(admin))
-        .send({ status: 'DELIVERED' });
+      expect((await cancel(order.id, alice)).status).toBe(409);
+      const delivered = await setStatus(order.id, admin, 'DELIVERED');
       expect(delivered.status).toBe(200);
       await eventually(() => spy.of('order.completed', order.id).length === 1);
-      expect(
-        (
-          await api()
-            .put(`/api/orders/${order.id}/status`)
-            .set('Authorization', bearer(admin))
-            .send({ status: 'SHIPPED' })
-        ).status,
-      ).toBe(409);
+      expect((await setStatus(order.id, admin, 'SHIPPED')).status).toBe(409);
       const anchors = anchored.filter((a) => a.recordId === order.id).map((a) => a.payload.to);
       expect(anchors).toEqual(['PAYMENT_PROCESSING', 'CONFIRMED', 'SHIPPED', 'DELIVERED']);
     });
 
     it('refuses shipping an unpaid order', async () => {
       const order = await placeOrder();
-      const res = await api()
-        .put(`/api/orders/${order.id}/status`)
-        .set('Authorization', bearer(admin))
-        .send({ status: 'SHIPPED' });
+      const res = await setStatus(order.id, admin, 'SHIPPED');
       expect(res.status).toBe(409);
       expect(await statusOf(order.id)).toBe('PENDING');
     });
   });
 
   it('reports readiness from PostgreSQL and the bus', async () => {
-    const res = await api().get('/health/ready');
-    expect(res.status).toBe(200);
-    expect(res.body.checks).toMatchObject({
-      postgres: { status: 'up' },
-      eventBus: { status: 'up' },
-    });
+    await expectReady(api, ['postgres', 'eventBus']);
   });
 });

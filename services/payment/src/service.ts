@@ -1,9 +1,4 @@
-import {
-  anchoringFromConfig,
-  noopAnchor,
-  type Anchoring,
-  type AnchorSink,
-} from '@ecom/common/anchoring';
+import { serviceAnchoring, type AnchorSink } from '@ecom/common/anchoring';
 import { jwtVerifyOptionsFromConfig } from '@ecom/common/auth';
 import { periodicTask } from '@ecom/common/lifecycle';
 import {
@@ -51,18 +46,17 @@ export const paymentService = defineService({
   async build({ config, bus, logger, onClose }, options: PaymentServiceOptions) {
     const pool = createPgPool(config.DATABASE_URL, config.DATABASE_POOL_MAX, logger);
     onClose('postgres', () => pool.end());
-    const anchoring: Anchoring | null = options.anchor
-      ? null
-      : anchoringFromConfig(config, {
-          pool,
-          logger,
-          recordTypes: {
-            // Rebuilt from the tables as they are now, so a row edited in SQL shows as tampered.
-            payment: { load: (_db, ref) => paymentStore.anchorPayload(pool, ref) },
-          },
-        });
-    if (anchoring) onClose('anchoring', () => anchoring.close());
-    await runMigrations(pool, [...paymentMigrations, ...(anchoring ? [anchoring.migration] : [])]);
+    const anchors = serviceAnchoring(config, {
+      pool,
+      logger,
+      onClose,
+      replacement: options.anchor,
+      recordTypes: {
+        // Rebuilt from the tables as they are now, so a row edited in SQL shows as tampered.
+        payment: { load: (_db, ref) => paymentStore.anchorPayload(pool, ref) },
+      },
+    });
+    await runMigrations(pool, [...paymentMigrations, ...anchors.migrations]);
 
     const gateway = options.gateway ?? new MockPaymentGateway();
     const claims = new PaymentClaims({ logger });
@@ -70,7 +64,7 @@ export const paymentService = defineService({
       pool,
       gateway,
       claims,
-      anchor: options.anchor ?? anchoring ?? noopAnchor,
+      anchor: anchors.sink,
       logger,
     });
     const saga = new PaymentSaga({ claims, logger });
@@ -97,7 +91,7 @@ export const paymentService = defineService({
       routers: [
         paymentRoutes({
           payments,
-          anchoring,
+          anchoring: anchors.anchoring,
           orderAnchors: createOrderAnchors(config.ORDER_SERVICE_URL),
           jwt: jwtVerifyOptionsFromConfig(config),
         }),
@@ -107,12 +101,7 @@ export const paymentService = defineService({
         options.consume === false
           ? []
           : [(observer) => subscribePaymentConsumers({ bus, pool, saga, calls, logger, observer })],
-      workers: [
-        relay,
-        reconciler,
-        // Anchoring works in the background; a chain that is down only delays it.
-        ...(anchoring ? [{ start: () => anchoring.start(), stop: () => anchoring.stop() }] : []),
-      ],
+      workers: [relay, reconciler, ...anchors.workers],
       exports: {
         pool,
         gateway,
@@ -123,9 +112,8 @@ export const paymentService = defineService({
         relay,
         reconciler,
         /** Null when anchoring is off (no BLOCKCHAIN_RPC_URL) or replaced by `anchor`. */
-        anchoring,
-        /** Waits until every queued anchor record is on chain (tests, graceful drain). */
-        flushAnchors: (timeoutMs?: number) => anchoring?.flush(timeoutMs) ?? Promise.resolve(),
+        anchoring: anchors.anchoring,
+        flushAnchors: anchors.flush,
       },
     };
   },

@@ -5,11 +5,9 @@
  * Writes its figures into docs/benchmarks.md between the product markers.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { generateEs256KeyPair, signAccessToken } from '@ecom/common/auth';
 import { createEvent, InMemoryEventBus } from '@ecom/common/bus';
+import { testServiceEnv, tokenFor } from '@ecom/test-support';
+import { loadAverage, measuredOn, writeBenchSection } from '@ecom/test-support';
 import { startMongoStandIn } from '../../../infrastructure/src/mongo/server';
 import { loadProductConfig } from '../src/config';
 import { productService, type RunningProductService } from '../src/service';
@@ -22,17 +20,7 @@ const READS = 3000;
 const CONCURRENCY = 10;
 const ORDERS = 1000;
 
-const keys = generateEs256KeyPair();
-const auth = `Bearer ${signAccessToken(
-  { id: 'bench-seller', role: 'seller' },
-  {
-    algorithm: 'ES256',
-    key: keys.privateKey,
-    issuer: 'ecom-auth',
-    audience: 'ecom-api',
-    expiresIn: '1h',
-  },
-)}`;
+const auth = `Bearer ${tokenFor({ id: 'bench-seller', role: 'seller' }, '1h')}`;
 
 interface Timing {
   perSecond: number;
@@ -70,19 +58,10 @@ async function timedReads(base: string, paths: () => string, total: number): Pro
 }
 
 async function main(): Promise<void> {
-  const load = os
-    .loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' / ');
+  const load = loadAverage();
   const standIn = await startMongoStandIn({ port: 0 });
   const url = `${standIn.url}/bench_product_${process.pid}`;
-  const env = {
-    MONGO_URL: url,
-    JWT_PUBLIC_KEY: keys.publicKey,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'silent',
-  };
+  const env = { ...testServiceEnv, MONGO_URL: url };
   const services: Record<string, { service: RunningProductService; bus: InMemoryEventBus }> = {};
   const variants: Array<[string, Record<string, string>]> = [
     ['no cache', { CACHE_DRIVER: 'off' }],
@@ -185,12 +164,8 @@ async function main(): Promise<void> {
   }
   await standIn.stop();
 
-  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-  const section = [
-    '<!-- bench:product:start -->',
-    '## Product service',
-    '',
-    `Measured ${new Date().toISOString()} on ${cpu} (${os.cpus().length} cores), ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}. Load average at the start: ${load}.`,
+  writeBenchSection('product', 'Product service', [
+    `${measuredOn()}. Load average at the start: ${load}.`,
     'Script: `npm run bench -w services/product` (`services/product/bench/catalog-bench.ts`): MongoDB stand-in and the service in one process,',
     `${PRODUCTS} products seeded through the API, ${CONCURRENCY} concurrent HTTP clients over 127.0.0.1.`,
     '',
@@ -199,19 +174,7 @@ async function main(): Promise<void> {
     ...rows,
     '',
     `Reservations: ${ORDERS} concurrent \`order.created\` (1 unit each) over 10 products with 50 units each → ${outcomes.reserved} reserved, ${outcomes.rejected} rejected (exactly the stock), ${Math.round(ORDERS / seconds).toLocaleString('en')} orders/s handled end to end (idempotency marker, conditional hold, reservation record, event published, cache invalidated).`,
-    '<!-- bench:product:end -->',
-  ].join('\n');
-
-  const file = path.resolve(__dirname, '../../../docs/benchmarks.md');
-  const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  // Our block from its start marker (or heading, should another writer have dropped the marker) to its end marker.
-  const pattern =
-    /(?:<!-- bench:product:start -->\n)?## Product service\n[\s\S]*?<!-- bench:product:end -->/;
-  const updated = pattern.test(current)
-    ? current.replace(pattern, section)
-    : `${current.trimEnd()}\n\n${section}\n`;
-  writeFileSync(file, updated);
-  process.stdout.write(`${section}\n`);
+  ]);
 }
 
 main().catch((err: unknown) => {

@@ -1,25 +1,10 @@
 import Joi from 'joi';
-import type { JwtVerifyConfig } from '@ecom/common/auth';
-import {
-  baseConfigKeys,
-  busConfigKeys,
-  jwtVerifyConfigKeys,
-  loadConfig,
-} from '@ecom/common/config';
+import type { MongoConfig, ServiceConfig } from '@ecom/common/config';
+import { loadConfig, mongoConfigKeys, serviceConfigKeys } from '@ecom/common/config';
 import { CURRENCIES, type Currency } from './domain/catalog-rules';
 
-export interface ProductConfig extends JwtVerifyConfig {
-  NODE_ENV: 'development' | 'test' | 'production';
-  LOG_LEVEL: string;
-  HOST: string;
-  PORT: number;
-  BODY_LIMIT: string;
-  SHUTDOWN_TIMEOUT_MS: number;
-  MONGO_URL: string;
+export interface ProductConfig extends ServiceConfig, MongoConfig {
   MONGO_SERVER_SELECTION_TIMEOUT_MS: number;
-  EVENT_BUS: 'memory' | 'redis' | 'rabbitmq';
-  REDIS_URL?: string;
-  AMQP_URL?: string;
   /** `redis` when REDIS_URL is set, else `memory`; `off` disables caching. */
   CACHE_DRIVER: 'redis' | 'memory' | 'off';
   CACHE_TTL_SECONDS: number;
@@ -33,13 +18,8 @@ export interface ProductConfig extends JwtVerifyConfig {
 }
 
 export const productConfigSchema = Joi.object<ProductConfig>({
-  ...baseConfigKeys,
-  ...jwtVerifyConfigKeys,
-  ...busConfigKeys,
-  PORT: Joi.number().integer().min(0).max(65535).default(3002),
-  MONGO_URL: Joi.string()
-    .uri({ scheme: ['mongodb', 'mongodb+srv'] })
-    .default('mongodb://127.0.0.1:27017/product_db'),
+  ...serviceConfigKeys(3002),
+  ...mongoConfigKeys('product_db'),
   MONGO_SERVER_SELECTION_TIMEOUT_MS: Joi.number().integer().min(100).max(120_000).default(5000),
   CACHE_DRIVER: Joi.string().valid('redis', 'memory', 'off'),
   CACHE_TTL_SECONDS: Joi.number().integer().min(1).max(86400).default(60),

@@ -1,31 +1,18 @@
 import request from 'supertest';
+import type { AuthUser } from '@ecom/common/auth';
 import { createProductClient } from '@ecom/common/client';
-import { bearer } from '@ecom/test-support';
+import { bearer, expectReady, requestsAs } from '@ecom/test-support';
 import { categorySchema, categoryTreeSchema, productSchema } from '../src/http/api';
-import {
-  admin,
-  customer,
-  otherSeller,
-  seller,
-  startHarness,
-  type Harness,
-} from './support/helpers';
+import { admin, customer, otherSeller, seller, useHarness } from './support/helpers';
 
-let h: Harness;
-
-beforeAll(async () => {
-  h = await startHarness('product_catalog');
-});
-afterAll(async () => {
-  await h.close();
-});
+const h = useHarness('product_catalog');
 
 const api = () => request(h.service.app);
+const asUser = (user: AuthUser) => requestsAs(api, user);
 
 async function createProduct(body: Record<string, unknown>, as = seller) {
-  const res = await api()
+  const res = await asUser(as)
     .post('/api/products')
-    .set('Authorization', bearer(as))
     .send({ name: 'Widget', price: 10, inventory: 10, ...body });
   expect(res.status).toBe(201);
   return res.body as {
@@ -79,12 +66,8 @@ describe('create and read', () => {
   });
 
   it('answers 201 with the Location of the new product, for the body the original brief sends', async () => {
-    await api()
-      .post('/api/products/categories')
-      .set('Authorization', bearer(admin))
-      .send({ name: 'Electronics' })
-      .expect(201);
-    const created = await api().post('/api/products').set('Authorization', bearer(seller)).send({
+    await asUser(admin).post('/api/products/categories').send({ name: 'Electronics' }).expect(201);
+    const created = await asUser(seller).post('/api/products').send({
       name: 'Laptop',
       description: 'A fast one',
       price: 1299.99,
@@ -142,9 +125,8 @@ describe('who may write', () => {
     expect(
       (await api().post('/api/products').send({ name: 'x', price: 1, inventory: 1 })).status,
     ).toBe(401);
-    const res = await api()
+    const res = await asUser(customer)
       .post('/api/products')
-      .set('Authorization', bearer(customer))
       .send({ name: 'x', price: 1, inventory: 1 });
     expect(res.status).toBe(403);
     expect(res.body.error.code).toBe('FORBIDDEN');
@@ -152,27 +134,16 @@ describe('who may write', () => {
 
   it('lets only the product’s seller or an admin update and delete', async () => {
     const p = await createProduct({ name: 'Owned', price: 5 });
-    const denied = await api()
-      .put(`/api/products/${p.id}`)
-      .set('Authorization', bearer(otherSeller))
-      .send({ price: 1 });
+    const denied = await asUser(otherSeller).put(`/api/products/${p.id}`).send({ price: 1 });
     expect(denied.status).toBe(403);
-    const deniedDelete = await api()
-      .delete(`/api/products/${p.id}`)
-      .set('Authorization', bearer(otherSeller));
+    const deniedDelete = await asUser(otherSeller).delete(`/api/products/${p.id}`);
     expect(deniedDelete.status).toBe(403);
     expect((await api().get(`/api/products/${p.id}`)).body.price.amount).toBe(500);
 
-    const own = await api()
-      .put(`/api/products/${p.id}`)
-      .set('Authorization', bearer(seller))
-      .send({ price: 6.5 });
+    const own = await asUser(seller).put(`/api/products/${p.id}`).send({ price: 6.5 });
     expect(own.status).toBe(200);
     expect(own.body).toMatchObject({ price: { amount: 650, currency: 'USD' } });
-    const byAdmin = await api()
-      .put(`/api/products/${p.id}`)
-      .set('Authorization', bearer(admin))
-      .send({ name: 'Renamed' });
+    const byAdmin = await asUser(admin).put(`/api/products/${p.id}`).send({ name: 'Renamed' });
     expect(byAdmin.status).toBe(200);
     await h.settle();
     expect(h.publishedOf('product.updated')).toContainEqual({
@@ -181,18 +152,15 @@ describe('who may write', () => {
       price: { amount: 650, currency: 'USD' },
     });
 
-    expect(
-      (await api().delete(`/api/products/${p.id}`).set('Authorization', bearer(admin))).status,
-    ).toBe(204);
+    expect((await asUser(admin).delete(`/api/products/${p.id}`)).status).toBe(204);
     expect((await api().get(`/api/products/${p.id}`)).status).toBe(404);
     await h.settle();
     expect(h.publishedOf('product.deleted')).toContainEqual({ productId: p.id });
   });
 
   it('refuses a seller creating for another seller, allows an admin', async () => {
-    const res = await api()
+    const res = await asUser(seller)
       .post('/api/products')
-      .set('Authorization', bearer(seller))
       .send({ name: 'x', price: 1, inventory: 1, sellerId: 'seller-2' });
     expect(res.status).toBe(403);
     const p = await createProduct({ sellerId: 'seller-2' }, admin);
@@ -217,9 +185,8 @@ describe('bad input changes nothing', () => {
     [{ unknown: 1 }],
   ])('create with %j → 400', async (patch) => {
     const before = (await api().get('/api/products?limit=100')).body.total;
-    const res = await api()
+    const res = await asUser(seller)
       .post('/api/products')
-      .set('Authorization', bearer(seller))
       .send({ name: 'Bad', price: 10, inventory: 1, ...patch });
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('VALIDATION_ERROR');
@@ -290,9 +257,8 @@ describe('bad input changes nothing', () => {
   });
 
   it('answers malformed JSON in the common error shape', async () => {
-    const res = await api()
+    const res = await asUser(seller)
       .post('/api/products')
-      .set('Authorization', bearer(seller))
       .set('Content-Type', 'application/json')
       .send('{"name":');
     expect(res.status).toBe(400);
@@ -304,14 +270,10 @@ describe('categories', () => {
   let parentId: string;
 
   it('lets admins create nested categories and rename them; others get 403', async () => {
-    const denied = await api()
-      .post('/api/products/categories')
-      .set('Authorization', bearer(seller))
-      .send({ name: 'Toys' });
+    const denied = await asUser(seller).post('/api/products/categories').send({ name: 'Toys' });
     expect(denied.status).toBe(403);
-    const parent = await api()
+    const parent = await asUser(admin)
       .post('/api/products/categories')
-      .set('Authorization', bearer(admin))
       .send({ name: 'Home & Garden' });
     expect(parent.status).toBe(201);
     expect(parent.headers.location).toBe(`/api/products/categories/${parent.body.id}`);
@@ -322,35 +284,24 @@ describe('categories', () => {
       parentId: null,
     });
     parentId = parent.body.id;
-    const child = await api()
+    const child = await asUser(admin)
       .post('/api/products/categories')
-      .set('Authorization', bearer(admin))
       .send({ name: 'Lamps', parentId });
     expect(child.status).toBe(201);
-    const tooDeep = await api()
+    const tooDeep = await asUser(admin)
       .post('/api/products/categories')
-      .set('Authorization', bearer(admin))
       .send({ name: 'Desk lamps', parentId: child.body.id });
     expect(tooDeep.status).toBe(422);
-    const dup = await api()
-      .post('/api/products/categories')
-      .set('Authorization', bearer(admin))
-      .send({ name: 'Lamps' });
+    const dup = await asUser(admin).post('/api/products/categories').send({ name: 'Lamps' });
     expect(dup.status).toBe(409);
 
-    const renamed = await api()
+    const renamed = await asUser(admin)
       .put(`/api/products/categories/${child.body.id}`)
-      .set('Authorization', bearer(admin))
       .send({ name: 'Lighting' });
     expect(renamed.status).toBe(200);
     expect(renamed.body).toMatchObject({ name: 'Lighting', slug: 'lamps' });
     expect(
-      (
-        await api()
-          .put('/api/products/categories/nope')
-          .set('Authorization', bearer(admin))
-          .send({ name: 'x' })
-      ).status,
+      (await asUser(admin).put('/api/products/categories/nope').send({ name: 'x' })).status,
     ).toBe(400);
 
     const one = await api().get(`/api/products/categories/${child.body.id}`);
@@ -371,9 +322,8 @@ describe('categories', () => {
   });
 
   it('refuses an unknown category on a product', async () => {
-    const res = await api()
+    const res = await asUser(seller)
       .post('/api/products')
-      .set('Authorization', bearer(seller))
       .send({ name: 'x', price: 1, inventory: 1, category: 'no-such' });
     expect(res.status).toBe(422);
     expect(res.body.error.code).toBe('UNKNOWN_CATEGORY');
@@ -547,9 +497,8 @@ describe('inventory and availability', () => {
       1,
     );
 
-    const denied = await api()
+    const denied = await asUser(otherSeller)
       .put(`/api/products/${p.id}/inventory`)
-      .set('Authorization', bearer(otherSeller))
       .send({ set: 100 });
     expect(denied.status).toBe(403);
     expect((await api().get(`/api/products/${p.id}`)).body.inventory.available).toBe(1);
@@ -572,10 +521,7 @@ describe('cache', () => {
     expect((await api().get(listQ)).headers['x-cache']).toBe('MISS');
     expect((await api().get(listQ)).headers['x-cache']).toBe('HIT');
 
-    await api()
-      .put(`/api/products/${p.id}`)
-      .set('Authorization', bearer(seller))
-      .send({ price: 2.25 });
+    await asUser(seller).put(`/api/products/${p.id}`).send({ price: 2.25 });
     const afterPrice = await api().get(`/api/products/${p.id}`);
     expect(afterPrice.headers['x-cache']).toBe('MISS');
     expect(afterPrice.body.price.amount).toBe(225);
@@ -583,10 +529,7 @@ describe('cache', () => {
     expect(listAfter.headers['x-cache']).toBe('MISS');
     expect(listAfter.body.items[0].price.amount).toBe(225);
 
-    await api()
-      .put(`/api/products/${p.id}/inventory`)
-      .set('Authorization', bearer(seller))
-      .send({ restock: 7 });
+    await asUser(seller).put(`/api/products/${p.id}/inventory`).send({ restock: 7 });
     expect((await api().get(`/api/products/${p.id}`)).body.inventory.available).toBe(12);
     expect((await api().get(listQ)).body.items[0].inventory.available).toBe(12);
 
@@ -598,9 +541,6 @@ describe('cache', () => {
 
 describe('health', () => {
   it('reports MongoDB, bus and readiness', async () => {
-    const res = await api().get('/health/ready');
-    expect(res.status).toBe(200);
-    expect(res.body.checks.mongodb.status).toBe('up');
-    expect(res.body.checks.eventBus.status).toBe('up');
+    await expectReady(api, ['mongodb', 'eventBus']);
   });
 });

@@ -1,26 +1,7 @@
+import type { EventEnvelope } from '@ecom/common/bus';
 import request from 'supertest';
-import type { EventBus, EventEnvelope, InMemoryEventBus, SubscribeOptions } from '@ecom/common/bus';
-import { bearer, eventually } from '@ecom/test-support';
+import { bearer, eventually, FlakyBus } from '@ecom/test-support';
 import { newOrderId, orderCreated, seller, startHarness, type Harness } from './support/helpers';
-
-/** The real in-memory bus, made to refuse publishes while `down` (a broker outage). */
-class FlakyBus implements EventBus {
-  down = false;
-  constructor(private readonly inner: InMemoryEventBus) {}
-  async publish(event: EventEnvelope): Promise<void> {
-    if (this.down) throw new Error('broker unreachable');
-    await this.inner.publish(event);
-  }
-  subscribe(options: SubscribeOptions): Promise<void> {
-    return this.inner.subscribe(options);
-  }
-  health(): Promise<void> {
-    return this.down ? Promise.reject(new Error('broker unreachable')) : this.inner.health();
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
 
 let h: Harness;
 let flaky: FlakyBus;

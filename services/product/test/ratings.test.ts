@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { createEvent } from '@ecom/common/bus';
-import { bearer } from '@ecom/test-support';
+import { bearer, requestsAs } from '@ecom/test-support';
 import { seller, startHarness, type Harness } from './support/helpers';
 
 let h: Harness;
@@ -168,9 +168,8 @@ describe('rating aggregate from comment events', () => {
 
 describe('moderation (comment.flagged)', () => {
   async function newProduct(): Promise<string> {
-    const res = await request(h.service.app)
+    const res = await requestsAs(() => request(h.service.app), seller)
       .post('/api/products')
-      .set('Authorization', bearer(seller))
       .send({ name: 'Moderated', price: 5, inventory: 1 });
     expect(res.status).toBe(201);
     return res.body.id as string;
@@ -187,6 +186,12 @@ describe('moderation (comment.flagged)', () => {
       rating: stars,
       parentId: null,
     });
+  /** A new product with a review per comment id, of that many stars. */
+  async function reviewedProduct(reviews: Record<string, number>): Promise<string> {
+    const p = await newProduct();
+    for (const [commentId, stars] of Object.entries(reviews)) await review(p, commentId, stars);
+    return p;
+  }
   /** A comment.flagged as comments publishes it, stamped at `at` (ms after a fixed base). */
   const flagged = (productId: string, commentId: string, hidden: boolean, at: number) => ({
     ...createEvent('comments-service', 'comment.flagged', {
@@ -203,9 +208,7 @@ describe('moderation (comment.flagged)', () => {
   }
 
   it('a hidden review stops counting and counts again once approved, idempotently', async () => {
-    const p = await newProduct();
-    await review(p, 'm1', 5);
-    await review(p, 'm2', 1);
+    const p = await reviewedProduct({ m1: 5, m2: 1 });
     expect(await ratingOf(p)).toEqual({ average: 3, count: 2 });
 
     const hide = flagged(p, 'm2', true, 1000);
@@ -238,9 +241,7 @@ describe('moderation (comment.flagged)', () => {
   });
 
   it('follows the newest moderation state whatever the arrival order', async () => {
-    const p = await newProduct();
-    await review(p, 'o1', 2);
-    await review(p, 'o2', 4);
+    const p = await reviewedProduct({ o1: 2, o2: 4 });
     // Approved (t=2000) arrives before the hide that preceded it (t=1000): it still counts.
     await send(flagged(p, 'o1', false, 2000), flagged(p, 'o1', true, 1000));
     expect(await ratingOf(p)).toEqual({ average: 3, count: 2 });
@@ -281,9 +282,7 @@ describe('moderation (comment.flagged)', () => {
   });
 
   it('a review removed by a moderator stays removed, whatever flag state comes after', async () => {
-    const p = await newProduct();
-    await review(p, 'd1', 5);
-    await review(p, 'd2', 3);
+    const p = await reviewedProduct({ d1: 5, d2: 3 });
     await send(flagged(p, 'd1', true, 1000));
     await h.deliver('comment.deleted', { commentId: 'd1', productId: p, rating: 5 });
     await send(flagged(p, 'd1', false, 2000));
@@ -291,9 +290,7 @@ describe('moderation (comment.flagged)', () => {
   });
 
   it('ends in the newest state when many moderation events of one review race', async () => {
-    const p = await newProduct();
-    await review(p, 'r1', 4);
-    await review(p, 'r2', 2);
+    const p = await reviewedProduct({ r1: 4, r2: 2 });
     // 30 alternating states of r1 handled concurrently, published newest first: the newest
     // (t=30, hidden) must win over the oldest, published last (t=1, not hidden).
     const states = Array.from({ length: 30 }, (_, i) => flagged(p, 'r1', (i + 1) % 2 === 0, i + 1));

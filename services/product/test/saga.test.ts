@@ -9,18 +9,10 @@ import {
   orderConfirmed,
   orderCreated,
   seller,
-  startHarness,
-  type Harness,
+  useHarness,
 } from './support/helpers';
 
-let h: Harness;
-
-beforeAll(async () => {
-  h = await startHarness('product_saga');
-});
-afterAll(async () => {
-  await h.close();
-});
+const h = useHarness('product_saga');
 
 async function product(inventory: number, lowStockThreshold = 0): Promise<string> {
   const res = await request(h.service.app)
@@ -209,10 +201,16 @@ describe('order.created', () => {
 });
 
 describe('after the reservation', () => {
-  it('order.confirmed turns the reservation into a sale, once', async () => {
+  /** A product `a` of 5 in stock, and an order of `quantity` of it that product reserved. */
+  async function reservedOrderOf(quantity: number) {
     const a = await product(5);
     const orderId = newOrderId();
-    await h.deliver('order.created', orderCreated(orderId, [{ productId: a, quantity: 2 }]));
+    await h.deliver('order.created', orderCreated(orderId, [{ productId: a, quantity }]));
+    return { a, orderId };
+  }
+
+  it('order.confirmed turns the reservation into a sale, once', async () => {
+    const { a, orderId } = await reservedOrderOf(2);
     const confirmed = orderConfirmed(orderId, [{ productId: a, quantity: 2 }]);
     await h.deliver('order.confirmed', confirmed);
     await h.deliver('order.confirmed', confirmed);
@@ -221,9 +219,7 @@ describe('after the reservation', () => {
   });
 
   it('order.failed releases the reservation, once, and a late confirm changes nothing', async () => {
-    const a = await product(5);
-    const orderId = newOrderId();
-    await h.deliver('order.created', orderCreated(orderId, [{ productId: a, quantity: 2 }]));
+    const { a, orderId } = await reservedOrderOf(2);
     const failed = { orderId, reason: 'payment declined', items: [{ productId: a, quantity: 2 }] };
     await h.deliver('order.failed', failed);
     await h.deliver('order.failed', failed);
@@ -234,9 +230,7 @@ describe('after the reservation', () => {
   });
 
   it('order.cancelled of a confirmed order restocks the sale, once', async () => {
-    const a = await product(5);
-    const orderId = newOrderId();
-    await h.deliver('order.created', orderCreated(orderId, [{ productId: a, quantity: 3 }]));
+    const { a, orderId } = await reservedOrderOf(3);
     await h.deliver('order.confirmed', orderConfirmed(orderId, [{ productId: a, quantity: 3 }]));
     const cancelled = {
       orderId,
@@ -251,9 +245,7 @@ describe('after the reservation', () => {
   });
 
   it('order.cancelled of a reserved order releases it', async () => {
-    const a = await product(5);
-    const orderId = newOrderId();
-    await h.deliver('order.created', orderCreated(orderId, [{ productId: a, quantity: 5 }]));
+    const { a, orderId } = await reservedOrderOf(5);
     expect(await stock(a)).toMatchObject({ available: 0, reserved: 5 });
     await h.deliver('order.cancelled', {
       orderId,

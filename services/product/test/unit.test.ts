@@ -34,22 +34,18 @@ describe('decimal prices in requests', () => {
 });
 
 describe('stock rules', () => {
-  it('alerts only when stock crosses under the threshold', () => {
-    expect(
-      becameLow({ available: 5, lowStockThreshold: 5 }, { available: 4, lowStockThreshold: 5 }),
-    ).toBe(true);
-    expect(
-      becameLow({ available: 4, lowStockThreshold: 5 }, { available: 3, lowStockThreshold: 5 }),
-    ).toBe(false);
-    expect(
-      becameLow({ available: 5, lowStockThreshold: 5 }, { available: 5, lowStockThreshold: 5 }),
-    ).toBe(false);
-    expect(
-      becameLow({ available: 3, lowStockThreshold: 0 }, { available: 0, lowStockThreshold: 0 }),
-    ).toBe(false);
-    expect(
-      becameLow({ available: 3, lowStockThreshold: 2 }, { available: 3, lowStockThreshold: 4 }),
-    ).toBe(true);
+  const stock = (available: number, lowStockThreshold: number) => ({
+    available,
+    lowStockThreshold,
+  });
+  it.each([
+    [stock(5, 5), stock(4, 5), true],
+    [stock(4, 5), stock(3, 5), false],
+    [stock(5, 5), stock(5, 5), false],
+    [stock(3, 0), stock(0, 0), false],
+    [stock(3, 2), stock(3, 4), true],
+  ])('alerts only when stock crosses under the threshold (%o → %o: %s)', (before, after, low) => {
+    expect(becameLow(before, after)).toBe(low);
   });
 
   it('merges lines of one product, keeping first-seen order', () => {
@@ -148,14 +144,17 @@ describe('CatalogCache when the cache is unreachable', () => {
     close: () => Promise.resolve(),
   };
 
-  it('serves reads from the store, never fails a write, and counts the errors', async () => {
-    const registry = new Registry();
-    const cache = new CatalogCache(down, {
+  const catalogCache = (store: Cache, registry: Registry) =>
+    new CatalogCache(store, {
       prefix: 'p:',
       ttlSeconds: 5,
       registry,
       logger: createLogger('test', 'silent'),
     });
+
+  it('serves reads from the store, never fails a write, and counts the errors', async () => {
+    const registry = new Registry();
+    const cache = catalogCache(down, registry);
     let loads = 0;
     const read = () => cache.readProduct('id1', async () => ({ n: ++loads }));
     expect(await read()).toEqual({ value: { n: 1 }, status: 'MISS' });
@@ -167,14 +166,7 @@ describe('CatalogCache when the cache is unreachable', () => {
   });
 
   it('stores a value loaded after a write under the new generation only', async () => {
-    const registry = new Registry();
-    const memory = new MemoryCache();
-    const cache = new CatalogCache(memory, {
-      prefix: 'p:',
-      ttlSeconds: 5,
-      registry,
-      logger: createLogger('test', 'silent'),
-    });
+    const cache = catalogCache(new MemoryCache(), new Registry());
     let price = 100;
     // A reader loads the old price; the write (and its invalidation) lands before the reader stores it.
     const slowRead = cache.readProduct('id1', async () => {

@@ -5,33 +5,19 @@ import amqp, {
   type ConsumeMessage,
   type Options,
 } from 'amqplib';
-import type { Logger } from '../../logging/logger';
 import { parseEnvelope, type EventEnvelope } from '../envelope';
-import { dispatchEvent, InFlight } from '../dispatch';
-import {
-  DEFAULT_RETRY_POLICY,
-  isPermanentFailure,
-  retryDelayMs,
-  type DeadLetter,
-  type EventBus,
-  type RetryPolicy,
-  type SubscribeOptions,
-} from '../types';
+import { dispatchDelivery, InFlight } from '../dispatch';
+import { brokerSettings, type BrokerBusOptions } from '../broker';
+import { retryDelayMs } from '../types';
+import type { DeadLetter, EventBus, SubscribeOptions } from '../types';
 
-export interface RabbitMqEventBusOptions {
-  url: string;
+export interface RabbitMqEventBusOptions extends BrokerBusOptions {
   /** Names the connection (client property connection_name, shown by rabbitmqctl and the UI). */
   service: string;
-  logger: Logger;
-  retry?: Partial<RetryPolicy>;
   /** Namespace (default 'ecom'): exchange `<prefix>.events`, queues `<prefix>.<group>[.retry.<ms>|.dead-letter]`. */
   prefix?: string;
   /** Unacknowledged messages per consumer group (default 16). */
   prefetch?: number;
-  /** publish() waits this long for the broker's confirm, across reconnections (default 10 s). */
-  publishTimeoutMs?: number;
-  /** close() waits this long for in-flight handlers (default 10 s). */
-  closeTimeoutMs?: number;
   /** Cap of the reconnection backoff (default 5 s). */
   reconnectMaxDelayMs?: number;
 }
@@ -60,11 +46,8 @@ interface Subscription extends SubscribeOptions {
  * re-subscribed, and publish() waits for the reconnection (bounded by publishTimeoutMs).
  */
 export class RabbitMqEventBus implements EventBus {
-  private readonly prefix: string;
-  private readonly policy: RetryPolicy;
+  private readonly settings: ReturnType<typeof brokerSettings>;
   private readonly prefetch: number;
-  private readonly publishTimeoutMs: number;
-  private readonly closeTimeoutMs: number;
   private readonly reconnectMaxDelayMs: number;
   private readonly subscriptions: Subscription[] = [];
   private readonly inFlight = new InFlight();
@@ -75,33 +58,30 @@ export class RabbitMqEventBus implements EventBus {
   private closed = false;
 
   constructor(private readonly options: RabbitMqEventBusOptions) {
-    this.prefix = options.prefix ?? 'ecom';
-    this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.settings = brokerSettings(options);
     this.prefetch = options.prefetch ?? 16;
-    this.publishTimeoutMs = options.publishTimeoutMs ?? 10_000;
-    this.closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
     this.reconnectMaxDelayMs = options.reconnectMaxDelayMs ?? 5000;
     this.connecting = this.connectLoop();
   }
 
   get connectionName(): string {
-    return `${this.prefix}:${this.options.service}`;
+    return `${this.settings.prefix}:${this.options.service}`;
   }
 
   get exchange(): string {
-    return `${this.prefix}.events`;
+    return `${this.settings.prefix}.events`;
   }
 
   queueName(group: string): string {
-    return `${this.prefix}.${group}`;
+    return `${this.settings.prefix}.${group}`;
   }
 
   deadLetterQueue(group: string): string {
-    return `${this.prefix}.${group}.dead-letter`;
+    return `${this.settings.prefix}.${group}.dead-letter`;
   }
 
   retryQueue(group: string, delayMs: number): string {
-    return `${this.prefix}.${group}.retry.${delayMs}`;
+    return `${this.settings.prefix}.${group}.retry.${delayMs}`;
   }
 
   async publish(event: EventEnvelope): Promise<void> {
@@ -133,7 +113,7 @@ export class RabbitMqEventBus implements EventBus {
     this.subscriptions.push(sub);
     try {
       // The queue and its bindings exist when subscribe resolves, so nothing published after is missed.
-      const conn = await this.whenConnected(Date.now() + this.publishTimeoutMs);
+      const conn = await this.whenConnected(Date.now() + this.settings.publishTimeoutMs);
       await this.startConsumer(sub, conn);
     } catch (err) {
       this.subscriptions.splice(this.subscriptions.indexOf(sub), 1);
@@ -163,7 +143,7 @@ export class RabbitMqEventBus implements EventBus {
           : undefined,
       ),
     );
-    const drained = await timeout(this.inFlight.drain(), this.closeTimeoutMs);
+    const drained = await timeout(this.inFlight.drain(), this.settings.closeTimeoutMs);
     if (!drained) this.options.logger.warn('event bus closed with handlers still running');
     for (const wake of this.readyWaiters.splice(0)) wake();
     const conn = this.conn;
@@ -179,7 +159,7 @@ export class RabbitMqEventBus implements EventBus {
    * read unacknowledged on a channel of their own, which returns them to the queue on close.
    */
   async readDeadLetters(group: string): Promise<DeadLetter[]> {
-    const conn = await this.whenConnected(Date.now() + this.publishTimeoutMs);
+    const conn = await this.whenConnected(Date.now() + this.settings.publishTimeoutMs);
     const channel = await conn.createChannel();
     channel.on('error', () => undefined);
     const letters: DeadLetter[] = [];
@@ -290,7 +270,7 @@ export class RabbitMqEventBus implements EventBus {
     content: Buffer,
     options: Options.Publish,
   ): Promise<void> {
-    const deadline = Date.now() + this.publishTimeoutMs;
+    const deadline = Date.now() + this.settings.publishTimeoutMs;
     for (;;) {
       await this.whenConnected(deadline);
       const publisher = this.publisher;
@@ -360,8 +340,8 @@ export class RabbitMqEventBus implements EventBus {
 
   private retryDelays(): number[] {
     const delays = new Set<number>();
-    for (let attempt = 1; attempt < this.policy.maxAttempts; attempt++)
-      delays.add(retryDelayMs(this.policy, attempt));
+    for (let attempt = 1; attempt < this.settings.policy.maxAttempts; attempt++)
+      delays.add(retryDelayMs(this.settings.policy, attempt));
     return [...delays];
   }
 
@@ -396,25 +376,22 @@ export class RabbitMqEventBus implements EventBus {
       ack(channel, msg);
       return;
     }
-    try {
-      await dispatchEvent(this.options.logger, sub.group, sub.handler, parsed.event, attempt);
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
-      if (attempt >= this.policy.maxAttempts || isPermanentFailure(err)) {
-        await this.deadLetter(sub, msg, reason, attempt);
-      } else {
-        const { 'x-death': _death, ...kept } = headers;
-        await this.publishConfirmed(
-          '',
-          this.retryQueue(sub.group, retryDelayMs(this.policy, attempt)),
-          msg.content,
-          {
-            ...msg.properties,
-            persistent: true,
-            headers: { ...kept, [ATTEMPT_HEADER]: attempt + 1 },
-          },
-        );
-      }
+    const { policy } = this.settings;
+    const failure = await dispatchDelivery(this.options.logger, sub, parsed.event, attempt, policy);
+    if (failure?.deadLetter) {
+      await this.deadLetter(sub, msg, failure.reason, attempt);
+    } else if (failure) {
+      const { 'x-death': _death, ...kept } = headers;
+      await this.publishConfirmed(
+        '',
+        this.retryQueue(sub.group, retryDelayMs(policy, attempt)),
+        msg.content,
+        {
+          ...msg.properties,
+          persistent: true,
+          headers: { ...kept, [ATTEMPT_HEADER]: attempt + 1 },
+        },
+      );
     }
     ack(channel, msg);
   }

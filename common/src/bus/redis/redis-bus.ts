@@ -1,25 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import Redis from 'ioredis';
-import type { Logger } from '../../logging/logger';
 import { parseEnvelope, type EventEnvelope } from '../envelope';
-import { dispatchEvent, InFlight } from '../dispatch';
-import {
-  DEFAULT_RETRY_POLICY,
-  isPermanentFailure,
-  retryDelayMs,
-  type DeadLetter,
-  type EventBus,
-  type RetryPolicy,
-  type SubscribeOptions,
-} from '../types';
+import { dispatchDelivery, InFlight } from '../dispatch';
+import { brokerSettings, type BrokerBusOptions } from '../broker';
+import { retryDelayMs } from '../types';
+import type { DeadLetter, EventBus, SubscribeOptions } from '../types';
 
-export interface RedisStreamsEventBusOptions {
-  url: string;
+export interface RedisStreamsEventBusOptions extends BrokerBusOptions {
   /** Names the connections (CLIENT LIST) and the consumers of this instance. */
   service: string;
-  logger: Logger;
-  retry?: Partial<RetryPolicy>;
   /** Key namespace (default 'ecom'): streams `<prefix>:events:<type>`, `<prefix>:dead-letter:<group>`. */
   prefix?: string;
   /** Handlers running at once per subscription (default 16). */
@@ -30,8 +20,6 @@ export interface RedisStreamsEventBusOptions {
   maxLen?: number;
   /** A publish waits this long for a (re)connection before failing (default 10 s). */
   publishTimeoutMs?: number;
-  /** close() waits this long for in-flight handlers (default 10 s). */
-  closeTimeoutMs?: number;
 }
 
 type Entry = [id: string, fields: string[] | null];
@@ -62,13 +50,10 @@ interface Subscription extends SubscribeOptions {
  * `<prefix>:dead-letter:<group>` with the reason and XACKed, in one MULTI.
  */
 export class RedisStreamsEventBus implements EventBus {
-  private readonly prefix: string;
-  private readonly policy: RetryPolicy;
+  private readonly settings: ReturnType<typeof brokerSettings>;
   private readonly concurrency: number;
   private readonly claimIdleMs: number;
   private readonly maxLen: number;
-  private readonly publishTimeoutMs: number;
-  private readonly closeTimeoutMs: number;
   private readonly consumer: string;
   private readonly commands: Redis;
   private readonly subscriptions: Subscription[] = [];
@@ -76,24 +61,21 @@ export class RedisStreamsEventBus implements EventBus {
   private closed = false;
 
   constructor(private readonly options: RedisStreamsEventBusOptions) {
-    this.prefix = options.prefix ?? 'ecom';
-    this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.settings = brokerSettings(options);
     this.concurrency = options.concurrency ?? 16;
     this.claimIdleMs = options.claimIdleMs ?? 30_000;
     this.maxLen = options.maxLen ?? 100_000;
-    this.publishTimeoutMs = options.publishTimeoutMs ?? 10_000;
-    this.closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
     this.consumer = `${options.service}:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     // Auto-pipelining batches the XADDs and XACKs issued in one tick into one round trip.
-    this.commands = this.connect(`${this.prefix}:${options.service}:commands`, true);
+    this.commands = this.connect(`${this.settings.prefix}:${options.service}:commands`, true);
   }
 
   streamKey(eventType: string): string {
-    return `${this.prefix}:events:${eventType}`;
+    return `${this.settings.prefix}:events:${eventType}`;
   }
 
   deadLetterKey(group: string): string {
-    return `${this.prefix}:dead-letter:${group}`;
+    return `${this.settings.prefix}:dead-letter:${group}`;
   }
 
   async publish(event: EventEnvelope): Promise<void> {
@@ -106,7 +88,7 @@ export class RedisStreamsEventBus implements EventBus {
     // Queued by ioredis while reconnecting; bounded so a caller (the outbox) can retry later.
     await withTimeout(
       this.commands.xadd(this.streamKey(eventType), 'MAXLEN', '~', this.maxLen, '*', 'event', raw),
-      this.publishTimeoutMs,
+      this.settings.publishTimeoutMs,
       'publish to Redis timed out',
     );
   }
@@ -115,7 +97,9 @@ export class RedisStreamsEventBus implements EventBus {
     if (this.closed) throw new Error('event bus is closed');
     const sub: Subscription = {
       ...options,
-      conn: this.connect(`${this.prefix}:${this.options.service}:consumer:${options.group}`),
+      conn: this.connect(
+        `${this.settings.prefix}:${this.options.service}:consumer:${options.group}`,
+      ),
       streams: [...new Set(options.eventTypes)].map((type) => this.streamKey(type)),
       running: true,
       groupsReady: false,
@@ -134,7 +118,7 @@ export class RedisStreamsEventBus implements EventBus {
     try {
       await withTimeout(
         this.ensureGroups(sub),
-        this.publishTimeoutMs,
+        this.settings.publishTimeoutMs,
         'Redis is unreachable (subscribe timed out)',
       );
     } catch (err) {
@@ -170,7 +154,7 @@ export class RedisStreamsEventBus implements EventBus {
     await Promise.all(this.subscriptions.map((sub) => sub.loop));
     const drained = await withTimeout(
       this.inFlight.drain(),
-      this.closeTimeoutMs,
+      this.settings.closeTimeoutMs,
       'drain timed out',
     ).then(
       () => true,
@@ -329,18 +313,14 @@ export class RedisStreamsEventBus implements EventBus {
       sub.local.delete(key);
       return;
     }
-    try {
-      await dispatchEvent(this.options.logger, sub.group, sub.handler, parsed.event, attempt);
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
-      if (attempt >= this.policy.maxAttempts || isPermanentFailure(err)) {
-        await this.deadLetter(sub, stream, id, raw ?? '', reason, attempt);
-        sub.local.delete(key);
-      } else {
-        this.scheduleRetry(sub, stream, id, attempt);
-      }
+    const { policy } = this.settings;
+    const failure = await dispatchDelivery(this.options.logger, sub, parsed.event, attempt, policy);
+    if (failure?.deadLetter) {
+      await this.deadLetter(sub, stream, id, raw ?? '', failure.reason, attempt);
+      sub.local.delete(key);
       return;
     }
+    if (failure) return this.scheduleRetry(sub, stream, id, attempt);
     await this.commands.xack(stream, sub.group, id);
     sub.local.delete(key);
   }
@@ -374,7 +354,7 @@ export class RedisStreamsEventBus implements EventBus {
           });
         });
       },
-      retryDelayMs(this.policy, attempt),
+      retryDelayMs(this.settings.policy, attempt),
     );
     sub.timers.add(timer);
   }
@@ -429,18 +409,23 @@ export class RedisStreamsEventBus implements EventBus {
     });
   }
 
+  /** Up to `count` entries of a stream pending on this consumer: [id, consumer, idle ms, deliveries]. */
+  private async ownPending(stream: string, group: string, count: number) {
+    return (await this.commands.call(
+      'XPENDING',
+      stream,
+      group,
+      '-',
+      '+',
+      count,
+      this.consumer,
+    )) as [string, string, number, number][];
+  }
+
   /** Entries pending on this consumer that it is not handling (lost replies after a reconnect). */
   private async recoverOwnPending(sub: Subscription): Promise<void> {
     for (const stream of sub.streams) {
-      const pending = (await this.commands.call(
-        'XPENDING',
-        stream,
-        sub.group,
-        '-',
-        '+',
-        1000,
-        this.consumer,
-      )) as [string, string, number, number][];
+      const pending = await this.ownPending(stream, sub.group, 1000);
       for (const [id, , , deliveries] of pending) {
         if (sub.local.has(`${stream} ${id}`)) continue;
         const [entry] = (await this.commands.xrange(stream, id, id)) as Entry[];
@@ -472,7 +457,7 @@ export class RedisStreamsEventBus implements EventBus {
           number,
         ][];
         const attempt = info[0]?.[3] ?? 1;
-        if (attempt > this.policy.maxAttempts) {
+        if (attempt > this.settings.policy.maxAttempts) {
           await this.deadLetter(
             sub,
             stream,
@@ -498,16 +483,7 @@ export class RedisStreamsEventBus implements EventBus {
   private async forgetConsumer(): Promise<void> {
     for (const sub of this.subscriptions) {
       for (const stream of sub.streams) {
-        const pending = (await this.commands.call(
-          'XPENDING',
-          stream,
-          sub.group,
-          '-',
-          '+',
-          1,
-          this.consumer,
-        )) as unknown[];
-        if (pending.length === 0)
+        if ((await this.ownPending(stream, sub.group, 1)).length === 0)
           await this.commands.xgroup('DELCONSUMER', stream, sub.group, this.consumer);
       }
     }

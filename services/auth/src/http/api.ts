@@ -1,6 +1,12 @@
 import Joi from 'joi';
 import { ROLES } from '@ecom/common/auth';
-import { addressSchema, defineApi, pageQueryKeys } from '@ecom/common/http';
+import {
+  addressSchema,
+  defineApi,
+  deletedResponse,
+  pageQueryKeys,
+  type ResponseSpec,
+} from '@ecom/common/http';
 
 /**
  * The auth service's HTTP API: routes, access, input schemas and answers. The routes bind
@@ -70,12 +76,14 @@ export const sessionSchema = Joi.object({
   refreshTokenExpiresAt: timestamp,
 }).label('Session');
 
+const theUser: ResponseSpec = { status: 200, description: 'The user', schema: userSchema };
+
 const profile = {
   get: {
     method: 'get',
     summary: 'Own profile',
     access: 'user',
-    response: { status: 200, description: 'The user', schema: userSchema },
+    response: theUser,
     errors: { 404: 'The account behind the token no longer exists' },
   },
   put: {
@@ -83,7 +91,7 @@ const profile = {
     summary: 'Update own profile (null removes phone or address); publishes user.updated',
     access: 'user',
     body: profileBody,
-    response: { status: 200, description: 'The user', schema: userSchema },
+    response: theUser,
     errors: { 404: 'The account behind the token no longer exists' },
   },
 } as const;
@@ -203,7 +211,7 @@ export const authApi = defineApi({
       summary: 'One user (admin)',
       access: ['admin'],
       params: userIdParams,
-      response: { status: 200, description: 'The user', schema: userSchema },
+      response: theUser,
     },
     setRole: {
       method: 'put',
@@ -212,7 +220,7 @@ export const authApi = defineApi({
       access: ['admin'],
       params: userIdParams,
       body: Joi.object({ role: role.required() }),
-      response: { status: 200, description: 'The user', schema: userSchema },
+      response: theUser,
       errors: { 422: 'SELF_ROLE_CHANGE: admins cannot change their own role' },
     },
     deleteUser: {
@@ -221,7 +229,7 @@ export const authApi = defineApi({
       summary: 'Delete a user and its refresh tokens (admin); publishes user.deleted',
       access: ['admin'],
       params: userIdParams,
-      response: { status: 204, description: 'Deleted' },
+      response: deletedResponse,
       errors: { 422: 'SELF_DELETE: admins cannot delete themselves' },
     },
   },

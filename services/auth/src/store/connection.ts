@@ -1,4 +1,4 @@
-import mongoose, { type Connection } from 'mongoose';
+import mongoose, { type Connection, type Schema } from 'mongoose';
 
 /**
  * The auth service's own connection (never the global `mongoose.connect`): several services
@@ -11,6 +11,17 @@ export async function connectAuthDb(url: string): Promise<Connection> {
     sanitizeFilter: true,
   });
   return connection.asPromise();
+}
+
+/** A collection's model on the service's connection, and init(), which builds its indexes. */
+export function collectionModel<T>(connection: Connection, name: string, schema: Schema<T>) {
+  const model = connection.model<T>(name, schema);
+  return {
+    model,
+    async init(): Promise<void> {
+      await model.createIndexes();
+    },
+  };
 }
 
 /** Readiness: the server answers a ping. */

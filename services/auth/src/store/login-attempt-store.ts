@@ -1,5 +1,6 @@
 import { Schema, type Connection } from 'mongoose';
 import type { LoginAttemptState } from '../domain/lockout';
+import { collectionModel } from './connection';
 
 /**
  * Failed-login counters keyed by normalised email, whether or not such a user exists:
@@ -26,14 +27,11 @@ const loginAttemptSchema = new Schema<LoginAttemptDoc>(
 );
 
 export function createLoginAttemptStore(connection: Connection) {
-  const Attempts = connection.model<LoginAttemptDoc>('LoginAttempt', loginAttemptSchema);
+  const collection = collectionModel(connection, 'LoginAttempt', loginAttemptSchema);
+  const Attempts = collection.model;
 
   return {
-    model: Attempts,
-
-    async init(): Promise<void> {
-      await Attempts.createIndexes();
-    },
+    ...collection,
 
     async get(email: string): Promise<LoginAttemptState | null> {
       return Attempts.findById(email).lean<LoginAttemptDoc>();

@@ -1,5 +1,6 @@
 import { Schema, trusted, type Connection } from 'mongoose';
 import type { RefreshTokenRecord } from '../domain/refresh-token';
+import { collectionModel } from './connection';
 
 interface RefreshTokenDoc {
   /** SHA-256 of the token (hex); the token itself is never stored. */
@@ -33,14 +34,11 @@ const refreshTokenSchema = new Schema<RefreshTokenDoc>(
 );
 
 export function createRefreshTokenStore(connection: Connection) {
-  const Tokens = connection.model<RefreshTokenDoc>('RefreshToken', refreshTokenSchema);
+  const collection = collectionModel(connection, 'RefreshToken', refreshTokenSchema);
+  const Tokens = collection.model;
 
   return {
-    model: Tokens,
-
-    async init(): Promise<void> {
-      await Tokens.createIndexes();
-    },
+    ...collection,
 
     async insert(record: {
       tokenHash: string;

@@ -3,6 +3,7 @@ import { ROLES, type Role } from '@ecom/common/auth';
 import { pageOffset, type PageQuery } from '@ecom/common/http';
 import { isDuplicateKey } from '@ecom/common/mongo';
 import type { ProfileAddress, PublicUser } from '../domain/user';
+import { collectionModel } from './connection';
 
 interface UserDoc {
   _id: Types.ObjectId;
@@ -102,15 +103,12 @@ function objectId(id: string): Types.ObjectId | undefined {
 }
 
 export function createUserStore(connection: Connection) {
-  const Users = connection.model<UserDoc>('User', userSchema);
+  // init(): the unique email index must exist before the first registration is accepted.
+  const collection = collectionModel(connection, 'User', userSchema);
+  const Users = collection.model;
 
   return {
-    model: Users,
-
-    async init(): Promise<void> {
-      // The unique email index must exist before the first registration is accepted.
-      await Users.createIndexes();
-    },
+    ...collection,
 
     async create(input: {
       email: string;

@@ -1,6 +1,5 @@
 import type { Connection } from 'mongoose';
-import type { ConsumerHandle, ConsumerObserver, EventBus } from '@ecom/common/bus';
-import type { Logger } from '@ecom/common/logging';
+import type { ConsumerDeps, ConsumerHandle } from '@ecom/common/bus';
 import { subscribeMongoConsumers } from '@ecom/common/mongo';
 import type { Directory } from '../application/directory';
 
@@ -11,19 +10,12 @@ export const CONSUMER_GROUP = 'comments';
  * anonymises a user's, user.created / user.updated give the name shown on them. Payloads are
  * checked against common's contracts; each event runs once per eventId.
  */
-export function subscribeCommentConsumers(deps: {
-  bus: EventBus;
-  connection: Connection;
-  directory: Directory;
-  logger: Logger;
-  observer?: ConsumerObserver;
-}): Promise<ConsumerHandle> {
+export function subscribeCommentConsumers(
+  deps: ConsumerDeps & { connection: Connection; directory: Directory },
+): Promise<ConsumerHandle> {
   const { directory } = deps;
   return subscribeMongoConsumers({
-    bus: deps.bus,
-    connection: deps.connection,
-    logger: deps.logger,
-    observer: deps.observer,
+    ...deps,
     group: CONSUMER_GROUP,
     handlers: {
       'product.deleted': (event) => directory.productDeleted(event.data.productId),

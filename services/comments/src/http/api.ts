@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { defineApi, pageQueryKeys } from '@ecom/common/http';
+import { defineApi, deletedResponse, pageQueryKeys, type ResponseSpec } from '@ecom/common/http';
 import { COMMENT_MAX_LENGTH_LIMIT } from '../config';
 import { COMMENT_STATUSES } from '../domain/types';
 
@@ -66,6 +66,8 @@ const queuedCommentSchema = commentSchema
 
 const helpfulSchema = Joi.object({ commentId, helpfulCount: count });
 
+const theComment: ResponseSpec = { status: 200, description: 'The comment', schema: commentSchema };
+
 export const commentsApi = defineApi({
   service: 'comments',
   tag: { name: 'Comments', description: 'Reviews, replies, moderation (comments service)' },
@@ -107,7 +109,7 @@ export const commentsApi = defineApi({
       summary: 'One comment, without replies (hidden ones for admins only)',
       access: 'optional',
       params: idParams,
-      response: { status: 200, description: 'The comment', schema: commentSchema },
+      response: theComment,
     },
     createComment: {
       method: 'post',
@@ -136,7 +138,7 @@ export const commentsApi = defineApi({
       access: 'user',
       params: idParams,
       body: Joi.object({ text, rating }).or('text', 'rating'),
-      response: { status: 200, description: 'The comment', schema: commentSchema },
+      response: theComment,
       errors: { 403: 'Not the author' },
     },
     deleteComment: {
@@ -145,7 +147,7 @@ export const commentsApi = defineApi({
       summary: 'Delete a comment (author or admin; a tombstone while it has replies)',
       access: 'user',
       params: idParams,
-      response: { status: 204, description: 'Deleted' },
+      response: deletedResponse,
       errors: { 403: 'Neither the author nor an admin' },
     },
     flagComment: {

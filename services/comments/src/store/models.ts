@@ -1,33 +1,17 @@
 import { Schema, type Connection, type Types } from 'mongoose';
-import { COMMENT_STATUSES, type CommentStatus } from '../domain/types';
+import { COMMENT_STATUSES, type Comment } from '../domain/types';
 
-export interface CommentDoc {
+/** A comment as stored: the domain shape with ObjectId references. */
+export interface CommentDoc extends Omit<Comment, 'id' | 'parentId' | 'rootId'> {
   _id: Types.ObjectId;
-  productId: string;
-  authorId: string | null;
-  authorName: string | null;
   parentId: Types.ObjectId | null;
   rootId: Types.ObjectId | null;
-  depth: number;
-  text: string | null;
-  rating: number | null;
-  status: CommentStatus;
-  hiddenReason: 'flags' | 'moderator' | null;
-  flags: number;
-  flagsSinceReview: number;
-  helpfulCount: number;
-  replyCount: number;
   /**
    * `<productId>|<authorId>` on a live review only. A unique index over the documents that
    * have it makes "one review per user per product" race-free; deleting or anonymising a
    * review unsets it, freeing the slot.
    */
   reviewSlot?: string;
-  createdAt: Date;
-  updatedAt: Date;
-  editedAt: Date | null;
-  deletedAt: Date | null;
-  deletedBy: 'author' | 'moderator' | null;
 }
 
 /** One per (comment, user): the unique index makes "flag once" and "vote once" race-free. */

@@ -7,7 +7,7 @@ import {
   ForbiddenError,
   NotFoundError,
 } from '@ecom/common/errors';
-import { page, type Page, type PageQuery } from '@ecom/common/http';
+import { listedUserId, page, type Page, type PageQuery } from '@ecom/common/http';
 import { currentCorrelationId, getContext } from '@ecom/common/logging';
 import {
   withTransaction,
@@ -137,10 +137,7 @@ export class Orders {
   async list(user: AuthUser, query: OrderListQuery): Promise<Page<Order | SellerOrderView>> {
     if (query.seller !== undefined)
       return this.listForSeller(user, { ...query, seller: query.seller });
-    if (query.userId !== undefined && !isAdmin(user) && query.userId !== user.id) {
-      throw new ForbiddenError('Only an admin may list the orders of another user');
-    }
-    const userId = isAdmin(user) ? query.userId : user.id;
+    const userId = listedUserId(user, query.userId, 'orders');
     const { orders, total } = await orderStore.list(this.deps.pool, {
       page: query.page,
       limit: query.limit,

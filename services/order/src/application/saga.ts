@@ -3,7 +3,7 @@ import type { ContractEvent } from '@ecom/common/bus';
 import type { Logger } from '@ecom/common/logging';
 import { TRANSITIONS, type TransitionName } from '../domain/state-machine';
 import type { Cause, Order } from '../domain/types';
-import { orderStore } from '../store/order-store';
+import { orderStore, type TransitionInput } from '../store/order-store';
 import { orderLines, type OrderTransitions } from './transitions';
 
 export interface OrderSagaDeps {
@@ -27,6 +27,21 @@ export class OrderSaga {
     return this.deps.transitions.apply.bind(this.deps.transitions);
   }
 
+  /** Applies `transition` to the order the event is about, the event as its cause. */
+  private applyEvent(
+    client: PoolClient,
+    event: { eventId: string; eventType: string; data: { orderId: string } },
+    transition: TransitionName,
+    more: Pick<TransitionInput, 'reason' | 'set'> = {},
+  ) {
+    return this.apply(client, {
+      orderId: event.data.orderId,
+      transition,
+      cause: eventCause(event),
+      ...more,
+    });
+  }
+
   async onInventoryReserved(client: PoolClient, event: ContractEvent<'inventory.reserved'>) {
     const order = await orderStore.get(client, event.data.orderId);
     if (!order) return this.unknownOrder(event);
@@ -48,13 +63,7 @@ export class OrderSaga {
     const reason = `inventory rejected: ${event.data.reason || 'unknown'}${
       event.data.productId ? ` (product ${event.data.productId})` : ''
     }`;
-    await this.apply(client, {
-      orderId: event.data.orderId,
-      transition: 'fail',
-      cause: eventCause(event),
-      reason,
-      set: { failureReason: reason },
-    });
+    await this.applyEvent(client, event, 'fail', { reason, set: { failureReason: reason } });
   }
 
   async onPaymentInitiated(client: PoolClient, event: ContractEvent<'payment.initiated'>) {
@@ -68,21 +77,13 @@ export class OrderSaga {
       });
       return;
     }
-    await this.apply(client, {
-      orderId: event.data.orderId,
-      transition: 'paymentStarted',
-      cause: eventCause(event),
+    await this.applyEvent(client, event, 'paymentStarted', {
       set: { paymentId: event.data.paymentId },
     });
   }
 
   async onPaymentCompleted(client: PoolClient, event: ContractEvent<'payment.completed'>) {
-    await this.apply(client, {
-      orderId: event.data.orderId,
-      transition: 'confirm',
-      cause: eventCause(event),
-      set: { paymentId: event.data.paymentId },
-    });
+    await this.applyEvent(client, event, 'confirm', { set: { paymentId: event.data.paymentId } });
   }
 
   async onPaymentFailed(client: PoolClient, event: ContractEvent<'payment.failed'>) {
@@ -92,15 +93,11 @@ export class OrderSaga {
     const reason = `payment failed: ${event.data.code}${
       event.data.reason ? ` (${event.data.reason})` : ''
     }`;
-    await this.apply(client, {
-      orderId: event.data.orderId,
-      // A decline on POST /api/payments/initiate: the customer may try another card.
-      transition: event.data.retryable ? 'paymentDeclinedRetryable' : 'fail',
-      cause: eventCause(event),
+    // A decline on POST /api/payments/initiate: the customer may try another card.
+    const retry = event.data.retryable;
+    await this.applyEvent(client, event, retry ? 'paymentDeclinedRetryable' : 'fail', {
       reason,
-      set: event.data.retryable
-        ? { reservationTtlMs: this.deps.reservationTtlMs }
-        : { failureReason: reason },
+      set: retry ? { reservationTtlMs: this.deps.reservationTtlMs } : { failureReason: reason },
     });
   }
 

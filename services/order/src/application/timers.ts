@@ -1,7 +1,7 @@
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { Logger } from '@ecom/common/logging';
 import { withTransaction } from '@ecom/common/postgres';
-import { orderStore } from '../store/order-store';
+import { orderStore, type TransitionInput } from '../store/order-store';
 import type { OrderTransitions } from './transitions';
 
 export interface OrderTimersDeps {
@@ -39,20 +39,13 @@ export class OrderTimers {
 
   /** Cancels orders whose reservation expired while waiting for payment. Returns how many. */
   async expireReservations(): Promise<number> {
-    return withTransaction(this.deps.pool, async (client) => {
-      const ids = await orderStore.expiredAwaitingPayment(client, BATCH);
-      let cancelled = 0;
-      for (const id of ids) {
-        const result = await this.deps.transitions.apply(client, {
-          orderId: id,
-          transition: 'expire',
-          cause: { type: 'system', name: 'reservation-expiry' },
-          reason: 'RESERVATION_EXPIRED',
-        });
-        if (result.applied) cancelled += 1;
-      }
-      return cancelled;
-    });
+    return withTransaction(this.deps.pool, async (client) =>
+      this.applyToEach(client, await orderStore.expiredAwaitingPayment(client, BATCH), {
+        transition: 'expire',
+        cause: { type: 'system', name: 'reservation-expiry' },
+        reason: 'RESERVATION_EXPIRED',
+      }),
+    );
   }
 
   /**
@@ -86,20 +79,31 @@ export class OrderTimers {
    */
   async failStuckPayments(): Promise<number> {
     if (this.deps.paymentGiveUpMs <= 0) return 0;
-    return withTransaction(this.deps.pool, async (client) => {
-      const ids = await orderStore.stuckPayments(client, this.deps.paymentGiveUpMs, BATCH);
-      let failed = 0;
-      for (const id of ids) {
-        const result = await this.deps.transitions.apply(client, {
-          orderId: id,
+    return withTransaction(this.deps.pool, async (client) =>
+      this.applyToEach(
+        client,
+        await orderStore.stuckPayments(client, this.deps.paymentGiveUpMs, BATCH),
+        {
           transition: 'fail',
           cause: { type: 'system', name: 'payment-timeout' },
           reason: 'PAYMENT_TIMEOUT',
           set: { failureReason: 'PAYMENT_TIMEOUT: no outcome from payment in time' },
-        });
-        if (result.applied) failed += 1;
-      }
-      return failed;
-    });
+        },
+      ),
+    );
+  }
+
+  /** Applies one system transition to each order; returns how many it moved. */
+  private async applyToEach(
+    client: PoolClient,
+    orderIds: string[],
+    transition: Omit<TransitionInput, 'orderId'>,
+  ): Promise<number> {
+    let applied = 0;
+    for (const orderId of orderIds) {
+      const result = await this.deps.transitions.apply(client, { ...transition, orderId });
+      if (result.applied) applied += 1;
+    }
+    return applied;
   }
 }

@@ -1,6 +1,5 @@
 import type { Pool } from 'pg';
-import type { ConsumerHandle, ConsumerObserver, EventBus } from '@ecom/common/bus';
-import type { Logger } from '@ecom/common/logging';
+import type { ConsumerDeps, ConsumerHandle } from '@ecom/common/bus';
 import { subscribePgConsumers } from '@ecom/common/postgres';
 import type { OrderSaga } from '../application/saga';
 
@@ -10,13 +9,9 @@ export const CONSUMER_GROUP = 'order';
  * What order consumes (payloads checked against common's event contracts; each event's
  * effects commit together with its id, so it is handled once).
  */
-export function subscribeOrderConsumers(deps: {
-  bus: EventBus;
-  pool: Pool;
-  saga: OrderSaga;
-  logger: Logger;
-  observer?: ConsumerObserver;
-}): Promise<ConsumerHandle> {
+export function subscribeOrderConsumers(
+  deps: ConsumerDeps & { pool: Pool; saga: OrderSaga },
+): Promise<ConsumerHandle> {
   const { saga } = deps;
   return subscribePgConsumers({
     ...deps,

@@ -1,6 +1,12 @@
 import Joi from 'joi';
 import { anchoringOperations } from '@ecom/common/anchoring/api';
-import { defineApi, moneySchema, pageQueryKeys, shippingAddressSchema } from '@ecom/common/http';
+import {
+  defineApi,
+  moneySchema,
+  pageQueryKeys,
+  shippingAddressSchema,
+  type ResponseSpec,
+} from '@ecom/common/http';
 import { ORDER_STATUSES } from '../domain/state-machine';
 
 /**
@@ -91,6 +97,8 @@ const historySchema = Joi.object({
   ),
 });
 
+const theOrder: ResponseSpec = { status: 200, description: 'The order', schema: orderSchema };
+
 export const orderApi = defineApi({
   service: 'order',
   tag: { name: 'Orders', description: 'Orders and their saga (order service)' },
@@ -141,7 +149,7 @@ export const orderApi = defineApi({
       summary: 'One order (owner or admin)',
       access: 'user',
       params: orderId,
-      response: { status: 200, description: 'The order', schema: orderSchema },
+      response: theOrder,
     },
     getOrderHistory: {
       method: 'get',
@@ -168,7 +176,7 @@ export const orderApi = defineApi({
       access: ['seller', 'admin'],
       params: orderId,
       body: Joi.object({ status: Joi.string().valid('SHIPPED', 'DELIVERED').required() }),
-      response: { status: 200, description: 'The order', schema: orderSchema },
+      response: theOrder,
       errors: { 409: 'Illegal transition (details: status, requested, allowedFrom)' },
     },
     ...anchoringOperations({ recordType: 'order', servesVerify: false }),

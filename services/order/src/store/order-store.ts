@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import { selectNewestPage } from '@ecom/common/postgres';
 import type { PricedOrder } from '../domain/pricing';
 import { TRANSITIONS, type OrderStatus, type TransitionName } from '../domain/state-machine';
 import type { Cause, HistoryEntry, Order, ShippingAddress } from '../domain/types';
@@ -212,16 +213,7 @@ export const orderStore = {
       );
     }
     const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
-    const count = await db.query<{ n: string }>(
-      `SELECT count(*) AS n FROM orders ${clause}`,
-      params,
-    );
-    params.push(filter.limit, (filter.page - 1) * filter.limit);
-    const { rows } = await db.query<OrderRow>(
-      `SELECT * FROM orders ${clause} ORDER BY created_at DESC, id DESC
-       LIMIT $${params.length - 1} OFFSET $${params.length}`,
-      params,
-    );
+    const { rows, total } = await selectNewestPage<OrderRow>(db, 'orders', clause, params, filter);
     const ids = rows.map((r) => r.id);
     const items = ids.length
       ? (
@@ -239,7 +231,7 @@ export const orderStore = {
           items.filter((i) => i.order_id === r.id),
         ),
       ),
-      total: Number(count.rows[0]?.n ?? 0),
+      total,
     };
   },
 

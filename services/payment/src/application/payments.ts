@@ -4,11 +4,10 @@ import {
   BusinessRuleError,
   ConflictError,
   DependencyUnavailableError,
-  ForbiddenError,
   NotFoundError,
   errorBody,
 } from '@ecom/common/errors';
-import { page, type Page, type PageQuery } from '@ecom/common/http';
+import { listedUserId, page, type Page, type PageQuery } from '@ecom/common/http';
 import {
   withTransaction,
   type IdempotencyStore,
@@ -150,10 +149,7 @@ export class Payments {
 
   /** Own payments, newest first (admin: all, or one user's). */
   async list(user: AuthUser, query: PaymentListQuery): Promise<Page<PaymentView>> {
-    if (query.userId !== undefined && !isAdmin(user) && query.userId !== user.id) {
-      throw new ForbiddenError('Only an admin may list the payments of another user');
-    }
-    const userId = isAdmin(user) ? query.userId : user.id;
+    const userId = listedUserId(user, query.userId, 'payments');
     const { rows, total } = await paymentStore.list(this.deps.pool, {
       page: query.page,
       limit: query.limit,

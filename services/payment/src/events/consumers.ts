@@ -1,6 +1,5 @@
 import type { Pool } from 'pg';
-import type { ConsumerHandle, ConsumerObserver, EventBus } from '@ecom/common/bus';
-import type { Logger } from '@ecom/common/logging';
+import type { ConsumerDeps, ConsumerHandle } from '@ecom/common/bus';
 import { subscribePgConsumers } from '@ecom/common/postgres';
 import type { GatewayCalls } from '../application/gateway-calls';
 import type { PaymentSaga } from '../application/saga';
@@ -12,14 +11,9 @@ export const CONSUMER_GROUP = 'payment';
  * effects commit with its id (handled once); the gateway call a handler claimed runs after
  * that commit, so a redelivered event finds the claim and never calls the gateway again.
  */
-export function subscribePaymentConsumers(deps: {
-  bus: EventBus;
-  pool: Pool;
-  saga: PaymentSaga;
-  calls: GatewayCalls;
-  logger: Logger;
-  observer?: ConsumerObserver;
-}): Promise<ConsumerHandle> {
+export function subscribePaymentConsumers(
+  deps: ConsumerDeps & { pool: Pool; saga: PaymentSaga; calls: GatewayCalls },
+): Promise<ConsumerHandle> {
   const { saga, calls } = deps;
   return subscribePgConsumers({
     ...deps,

@@ -26,12 +26,16 @@ export class MockPaymentGateway implements PaymentGateway {
   /** Charge ids that succeeded, with their amount and what was refunded so far. */
   private readonly captured = new Map<string, { amount: number; refunded: number }>();
 
+  /** Counts an adapter call (every call, a repeated key included). */
+  protected record(
+    op: GatewayCall['op'],
+    { idempotencyKey, amount }: Omit<GatewayCall, 'op'>,
+  ): void {
+    this.calls.push({ op, idempotencyKey, amount });
+  }
+
   async charge(request: ChargeRequest): Promise<ChargeResult> {
-    this.calls.push({
-      op: 'charge',
-      idempotencyKey: request.idempotencyKey,
-      amount: request.amount,
-    });
+    this.record('charge', request);
     const prior = this.charges.get(request.idempotencyKey);
     if (prior) return prior;
     const outcome = mockChargeOutcome(request.token);
@@ -44,11 +48,7 @@ export class MockPaymentGateway implements PaymentGateway {
   }
 
   async refund(request: RefundRequest): Promise<RefundResult> {
-    this.calls.push({
-      op: 'refund',
-      idempotencyKey: request.idempotencyKey,
-      amount: request.amount,
-    });
+    this.record('refund', request);
     const prior = this.refunds.get(request.idempotencyKey);
     if (prior) return prior;
     const charge = this.captured.get(request.chargeId);

@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import { anchoringOperations } from '@ecom/common/anchoring/api';
-import { defineApi, moneySchema, pageQueryKeys } from '@ecom/common/http';
+import { defineApi, moneySchema, pageQueryKeys, type ResponseSpec } from '@ecom/common/http';
 import { PAYMENT_STATUSES } from '../domain/payment-rules';
 
 /**
@@ -66,6 +66,8 @@ export const paymentSchema = Joi.object({
   updatedAt: timestamp,
 }).label('Payment');
 
+const thePayment: ResponseSpec = { status: 200, description: 'The payment', schema: paymentSchema };
+
 export const paymentApi = defineApi({
   service: 'payment',
   tag: { name: 'Payments', description: 'Payments and refunds (payment service)' },
@@ -119,7 +121,7 @@ export const paymentApi = defineApi({
       access: 'user',
       params: Joi.object({ orderId: Joi.string().max(128).required() }),
       rateLimit: 'payment',
-      response: { status: 200, description: 'The payment', schema: paymentSchema },
+      response: thePayment,
     },
     getPayment: {
       method: 'get',
@@ -128,7 +130,7 @@ export const paymentApi = defineApi({
       access: 'user',
       params: paymentId,
       rateLimit: 'payment',
-      response: { status: 200, description: 'The payment', schema: paymentSchema },
+      response: thePayment,
     },
     refundPayment: {
       method: 'post',

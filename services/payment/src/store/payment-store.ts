@@ -1,9 +1,39 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Pool, PoolClient, QueryResultRow } from 'pg';
+import { selectNewestPage } from '@ecom/common/postgres';
 import type { OrderClosed, PaymentStatus } from '../domain/payment-rules';
 
 export type RefundCause = 'order.cancelled' | 'order.failed' | 'admin';
 
 type Queryable = Pool | PoolClient;
+
+/** Up to 100 rows of `table` still PENDING `olderThanMs` after they were created, oldest first. */
+async function stalePending<T extends QueryResultRow>(
+  db: Queryable,
+  table: 'payment_attempts' | 'refunds',
+  olderThanMs: number,
+): Promise<T[]> {
+  const { rows } = await db.query<T>(
+    `SELECT * FROM ${table} WHERE status = 'PENDING'
+       AND created_at <= clock_timestamp() - $1 * interval '1 millisecond'
+     ORDER BY created_at LIMIT 100`,
+    [olderThanMs],
+  );
+  return rows;
+}
+
+/** The rows of `table` that belong to the given payments, per payment in `order`. */
+async function rowsOfPayments<T extends QueryResultRow>(
+  db: Queryable,
+  table: 'payment_attempts' | 'refunds',
+  order: string,
+  paymentIds: string[],
+): Promise<T[]> {
+  const { rows } = await db.query<T>(
+    `SELECT * FROM ${table} WHERE payment_id = ANY($1::uuid[]) ORDER BY payment_id, ${order}`,
+    [paymentIds],
+  );
+  return rows;
+}
 
 export interface PaymentRow {
   id: string;
@@ -184,17 +214,7 @@ export const paymentStore = {
       params.push(filter.userId);
       clause += ` AND user_id = $${params.length}`;
     }
-    const count = await db.query<{ n: string }>(
-      `SELECT count(*) AS n FROM payments ${clause}`,
-      params,
-    );
-    params.push(filter.limit, (filter.page - 1) * filter.limit);
-    const { rows } = await db.query<PaymentRow>(
-      `SELECT * FROM payments ${clause} ORDER BY created_at DESC, id DESC
-        LIMIT $${params.length - 1} OFFSET $${params.length}`,
-      params,
-    );
-    return { rows, total: Number(count.rows[0]?.n ?? 0) };
+    return selectNewestPage<PaymentRow>(db, 'payments', clause, params, filter);
   },
 
   async getByOrder(db: Queryable, orderId: string): Promise<PaymentRow | null> {
@@ -231,12 +251,8 @@ export const paymentStore = {
   },
 
   /** The attempts of the given payments, in attempt order. */
-  async attemptsOf(db: Queryable, paymentIds: string[]): Promise<AttemptRow[]> {
-    const { rows } = await db.query<AttemptRow>(
-      'SELECT * FROM payment_attempts WHERE payment_id = ANY($1::uuid[]) ORDER BY payment_id, attempt',
-      [paymentIds],
-    );
-    return rows;
+  attemptsOf(db: Queryable, paymentIds: string[]): Promise<AttemptRow[]> {
+    return rowsOfPayments<AttemptRow>(db, 'payment_attempts', 'attempt', paymentIds);
   },
 
   /** Settles a PENDING attempt; false when it was already settled (a racing recorder won). */
@@ -264,14 +280,8 @@ export const paymentStore = {
   },
 
   /** Attempts still PENDING after `olderThanMs` (their recorder died): for the reconciler. */
-  async stalePendingAttempts(db: Queryable, olderThanMs: number): Promise<AttemptRow[]> {
-    const { rows } = await db.query<AttemptRow>(
-      `SELECT * FROM payment_attempts WHERE status = 'PENDING'
-         AND created_at <= clock_timestamp() - $1 * interval '1 millisecond'
-       ORDER BY created_at LIMIT 100`,
-      [olderThanMs],
-    );
-    return rows;
+  stalePendingAttempts(db: Queryable, olderThanMs: number): Promise<AttemptRow[]> {
+    return stalePending<AttemptRow>(db, 'payment_attempts', olderThanMs);
   },
 
   async refundCount(client: PoolClient, paymentId: string): Promise<number> {
@@ -325,12 +335,8 @@ export const paymentStore = {
   },
 
   /** The refunds of the given payments, oldest first. */
-  async refundsOf(db: Queryable, paymentIds: string[]): Promise<RefundRow[]> {
-    const { rows } = await db.query<RefundRow>(
-      'SELECT * FROM refunds WHERE payment_id = ANY($1::uuid[]) ORDER BY payment_id, created_at, id',
-      [paymentIds],
-    );
-    return rows;
+  refundsOf(db: Queryable, paymentIds: string[]): Promise<RefundRow[]> {
+    return rowsOfPayments<RefundRow>(db, 'refunds', 'created_at, id', paymentIds);
   },
 
   /** The anchored payload of a record, as the tables hold it now (null when gone). */
@@ -412,13 +418,7 @@ export const paymentStore = {
     return new Map(rows.map((r) => [r.id, r.user_id]));
   },
 
-  async stalePendingRefunds(db: Queryable, olderThanMs: number): Promise<RefundRow[]> {
-    const { rows } = await db.query<RefundRow>(
-      `SELECT * FROM refunds WHERE status = 'PENDING'
-         AND created_at <= clock_timestamp() - $1 * interval '1 millisecond'
-       ORDER BY created_at LIMIT 100`,
-      [olderThanMs],
-    );
-    return rows;
+  stalePendingRefunds(db: Queryable, olderThanMs: number): Promise<RefundRow[]> {
+    return stalePending<RefundRow>(db, 'refunds', olderThanMs);
   },
 };

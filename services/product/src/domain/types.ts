@@ -51,32 +51,21 @@ export interface ListQuery extends ProductFilter {
   limit: number;
 }
 
-export interface NewProduct {
-  sellerId: string;
-  name: string;
-  description: string;
-  priceCents: number;
-  currency: string;
-  category: string | null;
-  categoryPath: string[];
-  attributes: Record<string, string | number | boolean>;
-  available: number;
-  lowStockThreshold: number;
-}
-
-export type ProductChanges = Partial<
-  Pick<
-    NewProduct,
-    | 'name'
-    | 'description'
-    | 'priceCents'
-    | 'currency'
-    | 'category'
-    | 'categoryPath'
-    | 'attributes'
-    | 'lowStockThreshold'
-  >
+/** What creating a product gives; stock movements, ratings, status and times are the store's. */
+export type NewProduct = Omit<
+  Product,
+  | 'id'
+  | 'reserved'
+  | 'sold'
+  | 'ratingAverage'
+  | 'ratingCount'
+  | 'status'
+  | 'createdAt'
+  | 'updatedAt'
 >;
+
+/** What an update may change (the seller and the stock are changed otherwise). */
+export type ProductChanges = Partial<Omit<NewProduct, 'sellerId' | 'available'>>;
 
 export interface OrderLine {
   productId: string;

@@ -1,6 +1,5 @@
 import type { Connection } from 'mongoose';
-import type { ConsumerHandle, ConsumerObserver, EventBus } from '@ecom/common/bus';
-import type { Logger } from '@ecom/common/logging';
+import type { ConsumerDeps, ConsumerHandle } from '@ecom/common/bus';
 import { subscribeMongoConsumers } from '@ecom/common/mongo';
 import type { InventoryService } from '../application/inventory';
 import type { RatingService } from '../application/ratings';
@@ -12,14 +11,13 @@ export const CONSUMER_GROUP = 'product';
  * checked against common's contracts; each event runs once per eventId, and every handler is
  * idempotent by business key (orderId, commentId) too.
  */
-export function subscribeProductConsumers(deps: {
-  bus: EventBus;
-  connection: Connection;
-  inventory: InventoryService;
-  ratings: RatingService;
-  logger: Logger;
-  observer?: ConsumerObserver;
-}): Promise<ConsumerHandle> {
+export function subscribeProductConsumers(
+  deps: ConsumerDeps & {
+    connection: Connection;
+    inventory: InventoryService;
+    ratings: RatingService;
+  },
+): Promise<ConsumerHandle> {
   const { inventory, ratings } = deps;
   return subscribeMongoConsumers({
     ...deps,

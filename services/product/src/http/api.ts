@@ -1,5 +1,12 @@
 import Joi from 'joi';
-import { defineApi, minorUnitsFromDecimal, moneySchema, pageQueryKeys } from '@ecom/common/http';
+import {
+  defineApi,
+  deletedResponse,
+  minorUnitsFromDecimal,
+  moneySchema,
+  pageQueryKeys,
+  type ResponseSpec,
+} from '@ecom/common/http';
 import { CURRENCIES, MAX_PRICE_CENTS } from '../domain/catalog-rules';
 
 /**
@@ -128,6 +135,13 @@ const availabilitySchema = Joi.object({
   sufficient: Joi.boolean(),
 }).label('Availability');
 
+const theProduct: ResponseSpec = { status: 200, description: 'The product', schema: productSchema };
+const theCategory: ResponseSpec = {
+  status: 200,
+  description: 'The category',
+  schema: categorySchema,
+};
+
 const cacheNote = 'header X-Cache: HIT | MISS (the service cache)';
 
 export const productApi = defineApi({
@@ -169,7 +183,7 @@ export const productApi = defineApi({
       description: cacheNote,
       access: 'public',
       params: anyIdParams,
-      response: { status: 200, description: 'The product', schema: productSchema },
+      response: theProduct,
       errors: { 404: 'Unknown, deleted or malformed id' },
     },
     updateProduct: {
@@ -179,7 +193,7 @@ export const productApi = defineApi({
       access: ['seller', 'admin'],
       params: idParams,
       body: updateProductBody,
-      response: { status: 200, description: 'The product', schema: productSchema },
+      response: theProduct,
       errors: { 403: 'Not its seller', 404: 'Unknown product', 422: 'UNKNOWN_CATEGORY' },
     },
     deleteProduct: {
@@ -188,7 +202,7 @@ export const productApi = defineApi({
       summary: 'Delete a product, softly (its seller or an admin)',
       access: ['seller', 'admin'],
       params: idParams,
-      response: { status: 204, description: 'Deleted' },
+      response: deletedResponse,
       errors: { 403: 'Not its seller', 404: 'Unknown product' },
     },
     changeInventory: {
@@ -198,7 +212,7 @@ export const productApi = defineApi({
       access: ['seller', 'admin'],
       params: idParams,
       body: inventoryBody,
-      response: { status: 200, description: 'The product', schema: productSchema },
+      response: theProduct,
       errors: { 403: 'Not its seller', 404: 'Unknown product' },
     },
     getAvailability: {
@@ -241,7 +255,7 @@ export const productApi = defineApi({
       summary: 'One category',
       access: 'public',
       params: anyIdParams,
-      response: { status: 200, description: 'The category', schema: categorySchema },
+      response: theCategory,
       errors: { 404: 'Unknown or malformed id' },
     },
     renameCategory: {
@@ -251,7 +265,7 @@ export const productApi = defineApi({
       access: ['admin'],
       params: idParams,
       body: Joi.object({ name: categoryName.required() }),
-      response: { status: 200, description: 'The category', schema: categorySchema },
+      response: theCategory,
       errors: { 404: 'Unknown category' },
     },
   },

@@ -1,4 +1,5 @@
 import { Schema, type Connection, type Model, type Types } from 'mongoose';
+import type { Category, Product } from '../domain/types';
 
 /** A stock hold: the part of `reserved` that one order owns (kept on the product itself). */
 export interface HoldDoc {
@@ -6,37 +7,17 @@ export interface HoldDoc {
   quantity: number;
 }
 
-export interface ProductDoc {
+/** A product as stored: the domain shape with its holds and rating revision. */
+export interface ProductDoc extends Omit<Product, 'id'> {
   _id: Types.ObjectId;
-  sellerId: string;
-  name: string;
-  description: string;
-  priceCents: number;
-  currency: string;
-  category: string | null;
-  categoryPath: string[];
-  attributes: Record<string, string | number | boolean>;
-  available: number;
-  reserved: number;
-  sold: number;
-  lowStockThreshold: number;
-  ratingAverage: number;
-  ratingCount: number;
   /** Bumped by every rating change; only the newest recomputation may write the aggregate. */
   ratingRev: number;
-  status: 'active' | 'deleted';
   holds: HoldDoc[];
-  createdAt: Date;
-  updatedAt: Date;
 }
 
-export interface CategoryDoc {
+export interface CategoryDoc extends Omit<Category, 'id' | 'parentId'> {
   _id: Types.ObjectId;
-  name: string;
-  slug: string;
   parentId: Types.ObjectId | null;
-  createdAt: Date;
-  updatedAt: Date;
 }
 
 export interface ReservationDoc {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AuthUser } from '@ecom/common/auth';
 import { createEvent, InMemoryEventBus, type EventBus, type EventEnvelope } from '@ecom/common/bus';
-import { createTestMongo, spyOnEvents, testJwtEnv, type TestMongo } from '@ecom/test-support';
+import { createTestMongo, spyOnEvents, testServiceEnv, type TestMongo } from '@ecom/test-support';
 import { loadProductConfig, type ProductConfig } from '../../src/config';
 import {
   productService,
@@ -17,11 +17,8 @@ export const customer: AuthUser = { id: 'customer-1', role: 'customer' };
 /** Product's configuration for a test: port 0, silent, the test key pair, a memory cache. */
 export function testConfig(mongoUrl: string, env: Record<string, string> = {}): ProductConfig {
   return loadProductConfig({
-    ...testJwtEnv,
+    ...testServiceEnv,
     MONGO_URL: mongoUrl,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'silent',
     CACHE_DRIVER: 'memory',
     ...env,
   });
@@ -99,6 +96,16 @@ export async function startHarness(
       await mongo.cleanup();
     },
   };
+}
+
+/** The harness of a test file: started before its tests, closed after them. */
+export function useHarness(label: string, env: Record<string, string> = {}): Harness {
+  const h = {} as Harness;
+  beforeAll(async () => {
+    Object.assign(h, await startHarness(label, env));
+  });
+  afterAll(() => h.close());
+  return h;
 }
 
 /**

@@ -1,0 +1,39 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const BENCHMARKS_FILE = path.resolve(__dirname, '../../docs/benchmarks.md');
+
+/** The load average now, as `1.2 / 0.8 / 0.5`. */
+export const loadAverage = (): string =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' / ');
+
+/** When and on what a benchmark ran: the date, the CPU, its cores, the memory and Node. */
+export function measuredOn(): string {
+  const cpus = os.cpus();
+  const memory = Math.round(os.totalmem() / 2 ** 30);
+  return `Measured ${new Date().toISOString()} on ${cpus[0]?.model ?? 'unknown CPU'} (${cpus.length} cores), ${memory} GiB RAM, Node ${process.version}`;
+}
+
+/**
+ * Writes a benchmark's section `## <title>` into docs/benchmarks.md between the markers
+ * `<!-- bench:<key>:start -->` and `<!-- bench:<key>:end -->`, replacing the previous one (found
+ * by its heading too, should another writer have dropped the start marker) or appending it,
+ * and prints it.
+ */
+export function writeBenchSection(key: string, title: string, lines: string[]): void {
+  const [start, end] = [`<!-- bench:${key}:start -->`, `<!-- bench:${key}:end -->`];
+  const section = [start, `## ${title}`, '', ...lines, end].join('\n');
+  const current = existsSync(BENCHMARKS_FILE)
+    ? readFileSync(BENCHMARKS_FILE, 'utf8')
+    : '# Benchmarks\n';
+  const previous = new RegExp(`(?:${start}\\n)?## ${title}\\n[\\s\\S]*?${end}`);
+  const updated = previous.test(current)
+    ? current.replace(previous, () => section)
+    : `${current.trimEnd()}\n\n${section}\n`;
+  writeFileSync(BENCHMARKS_FILE, updated);
+  process.stdout.write(`${section}\n`);
+}
