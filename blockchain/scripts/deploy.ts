@@ -1,14 +1,14 @@
 /**
- * Deploys AuditAnchor and writes deployments/<network>.json (address, ABI, anchorers), where the
- * services and the query scripts find it. `npx hardhat run scripts/deploy.ts --network localhost`
+ * Deploys AuditAnchor and writes deployments/<network>.json (address, ABI, the anchorers it
+ * granted, deploy block), where the services, the query scripts and the monitor find it.
+ * `npx hardhat run scripts/deploy.ts --network localhost`
  * ANCHORER_ADDRESSES=0x..,0x.. names the anchorer accounts; by default (Hardhat chains) accounts
- * #1..#4, one per service, since each key must have a single writer.
+ * #1..#4, one per service, since each key must have a single writer (and its own log).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ethers, network } from 'hardhat';
-import { AUDIT_ANCHOR_ABI } from '@ecom/common/anchoring';
-import { DEPLOYMENTS_DIR, deploymentFile, type Deployment } from './lib';
+import { anchorAbi, DEPLOYMENTS_DIR, deploymentFile, type Deployment } from './lib';
 
 async function main(): Promise<void> {
   const signers = await ethers.getSigners();
@@ -21,6 +21,10 @@ async function main(): Promise<void> {
   await contract.waitForDeployment();
   const role = (await contract.ANCHORER_ROLE()) as string;
   for (const a of anchorers.slice(1)) await (await contract.grantRole(role, a)).wait();
+  // Written only once every grant is mined, so the file never names an account without the role.
+  for (const a of anchorers) {
+    if (!(await contract.hasRole(role, a))) throw new Error(`${a} did not get ANCHORER_ROLE`);
+  }
   const tx = contract.deploymentTransaction();
   const receipt = await tx?.wait();
   const deployment: Deployment = {
@@ -32,14 +36,16 @@ async function main(): Promise<void> {
     txHash: tx?.hash ?? '',
     blockNumber: receipt?.blockNumber ?? 0,
     deployedAt: new Date().toISOString(),
-    abi: [...AUDIT_ANCHOR_ABI],
+    abi: await anchorAbi(),
   };
   mkdirSync(DEPLOYMENTS_DIR, { recursive: true });
   writeFileSync(deploymentFile(), `${JSON.stringify(deployment, null, 2)}\n`);
   console.log(
-    `AuditAnchor at ${deployment.address} on ${network.name} (chain ${deployment.chainId})`,
+    `AuditAnchor at ${deployment.address} on ${network.name} (chain ${deployment.chainId}), block ${deployment.blockNumber}`,
   );
-  console.log(`anchorers: ${anchorers.join(', ')}`);
+  console.log(`admin: ${deployer.address}`);
+  console.log(`anchorers granted ANCHORER_ROLE (one per service, each its own log):`);
+  anchorers.forEach((a, i) => console.log(`  ${i + 1}. ${a}`));
   console.log(`wrote ${path.relative(process.cwd(), deploymentFile())}`);
 }
 

@@ -1,9 +1,18 @@
-/** Helpers shared by the query scripts: the deployment file and an independent receipt check. */
+/**
+ * Helpers shared by the query scripts: the deployment file, the gateway, and an independent
+ * check of a record's entries (docs/verification.md §5) with the hashes of src/verification.ts,
+ * never the services' own code: a leaf is always recomputed, never taken from the answer.
+ */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Contract } from 'ethers';
-import { ethers, network } from 'hardhat';
-import { AUDIT_ANCHOR_ABI, leafHash, type AnchorReceipt } from '@ecom/common/anchoring';
+import { artifacts, ethers, network } from 'hardhat';
+import {
+  checkEntries,
+  parseCanonical,
+  type EntryCheck,
+  type EntryReceipt,
+} from '../src/verification';
 
 export interface Deployment {
   network: string;
@@ -23,19 +32,37 @@ export function deploymentFile(name = network.name): string {
   return path.join(DEPLOYMENTS_DIR, `${name}.json`);
 }
 
+export function readDeploymentFile(): Deployment | undefined {
+  const file = deploymentFile();
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Deployment) : undefined;
+}
+
+/** The ABI of the compiled contract (Hardhat compiles before `run`). */
+export async function anchorAbi(): Promise<unknown[]> {
+  return [...(await artifacts.readArtifact('AuditAnchor')).abi] as unknown[];
+}
+
+export async function contractAt(address: string): Promise<Contract> {
+  return new ethers.Contract(
+    address,
+    (await anchorAbi()) as ConstructorParameters<typeof ethers.Contract>[1],
+    ethers.provider,
+  );
+}
+
 /** The contract: CONTRACT_ADDRESS if set, else deployments/<network>.json. */
 export async function anchorContract(): Promise<Contract> {
   let address = process.env.CONTRACT_ADDRESS;
   if (!address) {
-    const file = deploymentFile();
-    if (!existsSync(file)) {
+    const deployment = readDeploymentFile();
+    if (!deployment) {
       throw new Error(
-        `no ${path.relative(process.cwd(), file)}: run scripts/deploy.ts first or set CONTRACT_ADDRESS`,
+        `no ${path.relative(process.cwd(), deploymentFile())}: run scripts/deploy.ts first or set CONTRACT_ADDRESS`,
       );
     }
-    address = (JSON.parse(readFileSync(file, 'utf8')) as Deployment).address;
+    address = deployment.address;
   }
-  return new ethers.Contract(address, AUDIT_ANCHOR_ABI, ethers.provider);
+  return contractAt(address);
 }
 
 export function requireEnv(name: string, example: string): string {
@@ -47,62 +74,148 @@ export function requireEnv(name: string, example: string): string {
 
 export const gatewayUrl = (): string => process.env.GATEWAY_URL ?? 'http://127.0.0.1:3000';
 
-export interface ReceiptCheck {
-  leafMatches: boolean;
-  onChain: boolean | null;
-  detail: string;
-}
-
-/**
- * Checks a receipt without trusting the service: rehash the canonical text with the salt, then
- * ask the contract (the one eth_call) whether leaf + proof lead to an anchored root.
- */
-export async function checkReceipt(receipt: AnchorReceipt): Promise<ReceiptCheck> {
-  const leaf = leafHash(receipt.canonical, receipt.salt, receipt.serializationVersion);
-  const leafMatches = leaf === receipt.leaf;
-  if (!receipt.root || !receipt.proof || !receipt.contractAddress) {
-    return { leafMatches, onChain: null, detail: 'not anchored yet' };
-  }
-  const contract = new ethers.Contract(receipt.contractAddress, AUDIT_ANCHOR_ABI, ethers.provider);
-  const onChain = (await contract.verify(leaf, receipt.proof, receipt.root)) as boolean;
-  return {
-    leafMatches,
-    onChain,
-    detail: !leafMatches
-      ? 'canonical text does not hash to the leaf'
-      : onChain
-        ? 'verified on chain'
-        : 'proof/root not accepted by the contract',
-  };
-}
-
-/** Fetches the service's view of an order or a payment and checks each receipt on chain. */
-export async function lookup(kind: 'order' | 'payment', id: string): Promise<void> {
-  const url = `${gatewayUrl()}/api/blockchain/${kind}/${encodeURIComponent(id)}`;
+/** GET on the gateway, sending TOKEN as `Authorization: Bearer <TOKEN>` when set. */
+export async function gatewayGet(route: string): Promise<{ status: number; body: unknown }> {
+  const url = `${gatewayUrl()}${route}`;
   const headers: Record<string, string> = {};
   if (process.env.TOKEN) headers.authorization = `Bearer ${process.env.TOKEN}`;
   const res = await fetch(url, { headers }).catch((err: unknown) => {
     throw new Error(`service not reachable at ${url} (${(err as Error).message}); set GATEWAY_URL`);
   });
-  const body = (await res.json().catch(() => null)) as unknown;
-  if (!res.ok) throw new Error(`GET ${url} → ${res.status} ${JSON.stringify(body)}`);
-  const records = (
-    Array.isArray(body) ? body : ((body as { records?: unknown[] })?.records ?? [])
-  ) as {
-    sourceId: string;
-    status: string;
-    receipt: AnchorReceipt;
-  }[];
-  console.log(`${kind} ${id}: ${records.length} anchored record(s) (service at ${gatewayUrl()})`);
-  for (const r of records) {
-    const check = await checkReceipt(r.receipt);
-    console.log(
-      [
-        `- ${r.receipt.recordType}/${r.sourceId}`,
-        `service says ${r.status}`,
-        `chain check: ${check.detail}`,
-        r.receipt.txHash ? `tx ${r.receipt.txHash} block ${r.receipt.blockNumber}` : 'no tx yet',
-      ].join(' | '),
-    );
+  return { status: res.status, body: (await res.json().catch(() => null)) as unknown };
+}
+
+/** One entry as the record API or the verify API answers it, flattened. */
+export interface ServiceEntry extends EntryReceipt {
+  recordType?: string;
+  recordId?: string;
+  sourceId?: string;
+  status?: string;
+  reason?: string;
+  contractAddress?: string | null;
+  txHash?: string | null;
+  blockNumber?: number | null;
+}
+
+/** The entries of an answer: `entries` or `records`, each flat or with its fields under `receipt`. */
+export function entriesOf(body: unknown): ServiceEntry[] {
+  const list = (
+    Array.isArray(body)
+      ? body
+      : ((body as { entries?: unknown[]; records?: unknown[] } | null)?.entries ??
+        (body as { records?: unknown[] } | null)?.records ??
+        [])
+  ) as (ServiceEntry & { receipt?: Partial<ServiceEntry> })[];
+  return list.map(({ receipt, ...entry }) => ({ ...entry, ...(receipt ?? {}) }) as ServiceEntry);
+}
+
+/** The published signer of a service (its public /log/info); null when it cannot be read. */
+export async function publishedSigner(kind: string): Promise<string | null> {
+  try {
+    const { status, body } = await gatewayGet(`/api/blockchain/${kind}/log/info`);
+    return status === 200 ? ((body as { anchorer?: string }).anchorer ?? null) : null;
+  } catch {
+    return null;
   }
+}
+
+export interface CheckedEntry {
+  entry: ServiceEntry;
+  check: EntryCheck;
+  /** The contract's `verify(recomputed leaf, proof, root)`; null when not anchored or not asked. */
+  onChain: boolean | null;
+}
+
+/** The one eth_call per anchored entry, made with the leaf recomputed offline. */
+async function askChain(entry: ServiceEntry, check: EntryCheck): Promise<boolean | null> {
+  if (!check.anchored || !check.leaf || !entry.proof || !entry.root) return null;
+  const contract = entry.contractAddress
+    ? await contractAt(entry.contractAddress)
+    : await anchorContract();
+  return (await contract.verify(check.leaf, entry.proof, entry.root)) as boolean;
+}
+
+/**
+ * Checks entries without trusting the service: offline steps first (leaf, chain when `chain`,
+ * proof, promise), then the chain for each anchored entry.
+ */
+export async function checkServiceEntries(
+  recordType: string,
+  recordId: string,
+  entries: ServiceEntry[],
+  signers: string[],
+  chain = true,
+): Promise<CheckedEntry[]> {
+  const checks = chain
+    ? checkEntries(recordType, recordId, entries, signers)
+    : entries.map((e) => checkEntries(recordType, recordId, [e], signers, false)[0]);
+  const out: CheckedEntry[] = [];
+  for (const [i, entry] of entries.entries()) {
+    const check = checks[i];
+    const onChain = await askChain(entry, check);
+    if (onChain === false) check.problems.push('the contract does not accept leaf + proof + root');
+    out.push({ entry, check, onChain });
+  }
+  return out;
+}
+
+/**
+ * One line per entry: what the service says, and what the independent check found (`chained`:
+ * whether the record's hash chain was part of it).
+ */
+export function describe(c: CheckedEntry, chained = true): string {
+  const { entry, check } = c;
+  const [anchored, pending] = chained
+    ? ['leaf recomputed, chain and proof hold', 'leaf recomputed, chain holds']
+    : ['leaf recomputed, proof holds', 'leaf recomputed'];
+  return [
+    `- ${check.sequence !== null ? `#${check.sequence}` : `v${check.version ?? '?'}`} ${entry.sourceId ?? ''}`.trimEnd(),
+    `service says ${entry.status ?? '?'}${entry.reason ? ` (${entry.reason})` : ''}`,
+    check.problems.length
+      ? `CHECK FAILED: ${check.problems.join('; ')}`
+      : c.onChain
+        ? `verified: ${anchored}, contract accepts it`
+        : `${pending}; not anchored yet`,
+    entry.txHash ? `tx ${entry.txHash} block ${entry.blockNumber}` : 'no tx yet',
+  ].join(' | ');
+}
+
+/** Names an entry's record from its own canonical text when the answer does not. */
+export function recordOf(entry: ServiceEntry): { recordType: string; recordId: string } {
+  if (entry.recordType && entry.recordId) {
+    return { recordType: entry.recordType, recordId: entry.recordId };
+  }
+  try {
+    const doc = parseCanonical(entry.canonical);
+    return { recordType: String(doc.recordType), recordId: String(doc.recordId) };
+  } catch {
+    return { recordType: '?', recordId: '?' };
+  }
+}
+
+/** Fetches the service's entries of an order or a payment and checks every one itself. */
+export async function lookup(kind: 'order' | 'payment', id: string): Promise<void> {
+  const route = `/api/blockchain/${kind}/${encodeURIComponent(id)}`;
+  const { status, body } = await gatewayGet(route);
+  if (status !== 200)
+    throw new Error(`GET ${gatewayUrl()}${route} → ${status} ${JSON.stringify(body)}`);
+  const entries = entriesOf(body);
+  const signer = await publishedSigner(kind);
+  const verdict = body as { status?: string; reasons?: string[] } | null;
+  const says = verdict?.status
+    ? `, service says ${verdict.status}${verdict.reasons?.length ? ` (${verdict.reasons.join('; ')})` : ''}`
+    : '';
+  console.log(
+    `${kind} ${id}: ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}${says} (service at ${gatewayUrl()}; ` +
+      `published signer ${signer ?? 'unknown: promise signatures checked against their own signer only'})`,
+  );
+  const checked = await checkServiceEntries(kind, id, entries, signer ? [signer] : []);
+  for (const c of checked) console.log(describe(c));
+  const failed = checked.filter((c) => c.check.problems.length).length;
+  console.log(
+    failed
+      ? `${failed} of ${checked.length} entries FAILED the independent check`
+      : `all ${checked.length} entries pass the independent check`,
+  );
+  if (failed) process.exitCode = 1;
 }

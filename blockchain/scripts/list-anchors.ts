@@ -1,36 +1,50 @@
 /**
- * Lists the most recent anchors (AnchorRecorded events), newest first.
+ * Lists the most recent anchors (AnchorRecorded events), newest first; ANCHORER=0x... keeps one
+ * anchorer's log.
  * COUNT=20 npx hardhat run scripts/list-anchors.ts --network localhost
  */
 import type { EventLog } from 'ethers';
-import { anchorContract } from './lib';
+import { ethers } from 'hardhat';
+import { anchorContract, readDeploymentFile } from './lib';
 
 async function main(): Promise<void> {
   const count = Number(process.env.COUNT ?? 20);
   const contract = await anchorContract();
-  const events = (await contract.queryFilter(contract.filters.AnchorRecorded(), 0)) as EventLog[];
+  const address = await contract.getAddress();
+  const deployment = readDeploymentFile();
+  const from =
+    deployment?.address.toLowerCase() === address.toLowerCase() ? deployment.blockNumber : 0;
+  const anchorer = process.env.ANCHORER ? ethers.getAddress(process.env.ANCHORER) : null;
+  const events = (await contract.queryFilter(
+    contract.filters.AnchorRecorded(null, null, anchorer),
+    from,
+  )) as EventLog[];
   const recent = events.slice(-count).reverse();
   console.log(
-    `${events.length} anchor(s) at ${await contract.getAddress()}; latest ${recent.length}:`,
+    `${events.length} anchor(s) at ${address}${anchorer ? ` by ${anchorer}` : ''}; latest ${recent.length}:`,
   );
+  const times = new Map<number, number>();
   for (const e of recent) {
-    const [, recordCount, timestamp] = (await contract.anchorOf(e.args.root)) as [
-      boolean,
-      bigint,
-      bigint,
-      bigint,
-    ];
+    if (!times.has(e.blockNumber)) {
+      times.set(e.blockNumber, (await ethers.provider.getBlock(e.blockNumber))?.timestamp ?? 0);
+    }
     console.log(
       [
         `block ${e.blockNumber}`,
-        new Date(Number(timestamp) * 1000).toISOString(),
+        new Date(times.get(e.blockNumber)! * 1000).toISOString(),
+        `anchorer ${e.args.anchorer} #${e.args.size}`,
         `batch ${e.args.batchId}`,
         `root ${e.args.root}`,
-        `records ${recordCount}`,
+        `records ${e.args.recordCount}`,
         `previous ${e.args.previousRoot}`,
         `tx ${e.transactionHash}`,
       ].join(' | '),
     );
+  }
+  const anchorers = [...new Set(events.map((e) => e.args.anchorer as string))];
+  for (const a of anchorers) {
+    const [latest, size] = await Promise.all([contract.latestRoot(a), contract.logSize(a)]);
+    console.log(`log of ${a}: ${size} batches, latest root ${latest}`);
   }
 }
 
