@@ -43,12 +43,7 @@ describe('Idempotency-Key helpers', () => {
 
   it('the no-op anchor sink records nothing', async () => {
     await expect(
-      noopAnchor.enqueue({} as never, {
-        recordType: 'order',
-        recordId: 'o',
-        sourceId: 's',
-        payload: {},
-      }),
-    ).resolves.toBe(false);
+      noopAnchor.record({} as never, { recordType: 'order', recordId: 'o' }),
+    ).resolves.toEqual([]);
   });
 });

@@ -1,20 +1,38 @@
-import type { AnchorRecord, AnchorSink } from '@ecom/common/anchoring';
+import {
+  pendingChanges,
+  type AnchorQueryable,
+  type AnchorRecordRef,
+  type AnchorSink,
+  type EntryDocument,
+  type RecordSnapshot,
+} from '@ecom/common/anchoring';
+
+/** An entry as the recording anchor keeps it: what anchoring would hash, with no chain. */
+export type RecordedEntry = Omit<EntryDocument, 'previousLeaf'>;
 
 /**
- * An anchor sink that records what a service anchors, each record's payload with `seenStatus`:
- * the status of its row in `table` as read inside the caller's transaction (the status is
- * uncommitted there, so it proves the record is enqueued in the transaction of the change).
+ * An anchor sink that records the entries a service's writes produce, with the real rule of
+ * what makes an entry (pendingChanges over the service's own snapshot), but no hashing, key or
+ * chain. The snapshot is read with the caller's client, inside its transaction: an entry's
+ * `state` shows the change before it commits, which proves entries are written in the
+ * transaction of the change.
  */
-export function recordingAnchor(table: string): AnchorSink & { records: AnchorRecord[] } {
-  const records: AnchorRecord[] = [];
+export function recordingAnchor(
+  snapshot: (db: AnchorQueryable, recordId: string) => Promise<RecordSnapshot | null>,
+): AnchorSink & { entries: RecordedEntry[]; of(recordId: string): RecordedEntry[] } {
+  const entries: RecordedEntry[] = [];
+  const of = (recordId: string) => entries.filter((e) => e.recordId === recordId);
   return {
-    records,
-    async enqueue(client, record) {
-      const { rows } = await client.query(`SELECT status FROM ${table} WHERE id = $1`, [
-        record.recordId,
-      ]);
-      records.push({ ...record, payload: { ...record.payload, seenStatus: rows[0]?.status } });
-      return true;
+    entries,
+    of,
+    async record(client, ref: AnchorRecordRef) {
+      const now = await snapshot(client, ref.recordId);
+      if (!now) return [];
+      const before = of(ref.recordId).map((e) => ({ ...e, previousLeaf: '' }));
+      pendingChanges(before, now).forEach((c, i) =>
+        entries.push({ ...ref, sequence: before.length + i + 1, ...c, state: now.state }),
+      );
+      return [];
     },
   };
 }

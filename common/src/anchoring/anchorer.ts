@@ -303,13 +303,32 @@ export class Anchorer {
     const batch = await this.store.createBatch(
       { id, onChainId: onChainBatchId(id), chain: this.identity },
       records.map((r) => r.id),
-      { root: tree.root, previousRoot: await this.store.lastRoot(), proofs },
+      { root: tree.root, previousRoot: await this.latestRoot(), proofs },
     );
     await this.send(batch);
   }
 
+  /** The head of our log on chain: a batch must name it as its previous root. */
+  private async latestRoot(): Promise<string> {
+    if (!this.contract) throw new Error('contract unknown');
+    return ((await this.contract.latestRoot(this.wallet.address)) as string).toLowerCase();
+  }
+
   private async send(batch: StoredAnchorBatch): Promise<void> {
     if (!this.contract) throw new Error('contract unknown');
+    // The contract refuses a batch that does not extend our log (NotExtendingLog): one made
+    // before the head moved (a fresh contract, a batch confirmed meanwhile) is rebuilt instead.
+    const head = await this.latestRoot();
+    if (head !== batch.previousRoot.toLowerCase()) {
+      const requeued = await this.store.supersedeBatch(batch.id);
+      this.log.warn('batch no longer extends the log: its records go into a new batch', {
+        batchId: batch.id,
+        previousRoot: batch.previousRoot,
+        head,
+        requeued,
+      });
+      return;
+    }
     let txHash: string;
     try {
       const tx = (await this.contract.anchor(

@@ -1,34 +1,37 @@
-import type { Pool } from 'pg';
-import type { JsonRpcProvider, Signer } from 'ethers';
+import type { Pool, PoolClient } from 'pg';
+import { Wallet, type JsonRpcProvider, type Signer } from 'ethers';
 import type { Migration } from '../postgres/migrations';
 import { Anchorer, type AnchorLogger, type AnchorerStatus } from './anchorer';
-import { SERIALIZATION_VERSION } from './canonical';
+import { parseCanonical, SERIALIZATION_VERSION, ZERO_LEAF, type EntryDocument } from './canonical';
 import { checkChain, createChainProvider } from './chain';
 import { auditAnchorAt, deployAuditAnchor } from './contract';
-import { computeLeaf, newSalt } from './leaf';
-import { PgAnchorStore, anchorMigration } from './pg-store';
-import type { AnchorStore, AnchorQueryable, StoredAnchorBatch, StoredAnchorRecord } from './store';
-import { verifyRecord, type CurrentPayload, type RecordAnchorView } from './verify';
+import { pendingChanges, type RecordSnapshot } from './entries';
+import type { AnchorRecordRef } from './sink';
+import { computeLeaf, newSalt, recordKey, ANCHOR_DOMAIN } from './leaf';
+import { PgAnchorStore, anchorMigrations } from './pg-store';
+import { PROMISE_DOMAIN, signPromise, type AnchorPromise } from './promise';
+import type {
+  AnchorStore,
+  AnchorQueryable,
+  PublishedBatch,
+  StoredAnchorBatch,
+  StoredAnchorRecord,
+} from './store';
+import {
+  verifyRecordEntries,
+  type RecordAnchorView,
+  type RecordVerification,
+  type VerifyDeps,
+} from './verify';
 
-/** One kind of anchored record, e.g. `order` (every status change) or `payment`. */
+/** One kind of anchored record, e.g. `order` or `payment`. */
 export interface RecordTypeConfig {
   /**
-   * Rebuilds the anchored payload from the service's own tables as they are NOW (null when the
-   * row is gone), so an edit made directly in the database shows as `tampered`. Without it, the
-   * payload snapshot kept in anchor_records is checked instead.
+   * The record as the service's tables hold it now (null when there is no such record): every
+   * business field and each row holding a change. Entries are written from it, and verification
+   * compares it with the entries, so an edit made directly in the database shows as TAMPERED.
    */
-  load?: (db: AnchorQueryable, ref: { recordId: string; sourceId: string }) => Promise<unknown>;
-}
-
-export interface AnchorRecordInput {
-  /** A key of `recordTypes`, e.g. 'order'. */
-  recordType: string;
-  /** The entity the record belongs to (order id, payment id): what recordsFor() looks up. */
-  recordId: string;
-  /** The row holding this state (e.g. a status-history row id); unique per record type. */
-  sourceId: string;
-  /** The state anchored; integers and strings only for amounts (floats are rejected). */
-  payload: unknown;
+  snapshot(db: AnchorQueryable, recordId: string): Promise<RecordSnapshot | null>;
 }
 
 export interface AnchoringOptions {
@@ -45,6 +48,8 @@ export interface AnchoringOptions {
    * reports the error in health().
    */
   deploy?: boolean | ((signer: Signer) => Promise<string>);
+  /** How long after a write its signed promise says it will be anchored. Default 600 s. */
+  promiseSeconds?: number;
   windowMs?: number;
   maxBatchSize?: number;
   pollingMs?: number;
@@ -73,20 +78,36 @@ export interface TxAnchorView {
   root: string;
   recordCount: number;
   blockNumber: number | null;
+  /** The entries of this batch, each with its record's verdict (a tampered record taints them). */
   records: RecordAnchorView[];
 }
 
+/** What a third party needs to replay the service's public log (docs/verification.md §3). */
+export interface AnchorLogInfo {
+  recordType: string;
+  /** The only address whose anchors and promises are this service's. */
+  anchorer: string;
+  chainId: number;
+  contractAddress: string | null;
+  leafDomain: string;
+  serializationVersion: number;
+  promiseDomain: string;
+}
+
 export interface Anchoring {
-  /** The SQL migration creating anchor_records and anchor_batches; add it to the service's list. */
-  readonly migration: Migration;
+  /** The SQL migrations of the anchor tables; add them to the service's list. */
+  readonly migrations: Migration[];
   readonly provider: JsonRpcProvider;
+  /** The anchorer address, lower case: it signs the batches and the promises. */
   readonly anchorerAddress: string;
   /**
-   * Queues a record, in the caller's transaction when `db` is a client inside one (a SAVEPOINT
-   * keeps a failure from aborting it). Never throws: returns false (and logs) when the record
-   * could not be queued; a duplicate (same type and sourceId) is a no-op that returns false.
+   * Brings a record's hash chain up to date with its rows, in the caller's transaction (a
+   * SAVEPOINT keeps a failure from aborting it): one entry per change row that is new or
+   * changed, else one for a change of the record's own fields, each with its signed promise.
+   * Call it after every write of the record. Never throws: returns the promises of the entries
+   * written (none when nothing changed, or when they could not be written: logged).
    */
-  enqueue(db: AnchorQueryable, record: AnchorRecordInput): Promise<boolean>;
+  record(db: AnchorQueryable, ref: AnchorRecordRef): Promise<AnchorPromise[]>;
   start(): void;
   /** Stops the worker after its current pass and releases the writer lock (start() resumes). */
   stop(): Promise<void>;
@@ -99,9 +120,21 @@ export interface Anchoring {
   /** Never throws: the anchoring state for /health and /metrics. */
   health(): Promise<AnchoringHealth>;
   status(): AnchorerStatus;
-  recordsFor(recordType: string, recordId: string): Promise<RecordAnchorView[]>;
+  /** A record's entries and the verdict on them, everything recomputed. */
+  recordsFor(recordType: string, recordId: string): Promise<RecordVerification>;
   /** What a transaction anchored, each record re-checked; null when no batch of ours has it. */
   recordsInTx(txHash: string): Promise<TxAnchorView | null>;
+  logInfo(recordType: string): AnchorLogInfo;
+  /** The public log: every batch with its leaves, record keys and sequences; no personal data. */
+  publishedLog(page: { limit: number; offset: number }): Promise<{
+    batches: PublishedBatch[];
+    total: number;
+  }>;
+  /** Every promise signed, oldest first. */
+  publishedPromises(page: { limit: number; offset: number }): Promise<{
+    promises: AnchorPromise[];
+    total: number;
+  }>;
 }
 
 function errorMessage(err: unknown): string {
@@ -148,74 +181,153 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
     logger: log,
   });
 
-  async function current(record: StoredAnchorRecord): Promise<CurrentPayload> {
-    const load = options.recordTypes[record.recordType]?.load;
-    if (!load)
-      return {
-        found: true,
-        payload: (JSON.parse(record.canonical) as { payload: unknown }).payload,
-      };
-    const payload = await load(options.pool, {
-      recordId: record.recordId,
-      sourceId: record.sourceId,
-    });
-    return payload === null || payload === undefined ? { found: false } : { found: true, payload };
+  const wallet = new Wallet(options.privateKey);
+  const signer = wallet.address.toLowerCase();
+  const promiseSeconds = options.promiseSeconds ?? 600;
+  const verifyDeps = (): VerifyDeps => ({
+    contractAt: (address) => auditAnchorAt(address, provider),
+    signer,
+    now: Date.now(),
+  });
+
+  function recordType(name: string): RecordTypeConfig {
+    const config = options.recordTypes[name];
+    if (!config) throw new Error(`unknown record type '${name}'`);
+    return config;
   }
 
-  async function views(records: StoredAnchorRecord[]): Promise<RecordAnchorView[]> {
-    const batches = new Map<string, StoredAnchorBatch | null>();
-    for (const id of new Set(records.map((r) => r.batchId).filter((b): b is string => !!b))) {
-      batches.set(id, await store.batch(id));
+  /** Runs `fn` in a transaction: `db`'s own (under a savepoint), or one opened on the pool. */
+  async function inTransaction<T>(db: AnchorQueryable, fn: (tx: AnchorQueryable) => Promise<T>) {
+    if ('totalCount' in db) {
+      const client: PoolClient = await (db as Pool).connect();
+      try {
+        await client.query('BEGIN');
+        const out = await fn(client);
+        await client.query('COMMIT');
+        return out;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
     }
-    return mapLimit(records, 16, async (record) =>
-      verifyRecord(
-        record,
-        record.batchId ? (batches.get(record.batchId) ?? null) : null,
-        await current(record),
-        { contractAt: (address) => auditAnchorAt(address, provider) },
-      ),
+    // A failed statement aborts the caller's transaction; the savepoint undoes only ours.
+    await db.query('SAVEPOINT anchor_record');
+    try {
+      const out = await fn(db);
+      await db.query('RELEASE SAVEPOINT anchor_record');
+      return out;
+    } catch (err) {
+      await db.query('ROLLBACK TO SAVEPOINT anchor_record');
+      throw err;
+    }
+  }
+
+  /** The entries of a record, read back as documents (version 2 only), in chain order. */
+  function chainDocuments(records: StoredAnchorRecord[]): EntryDocument[] {
+    return records.flatMap((r) => {
+      if (r.sequence === null) return [];
+      const parsed = parseCanonical(r.canonical);
+      return 'error' in parsed ? [] : [parsed.doc as EntryDocument];
+    });
+  }
+
+  async function writeEntries(tx: AnchorQueryable, ref: AnchorRecordRef) {
+    // One writer per record at a time, so two transactions cannot both take the next sequence.
+    await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+      `anchor:${ref.recordType}:${ref.recordId}`,
+    ]);
+    const snapshot = await recordType(ref.recordType).snapshot(tx, ref.recordId);
+    if (!snapshot) return [];
+    const existing = (await store.recordsFor(ref.recordType, ref.recordId, tx)).filter(
+      (r) => r.sequence !== null,
     );
+    const changes = pendingChanges(chainDocuments(existing), snapshot);
+    const key = recordKey(ref.recordType, ref.recordId);
+    const last = existing[existing.length - 1];
+    let sequence = last?.sequence ?? 0;
+    let previousLeaf = last?.leaf ?? ZERO_LEAF;
+    const promises: AnchorPromise[] = [];
+    for (const change of changes) {
+      sequence += 1;
+      const doc: EntryDocument = {
+        ...ref,
+        sequence,
+        previousLeaf,
+        sourceId: change.sourceId,
+        change: change.change,
+        state: snapshot.state,
+      };
+      const salt = newSalt();
+      const { canonical, leaf } = computeLeaf(doc, salt, SERIALIZATION_VERSION);
+      const promise = await signPromise(wallet, {
+        chainId,
+        recordType: ref.recordType,
+        recordId: ref.recordId,
+        recordKey: key,
+        sequence,
+        leaf,
+        deadline: Math.floor(Date.now() / 1000) + promiseSeconds,
+      });
+      await store.insertRecord(tx, {
+        ...ref,
+        sourceId: change.sourceId,
+        version: SERIALIZATION_VERSION,
+        salt,
+        leaf,
+        canonical,
+        sequence,
+        previousLeaf,
+        recordKey: key,
+        promise,
+      });
+      promises.push(promise);
+      previousLeaf = leaf;
+    }
+    return promises;
+  }
+
+  /** Reads everything about a record in one snapshot, so a write in between cannot look like tampering. */
+  async function evidenceFor(type: string, recordId: string) {
+    const client = await options.pool.connect();
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const records = await store.recordsFor(type, recordId, client);
+      const batches = new Map<string, StoredAnchorBatch | null>();
+      for (const id of new Set(records.map((r) => r.batchId).filter((b): b is string => !!b))) {
+        batches.set(id, await store.batch(id, client));
+      }
+      const snapshot = await recordType(type).snapshot(client, recordId);
+      const logged = await store.loggedLeaves(recordKey(type, recordId), client);
+      await client.query('COMMIT');
+      return { recordType: type, recordId, records, batches, snapshot, logged };
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async function verify(type: string, recordId: string): Promise<RecordVerification> {
+    return verifyRecordEntries(await evidenceFor(type, recordId), verifyDeps());
   }
 
   return {
-    migration: anchorMigration,
+    migrations: anchorMigrations,
     provider,
-    anchorerAddress: anchorer.address,
+    anchorerAddress: signer,
 
-    async enqueue(db, input) {
+    async record(db, ref) {
       try {
-        if (!options.recordTypes[input.recordType]) {
-          throw new Error(`unknown record type '${input.recordType}'`);
-        }
-        const salt = newSalt();
-        const { canonical, leaf } = computeLeaf(input, salt, SERIALIZATION_VERSION);
-        const row = { ...input, version: SERIALIZATION_VERSION, salt, leaf, canonical };
-        // A pool (no transaction) inserts atomically by itself; a client may be inside the
-        // caller's transaction, which a failed INSERT would abort without the savepoint.
-        let inTransaction = !('totalCount' in db);
-        if (inTransaction) {
-          try {
-            await db.query('SAVEPOINT anchor_enqueue');
-          } catch {
-            inTransaction = false; // a client outside any transaction
-          }
-        }
-        try {
-          const inserted = await store.insertRecord(db, row);
-          if (inTransaction) await db.query('RELEASE SAVEPOINT anchor_enqueue');
-          return inserted;
-        } catch (err) {
-          if (inTransaction) await db.query('ROLLBACK TO SAVEPOINT anchor_enqueue');
-          throw err;
-        }
+        return await inTransaction(db, (tx) => writeEntries(tx, ref));
       } catch (err) {
-        log?.error('could not queue a record for anchoring', {
-          recordType: input.recordType,
-          recordId: input.recordId,
-          sourceId: input.sourceId,
+        log?.error('could not write the anchor entries of a record', {
+          ...ref,
           error: errorMessage(err),
         });
-        return false;
+        return [];
       }
     },
 
@@ -264,23 +376,43 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
 
     status: () => anchorer.status(),
 
-    async recordsFor(recordType, recordId) {
-      return views(await store.recordsFor(recordType, recordId));
-    },
+    recordsFor: (type, recordId) => verify(type, recordId),
 
     async recordsInTx(txHash) {
       const records = await store.recordsInTx(txHash);
       if (!records.length || !records[0].batchId) return null;
       const batch = await store.batch(records[0].batchId);
       if (!batch) return null;
+      const keys = [...new Map(records.map((r) => [`${r.recordType}/${r.recordId}`, r])).values()];
+      const verdicts = await mapLimit(keys, 8, (r) => verify(r.recordType, r.recordId));
       return {
         txHash: batch.txHash ?? txHash,
         batchId: batch.id,
         root: batch.root,
         recordCount: batch.recordCount,
         blockNumber: batch.blockNumber,
-        records: await views(records),
+        records: verdicts.flatMap((v) =>
+          v.entries
+            .filter((e) => e.receipt.batchId === batch.id)
+            .map((e) =>
+              v.status === 'TAMPERED' && e.status !== 'TAMPERED'
+                ? { ...e, status: 'TAMPERED' as const, reason: v.reasons.join('; ') }
+                : e,
+            ),
+        ),
       };
     },
+
+    logInfo: (type) => ({
+      recordType: type,
+      anchorer: signer,
+      chainId,
+      contractAddress: anchorer.status().chain?.contractAddress ?? options.contractAddress ?? null,
+      leafDomain: ANCHOR_DOMAIN,
+      serializationVersion: SERIALIZATION_VERSION,
+      promiseDomain: PROMISE_DOMAIN,
+    }),
+    publishedLog: (page) => store.publishedBatches(page),
+    publishedPromises: (page) => store.publishedPromises(page),
   };
 }

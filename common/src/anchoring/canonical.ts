@@ -4,39 +4,98 @@ import { canonicalJson, CanonicalizationError } from '../util/canonical-json';
 export { canonicalJson, CanonicalizationError, type CanonicalValue } from '../util/canonical-json';
 
 /**
- * Canonical serialisation, version 1 (the version is part of every leaf and receipt, so a
- * future change of these rules cannot make old receipts ambiguous):
+ * Canonical serialisation (the version is part of every leaf and receipt, so a change of these
+ * rules can never make an old receipt ambiguous; docs/verification.md §1):
  * - JSON with object keys sorted by UTF-16 code units, no whitespace;
  * - numbers must be safe integers (amounts are integer minor units or exact decimal strings);
  *   floats, NaN, ±Infinity and unsafe integers are rejected;
  * - bigint is written as a decimal string; Date as its ISO-8601 string (UTC, milliseconds);
  * - strings are hashed exactly as given (no Unicode normalisation);
  * - undefined, functions, symbols, Maps, Sets and other class instances are rejected.
+ * Version 2 documents are entries of a record's hash chain; version 1 documents (one state
+ * snapshot, no chain) are still read so receipts issued before stay verifiable.
  */
-export const SERIALIZATION_VERSION = 1;
+export const SERIALIZATION_VERSION = 2;
 
-/** What a leaf commits to: the record's identity and its state, in canonical form. */
-export interface AnchorDocument {
+/** One change of a record, as version 2 anchors it. */
+export interface EntryDocument {
+  recordType: string;
+  recordId: string;
+  /** 1 for the record's creation, then +1 per change. */
+  sequence: number;
+  /** The leaf of entry `sequence - 1` (32 zero bytes for entry 1). */
+  previousLeaf: string;
+  /** The row holding this change (`history:17`, `attempt:1`, `refund:<id>`...). */
+  sourceId: string;
+  /** That row's content. */
+  change: unknown;
+  /** Every business field of the record after the change. */
+  state: unknown;
+}
+
+/** A version 1 document: one snapshot, before records were chained. */
+export interface LegacyDocument {
   recordType: string;
   recordId: string;
   sourceId: string;
   payload: unknown;
 }
 
-/** The canonical text of a record's document; receipts carry it so anyone can rehash it. */
+export type AnchorDocument = EntryDocument | LegacyDocument;
+
+export const ZERO_LEAF = `0x${'0'.repeat(64)}`;
+
+/** The canonical text of a document in its version; receipts carry it so anyone can rehash it. */
 export function canonicalDocument(doc: AnchorDocument, version = SERIALIZATION_VERSION): string {
-  if (version !== SERIALIZATION_VERSION) {
-    throw new CanonicalizationError(`unknown serialisation version ${version}`, '$');
+  if (version === 2 && 'sequence' in doc) {
+    return canonicalJson({
+      v: 2,
+      recordType: doc.recordType,
+      recordId: doc.recordId,
+      sequence: doc.sequence,
+      previousLeaf: doc.previousLeaf,
+      sourceId: doc.sourceId,
+      change: doc.change,
+      state: doc.state,
+    });
   }
-  return canonicalJson({
-    v: version,
-    recordType: doc.recordType,
-    recordId: doc.recordId,
-    sourceId: doc.sourceId,
-    payload: doc.payload,
-  });
+  if (version === 1 && 'payload' in doc) {
+    return canonicalJson({
+      v: 1,
+      recordType: doc.recordType,
+      recordId: doc.recordId,
+      sourceId: doc.sourceId,
+      payload: doc.payload,
+    });
+  }
+  throw new CanonicalizationError(`no version ${version} document of this shape`, '$');
 }
 
 export function documentHash(canonical: string): string {
   return keccak256(toUtf8Bytes(canonical));
+}
+
+/**
+ * Reads a stored canonical text back: its document, only if the text is the canonical form of
+ * what it says (re-serialised byte for byte), so no other text can pass for it.
+ */
+export function parseCanonical(
+  canonical: string,
+): { version: number; doc: AnchorDocument } | { error: string } {
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(canonical) as Record<string, unknown>;
+  } catch {
+    return { error: 'canonical text is not JSON' };
+  }
+  const version = parsed.v;
+  const doc = parsed as unknown as AnchorDocument;
+  try {
+    if ((version !== 1 && version !== 2) || canonicalDocument(doc, version) !== canonical) {
+      return { error: 'canonical text is not in canonical form' };
+    }
+  } catch (err) {
+    return { error: `canonical text cannot be serialised: ${(err as Error).message}` };
+  }
+  return { version, doc };
 }

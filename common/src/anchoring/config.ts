@@ -22,6 +22,12 @@ export const anchoringConfigKeys = {
   ANCHOR_CHAIN_ID: Joi.number().integer().positive().default(31337),
   /** Deploy AuditAnchor when none is found (fresh dev chain). Never in production. */
   ANCHOR_DEPLOY: Joi.boolean().default(false),
+  /** The deadline each signed promise gives for anchoring its entry, seconds after the write. */
+  ANCHOR_PROMISE_SECONDS: Joi.number()
+    .integer()
+    .min(10)
+    .max(7 * 24 * 3600)
+    .default(600),
   ANCHOR_WINDOW_MS: Joi.number().integer().min(10).max(60_000).default(250),
   ANCHOR_MAX_BATCH: Joi.number().integer().min(1).max(10_000).default(500),
 };
@@ -33,6 +39,7 @@ export interface AnchoringConfig {
   ANCHOR_DEPLOYMENT_FILE?: string;
   ANCHOR_CHAIN_ID: number;
   ANCHOR_DEPLOY: boolean;
+  ANCHOR_PROMISE_SECONDS: number;
   ANCHOR_WINDOW_MS: number;
   ANCHOR_MAX_BATCH: number;
 }
@@ -97,6 +104,7 @@ export function anchoringFromConfig(
     privateKey: config.ANCHOR_PRIVATE_KEY,
     recordTypes: deps.recordTypes,
     deploy: config.ANCHOR_DEPLOY,
+    promiseSeconds: config.ANCHOR_PROMISE_SECONDS,
     windowMs: config.ANCHOR_WINDOW_MS,
     maxBatchSize: config.ANCHOR_MAX_BATCH,
     logger: deps.logger,

@@ -7,6 +7,8 @@ export * from './leaf';
 export * from './pg-store';
 export * from './store';
 export * from './verify';
+export * from './entries';
+export * from './promise';
 export * from './config';
 export * from './sink';
 export * from './service-anchoring';

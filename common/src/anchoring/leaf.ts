@@ -33,6 +33,11 @@ export function leafHash(canonical: string, salt: string, version: number): stri
   );
 }
 
+/** A record's public key in the log: keccak256(abi.encode(recordType, recordId)); no personal data. */
+export function recordKey(recordType: string, recordId: string): string {
+  return keccak256(coder.encode(['string', 'string'], [recordType, recordId]));
+}
+
 export interface ComputedLeaf {
   canonical: string;
   leaf: string;

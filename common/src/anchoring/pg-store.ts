@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import type { Migration } from '../postgres/migrations';
+import type { AnchorPromise } from './promise';
 import type {
   AnchorStore,
   AnchorBatchPlan,
@@ -13,7 +14,7 @@ import type {
 
 /**
  * Tables of one service's anchors (each service has its own database, so the names are fixed).
- * Add `anchorMigration` to the service's migrations list.
+ * Add `anchorMigrations` to the service's migrations list.
  */
 export const ANCHOR_MIGRATION_SQL = `
 CREATE TABLE IF NOT EXISTS anchor_batches (
@@ -59,7 +60,43 @@ CREATE INDEX IF NOT EXISTS anchor_records_queue ON anchor_records (id) WHERE bat
 CREATE INDEX IF NOT EXISTS anchor_records_batch ON anchor_records (batch_id);
 `;
 
-export const anchorMigration: Migration = { id: '900_anchoring', sql: ANCHOR_MIGRATION_SQL };
+/**
+ * Entries of a record form a hash chain (docs/verification.md §1): its place, the previous leaf,
+ * the record's public key and the promise signed at write time. A chain cannot fork: one entry
+ * per (record, sequence). Several entries may name one source row (an attempt claimed, then
+ * settled), so (record_type, source_id) is no longer unique.
+ */
+export const ANCHOR_CHAIN_MIGRATION_SQL = `
+ALTER TABLE anchor_records ADD COLUMN IF NOT EXISTS sequence integer;
+ALTER TABLE anchor_records ADD COLUMN IF NOT EXISTS previous_leaf text;
+ALTER TABLE anchor_records ADD COLUMN IF NOT EXISTS record_key text;
+ALTER TABLE anchor_records ADD COLUMN IF NOT EXISTS promise jsonb;
+ALTER TABLE anchor_records DROP CONSTRAINT IF EXISTS anchor_records_record_type_source_id_key;
+CREATE UNIQUE INDEX IF NOT EXISTS anchor_records_chain
+  ON anchor_records (record_type, record_id, sequence) WHERE sequence IS NOT NULL;
+
+-- What each batch anchored, written with the batch and never changed: the public log shows it
+-- even after a fresh chain sends the batch's records back to the queue.
+CREATE TABLE IF NOT EXISTS anchor_batch_leaves (
+  batch_id uuid NOT NULL REFERENCES anchor_batches (id),
+  position integer NOT NULL,
+  leaf text NOT NULL,
+  record_key text,
+  sequence integer,
+  PRIMARY KEY (batch_id, position)
+);
+INSERT INTO anchor_batch_leaves (batch_id, position, leaf, record_key, sequence)
+  SELECT batch_id, (row_number() OVER (PARTITION BY batch_id ORDER BY id))::int - 1, leaf,
+         record_key, sequence
+    FROM anchor_records WHERE batch_id IS NOT NULL
+  ON CONFLICT DO NOTHING;
+CREATE INDEX IF NOT EXISTS anchor_batch_leaves_record ON anchor_batch_leaves (record_key, sequence);
+`;
+
+export const anchorMigrations: Migration[] = [
+  { id: '900_anchoring', sql: ANCHOR_MIGRATION_SQL },
+  { id: '901_anchoring_chain', sql: ANCHOR_CHAIN_MIGRATION_SQL },
+];
 
 // Distinct from the migrations lock; the same for every instance of a service (one DB per service).
 const WRITER_LOCK_KEY = 724_311_903;
@@ -76,6 +113,10 @@ interface RecordRow {
   batch_id: string | null;
   proof: string[] | null;
   created_at: Date;
+  sequence: number | null;
+  previous_leaf: string | null;
+  record_key: string | null;
+  promise: AnchorPromise | null;
 }
 
 interface BatchRow {
@@ -109,6 +150,10 @@ const toRecord = (r: RecordRow): StoredAnchorRecord => ({
   batchId: r.batch_id,
   proof: r.proof,
   createdAt: r.created_at,
+  sequence: r.sequence,
+  previousLeaf: r.previous_leaf,
+  recordKey: r.record_key,
+  promise: r.promise,
 });
 
 const toBatch = (b: BatchRow): StoredAnchorBatch => ({
@@ -131,21 +176,32 @@ const toBatch = (b: BatchRow): StoredAnchorBatch => ({
 });
 
 const RECORD_COLUMNS =
-  'r.id, r.record_type, r.record_id, r.source_id, r.version, r.salt, r.leaf, r.canonical, r.batch_id, r.proof, r.created_at';
+  'r.id, r.record_type, r.record_id, r.source_id, r.version, r.salt, r.leaf, r.canonical, r.batch_id, r.proof, r.created_at, r.sequence, r.previous_leaf, r.record_key, r.promise';
 
 export class PgAnchorStore implements AnchorStore {
   private lockClient: PoolClient | null = null;
 
   constructor(private readonly pool: Pool) {}
 
-  async insertRecord(db: AnchorQueryable, rec: NewAnchorRecord): Promise<boolean> {
-    const { rowCount } = await db.query(
-      `INSERT INTO anchor_records (record_type, record_id, source_id, version, salt, leaf, canonical)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)
-       ON CONFLICT (record_type, source_id) DO NOTHING`,
-      [rec.recordType, rec.recordId, rec.sourceId, rec.version, rec.salt, rec.leaf, rec.canonical],
+  async insertRecord(db: AnchorQueryable, rec: NewAnchorRecord): Promise<void> {
+    await db.query(
+      `INSERT INTO anchor_records (record_type, record_id, source_id, version, salt, leaf, canonical,
+         sequence, previous_leaf, record_key, promise)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+      [
+        rec.recordType,
+        rec.recordId,
+        rec.sourceId,
+        rec.version,
+        rec.salt,
+        rec.leaf,
+        rec.canonical,
+        rec.sequence,
+        rec.previousLeaf,
+        rec.recordKey,
+        rec.promise === null ? null : JSON.stringify(rec.promise),
+      ],
     );
-    return rowCount === 1;
   }
 
   async oldestUnbatched(
@@ -193,6 +249,13 @@ export class PgAnchorStore implements AnchorStore {
         [batch.id, recordIds, recordIds.map((id) => JSON.stringify(plan.proofs.get(id) ?? []))],
       );
       if (rowCount !== recordIds.length) throw new Error('records were batched concurrently');
+      await client.query(
+        `INSERT INTO anchor_batch_leaves (batch_id, position, leaf, record_key, sequence)
+         SELECT $1, u.position - 1, r.leaf, r.record_key, r.sequence
+           FROM unnest($2::bigint[]) WITH ORDINALITY AS u(id, position)
+           JOIN anchor_records r ON r.id = u.id`,
+        [batch.id, recordIds],
+      );
       await client.query('COMMIT');
       return toBatch(rows[0]);
     } catch (err) {
@@ -201,14 +264,6 @@ export class PgAnchorStore implements AnchorStore {
     } finally {
       client.release();
     }
-  }
-
-  async lastRoot(): Promise<string> {
-    const { rows } = await this.pool.query<{ root: string }>(
-      `SELECT root FROM anchor_batches WHERE status <> 'superseded'
-        ORDER BY seq DESC LIMIT 1`,
-    );
-    return rows[0]?.root ?? `0x${'0'.repeat(64)}`;
   }
 
   async unfinishedBatches(): Promise<StoredAnchorBatch[]> {
@@ -296,13 +351,77 @@ export class PgAnchorStore implements AnchorStore {
     return Number(rows[0].n);
   }
 
-  async recordsFor(recordType: string, recordId: string): Promise<StoredAnchorRecord[]> {
-    const { rows } = await this.pool.query<RecordRow>(
+  async recordsFor(
+    recordType: string,
+    recordId: string,
+    db: AnchorQueryable = this.pool,
+  ): Promise<StoredAnchorRecord[]> {
+    const { rows } = await db.query<RecordRow>(
       `SELECT ${RECORD_COLUMNS} FROM anchor_records r
-        WHERE r.record_type = $1 AND r.record_id = $2 ORDER BY r.id`,
+        WHERE r.record_type = $1 AND r.record_id = $2 ORDER BY r.sequence NULLS FIRST, r.id`,
       [recordType, recordId],
     );
     return rows.map(toRecord);
+  }
+
+  async publishedBatches(page: { limit: number; offset: number }) {
+    const [{ rows }, count] = await Promise.all([
+      this.pool.query<BatchRow & { seq: string }>(
+        'SELECT * FROM anchor_batches ORDER BY seq LIMIT $1 OFFSET $2',
+        [page.limit, page.offset],
+      ),
+      this.pool.query<{ n: string }>('SELECT count(*) AS n FROM anchor_batches'),
+    ]);
+    const ids = rows.map((b) => b.id);
+    // Leaves come from anchor_batch_leaves, written with the batch: superseded batches keep no
+    // record link (their records went back to the queue), yet the log stays replayable.
+    const leaves = ids.length
+      ? (
+          await this.pool.query<{
+            batch_id: string;
+            leaf: string;
+            record_key: string | null;
+            sequence: number | null;
+          }>(
+            `SELECT batch_id, leaf, record_key, sequence FROM anchor_batch_leaves
+              WHERE batch_id = ANY($1::uuid[]) ORDER BY batch_id, position`,
+            [ids],
+          )
+        ).rows
+      : [];
+    return {
+      total: Number(count.rows[0]?.n ?? 0),
+      batches: rows.map((b) => ({
+        seq: Number(b.seq),
+        batchId: b.id,
+        onChainBatchId: b.on_chain_id,
+        root: b.root,
+        previousRoot: b.previous_root,
+        recordCount: b.record_count,
+        status: b.status,
+        chainId: b.chain_id === null ? null : Number(b.chain_id),
+        contractAddress: b.contract_address,
+        txHash: b.tx_hash,
+        blockNumber: b.block_number === null ? null : Number(b.block_number),
+        leaves: leaves
+          .filter((l) => l.batch_id === b.id)
+          .map((l) => ({ leaf: l.leaf, recordKey: l.record_key, sequence: l.sequence })),
+      })),
+    };
+  }
+
+  async publishedPromises(page: { limit: number; offset: number }) {
+    const [{ rows }, count] = await Promise.all([
+      this.pool.query<{ promise: AnchorPromise }>(
+        `SELECT promise FROM anchor_records WHERE promise IS NOT NULL ORDER BY id
+          LIMIT $1 OFFSET $2`,
+        [page.limit, page.offset],
+      ),
+      this.pool.query<{ n: string }>(
+        'SELECT count(*) AS n FROM anchor_records WHERE promise IS NOT NULL',
+      ),
+    ]);
+    return { total: Number(count.rows[0]?.n ?? 0), promises: rows.map((r) => r.promise) };
   }
 
   async recordsInTx(txHash: string): Promise<StoredAnchorRecord[]> {
@@ -315,11 +434,25 @@ export class PgAnchorStore implements AnchorStore {
     return rows.map(toRecord);
   }
 
-  async batch(id: string): Promise<StoredAnchorBatch | null> {
-    const { rows } = await this.pool.query<BatchRow>('SELECT * FROM anchor_batches WHERE id = $1', [
-      id,
-    ]);
+  async batch(id: string, db: AnchorQueryable = this.pool): Promise<StoredAnchorBatch | null> {
+    const { rows } = await db.query<BatchRow>('SELECT * FROM anchor_batches WHERE id = $1', [id]);
     return rows[0] ? toBatch(rows[0]) : null;
+  }
+
+  async loggedLeaves(
+    recordKey: string,
+    db: AnchorQueryable = this.pool,
+  ): Promise<{ sequence: number; leaf: string; batchId: string }[]> {
+    const { rows } = await db.query<{ sequence: number; leaf: string; batch_id: string }>(
+      `SELECT sequence, leaf, batch_id FROM anchor_batch_leaves
+        WHERE record_key = $1 AND sequence IS NOT NULL ORDER BY sequence`,
+      [recordKey],
+    );
+    return rows.map((r) => ({ sequence: r.sequence, leaf: r.leaf, batchId: r.batch_id }));
+  }
+
+  async supersedeBatch(batchId: string): Promise<number> {
+    return this.supersede('id = $1', [batchId]);
   }
 
   async latestChainIdentity(): Promise<ChainIdentity | null> {

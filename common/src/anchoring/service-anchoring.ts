@@ -12,7 +12,7 @@ export interface ServiceAnchoring {
   anchoring: Anchoring | null;
   /** What the use cases enqueue to: the replacement, else the anchoring, else a no-op. */
   sink: AnchorSink;
-  /** The anchor tables' migration while anchoring is on; run with the service's own. */
+  /** The anchor tables' migrations while anchoring is on; run with the service's own. */
   migrations: Migration[];
   /** The anchorer as a kit worker: it works in the background, a chain that is down only delays it. */
   workers: Worker[];
@@ -39,7 +39,7 @@ export function serviceAnchoring(
   return {
     anchoring,
     sink: deps.replacement ?? anchoring ?? noopAnchor,
-    migrations: anchoring ? [anchoring.migration] : [],
+    migrations: anchoring ? anchoring.migrations : [],
     workers: anchoring ? [{ start: () => anchoring.start(), stop: () => anchoring.stop() }] : [],
     flush: (timeoutMs) => anchoring?.flush(timeoutMs) ?? Promise.resolve(),
   };

@@ -1,3 +1,5 @@
+import type { AnchorPromise } from './promise';
+
 /** Something that runs parameterised SQL: a pg Pool, or a PoolClient inside the caller's transaction. */
 export interface AnchorQueryable {
   query<R extends object = Record<string, unknown>>(
@@ -8,7 +10,7 @@ export interface AnchorQueryable {
 
 export type AnchorBatchStatus = 'pending' | 'sent' | 'confirmed' | 'superseded';
 
-/** A record as queued: its leaf is fixed at enqueue time, from the payload given then. */
+/** An entry as queued: its leaf is fixed at enqueue time, from the document given then. */
 export interface NewAnchorRecord {
   recordType: string;
   recordId: string;
@@ -16,8 +18,15 @@ export interface NewAnchorRecord {
   version: number;
   salt: string;
   leaf: string;
-  /** The canonical document text the leaf commits to (a snapshot, kept for receipts). */
+  /** The canonical document text the leaf commits to (kept for receipts). */
   canonical: string;
+  /** Its place in the record's hash chain (null for version 1 entries, made before chains). */
+  sequence: number | null;
+  previousLeaf: string | null;
+  /** keccak256(abi.encode(recordType, recordId)): the record's key in the public log. */
+  recordKey: string | null;
+  /** The signed promise given at write time. */
+  promise: AnchorPromise | null;
 }
 
 export interface StoredAnchorRecord extends NewAnchorRecord {
@@ -25,6 +34,22 @@ export interface StoredAnchorRecord extends NewAnchorRecord {
   createdAt: Date;
   batchId: string | null;
   proof: string[] | null;
+}
+
+/** A batch as the public log shows it: no personal data, only leaves and record keys. */
+export interface PublishedBatch {
+  seq: number;
+  batchId: string;
+  onChainBatchId: string;
+  root: string;
+  previousRoot: string;
+  recordCount: number;
+  status: AnchorBatchStatus;
+  chainId: number | null;
+  contractAddress: string | null;
+  txHash: string | null;
+  blockNumber: number | null;
+  leaves: { leaf: string; recordKey: string | null; sequence: number | null }[];
 }
 
 export interface ChainIdentity {
@@ -74,8 +99,11 @@ export interface AnchorConfirmation {
  * is reconciled on restart.
  */
 export interface AnchorStore {
-  /** Queue a record, in the caller's transaction when `db` is one. Idempotent per (type, sourceId). */
-  insertRecord(db: AnchorQueryable, record: NewAnchorRecord): Promise<boolean>;
+  /**
+   * Queue an entry, in the caller's transaction when `db` is one. Two entries with one
+   * (recordType, recordId, sequence) are refused (unique), so a chain cannot fork.
+   */
+  insertRecord(db: AnchorQueryable, record: NewAnchorRecord): Promise<void>;
   /** Unbatched records, oldest first. */
   oldestUnbatched(
     limit: number,
@@ -86,8 +114,6 @@ export interface AnchorStore {
     recordIds: string[],
     plan: AnchorBatchPlan,
   ): Promise<StoredAnchorBatch>;
-  /** Root of the most recent non-superseded batch (zero hash when none). */
-  lastRoot(): Promise<string>;
   unfinishedBatches(): Promise<StoredAnchorBatch[]>;
   markSent(batchId: string, txHash: string): Promise<void>;
   markConfirmed(batchId: string, confirmation: AnchorConfirmation): Promise<void>;
@@ -105,9 +131,34 @@ export interface AnchorStore {
   /** Root of the most recent confirmed batch, or null. */
   lastConfirmedRoot(): Promise<string | null>;
   pendingCount(): Promise<number>;
-  recordsFor(recordType: string, recordId: string): Promise<StoredAnchorRecord[]>;
+  /** A record's entries, in chain order (version 1 entries first); in `db`'s transaction if given. */
+  recordsFor(
+    recordType: string,
+    recordId: string,
+    db?: AnchorQueryable,
+  ): Promise<StoredAnchorRecord[]>;
+  /** What the public log holds for a record key: every (sequence, leaf) a batch anchored. */
+  loggedLeaves(
+    recordKey: string,
+    db?: AnchorQueryable,
+  ): Promise<{ sequence: number; leaf: string; batchId: string }[]>;
   recordsInTx(txHash: string): Promise<StoredAnchorRecord[]>;
-  batch(id: string): Promise<StoredAnchorBatch | null>;
+  batch(id: string, db?: AnchorQueryable): Promise<StoredAnchorBatch | null>;
+  /**
+   * A batch that can no longer be sent as it is (its previous root is not the log's head any
+   * more): superseded, its records back in the queue. Returns how many records went back.
+   */
+  supersedeBatch(batchId: string): Promise<number>;
+  /** The public log: batches oldest first, with their leaves and record keys. */
+  publishedBatches(page: { limit: number; offset: number }): Promise<{
+    batches: PublishedBatch[];
+    total: number;
+  }>;
+  /** Every promise given, oldest first. */
+  publishedPromises(page: { limit: number; offset: number }): Promise<{
+    promises: AnchorPromise[];
+    total: number;
+  }>;
   /** Most recent batches that reached a chain, newest first (for re-finding the contract). */
   latestChainIdentity(): Promise<ChainIdentity | null>;
   /** One writer per store: a session advisory lock. Resolves true while this process holds it. */

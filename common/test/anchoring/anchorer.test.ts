@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { Pool, type PoolClient } from 'pg';
-import { Interface } from 'ethers';
+import { Interface, NonceManager, Wallet } from 'ethers';
 import { createTestPostgres, type TestPostgres } from '@ecom/infrastructure/testing';
 import { startEmbeddedChain, type EmbeddedChain } from '../../../blockchain/src/embedded-chain';
 import { runMigrations } from '../../src/postgres';
@@ -10,43 +11,57 @@ import {
   buildBatchTree,
   createAnchoring,
   createChainProvider,
+  leafHash,
   onChainBatchId,
+  promiseSigner,
+  recordKey,
+  type AnchorPromise,
+  type AnchorQueryable,
   type Anchoring,
+  type RecordSnapshot,
 } from '../../src/anchoring';
-import { NonceManager, Wallet } from 'ethers';
-import { randomUUID } from 'node:crypto';
 
 // The real PostgreSQL server of this machine (a database of our own, dropped afterwards).
 process.env.POSTGRES_URL ??= 'postgres://postgres@127.0.0.1:5432/postgres';
 
 jest.setTimeout(30_000);
 
-// A stand-in for a service's own table: each row is one payment state that gets anchored.
-const PAYMENT_EVENTS = {
-  id: '001_payment_events',
-  sql: `CREATE TABLE payment_events (
-          id bigserial PRIMARY KEY, payment_id text NOT NULL, status text NOT NULL,
-          amount_minor bigint NOT NULL, currency text NOT NULL)`,
+// A stand-in for a service's own tables: an account (its fields are the record's state) and
+// its moves (rows holding a change each).
+const ACCOUNTS = {
+  id: '001_accounts',
+  sql: `CREATE TABLE accounts (id text PRIMARY KEY, status text NOT NULL, balance bigint NOT NULL);
+        CREATE TABLE account_moves (id bigserial PRIMARY KEY, account_id text NOT NULL,
+          amount bigint NOT NULL, note text)`,
 };
+
+async function accountSnapshot(db: AnchorQueryable, id: string): Promise<RecordSnapshot | null> {
+  const { rows } = await db.query<{ status: string; balance: string }>(
+    'SELECT status, balance FROM accounts WHERE id = $1',
+    [id],
+  );
+  if (!rows[0]) return null;
+  const moves = await db.query<{ id: string; amount: string; note: string | null }>(
+    'SELECT * FROM account_moves WHERE account_id = $1 ORDER BY id',
+    [id],
+  );
+  // A float in a note (a test writes one) cannot be serialised: that entry is refused.
+  const note = (n: string | null) => (n === 'float' ? 1.5 : n);
+  return {
+    state: { accountId: id, status: rows[0].status, balance: Number(rows[0].balance) },
+    rows: Object.fromEntries(
+      moves.rows.map((m) => [
+        `move:${m.id}`,
+        { kind: 'move', amount: Number(m.amount), note: note(m.note) },
+      ]),
+    ),
+  };
+}
 
 let db: TestPostgres;
 let pool: Pool;
 let chain: EmbeddedChain;
 let anchoring: Anchoring;
-
-function payload(row: {
-  payment_id: string;
-  status: string;
-  amount_minor: string;
-  currency: string;
-}) {
-  return {
-    paymentId: row.payment_id,
-    status: row.status,
-    amountMinor: BigInt(row.amount_minor),
-    currency: row.currency,
-  };
-}
 
 function makeAnchoring(opts: { deploy?: boolean; contractAddress?: string } = {}): Anchoring {
   return createAnchoring({
@@ -61,58 +76,56 @@ function makeAnchoring(opts: { deploy?: boolean; contractAddress?: string } = {}
     chainCheckIntervalMs: 100,
     backoffInitialMs: 50,
     backoffMaxMs: 200,
-    recordTypes: {
-      payment: {
-        load: async (q, ref) => {
-          const { rows } = await q.query<{
-            payment_id: string;
-            status: string;
-            amount_minor: string;
-            currency: string;
-          }>('SELECT * FROM payment_events WHERE id = $1', [ref.sourceId]);
-          return rows[0] ? payload(rows[0]) : null;
-        },
-      },
-    },
+    recordTypes: { account: { snapshot: accountSnapshot } },
   });
 }
 
-/** What a service does: write its row and queue the anchor in the same transaction. */
-async function recordPayment(
-  paymentId: string,
-  status: string,
-  amountMinor: number,
-): Promise<string> {
-  const client: PoolClient = await pool.connect();
+async function inTransaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
   try {
     await client.query('BEGIN');
-    const { rows } = await client.query<{
-      id: string;
-      payment_id: string;
-      status: string;
-      amount_minor: string;
-      currency: string;
-    }>(
-      `INSERT INTO payment_events (payment_id, status, amount_minor, currency)
-       VALUES ($1, $2, $3, 'EUR') RETURNING *`,
-      [paymentId, status, amountMinor],
-    );
-    const queued = await anchoring.enqueue(client, {
-      recordType: 'payment',
-      recordId: paymentId,
-      sourceId: rows[0].id,
-      payload: payload(rows[0]),
-    });
-    expect(queued).toBe(true);
+    const out = await fn(client);
     await client.query('COMMIT');
-    return rows[0].id;
+    return out;
+  } catch (err) {
+    await client.query('ROLLBACK');
+    throw err;
   } finally {
     client.release();
   }
 }
 
-async function countRows(sql: string): Promise<number> {
-  const { rows } = await pool.query<{ n: string }>(sql);
+/** What a service does: change its rows and write the record's entries in one transaction. */
+async function move(accountId: string, amount: number, note: string | null = null) {
+  return inTransaction(async (client) => {
+    await client.query(
+      `INSERT INTO accounts (id, status, balance) VALUES ($1, 'OPEN', 0) ON CONFLICT DO NOTHING`,
+      [accountId],
+    );
+    await client.query('INSERT INTO account_moves (account_id, amount, note) VALUES ($1, $2, $3)', [
+      accountId,
+      amount,
+      note,
+    ]);
+    await client.query('UPDATE accounts SET balance = balance + $2 WHERE id = $1', [
+      accountId,
+      amount,
+    ]);
+    return anchoring.record(client, { recordType: 'account', recordId: accountId });
+  });
+}
+
+async function setStatus(accountId: string, status: string) {
+  return inTransaction(async (client) => {
+    await client.query('UPDATE accounts SET status = $2 WHERE id = $1', [accountId, status]);
+    return anchoring.record(client, { recordType: 'account', recordId: accountId });
+  });
+}
+
+const verdict = (accountId: string) => anchoring.recordsFor('account', accountId);
+
+async function countRows(sql: string, params: unknown[] = []): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>(sql, params);
   return Number(rows[0].n);
 }
 
@@ -123,7 +136,7 @@ beforeAll(async () => {
   pool.on('error', () => undefined);
   chain = await startEmbeddedChain({ port: 0 });
   anchoring = makeAnchoring();
-  await runMigrations(pool, [anchoring.migration, PAYMENT_EVENTS]);
+  await runMigrations(pool, [...anchoring.migrations, ACCOUNTS]);
   anchoring.start();
 });
 
@@ -134,12 +147,11 @@ afterAll(async () => {
   await db?.cleanup();
 });
 
-describe('Anchorer against a real chain and PostgreSQL', () => {
-  it('anchors records in batches, one transaction each, with receipts that verify by eth_call', async () => {
-    for (let i = 0; i < 25; i++) await recordPayment(`pay-${i % 5}`, `S${i}`, 1000 + i);
+describe('Anchoring against a real chain and PostgreSQL', () => {
+  it('chains the entries of a record, anchors them in batches that extend the log, with receipts that verify by eth_call', async () => {
+    for (let i = 0; i < 25; i++) await move(`acc-${i % 5}`, 1000 + i);
     await anchoring.flush();
 
-    // 25 records, at most 10 per batch: at least 3 batches, each with its own tx and block.
     const { rows: batches } = await pool.query<{
       tx_hash: string;
       record_count: number;
@@ -147,69 +159,98 @@ describe('Anchorer against a real chain and PostgreSQL', () => {
       previous_root: string;
       root: string;
     }>('SELECT * FROM anchor_batches ORDER BY seq');
+    // 25 entries, at most 10 per batch: at least 3 batches, one transaction each.
     expect(batches.length).toBeGreaterThanOrEqual(3);
-    expect(
-      batches.every((b) => b.status === 'confirmed' && /^0x[0-9a-f]{64}$/.test(b.tx_hash)),
-    ).toBe(true);
+    expect(batches.every((b) => b.status === 'confirmed')).toBe(true);
     expect(batches.reduce((n, b) => n + b.record_count, 0)).toBe(25);
-    expect(batches.every((b) => b.record_count <= 10)).toBe(true); // the size limit
+    expect(batches.every((b) => b.record_count <= 10)).toBe(true);
     expect(new Set(batches.map((b) => b.tx_hash)).size).toBe(batches.length);
-    // Each batch names the root before it, so a missing batch shows.
+    // The log: each batch names the one before; the contract's head is the last root.
+    expect(batches[0].previous_root).toBe(`0x${'0'.repeat(64)}`);
     for (let i = 1; i < batches.length; i++)
       expect(batches[i].previous_root).toBe(batches[i - 1].root);
+    const contract = auditAnchorAt(chain.contractAddress, anchoring.provider);
+    const signer = new Wallet(chain.anchorerKey).address;
+    expect((await contract.latestRoot(signer)).toLowerCase()).toBe(batches.at(-1)!.root);
+    expect(Number(await contract.logSize(signer))).toBe(batches.length);
 
-    const views = await anchoring.recordsFor('payment', 'pay-3');
-    expect(views).toHaveLength(5);
-    for (const view of views) {
-      expect(view.status).toBe('VERIFIED');
-      const r = view.receipt;
-      expect(r).toMatchObject({ chainId: 31337, serializationVersion: 1, recordId: 'pay-3' });
-      expect(r.contractAddress?.toLowerCase()).toBe(chain.contractAddress.toLowerCase());
-      expect(r.blockNumber).toBeGreaterThan(0);
-      // Anyone can check the receipt with the one eth_call it carries.
+    const record = await verdict('acc-3');
+    expect(record).toMatchObject({ status: 'VERIFIED', reasons: [] });
+    expect(record.entries.map((e) => e.receipt.sequence)).toEqual([1, 2, 3, 4, 5]);
+    for (const entry of record.entries) {
+      expect(entry.status).toBe('VERIFIED');
+      const r = entry.receipt;
+      expect(r).toMatchObject({ chainId: 31337, serializationVersion: 2, recordId: 'acc-3' });
+      expect(r.leaf).toBe(leafHash(r.canonical, r.salt, 2));
+      expect(r.recordKey).toBe(recordKey('account', 'acc-3'));
       const raw = await anchoring.provider.call(r.verifyCall!);
-      const [ok] = new Interface(AUDIT_ANCHOR_ABI).decodeFunctionResult('verify', raw);
-      expect(ok).toBe(true);
+      expect(new Interface(AUDIT_ANCHOR_ABI).decodeFunctionResult('verify', raw)[0]).toBe(true);
+      // The promise given at write time: signed by the anchorer, for this leaf and place.
+      expect(promiseSigner(r.promise!)).toBe(signer.toLowerCase());
+      expect(r.promise).toMatchObject({ leaf: r.leaf, sequence: r.sequence, recordId: 'acc-3' });
     }
+    // Each entry names the leaf before it.
+    const docs = record.entries.map((e) => JSON.parse(e.receipt.canonical));
+    expect(docs[0].previousLeaf).toBe(`0x${'0'.repeat(64)}`);
+    for (let i = 1; i < docs.length; i++)
+      expect(docs[i].previousLeaf).toBe(record.entries[i - 1].receipt.leaf);
 
     const tx = await anchoring.recordsInTx(batches[0].tx_hash);
-    expect(tx?.recordCount).toBe(batches[0].record_count);
     expect(tx?.records).toHaveLength(batches[0].record_count);
     expect(tx?.records.every((r) => r.status === 'VERIFIED')).toBe(true);
     expect(await anchoring.recordsInTx(`0x${'ab'.repeat(32)}`)).toBeNull();
+
+    // The public log holds every leaf with its record key and sequence, nothing else.
+    const log = await anchoring.publishedLog({ limit: 100, offset: 0 });
+    expect(log.total).toBe(batches.length);
+    const leaves = log.batches.flatMap((b) => b.leaves);
+    expect(leaves).toHaveLength(25);
+    expect(
+      leaves.filter((l) => l.recordKey === recordKey('account', 'acc-3')).map((l) => l.sequence),
+    ).toEqual([1, 2, 3, 4, 5]);
+    expect(JSON.stringify(log)).not.toContain('acc-3');
     expect((await anchoring.health()).ok).toBe(true);
-    await expect(anchoring.healthCheck()).resolves.toBeUndefined();
   });
 
-  it('queues nothing from a rolled-back transaction, ignores duplicates, never throws', async () => {
+  it('writes an entry only for what changed, nothing from a rolled-back transaction, and never throws', async () => {
+    const [created] = await move('acc-quiet', 5);
+    expect(created).toMatchObject({ sequence: 1, recordType: 'account' });
+    // Nothing changed since: no entry.
+    expect(
+      await inTransaction((c) =>
+        anchoring.record(c, { recordType: 'account', recordId: 'acc-quiet' }),
+      ),
+    ).toEqual([]);
+    // A change of the record's own fields (no row of its own) is an entry naming the fields.
+    const [closed] = await setStatus('acc-quiet', 'CLOSED');
+    expect(closed.sequence).toBe(2);
+    const entries = (await verdict('acc-quiet')).entries.map((e) =>
+      JSON.parse(e.receipt.canonical),
+    );
+    expect(entries[1]).toMatchObject({
+      sourceId: 'state',
+      change: { kind: 'state', fields: ['status'] },
+    });
+
     const client = await pool.connect();
     try {
       await client.query('BEGIN');
-      await anchoring.enqueue(client, {
-        recordType: 'payment',
-        recordId: 'ghost',
-        sourceId: 'g1',
-        payload: { a: 1 },
-      });
+      await client.query(`INSERT INTO accounts VALUES ('acc-rolled', 'OPEN', 0)`);
+      expect(
+        await anchoring.record(client, { recordType: 'account', recordId: 'acc-rolled' }),
+      ).toHaveLength(1);
       await client.query('ROLLBACK');
-      // A float and an unknown type are refused without throwing and without aborting the caller's transaction.
+      // An unserialisable state (a float) and an unknown type are refused without throwing and
+      // without aborting the caller's transaction.
       await client.query('BEGIN');
+      await client.query(`INSERT INTO accounts VALUES ('acc-float', 'OPEN', 0)`);
+      await client.query(
+        `INSERT INTO account_moves (account_id, amount, note) VALUES ('acc-float', 1, 'float')`,
+      );
       expect(
-        await anchoring.enqueue(client, {
-          recordType: 'payment',
-          recordId: 'f',
-          sourceId: 'f1',
-          payload: { amount: 1.5 },
-        }),
-      ).toBe(false);
-      expect(
-        await anchoring.enqueue(client, {
-          recordType: 'nope',
-          recordId: 'x',
-          sourceId: 'x1',
-          payload: {},
-        }),
-      ).toBe(false);
+        await anchoring.record(client, { recordType: 'account', recordId: 'acc-float' }),
+      ).toEqual([]);
+      expect(await anchoring.record(client, { recordType: 'nope', recordId: 'x' })).toEqual([]);
       await client.query('SELECT 1');
       await client.query('COMMIT');
     } finally {
@@ -217,95 +258,220 @@ describe('Anchorer against a real chain and PostgreSQL', () => {
     }
     expect(
       await countRows(
-        `SELECT count(*) AS n FROM anchor_records WHERE record_id IN ('ghost', 'f', 'x')`,
+        `SELECT count(*) AS n FROM anchor_records WHERE record_id IN ('acc-rolled', 'acc-float', 'x')`,
       ),
     ).toBe(0);
-    const row = { recordType: 'payment', recordId: 'dup', sourceId: 'dup-1', payload: { a: 1 } };
-    expect(await anchoring.enqueue(pool, row)).toBe(true);
-    expect(await anchoring.enqueue(pool, row)).toBe(false);
-    expect(
-      await countRows(`SELECT count(*) AS n FROM anchor_records WHERE record_id = 'dup'`),
-    ).toBe(1);
-    await anchoring.flush();
   });
 
-  it('reports a row altered or deleted directly in SQL as tampered, the others stay verified', async () => {
-    const changed = await recordPayment('pay-t', 'COMPLETED', 5000);
-    const removed = await recordPayment('pay-t', 'REFUNDED', 5000);
-    const kept = await recordPayment('pay-t', 'NOTED', 5000);
+  it('gives concurrent writers of one record consecutive sequences (no fork, no lost entry)', async () => {
+    await move('acc-busy', 1);
+    // Ten transactions that each add a move row, without locking the account row first.
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        inTransaction(async (client) => {
+          await client.query(
+            `INSERT INTO account_moves (account_id, amount) VALUES ('acc-busy', $1)`,
+            [i + 10],
+          );
+          return anchoring.record(client, { recordType: 'account', recordId: 'acc-busy' });
+        }),
+      ),
+    );
     await anchoring.flush();
-    expect((await anchoring.recordsFor('payment', 'pay-t')).map((v) => v.status)).toEqual([
-      'VERIFIED',
-      'VERIFIED',
-      'VERIFIED',
-    ]);
-    // Three records, below the size limit of 10: the time window sent them.
-    expect(
-      await countRows(`SELECT max(b.record_count) AS n FROM anchor_records r
-                         JOIN anchor_batches b ON b.id = r.batch_id WHERE r.record_id = 'pay-t'`),
-    ).toBeLessThanOrEqual(3);
-
-    await pool.query('UPDATE payment_events SET amount_minor = 1 WHERE id = $1', [changed]);
-    await pool.query('DELETE FROM payment_events WHERE id = $1', [removed]);
-    const views = await anchoring.recordsFor('payment', 'pay-t');
-    const bySource = new Map(views.map((v) => [v.sourceId, v]));
-    expect(bySource.get(changed)).toMatchObject({
-      status: 'TAMPERED',
-      reason: expect.stringMatching(/changed/),
-    });
-    expect(bySource.get(removed)).toMatchObject({
-      status: 'TAMPERED',
-      reason: expect.stringMatching(/no longer exists/),
-    });
-    expect(bySource.get(kept)?.status).toBe('VERIFIED');
-
-    // A forged proof is caught too.
-    await pool.query(
-      `UPDATE anchor_records SET proof = '["0x${'11'.repeat(32)}"]' WHERE source_id = $1 AND record_type = 'payment'`,
-      [kept],
+    const record = await verdict('acc-busy');
+    expect(record.entries.map((e) => e.receipt.sequence)).toEqual(
+      Array.from({ length: record.entries.length }, (_, i) => i + 1),
     );
-    const forged = (await anchoring.recordsFor('payment', 'pay-t')).find(
-      (v) => v.sourceId === kept,
-    );
-    expect(forged?.status).toBe('TAMPERED');
+    expect(record.entries.length).toBe(11);
+    expect(record.status).toBe('VERIFIED');
   });
 
-  it('keeps records pending while the chain is down and anchors all of them when it is back', async () => {
+  describe('reports any edit made directly in the database as TAMPERED, with the reason', () => {
+    const cases: [string, (accountId: string) => Promise<unknown>, RegExp][] = [
+      [
+        'a field of the record changed without an entry',
+        (id) => pool.query('UPDATE accounts SET balance = 1 WHERE id = $1', [id]),
+        /changed without a new entry/,
+      ],
+      [
+        'a change row edited',
+        (id) =>
+          pool.query(
+            'UPDATE account_moves SET amount = 7 WHERE id = (SELECT min(id) FROM account_moves WHERE account_id = $1)',
+            [id],
+          ),
+        /change move:\d+ differs from its entry/,
+      ],
+      [
+        'a change row deleted',
+        (id) =>
+          pool.query(
+            'DELETE FROM account_moves WHERE id = (SELECT min(id) FROM account_moves WHERE account_id = $1)',
+            [id],
+          ),
+        /change move:\d+ is gone/,
+      ],
+      [
+        'a change row inserted',
+        (id) => pool.query('INSERT INTO account_moves (account_id, amount) VALUES ($1, 3)', [id]),
+        /change move:\d+ has no entry/,
+      ],
+      [
+        'the stored canonical text',
+        (id) =>
+          pool.query(
+            `UPDATE anchor_records SET canonical = replace(canonical, '"amount":100', '"amount":900')
+              WHERE record_id = $1 AND sequence = 1`,
+            [id],
+          ),
+        /the stored leaf is not the hash of its canonical text/,
+      ],
+      [
+        'the salt',
+        (id) =>
+          pool.query(
+            `UPDATE anchor_records SET salt = '0x${'77'.repeat(32)}' WHERE record_id = $1 AND sequence = 2`,
+            [id],
+          ),
+        /the stored leaf is not the hash of its canonical text/,
+      ],
+      [
+        'the leaf',
+        (id) =>
+          pool.query(
+            `UPDATE anchor_records SET leaf = '0x${'77'.repeat(32)}' WHERE record_id = $1 AND sequence = 2`,
+            [id],
+          ),
+        /the stored leaf is not the hash of its canonical text/,
+      ],
+      [
+        'the proof',
+        (id) =>
+          pool.query(
+            `UPDATE anchor_records SET proof = '["0x${'11'.repeat(32)}"]' WHERE record_id = $1 AND sequence = 2`,
+            [id],
+          ),
+        /the stored proof does not lead to the anchored root/,
+      ],
+      [
+        'the root of the batch',
+        (id) =>
+          pool.query(
+            `UPDATE anchor_batches SET root = '0x${'22'.repeat(32)}'
+              WHERE id = (SELECT batch_id FROM anchor_records WHERE record_id = $1 AND sequence = 2)`,
+            [id],
+          ),
+        /the stored proof does not lead to the anchored root/,
+      ],
+      [
+        'an entry deleted from the middle',
+        (id) =>
+          pool.query('DELETE FROM anchor_records WHERE record_id = $1 AND sequence = 2', [id]),
+        /entry 2 is missing/,
+      ],
+      [
+        'the newest entry deleted with the change it describes',
+        async (id) => {
+          await pool.query('DELETE FROM anchor_records WHERE record_id = $1 AND sequence = 3', [
+            id,
+          ]);
+          await pool.query(
+            'DELETE FROM account_moves WHERE id = (SELECT max(id) FROM account_moves WHERE account_id = $1)',
+            [id],
+          );
+          await pool.query('UPDATE accounts SET balance = balance - 300 WHERE id = $1', [id]);
+        },
+        /entry 3 is in the public log but gone/,
+      ],
+      [
+        'every entry deleted',
+        (id) => pool.query('DELETE FROM anchor_records WHERE record_id = $1', [id]),
+        /the record exists but no entry of it was anchored/,
+      ],
+      [
+        'the promise deleted',
+        (id) =>
+          pool.query(
+            'UPDATE anchor_records SET promise = NULL WHERE record_id = $1 AND sequence = 1',
+            [id],
+          ),
+        /the promise signed at write time is gone/,
+      ],
+    ];
+    it.each(cases)('%s', async (_, edit, reason) => {
+      const id = `acc-${randomUUID()}`;
+      await move(id, 100);
+      await move(id, 200);
+      await move(id, 300);
+      await anchoring.flush();
+      expect((await verdict(id)).status).toBe('VERIFIED');
+      await edit(id);
+      const after = await verdict(id);
+      expect(after.status).toBe('TAMPERED');
+      expect(after.reasons.join('\n')).toMatch(reason);
+    });
+  });
+
+  it('shows a rewrite of a pending entry by someone without the key: the signed promise no longer matches', async () => {
+    await anchoring.stop();
+    try {
+      const id = `acc-${randomUUID()}`;
+      const [promise] = (await move(id, 100)) as [AnchorPromise];
+      // The attacker rewrites the queued entry consistently: new text, leaf recomputed from the
+      // stored salt, the account row edited to match.
+      const { rows } = await pool.query<{ canonical: string; salt: string }>(
+        'SELECT canonical, salt FROM anchor_records WHERE record_id = $1',
+        [id],
+      );
+      const forged = rows[0].canonical.replaceAll('100', '999');
+      await pool.query('UPDATE anchor_records SET canonical = $2, leaf = $3 WHERE record_id = $1', [
+        id,
+        forged,
+        leafHash(forged, rows[0].salt, 2),
+      ]);
+      await pool.query('UPDATE account_moves SET amount = 999 WHERE account_id = $1', [id]);
+      await pool.query('UPDATE accounts SET balance = 999 WHERE id = $1', [id]);
+      const after = await verdict(id);
+      expect(after.status).toBe('TAMPERED');
+      expect(after.reasons.join('\n')).toMatch(/differs from what its signed promise says/);
+      // The customer's copy of the promise names the original leaf, not the forged one.
+      expect(promise.leaf).not.toBe(leafHash(forged, rows[0].salt, 2));
+    } finally {
+      anchoring.start();
+    }
+  });
+
+  it('keeps entries pending while the chain is down, each with its promise, and anchors them when it is back', async () => {
     await chain.pause();
-    for (let i = 0; i < 15; i++) await recordPayment('pay-outage', `S${i}`, i);
+    const promises = [];
+    for (let i = 0; i < 15; i++) promises.push(...(await move('acc-outage', i + 1)));
+    expect(promises).toHaveLength(15);
     await expect(anchoring.healthCheck()).rejects.toThrow();
-    // The worker keeps failing and backing off; nothing is anchored, nothing is lost.
     await new Promise((r) => setTimeout(r, 600));
     expect(anchoring.status().consecutiveFailures).toBeGreaterThan(0);
     expect((await anchoring.health()).ok).toBe(false);
-    const during = await anchoring.recordsFor('payment', 'pay-outage');
-    expect(during.every((v) => v.status === 'PENDING')).toBe(true);
+    const during = await verdict('acc-outage');
+    expect(during.status).toBe('PENDING');
+    expect(during.entries.every((e) => e.receipt.promise !== null)).toBe(true);
 
     await chain.resume();
     await anchoring.flush();
-    const after = await anchoring.recordsFor('payment', 'pay-outage');
-    expect(after).toHaveLength(15);
-    expect(after.every((v) => v.status === 'VERIFIED')).toBe(true);
+    const after = await verdict('acc-outage');
+    expect(after.status).toBe('VERIFIED');
+    expect(after.entries.map((e) => e.receipt.leaf)).toEqual(promises.map((p) => p.leaf));
   });
 
   it('lets only one instance per database write (advisory lock); the other stands by', async () => {
     const second = makeAnchoring();
     second.start();
     try {
-      for (let i = 0; i < 12; i++) await recordPayment('pay-two', `S${i}`, i);
+      for (let i = 0; i < 12; i++) await move('acc-two', i + 1);
       await anchoring.flush();
       await new Promise((r) => setTimeout(r, 200));
       expect(anchoring.status().writer).toBe(true);
       expect(second.status().writer).toBe(false);
       expect(second.status().batchesAnchored).toBe(0);
-      const views = await anchoring.recordsFor('payment', 'pay-two');
-      expect(views.every((v) => v.status === 'VERIFIED')).toBe(true);
-      // Every record sits in exactly one confirmed batch.
-      expect(
-        await countRows(`SELECT count(DISTINCT r.id) AS n FROM anchor_records r
-                           JOIN anchor_batches b ON b.id = r.batch_id
-                          WHERE r.record_id = 'pay-two' AND b.status = 'confirmed'`),
-      ).toBe(12);
+      expect((await verdict('acc-two')).status).toBe('VERIFIED');
     } finally {
       await second.close();
     }
@@ -313,17 +479,17 @@ describe('Anchorer against a real chain and PostgreSQL', () => {
 
   it('reconciles on restart: a batch sent before a crash is confirmed from the chain, not sent twice', async () => {
     await anchoring.stop();
-    const ids = [
-      await recordPayment('pay-crash', 'A', 1),
-      await recordPayment('pay-crash', 'B', 2),
-    ];
+    await move('acc-crash', 1);
+    await move('acc-crash', 2);
     const { rows } = await pool.query<{ id: string; leaf: string }>(
-      `SELECT id, leaf FROM anchor_records WHERE record_id = 'pay-crash' ORDER BY id`,
+      `SELECT id, leaf FROM anchor_records WHERE record_id = 'acc-crash' ORDER BY id`,
     );
-    expect(rows.map((r) => r.id)).toHaveLength(ids.length);
     // The crashed process had persisted the batch and sent its transaction, but stored no tx hash.
     const store = new PgAnchorStore(pool);
     const identity = await store.latestChainIdentity();
+    const provider = createChainProvider(chain.url, chain.chainId);
+    const wallet = new Wallet(chain.anchorerKey, provider);
+    const contract = auditAnchorAt(identity!.contractAddress, new NonceManager(wallet));
     const tree = buildBatchTree(rows.map((r) => r.leaf));
     const batchUuid = randomUUID();
     const batch = await store.createBatch(
@@ -331,14 +497,9 @@ describe('Anchorer against a real chain and PostgreSQL', () => {
       rows.map((r) => r.id),
       {
         root: tree.root,
-        previousRoot: await store.lastRoot(),
+        previousRoot: (await contract.latestRoot(wallet.address)).toLowerCase(),
         proofs: new Map(rows.map((r, i) => [r.id, tree.proofs[i]])),
       },
-    );
-    const provider = createChainProvider(chain.url, chain.chainId);
-    const contract = auditAnchorAt(
-      identity!.contractAddress,
-      new NonceManager(new Wallet(chain.anchorerKey, provider)),
     );
     const sent = await contract.anchor(
       batch.onChainId,
@@ -356,25 +517,51 @@ describe('Anchorer against a real chain and PostgreSQL', () => {
       [batchUuid],
     );
     expect(after[0]).toEqual({ status: 'confirmed', tx_hash: sent.hash });
-    expect((await anchoring.recordsFor('payment', 'pay-crash')).map((v) => v.status)).toEqual([
-      'VERIFIED',
-      'VERIFIED',
-    ]);
+    expect((await verdict('acc-crash')).status).toBe('VERIFIED');
+  });
+
+  it('rebuilds a batch that no longer extends the log instead of sending it (the contract would refuse it)', async () => {
+    await anchoring.stop();
+    await move('acc-stale', 1);
+    const { rows } = await pool.query<{ id: string; leaf: string }>(
+      `SELECT id, leaf FROM anchor_records WHERE record_id = 'acc-stale'`,
+    );
+    const store = new PgAnchorStore(pool);
+    const identity = await store.latestChainIdentity();
+    const tree = buildBatchTree(rows.map((r) => r.leaf));
+    const stale = randomUUID();
+    await store.createBatch(
+      { id: stale, onChainId: onChainBatchId(stale), chain: identity! },
+      rows.map((r) => r.id),
+      {
+        root: tree.root,
+        previousRoot: `0x${'99'.repeat(32)}`, // not the head of our log
+        proofs: new Map(rows.map((r, i) => [r.id, tree.proofs[i]])),
+      },
+    );
+    anchoring.start();
+    await anchoring.flush();
+    const { rows: after } = await pool.query<{ status: string }>(
+      'SELECT status FROM anchor_batches WHERE id = $1',
+      [stale],
+    );
+    expect(after[0].status).toBe('superseded');
+    expect((await verdict('acc-stale')).status).toBe('VERIFIED');
   });
 
   it('notices anchors missing from a chain that kept its identity (reverted) and re-anchors', async () => {
     await anchoring.flush();
     const snapshot = (await anchoring.provider.send('evm_snapshot', [])) as string;
-    await recordPayment('pay-lost', 'COMPLETED', 700);
+    await move('acc-lost', 700);
     await anchoring.flush();
-    const [first] = await anchoring.recordsFor('payment', 'pay-lost');
+    const [first] = (await verdict('acc-lost')).entries;
     expect(first.status).toBe('VERIFIED');
     // Same genesis, same contract: only the anchors written since the snapshot are gone.
     await anchoring.provider.send('evm_revert', [snapshot]);
     const deadline = Date.now() + 15_000;
     let again = first;
     while (Date.now() < deadline) {
-      [again] = await anchoring.recordsFor('payment', 'pay-lost');
+      [again] = (await verdict('acc-lost')).entries;
       if (again.status === 'VERIFIED' && again.receipt.txHash !== first.receipt.txHash) break;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -383,7 +570,7 @@ describe('Anchorer against a real chain and PostgreSQL', () => {
     expect(again.receipt.leaf).toBe(first.receipt.leaf);
   });
 
-  it('detects a fresh chain, deploys the contract again and re-anchors every stored record', async () => {
+  it('detects a fresh chain, deploys the contract again and re-anchors every stored entry in a new log', async () => {
     const before = await countRows('SELECT count(*) AS n FROM anchor_records');
     const oldAddress = chain.contractAddress;
     await anchoring.close();
@@ -395,16 +582,24 @@ describe('Anchorer against a real chain and PostgreSQL', () => {
     anchoring.start();
     await anchoring.flush();
 
-    const views = await anchoring.recordsFor('payment', 'pay-3');
-    expect(views.every((v) => v.status === 'VERIFIED')).toBe(true);
-    const newAddress = views[0].receipt.contractAddress!;
+    const record = await verdict('acc-3');
+    expect(record.status).toBe('VERIFIED');
+    const newAddress = record.entries[0].receipt.contractAddress!;
     expect(await anchoring.provider.getCode(newAddress)).not.toBe('0x');
     expect(
-      await countRows(`SELECT count(*) AS n FROM anchor_records r JOIN anchor_batches b ON b.id = r.batch_id
-                        WHERE b.status = 'confirmed' AND b.contract_address = '${newAddress.toLowerCase()}'`),
+      await countRows(
+        `SELECT count(*) AS n FROM anchor_records r JOIN anchor_batches b ON b.id = r.batch_id
+          WHERE b.status = 'confirmed' AND b.contract_address = $1`,
+        [newAddress.toLowerCase()],
+      ),
     ).toBe(before);
-    expect(
-      await countRows(`SELECT count(*) AS n FROM anchor_batches WHERE status = 'superseded'`),
-    ).toBeGreaterThan(0);
+    // The new log starts from zero and chains on; the old batches stay published, superseded.
+    const { rows: live } = await pool.query<{ root: string; previous_root: string }>(
+      `SELECT root, previous_root FROM anchor_batches WHERE status = 'confirmed' ORDER BY seq`,
+    );
+    expect(live[0].previous_root).toBe(`0x${'0'.repeat(64)}`);
+    for (let i = 1; i < live.length; i++) expect(live[i].previous_root).toBe(live[i - 1].root);
+    const log = await anchoring.publishedLog({ limit: 100, offset: 0 });
+    expect(log.batches.some((b) => b.status === 'superseded' && b.leaves.length > 0)).toBe(true);
   });
 });

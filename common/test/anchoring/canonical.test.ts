@@ -13,7 +13,7 @@ import {
 import { keccak256, AbiCoder, concat } from 'ethers';
 import { SimpleMerkleTree, StandardMerkleTree } from '@openzeppelin/merkle-tree';
 
-describe('canonical serialisation (v1)', () => {
+describe('canonical serialisation', () => {
   it('does not depend on key order, at any depth', () => {
     const a = { total: 1999, items: [{ sku: 'A', qty: 2 }], meta: { z: true, a: null } };
     const b = { meta: { a: null, z: true }, items: [{ qty: 2, sku: 'A' }], total: 1999 };
@@ -49,10 +49,24 @@ describe('canonical serialisation (v1)', () => {
     expect(() => canonicalJson(new Map())).toThrow(/plain objects/);
   });
 
-  it('puts the serialisation version into the document and refuses unknown versions', () => {
-    const doc = { recordType: 'order', recordId: 'o1', sourceId: 's1', payload: { total: 5 } };
-    expect(JSON.parse(canonicalDocument(doc)).v).toBe(SERIALIZATION_VERSION);
-    expect(() => canonicalDocument(doc, 2)).toThrow(/unknown serialisation version 2/);
+  it('puts the serialisation version into the document and refuses a shape of another version', () => {
+    const legacy = { recordType: 'order', recordId: 'o1', sourceId: 's1', payload: { total: 5 } };
+    const entry = {
+      recordType: 'order',
+      recordId: 'o1',
+      sequence: 1,
+      previousLeaf: `0x${'0'.repeat(64)}`,
+      sourceId: 'history:1',
+      change: { kind: 'status', from: null, to: 'PENDING' },
+      state: { total: 5 },
+    };
+    expect(SERIALIZATION_VERSION).toBe(2);
+    expect(JSON.parse(canonicalDocument(entry)).v).toBe(2);
+    expect(JSON.parse(canonicalDocument(legacy, 1)).v).toBe(1);
+    // A version 1 document cannot be serialised as version 2 (it has no chain), nor the reverse.
+    expect(() => canonicalDocument(legacy)).toThrow(/no version 2 document of this shape/);
+    expect(() => canonicalDocument(entry, 1)).toThrow(/no version 1 document of this shape/);
+    expect(() => canonicalDocument(entry, 3)).toThrow(CanonicalizationError);
   });
 });
 

@@ -36,8 +36,21 @@ const txView = {
 } as unknown as TxAnchorView;
 
 /** The part of Anchoring the routes read, answering from fixed data (the chain is tested elsewhere). */
+const batch = (seq: number) => ({ seq, batchId: `b${seq}`, leaves: [] });
 const anchoring = {
-  recordsFor: async (type: string, id: string) => [{ type, id }],
+  recordsFor: async (type: string, id: string) => ({
+    recordType: type,
+    recordId: id,
+    status: 'VERIFIED',
+    reasons: [],
+    entries: [{ type, id }],
+  }),
+  logInfo: (type: string) => ({ recordType: type, anchorer: '0xabc', chainId: 31337 }),
+  publishedLog: async ({ limit, offset }: { limit: number; offset: number }) => ({
+    total: 5,
+    batches: [1, 2, 3, 4, 5].slice(offset, offset + limit).map(batch),
+  }),
+  publishedPromises: async () => ({ total: 1, promises: [{ sequence: 1 }] }),
   recordsInTx: async (tx: string) => (tx === TX ? txView : null),
   health: async () => ({ ok: true, pendingRecords: 0 }),
 } as unknown as Anchoring;
@@ -78,11 +91,39 @@ describe('anchoring operations and handlers', () => {
       .get(`/api/blockchain/widget/${W1}`)
       .set('authorization', bearer(alice));
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ widgetId: W1, records: [{ type: 'widget', id: W1 }] });
+    expect(res.body).toEqual({
+      widgetId: W1,
+      status: 'VERIFIED',
+      reasons: [],
+      records: [{ type: 'widget', id: W1 }],
+    });
     const other = await request(app)
       .get(`/api/blockchain/widget/${W2}`)
       .set('authorization', bearer(alice));
     expect(other.status).toBe(404);
+  });
+
+  it('serves the public log to anyone, paged, before any record id route', async () => {
+    const info = await request(app).get('/api/blockchain/widget/log/info');
+    expect(info.status).toBe(200);
+    expect(info.body).toEqual({
+      service: 'widget',
+      recordType: 'widget',
+      anchorer: '0xabc',
+      chainId: 31337,
+    });
+    const page2 = await request(app).get('/api/blockchain/widget/log?page=2&limit=2');
+    expect(page2.status).toBe(200);
+    expect(page2.body).toEqual({
+      items: [batch(3), batch(4)],
+      page: 2,
+      limit: 2,
+      total: 5,
+      totalPages: 3,
+    });
+    const promises = await request(app).get('/api/blockchain/widget/log/promises');
+    expect(promises.body.items).toEqual([{ sequence: 1 }]);
+    expect((await request(app).get('/api/blockchain/widget/log?limit=0')).status).toBe(400);
   });
 
   it('refuses a bad id or tx hash with 400 and no token with 401', async () => {
@@ -157,7 +198,13 @@ describe('anchoring operations and handlers', () => {
 
   it('answers 503 ANCHORING_NOT_CONFIGURED on every route when anchoring is off', async () => {
     const off = appWith({ anchoring: null });
-    for (const path of [`/widget/${W1}`, `/verify/${TX}`, '/status']) {
+    for (const path of [
+      `/widget/${W1}`,
+      `/verify/${TX}`,
+      '/status',
+      '/widget/log',
+      '/widget/log/info',
+    ]) {
       const res = await request(off)
         .get(`/api/blockchain${path}`)
         .set('authorization', bearer(admin));

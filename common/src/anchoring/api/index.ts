@@ -3,14 +3,17 @@ import Joi from 'joi';
 import type { AuthUser } from '../../auth/types';
 import { AppError, NotFoundError, UnauthorizedError } from '../../errors/app-error';
 import type { OperationSpec } from '../../http/api';
+import { page, pageOffset, pageQueryKeys, type PageQuery } from '../../http/conventions';
 import type { Reply } from '../../http/reply';
 import type { Anchoring } from '../anchoring';
 
 /**
  * The blockchain routes of an anchoring service, as API operations plus their handlers.
- * GET /api/blockchain/<recordType>/:<recordType>Id (owner or admin), /verify/:transactionHash
- * (this service's batches; records the caller owns, all for an admin) and /status (admin, on
- * the service's port only). 503 ANCHORING_NOT_CONFIGURED when anchoring is off.
+ * GET /api/blockchain/<recordType>/:<recordType>Id (owner or admin: the record's entries and
+ * the verdict), /verify/:transactionHash (this service's batches; records the caller owns, all
+ * for an admin), the public log (/api/blockchain/<recordType>/log, /log/info, /log/promises:
+ * anyone, no personal data) and /status (admin, on the service's port only).
+ * 503 ANCHORING_NOT_CONFIGURED when anchoring is off.
  * Loads no ethers: only types come from the anchoring module.
  */
 
@@ -21,21 +24,76 @@ const txParams = Joi.object({
     .messages({ 'string.pattern.base': '{{#label}} must be 0x followed by 64 hex digits' }),
 });
 
+const hex32 = Joi.string().pattern(/^0x[0-9a-f]{64}$/);
+const statusSchema = Joi.string().valid('PENDING', 'ANCHORED', 'VERIFIED', 'TAMPERED');
+
+export const anchorPromiseSchema = Joi.object({
+  type: Joi.string().valid('ecom.anchor-promise'),
+  version: Joi.number().integer(),
+  chainId: Joi.number().integer(),
+  signer: Joi.string().description("the service's anchorer address"),
+  recordType: Joi.string(),
+  recordId: Joi.string(),
+  recordKey: hex32,
+  sequence: Joi.number().integer().min(1),
+  leaf: hex32,
+  deadline: Joi.number().integer().description('Unix seconds: anchored by then'),
+  signature: Joi.string(),
+})
+  .label('AnchorPromise')
+  .description(
+    "Signed at write time with the service's anchoring key: this entry's leaf will be in the " +
+      'public log at this record key and sequence by the deadline (docs/verification.md §4)',
+  );
+
 export const anchorRecordSchema = Joi.object({
   recordType: Joi.string(),
   recordId: Joi.string(),
   sourceId: Joi.string(),
-  status: Joi.string().valid('PENDING', 'ANCHORED', 'VERIFIED', 'TAMPERED'),
-  reason: Joi.string().description('why tampered, or only anchored'),
+  status: statusSchema,
+  reason: Joi.string().description('why tampered, only anchored, or late'),
   anchoredAt: Joi.string().isoDate().allow(null),
   receipt: Joi.object()
     .unknown(true)
     .description(
-      'Everything needed to check the record against the chain: canonical, salt, leaf, proof, ' +
-        'batchId, onChainBatchId, root, previousRoot, chainId, contractAddress, txHash, ' +
-        'blockNumber, blockHash, blockTimestamp, verifyCall { to, data }, serializationVersion',
+      'Everything needed to check the entry against the chain: sequence, canonical, salt, leaf ' +
+        '(recomputed), recordKey, proof, batchId, onChainBatchId, root, previousRoot, chainId, ' +
+        'contractAddress, txHash, blockNumber, blockHash, blockTimestamp, verifyCall { to, data } ' +
+        '(built from the recomputed leaf), serializationVersion, promise',
     ),
-}).label('AnchorRecord');
+}).label('AnchorEntry');
+
+const publishedBatchSchema = Joi.object({
+  seq: Joi.number().integer(),
+  batchId: Joi.string(),
+  onChainBatchId: hex32,
+  root: hex32,
+  previousRoot: hex32,
+  recordCount: Joi.number().integer(),
+  status: Joi.string().valid('pending', 'sent', 'confirmed', 'superseded'),
+  chainId: Joi.number().integer().allow(null),
+  contractAddress: Joi.string().allow(null),
+  txHash: Joi.string().allow(null),
+  blockNumber: Joi.number().integer().allow(null),
+  leaves: Joi.array().items(
+    Joi.object({
+      leaf: hex32,
+      recordKey: hex32.allow(null),
+      sequence: Joi.number().integer().allow(null),
+    }),
+  ),
+}).label('PublishedBatch');
+
+const logInfoSchema = Joi.object({
+  service: Joi.string(),
+  recordType: Joi.string(),
+  anchorer: Joi.string().description('the only address whose anchors and promises are ours'),
+  chainId: Joi.number().integer(),
+  contractAddress: Joi.string().allow(null),
+  leafDomain: Joi.string(),
+  serializationVersion: Joi.number().integer(),
+  promiseDomain: Joi.string(),
+}).label('AnchorLogInfo');
 
 const txSchema = Joi.object({
   service: Joi.string(),
@@ -51,9 +109,14 @@ const txSchema = Joi.object({
   records: Joi.array().items(anchorRecordSchema),
 }).label('AnchorTransaction');
 
-/** The operation ids for a record type: orderAnchors, orderVerifyTransaction, orderAnchoringStatus. */
+/** The operation ids for a record type: orderAnchors, orderAnchorLog..., orderAnchoringStatus. */
 export type AnchoringOperationId<R extends string> =
-  `${R}Anchors` | `${R}VerifyTransaction` | `${R}AnchoringStatus`;
+  | `${R}AnchorLogInfo`
+  | `${R}AnchorLog`
+  | `${R}AnchorPromises`
+  | `${R}Anchors`
+  | `${R}VerifyTransaction`
+  | `${R}AnchoringStatus`;
 
 export interface AnchoringOperationsOptions<R extends string> {
   recordType: R;
@@ -68,19 +131,59 @@ export function anchoringOperations<R extends string>({
   const idParam = `${recordType}Id`;
   const notConfigured = 'Anchoring not configured (ANCHORING_NOT_CONFIGURED)';
   const tag = 'Blockchain';
+  const log = `/api/blockchain/${recordType}/log`;
+  // The log routes come first: Express tries routes in order, and 'log' is no record id.
   return {
+    [`${recordType}AnchorLogInfo`]: {
+      method: 'get',
+      path: `${log}/info`,
+      summary: `Who signs the ${recordType} log, where it is anchored, and its formats`,
+      tag,
+      access: 'public',
+      response: { status: 200, description: 'The log', schema: logInfoSchema },
+      errors: { 503: notConfigured },
+    },
+    [`${recordType}AnchorLog`]: {
+      method: 'get',
+      path: log,
+      summary: `The public ${recordType} log: each batch with its leaves, record keys and sequences, oldest first`,
+      description:
+        'No personal data: a leaf is a salted hash, a record key a hash of the record id. A ' +
+        'monitor replays it against the chain (docs/verification.md §3, §6).',
+      tag,
+      access: 'public',
+      query: Joi.object(pageQueryKeys),
+      response: { status: 200, description: 'Batches', schema: publishedBatchSchema, list: true },
+      errors: { 503: notConfigured },
+    },
+    [`${recordType}AnchorPromises`]: {
+      method: 'get',
+      path: `${log}/promises`,
+      summary: `Every promise the ${recordType} service signed at write time, oldest first`,
+      tag,
+      access: 'public',
+      query: Joi.object(pageQueryKeys),
+      response: { status: 200, description: 'Promises', schema: anchorPromiseSchema, list: true },
+      errors: { 503: notConfigured },
+    },
     [`${recordType}Anchors`]: {
       method: 'get',
       path: `/api/blockchain/${recordType}/:${idParam}`,
-      summary: `The anchor records of one ${recordType}, each checked against the chain`,
+      summary: `The entries of one ${recordType}'s hash chain, every check recomputed, and the verdict`,
+      description:
+        'TAMPERED with the reasons when any entry, the chain between them, the public log or ' +
+        'the live rows do not match; PENDING while an entry waits for its batch (its signed ' +
+        'promise stands); ANCHORED when the chain could not be asked; VERIFIED otherwise.',
       tag,
       access: 'user',
       params: Joi.object({ [idParam]: Joi.string().guid().required() }),
       response: {
         status: 200,
-        description: 'Records',
+        description: 'The record',
         schema: Joi.object({
           [idParam]: Joi.string(),
+          status: statusSchema,
+          reasons: Joi.array().items(Joi.string()),
           records: Joi.array().items(anchorRecordSchema),
         }),
       },
@@ -145,12 +248,36 @@ export function anchoringHandlers<R extends string>(
     }
     return options.anchoring;
   };
+  const pageOf = (req: Request) => req.query as unknown as PageQuery;
   return {
+    [`${recordType}AnchorLogInfo`]: async () => ({ service, ...anchoring().logInfo(recordType) }),
+    [`${recordType}AnchorLog`]: async (req: Request) => {
+      const q = pageOf(req);
+      const { batches, total } = await anchoring().publishedLog({
+        limit: q.limit,
+        offset: pageOffset(q),
+      });
+      return page(batches, q, total);
+    },
+    [`${recordType}AnchorPromises`]: async (req: Request) => {
+      const q = pageOf(req);
+      const { promises, total } = await anchoring().publishedPromises({
+        limit: q.limit,
+        offset: pageOffset(q),
+      });
+      return page(promises, q, total);
+    },
     [`${recordType}Anchors`]: async (req: Request) => {
       const a = anchoring();
       const recordId = String(req.params[idParam]);
       await options.assertVisible(userOf(req), recordId);
-      return { [idParam]: recordId, records: await a.recordsFor(recordType, recordId) };
+      const verdict = await a.recordsFor(recordType, recordId);
+      return {
+        [idParam]: recordId,
+        status: verdict.status,
+        reasons: verdict.reasons,
+        records: verdict.entries,
+      };
     },
     [`${recordType}VerifyTransaction`]: async (req: Request): Promise<Reply | object> => {
       const a = anchoring();
