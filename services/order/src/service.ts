@@ -18,8 +18,8 @@ import { createProfileDirectory, type ProfileDirectory } from './clients/profile
 import { orderConfigSchema, type OrderConfig } from './config';
 import { subscribeOrderConsumers } from './events/consumers';
 import { orderRoutes } from './http/routes';
+import { orderSnapshot } from './store/order-record';
 import { orderMigrations } from './store/migrations';
-import { orderStore } from './store/order-store';
 
 /** What a launcher or a test may replace. */
 export interface OrderServiceOptions {
@@ -52,8 +52,8 @@ export const orderService = defineService({
       onClose,
       replacement: options.anchor,
       recordTypes: {
-        // Rebuilt from the tables as they are now, so a row edited in SQL shows as tampered.
-        order: { load: (_db, { sourceId }) => orderStore.anchorPayload(pool, sourceId) },
+        // What entries are written from and checked against: an edit in SQL shows as tampered.
+        order: { snapshot: orderSnapshot },
       },
     });
     await runMigrations(pool, [...orderMigrations, ...anchors.migrations]);

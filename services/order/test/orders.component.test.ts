@@ -14,6 +14,7 @@ import {
   spyOnEvents,
   testServiceEnv,
 } from '@ecom/test-support';
+import { orderSnapshot } from '../src/store/order-record';
 import { startAuthStub, startProductStub, type StubProfile } from './support/helpers';
 
 const alice = { id: 'user-alice', role: 'customer' as const };
@@ -49,8 +50,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
   let service: RunningOrderService;
   let spy: Awaited<ReturnType<typeof spyOnEvents>>;
   let pool: Pool;
-  const anchor = recordingAnchor('orders');
-  const anchored = anchor.records;
+  const anchor = recordingAnchor(orderSnapshot);
 
   beforeAll(async () => {
     db = await createTestPostgres('order_component');
@@ -669,14 +669,24 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       // payment.initiated in PAYMENT_PROCESSING is not a transition: nothing recorded for it.
       expect(JSON.stringify(history.body)).not.toContain(initiated.eventId);
 
-      const anchors = anchored.filter((a) => a.recordId === order.id);
-      expect(anchors.map((a) => a.payload.to)).toEqual(['PAYMENT_PROCESSING', 'CONFIRMED']);
-      expect(anchors.map((a) => a.payload.seenStatus)).toEqual(['PAYMENT_PROCESSING', 'CONFIRMED']);
-      expect(anchors[1]).toMatchObject({
+      // One entry per change, the creation included, each with the whole order after it.
+      const entries = anchor.of(order.id);
+      expect(entries.map((e) => (e.change as { to: string }).to)).toEqual([
+        'PENDING',
+        'PAYMENT_PROCESSING',
+        'CONFIRMED',
+      ]);
+      expect(entries.map((e) => (e.state as { status: string }).status)).toEqual([
+        'PENDING',
+        'PAYMENT_PROCESSING',
+        'CONFIRMED',
+      ]);
+      expect(entries.map((e) => e.sequence)).toEqual([1, 2, 3]);
+      expect(entries[2]).toMatchObject({
         recordType: 'order',
-        payload: { total: { amount: 3998, currency: 'USD' }, paymentId: 'pay-1' },
+        state: { total: 3998, currency: 'USD', paymentId: 'pay-1', refunded: 0 },
       });
-      expect(new Set(anchors.map((a) => a.sourceId)).size).toBe(2);
+      expect(new Set(entries.map((e) => e.sourceId)).size).toBe(3);
     });
 
     it('handles the same event once, and logs-and-ignores late or illegal ones', async () => {
@@ -948,8 +958,14 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       expect(delivered.status).toBe(200);
       await eventually(() => spy.of('order.completed', order.id).length === 1);
       expect((await setStatus(order.id, admin, 'SHIPPED')).status).toBe(409);
-      const anchors = anchored.filter((a) => a.recordId === order.id).map((a) => a.payload.to);
-      expect(anchors).toEqual(['PAYMENT_PROCESSING', 'CONFIRMED', 'SHIPPED', 'DELIVERED']);
+      const anchors = anchor.of(order.id).map((e) => (e.change as { to: string }).to);
+      expect(anchors).toEqual([
+        'PENDING',
+        'PAYMENT_PROCESSING',
+        'CONFIRMED',
+        'SHIPPED',
+        'DELIVERED',
+      ]);
     });
 
     it('refuses shipping an unpaid order', async () => {

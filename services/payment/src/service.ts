@@ -20,8 +20,8 @@ import { subscribePaymentConsumers } from './events/consumers';
 import type { PaymentGateway } from './gateway/gateway';
 import { MockPaymentGateway } from './gateway/mock-gateway';
 import { paymentRoutes } from './http/routes';
+import { paymentSnapshot } from './store/payment-record';
 import { paymentMigrations } from './store/migrations';
-import { paymentStore } from './store/payment-store';
 
 /** What a launcher or a test may replace. */
 export interface PaymentServiceOptions {
@@ -52,8 +52,8 @@ export const paymentService = defineService({
       onClose,
       replacement: options.anchor,
       recordTypes: {
-        // Rebuilt from the tables as they are now, so a row edited in SQL shows as tampered.
-        payment: { load: (_db, ref) => paymentStore.anchorPayload(pool, ref) },
+        // What entries are written from and checked against: an edit in SQL shows as tampered.
+        payment: { snapshot: paymentSnapshot },
       },
     });
     await runMigrations(pool, [...paymentMigrations, ...anchors.migrations]);
@@ -67,9 +67,10 @@ export const paymentService = defineService({
       anchor: anchors.sink,
       logger,
     });
-    const saga = new PaymentSaga({ claims, logger });
+    const saga = new PaymentSaga({ claims, anchor: anchors.sink, logger });
     const payments = new Payments({
       pool,
+      anchor: anchors.sink,
       idempotency: createIdempotencyStore(pool),
       claims,
       calls,

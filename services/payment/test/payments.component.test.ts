@@ -13,6 +13,7 @@ import {
   spyOnEvents,
   type TestPostgres,
 } from '@ecom/test-support';
+import { paymentSnapshot } from '../src/store/payment-record';
 import type { ChargeRequest } from '../src/gateway/gateway';
 import { MockPaymentGateway } from '../src/gateway/mock-gateway';
 import { paymentApi } from '../src/http/api';
@@ -69,8 +70,7 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
   let gateway: ControlledGateway;
   let pool: Pool;
   let spy: Awaited<ReturnType<typeof spyOnEvents>>;
-  const anchor = recordingAnchor('payments');
-  const anchored = anchor.records;
+  const anchor = recordingAnchor(paymentSnapshot);
   const api = () => request(service.app);
   const asUser = (user: AuthUser) => requestsAs(api, user);
   /** POST /api/payments/initiate as `user`. */
@@ -167,15 +167,18 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
         created.metadata.correlationId,
       );
       expect(gateway.callsFor(`${orderId}:1`)).toBe(1);
-      const anchor = anchored.find((a) => a.recordId === payment.id)!;
-      expect(anchor).toMatchObject({
+      // Every change of the payment is an entry: its creation, the attempt claimed, its outcome.
+      const entries = anchor.of(payment.id);
+      expect(entries.map((e) => e.sourceId)).toEqual(['created', 'attempt:1', 'attempt:1']);
+      expect(entries.map((e) => (e.state as { status: string }).status)).toEqual([
+        'PENDING',
+        'PROCESSING',
+        'COMPLETED',
+      ]);
+      expect(entries[2]).toMatchObject({
         recordType: 'payment',
-        sourceId: `${payment.id}:completed`,
-        payload: {
-          status: 'COMPLETED',
-          seenStatus: 'COMPLETED',
-          amount: { amount: 4321, currency: 'USD' },
-        },
+        change: { kind: 'attempt', status: 'SUCCEEDED' },
+        state: { amount: 4321, currency: 'USD', status: 'COMPLETED' },
       });
 
       const view = await asUser(alice).get(`/api/payments/${payment.id}`);
@@ -295,12 +298,13 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
       expect(
         gateway.calls.filter((c) => c.op === 'refund' && c.idempotencyKey.startsWith(paymentId)),
       ).toHaveLength(1);
-      const anchor = anchored.find(
-        (a) =>
-          a.recordId === paymentId &&
-          a.sourceId === (refunded.data as { refundId: string }).refundId,
-      );
-      expect(anchor?.payload).toMatchObject({ status: 'REFUNDED', seenStatus: 'REFUNDED' });
+      const refundId = (refunded.data as { refundId: string }).refundId;
+      const entries = anchor.of(paymentId).filter((e) => e.sourceId === `refund:${refundId}`);
+      expect(entries.map((e) => (e.change as { status: string }).status)).toEqual([
+        'PENDING',
+        'SUCCEEDED',
+      ]);
+      expect(entries[1]!.state).toMatchObject({ status: 'REFUNDED', refunded: 2500 });
     });
 
     it('dead-letters an order.created that breaks its contract at once, with the reason, charging nothing', async () => {

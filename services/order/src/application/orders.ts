@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
+import type { AnchorPromise } from '@ecom/common/anchoring';
 import type { AuthUser } from '@ecom/common/auth';
 import {
   BusinessRuleError,
@@ -41,6 +42,9 @@ export interface OrdersDeps {
 export type OrderListQuery = PageQuery & { status?: OrderStatus; userId?: string; seller?: string };
 
 const isAdmin = (user: AuthUser) => user.role === 'admin';
+
+/** A write's answer: the order and the promise signed for its anchored entry (null: anchoring off). */
+export type WrittenOrder = Order & { anchorPromise: AnchorPromise | null };
 
 export function requestCause(user: AuthUser): Cause {
   return { type: 'request', requestId: getContext()?.requestId ?? 'unknown', userId: user.id };
@@ -85,7 +89,11 @@ export class Orders {
             },
             requestCause(user),
           );
-          await claimKey(client, orderId, { status: 201, body: created });
+          const body = {
+            ...created,
+            anchorPromise: await this.deps.transitions.anchor(client, orderId),
+          };
+          await claimKey(client, orderId, { status: 201, body });
           await this.deps.transitions.publish(client, created, 'order.created', {
             orderId,
             userId: user.id,
@@ -100,7 +108,7 @@ export class Orders {
               ? { method: input.payment.method, token: input.payment.token }
               : null,
           });
-          return created;
+          return body;
         });
         return { status: 201, body: order };
       },
@@ -178,7 +186,7 @@ export class Orders {
     return { orderId: id, history: await orderStore.history(this.deps.pool, id) };
   }
 
-  async cancel(user: AuthUser, id: string, reason?: string): Promise<Order> {
+  async cancel(user: AuthUser, id: string, reason?: string): Promise<WrittenOrder> {
     await this.getVisible(user, id);
     const result = await withTransaction(this.deps.pool, (client) =>
       this.deps.transitions.apply(client, {
@@ -193,10 +201,10 @@ export class Orders {
         status: result.current,
       });
     }
-    return result.order;
+    return { ...result.order, anchorPromise: result.anchorPromise };
   }
 
-  async setStatus(user: AuthUser, id: string, status: OrderStatus): Promise<Order> {
+  async setStatus(user: AuthUser, id: string, status: OrderStatus): Promise<WrittenOrder> {
     const order = await orderStore.get(this.deps.pool, id);
     const sellerOwnsLine =
       user.role === 'seller' && order?.items.some((i) => i.sellerId === user.id);
@@ -220,6 +228,6 @@ export class Orders {
         allowedFrom: TRANSITIONS[transition].from,
       });
     }
-    return result.order;
+    return { ...result.order, anchorPromise: result.anchorPromise };
   }
 }

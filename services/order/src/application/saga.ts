@@ -88,6 +88,7 @@ export class OrderSaga {
 
   async onPaymentFailed(client: PoolClient, event: ContractEvent<'payment.failed'>) {
     if (event.data.attempt !== undefined) {
+      // Bookkeeping only (not an anchored field of the order): which outcomes were seen.
       await orderStore.settlePaymentAttempt(client, event.data.orderId, event.data.attempt);
     }
     const reason = `payment failed: ${event.data.code}${
@@ -102,8 +103,10 @@ export class OrderSaga {
   }
 
   async onPaymentRefunded(client: PoolClient, event: ContractEvent<'payment.refunded'>) {
-    const found = await orderStore.addRefund(client, event.data.orderId, event.data.amount.amount);
-    if (!found) this.unknownOrder(event);
+    const { orderId, refundId, paymentId, amount } = event.data;
+    const added = await orderStore.addRefund(client, { orderId, refundId, paymentId, amount });
+    if (added === 'unknown') return this.unknownOrder(event);
+    if (added === 'added') await this.deps.transitions.anchor(client, orderId);
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import type { AnchorSink } from '@ecom/common/anchoring';
+import type { AnchorPromise, AnchorSink } from '@ecom/common/anchoring';
 import { contractEvent, type EventEnvelope } from '@ecom/common/bus';
 import type { EventData, EventType } from '@ecom/common/events';
 import { getContext, type Logger } from '@ecom/common/logging';
@@ -13,9 +13,12 @@ export const SOURCE = 'order-service';
 export const orderLines = (order: Order) =>
   order.items.map((i) => ({ productId: i.productId, quantity: i.quantity }));
 
+/** A transition's result and, when it applied, the promise signed for its anchored entry. */
+export type AppliedTransition = TransitionResult & { anchorPromise: AnchorPromise | null };
+
 /**
  * Every status change goes through apply(): the guarded transition, its history row, its
- * anchor record and its event, in the caller's transaction.
+ * anchored entry and its event, in the caller's transaction.
  */
 export class OrderTransitions {
   constructor(private readonly deps: { anchor: AnchorSink; logger: Logger }) {}
@@ -25,7 +28,7 @@ export class OrderTransitions {
    * same transaction: the outgoing event (outbox) and the anchor request. A transition that
    * does not apply (late or duplicate event) is logged and changes nothing.
    */
-  async apply(client: PoolClient, input: TransitionInput): Promise<TransitionResult> {
+  async apply(client: PoolClient, input: TransitionInput): Promise<AppliedTransition> {
     const result = await orderStore.transition(client, input);
     if (!result.applied) {
       this.deps.logger.info('order transition ignored', {
@@ -34,7 +37,7 @@ export class OrderTransitions {
         current: result.current,
         cause: input.cause,
       });
-      return result;
+      return { ...result, anchorPromise: null };
     }
     const { order, from } = result;
     this.deps.logger.info('order transition', {
@@ -43,17 +46,7 @@ export class OrderTransitions {
       to: order.status,
       transition: input.transition,
     });
-    // One anchor record per status change. The payload is read back from the rows just
-    // written, by the same function that rebuilds it for verification.
-    const payload = await orderStore.anchorPayload(client, result.historyId);
-    if (payload) {
-      await this.deps.anchor.enqueue(client, {
-        recordType: 'order',
-        recordId: order.id,
-        sourceId: result.historyId,
-        payload: { ...payload },
-      });
-    }
+    const anchorPromise = await this.anchor(client, order.id);
     switch (order.status) {
       case 'CONFIRMED':
         await this.publish(client, order, 'order.confirmed', {
@@ -85,7 +78,20 @@ export class OrderTransitions {
       default:
         break;
     }
-    return result;
+    return { ...result, anchorPromise };
+  }
+
+  /**
+   * Writes the order's anchored entries for what this transaction changed (a status change, a
+   * refund, the creation), in the caller's transaction; the newest entry's signed promise.
+   * Call it after every write of an order.
+   */
+  async anchor(client: PoolClient, orderId: string): Promise<AnchorPromise | null> {
+    const promises = await this.deps.anchor.record(client, {
+      recordType: 'order',
+      recordId: orderId,
+    });
+    return promises[promises.length - 1] ?? null;
   }
 
   /** Writes an event of the order to the outbox, in the caller's transaction. */

@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { anchoringOperations } from '@ecom/common/anchoring/api';
+import { anchorPromiseSchema, anchoringOperations } from '@ecom/common/anchoring/api';
 import {
   defineApi,
   moneySchema,
@@ -70,6 +70,15 @@ export const orderSchema = Joi.object({
   updatedAt: timestamp,
 }).label('Order');
 
+/** A write's answer: the order and the promise, signed now, that this change will be anchored. */
+const writtenOrderSchema = orderSchema
+  .keys({
+    anchorPromise: nullable(anchorPromiseSchema).description(
+      "Signed with the order service's anchoring key at write time (null when anchoring is off): keep it to prove later what was promised (docs/verification.md §4)",
+    ),
+  })
+  .label('WrittenOrder');
+
 const sellerOrderSchema = Joi.object({
   id: Joi.string().guid(),
   status,
@@ -114,7 +123,7 @@ export const orderApi = defineApi({
       response: {
         status: 201,
         description: 'The order, PENDING (a replay: header Idempotent-Replayed)',
-        schema: orderSchema,
+        schema: writtenOrderSchema,
       },
       errors: {
         422: 'UNKNOWN_PRODUCT, PRODUCT_UNAVAILABLE, MIXED_CURRENCY, IDEMPOTENCY_KEY_REUSED, SHIPPING_ADDRESS_REQUIRED (no address in the body nor the profile)',
@@ -166,7 +175,7 @@ export const orderApi = defineApi({
       access: 'user',
       params: orderId,
       body: Joi.object({ reason: text(500) }),
-      response: { status: 200, description: 'The cancelled order', schema: orderSchema },
+      response: { status: 200, description: 'The cancelled order', schema: writtenOrderSchema },
       errors: { 409: 'Already shipped or closed' },
     },
     setOrderStatus: {
@@ -176,7 +185,7 @@ export const orderApi = defineApi({
       access: ['seller', 'admin'],
       params: orderId,
       body: Joi.object({ status: Joi.string().valid('SHIPPED', 'DELIVERED').required() }),
-      response: theOrder,
+      response: { status: 200, description: 'The order', schema: writtenOrderSchema },
       errors: { 409: 'Illegal transition (details: status, requested, allowedFrom)' },
     },
     ...anchoringOperations({ recordType: 'order', servesVerify: false }),

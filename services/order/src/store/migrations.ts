@@ -118,4 +118,20 @@ export const orderMigrations: Migration[] = [
        WHERE shipping_address ? 'state';
     `,
   },
+  {
+    // Each refund payment reports, once (its id is the key): a change of the order with a row of
+    // its own, so it has its own anchored entry and cannot be added or removed unnoticed.
+    id: '006_order_refunds',
+    sql: `
+      CREATE TABLE IF NOT EXISTS order_refunds (
+        refund_id text PRIMARY KEY,
+        order_id uuid NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
+        payment_id text NOT NULL,
+        amount_cents bigint NOT NULL CHECK (amount_cents > 0),
+        currency char(3) NOT NULL,
+        at timestamptz NOT NULL DEFAULT clock_timestamp()
+      );
+      CREATE INDEX IF NOT EXISTS order_refunds_order_idx ON order_refunds (order_id, at);
+    `,
+  },
 ];

@@ -2,7 +2,7 @@ import type { Pool, PoolClient } from 'pg';
 import { selectNewestPage } from '@ecom/common/postgres';
 import type { PricedOrder } from '../domain/pricing';
 import { TRANSITIONS, type OrderStatus, type TransitionName } from '../domain/state-machine';
-import type { Cause, HistoryEntry, Order, ShippingAddress } from '../domain/types';
+import type { Cause, HistoryEntry, Money, Order, ShippingAddress } from '../domain/types';
 
 type Queryable = Pool | PoolClient;
 
@@ -88,24 +88,6 @@ function causeFromColumns(r: CauseColumns): Cause {
     : r.cause_type === 'request'
       ? { type: 'request', requestId: r.cause_id ?? '', userId: r.actor_id ?? '' }
       : { type: 'system', name: r.cause_id ?? '' };
-}
-
-/**
- * What is anchored for one status change. Built only from the history row and the parts of the
- * order that never change after creation (items, total), so it can be rebuilt from the tables
- * at any time: the same function builds it when queuing and when verifying.
- */
-export interface OrderAnchorPayload {
-  orderId: string;
-  userId: string;
-  from: OrderStatus | null;
-  to: OrderStatus;
-  at: string;
-  reason: string | null;
-  cause: Cause;
-  items: { productId: string; quantity: number; unitPrice: number }[];
-  total: { amount: number; currency: string };
-  paymentId: string | null;
 }
 
 export interface NewOrder {
@@ -309,51 +291,6 @@ export const orderStore = {
     return { applied: true, order, from: row.previous, historyId, at: row.at.toISOString() };
   },
 
-  /** The anchored payload of one history row, as the tables hold it now (null when gone). */
-  async anchorPayload(db: Queryable, historyId: string): Promise<OrderAnchorPayload | null> {
-    const { rows } = await db.query<
-      CauseColumns & {
-        order_id: string;
-        user_id: string;
-        from_status: OrderStatus | null;
-        to_status: OrderStatus;
-        reason: string | null;
-        at: Date;
-        payment_id: string | null;
-        currency: string;
-        total_cents: string;
-      }
-    >(
-      `SELECT h.order_id, o.user_id, h.from_status, h.to_status, h.reason, h.at, h.payment_id,
-              h.cause_type, h.cause_id, h.cause_event_type, h.actor_id, o.currency, o.total_cents
-         FROM order_status_history h JOIN orders o ON o.id = h.order_id
-        WHERE h.id = $1`,
-      [historyId],
-    );
-    const r = rows[0];
-    if (!r) return null;
-    const items = await db.query<ItemRow>(
-      'SELECT * FROM order_items WHERE order_id = $1 ORDER BY line_no',
-      [r.order_id],
-    );
-    return {
-      orderId: r.order_id,
-      userId: r.user_id,
-      from: r.from_status,
-      to: r.to_status,
-      at: r.at.toISOString(),
-      reason: r.reason,
-      cause: causeFromColumns(r),
-      items: items.rows.map((i) => ({
-        productId: i.product_id,
-        quantity: i.quantity,
-        unitPrice: cents(i.unit_price_cents),
-      })),
-      total: { amount: cents(r.total_cents), currency: r.currency.trim() },
-      paymentId: r.payment_id,
-    };
-  },
-
   /** Owners of the given orders (ids that are not orders are left out). */
   async owners(db: Queryable, ids: string[]): Promise<Map<string, string>> {
     const { rows } = await db.query<{ id: string; user_id: string }>(
@@ -380,13 +317,36 @@ export const orderStore = {
     return rows[0]?.settled;
   },
 
-  async addRefund(client: PoolClient, orderId: string, amountCents: number): Promise<boolean> {
+  /**
+   * Records a refund payment made (once per refund id) and adds it to the order's refunded
+   * amount. 'unknown' when there is no such order, 'duplicate' when the refund was recorded.
+   */
+  async addRefund(
+    client: PoolClient,
+    refund: { orderId: string; refundId: string; paymentId: string; amount: Money },
+  ): Promise<'added' | 'duplicate' | 'unknown'> {
+    const order = await client.query('SELECT 1 FROM orders WHERE id = $1 FOR UPDATE', [
+      refund.orderId,
+    ]);
+    if (!order.rowCount) return 'unknown';
     const { rowCount } = await client.query(
+      `INSERT INTO order_refunds (refund_id, order_id, payment_id, amount_cents, currency)
+       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (refund_id) DO NOTHING`,
+      [
+        refund.refundId,
+        refund.orderId,
+        refund.paymentId,
+        refund.amount.amount,
+        refund.amount.currency,
+      ],
+    );
+    if (!rowCount) return 'duplicate';
+    await client.query(
       `UPDATE orders SET refunded_cents = LEAST(total_cents, refunded_cents + $2),
          updated_at = clock_timestamp() WHERE id = $1`,
-      [orderId, amountCents],
+      [refund.orderId, refund.amount.amount],
     );
-    return (rowCount ?? 0) > 0;
+    return 'added';
   },
 
   /** Ids of orders whose reservation ran out while waiting for payment (skips locked rows). */

@@ -1,23 +1,26 @@
 import type { Pool, PoolClient } from 'pg';
-import type { AnchorSink } from '@ecom/common/anchoring';
+import type { AnchorPromise, AnchorSink } from '@ecom/common/anchoring';
 import type { Logger } from '@ecom/common/logging';
 import { withTransaction } from '@ecom/common/postgres';
 import { declineIsRetryable, statusAfterDecline, statusAfterRefund } from '../domain/payment-rules';
 import { publishPaymentEvent } from '../events/publisher';
 import type { PaymentGateway } from '../gateway/gateway';
-import { completedSourceId, paymentStore } from '../store/payment-store';
+import { paymentStore } from '../store/payment-store';
 import type { PaymentClaims } from './claims';
-import { cents, type ChargeClaim, type FollowUp, type RefundClaim } from './shared';
+import { anchorPayment, cents, type ChargeClaim, type FollowUp, type RefundClaim } from './shared';
+
+/** The promise signed for the entry the outcome wrote (null: none written, anchoring off). */
+type Signed = { anchorPromise: AnchorPromise | null };
 
 export type ChargeOutcome =
-  | { outcome: 'completed'; next: FollowUp | null }
-  | { outcome: 'declined'; code: string; reason: string; retryable: boolean }
+  | ({ outcome: 'completed'; next: FollowUp | null } & Signed)
+  | ({ outcome: 'declined'; code: string; reason: string; retryable: boolean } & Signed)
   | { outcome: 'unavailable'; error: string }
   | { outcome: 'superseded' };
 
 export type RefundOutcome =
-  | { outcome: 'refunded'; refundId: string }
-  | { outcome: 'refused'; code: string; reason: string }
+  | ({ outcome: 'refunded'; refundId: string } & Signed)
+  | ({ outcome: 'refused'; code: string; reason: string } & Signed)
   | { outcome: 'unavailable'; error: string }
   | { outcome: 'superseded' };
 
@@ -32,7 +35,7 @@ export interface GatewayCallsDeps {
 /**
  * Steps 2 and 3 of moving money: a claimed charge or refund sent to the gateway (outside any
  * transaction, with the claim's idempotency key), then its result recorded in a transaction
- * guarded by "still PENDING", with its event and anchor request.
+ * guarded by "still PENDING", with its event and anchored entries.
  */
 export class GatewayCalls {
   constructor(private readonly deps: GatewayCallsDeps) {}
@@ -72,7 +75,7 @@ export class GatewayCalls {
       }),
     );
     if ('unreachable' in result) return { outcome: 'unavailable', error: result.unreachable };
-    return withTransaction(this.deps.pool, async (client): Promise<ChargeOutcome> => {
+    return this.recording(claim.paymentId, async (client): Promise<ChargeOutcome> => {
       const row = await paymentStore.lockById(client, claim.paymentId);
       const settled = await paymentStore.settleAttempt(
         client,
@@ -95,9 +98,12 @@ export class GatewayCalls {
           orderId: row.order_id,
           amount,
         });
-        await this.anchorRecord(client, row.id, completedSourceId(row.id));
         this.deps.logger.info('payment completed', { paymentId: row.id, orderId: row.order_id });
-        return { outcome: 'completed', next: await this.deps.claims.advance(client, updated) };
+        return {
+          outcome: 'completed',
+          next: await this.deps.claims.advance(client, updated),
+          anchorPromise: null,
+        };
       }
       const retryable = declineIsRetryable(claim.source);
       const updated = await paymentStore.update(client, row.id, {
@@ -120,7 +126,13 @@ export class GatewayCalls {
         code: result.code,
         retryable,
       });
-      return { outcome: 'declined', code: result.code, reason: result.reason, retryable };
+      return {
+        outcome: 'declined',
+        code: result.code,
+        reason: result.reason,
+        retryable,
+        anchorPromise: null,
+      };
     });
   }
 
@@ -134,7 +146,7 @@ export class GatewayCalls {
       }),
     );
     if ('unreachable' in result) return { outcome: 'unavailable', error: result.unreachable };
-    return withTransaction(this.deps.pool, async (client): Promise<RefundOutcome> => {
+    return this.recording(claim.paymentId, async (client): Promise<RefundOutcome> => {
       const row = await paymentStore.lockById(client, claim.paymentId);
       const refund = await paymentStore.settleRefund(client, claim.refundId, result);
       if (!row || !refund) return { outcome: 'superseded' };
@@ -147,7 +159,12 @@ export class GatewayCalls {
           refundId: claim.refundId,
           code: result.code,
         });
-        return { outcome: 'refused', code: result.code, reason: result.reason };
+        return {
+          outcome: 'refused',
+          code: result.code,
+          reason: result.reason,
+          anchorPromise: null,
+        };
       }
       const amountCents = cents(row.amount_cents);
       const refundedCents = cents(row.refunded_cents);
@@ -161,8 +178,7 @@ export class GatewayCalls {
         amount: { amount: claim.amount, currency: claim.currency },
         fullyRefunded: refundedCents >= amountCents,
       });
-      await this.anchorRecord(client, row.id, claim.refundId);
-      return { outcome: 'refunded', refundId: claim.refundId };
+      return { outcome: 'refunded', refundId: claim.refundId, anchorPromise: null };
     });
   }
 
@@ -189,21 +205,17 @@ export class GatewayCalls {
   }
 
   /**
-   * Queues the anchor record of a completion or refund, in the caller's transaction. The payload
-   * is read back from the rows just written by the function that rebuilds it for verification.
+   * Records an outcome in one transaction that ends by anchoring what it changed (the attempt
+   * or refund settled, even a superseded one), its promise put on the outcome.
    */
-  private async anchorRecord(client: PoolClient, paymentId: string, sourceId: string) {
-    const payload = await paymentStore.anchorPayload(client, { recordId: paymentId, sourceId });
-    if (!payload) {
-      // Cannot happen (the rows were just written); anchoring must never fail the saga anyway.
-      this.deps.logger.error('anchor payload not found; record not anchored', { sourceId });
-      return;
-    }
-    await this.deps.anchor.enqueue(client, {
-      recordType: 'payment',
-      recordId: paymentId,
-      sourceId,
-      payload: { ...payload },
+  private recording<T extends { outcome: string }>(
+    paymentId: string,
+    record: (client: PoolClient) => Promise<T>,
+  ): Promise<T> {
+    return withTransaction(this.deps.pool, async (client) => {
+      const outcome = await record(client);
+      const anchorPromise = await anchorPayment(this.deps.anchor, client, paymentId);
+      return 'anchorPromise' in outcome ? { ...outcome, anchorPromise } : outcome;
     });
   }
 }

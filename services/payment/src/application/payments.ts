@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import type { AnchorSink } from '@ecom/common/anchoring';
 import type { AuthUser } from '@ecom/common/auth';
 import {
   BusinessRuleError,
@@ -17,6 +18,7 @@ import { notPayableReason } from '../domain/payment-rules';
 import { paymentStore, type PaymentRow } from '../store/payment-store';
 import type { PaymentClaims } from './claims';
 import type { GatewayCalls } from './gateway-calls';
+import { anchorPayment } from './shared';
 import { paymentView, type PaymentView } from './views';
 
 export interface InitiateInput {
@@ -33,6 +35,7 @@ export type PaymentListQuery = PageQuery & { userId?: string };
 
 export interface PaymentsDeps {
   pool: Pool;
+  anchor: AnchorSink;
   idempotency: IdempotencyStore;
   claims: PaymentClaims;
   calls: GatewayCalls;
@@ -68,13 +71,15 @@ export class Payments {
             throw new ConflictError(notPayableReason(row.status), { status: row.status });
           }
           await claimKey(client, row.id);
-          return this.deps.claims.charge(
+          const charge = await this.deps.claims.charge(
             client,
             row,
             'initiate',
             input.payment.method,
             input.payment.token,
           );
+          await anchorPayment(this.deps.anchor, client, row.id);
+          return charge;
         });
         const outcome = await this.deps.calls.charge(claim);
         if (outcome.outcome === 'unavailable') {
@@ -88,10 +93,13 @@ export class Payments {
               paymentId: claim.paymentId,
               code: outcome.code,
               retryable: outcome.retryable,
+              // The decline is anchored too: the promise of its entry.
+              anchorPromise: outcome.anchorPromise,
             }),
           };
         }
-        return { status: 201, body: await this.view(claim.paymentId) };
+        const anchorPromise = outcome.outcome === 'completed' ? outcome.anchorPromise : null;
+        return { status: 201, body: { ...(await this.view(claim.paymentId)), anchorPromise } };
       },
     );
   }
@@ -110,12 +118,14 @@ export class Payments {
           const row = await paymentStore.lockById(client, paymentId);
           if (!row || !row.order_known) throw new NotFoundError(`Payment ${paymentId} not found`);
           await claimKey(client, row.id);
-          return this.deps.claims.refund(client, row, {
+          const refund = await this.deps.claims.refund(client, row, {
             cause: 'admin',
             reason: input.reason ?? null,
             requestedBy: user.id,
             ...(input.amount !== undefined ? { amount: input.amount } : {}),
           });
+          await anchorPayment(this.deps.anchor, client, row.id);
+          return refund;
         });
         const outcome = await this.deps.calls.refund(claim);
         if (outcome.outcome === 'unavailable') {
@@ -125,9 +135,14 @@ export class Payments {
           throw new BusinessRuleError(outcome.reason, { code: outcome.code }, 'REFUND_REFUSED');
         }
         const payment = await this.view(paymentId);
+        const anchorPromise = outcome.outcome === 'refunded' ? outcome.anchorPromise : null;
         return {
           status: 201,
-          body: { refund: payment.refunds.find((r) => r.id === claim.refundId)!, payment },
+          body: {
+            refund: payment.refunds.find((r) => r.id === claim.refundId)!,
+            payment,
+            anchorPromise,
+          },
         };
       },
     );

@@ -6,45 +6,45 @@ import type { OrderClosed } from '../domain/payment-rules';
 import { publishPaymentEvent } from '../events/publisher';
 import { paymentStore, type PaymentRow } from '../store/payment-store';
 import type { PaymentClaims } from './claims';
-import { amountOf, type FollowUp } from './shared';
+import type { AnchorSink } from '@ecom/common/anchoring';
+import { amountOf, anchorPayment, type FollowUp } from './shared';
 
 /**
  * Payment's side of the saga: what each event about an order does to its payment. Each runs
- * inside the transaction that records the event as handled (handled once) and returns what
- * it claimed, which the consumer runs at the gateway after the commit.
+ * inside the transaction that records the event as handled (handled once), on the order's
+ * payment locked, ends by anchoring what it changed, and returns what it claimed, which the
+ * consumer runs at the gateway after the commit.
  */
 export class PaymentSaga {
-  constructor(private readonly deps: { claims: PaymentClaims; logger: Logger }) {}
+  constructor(
+    private readonly deps: { claims: PaymentClaims; anchor: AnchorSink; logger: Logger },
+  ) {}
 
-  async onOrderCreated(
-    client: PoolClient,
-    event: ContractEvent<'order.created'>,
-  ): Promise<FollowUp | null> {
-    const d = event.data;
-    const row = await this.lock(client, event);
-    if (row.order_known) return null; // business key: this order is already known
-    const updated = await paymentStore.update(client, row.id, {
-      user_id: d.userId,
-      amount_cents: d.total.amount,
-      currency: d.total.currency,
-      method: d.payment?.method ?? null,
-      token: d.payment?.token ?? null,
-      order_known: true,
-      correlation_id: event.metadata.correlationId,
+  onOrderCreated(client: PoolClient, event: ContractEvent<'order.created'>) {
+    return this.onPayment(client, event, async (row) => {
+      const d = event.data;
+      if (row.order_known) return null; // business key: this order is already known
+      const updated = await paymentStore.update(client, row.id, {
+        user_id: d.userId,
+        amount_cents: d.total.amount,
+        currency: d.total.currency,
+        method: d.payment?.method ?? null,
+        token: d.payment?.token ?? null,
+        order_known: true,
+        correlation_id: event.metadata.correlationId,
+      });
+      return this.deps.claims.advance(client, updated);
     });
-    return this.deps.claims.advance(client, updated);
   }
 
-  async onInventoryReserved(
-    client: PoolClient,
-    event: ContractEvent<'inventory.reserved'>,
-  ): Promise<FollowUp | null> {
-    const row = await this.lock(client, event);
-    if (row.reserved) return null;
-    return this.deps.claims.advance(
-      client,
-      await paymentStore.update(client, row.id, { reserved: true }),
-    );
+  onInventoryReserved(client: PoolClient, event: ContractEvent<'inventory.reserved'>) {
+    return this.onPayment(client, event, async (row) => {
+      if (row.reserved) return null;
+      return this.deps.claims.advance(
+        client,
+        await paymentStore.update(client, row.id, { reserved: true }),
+      );
+    });
   }
 
   onInventoryRejected(client: PoolClient, event: ContractEvent<'inventory.rejected'>) {
@@ -66,11 +66,12 @@ export class PaymentSaga {
    * charge, closes the payment first (so it is never charged later) and answers payment.failed.
    * A charge still in flight is left to the reconciler, which publishes its outcome.
    */
-  async onPaymentOverdue(
-    client: PoolClient,
-    event: ContractEvent<'order.payment.overdue'>,
-  ): Promise<FollowUp | null> {
-    let row = await this.lock(client, event);
+  onPaymentOverdue(client: PoolClient, event: ContractEvent<'order.payment.overdue'>) {
+    return this.onPayment(client, event, (row) => this.answerOverdue(client, row));
+  }
+
+  private async answerOverdue(client: PoolClient, locked: PaymentRow): Promise<FollowUp | null> {
+    let row = locked;
     switch (row.status) {
       case 'COMPLETED':
       case 'PARTIALLY_REFUNDED':
@@ -114,26 +115,37 @@ export class PaymentSaga {
   }
 
   /** The order will not be fulfilled: nothing is charged any more, a charge goes back. */
-  private async close(
+  private close(
     client: PoolClient,
     event: EventEnvelope<{ orderId: string }>,
     closed: OrderClosed,
   ): Promise<FollowUp | null> {
-    const row = await this.lock(client, event);
-    if (row.order_closed) return null;
-    return this.deps.claims.advance(
-      client,
-      await paymentStore.update(client, row.id, { order_closed: closed }),
-    );
+    return this.onPayment(client, event, async (row) => {
+      if (row.order_closed) return null;
+      return this.deps.claims.advance(
+        client,
+        await paymentStore.update(client, row.id, { order_closed: closed }),
+      );
+    });
   }
 
-  /** The payment of the event's order (created by the first event about it), locked. */
-  private lock(client: PoolClient, event: EventEnvelope<{ orderId: string }>): Promise<PaymentRow> {
-    return paymentStore.lockForOrder(
+  /**
+   * Runs `handle` on the payment of the event's order (created by the first event about it),
+   * locked, then anchors what it changed in the same transaction.
+   */
+  private async onPayment(
+    client: PoolClient,
+    event: EventEnvelope<{ orderId: string }>,
+    handle: (row: PaymentRow) => Promise<FollowUp | null>,
+  ): Promise<FollowUp | null> {
+    const row = await paymentStore.lockForOrder(
       client,
       event.data.orderId,
       randomUUID(),
       event.metadata.correlationId,
     );
+    const followUp = await handle(row);
+    await anchorPayment(this.deps.anchor, client, row.id);
+    return followUp;
   }
 }

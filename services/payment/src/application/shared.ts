@@ -1,3 +1,5 @@
+import type { PoolClient } from 'pg';
+import type { AnchorPromise, AnchorSink } from '@ecom/common/anchoring';
 import type { Money } from '@ecom/common/events';
 import type { PaymentRow } from '../store/payment-store';
 
@@ -6,7 +8,7 @@ import type { PaymentRow } from '../store/payment-store';
  * most once per idempotency key: (1) claim the attempt or refund in a transaction (row
  * locked, state guarded, payment.initiated in the outbox: claims.ts), (2) call the gateway
  * outside any transaction, (3) record the result in a transaction guarded by "still PENDING"
- * (events and anchor request with it: gateway-calls.ts).
+ * (events and anchored entries with it: gateway-calls.ts).
  */
 
 /** A charge claimed in the database, to be sent to the gateway after the claim commits. */
@@ -48,3 +50,17 @@ export const amountOf = (row: PaymentRow): Money => ({
   amount: cents(row.amount_cents),
   currency: currencyOf(row),
 });
+
+/**
+ * Writes the payment's anchored entries for what the caller's transaction changed (call it last
+ * in every transaction that writes a payment, its attempts or refunds); the newest entry's
+ * signed promise, null when nothing changed or anchoring is off.
+ */
+export async function anchorPayment(
+  anchor: AnchorSink,
+  client: PoolClient,
+  paymentId: string,
+): Promise<AnchorPromise | null> {
+  const promises = await anchor.record(client, { recordType: 'payment', recordId: paymentId });
+  return promises[promises.length - 1] ?? null;
+}

@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { anchoringOperations } from '@ecom/common/anchoring/api';
+import { anchorPromiseSchema, anchoringOperations } from '@ecom/common/anchoring/api';
 import { defineApi, moneySchema, pageQueryKeys, type ResponseSpec } from '@ecom/common/http';
 import { PAYMENT_STATUSES } from '../domain/payment-rules';
 
@@ -66,6 +66,10 @@ export const paymentSchema = Joi.object({
   updatedAt: timestamp,
 }).label('Payment');
 
+const promise = nullable(anchorPromiseSchema).description(
+  "Signed with the payment service's anchoring key when the outcome was recorded (null when anchoring is off): keep it to prove later what was promised (docs/verification.md §4)",
+);
+
 const thePayment: ResponseSpec = { status: 200, description: 'The payment', schema: paymentSchema };
 
 export const paymentApi = defineApi({
@@ -78,8 +82,8 @@ export const paymentApi = defineApi({
       path: '/api/payments/initiate',
       summary: 'Pay an order placed without payment details (owner only, once it is reserved)',
       description:
-        '402 PAYMENT_DECLINED (details: paymentId, code, retryable: true) when the card is ' +
-        'declined: the order keeps waiting and another card may be tried.',
+        '402 PAYMENT_DECLINED (details: paymentId, code, retryable: true, anchorPromise) when ' +
+        'the card is declined: the order keeps waiting and another card may be tried.',
       access: 'user',
       body: initiateBody,
       idempotent: true,
@@ -87,7 +91,7 @@ export const paymentApi = defineApi({
       response: {
         status: 201,
         description: 'The payment, COMPLETED (a replay: header Idempotent-Replayed)',
-        schema: paymentSchema,
+        schema: paymentSchema.keys({ anchorPromise: promise }).label('InitiatedPayment'),
       },
       errors: {
         404: 'No payment due for this order of yours',
@@ -144,7 +148,11 @@ export const paymentApi = defineApi({
       response: {
         status: 201,
         description: 'The refund and the payment after it (a replay: header Idempotent-Replayed)',
-        schema: Joi.object({ refund: refundSchema, payment: paymentSchema }).label('RefundResult'),
+        schema: Joi.object({
+          refund: refundSchema,
+          payment: paymentSchema,
+          anchorPromise: promise,
+        }).label('RefundResult'),
       },
       errors: {
         409: 'Nothing charged, or already fully refunded',

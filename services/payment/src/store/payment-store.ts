@@ -124,37 +124,6 @@ const PATCHABLE = new Set([
   'correlation_id',
 ]);
 
-/**
- * What is anchored for a completed payment or a refund. Built only from rows that do not change
- * after the event (payment identity and amount, the successful attempt, the refund row), so
- * the same function builds it when queuing and rebuilds it when verifying.
- */
-export type PaymentAnchorPayload =
-  | {
-      paymentId: string;
-      orderId: string;
-      userId: string | null;
-      status: 'COMPLETED';
-      amount: { amount: number; currency: string };
-      chargeId: string | null;
-      attempt: number;
-    }
-  | {
-      paymentId: string;
-      orderId: string;
-      userId: string | null;
-      refundId: string;
-      status: 'REFUNDED' | 'PARTIALLY_REFUNDED';
-      amount: { amount: number; currency: string };
-      /** Succeeded refunds of the payment up to and including this one. */
-      refundedTotal: { amount: number; currency: string };
-      cause: string;
-      gatewayRefundId: string | null;
-    };
-
-/** sourceId of the anchor record of a payment's completion (refunds use the refund id). */
-export const completedSourceId = (paymentId: string) => `${paymentId}:completed`;
-
 /** SQL for payments, attempts and refunds. Parameterised queries only. */
 export const paymentStore = {
   /**
@@ -337,76 +306,6 @@ export const paymentStore = {
   /** The refunds of the given payments, oldest first. */
   refundsOf(db: Queryable, paymentIds: string[]): Promise<RefundRow[]> {
     return rowsOfPayments<RefundRow>(db, 'refunds', 'created_at, id', paymentIds);
-  },
-
-  /** The anchored payload of a record, as the tables hold it now (null when gone). */
-  async anchorPayload(
-    db: Queryable,
-    ref: { recordId: string; sourceId: string },
-  ): Promise<PaymentAnchorPayload | null> {
-    if (ref.sourceId === completedSourceId(ref.recordId)) {
-      const { rows } = await db.query<{
-        id: string;
-        order_id: string;
-        user_id: string | null;
-        amount_cents: string;
-        currency: string;
-        charge_id: string | null;
-        attempt: number;
-      }>(
-        `SELECT p.id, p.order_id, p.user_id, p.amount_cents, p.currency, p.charge_id, a.attempt
-           FROM payments p JOIN payment_attempts a ON a.payment_id = p.id AND a.status = 'SUCCEEDED'
-          WHERE p.id::text = $1 ORDER BY a.attempt LIMIT 1`,
-        [ref.recordId],
-      );
-      const r = rows[0];
-      if (!r) return null;
-      return {
-        paymentId: r.id,
-        orderId: r.order_id,
-        userId: r.user_id,
-        status: 'COMPLETED',
-        amount: { amount: Number(r.amount_cents), currency: r.currency.trim() },
-        chargeId: r.charge_id,
-        attempt: r.attempt,
-      };
-    }
-    const { rows } = await db.query<{
-      id: string;
-      payment_id: string;
-      order_id: string;
-      user_id: string | null;
-      paid_cents: string;
-      amount_cents: string;
-      currency: string;
-      cause: string;
-      gateway_refund_id: string | null;
-      refunded_cents: string;
-    }>(
-      `SELECT r.id, r.payment_id, p.order_id, p.user_id, p.amount_cents AS paid_cents, r.amount_cents,
-              r.currency, r.cause, r.gateway_refund_id,
-              (SELECT COALESCE(sum(e.amount_cents), 0) FROM refunds e
-                WHERE e.payment_id = r.payment_id AND e.status = 'SUCCEEDED'
-                  AND (e.completed_at, e.id) <= (r.completed_at, r.id)) AS refunded_cents
-         FROM refunds r JOIN payments p ON p.id = r.payment_id
-        WHERE r.id::text = $1 AND r.payment_id::text = $2 AND r.status = 'SUCCEEDED'`,
-      [ref.sourceId, ref.recordId],
-    );
-    const r = rows[0];
-    if (!r) return null;
-    const currency = r.currency.trim();
-    const refunded = Number(r.refunded_cents);
-    return {
-      paymentId: r.payment_id,
-      orderId: r.order_id,
-      userId: r.user_id,
-      refundId: r.id,
-      status: refunded >= Number(r.paid_cents) ? 'REFUNDED' : 'PARTIALLY_REFUNDED',
-      amount: { amount: Number(r.amount_cents), currency },
-      refundedTotal: { amount: refunded, currency },
-      cause: r.cause,
-      gatewayRefundId: r.gateway_refund_id,
-    };
   },
 
   /** Owners of the given payments (ids that are not payments are left out). */
