@@ -16,10 +16,16 @@ jest.setTimeout(240_000);
 const api = gatewayClient(gateway);
 
 interface Anchors {
+  status: string;
   records: {
     sourceId: string;
     status: string;
-    receipt: { txHash: string | null; root: string | null; blockNumber: number | null };
+    receipt: {
+      txHash: string | null;
+      root: string | null;
+      blockNumber: number | null;
+      leaf: string;
+    };
   }[];
 }
 
@@ -68,14 +74,15 @@ describe('platform restart with the same data dir: anchors verify again on the f
     expect(order.status).toBe(201);
     const anchored = (r: { status: number; body: Anchors }) =>
       r.status === 200 &&
-      r.body.records.length >= 2 &&
+      r.body.records.length >= 3 &&
       r.body.records.every((x) => x.status === 'VERIFIED');
     const before = await until(
       () => api<Anchors>('GET', `/api/blockchain/order/${order.body.id}`, undefined, token),
       anchored,
       60_000,
     );
-    expect(before.body.records.map((r) => r.status)).toEqual(['VERIFIED', 'VERIFIED']);
+    // The creation, PAYMENT_PROCESSING, CONFIRMED: one chained entry each.
+    expect(before.body.records.map((r) => r.status)).toEqual(['VERIFIED', 'VERIFIED', 'VERIFIED']);
 
     await platform!.stop();
     platform = undefined;
@@ -90,11 +97,16 @@ describe('platform restart with the same data dir: anchors verify again on the f
       60_000,
     );
     expect(after.status).toBe(200);
-    // The same records (same history rows), anchored again in new transactions on the new chain.
+    // The same entries (same leaves, so the promises given still hold), anchored again in new
+    // transactions: a new log on the fresh chain, starting from a zero previous root.
     expect(after.body.records.map((r) => r.sourceId)).toEqual(
       before.body.records.map((r) => r.sourceId),
     );
-    expect(after.body.records.map((r) => r.status)).toEqual(['VERIFIED', 'VERIFIED']);
+    expect(after.body.records.map((r) => r.receipt.leaf)).toEqual(
+      before.body.records.map((r) => r.receipt.leaf),
+    );
+    expect(after.body.status).toBe('VERIFIED');
+    expect(after.body.records.map((r) => r.status)).toEqual(['VERIFIED', 'VERIFIED', 'VERIFIED']);
     for (const [i, r] of after.body.records.entries()) {
       expect(r.receipt.txHash).not.toBe(before.body.records[i]!.receipt.txHash);
     }

@@ -93,11 +93,19 @@ describe('platform smoke test: the full flow through the gateway', () => {
       () => api<Anchors>('GET', `/api/blockchain/order/${order.body.id}`, undefined, token),
       (r) =>
         r.status === 200 &&
-        r.body.records.length >= 2 &&
+        r.body.records.length >= 3 &&
         r.body.records.every((x) => x.status === 'VERIFIED'),
     );
     expect(anchors.status).toBe(200);
-    expect(anchors.body.records.map((r) => r.status)).toEqual(['VERIFIED', 'VERIFIED']);
+    // The creation, PAYMENT_PROCESSING, CONFIRMED: one chained entry each.
+    expect(anchors.body.records.map((r) => r.status)).toEqual(['VERIFIED', 'VERIFIED', 'VERIFIED']);
+    // The public log answers anyone through the gateway, no token.
+    const log = await api<{ anchorer: string; chainId: number }>(
+      'GET',
+      '/api/blockchain/order/log/info',
+    );
+    expect(log.status).toBe(200);
+    expect(log.body).toMatchObject({ chainId: 31337, anchorer: expect.stringMatching(/^0x/) });
     const txHash = anchors.body.records[1]!.receipt.txHash!;
     expect(txHash).toMatch(/^0x[0-9a-f]{64}$/);
     const verified = await api<Anchors & { service: string }>(
