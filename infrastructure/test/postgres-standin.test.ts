@@ -148,6 +148,8 @@ describe('PGlite stand-in over the wire', () => {
       subscribe: async () => undefined,
       health: async () => undefined,
       close: async () => undefined,
+      listDeadLetters: async () => [],
+      replayDeadLetters: async () => ({ replayed: 0, skipped: 0 }),
     };
     const logger = createLogger('outbox-test', 'silent');
     const committed = Array.from({ length: 12 }, (_, i) =>

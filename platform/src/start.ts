@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { createEventBus, type EventBus } from '@ecom/common/bus';
+import Joi from 'joi';
+import { createEventBus, type EventBus, type EventBusConfig } from '@ecom/common/bus';
+import { busConfigKeys, loadConfig } from '@ecom/common/config';
 import { createLogger, type Logger } from '@ecom/common/logging';
 import { startChain, type ChainEndpoint } from './chain';
 import { dataDir, ensureDataDir, resetDataDir } from './data-dir';
@@ -94,10 +96,12 @@ export async function startPlatform(options: StartPlatformOptions = {}): Promise
     );
 
     const busKind = chooseBus(env);
-    const bus: EventBus = createEventBus(
-      { EVENT_BUS: busKind, REDIS_URL: env.REDIS_URL, AMQP_URL: env.AMQP_URL },
-      { service: 'platform', logger },
-    );
+    // The one bus of the launcher takes the services' bus variables (retry budget, queue type).
+    const busConfig = loadConfig(Joi.object<EventBusConfig>(busConfigKeys), {
+      ...env,
+      EVENT_BUS: busKind,
+    });
+    const bus: EventBus = createEventBus(busConfig, { service: 'platform', logger });
     stops.push({ name: 'event bus', stop: () => bus.close() });
 
     const fleet = await startFleet({

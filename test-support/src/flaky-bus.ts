@@ -1,5 +1,6 @@
 import {
   InMemoryEventBus,
+  type DeadLetterSelection,
   type EventBus,
   type EventEnvelope,
   type SubscribeOptions,
@@ -35,5 +36,13 @@ export class FlakyBus implements EventBus {
 
   close(): Promise<void> {
     return this.inner.close();
+  }
+
+  listDeadLetters(group: string) {
+    return this.inner.listDeadLetters(group);
+  }
+
+  replayDeadLetters(group: string, select?: DeadLetterSelection) {
+    return this.inner.replayDeadLetters(group, select);
   }
 }

@@ -1,8 +1,16 @@
 import { createLogger, type Logger } from '../logging/logger';
 import { parseEnvelope, type EventEnvelope } from './envelope';
 import { dispatchDelivery, InFlight } from './dispatch';
-import { DEFAULT_RETRY_POLICY, retryDelayMs } from './types';
-import type { DeadLetter, EventBus, RetryPolicy, SubscribeOptions } from './types';
+import { randomUUID } from 'node:crypto';
+import { DEFAULT_RETRY_POLICY, retryDelayMs, selectsDeadLetter } from './types';
+import type {
+  DeadLetter,
+  DeadLetterSelection,
+  EventBus,
+  ReplayResult,
+  RetryPolicy,
+  SubscribeOptions,
+} from './types';
 
 interface Subscription extends SubscribeOptions {
   types: Set<string>;
@@ -62,6 +70,27 @@ export class InMemoryEventBus implements EventBus {
     for (const immediate of this.immediates) clearImmediate(immediate);
     this.immediates.clear();
     await this.inFlight.drain();
+  }
+
+  async listDeadLetters(group: string): Promise<DeadLetter[]> {
+    return this.deadLetters.filter((d) => d.group === group);
+  }
+
+  async replayDeadLetters(group: string, select: DeadLetterSelection = {}): Promise<ReplayResult> {
+    const result: ReplayResult = { replayed: 0, skipped: 0 };
+    const subs = this.subscriptions.filter((s) => s.group === group);
+    for (const letter of [...this.deadLetters]) {
+      if (letter.group !== group || !selectsDeadLetter(select, letter)) continue;
+      if (!letter.event || !subs.length) {
+        result.skipped++;
+        continue;
+      }
+      this.deadLetters.splice(this.deadLetters.indexOf(letter), 1);
+      const raw = JSON.stringify(letter.event);
+      for (const sub of subs) this.schedule(sub, raw, 1, 0);
+      result.replayed++;
+    }
+    return result;
   }
 
   /** Resolves when nothing is scheduled or running (tests wait on it). */
@@ -129,6 +158,7 @@ export class InMemoryEventBus implements EventBus {
     const { group } = sub;
     this.logger.error('event dead-lettered', { group, reason, attempts, eventId: event?.eventId });
     const deadLetter: DeadLetter = {
+      id: randomUUID(),
       group,
       reason,
       attempts,

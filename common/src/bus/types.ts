@@ -43,18 +43,43 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
+/**
+ * A retry budget measured in minutes: a store or broker that is down for a while is a delay,
+ * not a dead letter. 30 deliveries, the delay doubling from 250 ms to a 30 s cap: about 11
+ * minutes between the first delivery and the dead letter (retryBudgetMs).
+ */
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {
-  maxAttempts: 5,
-  baseDelayMs: 200,
-  maxDelayMs: 10000,
+  maxAttempts: 30,
+  baseDelayMs: 250,
+  maxDelayMs: 30_000,
 };
 
-/** Increasing delay before attempt `attempt + 1`. */
-export function retryDelayMs(policy: RetryPolicy, attempt: number): number {
+/** The longest delay before attempt `attempt + 1`: doubling from baseDelayMs, capped at maxDelayMs. */
+export function backoffCeilingMs(policy: RetryPolicy, attempt: number): number {
   return Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1));
 }
 
+/**
+ * The delay before attempt `attempt + 1`: half the ceiling plus a random share of the other
+ * half ("equal jitter"), so consumers that failed together (a store that went down under all
+ * of them) do not all come back at the same instant.
+ */
+export function retryDelayMs(policy: RetryPolicy, attempt: number, random = Math.random): number {
+  const ceiling = backoffCeilingMs(policy, attempt);
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+
+/** The longest time a message can spend being retried before it is dead-lettered. */
+export function retryBudgetMs(policy: RetryPolicy): number {
+  let total = 0;
+  for (let attempt = 1; attempt < policy.maxAttempts; attempt++)
+    total += backoffCeilingMs(policy, attempt);
+  return total;
+}
+
 export interface DeadLetter {
+  /** Names the dead letter for a replay (adapter-specific: a stream entry id, a uuid). */
+  id: string;
   group: string;
   reason: string;
   attempts: number;
@@ -62,6 +87,19 @@ export interface DeadLetter {
   event?: EventEnvelope;
   raw?: string;
   deadAt: string;
+}
+
+/** Which dead letters of a group a replay takes: all, those with these ids, or of one type. */
+export interface DeadLetterSelection {
+  ids?: string[];
+  eventType?: string;
+}
+
+export interface ReplayResult {
+  /** Sent back to be handled again, each as a first delivery. */
+  replayed: number;
+  /** Selected but not replayable (not a valid envelope): they stay dead letters. */
+  skipped: number;
 }
 
 /**
@@ -76,4 +114,19 @@ export interface EventBus {
   health(): Promise<void>;
   /** Stops consuming, waits for in-flight handlers, closes connections. */
   close(): Promise<void>;
+  /** The dead letters of a consumer group, oldest first, left where they are. */
+  listDeadLetters(group: string): Promise<DeadLetter[]>;
+  /**
+   * Sends the selected dead letters of `group` back to be handled again, as first deliveries
+   * with a fresh retry budget, and removes them from the dead letters. The consumer's
+   * idempotency absorbs an event that was in fact handled.
+   */
+  replayDeadLetters(group: string, select?: DeadLetterSelection): Promise<ReplayResult>;
+}
+
+/** Whether a dead letter is among those `select` names. */
+export function selectsDeadLetter(select: DeadLetterSelection, letter: DeadLetter): boolean {
+  if (select.ids && !select.ids.includes(letter.id)) return false;
+  if (select.eventType && letter.event?.eventType !== select.eventType) return false;
+  return true;
 }

@@ -75,6 +75,16 @@ export const busConfigKeys = {
       is: 'rabbitmq',
       then: Joi.required(),
     }),
+  // The retry budget of a failed event before it is dead-lettered (defaults: about 11 minutes).
+  EVENT_RETRY_ATTEMPTS: Joi.number().integer().min(1).max(1000).default(30),
+  EVENT_RETRY_BASE_DELAY_MS: Joi.number().integer().min(1).max(600_000).default(250),
+  EVENT_RETRY_MAX_DELAY_MS: Joi.number()
+    .integer()
+    .min(Joi.ref('EVENT_RETRY_BASE_DELAY_MS'))
+    .max(3_600_000)
+    .default(30_000),
+  // Quorum queues replicate and fsync (RabbitMQ's advice for data safety); classic for old brokers.
+  RABBITMQ_QUEUE_TYPE: Joi.string().valid('quorum', 'classic').default('quorum'),
 };
 
 /** An http(s) URL: another service's address. */

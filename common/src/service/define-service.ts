@@ -10,6 +10,18 @@ import type { HealthCheck } from '../health/health-router';
 import { createServiceApp } from '../http/create-app';
 import { closeHttpServer, listenHttp } from '../lifecycle/listen';
 import { createLogger, type Logger } from '../logging/logger';
+import { jwtVerifyOptionsFromConfig, type JwtVerifyConfig } from '../auth/config';
+import type { JwtVerifyOptions } from '../auth/jwt';
+import { deadLetterRoutes } from './dead-letters';
+
+/** The token verification the configuration sets, if it sets one (the admin routes need it). */
+function verifyOptions(config: unknown): JwtVerifyOptions | null {
+  try {
+    return jwtVerifyOptionsFromConfig(config as JwtVerifyConfig);
+  } catch {
+    return null;
+  }
+}
 
 /** What every service's configuration carries (baseConfigKeys + busConfigKeys). */
 export interface ServiceBaseConfig extends Partial<EventBusConfig> {
@@ -194,6 +206,12 @@ export function defineService<C extends ServiceBaseConfig, O = Record<string, ne
             bodyLimit: config.BODY_LIMIT,
           });
           for (const router of parts.routers ?? []) built.app.use(router);
+          const jwt = verifyOptions(config);
+          if (usesBus && parts.consumers?.length && jwt) {
+            built.app.use(
+              deadLetterRoutes({ service: definition.name, group: definition.name, bus, jwt }),
+            );
+          }
           app = built.finish();
           listener = app;
         }

@@ -1,2 +1,3 @@
 export * from './define-service';
 export * from './run-service';
+export * from './dead-letters';

@@ -170,6 +170,62 @@ export function busContract(
     ]);
   });
 
+  it('lists dead letters by id and replays them to their group as first deliveries: by id, by type, all; an invalid one stays', async () => {
+    const [typeA, typeB] = [eventType(), eventType()];
+    const group = `replay${letters(4)}`;
+    const consumer = bus('consumer');
+    let storeUp = false;
+    const handled: { id: string; attempt: number }[] = [];
+    await consumer.subscribe({
+      group,
+      eventTypes: [typeA, typeB],
+      handler: async (event, { attempt }) => {
+        if (!storeUp) throw new Error('store unreachable');
+        handled.push({ id: event.eventId, attempt });
+      },
+    });
+    const publisher = bus('publisher');
+    const [a1, a2, b1] = [
+      createEvent('publisher', typeA, { n: 1 }),
+      createEvent('publisher', typeA, { n: 2 }),
+      createEvent('publisher', typeB, { n: 3 }),
+    ];
+    for (const event of [a1, a2, b1]) await publisher.publish(event);
+    await target.publishRaw(publisher, '{not json', typeA);
+    const dead = await eventually(
+      async () => {
+        const letters = await consumer.listDeadLetters(group);
+        return letters.length === 4 ? letters : undefined;
+      },
+      { what: 'four dead letters', timeoutMs: 15_000 },
+    );
+    expect(new Set(dead.map((d) => d.id)).size).toBe(4);
+    storeUp = true;
+
+    const a1Letter = dead.find((d) => d.event?.eventId === a1.eventId)!;
+    expect(await consumer.replayDeadLetters(group, { ids: [a1Letter.id] })).toEqual({
+      replayed: 1,
+      skipped: 0,
+    });
+    await waitFor(() => handled.length === 1, 'the replay by id');
+    expect(await consumer.replayDeadLetters(group, { eventType: typeB })).toEqual({
+      replayed: 1,
+      skipped: 0,
+    });
+    await waitFor(() => handled.length === 2, 'the replay by type');
+    expect(await consumer.replayDeadLetters(group)).toEqual({ replayed: 1, skipped: 1 });
+    await waitFor(() => handled.length === 3, 'the replay of all');
+    await sleep(100);
+    // Each handled once, as a first delivery (a fresh retry budget), in the order replayed.
+    expect(handled).toEqual([
+      { id: a1.eventId, attempt: 1 },
+      { id: b1.eventId, attempt: 1 },
+      { id: a2.eventId, attempt: 1 },
+    ]);
+    const left = await consumer.listDeadLetters(group);
+    expect(left.map((d) => d.raw)).toEqual(['{not json']);
+  });
+
   it('absorbs duplicate deliveries with the idempotent consumer helper', async () => {
     const type = eventType();
     const group = `dup${letters(4)}`;

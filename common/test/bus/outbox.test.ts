@@ -33,6 +33,12 @@ class RecordingBus implements EventBus {
   async subscribe(): Promise<void> {}
   async health(): Promise<void> {}
   async close(): Promise<void> {}
+  async listDeadLetters() {
+    return [];
+  }
+  async replayDeadLetters() {
+    return { replayed: 0, skipped: 0 };
+  }
 }
 
 describeIfServer('postgres', 'transactional outbox and idempotent consumer (PostgreSQL)', () => {

@@ -3,7 +3,9 @@ import { promisify } from 'node:util';
 import amqp from 'amqplib';
 import { describeIfServer } from '@ecom/infrastructure/testing';
 import { RabbitMqEventBus } from '@ecom/common/bus/rabbitmq';
+import { createEvent } from '@ecom/common/bus';
 import { createLogger } from '@ecom/common/logging';
+import { eventually } from '@ecom/test-support';
 import { busContract, letters } from './contract';
 
 const run = promisify(execFile);
@@ -50,7 +52,7 @@ describeIfServer('amqp', 'event bus contract: RabbitMQ', (url) => {
 
   busContract({ durable: true }, async () => ({
     createBus: (service, retry) => new RabbitMqEventBus({ url, service, logger, retry, prefix }),
-    deadLetters: (bus, group) => (bus as RabbitMqEventBus).readDeadLetters(group),
+    deadLetters: (bus, group) => (bus as RabbitMqEventBus).listDeadLetters(group),
     publishRaw: (bus, raw, eventType) => (bus as RabbitMqEventBus).publishRaw(raw, eventType),
     async killConnections(service) {
       const killed = await closeConnectionsNamed(`${prefix}:${service}`);
@@ -58,4 +60,108 @@ describeIfServer('amqp', 'event bus contract: RabbitMQ', (url) => {
     },
     async cleanup() {},
   }));
+});
+
+describeIfServer('amqp', 'RabbitMQ queues and dead letters', (url) => {
+  const prefix = `test-rmq-${letters(6)}`;
+  const buses: RabbitMqEventBus[] = [];
+  const warnings: string[] = [];
+  const watched = createLogger('bus-rabbitmq', 'silent');
+  const warn = watched.warn.bind(watched);
+  watched.warn = ((message: string, meta?: unknown) => {
+    warnings.push(message);
+    return warn(message, meta as Record<string, unknown>);
+  }) as typeof watched.warn;
+  const bus = (queueType?: 'quorum' | 'classic') => {
+    const created = new RabbitMqEventBus({
+      url,
+      service: 'rmq',
+      logger: watched,
+      prefix,
+      queueType,
+      retry: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 80 },
+    });
+    buses.push(created);
+    return created;
+  };
+  const queueTypes = async () =>
+    Object.fromEntries(
+      (await rabbitmqctl('list_queues', 'name', 'type', '--no-table-headers', '--quiet'))
+        .split('\n')
+        .filter((l) => l.startsWith(`${prefix}.`))
+        .map((l) => l.trim().split(/\s+/)),
+    );
+  afterAll(async () => {
+    await Promise.all(buses.map((b) => b.close()));
+    await deleteTopology(url, prefix);
+  });
+
+  it('declares the group, retry and dead-letter queues as quorum queues by default', async () => {
+    await bus().subscribe({ group: 'quorum', eventTypes: ['q.created'], handler: async () => {} });
+    const types = await queueTypes();
+    const ours = Object.entries(types).filter(([name]) => name.startsWith(`${prefix}.quorum`));
+    expect(ours.length).toBeGreaterThanOrEqual(3);
+    expect(ours.map(([name]) => name)).toEqual(
+      expect.arrayContaining([
+        `${prefix}.quorum`,
+        `${prefix}.quorum.dead-letter`,
+        `${prefix}.quorum.retry.20`,
+      ]),
+    );
+    for (const [, type] of ours) expect(type).toBe('quorum');
+  });
+
+  it('keeps a queue that exists as classic (an earlier version declared it), with a warning, and consumes from it', async () => {
+    const conn = await amqp.connect(url);
+    const channel = await conn.createChannel();
+    await channel.assertQueue(`${prefix}.legacy`, { durable: true });
+    await conn.close();
+    const consumer = bus();
+    const got: string[] = [];
+    await consumer.subscribe({
+      group: 'legacy',
+      eventTypes: ['legacy.created'],
+      handler: async (e) => void got.push(e.eventId),
+    });
+    const event = createEvent('test', 'legacy.created', {});
+    await consumer.publish(event);
+    await eventually(() => got.length === 1, { what: 'delivered through the classic queue' });
+    expect(got).toEqual([event.eventId]);
+    expect((await queueTypes())[`${prefix}.legacy`]).toBe('classic');
+    expect(warnings).toContain('RabbitMQ queue exists with another type; kept as it is');
+  });
+
+  it('dead-letters with the event type as x-original-routing-key after retry hops, and replays it to the group', async () => {
+    const consumer = bus();
+    let failing = true;
+    const handled: string[] = [];
+    await consumer.subscribe({
+      group: 'hops',
+      eventTypes: ['hops.created'],
+      handler: async (e) => {
+        if (failing) throw new Error('down');
+        handled.push(e.eventId);
+      },
+    });
+    const event = createEvent('test', 'hops.created', {});
+    await consumer.publish(event);
+    const [letter] = await eventually(
+      async () => {
+        const l = await consumer.listDeadLetters('hops');
+        return l.length ? l : undefined;
+      },
+      { what: 'dead letter' },
+    );
+    expect(letter).toMatchObject({ attempts: 3, reason: 'down' });
+    // The raw message: the header a replay tool routes by names the event type, not the queue.
+    const conn = await amqp.connect(url);
+    const channel = await conn.createChannel();
+    const raw = await channel.get(`${prefix}.hops.dead-letter`, { noAck: false });
+    expect(raw && raw.properties.headers?.['x-original-routing-key']).toBe('hops.created');
+    await conn.close();
+    failing = false;
+    expect(await consumer.replayDeadLetters('hops')).toEqual({ replayed: 1, skipped: 0 });
+    await eventually(() => handled.length === 1, { what: 'replayed' });
+    expect(await consumer.listDeadLetters('hops')).toEqual([]);
+  });
 });

@@ -44,7 +44,7 @@ describeIfServer('redis', 'event bus contract: Redis Streams', (url) => {
   busContract({ durable: true }, async () => ({
     createBus: (service, retry) =>
       new RedisStreamsEventBus({ url, service, logger, retry, prefix, claimIdleMs: 2000 }),
-    deadLetters: (bus, group) => (bus as RedisStreamsEventBus).readDeadLetters(group),
+    deadLetters: (bus, group) => (bus as RedisStreamsEventBus).listDeadLetters(group),
     publishRaw: (bus, raw, eventType) => (bus as RedisStreamsEventBus).publishRaw(raw, eventType),
     async killConnections(service) {
       const killed = await killClients(admin, `${prefix}:${service}:`);

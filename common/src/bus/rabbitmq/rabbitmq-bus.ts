@@ -1,15 +1,24 @@
+import { randomUUID } from 'node:crypto';
 import amqp, {
   type Channel,
   type ChannelModel,
   type ConfirmChannel,
   type ConsumeMessage,
+  type GetMessage,
   type Options,
 } from 'amqplib';
 import { parseEnvelope, type EventEnvelope } from '../envelope';
 import { dispatchDelivery, InFlight } from '../dispatch';
 import { brokerSettings, type BrokerBusOptions } from '../broker';
-import { retryDelayMs } from '../types';
-import type { DeadLetter, EventBus, SubscribeOptions } from '../types';
+import { backoffCeilingMs, retryDelayMs } from '../types';
+import { selectsDeadLetter } from '../types';
+import type {
+  DeadLetter,
+  DeadLetterSelection,
+  EventBus,
+  ReplayResult,
+  SubscribeOptions,
+} from '../types';
 
 export interface RabbitMqEventBusOptions extends BrokerBusOptions {
   /** Names the connection (client property connection_name, shown by rabbitmqctl and the UI). */
@@ -20,6 +29,12 @@ export interface RabbitMqEventBusOptions extends BrokerBusOptions {
   prefetch?: number;
   /** Cap of the reconnection backoff (default 5 s). */
   reconnectMaxDelayMs?: number;
+  /**
+   * Type of the queues the adapter declares (default 'quorum': replicated, fsynced before the
+   * publish is confirmed, RabbitMQ's advice for data safety). A queue that already exists with
+   * another type is kept as it is, with a warning: a queue's type cannot change in place.
+   */
+  queueType?: 'quorum' | 'classic';
 }
 
 /** The attempt number travels with the message (retry queues keep headers). */
@@ -49,6 +64,7 @@ export class RabbitMqEventBus implements EventBus {
   private readonly settings: ReturnType<typeof brokerSettings>;
   private readonly prefetch: number;
   private readonly reconnectMaxDelayMs: number;
+  private readonly queueType: 'quorum' | 'classic';
   private readonly subscriptions: Subscription[] = [];
   private readonly inFlight = new InFlight();
   private conn?: ChannelModel;
@@ -61,6 +77,7 @@ export class RabbitMqEventBus implements EventBus {
     this.settings = brokerSettings(options);
     this.prefetch = options.prefetch ?? 16;
     this.reconnectMaxDelayMs = options.reconnectMaxDelayMs ?? 5000;
+    this.queueType = options.queueType ?? 'quorum';
     this.connecting = this.connectLoop();
   }
 
@@ -158,31 +175,77 @@ export class RabbitMqEventBus implements EventBus {
    * The dead letters of a group, oldest first, left in their queue (ops tools and tests):
    * read unacknowledged on a channel of their own, which returns them to the queue on close.
    */
-  async readDeadLetters(group: string): Promise<DeadLetter[]> {
+  async listDeadLetters(group: string): Promise<DeadLetter[]> {
+    const letters: DeadLetter[] = [];
+    await this.eachDeadLetter(group, async (letter) => {
+      letters.push(letter);
+      return false;
+    });
+    return letters;
+  }
+
+  /**
+   * Re-publishes the selected dead letters straight to the group's queue (only this group
+   * handles them again), as first deliveries, then removes them; publish before ack, so a crash
+   * in between duplicates a replay, never loses it.
+   */
+  async replayDeadLetters(group: string, select: DeadLetterSelection = {}): Promise<ReplayResult> {
+    const result: ReplayResult = { replayed: 0, skipped: 0 };
+    await this.eachDeadLetter(group, async (letter, msg) => {
+      if (!selectsDeadLetter(select, letter)) return false;
+      if (!letter.event) {
+        result.skipped++;
+        return false;
+      }
+      const kept = Object.fromEntries(
+        Object.entries(msg.properties.headers ?? {}).filter(
+          ([name]) => !name.startsWith('x-dead-') && name !== 'x-death' && name !== ATTEMPT_HEADER,
+        ),
+      );
+      await this.publishConfirmed('', this.queueName(group), msg.content, {
+        ...msg.properties,
+        persistent: true,
+        headers: { ...kept, 'x-replayed-at': new Date().toISOString() },
+      });
+      result.replayed++;
+      return true;
+    });
+    return result;
+  }
+
+  /**
+   * Walks a group's dead-letter queue on a channel of its own; `visit` answers whether to
+   * remove the message (ack). The others go back to the queue when the channel closes.
+   */
+  private async eachDeadLetter(
+    group: string,
+    visit: (letter: DeadLetter, msg: GetMessage) => Promise<boolean>,
+  ): Promise<void> {
     const conn = await this.whenConnected(Date.now() + this.settings.publishTimeoutMs);
     const channel = await conn.createChannel();
     channel.on('error', () => undefined);
-    const letters: DeadLetter[] = [];
     try {
-      await channel.assertQueue(this.deadLetterQueue(group), { durable: true });
-      for (;;) {
+      await this.declareQueue(conn, channel, this.deadLetterQueue(group));
+      for (let index = 0; ; index++) {
         const msg = await channel.get(this.deadLetterQueue(group), { noAck: false });
         if (!msg) break;
         const headers = msg.properties.headers ?? {};
         const raw = msg.content.toString();
         const parsed = parseEnvelope(raw);
-        letters.push({
+        const letter: DeadLetter = {
+          // Letters dead before ids were given are named by their message id.
+          id: String(headers['x-dead-id'] ?? msg.properties.messageId ?? `#${index}`),
           group: String(headers['x-dead-group'] ?? group),
           reason: String(headers['x-dead-reason'] ?? ''),
           attempts: Number(headers['x-attempts'] ?? 0),
           ...(parsed.ok ? { event: parsed.event } : { raw }),
           deadAt: String(headers['x-dead-at'] ?? ''),
-        });
+        };
+        if (await visit(letter, msg)) channel.ack(msg);
       }
     } finally {
       await channel.close().catch(() => undefined);
     }
-    return letters;
   }
 
   private async connectLoop(): Promise<void> {
@@ -312,21 +375,18 @@ export class RabbitMqEventBus implements EventBus {
     });
     await channel.prefetch(this.prefetch);
     await channel.assertExchange(this.exchange, 'topic', { durable: true });
-    await channel.assertQueue(sub.queue, { durable: true });
+    await this.declareQueue(conn, channel, sub.queue);
     for (const type of new Set(sub.eventTypes))
       await channel.bindQueue(sub.queue, this.exchange, type);
     for (const delay of this.retryDelays()) {
-      await channel.assertQueue(this.retryQueue(sub.group, delay), {
-        durable: true,
-        arguments: {
-          // Expired messages go back, through the default exchange, to the group's queue.
-          'x-message-ttl': delay,
-          'x-dead-letter-exchange': '',
-          'x-dead-letter-routing-key': sub.queue,
-        },
+      await this.declareQueue(conn, channel, this.retryQueue(sub.group, delay), {
+        // Expired messages go back, through the default exchange, to the group's queue.
+        'x-message-ttl': delay,
+        'x-dead-letter-exchange': '',
+        'x-dead-letter-routing-key': sub.queue,
       });
     }
-    await channel.assertQueue(this.deadLetterQueue(sub.group), { durable: true });
+    await this.declareQueue(conn, channel, this.deadLetterQueue(sub.group));
     const { consumerTag } = await channel.consume(
       sub.queue,
       (msg) => this.onMessage(sub, channel, msg),
@@ -338,10 +398,44 @@ export class RabbitMqEventBus implements EventBus {
     sub.consumerTag = consumerTag;
   }
 
+  /**
+   * Declares a durable queue of the configured type. A queue that exists with another type
+   * (declared by an earlier version, or by hand) would close the channel with
+   * PRECONDITION_FAILED, so the type is tried on a throwaway channel first and, if refused,
+   * the queue is declared as it already is.
+   */
+  private async declareQueue(
+    conn: ChannelModel,
+    channel: Channel,
+    queue: string,
+    args: Record<string, unknown> = {},
+  ): Promise<void> {
+    const typed = { ...args, 'x-queue-type': this.queueType };
+    const probe = await conn.createChannel();
+    probe.on('error', () => undefined);
+    try {
+      await probe.assertQueue(queue, { durable: true, arguments: typed });
+      await probe.close().catch(() => undefined);
+      await channel.assertQueue(queue, { durable: true, arguments: typed });
+    } catch (err) {
+      if ((err as { code?: number }).code !== 406) throw err;
+      this.options.logger.warn('RabbitMQ queue exists with another type; kept as it is', {
+        queue,
+        wanted: this.queueType,
+        error: (err as Error).message,
+      });
+      const other = this.queueType === 'quorum' ? 'classic' : 'quorum';
+      await channel.assertQueue(queue, {
+        durable: true,
+        arguments: { ...args, 'x-queue-type': other },
+      });
+    }
+  }
+
   private retryDelays(): number[] {
     const delays = new Set<number>();
     for (let attempt = 1; attempt < this.settings.policy.maxAttempts; attempt++)
-      delays.add(retryDelayMs(this.settings.policy, attempt));
+      delays.add(backoffCeilingMs(this.settings.policy, attempt));
     return [...delays];
   }
 
@@ -382,13 +476,16 @@ export class RabbitMqEventBus implements EventBus {
       await this.deadLetter(sub, msg, failure.reason, attempt);
     } else if (failure) {
       const { 'x-death': _death, ...kept } = headers;
+      // The queue of the delay's ceiling (its TTL bounds the wait); the message's own,
+      // jittered expiration is usually shorter.
       await this.publishConfirmed(
         '',
-        this.retryQueue(sub.group, retryDelayMs(policy, attempt)),
+        this.retryQueue(sub.group, backoffCeilingMs(policy, attempt)),
         msg.content,
         {
           ...msg.properties,
           persistent: true,
+          expiration: String(retryDelayMs(policy, attempt)),
           headers: { ...kept, [ATTEMPT_HEADER]: attempt + 1 },
         },
       );
@@ -411,11 +508,13 @@ export class RabbitMqEventBus implements EventBus {
     const { 'x-death': _death, ...kept } = msg.properties.headers ?? {};
     const parsed = parseEnvelope(msg.content.toString());
     const deadAt = new Date().toISOString();
+    const id = randomUUID();
     await this.publishConfirmed('', this.deadLetterQueue(sub.group), msg.content, {
       ...msg.properties,
       persistent: true,
       headers: {
         ...kept,
+        'x-dead-id': id,
         'x-dead-reason': reason.slice(0, 2000),
         'x-dead-group': sub.group,
         'x-attempts': attempts,
@@ -426,6 +525,7 @@ export class RabbitMqEventBus implements EventBus {
       },
     });
     sub.onDeadLetter?.({
+      id,
       group: sub.group,
       reason,
       attempts,

@@ -4,8 +4,14 @@ import Redis from 'ioredis';
 import { parseEnvelope, type EventEnvelope } from '../envelope';
 import { dispatchDelivery, InFlight } from '../dispatch';
 import { brokerSettings, type BrokerBusOptions } from '../broker';
-import { retryDelayMs } from '../types';
-import type { DeadLetter, EventBus, SubscribeOptions } from '../types';
+import { retryDelayMs, selectsDeadLetter } from '../types';
+import type {
+  DeadLetter,
+  DeadLetterSelection,
+  EventBus,
+  ReplayResult,
+  SubscribeOptions,
+} from '../types';
 
 export interface RedisStreamsEventBusOptions extends BrokerBusOptions {
   /** Names the connections (CLIENT LIST) and the consumers of this instance. */
@@ -63,7 +69,8 @@ export class RedisStreamsEventBus implements EventBus {
   constructor(private readonly options: RedisStreamsEventBusOptions) {
     this.settings = brokerSettings(options);
     this.concurrency = options.concurrency ?? 16;
-    this.claimIdleMs = options.claimIdleMs ?? 30_000;
+    // Longer than the longest retry delay: an entry waiting for its retry is not a dead consumer's.
+    this.claimIdleMs = options.claimIdleMs ?? Math.max(30_000, 2 * this.settings.policy.maxDelayMs);
     this.maxLen = options.maxLen ?? 100_000;
     this.consumer = `${options.service}:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     // Auto-pipelining batches the XADDs and XACKs issued in one tick into one round trip.
@@ -171,19 +178,56 @@ export class RedisStreamsEventBus implements EventBus {
     this.commands.disconnect();
   }
 
-  /** The dead letters of a group, oldest first (ops tools and tests). */
-  async readDeadLetters(group: string): Promise<DeadLetter[]> {
+  /** The dead letters of a group, oldest first, each named by its entry id. */
+  async listDeadLetters(group: string): Promise<DeadLetter[]> {
+    return (await this.deadLetterEntries(group)).map(({ letter }) => letter);
+  }
+
+  /**
+   * Adds the selected dead letters back to their event's stream and deletes them, in one
+   * MULTI each. A stream is shared by every group consuming the type, so the others receive
+   * the event again too and their idempotent consumers absorb it.
+   */
+  async replayDeadLetters(group: string, select: DeadLetterSelection = {}): Promise<ReplayResult> {
+    const result: ReplayResult = { replayed: 0, skipped: 0 };
+    for (const { letter, stream } of await this.deadLetterEntries(group)) {
+      if (!selectsDeadLetter(select, letter)) continue;
+      if (!letter.event) {
+        result.skipped++;
+        continue;
+      }
+      await this.commands
+        .multi()
+        .xadd(
+          stream || this.streamKey(letter.event.eventType),
+          'MAXLEN',
+          '~',
+          this.maxLen,
+          '*',
+          'event',
+          JSON.stringify(letter.event),
+        )
+        .xdel(this.deadLetterKey(group), letter.id)
+        .exec();
+      result.replayed++;
+    }
+    return result;
+  }
+
+  private async deadLetterEntries(group: string) {
     const entries = (await this.commands.xrange(this.deadLetterKey(group), '-', '+')) as Entry[];
-    return entries.map(([, fields]) => {
+    return entries.map(([id, fields]) => {
       const f = toRecord(fields ?? []);
       const parsed = parseEnvelope(f.message ?? '');
-      return {
+      const letter: DeadLetter = {
+        id,
         group: f.group ?? group,
         reason: f.reason ?? '',
         attempts: Number(f.attempts ?? 0),
         ...(parsed.ok ? { event: parsed.event } : { raw: f.message ?? '' }),
         deadAt: f.deadAt ?? '',
       };
+      return { letter, stream: f.stream ?? '' };
     });
   }
 
@@ -374,7 +418,8 @@ export class RedisStreamsEventBus implements EventBus {
       reason,
       attempts,
     });
-    await this.commands
+    const deadAt = new Date().toISOString();
+    const written = await this.commands
       .multi()
       .xadd(
         this.deadLetterKey(sub.group),
@@ -393,7 +438,7 @@ export class RedisStreamsEventBus implements EventBus {
         'id',
         id,
         'deadAt',
-        new Date().toISOString(),
+        deadAt,
         'message',
         raw,
       )
@@ -401,11 +446,12 @@ export class RedisStreamsEventBus implements EventBus {
       .exec();
     const parsed = parseEnvelope(raw);
     sub.onDeadLetter?.({
+      id: String(written?.[0]?.[1] ?? ''),
       group: sub.group,
       reason,
       attempts,
       ...(parsed.ok ? { event: parsed.event } : { raw }),
-      deadAt: new Date().toISOString(),
+      deadAt,
     });
   }
 
