@@ -8,4 +8,18 @@ export type {
   RefundRequest,
   RefundResult,
 } from './gateway/gateway';
-export { MockPaymentGateway, type GatewayCall } from './gateway/mock-gateway';
+export {
+  IDEMPOTENCY_KEY_REUSED,
+  MockPaymentGateway,
+  type GatewayCall,
+  type MockPaymentGatewayOptions,
+} from './gateway/mock-gateway';
+export {
+  InMemoryMockGatewayLedger,
+  PgMockGatewayLedger,
+  mockGatewayMigration,
+  type LedgerCharge,
+  type LedgerMatch,
+  type LedgerRefund,
+  type MockGatewayLedger,
+} from './gateway/mock-ledger';

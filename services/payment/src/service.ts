@@ -19,13 +19,17 @@ import { paymentConfigSchema, type PaymentConfig } from './config';
 import { subscribePaymentConsumers } from './events/consumers';
 import type { PaymentGateway } from './gateway/gateway';
 import { MockPaymentGateway } from './gateway/mock-gateway';
+import { PgMockGatewayLedger } from './gateway/mock-ledger';
 import { paymentRoutes } from './http/routes';
 import { paymentSnapshot } from './store/payment-record';
 import { paymentMigrations } from './store/migrations';
 
 /** What a launcher or a test may replace. */
 export interface PaymentServiceOptions {
-  /** The gateway adapter; the deterministic MockPaymentGateway by default. */
+  /**
+   * The gateway adapter; by default the deterministic MockPaymentGateway keeping its
+   * idempotency keys in payment_db (mock_gateway_* tables), so they survive a restart.
+   */
   gateway?: PaymentGateway;
   /**
    * Replaces the anchoring built from the configuration (BLOCKCHAIN_RPC_URL...): called inside
@@ -58,7 +62,8 @@ export const paymentService = defineService({
     });
     await runMigrations(pool, [...paymentMigrations, ...anchors.migrations]);
 
-    const gateway = options.gateway ?? new MockPaymentGateway();
+    const gateway =
+      options.gateway ?? new MockPaymentGateway({ ledger: new PgMockGatewayLedger(pool) });
     const claims = new PaymentClaims({ logger });
     const calls = new GatewayCalls({
       pool,
@@ -106,6 +111,8 @@ export const paymentService = defineService({
       exports: {
         pool,
         gateway,
+        /** The gateway when it is the mock (its ledger: exactly-once checks), else null. */
+        mockGateway: gateway instanceof MockPaymentGateway ? gateway : null,
         payments,
         saga,
         calls,

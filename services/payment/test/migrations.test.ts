@@ -60,6 +60,7 @@ describe('payment_db migrations', () => {
       '000_http_idempotency',
       '003_common_idempotency',
       '004_payments_newest_first',
+      '005_mock_gateway',
     ]);
     const { rows } = await pool.query(
       `SELECT scope, user_id, key, resource_id, response_status, response_body, created_at

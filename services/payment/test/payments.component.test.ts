@@ -16,6 +16,7 @@ import {
 import { paymentSnapshot } from '../src/store/payment-record';
 import type { ChargeRequest } from '../src/gateway/gateway';
 import { MockPaymentGateway } from '../src/gateway/mock-gateway';
+import { PgMockGatewayLedger } from '../src/gateway/mock-ledger';
 import { paymentApi } from '../src/http/api';
 import { paymentService, type RunningPaymentService } from '../src/service';
 import { STARTUP_TIMEOUT_MS, testConfig } from './support';
@@ -81,10 +82,12 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
     db = await createTestPostgres('payment_component');
     bus = new InMemoryEventBus({ retry: { baseDelayMs: 10, maxAttempts: 3 } });
     spy = await spyOnEvents(bus, PAYMENT_EVENTS);
-    gateway = new ControlledGateway();
+    pool = new Pool({ connectionString: db.url, max: 4 });
+    pool.on('error', () => undefined); // a connection still closing when the cleanup terminates it
+    // The provider's keys in payment_db, as the service keeps them by default.
+    gateway = new ControlledGateway({ ledger: new PgMockGatewayLedger(pool) });
     const config = testConfig(db.url, { OUTBOX_POLL_INTERVAL_MS: '20' });
     service = await paymentService.start({ config, bus, options: { gateway, anchor } });
-    pool = new Pool({ connectionString: db.url, max: 2 });
   }, STARTUP_TIMEOUT_MS);
 
   afterAll(async () => {

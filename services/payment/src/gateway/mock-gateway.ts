@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mockChargeOutcome } from '../domain/payment-rules';
 import type {
   ChargeRequest,
@@ -7,6 +7,7 @@ import type {
   RefundRequest,
   RefundResult,
 } from './gateway';
+import { InMemoryMockGatewayLedger, type LedgerMatch, type MockGatewayLedger } from './mock-ledger';
 
 export interface GatewayCall {
   op: 'charge' | 'refund';
@@ -15,16 +16,45 @@ export interface GatewayCall {
 }
 
 /**
+ * The answer to a known idempotency key sent with other parameters: refused, nothing charged
+ * or refunded (Stripe answers 400 `idempotency_error`; a real adapter maps it to this).
+ */
+export const IDEMPOTENCY_KEY_REUSED = 'idempotency_key_reused';
+
+const keyReused = {
+  ok: false as const,
+  code: IDEMPOTENCY_KEY_REUSED,
+  reason:
+    'Keys for idempotent requests can only be used with the same parameters they were first used with',
+};
+
+/** The parameters a key is bound to, hashed (the token is not kept in the clear). */
+function fingerprint(...parts: Array<string | number>): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+}
+
+export interface MockPaymentGatewayOptions {
+  /**
+   * Where the provider keeps its keys and the money it moved. The payment service passes a
+   * PgMockGatewayLedger (payment_db, survives restarts); in process memory by default.
+   */
+  ledger?: MockGatewayLedger;
+}
+
+/**
  * Deterministic gateway for development and tests: the outcome depends on the token only
- * (see mockChargeOutcome). Like a real gateway it remembers each idempotency key and
- * answers a repeated key with the first result. `calls` lets tests count adapter calls.
+ * (see mockChargeOutcome). Like a real gateway it keeps each idempotency key in its ledger and
+ * answers a repeated key with the first result (a decline included), and refuses a key sent
+ * again with other parameters. `calls` counts this object's adapter calls; `chargesMade` and
+ * `refundsMade` read the ledger: the money the gateway really moved.
  */
 export class MockPaymentGateway implements PaymentGateway {
   readonly calls: GatewayCall[] = [];
-  private readonly charges = new Map<string, ChargeResult>();
-  private readonly refunds = new Map<string, RefundResult>();
-  /** Charge ids that succeeded, with their amount and what was refunded so far. */
-  private readonly captured = new Map<string, { amount: number; refunded: number }>();
+  readonly ledger: MockGatewayLedger;
+
+  constructor(options: MockPaymentGatewayOptions = {}) {
+    this.ledger = options.ledger ?? new InMemoryMockGatewayLedger();
+  }
 
   /** Counts an adapter call (every call, a repeated key included). */
   protected record(
@@ -36,37 +66,60 @@ export class MockPaymentGateway implements PaymentGateway {
 
   async charge(request: ChargeRequest): Promise<ChargeResult> {
     this.record('charge', request);
-    const prior = this.charges.get(request.idempotencyKey);
-    if (prior) return prior;
     const outcome = mockChargeOutcome(request.token);
-    const result: ChargeResult = outcome.ok
-      ? { ok: true, chargeId: `ch_${randomUUID().replace(/-/g, '')}` }
-      : { ok: false, code: outcome.code, reason: outcome.reason };
-    if (result.ok) this.captured.set(result.chargeId, { amount: request.amount, refunded: 0 });
-    this.charges.set(request.idempotencyKey, result);
-    return result;
+    const print = fingerprint(request.amount, request.currency, request.method, request.token);
+    const { stored, created } = await this.ledger.recordCharge({
+      idempotencyKey: request.idempotencyKey,
+      fingerprint: print,
+      amount: request.amount,
+      currency: request.currency,
+      result: outcome.ok
+        ? { ok: true, chargeId: `ch_${randomUUID().replace(/-/g, '')}` }
+        : { ok: false, code: outcome.code, reason: outcome.reason },
+    });
+    if (!created && stored.fingerprint !== print) return keyReused;
+    return stored.result;
   }
 
   async refund(request: RefundRequest): Promise<RefundResult> {
     this.record('refund', request);
-    const prior = this.refunds.get(request.idempotencyKey);
-    if (prior) return prior;
-    const charge = this.captured.get(request.chargeId);
-    let result: RefundResult;
-    if (!charge) {
-      result = { ok: false, code: 'unknown_charge', reason: 'No such charge' };
-    } else if (charge.refunded + request.amount > charge.amount) {
-      result = { ok: false, code: 'amount_too_large', reason: 'Refund exceeds the charge' };
-    } else {
-      charge.refunded += request.amount;
-      result = { ok: true, refundId: `re_${randomUUID().replace(/-/g, '')}` };
-    }
-    this.refunds.set(request.idempotencyKey, result);
-    return result;
+    const print = fingerprint(request.chargeId, request.amount, request.currency);
+    const { stored, created } = await this.ledger.recordRefund(
+      {
+        idempotencyKey: request.idempotencyKey,
+        fingerprint: print,
+        chargeId: request.chargeId,
+        amount: request.amount,
+        currency: request.currency,
+      },
+      (charge): RefundResult => {
+        if (!charge) return { ok: false, code: 'unknown_charge', reason: 'No such charge' };
+        if (charge.refunded + request.amount > charge.amount) {
+          return { ok: false, code: 'amount_too_large', reason: 'Refund exceeds the charge' };
+        }
+        return { ok: true, refundId: `re_${randomUUID().replace(/-/g, '')}` };
+      },
+    );
+    if (!created && stored.fingerprint !== print) return keyReused;
+    return stored.result;
   }
 
-  /** Adapter calls made with one key (tests: "charged once"). */
+  /** Adapter calls this object received with one key (a repeated key counts each time). */
   callsFor(idempotencyKey: string): number {
     return this.calls.filter((c) => c.idempotencyKey === idempotencyKey).length;
+  }
+
+  /**
+   * Charges that moved money under the matching keys, by any instance using the same ledger
+   * (across payment restarts with the PostgreSQL one): exactly-once is `chargesMade({ keyPrefix:
+   * `${orderId}:` }) === 1` for a paid order.
+   */
+  async chargesMade(match: LedgerMatch): Promise<number> {
+    return (await this.ledger.charges(match)).filter((c) => c.result.ok).length;
+  }
+
+  /** Refunds that moved money under the matching keys, or of one charge. */
+  async refundsMade(match: LedgerMatch | { chargeId: string }): Promise<number> {
+    return (await this.ledger.refunds(match)).filter((r) => r.result.ok).length;
   }
 }

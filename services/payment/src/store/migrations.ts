@@ -4,6 +4,7 @@ import {
   processedEventsMigration,
   type Migration,
 } from '@ecom/common/postgres';
+import { mockGatewayMigration } from '../gateway/mock-ledger';
 
 /** Versioned schema of payment_db; ids sort in the order they run. Never edit a shipped one. */
 export const paymentMigrations: Migration[] = [
@@ -128,4 +129,7 @@ export const paymentMigrations: Migration[] = [
       DROP INDEX IF EXISTS payments_user_idx;
     `,
   },
+  // The mock gateway's own books (the provider's side, never joined with payment's tables):
+  // its idempotency keys and the charges and refunds it made (src/gateway/mock-ledger.ts).
+  mockGatewayMigration,
 ];
