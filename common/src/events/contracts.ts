@@ -54,6 +54,8 @@ export interface EventPayloads {
     requested?: number;
     available?: number;
   };
+  /** A reservation held past product's bound: order answers with the order's outcome again. */
+  'inventory.reservation.overdue': { orderId: string; since: string };
 
   'order.created': {
     orderId: string;
@@ -174,6 +176,12 @@ export const EVENT_SCHEMAS: { [T in EventType]: Joi.ObjectSchema<EventPayloads[T
     requested: count,
     available: count,
   }),
+  'inventory.reservation.overdue': Joi.object<EventPayloads['inventory.reservation.overdue'], true>(
+    {
+      orderId: id.required(),
+      since: Joi.string().isoDate().required(),
+    },
+  ),
 
   'order.created': Joi.object<EventPayloads['order.created'], true>({
     orderId: id.required(),

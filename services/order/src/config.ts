@@ -11,6 +11,8 @@ export interface OrderConfig extends ServiceConfig, PostgresConfig, AnchoringCon
   RESERVATION_TTL_MS: number;
   PAYMENT_OVERDUE_MS: number;
   PAYMENT_GIVE_UP_MS: number;
+  PENDING_RESEND_AFTER_MS: number;
+  PENDING_MAX_RESENDS: number;
   SWEEP_INTERVAL_MS: number;
   OUTBOX_POLL_INTERVAL_MS: number;
 }
@@ -39,6 +41,14 @@ export const orderConfigSchema = Joi.object<OrderConfig>({
     .integer()
     .min(1)
     .default(15 * 60 * 1000),
+  // A PENDING order (order.created never answered) unchanged this long: re-send order.created
+  // (consumers are idempotent), again every such interval, at most PENDING_MAX_RESENDS times;
+  // one more interval without an answer fails it (PENDING_TIMEOUT), releasing what was held.
+  PENDING_RESEND_AFTER_MS: Joi.number()
+    .integer()
+    .min(10)
+    .default(2 * 60 * 1000),
+  PENDING_MAX_RESENDS: Joi.number().integer().min(0).max(100).default(3),
   SWEEP_INTERVAL_MS: Joi.number().integer().min(10).default(30000),
   OUTBOX_POLL_INTERVAL_MS: Joi.number().integer().min(5).default(200),
 });

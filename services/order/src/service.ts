@@ -38,7 +38,8 @@ export interface OrderServiceOptions {
 
 /**
  * The order service: PostgreSQL (order_db) with its migrations, the outbox relay, the saga's
- * consumers, the sweeper (expired reservations, overdue and stuck payments), anchoring, HTTP.
+ * consumers, the sweeper (expired reservations, overdue and stuck payments, orders left
+ * PENDING), anchoring, HTTP.
  */
 export const orderService = defineService({
   name: 'order',
@@ -81,6 +82,8 @@ export const orderService = defineService({
       logger,
       paymentOverdueMs: config.PAYMENT_OVERDUE_MS,
       paymentGiveUpMs: config.PAYMENT_GIVE_UP_MS,
+      pendingResendAfterMs: config.PENDING_RESEND_AFTER_MS,
+      pendingMaxResends: config.PENDING_MAX_RESENDS,
     });
     const relay = new OutboxRelay({
       pool,
@@ -107,7 +110,19 @@ export const orderService = defineService({
         options.consume === false
           ? []
           : [(observer) => subscribeOrderConsumers({ bus, pool, saga, logger, observer })],
-      workers: [relay, sweeper, ...anchors.workers],
+      // The sweeper also runs once at start: what stalled while the service was down is
+      // repaired without waiting for the first interval.
+      workers: [
+        relay,
+        {
+          start() {
+            sweeper.start();
+            void sweeper.runOnce();
+          },
+          stop: () => sweeper.stop(),
+        },
+        ...anchors.workers,
+      ],
       exports: {
         pool,
         orders,

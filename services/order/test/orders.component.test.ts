@@ -613,6 +613,150 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
     });
   });
 
+  describe('orders left PENDING (order.created never answered)', () => {
+    const backdatePending = (id: string, ms: number) =>
+      pool.query(
+        `UPDATE orders SET updated_at = now() - $2::bigint * interval '1 millisecond',
+           created_resent_at = CASE WHEN created_resent_at IS NULL THEN NULL
+             ELSE now() - $2::bigint * interval '1 millisecond' END
+         WHERE id = $1`,
+        [id, ms],
+      );
+    const resends = async (id: string) =>
+      Number(
+        (await pool.query('SELECT created_resends FROM orders WHERE id = $1', [id])).rows[0]
+          .created_resends,
+      );
+
+    it('re-sends the original order.created PENDING_MAX_RESENDS (3) times, one interval apart, then fails the order', async () => {
+      const order = await placeOrder();
+      const original = await eventually(() => spy.of('order.created', order.id)[0]);
+      await service.sweeper.runOnce();
+      await bus.idle();
+      expect(spy.of('order.created', order.id)).toHaveLength(1); // not stuck yet (2 min)
+
+      for (let n = 1; n <= 3; n += 1) {
+        await backdatePending(order.id, 2 * 60_000 + 1000);
+        await eventually(() => spy.of('order.created', order.id).length === n + 1, {
+          what: `re-send ${n}`,
+        });
+        expect(await resends(order.id)).toBe(n);
+        // Asked recently: not again within the interval.
+        await service.sweeper.runOnce();
+        await bus.idle();
+        expect(spy.of('order.created', order.id)).toHaveLength(n + 1);
+        expect(await statusOf(order.id)).toBe('PENDING');
+      }
+      const sent = spy.of('order.created', order.id);
+      expect(new Set(sent.map((e) => e.eventId)).size).toBe(4);
+      for (const again of sent.slice(1)) {
+        // The very order.created it was created with (payment token included), new event id.
+        expect(again.data).toEqual(original.data);
+        expect(again.metadata.correlationId).toBe(original.metadata.correlationId);
+      }
+      expect((original.data as { payment: unknown }).payment).toEqual({
+        method: 'card',
+        token: 'tok_visa',
+      });
+
+      // No answer one interval after the last re-send: the order fails, which releases.
+      await backdatePending(order.id, 2 * 60_000 + 1000);
+      await waitStatus(order.id, 'FAILED');
+      expect(spy.of('order.created', order.id)).toHaveLength(4);
+      const failed = await eventually(() => spy.of('order.failed', order.id)[0]);
+      expect(failed.data).toEqual({
+        orderId: order.id,
+        reason: 'PENDING_TIMEOUT: no reservation outcome for order.created (re-sent 3 times)',
+        items: [{ productId: 'p-widget', quantity: 2 }],
+      });
+      const history = await historyOf(order.id, alice);
+      expect(history.body.history.at(-1)).toMatchObject({
+        from: 'PENDING',
+        to: 'FAILED',
+        reason: 'PENDING_TIMEOUT',
+        cause: { type: 'system', name: 'pending-timeout' },
+      });
+    });
+
+    it('stops re-sending once product answers', async () => {
+      const order = await placeOrder();
+      await backdatePending(order.id, 2 * 60_000 + 1000);
+      await eventually(() => spy.of('order.created', order.id).length === 2);
+      // Product answers the re-sent one: the order moves on and is never re-sent or failed.
+      await reserve(order.id, 'PAYMENT_PROCESSING');
+      await pool.query(
+        "UPDATE orders SET created_resent_at = now() - interval '1 hour' WHERE id = $1",
+        [order.id],
+      );
+      await service.sweeper.runOnce();
+      await bus.idle();
+      expect(spy.of('order.created', order.id)).toHaveLength(2);
+      expect(await statusOf(order.id)).toBe('PAYMENT_PROCESSING');
+    });
+  });
+
+  describe('a reservation product still holds (inventory.reservation.overdue)', () => {
+    const overdue = (orderId: string) =>
+      deliver(
+        'inventory.reservation.overdue',
+        { orderId, since: new Date().toISOString() },
+        'product-service',
+      );
+
+    it('announces order.confirmed again for a confirmed order (product lost it: the stock is sold)', async () => {
+      const order = await placeOrder();
+      await reserve(order.id, 'PAYMENT_PROCESSING');
+      await deliver('payment.completed', {
+        paymentId: 'pay-r1',
+        orderId: order.id,
+        amount: { amount: 3998, currency: 'USD' },
+      });
+      await waitStatus(order.id, 'CONFIRMED');
+      const first = await eventually(() => spy.of('order.confirmed', order.id)[0]);
+      const question = await overdue(order.id);
+      const again = await eventually(() => spy.of('order.confirmed', order.id)[1]);
+      expect(again.eventId).not.toBe(first.eventId);
+      expect(again.data).toEqual(first.data);
+      expect(again.metadata.causationId).toBe(question.eventId);
+      expect(await statusOf(order.id)).toBe('CONFIRMED');
+    });
+
+    it('announces order.cancelled again, as it was, for a cancelled order', async () => {
+      const order = await gadgetOrder(1);
+      await reserve(order.id, 'AWAITING_PAYMENT');
+      expect((await cancel(order.id, alice, { reason: 'changed my mind' })).status).toBe(200);
+      const first = await eventually(() => spy.of('order.cancelled', order.id)[0]);
+      await overdue(order.id);
+      const again = await eventually(() => spy.of('order.cancelled', order.id)[1]);
+      expect(again.data).toEqual(first.data);
+      expect(again.data).toMatchObject({
+        reason: 'changed my mind',
+        previousStatus: 'AWAITING_PAYMENT',
+        items: [{ productId: 'p-gadget', quantity: 1 }],
+      });
+    });
+
+    it('answers order.failed (UNKNOWN_ORDER) for an order it does not know', async () => {
+      const orderId = '00000000-0000-4000-8000-00000000beef';
+      await overdue(orderId);
+      const failed = await eventually(() => spy.of('order.failed', orderId)[0]);
+      expect(failed.data).toEqual({ orderId, reason: 'UNKNOWN_ORDER', items: [] });
+    });
+
+    it('says nothing about an order still in progress', async () => {
+      const order = await placeOrder();
+      await reserve(order.id, 'PAYMENT_PROCESSING');
+      const before = spy.events.length;
+      await overdue(order.id);
+      await bus.idle();
+      const about = spy.events
+        .slice(before)
+        .filter((e) => (e.data as { orderId?: string }).orderId === order.id);
+      expect(about).toEqual([]);
+      expect(await statusOf(order.id)).toBe('PAYMENT_PROCESSING');
+    });
+  });
+
   describe('the saga as seen by order', () => {
     it('goes PENDING → PAYMENT_PROCESSING → CONFIRMED, emits order.confirmed, anchors each change, keeps history', async () => {
       const order = await placeOrder();

@@ -15,6 +15,10 @@ export interface ProductConfig extends ServiceConfig, MongoConfig {
   SEARCH_MODE: 'text' | 'regex';
   /** How often the outbox relay re-sends events the bus did not accept. */
   OUTBOX_RELAY_INTERVAL_MS: number;
+  /** A reservation still held this long makes product ask order (inventory.reservation.overdue). */
+  RESERVATION_CHECK_AFTER_MS: number;
+  /** How often the reservation reconciler looks (it also runs once at start). */
+  RESERVATION_CHECK_INTERVAL_MS: number;
 }
 
 export const productConfigSchema = Joi.object<ProductConfig>({
@@ -33,6 +37,13 @@ export const productConfigSchema = Joi.object<ProductConfig>({
   DEFAULT_LOW_STOCK_THRESHOLD: Joi.number().integer().min(0).max(1_000_000).default(5),
   SEARCH_MODE: Joi.string().valid('text', 'regex').default('text'),
   OUTBOX_RELAY_INTERVAL_MS: Joi.number().integer().min(10).max(600_000).default(1000),
+  // Longer than order's own payment window (RESERVATION_TTL_MS, 15 min): an order waiting for
+  // payment is expired by order itself first. Asked again every such interval until it moves.
+  RESERVATION_CHECK_AFTER_MS: Joi.number()
+    .integer()
+    .min(10)
+    .default(20 * 60 * 1000),
+  RESERVATION_CHECK_INTERVAL_MS: Joi.number().integer().min(10).max(3_600_000).default(60_000),
 })
   // The cache follows REDIS_URL unless chosen explicitly.
   .custom((value: ProductConfig, helpers) => {

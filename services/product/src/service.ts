@@ -1,5 +1,6 @@
 import { jwtVerifyOptionsFromConfig } from '@ecom/common/auth';
 import { createMongoOutbox, outboxEventPublisher } from '@ecom/common/mongo';
+import { periodicTask } from '@ecom/common/lifecycle';
 import { defineService, type RunningService } from '@ecom/common/service';
 import { CatalogService } from './application/catalog';
 import { CategoryService } from './application/categories';
@@ -75,6 +76,20 @@ export const productService = defineService({
       logger,
     });
     const ratings = new RatingService(stores.ratings, catalogCache);
+    // Reservations left held (a lost order event): ask order, on a timer and once at start.
+    const reconciler = periodicTask({
+      name: 'reservation-reconciler',
+      intervalMs: config.RESERVATION_CHECK_INTERVAL_MS,
+      run: () => inventory.askAboutOverdue(config.RESERVATION_CHECK_AFTER_MS),
+      logger,
+    });
+    const reconcilerWorker = {
+      start() {
+        reconciler.start();
+        void reconciler.runOnce();
+      },
+      stop: () => reconciler.stop(),
+    };
 
     return {
       routers: [productRoutes({ catalog, categories, jwt: jwtVerifyOptionsFromConfig(config) })],
@@ -96,8 +111,9 @@ export const productService = defineService({
                   observer,
                 }),
             ],
-      // The outbox relay: re-sends every event the bus did not take.
-      workers: [events],
+      // The outbox relay: re-sends every event the bus did not take; the reservation
+      // reconciler (only where the saga is consumed).
+      workers: options.consume === false ? [events] : [events, reconcilerWorker],
       exports: {
         /** The service's own MongoDB connection (tests inspect stock through it). */
         connection,
@@ -109,6 +125,8 @@ export const productService = defineService({
         categories,
         inventory,
         ratings,
+        /** The reservation reconciler (runOnce() in tests). */
+        reconciler,
       },
     };
   },

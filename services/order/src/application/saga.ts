@@ -1,10 +1,11 @@
 import type { PoolClient } from 'pg';
-import type { ContractEvent } from '@ecom/common/bus';
+import { contractEvent, type ContractEvent } from '@ecom/common/bus';
 import type { Logger } from '@ecom/common/logging';
+import { addToOutbox } from '@ecom/common/postgres';
 import { TRANSITIONS, type TransitionName } from '../domain/state-machine';
 import type { Cause, Order } from '../domain/types';
 import { orderStore, type TransitionInput } from '../store/order-store';
-import { orderLines, type OrderTransitions } from './transitions';
+import { SOURCE, orderLines, type OrderTransitions } from './transitions';
 
 export interface OrderSagaDeps {
   transitions: OrderTransitions;
@@ -126,6 +127,42 @@ export class OrderSaga {
     if (ids.length > 0) {
       this.deps.logger.info('open orders of a deleted account cancelled', { count: ids.length });
     }
+  }
+
+  /**
+   * inventory.reservation.overdue: product still holds stock for this order long after it
+   * reserved it, so an outcome event was lost on its way (e.g. dead-lettered while product's
+   * store was down). Order announces the outcome again and product's usual handlers act on
+   * it: CONFIRMED, SHIPPED or DELIVERED → order.confirmed (sale); FAILED → order.failed and
+   * CANCELLED → order.cancelled (release); an order order does not know → order.failed
+   * (UNKNOWN_ORDER, no lines). An open order is left alone: its own timers move it
+   * (reservation expiry, overdue payments, PENDING re-sends), and product asks again later.
+   */
+  async onReservationOverdue(
+    client: PoolClient,
+    event: ContractEvent<'inventory.reservation.overdue'>,
+  ) {
+    const { orderId } = event.data;
+    const order = await orderStore.get(client, orderId);
+    if (!order) {
+      this.deps.logger.warn('reservation overdue for an unknown order: product releases it', {
+        orderId,
+        eventId: event.eventId,
+      });
+      // No order row to take the correlation id from: the event's context gives it.
+      await addToOutbox(
+        client,
+        contractEvent(SOURCE, 'order.failed', { orderId, reason: 'UNKNOWN_ORDER', items: [] }),
+      );
+      return;
+    }
+    const published = await this.deps.transitions.republishOutcome(client, order);
+    this.deps.logger.info(
+      published
+        ? 'reservation overdue: outcome announced again'
+        : 'reservation overdue for an open order: left to its timers',
+      { orderId, status: order.status, published },
+    );
   }
 
   /**

@@ -12,19 +12,30 @@ export interface OrderTimersDeps {
   paymentOverdueMs: number;
   /** ...and this long fails it (0: never); payment refunds a charge it made for a failed order. */
   paymentGiveUpMs: number;
+  /** A PENDING order unchanged this long gets its order.created re-sent (again every such interval)... */
+  pendingResendAfterMs: number;
+  /** ...at most this many times; one more interval without an answer fails it (PENDING_TIMEOUT). */
+  pendingMaxResends: number;
 }
 
 const BATCH = 100;
 
 /**
- * What the order service does on a timer (its sweeper runs sweep()): orders whose reservation
- * ran out, and orders waiting too long for payment. Rows are claimed with FOR UPDATE SKIP
- * LOCKED, so several instances can sweep at once.
+ * What the order service does on a timer (its sweeper runs sweep(), at start and every
+ * SWEEP_INTERVAL_MS): orders whose reservation ran out, orders waiting too long for payment,
+ * and orders left PENDING (order.created never answered). Rows are claimed with FOR UPDATE
+ * SKIP LOCKED, so several instances can sweep at once.
  */
 export class OrderTimers {
   constructor(private readonly deps: OrderTimersDeps) {}
 
-  async sweep(): Promise<{ expired: number; asked: number; failed: number }> {
+  async sweep(): Promise<{
+    expired: number;
+    asked: number;
+    failed: number;
+    resent: number;
+    abandoned: number;
+  }> {
     let expired = 0;
     for (;;) {
       const n = await this.expireReservations();
@@ -34,7 +45,65 @@ export class OrderTimers {
     if (expired > 0) this.deps.logger.info('expired reservations cancelled', { count: expired });
     const asked = await this.askAboutOverduePayments();
     const failed = await this.failStuckPayments();
-    return { expired, asked, failed };
+    const resent = await this.resendStuckCreations();
+    const abandoned = await this.failUnansweredCreations();
+    return { expired, asked, failed, resent, abandoned };
+  }
+
+  /**
+   * An order left PENDING (order.created dead-lettered or never acted on, or its answer
+   * lost) gets the order.created it was created with published again, under a new event id:
+   * product re-announces a reservation it made or makes it now, payment records the details
+   * once (both idempotent by order id). The original comes from the outbox (it carries the
+   * payment token, which is stored nowhere else). Returns how many were re-sent.
+   */
+  async resendStuckCreations(): Promise<number> {
+    const { pendingResendAfterMs: afterMs, pendingMaxResends: max } = this.deps;
+    if (max <= 0) return 0;
+    return withTransaction(this.deps.pool, async (client) => {
+      const ids = await orderStore.claimPendingResends(client, afterMs, max, BATCH);
+      let resent = 0;
+      for (const id of ids) {
+        const order = await orderStore.get(client, id);
+        const data = await orderStore.originalCreated(client, id);
+        if (!order || !data) {
+          // Purged from the outbox (older than its retention): left to the bound, which fails it.
+          this.deps.logger.error('order.created to re-send not found', { orderId: id });
+          continue;
+        }
+        await this.deps.transitions.publish(client, order, 'order.created', data);
+        resent += 1;
+      }
+      if (ids.length > 0) {
+        this.deps.logger.warn('orders left PENDING: order.created re-sent', { count: resent });
+      }
+      return resent;
+    });
+  }
+
+  /**
+   * An order still PENDING one interval after its last re-send (PENDING_MAX_RESENDS reached)
+   * fails: order.failed makes product release whatever it holds for it (or refuse a late
+   * order.created) and payment close the payment, so nothing stays held or charged.
+   */
+  async failUnansweredCreations(): Promise<number> {
+    const { pendingResendAfterMs: afterMs, pendingMaxResends: max } = this.deps;
+    return withTransaction(this.deps.pool, async (client) => {
+      const failed = await this.applyToEach(
+        client,
+        await orderStore.abandonedPending(client, afterMs, max, BATCH),
+        {
+          transition: 'fail',
+          cause: { type: 'system', name: 'pending-timeout' },
+          reason: 'PENDING_TIMEOUT',
+          set: {
+            failureReason: `PENDING_TIMEOUT: no reservation outcome for order.created (re-sent ${max} times)`,
+          },
+        },
+      );
+      if (failed > 0) this.deps.logger.warn('orders left PENDING failed', { count: failed });
+      return failed;
+    });
   }
 
   /** Cancels orders whose reservation expired while waiting for payment. Returns how many. */

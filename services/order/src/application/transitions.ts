@@ -4,6 +4,7 @@ import { contractEvent, type EventEnvelope } from '@ecom/common/bus';
 import type { EventData, EventType } from '@ecom/common/events';
 import { getContext, type Logger } from '@ecom/common/logging';
 import { addToOutbox } from '@ecom/common/postgres';
+import type { OrderStatus } from '../domain/state-machine';
 import type { Order } from '../domain/types';
 import { orderStore, type TransitionInput, type TransitionResult } from '../store/order-store';
 
@@ -47,7 +48,27 @@ export class OrderTransitions {
       transition: input.transition,
     });
     const anchorPromise = await this.anchor(client, order.id);
-    switch (order.status) {
+    if (order.status === 'DELIVERED') {
+      await this.publish(client, order, 'order.completed', { orderId: order.id });
+    } else {
+      await this.announce(client, order, order.status, { from, reason: input.reason });
+    }
+    return { ...result, anchorPromise };
+  }
+
+  /**
+   * Publishes the event of the outcome product and payment act on (order.confirmed,
+   * order.failed, order.cancelled) for an order in `status`; nothing for other statuses.
+   * The one place these payloads are built: a transition's event and a re-announcement
+   * (republishOutcome) cannot differ.
+   */
+  private async announce(
+    client: PoolClient,
+    order: Order,
+    status: OrderStatus,
+    last: { from: OrderStatus | null; reason?: string | null | undefined },
+  ): Promise<boolean> {
+    switch (status) {
       case 'CONFIRMED':
         await this.publish(client, order, 'order.confirmed', {
           orderId: order.id,
@@ -55,30 +76,52 @@ export class OrderTransitions {
           items: orderLines(order),
           total: order.total,
         });
-        break;
+        return true;
       case 'FAILED':
         await this.publish(client, order, 'order.failed', {
           orderId: order.id,
-          reason: order.failureReason ?? input.reason ?? 'failed',
+          reason: order.failureReason ?? last.reason ?? 'failed',
           items: orderLines(order),
         });
-        break;
+        return true;
       case 'CANCELLED':
         await this.publish(client, order, 'order.cancelled', {
           orderId: order.id,
           userId: order.userId,
-          reason: input.reason ?? 'cancelled',
-          previousStatus: from,
+          reason: last.reason ?? 'cancelled',
+          previousStatus: last.from,
           items: orderLines(order),
         });
-        break;
-      case 'DELIVERED':
-        await this.publish(client, order, 'order.completed', { orderId: order.id });
-        break;
+        return true;
       default:
-        break;
+        return false;
     }
-    return { ...result, anchorPromise };
+  }
+
+  /**
+   * Announces the order's outcome once more (a consumer lost the first announcement): a
+   * confirmed, shipped or delivered order as order.confirmed (the stock was sold), a failed
+   * or cancelled one as at its last change. Nothing for an open order: its own timers move
+   * it. Returns the event type published, or null.
+   */
+  async republishOutcome(
+    client: PoolClient,
+    order: Order,
+  ): Promise<'order.confirmed' | 'order.failed' | 'order.cancelled' | null> {
+    const sold = order.status === 'SHIPPED' || order.status === 'DELIVERED';
+    const status: OrderStatus = sold ? 'CONFIRMED' : order.status;
+    const history = await orderStore.history(client, order.id);
+    const last = history[history.length - 1];
+    const published = await this.announce(client, order, status, {
+      from: last?.from ?? null,
+      reason: last?.reason,
+    });
+    if (!published) return null;
+    return status === 'CONFIRMED'
+      ? 'order.confirmed'
+      : status === 'FAILED'
+        ? 'order.failed'
+        : 'order.cancelled';
   }
 
   /**

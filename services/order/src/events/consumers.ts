@@ -24,6 +24,7 @@ export function subscribeOrderConsumers(
       'payment.failed': (client, event) => saga.onPaymentFailed(client, event),
       'payment.refunded': (client, event) => saga.onPaymentRefunded(client, event),
       'user.deleted': (client, event) => saga.onUserDeleted(client, event),
+      'inventory.reservation.overdue': (client, event) => saga.onReservationOverdue(client, event),
     },
   });
 }

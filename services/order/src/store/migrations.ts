@@ -134,4 +134,18 @@ export const orderMigrations: Migration[] = [
       CREATE INDEX IF NOT EXISTS order_refunds_order_idx ON order_refunds (order_id, at);
     `,
   },
+  {
+    // How often the sweeper re-sent order.created for an order left PENDING (nobody answered
+    // it), and when last; and a way to find the order's original order.created in the outbox
+    // (its payment token is kept nowhere else).
+    id: '007_pending_resends',
+    sql: `
+      ALTER TABLE orders ADD COLUMN IF NOT EXISTS created_resends integer NOT NULL DEFAULT 0;
+      ALTER TABLE orders ADD COLUMN IF NOT EXISTS created_resent_at timestamptz;
+      CREATE INDEX IF NOT EXISTS orders_pending_since_idx ON orders (updated_at)
+        WHERE status = 'PENDING';
+      CREATE INDEX IF NOT EXISTS event_outbox_order_created_idx
+        ON event_outbox ((payload->'data'->>'orderId')) WHERE event_type = 'order.created';
+    `,
+  },
 ];

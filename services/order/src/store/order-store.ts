@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import type { EventData } from '@ecom/common/events';
 import { selectNewestPage } from '@ecom/common/postgres';
 import type { PricedOrder } from '../domain/pricing';
 import { TRANSITIONS, type OrderStatus, type TransitionName } from '../domain/state-machine';
@@ -390,6 +391,67 @@ export const orderStore = {
       [giveUpMs, limit],
     );
     return rows.map((r) => r.id);
+  },
+
+  /**
+   * PENDING orders unchanged for `afterMs` whose order.created was re-sent fewer than
+   * `maxResends` times, and not in the last `afterMs`; counts the re-send and marks it now
+   * (skips rows another instance holds).
+   */
+  async claimPendingResends(
+    client: PoolClient,
+    afterMs: number,
+    maxResends: number,
+    limit: number,
+  ): Promise<string[]> {
+    const { rows } = await client.query<{ id: string }>(
+      `UPDATE orders SET created_resends = created_resends + 1, created_resent_at = clock_timestamp()
+        WHERE id IN (
+          SELECT id FROM orders
+           WHERE status = 'PENDING' AND created_resends < $2
+             AND updated_at <= clock_timestamp() - $1::bigint * interval '1 millisecond'
+             AND (created_resent_at IS NULL
+                  OR created_resent_at <= clock_timestamp() - $1::bigint * interval '1 millisecond')
+           ORDER BY updated_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+        RETURNING id`,
+      [afterMs, maxResends, limit],
+    );
+    return rows.map((r) => r.id);
+  },
+
+  /**
+   * PENDING orders whose order.created was re-sent `maxResends` times, the last one (or the
+   * creation, with no re-sends) `afterMs` ago: nobody is answering (skips locked rows).
+   */
+  async abandonedPending(
+    client: PoolClient,
+    afterMs: number,
+    maxResends: number,
+    limit: number,
+  ): Promise<string[]> {
+    const { rows } = await client.query<{ id: string }>(
+      `SELECT id FROM orders
+        WHERE status = 'PENDING' AND created_resends >= $2
+          AND COALESCE(created_resent_at, updated_at)
+              <= clock_timestamp() - $1::bigint * interval '1 millisecond'
+        ORDER BY updated_at LIMIT $3 FOR UPDATE SKIP LOCKED`,
+      [afterMs, maxResends, limit],
+    );
+    return rows.map((r) => r.id);
+  },
+
+  /** The data of the order.created the order was created with (still in the outbox), or null. */
+  async originalCreated(
+    db: Queryable,
+    orderId: string,
+  ): Promise<EventData<'order.created'> | null> {
+    const { rows } = await db.query<{ data: EventData<'order.created'> }>(
+      `SELECT payload->'data' AS data FROM event_outbox
+        WHERE event_type = 'order.created' AND payload->'data'->>'orderId' = $1
+        ORDER BY id LIMIT 1`,
+      [orderId],
+    );
+    return rows[0]?.data ?? null;
   },
 
   /** Ids of a user's orders in one of `statuses`, locked. */

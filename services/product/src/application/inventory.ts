@@ -117,6 +117,33 @@ export class InventoryService {
     }
   }
 
+  /**
+   * The reservation reconciler (a periodic task, run at start too): a reservation still held
+   * `heldForMs` after it was made means an order event was lost (order.confirmed, .failed or
+   * .cancelled dead-lettered) or the order is still open. Product does not decide which: it
+   * asks order (`inventory.reservation.overdue`), which answers with the order's outcome again
+   * (order.confirmed, order.failed, order.cancelled; nothing while the order is open), and the
+   * answer is handled by confirm() / release() like the first one, so the reconciler and the
+   * event handlers cannot disagree. Each reservation is asked about again every `heldForMs`
+   * until it moves. Returns how many were asked about.
+   */
+  async askAboutOverdue(heldForMs: number, batch = 100): Promise<number> {
+    let asked = 0;
+    for (;;) {
+      const overdue = await this.deps.reservations.claimOverdue(heldForMs, batch);
+      for (const r of overdue) {
+        await this.deps.publish('inventory.reservation.overdue', {
+          orderId: r.orderId,
+          since: r.updatedAt.toISOString(),
+        });
+      }
+      asked += overdue.length;
+      if (overdue.length < batch) break;
+    }
+    if (asked > 0) this.deps.logger.warn('reservations overdue: asked order', { count: asked });
+    return asked;
+  }
+
   /** order.confirmed: the reservation becomes a sale. */
   async confirm(orderId: string): Promise<'sold' | 'ignored'> {
     return this.mutex.run(orderId, async () => {

@@ -65,6 +65,12 @@ export interface ReservationStore {
   ): Promise<{ created: true } | { created: false; existing: Reservation }>;
   /** Guarded transition: changes nothing unless the reservation is in `from`. */
   transition(orderId: string, from: ReservationStatus, to: ReservationStatus): Promise<boolean>;
+  /**
+   * Claims up to `limit` reservations still `reserved` and unchanged for `heldForMs` that
+   * were not claimed in the last `heldForMs` either (marks them claimed now, one at a time,
+   * so several instances never claim the same one in the same interval). Oldest first.
+   */
+  claimOverdue(heldForMs: number, limit: number): Promise<Reservation[]>;
 }
 
 export interface RatingStore {
@@ -121,7 +127,8 @@ export type ProductEventType =
   | 'product.deleted'
   | 'product.inventory.low'
   | 'inventory.reserved'
-  | 'inventory.rejected';
+  | 'inventory.rejected'
+  | 'inventory.reservation.overdue';
 
 /** Publishes one event under its contract (envelope built from the current context). */
 export type Publish = <T extends ProductEventType>(type: T, data: EventData<T>) => Promise<void>;

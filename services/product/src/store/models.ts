@@ -31,6 +31,8 @@ export interface ReservationDoc {
     requested: number;
     available: number;
   } | null;
+  /** When the reconciler last asked order about this reservation (null: never). */
+  checkedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -118,6 +120,7 @@ const reservationSchema = new Schema<ReservationDoc>(
     },
     status: { type: String, enum: ['reserved', 'rejected', 'sold', 'released'], required: true },
     rejection: { type: Schema.Types.Mixed, default: null },
+    checkedAt: { type: Date, default: null },
   },
   { timestamps: true, versionKey: false },
 );

@@ -47,4 +47,27 @@ export class MongoReservationStore implements ReservationStore {
     );
     return res.modifiedCount === 1;
   }
+
+  async claimOverdue(heldForMs: number, limit: number): Promise<Reservation[]> {
+    const claimed: Reservation[] = [];
+    while (claimed.length < limit) {
+      const now = new Date();
+      const before = new Date(now.getTime() - heldForMs);
+      // One conditional update per reservation: another instance claiming at the same time
+      // finds `checkedAt` already moved and takes the next one. `updatedAt` is left alone (it
+      // dates the last status change), hence `timestamps: false`.
+      const doc = await this.models.Reservation.findOneAndUpdate(
+        {
+          status: 'reserved',
+          updatedAt: { $lte: before },
+          $or: [{ checkedAt: null }, { checkedAt: { $lte: before } }],
+        },
+        { $set: { checkedAt: now } },
+        { sort: { updatedAt: 1 }, returnDocument: 'after', timestamps: false },
+      ).lean<ReservationDoc>();
+      if (!doc) break;
+      claimed.push(toReservation(doc));
+    }
+    return claimed;
+  }
 }
