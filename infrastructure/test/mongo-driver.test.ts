@@ -575,22 +575,6 @@ describe('protocol and errors', () => {
     expect(await db.command({ ping: 1 })).toEqual({ ok: 1 });
   });
 
-  it('refuses multi-document transactions clearly, without writing anything', async () => {
-    const c = db.collection('tx');
-    const session = client.startSession();
-    try {
-      session.startTransaction();
-      await expect(c.insertOne({ x: 1 }, { session })).rejects.toMatchObject({
-        code: 263,
-        message: expect.stringContaining('transactions are not supported'),
-      });
-      await session.abortTransaction().catch(() => undefined);
-    } finally {
-      await session.endSession();
-    }
-    expect(await c.countDocuments()).toBe(0);
-  });
-
   it('serves buildInfo, hello, getParameter, serverStatus and dbStats', async () => {
     const admin = client.db('admin');
     expect((await admin.command({ buildInfo: 1 })).version).toBe('7.0.0');

@@ -150,3 +150,33 @@ describe('docker-compose.yml matches the code', () => {
     }
   });
 });
+
+describe.each(['docker-compose.yml', 'docker-compose.dev.yml'])(
+  '%s runs MongoDB as a one-member replica set (transactions)',
+  (file) => {
+    const compose = load(file);
+    const mongo = compose.services.mongodb as ComposeService & {
+      command?: string[];
+      healthcheck?: { test?: string[] };
+    };
+
+    it('starts mongod with --replSet rs0 and initiates the set in its healthcheck', () => {
+      expect(mongo.command).toEqual(expect.arrayContaining(['--replSet', 'rs0']));
+      const test = (mongo.healthcheck?.test ?? []).join(' ');
+      expect(test).toContain('rs.initiate(');
+      expect(test).toContain("_id: 'rs0'");
+      expect(test).toContain('isWritablePrimary');
+    });
+
+    it('points every MongoDB service at the replica set', () => {
+      for (const [name, service] of Object.entries(compose.services)) {
+        const url = service.environment?.MONGO_URL;
+        if (url === undefined) continue;
+        expect({ name, url: String(url) }).toEqual({
+          name,
+          url: expect.stringMatching(/^mongodb:\/\/mongodb:27017\/\w+\?replicaSet=rs0$/),
+        });
+      }
+    });
+  },
+);

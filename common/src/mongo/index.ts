@@ -1,4 +1,5 @@
 export * from './errors';
 export * from './outbox';
+export * from './transaction';
 export * from './processed-events';
 export * from './consumers';

@@ -4,6 +4,11 @@ import { contractEvent } from '../bus/contract-event';
 import type { EventEnvelope } from '../bus/envelope';
 import type { EventData, EventType } from '../events/contracts';
 import type { EventBus } from '../bus/types';
+import {
+  currentMongoTransaction,
+  withMongoTransaction,
+  type MongoTransaction,
+} from './transaction';
 
 /** One outbox row; `_id` is the event id, so a retried insert cannot create a second row. */
 export interface MongoOutboxRow {
@@ -44,13 +49,19 @@ export interface MongoOutboxOptions {
 export interface MongoOutbox {
   /** The rows' model (inspection in tests and tools). */
   readonly model: Model<MongoOutboxRow>;
+  /** The connection the rows live on (the service's own). */
+  readonly connection: Connection;
   /** Builds the relay's index. */
   init(): Promise<void>;
   /**
    * Records the event, then tries to send it at once; a failed send is only logged and left
    * to the relay. Rejects only if the row cannot be written.
+   *
+   * Inside a transaction (`tx`, or the one `withMongoTransaction` runs the caller in on this
+   * outbox's connection) the row is written in it, so it commits with the state change or
+   * not at all, and the immediate send waits for the commit.
    */
-  publish(event: EventEnvelope): Promise<void>;
+  publish(event: EventEnvelope, tx?: MongoTransaction): Promise<void>;
   /**
    * Sends the due unsent rows, oldest written first, until none is left or the bus fails
    * (the failed row is retried after a backoff); returns how many were sent.
@@ -87,11 +98,12 @@ function rowSchema(collection: string): Schema<MongoOutboxRow> {
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /**
- * An event outbox on MongoDB for services without multi-document transactions: the row is
- * written right after the state change, sent at once, and a relay re-sends every row the bus
- * did not accept (bus down, process killed mid-send) until it does. Delivery is at-least-once
- * and, among due rows, in the order they were written; consumers deduplicate by eventId. A crash between the state
- * write and the outbox insert can still lose that one event (no shared transaction).
+ * An event outbox on MongoDB: the row is written in the same transaction as the state change
+ * (publish inside `withMongoTransaction`), sent right after the commit, and a relay re-sends
+ * every row the bus did not accept (bus down, process killed mid-send) until it does. Delivery
+ * is at-least-once and, among due rows, in the order they were written; consumers deduplicate
+ * by eventId. A publish outside any transaction writes the row on its own (after the state
+ * change: a crash between the two loses that event).
  * Several instances may relay the same collection: a claimed row is leased to one of them.
  * Filters are marked `trusted`, so it works on connections with `sanitizeFilter` too.
  */
@@ -205,29 +217,38 @@ export function createMongoOutbox(options: MongoOutboxOptions): MongoOutbox {
 
   return {
     model,
+    connection,
     async init() {
       await model.createIndexes();
     },
-    async publish(event) {
+    async publish(event, explicitTx) {
+      const tx = explicitTx ?? currentMongoTransaction(connection);
       const at = now();
-      await model.create([
-        {
-          _id: event.eventId,
-          event,
-          createdAt: at,
-          nextAttemptAt: new Date(at.getTime() + graceMs),
-          attempts: 0,
-        },
-      ]);
-      try {
-        await send(event);
-      } catch (err) {
-        logger.warn('event not sent yet; the outbox relay will retry', {
-          eventId: event.eventId,
-          eventType: event.eventType,
-          error: errorMessage(err),
-        });
-      }
+      await model.create(
+        [
+          {
+            _id: event.eventId,
+            event,
+            createdAt: at,
+            nextAttemptAt: new Date(at.getTime() + graceMs),
+            attempts: 0,
+          },
+        ],
+        tx ? { session: tx.session } : {},
+      );
+      const sendNow = async (): Promise<void> => {
+        try {
+          await send(event);
+        } catch (err) {
+          logger.warn('event not sent yet; the outbox relay will retry', {
+            eventId: event.eventId,
+            eventType: event.eventType,
+            error: errorMessage(err),
+          });
+        }
+      };
+      if (tx) tx.afterCommit(sendNow);
+      else await sendNow();
     },
     flush,
     pendingCount: () => model.countDocuments({ sentAt: null }),
@@ -250,9 +271,22 @@ export function createMongoOutbox(options: MongoOutboxOptions): MongoOutbox {
 export interface OutboxEventPublisher {
   /**
    * Builds the envelope (payload checked against its contract, correlation from the context),
-   * records it and tries to send it now.
+   * records it and tries to send it now (after the commit, inside a transaction: see
+   * `MongoOutbox.publish`).
    */
-  publish<T extends EventType>(type: T, data: EventData<T>): Promise<EventEnvelope>;
+  publish<T extends EventType>(
+    type: T,
+    data: EventData<T>,
+    tx?: MongoTransaction,
+  ): Promise<EventEnvelope>;
+  /**
+   * Runs `fn` in one transaction on the outbox's connection (`withMongoTransaction`): the
+   * state changes it makes and the events it publishes commit together, and the events are
+   * sent after the commit.
+   */
+  transaction<T>(fn: (tx: MongoTransaction) => Promise<T>): Promise<T>;
+  /** True inside `transaction`'s callback (a failed publish must then fail the transaction). */
+  inTransaction(): boolean;
   /** Sends every due unsent event now; returns how many were sent. */
   flush(): Promise<number>;
   start(): void;
@@ -262,11 +296,13 @@ export interface OutboxEventPublisher {
 /** Publishes `source`'s events through `outbox` (the relay is the outbox's own). */
 export function outboxEventPublisher(outbox: MongoOutbox, source: string): OutboxEventPublisher {
   return {
-    async publish(type, data) {
+    async publish(type, data, tx) {
       const envelope = contractEvent(source, type, data);
-      await outbox.publish(envelope);
+      await outbox.publish(envelope, tx);
       return envelope;
     },
+    transaction: (fn) => withMongoTransaction(outbox.connection, fn),
+    inTransaction: () => currentMongoTransaction(outbox.connection) !== undefined,
     flush: () => outbox.flush(),
     start: () => outbox.start(),
     stop: () => outbox.stop(),

@@ -1,5 +1,8 @@
 #!/usr/bin/env node
-/* Runs the MongoDB stand-in: node infrastructure/dist/mongo/cli.js --port 27017 --data-dir .data/mongo */
+/*
+ * Runs the MongoDB stand-in: node infrastructure/dist/mongo/cli.js --port 27017 --data-dir .data/mongo
+ * [--no-fsync] [--repl-set rs0]
+ */
 import { parseArgs } from 'node:util';
 import { startMongoStandIn } from './server';
 
@@ -9,12 +12,22 @@ async function main(): Promise<void> {
       port: { type: 'string', default: process.env.MONGO_STANDIN_PORT ?? '27017' },
       host: { type: 'string', default: '127.0.0.1' },
       'data-dir': { type: 'string' },
+      // Trade the per-commit fsync for speed (also MONGO_STANDIN_FSYNC=false).
+      'no-fsync': { type: 'boolean', default: false },
+      // Answer the handshake as the primary of a one-member replica set of this name.
+      'repl-set': { type: 'string' },
     },
   });
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new Error(`invalid --port ${values.port}`);
-  const standIn = await startMongoStandIn({ port, host: values.host, dataDir: values['data-dir'] });
+  const standIn = await startMongoStandIn({
+    port,
+    host: values.host,
+    dataDir: values['data-dir'],
+    fsync: values['no-fsync'] ? false : undefined,
+    replicaSet: values['repl-set'],
+  });
   console.log(
     `MongoDB stand-in listening on ${standIn.url}${values['data-dir'] ? ` (data in ${values['data-dir']})` : ' (in memory)'}`,
   );

@@ -1,6 +1,6 @@
 import { BSON, ObjectId, type Document } from 'bson';
 import { Query } from 'mingo';
-import { MongoCommandError } from './errors';
+import { MongoCommandError, writeConflict } from './errors';
 import {
   cloneDocument,
   formatValue,
@@ -9,6 +9,7 @@ import {
   valueKey,
   valuesAt,
 } from './keys';
+import { NO_TRANSACTIONS, type Transaction, type TransactionHooks } from './transaction';
 
 export const MAX_BSON_SIZE = 16 * 1024 * 1024;
 
@@ -114,6 +115,17 @@ export type ChangeListener = (change: Document) => void;
 
 export const ID_INDEX: IndexSpec = { v: 2, key: { _id: 1 }, name: '_id_' };
 
+/** A document changed by an open transaction, and its committed version (null: none). */
+export interface PendingWrite {
+  txn: Transaction;
+  before: Document | null;
+}
+
+/** Thrown inside a unique check to have a transaction aborted and the check run again. */
+class AbortAndRetry {
+  constructor(readonly txn: Transaction) {}
+}
+
 /**
  * One collection: documents in insertion order keyed by their encoded `_id`, plus indexes.
  * Every method is synchronous, so a command's read-modify-write cannot interleave with
@@ -124,12 +136,18 @@ export class Collection {
   readonly indexes = new Map<string, Index>();
   /** Documents tested against a filter since start; lets tests prove index use. */
   docsExamined = 0;
+  /**
+   * Documents written by open transactions (by encoded `_id`): `docs` and the indexes hold the
+   * transaction's version, this map the committed one that everyone else reads.
+   */
+  readonly pending = new Map<string, PendingWrite>();
 
   constructor(
     readonly dbName: string,
     readonly name: string,
     private readonly emit: ChangeListener,
     readonly options: Document = {},
+    private readonly txns: TransactionHooks = NO_TRANSACTIONS,
   ) {}
 
   get ns(): string {
@@ -142,8 +160,47 @@ export class Collection {
 
   // ---- reads ----
 
-  /** Picks the documents a filter can match, by `_id` or a complete index when it can. */
+  /**
+   * Picks the documents a filter can match, by `_id` or a complete index when it can, as the
+   * running command sees them: documents another open transaction changed are replaced by
+   * their committed versions (appended, and always tested against the filter).
+   */
   plan(filter: Document): Plan {
+    const plan = this.planStored(filter);
+    if (!this.hasForeignPending()) return plan;
+    const mine = this.txns.current();
+    const docs = plan.docs.filter((doc) => {
+      const p = this.pending.get(valueKey(doc._id));
+      return !p || p.txn === mine;
+    });
+    for (const p of this.pending.values()) if (p.txn !== mine && p.before) docs.push(p.before);
+    return { ...plan, docs, exact: false };
+  }
+
+  /** Every document the running command sees (see `plan`). */
+  visibleDocs(): Document[] {
+    return this.hasForeignPending() ? this.plan({}).docs : [...this.docs.values()];
+  }
+
+  /** The committed documents, as a reader outside every transaction sees them. */
+  *committedDocs(): Generator<Document> {
+    for (const [id, doc] of this.docs) {
+      const p = this.pending.get(id);
+      if (!p) yield doc;
+      else if (p.before) yield p.before;
+    }
+    for (const [id, p] of this.pending) if (p.before && !this.docs.has(id)) yield p.before;
+  }
+
+  private hasForeignPending(): boolean {
+    if (this.pending.size === 0) return false;
+    const mine = this.txns.current();
+    for (const p of this.pending.values()) if (p.txn !== mine) return true;
+    return false;
+  }
+
+  /** The stored documents a filter can match, by `_id` or a complete index when it can. */
+  private planStored(filter: Document): Plan {
     const idValues = equalityValues(filter._id, true);
     if (idValues) {
       const docs: Document[] = [];
@@ -193,6 +250,7 @@ export class Collection {
       throw new MongoCommandError('BadValue', "can't use an array for _id");
     checkSize(doc);
     const id = valueKey(doc._id);
+    this.claim(id);
     if (this.docs.has(id)) throw this.duplicate(ID_INDEX, [doc._id]);
     const keys = this.checkUnique(doc, id);
     this.docs.set(id, doc);
@@ -211,8 +269,11 @@ export class Collection {
       );
     }
     checkSize(newDoc);
+    this.claim(id);
     const keys = this.checkUnique(newDoc, id);
-    for (const index of this.indexes.values()) index.remove(id, index.keysOf(oldDoc));
+    // The stored version (the same one, unless a transaction holding it was just aborted).
+    const stored = this.docs.get(id) ?? oldDoc;
+    for (const index of this.indexes.values()) index.remove(id, index.keysOf(stored));
     this.docs.set(id, newDoc);
     for (const [index, k] of keys) index.add(id, k);
     this.emit({ op: 'put', db: this.dbName, coll: this.name, doc: newDoc });
@@ -220,8 +281,11 @@ export class Collection {
 
   delete(doc: Document): void {
     const id = valueKey(doc._id);
-    if (!this.docs.delete(id)) return;
-    for (const index of this.indexes.values()) index.remove(id, index.keysOf(doc));
+    this.claim(id);
+    const stored = this.docs.get(id);
+    if (!stored) return;
+    this.docs.delete(id);
+    for (const index of this.indexes.values()) index.remove(id, index.keysOf(stored));
     this.emit({ op: 'del', db: this.dbName, coll: this.name, id: doc._id });
   }
 
@@ -241,6 +305,48 @@ export class Collection {
       this.docs.delete(id);
       for (const index of this.indexes.values()) index.remove(id, index.keysOf(old));
     }
+  }
+
+  // ---- transactions ----
+
+  /**
+   * Takes the document for the running command before it changes it. A document another open
+   * transaction changed first: a transaction gets a WriteConflict (first writer wins), a write
+   * outside any transaction aborts that transaction (it never waits or fails because of one).
+   */
+  private claim(id: string): void {
+    const mine = this.txns.current();
+    const p = this.pending.get(id);
+    if (p && p.txn !== mine) {
+      if (mine) throw writeConflict(`${this.ns}: a document another transaction changed`);
+      this.txns.abort(p.txn, `a write outside the transaction changed a document of ${this.ns}`);
+    }
+    if (mine && !this.pending.has(id)) {
+      this.pending.set(id, { txn: mine, before: this.docs.get(id) ?? null });
+      mine.touched.add(this);
+    }
+  }
+
+  /** Ends a transaction here: commit keeps its versions, abort puts the committed ones back. */
+  settle(txn: Transaction, commit: boolean): void {
+    for (const [id, p] of this.pending) {
+      if (p.txn !== txn) continue;
+      this.pending.delete(id);
+      if (commit) continue;
+      if (p.before) this.restore(p.before);
+      else {
+        const current = this.docs.get(id);
+        if (current) {
+          this.docs.delete(id);
+          for (const index of this.indexes.values()) index.remove(id, index.keysOf(current));
+        }
+      }
+    }
+  }
+
+  /** The open transactions holding documents of this collection. */
+  pendingTransactions(): Set<Transaction> {
+    return new Set([...this.pending.values()].map((p) => p.txn));
   }
 
   // ---- indexes ----
@@ -300,16 +406,47 @@ export class Collection {
     return undefined;
   }
 
-  /** Validates every unique index for a document before anything is changed. */
+  /**
+   * Validates every unique index for a document before anything is changed. A key held by
+   * another open transaction (its new version, or the committed version it replaced) is a
+   * conflict with that transaction, resolved as in `claim`; then the check runs again.
+   */
   private checkUnique(doc: Document, id: string): Array<[Index, IndexKey[]]> {
+    for (;;) {
+      try {
+        return this.checkUniqueOnce(doc, id);
+      } catch (err) {
+        if (!(err instanceof AbortAndRetry)) throw err;
+        this.txns.abort(err.txn, `a write outside the transaction took a key of ${this.ns}`);
+      }
+    }
+  }
+
+  private checkUniqueOnce(doc: Document, id: string): Array<[Index, IndexKey[]]> {
+    const mine = this.txns.current();
+    const conflict = (txn: Transaction): never => {
+      if (mine) throw writeConflict(`${this.ns}: a unique key another transaction holds`);
+      throw new AbortAndRetry(txn);
+    };
     const out: Array<[Index, IndexKey[]]> = [];
     for (const index of this.indexes.values()) {
       const keys = index.keysOf(doc);
       if (index.unique) {
         for (const k of keys) {
           const holders = index.entries.get(k.key);
-          if (holders && (holders.size > 1 || !holders.has(id)))
+          if (holders && (holders.size > 1 || !holders.has(id))) {
+            for (const holder of holders) {
+              const p = holder === id ? undefined : this.pending.get(holder);
+              // Its committed version holds the key too: a plain duplicate, whatever happens.
+              const committed = p?.before && index.keysOf(p.before).some((b) => b.key === k.key);
+              if (p && p.txn !== mine && !committed) conflict(p.txn);
+            }
             throw this.duplicate(index.spec, k.values);
+          }
+          for (const [other, p] of this.pending) {
+            if (p.txn === mine || !p.before || other === id) continue;
+            if (index.keysOf(p.before).some((b) => b.key === k.key)) conflict(p.txn);
+          }
         }
       }
       out.push([index, keys]);

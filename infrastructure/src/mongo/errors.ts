@@ -11,9 +11,13 @@ export const ErrorCodes = {
   NamespaceExists: 48,
   CommandNotFound: 59,
   ImmutableField: 66,
+  InvalidOptions: 72,
   InvalidNamespace: 73,
   IndexOptionsConflict: 85,
   IndexKeySpecsConflict: 86,
+  WriteConflict: 112,
+  TransactionTooOld: 225,
+  NoSuchTransaction: 251,
   OperationNotSupportedInTransaction: 263,
   DuplicateKey: 11000,
   BSONObjectTooLarge: 10334,
@@ -21,6 +25,9 @@ export const ErrorCodes = {
 } as const;
 
 export type ErrorCodeName = keyof typeof ErrorCodes;
+
+/** The label that makes drivers retry a whole transaction (`withTransaction`). */
+export const TRANSIENT_TRANSACTION_ERROR = 'TransientTransactionError';
 
 /** An error answered to the client as `{ ok: 0, code, codeName, errmsg, ...extra }`. */
 export class MongoCommandError extends Error {
@@ -43,6 +50,15 @@ export class MongoCommandError extends Error {
 }
 
 /** Anything thrown by mingo or our own code becomes a reply, never a crash or a hang. */
+/** What mongod answers when a transaction writes a document another one has changed first. */
+export function writeConflict(detail: string): MongoCommandError {
+  return new MongoCommandError(
+    'WriteConflict',
+    `Write conflict during plan execution and yielding is disabled. :: Please retry your operation or multi-document transaction. (${detail})`,
+    { errorLabels: [TRANSIENT_TRANSACTION_ERROR] },
+  );
+}
+
 export function errorReply(err: unknown): Document {
   if (err instanceof MongoCommandError) return err.toReply();
   const message = err instanceof Error ? err.message : String(err);

@@ -10,18 +10,37 @@ const COMPACT_AT_BYTES = 64 * 1024 * 1024;
 
 const DESERIALIZE: BSON.DeserializeOptions = { promoteLongs: true, promoteValues: true };
 
+export interface PersistenceOptions {
+  /** fsync the journal after each command's append, before its reply (default true). */
+  fsync?: boolean;
+}
+
+/** MONGO_STANDIN_FSYNC=false|0|off|no turns the per-commit fsync off; anything else keeps it. */
+export function fsyncFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  const v = env.MONGO_STANDIN_FSYNC?.trim().toLowerCase();
+  return !(v === 'false' || v === '0' || v === 'off' || v === 'no');
+}
+
 /**
  * Snapshot plus append-only journal, both a plain sequence of BSON change entries.
- * Each command's changes are appended (one write) before its reply is sent, so an
- * acknowledged write survives a process crash; a torn tail entry is ignored on load.
- * No fsync: a power loss may lose the last writes (see README).
+ * Each command's changes are appended (one write) and fsync'ed before its reply is sent, so
+ * an acknowledged write survives a process crash and a power loss (with `fsync: false` only a
+ * process crash). A transaction's writes are one group, `{ op: 'txn', n }` and its n entries,
+ * appended at its commit and replayed only when all n are there; a torn tail entry (and so a
+ * torn transaction) is ignored on load.
  */
 export class Persistence {
   private pending: Buffer[] = [];
   private journalBytes = 0;
   private fd: number | undefined;
+  private readonly fsync: boolean;
 
-  constructor(private readonly dir: string) {}
+  constructor(
+    private readonly dir: string,
+    options: PersistenceOptions = {},
+  ) {
+    this.fsync = options.fsync ?? true;
+  }
 
   /** Loads snapshot and journal into the engine, then folds them into a fresh snapshot. */
   load(engine: Engine): void {
@@ -29,7 +48,8 @@ export class Persistence {
     for (const file of [SNAPSHOT, JOURNAL]) {
       const full = path.join(this.dir, file);
       if (!fs.existsSync(full)) continue;
-      for (const entry of readEntries(fs.readFileSync(full))) engine.apply(entry);
+      for (const entry of wholeTransactions(readEntries(fs.readFileSync(full))))
+        engine.apply(entry);
     }
     this.compact(engine);
   }
@@ -45,6 +65,7 @@ export class Persistence {
     this.pending = [];
     if (this.fd === undefined) this.fd = fs.openSync(path.join(this.dir, JOURNAL), 'a');
     fs.writeSync(this.fd, data);
+    if (this.fsync) fs.fdatasyncSync(this.fd);
     this.journalBytes += data.length;
     if (this.journalBytes > COMPACT_AT_BYTES) this.compact(engine);
   }
@@ -73,6 +94,7 @@ export class Persistence {
       fs.closeSync(fd);
     }
     fs.renameSync(tmp, path.join(this.dir, SNAPSHOT));
+    if (this.fsync) syncDirectory(this.dir);
     if (this.fd !== undefined) fs.closeSync(this.fd);
     // Replaying the old journal over the new snapshot would be harmless (entries are idempotent).
     this.fd = fs.openSync(path.join(this.dir, JOURNAL), 'w');
@@ -84,6 +106,42 @@ export class Persistence {
     if (this.fd !== undefined) fs.closeSync(this.fd);
     this.fd = undefined;
   }
+}
+
+/** Makes a rename in the directory durable (where the platform allows fsync on a directory). */
+function syncDirectory(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch {
+    // Not supported here (e.g. Windows): the rename is still atomic.
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/** Entries in order, a transaction's only when its whole group was read (all or nothing). */
+function* wholeTransactions(entries: Iterable<Document>): Generator<Document> {
+  let group: Document[] | undefined;
+  let expected = 0;
+  for (const entry of entries) {
+    if (group) {
+      group.push(entry);
+      if (group.length === expected) {
+        yield* group;
+        group = undefined;
+      }
+      continue;
+    }
+    if (entry.op === 'txn') {
+      expected = Number(entry.n);
+      if (expected > 0) group = [];
+      continue;
+    }
+    yield entry;
+  }
+  // A group cut short (crash during its append) is dropped whole.
 }
 
 function* readEntries(buf: Buffer): Generator<Document> {

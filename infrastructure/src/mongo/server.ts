@@ -3,7 +3,9 @@ import type { Document } from 'bson';
 import { runCommand, type CommandContext } from './commands';
 import { CursorStore } from './cursors';
 import { Engine } from './engine';
-import { Persistence } from './persistence';
+import { valueKey } from './keys';
+import { Persistence, fsyncFromEnv } from './persistence';
+import { Sessions } from './sessions';
 import { FrameReader, decodeMessage, encodeOpMsg, encodeOpReply } from './wire';
 
 export interface MongoStandInOptions {
@@ -13,6 +15,21 @@ export interface MongoStandInOptions {
   host?: string;
   /** Directory for snapshot + journal; without it the data lives in memory only. */
   dataDir?: string;
+  /**
+   * fsync the journal before acknowledging each write or commit (with `dataDir`). Default true,
+   * unless MONGO_STANDIN_FSYNC is `false`/`0`/`off`: faster, but a power loss (not a process
+   * crash) may then lose the last acknowledged writes.
+   */
+  fsync?: boolean;
+  /**
+   * Answer the handshake as the primary of a one-member replica set of this name (`setName`,
+   * `hosts`, `primary`), so URLs with `?replicaSet=<name>` connect. Transactions work either
+   * way; without it the stand-in presents itself as a standalone server (the default). Also
+   * MONGO_STANDIN_REPLICA_SET.
+   */
+  replicaSet?: string;
+  /** An open transaction idle this long is aborted (mongod's transactionLifetimeLimitSeconds). Default 60 s. */
+  transactionLifetimeMs?: number;
 }
 
 export interface MongoStandIn {
@@ -33,12 +50,17 @@ const TTL_SWEEP_MS = 10_000;
 export async function startMongoStandIn(options: MongoStandInOptions = {}): Promise<MongoStandIn> {
   const host = options.host ?? '127.0.0.1';
   const engine = new Engine();
-  const persistence = options.dataDir ? new Persistence(options.dataDir) : undefined;
+  const persistence = options.dataDir
+    ? new Persistence(options.dataDir, { fsync: options.fsync ?? fsyncFromEnv() })
+    : undefined;
   if (persistence) {
     persistence.load(engine);
     engine.setListener((change) => persistence.record(change));
   }
   const cursors = new CursorStore();
+  const sessions = new Sessions(engine, options.transactionLifetimeMs);
+  const replicaSetName = options.replicaSet ?? (process.env.MONGO_STANDIN_REPLICA_SET || undefined);
+  let replicaSet: CommandContext['replicaSet'];
   const sockets = new Set<net.Socket>();
   const startedAt = Date.now();
   let nextConnectionId = 1;
@@ -49,6 +71,8 @@ export async function startMongoStandIn(options: MongoStandInOptions = {}): Prom
     const ctx: CommandContext = {
       engine,
       cursors,
+      sessions,
+      replicaSet,
       connectionId: nextConnectionId++,
       startedAt,
       connections: () => sockets.size,
@@ -86,6 +110,7 @@ export async function startMongoStandIn(options: MongoStandInOptions = {}): Prom
 
   const sweeper = setInterval(() => {
     cursors.reap();
+    sessions.reap();
     sweepExpired(engine);
     persistence?.flush(engine);
   }, TTL_SWEEP_MS);
@@ -99,6 +124,7 @@ export async function startMongoStandIn(options: MongoStandInOptions = {}): Prom
     });
   });
   const address = server.address() as net.AddressInfo;
+  if (replicaSetName) replicaSet = { name: replicaSetName, me: `${host}:${address.port}` };
   let stopped = false;
   return {
     url: `mongodb://${host}:${address.port}`,
@@ -111,6 +137,7 @@ export async function startMongoStandIn(options: MongoStandInOptions = {}): Prom
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const socket of sockets) socket.destroy();
       await closed;
+      sessions.abortAll();
       persistence?.close(engine);
     },
   };
@@ -124,7 +151,9 @@ function sweepExpired(engine: Engine, now = Date.now()): void {
         const ttl = index.spec.expireAfterSeconds;
         if (typeof ttl !== 'number' || index.fields.length !== 1) continue;
         const field = index.fields[0];
-        for (const doc of [...coll.docs.values()]) {
+        // Committed documents only: one an open transaction changed waits for its outcome.
+        for (const doc of [...coll.committedDocs()]) {
+          if (coll.pending.has(valueKey(doc._id))) continue;
           const value = doc[field];
           const dates = (Array.isArray(value) ? value : [value]).filter(
             (v): v is Date => v instanceof Date,

@@ -113,3 +113,45 @@ it('reports the bus in readiness', async () => {
   flaky.down = false;
   expect((await request(t.app).get('/health/ready')).status).toBe(200);
 });
+
+describe('the user and its event commit together (one transaction)', () => {
+  it('a registration whose outbox insert fails leaves neither the user nor the event', async () => {
+    const failing = jest
+      .spyOn(outbox().model, 'create')
+      .mockRejectedValueOnce(new Error('outbox insert failed'));
+    try {
+      const res = await request(t.app)
+        .post('/api/auth/register')
+        .send({ email: 'atomic@example.test', password: 'Correct-horse-9', name: 'Atomic' });
+      expect(res.status).toBe(500);
+    } finally {
+      failing.mockRestore();
+    }
+    expect(await t.auth.stores.users.model.countDocuments({ email: 'atomic@example.test' })).toBe(
+      0,
+    );
+    expect(
+      await outbox().model.countDocuments({ 'event.data.email': trusted('atomic@example.test') }),
+    ).toBe(0);
+    await flaky.inner.idle();
+    expect(createdFor('atomic@example.test')).toEqual([]);
+    // The email is free: the rolled-back registration took nothing.
+    const again = await newUser(t.app, 'atomic@example.test');
+    expect(again.user.email).toBe('atomic@example.test');
+  });
+
+  it('a role change whose outbox insert fails is rolled back', async () => {
+    const { user } = await newUser(t.app, 'role-atomic@example.test');
+    const failing = jest
+      .spyOn(outbox().model, 'create')
+      .mockRejectedValueOnce(new Error('outbox insert failed'));
+    try {
+      await expect(t.auth.accounts.setRole('someone-else', user.id, 'seller')).rejects.toThrow(
+        'outbox insert failed',
+      );
+    } finally {
+      failing.mockRestore();
+    }
+    expect((await t.auth.stores.users.findById(user.id))?.role).toBe('customer');
+  });
+});

@@ -60,6 +60,7 @@ export const productService = defineService({
       categories: stores.categories,
       cache: catalogCache,
       publish: publishers.afterWrite,
+      transaction: (fn) => events.transaction(() => fn()),
       defaults: {
         currency: config.DEFAULT_CURRENCY,
         lowStockThreshold: config.DEFAULT_LOW_STOCK_THRESHOLD,

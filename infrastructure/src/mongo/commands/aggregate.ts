@@ -47,7 +47,7 @@ export function aggregate(cmd: Document, db: string, ctx: CommandContext): Docum
     source = runFind(coll, { filter: first.$match }).docs;
     stages = stages.slice(1);
   } else {
-    source = coll ? [...coll.docs.values()] : [];
+    source = coll ? coll.visibleDocs() : [];
   }
   // mingo may modify its input in place (e.g. $addFields on a dotted path): give it copies,
   // of joined ($lookup) documents too.
@@ -55,7 +55,7 @@ export function aggregate(cmd: Document, db: string, ctx: CommandContext): Docum
   if (!readOnly) source = source.map(cloneDocument);
   const collectionResolver = (from: string): Document[] => {
     const other = ctx.engine.collection(db, from);
-    const docs = other ? [...other.docs.values()] : [];
+    const docs = other ? other.visibleDocs() : [];
     return readOnly ? docs : docs.map(cloneDocument);
   };
   const docs = new Aggregator(stages, { collectionResolver }).run(source) as Document[];

@@ -1,4 +1,4 @@
-import type { Document } from 'bson';
+import { ObjectId, type Document } from 'bson';
 import { MAX_BSON_SIZE } from '../collection';
 import type { CommandContext, Handler } from './context';
 
@@ -25,11 +25,38 @@ export function hello(cmd: Document, _db: string, ctx: CommandContext): Document
     ok: 1,
   };
   if (cmd.helloOk === true) reply.helloOk = true;
+  if (ctx.replicaSet) {
+    // The primary of a one-member replica set (mongod --replSet after rs.initiate()).
+    const { name, me } = ctx.replicaSet;
+    Object.assign(reply, {
+      setName: name,
+      setVersion: 1,
+      hosts: [me],
+      primary: me,
+      me,
+      secondary: false,
+      electionId: ELECTION_ID,
+      lastWrite: { lastWriteDate: new Date(), majorityWriteDate: new Date() },
+    });
+  }
   return reply;
 }
 
-/** Commands with nothing to do here: ping, and sessions (accepted and ignored). */
+// One election for the life of the process (the member never steps down).
+const ELECTION_ID = new ObjectId('7fffffff0000000000000001');
+
+/** Commands with nothing to do here: ping, refreshSessions. */
 export const ok: Handler = () => ({ ok: 1 });
+
+/** endSessions / killSessions: the sessions' open transactions are aborted. */
+export const endSessions: Handler = (cmd, _db, ctx) => {
+  ctx.sessions.end(cmd.endSessions ?? cmd.endsessions);
+  return { ok: 1 };
+};
+export const killSessions: Handler = (cmd, _db, ctx) => {
+  ctx.sessions.end(cmd.killSessions);
+  return { ok: 1 };
+};
 
 export function buildInfo(): Document {
   return {

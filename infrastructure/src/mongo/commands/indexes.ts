@@ -11,6 +11,7 @@ export function createIndexes(cmd: Document, db: string, ctx: CommandContext): D
     throw new MongoCommandError('BadValue', 'Must specify at least one index to create');
   }
   const existed = ctx.engine.collection(db, name) !== undefined;
+  if (!ctx.engine.current) ctx.engine.prepareDdl(db, name);
   const coll = ctx.engine.ensureCollection(db, name);
   const before = coll.indexes.size + 1;
   for (const raw of cmd.indexes as Document[]) {
@@ -47,6 +48,7 @@ export function dropIndexes(cmd: Document, db: string, ctx: CommandContext): Doc
   const name = collectionName(cmd, 'dropIndexes');
   const coll = ctx.engine.collection(db, name);
   if (!coll) throw new MongoCommandError('NamespaceNotFound', `ns not found ${db}.${name}`);
+  ctx.engine.prepareDdl(db, name);
   const was = coll.indexes.size + 1;
   const target = cmd.index;
   if (target === '*') {

@@ -47,6 +47,8 @@ function eachStatement(
     try {
       run(stmt, i);
     } catch (err) {
+      // A transaction's write conflict fails the whole command (with its retry label), as on mongod.
+      if (err instanceof MongoCommandError && err.codeName === 'WriteConflict') throw err;
       errors.push(writeErrorOf(err, i));
     }
   });

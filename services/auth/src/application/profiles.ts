@@ -12,9 +12,12 @@ export function createProfiles(deps: AccountDeps) {
     },
 
     async updateProfile(userId: string, changes: ProfileChanges): Promise<PublicUser> {
-      const user = await users.updateProfile(userId, changes);
-      if (!user) throw new NotFoundError('User not found');
-      await deps.events.publish('user.updated', userEventData(user));
+      const user = await deps.events.transaction(async () => {
+        const changed = await users.updateProfile(userId, changes);
+        if (!changed) throw new NotFoundError('User not found');
+        await deps.events.publish('user.updated', userEventData(changed));
+        return changed;
+      });
       return publicUser(user);
     },
   };

@@ -37,14 +37,23 @@ export function createSessions(deps: AccountDeps) {
       const passwordHash = await hasher.hash(input.password);
       let user: StoredUser;
       try {
-        user = await users.create({ email, name: input.name, role: 'customer', passwordHash });
+        // The user and its user.created commit together (or neither does).
+        user = await events.transaction(async () => {
+          const created = await users.create({
+            email,
+            name: input.name,
+            role: 'customer',
+            passwordHash,
+          });
+          await events.publish('user.created', userEventData(created));
+          return created;
+        });
       } catch (err) {
         if (err instanceof EmailTakenError) {
           throw new ConflictError('Email is already registered', { field: 'email' });
         }
         throw err;
       }
-      await events.publish('user.created', userEventData(user));
       return session(user, now());
     },
 

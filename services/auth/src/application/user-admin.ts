@@ -33,9 +33,12 @@ export function createUserAdmin(deps: AccountDeps) {
       }
       const before = await requireAccount(deps, id);
       if (before.role === role) return publicUser(before);
-      const user = await users.setRole(id, role);
-      if (!user) throw new NotFoundError('User not found');
-      await events.publish('user.updated', userEventData(user));
+      const user = await events.transaction(async () => {
+        const changed = await users.setRole(id, role);
+        if (!changed) throw new NotFoundError('User not found');
+        await events.publish('user.updated', userEventData(changed));
+        return changed;
+      });
       return publicUser(user);
     },
 
@@ -47,9 +50,12 @@ export function createUserAdmin(deps: AccountDeps) {
           'SELF_DELETE',
         );
       }
-      if (!(await users.delete(id))) throw new NotFoundError('User not found');
-      await refreshTokens.deleteAllForUser(id);
-      await events.publish('user.deleted', { userId: id });
+      // The user, its refresh tokens and user.deleted go together.
+      await events.transaction(async () => {
+        if (!(await users.delete(id))) throw new NotFoundError('User not found');
+        await refreshTokens.deleteAllForUser(id);
+        await events.publish('user.deleted', { userId: id });
+      });
     },
 
     /**
@@ -76,13 +82,17 @@ export function createUserAdmin(deps: AccountDeps) {
         throw new Error(`ADMIN_PASSWORD does not meet the password policy: ${problems.join('; ')}`);
       }
       try {
-        const user = await users.create({
-          email,
-          name: input.name,
-          role: 'admin',
-          passwordHash: await hasher.hash(input.password),
+        const passwordHash = await hasher.hash(input.password);
+        const user = await events.transaction(async () => {
+          const created = await users.create({
+            email,
+            name: input.name,
+            role: 'admin',
+            passwordHash,
+          });
+          await events.publish('user.created', userEventData(created));
+          return created;
         });
-        await events.publish('user.created', userEventData(user));
         logger.info('admin user seeded', { userId: user.id });
         return 'created';
       } catch (err) {

@@ -7,11 +7,12 @@ import {
 export const EVENT_SOURCE = 'auth-service';
 
 /**
- * User events (user.created, user.updated, user.deleted) go through the MongoDB outbox: the
- * row is written right after the user change, sent at once, and the relay re-sends every row
- * the bus did not accept until it does. Delivery is therefore at-least-once; consumers
- * deduplicate by eventId. MongoDB has no transaction here, so a crash between the user write
- * and the outbox insert can still lose that one event (README, "Events").
+ * User events (user.created, user.updated, user.deleted) go through the MongoDB outbox: each
+ * use case writes the user change and the outbox row in one transaction
+ * (`events.transaction`, i.e. `withMongoTransaction`), the row is sent right after the commit,
+ * and the relay re-sends every row the bus did not accept until it does. Delivery is therefore
+ * at-least-once; consumers deduplicate by eventId. No event is lost between the write and its
+ * row, and none is recorded for a write that did not commit.
  */
 export function createUserEventPublisher(outbox: MongoOutbox): OutboxEventPublisher {
   return outboxEventPublisher(outbox, EVENT_SOURCE);

@@ -130,13 +130,16 @@ export function createComments(deps: CommentsDeps, deletion: Deletion) {
       const c = await loadFor(stores, id, actor, true);
       assertCanEdit(c, actor);
       if (changes.rating !== undefined) assertRatingFitsKind(c.depth > 0, changes.rating);
-      const result = await stores.comments.edit(id, actor.id, changes, now());
-      if (!result) throw new NotFoundError('Comment not found');
-      await events.publish('comment.updated', {
-        commentId: id,
-        productId: c.productId,
-        rating: result.after.rating,
-        previousRating: result.before.rating,
+      const result = await events.transaction(async () => {
+        const edited = await stores.comments.edit(id, actor.id, changes, now());
+        if (!edited) throw new NotFoundError('Comment not found');
+        await events.publish('comment.updated', {
+          commentId: id,
+          productId: c.productId,
+          rating: edited.after.rating,
+          previousRating: edited.before.rating,
+        });
+        return edited;
       });
       return toCommentView(result.after, actor);
     },

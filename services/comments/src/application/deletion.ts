@@ -28,25 +28,30 @@ export function createDeletion({ stores, events, now }: CommentsDeps) {
   /** Removes a leaf, or leaves a tombstone when it has replies; publishes comment.deleted. */
   async function deleteComment(c: Comment, by: 'author' | 'moderator'): Promise<DeletionOutcome> {
     if (deletionOutcome(c) === 'remove') {
-      const removed = await stores.comments.removeIfLeaf(c.id);
-      if (removed) {
-        await dropReactions([removed.id]);
+      // The removal, its reactions, its parent's count and comment.deleted commit together.
+      const removed = await events.transaction(async () => {
+        const leaf = await stores.comments.removeIfLeaf(c.id);
+        if (!leaf) return null;
+        await dropReactions([leaf.id]);
         await events.publish('comment.deleted', {
-          commentId: removed.id,
-          productId: removed.productId,
-          rating: removed.rating,
+          commentId: leaf.id,
+          productId: leaf.productId,
+          rating: leaf.rating,
         });
-        await releaseFromParent(removed.parentId);
-        return 'removed';
-      }
+        await releaseFromParent(leaf.parentId);
+        return leaf;
+      });
+      if (removed) return 'removed';
       // It gained a reply meanwhile (or is gone): fall through to the tombstone.
     }
-    const before = await stores.comments.tombstone(c.id, by, now());
-    if (!before) throw new NotFoundError('Comment not found');
-    await events.publish('comment.deleted', {
-      commentId: before.id,
-      productId: before.productId,
-      rating: before.rating,
+    await events.transaction(async () => {
+      const before = await stores.comments.tombstone(c.id, by, now());
+      if (!before) throw new NotFoundError('Comment not found');
+      await events.publish('comment.deleted', {
+        commentId: before.id,
+        productId: before.productId,
+        rating: before.rating,
+      });
     });
     // Its last reply may have gone between the two steps.
     if (await stores.comments.removeEmptyTombstone(c.id)) {

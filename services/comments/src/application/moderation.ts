@@ -36,30 +36,34 @@ export function createModeration(deps: CommentsDeps, deletion: Deletion) {
       assertCanReact(c, actor, 'flag');
       await assertAccountActive(stores, actor);
       const at = now();
-      const added = await stores.flags.add({
-        commentId: id,
-        productId: c.productId,
-        userId: actor.id,
-        reason,
-        now: at,
-      });
-      if (!added) {
-        throw new ConflictError('You have already flagged this comment', { commentId: id });
-      }
-      const counted = await stores.comments.addFlag(id, at);
-      if (!counted) {
-        await stores.flags.remove(id, actor.id);
-        throw new NotFoundError('Comment not found');
-      }
-      let hidden = counted.status === 'HIDDEN';
-      if (shouldHideAfterFlag(counted, rules.flagHideThreshold)) {
-        hidden = (await stores.comments.hide(id, 'flags', at)) || hidden;
-      }
-      await events.publish('comment.flagged', {
-        commentId: id,
-        productId: c.productId,
-        flags: counted.flags,
-        hidden,
+      // The flag, the comment's count (and hiding) and comment.flagged commit together.
+      const hidden = await events.transaction(async () => {
+        const added = await stores.flags.add({
+          commentId: id,
+          productId: c.productId,
+          userId: actor.id,
+          reason,
+          now: at,
+        });
+        if (!added) {
+          throw new ConflictError('You have already flagged this comment', { commentId: id });
+        }
+        const counted = await stores.comments.addFlag(id, at);
+        if (!counted) {
+          await stores.flags.remove(id, actor.id);
+          throw new NotFoundError('Comment not found');
+        }
+        let isHidden = counted.status === 'HIDDEN';
+        if (shouldHideAfterFlag(counted, rules.flagHideThreshold)) {
+          isHidden = (await stores.comments.hide(id, 'flags', at)) || isHidden;
+        }
+        await events.publish('comment.flagged', {
+          commentId: id,
+          productId: c.productId,
+          flags: counted.flags,
+          hidden: isHidden,
+        });
+        return isHidden;
       });
       return { commentId: id, flagged: true, hidden };
     },
@@ -94,22 +98,25 @@ export function createModeration(deps: CommentsDeps, deletion: Deletion) {
         const after = await stores.comments.findById(id);
         return { id, action, outcome, comment: after ? toCommentView(after, actor) : null };
       }
-      let after: Comment | null;
-      if (effect === 'show') {
-        after = await stores.comments.approve(id, now());
-      } else {
-        await stores.comments.hide(id, 'moderator', now());
-        after = await stores.comments.findById(id);
-      }
-      if (!after || after.status === 'DELETED') throw new NotFoundError('Comment not found');
       const hidden = effect === 'hide';
-      // approve and hide are reported like flags, so consumers track the hidden state from one
-      // event type.
-      await events.publish('comment.flagged', {
-        commentId: id,
-        productId: c.productId,
-        flags: after.flags,
-        hidden,
+      const after = await events.transaction(async () => {
+        let changed: Comment | null;
+        if (effect === 'show') {
+          changed = await stores.comments.approve(id, now());
+        } else {
+          await stores.comments.hide(id, 'moderator', now());
+          changed = await stores.comments.findById(id);
+        }
+        if (!changed || changed.status === 'DELETED') throw new NotFoundError('Comment not found');
+        // approve and hide are reported like flags, so consumers track the hidden state from
+        // one event type.
+        await events.publish('comment.flagged', {
+          commentId: id,
+          productId: c.productId,
+          flags: changed.flags,
+          hidden,
+        });
+        return changed;
       });
       return {
         id,

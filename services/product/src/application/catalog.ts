@@ -34,6 +34,8 @@ export interface CatalogDeps {
   categories: CategoryStore;
   cache: CatalogReadCache;
   publish: Publish;
+  /** One MongoDB transaction: a product write and its events commit together (or neither). */
+  transaction<T>(fn: () => Promise<T>): Promise<T>;
   defaults: { currency: string; lowStockThreshold: number };
 }
 
@@ -86,26 +88,30 @@ export class CatalogService {
 
   async create(user: AuthUser, input: ProductInput): Promise<ProductView> {
     assertCanCreateFor(user, input.sellerId);
-    const product = await this.deps.products.create({
-      sellerId: input.sellerId ?? user.id,
-      name: input.name,
-      description: input.description ?? '',
-      priceCents: input.priceCents,
-      currency: input.currency ?? this.deps.defaults.currency,
-      ...(await this.categoryPath(input.category)),
-      attributes: input.attributes ?? {},
-      available: input.inventory,
-      lowStockThreshold: input.lowStockThreshold ?? this.deps.defaults.lowStockThreshold,
+    const category = await this.categoryPath(input.category);
+    const product = await this.deps.transaction(async () => {
+      const created = await this.deps.products.create({
+        sellerId: input.sellerId ?? user.id,
+        name: input.name,
+        description: input.description ?? '',
+        priceCents: input.priceCents,
+        currency: input.currency ?? this.deps.defaults.currency,
+        ...category,
+        attributes: input.attributes ?? {},
+        available: input.inventory,
+        lowStockThreshold: input.lowStockThreshold ?? this.deps.defaults.lowStockThreshold,
+      });
+      await this.deps.publish('product.created', {
+        productId: created.id,
+        sellerId: created.sellerId,
+        name: created.name,
+        price: { amount: created.priceCents, currency: created.currency },
+        category: created.category,
+        inventory: created.available,
+      });
+      return created;
     });
     await this.deps.cache.catalogChanged();
-    await this.deps.publish('product.created', {
-      productId: product.id,
-      sellerId: product.sellerId,
-      name: product.name,
-      price: { amount: product.priceCents, currency: product.currency },
-      category: product.category,
-      inventory: product.available,
-    });
     return toProductView(product);
   }
 
@@ -128,50 +134,57 @@ export class CatalogService {
     if (input.category !== undefined)
       Object.assign(changes, await this.categoryPath(input.category));
     if (Object.keys(changes).length === 0) throw new ValidationError('Nothing to update');
-    const updated = await this.deps.products.update(id, changes);
-    if (!updated) throw new NotFoundError('Product not found', { productId: id });
-    await this.deps.cache.productChanged(id);
-    await this.deps.publish('product.updated', {
-      productId: id,
-      changes: publicFieldNames(Object.keys(changes)),
-      price: { amount: updated.priceCents, currency: updated.currency },
+    const updated = await this.deps.transaction(async () => {
+      const after = await this.deps.products.update(id, changes);
+      if (!after) throw new NotFoundError('Product not found', { productId: id });
+      await this.deps.publish('product.updated', {
+        productId: id,
+        changes: publicFieldNames(Object.keys(changes)),
+        price: { amount: after.priceCents, currency: after.currency },
+      });
+      return after;
     });
+    await this.deps.cache.productChanged(id);
     return toProductView(updated);
   }
 
   async remove(user: AuthUser, id: string): Promise<void> {
     await this.managed(user, id);
-    const deleted = await this.deps.products.softDelete(id);
-    if (!deleted) throw new NotFoundError('Product not found', { productId: id });
+    await this.deps.transaction(async () => {
+      const deleted = await this.deps.products.softDelete(id);
+      if (!deleted) throw new NotFoundError('Product not found', { productId: id });
+      await this.deps.publish('product.deleted', { productId: id });
+    });
     await this.deps.cache.productChanged(id);
-    await this.deps.publish('product.deleted', { productId: id });
   }
 
   async changeInventory(user: AuthUser, id: string, change: InventoryChange): Promise<ProductView> {
     await this.managed(user, id);
-    const result =
-      change.restock !== undefined
-        ? await this.deps.products.restock(id, change.restock, change.lowStockThreshold)
-        : await this.deps.products.setStock(id, change.set, change.lowStockThreshold);
-    if (!result) throw new NotFoundError('Product not found', { productId: id });
-    const { before, after } = result;
-    await this.deps.cache.productChanged(id);
-    const changed = [
-      ...(change.set !== undefined || change.restock !== undefined ? ['inventory'] : []),
-      ...(change.lowStockThreshold !== undefined ? ['lowStockThreshold'] : []),
-    ];
-    await this.deps.publish('product.updated', {
-      productId: id,
-      changes: changed,
-      price: { amount: after.priceCents, currency: after.currency },
-    });
-    if (becameLow(before, after)) {
-      await this.deps.publish('product.inventory.low', {
+    const after = await this.deps.transaction(async () => {
+      const result =
+        change.restock !== undefined
+          ? await this.deps.products.restock(id, change.restock, change.lowStockThreshold)
+          : await this.deps.products.setStock(id, change.set, change.lowStockThreshold);
+      if (!result) throw new NotFoundError('Product not found', { productId: id });
+      const changed = [
+        ...(change.set !== undefined || change.restock !== undefined ? ['inventory'] : []),
+        ...(change.lowStockThreshold !== undefined ? ['lowStockThreshold'] : []),
+      ];
+      await this.deps.publish('product.updated', {
         productId: id,
-        available: after.available,
-        threshold: after.lowStockThreshold,
+        changes: changed,
+        price: { amount: result.after.priceCents, currency: result.after.currency },
       });
-    }
+      if (becameLow(result.before, result.after)) {
+        await this.deps.publish('product.inventory.low', {
+          productId: id,
+          available: result.after.available,
+          threshold: result.after.lowStockThreshold,
+        });
+      }
+      return result.after;
+    });
+    await this.deps.cache.productChanged(id);
     return toProductView(after);
   }
 }

@@ -13,8 +13,9 @@ export interface ProductPublishers {
    */
   fromHandler: Publish;
   /**
-   * For HTTP writes: the store write has committed, so an event the outbox could not record
-   * is logged and counted, not a 500.
+   * For HTTP writes: inside a transaction (`events.transaction`) a failed outbox write throws,
+   * so the store write rolls back with it; outside one the store write has committed, so an
+   * event the outbox could not record is logged and counted, not a 500.
    */
   afterWrite: Publish;
 }
@@ -60,6 +61,7 @@ export function productPublishers(deps: {
     try {
       await fromHandler(type, data);
     } catch (err) {
+      if (events.inTransaction()) throw err;
       logger.error('event not recorded in the outbox', {
         type,
         error: err instanceof Error ? err.message : String(err),
