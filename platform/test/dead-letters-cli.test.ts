@@ -1,28 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import amqp from 'amqplib';
-import Redis from 'ioredis';
 import { describeIfServer } from '@ecom/infrastructure/testing';
-import { eventually } from '@ecom/test-support';
+import { eventually, removeBusNamespace } from '@ecom/test-support';
 import { createEvent, createEventBus, type EventBus, type EventBusConfig } from '@ecom/common/bus';
 import { createLogger } from '@ecom/common/logging';
 import { deadLettersCommand } from '../src/dead-letters';
-
-/** Deletes what the test's buses created on the server. */
-async function removeNamespace(kind: 'rabbitmq' | 'redis', url: string, prefix: string) {
-  if (kind === 'redis') {
-    const redis = new Redis(url);
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length) await redis.del(...keys);
-    await redis.quit();
-    return;
-  }
-  const conn = await amqp.connect(url);
-  const channel = await conn.createChannel();
-  for (const queue of ['stock', 'stock.dead-letter', 'stock.retry.10', 'stock.retry.20'])
-    await channel.deleteQueue(`${prefix}.${queue}`);
-  await channel.deleteExchange(`${prefix}.events`);
-  await conn.close();
-}
 
 const logger = createLogger('dead-letters-cli-test', 'silent');
 const retry = { maxAttempts: 2, baseDelayMs: 10, maxDelayMs: 20 };
@@ -72,7 +53,7 @@ describe.each([
     });
     afterAll(async () => {
       await consumer.close();
-      await removeNamespace(kind, url, prefix);
+      await removeBusNamespace(kind, url, prefix);
     });
 
     it('lists them as JSON lines (filtered by type) and replays by id', async () => {

@@ -18,3 +18,4 @@ export * from './bench';
 export * from './json-schema';
 export * from './recording-anchor';
 export * from './health';
+export * from './bus-namespace';

@@ -2,7 +2,7 @@ import { checkPayload, isEventType, type EventPayloads, type EventType } from '.
 import type { Logger } from '../logging/logger';
 import { InFlight } from './dispatch';
 import type { EventEnvelope } from './envelope';
-import { PermanentEventError, type DeadLetter, type EventBus } from './types';
+import { isPermanentFailure, PermanentEventError, type DeadLetter, type EventBus } from './types';
 
 export type HandleOutcome = 'handled' | 'duplicate';
 
@@ -25,6 +25,13 @@ export interface ConsumerDeps {
   bus: EventBus;
   logger: Logger;
   observer?: ConsumerObserver;
+  /**
+   * How long a failed delivery waits for its store to come back before it is given back for a
+   * retry (default 5 minutes; the store is asked every second). A store outage then costs one
+   * attempt per hold instead of burning through the retry budget, and held deliveries fill the
+   * consumer's prefetch, so consumption pauses until the store is back.
+   */
+  holdWhileDownMs?: number;
 }
 
 export interface TrackedSubscription<T extends EventType> extends ConsumerDeps {
@@ -33,6 +40,33 @@ export interface TrackedSubscription<T extends EventType> extends ConsumerDeps {
   eventTypes: readonly T[];
   /** Runs one validated event; throwing makes the bus retry it (or dead-letter it at once for a PermanentEventError). */
   run: (event: ContractEvent<T>) => Promise<HandleOutcome>;
+  /**
+   * Resolves when the consumer's own store answers (the kits pass a ping). After a failed
+   * delivery it is asked: while the store is down the delivery is held (see holdWhileDownMs).
+   */
+  storeUp?: () => Promise<void>;
+}
+
+const STORE_POLL_MS = 1000;
+
+/** Waits while `storeUp` fails, up to `maxMs` or until `stopped()`; true when it was down. */
+async function holdWhileDown(
+  storeUp: () => Promise<void>,
+  maxMs: number,
+  stopped: () => boolean,
+): Promise<boolean> {
+  const up = () =>
+    storeUp().then(
+      () => true,
+      () => false,
+    );
+  if (await up()) return false;
+  const deadline = Date.now() + maxMs;
+  while (!stopped() && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(STORE_POLL_MS, maxMs)));
+    if (await up()) break;
+  }
+  return true;
 }
 
 /**
@@ -75,7 +109,25 @@ export async function subscribeTracked<T extends EventType>(
       logger.error('invalid event payload', { eventId: event.eventId, reason: check.reason });
       throw new PermanentEventError(check.reason);
     }
-    const outcome = await options.run({ ...event, data: check.data } as ContractEvent<T>);
+    let outcome: HandleOutcome;
+    try {
+      outcome = await options.run({ ...event, data: check.data } as ContractEvent<T>);
+    } catch (err) {
+      if (options.storeUp && !isPermanentFailure(err)) {
+        const wasDown = await holdWhileDown(
+          options.storeUp,
+          options.holdWhileDownMs ?? 5 * 60_000,
+          () => stopped,
+        );
+        if (wasDown)
+          logger.warn('event held while the store was down', {
+            group,
+            eventId: event.eventId,
+            eventType: event.eventType,
+          });
+      }
+      throw err;
+    }
     if (outcome === 'duplicate') {
       logger.info('duplicate event ignored', {
         eventId: event.eventId,

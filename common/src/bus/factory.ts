@@ -15,6 +15,7 @@ export interface EventBusConfig {
   EVENT_RETRY_BASE_DELAY_MS?: number;
   EVENT_RETRY_MAX_DELAY_MS?: number;
   RABBITMQ_QUEUE_TYPE?: 'quorum' | 'classic';
+  EVENT_BUS_PREFIX?: string;
 }
 
 /** The retry policy the configuration sets (unset variables keep the defaults). */
@@ -34,7 +35,7 @@ export interface EventBusFactoryOptions {
   logger: Logger;
   /** Overrides the configuration's EVENT_RETRY_* (tests). */
   retry?: Partial<RetryPolicy>;
-  /** Namespace of streams / exchange / queues (default 'ecom'); tests use a unique one. */
+  /** Namespace of streams / exchange / queues (default EVENT_BUS_PREFIX, else 'ecom'); tests use a unique one. */
   prefix?: string;
 }
 
@@ -51,7 +52,7 @@ export function createEventBus(config: EventBusConfig, options: EventBusFactoryO
         service: options.service,
         logger: options.logger,
         retry,
-        prefix: options.prefix,
+        prefix: options.prefix ?? config.EVENT_BUS_PREFIX,
       });
     case 'rabbitmq':
       if (!config.AMQP_URL) throw new Error('EVENT_BUS=rabbitmq needs AMQP_URL');
@@ -60,7 +61,7 @@ export function createEventBus(config: EventBusConfig, options: EventBusFactoryO
         service: options.service,
         logger: options.logger,
         retry,
-        prefix: options.prefix,
+        prefix: options.prefix ?? config.EVENT_BUS_PREFIX,
         queueType: config.RABBITMQ_QUEUE_TYPE,
       });
     default:

@@ -75,6 +75,10 @@ export const busConfigKeys = {
       is: 'rabbitmq',
       then: Joi.required(),
     }),
+  // Namespace of the exchange, queues and streams: several platforms can share one broker.
+  EVENT_BUS_PREFIX: Joi.string()
+    .pattern(/^[a-z0-9][a-z0-9_-]{0,39}$/i)
+    .default('ecom'),
   // The retry budget of a failed event before it is dead-lettered (defaults: about 11 minutes).
   EVENT_RETRY_ATTEMPTS: Joi.number().integer().min(1).max(1000).default(30),
   EVENT_RETRY_BASE_DELAY_MS: Joi.number().integer().min(1).max(600_000).default(250),

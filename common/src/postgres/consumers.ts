@@ -31,6 +31,7 @@ export function subscribePgConsumers<T extends EventType, R = void>(
 ): Promise<ConsumerHandle> {
   const { pool, group, handlers } = options;
   return subscribeTracked({
+    storeUp: async () => void (await pool.query('SELECT 1')),
     ...options,
     eventTypes: Object.keys(handlers) as T[],
     async run(event) {

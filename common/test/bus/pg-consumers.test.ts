@@ -11,6 +11,7 @@ import {
   type DeadLetter,
 } from '@ecom/common/bus';
 import { createLogger } from '@ecom/common/logging';
+import { eventually, startTcpRelay, type TcpRelay } from '@ecom/test-support';
 import {
   createPgPool,
   processedEventsMigration,
@@ -139,5 +140,60 @@ describeIfServer('postgres', 'subscribePgConsumers (PostgreSQL, in-memory bus)',
     expect(bus.deadLetters.map((d) => d.reason)).toEqual([
       expect.stringMatching(/widgets consumer is stopped/),
     ]);
+  });
+});
+
+describeIfServer('postgres', 'subscribePgConsumers while PostgreSQL is away', () => {
+  let db: TestPostgres;
+  let relay: TcpRelay;
+  let pool: Pool;
+  let bus: InMemoryEventBus;
+  let consumers: ConsumerHandle;
+  const deadLettered: DeadLetter[] = [];
+
+  beforeAll(async () => {
+    db = await createTestPostgres('common_pg_consumers_outage');
+    relay = await startTcpRelay(db.url);
+    pool = createPgPool(relay.relayed(db.url), 3);
+    await runMigrations(pool, [processedEventsMigration]);
+    await pool.query('CREATE TABLE gone (product_id text PRIMARY KEY)');
+    // Three deliveries within ~30 ms: without holding, an outage of seconds dead-letters.
+    bus = new InMemoryEventBus({ logger, retry: { maxAttempts: 3, baseDelayMs: 10 } });
+    consumers = await subscribePgConsumers({
+      bus,
+      pool,
+      group: 'widgets',
+      logger,
+      holdWhileDownMs: 30_000,
+      observer: { deadLettered: (d) => void deadLettered.push(d) },
+      handlers: {
+        'product.deleted': async (client, event) => {
+          await client.query('INSERT INTO gone (product_id) VALUES ($1)', [event.data.productId]);
+        },
+      },
+    });
+  });
+  afterAll(async () => {
+    await consumers.stop();
+    await bus.close();
+    relay.restore();
+    await pool.end();
+    await relay.close();
+    await db.cleanup();
+  });
+
+  it('holds a delivery while its store is down, instead of spending its retry budget, and handles it once the store is back', async () => {
+    relay.cut();
+    await bus.publish(createEvent('product', 'product.deleted', { productId: 'p-outage' }));
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect(deadLettered).toEqual([]);
+    relay.restore();
+    await eventually(
+      async () =>
+        (await pool.query("SELECT 1 FROM gone WHERE product_id = 'p-outage'")).rowCount === 1,
+      { what: 'handled after the store came back', timeoutMs: 15_000 },
+    );
+    await bus.idle();
+    expect(deadLettered).toEqual([]);
   });
 });

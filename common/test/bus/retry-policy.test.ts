@@ -57,6 +57,8 @@ describe('retry policy', () => {
     ).toThrow(/EVENT_RETRY_MAX_DELAY_MS/);
     expect(busConfig({}).RABBITMQ_QUEUE_TYPE).toBe('quorum');
     expect(() => busConfig({ RABBITMQ_QUEUE_TYPE: 'stream' })).toThrow(/RABBITMQ_QUEUE_TYPE/);
+    expect(busConfig({}).EVENT_BUS_PREFIX).toBe('ecom');
+    expect(() => busConfig({ EVENT_BUS_PREFIX: 'a b' })).toThrow(/EVENT_BUS_PREFIX/);
   });
 
   it('keeps retrying through an outage that outlasts five attempts, without a dead letter', async () => {

@@ -2,14 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import request from 'supertest';
 import winston from 'winston';
-import amqp from 'amqplib';
-import Redis from 'ioredis';
 import { Types } from 'mongoose';
 import type { AuthUser } from '@ecom/common/auth';
 import {
   InMemoryEventBus,
   createEventBus,
-  retryDelayMs,
   type EventBus,
   type EventEnvelope,
 } from '@ecom/common/bus';
@@ -32,6 +29,7 @@ import {
   createTestMongo,
   createTestPostgres,
   eventually as pollUntil,
+  removeBusNamespace,
   testServiceEnv,
   type TestMongo,
   type TestPostgres,
@@ -40,7 +38,6 @@ import {
 export type BusKind = 'memory' | 'redis' | 'rabbitmq';
 
 const REAL_RETRY = { baseDelayMs: 50, maxDelayMs: 500, maxAttempts: 8 };
-const GROUPS = ['product', 'payment', 'order', 'saga-spy'];
 
 export const SAGA_EVENTS = [
   'order.created',
@@ -342,44 +339,6 @@ export class Saga {
   /** Leaves nothing of this run's unique namespace on the Redis / RabbitMQ server. */
   private async deleteBusTopology(): Promise<void> {
     const { kind, url } = this.options;
-    if (!url) return;
-    if (kind === 'redis') {
-      const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-      await redis.connect();
-      try {
-        let cursor = '0';
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', `${this.prefix}:*`, 'COUNT', 500);
-          if (keys.length > 0) await redis.del(...keys);
-          cursor = next;
-        } while (cursor !== '0');
-      } finally {
-        redis.disconnect();
-      }
-    } else if (kind === 'rabbitmq') {
-      const delays = new Set<number>();
-      for (let attempt = 1; attempt < REAL_RETRY.maxAttempts; attempt++) {
-        delays.add(retryDelayMs({ ...REAL_RETRY }, attempt));
-      }
-      const queues = GROUPS.flatMap((g) => [
-        `${this.prefix}.${g}`,
-        `${this.prefix}.${g}.dead-letter`,
-        ...[...delays].map((d) => `${this.prefix}.${g}.retry.${d}`),
-      ]);
-      const conn = await amqp.connect(url);
-      try {
-        for (const queue of queues) {
-          // A channel closes on an error (e.g. a queue never declared): one per delete.
-          const channel = await conn.createChannel();
-          await channel.deleteQueue(queue).catch(() => undefined);
-          await channel.close().catch(() => undefined);
-        }
-        const channel = await conn.createChannel();
-        await channel.deleteExchange(`${this.prefix}.events`).catch(() => undefined);
-        await channel.close().catch(() => undefined);
-      } finally {
-        await conn.close();
-      }
-    }
+    if (url && kind !== 'memory') await removeBusNamespace(kind, url, this.prefix);
   }
 }

@@ -30,9 +30,10 @@ export interface RabbitMqEventBusOptions extends BrokerBusOptions {
   /** Cap of the reconnection backoff (default 5 s). */
   reconnectMaxDelayMs?: number;
   /**
-   * Type of the queues the adapter declares (default 'quorum': replicated, fsynced before the
-   * publish is confirmed, RabbitMQ's advice for data safety). A queue that already exists with
-   * another type is kept as it is, with a warning: a queue's type cannot change in place.
+   * Type of the group and dead-letter queues (default 'quorum': replicated, fsynced before the
+   * publish is confirmed, RabbitMQ's advice for data safety); the retry queues are classic. A
+   * queue that already exists with another type is kept as it is, with a warning: a queue's
+   * type cannot change in place.
    */
   queueType?: 'quorum' | 'classic';
 }
@@ -379,12 +380,20 @@ export class RabbitMqEventBus implements EventBus {
     for (const type of new Set(sub.eventTypes))
       await channel.bindQueue(sub.queue, this.exchange, type);
     for (const delay of this.retryDelays()) {
-      await this.declareQueue(conn, channel, this.retryQueue(sub.group, delay), {
-        // Expired messages go back, through the default exchange, to the group's queue.
-        'x-message-ttl': delay,
-        'x-dead-letter-exchange': '',
-        'x-dead-letter-routing-key': sub.queue,
-      });
+      // Classic: a message waits here seconds at most, and a quorum queue per delay would cost
+      // the broker a Raft member each (ten per group).
+      await this.declareQueue(
+        conn,
+        channel,
+        this.retryQueue(sub.group, delay),
+        {
+          // Expired messages go back, through the default exchange, to the group's queue.
+          'x-message-ttl': delay,
+          'x-dead-letter-exchange': '',
+          'x-dead-letter-routing-key': sub.queue,
+        },
+        'classic',
+      );
     }
     await this.declareQueue(conn, channel, this.deadLetterQueue(sub.group));
     const { consumerTag } = await channel.consume(
@@ -409,8 +418,9 @@ export class RabbitMqEventBus implements EventBus {
     channel: Channel,
     queue: string,
     args: Record<string, unknown> = {},
+    type: 'quorum' | 'classic' = this.queueType,
   ): Promise<void> {
-    const typed = { ...args, 'x-queue-type': this.queueType };
+    const typed = { ...args, 'x-queue-type': type };
     const probe = await conn.createChannel();
     probe.on('error', () => undefined);
     try {
@@ -421,10 +431,10 @@ export class RabbitMqEventBus implements EventBus {
       if ((err as { code?: number }).code !== 406) throw err;
       this.options.logger.warn('RabbitMQ queue exists with another type; kept as it is', {
         queue,
-        wanted: this.queueType,
+        wanted: type,
         error: (err as Error).message,
       });
-      const other = this.queueType === 'quorum' ? 'classic' : 'quorum';
+      const other = type === 'quorum' ? 'classic' : 'quorum';
       await channel.assertQueue(queue, {
         durable: true,
         arguments: { ...args, 'x-queue-type': other },
