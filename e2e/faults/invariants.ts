@@ -1,0 +1,193 @@
+import { Client as PgClient } from 'pg';
+import mongoose from 'mongoose';
+import { RabbitMqEventBus } from '@ecom/common/bus/rabbitmq';
+import { createLogger } from '@ecom/common/logging';
+import { sleep, type ProcessPlatform } from './platform';
+
+const FINAL = ['CONFIRMED', 'FAILED', 'CANCELLED'];
+const GROUPS = ['auth', 'product', 'comments', 'payment', 'order'];
+
+/** What one experiment left behind, read from the stores themselves (never from the services). */
+export interface Outcome {
+  placed: number;
+  confirmed: number;
+  failed: number;
+  stuck: number;
+  doubleCharged: number;
+  chargedWithoutOrder: number;
+  confirmedWithoutOnePayment: number;
+  /** Confirmed orders with no charge kept at the payment gateway. */
+  confirmedUncharged: number;
+  oversold: number;
+  stockLeaked: number;
+  heldReservations: number;
+  unsentOutbox: number;
+  deadLetters: number;
+  unanchored: number;
+  deadProcesses: string[];
+}
+
+async function query<T>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  const client = new PgClient({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(sql, params)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Reads the invariants for the orders and products of one experiment. `products` carry the
+ * stock they were created with: available + reserved + sold must still equal it.
+ */
+export async function readOutcome(
+  platform: ProcessPlatform,
+  orderIds: string[],
+  products: { id: string; stock: number }[],
+): Promise<Outcome> {
+  const orders = await query<{ id: string; status: string }>(
+    platform.orderDb.url,
+    'SELECT id, status FROM orders WHERE id = ANY($1)',
+    [orderIds],
+  );
+  const status = new Map(orders.map((o) => [o.id, o.status]));
+  const confirmed = orderIds.filter((id) => status.get(id) === 'CONFIRMED');
+  const payments = await query<{ order_id: string; status: string }>(
+    platform.paymentDb.url,
+    'SELECT order_id, status FROM payments WHERE order_id = ANY($1)',
+    [orderIds],
+  );
+  const completed = (id: string) =>
+    payments.filter((p) => p.order_id === id && p.status === 'COMPLETED').length;
+  const charges = await query<{ order_id: string; kept: string }>(
+    platform.paymentDb.url,
+    `SELECT split_part(idempotency_key, ':', 1) AS order_id, count(*) AS kept
+       FROM mock_gateway_charges
+      WHERE charge_id IS NOT NULL AND refunded_cents < amount_cents
+        AND split_part(idempotency_key, ':', 1) = ANY($1)
+      GROUP BY 1`,
+    [orderIds],
+  );
+  const unsentPg = async (url: string) =>
+    Number(
+      (
+        await query<{ n: string }>(
+          url,
+          'SELECT count(*) AS n FROM event_outbox WHERE sent_at IS NULL',
+        )
+      )[0].n,
+    );
+  const unanchored = async (url: string) =>
+    Number(
+      (
+        await query<{ n: string }>(
+          url,
+          'SELECT count(*) AS n FROM anchor_records WHERE batch_id IS NULL',
+        )
+      )[0].n,
+    );
+
+  const mongo = await mongoose
+    .createConnection(`mongodb://127.0.0.1:${platform.mongoPort}/product_db`)
+    .asPromise();
+  let oversold = 0;
+  let stockLeaked = 0;
+  let heldReservations = 0;
+  let unsentMongo = 0;
+  try {
+    const product = mongo.useDb('product_db');
+    for (const p of products) {
+      const doc = await product
+        .collection('products')
+        .findOne({ _id: new mongoose.Types.ObjectId(p.id) });
+      const available = Number(doc?.available ?? 0);
+      const reserved = Number(doc?.reserved ?? 0);
+      const sold = Number(doc?.sold ?? 0);
+      if (available < 0 || sold > p.stock) oversold++;
+      if (available + reserved + sold !== p.stock) stockLeaked++;
+    }
+    heldReservations = await product
+      .collection('reservations')
+      .countDocuments({ orderId: { $in: orderIds }, status: 'reserved' });
+    for (const db of ['auth_db', 'product_db', 'comments_db']) {
+      unsentMongo += await mongo.useDb(db).collection('outbox').countDocuments({ sentAt: null });
+    }
+  } finally {
+    await mongo.close();
+  }
+
+  const bus = new RabbitMqEventBus({
+    url: platform.env.amqpUrl,
+    service: 'faults-inspector',
+    prefix: platform.prefix,
+    logger: createLogger('faults', 'error'),
+  });
+  let deadLetters = 0;
+  try {
+    for (const group of GROUPS) deadLetters += (await bus.listDeadLetters(group)).length;
+  } finally {
+    await bus.close();
+  }
+
+  return {
+    placed: orderIds.length,
+    confirmed: confirmed.length,
+    failed: orderIds.filter((id) => status.get(id) === 'FAILED').length,
+    stuck: orderIds.filter((id) => !FINAL.includes(status.get(id) ?? '')).length,
+    doubleCharged: charges.filter((c) => Number(c.kept) > 1).length,
+    chargedWithoutOrder: charges.filter((c) => status.get(c.order_id) !== 'CONFIRMED').length,
+    confirmedWithoutOnePayment: confirmed.filter((id) => completed(id) !== 1).length,
+    confirmedUncharged: confirmed.filter((id) => !charges.some((c) => c.order_id === id)).length,
+    oversold,
+    stockLeaked,
+    heldReservations,
+    unsentOutbox:
+      (await unsentPg(platform.orderDb.url)) +
+      (await unsentPg(platform.paymentDb.url)) +
+      unsentMongo,
+    deadLetters,
+    unanchored:
+      (await unanchored(platform.orderDb.url)) + (await unanchored(platform.paymentDb.url)),
+    deadProcesses: platform.deadProcesses(),
+  };
+}
+
+/** The invariants that must hold once the platform has settled; the names of those broken. */
+export function broken(o: Outcome): string[] {
+  const rules: [keyof Outcome, string][] = [
+    ['stuck', 'orders not final'],
+    ['doubleCharged', 'orders charged twice'],
+    ['chargedWithoutOrder', 'charges kept for an order not confirmed'],
+    ['confirmedWithoutOnePayment', 'confirmed orders without exactly one completed payment'],
+    ['confirmedUncharged', 'confirmed orders never charged at the gateway'],
+    ['oversold', 'products oversold'],
+    ['stockLeaked', 'products whose stock is not conserved'],
+    ['heldReservations', 'reservations still held'],
+    ['unsentOutbox', 'outbox rows not sent'],
+    ['deadLetters', 'dead letters'],
+    ['unanchored', 'entries not anchored'],
+  ];
+  const out = rules.filter(([k]) => (o[k] as number) > 0).map(([k, what]) => `${o[k]} ${what}`);
+  if (o.deadProcesses.length) out.push(`processes died: ${o.deadProcesses.join(', ')}`);
+  return out;
+}
+
+/**
+ * Waits until the experiment's invariants hold (the platform has settled) or `timeoutMs`
+ * passes; returns the last outcome and how long settling took.
+ */
+export async function settle(
+  platform: ProcessPlatform,
+  orderIds: string[],
+  products: { id: string; stock: number }[],
+  timeoutMs: number,
+): Promise<{ outcome: Outcome; settleMs: number }> {
+  const started = Date.now();
+  for (;;) {
+    const outcome = await readOutcome(platform, orderIds, products);
+    if (broken(outcome).length === 0 || Date.now() - started > timeoutMs)
+      return { outcome, settleMs: Date.now() - started };
+    await sleep(1000);
+  }
+}
