@@ -9,6 +9,14 @@ const ADDRESS = {
   country: 'US',
 };
 
+/** The fields of the platform's answers the workload reads. */
+interface Answer {
+  id?: string;
+  accessToken?: string;
+  user?: { id: string };
+  [key: string]: unknown;
+}
+
 /**
  * A client that behaves as a careful shop front would: every request that did not get an
  * answer (a service or the gateway down, a 5xx) is sent again, with the same Idempotency-Key
@@ -25,7 +33,7 @@ export class Client {
     path: string,
     body?: unknown,
     headers: Record<string, string> = {},
-  ): Promise<{ status: number; body: any }> {
+  ): Promise<{ status: number; body: Answer }> {
     const deadline = Date.now() + this.patienceMs;
     let last = '';
     for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
@@ -38,7 +46,7 @@ export class Client {
         });
         const text = await res.text();
         if (res.status < 500 && res.status !== 429 && res.status !== 409) {
-          return { status: res.status, body: text ? JSON.parse(text) : undefined };
+          return { status: res.status, body: text ? (JSON.parse(text) as Answer) : {} };
         }
         // 409: an Idempotency-Key still in flight (the first request's answer is not stored yet).
         last = `${res.status} ${text.slice(0, 200)}`;
@@ -71,7 +79,7 @@ export async function openShop(client: Client, customers: number): Promise<Shop>
     const res = await client.call('POST', '/api/auth/register', { email, password, name: label });
     if (res.status !== 201)
       throw new Error(`register ${label}: ${res.status} ${JSON.stringify(res.body)}`);
-    return { id: res.body.user.id as string, email };
+    return { id: res.body.user!.id, email };
   };
   const seller = await register('seller');
   const promoted = await client.call(
