@@ -178,6 +178,28 @@ describe('consumed events', () => {
     expect(h.bus.deadLetters).toEqual([]);
   });
 
+  it('a comment whose outbox row cannot be written is not kept, and no event is sent', async () => {
+    const productId = h.products.add();
+    const outbox = h.service.connection.models.MongoOutbox_outbox;
+    const failing = jest
+      .spyOn(outbox, 'create')
+      .mockRejectedValueOnce(new Error('outbox insert failed'));
+    try {
+      const res = await postComment('olga', { productId, text: 'atomic', rating: 5 });
+      expect(res.status).toBe(500);
+      expect(res.body.error.message).not.toMatch(/outbox insert failed/);
+    } finally {
+      failing.mockRestore();
+    }
+    expect(await h.count('comments', { productId })).toBe(0);
+    await h.settle();
+    expect(
+      h.published.filter((e) => (e.data as { productId?: string }).productId === productId),
+    ).toEqual([]);
+    // Nothing half-done is left behind: the same review goes through now.
+    expect((await postComment('olga', { productId, text: 'atomic', rating: 5 })).status).toBe(201);
+  });
+
   it('product.deleted handled while a comment is being written: the comment is withdrawn', async () => {
     const productId = h.products.add();
     // The product service answers "exists" only after the deletion event has been handled.
@@ -190,9 +212,17 @@ describe('consumed events', () => {
     expect(res.status).toBe(404);
     expect(await h.count('comments', { productId })).toBe(0);
     await h.settle();
-    expect(
-      h.published.filter((e) => (e.data as { productId?: string }).productId === productId),
-    ).toEqual([]);
+    // The comment and its event committed together, then both were taken back: consumers
+    // (the rating aggregate) see it come and go.
+    const seen = h.published.filter(
+      (e) => (e.data as { productId?: string }).productId === productId,
+    );
+    expect(seen.map((e) => e.eventType)).toEqual(['comment.created', 'comment.deleted']);
+    expect(seen[1].data).toEqual({
+      commentId: (seen[0].data as { commentId: string }).commentId,
+      productId,
+      rating: 4,
+    });
   });
 
   it('user.deleted anonymises the user’s comments and drops their flags and votes', async () => {
@@ -266,6 +296,12 @@ describe('consumed events', () => {
     const res = await postComment('racer', { productId, text: 'race', rating: 4 });
     expect(res.status).toBe(403);
     expect(await h.count('comments', { productId })).toBe(0);
+    await h.settle();
+    expect(
+      h.published
+        .filter((e) => (e.data as { productId?: string }).productId === productId)
+        .map((e) => e.eventType),
+    ).toEqual(['comment.created', 'comment.deleted']);
   });
 
   it('user.created / user.updated set the author name; an older event never overwrites a newer one', async () => {

@@ -82,42 +82,45 @@ export function createComments(deps: CommentsDeps, deletion: Deletion) {
       }
       let created: Comment;
       try {
-        created = await stores.comments.insert({
-          productId: input.productId,
-          authorId: actor.id,
-          authorName: await stores.directory.userName(actor.id),
-          parent,
-          depth,
-          text: input.text,
-          rating: parent ? null : (input.rating ?? null),
-          now: now(),
+        // The comment and comment.created commit together: a crash cannot keep one without
+        // the other.
+        created = await events.transaction(async () => {
+          const inserted = await stores.comments.insert({
+            productId: input.productId,
+            authorId: actor.id,
+            authorName: await stores.directory.userName(actor.id),
+            parent,
+            depth,
+            text: input.text,
+            rating: parent ? null : (input.rating ?? null),
+            now: now(),
+          });
+          await events.publish('comment.created', {
+            commentId: inserted.id,
+            productId: inserted.productId,
+            userId: actor.id,
+            rating: inserted.rating,
+            parentId: inserted.parentId,
+          });
+          return inserted;
         });
       } catch (err) {
         if (parent) await stores.comments.releaseReply(parent.id);
         throw err;
       }
       // product.deleted may have been handled while we wrote: its marker came before its
-      // delete, so either that delete removed this comment or we see the marker now.
+      // delete, so either that delete removed this comment or we see the marker now. Checked
+      // after the commit, outside the transaction, whose snapshot could hide a marker written
+      // meanwhile; the comment is then taken back, comment.deleted after comment.created.
       if (await stores.directory.isProductDeleted(input.productId)) {
-        if (await stores.comments.removeIfLeaf(created.id)) {
-          await deletion.releaseFromParent(parentId);
-        }
+        await deletion.withdraw(created);
         throw productGone(input.productId);
       }
       // Same for user.deleted: its marker precedes its anonymisation.
       if (await stores.directory.isUserDeleted(actor.id)) {
-        if (await stores.comments.removeIfLeaf(created.id)) {
-          await deletion.releaseFromParent(parentId);
-        }
+        await deletion.withdraw(created);
         throw accountDeleted();
       }
-      await events.publish('comment.created', {
-        commentId: created.id,
-        productId: created.productId,
-        userId: actor.id,
-        rating: created.rating,
-        parentId: created.parentId,
-      });
       return toCommentView(created, actor);
     },
 

@@ -62,7 +62,24 @@ export function createDeletion({ stores, events, now }: CommentsDeps) {
     return 'tombstoned';
   }
 
-  return { deleteComment, releaseFromParent };
+  /**
+   * Takes back a comment that was just created for a product or an author deleted meanwhile:
+   * removed with its comment.deleted, and its parent's reply count given back.
+   */
+  async function withdraw(c: Comment): Promise<void> {
+    await events.transaction(async () => {
+      const leaf = await stores.comments.removeIfLeaf(c.id);
+      if (!leaf) return;
+      await events.publish('comment.deleted', {
+        commentId: leaf.id,
+        productId: leaf.productId,
+        rating: leaf.rating,
+      });
+      await releaseFromParent(leaf.parentId);
+    });
+  }
+
+  return { deleteComment, releaseFromParent, withdraw };
 }
 
 export type Deletion = ReturnType<typeof createDeletion>;
