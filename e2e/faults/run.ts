@@ -7,7 +7,7 @@
  * no dead letter, every entry anchored, no process died). Prints the table and writes it to
  * docs/reliability.md; exits 1 if any invariant broke.
  *
- *   npm run test:faults [-- --orders 20] [--only mongo-down-10s,kill-order] [--no-write]
+ *   npm run test:faults [-- --orders 20] [--only mongo-down-10s,kill-order] [--skip a,b] [--no-write]
  *
  * Needs POSTGRES_URL, REDIS_URL and AMQP_URL (loopback servers) and rabbitmqctl. RabbitMQ's
  * stop_app stops the whole broker for 10 s: run it where nothing else uses that broker.
@@ -243,6 +243,7 @@ async function main(): Promise<number> {
     options: {
       orders: { type: 'string', default: '20' },
       only: { type: 'string' },
+      skip: { type: 'string' },
       'no-write': { type: 'boolean', default: false },
     },
   });
@@ -256,7 +257,10 @@ async function main(): Promise<number> {
     return 2;
   }
   const only = values.only?.split(',');
-  const experiments = EXPERIMENTS.filter((e) => !only || only.includes(e.name));
+  const skip = values.skip?.split(',') ?? [];
+  const experiments = EXPERIMENTS.filter(
+    (e) => (!only || only.includes(e.name)) && !skip.includes(e.name),
+  );
   const orders = Number(values.orders);
   const platform = new ProcessPlatform(env);
   const rows: Row[] = [];
