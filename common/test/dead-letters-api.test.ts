@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import request from 'supertest';
-import { bearer, testServiceEnv } from '@ecom/test-support';
+import { bearer, FlakyBus, testServiceEnv } from '@ecom/test-support';
 import { eventually } from '@ecom/test-support';
 import { createEvent, InMemoryEventBus, subscribeTracked } from '../src/bus';
 import { baseConfigKeys, busConfigKeys, jwtVerifyConfigKeys, loadConfig } from '../src/config';
@@ -127,5 +127,48 @@ describe('dead letters through the service kit', () => {
       .get('/admin/dead-letters')
       .set('Authorization', bearer(admin));
     expect(empty.body.total).toBe(0);
+  });
+});
+
+describe('dead letters while the broker is away', () => {
+  const bus = new FlakyBus(new InMemoryEventBus({ logger, retry: { maxAttempts: 1 } }));
+  let running: Awaited<ReturnType<ReturnType<typeof stockService>['start']>>;
+  const admin = { id: 'a1', role: 'admin' as const };
+
+  beforeAll(async () => {
+    running = await stockService({ up: false, handled: [] }).start({
+      config: loadConfig(schema, testServiceEnv),
+      bus,
+      logger,
+    });
+  });
+  afterAll(async () => {
+    await running.stop();
+    await bus.close();
+  });
+
+  it('answers 503 DEPENDENCY_UNAVAILABLE, in the common error shape, and keeps the letters', async () => {
+    await bus.publish(createEvent('auth', 'user.deleted', { userId: 'u9' }));
+    await eventually(() => bus.inner.deadLetters.length === 1, { what: 'a dead letter' });
+    bus.down = true;
+    for (const res of [
+      await request(running.app).get('/admin/dead-letters').set('Authorization', bearer(admin)),
+      await request(running.app)
+        .post('/admin/dead-letters/replay')
+        .set('Authorization', bearer(admin))
+        .send({}),
+    ]) {
+      expect(res.status).toBe(503);
+      expect(res.body.error).toMatchObject({
+        code: 'DEPENDENCY_UNAVAILABLE',
+        details: { dependency: 'event bus' },
+      });
+      expect(JSON.stringify(res.body)).not.toMatch(/broker unreachable|at .*\.ts/);
+    }
+    bus.down = false;
+    const list = await request(running.app)
+      .get('/admin/dead-letters')
+      .set('Authorization', bearer(admin));
+    expect(list.body.total).toBe(1);
   });
 });

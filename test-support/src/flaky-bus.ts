@@ -39,10 +39,14 @@ export class FlakyBus implements EventBus {
   }
 
   listDeadLetters(group: string) {
-    return this.inner.listDeadLetters(group);
+    return this.down
+      ? Promise.reject(new Error('broker unreachable'))
+      : this.inner.listDeadLetters(group);
   }
 
   replayDeadLetters(group: string, select?: DeadLetterSelection) {
-    return this.inner.replayDeadLetters(group, select);
+    return this.down
+      ? Promise.reject(new Error('broker unreachable'))
+      : this.inner.replayDeadLetters(group, select);
   }
 }

@@ -10,13 +10,7 @@ import type { AnchorRecordRef } from './sink';
 import { computeLeaf, newSalt, recordKey, ANCHOR_DOMAIN } from './leaf';
 import { PgAnchorStore, anchorMigrations } from './pg-store';
 import { PROMISE_DOMAIN, signPromise, type AnchorPromise } from './promise';
-import type {
-  AnchorStore,
-  AnchorQueryable,
-  PublishedBatch,
-  StoredAnchorBatch,
-  StoredAnchorRecord,
-} from './store';
+import type { AnchorStore, AnchorQueryable, StoredAnchorBatch, StoredAnchorRecord } from './store';
 import {
   verifyRecordEntries,
   type RecordAnchorView,
@@ -126,15 +120,9 @@ export interface Anchoring {
   recordsInTx(txHash: string): Promise<TxAnchorView | null>;
   logInfo(recordType: string): AnchorLogInfo;
   /** The public log: every batch with its leaves, record keys and sequences; no personal data. */
-  publishedLog(page: { limit: number; offset: number }): Promise<{
-    batches: PublishedBatch[];
-    total: number;
-  }>;
+  publishedLog: AnchorStore['publishedBatches'];
   /** Every promise signed, oldest first. */
-  publishedPromises(page: { limit: number; offset: number }): Promise<{
-    promises: AnchorPromise[];
-    total: number;
-  }>;
+  publishedPromises: AnchorStore['publishedPromises'];
 }
 
 function errorMessage(err: unknown): string {

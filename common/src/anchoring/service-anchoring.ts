@@ -1,5 +1,8 @@
 import type { Pool } from 'pg';
-import type { Migration } from '../postgres/migrations';
+import type { PostgresConfig } from '../config/schemas';
+import type { Logger } from '../logging/logger';
+import { runMigrations, type Migration } from '../postgres/migrations';
+import { createPgPool } from '../postgres/pool';
 import type { Worker } from '../service/define-service';
 import type { AnchorLogger } from './anchorer';
 import type { Anchoring, RecordTypeConfig } from './anchoring';
@@ -43,4 +46,26 @@ export function serviceAnchoring(
     workers: anchoring ? [{ start: () => anchoring.start(), stop: () => anchoring.stop() }] : [],
     flush: (timeoutMs) => anchoring?.flush(timeoutMs) ?? Promise.resolve(),
   };
+}
+
+/**
+ * The store of an anchoring PostgreSQL service (order, payment): its pool (closed with the
+ * service), its anchoring over that pool, and the service's migrations run with the anchor
+ * tables' own.
+ */
+export async function openAnchoredStore(
+  config: AnchoringConfig & PostgresConfig,
+  deps: {
+    migrations: Migration[];
+    recordTypes: Record<string, RecordTypeConfig>;
+    logger: Logger;
+    onClose(name: string, close: () => unknown): void;
+    replacement?: AnchorSink;
+  },
+): Promise<{ pool: Pool; anchors: ServiceAnchoring }> {
+  const pool = createPgPool(config.DATABASE_URL, config.DATABASE_POOL_MAX, deps.logger);
+  deps.onClose('postgres', () => pool.end());
+  const anchors = serviceAnchoring(config, { ...deps, pool });
+  await runMigrations(pool, [...deps.migrations, ...anchors.migrations]);
+  return { pool, anchors };
 }

@@ -98,6 +98,12 @@ export interface AnchorConfirmation {
  * sent, and its tx hash (status `sent`) before the receipt is awaited, so a crash at any point
  * is reconciled on restart.
  */
+/** A page of the public log. */
+export interface LogPage {
+  limit: number;
+  offset: number;
+}
+
 export interface AnchorStore {
   /**
    * Queue an entry, in the caller's transaction when `db` is one. Two entries with one
@@ -150,15 +156,9 @@ export interface AnchorStore {
    */
   supersedeBatch(batchId: string): Promise<number>;
   /** The public log: batches oldest first, with their leaves and record keys. */
-  publishedBatches(page: { limit: number; offset: number }): Promise<{
-    batches: PublishedBatch[];
-    total: number;
-  }>;
+  publishedBatches(page: LogPage): Promise<{ batches: PublishedBatch[]; total: number }>;
   /** Every promise given, oldest first. */
-  publishedPromises(page: { limit: number; offset: number }): Promise<{
-    promises: AnchorPromise[];
-    total: number;
-  }>;
+  publishedPromises(page: LogPage): Promise<{ promises: AnchorPromise[]; total: number }>;
   /** Most recent batches that reached a chain, newest first (for re-finding the contract). */
   latestChainIdentity(): Promise<ChainIdentity | null>;
   /** One writer per store: a session advisory lock. Resolves true while this process holds it. */

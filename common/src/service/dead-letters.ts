@@ -2,6 +2,7 @@ import Joi from 'joi';
 import type { Router } from 'express';
 import type { JwtVerifyOptions } from '../auth/jwt';
 import type { EventBus } from '../bus/types';
+import { DependencyUnavailableError } from '../errors/app-error';
 import { defineApi, type OperationSpec } from '../http/api';
 import { bindRoutes } from '../http/bind-routes';
 import { page, pageOffset, pageQueryKeys, type PageQuery } from '../http/conventions';
@@ -69,15 +70,33 @@ export function deadLetterRoutes(deps: {
     {
       async listDeadLetters(req) {
         const query = req.query as unknown as PageQuery & { eventType?: string };
-        const all = (await deps.bus.listDeadLetters(deps.group)).filter(
+        const all = (await fromBus(() => deps.bus.listDeadLetters(deps.group))).filter(
           (d) => !query.eventType || d.event?.eventType === query.eventType,
         );
         const start = pageOffset(query);
         return page(all.slice(start, start + query.limit), query, all.length);
       },
       replayDeadLetters: (req) =>
-        deps.bus.replayDeadLetters(deps.group, req.body as { ids?: string[]; eventType?: string }),
+        fromBus(() =>
+          deps.bus.replayDeadLetters(
+            deps.group,
+            req.body as { ids?: string[]; eventType?: string },
+          ),
+        ),
     },
     { jwt: deps.jwt },
   );
+}
+
+/**
+ * The dead letters live on the broker: when it cannot be asked, the answer is 503 (try again),
+ * never a 500. A replay cut short loses nothing: what was re-sent is acknowledged, the rest
+ * stays a dead letter.
+ */
+async function fromBus<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch {
+    throw new DependencyUnavailableError('event bus');
+  }
 }

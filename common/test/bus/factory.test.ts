@@ -8,6 +8,8 @@ import {
 import { RabbitMqEventBus } from '@ecom/common/bus/rabbitmq';
 import { RedisStreamsEventBus } from '@ecom/common/bus/redis';
 import { createLogger } from '@ecom/common/logging';
+import { removeBusNamespace } from '@ecom/test-support';
+import amqp from 'amqplib';
 
 const logger = createLogger('bus-factory-test');
 
@@ -54,5 +56,25 @@ describeIfServer('amqp', 'createEventBus with EVENT_BUS=rabbitmq', (url) => {
     const bus = await connectedBus({ EVENT_BUS: 'rabbitmq', AMQP_URL: url }, RabbitMqEventBus);
     await bus.close();
     await expect(bus.health()).rejects.toThrow('closed');
+  });
+
+  it('names its exchange and queues after EVENT_BUS_PREFIX, so platforms can share a broker', async () => {
+    const prefix = `factory${Date.now().toString(36)}`;
+    const bus = await connectedBus(
+      { EVENT_BUS: 'rabbitmq', AMQP_URL: url, EVENT_BUS_PREFIX: prefix },
+      RabbitMqEventBus,
+    );
+    try {
+      await bus.subscribe({ group: 'widgets', eventTypes: ['x.created'], handler: async () => {} });
+      const conn = await amqp.connect(url);
+      const channel = await conn.createChannel();
+      // Passive declares: they throw (404) unless the adapter created them under the prefix.
+      await expect(channel.checkExchange(`${prefix}.events`)).resolves.toBeDefined();
+      await expect(channel.checkQueue(`${prefix}.widgets`)).resolves.toBeDefined();
+      await conn.close();
+    } finally {
+      await bus.close();
+      await removeBusNamespace('rabbitmq', url, prefix);
+    }
   });
 });

@@ -1,13 +1,7 @@
-import { serviceAnchoring, type AnchorSink } from '@ecom/common/anchoring';
+import { openAnchoredStore, type AnchorSink } from '@ecom/common/anchoring';
 import { jwtVerifyOptionsFromConfig } from '@ecom/common/auth';
 import { periodicTask } from '@ecom/common/lifecycle';
-import {
-  OutboxRelay,
-  createIdempotencyStore,
-  createPgPool,
-  pgHealth,
-  runMigrations,
-} from '@ecom/common/postgres';
+import { OutboxRelay, createIdempotencyStore, pgHealth } from '@ecom/common/postgres';
 import { defineService, type RunningService } from '@ecom/common/service';
 import { Orders } from './application/orders';
 import { OrderSaga } from './application/saga';
@@ -45,10 +39,8 @@ export const orderService = defineService({
   name: 'order',
   configSchema: orderConfigSchema,
   async build({ config, bus, logger, onClose }, options: OrderServiceOptions) {
-    const pool = createPgPool(config.DATABASE_URL, config.DATABASE_POOL_MAX, logger);
-    onClose('postgres', () => pool.end());
-    const anchors = serviceAnchoring(config, {
-      pool,
+    const { pool, anchors } = await openAnchoredStore(config, {
+      migrations: orderMigrations,
       logger,
       onClose,
       replacement: options.anchor,
@@ -57,7 +49,6 @@ export const orderService = defineService({
         order: { snapshot: orderSnapshot },
       },
     });
-    await runMigrations(pool, [...orderMigrations, ...anchors.migrations]);
 
     const transitions = new OrderTransitions({ anchor: anchors.sink, logger });
     const orders = new Orders({

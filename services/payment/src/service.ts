@@ -1,13 +1,7 @@
-import { serviceAnchoring, type AnchorSink } from '@ecom/common/anchoring';
+import { openAnchoredStore, type AnchorSink } from '@ecom/common/anchoring';
 import { jwtVerifyOptionsFromConfig } from '@ecom/common/auth';
 import { periodicTask } from '@ecom/common/lifecycle';
-import {
-  OutboxRelay,
-  createIdempotencyStore,
-  createPgPool,
-  pgHealth,
-  runMigrations,
-} from '@ecom/common/postgres';
+import { OutboxRelay, createIdempotencyStore, pgHealth } from '@ecom/common/postgres';
 import { defineService, type RunningService } from '@ecom/common/service';
 import { PaymentClaims } from './application/claims';
 import { GatewayCalls } from './application/gateway-calls';
@@ -48,10 +42,8 @@ export const paymentService = defineService({
   name: 'payment',
   configSchema: paymentConfigSchema,
   async build({ config, bus, logger, onClose }, options: PaymentServiceOptions) {
-    const pool = createPgPool(config.DATABASE_URL, config.DATABASE_POOL_MAX, logger);
-    onClose('postgres', () => pool.end());
-    const anchors = serviceAnchoring(config, {
-      pool,
+    const { pool, anchors } = await openAnchoredStore(config, {
+      migrations: paymentMigrations,
       logger,
       onClose,
       replacement: options.anchor,
@@ -60,7 +52,6 @@ export const paymentService = defineService({
         payment: { snapshot: paymentSnapshot },
       },
     });
-    await runMigrations(pool, [...paymentMigrations, ...anchors.migrations]);
 
     const gateway =
       options.gateway ?? new MockPaymentGateway({ ledger: new PgMockGatewayLedger(pool) });
