@@ -20,6 +20,7 @@ import { parseArgs, promisify } from 'node:util';
 import amqp from 'amqplib';
 import { Client as PgClient } from 'pg';
 import { broken, settle, type Outcome } from './invariants';
+import { restartPostgres, restartRedis } from './restarts';
 import { ProcessPlatform, sleep, type ServiceName } from './platform';
 import { Client, openShop, placeOrders, stockShop, type Shop } from './workload';
 
@@ -88,12 +89,22 @@ const EXPERIMENTS: Experiment[] = [
     },
   },
   {
-    name: 'redis-restart',
+    name: 'redis-outage',
     what: 'Redis unreachable 5 s, every connection dropped (rate limits, product cache)',
     fault: (p) => p.outage('redis', 5000),
   },
   {
+    name: 'redis-restart',
+    what: 'Redis shut down, started again 3 s later (its data gone, as it keeps none on disk here)',
+    fault: (p) => restartRedis(p.env.redisUrl, 3000),
+  },
+  {
     name: 'postgres-restart',
+    what: 'PostgreSQL restarted (pg_ctlcluster restart -m fast)',
+    fault: (p) => restartPostgres(p.env.postgresUrl),
+  },
+  {
+    name: 'postgres-outage',
     what: 'PostgreSQL sessions terminated by the server, then unreachable 5 s',
     fault: async (p) => {
       await terminatePostgres(p);

@@ -2,24 +2,8 @@ import type { Connection } from 'mongoose';
 import { subscribeTracked } from '../bus/consumer';
 import type { ConsumerDeps, ConsumerHandle, ContractEvent } from '../bus/consumer';
 import type { EventType } from '../events/contracts';
+import { pingMongo } from './connection';
 import { handleEventOnceMongo } from './processed-events';
-
-/** Resolves when MongoDB answers a ping within 2 s (a disconnected driver would queue it). */
-async function pingMongo(connection: Connection): Promise<void> {
-  const db = connection.db;
-  if (connection.readyState !== 1 || !db) throw new Error('MongoDB is not connected');
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      db.command({ ping: 1 }),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error('MongoDB ping timed out')), 2000);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** One handler per consumed event type. */
 export type MongoHandlers<T extends EventType> = {

@@ -1,3 +1,5 @@
+export * from './connection';
+export * from './driver-fix';
 export * from './errors';
 export * from './outbox';
 export * from './transaction';

@@ -3,7 +3,7 @@ import {
   verifyAccessToken,
   type JwtVerifyOptions,
 } from '@ecom/common/auth';
-import { createMongoOutbox } from '@ecom/common/mongo';
+import { connectServiceMongo, createMongoOutbox, pingMongo } from '@ecom/common/mongo';
 import { defineService, type RunningService } from '@ecom/common/service';
 import { createAccounts } from './application/accounts';
 import { createBcryptHasher, type PasswordHasher } from './application/password-hasher';
@@ -12,7 +12,7 @@ import { authConfigSchema, signingKey, type AuthConfig } from './config';
 import { parseDurationSeconds } from './domain/duration';
 import { createUserEventPublisher } from './events/publisher';
 import { authRoutes } from './http/routes';
-import { connectAuthDb, createAuthStores, pingAuthDb } from './store';
+import { createAuthStores } from './store';
 
 /** What a launcher or a test may replace. */
 export interface AuthServiceOptions {
@@ -45,7 +45,10 @@ export const authService = defineService({
   async build({ config, bus, logger, onClose }, options: AuthServiceOptions) {
     const now = options.now ?? (() => new Date());
     const jwt = jwtVerifyOptionsFromConfig(config);
-    const connection = await connectAuthDb(config.MONGO_URL);
+    const connection = await connectServiceMongo(config.MONGO_URL, {
+      // Refuse query operators hidden in values, as a second line behind the joi schemas.
+      sanitizeFilter: true,
+    });
     onClose('mongodb', () => connection.close());
     const stores = await createAuthStores(connection);
     const hasher = options.hasher ?? (await createBcryptHasher(config.BCRYPT_ROUNDS));
@@ -97,7 +100,7 @@ export const authService = defineService({
     }
     return {
       routers: [authRoutes({ accounts, jwt })],
-      health: { mongodb: () => pingAuthDb(connection) },
+      health: { mongodb: () => pingMongo(connection) },
       // The relay re-sends user events the bus did not take at once.
       workers: [outbox],
       exports: {

@@ -1,5 +1,6 @@
 import { jwtVerifyOptionsFromConfig } from '@ecom/common/auth';
 import { defineService, type RunningService } from '@ecom/common/service';
+import { connectServiceMongo, pingMongo } from '@ecom/common/mongo';
 import { createComments } from './application/comments';
 import { createDeletion } from './application/deletion';
 import type { CommentsDeps } from './application/deps';
@@ -11,7 +12,7 @@ import { commentsConfigSchema, type CommentsConfig } from './config';
 import { subscribeCommentConsumers } from './events/consumers';
 import { createCommentEventPublisher } from './events/publisher';
 import { commentsRoutes } from './http/routes';
-import { connectCommentsDb, createStores, pingCommentsDb } from './store';
+import { createStores } from './store';
 
 /** What a launcher or a test may replace. */
 export interface CommentsServiceOptions {
@@ -29,7 +30,7 @@ export const commentsService = defineService({
   name: 'comments',
   configSchema: commentsConfigSchema,
   async build({ config, bus, logger, onClose }, options: CommentsServiceOptions) {
-    const connection = await connectCommentsDb(config.MONGO_URL);
+    const connection = await connectServiceMongo(config.MONGO_URL);
     onClose('mongo', () => connection.close());
     const stores = createStores(connection);
     await stores.migrate();
@@ -67,7 +68,7 @@ export const commentsService = defineService({
           jwt: jwtVerifyOptionsFromConfig(config),
         }),
       ],
-      health: { mongo: () => pingCommentsDb(connection) },
+      health: { mongo: () => pingMongo(connection) },
       consumers: [
         (observer) => subscribeCommentConsumers({ bus, connection, directory, logger, observer }),
       ],

@@ -1,5 +1,5 @@
 import { jwtVerifyOptionsFromConfig } from '@ecom/common/auth';
-import { createMongoOutbox, outboxEventPublisher } from '@ecom/common/mongo';
+import { connectServiceMongo, createMongoOutbox, outboxEventPublisher } from '@ecom/common/mongo';
 import { periodicTask } from '@ecom/common/lifecycle';
 import { defineService, type RunningService } from '@ecom/common/service';
 import { CatalogService } from './application/catalog';
@@ -10,7 +10,7 @@ import { productConfigSchema } from './config';
 import { subscribeProductConsumers } from './events/consumers';
 import { EVENT_SOURCE, productPublishers } from './events/publisher';
 import { productRoutes } from './http/routes';
-import { connectMongo, createStores } from './store';
+import { createStores } from './store';
 import { CatalogCache, openCache } from './store/cache';
 
 /** What a launcher or a test may replace. */
@@ -27,10 +27,10 @@ export const productService = defineService({
   name: 'product',
   configSchema: productConfigSchema,
   async build({ config, bus, logger, registry, onClose }, options: ProductServiceOptions) {
-    const connection = await connectMongo(
-      config.MONGO_URL,
-      config.MONGO_SERVER_SELECTION_TIMEOUT_MS,
-    );
+    const connection = await connectServiceMongo(config.MONGO_URL, {
+      serverSelectionTimeoutMS: config.MONGO_SERVER_SELECTION_TIMEOUT_MS,
+      autoIndex: true,
+    });
     onClose('mongodb', () => connection.close());
     const stores = await createStores(connection, config.SEARCH_MODE);
     const outbox = createMongoOutbox({

@@ -20,5 +20,4 @@ export async function createAuthStores(connection: Connection): Promise<AuthStor
   return stores;
 }
 
-export { connectAuthDb, pingAuthDb } from './connection';
 export { EmailTakenError, publicUser, type StoredUser, type ProfileChanges } from './user-store';

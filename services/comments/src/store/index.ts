@@ -5,7 +5,6 @@ import { migrateCommentsDb } from './migrations';
 import { createModels } from './models';
 import { createFlagStore, createVoteStore } from './reaction-store';
 
-export * from './connection';
 export type { CommentStore } from './comment-store';
 export type { DirectoryStore } from './directory-store';
 export type { ReactionStore } from './reaction-store';

@@ -1,4 +1,5 @@
-import mongoose, { type Connection } from 'mongoose';
+import type { Connection } from 'mongoose';
+import { pingMongo } from '@ecom/common/mongo';
 import { MongoCatalogStore } from './catalog-store';
 import { MongoCategoryStore } from './category-store';
 import { createModels, type ProductModels } from './models';
@@ -32,28 +33,6 @@ export async function createStores(
     stock: new MongoStockStore(models),
     reservations: new MongoReservationStore(models),
     ratings: new MongoRatingStore(models),
-    async ping() {
-      const db = connection.db;
-      if (!db) throw new Error('MongoDB is not connected');
-      await db.admin().ping();
-    },
+    ping: () => pingMongo(connection),
   };
-}
-
-/**
- * The service's own connection (several services may share one process). A connection that
- * cannot reach MongoDB is closed before the error is thrown, so a failed start leaves nothing.
- */
-export async function connectMongo(
-  url: string,
-  serverSelectionTimeoutMS = 5000,
-): Promise<Connection> {
-  const connection = mongoose.createConnection(url, { serverSelectionTimeoutMS, autoIndex: true });
-  try {
-    await connection.asPromise();
-  } catch (err) {
-    await connection.close().catch(() => undefined);
-    throw err;
-  }
-  return connection;
 }
