@@ -90,6 +90,23 @@ describe('POST /api/comments', () => {
     await review(bob(), productId);
   });
 
+  it('counts a product id in another letter case as the same product', async () => {
+    const productId = h.products.add();
+    await review(alice(), productId);
+    const second = await postComment(alice(), {
+      productId: productId.toUpperCase(),
+      text: 'Again, shouted',
+      rating: 5,
+    });
+    expect(second.status).toBe(409);
+    expect(await h.count('comments', { productId })).toBe(1);
+    expect(await h.count('comments', { productId: productId.toUpperCase() })).toBe(0);
+    // Reads in either spelling name the same product.
+    const listed = await h.http().get(`/api/comments/product/${productId.toUpperCase()}`);
+    expect(listed.status).toBe(200);
+    expect(listed.body.items).toHaveLength(1);
+  });
+
   it('keeps one review per user even under concurrent requests', async () => {
     const productId = h.products.add();
     const results = await Promise.all(

@@ -198,6 +198,17 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
         },
       ],
       [
+        // Product ids match in any letter case downstream: two spellings are one product.
+        'one product on two lines in two spellings',
+        {
+          items: [
+            { productId: 'p-widget', quantity: 2 },
+            { productId: 'P-WIDGET', quantity: 2 },
+          ],
+          shippingAddress: address,
+        },
+      ],
+      [
         'operator injection',
         { items: [{ productId: { $ne: 1 }, quantity: 1 }], shippingAddress: address },
       ],

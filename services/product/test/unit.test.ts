@@ -60,6 +60,15 @@ describe('stock rules', () => {
       { productId: 'a', quantity: 2 },
     ]);
   });
+
+  it('merges two spellings of one product id into one line (no line passes as already held)', () => {
+    expect(
+      mergeLines([
+        { productId: '665f1c2b9a1e4d3c2b1a0f9e', quantity: 2 },
+        { productId: '665F1C2B9A1E4D3C2B1A0F9E', quantity: 2 },
+      ]),
+    ).toEqual([{ productId: '665f1c2b9a1e4d3c2b1a0f9e', quantity: 4 }]);
+  });
 });
 
 describe('helpers', () => {

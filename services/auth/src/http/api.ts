@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import { objectIdSchema } from '@ecom/common/ids';
 import { ROLES } from '@ecom/common/auth';
 import {
   addressSchema,
@@ -49,10 +50,10 @@ const profileBody = Joi.object({
   .messages({ 'object.min': 'Provide at least one of: name, phone, address' });
 
 const userIdParams = Joi.object({
-  id: Joi.string()
-    .pattern(/^[0-9a-f]{24}$/i)
-    .required()
-    .messages({ 'string.pattern.base': '"id" must be a user id (24 hex characters)' }),
+  id: objectIdSchema.required().messages({
+    'string.hex': '"id" must be a user id (24 hex characters)',
+    'string.length': '"id" must be a user id (24 hex characters)',
+  }),
 });
 
 export const userSchema = Joi.object({

@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import { idTokenSchema, objectIdSchema } from '@ecom/common/ids';
 import { defineApi, deletedResponse, pageQueryKeys, type ResponseSpec } from '@ecom/common/http';
 import { COMMENT_MAX_LENGTH_LIMIT } from '../config';
 import { COMMENT_STATUSES } from '../domain/types';
@@ -9,12 +10,9 @@ import { COMMENT_STATUSES } from '../domain/types';
  */
 
 /** Product ids are strings issued by the product service (ObjectId hex today): bounded, plain. */
-const productId = Joi.string()
-  .pattern(/^[A-Za-z0-9_-]+$/)
-  .min(1)
-  .max(64);
+const productId = idTokenSchema(64);
 /** Comment ids are MongoDB ObjectIds. */
-const commentId = Joi.string().hex().length(24);
+const commentId = objectIdSchema;
 const idParams = Joi.object({ id: commentId.required() });
 // Stored exactly as given (no trimming, no HTML handling): the API returns it as JSON data.
 // COMMENT_MAX_LENGTH (at most this bound) is applied by the use cases.

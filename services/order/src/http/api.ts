@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import { idTokenSchema, uuidSchema } from '@ecom/common/ids';
 import { anchorPromiseSchema, anchoringOperations } from '@ecom/common/anchoring/api';
 import {
   defineApi,
@@ -15,10 +16,10 @@ import { ORDER_STATUSES } from '../domain/state-machine';
  */
 
 const text = (max: number) => Joi.string().trim().min(1).max(max);
-const productId = text(128)
-  .pattern(/^[A-Za-z0-9_-]+$/)
-  .messages({ 'string.pattern.base': '{{#label}} must be a product id' });
-const orderId = Joi.object({ id: Joi.string().guid().required() });
+const productId = idTokenSchema(128).messages({
+  'string.pattern.base': '{{#label}} must be a product id',
+});
+const orderId = Joi.object({ id: uuidSchema.required() });
 const status = Joi.string().valid(...ORDER_STATUSES);
 const nullable = (schema: Joi.Schema) => schema.allow(null);
 const timestamp = Joi.string().isoDate();
@@ -139,7 +140,7 @@ export const orderApi = defineApi({
       query: Joi.object({
         ...pageQueryKeys,
         status,
-        userId: Joi.string().max(128).description('admin only'),
+        userId: idTokenSchema(128).description('admin only'),
         seller: Joi.string()
           .max(128)
           .pattern(/^[A-Za-z0-9_-]+$/)

@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import { idTokenSchema, uuidSchema } from '@ecom/common/ids';
 import { anchorPromiseSchema, anchoringOperations } from '@ecom/common/anchoring/api';
 import { defineApi, moneySchema, pageQueryKeys, type ResponseSpec } from '@ecom/common/http';
 import { PAYMENT_STATUSES } from '../domain/payment-rules';
@@ -8,14 +9,14 @@ import { PAYMENT_STATUSES } from '../domain/payment-rules';
  * their handlers to it, the gateway routes by it, /docs and Postman are generated from it.
  */
 
-const paymentId = Joi.object({ id: Joi.string().guid().required() });
+const paymentId = Joi.object({ id: uuidSchema.required() });
 const nullable = (schema: Joi.Schema) => schema.allow(null);
 const timestamp = Joi.string().isoDate();
 const settlement = Joi.string().valid('PENDING', 'SUCCEEDED', 'FAILED');
 const failure = nullable(Joi.object({ code: Joi.string(), reason: nullable(Joi.string()) }));
 
 export const initiateBody = Joi.object({
-  orderId: Joi.string().max(128).required(),
+  orderId: idTokenSchema(128).required(),
   payment: Joi.object({
     method: Joi.string().valid('card').required(),
     token: Joi.string().trim().min(1).max(200).required(),
@@ -107,7 +108,7 @@ export const paymentApi = defineApi({
       access: 'user',
       query: Joi.object({
         ...pageQueryKeys,
-        userId: Joi.string().max(128).description('admin only'),
+        userId: idTokenSchema(128).description('admin only'),
       }),
       rateLimit: 'payment',
       response: {
@@ -123,7 +124,7 @@ export const paymentApi = defineApi({
       path: '/api/payments/order/:orderId',
       summary: 'The payment of an order (owner or admin)',
       access: 'user',
-      params: Joi.object({ orderId: Joi.string().max(128).required() }),
+      params: Joi.object({ orderId: idTokenSchema(128).required() }),
       rateLimit: 'payment',
       response: thePayment,
     },

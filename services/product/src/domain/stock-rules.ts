@@ -1,3 +1,4 @@
+import { canonicalId } from '@ecom/common/ids';
 import type { OrderLine } from './types';
 
 /**
@@ -13,10 +14,16 @@ export function becameLow(
   return isLow && !wasLow;
 }
 
-/** One line per product (quantities added up), in the order products first appear. */
+/**
+ * One line per product (quantities added up), in the order products first appear. Ids are
+ * compared in their canonical spelling: two spellings of one product are one line, so no line
+ * can pass as "already held" by another.
+ */
 export function mergeLines(items: OrderLine[]): OrderLine[] {
   const merged = new Map<string, number>();
-  for (const item of items)
-    merged.set(item.productId, (merged.get(item.productId) ?? 0) + item.quantity);
+  for (const item of items) {
+    const productId = canonicalId(item.productId);
+    merged.set(productId, (merged.get(productId) ?? 0) + item.quantity);
+  }
   return [...merged].map(([productId, quantity]) => ({ productId, quantity }));
 }

@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import { canonicalId, idTokenSchema, objectIdSchema } from '@ecom/common/ids';
 import {
   defineApi,
   deletedResponse,
@@ -26,20 +27,18 @@ const decimalPrice = Joi.number()
   )
   .messages({ 'number.decimals': '{{#label}} must have at most 2 decimal places' });
 
-const objectId = Joi.string().hex().length(24);
+const objectId = objectIdSchema;
 const slug = Joi.string().max(64).pattern(SLUG).messages({
   'string.pattern.base': '{{#label}} must be lower-case letters, digits and dashes',
 });
-const sellerId = Joi.string()
-  .max(64)
-  .pattern(/^[A-Za-z0-9_-]+$/);
+const sellerId = idTokenSchema(64);
 const count = Joi.number().integer().min(0);
 const timestamp = Joi.string().isoDate();
 
 /** Writes name a product or category by a well-formed id (400 otherwise). */
 const idParams = Joi.object({ id: objectId.required() });
 /** Reads answer 404 for any id that names nothing, malformed ones included. */
-const anyIdParams = Joi.object({ id: Joi.string().max(200).required() });
+const anyIdParams = Joi.object({ id: Joi.string().max(200).custom(canonicalId).required() });
 
 const attributeValue = Joi.alternatives().try(
   Joi.string().max(500).allow(''),
