@@ -3,7 +3,7 @@ import express, { type Express } from 'express';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import helmet from 'helmet';
 import type { Redis } from 'ioredis';
-import { jwtVerifyOptionsFromConfig } from '@ecom/common/auth';
+import { jwtVerifyOptionsFromConfig, type JwtVerifyOptions } from '@ecom/common/auth';
 import type { HealthCheck } from '@ecom/common/health';
 import { errorHandler, notFoundHandler } from '@ecom/common/http';
 import type { Logger } from '@ecom/common/logging';
@@ -29,6 +29,8 @@ export interface GatewayDeps {
   redis?: Redis;
   /** The services' API specs it routes by (default: the platform's five). */
   apis?: readonly ApiSpec[];
+  /** Token verification with the revoked-session list (default: from config, no list). */
+  jwt?: JwtVerifyOptions;
 }
 
 export interface Gateway {
@@ -61,7 +63,13 @@ export const EXPOSED_HEADERS = [
 ];
 
 /** Builds the gateway's Express app from its config, a logger and (optionally) Redis. */
-export function buildGateway({ config, logger, redis, apis = SERVICE_APIS }: GatewayDeps): Gateway {
+export function buildGateway({
+  config,
+  logger,
+  redis,
+  apis = SERVICE_APIS,
+  jwt,
+}: GatewayDeps): Gateway {
   const bodyLimitBytes = parseByteSize(config.BODY_LIMIT);
   const routes = createRouteTable(apis);
   const urls = upstreamUrls(config, apis);
@@ -119,7 +127,12 @@ export function buildGateway({ config, logger, redis, apis = SERVICE_APIS }: Gat
   const edge = createEdge({
     proxies,
     routes,
-    auth: new EdgeAuthenticator(jwtVerifyOptionsFromConfig(config), config.JWT_CACHE_MAX_ENTRIES),
+    auth: new EdgeAuthenticator(
+      jwt ?? jwtVerifyOptionsFromConfig(config),
+      config.JWT_CACHE_MAX_ENTRIES,
+      Date.now,
+      logger,
+    ),
     rateLimiter,
     cache,
     metrics,

@@ -3,6 +3,7 @@ import proxyaddr from 'proxy-addr';
 import type { JwtVerifyConfig } from '@ecom/common/auth';
 import {
   baseConfigKeys,
+  busConfigKeys,
   httpUrl,
   jwtVerifyConfigKeys,
   loadConfig,
@@ -27,6 +28,8 @@ export const gatewayConfigSchema = Joi.object({
   ORDER_SERVICE_URL: httpUrl().default('http://127.0.0.1:3005'),
 
   REDIS_URL: Joi.string().uri({ scheme: ['redis', 'rediss'] }),
+  // The platform's namespace on shared servers: the revoked-session list is read under it.
+  EVENT_BUS_PREFIX: busConfigKeys.EVENT_BUS_PREFIX,
   /** A rate-limit decision Redis has not answered by then is made in memory instead. */
   REDIS_COMMAND_TIMEOUT_MS: positiveInt().max(10_000).default(250),
   /** Prefix of every Redis key the gateway writes (rate limits, cache generation). */
@@ -85,6 +88,7 @@ export interface GatewayConfig extends BaseConfig, JwtVerifyConfig {
   ORDER_SERVICE_URL: string;
 
   REDIS_URL?: string;
+  EVENT_BUS_PREFIX: string;
   REDIS_COMMAND_TIMEOUT_MS: number;
   GATEWAY_KEY_PREFIX: string;
   TRUST_PROXY: string;

@@ -1,4 +1,6 @@
 import {
+  sessionRevoked,
+  type RevocationLogger,
   userFromClaims,
   verifyAccessToken,
   type AuthUser,
@@ -16,13 +18,15 @@ export type EdgeIdentity =
 interface CachedToken {
   user: AuthUser;
   expMs: number;
+  sid?: string;
 }
 
 /**
  * Verifies access tokens locally (pinned algorithm, issuer, audience, expiry, claim shapes
  * via common's verifyAccessToken). Verified tokens are remembered until they expire, so a
  * client's repeated requests cost one map lookup instead of one ECDSA verification; only
- * byte-identical tokens hit, so a tampered token is always verified (and refused).
+ * byte-identical tokens hit, so a tampered token is always verified (and refused). Whether the
+ * token's session was revoked is asked on every request, never remembered.
  */
 export class EdgeAuthenticator {
   private readonly cache = new Map<string, CachedToken>();
@@ -31,30 +35,52 @@ export class EdgeAuthenticator {
     private readonly options: JwtVerifyOptions,
     private readonly maxCached = 10_000,
     private readonly now: () => number = Date.now,
+    private readonly logger?: RevocationLogger,
   ) {}
 
-  identify(authorization: string | undefined): EdgeIdentity {
-    if (authorization === undefined) return { kind: 'anonymous' };
-    const match = BEARER.exec(authorization.trim());
-    if (!match) {
+  async identify(authorization: string | undefined): Promise<EdgeIdentity> {
+    const identity = this.verify(authorization);
+    if (identity.kind !== 'user' || !identity.sid) return identity.result;
+    if (await sessionRevoked(this.options.revocations, identity.sid, this.logger)) {
       return {
         kind: 'rejected',
-        error: new UnauthorizedError('Malformed Authorization header', { reason: 'malformed' }),
+        error: new UnauthorizedError('Session has ended', { reason: 'revoked' }),
       };
+    }
+    return identity.result;
+  }
+
+  private verify(
+    authorization: string | undefined,
+  ):
+    { kind: 'user'; sid?: string; result: EdgeIdentity } | { kind: 'other'; result: EdgeIdentity } {
+    const user = (entry: CachedToken) => ({
+      kind: 'user' as const,
+      sid: entry.sid,
+      result: { kind: 'user' as const, user: entry.user },
+    });
+    const other = (result: EdgeIdentity) => ({ kind: 'other' as const, result });
+    if (authorization === undefined) return other({ kind: 'anonymous' });
+    const match = BEARER.exec(authorization.trim());
+    if (!match) {
+      return other({
+        kind: 'rejected',
+        error: new UnauthorizedError('Malformed Authorization header', { reason: 'malformed' }),
+      });
     }
     const token = match[1]!;
     const cached = this.cache.get(token);
     if (cached) {
-      if (cached.expMs > this.now()) return { kind: 'user', user: cached.user };
+      if (cached.expMs > this.now()) return user(cached);
       this.cache.delete(token);
     }
     try {
       const claims = verifyAccessToken(token, this.options);
-      const user = userFromClaims(claims);
-      this.remember(token, { user, expMs: claims.exp * 1000 });
-      return { kind: 'user', user };
+      const entry = { user: userFromClaims(claims), expMs: claims.exp * 1000, sid: claims.sid };
+      this.remember(token, entry);
+      return user(entry);
     } catch (err) {
-      if (err instanceof UnauthorizedError) return { kind: 'rejected', error: err };
+      if (err instanceof UnauthorizedError) return other({ kind: 'rejected', error: err });
       throw err;
     }
   }

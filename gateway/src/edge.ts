@@ -118,7 +118,7 @@ export function createEdge(deps: EdgeDeps): (req: IncomingMessage, res: ServerRe
       return;
     }
 
-    const identity = deps.auth.identify(req.headers.authorization);
+    const identity = await deps.auth.identify(req.headers.authorization);
     if (identity.kind === 'user') req.user = identity.user;
 
     if (deps.rateLimiter) {

@@ -56,7 +56,7 @@ export const gatewayService = defineService({
   name: 'gateway',
   usesBus: false,
   configSchema: gatewayConfigSchema,
-  async build({ config, logger, onClose }, options: GatewayOptions) {
+  async build({ config, logger, onClose, jwt }, options: GatewayOptions) {
     const redis = config.REDIS_URL
       ? createGatewayRedis(config.REDIS_URL, logger, config.REDIS_COMMAND_TIMEOUT_MS)
       : undefined;
@@ -65,7 +65,7 @@ export const gatewayService = defineService({
       // Not fatal: until Redis answers, the in-memory limiter stands in.
       await waitReady(redis, 2000);
     }
-    const gateway = buildGateway({ config, logger, redis, apis: options.apis });
+    const gateway = buildGateway({ config, logger, redis, apis: options.apis, jwt });
     onClose('proxies and cache', () => gateway.close());
     await gateway.ready.catch(() => undefined);
     logger.info('gateway rate limits', { backend: gateway.rateLimiter?.backend ?? 'off' });

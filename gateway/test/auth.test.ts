@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { signAccessToken, generateEs256KeyPair } from '@ecom/common/auth';
+import { generateEs256KeyPair, MemorySessionRevocations, signAccessToken } from '@ecom/common/auth';
 import jwt from 'jsonwebtoken';
 import { buildGateway, type Gateway } from '../src/app';
 import { EdgeAuthenticator } from '../src/edge-auth';
@@ -181,31 +181,31 @@ describe('EdgeAuthenticator', () => {
     // Two seconds: `exp` is in whole seconds, so the token lives between one and two of them
     // (one second could run out before the first check on a loaded machine).
     const token = tokenFor(customer, 2);
-    expect(auth.identify(`Bearer ${token}`)).toEqual({ kind: 'user', user: customer });
-    expect(auth.identify(`Bearer ${token}`)).toEqual({ kind: 'user', user: customer });
+    expect(await auth.identify(`Bearer ${token}`)).toEqual({ kind: 'user', user: customer });
+    expect(await auth.identify(`Bearer ${token}`)).toEqual({ kind: 'user', user: customer });
     await new Promise((r) => setTimeout(r, 3100));
-    const later = auth.identify(`Bearer ${token}`);
+    const later = await auth.identify(`Bearer ${token}`);
     expect(later.kind).toBe('rejected');
     if (later.kind === 'rejected') expect(later.error.details).toEqual({ reason: 'expired' });
   });
 
-  it('a cached token does not make a tampered copy pass', () => {
+  it('a cached token does not make a tampered copy pass', async () => {
     const auth = new EdgeAuthenticator(options, 10);
     const token = tokenFor(customer);
-    expect(auth.identify(`Bearer ${token}`).kind).toBe('user');
+    expect((await auth.identify(`Bearer ${token}`)).kind).toBe('user');
     const [h, , s] = token.split('.');
     const forged = `${h}.${Buffer.from(JSON.stringify(claimsFor({ ...customer, role: 'admin' }))).toString('base64url')}.${s}`;
-    expect(auth.identify(`Bearer ${forged}`).kind).toBe('rejected');
+    expect((await auth.identify(`Bearer ${forged}`)).kind).toBe('rejected');
   });
 
-  it('keeps at most maxCached tokens', () => {
+  it('keeps at most maxCached tokens', async () => {
     const auth = new EdgeAuthenticator(options, 2);
     const tokens = [1, 2, 3].map((i) => tokenFor({ id: `u${i}`, role: 'customer' }));
-    for (const t of tokens) auth.identify(`Bearer ${t}`);
+    for (const t of tokens) await auth.identify(`Bearer ${t}`);
     expect((auth as unknown as { cache: Map<string, unknown> }).cache.size).toBe(2);
   });
 
-  it('refuses tokens from a key that is not the configured one even if well-formed', () => {
+  it('refuses tokens from a key that is not the configured one even if well-formed', async () => {
     const auth = new EdgeAuthenticator(options, 10);
     const other = generateEs256KeyPair();
     const token = signAccessToken(customer, {
@@ -215,6 +215,31 @@ describe('EdgeAuthenticator', () => {
       audience: AUDIENCE,
       expiresIn: '5m',
     });
-    expect(auth.identify(`Bearer ${token}`).kind).toBe('rejected');
+    expect((await auth.identify(`Bearer ${token}`)).kind).toBe('rejected');
+  });
+
+  it("refuses a token whose session was revoked, cached or not, and only that session's", async () => {
+    const revocations = new MemorySessionRevocations();
+    const auth = new EdgeAuthenticator({ ...options, revocations }, 10);
+    const sign = (sid: string) =>
+      signAccessToken(
+        customer,
+        {
+          algorithm: 'ES256',
+          key: keys.privateKey,
+          issuer: ISSUER,
+          audience: AUDIENCE,
+          expiresIn: '5m',
+        },
+        sid,
+      );
+    const ended = sign('session-ended');
+    const live = sign('session-live');
+    expect((await auth.identify(`Bearer ${ended}`)).kind).toBe('user');
+    await revocations.revoke(['session-ended'], 60);
+    const after = await auth.identify(`Bearer ${ended}`);
+    expect(after.kind).toBe('rejected');
+    if (after.kind === 'rejected') expect(after.error.details).toEqual({ reason: 'revoked' });
+    expect((await auth.identify(`Bearer ${live}`)).kind).toBe('user');
   });
 });

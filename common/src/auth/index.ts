@@ -3,3 +3,4 @@ export * from './jwt';
 export * from './keys';
 export * from './middleware';
 export * from './config';
+export * from './revocation';

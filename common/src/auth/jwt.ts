@@ -1,6 +1,7 @@
 import jwt from 'jsonwebtoken';
 import { randomUUID } from 'node:crypto';
 import { UnauthorizedError } from '../errors/app-error';
+import type { SessionRevocations } from './revocation';
 import { ROLES, type AuthUser, type Role } from './types';
 
 export type JwtAlgorithm = 'ES256' | 'RS256' | 'HS256';
@@ -11,9 +12,11 @@ export interface JwtVerifyOptions {
   key: string;
   issuer: string;
   audience: string;
+  /** Sessions revoked before their tokens expire (logout, role change, deletion). */
+  revocations?: SessionRevocations;
 }
 
-export interface JwtSignOptions extends Omit<JwtVerifyOptions, 'key'> {
+export interface JwtSignOptions extends Omit<JwtVerifyOptions, 'key' | 'revocations'> {
   /** PEM private key for ES256/RS256, shared secret for HS256. */
   key: string;
   /** Lifetime of access tokens, e.g. `15m`, or seconds. */
@@ -25,6 +28,8 @@ export interface AccessTokenClaims {
   role: Role;
   email?: string;
   type: 'access';
+  /** The session (refresh-token family) the token was issued with: what revocation names. */
+  sid?: string;
   jti: string;
   iat: number;
   exp: number;
@@ -32,8 +37,13 @@ export interface AccessTokenClaims {
   aud: string;
 }
 
-export function signAccessToken(user: AuthUser, options: JwtSignOptions): string {
-  return jwt.sign({ role: user.role, email: user.email, type: 'access' }, options.key, {
+export function signAccessToken(
+  user: AuthUser,
+  options: JwtSignOptions,
+  sessionId?: string,
+): string {
+  const claims = { role: user.role, email: user.email, type: 'access', sid: sessionId };
+  return jwt.sign(claims, options.key, {
     algorithm: options.algorithm,
     subject: user.id,
     issuer: options.issuer,
@@ -67,6 +77,7 @@ export function verifyAccessToken(token: string, options: JwtVerifyOptions): Acc
     // jsonwebtoken accepts a token without exp; an access token must expire.
     typeof decoded.exp !== 'number' ||
     typeof decoded.sub !== 'string' ||
+    (decoded.sid !== undefined && typeof decoded.sid !== 'string') ||
     !ROLES.includes(decoded.role as Role)
   ) {
     throw new UnauthorizedError('Invalid access token', { reason: 'claims' });

@@ -2,6 +2,7 @@ import type { Request, RequestHandler } from 'express';
 import { ForbiddenError, UnauthorizedError } from '../errors/app-error';
 import { getContext } from '../logging/context';
 import { userFromClaims, verifyAccessToken, type JwtVerifyOptions } from './jwt';
+import { sessionRevoked } from './revocation';
 import type { AuthUser, Role } from './types';
 
 /** The token of an `Authorization: Bearer <jwt>` header (undefined for anything else). */
@@ -14,9 +15,9 @@ export function bearerToken(header: string | undefined): string | undefined {
 }
 
 /**
- * Sets `req.user` from a verified Bearer token. With `optional`, a request without an
- * Authorization header passes anonymously (a present but bad token is still refused).
- * Identity is never taken from any other header.
+ * Sets `req.user` from a verified Bearer token whose session was not revoked. With
+ * `optional`, a request without an Authorization header passes anonymously (a present but bad
+ * token is still refused). Identity is never taken from any other header.
  */
 export function authenticate(
   options: JwtVerifyOptions,
@@ -37,14 +38,23 @@ export function authenticate(
       next(new UnauthorizedError('Malformed Authorization header', { reason: 'malformed' }));
       return;
     }
+    let claims;
     try {
-      req.user = userFromClaims(verifyAccessToken(token, options));
+      claims = verifyAccessToken(token, options);
+    } catch (err) {
+      next(err);
+      return;
+    }
+    sessionRevoked(options.revocations, claims.sid).then((revoked) => {
+      if (revoked) {
+        next(new UnauthorizedError('Session has ended', { reason: 'revoked' }));
+        return;
+      }
+      req.user = userFromClaims(claims);
       const ctx = getContext();
       if (ctx) ctx.userId = req.user.id;
       next();
-    } catch (err) {
-      next(err);
-    }
+    }, next);
   };
 }
 

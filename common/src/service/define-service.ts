@@ -12,6 +12,7 @@ import { closeHttpServer, listenHttp } from '../lifecycle/listen';
 import { createLogger, type Logger } from '../logging/logger';
 import { jwtVerifyOptionsFromConfig, type JwtVerifyConfig } from '../auth/config';
 import type { JwtVerifyOptions } from '../auth/jwt';
+import { sessionRevocationsFromConfig, type SessionRevocations } from '../auth/revocation';
 import { deadLetterRoutes } from './dead-letters';
 
 /** The token verification the configuration sets, if it sets one (the admin routes need it). */
@@ -51,6 +52,11 @@ export interface ServiceContext<C> {
    * its start fails; closed last-in first-out, after everything that may still use it.
    */
   onClose(name: string, close: () => unknown): void;
+  /**
+   * Token verification for the service's routes, with the shared list of revoked sessions
+   * (throws when the configuration sets no verification key).
+   */
+  readonly jwt: JwtVerifyOptions;
 }
 
 /** What a service's build() hands the kit. Nothing in it has started yet. */
@@ -95,6 +101,8 @@ export interface StartOptions<C, O> {
   ownsBus?: boolean;
   logger?: Logger;
   options?: O;
+  /** The revoked-session list (default: Redis when REDIS_URL is set, else the process's own). */
+  revocations?: SessionRevocations;
 }
 
 export type RunningService<X> = X & {
@@ -146,7 +154,7 @@ export function defineService<C extends ServiceBaseConfig, O = Record<string, ne
 ): Service<C, O, X> {
   return {
     ...definition,
-    async start({ config, bus: given, ownsBus, logger: givenLogger, options }) {
+    async start({ config, bus: given, ownsBus, logger: givenLogger, options, revocations }) {
       const logger = givenLogger ?? createLogger(`${definition.name}-service`, config.LOG_LEVEL);
       const usesBus = definition.usesBus !== false;
       const bus =
@@ -183,10 +191,22 @@ export function defineService<C extends ServiceBaseConfig, O = Record<string, ne
       };
 
       try {
+        const verify = verifyOptions(config);
+        let jwt: JwtVerifyOptions | null = null;
+        if (verify) {
+          const list =
+            revocations ?? sessionRevocationsFromConfig(config as EventBusConfig, logger);
+          if (!revocations) closers.push({ name: 'revocation list', close: () => list.close() });
+          jwt = { ...verify, revocations: list };
+        }
         const ctx: ServiceContext<C> = {
           config,
           bus,
           logger,
+          get jwt() {
+            if (!jwt) throw new Error('JWT verification key is not configured');
+            return jwt;
+          },
           get registry() {
             return (registry ??= new client.Registry());
           },
@@ -206,7 +226,6 @@ export function defineService<C extends ServiceBaseConfig, O = Record<string, ne
             bodyLimit: config.BODY_LIMIT,
           });
           for (const router of parts.routers ?? []) built.app.use(router);
-          const jwt = verifyOptions(config);
           if (usesBus && parts.consumers?.length && jwt) {
             built.app.use(
               deadLetterRoutes({ service: definition.name, group: definition.name, bus, jwt }),

@@ -1,8 +1,4 @@
-import {
-  jwtVerifyOptionsFromConfig,
-  verifyAccessToken,
-  type JwtVerifyOptions,
-} from '@ecom/common/auth';
+import { verifyAccessToken, type JwtVerifyOptions } from '@ecom/common/auth';
 import { connectServiceMongo, createMongoOutbox, pingMongo } from '@ecom/common/mongo';
 import { defineService, type RunningService } from '@ecom/common/service';
 import { createAccounts } from './application/accounts';
@@ -42,9 +38,8 @@ function checkKeyPair(config: AuthConfig, jwt: JwtVerifyOptions, issue: () => st
 export const authService = defineService({
   name: 'auth',
   configSchema: authConfigSchema,
-  async build({ config, bus, logger, onClose }, options: AuthServiceOptions) {
+  async build({ config, bus, logger, onClose, jwt }, options: AuthServiceOptions) {
     const now = options.now ?? (() => new Date());
-    const jwt = jwtVerifyOptionsFromConfig(config);
     const connection = await connectServiceMongo(config.MONGO_URL, {
       // Refuse query operators hidden in values, as a second line behind the joi schemas.
       sanitizeFilter: true,
@@ -64,6 +59,7 @@ export const authService = defineService({
         refreshTtlSeconds: parseDurationSeconds(config.JWT_REFRESH_TTL),
       },
       stores.refreshTokens,
+      jwt.revocations,
     );
     checkKeyPair(config, jwt, () => tokens.accessToken({ id: 'key-check', role: 'customer' }));
     const outbox = createMongoOutbox({

@@ -257,9 +257,10 @@ describe('DELETE /api/users/:id', () => {
     expect((await request(t.app).post('/api/auth/refresh').send({ refreshToken })).status).toBe(
       401,
     );
-    expect(
-      (await request(t.app).get('/api/auth/profile').set(authHeader(accessToken))).status,
-    ).toBe(404);
+    // Its access token is refused at once, not when it expires.
+    const profile = await request(t.app).get('/api/auth/profile').set(authHeader(accessToken));
+    expect(profile.status).toBe(401);
+    expect(profile.body.error.details).toMatchObject({ reason: 'revoked' });
     expect((await login(t.app, 'doomed@example.test')).status).toBe(401);
     // The address is free again.
     expect((await newUser(t.app, 'doomed@example.test')).user.id).not.toBe(user.id);

@@ -181,6 +181,7 @@ describe('GET /api/auth/verify', () => {
         role: 'customer',
         email: 'verify@example.test',
         type: 'access',
+        sid: expect.any(String),
         jti: expect.any(String),
         iat: expect.any(Number),
         exp: expect.any(Number),

@@ -1,4 +1,3 @@
-import { jwtVerifyOptionsFromConfig } from '@ecom/common/auth';
 import { defineService, type RunningService } from '@ecom/common/service';
 import { connectServiceMongo, pingMongo } from '@ecom/common/mongo';
 import { createComments } from './application/comments';
@@ -29,7 +28,7 @@ export interface CommentsServiceOptions {
 export const commentsService = defineService({
   name: 'comments',
   configSchema: commentsConfigSchema,
-  async build({ config, bus, logger, onClose }, options: CommentsServiceOptions) {
+  async build({ config, bus, logger, onClose, jwt }, options: CommentsServiceOptions) {
     const connection = await connectServiceMongo(config.MONGO_URL);
     onClose('mongo', () => connection.close());
     const stores = createStores(connection);
@@ -65,7 +64,7 @@ export const commentsService = defineService({
           comments,
           moderation,
           helpful,
-          jwt: jwtVerifyOptionsFromConfig(config),
+          jwt,
         }),
       ],
       health: { mongo: () => pingMongo(connection) },

@@ -1,5 +1,4 @@
 import { openAnchoredStore, type AnchorSink } from '@ecom/common/anchoring';
-import { jwtVerifyOptionsFromConfig } from '@ecom/common/auth';
 import { periodicTask } from '@ecom/common/lifecycle';
 import { OutboxRelay, createIdempotencyStore, pgHealth } from '@ecom/common/postgres';
 import { defineService, type RunningService } from '@ecom/common/service';
@@ -38,7 +37,7 @@ export interface OrderServiceOptions {
 export const orderService = defineService({
   name: 'order',
   configSchema: orderConfigSchema,
-  async build({ config, bus, logger, onClose }, options: OrderServiceOptions) {
+  async build({ config, bus, logger, onClose, jwt }, options: OrderServiceOptions) {
     const { pool, anchors } = await openAnchoredStore(config, {
       migrations: orderMigrations,
       logger,
@@ -93,7 +92,7 @@ export const orderService = defineService({
         orderRoutes({
           orders,
           anchoring: anchors.anchoring,
-          jwt: jwtVerifyOptionsFromConfig(config),
+          jwt,
         }),
       ],
       health: { postgres: () => pgHealth(pool) },

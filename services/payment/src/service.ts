@@ -1,5 +1,4 @@
 import { openAnchoredStore, type AnchorSink } from '@ecom/common/anchoring';
-import { jwtVerifyOptionsFromConfig } from '@ecom/common/auth';
 import { periodicTask } from '@ecom/common/lifecycle';
 import { OutboxRelay, createIdempotencyStore, pgHealth } from '@ecom/common/postgres';
 import { defineService, type RunningService } from '@ecom/common/service';
@@ -41,7 +40,7 @@ export interface PaymentServiceOptions {
 export const paymentService = defineService({
   name: 'payment',
   configSchema: paymentConfigSchema,
-  async build({ config, bus, logger, onClose }, options: PaymentServiceOptions) {
+  async build({ config, bus, logger, onClose, jwt }, options: PaymentServiceOptions) {
     const { pool, anchors } = await openAnchoredStore(config, {
       migrations: paymentMigrations,
       logger,
@@ -90,7 +89,7 @@ export const paymentService = defineService({
           payments,
           anchoring: anchors.anchoring,
           orderAnchors: createOrderAnchors(config.ORDER_SERVICE_URL),
-          jwt: jwtVerifyOptionsFromConfig(config),
+          jwt,
         }),
       ],
       health: { postgres: () => pgHealth(pool) },

@@ -1,4 +1,3 @@
-import { jwtVerifyOptionsFromConfig } from '@ecom/common/auth';
 import { connectServiceMongo, createMongoOutbox, outboxEventPublisher } from '@ecom/common/mongo';
 import { periodicTask } from '@ecom/common/lifecycle';
 import { defineService, type RunningService } from '@ecom/common/service';
@@ -26,7 +25,7 @@ export interface ProductServiceOptions {
 export const productService = defineService({
   name: 'product',
   configSchema: productConfigSchema,
-  async build({ config, bus, logger, registry, onClose }, options: ProductServiceOptions) {
+  async build({ config, bus, logger, registry, onClose, jwt }, options: ProductServiceOptions) {
     const connection = await connectServiceMongo(config.MONGO_URL, {
       serverSelectionTimeoutMS: config.MONGO_SERVER_SELECTION_TIMEOUT_MS,
       autoIndex: true,
@@ -93,7 +92,7 @@ export const productService = defineService({
     };
 
     return {
-      routers: [productRoutes({ catalog, categories, jwt: jwtVerifyOptionsFromConfig(config) })],
+      routers: [productRoutes({ catalog, categories, jwt })],
       health: {
         mongodb: () => stores.ping(),
         ...(cache?.kind === 'redis' ? { cache: () => cache.ping() } : {}),

@@ -84,6 +84,7 @@ export function createSessions(deps: AccountDeps) {
       const verdict = judgeRefreshToken(record, at);
       const reuse = async (familyId: string) => {
         const revoked = await refreshTokens.revokeFamily(familyId, at, 'reuse');
+        await tokens.revokeSessions([familyId]);
         logger.warn('refresh token reuse detected; token family revoked', { familyId, revoked });
         return new UnauthorizedError(
           'Refresh token was already used: every session of this login has been revoked',
@@ -107,18 +108,26 @@ export function createSessions(deps: AccountDeps) {
       // Of two concurrent refreshes with one token only one claims it; the other is a reuse.
       if (!(await refreshTokens.claim(hash, at, next.hash))) throw await reuse(record.familyId);
       await tokens.saveRefreshToken(next, user.id, record.familyId, at);
-      return { user: publicUser(user), ...tokens.pair(authUser(user), next) };
+      return { user: publicUser(user), ...tokens.pair(authUser(user), next, record.familyId) };
     },
 
-    /** Ends the session the refresh token belongs to; unknown tokens are fine (idempotent). */
+    /**
+     * Ends the session the refresh token belongs to, its access tokens included; unknown tokens
+     * are fine (idempotent).
+     */
     async logout(refreshToken: string): Promise<void> {
       const record = await refreshTokens.find(hashRefreshToken(refreshToken));
-      if (record) await refreshTokens.revokeFamily(record.familyId, now(), 'logout');
+      if (!record) return;
+      await refreshTokens.revokeFamily(record.familyId, now(), 'logout');
+      await tokens.revokeSessions([record.familyId]);
     },
 
-    /** Every session of the user, on every device. */
+    /** Every session of the user, on every device, access tokens included. */
     async logoutAll(userId: string): Promise<number> {
-      return refreshTokens.revokeAllForUser(userId, now(), 'logout_all');
+      const at = now();
+      const revoked = await refreshTokens.revokeAllForUser(userId, at, 'logout_all');
+      await tokens.revokeUserSessions(userId, at);
+      return revoked;
     },
 
     /**
@@ -153,6 +162,8 @@ export function createSessions(deps: AccountDeps) {
       }
       await guard.clear(user.email);
       await refreshTokens.revokeAllForUser(user.id, at, 'password_change');
+      // Every other session ends; the caller gets a new one.
+      await tokens.revokeUserSessions(user.id, at);
       return session(user, at);
     },
 

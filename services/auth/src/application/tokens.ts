@@ -1,4 +1,9 @@
-import { signAccessToken, type AuthUser, type JwtSignOptions } from '@ecom/common/auth';
+import {
+  signAccessToken,
+  type AuthUser,
+  type JwtSignOptions,
+  type SessionRevocations,
+} from '@ecom/common/auth';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { RefreshTokenStore } from '../store/refresh-token-store';
 
@@ -36,10 +41,30 @@ export interface DraftRefreshToken {
   expiresAt: Date;
 }
 
-/** Issues access tokens (JWT) and refresh tokens (opaque, stored hashed, in families). */
-export function createTokenIssuer(settings: TokenSettings, store: RefreshTokenStore) {
-  function accessToken(user: AuthUser): string {
-    return signAccessToken(user, { ...settings.sign, expiresIn: settings.accessTtlSeconds });
+/**
+ * Issues access tokens (JWT) and refresh tokens (opaque, stored hashed, in families), and ends
+ * sessions. A family is a session: its access tokens carry its id (`sid`), so revoking the
+ * family's id refuses them everywhere at once.
+ */
+export function createTokenIssuer(
+  settings: TokenSettings,
+  store: RefreshTokenStore,
+  revocations?: SessionRevocations,
+) {
+  // Kept a minute past the access tokens' lifetime, for clocks a little apart.
+  const revocationTtlSeconds = settings.accessTtlSeconds + 60;
+
+  function accessToken(user: AuthUser, sessionId?: string): string {
+    return signAccessToken(
+      user,
+      { ...settings.sign, expiresIn: settings.accessTtlSeconds },
+      sessionId,
+    );
+  }
+
+  async function revokeSessions(sessionIds: string[]): Promise<void> {
+    if (revocations && sessionIds.length > 0)
+      await revocations.revoke(sessionIds, revocationTtlSeconds);
   }
 
   function draftRefreshToken(now: Date): DraftRefreshToken {
@@ -67,9 +92,9 @@ export function createTokenIssuer(settings: TokenSettings, store: RefreshTokenSt
     });
   }
 
-  function pair(user: AuthUser, refresh: DraftRefreshToken): TokenPair {
+  function pair(user: AuthUser, refresh: DraftRefreshToken, sessionId: string): TokenPair {
     return {
-      accessToken: accessToken(user),
+      accessToken: accessToken(user, sessionId),
       refreshToken: refresh.token,
       tokenType: 'Bearer',
       expiresIn: settings.accessTtlSeconds,
@@ -82,11 +107,18 @@ export function createTokenIssuer(settings: TokenSettings, store: RefreshTokenSt
     draftRefreshToken,
     saveRefreshToken,
     pair,
+    revokeSessions,
+    /** Ends every session of the user whose access tokens may still be alive. */
+    async revokeUserSessions(userId: string, now: Date): Promise<void> {
+      const since = new Date(now.getTime() - revocationTtlSeconds * 1000);
+      await revokeSessions(await store.familiesIssuedSince(userId, since));
+    },
     /** Tokens for a fresh session (a new token family): login, registration, password change. */
     async newSession(user: AuthUser, now: Date): Promise<TokenPair> {
       const draft = draftRefreshToken(now);
-      await saveRefreshToken(draft, user.id, randomUUID(), now);
-      return pair(user, draft);
+      const familyId = randomUUID();
+      await saveRefreshToken(draft, user.id, familyId, now);
+      return pair(user, draft, familyId);
     },
   };
 }

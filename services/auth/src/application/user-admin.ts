@@ -8,7 +8,7 @@ import { requireAccount, type AccountDeps } from './deps';
 
 /** What admins do to other accounts, and the first admin from configuration. */
 export function createUserAdmin(deps: AccountDeps) {
-  const { hasher, events, logger } = deps;
+  const { hasher, events, logger, tokens, now } = deps;
   const { users, refreshTokens } = deps.stores;
 
   return {
@@ -33,12 +33,16 @@ export function createUserAdmin(deps: AccountDeps) {
       }
       const before = await requireAccount(deps, id);
       if (before.role === role) return publicUser(before);
+      // Tokens carry the role: the user's sessions end before and after the change (a session
+      // begun in between holds the old role too), so the new role holds at once everywhere.
+      await tokens.revokeUserSessions(id, now());
       const user = await events.transaction(async () => {
         const changed = await users.setRole(id, role);
         if (!changed) throw new NotFoundError('User not found');
         await events.publish('user.updated', userEventData(changed));
         return changed;
       });
+      await tokens.revokeUserSessions(id, now());
       return publicUser(user);
     },
 
@@ -50,6 +54,10 @@ export function createUserAdmin(deps: AccountDeps) {
           'SELF_DELETE',
         );
       }
+      await requireAccount(deps, id);
+      // Its sessions end first (their list goes with the refresh tokens), so no token of a
+      // deleted account is accepted anywhere.
+      await tokens.revokeUserSessions(id, now());
       // The user, its refresh tokens and user.deleted go together.
       await events.transaction(async () => {
         if (!(await users.delete(id))) throw new NotFoundError('User not found');

@@ -88,6 +88,15 @@ export function createRefreshTokenStore(connection: Connection) {
       return result.modifiedCount;
     },
 
+    /** The sessions (families) of a user with a token issued since `since`: access tokens may live. */
+    async familiesIssuedSince(userId: string, since: Date): Promise<string[]> {
+      const ids: unknown[] = await Tokens.distinct('familyId', {
+        userId,
+        createdAt: trusted({ $gte: since }),
+      });
+      return ids.map(String);
+    },
+
     async deleteAllForUser(userId: string): Promise<void> {
       await Tokens.deleteMany({ userId });
     },

@@ -1,0 +1,138 @@
+import { Redis } from 'ioredis';
+import type { Logger } from '../logging/logger';
+
+/**
+ * Revoked sessions, checked on every authenticated request at the gateway and in every
+ * service, so logout, logout-all, a password or role change and an account's deletion take
+ * effect at once rather than when the access token expires.
+ *
+ * An access token names its session (`sid`: the refresh-token family it was issued with).
+ * Auth revokes sessions; a revoked session's id is kept for `ttlSeconds` (at least the access
+ * tokens' lifetime: after that every token of the session has expired anyway). With Redis the
+ * list is shared by every process; without it (the one-process `npm start`) one list per
+ * process serves every service in it.
+ */
+export interface SessionRevocations {
+  readonly kind: 'redis' | 'memory';
+  /** Refuses every access token of these sessions from now on. */
+  revoke(sessionIds: string[], ttlSeconds: number): Promise<void>;
+  /** True when the session was revoked. */
+  isRevoked(sessionId: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export class MemorySessionRevocations implements SessionRevocations {
+  readonly kind = 'memory';
+  private readonly revoked = new Map<string, number>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  async revoke(sessionIds: string[], ttlSeconds: number): Promise<void> {
+    const until = this.now() + ttlSeconds * 1000;
+    for (const id of sessionIds) this.revoked.set(id, until);
+    this.sweep();
+  }
+
+  async isRevoked(sessionId: string): Promise<boolean> {
+    const until = this.revoked.get(sessionId);
+    if (until === undefined) return false;
+    if (until > this.now()) return true;
+    this.revoked.delete(sessionId);
+    return false;
+  }
+
+  async close(): Promise<void> {}
+
+  private sweep(): void {
+    const now = this.now();
+    for (const [id, until] of this.revoked) if (until <= now) this.revoked.delete(id);
+  }
+}
+
+export class RedisSessionRevocations implements SessionRevocations {
+  readonly kind = 'redis';
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly ownsClient = true,
+  ) {}
+
+  private key(sessionId: string): string {
+    return `${this.prefix}:auth:revoked-session:${sessionId}`;
+  }
+
+  async revoke(sessionIds: string[], ttlSeconds: number): Promise<void> {
+    if (sessionIds.length === 0) return;
+    const tx = this.redis.multi();
+    for (const id of sessionIds)
+      tx.set(this.key(id), '1', 'EX', Math.max(1, Math.ceil(ttlSeconds)));
+    const results = await tx.exec();
+    const failed = results?.find(([err]) => err);
+    if (!results || failed) throw failed?.[0] ?? new Error('session revocation was not stored');
+  }
+
+  async isRevoked(sessionId: string): Promise<boolean> {
+    return (await this.redis.exists(this.key(sessionId))) === 1;
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsClient) await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}
+
+let processWide: MemorySessionRevocations | undefined;
+
+/** The one in-process list, shared by every service of a one-process platform. */
+export function processSessionRevocations(): MemorySessionRevocations {
+  return (processWide ??= new MemorySessionRevocations());
+}
+
+export interface RevocationConfig {
+  REDIS_URL?: string;
+  /** The platform's namespace on a shared Redis (the bus prefix). */
+  EVENT_BUS_PREFIX?: string;
+}
+
+/** Redis when REDIS_URL is set (every process shares it), else the process-wide list. */
+export function sessionRevocationsFromConfig(
+  config: RevocationConfig,
+  logger: Logger,
+): SessionRevocations {
+  if (!config.REDIS_URL) return processSessionRevocations();
+  const redis = new Redis(config.REDIS_URL, {
+    // Fail fast while Redis is away: a check must not hold a request for reconnects.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 1000,
+    enableAutoPipelining: true,
+  });
+  redis.on('error', (err: Error) =>
+    logger.warn('revocation list: redis error', { err: err.message }),
+  );
+  return new RedisSessionRevocations(redis, config.EVENT_BUS_PREFIX ?? 'ecom');
+}
+
+/** Where an unreadable list is reported (a winston logger fits). */
+export interface RevocationLogger {
+  warn(message: string, meta?: Record<string, unknown>): unknown;
+}
+
+/**
+ * The verdict for a verified token's session. While the list cannot be read (Redis away) the
+ * token is accepted and the failure logged: tokens live minutes, and refusing every request
+ * during a Redis outage would take the shop down with it (docs/adr/0015-token-revocation.md).
+ */
+export async function sessionRevoked(
+  revocations: SessionRevocations | undefined,
+  sessionId: string | undefined,
+  logger?: RevocationLogger,
+): Promise<boolean> {
+  if (!revocations || !sessionId) return false;
+  try {
+    return await revocations.isRevoked(sessionId);
+  } catch (err) {
+    logger?.warn('revocation list unreadable; token accepted', { err: (err as Error).message });
+    return false;
+  }
+}

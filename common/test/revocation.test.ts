@@ -1,0 +1,82 @@
+import { Redis } from 'ioredis';
+import {
+  MemorySessionRevocations,
+  RedisSessionRevocations,
+  sessionRevoked,
+} from '@ecom/common/auth';
+import { describeIfServer, startTcpRelay } from '@ecom/test-support';
+
+// The revoked-session list: a revoked session stays refused for its TTL and no longer; other
+// sessions are untouched; while the list cannot be read the verdict is "not revoked", logged.
+
+describe('the in-process list', () => {
+  it('refuses a revoked session until its TTL has passed', async () => {
+    let now = 1_000_000;
+    const list = new MemorySessionRevocations(() => now);
+    await list.revoke(['a', 'b'], 60);
+    expect(await list.isRevoked('a')).toBe(true);
+    expect(await list.isRevoked('c')).toBe(false);
+    now += 59_000;
+    expect(await list.isRevoked('b')).toBe(true);
+    now += 2000;
+    expect(await list.isRevoked('a')).toBe(false);
+  });
+
+  it('answers "not revoked" for tokens without a session and without a list', async () => {
+    const list = new MemorySessionRevocations();
+    await list.revoke(['s'], 60);
+    expect(await sessionRevoked(list, undefined)).toBe(false);
+    expect(await sessionRevoked(undefined, 's')).toBe(false);
+    expect(await sessionRevoked(list, 's')).toBe(true);
+  });
+});
+
+describeIfServer('redis', 'the list in Redis', (redisUrl) => {
+  const prefix = `revocation-test-${process.pid}`;
+
+  it('is shared by every client of the same Redis and namespace', async () => {
+    const writer = new RedisSessionRevocations(new Redis(redisUrl), prefix);
+    const reader = new RedisSessionRevocations(new Redis(redisUrl), prefix);
+    const otherPlatform = new RedisSessionRevocations(new Redis(redisUrl), `${prefix}-other`);
+    try {
+      await writer.revoke(['s1', 's2'], 30);
+      expect(await reader.isRevoked('s1')).toBe(true);
+      expect(await reader.isRevoked('s2')).toBe(true);
+      expect(await reader.isRevoked('s3')).toBe(false);
+      expect(await otherPlatform.isRevoked('s1')).toBe(false);
+      const probe = new Redis(redisUrl);
+      const ttl = await probe.ttl(`${prefix}:auth:revoked-session:s1`);
+      probe.disconnect();
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(30);
+    } finally {
+      await Promise.all([writer.close(), reader.close(), otherPlatform.close()]);
+    }
+  });
+
+  it('accepts the token, and says so, while Redis cannot be reached', async () => {
+    const relay = await startTcpRelay(redisUrl);
+    const client = new Redis(relay.relayed(redisUrl), {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: 500,
+    });
+    client.on('error', () => undefined);
+    await new Promise((resolve) => client.once('ready', resolve));
+    const list = new RedisSessionRevocations(client, prefix);
+    try {
+      await list.revoke(['gone'], 30);
+      expect(await sessionRevoked(list, 'gone')).toBe(true);
+      relay.cut();
+      const warnings: string[] = [];
+      expect(await sessionRevoked(list, 'gone', { warn: (m: string) => warnings.push(m) })).toBe(
+        false,
+      );
+      expect(warnings).toEqual(['revocation list unreadable; token accepted']);
+      await expect(list.revoke(['x'], 30)).rejects.toThrow();
+    } finally {
+      client.disconnect();
+      await relay.close();
+    }
+  });
+});
