@@ -11,7 +11,13 @@ import { sendError } from './http-errors';
 import { assignRequestIds } from './request-ids';
 import type { RateLimiter } from './rate-limit';
 import type { ResponseCache } from './response-cache';
-import { hasDotSegment, hasForbiddenCharacter, type RouteTable, type UpstreamName } from './routes';
+import {
+  hasDotSegment,
+  hasForbiddenCharacter,
+  hasMalformedEncoding,
+  type RouteTable,
+  type UpstreamName,
+} from './routes';
 
 /** A proxied request: plain Node objects, never Express's (its per-request setup is not free). */
 export type EdgeRequest = IncomingMessage & {
@@ -108,6 +114,16 @@ export function createEdge(deps: EdgeDeps): (req: IncomingMessage, res: ServerRe
     }
     if (hasForbiddenCharacter(req.url ?? path)) {
       sendError(req, res, 400, 'INVALID_PATH', 'The request target may not contain "#" or "\\"');
+      return;
+    }
+    if (hasMalformedEncoding(path)) {
+      sendError(
+        req,
+        res,
+        400,
+        'MALFORMED_URL',
+        'The request path is not valid percent-encoded UTF-8',
+      );
       return;
     }
     const contentLength = req.headers['content-length'];

@@ -131,3 +131,17 @@ export function hasForbiddenCharacter(url: string): boolean {
   const q = url.indexOf('?');
   return (q < 0 ? url : url.slice(0, q)).includes('\\');
 }
+
+/**
+ * A path whose percent-encoding does not decode to UTF-8 (`%ff`, a lone `%`): no service could
+ * decode its parameters, so it is refused at the edge as the services refuse it.
+ */
+export function hasMalformedEncoding(path: string): boolean {
+  if (!path.includes('%')) return false;
+  try {
+    decodeURIComponent(path);
+    return false;
+  } catch {
+    return true;
+  }
+}

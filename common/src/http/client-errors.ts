@@ -1,8 +1,22 @@
-import { STATUS_CODES, type Server } from 'node:http';
+import {
+  STATUS_CODES,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { Duplex } from 'node:stream';
 import { errorBody } from '../errors/error-body';
 
-function answerFor(code: string | undefined): [number, string, string] {
+/**
+ * More request headers than any client sends. Node keeps the first 1,000 and silently drops
+ * the rest (a Host among them), so a request with more is refused whole, with 431.
+ */
+export const MAX_REQUEST_HEADERS = 100;
+
+type Answer = [status: number, code: string, message: string];
+
+function answerFor(code: string | undefined): Answer {
   if (code === 'HPE_HEADER_OVERFLOW') {
     return [431, 'HEADERS_TOO_LARGE', 'Request headers are too large'];
   }
@@ -40,4 +54,44 @@ export function answerClientErrors(server: Server): void {
         body,
     );
   });
+}
+
+/** What the parser let through but no application should see. */
+function refusalFor(req: IncomingMessage): Answer | undefined {
+  if (req.httpVersionMajor === 0) {
+    // `GET /` with no version: llhttp reads it as HTTP/0.9, which has no headers, no Host.
+    return [400, 'MALFORMED_REQUEST', 'The request line has no HTTP/1.x version'];
+  }
+  if (req.rawHeaders.length / 2 > MAX_REQUEST_HEADERS) {
+    return [431, 'HEADERS_TOO_LARGE', `More than ${MAX_REQUEST_HEADERS} request headers`];
+  }
+  if (req.httpVersion !== '1.0' && !req.headers.host) {
+    return [400, 'MALFORMED_REQUEST', 'An HTTP/1.1 request must have a Host header'];
+  }
+  return undefined;
+}
+
+function refuse(res: ServerResponse, [status, code, message]: Answer): void {
+  const body = JSON.stringify(errorBody(code, message));
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+    Connection: 'close',
+  });
+  res.end(body);
+}
+
+/**
+ * The listener behind a check of what Node's parser accepts but should not: an HTTP/0.9
+ * request line, more than MAX_REQUEST_HEADERS headers, an HTTP/1.1 request without Host
+ * (Node's own Host check answers a bare 400, so the server is created with
+ * `requireHostHeader: false` and this one answers instead). Refusals are in the common error
+ * shape and close the connection.
+ */
+export function refuseUnservableRequests(listener: RequestListener): RequestListener {
+  return (req, res) => {
+    const refusal = refusalFor(req);
+    if (refusal) refuse(res, refusal);
+    else listener(req, res);
+  };
 }

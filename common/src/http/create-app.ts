@@ -4,8 +4,10 @@ import { healthRouter, type HealthCheck } from '../health/health-router';
 import type { Logger } from '../logging/logger';
 import { createMetrics, type Metrics } from '../metrics/metrics';
 import { errorHandler, notFoundHandler } from './error-handler';
+import { jsonBody } from './json-body';
 import { requestContext } from './request-context';
 import { requestLogger } from './request-logger';
+import { refuseUnstorableInput } from './storable-text';
 
 export interface ServiceAppOptions {
   service: string;
@@ -26,7 +28,8 @@ export interface ServiceApp {
 
 /**
  * The Express app every service starts from: request and correlation ids, request logs,
- * metrics, health, a bounded JSON body parser. Routes are mounted by the service, then
+ * metrics, health, a bounded and strict JSON body parser, then the refusal of paths that do
+ * not decode and of text no store can hold. Routes are mounted by the service, then
  * `finish()` adds the 404 and error handlers (they must come last).
  */
 export function createServiceApp(options: ServiceAppOptions): ServiceApp {
@@ -45,7 +48,8 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
     healthRouter({ service: options.service, version: options.version, checks: options.checks }),
   );
   app.use(metrics.router);
-  app.use(express.json({ limit: options.bodyLimit ?? '100kb', strict: true }));
+  app.use(jsonBody({ limit: options.bodyLimit ?? '100kb' }));
+  app.use(refuseUnstorableInput());
 
   return {
     app,

@@ -33,8 +33,44 @@ function fromBodyParser(err: BodyParserError): AppError | undefined {
   }
 }
 
+/**
+ * Express's router could not percent-decode a path parameter (`/api/products/%ff`): it throws
+ * a URIError marked 400 but not `expose`. The kit's app refuses such paths before routing;
+ * this covers any other app.
+ */
+function fromRouter(err: unknown): AppError | undefined {
+  if (err instanceof URIError && (err as BodyParserError).status === 400) {
+    return new AppError(
+      400,
+      'MALFORMED_URL',
+      'The request path is not valid percent-encoded UTF-8',
+    );
+  }
+  return undefined;
+}
+
+/**
+ * PostgreSQL refusing text: 22021 (character_not_in_repertoire: a NUL) and 22P05
+ * (untranslatable_character). The kit refuses such input before any route; should some reach
+ * the store anyway, it is still the request's text, not a server fault. Duck-typed on the
+ * code, like isDependencyUnavailable, so common needs no driver.
+ */
+const UNSTORABLE_TEXT_CODES = new Set(['22021', '22P05']);
+
+function fromStore(err: unknown): AppError | undefined {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; depth += 1) {
+    const { code, cause } = e as { code?: unknown; cause?: unknown };
+    if (typeof code === 'string' && UNSTORABLE_TEXT_CODES.has(code)) {
+      return new AppError(400, 'VALIDATION_ERROR', 'Request text cannot be stored');
+    }
+    e = cause;
+  }
+  return undefined;
+}
+
 export function notFoundHandler(): RequestHandler {
   return (req, _res, next) => {
+    // errorBody bounds the echoed path.
     next(new AppError(404, 'NOT_FOUND', `No route for ${req.method} ${req.path}`));
   };
 }
@@ -49,16 +85,30 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       next(err);
       return;
     }
-    const appError =
-      err instanceof AppError
-        ? err
-        : isDependencyUnavailable(err)
-          ? // A store or broker that cannot be reached: the client may try again.
-            new DependencyUnavailableError('store', 'A store this service needs is unavailable')
-          : (fromBodyParser(err as BodyParserError) ??
-            new AppError(500, 'INTERNAL_ERROR', 'Internal server error'));
-    if (appError.status === 503 && !(err instanceof AppError)) {
+    let appError: AppError;
+    if (err instanceof AppError) {
+      appError = err;
+    } else if (isDependencyUnavailable(err)) {
+      // A store or broker that cannot be reached: the client may try again.
+      appError = new DependencyUnavailableError(
+        'store',
+        'A store this service needs is unavailable',
+      );
       logger.warn('store unavailable', { error: (err as Error).message, path: req.originalUrl });
+    } else {
+      const stored = fromStore(err);
+      if (stored) {
+        // Text the edge should have refused reached the store: worth knowing about.
+        logger.warn('store refused request text', {
+          error: (err as Error).message,
+          path: req.path,
+        });
+      }
+      appError =
+        stored ??
+        fromRouter(err) ??
+        fromBodyParser(err as BodyParserError) ??
+        new AppError(500, 'INTERNAL_ERROR', 'Internal server error');
     }
     if (appError.status >= 500) {
       logger.error('request failed', { err, path: req.originalUrl, method: req.method });

@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import type Joi from 'joi';
 import { ValidationError } from '../errors/app-error';
+import { withStrictScalars } from './strict-scalars';
 
 export interface RequestSchemas {
   body?: Joi.Schema;
@@ -10,7 +11,13 @@ export interface RequestSchemas {
 
 type Part = keyof RequestSchemas;
 
-/** Joi details without the echoed value, so huge or hostile input is not reflected back. */
+/** Problems listed in one answer: a body of 10,000 unknown keys is not answered 10,000 times. */
+export const MAX_PROBLEMS = 20;
+
+/**
+ * Joi details without the value itself; the echoes left in names and messages (an unknown
+ * key, a pattern's value) are bounded by errorBody.
+ */
 function describe(part: Part, error: Joi.ValidationError) {
   return error.details.map((d) => ({
     location: part,
@@ -22,13 +29,18 @@ function describe(part: Part, error: Joi.ValidationError) {
 /**
  * Validates body, query and params; unknown keys are refused (joi's default), so operator
  * injection like `{"email": {"$gt": ""}}` or `?price[$ne]=1` never reaches a store.
- * The validated (converted) values replace the raw ones.
+ * The validated (converted) values replace the raw ones; numbers and booleans in a body must
+ * be JSON numbers and booleans (see withStrictScalars).
  */
 export function validate(schemas: RequestSchemas): RequestHandler {
+  const checked: RequestSchemas = {
+    ...schemas,
+    body: schemas.body && withStrictScalars(schemas.body),
+  };
   return (req, _res, next) => {
     const problems: ReturnType<typeof describe> = [];
     for (const part of ['params', 'query', 'body'] as const) {
-      const schema = schemas[part];
+      const schema = checked[part];
       if (!schema) continue;
       const input = part === 'body' && req.body === undefined ? {} : req[part];
       const { value, error } = schema.validate(input, { abortEarly: false, convert: true });
@@ -45,7 +57,7 @@ export function validate(schemas: RequestSchemas): RequestHandler {
       });
     }
     if (problems.length > 0) {
-      next(new ValidationError('Request validation failed', problems));
+      next(new ValidationError('Request validation failed', problems.slice(0, MAX_PROBLEMS)));
       return;
     }
     next();

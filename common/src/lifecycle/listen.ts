@@ -1,6 +1,6 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { answerClientErrors } from '../http/client-errors';
+import { answerClientErrors, refuseUnservableRequests } from '../http/client-errors';
 
 export interface Listening {
   server: Server;
@@ -10,14 +10,16 @@ export interface Listening {
 
 /**
  * Starts the HTTP server (port 0 picks a free port); rejects when the port cannot be bound.
- * Requests too malformed to reach the app are answered in the common error shape.
+ * Requests too malformed to reach the app (refused by Node's parser, or let through by it but
+ * unservable: HTTP/0.9, no Host, too many headers) are answered in the common error shape.
  */
 export async function listenHttp(
   listener: RequestListener,
   port: number,
   host: string,
 ): Promise<Listening> {
-  const server = createServer(listener);
+  // Node's own Host check answers a bare 400: refuseUnservableRequests answers instead.
+  const server = createServer({ requireHostHeader: false }, refuseUnservableRequests(listener));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
