@@ -53,6 +53,22 @@ describe('order state machine', () => {
     });
   });
 
+  it('ships a multi-seller order in parts: PARTIALLY_SHIPPED from CONFIRMED, then SHIPPED', () => {
+    expect(decide('shipPart', 'CONFIRMED')).toEqual({
+      ok: true,
+      from: 'CONFIRMED',
+      to: 'PARTIALLY_SHIPPED',
+    });
+    expect(decide('ship', 'PARTIALLY_SHIPPED')).toMatchObject({ ok: true, to: 'SHIPPED' });
+    expect(decide('deliver', 'PARTIALLY_SHIPPED').ok).toBe(false);
+    expect(decide('shipPart', 'SHIPPED').ok).toBe(false);
+    expect(nextStatuses('PARTIALLY_SHIPPED')).toEqual(['SHIPPED']);
+    // Nothing of the saga moves it: it is as far from cancel, fail or expire as SHIPPED.
+    for (const name of ['cancel', 'fail', 'expire', 'confirm', 'reservedWithPayment'] as const) {
+      expect(decide(name, 'PARTIALLY_SHIPPED').ok).toBe(false);
+    }
+  });
+
   it('allows cancelling only before shipping; expiry only while waiting for payment', () => {
     expect(ORDER_STATUSES.filter(isCancellable)).toEqual([
       'PENDING',

@@ -17,9 +17,15 @@ import {
 } from '@ecom/common/postgres';
 import type { ProductCatalog } from '../clients/catalog';
 import type { ProfileDirectory } from '../clients/profile-client';
+import { LINE_STEPS, leastAdvanced, type LineTarget } from '../domain/fulfilment';
 import { priceOrder, type RequestedItem } from '../domain/pricing';
 import { sellerOrderView, type SellerOrderView } from '../domain/seller-view';
-import { MANUAL_STATUS_TRANSITIONS, TRANSITIONS, type OrderStatus } from '../domain/state-machine';
+import {
+  MANUAL_STATUS_TRANSITIONS,
+  TRANSITIONS,
+  decide,
+  type OrderStatus,
+} from '../domain/state-machine';
 import type { Cause, HistoryEntry, Order, ShippingAddress } from '../domain/types';
 import { orderStore } from '../store/order-store';
 import type { OrderTransitions } from './transitions';
@@ -43,8 +49,15 @@ export type OrderListQuery = PageQuery & { status?: OrderStatus; userId?: string
 
 const isAdmin = (user: AuthUser) => user.role === 'admin';
 
+/** A seller with at least one line in the order (seller ids come from the product snapshot). */
+const sellsIn = (user: AuthUser, order: Order) =>
+  user.role === 'seller' && order.items.some((i) => i.sellerId === user.id);
+
 /** A write's answer: the order and the promise signed for its anchored entry (null: anchoring off). */
 export type WrittenOrder = Order & { anchorPromise: AnchorPromise | null };
+
+/** A seller's write answer: their view of the order (only their lines) and the promise. */
+export type WrittenSellerOrder = SellerOrderView & { anchorPromise: AnchorPromise | null };
 
 export function requestCause(user: AuthUser): Cause {
   return { type: 'request', requestId: getContext()?.requestId ?? 'unknown', userId: user.id };
@@ -136,6 +149,18 @@ export class Orders {
     return order;
   }
 
+  /**
+   * GET /api/orders/:id: the owner and admins see the order; a seller of one of its lines sees
+   * their part of it (the lines they ship, as in ?seller=me); anyone else gets 404. (The
+   * history and the anchored records stay owner-or-admin: getVisible.)
+   */
+  async getForCaller(user: AuthUser, id: string): Promise<Order | SellerOrderView> {
+    const order = await orderStore.get(this.deps.pool, id);
+    if (order && (isAdmin(user) || order.userId === user.id)) return order;
+    if (order && sellsIn(user, order)) return sellerOrderView(order, user.id);
+    throw new NotFoundError(`Order ${id} not found`);
+  }
+
   /** Owners of orders (user ids), for the blockchain routes' access rule. */
   ownersOf(ids: string[]): Promise<Map<string, string>> {
     return orderStore.owners(this.deps.pool, ids);
@@ -204,30 +229,77 @@ export class Orders {
     return { ...result.order, anchorPromise: result.anchorPromise };
   }
 
-  async setStatus(user: AuthUser, id: string, status: OrderStatus): Promise<WrittenOrder> {
-    const order = await orderStore.get(this.deps.pool, id);
-    const sellerOwnsLine =
-      user.role === 'seller' && order?.items.some((i) => i.sellerId === user.id);
-    if (!order || !(isAdmin(user) || sellerOwnsLine || order.userId === user.id)) {
+  /**
+   * PUT /api/orders/:id/status, fulfilment per seller (docs/adr/0013). An admin moves the whole
+   * order: every line not there yet, the order by its own rule (SHIPPED from CONFIRMED or
+   * PARTIALLY_SHIPPED, DELIVERED from SHIPPED; else 409). A seller moves the lines of their own
+   * products only (409 when none of them can take the step) and is answered with their view of
+   * the order. Either way the order's status then follows its lines, in one transaction under
+   * the order's row lock. A seller with no line in the order gets 404, as for GET; the owner
+   * (not a seller of it) 403.
+   */
+  async setStatus(
+    user: AuthUser,
+    id: string,
+    status: OrderStatus,
+  ): Promise<WrittenOrder | WrittenSellerOrder> {
+    // Who may act is checked before any lock: probing someone else's order locks nothing.
+    // (The lines and their sellers never change after creation.)
+    const visible = await orderStore.get(this.deps.pool, id);
+    const seller = !!visible && !isAdmin(user) && sellsIn(user, visible);
+    if (!visible || !(isAdmin(user) || seller || visible.userId === user.id)) {
       throw new NotFoundError(`Order ${id} not found`);
     }
-    if (!isAdmin(user) && !sellerOwnsLine) {
+    if (!isAdmin(user) && !seller) {
       throw new ForbiddenError('Only an admin or a seller of this order may set its status');
     }
     const transition = MANUAL_STATUS_TRANSITIONS[status];
     if (!transition) {
       throw new BusinessRuleError(`Status ${status} cannot be set by hand`, { status });
     }
-    const result = await withTransaction(this.deps.pool, (client) =>
-      this.deps.transitions.apply(client, { orderId: id, transition, cause: requestCause(user) }),
-    );
-    if (!result.applied) {
-      throw new ConflictError(`Order ${id} cannot go from ${result.current} to ${status}`, {
-        status: result.current,
-        requested: status,
-        allowedFrom: TRANSITIONS[transition].from,
-      });
-    }
-    return { ...result.order, anchorPromise: result.anchorPromise };
+    const target = status as LineTarget;
+    const step = LINE_STEPS[target];
+    const written = await withTransaction(this.deps.pool, async (client) => {
+      // Read again under the row lock: two sellers shipping at once see each other's lines.
+      const order = await orderStore.get(client, id, { forUpdate: true });
+      if (!order) throw new NotFoundError(`Order ${id} not found`);
+      if (isAdmin(user) && !decide(transition, order.status).ok) {
+        throw new ConflictError(`Order ${id} cannot go from ${order.status} to ${status}`, {
+          status: order.status,
+          requested: status,
+          allowedFrom: TRANSITIONS[transition].from,
+        });
+      }
+      if (!(step.orderIn as readonly OrderStatus[]).includes(order.status)) {
+        throw new ConflictError(`Order ${id} is ${order.status}: no line of it can be ${status}`, {
+          status: order.status,
+          requested: status,
+          allowedFrom: step.orderIn,
+        });
+      }
+      const lines = seller ? order.items.filter((i) => i.sellerId === user.id) : order.items;
+      const moving = lines.filter((i) => i.fulfilmentStatus === step.from);
+      if (moving.length === 0) {
+        const where = leastAdvanced(lines.map((i) => i.fulfilmentStatus));
+        const whose = seller ? 'Your lines' : 'The lines';
+        throw new ConflictError(`${whose} of order ${id} are ${where}: they cannot be ${status}`, {
+          status: order.status,
+          requested: status,
+          fulfilmentStatus: where,
+          fulfilmentAllowedFrom: [step.from],
+        });
+      }
+      return this.deps.transitions.fulfil(
+        client,
+        order,
+        moving.map((i) => i.lineNo),
+        target,
+        requestCause(user),
+      );
+    });
+    const { order, anchorPromise } = written;
+    return isAdmin(user)
+      ? { ...order, anchorPromise }
+      : { ...sellerOrderView(order, user.id), anchorPromise };
   }
 }

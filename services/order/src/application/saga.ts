@@ -133,9 +133,9 @@ export class OrderSaga {
    * inventory.reservation.overdue: product still holds stock for this order long after it
    * reserved it, so an outcome event was lost on its way (e.g. dead-lettered while product's
    * store was down). Order announces the outcome again and product's usual handlers act on
-   * it: CONFIRMED, SHIPPED or DELIVERED → order.confirmed (sale); FAILED → order.failed and
-   * CANCELLED → order.cancelled (release); an order order does not know → order.failed
-   * (UNKNOWN_ORDER, no lines). An open order is left alone: its own timers move it
+   * it: CONFIRMED, PARTIALLY_SHIPPED, SHIPPED or DELIVERED → order.confirmed (sale); FAILED →
+   * order.failed and CANCELLED → order.cancelled (release); an order order does not know →
+   * order.failed (UNKNOWN_ORDER, no lines). An open order is left alone: its own timers move it
    * (reservation expiry, overdue payments, PENDING re-sends), and product asks again later.
    */
   async onReservationOverdue(

@@ -4,8 +4,9 @@ import { contractEvent, type EventEnvelope } from '@ecom/common/bus';
 import type { EventData, EventType } from '@ecom/common/events';
 import { getContext, type Logger } from '@ecom/common/logging';
 import { addToOutbox } from '@ecom/common/postgres';
+import { followLines, type LineTarget } from '../domain/fulfilment';
 import type { OrderStatus } from '../domain/state-machine';
-import type { Order } from '../domain/types';
+import type { Cause, Order } from '../domain/types';
 import { orderStore, type TransitionInput, type TransitionResult } from '../store/order-store';
 
 export const SOURCE = 'order-service';
@@ -57,6 +58,40 @@ export class OrderTransitions {
   }
 
   /**
+   * Fulfilment per seller (docs/adr/0013): moves lines `lineNos` of `order` to `to`, then the
+   * order to where its lines are (followLines): each order-level change through apply(), so its
+   * history row, its event (order.completed on DELIVERED) and its anchored entry follow as for
+   * any transition, and only when the order's status changes; a change of lines alone gets its
+   * anchored entry here. The caller holds the order's row lock (orderStore.get forUpdate) and
+   * has checked that the lines may take this step.
+   */
+  async fulfil(
+    client: PoolClient,
+    order: Order,
+    lineNos: number[],
+    to: LineTarget,
+    cause: Cause,
+  ): Promise<{ order: Order; anchorPromise: AnchorPromise | null }> {
+    const actorId = cause.type === 'request' ? cause.userId : null;
+    await orderStore.setLineFulfilment(client, order.id, lineNos, to, actorId);
+    this.deps.logger.info('order lines fulfilled', { orderId: order.id, lineNos, to, actorId });
+    const lines = order.items.map((i) => (lineNos.includes(i.lineNo) ? to : i.fulfilmentStatus));
+    let written: { order: Order; anchorPromise: AnchorPromise | null } | null = null;
+    for (const transition of followLines(order.status, lines)) {
+      const result = await this.apply(client, { orderId: order.id, transition, cause });
+      // Decided from the status read under the row lock: it cannot be refused. If it were, the
+      // lines must not stay moved without their order.
+      if (!result.applied) throw new Error(`order ${order.id}: ${transition} refused under lock`);
+      written = { order: result.order, anchorPromise: result.anchorPromise };
+    }
+    if (written) return written;
+    const anchorPromise = await this.anchor(client, order.id);
+    const now = await orderStore.get(client, order.id);
+    if (!now) throw new Error('order vanished during fulfilment');
+    return { order: now, anchorPromise };
+  }
+
+  /**
    * Publishes the event of the outcome product and payment act on (order.confirmed,
    * order.failed, order.cancelled) for an order in `status`; nothing for other statuses.
    * The one place these payloads are built: a transition's event and a re-announcement
@@ -100,15 +135,18 @@ export class OrderTransitions {
 
   /**
    * Announces the order's outcome once more (a consumer lost the first announcement): a
-   * confirmed, shipped or delivered order as order.confirmed (the stock was sold), a failed
-   * or cancelled one as at its last change. Nothing for an open order: its own timers move
-   * it. Returns the event type published, or null.
+   * confirmed, (partially) shipped or delivered order as order.confirmed (the stock was sold),
+   * a failed or cancelled one as at its last change. Nothing for an open order: its own timers
+   * move it. Returns the event type published, or null.
    */
   async republishOutcome(
     client: PoolClient,
     order: Order,
   ): Promise<'order.confirmed' | 'order.failed' | 'order.cancelled' | null> {
-    const sold = order.status === 'SHIPPED' || order.status === 'DELIVERED';
+    const sold =
+      order.status === 'PARTIALLY_SHIPPED' ||
+      order.status === 'SHIPPED' ||
+      order.status === 'DELIVERED';
     const status: OrderStatus = sold ? 'CONFIRMED' : order.status;
     const history = await orderStore.history(client, order.id);
     const last = history[history.length - 1];

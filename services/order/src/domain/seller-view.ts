@@ -1,8 +1,9 @@
 import type { Money, Order, OrderItem, ShippingAddress } from './types';
 
 /**
- * What a seller sees of an order: their own lines (with their subtotal), the status and where
- * to ship. Other sellers' lines, the customer's total, payment and refund details stay hidden.
+ * What a seller sees of an order: their own lines (with their subtotal and each line's
+ * fulfilment status), the order's status and where to ship. Other sellers' lines, the
+ * customer's total, payment and refund details stay hidden.
  */
 export interface SellerOrderView {
   id: string;

@@ -9,6 +9,7 @@ export const ORDER_STATUSES = [
   'AWAITING_PAYMENT',
   'PAYMENT_PROCESSING',
   'CONFIRMED',
+  'PARTIALLY_SHIPPED',
   'SHIPPED',
   'DELIVERED',
   'FAILED',
@@ -41,7 +42,14 @@ export const TRANSITIONS = {
   cancel: { from: [...OPEN, 'CONFIRMED'], to: 'CANCELLED' },
   /** The reservation of an order waiting for payment ran out. */
   expire: { from: ['AWAITING_PAYMENT'], to: 'CANCELLED' },
-  ship: { from: ['CONFIRMED'], to: 'SHIPPED' },
+  /**
+   * The order's status follows its lines (domain/fulfilment.ts): some line shipped, not all
+   * (a seller shipped their part of a multi-seller order). No longer cancellable.
+   */
+  shipPart: { from: ['CONFIRMED'], to: 'PARTIALLY_SHIPPED' },
+  /** Every line shipped (by its sellers, or an admin for the whole order). */
+  ship: { from: ['CONFIRMED', 'PARTIALLY_SHIPPED'], to: 'SHIPPED' },
+  /** Every line delivered. */
   deliver: { from: ['SHIPPED'], to: 'DELIVERED' },
 } as const satisfies Record<string, TransitionRule>;
 
@@ -76,7 +84,10 @@ export function isTerminal(status: OrderStatus): boolean {
   return nextStatuses(status).length === 0;
 }
 
-/** Statuses set by hand through PUT /api/orders/:id/status, and the transition each uses. */
+/**
+ * Statuses requested through PUT /api/orders/:id/status, and the transition each stands for when
+ * an admin moves the whole order (a seller moves their own lines: domain/fulfilment.ts).
+ */
 export const MANUAL_STATUS_TRANSITIONS: Record<string, TransitionName> = {
   SHIPPED: 'ship',
   DELIVERED: 'deliver',

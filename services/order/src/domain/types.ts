@@ -1,4 +1,5 @@
 import type { Address } from '@ecom/common/http';
+import type { FulfilmentStatus } from './fulfilment';
 import type { OrderStatus } from './state-machine';
 
 export interface Money {
@@ -10,12 +11,22 @@ export interface Money {
 export type ShippingAddress = Address & { name: string };
 
 export interface OrderItem {
+  /** The line's number in its order (1, 2, ...), as the anchored record names it. */
+  lineNo: number;
   productId: string;
   name: string;
   sellerId: string | null;
   quantity: number;
   unitPrice: Money;
   lineTotal: Money;
+  /** Where this line is (domain/fulfilment.ts): its seller ships and delivers it. */
+  fulfilmentStatus: FulfilmentStatus;
+  /**
+   * When the line was shipped / delivered (null before, and for lines of orders shipped before
+   * fulfilment was kept per line).
+   */
+  shippedAt: string | null;
+  deliveredAt: string | null;
 }
 
 export interface Order {

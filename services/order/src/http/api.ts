@@ -1,13 +1,8 @@
 import Joi from 'joi';
 import { idTokenSchema, uuidSchema } from '@ecom/common/ids';
 import { anchorPromiseSchema, anchoringOperations } from '@ecom/common/anchoring/api';
-import {
-  defineApi,
-  moneySchema,
-  pageQueryKeys,
-  shippingAddressSchema,
-  type ResponseSpec,
-} from '@ecom/common/http';
+import { defineApi, moneySchema, pageQueryKeys, shippingAddressSchema } from '@ecom/common/http';
+import { FULFILMENT_STATUSES } from '../domain/fulfilment';
 import { ORDER_STATUSES } from '../domain/state-machine';
 
 /**
@@ -46,12 +41,18 @@ export const createOrderBody = Joi.object({
 });
 
 const item = Joi.object({
+  lineNo: Joi.number().integer().min(1),
   productId: Joi.string(),
   name: Joi.string(),
   sellerId: nullable(Joi.string()),
   quantity: Joi.number().integer(),
   unitPrice: moneySchema,
   lineTotal: moneySchema,
+  fulfilmentStatus: Joi.string()
+    .valid(...FULFILMENT_STATUSES)
+    .description("The line's own fulfilment: its seller (or an admin) ships and delivers it"),
+  shippedAt: nullable(timestamp),
+  deliveredAt: nullable(timestamp),
 });
 
 export const orderSchema = Joi.object({
@@ -90,6 +91,11 @@ const sellerOrderSchema = Joi.object({
   updatedAt: timestamp,
 }).label('SellerOrder');
 
+/** A seller's write answer: their view of the order (their lines only) and the promise. */
+const writtenSellerOrderSchema = sellerOrderSchema
+  .keys({ anchorPromise: nullable(anchorPromiseSchema) })
+  .label('WrittenSellerOrder');
+
 const historySchema = Joi.object({
   orderId: Joi.string().guid(),
   history: Joi.array().items(
@@ -106,8 +112,6 @@ const historySchema = Joi.object({
     }),
   ),
 });
-
-const theOrder: ResponseSpec = { status: 200, description: 'The order', schema: orderSchema };
 
 export const orderApi = defineApi({
   service: 'order',
@@ -156,10 +160,15 @@ export const orderApi = defineApi({
     getOrder: {
       method: 'get',
       path: '/api/orders/:id',
-      summary: 'One order (owner or admin)',
+      summary:
+        'One order (owner or admin); a seller of one of its lines sees their part of it (SellerOrder)',
       access: 'user',
       params: orderId,
-      response: theOrder,
+      response: {
+        status: 200,
+        description: 'The order (a seller of one of its lines: SellerOrder, their lines only)',
+        schema: Joi.alternatives(orderSchema, sellerOrderSchema),
+      },
     },
     getOrderHistory: {
       method: 'get',
@@ -182,12 +191,21 @@ export const orderApi = defineApi({
     setOrderStatus: {
       method: 'put',
       path: '/api/orders/:id/status',
-      summary: 'Ship or deliver (admin, or a seller of one of its lines)',
+      summary:
+        "Ship or deliver: an admin the whole order, a seller their own lines only; the order's status follows its lines",
+      description:
+        'Fulfilment per seller (docs/adr/0013). A seller moves the lines of their own products and is answered with their view of the order; the order becomes PARTIALLY_SHIPPED while some but not all lines are shipped, SHIPPED when every line is, DELIVERED (order.completed) when every line is delivered. An admin moves every line: SHIPPED from CONFIRMED or PARTIALLY_SHIPPED, DELIVERED from SHIPPED. A seller with no line in the order gets 404.',
       access: ['seller', 'admin'],
       params: orderId,
       body: Joi.object({ status: Joi.string().valid('SHIPPED', 'DELIVERED').required() }),
-      response: { status: 200, description: 'The order', schema: writtenOrderSchema },
-      errors: { 409: 'Illegal transition (details: status, requested, allowedFrom)' },
+      response: {
+        status: 200,
+        description: "The order (a seller: WrittenSellerOrder, the seller's lines only)",
+        schema: Joi.alternatives(writtenOrderSchema, writtenSellerOrderSchema),
+      },
+      errors: {
+        409: "Illegal transition (details: status, requested, allowedFrom: the order's statuses it may be in), or the caller's lines cannot take the step (details: status, requested, fulfilmentStatus, fulfilmentAllowedFrom)",
+      },
     },
     ...anchoringOperations({ recordType: 'order', servesVerify: false }),
   },

@@ -36,7 +36,7 @@ export function orderRoutes(deps: {
           await orders.list(requireUser(req), req.query as unknown as OrderListQuery),
         );
       },
-      getOrder: (req) => orders.getVisible(requireUser(req), String(req.params.id)),
+      getOrder: (req) => orders.getForCaller(requireUser(req), String(req.params.id)),
       getOrderHistory: (req) => orders.history(requireUser(req), String(req.params.id)),
       cancelOrder: (req) =>
         orders.cancel(

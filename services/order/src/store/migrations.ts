@@ -148,4 +148,25 @@ export const orderMigrations: Migration[] = [
         ON event_outbox ((payload->'data'->>'orderId')) WHERE event_type = 'order.created';
     `,
   },
+  {
+    // Fulfilment per seller (docs/adr/0013): each line is shipped and delivered on its own (by
+    // its seller, or an admin), and the order follows its lines, through PARTIALLY_SHIPPED when
+    // some but not all are shipped. Existing lines keep NULL: a line with nothing stored is
+    // where its order is (domain/fulfilment.ts), and backfilling would change the anchored
+    // state of every shipped order without a new entry (verification: TAMPERED).
+    id: '008_line_fulfilment',
+    sql: `
+      ALTER TABLE order_items
+        ADD COLUMN IF NOT EXISTS fulfilment_status text
+          CHECK (fulfilment_status IN ('SHIPPED', 'DELIVERED')),
+        ADD COLUMN IF NOT EXISTS shipped_at timestamptz,
+        ADD COLUMN IF NOT EXISTS shipped_by text,
+        ADD COLUMN IF NOT EXISTS delivered_at timestamptz,
+        ADD COLUMN IF NOT EXISTS delivered_by text;
+      ALTER TABLE orders DROP CONSTRAINT IF EXISTS orders_status_check;
+      ALTER TABLE orders ADD CONSTRAINT orders_status_check CHECK (status IN ('PENDING',
+        'AWAITING_PAYMENT', 'PAYMENT_PROCESSING', 'CONFIRMED', 'PARTIALLY_SHIPPED', 'SHIPPED',
+        'DELIVERED', 'FAILED', 'CANCELLED'));
+    `,
+  },
 ];

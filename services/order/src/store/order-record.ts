@@ -6,6 +6,10 @@ import type { AnchorQueryable, RecordSnapshot } from '@ecom/common/anchoring';
  * refunds). Only bookkeeping is left out: correlation_id, updated_at, payment_checked_at and
  * payment_attempt_settled (when the saga last asked or heard about payment) change no fact of
  * the order. The same function feeds writing entries and verifying them.
+ *
+ * A line carries `fulfilment` (docs/adr/0013) only once it was shipped or delivered on its own:
+ * lines never acted on, and every line of an order written before fulfilment was kept per line,
+ * give exactly the state they always gave, so entries anchored before still verify.
  */
 export async function orderSnapshot(
   db: AnchorQueryable,
@@ -41,6 +45,11 @@ export async function orderSnapshot(
     quantity: number;
     unit_price_cents: string;
     line_total_cents: string;
+    fulfilment_status: string | null;
+    shipped_at: Date | null;
+    shipped_by: string | null;
+    delivered_at: Date | null;
+    delivered_by: string | null;
   }>('SELECT * FROM order_items WHERE order_id = $1 ORDER BY line_no', [o.id]);
   const history = await db.query<{
     id: string;
@@ -78,6 +87,17 @@ export async function orderSnapshot(
       quantity: i.quantity,
       unitPrice: cents(i.unit_price_cents),
       lineTotal: cents(i.line_total_cents),
+      ...(!i.fulfilment_status
+        ? {}
+        : {
+            fulfilment: {
+              status: i.fulfilment_status,
+              shippedAt: i.shipped_at?.toISOString() ?? null,
+              shippedBy: i.shipped_by,
+              deliveredAt: i.delivered_at?.toISOString() ?? null,
+              deliveredBy: i.delivered_by,
+            },
+          }),
     })),
     shippingAddress: o.shipping_address,
     paymentMethod: o.payment_method,

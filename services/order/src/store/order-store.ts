@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import type { EventData } from '@ecom/common/events';
 import { selectNewestPage } from '@ecom/common/postgres';
+import { lineFulfilment, type LineTarget, type StoredFulfilment } from '../domain/fulfilment';
 import type { PricedOrder } from '../domain/pricing';
 import { TRANSITIONS, type OrderStatus, type TransitionName } from '../domain/state-machine';
 import type { Cause, HistoryEntry, Money, Order, ShippingAddress } from '../domain/types';
@@ -33,6 +34,9 @@ interface ItemRow {
   quantity: number;
   unit_price_cents: string;
   line_total_cents: string;
+  fulfilment_status: StoredFulfilment;
+  shipped_at: Date | null;
+  delivered_at: Date | null;
 }
 
 // BIGINT arrives as a string from pg; amounts are bounded to safe integers on the way in.
@@ -45,12 +49,16 @@ function toOrder(row: OrderRow, items: ItemRow[]): Order {
     userId: row.user_id,
     status: row.status,
     items: items.map((i) => ({
+      lineNo: i.line_no,
       productId: i.product_id,
       name: i.name,
       sellerId: i.seller_id,
       quantity: i.quantity,
       unitPrice: { amount: cents(i.unit_price_cents), currency },
       lineTotal: { amount: cents(i.line_total_cents), currency },
+      fulfilmentStatus: lineFulfilment(i.fulfilment_status, row.status),
+      shippedAt: i.shipped_at?.toISOString() ?? null,
+      deliveredAt: i.delivered_at?.toISOString() ?? null,
     })),
     total: { amount: cents(row.total_cents), currency },
     refunded: { amount: cents(row.refunded_cents), currency },
@@ -167,8 +175,12 @@ export const orderStore = {
     return created;
   },
 
-  async get(db: Queryable, id: string): Promise<Order | null> {
-    const { rows } = await db.query<OrderRow>('SELECT * FROM orders WHERE id = $1', [id]);
+  /** The order; with `forUpdate`, its row locked until the caller's transaction ends. */
+  async get(db: Queryable, id: string, opts: { forUpdate?: boolean } = {}): Promise<Order | null> {
+    const { rows } = await db.query<OrderRow>(
+      `SELECT * FROM orders WHERE id = $1${opts.forUpdate ? ' FOR UPDATE' : ''}`,
+      [id],
+    );
     const row = rows[0];
     if (!row) return null;
     const items = await db.query<ItemRow>(
@@ -290,6 +302,31 @@ export const orderStore = {
     const order = await orderStore.get(client, input.orderId);
     if (!order) throw new Error('order vanished during transition');
     return { applied: true, order, from: row.previous, historyId, at: row.at.toISOString() };
+  },
+
+  /**
+   * Moves lines of an order to `to` (SHIPPED or DELIVERED), stamping when and by whom. Call it
+   * with the order row locked (get with forUpdate) and follow with the order's own transition
+   * (domain/fulfilment.ts followLines) in the same transaction.
+   */
+  async setLineFulfilment(
+    client: PoolClient,
+    orderId: string,
+    lineNos: number[],
+    to: LineTarget,
+    actorId: string | null,
+  ): Promise<void> {
+    await client.query(
+      `UPDATE order_items
+          SET fulfilment_status = $3::text,
+              shipped_at = CASE WHEN $3::text = 'SHIPPED' THEN clock_timestamp() ELSE shipped_at END,
+              shipped_by = CASE WHEN $3::text = 'SHIPPED' THEN $4::text ELSE shipped_by END,
+              delivered_at = CASE WHEN $3::text = 'DELIVERED' THEN clock_timestamp() ELSE delivered_at END,
+              delivered_by = CASE WHEN $3::text = 'DELIVERED' THEN $4::text ELSE delivered_by END
+        WHERE order_id = $1 AND line_no = ANY($2::int[])`,
+      [orderId, lineNos, to, actorId],
+    );
+    await client.query('UPDATE orders SET updated_at = clock_timestamp() WHERE id = $1', [orderId]);
   },
 
   /** Owners of the given orders (ids that are not orders are left out). */
