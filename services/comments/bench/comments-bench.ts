@@ -152,7 +152,7 @@ async function main(): Promise<void> {
       })),
     );
     row(
-      'POST flag (threshold 3 → some hidden)',
+      'POST flag (threshold 3 → some queued)',
       FLAGS,
       await timed(FLAGS, (i) => ({
         url: `${base}/${reviewIds[(i * 7) % reviewIds.length]}/flag`,

@@ -5,7 +5,9 @@ import { httpUrl, loadConfig, mongoConfigKeys, serviceConfigKeys } from '@ecom/c
 export interface CommentsConfig extends ServiceConfig, MongoConfig {
   PRODUCT_SERVICE_URL: string;
   PRODUCT_TIMEOUT_MS: number;
+  FLAG_REVIEW_THRESHOLD: number;
   FLAG_HIDE_THRESHOLD: number;
+  FLAG_TRUSTED_ACCOUNT_AGE_DAYS: number;
   MAX_THREAD_DEPTH: number;
   COMMENT_MAX_LENGTH: number;
   MAX_REPLIES_PER_PAGE: number;
@@ -20,7 +22,11 @@ export const commentsConfigSchema = Joi.object<CommentsConfig>({
   ...mongoConfigKeys('comments_db'),
   PRODUCT_SERVICE_URL: httpUrl().default('http://127.0.0.1:3002'),
   PRODUCT_TIMEOUT_MS: Joi.number().integer().min(50).max(30000).default(2000),
-  FLAG_HIDE_THRESHOLD: Joi.number().integer().min(1).max(1000).default(3),
+  // Flags (any account) that queue a comment for moderators; it stays visible.
+  FLAG_REVIEW_THRESHOLD: Joi.number().integer().min(1).max(1000).default(3),
+  // Trusted flags (accounts this old, in good standing) that hide a comment pending review.
+  FLAG_HIDE_THRESHOLD: Joi.number().integer().min(1).max(1000).default(5),
+  FLAG_TRUSTED_ACCOUNT_AGE_DAYS: Joi.number().integer().min(0).max(3650).default(30),
   MAX_THREAD_DEPTH: Joi.number().integer().min(1).max(10).default(3),
   COMMENT_MAX_LENGTH: Joi.number().integer().min(1).max(COMMENT_MAX_LENGTH_LIMIT).default(5000),
   MAX_REPLIES_PER_PAGE: Joi.number().integer().min(1).max(5000).default(500),

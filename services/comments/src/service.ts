@@ -46,7 +46,11 @@ export const commentsService = defineService({
         options.catalog ??
         createProductCatalog(config.PRODUCT_SERVICE_URL, { timeoutMs: config.PRODUCT_TIMEOUT_MS }),
       rules: {
-        flagHideThreshold: config.FLAG_HIDE_THRESHOLD,
+        flags: {
+          reviewThreshold: config.FLAG_REVIEW_THRESHOLD,
+          hideThreshold: config.FLAG_HIDE_THRESHOLD,
+          trustedAccountAgeDays: config.FLAG_TRUSTED_ACCOUNT_AGE_DAYS,
+        },
         maxThreadDepth: config.MAX_THREAD_DEPTH,
         maxRepliesPerPage: config.MAX_REPLIES_PER_PAGE,
         maxTextLength: config.COMMENT_MAX_LENGTH,

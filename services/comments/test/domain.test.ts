@@ -9,8 +9,9 @@ import {
   deletionOutcome,
   isVisibleTo,
   moderationEffect,
+  afterFlag,
+  isTrustedFlagger,
   replyDepth,
-  shouldHideAfterFlag,
 } from '../src/domain/rules';
 import { buildThreads, toCommentView } from '../src/domain/thread';
 import type { Actor, Comment } from '../src/domain/types';
@@ -33,6 +34,8 @@ function comment(over: Partial<Comment> = {}): Comment {
     hiddenReason: null,
     flags: 0,
     flagsSinceReview: 0,
+    trustedFlagsSinceReview: 0,
+    queuedAt: null,
     helpfulCount: 0,
     replyCount: 0,
     createdAt: at,
@@ -149,11 +152,52 @@ describe('flags and votes', () => {
       expect.objectContaining({ code: 'COMMENT_DELETED' }),
     );
   });
-  it('hide a visible comment once the threshold is reached', () => {
-    expect(shouldHideAfterFlag({ status: 'VISIBLE', flagsSinceReview: 2 }, 3)).toBe(false);
-    expect(shouldHideAfterFlag({ status: 'VISIBLE', flagsSinceReview: 3 }, 3)).toBe(true);
-    expect(shouldHideAfterFlag({ status: 'HIDDEN', flagsSinceReview: 5 }, 3)).toBe(false);
-    expect(shouldHideAfterFlag({ status: 'VISIBLE', flagsSinceReview: 1 }, 1)).toBe(true);
+  it('queue a comment at the review threshold; only trusted flags hide it', () => {
+    const policy = { reviewThreshold: 3, hideThreshold: 5 };
+    const after = (over: Partial<Comment>) => afterFlag(comment(over), policy);
+    expect(after({ flagsSinceReview: 2 })).toEqual({ queue: false, hide: false });
+    expect(after({ flagsSinceReview: 3 })).toEqual({ queue: true, hide: false });
+    // Any number of untrusted flags: queued, never hidden.
+    expect(after({ flagsSinceReview: 500, trustedFlagsSinceReview: 4 })).toEqual({
+      queue: true,
+      hide: false,
+    });
+    expect(after({ flagsSinceReview: 5, trustedFlagsSinceReview: 5 })).toEqual({
+      queue: true,
+      hide: true,
+    });
+    // Already queued, already hidden, or a tombstone: nothing more to do.
+    const queuedAt = new Date();
+    expect(after({ flagsSinceReview: 4, queuedAt })).toEqual({ queue: false, hide: false });
+    expect(
+      after({ status: 'HIDDEN', flagsSinceReview: 9, trustedFlagsSinceReview: 9, queuedAt }),
+    ).toEqual({ queue: false, hide: false });
+    expect(after({ status: 'DELETED', flagsSinceReview: 9 })).toEqual({
+      queue: false,
+      hide: false,
+    });
+    // Hiding queues it even when the review threshold is set higher than the hide threshold.
+    expect(
+      afterFlag(comment({ flagsSinceReview: 1, trustedFlagsSinceReview: 1 }), {
+        reviewThreshold: 10,
+        hideThreshold: 1,
+      }),
+    ).toEqual({ queue: true, hide: true });
+  });
+  it('weigh a flagger by account age and by how moderators answered their flags', () => {
+    const now = new Date(Date.UTC(2026, 5, 1));
+    const daysAgo = (d: number) => new Date(now.getTime() - d * 24 * 60 * 60 * 1000);
+    const standing = (knownSince: Date | null, flagsUpheld = 0, flagsRejected = 0) => ({
+      knownSince,
+      flagsUpheld,
+      flagsRejected,
+    });
+    expect(isTrustedFlagger(standing(null), now, 30)).toBe(false);
+    expect(isTrustedFlagger(standing(daysAgo(29)), now, 30)).toBe(false);
+    expect(isTrustedFlagger(standing(daysAgo(30)), now, 30)).toBe(true);
+    expect(isTrustedFlagger(standing(daysAgo(400), 0, 1), now, 30)).toBe(false);
+    expect(isTrustedFlagger(standing(daysAgo(400), 2, 2), now, 30)).toBe(true);
+    expect(isTrustedFlagger(standing(now), now, 0)).toBe(true);
   });
   it('moderation maps actions to effects and refuses tombstones', () => {
     expect(moderationEffect(comment({ status: 'HIDDEN' }), 'approve')).toBe('show');
@@ -173,8 +217,14 @@ describe('views and threads', () => {
     expect(toCommentView(comment({ flags: 2 }), admin).moderation).toEqual({
       flags: 2,
       flagsSinceReview: 0,
+      trustedFlagsSinceReview: 0,
       hiddenReason: null,
+      queuedAt: null,
     });
+    const queuedAt = new Date(Date.UTC(2026, 1, 2));
+    expect(toCommentView(comment({ queuedAt }), admin).moderation!.queuedAt).toBe(
+      queuedAt.toISOString(),
+    );
     expect(ANONYMISED_AUTHOR_NAME).toBe('Deleted user');
   });
 

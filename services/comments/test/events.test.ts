@@ -101,17 +101,21 @@ describe('published events', () => {
   it('comment.flagged reports the count and whether the comment is hidden', async () => {
     const productId = h.products.add();
     const c = await post('alice', { productId, text: 'r', rating: 3 });
+    // Flags from unknown accounts queue it for a moderator but leave it visible.
     for (const f of ['f1', 'f2', 'f3']) {
       await asUser(f).post(`/api/comments/${c.id}/flag`).send({ reason: 'spam' }).expect(201);
     }
-    await asUser('adm', 'admin')
-      .put(`/api/comments/${c.id}/moderate`)
-      .send({ action: 'approve' })
-      .expect(200);
+    for (const action of ['hide', 'approve']) {
+      await asUser('adm', 'admin')
+        .put(`/api/comments/${c.id}/moderate`)
+        .send({ action })
+        .expect(200);
+    }
     const flagged = (await eventsFor(c.id)).filter((e) => e.eventType === 'comment.flagged');
     expect(flagged.map((e) => e.data)).toEqual([
       { commentId: c.id, productId, flags: 1, hidden: false },
       { commentId: c.id, productId, flags: 2, hidden: false },
+      { commentId: c.id, productId, flags: 3, hidden: false },
       { commentId: c.id, productId, flags: 3, hidden: true },
       { commentId: c.id, productId, flags: 3, hidden: false },
     ]);
@@ -235,6 +239,12 @@ describe('consumed events', () => {
       .post(`/api/comments/${theirs.id}/flag`)
       .send({ reason: 'x' })
       .expect(201);
+    // A moderator's answer to that flag starts the leaver's flag record.
+    await asUser('adm', 'admin')
+      .put(`/api/comments/${theirs.id}/moderate`)
+      .send({ action: 'approve' })
+      .expect(200);
+    expect(await h.count('flagger_records', { _id: 'leaver' })).toBe(1);
 
     const event = envelope('user.deleted', { userId: 'leaver' });
     await h.bus.publish(event);
@@ -248,6 +258,7 @@ describe('consumed events', () => {
     expect(await h.count('comments', { authorId: 'leaver' })).toBe(0);
     expect(await h.count('helpful_votes', { userId: 'leaver' })).toBe(0);
     expect(await h.count('flags', { userId: 'leaver' })).toBe(0);
+    expect(await h.count('flagger_records', { _id: 'leaver' })).toBe(0);
     // Counts stay; the other author is untouched; nobody can edit the orphaned review.
     const other = (await h.http().get(`/api/comments/${theirs.id}`)).body;
     expect(other).toMatchObject({ helpfulCount: 1, author: { id: 'stayer' } });
@@ -343,6 +354,41 @@ describe('consumed events', () => {
     expect((await h.http().get(`/api/comments/${c.id}`)).body.author).toEqual({
       id: 'named',
       name: 'Nora B.',
+    });
+  });
+
+  it('user.created / user.updated date the account: the earliest event time seen, in any order', async () => {
+    const users = h.service.connection.collection<{ _id: string; since?: Date }>('users');
+    const base = Date.now();
+    const daysAgo = (d: number) => new Date(base - d * 24 * 60 * 60 * 1000);
+    const at = (event: ReturnType<typeof envelope>, when: Date) => ({
+      ...event,
+      timestamp: when.toISOString(),
+    });
+    const data = (userId: string, name: string) => ({
+      userId,
+      email: `${userId}@x.test`,
+      name,
+      role: 'customer',
+    });
+    // A user.updated overtakes the user.created: the creation time still wins.
+    await h.bus.publish(at(envelope('user.updated', data('dated', 'New')), daysAgo(10)));
+    await h.settle();
+    await h.bus.publish(at(envelope('user.created', data('dated', 'Old')), daysAgo(40)));
+    await h.settle();
+    // (the name stays the newer event's)
+    expect(await users.findOne({ _id: 'dated' })).toMatchObject({
+      name: 'New',
+      since: daysAgo(40),
+    });
+
+    // A user stored by an earlier version has only asOf: an upper bound of its creation too.
+    await users.insertOne({ _id: 'legacy', name: 'L', asOf: daysAgo(50) } as never);
+    await h.bus.publish(envelope('user.updated', data('legacy', 'L2')));
+    await h.settle();
+    expect(await users.findOne({ _id: 'legacy' })).toMatchObject({
+      name: 'L2',
+      since: daysAgo(50),
     });
   });
 

@@ -1,11 +1,13 @@
 import { Types } from 'mongoose';
-import { startHarness, type Harness } from './harness';
+import { envelope, startHarness, type Harness } from './harness';
 
 let h: Harness;
 beforeAll(async () => {
   // Small limits, to show the configuration is what the service enforces.
   h = await startHarness('comments_limits', {
+    FLAG_REVIEW_THRESHOLD: '1',
     FLAG_HIDE_THRESHOLD: '1',
+    FLAG_TRUSTED_ACCOUNT_AGE_DAYS: '0',
     MAX_THREAD_DEPTH: '1',
     COMMENT_MAX_LENGTH: '10',
     MAX_REPLIES_PER_PAGE: '2',
@@ -23,7 +25,7 @@ async function post(userId: string, body: Record<string, unknown>) {
 }
 
 describe('configured limits', () => {
-  it('enforces COMMENT_MAX_LENGTH, MAX_THREAD_DEPTH and FLAG_HIDE_THRESHOLD', async () => {
+  it('enforces COMMENT_MAX_LENGTH, MAX_THREAD_DEPTH and the FLAG_* settings', async () => {
     const productId = h.products.add();
     expect((await post('a', { productId, text: '12345678901', rating: 5 })).status).toBe(400);
     const root = await post('a', { productId, text: '1234567890', rating: 5 });
@@ -33,7 +35,20 @@ describe('configured limits', () => {
     const r2 = await post('c', { productId, text: 'deeper', parentId: r1.body.id });
     expect(r2.status).toBe(422);
     expect(r2.body.error.details).toMatchObject({ maxDepth: 1 });
-    const flagged = await asUser('d')
+    // An account this service never heard of: one flag queues (FLAG_REVIEW_THRESHOLD), no more.
+    const queued = await asUser('d')
+      .post(`/api/comments/${root.body.id}/flag`)
+      .send({ reason: 'one is enough to queue' });
+    expect(queued.body.hidden).toBe(false);
+    const admin = h.http(h.token('adm', 'admin'));
+    const view = await admin.get(`/api/comments/${root.body.id}`);
+    expect(view.body.moderation.queuedAt).toEqual(expect.any(String));
+    // A known account, of any age (FLAG_TRUSTED_ACCOUNT_AGE_DAYS 0): one flag hides.
+    await h.bus.publish(
+      envelope('user.created', { userId: 'e', email: 'e@x.test', name: 'E', role: 'customer' }),
+    );
+    await h.settle();
+    const flagged = await asUser('e')
       .post(`/api/comments/${r1.body.id}/flag`)
       .send({ reason: 'one is enough' });
     expect(flagged.body.hidden).toBe(true);

@@ -50,7 +50,9 @@ describe('POST /api/comments/:id/flag', () => {
     expect(adminView.body.moderation).toEqual({
       flags: 1,
       flagsSinceReview: 1,
+      trustedFlagsSinceReview: 0,
       hiddenReason: null,
+      queuedAt: null,
     });
   });
 
@@ -63,14 +65,17 @@ describe('POST /api/comments/:id/flag', () => {
     expect(adminView.body.moderation.flags).toBe(1);
   });
 
-  it('hides a comment after 3 flags; hidden comments are left out except for admins', async () => {
+  it('3 flags queue a comment; once hidden it is left out except for admins', async () => {
     const productId = h.products.add();
     const c = await post('author', { productId, text: 'offensive', rating: 1 });
     const other = await post('someone', { productId, text: 'fine', rating: 4 });
     const reply = await post('replier', { productId, text: 'reply under it', parentId: c.id });
     expect((await flag(c.id, 'f1')).body.hidden).toBe(false);
     expect((await flag(c.id, 'f2')).body.hidden).toBe(false);
-    expect((await flag(c.id, 'f3')).body.hidden).toBe(true);
+    // Accounts this service knows nothing about carry no trusted weight: queued, not hidden.
+    expect((await flag(c.id, 'f3')).body.hidden).toBe(false);
+    expect((await listIds(productId)).map((x) => x.id).sort()).toEqual([c.id, other.id].sort());
+    await moderate(c.id, 'hide').expect(200);
 
     const publicList = await listIds(productId);
     expect(publicList.map((x) => x.id)).toEqual([other.id]);
@@ -90,7 +95,7 @@ describe('POST /api/comments/:id/flag', () => {
     );
     expect(hidden).toMatchObject({
       status: 'HIDDEN',
-      moderation: { flags: 3, flagsSinceReview: 3, hiddenReason: 'flags' },
+      moderation: { flags: 3, flagsSinceReview: 3, hiddenReason: 'moderator' },
     });
     expect(hidden.replies.map((x: { id: string }) => x.id)).toEqual([reply.id]);
   });
@@ -101,6 +106,8 @@ describe('POST /api/comments/:id/flag', () => {
     const bad = await post('troll', { productId, text: 'bad reply', parentId: root.id });
     const good = await post('nice', { productId, text: 'good reply', parentId: root.id });
     for (const f of ['a', 'b', 'c']) expect((await flag(bad.id, f)).status).toBe(201);
+    expect((await listIds(productId))[0]!.replies.map((r) => r.id)).toEqual([bad.id, good.id]);
+    await moderate(bad.id, 'hide').expect(200);
     const list = await listIds(productId);
     expect(list[0]!.replies.map((r) => r.id)).toEqual([good.id]);
   });
@@ -140,30 +147,37 @@ describe('POST /api/comments/:id/flag', () => {
 });
 
 describe('PUT /api/comments/:id/moderate', () => {
+  /** A comment 3 flags put in the queue, then a moderator hid. */
   async function hiddenComment() {
     const productId = h.products.add();
     const c = await post('author', { productId, text: 'borderline', rating: 3 });
     for (const f of ['m1', 'm2', 'm3']) await flag(c.id, f);
+    await moderate(c.id, 'hide').expect(200);
     return { productId, id: c.id };
   }
 
   it('approve makes a hidden comment visible again and restarts the flag count', async () => {
     const { productId, id } = await hiddenComment();
+    expect(await listIds(productId)).toEqual([]);
     const res = await moderate(id, 'approve');
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ id, action: 'approve', outcome: 'visible' });
     expect(res.body.comment.moderation).toEqual({
       flags: 3,
       flagsSinceReview: 0,
+      trustedFlagsSinceReview: 0,
       hiddenReason: null,
+      queuedAt: null,
     });
     expect((await listIds(productId)).map((x) => x.id)).toEqual([id]);
-    // Two new flags are not enough after an approval; the third new one hides it again.
+    // Two new flags do not queue it again after an approval; the third new one does.
     await flag(id, 'm4');
     await flag(id, 'm5');
+    const view = async () => (await asAdmin().get(`/api/comments/${id}`)).body.moderation;
+    expect((await view()).queuedAt).toBeNull();
+    expect((await flag(id, 'm6')).body.hidden).toBe(false);
+    expect((await view()).queuedAt).toEqual(expect.any(String));
     expect((await listIds(productId)).map((x) => x.id)).toEqual([id]);
-    expect((await flag(id, 'm6')).body.hidden).toBe(true);
-    expect(await listIds(productId)).toEqual([]);
   });
 
   it('hide hides a visible comment at once', async () => {
@@ -218,7 +232,7 @@ describe('PUT /api/comments/:id/moderate', () => {
 });
 
 describe('GET /api/comments/moderation/queue', () => {
-  it('lists hidden comments with their recent flags, for admins only', async () => {
+  it('lists queued comments with their recent flags, for admins only', async () => {
     const productId = h.products.add();
     const c = await post('queued-author', { productId, text: 'queue me', rating: 1 });
     for (const [user, reason] of [
@@ -231,13 +245,17 @@ describe('GET /api/comments/moderation/queue', () => {
     const res = await asAdmin().get('/api/comments/moderation/queue?limit=100');
     expect(res.status).toBe(200);
     const entry = res.body.items.find((x: { id: string }) => x.id === c.id);
-    expect(entry).toMatchObject({ status: 'HIDDEN', text: 'queue me', moderation: { flags: 3 } });
+    expect(entry).toMatchObject({ status: 'VISIBLE', text: 'queue me', moderation: { flags: 3 } });
     expect(entry.recentFlags.map((f: { reason: string }) => f.reason).sort()).toEqual([
       'off-topic',
       'rude',
       'spam',
     ]);
-    expect(res.body.items.every((x: { status: string }) => x.status === 'HIDDEN')).toBe(true);
+    expect(
+      res.body.items.every(
+        (x: { moderation: { queuedAt: string | null } }) => x.moderation.queuedAt,
+      ),
+    ).toBe(true);
     expect(res.body).toMatchObject({ page: 1, limit: 100, total: res.body.items.length });
     expect(Object.keys(res.body).sort()).toEqual(['items', 'limit', 'page', 'total', 'totalPages']);
 
@@ -295,7 +313,7 @@ describe('the API spec', () => {
       ['listProductComments', await h.http().get(`/api/comments/product/${productId}`)],
       ['markHelpful', await asUser('spec-v').post(`/api/comments/${c.id}/helpful`)],
     ];
-    // The third flag hides it: the queue then holds it.
+    // The third flag queues it.
     for (const f of ['spec-f1', 'spec-f2', 'spec-f3']) {
       answers.push(['flagComment', await flag(c.id, f)]);
     }

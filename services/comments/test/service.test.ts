@@ -192,7 +192,9 @@ describe('configuration', () => {
       PORT: 3003,
       MONGO_URL: 'mongodb://127.0.0.1:27017/comments_db',
       PRODUCT_SERVICE_URL: 'http://127.0.0.1:3002',
-      FLAG_HIDE_THRESHOLD: 3,
+      FLAG_REVIEW_THRESHOLD: 3,
+      FLAG_HIDE_THRESHOLD: 5,
+      FLAG_TRUSTED_ACCOUNT_AGE_DAYS: 30,
       MAX_THREAD_DEPTH: 3,
       COMMENT_MAX_LENGTH: 5000,
       EVENT_BUS: 'memory',
@@ -201,6 +203,8 @@ describe('configuration', () => {
 
   it.each([
     ['FLAG_HIDE_THRESHOLD', '0'],
+    ['FLAG_REVIEW_THRESHOLD', '0'],
+    ['FLAG_TRUSTED_ACCOUNT_AGE_DAYS', '-1'],
     ['PORT', '70000'],
     ['MONGO_URL', 'http://not-mongo'],
     ['PRODUCT_SERVICE_URL', 'ftp://x'],

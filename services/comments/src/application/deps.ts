@@ -2,11 +2,12 @@ import { ForbiddenError, NotFoundError } from '@ecom/common/errors';
 import type { OutboxEventPublisher } from '@ecom/common/mongo';
 import type { ProductCatalog } from '../clients/catalog';
 import { assertVisible } from '../domain/rules';
-import type { Actor, Comment } from '../domain/types';
+import type { Actor, Comment, FlagPolicy } from '../domain/types';
 import type { Stores } from '../store';
 
 export interface CommentRules {
-  flagHideThreshold: number;
+  /** FLAG_REVIEW_THRESHOLD, FLAG_HIDE_THRESHOLD, FLAG_TRUSTED_ACCOUNT_AGE_DAYS. */
+  flags: FlagPolicy;
   maxThreadDepth: number;
   maxRepliesPerPage: number;
   maxTextLength: number;

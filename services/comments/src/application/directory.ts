@@ -17,13 +17,14 @@ export function createDirectory({ stores, logger }: { stores: Stores; logger: Lo
       logger.info('product comments removed', { productId, removed });
     },
 
-    /** The user's comments are anonymised and their flags and votes removed. */
+    /** The user's comments are anonymised and their flags, votes and flag record removed. */
     async userDeleted(userId: string): Promise<void> {
       // The marker first: a comment this user writes concurrently sees it and withdraws.
       await stores.directory.markUserDeleted(userId, new Date());
       const anonymised = await stores.comments.anonymiseAuthor(userId);
       await stores.flags.removeByUser(userId);
       await stores.votes.removeByUser(userId);
+      await stores.directory.forgetFlagger(userId);
       logger.info('user comments anonymised', { userId, anonymised });
     },
 

@@ -1,8 +1,8 @@
 import { ConflictError, NotFoundError } from '@ecom/common/errors';
 import { page, pageOffset, type Page, type PageQuery } from '@ecom/common/http';
-import { assertCanReact, moderationEffect, shouldHideAfterFlag } from '../domain/rules';
+import { afterFlag, assertCanReact, isTrustedFlagger, moderationEffect } from '../domain/rules';
 import { toCommentView } from '../domain/thread';
-import type { Actor, Comment, CommentView, ModerationAction } from '../domain/types';
+import type { Actor, Comment, CommentView, FlagOutcome, ModerationAction } from '../domain/types';
 import type { Deletion, DeletionOutcome } from './deletion';
 import { assertAccountActive, loadFor, type CommentsDeps } from './deps';
 
@@ -10,7 +10,12 @@ import { assertAccountActive, loadFor, type CommentsDeps } from './deps';
 const RECENT_FLAGS = 10;
 
 export type QueuedComment = CommentView & {
-  recentFlags: Array<{ userId: string; reason: string | null; createdAt: string }>;
+  recentFlags: Array<{
+    userId: string;
+    reason: string | null;
+    trusted: boolean;
+    createdAt: string;
+  }>;
 };
 
 export interface FlagResult {
@@ -26,9 +31,21 @@ export interface ModerationResult {
   comment: CommentView | null;
 }
 
-/** Flags from readers, and what admins do about them. */
+/**
+ * Flags from readers, and what admins do about them. Flags queue a comment for moderators
+ * (it stays visible); only trusted flags can hide it by themselves (docs/adr/0014).
+ */
 export function createModeration(deps: CommentsDeps, deletion: Deletion) {
   const { stores, events, rules, now } = deps;
+
+  /**
+   * A moderator's decision answers the comment's open flags: their flaggers' records count
+   * it, which is what their later flags weigh.
+   */
+  async function settleFlags(id: string, outcome: FlagOutcome): Promise<void> {
+    const flaggers = await stores.flags.settle(id, outcome);
+    await stores.directory.recordFlagOutcomes(flaggers, outcome);
+  }
 
   return {
     async flag(actor: Actor, id: string, reason: string): Promise<FlagResult> {
@@ -36,26 +53,35 @@ export function createModeration(deps: CommentsDeps, deletion: Deletion) {
       assertCanReact(c, actor, 'flag');
       await assertAccountActive(stores, actor);
       const at = now();
-      // The flag, the comment's count (and hiding) and comment.flagged commit together.
+      const trusted = isTrustedFlagger(
+        await stores.directory.flaggerStanding(actor.id),
+        at,
+        rules.flags.trustedAccountAgeDays,
+      );
+      // The flag, the comment's counts (queueing, hiding) and comment.flagged commit together.
       const hidden = await events.transaction(async () => {
         const added = await stores.flags.add({
           commentId: id,
           productId: c.productId,
           userId: actor.id,
           reason,
+          trusted,
           now: at,
         });
         if (!added) {
           throw new ConflictError('You have already flagged this comment', { commentId: id });
         }
-        const counted = await stores.comments.addFlag(id, at);
+        const counted = await stores.comments.addFlag(id, trusted, at);
         if (!counted) {
           await stores.flags.remove(id, actor.id);
           throw new NotFoundError('Comment not found');
         }
         let isHidden = counted.status === 'HIDDEN';
-        if (shouldHideAfterFlag(counted, rules.flagHideThreshold)) {
+        const next = afterFlag(counted, rules.flags);
+        if (next.hide) {
           isHidden = (await stores.comments.hide(id, 'flags', at)) || isHidden;
+        } else if (next.queue) {
+          await stores.comments.enqueue(id, at);
         }
         await events.publish('comment.flagged', {
           commentId: id,
@@ -68,9 +94,12 @@ export function createModeration(deps: CommentsDeps, deletion: Deletion) {
       return { commentId: id, flagged: true, hidden };
     },
 
-    /** Admins: hidden comments awaiting review, each with its most recent flags. */
+    /**
+     * Admins: comments awaiting a decision (queued by flags, or hidden), oldest first, each
+     * with its most recent flags.
+     */
     async queue(actor: Actor, query: PageQuery): Promise<Page<QueuedComment>> {
-      const { items, total } = await stores.comments.listHidden({
+      const { items, total } = await stores.comments.listQueue({
         skip: pageOffset(query),
         limit: query.limit,
       });
@@ -83,6 +112,7 @@ export function createModeration(deps: CommentsDeps, deletion: Deletion) {
         recentFlags: (flags.get(c.id) ?? []).map((f) => ({
           userId: f.userId,
           reason: f.reason,
+          trusted: f.trusted,
           createdAt: f.createdAt.toISOString(),
         })),
       }));
@@ -94,6 +124,8 @@ export function createModeration(deps: CommentsDeps, deletion: Deletion) {
       if (!c) throw new NotFoundError('Comment not found');
       const effect = moderationEffect(c, action);
       if (effect === 'delete') {
+        // The flags were right. Settled first: deleting drops them.
+        await events.transaction(() => settleFlags(id, 'upheld'));
         const outcome = await deletion.deleteComment(c, 'moderator');
         const after = await stores.comments.findById(id);
         return { id, action, outcome, comment: after ? toCommentView(after, actor) : null };
@@ -108,6 +140,7 @@ export function createModeration(deps: CommentsDeps, deletion: Deletion) {
           changed = await stores.comments.findById(id);
         }
         if (!changed || changed.status === 'DELETED') throw new NotFoundError('Comment not found');
+        await settleFlags(id, effect === 'show' ? 'rejected' : 'upheld');
         // approve and hide are reported like flags, so consumers track the hidden state from
         // one event type.
         await events.publish('comment.flagged', {

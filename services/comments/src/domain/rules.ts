@@ -4,11 +4,11 @@ import {
   NotFoundError,
   ValidationError,
 } from '@ecom/common/errors';
-import type { Actor, Comment, ModerationAction } from './types';
+import type { Actor, Comment, FlaggerStanding, FlagPolicy, ModerationAction } from './types';
 
 /**
  * The comment rules, free of HTTP and storage: who may see, edit, delete, flag and vote,
- * how deep threads go, when a deletion leaves a tombstone and when flags hide a comment.
+ * how deep threads go, when a deletion leaves a tombstone, and when flags queue or hide a comment.
  * They throw the common typed errors, which the HTTP layer maps to statuses.
  */
 
@@ -127,12 +127,44 @@ export function assertCanReact(comment: Comment, actor: Actor, what: 'flag' | 'v
   }
 }
 
-/** After `threshold` flags since the last approval, a visible comment is hidden for review. */
-export function shouldHideAfterFlag(
-  comment: Pick<Comment, 'status' | 'flagsSinceReview'>,
-  threshold: number,
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Whether a flag carries trusted weight: the account is known to be at least
+ * `trustedAccountAgeDays` old (an account no user.* event told us about is not), and
+ * moderators have not rejected more of its earlier flags than they upheld. Anyone may flag;
+ * only trusted flags can hide a comment without a moderator.
+ */
+export function isTrustedFlagger(
+  standing: FlaggerStanding,
+  now: Date,
+  trustedAccountAgeDays: number,
 ): boolean {
-  return comment.status === 'VISIBLE' && comment.flagsSinceReview >= threshold;
+  if (standing.knownSince === null) return false;
+  if (now.getTime() - standing.knownSince.getTime() < trustedAccountAgeDays * DAY_MS) {
+    return false;
+  }
+  return standing.flagsRejected <= standing.flagsUpheld;
+}
+
+/**
+ * What a comment's counts call for after a flag was counted. `queue`: it enters the
+ * moderation queue (and stays visible) once `reviewThreshold` flags arrived since the last
+ * approval. `hide`: a visible comment is hidden pending review only once `hideThreshold`
+ * *trusted* flags agree (hiding queues it too). Fresh accounts can make work for moderators,
+ * never take a review down.
+ */
+export function afterFlag(
+  comment: Pick<Comment, 'status' | 'flagsSinceReview' | 'trustedFlagsSinceReview' | 'queuedAt'>,
+  policy: Pick<FlagPolicy, 'reviewThreshold' | 'hideThreshold'>,
+): { queue: boolean; hide: boolean } {
+  const hide =
+    comment.status === 'VISIBLE' && comment.trustedFlagsSinceReview >= policy.hideThreshold;
+  const queue =
+    comment.status !== 'DELETED' &&
+    comment.queuedAt === null &&
+    (hide || comment.flagsSinceReview >= policy.reviewThreshold);
+  return { queue, hide };
 }
 
 /** What a moderator's action does to a comment. */

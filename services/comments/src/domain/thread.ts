@@ -24,7 +24,9 @@ export function toCommentView(c: Comment, actor: Actor | undefined): CommentView
           moderation: {
             flags: c.flags,
             flagsSinceReview: c.flagsSinceReview,
+            trustedFlagsSinceReview: c.trustedFlagsSinceReview,
             hiddenReason: c.hiddenReason,
+            queuedAt: c.queuedAt ? c.queuedAt.toISOString() : null,
           },
         }
       : {}),

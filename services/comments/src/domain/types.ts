@@ -23,6 +23,10 @@ export interface Comment {
   /** Every flag ever received, and those received since the last moderator approval. */
   flags: number;
   flagsSinceReview: number;
+  /** Flags since the last approval from trusted flaggers (see `isTrustedFlagger`). */
+  trustedFlagsSinceReview: number;
+  /** When it entered the moderation queue; null when no moderator decision is pending. */
+  queuedAt: Date | null;
   helpfulCount: number;
   /** Direct replies still stored (live or tombstones): decides tombstone vs removal. */
   replyCount: number;
@@ -43,6 +47,31 @@ export type SortOrder = 'newest' | 'helpful';
 
 export type ModerationAction = 'approve' | 'hide' | 'remove';
 
+/** What a moderator's decision says about the flags it answers. */
+export type FlagOutcome = 'upheld' | 'rejected';
+
+/** What the service knows about someone who flags, when they flag. */
+export interface FlaggerStanding {
+  /**
+   * An upper bound of the account's creation time: the earliest user.* event seen for it (the
+   * user.created timestamp when that was seen). null when no event about the account arrived.
+   */
+  knownSince: Date | null;
+  /** Their earlier flags that moderators upheld (hide, remove) or rejected (approve). */
+  flagsUpheld: number;
+  flagsRejected: number;
+}
+
+/** How flags turn into moderation. */
+export interface FlagPolicy {
+  /** Flags since the last approval that put a comment in the moderation queue. */
+  reviewThreshold: number;
+  /** Trusted flags since the last approval that hide a comment pending review. */
+  hideThreshold: number;
+  /** The age an account needs before its flags count as trusted. */
+  trustedAccountAgeDays: number;
+}
+
 /** A comment as the API returns it: plain JSON data, text never rendered or altered. */
 export interface CommentView {
   id: string;
@@ -60,6 +89,12 @@ export interface CommentView {
   updatedAt: string;
   editedAt: string | null;
   /** Moderation details, for admins only. */
-  moderation?: { flags: number; flagsSinceReview: number; hiddenReason: string | null };
+  moderation?: {
+    flags: number;
+    flagsSinceReview: number;
+    trustedFlagsSinceReview: number;
+    hiddenReason: string | null;
+    queuedAt: string | null;
+  };
   replies?: CommentView[];
 }

@@ -46,8 +46,14 @@ const commentSchema = Joi.object({
   editedAt: nullable(timestamp),
   moderation: Joi.object({
     flags: count,
-    flagsSinceReview: count,
+    flagsSinceReview: count.description('flags since the last approval'),
+    trustedFlagsSinceReview: count.description(
+      'of those, flags from trusted accounts (only these can hide it)',
+    ),
     hiddenReason: nullable(Joi.string().valid('flags', 'moderator')),
+    queuedAt: nullable(timestamp).description(
+      'when it entered the moderation queue; null when no decision is pending',
+    ),
   }).description('admins only'),
   replies: Joi.array()
     .items(Joi.object().unknown(true).description('A reply: a Comment with its own replies'))
@@ -57,7 +63,12 @@ const commentSchema = Joi.object({
 const queuedCommentSchema = commentSchema
   .keys({
     recentFlags: Joi.array().items(
-      Joi.object({ userId: Joi.string(), reason: nullable(Joi.string()), createdAt: timestamp }),
+      Joi.object({
+        userId: Joi.string(),
+        reason: nullable(Joi.string()),
+        trusted: Joi.boolean().description('the flagger carried trusted weight'),
+        createdAt: timestamp,
+      }),
     ),
   })
   .label('QueuedComment');
@@ -91,12 +102,14 @@ export const commentsApi = defineApi({
     moderationQueue: {
       method: 'get',
       path: '/api/comments/moderation/queue',
-      summary: 'Hidden comments awaiting review, each with its recent flags',
+      summary:
+        'Comments awaiting a moderator (flagged past the review threshold, or hidden), ' +
+        'oldest first, each with its recent flags',
       access: ['admin'],
       query: Joi.object(pageQueryKeys),
       response: {
         status: 200,
-        description: 'A page of hidden comments',
+        description: 'A page of queued comments',
         schema: queuedCommentSchema,
         list: true,
       },
@@ -151,7 +164,9 @@ export const commentsApi = defineApi({
     flagComment: {
       method: 'post',
       path: '/api/comments/:id/flag',
-      summary: 'Flag a comment, once per user (enough flags hide it for review)',
+      summary:
+        'Flag a comment, once per user (enough flags queue it for a moderator; only flags ' +
+        'from trusted accounts can hide it)',
       access: 'user',
       params: idParams,
       body: Joi.object({ reason: Joi.string().max(500).pattern(/\S/, 'not blank').required() }),
@@ -169,7 +184,7 @@ export const commentsApi = defineApi({
     moderateComment: {
       method: 'put',
       path: '/api/comments/:id/moderate',
-      summary: 'Approve, hide or remove a comment',
+      summary: 'Approve (visible, out of the queue, flag counts restart), hide or remove a comment',
       access: ['admin'],
       params: idParams,
       body: Joi.object({

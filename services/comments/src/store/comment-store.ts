@@ -20,6 +20,8 @@ function toComment(d: CommentDoc): Comment {
     hiddenReason: d.hiddenReason,
     flags: d.flags,
     flagsSinceReview: d.flagsSinceReview,
+    trustedFlagsSinceReview: d.trustedFlagsSinceReview ?? 0,
+    queuedAt: d.queuedAt ?? null,
     helpfulCount: d.helpfulCount,
     replyCount: d.replyCount,
     createdAt: d.createdAt,
@@ -128,15 +130,22 @@ export function createCommentStore(models: Models) {
       return { items: docs.map(toComment), total };
     },
 
-    /** The moderation queue: hidden comments, most recently hidden first. */
-    async listHidden(opts: {
+    /**
+     * The moderation queue, oldest first: comments queued by flags (visible or hidden) or
+     * hidden by a moderator, until a moderator approves or removes them. Hidden comments stored
+     * before the queue had its own field come first.
+     */
+    async listQueue(opts: {
       skip: number;
       limit: number;
     }): Promise<{ items: Comment[]; total: number }> {
-      const filter = { status: 'HIDDEN' as const };
+      const filter = {
+        status: { $ne: 'DELETED' as const },
+        $or: [{ queuedAt: { $exists: true } }, { status: 'HIDDEN' as const }],
+      };
       const [docs, total] = await Promise.all([
         C.find(filter)
-          .sort({ updatedAt: -1, _id: -1 })
+          .sort({ queuedAt: 1, _id: 1 })
           .skip(opts.skip)
           .limit(opts.limit)
           .lean<CommentDoc[]>(),
@@ -199,7 +208,7 @@ export function createCommentStore(models: Models) {
               deletedBy: by,
               updatedAt: now,
             },
-            $unset: { reviewSlot: 1 },
+            $unset: { reviewSlot: 1, queuedAt: 1 },
           },
           { returnDocument: 'before' },
         ).lean<CommentDoc>(),
@@ -217,36 +226,67 @@ export function createCommentStore(models: Models) {
       );
     },
 
-    /** Counts a flag; returns the comment after the count, or null if it is gone or deleted. */
-    async addFlag(id: string, now: Date): Promise<Comment | null> {
+    /**
+     * Counts a flag (and its trusted weight); returns the comment after the count, or null if
+     * it is gone or deleted.
+     */
+    async addFlag(id: string, trusted: boolean, now: Date): Promise<Comment | null> {
       return maybe(
         await C.findOneAndUpdate(
           { _id: oid(id), status: { $ne: 'DELETED' } },
-          { $inc: { flags: 1, flagsSinceReview: 1 }, $set: { updatedAt: now } },
+          {
+            $inc: { flags: 1, flagsSinceReview: 1, trustedFlagsSinceReview: trusted ? 1 : 0 },
+            $set: { updatedAt: now },
+          },
           { returnDocument: 'after' },
         ).lean<CommentDoc>(),
       );
     },
 
-    /** visible → hidden; names the state it leaves, so it happens once. */
+    /** Puts a live comment in the moderation queue (once: an earlier queuedAt stays). */
+    async enqueue(id: string, now: Date): Promise<boolean> {
+      const res = await C.updateOne(
+        { _id: oid(id), status: { $ne: 'DELETED' } },
+        { $min: { queuedAt: now } },
+      );
+      return res.modifiedCount === 1;
+    },
+
+    /**
+     * visible → hidden, and in the moderation queue; names the state it leaves, so it happens
+     * once.
+     */
     async hide(id: string, reason: 'flags' | 'moderator', now: Date): Promise<boolean> {
       const res = await C.updateOne(
         {
           _id: oid(id),
           status: reason === 'flags' ? 'VISIBLE' : { $ne: 'DELETED' },
         },
-        { $set: { status: 'HIDDEN', hiddenReason: reason, updatedAt: now } },
+        {
+          $set: { status: 'HIDDEN', hiddenReason: reason, updatedAt: now },
+          $min: { queuedAt: now },
+        },
       );
       return res.modifiedCount === 1;
     },
 
-    /** A moderator's approval: visible again, and the flag count for review starts over. */
+    /**
+     * A moderator's approval: visible again, out of the queue, and the flag counts for review
+     * start over.
+     */
     async approve(id: string, now: Date): Promise<Comment | null> {
       return maybe(
         await C.findOneAndUpdate(
           { _id: oid(id), status: { $ne: 'DELETED' } },
           {
-            $set: { status: 'VISIBLE', hiddenReason: null, flagsSinceReview: 0, updatedAt: now },
+            $set: {
+              status: 'VISIBLE',
+              hiddenReason: null,
+              flagsSinceReview: 0,
+              trustedFlagsSinceReview: 0,
+              updatedAt: now,
+            },
+            $unset: { queuedAt: 1 },
           },
           { returnDocument: 'after' },
         ).lean<CommentDoc>(),

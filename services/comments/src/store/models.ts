@@ -1,11 +1,21 @@
 import { Schema, type Connection, type Types } from 'mongoose';
-import { COMMENT_STATUSES, type Comment } from '../domain/types';
+import { COMMENT_STATUSES, type Comment, type FlagOutcome } from '../domain/types';
 
 /** A comment as stored: the domain shape with ObjectId references. */
-export interface CommentDoc extends Omit<Comment, 'id' | 'parentId' | 'rootId'> {
+export interface CommentDoc extends Omit<
+  Comment,
+  'id' | 'parentId' | 'rootId' | 'trustedFlagsSinceReview' | 'queuedAt'
+> {
   _id: Types.ObjectId;
   parentId: Types.ObjectId | null;
   rootId: Types.ObjectId | null;
+  /** Absent on comments stored before flags were weighted. */
+  trustedFlagsSinceReview?: number;
+  /**
+   * Set while a moderator decision is pending (the moderation queue), absent otherwise, so a
+   * partial index holds only the queue.
+   */
+  queuedAt?: Date;
   /**
    * `<productId>|<authorId>` on a live review only. A unique index over the documents that
    * have it makes "one review per user per product" race-free; deleting or anonymising a
@@ -21,6 +31,12 @@ export interface ReactionDoc {
   productId: string;
   userId: string;
   reason?: string;
+  /** Flags only: the flagger carried trusted weight when flagging. */
+  trusted?: boolean;
+  /** Flags only: the moderator's decision that answered it (absent while none has). */
+  outcome?: FlagOutcome;
+  /** Flags only: the decision that settled it (to count each flagger once per decision). */
+  settlement?: string;
   createdAt: Date;
 }
 
@@ -38,6 +54,19 @@ export interface UserDoc {
   deleted?: boolean;
   /** Timestamp of the event that wrote the name: an older event never overwrites a newer one. */
   asOf: Date;
+  /**
+   * The earliest user.created / user.updated timestamp seen: the account's creation time once
+   * user.created arrived, an upper bound of it otherwise (flag weighting reads it as its age).
+   * Absent on users stored before it existed; `asOf` is an upper bound for those.
+   */
+  since?: Date;
+}
+
+/** A flagger's track record: how moderators answered their flags (user id as _id). */
+export interface FlaggerRecordDoc {
+  _id: string;
+  upheld: number;
+  rejected: number;
 }
 
 const commentSchema = new Schema<CommentDoc>(
@@ -54,6 +83,8 @@ const commentSchema = new Schema<CommentDoc>(
     hiddenReason: { type: String, default: null },
     flags: { type: Number, default: 0 },
     flagsSinceReview: { type: Number, default: 0 },
+    trustedFlagsSinceReview: { type: Number, default: 0 },
+    queuedAt: { type: Date },
     helpfulCount: { type: Number, default: 0 },
     replyCount: { type: Number, default: 0 },
     reviewSlot: { type: String },
@@ -80,6 +111,8 @@ commentSchema.index({ productId: 1, depth: 1 });
 commentSchema.index({ rootId: 1 });
 commentSchema.index({ authorId: 1 });
 commentSchema.index({ status: 1 });
+// The moderation queue, oldest first; only queued comments carry the field.
+commentSchema.index({ queuedAt: 1 }, { partialFilterExpression: { queuedAt: { $exists: true } } });
 
 const reactionSchema = new Schema<ReactionDoc>(
   {
@@ -95,6 +128,22 @@ reactionSchema.index({ commentId: 1, userId: 1 }, { unique: true });
 reactionSchema.index({ productId: 1 });
 reactionSchema.index({ userId: 1 });
 
+const flagSchema = reactionSchema.clone();
+flagSchema.add({
+  trusted: { type: Boolean },
+  outcome: { type: String, enum: ['upheld', 'rejected'] },
+  settlement: { type: String },
+});
+
+const flaggerRecordSchema = new Schema<FlaggerRecordDoc>(
+  {
+    _id: { type: String, required: true },
+    upheld: { type: Number, default: 0 },
+    rejected: { type: Number, default: 0 },
+  },
+  { collection: 'flagger_records', versionKey: false },
+);
+
 const deletedProductSchema = new Schema<DeletedProductDoc>(
   { _id: { type: String, required: true }, deletedAt: { type: Date, required: true } },
   { collection: 'deleted_products', versionKey: false },
@@ -106,6 +155,7 @@ const userSchema = new Schema<UserDoc>(
     name: { type: String, default: null },
     deleted: { type: Boolean },
     asOf: { type: Date, required: true },
+    since: { type: Date },
   },
   { collection: 'users', versionKey: false },
 );
@@ -113,10 +163,11 @@ const userSchema = new Schema<UserDoc>(
 export function createModels(connection: Connection) {
   return {
     Comment: connection.model<CommentDoc>('Comment', commentSchema),
-    Flag: connection.model<ReactionDoc>('Flag', reactionSchema.clone(), 'flags'),
+    Flag: connection.model<ReactionDoc>('Flag', flagSchema, 'flags'),
     Vote: connection.model<ReactionDoc>('HelpfulVote', reactionSchema.clone(), 'helpful_votes'),
     DeletedProduct: connection.model<DeletedProductDoc>('DeletedProduct', deletedProductSchema),
     User: connection.model<UserDoc>('User', userSchema),
+    FlaggerRecord: connection.model<FlaggerRecordDoc>('FlaggerRecord', flaggerRecordSchema),
   };
 }
 

@@ -1,6 +1,15 @@
 import { Types, type Model } from 'mongoose';
 import { isDuplicateKey } from '@ecom/common/mongo';
+import type { FlagOutcome } from '../domain/types';
 import type { Models, ReactionDoc } from './models';
+
+/** One of a comment's most recent reactions (`trusted` is false on helpful votes). */
+export interface RecentReaction {
+  userId: string;
+  reason: string | null;
+  trusted: boolean;
+  createdAt: Date;
+}
 
 /**
  * Flags and helpful votes: one document per (comment, user) under a unique index, so
@@ -14,6 +23,7 @@ function createReactionStore(model: Model<ReactionDoc>) {
       productId: string;
       userId: string;
       reason?: string;
+      trusted?: boolean;
       now: Date;
     }): Promise<boolean> {
       try {
@@ -23,6 +33,7 @@ function createReactionStore(model: Model<ReactionDoc>) {
             productId: input.productId,
             userId: input.userId,
             ...(input.reason !== undefined ? { reason: input.reason } : {}),
+            ...(input.trusted !== undefined ? { trusted: input.trusted } : {}),
             createdAt: input.now,
           },
         ]);
@@ -37,7 +48,7 @@ function createReactionStore(model: Model<ReactionDoc>) {
     async listByComments(
       commentIds: string[],
       perComment: number,
-    ): Promise<Map<string, Array<{ userId: string; reason: string | null; createdAt: Date }>>> {
+    ): Promise<Map<string, RecentReaction[]>> {
       // One bounded query per comment, so a much-flagged comment cannot crowd out the others.
       const lists = await Promise.all(
         commentIds.map((id) =>
@@ -54,6 +65,7 @@ function createReactionStore(model: Model<ReactionDoc>) {
           lists[i]!.map((d) => ({
             userId: d.userId,
             reason: d.reason ?? null,
+            trusted: d.trusted ?? false,
             createdAt: d.createdAt,
           })),
         ]),
@@ -91,9 +103,33 @@ function createReactionStore(model: Model<ReactionDoc>) {
 
 export type ReactionStore = ReturnType<typeof createReactionStore>;
 
-export function createFlagStore(models: Models): ReactionStore {
-  return createReactionStore(models.Flag);
+/** Flags: reactions that carry a reason, a trusted weight and, once decided, an outcome. */
+export function createFlagStore(models: Models) {
+  const { Flag } = models;
+  return {
+    ...createReactionStore(Flag),
+
+    /**
+     * Marks the comment's flags no moderator decision answered yet with `outcome`; returns
+     * their flaggers. Each flag is settled by one decision only (a concurrent one finds it
+     * settled), so a flagger's record counts it once.
+     */
+    async settle(commentId: string, outcome: FlagOutcome): Promise<string[]> {
+      const commentOid = new Types.ObjectId(commentId);
+      const settlement = new Types.ObjectId().toHexString();
+      await Flag.updateMany(
+        { commentId: commentOid, outcome: { $exists: false } },
+        { $set: { outcome, settlement } },
+      );
+      const settled = await Flag.find({ commentId: commentOid, settlement }, { userId: 1 }).lean<
+        Array<Pick<ReactionDoc, 'userId'>>
+      >();
+      return settled.map((f) => f.userId);
+    },
+  };
 }
+
+export type FlagStore = ReturnType<typeof createFlagStore>;
 
 export function createVoteStore(models: Models): ReactionStore {
   return createReactionStore(models.Vote);
