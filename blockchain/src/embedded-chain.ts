@@ -5,6 +5,7 @@ import { resolveConfig } from 'hardhat/internal/core/config/config-resolution';
 import { createProvider } from 'hardhat/internal/core/providers/construction';
 import { JsonRpcServer } from 'hardhat/internal/hardhat-network/jsonrpc/server';
 import { auditAnchorAt, deployAuditAnchor } from '@ecom/common/anchoring';
+import { publicRpcProvider } from './public-rpc';
 
 /** Hardhat's well-known development mnemonic: its accounts are funded on every Hardhat chain. */
 export const HARDHAT_MNEMONIC = 'test test test test test test test test test test test junk';
@@ -30,6 +31,11 @@ export interface EmbeddedChainOptions {
   anchorers?: number;
   /** false: start an empty chain (the anchor client can deploy itself). Default true. */
   deploy?: boolean;
+  /**
+   * Serve the development node's administration (evm_*, hardhat_*) and unlocked accounts too:
+   * for tests that snapshot or rewind the chain. Default false: reads and raw transactions only.
+   */
+  adminRpc?: boolean;
 }
 
 export interface EmbeddedChain {
@@ -67,7 +73,8 @@ export async function startEmbeddedChain(
   const config = resolveConfig(path.join(root, 'hardhat.config.ts'), {
     networks: { hardhat: { chainId: 31337, loggingEnabled: false } },
   });
-  const provider = await createProvider(config, 'hardhat');
+  const node = await createProvider(config, 'hardhat');
+  const provider = options.adminRpc ? node : publicRpcProvider(node);
   let server = new JsonRpcServer({ hostname: host, port: options.port ?? 8545, provider });
   const { port } = await server.listen();
   let paused = false;

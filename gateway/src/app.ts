@@ -92,7 +92,11 @@ export function buildGateway({
     });
   }
 
-  const metrics = createGatewayMetrics(() => Object.values(proxies));
+  const metrics = createGatewayMetrics(() => Object.values(proxies), {
+    token: config.METRICS_TOKEN,
+    // The gateway is the public edge: in production its metrics need the token.
+    open: config.NODE_ENV !== 'production',
+  });
   const rateLimiter = config.RATE_LIMIT_ENABLED ? createRateLimiter(config, redis) : undefined;
   const cache =
     config.GATEWAY_CACHE_TTL_MS > 0

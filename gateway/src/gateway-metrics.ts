@@ -1,5 +1,5 @@
 import client from 'prom-client';
-import { createMetrics } from '@ecom/common/metrics';
+import { createMetrics, type MetricsAccess } from '@ecom/common/metrics';
 import type { Router } from 'express';
 import type { UpstreamProxy } from './breaker-proxy';
 
@@ -19,8 +19,11 @@ export interface GatewayMetrics {
  * Prometheus metrics labelled by upstream (not by raw path, so cardinality stays bounded),
  * plus rate-limit rejections, cache results and each breaker's state.
  */
-export function createGatewayMetrics(proxies: () => UpstreamProxy[]): GatewayMetrics {
-  const { registry, router } = createMetrics('gateway');
+export function createGatewayMetrics(
+  proxies: () => UpstreamProxy[],
+  access: MetricsAccess = {},
+): GatewayMetrics {
+  const { registry, router } = createMetrics('gateway', undefined, access);
   const requests = new client.Counter({
     name: 'gateway_requests_total',
     help: 'Requests through the gateway by upstream, method and status',

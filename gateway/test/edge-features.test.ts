@@ -219,6 +219,38 @@ describe('/metrics', () => {
     expect(res.text).toMatch(/gateway_requests_total\{[^}]*upstream="order"/);
     expect(res.text).toContain('gateway_circuit_open');
   });
+  it('is not public in production: absent without METRICS_TOKEN, behind it with one', async () => {
+    const closed = buildGateway({ config: testConfig(stubs, { NODE_ENV: 'production' }), logger });
+    const token = 'metrics-token-for-tests-0123456789';
+    const guarded = buildGateway({
+      config: testConfig(stubs, { NODE_ENV: 'production', METRICS_TOKEN: token }),
+      logger,
+    });
+    try {
+      const absent = await request(closed.handler).get('/metrics');
+      expect(absent.status).toBe(404);
+      expect(absent.body.error.code).toBe('NOT_FOUND');
+      expect(absent.text).not.toContain('gateway_requests_total');
+      for (const header of [
+        undefined,
+        'Bearer wrong-token',
+        `Basic ${token}`,
+        `Bearer ${token}x`,
+      ]) {
+        const req = request(guarded.handler).get('/metrics');
+        const res = await (header ? req.set('Authorization', header) : req);
+        expect(res.status).toBe(401);
+        expect(res.text).not.toContain('gateway_requests_total');
+      }
+      const ok = await request(guarded.handler)
+        .get('/metrics')
+        .set('Authorization', `Bearer ${token}`);
+      expect(ok.status).toBe(200);
+      expect(ok.text).toContain('gateway_requests_total');
+    } finally {
+      await Promise.all([closed.close(), guarded.close()]);
+    }
+  });
 });
 
 describe('API docs', () => {

@@ -26,6 +26,23 @@ async function withClient<T>(url: string, fn: (client: MongoClient) => Promise<T
 }
 
 describe('persistence with a data directory', () => {
+  it('keeps its files readable by their owner only, files from older versions included', async () => {
+    fs.writeFileSync(path.join(dir, 'journal.bson'), Buffer.alloc(0), { mode: 0o644 });
+    fs.chmodSync(dir, 0o755);
+    const standIn = await startMongoStandIn({ dataDir: dir });
+    try {
+      await withClient(`${standIn.url}/shop`, (client) =>
+        client.db().collection('users').insertOne({ passwordHash: '$2b$10$secret' }),
+      );
+      const mode = (file: string) => fs.statSync(path.join(dir, file)).mode & 0o777;
+      expect(mode('.')).toBe(0o700);
+      expect(mode('journal.bson')).toBe(0o600);
+      expect(mode('snapshot.bson')).toBe(0o600);
+    } finally {
+      await standIn.stop();
+    }
+  });
+
   it('keeps documents, updates, deletes, indexes and dropped collections across a restart', async () => {
     const id = new ObjectId();
     const first = await startMongoStandIn({ dataDir: dir });

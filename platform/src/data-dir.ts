@@ -20,7 +20,9 @@ export function resetDataDir(dir: string): void {
 }
 
 export function ensureDataDir(dir: string): void {
-  fs.mkdirSync(dir, { recursive: true });
+  // Stores, keys and journals live here: only the owner may enter (whatever the files' modes).
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(dir, 0o700);
   fs.writeFileSync(
     path.join(dir, '.ecom-data'),
     'Data of the embedded platform run (npm start).\n',

@@ -6,8 +6,17 @@ export const DEMO_ACCOUNTS = {
 } as const;
 
 /**
- * The platform's admin: ADMIN_EMAIL/ADMIN_PASSWORD/ADMIN_NAME when set, else the demo admin.
- * A custom ADMIN_EMAIL never falls back to the demo password (empty: auth refuses to start).
+ * Demo accounts and demo data exist outside production only: their passwords are printed in the
+ * README, so a production installation must never have them.
+ */
+export function demoAllowed(env: NodeJS.ProcessEnv): boolean {
+  return env.NODE_ENV !== 'production';
+}
+
+/**
+ * The platform's admin: ADMIN_EMAIL/ADMIN_PASSWORD/ADMIN_NAME when set, else (outside
+ * production) the demo admin. A custom ADMIN_EMAIL never falls back to the demo password
+ * (empty: auth refuses to start); in production both must be set.
  */
 export function adminAccount(env: NodeJS.ProcessEnv): {
   email: string;
@@ -16,6 +25,11 @@ export function adminAccount(env: NodeJS.ProcessEnv): {
   demo: boolean;
 } {
   const custom = env.ADMIN_EMAIL !== undefined && env.ADMIN_EMAIL !== '';
+  if (!demoAllowed(env) && (!custom || !env.ADMIN_PASSWORD)) {
+    throw new Error(
+      'NODE_ENV=production needs ADMIN_EMAIL and ADMIN_PASSWORD: the demo admin, whose password is in the README, is not created in production',
+    );
+  }
   return {
     email: custom ? env.ADMIN_EMAIL! : DEMO_ACCOUNTS.admin.email,
     password: env.ADMIN_PASSWORD ?? (custom ? '' : DEMO_ACCOUNTS.admin.password),

@@ -1,8 +1,11 @@
-import { adminAccount, PORTS } from './demo';
+import { adminAccount, demoAllowed, PORTS } from './demo';
 import { httpLogin, seedDemoData } from './seed';
 
 /** `npm run seed`: demo data into a running platform (re-runnable: existing data is kept). */
 async function main(): Promise<void> {
+  if (!demoAllowed(process.env)) {
+    throw new Error('NODE_ENV=production: demo accounts and data are not seeded in production');
+  }
   const host = process.env.SEED_HOST ?? '127.0.0.1';
   const urls = {
     auth: process.env.AUTH_SERVICE_URL ?? `http://${host}:${PORTS.auth}`,

@@ -6,7 +6,7 @@ import { busConfigKeys, loadConfig } from '@ecom/common/config';
 import { createLogger, type Logger } from '@ecom/common/logging';
 import { startChain, type ChainEndpoint } from './chain';
 import { dataDir, ensureDataDir, resetDataDir } from './data-dir';
-import { adminAccount, DEMO_ACCOUNTS, PORTS } from './demo';
+import { adminAccount, DEMO_ACCOUNTS, demoAllowed, PORTS } from './demo';
 import { loadOrCreateJwtKeys } from './keys';
 import { seedDemoData } from './seed';
 import { startFleet, type RunningFleet } from './fleet';
@@ -69,6 +69,8 @@ export async function startPlatform(options: StartPlatformOptions = {}): Promise
   const logger = options.logger ?? createLogger('platform', logLevel);
   const dir = dataDir(env);
   const ports = options.ports ?? defaultPorts(env);
+  // Before anything starts: production without its own admin is refused outright.
+  adminAccount(env);
   if (options.reset) resetDataDir(dir);
   ensureDataDir(dir);
 
@@ -119,7 +121,9 @@ export async function startPlatform(options: StartPlatformOptions = {}): Promise
     stops.push({ name: 'services', stop: () => fleet.stop() });
 
     const seedMarker = path.join(dir, 'seeded');
-    if (options.seed ?? !fs.existsSync(seedMarker)) {
+    if (!demoAllowed(env)) {
+      print('production: no demo accounts or demo data');
+    } else if (options.seed ?? !fs.existsSync(seedMarker)) {
       // Demo data is a convenience: a seed that fails is reported and the platform runs
       // without it (the next start tries again), it never stops the platform from starting.
       try {
@@ -196,9 +200,11 @@ function printTable(
   print(
     `    ${'admin'.padEnd(8)} ${admin.email} / ${admin.demo ? admin.password : '(your ADMIN_PASSWORD)'}`,
   );
-  for (const role of ['seller', 'customer'] as const) {
-    const acc = DEMO_ACCOUNTS[role];
-    print(`    ${role.padEnd(8)} ${acc.email} / ${acc.password} (demo)`);
+  if (demoAllowed(s.env)) {
+    for (const role of ['seller', 'customer'] as const) {
+      const acc = DEMO_ACCOUNTS[role];
+      print(`    ${role.padEnd(8)} ${acc.email} / ${acc.password} (demo)`);
+    }
   }
   print(`  data directory: ${s.dir} (npm start -- --reset wipes it)`);
   print('');

@@ -117,6 +117,14 @@ function schemaKeys(schema: Joi.ObjectSchema): Record<string, { flags?: { defaul
 describe('docker-compose.yml matches the code', () => {
   const compose = load('docker-compose.yml');
 
+  it('publishes only the gateway and the broker console, never the chain, stores or services', () => {
+    const published = Object.entries(compose.services)
+      .filter(([, service]) => (service.ports ?? []).length > 0)
+      .map(([name]) => name)
+      .sort();
+    expect(published).toEqual(['gateway', 'rabbitmq']);
+  });
+
   it('runs every service and the gateway from its own workspace', () => {
     for (const [name, { dir }] of Object.entries(CODE)) {
       expect({ name, dir: compose.services[name]?.build?.args?.SERVICE_DIR }).toEqual({

@@ -220,3 +220,56 @@ describe("the original brief's curl examples, unchanged, against a fresh platfor
     expect(order.body.error.code).toBe('SHIPPING_ADDRESS_REQUIRED');
   });
 });
+
+describe('a production installation', () => {
+  let dataDir: string;
+  let platform: Platform | undefined;
+
+  beforeAll(() => {
+    dataDir = tempDataDir('production');
+  });
+  afterAll(async () => {
+    await platform?.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('refuses to start without its own admin: the demo admin has a published password', async () => {
+    await expect(
+      startPlatform({
+        env: embeddedEnv(dataDir, { NODE_ENV: 'production' }),
+        ports,
+        print: () => undefined,
+      }),
+    ).rejects.toThrow(/NODE_ENV=production needs ADMIN_EMAIL and ADMIN_PASSWORD/);
+  });
+
+  it('starts with its own admin and creates no demo account or demo data', async () => {
+    const printed: string[] = [];
+    platform = await startPlatform({
+      env: embeddedEnv(dataDir, {
+        NODE_ENV: 'production',
+        BCRYPT_ROUNDS: '10',
+        ADMIN_EMAIL: OWN_ADMIN.email,
+        ADMIN_PASSWORD: OWN_ADMIN.password,
+      }),
+      ports,
+      print: (line) => printed.push(line),
+    });
+    const out = printed.join('\n');
+    for (const account of Object.values(DEMO_ACCOUNTS)) {
+      expect(out).not.toContain(account.password);
+      const login = await api('POST', '/api/auth/login', {
+        email: account.email,
+        password: account.password,
+      });
+      expect(login.status).toBe(401);
+    }
+    expect(out).toContain('production: no demo accounts or demo data');
+    // The data directory (stores, keys, journals) is the owner's alone.
+    expect(fs.statSync(dataDir).mode & 0o777).toBe(0o700);
+    const products = await api<{ total: number }>('GET', '/api/products');
+    expect(products.body.total).toBe(0);
+    const admin = await api('POST', '/api/auth/login', OWN_ADMIN);
+    expect(admin.status).toBe(200);
+  });
+});

@@ -12,6 +12,9 @@ export const baseConfigKeys = {
     .pattern(/^\d+(b|kb|mb)$/i)
     .default('100kb'),
   SHUTDOWN_TIMEOUT_MS: Joi.number().integer().min(0).default(10000),
+  // Set: /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (the gateway's, on the
+  // public edge, is not served at all in production without it).
+  METRICS_TOKEN: Joi.string().min(16),
 };
 
 /** The variables of baseConfigKeys, validated. */
@@ -21,6 +24,7 @@ export interface BaseConfig {
   HOST: string;
   BODY_LIMIT: string;
   SHUTDOWN_TIMEOUT_MS: number;
+  METRICS_TOKEN?: string;
 }
 
 /** JWT verification settings (every service verifies tokens itself; only auth signs). */

@@ -2,7 +2,7 @@ import express, { type Express } from 'express';
 import type { Registry } from 'prom-client';
 import { healthRouter, type HealthCheck } from '../health/health-router';
 import type { Logger } from '../logging/logger';
-import { createMetrics, type Metrics } from '../metrics/metrics';
+import { createMetrics, type Metrics, type MetricsAccess } from '../metrics/metrics';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { jsonBody } from './json-body';
 import { requestContext } from './request-context';
@@ -17,6 +17,8 @@ export interface ServiceAppOptions {
   bodyLimit?: string;
   /** The registry /metrics serves (a new one by default). */
   registry?: Registry;
+  /** Who may read /metrics (default: anyone who reaches the service's port). */
+  metricsAccess?: MetricsAccess;
 }
 
 export interface ServiceApp {
@@ -39,7 +41,7 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
   // Express 5's default "simple" query parser keeps `a[$ne]=1` as a flat key, which the
   // joi schemas then refuse: no nested objects from query strings reach a store.
   app.set('query parser', 'simple');
-  const metrics = createMetrics(options.service, options.registry);
+  const metrics = createMetrics(options.service, options.registry, options.metricsAccess);
 
   app.use(requestContext());
   app.use(requestLogger(options.logger));

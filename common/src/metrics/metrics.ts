@@ -1,6 +1,8 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler, Router } from 'express';
 import { Router as createRouter } from 'express';
 import client from 'prom-client';
+import { NotFoundError, UnauthorizedError } from '../errors/app-error';
 import { routeLabel } from '../http/route-label';
 
 export interface Metrics {
@@ -11,8 +13,39 @@ export interface Metrics {
   router: Router;
 }
 
+/**
+ * Who may read `/metrics`. With a token, only `Authorization: Bearer <token>` (Prometheus's
+ * `authorization` setting); without one, anyone who reaches the port when `open`, nobody when
+ * not (a public edge in production: 404, as if there were no such route).
+ */
+export interface MetricsAccess {
+  token?: string;
+  open?: boolean;
+}
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+function metricsGuard(access: MetricsAccess): RequestHandler {
+  const expected = access.token ? digest(`Bearer ${access.token}`) : undefined;
+  return (req, _res, next) => {
+    if (expected) {
+      // Compared as digests: equal length, constant time.
+      const given = digest(req.get('authorization') ?? '');
+      if (timingSafeEqual(given, expected)) next();
+      else next(new UnauthorizedError('Metrics need the metrics token', { reason: 'metrics' }));
+      return;
+    }
+    if (access.open === false) next(new NotFoundError(`No route for GET ${req.path}`));
+    else next();
+  };
+}
+
 /** One registry per app, so several apps in one test process do not share counters. */
-export function createMetrics(service: string, registry = new client.Registry()): Metrics {
+export function createMetrics(
+  service: string,
+  registry = new client.Registry(),
+  access: MetricsAccess = {},
+): Metrics {
   registry.setDefaultLabels({ service });
   client.collectDefaultMetrics({ register: registry });
 
@@ -41,7 +74,7 @@ export function createMetrics(service: string, registry = new client.Registry())
   };
 
   const router = createRouter();
-  router.get('/metrics', async (_req, res) => {
+  router.get('/metrics', metricsGuard(access), async (_req, res) => {
     res.setHeader('Content-Type', registry.contentType);
     res.send(await registry.metrics());
   });

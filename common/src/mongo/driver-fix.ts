@@ -50,12 +50,14 @@ function install(): boolean {
     return false;
   }
   const proto = Connection?.prototype;
-  if (typeof proto?.writeCommand !== 'function' || typeof proto.onError !== 'function') return false;
+  if (typeof proto?.writeCommand !== 'function' || typeof proto.onError !== 'function')
+    return false;
   if (proto[PATCHED]) return true;
   const original = proto.writeCommand;
   proto.writeCommand = function (this: DriverConnection, ...args: unknown[]) {
     const socket = this.socket;
-    const closedError = () => new MongoNetworkError(`connection ${String(this.id)} to ${this.address} closed`);
+    const closedError = () =>
+      new MongoNetworkError(`connection ${String(this.id)} to ${this.address} closed`);
     if (socket.destroyed) {
       const error = closedError();
       this.onError(error);

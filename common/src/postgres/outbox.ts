@@ -71,6 +71,27 @@ export interface OutboxRelayOptions {
   retryMaxMs?: number;
   /** Sent rows older than this are deleted (checked at most once a minute). Default 7 days; 0 keeps them. */
   retainSentMs?: number;
+  /**
+   * Secrets an event carries only to its consumers, erased from the row once the bus has it
+   * (the row is kept for re-sends and audits): event type → dotted paths in the envelope,
+   * e.g. `{ 'order.created': ['data.payment.token'] }`.
+   */
+  eraseOnSend?: Record<string, string[]>;
+}
+
+const PLAIN = /^[A-Za-z0-9_.-]+$/;
+
+/** `UPDATE ... SET payload = payload #- '{a,b}'` per erased path, for the sent rows' types. */
+function erasureSql(eraseOnSend: Record<string, string[]>, ids: string): string {
+  let sql = '';
+  for (const [eventType, paths] of Object.entries(eraseOnSend)) {
+    if (!PLAIN.test(eventType) || !paths.every((p) => PLAIN.test(p)))
+      throw new Error(`eraseOnSend: plain names only (${eventType})`);
+    const removals = paths.map((p) => ` #- '{${p.split('.').join(',')}}'`).join('');
+    sql += `UPDATE event_outbox SET payload = payload${removals}
+              WHERE id = ANY('{${ids}}'::bigint[]) AND event_type = '${eventType}'; `;
+  }
+  return sql;
 }
 
 interface OutboxRow {
@@ -232,7 +253,8 @@ export class OutboxRelay {
       const mark =
         sent.length > 0
           ? `UPDATE event_outbox SET sent_at = now(), send_count = send_count + 1, last_error = NULL
-              WHERE id = ANY('{${sent.join(',')}}'::bigint[]);`
+              WHERE id = ANY('{${sent.join(',')}}'::bigint[]); ` +
+            erasureSql(this.options.eraseOnSend ?? {}, sent.join(','))
           : '';
       await client.query(`${mark} COMMIT`);
       return { published: sent.length, claimed: rows.length };

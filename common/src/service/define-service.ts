@@ -31,6 +31,7 @@ export interface ServiceBaseConfig extends Partial<EventBusConfig> {
   PORT: number;
   BODY_LIMIT?: string;
   SHUTDOWN_TIMEOUT_MS: number;
+  METRICS_TOKEN?: string;
 }
 
 /** Something that runs in the background while the service is up: relays, periodic tasks. */
@@ -224,6 +225,7 @@ export function defineService<C extends ServiceBaseConfig, O = Record<string, ne
             registry: ctx.registry,
             checks: { ...parts.health, ...(usesBus ? { eventBus: () => bus.health() } : {}) },
             bodyLimit: config.BODY_LIMIT,
+            metricsAccess: { token: config.METRICS_TOKEN },
           });
           for (const router of parts.routers ?? []) built.app.use(router);
           if (usesBus && parts.consumers?.length && jwt) {

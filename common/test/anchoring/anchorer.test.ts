@@ -134,7 +134,7 @@ beforeAll(async () => {
   pool = new Pool({ connectionString: db.url, max: 8 });
   // Other suites on this server may terminate connections; the anchorer retries, the pool must not crash.
   pool.on('error', () => undefined);
-  chain = await startEmbeddedChain({ port: 0 });
+  chain = await startEmbeddedChain({ port: 0, adminRpc: true });
   anchoring = makeAnchoring();
   await runMigrations(pool, [...anchoring.migrations, ACCOUNTS]);
   anchoring.start();

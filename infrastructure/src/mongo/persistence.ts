@@ -5,6 +5,8 @@ import type { Engine } from './engine';
 
 const SNAPSHOT = 'snapshot.bson';
 const JOURNAL = 'journal.bson';
+/** Owner read/write only: the files hold every document. */
+const FILE_MODE = 0o600;
 /** Compact once the journal outgrows this, so restarts stay quick. */
 const COMPACT_AT_BYTES = 64 * 1024 * 1024;
 
@@ -44,7 +46,9 @@ export class Persistence {
 
   /** Loads snapshot and journal into the engine, then folds them into a fresh snapshot. */
   load(engine: Engine): void {
-    fs.mkdirSync(this.dir, { recursive: true });
+    // The files hold every document (password hashes among them): the owner's alone.
+    fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    fs.chmodSync(this.dir, 0o700);
     for (const file of [SNAPSHOT, JOURNAL]) {
       const full = path.join(this.dir, file);
       if (!fs.existsSync(full)) continue;
@@ -52,6 +56,11 @@ export class Persistence {
         engine.apply(entry);
     }
     this.compact(engine);
+    // Files written by an older version may be world-readable; a new file is created 0600.
+    for (const file of [SNAPSHOT, JOURNAL]) {
+      const full = path.join(this.dir, file);
+      if (fs.existsSync(full)) fs.chmodSync(full, FILE_MODE);
+    }
   }
 
   record(change: Document): void {
@@ -63,7 +72,7 @@ export class Persistence {
     if (this.pending.length === 0) return;
     const data = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
     this.pending = [];
-    if (this.fd === undefined) this.fd = fs.openSync(path.join(this.dir, JOURNAL), 'a');
+    if (this.fd === undefined) this.fd = fs.openSync(path.join(this.dir, JOURNAL), 'a', FILE_MODE);
     fs.writeSync(this.fd, data);
     if (this.fsync) fs.fdatasyncSync(this.fd);
     this.journalBytes += data.length;
@@ -74,7 +83,7 @@ export class Persistence {
   compact(engine: Engine): void {
     this.pending = [];
     const tmp = path.join(this.dir, `${SNAPSHOT}.tmp`);
-    const fd = fs.openSync(tmp, 'w');
+    const fd = fs.openSync(tmp, 'w', FILE_MODE);
     try {
       let chunk: Buffer[] = [];
       let size = 0;
@@ -97,7 +106,7 @@ export class Persistence {
     if (this.fsync) syncDirectory(this.dir);
     if (this.fd !== undefined) fs.closeSync(this.fd);
     // Replaying the old journal over the new snapshot would be harmless (entries are idempotent).
-    this.fd = fs.openSync(path.join(this.dir, JOURNAL), 'w');
+    this.fd = fs.openSync(path.join(this.dir, JOURNAL), 'w', FILE_MODE);
     this.journalBytes = 0;
   }
 

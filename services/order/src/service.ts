@@ -80,6 +80,8 @@ export const orderService = defineService({
       bus,
       logger,
       pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,
+      // The card token is for payment only: once the bus has the event, order keeps none.
+      eraseOnSend: { 'order.created': ['data.payment.token'] },
     });
     const sweeper = periodicTask({
       name: 'order-sweeper',

@@ -61,6 +61,7 @@ describe('payment_db migrations', () => {
       '003_common_idempotency',
       '004_payments_newest_first',
       '005_mock_gateway',
+      '006_attempt_tokens_erased',
     ]);
     const { rows } = await pool.query(
       `SELECT scope, user_id, key, resource_id, response_status, response_body, created_at

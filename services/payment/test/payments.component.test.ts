@@ -238,6 +238,28 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
       expect(of('payment.completed', orderId)).toHaveLength(0);
     });
 
+    it('keeps no card token once an attempt is settled, charged or declined', async () => {
+      const charged = randomUUID();
+      const declined = randomUUID();
+      await bus.publish(orderCreated(charged, 'tok_visa'));
+      await bus.publish(orderCreated(declined, 'tok_chargeDeclined'));
+      await bus.publish(reserved(charged));
+      await bus.publish(reserved(declined));
+      await waitPayment(charged, 'COMPLETED');
+      await waitPayment(declined, 'FAILED');
+      const { rows } = await pool.query(
+        `SELECT p.token AS payment_token, a.token AS attempt_token, a.status
+           FROM payments p JOIN payment_attempts a ON a.payment_id = p.id
+          WHERE p.order_id = ANY($1)`,
+        [[charged, declined]],
+      );
+      expect(rows.map((r) => r.status).sort()).toEqual(['FAILED', 'SUCCEEDED']);
+      for (const row of rows) {
+        expect(row.payment_token).toBeNull();
+        expect(row.attempt_token).toBeNull();
+      }
+    });
+
     it.each([
       ['tok_insufficientFunds', 'insufficient_funds'],
       ['tok_madeUp', 'invalid_token'],

@@ -54,8 +54,10 @@ export class OrderTimers {
    * An order left PENDING (order.created dead-lettered or never acted on, or its answer
    * lost) gets the order.created it was created with published again, under a new event id:
    * product re-announces a reservation it made or makes it now, payment records the details
-   * once (both idempotent by order id). The original comes from the outbox (it carries the
-   * payment token, which is stored nowhere else). Returns how many were re-sent.
+   * once (both idempotent by order id). The original comes from the outbox, without the card
+   * details (the token was erased once first sent: payment keeps it from the first delivery,
+   * and without it a charge that never started fails rather than waits). Returns how many
+   * were re-sent.
    */
   async resendStuckCreations(): Promise<number> {
     const { pendingResendAfterMs: afterMs, pendingMaxResends: max } = this.deps;
@@ -71,7 +73,9 @@ export class OrderTimers {
           this.deps.logger.error('order.created to re-send not found', { orderId: id });
           continue;
         }
-        await this.deps.transitions.publish(client, order, 'order.created', data);
+        // Its card token was erased once first sent: the re-send says "no card details".
+        const resend = data.payment && !data.payment.token ? { ...data, payment: null } : data;
+        await this.deps.transitions.publish(client, order, 'order.created', resend);
         resent += 1;
       }
       if (ids.length > 0) {

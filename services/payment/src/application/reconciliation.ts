@@ -18,7 +18,8 @@ export class Reconciliation {
     let done = 0;
     for (const a of await paymentStore.stalePendingAttempts(pool, olderThanMs)) {
       const row = await paymentStore.get(pool, a.payment_id);
-      if (!row) continue;
+      // A pending attempt keeps its token until it is settled; without one there is no retry.
+      if (!row || a.token === null) continue;
       await calls.runFollowUp({
         kind: 'charge',
         paymentId: row.id,

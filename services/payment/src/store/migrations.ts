@@ -132,4 +132,13 @@ export const paymentMigrations: Migration[] = [
   // The mock gateway's own books (the provider's side, never joined with payment's tables):
   // its idempotency keys and the charges and refunds it made (src/gateway/mock-ledger.ts).
   mockGatewayMigration,
+  {
+    // A card token is a secret needed only until its attempt is settled: settled attempts keep
+    // none (and those settled before this migration lose theirs now).
+    id: '006_attempt_tokens_erased',
+    sql: `
+      ALTER TABLE payment_attempts ALTER COLUMN token DROP NOT NULL;
+      UPDATE payment_attempts SET token = NULL WHERE status <> 'PENDING' AND token IS NOT NULL;
+    `,
+  },
 ];

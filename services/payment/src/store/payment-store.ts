@@ -63,7 +63,8 @@ export interface AttemptRow {
   idempotency_key: string;
   source: 'order' | 'initiate';
   method: string;
-  token: string;
+  /** Erased when the attempt is settled. */
+  token: string | null;
   status: 'PENDING' | 'SUCCEEDED' | 'FAILED';
   charge_id: string | null;
   failure_code: string | null;
@@ -234,7 +235,7 @@ export const paymentStore = {
     const { rowCount } = await client.query(
       `UPDATE payment_attempts
           SET status = $3, charge_id = $4, failure_code = $5, failure_reason = $6,
-              completed_at = clock_timestamp()
+              completed_at = clock_timestamp(), token = NULL
         WHERE payment_id = $1 AND attempt = $2 AND status = 'PENDING'`,
       [
         paymentId,
