@@ -3,7 +3,7 @@ import Joi from 'joi';
 import { Router } from 'express';
 import request from 'supertest';
 import { createEvent, InMemoryEventBus, subscribeTracked } from '../src/bus';
-import { baseConfigKeys, busConfigKeys, loadConfig } from '../src/config';
+import { baseConfigKeys, busConfigKeys, loadConfig, trustProxySchema } from '../src/config';
 import { createLogger } from '../src/logging';
 import { defineService, runService, type ServiceBaseConfig } from '../src/service';
 
@@ -224,5 +224,46 @@ describe('runService (main.ts)', () => {
     expect(h.stderr).toHaveBeenCalledWith('widget service failed to start: migrate failed\n');
     expect(h.calls.slice(-2)).toEqual(['close bus', 'close store']);
     expect(h.signal()).toBeUndefined();
+  });
+});
+
+describe('the client address behind a proxy (TRUST_PROXY)', () => {
+  const ipSchema = Joi.object({
+    ...baseConfigKeys,
+    ...busConfigKeys,
+    PORT: Joi.number().port().default(0),
+    TRUST_PROXY: trustProxySchema('loopback'),
+  });
+  const ipService = defineService({
+    name: 'ip',
+    usesBus: false,
+    configSchema: ipSchema,
+    async build() {
+      const router = Router();
+      router.get('/ip', (req, res) => void res.json({ ip: req.ip }));
+      return { routers: [router], exports: {} };
+    },
+  });
+  const clientIp = async (env: Record<string, string>) => {
+    const service = await ipService.start({
+      config: loadConfig(ipSchema, { HOST: '127.0.0.1', SHUTDOWN_TIMEOUT_MS: '100', ...env }),
+      logger,
+    });
+    try {
+      const res = await request(service.url).get('/ip').set('X-Forwarded-For', '203.0.113.7');
+      return res.body.ip as string;
+    } finally {
+      await service.stop();
+    }
+  };
+
+  it('believes the gateway on loopback by default, and nobody when told so', async () => {
+    expect(await clientIp({})).toBe('203.0.113.7');
+    expect(await clientIp({ TRUST_PROXY: 'false' })).toMatch(/127\.0\.0\.1$/);
+    expect(await clientIp({ TRUST_PROXY: '10.0.0.0/8' })).toMatch(/127\.0\.0\.1$/);
+  });
+
+  it('refuses a list Express could not compile, naming the variable', () => {
+    expect(() => loadConfig(ipSchema, { TRUST_PROXY: 'not-an-address' })).toThrow(/TRUST_PROXY/);
   });
 });

@@ -1,5 +1,4 @@
 import Joi from 'joi';
-import proxyaddr from 'proxy-addr';
 import type { JwtVerifyConfig } from '@ecom/common/auth';
 import {
   baseConfigKeys,
@@ -7,6 +6,7 @@ import {
   httpUrl,
   jwtVerifyConfigKeys,
   loadConfig,
+  trustProxySchema,
   type BaseConfig,
 } from '@ecom/common/config';
 
@@ -37,15 +37,7 @@ export const gatewayConfigSchema = Joi.object({
     .pattern(/^[A-Za-z0-9:_-]{1,64}$/)
     .default('gw'),
   /** `false` (the gateway is the edge), `loopback`, a hop count or a list of subnets. */
-  TRUST_PROXY: Joi.string()
-    .max(200)
-    .default('false')
-    .custom((value: string) => {
-      if (value === 'true' || value === 'false' || /^\d+$/.test(value)) return value;
-      // What Express will compile at start: a bad entry fails here, naming the variable.
-      proxyaddr.compile(value.split(',').map((s) => s.trim()));
-      return value;
-    }, 'trusted proxy list'),
+  TRUST_PROXY: trustProxySchema('false'),
 
   RATE_LIMIT_ENABLED: Joi.boolean().default(true),
   RATE_LIMIT_WINDOW_SECONDS: positiveInt().max(86400).default(60),
@@ -134,13 +126,6 @@ export function parseByteSize(value: string): number {
 }
 
 /** Express `trust proxy` value from TRUST_PROXY. */
-export function trustProxySetting(value: string): boolean | number | string {
-  if (value === 'false') return false;
-  if (value === 'true') return true;
-  if (/^\d+$/.test(value)) return Number(value);
-  return value;
-}
-
 export function corsOrigins(value: string): string[] {
   return value
     .split(',')

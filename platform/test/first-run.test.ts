@@ -74,7 +74,7 @@ describe('first run with your own admin', () => {
     expect(changed.status).toBe(200);
     await stop();
     // ADMIN_PASSWORD still holds the first password; the seed runs again each time (forced),
-    // more often than the lockout allows failures. It never signs in with a password.
+    // more often than the login throttling allows failures. It never signs in with a password.
     const env = { ADMIN_EMAIL: OWN_ADMIN.email, ADMIN_PASSWORD: OWN_ADMIN.password };
     for (let i = 0; i < 5; i += 1) {
       await start(env, true);

@@ -2,6 +2,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import Joi from 'joi';
 import type { JwtVerifyConfig } from '../auth/config';
 import type { EventBusConfig } from '../bus/factory';
+import { trustProxySchema } from './trust-proxy';
 
 /** Variables every service and the gateway share. Spread into a service's own schema. */
 export const baseConfigKeys = {
@@ -107,11 +108,14 @@ export const serviceConfigKeys = (defaultPort: number) => ({
   ...jwtVerifyConfigKeys,
   ...busConfigKeys,
   PORT: Joi.number().port().default(defaultPort),
+  // The gateway in front: on the same host by default; in compose, its container network.
+  TRUST_PROXY: trustProxySchema('loopback'),
 });
 
 /** The variables of serviceConfigKeys, validated. */
 export interface ServiceConfig extends BaseConfig, JwtVerifyConfig, EventBusConfig {
   PORT: number;
+  TRUST_PROXY: string;
 }
 
 /** The PostgreSQL database a service owns; `database` on the local server by default. */

@@ -19,6 +19,8 @@ export interface ServiceAppOptions {
   registry?: Registry;
   /** Who may read /metrics (default: anyone who reaches the service's port). */
   metricsAccess?: MetricsAccess;
+  /** Express's `trust proxy` (default: loopback, the gateway on the same host). */
+  trustProxy?: boolean | number | string;
 }
 
 export interface ServiceApp {
@@ -37,7 +39,7 @@ export interface ServiceApp {
 export function createServiceApp(options: ServiceAppOptions): ServiceApp {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  app.set('trust proxy', options.trustProxy ?? 'loopback');
   // Express 5's default "simple" query parser keeps `a[$ne]=1` as a flat key, which the
   // joi schemas then refuse: no nested objects from query strings reach a store.
   app.set('query parser', 'simple');

@@ -13,6 +13,7 @@ import { createLogger, type Logger } from '../logging/logger';
 import { jwtVerifyOptionsFromConfig, type JwtVerifyConfig } from '../auth/config';
 import type { JwtVerifyOptions } from '../auth/jwt';
 import { sessionRevocationsFromConfig, type SessionRevocations } from '../auth/revocation';
+import { trustProxySetting } from '../config/trust-proxy';
 import { deadLetterRoutes } from './dead-letters';
 
 /** The token verification the configuration sets, if it sets one (the admin routes need it). */
@@ -32,6 +33,7 @@ export interface ServiceBaseConfig extends Partial<EventBusConfig> {
   BODY_LIMIT?: string;
   SHUTDOWN_TIMEOUT_MS: number;
   METRICS_TOKEN?: string;
+  TRUST_PROXY?: string;
 }
 
 /** Something that runs in the background while the service is up: relays, periodic tasks. */
@@ -226,6 +228,7 @@ export function defineService<C extends ServiceBaseConfig, O = Record<string, ne
             checks: { ...parts.health, ...(usesBus ? { eventBus: () => bus.health() } : {}) },
             bodyLimit: config.BODY_LIMIT,
             metricsAccess: { token: config.METRICS_TOKEN },
+            ...(config.TRUST_PROXY ? { trustProxy: trustProxySetting(config.TRUST_PROXY) } : {}),
           });
           for (const router of parts.routers ?? []) built.app.use(router);
           if (usesBus && parts.consumers?.length && jwt) {

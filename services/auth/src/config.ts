@@ -11,6 +11,9 @@ const duration = Joi.string()
     return seconds > 0 ? value : helpers.error('any.invalid');
   });
 
+/** A delay in whole seconds, up to a day. */
+const delaySeconds = Joi.number().integer().min(1).max(86400);
+
 export const authConfigSchema = Joi.object<AuthConfig>({
   ...serviceConfigKeys(3001),
   ...mongoConfigKeys('auth_db'),
@@ -31,9 +34,16 @@ export const authConfigSchema = Joi.object<AuthConfig>({
       otherwise: Joi.number().min(4),
     })
     .default(12),
+  // Login throttling (docs/adr/0016): growing delays per (account, client address), no lock.
   LOGIN_MAX_FAILURES: Joi.number().integer().min(1).max(1000).default(5),
-  LOGIN_LOCKOUT_SECONDS: Joi.number().integer().min(1).max(86400).default(900),
-  LOGIN_FAILURE_WINDOW_SECONDS: Joi.number().integer().min(1).max(86400).default(900),
+  LOGIN_ACCOUNT_MAX_FAILURES: Joi.number().integer().min(1).max(1_000_000).default(20),
+  LOGIN_BASE_DELAY_SECONDS: Joi.number().integer().min(1).max(3600).default(5),
+  /** The name of LOGIN_MAX_DELAY_SECONDS before accounts stopped being locked; still read. */
+  LOGIN_LOCKOUT_SECONDS: delaySeconds,
+  LOGIN_MAX_DELAY_SECONDS: delaySeconds.default(
+    (parent: { LOGIN_LOCKOUT_SECONDS?: number }) => parent.LOGIN_LOCKOUT_SECONDS ?? 900,
+  ),
+  LOGIN_FAILURE_WINDOW_SECONDS: Joi.number().integer().min(1).max(604800).default(86400),
   ADMIN_EMAIL: Joi.string()
     .email({ tlds: { allow: false } })
     .max(254),
@@ -51,8 +61,14 @@ export interface AuthConfig extends ServiceConfig, MongoConfig {
   JWT_ACCESS_TTL: string;
   JWT_REFRESH_TTL: string;
   BCRYPT_ROUNDS: number;
+  /** Failures one client address may make for one account before it is delayed. */
   LOGIN_MAX_FAILURES: number;
-  LOGIN_LOCKOUT_SECONDS: number;
+  /** Failures of one account from all addresses after which each address waits from its first. */
+  LOGIN_ACCOUNT_MAX_FAILURES: number;
+  LOGIN_BASE_DELAY_SECONDS: number;
+  LOGIN_MAX_DELAY_SECONDS: number;
+  /** Deprecated name of LOGIN_MAX_DELAY_SECONDS (used when that is not set). */
+  LOGIN_LOCKOUT_SECONDS?: number;
   LOGIN_FAILURE_WINDOW_SECONDS: number;
   ADMIN_EMAIL?: string;
   ADMIN_PASSWORD?: string;

@@ -14,7 +14,7 @@ import { createAuthStores } from './store';
 export interface AuthServiceOptions {
   /** Replaces the bcrypt hasher built from BCRYPT_ROUNDS (tests record comparisons). */
   hasher?: PasswordHasher;
-  /** The clock of lockout, token expiry and the outbox (tests move it instead of sleeping). */
+  /** The clock of login throttling, token expiry and the outbox (tests move it instead of sleeping). */
   now?: () => Date;
   /** Replaces OUTBOX_RELAY_INTERVAL_MS. */
   outboxRelayIntervalMs?: number;
@@ -81,9 +81,11 @@ export const authService = defineService({
       events,
       now,
       logger,
-      lockout: {
+      throttle: {
         maxFailures: config.LOGIN_MAX_FAILURES,
-        lockoutMs: config.LOGIN_LOCKOUT_SECONDS * 1000,
+        accountMaxFailures: config.LOGIN_ACCOUNT_MAX_FAILURES,
+        baseDelayMs: config.LOGIN_BASE_DELAY_SECONDS * 1000,
+        maxDelayMs: config.LOGIN_MAX_DELAY_SECONDS * 1000,
         failureWindowMs: config.LOGIN_FAILURE_WINDOW_SECONDS * 1000,
       },
     });
@@ -95,7 +97,7 @@ export const authService = defineService({
       });
     }
     return {
-      routers: [authRoutes({ accounts, jwt })],
+      routers: [authRoutes({ accounts, jwt, logger })],
       health: { mongodb: () => pingMongo(connection) },
       // The relay re-sends user events the bus did not take at once.
       workers: [outbox],

@@ -26,7 +26,10 @@ describe('auth config', () => {
       JWT_REFRESH_TTL: '7d',
       BCRYPT_ROUNDS: 12,
       LOGIN_MAX_FAILURES: 5,
-      LOGIN_LOCKOUT_SECONDS: 900,
+      LOGIN_ACCOUNT_MAX_FAILURES: 20,
+      LOGIN_BASE_DELAY_SECONDS: 5,
+      LOGIN_MAX_DELAY_SECONDS: 900,
+      LOGIN_FAILURE_WINDOW_SECONDS: 86400,
       EVENT_BUS: 'memory',
     });
     expect(signingKey(config)).toBe(keys.privateKey);
@@ -75,8 +78,27 @@ describe('auth config', () => {
     );
   });
 
-  it('refuses a non-MongoDB URL and a bad lockout threshold', () => {
+  it('refuses a non-MongoDB URL and bad login throttling values', () => {
     expect(configError({ ...env, MONGO_URL: 'postgres://x/y' }).variable).toBe('MONGO_URL');
     expect(configError({ ...env, LOGIN_MAX_FAILURES: '0' }).variable).toBe('LOGIN_MAX_FAILURES');
+    expect(configError({ ...env, LOGIN_ACCOUNT_MAX_FAILURES: 'x' }).variable).toBe(
+      'LOGIN_ACCOUNT_MAX_FAILURES',
+    );
+    expect(configError({ ...env, LOGIN_MAX_DELAY_SECONDS: '0' }).variable).toBe(
+      'LOGIN_MAX_DELAY_SECONDS',
+    );
+    expect(configError({ ...env, LOGIN_LOCKOUT_SECONDS: '90000' }).variable).toBe(
+      'LOGIN_LOCKOUT_SECONDS',
+    );
+  });
+
+  it('still reads LOGIN_LOCKOUT_SECONDS, the old name of LOGIN_MAX_DELAY_SECONDS', () => {
+    expect(loadAuthConfig({ ...env, LOGIN_LOCKOUT_SECONDS: '600' }).LOGIN_MAX_DELAY_SECONDS).toBe(
+      600,
+    );
+    expect(
+      loadAuthConfig({ ...env, LOGIN_LOCKOUT_SECONDS: '600', LOGIN_MAX_DELAY_SECONDS: '300' })
+        .LOGIN_MAX_DELAY_SECONDS,
+    ).toBe(300);
   });
 });

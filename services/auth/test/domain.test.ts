@@ -6,7 +6,15 @@ import {
   normalisePassword,
   passwordPolicyViolations,
 } from '../src/domain/password-policy';
-import { checkLock, isStale, lockAfterFailure, retryAfterSeconds } from '../src/domain/lockout';
+import { addressKey } from '../src/domain/client-address';
+import {
+  admitAttempt,
+  delayAfter,
+  failureAllowance,
+  liveFailures,
+  retryAfterSeconds,
+  type AttemptCounter,
+} from '../src/domain/login-throttle';
 import { judgeRefreshToken } from '../src/domain/refresh-token';
 import { parseDurationSeconds } from '../src/domain/duration';
 import { bcryptCost, normaliseEmail, userEventData } from '../src/domain/user';
@@ -77,43 +85,88 @@ describe('password policy (NIST SP 800-63B), with the shipped breach list', () =
   });
 });
 
-describe('lockout', () => {
-  const policy = { maxFailures: 3, lockoutMs: 60_000, failureWindowMs: 120_000 };
+describe('login throttling', () => {
+  const policy = {
+    maxFailures: 3,
+    accountMaxFailures: 10,
+    baseDelayMs: 60_000,
+    maxDelayMs: 240_000,
+    failureWindowMs: 120_000,
+  };
   const t0 = new Date('2026-01-01T00:00:00Z');
   const later = (ms: number) => new Date(t0.getTime() + ms);
-
-  it('is unlocked without state or once the lock has passed', () => {
-    expect(checkLock(null, t0)).toEqual({ locked: false });
-    expect(checkLock({ failures: 0, lockedUntil: t0 }, t0)).toEqual({ locked: false });
-    expect(checkLock({ failures: 0, lockedUntil: later(-1) }, t0)).toEqual({ locked: false });
+  const counter = (c: Partial<AttemptCounter>): AttemptCounter => ({
+    failures: 1,
+    lastFailureAt: t0,
+    delayedUntil: null,
+    expiresAt: later(120_000),
+    ...c,
   });
 
-  it('is locked until lockedUntil with a whole-second Retry-After of at least 1', () => {
-    expect(checkLock({ failures: 0, lockedUntil: later(60_000) }, t0)).toEqual({
-      locked: true,
-      retryAfterSeconds: 60,
+  it('lets an address fail up to the allowance, then doubles the delay up to the maximum', () => {
+    expect([1, 2, 3, 4, 5, 6, 60].map((n) => delayAfter(n, 3, policy))).toEqual([
+      0, 0, 60_000, 120_000, 240_000, 240_000, 240_000,
+    ]);
+    // A huge count never overflows into NaN or Infinity.
+    expect(delayAfter(1e9, 3, policy)).toBe(240_000);
+  });
+
+  it('shrinks the allowance to one failure while the account has many from everywhere', () => {
+    expect(failureAllowance(9, policy)).toBe(3);
+    expect(failureAllowance(10, policy)).toBe(1);
+    expect(delayAfter(1, failureAllowance(10, policy), policy)).toBe(60_000);
+  });
+
+  it('admits an attempt counted as failed, with the delay it starts if it fails', () => {
+    expect(admitAttempt(null, t0, 3, policy)).toEqual({
+      admitted: true,
+      delayedUntil: null,
+      next: { failures: 1, lastFailureAt: t0, delayedUntil: null, expiresAt: later(120_000) },
     });
-    expect(checkLock({ failures: 0, lockedUntil: later(1500) }, t0)).toEqual({
-      locked: true,
-      retryAfterSeconds: 2,
+    const third = admitAttempt(counter({ failures: 2 }), t0, 3, policy);
+    expect(third).toEqual({
+      admitted: true,
+      delayedUntil: later(60_000),
+      // Forgotten a window after the delay ends, not after the failure.
+      next: {
+        failures: 3,
+        lastFailureAt: t0,
+        delayedUntil: later(60_000),
+        expiresAt: later(180_000),
+      },
+    });
+  });
+
+  it('refuses while the address waits, with a whole-second Retry-After of at least 1', () => {
+    const waiting = counter({ failures: 3, delayedUntil: later(1500), expiresAt: later(200_000) });
+    expect(admitAttempt(waiting, t0, 3, policy)).toEqual({ admitted: false, retryAfterSeconds: 2 });
+    expect(admitAttempt(waiting, later(1500), 3, policy)).toMatchObject({
+      admitted: true,
+      next: { failures: 4 },
+      delayedUntil: later(1500 + 120_000),
     });
     expect(retryAfterSeconds(later(10), t0)).toBe(1);
   });
 
-  it('locks when the failure count reaches the threshold', () => {
-    expect(lockAfterFailure(2, t0, policy)).toBeUndefined();
-    expect(lockAfterFailure(3, t0, policy)).toEqual(later(60_000));
-    // Concurrent failures can overshoot the threshold: still a lock.
-    expect(lockAfterFailure(5, t0, policy)).toEqual(later(60_000));
+  it('forgets a counter once its window has passed', () => {
+    expect(liveFailures(counter({ failures: 2 }), later(119_999))).toBe(2);
+    expect(liveFailures(counter({ failures: 2 }), later(120_000))).toBe(0);
+    expect(liveFailures(null, t0)).toBe(0);
+    expect(admitAttempt(counter({ failures: 7 }), later(120_000), 3, policy)).toMatchObject({
+      admitted: true,
+      delayedUntil: null,
+      next: { failures: 1 },
+    });
   });
 
-  it('forgets failures older than the window, but never an active lock', () => {
-    expect(isStale({ failures: 2, lastFailureAt: later(-120_001) }, t0, policy)).toBe(true);
-    expect(isStale({ failures: 2, lastFailureAt: later(-119_000) }, t0, policy)).toBe(false);
-    expect(
-      isStale({ failures: 0, lastFailureAt: later(-500_000), lockedUntil: later(1) }, t0, policy),
-    ).toBe(false);
-    expect(isStale({ failures: 0 }, t0, policy)).toBe(true);
+  it('keys IPv4 by address, IPv6 by its /64, IPv4-mapped as IPv4, and no address as one key', () => {
+    expect(addressKey('203.0.113.7')).toBe('203.0.113.7');
+    expect(addressKey('::ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(addressKey('2001:db8:1:2:3:4:5:6')).toBe('2001:db8:1:2::/64');
+    expect(addressKey('2001:DB8:1:2::9')).toBe('2001:db8:1:2::/64');
+    expect(addressKey('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(addressKey(undefined)).toBe('unknown');
+    expect(addressKey('not-an-address')).toBe('other:not-an-address');
   });
 });
 

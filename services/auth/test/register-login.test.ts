@@ -241,9 +241,10 @@ describe('POST /api/auth/login', () => {
   });
 });
 
-describe('lockout after repeated failures', () => {
-  // The test config locks after 3 failures for 60 s; failures older than 120 s are forgotten.
-  it('locks the account on the 3rd failure with 429 and Retry-After, even for the right password', async () => {
+describe('login throttling (one client address; see login-throttling.test.ts for several)', () => {
+  // The test config delays an address after its 3rd failure for an account: 60 s, then 120 s,
+  // 240 s at most; failures are forgotten 120 s after the last one (or its delay's end).
+  it('delays the address on the 3rd failure with 429 and Retry-After, even for the right password', async () => {
     await newUser(t.app, 'victim@example.test');
     expect((await login(t.app, 'victim@example.test', 'Bad-guess-1')).status).toBe(401);
     expect((await login(t.app, 'victim@example.test', 'Bad-guess-2')).status).toBe(401);
@@ -252,31 +253,33 @@ describe('lockout after repeated failures', () => {
     expect(third.headers['retry-after']).toBe('60');
     expect(third.body.error).toMatchObject({
       code: 'RATE_LIMITED',
-      details: { reason: 'account_locked', retryAfterSeconds: 60 },
+      details: { reason: 'login_throttled', retryAfterSeconds: 60 },
     });
 
     t.hasher.compared.length = 0;
     t.clock.advance(20_000);
-    const locked = await login(t.app, 'victim@example.test');
-    expect(locked.status).toBe(429);
-    expect(locked.headers['retry-after']).toBe('40');
+    const waiting = await login(t.app, 'victim@example.test');
+    expect(waiting.status).toBe(429);
+    expect(waiting.headers['retry-after']).toBe('40');
     expect(t.hasher.compared).toEqual([]); // refused before any bcrypt work
 
     t.clock.advance(41_000);
     expect((await login(t.app, 'victim@example.test')).status).toBe(200);
-    expect(
-      await t.auth.stores.loginAttempts.model.countDocuments({ _id: 'victim@example.test' }),
-    ).toBe(0);
+    // The address starts over; the account keeps its count of failures (they age out).
+    const scopes = await t.auth.stores.loginAttempts.model
+      .find({ account: 'victim@example.test' })
+      .lean();
+    expect(scopes.map((doc) => doc.scope)).toEqual(['account']);
   });
 
-  it('locks unknown emails exactly like real ones (no enumeration through lockout)', async () => {
+  it('throttles unknown emails exactly like real ones (no enumeration through throttling)', async () => {
     const statuses = [];
     for (let i = 0; i < 4; i += 1)
       statuses.push((await login(t.app, 'phantom@example.test', 'X-guess-1')).status);
     expect(statuses).toEqual([401, 401, 429, 429]);
   });
 
-  it('is stored in MongoDB, so another instance refuses the locked account too', async () => {
+  it('is stored in MongoDB, so another instance delays the address too', async () => {
     await newUser(t.app, 'shared@example.test');
     const other = await t.secondInstance();
     await login(t.app, 'shared@example.test', 'Bad-guess-1');
@@ -285,8 +288,11 @@ describe('lockout after repeated failures', () => {
     const res = await login(other.app, 'shared@example.test');
     expect(res.status).toBe(429);
     expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
-    const doc = await t.auth.stores.loginAttempts.model.findById('shared@example.test').lean();
-    expect(doc!.lockedUntil!.getTime()).toBeGreaterThan(t.clock.now().getTime());
+    const doc = await t.auth.stores.loginAttempts.model
+      .findOne({ account: 'shared@example.test', scope: 'address' })
+      .lean();
+    expect(doc!.address).toBe('127.0.0.1');
+    expect(doc!.delayedUntil!.getTime()).toBeGreaterThan(t.clock.now().getTime());
   });
 
   it('starts counting over after a successful login', async () => {

@@ -33,7 +33,9 @@ export function testConfig(mongoUrl: string, env: Record<string, string> = {}): 
     JWT_PRIVATE_KEY: testKeys.privateKey,
     BCRYPT_ROUNDS: '4',
     LOGIN_MAX_FAILURES: '3',
-    LOGIN_LOCKOUT_SECONDS: '60',
+    LOGIN_ACCOUNT_MAX_FAILURES: '10',
+    LOGIN_BASE_DELAY_SECONDS: '60',
+    LOGIN_MAX_DELAY_SECONDS: '240',
     LOGIN_FAILURE_WINDOW_SECONDS: '120',
     ADMIN_EMAIL: ADMIN.email,
     ADMIN_PASSWORD: ADMIN.password,
@@ -42,7 +44,7 @@ export function testConfig(mongoUrl: string, env: Record<string, string> = {}): 
   });
 }
 
-/** A clock tests move forward instead of sleeping (lockout, token expiry). */
+/** A clock tests move forward instead of sleeping (login throttling, token expiry). */
 export class TestClock {
   private offsetMs = 0;
   now = (): Date => new Date(Date.now() + this.offsetMs);

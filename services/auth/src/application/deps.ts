@@ -1,7 +1,7 @@
 import { NotFoundError } from '@ecom/common/errors';
 import type { Logger } from '@ecom/common/logging';
 import type { OutboxEventPublisher } from '@ecom/common/mongo';
-import type { LockoutPolicy } from '../domain/lockout';
+import type { ThrottlePolicy } from '../domain/login-throttle';
 import type { PublicUser } from '../domain/user';
 import type { AuthStores } from '../store';
 import type { StoredUser } from '../store/user-store';
@@ -14,7 +14,8 @@ export interface AccountDeps {
   hasher: PasswordHasher;
   tokens: TokenIssuer;
   events: OutboxEventPublisher;
-  lockout: LockoutPolicy;
+  /** Login and password-change throttling (docs/adr/0016). */
+  throttle: ThrottlePolicy;
   now: () => Date;
   logger: Logger;
 }

@@ -57,18 +57,25 @@ export function createSessions(deps: AccountDeps) {
       return session(user, now());
     },
 
-    async login(input: { email: string; password: string }): Promise<Session> {
+    /**
+     * `client.ip`: the caller's address (Express's `req.ip`), for the throttling: an address
+     * that keeps failing for this account waits; the owner elsewhere does not (docs/adr/0016).
+     */
+    async login(
+      input: { email: string; password: string },
+      client: { ip?: string } = {},
+    ): Promise<Session> {
       const email = normaliseEmail(input.email);
       const at = now();
-      await guard.assertNotLocked(email, at);
+      const attempt = await guard.beginLogin(email, client.ip, at);
       const user = await users.findByEmail(email);
       if (!(await guard.passwordMatches(user, input.password)) || !user) {
-        const locked = await guard.recordFailure(email, at);
+        const throttled = await guard.failed(attempt, at);
         throw (
-          locked ?? new UnauthorizedError(INVALID_CREDENTIALS, { reason: 'invalid_credentials' })
+          throttled ?? new UnauthorizedError(INVALID_CREDENTIALS, { reason: 'invalid_credentials' })
         );
       }
-      await guard.clear(email);
+      await guard.succeeded(attempt);
       if (hasher.needsRehash(user.passwordHash)) {
         // An older scheme or a lower cost than configured: upgrade it now we know the password.
         await users.setPasswordHash(user.id, user.passwordHash, await hasher.hash(input.password));
@@ -132,8 +139,8 @@ export function createSessions(deps: AccountDeps) {
 
     /**
      * Needs the current password (a stolen access token alone cannot take the account over;
-     * wrong guesses count towards the lockout). Revokes every refresh token and starts one
-     * new session for the caller.
+     * wrong guesses are throttled per user, apart from logins). Revokes every refresh token and
+     * starts one new session for the caller.
      */
     async changePassword(
       userId: string,
@@ -141,14 +148,15 @@ export function createSessions(deps: AccountDeps) {
     ): Promise<Session> {
       const user = await requireAccount(deps, userId);
       const at = now();
-      await guard.assertNotLocked(user.email, at);
+      const attempt = await guard.beginPasswordChange(user.id, at);
       if (!(await guard.passwordMatches(user, input.currentPassword))) {
-        const locked = await guard.recordFailure(user.email, at);
+        const throttled = await guard.failed(attempt, at);
         throw (
-          locked ??
+          throttled ??
           new ForbiddenError('Current password is incorrect', { reason: 'wrong_password' })
         );
       }
+      await guard.succeeded(attempt);
       const problems = newPasswordProblems(input.newPassword, user);
       if (problems.length > 0) throw policyError('newPassword', problems);
       if (normalisePassword(input.newPassword) === normalisePassword(input.currentPassword)) {
@@ -160,7 +168,6 @@ export function createSessions(deps: AccountDeps) {
       if (!(await users.setPasswordHash(user.id, user.passwordHash, newHash))) {
         throw new ConflictError('Password was changed concurrently; try again');
       }
-      await guard.clear(user.email);
       await refreshTokens.revokeAllForUser(user.id, at, 'password_change');
       // Every other session ends; the caller gets a new one.
       await tokens.revokeUserSessions(user.id, at);

@@ -128,7 +128,7 @@ export const authApi = defineApi({
       method: 'post',
       path: '/api/auth/login',
       summary:
-        'Sign in (401 invalid credentials; 429 account_locked with Retry-After after repeated failures)',
+        'Sign in (401 invalid credentials; 429 login_throttled with Retry-After while this address waits after repeated failures for this account)',
       access: 'public',
       rateLimit: 'auth',
       body: Joi.object({ email: email.required(), password: password.required() }),
@@ -181,7 +181,7 @@ export const authApi = defineApi({
       method: 'put',
       path: '/api/auth/password',
       summary:
-        'Change password (revokes every refresh token, answers a new session; 429 when locked)',
+        'Change password (revokes every refresh token, answers a new session; 429 password_change_throttled with Retry-After after repeated wrong current passwords)',
       access: 'user',
       body: Joi.object({
         currentPassword: password.required(),
