@@ -504,13 +504,13 @@ describe('aggregation', () => {
     ).rejects.toMatchObject({ code: 20, message: expect.stringContaining('change streams') });
   });
 
-  it('refuses $out rather than half-supporting it', async () => {
-    await expect(
-      db
-        .collection('orders')
-        .aggregate([{ $out: 'copy' }])
-        .toArray(),
-    ).rejects.toMatchObject({ code: 20 });
+  it('writes $out into a collection of the same database', async () => {
+    const source = await db.collection('orders').find().sort({ _id: 1 }).toArray();
+    await db
+      .collection('orders')
+      .aggregate([{ $out: 'orders_copy' }])
+      .toArray();
+    expect(await db.collection('orders_copy').find().sort({ _id: 1 }).toArray()).toEqual(source);
   });
 });
 

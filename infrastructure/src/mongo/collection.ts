@@ -1,5 +1,6 @@
-import { BSON, ObjectId, type Document } from 'bson';
-import { Query } from 'mingo';
+import { BSON, Binary, ObjectId, UUID, type Document } from 'bson';
+import { parseCollation, sameCollation, type Collation } from './collation';
+import { canonicalType, Canon, containsString } from './compare';
 import { MongoCommandError, writeConflict } from './errors';
 import {
   cloneDocument,
@@ -9,6 +10,7 @@ import {
   valueKey,
   valuesAt,
 } from './keys';
+import { Canonicalizer, Query } from './matching';
 import { NO_TRANSACTIONS, type Transaction, type TransactionHooks } from './transaction';
 
 export const MAX_BSON_SIZE = 16 * 1024 * 1024;
@@ -39,12 +41,19 @@ export class Index {
   readonly fields: string[];
   readonly text: boolean;
   readonly entries = new Map<string, Set<string>>();
+  /** The index's collation (undefined: simple); its string keys compare through it. */
+  readonly collation?: Collation;
   private readonly partial?: Query;
+  /** Keys of values holding strings under a collation (equal under it, one key). */
+  private readonly canonical?: Canonicalizer;
 
   constructor(readonly spec: IndexSpec) {
     this.fields = Object.keys(spec.key);
     this.text = Object.values(spec.key).some((v) => v === 'text');
-    if (spec.partialFilterExpression) this.partial = new Query(spec.partialFilterExpression, {});
+    this.collation = parseCollation(spec.collation);
+    if (this.collation) this.canonical = new Canonicalizer(this.collation.collator);
+    if (spec.partialFilterExpression)
+      this.partial = new Query(spec.partialFilterExpression, { collation: this.collation });
   }
 
   get name(): string {
@@ -68,13 +77,20 @@ export class Index {
     if (this.spec.sparse && perField.every((vals) => vals.every((v) => v === undefined))) return [];
     const out = new Map<string, IndexKey>();
     for (const values of cartesian(perField)) {
-      const key = values.length === 1 ? valueKey(values[0]) : JSON.stringify(values.map(valueKey));
+      const key = this.keyFor(values);
       out.set(key, { key, values });
     }
     return [...out.values()];
   }
 
-  keyFor(values: unknown[]): string {
+  /**
+   * The key of a tuple of values: equal for values the index considers equal (under its
+   * collation, strings equal at its strength share one key). `lookupOnly` does not register
+   * a new class of equal values.
+   */
+  keyFor(values: unknown[], lookupOnly = false): string {
+    if (this.canonical && values.some(containsString))
+      return this.canonical.key(values.length === 1 ? values[0] : values, lookupOnly);
     return values.length === 1 ? valueKey(values[0]) : JSON.stringify(values.map(valueKey));
   }
 
@@ -91,7 +107,10 @@ export class Index {
       const ids = this.entries.get(key);
       if (!ids) continue;
       ids.delete(id);
-      if (ids.size === 0) this.entries.delete(key);
+      if (ids.size === 0) {
+        this.entries.delete(key);
+        this.canonical?.forget(key);
+      }
     }
   }
 }
@@ -142,20 +161,54 @@ export class Collection {
    */
   readonly pending = new Map<string, PendingWrite>();
 
+  /** The collection's UUID (listCollections `info.uuid`); kept in the journal and snapshot. */
+  uuid: Binary = new UUID();
+  /** The collection's default collation (`create` with `collation`); undefined: simple. */
+  readonly defaultCollation?: Collation;
+  /**
+   * Under a default collation the `_id` index compares strings through it too (its
+   * uniqueness); `docs` stays keyed by the exact `_id`.
+   */
+  private readonly idIndex?: Index;
+
   constructor(
     readonly dbName: string,
     readonly name: string,
     private readonly emit: ChangeListener,
-    readonly options: Document = {},
+    public options: Document = {},
     private readonly txns: TransactionHooks = NO_TRANSACTIONS,
-  ) {}
+  ) {
+    if (!this.isView) {
+      this.defaultCollation = parseCollation(options.collation);
+      if (this.defaultCollation)
+        this.idIndex = new Index({
+          ...ID_INDEX,
+          unique: true,
+          collation: this.defaultCollation.spec,
+        });
+    }
+  }
 
   get ns(): string {
     return `${this.dbName}.${this.name}`;
   }
 
+  /** A view (`create` with `viewOn`): no documents of its own. */
+  get isView(): boolean {
+    return typeof this.options.viewOn === 'string';
+  }
+
   listIndexSpecs(): IndexSpec[] {
-    return [ID_INDEX, ...[...this.indexes.values()].map((i) => i.spec)];
+    const id: IndexSpec = this.defaultCollation
+      ? { ...ID_INDEX, collation: this.defaultCollation.spec }
+      : ID_INDEX;
+    return [id, ...[...this.indexes.values()].map((i) => i.spec)];
+  }
+
+  /** The secondary indexes, and the collated `_id` index when there is one. */
+  private *allIndexes(): Generator<Index> {
+    if (this.idIndex) yield this.idIndex;
+    yield* this.indexes.values();
   }
 
   // ---- reads ----
@@ -165,8 +218,8 @@ export class Collection {
    * running command sees them: documents another open transaction changed are replaced by
    * their committed versions (appended, and always tested against the filter).
    */
-  plan(filter: Document): Plan {
-    const plan = this.planStored(filter);
+  plan(filter: Document, collation?: Collation): Plan {
+    const plan = this.planStored(filter, collation);
     if (!this.hasForeignPending()) return plan;
     const mine = this.txns.current();
     const docs = plan.docs.filter((doc) => {
@@ -199,10 +252,13 @@ export class Collection {
     return false;
   }
 
-  /** The stored documents a filter can match, by `_id` or a complete index when it can. */
-  private planStored(filter: Document): Plan {
+  /**
+   * The stored documents a filter can match, by `_id` or a complete index when it can. Under
+   * a collation an index answers string equalities only when it has that same collation.
+   */
+  private planStored(filter: Document, collation?: Collation): Plan {
     const idValues = equalityValues(filter._id, true);
-    if (idValues) {
+    if (idValues && (!collation || !idValues.some(containsString))) {
       const docs: Document[] = [];
       for (const v of idValues) {
         const doc = this.docs.get(valueKey(v));
@@ -212,7 +268,7 @@ export class Collection {
         docs,
         indexName: '_id_',
         keysExamined: idValues.length,
-        exact: Object.keys(filter).length === 1,
+        exact: !collation && Object.keys(filter).length === 1,
       };
     }
     let best: { index: Index; keys: string[] } | undefined;
@@ -222,8 +278,13 @@ export class Collection {
         equalityValues(filter[f], index.fields.length === 1),
       );
       if (perField.some((v) => v === undefined)) continue;
+      if (
+        !sameCollation(index.collation, collation) &&
+        perField.some((vals) => (vals as unknown[]).some(containsString))
+      )
+        continue;
       if (best && best.index.fields.length >= index.fields.length) continue;
-      const keys = cartesian(perField as unknown[][]).map((values) => index.keyFor(values));
+      const keys = cartesian(perField as unknown[][]).map((values) => index.keyFor(values, true));
       best = { index, keys };
     }
     if (!best) return { docs: [...this.docs.values()], keysExamined: 0, exact: false };
@@ -235,7 +296,7 @@ export class Collection {
       const doc = this.docs.get(id);
       if (doc) docs.push(doc);
     }
-    const exact = Object.keys(filter).length === best.index.fields.length;
+    const exact = !collation && Object.keys(filter).length === best.index.fields.length;
     return { docs, indexName: best.index.name, keysExamined: best.keys.length, exact };
   }
 
@@ -246,8 +307,7 @@ export class Collection {
     // mongod stores _id first whatever the client sent (drivers append it last).
     const doc =
       Object.keys(input)[0] === '_id' ? input : { _id: input._id ?? new ObjectId(), ...input };
-    if (Array.isArray(doc._id))
-      throw new MongoCommandError('BadValue', "can't use an array for _id");
+    validateId(doc._id);
     checkSize(doc);
     const id = valueKey(doc._id);
     this.claim(id);
@@ -273,7 +333,7 @@ export class Collection {
     const keys = this.checkUnique(newDoc, id);
     // The stored version (the same one, unless a transaction holding it was just aborted).
     const stored = this.docs.get(id) ?? oldDoc;
-    for (const index of this.indexes.values()) index.remove(id, index.keysOf(stored));
+    for (const index of this.allIndexes()) index.remove(id, index.keysOf(stored));
     this.docs.set(id, newDoc);
     for (const [index, k] of keys) index.add(id, k);
     this.emit({ op: 'put', db: this.dbName, coll: this.name, doc: newDoc });
@@ -285,7 +345,7 @@ export class Collection {
     const stored = this.docs.get(id);
     if (!stored) return;
     this.docs.delete(id);
-    for (const index of this.indexes.values()) index.remove(id, index.keysOf(stored));
+    for (const index of this.allIndexes()) index.remove(id, index.keysOf(stored));
     this.emit({ op: 'del', db: this.dbName, coll: this.name, id: doc._id });
   }
 
@@ -293,9 +353,9 @@ export class Collection {
   restore(doc: Document): void {
     const id = valueKey(doc._id);
     const old = this.docs.get(id);
-    if (old) for (const index of this.indexes.values()) index.remove(id, index.keysOf(old));
+    if (old) for (const index of this.allIndexes()) index.remove(id, index.keysOf(old));
     this.docs.set(id, doc);
-    for (const index of this.indexes.values()) index.add(id, index.keysOf(doc));
+    for (const index of this.allIndexes()) index.add(id, index.keysOf(doc));
   }
 
   restoreDelete(idValue: unknown): void {
@@ -303,7 +363,7 @@ export class Collection {
     if (old) {
       const id = valueKey(idValue);
       this.docs.delete(id);
-      for (const index of this.indexes.values()) index.remove(id, index.keysOf(old));
+      for (const index of this.allIndexes()) index.remove(id, index.keysOf(old));
     }
   }
 
@@ -338,7 +398,7 @@ export class Collection {
         const current = this.docs.get(id);
         if (current) {
           this.docs.delete(id);
-          for (const index of this.indexes.values()) index.remove(id, index.keysOf(current));
+          for (const index of this.allIndexes()) index.remove(id, index.keysOf(current));
         }
       }
     }
@@ -355,8 +415,13 @@ export class Collection {
   createIndex(spec: IndexSpec, journal = true): boolean {
     if (spec.name === '_id_' || isIdKey(spec.key)) return false;
     const existing = this.indexes.get(spec.name);
+    const collation = parseCollation(spec.collation);
     if (existing) {
-      if (sameKey(existing.spec.key, spec.key) && !!existing.spec.unique === !!spec.unique)
+      if (
+        sameKey(existing.spec.key, spec.key) &&
+        !!existing.spec.unique === !!spec.unique &&
+        sameCollation(existing.collation, collation)
+      )
         return false;
       throw new MongoCommandError(
         'IndexKeySpecsConflict',
@@ -364,9 +429,13 @@ export class Collection {
       );
     }
     for (const other of this.indexes.values()) {
-      if (sameKey(other.spec.key, spec.key)) {
+      // The same key with another collation is another index (mongod allows both).
+      if (sameKey(other.spec.key, spec.key) && sameCollation(other.collation, collation)) {
         if (!!other.spec.unique === !!spec.unique && !!other.spec.sparse === !!spec.sparse)
-          return false;
+          throw new MongoCommandError(
+            'IndexOptionsConflict',
+            `Index already exists with a different name: ${other.name}`,
+          );
         throw new MongoCommandError(
           'IndexOptionsConflict',
           `An equivalent index already exists with a different name and options. Requested index: ${JSON.stringify(spec)}, existing index: ${JSON.stringify(other.spec)}`,
@@ -387,6 +456,12 @@ export class Collection {
     this.indexes.set(spec.name, index);
     if (journal) this.emit({ op: 'createIndex', db: this.dbName, coll: this.name, spec });
     return true;
+  }
+
+  /** Replaces an index by a new spec of the same key (collMod: TTL, hidden). */
+  replaceIndex(spec: IndexSpec): void {
+    this.dropIndex(spec.name);
+    this.createIndex(spec);
   }
 
   dropIndex(name: string): void {
@@ -429,7 +504,7 @@ export class Collection {
       throw new AbortAndRetry(txn);
     };
     const out: Array<[Index, IndexKey[]]> = [];
-    for (const index of this.indexes.values()) {
+    for (const index of this.allIndexes()) {
       const keys = index.keysOf(doc);
       if (index.unique) {
         for (const k of keys) {
@@ -466,6 +541,44 @@ export class Collection {
       { keyPattern: { ...spec.key }, keyValue },
     );
   }
+}
+
+/** mongod's checks of an `_id` on insert (storageValidIdField). */
+function validateId(id: unknown): void {
+  const t = canonicalType(id);
+  if (Array.isArray(id) || t === Canon.Regex)
+    throw new MongoCommandError(
+      'InvalidIdField',
+      `The '_id' value cannot be of type ${Array.isArray(id) ? 'array' : 'regex'}`,
+    );
+  if (isPlainObject(id)) {
+    const dollar = firstDollarField(id);
+    if (dollar)
+      throw new MongoCommandError(
+        'DollarPrefixedFieldName',
+        `_id fields may not contain '$'-prefixed fields: ${dollar} is not valid for storage.`,
+      );
+  }
+}
+
+/** The first `$`-prefixed field name in a document, at any depth (DBRefs aside). */
+function firstDollarField(doc: Document): string | undefined {
+  const keys = Object.keys(doc);
+  for (const k of keys) {
+    if (k.startsWith('$') && !(k === '$ref' || k === '$id' || k === '$db')) return k;
+    const v = doc[k];
+    if (isPlainObject(v)) {
+      const inner = firstDollarField(v);
+      if (inner) return inner;
+    } else if (Array.isArray(v)) {
+      for (const el of v) {
+        if (!isPlainObject(el)) continue;
+        const inner = firstDollarField(el);
+        if (inner) return inner;
+      }
+    }
+  }
+  return undefined;
 }
 
 function isIdKey(key: Document): boolean {

@@ -1,4 +1,4 @@
-import type { Document } from 'bson';
+import { Binary, type Document } from 'bson';
 import { Collection, type ChangeListener, type IndexSpec } from './collection';
 import { MongoCommandError } from './errors';
 import type { Transaction, TransactionHooks } from './transaction';
@@ -27,6 +27,25 @@ export class Engine {
     const txn = this.current;
     if (txn && (change.op === 'put' || change.op === 'del')) txn.changes.push(change);
     else this.listener(change);
+  }
+
+  /**
+   * Runs `fn` with its journal entries appended as one group, replayed all or nothing after a
+   * crash ($out's replacement of a collection).
+   */
+  atomically<T>(fn: () => T): T {
+    const outer = this.listener;
+    const entries: Document[] = [];
+    this.listener = (change) => entries.push(change);
+    try {
+      return fn();
+    } finally {
+      this.listener = outer;
+      if (entries.length > 0) {
+        outer({ op: 'txn', n: entries.length });
+        for (const change of entries) outer(change);
+      }
+    }
   }
 
   /** Runs `fn` as a statement of `txn` (its writes become pending, its reads see them). */
@@ -79,15 +98,16 @@ export class Engine {
   }
 
   /** The collection, created (and journaled) on first write as MongoDB does implicitly. */
-  ensureCollection(db: string, name: string, options: Document = {}): Collection {
+  ensureCollection(db: string, name: string, options: Document = {}, uuid?: Binary): Collection {
     const existing = this.collection(db, name);
     if (existing) return existing;
     validateName(db, name);
     let colls = this.dbs.get(db);
     if (!colls) this.dbs.set(db, (colls = new Map()));
     const coll = new Collection(db, name, (c) => this.emit(c), options, this.hooks);
+    if (uuid) coll.uuid = uuid;
     colls.set(name, coll);
-    this.listener({ op: 'createCollection', db, coll: name, options });
+    this.listener({ op: 'createCollection', db, coll: name, options, uuid: coll.uuid });
     return coll;
   }
 
@@ -100,6 +120,14 @@ export class Engine {
     if (colls.size === 0) this.dbs.delete(db);
     this.listener({ op: 'dropCollection', db, coll: name });
     return coll;
+  }
+
+  /** collMod: new options for a collection or view (journaled). */
+  setOptions(db: string, name: string, options: Document): void {
+    const coll = this.collection(db, name);
+    if (!coll) return;
+    coll.options = options;
+    this.listener({ op: 'setOptions', db, coll: name, options });
   }
 
   dropDatabase(db: string): void {
@@ -120,7 +148,7 @@ export class Engine {
       this.dropCollection(toDb, to);
     }
     this.abortPendingOn(source, `collection ${db}.${from} renamed`);
-    const target = this.ensureCollection(toDb, to, source.options);
+    const target = this.ensureCollection(toDb, to, source.options, source.uuid);
     for (const index of source.indexes.values()) target.createIndex(index.spec);
     for (const doc of source.docs.values()) target.insert(doc);
     this.dropCollection(db, from);
@@ -132,7 +160,12 @@ export class Engine {
     const name = change.coll as string;
     switch (change.op) {
       case 'createCollection':
-        this.ensureCollection(db, name, (change.options as Document) ?? {});
+        this.ensureCollection(
+          db,
+          name,
+          (change.options as Document) ?? {},
+          change.uuid instanceof Binary ? change.uuid : undefined,
+        );
         break;
       case 'dropCollection':
         this.dropCollection(db, name);
@@ -150,6 +183,11 @@ export class Engine {
       case 'dropIndex':
         this.collection(db, name)?.indexes.delete(change.name as string);
         break;
+      case 'setOptions': {
+        const coll = this.collection(db, name);
+        if (coll) coll.options = (change.options as Document) ?? {};
+        break;
+      }
       case 'put':
         this.ensureCollection(db, name).restore(change.doc as Document);
         break;
@@ -168,7 +206,7 @@ export class Engine {
   *snapshotEntries(): Generator<Document> {
     for (const [db, colls] of this.dbs) {
       for (const [name, coll] of colls) {
-        yield { op: 'createCollection', db, coll: name, options: coll.options };
+        yield { op: 'createCollection', db, coll: name, options: coll.options, uuid: coll.uuid };
         for (const index of coll.indexes.values())
           yield { op: 'createIndex', db, coll: name, spec: index.spec };
         for (const doc of coll.committedDocs()) yield { op: 'put', db, coll: name, doc };

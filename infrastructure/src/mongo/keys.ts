@@ -23,7 +23,7 @@ export function valueKey(v: unknown): string {
   if (v === undefined || v === null) return 'n';
   switch (typeof v) {
     case 'number':
-      return `d:${v}`;
+      return numberKey(v);
     case 'string':
       return `s:${v}`;
     case 'boolean':
@@ -34,10 +34,66 @@ export function valueKey(v: unknown): string {
   }
   if (v instanceof ObjectId) return `o:${v.toHexString()}`;
   if (v instanceof Date) return `t:${v.getTime()}`;
+  if ((v as { _bsontype?: string })._bsontype === 'Timestamp') return `ts:${String(v)}`;
   if (v instanceof Long) return `d:${v.toString()}`;
-  if (v instanceof Decimal128) return `m:${v.toString()}`;
+  if (v instanceof Decimal128) return decimalKey(v);
   if (v instanceof Binary) return `x:${v.sub_type}:${Buffer.from(v.buffer).toString('base64')}`;
   return `j:${EJSON.stringify(v as Document, { relaxed: false })}`;
+}
+
+/** Numbers equal in value share a key whatever their type (1, 1.0, Long(1), Decimal128('1.00')). */
+function numberKey(v: number): string {
+  if (Number.isInteger(v) && !Number.isSafeInteger(v)) return `d:${BigInt(v)}`;
+  return `d:${v}`;
+}
+
+function decimalKey(v: Decimal128): string {
+  const s = v.toString();
+  if (s === 'NaN' || s === 'Infinity' || s === '-Infinity') return `d:${s}`;
+  const m = /^([+-])?(\d+)(?:\.(\d+))?(?:E([+-]?\d+))?$/i.exec(s);
+  if (!m) return `m:${s}`;
+  const frac = m[3] ?? '';
+  let coefficient = BigInt(m[2] + frac);
+  let exponent = Number(m[4] ?? 0) - frac.length;
+  if (coefficient === 0n) return 'd:0';
+  while (coefficient % 10n === 0n) {
+    coefficient /= 10n;
+    exponent++;
+  }
+  const negative = m[1] === '-';
+  if (exponent >= 0) {
+    const n = coefficient * 10n ** BigInt(exponent);
+    return `d:${negative ? -n : n}`;
+  }
+  // A fraction equal to a double shares the double's key.
+  const text = `${negative ? '-' : ''}${coefficient}e${exponent}`;
+  const x = Number(text);
+  if (
+    Number.isFinite(x) &&
+    exactDecimalOfDouble(x) === `${negative ? '-' : ''}${coefficient}e${exponent}`
+  )
+    return `d:${x}`;
+  return `m:${text}`;
+}
+
+/** A double's exact value as `<coefficient>e<exponent>` with no trailing zeros. */
+function exactDecimalOfDouble(x: number): string {
+  let n = x;
+  let e = 0;
+  while (!Number.isInteger(n)) {
+    n *= 2;
+    e++;
+  }
+  // n / 2^e = n * 5^e / 10^e
+  let coefficient = BigInt(n) * 5n ** BigInt(e);
+  let exponent = -e;
+  const negative = coefficient < 0n;
+  if (negative) coefficient = -coefficient;
+  while (coefficient !== 0n && coefficient % 10n === 0n) {
+    coefficient /= 10n;
+    exponent++;
+  }
+  return `${negative ? '-' : ''}${coefficient}e${exponent}`;
 }
 
 /**

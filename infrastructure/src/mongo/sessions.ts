@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Binary, EJSON, type Document } from 'bson';
 import type { Engine } from './engine';
 import { MongoCommandError, TRANSIENT_TRANSACTION_ERROR } from './errors';
@@ -10,6 +11,8 @@ export const TRANSACTION_LIFETIME_MS = 60_000;
 const SESSION_TIMEOUT_MS = 30 * 60_000;
 
 interface SessionState {
+  /** The session's `lsid.id` as the client sent it ($listLocalSessions answers it). */
+  id?: unknown;
   /** Highest txnNumber seen (transactions and retryable writes). */
   txnNumber: number;
   txn?: Transaction;
@@ -37,8 +40,52 @@ export class Sessions {
       );
     let state = this.sessions.get(key);
     if (!state) this.sessions.set(key, (state = { txnNumber: -1, lastUsed: Date.now() }));
+    state.id ??= (lsid as Document).id;
     state.lastUsed = Date.now();
     return { key, state };
+  }
+
+  /** Notes the use of a session by any command carrying an `lsid` ($listLocalSessions). */
+  touch(lsid: unknown): void {
+    const key = sessionKey(lsid);
+    if (key === undefined) return;
+    let state = this.sessions.get(key);
+    if (!state) this.sessions.set(key, (state = { txnNumber: -1, lastUsed: Date.now() }));
+    state.id ??= (lsid as Document).id;
+    state.lastUsed = Date.now();
+  }
+
+  /**
+   * `$listLocalSessions`: the sessions this server has seen, as `{ _id: { id, uid }, lastUse }`.
+   * Without authentication every session belongs to the unauthenticated user (uid = SHA-256
+   * of the empty string); `users` naming anyone therefore lists nothing.
+   */
+  localSessions(spec: unknown): Document[] {
+    const options = isPlainObject(spec) ? spec : {};
+    if (spec !== undefined && !isPlainObject(spec))
+      throw new MongoCommandError(
+        'TypeMismatch',
+        "BSON field '$listLocalSessions' is the wrong type, expected type 'object'",
+      );
+    for (const k of Object.keys(options))
+      if (k !== 'allUsers' && k !== 'users')
+        throw new MongoCommandError(
+          'IDLUnknownField',
+          `BSON field '$listLocalSessions.${k}' is an unknown field.`,
+        );
+    if (options.allUsers === true && options.users !== undefined)
+      throw new MongoCommandError(
+        'FailedToParse',
+        "$listLocalSessions cannot specify both 'allUsers' and 'users'.",
+      );
+    if (Array.isArray(options.users) && options.users.length > 0) return [];
+    const uid = new Binary(createHash('sha256').update('').digest(), 0);
+    const out: Document[] = [];
+    for (const state of this.sessions.values()) {
+      if (state.id === undefined) continue;
+      out.push({ _id: { id: state.id, uid }, lastUse: new Date(state.lastUsed) });
+    }
+    return out;
   }
 
   /** The transaction a statement runs in: a new one (startTransaction) or the open one. */

@@ -1,4 +1,6 @@
 import type { Document } from 'bson';
+import { parseCollation, type Collation } from '../collation';
+import type { Collection } from '../collection';
 import { MongoCommandError } from '../errors';
 import { isPlainObject } from '../keys';
 
@@ -36,4 +38,13 @@ export function batchSizeOf(cursor: unknown): number | undefined {
   return isPlainObject(cursor) && cursor.batchSize !== undefined
     ? Number(cursor.batchSize)
     : undefined;
+}
+
+/**
+ * The collation a command runs with: its own `collation` (`{ locale: 'simple' }` too), else
+ * the collection's default; undefined means simple binary comparison.
+ */
+export function collationFor(raw: unknown, coll: Collection | undefined): Collation | undefined {
+  if (raw !== undefined && raw !== null) return parseCollation(raw);
+  return coll?.defaultCollation;
 }

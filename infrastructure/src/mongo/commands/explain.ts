@@ -1,7 +1,7 @@
 import type { Document } from 'bson';
 import { MongoCommandError } from '../errors';
 import { isPlainObject } from '../keys';
-import { asDocument } from './args';
+import { asDocument, collationFor } from './args';
 import type { CommandContext } from './context';
 import { runFind, type FindOptions } from './query';
 
@@ -25,7 +25,8 @@ export function explain(cmd: Document, db: string, ctx: CommandContext): Documen
       `explain is supported for find, count, findAndModify and aggregate, not ${verb}`,
     );
   const name = String(inner[verb]);
-  const result = runFind(ctx.engine.collection(db, name), opts);
+  const coll = ctx.engine.collection(db, name);
+  const result = runFind(coll, { ...opts, collation: collationFor(inner.collation, coll) });
   const winningPlan = result.indexName
     ? { stage: 'FETCH', inputStage: { stage: 'IXSCAN', indexName: result.indexName } }
     : { stage: 'COLLSCAN' };

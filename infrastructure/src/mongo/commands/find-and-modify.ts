@@ -1,11 +1,12 @@
 import type { Document } from 'bson';
-import { find as mingoFind } from 'mingo';
 import { MongoCommandError } from '../errors';
 import { isPlainObject } from '../keys';
-import { asDocument, collectionName } from './args';
+import { evaluateLet, sortDocs, sortSpecOf } from '../matching';
+import { asDocument, collationFor, collectionName } from './args';
 import type { CommandContext } from './context';
-import { idFirst, matchFilter } from './query';
+import { matchFilter, project } from './query';
 import { arrayFiltersOf, updateDocs } from './update-docs';
+import { writableCollection } from './writes';
 
 /** findOneAndUpdate/Replace/Delete: one document, answered as it was before or after the change. */
 export function findAndModify(cmd: Document, db: string, ctx: CommandContext): Document {
@@ -17,18 +18,25 @@ export function findAndModify(cmd: Document, db: string, ctx: CommandContext): D
   const sort = isPlainObject(cmd.sort) && Object.keys(cmd.sort).length > 0 ? cmd.sort : undefined;
   const fields =
     isPlainObject(cmd.fields) && Object.keys(cmd.fields).length > 0 ? cmd.fields : undefined;
-  const project = (doc: Document | undefined): Document | null => {
+  const variables = evaluateLet(cmd.let);
+  const existing = writableCollection(ctx, db, name, false);
+  const collation = collationFor(cmd.collation, existing);
+  const match = { collation, variables };
+  const projectOne = (doc: Document | undefined): Document | null => {
     if (!doc) return null;
-    return fields ? idFirst(mingoFind([doc], {}, fields).all()[0] as Document) : doc;
+    return fields ? project([doc], fields, q, match, 'findAndModify')[0] : doc;
   };
   if (cmd.remove === true) {
-    const coll = ctx.engine.collection(db, name);
+    if (cmd.update !== undefined)
+      throw new MongoCommandError('FailedToParse', 'Cannot specify both an update and remove=true');
+    const coll = existing;
     if (!coll) return { lastErrorObject: { n: 0 }, value: null, ok: 1 };
-    let targets = matchFilter(coll, q);
-    if (sort) targets = mingoFind(targets, {}).sort(sort).all() as Document[];
+    let targets = matchFilter(coll, q, collation, variables);
+    if (sort) targets = sortDocs(targets, sortSpecOf(sort), collation?.collator);
     const doc = targets[0];
+    const value = projectOne(doc);
     if (doc) coll.delete(doc);
-    return { lastErrorObject: { n: doc ? 1 : 0 }, value: project(doc), ok: 1 };
+    return { lastErrorObject: { n: doc ? 1 : 0 }, value, ok: 1 };
   }
   if (cmd.update === undefined)
     throw new MongoCommandError(
@@ -36,15 +44,23 @@ export function findAndModify(cmd: Document, db: string, ctx: CommandContext): D
       'Either an update or remove=true must be specified',
     );
   const upsert = cmd.upsert === true;
-  const coll = upsert ? ctx.engine.ensureCollection(db, name) : ctx.engine.collection(db, name);
+  const coll = writableCollection(ctx, db, name, upsert);
   if (!coll) return { lastErrorObject: { n: 0, updatedExisting: false }, value: null, ok: 1 };
   const arrayFilters = arrayFiltersOf(cmd.arrayFilters);
-  const r = updateDocs(coll, q, cmd.update, { multi: false, upsert, arrayFilters, sort });
+  const r = updateDocs(coll, q, cmd.update, {
+    multi: false,
+    upsert,
+    arrayFilters,
+    sort,
+    collation,
+    variables,
+    bypassValidation: cmd.bypassDocumentValidation === true,
+  });
   const returnNew = cmd.new === true;
   if (r.upsertedId !== undefined) {
     return {
       lastErrorObject: { n: 1, updatedExisting: false, upserted: r.upsertedId },
-      value: returnNew ? project(r.after) : null,
+      value: returnNew ? projectOne(r.after) : null,
       ok: 1,
     };
   }
@@ -52,7 +68,7 @@ export function findAndModify(cmd: Document, db: string, ctx: CommandContext): D
     return { lastErrorObject: { n: 0, updatedExisting: false }, value: null, ok: 1 };
   return {
     lastErrorObject: { n: 1, updatedExisting: true },
-    value: project(returnNew ? r.after : r.before),
+    value: projectOne(returnNew ? r.after : r.before),
     ok: 1,
   };
 }

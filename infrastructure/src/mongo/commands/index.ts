@@ -1,7 +1,14 @@
 import type { Document } from 'bson';
 import { MongoCommandError, errorReply } from '../errors';
 import { aggregate } from './aggregate';
-import { create, drop, dropDatabase, listCollections, renameCollection } from './collections';
+import {
+  collMod,
+  create,
+  drop,
+  dropDatabase,
+  listCollections,
+  renameCollection,
+} from './collections';
 import type { CommandContext, Handler } from './context';
 import { getMore, killCursors } from './cursors';
 import { explain } from './explain';
@@ -32,6 +39,7 @@ export function runCommand(cmd: Document, ctx: CommandContext): Document {
   const db = typeof cmd.$db === 'string' ? cmd.$db : 'admin';
   try {
     if (name === undefined) throw new MongoCommandError('FailedToParse', 'empty command');
+    if (cmd.lsid !== undefined) ctx.sessions.touch(cmd.lsid);
     if (isTransactionCommand(cmd, name)) return runInTransaction(cmd, name, db, ctx);
     const handler = lookupHandler(name);
     if (!handler) {
@@ -169,6 +177,7 @@ const HANDLERS: Record<string, Handler> = {
   dbStats,
   collStats,
   create,
+  collMod,
   drop,
   dropDatabase,
   listCollections,

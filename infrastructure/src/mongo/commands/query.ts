@@ -1,8 +1,11 @@
 import { EJSON, type Document } from 'bson';
-import { Query, find as mingoFind } from 'mingo';
+import type { Collation } from '../collation';
 import type { Collection } from '../collection';
+import { MongoCommandError } from '../errors';
 import { isPlainObject } from '../keys';
+import { Query, sortDocs, sortSpecOf, type MatchOptions } from '../matching';
 import { compileTextSearch } from '../text';
+import { positionalIndex } from '../update-ops';
 import { asDocument, nonNegative } from './args';
 
 // The query engine of every read, and how updates and deletes find their targets.
@@ -13,6 +16,14 @@ export interface FindOptions {
   projection?: unknown;
   skip?: unknown;
   limit?: unknown;
+  /** The effective collation (the command's, else the collection's default); undefined: simple. */
+  collation?: Collation;
+  /** Command-level `let` variables. */
+  variables?: Document;
+  /** Documents to search instead of the collection's (a view's result). */
+  source?: Document[];
+  /** How a failure is introduced in messages ("find command", "findAndModify"). */
+  verb?: string;
 }
 
 interface FindResult {
@@ -27,14 +38,20 @@ const SCORE_FIELD = '\u0000textScore';
 /** Filter, sort, skip, limit and project, using an index for equality filters. */
 export function runFind(coll: Collection | undefined, opts: FindOptions): FindResult {
   const filter = asDocument(opts.filter, 'filter');
-  if (!coll) return { docs: [], examined: 0, keysExamined: 0 };
+  if (!coll && !opts.source) return { docs: [], examined: 0, keysExamined: 0 };
   const { $text, ...rest } = filter;
-  const plan = coll.plan(rest);
-  const query = plan.exact ? undefined : compileQuery(rest);
-  const text = $text === undefined ? undefined : compileTextSearch(coll.textIndex(), $text);
+  const plan = opts.source
+    ? { docs: opts.source, keysExamined: 0, exact: false, indexName: undefined }
+    : coll!.plan(rest, opts.collation);
+  const match: MatchOptions = { collation: opts.collation, variables: opts.variables };
+  const query = plan.exact ? undefined : compileQuery(rest, match);
+  const text =
+    $text === undefined
+      ? undefined
+      : compileTextSearch(opts.source ? undefined : coll?.textIndex(), $text);
   let matched: Document[] = [];
   for (const doc of plan.docs) {
-    coll.docsExamined++;
+    if (coll) coll.docsExamined++;
     if (query && !query.test(doc)) continue;
     if (text) {
       const score = text.score(doc);
@@ -64,17 +81,11 @@ export function runFind(coll: Collection | undefined, opts: FindOptions): FindRe
   }
   const skip = nonNegative(opts.skip, 'skip');
   const limit = Math.abs(Number(opts.limit ?? 0));
-  if (hasKeys(projection) || hasKeys(sort)) {
-    let cursor = mingoFind(matched, {}, hasKeys(projection) ? projection : undefined);
-    if (hasKeys(sort)) cursor = cursor.sort(sort);
-    if (skip > 0) cursor = cursor.skip(skip);
-    if (limit > 0) cursor = cursor.limit(limit);
-    matched = cursor.all() as Document[];
-  } else if (skip > 0 || limit > 0) {
-    matched = matched.slice(skip, limit > 0 ? skip + limit : undefined);
-  }
+  if (hasKeys(sort)) matched = sortDocs(matched, sortSpecOf(sort), opts.collation?.collator);
+  if (skip > 0 || limit > 0) matched = matched.slice(skip, limit > 0 ? skip + limit : undefined);
+  if (hasKeys(projection))
+    matched = project(matched, projection, filter, match, opts.verb ?? 'find command');
   if (text) matched = matched.map((d) => finishScore(d, scoreAs));
-  if (hasKeys(projection)) matched = matched.map(idFirst);
   return {
     docs: matched,
     examined: plan.docs.length,
@@ -83,26 +94,186 @@ export function runFind(coll: Collection | undefined, opts: FindOptions): FindRe
   };
 }
 
+function isExclusionValue(v: unknown): boolean {
+  if (v === false || v === 0) return true;
+  // Long(0), Decimal128('0') and other numeric zeros.
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    (v as { _bsontype?: string })._bsontype !== undefined &&
+    Number(String(v)) === 0
+  );
+}
+
+/**
+ * Applies a projection: mingo's for plain inclusions, exclusions and computed fields; the
+ * stand-in's for the positional `<array>.$` (the first element the query matched), `$slice`
+ * (which leaves the projection's kind to the other fields) and `$elemMatch` (an inclusion).
+ */
+export function project(
+  docs: Document[],
+  projection: Document,
+  filter: Document,
+  match: MatchOptions,
+  verb: string,
+): Document[] {
+  let mode: 'inclusion' | 'exclusion' | undefined;
+  let arrayPath: string | undefined;
+  const slices = new Map<string, number | [number, number]>();
+  const elemMatches = new Map<string, Query>();
+  const spec: Document = {};
+  for (const [k, v] of Object.entries(projection)) {
+    if (isPlainObject(v) && Object.keys(v).length === 1 && '$slice' in v) {
+      slices.set(k, checkSlice(v.$slice));
+      continue;
+    }
+    if (isPlainObject(v) && Object.keys(v).length === 1 && '$elemMatch' in v) {
+      if (k.includes('.'))
+        throw new MongoCommandError(
+          'Location31275',
+          'Cannot use $elemMatch projection on a nested field.',
+        );
+      if (!isPlainObject(v.$elemMatch))
+        throw new MongoCommandError('BadValue', 'elemMatch: Invalid argument, object required.');
+      elemMatches.set(k, new Query({ [k]: { $elemMatch: v.$elemMatch } }, match));
+      // An $elemMatch projection is an inclusion (only _id and the field come back).
+      if (mode === 'exclusion')
+        throw new MongoCommandError(
+          'Location31253',
+          `Cannot do inclusion on field ${k} in exclusion projection`,
+        );
+      mode = 'inclusion';
+      continue;
+    }
+    let field = k;
+    if (k === '$' || k.endsWith('.$')) {
+      if (arrayPath !== undefined || k === '$')
+        throw new MongoCommandError(
+          'Location31276',
+          'Cannot specify more than one positional projection per query.',
+        );
+      if (isExclusionValue(v))
+        throw new MongoCommandError(
+          'Location31395',
+          'positional projection cannot be used with exclusion',
+        );
+      arrayPath = field = k.slice(0, -2);
+    }
+    const kind = isExclusionValue(v) ? 'exclusion' : 'inclusion';
+    if (field !== '_id') {
+      if (mode && mode !== kind)
+        throw new MongoCommandError(
+          kind === 'exclusion' ? 'Location31254' : 'Location31253',
+          `Cannot do ${kind} on field ${field} in ${mode} projection`,
+        );
+      mode = kind;
+    }
+    spec[field] = field === arrayPath ? 1 : v;
+  }
+  if (mode === 'inclusion') {
+    for (const k of slices.keys()) spec[k] = 1;
+    for (const k of elemMatches.keys()) spec[k] = 1;
+  }
+  const query = Object.keys(spec).length > 0 ? new Query({}, match) : undefined;
+  return docs.map((doc) => {
+    let out = query ? (query.find([doc], spec).all()[0] as Document) : { ...doc };
+    if (arrayPath !== undefined) {
+      const array = valueAt(doc, arrayPath);
+      if (Array.isArray(array)) {
+        const idx = positionalIndex(array, filter, arrayPath, match);
+        if (idx === undefined)
+          throw new MongoCommandError(
+            'Location51246',
+            `Executor error during ${verb} :: caused by :: positional operator '.$' couldn't find a matching element in the array`,
+          );
+        out = withValueAt(out, arrayPath, [array[idx]]);
+      }
+    }
+    for (const [path, arg] of slices) {
+      const array = valueAt(doc, path);
+      if (Array.isArray(array)) out = withValueAt(out, path, slice(array, arg));
+    }
+    for (const [field, q] of elemMatches) {
+      const array = doc[field];
+      const hit = Array.isArray(array) ? array.find((el) => q.test({ [field]: [el] })) : undefined;
+      if (hit === undefined) {
+        if (field in out) {
+          out = { ...out };
+          delete out[field];
+        }
+      } else out = { ...out, [field]: [hit] };
+    }
+    return idFirst(out);
+  });
+}
+
+function checkSlice(arg: unknown): number | [number, number] {
+  if (typeof arg === 'number' && Number.isInteger(arg)) return arg;
+  if (
+    Array.isArray(arg) &&
+    arg.length === 2 &&
+    arg.every((n) => typeof n === 'number' && Number.isInteger(n))
+  ) {
+    if ((arg[1] as number) <= 0)
+      throw new MongoCommandError(
+        'Location28724',
+        'Second argument to $slice must be a positive number',
+      );
+    return [arg[0] as number, arg[1] as number];
+  }
+  throw new MongoCommandError(
+    'Location28667',
+    'Invalid $slice syntax. The given syntax did not match the find() syntax because :: Location31273: $slice only supports numbers and [skip, limit] arrays',
+  );
+}
+
+function slice(array: unknown[], arg: number | [number, number]): unknown[] {
+  if (typeof arg === 'number')
+    return arg >= 0 ? array.slice(0, arg) : array.slice(Math.max(0, array.length + arg));
+  const [skip, limit] = arg;
+  const start = skip >= 0 ? Math.min(skip, array.length) : Math.max(0, array.length + skip);
+  return array.slice(start, start + limit);
+}
+
+function valueAt(doc: unknown, path: string): unknown {
+  let cur = doc;
+  for (const p of path.split('.')) {
+    if (!isPlainObject(cur)) return undefined;
+    cur = cur[p];
+  }
+  return cur;
+}
+
+function withValueAt(doc: Document, path: string, value: unknown): Document {
+  const [head, ...tail] = path.split('.');
+  if (tail.length === 0) return { ...doc, [head]: value };
+  const inner = isPlainObject(doc[head]) ? doc[head] : {};
+  return { ...doc, [head]: withValueAt(inner, tail.join('.'), value) };
+}
+
 // Building a mingo Query copies its whole operator table, which dominated the cost of a
 // find; compiled queries are pure, so identical filters share one.
 const QUERY_CACHE_SIZE = 500;
 const queryCache = new Map<string, Query>();
 
-function compileQuery(filter: Document): Query {
+export function compileQuery(filter: Document, match: MatchOptions = {}): Query {
+  // Variables differ per command; $expr may read $$NOW, which a compiled query fixes at
+  // first use: never share those.
+  if (match.variables) return new Query(filter, match);
   let key: string;
   try {
     key = EJSON.stringify(filter, { relaxed: false });
   } catch {
-    return new Query(filter, {});
+    return new Query(filter, match);
   }
-  // $expr may read $$NOW, which a compiled query fixes at first use: never share those.
-  if (/\$(expr|where|function)/.test(key)) return new Query(filter, {});
+  if (/\$(expr|where|function)/.test(key)) return new Query(filter, match);
+  if (match.collation) key += `|${match.collation.key}`;
   let query = queryCache.get(key);
   if (query) {
     // Refresh its position so the oldest-used entry is evicted first.
     queryCache.delete(key);
   } else {
-    query = new Query(filter, {});
+    query = new Query(filter, match);
     if (queryCache.size >= QUERY_CACHE_SIZE)
       queryCache.delete(queryCache.keys().next().value as string);
   }
@@ -133,8 +304,13 @@ export function idFirst(doc: Document): Document {
 }
 
 /** The stored documents a filter matches (the targets of a write). */
-export function matchFilter(coll: Collection, q: Document): Document[] {
-  return runFind(coll, { filter: q }).docs;
+export function matchFilter(
+  coll: Collection,
+  q: Document,
+  collation?: Collation,
+  variables?: Document,
+): Document[] {
+  return runFind(coll, { filter: q, collation, variables }).docs;
 }
 
 function hasKeys(d: Document | undefined): d is Document {

@@ -40,14 +40,15 @@ function approxSize(colls: Collection[]): number {
 }
 
 export function dbStats(_cmd: Document, db: string, ctx: CommandContext): Document {
-  const colls = [...(ctx.engine.dbs.get(db)?.values() ?? [])];
+  const all = [...(ctx.engine.dbs.get(db)?.values() ?? [])];
+  const colls = all.filter((c) => !c.isView);
   const objects = colls.reduce((s, c) => s + c.docs.size, 0);
   const indexes = colls.reduce((s, c) => s + c.indexes.size + 1, 0);
   const dataSize = approxSize(colls);
   return {
     db,
     collections: colls.length,
-    views: 0,
+    views: all.length - colls.length,
     objects,
     dataSize,
     storageSize: dataSize,

@@ -1,8 +1,11 @@
 import { BSON, ObjectId, type Document } from 'bson';
-import { Aggregator, find as mingoFind, update as mingoUpdate } from 'mingo';
+import type { Collation } from '../collation';
 import type { Collection } from '../collection';
 import { MongoCommandError } from '../errors';
-import { cloneDocument, isOperatorObject, isPlainObject, valueKey } from '../keys';
+import { cloneDocument, formatValue, isOperatorObject, isPlainObject, valueKey } from '../keys';
+import { Aggregator, sortDocs, sortSpecOf } from '../matching';
+import { applyOperators } from '../update-ops';
+import { validateDocument } from '../validation';
 import { idFirst, matchFilter } from './query';
 
 // The update engine shared by update and findAndModify: matching, upserting, applying operators.
@@ -25,6 +28,12 @@ function seedFromFilter(filter: Document, into: Document = {}): Document {
   return into;
 }
 
+/** The `_id` a filter pins by equality (what a replacement upsert inserts under). */
+function idFromFilter(filter: Document): unknown {
+  const seed = seedFromFilter(filter);
+  return seed._id;
+}
+
 function setPath(doc: Document, path: string, value: unknown): void {
   const parts = path.split('.');
   let cur = doc;
@@ -35,86 +44,81 @@ function setPath(doc: Document, path: string, value: unknown): void {
   cur[parts[parts.length - 1]] = value;
 }
 
+/** An update document of operators (its first field is `$`-prefixed), as mongod decides. */
 function isUpdateOperators(u: unknown): boolean {
-  return isPlainObject(u) && Object.keys(u).some((k) => k.startsWith('$'));
+  if (!isPlainObject(u)) return false;
+  const first = Object.keys(u)[0];
+  return first !== undefined && first.startsWith('$');
+}
+
+function immutableId(id: unknown): MongoCommandError {
+  return new MongoCommandError(
+    'ImmutableField',
+    `After applying the update, the (immutable) field '_id' was found to have been altered to _id: ${formatValue(id)}`,
+  );
+}
+
+interface ApplyOptions {
+  q: Document;
+  arrayFilters?: Document[];
+  collation?: Collation;
+  variables?: Document;
+  inserting: boolean;
 }
 
 /**
  * Computes the new version of a document (a copy; the stored one is untouched), or
- * undefined when nothing changes. Update operators are mingo's; `$setOnInsert` is
- * applied here because it depends on whether the write inserts.
+ * undefined when nothing changes.
  */
-function applyUpdate(
-  doc: Document,
-  u: unknown,
-  q: Document,
-  arrayFilters: Document[] | undefined,
-  inserting: boolean,
-): Document | undefined {
+function applyUpdate(doc: Document, u: unknown, opts: ApplyOptions): Document | undefined {
   if (Array.isArray(u)) {
-    const [result] = new Aggregator(u as Document[], {}).run([cloneDocument(doc)]) as Document[];
+    const [result] = new Aggregator(u as Document[], {
+      collation: opts.collation,
+      variables: opts.variables,
+    }).run([cloneDocument(doc)]) as Document[];
+    if (
+      result._id !== undefined &&
+      doc._id !== undefined &&
+      valueKey(result._id) !== valueKey(doc._id)
+    )
+      throw immutableId(result._id);
     const next = idFirst({ ...result, _id: doc._id });
-    return inserting || !sameBson(doc, next) ? next : undefined;
+    return opts.inserting || !sameBson(doc, next) ? next : undefined;
   }
   if (!isPlainObject(u))
     throw new MongoCommandError('FailedToParse', 'update must be a document or a pipeline');
   if (isUpdateOperators(u)) {
-    const { $setOnInsert, ...mods } = u as Document;
-    if (Object.keys(u).some((k) => !k.startsWith('$'))) {
-      throw new MongoCommandError(
-        'FailedToParse',
-        'Unknown modifier: update mixes operators and fields',
-      );
-    }
-    if (inserting && isPlainObject($setOnInsert))
-      mods.$set = { ...(mods.$set as Document | undefined), ...$setOnInsert };
     const next = cloneDocument(doc);
-    if (Object.keys(mods).length === 0) return inserting ? next : undefined;
-    primePushTargets(next, mods);
-    let changed: string[];
-    try {
-      changed = mingoUpdate(next, mods, arrayFilters, inserting ? undefined : q);
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      if (message.includes("immutable field '_id'"))
-        throw new MongoCommandError('ImmutableField', message);
-      throw new MongoCommandError('BadValue', message);
-    }
-    if (!inserting && changed.length === 0) return undefined;
+    applyOperators(next, u as Document, {
+      filter: opts.q,
+      arrayFilters: opts.arrayFilters,
+      collation: opts.collation,
+      variables: opts.variables,
+      inserting: opts.inserting,
+    });
     if (valueKey(next._id) !== valueKey(doc._id)) {
+      if (opts.inserting && doc._id === undefined) return idFirst(next);
       throw new MongoCommandError(
         'ImmutableField',
         "Performing an update on the path '_id' would modify the immutable field '_id'",
       );
     }
-    return next;
+    return opts.inserting || !sameBson(doc, next) ? idFirst(next) : undefined;
   }
   // Replacement document: keeps the _id.
-  if (u._id !== undefined && doc._id !== undefined && valueKey(u._id) !== valueKey(doc._id)) {
-    throw new MongoCommandError(
-      'ImmutableField',
-      `After applying the update, the (immutable) field '_id' was found to have been altered to _id: ${String(u._id)}`,
-    );
+  for (const k of Object.keys(u)) {
+    if (k.startsWith('$'))
+      throw new MongoCommandError(
+        'DollarPrefixedFieldName',
+        `The dollar ($) prefixed field '${k}' in '${k}' is not allowed in the context of an update's replacement document. Consider using an aggregation pipeline with $replaceWith.`,
+      );
   }
+  if (u._id !== undefined && doc._id !== undefined && valueKey(u._id) !== valueKey(doc._id))
+    throw immutableId(u._id);
   const { _id: _ignored, ...fields } = u;
-  const next: Document = { _id: doc._id, ...fields };
-  return inserting || !sameBson(doc, next) ? next : undefined;
-}
-
-/**
- * mingo ignores `$sort`/`$slice`/`$position` of a `$push` that creates the array; starting
- * from an empty array gives MongoDB's result.
- */
-function primePushTargets(doc: Document, mods: Document): void {
-  if (!isPlainObject(mods.$push)) return;
-  for (const [path, spec] of Object.entries(mods.$push)) {
-    if (path.includes('$') || !isPlainObject(spec) || !('$each' in spec)) continue;
-    let cur: unknown = doc;
-    const parts = path.split('.');
-    for (const part of parts.slice(0, -1)) cur = isPlainObject(cur) ? cur[part] : undefined;
-    if (cur === undefined || (isPlainObject(cur) && cur[parts[parts.length - 1]] === undefined))
-      setPath(doc, path, []);
-  }
+  const next: Document = { _id: doc._id ?? u._id, ...cloneDocument(fields) };
+  if (next._id === undefined) delete next._id;
+  return opts.inserting || !sameBson(doc, next) ? next : undefined;
 }
 
 function sameBson(a: Document, b: Document): boolean {
@@ -123,6 +127,17 @@ function sameBson(a: Document, b: Document): boolean {
 
 export function arrayFiltersOf(v: unknown): Document[] | undefined {
   return Array.isArray(v) ? (v as Document[]) : undefined;
+}
+
+export interface UpdateOptions {
+  multi: boolean;
+  upsert: boolean;
+  arrayFilters?: Document[];
+  /** findAndModify's sort (the update command refuses `sort`, as MongoDB 7.0 does). */
+  sort?: Document;
+  collation?: Collation;
+  variables?: Document;
+  bypassValidation?: boolean;
 }
 
 interface UpsertResult {
@@ -138,18 +153,38 @@ export function updateDocs(
   coll: Collection,
   q: Document,
   u: unknown,
-  opts: { multi: boolean; upsert: boolean; arrayFilters?: Document[]; sort?: Document },
+  opts: UpdateOptions,
 ): UpsertResult {
-  let targets = matchFilter(coll, q);
+  let targets = matchFilter(coll, q, opts.collation, opts.variables);
   if (opts.sort && targets.length > 1)
-    targets = mingoFind(targets, {}).sort(opts.sort).all() as Document[];
+    targets = sortDocs(targets, sortSpecOf(opts.sort), opts.collation?.collator);
   if (!opts.multi) targets = targets.slice(0, 1);
+  const apply = (doc: Document, inserting: boolean): Document | undefined =>
+    applyUpdate(doc, u, {
+      q,
+      arrayFilters: opts.arrayFilters,
+      collation: opts.collation,
+      variables: opts.variables,
+      inserting,
+    });
   if (targets.length === 0) {
     if (!opts.upsert) return { matched: 0, modified: 0 };
-    const seed = isUpdateOperators(u) || Array.isArray(u) ? seedFromFilter(q) : {};
-    if (isPlainObject(u) && !isUpdateOperators(u) && u._id !== undefined) seed._id = u._id;
-    if (seed._id === undefined) seed._id = new ObjectId();
-    const doc = idFirst(applyUpdate(idFirst(seed), u, q, opts.arrayFilters, true) ?? seed);
+    let seed: Document;
+    if (isUpdateOperators(u) || Array.isArray(u)) seed = seedFromFilter(q);
+    else {
+      // A replacement upsert takes only the filter's _id (mongod's rule), unless it has its own.
+      seed = {};
+      const id = idFromFilter(q);
+      if (id !== undefined) {
+        if (isPlainObject(u) && u._id !== undefined && valueKey(u._id) !== valueKey(id))
+          throw immutableId(u._id);
+        seed._id = id;
+      }
+    }
+    let doc = apply(idFirst(seed), true) ?? seed;
+    if (doc._id === undefined) doc = { _id: new ObjectId(), ...doc };
+    doc = idFirst(doc);
+    validateDocument(coll, doc, undefined, opts.bypassValidation === true);
     coll.insert(doc);
     return { matched: 0, modified: 0, upsertedId: doc._id, after: doc };
   }
@@ -157,10 +192,11 @@ export function updateDocs(
   let before: Document | undefined;
   let after: Document | undefined;
   for (const doc of targets) {
-    const next = applyUpdate(doc, u, q, opts.arrayFilters, false);
+    const next = apply(doc, false);
     before = doc;
     after = next ?? doc;
     if (!next) continue;
+    validateDocument(coll, next, doc, opts.bypassValidation === true);
     coll.replace(doc, next);
     modified++;
   }
