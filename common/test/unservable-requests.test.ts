@@ -98,3 +98,52 @@ describe('requests the parser accepts but no app should serve', () => {
     expect(answer).toContain('"host":null');
   });
 });
+
+describe('what Node would answer bare or not at all', () => {
+  let reached = 0;
+  let listening: Listening;
+  beforeAll(async () => {
+    const app = express();
+    app.use((_req, res) => {
+      reached += 1;
+      res.json({ ok: true });
+    });
+    listening = await listenHttp(app, 0, '127.0.0.1');
+  });
+  afterAll(() => closeHttpServer(listening.server, 0));
+
+  const bodyOf = (answer: string) => answer.slice(answer.indexOf('\r\n\r\n') + 4);
+
+  it('a HEAD the parser refuses is answered without a body', async () => {
+    const long = 'a'.repeat(20_000);
+    const { answer, closed } = await rawExchange(
+      listening.url,
+      `HEAD /?q=${long} HTTP/1.1\r\nHost: x\r\nX-Long: ${long}\r\n${headers(10)}\r\n`,
+    );
+    expect(closed).toBe(true);
+    expect(answer).toMatch(/^HTTP\/1\.1 431 /);
+    expect(answer).toMatch(/Content-Length: \d+/);
+    expect(bodyOf(answer)).toBe('');
+  });
+
+  it('an Expect other than 100-continue gets 417 in the common shape', async () => {
+    const { answer } = await rawExchange(
+      listening.url,
+      'GET / HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\nConnection: close\r\n\r\n',
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 417 /);
+    expect(JSON.parse(bodyOf(answer)).error.code).toBe('EXPECTATION_FAILED');
+    expect(reached).toBe(0);
+  });
+
+  it('CONNECT gets 405 in the common shape instead of a dropped connection', async () => {
+    const { answer, closed } = await rawExchange(
+      listening.url,
+      'CONNECT 127.0.0.1:80 HTTP/1.1\r\nHost: 127.0.0.1:80\r\n\r\n',
+    );
+    expect(closed).toBe(true);
+    expect(answer).toMatch(/^HTTP\/1\.1 405 /);
+    expect(JSON.parse(bodyOf(answer)).error.code).toBe('METHOD_NOT_ALLOWED');
+    expect(reached).toBe(0);
+  });
+});

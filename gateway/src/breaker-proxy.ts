@@ -108,6 +108,9 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
   const isHttps = options.target.startsWith('https:');
   const agentOptions = {
     keepAlive: true,
+    // Idle sockets go before the services close theirs (65 s, common's listenHttp), so none is
+    // reused in the instant its server is closing it.
+    timeout: 60_000,
     maxSockets: options.maxSockets,
     scheduling: 'lifo' as const,
   };

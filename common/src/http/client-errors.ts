@@ -44,16 +44,35 @@ export function answerClientErrors(server: Server): void {
       socket.destroy();
       return;
     }
-    const [status, code, message] = answerFor(err.code);
-    const body = JSON.stringify(errorBody(code, message));
-    socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
-        'Content-Type: application/json; charset=utf-8\r\n' +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-        'Connection: close\r\n\r\n' +
-        body,
-    );
+    // A HEAD request's answer has no body (its Content-Length still says what GET would send).
+    const head =
+      (err as { rawPacket?: Buffer }).rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD ';
+    writeRawAnswer(socket, answerFor(err.code), { head });
   });
+  // CONNECT (a tunnel): nothing here proxies; without a listener Node drops the connection.
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    writeRawAnswer(socket, [405, 'METHOD_NOT_ALLOWED', 'CONNECT is not supported']);
+  });
+  // An Expect other than 100-continue: Node answers a bare 417 unless told otherwise.
+  server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
+    refuse(res, [417, 'EXPECTATION_FAILED', 'Only "Expect: 100-continue" is supported']);
+  });
+}
+
+/** The common error shape written straight to the socket, which is then closed. */
+function writeRawAnswer(
+  socket: Duplex,
+  [status, code, message]: Answer,
+  { head = false }: { head?: boolean } = {},
+): void {
+  const body = JSON.stringify(errorBody(code, message));
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Connection: close\r\n\r\n' +
+      (head ? '' : body),
+  );
 }
 
 /** What the parser let through but no application should see. */

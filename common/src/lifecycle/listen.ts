@@ -20,6 +20,11 @@ export async function listenHttp(
 ): Promise<Listening> {
   // Node's own Host check answers a bare 400: refuseUnservableRequests answers instead.
   const server = createServer({ requireHostHeader: false }, refuseUnservableRequests(listener));
+  // Idle keep-alive sockets stay open longer than a proxy in front keeps its own (the gateway's
+  // agent lets idle sockets go after 60 s): with Node's 5 s, a request sent on a socket the
+  // server was closing at that moment failed with a reset (seen as an intermittent 503).
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
