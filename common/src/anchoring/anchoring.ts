@@ -117,7 +117,14 @@ export interface Anchoring {
   /** A record's entries and the verdict on them, everything recomputed. */
   recordsFor(recordType: string, recordId: string): Promise<RecordVerification>;
   /** What a transaction anchored, each record re-checked; null when no batch of ours has it. */
-  recordsInTx(txHash: string): Promise<TxAnchorView | null>;
+  /**
+   * The batch sent in `txHash`, verified; with `only`, only the records it keeps are verified
+   * and answered (a caller's own: verifying everyone's would cost the whole batch per request).
+   */
+  recordsInTx(
+    txHash: string,
+    only?: (recordIds: string[]) => Promise<Set<string>>,
+  ): Promise<TxAnchorView | null>;
   logInfo(recordType: string): AnchorLogInfo;
   /** The public log: every batch with its leaves, record keys and sequences; no personal data. */
   publishedLog: AnchorStore['publishedBatches'];
@@ -366,12 +373,16 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
 
     recordsFor: (type, recordId) => verify(type, recordId),
 
-    async recordsInTx(txHash) {
+    async recordsInTx(txHash, only) {
       const records = await store.recordsInTx(txHash);
       if (!records.length || !records[0].batchId) return null;
       const batch = await store.batch(records[0].batchId);
       if (!batch) return null;
-      const keys = [...new Map(records.map((r) => [`${r.recordType}/${r.recordId}`, r])).values()];
+      let keys = [...new Map(records.map((r) => [`${r.recordType}/${r.recordId}`, r])).values()];
+      if (only) {
+        const kept = await only([...new Set(keys.map((r) => r.recordId))]);
+        keys = keys.filter((r) => kept.has(r.recordId));
+      }
       const verdicts = await mapLimit(keys, 8, (r) => verify(r.recordType, r.recordId));
       return {
         txHash: batch.txHash ?? txHash,

@@ -51,7 +51,13 @@ const anchoring = {
     batches: [1, 2, 3, 4, 5].slice(offset, offset + limit).map(batch),
   }),
   publishedPromises: async () => ({ total: 1, promises: [{ sequence: 1 }] }),
-  recordsInTx: async (tx: string) => (tx === TX ? txView : null),
+  // As the real one: with `only`, the records it keeps are the only ones verified and answered.
+  recordsInTx: async (tx: string, only?: (ids: string[]) => Promise<Set<string>>) => {
+    if (tx !== TX) return null;
+    if (!only) return txView;
+    const kept = await only(txView.records.map((r) => r.recordId));
+    return { ...txView, records: txView.records.filter((r) => kept.has(r.recordId)) };
+  },
   health: async () => ({ ok: true, pendingRecords: 0 }),
 } as unknown as Anchoring;
 

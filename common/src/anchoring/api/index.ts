@@ -283,15 +283,21 @@ export function anchoringHandlers<R extends string>(
       const a = anchoring();
       const user = userOf(req);
       const txHash = String(req.params.transactionHash);
-      const view = await a.recordsInTx(txHash);
+      // A customer's records only, chosen before anything is verified.
+      const mine =
+        user.role === 'admin'
+          ? undefined
+          : async (ids: string[]) => {
+              const owners = await options.ownersOf(ids);
+              return new Set(ids.filter((id) => owners.get(id) === user.id));
+            };
+      const view = await a.recordsInTx(txHash, mine);
       if (!view) {
         if (options.onUnknownTx) return options.onUnknownTx(req, txHash);
         throw new NotFoundError(`No anchor of the ${service} service in transaction ${txHash}`);
       }
-      let records = view.records;
+      const records = view.records;
       if (user.role !== 'admin') {
-        const owners = await options.ownersOf([...new Set(records.map((r) => r.recordId))]);
-        records = records.filter((r) => owners.get(r.recordId) === user.id);
         // Someone else's batch: not found, as for someone else's record.
         if (!records.length) throw new NotFoundError(`No record of yours in transaction ${txHash}`);
       }
