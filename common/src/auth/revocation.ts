@@ -118,6 +118,8 @@ export interface RevocationLogger {
   warn(message: string, meta?: Record<string, unknown>): unknown;
 }
 
+let lastUnreadableLog = 0;
+
 /**
  * The verdict for a verified token's session. While the list cannot be read (Redis away) the
  * token is accepted and the failure logged: tokens live minutes, and refusing every request
@@ -132,7 +134,12 @@ export async function sessionRevoked(
   try {
     return await revocations.isRevoked(sessionId);
   } catch (err) {
-    logger?.warn('revocation list unreadable; token accepted', { err: (err as Error).message });
+    // Once per 10 s, not once per request: an outage would otherwise flood the log.
+    const now = Date.now();
+    if (now - lastUnreadableLog >= 10_000) {
+      lastUnreadableLog = now;
+      logger?.warn('revocation list unreadable; token accepted', { err: (err as Error).message });
+    }
     return false;
   }
 }

@@ -43,6 +43,8 @@ const UNAVAILABLE_MESSAGES = [
   /^Connection terminated/, // pg
   /timeout exceeded when trying to connect/, // pg-pool
   /Connection is closed/, // ioredis
+  /Stream isn't writeable/, // ioredis without its offline queue, while disconnected
+  /^Command timed out/, // ioredis commandTimeout
   /Client has encountered a connection error/, // pg
 ];
 

@@ -1,5 +1,12 @@
 import type { Document } from 'bson';
-import { bsonTypeNumber, Canon, canonicalType, compareNumbers, compareValues } from './compare';
+import {
+  BSON_TYPE_NUMBERS,
+  bsonTypeNumber,
+  Canon,
+  canonicalType,
+  compareNumbers,
+  compareValues,
+} from './compare';
 import { MongoCommandError } from './errors';
 import { isPlainObject } from './keys';
 
@@ -39,30 +46,6 @@ const KEYWORDS = new Set([
 ]);
 
 const UNSUPPORTED = new Set(['$ref', '$schema', 'default', 'definitions', 'format', 'id']);
-
-const BSON_TYPES: Record<string, number> = {
-  double: 1,
-  string: 2,
-  object: 3,
-  array: 4,
-  binData: 5,
-  undefined: 6,
-  objectId: 7,
-  bool: 8,
-  date: 9,
-  null: 10,
-  regex: 11,
-  dbPointer: 12,
-  javascript: 13,
-  symbol: 14,
-  javascriptWithScope: 15,
-  int: 16,
-  timestamp: 17,
-  long: 18,
-  decimal: 19,
-  minKey: -1,
-  maxKey: 127,
-};
 
 const JSON_TYPES = new Set(['object', 'array', 'number', 'boolean', 'string', 'null']);
 
@@ -116,9 +99,9 @@ export function compileJsonSchema(schema: unknown, path = ''): Check {
     const types = Array.isArray(schema.bsonType) ? schema.bsonType : [schema.bsonType];
     const wanted = types.map((t: unknown) => {
       if (t === 'number') return 'number';
-      if (typeof t !== 'string' || BSON_TYPES[t] === undefined)
+      if (typeof t !== 'string' || BSON_TYPE_NUMBERS[t] === undefined)
         fail(`Unknown type name alias: ${String(t)}`);
-      return BSON_TYPES[t];
+      return BSON_TYPE_NUMBERS[t];
     });
     checks.push((v) =>
       wanted.some((w: number | 'number') => (w === 'number' ? isNum(v) : bsonTypeNumber(v) === w)),

@@ -154,3 +154,14 @@ function cloneValue(v: unknown): unknown {
   // BSON values (ObjectId, Decimal128, Binary, Long...) are treated as immutable.
   return v;
 }
+
+/** Sets a dotted path in a document, creating the objects on the way. */
+export function setPath(doc: Document, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let cur = doc;
+  for (const part of parts.slice(0, -1)) {
+    if (!isPlainObject(cur[part])) cur[part] = {};
+    cur = cur[part] as Document;
+  }
+  cur[parts[parts.length - 1]] = value;
+}

@@ -13,6 +13,7 @@ import type { Options } from 'mingo/types';
 import type { Collation } from './collation';
 import {
   arith,
+  BSON_TYPE_NUMBERS,
   bsonTypeNumber,
   Canon,
   canonicalType,
@@ -24,7 +25,7 @@ import {
   type StringComparer,
 } from './compare';
 import { MongoCommandError } from './errors';
-import { isOperatorObject, isPlainObject, valueKey } from './keys';
+import { isOperatorObject, isPlainObject, setPath, valueKey } from './keys';
 import { compileJsonSchema } from './json-schema';
 
 // The query, sort and expression semantics mingo does not give exactly: every comparison goes
@@ -176,35 +177,10 @@ const rangeOp =
     return leaf(selector, options, (cs, col) => matchesRange(cs, value, test, col));
   };
 
-// BSON type names and numbers of $type.
-const TYPE_ALIASES: Record<string, number> = {
-  double: 1,
-  string: 2,
-  object: 3,
-  array: 4,
-  binData: 5,
-  undefined: 6,
-  objectId: 7,
-  bool: 8,
-  date: 9,
-  null: 10,
-  regex: 11,
-  dbPointer: 12,
-  javascript: 13,
-  symbol: 14,
-  javascriptWithScope: 15,
-  int: 16,
-  timestamp: 17,
-  long: 18,
-  decimal: 19,
-  minKey: -1,
-  maxKey: 127,
-};
-
 function typeMatcher(spec: unknown): (v: unknown) => boolean {
   if (spec === 'number') return (v) => canonicalType(v) === Canon.Number;
   let n: number | undefined;
-  if (typeof spec === 'string') n = TYPE_ALIASES[spec];
+  if (typeof spec === 'string') n = BSON_TYPE_NUMBERS[spec];
   else if (typeof spec === 'number' && Number.isInteger(spec)) n = spec;
   if (n === undefined || (n !== -1 && n !== 127 && (n < 1 || n > 19)))
     throw new MongoCommandError('BadValue', `Unknown type name alias: ${String(spec)}`);
@@ -560,16 +536,6 @@ export function sortDocs<T>(docs: T[], spec: SortSpec, collator: StringComparer)
 
 type StageFn = (coll: Iterator, expr: unknown, options: AnyOptions) => Iterator;
 const mingoPipeline = pipelineOperators as unknown as Record<string, StageFn>;
-
-function setPath(doc: Document, path: string, value: unknown): void {
-  const parts = path.split('.');
-  let cur = doc;
-  for (const part of parts.slice(0, -1)) {
-    if (!isPlainObject(cur[part])) cur[part] = {};
-    cur = cur[part] as Document;
-  }
-  cur[parts[parts.length - 1]] = value;
-}
 
 function withVariables(options: AnyOptions, extra: Document): Partial<Options> {
   const base = (options as unknown as { options?: Options }).options ?? options;

@@ -2,7 +2,14 @@ import { BSON, ObjectId, type Document } from 'bson';
 import type { Collation } from '../collation';
 import type { Collection } from '../collection';
 import { MongoCommandError } from '../errors';
-import { cloneDocument, formatValue, isOperatorObject, isPlainObject, valueKey } from '../keys';
+import {
+  cloneDocument,
+  formatValue,
+  isOperatorObject,
+  isPlainObject,
+  setPath,
+  valueKey,
+} from '../keys';
 import { Aggregator, sortDocs, sortSpecOf } from '../matching';
 import { applyOperators } from '../update-ops';
 import { validateDocument } from '../validation';
@@ -32,16 +39,6 @@ function seedFromFilter(filter: Document, into: Document = {}): Document {
 function idFromFilter(filter: Document): unknown {
   const seed = seedFromFilter(filter);
   return seed._id;
-}
-
-function setPath(doc: Document, path: string, value: unknown): void {
-  const parts = path.split('.');
-  let cur = doc;
-  for (const part of parts.slice(0, -1)) {
-    if (!isPlainObject(cur[part])) cur[part] = {};
-    cur = cur[part] as Document;
-  }
-  cur[parts[parts.length - 1]] = value;
 }
 
 /** An update document of operators (its first field is `$`-prefixed), as mongod decides. */
