@@ -78,7 +78,12 @@ export function buildGateway({
   for (const name of routes.upstreams) {
     proxies[name] = createUpstreamProxy({
       name,
-      target: urls[name],
+      targets: urls[name]!,
+      healthCheck: {
+        intervalMs: config.UPSTREAM_HEALTH_INTERVAL_MS,
+        // May exceed the interval: a round still running when the next is due is not doubled.
+        timeoutMs: config.HEALTH_TIMEOUT_MS,
+      },
       timeoutMs: config.UPSTREAM_TIMEOUT_MS,
       clientTimeoutMs: config.CLIENT_TIMEOUT_MS,
       maxSockets: config.UPSTREAM_MAX_SOCKETS,

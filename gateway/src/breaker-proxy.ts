@@ -1,7 +1,15 @@
 import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
-import { createProxyMiddleware, type RequestHandler as ProxyHandler } from 'http-proxy-middleware';
+import { PassThrough } from 'node:stream';
+import type Server from 'http-proxy';
+import { createProxyMiddleware, type Options as ProxyOptions } from 'http-proxy-middleware';
 import CircuitBreaker from 'opossum';
+import {
+  createUpstreamSet,
+  neverConnected,
+  type Replica,
+  type UpstreamSet,
+} from '@ecom/common/client';
 import type { Logger } from '@ecom/common/logging';
 import type { EdgeRequest } from './edge';
 import { sendError } from './http-errors';
@@ -16,7 +24,10 @@ export interface BreakerSettings {
 
 export interface UpstreamProxyOptions {
   name: UpstreamName;
-  target: string;
+  /** One base URL per replica (a single one may be a Service an orchestrator balances). */
+  targets: readonly string[];
+  /** Active checks of each replica's readiness (two or more replicas only). */
+  healthCheck?: { intervalMs: number; timeoutMs: number };
   /** From the moment the upstream has the whole request to its response headers, and the longest silence allowed within its response body. */
   timeoutMs: number;
   /** How long a client may take to send its request body, or stop reading the response. */
@@ -31,12 +42,22 @@ export interface UpstreamProxyOptions {
 /** Called with each upstream response before it is streamed to the client. */
 export type ResponseObserver = (proxyRes: IncomingMessage) => void;
 
+export type ReplicaBreaker = CircuitBreaker<
+  [EdgeRequest, ServerResponse, ResponseObserver | undefined],
+  void
+>;
+
+/** One replica of an upstream and the breaker guarding the hop to it. */
+export interface ReplicaProxy {
+  readonly url: string;
+  readonly breaker: ReplicaBreaker;
+}
+
 export interface UpstreamProxy {
   readonly name: UpstreamName;
-  readonly breaker: CircuitBreaker<
-    [EdgeRequest, ServerResponse, ResponseObserver | undefined],
-    void
-  >;
+  readonly replicas: readonly ReplicaProxy[];
+  /** Which replica takes a request; their health. */
+  readonly balancer: UpstreamSet;
   /** Proxies the request; never rejects: failures are answered in the common error shape. */
   forward(req: EdgeRequest, res: ServerResponse, observe?: ResponseObserver): Promise<void>;
   close(): void;
@@ -56,7 +77,15 @@ function targetObject(target: string) {
 
 /** Failures of the hop to the service: they count against the breaker. */
 class UpstreamTimeout extends Error {}
-class UpstreamUnreachable extends Error {}
+class UpstreamUnreachable extends Error {
+  constructor(
+    message: string,
+    /** No connection was made, so nothing was sent: another replica may take the request. */
+    readonly notSent = false,
+  ) {
+    super(message);
+  }
+}
 /** The client's fault (body too large, body too slow): answered, never counted. */
 class ClientFault extends Error {
   constructor(
@@ -78,8 +107,72 @@ interface Pending {
   reject(err: Error): void;
 }
 
+/**
+ * A request body kept while it may still have to go to another replica: a refused connection
+ * has taken nothing, but the body piped into it is gone from the request stream. Bounded by the
+ * body limit (a Content-Length over it is refused before; a chunked body is cut at it).
+ */
+interface Replay {
+  chunks: Buffer[];
+  bytes: number;
+  /** Cleared once an attempt has a connection: from then on no other attempt may follow. */
+  keep: boolean;
+  ended: boolean;
+  /** What the current attempt reads the body from. */
+  sink?: PassThrough;
+}
+
 const PENDING = Symbol('gateway.pending');
-type WithPending = IncomingMessage & { [PENDING]?: Pending };
+const REPLAY = Symbol('gateway.replay');
+const COUNTED = Symbol('gateway.bodyCounted');
+type WithPending = IncomingMessage & {
+  [PENDING]?: Pending;
+  [REPLAY]?: Replay;
+  [COUNTED]?: true;
+};
+
+const FORWARDED_HEADERS = ['x-forwarded-for', 'x-forwarded-port', 'x-forwarded-proto'] as const;
+
+const hasBody = (req: IncomingMessage) =>
+  req.headers['transfer-encoding'] !== undefined ||
+  (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+
+/** Starts keeping the request's body as it arrives, for attempts on another replica. */
+function keepBody(req: WithPending, limitBytes: number): Replay {
+  // readableEnded, not complete: a body the parser has read may not have been consumed yet.
+  const replay: Replay = { chunks: [], bytes: 0, keep: true, ended: req.readableEnded };
+  req.on('data', (chunk: Buffer) => {
+    if (replay.keep) {
+      replay.bytes += chunk.length;
+      // Over the limit the request is answered 413 (the chunked body check): keep no more.
+      if (replay.bytes > limitBytes) dropKept(replay);
+      else replay.chunks.push(chunk);
+    }
+    replay.sink?.write(chunk);
+  });
+  req.once('end', () => {
+    replay.ended = true;
+    replay.sink?.end();
+  });
+  return replay;
+}
+
+/** No attempt can follow: the kept bytes go; on failure the stream to the upstream too. */
+function dropKept(replay: Replay, failed = false): void {
+  replay.keep = false;
+  replay.chunks = [];
+  if (failed) replay.sink?.destroy();
+}
+
+/** A stream of the kept body so far, then of the rest as it arrives. */
+function replayStream(replay: Replay): PassThrough {
+  replay.sink?.destroy();
+  const sink = new PassThrough();
+  for (const chunk of replay.chunks) sink.write(chunk);
+  if (replay.ended) sink.end();
+  replay.sink = sink;
+  return sink;
+}
 
 function settle(req: IncomingMessage, err?: Error): void {
   const pending = (req as WithPending)[PENDING];
@@ -91,12 +184,19 @@ function settle(req: IncomingMessage, err?: Error): void {
 }
 
 /**
- * One upstream: an http-proxy-middleware instance on a keep-alive agent, wrapped in an
- * opossum breaker. The breaker guards the hop: it counts connection failures and upstreams
- * that do not answer in time. An answer, whatever its status, is the service speaking (a 503
- * from a service whose own dependency is down, or from one route that is switched off, says
- * nothing about its other routes) and passes through uncounted; neither do client faults
- * count. While open, requests answer 503 at once without touching a socket; after
+ * One upstream: its replicas (common's upstream set picks one per request: least in flight,
+ * ejection on connection failures, active readiness checks with two or more), an
+ * http-proxy-middleware instance on a keep-alive agent, and an opossum breaker per replica.
+ * A request whose connection was refused (nothing sent) goes to another replica, whatever its
+ * method; once a connection is made it is never sent again.
+ *
+ * Breakers are per replica, as in other proxies: one dead or stalled replica opens its own and
+ * is left out, while the others keep serving; only when every replica's breaker is open does
+ * the upstream answer 503 at once. Each breaker guards its hop: it counts connection failures
+ * and upstreams that do not answer in time. An answer, whatever its status, is the service
+ * speaking (a 503 from a service whose own dependency is down, or from one route that is
+ * switched off, says nothing about its other routes) and passes through uncounted; neither do
+ * client faults count. While open, requests answer 503 at once without touching a socket; after
  * `resetTimeoutMs` one trial request decides whether it closes again.
  *
  * Clocks: the client has `clientTimeoutMs` to send its body (else 408); the upstream's
@@ -105,7 +205,8 @@ function settle(req: IncomingMessage, err?: Error): void {
  * client that reads nothing for `clientTimeoutMs` (it would hold an upstream socket forever).
  */
 export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProxy {
-  const isHttps = options.target.startsWith('https:');
+  if (options.targets.length === 0) throw new Error(`${options.name}: no replica URL`);
+  const isHttps = options.targets[0]!.startsWith('https:');
   const agentOptions = {
     keepAlive: true,
     // Idle sockets go before the services close theirs (65 s, common's listenHttp), so none is
@@ -114,11 +215,30 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
     maxSockets: options.maxSockets,
     scheduling: 'lifo' as const,
   };
+  // One agent: it pools sockets per replica (host and port), maxSockets each.
   const agent = isHttps ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+  const balancer = createUpstreamSet({
+    name: options.name,
+    urls: options.targets,
+    probeIntervalMs: options.healthCheck?.intervalMs,
+    probeTimeoutMs: options.healthCheck?.timeoutMs,
+    onStateChange: (url, from, to, reason) =>
+      options.logger[to === 'healthy' ? 'info' : 'warn']('upstream replica state', {
+        upstream: options.name,
+        replica: url,
+        from,
+        to,
+        reason,
+      }),
+  });
 
-  const proxy: ProxyHandler = createProxyMiddleware<IncomingMessage, ServerResponse>({
-    // Parsed once here: a string target would be re-parsed by http-proxy on every request.
-    target: targetObject(options.target),
+  // The proxy server and its options, captured by a plugin: each attempt is sent with the
+  // replica's target (and, on a second attempt, the kept body) through the same handlers.
+  let server!: Server;
+  let proxyOptions!: ProxyOptions;
+  createProxyMiddleware<IncomingMessage, ServerResponse>({
+    // Parsed once per replica below: a string target would be re-parsed on every request.
+    target: targetObject(options.targets[0]!),
     changeOrigin: true,
     xfwd: true,
     // req.url is already a path (`/api/...`): without this, http-proxy re-parses it with the
@@ -128,10 +248,16 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
     // The default plugins log and answer errors themselves; these handlers do it instead.
     ejectPlugins: true,
     plugins: [
+      (proxyServer, pluginOptions) => {
+        server = proxyServer as unknown as Server;
+        proxyOptions = pluginOptions as ProxyOptions;
+      },
       (server) => {
         server.on('start', (req) => {
           // A chunked body has no Content-Length to check up front: count it as it streams.
           if (req.headers['transfer-encoding'] === undefined) return;
+          if ((req as WithPending)[COUNTED]) return; // a second attempt: already counted
+          (req as WithPending)[COUNTED] = true;
           let received = 0;
           const onData = (chunk: Buffer) => {
             received += chunk.length;
@@ -145,6 +271,13 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
           req.on('data', onData);
         });
         server.on('proxyReq', (proxyReq, req) => {
+          const replay = (req as WithPending)[REPLAY];
+          if (replay?.keep) {
+            // Connected (or a kept-alive socket): whatever happens now, no other attempt follows.
+            const socket = proxyReq.socket;
+            if (socket?.connecting) socket.once('connect', () => dropKept(replay));
+            else dropKept(replay);
+          }
           const pending = (req as WithPending)[PENDING];
           if (!pending) return;
           pending.proxyReq = proxyReq;
@@ -161,7 +294,7 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
           watchResponseBody(proxyRes, res);
         });
         server.on('error', (err, req) => {
-          settle(req, new UpstreamUnreachable(err.message));
+          settle(req, new UpstreamUnreachable(err.message, neverConnected(err)));
         });
         // The client went away: not the upstream's fault.
         server.on('econnreset', (_err, req) => settle(req));
@@ -251,7 +384,13 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
     });
   }
 
-  const action = (req: EdgeRequest, res: ServerResponse, observe: ResponseObserver | undefined) =>
+  /** One attempt on one replica. */
+  const send = (
+    target: ReturnType<typeof targetObject>,
+    req: EdgeRequest,
+    res: ServerResponse,
+    observe: ResponseObserver | undefined,
+  ) =>
     new Promise<void>((resolve, reject) => {
       const pending: Pending = { settled: false, observe, resolve, reject };
       (req as WithPending)[PENDING] = pending;
@@ -265,31 +404,104 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
           upstreamClock(req, pending);
         });
       }
-      void proxy(req, res, (err?: unknown) => {
+      const replay = (req as WithPending)[REPLAY];
+      try {
+        server.web(req, res, {
+          ...(proxyOptions as Server.ServerOptions),
+          target,
+          ...(replay ? { buffer: replayStream(replay) } : {}),
+        });
+      } catch (err) {
         settle(req, new UpstreamUnreachable(err instanceof Error ? err.message : String(err)));
-      });
+      }
     });
 
-  const breaker = new CircuitBreaker(action, {
-    name: options.name,
-    timeout: false, // the action's own timer aborts the upstream request
-    errorThresholdPercentage: options.breaker.errorThresholdPercentage,
-    volumeThreshold: options.breaker.volumeThreshold,
-    resetTimeout: options.breaker.resetTimeoutMs,
-    rollingCountTimeout: options.breaker.rollingWindowMs,
-    enableSnapshots: false,
-    // Filtered errors still reject fire() but are not counted as failures.
-    errorFilter: (err: unknown) => err instanceof ClientFault,
+  const replicas = balancer.replicas.map((replica) => {
+    const target = targetObject(replica.url);
+    const breaker: ReplicaBreaker = new CircuitBreaker(
+      (req: EdgeRequest, res: ServerResponse, observe: ResponseObserver | undefined) =>
+        send(target, req, res, observe),
+      {
+        name: `${options.name} ${replica.url}`,
+        timeout: false, // the attempt's own timer aborts the upstream request
+        errorThresholdPercentage: options.breaker.errorThresholdPercentage,
+        volumeThreshold: options.breaker.volumeThreshold,
+        resetTimeout: options.breaker.resetTimeoutMs,
+        rollingCountTimeout: options.breaker.rollingWindowMs,
+        enableSnapshots: false,
+        // Filtered errors still reject fire() but are not counted as failures.
+        errorFilter: (err: unknown) => err instanceof ClientFault,
+      },
+    );
+    const labels = { upstream: options.name, replica: replica.url };
+    breaker.on('open', () => options.logger.warn('upstream circuit opened', labels));
+    breaker.on('halfOpen', () => options.logger.info('upstream circuit half-open', labels));
+    breaker.on('close', () => options.logger.info('upstream circuit closed', labels));
+    return { url: replica.url, replica, breaker };
   });
-  breaker.on('open', () =>
-    options.logger.warn('upstream circuit opened', { upstream: options.name }),
+  const byReplica = new Map<Replica, (typeof replicas)[number]>(
+    replicas.map((r) => [r.replica, r]),
   );
-  breaker.on('halfOpen', () =>
-    options.logger.info('upstream circuit half-open', { upstream: options.name }),
-  );
-  breaker.on('close', () =>
-    options.logger.info('upstream circuit closed', { upstream: options.name }),
-  );
+  /** A breaker that would let a request through now: closed, or half-open with its trial free. */
+  const admits = (breaker: ReplicaBreaker) => breaker.closed || breaker.pendingClose;
+
+  /**
+   * Attempts on replicas the balancer picks among those whose breaker admits a request, moving
+   * on only when a connection was refused (nothing sent). Rejects with the last attempt's error,
+   * or with an open-circuit error when no breaker admits one.
+   */
+  async function attempts(req: EdgeRequest, res: ServerResponse, observe?: ResponseObserver) {
+    const tried = new Set<Replica>();
+    const replay =
+      replicas.length > 1 && hasBody(req)
+        ? ((req as WithPending)[REPLAY] = keepBody(req, options.bodyLimitBytes))
+        : undefined;
+    // http-proxy appends to these on each attempt: each attempt starts from the client's.
+    const forwarded = FORWARDED_HEADERS.map((name) => [name, req.headers[name]] as const);
+    let lastError: unknown;
+    for (;;) {
+      const replica = balancer.pick((r) => !tried.has(r) && admits(byReplica.get(r)!.breaker));
+      if (!replica) {
+        if (replay) dropKept(replay, true);
+        // Every breaker open (answered as one open breaker is), or the last refusal.
+        throw lastError ?? new Error('every replica circuit is open');
+      }
+      if (tried.size > 0) {
+        for (const [name, value] of forwarded) {
+          if (value === undefined) delete req.headers[name];
+          else req.headers[name] = value;
+        }
+      }
+      tried.add(replica);
+      const done = balancer.begin(replica);
+      try {
+        await byReplica.get(replica)!.breaker.fire(req, res, observe);
+        balancer.succeeded(replica);
+        if (replay) dropKept(replay);
+        return;
+      } catch (err) {
+        lastError = err;
+        if (err instanceof UpstreamTimeout || err instanceof UpstreamUnreachable) {
+          balancer.failed(replica, err.message);
+        }
+        const retry =
+          err instanceof UpstreamUnreachable &&
+          err.notSent &&
+          !res.headersSent &&
+          (!replay || replay.keep);
+        if (!retry) {
+          if (replay) dropKept(replay, true);
+          throw err;
+        }
+        options.logger.info('upstream replica refused the connection; trying another', {
+          upstream: options.name,
+          replica: replica.url,
+        });
+      } finally {
+        done();
+      }
+    }
+  }
 
   async function forward(
     req: EdgeRequest,
@@ -297,7 +509,7 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
     observe?: ResponseObserver,
   ): Promise<void> {
     try {
-      await breaker.fire(req, res, observe);
+      await attempts(req, res, observe);
     } catch (err) {
       if (res.headersSent) {
         // The upstream failed mid-response: all we can do is cut the connection.
@@ -337,10 +549,12 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
 
   return {
     name: options.name,
-    breaker,
+    replicas: replicas.map(({ url, breaker }) => ({ url, breaker })),
+    balancer,
     forward,
     close() {
-      breaker.shutdown();
+      balancer.close();
+      for (const { breaker } of replicas) breaker.shutdown();
       agent.destroy();
     },
   };

@@ -3,9 +3,9 @@ import type { JwtVerifyConfig } from '@ecom/common/auth';
 import {
   baseConfigKeys,
   busConfigKeys,
-  httpUrl,
   jwtVerifyConfigKeys,
   loadConfig,
+  serviceUrls,
   trustProxySchema,
   type BaseConfig,
 } from '@ecom/common/config';
@@ -13,7 +13,8 @@ import {
 const positiveInt = () => Joi.number().integer().min(1);
 
 /**
- * Every gateway variable. Upstream URLs default to the local ports of docs/architecture.md;
+ * Every gateway variable. Upstream URLs (one per replica, comma-separated) default to the local
+ * ports of docs/architecture.md;
  * limits, timeouts and the cache are tunable without a rebuild.
  */
 export const gatewayConfigSchema = Joi.object({
@@ -21,11 +22,11 @@ export const gatewayConfigSchema = Joi.object({
   ...jwtVerifyConfigKeys,
   PORT: Joi.number().port().default(3000),
 
-  AUTH_SERVICE_URL: httpUrl().default('http://127.0.0.1:3001'),
-  PRODUCT_SERVICE_URL: httpUrl().default('http://127.0.0.1:3002'),
-  COMMENTS_SERVICE_URL: httpUrl().default('http://127.0.0.1:3003'),
-  PAYMENT_SERVICE_URL: httpUrl().default('http://127.0.0.1:3004'),
-  ORDER_SERVICE_URL: httpUrl().default('http://127.0.0.1:3005'),
+  AUTH_SERVICE_URL: serviceUrls('http://127.0.0.1:3001'),
+  PRODUCT_SERVICE_URL: serviceUrls('http://127.0.0.1:3002'),
+  COMMENTS_SERVICE_URL: serviceUrls('http://127.0.0.1:3003'),
+  PAYMENT_SERVICE_URL: serviceUrls('http://127.0.0.1:3004'),
+  ORDER_SERVICE_URL: serviceUrls('http://127.0.0.1:3005'),
 
   REDIS_URL: Joi.string().uri({ scheme: ['redis', 'rediss'] }),
   // The platform's namespace on shared servers: the revoked-session list is read under it.
@@ -53,7 +54,10 @@ export const gatewayConfigSchema = Joi.object({
   UPSTREAM_TIMEOUT_MS: positiveInt().max(300_000).default(10_000),
   /** To send the request body (else 408), and the longest a client may stop reading an answer. */
   CLIENT_TIMEOUT_MS: positiveInt().max(600_000).default(30_000),
+  /** Per replica. */
   UPSTREAM_MAX_SOCKETS: positiveInt().max(10_000).default(256),
+  /** How often each replica's readiness is checked, when an upstream lists two or more. */
+  UPSTREAM_HEALTH_INTERVAL_MS: Joi.number().integer().min(100).max(60_000).default(2000),
   BREAKER_ERROR_THRESHOLD_PERCENTAGE: Joi.number().min(1).max(100).default(50),
   BREAKER_VOLUME_THRESHOLD: positiveInt().max(10_000).default(5),
   BREAKER_RESET_TIMEOUT_MS: positiveInt().max(600_000).default(10_000),
@@ -73,11 +77,11 @@ export const gatewayConfigSchema = Joi.object({
 export interface GatewayConfig extends BaseConfig, JwtVerifyConfig {
   PORT: number;
 
-  AUTH_SERVICE_URL: string;
-  PRODUCT_SERVICE_URL: string;
-  COMMENTS_SERVICE_URL: string;
-  PAYMENT_SERVICE_URL: string;
-  ORDER_SERVICE_URL: string;
+  AUTH_SERVICE_URL: string[];
+  PRODUCT_SERVICE_URL: string[];
+  COMMENTS_SERVICE_URL: string[];
+  PAYMENT_SERVICE_URL: string[];
+  ORDER_SERVICE_URL: string[];
 
   REDIS_URL?: string;
   EVENT_BUS_PREFIX: string;
@@ -98,6 +102,7 @@ export interface GatewayConfig extends BaseConfig, JwtVerifyConfig {
   UPSTREAM_TIMEOUT_MS: number;
   CLIENT_TIMEOUT_MS: number;
   UPSTREAM_MAX_SOCKETS: number;
+  UPSTREAM_HEALTH_INTERVAL_MS: number;
   BREAKER_ERROR_THRESHOLD_PERCENTAGE: number;
   BREAKER_VOLUME_THRESHOLD: number;
   BREAKER_RESET_TIMEOUT_MS: number;

@@ -2,6 +2,7 @@ import client from 'prom-client';
 import { createMetrics, type MetricsAccess } from '@ecom/common/metrics';
 import type { Router } from 'express';
 import type { UpstreamProxy } from './breaker-proxy';
+import { healthyReplicas, upstreamCircuit } from './health';
 
 export interface GatewayMetrics {
   router: Router;
@@ -51,13 +52,32 @@ export function createGatewayMetrics(
   });
   new client.Gauge({
     name: 'gateway_circuit_open',
-    help: '1 while the breaker of an upstream is open (0.5 half-open)',
+    help: "1 while every replica's breaker of an upstream is open (0.5 none closed, one half-open)",
     labelNames: ['upstream'] as const,
     registers: [registry],
     collect() {
       for (const p of proxies()) {
-        this.set({ upstream: p.name }, p.breaker.opened ? 1 : p.breaker.halfOpen ? 0.5 : 0);
+        const circuit = upstreamCircuit(p);
+        this.set({ upstream: p.name }, circuit === 'open' ? 1 : circuit === 'half-open' ? 0.5 : 0);
       }
+    },
+  });
+  new client.Gauge({
+    name: 'gateway_upstream_healthy_replicas',
+    help: 'Replicas of an upstream that take requests now (healthy, breaker not open)',
+    labelNames: ['upstream'] as const,
+    registers: [registry],
+    collect() {
+      for (const p of proxies()) this.set({ upstream: p.name }, healthyReplicas(p));
+    },
+  });
+  new client.Gauge({
+    name: 'gateway_upstream_replicas',
+    help: 'Replicas configured for an upstream',
+    labelNames: ['upstream'] as const,
+    registers: [registry],
+    collect() {
+      for (const p of proxies()) this.set({ upstream: p.name }, p.replicas.length);
     },
   });
 

@@ -1,18 +1,40 @@
 import { Router } from 'express';
 import { type HealthCheck, runChecks } from '@ecom/common/health';
-import type { UpstreamProxy } from './breaker-proxy';
+import type { ReplicaState } from '@ecom/common/client';
+import type { ReplicaBreaker, UpstreamProxy } from './breaker-proxy';
 import type { UpstreamName } from './routes';
 
-export interface UpstreamHealth {
+type Circuit = 'closed' | 'open' | 'half-open';
+
+export interface ReplicaHealth {
+  url: string;
+  /** This probe's answer. */
   status: 'up' | 'down';
   latencyMs: number;
   httpStatus?: number;
-  circuit: 'closed' | 'open' | 'half-open';
   error?: string;
+  /** The balancer's view: ejected after a connection failure, unhealthy after a failed check. */
+  state: ReplicaState;
+  circuit: Circuit;
+  inFlight: number;
+}
+
+export interface UpstreamHealth {
+  /** Up when at least one replica is. */
+  status: 'up' | 'down';
+  /** Of the replica reported at this level: the first one up, else the first one. */
+  latencyMs: number;
+  httpStatus?: number;
+  /** Open only when every replica's breaker is. */
+  circuit: Circuit;
+  error?: string;
+  /** Replicas the balancer sends requests to now. */
+  healthyReplicas: number;
+  replicas: ReplicaHealth[];
 }
 
 export interface HealthAggregatorOptions {
-  upstreams: Record<UpstreamName, string>;
+  upstreams: Record<UpstreamName, readonly string[]>;
   proxies: Record<UpstreamName, UpstreamProxy>;
   timeoutMs: number;
   /**
@@ -47,15 +69,29 @@ async function probe(baseUrl: string, timeoutMs: number) {
   }
 }
 
-function circuitOf(proxy: UpstreamProxy): UpstreamHealth['circuit'] {
-  if (proxy.breaker.opened) return 'open';
-  if (proxy.breaker.halfOpen) return 'half-open';
+function circuitOf(breaker: ReplicaBreaker): Circuit {
+  if (breaker.opened) return 'open';
+  if (breaker.halfOpen) return 'half-open';
   return 'closed';
 }
 
+/** The upstream's circuit: the least open of its replicas'. */
+export function upstreamCircuit(proxy: UpstreamProxy): Circuit {
+  const states = proxy.replicas.map((r) => circuitOf(r.breaker));
+  return states.includes('closed') ? 'closed' : states.includes('half-open') ? 'half-open' : 'open';
+}
+
+/** Replicas a request would go to now without panic: healthy, and their breaker not open. */
+export function healthyReplicas(proxy: UpstreamProxy): number {
+  const states = proxy.balancer.status();
+  return proxy.replicas.filter((r, i) => states[i]!.state === 'healthy' && !r.breaker.opened)
+    .length;
+}
+
 /**
- * `GET /health`: every service's `/health/ready` probed in parallel, with latency and the
- * breaker state; 200 when all are up, 503 naming those down. `/health/live` is the
+ * `GET /health`: every replica's `/health/ready` probed in parallel, with latency, the
+ * balancer's view of it and its breaker's state; a service is up when one of its replicas is;
+ * 200 when all are up, 503 naming those down. `/health/live` is the
  * gateway process; `/health/ready` the gateway's own dependencies, so an orchestrator
  * does not pull the gateway out when one service behind it is down.
  */
@@ -66,7 +102,11 @@ export function healthRoutes(options: HealthAggregatorOptions): Router {
   const names = Object.keys(options.upstreams) as UpstreamName[];
   type Probe = { done: boolean; finishedAt: number; results: ReturnType<typeof probeEvery> };
   const probeEvery = () =>
-    Promise.all(names.map((name) => probe(options.upstreams[name], options.timeoutMs)));
+    Promise.all(
+      names.map((name) =>
+        Promise.all(options.upstreams[name]!.map((url) => probe(url, options.timeoutMs))),
+      ),
+    );
   let latest: Probe | undefined;
   /** Calls made while a probe runs share it; its answer serves `cacheMs` after it finished. */
   const probeAll = () => {
@@ -86,15 +126,30 @@ export function healthRoutes(options: HealthAggregatorOptions): Router {
     const upstreams: Record<string, UpstreamHealth> = {};
     const down: string[] = [];
     names.forEach((name, i) => {
-      const r = results[i]!;
-      if (!r.up) down.push(name);
-      upstreams[name] = {
+      const probes = results[i]!;
+      const proxy = options.proxies[name]!;
+      // The balancer's and breakers' states are read now; they cost nothing.
+      const balancer = proxy.balancer.status();
+      const replicas = probes.map((r, j): ReplicaHealth => ({
+        url: proxy.replicas[j]!.url,
         status: r.up ? 'up' : 'down',
         latencyMs: r.latencyMs,
         ...(r.httpStatus !== undefined ? { httpStatus: r.httpStatus } : {}),
-        // The breaker state is read now; it costs nothing.
-        circuit: circuitOf(options.proxies[name]),
         ...(r.error ? { error: r.error } : {}),
+        state: balancer[j]!.state,
+        circuit: circuitOf(proxy.replicas[j]!.breaker),
+        inFlight: balancer[j]!.inFlight,
+      }));
+      const shown = probes.find((r) => r.up) ?? probes[0]!;
+      if (!shown.up) down.push(name);
+      upstreams[name] = {
+        status: shown.up ? 'up' : 'down',
+        latencyMs: shown.latencyMs,
+        ...(shown.httpStatus !== undefined ? { httpStatus: shown.httpStatus } : {}),
+        circuit: upstreamCircuit(proxy),
+        ...(shown.error ? { error: shown.error } : {}),
+        healthyReplicas: healthyReplicas(proxy),
+        replicas,
       };
     });
     res.status(down.length === 0 ? 200 : 503).json({

@@ -7,17 +7,17 @@ export type UpstreamName = string;
 /** Rate-limit budget a request is charged to (one decision per request). */
 export type Bucket = RateLimitBucket;
 
-/** The base URL of each upstream: `<NAME>_SERVICE_URL` of the configuration. */
+/** The replicas' base URLs of each upstream: `<NAME>_SERVICE_URL` of the configuration. */
 export function upstreamUrls(
   config: GatewayConfig,
   apis: readonly ApiSpec[],
-): Record<UpstreamName, string> {
+): Record<UpstreamName, readonly string[]> {
   const byName = config as unknown as Record<string, unknown>;
   return Object.fromEntries(
     apis.map((api) => {
       const variable = `${api.service.toUpperCase()}_SERVICE_URL`;
       const url = byName[variable];
-      if (typeof url !== 'string') throw new Error(`${variable} is not configured`);
+      if (!Array.isArray(url) || url.length === 0) throw new Error(`${variable} is not configured`);
       return [api.service, url];
     }),
   );

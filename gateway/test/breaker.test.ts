@@ -40,7 +40,7 @@ describe('a dead upstream', () => {
       });
       await timed('/api/orders/o1');
       await timed('/api/orders/o1');
-      expect(gateway.proxies.order.breaker.opened).toBe(true);
+      expect(gateway.proxies.order.replicas[0]!.breaker.opened).toBe(true);
 
       const open = await timed('/api/orders/o1');
       expect(open.res.status).toBe(503);
@@ -59,7 +59,7 @@ describe('a dead upstream', () => {
     await sleep(450); // resetTimeout: the next request is the half-open trial
     const trial = await timed('/api/orders/o1');
     expect(trial.res.status).toBe(200);
-    expect(gateway.proxies.order.breaker.closed).toBe(true);
+    expect(gateway.proxies.order.replicas[0]!.breaker.closed).toBe(true);
     expect((await timed('/api/orders/o2')).res.status).toBe(200);
     expect(stubs.order.received).toHaveLength(2);
   });
@@ -95,11 +95,11 @@ describe('a hanging upstream', () => {
   it('a half-open trial that times out opens the circuit again', async () => {
     stubs.comments.delayMs = 5000;
     for (let i = 0; i < 3; i += 1) await timed('/api/comments/c1');
-    expect(gateway.proxies.comments.breaker.opened).toBe(true);
+    expect(gateway.proxies.comments.replicas[0]!.breaker.opened).toBe(true);
     await sleep(450);
     const trial = await timed('/api/comments/c1');
     expect(trial.res.status).toBe(504);
-    expect(gateway.proxies.comments.breaker.opened).toBe(true);
+    expect(gateway.proxies.comments.replicas[0]!.breaker.opened).toBe(true);
     expect((await timed('/api/comments/c1')).ms).toBeLessThan(100);
   });
 });
@@ -116,7 +116,7 @@ describe('what counts against the breaker', () => {
         details: { name: 'payment' },
       });
     }
-    expect(gateway.proxies.payment.breaker.closed).toBe(true);
+    expect(gateway.proxies.payment.replicas[0]!.breaker.closed).toBe(true);
     expect((await timed('/api/payments/p1')).res.status).toBe(200);
   });
 
@@ -187,7 +187,7 @@ describe('client faults never count against the breaker', () => {
       expect(JSON.parse(res.body).error.code).toBe('REQUEST_TIMEOUT');
       expect(res.ms).toBeGreaterThanOrEqual(480);
     }
-    expect(gateway.proxies.order.breaker.closed).toBe(true);
+    expect(gateway.proxies.order.replicas[0]!.breaker.closed).toBe(true);
     expect((await timed('/api/orders/o1')).res.status).toBe(200);
   });
 
@@ -226,7 +226,7 @@ describe('client faults never count against the breaker', () => {
       });
       expect(res.status).toBe(413);
     }
-    expect(gateway.proxies.order.breaker.closed).toBe(true);
+    expect(gateway.proxies.order.replicas[0]!.breaker.closed).toBe(true);
     expect((await timed('/api/orders/o1')).res.status).toBe(200);
   });
 });

@@ -1,2 +1,3 @@
 export * from './service-client';
 export * from './product-client';
+export * from './upstreams';

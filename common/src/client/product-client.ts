@@ -24,6 +24,8 @@ export interface ProductClient {
    * DependencyUnavailableError (503) when product cannot answer or answers something unusable.
    */
   get(productId: string): Promise<ProductSummary | null>;
+  /** Stops the health checks of the replicas (of a client this function made). */
+  close(): void;
 }
 
 export const PRODUCT_SERVICE = 'product-service';
@@ -34,7 +36,8 @@ export const PRODUCT_SERVICE = 'product-service';
  * only server-side failures) and one answer shape, validated.
  */
 export function createProductClient(options: {
-  baseUrl: string;
+  /** One base URL, or one per replica. */
+  baseUrl: string | readonly string[];
   timeoutMs?: number;
   client?: ServiceClient;
 }): ProductClient {
@@ -48,6 +51,9 @@ export function createProductClient(options: {
       retryDelayMs: 50,
     });
   return {
+    close() {
+      if (!options.client) client.close();
+    },
     async get(productId) {
       let response;
       try {

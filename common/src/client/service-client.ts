@@ -2,11 +2,25 @@ import CircuitBreaker from 'opossum';
 import { DependencyUnavailableError, GatewayTimeoutError } from '../errors/app-error';
 import { CORRELATION_ID_HEADER, REQUEST_ID_HEADER } from '../http/request-context';
 import { getContext } from '../logging/context';
+import {
+  createUpstreamSet,
+  neverConnected,
+  networkErrorText,
+  type Replica,
+  type UpstreamSet,
+  type UpstreamSetOptions,
+} from './upstreams';
 
 export interface ServiceClientOptions {
   /** Name of the upstream, used in errors and breaker metrics. */
   name: string;
-  baseUrl: string;
+  /** One base URL, or one per replica (balanced, with failover: see upstreams.ts). */
+  baseUrl: string | readonly string[];
+  /** Active checks and ejection of the replicas (when there are several). */
+  replicas?: Pick<
+    UpstreamSetOptions,
+    'healthPath' | 'probeIntervalMs' | 'probeTimeoutMs' | 'ejectBaseMs' | 'ejectMaxMs'
+  >;
   /** Per attempt. */
   timeoutMs?: number;
   /** Extra attempts for idempotent methods (GET/HEAD/PUT/DELETE) on network errors and 5xx. */
@@ -43,6 +57,8 @@ class UpstreamFailure extends Error {
   constructor(
     message: string,
     readonly timedOut = false,
+    /** No connection was made: nothing was sent, any method may go to another replica. */
+    readonly notSent = false,
   ) {
     super(message);
   }
@@ -54,6 +70,9 @@ export interface ServiceClient {
   request<T = unknown>(path: string, options?: RequestOptions): Promise<ServiceResponse<T>>;
   get<T = unknown>(path: string, headers?: Record<string, string>): Promise<ServiceResponse<T>>;
   readonly breaker: CircuitBreaker;
+  readonly upstreams: UpstreamSet;
+  /** Stops the replicas' health checks. */
+  close(): void;
 }
 
 /**
@@ -62,65 +81,104 @@ export interface ServiceClient {
  * breaker that counts only server-side failures; while it is open, calls fail at once with
  * a 503-style DependencyUnavailableError. 4xx answers are returned to the caller as data.
  * Correlation and request ids of the current context are forwarded.
+ *
+ * With several replicas, each attempt goes to one the set picks, a retry to another than the
+ * last; a connection that was never made (refused) moves to another replica at once whatever
+ * the method, since nothing was sent. The breaker stays one per service: a bad replica is left
+ * out by ejection and its idempotent calls are retried elsewhere, so what reaches the breaker
+ * is the service as a whole failing.
  */
 export function createServiceClient(options: ServiceClientOptions): ServiceClient {
   const timeoutMs = options.timeoutMs ?? 2000;
   const retries = options.retries ?? 2;
   const retryDelayMs = options.retryDelayMs ?? 100;
   const doFetch = options.fetchImpl ?? fetch;
-  const baseUrl = options.baseUrl.replace(/\/+$/, '');
+  const upstreams = createUpstreamSet({
+    name: options.name,
+    urls: options.baseUrl,
+    ...options.replicas,
+  });
 
-  async function attempt(path: string, init: RequestOptions): Promise<ServiceResponse<unknown>> {
+  async function attempt(
+    replica: Replica,
+    path: string,
+    init: RequestOptions,
+  ): Promise<ServiceResponse<unknown>> {
     const ctx = getContext();
     const headers: Record<string, string> = { accept: 'application/json', ...init.headers };
     if (ctx?.correlationId) headers[CORRELATION_ID_HEADER] = ctx.correlationId;
     if (ctx?.requestId) headers[REQUEST_ID_HEADER] = ctx.requestId;
     if (init.body !== undefined) headers['content-type'] = 'application/json';
-    let response: Response;
+    const done = upstreams.begin(replica);
     try {
-      response = await doFetch(`${baseUrl}${path}`, {
-        method: init.method ?? 'GET',
-        headers,
-        body: init.body === undefined ? undefined : JSON.stringify(init.body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (err) {
-      // Duck-typed: the abort reason is a DOMException, which may come from another realm.
-      const { name, message } = (err ?? {}) as { name?: string; message?: string };
-      const timedOut = name === 'TimeoutError';
-      throw new UpstreamFailure(
-        timedOut ? `timed out after ${timeoutMs} ms` : `unreachable: ${message ?? String(err)}`,
-        timedOut,
-      );
-    }
-    const text = await response.text();
-    if (response.status >= 500) {
-      throw new UpstreamFailure(`answered ${response.status}`);
-    }
-    let body: unknown = text;
-    if (text && (response.headers.get('content-type') ?? '').includes('json')) {
+      let response: Response;
       try {
-        body = JSON.parse(text);
-      } catch {
-        throw new UpstreamFailure('answered malformed JSON');
+        response = await doFetch(`${replica.url}${path}`, {
+          method: init.method ?? 'GET',
+          headers,
+          body: init.body === undefined ? undefined : JSON.stringify(init.body),
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+      } catch (err) {
+        // Duck-typed: the abort reason is a DOMException, which may come from another realm.
+        const timedOut = (err as { name?: string } | undefined)?.name === 'TimeoutError';
+        const reason = networkErrorText(err, timeoutMs);
+        upstreams.failed(replica, reason);
+        throw new UpstreamFailure(
+          timedOut ? `timed out after ${timeoutMs} ms` : `unreachable: ${reason}`,
+          timedOut,
+          !timedOut && neverConnected(err),
+        );
       }
+      upstreams.succeeded(replica);
+      const text = await response.text();
+      if (response.status >= 500) {
+        throw new UpstreamFailure(`answered ${response.status}`);
+      }
+      let body: unknown = text;
+      if (text && (response.headers.get('content-type') ?? '').includes('json')) {
+        try {
+          body = JSON.parse(text);
+        } catch {
+          throw new UpstreamFailure('answered malformed JSON');
+        }
+      }
+      return { status: response.status, body, headers: response.headers };
+    } finally {
+      done();
     }
-    return { status: response.status, body, headers: response.headers };
   }
 
   async function withRetries(path: string, init: RequestOptions) {
     const method = (init.method ?? 'GET').toUpperCase();
-    const attempts = IDEMPOTENT.has(method) ? retries + 1 : 1;
-    let lastError: unknown;
-    for (let i = 0; i < attempts; i += 1) {
-      if (i > 0) await sleep(retryDelayMs * 2 ** (i - 1));
+    let retriesLeft = IDEMPOTENT.has(method) ? retries : 0;
+    // Refused connections move on at once, to each other replica at most once.
+    let failoversLeft = upstreams.replicas.length - 1;
+    const tried = new Set<Replica>();
+    let last: Replica | undefined;
+    let backoff = retryDelayMs;
+    for (;;) {
+      // One not tried yet; else another than the last; else the only one.
+      const previous = last;
+      const replica =
+        upstreams.pick((r) => !tried.has(r)) ??
+        upstreams.pick((r) => r !== previous) ??
+        upstreams.replicas[0]!;
+      tried.add(replica);
+      last = replica;
       try {
-        return await attempt(path, init);
+        return await attempt(replica, path, init);
       } catch (err) {
-        lastError = err;
+        if (err instanceof UpstreamFailure && err.notSent && failoversLeft > 0) {
+          failoversLeft -= 1;
+          continue;
+        }
+        if (retriesLeft <= 0) throw err;
+        retriesLeft -= 1;
+        await sleep(backoff);
+        backoff *= 2;
       }
     }
-    throw lastError;
   }
 
   const breaker = new CircuitBreaker(withRetries, {
@@ -158,5 +216,10 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
     request,
     get: (path, headers) => request(path, { method: 'GET', headers }),
     breaker,
+    upstreams,
+    close() {
+      upstreams.close();
+      breaker.shutdown();
+    },
   };
 }

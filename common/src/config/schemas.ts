@@ -99,6 +99,55 @@ export const busConfigKeys = {
 /** An http(s) URL: another service's address. */
 export const httpUrl = () => Joi.string().uri({ scheme: ['http', 'https'] });
 
+/** The most base URLs one `*_SERVICE_URL` may list: each replica is probed every few seconds. */
+export const MAX_SERVICE_URLS = 32;
+
+/**
+ * `http://a:3002,http://b:3002` → the replicas' base URLs, normalised (lower-case host, no
+ * trailing slash). Each must be an http(s) URL with a host and without credentials, query or
+ * fragment (it is a prefix for paths); no empty item, no duplicate, at most MAX_SERVICE_URLS.
+ * Throws an Error saying which item is wrong.
+ */
+export function parseServiceUrls(value: string): string[] {
+  const items = value.split(',').map((item) => item.trim());
+  if (items.length > MAX_SERVICE_URLS) {
+    throw new Error(`it lists ${items.length} URLs; at most ${MAX_SERVICE_URLS}`);
+  }
+  const urls: string[] = [];
+  items.forEach((item, i) => {
+    const which = items.length > 1 ? `item ${i + 1}` : 'the URL';
+    if (!item) throw new Error(`${which} is empty`);
+    let url: URL;
+    try {
+      url = new URL(item);
+    } catch {
+      throw new Error(`${which} ("${item}") is not a URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new Error(`${which} ("${item}") is not an http(s) URL`);
+    }
+    if (!url.hostname) throw new Error(`${which} ("${item}") has no host`);
+    // Not echoed: the item may hold a password.
+    if (url.username || url.password || url.search || url.hash || /[?#]/.test(item)) {
+      throw new Error(`${which} has credentials, a query or a fragment; give a base URL`);
+    }
+    const normalised = `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+    if (urls.includes(normalised)) throw new Error(`${which} ("${item}") is listed twice`);
+    urls.push(normalised);
+  });
+  return urls;
+}
+
+/**
+ * Another service's address as one base URL per replica, comma-separated (one URL stays valid:
+ * it may name a load-balanced Service, as in Kubernetes). Validates to a string[].
+ */
+export const serviceUrls = (defaultUrl: string) =>
+  Joi.string()
+    .max(MAX_SERVICE_URLS * 256)
+    .custom((value: string) => parseServiceUrls(value), 'service URL list')
+    .default(parseServiceUrls(defaultUrl));
+
 /**
  * The variables of a service on the kit: the shared ones, token verification, the bus and its
  * port. Spread into the service's own schema.

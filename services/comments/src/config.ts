@@ -1,9 +1,9 @@
 import Joi from 'joi';
 import type { MongoConfig, ServiceConfig } from '@ecom/common/config';
-import { httpUrl, loadConfig, mongoConfigKeys, serviceConfigKeys } from '@ecom/common/config';
+import { loadConfig, mongoConfigKeys, serviceConfigKeys, serviceUrls } from '@ecom/common/config';
 
 export interface CommentsConfig extends ServiceConfig, MongoConfig {
-  PRODUCT_SERVICE_URL: string;
+  PRODUCT_SERVICE_URL: string[];
   PRODUCT_TIMEOUT_MS: number;
   FLAG_REVIEW_THRESHOLD: number;
   FLAG_HIDE_THRESHOLD: number;
@@ -20,7 +20,7 @@ export const COMMENT_MAX_LENGTH_LIMIT = 20000;
 export const commentsConfigSchema = Joi.object<CommentsConfig>({
   ...serviceConfigKeys(3003),
   ...mongoConfigKeys('comments_db'),
-  PRODUCT_SERVICE_URL: httpUrl().default('http://127.0.0.1:3002'),
+  PRODUCT_SERVICE_URL: serviceUrls('http://127.0.0.1:3002'),
   PRODUCT_TIMEOUT_MS: Joi.number().integer().min(50).max(30000).default(2000),
   // Flags (any account) that queue a comment for moderators; it stays visible.
   FLAG_REVIEW_THRESHOLD: Joi.number().integer().min(1).max(1000).default(3),

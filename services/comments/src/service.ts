@@ -1,3 +1,4 @@
+import { createProductClient } from '@ecom/common/client';
 import { defineService, type RunningService } from '@ecom/common/service';
 import { connectServiceMongo, pingMongo } from '@ecom/common/mongo';
 import { createComments } from './application/comments';
@@ -39,12 +40,19 @@ export const commentsService = defineService({
       logger,
       relayIntervalMs: config.OUTBOX_RELAY_INTERVAL_MS,
     });
+    // Balanced over PRODUCT_SERVICE_URL's replicas; their health checks stop with us.
+    const productCatalog = () => {
+      const client = createProductClient({
+        baseUrl: config.PRODUCT_SERVICE_URL,
+        timeoutMs: config.PRODUCT_TIMEOUT_MS,
+      });
+      onClose('product client', () => client.close());
+      return createProductCatalog(config.PRODUCT_SERVICE_URL, { client });
+    };
     const deps: CommentsDeps = {
       stores,
       events,
-      catalog:
-        options.catalog ??
-        createProductCatalog(config.PRODUCT_SERVICE_URL, { timeoutMs: config.PRODUCT_TIMEOUT_MS }),
+      catalog: options.catalog ?? productCatalog(),
       rules: {
         flags: {
           reviewThreshold: config.FLAG_REVIEW_THRESHOLD,

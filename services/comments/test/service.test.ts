@@ -191,7 +191,7 @@ describe('configuration', () => {
     expect(config).toMatchObject({
       PORT: 3003,
       MONGO_URL: 'mongodb://127.0.0.1:27017/comments_db',
-      PRODUCT_SERVICE_URL: 'http://127.0.0.1:3002',
+      PRODUCT_SERVICE_URL: ['http://127.0.0.1:3002'],
       FLAG_REVIEW_THRESHOLD: 3,
       FLAG_HIDE_THRESHOLD: 5,
       FLAG_TRUSTED_ACCOUNT_AGE_DAYS: 30,

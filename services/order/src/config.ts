@@ -1,12 +1,12 @@
 import Joi from 'joi';
 import { anchoringConfigKeys, type AnchoringConfig } from '@ecom/common/anchoring';
 import type { PostgresConfig, ServiceConfig } from '@ecom/common/config';
-import { httpUrl, postgresConfigKeys, serviceConfigKeys } from '@ecom/common/config';
+import { postgresConfigKeys, serviceConfigKeys, serviceUrls } from '@ecom/common/config';
 
 export interface OrderConfig extends ServiceConfig, PostgresConfig, AnchoringConfig {
-  PRODUCT_SERVICE_URL: string;
+  PRODUCT_SERVICE_URL: string[];
   PRODUCT_TIMEOUT_MS: number;
-  AUTH_SERVICE_URL: string;
+  AUTH_SERVICE_URL: string[];
   AUTH_TIMEOUT_MS: number;
   RESERVATION_TTL_MS: number;
   PAYMENT_OVERDUE_MS: number;
@@ -22,10 +22,10 @@ export const orderConfigSchema = Joi.object<OrderConfig>({
   ...postgresConfigKeys('order_db'),
   // Blockchain anchoring (off without BLOCKCHAIN_RPC_URL): common/src/anchoring/config.ts.
   ...anchoringConfigKeys,
-  PRODUCT_SERVICE_URL: httpUrl().default('http://127.0.0.1:3002'),
+  PRODUCT_SERVICE_URL: serviceUrls('http://127.0.0.1:3002'),
   PRODUCT_TIMEOUT_MS: Joi.number().integer().min(50).max(60000).default(2000),
   // Profile reads (the shipping address of an order sent without one).
-  AUTH_SERVICE_URL: httpUrl().default('http://127.0.0.1:3001'),
+  AUTH_SERVICE_URL: serviceUrls('http://127.0.0.1:3001'),
   AUTH_TIMEOUT_MS: Joi.number().integer().min(50).max(60000).default(2000),
   // A PAYMENT_PROCESSING order unchanged this long: ask payment (order.payment.overdue), again
   // every such interval; unchanged PAYMENT_GIVE_UP_MS: fail it (0 never does).

@@ -1,4 +1,5 @@
 import { openAnchoredStore, type AnchorSink } from '@ecom/common/anchoring';
+import { createProductClient } from '@ecom/common/client';
 import { periodicTask } from '@ecom/common/lifecycle';
 import { OutboxRelay, createIdempotencyStore, pgHealth } from '@ecom/common/postgres';
 import { defineService, type RunningService } from '@ecom/common/service';
@@ -7,7 +8,11 @@ import { OrderSaga } from './application/saga';
 import { OrderTimers } from './application/timers';
 import { OrderTransitions } from './application/transitions';
 import { createProductCatalog, type ProductCatalog } from './clients/catalog';
-import { createProfileDirectory, type ProfileDirectory } from './clients/profile-client';
+import {
+  createAuthClient,
+  createProfileDirectory,
+  type ProfileDirectory,
+} from './clients/profile-client';
 import { orderConfigSchema, type OrderConfig } from './config';
 import { subscribeOrderConsumers } from './events/consumers';
 import { orderRoutes } from './http/routes';
@@ -49,17 +54,29 @@ export const orderService = defineService({
       },
     });
 
+    // Balanced over the replicas each URL variable lists; their health checks stop with us.
+    const productCatalog = () => {
+      const client = createProductClient({
+        baseUrl: config.PRODUCT_SERVICE_URL,
+        timeoutMs: config.PRODUCT_TIMEOUT_MS,
+      });
+      onClose('product client', () => client.close());
+      return createProductCatalog(config.PRODUCT_SERVICE_URL, { client });
+    };
+    const profileDirectory = () => {
+      const client = createAuthClient(config.AUTH_SERVICE_URL, {
+        timeoutMs: config.AUTH_TIMEOUT_MS,
+      });
+      onClose('auth client', () => client.close());
+      return createProfileDirectory(config.AUTH_SERVICE_URL, { client });
+    };
     const transitions = new OrderTransitions({ anchor: anchors.sink, logger });
     const orders = new Orders({
       pool,
       transitions,
       idempotency: createIdempotencyStore(pool),
-      catalog:
-        options.catalog ??
-        createProductCatalog(config.PRODUCT_SERVICE_URL, { timeoutMs: config.PRODUCT_TIMEOUT_MS }),
-      profiles:
-        options.profiles ??
-        createProfileDirectory(config.AUTH_SERVICE_URL, { timeoutMs: config.AUTH_TIMEOUT_MS }),
+      catalog: options.catalog ?? productCatalog(),
+      profiles: options.profiles ?? profileDirectory(),
     });
     const saga = new OrderSaga({
       transitions,

@@ -1,12 +1,12 @@
 import Joi from 'joi';
 import { anchoringConfigKeys, type AnchoringConfig } from '@ecom/common/anchoring';
 import type { PostgresConfig, ServiceConfig } from '@ecom/common/config';
-import { httpUrl, postgresConfigKeys, serviceConfigKeys } from '@ecom/common/config';
+import { postgresConfigKeys, serviceConfigKeys, serviceUrls } from '@ecom/common/config';
 
 export interface PaymentConfig extends ServiceConfig, PostgresConfig, AnchoringConfig {
   PAYMENT_GATEWAY: 'mock';
   OUTBOX_POLL_INTERVAL_MS: number;
-  ORDER_SERVICE_URL: string;
+  ORDER_SERVICE_URL: string[];
   RECONCILE_INTERVAL_MS: number;
   RECONCILE_AFTER_MS: number;
 }
@@ -17,7 +17,7 @@ export const paymentConfigSchema = Joi.object<PaymentConfig>({
   // Blockchain anchoring (off without BLOCKCHAIN_RPC_URL): common/src/anchoring/config.ts.
   ...anchoringConfigKeys,
   /** Asked by GET /api/blockchain/verify/:tx for transactions that are not payment's. */
-  ORDER_SERVICE_URL: httpUrl().default('http://127.0.0.1:3005'),
+  ORDER_SERVICE_URL: serviceUrls('http://127.0.0.1:3005'),
   PAYMENT_GATEWAY: Joi.string().valid('mock').default('mock'),
   OUTBOX_POLL_INTERVAL_MS: Joi.number().integer().min(5).default(200),
   RECONCILE_INTERVAL_MS: Joi.number().integer().min(10).default(30000),

@@ -7,7 +7,7 @@ import { GatewayCalls } from './application/gateway-calls';
 import { Payments } from './application/payments';
 import { Reconciliation } from './application/reconciliation';
 import { PaymentSaga } from './application/saga';
-import { createOrderAnchors } from './clients/order-anchors';
+import { createOrderAnchors, createOrderClient } from './clients/order-anchors';
 import { paymentConfigSchema, type PaymentConfig } from './config';
 import { subscribePaymentConsumers } from './events/consumers';
 import type { PaymentGateway } from './gateway/gateway';
@@ -83,12 +83,15 @@ export const paymentService = defineService({
       run: () => reconciliation.run(config.RECONCILE_AFTER_MS),
       logger,
     });
+    // Balanced over ORDER_SERVICE_URL's replicas; their health checks stop with us.
+    const orderClient = createOrderClient(config.ORDER_SERVICE_URL);
+    onClose('order client', () => orderClient.close());
     return {
       routers: [
         paymentRoutes({
           payments,
           anchoring: anchors.anchoring,
-          orderAnchors: createOrderAnchors(config.ORDER_SERVICE_URL),
+          orderAnchors: createOrderAnchors(config.ORDER_SERVICE_URL, { client: orderClient }),
           jwt,
         }),
       ],

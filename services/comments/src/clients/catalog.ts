@@ -10,7 +10,7 @@ export interface ProductCatalog {
 
 /** Asks the product service through common's product client (timeouts, retry, breaker). */
 export function createProductCatalog(
-  baseUrl: string,
+  baseUrl: string | readonly string[],
   options: { timeoutMs?: number; client?: ProductClient } = {},
 ): ProductCatalog {
   const products = options.client ?? createProductClient({ baseUrl, timeoutMs: options.timeoutMs });

@@ -10,7 +10,7 @@ export interface ProductCatalog {
 
 /** Reads prices from the product service through the common product client. */
 export function createProductCatalog(
-  baseUrl: string,
+  baseUrl: string | readonly string[],
   options: { timeoutMs?: number; client?: ProductClient } = {},
 ): ProductCatalog {
   const products = options.client ?? createProductClient({ baseUrl, timeoutMs: options.timeoutMs });

@@ -62,19 +62,25 @@ export function shippingAddressFromProfile(raw: unknown): ShippingAddress | null
   };
 }
 
+/** The common client (timeout, retries, breaker, replicas) on the auth service. */
+export function createAuthClient(
+  baseUrl: string | readonly string[],
+  options: { timeoutMs?: number } = {},
+): ServiceClient {
+  return createServiceClient({
+    name: 'auth-service',
+    baseUrl,
+    timeoutMs: options.timeoutMs ?? 2000,
+    retries: 1,
+  });
+}
+
 /** Reads profiles through the common client (timeout, retries, breaker). */
 export function createProfileDirectory(
-  baseUrl: string,
+  baseUrl: string | readonly string[],
   options: { timeoutMs?: number; client?: ServiceClient } = {},
 ): ProfileDirectory {
-  const client =
-    options.client ??
-    createServiceClient({
-      name: 'auth-service',
-      baseUrl,
-      timeoutMs: options.timeoutMs ?? 2000,
-      retries: 1,
-    });
+  const client = options.client ?? createAuthClient(baseUrl, options);
   return {
     async shippingAddress(credentials) {
       let response;

@@ -15,11 +15,16 @@ export interface OrderAnchors {
   verifyTransaction(txHash: string, authorization: string | undefined): Promise<unknown>;
 }
 
+/** The common client (timeout, retries, breaker, replicas) on the order service. */
+export function createOrderClient(baseUrl: string | readonly string[]): ServiceClient {
+  return createServiceClient({ name: 'order-service', baseUrl });
+}
+
 export function createOrderAnchors(
-  baseUrl: string,
+  baseUrl: string | readonly string[],
   options: { client?: ServiceClient } = {},
 ): OrderAnchors {
-  const client = options.client ?? createServiceClient({ name: 'order-service', baseUrl });
+  const client = options.client ?? createOrderClient(baseUrl);
   return {
     async verifyTransaction(txHash, authorization) {
       const upstream = await client.get<unknown>(`/api/blockchain/verify/${txHash}`, {
