@@ -1,17 +1,17 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { generateEs256KeyPair } from '@ecom/common/auth';
 import { createTestPostgres, type TestPostgres } from '@ecom/infrastructure/testing';
 import { freePort, removeBusNamespace, startTcpRelay, type TcpRelay } from '@ecom/test-support';
 import { startEmbeddedChain, type EmbeddedChain } from '../../blockchain/src/embedded-chain';
-
-const ROOT = path.resolve(__dirname, '../..');
-// One process per service (tsx's CLI would run the service in a child of its own, which a
-// kill -9 of the CLI leaves running): Node with tsx as a loader, the repository's alias map.
-const NODE_TS = ['--import', 'tsx'];
-const TSX_ENV = { TSX_TSCONFIG_PATH: path.join(ROOT, 'platform/tsconfig.run.json') };
+import {
+  serviceMain,
+  spawnTs,
+  waitListening,
+  waitReady,
+  type Spawned,
+} from '../../platform/src/fleet-processes/spawn';
 
 export type ServiceName = 'auth' | 'product' | 'comments' | 'payment' | 'order' | 'gateway';
 export const SERVICES: ServiceName[] = [
@@ -26,10 +26,8 @@ export type Dependency = 'postgres' | 'mongo' | 'redis' | 'chain';
 
 export const ADMIN = { email: 'faults-admin@example.com', password: 'Fault#Injection2026' };
 
-interface Running {
-  child: ChildProcess;
-  exited: Promise<void>;
-}
+// Spawning and waiting for a service process is the fleet launcher's (npm run fleet).
+type Running = Spawned;
 
 /**
  * The platform as production runs it: each service and the gateway its own Node process,
@@ -168,41 +166,10 @@ export class ProcessPlatform {
     }
   }
 
-  private spawnLogged(label: string, args: string[], env: NodeJS.ProcessEnv): Running {
-    const log = createWriteStream(path.join(this.logDir, `${label}.log`), { flags: 'a' });
-    const child = spawn(process.execPath, [...NODE_TS, ...args], {
-      cwd: ROOT,
-      env: { ...env, ...TSX_ENV },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout?.pipe(log, { end: false });
-    child.stderr?.pipe(log, { end: false });
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    return { child, exited };
-  }
-
   async startService(name: ServiceName): Promise<void> {
-    const main = name === 'gateway' ? 'gateway/src/main.ts' : `services/${name}/src/main.ts`;
-    const running = this.spawnLogged(name, [main], this.serviceEnv(name));
+    const running = spawnTs(name, serviceMain(name), [], this.serviceEnv(name), this.logDir);
     this.running.set(name, running);
-    await this.waitReady(name, running);
-  }
-
-  private async waitReady(name: ServiceName, running: Running): Promise<void> {
-    const deadline = Date.now() + 90_000;
-    let exited = false;
-    void running.exited.then(() => (exited = true));
-    while (Date.now() < deadline) {
-      if (exited) throw new Error(`${name} exited during start (log: ${this.logDir}/${name}.log)`);
-      try {
-        const res = await fetch(`${this.url(name)}/health/ready`);
-        if (res.status === 200) return;
-      } catch {
-        // Not listening yet.
-      }
-      await sleep(200);
-    }
-    throw new Error(`${name} not ready after 90 s (log: ${this.logDir}/${name}.log)`);
+    await waitReady(running, this.url(name), 90_000);
   }
 
   /** kill -9, then (after `downMs`) a fresh process of the same service. */
@@ -230,29 +197,14 @@ export class ProcessPlatform {
   }
 
   private async startMongo(): Promise<void> {
-    this.mongo = this.spawnLogged(
+    this.mongo = spawnTs(
       'mongo',
-      [
-        'infrastructure/src/mongo/cli.ts',
-        '--port',
-        String(this.mongoPort),
-        '--data-dir',
-        this.mongoDataDir,
-      ],
+      'infrastructure/src/mongo/cli.ts',
+      ['--port', String(this.mongoPort), '--data-dir', this.mongoDataDir],
       { PATH: process.env.PATH },
+      this.logDir,
     );
-    const deadline = Date.now() + 30_000;
-    const net = await import('node:net');
-    while (Date.now() < deadline) {
-      const open = await new Promise<boolean>((resolve) => {
-        const socket = net.connect(this.mongoPort, '127.0.0.1');
-        socket.once('connect', () => resolve(socket.end() && true));
-        socket.once('error', () => resolve(false));
-      });
-      if (open) return;
-      await sleep(100);
-    }
-    throw new Error(`MongoDB stand-in not listening (log: ${this.logDir}/mongo.log)`);
+    await waitListening(this.mongo, this.mongoPort, 30_000);
   }
 
   /** kill -9 of the MongoDB stand-in, then a new one on the same data directory. */

@@ -6,21 +6,14 @@ import { busConfigKeys, loadConfig } from '@ecom/common/config';
 import { createLogger, type Logger } from '@ecom/common/logging';
 import { startChain, type ChainEndpoint } from './chain';
 import { dataDir, ensureDataDir, resetDataDir } from './data-dir';
-import { adminAccount, DEMO_ACCOUNTS, demoAllowed, PORTS } from './demo';
+import { adminAccount, DEMO_ACCOUNTS, demoAllowed } from './demo';
 import { loadOrCreateJwtKeys } from './keys';
 import { seedDemoData } from './seed';
 import { startFleet, type RunningFleet } from './fleet';
 import { startMongo, startPostgres, type StoreEndpoint } from './stores';
+import { chooseBus, defaultPorts, redact, type BusKind, type RunningPorts } from './launch-env';
 
-type BusKind = 'memory' | 'redis' | 'rabbitmq';
-
-/** EVENT_BUS when set; else RabbitMQ when AMQP_URL is set, Redis when REDIS_URL is, else memory. */
-export function chooseBus(env: NodeJS.ProcessEnv): BusKind {
-  if (env.EVENT_BUS) return env.EVENT_BUS as BusKind;
-  if (env.AMQP_URL) return 'rabbitmq';
-  if (env.REDIS_URL) return 'redis';
-  return 'memory';
-}
+export { chooseBus, defaultPorts, type RunningPorts } from './launch-env';
 
 export interface Platform {
   fleet: RunningFleet;
@@ -36,25 +29,6 @@ export interface StartPlatformOptions {
   print?: (line: string) => void;
   /** Service ports (default: 3000-3005) and the stand-ins' ports, for tests that run beside `npm start`. */
   ports?: RunningPorts;
-}
-
-export interface RunningPorts {
-  services: Record<keyof typeof PORTS, number>;
-  mongo: number;
-  orderDb: number;
-  paymentDb: number;
-  chain: number;
-}
-
-/** The documented ports, each overridable by its variable. */
-export function defaultPorts(env: NodeJS.ProcessEnv): RunningPorts {
-  return {
-    services: PORTS,
-    mongo: Number(env.MONGO_PORT ?? 27017),
-    orderDb: Number(env.ORDER_DB_PORT ?? 5433),
-    paymentDb: Number(env.PAYMENT_DB_PORT ?? 5434),
-    chain: Number(env.CHAIN_PORT ?? 8545),
-  };
 }
 
 /**
@@ -209,10 +183,6 @@ function printTable(
   print(`  data directory: ${s.dir} (npm start -- --reset wipes it)`);
   print('');
   print(`ready: ${s.fleet.urls.gateway} (Ctrl-C stops)`);
-}
-
-function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]+@/, '//$1:***@');
 }
 
 /** `npm start [-- --reset]`. */
