@@ -10,6 +10,7 @@ import type { Logger } from '@ecom/common/logging';
 import { createUpstreamProxy, type UpstreamProxy } from './breaker-proxy';
 import { trustProxySetting } from '@ecom/common/config';
 import { corsOrigins, parseByteSize, type GatewayConfig } from './config';
+import { auditPageRoutes } from './audit-page';
 import { docsRoutes } from './docs-page';
 import { EdgeAuthenticator } from './edge-auth';
 import { createEdge, type PlainMiddleware } from './edge';
@@ -168,6 +169,7 @@ export function buildGateway({
   );
   app.use(metrics.router);
   app.use(docsRoutes(apis));
+  app.use(auditPageRoutes({ rpcOrigins: corsOrigins(config.AUDIT_RPC_ORIGINS) }));
   app.use(notFoundHandler());
   app.use(errorHandler(logger));
 

@@ -50,6 +50,17 @@ export const gatewayConfigSchema = Joi.object({
 
   /** Comma-separated origins allowed by CORS, e.g. `https://shop.example.com`. Empty: none. */
   CORS_ORIGINS: Joi.string().allow('').max(4000).default(''),
+  /**
+   * Comma-separated chain JSON-RPC origins the audit page (/audit) may call besides loopback,
+   * e.g. `https://rpc.example.org`. Empty: loopback only.
+   */
+  AUDIT_RPC_ORIGINS: Joi.string()
+    .allow('')
+    .max(4000)
+    .pattern(
+      /^(https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?)(\s*,\s*https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?)*$/,
+    )
+    .default(''),
 
   UPSTREAM_TIMEOUT_MS: positiveInt().max(300_000).default(10_000),
   /** To send the request body (else 408), and the longest a client may stop reading an answer. */
@@ -98,6 +109,7 @@ export interface GatewayConfig extends BaseConfig, JwtVerifyConfig {
   RATE_LIMIT_PAYMENT_POINTS: number;
 
   CORS_ORIGINS: string;
+  AUDIT_RPC_ORIGINS: string;
 
   UPSTREAM_TIMEOUT_MS: number;
   CLIENT_TIMEOUT_MS: number;

@@ -16,6 +16,7 @@ beforeAll(async () => {
     config: testConfig(stubs, {
       BODY_LIMIT: '2kb',
       CORS_ORIGINS: 'https://shop.example.com, https://admin.example.com',
+      AUDIT_RPC_ORIGINS: 'https://rpc.example.org, http://10.1.2.3:8545',
       HEALTH_TIMEOUT_MS: '1000',
       HEALTH_CACHE_MS: '0', // every call probes (the window has its own tests)
     }),
@@ -66,6 +67,25 @@ describe('configuration', () => {
     }
     for (const value of ['false', 'true', '2', 'loopback', 'loopback, 10.0.0.0/8', '::1']) {
       expect(testConfig(stubs, { TRUST_PROXY: value }).TRUST_PROXY).toBe(value);
+    }
+  });
+
+  it('AUDIT_RPC_ORIGINS: the audit page may call these chain endpoints, and only origins are taken', async () => {
+    const res = await request(gw.url).get('/audit/');
+    expect(res.status).toBe(200); // built by npm install
+    const connect = (res.headers['content-security-policy'] as string)
+      .split('; ')
+      .find((d) => d.startsWith('connect-src'))!;
+    expect(connect).toContain(' https://rpc.example.org');
+    expect(connect).toContain(' http://10.1.2.3:8545');
+    for (const value of [
+      'rpc.example.org',
+      'https://rpc.example.org/path',
+      'javascript:alert(1)',
+    ]) {
+      expect(() => testConfig(stubs, { AUDIT_RPC_ORIGINS: value })).toThrow(
+        /^Invalid configuration: AUDIT_RPC_ORIGINS: /,
+      );
     }
   });
 

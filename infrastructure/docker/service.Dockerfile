@@ -17,12 +17,20 @@ COPY services/order/package.json services/order/
 COPY gateway/package.json gateway/
 COPY blockchain/package.json blockchain/
 COPY platform/package.json platform/
+COPY audit-web/package.json audit-web/
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY common common
 COPY services services
 COPY gateway gateway
 ARG SERVICE_DIR
 RUN test -n "$SERVICE_DIR" && npx tsc -b "$SERVICE_DIR"
+# The gateway serves the audit explorer (/audit): built here with Vite, everything bundled. It
+# reuses the independent verifier and monitor of blockchain/src. Other images get an empty dir.
+COPY blockchain/src blockchain/src
+COPY audit-web/index.html audit-web/vite.config.mts audit-web/tsconfig.json audit-web/
+COPY audit-web/src audit-web/src
+RUN rm -rf audit-web/dist && mkdir -p audit-web/dist && \
+    if [ "$SERVICE_DIR" = gateway ]; then npm run build --workspace audit-web; fi
 
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
@@ -33,6 +41,7 @@ COPY --from=build /app/services services
 COPY --from=build /app/gateway/package.json gateway/
 COPY --from=build /app/blockchain/package.json blockchain/
 COPY --from=build /app/platform/package.json platform/
+COPY --from=build /app/audit-web/package.json audit-web/
 ARG SERVICE_DIR
 # Production dependencies of this one workspace only (bcrypt ships prebuilt binaries).
 RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts --workspace "$SERVICE_DIR"
@@ -47,5 +56,6 @@ COPY --from=build /app/common/package.json common/package.json
 COPY --from=build /app/common/dist common/dist
 COPY --from=build /app/${SERVICE_DIR}/package.json ${SERVICE_DIR}/package.json
 COPY --from=build /app/${SERVICE_DIR}/dist ${SERVICE_DIR}/dist
+COPY --from=build /app/audit-web/dist audit-web/dist
 USER node
 CMD ["sh", "-c", "exec node --enable-source-maps \"$SERVICE_DIR/dist/main.js\""]
