@@ -7,3 +7,4 @@ export * from './processed-events';
 export * from './consumers';
 export * from './idempotency-store';
 export * from './page';
+export * from './exclusive';

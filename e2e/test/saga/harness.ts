@@ -16,6 +16,7 @@ import { orderConfigSchema, orderService, type RunningOrderService } from '@ecom
 import {
   MockPaymentGateway,
   paymentConfigSchema,
+  type PaymentGateway,
   paymentService,
   type RunningPaymentService,
 } from '@ecom/payment-service';
@@ -112,7 +113,20 @@ export interface SagaOptions {
   /** Called for every saga event the spy sees (the benchmark times order.confirmed). */
   onEvent?: (event: EventEnvelope) => void;
   /** Extra environment per service (e.g. the anchoring variables), applied last. */
-  env?: { order?: Record<string, string>; payment?: Record<string, string> };
+  env?: {
+    order?: Record<string, string>;
+    payment?: Record<string, string>;
+    product?: Record<string, string>;
+  };
+  /**
+   * Instances of order and of payment (default 1): each on the same database and bus
+   * namespace with its own bus connection and port, as replicas in separate processes.
+   */
+  replicas?: number;
+  /** The gateway every payment replica calls (default a fresh MockPaymentGateway). */
+  gateway?: MockPaymentGateway;
+  /** The gateway payment replica `index` calls instead (e.g. one per replica on one ledger). */
+  replicaGateway?: (index: number) => PaymentGateway;
 }
 
 /**
@@ -124,11 +138,19 @@ export interface SagaOptions {
 export class Saga {
   readonly events: EventEnvelope[] = [];
   readonly logs: LogLine[] = [];
-  readonly gateway = new MockPaymentGateway();
+  readonly gateway: MockPaymentGateway;
   product!: RunningProductService;
   payment!: RunningPaymentService;
   order!: RunningOrderService;
+  /** Every replica (the first is `order` / `payment`), with `replicas` > 1. */
+  readonly orders: RunningOrderService[] = [];
+  readonly payments: RunningPaymentService[] = [];
+  /** Events each replica's handlers ran (bus name, e.g. 'order#2', → count), with `replicas` > 1. */
+  readonly handled = new Map<string, number>();
   private mongo!: TestMongo;
+  get mongoUrl(): string {
+    return this.mongo.url;
+  }
   get orderDbUrl(): string {
     return this.orderDb.url;
   }
@@ -141,7 +163,47 @@ export class Saga {
   private readonly buses = new Map<string, EventBus>();
   private readonly prefix = `saga-${randomUUID().slice(0, 8)}`;
 
-  constructor(private readonly options: SagaOptions) {}
+  constructor(private readonly options: SagaOptions) {
+    this.gateway = options.gateway ?? new MockPaymentGateway();
+  }
+
+  /** The bus name of replica `index` (0-based) of a service: 'order', 'order#2', ... */
+  static replicaName(service: 'order' | 'payment', index: number): string {
+    return index === 0 ? service : `${service}#${index + 1}`;
+  }
+
+  /** The bus connection a service (or replica, by its replicaName) uses. */
+  busOf(name: string): EventBus | undefined {
+    return this.buses.get(name);
+  }
+
+  /** A bus connection of its own under this saga's namespace (closed with the saga). */
+  connectBus(name: string): EventBus {
+    return this.busFor(name);
+  }
+
+  /** A replica's bus whose handlers count into `handled` (only with several replicas). */
+  private replicaBus(name: string): EventBus {
+    const bus = this.busFor(name);
+    if ((this.options.replicas ?? 1) <= 1) return bus;
+    const handled = this.handled;
+    return {
+      publish: (event) => bus.publish(event),
+      health: () => bus.health(),
+      close: () => bus.close(),
+      listDeadLetters: (group) => bus.listDeadLetters(group),
+      replayDeadLetters: (group, select) => bus.replayDeadLetters(group, select),
+      discardDeadLetters: (group, select) => bus.discardDeadLetters(group, select),
+      subscribe: (options) =>
+        bus.subscribe({
+          ...options,
+          handler: async (event, context) => {
+            await options.handler(event, context);
+            handled.set(name, (handled.get(name) ?? 0) + 1);
+          },
+        }),
+    };
+  }
 
   private logger(service: string): Logger {
     return this.options.captureLogs === false
@@ -203,34 +265,47 @@ export class Saga {
         ...testServiceEnv,
         MONGO_URL: this.mongo.url,
         CACHE_DRIVER: 'off',
+        ...this.options.env?.product,
       }),
       bus: this.busFor('product'),
     });
     await this.startPayment();
-    this.order = await orderService.start({
-      config: loadConfig(orderConfigSchema, {
-        ...testServiceEnv,
-        DATABASE_URL: this.orderDb.url,
-        PRODUCT_SERVICE_URL: this.product.url,
-        OUTBOX_POLL_INTERVAL_MS: '50',
-        ...this.options.env?.order,
-      }),
-      bus: this.busFor('order'),
-      logger: this.logger('order-service'),
-    });
+    for (let i = 1; i < (this.options.replicas ?? 1); i++) {
+      this.payments.push(await this.startPaymentReplica(i));
+    }
+    for (let i = 0; i < (this.options.replicas ?? 1); i++) {
+      const replica = await orderService.start({
+        config: loadConfig(orderConfigSchema, {
+          ...testServiceEnv,
+          DATABASE_URL: this.orderDb.url,
+          PRODUCT_SERVICE_URL: this.product.url,
+          OUTBOX_POLL_INTERVAL_MS: '50',
+          ...this.options.env?.order,
+        }),
+        bus: this.replicaBus(Saga.replicaName('order', i)),
+        logger: this.logger('order-service'),
+      });
+      if (i === 0) this.order = replica;
+      this.orders.push(replica);
+    }
     return this;
   }
 
   async startPayment(): Promise<void> {
-    this.payment = await paymentService.start({
+    this.payment = await this.startPaymentReplica(0);
+    this.payments[0] = this.payment;
+  }
+
+  private startPaymentReplica(index: number): Promise<RunningPaymentService> {
+    return paymentService.start({
       config: loadConfig(paymentConfigSchema, {
         ...testServiceEnv,
         DATABASE_URL: this.paymentDb.url,
         OUTBOX_POLL_INTERVAL_MS: '50',
         ...this.options.env?.payment,
       }),
-      bus: this.busFor('payment'),
-      options: { gateway: this.gateway },
+      bus: this.replicaBus(Saga.replicaName('payment', index)),
+      options: { gateway: this.options.replicaGateway?.(index) ?? this.gateway },
       logger: this.logger('payment-service'),
     });
   }
@@ -328,8 +403,10 @@ export class Saga {
   }
 
   async close(): Promise<void> {
-    await this.order?.stop().catch(() => undefined);
-    await this.payment?.stop().catch(() => undefined);
+    for (const replica of new Set([this.order, ...this.orders]))
+      await replica?.stop().catch(() => undefined);
+    for (const replica of new Set([this.payment, ...this.payments]))
+      await replica?.stop().catch(() => undefined);
     await this.product?.stop().catch(() => undefined);
     for (const bus of new Set(this.buses.values())) await bus.close().catch(() => undefined);
     await Promise.all([this.mongo?.cleanup(), this.orderDb?.cleanup(), this.paymentDb?.cleanup()]);

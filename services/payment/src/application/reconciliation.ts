@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import type { Logger } from '@ecom/common/logging';
+import { runExclusively } from '@ecom/common/postgres';
 import { paymentStore } from '../store/payment-store';
 import type { GatewayCalls } from './gateway-calls';
 import { cents, currencyOf } from './shared';
@@ -12,8 +13,21 @@ import { cents, currencyOf } from './shared';
 export class Reconciliation {
   constructor(private readonly deps: { pool: Pool; calls: GatewayCalls; logger: Logger }) {}
 
-  /** One pass over claims still PENDING after `olderThanMs`; how many it finished. */
+  /**
+   * One pass over claims still PENDING after `olderThanMs`; how many it finished (0 when
+   * another replica's pass is running). One pass at a time across replicas: the claims are
+   * read without a lock and each is sent to the gateway outside any transaction, so two
+   * replicas' reconcilers would otherwise both call the gateway for every stale claim (the
+   * idempotency key kept the money right, but each call was made once per replica).
+   */
   async run(olderThanMs: number): Promise<number> {
+    const pass = await runExclusively(this.deps.pool, 'payment-reconciler', () =>
+      this.pass(olderThanMs),
+    );
+    return pass.ran ? pass.result : 0;
+  }
+
+  private async pass(olderThanMs: number): Promise<number> {
     const { pool, calls } = this.deps;
     let done = 0;
     for (const a of await paymentStore.stalePendingAttempts(pool, olderThanMs)) {

@@ -110,6 +110,24 @@ export class InventoryService {
     return { outcome: 'ignored', status: r.status };
   }
 
+  /** Sells every hold the reservation still has (none left after a finished sale). */
+  private async finishSale(r: Pick<Reservation, 'orderId' | 'lines'>): Promise<void> {
+    let moved = false;
+    for (const line of r.lines) {
+      if (await this.deps.stock.sellHold(line.productId, r.orderId, line.quantity)) moved = true;
+    }
+    if (moved) await this.deps.stockChanged(r.lines.map((l) => l.productId));
+  }
+
+  /** Gives back every hold the reservation still has, last first. */
+  private async releaseHolds(r: Pick<Reservation, 'orderId' | 'lines'>): Promise<void> {
+    let moved = false;
+    for (const line of [...r.lines].reverse()) {
+      if (await this.deps.stock.releaseHold(line.productId, r.orderId, line.quantity)) moved = true;
+    }
+    if (moved) await this.deps.stockChanged(r.lines.map((l) => l.productId));
+  }
+
   /** Gives back already-held lines, last first. */
   private async undo(orderId: string, held: OrderLine[]): Promise<void> {
     for (const line of [...held].reverse()) {
@@ -148,21 +166,26 @@ export class InventoryService {
   async confirm(orderId: string): Promise<'sold' | 'ignored'> {
     return this.mutex.run(orderId, async () => {
       const r = await this.deps.reservations.find(orderId);
-      if (!r || r.status !== 'reserved') {
-        if (r?.status !== 'sold') {
-          this.deps.logger.warn('order.confirmed without a live reservation', {
-            orderId,
-            status: r?.status ?? 'none',
-          });
-        }
+      // The record is claimed first, then the holds are moved: the mutex is per process, and
+      // another replica may be releasing this order at the same moment (order.cancelled taken
+      // by it). Moving holds first let the two split the lines (some sold, some released) and
+      // leave units sold for a cancelled order. The conditional claim picks one winner.
+      const claimed =
+        r?.status === 'reserved' &&
+        (await this.deps.reservations.transition(orderId, 'reserved', 'sold'));
+      const current = claimed
+        ? { ...r, status: 'sold' as const }
+        : await this.deps.reservations.find(orderId);
+      if (current?.status !== 'sold') {
+        this.deps.logger.warn('order.confirmed without a live reservation', {
+          orderId,
+          status: current?.status ?? 'none',
+        });
         return 'ignored';
       }
-      // Holds first (each idempotent), then the record: a crash in between is finished by the retry.
-      for (const line of r.lines)
-        await this.deps.stock.sellHold(line.productId, orderId, line.quantity);
-      await this.deps.reservations.transition(orderId, 'reserved', 'sold');
-      await this.deps.stockChanged(r.lines.map((l) => l.productId));
-      return 'sold';
+      // Each hold sold at most once (idempotent): also finishes a sale a crash interrupted.
+      await this.finishSale(current);
+      return claimed ? 'sold' : 'ignored';
     });
   }
 
@@ -187,15 +210,19 @@ export class InventoryService {
         if (saved.created) return 'released';
         r = saved.existing;
       }
+      // Claimed first, holds moved after (see confirm): one winner across replicas.
       if (r.status === 'reserved') {
-        for (const line of [...r.lines].reverse()) {
-          await this.deps.stock.releaseHold(line.productId, orderId, line.quantity);
+        if (await this.deps.reservations.transition(orderId, 'reserved', 'released')) {
+          await this.releaseHolds(r);
+          return 'released';
         }
-        await this.deps.reservations.transition(orderId, 'reserved', 'released');
-        await this.deps.stockChanged(r.lines.map((l) => l.productId));
-        return 'released';
+        r = (await this.deps.reservations.find(orderId)) ?? r;
       }
+      // Finishes a release a crash interrupted (releaseHold is idempotent).
+      if (r.status === 'released') await this.releaseHolds(r);
       if (r.status === 'sold' && options.allowRestock) {
+        // A sale another replica is still moving: its holds are sold first, exactly once each.
+        await this.finishSale(r);
         // Claim the restock first so a redelivery cannot add the units twice.
         if (!(await this.deps.reservations.transition(orderId, 'sold', 'released')))
           return 'ignored';
