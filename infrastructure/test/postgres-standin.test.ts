@@ -150,6 +150,7 @@ describe('PGlite stand-in over the wire', () => {
       close: async () => undefined,
       listDeadLetters: async () => [],
       replayDeadLetters: async () => ({ replayed: 0, skipped: 0 }),
+      discardDeadLetters: async () => ({ discarded: 0 }),
     };
     const logger = createLogger('outbox-test', 'silent');
     const committed = Array.from({ length: 12 }, (_, i) =>

@@ -6,15 +6,17 @@ import { createLogger } from '@ecom/common/logging';
 
 export const DEAD_LETTERS_USAGE = `usage: npm run dead-letters -- list <group> [--type <eventType>]
        npm run dead-letters -- replay <group> [--id <id>]... [--type <eventType>]
+       npm run dead-letters -- discard <group> (--id <id>... | --type <eventType>)
 
-Lists or replays the dead letters of a consumer group (auth, product, comments, payment,
+Lists, replays (to that group only) or discards for good the dead letters of a consumer group (auth, product, comments, payment,
 order) on the broker the environment names (EVENT_BUS, AMQP_URL or REDIS_URL). The in-memory
 bus of \`npm start\` lives in the launcher: use a service's GET /admin/dead-letters there.
 `;
 
 /**
  * `npm run dead-letters`: the operator's tool for what could not be handled. Returns the exit
- * code; writes one JSON line per dead letter (list) or the replay's counts.
+ * code; writes one JSON line per dead letter (list) or the replay's or discard's counts. An id
+ * that is not (or no longer) a dead letter of the group is named, with exit code 1.
  */
 export async function deadLettersCommand(
   argv: string[],
@@ -38,7 +40,13 @@ export async function deadLettersCommand(
     return 2;
   }
   const [command, group] = parsed.positionals;
-  if (!['list', 'replay'].includes(command ?? '') || !group) {
+  const select = { ids: parsed.values.id, eventType: parsed.values.type };
+  if (
+    !['list', 'replay', 'discard'].includes(command ?? '') ||
+    !group ||
+    // Discarding is for good: it never takes a whole group by default.
+    (command === 'discard' && !select.ids && !select.eventType)
+  ) {
     out(DEAD_LETTERS_USAGE);
     return 2;
   }
@@ -55,14 +63,18 @@ export async function deadLettersCommand(
         if (!parsed.values.type || letter.event?.eventType === parsed.values.type)
           out(JSON.stringify(letter));
       }
-    } else {
-      const result = await bus.replayDeadLetters(group, {
-        ids: parsed.values.id,
-        eventType: parsed.values.type,
-      });
-      out(JSON.stringify(result));
+      return 0;
     }
-    return 0;
+    const result =
+      command === 'replay'
+        ? await bus.replayDeadLetters(group, select)
+        : await bus.discardDeadLetters(group, select);
+    out(JSON.stringify(result));
+    if (!result.notFound?.length) return 0;
+    out(
+      `not a dead letter of ${group} (never one, or already replayed or discarded): ${result.notFound.join(', ')}`,
+    );
+    return 1;
   } finally {
     await bus.close();
   }

@@ -9,17 +9,21 @@ const logger = createLogger('dead-letters-cli-test', 'silent');
 const retry = { maxAttempts: 2, baseDelayMs: 10, maxDelayMs: 20 };
 
 describe('npm run dead-letters: usage', () => {
-  it.each([[[]], [['list']], [['purge', 'order']], [['list', 'order', '--bogus']]])(
-    'answers the usage and exit code 2 for %j',
-    async (argv) => {
-      const lines: string[] = [];
-      const code = await deadLettersCommand(argv as string[], { AMQP_URL: 'amqp://x' }, (l) =>
-        lines.push(l),
-      );
-      expect(code).toBe(2);
-      expect(lines.join('\n')).toContain('usage: npm run dead-letters');
-    },
-  );
+  it.each([
+    [[]],
+    [['list']],
+    [['purge', 'order']],
+    [['list', 'order', '--bogus']],
+    // Discarding is for good: never a whole group by default.
+    [['discard', 'order']],
+  ])('answers the usage and exit code 2 for %j', async (argv) => {
+    const lines: string[] = [];
+    const code = await deadLettersCommand(argv as string[], { AMQP_URL: 'amqp://x' }, (l) =>
+      lines.push(l),
+    );
+    expect(code).toBe(2);
+    expect(lines.join('\n')).toContain('usage: npm run dead-letters');
+  });
 
   it('refuses the in-memory bus, which lives inside a running process', async () => {
     const lines: string[] = [];
@@ -81,11 +85,36 @@ describe.each([
 
       up = true;
       expect(await run(['replay', 'stock', '--id', ofType[0].id])).toEqual([
-        { replayed: 1, skipped: 0 },
+        { replayed: 1, skipped: 0, notFound: [] },
       ]);
       await eventually(() => handled.length === 1, { what: 'replayed by id' });
       expect(handled).toEqual([gone.eventId]);
       expect((await run(['list', 'stock'])).map((d) => d.event.eventId)).toEqual([deleted.eventId]);
+
+      // A spent or unknown id is named, exit code 1, and nothing happens.
+      const failing = async (argv: string[]) => {
+        expect(await deadLettersCommand(argv, env, (l) => lines.push(l), open)).toBe(1);
+        return lines.splice(0);
+      };
+      const again = await failing(['replay', 'stock', '--id', ofType[0].id]);
+      expect(JSON.parse(again[0]!)).toEqual({ replayed: 0, skipped: 0, notFound: [ofType[0].id] });
+      expect(again[1]).toBe(
+        `not a dead letter of stock (never one, or already replayed or discarded): ${ofType[0].id}`,
+      );
+      expect((await failing(['discard', 'stock', '--id', 'no-such-id']))[1]).toMatch(
+        /not a dead letter of stock .*: no-such-id$/,
+      );
+
+      const [left] = await run(['list', 'stock']);
+      expect(await run(['discard', 'stock', '--id', left.id])).toEqual([
+        { discarded: 1, notFound: [] },
+      ]);
+      expect(await run(['list', 'stock'])).toEqual([]);
+      // Discarded for good: an event published after it is handled, the discarded one never.
+      const marker = createEvent('product', 'product.deleted', { productId: 'p2' });
+      await consumer.publish(marker);
+      await eventually(() => handled.includes(marker.eventId), { what: 'the marker handled' });
+      expect(handled).toEqual([gone.eventId, marker.eventId]);
     });
   });
 });

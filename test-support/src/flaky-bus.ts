@@ -49,4 +49,10 @@ export class FlakyBus implements EventBus {
       ? Promise.reject(new Error('broker unreachable'))
       : this.inner.replayDeadLetters(group, select);
   }
+
+  discardDeadLetters(group: string, select: DeadLetterSelection) {
+    return this.down
+      ? Promise.reject(new Error('broker unreachable'))
+      : this.inner.discardDeadLetters(group, select);
+  }
 }

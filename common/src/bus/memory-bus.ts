@@ -2,10 +2,11 @@ import { createLogger, type Logger } from '../logging/logger';
 import { parseEnvelope, type EventEnvelope } from './envelope';
 import { dispatchDelivery, InFlight } from './dispatch';
 import { randomUUID } from 'node:crypto';
-import { DEFAULT_RETRY_POLICY, retryDelayMs, selectsDeadLetter } from './types';
+import { DEFAULT_RETRY_POLICY, idsNotFound, retryDelayMs, selectsDeadLetter } from './types';
 import type {
   DeadLetter,
   DeadLetterSelection,
+  DiscardResult,
   EventBus,
   ReplayResult,
   RetryPolicy,
@@ -79,18 +80,35 @@ export class InMemoryEventBus implements EventBus {
   async replayDeadLetters(group: string, select: DeadLetterSelection = {}): Promise<ReplayResult> {
     const result: ReplayResult = { replayed: 0, skipped: 0 };
     const subs = this.subscriptions.filter((s) => s.group === group);
+    const matched: string[] = [];
     for (const letter of [...this.deadLetters]) {
       if (letter.group !== group || !selectsDeadLetter(select, letter)) continue;
+      matched.push(letter.id);
       if (!letter.event || !subs.length) {
         result.skipped++;
         continue;
       }
       this.deadLetters.splice(this.deadLetters.indexOf(letter), 1);
       const raw = JSON.stringify(letter.event);
-      for (const sub of subs) this.schedule(sub, raw, 1, 0);
+      // Only the subscriptions of this group that take the event's type (one copy per group).
+      for (const sub of subs)
+        if (sub.types.has(letter.event.eventType)) this.schedule(sub, raw, 1, 0);
       result.replayed++;
     }
-    return result;
+    const notFound = idsNotFound(select, matched);
+    return notFound ? { ...result, notFound } : result;
+  }
+
+  async discardDeadLetters(group: string, select: DeadLetterSelection): Promise<DiscardResult> {
+    const chosen = this.deadLetters.filter(
+      (d) => d.group === group && selectsDeadLetter(select, d),
+    );
+    for (const letter of chosen) this.deadLetters.splice(this.deadLetters.indexOf(letter), 1);
+    const notFound = idsNotFound(
+      select,
+      chosen.map((d) => d.id),
+    );
+    return { discarded: chosen.length, ...(notFound ? { notFound } : {}) };
   }
 
   /** Resolves when nothing is scheduled or running (tests wait on it). */
@@ -119,33 +137,47 @@ export class InMemoryEventBus implements EventBus {
     return pending;
   }
 
-  private schedule(sub: Subscription, raw: string, attempt: number, delayMs: number): void {
+  private schedule(
+    sub: Subscription,
+    raw: string,
+    attempt: number,
+    delayMs: number,
+    firstFailedAt?: string,
+  ): void {
     if (this.closed) return;
     if (delayMs <= 0) {
       // First deliveries: the next turn of the event loop (setTimeout(0) would cost ≥ 1 ms per hop of a saga).
       const immediate = setImmediate(() => {
         this.immediates.delete(immediate);
-        void this.inFlight.track(this.deliver(sub, raw, attempt));
+        void this.inFlight.track(this.deliver(sub, raw, attempt, firstFailedAt));
       });
       this.immediates.add(immediate);
       return;
     }
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      void this.inFlight.track(this.deliver(sub, raw, attempt));
+      void this.inFlight.track(this.deliver(sub, raw, attempt, firstFailedAt));
     }, delayMs);
     this.timers.add(timer);
   }
 
-  private async deliver(sub: Subscription, raw: string, attempt: number): Promise<void> {
+  private async deliver(
+    sub: Subscription,
+    raw: string,
+    attempt: number,
+    firstFailedAt?: string,
+  ): Promise<void> {
     const parsed = parseEnvelope(raw);
     if (!parsed.ok) {
       this.deadLetter(sub, parsed.reason, attempt, undefined, raw);
       return;
     }
     const failure = await dispatchDelivery(this.logger, sub, parsed.event, attempt, this.policy);
-    if (failure?.deadLetter) this.deadLetter(sub, failure.reason, attempt, parsed.event);
-    else if (failure) this.schedule(sub, raw, attempt + 1, retryDelayMs(this.policy, attempt));
+    if (!failure) return;
+    const first = firstFailedAt ?? new Date().toISOString();
+    if (failure.deadLetter)
+      this.deadLetter(sub, failure.reason, attempt, parsed.event, undefined, first);
+    else this.schedule(sub, raw, attempt + 1, retryDelayMs(this.policy, attempt), first);
   }
 
   private deadLetter(
@@ -154,8 +186,10 @@ export class InMemoryEventBus implements EventBus {
     attempts: number,
     event?: EventEnvelope,
     raw?: string,
+    firstFailedAt?: string,
   ): void {
     const { group } = sub;
+    const deadAt = new Date().toISOString();
     this.logger.error('event dead-lettered', { group, reason, attempts, eventId: event?.eventId });
     const deadLetter: DeadLetter = {
       id: randomUUID(),
@@ -164,7 +198,8 @@ export class InMemoryEventBus implements EventBus {
       attempts,
       ...(event ? { event } : {}),
       ...(raw !== undefined ? { raw } : {}),
-      deadAt: new Date().toISOString(),
+      deadAt,
+      firstFailedAt: firstFailedAt ?? deadAt,
     };
     this.deadLetters.push(deadLetter);
     sub.onDeadLetter?.(deadLetter);

@@ -86,7 +86,13 @@ export interface DeadLetter {
   /** The raw message when it could not be parsed as an envelope. */
   event?: EventEnvelope;
   raw?: string;
+  /** When the last delivery failed and the message was dead-lettered. */
   deadAt: string;
+  /**
+   * When its first delivery to this group failed (deadAt when it failed once); absent when
+   * unknown (Redis: retried by a consumer that took it over from one that died).
+   */
+  firstFailedAt?: string;
 }
 
 /** Which dead letters of a group a replay takes: all, those with these ids, or of one type. */
@@ -100,6 +106,15 @@ export interface ReplayResult {
   replayed: number;
   /** Selected but not replayable (not a valid envelope): they stay dead letters. */
   skipped: number;
+  /** Ids asked for that are not (or no longer) dead letters of the group; only when ids were given. */
+  notFound?: string[];
+}
+
+export interface DiscardResult {
+  /** Removed for good: never delivered again. */
+  discarded: number;
+  /** Ids asked for that are not (or no longer) dead letters of the group; only when ids were given. */
+  notFound?: string[];
 }
 
 /**
@@ -122,6 +137,8 @@ export interface EventBus {
    * idempotency absorbs an event that was in fact handled.
    */
   replayDeadLetters(group: string, select?: DeadLetterSelection): Promise<ReplayResult>;
+  /** Removes the selected dead letters of `group` for good (an operator's decision not to handle them). */
+  discardDeadLetters(group: string, select: DeadLetterSelection): Promise<DiscardResult>;
 }
 
 /** Whether a dead letter is among those `select` names. */
@@ -129,4 +146,11 @@ export function selectsDeadLetter(select: DeadLetterSelection, letter: DeadLette
   if (select.ids && !select.ids.includes(letter.id)) return false;
   if (select.eventType && letter.event?.eventType !== select.eventType) return false;
   return true;
+}
+
+/** The ids of `select` that no dead letter answered (undefined when it named none): for a 404. */
+export function idsNotFound(select: DeadLetterSelection, matched: string[]): string[] | undefined {
+  if (!select.ids) return undefined;
+  const seen = new Set(matched);
+  return [...new Set(select.ids)].filter((id) => !seen.has(id));
 }

@@ -206,6 +206,7 @@ export function busContract(
     expect(await consumer.replayDeadLetters(group, { ids: [a1Letter.id] })).toEqual({
       replayed: 1,
       skipped: 0,
+      notFound: [],
     });
     await waitFor(() => handled.length === 1, 'the replay by id');
     expect(await consumer.replayDeadLetters(group, { eventType: typeB })).toEqual({
@@ -224,6 +225,118 @@ export function busContract(
     ]);
     const left = await consumer.listDeadLetters(group);
     expect(left.map((d) => d.raw)).toEqual(['{not json']);
+  });
+
+  it('shows why a letter died, discards for good, and replays to the failing group only; an unknown or spent id is not found', async () => {
+    const type = eventType();
+    const [failing, other] = [`failing${letters(4)}`, `other${letters(4)}`];
+    let storeUp = false;
+    const handled: Record<string, string[]> = { [failing]: [], [other]: [] };
+    const consumer = bus('consumer');
+    await consumer.subscribe({
+      group: failing,
+      eventTypes: [type],
+      handler: async (event) => {
+        if (!storeUp) throw new Error('store unreachable');
+        handled[failing]!.push(event.eventId);
+      },
+    });
+    const bystander = bus('bystander');
+    await bystander.subscribe({
+      group: other,
+      eventTypes: [type],
+      handler: async (event) => void handled[other]!.push(event.eventId),
+    });
+    const publisher = bus('publisher');
+    const [doomed, saved, marker] = [1, 2, 3].map((n) => createEvent('publisher', type, { n }));
+    await publisher.publish(doomed!);
+    await publisher.publish(saved!);
+    const dead = await eventually(
+      async () => {
+        const found = await consumer.listDeadLetters(failing);
+        return found.length === 2 ? found : undefined;
+      },
+      { what: 'two dead letters', timeoutMs: 15_000 },
+    );
+    for (const letter of dead) {
+      expect(letter).toMatchObject({ group: failing, reason: 'store unreachable', attempts: 3 });
+      // The first of its three failed deliveries, then the last.
+      expect(Date.parse(letter.firstFailedAt!)).toBeLessThanOrEqual(Date.parse(letter.deadAt));
+      expect(letter.event?.eventType).toBe(type);
+    }
+    const doomedLetter = dead.find((d) => d.event?.eventId === doomed!.eventId)!;
+    const savedLetter = dead.find((d) => d.event?.eventId === saved!.eventId)!;
+
+    expect(await consumer.discardDeadLetters(failing, { ids: [doomedLetter.id] })).toEqual({
+      discarded: 1,
+      notFound: [],
+    });
+    // Spent: a second discard or a replay of it does nothing and names it.
+    expect(await consumer.discardDeadLetters(failing, { ids: [doomedLetter.id] })).toEqual({
+      discarded: 0,
+      notFound: [doomedLetter.id],
+    });
+    expect(
+      await consumer.replayDeadLetters(failing, { ids: [doomedLetter.id, 'no-such-id'] }),
+    ).toEqual({
+      replayed: 0,
+      skipped: 0,
+      notFound: [doomedLetter.id, 'no-such-id'],
+    });
+
+    storeUp = true;
+    expect(await consumer.replayDeadLetters(failing, { ids: [savedLetter.id] })).toEqual({
+      replayed: 1,
+      skipped: 0,
+      notFound: [],
+    });
+    expect(await consumer.replayDeadLetters(failing, { ids: [savedLetter.id] })).toEqual({
+      replayed: 0,
+      skipped: 0,
+      notFound: [savedLetter.id],
+    });
+    // Published after the replay: once both groups have it, a replay to every group would have shown.
+    await publisher.publish(marker!);
+    await waitFor(
+      () =>
+        handled[failing]!.includes(marker!.eventId) && handled[other]!.includes(marker!.eventId),
+      'the marker in both groups',
+    );
+    await sleep(100);
+    expect(handled[failing]!.sort()).toEqual([saved!.eventId, marker!.eventId].sort());
+    expect(handled[other]!.sort()).toEqual(
+      [doomed!.eventId, saved!.eventId, marker!.eventId].sort(),
+    );
+    expect(await consumer.listDeadLetters(failing)).toEqual([]);
+  });
+
+  it('discards the dead letters of one event type and leaves the others', async () => {
+    const [typeA, typeB] = [eventType(), eventType()];
+    const group = `discard${letters(4)}`;
+    const consumer = bus('consumer');
+    await consumer.subscribe({
+      group,
+      eventTypes: [typeA, typeB],
+      handler: async () => {
+        throw new Error('no handler yet');
+      },
+    });
+    const publisher = bus('publisher');
+    const [a1, a2, b1] = [
+      createEvent('publisher', typeA, { n: 1 }),
+      createEvent('publisher', typeA, { n: 2 }),
+      createEvent('publisher', typeB, { n: 3 }),
+    ];
+    for (const event of [a1, a2, b1]) await publisher.publish(event);
+    await eventually(async () => (await consumer.listDeadLetters(group)).length === 3, {
+      what: 'three dead letters',
+      timeoutMs: 15_000,
+    });
+    expect(await consumer.discardDeadLetters(group, { eventType: typeA })).toEqual({
+      discarded: 2,
+    });
+    const left = await consumer.listDeadLetters(group);
+    expect(left.map((d) => d.event?.eventId)).toEqual([b1.eventId]);
   });
 
   it('absorbs duplicate deliveries with the idempotent consumer helper', async () => {

@@ -39,6 +39,9 @@ class RecordingBus implements EventBus {
   async replayDeadLetters() {
     return { replayed: 0, skipped: 0 };
   }
+  async discardDeadLetters() {
+    return { discarded: 0 };
+  }
 }
 
 describeIfServer('postgres', 'transactional outbox and idempotent consumer (PostgreSQL)', () => {

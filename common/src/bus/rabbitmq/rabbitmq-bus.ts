@@ -11,10 +11,11 @@ import { parseEnvelope, type EventEnvelope } from '../envelope';
 import { dispatchDelivery, InFlight } from '../dispatch';
 import { brokerSettings, type BrokerBusOptions } from '../broker';
 import { backoffCeilingMs, retryDelayMs } from '../types';
-import { selectsDeadLetter } from '../types';
+import { idsNotFound, selectsDeadLetter } from '../types';
 import type {
   DeadLetter,
   DeadLetterSelection,
+  DiscardResult,
   EventBus,
   ReplayResult,
   SubscribeOptions,
@@ -40,6 +41,8 @@ export interface RabbitMqEventBusOptions extends BrokerBusOptions {
 
 /** The attempt number travels with the message (retry queues keep headers). */
 const ATTEMPT_HEADER = 'x-attempt';
+/** When the first delivery to the group failed: set on the first retry hop, kept by the others. */
+const FIRST_FAILED_HEADER = 'x-first-failed-at';
 
 interface Subscription extends SubscribeOptions {
   queue: string;
@@ -192,15 +195,19 @@ export class RabbitMqEventBus implements EventBus {
    */
   async replayDeadLetters(group: string, select: DeadLetterSelection = {}): Promise<ReplayResult> {
     const result: ReplayResult = { replayed: 0, skipped: 0 };
+    const matched: string[] = [];
     await this.eachDeadLetter(group, async (letter, msg) => {
       if (!selectsDeadLetter(select, letter)) return false;
+      matched.push(letter.id);
       if (!letter.event) {
         result.skipped++;
         return false;
       }
       const kept = Object.fromEntries(
         Object.entries(msg.properties.headers ?? {}).filter(
-          ([name]) => !name.startsWith('x-dead-') && name !== 'x-death' && name !== ATTEMPT_HEADER,
+          ([name]) =>
+            !name.startsWith('x-dead-') &&
+            ![ATTEMPT_HEADER, FIRST_FAILED_HEADER, 'x-death'].includes(name),
         ),
       );
       await this.publishConfirmed('', this.queueName(group), msg.content, {
@@ -211,7 +218,20 @@ export class RabbitMqEventBus implements EventBus {
       result.replayed++;
       return true;
     });
-    return result;
+    const notFound = idsNotFound(select, matched);
+    return notFound ? { ...result, notFound } : result;
+  }
+
+  /** Acknowledges the selected dead letters without re-publishing them: gone for good. */
+  async discardDeadLetters(group: string, select: DeadLetterSelection): Promise<DiscardResult> {
+    const matched: string[] = [];
+    await this.eachDeadLetter(group, async (letter) => {
+      if (!selectsDeadLetter(select, letter)) return false;
+      matched.push(letter.id);
+      return true;
+    });
+    const notFound = idsNotFound(select, matched);
+    return { discarded: matched.length, ...(notFound ? { notFound } : {}) };
   }
 
   /**
@@ -241,6 +261,9 @@ export class RabbitMqEventBus implements EventBus {
           attempts: Number(headers['x-attempts'] ?? 0),
           ...(parsed.ok ? { event: parsed.event } : { raw }),
           deadAt: String(headers['x-dead-at'] ?? ''),
+          ...(headers[FIRST_FAILED_HEADER]
+            ? { firstFailedAt: String(headers[FIRST_FAILED_HEADER]) }
+            : {}),
         };
         if (await visit(letter, msg)) channel.ack(msg);
       }
@@ -496,7 +519,11 @@ export class RabbitMqEventBus implements EventBus {
           ...msg.properties,
           persistent: true,
           expiration: String(retryDelayMs(policy, attempt)),
-          headers: { ...kept, [ATTEMPT_HEADER]: attempt + 1 },
+          headers: {
+            ...kept,
+            [ATTEMPT_HEADER]: attempt + 1,
+            [FIRST_FAILED_HEADER]: String(headers[FIRST_FAILED_HEADER] ?? new Date().toISOString()),
+          },
         },
       );
     }
@@ -518,6 +545,7 @@ export class RabbitMqEventBus implements EventBus {
     const { 'x-death': _death, ...kept } = msg.properties.headers ?? {};
     const parsed = parseEnvelope(msg.content.toString());
     const deadAt = new Date().toISOString();
+    const firstFailedAt = String(kept[FIRST_FAILED_HEADER] ?? deadAt);
     const id = randomUUID();
     await this.publishConfirmed('', this.deadLetterQueue(sub.group), msg.content, {
       ...msg.properties,
@@ -529,6 +557,7 @@ export class RabbitMqEventBus implements EventBus {
         'x-dead-group': sub.group,
         'x-attempts': attempts,
         'x-dead-at': deadAt,
+        [FIRST_FAILED_HEADER]: firstFailedAt,
         // The event type, not the routing key of the last hop (a retry comes back through the
         // default exchange with the queue's name as its routing key).
         'x-original-routing-key': parsed.ok ? parsed.event.eventType : msg.fields.routingKey,
@@ -541,6 +570,7 @@ export class RabbitMqEventBus implements EventBus {
       attempts,
       ...(parsed.ok ? { event: parsed.event } : { raw: msg.content.toString() }),
       deadAt,
+      firstFailedAt,
     });
   }
 }

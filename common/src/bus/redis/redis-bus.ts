@@ -4,10 +4,11 @@ import Redis from 'ioredis';
 import { parseEnvelope, type EventEnvelope } from '../envelope';
 import { dispatchDelivery, InFlight } from '../dispatch';
 import { brokerSettings, type BrokerBusOptions } from '../broker';
-import { retryDelayMs, selectsDeadLetter } from '../types';
+import { idsNotFound, retryDelayMs, selectsDeadLetter } from '../types';
 import type {
   DeadLetter,
   DeadLetterSelection,
+  DiscardResult,
   EventBus,
   ReplayResult,
   SubscribeOptions,
@@ -42,6 +43,8 @@ interface Subscription extends SubscribeOptions {
   wake?: () => void;
   /** `${stream} ${id}` of entries being handled or waiting for their local retry. */
   local: Set<string>;
+  /** When an entry retried here first failed, by `${stream} ${id}` (for its dead letter). */
+  firstFailures: Map<string, string>;
   timers: Set<NodeJS.Timeout>;
   loop?: Promise<void>;
 }
@@ -85,6 +88,14 @@ export class RedisStreamsEventBus implements EventBus {
     return `${this.settings.prefix}:dead-letter:${group}`;
   }
 
+  /**
+   * Where a replay to one group goes: a stream only that group reads (for the type, so the
+   * subscription taking the type gets it), not the type's stream every group shares.
+   */
+  replayKey(group: string, eventType: string): string {
+    return `${this.settings.prefix}:replay:${group}:${eventType}`;
+  }
+
   async publish(event: EventEnvelope): Promise<void> {
     await this.publishRaw(JSON.stringify(event), event.eventType);
   }
@@ -107,13 +118,17 @@ export class RedisStreamsEventBus implements EventBus {
       conn: this.connect(
         `${this.settings.prefix}:${this.options.service}:consumer:${options.group}`,
       ),
-      streams: [...new Set(options.eventTypes)].map((type) => this.streamKey(type)),
+      streams: [...new Set(options.eventTypes)].flatMap((type) => [
+        this.streamKey(type),
+        this.replayKey(options.group, type),
+      ]),
       running: true,
       groupsReady: false,
       recoverOwn: false,
       lastSweep: Date.now(),
       active: 0,
       local: new Set(),
+      firstFailures: new Map(),
       timers: new Set(),
     };
     // After a reconnect, entries whose XREADGROUP reply was lost are in our pending list.
@@ -184,34 +199,44 @@ export class RedisStreamsEventBus implements EventBus {
   }
 
   /**
-   * Adds the selected dead letters back to their event's stream and deletes them, in one
-   * MULTI each. A stream is shared by every group consuming the type, so the others receive
-   * the event again too and their idempotent consumers absorb it.
+   * Adds the selected dead letters to the group's replay stream of their type (read by that
+   * group only) and deletes them, in one MULTI each: no other group sees the event again.
    */
   async replayDeadLetters(group: string, select: DeadLetterSelection = {}): Promise<ReplayResult> {
     const result: ReplayResult = { replayed: 0, skipped: 0 };
-    for (const { letter, stream } of await this.deadLetterEntries(group)) {
+    const matched: string[] = [];
+    for (const { letter } of await this.deadLetterEntries(group)) {
       if (!selectsDeadLetter(select, letter)) continue;
+      matched.push(letter.id);
       if (!letter.event) {
         result.skipped++;
         continue;
       }
+      const replayStream = this.replayKey(group, letter.event.eventType);
+      await this.createGroup(replayStream, group, '0');
       await this.commands
         .multi()
-        .xadd(
-          stream || this.streamKey(letter.event.eventType),
-          'MAXLEN',
-          '~',
-          this.maxLen,
-          '*',
-          'event',
-          JSON.stringify(letter.event),
-        )
+        .xadd(replayStream, 'MAXLEN', '~', this.maxLen, '*', 'event', JSON.stringify(letter.event))
         .xdel(this.deadLetterKey(group), letter.id)
         .exec();
       result.replayed++;
     }
-    return result;
+    const notFound = idsNotFound(select, matched);
+    return notFound ? { ...result, notFound } : result;
+  }
+
+  /** Deletes the selected dead letters (XDEL): they are never delivered again. */
+  async discardDeadLetters(group: string, select: DeadLetterSelection): Promise<DiscardResult> {
+    const chosen = (await this.deadLetterEntries(group))
+      .map(({ letter }) => letter)
+      .filter((letter) => selectsDeadLetter(select, letter))
+      .map((letter) => letter.id);
+    // XDEL counts what it deleted: a concurrent discard of the same id is counted once.
+    const discarded = chosen.length
+      ? await this.commands.xdel(this.deadLetterKey(group), ...chosen)
+      : 0;
+    const notFound = idsNotFound(select, chosen);
+    return { discarded, ...(notFound ? { notFound } : {}) };
   }
 
   private async deadLetterEntries(group: string) {
@@ -226,6 +251,7 @@ export class RedisStreamsEventBus implements EventBus {
         attempts: Number(f.attempts ?? 0),
         ...(parsed.ok ? { event: parsed.event } : { raw: f.message ?? '' }),
         deadAt: f.deadAt ?? '',
+        ...(f.firstFailedAt ? { firstFailedAt: f.firstFailedAt } : {}),
       };
       return { letter, stream: f.stream ?? '' };
     });
@@ -252,15 +278,21 @@ export class RedisStreamsEventBus implements EventBus {
   }
 
   private async ensureGroups(sub: Subscription): Promise<void> {
+    const replayPrefix = `${this.settings.prefix}:replay:`;
     for (const stream of sub.streams) {
-      try {
-        // '$': a new group starts with what is published from now on (like a new RabbitMQ queue).
-        await this.commands.xgroup('CREATE', stream, sub.group, '$', 'MKSTREAM');
-      } catch (err) {
-        if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
-      }
+      // '$': a new group starts with what is published from now on (like a new RabbitMQ queue);
+      // a replay stream is the group's own, so everything in it is for the group ('0').
+      await this.createGroup(stream, sub.group, stream.startsWith(replayPrefix) ? '0' : '$');
     }
     sub.groupsReady = true;
+  }
+
+  private async createGroup(stream: string, group: string, start: '$' | '0'): Promise<void> {
+    try {
+      await this.commands.xgroup('CREATE', stream, group, start, 'MKSTREAM');
+    } catch (err) {
+      if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
+    }
   }
 
   private async consume(sub: Subscription): Promise<void> {
@@ -360,12 +392,18 @@ export class RedisStreamsEventBus implements EventBus {
     const { policy } = this.settings;
     const failure = await dispatchDelivery(this.options.logger, sub, parsed.event, attempt, policy);
     if (failure?.deadLetter) {
-      await this.deadLetter(sub, stream, id, raw ?? '', failure.reason, attempt);
+      const firstFailedAt = sub.firstFailures.get(key);
+      await this.deadLetter(sub, stream, id, raw ?? '', failure.reason, attempt, firstFailedAt);
+      sub.firstFailures.delete(key);
       sub.local.delete(key);
       return;
     }
-    if (failure) return this.scheduleRetry(sub, stream, id, attempt);
+    if (failure) {
+      if (!sub.firstFailures.has(key)) sub.firstFailures.set(key, new Date().toISOString());
+      return this.scheduleRetry(sub, stream, id, attempt);
+    }
     await this.commands.xack(stream, sub.group, id);
+    sub.firstFailures.delete(key);
     sub.local.delete(key);
   }
 
@@ -389,6 +427,7 @@ export class RedisStreamsEventBus implements EventBus {
           sub.local.delete(key);
           const entry = claimed[0];
           if (entry) this.start(sub, stream, entry[0], entry[1], attempt + 1);
+          else sub.firstFailures.delete(key);
         })().catch((err: unknown) => {
           // Left pending; the reclaim sweep or the recovery after reconnect picks it up.
           sub.local.delete(key);
@@ -410,6 +449,7 @@ export class RedisStreamsEventBus implements EventBus {
     raw: string,
     reason: string,
     attempts: number,
+    firstFailure?: string,
   ): Promise<void> {
     this.options.logger.error('event dead-lettered', {
       group: sub.group,
@@ -419,6 +459,8 @@ export class RedisStreamsEventBus implements EventBus {
       attempts,
     });
     const deadAt = new Date().toISOString();
+    // Unknown when another consumer retried it before (it died): left out rather than guessed.
+    const firstFailedAt = firstFailure ?? (attempts === 1 ? deadAt : undefined);
     const written = await this.commands
       .multi()
       .xadd(
@@ -439,6 +481,7 @@ export class RedisStreamsEventBus implements EventBus {
         id,
         'deadAt',
         deadAt,
+        ...(firstFailedAt ? ['firstFailedAt', firstFailedAt] : []),
         'message',
         raw,
       )
@@ -452,6 +495,7 @@ export class RedisStreamsEventBus implements EventBus {
       attempts,
       ...(parsed.ok ? { event: parsed.event } : { raw }),
       deadAt,
+      ...(firstFailedAt ? { firstFailedAt } : {}),
     });
   }
 
