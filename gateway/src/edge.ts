@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import proxyaddr from 'proxy-addr';
 import type { AuthUser } from '@ecom/common/auth';
 import type { Logger } from '@ecom/common/logging';
+import { injectTraceHeaders } from '@ecom/common/tracing';
 import type { UpstreamProxy } from './breaker-proxy';
 import { clientKey } from './client-ip';
 import { EdgeAuthenticator, missingTokenError } from './edge-auth';
@@ -182,6 +183,8 @@ export function createEdge(deps: EdgeDeps): (req: IncomingMessage, res: ServerRe
       correlationId: req.correlationId,
       dropClientForwarding: !deps.trustProxy(req.socket.remoteAddress ?? '', 0),
     });
+    // The service continues the gateway's request span (itself a client's traceparent's child).
+    injectTraceHeaders(req.headers);
     const proxy = deps.proxies[upstream]!;
 
     const cache = deps.cache;

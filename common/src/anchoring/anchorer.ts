@@ -11,6 +11,8 @@ import { checkChain } from './chain';
 import { auditAnchorAt, readAnchor } from './contract';
 import { buildBatchTree } from './leaf';
 import type { AnchorStore, ChainIdentity, StoredAnchorBatch } from './store';
+import { withLinkedSpan } from '../tracing/event-spans';
+import { currentService } from '../tracing/state';
 
 /** The few logger methods the worker uses (winston's Logger fits). */
 export interface AnchorLogger {
@@ -50,6 +52,8 @@ export interface AnchorerStatus {
   lastAnchoredAt: Date | null;
   batchesAnchored: number;
   recordsAnchored: number;
+  /** Gas used by the anchor transactions this instance confirmed (gas per batch on /metrics). */
+  gasUsed: number;
 }
 
 const ZERO = `0x${'0'.repeat(64)}`;
@@ -100,6 +104,7 @@ export class Anchorer {
     lastAnchoredAt: null,
     batchesAnchored: 0,
     recordsAnchored: 0,
+    gasUsed: 0,
   };
 
   constructor(private readonly options: AnchorerOptions) {
@@ -212,7 +217,14 @@ export class Anchorer {
       const due =
         next.records.length >= this.maxBatchSize || (next.oldestAgeMs ?? 0) >= this.windowMs;
       if (!due) return;
-      await this.anchorRecords(next.records.map((r) => ({ id: r.id, leaf: r.leaf })));
+      const batch = next.records;
+      // Its own trace, linked to each record's: a saga's trace is never held open by a chain.
+      await withLinkedSpan(
+        currentService() ?? 'anchorer',
+        'anchor batch',
+        batch.map((r) => ({ traceparent: r.traceparent ?? undefined })),
+        () => this.anchorRecords(batch.map((r) => ({ id: r.id, leaf: r.leaf }))),
+      );
       if (!this.running && this.loop) return;
       next = await this.store.oldestUnbatched(this.maxBatchSize);
     }
@@ -385,6 +397,7 @@ export class Anchorer {
         blockHash: receipt.blockHash,
         blockTimestamp: new Date((block?.timestamp ?? 0) * 1000),
       });
+      this.state.gasUsed += Number(receipt.gasUsed);
       this.noteAnchored(batch);
       return;
     }

@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import { Wallet, type JsonRpcProvider, type Signer } from 'ethers';
 import type { Migration } from '../postgres/migrations';
+import { currentTraceparent } from '../tracing/event-spans';
 import { Anchorer, type AnchorLogger, type AnchorerStatus } from './anchorer';
 import { parseCanonical, SERIALIZATION_VERSION, ZERO_LEAF, type EntryDocument } from './canonical';
 import { checkChain, createChainProvider } from './chain';
@@ -276,6 +277,7 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
         previousLeaf,
         recordKey: key,
         promise,
+        traceparent: currentTraceparent(),
       });
       promises.push(promise);
       previousLeaf = leaf;

@@ -93,9 +93,18 @@ INSERT INTO anchor_batch_leaves (batch_id, position, leaf, record_key, sequence)
 CREATE INDEX IF NOT EXISTS anchor_batch_leaves_record ON anchor_batch_leaves (record_key, sequence);
 `;
 
+/**
+ * The W3C trace context the entry was written in (tracing on): the anchoring batch's span links
+ * to it, so a saga's trace shows where its records were anchored without waiting for it.
+ */
+export const ANCHOR_TRACE_MIGRATION_SQL = `
+ALTER TABLE anchor_records ADD COLUMN IF NOT EXISTS traceparent text;
+`;
+
 export const anchorMigrations: Migration[] = [
   { id: '900_anchoring', sql: ANCHOR_MIGRATION_SQL },
   { id: '901_anchoring_chain', sql: ANCHOR_CHAIN_MIGRATION_SQL },
+  { id: '902_anchoring_trace', sql: ANCHOR_TRACE_MIGRATION_SQL },
 ];
 
 // Distinct from the migrations lock; the same for every instance of a service (one DB per service).
@@ -117,6 +126,7 @@ interface RecordRow {
   previous_leaf: string | null;
   record_key: string | null;
   promise: AnchorPromise | null;
+  traceparent: string | null;
 }
 
 interface BatchRow {
@@ -154,6 +164,7 @@ const toRecord = (r: RecordRow): StoredAnchorRecord => ({
   previousLeaf: r.previous_leaf,
   recordKey: r.record_key,
   promise: r.promise,
+  traceparent: r.traceparent,
 });
 
 const toBatch = (b: BatchRow): StoredAnchorBatch => ({
@@ -176,7 +187,7 @@ const toBatch = (b: BatchRow): StoredAnchorBatch => ({
 });
 
 const RECORD_COLUMNS =
-  'r.id, r.record_type, r.record_id, r.source_id, r.version, r.salt, r.leaf, r.canonical, r.batch_id, r.proof, r.created_at, r.sequence, r.previous_leaf, r.record_key, r.promise';
+  'r.id, r.record_type, r.record_id, r.source_id, r.version, r.salt, r.leaf, r.canonical, r.batch_id, r.proof, r.created_at, r.sequence, r.previous_leaf, r.record_key, r.promise, r.traceparent';
 
 export class PgAnchorStore implements AnchorStore {
   private lockClient: PoolClient | null = null;
@@ -186,8 +197,8 @@ export class PgAnchorStore implements AnchorStore {
   async insertRecord(db: AnchorQueryable, rec: NewAnchorRecord): Promise<void> {
     await db.query(
       `INSERT INTO anchor_records (record_type, record_id, source_id, version, salt, leaf, canonical,
-         sequence, previous_leaf, record_key, promise)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+         sequence, previous_leaf, record_key, promise, traceparent)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
       [
         rec.recordType,
         rec.recordId,
@@ -200,6 +211,7 @@ export class PgAnchorStore implements AnchorStore {
         rec.previousLeaf,
         rec.recordKey,
         rec.promise === null ? null : JSON.stringify(rec.promise),
+        rec.traceparent ?? null,
       ],
     );
   }

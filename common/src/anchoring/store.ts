@@ -27,6 +27,8 @@ export interface NewAnchorRecord {
   recordKey: string | null;
   /** The signed promise given at write time. */
   promise: AnchorPromise | null;
+  /** W3C traceparent of the span the entry was written in (tracing on), linked by its batch's span. */
+  traceparent?: string | null;
 }
 
 export interface StoredAnchorRecord extends NewAnchorRecord {

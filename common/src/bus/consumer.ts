@@ -15,6 +15,16 @@ export interface ConsumerHandle {
 export interface ConsumerObserver {
   handled?(group: string, eventType: string, outcome: HandleOutcome): void;
   deadLettered?(deadLetter: DeadLetter): void;
+  /**
+   * A delivery settled: how long its handler ran and how long after the event's timestamp it
+   * finished (the saga step's duration, queueing included); `retried` when it failed and the bus
+   * will deliver it again (a permanent failure is dead-lettered instead).
+   */
+  settled?(
+    group: string,
+    eventType: string,
+    timing: { handlerSeconds: number; sinceEventSeconds: number; retried: boolean },
+  ): void;
 }
 
 /** An event whose payload was checked against its contract (docs/events.md). */
@@ -110,9 +120,17 @@ export async function subscribeTracked<T extends EventType>(
       throw new PermanentEventError(check.reason);
     }
     let outcome: HandleOutcome;
+    const began = performance.now();
+    const settled = (retried: boolean) =>
+      observer?.settled?.(group, event.eventType, {
+        handlerSeconds: (performance.now() - began) / 1000,
+        sinceEventSeconds: Math.max(0, (Date.now() - Date.parse(event.timestamp)) / 1000) || 0,
+        retried,
+      });
     try {
       outcome = await options.run({ ...event, data: check.data } as ContractEvent<T>);
     } catch (err) {
+      settled(!isPermanentFailure(err));
       if (options.storeUp && !isPermanentFailure(err)) {
         const wasDown = await holdWhileDown(
           options.storeUp,
@@ -134,6 +152,7 @@ export async function subscribeTracked<T extends EventType>(
         eventType: event.eventType,
       });
     }
+    settled(false);
     observer?.handled?.(group, event.eventType, outcome);
   }
 }

@@ -1,11 +1,13 @@
 import type { Logger } from '../logging/logger';
 import { runWithContext } from '../logging/context';
+import { withEventSpan } from '../tracing/event-spans';
 import type { EventEnvelope } from './envelope';
 import { isPermanentFailure, type EventHandler, type RetryPolicy } from './types';
 
 /**
  * Runs a handler inside the event's context (its correlation id; itself as the cause of any
- * event it publishes) and logs one line per event handled. Rethrows so the adapter retries.
+ * event it publishes; with tracing on, in a `process <type>` span continuing the event's trace)
+ * and logs one line per event handled. Rethrows so the adapter retries.
  */
 export async function dispatchEvent(
   logger: Logger,
@@ -17,29 +19,31 @@ export async function dispatchEvent(
   const started = performance.now();
   return runWithContext(
     { correlationId: event.metadata.correlationId, causationId: event.eventId },
-    async () => {
-      try {
-        await handler(event, { attempt });
-        // Checked first: building a winston entry costs more than many handlers.
-        if (logger.isInfoEnabled())
-          logger.info('event handled', {
+    // The span covers the log lines too, so they carry its traceId/spanId.
+    () =>
+      withEventSpan(group, event, attempt, async () => {
+        try {
+          await handler(event, { attempt });
+          // Checked first: building a winston entry costs more than many handlers.
+          if (logger.isInfoEnabled())
+            logger.info('event handled', {
+              group,
+              eventType: event.eventType,
+              eventId: event.eventId,
+              attempt,
+              durationMs: Math.round(performance.now() - started),
+            });
+        } catch (err) {
+          logger.warn('event handler failed', {
             group,
             eventType: event.eventType,
             eventId: event.eventId,
             attempt,
-            durationMs: Math.round(performance.now() - started),
+            error: err instanceof Error ? err.message : String(err),
           });
-      } catch (err) {
-        logger.warn('event handler failed', {
-          group,
-          eventType: event.eventType,
-          eventId: event.eventId,
-          attempt,
-          error: err instanceof Error ? err.message : String(err),
-        });
-        throw err;
-      }
-    },
+          throw err;
+        }
+      }),
   );
 }
 

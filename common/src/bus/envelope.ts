@@ -1,6 +1,7 @@
 import Joi from 'joi';
 import { randomUUID } from 'node:crypto';
 import { currentCorrelationId, getContext } from '../logging/context';
+import { publishTraceContext } from '../tracing/event-spans';
 
 /** The one envelope every event travels in (docs/events.md). */
 export interface EventEnvelope<T = unknown> {
@@ -10,7 +11,13 @@ export interface EventEnvelope<T = unknown> {
   version: string;
   source: string;
   data: T;
-  metadata: { correlationId: string; causationId?: string };
+  metadata: {
+    correlationId: string;
+    causationId?: string;
+    /** W3C trace context of the publish span (only while tracing is on). */
+    traceparent?: string;
+    tracestate?: string;
+  };
 }
 
 export const ENVELOPE_VERSION = '1.0';
@@ -27,6 +34,8 @@ export const envelopeSchema = Joi.object<EventEnvelope>({
   metadata: Joi.object({
     correlationId: Joi.string().max(128).required(),
     causationId: Joi.string().max(128),
+    traceparent: Joi.string().max(128),
+    tracestate: Joi.string().max(512),
   })
     .unknown(true)
     .required(),
@@ -35,7 +44,8 @@ export const envelopeSchema = Joi.object<EventEnvelope>({
 /**
  * A new event. Correlation and causation come from the current async context: inside an
  * HTTP request the request's correlation id, inside an event handler the handled event's
- * correlation id with that event as the cause.
+ * correlation id with that event as the cause. With tracing on, the metadata also carries the
+ * W3C context of a `publish <type>` span, child of the active span (common/src/tracing).
  */
 export function createEvent<T>(
   source: string,
@@ -45,8 +55,9 @@ export function createEvent<T>(
 ): EventEnvelope<T> {
   const ctx = getContext();
   const causationId = overrides.causationId ?? ctx?.causationId;
+  const eventId = randomUUID();
   return {
-    eventId: randomUUID(),
+    eventId,
     eventType,
     timestamp: new Date().toISOString(),
     version: ENVELOPE_VERSION,
@@ -55,6 +66,7 @@ export function createEvent<T>(
     metadata: {
       correlationId: overrides.correlationId ?? currentCorrelationId(),
       ...(causationId ? { causationId } : {}),
+      ...publishTraceContext(source, eventType, eventId),
     },
   };
 }

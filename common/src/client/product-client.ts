@@ -26,6 +26,8 @@ export interface ProductClient {
   get(productId: string): Promise<ProductSummary | null>;
   /** Stops the health checks of the replicas (of a client this function made). */
   close(): void;
+  /** The breaker of the calls (reported on /metrics). */
+  readonly breaker?: ServiceClient['breaker'];
 }
 
 export const PRODUCT_SERVICE = 'product-service';
@@ -51,6 +53,7 @@ export function createProductClient(options: {
       retryDelayMs: 50,
     });
   return {
+    breaker: client.breaker,
     close() {
       if (!options.client) client.close();
     },

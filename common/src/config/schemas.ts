@@ -4,6 +4,20 @@ import type { JwtVerifyConfig } from '../auth/config';
 import type { EventBusConfig } from '../bus/factory';
 import { trustProxySchema } from './trust-proxy';
 
+/**
+ * Tracing (common/src/tracing): on only when an OTLP/HTTP endpoint is set, e.g. a local Jaeger
+ * at http://127.0.0.1:4318; the sampler argument is the share of new traces kept.
+ */
+function tracingConfigKeys() {
+  return {
+    OTEL_EXPORTER_OTLP_ENDPOINT: Joi.string().uri({ scheme: ['http', 'https'] }),
+    OTEL_TRACES_SAMPLER_ARG: Joi.number().min(0).max(1).default(1),
+    OTEL_SDK_DISABLED: Joi.boolean().default(false),
+    // Read by the OpenTelemetry exporter itself (e.g. an auth header for a hosted collector).
+    OTEL_EXPORTER_OTLP_HEADERS: Joi.string(),
+  };
+}
+
 /** Variables every service and the gateway share. Spread into a service's own schema. */
 export const baseConfigKeys = {
   NODE_ENV: Joi.string().valid('development', 'test', 'production').default('development'),
@@ -16,6 +30,7 @@ export const baseConfigKeys = {
   // Set: /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (the gateway's, on the
   // public edge, is not served at all in production without it).
   METRICS_TOKEN: Joi.string().min(16),
+  ...tracingConfigKeys(),
 };
 
 /** The variables of baseConfigKeys, validated. */
@@ -26,6 +41,9 @@ export interface BaseConfig {
   BODY_LIMIT: string;
   SHUTDOWN_TIMEOUT_MS: number;
   METRICS_TOKEN?: string;
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string;
+  OTEL_TRACES_SAMPLER_ARG?: number;
+  OTEL_SDK_DISABLED?: boolean;
 }
 
 /** JWT verification settings (every service verifies tokens itself; only auth signs). */

@@ -1,10 +1,20 @@
+import { context, trace } from '@opentelemetry/api';
 import winston from 'winston';
 import { getContext } from './context';
 
 export type Logger = winston.Logger;
 
-/** Adds the async context (correlation id, request id, user) to every line. */
+/**
+ * Adds the async context (correlation id, request id, user) to every line, and the active
+ * span's traceId/spanId while tracing is on (off, the API's no-op context has no span).
+ */
 const contextFormat = winston.format((info) => {
+  const span = trace.getSpan(context.active());
+  if (span) {
+    const { traceId, spanId } = span.spanContext();
+    info.traceId ??= traceId;
+    info.spanId ??= spanId;
+  }
   const ctx = getContext();
   if (ctx) {
     info.correlationId ??= ctx.correlationId;

@@ -15,6 +15,10 @@ import type { JwtVerifyOptions } from '../auth/jwt';
 import { sessionRevocationsFromConfig, type SessionRevocations } from '../auth/revocation';
 import { trustProxySetting } from '../config/trust-proxy';
 import { deadLetterRoutes } from './dead-letters';
+import { flushTracing, inService } from '../tracing/state';
+import { startTracingFromConfig, type TracingConfig } from '../tracing/from-config';
+import { traceRequests } from '../tracing/http-spans';
+import { consumerMetrics } from '../metrics/consumers';
 
 /** The token verification the configuration sets, if it sets one (the admin routes need it). */
 function verifyOptions(config: unknown): JwtVerifyOptions | null {
@@ -126,26 +130,6 @@ export interface Service<C extends ServiceBaseConfig, O, X> extends ServiceDefin
   start(options: StartOptions<C, O>): Promise<RunningService<X>>;
 }
 
-function consumerMetrics(registry: client.Registry): ConsumerObserver {
-  const handled = new client.Counter({
-    name: 'events_handled_total',
-    help: 'Events consumed, by consumer group, type and outcome (handled, duplicate)',
-    labelNames: ['group', 'event_type', 'outcome'] as const,
-    registers: [registry],
-  });
-  const dead = new client.Counter({
-    name: 'events_dead_lettered_total',
-    help: 'Events dead-lettered by this service, by consumer group and type',
-    labelNames: ['group', 'event_type'] as const,
-    registers: [registry],
-  });
-  return {
-    handled: (group, eventType, outcome) => handled.inc({ group, event_type: eventType, outcome }),
-    deadLettered: (d) =>
-      dead.inc({ group: d.group, event_type: d.event?.eventType ?? 'unparsable' }),
-  };
-}
-
 /**
  * The service kit: one start order and one stop order for every service.
  * Start: build (stores, migrations, wiring) → consumers → workers → listen. A failure at any
@@ -158,6 +142,8 @@ export function defineService<C extends ServiceBaseConfig, O = Record<string, ne
   return {
     ...definition,
     async start({ config, bus: given, ownsBus, logger: givenLogger, options, revocations }) {
+      // Once per process (later services share it); off unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
+      startTracingFromConfig(config as TracingConfig, `${definition.name}-service`);
       const logger = givenLogger ?? createLogger(`${definition.name}-service`, config.LOG_LEVEL);
       const usesBus = definition.usesBus !== false;
       const bus =
@@ -190,6 +176,7 @@ export function defineService<C extends ServiceBaseConfig, O = Record<string, ne
         for (const w of started.splice(0).reverse()) await step('worker', () => w.stop());
         if (closesBus) await step('event bus', () => bus.close());
         for (const c of closers.splice(0).reverse()) await step(c.name, c.close);
+        await step('tracing', () => flushTracing());
         if (failure) throw failure;
       };
 
@@ -242,10 +229,15 @@ export function defineService<C extends ServiceBaseConfig, O = Record<string, ne
         const observer = consumerMetrics(ctx.registry);
         for (const subscribe of parts.consumers ?? []) handles.push(await subscribe(observer));
         for (const worker of parts.workers ?? []) {
-          await worker.start();
+          // Its background work (relays, the anchorer) is the service's in traces.
+          await inService(`${definition.name}-service`, () => worker.start());
           started.push(worker);
         }
-        const listening = await listenHttp(listener, config.PORT, config.HOST);
+        const listening = await listenHttp(
+          traceRequests(`${definition.name}-service`, listener),
+          config.PORT,
+          config.HOST,
+        );
         server = listening.server;
         parts.server?.configure?.(listening.server);
         logger.info(`${definition.name} service listening`, { url: listening.url });

@@ -1,6 +1,7 @@
 import { verifyAccessToken, type JwtVerifyOptions } from '@ecom/common/auth';
 import { connectServiceMongo, createMongoOutbox, pingMongo } from '@ecom/common/mongo';
 import { defineService, type RunningService } from '@ecom/common/service';
+import { mongoStoreMetrics } from '@ecom/common/metrics';
 import { createAccounts } from './application/accounts';
 import { createBcryptHasher, type PasswordHasher } from './application/password-hasher';
 import { createTokenIssuer } from './application/tokens';
@@ -38,13 +39,14 @@ function checkKeyPair(config: AuthConfig, jwt: JwtVerifyOptions, issue: () => st
 export const authService = defineService({
   name: 'auth',
   configSchema: authConfigSchema,
-  async build({ config, bus, logger, onClose, jwt }, options: AuthServiceOptions) {
+  async build({ config, bus, logger, registry, onClose, jwt }, options: AuthServiceOptions) {
     const now = options.now ?? (() => new Date());
     const connection = await connectServiceMongo(config.MONGO_URL, {
       // Refuse query operators hidden in values, as a second line behind the joi schemas.
       sanitizeFilter: true,
     });
     onClose('mongodb', () => connection.close());
+    mongoStoreMetrics(registry, connection, 'outbox');
     const stores = await createAuthStores(connection);
     const hasher = options.hasher ?? (await createBcryptHasher(config.BCRYPT_ROUNDS));
     const tokens = createTokenIssuer(

@@ -1,5 +1,6 @@
 import { createProductClient } from '@ecom/common/client';
 import { defineService, type RunningService } from '@ecom/common/service';
+import { clientMetrics, mongoStoreMetrics } from '@ecom/common/metrics';
 import { connectServiceMongo, pingMongo } from '@ecom/common/mongo';
 import { createComments } from './application/comments';
 import { createDeletion } from './application/deletion';
@@ -29,9 +30,10 @@ export interface CommentsServiceOptions {
 export const commentsService = defineService({
   name: 'comments',
   configSchema: commentsConfigSchema,
-  async build({ config, bus, logger, onClose, jwt }, options: CommentsServiceOptions) {
+  async build({ config, bus, logger, registry, onClose, jwt }, options: CommentsServiceOptions) {
     const connection = await connectServiceMongo(config.MONGO_URL);
     onClose('mongo', () => connection.close());
+    mongoStoreMetrics(registry, connection, 'outbox');
     const stores = createStores(connection);
     await stores.migrate();
     const events = await createCommentEventPublisher({
@@ -42,10 +44,13 @@ export const commentsService = defineService({
     });
     // Balanced over PRODUCT_SERVICE_URL's replicas; their health checks stop with us.
     const productCatalog = () => {
-      const client = createProductClient({
-        baseUrl: config.PRODUCT_SERVICE_URL,
-        timeoutMs: config.PRODUCT_TIMEOUT_MS,
-      });
+      const client = clientMetrics(registry).watch(
+        'product',
+        createProductClient({
+          baseUrl: config.PRODUCT_SERVICE_URL,
+          timeoutMs: config.PRODUCT_TIMEOUT_MS,
+        }),
+      );
       onClose('product client', () => client.close());
       return createProductCatalog(config.PRODUCT_SERVICE_URL, { client });
     };

@@ -3,7 +3,9 @@ import { createProductClient } from '@ecom/common/client';
 import { periodicTask } from '@ecom/common/lifecycle';
 import { OutboxRelay, createIdempotencyStore, pgHealth } from '@ecom/common/postgres';
 import { defineService, type RunningService } from '@ecom/common/service';
+import { anchoredStoreMetrics, clientMetrics } from '@ecom/common/metrics';
 import { Orders } from './application/orders';
+import { orderMetrics } from './application/order-metrics';
 import { OrderSaga } from './application/saga';
 import { OrderTimers } from './application/timers';
 import { OrderTransitions } from './application/transitions';
@@ -42,7 +44,7 @@ export interface OrderServiceOptions {
 export const orderService = defineService({
   name: 'order',
   configSchema: orderConfigSchema,
-  async build({ config, bus, logger, onClose, jwt }, options: OrderServiceOptions) {
+  async build({ config, bus, logger, registry, onClose, jwt }, options: OrderServiceOptions) {
     const { pool, anchors } = await openAnchoredStore(config, {
       migrations: orderMigrations,
       logger,
@@ -55,22 +57,32 @@ export const orderService = defineService({
     });
 
     // Balanced over the replicas each URL variable lists; their health checks stop with us.
+    const clients = clientMetrics(registry);
     const productCatalog = () => {
-      const client = createProductClient({
-        baseUrl: config.PRODUCT_SERVICE_URL,
-        timeoutMs: config.PRODUCT_TIMEOUT_MS,
-      });
+      const client = clients.watch(
+        'product',
+        createProductClient({
+          baseUrl: config.PRODUCT_SERVICE_URL,
+          timeoutMs: config.PRODUCT_TIMEOUT_MS,
+        }),
+      );
       onClose('product client', () => client.close());
       return createProductCatalog(config.PRODUCT_SERVICE_URL, { client });
     };
     const profileDirectory = () => {
-      const client = createAuthClient(config.AUTH_SERVICE_URL, {
-        timeoutMs: config.AUTH_TIMEOUT_MS,
-      });
+      const client = clients.watch(
+        'auth',
+        createAuthClient(config.AUTH_SERVICE_URL, { timeoutMs: config.AUTH_TIMEOUT_MS }),
+      );
       onClose('auth client', () => client.close());
       return createProfileDirectory(config.AUTH_SERVICE_URL, { client });
     };
-    const transitions = new OrderTransitions({ anchor: anchors.sink, logger });
+    anchoredStoreMetrics(registry, pool, anchors.anchoring);
+    const transitions = new OrderTransitions({
+      anchor: anchors.sink,
+      logger,
+      metrics: orderMetrics(registry, pool),
+    });
     const orders = new Orders({
       pool,
       transitions,

@@ -2,6 +2,7 @@ import { openAnchoredStore, type AnchorSink } from '@ecom/common/anchoring';
 import { periodicTask } from '@ecom/common/lifecycle';
 import { OutboxRelay, createIdempotencyStore, pgHealth } from '@ecom/common/postgres';
 import { defineService, type RunningService } from '@ecom/common/service';
+import { anchoredStoreMetrics, clientMetrics } from '@ecom/common/metrics';
 import { PaymentClaims } from './application/claims';
 import { GatewayCalls } from './application/gateway-calls';
 import { Payments } from './application/payments';
@@ -40,7 +41,7 @@ export interface PaymentServiceOptions {
 export const paymentService = defineService({
   name: 'payment',
   configSchema: paymentConfigSchema,
-  async build({ config, bus, logger, onClose, jwt }, options: PaymentServiceOptions) {
+  async build({ config, bus, logger, registry, onClose, jwt }, options: PaymentServiceOptions) {
     const { pool, anchors } = await openAnchoredStore(config, {
       migrations: paymentMigrations,
       logger,
@@ -51,6 +52,7 @@ export const paymentService = defineService({
         payment: { snapshot: paymentSnapshot },
       },
     });
+    anchoredStoreMetrics(registry, pool, anchors.anchoring);
 
     const gateway =
       options.gateway ?? new MockPaymentGateway({ ledger: new PgMockGatewayLedger(pool) });
@@ -84,7 +86,10 @@ export const paymentService = defineService({
       logger,
     });
     // Balanced over ORDER_SERVICE_URL's replicas; their health checks stop with us.
-    const orderClient = createOrderClient(config.ORDER_SERVICE_URL);
+    const orderClient = clientMetrics(registry).watch(
+      'order',
+      createOrderClient(config.ORDER_SERVICE_URL),
+    );
     onClose('order client', () => orderClient.close());
     return {
       routers: [

@@ -1,5 +1,6 @@
 import { connectServiceMongo, createMongoOutbox, outboxEventPublisher } from '@ecom/common/mongo';
 import { periodicTask } from '@ecom/common/lifecycle';
+import { mongoStoreMetrics } from '@ecom/common/metrics';
 import { defineService, type RunningService } from '@ecom/common/service';
 import { CatalogService } from './application/catalog';
 import { CategoryService } from './application/categories';
@@ -31,6 +32,7 @@ export const productService = defineService({
       autoIndex: true,
     });
     onClose('mongodb', () => connection.close());
+    mongoStoreMetrics(registry, connection, 'outbox');
     const stores = await createStores(connection, config.SEARCH_MODE);
     const outbox = createMongoOutbox({
       connection,

@@ -7,6 +7,7 @@ import { addToOutbox } from '@ecom/common/postgres';
 import { followLines, type LineTarget } from '../domain/fulfilment';
 import type { OrderStatus } from '../domain/state-machine';
 import type { Cause, Order } from '../domain/types';
+import type { OrderMetrics } from './order-metrics';
 import { orderStore, type TransitionInput, type TransitionResult } from '../store/order-store';
 
 export const SOURCE = 'order-service';
@@ -23,7 +24,9 @@ export type AppliedTransition = TransitionResult & { anchorPromise: AnchorPromis
  * anchored entry and its event, in the caller's transaction.
  */
 export class OrderTransitions {
-  constructor(private readonly deps: { anchor: AnchorSink; logger: Logger }) {}
+  constructor(
+    private readonly deps: { anchor: AnchorSink; logger: Logger; metrics?: OrderMetrics },
+  ) {}
 
   /**
    * Applies a transition and, when it changed something, writes what follows from it in the
@@ -49,6 +52,7 @@ export class OrderTransitions {
       transition: input.transition,
     });
     const anchorPromise = await this.anchor(client, order.id);
+    if (order.status === 'CONFIRMED') this.deps.metrics?.confirmed(order.createdAt);
     if (order.status === 'DELIVERED') {
       await this.publish(client, order, 'order.completed', { orderId: order.id });
     } else {

@@ -1,0 +1,5 @@
+import { traceSuite } from './trace-suite';
+
+describe('tracing the order saga over the in-memory bus', () => {
+  traceSuite('memory');
+});
