@@ -1,4 +1,4 @@
-import { Client as PgClient } from 'pg';
+import { queryOnce } from '@ecom/test-support';
 import mongoose from 'mongoose';
 import { RabbitMqEventBus } from '@ecom/common/bus/rabbitmq';
 import { createLogger } from '@ecom/common/logging';
@@ -27,15 +27,7 @@ export interface Outcome {
   deadProcesses: string[];
 }
 
-async function query<T>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
-  const client = new PgClient({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(sql, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
+const query = queryOnce;
 
 /**
  * Reads the invariants for the orders and products of one experiment. `products` carry the

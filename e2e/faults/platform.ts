@@ -12,16 +12,11 @@ import {
   waitReady,
   type Spawned,
 } from '../../platform/src/fleet-processes/spawn';
+import { SERVICE_NAMES, type ServiceName } from '../../platform/src/service-env';
 
-export type ServiceName = 'auth' | 'product' | 'comments' | 'payment' | 'order' | 'gateway';
-export const SERVICES: ServiceName[] = [
-  'auth',
-  'product',
-  'comments',
-  'payment',
-  'order',
-  'gateway',
-];
+export type { ServiceName };
+/** Start order: the gateway last. */
+export const SERVICES = SERVICE_NAMES;
 export type Dependency = 'postgres' | 'mongo' | 'redis' | 'chain';
 
 export const ADMIN = { email: 'faults-admin@example.com', password: 'Fault#Injection2026' };

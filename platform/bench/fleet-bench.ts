@@ -12,8 +12,13 @@
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import { Client } from 'pg';
-import { freePort, loadAverage, measuredOn, removeBusNamespace } from '@ecom/test-support';
+import {
+  freePort,
+  loadAverage,
+  measuredOn,
+  queryOnce,
+  removeBusNamespace,
+} from '@ecom/test-support';
 import { DEMO_ACCOUNTS } from '../src/demo';
 import {
   startProcessFleet,
@@ -30,15 +35,7 @@ const SERVICES: ServiceName[] = ['gateway', 'auth', 'product', 'comments', 'paym
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function query<T>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(sql, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
+const query = queryOnce;
 
 /** CPU seconds (user + system) a process has used so far; 0 once it is gone. */
 function cpuSeconds(pid: number): number {

@@ -10,6 +10,7 @@ import { adminAccount, DEMO_ACCOUNTS, demoAllowed } from './demo';
 import { loadOrCreateJwtKeys } from './keys';
 import { seedDemoData } from './seed';
 import { startFleet, type RunningFleet } from './fleet';
+import { runLauncher } from './run-launcher';
 import { startMongo, startPostgres, type StoreEndpoint } from './stores';
 import { chooseBus, defaultPorts, redact, type BusKind, type RunningPorts } from './launch-env';
 
@@ -193,31 +194,14 @@ async function main(): Promise<void> {
     process.stderr.write(`unknown option(s): ${unknown.join(' ')} (known: --reset, --seed)\n`);
     process.exit(2);
   }
-  const started = Date.now();
-  let platform: Platform;
-  try {
-    platform = await startPlatform({
-      reset: args.includes('--reset'),
-      seed: args.includes('--seed') ? true : undefined,
-    });
-  } catch (err) {
-    process.stderr.write(
-      `platform failed to start: ${err instanceof Error ? err.message : String(err)}\n`,
-    );
-    process.exit(1);
-  }
-  process.stdout.write(`started in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    process.stdout.write(`\n${signal}: stopping...\n`);
-    await platform.stop();
-    process.stdout.write('stopped\n');
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  await runLauncher({
+    what: 'platform',
+    start: () =>
+      startPlatform({
+        reset: args.includes('--reset'),
+        seed: args.includes('--seed') ? true : undefined,
+      }),
+  });
 }
 
 if (require.main === module) void main();

@@ -2,8 +2,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { Client } from 'pg';
-import { freePort, removeBusNamespace } from '@ecom/test-support';
+import { freePort, queryOnce, removeBusNamespace } from '@ecom/test-support';
 import { DEMO_ACCOUNTS } from '../src/demo';
 import {
   DEFAULT_SERVERS,
@@ -51,15 +50,7 @@ const dataDir = tempDataDir('fleet');
 const printed: string[] = [];
 let fleet: ProcessFleet;
 
-async function query<T>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(sql, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
+const query = queryOnce;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

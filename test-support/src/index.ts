@@ -19,3 +19,4 @@ export * from './json-schema';
 export * from './recording-anchor';
 export * from './health';
 export * from './bus-namespace';
+export * from './pg-query';

@@ -5,7 +5,9 @@ import {
   SpanKind,
   SpanStatusCode,
   trace,
+  type Context,
   type Link,
+  type Span,
 } from '@opentelemetry/api';
 import { tracerFor, tracingEnabled, withService } from './state';
 
@@ -90,15 +92,7 @@ export async function withEventSpan<T>(
     },
     parent,
   );
-  try {
-    return await context.with(trace.setSpan(parent, span), fn);
-  } catch (err) {
-    span.recordException(err as Error);
-    span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error)?.message });
-    throw err;
-  } finally {
-    span.end();
-  }
+  return runInSpan(span, parent, fn);
 }
 
 /**
@@ -124,6 +118,19 @@ export async function withLinkedSpan<T>(
     { kind: SpanKind.INTERNAL, links, attributes: { 'ecom.batch.size': events.length } },
     parent,
   );
+  return runInSpan(span, parent, fn);
+}
+
+/** The active span's W3C traceparent, to store with a record for a later link (off: undefined). */
+export function currentTraceparent(): string | undefined {
+  if (!tracingEnabled()) return undefined;
+  const carrier: TraceCarrier = {};
+  propagation.inject(context.active(), carrier);
+  return carrier.traceparent;
+}
+
+/** Runs `fn` with `span` active under `parent`; a throw marks the span failed. Ends it. */
+async function runInSpan<T>(span: Span, parent: Context, fn: () => Promise<T>): Promise<T> {
   try {
     return await context.with(trace.setSpan(parent, span), fn);
   } catch (err) {
@@ -133,12 +140,4 @@ export async function withLinkedSpan<T>(
   } finally {
     span.end();
   }
-}
-
-/** The active span's W3C traceparent, to store with a record for a later link (off: undefined). */
-export function currentTraceparent(): string | undefined {
-  if (!tracingEnabled()) return undefined;
-  const carrier: TraceCarrier = {};
-  propagation.inject(context.active(), carrier);
-  return carrier.traceparent;
 }

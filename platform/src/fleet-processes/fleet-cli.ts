@@ -1,4 +1,5 @@
-import { startProcessFleet, type ProcessFleet } from './launcher';
+import { runLauncher } from '../run-launcher';
+import { startProcessFleet } from './launcher';
 import { FLEET_USAGE, FleetUsageError, parseFleetArgs } from './plan';
 
 /**
@@ -14,33 +15,15 @@ async function main(): Promise<void> {
     process.stderr.write(`${err.message}\n${FLEET_USAGE}\n`);
     process.exit(2);
   }
-  const started = Date.now();
-  let fleet: ProcessFleet;
-  try {
-    fleet = await startProcessFleet(args);
-  } catch (err) {
-    process.stderr.write(
-      `fleet failed to start: ${err instanceof Error ? err.message : String(err)}\n`,
-    );
-    process.exit(1);
-  }
-  process.stdout.write(`started in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    process.stdout.write(`\n${signal}: stopping ${fleet.processes().length} processes...\n`);
-    await fleet.stop();
-    process.stdout.write('stopped\n');
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  const { running: fleet, stopping } = await runLauncher({
+    what: 'fleet',
+    start: () => startProcessFleet(args),
+    stoppingLine: (f) => `stopping ${f.processes().length} processes...`,
+  });
   // A replica that dies is reported (it is not restarted: the others carry its load).
   for (const p of fleet.processes()) {
     void p.exited.then(() => {
-      if (!stopping) process.stderr.write(`${p.label} exited (log: ${p.logFile})\n`);
+      if (!stopping()) process.stderr.write(`${p.label} exited (log: ${p.logFile})\n`);
     });
   }
 }
