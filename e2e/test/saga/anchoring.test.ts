@@ -462,6 +462,9 @@ describe('anchoring of orders and payments (real saga, real chain)', () => {
 
   it("a rewrite while the chain is down is shown by the customer's signed promise", async () => {
     await chain.pause();
+    // The entries must still be queued when they are rewritten: a batch the worker built first
+    // would be a rewrite after batching (a root mismatch, another test's case), not this one.
+    await saga.order.anchoring!.stop();
     let victim: Placed;
     try {
       victim = await placed('tok_visa');
@@ -482,6 +485,7 @@ describe('anchoring of orders and payments (real saga, real chain)', () => {
       );
     } finally {
       await chain.resume();
+      saga.order.anchoring!.start();
     }
     await flush();
     // The service itself reports it: the entry no longer matches its own signed promise.
