@@ -1,3 +1,4 @@
+import http from 'node:http';
 import net from 'node:net';
 import Joi from 'joi';
 import { Router } from 'express';
@@ -181,18 +182,20 @@ describe('runService (main.ts)', () => {
     const exit = jest.fn();
     const stderr = jest.fn();
     let signalled: ((signal?: string) => Promise<void>) | undefined;
+    let uncaught: ((err: unknown) => void) | undefined;
     const run = runService(widgetService(calls, failAt), {
       env: { HOST: '127.0.0.1', PORT: '0', ...env },
       exit,
       stderr,
       createLogger: () => logger,
       onSignals: (shutdown) => (signalled = shutdown),
+      onUncaught: (handler) => (uncaught = handler),
       createBus: (c) => {
         calls.push(`bus for ${c.EVENT_BUS}`);
         return recordingBus(calls);
       },
     });
-    return { run, calls, exit, stderr, signal: () => signalled };
+    return { run, calls, exit, stderr, signal: () => signalled, uncaught: () => uncaught };
   }
 
   it('loads config, opens its bus, starts; on a signal stops everything (its bus too) and exits 0', async () => {
@@ -205,6 +208,28 @@ describe('runService (main.ts)', () => {
     expect(h.calls.slice(-3)).toEqual(['close bus', 'close cache', 'close store']);
     expect(h.exit).toHaveBeenCalledWith(0);
     expect(h.stderr).not.toHaveBeenCalled();
+  });
+
+  it('survives a socket failure emitted on a request nobody listens to; any other uncaught error exits 1', async () => {
+    const h = harness({ WIDGET_NAME: 'w', SHUTDOWN_TIMEOUT_MS: '50' });
+    const running = await h.run;
+    // A real one: a server that closes the connection without answering, and a request
+    // whose 'error' nobody listens to (Node would throw it as uncaught: "socket hang up").
+    const server = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    const hangUp = await new Promise<Error>((resolve) => {
+      const req = http.request({ host: '127.0.0.1', port, path: '/' });
+      req.once('error', resolve); // caught here only to hand it to the handler as Node would
+      req.end();
+    });
+    server.close();
+    expect(hangUp.message).toBe('socket hang up');
+    h.uncaught()!(hangUp);
+    expect(h.exit).not.toHaveBeenCalled();
+    h.uncaught()!(new TypeError('a bug'));
+    expect(h.exit).toHaveBeenCalledWith(1);
+    await running?.service.stop();
   });
 
   it('prints the bad variable on one line and exits 1 without starting', async () => {

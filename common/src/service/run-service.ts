@@ -2,6 +2,7 @@ import { createEventBus, type EventBusConfig } from '../bus/factory';
 import type { EventBus } from '../bus/types';
 import { ConfigError, loadConfig } from '../config/load-config';
 import { gracefulShutdown, onShutdownSignals } from '../lifecycle/shutdown';
+import { uncaughtExceptionHandler } from '../lifecycle/stray-network-errors';
 import { createLogger, type Logger } from '../logging/logger';
 import type { RunningService, Service, ServiceBaseConfig } from './define-service';
 
@@ -10,6 +11,8 @@ export interface RunServiceOptions<C> {
   env?: NodeJS.ProcessEnv;
   exit?: (code: number) => void;
   stderr?: (line: string) => void;
+  /** Installs the handler of uncaught exceptions (default: the process's). */
+  onUncaught?: (handler: (err: unknown) => void) => void;
   /** Wires the shutdown function to signals (default SIGTERM/SIGINT). */
   onSignals?: (shutdown: (signal?: string) => Promise<void>) => void;
   createBus?: (config: C, logger: Logger) => EventBus;
@@ -37,6 +40,9 @@ export async function runService<C extends ServiceBaseConfig, O, X>(
   try {
     const config = loadConfig(service.configSchema, options.env ?? process.env);
     const logger = (options.createLogger ?? createLogger)(`${name}-service`, config.LOG_LEVEL);
+    (options.onUncaught ?? ((h) => process.on('uncaughtException', h)))(
+      uncaughtExceptionHandler(logger, exit),
+    );
     const bus = options.createBus
       ? options.createBus(config, logger)
       : service.usesBus === false
