@@ -52,24 +52,37 @@ function stockService(store: { up: boolean; handled: string[] }) {
   });
 }
 
-describe('dead letters through the service kit', () => {
-  const store = { up: false, handled: [] as string[] };
-  const bus = new InMemoryEventBus({ logger, retry: { maxAttempts: 2, baseDelayMs: 5 } });
-  let running: Awaited<ReturnType<ReturnType<typeof stockService>['start']>>;
-  const admin = { id: 'a1', role: 'admin' as const };
-  const customer = { id: 'c1', role: 'customer' as const };
+type Running = Awaited<ReturnType<ReturnType<typeof stockService>['start']>>;
 
+/** Runs the stock service on the bus `open` gives for the describe block around the call. */
+function useStockService(
+  open: () => EventBus,
+  store: { up: boolean; handled: string[] } = { up: false, handled: [] },
+  cleanUp?: () => Promise<void>,
+): { bus: EventBus; running: Running } {
+  const svc = {} as { bus: EventBus; running: Running };
   beforeAll(async () => {
-    running = await stockService(store).start({
+    svc.bus = open();
+    svc.running = await stockService(store).start({
       config: loadConfig(schema, testServiceEnv),
-      bus,
+      bus: svc.bus,
       logger,
     });
   });
   afterAll(async () => {
-    await running.stop();
-    await bus.close();
+    await svc.running?.stop();
+    await svc.bus?.close();
+    await cleanUp?.();
   });
+  return svc;
+}
+
+describe('dead letters through the service kit', () => {
+  const store = { up: false, handled: [] as string[] };
+  const bus = new InMemoryEventBus({ logger, retry: { maxAttempts: 2, baseDelayMs: 5 } });
+  const service = useStockService(() => bus, store);
+  const admin = { id: 'a1', role: 'admin' as const };
+  const customer = { id: 'c1', role: 'customer' as const };
 
   it('counts, lists and replays the dead letters of the service, for an admin only', async () => {
     const deleted = createEvent('product', 'product.deleted', { productId: 'p1' });
@@ -78,19 +91,19 @@ describe('dead letters through the service kit', () => {
     await bus.publish(userDeleted);
     await eventually(() => bus.deadLetters.length === 2, { what: 'two dead letters' });
 
-    const metrics = await request(running.app).get('/metrics');
+    const metrics = await request(service.running.app).get('/metrics');
     expect(metrics.text).toMatch(
       /events_dead_lettered_total\{group="stock",event_type="product.deleted",service="stock"\} 1/,
     );
 
-    expect((await request(running.app).get('/admin/dead-letters')).status).toBe(401);
-    const forbidden = await request(running.app)
+    expect((await request(service.running.app).get('/admin/dead-letters')).status).toBe(401);
+    const forbidden = await request(service.running.app)
       .get('/admin/dead-letters')
       .set('Authorization', bearer(customer));
     expect(forbidden.status).toBe(403);
     expect(forbidden.body.error.code).toBeDefined();
 
-    const list = await request(running.app)
+    const list = await request(service.running.app)
       .get('/admin/dead-letters?limit=1')
       .set('Authorization', bearer(admin));
     expect(list.status).toBe(200);
@@ -103,21 +116,21 @@ describe('dead letters through the service kit', () => {
       attempts: 2,
       event: { eventId: bus.deadLetters[0].event?.eventId },
     });
-    const ofType = await request(running.app)
+    const ofType = await request(service.running.app)
       .get('/admin/dead-letters?eventType=user.deleted')
       .set('Authorization', bearer(admin));
     expect(ofType.body.items.map((d: { event: { eventId: string } }) => d.event.eventId)).toEqual([
       userDeleted.eventId,
     ]);
 
-    const bad = await request(running.app)
+    const bad = await request(service.running.app)
       .post('/admin/dead-letters/replay')
       .set('Authorization', bearer(admin))
       .send({ ids: [] });
     expect(bad.status).toBe(400);
 
     store.up = true;
-    const replay = await request(running.app)
+    const replay = await request(service.running.app)
       .post('/admin/dead-letters/replay')
       .set('Authorization', bearer(admin))
       .send({ eventType: 'user.deleted' });
@@ -126,13 +139,13 @@ describe('dead letters through the service kit', () => {
     await eventually(() => store.handled.length === 1, { what: 'the replay handled' });
     expect(store.handled).toEqual([userDeleted.eventId]);
 
-    const rest = await request(running.app)
+    const rest = await request(service.running.app)
       .post('/admin/dead-letters/replay')
       .set('Authorization', bearer(admin))
       .send({});
     expect(rest.body).toEqual({ replayed: 1, skipped: 0 });
     await eventually(() => store.handled.length === 2, { what: 'the rest handled' });
-    const empty = await request(running.app)
+    const empty = await request(service.running.app)
       .get('/admin/dead-letters')
       .set('Authorization', bearer(admin));
     expect(empty.body.total).toBe(0);
@@ -141,22 +154,10 @@ describe('dead letters through the service kit', () => {
 
 describe('the admin API document', () => {
   const bus = new InMemoryEventBus({ logger });
-  let running: Awaited<ReturnType<ReturnType<typeof stockService>['start']>>;
-
-  beforeAll(async () => {
-    running = await stockService({ up: false, handled: [] }).start({
-      config: loadConfig(schema, testServiceEnv),
-      bus,
-      logger,
-    });
-  });
-  afterAll(async () => {
-    await running.stop();
-    await bus.close();
-  });
+  const service = useStockService(() => bus);
 
   it('describes every dead-letter operation, admin-only, with its 400, 403 and 404 answers', async () => {
-    const res = await request(running.app).get('/admin/openapi.json');
+    const res = await request(service.running.app).get('/admin/openapi.json');
     expect(res.status).toBe(200);
     expect(res.body.openapi).toMatch(/^3\./);
     const paths = res.body.paths as Record<string, Record<string, Record<string, unknown>>>;
@@ -188,28 +189,18 @@ describe('the admin API document', () => {
 
 describe('dead letters while the broker is away', () => {
   const bus = new FlakyBus(new InMemoryEventBus({ logger, retry: { maxAttempts: 1 } }));
-  let running: Awaited<ReturnType<ReturnType<typeof stockService>['start']>>;
+  const service = useStockService(() => bus);
   const admin = { id: 'a1', role: 'admin' as const };
-
-  beforeAll(async () => {
-    running = await stockService({ up: false, handled: [] }).start({
-      config: loadConfig(schema, testServiceEnv),
-      bus,
-      logger,
-    });
-  });
-  afterAll(async () => {
-    await running.stop();
-    await bus.close();
-  });
 
   it('answers 503 DEPENDENCY_UNAVAILABLE, in the common error shape, and keeps the letters', async () => {
     await bus.publish(createEvent('auth', 'user.deleted', { userId: 'u9' }));
     await eventually(() => bus.inner.deadLetters.length === 1, { what: 'a dead letter' });
     bus.down = true;
     for (const res of [
-      await request(running.app).get('/admin/dead-letters').set('Authorization', bearer(admin)),
-      await request(running.app)
+      await request(service.running.app)
+        .get('/admin/dead-letters')
+        .set('Authorization', bearer(admin)),
+      await request(service.running.app)
         .post('/admin/dead-letters/replay')
         .set('Authorization', bearer(admin))
         .send({}),
@@ -222,7 +213,7 @@ describe('dead letters while the broker is away', () => {
       expect(JSON.stringify(res.body)).not.toMatch(/broker unreachable|at .*\.ts/);
     }
     bus.down = false;
-    const list = await request(running.app)
+    const list = await request(service.running.app)
       .get('/admin/dead-letters')
       .set('Authorization', bearer(admin));
     expect(list.body.total).toBe(1);
@@ -245,11 +236,8 @@ describe.each(adapters)('dead-letter admin API on %s', (name, open) => {
     const store = { up: false, handled: [] as string[] };
     const admin = { id: 'a1', role: 'admin' as const };
     const customer = { id: 'c1', role: 'customer' as const };
-    let bus: EventBus;
-    let running: Awaited<ReturnType<ReturnType<typeof stockService>['start']>>;
-
-    beforeAll(async () => {
-      bus =
+    const service = useStockService(
+      () =>
         typeof open === 'function'
           ? open()
           : createEventBus({ EVENT_BUS: open[1], [open[2]]: url } as EventBusConfig, {
@@ -257,39 +245,34 @@ describe.each(adapters)('dead-letter admin API on %s', (name, open) => {
               logger,
               prefix,
               retry: { maxAttempts: 2, baseDelayMs: 10, maxDelayMs: 20 },
-            });
-      running = await stockService(store).start({
-        config: loadConfig(schema, testServiceEnv),
-        bus,
-        logger,
-      });
-    });
-    afterAll(async () => {
-      await running?.stop();
-      await bus?.close();
-      if (typeof open !== 'function' && url) await removeBusNamespace(open[1], url, prefix);
-    });
+            }),
+      store,
+      async () => {
+        if (typeof open !== 'function' && url) await removeBusNamespace(open[1], url, prefix);
+      },
+    );
 
     it('reads, discards and replays one by id or several by type, for an admin only, in the common shapes', async () => {
       const [kept, dropped] = [1, 2].map((n) =>
         createEvent('product', 'product.deleted', { productId: `p${n}` }),
       );
       const userGone = createEvent('auth', 'user.deleted', { userId: 'u1' });
-      for (const event of [kept!, dropped!, userGone]) await bus.publish(event);
+      for (const event of [kept!, dropped!, userGone]) await service.bus.publish(event);
       const dead = await eventually(
         async () => {
-          const found = await bus.listDeadLetters('stock');
+          const found = await service.bus.listDeadLetters('stock');
           return found.length === 3 ? found : undefined;
         },
         { what: `three dead letters on ${name}` },
       );
       const idOf = (eventId: string) => dead.find((d) => d.event?.eventId === eventId)!.id;
       const as = (user: typeof admin | typeof customer) => ({
-        get: (path: string) => request(running.app).get(path).set('Authorization', bearer(user)),
+        get: (path: string) =>
+          request(service.running.app).get(path).set('Authorization', bearer(user)),
         post: (path: string, payload: object = {}) =>
-          request(running.app).post(path).set('Authorization', bearer(user)).send(payload),
+          request(service.running.app).post(path).set('Authorization', bearer(user)).send(payload),
         delete: (path: string) =>
-          request(running.app).delete(path).set('Authorization', bearer(user)),
+          request(service.running.app).delete(path).set('Authorization', bearer(user)),
       });
 
       for (const res of [
@@ -362,7 +345,7 @@ describe.each(adapters)('dead-letter admin API on %s', (name, open) => {
       expect((await as(admin).get('/admin/dead-letters')).body.total).toBe(0);
       // Published after the rest: once handled, anything discarded would have shown up first.
       const marker = createEvent('product', 'product.deleted', { productId: 'p9' });
-      await bus.publish(marker);
+      await service.bus.publish(marker);
       await eventually(() => store.handled.includes(marker.eventId), { what: 'the marker' });
       expect(store.handled).toEqual([kept!.eventId, marker.eventId]);
     });
