@@ -1,12 +1,16 @@
 import { api, ApiError } from '../api';
 import { clear, h, money, shortHex, when } from '../dom';
-import { loadSettings } from '../settings';
-import { connectChain, type ChainReader } from '../verify/chain';
 import { newestState, recordState, verifyReceipts } from '../verify/entries';
 import { compareLiveOrder, type LiveOrder } from '../verify/live-order';
 import { timelineItem, type TimelineItem } from '../verify/timeline';
 import type { EntryVerdict, Receipt, RecordVerdict } from '../verify/types';
-import { checkList, entryMark, renderSummary } from './verdict';
+import {
+  beginVerification,
+  checkList,
+  entryMark,
+  pendingDeadlines,
+  renderSummary,
+} from './verdict';
 
 /** One entry as GET /api/blockchain/<type>/:id answers it: the platform's verdict and receipt. */
 interface EntryAnswer {
@@ -236,17 +240,7 @@ export function renderOrder(view: HTMLElement, orderId: string): () => void {
     if (!data) return;
     const d = data;
     verifyButton.disabled = true;
-    summary.className = 'verdict wait';
-    summary.dataset.state = 'running';
-    clear(summary, h('p', {}, 'Verifying in this browser…'));
-    const settings = loadSettings();
-    let chain: ChainReader | null = null;
-    let chainError: string | undefined;
-    try {
-      chain = await connectChain(settings.rpcUrl);
-    } catch (err) {
-      chainError = (err as Error).message;
-    }
+    const { settings, chain, chainError } = await beginVerification(summary);
     try {
       const now = Math.floor(Date.now() / 1000);
       const options = {
@@ -292,9 +286,7 @@ export function renderOrder(view: HTMLElement, orderId: string): () => void {
           settings.contractAddress ||
           d.orderRecord.records.find((r) => r.receipt.contractAddress)?.receipt.contractAddress ||
           null,
-        pendingDeadlines: entries
-          .filter((e) => e.state === 'pending' && e.deadline)
-          .map((e) => e.deadline!),
+        pendingDeadlines: pendingDeadlines(entries),
         chainError,
       });
       render();

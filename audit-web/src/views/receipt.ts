@@ -1,12 +1,17 @@
 import { fetchPublishedLog } from '@ecom/blockchain/src/monitor';
 import { clear, h, when } from '../dom';
-import { loadSettings } from '../settings';
-import { connectChain, type ChainReader } from '../verify/chain';
 import { verifyReceipts } from '../verify/entries';
 import { checkPromise } from '../verify/promise-check';
 import { readReceiptInput } from '../verify/receipt-input';
 import { timelineItem } from '../verify/timeline';
-import { checkList, entryMark, MARK, renderSummary } from './verdict';
+import {
+  beginVerification,
+  checkList,
+  entryMark,
+  MARK,
+  pendingDeadlines,
+  renderSummary,
+} from './verdict';
 
 /** Paste or drop a saved receipt and verify it: no sign-in, the API is not asked about it. */
 export function renderReceipt(view: HTMLElement): void {
@@ -61,17 +66,7 @@ export function renderReceipt(view: HTMLElement): void {
       summary.className = '';
       return;
     }
-    summary.className = 'verdict wait';
-    summary.dataset.state = 'running';
-    clear(summary, h('p', {}, 'Verifying in this browser…'));
-    const settings = loadSettings();
-    let chain: ChainReader | null = null;
-    let chainError: string | undefined;
-    try {
-      chain = await connectChain(settings.rpcUrl);
-    } catch (err) {
-      chainError = (err as Error).message;
-    }
+    const { settings, chain, chainError } = await beginVerification(summary);
     const now = Math.floor(Date.now() / 1000);
     try {
       if (input.kind === 'promise') {
@@ -111,9 +106,7 @@ export function renderReceipt(view: HTMLElement): void {
           settings.contractAddress ||
           input.receipts.find((r) => r.contractAddress)?.contractAddress ||
           null,
-        pendingDeadlines: verdict.entries
-          .filter((e) => e.deadline && e.state === 'pending')
-          .map((e) => e.deadline!),
+        pendingDeadlines: pendingDeadlines(verdict.entries),
         chainError,
       });
       clear(

@@ -1,4 +1,6 @@
 import { clear, h, when } from '../dom';
+import { loadSettings, type Settings } from '../settings';
+import { connectChain, type ChainReader } from '../verify/chain';
 import type { Check, EntryState, EntryVerdict } from '../verify/types';
 
 export const MARK: Record<EntryState, { sign: string; text: string; cls: string }> = {
@@ -107,4 +109,30 @@ export function renderSummary(region: HTMLElement, s: Summary): void {
     );
   }
   clear(region, lines, relied);
+}
+
+/**
+ * A verification's start, the same on every page: the summary says it runs, and the chain of
+ * the settings is connected; a chain that cannot be reached is reported, not fatal (the checks
+ * that need it stay unconfirmed).
+ */
+export async function beginVerification(summary: HTMLElement): Promise<{
+  settings: Settings;
+  chain: ChainReader | null;
+  chainError?: string;
+}> {
+  summary.className = 'verdict wait';
+  summary.dataset.state = 'running';
+  clear(summary, h('p', {}, 'Verifying in this browser…'));
+  const settings = loadSettings();
+  try {
+    return { settings, chain: await connectChain(settings.rpcUrl) };
+  } catch (err) {
+    return { settings, chain: null, chainError: (err as Error).message };
+  }
+}
+
+/** The promised deadlines of the entries still pending. */
+export function pendingDeadlines(entries: EntryVerdict[]): number[] {
+  return entries.filter((e) => e.state === 'pending' && e.deadline).map((e) => e.deadline!);
 }
