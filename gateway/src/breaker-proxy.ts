@@ -261,7 +261,7 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
           let received = 0;
           const onData = (chunk: Buffer) => {
             received += chunk.length;
-            if (received > options.bodyLimitBytes) {
+            if (received > ((req as EdgeRequest).bodyLimitBytes ?? options.bodyLimitBytes)) {
               req.off('data', onData);
               req.unpipe();
               settle(req, bodyTooLarge());
@@ -454,7 +454,10 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
     const tried = new Set<Replica>();
     const replay =
       replicas.length > 1 && hasBody(req)
-        ? ((req as WithPending)[REPLAY] = keepBody(req, options.bodyLimitBytes))
+        ? ((req as WithPending)[REPLAY] = keepBody(
+            req,
+            req.bodyLimitBytes ?? options.bodyLimitBytes,
+          ))
         : undefined;
     // http-proxy appends to these on each attempt: each attempt starts from the client's.
     const forwarded = FORWARDED_HEADERS.map((name) => [name, req.headers[name]] as const);

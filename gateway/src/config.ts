@@ -27,6 +27,7 @@ export const gatewayConfigSchema = Joi.object({
   COMMENTS_SERVICE_URL: serviceUrls('http://127.0.0.1:3003'),
   PAYMENT_SERVICE_URL: serviceUrls('http://127.0.0.1:3004'),
   ORDER_SERVICE_URL: serviceUrls('http://127.0.0.1:3005'),
+  NOTIFICATION_SERVICE_URL: serviceUrls('http://127.0.0.1:3006'),
 
   REDIS_URL: Joi.string().uri({ scheme: ['redis', 'rediss'] }),
   // The platform's namespace on shared servers: the revoked-session list is read under it.
@@ -47,6 +48,9 @@ export const gatewayConfigSchema = Joi.object({
   RATE_LIMIT_AUTH_POINTS: positiveInt().max(10_000_000).default(20),
   RATE_LIMIT_PAYMENT_WINDOW_SECONDS: positiveInt().max(86400).default(60),
   RATE_LIMIT_PAYMENT_POINTS: positiveInt().max(10_000_000).default(30),
+  // The card processor's webhook deliveries, per address: bursts of retries must not starve.
+  RATE_LIMIT_WEBHOOK_WINDOW_SECONDS: positiveInt().max(86400).default(60),
+  RATE_LIMIT_WEBHOOK_POINTS: positiveInt().max(10_000_000).default(600),
 
   /** Comma-separated origins allowed by CORS, e.g. `https://shop.example.com`. Empty: none. */
   CORS_ORIGINS: Joi.string().allow('').max(4000).default(''),
@@ -93,6 +97,7 @@ export interface GatewayConfig extends BaseConfig, JwtVerifyConfig {
   COMMENTS_SERVICE_URL: string[];
   PAYMENT_SERVICE_URL: string[];
   ORDER_SERVICE_URL: string[];
+  NOTIFICATION_SERVICE_URL: string[];
 
   REDIS_URL?: string;
   EVENT_BUS_PREFIX: string;
@@ -107,6 +112,8 @@ export interface GatewayConfig extends BaseConfig, JwtVerifyConfig {
   RATE_LIMIT_AUTH_POINTS: number;
   RATE_LIMIT_PAYMENT_WINDOW_SECONDS: number;
   RATE_LIMIT_PAYMENT_POINTS: number;
+  RATE_LIMIT_WEBHOOK_WINDOW_SECONDS: number;
+  RATE_LIMIT_WEBHOOK_POINTS: number;
 
   CORS_ORIGINS: string;
   AUDIT_RPC_ORIGINS: string;

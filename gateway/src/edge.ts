@@ -25,6 +25,8 @@ export type EdgeRequest = IncomingMessage & {
   requestId?: string;
   correlationId?: string;
   user?: AuthUser;
+  /** The route's body limit when it has its own (an upload); the proxy counts chunked bodies by it. */
+  bodyLimitBytes?: number;
 };
 
 /** Connect-style middleware run on the hot path (helmet, cors): sync, calls next or answers. */
@@ -127,8 +129,10 @@ export function createEdge(deps: EdgeDeps): (req: IncomingMessage, res: ServerRe
       );
       return;
     }
+    req.bodyLimitBytes = deps.routes.bodyLimitFor(method, path);
+    const bodyLimit = req.bodyLimitBytes ?? deps.bodyLimitBytes;
     const contentLength = req.headers['content-length'];
-    if (contentLength !== undefined && Number(contentLength) > deps.bodyLimitBytes) {
+    if (contentLength !== undefined && Number(contentLength) > bodyLimit) {
       sendError(req, res, 413, 'PAYLOAD_TOO_LARGE', 'Request body is too large', undefined, {
         Connection: 'close',
       });

@@ -40,6 +40,10 @@ function budgets(config: GatewayConfig): Record<Bucket, Budget> {
       points: config.RATE_LIMIT_PAYMENT_POINTS,
       durationSeconds: config.RATE_LIMIT_PAYMENT_WINDOW_SECONDS,
     },
+    webhook: {
+      points: config.RATE_LIMIT_WEBHOOK_POINTS,
+      durationSeconds: config.RATE_LIMIT_WEBHOOK_WINDOW_SECONDS,
+    },
   };
 }
 

@@ -30,6 +30,7 @@ interface CompiledOperation {
   staticSegments: number;
   isPublic: boolean;
   bucket: Bucket;
+  maxBodyBytes?: number;
 }
 
 /** '/api/orders/:id' → /^\/api\/orders\/[^/]+$/ (paths are compared as routingKey gives them). */
@@ -50,6 +51,8 @@ export interface RouteTable {
   /** Whether the operation at (method, path) needs no token at the edge. Unknown routes do. */
   isPublic(method: string, path: string): boolean;
   bucketFor(method: string, path: string): Bucket;
+  /** The operation's own body limit (an upload), when it declares one. */
+  bodyLimitFor(method: string, path: string): number | undefined;
 }
 
 /**
@@ -72,6 +75,7 @@ export function createRouteTable(apis: readonly ApiSpec[]): RouteTable {
       staticSegments: op.path.split('/').filter((s) => s && !s.startsWith(':')).length,
       isPublic: isPublicAccess(op.access),
       bucket: op.rateLimit ?? 'default',
+      maxBodyBytes: op.rawBody?.maxBytes,
     }))
     .sort((a, b) => b.staticSegments - a.staticSegments);
 
@@ -97,6 +101,7 @@ export function createRouteTable(apis: readonly ApiSpec[]): RouteTable {
     },
     isPublic: (method, path) => find(method, path)?.isPublic ?? false,
     bucketFor: (method, path) => find(method, path)?.bucket ?? 'default',
+    bodyLimitFor: (method, path) => find(method, path)?.maxBodyBytes,
   };
 }
 

@@ -13,6 +13,7 @@ const limits = {
   RATE_LIMIT_POINTS: '3',
   RATE_LIMIT_AUTH_POINTS: '2',
   RATE_LIMIT_PAYMENT_POINTS: '2',
+  RATE_LIMIT_WEBHOOK_POINTS: '2',
   TRUST_PROXY: 'loopback',
 };
 
@@ -152,6 +153,28 @@ describe('rate limits in memory (no REDIS_URL)', () => {
     expect(third.body.error.details.bucket).toBe('payment');
     expect(
       (await request(gateway.handler).get('/api/orders').set('Authorization', token)).status,
+    ).toBe(200);
+  });
+
+  it('provider webhooks: public, their own per-address budget, apart from the payment one', async () => {
+    const hook = () =>
+      request(gateway.handler)
+        .post('/api/payments/webhooks')
+        .set('Provider-Signature', 't=1,v1=00')
+        .send({ id: 'evt_1' });
+    expect((await hook()).status).toBe(200); // no token needed at the edge
+    expect((await hook()).status).toBe(200);
+    const third = await hook();
+    expect(third.status).toBe(429);
+    expect(third.body.error.details.bucket).toBe('webhook');
+    const token = `Bearer ${tokenFor({ id: 'payer-2', role: 'customer' })}`;
+    expect(
+      (
+        await request(gateway.handler)
+          .post('/api/payments/initiate')
+          .set('Authorization', token)
+          .send({})
+      ).status,
     ).toBe(200);
   });
 

@@ -17,7 +17,7 @@ import type { Role } from '../auth/types';
 export type Access = 'public' | 'optional' | 'user' | readonly Role[];
 
 /** The gateway's rate-limit budgets; 'default' unless an operation names another. */
-export type RateLimitBucket = 'default' | 'auth' | 'payment';
+export type RateLimitBucket = 'default' | 'auth' | 'payment' | 'webhook';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -27,6 +27,8 @@ export interface ResponseSpec {
   /** The body (none for 204). A list operation gives its item schema and `list: true`. */
   schema?: Joi.Schema;
   list?: boolean;
+  /** A body of bytes of this media type instead of JSON (an image). */
+  mediaType?: string;
 }
 
 /** The answer of every DELETE. */
@@ -48,6 +50,11 @@ export interface OperationSpec {
   /** Business errors beyond the common ones (400, 401, 403, 404, 413, 429, 503), by status. */
   errors?: Partial<Record<400 | 403 | 404 | 409 | 410 | 422 | 503, string>>;
   rateLimit?: RateLimitBucket;
+  /**
+   * A body of bytes rather than JSON (an upload): its media types (documentation: the handler
+   * checks the content itself) and the most bytes the gateway lets through, beyond BODY_LIMIT.
+   */
+  rawBody?: { mediaTypes: readonly string[]; maxBytes: number };
   /** OpenAPI tag, when not the API's. */
   tag?: string;
   /** Left out of the gateway and /docs (service-internal or admin-on-port routes). */

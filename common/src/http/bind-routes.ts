@@ -64,6 +64,8 @@ export function bindRoutes<Ops extends Record<string, OperationSpec>>(
       }
       for (const [name, value] of Object.entries(out.headers ?? {})) res.setHeader(name, value);
       if (out.status === 204 || out.body === undefined) res.status(out.status).end();
+      // Bytes (an image) go out as they are; res.send answers 304 to a matching If-None-Match.
+      else if (Buffer.isBuffer(out.body)) res.status(out.status).send(out.body);
       else res.status(out.status).json(out.body);
     });
   }

@@ -26,11 +26,23 @@ const utf8Only: RequestHandler = (req, _res, next) => {
   next();
 };
 
+/** The bytes each JSON body was parsed from (the request holds them until it is answered). */
+const rawBodies = new WeakMap<object, Buffer>();
+
+/**
+ * The exact bytes a JSON body arrived as, for a check over them such as a webhook's signature
+ * (re-serialising the parsed body would not give them back); undefined without a JSON body.
+ */
+export function rawJsonBody(req: object): Buffer | undefined {
+  return rawBodies.get(req);
+}
+
 const parseBody: RequestHandler = (req, _res, next) => {
   if (!Buffer.isBuffer(req.body)) {
     next();
     return;
   }
+  rawBodies.set(req, req.body);
   let text: string;
   try {
     text = utf8.decode(req.body);

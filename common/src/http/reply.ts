@@ -7,6 +7,7 @@ import type { Page } from './conventions';
  */
 export interface Reply {
   readonly status: number;
+  /** JSON, or a Buffer sent as bytes (with the Content-Type the headers give). */
   readonly body?: unknown;
   readonly headers?: Readonly<Record<string, string>>;
 }

@@ -42,6 +42,9 @@ function parameters(where: 'path' | 'query', schema: Joi.ObjectSchema | undefine
 
 const ref = (name: string) => ({ $ref: `#/components/responses/${name}` });
 
+/** Bytes (an uploaded or served image). */
+const BINARY = { type: 'string', format: 'binary' };
+
 function operation(service: string, id: string, op: OperationSpec, tag: string): Operation {
   const params = [...parameters('path', op.params), ...parameters('query', op.query)];
   if (op.idempotent) {
@@ -61,7 +64,7 @@ function operation(service: string, id: string, op: OperationSpec, tag: string):
   const isPublic = isPublicAccess(op.access);
   const errors: Record<string, unknown> = {
     '400': ref('BadRequest'),
-    ...(op.body ? { '413': ref('PayloadTooLarge') } : {}),
+    ...(op.body || op.rawBody ? { '413': ref('PayloadTooLarge') } : {}),
     '429': ref('RateLimited'),
     '503': ref('Unavailable'),
     ...(isPublic && op.access !== 'optional' ? {} : { '401': ref('Unauthorized') }),
@@ -95,10 +98,23 @@ function operation(service: string, id: string, op: OperationSpec, tag: string):
           },
         }
       : {}),
+    ...(op.rawBody
+      ? {
+          requestBody: {
+            required: true,
+            content: Object.fromEntries(
+              op.rawBody.mediaTypes.map((type) => [type, { schema: BINARY }]),
+            ),
+          },
+        }
+      : {}),
     responses: {
       [String(op.response.status)]: {
         description: op.response.description,
         ...(body ? { content: { 'application/json': { schema: jsonSchema(body) } } } : {}),
+        ...(op.response.mediaType
+          ? { content: { [op.response.mediaType]: { schema: BINARY } } }
+          : {}),
         ...(op.response.status === 201
           ? {
               headers: {
