@@ -1,7 +1,10 @@
+import os from 'node:os';
+import path from 'node:path';
 import Joi from 'joi';
 import type { MongoConfig, ServiceConfig } from '@ecom/common/config';
 import { loadConfig, mongoConfigKeys, serviceConfigKeys } from '@ecom/common/config';
 import { CURRENCIES, type Currency } from './domain/catalog-rules';
+import { MAX_IMAGE_UPLOAD_BYTES } from './domain/image-rules';
 
 export interface ProductConfig extends ServiceConfig, MongoConfig {
   MONGO_SERVER_SELECTION_TIMEOUT_MS: number;
@@ -19,6 +22,20 @@ export interface ProductConfig extends ServiceConfig, MongoConfig {
   RESERVATION_CHECK_AFTER_MS: number;
   /** How often the reservation reconciler looks (it also runs once at start). */
   RESERVATION_CHECK_INTERVAL_MS: number;
+  /** Set: images go to this S3-compatible endpoint; unset: to IMAGE_DIR on the local disk. */
+  S3_ENDPOINT?: string;
+  S3_BUCKET: string;
+  S3_REGION: string;
+  S3_ACCESS_KEY_ID?: string;
+  S3_SECRET_ACCESS_KEY?: string;
+  S3_FORCE_PATH_STYLE: boolean;
+  /** Create the bucket at start when missing (compose, dev); production provisions it. */
+  S3_CREATE_BUCKET: boolean;
+  IMAGE_DIR: string;
+  IMAGE_MAX_BYTES: number;
+  /** Width × height an upload may have: decompression bombs are refused before decoding. */
+  IMAGE_MAX_PIXELS: number;
+  IMAGES_PER_PRODUCT: number;
 }
 
 export const productConfigSchema = Joi.object<ProductConfig>({
@@ -44,7 +61,25 @@ export const productConfigSchema = Joi.object<ProductConfig>({
     .min(10)
     .default(20 * 60 * 1000),
   RESERVATION_CHECK_INTERVAL_MS: Joi.number().integer().min(10).max(3_600_000).default(60_000),
+  S3_ENDPOINT: Joi.string().uri({ scheme: ['http', 'https'] }),
+  S3_BUCKET: Joi.string()
+    .pattern(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/)
+    .default('product-images'),
+  S3_REGION: Joi.string().max(64).default('us-east-1'),
+  S3_ACCESS_KEY_ID: Joi.string().max(256),
+  S3_SECRET_ACCESS_KEY: Joi.string().max(256),
+  S3_FORCE_PATH_STYLE: Joi.boolean().default(true),
+  S3_CREATE_BUCKET: Joi.boolean().default(false),
+  IMAGE_DIR: Joi.string().default(path.join(os.tmpdir(), 'ecom-product-images')),
+  IMAGE_MAX_BYTES: Joi.number()
+    .integer()
+    .min(1024)
+    .max(MAX_IMAGE_UPLOAD_BYTES)
+    .default(10 * 1024 * 1024),
+  IMAGE_MAX_PIXELS: Joi.number().integer().min(10_000).max(268_402_689).default(40_000_000),
+  IMAGES_PER_PRODUCT: Joi.number().integer().min(1).max(50).default(8),
 })
+  .and('S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY')
   // The cache follows REDIS_URL unless chosen explicitly.
   .custom((value: ProductConfig, helpers) => {
     const driver = value.CACHE_DRIVER ?? (value.REDIS_URL ? 'redis' : 'memory');

@@ -4,12 +4,15 @@ import { mongoStoreMetrics } from '@ecom/common/metrics';
 import { defineService, type RunningService } from '@ecom/common/service';
 import { CatalogService } from './application/catalog';
 import { CategoryService } from './application/categories';
+import { ImageService } from './application/images';
 import { InventoryService } from './application/inventory';
 import { RatingService } from './application/ratings';
 import { productConfigSchema } from './config';
 import { subscribeProductConsumers } from './events/consumers';
 import { EVENT_SOURCE, productPublishers } from './events/publisher';
 import { productRoutes } from './http/routes';
+import { openImageStorage } from './media/image-storage';
+import { sharpImageProcessor } from './media/sharp-processor';
 import { createStores } from './store';
 import { CatalogCache, openCache } from './store/cache';
 
@@ -56,6 +59,20 @@ export const productService = defineService({
       logger,
     });
 
+    const imageStorage = await openImageStorage(config);
+    if (imageStorage.close) onClose('image-storage', async () => imageStorage.close?.());
+    const images = new ImageService({
+      products: stores.catalog,
+      storage: imageStorage,
+      process: sharpImageProcessor({
+        maxBytes: config.IMAGE_MAX_BYTES,
+        maxPixels: config.IMAGE_MAX_PIXELS,
+      }),
+      cache: catalogCache,
+      maxPerProduct: config.IMAGES_PER_PRODUCT,
+      logger,
+    });
+
     const catalog = new CatalogService({
       products: stores.catalog,
       categories: stores.categories,
@@ -66,6 +83,7 @@ export const productService = defineService({
         currency: config.DEFAULT_CURRENCY,
         lowStockThreshold: config.DEFAULT_LOW_STOCK_THRESHOLD,
       },
+      afterDelete: (id) => images.removeAll(id),
     });
     const categories = new CategoryService(stores.categories);
     const inventory = new InventoryService({
@@ -94,7 +112,9 @@ export const productService = defineService({
     };
 
     return {
-      routers: [productRoutes({ catalog, categories, jwt })],
+      routers: [
+        productRoutes({ catalog, categories, images, imageMaxBytes: config.IMAGE_MAX_BYTES, jwt }),
+      ],
       health: {
         mongodb: () => stores.ping(),
         ...(cache?.kind === 'redis' ? { cache: () => cache.ping() } : {}),
@@ -127,6 +147,9 @@ export const productService = defineService({
         categories,
         inventory,
         ratings,
+        images,
+        /** Where image objects are kept (S3 or disk). */
+        imageStorage,
         /** The reservation reconciler (runOnce() in tests). */
         reconciler,
       },

@@ -37,6 +37,8 @@ export interface CatalogDeps {
   /** One MongoDB transaction: a product write and its events commit together (or neither). */
   transaction<T>(fn: () => Promise<T>): Promise<T>;
   defaults: { currency: string; lowStockThreshold: number };
+  /** Runs once a deletion is committed (the product's images go). */
+  afterDelete?: (productId: string) => Promise<void>;
 }
 
 /** Product use cases: reads go through the cache, writes invalidate it before returning. */
@@ -156,6 +158,7 @@ export class CatalogService {
       await this.deps.publish('product.deleted', { productId: id });
     });
     await this.deps.cache.productChanged(id);
+    await this.deps.afterDelete?.(id);
   }
 
   async changeInventory(user: AuthUser, id: string, change: InventoryChange): Promise<ProductView> {

@@ -1,4 +1,5 @@
 import type { EventData } from '@ecom/common/events';
+import type { ImageFormat, ImageVariant, ProductImage } from './image-rules';
 import type {
   Category,
   ListQuery,
@@ -132,3 +133,37 @@ export type ProductEventType =
 
 /** Publishes one event under its contract (envelope built from the current context). */
 export type Publish = <T extends ProductEventType>(type: T, data: EventData<T>) => Promise<void>;
+
+/** Where image objects are kept: S3 (any S3-compatible server) or a local directory. */
+export interface ImageStorage {
+  readonly kind: 's3' | 'disk';
+  put(key: string, bytes: Buffer, contentType: string): Promise<void>;
+  /** The object's bytes, or null when there is none. */
+  get(key: string): Promise<Buffer | null>;
+  /** Deletes the objects (missing ones are no error). */
+  delete(keys: readonly string[]): Promise<void>;
+  /** Deletes every object whose key starts with the prefix. */
+  deletePrefix(prefix: string): Promise<void>;
+}
+
+export interface ProcessedImage {
+  format: ImageFormat;
+  width: number;
+  height: number;
+  variants: Array<{ name: ImageVariant; bytes: Buffer; width: number; height: number }>;
+}
+
+/** Checks an upload by its content and renders the variants, metadata stripped. */
+export type ImageProcessor = (bytes: Buffer) => Promise<ProcessedImage>;
+
+export type AddImageResult = 'added' | 'duplicate' | 'full' | 'missing';
+
+/** The images recorded on each product. */
+export interface ProductImageStore {
+  /** Adds the image unless the product is gone, already has it, or holds `max` images. */
+  addImage(productId: string, image: ProductImage, max: number): Promise<AddImageResult>;
+  /** False when the active product has no such image. */
+  removeImage(productId: string, imageId: string): Promise<boolean>;
+  /** Forgets every image of the product, whatever its status. */
+  clearImages(productId: string): Promise<void>;
+}

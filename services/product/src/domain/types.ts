@@ -1,4 +1,5 @@
 /** Domain shapes of the product service, free of any driver or HTTP type. */
+import type { ProductImage } from './image-rules';
 
 export type ProductStatus = 'active' | 'deleted';
 
@@ -21,6 +22,8 @@ export interface Product {
   ratingAverage: number;
   ratingCount: number;
   status: ProductStatus;
+  /** In upload order. */
+  images: ProductImage[];
   createdAt: Date;
   updatedAt: Date;
 }
@@ -60,6 +63,7 @@ export type NewProduct = Omit<
   | 'ratingAverage'
   | 'ratingCount'
   | 'status'
+  | 'images'
   | 'createdAt'
   | 'updatedAt'
 >;

@@ -1,4 +1,5 @@
 import type { Money } from '@ecom/common/events';
+import { VARIANT_NAMES, variantUrl, type ImageVariant, type ProductImage } from './image-rules';
 import type { Category, Product } from './types';
 
 /** The product as the API shows it (plain JSON, so it can be cached as is). */
@@ -15,8 +16,34 @@ export interface ProductView {
   inventory: { available: number; reserved: number; lowStockThreshold: number };
   inStock: boolean;
   rating: { average: number; count: number };
+  images: ImageView[];
   createdAt: string;
   updatedAt: string;
+}
+
+/** An image as answers show it: each variant's URL (immutable: cache it for long) and size. */
+export interface ImageView {
+  id: string;
+  width: number;
+  height: number;
+  variants: Record<ImageVariant, { url: string; width: number; height: number }>;
+  createdAt: string;
+}
+
+export function toImageView(productId: string, image: ProductImage): ImageView {
+  const variants = Object.fromEntries(
+    VARIANT_NAMES.map((name) => {
+      const { width, height } = image.variants[name];
+      return [name, { url: variantUrl(productId, image.id, name), width, height }];
+    }),
+  ) as ImageView['variants'];
+  return {
+    id: image.id,
+    width: image.width,
+    height: image.height,
+    variants,
+    createdAt: image.createdAt.toISOString(),
+  };
 }
 
 export function toProductView(p: Product): ProductView {
@@ -36,6 +63,7 @@ export function toProductView(p: Product): ProductView {
     },
     inStock: p.available > 0,
     rating: { average: p.ratingAverage, count: p.ratingCount },
+    images: p.images.map((image) => toImageView(p.id, image)),
     createdAt: p.createdAt.toISOString(),
     updatedAt: p.updatedAt.toISOString(),
   };

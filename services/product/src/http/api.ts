@@ -9,6 +9,12 @@ import {
   type ResponseSpec,
 } from '@ecom/common/http';
 import { CURRENCIES, MAX_PRICE_CENTS } from '../domain/catalog-rules';
+import {
+  IMAGE_ID,
+  MAX_IMAGE_UPLOAD_BYTES,
+  VARIANT_CONTENT_TYPE,
+  VARIANT_NAMES,
+} from '../domain/image-rules';
 
 /**
  * The product service's HTTP API: routes, access, input schemas and answers. The routes bind
@@ -98,6 +104,32 @@ const inventoryBody = Joi.object({
 
 const categoryName = Joi.string().trim().min(1).max(100);
 
+const imageVariantSchema = Joi.object({
+  url: Joi.string().description('immutable: cache it for long'),
+  width: count,
+  height: count,
+});
+
+export const imageSchema = Joi.object({
+  id: Joi.string().pattern(IMAGE_ID),
+  width: count.description('of the upload'),
+  height: count,
+  variants: Joi.object(
+    Object.fromEntries(VARIANT_NAMES.map((name) => [name, imageVariantSchema])),
+  ).label('ImageVariants'),
+  createdAt: timestamp,
+}).label('Image');
+
+/** An image names its product and its content: 32 hex digits. */
+const imageParams = Joi.object({
+  id: objectId.required(),
+  imageId: Joi.string().pattern(IMAGE_ID).required(),
+});
+const anyImageParams = Joi.object({
+  id: Joi.string().max(200).custom(canonicalId).required(),
+  imageId: Joi.string().max(200).required(),
+});
+
 export const productSchema = Joi.object({
   id: Joi.string(),
   sellerId: Joi.string(),
@@ -110,6 +142,7 @@ export const productSchema = Joi.object({
   inventory: Joi.object({ available: count, reserved: count, lowStockThreshold: count }),
   inStock: Joi.boolean(),
   rating: Joi.object({ average: Joi.number().min(0).max(5), count }),
+  images: Joi.array().items(imageSchema),
   createdAt: timestamp,
   updatedAt: timestamp,
 }).label('Product');
@@ -223,6 +256,79 @@ export const productApi = defineApi({
       query: Joi.object({ quantity: Joi.number().integer().min(1).max(1_000_000).default(1) }),
       response: { status: 200, description: 'Availability', schema: availabilitySchema },
       errors: { 404: 'Unknown product' },
+    },
+    uploadImage: {
+      method: 'post',
+      path: '/api/products/:id/images',
+      summary: 'Add an image (its seller or an admin): the image bytes are the request body',
+      description:
+        'JPEG, PNG or WebP, recognised by content (the Content-Type is not trusted), at most ' +
+        'IMAGE_MAX_BYTES (413) and IMAGE_MAX_PIXELS; stored as WebP variants ' +
+        `${VARIANT_NAMES.join(', ')} without metadata. Anything else: 415 ` +
+        'UNSUPPORTED_MEDIA_TYPE. The same bytes again answer 200 with the image already there.',
+      access: ['seller', 'admin'],
+      params: idParams,
+      rawBody: {
+        mediaTypes: ['image/jpeg', 'image/png', 'image/webp'],
+        maxBytes: MAX_IMAGE_UPLOAD_BYTES,
+      },
+      response: {
+        status: 201,
+        description: 'The image (Location header)',
+        schema: imageSchema,
+      },
+      errors: {
+        403: 'Not its seller',
+        404: 'Unknown product',
+        422: 'INVALID_IMAGE (does not decode, too many pixels), IMAGE_LIMIT_REACHED',
+      },
+    },
+    listImages: {
+      method: 'get',
+      path: '/api/products/:id/images',
+      summary: "A product's images, in upload order (not paged: IMAGES_PER_PRODUCT at most)",
+      access: 'public',
+      params: anyIdParams,
+      response: { status: 200, description: 'The images', schema: Joi.array().items(imageSchema) },
+      errors: { 404: 'Unknown product' },
+    },
+    getImage: {
+      method: 'get',
+      path: '/api/products/:id/images/:imageId',
+      summary: 'One image: its variants and their URLs',
+      access: 'public',
+      params: anyImageParams,
+      response: { status: 200, description: 'The image', schema: imageSchema },
+      errors: { 404: 'Unknown product or image' },
+    },
+    getImageVariant: {
+      method: 'get',
+      path: '/api/products/:id/images/:imageId/:variant',
+      summary: "An image variant's bytes (image/webp)",
+      description:
+        'Cache-Control: public, max-age=31536000, immutable (the URL names the content); ' +
+        'ETag, and 304 to a matching If-None-Match.',
+      access: 'public',
+      params: anyImageParams.keys({
+        variant: Joi.string()
+          .valid(...VARIANT_NAMES)
+          .required(),
+      }),
+      response: {
+        status: 200,
+        description: 'The image bytes',
+        mediaType: VARIANT_CONTENT_TYPE,
+      },
+      errors: { 404: 'Unknown product, image or variant' },
+    },
+    deleteImage: {
+      method: 'delete',
+      path: '/api/products/:id/images/:imageId',
+      summary: 'Remove an image and its objects (its seller or an admin)',
+      access: ['seller', 'admin'],
+      params: imageParams,
+      response: deletedResponse,
+      errors: { 403: 'Not its seller', 404: 'Unknown product or image' },
     },
     listCategories: {
       method: 'get',

@@ -9,12 +9,21 @@ import type {
   ProductUpdate,
 } from '../application/catalog';
 import type { CategoryInput, CategoryService } from '../application/categories';
+import type { ImageService } from '../application/images';
+import {
+  IMAGE_CACHE_CONTROL,
+  VARIANT_CONTENT_TYPE,
+  type ImageVariant,
+} from '../domain/image-rules';
 import type { Cached } from '../domain/ports';
 import type { ListQuery } from '../domain/types';
 import { productApi } from './api';
+import { readImageBody } from './read-body';
 
 const productLocation = (id: string) => `/api/products/${id}`;
 const categoryLocation = (id: string) => `/api/products/categories/${id}`;
+const imageLocation = (productId: string, imageId: string) =>
+  `/api/products/${productId}/images/${imageId}`;
 
 /** Decimal → cents; the API schema already refused anything inexact. */
 function cents(value: number): number {
@@ -40,9 +49,12 @@ type ListProductsQuery = Omit<ListQuery, 'minPriceCents' | 'maxPriceCents'> & {
 export function productRoutes(deps: {
   catalog: CatalogService;
   categories: CategoryService;
+  images: ImageService;
+  /** The most bytes an image upload may have (IMAGE_MAX_BYTES). */
+  imageMaxBytes: number;
   jwt: JwtVerifyOptions;
 }): Router {
-  const { catalog, categories } = deps;
+  const { catalog, categories, images } = deps;
   return bindRoutes(
     productApi,
     {
@@ -88,6 +100,32 @@ export function productRoutes(deps: {
         ),
       getAvailability: (req) =>
         catalog.availability(String(req.params.id), Number(req.query.quantity)),
+      async uploadImage(req) {
+        const id = String(req.params.id);
+        const { image, created } = await images.upload(requireUser(req), id, () =>
+          readImageBody(req, deps.imageMaxBytes),
+        );
+        return created ? reply.created(image, imageLocation(id, image.id)) : reply.ok(image);
+      },
+      listImages: (req) => images.list(String(req.params.id)),
+      getImage: (req) => images.get(String(req.params.id), String(req.params.imageId)),
+      async getImageVariant(req) {
+        const { id, imageId, variant } = req.params as Record<string, string>;
+        const bytes = await images.variant(id!, imageId!, variant as ImageVariant);
+        return reply.ok(bytes, {
+          'Content-Type': VARIANT_CONTENT_TYPE,
+          'Cache-Control': IMAGE_CACHE_CONTROL,
+          ETag: `"${imageId}-${variant}"`,
+          'X-Content-Type-Options': 'nosniff',
+          // Public pictures, meant for <img> on a storefront of another origin (the gateway's
+          // default for API answers is same-origin).
+          'Cross-Origin-Resource-Policy': 'cross-origin',
+        });
+      },
+      async deleteImage(req) {
+        await images.remove(requireUser(req), String(req.params.id), String(req.params.imageId));
+        return reply.noContent();
+      },
       listCategories: () => categories.tree(),
       async createCategory(req) {
         const category = await categories.create(req.body as CategoryInput);

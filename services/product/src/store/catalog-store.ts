@@ -1,5 +1,6 @@
 import type { QueryFilter, SortOrder } from 'mongoose';
-import type { CatalogStore } from '../domain/ports';
+import type { ProductImage } from '../domain/image-rules';
+import type { AddImageResult, CatalogStore, ProductImageStore } from '../domain/ports';
 import type { ListQuery, NewProduct, Product, ProductChanges, ProductSort } from '../domain/types';
 import type { ProductDoc, ProductModels } from './models';
 import { toObjectId } from './object-id';
@@ -36,12 +37,13 @@ export function toProduct(doc: Omit<ProductDoc, 'holds' | 'ratingRev'>): Product
     ratingAverage: doc.ratingAverage ?? 0,
     ratingCount: doc.ratingCount ?? 0,
     status: doc.status,
+    images: (doc.images ?? []).map((image) => ({ ...image, createdAt: new Date(image.createdAt) })),
     createdAt: new Date(doc.createdAt),
     updatedAt: new Date(doc.updatedAt),
   };
 }
 
-export class MongoCatalogStore implements CatalogStore {
+export class MongoCatalogStore implements CatalogStore, ProductImageStore {
   constructor(
     private readonly models: ProductModels,
     private readonly searchMode: 'text' | 'regex',
@@ -160,5 +162,41 @@ export class MongoCatalogStore implements CatalogStore {
     if (!doc) return null;
     const after = toProduct(doc);
     return { before: { ...after, available: after.available - quantity }, after };
+  }
+
+  async addImage(productId: string, image: ProductImage, max: number): Promise<AddImageResult> {
+    const _id = toObjectId(productId);
+    if (!_id) return 'missing';
+    // One atomic update: concurrent uploads cannot pass the limit or record one image twice.
+    const result = await this.models.Product.updateOne(
+      {
+        _id,
+        status: 'active',
+        'images.id': { $ne: image.id },
+        [`images.${max - 1}`]: { $exists: false },
+      },
+      { $push: { images: image } },
+    );
+    if (result.modifiedCount === 1) return 'added';
+    const doc = await this.models.Product.findOne({ _id, status: 'active' })
+      .select('images.id')
+      .lean<Pick<ProductDoc, 'images'>>();
+    if (!doc) return 'missing';
+    return doc.images.some((i) => i.id === image.id) ? 'duplicate' : 'full';
+  }
+
+  async removeImage(productId: string, imageId: string): Promise<boolean> {
+    const _id = toObjectId(productId);
+    if (!_id) return false;
+    const result = await this.models.Product.updateOne(
+      { _id, status: 'active', 'images.id': imageId },
+      { $pull: { images: { id: imageId } } },
+    );
+    return result.modifiedCount === 1;
+  }
+
+  async clearImages(productId: string): Promise<void> {
+    const _id = toObjectId(productId);
+    if (_id) await this.models.Product.updateOne({ _id }, { $set: { images: [] } });
   }
 }

@@ -1,4 +1,5 @@
 import { Schema, type Connection, type Model, type Types } from 'mongoose';
+import type { ProductImage } from '../domain/image-rules';
 import type { Category, Product } from '../domain/types';
 
 /** A stock hold: the part of `reserved` that one order owns (kept on the product itself). */
@@ -57,6 +58,23 @@ const holdSchema = new Schema<HoldDoc>(
   { _id: false },
 );
 
+const variantSchema = {
+  width: { type: Number, required: true },
+  height: { type: Number, required: true },
+  bytes: { type: Number, required: true },
+};
+const imageSchema = new Schema<ProductImage>(
+  {
+    id: { type: String, required: true },
+    format: { type: String, required: true },
+    width: { type: Number, required: true },
+    height: { type: Number, required: true },
+    variants: { thumb: variantSchema, medium: variantSchema, large: variantSchema },
+    createdAt: { type: Date, required: true },
+  },
+  { _id: false },
+);
+
 const productSchema = new Schema<ProductDoc>(
   {
     sellerId: { type: String, required: true },
@@ -76,6 +94,7 @@ const productSchema = new Schema<ProductDoc>(
     ratingRev: { type: Number, default: 0 },
     status: { type: String, enum: ['active', 'deleted'], default: 'active' },
     holds: { type: [holdSchema], default: [] },
+    images: { type: [imageSchema], default: [] },
   },
   { timestamps: true, versionKey: false, minimize: false },
 );
