@@ -20,3 +20,4 @@ export * from './recording-anchor';
 export * from './health';
 export * from './bus-namespace';
 export * from './pg-query';
+export * from './provider-sim';

@@ -948,6 +948,9 @@ export function failReasons(op: DocOperation, d: Draft, ctx: GenerationContext):
     reasons.push(`role ${actor.role} not in ${spec.access.join('/')}`);
   }
 
+  // A card processor's webhook counts only with its HMAC signature, which no drawn request has.
+  if (op.operationId === 'payment.providerWebhook') reasons.push('no valid provider signature');
+
   // The service, before any route: the body parser and the storable-text check.
   let body: unknown = undefined;
   let bodyKnown = true;

@@ -4,7 +4,11 @@ import type { PostgresConfig, ServiceConfig } from '@ecom/common/config';
 import { postgresConfigKeys, serviceConfigKeys, serviceUrls } from '@ecom/common/config';
 
 export interface PaymentConfig extends ServiceConfig, PostgresConfig, AnchoringConfig {
-  PAYMENT_GATEWAY: 'mock';
+  PAYMENT_GATEWAY: 'mock' | 'provider';
+  PAYMENT_PROVIDER_URL?: string;
+  /** Comma-separated: every secret listed is accepted (rotation). */
+  PAYMENT_WEBHOOK_SECRET?: string;
+  PAYMENT_WEBHOOK_TOLERANCE_SECONDS: number;
   OUTBOX_POLL_INTERVAL_MS: number;
   ORDER_SERVICE_URL: string[];
   RECONCILE_INTERVAL_MS: number;
@@ -18,7 +22,22 @@ export const paymentConfigSchema = Joi.object<PaymentConfig>({
   ...anchoringConfigKeys,
   /** Asked by GET /api/blockchain/verify/:tx for transactions that are not payment's. */
   ORDER_SERVICE_URL: serviceUrls('http://127.0.0.1:3005'),
-  PAYMENT_GATEWAY: Joi.string().valid('mock').default('mock'),
+  // mock: the deterministic in-process gateway; provider: the asynchronous card processor at
+  // PAYMENT_PROVIDER_URL, confirming by signed webhooks (docs/adr/0025-async-payments.md).
+  PAYMENT_GATEWAY: Joi.string().valid('mock', 'provider').default('mock'),
+  PAYMENT_PROVIDER_URL: Joi.when('PAYMENT_GATEWAY', {
+    is: 'provider',
+    then: Joi.string()
+      .uri({ scheme: ['http', 'https'] })
+      .required(),
+    otherwise: Joi.string().uri({ scheme: ['http', 'https'] }),
+  }),
+  PAYMENT_WEBHOOK_SECRET: Joi.when('PAYMENT_GATEWAY', {
+    is: 'provider',
+    then: Joi.string().min(8).required(),
+    otherwise: Joi.string().min(8),
+  }),
+  PAYMENT_WEBHOOK_TOLERANCE_SECONDS: Joi.number().integer().min(1).max(3600).default(300),
   OUTBOX_POLL_INTERVAL_MS: Joi.number().integer().min(5).default(200),
   RECONCILE_INTERVAL_MS: Joi.number().integer().min(10).default(30000),
   RECONCILE_AFTER_MS: Joi.number().integer().min(0).default(60000),

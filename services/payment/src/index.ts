@@ -2,8 +2,11 @@
 export * from './service';
 export { paymentConfigSchema, type PaymentConfig } from './config';
 export type {
+  ChargeAnswer,
+  ChargePending,
   ChargeRequest,
   ChargeResult,
+  NextAction,
   PaymentGateway,
   RefundRequest,
   RefundResult,
@@ -23,3 +26,6 @@ export {
   type LedgerRefund,
   type MockGatewayLedger,
 } from './gateway/mock-ledger';
+export { ProviderPaymentGateway, type ProviderGatewayOptions } from './gateway/provider-gateway';
+export { ProviderSimulator, type SimulatorOptions } from './provider-sim/simulator';
+export { signatureHeader, verifySignature } from './gateway/webhook-signature';

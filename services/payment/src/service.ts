@@ -13,6 +13,8 @@ import { paymentConfigSchema, type PaymentConfig } from './config';
 import { subscribePaymentConsumers } from './events/consumers';
 import type { PaymentGateway } from './gateway/gateway';
 import { MockPaymentGateway } from './gateway/mock-gateway';
+import { ProviderPaymentGateway } from './gateway/provider-gateway';
+import { ProviderWebhooks } from './application/webhooks';
 import { PgMockGatewayLedger } from './gateway/mock-ledger';
 import { paymentRoutes } from './http/routes';
 import { paymentSnapshot } from './store/payment-record';
@@ -55,7 +57,10 @@ export const paymentService = defineService({
     anchoredStoreMetrics(registry, pool, anchors.anchoring);
 
     const gateway =
-      options.gateway ?? new MockPaymentGateway({ ledger: new PgMockGatewayLedger(pool) });
+      options.gateway ??
+      (config.PAYMENT_GATEWAY === 'provider'
+        ? new ProviderPaymentGateway({ url: config.PAYMENT_PROVIDER_URL! })
+        : new MockPaymentGateway({ ledger: new PgMockGatewayLedger(pool) }));
     const claims = new PaymentClaims({ logger });
     const calls = new GatewayCalls({
       pool,
@@ -73,6 +78,21 @@ export const paymentService = defineService({
       calls,
     });
     const reconciliation = new Reconciliation({ pool, calls, logger });
+    const webhooks = new ProviderWebhooks({
+      pool,
+      calls,
+      anchor: anchors.sink,
+      logger,
+      // Accepted in provider mode only: the mock gateway sends none.
+      secrets:
+        config.PAYMENT_GATEWAY === 'provider'
+          ? (config.PAYMENT_WEBHOOK_SECRET ?? '')
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : [],
+      toleranceSeconds: config.PAYMENT_WEBHOOK_TOLERANCE_SECONDS,
+    });
     const relay = new OutboxRelay({
       pool,
       bus,
@@ -95,6 +115,7 @@ export const paymentService = defineService({
       routers: [
         paymentRoutes({
           payments,
+          webhooks,
           anchoring: anchors.anchoring,
           orderAnchors: createOrderAnchors(config.ORDER_SERVICE_URL, { client: orderClient }),
           jwt,
@@ -112,6 +133,7 @@ export const paymentService = defineService({
         /** The gateway when it is the mock (its ledger: exactly-once checks), else null. */
         mockGateway: gateway instanceof MockPaymentGateway ? gateway : null,
         payments,
+        webhooks,
         saga,
         calls,
         reconciliation,

@@ -62,6 +62,7 @@ describe('payment_db migrations', () => {
       '004_payments_newest_first',
       '005_mock_gateway',
       '006_attempt_tokens_erased',
+      '007_provider_intents',
     ]);
     const { rows } = await pool.query(
       `SELECT scope, user_id, key, resource_id, response_status, response_body, created_at

@@ -898,4 +898,15 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
   it('reports readiness from PostgreSQL and the bus', async () => {
     await expectReady(api, ['postgres', 'eventBus']);
   });
+
+  it('POST /api/payments/webhooks with the mock gateway: 404 PROVIDER_NOT_CONFIGURED, nothing recorded', async () => {
+    const res = await api()
+      .post('/api/payments/webhooks')
+      .set('Provider-Signature', 't=1,v1=00')
+      .send({ id: 'evt_mock', type: 'payment_intent.succeeded' });
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('PROVIDER_NOT_CONFIGURED');
+    const { rows } = await pool.query('SELECT count(*)::int AS n FROM provider_webhook_events');
+    expect(rows[0].n).toBe(0);
+  });
 });

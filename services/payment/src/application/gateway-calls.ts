@@ -4,7 +4,7 @@ import type { Logger } from '@ecom/common/logging';
 import { withTransaction } from '@ecom/common/postgres';
 import { declineIsRetryable, statusAfterDecline, statusAfterRefund } from '../domain/payment-rules';
 import { publishPaymentEvent } from '../events/publisher';
-import type { PaymentGateway } from '../gateway/gateway';
+import type { ChargePending, ChargeResult, NextAction, PaymentGateway } from '../gateway/gateway';
 import { paymentStore } from '../store/payment-store';
 import type { PaymentClaims } from './claims';
 import { anchorPayment, cents, type ChargeClaim, type FollowUp, type RefundClaim } from './shared';
@@ -16,7 +16,14 @@ export type ChargeOutcome =
   | ({ outcome: 'completed'; next: FollowUp | null } & Signed)
   | ({ outcome: 'declined'; code: string; reason: string; retryable: boolean } & Signed)
   | { outcome: 'unavailable'; error: string }
-  | { outcome: 'superseded' };
+  | { outcome: 'superseded' }
+  /** An asynchronous provider has not decided yet: a webhook (or the reconciler) will. */
+  | {
+      outcome: 'pending';
+      intentId: string;
+      status: ChargePending['status'];
+      nextAction: NextAction | null;
+    };
 
 export type RefundOutcome =
   | ({ outcome: 'refunded'; refundId: string } & Signed)
@@ -75,65 +82,116 @@ export class GatewayCalls {
       }),
     );
     if ('unreachable' in result) return { outcome: 'unavailable', error: result.unreachable };
-    return this.recording(claim.paymentId, async (client): Promise<ChargeOutcome> => {
-      const row = await paymentStore.lockById(client, claim.paymentId);
-      const settled = await paymentStore.settleAttempt(
-        client,
-        claim.paymentId,
-        claim.attempt,
-        result,
-      );
-      if (!row || !settled || row.status !== 'PROCESSING' || row.attempts !== claim.attempt) {
-        return { outcome: 'superseded' };
-      }
-      const amount = { amount: claim.amount, currency: claim.currency };
-      if (result.ok) {
-        const updated = await paymentStore.update(client, row.id, {
-          status: 'COMPLETED',
-          charge_id: result.chargeId,
-          token: null,
-        });
-        await publishPaymentEvent(client, updated, 'payment.completed', {
-          paymentId: row.id,
-          orderId: row.order_id,
-          amount,
-        });
-        this.deps.logger.info('payment completed', { paymentId: row.id, orderId: row.order_id });
-        return {
-          outcome: 'completed',
-          next: await this.deps.claims.advance(client, updated),
-          anchorPromise: null,
-        };
-      }
-      const retryable = declineIsRetryable(claim.source);
+    if (result.ok === 'pending') return this.recordPending(claim, result);
+    return this.recording(claim.paymentId, (client) => this.settleCharge(client, claim, result));
+  }
+
+  /**
+   * Asks an asynchronous provider where a pending charge stands (its webhook never came) and
+   * records a final answer as the call's would be.
+   */
+  async lookup(claim: ChargeClaim, intentId: string): Promise<ChargeOutcome> {
+    const { lookupCharge } = this.deps.gateway;
+    if (!lookupCharge) return { outcome: 'superseded' };
+    const result = await this.reach(claim, () => lookupCharge.call(this.deps.gateway, intentId));
+    if ('unreachable' in result) return { outcome: 'unavailable', error: result.unreachable };
+    if (result.ok === 'pending') return this.recordPending(claim, result);
+    return this.recording(claim.paymentId, (client) => this.settleCharge(client, claim, result));
+  }
+
+  /** The intent a pending answer named, kept on the attempt (which stays PENDING). */
+  private async recordPending(claim: ChargeClaim, pending: ChargePending): Promise<ChargeOutcome> {
+    await withTransaction(this.deps.pool, (client) =>
+      paymentStore.recordPendingAttempt(client, claim.paymentId, claim.attempt, {
+        intentId: pending.intentId,
+        status: pending.status,
+        nextActionUrl: pending.nextAction?.url ?? null,
+        // The call's answer is older than any webhook about the intent: it never overrides one.
+        at: 0,
+      }),
+    );
+    this.deps.logger.info('payment pending at the provider', {
+      paymentId: claim.paymentId,
+      orderId: claim.orderId,
+      intentId: pending.intentId,
+      status: pending.status,
+    });
+    return {
+      outcome: 'pending',
+      intentId: pending.intentId,
+      status: pending.status,
+      nextAction: pending.nextAction,
+    };
+  }
+
+  /**
+   * Step 3 of a charge, in the caller's transaction: the final result of a claimed attempt
+   * recorded (COMPLETED + payment.completed, or the decline + payment.failed), once: an attempt
+   * no longer PENDING (another recorder won: the call's answer, a webhook, the reconciler) is
+   * `superseded`. The caller anchors the payment afterwards.
+   */
+  async settleCharge(
+    client: PoolClient,
+    claim: ChargeClaim,
+    result: ChargeResult,
+  ): Promise<ChargeOutcome> {
+    const row = await paymentStore.lockById(client, claim.paymentId);
+    const settled = await paymentStore.settleAttempt(
+      client,
+      claim.paymentId,
+      claim.attempt,
+      result,
+    );
+    if (!row || !settled || row.status !== 'PROCESSING' || row.attempts !== claim.attempt) {
+      return { outcome: 'superseded' };
+    }
+    const amount = { amount: claim.amount, currency: claim.currency };
+    if (result.ok) {
       const updated = await paymentStore.update(client, row.id, {
-        status: statusAfterDecline(claim.source, row.order_closed),
-        failure_code: result.code,
-        failure_reason: result.reason,
+        status: 'COMPLETED',
+        charge_id: result.chargeId,
         token: null,
       });
-      await publishPaymentEvent(client, updated, 'payment.failed', {
+      await publishPaymentEvent(client, updated, 'payment.completed', {
         paymentId: row.id,
         orderId: row.order_id,
-        reason: result.reason,
-        code: result.code,
-        retryable,
-        attempt: claim.attempt,
+        amount,
       });
-      this.deps.logger.info('payment declined', {
-        paymentId: row.id,
-        orderId: row.order_id,
-        code: result.code,
-        retryable,
-      });
+      this.deps.logger.info('payment completed', { paymentId: row.id, orderId: row.order_id });
       return {
-        outcome: 'declined',
-        code: result.code,
-        reason: result.reason,
-        retryable,
+        outcome: 'completed',
+        next: await this.deps.claims.advance(client, updated),
         anchorPromise: null,
       };
+    }
+    const retryable = declineIsRetryable(claim.source);
+    const updated = await paymentStore.update(client, row.id, {
+      status: statusAfterDecline(claim.source, row.order_closed),
+      failure_code: result.code,
+      failure_reason: result.reason,
+      token: null,
     });
+    await publishPaymentEvent(client, updated, 'payment.failed', {
+      paymentId: row.id,
+      orderId: row.order_id,
+      reason: result.reason,
+      code: result.code,
+      retryable,
+      attempt: claim.attempt,
+    });
+    this.deps.logger.info('payment declined', {
+      paymentId: row.id,
+      orderId: row.order_id,
+      code: result.code,
+      retryable,
+    });
+    return {
+      outcome: 'declined',
+      code: result.code,
+      reason: result.reason,
+      retryable,
+      anchorPromise: null,
+    };
   }
 
   async refund(claim: RefundClaim): Promise<RefundOutcome> {

@@ -14,11 +14,11 @@ import {
   type IdempotencyStore,
   type IdempotentResult,
 } from '@ecom/common/postgres';
-import { notPayableReason } from '../domain/payment-rules';
+import { declineIsRetryable, notPayableReason } from '../domain/payment-rules';
 import { paymentStore, type PaymentRow } from '../store/payment-store';
 import type { PaymentClaims } from './claims';
 import type { GatewayCalls } from './gateway-calls';
-import { anchorPayment } from './shared';
+import { anchorPayment, type ChargeClaim } from './shared';
 import { paymentView, type PaymentView } from './views';
 
 export interface InitiateInput {
@@ -86,15 +86,17 @@ export class Payments {
           throw gatewayUnavailable({ paymentId: claim.paymentId });
         }
         if (outcome.outcome === 'completed') await this.deps.calls.runFollowUp(outcome.next);
-        if (outcome.outcome === 'declined') {
+        // A provider's webhook may have recorded the decline before the call returned.
+        const declined = outcome.outcome === 'superseded' ? await this.declineOf(claim) : outcome;
+        if (declined?.outcome === 'declined') {
           return {
             status: 402,
-            body: errorBody('PAYMENT_DECLINED', outcome.reason, {
+            body: errorBody('PAYMENT_DECLINED', declined.reason, {
               paymentId: claim.paymentId,
-              code: outcome.code,
-              retryable: outcome.retryable,
+              code: declined.code,
+              retryable: declined.retryable,
               // The decline is anchored too: the promise of its entry.
-              anchorPromise: outcome.anchorPromise,
+              anchorPromise: declined.anchorPromise,
             }),
           };
         }
@@ -102,6 +104,19 @@ export class Payments {
         return { status: 201, body: { ...(await this.view(claim.paymentId)), anchorPromise } };
       },
     );
+  }
+
+  /** The decline another recorder (a webhook) wrote for the claimed attempt, if it did. */
+  private async declineOf(claim: ChargeClaim) {
+    const a = await paymentStore.attempt(this.deps.pool, claim.paymentId, claim.attempt);
+    if (a?.status !== 'FAILED') return null;
+    return {
+      outcome: 'declined' as const,
+      code: a.failure_code ?? 'declined',
+      reason: a.failure_reason ?? 'declined',
+      retryable: declineIsRetryable(claim.source),
+      anchorPromise: null,
+    };
   }
 
   /** Refunds part or all of what is left (admin): 201 `{ refund, payment }`. */

@@ -3,7 +3,7 @@ import type { Logger } from '@ecom/common/logging';
 import { runExclusively } from '@ecom/common/postgres';
 import { paymentStore } from '../store/payment-store';
 import type { GatewayCalls } from './gateway-calls';
-import { cents, currencyOf } from './shared';
+import { chargeClaimOf, cents, type ChargeClaim } from './shared';
 
 /**
  * Finishes claims whose recording never happened (process died after the gateway call, or
@@ -27,6 +27,19 @@ export class Reconciliation {
     return pass.ran ? pass.result : 0;
   }
 
+  private async lookUp(claim: ChargeClaim, intentId: string): Promise<void> {
+    try {
+      const outcome = await this.deps.calls.lookup(claim, intentId);
+      if (outcome.outcome === 'completed') await this.deps.calls.runFollowUp(outcome.next);
+    } catch (err) {
+      this.deps.logger.error('provider lookup failed; left for the next pass', {
+        paymentId: claim.paymentId,
+        intentId,
+        error: (err as Error).message,
+      });
+    }
+  }
+
   private async pass(olderThanMs: number): Promise<number> {
     const { pool, calls } = this.deps;
     let done = 0;
@@ -34,18 +47,14 @@ export class Reconciliation {
       const row = await paymentStore.get(pool, a.payment_id);
       // A pending attempt keeps its token until it is settled; without one there is no retry.
       if (!row || a.token === null) continue;
-      await calls.runFollowUp({
-        kind: 'charge',
-        paymentId: row.id,
-        orderId: row.order_id,
-        attempt: a.attempt,
-        idempotencyKey: a.idempotency_key,
-        amount: cents(row.amount_cents),
-        currency: currencyOf(row),
-        method: a.method,
-        token: a.token,
-        source: a.source,
-      });
+      const claim = chargeClaimOf(row, a);
+      if (a.intent_id) {
+        // The provider took the charge and its webhook never came: ask where it stands (a
+        // retried create would only replay its first, pending, answer).
+        await this.lookUp(claim, a.intent_id);
+      } else {
+        await calls.runFollowUp(claim);
+      }
       done += 1;
     }
     for (const r of await paymentStore.stalePendingRefunds(pool, olderThanMs)) {

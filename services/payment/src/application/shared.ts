@@ -1,7 +1,7 @@
 import type { PoolClient } from 'pg';
 import type { AnchorPromise, AnchorSink } from '@ecom/common/anchoring';
 import type { Money } from '@ecom/common/events';
-import type { PaymentRow } from '../store/payment-store';
+import type { AttemptRow, PaymentRow } from '../store/payment-store';
 
 /**
  * What the payment use cases share. Money moves in three steps so the gateway is called at
@@ -50,6 +50,22 @@ export const amountOf = (row: PaymentRow): Money => ({
   amount: cents(row.amount_cents),
   currency: currencyOf(row),
 });
+
+/** The claim of a stored attempt (the reconciler's retry, a webhook's settlement). */
+export function chargeClaimOf(row: PaymentRow, a: AttemptRow): ChargeClaim {
+  return {
+    kind: 'charge',
+    paymentId: row.id,
+    orderId: row.order_id,
+    attempt: a.attempt,
+    idempotencyKey: a.idempotency_key,
+    amount: cents(row.amount_cents),
+    currency: currencyOf(row),
+    method: a.method,
+    token: a.token ?? '',
+    source: a.source,
+  };
+}
 
 /**
  * Writes the payment's anchored entries for what the caller's transaction changed (call it last

@@ -15,6 +15,17 @@ export function refundView(r: RefundRow) {
   };
 }
 
+/**
+ * What the customer must do for the charge in flight (3-D Secure at the provider): the current
+ * attempt's next action while it waits for it, else null.
+ */
+function nextActionOf(row: PaymentRow, attempts: AttemptRow[]) {
+  const current = attempts.find((a) => a.attempt === row.attempts);
+  if (row.status !== 'PROCESSING' || current?.status !== 'PENDING') return null;
+  if (current.provider_status !== 'requires_action' || !current.next_action_url) return null;
+  return { type: 'redirect_to_url' as const, url: current.next_action_url };
+}
+
 /** A payment as the API shows it: its attempts and refunds, never the gateway token. */
 export function paymentView(row: PaymentRow, attempts: AttemptRow[], refunds: RefundRow[]) {
   return {
@@ -32,6 +43,7 @@ export function paymentView(row: PaymentRow, attempts: AttemptRow[], refunds: Re
     method: row.method,
     chargeId: row.charge_id,
     failure: row.failure_code ? { code: row.failure_code, reason: row.failure_reason } : null,
+    nextAction: nextActionOf(row, attempts),
     attempts: attempts.map((a) => ({
       attempt: a.attempt,
       source: a.source,
@@ -39,6 +51,7 @@ export function paymentView(row: PaymentRow, attempts: AttemptRow[], refunds: Re
       failure: a.failure_code ? { code: a.failure_code, reason: a.failure_reason } : null,
       createdAt: a.created_at.toISOString(),
       completedAt: a.completed_at?.toISOString() ?? null,
+      providerStatus: a.status === 'PENDING' ? a.provider_status : null,
     })),
     refunds: refunds.map(refundView),
     createdAt: row.created_at.toISOString(),

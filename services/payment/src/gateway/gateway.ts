@@ -12,8 +12,30 @@ export interface ChargeRequest {
   token: string;
 }
 
+/** A final answer: the money moved, or it never will under this key. */
 export type ChargeResult =
   { ok: true; chargeId: string } | { ok: false; code: string; reason: string };
+
+/** The step a customer must take before the provider can go on (3-D Secure). */
+export interface NextAction {
+  type: 'redirect_to_url';
+  url: string;
+}
+
+/**
+ * Not final yet (a provider's payment intent): `processing` settles later by itself,
+ * `requires_action` once the customer has taken `nextAction`. The outcome then comes by webhook
+ * (or `lookupCharge`).
+ */
+export interface ChargePending {
+  ok: 'pending';
+  intentId: string;
+  status: 'processing' | 'requires_action';
+  nextAction: NextAction | null;
+}
+
+/** What a charge call answers: final, or (an asynchronous provider) pending. */
+export type ChargeAnswer = ChargeResult | ChargePending;
 
 export interface RefundRequest {
   idempotencyKey: string;
@@ -27,6 +49,11 @@ export type RefundResult =
 
 export interface PaymentGateway {
   /** Resolves with the outcome; throws only when the gateway could not be reached. */
-  charge(request: ChargeRequest): Promise<ChargeResult>;
+  charge(request: ChargeRequest): Promise<ChargeAnswer>;
   refund(request: RefundRequest): Promise<RefundResult>;
+  /**
+   * Where a pending charge stands now, asked of the provider (an asynchronous gateway only):
+   * for a charge whose outcome never arrived by webhook. Throws when unreachable.
+   */
+  lookupCharge?(intentId: string): Promise<ChargeAnswer>;
 }

@@ -23,6 +23,23 @@ export const initiateBody = Joi.object({
   }).required(),
 });
 
+/**
+ * A provider event as the route accepts it: any JSON object (its shape is checked once the
+ * signature is, by webhookEventShape), documented with the fields payment reads.
+ */
+export const webhookEventSchema = Joi.object({
+  id: Joi.string().description('evt_...: handled once'),
+  type: Joi.string().description(
+    'payment_intent.succeeded | payment_intent.payment_failed | payment_intent.processing | payment_intent.requires_action (others are acknowledged and ignored)',
+  ),
+  created: Joi.number().integer(),
+  data: Joi.object({
+    object: Joi.object().unknown(true).description('The payment intent'),
+  }).unknown(true),
+})
+  .unknown(true)
+  .label('ProviderEvent');
+
 export const refundBody = Joi.object({
   amount: Joi.number()
     .integer()
@@ -52,6 +69,11 @@ export const paymentSchema = Joi.object({
   method: nullable(Joi.string()),
   chargeId: nullable(Joi.string()),
   failure,
+  nextAction: nullable(
+    Joi.object({ type: Joi.string().valid('redirect_to_url'), url: Joi.string().uri() }),
+  ).description(
+    'Provider mode: the step the customer must take (3-D Secure) before the charge in flight can go on',
+  ),
   attempts: Joi.array().items(
     Joi.object({
       attempt: Joi.number().integer().min(1),
@@ -60,6 +82,9 @@ export const paymentSchema = Joi.object({
       failure,
       createdAt: timestamp,
       completedAt: nullable(timestamp),
+      providerStatus: nullable(Joi.string().valid('processing', 'requires_action')).description(
+        "Provider mode: where a PENDING attempt's payment intent stands",
+      ),
     }),
   ),
   refunds: Joi.array().items(refundSchema),
@@ -159,6 +184,34 @@ export const paymentApi = defineApi({
         409: 'Nothing charged, or already fully refunded',
         422: 'REFUND_EXCEEDS_AMOUNT, NOTHING_TO_REFUND, REFUND_REFUSED (by the gateway), IDEMPOTENCY_KEY_REUSED',
         503: 'The payment gateway is unreachable (the refund is finished later)',
+      },
+    },
+    providerWebhook: {
+      method: 'post',
+      path: '/api/payments/webhooks',
+      summary: "The card processor's signed events (provider mode)",
+      description:
+        'Called by the payment provider, not by customers. Header `Provider-Signature: ' +
+        't=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>` (one v1 per secret ' +
+        'while rotating); the timestamp must be within PAYMENT_WEBHOOK_TOLERANCE_SECONDS (300). ' +
+        'An event id already received answers 200 and changes nothing. 404 ' +
+        'PROVIDER_NOT_CONFIGURED when the service runs the mock gateway.',
+      access: 'public',
+      // Checked after the signature, in the handler: a sender without the secret learns nothing.
+      body: webhookEventSchema,
+      rateLimit: 'webhook',
+      response: {
+        status: 200,
+        description: 'Received (also a repeated event id, with duplicate: true)',
+        schema: Joi.object({
+          received: Joi.boolean().valid(true),
+          duplicate: Joi.boolean(),
+          effect: Joi.string().description('What the event did (settled, pending, ignored...)'),
+        }).label('WebhookReceipt'),
+      },
+      errors: {
+        400: 'WEBHOOK_SIGNATURE_INVALID (missing, malformed or no match), WEBHOOK_TIMESTAMP_OUT_OF_TOLERANCE, WEBHOOK_MALFORMED',
+        404: 'PROVIDER_NOT_CONFIGURED (the service runs the mock gateway)',
       },
     },
     ...anchoringOperations({ recordType: 'payment', servesVerify: true }),

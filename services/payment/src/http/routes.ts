@@ -3,7 +3,13 @@ import type { Anchoring } from '@ecom/common/anchoring';
 import { anchoringHandlers } from '@ecom/common/anchoring/api';
 import { requireUser, type JwtVerifyOptions } from '@ecom/common/auth';
 import { AppError, errorBody, type ErrorBody } from '@ecom/common/errors';
-import { bindRoutes, idempotencyKeyHeader, reply, type Reply } from '@ecom/common/http';
+import {
+  bindRoutes,
+  idempotencyKeyHeader,
+  rawJsonBody,
+  reply,
+  type Reply,
+} from '@ecom/common/http';
 import type { IdempotentResult } from '@ecom/common/postgres';
 import type {
   InitiateInput,
@@ -11,7 +17,9 @@ import type {
   Payments,
   RefundInput,
 } from '../application/payments';
+import type { ProviderWebhooks } from '../application/webhooks';
 import type { OrderAnchors } from '../clients/order-anchors';
+import { SIGNATURE_HEADER } from '../gateway/webhook-signature';
 import { paymentApi } from './api';
 
 const location = (paymentId: string) => `/api/payments/${paymentId}`;
@@ -36,6 +44,7 @@ function answer(req: Request, result: IdempotentResult, paymentId: () => string)
 /** The handlers of paymentApi: input is already validated and the caller authenticated. */
 export function paymentRoutes(deps: {
   payments: Payments;
+  webhooks: ProviderWebhooks;
   anchoring: Anchoring | null;
   orderAnchors: OrderAnchors;
   jwt: JwtVerifyOptions;
@@ -70,6 +79,9 @@ export function paymentRoutes(deps: {
         );
         return answer(req, result, () => paymentId);
       },
+      // The signature covers the bytes as sent: the raw body, never the parsed one.
+      providerWebhook: (req) =>
+        deps.webhooks.receive(req.get(SIGNATURE_HEADER), rawJsonBody(req), req.body),
       ...anchoringHandlers({
         anchoring: deps.anchoring,
         service: 'payment',

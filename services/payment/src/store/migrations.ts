@@ -141,4 +141,25 @@ export const paymentMigrations: Migration[] = [
       UPDATE payment_attempts SET token = NULL WHERE status <> 'PENDING' AND token IS NOT NULL;
     `,
   },
+  {
+    // An asynchronous provider's payment intent on its attempt (pending until a webhook or the
+    // reconciler's lookup settles it), and the provider's webhook events seen (replays refused).
+    id: '007_provider_intents',
+    sql: `
+      ALTER TABLE payment_attempts
+        ADD COLUMN intent_id text,
+        ADD COLUMN provider_status text,
+        ADD COLUMN next_action_url text,
+        ADD COLUMN provider_updated_at bigint;
+      CREATE INDEX payment_attempts_intent_idx ON payment_attempts (intent_id)
+        WHERE intent_id IS NOT NULL;
+      CREATE TABLE provider_webhook_events (
+        event_id text PRIMARY KEY,
+        type text NOT NULL,
+        intent_id text,
+        effect text NOT NULL,
+        received_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];

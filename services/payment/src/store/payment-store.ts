@@ -71,6 +71,12 @@ export interface AttemptRow {
   failure_reason: string | null;
   created_at: Date;
   completed_at: Date | null;
+  /** An asynchronous provider's payment intent, once its answer named one. */
+  intent_id: string | null;
+  provider_status: 'processing' | 'requires_action' | null;
+  next_action_url: string | null;
+  /** Unix seconds of the provider event last recorded (an older one changes nothing). */
+  provider_updated_at: string | null;
 }
 
 export interface RefundRow {
@@ -235,7 +241,7 @@ export const paymentStore = {
     const { rowCount } = await client.query(
       `UPDATE payment_attempts
           SET status = $3, charge_id = $4, failure_code = $5, failure_reason = $6,
-              completed_at = clock_timestamp(), token = NULL
+              completed_at = clock_timestamp(), token = NULL, next_action_url = NULL
         WHERE payment_id = $1 AND attempt = $2 AND status = 'PENDING'`,
       [
         paymentId,
@@ -247,6 +253,71 @@ export const paymentStore = {
       ],
     );
     return (rowCount ?? 0) > 0;
+  },
+
+  /**
+   * A pending provider answer on a still PENDING attempt: its intent, status and next action,
+   * unless a newer provider event (`at`, unix seconds) was recorded already.
+   */
+  async recordPendingAttempt(
+    client: PoolClient,
+    paymentId: string,
+    attempt: number,
+    pending: {
+      intentId: string;
+      status: 'processing' | 'requires_action';
+      nextActionUrl: string | null;
+      at: number;
+    },
+  ): Promise<boolean> {
+    const { rowCount } = await client.query(
+      `UPDATE payment_attempts
+          SET intent_id = $3, provider_status = $4, next_action_url = $5, provider_updated_at = $6
+        WHERE payment_id = $1 AND attempt = $2 AND status = 'PENDING'
+          AND (provider_updated_at IS NULL OR provider_updated_at <= $6)`,
+      [paymentId, attempt, pending.intentId, pending.status, pending.nextActionUrl, pending.at],
+    );
+    return (rowCount ?? 0) > 0;
+  },
+
+  /** The attempt a charge idempotency key names (a provider intent carries it). */
+  async attemptByKey(db: Queryable, idempotencyKey: string): Promise<AttemptRow | null> {
+    const { rows } = await db.query<AttemptRow>(
+      'SELECT * FROM payment_attempts WHERE idempotency_key = $1',
+      [idempotencyKey],
+    );
+    return rows[0] ?? null;
+  },
+
+  async attempt(db: Queryable, paymentId: string, attempt: number): Promise<AttemptRow | null> {
+    const { rows } = await db.query<AttemptRow>(
+      'SELECT * FROM payment_attempts WHERE payment_id = $1 AND attempt = $2',
+      [paymentId, attempt],
+    );
+    return rows[0] ?? null;
+  },
+
+  /**
+   * Records a provider webhook event as handled, with what it did; false when its id was seen
+   * already (a replay or a repeated delivery: it must change nothing).
+   */
+  async recordWebhookEvent(
+    client: PoolClient,
+    e: { eventId: string; type: string; intentId: string | null; effect: string },
+  ): Promise<boolean> {
+    const { rowCount } = await client.query(
+      `INSERT INTO provider_webhook_events (event_id, type, intent_id, effect)
+       VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING`,
+      [e.eventId, e.type, e.intentId, e.effect],
+    );
+    return (rowCount ?? 0) > 0;
+  },
+
+  async setWebhookEffect(client: PoolClient, eventId: string, effect: string): Promise<void> {
+    await client.query('UPDATE provider_webhook_events SET effect = $2 WHERE event_id = $1', [
+      eventId,
+      effect,
+    ]);
   },
 
   /** Attempts still PENDING after `olderThanMs` (their recorder died): for the reconciler. */

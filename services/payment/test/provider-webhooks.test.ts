@@ -1,0 +1,454 @@
+import { createHmac, randomUUID } from 'node:crypto';
+import { Pool } from 'pg';
+import { InMemoryEventBus, createEvent } from '@ecom/common/bus';
+import type { ResponseSpec } from '@ecom/common/http';
+import {
+  bearer,
+  createTestPostgres,
+  eventually,
+  spyOnEvents,
+  startProviderSim,
+  type ProviderSimProcess,
+  type TestPostgres,
+} from '@ecom/test-support';
+import { paymentApi } from '../src/http/api';
+import { paymentService, type RunningPaymentService } from '../src/service';
+import { STARTUP_TIMEOUT_MS, testConfig } from './support';
+
+/**
+ * Provider mode end to end on payment's side: the service on real PostgreSQL and real HTTP, the
+ * provider simulator as a child process (its adapter calls it, it posts signed webhooks back).
+ */
+const SECRET = 'whsec_test_provider_webhooks';
+const SIM_PORT = 33101;
+const alice = { id: 'user-alice', role: 'customer' as const };
+
+/** The signature, computed here independently of the service's code. */
+function sign(body: string, secret = SECRET, t = Math.floor(Date.now() / 1000)): string {
+  return `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`;
+}
+
+function matchesSpec(operation: keyof typeof paymentApi.operations, body: unknown) {
+  const { schema }: ResponseSpec = paymentApi.operations[operation].response;
+  const { error } = schema!.validate(body, { presence: 'required' });
+  expect(error?.message).toBeUndefined();
+}
+
+describe('payment provider mode: signed webhooks from a provider process (real PostgreSQL, real HTTP)', () => {
+  let db: TestPostgres;
+  let bus: InMemoryEventBus;
+  let service: RunningPaymentService;
+  let sim: ProviderSimProcess;
+  let pool: Pool;
+  let spy: Awaited<ReturnType<typeof spyOnEvents>>;
+  let webhookUrl: string;
+
+  beforeAll(async () => {
+    sim = await startProviderSim({ port: SIM_PORT, secret: SECRET, settleDelayMs: 300 });
+    db = await createTestPostgres('payment_provider_webhooks');
+    bus = new InMemoryEventBus({ retry: { baseDelayMs: 10, maxAttempts: 3 } });
+    spy = await spyOnEvents(bus, ['payment.initiated', 'payment.completed', 'payment.failed']);
+    pool = new Pool({ connectionString: db.url, max: 4 });
+    pool.on('error', () => undefined);
+    service = await paymentService.start({
+      config: testConfig(db.url, {
+        OUTBOX_POLL_INTERVAL_MS: '20',
+        PAYMENT_GATEWAY: 'provider',
+        PAYMENT_PROVIDER_URL: sim.url,
+        PAYMENT_WEBHOOK_SECRET: SECRET,
+      }),
+      bus,
+    });
+    webhookUrl = `${service.url}/api/payments/webhooks`;
+    await sim.control('/sim/config', { webhookUrl });
+  }, STARTUP_TIMEOUT_MS);
+
+  afterEach(async () => {
+    await sim?.control('/sim/config', {
+      webhookUrl,
+      holdDeliveries: false,
+      duplicate: 1,
+      respondAfterWebhook: false,
+    });
+  });
+
+  afterAll(async () => {
+    await service?.stop();
+    await sim?.stop();
+    await bus?.close();
+    await pool?.end();
+    await db?.cleanup();
+  }, 30000);
+
+  const of = (type: string, orderId: string) => spy.of(type, orderId);
+  /** An address of the service that answers 404: the receiver down, as the provider sees it. */
+  const downUrl = () => `${service.url}/api/payments/webhooks-down`;
+
+  /** order.created (with the card, or none) then inventory.reserved, as the saga sends them. */
+  async function placeOrder(token: string | null, amount = 2500) {
+    const orderId = randomUUID();
+    await bus.publish(
+      createEvent('order-service', 'order.created', {
+        orderId,
+        userId: alice.id,
+        items: [{ productId: 'p1', quantity: 1, unitPrice: amount, name: 'Thing' }],
+        total: { amount, currency: 'USD' },
+        payment: token ? { method: 'card', token } : null,
+      }),
+    );
+    await bus.publish(
+      createEvent('product-service', 'inventory.reserved', {
+        orderId,
+        items: [{ productId: 'p1', quantity: 1 }],
+      }),
+    );
+    return orderId;
+  }
+
+  const paymentOf = async (orderId: string) =>
+    (await pool.query('SELECT * FROM payments WHERE order_id = $1', [orderId])).rows[0] as
+      { id: string; status: string } | undefined;
+  const attemptOf = async (orderId: string) =>
+    (
+      await pool.query('SELECT * FROM payment_attempts WHERE idempotency_key = $1', [
+        `${orderId}:1`,
+      ])
+    ).rows[0] as { status: string; intent_id: string | null; provider_status: string | null };
+
+  async function waitPayment(orderId: string, status: string) {
+    await eventually(async () => (await paymentOf(orderId))?.status === status, {
+      what: `payment of ${orderId} ${status}`,
+      timeoutMs: 20000,
+    });
+    return (await paymentOf(orderId))!;
+  }
+
+  async function waitIntent(orderId: string) {
+    await eventually(async () => (await attemptOf(orderId))?.intent_id, {
+      what: 'intent recorded',
+      timeoutMs: 20000,
+    });
+    return attemptOf(orderId);
+  }
+
+  /** Webhook events payment recorded about an intent, with what each did. */
+  const effects = async (intentId: string) =>
+    (
+      await pool.query<{ type: string; effect: string }>(
+        'SELECT type, effect FROM provider_webhook_events WHERE intent_id = $1 ORDER BY received_at',
+        [intentId],
+      )
+    ).rows;
+
+  const post = (body: string, signature?: string) =>
+    fetch(webhookUrl, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(signature !== undefined ? { 'provider-signature': signature } : {}),
+      },
+      body,
+    });
+
+  /** A provider event for the order's first attempt, as the provider would send it. */
+  function intentEvent(orderId: string, intentId: string, type: string, amount = 2500) {
+    return JSON.stringify({
+      id: `evt_${randomUUID().replace(/-/g, '')}`,
+      object: 'event',
+      type,
+      created: Math.floor(Date.now() / 1000),
+      data: {
+        object: {
+          id: intentId,
+          object: 'payment_intent',
+          status: type === 'payment_intent.succeeded' ? 'succeeded' : 'requires_payment_method',
+          amount,
+          currency: 'usd',
+          latest_charge: type === 'payment_intent.succeeded' ? 'ch_forged' : null,
+          metadata: { payment_key: `${orderId}:1` },
+          next_action: null,
+          last_payment_error:
+            type === 'payment_intent.succeeded'
+              ? null
+              : { code: 'card_declined', message: 'Your card was declined' },
+        },
+      },
+    });
+  }
+
+  it('refuses a bad signature, an old timestamp and a malformed event with 4xx in the common shape, changing nothing; a replayed id is 200 with no effect', async () => {
+    // 3-D Secure: the intent waits for the customer, so nothing settles it meanwhile.
+    const orderId = await placeOrder('tok_threeDSecure');
+    const { intent_id: intentId } = await waitIntent(orderId);
+    const body = intentEvent(orderId, intentId!, 'payment_intent.succeeded');
+    const unchanged = async () => {
+      expect((await paymentOf(orderId))!.status).toBe('PROCESSING');
+      expect((await attemptOf(orderId)).status).toBe('PENDING');
+      expect(await effects(intentId!)).toEqual([
+        { type: 'payment_intent.requires_action', effect: 'requires_action' },
+      ]);
+    };
+    await eventually(async () => (await effects(intentId!)).length === 1, {
+      what: 'requires_action delivered',
+    });
+
+    const refusals: Array<[string, string | undefined, string]> = [
+      ['wrong secret', sign(body, 'whsec_not_the_secret'), 'WEBHOOK_SIGNATURE_INVALID'],
+      ['no header', undefined, 'WEBHOOK_SIGNATURE_INVALID'],
+      ['garbage header', 'v1=zz,t=now', 'WEBHOOK_SIGNATURE_INVALID'],
+      [
+        'body changed after signing',
+        sign(body.replace('2500', '2501')),
+        'WEBHOOK_SIGNATURE_INVALID',
+      ],
+      [
+        'timestamp 301 s old',
+        sign(body, SECRET, Math.floor(Date.now() / 1000) - 301),
+        'WEBHOOK_TIMESTAMP_OUT_OF_TOLERANCE',
+      ],
+    ];
+    for (const [what, signature, code] of refusals) {
+      const res = await post(body, signature);
+      expect({ what, status: res.status }).toEqual({ what, status: 400 });
+      const answer = (await res.json()) as { error: { code: string; message: string } };
+      expect(answer.error.code).toBe(code);
+      expect(JSON.stringify(answer)).not.toContain('at ');
+    }
+    // Signed right but not an event payment can read.
+    const malformed = JSON.stringify({ id: 'evt_x', type: 'payment_intent.succeeded' });
+    const bad = await post(malformed, sign(malformed));
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { code: string } }).error.code).toBe(
+      'WEBHOOK_MALFORMED',
+    );
+    // Not JSON at all.
+    const notJson = await post('{"id":', sign('{"id":'));
+    expect(notJson.status).toBe(400);
+    await unchanged();
+    expect(of('payment.completed', orderId)).toHaveLength(0);
+
+    // The genuine event is applied once; the same id again changes nothing.
+    const first = await post(body, sign(body));
+    expect(first.status).toBe(200);
+    const receipt = await first.json();
+    expect(receipt).toEqual({ received: true, duplicate: false, effect: 'completed' });
+    matchesSpec('providerWebhook', receipt);
+    await waitPayment(orderId, 'COMPLETED');
+    const again = await post(body, sign(body));
+    expect(again.status).toBe(200);
+    expect(await again.json()).toEqual({ received: true, duplicate: true, effect: 'duplicate' });
+    await eventually(() => of('payment.completed', orderId).length === 1, {
+      what: 'payment.completed',
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(of('payment.completed', orderId)).toHaveLength(1);
+  });
+
+  it('processing, then succeeded after a delay: payment.completed once, with the fields the synchronous mock publishes', async () => {
+    const orderId = await placeOrder('tok_processing', 4100);
+    const { intent_id: intentId } = await waitIntent(orderId);
+    const payment = await waitPayment(orderId, 'COMPLETED');
+    await eventually(() => of('payment.completed', orderId).length === 1, {
+      what: 'payment.completed',
+    });
+    expect(of('payment.completed', orderId)[0]!.data).toEqual({
+      paymentId: payment.id,
+      orderId,
+      amount: { amount: 4100, currency: 'USD' },
+    });
+    expect(await effects(intentId!)).toEqual([
+      { type: 'payment_intent.processing', effect: 'processing' },
+      { type: 'payment_intent.succeeded', effect: 'completed' },
+    ]);
+    expect((await attemptOf(orderId)).status).toBe('SUCCEEDED');
+  });
+
+  it('processing, then declined: payment.failed as the synchronous mock publishes it, order fails', async () => {
+    const orderId = await placeOrder('tok_processingDeclined');
+    const payment = await waitPayment(orderId, 'FAILED');
+    await eventually(() => of('payment.failed', orderId).length === 1, { what: 'payment.failed' });
+    expect(of('payment.failed', orderId)[0]!.data).toEqual({
+      paymentId: payment.id,
+      orderId,
+      reason: 'Your card was declined',
+      code: 'card_declined',
+      retryable: false,
+      attempt: 1,
+    });
+    expect(of('payment.completed', orderId)).toHaveLength(0);
+  });
+
+  it('requires_action (3-D Secure) on /initiate: 201 PROCESSING with the next action; the customer completes it at the provider, then payment.completed', async () => {
+    const orderId = await placeOrder(null);
+    await waitPayment(orderId, 'AWAITING_PAYMENT');
+    const res = await fetch(`${service.url}/api/payments/initiate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: bearer(alice) },
+      body: JSON.stringify({ orderId, payment: { method: 'card', token: 'tok_threeDSecure' } }),
+    });
+    expect(res.status).toBe(201);
+    const view = (await res.json()) as {
+      status: string;
+      nextAction: { type: string; url: string } | null;
+      attempts: Array<{ providerStatus: string | null }>;
+    };
+    expect(view.status).toBe('PROCESSING');
+    expect(view.nextAction).toEqual({
+      type: 'redirect_to_url',
+      url: expect.stringMatching(new RegExp(`^${sim.url}/authenticate/pi_`)),
+    });
+    expect(view.attempts[0]!.providerStatus).toBe('requires_action');
+    matchesSpec('initiatePayment', view);
+    expect(of('payment.completed', orderId)).toHaveLength(0);
+
+    // The customer passes 3-D Secure on the provider's page.
+    const done = await fetch(view.nextAction!.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'result=succeed',
+    });
+    expect(done.status).toBe(200);
+    await waitPayment(orderId, 'COMPLETED');
+    await eventually(() => of('payment.completed', orderId).length === 1, {
+      what: 'payment.completed',
+    });
+    const after = await fetch(`${service.url}/api/payments/order/${orderId}`, {
+      headers: { authorization: bearer(alice) },
+    });
+    expect(((await after.json()) as { nextAction: unknown }).nextAction).toBeNull();
+  });
+
+  it('duplicated and reordered deliveries (succeeded before processing, each twice) are handled once', async () => {
+    await sim.control('/sim/config', { holdDeliveries: true, duplicate: 2 });
+    const orderId = await placeOrder('tok_processing');
+    const { intent_id: intentId } = await waitIntent(orderId);
+    await eventually(
+      async () => (await sim.control<{ held: number }>('/sim/deliveries')).held === 2,
+      { what: 'processing and succeeded held', timeoutMs: 20000 },
+    );
+    expect((await paymentOf(orderId))!.status).toBe('PROCESSING');
+    await sim.control('/sim/release', { order: 'reverse' });
+    await waitPayment(orderId, 'COMPLETED');
+    expect(await effects(intentId!)).toEqual([
+      { type: 'payment_intent.succeeded', effect: 'completed' },
+      { type: 'payment_intent.processing', effect: 'already_settled' },
+    ]);
+    const delivered = (await sim.deliveries()).filter((d) => d.intentId === intentId);
+    expect(delivered.map((d) => [d.type, d.status])).toEqual([
+      ['payment_intent.succeeded', 200],
+      ['payment_intent.succeeded', 200],
+      ['payment_intent.processing', 200],
+      ['payment_intent.processing', 200],
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(of('payment.completed', orderId)).toHaveLength(1);
+    expect((await paymentOf(orderId))!.status).toBe('COMPLETED');
+  });
+
+  it('a webhook that arrives before the charge call returns: recorded by the webhook, the late answer changes nothing', async () => {
+    await sim.control('/sim/config', { respondAfterWebhook: true });
+    // From the saga: the succeeded event is handled while the create call is still open.
+    const orderId = await placeOrder('tok_visa');
+    await waitPayment(orderId, 'COMPLETED');
+    await eventually(() => of('payment.completed', orderId).length === 1, {
+      what: 'payment.completed',
+    });
+    // The sim answered the create call only after this delivery got its 2xx: the webhook did it.
+    const delivery = (await sim.deliveries()).filter(
+      (d) => d.type === 'payment_intent.succeeded' && d.status === 200,
+    );
+    expect(await effects(delivery.at(-1)!.intentId)).toEqual([
+      { type: 'payment_intent.succeeded', effect: 'completed' },
+    ]);
+
+    // From /initiate: a decline delivered first still answers the customer 402.
+    const awaiting = await placeOrder(null);
+    await waitPayment(awaiting, 'AWAITING_PAYMENT');
+    const declined = await fetch(`${service.url}/api/payments/initiate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: bearer(alice) },
+      body: JSON.stringify({
+        orderId: awaiting,
+        payment: { method: 'card', token: 'tok_chargeDeclined' },
+      }),
+    });
+    expect(declined.status).toBe(402);
+    expect(await declined.json()).toMatchObject({
+      error: { code: 'PAYMENT_DECLINED', details: { code: 'card_declined', retryable: true } },
+    });
+    await eventually(() => of('payment.failed', awaiting).length === 1, { what: 'payment.failed' });
+    expect((await paymentOf(awaiting))!.status).toBe('AWAITING_PAYMENT');
+
+    // And a success on /initiate answers 201 COMPLETED.
+    const paid = await fetch(`${service.url}/api/payments/initiate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: bearer(alice) },
+      body: JSON.stringify({ orderId: awaiting, payment: { method: 'card', token: 'tok_visa' } }),
+    });
+    expect(paid.status).toBe(201);
+    expect(((await paid.json()) as { status: string }).status).toBe('COMPLETED');
+    await eventually(() => of('payment.completed', awaiting).length === 1, {
+      what: 'payment.completed',
+    });
+  });
+
+  it('retries a delivery with backoff until the payment service answers 2xx', async () => {
+    await sim.control('/sim/config', { webhookUrl: downUrl() });
+    const orderId = await placeOrder('tok_processing');
+    const { intent_id: intentId } = await waitIntent(orderId);
+    await eventually(
+      async () =>
+        (await sim.deliveries()).filter((d) => d.intentId === intentId && d.status === 404)
+          .length >= 3,
+      { what: 'failed attempts', timeoutMs: 20000 },
+    );
+    expect((await paymentOf(orderId))!.status).toBe('PROCESSING');
+    await sim.control('/sim/config', { webhookUrl });
+    await waitPayment(orderId, 'COMPLETED');
+    const tries = (await sim.deliveries()).filter(
+      (d) => d.intentId === intentId && d.type === 'payment_intent.succeeded',
+    );
+    expect(tries.at(-1)!.status).toBe(200);
+    expect(tries.at(-1)!.attempt).toBeGreaterThan(1);
+    await eventually(() => of('payment.completed', orderId).length === 1, {
+      what: 'payment.completed',
+    });
+  });
+
+  it('the reconciler asks the provider about an intent whose webhook never came', async () => {
+    await sim.control('/sim/config', { webhookUrl: downUrl() });
+    const orderId = await placeOrder('tok_processing', 3300);
+    const { intent_id: intentId } = await waitIntent(orderId);
+    // Settled at the provider, still unknown to payment.
+    await eventually(
+      async () =>
+        (
+          (await (await fetch(`${sim.url}/v1/payment_intents/${intentId}`)).json()) as {
+            status: string;
+          }
+        ).status === 'succeeded',
+      { what: 'intent settled at the provider', timeoutMs: 20000 },
+    );
+    expect((await paymentOf(orderId))!.status).toBe('PROCESSING');
+    await service.reconciliation.run(0);
+    const payment = await waitPayment(orderId, 'COMPLETED');
+    await eventually(() => of('payment.completed', orderId).length === 1, {
+      what: 'payment.completed',
+    });
+    expect(of('payment.completed', orderId)[0]!.data).toEqual({
+      paymentId: payment.id,
+      orderId,
+      amount: { amount: 3300, currency: 'USD' },
+    });
+    // The late delivery then finds it settled.
+    await sim.control('/sim/config', { webhookUrl });
+    await eventually(
+      async () =>
+        (await effects(intentId!)).some(
+          (e) => e.type === 'payment_intent.succeeded' && e.effect === 'already_settled',
+        ),
+      { what: 'late webhook', timeoutMs: 20000 },
+    );
+    expect(of('payment.completed', orderId)).toHaveLength(1);
+  });
+});
