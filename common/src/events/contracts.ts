@@ -73,6 +73,8 @@ export interface EventPayloads {
     previousStatus: string | null;
     items: Line[];
   };
+  /** Lines of a confirmed order shipped (by their seller, or an admin): one per shipment. */
+  'order.shipped': { orderId: string; userId: string; items: Line[]; fullyShipped: boolean };
   'order.completed': { orderId: string };
   'order.payment.overdue': { orderId: string; userId: string; since: string };
 
@@ -222,6 +224,12 @@ export const EVENT_SCHEMAS: { [T in EventType]: Joi.ObjectSchema<EventPayloads[T
     reason: text(1000).required(),
     previousStatus: Joi.string().max(50).allow(null).required(),
     items: lines.required(),
+  }),
+  'order.shipped': Joi.object<EventPayloads['order.shipped'], true>({
+    orderId: id.required(),
+    userId: id.required(),
+    items: lines.min(1).required(),
+    fullyShipped: Joi.boolean().required(),
   }),
   'order.completed': Joi.object<EventPayloads['order.completed'], true>({ orderId: id.required() }),
   'order.payment.overdue': Joi.object<EventPayloads['order.payment.overdue'], true>({

@@ -231,7 +231,8 @@ describe('fulfilment per seller (real PostgreSQL, PUT /api/orders/:id/status)', 
       ...PAID,
       ['CONFIRMED', 'PARTIALLY_SHIPPED', 'seller-a'],
     ]);
-    expect(await eventsOf(id)).toEqual(['order.created', 'order.confirmed']);
+    // Each shipment is announced to the customer (order.shipped); the order's status has no event.
+    expect(await eventsOf(id)).toEqual(['order.created', 'order.confirmed', 'order.shipped']);
   });
 
   it("a seller cannot touch another seller's line: shipping again is 409, delivering moves their own lines only", async () => {
@@ -324,7 +325,13 @@ describe('fulfilment per seller (real PostgreSQL, PUT /api/orders/:id/status)', 
     expect(bDelivered.status).toBe(200);
     expect(bDelivered.body.status).toBe('DELIVERED');
     expect(await statusOf(id)).toBe('DELIVERED');
-    expect(await eventsOf(id)).toEqual(['order.created', 'order.confirmed', 'order.completed']);
+    expect(await eventsOf(id)).toEqual([
+      'order.created',
+      'order.confirmed',
+      'order.shipped',
+      'order.shipped',
+      'order.completed',
+    ]);
 
     expect(await transitionsOf(id)).toEqual([
       ...PAID,
@@ -398,7 +405,12 @@ describe('fulfilment per seller (real PostgreSQL, PUT /api/orders/:id/status)', 
       ['CONFIRMED', 'SHIPPED', admin.id],
       ['SHIPPED', 'DELIVERED', admin.id],
     ]);
-    expect(await eventsOf(id)).toEqual(['order.created', 'order.confirmed', 'order.completed']);
+    expect(await eventsOf(id)).toEqual([
+      'order.created',
+      'order.confirmed',
+      'order.shipped',
+      'order.completed',
+    ]);
   });
 
   it("an admin completes a partially shipped order: ships what is left, keeps the seller's shipment", async () => {
@@ -441,8 +453,13 @@ describe('fulfilment per seller (real PostgreSQL, PUT /api/orders/:id/status)', 
       { orderId: id, since: new Date().toISOString() },
       'product-service',
     );
-    await eventually(async () => (await eventsOf(id)).length === 3);
-    expect(await eventsOf(id)).toEqual(['order.created', 'order.confirmed', 'order.confirmed']);
+    await eventually(async () => (await eventsOf(id)).length === 4);
+    expect(await eventsOf(id)).toEqual([
+      'order.created',
+      'order.confirmed',
+      'order.shipped',
+      'order.confirmed',
+    ]);
   });
 
   describe('anchoring', () => {

@@ -66,8 +66,9 @@ export class OrderTransitions {
    * order to where its lines are (followLines): each order-level change through apply(), so its
    * history row, its event (order.completed on DELIVERED) and its anchored entry follow as for
    * any transition, and only when the order's status changes; a change of lines alone gets its
-   * anchored entry here. The caller holds the order's row lock (orderStore.get forUpdate) and
-   * has checked that the lines may take this step.
+   * anchored entry here. Each shipment publishes order.shipped (the lines shipped now). The
+   * caller holds the order's row lock (orderStore.get forUpdate) and has checked that the lines
+   * may take this step.
    */
   async fulfil(
     client: PoolClient,
@@ -80,6 +81,18 @@ export class OrderTransitions {
     await orderStore.setLineFulfilment(client, order.id, lineNos, to, actorId);
     this.deps.logger.info('order lines fulfilled', { orderId: order.id, lineNos, to, actorId });
     const lines = order.items.map((i) => (lineNos.includes(i.lineNo) ? to : i.fulfilmentStatus));
+    if (to === 'SHIPPED') {
+      // One per shipment (the lines moved now), for the customer; the order's status event, if
+      // any, follows from apply() below.
+      await this.publish(client, order, 'order.shipped', {
+        orderId: order.id,
+        userId: order.userId,
+        items: order.items
+          .filter((i) => lineNos.includes(i.lineNo))
+          .map((i) => ({ productId: i.productId, quantity: i.quantity })),
+        fullyShipped: lines.every((l) => l !== 'UNFULFILLED'),
+      });
+    }
     let written: { order: Order; anchorPromise: AnchorPromise | null } | null = null;
     for (const transition of followLines(order.status, lines)) {
       const result = await this.apply(client, { orderId: order.id, transition, cause });

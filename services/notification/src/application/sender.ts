@@ -1,0 +1,166 @@
+import type { Pool } from 'pg';
+import type { Logger } from '@ecom/common/logging';
+import { runExclusively, withTransaction } from '@ecom/common/postgres';
+import type { AttemptOutcome, NotificationStatus } from '../domain/kinds';
+import { decide, retryDelayMs, type Recipient, type RetryPolicy } from '../domain/rules';
+import { renderMail } from '../domain/templates';
+import { directoryStore } from '../store/directory-store';
+import { notificationStore, type NotificationRow } from '../store/notification-store';
+import type { Mailer } from './mailer';
+
+export interface SenderOptions extends RetryPolicy {
+  /** How long a notification waits for its recipient to become known before it is FAILED. */
+  recipientWaitMs: number;
+  /** How often a notification waiting for its recipient looks again (a user event wakes it). */
+  recipientRecheckMs: number;
+  /** Notifications taken per query. */
+  batchSize: number;
+  /** The domain of the Message-IDs (stable per notification). */
+  messageIdDomain: string;
+}
+
+/** What one pass did. */
+export interface SendPass {
+  sent: number;
+  failed: number;
+  skipped: number;
+  waiting: number;
+}
+
+/**
+ * Delivers due notifications through the mailer: one pass at a time across replicas (a
+ * session advisory lock), so a message is never sent by two replicas at once. Each attempt and
+ * its outcome is recorded with the notification's next state in one transaction; a failed send
+ * is tried again after an exponential backoff kept in the store, so it survives a restart.
+ */
+export class Sender {
+  constructor(
+    private readonly deps: { pool: Pool; mailer: Mailer; logger: Logger; options: SenderOptions },
+  ) {}
+
+  /** One pass (nothing when another replica's pass is running). */
+  async run(): Promise<SendPass | null> {
+    const pass = await runExclusively(this.deps.pool, 'notification-sender', () => this.pass());
+    return pass.ran ? pass.result : null;
+  }
+
+  private async pass(): Promise<SendPass> {
+    const result: SendPass = { sent: 0, failed: 0, skipped: 0, waiting: 0 };
+    const seen = new Set<string>();
+    for (;;) {
+      const due = (await notificationStore.due(this.deps.pool, this.deps.options.batchSize)).filter(
+        (n) => !seen.has(n.id),
+      );
+      if (due.length === 0) break;
+      for (const n of due) {
+        seen.add(n.id);
+        const outcome = await this.deliver(n);
+        result[outcome] += 1;
+      }
+    }
+    if (result.sent + result.failed + result.skipped > 0) {
+      this.deps.logger.info('notification pass', { ...result });
+    }
+    return result;
+  }
+
+  private async recipientOf(
+    n: NotificationRow,
+  ): Promise<{ userId: string | null; recipient: Recipient }> {
+    const { pool } = this.deps;
+    let userId = n.user_id;
+    if (!userId && n.order_id) {
+      // Its event named no user, and order.created was not yet committed when it was added
+      // (the two are handled concurrently): the owner is read now, and kept on the row.
+      userId = await directoryStore.orderOwner(pool, n.order_id);
+      if (userId) await notificationStore.assignOwner(pool, n.order_id, userId);
+    }
+    if (!userId) return { userId, recipient: { state: 'unknown' } };
+    const row = await directoryStore.recipient(pool, userId);
+    if (!row) return { userId, recipient: { state: 'unknown' } };
+    if (row.deleted || !row.email) return { userId, recipient: { state: 'deleted' } };
+    const prefs = await directoryStore.optedOut(pool, userId);
+    return {
+      userId,
+      recipient: { state: 'known', email: row.email, name: row.name ?? '', optedOut: prefs.kinds },
+    };
+  }
+
+  private async deliver(n: NotificationRow): Promise<keyof SendPass> {
+    const { pool, mailer, logger, options } = this.deps;
+    const { recipient } = await this.recipientOf(n);
+    const decision = decide(
+      n.kind,
+      recipient,
+      Date.now() - n.created_at.getTime(),
+      options.recipientWaitMs,
+    );
+    switch (decision.action) {
+      case 'wait':
+        await notificationStore.postpone(
+          pool,
+          n.id,
+          new Date(Date.now() + options.recipientRecheckMs),
+          'RECIPIENT_UNKNOWN: waiting for the customer to be known',
+        );
+        return 'waiting';
+      case 'give-up':
+        await notificationStore.fail(pool, n.id, decision.reason);
+        logger.warn('notification given up: recipient never known', { notificationId: n.id });
+        return 'failed';
+      case 'skip':
+        await this.record(n, 'SKIPPED', decision.reason, 'SKIPPED');
+        return 'skipped';
+      case 'send': {
+        const mail = renderMail(n.kind, n.facts, decision.name || decision.email);
+        const attempt = n.attempts + 1;
+        try {
+          await mailer.send({
+            to: { name: decision.name, address: decision.email },
+            ...mail,
+            messageId: `<${n.id}@${options.messageIdDomain}>`,
+          });
+        } catch (err) {
+          const detail = `SMTP: ${(err as Error).message}`.slice(0, 500);
+          const last = attempt >= options.maxAttempts;
+          await this.record(n, 'FAILED', detail, last ? 'FAILED' : 'PENDING', {
+            next: new Date(Date.now() + retryDelayMs(attempt, options)),
+            recipient: decision.email,
+            subject: mail.subject,
+          });
+          logger.warn('notification attempt failed', {
+            notificationId: n.id,
+            attempt,
+            gaveUp: last,
+            error: detail,
+          });
+          return 'failed';
+        }
+        // Sent: if recording failed now, the next pass would send again (at-least-once); the
+        // stable Message-ID lets a mailbox tell the copy.
+        await this.record(n, 'SENT', null, 'SENT', {
+          recipient: decision.email,
+          subject: mail.subject,
+        });
+        return 'sent';
+      }
+    }
+  }
+
+  private async record(
+    n: NotificationRow,
+    outcome: AttemptOutcome,
+    detail: string | null,
+    status: NotificationStatus,
+    extra: { next?: Date; recipient?: string; subject?: string } = {},
+  ): Promise<void> {
+    await withTransaction(this.deps.pool, (client) =>
+      notificationStore.recordAttempt(
+        client,
+        n.id,
+        { number: n.attempts + 1, outcome, detail },
+        { status, ...extra },
+      ),
+    );
+  }
+}

@@ -1,0 +1,4 @@
+import { runService } from '@ecom/common/service';
+import { notificationService } from './service';
+
+void runService(notificationService);

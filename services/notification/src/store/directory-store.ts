@@ -1,0 +1,88 @@
+import type { Pool, PoolClient } from 'pg';
+import type { NotificationKind } from '../domain/kinds';
+
+type Db = Pool | PoolClient;
+
+export interface RecipientRow {
+  user_id: string;
+  email: string | null;
+  name: string | null;
+  deleted: boolean;
+  as_of: Date;
+}
+
+/** The local directory: customers' addresses, orders' owners, preferences. */
+export const directoryStore = {
+  /**
+   * Keeps a user's address as of `asOf` (the event's time): an older event than the one
+   * applied changes nothing, and a deleted user stays deleted.
+   */
+  async upsertRecipient(
+    db: Db,
+    user: { userId: string; email: string; name: string },
+    asOf: Date,
+  ): Promise<boolean> {
+    const { rowCount } = await db.query(
+      `INSERT INTO recipients (user_id, email, name, as_of) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email, name = EXCLUDED.name,
+         as_of = EXCLUDED.as_of
+       WHERE NOT recipients.deleted AND recipients.as_of <= EXCLUDED.as_of`,
+      [user.userId, user.email, user.name, asOf],
+    );
+    return rowCount === 1;
+  },
+
+  /** Forgets the address, keeping a tombstone (a later user.created/updated cannot revive it). */
+  async markDeleted(db: Db, userId: string, asOf: Date): Promise<void> {
+    await db.query(
+      `INSERT INTO recipients (user_id, email, name, deleted, as_of) VALUES ($1, NULL, NULL, true, $2)
+       ON CONFLICT (user_id) DO UPDATE SET email = NULL, name = NULL, deleted = true,
+         as_of = GREATEST(recipients.as_of, EXCLUDED.as_of)`,
+      [userId, asOf],
+    );
+    await db.query('DELETE FROM preferences WHERE user_id = $1', [userId]);
+  },
+
+  async recipient(db: Db, userId: string): Promise<RecipientRow | null> {
+    const { rows } = await db.query<RecipientRow>('SELECT * FROM recipients WHERE user_id = $1', [
+      userId,
+    ]);
+    return rows[0] ?? null;
+  },
+
+  async setOrderOwner(db: Db, orderId: string, userId: string): Promise<void> {
+    await db.query(
+      `INSERT INTO order_owners (order_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+      [orderId, userId],
+    );
+  },
+
+  async orderOwner(db: Db, orderId: string): Promise<string | null> {
+    const { rows } = await db.query<{ user_id: string }>(
+      'SELECT user_id FROM order_owners WHERE order_id = $1',
+      [orderId],
+    );
+    return rows[0]?.user_id ?? null;
+  },
+
+  async optedOut(
+    db: Db,
+    userId: string,
+  ): Promise<{ kinds: NotificationKind[]; updatedAt: Date | null }> {
+    const { rows } = await db.query<{ opted_out: NotificationKind[]; updated_at: Date }>(
+      'SELECT opted_out, updated_at FROM preferences WHERE user_id = $1',
+      [userId],
+    );
+    return { kinds: rows[0]?.opted_out ?? [], updatedAt: rows[0]?.updated_at ?? null };
+  },
+
+  async setOptedOut(db: Db, userId: string, kinds: NotificationKind[]): Promise<Date> {
+    const { rows } = await db.query<{ updated_at: Date }>(
+      `INSERT INTO preferences (user_id, opted_out, updated_at) VALUES ($1, $2, now())
+       ON CONFLICT (user_id) DO UPDATE SET opted_out = EXCLUDED.opted_out, updated_at = now()
+       RETURNING updated_at`,
+      [userId, kinds],
+    );
+    return rows[0]!.updated_at;
+  },
+};

@@ -1,0 +1,70 @@
+import { processedEventsMigration, type Migration } from '@ecom/common/postgres';
+
+/** Versioned schema of notification_db; ids sort in the order they run. Never edit a shipped one. */
+export const notificationMigrations: Migration[] = [
+  // From common: the idempotent-consumer table ('000_...' runs first).
+  processedEventsMigration,
+  {
+    id: '001_notifications',
+    sql: `
+      -- The customers' addresses, kept from user.* events (no call to auth). A deleted user
+      -- keeps a tombstone without address: a late event about them is skipped, not retried.
+      CREATE TABLE recipients (
+        user_id text PRIMARY KEY,
+        email text,
+        name text,
+        deleted boolean NOT NULL DEFAULT false,
+        -- The event time of the last change applied: an older event changes nothing.
+        as_of timestamptz NOT NULL
+      );
+
+      -- Whose order it is (order.failed, order.completed and payment.refunded do not say).
+      CREATE TABLE order_owners (
+        order_id text PRIMARY KEY,
+        user_id text NOT NULL
+      );
+
+      CREATE TABLE preferences (
+        user_id text PRIMARY KEY,
+        opted_out text[] NOT NULL DEFAULT '{}',
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+
+      -- One row per message: idempotent per event (event_id) and per business fact
+      -- (business_key: the same order confirmed twice, under two event ids, is one message).
+      CREATE TABLE notifications (
+        id uuid PRIMARY KEY,
+        event_id text NOT NULL UNIQUE,
+        event_type text NOT NULL,
+        business_key text NOT NULL UNIQUE,
+        kind text NOT NULL,
+        order_id text,
+        user_id text,
+        facts jsonb NOT NULL,
+        status text NOT NULL DEFAULT 'PENDING'
+          CHECK (status IN ('PENDING', 'SENT', 'SKIPPED', 'FAILED')),
+        recipient text,
+        subject text,
+        attempts int NOT NULL DEFAULT 0,
+        next_attempt_at timestamptz NOT NULL DEFAULT now(),
+        last_error text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        sent_at timestamptz
+      );
+      CREATE INDEX notifications_due ON notifications (next_attempt_at) WHERE status = 'PENDING';
+      CREATE INDEX notifications_user ON notifications (user_id, created_at DESC);
+      CREATE INDEX notifications_order ON notifications (order_id) WHERE user_id IS NULL;
+
+      -- Each attempt and what it came to: what the customer lists with the notification.
+      CREATE TABLE notification_attempts (
+        notification_id uuid NOT NULL REFERENCES notifications (id) ON DELETE CASCADE,
+        attempt int NOT NULL,
+        outcome text NOT NULL CHECK (outcome IN ('SENT', 'FAILED', 'SKIPPED')),
+        detail text,
+        at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (notification_id, attempt)
+      );
+    `,
+  },
+];

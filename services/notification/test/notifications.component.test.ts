@@ -1,0 +1,382 @@
+import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import { InMemoryEventBus, createEvent, type EventEnvelope } from '@ecom/common/bus';
+import type { AuthUser } from '@ecom/common/auth';
+import type { EventData, EventType } from '@ecom/common/events';
+import type { ResponseSpec } from '@ecom/common/http';
+import {
+  createTestPostgres,
+  eventually,
+  expectReady,
+  requestsAs,
+  sleep,
+  type TestPostgres,
+} from '@ecom/test-support';
+import { notificationApi } from '../src/http/api';
+import { notificationService, type RunningNotificationService } from '../src/service';
+import { SMTP_PORTS, STARTUP_TIMEOUT_MS, TestSmtp, testConfig } from './support';
+
+const alice: AuthUser = { id: 'user-alice', role: 'customer' };
+const bob: AuthUser = { id: 'user-bob', role: 'customer' };
+const admin: AuthUser = { id: 'user-admin', role: 'admin' };
+const EMAIL: Record<string, string> = {
+  [alice.id]: 'alice@example.test',
+  [bob.id]: 'bob@example.test',
+};
+
+interface Listed {
+  id: string;
+  kind: string;
+  status: string;
+  orderId: string | null;
+  userId: string | null;
+  recipient: string | null;
+  lastError: string | null;
+  attempts: { attempt: number; outcome: string; detail: string | null }[];
+}
+
+/** Fails the test when an answer does not match the schema its operation declares. */
+function matchesSpec(operation: keyof typeof notificationApi.operations, body: unknown) {
+  const { schema, list }: ResponseSpec = notificationApi.operations[operation].response;
+  const items = list ? (body as { items: unknown[] }).items : [body];
+  for (const item of items) {
+    const { error } = schema!.validate(item, { presence: 'required' });
+    expect(error?.message).toBeUndefined();
+  }
+}
+
+const event = <T extends EventType>(source: string, type: T, data: EventData<T>) =>
+  createEvent(source, type, data) as EventEnvelope;
+
+const userCreated = (userId: string, email: string, name = 'Someone') =>
+  event('auth-service', 'user.created', { userId, email, name, role: 'customer' });
+const orderCreated = (orderId: string, userId: string) =>
+  event('order-service', 'order.created', {
+    orderId,
+    userId,
+    items: [{ productId: 'p1', quantity: 1, unitPrice: 1250, name: 'Mug' }],
+    total: { amount: 1250, currency: 'USD' },
+    payment: null,
+  });
+const confirmed = (orderId: string, userId: string) =>
+  event('order-service', 'order.confirmed', {
+    orderId,
+    userId,
+    items: [{ productId: 'p1', quantity: 1 }],
+    total: { amount: 1250, currency: 'USD' },
+  });
+
+describe('notification service (real PostgreSQL, real SMTP server, in-memory bus)', () => {
+  let db: TestPostgres;
+  let bus: InMemoryEventBus;
+  let smtp: TestSmtp;
+  let service: RunningNotificationService;
+  const api = () => request(service.app);
+  const asUser = (user: AuthUser) => requestsAs(api, user);
+
+  const start = async () => {
+    service = await notificationService.start({
+      config: testConfig(db.url, smtp.port),
+      bus,
+    });
+  };
+
+  beforeAll(async () => {
+    db = await createTestPostgres('notification_component');
+    bus = new InMemoryEventBus({ retry: { baseDelayMs: 10, maxAttempts: 5 } });
+    smtp = new TestSmtp(SMTP_PORTS.component);
+    await smtp.start();
+    await start();
+    await bus.publish(userCreated(alice.id, EMAIL[alice.id]!, 'Alice'));
+    await bus.publish(userCreated(bob.id, EMAIL[bob.id]!, 'Bob'));
+  }, STARTUP_TIMEOUT_MS);
+
+  afterAll(async () => {
+    await service?.stop();
+    await bus?.close();
+    await smtp?.stop();
+    await db?.cleanup();
+  });
+
+  /** The notifications of `user` about `orderId`, as the user lists them. */
+  async function listed(user: AuthUser, orderId: string): Promise<Listed[]> {
+    const res = await asUser(user).get('/api/notifications?limit=100');
+    expect(res.status).toBe(200);
+    return (res.body.items as Listed[]).filter((n) => n.orderId === orderId);
+  }
+
+  async function waitFor(user: AuthUser, orderId: string, kind: string, status: string) {
+    return eventually(
+      async () => (await listed(user, orderId)).find((n) => n.kind === kind && n.status === status),
+      { what: `${kind} of ${orderId} ${status}`, timeoutMs: 20_000 },
+    );
+  }
+
+  const mailsAbout = (orderId: string) => smtp.mails.filter((m) => m.raw.includes(orderId));
+
+  it('is ready with PostgreSQL and the bus', async () => {
+    await expectReady(api, ['postgres', 'eventBus']);
+  });
+
+  it('sends one mail per event to the customer whose order it is, and records the attempt', async () => {
+    const mine = randomUUID();
+    const bobs = randomUUID();
+    await bus.publish(orderCreated(mine, alice.id));
+    await bus.publish(confirmed(mine, alice.id));
+    await bus.publish(orderCreated(bobs, bob.id));
+    await bus.publish(confirmed(bobs, bob.id));
+
+    const sent = await waitFor(alice, mine, 'order_confirmed', 'SENT');
+    expect(sent).toMatchObject({
+      recipient: EMAIL[alice.id],
+      attempts: [{ attempt: 1, outcome: 'SENT', detail: null }],
+    });
+    await waitFor(bob, bobs, 'order_confirmed', 'SENT');
+    expect(mailsAbout(mine).map((m) => m.to)).toEqual([[EMAIL[alice.id]]]);
+    expect(mailsAbout(bobs).map((m) => m.to)).toEqual([[EMAIL[bob.id]]]);
+    expect(mailsAbout(mine)[0]!.messageId).toBe(`<${sent.id}@notification.ecom.local>`);
+    expect(mailsAbout(mine)[0]!.raw).toContain('Alice');
+  });
+
+  it('sends every kind a customer cares about (delivered and refunded name no user: the order does)', async () => {
+    const orderId = randomUUID();
+    await bus.publish(orderCreated(orderId, alice.id));
+    await bus.publish(
+      event('order-service', 'order.shipped', {
+        orderId,
+        userId: alice.id,
+        items: [{ productId: 'p1', quantity: 1 }],
+        fullyShipped: true,
+      }),
+    );
+    await bus.publish(event('order-service', 'order.completed', { orderId }));
+    await bus.publish(
+      event('payment-service', 'payment.refunded', {
+        paymentId: randomUUID(),
+        orderId,
+        refundId: randomUUID(),
+        amount: { amount: 500, currency: 'USD' },
+        fullyRefunded: false,
+      }),
+    );
+    const failedOrder = randomUUID();
+    await bus.publish(orderCreated(failedOrder, bob.id));
+    await bus.publish(
+      event('order-service', 'order.failed', {
+        orderId: failedOrder,
+        reason: 'INSUFFICIENT_STOCK',
+        items: [],
+      }),
+    );
+    const cancelled = randomUUID();
+    await bus.publish(
+      event('order-service', 'order.cancelled', {
+        orderId: cancelled,
+        userId: bob.id,
+        reason: 'customer',
+        previousStatus: 'CONFIRMED',
+        items: [],
+      }),
+    );
+    for (const kind of ['order_shipped', 'order_delivered', 'payment_refunded']) {
+      await waitFor(alice, orderId, kind, 'SENT');
+    }
+    await waitFor(bob, failedOrder, 'order_failed', 'SENT');
+    await waitFor(bob, cancelled, 'order_cancelled', 'SENT');
+    expect(mailsAbout(orderId)).toHaveLength(3);
+    expect(mailsAbout(failedOrder)).toHaveLength(1);
+    expect(mailsAbout(cancelled).map((m) => m.to)).toEqual([[EMAIL[bob.id]]]);
+    expect(mailsAbout(orderId).some((m) => m.raw.includes('$5.00'))).toBe(true);
+  });
+
+  it('a duplicate event, or the same fact under a new event id, sends one mail', async () => {
+    const orderId = randomUUID();
+    await bus.publish(orderCreated(orderId, alice.id));
+    const once = confirmed(orderId, alice.id);
+    await bus.publish(once);
+    await bus.publish(once);
+    // The order service announces an outcome again (new event id) when a reservation is overdue.
+    await bus.publish(confirmed(orderId, alice.id));
+    await waitFor(alice, orderId, 'order_confirmed', 'SENT');
+    await sleep(500); // time for a wrong second send
+    expect(await listed(alice, orderId)).toHaveLength(1);
+    expect(mailsAbout(orderId)).toHaveLength(1);
+  });
+
+  it('records an opted-out kind as SKIPPED and sends nothing; opting back in sends again', async () => {
+    const res = await asUser(bob)
+      .put('/api/notifications/preferences')
+      .send({ kinds: { order_shipped: false } });
+    expect(res.status).toBe(200);
+    matchesSpec('setNotificationPreferences', res.body);
+    expect(res.body.kinds).toMatchObject({ order_shipped: false, order_confirmed: true });
+    const got = await asUser(bob).get('/api/notifications/preferences');
+    expect(got.body.kinds.order_shipped).toBe(false);
+
+    const orderId = randomUUID();
+    const shipped = (productId: string) =>
+      event('order-service', 'order.shipped', {
+        orderId,
+        userId: bob.id,
+        items: [{ productId, quantity: 1 }],
+        fullyShipped: false,
+      });
+    await bus.publish(shipped('p1'));
+    const skipped = await waitFor(bob, orderId, 'order_shipped', 'SKIPPED');
+    expect(skipped.attempts).toEqual([
+      expect.objectContaining({ attempt: 1, outcome: 'SKIPPED', detail: 'OPTED_OUT' }),
+    ]);
+    expect(mailsAbout(orderId)).toHaveLength(0);
+
+    await asUser(bob)
+      .put('/api/notifications/preferences')
+      .send({ kinds: { order_shipped: true } })
+      .expect(200);
+    await bus.publish(shipped('p2')); // another shipment of the order
+    await waitFor(bob, orderId, 'order_shipped', 'SENT');
+    expect(mailsAbout(orderId)).toHaveLength(1);
+  });
+
+  it('an event about a customer not known yet waits for their user.created, then is sent', async () => {
+    const carol = { id: `user-carol-${randomUUID()}`, role: 'customer' as const };
+    const orderId = randomUUID();
+    await bus.publish(confirmed(orderId, carol.id));
+    const waiting = await eventually(
+      async () =>
+        (await listed(carol, orderId)).find(
+          (n) => n.status === 'PENDING' && n.lastError?.startsWith('RECIPIENT_UNKNOWN'),
+        ),
+      { what: 'waiting for the recipient' },
+    );
+    expect(waiting.attempts).toEqual([]);
+    await bus.publish(userCreated(carol.id, 'carol@example.test', 'Carol'));
+    await waitFor(carol, orderId, 'order_confirmed', 'SENT');
+    expect(mailsAbout(orderId).map((m) => m.to)).toEqual([['carol@example.test']]);
+  });
+
+  it('an order event naming no user waits for order.created to say whose order it is', async () => {
+    const orderId = randomUUID();
+    await bus.publish(event('order-service', 'order.completed', { orderId }));
+    await sleep(300);
+    expect(mailsAbout(orderId)).toHaveLength(0);
+    await bus.publish(orderCreated(orderId, alice.id));
+    await waitFor(alice, orderId, 'order_delivered', 'SENT');
+    expect(mailsAbout(orderId).map((m) => m.to)).toEqual([[EMAIL[alice.id]]]);
+  });
+
+  it('a deleted customer is not written to (SKIPPED), and their address is forgotten', async () => {
+    const dave = `user-dave-${randomUUID()}`;
+    await bus.publish(userCreated(dave, 'dave@example.test'));
+    await bus.publish(event('auth-service', 'user.deleted', { userId: dave }));
+    // The bus does not order events: the deletion is known before the order event comes.
+    await eventually(
+      async () => {
+        const { rows } = await service.pool.query(
+          'SELECT 1 FROM recipients WHERE user_id = $1 AND deleted',
+          [dave],
+        );
+        return rows.length > 0;
+      },
+      { what: 'dave known as deleted' },
+    );
+    const orderId = randomUUID();
+    await bus.publish(
+      event('order-service', 'order.cancelled', {
+        orderId,
+        userId: dave,
+        reason: 'ACCOUNT_DELETED',
+        previousStatus: 'CONFIRMED',
+        items: [],
+      }),
+    );
+    await waitFor({ id: dave, role: 'customer' }, orderId, 'order_cancelled', 'SKIPPED');
+    const { rows } = await service.pool.query('SELECT email FROM recipients WHERE user_id = $1', [
+      dave,
+    ]);
+    expect(rows).toEqual([{ email: null }]);
+    expect(mailsAbout(orderId)).toHaveLength(0);
+  });
+
+  it('survives an SMTP server down for a while and a restart: sent exactly once when it returns', async () => {
+    await smtp.stop();
+    const orderId = randomUUID();
+    await bus.publish(orderCreated(orderId, alice.id));
+    await bus.publish(confirmed(orderId, alice.id));
+    // Attempts fail and are recorded, with the next one scheduled later and later.
+    const failing = await eventually(
+      async () => {
+        const n = (await listed(alice, orderId))[0];
+        return n && n.attempts.length >= 2 ? n : null;
+      },
+      { what: 'two failed attempts', timeoutMs: 20_000 },
+    );
+    expect(failing.status).toBe('PENDING');
+    expect(failing.attempts.every((a) => a.outcome === 'FAILED')).toBe(true);
+    expect(failing.attempts[0]!.detail).toMatch(/^SMTP: /);
+
+    // The service stops while the mail is still owed, and a new instance takes over.
+    await service.stop();
+    await start();
+    await smtp.start();
+    const sent = await waitFor(alice, orderId, 'order_confirmed', 'SENT');
+    expect(sent.attempts.at(-1)).toMatchObject({ outcome: 'SENT' });
+    expect(sent.attempts.slice(0, -1).every((a) => a.outcome === 'FAILED')).toBe(true);
+    await sleep(800); // a later pass must not send it again
+    expect(mailsAbout(orderId)).toHaveLength(1);
+  }, 60_000);
+
+  describe('listing', () => {
+    it('a customer lists only their own, in the list envelope; an admin filters by user', async () => {
+      const res = await asUser(bob).get('/api/notifications?limit=100');
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ page: 1, limit: 100 });
+      expect(res.body.total).toBeGreaterThan(0);
+      matchesSpec('listNotifications', res.body);
+      expect((res.body.items as Listed[]).every((n) => n.userId === bob.id)).toBe(true);
+
+      const paged = await asUser(bob).get('/api/notifications?limit=1&page=2');
+      expect(paged.body).toMatchObject({ page: 2, limit: 1, total: res.body.total });
+      expect(paged.body.items).toHaveLength(1);
+
+      const all = await asUser(admin).get('/api/notifications?limit=100');
+      expect((all.body.items as Listed[]).some((n) => n.userId === alice.id)).toBe(true);
+      const filtered = await asUser(admin).get(`/api/notifications?userId=${alice.id}&limit=100`);
+      expect(filtered.body.items.length).toBeGreaterThan(0);
+      expect((filtered.body.items as Listed[]).every((n) => n.userId === alice.id)).toBe(true);
+      const sentOnly = await asUser(alice).get('/api/notifications?status=SENT&kind=order_shipped');
+      expect((sentOnly.body.items as Listed[]).every((n) => n.kind === 'order_shipped')).toBe(true);
+    });
+
+    it('refuses bad input with a 4xx in the common error shape, and changes nothing', async () => {
+      const before = await asUser(alice).get('/api/notifications/preferences');
+      const cases = [
+        asUser(alice).get(`/api/notifications?userId=${bob.id}`),
+        asUser(alice).get('/api/notifications?limit=0'),
+        asUser(alice).get('/api/notifications?status=LOST'),
+        asUser(alice)
+          .put('/api/notifications/preferences')
+          .send({ kinds: { spam: false } }),
+        asUser(alice)
+          .put('/api/notifications/preferences')
+          .send({ kinds: { order_shipped: 'no' } }),
+        asUser(alice).put('/api/notifications/preferences').send({ kinds: {} }),
+        asUser(alice).put('/api/notifications/preferences').send([]),
+        api().get('/api/notifications'),
+        api()
+          .put('/api/notifications/preferences')
+          .send({ kinds: { order_shipped: false } }),
+      ];
+      const statuses = [];
+      for (const pending of cases) {
+        const res = await pending;
+        statuses.push(res.status);
+        expect(res.body.error).toEqual(
+          expect.objectContaining({ code: expect.any(String), message: expect.any(String) }),
+        );
+      }
+      expect(statuses).toEqual([403, 400, 400, 400, 400, 400, 400, 401, 401]);
+      const after = await asUser(alice).get('/api/notifications/preferences');
+      expect(after.body).toEqual(before.body);
+    });
+  });
+});
