@@ -138,7 +138,7 @@ describe('API conventions on every route of the assembled document', () => {
     const ajv = new Ajv({ strict: false, validateFormats: false });
     const lists = operations('get').filter(({ op }) =>
       (
-        op.responses['200']?.content?.['application/json'].schema.required as string[] | undefined
+        op.responses['200']?.content?.['application/json']?.schema.required as string[] | undefined
       )?.includes('totalPages'),
     );
     expect(lists.map((l) => l.path).sort()).toEqual(
@@ -212,11 +212,19 @@ describe('API conventions on every route of the assembled document', () => {
       rating: 4,
       text: 'Fine.',
     });
+    const image = await fetch(`${base}/api/products/${product.body.id}/images`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens.seller}`, 'content-type': 'image/png' },
+      body: fs.readFileSync(`${__dirname}/../../docs/postman/sample-image.png`),
+    });
+    expect(image.status).toBe(201);
+    const imageId = ((await image.json()) as { id: string }).id;
     const voter = await login(DEMO_ACCOUNTS.seller.email, DEMO_ACCOUNTS.seller.password);
     expect((await call('POST', `/api/comments/${review.body.id}/helpful`, voter)).status).toBe(201);
     const deletions: [string, string][] = [
       [`/api/comments/${review.body.id}/helpful`, voter],
       [`/api/comments/${review.body.id}`, tokens.customer],
+      [`/api/products/${product.body.id}/images/${imageId}`, tokens.seller],
       [`/api/products/${product.body.id}`, tokens.seller],
       [`/api/users/${register.body.user.id}`, tokens.admin],
     ];
@@ -225,7 +233,9 @@ describe('API conventions on every route of the assembled document', () => {
       expect({ path, status: res.status, body: res.text }).toEqual({ path, status: 204, body: '' });
     }
     // Every DELETE of the document was exercised.
-    const exercised = deletions.map(([p]) => p.replace(/\/[0-9a-f]{24}(?=\/|$)/g, '/{id}'));
+    const exercised = deletions.map(([p]) =>
+      p.replace(/\/[0-9a-f]{24}(?=\/|$)/g, '/{id}').replace(/\/[0-9a-f]{32}$/, '/{imageId}'),
+    );
     expect(exercised.sort()).toEqual(deletes.map((d) => d.path).sort());
   });
 

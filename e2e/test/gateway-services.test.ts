@@ -144,7 +144,7 @@ describe('through the gateway to the real services', () => {
   it('GET /health: auth and product up, the services not started named as down', async () => {
     const res = await request(gw.handler).get('/health');
     expect(res.status).toBe(503);
-    expect(res.body.down.sort()).toEqual(['comments', 'order', 'payment']);
+    expect(res.body.down.sort()).toEqual(['comments', 'notification', 'order', 'payment']);
     expect(res.body.upstreams.auth).toMatchObject({ status: 'up', httpStatus: 200 });
     expect(res.body.upstreams.product).toMatchObject({ status: 'up', httpStatus: 200 });
   });

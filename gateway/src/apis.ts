@@ -1,6 +1,7 @@
 import Joi from 'joi';
 import { authApi } from '@ecom/auth-service/api';
 import { commentsApi } from '@ecom/comments-service/api';
+import { notificationApi } from '@ecom/notification-service/api';
 import { orderApi } from '@ecom/order-service/api';
 import { paymentApi } from '@ecom/payment-service/api';
 import { productApi } from '@ecom/product-service/api';
@@ -17,6 +18,7 @@ export const SERVICE_APIS: readonly ApiSpec[] = [
   commentsApi,
   paymentApi,
   orderApi,
+  notificationApi,
 ];
 
 /** The gateway's own routes (answered by the gateway itself). */

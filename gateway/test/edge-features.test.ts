@@ -160,6 +160,7 @@ describe('GET /health', () => {
     expect(Object.keys(res.body.upstreams).sort()).toEqual([
       'auth',
       'comments',
+      'notification',
       'order',
       'payment',
       'product',

@@ -276,13 +276,25 @@ export async function startStubUpstream(name: string): Promise<StubUpstream> {
   return stub;
 }
 
-export type Stubs = Record<'auth' | 'product' | 'comments' | 'payment' | 'order', StubUpstream>;
+export type Stubs = Record<
+  'auth' | 'product' | 'comments' | 'payment' | 'order' | 'notification',
+  StubUpstream
+>;
 
 export async function startStubs(): Promise<Stubs> {
-  const [auth, product, comments, payment, order] = await Promise.all(
-    ['auth', 'product', 'comments', 'payment', 'order'].map((n) => startStubUpstream(n)),
+  const [auth, product, comments, payment, order, notification] = await Promise.all(
+    ['auth', 'product', 'comments', 'payment', 'order', 'notification'].map((n) =>
+      startStubUpstream(n),
+    ),
   );
-  return { auth: auth!, product: product!, comments: comments!, payment: payment!, order: order! };
+  return {
+    auth: auth!,
+    product: product!,
+    comments: comments!,
+    payment: payment!,
+    order: order!,
+    notification: notification!,
+  };
 }
 
 export function resetStubs(stubs: Stubs): void {
@@ -320,6 +332,7 @@ export function testConfig(stubs: Stubs, overrides: Record<string, string> = {})
     COMMENTS_SERVICE_URL: stubs.comments.url,
     PAYMENT_SERVICE_URL: stubs.payment.url,
     ORDER_SERVICE_URL: stubs.order.url,
+    NOTIFICATION_SERVICE_URL: stubs.notification.url,
     RATE_LIMIT_POINTS: '1000',
     RATE_LIMIT_AUTH_POINTS: '1000',
     RATE_LIMIT_PAYMENT_POINTS: '1000',

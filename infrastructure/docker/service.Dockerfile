@@ -14,6 +14,7 @@ COPY services/product/package.json services/product/
 COPY services/comments/package.json services/comments/
 COPY services/payment/package.json services/payment/
 COPY services/order/package.json services/order/
+COPY services/notification/package.json services/notification/
 COPY gateway/package.json gateway/
 COPY blockchain/package.json blockchain/
 COPY platform/package.json platform/

@@ -252,6 +252,7 @@ async function withFleet<T>(
       comments: replicas,
       payment: replicas,
       order: replicas,
+      notification: replicas,
       gateway: replicas,
     },
     env,

@@ -46,4 +46,5 @@ export const PORTS = {
   comments: 3003,
   payment: 3004,
   order: 3005,
+  notification: 3006,
 } as const;

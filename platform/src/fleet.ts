@@ -6,6 +6,7 @@ import { loadProductConfig, productService } from '@ecom/product-service';
 import { commentsService, loadCommentsConfig } from '@ecom/comments-service';
 import { paymentConfigSchema, paymentService } from '@ecom/payment-service';
 import { orderConfigSchema, orderService } from '@ecom/order-service';
+import { notificationConfigSchema, notificationService } from '@ecom/notification-service';
 import { gatewayService, loadGatewayConfig } from '@ecom/gateway';
 import type { ChainEndpoint } from './chain';
 import { PORTS } from './demo';
@@ -23,6 +24,9 @@ export interface FleetOptions {
   mongoUrl: string;
   orderDbUrl: string;
   paymentDbUrl: string;
+  notificationDbUrl: string;
+  /** Where the notification service sends mail (the embedded catcher), else SMTP_HOST/PORT. */
+  smtp?: { host: string; port: number };
   chain: ChainEndpoint;
   logger: Logger;
   /** Defaults to the fixed ports (docs/architecture.md); tests pass their own. */
@@ -37,7 +41,7 @@ export interface RunningFleet {
 }
 
 /**
- * Starts the five services and the gateway in this process, each on its port, sharing one
+ * Starts the six services and the gateway in this process, each on its port, sharing one
  * event bus. Each service's configuration goes through its own joi schema, exactly as in
  * its main.ts, from the variables `serviceEnv` derives (the same as `npm run fleet` passes to
  * its processes).
@@ -52,6 +56,8 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
     mongoUrl: o.mongoUrl,
     orderDbUrl: o.orderDbUrl,
     paymentDbUrl: o.paymentDbUrl,
+    notificationDbUrl: o.notificationDbUrl,
+    smtp: o.smtp,
     chain: o.chain,
     urls: Object.fromEntries(SERVICE_NAMES.map((n) => [n, [url(n)]])) as FleetContext['urls'],
   };
@@ -89,6 +95,11 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
       config: loadConfig(orderConfigSchema, env('order')),
     });
     stops.push(() => order.stop());
+    const notification = await notificationService.start({
+      ...common,
+      config: loadConfig(notificationConfigSchema, env('notification')),
+    });
+    stops.push(() => notification.stop());
     const gateway = await gatewayService.start({ config: loadGatewayConfig(env('gateway')) });
     stops.push(() => gateway.stop());
   } catch (err) {
@@ -103,6 +114,7 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
       comments: url('comments'),
       payment: url('payment'),
       order: url('order'),
+      notification: url('notification'),
     },
     sessionFor: sessionFor!,
     stop,

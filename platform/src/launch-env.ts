@@ -15,6 +15,10 @@ export interface RunningPorts {
   mongo: number;
   orderDb: number;
   paymentDb: number;
+  notificationDb: number;
+  /** The embedded mail catcher: its SMTP port and its inbox page (Mailpit's ports). */
+  mailSmtp: number;
+  mailInbox: number;
   chain: number;
 }
 
@@ -25,6 +29,9 @@ export function defaultPorts(env: NodeJS.ProcessEnv): RunningPorts {
     mongo: Number(env.MONGO_PORT ?? 27017),
     orderDb: Number(env.ORDER_DB_PORT ?? 5433),
     paymentDb: Number(env.PAYMENT_DB_PORT ?? 5434),
+    notificationDb: Number(env.NOTIFICATION_DB_PORT ?? 5435),
+    mailSmtp: Number(env.MAIL_SMTP_PORT ?? 1025),
+    mailInbox: Number(env.MAIL_INBOX_PORT ?? 8025),
     chain: Number(env.CHAIN_PORT ?? 8545),
   };
 }

@@ -30,6 +30,8 @@ export async function runCollection(baseUrl: string): Promise<number> {
         collection: path.join(repoRoot, 'docs/postman/collection.json'),
         environment: path.join(repoRoot, 'docs/postman/environment.json'),
         envVar: [{ key: 'baseUrl', value: baseUrl }],
+        // File bodies (the sample image) are named relative to the collection.
+        workingDir: path.join(repoRoot, 'docs/postman'),
         reporters: ['cli'],
         delayRequest: 50,
         timeoutRequest: 10_000,

@@ -1,4 +1,6 @@
+import path from 'node:path';
 import type { ChainEndpoint } from './chain';
+import { dataDir } from './data-dir';
 import { adminAccount, PORTS } from './demo';
 import type { JwtKeys } from './keys';
 import { mongoDatabaseUrl } from './stores';
@@ -12,6 +14,7 @@ export const SERVICE_NAMES: ServiceName[] = [
   'comments',
   'payment',
   'order',
+  'notification',
   'gateway',
 ];
 
@@ -24,6 +27,9 @@ export interface FleetContext {
   mongoUrl: string;
   orderDbUrl: string;
   paymentDbUrl: string;
+  notificationDbUrl: string;
+  /** The SMTP server the notification service sends through (the embedded catcher's), if any. */
+  smtp?: { host: string; port: number };
   chain: Pick<ChainEndpoint, 'url' | 'kind' | 'contractAddress' | 'anchorerKeys'>;
   /** Base URLs of each service's replicas (one in `npm start`, several in `npm run fleet`). */
   urls: Record<ServiceName, string[]>;
@@ -78,7 +84,12 @@ export function serviceEnv(name: ServiceName, port: number, o: FleetContext): No
       };
     }
     case 'product':
-      return { ...base, MONGO_URL: mongoDatabaseUrl(o.mongoUrl, 'product_db') };
+      return {
+        ...base,
+        MONGO_URL: mongoDatabaseUrl(o.mongoUrl, 'product_db'),
+        // Images on the local disk beside the embedded stores, unless S3_ENDPOINT is set.
+        IMAGE_DIR: o.env.IMAGE_DIR ?? path.join(dataDir(o.env), 'images'),
+      };
     case 'comments':
       return {
         ...base,
@@ -101,6 +112,13 @@ export function serviceEnv(name: ServiceName, port: number, o: FleetContext): No
         AUTH_SERVICE_URL: urls('auth'),
         ...anchoring(o.chain.anchorerKeys[1]),
       };
+    case 'notification':
+      return {
+        ...base,
+        DATABASE_URL: o.notificationDbUrl,
+        // Else SMTP_HOST / SMTP_PORT from the launcher's environment (a Mailpit of your own).
+        ...(o.smtp ? { SMTP_HOST: o.smtp.host, SMTP_PORT: String(o.smtp.port) } : {}),
+      };
     case 'gateway':
       return {
         ...base,
@@ -109,6 +127,7 @@ export function serviceEnv(name: ServiceName, port: number, o: FleetContext): No
         COMMENTS_SERVICE_URL: urls('comments'),
         PAYMENT_SERVICE_URL: urls('payment'),
         ORDER_SERVICE_URL: urls('order'),
+        NOTIFICATION_SERVICE_URL: urls('notification'),
       };
   }
 }

@@ -12,6 +12,8 @@ import { seedDemoData } from './seed';
 import { startFleet, type RunningFleet } from './fleet';
 import { runLauncher } from './run-launcher';
 import { startMongo, startPostgres, type StoreEndpoint } from './stores';
+import { startMailCapture, type MailCapture } from './mail-capture';
+import { startLocalProvider, type LocalProvider } from './provider-sim';
 import { chooseBus, defaultPorts, redact, type BusKind, type RunningPorts } from './launch-env';
 
 export { chooseBus, defaultPorts, type RunningPorts } from './launch-env';
@@ -34,7 +36,7 @@ export interface StartPlatformOptions {
 
 /**
  * Starts everything `npm start` runs, in one process: stores (or their stand-ins), the chain,
- * one event bus shared by all services, the five services and the gateway. Returns once the
+ * one event bus shared by all services, the six services and the gateway, and a mail catcher. Returns once the
  * gateway answers; `stop()` closes everything in reverse order.
  */
 export async function startPlatform(options: StartPlatformOptions = {}): Promise<Platform> {
@@ -59,18 +61,25 @@ export async function startPlatform(options: StartPlatformOptions = {}): Promise
 
   try {
     const keys = loadOrCreateJwtKeys(dir, env);
-    const [mongo, orderDb, paymentDb, chain] = await Promise.all([
+    const [mongo, orderDb, paymentDb, notificationDb, chain] = await Promise.all([
       startMongo(dir, env, ports.mongo),
       startPostgres(dir, env, 'order_db', ports.orderDb),
       startPostgres(dir, env, 'payment_db', ports.paymentDb),
+      startPostgres(dir, env, 'notification_db', ports.notificationDb),
       startChain(env, ports.chain),
     ]);
     stops.push(
       { name: 'mongo', stop: () => mongo.stop() },
       { name: 'order_db', stop: () => orderDb.stop() },
       { name: 'payment_db', stop: () => paymentDb.stop() },
+      { name: 'notification_db', stop: () => notificationDb.stop() },
       { name: 'chain', stop: () => chain.stop() },
     );
+    // Mail goes to the embedded catcher (an inbox page), unless SMTP_HOST names a server.
+    const mail = env.SMTP_HOST
+      ? null
+      : await startMailCapture({ smtpPort: ports.mailSmtp, httpPort: ports.mailInbox });
+    if (mail) stops.push({ name: 'mail catcher', stop: () => mail.stop() });
 
     const busKind = chooseBus(env);
     // The one bus of the launcher takes the services' bus variables (retry budget, queue type).
@@ -81,14 +90,20 @@ export async function startPlatform(options: StartPlatformOptions = {}): Promise
     const bus: EventBus = createEventBus(busConfig, { service: 'platform', logger });
     stops.push({ name: 'event bus', stop: () => bus.close() });
 
+    // PAYMENT_GATEWAY=provider: the card processor simulator, unless PAYMENT_PROVIDER_URL names one.
+    const provider = await startLocalProvider(env, ports.services.gateway);
+    if (provider) stops.push({ name: 'payment provider simulator', stop: () => provider.stop() });
+
     const fleet = await startFleet({
-      env,
+      env: provider?.env ?? env,
       logLevel,
       bus,
       keys,
       mongoUrl: mongo.url,
       orderDbUrl: orderDb.url,
       paymentDbUrl: paymentDb.url,
+      notificationDbUrl: notificationDb.url,
+      ...(mail ? { smtp: { host: '127.0.0.1', port: mail.smtpPort } } : {}),
       chain,
       logger,
       ports: ports.services,
@@ -115,7 +130,19 @@ export async function startPlatform(options: StartPlatformOptions = {}): Promise
       }
     }
 
-    printTable(print, { mongo, orderDb, paymentDb, chain, busKind, fleet, dir, env });
+    printTable(print, {
+      mongo,
+      orderDb,
+      paymentDb,
+      notificationDb,
+      mail,
+      provider,
+      chain,
+      busKind,
+      fleet,
+      dir,
+      env,
+    });
     return { fleet, stop: stopAll };
   } catch (err) {
     await stopAll();
@@ -129,6 +156,10 @@ function printTable(
     mongo: StoreEndpoint;
     orderDb: StoreEndpoint;
     paymentDb: StoreEndpoint;
+    notificationDb: StoreEndpoint;
+    mail: MailCapture | null;
+    /** The card processor simulator (PAYMENT_GATEWAY=provider), if the launcher started it. */
+    provider: LocalProvider | null;
     chain: ChainEndpoint;
     busKind: BusKind;
     fleet: RunningFleet;
@@ -136,6 +167,9 @@ function printTable(
     env: NodeJS.ProcessEnv;
   },
 ): void {
+  const providerRows: [string, string, string][] = s.provider
+    ? [['card processor', s.provider.url, 'simulator; webhooks to /api/payments/webhooks']]
+    : [];
   const rows: [string, string, string][] = [
     ['gateway', s.fleet.urls.gateway, 'API entry point, docs at /docs'],
     ['auth', s.fleet.urls.auth, 'MongoDB auth_db'],
@@ -143,6 +177,7 @@ function printTable(
     ['comments', s.fleet.urls.comments, 'MongoDB comments_db'],
     ['payment', s.fleet.urls.payment, 'PostgreSQL payment_db'],
     ['order', s.fleet.urls.order, 'PostgreSQL order_db'],
+    ['notification', s.fleet.urls.notification, 'PostgreSQL notification_db'],
     [
       'MongoDB',
       redact(s.mongo.url),
@@ -158,6 +193,15 @@ function printTable(
       redact(s.paymentDb.url),
       s.paymentDb.kind === 'embedded' ? 'PGlite' : 'external',
     ],
+    [
+      'PostgreSQL notification_db',
+      redact(s.notificationDb.url),
+      s.notificationDb.kind === 'embedded' ? 'PGlite' : 'external',
+    ],
+    s.mail
+      ? ['mail', s.mail.inboxUrl, `captured mail (inbox page); SMTP ${s.mail.smtpUrl}`]
+      : ['mail', `smtp://${s.env.SMTP_HOST}:${s.env.SMTP_PORT ?? 1025}`, 'external (SMTP_HOST)'],
+    ...providerRows,
     [
       'chain',
       s.chain.url,

@@ -96,12 +96,12 @@ describe.each(['docker-compose.yml', 'docker-compose.dev.yml'])('%s', (file) => 
 describe('docker-compose.yml matches the code', () => {
   const compose = load('docker-compose.yml');
 
-  it('publishes only the gateway and the broker console, never the chain, stores or services', () => {
+  it('publishes only the gateway, the broker console and the mail inbox, never the chain, stores or services', () => {
     const published = Object.entries(compose.services)
       .filter(([, service]) => (service.ports ?? []).length > 0)
       .map(([name]) => name)
       .sort();
-    expect(published).toEqual(['gateway', 'rabbitmq']);
+    expect(published).toEqual(['gateway', 'mailpit', 'rabbitmq']);
   });
 
   it('runs every service and the gateway from its own workspace', () => {

@@ -4,6 +4,7 @@ import { authConfigSchema } from '@ecom/auth-service';
 import { commentsConfigSchema } from '@ecom/comments-service';
 import { gatewayConfigSchema } from '@ecom/gateway';
 import { orderConfigSchema } from '@ecom/order-service';
+import { notificationConfigSchema } from '@ecom/notification-service';
 import { paymentConfigSchema } from '@ecom/payment-service';
 import { productConfigSchema } from '@ecom/product-service';
 
@@ -20,6 +21,7 @@ export const CODE: Record<string, { dir: string; schema: Joi.ObjectSchema }> = {
   comments: { dir: 'services/comments', schema: commentsConfigSchema },
   payment: { dir: 'services/payment', schema: paymentConfigSchema },
   order: { dir: 'services/order', schema: orderConfigSchema },
+  notification: { dir: 'services/notification', schema: notificationConfigSchema },
   gateway: { dir: 'gateway', schema: gatewayConfigSchema },
 };
 

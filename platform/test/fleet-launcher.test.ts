@@ -23,10 +23,11 @@ describe('npm run fleet options', () => {
       comments: 1,
       payment: 1,
       order: 1,
+      notification: 1,
       gateway: 1,
     });
     expect(parseFleetArgs(['--replicas', '2', '--gateways', '3', '--order', '4']).replicas).toEqual(
-      { auth: 2, product: 2, comments: 2, payment: 2, order: 4, gateway: 3 },
+      { auth: 2, product: 2, comments: 2, payment: 2, order: 4, notification: 2, gateway: 3 },
     );
     expect(parseFleetArgs(['--no-seed', '--namespace', 'shop_a'])).toMatchObject({
       seed: false,
@@ -47,11 +48,11 @@ describe('npm run fleet options', () => {
 
   it('gives every replica of every service its own documented port', async () => {
     const ports = await assignPorts(
-      { auth: 9, product: 9, comments: 9, payment: 9, order: 9, gateway: 9 },
+      { auth: 9, product: 9, comments: 9, payment: 9, order: 9, notification: 9, gateway: 9 },
       documentedPort,
     );
     const all = SERVICE_NAMES.flatMap((n) => ports[n]);
-    expect(new Set(all).size).toBe(54);
+    expect(new Set(all).size).toBe(63);
     expect(ports.gateway.slice(0, 2)).toEqual([3000, 3010]);
     expect(ports.order.slice(0, 3)).toEqual([3005, 3015, 3025]);
   });

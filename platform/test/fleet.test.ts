@@ -129,7 +129,15 @@ function diedOnTheirOwn(killed: Replica[] = []): string[] {
 
 beforeAll(async () => {
   fleet = await startProcessFleet({
-    replicas: { auth: 2, product: 2, comments: 2, payment: 2, order: 2, gateway: 2 },
+    replicas: {
+      auth: 2,
+      product: 2,
+      comments: 2,
+      payment: 2,
+      order: 2,
+      notification: 2,
+      gateway: 2,
+    },
     env,
     namespace,
     portOf: () => freePort(),
@@ -153,9 +161,9 @@ afterAll(async () => {
 describe('npm run fleet: several processes per service', () => {
   it('runs every replica as its own process on its own port and prints where', () => {
     const all = Object.values(fleet.replicas).flat();
-    expect(all).toHaveLength(12);
-    expect(new Set(all.map((r) => r.port)).size).toBe(12);
-    expect(new Set(all.map((r) => r.process.pid)).size).toBe(12);
+    expect(all).toHaveLength(14);
+    expect(new Set(all.map((r) => r.port)).size).toBe(14);
+    expect(new Set(all.map((r) => r.process.pid)).size).toBe(14);
     expect(all.every((r) => !r.process.dead && r.process.pid !== process.pid)).toBe(true);
     for (const r of all) {
       const line = printed.find((l) => l.includes(`${r.service}#${r.number} `));

@@ -49,8 +49,8 @@ describe('the Postman collection', () => {
         });
         const schema = (
           found!.operation.requestBody as
-            { content: { 'application/json': { schema: object } } } | undefined
-        )?.content['application/json'].schema;
+            { content: { 'application/json'?: { schema: object } } } | undefined
+        )?.content['application/json']?.schema;
         if (request.body !== undefined && schema) {
           const validate = ajv.compile(jsonSchemaOf(schema) as object);
           const ok = validate(substitute(request.body));

@@ -8,9 +8,10 @@ import { EXTERNAL_SERVER_VARIABLES } from '../src/stores';
 const EXTERNAL = [...EXTERNAL_SERVER_VARIABLES, 'ADMIN_EMAIL', 'ADMIN_PASSWORD', 'ADMIN_NAME'];
 
 /**
- * Ports of a test platform: `base` (gateway), base+1..5 (services), base+17 (MongoDB),
- * base+433/434 (PostgreSQL), base+545 (chain). Each test file takes its own thousand
- * (13000, 14000, ...) so files run side by side and beside a developer's `npm start`.
+ * Ports of a test platform: `base` (gateway), base+1..6 (services), base+17 (MongoDB),
+ * base+25/26 (mail catcher: SMTP, inbox), base+433..435 (PostgreSQL), base+545 (chain). Each
+ * test file takes its own thousand (13000, 14000, ...) so files run side by side and beside a
+ * developer's `npm start`.
  */
 export function platformPorts(base: number): RunningPorts {
   return {
@@ -21,10 +22,14 @@ export function platformPorts(base: number): RunningPorts {
       comments: base + 3,
       payment: base + 4,
       order: base + 5,
+      notification: base + 6,
     },
     mongo: base + 17,
     orderDb: base + 433,
     paymentDb: base + 434,
+    notificationDb: base + 435,
+    mailSmtp: base + 25,
+    mailInbox: base + 26,
     chain: base + 545,
   };
 }

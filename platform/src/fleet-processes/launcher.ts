@@ -8,6 +8,7 @@ import { httpLogin, seedDemoData } from '../seed';
 import { SERVICE_NAMES, serviceEnv, type FleetContext, type ServiceName } from '../service-env';
 import { chooseBus, defaultPorts, redact } from '../launch-env';
 import { startPostgres } from '../stores';
+import { startMailCapture, type MailCapture } from '../mail-capture';
 import { assignPorts, documentedPort, type ReplicaCounts } from './plan';
 import {
   kill9,
@@ -107,6 +108,9 @@ export interface ProcessFleet {
   mongoUrl: string;
   orderDbUrl: string;
   paymentDbUrl: string;
+  notificationDbUrl: string;
+  /** The embedded mail catcher's inbox page (null with SMTP_HOST). */
+  mailInboxUrl: string | null;
   chain: ChainEndpoint;
   busKind: string;
   logDir: string;
@@ -151,6 +155,7 @@ export async function startProcessFleet(o: ProcessFleetOptions): Promise<Process
 
   const processes: Spawned[] = [];
   let chain: ChainEndpoint | undefined;
+  let mail: MailCapture | null = null;
   const stopEverything = async () => {
     // Gateways first (no new requests), then the services, then the stand-in and the chain.
     const gateways = processes.filter((p) => p.label.startsWith('gateway'));
@@ -158,6 +163,7 @@ export async function startProcessFleet(o: ProcessFleetOptions): Promise<Process
     await stopAll(processes.filter((p) => !gateways.includes(p) && p.label !== 'mongo'));
     await stopAll(processes);
     await chain?.stop();
+    await mail?.stop();
   };
 
   try {
@@ -179,11 +185,14 @@ export async function startProcessFleet(o: ProcessFleetOptions): Promise<Process
     const database = async (service: string) =>
       (await startPostgres(dir, { POSTGRES_URL: env.POSTGRES_URL }, `${namespace}_${service}`, 0))
         .url;
-    const [mongoUrl, orderDbUrl, paymentDbUrl] = await Promise.all([
+    const [mongoUrl, orderDbUrl, paymentDbUrl, notificationDbUrl] = await Promise.all([
       mongo(),
       database('order'),
       database('payment'),
+      database('notification'),
     ]);
+    // Mail goes to a catcher in this process (an inbox page), unless SMTP_HOST names a server.
+    mail = env.SMTP_HOST ? null : await startMailCapture({ smtpPort: 0, httpPort: 0 });
     chain = await startChain(env, o.chainPort ?? documented.chain);
 
     const urlOf = (port: number) => `http://127.0.0.1:${port}`;
@@ -194,6 +203,8 @@ export async function startProcessFleet(o: ProcessFleetOptions): Promise<Process
       mongoUrl,
       orderDbUrl,
       paymentDbUrl,
+      notificationDbUrl,
+      ...(mail ? { smtp: { host: '127.0.0.1', port: mail.smtpPort } } : {}),
       chain,
       urls: Object.fromEntries(
         SERVICE_NAMES.map((n) => [n, ports[n].map(urlOf)]),
@@ -256,6 +267,8 @@ export async function startProcessFleet(o: ProcessFleetOptions): Promise<Process
       mongoUrl,
       orderDbUrl,
       paymentDbUrl,
+      notificationDbUrl,
+      mailInboxUrl: mail?.inboxUrl ?? null,
       chain,
       busKind,
       logDir,
@@ -278,6 +291,7 @@ const ROLE: Record<ServiceName, string> = {
   comments: 'MongoDB comments_db',
   payment: 'PostgreSQL <ns>_payment',
   order: 'PostgreSQL <ns>_order',
+  notification: 'PostgreSQL <ns>_notification',
 };
 
 /** What runs where: one line per process, then the servers, as `npm start` prints. */
@@ -301,6 +315,10 @@ export function printFleetTable(
     ['MongoDB', redact(f.mongoUrl), mongo ? `stand-in, pid ${mongo.pid}` : 'external (MONGO_URL)'],
     ['PostgreSQL', redact(f.orderDbUrl), 'order database'],
     ['PostgreSQL', redact(f.paymentDbUrl), 'payment database'],
+    ['PostgreSQL', redact(f.notificationDbUrl), 'notification database'],
+    f.mailInboxUrl
+      ? ['mail', f.mailInboxUrl, 'captured mail (inbox page), in the launcher']
+      : ['mail', `smtp://${env.SMTP_HOST}:${env.SMTP_PORT ?? 1025}`, 'external (SMTP_HOST)'],
     [
       'chain',
       f.chain.url,

@@ -20,8 +20,8 @@ export const FLEET_USAGE = [
   'usage: npm run fleet -- [--replicas N] [--gateways N] [--<service> N] [--namespace NAME] [--no-seed]',
   `  --replicas N    processes per service (default 1, at most ${MAX_REPLICAS})`,
   '  --gateways N    gateway processes (default 1)',
-  "  --auth N, --product N, --comments N, --payment N, --order N    one service's count",
-  '  --namespace N   databases <N>_order / <N>_payment and bus prefix N (default ecom_fleet)',
+  "  --auth N, --product N, --comments N, --payment N, --order N, --notification N    one service's count",
+  '  --namespace N   databases <N>_order / <N>_payment / <N>_notification and bus prefix N (default ecom_fleet)',
   '  --no-seed       skip the demo data',
 ].join('\n');
 
@@ -51,6 +51,7 @@ export function parseFleetArgs(argv: string[]): FleetArgs {
         comments: { type: 'string' },
         payment: { type: 'string' },
         order: { type: 'string' },
+        notification: { type: 'string' },
         namespace: { type: 'string' },
         'no-seed': { type: 'boolean', default: false },
       },
