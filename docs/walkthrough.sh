@@ -37,10 +37,19 @@ echo "order is $STATUS"
 [ "$STATUS" = CONFIRMED ]
 curl -sf "$API/api/orders/$ORDER/history" -H "authorization: Bearer $TOKEN" | json '.history.map(h => h.to).join(" -> ")'
 
-# 5. Cancel it: the payment is refunded and the stock released
+# 5. The confirmation e-mail: each notification with its attempts (npm start's inbox: http://127.0.0.1:8025)
+for _ in $(seq 1 50); do
+  KINDS=$(curl -sf "$API/api/notifications" -H "authorization: Bearer $TOKEN" | json '.items.map(n => n.kind).join(" ")')
+  case "$KINDS" in *order_confirmed*) break ;; esac
+  sleep 0.2
+done
+echo "notifications: $KINDS"
+[[ "$KINDS" == *order_confirmed* ]]
+
+# 6. Cancel it: the payment is refunded and the stock released
 curl -sf -X PUT "$API/api/orders/$ORDER/cancel" -H "authorization: Bearer $TOKEN" | json .status
 
-# 6. Review the product
+# 7. Review the product
 curl -sf -X POST "$API/api/comments" -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \
   -d "{\"productId\":\"$PRODUCT\",\"rating\":5,\"text\":\"Arrived quickly, works well.\"}" | json .rating
 echo "walkthrough complete"
