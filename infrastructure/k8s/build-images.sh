@@ -17,6 +17,7 @@ IMAGES=(
   comments=services/comments
   payment=services/payment
   order=services/order
+  notification=services/notification
   gateway=gateway
 )
 
@@ -28,4 +29,4 @@ for entry in "${IMAGES[@]}"; do
 done
 docker build -f infrastructure/docker/blockchain.Dockerfile -t "${prefix}blockchain:$tag" .
 if [ "${PUSH:-0}" = 1 ]; then docker push "${prefix}blockchain:$tag"; fi
-echo "built ${prefix}{auth,product,comments,payment,order,gateway,blockchain}:$tag"
+echo "built ${prefix}{auth,product,comments,payment,order,notification,gateway,blockchain}:$tag"

@@ -108,6 +108,8 @@ function containerEnv(
       ? secrets[ref.name]
       : find(objects, 'ConfigMap', ref.name)?.data;
     const value = values?.[ref.key];
+    // An optional key (an SMTP login) may be absent: the variable is then unset, as in a pod.
+    if (value === undefined && (ref as { optional?: boolean }).optional) continue;
     if (value === undefined)
       throw new Error(`${container.name}: ${v.name}: no ${ref.name}/${ref.key}`);
     env[v.name] = value;

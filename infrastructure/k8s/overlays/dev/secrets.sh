@@ -67,6 +67,11 @@ secret payment-secrets \
 secret order-secrets \
   --from-literal=database-url="$(postgres order_db)" \
   --from-literal=anchor-private-key="$order_key"
+# Mail goes to the dev overlay's Mailpit (its inbox: kubectl port-forward svc/mailpit 8025).
+secret notification-secrets \
+  --from-literal=database-url="$(postgres notification_db)" \
+  --from-literal=smtp-host=mailpit \
+  --from-literal=smtp-port=1025
 secret chain \
   --from-literal=rpc-url="http://hardhat:8545" \
   --from-literal=contract-address="$contract" \
