@@ -150,7 +150,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await fleet?.stop();
-  for (const db of [`${namespace}_order`, `${namespace}_payment`]) {
+  for (const db of [`${namespace}_order`, `${namespace}_payment`, `${namespace}_notification`]) {
     await query(env.POSTGRES_URL!, `DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
   }
   await removeBusNamespace('rabbitmq', env.AMQP_URL!, namespace);

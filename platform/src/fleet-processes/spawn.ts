@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { repoRoot } from '../data-dir';
@@ -85,7 +86,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The last lines of a log, for an error message. */
 async function tail(file: string, lines = 5): Promise<string> {
-  const { readFile } = await import('node:fs/promises');
   const text = await readFile(file, 'utf8').catch(() => '');
   return text.trim().split('\n').slice(-lines).join('\n');
 }
