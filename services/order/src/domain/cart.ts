@@ -1,5 +1,5 @@
 import { BusinessRuleError, ConflictError, NotFoundError } from '@ecom/common/errors';
-import type { ProductQuote } from './pricing';
+import { oneCurrency, type ProductQuote } from './pricing';
 
 /**
  * A cart's rules, free of stores and HTTP: its lines, their limits, a merge, live totals and
@@ -139,14 +139,7 @@ export function priceCart(
       unavailable.push(line.productId);
       continue;
     }
-    if (currency && quote.currency !== currency) {
-      throw new BusinessRuleError(
-        'All items of a cart must be priced in one currency',
-        { productId: line.productId, currency: quote.currency, cartCurrency: currency },
-        'MIXED_CURRENCY',
-      );
-    }
-    currency = quote.currency;
+    currency = oneCurrency(currency, quote, 'cart');
     const lineTotalCents = quote.priceCents * line.quantity;
     totalCents += lineTotalCents;
     priced.push({

@@ -31,6 +31,25 @@ export interface PricedOrder {
 }
 
 /**
+ * One currency per order or cart: the first priced line's. A quote in another currency is
+ * refused (422 MIXED_CURRENCY); otherwise the currency is returned.
+ */
+export function oneCurrency(
+  current: string | undefined,
+  quote: ProductQuote,
+  of: 'order' | 'cart',
+): string {
+  if (current && quote.currency !== current) {
+    throw new BusinessRuleError(
+      `All items of ${of === 'order' ? 'an order' : 'a cart'} must be priced in one currency`,
+      { productId: quote.id, currency: quote.currency, [`${of}Currency`]: current },
+      'MIXED_CURRENCY',
+    );
+  }
+  return quote.currency;
+}
+
+/**
  * Prices every line from the quotes (a snapshot: later price changes do not touch the order).
  * Integer cents only; one currency per order; the total stays a safe integer.
  */
@@ -47,14 +66,7 @@ export function priceOrder(items: RequestedItem[], quotes: Map<string, ProductQu
         'UNKNOWN_PRODUCT',
       );
     }
-    if (currency && quote.currency !== currency) {
-      throw new BusinessRuleError(
-        'All items of an order must be priced in one currency',
-        { productId: item.productId, currency: quote.currency, orderCurrency: currency },
-        'MIXED_CURRENCY',
-      );
-    }
-    currency = quote.currency;
+    currency = oneCurrency(currency, quote, 'order');
     const lineTotalCents = quote.priceCents * item.quantity;
     totalCents += lineTotalCents;
     lines.push({
