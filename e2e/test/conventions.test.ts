@@ -221,7 +221,13 @@ describe('API conventions on every route of the assembled document', () => {
     const imageId = ((await image.json()) as { id: string }).id;
     const voter = await login(DEMO_ACCOUNTS.seller.email, DEMO_ACCOUNTS.seller.password);
     expect((await call('POST', `/api/comments/${review.body.id}/helpful`, voter)).status).toBe(201);
+    const inCart = await call('POST', '/api/carts/mine/items', tokens.customer, {
+      productId: product.body.id,
+      quantity: 1,
+    });
+    expect(inCart.status).toBe(200);
     const deletions: [string, string][] = [
+      [`/api/carts/mine/items/${product.body.id}`, tokens.customer],
       [`/api/comments/${review.body.id}/helpful`, voter],
       [`/api/comments/${review.body.id}`, tokens.customer],
       [`/api/products/${product.body.id}/images/${imageId}`, tokens.seller],
@@ -234,7 +240,10 @@ describe('API conventions on every route of the assembled document', () => {
     }
     // Every DELETE of the document was exercised.
     const exercised = deletions.map(([p]) =>
-      p.replace(/\/[0-9a-f]{24}(?=\/|$)/g, '/{id}').replace(/\/[0-9a-f]{32}$/, '/{imageId}'),
+      p
+        .replace(/^(\/api\/carts\/mine\/items)\/[0-9a-f]{24}$/, '$1/{productId}')
+        .replace(/\/[0-9a-f]{24}(?=\/|$)/g, '/{id}')
+        .replace(/\/[0-9a-f]{32}$/, '/{imageId}'),
     );
     expect(exercised.sort()).toEqual(deletes.map((d) => d.path).sort());
   });

@@ -1,6 +1,6 @@
 /**
  * The Postman collection: a scripted walk through the platform (register, browse, order, follow
- * the saga, verify the anchor, cancel, review) whose every request is checked against the API
+ * the saga, verify the anchor, cancel, review, a cart checked out) whose every request is checked against the API
  * document the gateway serves (assembled from the services' own specs): the route must exist
  * there, and a request body must match its schema. `npm run postman` writes
  * docs/postman/collection.json and environment.json; a test keeps the committed files equal to
@@ -532,6 +532,101 @@ export const FLOW: Folder[] = [
       },
     ],
   },
+  {
+    name: '6. Cart and checkout',
+    requests: [
+      {
+        name: 'A guest cart (its token is shown once)',
+        method: 'POST',
+        path: '/api/carts/guest',
+        tests: [
+          status(201),
+          "pm.test('a cart token', () => pm.expect(pm.response.json().cartToken).to.match(/^ct_/));",
+          "pm.collectionVariables.set('cartToken', pm.response.json().cartToken);",
+        ],
+      },
+      {
+        name: 'Add the mug to the guest cart (X-Cart-Token)',
+        method: 'POST',
+        path: '/api/carts/mine/items',
+        headers: [{ key: 'X-Cart-Token', value: '{{cartToken}}' }],
+        body: { productId: '{{productId}}', quantity: 1 },
+        tests: [
+          status(200),
+          "pm.test('priced live', () => { const b = pm.response.json(); pm.expect(b.kind).to.equal('guest'); pm.expect(b.total).to.eql({ amount: 1250, currency: 'USD' }); pm.expect(b.lines[0].inStock).to.equal(true); });",
+        ],
+      },
+      {
+        name: 'Signed in: merge the guest cart into mine',
+        method: 'POST',
+        path: '/api/carts/mine/merge',
+        auth: 'customerToken',
+        body: { cartToken: '{{cartToken}}' },
+        tests: [
+          status(200),
+          "pm.test('the mug is in my cart', () => { const b = pm.response.json(); pm.expect(b.kind).to.equal('customer'); pm.expect(b.itemCount).to.equal(1); });",
+        ],
+      },
+      {
+        name: 'Three mugs',
+        method: 'PUT',
+        path: '/api/carts/mine/items/{{productId}}',
+        auth: 'customerToken',
+        body: { quantity: 3 },
+        tests: [
+          status(200),
+          "pm.test('total 37.50', () => pm.expect(pm.response.json().total).to.eql({ amount: 3750, currency: 'USD' }));",
+        ],
+      },
+      {
+        name: 'Check out (Idempotency-Key)',
+        method: 'POST',
+        path: '/api/carts/mine/checkout',
+        auth: 'customerToken',
+        headers: [{ key: 'Idempotency-Key', value: '{{checkoutKey}}' }],
+        pre: ["pm.collectionVariables.set('checkoutKey', `postman-cart-${Date.now()}`);"],
+        body: { payment: { method: 'card', token: 'tok_visa' } },
+        tests: [
+          status(201),
+          'const b = pm.response.json();',
+          "pm.test('an order of the cart', () => { pm.expect(b.status).to.equal('PENDING'); pm.expect(b.total).to.eql({ amount: 3750, currency: 'USD' }); });",
+          "pm.collectionVariables.set('cartOrderId', b.id);",
+        ],
+      },
+      {
+        name: 'The same checkout again: the same order',
+        method: 'POST',
+        path: '/api/carts/mine/checkout',
+        auth: 'customerToken',
+        headers: [{ key: 'Idempotency-Key', value: '{{checkoutKey}}' }],
+        body: { payment: { method: 'card', token: 'tok_visa' } },
+        tests: [
+          status(201),
+          "pm.test('replayed', () => { pm.expect(pm.response.headers.get('Idempotent-Replayed')).to.equal('true'); pm.expect(pm.response.json().id).to.equal(pm.collectionVariables.get('cartOrderId')); });",
+        ],
+      },
+      {
+        name: 'Follow the cart order to CONFIRMED',
+        method: 'GET',
+        path: '/api/orders/{{cartOrderId}}',
+        auth: 'customerToken',
+        tests: [
+          ...poll('pollOrder', "pm.response.json().status === 'CONFIRMED'", 'order is CONFIRMED'),
+          status(200),
+        ],
+      },
+      {
+        name: 'My cart is empty again',
+        method: 'GET',
+        path: '/api/carts/mine',
+        auth: 'customerToken',
+        tests: [
+          status(200),
+          "pm.test('no lines', () => pm.expect(pm.response.json().lines).to.eql([]));",
+        ],
+      },
+    ],
+  },
 ];
 
 const VARIABLES = [
@@ -547,6 +642,9 @@ const VARIABLES = [
   'paymentId',
   'txHash',
   'commentId',
+  'cartToken',
+  'checkoutKey',
+  'cartOrderId',
   'webhookSignature',
   'pollOrder',
   'pollAnchor',

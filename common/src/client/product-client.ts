@@ -9,13 +9,16 @@ export interface ProductSummary {
   name: string;
   sellerId: string;
   price: Money;
+  /** Units free to reserve now, when product says (its answer may be cached for seconds). */
+  available?: number;
 }
 
-const summarySchema = Joi.object<ProductSummary>({
+const summarySchema = Joi.object<ProductSummary & { inventory?: { available?: number } }>({
   id: Joi.string().max(128).required(),
   name: Joi.string().max(500).required(),
   sellerId: Joi.string().max(128).required(),
   price: moneySchema.required(),
+  inventory: Joi.object({ available: Joi.number().integer().min(0) }).unknown(true),
 }).unknown(true);
 
 export interface ProductClient {
@@ -91,6 +94,9 @@ export function createProductClient(options: {
         name: value.name,
         sellerId: value.sellerId,
         price: value.price,
+        ...(value.inventory?.available !== undefined
+          ? { available: value.inventory.available }
+          : {}),
       };
     },
   };

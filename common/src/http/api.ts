@@ -44,6 +44,11 @@ export interface OperationSpec {
   params?: Joi.ObjectSchema;
   query?: Joi.ObjectSchema;
   body?: Joi.Schema;
+  /**
+   * Request headers the operation reads (documentation: the handler checks them), beyond
+   * Authorization and Idempotency-Key. Keys are the header names.
+   */
+  headers?: Joi.ObjectSchema;
   /** Documents the Idempotency-Key header (the handler applies it). */
   idempotent?: boolean;
   response: ResponseSpec;

@@ -25,7 +25,7 @@ export function openApiPath(path: string): string {
   return path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 }
 
-function parameters(where: 'path' | 'query', schema: Joi.ObjectSchema | undefined) {
+function parameters(where: 'path' | 'query' | 'header', schema: Joi.ObjectSchema | undefined) {
   if (!schema) return [];
   const converted = jsonSchema(schema) as {
     properties?: Record<string, JsonSchema>;
@@ -46,7 +46,11 @@ const ref = (name: string) => ({ $ref: `#/components/responses/${name}` });
 const BINARY = { type: 'string', format: 'binary' };
 
 function operation(service: string, id: string, op: OperationSpec, tag: string): Operation {
-  const params = [...parameters('path', op.params), ...parameters('query', op.query)];
+  const params = [
+    ...parameters('path', op.params),
+    ...parameters('query', op.query),
+    ...parameters('header', op.headers),
+  ];
   if (op.idempotent) {
     params.push({
       name: 'Idempotency-Key',

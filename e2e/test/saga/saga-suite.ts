@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { Saga, bearer, customer, eventually, type BusKind } from './harness';
+import { Saga, address, bearer, customer, eventually, type BusKind } from './harness';
 
 /**
  * The order saga end to end (docs/architecture.md) over one bus adapter. Each adapter runs this in a
@@ -67,6 +67,34 @@ export function sagaSuite(kind: BusKind, url?: string): void {
       'PAYMENT_PROCESSING',
       'CONFIRMED',
     ]);
+  });
+
+  it("a cart checked out: one order through the saga to CONFIRMED, the cart's lines sold", async () => {
+    const productId = await saga.createProduct(10, 12.5);
+    const cart = () => request(saga.order.app);
+    const as = bearer(customer);
+    const added = await cart()
+      .post('/api/carts/mine/items')
+      .set('Authorization', as)
+      .send({ productId, quantity: 2 });
+    // Live stock from product itself, not a stand-in.
+    expect(added.body.lines[0]).toMatchObject({ available: 10, inStock: true });
+    const checkout = () =>
+      cart()
+        .post('/api/carts/mine/checkout')
+        .set('Authorization', as)
+        .set('Idempotency-Key', `cart-${productId}`)
+        .send({ payment: { method: 'card', token: 'tok_visa' }, shippingAddress: address });
+    const [first, second] = await Promise.all([checkout(), checkout()]);
+    expect([first.status, second.status]).toEqual([201, 201]);
+    expect(second.body.id).toBe(first.body.id);
+    expect(first.body.total.amount).toBe(2500);
+    await saga.waitOrder(first.body.id, 'CONFIRMED');
+    await eventually(async () => (await saga.stock(productId)).sold === 2, 'stock sold');
+    expect(saga.of('order.created', first.body.id)).toHaveLength(1);
+    expect(saga.gateway.callsFor(`${first.body.id}:1`)).toBe(1);
+    const after = await cart().get('/api/carts/mine').set('Authorization', as);
+    expect(after.body.lines).toEqual([]);
   });
 
   it('tok_chargeDeclined: order FAILED, stock back, nothing charged', async () => {

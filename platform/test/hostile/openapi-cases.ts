@@ -99,7 +99,13 @@ export function docOperations(
 }
 
 /** Operations whose effects no admin view shows, or that write nothing: never forced to fail. */
-const NOT_WRITES = new Set(['auth.login', 'auth.refresh', 'auth.logout']);
+const NOT_WRITES = new Set([
+  'auth.login',
+  'auth.refresh',
+  'auth.logout',
+  // A new empty guest cart: reachable only with the token it answers, shown in no admin view.
+  'order.createGuestCart',
+]);
 
 export function isWrite(op: DocOperation): boolean {
   return op.method !== 'GET' && !NOT_WRITES.has(op.operationId);
@@ -154,6 +160,7 @@ const LOOKS_UP_ITS_RECORD = new Set([
   'order.cancelOrder',
   'order.setOrderStatus',
   'order.orderAnchors',
+  'order.removeCartItem',
   'payment.getPayment',
   'payment.getPaymentOfOrder',
   'payment.refundPayment',

@@ -15,6 +15,7 @@ export interface OrderConfig extends ServiceConfig, PostgresConfig, AnchoringCon
   PENDING_MAX_RESENDS: number;
   SWEEP_INTERVAL_MS: number;
   OUTBOX_POLL_INTERVAL_MS: number;
+  CART_GUEST_IDLE_MS: number;
 }
 
 export const orderConfigSchema = Joi.object<OrderConfig>({
@@ -51,4 +52,9 @@ export const orderConfigSchema = Joi.object<OrderConfig>({
   PENDING_MAX_RESENDS: Joi.number().integer().min(0).max(100).default(3),
   SWEEP_INTERVAL_MS: Joi.number().integer().min(10).default(30000),
   OUTBOX_POLL_INTERVAL_MS: Joi.number().integer().min(5).default(200),
+  // A guest cart untouched this long is forgotten by the sweeper (customers' carts stay).
+  CART_GUEST_IDLE_MS: Joi.number()
+    .integer()
+    .min(1000)
+    .default(30 * 24 * 60 * 60 * 1000),
 });

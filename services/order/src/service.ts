@@ -4,6 +4,7 @@ import { periodicTask } from '@ecom/common/lifecycle';
 import { OutboxRelay, createIdempotencyStore, pgHealth } from '@ecom/common/postgres';
 import { defineService, type RunningService } from '@ecom/common/service';
 import { anchoredStoreMetrics, clientMetrics } from '@ecom/common/metrics';
+import { Carts } from './application/carts';
 import { Orders } from './application/orders';
 import { orderMetrics } from './application/order-metrics';
 import { OrderSaga } from './application/saga';
@@ -39,7 +40,7 @@ export interface OrderServiceOptions {
 /**
  * The order service: PostgreSQL (order_db) with its migrations, the outbox relay, the saga's
  * consumers, the sweeper (expired reservations, overdue and stuck payments, orders left
- * PENDING), anchoring, HTTP.
+ * PENDING, idle guest carts), anchoring, HTTP.
  */
 export const orderService = defineService({
   name: 'order',
@@ -83,12 +84,19 @@ export const orderService = defineService({
       logger,
       metrics: orderMetrics(registry, pool),
     });
+    const catalog = options.catalog ?? productCatalog();
     const orders = new Orders({
       pool,
       transitions,
       idempotency: createIdempotencyStore(pool),
-      catalog: options.catalog ?? productCatalog(),
+      catalog,
       profiles: options.profiles ?? profileDirectory(),
+    });
+    const carts = new Carts({
+      pool,
+      catalog,
+      orders,
+      guestIdleMs: config.CART_GUEST_IDLE_MS,
     });
     const saga = new OrderSaga({
       transitions,
@@ -115,13 +123,17 @@ export const orderService = defineService({
     const sweeper = periodicTask({
       name: 'order-sweeper',
       intervalMs: config.SWEEP_INTERVAL_MS,
-      run: () => timers.sweep(),
+      run: async () => {
+        await timers.sweep();
+        await carts.sweep();
+      },
       logger,
     });
     return {
       routers: [
         orderRoutes({
           orders,
+          carts,
           anchoring: anchors.anchoring,
           jwt,
         }),
@@ -147,6 +159,7 @@ export const orderService = defineService({
       exports: {
         pool,
         orders,
+        carts,
         saga,
         timers,
         relay,

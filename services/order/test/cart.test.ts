@@ -126,4 +126,14 @@ describe('cart prices', () => {
       details: { reason: 'PRODUCT_UNAVAILABLE', productIds: ['gone'] },
     });
   });
+
+  it('refuses a cart asking more units than product has free (409 OUT_OF_STOCK, with the figures)', () => {
+    const lines = addLine(addLine([], 'a', 3), 'b', 1);
+    const priced = priceCart(lines, quotes(quote('a', 100, 2), quote('b', 100, 1)));
+    expect(priced.lines.map((l) => l.inStock)).toEqual([false, true]);
+    expect(refusal(() => assertCheckoutable(priced))).toMatchObject({
+      status: 409,
+      details: { reason: 'OUT_OF_STOCK', lines: [{ productId: 'a', requested: 3, available: 2 }] },
+    });
+  });
 });

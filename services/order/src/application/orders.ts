@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { AnchorPromise } from '@ecom/common/anchoring';
 import type { AuthUser } from '@ecom/common/auth';
 import {
@@ -18,7 +18,7 @@ import {
 import type { ProductCatalog } from '../clients/catalog';
 import type { ProfileDirectory } from '../clients/profile-client';
 import { LINE_STEPS, leastAdvanced, type LineTarget } from '../domain/fulfilment';
-import { priceOrder, type RequestedItem } from '../domain/pricing';
+import { priceOrder, type PricedOrder, type RequestedItem } from '../domain/pricing';
 import { sellerOrderView, type SellerOrderView } from '../domain/seller-view';
 import {
   MANUAL_STATUS_TRANSITIONS,
@@ -35,6 +35,22 @@ export interface CreateOrderInput {
   payment?: { method: 'card'; token: string };
   /** Optional: the customer's profile address is used when it is left out. */
   shippingAddress?: ShippingAddress;
+}
+
+/** How an order is placed: what identifies the request, and where its lines come from. */
+export interface OrderPlacement {
+  /** The Idempotency-Key's scope ('orders.create', 'carts.checkout'). */
+  scope: string;
+  key: string | undefined;
+  /** What the key is bound to: the request as the client sent it. */
+  request: unknown;
+  credentials?: string;
+  payment?: { method: 'card'; token: string };
+  shippingAddress?: ShippingAddress;
+  /** The order's lines at today's prices; runs after the key is found new. */
+  price: () => Promise<PricedOrder>;
+  /** A write that must commit with the order or not at all; throwing undoes the order. */
+  inTransaction?: (client: PoolClient, orderId: string) => Promise<void>;
 }
 
 export interface OrdersDeps {
@@ -75,19 +91,39 @@ export class Orders {
    * Idempotency-Key. `credentials` (the caller's access token) lets order read the profile
    * address when the request has none.
    */
-  async create(
+  create(
     user: AuthUser,
     input: CreateOrderInput,
     idempotencyKey?: string,
     credentials?: string,
   ): Promise<IdempotentResult> {
-    return this.deps.idempotency.run(
-      { scope: 'orders.create', userId: user.id, key: idempotencyKey, body: input },
-      async (claimKey) => {
-        const shippingAddress = input.shippingAddress ?? (await this.profileAddress(credentials));
+    return this.place(user, {
+      scope: 'orders.create',
+      key: idempotencyKey,
+      request: input,
+      credentials,
+      payment: input.payment,
+      shippingAddress: input.shippingAddress,
+      price: async () => {
         const productIds = [...new Set(input.items.map((i) => i.productId))];
-        // Outside any transaction: a slow product must not hold a database connection.
-        const priced = priceOrder(input.items, await this.deps.catalog.quote(productIds));
+        return priceOrder(input.items, await this.deps.catalog.quote(productIds));
+      },
+    });
+  }
+
+  /**
+   * Places an order: the one path for POST /api/orders and a cart's checkout. Pricing runs
+   * outside any transaction (a slow product must not hold a database connection); the order,
+   * its history, its anchor request, the Idempotency-Key and `inTransaction`'s own write (a
+   * cart closed) then commit together, or none of them.
+   */
+  async place(user: AuthUser, placement: OrderPlacement): Promise<IdempotentResult> {
+    return this.deps.idempotency.run(
+      { scope: placement.scope, userId: user.id, key: placement.key, body: placement.request },
+      async (claimKey) => {
+        const shippingAddress =
+          placement.shippingAddress ?? (await this.profileAddress(placement.credentials));
+        const priced = await placement.price();
         const orderId = randomUUID();
         const order = await withTransaction(this.deps.pool, async (client) => {
           const created = await orderStore.insert(
@@ -96,7 +132,7 @@ export class Orders {
               id: orderId,
               userId: user.id,
               priced,
-              paymentMethod: input.payment?.method ?? null,
+              paymentMethod: placement.payment?.method ?? null,
               shippingAddress,
               correlationId: currentCorrelationId(),
             },
@@ -106,7 +142,10 @@ export class Orders {
             ...created,
             anchorPromise: await this.deps.transitions.anchor(client, orderId),
           };
+          // The key first: a duplicate with the same key waits here and replays this answer,
+          // rather than tripping over the placement's own write.
           await claimKey(client, orderId, { status: 201, body });
+          await placement.inTransaction?.(client, orderId);
           await this.deps.transitions.publish(client, created, 'order.created', {
             orderId,
             userId: user.id,
@@ -117,8 +156,8 @@ export class Orders {
               name: i.name,
             })),
             total: created.total,
-            payment: input.payment
-              ? { method: input.payment.method, token: input.payment.token }
+            payment: placement.payment
+              ? { method: placement.payment.method, token: placement.payment.token }
               : null,
           });
           return body;

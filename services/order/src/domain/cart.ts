@@ -169,8 +169,8 @@ export function markSeen(lines: readonly CartLine[], priced: PricedCart): CartLi
 }
 
 /**
- * Checkout's gate: an empty cart, a product gone or a price the customer has not seen stops
- * it with a clear answer. A price change is a 409 carrying the new lines and total; the caller
+ * Checkout's gate: an empty cart, a product gone, a product short of stock or a price the
+ * customer has not seen stops it with a clear answer. A price change is a 409 carrying the new lines and total; the caller
  * stores `markSeen` first, so the same checkout sent again goes ahead at the new prices.
  */
 export function assertCheckoutable(priced: PricedCart): void {
@@ -181,6 +181,19 @@ export function assertCheckoutable(priced: PricedCart): void {
     });
   }
   if (!priced.total) throw new BusinessRuleError('The cart is empty', undefined, 'CART_EMPTY');
+  // Known short now: refused here rather than left to fail in the saga a moment later. (Stock
+  // that looks enough may still be taken by another order first: the saga's reservation decides.)
+  const short = priced.lines.filter((l) => !l.inStock);
+  if (short.length > 0) {
+    throw new ConflictError('Not enough stock for some products in the cart', {
+      reason: 'OUT_OF_STOCK',
+      lines: short.map((l) => ({
+        productId: l.productId,
+        requested: l.quantity,
+        available: l.available,
+      })),
+    });
+  }
   const changed = priced.lines.filter((l) => l.previousUnitPriceCents !== null);
   if (changed.length > 0) {
     throw new ConflictError('Prices changed since the cart was last shown', {

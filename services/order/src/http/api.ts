@@ -3,6 +3,7 @@ import { idTokenSchema, uuidSchema } from '@ecom/common/ids';
 import { anchorPromiseSchema, anchoringOperations } from '@ecom/common/anchoring/api';
 import { defineApi, moneySchema, pageQueryKeys, shippingAddressSchema } from '@ecom/common/http';
 import { FULFILMENT_STATUSES } from '../domain/fulfilment';
+import { cartOperations } from './cart-api';
 import { ORDER_STATUSES } from '../domain/state-machine';
 
 /**
@@ -19,6 +20,11 @@ const status = Joi.string().valid(...ORDER_STATUSES);
 const nullable = (schema: Joi.Schema) => schema.allow(null);
 const timestamp = Joi.string().isoDate();
 
+const orderPayment = Joi.object({
+  method: Joi.string().valid('card').required(),
+  token: text(200).required(),
+});
+
 export const createOrderBody = Joi.object({
   items: Joi.array()
     .items(
@@ -31,10 +37,7 @@ export const createOrderBody = Joi.object({
     .max(50)
     .unique('productId')
     .required(),
-  payment: Joi.object({
-    method: Joi.string().valid('card').required(),
-    token: text(200).required(),
-  }),
+  payment: orderPayment,
   shippingAddress: shippingAddressSchema.description(
     "Optional: left out, the customer's profile address and name are used",
   ),
@@ -116,7 +119,7 @@ const historySchema = Joi.object({
 export const orderApi = defineApi({
   service: 'order',
   tag: { name: 'Orders', description: 'Orders and their saga (order service)' },
-  prefixes: ['/api/orders', '/api/blockchain/order'],
+  prefixes: ['/api/orders', '/api/carts', '/api/blockchain/order'],
   operations: {
     createOrder: {
       method: 'post',
@@ -208,5 +211,6 @@ export const orderApi = defineApi({
       },
     },
     ...anchoringOperations({ recordType: 'order', servesVerify: false }),
+    ...cartOperations({ writtenOrder: writtenOrderSchema, payment: orderPayment }),
   },
 });

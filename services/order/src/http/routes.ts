@@ -3,15 +3,18 @@ import { anchoringHandlers } from '@ecom/common/anchoring/api';
 import type { Anchoring } from '@ecom/common/anchoring';
 import { bearerToken, requireUser, type JwtVerifyOptions } from '@ecom/common/auth';
 import { bindRoutes, idempotencyKeyHeader, reply } from '@ecom/common/http';
+import type { Carts } from '../application/carts';
 import type { CreateOrderInput, OrderListQuery, Orders } from '../application/orders';
 import type { OrderStatus } from '../domain/state-machine';
 import { orderApi } from './api';
+import { cartHandlers } from './cart-routes';
 
 const location = (id: string) => `/api/orders/${id}`;
 
 /** The handlers of orderApi: input is already validated and the caller authenticated. */
 export function orderRoutes(deps: {
   orders: Orders;
+  carts: Carts;
   anchoring: Anchoring | null;
   jwt: JwtVerifyOptions;
 }): Router {
@@ -50,6 +53,7 @@ export function orderRoutes(deps: {
           String(req.params.id),
           (req.body as { status: OrderStatus }).status,
         ),
+      ...cartHandlers(deps.carts),
       ...anchoringHandlers({
         anchoring: deps.anchoring,
         service: 'order',

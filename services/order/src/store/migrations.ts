@@ -169,4 +169,33 @@ export const orderMigrations: Migration[] = [
         'DELIVERED', 'FAILED', 'CANCELLED'));
     `,
   },
+  {
+    // Carts (docs/adr/0022): beside the orders they become, so checkout closes the cart and
+    // creates the order in one transaction. A customer has at most one OPEN cart; a guest cart
+    // is found by the hash of its token (the token itself is never stored). Lines are read and
+    // written whole under the row lock, so they live in the row.
+    id: '009_carts',
+    sql: `
+      CREATE TABLE IF NOT EXISTS carts (
+        id uuid PRIMARY KEY,
+        user_id text,
+        token_hash text,
+        status text NOT NULL DEFAULT 'OPEN' CHECK (status IN ('OPEN', 'CHECKED_OUT', 'MERGED')),
+        lines jsonb NOT NULL DEFAULT '[]' CHECK (jsonb_typeof(lines) = 'array'),
+        version integer NOT NULL DEFAULT 0,
+        order_id uuid REFERENCES orders (id) ON DELETE SET NULL,
+        merged_into uuid,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        closed_at timestamptz,
+        CHECK ((user_id IS NULL) <> (token_hash IS NULL))
+      );
+      CREATE UNIQUE INDEX IF NOT EXISTS carts_open_user_idx ON carts (user_id)
+        WHERE status = 'OPEN' AND user_id IS NOT NULL;
+      CREATE UNIQUE INDEX IF NOT EXISTS carts_token_idx ON carts (token_hash)
+        WHERE token_hash IS NOT NULL;
+      CREATE INDEX IF NOT EXISTS carts_guest_updated_idx ON carts (updated_at)
+        WHERE token_hash IS NOT NULL;
+    `,
+  },
 ];

@@ -7,6 +7,8 @@ export interface StubProduct {
   priceCents: number;
   currency?: string;
   sellerId?: string;
+  /** Free units product reports (10 when left out). */
+  available?: number;
 }
 
 /**
@@ -30,7 +32,7 @@ export async function startProductStub(products: StubProduct[]) {
       sellerId: product.sellerId ?? 'seller-1',
       name: product.name,
       price: { amount: product.priceCents, currency: product.currency ?? 'USD' },
-      inventory: { available: 10, reserved: 0, lowStockThreshold: 5 },
+      inventory: { available: product.available ?? 10, reserved: 0, lowStockThreshold: 5 },
     });
   });
   return { url: stub.url, state, products: byId, close: stub.close };

@@ -1,0 +1,418 @@
+import request from 'supertest';
+import { Pool } from 'pg';
+import type { AuthUser } from '@ecom/common/auth';
+import { InMemoryEventBus } from '@ecom/common/bus';
+import { loadConfig } from '@ecom/common/config';
+import { createTestPostgres, type TestPostgres } from '@ecom/infrastructure/testing';
+import {
+  eventually,
+  recordingAnchor,
+  requestsAs,
+  spyOnEvents,
+  testServiceEnv,
+} from '@ecom/test-support';
+import { orderConfigSchema, type OrderConfig } from '../src/config';
+import { orderService, type RunningOrderService } from '../src/service';
+import { orderSnapshot } from '../src/store/order-record';
+import { startAuthStub, startProductStub } from './support/helpers';
+
+const alice = { id: 'cart-alice', role: 'customer' as const };
+const bob = { id: 'cart-bob', role: 'customer' as const };
+const address = {
+  name: 'Alice Doe',
+  line1: '1 Main St',
+  city: 'Springfield',
+  postalCode: '12345',
+  country: 'US',
+};
+const card = { method: 'card', token: 'tok_visa' };
+
+describe('carts and checkout (real PostgreSQL, product over HTTP)', () => {
+  let db: TestPostgres;
+  let product: Awaited<ReturnType<typeof startProductStub>>;
+  let auth: Awaited<ReturnType<typeof startAuthStub>>;
+  let bus: InMemoryEventBus;
+  let spy: Awaited<ReturnType<typeof spyOnEvents>>;
+  let service: RunningOrderService;
+  let pool: Pool;
+  const anchor = recordingAnchor(orderSnapshot);
+  let config: OrderConfig;
+
+  const start = async () => {
+    service = await orderService.start({ config, bus, options: { anchor } });
+  };
+
+  beforeAll(async () => {
+    db = await createTestPostgres('order_carts');
+    product = await startProductStub([
+      { id: 'p-mug', name: 'Mug', priceCents: 1200 },
+      { id: 'p-tea', name: 'Tea', priceCents: 450 },
+      { id: 'p-rare', name: 'Rare thing', priceCents: 9900, available: 1 },
+      { id: 'p-euro', name: 'Euro thing', priceCents: 100, currency: 'EUR' },
+    ]);
+    auth = await startAuthStub(new Map());
+    bus = new InMemoryEventBus({ retry: { baseDelayMs: 10, maxAttempts: 3 } });
+    spy = await spyOnEvents(bus, ['order.created']);
+    config = loadConfig(orderConfigSchema, {
+      ...testServiceEnv,
+      DATABASE_URL: db.url,
+      PRODUCT_SERVICE_URL: product.url,
+      PRODUCT_TIMEOUT_MS: '500',
+      AUTH_SERVICE_URL: auth.url,
+      AUTH_TIMEOUT_MS: '500',
+      SWEEP_INTERVAL_MS: '600000',
+      OUTBOX_POLL_INTERVAL_MS: '20',
+      CART_GUEST_IDLE_MS: '3600000',
+    });
+    await start();
+    pool = new Pool({ connectionString: db.url, max: 4 });
+  });
+
+  afterAll(async () => {
+    await service?.stop();
+    await bus?.close();
+    await pool?.end();
+    await product?.close();
+    await auth?.close();
+    await db?.cleanup();
+  });
+
+  beforeEach(async () => {
+    await pool.query('DELETE FROM carts');
+    for (const [id, price] of [
+      ['p-mug', 1200],
+      ['p-tea', 450],
+    ] as const) {
+      product.products.get(id)!.priceCents = price;
+    }
+  });
+
+  const api = () => request(service.app);
+  const as = (user: AuthUser) => requestsAs(api, user);
+  const add = (user: AuthUser, productId: string, quantity: number) =>
+    as(user).post('/api/carts/mine/items').send({ productId, quantity });
+  const checkout = (
+    user: AuthUser,
+    key?: string,
+    body: object = { payment: card, shippingAddress: address },
+  ) => {
+    const req = as(user).post('/api/carts/mine/checkout');
+    return (key ? req.set('Idempotency-Key', key) : req).send(body);
+  };
+  const guest = async () => {
+    const res = await api().post('/api/carts/guest');
+    expect(res.status).toBe(201);
+    return res.body.cartToken as string;
+  };
+  const asGuest = (token: string) => ({
+    get: () => api().get('/api/carts/mine').set('X-Cart-Token', token),
+    add: (productId: string, quantity: number) =>
+      api().post('/api/carts/mine/items').set('X-Cart-Token', token).send({ productId, quantity }),
+  });
+  const ordersOf = async (userId: string) =>
+    (await pool.query('SELECT id, total_cents FROM orders WHERE user_id = $1', [userId])).rows;
+  const cartRow = async (userId: string) =>
+    (await pool.query("SELECT * FROM carts WHERE user_id = $1 AND status = 'OPEN'", [userId]))
+      .rows[0];
+
+  it("keeps a customer's lines priced live: add grows a line, set changes it, 0 or DELETE removes it", async () => {
+    const empty = await as(alice).get('/api/carts/mine');
+    expect(empty.status).toBe(200);
+    expect(empty.body).toMatchObject({ id: null, lines: [], total: null, itemCount: 0 });
+
+    await add(alice, 'p-mug', 1).expect(200);
+    const grown = await add(alice, 'p-mug', 2);
+    expect(grown.body.lines).toEqual([
+      expect.objectContaining({
+        productId: 'p-mug',
+        name: 'Mug',
+        quantity: 3,
+        unitPrice: { amount: 1200, currency: 'USD' },
+        lineTotal: { amount: 3600, currency: 'USD' },
+        available: 10,
+        inStock: true,
+      }),
+    ]);
+    const two = await add(alice, 'p-tea', 2);
+    expect(two.body).toMatchObject({ total: { amount: 4500, currency: 'USD' }, itemCount: 5 });
+
+    const set = await as(alice).put('/api/carts/mine/items/p-tea').send({ quantity: 1 });
+    expect(set.status).toBe(200);
+    expect(set.body.total).toEqual({ amount: 4050, currency: 'USD' });
+    await as(alice).delete('/api/carts/mine/items/p-tea').expect(204);
+    await as(alice).put('/api/carts/mine/items/p-mug').send({ quantity: 0 }).expect(200);
+    expect((await as(alice).get('/api/carts/mine')).body).toMatchObject({ lines: [], total: null });
+    await as(alice).delete('/api/carts/mine/items/p-mug').expect(404);
+
+    const replaced = await as(alice)
+      .put('/api/carts/mine')
+      .send({ items: [{ productId: 'p-tea', quantity: 4 }] });
+    expect(replaced.body.total).toEqual({ amount: 1800, currency: 'USD' });
+    await as(alice).put('/api/carts/mine').send({ items: [] }).expect(200);
+    expect((await cartRow(alice.id)).lines).toEqual([]);
+  });
+
+  it('shows a live price change with the price it replaced', async () => {
+    await add(alice, 'p-mug', 1).expect(200);
+    product.products.get('p-mug')!.priceCents = 1500;
+    const res = await as(alice).get('/api/carts/mine');
+    expect(res.body.lines[0]).toMatchObject({
+      unitPrice: { amount: 1500, currency: 'USD' },
+      previousUnitPriceCents: 1200,
+    });
+    // Shown once: the next answer has nothing left to flag.
+    expect(
+      (await as(alice).get('/api/carts/mine')).body.lines[0].previousUnitPriceCents,
+    ).toBeNull();
+  });
+
+  it('refuses bad input with 4xx and leaves the cart as it was', async () => {
+    await add(alice, 'p-mug', 2).expect(200);
+    const before = await cartRow(alice.id);
+    const cases = [
+      () => add(alice, 'p-mug', 0),
+      () => add(alice, 'p-mug', -1),
+      () => as(alice).post('/api/carts/mine/items').send({ productId: 'p-mug', quantity: '2' }),
+      () =>
+        as(alice)
+          .post('/api/carts/mine/items')
+          .send({ productId: { $gt: '' }, quantity: 1 }),
+      () =>
+        as(alice).post('/api/carts/mine/items').send({ productId: 'p-mug', quantity: 1, price: 1 }),
+      () => add(alice, 'p-mug', 99), // 101 units: over the per-product limit
+      () => add(alice, 'p-none', 1),
+      () => add(alice, 'p-euro', 1),
+      () => as(alice).put('/api/carts/mine/items/p-tea').send({ quantity: 1 }),
+      () =>
+        as(alice)
+          .put('/api/carts/mine')
+          .send({
+            items: [
+              { productId: 'p-mug', quantity: 1 },
+              { productId: 'p-mug', quantity: 2 },
+            ],
+          }),
+      () => as(alice).post('/api/carts/mine/merge').send({ cartToken: 'not-a-token' }),
+      () =>
+        as(alice)
+          .post('/api/carts/mine/checkout')
+          .send({ payment: { method: 'cash' } }),
+    ];
+    const statuses = [];
+    for (const send of cases) {
+      const res = await send();
+      statuses.push(res.status);
+      expect(res.body.error).toEqual(expect.objectContaining({ code: expect.any(String) }));
+      expect(JSON.stringify(res.body)).not.toMatch(/at .*\.ts:\d+/);
+    }
+    expect(statuses).toEqual([400, 400, 400, 400, 400, 422, 422, 422, 404, 400, 400, 400]);
+    const after = await cartRow(alice.id);
+    expect(after.lines).toEqual(before.lines);
+    expect(after.version).toBe(before.version);
+    expect(await ordersOf(alice.id)).toEqual([]);
+  });
+
+  it('gives a guest a cart by token (stored only as a hash); no token, a bad one or an unknown one get no cart', async () => {
+    const token = await guest();
+    expect(token).toMatch(/^ct_[A-Za-z0-9_-]{43}$/);
+    const added = await asGuest(token).add('p-tea', 2);
+    expect(added.status).toBe(200);
+    expect(added.body).toMatchObject({ kind: 'guest', total: { amount: 900, currency: 'USD' } });
+    expect((await asGuest(token).get()).body.lines).toHaveLength(1);
+
+    const { rows } = await pool.query('SELECT * FROM carts WHERE token_hash IS NOT NULL');
+    expect(rows).toHaveLength(1);
+    expect(JSON.stringify(rows)).not.toContain(token.slice(3));
+
+    expect((await api().get('/api/carts/mine')).status).toBe(401);
+    expect((await asGuest('ct_short').get()).status).toBe(400);
+    const other = `ct_${'A'.repeat(43)}`;
+    expect((await asGuest(other).get()).status).toBe(404);
+    expect((await asGuest(other).add('p-tea', 1)).status).toBe(404);
+    // A guest cannot check out: that needs an account.
+    const anonymous = await api()
+      .post('/api/carts/mine/checkout')
+      .set('X-Cart-Token', token)
+      .send({ payment: card, shippingAddress: address });
+    expect(anonymous.status).toBe(401);
+  });
+
+  it("keeps each customer's cart their own: a token beside a signed-in user reaches only the user's cart", async () => {
+    await add(alice, 'p-mug', 1).expect(200);
+    const token = await guest();
+    await asGuest(token).add('p-tea', 5).expect(200);
+    expect((await as(bob).get('/api/carts/mine')).body).toMatchObject({ id: null, lines: [] });
+    await as(bob).delete('/api/carts/mine/items/p-mug').expect(404);
+    const withBoth = await as(bob).get('/api/carts/mine').set('X-Cart-Token', token);
+    expect(withBoth.body).toMatchObject({ kind: 'customer', lines: [] });
+    expect((await as(alice).get('/api/carts/mine')).body.lines).toEqual([
+      expect.objectContaining({ productId: 'p-mug', quantity: 1 }),
+    ]);
+    expect(await checkout(bob).then((r) => [r.status, r.body.error.code])).toEqual([
+      422,
+      'CART_EMPTY',
+    ]);
+  });
+
+  it("merges a guest cart into the customer's at login, once", async () => {
+    await add(alice, 'p-mug', 1).expect(200);
+    const token = await guest();
+    await asGuest(token).add('p-mug', 2).expect(200);
+    await asGuest(token).add('p-tea', 1).expect(200);
+
+    const merged = await as(alice).post('/api/carts/mine/merge').send({ cartToken: token });
+    expect(merged.status).toBe(200);
+    expect(merged.body).toMatchObject({ kind: 'customer', leftOut: [], itemCount: 4 });
+    expect(
+      merged.body.lines.map((l: { productId: string; quantity: number }) => [
+        l.productId,
+        l.quantity,
+      ]),
+    ).toEqual([
+      ['p-mug', 3],
+      ['p-tea', 1],
+    ]);
+    // The guest cart is closed: its token works no more, and a second merge adds nothing.
+    expect((await asGuest(token).get()).status).toBe(404);
+    const again = await as(alice).post('/api/carts/mine/merge').send({ cartToken: token });
+    expect([again.status, again.body.error.details.reason]).toEqual([404, 'CART_NOT_FOUND']);
+    expect((await as(alice).get('/api/carts/mine')).body.itemCount).toBe(4);
+  });
+
+  it("checks out into one order through the saga's order.created, closes the cart, and a repeat with the key replays it", async () => {
+    await add(alice, 'p-mug', 2).expect(200);
+    await add(alice, 'p-tea', 1).expect(200);
+    const res = await checkout(alice, 'checkout-key-1');
+    expect(res.status).toBe(201);
+    expect(res.headers.location).toBe(`/api/orders/${res.body.id}`);
+    expect(res.body).toMatchObject({
+      status: 'PENDING',
+      total: { amount: 2850, currency: 'USD' },
+      items: [
+        expect.objectContaining({ productId: 'p-mug', quantity: 2 }),
+        expect.objectContaining({ productId: 'p-tea', quantity: 1 }),
+      ],
+    });
+    await eventually(() => spy.of('order.created', res.body.id).length === 1, {
+      what: 'order.created',
+    });
+    const [created] = spy.of('order.created', res.body.id);
+    expect((created!.data as { payment: unknown }).payment).toEqual(card);
+
+    const replay = await checkout(alice, 'checkout-key-1');
+    expect(replay.status).toBe(201);
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect(replay.body.id).toBe(res.body.id);
+    // The cart is closed with its order; the customer starts again with an empty one.
+    expect((await as(alice).get('/api/carts/mine')).body).toMatchObject({ id: null, lines: [] });
+    const closed = await pool.query('SELECT status, order_id FROM carts WHERE user_id = $1', [
+      alice.id,
+    ]);
+    expect(closed.rows).toEqual([{ status: 'CHECKED_OUT', order_id: res.body.id }]);
+    expect(await checkout(alice).then((r) => r.body.error.code)).toBe('CART_EMPTY');
+    expect(await ordersOf(alice.id)).toHaveLength(1);
+    await pool.query('DELETE FROM orders');
+  });
+
+  it('makes one order of a checkout raced many times, with or without keys', async () => {
+    await add(alice, 'p-mug', 1).expect(200);
+    const racers = await Promise.all([
+      checkout(alice, 'race-a'),
+      checkout(alice, 'race-b'),
+      checkout(alice),
+      checkout(alice),
+      checkout(alice, 'race-a'),
+      checkout(alice, 'race-a'),
+    ]);
+    const won = racers.filter((r) => r.status === 201);
+    const ids = new Set(won.map((r) => r.body.id));
+    expect(ids.size).toBe(1);
+    const lost = racers.filter((r) => r.status !== 201);
+    for (const r of lost) {
+      expect([409, 422]).toContain(r.status);
+      expect(['CONFLICT', 'CART_EMPTY']).toContain(r.body.error.code);
+    }
+    expect(await ordersOf(alice.id)).toHaveLength(1);
+    const [order] = await ordersOf(alice.id);
+    expect(ids.has(order.id)).toBe(true);
+    await pool.query('DELETE FROM orders');
+  });
+
+  it('refuses checkout at a changed price with a 409 carrying the new total; the same checkout then goes ahead', async () => {
+    await add(alice, 'p-mug', 2).expect(200);
+    product.products.get('p-mug')!.priceCents = 1300;
+    const refused = await checkout(alice, 'price-key');
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.details).toMatchObject({
+      reason: 'PRICE_CHANGED',
+      total: { amount: 2600, currency: 'USD' },
+      changed: [
+        {
+          productId: 'p-mug',
+          previousUnitPrice: { amount: 1200, currency: 'USD' },
+          unitPrice: { amount: 1300, currency: 'USD' },
+        },
+      ],
+    });
+    expect(await ordersOf(alice.id)).toEqual([]);
+    const accepted = await checkout(alice, 'price-key');
+    expect(accepted.status).toBe(201);
+    expect(accepted.body.total).toEqual({ amount: 2600, currency: 'USD' });
+    await pool.query('DELETE FROM orders');
+  });
+
+  it('refuses checkout of more units than product has free, and of a product no longer sold', async () => {
+    await add(alice, 'p-rare', 2).expect(200);
+    const short = await checkout(alice);
+    expect([short.status, short.body.error.details]).toEqual([
+      409,
+      { reason: 'OUT_OF_STOCK', lines: [{ productId: 'p-rare', requested: 2, available: 1 }] },
+    ]);
+    await as(alice).put('/api/carts/mine/items/p-rare').send({ quantity: 0 }).expect(200);
+    await add(alice, 'p-tea', 1).expect(200);
+    const tea = product.products.get('p-tea')!;
+    product.products.delete('p-tea');
+    try {
+      const view = await as(alice).get('/api/carts/mine');
+      expect(view.body).toMatchObject({ lines: [], unavailable: ['p-tea'], total: null });
+      const gone = await checkout(alice);
+      expect([gone.status, gone.body.error.details.reason]).toEqual([409, 'PRODUCT_UNAVAILABLE']);
+    } finally {
+      product.products.set('p-tea', tea);
+    }
+    expect(await ordersOf(alice.id)).toEqual([]);
+  });
+
+  it('answers 503 while product is down, and changes nothing', async () => {
+    await add(alice, 'p-mug', 1).expect(200);
+    product.state.down = true;
+    try {
+      expect((await add(alice, 'p-tea', 1)).status).toBe(503);
+      expect((await checkout(alice)).status).toBe(503);
+    } finally {
+      product.state.down = false;
+    }
+    expect((await cartRow(alice.id)).lines).toHaveLength(1);
+    expect(await ordersOf(alice.id)).toEqual([]);
+  });
+
+  it('keeps carts across a restart; the sweeper forgets idle guest carts only', async () => {
+    await add(alice, 'p-tea', 3).expect(200);
+    const token = await guest();
+    await asGuest(token).add('p-mug', 1).expect(200);
+    await service.stop();
+    await start();
+    expect((await as(alice).get('/api/carts/mine')).body.itemCount).toBe(3);
+    expect((await asGuest(token).get()).body.itemCount).toBe(1);
+
+    await pool.query("UPDATE carts SET updated_at = now() - interval '2 hours'");
+    // (The sweep that runs at start may take it first: the outcome is what counts.)
+    await service.sweeper.runOnce();
+    await service.carts.sweep();
+    expect(
+      (await pool.query('SELECT count(*)::int AS n FROM carts WHERE token_hash IS NOT NULL')).rows,
+    ).toEqual([{ n: 0 }]);
+    expect((await asGuest(token).get()).status).toBe(404);
+    expect((await as(alice).get('/api/carts/mine')).body.itemCount).toBe(3);
+  });
+});
