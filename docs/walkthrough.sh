@@ -4,6 +4,7 @@
 #   bash docs/walkthrough.sh            # against http://localhost:3000
 set -euo pipefail
 API=${API:-http://localhost:3000}
+cd "$(dirname "$0")/.." # the repository root: step 9 uploads docs/postman/sample-image.png
 # Pulls a field out of a JSON answer with Node (installed anyway): ... | json .user.id
 json() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=eval("JSON.parse(s)"+process.argv[1]);console.log(typeof v==="object"?JSON.stringify(v):v)})' "$1"; }
 
@@ -52,4 +53,30 @@ curl -sf -X PUT "$API/api/orders/$ORDER/cancel" -H "authorization: Bearer $TOKEN
 # 7. Review the product
 curl -sf -X POST "$API/api/comments" -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \
   -d "{\"productId\":\"$PRODUCT\",\"rating\":5,\"text\":\"Arrived quickly, works well.\"}" | json .rating
+# 8. A cart: fill it as a guest, sign in and merge it, check out once (the saga takes it from there)
+CART=$(curl -sf -X POST "$API/api/carts/guest" | json .cartToken)
+curl -sf -X POST "$API/api/carts/mine/items" -H "x-cart-token: $CART" -H 'content-type: application/json' \
+  -d "{\"productId\":\"$PRODUCT\",\"quantity\":1}" | json .total
+curl -sf -X POST "$API/api/carts/mine/merge" -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \
+  -d "{\"cartToken\":\"$CART\"}" | json .itemCount
+CART_ORDER=$(curl -sf -X POST "$API/api/carts/mine/checkout" -H "authorization: Bearer $TOKEN" \
+  -H 'content-type: application/json' -H "idempotency-key: cart-$RUN" \
+  -d '{"payment":{"method":"card","token":"tok_visa"},
+       "shippingAddress":{"name":"Walker","line1":"1 Main St","city":"Springfield","postalCode":"12345","country":"US"}}' \
+  | json .id)
+for _ in $(seq 1 50); do
+  STATUS=$(curl -sf "$API/api/orders/$CART_ORDER" -H "authorization: Bearer $TOKEN" | json .status)
+  [ "$STATUS" = CONFIRMED ] && break
+  sleep 0.2
+done
+echo "cart order is $STATUS"
+[ "$STATUS" = CONFIRMED ]
+
+# 9. As the demo seller: a product with a photo (checked by its content, metadata stripped, resized)
+SELLER=$(curl -sf -X POST "$API/api/auth/login" -H 'content-type: application/json' \
+  -d '{"email":"seller@example.com","password":"Seller#2026demo"}' | json .accessToken)
+LAMP=$(curl -sf -X POST "$API/api/products" -H "authorization: Bearer $SELLER" -H 'content-type: application/json' \
+  -d '{"name":"Walkthrough lamp","price":19.99,"inventory":5}' | json .id)
+curl -sf -X POST "$API/api/products/$LAMP/images" -H "authorization: Bearer $SELLER" \
+  -H 'content-type: image/png' --data-binary @docs/postman/sample-image.png | json .variants.thumb.url
 echo "walkthrough complete"

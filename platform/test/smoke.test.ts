@@ -150,6 +150,8 @@ describe('platform smoke test: the full flow through the gateway', () => {
     expect(output).toContain('order is CONFIRMED');
     expect(output).toMatch(/PENDING -> PAYMENT_PROCESSING -> CONFIRMED/);
     expect(output).toContain('CANCELLED');
+    expect(output).toContain('cart order is CONFIRMED');
+    expect(output).toMatch(/\/api\/products\/[0-9a-f]{24}\/images\/[0-9a-f]{32}\/thumb/);
     expect(output.trim().split('\n').at(-1)).toBe('walkthrough complete');
   });
 
