@@ -1,3 +1,5 @@
+// First: the driver instrumentations must hook the drivers before they load (tracing on).
+import '@ecom/common/instrument';
 import fs from 'node:fs';
 import path from 'node:path';
 import Joi from 'joi';

@@ -64,6 +64,16 @@ export function eventTraceContext(event: TracedEvent) {
 }
 
 /**
+ * Runs `fn` (a bus adapter's send) in the context the event carries, so the driver's own spans
+ * (amqplib's publish, ioredis's XADD) join the event's trace wherever it is sent from, the
+ * outbox relay included. Off: just runs it.
+ */
+export function inEventContext<T>(event: TracedEvent, fn: () => T): T {
+  if (!tracingEnabled()) return fn();
+  return context.with(eventTraceContext(event), fn);
+}
+
+/**
  * Runs a handler inside a `process <type>` consumer span, child of the producer span the
  * event's metadata names: the consumer continues the publisher's trace, on every delivery
  * (a redelivery carries the same metadata, so it continues the same trace).

@@ -11,6 +11,7 @@ export { startTracingFromConfig, type TracingConfig } from './from-config';
 export {
   currentTraceparent,
   eventTraceContext,
+  inEventContext,
   publishTraceContext,
   withEventSpan,
   withLinkedSpan,

@@ -5,68 +5,22 @@
  * OTEL_EXPORTER_OTLP_ENDPOINT in the environment.
  */
 import { execFile } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-
-interface OtlpValue {
-  stringValue?: string;
-  intValue?: string | number;
-}
-type OtlpAttributes = Array<{ key: string; value: OtlpValue }>;
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  attributes?: OtlpAttributes;
-}
-interface OtlpRequest {
-  resourceSpans: Array<{
-    resource: { attributes: OtlpAttributes };
-    scopeSpans: Array<{ spans: OtlpSpan[] }>;
-  }>;
-}
-
-/** OTLP/JSON ids are hex; some encoders send base64: normalise to hex. */
-const hex = (id: string | undefined) =>
-  id === undefined || /^[0-9a-f]*$/i.test(id)
-    ? id?.toLowerCase()
-    : Buffer.from(id, 'base64').toString('hex');
-const attribute = (attributes: OtlpAttributes | undefined, key: string) =>
-  attributes?.find((a) => a.key === key)?.value;
+import { attribute, hex, startOtlpReceiver } from './otlp-receiver';
 
 const ROOT = join(__dirname, '..', '..', '..');
-const received: Array<{ contentType: string; body: OtlpRequest }> = [];
-let receiver: Server;
+let receiver: Awaited<ReturnType<typeof startOtlpReceiver>>;
 
 beforeAll(async () => {
-  receiver = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (req.method !== 'POST' || req.url !== '/v1/traces') {
-        res.writeHead(404).end();
-        return;
-      }
-      received.push({
-        contentType: req.headers['content-type'] ?? '',
-        body: JSON.parse(Buffer.concat(chunks).toString()) as OtlpRequest,
-      });
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  receiver = await startOtlpReceiver();
 });
 
 afterAll(async () => {
-  await new Promise((resolve) => receiver?.close(resolve));
+  await receiver?.close();
 });
 
 it("a process with OTEL_EXPORTER_OTLP_ENDPOINT exports its spans as OTLP JSON, in the caller's trace", async () => {
-  const { port } = receiver.address() as AddressInfo;
   const traceId = '0af7651916cd43dd8448eb211c80319c';
   const parent = 'b7ad6b7169203331';
   await promisify(execFile)(
@@ -82,20 +36,15 @@ it("a process with OTEL_EXPORTER_OTLP_ENDPOINT exports its spans as OTLP JSON, i
       env: {
         PATH: process.env.PATH,
         LOG_LEVEL: 'silent',
-        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
       },
       timeout: 60_000,
     },
   );
 
-  expect(received.length).toBeGreaterThan(0);
-  expect(received[0]!.contentType).toMatch(/^application\/json/);
-  const spans = received.flatMap(({ body }) =>
-    body.resourceSpans.flatMap((rs) => {
-      const service = attribute(rs.resource.attributes, 'service.name')?.stringValue;
-      return rs.scopeSpans.flatMap((ss) => ss.spans.map((span) => ({ service, ...span })));
-    }),
-  );
+  expect(receiver.received.length).toBeGreaterThan(0);
+  expect(receiver.received[0]!.contentType).toMatch(/^application\/json/);
+  const spans = receiver.spans();
   const server = spans.find((s) => s.name === 'GET /work');
   const producer = spans.find((s) => s.name === 'publish order.created');
   const consumer = spans.find((s) => s.name === 'process order.created');

@@ -1,3 +1,4 @@
+import { inEventContext } from '../../tracing/event-spans';
 import { randomUUID } from 'node:crypto';
 import amqp, {
   type Channel,
@@ -107,18 +108,15 @@ export class RabbitMqEventBus implements EventBus {
 
   async publish(event: EventEnvelope): Promise<void> {
     if (this.closed) throw new Error('event bus is closed');
-    await this.publishConfirmed(
-      this.exchange,
-      event.eventType,
-      Buffer.from(JSON.stringify(event)),
-      {
+    await inEventContext(event, () =>
+      this.publishConfirmed(this.exchange, event.eventType, Buffer.from(JSON.stringify(event)), {
         persistent: true,
         contentType: 'application/json',
         messageId: event.eventId,
         type: event.eventType,
         appId: this.options.service,
         timestamp: Math.floor(Date.parse(event.timestamp) / 1000) || undefined,
-      },
+      }),
     );
   }
 

@@ -1,3 +1,4 @@
+import { inEventContext } from '../../tracing/event-spans';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import Redis from 'ioredis';
@@ -97,7 +98,7 @@ export class RedisStreamsEventBus implements EventBus {
   }
 
   async publish(event: EventEnvelope): Promise<void> {
-    await this.publishRaw(JSON.stringify(event), event.eventType);
+    await inEventContext(event, () => this.publishRaw(JSON.stringify(event), event.eventType));
   }
 
   /** Appends a raw message to a type's stream (tests and tools; consumers validate it). */
