@@ -8,7 +8,10 @@
  * Store calls start no trace of their own (`requireParentSpan`): a query made for a request or
  * an event is a child of its span; the outbox relay's and the sweepers' polling are not traced.
  */
-export function registerDriverInstrumentations(): () => void {
+export function registerDriverInstrumentations(
+  /** Drivers left uninstrumented (OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'pg,ioredis'). */
+  disabled: ReadonlySet<string> = new Set(),
+): () => void {
   // Required here only: a process without tracing never loads them.
   const { registerInstrumentations } =
     require('@opentelemetry/instrumentation') as typeof import('@opentelemetry/instrumentation');
@@ -24,20 +27,25 @@ export function registerDriverInstrumentations(): () => void {
     require('@opentelemetry/instrumentation-amqplib') as typeof import('@opentelemetry/instrumentation-amqplib');
   const { ExpressInstrumentation, ExpressLayerType } =
     require('@opentelemetry/instrumentation-express') as typeof import('@opentelemetry/instrumentation-express');
-  return registerInstrumentations({
-    instrumentations: [
-      new PgInstrumentation({ requireParentSpan: true }),
-      new MongoDBInstrumentation({ requireParentSpan: true }),
-      new MongooseInstrumentation({ requireParentSpan: true }),
-      new IORedisInstrumentation({ requireParentSpan: true }),
-      // The bus publishes in the event's own context (publishInEventContext), so the broker's
-      // publish and consume spans join the saga's trace.
-      new AmqplibInstrumentation(),
-      // Route handlers only: a span per middleware and router would bury the queries. The
-      // kit's own server span (http-spans.ts) is the request's span.
+  const all = {
+    // A pool checkout is not a query: two spans per query (pg.connect, pg-pool.connect) dropped.
+    pg: () => new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
+    mongodb: () => new MongoDBInstrumentation({ requireParentSpan: true }),
+    mongoose: () => new MongooseInstrumentation({ requireParentSpan: true }),
+    ioredis: () => new IORedisInstrumentation({ requireParentSpan: true }),
+    // The bus publishes in the event's own context (inEventContext), so the broker's publish
+    // and consume spans join the saga's trace.
+    amqplib: () => new AmqplibInstrumentation(),
+    // Route handlers only: a span per middleware and router would bury the queries. The kit's
+    // own server span (http-spans.ts) is the request's span.
+    express: () =>
       new ExpressInstrumentation({
         ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER],
       }),
-    ],
+  };
+  return registerInstrumentations({
+    instrumentations: Object.entries(all)
+      .filter(([name]) => !disabled.has(name))
+      .map(([, make]) => make()),
   });
 }

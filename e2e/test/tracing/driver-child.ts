@@ -6,8 +6,6 @@
  * handles; then everything is flushed. Prints which drivers are patched, as JSON.
  */
 import '@ecom/common/instrument';
-import { request as httpRequest, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import Joi from 'joi';
 import mongoose from 'mongoose';
@@ -17,6 +15,7 @@ import { createEvent, createEventBus } from '@ecom/common/bus';
 import { baseConfigKeys, loadConfig } from '@ecom/common/config';
 import { createLogger } from '@ecom/common/logging';
 import { startTracingFromConfig, stopTracing, traceRequests } from '@ecom/common/tracing';
+import { runChild, serveOneRequest } from './child-support';
 
 const env = (name: string) => {
   const value = process.env[name];
@@ -65,20 +64,9 @@ async function main(): Promise<void> {
     await bus.publish(createEvent('driver-child', 'order.created', { orderId: 'o-1' }));
     res.json({ ok: true });
   });
-  const server = createServer(traceRequests('driver-child', app));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve, reject) => {
-    httpRequest(
-      { port, host: '127.0.0.1', path: '/work', headers: { traceparent: process.argv[2] } },
-      (res) => res.resume().on('end', resolve),
-    )
-      .on('error', reject)
-      .end();
-  });
+  await serveOneRequest(traceRequests('driver-child', app), '/work', process.argv[2]);
   await done;
   await bus.close();
-  await new Promise((resolve) => server.close(resolve));
   await pool.end();
   redis.disconnect();
   await mongoose.disconnect();
@@ -86,10 +74,4 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify(report)}\n`);
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`${(err as Error).stack}\n`);
-    process.exit(1);
-  },
-);
+runChild(main);

@@ -71,6 +71,18 @@ describeIfServer(
       expect(await runChild(env, 'report')).toEqual({ pg: false, ioredis: false, traced: false });
     }, 60_000);
 
+    it('OTEL_NODE_DISABLED_INSTRUMENTATIONS leaves the drivers it names alone', async () => {
+      const report = await runChild(
+        {
+          ...env,
+          OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+          OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'pg',
+        },
+        'report',
+      );
+      expect(report).toEqual({ pg: false, ioredis: true, traced: false });
+    }, 60_000);
+
     it("on: each store and broker call is a span under the request's, in the caller's trace", async () => {
       const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
       const parent = '00f067aa0ba902b7';

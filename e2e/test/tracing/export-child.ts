@@ -4,13 +4,12 @@
  * configuration, one HTTP request continuing `argv[2]` as traceparent, an event published in
  * it and consumed, then everything flushed to the receiver before the process exits.
  */
-import { request as httpRequest, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import Joi from 'joi';
 import { createEvent, InMemoryEventBus } from '@ecom/common/bus';
 import { baseConfigKeys, loadConfig } from '@ecom/common/config';
 import { createLogger } from '@ecom/common/logging';
 import { startTracingFromConfig, stopTracing, traceRequests } from '@ecom/common/tracing';
+import { runChild, serveOneRequest } from './child-support';
 
 async function main(): Promise<void> {
   const config = loadConfig(Joi.object(baseConfigKeys), process.env);
@@ -24,33 +23,18 @@ async function main(): Promise<void> {
     eventTypes: ['order.created'],
     handler: async () => consumed(),
   });
-  const server = createServer(
+  await serveOneRequest(
     traceRequests('child-service', (_req, res) => {
       void bus
         .publish(createEvent('child-service', 'order.created', { orderId: 'o-1' }))
         .then(() => res.end('ok'));
     }),
+    '/work?x=1',
+    process.argv[2],
   );
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve, reject) => {
-    httpRequest(
-      { port, host: '127.0.0.1', path: '/work?x=1', headers: { traceparent: process.argv[2] } },
-      (res) => res.resume().on('end', resolve),
-    )
-      .on('error', reject)
-      .end();
-  });
   await done;
   await bus.close();
-  await new Promise((resolve) => server.close(resolve));
   await stopTracing(); // flushes the batch to the receiver
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`${(err as Error).stack}\n`);
-    process.exit(1);
-  },
-);
+runChild(main);

@@ -1,20 +1,7 @@
 import request from 'supertest';
-import { Pool } from 'pg';
 import type { AuthUser } from '@ecom/common/auth';
-import { InMemoryEventBus } from '@ecom/common/bus';
-import { loadConfig } from '@ecom/common/config';
-import { createTestPostgres, type TestPostgres } from '@ecom/infrastructure/testing';
-import {
-  eventually,
-  recordingAnchor,
-  requestsAs,
-  spyOnEvents,
-  testServiceEnv,
-} from '@ecom/test-support';
-import { orderConfigSchema, type OrderConfig } from '../src/config';
-import { orderService, type RunningOrderService } from '../src/service';
-import { orderSnapshot } from '../src/store/order-record';
-import { startAuthStub, startProductStub } from './support/helpers';
+import { eventually, requestsAs } from '@ecom/test-support';
+import { startOrderUnderTest } from './support/helpers';
 
 const alice = { id: 'cart-alice', role: 'customer' as const };
 const bob = { id: 'cart-bob', role: 'customer' as const };
@@ -28,66 +15,34 @@ const address = {
 const card = { method: 'card', token: 'tok_visa' };
 
 describe('carts and checkout (real PostgreSQL, product over HTTP)', () => {
-  let db: TestPostgres;
-  let product: Awaited<ReturnType<typeof startProductStub>>;
-  let auth: Awaited<ReturnType<typeof startAuthStub>>;
-  let bus: InMemoryEventBus;
-  let spy: Awaited<ReturnType<typeof spyOnEvents>>;
-  let service: RunningOrderService;
-  let pool: Pool;
-  const anchor = recordingAnchor(orderSnapshot);
-  let config: OrderConfig;
-
-  const start = async () => {
-    service = await orderService.start({ config, bus, options: { anchor } });
-  };
+  let h: Awaited<ReturnType<typeof startOrderUnderTest>>;
 
   beforeAll(async () => {
-    db = await createTestPostgres('order_carts');
-    product = await startProductStub([
-      { id: 'p-mug', name: 'Mug', priceCents: 1200 },
-      { id: 'p-tea', name: 'Tea', priceCents: 450 },
-      { id: 'p-rare', name: 'Rare thing', priceCents: 9900, available: 1 },
-      { id: 'p-euro', name: 'Euro thing', priceCents: 100, currency: 'EUR' },
-    ]);
-    auth = await startAuthStub(new Map());
-    bus = new InMemoryEventBus({ retry: { baseDelayMs: 10, maxAttempts: 3 } });
-    spy = await spyOnEvents(bus, ['order.created']);
-    config = loadConfig(orderConfigSchema, {
-      ...testServiceEnv,
-      DATABASE_URL: db.url,
-      PRODUCT_SERVICE_URL: product.url,
-      PRODUCT_TIMEOUT_MS: '500',
-      AUTH_SERVICE_URL: auth.url,
-      AUTH_TIMEOUT_MS: '500',
-      SWEEP_INTERVAL_MS: '600000',
-      OUTBOX_POLL_INTERVAL_MS: '20',
-      CART_GUEST_IDLE_MS: '3600000',
+    h = await startOrderUnderTest({
+      label: 'order_carts',
+      products: [
+        { id: 'p-mug', name: 'Mug', priceCents: 1200 },
+        { id: 'p-tea', name: 'Tea', priceCents: 450 },
+        { id: 'p-rare', name: 'Rare thing', priceCents: 9900, available: 1 },
+        { id: 'p-euro', name: 'Euro thing', priceCents: 100, currency: 'EUR' },
+      ],
+      env: { SWEEP_INTERVAL_MS: '600000', CART_GUEST_IDLE_MS: '3600000' },
     });
-    await start();
-    pool = new Pool({ connectionString: db.url, max: 4 });
   });
 
-  afterAll(async () => {
-    await service?.stop();
-    await bus?.close();
-    await pool?.end();
-    await product?.close();
-    await auth?.close();
-    await db?.cleanup();
-  });
+  afterAll(() => h?.close());
 
   beforeEach(async () => {
-    await pool.query('DELETE FROM carts');
+    await h.pool.query('DELETE FROM carts');
     for (const [id, price] of [
       ['p-mug', 1200],
       ['p-tea', 450],
     ] as const) {
-      product.products.get(id)!.priceCents = price;
+      h.product.products.get(id)!.priceCents = price;
     }
   });
 
-  const api = () => request(service.app);
+  const api = () => request(h.service.app);
   const as = (user: AuthUser) => requestsAs(api, user);
   const add = (user: AuthUser, productId: string, quantity: number) =>
     as(user).post('/api/carts/mine/items').send({ productId, quantity });
@@ -110,9 +65,9 @@ describe('carts and checkout (real PostgreSQL, product over HTTP)', () => {
       api().post('/api/carts/mine/items').set('X-Cart-Token', token).send({ productId, quantity }),
   });
   const ordersOf = async (userId: string) =>
-    (await pool.query('SELECT id, total_cents FROM orders WHERE user_id = $1', [userId])).rows;
+    (await h.pool.query('SELECT id, total_cents FROM orders WHERE user_id = $1', [userId])).rows;
   const cartRow = async (userId: string) =>
-    (await pool.query("SELECT * FROM carts WHERE user_id = $1 AND status = 'OPEN'", [userId]))
+    (await h.pool.query("SELECT * FROM carts WHERE user_id = $1 AND status = 'OPEN'", [userId]))
       .rows[0];
 
   it("keeps a customer's lines priced live: add grows a line, set changes it, 0 or DELETE removes it", async () => {
@@ -154,7 +109,7 @@ describe('carts and checkout (real PostgreSQL, product over HTTP)', () => {
 
   it('shows a live price change with the price it replaced', async () => {
     await add(alice, 'p-mug', 1).expect(200);
-    product.products.get('p-mug')!.priceCents = 1500;
+    h.product.products.get('p-mug')!.priceCents = 1500;
     const res = await as(alice).get('/api/carts/mine');
     expect(res.body.lines[0]).toMatchObject({
       unitPrice: { amount: 1500, currency: 'USD' },
@@ -220,7 +175,7 @@ describe('carts and checkout (real PostgreSQL, product over HTTP)', () => {
     expect(added.body).toMatchObject({ kind: 'guest', total: { amount: 900, currency: 'USD' } });
     expect((await asGuest(token).get()).body.lines).toHaveLength(1);
 
-    const { rows } = await pool.query('SELECT * FROM carts WHERE token_hash IS NOT NULL');
+    const { rows } = await h.pool.query('SELECT * FROM carts WHERE token_hash IS NOT NULL');
     expect(rows).toHaveLength(1);
     expect(JSON.stringify(rows)).not.toContain(token.slice(3));
 
@@ -293,10 +248,10 @@ describe('carts and checkout (real PostgreSQL, product over HTTP)', () => {
         expect.objectContaining({ productId: 'p-tea', quantity: 1 }),
       ],
     });
-    await eventually(() => spy.of('order.created', res.body.id).length === 1, {
+    await eventually(() => h.spy.of('order.created', res.body.id).length === 1, {
       what: 'order.created',
     });
-    const [created] = spy.of('order.created', res.body.id);
+    const [created] = h.spy.of('order.created', res.body.id);
     expect((created!.data as { payment: unknown }).payment).toEqual(card);
 
     const replay = await checkout(alice, 'checkout-key-1');
@@ -305,13 +260,13 @@ describe('carts and checkout (real PostgreSQL, product over HTTP)', () => {
     expect(replay.body.id).toBe(res.body.id);
     // The cart is closed with its order; the customer starts again with an empty one.
     expect((await as(alice).get('/api/carts/mine')).body).toMatchObject({ id: null, lines: [] });
-    const closed = await pool.query('SELECT status, order_id FROM carts WHERE user_id = $1', [
+    const closed = await h.pool.query('SELECT status, order_id FROM carts WHERE user_id = $1', [
       alice.id,
     ]);
     expect(closed.rows).toEqual([{ status: 'CHECKED_OUT', order_id: res.body.id }]);
     expect(await checkout(alice).then((r) => r.body.error.code)).toBe('CART_EMPTY');
     expect(await ordersOf(alice.id)).toHaveLength(1);
-    await pool.query('DELETE FROM orders');
+    await h.pool.query('DELETE FROM orders');
   });
 
   it('makes one order of a checkout raced many times, with or without keys', async () => {
@@ -335,12 +290,12 @@ describe('carts and checkout (real PostgreSQL, product over HTTP)', () => {
     expect(await ordersOf(alice.id)).toHaveLength(1);
     const [order] = await ordersOf(alice.id);
     expect(ids.has(order.id)).toBe(true);
-    await pool.query('DELETE FROM orders');
+    await h.pool.query('DELETE FROM orders');
   });
 
   it('refuses checkout at a changed price with a 409 carrying the new total; the same checkout then goes ahead', async () => {
     await add(alice, 'p-mug', 2).expect(200);
-    product.products.get('p-mug')!.priceCents = 1300;
+    h.product.products.get('p-mug')!.priceCents = 1300;
     const refused = await checkout(alice, 'price-key');
     expect(refused.status).toBe(409);
     expect(refused.body.error.details).toMatchObject({
@@ -358,7 +313,7 @@ describe('carts and checkout (real PostgreSQL, product over HTTP)', () => {
     const accepted = await checkout(alice, 'price-key');
     expect(accepted.status).toBe(201);
     expect(accepted.body.total).toEqual({ amount: 2600, currency: 'USD' });
-    await pool.query('DELETE FROM orders');
+    await h.pool.query('DELETE FROM orders');
   });
 
   it('refuses checkout of more units than product has free, and of a product no longer sold', async () => {
@@ -370,27 +325,27 @@ describe('carts and checkout (real PostgreSQL, product over HTTP)', () => {
     ]);
     await as(alice).put('/api/carts/mine/items/p-rare').send({ quantity: 0 }).expect(200);
     await add(alice, 'p-tea', 1).expect(200);
-    const tea = product.products.get('p-tea')!;
-    product.products.delete('p-tea');
+    const tea = h.product.products.get('p-tea')!;
+    h.product.products.delete('p-tea');
     try {
       const view = await as(alice).get('/api/carts/mine');
       expect(view.body).toMatchObject({ lines: [], unavailable: ['p-tea'], total: null });
       const gone = await checkout(alice);
       expect([gone.status, gone.body.error.details.reason]).toEqual([409, 'PRODUCT_UNAVAILABLE']);
     } finally {
-      product.products.set('p-tea', tea);
+      h.product.products.set('p-tea', tea);
     }
     expect(await ordersOf(alice.id)).toEqual([]);
   });
 
   it('answers 503 while product is down, and changes nothing', async () => {
     await add(alice, 'p-mug', 1).expect(200);
-    product.state.down = true;
+    h.product.state.down = true;
     try {
       expect((await add(alice, 'p-tea', 1)).status).toBe(503);
       expect((await checkout(alice)).status).toBe(503);
     } finally {
-      product.state.down = false;
+      h.product.state.down = false;
     }
     expect((await cartRow(alice.id)).lines).toHaveLength(1);
     expect(await ordersOf(alice.id)).toEqual([]);
@@ -400,17 +355,17 @@ describe('carts and checkout (real PostgreSQL, product over HTTP)', () => {
     await add(alice, 'p-tea', 3).expect(200);
     const token = await guest();
     await asGuest(token).add('p-mug', 1).expect(200);
-    await service.stop();
-    await start();
+    await h.restart();
     expect((await as(alice).get('/api/carts/mine')).body.itemCount).toBe(3);
     expect((await asGuest(token).get()).body.itemCount).toBe(1);
 
-    await pool.query("UPDATE carts SET updated_at = now() - interval '2 hours'");
+    await h.pool.query("UPDATE carts SET updated_at = now() - interval '2 hours'");
     // (The sweep that runs at start may take it first: the outcome is what counts.)
-    await service.sweeper.runOnce();
-    await service.carts.sweep();
+    await h.service.sweeper.runOnce();
+    await h.service.carts.sweep();
     expect(
-      (await pool.query('SELECT count(*)::int AS n FROM carts WHERE token_hash IS NOT NULL')).rows,
+      (await h.pool.query('SELECT count(*)::int AS n FROM carts WHERE token_hash IS NOT NULL'))
+        .rows,
     ).toEqual([{ n: 0 }]);
     expect((await asGuest(token).get()).status).toBe(404);
     expect((await as(alice).get('/api/carts/mine')).body.itemCount).toBe(3);

@@ -1,21 +1,12 @@
 import request from 'supertest';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import type { AuthUser } from '@ecom/common/auth';
 import { pendingChanges, sameContent } from '@ecom/common/anchoring';
-import { InMemoryEventBus, createEvent } from '@ecom/common/bus';
-import { loadConfig } from '@ecom/common/config';
-import { createTestPostgres, type TestPostgres } from '@ecom/infrastructure/testing';
-import {
-  eventually,
-  recordingAnchor,
-  requestsAs,
-  spyOnEvents,
-  testServiceEnv,
-} from '@ecom/test-support';
-import { orderConfigSchema } from '../src/config';
-import { orderService, type RunningOrderService } from '../src/service';
+import { createEvent, type InMemoryEventBus } from '@ecom/common/bus';
+import { eventually, requestsAs, type recordingAnchor } from '@ecom/test-support';
+import type { RunningOrderService } from '../src/service';
 import { orderSnapshot } from '../src/store/order-record';
-import { startAuthStub, startProductStub } from './support/helpers';
+import { startOrderUnderTest } from './support/helpers';
 
 /**
  * Fulfilment per seller (docs/adr/0013), over HTTP against the real PostgreSQL: issue 19 item 5,
@@ -48,45 +39,25 @@ interface Item {
 }
 
 describe('fulfilment per seller (real PostgreSQL, PUT /api/orders/:id/status)', () => {
-  let db: TestPostgres;
-  let product: Awaited<ReturnType<typeof startProductStub>>;
-  let auth: Awaited<ReturnType<typeof startAuthStub>>;
+  let h: Awaited<ReturnType<typeof startOrderUnderTest>>;
   let bus: InMemoryEventBus;
   let service: RunningOrderService;
   let pool: Pool;
-  const anchor = recordingAnchor(orderSnapshot);
+  let anchor: ReturnType<typeof recordingAnchor>;
 
   beforeAll(async () => {
-    db = await createTestPostgres('order_fulfilment');
-    product = await startProductStub([
-      { id: 'p-a1', name: 'A one', priceCents: 1000, sellerId: sellerA.id },
-      { id: 'p-a2', name: 'A two', priceCents: 300, sellerId: sellerA.id },
-      { id: 'p-b1', name: 'B one', priceCents: 2500, sellerId: sellerB.id },
-    ]);
-    auth = await startAuthStub(new Map());
-    bus = new InMemoryEventBus({ retry: { baseDelayMs: 10, maxAttempts: 3 } });
-    await spyOnEvents(bus, ['order.created']);
-    const config = loadConfig(orderConfigSchema, {
-      ...testServiceEnv,
-      DATABASE_URL: db.url,
-      PRODUCT_SERVICE_URL: product.url,
-      PRODUCT_TIMEOUT_MS: '500',
-      AUTH_SERVICE_URL: auth.url,
-      AUTH_TIMEOUT_MS: '500',
-      OUTBOX_POLL_INTERVAL_MS: '20',
+    h = await startOrderUnderTest({
+      label: 'order_fulfilment',
+      products: [
+        { id: 'p-a1', name: 'A one', priceCents: 1000, sellerId: sellerA.id },
+        { id: 'p-a2', name: 'A two', priceCents: 300, sellerId: sellerA.id },
+        { id: 'p-b1', name: 'B one', priceCents: 2500, sellerId: sellerB.id },
+      ],
     });
-    service = await orderService.start({ config, bus, options: { anchor } });
-    pool = new Pool({ connectionString: db.url, max: 2 });
+    ({ bus, service, pool, anchor } = h);
   });
 
-  afterAll(async () => {
-    await service?.stop();
-    await bus?.close();
-    await pool?.end();
-    await product?.close();
-    await auth?.close();
-    await db?.cleanup();
-  });
+  afterAll(() => h?.close());
 
   const api = () => request(service.app);
   const asUser = (user: AuthUser) => requestsAs(api, user);

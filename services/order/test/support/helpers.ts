@@ -1,5 +1,20 @@
+import { Pool } from 'pg';
 import { verifyAccessToken } from '@ecom/common/auth';
-import { sendJson, startHttpStub, testKeys, testJwtEnv } from '@ecom/test-support';
+import { InMemoryEventBus } from '@ecom/common/bus';
+import { loadConfig } from '@ecom/common/config';
+import { createTestPostgres } from '@ecom/infrastructure/testing';
+import {
+  recordingAnchor,
+  sendJson,
+  spyOnEvents,
+  startHttpStub,
+  testKeys,
+  testJwtEnv,
+  testServiceEnv,
+} from '@ecom/test-support';
+import { orderConfigSchema } from '../../src/config';
+import { orderService } from '../../src/service';
+import { orderSnapshot } from '../../src/store/order-record';
 
 export interface StubProduct {
   id: string;
@@ -82,4 +97,50 @@ export async function startAuthStub(profiles: Map<string, StubProfile>) {
     });
   });
   return { url: stub.url, state, close: stub.close };
+}
+
+/**
+ * The order service on a database of its own (real PostgreSQL), with product and auth as
+ * real HTTP stubs and the in-memory bus: what the component tests share. `restart` stops and
+ * starts the service on the same database; `close` removes everything.
+ */
+export async function startOrderUnderTest(options: {
+  label: string;
+  products: StubProduct[];
+  profiles?: Map<string, StubProfile>;
+  env?: Record<string, string>;
+}) {
+  const db = await createTestPostgres(options.label);
+  const product = await startProductStub(options.products);
+  const auth = await startAuthStub(options.profiles ?? new Map());
+  const bus = new InMemoryEventBus({ retry: { baseDelayMs: 10, maxAttempts: 3 } });
+  const spy = await spyOnEvents(bus, ['order.created']);
+  const anchor = recordingAnchor(orderSnapshot);
+  const config = loadConfig(orderConfigSchema, {
+    ...testServiceEnv,
+    DATABASE_URL: db.url,
+    PRODUCT_SERVICE_URL: product.url,
+    PRODUCT_TIMEOUT_MS: '500',
+    AUTH_SERVICE_URL: auth.url,
+    AUTH_TIMEOUT_MS: '500',
+    OUTBOX_POLL_INTERVAL_MS: '20',
+    ...options.env,
+  });
+  const start = () => orderService.start({ config, bus, options: { anchor } });
+  const pool = new Pool({ connectionString: db.url, max: 4 });
+  const running = { service: await start(), db, product, auth, bus, spy, pool, anchor };
+  return Object.assign(running, {
+    async restart() {
+      await running.service.stop();
+      running.service = await start();
+    },
+    async close() {
+      await running.service.stop();
+      await bus.close();
+      await pool.end();
+      await product.close();
+      await auth.close();
+      await db.cleanup();
+    },
+  });
 }

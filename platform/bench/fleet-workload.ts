@@ -1,0 +1,272 @@
+/**
+ * The fleet benches' shared workload: a process fleet (`npm run fleet`) on the machine's
+ * PostgreSQL, Redis and RabbitMQ, one-line orders placed through its gateways, and what they
+ * cost: confirmed orders/s, POST→CONFIRMED latency, CPU per order per service (from /proc),
+ * and the checks that nothing was lost or charged twice.
+ */
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { freePort, queryOnce, removeBusNamespace } from '@ecom/test-support';
+import { DEMO_ACCOUNTS } from '../src/demo';
+import { startProcessFleet, type ProcessFleet } from '../src/fleet-processes/launcher';
+import type { ServiceName } from '../src/service-env';
+
+const RUN_LIMIT_MS = 180_000;
+const TICKS_PER_SECOND = 100; // USER_HZ, the unit of /proc/<pid>/stat on Linux
+export const SERVICES: ServiceName[] = [
+  'gateway',
+  'auth',
+  'product',
+  'comments',
+  'payment',
+  'order',
+  'notification',
+];
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export const query = queryOnce;
+
+/** CPU seconds (user + system) a process has used so far; 0 once it is gone. */
+function cpuSeconds(pid: number): number {
+  try {
+    // Fields after the command name (which may hold spaces): utime is the 14th, stime the 15th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+// The last reading of each process: a replica killed mid-run keeps the CPU it had used.
+const lastCpu = new Map<number, number>();
+
+export function cpuByService(fleet: ProcessFleet): Record<ServiceName, number> {
+  const read = (pid: number) => {
+    const now = cpuSeconds(pid);
+    const seen = Math.max(now, lastCpu.get(pid) ?? 0);
+    lastCpu.set(pid, seen);
+    return seen;
+  };
+  return Object.fromEntries(
+    SERVICES.map((s) => [s, fleet.replicas[s].reduce((t, r) => t + read(r.process.pid), 0)]),
+  ) as Record<ServiceName, number>;
+}
+
+export async function api<T>(
+  base: string,
+  method: string,
+  route: string,
+  body?: unknown,
+  token?: string,
+  key?: string,
+) {
+  const res = await fetch(`${base}${route}`, {
+    method,
+    headers: {
+      'content-type': 'application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(key ? { 'idempotency-key': key } : {}),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(15_000),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+}
+
+export const quantile = (sorted: number[], q: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : NaN;
+
+export interface RunResult {
+  label: string;
+  confirmed: number;
+  final: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  cpuMsPerOrder: Record<ServiceName, number>;
+  problems: string[];
+}
+
+/**
+ * Places `orders` orders (`inFlight` at a time, round-robin over the gateways) and measures;
+ * `kill` runs when a third of them are placed.
+ */
+export async function placeOrders(
+  fleet: ProcessFleet,
+  label: string,
+  options: { orders: number; inFlight: number; kill?: () => Promise<void> },
+): Promise<RunResult> {
+  const { orders, inFlight, kill } = options;
+  const gw = fleet.gatewayUrls;
+  const login = await api<{ accessToken: string }>(gw[0]!, 'POST', '/api/auth/login', {
+    email: DEMO_ACCOUNTS.customer.email,
+    password: DEMO_ACCOUNTS.customer.password,
+  });
+  if (login.status !== 200) throw new Error(`login answered ${login.status}`);
+  const token = login.body.accessToken;
+  const list = await api<{ items: { id: string; inventory: { available: number } }[] }>(
+    gw[0]!,
+    'GET',
+    '/api/products?inStock=true&limit=50',
+  );
+  // Products with ample stock, so running out does not decide the figures.
+  const productIds = list.body.items.filter((p) => p.inventory.available >= 30).map((p) => p.id);
+  const runId = `${label.replace(/\W/g, '')}-${Date.now().toString(36)}`;
+  const placedAt = new Map<string, number>();
+  const cpuBefore = cpuByService(fleet);
+  const sampler = setInterval(() => cpuByService(fleet), 250);
+  const started = Date.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < orders && Date.now() - started < RUN_LIMIT_MS) {
+      const n = next++;
+      if (kill && n === Math.floor(orders / 3)) void kill();
+      const t = Date.now();
+      for (let attempt = 0; attempt < 20; attempt++) {
+        const res = await api<{ id: string }>(
+          gw[n % gw.length]!,
+          'POST',
+          '/api/orders',
+          {
+            items: [{ productId: productIds[n % productIds.length], quantity: 1 }],
+            payment: { method: 'card', token: 'tok_visa' },
+            shippingAddress: {
+              name: 'Bench',
+              line1: '1 Main St',
+              city: 'Springfield',
+              postalCode: '12345',
+              country: 'US',
+            },
+          },
+          token,
+          `${runId}-${n}`,
+        ).catch(() => ({ status: 0, body: { id: '' } }));
+        if (res.status === 201 || res.status === 200) {
+          placedAt.set(res.body.id, t);
+          break;
+        }
+        await sleep(300);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  const ids = [...placedAt.keys()];
+  // Wait for every order to be final (or the run's bound).
+  let statuses: { id: string; status: string }[] = [];
+  while (Date.now() - started < RUN_LIMIT_MS) {
+    statuses = await query(fleet.orderDbUrl, 'SELECT id, status FROM orders WHERE id = ANY($1)', [
+      ids,
+    ]);
+    if (statuses.every((s) => ['CONFIRMED', 'FAILED', 'CANCELLED'].includes(s.status))) break;
+    await sleep(250);
+  }
+  clearInterval(sampler);
+  const cpuAfter = cpuByService(fleet);
+  const confirmedAt = await query<{ order_id: string; at: Date }>(
+    fleet.orderDbUrl,
+    `SELECT order_id, at FROM order_status_history WHERE to_status = 'CONFIRMED' AND order_id = ANY($1)`,
+    [ids],
+  );
+  const latencies = confirmedAt
+    .map((r) => r.at.getTime() - placedAt.get(r.order_id)!)
+    .sort((a, b) => a - b);
+  const lastConfirmed = Math.max(...confirmedAt.map((r) => r.at.getTime()));
+  const confirmed = confirmedAt.length;
+
+  // What must hold whatever was killed.
+  const problems: string[] = [];
+  const notFinal = statuses.filter((s) => !['CONFIRMED', 'FAILED', 'CANCELLED'].includes(s.status));
+  if (ids.length < orders) problems.push(`${orders - ids.length} orders never accepted`);
+  if (notFinal.length) problems.push(`${notFinal.length} orders not final`);
+  const confirmedIds = new Set(confirmedAt.map((r) => r.order_id));
+  const payments = await query<{ order_id: string; n: string }>(
+    fleet.paymentDbUrl,
+    `SELECT order_id, count(*) AS n FROM payments WHERE status = 'COMPLETED' AND order_id = ANY($1) GROUP BY 1`,
+    [ids],
+  );
+  const charges = await query<{ order_id: string; n: string }>(
+    fleet.paymentDbUrl,
+    `SELECT split_part(idempotency_key, ':', 1) AS order_id, count(*) AS n FROM mock_gateway_charges
+      WHERE charge_id IS NOT NULL AND refunded_cents < amount_cents AND split_part(idempotency_key, ':', 1) = ANY($1)
+      GROUP BY 1`,
+    [ids],
+  );
+  const count = (rows: { order_id: string; n: string }[], id: string) =>
+    Number(rows.find((r) => r.order_id === id)?.n ?? 0);
+  const wrongPayments = [...confirmedIds].filter((id) => count(payments, id) !== 1).length;
+  const wrongCharges = [...confirmedIds].filter((id) => count(charges, id) !== 1).length;
+  const strayCharges = charges.filter((c) => !confirmedIds.has(c.order_id)).length;
+  if (wrongPayments) problems.push(`${wrongPayments} confirmed orders without exactly one payment`);
+  if (wrongCharges) problems.push(`${wrongCharges} confirmed orders not charged exactly once`);
+  if (strayCharges) problems.push(`${strayCharges} charges kept for orders not confirmed`);
+
+  const cpuMsPerOrder = Object.fromEntries(
+    SERVICES.map((s) => [s, confirmed ? ((cpuAfter[s] - cpuBefore[s]) * 1000) / confirmed : NaN]),
+  ) as Record<ServiceName, number>;
+  return {
+    label,
+    confirmed,
+    final: statuses.length - notFinal.length,
+    perSecond: confirmed / ((lastConfirmed - started) / 1000),
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+    cpuMsPerOrder,
+    problems,
+  };
+}
+
+/** A fleet of `replicas` processes per service on the machine's servers, for `body`, then gone. */
+export async function withFleet<T>(
+  replicas: number,
+  namespace: string,
+  body: (f: ProcessFleet) => Promise<T>,
+  extraEnv: NodeJS.ProcessEnv = {},
+) {
+  const env: NodeJS.ProcessEnv = {
+    ...Object.fromEntries(
+      Object.entries(process.env).filter(
+        ([k]) => !['MONGO_URL', 'BLOCKCHAIN_RPC_URL', 'EVENT_BUS'].includes(k),
+      ),
+    ),
+    LOG_LEVEL: 'error',
+    BCRYPT_ROUNDS: '4',
+    RATE_LIMIT_POINTS: '10000000',
+    RATE_LIMIT_AUTH_POINTS: '10000000',
+    RATE_LIMIT_PAYMENT_POINTS: '10000000',
+    RECONCILE_INTERVAL_MS: '2000',
+    RECONCILE_AFTER_MS: '5000',
+    SWEEP_INTERVAL_MS: '2000',
+    ...extraEnv,
+  };
+  const fleet = await startProcessFleet({
+    replicas: {
+      auth: replicas,
+      product: replicas,
+      comments: replicas,
+      payment: replicas,
+      order: replicas,
+      notification: replicas,
+      gateway: replicas,
+    },
+    env,
+    namespace,
+    portOf: () => freePort(),
+    mongoPort: await freePort(),
+    chainPort: await freePort(),
+    dataDir: `${os.tmpdir()}/ecom-${namespace}`,
+    print: () => undefined,
+  });
+  try {
+    return await body(fleet);
+  } finally {
+    await fleet.stop();
+    for (const db of [`${namespace}_order`, `${namespace}_payment`]) {
+      await query(process.env.POSTGRES_URL!, `DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
+    }
+    await removeBusNamespace('rabbitmq', process.env.AMQP_URL!, namespace);
+    await removeBusNamespace('redis', process.env.REDIS_URL!, namespace);
+  }
+}
