@@ -14,6 +14,7 @@ const SAMPLES: Record<string, string> = {
   customerEmail: 'postman@example.com',
   customerPassword: 'Postman#2026demo',
   refreshToken: 'A'.repeat(43),
+  cartToken: `ct_${'A'.repeat(43)}`,
   sellerEmail: 'seller@example.com',
   sellerPassword: 'Seller#2026demo',
 };

@@ -86,13 +86,14 @@ describe('create and read', () => {
   });
 
   it('answers what the other services read through the common product client', async () => {
-    const p = await createProduct({ name: 'Client read', price: 7.5 });
+    const p = await createProduct({ name: 'Client read', price: 7.5, inventory: 4 });
     const client = createProductClient({ baseUrl: h.service.url });
     expect(await client.get(p.id)).toEqual({
       id: p.id,
       name: 'Client read',
       sellerId: seller.id,
       price: { amount: 750, currency: 'USD' },
+      available: 4,
     });
     expect(await client.get('0123456789abcdef01234567')).toBeNull();
     expect(await client.get('not-an-id')).toBeNull();
