@@ -1,248 +1,609 @@
 /**
- * Order saga benchmark: N orders (tok_visa) through product → payment → order over each bus
- * adapter, reporting confirmed orders per second and the time from sending POST /api/orders to
- * seeing order.confirmed on the bus (p50 / p99). Writes the "Order saga" section of
- * docs/benchmarks.md. Run: `npx tsx services/order/bench/saga-bench.ts` (or `npm run bench -w
- * services/order`) with POSTGRES_URL, and REDIS_URL / AMQP_URL for those adapters.
- * Options: BENCH_ORDERS (default 300), BENCH_CONCURRENCY (default 20), BENCH_ADAPTERS
- * (default memory,redis,rabbitmq).
+ * The order saga's latency against throughput, measured the way load-testers measure it: an
+ * open-loop generator sends one-line orders (`tok_visa`) through the gateway on a fixed schedule
+ * whatever the answers, at rising offered rates, so queueing shows in the latency instead of
+ * slowing the sender. Latency runs from the moment an order was due to be sent to the CONFIRMED
+ * row of its history. Per rate: achieved rate, p50/p90/p99/max, CPU per confirmed order per
+ * process (from /proc), the brokers' and PostgreSQL's CPU beside it, and what else ran.
+ *
+ * Platforms: the embedded run (`npm start`: one process, in-memory bus, stand-in stores), and
+ * the fleet (every service and the gateway a process of its own, as in production) over
+ * RabbitMQ and over Redis Streams, on the machine's PostgreSQL. A rate whose orders are not
+ * all confirmed within the drain bound, or confirmed at under 90 % of the offered rate, is the
+ * last one tried on that platform. First, one order at a time (closed loop), as before.
+ *
+ * Writes the "Order saga" section of docs/benchmarks.md and docs/saga-curve.svg.
+ *   POSTGRES_URL=... AMQP_URL=... REDIS_URL=... npm run bench -w services/order
+ * Options: SAGA_RATES (default 5,10,25,50,100,150,200), SAGA_SECONDS (per rate, default 15),
+ * SAGA_PLATFORMS (default embedded,rabbitmq,redis), SAGA_DRAIN_SECONDS (default 60),
+ * SAGA_PROFILE=0 (no CPU profile run at the end).
  */
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { EventEnvelope } from '@ecom/common/bus';
-import { Saga, address, bearer, customer, type BusKind } from '../../../e2e/test/saga/harness';
+import { freePort, loadAverage, measuredOn, writeBenchSection } from '@ecom/test-support';
+import { DEMO_ACCOUNTS } from '../../../platform/src/demo';
+import { spawnTs, type Spawned } from '../../../platform/src/fleet-processes/spawn';
+import { api, quantile, withFleet } from '../../../platform/bench/fleet-workload';
 
-const N = Number(process.env.BENCH_ORDERS ?? 300);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
-const ADAPTERS = (process.env.BENCH_ADAPTERS ?? 'memory,redis,rabbitmq').split(',') as BusKind[];
-const PRODUCTS = 20;
-const LATENCY_ORDERS = Number(process.env.BENCH_LATENCY_ORDERS ?? 30);
+const RATES = (process.env.SAGA_RATES ?? '5,10,25,50,100,150,200').split(',').map(Number);
+const SECONDS = Number(process.env.SAGA_SECONDS ?? 15);
+const DRAIN_MS = Number(process.env.SAGA_DRAIN_SECONDS ?? 60) * 1000;
+const PLATFORMS = (process.env.SAGA_PLATFORMS ?? 'embedded,rabbitmq,redis').split(',');
+const ONE_AT_A_TIME = 30;
+const TICKS_PER_SECOND = 100; // USER_HZ, the unit of /proc/<pid>/stat
+const ROOT = path.resolve(__dirname, '../../..');
+const SVG_FILE = path.join(ROOT, 'docs/saga-curve.svg');
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-interface Phase {
-  n: number;
-  concurrency: number;
-  confirmed: number;
-  failed: number;
-  wallMs: number;
-  ordersPerSec: number;
-  p50: number;
-  p99: number;
-  max: number;
-  /** CPU time of this process (all three services, the stand-in, the bench clients) per confirmed order. */
-  cpuMsPerOrder: number;
-}
-
-/** Sends n orders with `concurrency` clients and waits until each is confirmed or failed. */
-class Timer {
-  private readonly sent = new Map<string, number>();
-  private readonly early = new Map<string, number>();
-  private latencies: number[] = [];
-  private failed = 0;
-  private expected = 0;
-  private done: () => void = () => undefined;
-
-  onEvent(event: EventEnvelope): void {
-    const orderId = (event.data as { orderId?: string }).orderId;
-    if (!orderId) return;
-    const started = this.sent.get(orderId);
-    if (started === undefined) {
-      // Seen before the POST's response was read: settled when the response arrives.
-      if (event.eventType === 'order.confirmed') this.early.set(orderId, performance.now());
-      return;
-    }
-    if (event.eventType === 'order.confirmed') {
-      this.latencies.push(performance.now() - started);
-      this.sent.delete(orderId);
-      this.settle();
-    } else if (event.eventType === 'order.failed' || event.eventType === 'order.cancelled') {
-      this.failed += 1;
-      this.sent.delete(orderId);
-      this.settle();
-    }
-  }
-
-  private settle(): void {
-    if (this.latencies.length + this.failed >= this.expected) this.done();
-  }
-
-  async run(saga: Saga, products: string[], n: number, concurrency: number): Promise<Phase> {
-    this.latencies = [];
-    this.failed = 0;
-    this.expected = n;
-    const allDone = new Promise<void>((resolve) => (this.done = resolve));
-    const auth = bearer(customer);
-    let next = 0;
-    const started = performance.now();
-    const cpuStart = process.cpuUsage();
-    const worker = async () => {
-      while (next < n) {
-        const i = next++;
-        const t0 = performance.now();
-        const res = await fetch(`${saga.order.url}/api/orders`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: auth },
-          body: JSON.stringify({
-            items: [{ productId: products[i % products.length], quantity: 1 }],
-            payment: { method: 'card', token: 'tok_visa' },
-            shippingAddress: address,
-          }),
-        });
-        const body = (await res.json()) as { id?: string };
-        if (res.status !== 201 || !body.id) {
-          this.failed += 1;
-          this.settle();
-          continue;
-        }
-        const seen = this.early.get(body.id);
-        if (seen !== undefined) {
-          this.latencies.push(seen - t0);
-          this.settle();
-        } else {
-          this.sent.set(body.id, t0);
-        }
-        // Closed loop at concurrency 1: the next order only after this one is confirmed.
-        if (concurrency === 1) {
-          while (this.sent.has(body.id)) await new Promise((r) => setTimeout(r, 2));
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: concurrency }, worker));
-    const timeout = setTimeout(() => this.done(), 120_000);
-    await allDone;
-    clearTimeout(timeout);
-    const wallMs = performance.now() - started;
-    const cpu = process.cpuUsage(cpuStart);
-    const sorted = [...this.latencies].sort((a, b) => a - b);
-    return {
-      n,
-      concurrency,
-      confirmed: sorted.length,
-      failed: this.failed,
-      wallMs,
-      ordersPerSec: sorted.length / (wallMs / 1000),
-      p50: percentile(sorted, 50),
-      p99: percentile(sorted, 99),
-      max: sorted[sorted.length - 1] ?? NaN,
-      cpuMsPerOrder: (cpu.user + cpu.system) / 1000 / Math.max(1, sorted.length),
-    };
-  }
-}
-
-interface Result {
-  kind: BusKind;
-  latency: Phase;
-  load: Phase;
-}
-
-async function runAdapter(kind: BusKind): Promise<Result | undefined> {
-  const url =
-    kind === 'redis' ? process.env.REDIS_URL : kind === 'rabbitmq' ? process.env.AMQP_URL : '';
-  if (url === undefined) {
-    console.log(`skipping ${kind}: ${kind === 'redis' ? 'REDIS_URL' : 'AMQP_URL'} is not set`);
-    return undefined;
-  }
-  const timer = new Timer();
-  const saga = new Saga({
-    kind,
-    label: `bench_${kind}`,
-    url: url || undefined,
-    captureLogs: false,
-    onEvent: (event) => timer.onEvent(event),
-  });
-  await saga.start();
-  try {
-    const products: string[] = [];
-    for (let i = 0; i < PRODUCTS; i++) products.push(await saga.createProduct(1_000_000, 9.99));
-    await timer.run(saga, products, 5, 1); // warm-up (connections, JIT), not reported
-    const latency = await timer.run(saga, products, LATENCY_ORDERS, 1);
-    const load = await timer.run(saga, products, N, CONCURRENCY);
-    return { kind, latency, load };
-  } finally {
-    await saga.close();
-  }
-}
-
-function machine(): string {
-  const cpus = os.cpus();
-  const load = os
-    .loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' / ');
-  return `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, ${os.type()} ${os.release()}, Node ${process.version}; load average at the start ${load}`;
-}
-
-const LABEL: Record<BusKind, string> = {
-  memory: 'in-memory bus',
-  redis: 'Redis Streams',
-  rabbitmq: 'RabbitMQ',
+const ADDRESS = {
+  name: 'Bench',
+  line1: '1 Main St',
+  city: 'Springfield',
+  postalCode: '12345',
+  country: 'US',
 };
 
-async function main(): Promise<void> {
-  const header = machine();
-  const results: Result[] = [];
-  for (const kind of ADAPTERS) {
-    console.log(`running ${N} orders over ${kind}...`);
-    const r = await runAdapter(kind);
-    if (r) {
-      for (const [name, p] of [
-        ['one at a time', r.latency],
-        ['under load', r.load],
-      ] as const) {
-        console.log(
-          `${kind} ${name}: ${p.confirmed}/${p.n} confirmed, ${p.ordersPerSec.toFixed(1)} orders/s, p50 ${p.p50.toFixed(0)} ms, p99 ${p.p99.toFixed(0)} ms`,
-        );
-      }
-      results.push(r);
+/** CPU seconds of a process and all its descendants; 0 once gone. */
+function treeCpu(pid: number): number {
+  let total = 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    total += (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+    for (const child of children ? children.split(' ') : []) total += treeCpu(Number(child));
+  } catch {
+    // gone
+  }
+  return total;
+}
+
+/** CPU seconds of every process whose command is one of `names` (the servers beside us). */
+function cpuOfCommands(names: readonly string[]): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+      if (names.some((n) => comm.startsWith(n))) total += treeCpu(Number(entry));
+    } catch {
+      // gone
     }
   }
-  const row = (r: Result, name: string, p: Phase) =>
-    `| ${LABEL[r.kind]} | ${name} | ${p.confirmed} / ${p.n}${p.failed ? ` (${p.failed} failed)` : ''} | ${(p.wallMs / 1000).toFixed(1)} s | ${p.ordersPerSec.toFixed(1)} | ${p.p50.toFixed(0)} ms | ${p.p99.toFixed(0)} ms | ${p.max.toFixed(0)} ms | ${p.cpuMsPerOrder.toFixed(0)} ms |`;
-  const rows = results
-    .flatMap((r) => [
-      row(r, '1 client, closed loop', r.latency),
-      row(r, `${CONCURRENCY} clients`, r.load),
-    ])
-    .join('\n');
-  const section = `<!-- bench:order-saga:start -->
-## Order saga
+  return total;
+}
 
-Measured ${new Date().toISOString()} on ${header}.
-Script: \`npx tsx services/order/bench/saga-bench.ts\` (BENCH_ORDERS=${N}, BENCH_CONCURRENCY=${CONCURRENCY}, BENCH_LATENCY_ORDERS=${LATENCY_ORDERS}).
+/** Machine-wide busy CPU seconds (user + nice + system + irq + softirq) from /proc/stat. */
+function machineCpu(): number {
+  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+  const [user, nice, system, , , irq, softirq] = fields.map(Number);
+  return (user! + nice! + system! + irq! + softirq!) / TICKS_PER_SECOND;
+}
 
-Product (MongoDB ${process.env.MONGO_URL ? 'server' : 'stand-in, in process'}), payment and order (each its own database on PostgreSQL at 127.0.0.1) run in one
-Node process with the mock gateway; with Redis or RabbitMQ each service has its own connection. One-line orders
-(spread over ${PRODUCTS} products), \`tok_visa\`. Latency: from sending \`POST /api/orders\` to \`order.confirmed\` seen on
-the bus (order.created → reservation → charge → confirmation: four hops, each through a transactional outbox and
-the bus). "1 client": one order at a time (the saga's own latency); "${CONCURRENCY} clients": ${N} orders with ${CONCURRENCY} in flight
-(throughput = confirmed orders / wall time; latency then includes queueing). "CPU per order": user+system CPU
-of the one process that runs all three services, the MongoDB stand-in and the clients, per confirmed order: when
-it times the throughput the process gets less than one core of this shared machine (see the load average), so
-the run is CPU-bound and the ceiling is about 1000 ms / (CPU per order) per core.
+const SERVERS = { postgres: ['postgres'], rabbitmq: ['beam.smp'], redis: ['redis-server'] };
 
-| bus | load | confirmed | wall time | orders/s confirmed | p50 POST→CONFIRMED | p99 | max | CPU per order |
-|---|---|---|---|---|---|---|---|---|
-${rows}
-<!-- bench:order-saga:end -->`;
-  const file = path.resolve(__dirname, '../../../docs/benchmarks.md');
-  const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const pattern = /<!-- bench:order-saga:start -->[\s\S]*?<!-- bench:order-saga:end -->/;
-  const next = pattern.test(current)
-    ? current.replace(pattern, section)
-    : `${current.trimEnd()}\n\n${section}\n`;
-  writeFileSync(file, next);
-  console.log(`wrote the Order saga section of ${file}`);
+interface Target {
+  label: string;
+  gateway: string;
+  /** The platform's Node processes, by name. */
+  processes(): { name: string; pid: number }[];
+}
+
+interface Snapshot {
+  at: number;
+  perProcess: Map<string, number>;
+  servers: Record<keyof typeof SERVERS, number>;
+  machine: number;
+  self: number;
+}
+
+function snapshot(target: Target): Snapshot {
+  const perProcess = new Map<string, number>();
+  for (const p of target.processes())
+    perProcess.set(p.name, (perProcess.get(p.name) ?? 0) + treeCpu(p.pid));
+  const usage = process.cpuUsage();
+  return {
+    at: Date.now(),
+    perProcess,
+    servers: {
+      postgres: cpuOfCommands(SERVERS.postgres),
+      rabbitmq: cpuOfCommands(SERVERS.rabbitmq),
+      redis: cpuOfCommands(SERVERS.redis),
+    },
+    machine: machineCpu(),
+    self: (usage.user + usage.system) / 1e6,
+  };
+}
+
+interface RateResult {
+  offered: number;
+  sent: number;
+  confirmed: number;
+  achieved: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  /** CPU ms per confirmed order, by process. */
+  cpu: Map<string, number>;
+  servers: Record<keyof typeof SERVERS, number>;
+  /** CPU ms per confirmed order taken by everything else on the machine (not the bench). */
+  other: number;
+  saturated: boolean;
+}
+
+interface Session {
+  token: string;
+  products: string[];
+}
+
+async function prepare(target: Target): Promise<Session> {
+  const login = async ({ email, password }: { email: string; password: string }) => {
+    const res = await api<{ accessToken: string }>(target.gateway, 'POST', '/api/auth/login', {
+      email,
+      password,
+    });
+    if (res.status !== 200) throw new Error(`login answered ${res.status}`);
+    return res.body.accessToken;
+  };
+  const seller = await login(DEMO_ACCOUNTS.seller);
+  const products: string[] = [];
+  for (let i = 0; i < 20; i++) {
+    const res = await api<{ id: string }>(
+      target.gateway,
+      'POST',
+      '/api/products',
+      { name: `Saga bench ${i}`, price: 9.99, inventory: 1_000_000 },
+      seller,
+    );
+    if (res.status !== 201) throw new Error(`product create answered ${res.status}`);
+    products.push(res.body.id);
+  }
+  return { token: await login(DEMO_ACCOUNTS.customer), products };
+}
+
+/** POSTs one order; its id, or undefined when it was not accepted. */
+async function postOrder(target: Target, session: Session, n: number, key: string) {
+  const res = await api<{ id: string }>(
+    target.gateway,
+    'POST',
+    '/api/orders',
+    {
+      items: [{ productId: session.products[n % session.products.length], quantity: 1 }],
+      payment: { method: 'card', token: 'tok_visa' },
+      shippingAddress: ADDRESS,
+    },
+    session.token,
+    key,
+  ).catch(() => undefined);
+  return res && res.status === 201 ? res.body.id : undefined;
+}
+
+/** When each order was CONFIRMED (ms since the epoch), from its history; undefined if not yet. */
+async function confirmedAt(target: Target, session: Session, ids: string[]) {
+  const out = new Map<string, number>();
+  let next = 0;
+  const worker = async () => {
+    while (next < ids.length) {
+      const id = ids[next++]!;
+      const res = await api<{ history: { to: string; at: string }[] }>(
+        target.gateway,
+        'GET',
+        `/api/orders/${id}/history`,
+        undefined,
+        session.token,
+      ).catch(() => undefined);
+      const at = res?.body?.history?.find((h) => h.to === 'CONFIRMED')?.at;
+      if (at) out.set(id, Date.parse(at));
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  return out;
+}
+
+/** Waits until every order is final (CONFIRMED or FAILED), at most DRAIN_MS. */
+async function drain(target: Target, session: Session, ids: string[], since: number) {
+  let pending = ids;
+  const confirmed = new Map<string, number>();
+  while (pending.length && Date.now() - since < DRAIN_MS) {
+    const seen = await confirmedAt(target, session, pending);
+    for (const [id, at] of seen) confirmed.set(id, at);
+    pending = pending.filter((id) => !confirmed.has(id));
+    if (pending.length) await sleep(500);
+  }
+  return confirmed;
+}
+
+async function openLoop(target: Target, session: Session, rate: number): Promise<RateResult> {
+  const total = Math.round(rate * SECONDS);
+  const interval = 1000 / rate;
+  const runId = `saga-${rate}-${Date.now().toString(36)}`;
+  const dueAt = new Map<string, number>();
+  const posts: Promise<void>[] = [];
+  const before = snapshot(target);
+  const start = Date.now() + 50;
+  for (let i = 0; i < total; i++) {
+    const due = start + i * interval;
+    const wait = due - Date.now();
+    if (wait > 1) await sleep(wait);
+    posts.push(
+      postOrder(target, session, i, `${runId}-${i}`).then((id) => {
+        if (id) dueAt.set(id, due);
+      }),
+    );
+  }
+  await Promise.all(posts);
+  const ids = [...dueAt.keys()];
+  const confirmed = await drain(target, session, ids, start + total * interval);
+  const after = snapshot(target);
+  const latencies = [...confirmed].map(([id, at]) => at - dueAt.get(id)!).sort((a, b) => a - b);
+  const lastConfirmed = Math.max(...confirmed.values());
+  const achieved = confirmed.size / ((lastConfirmed - start) / 1000);
+  const perOrder = (seconds: number) => (confirmed.size ? (seconds * 1000) / confirmed.size : NaN);
+  const cpu = new Map<string, number>();
+  for (const [name, s] of after.perProcess)
+    cpu.set(name, perOrder(s - (before.perProcess.get(name) ?? 0)));
+  const platformCpu =
+    [...after.perProcess.values()].reduce((a, b) => a + b, 0) -
+    [...before.perProcess.values()].reduce((a, b) => a + b, 0);
+  const serverCpu = (k: keyof typeof SERVERS) => after.servers[k] - before.servers[k];
+  const other =
+    after.machine -
+    before.machine -
+    platformCpu -
+    (after.self - before.self) -
+    serverCpu('postgres') -
+    serverCpu('rabbitmq') -
+    serverCpu('redis');
+  return {
+    offered: rate,
+    sent: total,
+    confirmed: confirmed.size,
+    achieved,
+    p50: quantile(latencies, 0.5),
+    p90: quantile(latencies, 0.9),
+    p99: quantile(latencies, 0.99),
+    max: latencies.at(-1) ?? NaN,
+    cpu,
+    servers: {
+      postgres: perOrder(serverCpu('postgres')),
+      rabbitmq: perOrder(serverCpu('rabbitmq')),
+      redis: perOrder(serverCpu('redis')),
+    },
+    other: perOrder(Math.max(0, other)),
+    saturated: confirmed.size < ids.length || ids.length < total || achieved < 0.9 * rate,
+  };
+}
+
+/** One order at a time: the saga's own latency, as the earlier figures measured it. */
+async function oneAtATime(target: Target, session: Session) {
+  const latencies: number[] = [];
+  for (let i = 0; i < ONE_AT_A_TIME; i++) {
+    const sent = Date.now();
+    const id = await postOrder(target, session, i, `single-${Date.now().toString(36)}-${i}`);
+    if (!id) continue;
+    const confirmed = await drain(target, session, [id], Date.now());
+    const at = confirmed.get(id);
+    if (at) latencies.push(at - sent);
+  }
+  latencies.sort((a, b) => a - b);
+  return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), n: latencies.length };
+}
+
+const BENCH_ENV = {
+  LOG_LEVEL: 'error',
+  BCRYPT_ROUNDS: '4',
+  RATE_LIMIT_POINTS: '10000000',
+  RATE_LIMIT_AUTH_POINTS: '10000000',
+  RATE_LIMIT_PAYMENT_POINTS: '10000000',
+};
+
+interface PlatformResult {
+  label: string;
+  single: { p50: number; p99: number; n: number };
+  rates: RateResult[];
+}
+
+async function measure(target: Target): Promise<PlatformResult> {
+  const session = await prepare(target);
+  // Warm-up: code paths compiled, connections open.
+  for (let i = 0; i < 10; i++) await postOrder(target, session, i, `warm-${Date.now()}-${i}`);
+  await sleep(2000);
+  const single = await oneAtATime(target, session);
+  process.stdout.write(
+    `${target.label}: one at a time p50 ${single.p50} ms, p99 ${single.p99} ms\n`,
+  );
+  const rates: RateResult[] = [];
+  for (const rate of RATES) {
+    const r = await openLoop(target, session, rate);
+    rates.push(r);
+    const cpuTotal = [...r.cpu.values()].reduce((a, b) => a + b, 0);
+    process.stdout.write(
+      `${target.label} @ ${rate}/s: ${r.confirmed}/${r.sent} confirmed, ${r.achieved.toFixed(1)}/s, p50 ${r.p50} p99 ${r.p99} ms, ${cpuTotal.toFixed(1)} ms CPU/order${r.saturated ? ' (saturated)' : ''}\n`,
+    );
+    if (r.saturated) break;
+    await sleep(2000);
+  }
+  return { label: target.label, single, rates };
+}
+
+async function waitForPort(port: number, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('connect', () => (socket.destroy(), resolve(true)));
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    await sleep(250);
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+/** `npm start` as a process of its own (its service ports are the fixed 3000-3006). */
+async function withEmbedded<T>(body: (target: Target) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'saga-bench-'));
+  const keep = ['PATH', 'HOME'];
+  const env: NodeJS.ProcessEnv = {
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => keep.includes(k))),
+    ...BENCH_ENV,
+    DATA_DIR: dir,
+    MONGO_PORT: String(await freePort()),
+    ORDER_DB_PORT: String(await freePort()),
+    PAYMENT_DB_PORT: String(await freePort()),
+    NOTIFICATION_DB_PORT: String(await freePort()),
+    MAIL_SMTP_PORT: String(await freePort()),
+    MAIL_INBOX_PORT: String(await freePort()),
+    CHAIN_PORT: String(await freePort()),
+  };
+  const busy = await new Promise<boolean>((resolve) => {
+    const socket = net.connect(3000, '127.0.0.1');
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+  if (busy) throw new Error('port 3000 is taken: stop `npm start` before the embedded run');
+  const child: Spawned = spawnTs('embedded', 'platform/src/start.ts', [], env, dir);
+  try {
+    await waitForPort(3000, 180_000);
+    // The gateway listens before the demo data is seeded: wait for the demo customer.
+    for (let i = 0; i < 240; i++) {
+      const res = await api('http://127.0.0.1:3000', 'POST', '/api/auth/login', {
+        email: DEMO_ACCOUNTS.customer.email,
+        password: DEMO_ACCOUNTS.customer.password,
+      }).catch(() => undefined);
+      if (res?.status === 200) break;
+      await sleep(500);
+    }
+    return await body({
+      label: 'embedded (npm start, in-memory bus)',
+      gateway: 'http://127.0.0.1:3000',
+      processes: () => [{ name: 'platform', pid: child.pid }],
+    });
+  } finally {
+    child.child.kill('SIGTERM');
+    await Promise.race([child.exited, sleep(20_000)]);
+  }
+}
+
+async function onFleet<T>(bus: 'rabbitmq' | 'redis', body: (t: Target) => Promise<T>) {
+  return withFleet(
+    1,
+    `sagabench_${bus}_${Date.now().toString(36)}`,
+    (fleet) =>
+      body({
+        label: `fleet over ${bus === 'rabbitmq' ? 'RabbitMQ' : 'Redis Streams'}`,
+        gateway: fleet.gatewayUrls[0]!,
+        processes: () =>
+          fleet.processes().map((p) => ({ name: p.label.replace(/-\d+$/, ''), pid: p.pid })),
+      }),
+    { ...BENCH_ENV, EVENT_BUS: bus },
+  );
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+}
+
+/** Where a frame lives, short: a package's name, or a path in the repository. */
+function place(url: string): string {
+  if (!url) return 'native';
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (pkg) return pkg[1]!;
+  if (url.startsWith('node:')) return url;
+  const file = url.replace(/^file:\/\//, '');
+  return file.startsWith(ROOT) ? path.relative(ROOT, file) : file;
+}
+
+/**
+ * The platform's CPU profile at one rate: the fleet over RabbitMQ with `--cpu-prof` (written
+ * by each process as it stops), summed by function over every process: the top self times.
+ */
+async function profileAt(rate: number): Promise<string[]> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'saga-profile-'));
+  await withFleet(
+    1,
+    `sagaprof_${Date.now().toString(36)}`,
+    async (fleet) => {
+      const target: Target = {
+        label: 'profile',
+        gateway: fleet.gatewayUrls[0]!,
+        processes: () => fleet.processes().map((p) => ({ name: p.label, pid: p.pid })),
+      };
+      const session = await prepare(target);
+      // The profiles cover the measured orders only: start-up and set-up are left out.
+      for (const p of fleet.processes()) if (p.label !== 'mongo') process.kill(p.pid, 'SIGUSR2');
+      await openLoop(target, session, rate);
+    },
+    {
+      ...BENCH_ENV,
+      EVENT_BUS: 'rabbitmq',
+      // --cpu-prof is refused in NODE_OPTIONS: the inspector's profiler, from a preload.
+      NODE_OPTIONS: `--require ${path.join(ROOT, 'platform/bench/cpu-profile-preload.cjs')}`,
+      CPU_PROFILE_DIR: dir,
+    },
+  );
+  const self = new Map<string, number>();
+  let total = 0;
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
+    const profile = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as {
+      nodes: ProfileNode[];
+    };
+    for (const node of profile.nodes) {
+      const hits = node.hitCount ?? 0;
+      // Waiting is not work: shares are of the CPU the processes used.
+      if (!hits || node.callFrame.functionName === '(idle)') continue;
+      total += hits;
+      const { functionName, url } = node.callFrame;
+      const key = functionName.startsWith('(')
+        ? functionName
+        : `${functionName || '(anonymous)'} (${place(url)})`;
+      self.set(key, (self.get(key) ?? 0) + hits);
+    }
+  }
+  const groups = new Map<string, number>();
+  for (const [key, hits] of self) {
+    const where = /\(([^)]*)\)$/.exec(key)?.[1] ?? key;
+    const group = where.includes('/') && !where.startsWith('node:') ? where.split('/')[0]! : where;
+    groups.set(group, (groups.get(group) ?? 0) + hits);
+  }
+  const pct = (hits: number) => `${((hits / Math.max(1, total)) * 100).toFixed(1)} %`;
+  const top = (m: Map<string, number>, n: number) => [...m].sort((a, b) => b[1] - a[1]).slice(0, n);
+  return [
+    `CPU profile of the fleet over RabbitMQ at ${rate} orders/s for ${SECONDS} s (the inspector's CPU profiler in every service and the gateway, started when the measured orders begin; not the MongoDB stand-in), self time summed over the processes, as shares of their busy time. By package or top folder: ${top(
+      groups,
+      12,
+    )
+      .map(([g, h]) => `${g} ${pct(h)}`)
+      .join(', ')}.`,
+    '',
+    '| self time | function (where) |',
+    '| ---: | --- |',
+    ...top(self, 15).map(([k, h]) => `| ${pct(h)} | \`${k.replace(/\|/g, '\\|')}\` |`),
+  ];
+}
+
+/** The curve as an SVG: p50 and p99 POST → CONFIRMED against confirmed orders/s. */
+function curveSvg(results: PlatformResult[]): string {
+  const W = 720;
+  const H = 420;
+  const pad = { l: 70, r: 20, t: 30, b: 50 };
+  const points = results.flatMap((r) => r.rates);
+  const maxX = Math.max(10, ...points.map((p) => p.achieved)) * 1.1;
+  const ys = points.flatMap((p) => [p.p50, p.p99]).filter((v) => v > 0);
+  const minY = Math.max(1, Math.min(...ys) / 2);
+  const maxY = Math.max(...ys) * 2;
+  const x = (v: number) => pad.l + (v / maxX) * (W - pad.l - pad.r);
+  const y = (v: number) =>
+    H -
+    pad.b -
+    ((Math.log10(v) - Math.log10(minY)) / (Math.log10(maxY) - Math.log10(minY))) *
+      (H - pad.t - pad.b);
+  const colours = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd'];
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">Order saga: POST → CONFIRMED latency against confirmed orders/s (open loop)</text>`,
+    `<line x1="${pad.l}" y1="${H - pad.b}" x2="${W - pad.r}" y2="${H - pad.b}" stroke="black"/>`,
+    `<line x1="${pad.l}" y1="${pad.t}" x2="${pad.l}" y2="${H - pad.b}" stroke="black"/>`,
+    `<text x="${W / 2}" y="${H - 12}" text-anchor="middle">confirmed orders/s</text>`,
+    `<text x="16" y="${H / 2}" text-anchor="middle" transform="rotate(-90 16 ${H / 2})">latency, ms (log)</text>`,
+  ];
+  for (let v = 10 ** Math.ceil(Math.log10(minY)); v <= maxY; v *= 10) {
+    out.push(
+      `<line x1="${pad.l}" y1="${y(v)}" x2="${W - pad.r}" y2="${y(v)}" stroke="#ddd"/>`,
+      `<text x="${pad.l - 6}" y="${y(v) + 4}" text-anchor="end">${v}</text>`,
+    );
+  }
+  const step = maxX > 100 ? 50 : maxX > 40 ? 10 : 5;
+  for (let v = 0; v <= maxX; v += step) {
+    out.push(`<text x="${x(v)}" y="${H - pad.b + 16}" text-anchor="middle">${v}</text>`);
+  }
+  results.forEach((r, i) => {
+    const colour = colours[i % colours.length];
+    for (const [key, dash] of [
+      ['p50', ''],
+      ['p99', ' stroke-dasharray="5 4"'],
+    ] as const) {
+      const pts = r.rates.filter((p) => p[key] > 0).map((p) => `${x(p.achieved)},${y(p[key])}`);
+      out.push(
+        `<polyline fill="none" stroke="${colour}" stroke-width="2"${dash} points="${pts.join(' ')}"/>`,
+      );
+      for (const p of pts) {
+        const [cx, cy] = p.split(',');
+        out.push(`<circle cx="${cx}" cy="${cy}" r="3" fill="${colour}"/>`);
+      }
+    }
+    out.push(
+      `<text x="${pad.l + 12}" y="${pad.t + 16 + i * 16}" fill="${colour}">${r.label}: p50 solid, p99 dashed</text>`,
+    );
+  });
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
+}
+
+const ms = (v: number) => (Number.isFinite(v) ? `${Math.round(v)}` : '–');
+
+function section(results: PlatformResult[], loadBefore: string, loadAfter: string): string[] {
+  const lines = [
+    `${measuredOn()}. Load average before: ${loadBefore}; after: ${loadAfter}.`,
+    `Script: \`npm run bench -w services/order\` (\`services/order/bench/saga-bench.ts\`), SAGA_RATES=${RATES.join(',')}, SAGA_SECONDS=${SECONDS}.`,
+    '',
+    "One-line orders (`tok_visa`, over 20 products) POSTed to the gateway by an open-loop generator: at each offered rate, orders are sent on a fixed schedule for the given seconds whatever the answers, so queueing shows in the latency. Latency: from the moment an order was due to the CONFIRMED row of its history (PostgreSQL's clock, same machine). A rate is the last tried when its orders are not all confirmed within the drain bound or are confirmed at under 90 % of the offered rate (marked *saturated*). CPU per confirmed order from /proc: each Node process of the platform (the fleet: gateway, services, MongoDB stand-in; the embedded run: one process), and beside it PostgreSQL, RabbitMQ and Redis, and everything else the machine ran (not this bench).",
+    '',
+    '| platform | one at a time p50 / p99 ms | offered /s | confirmed | achieved /s | p50 ms | p90 ms | p99 ms | max ms | Node CPU ms/order (by process) | PostgreSQL / RabbitMQ / Redis CPU ms/order | other CPU ms/order |',
+    '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |',
+  ];
+  for (const r of results) {
+    r.rates.forEach((p, i) => {
+      const total = [...p.cpu.values()].reduce((a, b) => a + b, 0);
+      const by = [...p.cpu]
+        .filter(([, v]) => v >= 0.05)
+        .sort((a, b) => b[1] - a[1])
+        .map(([name, v]) => `${name} ${v.toFixed(1)}`)
+        .join(', ');
+      lines.push(
+        `| ${i === 0 ? r.label : ''} | ${i === 0 ? `${ms(r.single.p50)} / ${ms(r.single.p99)}` : ''} | ${p.offered} | ${p.confirmed}/${p.sent}${p.saturated ? ' *saturated*' : ''} | ${p.achieved.toFixed(1)} | ${ms(p.p50)} | ${ms(p.p90)} | ${ms(p.p99)} | ${ms(p.max)} | **${total.toFixed(1)}**: ${by} | ${p.servers.postgres.toFixed(1)} / ${p.servers.rabbitmq.toFixed(1)} / ${p.servers.redis.toFixed(1)} | ${p.other.toFixed(1)} |`,
+      );
+    });
+  }
+  lines.push('', '![The curve](saga-curve.svg)');
+  return lines;
+}
+
+async function main(): Promise<void> {
+  const loadBefore = loadAverage();
+  const results: PlatformResult[] = [];
+  for (const platform of PLATFORMS) {
+    if (platform === 'embedded') results.push(await withEmbedded(measure));
+    else if (platform === 'rabbitmq' || platform === 'redis') {
+      const url = platform === 'rabbitmq' ? process.env.AMQP_URL : process.env.REDIS_URL;
+      if (!url || !process.env.POSTGRES_URL) {
+        process.stdout.write(`skipping ${platform}: its URL or POSTGRES_URL is not set\n`);
+        continue;
+      }
+      results.push(await onFleet(platform, measure));
+    } else throw new Error(`unknown platform ${platform}`);
+  }
+  writeFileSync(SVG_FILE, curveSvg(results));
+  const lines = section(results, loadBefore, loadAverage());
+  if (process.env.SAGA_PROFILE !== '0' && process.env.AMQP_URL && process.env.POSTGRES_URL) {
+    const fleet = results.find((r) => r.label.includes('RabbitMQ')) ?? results[0];
+    const held = fleet?.rates.filter((r) => !r.saturated).at(-1)?.offered ?? RATES[0]!;
+    lines.push('', ...(await profileAt(held)));
+  }
+  writeBenchSection('order-saga', 'Order saga', lines);
 }
 
 main().then(
   () => process.exit(0),
   (err: unknown) => {
-    console.error(err);
+    process.stderr.write(`saga bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
     process.exit(1);
   },
 );
