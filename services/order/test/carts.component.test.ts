@@ -338,16 +338,27 @@ describe('carts and checkout (real PostgreSQL, product over HTTP)', () => {
     expect(await ordersOf(alice.id)).toEqual([]);
   });
 
-  it('answers 503 while product is down, and changes nothing', async () => {
+  it('answers 503 while product is down and changes nothing; removing a line needs no price', async () => {
     await add(alice, 'p-mug', 1).expect(200);
+    await add(alice, 'p-tea', 2).expect(200);
+    const before = await cartRow(alice.id);
     h.product.state.down = true;
     try {
-      expect((await add(alice, 'p-tea', 1)).status).toBe(503);
+      expect((await add(alice, 'p-rare', 1)).status).toBe(503);
+      expect(
+        (await as(alice).put('/api/carts/mine/items/p-tea').send({ quantity: 5 })).status,
+      ).toBe(503);
+      const replace = { items: [{ productId: 'p-mug', quantity: 4 }] };
+      expect((await as(alice).put('/api/carts/mine').send(replace)).status).toBe(503);
       expect((await checkout(alice)).status).toBe(503);
+      expect((await cartRow(alice.id)).lines).toEqual(before.lines);
+      await as(alice).delete('/api/carts/mine/items/p-tea').expect(204);
     } finally {
       h.product.state.down = false;
     }
-    expect((await cartRow(alice.id)).lines).toHaveLength(1);
+    expect((await cartRow(alice.id)).lines.map((l: { productId: string }) => l.productId)).toEqual([
+      'p-mug',
+    ]);
     expect(await ordersOf(alice.id)).toEqual([]);
   });
 

@@ -1,4 +1,3 @@
-import { inEventContext } from '../../tracing/event-spans';
 import { randomUUID } from 'node:crypto';
 import amqp, {
   type Channel,
@@ -21,6 +20,7 @@ import type {
   ReplayResult,
   SubscribeOptions,
 } from '../types';
+import { inEventContext } from '../../tracing/event-spans';
 
 export interface RabbitMqEventBusOptions extends BrokerBusOptions {
   /** Names the connection (client property connection_name, shown by rabbitmqctl and the UI). */

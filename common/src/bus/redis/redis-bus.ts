@@ -1,4 +1,3 @@
-import { inEventContext } from '../../tracing/event-spans';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import Redis from 'ioredis';
@@ -14,6 +13,7 @@ import type {
   ReplayResult,
   SubscribeOptions,
 } from '../types';
+import { inEventContext } from '../../tracing/event-spans';
 
 export interface RedisStreamsEventBusOptions extends BrokerBusOptions {
   /** Names the connections (CLIENT LIST) and the consumers of this instance. */

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Pool } from 'pg';
 import type { AuthUser } from '@ecom/common/auth';
-import { BusinessRuleError, ConflictError, NotFoundError } from '@ecom/common/errors';
+import { ConflictError, NotFoundError } from '@ecom/common/errors';
 import type { IdempotentResult } from '@ecom/common/postgres';
 import type { ProductCatalog } from '../clients/catalog';
 import {
@@ -17,7 +17,7 @@ import {
   type LiveQuote,
   type PricedCart,
 } from '../domain/cart';
-import { priceOrder } from '../domain/pricing';
+import { priceOrder, unknownProduct } from '../domain/pricing';
 import type { ShippingAddress } from '../domain/types';
 import { cartStore, type CartOwner, type StoredCart } from '../store/cart-store';
 import type { Orders } from './orders';
@@ -106,13 +106,7 @@ export class Carts {
   async addItem(caller: CartCaller, productId: string, quantity: number): Promise<CartView> {
     const current = await cartStore.open(this.deps.pool, owner(caller));
     const quotes = await this.deps.catalog.live(idsOf([...(current?.lines ?? []), { productId }]));
-    if (!quotes.has(productId)) {
-      throw new BusinessRuleError(
-        `Product ${productId} does not exist`,
-        { productId },
-        'UNKNOWN_PRODUCT',
-      );
-    }
+    if (!quotes.has(productId)) throw unknownProduct(productId);
     // The limits and the one-currency rule, before anything is written.
     priceCart(addLine(current?.lines ?? [], productId, quantity, this.limits), quotes);
     const cart = await this.change(caller, (lines) =>
@@ -121,12 +115,22 @@ export class Carts {
     return this.answer(cart, quotes);
   }
 
-  /** Sets a line's quantity; 0 removes it. */
+  /**
+   * Sets a line's quantity; 0 removes it. The prices are read first, so while product is down
+   * the answer is 503 and nothing is written.
+   */
   async setItem(caller: CartCaller, productId: string, quantity: number): Promise<CartView> {
+    const current = await cartStore.open(this.deps.pool, owner(caller));
+    const quotes = await this.deps.catalog.live(idsOf(current?.lines ?? []));
     const cart = await this.change(caller, (lines) =>
       setQuantity(lines, productId, quantity, this.limits),
     );
-    return this.answer(cart, new Map());
+    return this.answer(cart, quotes);
+  }
+
+  /** Removes a line; it needs no price, so it works while product is down. */
+  async removeItem(caller: CartCaller, productId: string): Promise<void> {
+    await this.change(caller, (lines) => setQuantity(lines, productId, 0, this.limits));
   }
 
   /** Replaces every line (an empty list empties the cart). */
@@ -136,13 +140,7 @@ export class Carts {
   ): Promise<CartView> {
     const quotes = await this.deps.catalog.live(idsOf(items));
     const unknown = items.find((i) => !quotes.has(i.productId));
-    if (unknown) {
-      throw new BusinessRuleError(
-        `Product ${unknown.productId} does not exist`,
-        { productId: unknown.productId },
-        'UNKNOWN_PRODUCT',
-      );
-    }
+    if (unknown) throw unknownProduct(unknown.productId);
     const lines = items.reduce<CartLine[]>(
       (acc, i) => addLine(acc, i.productId, i.quantity, this.limits),
       [],
@@ -191,22 +189,20 @@ export class Carts {
       shippingAddress: input.shippingAddress,
       price: async () => {
         const cart = await cartStore.open(this.deps.pool, { userId: user.id });
-        if (!cart || cart.lines.length === 0) {
-          throw new BusinessRuleError('The cart is empty', undefined, 'CART_EMPTY');
-        }
-        const quotes = await this.deps.catalog.live(idsOf(cart.lines));
-        const live = priceCart(cart.lines, quotes);
+        const lines = cart?.lines ?? [];
+        const quotes = await this.deps.catalog.live(idsOf(lines));
+        const live = priceCart(lines, quotes);
         try {
-          assertCheckoutable(live);
+          assertCheckoutable(live); // no cart at all: CART_EMPTY, as an empty one
         } catch (err) {
           // The 409 shows the new prices: from now on they are the ones the customer has seen.
-          if (err instanceof ConflictError && reasonOf(err) === 'PRICE_CHANGED') {
-            await cartStore.saveSeen(this.deps.pool, cart, markSeen(cart.lines, live));
+          if (cart && err instanceof ConflictError && reasonOf(err) === 'PRICE_CHANGED') {
+            await cartStore.saveSeen(this.deps.pool, cart, markSeen(lines, live));
           }
           throw err;
         }
-        priced = cart;
-        return priceOrder(cart.lines, quotes);
+        priced = cart!;
+        return priceOrder(lines, quotes);
       },
       inTransaction: async (client, orderId) => {
         const outcome = await cartStore.close(client, priced!, orderId);

@@ -1,7 +1,6 @@
 import { createProductClient, type ProductClient } from '@ecom/common/client';
-import { BusinessRuleError } from '@ecom/common/errors';
 import type { LiveQuote } from '../domain/cart';
-import type { ProductQuote } from '../domain/pricing';
+import { unknownProduct, type ProductQuote } from '../domain/pricing';
 
 /** What product says now about the products of an order or a cart. */
 export interface ProductCatalog {
@@ -42,13 +41,7 @@ export function createProductCatalog(
     async quote(productIds) {
       const quotes = await live(productIds);
       const unknown = productIds.find((id) => !quotes.has(id));
-      if (unknown !== undefined) {
-        throw new BusinessRuleError(
-          `Product ${unknown} does not exist`,
-          { productId: unknown },
-          'UNKNOWN_PRODUCT',
-        );
-      }
+      if (unknown !== undefined) throw unknownProduct(unknown);
       return quotes;
     },
   };

@@ -30,6 +30,10 @@ export interface PricedOrder {
   currency: string;
 }
 
+/** 422 UNKNOWN_PRODUCT: product sells nothing under this id (never sold, or deleted). */
+export const unknownProduct = (productId: string) =>
+  new BusinessRuleError(`Product ${productId} does not exist`, { productId }, 'UNKNOWN_PRODUCT');
+
 /**
  * One currency per order or cart: the first priced line's. A quote in another currency is
  * refused (422 MIXED_CURRENCY); otherwise the currency is returned.
@@ -59,13 +63,7 @@ export function priceOrder(items: RequestedItem[], quotes: Map<string, ProductQu
   let totalCents = 0;
   items.forEach((item, index) => {
     const quote = quotes.get(item.productId);
-    if (!quote) {
-      throw new BusinessRuleError(
-        `Product ${item.productId} does not exist`,
-        { productId: item.productId },
-        'UNKNOWN_PRODUCT',
-      );
-    }
+    if (!quote) throw unknownProduct(item.productId);
     currency = oneCurrency(currency, quote, 'order');
     const lineTotalCents = quote.priceCents * item.quantity;
     totalCents += lineTotalCents;

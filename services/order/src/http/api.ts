@@ -3,27 +3,18 @@ import { idTokenSchema, uuidSchema } from '@ecom/common/ids';
 import { anchorPromiseSchema, anchoringOperations } from '@ecom/common/anchoring/api';
 import { defineApi, moneySchema, pageQueryKeys, shippingAddressSchema } from '@ecom/common/http';
 import { FULFILMENT_STATUSES } from '../domain/fulfilment';
-import { cartOperations } from './cart-api';
 import { ORDER_STATUSES } from '../domain/state-machine';
+import { cartOperations } from './cart-api';
+import { nullable, orderPayment, productIdSchema, text, timestamp } from './schemas';
 
 /**
  * The order service's HTTP API: routes, access, input schemas and answers. The routes bind
  * their handlers to it, the gateway routes by it, /docs and Postman are generated from it.
  */
 
-const text = (max: number) => Joi.string().trim().min(1).max(max);
-const productId = idTokenSchema(128).messages({
-  'string.pattern.base': '{{#label}} must be a product id',
-});
+const productId = productIdSchema;
 const orderId = Joi.object({ id: uuidSchema.required() });
 const status = Joi.string().valid(...ORDER_STATUSES);
-const nullable = (schema: Joi.Schema) => schema.allow(null);
-const timestamp = Joi.string().isoDate();
-
-const orderPayment = Joi.object({
-  method: Joi.string().valid('card').required(),
-  token: text(200).required(),
-});
 
 export const createOrderBody = Joi.object({
   items: Joi.array()
@@ -211,6 +202,6 @@ export const orderApi = defineApi({
       },
     },
     ...anchoringOperations({ recordType: 'order', servesVerify: false }),
-    ...cartOperations({ writtenOrder: writtenOrderSchema, payment: orderPayment }),
+    ...cartOperations(writtenOrderSchema),
   },
 });

@@ -1,7 +1,7 @@
 import Joi from 'joi';
-import { idTokenSchema } from '@ecom/common/ids';
 import { moneySchema, shippingAddressSchema, type OperationSpec } from '@ecom/common/http';
 import { CART_TOKEN_PATTERN } from '../application/carts';
+import { nullable, orderPayment, productIdSchema, timestamp } from './schemas';
 
 /**
  * The cart operations (docs/adr/0022), part of the order service's API under /api/carts. The
@@ -13,10 +13,7 @@ export const CART_TOKEN_HEADER = 'X-Cart-Token';
 const cartToken = Joi.string().pattern(CART_TOKEN_PATTERN).messages({
   'string.pattern.base': '{{#label}} must be a cart token (ct_ and 43 characters)',
 });
-const productId = idTokenSchema(128).messages({
-  'string.pattern.base': '{{#label}} must be a product id',
-});
-const nullable = (schema: Joi.Schema) => schema.allow(null);
+const productId = productIdSchema;
 
 /** Read by the 'optional' routes when no user is signed in. */
 const guestHeader = Joi.object({
@@ -42,7 +39,7 @@ export const cartSchema = Joi.object({
   id: nullable(Joi.string().guid()),
   kind: Joi.string().valid('customer', 'guest'),
   itemCount: Joi.number().integer().min(0),
-  updatedAt: nullable(Joi.string().isoDate()),
+  updatedAt: nullable(timestamp),
   lines: Joi.array().items(cartLine),
   total: nullable(moneySchema),
   unavailable: Joi.array()
@@ -60,7 +57,7 @@ const noCart =
 const quantity = Joi.number().integer().min(1).max(1000);
 
 /** The operations; checkout answers the order, in the order API's own shapes. */
-export const cartOperations = (orders: { writtenOrder: Joi.Schema; payment: Joi.Schema }) =>
+export const cartOperations = (writtenOrder: Joi.Schema) =>
   ({
     createGuestCart: {
       method: 'post',
@@ -167,7 +164,7 @@ export const cartOperations = (orders: { writtenOrder: Joi.Schema; payment: Joi.
       access: 'user',
       tag: 'Carts',
       body: Joi.object({
-        payment: orders.payment,
+        payment: orderPayment,
         shippingAddress: shippingAddressSchema.description(
           "Optional: left out, the customer's profile address and name are used",
         ),
@@ -176,7 +173,7 @@ export const cartOperations = (orders: { writtenOrder: Joi.Schema; payment: Joi.
       response: {
         status: 201,
         description: 'The order, PENDING (a replay: header Idempotent-Replayed)',
-        schema: orders.writtenOrder,
+        schema: writtenOrder,
       },
       errors: {
         409: 'PRICE_CHANGED (details: changed, lines, total), OUT_OF_STOCK, PRODUCT_UNAVAILABLE, CART_CHECKED_OUT, CART_CHANGED; or a request with this Idempotency-Key is still in progress',

@@ -54,7 +54,7 @@ export function cartHandlers(carts: Carts) {
     setCartItem: (req: Request) =>
       carts.setItem(caller(req), line(req), (req.body as { quantity: number }).quantity),
     removeCartItem: async (req: Request) => {
-      await carts.setItem(caller(req), line(req), 0);
+      await carts.removeItem(caller(req), line(req));
       return reply.noContent();
     },
     mergeCart: (req: Request) =>
