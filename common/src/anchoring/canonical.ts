@@ -1,4 +1,4 @@
-import { keccak256, toUtf8Bytes } from 'ethers';
+import { keccak256Utf8 } from './hashing';
 import { canonicalJson, CanonicalizationError } from '../util/canonical-json';
 
 export { canonicalJson, CanonicalizationError, type CanonicalValue } from '../util/canonical-json';
@@ -72,7 +72,7 @@ export function canonicalDocument(doc: AnchorDocument, version = SERIALIZATION_V
 }
 
 export function documentHash(canonical: string): string {
-  return keccak256(toUtf8Bytes(canonical));
+  return keccak256Utf8(canonical);
 }
 
 /**

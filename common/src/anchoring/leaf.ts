@@ -1,4 +1,6 @@
-import { AbiCoder, concat, hexlify, keccak256, randomBytes } from 'ethers';
+import { randomBytes } from 'node:crypto';
+import { hexlify } from 'ethers';
+import { abiEncode, keccak256Bytes } from './hashing';
 import { canonicalDocument, documentHash, type AnchorDocument } from './canonical';
 
 /** Domain tag inside every leaf, so a leaf of this system cannot be replayed as another's. */
@@ -13,14 +15,12 @@ export const LEAF_ENCODING = ['string', 'uint16', 'bytes32', 'bytes32'] as const
 export type LeafValues = [string, number, string, string];
 
 export function newSalt(): string {
-  return hexlify(randomBytes(32));
+  return `0x${randomBytes(32).toString('hex')}`;
 }
 
 export function leafValues(canonical: string, salt: string, version: number): LeafValues {
   return [ANCHOR_DOMAIN, version, salt, documentHash(canonical)];
 }
-
-const coder = AbiCoder.defaultAbiCoder();
 
 /**
  * The leaf hash of one record, exactly as the contract's `verify` expects it. Computed with ethers
@@ -28,14 +28,13 @@ const coder = AbiCoder.defaultAbiCoder();
  * tree per call, several times slower, and enqueue runs in the caller's transaction.
  */
 export function leafHash(canonical: string, salt: string, version: number): string {
-  return keccak256(
-    keccak256(coder.encode([...LEAF_ENCODING], leafValues(canonical, salt, version))),
-  );
+  const inner = keccak256Bytes(abiEncode(LEAF_ENCODING, leafValues(canonical, salt, version)));
+  return keccak256Bytes(Buffer.from(inner.slice(2), 'hex'));
 }
 
 /** A record's public key in the log: keccak256(abi.encode(recordType, recordId)); no personal data. */
 export function recordKey(recordType: string, recordId: string): string {
-  return keccak256(coder.encode(['string', 'string'], [recordType, recordId]));
+  return keccak256Bytes(abiEncode(['string', 'string'], [recordType, recordId]));
 }
 
 export interface ComputedLeaf {
@@ -54,8 +53,11 @@ export interface BatchTree {
   proofs: string[][];
 }
 
+/** Both nodes are lower-case 0x hex of 32 bytes (normalised by the callers). */
 function hashPair(a: string, b: string): string {
-  return keccak256(a < b ? concat([a, b]) : concat([b, a]));
+  return keccak256Bytes(
+    Buffer.from(a < b ? a.slice(2) + b.slice(2) : b.slice(2) + a.slice(2), 'hex'),
+  );
 }
 
 /**

@@ -1,4 +1,5 @@
-import { AbiCoder, getBytes, keccak256, verifyMessage, type Wallet } from 'ethers';
+import { getBytes, verifyMessage, type Wallet } from 'ethers';
+import { abiEncode, keccak256Bytes, signDigestMessage } from './hashing';
 
 /**
  * A signed promise, given at write time, that an entry's leaf will be anchored by a deadline
@@ -26,13 +27,11 @@ export interface AnchorPromise {
 
 export type PromiseTerms = Omit<AnchorPromise, 'type' | 'version' | 'signer' | 'signature'>;
 
-const coder = AbiCoder.defaultAbiCoder();
-
 export function promiseDigest(
   p: Pick<PromiseTerms, 'chainId' | 'recordKey' | 'sequence' | 'leaf' | 'deadline'>,
 ): string {
-  return keccak256(
-    coder.encode(
+  return keccak256Bytes(
+    abiEncode(
       ['string', 'uint256', 'bytes32', 'uint64', 'bytes32', 'uint64'],
       [PROMISE_DOMAIN, p.chainId, p.recordKey, p.sequence, p.leaf, p.deadline],
     ),
@@ -40,7 +39,8 @@ export function promiseDigest(
 }
 
 export async function signPromise(wallet: Wallet, terms: PromiseTerms): Promise<AnchorPromise> {
-  const signature = await wallet.signMessage(getBytes(promiseDigest(terms)));
+  // wallet.signMessage's exact signature, without its pure-JavaScript secp256k1 (hashing.ts).
+  const signature = signDigestMessage(wallet.signingKey.privateKey, promiseDigest(terms));
   return {
     type: PROMISE_DOMAIN,
     version: 1,
