@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from 'pg';
+import { escapeLiteral, type Pool, type PoolClient } from 'pg';
 import { Wallet, type JsonRpcProvider, type Signer } from 'ethers';
 import type { Migration } from '../postgres/migrations';
 import { currentTraceparent } from '../tracing/event-spans';
@@ -192,12 +192,24 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
     return config;
   }
 
-  /** Runs `fn` in a transaction: `db`'s own (under a savepoint), or one opened on the pool. */
-  async function inTransaction<T>(db: AnchorQueryable, fn: (tx: AnchorQueryable) => Promise<T>) {
+  /**
+   * Runs `fn` in a transaction, `db`'s own (under a savepoint) or one opened on the pool, holding
+   * the record's writer lock: one writer per record at a time, so two transactions cannot both
+   * take the next sequence. Opening and locking share one round trip (a simple query, so the
+   * key is an escaped literal): this runs on every anchored write.
+   */
+  async function inLockedTransaction<T>(
+    db: AnchorQueryable,
+    ref: AnchorRecordRef,
+    fn: (tx: AnchorQueryable) => Promise<T>,
+  ) {
+    const lock = `SELECT pg_advisory_xact_lock(hashtextextended(${escapeLiteral(
+      `anchor:${ref.recordType}:${ref.recordId}`,
+    )}, 0))`;
     if ('totalCount' in db) {
       const client: PoolClient = await (db as Pool).connect();
       try {
-        await client.query('BEGIN');
+        await client.query(`BEGIN; ${lock}`);
         const out = await fn(client);
         await client.query('COMMIT');
         return out;
@@ -209,8 +221,8 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
       }
     }
     // A failed statement aborts the caller's transaction; the savepoint undoes only ours.
-    await db.query('SAVEPOINT anchor_record');
     try {
+      await db.query(`SAVEPOINT anchor_record; ${lock}`);
       const out = await fn(db);
       await db.query('RELEASE SAVEPOINT anchor_record');
       return out;
@@ -229,11 +241,8 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
     });
   }
 
+  /** Call under the record's writer lock (inLockedTransaction). */
   async function writeEntries(tx: AnchorQueryable, ref: AnchorRecordRef) {
-    // One writer per record at a time, so two transactions cannot both take the next sequence.
-    await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
-      `anchor:${ref.recordType}:${ref.recordId}`,
-    ]);
     const snapshot = await recordType(ref.recordType).snapshot(tx, ref.recordId);
     if (!snapshot) return [];
     const existing = (await store.recordsFor(ref.recordType, ref.recordId, tx)).filter(
@@ -318,7 +327,7 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
 
     async record(db, ref) {
       try {
-        return await inTransaction(db, (tx) => writeEntries(tx, ref));
+        return await inLockedTransaction(db, ref, (tx) => writeEntries(tx, ref));
       } catch (err) {
         log?.error('could not write the anchor entries of a record', {
           ...ref,

@@ -8,3 +8,4 @@ export * from './consumers';
 export * from './idempotency-store';
 export * from './page';
 export * from './exclusive';
+export * from './json-rows';

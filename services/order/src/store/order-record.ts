@@ -1,4 +1,9 @@
 import type { AnchorQueryable, RecordSnapshot } from '@ecom/common/anchoring';
+import { jsonTimestamp } from '@ecom/common/postgres';
+
+/** A timestamp read through JSON, as toISOString of the Date pg would have given. */
+const iso = (value: string | null | undefined): string | null =>
+  jsonTimestamp(value)?.toISOString() ?? null;
 
 /**
  * An order as its anchored entries describe it (docs/verification.md §1, "order"): every
@@ -15,6 +20,9 @@ export async function orderSnapshot(
   db: AnchorQueryable,
   orderId: string,
 ): Promise<RecordSnapshot | null> {
+  // One statement for the order and its child rows, whole (as SELECT * read them, so an order
+  // table of any migration reads alike), through JSON: bigints arrive as numbers, timestamps as
+  // text. It runs on every anchored write, where each round trip costs more than the rows.
   const { rows } = await db.query<{
     id: string;
     user_id: string;
@@ -28,49 +36,57 @@ export async function orderSnapshot(
     failure_reason: string | null;
     reservation_expires_at: Date | null;
     created_at: Date;
+    items: Array<{
+      line_no: number;
+      product_id: string;
+      name: string;
+      seller_id: string | null;
+      quantity: number;
+      unit_price_cents: number;
+      line_total_cents: number;
+      /** Absent before migration 008, like the next four. */
+      fulfilment_status?: string | null;
+      shipped_at?: string | null;
+      shipped_by?: string | null;
+      delivered_at?: string | null;
+      delivered_by?: string | null;
+    }>;
+    history: Array<{
+      id: number;
+      from_status: string | null;
+      to_status: string;
+      cause_type: string;
+      cause_id: string | null;
+      cause_event_type: string | null;
+      actor_id: string | null;
+      reason: string | null;
+      payment_id: string | null;
+      at: string;
+    }>;
+    refunds: Array<{
+      refund_id: string;
+      payment_id: string;
+      amount_cents: number;
+      currency: string;
+      at: string;
+    }>;
   }>(
-    `SELECT id, user_id, status, currency, total_cents, refunded_cents, payment_method, payment_id,
-            shipping_address, failure_reason, reservation_expires_at, created_at
-       FROM orders WHERE id = $1`,
+    `SELECT o.id, o.user_id, o.status, o.currency, o.total_cents, o.refunded_cents,
+            o.payment_method, o.payment_id, o.shipping_address, o.failure_reason,
+            o.reservation_expires_at, o.created_at,
+            (SELECT coalesce(json_agg(i ORDER BY i.line_no), '[]')
+               FROM order_items i WHERE i.order_id = o.id) AS items,
+            (SELECT coalesce(json_agg(h ORDER BY h.id), '[]')
+               FROM order_status_history h WHERE h.order_id = o.id) AS history,
+            (SELECT coalesce(json_agg(r ORDER BY r.at, r.refund_id), '[]')
+               FROM order_refunds r WHERE r.order_id = o.id) AS refunds
+       FROM orders o WHERE o.id = $1`,
     [orderId],
   );
   const o = rows[0];
   if (!o) return null;
-  // One query after another: `db` may be one client, inside the caller's transaction.
-  const items = await db.query<{
-    line_no: number;
-    product_id: string;
-    name: string;
-    seller_id: string | null;
-    quantity: number;
-    unit_price_cents: string;
-    line_total_cents: string;
-    fulfilment_status: string | null;
-    shipped_at: Date | null;
-    shipped_by: string | null;
-    delivered_at: Date | null;
-    delivered_by: string | null;
-  }>('SELECT * FROM order_items WHERE order_id = $1 ORDER BY line_no', [o.id]);
-  const history = await db.query<{
-    id: string;
-    from_status: string | null;
-    to_status: string;
-    cause_type: string;
-    cause_id: string | null;
-    cause_event_type: string | null;
-    actor_id: string | null;
-    reason: string | null;
-    payment_id: string | null;
-    at: Date;
-  }>('SELECT * FROM order_status_history WHERE order_id = $1 ORDER BY id', [o.id]);
-  const refunds = await db.query<{
-    refund_id: string;
-    payment_id: string;
-    amount_cents: string;
-    currency: string;
-    at: Date;
-  }>('SELECT * FROM order_refunds WHERE order_id = $1 ORDER BY at, refund_id', [o.id]);
-  // bigint arrives as text; amounts are integer minor units within the safe range.
+  // Amounts are integer minor units within the safe range (bigint: text from a column, a number
+  // through JSON).
   const cents = Number;
   const state = {
     orderId: o.id,
@@ -79,7 +95,7 @@ export async function orderSnapshot(
     currency: o.currency.trim(),
     total: cents(o.total_cents),
     refunded: cents(o.refunded_cents),
-    items: items.rows.map((i) => ({
+    items: o.items.map((i) => ({
       lineNo: i.line_no,
       productId: i.product_id,
       name: i.name,
@@ -92,10 +108,10 @@ export async function orderSnapshot(
         : {
             fulfilment: {
               status: i.fulfilment_status,
-              shippedAt: i.shipped_at?.toISOString() ?? null,
-              shippedBy: i.shipped_by,
-              deliveredAt: i.delivered_at?.toISOString() ?? null,
-              deliveredBy: i.delivered_by,
+              shippedAt: iso(i.shipped_at),
+              shippedBy: i.shipped_by ?? null,
+              deliveredAt: iso(i.delivered_at),
+              deliveredBy: i.delivered_by ?? null,
             },
           }),
     })),
@@ -107,12 +123,12 @@ export async function orderSnapshot(
     createdAt: o.created_at.toISOString(),
   };
   const changes: Record<string, unknown> = {};
-  for (const h of history.rows) {
+  for (const h of o.history) {
     changes[`history:${h.id}`] = {
       kind: 'status',
       from: h.from_status,
       to: h.to_status,
-      at: h.at.toISOString(),
+      at: iso(h.at),
       reason: h.reason,
       cause: {
         type: h.cause_type,
@@ -123,14 +139,14 @@ export async function orderSnapshot(
       paymentId: h.payment_id,
     };
   }
-  for (const r of refunds.rows) {
+  for (const r of o.refunds) {
     changes[`refund:${r.refund_id}`] = {
       kind: 'refund',
       refundId: r.refund_id,
       paymentId: r.payment_id,
       amount: cents(r.amount_cents),
       currency: r.currency.trim(),
-      at: r.at.toISOString(),
+      at: iso(r.at),
     };
   }
   return { state, rows: changes };

@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import type { EventData } from '@ecom/common/events';
-import { selectNewestPage } from '@ecom/common/postgres';
+import { jsonTimestamp, selectNewestPage } from '@ecom/common/postgres';
 import { lineFulfilment, type LineTarget, type StoredFulfilment } from '../domain/fulfilment';
 import type { PricedOrder } from '../domain/pricing';
 import { TRANSITIONS, type OrderStatus, type TransitionName } from '../domain/state-machine';
@@ -37,6 +37,20 @@ interface ItemRow {
   fulfilment_status: StoredFulfilment;
   shipped_at: Date | null;
   delivered_at: Date | null;
+}
+
+/** An order line read through JSON: timestamps as text until itemFromJson. */
+type JsonItemRow = Omit<ItemRow, 'shipped_at' | 'delivered_at'> & {
+  shipped_at: string | null;
+  delivered_at: string | null;
+};
+
+function itemFromJson(i: JsonItemRow): ItemRow {
+  return {
+    ...i,
+    shipped_at: jsonTimestamp(i.shipped_at),
+    delivered_at: jsonTimestamp(i.delivered_at),
+  };
 }
 
 // BIGINT arrives as a string from pg; amounts are bounded to safe integers on the way in.
@@ -177,10 +191,29 @@ export const orderStore = {
 
   /** The order; with `forUpdate`, its row locked until the caller's transaction ends. */
   async get(db: Queryable, id: string, opts: { forUpdate?: boolean } = {}): Promise<Order | null> {
-    const { rows } = await db.query<OrderRow>(
-      `SELECT * FROM orders WHERE id = $1${opts.forUpdate ? ' FOR UPDATE' : ''}`,
-      [id],
-    );
+    if (!opts.forUpdate) {
+      // One round trip: the lines come along as JSON (bigints as text, as pg gives them).
+      const { rows } = await db.query<OrderRow & { item_rows: JsonItemRow[] }>(
+        `SELECT o.*,
+                (SELECT coalesce(json_agg(json_build_object(
+                          'order_id', i.order_id, 'line_no', i.line_no, 'product_id', i.product_id,
+                          'name', i.name, 'seller_id', i.seller_id, 'quantity', i.quantity,
+                          'unit_price_cents', i.unit_price_cents::text,
+                          'line_total_cents', i.line_total_cents::text,
+                          'fulfilment_status', i.fulfilment_status, 'shipped_at', i.shipped_at,
+                          'delivered_at', i.delivered_at) ORDER BY i.line_no), '[]')
+                   FROM order_items i WHERE i.order_id = o.id) AS item_rows
+           FROM orders o WHERE o.id = $1`,
+        [id],
+      );
+      const row = rows[0];
+      return row ? toOrder(row, row.item_rows.map(itemFromJson)) : null;
+    }
+    // Locked: the lines are read after the lock is granted, by a statement of their own, so a
+    // writer that held the lock is seen (a statement's snapshot predates its lock wait).
+    const { rows } = await db.query<OrderRow>('SELECT * FROM orders WHERE id = $1 FOR UPDATE', [
+      id,
+    ]);
     const row = rows[0];
     if (!row) return null;
     const items = await db.query<ItemRow>(

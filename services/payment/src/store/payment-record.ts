@@ -1,8 +1,11 @@
 import type { AnchorQueryable, RecordSnapshot } from '@ecom/common/anchoring';
+import { jsonTimestamp } from '@ecom/common/postgres';
 import type { AttemptRow, PaymentRow, RefundRow } from './payment-store';
 
 const cents = (v: string | null): number | null => (v === null ? null : Number(v));
-const iso = (d: Date | null): string | null => d?.toISOString() ?? null;
+/** A timestamp read through JSON, as toISOString of the Date pg would have given. */
+const isoJson = (value: string | null): string | null =>
+  jsonTimestamp(value)?.toISOString() ?? null;
 
 /**
  * A payment as its anchored entries describe it (docs/verification.md §1, "payment"): every
@@ -15,18 +18,59 @@ export async function paymentSnapshot(
   db: AnchorQueryable,
   paymentId: string,
 ): Promise<RecordSnapshot | null> {
-  const { rows } = await db.query<PaymentRow>('SELECT * FROM payments WHERE id = $1', [paymentId]);
+  // One statement for the payment and its child rows (only the fields anchored; bigints as text,
+  // as pg gives them): it runs on every anchored write, where each round trip costs more than
+  // the rows.
+  const { rows } = await db.query<
+    PaymentRow & {
+      attempt_rows: Array<
+        Pick<
+          AttemptRow,
+          | 'attempt'
+          | 'source'
+          | 'method'
+          | 'status'
+          | 'charge_id'
+          | 'failure_code'
+          | 'failure_reason'
+        > & { created_at: string; completed_at: string | null }
+      >;
+      refund_rows: Array<
+        Pick<
+          RefundRow,
+          | 'id'
+          | 'amount_cents'
+          | 'currency'
+          | 'reason'
+          | 'cause'
+          | 'status'
+          | 'gateway_refund_id'
+          | 'failure_reason'
+          | 'requested_by'
+        > & { created_at: string; completed_at: string | null }
+      >;
+    }
+  >(
+    `SELECT p.*,
+            (SELECT coalesce(json_agg(json_build_object(
+                      'attempt', a.attempt, 'source', a.source, 'method', a.method,
+                      'status', a.status, 'charge_id', a.charge_id,
+                      'failure_code', a.failure_code, 'failure_reason', a.failure_reason,
+                      'created_at', a.created_at, 'completed_at', a.completed_at)
+                      ORDER BY a.attempt), '[]')
+               FROM payment_attempts a WHERE a.payment_id = p.id) AS attempt_rows,
+            (SELECT coalesce(json_agg(json_build_object(
+                      'id', r.id, 'amount_cents', r.amount_cents::text, 'currency', r.currency,
+                      'reason', r.reason, 'cause', r.cause, 'status', r.status,
+                      'gateway_refund_id', r.gateway_refund_id, 'failure_reason', r.failure_reason,
+                      'requested_by', r.requested_by, 'created_at', r.created_at,
+                      'completed_at', r.completed_at) ORDER BY r.created_at, r.id), '[]')
+               FROM refunds r WHERE r.payment_id = p.id) AS refund_rows
+       FROM payments p WHERE p.id = $1`,
+    [paymentId],
+  );
   const p = rows[0];
   if (!p) return null;
-  // One query after another: `db` may be one client, inside the caller's transaction.
-  const attempts = await db.query<AttemptRow>(
-    'SELECT * FROM payment_attempts WHERE payment_id = $1 ORDER BY attempt',
-    [p.id],
-  );
-  const refunds = await db.query<RefundRow>(
-    'SELECT * FROM refunds WHERE payment_id = $1 ORDER BY created_at, id',
-    [p.id],
-  );
   const state = {
     paymentId: p.id,
     orderId: p.order_id,
@@ -46,7 +90,7 @@ export async function paymentSnapshot(
     createdAt: p.created_at.toISOString(),
   };
   const changes: Record<string, unknown> = {};
-  for (const a of attempts.rows) {
+  for (const a of p.attempt_rows) {
     changes[`attempt:${a.attempt}`] = {
       kind: 'attempt',
       attempt: a.attempt,
@@ -56,11 +100,11 @@ export async function paymentSnapshot(
       chargeId: a.charge_id,
       failureCode: a.failure_code,
       failureReason: a.failure_reason,
-      createdAt: iso(a.created_at),
-      completedAt: iso(a.completed_at),
+      createdAt: isoJson(a.created_at),
+      completedAt: isoJson(a.completed_at),
     };
   }
-  for (const r of refunds.rows) {
+  for (const r of p.refund_rows) {
     changes[`refund:${r.id}`] = {
       kind: 'refund',
       refundId: r.id,
@@ -72,8 +116,8 @@ export async function paymentSnapshot(
       gatewayRefundId: r.gateway_refund_id,
       failureReason: r.failure_reason,
       requestedBy: r.requested_by,
-      createdAt: iso(r.created_at),
-      completedAt: iso(r.completed_at),
+      createdAt: isoJson(r.created_at),
+      completedAt: isoJson(r.completed_at),
     };
   }
   return { state, rows: changes };
