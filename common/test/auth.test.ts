@@ -4,9 +4,11 @@ import request from 'supertest';
 import {
   authenticate,
   generateEs256KeyPair,
+  MemorySessionRevocations,
   requireRole,
   signAccessToken,
   verifyAccessToken,
+  VerifiedTokens,
   type JwtSignOptions,
 } from '../src/auth';
 import { errorHandler } from '../src/http';
@@ -105,6 +107,40 @@ describe('JWT helpers', () => {
   });
 });
 
+describe('VerifiedTokens', () => {
+  it('remembers a verified token until its exp, then verifies it afresh', () => {
+    let now = Date.now();
+    const tokens = new VerifiedTokens(verifyOptions, 10, () => now);
+    const token = signAccessToken(user, { ...signOptions, expiresIn: 60 });
+    const claims = tokens.verify(token);
+    expect(claims.sub).toBe('u1');
+    expect(tokens.size).toBe(1);
+    expect(tokens.verify(token)).toBe(claims); // the remembered claims: no second verification
+    now = claims.exp * 1000; // expired for the memory; jsonwebtoken's own clock still says valid
+    expect(tokens.verify(token)).not.toBe(claims); // verified afresh
+  });
+
+  it('never remembers a refusal, and a remembered token does not let a tampered copy pass', () => {
+    const tokens = new VerifiedTokens(verifyOptions, 10);
+    const token = signAccessToken(user, signOptions);
+    tokens.verify(token);
+    const [h, , s] = token.split('.');
+    const forged = `${h}.${b64url({ ...(jwt.decode(token) as object), role: 'admin' })}.${s}`;
+    for (let i = 0; i < 3; i++) expect(() => tokens.verify(forged)).toThrow('Invalid access token');
+    expect(() => tokens.verify('a.b.c')).toThrow();
+    expect(tokens.size).toBe(1);
+  });
+
+  it('keeps at most its bound, dropping the oldest', () => {
+    const tokens = new VerifiedTokens(verifyOptions, 2);
+    const [a, b, c] = ['a', 'b', 'c'].map((id) => signAccessToken({ ...user, id }, signOptions));
+    for (const t of [a!, b!, c!]) tokens.verify(t);
+    expect(tokens.size).toBe(2);
+    const claims = tokens.verify(c!);
+    expect(tokens.verify(c!)).toBe(claims);
+  });
+});
+
 describe('authenticate and requireRole middleware', () => {
   const app = express();
   app.get('/me', authenticate(verifyOptions), (req, res) => res.json(req.user));
@@ -122,6 +158,23 @@ describe('authenticate and requireRole middleware', () => {
       .set('authorization', `Bearer ${signAccessToken(user, signOptions)}`);
     expect(res.status).toBe(200);
     expect(res.body).toEqual(user);
+  });
+
+  it('refuses a token of a revoked session though it verified (and was remembered) before', async () => {
+    const revocations = new MemorySessionRevocations();
+    const guarded = express();
+    guarded.get('/me', authenticate({ ...verifyOptions, revocations }), (req, res) =>
+      res.json(req.user),
+    );
+    guarded.use(errorHandler(createLogger('test', 'silent')));
+    const token = signAccessToken(user, signOptions, 'session-1');
+    const call = () => request(guarded).get('/me').set('authorization', `Bearer ${token}`);
+    expect((await call()).status).toBe(200);
+    expect((await call()).status).toBe(200);
+    await revocations.revoke(['session-1'], 60);
+    const refused = await call();
+    expect(refused.status).toBe(401);
+    expect(refused.body.error.details).toEqual({ reason: 'revoked' });
   });
 
   it('answers 401 in the common shape for missing, malformed and bad tokens', async () => {

@@ -2,7 +2,7 @@ import {
   sessionRevoked,
   type RevocationLogger,
   userFromClaims,
-  verifyAccessToken,
+  VerifiedTokens,
   type AuthUser,
   type JwtVerifyOptions,
 } from '@ecom/common/auth';
@@ -15,28 +15,28 @@ export type EdgeIdentity =
   | { kind: 'user'; user: AuthUser }
   | { kind: 'rejected'; error: UnauthorizedError };
 
-interface CachedToken {
-  user: AuthUser;
-  expMs: number;
-  sid?: string;
-}
-
 /**
  * Verifies access tokens locally (pinned algorithm, issuer, audience, expiry, claim shapes
- * via common's verifyAccessToken). Verified tokens are remembered until they expire, so a
- * client's repeated requests cost one map lookup instead of one ECDSA verification; only
- * byte-identical tokens hit, so a tampered token is always verified (and refused). Whether the
- * token's session was revoked is asked on every request, never remembered.
+ * via common's verifyAccessToken), remembering verified ones until they expire (common's
+ * VerifiedTokens). Whether the token's session was revoked is asked on every request, never
+ * remembered.
  */
 export class EdgeAuthenticator {
-  private readonly cache = new Map<string, CachedToken>();
+  private readonly tokens: VerifiedTokens;
 
   constructor(
     private readonly options: JwtVerifyOptions,
-    private readonly maxCached = 10_000,
-    private readonly now: () => number = Date.now,
+    maxCached = 10_000,
+    now: () => number = Date.now,
     private readonly logger?: RevocationLogger,
-  ) {}
+  ) {
+    this.tokens = new VerifiedTokens(options, maxCached, now);
+  }
+
+  /** How many verified tokens are remembered (bounded by maxCached). */
+  get cachedTokens(): number {
+    return this.tokens.size;
+  }
 
   async identify(authorization: string | undefined): Promise<EdgeIdentity> {
     const identity = this.verify(authorization);
@@ -54,11 +54,6 @@ export class EdgeAuthenticator {
     authorization: string | undefined,
   ):
     { kind: 'user'; sid?: string; result: EdgeIdentity } | { kind: 'other'; result: EdgeIdentity } {
-    const user = (entry: CachedToken) => ({
-      kind: 'user' as const,
-      sid: entry.sid,
-      result: { kind: 'user' as const, user: entry.user },
-    });
     const other = (result: EdgeIdentity) => ({ kind: 'other' as const, result });
     if (authorization === undefined) return other({ kind: 'anonymous' });
     const match = BEARER.exec(authorization.trim());
@@ -68,31 +63,17 @@ export class EdgeAuthenticator {
         error: new UnauthorizedError('Malformed Authorization header', { reason: 'malformed' }),
       });
     }
-    const token = match[1]!;
-    const cached = this.cache.get(token);
-    if (cached) {
-      if (cached.expMs > this.now()) return user(cached);
-      this.cache.delete(token);
-    }
     try {
-      const claims = verifyAccessToken(token, this.options);
-      const entry = { user: userFromClaims(claims), expMs: claims.exp * 1000, sid: claims.sid };
-      this.remember(token, entry);
-      return user(entry);
+      const claims = this.tokens.verify(match[1]!);
+      return {
+        kind: 'user',
+        sid: claims.sid,
+        result: { kind: 'user', user: userFromClaims(claims) },
+      };
     } catch (err) {
       if (err instanceof UnauthorizedError) return other({ kind: 'rejected', error: err });
       throw err;
     }
-  }
-
-  private remember(token: string, entry: CachedToken): void {
-    if (this.maxCached === 0) return;
-    if (this.cache.size >= this.maxCached) {
-      // Oldest insertion first: a Map iterates in insertion order.
-      const oldest = this.cache.keys().next();
-      if (!oldest.done) this.cache.delete(oldest.value);
-    }
-    this.cache.set(token, entry);
   }
 }
 

@@ -202,7 +202,7 @@ describe('EdgeAuthenticator', () => {
     const auth = new EdgeAuthenticator(options, 2);
     const tokens = [1, 2, 3].map((i) => tokenFor({ id: `u${i}`, role: 'customer' }));
     for (const t of tokens) await auth.identify(`Bearer ${t}`);
-    expect((auth as unknown as { cache: Map<string, unknown> }).cache.size).toBe(2);
+    expect(auth.cachedTokens).toBe(2);
   });
 
   it('refuses tokens from a key that is not the configured one even if well-formed', async () => {

@@ -4,3 +4,4 @@ export * from './keys';
 export * from './middleware';
 export * from './config';
 export * from './revocation';
+export * from './verified-tokens';

@@ -1,9 +1,10 @@
 import type { Request, RequestHandler } from 'express';
 import { ForbiddenError, UnauthorizedError } from '../errors/app-error';
 import { getContext } from '../logging/context';
-import { userFromClaims, verifyAccessToken, type JwtVerifyOptions } from './jwt';
+import { userFromClaims, type JwtVerifyOptions } from './jwt';
 import { sessionRevoked } from './revocation';
 import type { AuthUser, Role } from './types';
+import { VerifiedTokens } from './verified-tokens';
 
 /** The token of an `Authorization: Bearer <jwt>` header (undefined for anything else). */
 export function bearerToken(header: string | undefined): string | undefined {
@@ -23,6 +24,7 @@ export function authenticate(
   options: JwtVerifyOptions,
   { optional = false }: { optional?: boolean } = {},
 ): RequestHandler {
+  const tokens = new VerifiedTokens(options);
   return (req, _res, next) => {
     const header = req.get('authorization');
     if (!header) {
@@ -40,7 +42,7 @@ export function authenticate(
     }
     let claims;
     try {
-      claims = verifyAccessToken(token, options);
+      claims = tokens.verify(token);
     } catch (err) {
       next(err);
       return;
