@@ -113,7 +113,7 @@ export class Anchorer {
     this.wallet = new Wallet(options.privateKey, options.provider);
     this.signer = new NonceManager(this.wallet);
     this.log = options.logger ?? silent;
-    this.windowMs = options.windowMs ?? 250;
+    this.windowMs = options.windowMs ?? 1000;
     this.maxBatchSize = Math.min(options.maxBatchSize ?? 500, 10_000);
     this.chainCheckIntervalMs = options.chainCheckIntervalMs ?? 5000;
     this.backoffInitialMs = options.backoffInitialMs ?? 250;

@@ -17,7 +17,7 @@ describe('anchoring configuration', () => {
     expect(error).toBeUndefined();
     expect(value).toMatchObject({
       ANCHOR_CHAIN_ID: 31337,
-      ANCHOR_WINDOW_MS: 250,
+      ANCHOR_WINDOW_MS: 1000,
       ANCHOR_MAX_BATCH: 500,
       ANCHOR_DEPLOY: false,
     });
