@@ -1,0 +1,157 @@
+import { Pool } from 'pg';
+import { runMigrations } from '@ecom/common/postgres';
+import { createTestPostgres, type TestPostgres } from '@ecom/test-support';
+import { orderMigrations } from '../src/store/migrations';
+import { orderSnapshot } from '../src/store/order-record';
+import { orderStore } from '../src/store/order-store';
+
+/**
+ * The order's snapshot is what its anchored entries describe: one value read differently (a
+ * timestamp rounded instead of truncated, a bigint as a number, a row missed) and every order
+ * anchored before would verify TAMPERED. It is read in one statement, the child rows through
+ * JSON; here exact rows give exactly the values the per-table reading gave.
+ */
+describe('orderSnapshot (real PostgreSQL)', () => {
+  let db: TestPostgres;
+  let pool: Pool;
+  const id = '7b0c9a52-9b1e-4f57-8d6c-3f2a1e0b9c11';
+
+  beforeAll(async () => {
+    db = await createTestPostgres('order_record');
+    pool = new Pool({ connectionString: db.url, max: 2 });
+    await runMigrations(pool, orderMigrations);
+    await pool.query(
+      `INSERT INTO orders (id, user_id, status, currency, total_cents, refunded_cents,
+         payment_method, payment_id, shipping_address, correlation_id, reservation_expires_at, created_at)
+       VALUES ($1, 'user-1', 'PARTIALLY_SHIPPED', 'USD', 9007199254740, 250, 'card', 'pay-1', $2,
+         'corr-1', '2026-01-02 03:04:05.678999+00', '2026-01-02 03:00:00.000001+00')`,
+      [id, JSON.stringify({ name: 'Zoë', city: 'Zürich', country: 'CH' })],
+    );
+    await pool.query(
+      `INSERT INTO order_items (order_id, line_no, product_id, name, seller_id, quantity,
+         unit_price_cents, line_total_cents, fulfilment_status, shipped_at, shipped_by)
+       VALUES ($1, 2, 'p-b', 'B "quoted"', NULL, 1, 2500, 2500, NULL, NULL, NULL),
+              ($1, 1, 'p-a', 'A', 'seller-a', 3, 1000, 3000, 'SHIPPED',
+               '2026-01-03 10:00:00.999999+02', 'seller-a')`,
+      [id],
+    );
+    for (const [from, to, at] of [
+      [null, 'PENDING', '2026-01-02 03:00:00.5+00'],
+      ['PENDING', 'CONFIRMED', '2026-01-02 03:00:01.0004+00'],
+    ] as const) {
+      await pool.query(
+        `INSERT INTO order_status_history (order_id, from_status, to_status, cause_type, cause_id,
+           actor_id, at) VALUES ($1, $2, $3, 'request', 'req-1', 'user-1', $4)`,
+        [id, from, to, at],
+      );
+    }
+    await pool.query(
+      `INSERT INTO order_refunds (refund_id, order_id, payment_id, amount_cents, currency, at)
+       VALUES ('r-1', $1, 'pay-1', 250, 'USD', '2026-01-04 00:00:00.123456+00')`,
+      [id],
+    );
+  });
+
+  afterAll(async () => {
+    await pool?.end();
+    await db?.cleanup();
+  });
+
+  it('reads the order, its lines, its history and its refunds as they were always read', async () => {
+    const historyIds = (
+      await pool.query<{ id: string }>(
+        'SELECT id FROM order_status_history WHERE order_id = $1 ORDER BY id',
+        [id],
+      )
+    ).rows.map((r) => r.id);
+    const cause = { type: 'request', id: 'req-1', eventType: null, actorId: 'user-1' };
+    expect(await orderSnapshot(pool, id)).toEqual({
+      state: {
+        orderId: id,
+        userId: 'user-1',
+        status: 'PARTIALLY_SHIPPED',
+        currency: 'USD',
+        total: 9007199254740,
+        refunded: 250,
+        items: [
+          {
+            lineNo: 1,
+            productId: 'p-a',
+            name: 'A',
+            sellerId: 'seller-a',
+            quantity: 3,
+            unitPrice: 1000,
+            lineTotal: 3000,
+            fulfilment: {
+              status: 'SHIPPED',
+              shippedAt: '2026-01-03T08:00:00.999Z', // truncated, as pg's Date is
+              shippedBy: 'seller-a',
+              deliveredAt: null,
+              deliveredBy: null,
+            },
+          },
+          {
+            lineNo: 2,
+            productId: 'p-b',
+            name: 'B "quoted"',
+            sellerId: null,
+            quantity: 1,
+            unitPrice: 2500,
+            lineTotal: 2500,
+          },
+        ],
+        shippingAddress: { name: 'Zoë', city: 'Zürich', country: 'CH' },
+        paymentMethod: 'card',
+        paymentId: 'pay-1',
+        failureReason: null,
+        reservationExpiresAt: '2026-01-02T03:04:05.678Z',
+        createdAt: '2026-01-02T03:00:00.000Z',
+      },
+      rows: {
+        [`history:${historyIds[0]}`]: {
+          kind: 'status',
+          from: null,
+          to: 'PENDING',
+          at: '2026-01-02T03:00:00.500Z',
+          reason: null,
+          cause,
+          paymentId: null,
+        },
+        [`history:${historyIds[1]}`]: {
+          kind: 'status',
+          from: 'PENDING',
+          to: 'CONFIRMED',
+          at: '2026-01-02T03:00:01.000Z',
+          reason: null,
+          cause,
+          paymentId: null,
+        },
+        'refund:r-1': {
+          kind: 'refund',
+          refundId: 'r-1',
+          paymentId: 'pay-1',
+          amount: 250,
+          currency: 'USD',
+          at: '2026-01-04T00:00:00.123Z',
+        },
+      },
+    });
+    expect(await orderSnapshot(pool, '00000000-0000-4000-8000-000000000000')).toBeNull();
+  });
+
+  it('reads an order alike with its row locked or not (lines in order, timestamps truncated)', async () => {
+    const plain = await orderStore.get(pool, id);
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      expect(await orderStore.get(client, id, { forUpdate: true })).toEqual(plain);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    expect(plain!.items.map((i) => [i.lineNo, i.shippedAt, i.unitPrice.amount])).toEqual([
+      [1, '2026-01-03T08:00:00.999Z', 1000],
+      [2, null, 2500],
+    ]);
+  });
+});
