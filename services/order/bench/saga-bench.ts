@@ -130,6 +130,11 @@ interface RateResult {
   /** CPU ms per confirmed order, by process. */
   cpu: Map<string, number>;
   servers: Record<keyof typeof SERVERS, number>;
+  /**
+   * CPU ms per confirmed order of this process: the load generator, and for the fleet the
+   * embedded chain its launcher runs (the anchorers' transactions land there).
+   */
+  bench: number;
   /** CPU ms per confirmed order taken by everything else on the machine (not the bench). */
   other: number;
   saturated: boolean;
@@ -273,6 +278,7 @@ async function openLoop(target: Target, session: Session, rate: number): Promise
       rabbitmq: perOrder(serverCpu('rabbitmq')),
       redis: perOrder(serverCpu('redis')),
     },
+    bench: perOrder(after.self - before.self),
     other: perOrder(Math.max(0, other)),
     saturated: confirmed.size < ids.length || ids.length < total || achieved < 0.9 * rate,
   };
@@ -554,10 +560,10 @@ function section(results: PlatformResult[], loadBefore: string, loadAfter: strin
     `${measuredOn()}. Load average before: ${loadBefore}; after: ${loadAfter}.`,
     `Script: \`npm run bench -w services/order\` (\`services/order/bench/saga-bench.ts\`), SAGA_RATES=${RATES.join(',')}, SAGA_SECONDS=${SECONDS}.`,
     '',
-    "One-line orders (`tok_visa`, over 20 products) POSTed to the gateway by an open-loop generator: at each offered rate, orders are sent on a fixed schedule for the given seconds whatever the answers, so queueing shows in the latency. Latency: from the moment an order was due to the CONFIRMED row of its history (PostgreSQL's clock, same machine). A rate is the last tried when its orders are not all confirmed within the drain bound or are confirmed at under 90 % of the offered rate (marked *saturated*). CPU per confirmed order from /proc: each Node process of the platform (the fleet: gateway, services, MongoDB stand-in; the embedded run: one process), and beside it PostgreSQL, RabbitMQ and Redis, and everything else the machine ran (not this bench).",
+    "One-line orders (`tok_visa`, over 20 products) POSTed to the gateway by an open-loop generator: at each offered rate, orders are sent on a fixed schedule for the given seconds whatever the answers, so queueing shows in the latency. Latency: from the moment an order was due to the CONFIRMED row of its history (PostgreSQL's clock, same machine). A rate is the last tried when its orders are not all confirmed within the drain bound or are confirmed at under 90 % of the offered rate (marked *saturated*). CPU per confirmed order from /proc: each Node process of the platform (the fleet: gateway, services, MongoDB stand-in; the embedded run: one process), and beside it PostgreSQL, RabbitMQ and Redis, this bench's own process (the load generator and, for the fleet, the embedded chain its launcher runs, where the anchorers' transactions land), and everything else the machine ran.",
     '',
-    '| platform | one at a time p50 / p99 ms | offered /s | confirmed | achieved /s | p50 ms | p90 ms | p99 ms | max ms | Node CPU ms/order (by process) | PostgreSQL / RabbitMQ / Redis CPU ms/order | other CPU ms/order |',
-    '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |',
+    '| platform | one at a time p50 / p99 ms | offered /s | confirmed | achieved /s | p50 ms | p90 ms | p99 ms | max ms | Node CPU ms/order (by process) | PostgreSQL / RabbitMQ / Redis CPU ms/order | bench process CPU ms/order (generator; the fleet: its chain) | other CPU ms/order |',
+    '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: |',
   ];
   for (const r of results) {
     r.rates.forEach((p, i) => {
@@ -568,7 +574,7 @@ function section(results: PlatformResult[], loadBefore: string, loadAfter: strin
         .map(([name, v]) => `${name} ${v.toFixed(1)}`)
         .join(', ');
       lines.push(
-        `| ${i === 0 ? r.label : ''} | ${i === 0 ? `${ms(r.single.p50)} / ${ms(r.single.p99)}` : ''} | ${p.offered} | ${p.confirmed}/${p.sent}${p.saturated ? ' *saturated*' : ''} | ${p.achieved.toFixed(1)} | ${ms(p.p50)} | ${ms(p.p90)} | ${ms(p.p99)} | ${ms(p.max)} | **${total.toFixed(1)}**: ${by} | ${p.servers.postgres.toFixed(1)} / ${p.servers.rabbitmq.toFixed(1)} / ${p.servers.redis.toFixed(1)} | ${p.other.toFixed(1)} |`,
+        `| ${i === 0 ? r.label : ''} | ${i === 0 ? `${ms(r.single.p50)} / ${ms(r.single.p99)}` : ''} | ${p.offered} | ${p.confirmed}/${p.sent}${p.saturated ? ' *saturated*' : ''} | ${p.achieved.toFixed(1)} | ${ms(p.p50)} | ${ms(p.p90)} | ${ms(p.p99)} | ${ms(p.max)} | **${total.toFixed(1)}**: ${by} | ${p.servers.postgres.toFixed(1)} / ${p.servers.rabbitmq.toFixed(1)} / ${p.servers.redis.toFixed(1)} | ${p.bench.toFixed(1)} | ${p.other.toFixed(1)} |`,
       );
     });
   }
