@@ -61,14 +61,38 @@ function treeCpu(pid: number): number {
   return total;
 }
 
-/** CPU seconds of every process whose command is one of `names` (the servers beside us). */
+const commandOf = (pid: string) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+
+/**
+ * CPU seconds of every process whose command is one of `names` (the servers beside us), each
+ * counted once: a matching process's own time and that of its other children (PostgreSQL's
+ * backends are the postmaster's children and match themselves; counting its tree too counted
+ * them twice).
+ */
 function cpuOfCommands(names: readonly string[]): number {
+  const matches = (pid: string) => names.some((n) => commandOf(pid).startsWith(n));
+  const own = (pid: string) => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  };
+  const counted = (pid: string): number => {
+    let total = own(pid);
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+    for (const child of children ? children.split(' ') : []) {
+      try {
+        if (!matches(child)) total += counted(child);
+      } catch {
+        // gone
+      }
+    }
+    return total;
+  };
   let total = 0;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
-      if (names.some((n) => comm.startsWith(n))) total += treeCpu(Number(entry));
+      if (matches(entry)) total += counted(entry);
     } catch {
       // gone
     }
