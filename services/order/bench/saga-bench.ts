@@ -46,15 +46,24 @@ const ADDRESS = {
   country: 'US',
 };
 
+/** CPU seconds (user + system) of one process, its threads but not its children; throws once gone. */
+function ownCpu(pid: number | string): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
+const childrenOf = (pid: number | string): string[] => {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+  return children ? children.split(' ') : [];
+};
+
 /** CPU seconds of a process and all its descendants; 0 once gone. */
 function treeCpu(pid: number): number {
   let total = 0;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    total += (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
-    for (const child of children ? children.split(' ') : []) total += treeCpu(Number(child));
+    total += ownCpu(pid);
+    for (const child of childrenOf(pid)) total += treeCpu(Number(child));
   } catch {
     // gone
   }
@@ -71,15 +80,9 @@ const commandOf = (pid: string) => readFileSync(`/proc/${pid}/comm`, 'utf8').tri
  */
 function cpuOfCommands(names: readonly string[]): number {
   const matches = (pid: string) => names.some((n) => commandOf(pid).startsWith(n));
-  const own = (pid: string) => {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-  };
   const counted = (pid: string): number => {
-    let total = own(pid);
-    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
-    for (const child of children ? children.split(' ') : []) {
+    let total = ownCpu(pid);
+    for (const child of childrenOf(pid)) {
       try {
         if (!matches(child)) total += counted(child);
       } catch {
