@@ -160,6 +160,24 @@ describe('authenticate and requireRole middleware', () => {
     expect(res.body).toEqual(user);
   });
 
+  it('verifies a token once for every route guarded with the same options', async () => {
+    const options = { ...verifyOptions };
+    const routes = express();
+    routes.get('/a', authenticate(options), (req, res) => res.json(req.user));
+    routes.get('/b', authenticate(options, { optional: true }), (req, res) => res.json(req.user));
+    const token = signAccessToken(user, signOptions);
+    const verify = jest.spyOn(jwt, 'verify');
+    try {
+      for (const route of ['/a', '/b', '/a']) {
+        const res = await request(routes).get(route).set('authorization', `Bearer ${token}`);
+        expect(res.body).toEqual(user);
+      }
+      expect(verify).toHaveBeenCalledTimes(1);
+    } finally {
+      verify.mockRestore();
+    }
+  });
+
   it('refuses a token of a revoked session though it verified (and was remembered) before', async () => {
     const revocations = new MemorySessionRevocations();
     const guarded = express();

@@ -15,6 +15,19 @@ export function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
+// Routes are guarded one by one with the service's one options object: they share one memory
+// of verified tokens (one bound, and a token verified on one route is known on the others).
+const memories = new WeakMap<JwtVerifyOptions, VerifiedTokens>();
+
+function verifiedTokensFor(options: JwtVerifyOptions): VerifiedTokens {
+  let tokens = memories.get(options);
+  if (!tokens) {
+    tokens = new VerifiedTokens(options);
+    memories.set(options, tokens);
+  }
+  return tokens;
+}
+
 /**
  * Sets `req.user` from a verified Bearer token whose session was not revoked. With
  * `optional`, a request without an Authorization header passes anonymously (a present but bad
@@ -24,7 +37,7 @@ export function authenticate(
   options: JwtVerifyOptions,
   { optional = false }: { optional?: boolean } = {},
 ): RequestHandler {
-  const tokens = new VerifiedTokens(options);
+  const tokens = verifiedTokensFor(options);
   return (req, _res, next) => {
     const header = req.get('authorization');
     if (!header) {
