@@ -227,7 +227,9 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
       await db.query('RELEASE SAVEPOINT anchor_record');
       return out;
     } catch (err) {
-      await db.query('ROLLBACK TO SAVEPOINT anchor_record');
+      // Fails too when the savepoint was never made (the caller's transaction had already
+      // failed); the first error is the one worth logging.
+      await db.query('ROLLBACK TO SAVEPOINT anchor_record').catch(() => undefined);
       throw err;
     }
   }
