@@ -138,7 +138,7 @@ describe('mongoose models on the stand-in', () => {
         Product.findOneAndUpdate(
           { _id: product._id, stock: { $gte: 1 } },
           { $inc: { stock: -1 } },
-          { new: true },
+          { returnDocument: 'after' },
         ).lean(),
       ),
     );
