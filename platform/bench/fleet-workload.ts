@@ -4,24 +4,16 @@
  * cost: confirmed orders/s, POST→CONFIRMED latency, CPU per order per service (from /proc),
  * and the checks that nothing was lost or charged twice.
  */
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { freePort, queryOnce, removeBusNamespace } from '@ecom/test-support';
 import { DEMO_ACCOUNTS } from '../src/demo';
 import { startProcessFleet, type ProcessFleet } from '../src/fleet-processes/launcher';
-import type { ServiceName } from '../src/service-env';
+import { SERVICE_NAMES, type ServiceName } from '../src/service-env';
+import { ownCpu } from './proc-cpu';
 
 const RUN_LIMIT_MS = 180_000;
-const TICKS_PER_SECOND = 100; // USER_HZ, the unit of /proc/<pid>/stat on Linux
-export const SERVICES: ServiceName[] = [
-  'gateway',
-  'auth',
-  'product',
-  'comments',
-  'payment',
-  'order',
-  'notification',
-];
+/** Every process of the fleet, in its start order. */
+export const SERVICES: ServiceName[] = SERVICE_NAMES;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -30,10 +22,7 @@ export const query = queryOnce;
 /** CPU seconds (user + system) a process has used so far; 0 once it is gone. */
 function cpuSeconds(pid: number): number {
   try {
-    // Fields after the command name (which may hold spaces): utime is the 14th, stime the 15th.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+    return ownCpu(pid);
   } catch {
     return 0;
   }

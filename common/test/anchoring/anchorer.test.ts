@@ -263,6 +263,16 @@ describe('Anchoring against a real chain and PostgreSQL', () => {
     ).toBe(0);
   });
 
+  it('takes the writer lock of a record whatever its id holds (quotes, backslashes)', async () => {
+    // The lock's key travels as an escaped literal (it shares a round trip with the savepoint).
+    const id = "acc-o'brien\\'); SELECT 1; --";
+    const [first] = await move(id, 1);
+    const [second] = await move(id, 2);
+    expect([first?.sequence, second?.sequence]).toEqual([1, 2]);
+    await anchoring.flush();
+    expect((await verdict(id)).status).toBe('VERIFIED');
+  });
+
   it('gives concurrent writers of one record consecutive sequences (no fork, no lost entry)', async () => {
     await move('acc-busy', 1);
     // Ten transactions that each add a move row, without locking the account row first.

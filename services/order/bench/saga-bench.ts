@@ -26,13 +26,13 @@ import { freePort, loadAverage, measuredOn, writeBenchSection } from '@ecom/test
 import { DEMO_ACCOUNTS } from '../../../platform/src/demo';
 import { spawnTs, type Spawned } from '../../../platform/src/fleet-processes/spawn';
 import { api, quantile, withFleet } from '../../../platform/bench/fleet-workload';
+import { cpuOfCommands, machineCpu, treeCpu } from '../../../platform/bench/proc-cpu';
 
 const RATES = (process.env.SAGA_RATES ?? '5,10,25,50,100,150,200').split(',').map(Number);
 const SECONDS = Number(process.env.SAGA_SECONDS ?? 15);
 const DRAIN_MS = Number(process.env.SAGA_DRAIN_SECONDS ?? 60) * 1000;
 const PLATFORMS = (process.env.SAGA_PLATFORMS ?? 'embedded,rabbitmq,redis').split(',');
 const ONE_AT_A_TIME = 30;
-const TICKS_PER_SECOND = 100; // USER_HZ, the unit of /proc/<pid>/stat
 const ROOT = path.resolve(__dirname, '../../..');
 const SVG_FILE = path.join(ROOT, 'docs/saga-curve.svg');
 
@@ -45,70 +45,6 @@ const ADDRESS = {
   postalCode: '12345',
   country: 'US',
 };
-
-/** CPU seconds (user + system) of one process, its threads but not its children; throws once gone. */
-function ownCpu(pid: number | string): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-}
-
-const childrenOf = (pid: number | string): string[] => {
-  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
-  return children ? children.split(' ') : [];
-};
-
-/** CPU seconds of a process and all its descendants; 0 once gone. */
-function treeCpu(pid: number): number {
-  let total = 0;
-  try {
-    total += ownCpu(pid);
-    for (const child of childrenOf(pid)) total += treeCpu(Number(child));
-  } catch {
-    // gone
-  }
-  return total;
-}
-
-const commandOf = (pid: string) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-
-/**
- * CPU seconds of every process whose command is one of `names` (the servers beside us), each
- * counted once: a matching process's own time and that of its other children (PostgreSQL's
- * backends are the postmaster's children and match themselves; counting its tree too counted
- * them twice).
- */
-function cpuOfCommands(names: readonly string[]): number {
-  const matches = (pid: string) => names.some((n) => commandOf(pid).startsWith(n));
-  const counted = (pid: string): number => {
-    let total = ownCpu(pid);
-    for (const child of childrenOf(pid)) {
-      try {
-        if (!matches(child)) total += counted(child);
-      } catch {
-        // gone
-      }
-    }
-    return total;
-  };
-  let total = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (matches(entry)) total += counted(entry);
-    } catch {
-      // gone
-    }
-  }
-  return total;
-}
-
-/** Machine-wide busy CPU seconds (user + nice + system + irq + softirq) from /proc/stat. */
-function machineCpu(): number {
-  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
-  const [user, nice, system, , , irq, softirq] = fields.map(Number);
-  return (user! + nice! + system! + irq! + softirq!) / TICKS_PER_SECOND;
-}
 
 const SERVERS = { postgres: ['postgres'], rabbitmq: ['beam.smp'], redis: ['redis-server'] };
 

@@ -2,20 +2,20 @@ import request from 'supertest';
 import { Pool } from 'pg';
 import type { AuthUser } from '@ecom/common/auth';
 import { InMemoryEventBus, createEvent } from '@ecom/common/bus';
-import { loadConfig } from '@ecom/common/config';
-import { createTestPostgres, type TestPostgres } from '@ecom/infrastructure/testing';
-import { orderConfigSchema } from '../src/config';
-import { orderService, type RunningOrderService } from '../src/service';
+import type { RunningOrderService } from '../src/service';
 import {
   eventually,
   expectReady,
-  recordingAnchor,
+  type recordingAnchor,
   requestsAs,
-  spyOnEvents,
-  testServiceEnv,
+  type spyOnEvents,
 } from '@ecom/test-support';
-import { orderSnapshot } from '../src/store/order-record';
-import { startAuthStub, startProductStub, type StubProfile } from './support/helpers';
+import {
+  startAuthStub,
+  startOrderUnderTest,
+  startProductStub,
+  type StubProfile,
+} from './support/helpers';
 
 const alice = { id: 'user-alice', role: 'customer' as const };
 const bob = { id: 'user-bob', role: 'customer' as const };
@@ -42,7 +42,7 @@ const ORDER_EVENTS = [
 ];
 
 describe('order service (real PostgreSQL, product over HTTP stub)', () => {
-  let db: TestPostgres;
+  let under: Awaited<ReturnType<typeof startOrderUnderTest>>;
   let product: Awaited<ReturnType<typeof startProductStub>>;
   let auth: Awaited<ReturnType<typeof startAuthStub>>;
   const profiles = new Map<string, StubProfile>();
@@ -50,40 +50,25 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
   let service: RunningOrderService;
   let spy: Awaited<ReturnType<typeof spyOnEvents>>;
   let pool: Pool;
-  const anchor = recordingAnchor(orderSnapshot);
+  let anchor: ReturnType<typeof recordingAnchor>;
 
   beforeAll(async () => {
-    db = await createTestPostgres('order_component');
-    product = await startProductStub([
-      { id: 'p-widget', name: 'Widget', priceCents: 1999 },
-      { id: 'p-gadget', name: 'Gadget', priceCents: 250, sellerId: 'seller-9' },
-      { id: 'p-euro', name: 'Euro thing', priceCents: 100, currency: 'EUR' },
-    ]);
-    auth = await startAuthStub(profiles);
-    bus = new InMemoryEventBus({ retry: { baseDelayMs: 10, maxAttempts: 3 } });
-    spy = await spyOnEvents(bus, ORDER_EVENTS);
-    const config = loadConfig(orderConfigSchema, {
-      ...testServiceEnv,
-      DATABASE_URL: db.url,
-      PRODUCT_SERVICE_URL: product.url,
-      PRODUCT_TIMEOUT_MS: '500',
-      AUTH_SERVICE_URL: auth.url,
-      AUTH_TIMEOUT_MS: '500',
-      RESERVATION_TTL_MS: '400',
-      SWEEP_INTERVAL_MS: '50',
-      OUTBOX_POLL_INTERVAL_MS: '20',
+    under = await startOrderUnderTest({
+      label: 'order_component',
+      products: [
+        { id: 'p-widget', name: 'Widget', priceCents: 1999 },
+        { id: 'p-gadget', name: 'Gadget', priceCents: 250, sellerId: 'seller-9' },
+        { id: 'p-euro', name: 'Euro thing', priceCents: 100, currency: 'EUR' },
+      ],
+      profiles,
+      events: ORDER_EVENTS,
+      env: { RESERVATION_TTL_MS: '400', SWEEP_INTERVAL_MS: '50' },
     });
-    service = await orderService.start({ config, bus, options: { anchor } });
-    pool = new Pool({ connectionString: db.url, max: 2 });
+    ({ product, auth, bus, service, spy, pool, anchor } = under);
   });
 
   afterAll(async () => {
-    await service?.stop();
-    await bus?.close();
-    await pool?.end();
-    await product?.close();
-    await auth?.close();
-    await db?.cleanup();
+    await under?.close();
   });
 
   const api = () => request(service.app);

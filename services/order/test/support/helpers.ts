@@ -109,12 +109,14 @@ export async function startOrderUnderTest(options: {
   products: StubProduct[];
   profiles?: Map<string, StubProfile>;
   env?: Record<string, string>;
+  /** The events the spy records (default: order.created). */
+  events?: string[];
 }) {
   const db = await createTestPostgres(options.label);
   const product = await startProductStub(options.products);
   const auth = await startAuthStub(options.profiles ?? new Map());
   const bus = new InMemoryEventBus({ retry: { baseDelayMs: 10, maxAttempts: 3 } });
-  const spy = await spyOnEvents(bus, ['order.created']);
+  const spy = await spyOnEvents(bus, options.events ?? ['order.created']);
   const anchor = recordingAnchor(orderSnapshot);
   const config = loadConfig(orderConfigSchema, {
     ...testServiceEnv,
