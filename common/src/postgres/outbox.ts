@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events';
-import type { Notification, Pool, PoolClient } from 'pg';
+import { escapeLiteral, type Notification, type Pool, type PoolClient } from 'pg';
 import type { Logger } from '../logging/logger';
 import type { Migration } from './migrations';
 import type { EventEnvelope } from '../bus/envelope';
 import type { EventBus } from '../bus/types';
+import { writeAtCommit } from './transaction';
 
 /** Channel the outbox NOTIFYs on commit, so relays publish at once instead of at the next poll. */
 export const OUTBOX_CHANNEL = 'event_outbox';
@@ -42,16 +43,20 @@ export const outboxMigration: Migration = {
 
 /**
  * Records an event in the caller's transaction: it is published only if that transaction
- * commits, and then certainly (the relay retries until the bus accepts it).
+ * commits, and then certainly (the relay retries until the bus accepts it). Nothing reads the
+ * row back before the commit, so inside withTransaction it travels with the COMMIT (no round
+ * trip of its own); the notification is delivered when the transaction commits (once).
  */
 export async function addToOutbox(client: PoolClient, event: EventEnvelope): Promise<void> {
-  // One round trip. The notification is delivered only when the transaction commits (once).
-  await client.query(
+  await writeAtCommit(
+    client,
     `WITH written AS (
-       INSERT INTO event_outbox (event_id, event_type, payload) VALUES ($1, $2, $3) RETURNING id
+       INSERT INTO event_outbox (event_id, event_type, payload)
+       VALUES (${escapeLiteral(event.eventId)}, ${escapeLiteral(event.eventType)}, ${escapeLiteral(
+         JSON.stringify(event),
+       )}) RETURNING id
      )
      SELECT pg_notify('${OUTBOX_CHANNEL}', '') FROM written`,
-    [event.eventId, event.eventType, JSON.stringify(event)],
   );
   outboxWrites.emit('written');
 }

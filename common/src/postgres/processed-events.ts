@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from 'pg';
+import { escapeLiteral, type Pool, type PoolClient } from 'pg';
 import type { Migration } from './migrations';
 import { withTransaction } from './transaction';
 import type { EventEnvelope } from '../bus/envelope';
@@ -32,14 +32,18 @@ export async function handleEventOnce(
   event: EventEnvelope,
   fn: (client: PoolClient) => Promise<void>,
 ): Promise<HandleOutcome> {
-  return withTransaction(pool, async (client) => {
-    const { rowCount } = await client.query(
-      `INSERT INTO processed_events (consumer, event_id, event_type) VALUES ($1, $2, $3)
-       ON CONFLICT (consumer, event_id) DO NOTHING`,
-      [consumer, event.eventId, event.eventType],
-    );
-    if (rowCount === 0) return 'duplicate';
-    await fn(client);
-    return 'handled';
-  });
+  // The key goes with BEGIN, in one round trip (a simple query: escaped literals).
+  const key = `INSERT INTO processed_events (consumer, event_id, event_type)
+     VALUES (${escapeLiteral(consumer)}, ${escapeLiteral(event.eventId)}, ${escapeLiteral(event.eventType)})
+     ON CONFLICT (consumer, event_id) DO NOTHING`;
+  return withTransaction(
+    pool,
+    async (client, inserted) => {
+      if (!inserted) throw new Error('processed_events: the key was not written');
+      if (inserted.rowCount === 0) return 'duplicate';
+      await fn(client);
+      return 'handled';
+    },
+    { opening: key },
+  );
 }

@@ -1,4 +1,4 @@
-import type { Pool } from 'pg';
+import { Client, type Pool } from 'pg';
 import {
   createTestPostgres,
   describeIfServer,
@@ -15,6 +15,7 @@ import {
   processedEventsMigration,
   runMigrations,
   withTransaction,
+  writeAtCommit,
 } from '@ecom/common/postgres';
 
 const logger = createLogger('outbox-test');
@@ -188,5 +189,84 @@ describeIfServer('postgres', 'transactional outbox and idempotent consumer (Post
     ).toBe('handled');
     ({ rows } = await pool.query('SELECT count(*)::int AS n FROM widgets'));
     expect(rows[0].n).toBe(1);
+  });
+  it('writeAtCommit statements travel with the COMMIT: unseen before it, committed with it, and one that fails rolls the whole transaction back', async () => {
+    let seenInside = -1;
+    await withTransaction(pool, async (client) => {
+      await writeAtCommit(client, "INSERT INTO widgets (id) VALUES ('later')");
+      await client.query("INSERT INTO widgets (id) VALUES ('now')");
+      const { rows } = await client.query(
+        "SELECT count(*)::int AS n FROM widgets WHERE id = 'later'",
+      );
+      seenInside = rows[0].n;
+    });
+    expect(seenInside).toBe(0);
+    let { rows } = await pool.query('SELECT id FROM widgets ORDER BY id');
+    expect(rows.map((r) => r.id)).toEqual(['later', 'now']);
+
+    // A queued statement that fails (duplicate key) fails the transaction: 'again' is not kept.
+    await expect(
+      withTransaction(pool, async (client) => {
+        await client.query("INSERT INTO widgets (id) VALUES ('again')");
+        await writeAtCommit(client, "INSERT INTO widgets (id) VALUES ('later')");
+      }),
+    ).rejects.toThrow(/duplicate key/);
+    ({ rows } = await pool.query('SELECT id FROM widgets ORDER BY id'));
+    expect(rows.map((r) => r.id)).toEqual(['later', 'now']);
+
+    // Outside withTransaction it runs at once.
+    const client = await pool.connect();
+    try {
+      await writeAtCommit(client, "INSERT INTO widgets (id) VALUES ('alone')");
+    } finally {
+      client.release();
+    }
+    ({ rows } = await pool.query("SELECT count(*)::int AS n FROM widgets WHERE id = 'alone'"));
+    expect(rows[0].n).toBe(1);
+  });
+
+  it('a consumed event that writes an outbox row costs two round trips: BEGIN with its key, the row with COMMIT', async () => {
+    const event = createEvent('test-service', 'widget.created', { id: 'w3' });
+    const queries = jest.spyOn(Client.prototype, 'query');
+    try {
+      const outcome = await handleEventOnce(pool, 'widgets', event, async (client) => {
+        await addToOutbox(client, createEvent('test-service', 'widget.announced', { id: 'w3' }));
+      });
+      expect(outcome).toBe('handled');
+      // The calls on the handler's client (the one that sent the key), whatever else ran.
+      const keyed = queries.mock.calls.findIndex(([text]) =>
+        String(text).includes('processed_events'),
+      );
+      const client = queries.mock.contexts[keyed];
+      expect(queries.mock.contexts.filter((c) => c === client)).toHaveLength(2);
+    } finally {
+      queries.mockRestore();
+    }
+    const { rows } = await pool.query('SELECT event_type FROM event_outbox');
+    expect(rows).toEqual([{ event_type: 'widget.announced' }]);
+  });
+
+  it('keys and payloads with quotes, backslashes and non-ASCII text arrive intact (escaped literals)', async () => {
+    const tricky = `it's a \\ "quote" \\' ; DROP TABLE widgets; -- ü 🚀`;
+    const event = {
+      ...createEvent('test-service', 'widget.created', { note: tricky }),
+      eventId: tricky,
+    };
+    const consumer = `c'\\x`;
+    const handle = () =>
+      handleEventOnce(pool, consumer, event, async (client) => {
+        await addToOutbox(client, createEvent('test-service', 'widget.noted', { note: tricky }));
+      });
+    expect(await handle()).toBe('handled');
+    expect(await handle()).toBe('duplicate');
+    const keys = await pool.query('SELECT consumer, event_id FROM processed_events');
+    expect(keys.rows).toEqual([{ consumer, event_id: tricky }]);
+    const bus = new RecordingBus();
+    const relay = new OutboxRelay({ pool, bus, logger });
+    expect(await relay.flush()).toBe(1);
+    expect(bus.published[0]!.data).toEqual({ note: tricky });
+    expect(
+      await pool.query('SELECT count(*)::int AS n FROM widgets').then((r) => r.rows[0].n),
+    ).toBe(0);
   });
 });
