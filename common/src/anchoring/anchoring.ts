@@ -22,11 +22,25 @@ import {
 /** One kind of anchored record, e.g. `order` or `payment`. */
 export interface RecordTypeConfig {
   /**
-   * The record as the service's tables hold it now (null when there is no such record): every
-   * business field and each row holding a change. Entries are written from it, and verification
-   * compares it with the entries, so an edit made directly in the database shows as TAMPERED.
+   * The one statement reading the record as the service's tables hold it now: every business
+   * field and each row holding a change. Entries are written from it, and verification compares
+   * it with the entries, so an edit made directly in the database shows as TAMPERED.
+   * `recordId` is SQL: `$1`, or an escaped literal when the writer sends it with its lock in
+   * one round trip.
    */
-  snapshot(db: AnchorQueryable, recordId: string): Promise<RecordSnapshot | null>;
+  snapshotSql(recordId: string): string;
+  /** The record from the statement's rows; null when there is no such record. */
+  snapshotFrom(rows: unknown[]): RecordSnapshot | null;
+}
+
+/** Reads a record's snapshot (see RecordTypeConfig). */
+export async function readSnapshot(
+  config: RecordTypeConfig,
+  db: AnchorQueryable,
+  recordId: string,
+): Promise<RecordSnapshot | null> {
+  const { rows } = await db.query(config.snapshotSql('$1'), [recordId]);
+  return config.snapshotFrom(rows);
 }
 
 export interface AnchoringOptions {
@@ -195,24 +209,32 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
   /**
    * Runs `fn` in a transaction, `db`'s own (under a savepoint) or one opened on the pool, holding
    * the record's writer lock: one writer per record at a time, so two transactions cannot both
-   * take the next sequence. Opening and locking share one round trip (a simple query, so the
-   * key is an escaped literal): this runs on every anchored write.
+   * take the next sequence. This runs on every anchored write, so it costs two round trips:
+   * opening, locking and the `reads` (each statement after the lock sees what the last writer
+   * committed) travel together, and so do the statements fn returns and the closing. Both go as
+   * simple queries: literals only, no parameters.
    */
   async function inLockedTransaction<T>(
     db: AnchorQueryable,
     ref: AnchorRecordRef,
-    fn: (tx: AnchorQueryable) => Promise<T>,
-  ) {
+    reads: string[],
+    fn: (read: Array<{ rows: unknown[] }>) => { out: T; writes: string[] },
+  ): Promise<T> {
     const lock = `SELECT pg_advisory_xact_lock(hashtextextended(${escapeLiteral(
       `anchor:${ref.recordType}:${ref.recordId}`,
     )}, 0))`;
+    const run = async (tx: AnchorQueryable, open: string, close: string) => {
+      const results = (await tx.query([open, lock, ...reads].join(';\n'))) as unknown as Array<{
+        rows: unknown[];
+      }>;
+      const { out, writes } = fn(results.slice(2));
+      await tx.query([...writes, close].join(';\n'));
+      return out;
+    };
     if ('totalCount' in db) {
       const client: PoolClient = await (db as Pool).connect();
       try {
-        await client.query(`BEGIN; ${lock}`);
-        const out = await fn(client);
-        await client.query('COMMIT');
-        return out;
+        return await run(client, 'BEGIN', 'COMMIT');
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
         throw err;
@@ -222,10 +244,7 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
     }
     // A failed statement aborts the caller's transaction; the savepoint undoes only ours.
     try {
-      await db.query(`SAVEPOINT anchor_record; ${lock}`);
-      const out = await fn(db);
-      await db.query('RELEASE SAVEPOINT anchor_record');
-      return out;
+      return await run(db, 'SAVEPOINT anchor_record', 'RELEASE SAVEPOINT anchor_record');
     } catch (err) {
       // Fails too when the savepoint was never made (the caller's transaction had already
       // failed); the first error is the one worth logging.
@@ -243,19 +262,37 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
     });
   }
 
-  /** Call under the record's writer lock (inLockedTransaction). */
-  async function writeEntries(tx: AnchorQueryable, ref: AnchorRecordRef) {
-    const snapshot = await recordType(ref.recordType).snapshot(tx, ref.recordId);
-    if (!snapshot) return [];
-    const existing = (await store.recordsFor(ref.recordType, ref.recordId, tx)).filter(
-      (r) => r.sequence !== null,
-    );
+  /**
+   * Brings the record's chain up to date with its snapshot: reads both under the record's
+   * writer lock, then queues one entry per change, each with its signed promise.
+   */
+  function writeEntries(db: AnchorQueryable, ref: AnchorRecordRef): Promise<AnchorPromise[]> {
+    const type = recordType(ref.recordType);
+    const reads = [
+      type.snapshotSql(escapeLiteral(ref.recordId)),
+      store.recordsStatement(ref.recordType, ref.recordId),
+    ];
+    return inLockedTransaction(db, ref, reads, ([snapshotRead, recordsRead]) => {
+      const snapshot = type.snapshotFrom(snapshotRead.rows);
+      if (!snapshot) return { out: [], writes: [] };
+      const existing = store.recordsFromRows(recordsRead.rows).filter((r) => r.sequence !== null);
+      return entriesFor(ref, snapshot, existing);
+    });
+  }
+
+  /** The entries (as statements) and promises that bring `existing` up to `snapshot`. */
+  function entriesFor(
+    ref: AnchorRecordRef,
+    snapshot: RecordSnapshot,
+    existing: StoredAnchorRecord[],
+  ): { out: AnchorPromise[]; writes: string[] } {
     const changes = pendingChanges(chainDocuments(existing), snapshot);
     const key = recordKey(ref.recordType, ref.recordId);
     const last = existing[existing.length - 1];
     let sequence = last?.sequence ?? 0;
     let previousLeaf = last?.leaf ?? ZERO_LEAF;
     const promises: AnchorPromise[] = [];
+    const writes: string[] = [];
     for (const change of changes) {
       sequence += 1;
       const doc: EntryDocument = {
@@ -268,7 +305,7 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
       };
       const salt = newSalt();
       const { canonical, leaf } = computeLeaf(doc, salt, SERIALIZATION_VERSION);
-      const promise = await signPromise(wallet, {
+      const promise = signPromise(wallet, {
         chainId,
         recordType: ref.recordType,
         recordId: ref.recordId,
@@ -277,23 +314,25 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
         leaf,
         deadline: Math.floor(Date.now() / 1000) + promiseSeconds,
       });
-      await store.insertRecord(tx, {
-        ...ref,
-        sourceId: change.sourceId,
-        version: SERIALIZATION_VERSION,
-        salt,
-        leaf,
-        canonical,
-        sequence,
-        previousLeaf,
-        recordKey: key,
-        promise,
-        traceparent: currentTraceparent(),
-      });
+      writes.push(
+        store.insertRecordStatement({
+          ...ref,
+          sourceId: change.sourceId,
+          version: SERIALIZATION_VERSION,
+          salt,
+          leaf,
+          canonical,
+          sequence,
+          previousLeaf,
+          recordKey: key,
+          promise,
+          traceparent: currentTraceparent(),
+        }),
+      );
       promises.push(promise);
       previousLeaf = leaf;
     }
-    return promises;
+    return { out: promises, writes };
   }
 
   /** Reads everything about a record in one snapshot, so a write in between cannot look like tampering. */
@@ -306,7 +345,7 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
       for (const id of new Set(records.map((r) => r.batchId).filter((b): b is string => !!b))) {
         batches.set(id, await store.batch(id, client));
       }
-      const snapshot = await recordType(type).snapshot(client, recordId);
+      const snapshot = await readSnapshot(recordType(type), client, recordId);
       const logged = await store.loggedLeaves(recordKey(type, recordId), client);
       await client.query('COMMIT');
       return { recordType: type, recordId, records, batches, snapshot, logged };
@@ -329,7 +368,7 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
 
     async record(db, ref) {
       try {
-        return await inLockedTransaction(db, ref, (tx) => writeEntries(tx, ref));
+        return await writeEntries(db, ref);
       } catch (err) {
         log?.error('could not write the anchor entries of a record', {
           ...ref,

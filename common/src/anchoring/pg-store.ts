@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from 'pg';
+import { escapeLiteral, type Pool, type PoolClient } from 'pg';
 import type { Migration } from '../postgres/migrations';
 import type { AnchorPromise } from './promise';
 import type {
@@ -186,6 +186,16 @@ const toBatch = (b: BatchRow): StoredAnchorBatch => ({
   createdAt: b.created_at,
 });
 
+/** A value as an SQL literal, for statements that travel as simple queries (no parameters). */
+function sqlLiteral(value: string | number | null): string {
+  if (value === null) return 'NULL';
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) throw new Error(`not an integer: ${value}`);
+    return String(value);
+  }
+  return escapeLiteral(value);
+}
+
 const RECORD_COLUMNS =
   'r.id, r.record_type, r.record_id, r.source_id, r.version, r.salt, r.leaf, r.canonical, r.batch_id, r.proof, r.created_at, r.sequence, r.previous_leaf, r.record_key, r.promise, r.traceparent';
 
@@ -194,26 +204,34 @@ export class PgAnchorStore implements AnchorStore {
 
   constructor(private readonly pool: Pool) {}
 
-  async insertRecord(db: AnchorQueryable, rec: NewAnchorRecord): Promise<void> {
-    await db.query(
-      `INSERT INTO anchor_records (record_type, record_id, source_id, version, salt, leaf, canonical,
-         sequence, previous_leaf, record_key, promise, traceparent)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-      [
-        rec.recordType,
-        rec.recordId,
-        rec.sourceId,
-        rec.version,
-        rec.salt,
-        rec.leaf,
-        rec.canonical,
-        rec.sequence,
-        rec.previousLeaf,
-        rec.recordKey,
-        rec.promise === null ? null : JSON.stringify(rec.promise),
-        rec.traceparent ?? null,
-      ],
-    );
+  insertRecordStatement(rec: NewAnchorRecord): string {
+    const values = [
+      rec.recordType,
+      rec.recordId,
+      rec.sourceId,
+      rec.version,
+      rec.salt,
+      rec.leaf,
+      rec.canonical,
+      rec.sequence,
+      rec.previousLeaf,
+      rec.recordKey,
+      rec.promise === null ? null : JSON.stringify(rec.promise),
+      rec.traceparent ?? null,
+    ].map(sqlLiteral);
+    return `INSERT INTO anchor_records (record_type, record_id, source_id, version, salt, leaf,
+         canonical, sequence, previous_leaf, record_key, promise, traceparent)
+       VALUES (${values.join(', ')})`;
+  }
+
+  recordsStatement(recordType: string, recordId: string): string {
+    return `SELECT ${RECORD_COLUMNS} FROM anchor_records r
+        WHERE r.record_type = ${escapeLiteral(recordType)} AND r.record_id = ${escapeLiteral(recordId)}
+        ORDER BY r.sequence NULLS FIRST, r.id`;
+  }
+
+  recordsFromRows(rows: unknown[]): StoredAnchorRecord[] {
+    return (rows as RecordRow[]).map(toRecord);
   }
 
   async oldestUnbatched(
@@ -368,11 +386,7 @@ export class PgAnchorStore implements AnchorStore {
     recordId: string,
     db: AnchorQueryable = this.pool,
   ): Promise<StoredAnchorRecord[]> {
-    const { rows } = await db.query<RecordRow>(
-      `SELECT ${RECORD_COLUMNS} FROM anchor_records r
-        WHERE r.record_type = $1 AND r.record_id = $2 ORDER BY r.sequence NULLS FIRST, r.id`,
-      [recordType, recordId],
-    );
+    const { rows } = await db.query<RecordRow>(this.recordsStatement(recordType, recordId));
     return rows.map(toRecord);
   }
 

@@ -38,7 +38,7 @@ export function promiseDigest(
   );
 }
 
-export async function signPromise(wallet: Wallet, terms: PromiseTerms): Promise<AnchorPromise> {
+export function signPromise(wallet: Wallet, terms: PromiseTerms): AnchorPromise {
   // wallet.signMessage's exact signature, without its pure-JavaScript secp256k1 (hashing.ts).
   const signature = signDigestMessage(wallet.signingKey.privateKey, promiseDigest(terms));
   return {

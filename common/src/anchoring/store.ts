@@ -108,10 +108,17 @@ export interface LogPage {
 
 export interface AnchorStore {
   /**
-   * Queue an entry, in the caller's transaction when `db` is one. Two entries with one
-   * (recordType, recordId, sequence) are refused (unique), so a chain cannot fork.
+   * The statement queueing an entry, for the writer to send in the caller's transaction with
+   * its other statements in one round trip (so literals only, no parameters). Two entries with
+   * one (recordType, recordId, sequence) are refused (unique), so a chain cannot fork.
    */
-  insertRecord(db: AnchorQueryable, record: NewAnchorRecord): Promise<void>;
+  insertRecordStatement(record: NewAnchorRecord): string;
+  /**
+   * The statement reading a record's entries in chain order (literals only, for the writer's
+   * one round trip), and what its rows mean.
+   */
+  recordsStatement(recordType: string, recordId: string): string;
+  recordsFromRows(rows: unknown[]): StoredAnchorRecord[];
   /** Unbatched records, oldest first. */
   oldestUnbatched(
     limit: number,

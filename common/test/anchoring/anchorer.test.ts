@@ -16,9 +16,8 @@ import {
   promiseSigner,
   recordKey,
   type AnchorPromise,
-  type AnchorQueryable,
   type Anchoring,
-  type RecordSnapshot,
+  type RecordTypeConfig,
 } from '../../src/anchoring';
 
 // The real PostgreSQL server of this machine (a database of our own, dropped afterwards).
@@ -35,28 +34,35 @@ const ACCOUNTS = {
           amount bigint NOT NULL, note text)`,
 };
 
-async function accountSnapshot(db: AnchorQueryable, id: string): Promise<RecordSnapshot | null> {
-  const { rows } = await db.query<{ status: string; balance: string }>(
-    'SELECT status, balance FROM accounts WHERE id = $1',
-    [id],
-  );
-  if (!rows[0]) return null;
-  const moves = await db.query<{ id: string; amount: string; note: string | null }>(
-    'SELECT * FROM account_moves WHERE account_id = $1 ORDER BY id',
-    [id],
-  );
-  // A float in a note (a test writes one) cannot be serialised: that entry is refused.
-  const note = (n: string | null) => (n === 'float' ? 1.5 : n);
-  return {
-    state: { accountId: id, status: rows[0].status, balance: Number(rows[0].balance) },
-    rows: Object.fromEntries(
-      moves.rows.map((m) => [
-        `move:${m.id}`,
-        { kind: 'move', amount: Number(m.amount), note: note(m.note) },
-      ]),
-    ),
-  };
-}
+// One statement, as the services' record types read theirs.
+const accountRecord: RecordTypeConfig = {
+  snapshotSql: (id) =>
+    `SELECT a.id, a.status, a.balance,
+            (SELECT coalesce(json_agg(m ORDER BY m.id), '[]')
+               FROM account_moves m WHERE m.account_id = a.id) AS moves
+       FROM accounts a WHERE a.id = ${id}`,
+  snapshotFrom(rows) {
+    const row = (rows as AccountRow[])[0];
+    if (!row) return null;
+    // A float in a note (a test writes one) cannot be serialised: that entry is refused.
+    const note = (n: string | null) => (n === 'float' ? 1.5 : n);
+    return {
+      state: { accountId: row.id, status: row.status, balance: Number(row.balance) },
+      rows: Object.fromEntries(
+        row.moves.map((m) => [
+          `move:${m.id}`,
+          { kind: 'move', amount: Number(m.amount), note: note(m.note) },
+        ]),
+      ),
+    };
+  },
+};
+type AccountRow = {
+  id: string;
+  status: string;
+  balance: string;
+  moves: Array<{ id: number; amount: number; note: string | null }>;
+};
 
 let db: TestPostgres;
 let pool: Pool;
@@ -76,7 +82,7 @@ function makeAnchoring(opts: { deploy?: boolean; contractAddress?: string } = {}
     chainCheckIntervalMs: 100,
     backoffInitialMs: 50,
     backoffMaxMs: 200,
-    recordTypes: { account: { snapshot: accountSnapshot } },
+    recordTypes: { account: accountRecord },
   });
 }
 
@@ -266,11 +272,34 @@ describe('Anchoring against a real chain and PostgreSQL', () => {
   it('takes the writer lock of a record whatever its id holds (quotes, backslashes)', async () => {
     // The lock's key travels as an escaped literal (it shares a round trip with the savepoint).
     const id = "acc-o'brien\\'); SELECT 1; --";
-    const [first] = await move(id, 1);
+    // So do its entries: the note reaches the canonical text, which must be stored byte for byte.
+    const [first] = await move(id, 1, "it's a \\ 'note' ü");
     const [second] = await move(id, 2);
     expect([first?.sequence, second?.sequence]).toEqual([1, 2]);
     await anchoring.flush();
     expect((await verdict(id)).status).toBe('VERIFIED');
+  });
+
+  it('costs two round trips per anchored write: savepoint, lock and reads together, then the entries with the release', async () => {
+    await move('acc-trips', 1);
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`INSERT INTO account_moves (account_id, amount) VALUES ('acc-trips', 2)`);
+      const queries = jest.spyOn(client, 'query');
+      const promises = await anchoring.record(client, {
+        recordType: 'account',
+        recordId: 'acc-trips',
+      });
+      expect(promises.map((p) => p.sequence)).toEqual([2]);
+      expect(queries).toHaveBeenCalledTimes(2);
+      queries.mockRestore();
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    await anchoring.flush();
+    expect((await verdict('acc-trips')).status).toBe('VERIFIED');
   });
 
   it('gives concurrent writers of one record consecutive sequences (no fork, no lost entry)', async () => {

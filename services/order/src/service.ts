@@ -19,7 +19,7 @@ import {
 import { orderConfigSchema, type OrderConfig } from './config';
 import { subscribeOrderConsumers } from './events/consumers';
 import { orderRoutes } from './http/routes';
-import { orderSnapshot } from './store/order-record';
+import { orderRecord } from './store/order-record';
 import { orderMigrations } from './store/migrations';
 
 /** What a launcher or a test may replace. */
@@ -53,7 +53,7 @@ export const orderService = defineService({
       replacement: options.anchor,
       recordTypes: {
         // What entries are written from and checked against: an edit in SQL shows as tampered.
-        order: { snapshot: orderSnapshot },
+        order: orderRecord,
       },
     });
 

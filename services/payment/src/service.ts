@@ -17,7 +17,7 @@ import { ProviderPaymentGateway } from './gateway/provider-gateway';
 import { ProviderWebhooks } from './application/webhooks';
 import { PgMockGatewayLedger } from './gateway/mock-ledger';
 import { paymentRoutes } from './http/routes';
-import { paymentSnapshot } from './store/payment-record';
+import { paymentRecord } from './store/payment-record';
 import { paymentMigrations } from './store/migrations';
 
 /** What a launcher or a test may replace. */
@@ -51,7 +51,7 @@ export const paymentService = defineService({
       replacement: options.anchor,
       recordTypes: {
         // What entries are written from and checked against: an edit in SQL shows as tampered.
-        payment: { snapshot: paymentSnapshot },
+        payment: paymentRecord,
       },
     });
     anchoredStoreMetrics(registry, pool, anchors.anchoring);

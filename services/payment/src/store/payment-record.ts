@@ -1,4 +1,4 @@
-import type { AnchorQueryable, RecordSnapshot } from '@ecom/common/anchoring';
+import { readSnapshot, type AnchorQueryable, type RecordTypeConfig } from '@ecom/common/anchoring';
 import { jsonTimestamp } from '@ecom/common/postgres';
 import type { AttemptRow, PaymentRow, RefundRow } from './payment-store';
 
@@ -7,50 +7,41 @@ const cents = (v: string | null): number | null => (v === null ? null : Number(v
 const isoJson = (value: string | null): string | null =>
   jsonTimestamp(value)?.toISOString() ?? null;
 
+/** The statement's row: the payment's columns, its attempts and refunds through JSON. */
+type PaymentSnapshotRow = PaymentRow & {
+  attempt_rows: Array<
+    Pick<
+      AttemptRow,
+      'attempt' | 'source' | 'method' | 'status' | 'charge_id' | 'failure_code' | 'failure_reason'
+    > & { created_at: string; completed_at: string | null }
+  >;
+  refund_rows: Array<
+    Pick<
+      RefundRow,
+      | 'id'
+      | 'amount_cents'
+      | 'currency'
+      | 'reason'
+      | 'cause'
+      | 'status'
+      | 'gateway_refund_id'
+      | 'failure_reason'
+      | 'requested_by'
+    > & { created_at: string; completed_at: string | null }
+  >;
+};
+
 /**
  * A payment as its anchored entries describe it (docs/verification.md §1, "payment"): every
  * business field of the payment, and each attempt and refund as a row holding a change, so a
  * decline, a refund or a refunded amount is anchored like a completion. Left out: the card
  * token (a secret, erased once used), the gateway idempotency keys, correlation_id and
- * updated_at (bookkeeping). The same function feeds writing entries and verifying them.
+ * updated_at (bookkeeping). The same statement feeds writing entries and verifying them.
  */
-export async function paymentSnapshot(
-  db: AnchorQueryable,
-  paymentId: string,
-): Promise<RecordSnapshot | null> {
+export const paymentRecord: RecordTypeConfig = {
   // One statement for the payment and its child rows (only the fields anchored; bigints as text,
-  // as pg gives them): it runs on every anchored write, where each round trip costs more than
-  // the rows.
-  const { rows } = await db.query<
-    PaymentRow & {
-      attempt_rows: Array<
-        Pick<
-          AttemptRow,
-          | 'attempt'
-          | 'source'
-          | 'method'
-          | 'status'
-          | 'charge_id'
-          | 'failure_code'
-          | 'failure_reason'
-        > & { created_at: string; completed_at: string | null }
-      >;
-      refund_rows: Array<
-        Pick<
-          RefundRow,
-          | 'id'
-          | 'amount_cents'
-          | 'currency'
-          | 'reason'
-          | 'cause'
-          | 'status'
-          | 'gateway_refund_id'
-          | 'failure_reason'
-          | 'requested_by'
-        > & { created_at: string; completed_at: string | null }
-      >;
-    }
-  >(
+  // as pg gives them): it runs on every anchored write.
+  snapshotSql: (paymentId) =>
     `SELECT p.*,
             (SELECT coalesce(json_agg(json_build_object(
                       'attempt', a.attempt, 'source', a.source, 'method', a.method,
@@ -66,59 +57,63 @@ export async function paymentSnapshot(
                       'requested_by', r.requested_by, 'created_at', r.created_at,
                       'completed_at', r.completed_at) ORDER BY r.created_at, r.id), '[]')
                FROM refunds r WHERE r.payment_id = p.id) AS refund_rows
-       FROM payments p WHERE p.id = $1`,
-    [paymentId],
-  );
-  const p = rows[0];
-  if (!p) return null;
-  const state = {
-    paymentId: p.id,
-    orderId: p.order_id,
-    userId: p.user_id,
-    status: p.status,
-    amount: cents(p.amount_cents),
-    currency: p.currency?.trim() ?? null,
-    refunded: cents(p.refunded_cents),
-    method: p.method,
-    attempts: p.attempts,
-    chargeId: p.charge_id,
-    failureCode: p.failure_code,
-    failureReason: p.failure_reason,
-    orderKnown: p.order_known,
-    reserved: p.reserved,
-    orderClosed: p.order_closed,
-    createdAt: p.created_at.toISOString(),
-  };
-  const changes: Record<string, unknown> = {};
-  for (const a of p.attempt_rows) {
-    changes[`attempt:${a.attempt}`] = {
-      kind: 'attempt',
-      attempt: a.attempt,
-      source: a.source,
-      method: a.method,
-      status: a.status,
-      chargeId: a.charge_id,
-      failureCode: a.failure_code,
-      failureReason: a.failure_reason,
-      createdAt: isoJson(a.created_at),
-      completedAt: isoJson(a.completed_at),
+       FROM payments p WHERE p.id = ${paymentId}`,
+  snapshotFrom(rows) {
+    const p = (rows as PaymentSnapshotRow[])[0];
+    if (!p) return null;
+    const state = {
+      paymentId: p.id,
+      orderId: p.order_id,
+      userId: p.user_id,
+      status: p.status,
+      amount: cents(p.amount_cents),
+      currency: p.currency?.trim() ?? null,
+      refunded: cents(p.refunded_cents),
+      method: p.method,
+      attempts: p.attempts,
+      chargeId: p.charge_id,
+      failureCode: p.failure_code,
+      failureReason: p.failure_reason,
+      orderKnown: p.order_known,
+      reserved: p.reserved,
+      orderClosed: p.order_closed,
+      createdAt: p.created_at.toISOString(),
     };
-  }
-  for (const r of p.refund_rows) {
-    changes[`refund:${r.id}`] = {
-      kind: 'refund',
-      refundId: r.id,
-      amount: cents(r.amount_cents),
-      currency: r.currency.trim(),
-      reason: r.reason,
-      cause: r.cause,
-      status: r.status,
-      gatewayRefundId: r.gateway_refund_id,
-      failureReason: r.failure_reason,
-      requestedBy: r.requested_by,
-      createdAt: isoJson(r.created_at),
-      completedAt: isoJson(r.completed_at),
-    };
-  }
-  return { state, rows: changes };
-}
+    const changes: Record<string, unknown> = {};
+    for (const a of p.attempt_rows) {
+      changes[`attempt:${a.attempt}`] = {
+        kind: 'attempt',
+        attempt: a.attempt,
+        source: a.source,
+        method: a.method,
+        status: a.status,
+        chargeId: a.charge_id,
+        failureCode: a.failure_code,
+        failureReason: a.failure_reason,
+        createdAt: isoJson(a.created_at),
+        completedAt: isoJson(a.completed_at),
+      };
+    }
+    for (const r of p.refund_rows) {
+      changes[`refund:${r.id}`] = {
+        kind: 'refund',
+        refundId: r.id,
+        amount: cents(r.amount_cents),
+        currency: r.currency.trim(),
+        reason: r.reason,
+        cause: r.cause,
+        status: r.status,
+        gatewayRefundId: r.gateway_refund_id,
+        failureReason: r.failure_reason,
+        requestedBy: r.requested_by,
+        createdAt: isoJson(r.created_at),
+        completedAt: isoJson(r.completed_at),
+      };
+    }
+    return { state, rows: changes };
+  },
+};
+
+/** The payment's snapshot as its anchored entries describe it (paymentRecord). */
+export const paymentSnapshot = (db: AnchorQueryable, paymentId: string) =>
+  readSnapshot(paymentRecord, db, paymentId);
