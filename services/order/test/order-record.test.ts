@@ -154,4 +154,57 @@ describe('orderSnapshot (real PostgreSQL)', () => {
       [2, null, 2500],
     ]);
   });
+
+  it('moves an order in one statement (update and history row) plus the read of the order, and a refused move writes nothing', async () => {
+    const other = '0d7f3a8e-1c2b-4e5f-9a6b-7c8d9e0f1a2b';
+    await pool.query(
+      `INSERT INTO orders (id, user_id, status, currency, total_cents, shipping_address, correlation_id)
+       VALUES ($1, 'user-2', 'PENDING', 'EUR', 500, '{}', 'corr-2')`,
+      [other],
+    );
+    const client = await pool.connect();
+    let historyId: string | undefined;
+    try {
+      await client.query('BEGIN');
+      const queries = jest.spyOn(client, 'query');
+      const moved = await orderStore.transition(client, {
+        orderId: other,
+        transition: 'reservedAwaitingPayment',
+        cause: { type: 'event', eventId: 'ev-1', eventType: 'inventory.reserved' },
+        set: { reservationTtlMs: 60_000 },
+      });
+      expect(queries).toHaveBeenCalledTimes(2);
+      queries.mockRestore();
+      expect(moved).toMatchObject({
+        applied: true,
+        from: 'PENDING',
+        order: { id: other, status: 'AWAITING_PAYMENT' },
+      });
+      if (moved.applied) historyId = moved.historyId;
+      const refused = await orderStore.transition(client, {
+        orderId: other,
+        transition: 'reservedAwaitingPayment',
+        cause: { type: 'event', eventId: 'ev-2', eventType: 'inventory.reserved' },
+      });
+      expect(refused).toEqual({ applied: false, current: 'AWAITING_PAYMENT' });
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    const { rows } = await pool.query(
+      `SELECT id::text, from_status, to_status, cause_type, cause_id, cause_event_type
+         FROM order_status_history WHERE order_id = $1`,
+      [other],
+    );
+    expect(rows).toEqual([
+      {
+        id: historyId,
+        from_status: 'PENDING',
+        to_status: 'AWAITING_PAYMENT',
+        cause_type: 'event',
+        cause_id: 'ev-1',
+        cause_event_type: 'inventory.reserved',
+      },
+    ]);
+  });
 });

@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import type { Logger } from '@ecom/common/logging';
-import { runExclusively, withTransaction } from '@ecom/common/postgres';
+import { runExclusively } from '@ecom/common/postgres';
 import type { AttemptOutcome, NotificationStatus } from '../domain/kinds';
 import { decide, retryDelayMs, type Recipient, type RetryPolicy } from '../domain/rules';
 import { renderMail } from '../domain/templates';
@@ -154,13 +154,11 @@ export class Sender {
     status: NotificationStatus,
     extra: { next?: Date; recipient?: string; subject?: string } = {},
   ): Promise<void> {
-    await withTransaction(this.deps.pool, (client) =>
-      notificationStore.recordAttempt(
-        client,
-        n.id,
-        { number: n.attempts + 1, outcome, detail },
-        { status, ...extra },
-      ),
+    await notificationStore.recordAttempt(
+      this.deps.pool,
+      n.id,
+      { number: n.attempts + 1, outcome, detail },
+      { status, ...extra },
     );
   }
 }

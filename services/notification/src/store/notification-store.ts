@@ -105,7 +105,7 @@ export const notificationStore = {
    * SENT / SKIPPED / FAILED close it, PENDING schedules the next attempt at `next`.
    */
   async recordAttempt(
-    db: PoolClient,
+    db: Db,
     id: string,
     attempt: { number: number; outcome: AttemptOutcome; detail: string | null },
     state: {
@@ -115,13 +115,13 @@ export const notificationStore = {
       subject?: string | null;
     },
   ): Promise<void> {
+    // One statement, so atomic without a transaction of its own (one round trip per mail).
     await db.query(
-      `INSERT INTO notification_attempts (notification_id, attempt, outcome, detail)
-       VALUES ($1, $2, $3, $4)`,
-      [id, attempt.number, attempt.outcome, attempt.detail],
-    );
-    await db.query(
-      `UPDATE notifications SET
+      `WITH attempt AS (
+         INSERT INTO notification_attempts (notification_id, attempt, outcome, detail)
+         VALUES ($1, $3, $8, $5)
+       )
+       UPDATE notifications SET
          status = $2,
          attempts = $3,
          next_attempt_at = COALESCE($4, next_attempt_at),
@@ -139,6 +139,7 @@ export const notificationStore = {
         attempt.detail,
         state.recipient ?? null,
         state.subject ?? null,
+        attempt.outcome,
       ],
     );
   },

@@ -290,22 +290,31 @@ export const orderStore = {
    */
   async transition(client: PoolClient, input: TransitionInput): Promise<TransitionResult> {
     const rule = TRANSITIONS[input.transition];
+    const [causeType, causeId, causeEventType, actorId] = causeColumns(input.cause);
+    // The guarded update and its history row in one statement (one round trip per saga step).
     const { rows } = await client.query<{
       previous: OrderStatus;
       at: Date;
-      payment_id: string | null;
+      history_id: string;
     }>(
-      `WITH prev AS (SELECT id, status FROM orders WHERE id = $1 FOR UPDATE)
-       UPDATE orders o
-          SET status = $3,
-              updated_at = clock_timestamp(),
-              failure_reason = COALESCE($4, o.failure_reason),
-              payment_id = COALESCE($5, o.payment_id),
-              reservation_expires_at = CASE WHEN $6::bigint IS NULL THEN o.reservation_expires_at
-                ELSE COALESCE(o.reservation_expires_at, clock_timestamp() + $6::bigint * interval '1 millisecond') END
-         FROM prev
-        WHERE o.id = prev.id AND o.status = ANY($2::text[])
-        RETURNING prev.status AS previous, o.updated_at AS at, o.payment_id`,
+      `WITH prev AS (SELECT id, status FROM orders WHERE id = $1 FOR UPDATE),
+       moved AS (
+         UPDATE orders o
+            SET status = $3,
+                updated_at = clock_timestamp(),
+                failure_reason = COALESCE($4, o.failure_reason),
+                payment_id = COALESCE($5, o.payment_id),
+                reservation_expires_at = CASE WHEN $6::bigint IS NULL THEN o.reservation_expires_at
+                  ELSE COALESCE(o.reservation_expires_at, clock_timestamp() + $6::bigint * interval '1 millisecond') END
+           FROM prev
+          WHERE o.id = prev.id AND o.status = ANY($2::text[])
+          RETURNING o.id, prev.status AS previous, o.updated_at AS at, o.payment_id),
+       history AS (
+         INSERT INTO order_status_history (order_id, from_status, to_status, cause_type, cause_id,
+           cause_event_type, actor_id, reason, payment_id)
+         SELECT moved.id, moved.previous, $3, $7, $8, $9, $10, $11, moved.payment_id FROM moved
+         RETURNING id)
+       SELECT moved.previous, moved.at, history.id AS history_id FROM moved, history`,
       [
         input.orderId,
         rule.from,
@@ -313,6 +322,11 @@ export const orderStore = {
         input.set?.failureReason ?? null,
         input.set?.paymentId ?? null,
         input.set?.reservationTtlMs ?? null,
+        causeType,
+        causeId,
+        causeEventType,
+        actorId,
+        input.reason ?? null,
       ],
     );
     const row = rows[0];
@@ -323,18 +337,16 @@ export const orderStore = {
       );
       return { applied: false, current: current.rows[0]?.status ?? null };
     }
-    const historyId = await insertHistory(
-      client,
-      input.orderId,
-      row.previous,
-      rule.to,
-      input.cause,
-      input.reason ?? null,
-      row.payment_id,
-    );
+    // A statement of its own, after the lock: it sees what the lock's last holder committed.
     const order = await orderStore.get(client, input.orderId);
     if (!order) throw new Error('order vanished during transition');
-    return { applied: true, order, from: row.previous, historyId, at: row.at.toISOString() };
+    return {
+      applied: true,
+      order,
+      from: row.previous,
+      historyId: row.history_id,
+      at: row.at.toISOString(),
+    };
   },
 
   /**

@@ -143,14 +143,13 @@ export const paymentStore = {
     newId: string,
     correlationId: string,
   ): Promise<PaymentRow> {
-    await client.query(
-      `INSERT INTO payments (id, order_id, correlation_id) VALUES ($1, $2, $3)
-       ON CONFLICT (order_id) DO NOTHING`,
-      [newId, orderId, correlationId],
-    );
+    // One round trip: a conflict's no-op update locks the existing row (as FOR UPDATE would)
+    // and returns its latest version, so every event of an order pays one statement here.
     const { rows } = await client.query<PaymentRow>(
-      'SELECT * FROM payments WHERE order_id = $1 FOR UPDATE',
-      [orderId],
+      `INSERT INTO payments (id, order_id, correlation_id) VALUES ($1, $2, $3)
+       ON CONFLICT (order_id) DO UPDATE SET order_id = EXCLUDED.order_id
+       RETURNING *`,
+      [newId, orderId, correlationId],
     );
     return rows[0]!;
   },
