@@ -91,7 +91,7 @@ export const productService = defineService({
       reservations: stores.reservations,
       publish: publishers.fromHandler,
       stockChanged: async (ids) => {
-        for (const id of new Set(ids)) await catalogCache.productChanged(id);
+        await catalogCache.productsChanged([...new Set(ids)]);
       },
       logger,
     });

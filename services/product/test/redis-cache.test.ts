@@ -56,6 +56,16 @@ describeIfServer('redis', 'catalog cache on the real Redis', (redisUrl) => {
       expect(Number(await raw.get(`${prefix}fresh`))).toBeGreaterThanOrEqual(before);
     });
 
+    it('bumps several generations at once, each to a value it never had', async () => {
+      const [a, b] = (await cache.generations([`${prefix}gen-a`, `${prefix}gen-b`])).map(Number);
+      await cache.bump(`${prefix}gen-a`, `${prefix}gen-b`, `${prefix}gen-new`);
+      const after = (
+        await cache.generations([`${prefix}gen-a`, `${prefix}gen-b`, `${prefix}gen-new`])
+      ).map(Number);
+      expect(after.slice(0, 2)).toEqual([a + 1, b + 1]);
+      expect(after[2]).toBeGreaterThanOrEqual(Number(initialGeneration()) - 60_000_000);
+    });
+
     it('answers ping', async () => {
       await expect(cache.ping()).resolves.toBeUndefined();
     });

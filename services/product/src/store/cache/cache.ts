@@ -11,7 +11,8 @@ export interface Cache {
   generation(key: string): Promise<string>;
   /** Current generations of several keys in one round trip. */
   generations(keys: string[]): Promise<string[]>;
-  bump(key: string): Promise<void>;
+  /** Moves every key to a generation it never had, in one round trip. */
+  bump(...keys: string[]): Promise<void>;
   /** Throws when the cache is unreachable (for /health/ready). */
   ping(): Promise<void>;
   close(): Promise<void>;

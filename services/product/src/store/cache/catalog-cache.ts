@@ -121,7 +121,12 @@ export class CatalogCache implements CatalogReadCache {
   }
 
   async productChanged(productId: string): Promise<void> {
-    await this.bump([this.itemGenKey(productId), this.listGenKey]);
+    await this.productsChanged([productId]);
+  }
+
+  /** Several products at once (an order's lines), in one round trip to the cache. */
+  async productsChanged(productIds: string[]): Promise<void> {
+    await this.bump([...productIds.map((id) => this.itemGenKey(id)), this.listGenKey]);
   }
 
   async catalogChanged(): Promise<void> {
@@ -131,7 +136,7 @@ export class CatalogCache implements CatalogReadCache {
   private async bump(keys: string[]): Promise<void> {
     if (!this.cache) return;
     try {
-      for (const key of keys) await this.cache.bump(key);
+      await this.cache.bump(...keys);
     } catch (err) {
       // The write itself has committed; entries expire after the TTL at the latest.
       this.failed('invalidate', err);

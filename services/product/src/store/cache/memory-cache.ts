@@ -52,9 +52,11 @@ export class MemoryCache implements Cache {
     return Promise.all(keys.map((k) => this.generation(k)));
   }
 
-  async bump(key: string): Promise<void> {
-    const gen = this.gens.get(key);
-    this.gens.set(key, gen === undefined ? Number(initialGeneration(this.now())) : gen + 1);
+  async bump(...keys: string[]): Promise<void> {
+    for (const key of keys) {
+      const gen = this.gens.get(key);
+      this.gens.set(key, gen === undefined ? Number(initialGeneration(this.now())) : gen + 1);
+    }
   }
 
   async ping(): Promise<void> {}

@@ -53,9 +53,14 @@ export class RedisCache implements Cache {
     return out;
   }
 
-  async bump(key: string): Promise<void> {
-    const exists = await this.client.set(key, initialGeneration(), 'NX');
-    if (exists !== 'OK') await this.client.incr(key);
+  async bump(...keys: string[]): Promise<void> {
+    // One round trip for every key: a missing one starts from a time-based value (NX keeps an
+    // existing one), then each moves on by one, so none returns to a value it had.
+    const pipeline = this.client.pipeline();
+    for (const key of keys) pipeline.set(key, initialGeneration(), 'NX').incr(key);
+    const results = (await pipeline.exec()) ?? [];
+    const failed = results.find(([err]) => err);
+    if (failed) throw failed[0];
   }
 
   async ping(): Promise<void> {
