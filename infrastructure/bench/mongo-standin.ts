@@ -27,9 +27,10 @@ async function timed(n: number, fn: (i: number) => Promise<unknown>): Promise<nu
 }
 
 /** The stand-in runs in its own process (as in the embedded run), started through its CLI. */
-async function startServer(): Promise<{ url: string; child: ChildProcess }> {
+async function startServer(dataDir?: string): Promise<{ url: string; child: ChildProcess }> {
   const cli = path.resolve(__dirname, '../src/mongo/cli.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, '--port', '0'], {
+  const args = ['--import', 'tsx', cli, '--port', '0', ...(dataDir ? ['--data-dir', dataDir] : [])];
+  const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise<string>((resolve, reject) => {
@@ -158,8 +159,51 @@ async function main(): Promise<void> {
 
   await conn.close();
   server.child.kill('SIGTERM');
+  rows.push(...(await journaled()));
   writeSection(rows);
   for (const r of rows) console.log(`${r.what}: ${r.value}`);
+}
+
+/**
+ * With a data directory (as `npm start` and the fleet run it): every acknowledged write is
+ * fsync'ed first, so writers in flight together show whether they share their syncs.
+ */
+async function journaled(): Promise<Row[]> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mongo-bench-journal-'));
+  const server = await startServer(dataDir);
+  const conn = await mongoose
+    .createConnection(`${server.url}/bench`, { maxPoolSize: 50 })
+    .asPromise();
+  const Doc = conn.model('Doc', new Schema({ k: { type: String, unique: true }, n: Number }));
+  await Doc.init();
+  const rows: Row[] = [];
+  const SEQUENTIAL = 1000;
+  const seq = await timed(SEQUENTIAL, (i) => Doc.create({ k: `s${i}`, n: i }));
+  rows.push({
+    what: `journaled (data directory, fsync per acknowledged write): Model.create, sequential (${SEQUENTIAL} docs)`,
+    value: `${Math.round(seq).toLocaleString('en-US')} inserts/s`,
+  });
+  for (const inFlight of [10, 50]) {
+    const N = 5000;
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < N; i += inFlight) {
+      await Promise.all(
+        Array.from({ length: inFlight }, (_, k) =>
+          Doc.create({ k: `c${inFlight}-${i + k}`, n: i }),
+        ),
+      );
+    }
+    const rate = N / (Number(process.hrtime.bigint() - start) / 1e9);
+    rows.push({
+      what: `journaled: Model.create, ${inFlight} in flight (${N} docs)`,
+      value: `${Math.round(rate).toLocaleString('en-US')} inserts/s`,
+    });
+  }
+  await conn.close();
+  server.child.kill('SIGTERM');
+  await new Promise((r) => server.child.once('exit', r));
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  return rows;
 }
 
 const loadAtStart = os
@@ -177,7 +221,7 @@ function writeSection(rows: Row[]): void {
     '### Embedded MongoDB stand-in',
     '',
     `Measured ${new Date().toISOString()} on ${machine}.`,
-    `Script: \`npx tsx infrastructure/bench/mongo-standin.ts\` (mongoose 9 in one process → stand-in CLI in another, 127.0.0.1, in memory). Load average at the start: ${loadAtStart}.`,
+    `Script: \`npx tsx infrastructure/bench/mongo-standin.ts\` (mongoose 9 in one process → stand-in CLI in another, 127.0.0.1; in memory except the rows marked journaled). Load average at the start: ${loadAtStart}.`,
     '',
     '| measurement | result |',
     '|---|---|',

@@ -214,3 +214,103 @@ describe('persistence with a data directory', () => {
     }
   });
 });
+
+describe('group commit: a write is acknowledged once its journal sync is done', () => {
+  type SyncCallback = (err: NodeJS.ErrnoException | null) => void;
+  const realFdatasync = fs.fdatasync;
+
+  afterEach(() => jest.restoreAllMocks());
+
+  /** fdatasync through a spy: `hold` keeps a call's callback until released. */
+  function spySyncs(hold: (call: number) => boolean) {
+    const held: Array<() => void> = [];
+    const spy = jest.spyOn(fs, 'fdatasync').mockImplementation(((fd: number, cb: SyncCallback) => {
+      const run = () => realFdatasync(fd, cb);
+      if (hold(spy.mock.calls.length)) held.push(run);
+      else run();
+    }) as typeof fs.fdatasync);
+    return { spy, release: () => held.splice(0).forEach((run) => run()) };
+  }
+
+  it('answers reads while a sync is in flight, and lets the writes made meanwhile share the next one', async () => {
+    const syncs = spySyncs((call) => call === 1);
+    const standIn = await startMongoStandIn({ dataDir: dir });
+    const writer = await MongoClient.connect(`${standIn.url}/shop`, { maxPoolSize: 25 });
+    const reader = await MongoClient.connect(`${standIn.url}/shop`);
+    try {
+      const items = writer.db().collection('items');
+      let firstDone = false;
+      const first = items.insertOne({ n: 0 }).then(() => (firstDone = true));
+      await waitFor(() => syncs.spy.mock.calls.length === 1);
+      const rest = Promise.all(Array.from({ length: 20 }, (_, i) => items.insertOne({ n: i + 1 })));
+      // The event loop is free: a read answers, and sees every write applied so far.
+      const seen = reader.db().collection('items');
+      await waitFor(async () => (await seen.countDocuments()) === 21);
+      expect(firstDone).toBe(false);
+      syncs.release();
+      await first;
+      await rest;
+      // One sync for the first write, one for the twenty that arrived during it.
+      expect(syncs.spy).toHaveBeenCalledTimes(2);
+    } finally {
+      await writer.close();
+      await reader.close();
+      await standIn.stop();
+    }
+    const again = await startMongoStandIn({ dataDir: dir });
+    try {
+      await withClient(`${again.url}/shop`, async (client) => {
+        expect(await client.db().collection('items').countDocuments()).toBe(21);
+      });
+    } finally {
+      await again.stop();
+    }
+  });
+
+  it('with fsync off, acknowledges without syncing', async () => {
+    const syncs = spySyncs(() => false);
+    const standIn = await startMongoStandIn({ dataDir: dir, fsync: false });
+    try {
+      await withClient(`${standIn.url}/shop`, async (client) => {
+        await client.db().collection('items').insertOne({ n: 1 });
+      });
+      expect(syncs.spy).not.toHaveBeenCalled();
+    } finally {
+      await standIn.stop();
+    }
+  });
+
+  it('stops after a failed sync: that write is never acknowledged, and no later one is', async () => {
+    jest
+      .spyOn(fs, 'fdatasync')
+      .mockImplementation(((_fd: number, cb: SyncCallback) =>
+        setImmediate(() =>
+          cb(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })),
+        )) as typeof fs.fdatasync);
+    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const fatal: Error[] = [];
+    const standIn = await startMongoStandIn({ dataDir: dir, onFatal: (err) => fatal.push(err) });
+    const client = await MongoClient.connect(`${standIn.url}/shop`, {
+      serverSelectionTimeoutMS: 500,
+    });
+    try {
+      const items = client.db().collection('items');
+      await expect(items.insertOne({ n: 1 })).rejects.toThrow();
+      expect(fatal.map((e) => e.message)).toEqual(['EIO: i/o error, fdatasync']);
+      expect(String(stderr.mock.calls[0]?.[0])).toContain('journal failed');
+      // Nothing answers any more, reads included.
+      await expect(items.countDocuments()).rejects.toThrow();
+    } finally {
+      await client.close();
+      await standIn.stop();
+    }
+  });
+});
+
+async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

@@ -27,6 +27,8 @@ async function main(): Promise<void> {
     dataDir: values['data-dir'],
     fsync: values['no-fsync'] ? false : undefined,
     replicaSet: values['repl-set'],
+    // The server has stopped: the process goes too, so a supervisor sees it and restarts it.
+    onFatal: () => process.exit(1),
   });
   console.log(
     `MongoDB stand-in listening on ${standIn.url}${values['data-dir'] ? ` (data in ${values['data-dir']})` : ' (in memory)'}`,

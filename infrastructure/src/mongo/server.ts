@@ -30,6 +30,12 @@ export interface MongoStandInOptions {
   replicaSet?: string;
   /** An open transaction idle this long is aborted (mongod's transactionLifetimeLimitSeconds). Default 60 s. */
   transactionLifetimeMs?: number;
+  /**
+   * Called once when the journal could not be written or synced: the stand-in has then
+   * closed every connection and stopped listening (as mongod stops on a journal failure),
+   * since it can no longer promise that an acknowledged write is on disk.
+   */
+  onFatal?: (err: Error) => void;
 }
 
 export interface MongoStandIn {
@@ -45,7 +51,9 @@ const TTL_SWEEP_MS = 10_000;
 
 /**
  * Starts a MongoDB wire-protocol server backed by the in-memory engine. Each command
- * is decoded, executed and answered synchronously, so commands never interleave.
+ * is decoded and executed synchronously, so commands never interleave; a write's reply waits
+ * for its journal sync (group commit, see Persistence), and a connection's replies keep
+ * their order.
  */
 export async function startMongoStandIn(options: MongoStandInOptions = {}): Promise<MongoStandIn> {
   const host = options.host ?? '127.0.0.1';
@@ -64,6 +72,15 @@ export async function startMongoStandIn(options: MongoStandInOptions = {}): Prom
   const sockets = new Set<net.Socket>();
   const startedAt = Date.now();
   let nextConnectionId = 1;
+  let fatal: Error | undefined;
+  const failed = (err: Error): void => {
+    if (fatal) return;
+    fatal = err;
+    process.stderr.write(`mongo stand-in: journal failed (${err.message}); stopping\n`);
+    server.close();
+    for (const socket of sockets) socket.destroy();
+    options.onFatal?.(err);
+  };
 
   const server = net.createServer((socket) => {
     sockets.add(socket);
@@ -78,6 +95,24 @@ export async function startMongoStandIn(options: MongoStandInOptions = {}): Prom
       connections: () => sockets.size,
     };
     const reader = new FrameReader();
+    // The last reply still waiting for a journal sync: later replies go out after it.
+    let queued: Promise<void> | undefined;
+    const send = (reply: Buffer, durable: Promise<void> | undefined): void => {
+      if (!durable && !queued) {
+        socket.write(reply);
+        return;
+      }
+      const sent = Promise.all([queued, durable]).then(
+        () => {
+          if (!socket.destroyed) socket.write(reply);
+        },
+        (err: unknown) => failed(err instanceof Error ? err : new Error(String(err))),
+      );
+      queued = sent;
+      void sent.then(() => {
+        if (queued === sent) queued = undefined;
+      });
+    };
     socket.on('data', (chunk: Buffer) => {
       let frames: Buffer[];
       try {
@@ -87,12 +122,17 @@ export async function startMongoStandIn(options: MongoStandInOptions = {}): Prom
         return;
       }
       for (const frame of frames) {
-        let reply: Buffer | undefined;
+        if (fatal) return;
+        let reply: Buffer;
+        let durable: Promise<void> | undefined;
         try {
           const request = decodeMessage(frame);
           const result: Document = runCommand(request.command, ctx);
-          persistence?.flush(engine);
-          if (request.noReply) continue;
+          durable = persistence?.commit(engine);
+          if (request.noReply) {
+            durable?.catch((err: Error) => failed(err));
+            continue;
+          }
           reply = request.legacy
             ? encodeOpReply(request.header.requestId, result)
             : encodeOpMsg(request.header.requestId, result);
@@ -101,7 +141,7 @@ export async function startMongoStandIn(options: MongoStandInOptions = {}): Prom
           socket.destroy();
           return;
         }
-        socket.write(reply);
+        send(reply, durable);
       }
     });
     socket.on('error', () => socket.destroy());
@@ -111,8 +151,9 @@ export async function startMongoStandIn(options: MongoStandInOptions = {}): Prom
   const sweeper = setInterval(() => {
     cursors.reap();
     sessions.reap();
+    if (fatal) return;
     sweepExpired(engine);
-    persistence?.flush(engine);
+    persistence?.commit(engine)?.catch((err: Error) => failed(err));
   }, TTL_SWEEP_MS);
   sweeper.unref();
 
@@ -138,7 +179,7 @@ export async function startMongoStandIn(options: MongoStandInOptions = {}): Prom
       for (const socket of sockets) socket.destroy();
       await closed;
       sessions.abortAll();
-      persistence?.close(engine);
+      await persistence?.close(engine);
     },
   };
 }
