@@ -9,7 +9,8 @@
  * - one at a time: each event published after the previous one was handled (a saga step):
  *   unloaded publish→handled latency;
  * - outbox: the same one at a time, but written with addToOutbox in a PostgreSQL transaction and
- *   published by an OutboxRelay woken by NOTIFY: write→handled latency (POSTGRES_URL, default local).
+ *   sent by the started OutboxRelay of its pool right after the COMMIT: write→handled latency
+ *   (POSTGRES_URL, default local).
  * Writes the figures to docs/benchmarks.md (section "Event bus"), machine and date included.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -266,7 +267,7 @@ function writeSection(rows: Row[], withOutbox: boolean, load: number[]): void {
     `- burst: ${EVENTS} events, ${IN_FLIGHT} publishes in flight (each awaited until the broker accepted it: XADD reply / publisher confirm); events/s from the first publish to the last event handled; latency includes queueing under that load.`,
     `- one at a time: ${SEQUENTIAL} events, each published after the previous was handled (a saga step).`,
     withOutbox
-      ? `- outbox: ${SEQUENTIAL} events, each written with \`addToOutbox\` in its own PostgreSQL transaction (BEGIN, INSERT, NOTIFY, COMMIT) and published by an \`OutboxRelay\` woken by LISTEN/NOTIFY (claim, publish, mark: one more transaction); latency from before the INSERT to the handler, after the previous event was handled.`
+      ? `- outbox: ${SEQUENTIAL} events, each written with \`addToOutbox\` in its own PostgreSQL transaction (BEGIN, then the INSERT with the COMMIT) and published right after the COMMIT by the started \`OutboxRelay\` of the pool, which then marks the row sent (no NOTIFY, no claim); latency from before the INSERT to the handler, after the previous event was handled.`
       : '- outbox: not measured (PostgreSQL unreachable).',
     '',
     '| adapter | burst events/s | burst p50 ms | burst p99 ms | one at a time p50 ms | p99 ms | outbox write→handled p50 ms | p99 ms |',

@@ -281,12 +281,11 @@ describe('group commit: a write is acknowledged once its journal sync is done', 
   });
 
   it('stops after a failed sync: that write is never acknowledged, and no later one is', async () => {
-    jest
-      .spyOn(fs, 'fdatasync')
-      .mockImplementation(((_fd: number, cb: SyncCallback) =>
-        setImmediate(() =>
-          cb(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })),
-        )) as typeof fs.fdatasync);
+    jest.spyOn(fs, 'fdatasync').mockImplementation(((_fd: number, cb: SyncCallback) => {
+      setImmediate(() =>
+        cb(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })),
+      );
+    }) as typeof fs.fdatasync);
     const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
     const fatal: Error[] = [];
     const standIn = await startMongoStandIn({ dataDir: dir, onFatal: (err) => fatal.push(err) });

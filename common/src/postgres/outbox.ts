@@ -4,7 +4,7 @@ import type { Logger } from '../logging/logger';
 import type { Migration } from './migrations';
 import type { EventEnvelope } from '../bus/envelope';
 import type { EventBus } from '../bus/types';
-import { writeAtCommit } from './transaction';
+import { afterCommit, transactionPool, writeAtCommit } from './transaction';
 
 /** Channel the outbox NOTIFYs on commit, so relays publish at once instead of at the next poll. */
 export const OUTBOX_CHANNEL = 'event_outbox';
@@ -41,20 +41,40 @@ export const outboxMigration: Migration = {
   `,
 };
 
+/** Started relays, by the pool whose committed rows they send at once (see sendCommitted). */
+const directSenders = new WeakMap<Pool, OutboxRelay>();
+
 /**
  * Records an event in the caller's transaction: it is published only if that transaction
  * commits, and then certainly (the relay retries until the bus accepts it). Nothing reads the
  * row back before the commit, so inside withTransaction it travels with the COMMIT (no round
- * trip of its own); the notification is delivered when the transaction commits (once).
+ * trip of its own).
+ *
+ * Inside withTransaction on a pool whose relay runs in this process, the event is published
+ * right after the COMMIT from memory and its row marked sent; the row is due to the relay
+ * only after the relay's grace, so the relay sends it only if that did not happen (the bus
+ * refused it, or the process died first). Anywhere else the row is due at once and a NOTIFY,
+ * delivered at the commit, wakes the relays.
  */
 export async function addToOutbox(client: PoolClient, event: EventEnvelope): Promise<void> {
+  const values = `${escapeLiteral(event.eventId)}, ${escapeLiteral(event.eventType)}, ${escapeLiteral(
+    JSON.stringify(event),
+  )}`;
+  const pool = transactionPool(client);
+  const relay = pool && directSenders.get(pool);
+  if (relay) {
+    await writeAtCommit(
+      client,
+      `INSERT INTO event_outbox (event_id, event_type, payload, next_attempt_at)
+       VALUES (${values}, now() + interval '${relay.directSendGraceMs} milliseconds')`,
+    );
+    afterCommit(client, () => relay.sendCommitted(event));
+    return;
+  }
   await writeAtCommit(
     client,
     `WITH written AS (
-       INSERT INTO event_outbox (event_id, event_type, payload)
-       VALUES (${escapeLiteral(event.eventId)}, ${escapeLiteral(event.eventType)}, ${escapeLiteral(
-         JSON.stringify(event),
-       )}) RETURNING id
+       INSERT INTO event_outbox (event_id, event_type, payload) VALUES (${values}) RETURNING id
      )
      SELECT pg_notify('${OUTBOX_CHANNEL}', '') FROM written`,
   );
@@ -77,6 +97,12 @@ export interface OutboxRelayOptions {
   /** Sent rows older than this are deleted (checked at most once a minute). Default 7 days; 0 keeps them. */
   retainSentMs?: number;
   /**
+   * How long a row its writer sends itself after the commit (addToOutbox inside withTransaction
+   * on this relay's pool, once started) is left to that send before the relay may take it.
+   * Default 5 s: the delay of an event whose direct send failed.
+   */
+  directSendGraceMs?: number;
+  /**
    * Secrets an event carries only to its consumers, erased from the row once the bus has it
    * (the row is kept for re-sends and audits): event type → dotted paths in the envelope,
    * e.g. `{ 'order.created': ['data.payment.token'] }`.
@@ -86,17 +112,21 @@ export interface OutboxRelayOptions {
 
 const PLAIN = /^[A-Za-z0-9_.-]+$/;
 
-/** `UPDATE ... SET payload = payload #- '{a,b}'` per erased path, for the sent rows' types. */
-function erasureSql(eraseOnSend: Record<string, string[]>, ids: string): string {
-  let sql = '';
-  for (const [eventType, paths] of Object.entries(eraseOnSend)) {
+/**
+ * The UPDATE that marks rows sent: sent_at, the count, and the erasure of each type's
+ * secret paths (`payload #- '{a,b}'`) in the same statement.
+ */
+function markSentSql(eraseOnSend: Record<string, string[]>, where: string): string {
+  const cases = Object.entries(eraseOnSend).map(([eventType, paths]) => {
     if (!PLAIN.test(eventType) || !paths.every((p) => PLAIN.test(p)))
       throw new Error(`eraseOnSend: plain names only (${eventType})`);
     const removals = paths.map((p) => ` #- '{${p.split('.').join(',')}}'`).join('');
-    sql += `UPDATE event_outbox SET payload = payload${removals}
-              WHERE id = ANY('{${ids}}'::bigint[]) AND event_type = '${eventType}'; `;
-  }
-  return sql;
+    return ` WHEN '${eventType}' THEN payload${removals}`;
+  });
+  const erase =
+    cases.length > 0 ? `, payload = CASE event_type${cases.join('')} ELSE payload END` : '';
+  return `UPDATE event_outbox SET sent_at = now(), send_count = send_count + 1, last_error = NULL${erase}
+           WHERE ${where} AND sent_at IS NULL`;
 }
 
 interface OutboxRow {
@@ -111,6 +141,10 @@ interface OutboxRow {
  * time. A row is marked sent only after the bus accepted it; a failure increments send_count,
  * keeps last_error and schedules a retry with backoff, so nothing stays unsent silently.
  * Delivery is at-least-once (a crash between publish and commit re-publishes the row).
+ *
+ * Once started, the relay also sends what its pool's transactions in this process commit, as
+ * they commit (sendCommitted): no NOTIFY, claim or lock on that path, and the marks of rows
+ * sent together share one UPDATE. The claim loop is then the safety net.
  */
 export class OutboxRelay {
   private readonly pollIntervalMs: number;
@@ -119,7 +153,15 @@ export class OutboxRelay {
   private readonly retryBaseMs: number;
   private readonly retryMaxMs: number;
   private readonly retainSentMs: number;
+  /** See OutboxRelayOptions.directSendGraceMs; a whole number of milliseconds. */
+  readonly directSendGraceMs: number;
+  private readonly markSql: string;
   private running = false;
+  /** Direct sends under way (stop waits for them). */
+  private readonly sending = new Set<Promise<void>>();
+  /** Event ids sent directly and not yet marked; marked together by markLoop. */
+  private marks: string[] = [];
+  private marking?: Promise<void>;
   private timer?: NodeJS.Timeout;
   private listener?: PoolClient;
   private listening?: Promise<void>;
@@ -142,12 +184,17 @@ export class OutboxRelay {
     this.retryBaseMs = options.retryBaseMs ?? 500;
     this.retryMaxMs = options.retryMaxMs ?? 60_000;
     this.retainSentMs = options.retainSentMs ?? 7 * 24 * 3600 * 1000;
+    this.directSendGraceMs = Math.max(0, Math.round(options.directSendGraceMs ?? 5000));
+    // Built now, so a bad eraseOnSend fails at construction rather than at a send.
+    this.markSql = markSentSql(options.eraseOnSend ?? {}, 'event_id = ANY($1::uuid[])');
   }
 
   /** Starts polling and listening for commits. Idempotent. */
   start(): void {
     if (this.running) return;
     this.running = true;
+    // One direct sender per pool (two relays on one pool in a process: the first started).
+    if (!directSenders.has(this.options.pool)) directSenders.set(this.options.pool, this);
     outboxWrites.on('written', this.onWrite);
     this.listening = this.listen();
     this.nudge();
@@ -156,6 +203,7 @@ export class OutboxRelay {
   /** Stops polling and listening, and waits for the batch in progress. */
   async stop(): Promise<void> {
     this.running = false;
+    if (directSenders.get(this.options.pool) === this) directSenders.delete(this.options.pool);
     outboxWrites.off('written', this.onWrite);
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
@@ -163,6 +211,56 @@ export class OutboxRelay {
     await this.releaseListener();
     await this.current?.catch(() => undefined);
     await this.queued?.catch(() => undefined);
+    await Promise.all(this.sending);
+    await this.marking;
+  }
+
+  /**
+   * Publishes an event whose row its writer has just committed (see addToOutbox), then marks
+   * the row sent. A refused publish is only logged: the row comes due after the grace and the
+   * claim loop sends it. A stopped relay leaves it to the claim loop of the next start.
+   */
+  sendCommitted(event: EventEnvelope): void {
+    if (!this.running) return;
+    const sent = this.options.bus.publish(event).then(
+      () => this.markSent(event.eventId),
+      (err: unknown) => {
+        this.options.logger.warn('event not sent yet; the outbox relay will retry', {
+          eventId: event.eventId,
+          eventType: event.eventType,
+          error: errorMessage(err),
+        });
+      },
+    );
+    this.sending.add(sent);
+    void sent.finally(() => this.sending.delete(sent));
+  }
+
+  /** Marks a directly sent row: ids arriving while an UPDATE runs share the next one. */
+  private markSent(eventId: string): Promise<void> {
+    this.marks.push(eventId);
+    this.marking ??= this.markLoop();
+    return this.marking;
+  }
+
+  private async markLoop(): Promise<void> {
+    try {
+      while (this.marks.length > 0) {
+        const ids = this.marks.splice(0, 1000);
+        try {
+          await this.options.pool.query(this.markSql, [ids]);
+        } catch (err) {
+          // Left unsent, they come due after the grace and go again (consumers deduplicate).
+          this.options.logger.warn('outbox rows sent but not marked; they will be sent again', {
+            count: ids.length,
+            error: errorMessage(err),
+          });
+        }
+      }
+    } finally {
+      // Cleared in the same turn as the last check, so a later id starts a new loop.
+      this.marking = undefined;
+    }
   }
 
   /** Asks for a flush now (coalesced with one in progress). Used on NOTIFY. */
@@ -257,9 +355,7 @@ export class OutboxRelay {
       if (!sent.every((id) => /^\d+$/.test(id))) throw new Error('unexpected outbox row id');
       const mark =
         sent.length > 0
-          ? `UPDATE event_outbox SET sent_at = now(), send_count = send_count + 1, last_error = NULL
-              WHERE id = ANY('{${sent.join(',')}}'::bigint[]); ` +
-            erasureSql(this.options.eraseOnSend ?? {}, sent.join(','))
+          ? `${markSentSql(this.options.eraseOnSend ?? {}, `id = ANY('{${sent.join(',')}}'::bigint[])`)}; `
           : '';
       await client.query(`${mark} COMMIT`);
       return { published: sent.length, claimed: rows.length };

@@ -1,7 +1,15 @@
 import type { Pool, PoolClient, QueryResult } from 'pg';
 
-/** Statements of an open withTransaction whose results nobody reads, sent with its COMMIT. */
-const atCommit = new WeakMap<PoolClient, string[]>();
+/** What an open withTransaction carries besides its statements. */
+interface OpenTransaction {
+  pool: Pool;
+  /** Statements whose results nobody reads, sent with the COMMIT. */
+  queued: string[];
+  /** Run once the COMMIT has succeeded. */
+  committed: Array<() => void>;
+}
+
+const open = new WeakMap<PoolClient, OpenTransaction>();
 
 export interface TransactionOptions {
   /**
@@ -30,18 +38,25 @@ export async function withTransaction<T>(
       const results = (await client.query(`BEGIN; ${options.opening}`)) as unknown as QueryResult[];
       opened = results[1];
     } else await client.query('BEGIN');
-    const queued: string[] = [];
-    atCommit.set(client, queued);
+    const tx: OpenTransaction = { pool, queued: [], committed: [] };
+    open.set(client, tx);
     const result = await fn(client, opened);
-    atCommit.delete(client);
+    open.delete(client);
     // A failing queued statement aborts the transaction: COMMIT is not reached, the catch rolls back.
-    await client.query([...queued, 'COMMIT'].join(';\n'));
+    await client.query([...tx.queued, 'COMMIT'].join(';\n'));
+    for (const run of tx.committed) {
+      try {
+        run();
+      } catch {
+        // Committed is committed: what runs after it reports its own failures.
+      }
+    }
     return result;
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
-    atCommit.delete(client);
+    open.delete(client);
     client.release();
   }
 }
@@ -52,7 +67,23 @@ export async function withTransaction<T>(
  * anywhere else it runs now. A simple query: literals only, no parameters.
  */
 export async function writeAtCommit(client: PoolClient, statement: string): Promise<void> {
-  const queued = atCommit.get(client);
-  if (queued) queued.push(statement);
+  const tx = open.get(client);
+  if (tx) tx.queued.push(statement);
   else await client.query(statement);
+}
+
+/** The pool of the withTransaction `client` is in, or undefined outside one. */
+export function transactionPool(client: PoolClient): Pool | undefined {
+  return open.get(client)?.pool;
+}
+
+/**
+ * Runs `fn` (synchronously, errors ignored: it reports its own) right after the COMMIT of the
+ * withTransaction `client` is in, never after a rollback. False outside withTransaction.
+ */
+export function afterCommit(client: PoolClient, fn: () => void): boolean {
+  const tx = open.get(client);
+  if (!tx) return false;
+  tx.committed.push(fn);
+  return true;
 }

@@ -4,6 +4,7 @@ import {
   describeIfServer,
   type TestPostgres,
 } from '@ecom/infrastructure/testing';
+import { eventually } from '@ecom/test-support';
 import { createEvent, InMemoryEventBus, type EventBus, type EventEnvelope } from '@ecom/common/bus';
 import { createLogger } from '@ecom/common/logging';
 import {
@@ -268,5 +269,98 @@ describeIfServer('postgres', 'transactional outbox and idempotent consumer (Post
     expect(
       await pool.query('SELECT count(*)::int AS n FROM widgets').then((r) => r.rows[0].n),
     ).toBe(0);
+  });
+
+  it('a started relay sends what its pool commits right after the COMMIT (no NOTIFY, no claim), erases what it must and marks the row', async () => {
+    const bus = new RecordingBus();
+    const relay = new OutboxRelay({
+      pool,
+      bus,
+      logger,
+      pollIntervalMs: 60_000,
+      eraseOnSend: { 'widget.created': ['data.secret'] },
+    });
+    const listener = new Client({ connectionString: db.url });
+    await listener.connect();
+    const notified: string[] = [];
+    listener.on('notification', (n) => notified.push(n.channel));
+    await listener.query('LISTEN event_outbox');
+    relay.start();
+    try {
+      const event = createEvent('test-service', 'widget.created', { n: 1, secret: 's3cret' });
+      const rolledBack = createEvent('test-service', 'widget.created', { n: 2 });
+      await withTransaction(pool, (client) => addToOutbox(client, event));
+      await expect(
+        withTransaction(pool, async (client) => {
+          await addToOutbox(client, rolledBack);
+          throw new Error('business rule failed');
+        }),
+      ).rejects.toThrow('business rule failed');
+      // stop() waits for the send and its mark: no polling needed to see both.
+      await relay.stop();
+      expect(bus.published).toEqual([event]);
+      const { rows } = await pool.query(
+        `SELECT event_id, send_count, last_error, payload, sent_at IS NOT NULL AS sent,
+                next_attempt_at - created_at AS grace FROM event_outbox`,
+      );
+      expect(rows).toEqual([
+        {
+          event_id: event.eventId,
+          send_count: 1,
+          last_error: null,
+          payload: { ...event, data: { n: 1 } },
+          sent: true,
+          grace: expect.objectContaining({ seconds: 5 }),
+        },
+      ]);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(notified).toEqual([]);
+      // Nothing is left for the claim loop.
+      expect(await relay.flush()).toBe(0);
+      expect(bus.published).toHaveLength(1);
+    } finally {
+      await relay.stop();
+      await listener.end();
+    }
+  });
+
+  it('a direct send the bus refuses is sent by the relay once its grace is over, and only then', async () => {
+    const bus = new RecordingBus(1);
+    const relay = new OutboxRelay({
+      pool,
+      bus,
+      logger,
+      pollIntervalMs: 50,
+      directSendGraceMs: 400,
+    });
+    relay.start();
+    try {
+      const event = createEvent('test-service', 'widget.created', { n: 1 });
+      await withTransaction(pool, (client) => addToOutbox(client, event));
+      const committed = Date.now();
+      await new Promise((r) => setTimeout(r, 200));
+      expect(bus.published).toEqual([]);
+      await eventually(() => bus.published.length === 1, { timeoutMs: 5000, intervalMs: 10 });
+      expect(Date.now() - committed).toBeGreaterThanOrEqual(350);
+      expect(bus.published).toEqual([event]);
+      const { rows } = await eventually(async () => {
+        const r = await pool.query('SELECT send_count, sent_at FROM event_outbox');
+        return r.rows[0]?.sent_at ? r : undefined;
+      });
+      expect(rows[0].send_count).toBe(1);
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it('an unstarted relay sends nothing by itself: rows written without a running relay are due at once, for whichever relay claims them', async () => {
+    const bus = new RecordingBus();
+    const relay = new OutboxRelay({ pool, bus, logger });
+    const event = createEvent('test-service', 'widget.created', { n: 1 });
+    await withTransaction(pool, (client) => addToOutbox(client, event));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(bus.published).toEqual([]);
+    expect(await relay.flush()).toBe(1);
+    expect(bus.published).toEqual([event]);
   });
 });
