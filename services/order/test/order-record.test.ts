@@ -207,4 +207,78 @@ describe('orderSnapshot (real PostgreSQL)', () => {
       },
     ]);
   });
+
+  it('places an order in one statement (order, lines, first history row) and answers what get reads', async () => {
+    const placed = '3e9a1c7b-5d2f-4a8e-b6c0-9f1e2d3c4b5a';
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const queries = jest.spyOn(client, 'query');
+      const created = await orderStore.insert(
+        client,
+        {
+          id: placed,
+          userId: 'user-3',
+          priced: {
+            currency: 'USD',
+            totalCents: 9007199254740,
+            lines: [
+              {
+                lineNo: 1,
+                productId: "p-'x'",
+                name: 'Zoë\'s "best" \\ mug',
+                sellerId: null,
+                quantity: 2,
+                unitPriceCents: 4503599627370,
+                lineTotalCents: 9007199254740,
+              },
+              {
+                lineNo: 2,
+                productId: 'p-y',
+                name: 'Y',
+                sellerId: 'seller-y',
+                quantity: 1,
+                unitPriceCents: 0,
+                lineTotalCents: 0,
+              },
+            ],
+          },
+          paymentMethod: 'card',
+          shippingAddress: { name: 'Zoë', line1: '1 Main St', city: 'Zürich', country: 'CH' },
+          correlationId: 'corr-3',
+        },
+        { type: 'request', requestId: 'req-3', userId: 'user-3' },
+      );
+      expect(queries).toHaveBeenCalledTimes(1);
+      queries.mockRestore();
+      expect(created).toEqual(await orderStore.get(client, placed));
+      expect(created).toMatchObject({
+        status: 'PENDING',
+        total: { amount: 9007199254740, currency: 'USD' },
+        items: [
+          { lineNo: 1, productId: "p-'x'", name: 'Zoë\'s "best" \\ mug', sellerId: null },
+          { lineNo: 2, productId: 'p-y', sellerId: 'seller-y', unitPrice: { amount: 0 } },
+        ],
+      });
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    const { rows } = await pool.query(
+      `SELECT from_status, to_status, cause_type, cause_id, cause_event_type, actor_id, reason
+         FROM order_status_history WHERE order_id = $1`,
+      [placed],
+    );
+    expect(rows).toEqual([
+      {
+        from_status: null,
+        to_status: 'PENDING',
+        cause_type: 'request',
+        cause_id: 'req-3',
+        cause_event_type: null,
+        actor_id: 'user-3',
+        reason: null,
+      },
+    ]);
+  });
 });

@@ -53,6 +53,15 @@ function itemFromJson(i: JsonItemRow): ItemRow {
   };
 }
 
+/** An order's lines (rows `i`) as one JSON array, bigints as text as pg gives them. */
+const ITEM_ROWS_JSON = `coalesce(json_agg(json_build_object(
+    'order_id', i.order_id, 'line_no', i.line_no, 'product_id', i.product_id,
+    'name', i.name, 'seller_id', i.seller_id, 'quantity', i.quantity,
+    'unit_price_cents', i.unit_price_cents::text,
+    'line_total_cents', i.line_total_cents::text,
+    'fulfilment_status', i.fulfilment_status, 'shipped_at', i.shipped_at,
+    'delivered_at', i.delivered_at) ORDER BY i.line_no), '[]')`;
+
 // BIGINT arrives as a string from pg; amounts are bounded to safe integers on the way in.
 const cents = (value: string): number => Number(value);
 
@@ -151,11 +160,41 @@ export interface ListFilter {
 
 /** SQL for orders, items and their history. Parameterised queries only. */
 export const orderStore = {
+  /**
+   * One statement: the order, its lines and its first history row (data-modifying CTEs), read
+   * back from what the inserts return, in the shape `get` reads.
+   */
   async insert(client: PoolClient, order: NewOrder, cause: Cause): Promise<Order> {
-    await client.query(
-      `INSERT INTO orders (id, user_id, status, currency, total_cents, payment_method,
-         shipping_address, correlation_id)
-       VALUES ($1, $2, 'PENDING', $3, $4, $5, $6, $7)`,
+    const [type, id, eventType, actor] = causeColumns(cause);
+    const lines = order.priced.lines.map((line) => ({
+      line_no: line.lineNo,
+      product_id: line.productId,
+      name: line.name,
+      seller_id: line.sellerId,
+      quantity: line.quantity,
+      unit_price_cents: line.unitPriceCents,
+      line_total_cents: line.lineTotalCents,
+    }));
+    const { rows } = await client.query<OrderRow & { item_rows: JsonItemRow[] }>(
+      `WITH o AS (
+         INSERT INTO orders (id, user_id, status, currency, total_cents, payment_method,
+           shipping_address, correlation_id)
+         VALUES ($1, $2, 'PENDING', $3, $4, $5, $6, $7)
+         RETURNING *
+       ), i AS (
+         INSERT INTO order_items (order_id, line_no, product_id, name, seller_id, quantity,
+           unit_price_cents, line_total_cents)
+         SELECT $1, l.line_no, l.product_id, l.name, l.seller_id, l.quantity,
+                l.unit_price_cents, l.line_total_cents
+           FROM jsonb_to_recordset($8::jsonb) AS l(line_no int, product_id text, name text,
+                  seller_id text, quantity int, unit_price_cents bigint, line_total_cents bigint)
+         RETURNING *
+       ), h AS (
+         INSERT INTO order_status_history (order_id, from_status, to_status, cause_type,
+           cause_id, cause_event_type, actor_id)
+         VALUES ($1, NULL, 'PENDING', $9, $10, $11, $12)
+       )
+       SELECT o.*, (SELECT ${ITEM_ROWS_JSON} FROM i) AS item_rows FROM o`,
       [
         order.id,
         order.userId,
@@ -164,29 +203,15 @@ export const orderStore = {
         order.paymentMethod,
         JSON.stringify(order.shippingAddress),
         order.correlationId,
+        JSON.stringify(lines),
+        type,
+        id,
+        eventType,
+        actor,
       ],
     );
-    for (const line of order.priced.lines) {
-      await client.query(
-        `INSERT INTO order_items (order_id, line_no, product_id, name, seller_id, quantity,
-           unit_price_cents, line_total_cents)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [
-          order.id,
-          line.lineNo,
-          line.productId,
-          line.name,
-          line.sellerId,
-          line.quantity,
-          line.unitPriceCents,
-          line.lineTotalCents,
-        ],
-      );
-    }
-    await insertHistory(client, order.id, null, 'PENDING', cause, null);
-    const created = await orderStore.get(client, order.id);
-    if (!created) throw new Error('order vanished after insert');
-    return created;
+    const row = rows[0]!;
+    return toOrder(row, row.item_rows.map(itemFromJson));
   },
 
   /** The order; with `forUpdate`, its row locked until the caller's transaction ends. */
@@ -195,14 +220,7 @@ export const orderStore = {
       // One round trip: the lines come along as JSON (bigints as text, as pg gives them).
       const { rows } = await db.query<OrderRow & { item_rows: JsonItemRow[] }>(
         `SELECT o.*,
-                (SELECT coalesce(json_agg(json_build_object(
-                          'order_id', i.order_id, 'line_no', i.line_no, 'product_id', i.product_id,
-                          'name', i.name, 'seller_id', i.seller_id, 'quantity', i.quantity,
-                          'unit_price_cents', i.unit_price_cents::text,
-                          'line_total_cents', i.line_total_cents::text,
-                          'fulfilment_status', i.fulfilment_status, 'shipped_at', i.shipped_at,
-                          'delivered_at', i.delivered_at) ORDER BY i.line_no), '[]')
-                   FROM order_items i WHERE i.order_id = o.id) AS item_rows
+                (SELECT ${ITEM_ROWS_JSON} FROM order_items i WHERE i.order_id = o.id) AS item_rows
            FROM orders o WHERE o.id = $1`,
         [id],
       );
@@ -550,22 +568,3 @@ export const orderStore = {
     return rows.map((r) => r.id);
   },
 };
-
-async function insertHistory(
-  client: PoolClient,
-  orderId: string,
-  from: OrderStatus | null,
-  to: OrderStatus,
-  cause: Cause,
-  reason: string | null,
-  paymentId: string | null = null,
-): Promise<string> {
-  const [type, id, eventType, actor] = causeColumns(cause);
-  const { rows } = await client.query<{ id: string }>(
-    `INSERT INTO order_status_history (order_id, from_status, to_status, cause_type, cause_id,
-       cause_event_type, actor_id, reason, payment_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-    [orderId, from, to, type, id, eventType, actor, reason, paymentId],
-  );
-  return rows[0]!.id;
-}
