@@ -7,6 +7,8 @@ import {
   clientMetrics,
   consumerMetrics,
   counterFollowing,
+  createMetrics,
+  EVENT_LOOP_SAMPLE_MS,
   gaugeOnScrape,
   mongoPoolMetrics,
   outboxMetrics,
@@ -185,5 +187,22 @@ describe('client metrics', () => {
     expect(await sample(registry, 'client_circuit_open{upstream="auth"}')).toBe(1);
     breaker.halfOpen = true;
     expect(await sample(registry, 'client_circuit_open{upstream="product"}')).toBe(0.5);
+  });
+});
+
+describe('default metrics', () => {
+  it('a blocked event loop shows in the lag metrics, sampled every EVENT_LOOP_SAMPLE_MS', async () => {
+    const { registry } = createMetrics('lag-test');
+    const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    const lagMax = () => sample(registry, 'nodejs_eventloop_lag_max_seconds{service="lag-test"}');
+    await wait(EVENT_LOOP_SAMPLE_MS * 2);
+    // A scrape resets the lag histogram: what follows is this block's alone.
+    await registry.metrics();
+    // Blocked for one and a half sampling periods: a sample falls due inside it and fires late.
+    const blockMs = EVENT_LOOP_SAMPLE_MS * 1.5;
+    const end = performance.now() + blockMs;
+    while (performance.now() < end);
+    await wait(EVENT_LOOP_SAMPLE_MS * 2);
+    expect(await lagMax()).toBeGreaterThanOrEqual((blockMs - EVENT_LOOP_SAMPLE_MS) / 1000);
   });
 });
