@@ -185,7 +185,45 @@ async function drain(target: Target, session: Session, ids: string[], since: num
   return confirmed;
 }
 
-async function openLoop(target: Target, session: Session, rate: number): Promise<RateResult> {
+/** The saga's open states: an order in one of them has not reached its outcome yet. */
+const OPEN_STATUSES = ['PENDING', 'AWAITING_PAYMENT', 'PAYMENT_PROCESSING'] as const;
+
+/**
+ * Waits until none of the customer's orders is open, at most until DRAIN_MS after `since`:
+ * three counts per poll, not a read of every order, so the wait adds next to nothing to the
+ * CPU being measured.
+ */
+async function settle(target: Target, session: Session, since: number): Promise<void> {
+  const open = async () => {
+    let count = 0;
+    for (const status of OPEN_STATUSES) {
+      const res = await api<{ total: number }>(
+        target.gateway,
+        'GET',
+        `/api/orders?status=${status}&limit=1`,
+        undefined,
+        session.token,
+      ).catch(() => undefined);
+      // An unanswered count is not a settled saga.
+      count += res?.status === 200 ? res.body.total : 1;
+    }
+    return count;
+  };
+  while ((await open()) > 0 && Date.now() - since < DRAIN_MS) await sleep(250);
+}
+
+/**
+ * One offered rate. The CPU window closes when the sagas have settled; every order's history
+ * (its CONFIRMED time) is read after that, so the bench's own reads, about 2 ms of gateway and
+ * order CPU each, are not counted as the saga's. `settled` runs between the two (the profile
+ * run stops its profilers there).
+ */
+async function openLoop(
+  target: Target,
+  session: Session,
+  rate: number,
+  settled: () => void = () => undefined,
+): Promise<RateResult> {
   const total = Math.round(rate * SECONDS);
   const interval = 1000 / rate;
   const runId = `saga-${rate}-${Date.now().toString(36)}`;
@@ -205,8 +243,10 @@ async function openLoop(target: Target, session: Session, rate: number): Promise
   }
   await Promise.all(posts);
   const ids = [...dueAt.keys()];
-  const confirmed = await drain(target, session, ids, start + total * interval);
+  await settle(target, session, start + total * interval);
   const after = snapshot(target);
+  settled();
+  const confirmed = await confirmedAt(target, session, ids);
   const latencies = [...confirmed].map(([id, at]) => at - dueAt.get(id)!).sort((a, b) => a - b);
   const lastConfirmed = Math.max(...confirmed.values());
   const achieved = confirmed.size / ((lastConfirmed - start) / 1000);
@@ -406,8 +446,12 @@ async function profileAt(rate: number): Promise<string[]> {
       };
       const session = await prepare(target);
       // The profiles cover the measured orders only: start-up and set-up are left out.
-      for (const p of fleet.processes()) if (p.label !== 'mongo') process.kill(p.pid, 'SIGUSR2');
-      await openLoop(target, session, rate);
+      const profiled = fleet.processes().filter((p) => p.label !== 'mongo');
+      // SIGUSR2 starts a profiler and, sent again once the sagas settled, stops and writes it.
+      for (const p of profiled) process.kill(p.pid, 'SIGUSR2');
+      await openLoop(target, session, rate, () => {
+        for (const p of profiled) process.kill(p.pid, 'SIGUSR2');
+      });
     },
     {
       ...BENCH_ENV,
@@ -444,7 +488,7 @@ async function profileAt(rate: number): Promise<string[]> {
   const pct = (hits: number) => `${((hits / Math.max(1, total)) * 100).toFixed(1)} %`;
   const top = (m: Map<string, number>, n: number) => [...m].sort((a, b) => b[1] - a[1]).slice(0, n);
   return [
-    `CPU profile of the fleet over RabbitMQ at ${rate} orders/s for ${SECONDS} s (the inspector's CPU profiler in every service and the gateway, started when the measured orders begin; not the MongoDB stand-in), self time summed over the processes, as shares of their busy time. By package or top folder: ${top(
+    `CPU profile of the fleet over RabbitMQ at ${rate} orders/s for ${SECONDS} s (the inspector's CPU profiler in every service and the gateway, from the first measured order until the sagas settled; not the MongoDB stand-in), self time summed over the processes, as shares of their busy time. By package or top folder: ${top(
       groups,
       12,
     )
@@ -523,7 +567,7 @@ function section(results: PlatformResult[], loadBefore: string, loadAfter: strin
     `${measuredOn()}. Load average before: ${loadBefore}; after: ${loadAfter}.`,
     `Script: \`npm run bench -w services/order\` (\`services/order/bench/saga-bench.ts\`), SAGA_RATES=${RATES.join(',')}, SAGA_SECONDS=${SECONDS}.`,
     '',
-    "One-line orders (`tok_visa`, over 20 products) POSTed to the gateway by an open-loop generator: at each offered rate, orders are sent on a fixed schedule for the given seconds whatever the answers, so queueing shows in the latency. Latency: from the moment an order was due to the CONFIRMED row of its history (PostgreSQL's clock, same machine). A rate is the last tried when its orders are not all confirmed within the drain bound or are confirmed at under 90 % of the offered rate (marked *saturated*). CPU per confirmed order from /proc: each Node process of the platform (the fleet: gateway, services, MongoDB stand-in; the embedded run: one process), and beside it PostgreSQL, RabbitMQ and Redis, this bench's own process (the load generator and, for the fleet, the embedded chain its launcher runs, where the anchorers' transactions land), and everything else the machine ran.",
+    "One-line orders (`tok_visa`, over 20 products) POSTed to the gateway by an open-loop generator: at each offered rate, orders are sent on a fixed schedule for the given seconds whatever the answers, so queueing shows in the latency. Latency: from the moment an order was due to the CONFIRMED row of its history (PostgreSQL's clock, same machine). A rate is the last tried when its orders are not all confirmed within the drain bound or are confirmed at under 90 % of the offered rate (marked *saturated*). CPU per confirmed order from /proc, from the first order sent until none is open (the bench's read-back of every order's history comes after, uncounted): each Node process of the platform (the fleet: gateway, services, MongoDB stand-in; the embedded run: one process), and beside it PostgreSQL, RabbitMQ and Redis, this bench's own process (the load generator and, for the fleet, the embedded chain its launcher runs, where the anchorers' transactions land), and everything else the machine ran.",
     '',
     '| platform | one at a time p50 / p99 ms | offered /s | confirmed | achieved /s | p50 ms | p90 ms | p99 ms | max ms | Node CPU ms/order (by process) | PostgreSQL / RabbitMQ / Redis CPU ms/order | bench process CPU ms/order (generator; the fleet: its chain) | other CPU ms/order |',
     '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: |',
