@@ -146,6 +146,8 @@ export async function startMailCapture(options: {
     disabledCommands: ['STARTTLS', 'AUTH'],
     size: MAX_BYTES,
     logger: false,
+    // Senders keep their connections open (notification pools them): a stop does not wait 30 s.
+    closeTimeout: 1000,
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));

@@ -138,6 +138,19 @@ describe('notification service (real PostgreSQL, real SMTP server, in-memory bus
     expect(mailsAbout(mine)[0]!.raw).toContain('Alice');
   });
 
+  it('keeps its SMTP connection open: mails sent one after another do not each connect', async () => {
+    const before = smtp.connections;
+    const orders = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    for (const orderId of orders) {
+      await bus.publish(orderCreated(orderId, alice.id));
+      await bus.publish(confirmed(orderId, alice.id));
+      await waitFor(alice, orderId, 'order_confirmed', 'SENT');
+    }
+    expect(orders.map((id) => mailsAbout(id).length)).toEqual([1, 1, 1, 1]);
+    // One connection a mail before; now one is reused (another only if one idled out).
+    expect(smtp.connections - before).toBeLessThan(orders.length);
+  });
+
   it('sends every kind a customer cares about (delivered and refunded name no user: the order does)', async () => {
     const orderId = randomUUID();
     await bus.publish(orderCreated(orderId, alice.id));

@@ -41,6 +41,8 @@ export interface CapturedMail {
  */
 export class TestSmtp {
   readonly mails: CapturedMail[] = [];
+  /** Connections accepted since the first start. */
+  connections = 0;
   private server: SMTPServer | null = null;
 
   constructor(readonly port: number) {}
@@ -50,6 +52,12 @@ export class TestSmtp {
       authOptional: true,
       disabledCommands: ['STARTTLS'],
       logger: false,
+      // A stop is an outage: connections kept open by a client are told 421 and closed soon.
+      closeTimeout: 200,
+      onConnect: (_session, callback) => {
+        this.connections++;
+        callback();
+      },
       onData: (stream, session, callback) => {
         const chunks: Buffer[] = [];
         stream.on('data', (c: Buffer) => chunks.push(c));

@@ -14,9 +14,25 @@ export interface SmtpOptions {
   timeoutMs: number;
 }
 
-/** The Mailer over SMTP (nodemailer): Mailpit in compose, a real relay in production. */
+/** Connections kept open to the relay: mails go out concurrently up to this, then queue. */
+const POOL_CONNECTIONS = 5;
+
+/**
+ * The Mailer over SMTP (nodemailer): Mailpit in compose, a real relay in production.
+ *
+ * Pooled: a mail reuses an open connection (MAIL, RCPT, DATA) instead of paying the TCP
+ * connect, the greeting, EHLO, STARTTLS's handshake, AUTH and QUIT every time; that set-up was
+ * most of a mail's round trips. A connection idle for a little under the socket timeout is
+ * closed by us (QUIT), not timed out. A connection lost in the middle of a mail fails that send
+ * (no silent re-send by the pool): the notification records the failed attempt and retries it
+ * on its own schedule, as before.
+ */
 export function createSmtpMailer(options: SmtpOptions): Mailer {
   const transport = nodemailer.createTransport({
+    pool: true,
+    maxConnections: POOL_CONNECTIONS,
+    maxRequeues: 0,
+    idleTimeout: Math.max(100, options.timeoutMs - 1000),
     host: options.host,
     port: options.port,
     secure: options.secure,
