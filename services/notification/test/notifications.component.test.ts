@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
 import request from 'supertest';
 import { InMemoryEventBus, createEvent, type EventEnvelope } from '@ecom/common/bus';
 import type { AuthUser } from '@ecom/common/auth';
@@ -275,6 +276,49 @@ describe('notification service (real PostgreSQL, real SMTP server, in-memory bus
     await bus.publish(orderCreated(orderId, alice.id));
     await waitFor(alice, orderId, 'order_delivered', 'SENT');
     expect(mailsAbout(orderId).map((m) => m.to)).toEqual([[EMAIL[alice.id]]]);
+  });
+
+  it('order.created costs two round trips (its key with BEGIN, the owner with COMMIT); an owner id with quotes and $ arrives intact', async () => {
+    const orderId = randomUUID();
+    const owner = `it's $' $& \\ ü ${randomUUID()}`;
+    // A notification naming no user waits for the owner order.created brings.
+    await bus.publish(event('order-service', 'order.completed', { orderId }));
+    const ownerOf = async () =>
+      (
+        await service.pool.query<{ user_id: string | null }>(
+          'SELECT user_id FROM notifications WHERE order_id = $1',
+          [orderId],
+        )
+      ).rows;
+    await eventually(async () => (await ownerOf()).length === 1, { what: 'the waiting one' });
+    expect(await ownerOf()).toEqual([{ user_id: null }]);
+
+    const created = orderCreated(orderId, owner);
+    const queries = jest.spyOn(Client.prototype, 'query');
+    try {
+      await bus.publish(created);
+      await eventually(async () => (await ownerOf())[0]?.user_id === owner, {
+        what: 'the owner assigned',
+      });
+      // The calls on the client that sent this event's key, up to its COMMIT.
+      const keyed = queries.mock.calls.findIndex(([text]) =>
+        String(text).includes(created.eventId),
+      );
+      const client = queries.mock.contexts[keyed];
+      const mine = queries.mock.calls.filter(
+        (_, i) => i >= keyed && queries.mock.contexts[i] === client,
+      );
+      const commit = mine.findIndex(([text]) => /\bCOMMIT\b/.test(String(text)));
+      expect(commit).toBe(1);
+      expect(String(mine[commit]![0])).toContain('order_owners');
+    } finally {
+      queries.mockRestore();
+    }
+    const { rows } = await service.pool.query(
+      'SELECT user_id FROM order_owners WHERE order_id = $1',
+      [orderId],
+    );
+    expect(rows).toEqual([{ user_id: owner }]);
   });
 
   it('a deleted customer is not written to (SKIPPED), and their address is forgotten', async () => {

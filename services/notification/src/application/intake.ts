@@ -65,9 +65,10 @@ export const intake = {
   },
 };
 
+/** Both writes go with the COMMIT: nothing before it reads them. */
 async function ownerKnown(client: PoolClient, orderId: string, userId: string): Promise<void> {
   await directoryStore.setOrderOwner(client, orderId, userId);
-  await notificationStore.assignOwner(client, orderId, userId);
+  await notificationStore.assignOwnerAtCommit(client, orderId, userId);
 }
 
 /** The events that notify a customer. */

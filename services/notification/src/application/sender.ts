@@ -76,13 +76,17 @@ export class Sender {
       if (userId) await notificationStore.assignOwner(pool, n.order_id, userId);
     }
     if (!userId) return { userId, recipient: { state: 'unknown' } };
-    const row = await directoryStore.recipient(pool, userId);
+    const row = await directoryStore.recipientWithOptOuts(pool, userId);
     if (!row) return { userId, recipient: { state: 'unknown' } };
     if (row.deleted || !row.email) return { userId, recipient: { state: 'deleted' } };
-    const prefs = await directoryStore.optedOut(pool, userId);
     return {
       userId,
-      recipient: { state: 'known', email: row.email, name: row.name ?? '', optedOut: prefs.kinds },
+      recipient: {
+        state: 'known',
+        email: row.email,
+        name: row.name ?? '',
+        optedOut: row.opted_out,
+      },
     };
   }
 

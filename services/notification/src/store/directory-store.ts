@@ -1,4 +1,5 @@
-import type { Pool, PoolClient } from 'pg';
+import { escapeLiteral, type Pool, type PoolClient } from 'pg';
+import { writeAtCommit } from '@ecom/common/postgres';
 import type { NotificationKind } from '../domain/kinds';
 
 type Db = Pool | PoolClient;
@@ -43,17 +44,29 @@ export const directoryStore = {
     await db.query('DELETE FROM preferences WHERE user_id = $1', [userId]);
   },
 
-  async recipient(db: Db, userId: string): Promise<RecipientRow | null> {
-    const { rows } = await db.query<RecipientRow>('SELECT * FROM recipients WHERE user_id = $1', [
-      userId,
-    ]);
+  /** A recipient with the kinds they opted out of, in one round trip (the sender's per-mail read). */
+  async recipientWithOptOuts(
+    db: Db,
+    userId: string,
+  ): Promise<(RecipientRow & { opted_out: NotificationKind[] }) | null> {
+    const { rows } = await db.query<RecipientRow & { opted_out: NotificationKind[] }>(
+      `SELECT r.*, coalesce(p.opted_out, '{}') AS opted_out
+         FROM recipients r LEFT JOIN preferences p ON p.user_id = r.user_id
+        WHERE r.user_id = $1`,
+      [userId],
+    );
     return rows[0] ?? null;
   },
 
-  async setOrderOwner(db: Db, orderId: string, userId: string): Promise<void> {
-    await db.query(
-      `INSERT INTO order_owners (order_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
-      [orderId, userId],
+  /**
+   * Records whose order it is. Nothing in the consumer's transaction reads it back, so it goes
+   * with the COMMIT (writeAtCommit): no round trip of its own.
+   */
+  async setOrderOwner(client: PoolClient, orderId: string, userId: string): Promise<void> {
+    await writeAtCommit(
+      client,
+      `INSERT INTO order_owners (order_id, user_id)
+       VALUES (${escapeLiteral(orderId)}, ${escapeLiteral(userId)}) ON CONFLICT DO NOTHING`,
     );
   },
 

@@ -1,6 +1,6 @@
-import type { Pool, PoolClient } from 'pg';
+import { escapeLiteral, type Pool, type PoolClient } from 'pg';
 import type { PageQuery } from '@ecom/common/http';
-import { selectNewestPage } from '@ecom/common/postgres';
+import { selectNewestPage, writeAtCommit } from '@ecom/common/postgres';
 import type {
   AttemptOutcome,
   NotificationFacts,
@@ -9,6 +9,10 @@ import type {
 } from '../domain/kinds';
 
 type Db = Pool | PoolClient;
+
+/** A customer's notifications that waited for the order's owner are theirs, and due now. */
+const ASSIGN_OWNER = `UPDATE notifications SET user_id = $2, next_attempt_at = now(), updated_at = now()
+       WHERE order_id = $1 AND user_id IS NULL`;
 
 export interface NotificationRow {
   id: string;
@@ -75,10 +79,17 @@ export const notificationStore = {
 
   /** Pending notifications of orders whose owner is now known get it, and are due at once. */
   async assignOwner(db: Db, orderId: string, userId: string): Promise<void> {
-    await db.query(
-      `UPDATE notifications SET user_id = $2, next_attempt_at = now(), updated_at = now()
-       WHERE order_id = $1 AND user_id IS NULL`,
-      [orderId, userId],
+    await db.query(ASSIGN_OWNER, [orderId, userId]);
+  },
+
+  /** assignOwner inside the consumer's transaction, sent with its COMMIT (writeAtCommit). */
+  async assignOwnerAtCommit(client: PoolClient, orderId: string, userId: string): Promise<void> {
+    await writeAtCommit(
+      client,
+      // Replacer functions: a `$` in an id is text, never a replacement pattern.
+      ASSIGN_OWNER.replace('$1', () => escapeLiteral(orderId)).replace('$2', () =>
+        escapeLiteral(userId),
+      ),
     );
   },
 
