@@ -410,6 +410,8 @@ describe('fulfilment per seller (real PostgreSQL, PUT /api/orders/:id/status)', 
     await setStatus(id, sellerA, 'SHIPPED');
     const cancel = await asUser(customer).put(`/api/orders/${id}/cancel`).send({});
     expect(cancel.status).toBe(409);
+    // The refusal names the status that stopped it.
+    expect(cancel.body.error.details).toEqual({ status: 'PARTIALLY_SHIPPED' });
     await deliver('user.deleted', { userId: customer.id }, 'auth-service');
     await bus.idle();
     expect(await statusOf(id)).toBe('PARTIALLY_SHIPPED');

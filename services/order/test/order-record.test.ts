@@ -155,7 +155,7 @@ describe('orderSnapshot (real PostgreSQL)', () => {
     ]);
   });
 
-  it('moves an order in one statement (update and history row) plus the read of the order, and a refused move writes nothing', async () => {
+  it('moves an order in one statement (update and history row) plus the read of the order; a refused move is one statement naming the status, and writes nothing', async () => {
     const other = '0d7f3a8e-1c2b-4e5f-9a6b-7c8d9e0f1a2b';
     await pool.query(
       `INSERT INTO orders (id, user_id, status, currency, total_cents, shipping_address, correlation_id)
@@ -181,12 +181,22 @@ describe('orderSnapshot (real PostgreSQL)', () => {
         order: { id: other, status: 'AWAITING_PAYMENT' },
       });
       if (moved.applied) historyId = moved.historyId;
+      const refusing = jest.spyOn(client, 'query');
       const refused = await orderStore.transition(client, {
         orderId: other,
         transition: 'reservedAwaitingPayment',
         cause: { type: 'event', eventId: 'ev-2', eventType: 'inventory.reserved' },
       });
+      // The status that stopped it comes back from the same statement.
+      expect(refusing).toHaveBeenCalledTimes(1);
+      refusing.mockRestore();
       expect(refused).toEqual({ applied: false, current: 'AWAITING_PAYMENT' });
+      const missing = await orderStore.transition(client, {
+        orderId: '5a5a5a5a-0000-4000-8000-000000000000',
+        transition: 'reservedAwaitingPayment',
+        cause: { type: 'event', eventId: 'ev-3', eventType: 'inventory.reserved' },
+      });
+      expect(missing).toEqual({ applied: false, current: null });
       await client.query('COMMIT');
     } finally {
       client.release();

@@ -304,16 +304,18 @@ export const orderStore = {
   /**
    * Applies a named transition. The UPDATE names the statuses it expects to leave, so a
    * concurrent or late change makes it a no-op (applied: false) instead of a wrong write.
-   * The row lock taken by the CTE also gives us the status we left, for the history.
+   * The row lock taken by the CTE also gives us the status we left, for the history, and on a
+   * no-op the status that stopped it (no order: no row at all).
    */
   async transition(client: PoolClient, input: TransitionInput): Promise<TransitionResult> {
     const rule = TRANSITIONS[input.transition];
     const [causeType, causeId, causeEventType, actorId] = causeColumns(input.cause);
     // The guarded update and its history row in one statement (one round trip per saga step).
     const { rows } = await client.query<{
-      previous: OrderStatus;
-      at: Date;
-      history_id: string;
+      current: OrderStatus;
+      previous: OrderStatus | null;
+      at: Date | null;
+      history_id: string | null;
     }>(
       `WITH prev AS (SELECT id, status FROM orders WHERE id = $1 FOR UPDATE),
        moved AS (
@@ -332,7 +334,8 @@ export const orderStore = {
            cause_event_type, actor_id, reason, payment_id)
          SELECT moved.id, moved.previous, $3, $7, $8, $9, $10, $11, moved.payment_id FROM moved
          RETURNING id)
-       SELECT moved.previous, moved.at, history.id AS history_id FROM moved, history`,
+       SELECT prev.status AS current, moved.previous, moved.at, history.id AS history_id
+         FROM prev LEFT JOIN moved ON true LEFT JOIN history ON true`,
       [
         input.orderId,
         rule.from,
@@ -348,13 +351,10 @@ export const orderStore = {
       ],
     );
     const row = rows[0];
-    if (!row) {
-      const current = await client.query<{ status: OrderStatus }>(
-        'SELECT status FROM orders WHERE id = $1',
-        [input.orderId],
-      );
-      return { applied: false, current: current.rows[0]?.status ?? null };
-    }
+    // Not moved: the status under the lock (the newest committed) says why, no second read.
+    if (!row) return { applied: false, current: null };
+    if (!row.previous || !row.at || !row.history_id)
+      return { applied: false, current: row.current };
     // A statement of its own, after the lock: it sees what the lock's last holder committed.
     const order = await orderStore.get(client, input.orderId);
     if (!order) throw new Error('order vanished during transition');
