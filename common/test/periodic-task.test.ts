@@ -79,4 +79,27 @@ describe('periodicTask', () => {
     await Promise.all([task.runOnce(), task.runOnce(), task.runOnce()]);
     expect(passes).toBe(1);
   });
+
+  it('runs one pass for the calls of a window (runSoon), and none once stopped', async () => {
+    let passes = 0;
+    const task = periodicTask({
+      name: 'burst',
+      intervalMs: 60_000,
+      logger: recordingLogger(),
+      run: async () => {
+        passes += 1;
+      },
+    });
+    for (let i = 0; i < 5; i++) task.runSoon(30);
+    expect(passes).toBe(0); // not at once: the window gathers the burst
+    await sleep(80);
+    expect(passes).toBe(1);
+    task.runSoon(30);
+    await sleep(80);
+    expect(passes).toBe(2); // a later burst gets a pass of its own
+    task.runSoon(30);
+    await task.stop();
+    await sleep(80);
+    expect(passes).toBe(2); // a pending window dies with stop()
+  });
 });

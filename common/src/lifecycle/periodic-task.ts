@@ -15,6 +15,11 @@ export interface PeriodicTask {
   start(): void;
   /** Runs one pass now, or joins the pass already running (tests, start-up catch-up). */
   runOnce(): Promise<void>;
+  /**
+   * Runs one pass `withinMs` from the first call: the calls in that window share it. For work
+   * that arrives in bursts (a pass per item would pay the pass's own cost per item).
+   */
+  runSoon(withinMs: number): void;
   /** Stops the timer and waits for a pass in flight. */
   stop(): Promise<void>;
 }
@@ -27,6 +32,8 @@ export interface PeriodicTask {
 export function periodicTask(options: PeriodicTaskOptions): PeriodicTask {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
+  let soon: NodeJS.Timeout | undefined;
+  let stopped = false;
   const runOnce = (): Promise<void> => {
     running ??= options
       .run()
@@ -50,9 +57,20 @@ export function periodicTask(options: PeriodicTaskOptions): PeriodicTask {
       timer.unref();
     },
     runOnce,
+    runSoon(withinMs) {
+      if (soon || stopped) return;
+      soon = setTimeout(() => {
+        soon = undefined;
+        void runOnce();
+      }, withinMs);
+      soon.unref();
+    },
     async stop() {
+      stopped = true;
       if (timer) clearInterval(timer);
       timer = undefined;
+      if (soon) clearTimeout(soon);
+      soon = undefined;
       await running;
     },
   };
