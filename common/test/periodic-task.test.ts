@@ -102,4 +102,23 @@ describe('periodicTask', () => {
     await sleep(80);
     expect(passes).toBe(2); // a pending window dies with stop()
   });
+
+  it('a window that ends during a pass gets a pass of its own after it, not the one running', async () => {
+    const starts: number[] = [];
+    const task = periodicTask({
+      name: 'late',
+      intervalMs: 60_000,
+      logger: recordingLogger(),
+      run: async () => {
+        starts.push(Date.now());
+        await sleep(80);
+      },
+    });
+    const first = task.runOnce();
+    task.runSoon(20); // ends while the first pass runs: that pass may have looked already
+    await first;
+    await sleep(40);
+    expect(starts).toHaveLength(2);
+    await task.stop();
+  });
 });

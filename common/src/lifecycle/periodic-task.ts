@@ -16,8 +16,9 @@ export interface PeriodicTask {
   /** Runs one pass now, or joins the pass already running (tests, start-up catch-up). */
   runOnce(): Promise<void>;
   /**
-   * Runs one pass `withinMs` from the first call: the calls in that window share it. For work
-   * that arrives in bursts (a pass per item would pay the pass's own cost per item).
+   * Starts one pass `withinMs` from the first call: the calls in that window share it. For work
+   * that arrives in bursts (a pass per item would pay the pass's own cost per item). A pass
+   * still running then may have looked before the work came, so the new one follows it.
    */
   runSoon(withinMs: number): void;
   /** Stops the timer and waits for a pass in flight. */
@@ -61,7 +62,7 @@ export function periodicTask(options: PeriodicTaskOptions): PeriodicTask {
       if (soon || stopped) return;
       soon = setTimeout(() => {
         soon = undefined;
-        void runOnce();
+        void (running ?? Promise.resolve()).then(() => (stopped ? undefined : runOnce()));
       }, withinMs);
       soon.unref();
     },

@@ -8,14 +8,15 @@ import { notificationConfigSchema, type NotificationConfig } from './config';
 import { subscribeNotificationConsumers } from './events/consumers';
 import { notificationRoutes } from './http/routes';
 import { createSmtpMailer } from './mail/smtp-mailer';
+import { notificationMigrations } from './store/migrations';
 
 /**
  * A notification added by an event is sent by a pass this soon after, shared with the others
  * added meanwhile: a pass costs its own lock and queries, and with a pass per mail that cost
- * outgrew the mail's under load. A mail leaves a tenth of a second later at most.
+ * outgrew the mail's under load. A mail leaves a tenth of a second later (or after the pass
+ * then running).
  */
 const SEND_WINDOW_MS = 100;
-import { notificationMigrations } from './store/migrations';
 
 /** What a launcher or a test may replace. */
 export interface NotificationServiceOptions {

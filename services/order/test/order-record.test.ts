@@ -52,6 +52,15 @@ describe('orderSnapshot (real PostgreSQL)', () => {
     );
   });
 
+  /** The history rows of an order, these columns. */
+  const history = async (orderId: string, columns: string) =>
+    (
+      await pool.query(
+        `SELECT ${columns} FROM order_status_history WHERE order_id = $1 ORDER BY id`,
+        [orderId],
+      )
+    ).rows;
+
   afterAll(async () => {
     await pool?.end();
     await db?.cleanup();
@@ -201,12 +210,12 @@ describe('orderSnapshot (real PostgreSQL)', () => {
     } finally {
       client.release();
     }
-    const { rows } = await pool.query(
-      `SELECT id::text, from_status, to_status, cause_type, cause_id, cause_event_type
-         FROM order_status_history WHERE order_id = $1`,
-      [other],
-    );
-    expect(rows).toEqual([
+    expect(
+      await history(
+        other,
+        'id::text, from_status, to_status, cause_type, cause_id, cause_event_type',
+      ),
+    ).toEqual([
       {
         id: historyId,
         from_status: 'PENDING',
@@ -274,12 +283,12 @@ describe('orderSnapshot (real PostgreSQL)', () => {
     } finally {
       client.release();
     }
-    const { rows } = await pool.query(
-      `SELECT from_status, to_status, cause_type, cause_id, cause_event_type, actor_id, reason
-         FROM order_status_history WHERE order_id = $1`,
-      [placed],
-    );
-    expect(rows).toEqual([
+    expect(
+      await history(
+        placed,
+        'from_status, to_status, cause_type, cause_id, cause_event_type, actor_id, reason',
+      ),
+    ).toEqual([
       {
         from_status: null,
         to_status: 'PENDING',

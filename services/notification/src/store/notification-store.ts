@@ -10,9 +10,13 @@ import type {
 
 type Db = Pool | PoolClient;
 
-/** A customer's notifications that waited for the order's owner are theirs, and due now. */
-const ASSIGN_OWNER = `UPDATE notifications SET user_id = $2, next_attempt_at = now(), updated_at = now()
-       WHERE order_id = $1 AND user_id IS NULL`;
+/**
+ * A customer's notifications that waited for the order's owner are theirs, and due now. The
+ * values are SQL: parameters (`$1`) or escaped literals.
+ */
+const assignOwnerSql = (orderId: string, userId: string) =>
+  `UPDATE notifications SET user_id = ${userId}, next_attempt_at = now(), updated_at = now()
+    WHERE order_id = ${orderId} AND user_id IS NULL`;
 
 export interface NotificationRow {
   id: string;
@@ -79,18 +83,12 @@ export const notificationStore = {
 
   /** Pending notifications of orders whose owner is now known get it, and are due at once. */
   async assignOwner(db: Db, orderId: string, userId: string): Promise<void> {
-    await db.query(ASSIGN_OWNER, [orderId, userId]);
+    await db.query(assignOwnerSql('$1', '$2'), [orderId, userId]);
   },
 
   /** assignOwner inside the consumer's transaction, sent with its COMMIT (writeAtCommit). */
   async assignOwnerAtCommit(client: PoolClient, orderId: string, userId: string): Promise<void> {
-    await writeAtCommit(
-      client,
-      // Replacer functions: a `$` in an id is text, never a replacement pattern.
-      ASSIGN_OWNER.replace('$1', () => escapeLiteral(orderId)).replace('$2', () =>
-        escapeLiteral(userId),
-      ),
-    );
+    await writeAtCommit(client, assignOwnerSql(escapeLiteral(orderId), escapeLiteral(userId)));
   },
 
   /** A recipient became known: their waiting notifications are due at once. */
