@@ -7,7 +7,11 @@
 import os from 'node:os';
 import { freePort, queryOnce, removeBusNamespace } from '@ecom/test-support';
 import { DEMO_ACCOUNTS } from '../src/demo';
-import { startProcessFleet, type ProcessFleet } from '../src/fleet-processes/launcher';
+import {
+  fleetDatabaseNames,
+  startProcessFleet,
+  type ProcessFleet,
+} from '../src/fleet-processes/launcher';
 import { SERVICE_NAMES, type ServiceName } from '../src/service-env';
 import { ownCpu } from './proc-cpu';
 
@@ -252,7 +256,7 @@ export async function withFleet<T>(
     return await body(fleet);
   } finally {
     await fleet.stop();
-    for (const db of [`${namespace}_order`, `${namespace}_payment`]) {
+    for (const db of fleetDatabaseNames(namespace)) {
       await query(process.env.POSTGRES_URL!, `DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
     }
     await removeBusNamespace('rabbitmq', process.env.AMQP_URL!, namespace);

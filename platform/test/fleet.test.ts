@@ -6,6 +6,7 @@ import { freePort, queryOnce, removeBusNamespace } from '@ecom/test-support';
 import { DEMO_ACCOUNTS } from '../src/demo';
 import {
   DEFAULT_SERVERS,
+  fleetDatabaseNames,
   startProcessFleet,
   type ProcessFleet,
   type Replica,
@@ -150,7 +151,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await fleet?.stop();
-  for (const db of [`${namespace}_order`, `${namespace}_payment`, `${namespace}_notification`]) {
+  for (const db of fleetDatabaseNames(namespace)) {
     await query(env.POSTGRES_URL!, `DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
   }
   await removeBusNamespace('rabbitmq', env.AMQP_URL!, namespace);
@@ -172,6 +173,15 @@ describe('npm run fleet: several processes per service', () => {
     }
     expect(printed.at(-1)).toBe(`ready: ${fleet.gatewayUrls.join(', ')} (Ctrl-C stops)`);
     expect(printed.some((l) => l.includes(`${namespace}_order`))).toBe(true);
+  });
+
+  it('names every database it created, so whoever started it can drop them all', async () => {
+    const made = await query<{ datname: string }>(
+      env.POSTGRES_URL!,
+      'SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY datname',
+      [`${namespace}_`],
+    );
+    expect(made.map((d) => d.datname)).toEqual([...fleetDatabaseNames(namespace)].sort());
   });
 
   it("runs the README's walkthrough through the first gateway", async () => {

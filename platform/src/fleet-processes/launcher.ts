@@ -85,10 +85,18 @@ export interface Replica {
   process: Spawned;
 }
 
+/** The services with a PostgreSQL database of their own, each `<namespace>_<service>`. */
+export const FLEET_DATABASES = ['order', 'payment', 'notification'] as const;
+
+/** The databases a fleet of `namespace` creates: what its owner drops when done with it. */
+export function fleetDatabaseNames(namespace: string): string[] {
+  return FLEET_DATABASES.map((service) => `${namespace}_${service}`);
+}
+
 export interface ProcessFleetOptions {
   replicas: ReplicaCounts;
   env?: NodeJS.ProcessEnv;
-  /** Databases `<namespace>_order` / `_payment`, bus prefix and Redis key prefixes. */
+  /** Databases (fleetDatabaseNames), bus prefix and Redis key prefixes. */
   namespace?: string;
   seed?: boolean;
   /** Port of each replica; defaults to the documented ones (see documentedPort). */
@@ -182,7 +190,7 @@ export async function startProcessFleet(o: ProcessFleetOptions): Promise<Process
       await waitListening(standIn, port);
       return `mongodb://127.0.0.1:${port}/?directConnection=true`;
     };
-    const database = async (service: string) =>
+    const database = async (service: (typeof FLEET_DATABASES)[number]) =>
       (await startPostgres(dir, { POSTGRES_URL: env.POSTGRES_URL }, `${namespace}_${service}`, 0))
         .url;
     const [mongoUrl, orderDbUrl, paymentDbUrl, notificationDbUrl] = await Promise.all([

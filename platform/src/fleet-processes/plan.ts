@@ -9,7 +9,7 @@ export const MAX_REPLICAS = 9;
 
 export interface FleetArgs {
   replicas: ReplicaCounts;
-  /** Names the fleet's databases (`<namespace>_order`, `<namespace>_payment`) and bus prefix. */
+  /** Names the fleet's databases (`<namespace>_order`, `_payment`, `_notification`) and bus prefix. */
   namespace?: string;
   seed: boolean;
 }
