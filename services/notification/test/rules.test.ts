@@ -70,5 +70,21 @@ describe('templates', () => {
   it('writes money in major units of its currency', () => {
     expect(formatMoney({ amount: 1234, currency: 'USD' })).toBe('$12.34');
     expect(formatMoney({ amount: 500, currency: 'JPY' })).toBe('¥500');
+    expect(formatMoney({ amount: 1, currency: 'USD' })).toBe('$0.01');
+    expect(formatMoney({ amount: 7, currency: 'not a currency' })).toBe(
+      '7 not a currency (minor units)',
+    );
+  });
+
+  it('builds the format of a currency once, not per mail', () => {
+    const built = jest.spyOn(Intl, 'NumberFormat');
+    try {
+      expect(formatMoney({ amount: 250, currency: 'EUR' })).toBe('€2.50');
+      expect(formatMoney({ amount: 99, currency: 'EUR' })).toBe('€0.99');
+      expect(formatMoney({ amount: 5, currency: 'KWD' })).toMatch(/^KWD\s0\.005$/u);
+      expect(built).toHaveBeenCalledTimes(2);
+    } finally {
+      built.mockRestore();
+    }
   });
 });

@@ -17,11 +17,24 @@ export function escapeHtml(value: string): string {
     .replace(/'/g, '&#39;');
 }
 
+/** Formats per currency, built once: building one costs more than the mail's other words. */
+const FORMATS = new Map<string, { format: Intl.NumberFormat; digits: number }>();
+const MAX_FORMATS = 64;
+
+function currencyFormat(currency: string): { format: Intl.NumberFormat; digits: number } {
+  let known = FORMATS.get(currency);
+  if (!known) {
+    const format = new Intl.NumberFormat('en-US', { style: 'currency', currency });
+    known = { format, digits: format.resolvedOptions().maximumFractionDigits ?? 2 };
+    if (FORMATS.size < MAX_FORMATS) FORMATS.set(currency, known);
+  }
+  return known;
+}
+
 /** Integer minor units as the currency writes them (USD 1234 → "$12.34"). */
 export function formatMoney(money: { amount: number; currency: string }): string {
   try {
-    const format = new Intl.NumberFormat('en-US', { style: 'currency', currency: money.currency });
-    const digits = format.resolvedOptions().maximumFractionDigits ?? 2;
+    const { format, digits } = currencyFormat(money.currency);
     return format.format(money.amount / 10 ** digits);
   } catch {
     return `${money.amount} ${money.currency} (minor units)`;
