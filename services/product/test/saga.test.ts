@@ -212,7 +212,17 @@ describe('after the reservation', () => {
   it('order.confirmed turns the reservation into a sale, once', async () => {
     const { a, orderId } = await reservedOrderOf(2);
     const confirmed = orderConfirmed(orderId, [{ productId: a, quantity: 2 }]);
-    await h.deliver('order.confirmed', confirmed);
+    // The claim returns the reservation it moved: one command on reservations, nothing read.
+    const reservations = h.service.connection.model('Reservation').collection;
+    const calls = ['findOne', 'findOneAndUpdate', 'updateOne', 'find'].map((name) =>
+      jest.spyOn(reservations, name as 'findOne'),
+    );
+    try {
+      await h.deliver('order.confirmed', confirmed);
+      expect(calls.map((c) => c.mock.calls.length)).toEqual([0, 1, 0, 0]);
+    } finally {
+      for (const c of calls) c.mockRestore();
+    }
     await h.deliver('order.confirmed', confirmed);
     expect(await stock(a)).toEqual({ available: 3, reserved: 0, sold: 2, holds: [] });
     expect((await reservation(orderId))?.status).toBe('sold');

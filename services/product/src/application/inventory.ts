@@ -165,17 +165,13 @@ export class InventoryService {
   /** order.confirmed: the reservation becomes a sale. */
   async confirm(orderId: string): Promise<'sold' | 'ignored'> {
     return this.mutex.run(orderId, async () => {
-      const r = await this.deps.reservations.find(orderId);
       // The record is claimed first, then the holds are moved: the mutex is per process, and
       // another replica may be releasing this order at the same moment (order.cancelled taken
       // by it). Moving holds first let the two split the lines (some sold, some released) and
-      // leave units sold for a cancelled order. The conditional claim picks one winner.
-      const claimed =
-        r?.status === 'reserved' &&
-        (await this.deps.reservations.transition(orderId, 'reserved', 'sold'));
-      const current = claimed
-        ? { ...r, status: 'sold' as const }
-        : await this.deps.reservations.find(orderId);
+      // leave units sold for a cancelled order. The conditional claim picks one winner, and
+      // returns the reservation, so the usual case reads nothing else.
+      const claimed = await this.deps.reservations.transition(orderId, 'reserved', 'sold');
+      const current = claimed ?? (await this.deps.reservations.find(orderId));
       if (current?.status !== 'sold') {
         this.deps.logger.warn('order.confirmed without a live reservation', {
           orderId,

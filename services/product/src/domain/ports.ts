@@ -64,8 +64,15 @@ export interface ReservationStore {
   create(
     input: Pick<Reservation, 'orderId' | 'lines' | 'status' | 'rejection'>,
   ): Promise<{ created: true } | { created: false; existing: Reservation }>;
-  /** Guarded transition: changes nothing unless the reservation is in `from`. */
-  transition(orderId: string, from: ReservationStatus, to: ReservationStatus): Promise<boolean>;
+  /**
+   * Guarded transition: changes nothing unless the reservation is in `from`. Returns the moved
+   * reservation, or null when it was not in `from` (or does not exist).
+   */
+  transition(
+    orderId: string,
+    from: ReservationStatus,
+    to: ReservationStatus,
+  ): Promise<Reservation | null>;
   /**
    * Claims up to `limit` reservations still `reserved` and unchanged for `heldForMs` that
    * were not claimed in the last `heldForMs` either (marks them claimed now, one at a time,

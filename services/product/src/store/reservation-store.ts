@@ -40,12 +40,14 @@ export class MongoReservationStore implements ReservationStore {
     orderId: string,
     from: ReservationStatus,
     to: ReservationStatus,
-  ): Promise<boolean> {
-    const res = await this.models.Reservation.updateOne(
+  ): Promise<Reservation | null> {
+    // The moved document comes back with the move: no second read for the caller.
+    const doc = await this.models.Reservation.findOneAndUpdate(
       { orderId, status: from },
       { $set: { status: to } },
-    );
-    return res.modifiedCount === 1;
+      { returnDocument: 'after' },
+    ).lean<ReservationDoc>();
+    return doc ? toReservation(doc) : null;
   }
 
   async claimOverdue(heldForMs: number, limit: number): Promise<Reservation[]> {
