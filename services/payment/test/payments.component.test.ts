@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { Pool } from 'pg';
+import { Client, Pool } from 'pg';
 import { InMemoryEventBus, causedBy, createEvent } from '@ecom/common/bus';
 import type { AuthUser } from '@ecom/common/auth';
 import type { ResponseSpec } from '@ecom/common/http';
@@ -196,6 +196,32 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
       });
       expect(JSON.stringify(view.body)).not.toContain('tok_visa');
       matchesSpec('getPayment', view.body);
+    });
+
+    it('writes the facts an event brings and the status they lead to in one UPDATE', async () => {
+      const query = jest.spyOn(Client.prototype, 'query');
+      let orderId: string;
+      let sent: string[];
+      try {
+        // With no card the reservation leads to AWAITING_PAYMENT; with one, to a charge.
+        const waiting = randomUUID();
+        await bus.publish(orderCreated(waiting, null));
+        await bus.publish(reserved(waiting));
+        await waitPayment(waiting, 'AWAITING_PAYMENT');
+        ({ orderId } = await paidOrder(1500));
+      } finally {
+        // Read before the restore, which forgets the calls.
+        sent = query.mock.calls.map(([text]) => (typeof text === 'string' ? text : ''));
+        query.mockRestore();
+      }
+      const paymentUpdates = sent.filter((q) => /^\s*UPDATE payments SET/.test(q));
+      const reservations = paymentUpdates.filter((q) => q.includes('reserved ='));
+      expect(reservations).toHaveLength(2);
+      expect(reservations[0]).toMatch(/status = /);
+      expect(reservations[1]).toMatch(/status = .*attempts = |attempts = .*status = /s);
+      // order.created with a card changes no status: its facts are one UPDATE of their own.
+      expect(paymentUpdates.filter((q) => q.includes('order_known ='))).toHaveLength(2);
+      expect((await paymentOf(orderId))?.status).toBe('COMPLETED');
     });
 
     it('charges once when the events arrive in the other order and are redelivered', async () => {

@@ -9,7 +9,13 @@ import {
   refundIdempotencyKey,
 } from '../domain/payment-rules';
 import { publishPaymentEvent } from '../events/publisher';
-import { paymentStore, type PaymentRow, type RefundCause } from '../store/payment-store';
+import {
+  paymentStore,
+  withPatch,
+  type PaymentPatch,
+  type PaymentRow,
+  type RefundCause,
+} from '../store/payment-store';
 import {
   amountOf,
   cents,
@@ -26,49 +32,69 @@ import {
 export class PaymentClaims {
   constructor(private readonly deps: { logger: Logger }) {}
 
-  /** Applies what the payment rules say follows from the payment's current facts. */
-  async advance(client: PoolClient, row: PaymentRow): Promise<FollowUp | null> {
+  /**
+   * Writes `facts` (what an event told about the order) and applies what the payment rules say
+   * follows from them, in one UPDATE: the rules are asked about the row as it will be, and the
+   * status they move it to goes with the facts. Nothing is written when neither changes.
+   */
+  async advance(
+    client: PoolClient,
+    row: PaymentRow,
+    facts: PaymentPatch = {},
+  ): Promise<FollowUp | null> {
+    const next = withPatch(row, facts);
     const action = nextAction({
-      status: row.status,
-      orderKnown: row.order_known,
-      reserved: row.reserved,
-      closed: row.order_closed,
-      hasDetails: Boolean(row.method && row.token),
-      amountCents: cents(row.amount_cents),
-      refundedCents: cents(row.refunded_cents),
+      status: next.status,
+      orderKnown: next.order_known,
+      reserved: next.reserved,
+      closed: next.order_closed,
+      hasDetails: Boolean(next.method && next.token),
+      amountCents: cents(next.amount_cents),
+      refundedCents: cents(next.refunded_cents),
     });
+    const write = async (patch: PaymentPatch): Promise<PaymentRow> =>
+      Object.keys(facts).length + Object.keys(patch).length === 0
+        ? row
+        : paymentStore.update(client, row.id, { ...facts, ...patch });
     switch (action) {
       case 'charge':
-        return this.charge(client, row, 'order', row.method!, row.token!);
+        return this.charge(client, next, 'order', next.method!, next.token!, facts);
       case 'await':
-        await paymentStore.update(client, row.id, { status: 'AWAITING_PAYMENT' });
+        await write({ status: 'AWAITING_PAYMENT' });
         return null;
       case 'cancel':
-        await paymentStore.update(client, row.id, { status: 'CANCELLED' });
+        await write({ status: 'CANCELLED' });
         this.deps.logger.info('payment cancelled before any charge', {
           paymentId: row.id,
           orderId: row.order_id,
-          closed: row.order_closed,
+          closed: next.order_closed,
         });
         return null;
-      case 'refund':
-        return this.refund(client, row, {
-          cause: row.order_closed === 'FAILED' ? 'order.failed' : 'order.cancelled',
-          reason: row.order_closed === 'FAILED' ? 'order failed' : 'order cancelled',
+      case 'refund': {
+        const written = await write({});
+        return this.refund(client, written, {
+          cause: written.order_closed === 'FAILED' ? 'order.failed' : 'order.cancelled',
+          reason: written.order_closed === 'FAILED' ? 'order failed' : 'order cancelled',
           requestedBy: null,
         });
+      }
       default:
+        await write({});
         return null;
     }
   }
 
-  /** A new attempt (its own gateway idempotency key), PROCESSING, payment.initiated. */
+  /**
+   * A new attempt (its own gateway idempotency key), PROCESSING, payment.initiated. `facts`
+   * not yet written go in the same UPDATE (`row` already shows them).
+   */
   async charge(
     client: PoolClient,
     row: PaymentRow,
     source: 'order' | 'initiate',
     method: string,
     token: string,
+    facts: PaymentPatch = {},
   ): Promise<ChargeClaim> {
     const attempt = row.attempts + 1;
     const idempotencyKey = chargeIdempotencyKey(row.order_id, attempt);
@@ -81,6 +107,7 @@ export class PaymentClaims {
       token,
     });
     const updated = await paymentStore.update(client, row.id, {
+      ...facts,
       status: 'PROCESSING',
       attempts: attempt,
       method,

@@ -24,7 +24,7 @@ export class PaymentSaga {
     return this.onPayment(client, event, async (row) => {
       const d = event.data;
       if (row.order_known) return null; // business key: this order is already known
-      const updated = await paymentStore.update(client, row.id, {
+      return this.deps.claims.advance(client, row, {
         user_id: d.userId,
         amount_cents: d.total.amount,
         currency: d.total.currency,
@@ -33,17 +33,13 @@ export class PaymentSaga {
         order_known: true,
         correlation_id: event.metadata.correlationId,
       });
-      return this.deps.claims.advance(client, updated);
     });
   }
 
   onInventoryReserved(client: PoolClient, event: ContractEvent<'inventory.reserved'>) {
     return this.onPayment(client, event, async (row) => {
       if (row.reserved) return null;
-      return this.deps.claims.advance(
-        client,
-        await paymentStore.update(client, row.id, { reserved: true }),
-      );
+      return this.deps.claims.advance(client, row, { reserved: true });
     });
   }
 
@@ -122,10 +118,7 @@ export class PaymentSaga {
   ): Promise<FollowUp | null> {
     return this.onPayment(client, event, async (row) => {
       if (row.order_closed) return null;
-      return this.deps.claims.advance(
-        client,
-        await paymentStore.update(client, row.id, { order_closed: closed }),
-      );
+      return this.deps.claims.advance(client, row, { order_closed: closed });
     });
   }
 

@@ -113,6 +113,20 @@ export type PaymentPatch = Partial<{
   correlation_id: string;
 }>;
 
+/**
+ * The row as `update(…, patch)` will return it, for deciding before writing (bigint columns
+ * come back from the driver as strings). Only patched columns change; updated_at does not.
+ */
+export function withPatch(row: PaymentRow, patch: PaymentPatch): PaymentRow {
+  const { amount_cents, refunded_cents, ...rest } = patch;
+  return {
+    ...row,
+    ...rest,
+    ...(amount_cents === undefined ? {} : { amount_cents: String(amount_cents) }),
+    ...(refunded_cents === undefined ? {} : { refunded_cents: String(refunded_cents) }),
+  };
+}
+
 const PATCHABLE = new Set([
   'user_id',
   'amount_cents',
