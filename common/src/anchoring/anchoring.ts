@@ -1,6 +1,7 @@
 import { escapeLiteral, type Pool, type PoolClient } from 'pg';
 import { Wallet, type JsonRpcProvider, type Signer } from 'ethers';
 import type { Migration } from '../postgres/migrations';
+import { sendQueuedWrites, transactionPool, writeAtCommit } from '../postgres/transaction';
 import { currentTraceparent } from '../tracing/event-spans';
 import { Anchorer, type AnchorLogger, type AnchorerStatus } from './anchorer';
 import { parseCanonical, SERIALIZATION_VERSION, ZERO_LEAF, type EntryDocument } from './canonical';
@@ -111,10 +112,11 @@ export interface Anchoring {
   readonly anchorerAddress: string;
   /**
    * Brings a record's hash chain up to date with its rows, in the caller's transaction (a
-   * SAVEPOINT keeps a failure from aborting it): one entry per change row that is new or
+   * SAVEPOINT keeps a failed read from aborting it): one entry per change row that is new or
    * changed, else one for a change of the record's own fields, each with its signed promise.
-   * Call it after every write of the record. Never throws: returns the promises of the entries
-   * written (none when nothing changed, or when they could not be written: logged).
+   * Call it after every write of the record. Inside withTransaction the entries are written with
+   * its COMMIT. Never throws: returns the promises of the entries written (none when nothing
+   * changed, or when they could not be computed: logged).
    */
   record(db: AnchorQueryable, ref: AnchorRecordRef): Promise<AnchorPromise[]>;
   start(): void;
@@ -208,11 +210,13 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
 
   /**
    * Runs `fn` in a transaction, `db`'s own (under a savepoint) or one opened on the pool, holding
-   * the record's writer lock: one writer per record at a time, so two transactions cannot both
-   * take the next sequence. This runs on every anchored write, so it costs two round trips:
-   * opening, locking and the `reads` (each statement after the lock sees what the last writer
-   * committed) travel together, and so do the statements fn returns and the closing. Both go as
-   * simple queries: literals only, no parameters.
+   * the record's writer lock until that transaction ends: one writer per record at a time, so
+   * two transactions cannot both take the next sequence. This runs on every anchored write, so
+   * its round trips are counted: opening, locking and the `reads` (each statement after the lock
+   * sees what the last writer committed) travel together. Inside withTransaction that is all:
+   * the savepoint is released with the reads, and the statements fn returns ride the caller's
+   * COMMIT (they commit with the change they anchor, or not at all). Elsewhere they go with the
+   * closing, a second round trip. Simple queries: literals only, no parameters.
    */
   async function inLockedTransaction<T>(
     db: AnchorQueryable,
@@ -220,21 +224,22 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
     reads: string[],
     fn: (read: Array<{ rows: unknown[] }>) => { out: T; writes: string[] },
   ): Promise<T> {
-    const lock = `SELECT pg_advisory_xact_lock(hashtextextended(${escapeLiteral(
-      `anchor:${ref.recordType}:${ref.recordId}`,
-    )}, 0))`;
-    const run = async (tx: AnchorQueryable, open: string, close: string) => {
-      const results = (await tx.query([open, lock, ...reads].join(';\n'))) as unknown as Array<{
+    const key = `anchor:${ref.recordType}:${ref.recordId}`;
+    const lock = `SELECT pg_advisory_xact_lock(hashtextextended(${escapeLiteral(key)}, 0))`;
+    const readLocked = async (tx: AnchorQueryable, open: string, close: string[]) => {
+      const results = (await tx.query(
+        [open, lock, ...reads, ...close].join(';\n'),
+      )) as unknown as Array<{
         rows: unknown[];
       }>;
-      const { out, writes } = fn(results.slice(2));
-      await tx.query([...writes, close].join(';\n'));
-      return out;
+      return fn(results.slice(2, 2 + reads.length));
     };
     if ('totalCount' in db) {
       const client: PoolClient = await (db as Pool).connect();
       try {
-        return await run(client, 'BEGIN', 'COMMIT');
+        const { out, writes } = await readLocked(client, 'BEGIN', []);
+        await client.query([...writes, 'COMMIT'].join(';\n'));
+        return out;
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
         throw err;
@@ -242,13 +247,26 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
         client.release();
       }
     }
+    const client = db as PoolClient;
+    const atCommit = transactionPool(client) !== undefined;
     // A failed statement aborts the caller's transaction; the savepoint undoes only ours.
     try {
-      return await run(db, 'SAVEPOINT anchor_record', 'RELEASE SAVEPOINT anchor_record');
+      // This record's entries queued earlier in the transaction must be in the chain it reads.
+      if (atCommit) await sendQueuedWrites(client, key);
+      const release = 'RELEASE SAVEPOINT anchor_record';
+      const { out, writes } = await readLocked(
+        client,
+        'SAVEPOINT anchor_record',
+        atCommit ? [release] : [],
+      );
+      if (atCommit) {
+        if (writes.length > 0) await writeAtCommit(client, writes.join(';\n'), key);
+      } else await client.query([...writes, release].join(';\n'));
+      return out;
     } catch (err) {
       // Fails too when the savepoint was never made (the caller's transaction had already
       // failed); the first error is the one worth logging.
-      await db.query('ROLLBACK TO SAVEPOINT anchor_record').catch(() => undefined);
+      await client.query('ROLLBACK TO SAVEPOINT anchor_record').catch(() => undefined);
       throw err;
     }
   }

@@ -3,8 +3,8 @@ import type { Pool, PoolClient, QueryResult } from 'pg';
 /** What an open withTransaction carries besides its statements. */
 interface OpenTransaction {
   pool: Pool;
-  /** Statements whose results nobody reads, sent with the COMMIT. */
-  queued: string[];
+  /** Statements whose results nobody reads, sent with the COMMIT, each with its key if any. */
+  queued: Array<{ statement: string; key?: string }>;
   /** Run once the COMMIT has succeeded. */
   committed: Array<() => void>;
 }
@@ -43,7 +43,7 @@ export async function withTransaction<T>(
     const result = await fn(client, opened);
     open.delete(client);
     // A failing queued statement aborts the transaction: COMMIT is not reached, the catch rolls back.
-    await client.query([...tx.queued, 'COMMIT'].join(';\n'));
+    await client.query([...tx.queued.map((q) => q.statement), 'COMMIT'].join(';\n'));
     for (const run of tx.committed) {
       try {
         run();
@@ -64,12 +64,28 @@ export async function withTransaction<T>(
 /**
  * A write nothing in the transaction reads back (an outbox row, say): inside withTransaction it
  * is sent with the COMMIT, in the same round trip, and fails the transaction if it fails;
- * anywhere else it runs now. A simple query: literals only, no parameters.
+ * anywhere else it runs now. A simple query: literals only, no parameters. A `key` names what
+ * it writes, for a later read in the same transaction that must see it (sendQueuedWrites).
  */
-export async function writeAtCommit(client: PoolClient, statement: string): Promise<void> {
+export async function writeAtCommit(
+  client: PoolClient,
+  statement: string,
+  key?: string,
+): Promise<void> {
   const tx = open.get(client);
-  if (tx) tx.queued.push(statement);
+  if (tx) tx.queued.push({ statement, key });
   else await client.query(statement);
+}
+
+/**
+ * Sends what writeAtCommit queued now, still inside the transaction, when something was queued
+ * under `key`: a read about to look at what those writes wrote then sees it. Order is kept.
+ */
+export async function sendQueuedWrites(client: PoolClient, key: string): Promise<void> {
+  const tx = open.get(client);
+  if (!tx?.queued.some((q) => q.key === key)) return;
+  const queued = tx.queued.splice(0);
+  await client.query(queued.map((q) => q.statement).join(';\n'));
 }
 
 /** The pool of the withTransaction `client` is in, or undefined outside one. */

@@ -3,7 +3,7 @@ import { Pool, type PoolClient } from 'pg';
 import { Interface, NonceManager, Wallet } from 'ethers';
 import { createTestPostgres, type TestPostgres } from '@ecom/infrastructure/testing';
 import { startEmbeddedChain, type EmbeddedChain } from '../../../blockchain/src/embedded-chain';
-import { runMigrations } from '../../src/postgres';
+import { runMigrations, withTransaction } from '../../src/postgres';
 import {
   AUDIT_ANCHOR_ABI,
   PgAnchorStore,
@@ -302,6 +302,91 @@ describe('Anchoring against a real chain and PostgreSQL', () => {
     expect((await verdict('acc-trips')).status).toBe('VERIFIED');
   });
 
+  describe('inside withTransaction', () => {
+    const addMove = (client: PoolClient, accountId: string, amount: number) =>
+      client.query(`INSERT INTO account_moves (account_id, amount) VALUES ($1, $2)`, [
+        accountId,
+        amount,
+      ]);
+    const anchored = (accountId: string) =>
+      countRows(`SELECT count(*) AS n FROM anchor_records WHERE record_id = $1`, [accountId]);
+
+    it('costs one round trip: the entries ride the COMMIT, unseen before it', async () => {
+      await move('acc-one-trip', 1);
+      await withTransaction(pool, async (client) => {
+        await addMove(client, 'acc-one-trip', 2);
+        const queries = jest.spyOn(client, 'query');
+        try {
+          const promises = await anchoring.record(client, {
+            recordType: 'account',
+            recordId: 'acc-one-trip',
+          });
+          expect(promises.map((p) => p.sequence)).toEqual([2]);
+          expect(queries).toHaveBeenCalledTimes(1);
+        } finally {
+          queries.mockRestore();
+        }
+        expect(await anchored('acc-one-trip')).toBe(1);
+      });
+      expect(await anchored('acc-one-trip')).toBe(2);
+      await anchoring.flush();
+      expect((await verdict('acc-one-trip')).status).toBe('VERIFIED');
+    });
+
+    it('chains a record anchored twice in one transaction (the second read sees the first entries)', async () => {
+      await move('acc-twice', 1);
+      const sequences = await withTransaction(pool, async (client) => {
+        const out: number[] = [];
+        for (const amount of [2, 3]) {
+          await addMove(client, 'acc-twice', amount);
+          const promises = await anchoring.record(client, {
+            recordType: 'account',
+            recordId: 'acc-twice',
+          });
+          out.push(...promises.map((p) => p.sequence));
+        }
+        return out;
+      });
+      expect(sequences).toEqual([2, 3]);
+      await anchoring.flush();
+      const record = await verdict('acc-twice');
+      expect(record.entries.map((e) => e.receipt.sequence)).toEqual([1, 2, 3]);
+      expect(record.status).toBe('VERIFIED');
+    });
+
+    it('writes nothing when the transaction rolls back', async () => {
+      await expect(
+        withTransaction(pool, async (client) => {
+          await client.query(`INSERT INTO accounts VALUES ('acc-undone', 'OPEN', 0)`);
+          await addMove(client, 'acc-undone', 5);
+          expect(
+            await anchoring.record(client, { recordType: 'account', recordId: 'acc-undone' }),
+          ).toHaveLength(1);
+          throw new Error('changed its mind');
+        }),
+      ).rejects.toThrow('changed its mind');
+      expect(await anchored('acc-undone')).toBe(0);
+    });
+
+    it('gives concurrent writers of one record consecutive sequences', async () => {
+      await move('acc-busy-tx', 1);
+      await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          withTransaction(pool, async (client) => {
+            await addMove(client, 'acc-busy-tx', i + 10);
+            return anchoring.record(client, { recordType: 'account', recordId: 'acc-busy-tx' });
+          }),
+        ),
+      );
+      await anchoring.flush();
+      const record = await verdict('acc-busy-tx');
+      expect(record.entries.map((e) => e.receipt.sequence)).toEqual(
+        Array.from({ length: 11 }, (_, i) => i + 1),
+      );
+      expect(record.status).toBe('VERIFIED');
+    });
+  });
+
   it('gives concurrent writers of one record consecutive sequences (no fork, no lost entry)', async () => {
     await move('acc-busy', 1);
     // Ten transactions that each add a move row, without locking the account row first.
@@ -462,7 +547,9 @@ describe('Anchoring against a real chain and PostgreSQL', () => {
         'SELECT canonical, salt FROM anchor_records WHERE record_id = $1',
         [id],
       );
-      const forged = rows[0].canonical.replaceAll('100', '999');
+      // Only the amounts: the text also holds ids (the move's serial may be 100 too).
+      const forged = rows[0].canonical.replace(/("(?:amount|balance)":)100(?=[,}])/g, '$1999');
+      expect(forged.match(/":999[,}]/g)).toHaveLength(2);
       await pool.query('UPDATE anchor_records SET canonical = $2, leaf = $3 WHERE record_id = $1', [
         id,
         forged,

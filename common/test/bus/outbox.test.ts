@@ -15,6 +15,7 @@ import {
   outboxMigration,
   processedEventsMigration,
   runMigrations,
+  sendQueuedWrites,
   withTransaction,
   writeAtCommit,
 } from '@ecom/common/postgres';
@@ -191,6 +192,26 @@ describeIfServer('postgres', 'transactional outbox and idempotent consumer (Post
     ({ rows } = await pool.query('SELECT count(*)::int AS n FROM widgets'));
     expect(rows[0].n).toBe(1);
   });
+  it('sendQueuedWrites sends the queued statements early, in order, only when one has its key', async () => {
+    const seen = await withTransaction(pool, async (client) => {
+      const count = async () =>
+        (await client.query("SELECT count(*)::int AS n FROM widgets WHERE id LIKE 'k-%'")).rows[0]
+          .n as number;
+      await writeAtCommit(client, "INSERT INTO widgets (id) VALUES ('k-plain')");
+      await writeAtCommit(client, "INSERT INTO widgets (id) VALUES ('k-keyed')", 'mine');
+      await sendQueuedWrites(client, 'another');
+      const before = await count();
+      await sendQueuedWrites(client, 'mine');
+      const after = await count();
+      // Sent already: the COMMIT does not send them again (no duplicate key).
+      await writeAtCommit(client, "INSERT INTO widgets (id) VALUES ('k-last')");
+      return [before, after];
+    });
+    expect(seen).toEqual([0, 2]);
+    const { rows } = await pool.query("SELECT id FROM widgets WHERE id LIKE 'k-%' ORDER BY id");
+    expect(rows.map((r) => r.id)).toEqual(['k-keyed', 'k-last', 'k-plain']);
+  });
+
   it('writeAtCommit statements travel with the COMMIT: unseen before it, committed with it, and one that fails rolls the whole transaction back', async () => {
     let seenInside = -1;
     await withTransaction(pool, async (client) => {
