@@ -31,6 +31,8 @@ export function createSmtpMailer(options: SmtpOptions): Mailer {
   const transport = nodemailer.createTransport({
     pool: true,
     maxConnections: POOL_CONNECTIONS,
+    // A connection that closes while sending fails the mail; nodemailer's default would queue
+    // it again (up to 5 times) when the close came without an error.
     maxRequeues: 0,
     idleTimeout: Math.max(100, options.timeoutMs - 1000),
     host: options.host,

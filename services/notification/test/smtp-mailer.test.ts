@@ -1,0 +1,76 @@
+import net from 'node:net';
+import { createSmtpMailer } from '../src/mail/smtp-mailer';
+
+/**
+ * A relay that speaks just enough SMTP to take a mail's envelope and then loses the connection
+ * in the middle of it, the way a relay that crashes or a network that drops does. smtp-server
+ * cannot be made to do that, so this one is a plain TCP server.
+ */
+async function droppingRelay(drop: 'in DATA' | 'with 421 in DATA' | 'at RCPT') {
+  const seen = { connections: 0, attempts: 0 };
+  const server = net.createServer((socket) => {
+    seen.connections += 1;
+    let inData = false;
+    socket.on('error', () => undefined);
+    socket.write('220 relay ESMTP\r\n');
+    socket.on('data', (chunk) => {
+      if (inData) {
+        seen.attempts += 1;
+        if (drop === 'in DATA') socket.destroy();
+        else socket.end('421 4.3.2 shutting down\r\n');
+        return;
+      }
+      for (const line of chunk.toString('latin1').split('\r\n').filter(Boolean)) {
+        const verb = line.slice(0, 4).toUpperCase();
+        if (verb === 'EHLO' || verb === 'HELO') socket.write('250-relay\r\n250 SIZE 1000000\r\n');
+        else if (verb === 'RCPT' && drop === 'at RCPT') {
+          seen.attempts += 1;
+          socket.destroy();
+          return;
+        } else if (verb === 'DATA') {
+          inData = true;
+          socket.write('354 go ahead\r\n');
+        } else if (verb === 'QUIT') socket.end('221 bye\r\n');
+        else socket.write('250 OK\r\n');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return { port, seen, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+const mail = {
+  to: { name: 'Alice', address: 'alice@example.com' },
+  subject: 'Your order',
+  text: 'Thank you.',
+  html: '<p>Thank you.</p>',
+  messageId: '<drop-test@notification.ecom.local>',
+};
+
+describe('SMTP mailer when the relay loses the connection mid-mail', () => {
+  it.each(['in DATA', 'with 421 in DATA', 'at RCPT'] as const)(
+    'fails the send %s at once, and the pool sends it no second time',
+    async (drop) => {
+      const relay = await droppingRelay(drop);
+      const mailer = createSmtpMailer({
+        host: '127.0.0.1',
+        port: relay.port,
+        secure: false,
+        from: 'Shop <shop@example.com>',
+        timeoutMs: 5000,
+      });
+      try {
+        await expect(mailer.send(mail)).rejects.toThrow();
+        // A re-send by the pool would come within its back-off (50 ms and up): wait past it.
+        await new Promise((resolve) => setTimeout(resolve, 600));
+        // The notification records the failed attempt and retries on its own schedule; the
+        // relay may have kept the first copy, so a hidden second one could be a duplicate mail.
+        expect(relay.seen).toEqual({ connections: 1, attempts: 1 });
+      } finally {
+        mailer.close();
+        await relay.close();
+      }
+    },
+  );
+});
