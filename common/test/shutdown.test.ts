@@ -8,7 +8,15 @@ const logger = createLogger('test', 'silent');
 describe('graceful shutdown', () => {
   it('lets in-flight requests finish, refuses new connections, closes steps in order, exits 0', async () => {
     const app = express();
-    app.get('/slow', (_req, res) => setTimeout(() => res.json({ done: true }), 200));
+    // The request in flight ends when the test says so, not after a delay a busy machine outruns.
+    let arrived!: () => void;
+    const arrival = new Promise<void>((resolve) => (arrived = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    app.get('/slow', (_req, res) => {
+      arrived();
+      void released.then(() => res.json({ done: true }));
+    });
     const server = app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -26,11 +34,12 @@ describe('graceful shutdown', () => {
     });
 
     const inFlight = fetch(`${url}/slow`).then((r) => r.json());
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await arrival;
     const done = shutdown('SIGTERM');
     await new Promise((resolve) => setTimeout(resolve, 20));
     await expect(fetch(`${url}/slow`)).rejects.toThrow();
     expect(order).toEqual([]);
+    release();
     await expect(inFlight).resolves.toEqual({ done: true });
     await done;
     expect(order).toEqual(['bus', 'db']);

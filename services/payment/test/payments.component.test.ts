@@ -203,12 +203,18 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
       let orderId: string;
       let sent: string[];
       try {
-        // With no card the reservation leads to AWAITING_PAYMENT; with one, to a charge.
+        // With no card the reservation leads to AWAITING_PAYMENT; with one, to a charge. Each
+        // reservation comes after its order.created was handled (the bus does not order them).
         const waiting = randomUUID();
         await bus.publish(orderCreated(waiting, null));
+        await waitPayment(waiting, 'PENDING');
         await bus.publish(reserved(waiting));
         await waitPayment(waiting, 'AWAITING_PAYMENT');
-        ({ orderId } = await paidOrder(1500));
+        orderId = randomUUID();
+        await bus.publish(orderCreated(orderId, 'tok_visa', 1500));
+        await waitPayment(orderId, 'PENDING');
+        await bus.publish(reserved(orderId));
+        await waitPayment(orderId, 'COMPLETED');
       } finally {
         // Read before the restore, which forgets the calls.
         sent = query.mock.calls.map(([text]) => (typeof text === 'string' ? text : ''));
