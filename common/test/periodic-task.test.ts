@@ -101,6 +101,11 @@ describe('periodicTask', () => {
     await task.stop();
     await sleep(80);
     expect(passes).toBe(2); // a pending window dies with stop()
+    task.start();
+    task.runSoon(30);
+    await sleep(80);
+    expect(passes).toBe(3); // and a restarted task takes windows again
+    await task.stop();
   });
 
   it('a window that ends during a pass gets a pass of its own after it, not the one running', async () => {

@@ -53,6 +53,7 @@ export function periodicTask(options: PeriodicTaskOptions): PeriodicTask {
   return {
     name: options.name,
     start() {
+      stopped = false; // a restarted task takes windows again, as its timer does
       if (timer) return;
       timer = setInterval(() => void runOnce(), options.intervalMs);
       timer.unref();
