@@ -18,15 +18,22 @@ export function measuredOn(): string {
   return `Measured ${new Date().toISOString()} on ${cpus[0]?.model ?? 'unknown CPU'} (${cpus.length} cores), ${memory} GiB RAM, Node ${process.version}`;
 }
 
+/** False when BENCH_DOCS=0: the bench prints its figures and leaves docs/ alone. */
+export const writesDocs = (): boolean => process.env.BENCH_DOCS !== '0';
+
 /**
  * Writes a benchmark's section `## <title>` into docs/benchmarks.md between the markers
  * `<!-- bench:<key>:start -->` and `<!-- bench:<key>:end -->`, replacing the previous one (found
  * by its heading too, should another writer have dropped the start marker) or appending it,
- * and prints it.
+ * and prints it. With BENCH_DOCS=0 it only prints (an A/B run, a quick check).
  */
 export function writeBenchSection(key: string, title: string, lines: string[]): void {
   const [start, end] = [`<!-- bench:${key}:start -->`, `<!-- bench:${key}:end -->`];
   const section = [start, `## ${title}`, '', ...lines, end].join('\n');
+  if (!writesDocs()) {
+    process.stdout.write(`${section}\n`);
+    return;
+  }
   const current = existsSync(BENCHMARKS_FILE)
     ? readFileSync(BENCHMARKS_FILE, 'utf8')
     : '# Benchmarks\n';

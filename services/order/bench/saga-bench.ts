@@ -16,13 +16,20 @@
  *   POSTGRES_URL=... AMQP_URL=... REDIS_URL=... npm run bench -w services/order
  * Options: SAGA_RATES (default 5,10,25,50,100,150,200), SAGA_SECONDS (per rate, default 15),
  * SAGA_PLATFORMS (default embedded,rabbitmq,redis), SAGA_DRAIN_SECONDS (default 60),
- * SAGA_PROFILE=0 (no CPU profile run at the end).
+ * SAGA_PROFILE=0 (no CPU profile run at the end), BENCH_DOCS=0 (print only; `npm run bench:ab`
+ * runs two builds side by side this way).
  */
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, loadAverage, measuredOn, writeBenchSection } from '@ecom/test-support';
+import {
+  freePort,
+  loadAverage,
+  measuredOn,
+  writeBenchSection,
+  writesDocs,
+} from '@ecom/test-support';
 import { DEMO_ACCOUNTS } from '../../../platform/src/demo';
 import { spawnTs, type Spawned } from '../../../platform/src/fleet-processes/spawn';
 import { api, quantile, withFleet } from '../../../platform/bench/fleet-workload';
@@ -603,7 +610,7 @@ async function main(): Promise<void> {
       results.push(await onFleet(platform, measure));
     } else throw new Error(`unknown platform ${platform}`);
   }
-  writeFileSync(SVG_FILE, curveSvg(results));
+  if (writesDocs()) writeFileSync(SVG_FILE, curveSvg(results));
   const lines = section(results, loadBefore, loadAverage());
   if (process.env.SAGA_PROFILE !== '0' && process.env.AMQP_URL && process.env.POSTGRES_URL) {
     const fleet = results.find((r) => r.label.includes('RabbitMQ')) ?? results[0];
