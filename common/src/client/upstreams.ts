@@ -15,6 +15,8 @@
  *   dependency they all share does not turn into "no upstream" for calls that would succeed.
  */
 
+import { request } from 'undici';
+
 export type ReplicaState = 'healthy' | 'ejected' | 'unhealthy';
 
 export interface Replica {
@@ -134,14 +136,16 @@ export function createUpstreamSet(options: UpstreamSetOptions): UpstreamSet {
   async function probe(e: Entry): Promise<void> {
     let result: NonNullable<Entry['lastCheck']>;
     try {
-      const res = await fetch(`${e.url}${healthPath}`, {
+      const res = await request(`${e.url}${healthPath}`, {
         signal: AbortSignal.timeout(probeTimeoutMs),
         headers: { accept: 'application/json' },
       });
-      await res.arrayBuffer(); // drained, so the connection is reused
-      result = res.ok
-        ? { ok: true, status: res.status, atMs: Date.now() }
-        : { ok: false, status: res.status, error: `answered ${res.status}`, atMs: Date.now() };
+      await res.body.dump(); // drained, so the connection is reused
+      const status = res.statusCode;
+      result =
+        status >= 200 && status < 300
+          ? { ok: true, status, atMs: Date.now() }
+          : { ok: false, status, error: `answered ${status}`, atMs: Date.now() };
     } catch (err) {
       result = { ok: false, error: networkErrorText(err, probeTimeoutMs), atMs: Date.now() };
     }
@@ -223,15 +227,17 @@ export function createUpstreamSet(options: UpstreamSetOptions): UpstreamSet {
   };
 }
 
-/** fetch's failure as a short text: a timeout, or the socket error's code when there is one. */
+/** A failed call's error as a short text: a timeout, or the socket error's code when there is one. */
 export function networkErrorText(err: unknown, timeoutMs: number): string {
-  const { name, message, cause } = (err ?? {}) as {
+  const { name, code, message, cause } = (err ?? {}) as {
     name?: string;
+    code?: string;
     message?: string;
     cause?: { code?: string; message?: string };
   };
   if (name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
-  return cause?.code ?? cause?.message ?? message ?? String(err);
+  // fetch puts the socket error in `cause`; undici's request throws it as it is.
+  return cause?.code ?? code ?? cause?.message ?? message ?? String(err);
 }
 
 /**
@@ -247,7 +253,7 @@ const NOT_CONNECTED = new Set([
   'EADDRNOTAVAIL',
 ]);
 
-/** Whether a socket (or fetch) error says the connection was never made. */
+/** Whether a socket error (bare, or wrapped by fetch) says the connection was never made. */
 export function neverConnected(err: unknown): boolean {
   let current: unknown = err;
   // fetch wraps the socket error in `cause` (sometimes an AggregateError of attempts).

@@ -1,3 +1,4 @@
+import { request } from 'undici';
 import type {
   ChargeAnswer,
   ChargeRequest,
@@ -130,7 +131,8 @@ export class ProviderPaymentGateway implements PaymentGateway {
     idempotencyKey?: string,
     body?: unknown,
   ): Promise<{ status: number; body: unknown }> {
-    const res = await fetch(`${this.base}${path}`, {
+    // undici's request, not fetch: half the CPU per call (docs/benchmarks.md, "Service calls").
+    const res = await request(`${this.base}${path}`, {
       method,
       headers: {
         accept: 'application/json',
@@ -140,12 +142,13 @@ export class ProviderPaymentGateway implements PaymentGateway {
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       signal: AbortSignal.timeout(this.timeoutMs),
     });
-    const text = await res.text();
-    if (res.status >= 500) throw new Error(`payment provider answered ${res.status}`);
+    const status = res.statusCode;
+    const text = await res.body.text();
+    if (status >= 500) throw new Error(`payment provider answered ${status}`);
     try {
-      return { status: res.status, body: JSON.parse(text) as unknown };
+      return { status, body: JSON.parse(text) as unknown };
     } catch {
-      throw new Error(`payment provider answered ${res.status} without JSON`);
+      throw new Error(`payment provider answered ${status} without JSON`);
     }
   }
 }
