@@ -25,18 +25,45 @@ const contextFormat = winston.format((info) => {
   return info;
 });
 
+type LogMethod = (this: Logger, ...args: unknown[]) => Logger;
+
+/**
+ * Makes a call below the logger's level (and every transport's) return at once. winston runs
+ * the formats of every call (the context, the timestamp, the JSON text) and leaves the level to
+ * the transports, so a debug line that nobody prints cost as much as one that is printed.
+ * Children (`logger.child`) inherit the checks; `level` may still change at run time.
+ */
+function skipDisabledLevels(logger: Logger): Logger {
+  const methods = logger as unknown as Record<string, LogMethod>;
+  for (const level of Object.keys(logger.levels)) {
+    const write = methods[level]!;
+    methods[level] = function (this: Logger, ...args: unknown[]) {
+      return this.isLevelEnabled(level) ? write.apply(this, args) : this;
+    };
+  }
+  const log = methods.log!;
+  methods.log = function (this: Logger, ...args: unknown[]) {
+    // log('warn', ...) names its level; log({ level, ... }) carries it.
+    const level = typeof args[0] === 'string' ? args[0] : (args[0] as { level?: unknown })?.level;
+    return typeof level === 'string' && !this.isLevelEnabled(level) ? this : log.apply(this, args);
+  };
+  return logger;
+}
+
 /** JSON lines on stdout, one per event; LOG_LEVEL=silent keeps test output clean. */
 export function createLogger(service: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
-  return winston.createLogger({
-    level: level === 'silent' ? 'error' : level,
-    silent: level === 'silent',
-    defaultMeta: { service },
-    format: winston.format.combine(
-      contextFormat(),
-      winston.format.timestamp(),
-      winston.format.errors({ stack: true }),
-      winston.format.json(),
-    ),
-    transports: [new winston.transports.Console()],
-  });
+  return skipDisabledLevels(
+    winston.createLogger({
+      level: level === 'silent' ? 'error' : level,
+      silent: level === 'silent',
+      defaultMeta: { service },
+      format: winston.format.combine(
+        contextFormat(),
+        winston.format.timestamp(),
+        winston.format.errors({ stack: true }),
+        winston.format.json(),
+      ),
+      transports: [new winston.transports.Console()],
+    }),
+  );
 }
