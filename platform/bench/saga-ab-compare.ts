@@ -50,30 +50,54 @@ const change = (before: number, after: number) =>
   before > 0
     ? `${after >= before ? '+' : ''}${(((after - before) / before) * 100).toFixed(1)} %`
     : '';
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
-const [baseLog, headLog, ref] = process.argv.slice(2);
-if (!baseLog || !headLog) throw new Error('usage: saga-ab-compare <base log> <head log> [ref]');
-const base = rows(readFileSync(baseLog, 'utf8'));
-const head = rows(readFileSync(headLog, 'utf8'));
-if (base.length === 0 || head.length === 0)
-  throw new Error(`no fleet rows in ${base.length ? headLog : baseLog}`);
+const [ref, ...logs] = process.argv.slice(2);
+if (!ref || logs.length < 2 || logs.length % 2 !== 0)
+  throw new Error('usage: saga-ab-compare <ref> <base log> <head log> [<base log> <head log>...]');
+const rounds = Array.from({ length: logs.length / 2 }, (_, i) => {
+  const [baseLog, headLog] = [logs[2 * i]!, logs[2 * i + 1]!];
+  const base = rows(readFileSync(baseLog, 'utf8'));
+  const head = rows(readFileSync(headLog, 'utf8'));
+  if (base.length === 0 || head.length === 0)
+    throw new Error(`no fleet rows in ${base.length ? headLog : baseLog}`);
+  return { base, head };
+});
 
 const lines = [
-  `| offered /s | build | confirmed | achieved /s | p50 ms | p99 ms | Node CPU ms/order | PostgreSQL / RabbitMQ / Redis ms/order |`,
-  '| ---: | --- | --- | ---: | ---: | ---: | ---: | --- |',
+  `| round | offered /s | build | confirmed | achieved /s | p50 ms | p99 ms | Node CPU ms/order | PostgreSQL / RabbitMQ / Redis ms/order |`,
+  '| ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | --- |',
 ];
-for (const b of base) {
-  const h = head.find((r) => r.offered === b.offered);
-  if (!h) continue;
+rounds.forEach(({ base, head }, i) => {
+  for (const b of base) {
+    const h = head.find((r) => r.offered === b.offered);
+    if (!h) continue;
+    lines.push(
+      `| ${i + 1} | ${b.offered} | ${ref} | ${b.confirmed} | ${b.achieved} | ${b.p50} | ${b.p99} | ${b.nodeCpu} | ${b.servers} |`,
+      `|  |  | this checkout | ${h.confirmed} | ${h.achieved} | ${h.p50} | ${h.p99} | ${h.nodeCpu} (${change(b.nodeCpu, h.nodeCpu)}) | ${h.servers} |`,
+    );
+  }
+});
+// Per rate, over the rounds: the mean of each build, and the change between the means.
+for (const b of rounds[0]!.base) {
+  const pairs = rounds
+    .map(({ base, head }) => [
+      base.find((r) => r.offered === b.offered),
+      head.find((r) => r.offered === b.offered),
+    ])
+    .filter((p): p is [Row, Row] => !!p[0] && !!p[1]);
+  const names = [
+    ...new Set(pairs.flatMap(([x, y]) => [...x.perProcess.keys(), ...y.perProcess.keys()])),
+  ];
+  const of = (pick: (r: Row) => number, side: 0 | 1) => mean(pairs.map((p) => pick(p[side])));
+  const total = [of((r) => r.nodeCpu, 0), of((r) => r.nodeCpu, 1)] as const;
+  const perProcess = names.map((n) => {
+    const [x, y] = [of((r) => r.perProcess.get(n) ?? 0, 0), of((r) => r.perProcess.get(n) ?? 0, 1)];
+    return `${n} ${x.toFixed(1)} → ${y.toFixed(1)} (${change(x, y)})`;
+  });
   lines.push(
-    `| ${b.offered} | ${ref ?? 'base'} | ${b.confirmed} | ${b.achieved} | ${b.p50} | ${b.p99} | ${b.nodeCpu} | ${b.servers} |`,
-    `|  | this checkout | ${h.confirmed} | ${h.achieved} | ${h.p50} | ${h.p99} | ${h.nodeCpu} (${change(b.nodeCpu, h.nodeCpu)}) | ${h.servers} |`,
+    '',
+    `Mean of ${pairs.length} round(s) at ${b.offered}/s, Node CPU ms/order: ${total[0].toFixed(1)} → ${total[1].toFixed(1)} (${change(total[0], total[1])}); ${perProcess.join('; ')}`,
   );
-  const names = [...new Set([...b.perProcess.keys(), ...h.perProcess.keys()])];
-  const perService = names.map(
-    (n) =>
-      `${n} ${b.perProcess.get(n) ?? 0} → ${h.perProcess.get(n) ?? 0} (${change(b.perProcess.get(n) ?? 0, h.perProcess.get(n) ?? 0)})`,
-  );
-  lines.push('', `Node CPU ms/order by process at ${b.offered}/s: ${perService.join('; ')}`, '');
 }
 process.stdout.write(`${lines.join('\n')}\n`);

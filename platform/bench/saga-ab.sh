@@ -9,7 +9,8 @@
 #
 # The other commit is checked out once into $TMPDIR/ecom-ab-<sha> (kept for the next run; remove
 # it with `git worktree remove`). Keep the rate low enough for both platforms together: each
-# takes about 0.1 core per order/s here. Prints both rows and the differences; writes no docs.
+# takes about 0.1 core per order/s here. Prints both builds' rows of each round and the mean
+# differences; writes no docs.
 set -euo pipefail
 ref=${1:?usage: npm run bench:ab -- <git ref> [orders/s] [seconds]}
 : "${POSTGRES_URL:?the bench needs POSTGRES_URL (and AMQP_URL)}"
@@ -28,15 +29,20 @@ run() {
     SAGA_PROFILE=0 npm run --silent bench -w services/order) >"$2" 2>&1
 }
 
-echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-run "$base" "$out/base.log" &
-first=$!
-sleep 2 # bus namespaces are named by the millisecond
-run "$root" "$out/head.log" &
-second=$!
-wait "$first" || { echo "the bench of $ref failed: $out/base.log"; exit 1; }
-wait "$second" || { echo "the bench of this checkout failed: $out/head.log"; exit 1; }
+# Two rounds, the base started first in one and this checkout in the other: whichever starts
+# second has measured a few per cent lower on this machine, so each build gets each place once.
+for round in 1 2; do
+  echo "round $round, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  if [ "$round" = 1 ]; then first=("$base" base) second=("$root" head); else first=("$root" head) second=("$base" base); fi
+  run "${first[0]}" "$out/${first[1]}-$round.log" &
+  one=$!
+  sleep 2 # bus namespaces are named by the millisecond
+  run "${second[0]}" "$out/${second[1]}-$round.log" &
+  two=$!
+  wait "$one" || { echo "a bench failed: $out/${first[1]}-$round.log"; exit 1; }
+  wait "$two" || { echo "a bench failed: $out/${second[1]}-$round.log"; exit 1; }
+done
 # A base older than BENCH_DOCS writes its own worktree's docs, never this checkout's.
 git -C "$base" checkout -q -- docs 2>/dev/null || true
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-cd "$root" && npx tsx platform/bench/saga-ab-compare.ts "$out/base.log" "$out/head.log" "$ref"
+cd "$root" && npx tsx platform/bench/saga-ab-compare.ts "$ref" "$out/base-1.log" "$out/head-1.log" "$out/base-2.log" "$out/head-2.log"
