@@ -128,9 +128,14 @@ export function createMongoOutbox(options: MongoOutboxOptions): MongoOutbox {
   let running: Promise<number> | undefined;
   let lastPurge = 0;
 
+  // Every event's own writes (its row, then its sentAt) go through the driver: mongoose would
+  // build, cast and validate a document for a row built here (docs/benchmarks.md, sixth round).
+  // The connection's collection still buffers while the connection is down, as the model does.
+  const rows = connection.collection<MongoOutboxRow>(collection);
+
   async function send(event: EventEnvelope): Promise<void> {
     await bus.publish(event);
-    await model.updateOne({ _id: event.eventId, sentAt: null }, { $set: { sentAt: now() } });
+    await rows.updateOne({ _id: event.eventId, sentAt: null }, { $set: { sentAt: now() } });
   }
 
   /** Leases the oldest due unsent row to this relay and counts the attempt. */
@@ -224,17 +229,18 @@ export function createMongoOutbox(options: MongoOutboxOptions): MongoOutbox {
     async publish(event, explicitTx) {
       const tx = explicitTx ?? currentMongoTransaction(connection);
       const at = now();
-      await model.create(
-        [
-          {
-            _id: event.eventId,
-            event,
-            createdAt: at,
-            nextAttemptAt: new Date(at.getTime() + graceMs),
-            attempts: 0,
-          },
-        ],
-        tx ? { session: tx.session } : {},
+      await rows.insertOne(
+        {
+          _id: event.eventId,
+          event,
+          createdAt: at,
+          nextAttemptAt: new Date(at.getTime() + graceMs),
+          attempts: 0,
+          sentAt: null,
+          lastError: null,
+        },
+        // An optional field left undefined is left out, as mongoose did, not stored as null.
+        { ignoreUndefined: true, ...(tx ? { session: tx.session } : {}) },
       );
       const sendNow = async (): Promise<void> => {
         try {

@@ -69,6 +69,28 @@ it('publish writes the row and sends it at once; the row is marked sent', async 
   expect(bus.publishes).toBe(1);
 });
 
+it("an event's own writes go through the driver: no mongoose document or query per event", async () => {
+  const outbox = await makeOutbox(nextCollection());
+  const create = jest.spyOn(outbox.model, 'create');
+  const insertMany = jest.spyOn(outbox.model, 'insertMany');
+  const updateOne = jest.spyOn(outbox.model, 'updateOne');
+  // An optional field left undefined, as envelopes without a cause have it.
+  const e = { ...event(1), causationId: undefined } as EventEnvelope;
+  await outbox.publish(e);
+  expect(create).not.toHaveBeenCalled();
+  expect(insertMany).not.toHaveBeenCalled();
+  expect(updateOne).not.toHaveBeenCalled();
+  const row = await connection
+    .collection(outbox.model.collection.name)
+    .findOne({ _id: e.eventId } as never);
+  // The row as mongoose wrote it: every field, and no null for the undefined one.
+  expect(Object.keys(row!).sort()).toEqual(
+    ['_id', 'attempts', 'createdAt', 'event', 'lastError', 'nextAttemptAt', 'sentAt'].sort(),
+  );
+  expect(row!.event).not.toHaveProperty('causationId');
+  expect(row).toMatchObject({ attempts: 0, lastError: null, sentAt: now() });
+});
+
 it('a second write of the same event id is refused (no duplicate row)', async () => {
   const outbox = await makeOutbox(nextCollection());
   const e = event(1);
