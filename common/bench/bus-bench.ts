@@ -282,6 +282,10 @@ function writeSection(rows: Row[], withOutbox: boolean, load: number[]): void {
     '<!-- bench:event-bus:end -->',
   ];
   const section = lines.join('\n');
+  if (process.env.BENCH_DOCS === '0') {
+    console.log(section); // BENCH_DOCS=0: print only
+    return;
+  }
   let text = '';
   try {
     text = readFileSync(file, 'utf8');

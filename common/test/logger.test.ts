@@ -65,6 +65,16 @@ describe('createLogger', () => {
     ]);
   });
 
+  it('serves a detached call, as winston does (`.catch(logger.error)`)', async () => {
+    const logger = createLogger('svc', 'info');
+    const lines = capture(logger);
+    const { error, debug } = logger;
+    error('detached');
+    debug('detached, below the level');
+    await flush();
+    expect(lines.map((l) => (JSON.parse(l) as { message: string }).message)).toEqual(['detached']);
+  });
+
   it('follows a level changed at run time', async () => {
     const logger = createLogger('svc', 'error');
     const lines = capture(logger);

@@ -8,7 +8,7 @@ import { runWithContext } from '../src/logging';
 interface Upstream {
   url: string;
   calls: { method: string; path: string; correlationId?: string }[];
-  mode: 'ok' | 'fail' | 'slow' | 'notfound';
+  mode: 'ok' | 'fail' | 'slow' | 'notfound' | 'stalled-body';
   close(): Promise<void>;
 }
 
@@ -24,6 +24,12 @@ async function startUpstream(): Promise<Upstream> {
     if (upstream.mode === 'fail') return void res.status(500).json({ error: { code: 'X' } });
     if (upstream.mode === 'notfound')
       return void res.status(404).json({ error: { code: 'NOT_FOUND' } });
+    if (upstream.mode === 'stalled-body') {
+      // The status and half the body at once, the rest too late.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"ok":');
+      return void setTimeout(() => res.end('true}'), 300);
+    }
     const delay = upstream.mode === 'slow' ? 300 : 0;
     setTimeout(() => res.json({ ok: true, path: req.path }), delay);
   });
@@ -85,6 +91,20 @@ describe('service client', () => {
     const err = await client.get('/p/1').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GatewayTimeoutError);
     expect(Date.now() - started).toBeLessThan(250);
+  });
+
+  it('times out a body that stops halfway as it times out a late answer: 504-style', async () => {
+    upstream.mode = 'stalled-body';
+    const client = productClient({ timeoutMs: 50, retries: 0 });
+    const err = await client.get('/p/1').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GatewayTimeoutError);
+  });
+
+  it('sends a method given in lower case as the upper-case method', async () => {
+    const client = productClient({ retries: 0 });
+    const res = await client.request('/p', { method: 'post', body: { a: 1 } });
+    expect(res.status).toBe(200);
+    expect(upstream.calls.map((c) => c.method)).toEqual(['POST']);
   });
 
   it('opens the breaker after enough failures, fails fast while open, and recovers', async () => {

@@ -231,6 +231,10 @@ function writeSection(rows: Row[]): void {
     'examined per find at 1,000 and at 100,000 documents, while the unindexed lookup examines the whole collection.',
     SECTION_END,
   ].join('\n');
+  if (process.env.BENCH_DOCS === '0') {
+    console.log(body); // BENCH_DOCS=0: print only
+    return;
+  }
   fs.mkdirSync(path.dirname(DOCS_FILE), { recursive: true });
   const current = fs.existsSync(DOCS_FILE) ? fs.readFileSync(DOCS_FILE, 'utf8') : '# Benchmarks\n';
   const start = current.indexOf(SECTION_START);

@@ -20,24 +20,40 @@ seconds=${3:-60}
 root=$(git rev-parse --show-toplevel)
 sha=$(git -C "$root" rev-parse --verify "$ref^{commit}")
 base=${TMPDIR:-/tmp}/ecom-ab-$sha
-[ -d "$base" ] || git -C "$root" worktree add --detach "$base" "$sha" >/dev/null
-[ -d "$base/node_modules" ] || (cd "$base" && npm ci --no-audit --no-fund >/dev/null)
+git -C "$root" worktree prune # a checkout whose folder was cleaned away
+[ -d "$base" ] || git -C "$root" worktree add --force --detach "$base" "$sha" >/dev/null
+# Installed once; the marker says the install finished (a half-done one is done again).
+if [ ! -f "$base/node_modules/.ab-installed" ]; then
+  (cd "$base" && npm ci --no-audit --no-fund >/dev/null && touch node_modules/.ab-installed)
+fi
 out=$(mktemp -d)
 
+# Each build walks its own slice of ports (PORT_SLOT), so the two fleets never pick the same.
 run() {
-  (cd "$1" && BENCH_DOCS=0 SAGA_PLATFORMS=rabbitmq SAGA_RATES="$rate" SAGA_SECONDS="$seconds" \
-    SAGA_PROFILE=0 npm run --silent bench -w services/order) >"$2" 2>&1
+  (cd "$1" && PORT_SLOT="$3" BENCH_DOCS=0 SAGA_PLATFORMS=rabbitmq SAGA_RATES="$rate" \
+    SAGA_SECONDS="$seconds" SAGA_PROFILE=0 npm run --silent bench -w services/order) >"$2" 2>&1
 }
+
+# A failed bench, or Ctrl-C, stops the other one and its fleet too: each bench runs in a
+# process group of its own (job control), and the whole group is stopped.
+set -m
+one=''
+two=''
+stop() {
+  for pid in $one $two; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+}
+trap stop EXIT
+trap 'stop; exit 130' INT TERM
 
 # Two rounds, the base started first in one and this checkout in the other: whichever starts
 # second has measured a few per cent lower on this machine, so each build gets each place once.
 for round in 1 2; do
   echo "round $round, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-  if [ "$round" = 1 ]; then first=("$base" base) second=("$root" head); else first=("$root" head) second=("$base" base); fi
-  run "${first[0]}" "$out/${first[1]}-$round.log" &
+  if [ "$round" = 1 ]; then first=("$base" base 1) second=("$root" head 2); else first=("$root" head 2) second=("$base" base 1); fi
+  run "${first[0]}" "$out/${first[1]}-$round.log" "${first[2]}" &
   one=$!
   sleep 2 # bus namespaces are named by the millisecond
-  run "${second[0]}" "$out/${second[1]}-$round.log" &
+  run "${second[0]}" "$out/${second[1]}-$round.log" "${second[2]}" &
   two=$!
   wait "$one" || { echo "a bench failed: $out/${first[1]}-$round.log"; exit 1; }
   wait "$two" || { echo "a bench failed: $out/${second[1]}-$round.log"; exit 1; }

@@ -27,7 +27,9 @@ function ephemeralStart(): number {
 
 const end = ephemeralStart();
 const slices = Math.floor((end - LOWEST) / SLICE);
-const slot = Number(process.env.JEST_WORKER_ID ?? 0) || process.pid;
+// PORT_SLOT lets processes that run side by side (bench:ab's two platforms) choose apart.
+const slot =
+  Number(process.env.PORT_SLOT ?? 0) || Number(process.env.JEST_WORKER_ID ?? 0) || process.pid;
 const sliceStart = slices > 0 ? LOWEST + (slot % slices) * SLICE : 0;
 let next = Math.floor(Math.random() * SLICE);
 

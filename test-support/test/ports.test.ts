@@ -2,9 +2,12 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { freePort } from '../src';
 
+// This machine's range (Linux; CI runs there). freePort falls back to the kernel's choice
+// where the range leaves no room below it, and so does this test's expectation.
 const ephemeralLow = Number(
   readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0],
 );
+const roomBelow = ephemeralLow - 10_000 >= 1000;
 
 function listenOn(port: number): Promise<net.Server> {
   return new Promise((resolve, reject) => {
@@ -18,8 +21,10 @@ describe('freePort', () => {
   it('gives ports below the ephemeral range, where outgoing connections never take them', async () => {
     for (let i = 0; i < 20; i++) {
       const port = await freePort();
-      expect(port).toBeGreaterThanOrEqual(10_000);
-      expect(port).toBeLessThan(ephemeralLow);
+      if (roomBelow) {
+        expect(port).toBeGreaterThanOrEqual(10_000);
+        expect(port).toBeLessThan(ephemeralLow);
+      } else expect(port).toBeGreaterThanOrEqual(ephemeralLow);
     }
   });
 

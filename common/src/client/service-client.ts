@@ -114,28 +114,35 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
     try {
       // undici's request, not fetch: kept-alive connections at under half fetch's CPU per call
       // (docs/benchmarks.md, "Service calls"); these calls sit on every order's path.
-      let response: Awaited<ReturnType<typeof undiciRequest>>;
-      try {
-        response = await undiciRequest(`${replica.url}${path}`, {
-          method: (init.method ?? 'GET') as 'GET',
-          headers,
-          body: init.body === undefined ? undefined : JSON.stringify(init.body),
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-      } catch (err) {
+      // A failure before the whole answer is in (no connection, a timeout before the headers
+      // or in the middle of the body, a reset) fails the attempt, and the replica with it.
+      const failed = (err: unknown): UpstreamFailure => {
         // Duck-typed: the abort reason is a DOMException, which may come from another realm.
         const timedOut = (err as { name?: string } | undefined)?.name === 'TimeoutError';
         const reason = networkErrorText(err, timeoutMs);
         upstreams.failed(replica, reason);
-        throw new UpstreamFailure(
+        return new UpstreamFailure(
           timedOut ? `timed out after ${timeoutMs} ms` : `unreachable: ${reason}`,
           timedOut,
           !timedOut && neverConnected(err),
         );
+      };
+      let response: Awaited<ReturnType<typeof undiciRequest>>;
+      let text: string;
+      try {
+        response = await undiciRequest(`${replica.url}${path}`, {
+          // fetch upper-cased a method; undici sends it as given, and servers refuse `post`.
+          method: (init.method ?? 'GET').toUpperCase() as 'GET',
+          headers,
+          body: init.body === undefined ? undefined : JSON.stringify(init.body),
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+        text = await response.body.text();
+      } catch (err) {
+        throw failed(err);
       }
       upstreams.succeeded(replica);
       const status = response.statusCode;
-      const text = await response.body.text();
       if (status >= 500) {
         throw new UpstreamFailure(`answered ${status}`);
       }

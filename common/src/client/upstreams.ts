@@ -140,7 +140,9 @@ export function createUpstreamSet(options: UpstreamSetOptions): UpstreamSet {
         signal: AbortSignal.timeout(probeTimeoutMs),
         headers: { accept: 'application/json' },
       });
-      await res.body.dump(); // drained, so the connection is reused
+      // Read to the end (dump() would settle quietly on a body cut by the timeout), so the
+      // connection is reused and a probe that times out mid-body counts as failed.
+      await res.body.arrayBuffer();
       const status = res.statusCode;
       result =
         status >= 200 && status < 300

@@ -37,15 +37,18 @@ function skipDisabledLevels(logger: Logger): Logger {
   const methods = logger as unknown as Record<string, LogMethod>;
   for (const level of Object.keys(logger.levels)) {
     const write = methods[level]!;
-    methods[level] = function (this: Logger, ...args: unknown[]) {
-      return this.isLevelEnabled(level) ? write.apply(this, args) : this;
+    methods[level] = function (this: Logger | undefined, ...args: unknown[]) {
+      // Detached calls (`.catch(logger.error)`) have no `this`: winston's own fall back too.
+      const self = this ?? logger;
+      return self.isLevelEnabled(level) ? write.apply(self, args) : self;
     };
   }
   const log = methods.log!;
-  methods.log = function (this: Logger, ...args: unknown[]) {
+  methods.log = function (this: Logger | undefined, ...args: unknown[]) {
+    const self = this ?? logger;
     // log('warn', ...) names its level; log({ level, ... }) carries it.
     const level = typeof args[0] === 'string' ? args[0] : (args[0] as { level?: unknown })?.level;
-    return typeof level === 'string' && !this.isLevelEnabled(level) ? this : log.apply(this, args);
+    return typeof level === 'string' && !self.isLevelEnabled(level) ? self : log.apply(self, args);
   };
   return logger;
 }

@@ -113,7 +113,7 @@ export function traceSuite(kind: BusKind, url?: string): void {
       (s) => serviceOf(s) === 'order-service' && s.kind === SpanKind.SERVER,
     );
     expect(parentOf(orderServer!)).toBe(idOf(edge!));
-    // Order's fetch of the product (instrumented fetch) → product's server span under it.
+    // Order's call to product (undici, instrumented) → product's server span under it.
     const productServer = trace.find(
       (s) => serviceOf(s) === 'product-service' && s.kind === SpanKind.SERVER,
     );
