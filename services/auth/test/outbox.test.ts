@@ -116,8 +116,9 @@ it('reports the bus in readiness', async () => {
 
 describe('the user and its event commit together (one transaction)', () => {
   it('a registration whose outbox insert fails leaves neither the user nor the event', async () => {
+    // The outbox writes its row through the driver (the model's collection, the same object).
     const failing = jest
-      .spyOn(outbox().model, 'create')
+      .spyOn(outbox().model.collection, 'insertOne')
       .mockRejectedValueOnce(new Error('outbox insert failed'));
     try {
       const res = await request(t.app)
@@ -142,8 +143,9 @@ describe('the user and its event commit together (one transaction)', () => {
 
   it('a role change whose outbox insert fails is rolled back', async () => {
     const { user } = await newUser(t.app, 'role-atomic@example.test');
+    // The outbox writes its row through the driver (the model's collection, the same object).
     const failing = jest
-      .spyOn(outbox().model, 'create')
+      .spyOn(outbox().model.collection, 'insertOne')
       .mockRejectedValueOnce(new Error('outbox insert failed'));
     try {
       await expect(t.auth.accounts.setRole('someone-else', user.id, 'seller')).rejects.toThrow(
