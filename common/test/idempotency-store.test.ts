@@ -87,15 +87,19 @@ describeIfServer('postgres', 'createIdempotencyStore (HTTP Idempotency-Key, Post
   it('answers 409 while a request whose answer comes after its transaction is still running', async () => {
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
+    let claimed!: () => void;
+    const committed = new Promise<void>((r) => (claimed = r));
     const slow = createIdempotencyStore(pool).run(
       { scope: 'things.slow', userId: 'u1', key: 'k4', body: {} },
       async (claim) => {
         await withTransaction(pool, (client) => claim(client, 'pending-thing'));
+        claimed();
         await held; // e.g. a payment gateway call after the claim committed
         return { status: 202, body: { done: true } };
       },
     );
-    await new Promise((r) => setTimeout(r, 50));
+    // The second request comes once the claim is committed (a 50 ms timer was outrun on CI).
+    await committed;
     await expect(
       createIdempotencyStore(pool).run(
         { scope: 'things.slow', userId: 'u1', key: 'k4', body: {} },
