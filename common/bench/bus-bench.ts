@@ -13,9 +13,7 @@
  *   (POSTGRES_URL, default local).
  * Writes the figures to docs/benchmarks.md (section "Event bus"), machine and date included.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import { Client } from 'pg';
@@ -23,6 +21,7 @@ import { createEvent, InMemoryEventBus, type EventBus } from '../src/bus';
 import { RabbitMqEventBus } from '../src/bus/rabbitmq';
 import { RedisStreamsEventBus } from '../src/bus/redis';
 import { createLogger } from '../src/logging';
+import { writeBenchSection } from '@ecom/test-support';
 import {
   addToOutbox,
   createPgPool,
@@ -255,13 +254,9 @@ function fmt(n: number | undefined, digits = 1): string {
 }
 
 function writeSection(rows: Row[], withOutbox: boolean, load: number[]): void {
-  const file = join(__dirname, '..', '..', 'docs', 'benchmarks.md');
   const cpu = cpus();
   const lines = [
-    '<!-- bench:event-bus:start -->',
-    '## Event bus',
-    '',
-    `Measured ${new Date().toISOString()} on ${cpu[0]?.model.trim()} (${cpu.length} cores), ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}; Redis, RabbitMQ and PostgreSQL on 127.0.0.1. Load average at the start: ${load.map((l) => l.toFixed(1)).join(' / ')} (other work was running on the machine).`,
+    `Measured ${new Date().toISOString()} on ${cpu[0]?.model.trim()} (${cpu.length} cores), ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}; Redis, RabbitMQ and PostgreSQL on 127.0.0.1. Load average at the start: ${load.map((l) => l.toFixed(1)).join(' / ')}.`,
     'Script: `npx tsx common/bench/bus-bench.ts` (`common/bench/bus-bench.ts`). One publisher and one consumer group in one process; latency is from the `publish` call to the start of the handler.',
     '',
     `- burst: ${EVENTS} events, ${IN_FLIGHT} publishes in flight (each awaited until the broker accepted it: XADD reply / publisher confirm); events/s from the first publish to the last event handled; latency includes queueing under that load.`,
@@ -279,28 +274,8 @@ function writeSection(rows: Row[], withOutbox: boolean, load: number[]): void {
     '',
     'The real adapters are durable: every Redis publish is an XADD on the server and every RabbitMQ publish waits for the',
     "broker's confirm of a persistent message; the in-memory bus only serialises the envelope and schedules a timer.",
-    '<!-- bench:event-bus:end -->',
   ];
-  const section = lines.join('\n');
-  if (process.env.BENCH_DOCS === '0') {
-    console.log(section); // BENCH_DOCS=0: print only
-    return;
-  }
-  let text = '';
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    text = '# Benchmarks\n';
-  }
-  const start = text.indexOf('<!-- bench:event-bus:start -->');
-  const end = text.indexOf('<!-- bench:event-bus:end -->');
-  if (start !== -1 && end !== -1) {
-    text = text.slice(0, start) + section + text.slice(end + '<!-- bench:event-bus:end -->'.length);
-  } else {
-    text = `${text.trimEnd()}\n\n${section}\n`;
-  }
-  writeFileSync(file, text);
-  console.log(`written to ${file}`);
+  writeBenchSection('event-bus', 'Event bus', lines);
 }
 
 async function main(): Promise<void> {

@@ -9,10 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import mongoose, { Schema } from 'mongoose';
-
-const SECTION_START = '<!-- bench:embedded-stores:start -->';
-const SECTION_END = '<!-- bench:embedded-stores:end -->';
-const DOCS_FILE = path.resolve(__dirname, '../../docs/benchmarks.md');
+// By path: test-support depends on this package, so the one section writer is imported directly.
+import { writeBenchSection } from '../../test-support/src/bench';
 
 interface Row {
   what: string;
@@ -214,10 +212,7 @@ const loadAtStart = os
 function writeSection(rows: Row[]): void {
   const cpus = os.cpus();
   const machine = `${cpus[0]?.model ?? 'unknown CPU'} (${cpus.length} cores), ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, ${os.type()} ${os.release()}, Node ${process.version}`;
-  const body = [
-    SECTION_START,
-    '## Embedded stores',
-    '',
+  writeBenchSection('embedded-stores', 'Embedded stores', [
     '### Embedded MongoDB stand-in',
     '',
     `Measured ${new Date().toISOString()} on ${machine}.`,
@@ -229,21 +224,7 @@ function writeSection(rows: Row[]): void {
     '',
     'Lookups by a unique field go through the index (a Map keyed by the indexed values): one document',
     'examined per find at 1,000 and at 100,000 documents, while the unindexed lookup examines the whole collection.',
-    SECTION_END,
-  ].join('\n');
-  if (process.env.BENCH_DOCS === '0') {
-    console.log(body); // BENCH_DOCS=0: print only
-    return;
-  }
-  fs.mkdirSync(path.dirname(DOCS_FILE), { recursive: true });
-  const current = fs.existsSync(DOCS_FILE) ? fs.readFileSync(DOCS_FILE, 'utf8') : '# Benchmarks\n';
-  const start = current.indexOf(SECTION_START);
-  const end = current.indexOf(SECTION_END);
-  const next =
-    start !== -1 && end !== -1
-      ? current.slice(0, start) + body + current.slice(end + SECTION_END.length)
-      : `${current.trimEnd()}\n\n${body}\n`;
-  fs.writeFileSync(DOCS_FILE, next);
+  ]);
 }
 
 main().catch((err: unknown) => {

@@ -1,7 +1,8 @@
 /**
- * Reads the two logs `saga-ab.sh` wrote (the saga bench of a base commit and of this checkout,
- * run side by side) and prints their fleet rows and the differences: latency, and Node CPU per
- * confirmed order in all and per service.
+ * Reads the logs `saga-ab.sh` wrote (per round, the saga bench of a base commit and of this
+ * checkout, run side by side) and prints each round's fleet rows, then the mean of each build:
+ * latency, and Node CPU per confirmed order in all and per process. It reads the printed table rather than a file of its
+ * own because the other build may be an older commit, whose bench prints nothing else.
  */
 import { readFileSync } from 'node:fs';
 

@@ -17,6 +17,9 @@ ref=${1:?usage: npm run bench:ab -- <git ref> [orders/s] [seconds]}
 : "${AMQP_URL:?the bench needs AMQP_URL}"
 rate=${2:-6}
 seconds=${3:-60}
+for n in "$rate" "$seconds"; do
+  [[ "$n" =~ ^[1-9][0-9]{0,3}$ ]] || { echo "orders/s and seconds are whole numbers from 1 to 9999, not '$n'" >&2; exit 2; }
+done
 root=$(git rev-parse --show-toplevel)
 sha=$(git -C "$root" rev-parse --verify "$ref^{commit}")
 base=${TMPDIR:-/tmp}/ecom-ab-$sha

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import CircuitBreaker from 'opossum';
-import { request as undiciRequest } from 'undici';
+import { request as undiciRequest, type Dispatcher } from 'undici';
 import { DependencyUnavailableError, GatewayTimeoutError } from '../errors/app-error';
 import { CORRELATION_ID_HEADER, REQUEST_ID_HEADER } from '../http/request-context';
 import { getContext } from '../logging/context';
@@ -132,7 +132,7 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
       try {
         response = await undiciRequest(`${replica.url}${path}`, {
           // fetch upper-cased a method; undici sends it as given, and servers refuse `post`.
-          method: (init.method ?? 'GET').toUpperCase() as 'GET',
+          method: (init.method ?? 'GET').toUpperCase() as Dispatcher.HttpMethod,
           headers,
           body: init.body === undefined ? undefined : JSON.stringify(init.body),
           signal: AbortSignal.timeout(timeoutMs),
