@@ -70,6 +70,39 @@ describe('subscribeMongoConsumers (MongoDB stand-in, in-memory bus)', () => {
     expect(bus.deadLetters.map((d) => [d.attempts, d.reason])).toEqual([[2, 'handler failed']]);
   });
 
+  it('runs a keyed handler on every delivery without a marker, and marks the others', async () => {
+    await consumers.stop();
+    consumers = await subscribeMongoConsumers({
+      bus,
+      connection,
+      group: 'keyed',
+      logger,
+      observer: { handled: (_g, type, outcome) => void handled.push(`${type} ${outcome}`) },
+      keyedHandlers: ['product.deleted'],
+      handlers: {
+        'product.deleted': async (event) => void seen.push(`product ${event.data.productId}`),
+        'user.deleted': async (event) => void seen.push(`user ${event.data.userId}`),
+      },
+    });
+    const keyed = createEvent('product-service', 'product.deleted', { productId: 'p1' });
+    const marked = createEvent('auth-service', 'user.deleted', { userId: 'u3' });
+    for (const event of [keyed, keyed, marked, marked]) await bus.publish(event);
+    await bus.idle();
+    // The keyed handler ran for both deliveries (its own writes are its guard).
+    expect(seen).toEqual(['product p1', 'product p1', 'user u3']);
+    expect(handled.sort()).toEqual([
+      'product.deleted handled',
+      'product.deleted handled',
+      'user.deleted duplicate',
+      'user.deleted handled',
+    ]);
+    const markers = await connection
+      .collection('processed_events')
+      .find({ consumer: 'keyed' })
+      .toArray();
+    expect(markers.map((m) => [m.eventId, m.state])).toEqual([[marked.eventId, 'done']]);
+  });
+
   it('refuses deliveries after stop() so the bus redelivers them', async () => {
     await consumers.stop();
     await bus.publish(createEvent('auth-service', 'user.deleted', { userId: 'late' }));

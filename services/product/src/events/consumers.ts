@@ -6,10 +6,25 @@ import type { RatingService } from '../application/ratings';
 
 export const CONSUMER_GROUP = 'product';
 
+const SAGA_EVENTS = [
+  'order.created',
+  'order.confirmed',
+  'order.failed',
+  'order.cancelled',
+] as const;
+
 /**
  * What product consumes: the order saga (stock) and reviews (rating aggregates). Payloads are
- * checked against common's contracts; each event runs once per eventId, and every handler is
- * idempotent by business key (orderId, commentId) too.
+ * checked against common's contracts, and every handler is idempotent by business key
+ * (orderId, commentId).
+ *
+ * The saga's events run without the kit's processed marker (`keyedHandlers`): the reservation
+ * record is their once-only guard. Its insert claims the order for order.created, and every
+ * later step is a conditional move of it (reserved → sold, reserved → released) or of a hold
+ * (each hold moves at most once). The marker would cost two writes per event, one of them before
+ * the first stock move, to spare a redelivery a read. A redelivered order.created finds its
+ * reservation and announces the stored outcome again, which order ignores as a step already
+ * taken. Reviews keep the marker: they are not on the checkout's path.
  */
 export function subscribeProductConsumers(
   deps: ConsumerDeps & {
@@ -22,6 +37,7 @@ export function subscribeProductConsumers(
   return subscribeMongoConsumers({
     ...deps,
     group: CONSUMER_GROUP,
+    keyedHandlers: SAGA_EVENTS,
     handlers: {
       'order.created': async ({ data }) => {
         const lines = data.items.map(({ productId, quantity }) => ({ productId, quantity }));
