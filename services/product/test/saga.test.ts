@@ -204,6 +204,56 @@ describe('order.created', () => {
   });
 });
 
+describe("the saga's store commands", () => {
+  it('go through the driver, and keep the schema shape, defaults and timestamps', async () => {
+    const a = await product(5);
+    const models = ['Product', 'Reservation'].map((name) => h.service.connection.model(name));
+    const methods = ['create', 'insertMany', 'findOne', 'findOneAndUpdate', 'updateOne'] as const;
+    const spies = models.flatMap((model) =>
+      methods.map((method) => ({
+        name: `${model.modelName}.${method}`,
+        spy: jest.spyOn(model, method as 'findOne'),
+      })),
+    );
+    const orderId = newOrderId();
+    const before = Date.now();
+    try {
+      await h.deliver('order.created', orderCreated(orderId, [{ productId: a, quantity: 2 }]));
+      await h.deliver('order.confirmed', orderConfirmed(orderId, [{ productId: a, quantity: 2 }]));
+      // No mongoose query or document: its casting cost more than the command.
+      expect(spies.filter((s) => s.spy.mock.calls.length > 0).map((s) => s.name)).toEqual([]);
+    } finally {
+      for (const s of spies) s.spy.mockRestore();
+    }
+    const row = await reservation(orderId);
+    expect(Object.keys(row ?? {}).sort()).toEqual([
+      '_id',
+      'checkedAt',
+      'createdAt',
+      'lines',
+      'orderId',
+      'rejection',
+      'status',
+      'updatedAt',
+    ]);
+    expect(row).toMatchObject({
+      orderId,
+      lines: [{ productId: a, quantity: 2 }],
+      status: 'sold',
+      rejection: null,
+      checkedAt: null,
+    });
+    expect(row?._id).toBeInstanceOf(Types.ObjectId);
+    // The move to 'sold' dated the change (the reconciler reads updatedAt).
+    expect(row?.createdAt.getTime()).toBeGreaterThanOrEqual(before);
+    expect(row?.updatedAt.getTime()).toBeGreaterThan(row?.createdAt.getTime() ?? Infinity);
+    const moved = await h.service.connection
+      .collection('products')
+      .findOne({ _id: new Types.ObjectId(a) }, { projection: { createdAt: 1, updatedAt: 1 } });
+    expect(moved?.updatedAt.getTime()).toBeGreaterThan(moved?.createdAt.getTime() ?? Infinity);
+  });
+});
+
 describe('after the reservation', () => {
   /** A product `a` of 5 in stock, and an order of `quantity` of it that product reserved. */
   async function reservedOrderOf(quantity: number) {

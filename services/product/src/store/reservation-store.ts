@@ -1,3 +1,4 @@
+import { Types } from 'mongoose';
 import { isDuplicateKey } from '@ecom/common/mongo';
 import type { ReservationStore } from '../domain/ports';
 import type { Reservation, ReservationStatus } from '../domain/types';
@@ -14,19 +15,41 @@ function toReservation(doc: ReservationDoc): Reservation {
   };
 }
 
+/**
+ * The saga's reservation per order. `find`, `create` and `transition` are the checkout's
+ * commands and go through the model's collection (the driver), as the stock moves do (see
+ * MongoStockStore); they set the schema's defaults and timestamps themselves.
+ */
 export class MongoReservationStore implements ReservationStore {
-  constructor(private readonly models: ProductModels) {}
+  private readonly reservations;
+
+  constructor(private readonly models: ProductModels) {
+    this.reservations = models.Reservation.db.collection<ReservationDoc>(
+      models.Reservation.collection.name,
+    );
+  }
 
   async find(orderId: string): Promise<Reservation | null> {
-    const doc = await this.models.Reservation.findOne({ orderId }).lean<ReservationDoc>();
+    const doc = await this.reservations.findOne({ orderId });
     return doc ? toReservation(doc) : null;
   }
 
   async create(
     input: Pick<Reservation, 'orderId' | 'lines' | 'status' | 'rejection'>,
   ): Promise<{ created: true } | { created: false; existing: Reservation }> {
+    const now = new Date();
+    const doc: ReservationDoc = {
+      _id: new Types.ObjectId(),
+      orderId: input.orderId,
+      lines: input.lines.map((l) => ({ productId: l.productId, quantity: l.quantity })),
+      status: input.status,
+      rejection: input.rejection,
+      checkedAt: null,
+      createdAt: now,
+      updatedAt: now,
+    };
     try {
-      await this.models.Reservation.create(input);
+      await this.reservations.insertOne(doc);
       return { created: true };
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
@@ -42,11 +65,11 @@ export class MongoReservationStore implements ReservationStore {
     to: ReservationStatus,
   ): Promise<Reservation | null> {
     // The moved document comes back with the move: no second read for the caller.
-    const doc = await this.models.Reservation.findOneAndUpdate(
+    const doc = await this.reservations.findOneAndUpdate(
       { orderId, status: from },
-      { $set: { status: to } },
+      { $set: { status: to, updatedAt: new Date() } },
       { returnDocument: 'after' },
-    ).lean<ReservationDoc>();
+    );
     return doc ? toReservation(doc) : null;
   }
 
