@@ -99,6 +99,29 @@ describe('create and read', () => {
     expect(await client.get('not-an-id')).toBeNull();
   });
 
+  it('reads a product for a quote through the driver, without its holds or rating revision', async () => {
+    const p = await createProduct({ name: 'Quoted', price: 3, inventory: 2 });
+    const model = h.service.connection.model('Product');
+    const queries = jest.spyOn(model, 'findOne');
+    const commands = jest.spyOn(model.collection, 'findOne');
+    try {
+      const res = await api().get(`/api/products/${p.id}`);
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ id: p.id, name: 'Quoted', inventory: { available: 2 } });
+      expect(res.body).not.toHaveProperty('holds');
+      expect(res.body).not.toHaveProperty('ratingRev');
+      // Stock moves invalidate the cached view, so every order's quote reads here: no mongoose
+      // query, one command that leaves the per-order holds out.
+      expect(queries).not.toHaveBeenCalled();
+      expect(commands.mock.calls.map((c) => c[1])).toEqual([
+        { projection: { holds: 0, ratingRev: 0 } },
+      ]);
+    } finally {
+      queries.mockRestore();
+      commands.mockRestore();
+    }
+  });
+
   it('publishes product.created with the price in minor units', async () => {
     const p = await createProduct({ name: 'Evented', price: 0.1, inventory: 3 });
     await h.settle();
