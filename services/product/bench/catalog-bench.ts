@@ -173,7 +173,7 @@ async function main(): Promise<void> {
     '|---|---|---:|---:|---:|---:|',
     ...rows,
     '',
-    `Reservations: ${ORDERS} concurrent \`order.created\` (1 unit each) over 10 products with 50 units each → ${outcomes.reserved} reserved, ${outcomes.rejected} rejected (exactly the stock), ${Math.round(ORDERS / seconds).toLocaleString('en')} orders/s handled end to end (idempotency marker, conditional hold, reservation record, event published, cache invalidated).`,
+    `Reservations: ${ORDERS} concurrent \`order.created\` (1 unit each) over 10 products with 50 units each → ${outcomes.reserved} reserved, ${outcomes.rejected} rejected (exactly the stock), ${Math.round(ORDERS / seconds).toLocaleString('en')} orders/s handled end to end (reservation lookup, conditional hold, reservation record, event published, cache invalidated).`,
   ]);
 }
 
