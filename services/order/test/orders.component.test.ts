@@ -3,6 +3,7 @@ import { Pool } from 'pg';
 import type { AuthUser } from '@ecom/common/auth';
 import { InMemoryEventBus, createEvent } from '@ecom/common/bus';
 import type { RunningOrderService } from '../src/service';
+import { orderStore } from '../src/store/order-store';
 import {
   eventually,
   expectReady,
@@ -840,6 +841,44 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
         state: { total: 3998, currency: 'USD', paymentId: 'pay-1', refunded: 0 },
       });
       expect(new Set(entries.map((e) => e.sourceId)).size).toBe(3);
+    });
+
+    it('reads only the payment method before moving an order on inventory.reserved', async () => {
+      const paid = await placeOrder();
+      const unpaid = await gadgetOrder(1);
+      const spies = (['paymentMethodOf', 'transition', 'get'] as const).map((name) => ({
+        name,
+        spy: jest.spyOn(orderStore, name as 'get'),
+      }));
+      try {
+        await reserve(paid.id, 'PAYMENT_PROCESSING');
+        await reserve(unpaid.id, 'AWAITING_PAYMENT');
+        // Store calls in the order they came, per order: the whole order (its lines as JSON)
+        // is read only by the move itself, after it, not before it to choose the move.
+        const calls = spies
+          .flatMap(({ name, spy }) =>
+            spy.mock.calls.map((args, i) => {
+              // transition takes its input object; the reads take the order id.
+              const target: unknown = args[1];
+              return {
+                name,
+                orderId:
+                  typeof target === 'string' ? target : (target as { orderId: string }).orderId,
+                at: spy.mock.invocationCallOrder[i]!,
+              };
+            }),
+          )
+          .sort((a, b) => a.at - b.at);
+        for (const id of [paid.id, unpaid.id]) {
+          expect(calls.filter((c) => c.orderId === id).map((c) => c.name)).toEqual([
+            'paymentMethodOf',
+            'transition',
+            'get',
+          ]);
+        }
+      } finally {
+        for (const { spy } of spies) spy.mockRestore();
+      }
     });
 
     it('handles the same event once, and logs-and-ignores late or illegal ones', async () => {

@@ -44,19 +44,22 @@ export class OrderSaga {
   }
 
   async onInventoryReserved(client: PoolClient, event: ContractEvent<'inventory.reserved'>) {
-    const order = await orderStore.get(client, event.data.orderId);
-    if (!order) return this.unknownOrder(event);
-    const transition: TransitionName = order.paymentMethod
+    const { orderId } = event.data;
+    // Only the payment method decides the move; the whole order is read when it is needed.
+    const paymentMethod = await orderStore.paymentMethodOf(client, orderId);
+    if (paymentMethod === undefined) return this.unknownOrder(event);
+    const transition: TransitionName = paymentMethod
       ? 'reservedWithPayment'
       : 'reservedAwaitingPayment';
     const result = await this.apply(client, {
-      orderId: order.id,
+      orderId,
       transition,
       cause: eventCause(event),
       set: { reservationTtlMs: this.deps.reservationTtlMs },
     });
     if (!result.applied && (result.current === 'CANCELLED' || result.current === 'FAILED')) {
-      await this.releaseLateReservation(client, order, event);
+      const order = await orderStore.get(client, orderId);
+      if (order) await this.releaseLateReservation(client, order, event);
     }
   }
 

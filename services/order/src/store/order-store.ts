@@ -410,6 +410,19 @@ export const orderStore = {
   },
 
   /** The highest settled payment attempt, reading under the row lock; undefined for no order. */
+  /**
+   * How the order pays (null: a payment the customer starts later), or undefined when there is
+   * no such order. One column, for a step that needs nothing else before its move: the whole
+   * order comes with its lines as JSON.
+   */
+  async paymentMethodOf(db: Queryable, orderId: string): Promise<string | null | undefined> {
+    const { rows } = await db.query<{ payment_method: string | null }>(
+      'SELECT payment_method FROM orders WHERE id = $1',
+      [orderId],
+    );
+    return rows.length === 0 ? undefined : rows[0]!.payment_method;
+  },
+
   async paymentAttemptSettled(client: PoolClient, orderId: string): Promise<number | undefined> {
     const { rows } = await client.query<{ settled: number }>(
       'SELECT payment_attempt_settled AS settled FROM orders WHERE id = $1 FOR UPDATE',
