@@ -6,7 +6,7 @@ import type { ProductDoc, ProductModels } from './models';
 import { toObjectId } from './object-id';
 
 /** Product fields the API never shows (per-order holds, internal counters). */
-const HIDDEN = '-holds -ratingRev';
+const HIDDEN = { holds: 0, ratingRev: 0 } as const;
 
 const SORTS: Record<ProductSort, Record<string, SortOrder>> = {
   price: { priceCents: 1, _id: 1 },
@@ -98,10 +98,7 @@ export class MongoCatalogStore implements CatalogStore, ProductImageStore {
     // Through the driver, as the saga's stock moves (MongoStockStore): every order's quote
     // reads here (stock moves invalidate the cached view), and mongoose's query costs more
     // than the command.
-    const doc = await this.products.findOne(
-      { _id, status: 'active' },
-      { projection: { holds: 0, ratingRev: 0 } },
-    );
+    const doc = await this.products.findOne({ _id, status: 'active' }, { projection: HIDDEN });
     return doc ? toProduct(doc) : null;
   }
 
