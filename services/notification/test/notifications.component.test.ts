@@ -15,7 +15,6 @@ import {
 } from '@ecom/test-support';
 import { notificationApi } from '../src/http/api';
 import { notificationService, type RunningNotificationService } from '../src/service';
-import { notificationStore } from '../src/store/notification-store';
 import { SMTP_PORTS, STARTUP_TIMEOUT_MS, TestSmtp, testConfig } from './support';
 
 const alice: AuthUser = { id: 'user-alice', role: 'customer' };
@@ -151,27 +150,6 @@ describe('notification service (real PostgreSQL, real SMTP server, in-memory bus
     expect(orders.map((id) => mailsAbout(id).length)).toEqual([1, 1, 1, 1]);
     // One connection a mail before; now one is reused (another only if one idled out).
     expect(smtp.connections - before).toBeLessThan(orders.length);
-  });
-
-  it('a pass whose batch came back short sends it without asking again for what is due', async () => {
-    // Passes stopped: the two mails wait until this test runs one.
-    await service.sending.stop();
-    const due = jest.spyOn(notificationStore, 'due');
-    try {
-      const orders = [randomUUID(), randomUUID()];
-      for (const orderId of orders) {
-        await bus.publish(orderCreated(orderId, alice.id));
-        await bus.publish(confirmed(orderId, alice.id));
-        await waitFor(alice, orderId, 'order_confirmed', 'PENDING');
-      }
-      due.mockClear();
-      expect(await service.sender.run()).toMatchObject({ sent: 2 });
-      expect(due).toHaveBeenCalledTimes(1);
-      expect(orders.map((id) => mailsAbout(id).length)).toEqual([1, 1]);
-    } finally {
-      due.mockRestore();
-      service.sending.start();
-    }
   });
 
   it('sends every kind a customer cares about (delivered and refunded name no user: the order does)', async () => {

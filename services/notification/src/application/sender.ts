@@ -47,20 +47,16 @@ export class Sender {
   private async pass(): Promise<SendPass> {
     const result: SendPass = { sent: 0, failed: 0, skipped: 0, waiting: 0 };
     const seen = new Set<string>();
-    const { batchSize } = this.deps.options;
     for (;;) {
-      const batch = await notificationStore.due(this.deps.pool, batchSize);
-      const due = batch.filter((n) => !seen.has(n.id));
+      const due = (await notificationStore.due(this.deps.pool, this.deps.options.batchSize)).filter(
+        (n) => !seen.has(n.id),
+      );
       if (due.length === 0) break;
       for (const n of due) {
         seen.add(n.id);
         const outcome = await this.deliver(n);
         result[outcome] += 1;
       }
-      // A short batch was everything due: no query to find nothing. What comes due meanwhile
-      // gets a pass of its own (a new or woken notification asks for one; retries and waits
-      // come due on the timer).
-      if (batch.length < batchSize) break;
     }
     if (result.sent + result.failed + result.skipped > 0) {
       this.deps.logger.info('notification pass', { ...result });
