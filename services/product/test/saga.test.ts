@@ -2,7 +2,11 @@ import request from 'supertest';
 import { createEvent } from '@ecom/common/bus';
 import { bearer } from '@ecom/test-support';
 import { Types } from 'mongoose';
+import { createLogger } from '@ecom/common/logging';
+import { InventoryService } from '../src/application/inventory';
+import type { StockStore } from '../src/domain/ports';
 import { productService, type RunningProductService } from '../src/service';
+import { createStores } from '../src/store';
 import {
   admin,
   newOrderId,
@@ -201,6 +205,88 @@ describe('order.created', () => {
     expect(metrics).toMatch(
       /events_dead_lettered_total\{[^}]*group="product"[^}]*event_type="order.created"[^}]*\} 2/,
     );
+  });
+});
+
+describe('two deliveries of one order.created at once (two replicas)', () => {
+  it('the one refused a line gives back no hold of the order the other reserved', async () => {
+    const a = await product(5);
+    const b = await product(1);
+    const other = newOrderId();
+    const orderId = newOrderId();
+    // A fresh set of models on the same database: the stores another replica would use.
+    const stores = await createStores(
+      h.service.connection.useDb(h.service.connection.name, { useCache: false }),
+      'regex',
+    );
+    await stores.stock.hold(b, other, 1); // b's one unit is taken for now
+    // Replica 1 holds line a for the order, and has not recorded anything yet.
+    await stores.stock.hold(a, orderId, 2);
+    // Replica 2 finds a held (its hold is replica 1's), is refused b, and, before it records
+    // its outcome, b is freed and replica 1 holds it and records the order as reserved.
+    const racing: StockStore = {
+      sellHold: (...args) => stores.stock.sellHold(...args),
+      restockSold: (...args) => stores.stock.restockSold(...args),
+      hold: async (productId, order, quantity) => {
+        const result = await stores.stock.hold(productId, order, quantity);
+        if (productId === b && !result.ok) {
+          await stores.stock.releaseHold(b, other, 1);
+          await stores.stock.hold(b, orderId, 1);
+          await stores.reservations.create({
+            orderId,
+            lines: [
+              { productId: a, quantity: 2 },
+              { productId: b, quantity: 1 },
+            ],
+            status: 'reserved',
+            rejection: null,
+          });
+        }
+        return result;
+      },
+      releaseHold: (...args) => stores.stock.releaseHold(...args),
+    };
+    const announced: string[] = [];
+    const replica2 = new InventoryService({
+      stock: racing,
+      reservations: stores.reservations,
+      publish: async (type) => void announced.push(type),
+      stockChanged: async () => undefined,
+      logger: createLogger('replica-2', 'silent'),
+    });
+    const outcome = await replica2.reserve(orderId, [
+      { productId: a, quantity: 2 },
+      { productId: b, quantity: 1 },
+    ]);
+    // The record said reserved: replica 2 announced that and kept every hold of the order.
+    expect(outcome).toMatchObject({ outcome: 'reserved' });
+    expect(announced).toEqual(['inventory.reserved']);
+    expect(await stock(a)).toMatchObject({ available: 3, reserved: 2, holds: [{ orderId }] });
+    expect(await stock(b)).toMatchObject({ available: 0, reserved: 1, holds: [{ orderId }] });
+  });
+
+  it('a redelivery gives back what a run that recorded a rejection and then crashed still held', async () => {
+    const a = await product(5);
+    const orderId = newOrderId();
+    // The crashed run: held a, recorded the order as rejected, died before giving a back.
+    await h.service.connection
+      .collection<{ holds: Array<{ orderId: string; quantity: number }> }>('products')
+      .updateOne(
+        { _id: new Types.ObjectId(a) },
+        { $inc: { available: -2, reserved: 2 }, $push: { holds: { orderId, quantity: 2 } } },
+      );
+    await h.service.connection.collection('reservations').insertOne({
+      orderId,
+      lines: [{ productId: a, quantity: 2 }],
+      status: 'rejected',
+      rejection: { productId: a, reason: 'INSUFFICIENT_STOCK', requested: 2, available: 0 },
+      checkedAt: null,
+      createdAt: new Date(),
+      updatedAt: new Date(),
+    });
+    await h.deliver('order.created', orderCreated(orderId, [{ productId: a, quantity: 2 }]));
+    expect(await stock(a)).toEqual({ available: 5, reserved: 0, sold: 0, holds: [] });
+    expect(forOrder('inventory.rejected', orderId)).toHaveLength(1);
   });
 });
 

@@ -409,7 +409,6 @@ export const orderStore = {
     );
   },
 
-  /** The highest settled payment attempt, reading under the row lock; undefined for no order. */
   /**
    * How the order pays (null: a payment the customer starts later), or undefined when there is
    * no such order. One column, for a step that needs nothing else before its move: the whole
@@ -423,6 +422,7 @@ export const orderStore = {
     return rows.length === 0 ? undefined : rows[0]!.payment_method;
   },
 
+  /** The highest settled payment attempt, reading under the row lock; undefined for no order. */
   async paymentAttemptSettled(client: PoolClient, orderId: string): Promise<number | undefined> {
     const { rows } = await client.query<{ settled: number }>(
       'SELECT payment_attempt_settled AS settled FROM orders WHERE id = $1 FOR UPDATE',

@@ -33,10 +33,16 @@ export class InventoryService {
   /** order.created: reserve every line or none, then announce the outcome. */
   async reserve(orderId: string, items: OrderLine[]): Promise<ReserveOutcome> {
     return this.mutex.run(orderId, async () => {
-      const existing = await this.deps.reservations.find(orderId);
-      if (existing) return this.announce(existing);
-
       const lines = mergeLines(items);
+      const existing = await this.deps.reservations.find(orderId);
+      if (existing) {
+        // A rejected or released order holds nothing: a run that crashed after recording that,
+        // and before giving its holds back, left them (releaseHold moves only a hold present).
+        if (existing.status === 'rejected' || existing.status === 'released')
+          await this.undo(orderId, lines);
+        return this.announce(existing);
+      }
+
       const held: OrderLine[] = [];
       const lowAlerts: Array<{ productId: string; available: number; threshold: number }> = [];
       let rejection: Rejection | undefined;
@@ -61,14 +67,19 @@ export class InventoryService {
       }
 
       if (rejection) {
-        await this.undo(orderId, held);
+        // Recorded before the holds go back: a concurrent delivery of this order on another
+        // replica may have found our holds (or we theirs, `alreadyHeld`) and reserved. Only
+        // when the record says the order is not reserved are its holds given back.
         const saved = await this.deps.reservations.create({
           orderId,
           lines,
           status: 'rejected',
           rejection,
         });
-        if (held.length > 0) await this.deps.stockChanged(held.map((l) => l.productId));
+        if (saved.created || saved.existing.status !== 'reserved') {
+          await this.undo(orderId, held);
+          if (held.length > 0) await this.deps.stockChanged(held.map((l) => l.productId));
+        }
         return this.announce(
           saved.created ? { orderId, lines, status: 'rejected', rejection } : saved.existing,
         );
