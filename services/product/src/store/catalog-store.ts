@@ -3,6 +3,7 @@ import type { ProductImage } from '../domain/image-rules';
 import type { AddImageResult, CatalogStore, ProductImageStore } from '../domain/ports';
 import type { ListQuery, NewProduct, Product, ProductChanges, ProductSort } from '../domain/types';
 import type { ProductDoc, ProductModels } from './models';
+import { driverCollection } from './driver-collection';
 import { toObjectId } from './object-id';
 
 /** Product fields the API never shows (per-order holds, internal counters). */
@@ -51,7 +52,7 @@ export class MongoCatalogStore implements CatalogStore, ProductImageStore {
     private readonly models: ProductModels,
     private readonly searchMode: 'text' | 'regex',
   ) {
-    this.products = models.Product.db.collection<ProductDoc>(models.Product.collection.name);
+    this.products = driverCollection(models.Product);
   }
 
   private filterFor(query: ListQuery): QueryFilter<ProductDoc> {

@@ -2,6 +2,7 @@ import { Types } from 'mongoose';
 import { isDuplicateKey } from '@ecom/common/mongo';
 import type { ReservationStore } from '../domain/ports';
 import type { Reservation, ReservationStatus } from '../domain/types';
+import { driverCollection } from './driver-collection';
 import type { ProductModels, ReservationDoc } from './models';
 
 function toReservation(doc: ReservationDoc): Reservation {
@@ -24,9 +25,7 @@ export class MongoReservationStore implements ReservationStore {
   private readonly reservations;
 
   constructor(private readonly models: ProductModels) {
-    this.reservations = models.Reservation.db.collection<ReservationDoc>(
-      models.Reservation.collection.name,
-    );
+    this.reservations = driverCollection(models.Reservation);
   }
 
   async find(orderId: string): Promise<Reservation | null> {

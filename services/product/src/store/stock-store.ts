@@ -1,5 +1,6 @@
 import type { HoldResult, StockStore } from '../domain/ports';
-import type { ProductDoc, ProductModels } from './models';
+import type { ProductModels } from './models';
+import { driverCollection } from './driver-collection';
 import { toObjectId } from './object-id';
 
 /**
@@ -18,8 +19,7 @@ export class MongoStockStore implements StockStore {
   private readonly products;
 
   constructor(models: ProductModels) {
-    // The model's own (buffering) collection object, typed by its documents.
-    this.products = models.Product.db.collection<ProductDoc>(models.Product.collection.name);
+    this.products = driverCollection(models.Product);
   }
 
   async hold(productId: string, orderId: string, quantity: number): Promise<HoldResult> {
