@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Pool } from 'pg';
+import { Client, Pool } from 'pg';
 import { createEvent, type EventBus, type EventEnvelope } from '@ecom/common/bus';
 import { createLogger } from '@ecom/common/logging';
 import {
@@ -97,6 +97,58 @@ describe('PGlite stand-in over the wire', () => {
       }),
     );
     expect(outcomes.every(Boolean)).toBe(true);
+  });
+
+  it('keeps named prepared statements per connection, and drops them with it', async () => {
+    // PostgreSQL scopes a statement name to its connection; PGlite has one session for all.
+    const a = new Client({ connectionString: pg.url });
+    const b = new Client({ connectionString: pg.url });
+    await Promise.all([a.connect(), b.connect()]);
+    try {
+      const [textA, textB] = ['SELECT $1::int + 1 AS v', "SELECT $1::text || '!' AS v"];
+      const byA = await a.query({ name: 'same', text: textA, values: [1] });
+      const byB = await b.query({ name: 'same', text: textB, values: ['b'] });
+      expect(byA.rows).toEqual([{ v: 2 }]);
+      expect(byB.rows).toEqual([{ v: 'b!' }]);
+      // Each runs its own again (pg sends only Bind and Execute for a name it prepared).
+      expect((await a.query({ name: 'same', text: textA, values: [41] })).rows).toEqual([
+        { v: 42 },
+      ]);
+      expect((await b.query({ name: 'same', text: textB, values: ['c'] })).rows).toEqual([
+        { v: 'c!' },
+      ]);
+    } finally {
+      await a.end();
+    }
+    const kept = async () =>
+      (
+        await b.query<{ statement: string }>(
+          "SELECT statement FROM pg_prepared_statements WHERE name LIKE '%\\_same'",
+        )
+      ).rows.map((r) => r.statement);
+    // A closed connection is cleaned up as its socket closes, a moment after end() returns.
+    const settled = async <T>(read: () => Promise<T>, want: T): Promise<T> => {
+      let seen = await read();
+      for (let i = 0; i < 100 && JSON.stringify(seen) !== JSON.stringify(want); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        seen = await read();
+      }
+      return seen;
+    };
+    expect(await settled(kept, ["SELECT $1::text || '!' AS v"])).toEqual([
+      "SELECT $1::text || '!' AS v",
+    ]);
+    await b.end();
+    const other = new Client({ connectionString: pg.url });
+    await other.connect();
+    try {
+      const left = async () =>
+        (await other.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_prepared_statements'))
+          .rows[0].n;
+      expect(await settled(left, 0)).toBe(0);
+    } finally {
+      await other.end();
+    }
   });
 
   it('FOR UPDATE SKIP LOCKED hands each row to exactly one of several workers', async () => {

@@ -63,8 +63,15 @@ type Started = Omit<PostgresStandIn, 'url'>;
  * then interleaves between connections outside transactions, and one connection executes
  * another's unnamed statement ("portal does not exist", wrong rows). This replaces the queue's
  * scheduler so that a connection keeps the backend from its first extended-protocol message
- * to its Sync, as well as for a whole transaction. Plain JS source, shared with the child
- * process; it checks the internals it relies on and fails loudly if a release changes them.
+ * to its Sync, as well as for a whole transaction.
+ *
+ * Named prepared statements belong to a connection in PostgreSQL, but PGlite has one session:
+ * two connections preparing the same name would collide ("already exists") and a statement
+ * would outlive its connection. So the names a connection gives (in Parse, Bind, Describe and
+ * Close) get a prefix of its own, and its statements are deallocated when it goes.
+ *
+ * Plain JS source, shared with the child process; it checks the internals it relies on and
+ * fails loudly if a release changes them.
  */
 const BATCH_SAFE_SOURCE = `
 function makeBatchSafe(server) {
@@ -77,11 +84,52 @@ function makeBatchSafe(server) {
   const IN_BATCH = new Set([0x50, 0x42, 0x44, 0x45, 0x43, 0x48]);
   const SYNC = new Uint8Array([0x53, 0, 0, 0, 4]);
   let owner = null;
+  // Prepared statement names per connection (handler), as the session knows them.
+  const statements = new Map();
+  // Statements of connections gone, deallocated once no transaction holds the session.
+  const orphans = [];
+  // Rewrites the statement and portal names of one message into the connection's own space.
+  const scoped = (item) => {
+    const m = Buffer.from(item.message.buffer, item.message.byteOffset, item.message.byteLength);
+    const type = m[0];
+    // Parse: statement; Bind: portal, statement; Describe and Close: 'S' or 'P', then a name.
+    const kinds = type === 0x50 ? ['S'] : type === 0x42 ? ['P', 'S'] : type === 0x44 || type === 0x43 ? [String.fromCharCode(m[5])] : null;
+    if (!kinds) return item.message;
+    let at = type === 0x44 || type === 0x43 ? 6 : 5;
+    const parts = [m.subarray(5, at)];
+    for (const kind of kinds) {
+      const end = m.indexOf(0, at);
+      if (end < 0) return item.message;
+      const name = m.toString('utf8', at, end);
+      const own = name === '' ? '' : 'c' + item.handlerId + '_' + name;
+      if (own && kind === 'S' && type === 0x50) {
+        if (!statements.has(item.handlerId)) statements.set(item.handlerId, new Set());
+        statements.get(item.handlerId).add(own);
+      } else if (own && kind === 'S' && type === 0x43) statements.get(item.handlerId)?.delete(own);
+      parts.push(Buffer.from(own + '\\0', 'utf8'));
+      at = end + 1;
+    }
+    parts.push(m.subarray(at));
+    const body = Buffer.concat(parts);
+    const out = Buffer.alloc(5 + body.length);
+    out[0] = type;
+    out.writeInt32BE(4 + body.length, 1);
+    body.copy(out, 5);
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  };
+  const deallocateOrphans = async (db) => {
+    while (orphans.length > 0 && owner === null && !db.isInTransaction()) {
+      const name = orphans.shift();
+      // exec takes PGlite's query lock itself (inside runExclusive it would wait for itself).
+      await db.exec('DEALLOCATE "' + name.replace(/"/g, '""') + '"').catch(() => undefined);
+    }
+  };
   q.processQueue = async function () {
     if (this.processing || this.queue.length === 0) return;
     this.processing = true;
     try {
       while (this.queue.length > 0) {
+        await deallocateOrphans(this.db);
         let index = 0;
         if (owner !== null) {
           index = this.queue.findIndex((item) => item.handlerId === owner);
@@ -91,7 +139,7 @@ function makeBatchSafe(server) {
         let bytes = 0;
         try {
           await this.db.runExclusive(() =>
-            this.db.execProtocolRawStream(item.message, {
+            this.db.execProtocolRawStream(scoped(item), {
               onRawData: (data) => {
                 bytes += data.length;
                 item.onData(data);
@@ -122,8 +170,11 @@ function makeBatchSafe(server) {
       }
     }
     await clearTransaction(handlerId);
-    if (owner === handlerId) {
-      owner = null;
+    orphans.push(...(statements.get(handlerId) ?? []));
+    statements.delete(handlerId);
+    if (owner === handlerId) owner = null;
+    if (!this.processing) {
+      await deallocateOrphans(this.db);
       await this.processQueue();
     }
   };
