@@ -70,3 +70,24 @@ export function machineCpu(): number {
   const [user, nice, system, , , irq, softirq] = fields.map(Number);
   return (user! + nice! + system! + irq! + softirq!) / TICKS_PER_SECOND;
 }
+
+/**
+ * CPU seconds of the PostgreSQL backends serving databases whose names start with `prefix`
+ * (one fleet's, when two fleets share the server): PostgreSQL titles each backend
+ * `postgres: <cluster>: <user> <database> <client> <state>`. Backends that ended in between
+ * are not counted; the services' pools keep theirs for the run.
+ */
+export function cpuOfBackends(prefix: string): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (!commandOf(entry).startsWith('postgres')) continue;
+      const title = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (title.includes(` ${prefix}`)) total += ownCpu(entry);
+    } catch {
+      // gone
+    }
+  }
+  return total;
+}

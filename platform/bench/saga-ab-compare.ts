@@ -15,6 +15,8 @@ interface Row {
   nodeCpu: number;
   perProcess: Map<string, number>;
   servers: string;
+  /** CPU ms per order of the PostgreSQL backends of this build's own databases (NaN: not printed). */
+  ownBackends: number;
 }
 
 /** The rows of the "fleet over RabbitMQ" platform in a bench's printed table. */
@@ -42,6 +44,7 @@ function rows(log: string): Row[] {
         }),
       ),
       servers: cells[11]!,
+      ownBackends: Number(/its databases' backends ([\d.]+)/.exec(cells[11] ?? '')?.[1] ?? NaN),
     });
   }
   return out;
@@ -96,9 +99,14 @@ for (const b of rounds[0]!.base) {
     const [x, y] = [of((r) => r.perProcess.get(n) ?? 0, 0), of((r) => r.perProcess.get(n) ?? 0, 1)];
     return `${n} ${x.toFixed(1)} → ${y.toFixed(1)} (${change(x, y)})`;
   });
+  // Both fleets share one PostgreSQL: only the backends of each build's own databases tell them apart.
+  const own = [of((r) => r.ownBackends, 0), of((r) => r.ownBackends, 1)] as const;
+  const backends = own.some(Number.isNaN)
+    ? ''
+    : `; PostgreSQL backends of its databases ${own[0].toFixed(1)} → ${own[1].toFixed(1)} (${change(own[0], own[1])})`;
   lines.push(
     '',
-    `Mean of ${pairs.length} round(s) at ${b.offered}/s, Node CPU ms/order: ${total[0].toFixed(1)} → ${total[1].toFixed(1)} (${change(total[0], total[1])}); ${perProcess.join('; ')}`,
+    `Mean of ${pairs.length} round(s) at ${b.offered}/s, Node CPU ms/order: ${total[0].toFixed(1)} → ${total[1].toFixed(1)} (${change(total[0], total[1])}); ${perProcess.join('; ')}${backends}`,
   );
 }
 process.stdout.write(`${lines.join('\n')}\n`);

@@ -30,6 +30,10 @@ if [ ! -f "$base/node_modules/.ab-installed" ]; then
   (cd "$base" && npm ci --no-audit --no-fund >/dev/null && touch node_modules/.ab-installed)
 fi
 out=$(mktemp -d)
+# Both builds measured the same way: this checkout's saga bench and /proc reader drive the base
+# too (put back at the end), so figures a newer bench adds exist on both sides.
+cp "$root/services/order/bench/saga-bench.ts" "$base/services/order/bench/saga-bench.ts"
+cp "$root/platform/bench/proc-cpu.ts" "$base/platform/bench/proc-cpu.ts"
 
 # Each build walks its own slice of ports (PORT_SLOT), so the two fleets never pick the same.
 run() {
@@ -62,6 +66,6 @@ for round in 1 2; do
   wait "$two" || { echo "a bench failed: $out/${second[1]}-$round.log"; exit 1; }
 done
 # A base older than BENCH_DOCS writes its own worktree's docs, never this checkout's.
-git -C "$base" checkout -q -- docs 2>/dev/null || true
+git -C "$base" checkout -q -- docs services/order/bench platform/bench 2>/dev/null || true
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 cd "$root" && npx tsx platform/bench/saga-ab-compare.ts "$ref" "$out/base-1.log" "$out/head-1.log" "$out/base-2.log" "$out/head-2.log"

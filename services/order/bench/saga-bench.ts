@@ -33,7 +33,12 @@ import {
 import { DEMO_ACCOUNTS } from '../../../platform/src/demo';
 import { spawnTs, type Spawned } from '../../../platform/src/fleet-processes/spawn';
 import { api, quantile, withFleet } from '../../../platform/bench/fleet-workload';
-import { cpuOfCommands, machineCpu, treeCpu } from '../../../platform/bench/proc-cpu';
+import {
+  cpuOfBackends,
+  cpuOfCommands,
+  machineCpu,
+  treeCpu,
+} from '../../../platform/bench/proc-cpu';
 
 const RATES = (process.env.SAGA_RATES ?? '5,10,25,50,100,150,200').split(',').map(Number);
 const SECONDS = Number(process.env.SAGA_SECONDS ?? 15);
@@ -60,12 +65,16 @@ interface Target {
   gateway: string;
   /** The platform's Node processes, by name. */
   processes(): { name: string; pid: number }[];
+  /** The prefix of the platform's own databases on a shared PostgreSQL (the fleet's). */
+  databases?: string;
 }
 
 interface Snapshot {
   at: number;
   perProcess: Map<string, number>;
   servers: Record<keyof typeof SERVERS, number>;
+  /** The PostgreSQL backends of the platform's own databases, part of servers.postgres. */
+  ownBackends: number;
   machine: number;
   self: number;
 }
@@ -83,6 +92,7 @@ function snapshot(target: Target): Snapshot {
       rabbitmq: cpuOfCommands(SERVERS.rabbitmq),
       redis: cpuOfCommands(SERVERS.redis),
     },
+    ownBackends: target.databases ? cpuOfBackends(target.databases) : NaN,
     machine: machineCpu(),
     self: (usage.user + usage.system) / 1e6,
   };
@@ -100,6 +110,8 @@ interface RateResult {
   /** CPU ms per confirmed order, by process. */
   cpu: Map<string, number>;
   servers: Record<keyof typeof SERVERS, number>;
+  /** Of servers.postgres, the backends of the platform's own databases (NaN: not told apart). */
+  ownBackends: number;
   /**
    * CPU ms per confirmed order of this process: the load generator, and for the fleet the
    * embedded chain its launcher runs (the anchorers' transactions land there).
@@ -288,6 +300,7 @@ async function openLoop(
       rabbitmq: perOrder(serverCpu('rabbitmq')),
       redis: perOrder(serverCpu('redis')),
     },
+    ownBackends: perOrder(after.ownBackends - before.ownBackends),
     bench: perOrder(after.self - before.self),
     other: perOrder(Math.max(0, other)),
     saturated: confirmed.size < ids.length || ids.length < total || achieved < 0.9 * rate,
@@ -406,12 +419,14 @@ async function withEmbedded<T>(body: (target: Target) => Promise<T>): Promise<T>
 }
 
 async function onFleet<T>(bus: 'rabbitmq' | 'redis', body: (t: Target) => Promise<T>) {
+  const namespace = `sagabench_${bus}_${Date.now().toString(36)}`;
   return withFleet(
     1,
-    `sagabench_${bus}_${Date.now().toString(36)}`,
+    namespace,
     (fleet) =>
       body({
         label: `fleet over ${bus === 'rabbitmq' ? 'RabbitMQ' : 'Redis Streams'}`,
+        databases: namespace,
         gateway: fleet.gatewayUrls[0]!,
         processes: () =>
           fleet.processes().map((p) => ({ name: p.label.replace(/-\d+$/, ''), pid: p.pid })),
@@ -588,7 +603,7 @@ function section(results: PlatformResult[], loadBefore: string, loadAfter: strin
         .map(([name, v]) => `${name} ${v.toFixed(1)}`)
         .join(', ');
       lines.push(
-        `| ${i === 0 ? r.label : ''} | ${i === 0 ? `${ms(r.single.p50)} / ${ms(r.single.p99)}` : ''} | ${p.offered} | ${p.confirmed}/${p.sent}${p.saturated ? ' *saturated*' : ''} | ${p.achieved.toFixed(1)} | ${ms(p.p50)} | ${ms(p.p90)} | ${ms(p.p99)} | ${ms(p.max)} | **${total.toFixed(1)}**: ${by} | ${p.servers.postgres.toFixed(1)} / ${p.servers.rabbitmq.toFixed(1)} / ${p.servers.redis.toFixed(1)} | ${p.bench.toFixed(1)} | ${p.other.toFixed(1)} |`,
+        `| ${i === 0 ? r.label : ''} | ${i === 0 ? `${ms(r.single.p50)} / ${ms(r.single.p99)}` : ''} | ${p.offered} | ${p.confirmed}/${p.sent}${p.saturated ? ' *saturated*' : ''} | ${p.achieved.toFixed(1)} | ${ms(p.p50)} | ${ms(p.p90)} | ${ms(p.p99)} | ${ms(p.max)} | **${total.toFixed(1)}**: ${by} | ${p.servers.postgres.toFixed(1)}${Number.isNaN(p.ownBackends) ? '' : ` (its databases' backends ${p.ownBackends.toFixed(1)})`} / ${p.servers.rabbitmq.toFixed(1)} / ${p.servers.redis.toFixed(1)} | ${p.bench.toFixed(1)} | ${p.other.toFixed(1)} |`,
       );
     });
   }
