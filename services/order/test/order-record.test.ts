@@ -199,7 +199,7 @@ describe('orderSnapshot (real PostgreSQL)', () => {
       // The status that stopped it comes back from the same statement.
       expect(refusing).toHaveBeenCalledTimes(1);
       refusing.mockRestore();
-      expect(refused).toEqual({ applied: false, current: 'AWAITING_PAYMENT' });
+      expect(refused).toEqual({ applied: false, current: 'AWAITING_PAYMENT', settledAttempt: 0 });
       const missing = await orderStore.transition(client, {
         orderId: '5a5a5a5a-0000-4000-8000-000000000000',
         transition: 'reservedAwaitingPayment',

@@ -881,6 +881,32 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       }
     });
 
+    it('decides a payment.initiated by the move alone (its attempt checked in the same statement)', async () => {
+      const order = await placeOrder();
+      await reserve(order.id, 'PAYMENT_PROCESSING');
+      const names = Object.keys(orderStore) as Array<keyof typeof orderStore>;
+      const spies = names.map((name) => ({ name, spy: jest.spyOn(orderStore, name as 'get') }));
+      try {
+        await deliver('payment.initiated', {
+          paymentId: 'pay-3',
+          orderId: order.id,
+          amount: { amount: 3998, currency: 'USD' },
+          attempt: 1,
+        });
+        await bus.idle();
+        const called = spies.filter(({ spy }) => spy.mock.calls.length > 0);
+        expect(called.map(({ name }) => name)).toEqual(['transition']);
+        expect(called[0]!.spy.mock.calls[0]![1]).toMatchObject({
+          orderId: order.id,
+          transition: 'paymentStarted',
+          paymentAttemptAbove: 1,
+        });
+      } finally {
+        for (const { spy } of spies) spy.mockRestore();
+      }
+      expect(await statusOf(order.id)).toBe('PAYMENT_PROCESSING');
+    });
+
     it('handles the same event once, and logs-and-ignores late or illegal ones', async () => {
       const order = await placeOrder();
       const reserved = createEvent('product-service', 'inventory.reserved', {

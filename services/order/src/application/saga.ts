@@ -33,7 +33,7 @@ export class OrderSaga {
     client: PoolClient,
     event: { eventId: string; eventType: string; data: { orderId: string } },
     transition: TransitionName,
-    more: Pick<TransitionInput, 'reason' | 'set'> = {},
+    more: Pick<TransitionInput, 'reason' | 'set' | 'paymentAttemptAbove'> = {},
   ) {
     return this.apply(client, {
       orderId: event.data.orderId,
@@ -71,18 +71,11 @@ export class OrderSaga {
   }
 
   async onPaymentInitiated(client: PoolClient, event: ContractEvent<'payment.initiated'>) {
-    const settled = await orderStore.paymentAttemptSettled(client, event.data.orderId);
-    if (settled !== undefined && event.data.attempt <= settled) {
-      // The outcome of this attempt arrived first: the order already moved past it.
-      this.deps.logger.info('stale payment.initiated ignored', {
-        orderId: event.data.orderId,
-        attempt: event.data.attempt,
-        settled,
-      });
-      return;
-    }
+    // Not if the outcome of this attempt arrived first: the order already moved past it. The
+    // check is part of the transition's statement, under its row lock.
     await this.applyEvent(client, event, 'paymentStarted', {
       set: { paymentId: event.data.paymentId },
+      paymentAttemptAbove: event.data.attempt,
     });
   }
 

@@ -40,6 +40,10 @@ export class OrderTransitions {
         orderId: input.orderId,
         transition: input.transition,
         current: result.current,
+        // A stale payment.initiated: the outcome of its attempt was seen first.
+        ...(input.paymentAttemptAbove !== undefined
+          ? { attempt: input.paymentAttemptAbove, settledAttempt: result.settledAttempt }
+          : {}),
         cause: input.cause,
       });
       return { ...result, anchorPromise: null };

@@ -143,11 +143,21 @@ export interface TransitionInput {
     /** Starts the reservation clock if it has not started yet. */
     reservationTtlMs?: number;
   };
+  /**
+   * Applies only while the order has seen no outcome of this payment attempt or a later one
+   * (payment_attempt_settled below it): a payment.initiated overtaken by its own outcome.
+   */
+  paymentAttemptAbove?: number;
 }
 
 export type TransitionResult =
   | { applied: true; order: Order; from: OrderStatus; historyId: string; at: string }
-  | { applied: false; current: OrderStatus | null };
+  | {
+      applied: false;
+      current: OrderStatus | null;
+      /** The highest payment attempt whose outcome the order has seen (no order: absent). */
+      settledAttempt?: number;
+    };
 
 export interface ListFilter {
   userId?: string;
@@ -316,8 +326,10 @@ export const orderStore = {
       previous: OrderStatus | null;
       at: Date | null;
       history_id: string | null;
+      settled: number;
     }>(
-      `WITH prev AS (SELECT id, status FROM orders WHERE id = $1 FOR UPDATE),
+      `WITH prev AS (
+         SELECT id, status, payment_attempt_settled FROM orders WHERE id = $1 FOR UPDATE),
        moved AS (
          UPDATE orders o
             SET status = $3,
@@ -328,13 +340,15 @@ export const orderStore = {
                   ELSE COALESCE(o.reservation_expires_at, clock_timestamp() + $6::bigint * interval '1 millisecond') END
            FROM prev
           WHERE o.id = prev.id AND o.status = ANY($2::text[])
+            AND ($12::int IS NULL OR o.payment_attempt_settled < $12::int)
           RETURNING o.id, prev.status AS previous, o.updated_at AS at, o.payment_id),
        history AS (
          INSERT INTO order_status_history (order_id, from_status, to_status, cause_type, cause_id,
            cause_event_type, actor_id, reason, payment_id)
          SELECT moved.id, moved.previous, $3, $7, $8, $9, $10, $11, moved.payment_id FROM moved
          RETURNING id)
-       SELECT prev.status AS current, moved.previous, moved.at, history.id AS history_id
+       SELECT prev.status AS current, moved.previous, moved.at, history.id AS history_id,
+              prev.payment_attempt_settled AS settled
          FROM prev LEFT JOIN moved ON true LEFT JOIN history ON true`,
       [
         input.orderId,
@@ -348,13 +362,14 @@ export const orderStore = {
         causeEventType,
         actorId,
         input.reason ?? null,
+        input.paymentAttemptAbove ?? null,
       ],
     );
     const row = rows[0];
     // Not moved: the status under the lock (the newest committed) says why, no second read.
     if (!row) return { applied: false, current: null };
     if (!row.previous || !row.at || !row.history_id)
-      return { applied: false, current: row.current };
+      return { applied: false, current: row.current, settledAttempt: row.settled };
     // A statement of its own, after the lock: it sees what the lock's last holder committed.
     const order = await orderStore.get(client, input.orderId);
     if (!order) throw new Error('order vanished during transition');
@@ -420,15 +435,6 @@ export const orderStore = {
       [orderId],
     );
     return rows.length === 0 ? undefined : rows[0]!.payment_method;
-  },
-
-  /** The highest settled payment attempt, reading under the row lock; undefined for no order. */
-  async paymentAttemptSettled(client: PoolClient, orderId: string): Promise<number | undefined> {
-    const { rows } = await client.query<{ settled: number }>(
-      'SELECT payment_attempt_settled AS settled FROM orders WHERE id = $1 FOR UPDATE',
-      [orderId],
-    );
-    return rows[0]?.settled;
   },
 
   /**
