@@ -12,9 +12,9 @@
  * rounds (the quieter kept). Writes the "PostgreSQL statements" section of docs/benchmarks.md.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { Pool } from 'pg';
 import { createTestPostgres, loadAverage, measuredOn, writeBenchSection } from '@ecom/test-support';
+import { ownCpu } from '../../platform/bench/proc-cpu';
 import { createPgPool } from '../src/postgres';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 3000);
@@ -71,11 +71,10 @@ const STATEMENTS: Array<[string, string, (id: string, i: number) => unknown[]]> 
   ],
 ];
 
-/** CPU time (user + system) of a process in µs from /proc, or undefined if not readable here. */
+/** CPU time of a process in µs, or undefined where /proc does not have it (another host). */
 function procCpuUs(pid: number): number | undefined {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10_000; // clock ticks of 10 ms
+    return ownCpu(pid) * 1e6;
   } catch {
     return undefined;
   }

@@ -426,7 +426,9 @@ async function onFleet<T>(bus: 'rabbitmq' | 'redis', body: (t: Target) => Promis
     (fleet) =>
       body({
         label: `fleet over ${bus === 'rabbitmq' ? 'RabbitMQ' : 'Redis Streams'}`,
-        databases: namespace,
+        // Its databases are <namespace>_order, _payment, ...: the underscore keeps another
+        // fleet whose namespace merely starts alike out.
+        databases: `${namespace}_`,
         gateway: fleet.gatewayUrls[0]!,
         processes: () =>
           fleet.processes().map((p) => ({ name: p.label.replace(/-\d+$/, ''), pid: p.pid })),
@@ -589,7 +591,7 @@ function section(results: PlatformResult[], loadBefore: string, loadAfter: strin
     `${measuredOn()}. Load average before: ${loadBefore}; after: ${loadAfter}.`,
     `Script: \`npm run bench -w services/order\` (\`services/order/bench/saga-bench.ts\`), SAGA_RATES=${RATES.join(',')}, SAGA_SECONDS=${SECONDS}.`,
     '',
-    "One-line orders (`tok_visa`, over 20 products) POSTed to the gateway by an open-loop generator: at each offered rate, orders are sent on a fixed schedule for the given seconds whatever the answers, so queueing shows in the latency. Latency: from the moment an order was due to the CONFIRMED row of its history (PostgreSQL's clock, same machine). A rate is the last tried when its orders are not all confirmed within the drain bound or are confirmed at under 90 % of the offered rate (marked *saturated*). CPU per confirmed order from /proc, from the first order sent until none is open (the bench's read-back of every order's history comes after, uncounted): each Node process of the platform (the fleet: gateway, services, MongoDB stand-in; the embedded run: one process), and beside it PostgreSQL, RabbitMQ and Redis, this bench's own process (the load generator and, for the fleet, the embedded chain its launcher runs, where the anchorers' transactions land), and everything else the machine ran.",
+    "One-line orders (`tok_visa`, over 20 products) POSTed to the gateway by an open-loop generator: at each offered rate, orders are sent on a fixed schedule for the given seconds whatever the answers, so queueing shows in the latency. Latency: from the moment an order was due to the CONFIRMED row of its history (PostgreSQL's clock, same machine). A rate is the last tried when its orders are not all confirmed within the drain bound or are confirmed at under 90 % of the offered rate (marked *saturated*). CPU per confirmed order from /proc, from the first order sent until none is open (the bench's read-back of every order's history comes after, uncounted): each Node process of the platform (the fleet: gateway, services, MongoDB stand-in; the embedded run: one process), and beside it PostgreSQL (for the fleet, in brackets, the part its own databases' backends took: the figure that tells two fleets on one server apart), RabbitMQ and Redis, this bench's own process (the load generator and, for the fleet, the embedded chain its launcher runs, where the anchorers' transactions land), and everything else the machine ran.",
     '',
     '| platform | one at a time p50 / p99 ms | offered /s | confirmed | achieved /s | p50 ms | p90 ms | p99 ms | max ms | Node CPU ms/order (by process) | PostgreSQL / RabbitMQ / Redis CPU ms/order | bench process CPU ms/order (generator; the fleet: its chain) | other CPU ms/order |',
     '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: |',
