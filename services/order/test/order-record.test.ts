@@ -18,7 +18,7 @@ describe('orderSnapshot (real PostgreSQL)', () => {
 
   beforeAll(async () => {
     db = await createTestPostgres('order_record');
-    pool = new Pool({ connectionString: db.url, max: 2 });
+    pool = new Pool({ connectionString: db.url, max: 3 });
     await runMigrations(pool, orderMigrations);
     await pool.query(
       `INSERT INTO orders (id, user_id, status, currency, total_cents, refunded_cents,
@@ -164,7 +164,75 @@ describe('orderSnapshot (real PostgreSQL)', () => {
     ]);
   });
 
-  it('moves an order in one statement (update and history row) plus the read of the order; a refused move is one statement naming the status, and writes nothing', async () => {
+  it('reads a locked order in one statement, and its lines as the lock holder left them when it waited for the lock', async () => {
+    const order = '3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f';
+    await pool.query(
+      `INSERT INTO orders (id, user_id, status, currency, total_cents, shipping_address, correlation_id)
+       VALUES ($1, 'user-4', 'CONFIRMED', 'USD', 3000, '{}', 'corr-4')`,
+      [order],
+    );
+    await pool.query(
+      `INSERT INTO order_items (order_id, line_no, product_id, name, seller_id, quantity,
+         unit_price_cents, line_total_cents)
+       VALUES ($1, 1, 'p-a', 'A', 'seller-a', 1, 1000, 1000), ($1, 2, 'p-b', 'B', 'seller-b', 1, 2000, 2000)`,
+      [order],
+    );
+    const holder = await pool.connect();
+    const reader = await pool.connect();
+    const readerPid = (await reader.query<{ pid: number }>('SELECT pg_backend_pid() AS pid'))
+      .rows[0]!.pid;
+    /** Holds the order's lock, ships `lineNo`, and commits once `read` waits for the lock. */
+    const whileHolderShips = async <T>(lineNo: number, read: () => Promise<T>): Promise<T> => {
+      await holder.query('BEGIN');
+      await orderStore.get(holder, order, { forUpdate: true });
+      await orderStore.setLineFulfilment(holder, order, [lineNo], 'SHIPPED', 'seller-x');
+      await reader.query('BEGIN');
+      const reading = read();
+      for (;;) {
+        const { rows } = await pool.query(
+          "SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'",
+          [readerPid],
+        );
+        if (rows.length > 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await holder.query('COMMIT');
+      const result = await reading;
+      await reader.query('ROLLBACK');
+      return result;
+    };
+    try {
+      // Uncontended: one statement.
+      await reader.query('BEGIN');
+      const queries = jest.spyOn(reader, 'query');
+      const alone = await orderStore.get(reader, order, { forUpdate: true });
+      expect(queries).toHaveBeenCalledTimes(1);
+      queries.mockRestore();
+      await reader.query('ROLLBACK');
+      expect(alone!.items.map((i) => i.fulfilmentStatus)).toEqual(['UNFULFILLED', 'UNFULFILLED']);
+
+      const locked = await whileHolderShips(1, () =>
+        orderStore.get(reader, order, { forUpdate: true }),
+      );
+      expect(locked!.items.map((i) => i.fulfilmentStatus)).toEqual(['SHIPPED', 'UNFULFILLED']);
+
+      const moved = await whileHolderShips(2, () =>
+        orderStore.transition(reader, {
+          orderId: order,
+          transition: 'shipPart',
+          cause: { type: 'request', requestId: 'req-4', userId: 'seller-x' },
+        }),
+      );
+      expect(moved).toMatchObject({ applied: true, order: { status: 'PARTIALLY_SHIPPED' } });
+      if (moved.applied)
+        expect(moved.order.items.map((i) => i.fulfilmentStatus)).toEqual(['SHIPPED', 'SHIPPED']);
+    } finally {
+      holder.release();
+      reader.release();
+    }
+  });
+
+  it('moves an order in one statement (update, history row, the order as moved); a refused move is one statement naming the status, and writes nothing', async () => {
     const other = '0d7f3a8e-1c2b-4e5f-9a6b-7c8d9e0f1a2b';
     await pool.query(
       `INSERT INTO orders (id, user_id, status, currency, total_cents, shipping_address, correlation_id)
@@ -182,13 +250,15 @@ describe('orderSnapshot (real PostgreSQL)', () => {
         cause: { type: 'event', eventId: 'ev-1', eventType: 'inventory.reserved' },
         set: { reservationTtlMs: 60_000 },
       });
-      expect(queries).toHaveBeenCalledTimes(2);
+      expect(queries).toHaveBeenCalledTimes(1);
       queries.mockRestore();
       expect(moved).toMatchObject({
         applied: true,
         from: 'PENDING',
         order: { id: other, status: 'AWAITING_PAYMENT' },
       });
+      // What the move answers is what a read after it gives.
+      if (moved.applied) expect(moved.order).toEqual(await orderStore.get(client, other));
       if (moved.applied) historyId = moved.historyId;
       const refusing = jest.spyOn(client, 'query');
       const refused = await orderStore.transition(client, {

@@ -65,6 +65,33 @@ const ITEM_ROWS_JSON = `coalesce(json_agg(json_build_object(
 // BIGINT arrives as a string from pg; amounts are bounded to safe integers on the way in.
 const cents = (value: string): number => Number(value);
 
+/**
+ * The order's lines as JSON (ITEM_ROWS_JSON), read in the statement that locks the order row,
+ * when they are current; else NULL. A statement's snapshot predates its wait for a row lock:
+ * the locked row comes back as its last holder committed it, but the lines would be read as
+ * they were before. So they are read only when the locked version (`lockedXmin`) is the one
+ * the snapshot sees, that is when nobody committed a change to the row in between. Every
+ * writer of order_items holds the order's row lock and also updates the order row (insert with
+ * the order, setLineFulfilment), so a change to the lines is always a new version of the row.
+ */
+function linesIfUnchanged(lockedXmin: string, orderIdParam: string): string {
+  return `CASE WHEN ${lockedXmin}::text = (SELECT s.xmin::text FROM orders s WHERE s.id = ${orderIdParam})
+            THEN (SELECT ${ITEM_ROWS_JSON} FROM order_items i WHERE i.order_id = ${orderIdParam}) END`;
+}
+
+/** The lines a locked read brought, or (when they could be stale) a read of their own. */
+async function linesOf(
+  db: Queryable,
+  row: { id: string; item_rows: JsonItemRow[] | null },
+): Promise<ItemRow[]> {
+  if (row.item_rows) return row.item_rows.map(itemFromJson);
+  const { rows } = await db.query<ItemRow>(
+    'SELECT * FROM order_items WHERE order_id = $1 ORDER BY line_no',
+    [row.id],
+  );
+  return rows;
+}
+
 function toOrder(row: OrderRow, items: ItemRow[]): Order {
   const currency = row.currency.trim();
   return {
@@ -237,18 +264,16 @@ export const orderStore = {
       const row = rows[0];
       return row ? toOrder(row, row.item_rows.map(itemFromJson)) : null;
     }
-    // Locked: the lines are read after the lock is granted, by a statement of their own, so a
-    // writer that held the lock is seen (a statement's snapshot predates its lock wait).
-    const { rows } = await db.query<OrderRow>('SELECT * FROM orders WHERE id = $1 FOR UPDATE', [
-      id,
-    ]);
-    const row = rows[0];
-    if (!row) return null;
-    const items = await db.query<ItemRow>(
-      'SELECT * FROM order_items WHERE order_id = $1 ORDER BY line_no',
+    // Locked: one statement, and its lines only when they are the lock holder's (see
+    // linesIfUnchanged); else a statement of their own, after the lock, reads them.
+    const { rows } = await db.query<OrderRow & { item_rows: JsonItemRow[] | null }>(
+      `SELECT o.*, ${linesIfUnchanged('o.xmin', '$1')} AS item_rows
+         FROM orders o WHERE o.id = $1 FOR UPDATE`,
       [id],
     );
-    return toOrder(row, items.rows);
+    const row = rows[0];
+    if (!row) return null;
+    return toOrder(row, await linesOf(db, row));
   },
 
   async list(db: Queryable, filter: ListFilter): Promise<{ orders: Order[]; total: number }> {
@@ -320,16 +345,19 @@ export const orderStore = {
   async transition(client: PoolClient, input: TransitionInput): Promise<TransitionResult> {
     const rule = TRANSITIONS[input.transition];
     const [causeType, causeId, causeEventType, actorId] = causeColumns(input.cause);
-    // The guarded update and its history row in one statement (one round trip per saga step).
-    const { rows } = await client.query<{
-      current: OrderStatus;
-      previous: OrderStatus | null;
-      at: Date | null;
-      history_id: string | null;
-      settled: number;
-    }>(
+    // The guarded update, its history row and the moved order in one statement (one round trip
+    // per saga step).
+    const { rows } = await client.query<
+      Partial<OrderRow> & {
+        current: OrderStatus;
+        previous: OrderStatus | null;
+        history_id: string | null;
+        settled: number;
+        item_rows: JsonItemRow[] | null;
+      }
+    >(
       `WITH prev AS (
-         SELECT id, status, payment_attempt_settled FROM orders WHERE id = $1 FOR UPDATE),
+         SELECT id, status, payment_attempt_settled, xmin AS version FROM orders WHERE id = $1 FOR UPDATE),
        moved AS (
          UPDATE orders o
             SET status = $3,
@@ -341,14 +369,15 @@ export const orderStore = {
            FROM prev
           WHERE o.id = prev.id AND o.status = ANY($2::text[])
             AND ($12::int IS NULL OR o.payment_attempt_settled < $12::int)
-          RETURNING o.id, prev.status AS previous, o.updated_at AS at, o.payment_id),
+          RETURNING o.*, prev.status AS previous),
        history AS (
          INSERT INTO order_status_history (order_id, from_status, to_status, cause_type, cause_id,
            cause_event_type, actor_id, reason, payment_id)
          SELECT moved.id, moved.previous, $3, $7, $8, $9, $10, $11, moved.payment_id FROM moved
          RETURNING id)
-       SELECT prev.status AS current, moved.previous, moved.at, history.id AS history_id,
-              prev.payment_attempt_settled AS settled
+       SELECT moved.*, prev.status AS current, history.id AS history_id,
+              prev.payment_attempt_settled AS settled,
+              CASE WHEN moved.id IS NOT NULL THEN ${linesIfUnchanged('prev.version', '$1')} END AS item_rows
          FROM prev LEFT JOIN moved ON true LEFT JOIN history ON true`,
       [
         input.orderId,
@@ -368,17 +397,15 @@ export const orderStore = {
     const row = rows[0];
     // Not moved: the status under the lock (the newest committed) says why, no second read.
     if (!row) return { applied: false, current: null };
-    if (!row.previous || !row.at || !row.history_id)
+    if (!row.previous || !row.history_id)
       return { applied: false, current: row.current, settledAttempt: row.settled };
-    // A statement of its own, after the lock: it sees what the lock's last holder committed.
-    const order = await orderStore.get(client, input.orderId);
-    if (!order) throw new Error('order vanished during transition');
+    const moved = row as OrderRow & typeof row;
     return {
       applied: true,
-      order,
+      order: toOrder(moved, await linesOf(client, moved)),
       from: row.previous,
       historyId: row.history_id,
-      at: row.at.toISOString(),
+      at: moved.updated_at.toISOString(),
     };
   },
 
