@@ -220,11 +220,13 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
         sent = query.mock.calls.map(([text]) => (typeof text === 'string' ? text : ''));
         query.mockRestore();
       }
-      const paymentUpdates = sent.filter((q) => /^\s*UPDATE payments SET/.test(q));
+      const paymentUpdates = sent.filter((q) => /\bUPDATE payments SET/.test(q));
       const reservations = paymentUpdates.filter((q) => q.includes('reserved ='));
       expect(reservations).toHaveLength(2);
       expect(reservations[0]).toMatch(/status = /);
       expect(reservations[1]).toMatch(/status = .*attempts = |attempts = .*status = /s);
+      // The charge's update is the statement that adds its attempt.
+      expect(reservations[1]).toMatch(/INSERT INTO payment_attempts/);
       // order.created with a card changes no status: its facts are one UPDATE of their own.
       expect(paymentUpdates.filter((q) => q.includes('order_known ='))).toHaveLength(2);
       expect((await paymentOf(orderId))?.status).toBe('COMPLETED');

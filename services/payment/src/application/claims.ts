@@ -98,22 +98,18 @@ export class PaymentClaims {
   ): Promise<ChargeClaim> {
     const attempt = row.attempts + 1;
     const idempotencyKey = chargeIdempotencyKey(row.order_id, attempt);
-    await paymentStore.insertAttempt(client, {
-      payment_id: row.id,
-      attempt,
-      idempotency_key: idempotencyKey,
-      source,
-      method,
-      token,
-    });
-    const updated = await paymentStore.update(client, row.id, {
-      ...facts,
-      status: 'PROCESSING',
-      attempts: attempt,
-      method,
-      failure_code: null,
-      failure_reason: null,
-    });
+    const updated = await paymentStore.insertAttemptAndUpdate(
+      client,
+      { payment_id: row.id, attempt, idempotency_key: idempotencyKey, source, method, token },
+      {
+        ...facts,
+        status: 'PROCESSING',
+        attempts: attempt,
+        method,
+        failure_code: null,
+        failure_reason: null,
+      },
+    );
     const amount = amountOf(row);
     await publishPaymentEvent(client, updated, 'payment.initiated', {
       paymentId: row.id,

@@ -135,14 +135,15 @@ export class GatewayCalls {
     claim: ChargeClaim,
     result: ChargeResult,
   ): Promise<ChargeOutcome> {
-    const row = await paymentStore.lockById(client, claim.paymentId);
-    const settled = await paymentStore.settleAttempt(
+    const locked = await paymentStore.lockAndSettleAttempt(
       client,
       claim.paymentId,
       claim.attempt,
       result,
     );
-    if (!row || !settled || row.status !== 'PROCESSING' || row.attempts !== claim.attempt) {
+    if (!locked?.settled) return { outcome: 'superseded' };
+    const { row } = locked;
+    if (row.status !== 'PROCESSING' || row.attempts !== claim.attempt) {
       return { outcome: 'superseded' };
     }
     const amount = { amount: claim.amount, currency: claim.currency };

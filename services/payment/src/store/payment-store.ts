@@ -145,6 +145,16 @@ const PATCHABLE = new Set([
   'correlation_id',
 ]);
 
+/** The SET list of a payment's patch (its patchable keys), parameters from `$first` on. */
+function patchSets(patch: PaymentPatch, first: number): { sets: string; values: unknown[] } {
+  const keys = Object.keys(patch).filter((k) => PATCHABLE.has(k));
+  const sets = keys.map((k, i) => `${k} = $${i + first}`);
+  return {
+    sets: [...sets, 'updated_at = clock_timestamp()'].join(', '),
+    values: keys.map((k) => patch[k as keyof PaymentPatch]),
+  };
+}
+
 /** SQL for payments, attempts and refunds. Parameterised queries only. */
 export const paymentStore = {
   /**
@@ -215,28 +225,35 @@ export const paymentStore = {
 
   /** Column names come from a fixed allow-list; values are parameters. */
   async update(client: PoolClient, id: string, patch: PaymentPatch): Promise<PaymentRow> {
-    const keys = Object.keys(patch).filter((k) => PATCHABLE.has(k));
-    const sets = keys.map((k, i) => `${k} = $${i + 2}`);
+    const { sets, values } = patchSets(patch, 2);
     const { rows } = await client.query<PaymentRow>(
-      `UPDATE payments SET ${[...sets, 'updated_at = clock_timestamp()'].join(', ')}
-        WHERE id = $1 RETURNING *`,
-      [id, ...keys.map((k) => patch[k as keyof PaymentPatch])],
+      `UPDATE payments SET ${sets} WHERE id = $1 RETURNING *`,
+      [id, ...values],
     );
     return rows[0]!;
   },
 
-  async insertAttempt(
+  /**
+   * A new attempt of the payment and the payment's `patch`, in one statement (a charge's claim
+   * writes both); the payment as updated.
+   */
+  async insertAttemptAndUpdate(
     client: PoolClient,
     a: Pick<
       AttemptRow,
       'payment_id' | 'attempt' | 'idempotency_key' | 'source' | 'method' | 'token'
     >,
-  ): Promise<void> {
-    await client.query(
-      `INSERT INTO payment_attempts (payment_id, attempt, idempotency_key, source, method, token)
-       VALUES ($1, $2, $3, $4, $5, $6)`,
-      [a.payment_id, a.attempt, a.idempotency_key, a.source, a.method, a.token],
+    patch: PaymentPatch,
+  ): Promise<PaymentRow> {
+    const { sets, values } = patchSets(patch, 7);
+    const { rows } = await client.query<PaymentRow>(
+      `WITH attempt AS (
+         INSERT INTO payment_attempts (payment_id, attempt, idempotency_key, source, method, token)
+         VALUES ($1, $2, $3, $4, $5, $6))
+       UPDATE payments SET ${sets} WHERE id = $1 RETURNING *`,
+      [a.payment_id, a.attempt, a.idempotency_key, a.source, a.method, a.token, ...values],
     );
+    return rows[0]!;
   },
 
   /** The attempts of the given payments, in attempt order. */
@@ -244,18 +261,29 @@ export const paymentStore = {
     return rowsOfPayments<AttemptRow>(db, 'payment_attempts', 'attempt', paymentIds);
   },
 
-  /** Settles a PENDING attempt; false when it was already settled (a racing recorder won). */
-  async settleAttempt(
+  /**
+   * Locks the payment (FOR UPDATE, as every recorder of its attempts does first) and records a
+   * claimed attempt's final result if it is still PENDING, in one statement. `settled` is false
+   * when another recorder settled it first (the attempt's UPDATE re-reads it after the lock);
+   * null when there is no such payment.
+   */
+  async lockAndSettleAttempt(
     client: PoolClient,
     paymentId: string,
     attempt: number,
     result: { ok: true; chargeId: string } | { ok: false; code: string; reason: string },
-  ): Promise<boolean> {
-    const { rowCount } = await client.query(
-      `UPDATE payment_attempts
-          SET status = $3, charge_id = $4, failure_code = $5, failure_reason = $6,
-              completed_at = clock_timestamp(), token = NULL, next_action_url = NULL
-        WHERE payment_id = $1 AND attempt = $2 AND status = 'PENDING'`,
+  ): Promise<{ row: PaymentRow; settled: boolean } | null> {
+    // The attempt's UPDATE joins the locked row, so it runs once the payment's lock is held.
+    const { rows } = await client.query<PaymentRow & { settled_now: boolean }>(
+      `WITH locked AS (SELECT * FROM payments WHERE id = $1 FOR UPDATE),
+       settled AS (
+         UPDATE payment_attempts a
+            SET status = $3, charge_id = $4, failure_code = $5, failure_reason = $6,
+                completed_at = clock_timestamp(), token = NULL, next_action_url = NULL
+           FROM locked
+          WHERE a.payment_id = locked.id AND a.attempt = $2 AND a.status = 'PENDING'
+          RETURNING a.attempt)
+       SELECT locked.*, EXISTS (SELECT 1 FROM settled) AS settled_now FROM locked`,
       [
         paymentId,
         attempt,
@@ -265,7 +293,9 @@ export const paymentStore = {
         result.ok ? null : result.reason,
       ],
     );
-    return (rowCount ?? 0) > 0;
+    if (!rows[0]) return null;
+    const { settled_now: settled, ...row } = rows[0];
+    return { row, settled };
   },
 
   /**

@@ -1,0 +1,168 @@
+import { Pool } from 'pg';
+import { runMigrations } from '@ecom/common/postgres';
+import { createTestPostgres, type TestPostgres } from '@ecom/test-support';
+import { paymentMigrations } from '../src/store/migrations';
+import { paymentStore } from '../src/store/payment-store';
+
+/** A charge's two writes of the payment and its attempt, each pair in one statement. */
+describe('paymentStore: a charge claimed and recorded (real PostgreSQL)', () => {
+  let db: TestPostgres;
+  let pool: Pool;
+
+  beforeAll(async () => {
+    db = await createTestPostgres('payment_store');
+    pool = new Pool({ connectionString: db.url, max: 3 });
+    await runMigrations(pool, paymentMigrations);
+  });
+
+  afterAll(async () => {
+    await pool?.end();
+    await db?.cleanup();
+  });
+
+  /** A payment PROCESSING its first attempt, PENDING at the provider. */
+  async function processing(id: string, orderId: string): Promise<void> {
+    await pool.query(
+      `INSERT INTO payments (id, order_id, user_id, amount_cents, currency, method, status,
+         attempts, order_known, reserved)
+       VALUES ($1, $2, 'user-1', 1500, 'EUR', 'card', 'PROCESSING', 1, true, true)`,
+      [id, orderId],
+    );
+    await pool.query(
+      `INSERT INTO payment_attempts (payment_id, attempt, idempotency_key, source, method, status)
+       VALUES ($1, 1, $2, 'order', 'card', 'PENDING')`,
+      [id, `key-${id}`],
+    );
+  }
+
+  const attempt = async (id: string) =>
+    (
+      await pool.query<{ status: string; charge_id: string | null; failure_code: string | null }>(
+        'SELECT status, charge_id, failure_code FROM payment_attempts WHERE payment_id = $1',
+        [id],
+      )
+    ).rows[0];
+
+  it('locks the payment and settles a PENDING attempt in one statement, once', async () => {
+    const id = '1a2b3c4d-0000-4000-8000-000000000001';
+    await processing(id, '1a2b3c4d-0000-4000-8000-0000000000a1');
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const queries = jest.spyOn(client, 'query');
+      const first = await paymentStore.lockAndSettleAttempt(client, id, 1, {
+        ok: true,
+        chargeId: 'ch_1',
+      });
+      expect(queries).toHaveBeenCalledTimes(1);
+      queries.mockRestore();
+      expect(first).toMatchObject({
+        settled: true,
+        row: { id, status: 'PROCESSING', attempts: 1 },
+      });
+      expect(first!.row).not.toHaveProperty('settled_now');
+      const again = await paymentStore.lockAndSettleAttempt(client, id, 1, {
+        ok: false,
+        code: 'card_declined',
+        reason: 'declined',
+      });
+      expect(again).toMatchObject({ settled: false, row: { id } });
+      const unknown = '1a2b3c4d-0000-4000-8000-00000000ffff';
+      expect(
+        await paymentStore.lockAndSettleAttempt(client, unknown, 1, { ok: true, chargeId: 'ch_2' }),
+      ).toBeNull();
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    expect(await attempt(id)).toEqual({
+      status: 'SUCCEEDED',
+      charge_id: 'ch_1',
+      failure_code: null,
+    });
+  });
+
+  it('waits for a recorder holding the payment, then leaves its result and reads its row', async () => {
+    const id = '1a2b3c4d-0000-4000-8000-000000000002';
+    await processing(id, '1a2b3c4d-0000-4000-8000-0000000000a2');
+    const holder = await pool.connect();
+    const recorder = await pool.connect();
+    try {
+      const pid = (await recorder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!
+        .pid;
+      // Another recorder (a webhook, say) holds the lock and records a decline.
+      await holder.query('BEGIN');
+      await paymentStore.lockAndSettleAttempt(holder, id, 1, {
+        ok: false,
+        code: 'card_declined',
+        reason: 'declined',
+      });
+      await holder.query("UPDATE payments SET status = 'FAILED' WHERE id = $1", [id]);
+      await recorder.query('BEGIN');
+      const recording = paymentStore.lockAndSettleAttempt(recorder, id, 1, {
+        ok: true,
+        chargeId: 'ch_late',
+      });
+      for (;;) {
+        const { rows } = await pool.query(
+          "SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'",
+          [pid],
+        );
+        if (rows.length > 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await holder.query('COMMIT');
+      expect(await recording).toMatchObject({ settled: false, row: { id, status: 'FAILED' } });
+      await recorder.query('COMMIT');
+    } finally {
+      holder.release();
+      recorder.release();
+    }
+    expect(await attempt(id)).toEqual({
+      status: 'FAILED',
+      charge_id: null,
+      failure_code: 'card_declined',
+    });
+  });
+
+  it('claims an attempt and updates the payment in one statement, or writes neither', async () => {
+    const id = '1a2b3c4d-0000-4000-8000-000000000003';
+    await processing(id, '1a2b3c4d-0000-4000-8000-0000000000a3');
+    const second = {
+      payment_id: id,
+      attempt: 2,
+      idempotency_key: `key-${id}-2`,
+      source: 'initiate',
+      method: 'card',
+      token: 'tok_visa',
+    } as const;
+    const client = await pool.connect();
+    try {
+      const queries = jest.spyOn(client, 'query');
+      const updated = await paymentStore.insertAttemptAndUpdate(client, second, {
+        status: 'PROCESSING',
+        attempts: 2,
+        failure_code: null,
+      });
+      expect(queries).toHaveBeenCalledTimes(1);
+      queries.mockRestore();
+      expect(updated).toMatchObject({ id, status: 'PROCESSING', attempts: 2 });
+      // The same attempt again breaks its key: the payment's update goes with it.
+      await expect(
+        paymentStore.insertAttemptAndUpdate(client, second, { status: 'FAILED', attempts: 3 }),
+      ).rejects.toThrow(/duplicate key/);
+    } finally {
+      client.release();
+    }
+    const rows = await pool.query(
+      'SELECT attempt, status, token FROM payment_attempts WHERE payment_id = $1 ORDER BY attempt',
+      [id],
+    );
+    expect(rows.rows).toEqual([
+      { attempt: 1, status: 'PENDING', token: null },
+      { attempt: 2, status: 'PENDING', token: 'tok_visa' },
+    ]);
+    const payment = await paymentStore.get(pool, id);
+    expect(payment).toMatchObject({ status: 'PROCESSING', attempts: 2 });
+  });
+});
