@@ -183,7 +183,13 @@ export async function startProcessFleet(o: ProcessFleetOptions): Promise<Process
         'mongo',
         'infrastructure/src/mongo/cli.ts',
         ['--port', String(port), '--data-dir', path.join(dir, 'mongo')],
-        { PATH: env.PATH },
+        {
+          PATH: env.PATH,
+          // A benchmark's CPU profiler (platform/bench/cpu-profile-preload.cjs) covers it too.
+          ...(env.CPU_PROFILE_DIR
+            ? { CPU_PROFILE_DIR: env.CPU_PROFILE_DIR, NODE_OPTIONS: env.NODE_OPTIONS }
+            : {}),
+        },
         logDir,
       );
       processes.push(standIn);

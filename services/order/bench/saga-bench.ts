@@ -470,7 +470,7 @@ async function profileAt(rate: number): Promise<string[]> {
       };
       const session = await prepare(target);
       // The profiles cover the measured orders only: start-up and set-up are left out.
-      const profiled = fleet.processes().filter((p) => p.label !== 'mongo');
+      const profiled = fleet.processes();
       // SIGUSR2 starts a profiler and, sent again once the sagas settled, stops and writes it.
       for (const p of profiled) process.kill(p.pid, 'SIGUSR2');
       await openLoop(target, session, rate, () => {
@@ -512,7 +512,7 @@ async function profileAt(rate: number): Promise<string[]> {
   const pct = (hits: number) => `${((hits / Math.max(1, total)) * 100).toFixed(1)} %`;
   const top = (m: Map<string, number>, n: number) => [...m].sort((a, b) => b[1] - a[1]).slice(0, n);
   return [
-    `CPU profile of the fleet over RabbitMQ at ${rate} orders/s for ${SECONDS} s (the inspector's CPU profiler in every service and the gateway, from the first measured order until the sagas settled; not the MongoDB stand-in), self time summed over the processes, as shares of their busy time. By package or top folder: ${top(
+    `CPU profile of the fleet over RabbitMQ at ${rate} orders/s for ${SECONDS} s (the inspector's CPU profiler in every service, the gateway and the MongoDB stand-in, from the first measured order until the sagas settled), self time summed over the processes, as shares of their busy time. By package or top folder: ${top(
       groups,
       12,
     )
