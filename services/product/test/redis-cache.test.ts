@@ -66,6 +66,36 @@ describeIfServer('redis', 'catalog cache on the real Redis', (redisUrl) => {
       expect(after[2]).toBeGreaterThanOrEqual(Number(initialGeneration()) - 60_000_000);
     });
 
+    it('reads generations and an entry in one round trip, starting a missing generation', async () => {
+      await raw.set(`${prefix}gen-r`, '41');
+      await cache.set(`${prefix}entry`, '41|{"x":1}', 30);
+      const monitor = await raw.monitor();
+      const commands: string[][] = [];
+      monitor.on('monitor', (_time: string, args: string[]) => {
+        if (args.some((a) => a.startsWith(prefix))) commands.push(args);
+      });
+      try {
+        expect(await cache.getWithGenerations([`${prefix}gen-r`], `${prefix}entry`)).toEqual({
+          gens: ['41'],
+          value: '41|{"x":1}',
+        });
+        // MONITOR reports on its own connection, a moment later: wait for the first command,
+        // then a little longer for any that would follow it.
+        for (let waited = 0; commands.length === 0 && waited < 2000; waited += 10) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        expect(commands).toEqual([['mget', `${prefix}gen-r`, `${prefix}entry`]]);
+      } finally {
+        monitor.disconnect();
+      }
+      const before = Number(initialGeneration());
+      const fresh = await cache.getWithGenerations([`${prefix}gen-s`], `${prefix}none`);
+      expect(fresh.value).toBeNull();
+      expect(Number(fresh.gens[0])).toBeGreaterThanOrEqual(before);
+      expect(await raw.get(`${prefix}gen-s`)).toBe(fresh.gens[0]);
+    });
+
     it('answers ping', async () => {
       await expect(cache.ping()).resolves.toBeUndefined();
     });
@@ -104,7 +134,11 @@ describeIfServer('redis', 'catalog cache on the real Redis', (redisUrl) => {
       const hit = await b().get(`/api/products/${id}`);
       expect(hit.headers['x-cache']).toBe('HIT');
       expect(hit.body.price).toEqual({ amount: 333, currency: 'USD' });
-      expect(await raw.keys(`${prefix}item:${id}:*:${VIEW_VERSION}`)).toHaveLength(1);
+      // One key per product, stamped with the product's generation it was loaded under.
+      const entry = await raw.get(`${prefix}item:${id}:${VIEW_VERSION}`);
+      const gen = await raw.get(`${prefix}gen:item:${id}`);
+      expect(entry?.startsWith(`${gen}|{`)).toBe(true);
+      expect(await raw.keys(`${prefix}item:${id}:*`)).toHaveLength(1);
 
       const list = `/api/products?sellerId=${seller.id}&sort=price`;
       expect((await a().get(list)).headers['x-cache']).toBe('MISS');

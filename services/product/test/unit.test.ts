@@ -148,6 +148,7 @@ describe('CatalogCache when the cache is unreachable', () => {
     set: () => Promise.reject(new Error('down')),
     generation: () => Promise.reject(new Error('down')),
     generations: () => Promise.reject(new Error('down')),
+    getWithGenerations: () => Promise.reject(new Error('down')),
     bump: () => Promise.reject(new Error('down')),
     ping: () => Promise.reject(new Error('down')),
     close: () => Promise.resolve(),

@@ -11,6 +11,14 @@ export interface Cache {
   generation(key: string): Promise<string>;
   /** Current generations of several keys in one round trip. */
   generations(keys: string[]): Promise<string[]>;
+  /**
+   * The current generations of `genKeys` and the value at `key`, in one round trip (a missing
+   * generation starts as in `generation`).
+   */
+  getWithGenerations(
+    genKeys: string[],
+    key: string,
+  ): Promise<{ gens: string[]; value: string | null }>;
   /** Moves every key to a generation it never had, in one round trip. */
   bump(...keys: string[]): Promise<void>;
   /** Throws when the cache is unreachable (for /health/ready). */

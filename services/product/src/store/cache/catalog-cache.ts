@@ -6,18 +6,26 @@ import type { Cache } from './cache';
 
 /**
  * Names the shape of the cached answers: entries of an older shape are never read (replicas
- * of two versions may share one Redis during a rolling deploy).
+ * of two versions may share one Redis during a rolling deploy). v3: one key per answer, the
+ * generations it was loaded under written in its value.
  */
-export const VIEW_VERSION = 'v2';
+export const VIEW_VERSION = 'v3';
 
 /**
  * Cache-aside for catalog reads, invalidated by generations rather than deletes:
- * - a detail entry lives under `item:<id>:<generation of that product>:<view version>`,
- * - a list entry under `list:<list generation>:<hash of the normalised query>:<view version>`.
- * A write bumps the product's generation and the list generation before it returns. A
- * reader that loaded the old state stores it under the old generation, which nobody
- * reads any more, so no reader sees a stale price or stock once the write has returned.
+ * - a detail entry lives under `item:<id>:<view version>`, stamped with the generation of that
+ *   product it was loaded under,
+ * - a list entry under `list:<hash of the normalised query>:<view version>`, stamped with the
+ *   list generation.
+ * A read takes the generation and the entry in one round trip and uses the entry only when its
+ * stamp is the current generation. A write bumps the product's generation and the list
+ * generation before it returns. A reader that loaded the old state stores it with the old
+ * stamp, which no reader accepts any more, so no reader sees a stale price or stock once the
+ * write has returned.
  */
+/** Ends an entry's stamp (generations are digits): `<generations>|<JSON>`. */
+const STAMP_END = '|';
+
 export class CatalogCache implements CatalogReadCache {
   private readonly hits: Counter<'kind'>;
   private readonly misses: Counter<'kind'>;
@@ -67,52 +75,47 @@ export class CatalogCache implements CatalogReadCache {
 
   async readList<T>(query: object, load: () => Promise<T>): Promise<Cached<T>> {
     const hash = createHash('sha256').update(canonicalJson(query)).digest('base64url');
-    return this.read(
-      'list',
-      [this.listGenKey],
-      (gens) => this.key('list', gens[0], hash, VIEW_VERSION),
-      load,
-    );
+    return this.read('list', [this.listGenKey], this.key('list', hash, VIEW_VERSION), load);
   }
 
   /** Misses (null) are not cached: a product created later must show at once. */
   async readProduct<T>(id: string, load: () => Promise<T | null>): Promise<Cached<T | null>> {
-    return this.read(
-      'detail',
-      [this.itemGenKey(id)],
-      (gens) => this.key('item', id, gens[0], VIEW_VERSION),
-      load,
-    );
+    return this.read('detail', [this.itemGenKey(id)], this.key('item', id, VIEW_VERSION), load);
   }
 
   private async read<T>(
     kind: string,
     genKeys: string[],
-    keyOf: (gens: string[]) => string,
+    key: string,
     load: () => Promise<T>,
   ): Promise<Cached<T>> {
     if (!this.cache) {
       this.misses.inc({ kind });
       return { value: await load(), status: 'MISS' };
     }
-    let key: string | undefined;
+    let stamp: string | undefined;
     try {
-      // The generation is read before the store, so what we load is stored under it.
-      key = keyOf(await this.cache.generations(genKeys));
-      const hit = await this.cache.get(key);
-      if (hit !== null) {
+      // The generation is read before the store, so what we load is stamped with it.
+      const { gens, value } = await this.cache.getWithGenerations(genKeys, key);
+      stamp = gens.join(',');
+      const split = value?.indexOf(STAMP_END) ?? -1;
+      if (value && split >= 0 && value.slice(0, split) === stamp) {
         this.hits.inc({ kind });
-        return { value: JSON.parse(hit) as T, status: 'HIT' };
+        return { value: JSON.parse(value.slice(split + 1)) as T, status: 'HIT' };
       }
     } catch (err) {
       this.failed('read', err);
-      key = undefined;
+      stamp = undefined;
     }
     this.misses.inc({ kind });
     const value = await load();
-    if (key && value !== null && value !== undefined) {
+    if (stamp !== undefined && value !== null && value !== undefined) {
       try {
-        await this.cache.set(key, JSON.stringify(value), this.options.ttlSeconds);
+        await this.cache.set(
+          key,
+          `${stamp}${STAMP_END}${JSON.stringify(value)}`,
+          this.options.ttlSeconds,
+        );
       } catch (err) {
         this.failed('write', err);
       }

@@ -52,6 +52,13 @@ export class MemoryCache implements Cache {
     return Promise.all(keys.map((k) => this.generation(k)));
   }
 
+  async getWithGenerations(
+    genKeys: string[],
+    key: string,
+  ): Promise<{ gens: string[]; value: string | null }> {
+    return { gens: await this.generations(genKeys), value: await this.get(key) };
+  }
+
   async bump(...keys: string[]): Promise<void> {
     for (const key of keys) {
       const gen = this.gens.get(key);

@@ -38,7 +38,19 @@ export class RedisCache implements Cache {
 
   async generations(keys: string[]): Promise<string[]> {
     if (keys.length === 0) return [];
-    const values = await this.client.mget(...keys);
+    return this.started(keys, await this.client.mget(...keys));
+  }
+
+  async getWithGenerations(
+    genKeys: string[],
+    key: string,
+  ): Promise<{ gens: string[]; value: string | null }> {
+    const values = await this.client.mget(...genKeys, key);
+    return { gens: await this.started(genKeys, values), value: values[genKeys.length] ?? null };
+  }
+
+  /** The generations `values` read for `keys`, a missing one started (see `generation`). */
+  private async started(keys: string[], values: Array<string | null>): Promise<string[]> {
     const out: string[] = [];
     for (let i = 0; i < keys.length; i++) {
       const value = values[i];
