@@ -1,8 +1,9 @@
-import type { Pool, PoolClient } from 'pg';
+import { escapeLiteral, type Pool, type PoolClient } from 'pg';
 import { BusinessRuleError, ConflictError } from '../errors/app-error';
 import { requestFingerprint } from '../http/idempotency';
 import { isUniqueViolation } from './errors';
 import type { Migration } from './migrations';
+import { writeAtCommit } from './transaction';
 
 /**
  * HTTP Idempotency-Key records: the key (per scope and user), the fingerprint of the body it
@@ -47,11 +48,15 @@ export interface IdempotentResult {
  * Claims the key inside the work's own transaction, with the id of what it creates, so the key
  * and the resource commit (or roll back) together. With the answer (when it is known inside
  * the transaction), a concurrent duplicate gets that answer, never "still in progress".
+ * `atCommit`: the claim travels with the COMMIT (withTransaction's writeAtCommit), saving its
+ * round trip; a concurrent duplicate then runs its transaction up to its COMMIT before it waits
+ * for the key, so use it only where nothing the work writes first would trip the duplicate up.
  */
 export type ClaimKey = (
   client: PoolClient,
   resourceId: string,
   answer?: { status: number; body: unknown },
+  options?: { atCommit?: boolean },
 ) => Promise<void>;
 
 /**
@@ -102,21 +107,30 @@ export function createIdempotencyStore(pool: Pool) {
       let result: { status: number; body: unknown };
       let answered = false;
       try {
-        result = await work(async (client, resourceId, answer) => {
-          await client.query(
-            `INSERT INTO http_idempotency (scope, user_id, key, fingerprint, resource_id,
-               response_status, response_body)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-            [
-              req.scope,
-              req.userId,
-              req.key,
-              fingerprint,
-              resourceId,
-              answer?.status ?? null,
-              answer ? JSON.stringify(answer.body) : null,
-            ],
-          );
+        result = await work(async (client, resourceId, answer, options) => {
+          const values = [
+            req.scope,
+            req.userId,
+            keyed.key,
+            fingerprint,
+            resourceId,
+            answer?.status ?? null,
+            answer ? JSON.stringify(answer.body) : null,
+          ];
+          const insert = `INSERT INTO http_idempotency (scope, user_id, key, fingerprint,
+               resource_id, response_status, response_body)`;
+          if (options?.atCommit) {
+            // A simple query: literals, escaped (the status is a number we set).
+            const literal = (v: string | number | null) =>
+              v === null
+                ? 'NULL'
+                : typeof v === 'number'
+                  ? String(Math.trunc(v))
+                  : escapeLiteral(v);
+            await writeAtCommit(client, `${insert} VALUES (${values.map(literal).join(', ')})`);
+          } else {
+            await client.query(`${insert} VALUES ($1, $2, $3, $4, $5, $6, $7)`, values);
+          }
           answered = answer !== undefined;
         });
       } catch (err) {

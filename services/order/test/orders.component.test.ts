@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { Pool } from 'pg';
+import { Client, Pool } from 'pg';
 import type { AuthUser } from '@ecom/common/auth';
 import { InMemoryEventBus, createEvent } from '@ecom/common/bus';
 import type { RunningOrderService } from '../src/service';
@@ -417,6 +417,29 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       expect(new Set(results.map((r) => r.body.id)).size).toBe(1);
       expect(await countOrders()).toBe(before + 1);
       await eventually(() => spy.of('order.created', results[0]!.body.id).length === 1);
+    });
+
+    it('claims the key with the COMMIT, in the round trip that ends the transaction', async () => {
+      const query = jest.spyOn(Client.prototype, 'query');
+      let sent: string[];
+      try {
+        const res = await asUser(alice)
+          .post('/api/orders')
+          .set('Idempotency-Key', 'key-commit-1')
+          .send(body);
+        expect(res.status).toBe(201);
+      } finally {
+        sent = query.mock.calls.map(([text]) => (typeof text === 'string' ? text : ''));
+        query.mockRestore();
+      }
+      const claims = sent.filter((q) => q.includes('INSERT INTO http_idempotency'));
+      expect(claims).toHaveLength(1);
+      expect(claims[0]).toMatch(/'key-commit-1'.*COMMIT\s*$/s);
+      const { rows } = await pool.query(
+        `SELECT resource_id, response_status FROM http_idempotency WHERE key = 'key-commit-1'`,
+      );
+      expect(rows).toHaveLength(1);
+      expect(rows[0].response_status).toBe(201);
     });
 
     it('refuses a malformed key', async () => {

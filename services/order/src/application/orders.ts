@@ -142,9 +142,16 @@ export class Orders {
             ...created,
             anchorPromise: await this.deps.transitions.anchor(client, orderId),
           };
-          // The key first: a duplicate with the same key waits here and replays this answer,
-          // rather than tripping over the placement's own write.
-          await claimKey(client, orderId, { status: 201, body });
+          // With a placement's own write (a cart closed), the key first: a duplicate with the
+          // same key waits here and replays this answer, rather than tripping over that write.
+          // Without one, the key rides with the COMMIT: a duplicate's own order then waits for
+          // the key there, fails on it and rolls back, and the duplicate replays this answer.
+          await claimKey(
+            client,
+            orderId,
+            { status: 201, body },
+            { atCommit: !placement.inTransaction },
+          );
           await placement.inTransaction?.(client, orderId);
           await this.deps.transitions.publish(client, created, 'order.created', {
             orderId,
