@@ -1,5 +1,5 @@
 import { Pool } from 'pg';
-import { runMigrations } from '@ecom/common/postgres';
+import { runMigrations, withTransaction } from '@ecom/common/postgres';
 import { createTestPostgres, type TestPostgres } from '@ecom/test-support';
 import { paymentMigrations } from '../src/store/migrations';
 import { paymentStore } from '../src/store/payment-store';
@@ -164,5 +164,50 @@ describe('paymentStore: a charge claimed and recorded (real PostgreSQL)', () => 
     ]);
     const payment = await paymentStore.get(pool, id);
     expect(payment).toMatchObject({ status: 'PROCESSING', attempts: 2 });
+  });
+
+  it('opens the recording transaction with the lock and the result, in the round trip of BEGIN', async () => {
+    const id = '1a2b3c4d-0000-4000-8000-000000000004';
+    await processing(id, '1a2b3c4d-0000-4000-8000-0000000000a4');
+    const reason = `Declined: "it's" \\ ; -- not SQL`;
+    const opening = paymentStore.lockAndSettleAttemptOpening(id, 1, {
+      ok: false,
+      code: 'card_declined',
+      reason,
+    });
+    const sent: string[] = [];
+    const locked = await withTransaction(
+      pool,
+      async (client, opened) => {
+        // Only the COMMIT is left to send.
+        const query = jest.spyOn(client, 'query');
+        try {
+          return opening.read(opened);
+        } finally {
+          sent.push(...query.mock.calls.map(([text]) => String(text)));
+          query.mockRestore();
+        }
+      },
+      { opening: opening.sql },
+    );
+    expect(sent).toEqual([]);
+    expect(locked).toMatchObject({ settled: true, row: { id, status: 'PROCESSING', attempts: 1 } });
+    expect(typeof locked!.row.amount_cents).toBe('string');
+    const { rows } = await pool.query(
+      'SELECT status, failure_code, failure_reason FROM payment_attempts WHERE payment_id = $1',
+      [id],
+    );
+    expect(rows).toEqual([
+      { status: 'FAILED', failure_code: 'card_declined', failure_reason: reason },
+    ]);
+    // The same through the parameterised statement: already settled.
+    const client = await pool.connect();
+    try {
+      expect(
+        await paymentStore.lockAndSettleAttempt(client, id, 1, { ok: true, chargeId: 'ch_x' }),
+      ).toMatchObject({ settled: false });
+    } finally {
+      client.release();
+    }
   });
 });
