@@ -1,6 +1,6 @@
 import { Pool } from 'pg';
 import { runMigrations } from '@ecom/common/postgres';
-import { createTestPostgres, type TestPostgres } from '@ecom/test-support';
+import { createTestPostgres, untilWaitingForLock, type TestPostgres } from '@ecom/test-support';
 import { orderMigrations } from '../src/store/migrations';
 import { orderSnapshot } from '../src/store/order-record';
 import { orderStore } from '../src/store/order-store';
@@ -60,6 +60,14 @@ describe('orderSnapshot (real PostgreSQL)', () => {
         [orderId],
       )
     ).rows;
+
+  /** An order row alone (no lines, no history), for the store's moves and locked reads. */
+  const bareOrder = (orderId: string, status: string, currency: string, total: number) =>
+    pool.query(
+      `INSERT INTO orders (id, user_id, status, currency, total_cents, shipping_address, correlation_id)
+       VALUES ($1, 'user-2', $2, $3, $4, '{}', 'corr-2')`,
+      [orderId, status, currency, total],
+    );
 
   afterAll(async () => {
     await pool?.end();
@@ -166,11 +174,7 @@ describe('orderSnapshot (real PostgreSQL)', () => {
 
   it('reads a locked order in one statement, and its lines as the lock holder left them when it waited for the lock', async () => {
     const order = '3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f';
-    await pool.query(
-      `INSERT INTO orders (id, user_id, status, currency, total_cents, shipping_address, correlation_id)
-       VALUES ($1, 'user-4', 'CONFIRMED', 'USD', 3000, '{}', 'corr-4')`,
-      [order],
-    );
+    await bareOrder(order, 'CONFIRMED', 'USD', 3000);
     await pool.query(
       `INSERT INTO order_items (order_id, line_no, product_id, name, seller_id, quantity,
          unit_price_cents, line_total_cents)
@@ -188,14 +192,7 @@ describe('orderSnapshot (real PostgreSQL)', () => {
       await orderStore.setLineFulfilment(holder, order, [lineNo], 'SHIPPED', 'seller-x');
       await reader.query('BEGIN');
       const reading = read();
-      for (;;) {
-        const { rows } = await pool.query(
-          "SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'",
-          [readerPid],
-        );
-        if (rows.length > 0) break;
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      await untilWaitingForLock(pool, readerPid);
       await holder.query('COMMIT');
       const result = await reading;
       await reader.query('ROLLBACK');
@@ -234,11 +231,7 @@ describe('orderSnapshot (real PostgreSQL)', () => {
 
   it('moves an order in one statement (update, history row, the order as moved); a refused move is one statement naming the status, and writes nothing', async () => {
     const other = '0d7f3a8e-1c2b-4e5f-9a6b-7c8d9e0f1a2b';
-    await pool.query(
-      `INSERT INTO orders (id, user_id, status, currency, total_cents, shipping_address, correlation_id)
-       VALUES ($1, 'user-2', 'PENDING', 'EUR', 500, '{}', 'corr-2')`,
-      [other],
-    );
+    await bareOrder(other, 'PENDING', 'EUR', 500);
     const client = await pool.connect();
     let historyId: string | undefined;
     try {

@@ -1,6 +1,6 @@
 import { Pool } from 'pg';
 import { runMigrations, withTransaction } from '@ecom/common/postgres';
-import { createTestPostgres, type TestPostgres } from '@ecom/test-support';
+import { createTestPostgres, untilWaitingForLock, type TestPostgres } from '@ecom/test-support';
 import { paymentMigrations } from '../src/store/migrations';
 import { paymentStore } from '../src/store/payment-store';
 
@@ -103,14 +103,7 @@ describe('paymentStore: a charge claimed and recorded (real PostgreSQL)', () => 
         ok: true,
         chargeId: 'ch_late',
       });
-      for (;;) {
-        const { rows } = await pool.query(
-          "SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'",
-          [pid],
-        );
-        if (rows.length > 0) break;
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      await untilWaitingForLock(pool, pid);
       await holder.query('COMMIT');
       expect(await recording).toMatchObject({ settled: false, row: { id, status: 'FAILED' } });
       await recorder.query('COMMIT');
