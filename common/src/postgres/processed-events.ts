@@ -19,12 +19,19 @@ export const processedEventsMigration: Migration = {
   `,
 };
 
+/** The key was there: another delivery of the event was handled (or is being handled) first. */
+class AlreadyHandled extends Error {}
+
 /**
  * Runs `fn` once per (consumer, eventId). The key is inserted FIRST, under the primary key, in
  * the same transaction as fn's writes: a concurrent second delivery waits on that row lock and
  * then sees the conflict, so two deliveries never both run fn (no check-then-insert race).
  * A duplicate returns 'duplicate' (ack it, do nothing); if fn throws, everything including the
  * key rolls back and the error propagates, so the bus retries the event.
+ *
+ * The key travels with BEGIN and fn's first statement, in one round trip: for a duplicate, that
+ * first statement fails (AlreadyHandled) before fn sees its answer, and the transaction with
+ * whatever it did is rolled back.
  */
 export async function handleEventOnce(
   pool: Pool,
@@ -32,18 +39,22 @@ export async function handleEventOnce(
   event: EventEnvelope,
   fn: (client: PoolClient) => Promise<void>,
 ): Promise<HandleOutcome> {
-  // The key goes with BEGIN, in one round trip (a simple query: escaped literals).
+  // A simple query: escaped literals.
   const key = `INSERT INTO processed_events (consumer, event_id, event_type)
      VALUES (${escapeLiteral(consumer)}, ${escapeLiteral(event.eventId)}, ${escapeLiteral(event.eventType)})
      ON CONFLICT (consumer, event_id) DO NOTHING`;
-  return withTransaction(
-    pool,
-    async (client, inserted) => {
-      if (!inserted) throw new Error('processed_events: the key was not written');
-      if (inserted.rowCount === 0) return 'duplicate';
-      await fn(client);
-      return 'handled';
-    },
-    { opening: key },
-  );
+  try {
+    await withTransaction(pool, fn, {
+      opening: {
+        statement: key,
+        check: (inserted) => {
+          if (inserted.rowCount === 0) throw new AlreadyHandled();
+        },
+      },
+    });
+    return 'handled';
+  } catch (err) {
+    if (err instanceof AlreadyHandled) return 'duplicate';
+    throw err;
+  }
 }

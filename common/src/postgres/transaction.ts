@@ -1,4 +1,5 @@
 import type { Pool, PoolClient, QueryResult } from 'pg';
+import { inlineParameters } from './inline';
 
 /** What an open withTransaction carries besides its statements. */
 interface OpenTransaction {
@@ -13,37 +14,47 @@ const open = new WeakMap<PoolClient, OpenTransaction>();
 
 export interface TransactionOptions {
   /**
-   * A statement sent with BEGIN in one round trip; its result is fn's second argument. It goes
+   * A statement that travels with BEGIN and fn's first statement, in that round trip. It goes
    * as a simple query, so it carries no parameters: values in it must be escaped literals
-   * (pg's `escapeLiteral`).
+   * (pg's `escapeLiteral`). `check` sees its result before fn sees the answer to its first
+   * statement; when it throws, fn's first statement fails with that error and the
+   * transaction is rolled back, whatever fn does with the error.
    */
-  opening?: string;
+  opening?: { statement: string; check(result: QueryResult): void };
 }
 
 /**
  * Runs `fn` in one transaction: committed when it resolves, rolled back when it throws.
  * Round trips are what a saga step costs (each one a write and a wake-up on both sides), so
- * BEGIN travels with the `opening` statement and COMMIT with the statements queued by
- * `writeAtCommit`.
+ * BEGIN (with the `opening` statement) travels with fn's first statement, written in as
+ * escaped literals (inlineParameters) where it has parameters, and COMMIT with the statements
+ * queued by `writeAtCommit`. A first statement that cannot be sent that way (a query config,
+ * a Buffer parameter) goes after BEGIN, as before.
  */
 export async function withTransaction<T>(
   pool: Pool,
-  fn: (client: PoolClient, opened: QueryResult | undefined) => Promise<T>,
+  fn: (client: PoolClient) => Promise<T>,
   options: TransactionOptions = {},
 ): Promise<T> {
   const client = await pool.connect();
+  const begin = new DeferredBegin(client, options.opening);
   try {
-    let opened: QueryResult | undefined;
-    if (options.opening) {
-      const results = (await client.query(`BEGIN; ${options.opening}`)) as unknown as QueryResult[];
-      opened = results[1];
-    } else await client.query('BEGIN');
     const tx: OpenTransaction = { pool, queued: [], committed: [] };
     open.set(client, tx);
-    const result = await fn(client, opened);
+    const result = await fn(client);
     open.delete(client);
-    // A failing queued statement aborts the transaction: COMMIT is not reached, the catch rolls back.
-    await client.query([...tx.queued.map((q) => q.statement), 'COMMIT'].join(';\n'));
+    const commit = [...tx.queued.map((q) => q.statement), 'COMMIT'];
+    if (!begin.sent && !options.opening) {
+      // fn sent nothing: BEGIN goes with the COMMIT, if there is anything to commit.
+      begin.skip();
+      if (tx.queued.length > 0) await client.query(['BEGIN', ...commit].join(';\n'));
+    } else {
+      if (!begin.sent) await begin.send();
+      // An opening's check that failed ends the transaction, even if fn caught its error.
+      begin.rethrowFailedCheck();
+      // A failing queued statement aborts the transaction: COMMIT is not reached, the catch rolls back.
+      await client.query(commit.join(';\n'));
+    }
     for (const run of tx.committed) {
       try {
         run();
@@ -53,11 +64,92 @@ export async function withTransaction<T>(
     }
     return result;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    if (begin.sent) await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
+    begin.skip();
     open.delete(client);
     client.release();
+  }
+}
+
+/**
+ * BEGIN held back until the transaction's first statement, which it then prefixes: the
+ * client's `query` is wrapped until that first call, then given back to the prototype's.
+ */
+class DeferredBegin {
+  /** BEGIN (and the opening) has gone to the server, or is on its way. */
+  sent = false;
+  private failedCheck: { error: unknown } | undefined;
+  private readonly intercept: (...args: unknown[]) => unknown;
+
+  constructor(
+    private readonly client: PoolClient,
+    private readonly opening: TransactionOptions['opening'],
+  ) {
+    this.intercept = (...args: unknown[]) => {
+      this.skip();
+      if (this.sent) return this.query(...args);
+      const [text, values, callback] = args;
+      const first =
+        typeof text === 'string' &&
+        callback === undefined &&
+        (values === undefined || Array.isArray(values))
+          ? inlineParameters(text, (values as unknown[] | undefined) ?? [])
+          : null;
+      if (first === null) return this.send().then(() => this.query(...args));
+      return this.send(first);
+    };
+    (client as { query: unknown }).query = this.intercept;
+  }
+
+  /** Gives `query` back (the prototype's); BEGIN is then sent by whoever needs it. */
+  skip(): void {
+    const own = this.client as { query?: unknown };
+    if (Object.prototype.hasOwnProperty.call(own, 'query') && own.query === this.intercept)
+      delete own.query;
+  }
+
+  /** Sends BEGIN, the opening and `first` in one simple query; the answer to `first`. */
+  async send(first?: string): Promise<unknown> {
+    this.sent = true;
+    const head = this.opening ? ['BEGIN', this.opening.statement] : ['BEGIN'];
+    const sql = [...head, ...(first === undefined ? [] : [first])].join(';\n');
+    let answer: QueryResult | QueryResult[];
+    try {
+      answer = (await this.query(sql)) as QueryResult | QueryResult[];
+    } catch (err) {
+      if (!this.opening || first === undefined) throw err;
+      // The first statement failed, so the opening's answer was never seen (a redelivered
+      // event's first write may fail because the first delivery made it): the opening alone
+      // again, checked, then the first statement once more, whose own error is then real.
+      await this.query('ROLLBACK');
+      await this.send();
+      return this.query(first);
+    }
+    const results = Array.isArray(answer) ? answer : [answer];
+    if (this.opening) this.check(results[1]!);
+    const rest = results.slice(head.length);
+    return rest.length === 1 ? rest[0] : rest;
+  }
+
+  private check(opened: QueryResult): void {
+    try {
+      this.opening!.check(opened);
+    } catch (error) {
+      this.failedCheck = { error };
+      throw error;
+    }
+  }
+
+  rethrowFailedCheck(): void {
+    if (this.failedCheck) throw this.failedCheck.error;
+  }
+
+  /** The prototype's query (a spy on it included), on this client. */
+  private query(...args: unknown[]): Promise<unknown> {
+    const proto = Object.getPrototypeOf(this.client) as { query: (...a: unknown[]) => unknown };
+    return proto.query.apply(this.client, args) as Promise<unknown>;
   }
 }
 

@@ -229,8 +229,9 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
       expect(reservations[1]).toMatch(/INSERT INTO payment_attempts/);
       // The provider's answer is recorded by a transaction that opens with the payment's lock.
       expect(
-        sent.filter((q) => /^BEGIN; WITH locked AS \(SELECT \* FROM payments/.test(q)),
+        sent.filter((q) => /^BEGIN;\s*WITH locked AS \(SELECT \* FROM payments/.test(q)),
       ).toHaveLength(1);
+
       // order.created with a card changes no status: its facts are one UPDATE of their own.
       expect(paymentUpdates.filter((q) => q.includes('order_known ='))).toHaveLength(2);
       expect((await paymentOf(orderId))?.status).toBe('COMPLETED');

@@ -1,11 +1,11 @@
-import type { Pool, PoolClient, QueryResult } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { AnchorPromise, AnchorSink } from '@ecom/common/anchoring';
 import type { Logger } from '@ecom/common/logging';
 import { withTransaction } from '@ecom/common/postgres';
 import { declineIsRetryable, statusAfterDecline, statusAfterRefund } from '../domain/payment-rules';
 import { publishPaymentEvent } from '../events/publisher';
 import type { ChargePending, ChargeResult, NextAction, PaymentGateway } from '../gateway/gateway';
-import { paymentStore, type LockedAndSettled } from '../store/payment-store';
+import { paymentStore } from '../store/payment-store';
 import type { PaymentClaims } from './claims';
 import { anchorPayment, cents, type ChargeClaim, type FollowUp, type RefundClaim } from './shared';
 
@@ -83,7 +83,7 @@ export class GatewayCalls {
     );
     if ('unreachable' in result) return { outcome: 'unavailable', error: result.unreachable };
     if (result.ok === 'pending') return this.recordPending(claim, result);
-    return this.settle(claim, result);
+    return this.recording(claim.paymentId, (client) => this.settleCharge(client, claim, result));
   }
 
   /**
@@ -96,22 +96,7 @@ export class GatewayCalls {
     const result = await this.reach(claim, () => lookupCharge.call(this.deps.gateway, intentId));
     if ('unreachable' in result) return { outcome: 'unavailable', error: result.unreachable };
     if (result.ok === 'pending') return this.recordPending(claim, result);
-    return this.settle(claim, result);
-  }
-
-  /** Records a final answer: its transaction opens with the payment's lock and the attempt's result. */
-  private settle(claim: ChargeClaim, result: ChargeResult): Promise<ChargeOutcome> {
-    const opening = paymentStore.lockAndSettleAttemptOpening(
-      claim.paymentId,
-      claim.attempt,
-      result,
-    );
-    return this.recording(
-      claim.paymentId,
-      (client, opened) =>
-        this.settleCharge(client, claim, result, { locked: opening.read(opened) }),
-      opening.sql,
-    );
+    return this.recording(claim.paymentId, (client) => this.settleCharge(client, claim, result));
   }
 
   /** The intent a pending answer named, kept on the attempt (which stays PENDING). */
@@ -149,11 +134,13 @@ export class GatewayCalls {
     client: PoolClient,
     claim: ChargeClaim,
     result: ChargeResult,
-    opened?: { locked: LockedAndSettled | null },
   ): Promise<ChargeOutcome> {
-    const locked = opened
-      ? opened.locked
-      : await paymentStore.lockAndSettleAttempt(client, claim.paymentId, claim.attempt, result);
+    const locked = await paymentStore.lockAndSettleAttempt(
+      client,
+      claim.paymentId,
+      claim.attempt,
+      result,
+    );
     if (!locked?.settled) return { outcome: 'superseded' };
     const { row } = locked;
     if (row.status !== 'PROCESSING' || row.attempts !== claim.attempt) {
@@ -282,17 +269,12 @@ export class GatewayCalls {
    */
   private recording<T extends { outcome: string }>(
     paymentId: string,
-    record: (client: PoolClient, opened: QueryResult | undefined) => Promise<T>,
-    opening?: string,
+    record: (client: PoolClient) => Promise<T>,
   ): Promise<T> {
-    return withTransaction(
-      this.deps.pool,
-      async (client, opened) => {
-        const outcome = await record(client, opened);
-        const anchorPromise = await anchorPayment(this.deps.anchor, client, paymentId);
-        return 'anchorPromise' in outcome ? { ...outcome, anchorPromise } : outcome;
-      },
-      opening ? { opening } : {},
-    );
+    return withTransaction(this.deps.pool, async (client) => {
+      const outcome = await record(client);
+      const anchorPromise = await anchorPayment(this.deps.anchor, client, paymentId);
+      return 'anchorPromise' in outcome ? { ...outcome, anchorPromise } : outcome;
+    });
   }
 }

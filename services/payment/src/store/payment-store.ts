@@ -1,10 +1,4 @@
-import {
-  escapeLiteral,
-  type Pool,
-  type PoolClient,
-  type QueryResult,
-  type QueryResultRow,
-} from 'pg';
+import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import { selectNewestPage } from '@ecom/common/postgres';
 import type { OrderClosed, PaymentStatus } from '../domain/payment-rules';
 
@@ -161,55 +155,6 @@ function patchSets(patch: PaymentPatch, first: number): { sets: string; values: 
   };
 }
 
-/** A claimed attempt's final answer from the provider. */
-type AttemptResult = { ok: true; chargeId: string } | { ok: false; code: string; reason: string };
-
-/** The payment as locked, and whether this call settled the attempt. */
-export interface LockedAndSettled {
-  row: PaymentRow;
-  settled: boolean;
-}
-
-type LockedAndSettledRow = PaymentRow & { settled_now: boolean };
-
-/**
- * The payment locked, then its attempt settled if PENDING: the attempt's UPDATE joins the
- * locked row, so it runs once the payment's lock is held. `p`: the six values' placeholders
- * or literals (settleValues' order).
- */
-function lockAndSettleSql(p: string[]): string {
-  return `WITH locked AS (SELECT * FROM payments WHERE id = ${p[0]} FOR UPDATE),
-       settled AS (
-         UPDATE payment_attempts a
-            SET status = ${p[2]}, charge_id = ${p[3]}, failure_code = ${p[4]}, failure_reason = ${p[5]},
-                completed_at = clock_timestamp(), token = NULL, next_action_url = NULL
-           FROM locked
-          WHERE a.payment_id = locked.id AND a.attempt = ${p[1]} AND a.status = 'PENDING'
-          RETURNING a.attempt)
-       SELECT locked.*, EXISTS (SELECT 1 FROM settled) AS settled_now FROM locked`;
-}
-
-function settleValues(
-  paymentId: string,
-  attempt: number,
-  result: AttemptResult,
-): Array<string | number | null> {
-  return [
-    paymentId,
-    attempt,
-    result.ok ? 'SUCCEEDED' : 'FAILED',
-    result.ok ? result.chargeId : null,
-    result.ok ? null : result.code,
-    result.ok ? null : result.reason,
-  ];
-}
-
-function lockedAndSettled(rows: LockedAndSettledRow[]): LockedAndSettled | null {
-  if (!rows[0]) return null;
-  const { settled_now: settled, ...row } = rows[0];
-  return { row, settled };
-}
-
 /** SQL for payments, attempts and refunds. Parameterised queries only. */
 export const paymentStore = {
   /**
@@ -326,34 +271,31 @@ export const paymentStore = {
     client: PoolClient,
     paymentId: string,
     attempt: number,
-    result: AttemptResult,
-  ): Promise<LockedAndSettled | null> {
-    const { rows } = await client.query<LockedAndSettledRow>(
-      lockAndSettleSql(['$1', '$2', '$3', '$4', '$5', '$6']),
-      settleValues(paymentId, attempt, result),
+    result: { ok: true; chargeId: string } | { ok: false; code: string; reason: string },
+  ): Promise<{ row: PaymentRow; settled: boolean } | null> {
+    // The attempt's UPDATE joins the locked row, so it runs once the payment's lock is held.
+    const { rows } = await client.query<PaymentRow & { settled_now: boolean }>(
+      `WITH locked AS (SELECT * FROM payments WHERE id = $1 FOR UPDATE),
+       settled AS (
+         UPDATE payment_attempts a
+            SET status = $3, charge_id = $4, failure_code = $5, failure_reason = $6,
+                completed_at = clock_timestamp(), token = NULL, next_action_url = NULL
+           FROM locked
+          WHERE a.payment_id = locked.id AND a.attempt = $2 AND a.status = 'PENDING'
+          RETURNING a.attempt)
+       SELECT locked.*, EXISTS (SELECT 1 FROM settled) AS settled_now FROM locked`,
+      [
+        paymentId,
+        attempt,
+        result.ok ? 'SUCCEEDED' : 'FAILED',
+        result.ok ? result.chargeId : null,
+        result.ok ? null : result.code,
+        result.ok ? null : result.reason,
+      ],
     );
-    return lockedAndSettled(rows);
-  },
-
-  /**
-   * lockAndSettleAttempt as the statement that opens its transaction (withTransaction's
-   * `opening`: sent with BEGIN, in one round trip, so its values are escaped literals), and the
-   * reader of what it answered.
-   */
-  lockAndSettleAttemptOpening(
-    paymentId: string,
-    attempt: number,
-    result: AttemptResult,
-  ): { sql: string; read: (opened: QueryResult | undefined) => LockedAndSettled | null } {
-    const literal = (v: string | number | null) =>
-      v === null ? 'NULL' : typeof v === 'number' ? String(Math.trunc(v)) : escapeLiteral(v);
-    return {
-      sql: lockAndSettleSql(settleValues(paymentId, attempt, result).map(literal)),
-      read: (opened) => {
-        if (!opened) throw new Error('lockAndSettleAttempt: the opening statement did not run');
-        return lockedAndSettled(opened.rows as LockedAndSettledRow[]);
-      },
-    };
+    if (!rows[0]) return null;
+    const { settled_now: settled, ...row } = rows[0];
+    return { row, settled };
   },
 
   /**

@@ -1,0 +1,208 @@
+import { Client, type Pool } from 'pg';
+import { createEvent } from '../src/bus';
+import {
+  createPgPool,
+  handleEventOnce,
+  processedEventsMigration,
+  runMigrations,
+  withTransaction,
+  writeAtCommit,
+} from '../src/postgres';
+import { inlineParameters } from '../src/postgres/inline';
+import { createTestPostgres, describeIfServer, type TestPostgres } from '@ecom/test-support';
+
+describe('inlineParameters', () => {
+  it('writes the values in as escaped literals, NULL for null and undefined', () => {
+    expect(
+      inlineParameters(
+        'SELECT $1, $2, $3, $10',
+        [...'abcdefghij'].map((c, i) => (i === 1 ? null : i === 2 ? undefined : c)),
+      ),
+    ).toBe("SELECT 'a', NULL, NULL, 'j'");
+    expect(inlineParameters('SELECT $1', ["it's"])).toBe("SELECT 'it''s'");
+    // pg's escapeLiteral: an E'' string where there are backslashes.
+    expect(inlineParameters('SELECT $1', ['a\\b'])).toBe("SELECT  E'a\\\\b'");
+  });
+
+  it('leaves $n alone in string constants, quoted identifiers, comments, dollar quotes and names', () => {
+    const text = [
+      "SELECT '$1', E'\\'$1', \"col$1\", $$ $1 $$, $tag$ $1 $tag$, x$1, $1",
+      '-- $1 in a comment',
+      '/* $1 /* nested $1 */ still $1 */ $2',
+    ].join('\n');
+    expect(inlineParameters(text, ['v1', 'v2'])).toBe(
+      [
+        "SELECT '$1', E'\\'$1', \"col$1\", $$ $1 $$, $tag$ $1 $tag$, x$1, 'v1'",
+        '-- $1 in a comment',
+        "/* $1 /* nested $1 */ still $1 */ 'v2'",
+      ].join('\n'),
+    );
+  });
+
+  it('gives up (null) on a value with no text form or a parameter without a value', () => {
+    expect(inlineParameters('SELECT $1', [Buffer.from('x')])).toBeNull();
+    expect(inlineParameters('SELECT $1, $2', ['only one'])).toBeNull();
+  });
+});
+
+describeIfServer('postgres', 'transactions in fewer round trips (PostgreSQL)', () => {
+  let db: TestPostgres;
+  let pool: Pool;
+
+  beforeAll(async () => {
+    db = await createTestPostgres('common_tx_round_trips');
+    pool = createPgPool(db.url, 4);
+    await runMigrations(pool, [processedEventsMigration]);
+    await pool.query(
+      'CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL, tags text[], data jsonb, at timestamptz, n bigint)',
+    );
+  });
+  afterAll(async () => {
+    await pool.end();
+    await db.cleanup();
+  });
+
+  /** The texts sent to the server while `run` runs (every client's query). */
+  async function sentDuring<T>(run: () => Promise<T>): Promise<{ result: T; sent: string[] }> {
+    const query = jest.spyOn(Client.prototype, 'query');
+    try {
+      const result = await run();
+      return { result, sent: query.mock.calls.map(([text]) => String(text)) };
+    } finally {
+      query.mockRestore();
+    }
+  }
+
+  it('reads back every value written in as a literal as it reads back the parameter', async () => {
+    const values: unknown[] = [
+      "quotes ' and '' and \\ backslash, $1 and -- dashes",
+      'ünïcödé ✓ 🚀',
+      null,
+      42,
+      -1.5,
+      '9007199254740993',
+      true,
+      new Date('2026-01-02T03:04:05.678Z'),
+      ['a', 'b,c', 'd"e', "f'g", null],
+      { nested: { quote: "it's", list: [1, 'two'] } },
+      '5a5a5a5a-0000-4000-8000-000000000000',
+    ];
+    const text = `SELECT $1::text AS a, $2::text AS b, $3::int AS c, $4::int AS d, $5::float8 AS e,
+      $6::bigint AS f, $7::boolean AS g, $8::timestamptz AS h, $9::text[] AS i, $10::jsonb AS j,
+      $11::uuid AS k, 5 * interval '1 ms' * $4 AS l`;
+    const parameterised = await pool.query(text, values);
+    const inlined = await pool.query(inlineParameters(text, values)!);
+    expect(inlined.rows).toEqual(parameterised.rows);
+    expect(inlined.rows[0].a).toBe(values[0]);
+  });
+
+  it('sends BEGIN with the first statement, its values written in, and the COMMIT with queued writes', async () => {
+    const { result, sent } = await sentDuring(() =>
+      withTransaction(pool, async (client) => {
+        const { rows } = await client.query<{ id: number }>(
+          'INSERT INTO notes (body, tags) VALUES ($1, $2) RETURNING id',
+          ["first's", ['x', 'y']],
+        );
+        await client.query('UPDATE notes SET n = $2 WHERE id = $1', [rows[0]!.id, 7]);
+        await writeAtCommit(
+          client,
+          `UPDATE notes SET data = '{"done":true}' WHERE id = ${rows[0]!.id}`,
+        );
+        return rows[0]!.id;
+      }),
+    );
+    expect(sent).toHaveLength(3);
+    expect(sent[0]).toMatch(
+      /^BEGIN;\s*INSERT INTO notes \(body, tags\) VALUES \('first''s', '\{"x","y"\}'\)/,
+    );
+    expect(sent[1]).toBe('UPDATE notes SET n = $2 WHERE id = $1');
+    expect(sent[2]).toMatch(/UPDATE notes SET data .*;\s*COMMIT$/s);
+    const { rows } = await pool.query('SELECT body, tags, data, n FROM notes WHERE id = $1', [
+      result,
+    ]);
+    expect(rows).toEqual([{ body: "first's", tags: ['x', 'y'], data: { done: true }, n: '7' }]);
+  });
+
+  it('rolls back everything, BEGIN included, when the first statement fails', async () => {
+    const before = Number((await pool.query('SELECT count(*) FROM notes')).rows[0].count);
+    await expect(
+      withTransaction(pool, async (client) => {
+        await client.query('INSERT INTO notes (body) VALUES ($1)', [null]);
+      }),
+    ).rejects.toThrow(/null value/);
+    // The connection went back usable, outside any transaction.
+    const { rows } = await pool.query('SELECT count(*) FROM notes');
+    expect(Number(rows[0].count)).toBe(before);
+  });
+
+  it('sends BEGIN alone first when the first statement cannot carry it, and nothing for an empty transaction', async () => {
+    const { sent } = await sentDuring(() =>
+      withTransaction(pool, async (client) => {
+        await client.query({ text: 'SELECT $1::int AS one', values: [1], rowMode: 'array' });
+      }),
+    );
+    expect(sent[0]).toBe('BEGIN');
+    expect(sent).toHaveLength(3);
+    const empty = await sentDuring(() => withTransaction(pool, async () => 'nothing'));
+    expect(empty).toEqual({ result: 'nothing', sent: [] });
+  });
+
+  describe('handleEventOnce', () => {
+    const event = createEvent('test', 'user.deleted', { userId: 'u-1' });
+
+    it('sends the processed key with BEGIN and the handler first statement; a duplicate never sees its answer', async () => {
+      let answered = 0;
+      const handler = async (client: import('pg').PoolClient) => {
+        await client.query('INSERT INTO notes (body) VALUES ($1)', [`once ${event.eventId}`]);
+        answered += 1;
+      };
+      const first = await sentDuring(() => handleEventOnce(pool, 'tester', event, handler));
+      expect(first.result).toBe('handled');
+      expect(first.sent).toHaveLength(2);
+      expect(first.sent[0]).toMatch(
+        /^BEGIN;\s*INSERT INTO processed_events .*;\s*INSERT INTO notes/s,
+      );
+      expect(await handleEventOnce(pool, 'tester', event, handler)).toBe('duplicate');
+      // A handler that swallows the error commits nothing either.
+      const swallowing = async (client: import('pg').PoolClient) => {
+        await handler(client).catch(() => undefined);
+        await client.query('INSERT INTO notes (body) VALUES ($1)', ['after the duplicate']);
+      };
+      expect(await handleEventOnce(pool, 'tester', event, swallowing)).toBe('duplicate');
+      expect(answered).toBe(1);
+      const { rows } = await pool.query(
+        "SELECT body FROM notes WHERE body LIKE 'once %' OR body = 'after the duplicate'",
+      );
+      expect(rows).toEqual([{ body: `once ${event.eventId}` }]);
+    });
+
+    it('tells a duplicate whose first statement fails because the first delivery did it', async () => {
+      await pool.query('CREATE TABLE IF NOT EXISTS seen (event_id text PRIMARY KEY)');
+      const again = createEvent('test', 'user.deleted', { userId: 'u-3' });
+      // A plain INSERT: on a redelivery it breaks the primary key before the key's answer is read.
+      const handler = async (client: import('pg').PoolClient) => {
+        await client.query('INSERT INTO seen (event_id) VALUES ($1)', [again.eventId]);
+      };
+      expect(await handleEventOnce(pool, 'tester', again, handler)).toBe('handled');
+      expect(await handleEventOnce(pool, 'tester', again, handler)).toBe('duplicate');
+      // Not a duplicate: the statement's own error comes back, and nothing is kept.
+      const fresh = createEvent('test', 'user.deleted', { userId: 'u-4' });
+      const failing = async (client: import('pg').PoolClient) => {
+        await client.query('INSERT INTO seen (event_id) VALUES ($1)', [again.eventId]);
+      };
+      await expect(handleEventOnce(pool, 'tester', fresh, failing)).rejects.toThrow(
+        /duplicate key/,
+      );
+      const { rows } = await pool.query('SELECT 1 FROM processed_events WHERE event_id = $1', [
+        fresh.eventId,
+      ]);
+      expect(rows).toHaveLength(0);
+    });
+
+    it('tells a duplicate whose handler sends nothing', async () => {
+      const quiet = createEvent('test', 'user.deleted', { userId: 'u-2' });
+      expect(await handleEventOnce(pool, 'tester', quiet, async () => undefined)).toBe('handled');
+      expect(await handleEventOnce(pool, 'tester', quiet, async () => undefined)).toBe('duplicate');
+    });
+  });
+});
