@@ -135,6 +135,22 @@ describeIfServer('postgres', 'transactions in fewer round trips (PostgreSQL)', (
     expect(Number(rows[0].count)).toBe(before);
   });
 
+  it('rolls back a transaction of queued writes alone whose write fails, and the connection goes back clean', async () => {
+    const single = createPgPool(db.url, 1);
+    try {
+      const { sent } = await sentDuring(() =>
+        withTransaction(single, async (client) => {
+          await writeAtCommit(client, 'INSERT INTO notes (body) VALUES (NULL)');
+        }).catch((err: Error) => err.message),
+      );
+      // One round trip for BEGIN, the write and the COMMIT; then the ROLLBACK.
+      expect(sent).toEqual(['BEGIN;\nINSERT INTO notes (body) VALUES (NULL);\nCOMMIT', 'ROLLBACK']);
+      expect((await single.query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);
+    } finally {
+      await single.end();
+    }
+  });
+
   it('sends BEGIN alone first when the first statement cannot carry it, and nothing for an empty transaction', async () => {
     const { sent } = await sentDuring(() =>
       withTransaction(pool, async (client) => {

@@ -1,8 +1,9 @@
-import { escapeLiteral, type Pool, type PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { BusinessRuleError, ConflictError } from '../errors/app-error';
 import { requestFingerprint } from '../http/idempotency';
 import { isUniqueViolation } from './errors';
 import type { Migration } from './migrations';
+import { inlineParameters } from './inline';
 import { writeAtCommit } from './transaction';
 
 /**
@@ -118,19 +119,12 @@ export function createIdempotencyStore(pool: Pool) {
             answer ? JSON.stringify(answer.body) : null,
           ];
           const insert = `INSERT INTO http_idempotency (scope, user_id, key, fingerprint,
-               resource_id, response_status, response_body)`;
-          if (options?.atCommit) {
-            // A simple query: literals, escaped (the status is a number we set).
-            const literal = (v: string | number | null) =>
-              v === null
-                ? 'NULL'
-                : typeof v === 'number'
-                  ? String(Math.trunc(v))
-                  : escapeLiteral(v);
-            await writeAtCommit(client, `${insert} VALUES (${values.map(literal).join(', ')})`);
-          } else {
-            await client.query(`${insert} VALUES ($1, $2, $3, $4, $5, $6, $7)`, values);
-          }
+               resource_id, response_status, response_body)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)`;
+          // With the COMMIT, a simple query: the values written in as escaped literals.
+          const inlined = options?.atCommit ? inlineParameters(insert, values) : null;
+          if (inlined !== null) await writeAtCommit(client, inlined);
+          else await client.query(insert, values);
           answered = answer !== undefined;
         });
       } catch (err) {

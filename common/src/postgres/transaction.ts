@@ -47,7 +47,11 @@ export async function withTransaction<T>(
     if (!begin.sent && !options.opening) {
       // fn sent nothing: BEGIN goes with the COMMIT, if there is anything to commit.
       begin.skip();
-      if (tx.queued.length > 0) await client.query(['BEGIN', ...commit].join(';\n'));
+      if (tx.queued.length > 0) {
+        // A queued write that fails leaves the transaction open and aborted: the catch rolls back.
+        begin.sent = true;
+        await client.query(['BEGIN', ...commit].join(';\n'));
+      }
     } else {
       if (!begin.sent) await begin.send();
       // An opening's check that failed ends the transaction, even if fn caught its error.
