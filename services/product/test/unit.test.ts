@@ -146,8 +146,6 @@ describe('CatalogCache when the cache is unreachable', () => {
     kind: 'redis',
     get: () => Promise.reject(new Error('down')),
     set: () => Promise.reject(new Error('down')),
-    generation: () => Promise.reject(new Error('down')),
-    generations: () => Promise.reject(new Error('down')),
     getWithGenerations: () => Promise.reject(new Error('down')),
     bump: () => Promise.reject(new Error('down')),
     ping: () => Promise.reject(new Error('down')),

@@ -1,19 +1,15 @@
 /**
  * The small key-value surface the catalog cache needs, with a Redis and an in-memory adapter.
  * Values are strings (JSON); generations are counters that are never expired, so bumping one
- * orphans every entry written under the previous value.
+ * makes every entry stamped with its previous value unusable.
  */
 export interface Cache {
   readonly kind: 'redis' | 'memory';
   get(key: string): Promise<string | null>;
   set(key: string, value: string, ttlSeconds: number): Promise<void>;
-  /** The current generation of `key`; a missing one starts at a time-based value, never reused. */
-  generation(key: string): Promise<string>;
-  /** Current generations of several keys in one round trip. */
-  generations(keys: string[]): Promise<string[]>;
   /**
-   * The current generations of `genKeys` and the value at `key`, in one round trip (a missing
-   * generation starts as in `generation`).
+   * The current generations of `genKeys` and the value at `key`, in one round trip. A missing
+   * generation starts at a time-based value (initialGeneration), never reused.
    */
   getWithGenerations(
     genKeys: string[],

@@ -11,6 +11,9 @@ import type { Cache } from './cache';
  */
 export const VIEW_VERSION = 'v3';
 
+/** Ends an entry's stamp (generations are digits): `<generations>|<JSON>`. */
+const STAMP_END = '|';
+
 /**
  * Cache-aside for catalog reads, invalidated by generations rather than deletes:
  * - a detail entry lives under `item:<id>:<view version>`, stamped with the generation of that
@@ -23,9 +26,6 @@ export const VIEW_VERSION = 'v3';
  * stamp, which no reader accepts any more, so no reader sees a stale price or stock once the
  * write has returned.
  */
-/** Ends an entry's stamp (generations are digits): `<generations>|<JSON>`. */
-const STAMP_END = '|';
-
 export class CatalogCache implements CatalogReadCache {
   private readonly hits: Counter<'kind'>;
   private readonly misses: Counter<'kind'>;
