@@ -4,6 +4,7 @@ import { contractEvent } from '../bus/contract-event';
 import type { EventEnvelope } from '../bus/envelope';
 import type { EventData, EventType } from '../events/contracts';
 import type { EventBus } from '../bus/types';
+import { WindowedBatch } from '../util/windowed-batch';
 import {
   currentMongoTransaction,
   withMongoTransaction,
@@ -33,6 +34,11 @@ export interface MongoOutboxOptions {
   intervalMs: number;
   /** How long a freshly written row is left to the direct send before a relay may take it. Default 5 s. */
   directSendGraceMs?: number;
+  /**
+   * How long the sent marks wait to share one update. Default 250 ms; never more than half the
+   * grace, so a relay never takes a row only because its mark lags.
+   */
+  markWindowMs?: number;
   /** How long a relay holds a claimed row before another instance may try it. Default 30 s. */
   leaseMs?: number;
   /** Retry delay after a failed send: base * 2^(attempts-1), capped. Defaults 1 s / 60 s. */
@@ -63,8 +69,9 @@ export interface MongoOutbox {
    */
   publish(event: EventEnvelope, tx?: MongoTransaction): Promise<void>;
   /**
-   * Sends the due unsent rows, oldest written first, until none is left or the bus fails
-   * (the failed row is retried after a backoff); returns how many were sent.
+   * Writes the sent marks waiting for their window, then sends the due unsent rows, oldest
+   * written first, until none is left or the bus fails (the failed row is retried after a
+   * backoff), and marks them; returns how many were sent.
    */
   flush(): Promise<number>;
   pendingCount(): Promise<number>;
@@ -72,7 +79,7 @@ export interface MongoOutbox {
   purgeSent(before: Date): Promise<number>;
   /** Starts the relay timer (flush, then purge, every intervalMs). */
   start(): void;
-  /** Stops the timer and waits for a flush in progress. */
+  /** Stops the timer, waits for a flush in progress and writes the waiting sent marks. */
   stop(): Promise<void>;
 }
 
@@ -133,9 +140,31 @@ export function createMongoOutbox(options: MongoOutboxOptions): MongoOutbox {
   // The connection's collection still buffers while the connection is down, as the model does.
   const rows = connection.collection<MongoOutboxRow>(collection);
 
+  // Sent marks lag their sends by up to a window and share one update command (a statement
+  // per row, each with its own time of sending): a row is due to a relay only after the grace
+  // (or its lease), far longer than the window.
+  const marks = new WindowedBatch<{ id: string; at: Date }>(
+    async (sent) => {
+      try {
+        await rows.bulkWrite(
+          sent.map(({ id, at }) => ({
+            updateOne: { filter: { _id: id, sentAt: null }, update: { $set: { sentAt: at } } },
+          })),
+          { ordered: false },
+        );
+      } catch (err) {
+        logger.warn('outbox rows sent but not marked; they will be sent again', {
+          count: sent.length,
+          error: errorMessage(err),
+        });
+      }
+    },
+    { windowMs: Math.min(options.markWindowMs ?? 250, graceMs / 2, leaseMs / 2), maxItems: 1000 },
+  );
+
   async function send(event: EventEnvelope): Promise<void> {
     await bus.publish(event);
-    await rows.updateOne({ _id: event.eventId, sentAt: null }, { $set: { sentAt: now() } });
+    marks.add({ id: event.eventId, at: now() });
   }
 
   /** Leases the oldest due unsent row to this relay and counts the attempt. */
@@ -187,7 +216,12 @@ export function createMongoOutbox(options: MongoOutboxOptions): MongoOutbox {
 
   /** One flush at a time (the timer and a caller may both ask). */
   function flush(): Promise<number> {
-    running ??= flushOnce().finally(() => {
+    running ??= (async () => {
+      await marks.flush();
+      const sent = await flushOnce();
+      await marks.flush();
+      return sent;
+    })().finally(() => {
       running = undefined;
     });
     return running;
@@ -269,6 +303,7 @@ export function createMongoOutbox(options: MongoOutboxOptions): MongoOutbox {
       if (timer) clearTimeout(timer);
       timer = undefined;
       await running?.catch(() => undefined);
+      await marks.flush();
     },
   };
 }

@@ -4,6 +4,7 @@ import type { Logger } from '../logging/logger';
 import type { Migration } from './migrations';
 import type { EventEnvelope } from '../bus/envelope';
 import type { EventBus } from '../bus/types';
+import { WindowedBatch } from '../util/windowed-batch';
 import { afterCommit, transactionPool, writeAtCommit } from './transaction';
 
 /** Channel the outbox NOTIFYs on commit, so relays publish at once instead of at the next poll. */
@@ -103,6 +104,12 @@ export interface OutboxRelayOptions {
    */
   directSendGraceMs?: number;
   /**
+   * How long the sent marks of directly sent rows wait to share one UPDATE. Default 250 ms;
+   * never more than half the grace, so a relay never takes a row only because its mark lags.
+   * A row of a type with eraseOnSend paths is marked (and erased) at once.
+   */
+  markWindowMs?: number;
+  /**
    * Secrets an event carries only to its consumers, erased from the row once the bus has it
    * (the row is kept for re-sends and audits): event type → dotted paths in the envelope,
    * e.g. `{ 'order.created': ['data.payment.token'] }`.
@@ -144,7 +151,7 @@ interface OutboxRow {
  *
  * Once started, the relay also sends what its pool's transactions in this process commit, as
  * they commit (sendCommitted): no NOTIFY, claim or lock on that path, and the marks of rows
- * sent together share one UPDATE. The claim loop is then the safety net.
+ * sent within one window (markWindowMs) share one UPDATE. The claim loop is then the safety net.
  */
 export class OutboxRelay {
   private readonly pollIntervalMs: number;
@@ -159,9 +166,8 @@ export class OutboxRelay {
   private running = false;
   /** Direct sends under way (stop waits for them). */
   private readonly sending = new Set<Promise<void>>();
-  /** Event ids sent directly and not yet marked; marked together by markLoop. */
-  private marks: string[] = [];
-  private marking?: Promise<void>;
+  /** Event ids sent directly and not yet marked: one UPDATE per window. */
+  private readonly marks: WindowedBatch<string>;
   private timer?: NodeJS.Timeout;
   private listener?: PoolClient;
   private listening?: Promise<void>;
@@ -187,6 +193,10 @@ export class OutboxRelay {
     this.directSendGraceMs = Math.max(0, Math.round(options.directSendGraceMs ?? 5000));
     // Built now, so a bad eraseOnSend fails at construction rather than at a send.
     this.markSql = markSentSql(options.eraseOnSend ?? {}, 'event_id = ANY($1::uuid[])');
+    this.marks = new WindowedBatch((ids) => this.markSent(ids), {
+      windowMs: Math.min(options.markWindowMs ?? 250, this.directSendGraceMs / 2),
+      maxItems: 1000,
+    });
   }
 
   /** Starts polling and listening for commits. Idempotent. */
@@ -212,18 +222,23 @@ export class OutboxRelay {
     await this.current?.catch(() => undefined);
     await this.queued?.catch(() => undefined);
     await Promise.all(this.sending);
-    await this.marking;
+    await this.marks.flush();
   }
 
   /**
-   * Publishes an event whose row its writer has just committed (see addToOutbox), then marks
-   * the row sent. A refused publish is only logged: the row comes due after the grace and the
+   * Publishes an event whose row its writer has just committed (see addToOutbox), then queues
+   * the row's sent mark (marks of one window share an UPDATE). A refused publish is only logged: the row comes due after the grace and the
    * claim loop sends it. A stopped relay leaves it to the claim loop of the next start.
    */
   sendCommitted(event: EventEnvelope): void {
     if (!this.running) return;
     const sent = this.options.bus.publish(event).then(
-      () => this.markSent(event.eventId),
+      () => {
+        this.marks.add(event.eventId);
+        // A secret does not wait for the window: its row is marked, and erased, now (with the
+        // marks waiting beside it).
+        if (this.options.eraseOnSend?.[event.eventType]?.length) void this.marks.flush();
+      },
       (err: unknown) => {
         this.options.logger.warn('event not sent yet; the outbox relay will retry', {
           eventId: event.eventId,
@@ -236,30 +251,18 @@ export class OutboxRelay {
     void sent.finally(() => this.sending.delete(sent));
   }
 
-  /** Marks a directly sent row: ids arriving while an UPDATE runs share the next one. */
-  private markSent(eventId: string): Promise<void> {
-    this.marks.push(eventId);
-    this.marking ??= this.markLoop();
-    return this.marking;
-  }
-
-  private async markLoop(): Promise<void> {
+  /**
+   * Marks directly sent rows. A mark that fails leaves them unsent: they come due after the
+   * grace and go again (consumers deduplicate).
+   */
+  private async markSent(ids: string[]): Promise<void> {
     try {
-      while (this.marks.length > 0) {
-        const ids = this.marks.splice(0, 1000);
-        try {
-          await this.options.pool.query(this.markSql, [ids]);
-        } catch (err) {
-          // Left unsent, they come due after the grace and go again (consumers deduplicate).
-          this.options.logger.warn('outbox rows sent but not marked; they will be sent again', {
-            count: ids.length,
-            error: errorMessage(err),
-          });
-        }
-      }
-    } finally {
-      // Cleared in the same turn as the last check, so a later id starts a new loop.
-      this.marking = undefined;
+      await this.options.pool.query(this.markSql, [ids]);
+    } catch (err) {
+      this.options.logger.warn('outbox rows sent but not marked; they will be sent again', {
+        count: ids.length,
+        error: errorMessage(err),
+      });
     }
   }
 

@@ -1,2 +1,3 @@
 export * from './canonical-json';
 export * from './ip-network';
+export * from './windowed-batch';

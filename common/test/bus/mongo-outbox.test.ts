@@ -1,6 +1,6 @@
 import mongoose from 'mongoose';
 import { createEvent, type EventEnvelope } from '@ecom/common/bus';
-import { createTestMongo, FlakyBus, type TestMongo } from '@ecom/test-support';
+import { createTestMongo, eventually, FlakyBus, type TestMongo } from '@ecom/test-support';
 import { createLogger } from '@ecom/common/logging';
 import { createMongoOutbox, type MongoOutbox, outboxEventPublisher } from '@ecom/common/mongo';
 
@@ -16,7 +16,7 @@ const outboxes: MongoOutbox[] = [];
 /** An outbox on a collection of its own (tests stay independent), on the shared test clock. */
 async function makeOutbox(
   collection: string,
-  extra: { connection?: mongoose.Connection; intervalMs?: number } = {},
+  extra: { connection?: mongoose.Connection; intervalMs?: number; markWindowMs?: number } = {},
 ): Promise<MongoOutbox> {
   const outbox = createMongoOutbox({
     connection: extra.connection ?? connection,
@@ -27,6 +27,7 @@ async function makeOutbox(
     directSendGraceMs: 5000,
     retryBaseMs: 1000,
     now,
+    ...(extra.markWindowMs !== undefined ? { markWindowMs: extra.markWindowMs } : {}),
   });
   await outbox.init();
   outboxes.push(outbox);
@@ -54,14 +55,19 @@ afterAll(async () => {
   await db.cleanup();
 });
 
-it('publish writes the row and sends it at once; the row is marked sent', async () => {
+it('publish writes the row and sends it at once; its sent mark follows within the mark window, with the time of sending', async () => {
   const outbox = await makeOutbox(nextCollection());
   const e = event(1);
   await outbox.publish(e);
+  const sentAt = now();
   expect(bus.received).toEqual([e]);
-  const row = await outbox.model.findById(e.eventId).lean();
+  clock += 100; // the mark is written later, still with the time the bus took the event
+  const row = await eventually(async () => {
+    const r = await outbox.model.findById(e.eventId).lean();
+    return r?.sentAt ? r : undefined;
+  });
   expect(row).toMatchObject({ event: e, attempts: 0, lastError: null });
-  expect(row!.sentAt).toEqual(now());
+  expect(row.sentAt).toEqual(sentAt);
   expect(await outbox.pendingCount()).toBe(0);
   // A sent row is never sent again.
   clock += 60_000;
@@ -76,10 +82,13 @@ it("an event's own writes go through the driver: no mongoose document or query p
   const updateOne = jest.spyOn(outbox.model, 'updateOne');
   // An optional field left undefined, as envelopes without a cause have it.
   const e = { ...event(1), causationId: undefined } as EventEnvelope;
+  const bulkWrite = jest.spyOn(outbox.model, 'bulkWrite');
   await outbox.publish(e);
+  await outbox.flush(); // writes the sent mark now
   expect(create).not.toHaveBeenCalled();
   expect(insertMany).not.toHaveBeenCalled();
   expect(updateOne).not.toHaveBeenCalled();
+  expect(bulkWrite).not.toHaveBeenCalled();
   const row = await connection
     .collection(outbox.model.collection.name)
     .findOne({ _id: e.eventId } as never);
@@ -89,6 +98,46 @@ it("an event's own writes go through the driver: no mongoose document or query p
   );
   expect(row!.event).not.toHaveProperty('causationId');
   expect(row).toMatchObject({ attempts: 0, lastError: null, sentAt: now() });
+});
+
+it('the sent marks of one window share one update command; stop() writes those still waiting', async () => {
+  const monitored = await mongoose
+    .createConnection(db.url, { sanitizeFilter: true, monitorCommands: true })
+    .asPromise();
+  const commands: string[] = [];
+  monitored.getClient().on('commandStarted', (c) => commands.push(c.commandName));
+  try {
+    const collection = nextCollection();
+    const outbox = await makeOutbox(collection, { connection: monitored, markWindowMs: 2000 });
+    const sentAt: Date[] = [];
+    for (const n of [1, 2, 3]) {
+      await outbox.publish(event(n));
+      sentAt.push(now());
+      clock += 1000;
+    }
+    const unmarked = await outbox.model.countDocuments({ sentAt: null });
+    const marked = await eventually(async () => {
+      const rows = await outbox.model.find().sort({ createdAt: 1 }).lean();
+      return rows.every((r) => r.sentAt) ? rows : undefined;
+    });
+    expect(unmarked).toBe(3);
+    expect(marked.map((r) => r.sentAt)).toEqual(sentAt);
+    // Three inserts, one update command (three statements) for their marks.
+    expect(commands.filter((c) => c === 'insert')).toHaveLength(3);
+    expect(commands.filter((c) => c === 'update')).toHaveLength(1);
+
+    // Stopping does not wait for the window: the marks still waiting are written.
+    const other = await makeOutbox(nextCollection(), {
+      connection: monitored,
+      markWindowMs: 60_000,
+    });
+    const e = event(4);
+    await other.publish(e);
+    await other.stop();
+    expect((await other.model.findById(e.eventId).lean())?.sentAt).toEqual(now());
+  } finally {
+    await monitored.close();
+  }
 });
 
 it('a second write of the same event id is refused (no duplicate row)', async () => {
@@ -221,6 +270,7 @@ it('purgeSent deletes only rows sent before the given time', async () => {
   await outbox.publish(event(2));
   bus.down = true;
   await outbox.publish(event(3)); // unsent: never purged
+  await outbox.flush(); // the sent marks, each with its time of sending
   expect(await outbox.purgeSent(new Date(clock - 1000))).toBe(0);
   expect(await outbox.purgeSent(new Date(clock - 500))).toBe(1);
   expect(await outbox.model.countDocuments()).toBe(2);

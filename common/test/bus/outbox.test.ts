@@ -345,6 +345,84 @@ describeIfServer('postgres', 'transactional outbox and idempotent consumer (Post
     }
   });
 
+  it('the sent marks of direct sends within one window share one UPDATE, and stop() writes those still waiting', async () => {
+    const bus = new RecordingBus();
+    const relay = new OutboxRelay({
+      pool,
+      bus,
+      logger,
+      pollIntervalMs: 60_000,
+      markWindowMs: 2000,
+    });
+    const query = jest.spyOn(pool, 'query');
+    const marks = () =>
+      query.mock.calls.filter(([sql]) => String(sql).startsWith('UPDATE event_outbox SET sent_at'))
+        .length;
+    relay.start();
+    try {
+      const events = [1, 2, 3].map((n) => createEvent('test-service', 'widget.created', { n }));
+      for (const event of events)
+        await withTransaction(pool, (client) => addToOutbox(client, event));
+      await eventually(() => bus.published.length === 3);
+      const unsent = await pool.query(
+        'SELECT count(*)::int AS n FROM event_outbox WHERE sent_at IS NULL',
+      );
+      await eventually(async () => {
+        const r = await pool.query(
+          'SELECT count(*)::int AS n FROM event_outbox WHERE sent_at IS NULL',
+        );
+        return r.rows[0].n === 0;
+      });
+      expect(unsent.rows[0].n).toBe(3);
+      expect(marks()).toBe(1);
+
+      const late = createEvent('test-service', 'widget.created', { n: 4 });
+      await withTransaction(pool, (client) => addToOutbox(client, late));
+      await eventually(() => bus.published.length === 4);
+      await relay.stop();
+      const { rows } = await pool.query('SELECT sent_at FROM event_outbox WHERE event_id = $1', [
+        late.eventId,
+      ]);
+      expect(rows[0].sent_at).not.toBeNull();
+      expect(marks()).toBe(2);
+    } finally {
+      query.mockRestore();
+      await relay.stop();
+    }
+  });
+
+  it('a row whose type carries a secret is marked and erased at once, not after the window, with the marks waiting beside it', async () => {
+    const bus = new RecordingBus();
+    const relay = new OutboxRelay({
+      pool,
+      bus,
+      logger,
+      pollIntervalMs: 60_000,
+      markWindowMs: 60_000,
+      directSendGraceMs: 120_000,
+      eraseOnSend: { 'widget.paid': ['data.secret'] },
+    });
+    relay.start();
+    try {
+      const plain = createEvent('test-service', 'widget.created', { n: 1 });
+      const secret = createEvent('test-service', 'widget.paid', { n: 2, secret: 's3cret' });
+      await withTransaction(pool, (client) => addToOutbox(client, plain));
+      await eventually(() => bus.published.length === 1);
+      await withTransaction(pool, (client) => addToOutbox(client, secret));
+      const { rows } = await eventually(async () => {
+        const r = await pool.query(
+          'SELECT event_id, payload, sent_at FROM event_outbox WHERE sent_at IS NOT NULL ORDER BY id',
+        );
+        return r.rows.length === 2 ? r : undefined;
+      });
+      expect(rows.map((r) => r.event_id)).toEqual([plain.eventId, secret.eventId]);
+      expect(rows[1].payload.data).toEqual({ n: 2 });
+      expect(bus.published).toEqual([plain, secret]);
+    } finally {
+      await relay.stop();
+    }
+  });
+
   it('a direct send the bus refuses is sent by the relay once its grace is over, and only then', async () => {
     const bus = new RecordingBus(1);
     const relay = new OutboxRelay({
