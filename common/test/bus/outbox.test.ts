@@ -12,6 +12,7 @@ import {
   createPgPool,
   handleEventOnce,
   OutboxRelay,
+  type OutboxRelayOptions,
   outboxMigration,
   processedEventsMigration,
   runMigrations,
@@ -62,6 +63,12 @@ describeIfServer('postgres', 'transactional outbox and idempotent consumer (Post
     await db.cleanup();
   });
   beforeEach(() => pool.query('TRUNCATE event_outbox, processed_events, widgets'));
+  const unmarked = async (): Promise<number> =>
+    (await pool.query('SELECT count(*)::int AS n FROM event_outbox WHERE sent_at IS NULL')).rows[0]
+      .n;
+  /** A relay on the shared pool that polls only when told, with these options. */
+  const quietRelay = (bus: EventBus, options: Partial<OutboxRelayOptions> = {}) =>
+    new OutboxRelay({ pool, bus, logger, pollIntervalMs: 60_000, ...options });
 
   it('publishes only events whose transaction committed, in insertion order, and marks them sent', async () => {
     const events = [1, 2, 3].map((n) => createEvent('test-service', 'widget.created', { n }));
@@ -82,10 +89,7 @@ describeIfServer('postgres', 'transactional outbox and idempotent consumer (Post
     expect(bus.published.map((e) => e.eventId)).toEqual(events.map((e) => e.eventId));
     expect(bus.published[0]).toEqual(events[0]);
     expect(await relay.flush()).toBe(0);
-    const { rows } = await pool.query(
-      'SELECT count(*)::int AS n FROM event_outbox WHERE sent_at IS NULL',
-    );
-    expect(rows[0].n).toBe(0);
+    expect(await unmarked()).toBe(0);
   });
 
   it('keeps failed rows with a send count and last error, and retries them until sent', async () => {
@@ -347,13 +351,7 @@ describeIfServer('postgres', 'transactional outbox and idempotent consumer (Post
 
   it('the sent marks of direct sends within one window share one UPDATE, and stop() writes those still waiting', async () => {
     const bus = new RecordingBus();
-    const relay = new OutboxRelay({
-      pool,
-      bus,
-      logger,
-      pollIntervalMs: 60_000,
-      markWindowMs: 2000,
-    });
+    const relay = quietRelay(bus, { markWindowMs: 2000 });
     const query = jest.spyOn(pool, 'query');
     const marks = () =>
       query.mock.calls.filter(([sql]) => String(sql).startsWith('UPDATE event_outbox SET sent_at'))
@@ -364,16 +362,9 @@ describeIfServer('postgres', 'transactional outbox and idempotent consumer (Post
       for (const event of events)
         await withTransaction(pool, (client) => addToOutbox(client, event));
       await eventually(() => bus.published.length === 3);
-      const unsent = await pool.query(
-        'SELECT count(*)::int AS n FROM event_outbox WHERE sent_at IS NULL',
-      );
-      await eventually(async () => {
-        const r = await pool.query(
-          'SELECT count(*)::int AS n FROM event_outbox WHERE sent_at IS NULL',
-        );
-        return r.rows[0].n === 0;
-      });
-      expect(unsent.rows[0].n).toBe(3);
+      const unsent = await unmarked();
+      await eventually(async () => (await unmarked()) === 0);
+      expect(unsent).toBe(3);
       expect(marks()).toBe(1);
 
       const late = createEvent('test-service', 'widget.created', { n: 4 });
@@ -393,11 +384,7 @@ describeIfServer('postgres', 'transactional outbox and idempotent consumer (Post
 
   it('a row whose type carries a secret is marked and erased at once, not after the window, with the marks waiting beside it', async () => {
     const bus = new RecordingBus();
-    const relay = new OutboxRelay({
-      pool,
-      bus,
-      logger,
-      pollIntervalMs: 60_000,
+    const relay = quietRelay(bus, {
       markWindowMs: 60_000,
       directSendGraceMs: 120_000,
       eraseOnSend: { 'widget.paid': ['data.secret'] },
