@@ -6,6 +6,7 @@ import { postgresConfigKeys, serviceConfigKeys, serviceUrls } from '@ecom/common
 export interface OrderConfig extends ServiceConfig, PostgresConfig, AnchoringConfig {
   PRODUCT_SERVICE_URL: string[];
   PRODUCT_TIMEOUT_MS: number;
+  QUOTE_CACHE_TTL_MS: number;
   AUTH_SERVICE_URL: string[];
   AUTH_TIMEOUT_MS: number;
   RESERVATION_TTL_MS: number;
@@ -25,6 +26,14 @@ export const orderConfigSchema = Joi.object<OrderConfig>({
   ...anchoringConfigKeys,
   PRODUCT_SERVICE_URL: serviceUrls('http://127.0.0.1:3002'),
   PRODUCT_TIMEOUT_MS: Joi.number().integer().min(50).max(60000).default(2000),
+  // How long an order reuses product's quote of a product (0: asks product for every order).
+  // Product checks each line's price again when it reserves (PRICE_CHANGED), and a quote is
+  // dropped on product.updated / product.deleted and on that refusal.
+  QUOTE_CACHE_TTL_MS: Joi.number()
+    .integer()
+    .min(0)
+    .max(60 * 60 * 1000)
+    .default(30_000),
   // Profile reads (the shipping address of an order sent without one).
   AUTH_SERVICE_URL: serviceUrls('http://127.0.0.1:3001'),
   AUTH_TIMEOUT_MS: Joi.number().integer().min(50).max(60000).default(2000),

@@ -68,7 +68,10 @@ export const orderService = defineService({
         }),
       );
       onClose('product client', () => client.close());
-      return createProductCatalog(config.PRODUCT_SERVICE_URL, { client });
+      return createProductCatalog(config.PRODUCT_SERVICE_URL, {
+        client,
+        quoteTtlMs: config.QUOTE_CACHE_TTL_MS,
+      });
     };
     const profileDirectory = () => {
       const client = clients.watch(
@@ -100,6 +103,7 @@ export const orderService = defineService({
     });
     const saga = new OrderSaga({
       transitions,
+      catalog,
       logger,
       reservationTtlMs: config.RESERVATION_TTL_MS,
     });

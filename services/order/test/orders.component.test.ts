@@ -60,6 +60,9 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
         { id: 'p-widget', name: 'Widget', priceCents: 1999 },
         { id: 'p-gadget', name: 'Gadget', priceCents: 250, sellerId: 'seller-9' },
         { id: 'p-euro', name: 'Euro thing', priceCents: 100, currency: 'EUR' },
+        // Each used by one test only: what they show depends on whether a quote is cached.
+        { id: 'p-cached', name: 'Cached', priceCents: 700 },
+        { id: 'p-uncached', name: 'Never quoted before', priceCents: 500 },
       ],
       profiles,
       events: ORDER_EVENTS,
@@ -118,6 +121,78 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
   /** Alice's order of gadgets (250 each, seller-9's), without payment details. */
   const gadgetOrder = (quantity: number) =>
     placeOrder(alice, { items: [{ productId: 'p-gadget', quantity }], shippingAddress: address });
+
+  describe('quotes reused for orders', () => {
+    const order = async (quantity = 1) => {
+      const res = await postOrder(alice, {
+        items: [{ productId: 'p-cached', quantity }],
+        shippingAddress: address,
+      });
+      expect(res.status).toBe(201);
+      return res.body as { id: string; total: { amount: number } };
+    };
+    /** Delivers an event to order and waits until it was handled. */
+    const handled = async (type: string, data: Record<string, unknown>) => {
+      const event = await deliver(type, data, 'product-service');
+      await eventually(
+        async () =>
+          (await pool.query('SELECT 1 FROM processed_events WHERE event_id = $1', [event.eventId]))
+            .rowCount === 1,
+      );
+    };
+
+    it('asks product once per product within the TTL, even while product is down, and again once product says it changed', async () => {
+      const stubbed = product.products.get('p-cached')!;
+      const calls = product.state.calls;
+      expect((await order()).total.amount).toBe(700);
+      expect(product.state.calls).toBe(calls + 1);
+      product.state.down = true;
+      try {
+        expect((await order(2)).total.amount).toBe(1400); // from the cached quote
+      } finally {
+        product.state.down = false;
+      }
+      expect(product.state.calls).toBe(calls + 1);
+
+      // product.updated: the next order asks again and charges the new price.
+      stubbed.priceCents = 800;
+      await handled('product.updated', {
+        productId: 'p-cached',
+        changes: ['price'],
+        price: { amount: 800, currency: 'USD' },
+      });
+      expect((await order()).total.amount).toBe(800);
+      expect(product.state.calls).toBe(calls + 2);
+      expect((await order()).total.amount).toBe(800);
+      expect(product.state.calls).toBe(calls + 2);
+
+      // product.deleted: asked again.
+      await handled('product.deleted', { productId: 'p-cached' });
+      await order();
+      expect(product.state.calls).toBe(calls + 3);
+    });
+
+    it("product's PRICE_CHANGED refusal fails the order and drops the quote: the next order is priced anew", async () => {
+      const stubbed = product.products.get('p-cached')!;
+      const first = await order();
+      const calls = product.state.calls;
+      // The price changed without an event reaching this replica (another replica took it).
+      stubbed.priceCents = stubbed.priceCents + 50;
+      const stale = await order();
+      expect(stale.total.amount).toBe(first.total.amount);
+      expect(product.state.calls).toBe(calls);
+      await deliver('inventory.rejected', {
+        orderId: stale.id,
+        productId: 'p-cached',
+        reason: 'PRICE_CHANGED',
+        requested: 1,
+        available: 10,
+      });
+      await eventually(async () => (await statusOf(stale.id)) === 'FAILED');
+      expect((await order()).total.amount).toBe(stubbed.priceCents);
+      expect(product.state.calls).toBe(calls + 1);
+    });
+  });
 
   describe('POST /api/orders', () => {
     it('prices each line from product, stores PENDING with a snapshot and integer total, emits order.created', async () => {
@@ -266,7 +341,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       expect(res.body.error.code).toBe('MIXED_CURRENCY');
     });
 
-    it('answers 503 and stores nothing while product is down', async () => {
+    it('answers 503 and stores nothing while product is down and the quote is not cached', async () => {
       const before = await countOrders();
       const outboxBefore = Number(
         (await pool.query('SELECT count(*) FROM event_outbox')).rows[0].count,
@@ -274,7 +349,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       product.state.down = true;
       try {
         const res = await postOrder(alice, {
-          items: [{ productId: 'p-widget', quantity: 1 }],
+          items: [{ productId: 'p-uncached', quantity: 1 }],
           shippingAddress: address,
         });
         expect(res.status).toBe(503);

@@ -62,6 +62,8 @@ describe('order service calling replicated product and auth services', () => {
         DATABASE_URL: db.url,
         PRODUCT_SERVICE_URL: `${deadProduct},${one.stub.url},${two.stub.url}`,
         AUTH_SERVICE_URL: `${deadAuth},${auth.url}`,
+        // Every order reads its prices (no reused quote): the reads are what is watched here.
+        QUOTE_CACHE_TTL_MS: '0',
       }),
       bus,
       options: { anchor: recordingAnchor(orderSnapshot) },

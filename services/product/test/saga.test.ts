@@ -53,6 +53,52 @@ const forOrder = (type: string, orderId: string) =>
   h.publishedOf(type).filter((d) => d.orderId === orderId);
 
 describe('order.created', () => {
+  it('refuses an order that charges a price the product no longer has (PRICE_CHANGED), holding nothing of any line', async () => {
+    const a = await product(5);
+    const b = await product(5);
+    const reprice = await request(h.service.app)
+      .put(`/api/products/${b}`)
+      .set('Authorization', bearer(seller))
+      .send({ price: 13 });
+    expect(reprice.status).toBe(200);
+    const orderId = newOrderId();
+    // Priced at 12.50 for both lines, from a quote of before the change.
+    await h.deliver(
+      'order.created',
+      orderCreated(orderId, [
+        { productId: a, quantity: 1 },
+        { productId: b, quantity: 2 },
+      ]),
+    );
+    expect(forOrder('inventory.rejected', orderId)).toEqual([
+      { orderId, productId: b, reason: 'PRICE_CHANGED', requested: 2, available: 5 },
+    ]);
+    expect(forOrder('inventory.reserved', orderId)).toEqual([]);
+    expect(await stock(a)).toMatchObject({ available: 5, reserved: 0, holds: [] });
+    expect(await stock(b)).toMatchObject({ available: 5, reserved: 0, holds: [] });
+
+    // At the product's price it is reserved.
+    const next = newOrderId();
+    await h.deliver('order.created', orderCreated(next, [{ productId: b, quantity: 2 }], 1300));
+    expect(forOrder('inventory.reserved', next)).toHaveLength(1);
+  });
+
+  it('a redelivered order.created keeps its reservation when the price changed after its hold', async () => {
+    const a = await product(5);
+    const orderId = newOrderId();
+    const created = orderCreated(orderId, [{ productId: a, quantity: 2 }]);
+    await h.deliver('order.created', created);
+    const reprice = await request(h.service.app)
+      .put(`/api/products/${a}`)
+      .set('Authorization', bearer(seller))
+      .send({ price: 20 });
+    expect(reprice.status).toBe(200);
+    await h.deliver('order.created', created);
+    expect(forOrder('inventory.reserved', orderId)).toHaveLength(2);
+    expect(forOrder('inventory.rejected', orderId)).toEqual([]);
+    expect(await stock(a)).toMatchObject({ available: 3, reserved: 2 });
+  });
+
   it('reserves every line and announces the reserved lines', async () => {
     const a = await product(5);
     const b = await product(3);

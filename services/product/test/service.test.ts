@@ -151,7 +151,7 @@ describe('stop()', () => {
       createEvent(
         'order-service',
         'order.created',
-        orderCreated('o-drain', [{ productId, quantity: 1 }]),
+        orderCreated('o-drain', [{ productId, quantity: 1 }], 100),
       ),
     );
     // Let the delivery start, then stop while it runs.

@@ -2,6 +2,7 @@ import type { PoolClient } from 'pg';
 import { contractEvent, type ContractEvent } from '@ecom/common/bus';
 import type { Logger } from '@ecom/common/logging';
 import { addToOutbox } from '@ecom/common/postgres';
+import type { ProductCatalog } from '../clients/catalog';
 import { TRANSITIONS, type TransitionName } from '../domain/state-machine';
 import type { Cause, Order } from '../domain/types';
 import { orderStore, type TransitionInput } from '../store/order-store';
@@ -9,6 +10,8 @@ import { SOURCE, orderLines, type OrderTransitions } from './transitions';
 
 export interface OrderSagaDeps {
   transitions: OrderTransitions;
+  /** Its cached quotes are dropped when product says a price or a product changed. */
+  catalog: Pick<ProductCatalog, 'forget'>;
   logger: Logger;
   reservationTtlMs: number;
 }
@@ -64,10 +67,18 @@ export class OrderSaga {
   }
 
   async onInventoryRejected(client: PoolClient, event: ContractEvent<'inventory.rejected'>) {
+    // The order was priced from a quote product no longer stands by: the next one is asked.
+    if (event.data.reason === 'PRICE_CHANGED' && event.data.productId)
+      this.deps.catalog.forget(event.data.productId);
     const reason = `inventory rejected: ${event.data.reason || 'unknown'}${
       event.data.productId ? ` (product ${event.data.productId})` : ''
     }`;
     await this.applyEvent(client, event, 'fail', { reason, set: { failureReason: reason } });
+  }
+
+  /** product.updated / product.deleted: its quote is asked again for the next order. */
+  onProductChanged(event: ContractEvent<'product.updated' | 'product.deleted'>): void {
+    this.deps.catalog.forget(event.data.productId);
   }
 
   async onPaymentInitiated(client: PoolClient, event: ContractEvent<'payment.initiated'>) {

@@ -25,6 +25,8 @@ export function subscribeOrderConsumers(
       'payment.refunded': (client, event) => saga.onPaymentRefunded(client, event),
       'user.deleted': (client, event) => saga.onUserDeleted(client, event),
       'inventory.reservation.overdue': (client, event) => saga.onReservationOverdue(client, event),
+      'product.updated': async (_client, event) => saga.onProductChanged(event),
+      'product.deleted': async (_client, event) => saga.onProductChanged(event),
     },
   });
 }

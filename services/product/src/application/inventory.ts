@@ -1,7 +1,7 @@
 import type { Logger } from '@ecom/common/logging';
 import type { Publish, ReservationStore, StockStore } from '../domain/ports';
-import { becameLow, mergeLines } from '../domain/stock-rules';
-import type { OrderLine, Rejection, Reservation } from '../domain/types';
+import { becameLow, mergeLines, unitPrices } from '../domain/stock-rules';
+import type { OrderLine, PricedLine, Rejection, Reservation } from '../domain/types';
 import { KeyedMutex } from './keyed-mutex';
 
 export type ReserveOutcome =
@@ -30,10 +30,15 @@ export class InventoryService {
 
   constructor(private readonly deps: InventoryDeps) {}
 
-  /** order.created: reserve every line or none, then announce the outcome. */
-  async reserve(orderId: string, items: OrderLine[]): Promise<ReserveOutcome> {
+  /**
+   * order.created: reserve every line or none, then announce the outcome. A line's unit price,
+   * when given, must still be the product's (else PRICE_CHANGED): order may have priced the
+   * order from a cached quote.
+   */
+  async reserve(orderId: string, items: PricedLine[]): Promise<ReserveOutcome> {
     return this.mutex.run(orderId, async () => {
       const lines = mergeLines(items);
+      const prices = unitPrices(items);
       const existing = await this.deps.reservations.find(orderId);
       if (existing) {
         // A rejected or released order holds nothing: a run that crashed after recording that,
@@ -47,7 +52,12 @@ export class InventoryService {
       const lowAlerts: Array<{ productId: string; available: number; threshold: number }> = [];
       let rejection: Rejection | undefined;
       for (const line of lines) {
-        const result = await this.deps.stock.hold(line.productId, orderId, line.quantity);
+        const result = await this.deps.stock.hold(
+          line.productId,
+          orderId,
+          line.quantity,
+          prices.get(line.productId),
+        );
         if (!result.ok) {
           rejection = result.rejection;
           break;

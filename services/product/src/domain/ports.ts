@@ -48,8 +48,16 @@ export type HoldResult =
 
 /** Stock moves for one (product, order) pair; each is idempotent by that pair. */
 export interface StockStore {
-  /** Takes `quantity` from available into reserved for the order, only if enough is free. */
-  hold(productId: string, orderId: string, quantity: number): Promise<HoldResult>;
+  /**
+   * Takes `quantity` from available into reserved for the order, only if enough is free and,
+   * when `unitPrice` is given, the product's price (cents) is still that.
+   */
+  hold(
+    productId: string,
+    orderId: string,
+    quantity: number,
+    unitPrice?: number,
+  ): Promise<HoldResult>;
   /** Gives the order's hold back to available; false when there was no hold. */
   releaseHold(productId: string, orderId: string, quantity: number): Promise<boolean>;
   /** Turns the order's hold into sold units; false when there was no hold. */

@@ -1,5 +1,5 @@
 import { canonicalId } from '@ecom/common/ids';
-import type { OrderLine } from './types';
+import type { OrderLine, PricedLine } from './types';
 
 /**
  * True when a stock change takes the product from "enough" to "low" (available under the
@@ -26,4 +26,18 @@ export function mergeLines(items: OrderLine[]): OrderLine[] {
     merged.set(productId, (merged.get(productId) ?? 0) + item.quantity);
   }
   return [...merged].map(([productId, quantity]) => ({ productId, quantity }));
+}
+
+/**
+ * The unit price each product's lines charge, by canonical id (the first line's, when an order
+ * names a product twice: order prices every line of a product from one quote).
+ */
+export function unitPrices(items: PricedLine[]): Map<string, number> {
+  const prices = new Map<string, number>();
+  for (const item of items) {
+    const productId = canonicalId(item.productId);
+    if (item.unitPrice !== undefined && !prices.has(productId))
+      prices.set(productId, item.unitPrice);
+  }
+  return prices;
 }

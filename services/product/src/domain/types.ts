@@ -76,7 +76,17 @@ export interface OrderLine {
   quantity: number;
 }
 
-export type RejectionReason = 'UNKNOWN_PRODUCT' | 'INSUFFICIENT_STOCK' | 'PRODUCT_UNAVAILABLE';
+/** A line as the order priced it: the unit price (cents) it charges, when it says. */
+export interface PricedLine extends OrderLine {
+  unitPrice?: number;
+}
+
+/**
+ * PRICE_CHANGED: the order charges a unit price the product no longer has (order prices from
+ * a short-lived cache; the reservation is where the price is checked against the product).
+ */
+export type RejectionReason =
+  'UNKNOWN_PRODUCT' | 'INSUFFICIENT_STOCK' | 'PRODUCT_UNAVAILABLE' | 'PRICE_CHANGED';
 
 export interface Rejection {
   productId: string;

@@ -40,7 +40,11 @@ export function subscribeProductConsumers(
     keyedHandlers: SAGA_EVENTS,
     handlers: {
       'order.created': async ({ data }) => {
-        const lines = data.items.map(({ productId, quantity }) => ({ productId, quantity }));
+        const lines = data.items.map(({ productId, quantity, unitPrice }) => ({
+          productId,
+          quantity,
+          unitPrice,
+        }));
         await inventory.reserve(data.orderId, lines);
       },
       'order.confirmed': async ({ data }) => {

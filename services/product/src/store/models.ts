@@ -1,6 +1,6 @@
 import { Schema, type Connection, type Model, type Types } from 'mongoose';
 import type { ProductImage } from '../domain/image-rules';
-import type { Category, Product } from '../domain/types';
+import type { Category, Product, RejectionReason } from '../domain/types';
 
 /** A stock hold: the part of `reserved` that one order owns (kept on the product itself). */
 export interface HoldDoc {
@@ -28,7 +28,7 @@ export interface ReservationDoc {
   status: 'reserved' | 'rejected' | 'sold' | 'released';
   rejection: {
     productId: string;
-    reason: 'UNKNOWN_PRODUCT' | 'INSUFFICIENT_STOCK' | 'PRODUCT_UNAVAILABLE';
+    reason: RejectionReason;
     requested: number;
     available: number;
   } | null;

@@ -1,4 +1,5 @@
 import type { HoldResult, StockStore } from '../domain/ports';
+import type { RejectionReason } from '../domain/types';
 import type { ProductModels } from './models';
 import { driverCollection } from './driver-collection';
 import { toObjectId } from './object-id';
@@ -22,15 +23,25 @@ export class MongoStockStore implements StockStore {
     this.products = driverCollection(models.Product);
   }
 
-  async hold(productId: string, orderId: string, quantity: number): Promise<HoldResult> {
+  async hold(
+    productId: string,
+    orderId: string,
+    quantity: number,
+    unitPrice?: number,
+  ): Promise<HoldResult> {
     const _id = toObjectId(productId);
-    const rejection = (
-      reason: 'UNKNOWN_PRODUCT' | 'INSUFFICIENT_STOCK' | 'PRODUCT_UNAVAILABLE',
-      available: number,
-    ) => ({ ok: false, rejection: { productId, reason, requested: quantity, available } }) as const;
+    const rejection = (reason: RejectionReason, available: number) =>
+      ({ ok: false, rejection: { productId, reason, requested: quantity, available } }) as const;
     if (!_id) return rejection('UNKNOWN_PRODUCT', 0);
     const updated = await this.products.findOneAndUpdate(
-      { _id, status: 'active', available: { $gte: quantity }, 'holds.orderId': { $ne: orderId } },
+      {
+        _id,
+        status: 'active',
+        available: { $gte: quantity },
+        'holds.orderId': { $ne: orderId },
+        // The price the order charges is checked in the same command that holds the stock.
+        ...(unitPrice !== undefined ? { priceCents: unitPrice } : {}),
+      },
       {
         $inc: { available: -quantity, reserved: quantity },
         $push: { holds: { orderId, quantity } },
@@ -49,7 +60,7 @@ export class MongoStockStore implements StockStore {
     // Why not: read only to name the reason; nothing is changed from here on.
     const current = await this.products.findOne(
       { _id },
-      { projection: { available: 1, lowStockThreshold: 1, status: 1, holds: 1 } },
+      { projection: { available: 1, lowStockThreshold: 1, status: 1, holds: 1, priceCents: 1 } },
     );
     if (!current) return rejection('UNKNOWN_PRODUCT', 0);
     if (current.holds.some((h) => h.orderId === orderId)) {
@@ -61,6 +72,8 @@ export class MongoStockStore implements StockStore {
       };
     }
     if (current.status !== 'active') return rejection('PRODUCT_UNAVAILABLE', 0);
+    if (unitPrice !== undefined && current.priceCents !== unitPrice)
+      return rejection('PRICE_CHANGED', current.available);
     return rejection('INSUFFICIENT_STOCK', current.available);
   }
 
