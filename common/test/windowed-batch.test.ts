@@ -50,6 +50,20 @@ it('a full batch is written at once, and what arrives during a write waits for t
   expect(batch.pending).toBe(0);
 });
 
+it('what arrives during a write waits for a window of its own, not for the write to end', async () => {
+  const { batch, writes, hold, release } = recorded({ windowMs: 100, maxItems: 10 });
+  hold();
+  batch.add(1);
+  await sleep(150); // the window closed: [1] is being written, and held
+  expect(writes).toEqual([[1]]);
+  batch.add(2);
+  release();
+  await sleep(20);
+  expect(writes).toEqual([[1]]); // 2 waits for its window
+  await sleep(150);
+  expect(writes).toEqual([[1], [2]]);
+});
+
 it('a write that fails loses only its own items', async () => {
   const writes: number[][] = [];
   const batch = new WindowedBatch<number>(
@@ -64,4 +78,19 @@ it('a write that fails loses only its own items', async () => {
   batch.add(2);
   await batch.flush();
   expect(writes).toEqual([[1], [2]]);
+
+  const thrown: number[][] = [];
+  const throwing = new WindowedBatch<number>(
+    (items) => {
+      thrown.push(items);
+      if (items.includes(3)) throw new Error('thrown at once');
+      return Promise.resolve();
+    },
+    { windowMs: 0, maxItems: 10 },
+  );
+  throwing.add(3);
+  await throwing.flush();
+  throwing.add(4);
+  await throwing.flush();
+  expect(thrown).toEqual([[3], [4]]);
 });

@@ -33,7 +33,7 @@ export const orderConfigSchema = Joi.object<OrderConfig>({
     .integer()
     .min(0)
     .max(60 * 60 * 1000)
-    .default(30_000),
+    .default(10_000),
   // Profile reads (the shipping address of an order sent without one).
   AUTH_SERVICE_URL: serviceUrls('http://127.0.0.1:3001'),
   AUTH_TIMEOUT_MS: Joi.number().integer().min(50).max(60000).default(2000),

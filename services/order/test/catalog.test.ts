@@ -64,6 +64,18 @@ it('keeps the most recently used quotes within its bound, and none with a TTL of
   expect(product.state.calls).toBe(calls + 2);
 });
 
+it('an answer asked for before a forget serves its order but is not kept', async () => {
+  const catalog = createProductCatalog(product.url);
+  const calls = product.state.calls;
+  const asking = catalog.quote(['p-b']);
+  catalog.forget('p-b'); // product said p-b changed while its answer was on the way
+  expect((await asking).get('p-b')?.priceCents).toBe(200);
+  await catalog.quote(['p-b']);
+  expect(product.state.calls).toBe(calls + 2);
+  await catalog.quote(['p-b']);
+  expect(product.state.calls).toBe(calls + 2);
+});
+
 it('forget drops one quote', async () => {
   const catalog = createProductCatalog(product.url);
   await catalog.quote(['p-a', 'p-b']);

@@ -166,11 +166,38 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       expect((await order()).total.amount).toBe(800);
       expect(product.state.calls).toBe(calls + 2);
 
+      // A change of stock alone keeps the quote.
+      await handled('product.updated', {
+        productId: 'p-cached',
+        changes: ['inventory', 'lowStockThreshold'],
+        price: { amount: 800, currency: 'USD' },
+      });
+      await order();
+      expect(product.state.calls).toBe(calls + 2);
+
       // product.deleted: asked again.
       await handled('product.deleted', { productId: 'p-cached' });
       await order();
       expect(product.state.calls).toBe(calls + 3);
     });
+
+    it.each(['UNKNOWN_PRODUCT', 'PRODUCT_UNAVAILABLE'])(
+      "product's %s refusal drops the quote too (the product may be gone)",
+      async (reason) => {
+        const placed = await order();
+        const calls = product.state.calls;
+        await deliver('inventory.rejected', {
+          orderId: placed.id,
+          productId: 'p-cached',
+          reason,
+          requested: 1,
+          available: 0,
+        });
+        await eventually(async () => (await statusOf(placed.id)) === 'FAILED');
+        await order();
+        expect(product.state.calls).toBe(calls + 1);
+      },
+    );
 
     it("product's PRICE_CHANGED refusal fails the order and drops the quote: the next order is priced anew", async () => {
       const stubbed = product.products.get('p-cached')!;

@@ -83,6 +83,21 @@ describe('order.created', () => {
     expect(forOrder('inventory.reserved', next)).toHaveLength(1);
   });
 
+  it('refuses an order in a currency the product no longer asks (PRICE_CHANGED), though the amount is the same', async () => {
+    const a = await product(5);
+    const recurrency = await request(h.service.app)
+      .put(`/api/products/${a}`)
+      .set('Authorization', bearer(seller))
+      .send({ currency: 'EUR' });
+    expect(recurrency.status).toBe(200);
+    const orderId = newOrderId();
+    await h.deliver('order.created', orderCreated(orderId, [{ productId: a, quantity: 1 }])); // 12.50 USD
+    expect(forOrder('inventory.rejected', orderId)).toEqual([
+      { orderId, productId: a, reason: 'PRICE_CHANGED', requested: 1, available: 5 },
+    ]);
+    expect(await stock(a)).toMatchObject({ available: 5, reserved: 0, holds: [] });
+  });
+
   it('a redelivered order.created keeps its reservation when the price changed after its hold', async () => {
     const a = await product(5);
     const orderId = newOrderId();

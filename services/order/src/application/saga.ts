@@ -8,6 +8,11 @@ import type { Cause, Order } from '../domain/types';
 import { orderStore, type TransitionInput } from '../store/order-store';
 import { SOURCE, orderLines, type OrderTransitions } from './transitions';
 
+/** Refusals of product's that may mean a reused quote was stale. */
+const QUOTE_REFUSALS = new Set(['PRICE_CHANGED', 'UNKNOWN_PRODUCT', 'PRODUCT_UNAVAILABLE']);
+/** product.updated's change names that do not touch a quote. */
+const STOCK_FIELDS = new Set(['inventory', 'lowStockThreshold']);
+
 export interface OrderSagaDeps {
   transitions: OrderTransitions;
   /** Its cached quotes are dropped when product says a price or a product changed. */
@@ -67,8 +72,9 @@ export class OrderSaga {
   }
 
   async onInventoryRejected(client: PoolClient, event: ContractEvent<'inventory.rejected'>) {
-    // The order was priced from a quote product no longer stands by: the next one is asked.
-    if (event.data.reason === 'PRICE_CHANGED' && event.data.productId)
+    // The order may have been priced from a quote product no longer stands by (price, or the
+    // product gone): the next order asks again.
+    if (event.data.productId && QUOTE_REFUSALS.has(event.data.reason))
       this.deps.catalog.forget(event.data.productId);
     const reason = `inventory rejected: ${event.data.reason || 'unknown'}${
       event.data.productId ? ` (product ${event.data.productId})` : ''
@@ -78,6 +84,8 @@ export class OrderSaga {
 
   /** product.updated / product.deleted: its quote is asked again for the next order. */
   onProductChanged(event: ContractEvent<'product.updated' | 'product.deleted'>): void {
+    // A change of stock alone leaves the quote as it was.
+    if ('changes' in event.data && event.data.changes.every((c) => STOCK_FIELDS.has(c))) return;
     this.deps.catalog.forget(event.data.productId);
   }
 

@@ -23,7 +23,7 @@ export interface ProductCatalog {
 export interface ProductCatalogOptions {
   timeoutMs?: number;
   client?: ProductClient;
-  /** How long a quote is reused for orders. Default 30 s; 0 asks product for every order. */
+  /** How long a quote is reused for orders. Default 10 s; 0 asks product for every order. */
   quoteTtlMs?: number;
   /** Products whose quotes are kept at most (the least recently used go first). Default 10 000. */
   quoteMaxEntries?: number;
@@ -35,13 +35,16 @@ export function createProductCatalog(
   options: ProductCatalogOptions = {},
 ): ProductCatalog {
   const products = options.client ?? createProductClient({ baseUrl, timeoutMs: options.timeoutMs });
-  const ttl = options.quoteTtlMs ?? 30_000;
+  const ttl = options.quoteTtlMs ?? 10_000;
   // Only quotes of products that exist: an unknown id is asked again every time, so a product
   // created a moment later is found.
   const quotes =
     ttl > 0
       ? new LRUCache<string, ProductQuote>({ max: options.quoteMaxEntries ?? 10_000, ttl })
       : undefined;
+  // Forgets per product: an answer asked for before a forget may predate the change it is
+  // about, so it serves that one order but is not kept.
+  const forgets = new Map<string, number>();
 
   async function one(productId: string): Promise<LiveQuote | null> {
     const product = await products.get(productId);
@@ -71,18 +74,21 @@ export function createProductCatalog(
         else missing.push(id);
       }
       if (missing.length === 0) return answer;
+      const asked = new Map(missing.map((id) => [id, forgets.get(id) ?? 0]));
       const fresh = await live(missing);
       for (const id of missing) {
         const found = fresh.get(id);
         if (!found) throw unknownProduct(id);
         const { available: _free, ...quote } = found;
-        quotes?.set(id, quote);
+        if ((forgets.get(id) ?? 0) === asked.get(id)) quotes?.set(id, quote);
         answer.set(id, quote);
       }
       return answer;
     },
     forget(productId) {
-      quotes?.delete(productId);
+      if (!quotes) return;
+      quotes.delete(productId);
+      forgets.set(productId, (forgets.get(productId) ?? 0) + 1);
     },
   };
 }

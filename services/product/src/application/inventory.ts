@@ -1,6 +1,6 @@
 import type { Logger } from '@ecom/common/logging';
 import type { Publish, ReservationStore, StockStore } from '../domain/ports';
-import { becameLow, mergeLines, unitPrices } from '../domain/stock-rules';
+import { becameLow, chargedPrices, mergeLines } from '../domain/stock-rules';
 import type { OrderLine, PricedLine, Rejection, Reservation } from '../domain/types';
 import { KeyedMutex } from './keyed-mutex';
 
@@ -31,14 +31,14 @@ export class InventoryService {
   constructor(private readonly deps: InventoryDeps) {}
 
   /**
-   * order.created: reserve every line or none, then announce the outcome. A line's unit price,
-   * when given, must still be the product's (else PRICE_CHANGED): order may have priced the
-   * order from a cached quote.
+   * order.created: reserve every line or none, then announce the outcome. A line's unit price
+   * and currency, when given, must still be the product's (else PRICE_CHANGED): order may have
+   * priced the order from a reused quote.
    */
   async reserve(orderId: string, items: PricedLine[]): Promise<ReserveOutcome> {
     return this.mutex.run(orderId, async () => {
       const lines = mergeLines(items);
-      const prices = unitPrices(items);
+      const prices = chargedPrices(items);
       const existing = await this.deps.reservations.find(orderId);
       if (existing) {
         // A rejected or released order holds nothing: a run that crashed after recording that,

@@ -2,6 +2,7 @@ import type { EventData } from '@ecom/common/events';
 import type { ImageFormat, ImageVariant, ProductImage } from './image-rules';
 import type {
   Category,
+  ChargedPrice,
   ListQuery,
   NewProduct,
   Product,
@@ -50,13 +51,13 @@ export type HoldResult =
 export interface StockStore {
   /**
    * Takes `quantity` from available into reserved for the order, only if enough is free and,
-   * when `unitPrice` is given, the product's price (cents) is still that.
+   * when `price` is given, the product still asks that price (and currency).
    */
   hold(
     productId: string,
     orderId: string,
     quantity: number,
-    unitPrice?: number,
+    price?: ChargedPrice,
   ): Promise<HoldResult>;
   /** Gives the order's hold back to available; false when there was no hold. */
   releaseHold(productId: string, orderId: string, quantity: number): Promise<boolean>;

@@ -1,5 +1,5 @@
 import { canonicalId } from '@ecom/common/ids';
-import type { OrderLine, PricedLine } from './types';
+import type { ChargedPrice, OrderLine, PricedLine } from './types';
 
 /**
  * True when a stock change takes the product from "enough" to "low" (available under the
@@ -29,15 +29,18 @@ export function mergeLines(items: OrderLine[]): OrderLine[] {
 }
 
 /**
- * The unit price each product's lines charge, by canonical id (the first line's, when an order
- * names a product twice: order prices every line of a product from one quote).
+ * The price each product's lines charge, by canonical id (the first line's, when an order names
+ * a product twice: order prices every line of a product from one quote).
  */
-export function unitPrices(items: PricedLine[]): Map<string, number> {
-  const prices = new Map<string, number>();
+export function chargedPrices(items: PricedLine[]): Map<string, ChargedPrice> {
+  const prices = new Map<string, ChargedPrice>();
   for (const item of items) {
     const productId = canonicalId(item.productId);
-    if (item.unitPrice !== undefined && !prices.has(productId))
-      prices.set(productId, item.unitPrice);
+    if (item.unitPrice === undefined || prices.has(productId)) continue;
+    prices.set(productId, {
+      cents: item.unitPrice,
+      ...(item.currency !== undefined ? { currency: item.currency } : {}),
+    });
   }
   return prices;
 }

@@ -76,14 +76,21 @@ export interface OrderLine {
   quantity: number;
 }
 
-/** A line as the order priced it: the unit price (cents) it charges, when it says. */
+/** A line as the order priced it: the unit price it charges (minor units, in `currency`), when it says. */
 export interface PricedLine extends OrderLine {
   unitPrice?: number;
+  currency?: string;
+}
+
+/** The price an order charges for a product's units: the product must still ask exactly this. */
+export interface ChargedPrice {
+  cents: number;
+  currency?: string;
 }
 
 /**
- * PRICE_CHANGED: the order charges a unit price the product no longer has (order prices from
- * a short-lived cache; the reservation is where the price is checked against the product).
+ * PRICE_CHANGED: the order charges a unit price (or currency) the product no longer has (order
+ * reuses quotes for a while; the reservation is where the price is checked against the product).
  */
 export type RejectionReason =
   'UNKNOWN_PRODUCT' | 'INSUFFICIENT_STOCK' | 'PRODUCT_UNAVAILABLE' | 'PRICE_CHANGED';

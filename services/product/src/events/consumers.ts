@@ -40,10 +40,12 @@ export function subscribeProductConsumers(
     keyedHandlers: SAGA_EVENTS,
     handlers: {
       'order.created': async ({ data }) => {
+        // Every line is charged in the order's one currency.
         const lines = data.items.map(({ productId, quantity, unitPrice }) => ({
           productId,
           quantity,
           unitPrice,
+          currency: data.total.currency,
         }));
         await inventory.reserve(data.orderId, lines);
       },

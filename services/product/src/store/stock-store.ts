@@ -1,5 +1,5 @@
 import type { HoldResult, StockStore } from '../domain/ports';
-import type { RejectionReason } from '../domain/types';
+import type { ChargedPrice, RejectionReason } from '../domain/types';
 import type { ProductModels } from './models';
 import { driverCollection } from './driver-collection';
 import { toObjectId } from './object-id';
@@ -27,7 +27,7 @@ export class MongoStockStore implements StockStore {
     productId: string,
     orderId: string,
     quantity: number,
-    unitPrice?: number,
+    price?: ChargedPrice,
   ): Promise<HoldResult> {
     const _id = toObjectId(productId);
     const rejection = (reason: RejectionReason, available: number) =>
@@ -40,7 +40,8 @@ export class MongoStockStore implements StockStore {
         available: { $gte: quantity },
         'holds.orderId': { $ne: orderId },
         // The price the order charges is checked in the same command that holds the stock.
-        ...(unitPrice !== undefined ? { priceCents: unitPrice } : {}),
+        ...(price ? { priceCents: price.cents } : {}),
+        ...(price?.currency !== undefined ? { currency: price.currency } : {}),
       },
       {
         $inc: { available: -quantity, reserved: quantity },
@@ -60,7 +61,16 @@ export class MongoStockStore implements StockStore {
     // Why not: read only to name the reason; nothing is changed from here on.
     const current = await this.products.findOne(
       { _id },
-      { projection: { available: 1, lowStockThreshold: 1, status: 1, holds: 1, priceCents: 1 } },
+      {
+        projection: {
+          available: 1,
+          lowStockThreshold: 1,
+          status: 1,
+          holds: 1,
+          priceCents: 1,
+          currency: 1,
+        },
+      },
     );
     if (!current) return rejection('UNKNOWN_PRODUCT', 0);
     if (current.holds.some((h) => h.orderId === orderId)) {
@@ -72,7 +82,11 @@ export class MongoStockStore implements StockStore {
       };
     }
     if (current.status !== 'active') return rejection('PRODUCT_UNAVAILABLE', 0);
-    if (unitPrice !== undefined && current.priceCents !== unitPrice)
+    if (
+      price &&
+      (current.priceCents !== price.cents ||
+        (price.currency !== undefined && current.currency !== price.currency))
+    )
       return rejection('PRICE_CHANGED', current.available);
     return rejection('INSUFFICIENT_STOCK', current.available);
   }
