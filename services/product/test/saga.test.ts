@@ -18,6 +18,15 @@ import {
 
 const h = useHarness('product_saga');
 
+/** A seller's edit of a product (its price or currency, here). */
+async function edit(id: string, changes: Record<string, unknown>): Promise<void> {
+  const res = await request(h.service.app)
+    .put(`/api/products/${id}`)
+    .set('Authorization', bearer(seller))
+    .send(changes);
+  expect(res.status).toBe(200);
+}
+
 async function product(inventory: number, lowStockThreshold = 0): Promise<string> {
   const res = await request(h.service.app)
     .post('/api/products')
@@ -56,11 +65,7 @@ describe('order.created', () => {
   it('refuses an order that charges a price the product no longer has (PRICE_CHANGED), holding nothing of any line', async () => {
     const a = await product(5);
     const b = await product(5);
-    const reprice = await request(h.service.app)
-      .put(`/api/products/${b}`)
-      .set('Authorization', bearer(seller))
-      .send({ price: 13 });
-    expect(reprice.status).toBe(200);
+    await edit(b, { price: 13 });
     const orderId = newOrderId();
     // Priced at 12.50 for both lines, from a quote of before the change.
     await h.deliver(
@@ -85,11 +90,7 @@ describe('order.created', () => {
 
   it('refuses an order in a currency the product no longer asks (PRICE_CHANGED), though the amount is the same', async () => {
     const a = await product(5);
-    const recurrency = await request(h.service.app)
-      .put(`/api/products/${a}`)
-      .set('Authorization', bearer(seller))
-      .send({ currency: 'EUR' });
-    expect(recurrency.status).toBe(200);
+    await edit(a, { currency: 'EUR' });
     const orderId = newOrderId();
     await h.deliver('order.created', orderCreated(orderId, [{ productId: a, quantity: 1 }])); // 12.50 USD
     expect(forOrder('inventory.rejected', orderId)).toEqual([
@@ -103,11 +104,7 @@ describe('order.created', () => {
     const orderId = newOrderId();
     const created = orderCreated(orderId, [{ productId: a, quantity: 2 }]);
     await h.deliver('order.created', created);
-    const reprice = await request(h.service.app)
-      .put(`/api/products/${a}`)
-      .set('Authorization', bearer(seller))
-      .send({ price: 20 });
-    expect(reprice.status).toBe(200);
+    await edit(a, { price: 20 });
     await h.deliver('order.created', created);
     expect(forOrder('inventory.reserved', orderId)).toHaveLength(2);
     expect(forOrder('inventory.rejected', orderId)).toEqual([]);
