@@ -25,7 +25,11 @@ export interface ProviderSimProcess {
 }
 
 export interface ProviderSimEnv {
-  port: number;
+  /**
+   * Default 0: the system picks a free port and the process reports it (`url`). A fixed port in
+   * the ephemeral range can be taken meanwhile by any socket's local end.
+   */
+  port?: number;
   secret: string;
   webhookUrl?: string;
   settleDelayMs?: number;
@@ -43,7 +47,7 @@ export async function startProviderSim(env: ProviderSimEnv): Promise<ProviderSim
     cwd: repoRoot,
     env: {
       ...process.env,
-      PROVIDER_SIM_PORT: String(env.port),
+      PROVIDER_SIM_PORT: String(env.port ?? 0),
       PROVIDER_SIM_HOST: '127.0.0.1',
       PROVIDER_SIM_WEBHOOK_SECRET: env.secret,
       PROVIDER_SIM_WEBHOOK_URL: env.webhookUrl ?? '',

@@ -11,7 +11,6 @@ import { Saga, bearer, customer, eventually } from './harness';
  * forwarded byte for byte, or the signature would not verify).
  */
 const SECRET = 'whsec_e2e_saga_provider';
-const SIM_PORT = 33102;
 
 describe('order saga with asynchronous payments (provider mode, in-memory bus)', () => {
   let saga: Saga;
@@ -19,7 +18,7 @@ describe('order saga with asynchronous payments (provider mode, in-memory bus)',
   let gw: RunningGateway;
 
   beforeAll(async () => {
-    sim = await startProviderSim({ port: SIM_PORT, secret: SECRET, settleDelayMs: 300 });
+    sim = await startProviderSim({ secret: SECRET, settleDelayMs: 300 });
     saga = await new Saga({
       kind: 'memory',
       label: 'saga_provider',

@@ -20,7 +20,6 @@ import { STARTUP_TIMEOUT_MS, testConfig } from './support';
  * provider simulator as a child process (its adapter calls it, it posts signed webhooks back).
  */
 const SECRET = 'whsec_test_provider_webhooks';
-const SIM_PORT = 33101;
 const alice = { id: 'user-alice', role: 'customer' as const };
 
 /** The signature, computed here independently of the service's code. */
@@ -44,7 +43,7 @@ describe('payment provider mode: signed webhooks from a provider process (real P
   let webhookUrl: string;
 
   beforeAll(async () => {
-    sim = await startProviderSim({ port: SIM_PORT, secret: SECRET, settleDelayMs: 300 });
+    sim = await startProviderSim({ secret: SECRET, settleDelayMs: 300 });
     db = await createTestPostgres('payment_provider_webhooks');
     bus = new InMemoryEventBus({ retry: { baseDelayMs: 10, maxAttempts: 3 } });
     spy = await spyOnEvents(bus, ['payment.initiated', 'payment.completed', 'payment.failed']);
