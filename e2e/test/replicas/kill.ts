@@ -16,7 +16,8 @@ export interface ReplicaParts {
  * connection and every session it had is terminated by the server (so session-level advisory
  * locks it held are freed and its open transactions roll back), its AMQP socket is destroyed
  * mid-stream (the broker requeues whatever it had not acknowledged, as for a dead process),
- * and its timers stop. Handlers it has in flight stay blocked where they are.
+ * and its timers stop. Handlers it has in flight stay blocked where they are. `admin` is a
+ * pool on the replica's own database.
  */
 export async function killReplica(parts: ReplicaParts, admin: Pool): Promise<void> {
   const internals = parts.pool as unknown as { _clients: Array<{ processID: number | null }> };
@@ -24,7 +25,14 @@ export async function killReplica(parts: ReplicaParts, admin: Pool): Promise<voi
   // No new connection from here on (end() resolves only once the checked-out ones are gone).
   void parts.pool.end().catch(() => undefined);
   parts.pool.on('error', () => undefined);
-  await admin.query('SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid', [pids]);
+  // Only sessions of this database (the admin pool's, the replica's): a pid the pool still
+  // lists may have ended and been reused by another test's session (pids wrap at 32768), and
+  // terminating that one failed an unrelated test file in CI.
+  await admin.query(
+    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+      WHERE pid = ANY($1::int[]) AND datname = current_database()`,
+    [pids],
+  );
 
   const bus = parts.bus as unknown as {
     closed: boolean;
