@@ -21,6 +21,7 @@ import type {
   SubscribeOptions,
 } from '../types';
 import { inEventContext } from '../../tracing/event-spans';
+import { coalesceFrameWrites } from './coalesced-writes';
 
 export interface RabbitMqEventBusOptions extends BrokerBusOptions {
   /** Names the connection (client property connection_name, shown by rabbitmqctl and the UI). */
@@ -281,6 +282,7 @@ export class RabbitMqEventBus implements EventBus {
           noDelay: true,
         });
         const current = conn;
+        coalesceFrameWrites(current);
         current.on('error', (err: Error) => {
           if (!this.closed)
             this.options.logger.warn('RabbitMQ connection error', { error: err.message });
