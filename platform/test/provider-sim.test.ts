@@ -1,21 +1,24 @@
+import { freePort } from '@ecom/test-support';
 import { startLocalProvider } from '../src/provider-sim';
 
 /** `PAYMENT_GATEWAY=provider npm start`: the launcher's own card processor simulator. */
 describe('the launcher starts the provider simulator only when asked to', () => {
   it('PAYMENT_GATEWAY=provider without a URL: a simulator that takes intents, and payment pointed at it', async () => {
+    // A port the system has free, not a fixed one (33103 lies in the ephemeral range).
+    const port = await freePort();
     const provider = await startLocalProvider(
       {
         PAYMENT_GATEWAY: 'provider',
-        PROVIDER_SIM_PORT: '33103',
+        PROVIDER_SIM_PORT: String(port),
         PAYMENT_WEBHOOK_SECRET: 'whsec_x',
       },
       33104,
     );
     try {
       expect(provider).not.toBeNull();
-      expect(provider!.url).toBe('http://127.0.0.1:33103');
+      expect(provider!.url).toBe(`http://127.0.0.1:${port}`);
       expect(provider!.env).toMatchObject({
-        PAYMENT_PROVIDER_URL: 'http://127.0.0.1:33103',
+        PAYMENT_PROVIDER_URL: `http://127.0.0.1:${port}`,
         PAYMENT_WEBHOOK_SECRET: 'whsec_x',
       });
       const res = await fetch(`${provider!.url}/v1/payment_intents`, {
