@@ -29,6 +29,13 @@ export interface UserData {
   role: (typeof ROLES)[number];
 }
 
+/**
+ * Why product refuses a reservation (inventory.rejected's reason). A consumer that acts on one
+ * (order forgets a quote a refusal shows stale) names it with this type.
+ */
+export type InventoryRefusal =
+  'UNKNOWN_PRODUCT' | 'INSUFFICIENT_STOCK' | 'PRODUCT_UNAVAILABLE' | 'PRICE_CHANGED';
+
 export interface EventPayloads {
   'user.created': UserData;
   'user.updated': UserData;
@@ -50,6 +57,7 @@ export interface EventPayloads {
   'inventory.rejected': {
     orderId: string;
     productId: string | null;
+    /** An InventoryRefusal; typed as text, so a reason a newer product adds is still read. */
     reason: string;
     requested?: number;
     available?: number;

@@ -1,5 +1,6 @@
 import type { PoolClient } from 'pg';
 import { contractEvent, type ContractEvent } from '@ecom/common/bus';
+import type { InventoryRefusal } from '@ecom/common/events';
 import type { Logger } from '@ecom/common/logging';
 import { addToOutbox } from '@ecom/common/postgres';
 import type { ProductCatalog } from '../clients/catalog';
@@ -9,7 +10,11 @@ import { orderStore, type TransitionInput } from '../store/order-store';
 import { SOURCE, orderLines, type OrderTransitions } from './transitions';
 
 /** Refusals of product's that may mean a reused quote was stale. */
-const QUOTE_REFUSALS = new Set(['PRICE_CHANGED', 'UNKNOWN_PRODUCT', 'PRODUCT_UNAVAILABLE']);
+const QUOTE_REFUSALS: ReadonlySet<string> = new Set<InventoryRefusal>([
+  'PRICE_CHANGED',
+  'UNKNOWN_PRODUCT',
+  'PRODUCT_UNAVAILABLE',
+]);
 /** product.updated's change names that do not touch a quote. */
 const STOCK_FIELDS = new Set(['inventory', 'lowStockThreshold']);
 

@@ -1,4 +1,5 @@
 /** Domain shapes of the product service, free of any driver or HTTP type. */
+import type { InventoryRefusal } from '@ecom/common/events';
 import type { ProductImage } from './image-rules';
 
 export type ProductStatus = 'active' | 'deleted';
@@ -92,8 +93,7 @@ export interface ChargedPrice {
  * PRICE_CHANGED: the order charges a unit price (or currency) the product no longer has (order
  * reuses quotes for a while; the reservation is where the price is checked against the product).
  */
-export type RejectionReason =
-  'UNKNOWN_PRODUCT' | 'INSUFFICIENT_STOCK' | 'PRODUCT_UNAVAILABLE' | 'PRICE_CHANGED';
+export type RejectionReason = InventoryRefusal;
 
 export interface Rejection {
   productId: string;
