@@ -10,11 +10,14 @@
  * the fleet (every service and the gateway a process of its own, as in production) over
  * RabbitMQ and over Redis Streams, on the machine's PostgreSQL. A rate whose orders are not
  * all confirmed within the drain bound, or confirmed at under 90 % of the offered rate, is the
- * last one tried on that platform. First, one order at a time (closed loop), as before.
+ * last one tried on that platform. First a warm-up, not measured (V8 compiles the hot paths:
+ * a cold fleet's first 20 s at 10 orders/s took about a third more CPU per order than its
+ * third), then one order at a time (closed loop), as before.
  *
  * Writes the "Order saga" section of docs/benchmarks.md and docs/saga-curve.svg.
  *   POSTGRES_URL=... AMQP_URL=... REDIS_URL=... npm run bench -w services/order
  * Options: SAGA_RATES (default 5,10,25,50,100,150,200), SAGA_SECONDS (per rate, default 15),
+ * SAGA_WARMUP_SECONDS (default 40) and SAGA_WARMUP_RATE (orders/s, default 10),
  * SAGA_PLATFORMS (default embedded,rabbitmq,redis), SAGA_DRAIN_SECONDS (default 60),
  * SAGA_PROFILE=0 (no CPU profile run at the end), BENCH_DOCS=0 (print only; `npm run bench:ab`
  * runs two builds side by side this way).
@@ -42,6 +45,8 @@ import {
 
 const RATES = (process.env.SAGA_RATES ?? '5,10,25,50,100,150,200').split(',').map(Number);
 const SECONDS = Number(process.env.SAGA_SECONDS ?? 15);
+const WARMUP_SECONDS = Number(process.env.SAGA_WARMUP_SECONDS ?? 40);
+const WARMUP_RATE = Number(process.env.SAGA_WARMUP_RATE ?? 10);
 const DRAIN_MS = Number(process.env.SAGA_DRAIN_SECONDS ?? 60) * 1000;
 const PLATFORMS = (process.env.SAGA_PLATFORMS ?? 'embedded,rabbitmq,redis').split(',');
 const ONE_AT_A_TIME = 30;
@@ -242,8 +247,9 @@ async function openLoop(
   session: Session,
   rate: number,
   settled: () => void = () => undefined,
+  seconds = SECONDS,
 ): Promise<RateResult> {
-  const total = Math.round(rate * SECONDS);
+  const total = Math.round(rate * seconds);
   const interval = 1000 / rate;
   const runId = `saga-${rate}-${Date.now().toString(36)}`;
   const dueAt = new Map<string, number>();
@@ -336,11 +342,23 @@ interface PlatformResult {
   rates: RateResult[];
 }
 
+/**
+ * Orders at WARMUP_RATE for WARMUP_SECONDS, not measured: connections open, and V8 has compiled
+ * the hot paths, as in a service that has been running (a short run otherwise measures the
+ * compiler and code still in its first tiers).
+ */
+async function warmUp(target: Target, session: Session): Promise<void> {
+  if (WARMUP_SECONDS <= 0 || WARMUP_RATE <= 0) return;
+  const r = await openLoop(target, session, WARMUP_RATE, undefined, WARMUP_SECONDS);
+  process.stdout.write(
+    `${target.label}: warm-up, ${r.confirmed}/${r.sent} orders at ${WARMUP_RATE}/s (not measured)\n`,
+  );
+  await sleep(2000);
+}
+
 async function measure(target: Target): Promise<PlatformResult> {
   const session = await prepare(target);
-  // Warm-up: code paths compiled, connections open.
-  for (let i = 0; i < 10; i++) await postOrder(target, session, i, `warm-${Date.now()}-${i}`);
-  await sleep(2000);
+  await warmUp(target, session);
   const single = await oneAtATime(target, session);
   process.stdout.write(
     `${target.label}: one at a time p50 ${single.p50} ms, p99 ${single.p99} ms\n`,
@@ -469,7 +487,8 @@ async function profileAt(rate: number): Promise<string[]> {
         processes: () => fleet.processes().map((p) => ({ name: p.label, pid: p.pid })),
       };
       const session = await prepare(target);
-      // The profiles cover the measured orders only: start-up and set-up are left out.
+      await warmUp(target, session);
+      // The profiles cover the measured orders only: start-up, set-up and warm-up are left out.
       const profiled = fleet.processes();
       // SIGUSR2 starts a profiler and, sent again once the sagas settled, stops and writes it.
       for (const p of profiled) process.kill(p.pid, 'SIGUSR2');
@@ -512,7 +531,7 @@ async function profileAt(rate: number): Promise<string[]> {
   const pct = (hits: number) => `${((hits / Math.max(1, total)) * 100).toFixed(1)} %`;
   const top = (m: Map<string, number>, n: number) => [...m].sort((a, b) => b[1] - a[1]).slice(0, n);
   return [
-    `CPU profile of the fleet over RabbitMQ at ${rate} orders/s for ${SECONDS} s (the inspector's CPU profiler in every service, the gateway and the MongoDB stand-in, from the first measured order until the sagas settled), self time summed over the processes, as shares of their busy time. By package or top folder: ${top(
+    `CPU profile of the fleet over RabbitMQ at ${rate} orders/s for ${SECONDS} s (the inspector's CPU profiler in every service, the gateway and the MongoDB stand-in, after the warm-up, from the first measured order until the sagas settled), self time summed over the processes, as shares of their busy time. By package or top folder: ${top(
       groups,
       12,
     )
@@ -589,9 +608,9 @@ const ms = (v: number) => (Number.isFinite(v) ? `${Math.round(v)}` : '–');
 function section(results: PlatformResult[], loadBefore: string, loadAfter: string): string[] {
   const lines = [
     `${measuredOn()}. Load average before: ${loadBefore}; after: ${loadAfter}.`,
-    `Script: \`npm run bench -w services/order\` (\`services/order/bench/saga-bench.ts\`), SAGA_RATES=${RATES.join(',')}, SAGA_SECONDS=${SECONDS}.`,
+    `Script: \`npm run bench -w services/order\` (\`services/order/bench/saga-bench.ts\`), SAGA_RATES=${RATES.join(',')}, SAGA_SECONDS=${SECONDS}, SAGA_WARMUP_SECONDS=${WARMUP_SECONDS}, SAGA_WARMUP_RATE=${WARMUP_RATE}.`,
     '',
-    "One-line orders (`tok_visa`, over 20 products) POSTed to the gateway by an open-loop generator: at each offered rate, orders are sent on a fixed schedule for the given seconds whatever the answers, so queueing shows in the latency. Latency: from the moment an order was due to the CONFIRMED row of its history (PostgreSQL's clock, same machine). A rate is the last tried when its orders are not all confirmed within the drain bound or are confirmed at under 90 % of the offered rate (marked *saturated*). CPU per confirmed order from /proc, from the first order sent until none is open (the bench's read-back of every order's history comes after, uncounted): each Node process of the platform (the fleet: gateway, services, MongoDB stand-in; the embedded run: one process), and beside it PostgreSQL (for the fleet, in brackets, the part its own databases' backends took: the figure that tells two fleets on one server apart), RabbitMQ and Redis, this bench's own process (the load generator and, for the fleet, the embedded chain its launcher runs, where the anchorers' transactions land), and everything else the machine ran.",
+    "One-line orders (`tok_visa`, over 20 products) POSTed to the gateway by an open-loop generator, after a warm-up that is not measured (orders at the warm-up rate for its seconds: V8 has then compiled the hot paths, as in a service that has been running; a cold fleet's first 20 s took about a third more CPU per order): at each offered rate, orders are sent on a fixed schedule for the given seconds whatever the answers, so queueing shows in the latency. Latency: from the moment an order was due to the CONFIRMED row of its history (PostgreSQL's clock, same machine). A rate is the last tried when its orders are not all confirmed within the drain bound or are confirmed at under 90 % of the offered rate (marked *saturated*). CPU per confirmed order from /proc, from the first order sent until none is open (the bench's read-back of every order's history comes after, uncounted): each Node process of the platform (the fleet: gateway, services, MongoDB stand-in; the embedded run: one process), and beside it PostgreSQL (for the fleet, in brackets, the part its own databases' backends took: the figure that tells two fleets on one server apart), RabbitMQ and Redis, this bench's own process (the load generator and, for the fleet, the embedded chain its launcher runs, where the anchorers' transactions land), and everything else the machine ran.",
     '',
     '| platform | one at a time p50 / p99 ms | offered /s | confirmed | achieved /s | p50 ms | p90 ms | p99 ms | max ms | Node CPU ms/order (by process) | PostgreSQL / RabbitMQ / Redis CPU ms/order | bench process CPU ms/order (generator; the fleet: its chain) | other CPU ms/order |',
     '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: |',
