@@ -34,12 +34,12 @@ export function treeCpu(pid: number): number {
 const commandOf = (pid: string) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
 
 /**
- * CPU seconds of every process whose command is one of `names` (the servers beside us), each
- * counted once: a matching process's own time and that of its other children (PostgreSQL's
- * backends are the postmaster's children and match themselves; counting its tree too counted
- * them twice).
+ * CPU seconds of each process a server runs: a process whose command is one of `names` (the
+ * servers beside us), with its own time and that of its children that do not match themselves
+ * (PostgreSQL's backends are the postmaster's children and match themselves; counting its tree
+ * too counted them twice). Keyed by pid and start time, for cpuSince.
  */
-export function cpuOfCommands(names: readonly string[]): number {
+export function cpuOfCommands(names: readonly string[]): ProcessCpu {
   const matches = (pid: string) => names.some((n) => commandOf(pid).startsWith(n));
   const counted = (pid: string): number => {
     let total = ownCpu(pid);
@@ -52,15 +52,37 @@ export function cpuOfCommands(names: readonly string[]): number {
     }
     return total;
   };
-  let total = 0;
+  const out: ProcessCpu = new Map();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (matches(entry)) total += counted(entry);
+      if (matches(entry)) out.set(processKey(entry), counted(entry));
     } catch {
       // gone
     }
   }
+  return out;
+}
+
+/** CPU seconds by process (pid and start time: a reused pid is another process). */
+export type ProcessCpu = Map<string, number>;
+
+function processKey(pid: string): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // starttime is the 22nd field, the 20th after the command name.
+  return `${pid}:${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}`;
+}
+
+/**
+ * The CPU the processes took between two readings: what each process alive at the second
+ * added since the first (all of it if it started in between). A process that ended in between
+ * is left out, and with it only what it took after the first reading; a sum of the two
+ * readings' totals would instead subtract its whole life (PostgreSQL ends backends its
+ * clients' pools close when idle, after a warm-up say).
+ */
+export function cpuSince(before: ProcessCpu, after: ProcessCpu): number {
+  let total = 0;
+  for (const [key, seconds] of after) total += seconds - (before.get(key) ?? 0);
   return total;
 }
 
@@ -72,22 +94,21 @@ export function machineCpu(): number {
 }
 
 /**
- * CPU seconds of the PostgreSQL backends serving databases whose names start with `prefix`
+ * CPU seconds of each PostgreSQL backend serving a database whose name starts with `prefix`
  * (one fleet's, when two fleets share the server): PostgreSQL titles each backend
- * `postgres: <cluster>: <user> <database> <client> <state>`. Backends that ended in between
- * are not counted; the services' pools keep theirs for the run.
+ * `postgres: <cluster>: <user> <database> <client> <state>`. Keyed as cpuOfCommands.
  */
-export function cpuOfBackends(prefix: string): number {
-  let total = 0;
+export function cpuOfBackends(prefix: string): ProcessCpu {
+  const out: ProcessCpu = new Map();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       if (!commandOf(entry).startsWith('postgres')) continue;
       const title = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (title.includes(` ${prefix}`)) total += ownCpu(entry);
+      if (title.includes(` ${prefix}`)) out.set(processKey(entry), ownCpu(entry));
     } catch {
       // gone
     }
   }
-  return total;
+  return out;
 }

@@ -39,8 +39,10 @@ import { api, quantile, withFleet } from '../../../platform/bench/fleet-workload
 import {
   cpuOfBackends,
   cpuOfCommands,
+  cpuSince,
   machineCpu,
   treeCpu,
+  type ProcessCpu,
 } from '../../../platform/bench/proc-cpu';
 
 const RATES = (process.env.SAGA_RATES ?? '5,10,25,50,100,150,200').split(',').map(Number);
@@ -77,9 +79,9 @@ interface Target {
 interface Snapshot {
   at: number;
   perProcess: Map<string, number>;
-  servers: Record<keyof typeof SERVERS, number>;
+  servers: Record<keyof typeof SERVERS, ProcessCpu>;
   /** The PostgreSQL backends of the platform's own databases, part of servers.postgres. */
-  ownBackends: number;
+  ownBackends: ProcessCpu | null;
   machine: number;
   self: number;
 }
@@ -97,7 +99,7 @@ function snapshot(target: Target): Snapshot {
       rabbitmq: cpuOfCommands(SERVERS.rabbitmq),
       redis: cpuOfCommands(SERVERS.redis),
     },
-    ownBackends: target.databases ? cpuOfBackends(target.databases) : NaN,
+    ownBackends: target.databases ? cpuOfBackends(target.databases) : null,
     machine: machineCpu(),
     self: (usage.user + usage.system) / 1e6,
   };
@@ -282,7 +284,7 @@ async function openLoop(
   const platformCpu =
     [...after.perProcess.values()].reduce((a, b) => a + b, 0) -
     [...before.perProcess.values()].reduce((a, b) => a + b, 0);
-  const serverCpu = (k: keyof typeof SERVERS) => after.servers[k] - before.servers[k];
+  const serverCpu = (k: keyof typeof SERVERS) => cpuSince(before.servers[k], after.servers[k]);
   const other =
     after.machine -
     before.machine -
@@ -306,7 +308,10 @@ async function openLoop(
       rabbitmq: perOrder(serverCpu('rabbitmq')),
       redis: perOrder(serverCpu('redis')),
     },
-    ownBackends: perOrder(after.ownBackends - before.ownBackends),
+    ownBackends:
+      before.ownBackends && after.ownBackends
+        ? perOrder(cpuSince(before.ownBackends, after.ownBackends))
+        : NaN,
     bench: perOrder(after.self - before.self),
     other: perOrder(Math.max(0, other)),
     saturated: confirmed.size < ids.length || ids.length < total || achieved < 0.9 * rate,
