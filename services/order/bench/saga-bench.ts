@@ -536,7 +536,7 @@ async function profileAt(rate: number): Promise<string[]> {
   const pct = (hits: number) => `${((hits / Math.max(1, total)) * 100).toFixed(1)} %`;
   const top = (m: Map<string, number>, n: number) => [...m].sort((a, b) => b[1] - a[1]).slice(0, n);
   return [
-    `CPU profile of the fleet over RabbitMQ at ${rate} orders/s for ${SECONDS} s (the inspector's CPU profiler in every service, the gateway and the MongoDB stand-in, after the warm-up, from the first measured order until the sagas settled), self time summed over the processes, as shares of their busy time. By package or top folder: ${top(
+    `CPU profile of the fleet over RabbitMQ at ${rate} orders/s for ${SECONDS} s (the inspector's CPU profiler in every service, the gateway and the MongoDB stand-in, after the warm-up, from the first measured order until the sagas settled), self time summed over the processes, as shares of their busy time (the inspector's sampling weighs system calls several times more than \`perf\` does: see the eleventh round below). By package or top folder: ${top(
       groups,
       12,
     )
