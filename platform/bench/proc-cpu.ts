@@ -34,29 +34,30 @@ export function treeCpu(pid: number): number {
 const commandOf = (pid: string) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
 
 /**
- * CPU seconds of each process a server runs: a process whose command is one of `names` (the
- * servers beside us), with its own time and that of its children that do not match themselves
- * (PostgreSQL's backends are the postmaster's children and match themselves; counting its tree
- * too counted them twice). Keyed by pid and start time, for cpuSince.
+ * CPU seconds of each process a server runs: every process whose command is one of `names`
+ * (the servers beside us) and its descendants that do not match themselves (a helper RabbitMQ
+ * starts, say), each on its own (PostgreSQL's backends are the postmaster's children and match
+ * themselves, so nothing is counted twice). Keyed by pid and start time, for cpuSince: a child
+ * that ends in between is then left out like any other process, instead of lowering its
+ * parent's total.
  */
 export function cpuOfCommands(names: readonly string[]): ProcessCpu {
   const matches = (pid: string) => names.some((n) => commandOf(pid).startsWith(n));
-  const counted = (pid: string): number => {
-    let total = ownCpu(pid);
+  const out: ProcessCpu = new Map();
+  const add = (pid: string) => {
+    out.set(processKey(pid), ownCpu(pid));
     for (const child of childrenOf(pid)) {
       try {
-        if (!matches(child)) total += counted(child);
+        if (!matches(child)) add(child);
       } catch {
         // gone
       }
     }
-    return total;
   };
-  const out: ProcessCpu = new Map();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (matches(entry)) out.set(processKey(entry), counted(entry));
+      if (matches(entry)) add(entry);
     } catch {
       // gone
     }
@@ -67,7 +68,7 @@ export function cpuOfCommands(names: readonly string[]): ProcessCpu {
 /** CPU seconds by process (pid and start time: a reused pid is another process). */
 export type ProcessCpu = Map<string, number>;
 
-function processKey(pid: string): string {
+export function processKey(pid: string | number): string {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // starttime is the 22nd field, the 20th after the command name.
   return `${pid}:${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}`;

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cpuOfCommands, cpuSince } from '../bench/proc-cpu';
 
 /** The benches' CPU accounting of the servers beside the platform (PostgreSQL's backends come and go). */
@@ -23,8 +24,14 @@ describe('cpuSince: CPU of processes between two readings', () => {
     const child = spawn('sleep', ['30']);
     try {
       await new Promise((resolve) => child.once('spawn', resolve));
-      const keys = [...cpuOfCommands(['sleep']).keys()];
-      expect(keys.some((k) => new RegExp(`^${child.pid}:\\d+$`).test(k))).toBe(true);
+      // starttime read here on its own: the 22nd field of /proc/<pid>/stat.
+      const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+      const started = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+      expect(Number(started)).toBeGreaterThan(0);
+      const first = [...cpuOfCommands(['sleep']).keys()];
+      const second = [...cpuOfCommands(['sleep']).keys()];
+      expect(first).toContain(`${child.pid}:${started}`);
+      expect(second).toContain(`${child.pid}:${started}`);
     } finally {
       child.kill();
     }

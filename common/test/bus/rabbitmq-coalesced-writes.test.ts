@@ -59,11 +59,28 @@ describeIfServer('amqp', 'RabbitMQ frames written together (real RabbitMQ)', (ur
     const expected = (tag: string) => Array.from({ length: 20 }, (_, i) => `${tag}-${i}`);
     expect(bodies).toEqual([...expected('plain'), ...expected('coalesced')]);
   });
+});
 
-  it('leaves a connection of another shape alone', () => {
+describe('frames written together: an amqplib of another shape', () => {
+  it('is left alone, and says so', () => {
     expect(coalesceFrameWrites({} as ChannelModel)).toBe(false);
-    expect(coalesceFrameWrites({ connection: { stream: {} } } as unknown as ChannelModel)).toBe(
-      false,
-    );
+    const stream = { cork: jest.fn(), uncork: jest.fn() };
+    const shapeless = { connection: { stream, muxer: {} } } as unknown as ChannelModel;
+    expect(coalesceFrameWrites(shapeless)).toBe(false);
+    expect(stream.cork).not.toHaveBeenCalled();
+  });
+
+  it('uncorks when the pass throws', () => {
+    const stream = { cork: jest.fn(), uncork: jest.fn() };
+    const muxer = {
+      _readIncoming: () => {
+        throw new Error('pass failed');
+      },
+    };
+    const model = { connection: { stream, muxer } } as unknown as ChannelModel;
+    expect(coalesceFrameWrites(model)).toBe(true);
+    expect(() => muxer._readIncoming()).toThrow('pass failed');
+    expect(stream.cork).toHaveBeenCalledTimes(1);
+    expect(stream.uncork).toHaveBeenCalledTimes(1);
   });
 });

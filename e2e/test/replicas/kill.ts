@@ -26,7 +26,7 @@ export async function killReplica(parts: ReplicaParts, admin: Pool): Promise<voi
   void parts.pool.end().catch(() => undefined);
   parts.pool.on('error', () => undefined);
   // Only sessions of this database (the admin pool's, the replica's): a pid the pool still
-  // lists may have ended and been reused by another test's session (pids wrap at 32768), and
+  // lists may have ended and been reused by another test's session (pids wrap at pid_max), and
   // terminating that one failed an unrelated test file in CI.
   await admin.query(
     `SELECT pg_terminate_backend(pid) FROM pg_stat_activity

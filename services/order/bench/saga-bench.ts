@@ -11,7 +11,7 @@
  * RabbitMQ and over Redis Streams, on the machine's PostgreSQL. A rate whose orders are not
  * all confirmed within the drain bound, or confirmed at under 90 % of the offered rate, is the
  * last one tried on that platform. First a warm-up, not measured (V8 compiles the hot paths:
- * a cold fleet's first 20 s at 10 orders/s took about a third more CPU per order than its
+ * a cold fleet's first 20 s at 10 orders/s took up to two fifths more CPU per order than its
  * third), then one order at a time (closed loop), as before.
  *
  * Writes the "Order saga" section of docs/benchmarks.md and docs/saga-curve.svg.
@@ -536,7 +536,7 @@ async function profileAt(rate: number): Promise<string[]> {
   const pct = (hits: number) => `${((hits / Math.max(1, total)) * 100).toFixed(1)} %`;
   const top = (m: Map<string, number>, n: number) => [...m].sort((a, b) => b[1] - a[1]).slice(0, n);
   return [
-    `CPU profile of the fleet over RabbitMQ at ${rate} orders/s for ${SECONDS} s (the inspector's CPU profiler in every service, the gateway and the MongoDB stand-in, after the warm-up, from the first measured order until the sagas settled), self time summed over the processes, as shares of their busy time (the inspector's sampling weighs system calls several times more than \`perf\` does: see the eleventh round below). By package or top folder: ${top(
+    `CPU profile of the fleet over RabbitMQ at ${rate} orders/s for ${SECONDS} s (the inspector's CPU profiler in every service, the gateway and the MongoDB stand-in, after the warm-up, from the first measured order until the sagas settled), self time summed over the processes, as shares of their busy time (the inspector's sampling weighs system calls more than \`perf\` does: see the eleventh round below). By package or top folder: ${top(
       groups,
       12,
     )
@@ -615,7 +615,7 @@ function section(results: PlatformResult[], loadBefore: string, loadAfter: strin
     `${measuredOn()}. Load average before: ${loadBefore}; after: ${loadAfter}.`,
     `Script: \`npm run bench -w services/order\` (\`services/order/bench/saga-bench.ts\`), SAGA_RATES=${RATES.join(',')}, SAGA_SECONDS=${SECONDS}, SAGA_WARMUP_SECONDS=${WARMUP_SECONDS}, SAGA_WARMUP_RATE=${WARMUP_RATE}.`,
     '',
-    "One-line orders (`tok_visa`, over 20 products) POSTed to the gateway by an open-loop generator, after a warm-up that is not measured (orders at the warm-up rate for its seconds: V8 has then compiled the hot paths, as in a service that has been running; a cold fleet's first 20 s took about a third more CPU per order): at each offered rate, orders are sent on a fixed schedule for the given seconds whatever the answers, so queueing shows in the latency. Latency: from the moment an order was due to the CONFIRMED row of its history (PostgreSQL's clock, same machine). A rate is the last tried when its orders are not all confirmed within the drain bound or are confirmed at under 90 % of the offered rate (marked *saturated*). CPU per confirmed order from /proc, from the first order sent until none is open (the bench's read-back of every order's history comes after, uncounted): each Node process of the platform (the fleet: gateway, services, MongoDB stand-in; the embedded run: one process), and beside it PostgreSQL (for the fleet, in brackets, the part its own databases' backends took: the figure that tells two fleets on one server apart), RabbitMQ and Redis, this bench's own process (the load generator and, for the fleet, the embedded chain its launcher runs, where the anchorers' transactions land), and everything else the machine ran.",
+    "One-line orders (`tok_visa`, over 20 products) POSTed to the gateway by an open-loop generator, after a warm-up that is not measured (orders at the warm-up rate for its seconds: V8 has then compiled the hot paths, as in a service that has been running; a cold fleet's first 20 s took up to two fifths more CPU per order): at each offered rate, orders are sent on a fixed schedule for the given seconds whatever the answers, so queueing shows in the latency. Latency: from the moment an order was due to the CONFIRMED row of its history (PostgreSQL's clock, same machine). A rate is the last tried when its orders are not all confirmed within the drain bound or are confirmed at under 90 % of the offered rate (marked *saturated*). CPU per confirmed order from /proc, from the first order sent until none is open (the bench's read-back of every order's history comes after, uncounted): each Node process of the platform (the fleet: gateway, services, MongoDB stand-in; the embedded run: one process), and beside it PostgreSQL (for the fleet, in brackets, the part its own databases' backends took: the figure that tells two fleets on one server apart), RabbitMQ and Redis, this bench's own process (the load generator and, for the fleet, the embedded chain its launcher runs, where the anchorers' transactions land), and everything else the machine ran.",
     '',
     '| platform | one at a time p50 / p99 ms | offered /s | confirmed | achieved /s | p50 ms | p90 ms | p99 ms | max ms | Node CPU ms/order (by process) | PostgreSQL / RabbitMQ / Redis CPU ms/order | bench process CPU ms/order (generator; the fleet: its chain) | other CPU ms/order |',
     '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: |',

@@ -16,7 +16,9 @@ interface MuxedConnection {
  * setImmediate, one `socket.write` per frame; with `noDelay` each is a syscall and a TCP
  * segment of its own, and on loopback the sender also pays the receiver's wake-up. Corking the
  * socket around the pass turns the pass into one `writev`, the frames in the same order. The
- * pass is synchronous, so nothing waits: frames still leave at the end of the same turn.
+ * pass is synchronous, so frames still leave at the end of the same turn, up to the socket's
+ * buffer (16 KiB): past that the multiplexer stops and goes on at 'drain', a turn or more
+ * later, as it did when the kernel refused a write.
  *
  * Returns false (and changes nothing) when the connection does not have the expected shape, so
  * a future amqplib only loses the saving.

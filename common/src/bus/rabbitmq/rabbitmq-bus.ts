@@ -69,6 +69,8 @@ interface Subscription extends SubscribeOptions {
 export class RabbitMqEventBus implements EventBus {
   private readonly settings: ReturnType<typeof brokerSettings>;
   private readonly prefetch: number;
+  /** The frame-write coalescing found amqplib of another shape (said once). */
+  private warnedUncoalesced = false;
   private readonly reconnectMaxDelayMs: number;
   private readonly queueType: 'quorum' | 'classic';
   private readonly subscriptions: Subscription[] = [];
@@ -282,7 +284,12 @@ export class RabbitMqEventBus implements EventBus {
           noDelay: true,
         });
         const current = conn;
-        coalesceFrameWrites(current);
+        if (!coalesceFrameWrites(current) && !this.warnedUncoalesced) {
+          this.warnedUncoalesced = true;
+          this.options.logger.warn(
+            'amqplib has another shape: its frames go out one socket write each (coalesced-writes.ts)',
+          );
+        }
         current.on('error', (err: Error) => {
           if (!this.closed)
             this.options.logger.warn('RabbitMQ connection error', { error: err.message });
