@@ -20,19 +20,32 @@ export interface ReplicaParts {
  * pool on the replica's own database.
  */
 export async function killReplica(parts: ReplicaParts, admin: Pool): Promise<void> {
-  const internals = parts.pool as unknown as { _clients: Array<{ processID: number | null }> };
-  const pids = internals._clients.map((c) => c.processID).filter((p): p is number => !!p);
+  const internals = parts.pool as unknown as {
+    _clients: Array<{
+      processID: number | null;
+      connection?: { stream?: { localPort?: number } };
+    }>;
+  };
+  // A session is its backend's pid and the client's port: a pid the pool still lists may have
+  // ended and been reused by another session (pids wrap at pid_max), even of the other replica
+  // on this same database, and terminating that one failed unrelated tests in CI. The pair is
+  // this pool's own connection (a Unix socket's port reads -1 on both sides).
+  const sessions = internals._clients
+    .filter((c) => !!c.processID)
+    .map((c) => ({ pid: c.processID!, port: c.connection?.stream?.localPort ?? -1 }));
   // No new connection from here on (end() resolves only once the checked-out ones are gone).
   void parts.pool.end().catch(() => undefined);
   parts.pool.on('error', () => undefined);
-  // Only sessions of this database (the admin pool's, the replica's): a pid the pool still
-  // lists may have ended and been reused by another test's session (pids wrap at pid_max), and
-  // terminating that one failed an unrelated test file in CI.
-  await admin.query(
-    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-      WHERE pid = ANY($1::int[]) AND datname = current_database()`,
-    [pids],
+  const { rowCount } = await admin.query(
+    `SELECT pg_terminate_backend(a.pid) FROM pg_stat_activity a
+       JOIN unnest($1::int[], $2::int[]) AS s(pid, port)
+         ON a.pid = s.pid AND coalesce(a.client_port, -1) = s.port
+      WHERE a.datname = current_database()`,
+    [sessions.map((s) => s.pid), sessions.map((s) => s.port)],
   );
+  // A kill that found none of its sessions would leave its locks held and prove nothing.
+  if (sessions.length > 0 && !rowCount)
+    throw new Error(`none of the replica's ${sessions.length} sessions was found to terminate`);
 
   const bus = parts.bus as unknown as {
     closed: boolean;
