@@ -6,6 +6,7 @@ import { RabbitMqEventBus } from '@ecom/common/bus/rabbitmq';
 import { createEvent } from '@ecom/common/bus';
 import { createLogger } from '@ecom/common/logging';
 import { eventually } from '@ecom/test-support';
+import * as frameWrites from '../../src/bus/rabbitmq/coalesced-writes';
 import { busContract, letters } from './contract';
 
 const run = promisify(execFile);
@@ -105,6 +106,47 @@ describeIfServer('amqp', 'RabbitMQ queues and dead letters', (url) => {
       [`${prefix}.quorum.retry.20`]: 'classic',
       [`${prefix}.quorum.retry.40`]: 'classic',
     });
+  });
+
+  it('warns once, over reconnects, when amqplib has a shape its frames cannot be written together in, and delivers all the same', async () => {
+    const SHAPE =
+      'amqplib has another shape: its frames go out one socket write each (coalesced-writes.ts)';
+    const shapeless = jest.spyOn(frameWrites, 'coalesceFrameWrites').mockReturnValue(false);
+    // A bus of its own (its own connection name and log), so only its connection is dropped.
+    const own: string[] = [];
+    const log = createLogger('bus-rabbitmq-shapeless', 'silent');
+    log.warn = ((message: string) => {
+      own.push(message);
+      return log;
+    }) as typeof log.warn;
+    const consumer = new RabbitMqEventBus({ url, service: 'shapeless', logger: log, prefix });
+    buses.push(consumer);
+    try {
+      const got: string[] = [];
+      await consumer.subscribe({
+        group: 'shapeless',
+        eventTypes: ['shapeless.created'],
+        handler: async (e) => void got.push(e.eventId),
+      });
+      const first = createEvent('test', 'shapeless.created', {});
+      await consumer.publish(first);
+      await eventually(() => got.length === 1, { what: 'delivered on the first connection' });
+      // The broker drops the connection: the bus connects again, and looks at it again.
+      expect(await closeConnectionsNamed(consumer.connectionName)).toBeGreaterThan(0);
+      const second = createEvent('test', 'shapeless.created', {});
+      await eventually(
+        async () => {
+          await consumer.publish(second);
+          return true;
+        },
+        { what: 'published after the reconnect' },
+      );
+      await eventually(() => got.includes(second.eventId), { what: 'delivered after it' });
+      expect(shapeless.mock.calls.length).toBeGreaterThanOrEqual(2);
+      expect(own.filter((w) => w === SHAPE)).toHaveLength(1);
+    } finally {
+      shapeless.mockRestore();
+    }
   });
 
   it('keeps a queue that exists as classic (an earlier version declared it), with a warning, and consumes from it', async () => {
