@@ -105,6 +105,17 @@ function rowSchema(collection: string): Schema<MongoOutboxRow> {
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /**
+ * How many of `attempted` unordered updates a failed bulkWrite left undone: its write errors
+ * when the server answered (the others were applied), else all of them (the command's fate is
+ * unknown, as when the connection dropped).
+ */
+function unmarkedCount(err: unknown, attempted: number): number {
+  const e = err as { name?: string; writeErrors?: unknown } | null;
+  if (e?.name !== 'MongoBulkWriteError' || !e.writeErrors) return attempted;
+  return Array.isArray(e.writeErrors) ? e.writeErrors.length : 1;
+}
+
+/**
  * An event outbox on MongoDB: the row is written in the same transaction as the state change
  * (publish inside `withMongoTransaction`), sent right after the commit, and a relay re-sends
  * every row the bus did not accept (bus down, process killed mid-send) until it does. Delivery
@@ -154,7 +165,8 @@ export function createMongoOutbox(options: MongoOutboxOptions): MongoOutbox {
         );
       } catch (err) {
         logger.warn('outbox rows sent but not marked; they will be sent again', {
-          count: sent.length,
+          count: unmarkedCount(err, sent.length),
+          of: sent.length,
           error: errorMessage(err),
         });
       }

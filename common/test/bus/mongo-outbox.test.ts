@@ -75,6 +75,43 @@ it('publish writes the row and sends it at once; its sent mark follows within th
   expect(bus.publishes).toBe(1);
 });
 
+it('a mark the database refuses leaves that row unsent, and the log counts only the rows left unmarked', async () => {
+  const collection = nextCollection();
+  const warnings: Array<Record<string, unknown>> = [];
+  const watched = createLogger('outbox-test-marks', 'silent');
+  watched.warn = ((message: string, meta?: Record<string, unknown>) => {
+    if (message.startsWith('outbox rows sent but not marked')) warnings.push(meta ?? {});
+    return watched;
+  }) as typeof watched.warn;
+  const outbox = createMongoOutbox({
+    connection,
+    collection,
+    bus,
+    logger: watched,
+    intervalMs: 60_000,
+    directSendGraceMs: 5000,
+    markWindowMs: 60_000,
+    now,
+  });
+  await outbox.init();
+  outboxes.push(outbox);
+  const events = [event(1), event(2), event(3)];
+  for (const e of events) await outbox.publish(e);
+  // From now on the database refuses a sent mark on the second row only.
+  await connection.db!.command({
+    collMod: collection,
+    validator: { $or: [{ sentAt: null }, { 'event.data.n': { $ne: 2 } }] },
+    validationLevel: 'strict',
+  });
+  await outbox.stop(); // writes the waiting marks: one command, three updates, one refused
+  const sentAt = async (e: EventEnvelope) =>
+    (await outbox.model.findById(e.eventId).lean())?.sentAt ?? null;
+  expect(await sentAt(events[0]!)).toEqual(now());
+  expect(await sentAt(events[1]!)).toBeNull();
+  expect(await sentAt(events[2]!)).toEqual(now());
+  expect(warnings).toEqual([expect.objectContaining({ count: 1, of: 3 })]);
+});
+
 it("an event's own writes go through the driver: no mongoose document or query per event", async () => {
   const outbox = await makeOutbox(nextCollection());
   const create = jest.spyOn(outbox.model, 'create');
