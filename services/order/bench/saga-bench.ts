@@ -20,12 +20,15 @@
  * SAGA_WARMUP_SECONDS (default 40) and SAGA_WARMUP_RATE (orders/s, default 10),
  * SAGA_PLATFORMS (default embedded,rabbitmq,redis), SAGA_DRAIN_SECONDS (default 60),
  * SAGA_PROFILE=0 (no CPU profile run at the end), BENCH_DOCS=0 (print only; `npm run bench:ab`
- * runs two builds side by side this way).
+ * runs two builds side by side this way). Options are checked first (whole numbers within
+ * bounds, platforms from the list): a bad one stops the bench with one line naming it.
  */
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import Joi from 'joi';
+import { loadConfigOrExit } from '@ecom/common/config';
 import {
   freePort,
   loadAverage,
@@ -45,12 +48,39 @@ import {
   type ProcessCpu,
 } from '../../../platform/bench/proc-cpu';
 
-const RATES = (process.env.SAGA_RATES ?? '5,10,25,50,100,150,200').split(',').map(Number);
-const SECONDS = Number(process.env.SAGA_SECONDS ?? 15);
-const WARMUP_SECONDS = Number(process.env.SAGA_WARMUP_SECONDS ?? 40);
-const WARMUP_RATE = Number(process.env.SAGA_WARMUP_RATE ?? 10);
-const DRAIN_MS = Number(process.env.SAGA_DRAIN_SECONDS ?? 60) * 1000;
-const PLATFORMS = (process.env.SAGA_PLATFORMS ?? 'embedded,rabbitmq,redis').split(',');
+/** Comma-separated, each one of `words`. */
+const listOf = (words: string) => new RegExp(`^(${words})(,(${words}))*$`);
+
+// Checked before anything starts: a mistyped option is one line and exit 1, not a run that
+// silently measures something else (a warm-up of NaN seconds is no warm-up).
+const OPTIONS = loadConfigOrExit<{
+  SAGA_RATES: string;
+  SAGA_SECONDS: number;
+  SAGA_WARMUP_SECONDS: number;
+  SAGA_WARMUP_RATE: number;
+  SAGA_DRAIN_SECONDS: number;
+  SAGA_PLATFORMS: string;
+}>(
+  Joi.object({
+    SAGA_RATES: Joi.string()
+      .pattern(listOf('[1-9][0-9]{0,3}'), 'orders/s, whole numbers from 1 to 9999')
+      .default('5,10,25,50,100,150,200'),
+    SAGA_SECONDS: Joi.number().integer().min(1).max(3600).default(15),
+    SAGA_WARMUP_SECONDS: Joi.number().integer().min(0).max(3600).default(40),
+    SAGA_WARMUP_RATE: Joi.number().integer().min(1).max(9999).default(10),
+    SAGA_DRAIN_SECONDS: Joi.number().integer().min(1).max(3600).default(60),
+    SAGA_PLATFORMS: Joi.string()
+      .pattern(listOf('embedded|rabbitmq|redis'), 'embedded, rabbitmq or redis')
+      .default('embedded,rabbitmq,redis'),
+    SAGA_PROFILE: Joi.string().valid('0', '1'),
+  }),
+);
+const RATES = OPTIONS.SAGA_RATES.split(',').map(Number);
+const SECONDS = OPTIONS.SAGA_SECONDS;
+const WARMUP_SECONDS = OPTIONS.SAGA_WARMUP_SECONDS;
+const WARMUP_RATE = OPTIONS.SAGA_WARMUP_RATE;
+const DRAIN_MS = OPTIONS.SAGA_DRAIN_SECONDS * 1000;
+const PLATFORMS = OPTIONS.SAGA_PLATFORMS.split(',');
 const ONE_AT_A_TIME = 30;
 const ROOT = path.resolve(__dirname, '../../..');
 const SVG_FILE = path.join(ROOT, 'docs/saga-curve.svg');
