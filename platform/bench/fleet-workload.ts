@@ -5,6 +5,7 @@
  * and the checks that nothing was lost or charged twice.
  */
 import os from 'node:os';
+import mongoose from 'mongoose';
 import { freePort, queryOnce, removeBusNamespace } from '@ecom/test-support';
 import { DEMO_ACCOUNTS } from '../src/demo';
 import {
@@ -13,6 +14,7 @@ import {
   type ProcessFleet,
 } from '../src/fleet-processes/launcher';
 import { SERVICE_NAMES, type ServiceName } from '../src/service-env';
+import { mongoDatabaseUrl } from '../src/stores';
 import { ownCpu } from './proc-cpu';
 
 const RUN_LIMIT_MS = 180_000;
@@ -261,5 +263,67 @@ export async function withFleet<T>(
     }
     await removeBusNamespace('rabbitmq', process.env.AMQP_URL!, namespace);
     await removeBusNamespace('redis', process.env.REDIS_URL!, namespace);
+  }
+}
+
+/** The milestones of one order's saga, in order, with what each one reads. */
+export const PATH_MILESTONES = [
+  ['order begins its write', 'orders.created_at: the start of the POST’s transaction'],
+  ['payment hears of it', 'payments.created_at: its first transaction for the order'],
+  ['stock reserved', 'the reservation’s createdAt in product'],
+  ['order PAYMENT_PROCESSING', 'its history row: order took inventory.reserved'],
+  ['charge sent', 'payment_attempts.created_at: payment took inventory.reserved'],
+  ['charge answered', 'payment_attempts.completed_at'],
+  ['CONFIRMED', 'its history row: order took payment.completed'],
+] as const;
+
+export type PathMilestone = (typeof PATH_MILESTONES)[number][0];
+
+/**
+ * Where one order's time went: each milestone of its saga, in ms after the POST was sent, as
+ * the fleet's databases recorded it (PostgreSQL's clock and product's, this machine's). For
+ * orders placed one at a time, so nothing else waits in the queues.
+ */
+export async function orderPath(
+  fleet: ProcessFleet,
+  order: { id: string; sent: number },
+): Promise<Partial<Record<PathMilestone, number>>> {
+  const since = (at: Date | null | undefined) => (at ? at.getTime() - order.sent : undefined);
+  const [created] = await query<{ created_at: Date }>(
+    fleet.orderDbUrl,
+    'SELECT created_at FROM orders WHERE id = $1',
+    [order.id],
+  );
+  const history = await query<{ to_status: string; at: Date }>(
+    fleet.orderDbUrl,
+    'SELECT to_status, at FROM order_status_history WHERE order_id = $1 ORDER BY id',
+    [order.id],
+  );
+  const [payment] = await query<{ created_at: Date; started: Date | null; done: Date | null }>(
+    fleet.paymentDbUrl,
+    `SELECT p.created_at, a.created_at AS started, a.completed_at AS done
+       FROM payments p LEFT JOIN payment_attempts a ON a.payment_id = p.id AND a.attempt = 1
+      WHERE p.order_id = $1`,
+    [order.id],
+  );
+  const mongo = await mongoose
+    .createConnection(mongoDatabaseUrl(fleet.mongoUrl, 'product_db'))
+    .asPromise();
+  try {
+    const reservation = await mongo
+      .collection<{ orderId: string; createdAt: Date }>('reservations')
+      .findOne({ orderId: order.id });
+    const moved = (to: string) => since(history.find((h) => h.to_status === to)?.at);
+    return {
+      'order begins its write': since(created?.created_at),
+      'payment hears of it': since(payment?.created_at),
+      'stock reserved': since(reservation?.createdAt),
+      'order PAYMENT_PROCESSING': moved('PAYMENT_PROCESSING'),
+      'charge sent': since(payment?.started),
+      'charge answered': since(payment?.done),
+      CONFIRMED: moved('CONFIRMED'),
+    };
+  } finally {
+    await mongo.close();
   }
 }

@@ -12,7 +12,8 @@
  * all confirmed within the drain bound, or confirmed at under 90 % of the offered rate, is the
  * last one tried on that platform. First a warm-up, not measured (V8 compiles the hot paths:
  * a cold fleet's first 20 s at 10 orders/s took up to two fifths more CPU per order than its
- * third), then one order at a time (closed loop), as before.
+ * third), then one order at a time (closed loop), as before; for the fleet, where each of those
+ * orders' time went (its saga's milestones as the databases recorded them, medians).
  *
  * Writes the "Order saga" section of docs/benchmarks.md and docs/saga-curve.svg.
  *   POSTGRES_URL=... AMQP_URL=... REDIS_URL=... npm run bench -w services/order
@@ -38,7 +39,14 @@ import {
 } from '@ecom/test-support';
 import { DEMO_ACCOUNTS } from '../../../platform/src/demo';
 import { spawnTs, type Spawned } from '../../../platform/src/fleet-processes/spawn';
-import { api, quantile, withFleet } from '../../../platform/bench/fleet-workload';
+import {
+  api,
+  orderPath,
+  PATH_MILESTONES,
+  quantile,
+  withFleet,
+  type PathMilestone,
+} from '../../../platform/bench/fleet-workload';
 import {
   cpuOfBackends,
   cpuOfCommands,
@@ -104,6 +112,8 @@ interface Target {
   processes(): { name: string; pid: number }[];
   /** The prefix of the platform's own databases on a shared PostgreSQL (the fleet's). */
   databases?: string;
+  /** One order's saga milestones, ms after its POST was sent (the fleet's databases). */
+  path?: (order: { id: string; sent: number }) => Promise<Partial<Record<PathMilestone, number>>>;
 }
 
 interface Snapshot {
@@ -349,18 +359,55 @@ async function openLoop(
 }
 
 /** One order at a time: the saga's own latency, as the earlier figures measured it. */
+/** The client's own milestone, beside those the databases recorded. */
+const POST_ANSWERED = 'POST answered';
+type Milestone = PathMilestone | typeof POST_ANSWERED;
+/** The columns of the path table, in the order a saga usually passes them. */
+const PATH_COLUMNS: Milestone[] = [
+  PATH_MILESTONES[0][0],
+  POST_ANSWERED,
+  ...PATH_MILESTONES.slice(1).map(([name]) => name),
+];
+
 async function oneAtATime(target: Target, session: Session) {
   const latencies: number[] = [];
+  const done: Array<{ id: string; sent: number; answered: number }> = [];
   for (let i = 0; i < ONE_AT_A_TIME; i++) {
     const sent = Date.now();
     const id = await postOrder(target, session, i, `single-${Date.now().toString(36)}-${i}`);
+    const answered = Date.now() - sent;
     if (!id) continue;
     const confirmed = await drain(target, session, [id], Date.now());
     const at = confirmed.get(id);
-    if (at) latencies.push(at - sent);
+    if (!at) continue;
+    latencies.push(at - sent);
+    done.push({ id, sent, answered });
+  }
+  // Read once all are done, so the reads add nothing to an order's time.
+  const paths: Array<Partial<Record<Milestone, number>>> = [];
+  if (target.path) {
+    for (const o of done) paths.push({ ...(await target.path(o)), [POST_ANSWERED]: o.answered });
   }
   latencies.sort((a, b) => a - b);
-  return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), n: latencies.length };
+  // Each milestone's median over the orders (a milestone one order lacks is left out for it).
+  const path = paths.length
+    ? PATH_COLUMNS.map((name): [Milestone, number] => {
+        const seen = paths.map((p) => p[name]).filter((v): v is number => v !== undefined);
+        return [
+          name,
+          quantile(
+            seen.sort((a, b) => a - b),
+            0.5,
+          ),
+        ];
+      })
+    : [];
+  return {
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+    n: latencies.length,
+    path,
+  };
 }
 
 const BENCH_ENV = {
@@ -373,7 +420,7 @@ const BENCH_ENV = {
 
 interface PlatformResult {
   label: string;
-  single: { p50: number; p99: number; n: number };
+  single: { p50: number; p99: number; n: number; path: Array<[Milestone, number]> };
   rates: RateResult[];
 }
 
@@ -396,7 +443,7 @@ async function measure(target: Target): Promise<PlatformResult> {
   await warmUp(target, session);
   const single = await oneAtATime(target, session);
   process.stdout.write(
-    `${target.label}: one at a time p50 ${single.p50} ms, p99 ${single.p99} ms\n`,
+    `${target.label}: one at a time p50 ${single.p50} ms, p99 ${single.p99} ms${single.path.length ? `; medians: ${single.path.map(([name, v]) => `${name} ${ms(v)}`).join(', ')}` : ''}\n`,
   );
   const rates: RateResult[] = [];
   for (const rate of RATES) {
@@ -483,6 +530,7 @@ async function onFleet<T>(bus: 'rabbitmq' | 'redis', body: (t: Target) => Promis
         // fleet whose namespace merely starts alike out.
         databases: `${namespace}_`,
         gateway: fleet.gatewayUrls[0]!,
+        path: (order) => orderPath(fleet, order),
         processes: () =>
           fleet.processes().map((p) => ({ name: p.label.replace(/-\d+$/, ''), pid: p.pid })),
       }),
@@ -662,6 +710,17 @@ function section(results: PlatformResult[], loadBefore: string, loadAfter: strin
         `| ${i === 0 ? r.label : ''} | ${i === 0 ? `${ms(r.single.p50)} / ${ms(r.single.p99)}` : ''} | ${p.offered} | ${p.confirmed}/${p.sent}${p.saturated ? ' *saturated*' : ''} | ${p.achieved.toFixed(1)} | ${ms(p.p50)} | ${ms(p.p90)} | ${ms(p.p99)} | ${ms(p.max)} | **${total.toFixed(1)}**: ${by} | ${p.servers.postgres.toFixed(1)}${Number.isNaN(p.ownBackends) ? '' : ` (its databases' backends ${p.ownBackends.toFixed(1)})`} / ${p.servers.rabbitmq.toFixed(1)} / ${p.servers.redis.toFixed(1)} | ${p.bench.toFixed(1)} | ${p.other.toFixed(1)} |`,
       );
     });
+  }
+  const traced = results.filter((r) => r.single.path.length > 0);
+  if (traced.length > 0) {
+    lines.push(
+      '',
+      `One order at a time, where its time went: the median of each milestone over the orders placed one at a time (read back once all were confirmed), in ms after the POST was sent, as the client saw the answer and the fleet's databases recorded the rest (PostgreSQL's clock and product's, one machine): ${PATH_MILESTONES.map(([name, what]) => `*${name}*, ${what}`).join('; ')}.`,
+      '',
+      `| platform | ${PATH_COLUMNS.join(' | ')} |`,
+      `| --- |${PATH_COLUMNS.map(() => ' ---: |').join('')}`,
+      ...traced.map((r) => `| ${r.label} | ${r.single.path.map(([, v]) => ms(v)).join(' | ')} |`),
+    );
   }
   lines.push('', '![The curve](saga-curve.svg)');
   return lines;
