@@ -36,8 +36,11 @@ cp "$root/services/order/bench/saga-bench.ts" "$base/services/order/bench/saga-b
 cp "$root/platform/bench/proc-cpu.ts" "$base/platform/bench/proc-cpu.ts"
 
 # Each build walks its own slice of ports (PORT_SLOT), so the two fleets never pick the same.
+# The warm-up: 1600 orders at half the bench's rate (two fleets warm up at once; the bench
+# alone sends 2400 at 20/s), each build past most of V8's compiling before it is measured.
 run() {
   (cd "$1" && PORT_SLOT="$3" BENCH_DOCS=0 SAGA_PLATFORMS=rabbitmq SAGA_RATES="$rate" \
+    SAGA_WARMUP_RATE=10 SAGA_WARMUP_SECONDS=160 \
     SAGA_SECONDS="$seconds" SAGA_PROFILE=0 npm run --silent bench -w services/order) >"$2" 2>&1
 }
 

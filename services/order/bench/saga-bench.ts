@@ -11,14 +11,15 @@
  * RabbitMQ and over Redis Streams, on the machine's PostgreSQL. A rate whose orders are not
  * all confirmed within the drain bound, or confirmed at under 90 % of the offered rate, is the
  * last one tried on that platform. First a warm-up, not measured (V8 compiles the hot paths:
- * a cold fleet's first 20 s at 10 orders/s took up to two fifths more CPU per order than its
- * third), then one order at a time (closed loop), as before; for the fleet, where each of those
+ * at 20 orders/s a cold fleet's CPU per order fell by about a quarter over its first three or
+ * four 20 s windows, and V8 was still compiling after them), in windows whose CPU per order is
+ * reported, then one order at a time (closed loop), as before; for the fleet, where each of those
  * orders' time went (its saga's milestones as the databases recorded them, medians).
  *
  * Writes the "Order saga" section of docs/benchmarks.md and docs/saga-curve.svg.
  *   POSTGRES_URL=... AMQP_URL=... REDIS_URL=... npm run bench -w services/order
  * Options: SAGA_RATES (default 5,10,25,50,100,150,200), SAGA_SECONDS (per rate, default 15),
- * SAGA_WARMUP_SECONDS (default 40) and SAGA_WARMUP_RATE (orders/s, default 10),
+ * SAGA_WARMUP_SECONDS (default 120) and SAGA_WARMUP_RATE (orders/s, default 20),
  * SAGA_PLATFORMS (default embedded,rabbitmq,redis), SAGA_DRAIN_SECONDS (default 60),
  * SAGA_PROFILE=0 (no CPU profile run at the end), BENCH_DOCS=0 (print only; `npm run bench:ab`
  * runs two builds side by side this way). Options are checked first (whole numbers within
@@ -74,8 +75,8 @@ const OPTIONS = loadConfigOrExit<{
       .pattern(listOf('[1-9][0-9]{0,3}'), 'orders/s, whole numbers from 1 to 9999')
       .default('5,10,25,50,100,150,200'),
     SAGA_SECONDS: Joi.number().integer().min(1).max(3600).default(15),
-    SAGA_WARMUP_SECONDS: Joi.number().integer().min(0).max(3600).default(40),
-    SAGA_WARMUP_RATE: Joi.number().integer().min(1).max(9999).default(10),
+    SAGA_WARMUP_SECONDS: Joi.number().integer().min(0).max(3600).default(120),
+    SAGA_WARMUP_RATE: Joi.number().integer().min(1).max(9999).default(20),
     SAGA_DRAIN_SECONDS: Joi.number().integer().min(1).max(3600).default(60),
     SAGA_PLATFORMS: Joi.string()
       .pattern(listOf('embedded|rabbitmq|redis'), 'embedded, rabbitmq or redis')
@@ -420,27 +421,38 @@ const BENCH_ENV = {
 
 interface PlatformResult {
   label: string;
+  /** Node CPU ms per confirmed order of each warm-up window, in order. */
+  warmup: number[];
   single: { p50: number; p99: number; n: number; path: Array<[Milestone, number]> };
   rates: RateResult[];
 }
 
+/** The warm-up runs in windows of this many seconds, each one's CPU per order reported. */
+const WARMUP_WINDOW_SECONDS = 20;
+
 /**
  * Orders at WARMUP_RATE for WARMUP_SECONDS, not measured: connections open, and V8 has compiled
  * the hot paths, as in a service that has been running (a short run otherwise measures the
- * compiler and code still in its first tiers).
+ * compiler and code still in its first tiers). It runs in windows, and returns each window's
+ * Node CPU per confirmed order, so the figures show whether the platform had settled.
  */
-async function warmUp(target: Target, session: Session): Promise<void> {
-  if (WARMUP_SECONDS <= 0 || WARMUP_RATE <= 0) return;
-  const r = await openLoop(target, session, WARMUP_RATE, undefined, WARMUP_SECONDS);
-  process.stdout.write(
-    `${target.label}: warm-up, ${r.confirmed}/${r.sent} orders at ${WARMUP_RATE}/s (not measured)\n`,
-  );
-  await sleep(2000);
+async function warmUp(target: Target, session: Session): Promise<number[]> {
+  const perWindow: number[] = [];
+  for (let left = WARMUP_SECONDS; left > 0 && WARMUP_RATE > 0; left -= WARMUP_WINDOW_SECONDS) {
+    const seconds = Math.min(WARMUP_WINDOW_SECONDS, left);
+    const r = await openLoop(target, session, WARMUP_RATE, undefined, seconds);
+    perWindow.push([...r.cpu.values()].reduce((a, b) => a + b, 0));
+    process.stdout.write(
+      `${target.label}: warm-up, ${r.confirmed}/${r.sent} orders at ${WARMUP_RATE}/s for ${seconds} s, ${perWindow.at(-1)!.toFixed(1)} ms of Node CPU per order (not measured)\n`,
+    );
+  }
+  if (perWindow.length > 0) await sleep(2000);
+  return perWindow;
 }
 
 async function measure(target: Target): Promise<PlatformResult> {
   const session = await prepare(target);
-  await warmUp(target, session);
+  const warmup = await warmUp(target, session);
   const single = await oneAtATime(target, session);
   process.stdout.write(
     `${target.label}: one at a time p50 ${single.p50} ms, p99 ${single.p99} ms${single.path.length ? `; medians: ${single.path.map(([name, v]) => `${name} ${ms(v)}`).join(', ')}` : ''}\n`,
@@ -456,7 +468,7 @@ async function measure(target: Target): Promise<PlatformResult> {
     if (r.saturated) break;
     await sleep(2000);
   }
-  return { label: target.label, single, rates };
+  return { label: target.label, warmup, single, rates };
 }
 
 async function waitForPort(port: number, timeoutMs: number) {
@@ -693,7 +705,9 @@ function section(results: PlatformResult[], loadBefore: string, loadAfter: strin
     `${measuredOn()}. Load average before: ${loadBefore}; after: ${loadAfter}.`,
     `Script: \`npm run bench -w services/order\` (\`services/order/bench/saga-bench.ts\`), SAGA_RATES=${RATES.join(',')}, SAGA_SECONDS=${SECONDS}, SAGA_WARMUP_SECONDS=${WARMUP_SECONDS}, SAGA_WARMUP_RATE=${WARMUP_RATE}.`,
     '',
-    "One-line orders (`tok_visa`, over 20 products) POSTed to the gateway by an open-loop generator, after a warm-up that is not measured (orders at the warm-up rate for its seconds: V8 has then compiled the hot paths, as in a service that has been running; a cold fleet's first 20 s took up to two fifths more CPU per order): at each offered rate, orders are sent on a fixed schedule for the given seconds whatever the answers, so queueing shows in the latency. Latency: from the moment an order was due to the CONFIRMED row of its history (PostgreSQL's clock, same machine). A rate is the last tried when its orders are not all confirmed within the drain bound or are confirmed at under 90 % of the offered rate (marked *saturated*). CPU per confirmed order from /proc, from the first order sent until none is open (the bench's read-back of every order's history comes after, uncounted): each Node process of the platform (the fleet: gateway, services, MongoDB stand-in; the embedded run: one process), and beside it PostgreSQL (for the fleet, in brackets, the part its own databases' backends took: the figure that tells two fleets on one server apart), RabbitMQ and Redis, this bench's own process (the load generator and, for the fleet, the embedded chain its launcher runs, where the anchorers' transactions land), and everything else the machine ran.",
+    'One-line orders (`tok_visa`, over 20 products) POSTed to the gateway by an open-loop generator, after a warm-up that is not measured (orders at the warm-up rate for its seconds, in windows of ' +
+      String(WARMUP_WINDOW_SECONDS) +
+      " s: V8 has then compiled the hot paths, as in a service that has been running; a cold fleet's CPU per order falls by about a quarter over its first minute or so at 20/s: each window's figure is below the table): at each offered rate, orders are sent on a fixed schedule for the given seconds whatever the answers, so queueing shows in the latency. Latency: from the moment an order was due to the CONFIRMED row of its history (PostgreSQL's clock, same machine). A rate is the last tried when its orders are not all confirmed within the drain bound or are confirmed at under 90 % of the offered rate (marked *saturated*). CPU per confirmed order from /proc, from the first order sent until none is open (the bench's read-back of every order's history comes after, uncounted): each Node process of the platform (the fleet: gateway, services, MongoDB stand-in; the embedded run: one process), and beside it PostgreSQL (for the fleet, in brackets, the part its own databases' backends took: the figure that tells two fleets on one server apart), RabbitMQ and Redis, this bench's own process (the load generator and, for the fleet, the embedded chain its launcher runs, where the anchorers' transactions land), and everything else the machine ran.",
     '',
     '| platform | one at a time p50 / p99 ms | offered /s | confirmed | achieved /s | p50 ms | p90 ms | p99 ms | max ms | Node CPU ms/order (by process) | PostgreSQL / RabbitMQ / Redis CPU ms/order | bench process CPU ms/order (generator; the fleet: its chain) | other CPU ms/order |',
     '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: |',
@@ -710,6 +724,13 @@ function section(results: PlatformResult[], loadBefore: string, loadAfter: strin
         `| ${i === 0 ? r.label : ''} | ${i === 0 ? `${ms(r.single.p50)} / ${ms(r.single.p99)}` : ''} | ${p.offered} | ${p.confirmed}/${p.sent}${p.saturated ? ' *saturated*' : ''} | ${p.achieved.toFixed(1)} | ${ms(p.p50)} | ${ms(p.p90)} | ${ms(p.p99)} | ${ms(p.max)} | **${total.toFixed(1)}**: ${by} | ${p.servers.postgres.toFixed(1)}${Number.isNaN(p.ownBackends) ? '' : ` (its databases' backends ${p.ownBackends.toFixed(1)})`} / ${p.servers.rabbitmq.toFixed(1)} / ${p.servers.redis.toFixed(1)} | ${p.bench.toFixed(1)} | ${p.other.toFixed(1)} |`,
       );
     });
+  }
+  const warmed = results.filter((r) => r.warmup.length > 0);
+  if (warmed.length > 0) {
+    lines.push(
+      '',
+      `The warm-up, Node CPU ms per confirmed order in each window of ${WARMUP_WINDOW_SECONDS} s at ${WARMUP_RATE}/s (not measured; the last windows should differ by no more than the noise): ${warmed.map((r) => `${r.label} ${r.warmup.map((v) => v.toFixed(1)).join(', ')}`).join('; ')}.`,
+    );
   }
   const traced = results.filter((r) => r.single.path.length > 0);
   if (traced.length > 0) {
