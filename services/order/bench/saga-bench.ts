@@ -146,6 +146,9 @@ function snapshot(target: Target): Snapshot {
   };
 }
 
+/** Node CPU ms per confirmed order, summed over the platform's processes. */
+const nodeCpu = (r: Pick<RateResult, 'cpu'>) => [...r.cpu.values()].reduce((a, b) => a + b, 0);
+
 interface RateResult {
   offered: number;
   sent: number;
@@ -438,10 +441,10 @@ const WARMUP_WINDOW_SECONDS = 20;
  */
 async function warmUp(target: Target, session: Session): Promise<number[]> {
   const perWindow: number[] = [];
-  for (let left = WARMUP_SECONDS; left > 0 && WARMUP_RATE > 0; left -= WARMUP_WINDOW_SECONDS) {
+  for (let left = WARMUP_SECONDS; left > 0; left -= WARMUP_WINDOW_SECONDS) {
     const seconds = Math.min(WARMUP_WINDOW_SECONDS, left);
     const r = await openLoop(target, session, WARMUP_RATE, undefined, seconds);
-    perWindow.push([...r.cpu.values()].reduce((a, b) => a + b, 0));
+    perWindow.push(nodeCpu(r));
     process.stdout.write(
       `${target.label}: warm-up, ${r.confirmed}/${r.sent} orders at ${WARMUP_RATE}/s for ${seconds} s, ${perWindow.at(-1)!.toFixed(1)} ms of Node CPU per order (not measured)\n`,
     );
@@ -461,7 +464,7 @@ async function measure(target: Target): Promise<PlatformResult> {
   for (const rate of RATES) {
     const r = await openLoop(target, session, rate);
     rates.push(r);
-    const cpuTotal = [...r.cpu.values()].reduce((a, b) => a + b, 0);
+    const cpuTotal = nodeCpu(r);
     process.stdout.write(
       `${target.label} @ ${rate}/s: ${r.confirmed}/${r.sent} confirmed, ${r.achieved.toFixed(1)}/s, p50 ${r.p50} p99 ${r.p99} ms, ${cpuTotal.toFixed(1)} ms CPU/order${r.saturated ? ' (saturated)' : ''}\n`,
     );
@@ -714,7 +717,7 @@ function section(results: PlatformResult[], loadBefore: string, loadAfter: strin
   ];
   for (const r of results) {
     r.rates.forEach((p, i) => {
-      const total = [...p.cpu.values()].reduce((a, b) => a + b, 0);
+      const total = nodeCpu(p);
       const by = [...p.cpu]
         .filter(([, v]) => v >= 0.05)
         .sort((a, b) => b[1] - a[1])
