@@ -26,7 +26,7 @@ import {
   addToOutbox,
   createPgPool,
   OutboxRelay,
-  outboxMigration,
+  outboxMigrations,
   runMigrations,
   withTransaction,
 } from '../src/postgres';
@@ -136,7 +136,7 @@ async function outbox(adapter: Adapter, adminUrl: string): Promise<{ p50: number
   const bus = adapter.make();
   const relay = new OutboxRelay({ pool, bus, logger });
   try {
-    await runMigrations(pool, [outboxMigration]);
+    await runMigrations(pool, outboxMigrations);
     const type = `bench.outbox${letters()}`;
     const recorder = await subscribeRecorder(bus, type);
     await bus.health();

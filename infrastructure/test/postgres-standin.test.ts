@@ -7,7 +7,7 @@ import { createLogger } from '@ecom/common/logging';
 import {
   OutboxRelay,
   addToOutbox,
-  outboxMigration,
+  outboxMigrations,
   runMigrations,
   withTransaction,
 } from '@ecom/common/postgres';
@@ -178,11 +178,15 @@ describe('PGlite stand-in over the wire', () => {
     // One instance per database: PGlite has one backend session, so the runner's session
     // advisory lock does not exclude a second concurrent runner (see README).
     const migrations = [
-      outboxMigration,
+      ...outboxMigrations,
       { id: '001_orders', sql: 'CREATE TABLE orders (id uuid PRIMARY KEY, status text NOT NULL)' },
       { id: '002_order_status_idx', sql: 'CREATE INDEX orders_status ON orders (status)' },
     ];
-    expect(await runMigrations(pool, migrations.slice(0, 2))).toEqual(['000_outbox', '001_orders']);
+    expect(await runMigrations(pool, migrations.slice(0, 3))).toEqual([
+      '000_outbox',
+      '000_outbox_due',
+      '001_orders',
+    ]);
     expect(await runMigrations(pool, migrations)).toEqual(['002_order_status_idx']);
     expect(await runMigrations(pool, migrations)).toEqual([]);
     const broken = [...migrations, { id: '003_broken', sql: 'ALTER TABLE nope ADD COLUMN x int' }];
@@ -190,7 +194,12 @@ describe('PGlite stand-in over the wire', () => {
     const { rows } = await pool.query<{ id: string }>(
       'SELECT id FROM schema_migrations ORDER BY id',
     );
-    expect(rows.map((r) => r.id)).toEqual(['000_outbox', '001_orders', '002_order_status_idx']);
+    expect(rows.map((r) => r.id)).toEqual([
+      '000_outbox',
+      '000_outbox_due',
+      '001_orders',
+      '002_order_status_idx',
+    ]);
   });
 
   it('publishes outbox rows of committed transactions only, once each, with two relays', async () => {

@@ -42,6 +42,18 @@ export const outboxMigration: Migration = {
   `,
 };
 
+/**
+ * The index a relay reads its next wake-up from: the earliest unsent row not yet due (one in its
+ * direct-send grace, or waiting for a retry), one index entry away however long the backlog.
+ */
+export const outboxDueMigration: Migration = {
+  id: '000_outbox_due',
+  sql: `CREATE INDEX IF NOT EXISTS event_outbox_due ON event_outbox (next_attempt_at) WHERE sent_at IS NULL`,
+};
+
+/** The outbox's migrations, in order: spread into a service's list. */
+export const outboxMigrations: Migration[] = [outboxMigration, outboxDueMigration];
+
 /** Started relays, by the pool whose committed rows they send at once (see sendCommitted). */
 const directSenders = new WeakMap<Pool, OutboxRelay>();
 
@@ -86,8 +98,15 @@ export interface OutboxRelayOptions {
   pool: Pool;
   bus: EventBus;
   logger: Logger;
-  /** Fallback poll when no notification arrives (retries, lost LISTEN connection). Default 500 ms. */
+  /** How often the relay looks for due rows while it has no LISTEN connection. Default 500 ms. */
   pollIntervalMs?: number;
+  /**
+   * How often it looks anyway while LISTEN is up. In between it sleeps until the earliest row
+   * it knows of comes due (a retry, a direct send's grace) or a NOTIFY wakes it; this look finds
+   * what nothing announces: a row whose writer died before its direct send, a notification a
+   * silently broken connection lost. Default 5 s.
+   */
+  listeningPollMs?: number;
   /** Rows locked and published per transaction. Default 100. */
   batchSize?: number;
   /** A row whose send_count reaches this logs an error (alert) on every further failure. Default 5. */
@@ -155,6 +174,7 @@ interface OutboxRow {
  */
 export class OutboxRelay {
   private readonly pollIntervalMs: number;
+  private readonly listeningPollMs: number;
   private readonly batchSize: number;
   private readonly alertAfter: number;
   private readonly retryBaseMs: number;
@@ -169,6 +189,10 @@ export class OutboxRelay {
   /** Event ids sent directly and not yet marked: one UPDATE per window. */
   private readonly marks: WindowedBatch<string>;
   private timer?: NodeJS.Timeout;
+  /** When the timer fires (ms since the epoch). */
+  private timerAt = Infinity;
+  /** The earliest row the last run saw not yet due, in ms from the run's end; null: none. */
+  private dueInMs: number | null = null;
   private listener?: PoolClient;
   private listening?: Promise<void>;
   private current?: Promise<number>;
@@ -185,6 +209,7 @@ export class OutboxRelay {
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
+    this.listeningPollMs = options.listeningPollMs ?? 5000;
     this.batchSize = Math.max(1, Math.floor(options.batchSize ?? 100));
     this.alertAfter = options.alertAfter ?? 5;
     this.retryBaseMs = options.retryBaseMs ?? 500;
@@ -245,6 +270,8 @@ export class OutboxRelay {
           eventType: event.eventType,
           error: errorMessage(err),
         });
+        // Its row comes due when the grace ends (counted from before the COMMIT): look then.
+        this.wakeIn(this.directSendGraceMs);
       },
     );
     this.sending.add(sent);
@@ -263,6 +290,7 @@ export class OutboxRelay {
         count: ids.length,
         error: errorMessage(err),
       });
+      this.wakeIn(this.directSendGraceMs);
     }
   }
 
@@ -299,30 +327,46 @@ export class OutboxRelay {
   }
 
   private async flushLoop(): Promise<number> {
+    this.dueInMs = null;
     await this.cleanup();
     let total = 0;
     for (;;) {
-      const { published, claimed } = await this.flushBatch();
+      const { published, claimed, dueInMs } = await this.flushBatch();
       total += published;
       // A short batch means nothing more is due; a failure waits for its retry time.
-      if (claimed < this.batchSize || published < claimed) return total;
+      if (claimed < this.batchSize || published < claimed) {
+        this.dueInMs = dueInMs;
+        return total;
+      }
     }
   }
 
-  private async flushBatch(): Promise<{ published: number; claimed: number }> {
+  private async flushBatch(): Promise<{
+    published: number;
+    claimed: number;
+    dueInMs: number | null;
+  }> {
     const client = await this.options.pool.connect();
     try {
-      // BEGIN and the claim in one round trip (a simple query: batchSize is an integer we own).
+      // BEGIN, the claim and when the next row comes due, in one round trip (a simple query:
+      // batchSize is an integer we own). now() is the transaction's: the two reads split at it.
       const results = (await client.query(
         `BEGIN;
          SELECT id, payload, send_count FROM event_outbox
           WHERE sent_at IS NULL AND next_attempt_at <= now()
-          ORDER BY id LIMIT ${this.batchSize} FOR UPDATE SKIP LOCKED`,
-      )) as unknown as [unknown, { rows: OutboxRow[] }];
+          ORDER BY id LIMIT ${this.batchSize} FOR UPDATE SKIP LOCKED;
+         SELECT ceil(EXTRACT(EPOCH FROM min(next_attempt_at) - now()) * 1000)::float8 AS due_in_ms
+           FROM event_outbox WHERE sent_at IS NULL AND next_attempt_at > now()`,
+      )) as unknown as [
+        unknown,
+        { rows: OutboxRow[] },
+        { rows: Array<{ due_in_ms: number | null }> },
+      ];
       const { rows } = results[1];
+      let dueInMs = results[2].rows[0]?.due_in_ms ?? null;
       if (rows.length === 0) {
         await client.query('COMMIT');
-        return { published: 0, claimed: 0 };
+        return { published: 0, claimed: 0, dueInMs };
       }
       // Issued in insertion order on the bus's connection; awaited together for throughput.
       const outcomes = await Promise.allSettled(
@@ -339,6 +383,7 @@ export class OutboxRelay {
         const attempts = row.send_count + 1;
         const error = errorMessage(result.reason).slice(0, 2000);
         const delay = Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** (attempts - 1));
+        dueInMs = Math.min(dueInMs ?? delay, delay);
         await client.query(
           `UPDATE event_outbox SET send_count = $2, last_error = $3,
              next_attempt_at = now() + $4 * interval '1 millisecond' WHERE id = $1`,
@@ -361,7 +406,7 @@ export class OutboxRelay {
           ? `${markSentSql(this.options.eraseOnSend ?? {}, `id = ANY('{${sent.join(',')}}'::bigint[])`)}; `
           : '';
       await client.query(`${mark} COMMIT`);
-      return { published: sent.length, claimed: rows.length };
+      return { published: sent.length, claimed: rows.length, dueInMs };
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
@@ -379,15 +424,30 @@ export class OutboxRelay {
     );
   }
 
+  /**
+   * After a run: the next look when the earliest row it saw comes due, and no later than the
+   * poll (long while LISTEN is up: a NOTIFY wakes the relay for everything else). A look set
+   * for sooner stays (one asked for during the run: a refused direct send's row).
+   */
   private schedulePoll(): void {
+    const poll = this.listener ? this.listeningPollMs : this.pollIntervalMs;
+    this.wakeIn(Math.min(poll, this.dueInMs ?? poll));
+  }
+
+  /** Looks for due rows in `ms`, unless a look is set for sooner. */
+  private wakeIn(ms: number): void {
     if (!this.running) return;
+    const at = Date.now() + Math.max(0, ms);
+    if (this.timer && this.timerAt <= at) return;
     if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
     this.timer = setTimeout(() => {
       this.timer = undefined;
+      this.timerAt = Infinity;
       // A lost LISTEN connection is re-established on the poll.
       if (!this.listener && !this.listening) this.listening = this.listen();
       this.nudge();
-    }, this.pollIntervalMs);
+    }, at - Date.now());
     this.timer.unref?.();
   }
 
@@ -409,6 +469,8 @@ export class OutboxRelay {
         this.notifyWorks = false;
         if (this.listener === client) this.listener = undefined;
         client.release(err);
+        // Without LISTEN, nothing announces new rows: back to the short poll, which listens again.
+        this.wakeIn(this.pollIntervalMs);
       });
       await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
       this.listener = client;

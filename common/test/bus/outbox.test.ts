@@ -13,7 +13,7 @@ import {
   handleEventOnce,
   OutboxRelay,
   type OutboxRelayOptions,
-  outboxMigration,
+  outboxMigrations,
   processedEventsMigration,
   runMigrations,
   sendQueuedWrites,
@@ -55,7 +55,7 @@ describeIfServer('postgres', 'transactional outbox and idempotent consumer (Post
   beforeAll(async () => {
     db = await createTestPostgres('bus_outbox');
     pool = createPgPool(db.url, 12);
-    await runMigrations(pool, [outboxMigration, processedEventsMigration]);
+    await runMigrations(pool, [...outboxMigrations, processedEventsMigration]);
     await pool.query('CREATE TABLE widgets (id text PRIMARY KEY)');
   });
   afterAll(async () => {
@@ -69,6 +69,27 @@ describeIfServer('postgres', 'transactional outbox and idempotent consumer (Post
   /** A relay on the shared pool that polls only when told, with these options. */
   const quietRelay = (bus: EventBus, options: Partial<OutboxRelayOptions> = {}) =>
     new OutboxRelay({ pool, bus, logger, pollIntervalMs: 60_000, ...options });
+  /** A pool of its own for a relay under test, counting the connections the relay takes. */
+  const countedPool = () => {
+    const own = createPgPool(db.url, 3);
+    const counter = { checkouts: 0 };
+    own.on('acquire', () => counter.checkouts++);
+    return { own, counter };
+  };
+  /** Writes a row as a writer whose direct send never happened would: due in `ms`, no NOTIFY. */
+  const rowDueIn = async (event: EventEnvelope, ms: number) =>
+    pool.query(
+      `INSERT INTO event_outbox (event_id, event_type, payload, next_attempt_at)
+       VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond')`,
+      [event.eventId, event.eventType, JSON.stringify(event), ms],
+    );
+  const listenerPid = async () =>
+    eventually(async () => {
+      const { rows } = await pool.query(
+        `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN event_outbox'`,
+      );
+      return rows[0]?.pid as number | undefined;
+    });
 
   it('publishes only events whose transaction committed, in insertion order, and marks them sent', async () => {
     const events = [1, 2, 3].map((n) => createEvent('test-service', 'widget.created', { n }));
@@ -417,10 +438,13 @@ describeIfServer('postgres', 'transactional outbox and idempotent consumer (Post
       bus,
       logger,
       pollIntervalMs: 50,
+      // Listening, it looks again only when the refused send's row comes due.
+      listeningPollMs: 60_000,
       directSendGraceMs: 400,
     });
     relay.start();
     try {
+      await listening();
       const event = createEvent('test-service', 'widget.created', { n: 1 });
       await withTransaction(pool, (client) => addToOutbox(client, event));
       const committed = Date.now();
@@ -434,6 +458,90 @@ describeIfServer('postgres', 'transactional outbox and idempotent consumer (Post
         return r.rows[0]?.sent_at ? r : undefined;
       });
       expect(rows[0].send_count).toBe(1);
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  /** Waits until a relay listens and the looks of its start (before and after LISTEN) are over. */
+  const listening = async () => {
+    await listenerPid();
+    await new Promise((r) => setTimeout(r, 200));
+  };
+
+  it('a listening relay sleeps while nothing is due: an idle second costs it one look, not one per poll', async () => {
+    const { own, counter } = countedPool();
+    const relay = new OutboxRelay({
+      pool: own,
+      bus: new RecordingBus(),
+      logger,
+      pollIntervalMs: 20,
+      listeningPollMs: 60_000,
+    });
+    relay.start();
+    try {
+      await listening();
+      const settled = counter.checkouts;
+      await new Promise((r) => setTimeout(r, 1000));
+      // At the 20 ms poll it would have looked about fifty times.
+      expect(counter.checkouts - settled).toBeLessThanOrEqual(1);
+    } finally {
+      await relay.stop();
+      await own.end();
+    }
+  });
+
+  it('a listening relay wakes when the earliest row it saw comes due (a writer that died before its direct send)', async () => {
+    const bus = new RecordingBus();
+    const relay = quietRelay(bus, { listeningPollMs: 60_000 });
+    const event = createEvent('test-service', 'widget.created', { n: 1 });
+    await rowDueIn(event, 600);
+    const written = Date.now();
+    relay.start();
+    try {
+      await listenerPid();
+      expect(bus.published).toEqual([]);
+      await eventually(() => bus.published.length === 1, { timeoutMs: 5000, intervalMs: 10 });
+      expect(Date.now() - written).toBeGreaterThanOrEqual(550);
+      expect(Date.now() - written).toBeLessThan(3000);
+      expect(bus.published).toEqual([event]);
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it('a listening relay wakes for the retry of a publish the bus refused', async () => {
+    const bus = new RecordingBus(1);
+    const relay = quietRelay(bus, { listeningPollMs: 60_000, retryBaseMs: 400 });
+    const event = createEvent('test-service', 'widget.created', { n: 1 });
+    await rowDueIn(event, 0);
+    relay.start();
+    try {
+      await eventually(async () => (await unmarked()) === 1 && bus.failures === 0);
+      const refused = Date.now();
+      await eventually(() => bus.published.length === 1, { timeoutMs: 5000, intervalMs: 10 });
+      expect(Date.now() - refused).toBeGreaterThanOrEqual(300);
+      expect(Date.now() - refused).toBeLessThan(3000);
+      expect(bus.published).toEqual([event]);
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it('a relay whose LISTEN connection dies goes back to the short poll and listens again', async () => {
+    const bus = new RecordingBus();
+    const relay = quietRelay(bus, { pollIntervalMs: 50, listeningPollMs: 60_000 });
+    relay.start();
+    try {
+      const first = await listenerPid();
+      await pool.query('SELECT pg_terminate_backend($1)', [first]);
+      // Written with no NOTIFY: only a look finds it, and the long poll would be a minute away.
+      const event = createEvent('test-service', 'widget.created', { n: 1 });
+      await rowDueIn(event, 0);
+      await eventually(() => bus.published.length === 1, { timeoutMs: 5000, intervalMs: 10 });
+      expect(bus.published).toEqual([event]);
+      const second = await listenerPid();
+      expect(second).not.toBe(first);
     } finally {
       await relay.stop();
     }

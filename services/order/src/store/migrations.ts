@@ -1,15 +1,15 @@
 import {
   httpIdempotencyMigration,
-  outboxMigration,
+  outboxMigrations,
   processedEventsMigration,
   type Migration,
 } from '@ecom/common/postgres';
 
 /** Versioned schema of order_db; ids sort in the order they run. Never edit a shipped one. */
 export const orderMigrations: Migration[] = [
-  // From common: the outbox, the idempotent-consumer table and the HTTP Idempotency-Key
+  // From common: the outbox (its table, then its due index), the idempotent-consumer table and the HTTP Idempotency-Key
   // records ('000_...' ids run first).
-  outboxMigration,
+  ...outboxMigrations,
   processedEventsMigration,
   httpIdempotencyMigration,
   {
