@@ -330,6 +330,51 @@ describe('unique indexes', () => {
     expect((await c.indexes()).map((i) => i.name)).toEqual(['_id_', 'b_-1_c_1']);
   });
 
+  it('answers an equality on the first field of a compound index from the index (its prefix), however the rest is compared', async () => {
+    const c = db.collection('prefix');
+    await c.createIndex({ sentAt: 1, due: 1 });
+    const sent = new Date('2026-01-01T00:00:00Z');
+    // An outbox: most rows sent, a few waiting (sentAt null or not yet set).
+    await c.insertMany(
+      Array.from({ length: 2000 }, (_, i) =>
+        i < 10 ? { i, due: i } : i < 15 ? { i, due: i, sentAt: null } : { i, due: i, sentAt: sent },
+      ),
+    );
+    const coll = standIn.engine.collection('driver_test', 'prefix');
+    const examined = async (run: () => Promise<unknown>) => {
+      const before = coll?.docsExamined ?? 0;
+      const result = await run();
+      return { result, examined: (coll?.docsExamined ?? 0) - before };
+    };
+    const waiting = await examined(() =>
+      c.find({ sentAt: null, due: { $lte: 11 } }, { sort: { i: 1 } }).toArray(),
+    );
+    expect((waiting.result as Array<{ i: number }>).map((d) => d.i)).toEqual([
+      0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+    ]);
+    expect(waiting.examined).toBe(15);
+    const plan = await c.find({ sentAt: null, due: { $gte: 0 } }).explain('executionStats');
+    expect(plan.queryPlanner.winningPlan.inputStage).toEqual({
+      stage: 'IXSCAN',
+      indexName: 'sentAt_1_due_1',
+    });
+    expect(plan.executionStats.totalDocsExamined).toBe(15);
+    // Kept in step with writes: a row marked sent, a row deleted.
+    await c.updateOne({ i: 3 }, { $set: { sentAt: sent } });
+    await c.deleteOne({ i: 12 });
+    const after = await examined(() =>
+      c.findOneAndUpdate(
+        { sentAt: null, due: { $lte: 100 } },
+        { $set: { claimed: true } },
+        { sort: { due: 1 } },
+      ),
+    );
+    expect(after.result).toMatchObject({ i: 0 });
+    expect(after.examined).toBe(13);
+    // The same value of the other type is another key; the whole filter still decides.
+    expect(await c.countDocuments({ sentAt: sent, due: { $lt: 20 } })).toBe(6);
+  });
+
   it('answers unique-field lookups from the index, not by scanning', async () => {
     const c = db.collection('lookup');
     await c.createIndex({ email: 1 }, { unique: true });

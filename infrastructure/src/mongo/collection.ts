@@ -46,12 +46,19 @@ export class Index {
   private readonly partial?: Query;
   /** Keys of values holding strings under a collation (equal under it, one key). */
   private readonly canonical?: Canonicalizer;
+  /**
+   * A compound index's ids by the key of its first field alone: an equality on that field,
+   * with a range or nothing on the others, reads these instead of the collection, as mongod
+   * scans an index's prefix. Kept for compound indexes without a collation.
+   */
+  readonly leading?: Map<string, Set<string>>;
 
   constructor(readonly spec: IndexSpec) {
     this.fields = Object.keys(spec.key);
     this.text = Object.values(spec.key).some((v) => v === 'text');
     this.collation = parseCollation(spec.collation);
     if (this.collation) this.canonical = new Canonicalizer(this.collation.collator);
+    else if (this.fields.length > 1 && !this.text) this.leading = new Map();
     if (spec.partialFilterExpression)
       this.partial = new Query(spec.partialFilterExpression, { collation: this.collation });
   }
@@ -94,25 +101,37 @@ export class Index {
     return values.length === 1 ? valueKey(values[0]) : JSON.stringify(values.map(valueKey));
   }
 
+  /** Files a document under its keys (all of them: `keysOf`). */
   add(id: string, keys: IndexKey[]): void {
-    for (const { key } of keys) {
-      let ids = this.entries.get(key);
-      if (!ids) this.entries.set(key, (ids = new Set()));
-      ids.add(id);
+    for (const { key, values } of keys) {
+      addTo(this.entries, key, id);
+      if (this.leading) addTo(this.leading, valueKey(values[0]), id);
     }
   }
 
+  /** Takes a document out of its keys (all of them: `keysOf` of the stored version). */
   remove(id: string, keys: IndexKey[]): void {
-    for (const { key } of keys) {
-      const ids = this.entries.get(key);
-      if (!ids) continue;
-      ids.delete(id);
-      if (ids.size === 0) {
-        this.entries.delete(key);
-        this.canonical?.forget(key);
-      }
+    for (const { key, values } of keys) {
+      if (removeFrom(this.entries, key, id)) this.canonical?.forget(key);
+      if (this.leading) removeFrom(this.leading, valueKey(values[0]), id);
     }
   }
+}
+
+function addTo(map: Map<string, Set<string>>, key: string, id: string): void {
+  let ids = map.get(key);
+  if (!ids) map.set(key, (ids = new Set()));
+  ids.add(id);
+}
+
+/** True when the key holds nobody any more (and is gone). */
+function removeFrom(map: Map<string, Set<string>>, key: string, id: string): boolean {
+  const ids = map.get(key);
+  if (!ids) return false;
+  ids.delete(id);
+  if (ids.size > 0) return false;
+  map.delete(key);
+  return true;
 }
 
 function cartesian(lists: unknown[][]): unknown[][] {
@@ -287,7 +306,15 @@ export class Collection {
       const keys = cartesian(perField as unknown[][]).map((values) => index.keyFor(values, true));
       best = { index, keys };
     }
-    if (!best) return { docs: [...this.docs.values()], keysExamined: 0, exact: false };
+    if (!best) {
+      return (
+        this.leadingPlan(filter, collation) ?? {
+          docs: [...this.docs.values()],
+          keysExamined: 0,
+          exact: false,
+        }
+      );
+    }
     const ids = new Set<string>();
     for (const key of best.keys) for (const id of best.index.entries.get(key) ?? []) ids.add(id);
     const docs: Document[] = [];
@@ -298,6 +325,30 @@ export class Collection {
     }
     const exact = !collation && Object.keys(filter).length === best.index.fields.length;
     return { docs, indexName: best.index.name, keysExamined: best.keys.length, exact };
+  }
+
+  /**
+   * The documents of the compound index whose first field the filter compares for equality
+   * (the one with the fewest), each still tested against the whole filter; none: undefined.
+   */
+  private leadingPlan(filter: Document, collation?: Collation): Plan | undefined {
+    let best: { index: Index; ids: Set<string>; keys: number } | undefined;
+    for (const index of this.indexes.values()) {
+      if (!index.leading || !index.complete) continue;
+      const values = equalityValues(filter[index.fields[0]], true);
+      // Under a query's collation strings compare through it; these keys are exact.
+      if (!values || (collation && values.some(containsString))) continue;
+      const ids = new Set<string>();
+      for (const v of values) for (const id of index.leading.get(valueKey(v)) ?? []) ids.add(id);
+      if (!best || ids.size < best.ids.size) best = { index, ids, keys: values.length };
+    }
+    if (!best) return undefined;
+    const docs: Document[] = [];
+    for (const id of best.ids) {
+      const doc = this.docs.get(id);
+      if (doc) docs.push(doc);
+    }
+    return { docs, indexName: best.index.name, keysExamined: best.keys, exact: false };
   }
 
   /** Documents matching a filter, in natural order. */
