@@ -319,10 +319,16 @@ export class OutboxRelay {
   }
 
   private run(): Promise<number> {
-    this.current = this.flushLoop().finally(() => {
-      this.current = undefined;
-      this.schedulePoll();
-    });
+    this.current = this.flushLoop()
+      .catch((err: unknown) => {
+        // A pass that failed (the database, the pool) looks again at the short poll, LISTEN or not.
+        this.dueInMs = this.pollIntervalMs;
+        throw err;
+      })
+      .finally(() => {
+        this.current = undefined;
+        this.schedulePoll();
+      });
     return this.current;
   }
 

@@ -532,6 +532,27 @@ describeIfServer('postgres', 'transactional outbox and idempotent consumer (Post
     }
   });
 
+  it('a listening relay whose pass failed looks again at the short poll, not the long one', async () => {
+    const bus = new RecordingBus();
+    const relay = quietRelay(bus, { pollIntervalMs: 50, listeningPollMs: 60_000 });
+    relay.start();
+    try {
+      await listening();
+      // The claim fails while LISTEN stays up: the table is away for a moment.
+      await pool.query('ALTER TABLE event_outbox RENAME TO event_outbox_away');
+      const failed = relay.flush();
+      await expect(failed).rejects.toThrow(/event_outbox/);
+      await pool.query('ALTER TABLE event_outbox_away RENAME TO event_outbox');
+      // Written with no NOTIFY: only a look finds it.
+      const event = createEvent('test-service', 'widget.created', { n: 1 });
+      await rowDueIn(event, 0);
+      await publishedAlone(bus, event, { since: Date.now(), atLeastMs: 0 });
+    } finally {
+      await pool.query('ALTER TABLE IF EXISTS event_outbox_away RENAME TO event_outbox');
+      await relay.stop();
+    }
+  });
+
   it('a relay whose LISTEN connection dies goes back to the short poll and listens again', async () => {
     const bus = new RecordingBus();
     const relay = quietRelay(bus, { pollIntervalMs: 50, listeningPollMs: 60_000 });
