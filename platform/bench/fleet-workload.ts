@@ -4,6 +4,7 @@
  * cost: confirmed orders/s, POST→CONFIRMED latency, CPU per order per service (from /proc),
  * and the checks that nothing was lost or charged twice.
  */
+import { rmSync } from 'node:fs';
 import os from 'node:os';
 import mongoose from 'mongoose';
 import { freePort, queryOnce, removeBusNamespace } from '@ecom/test-support';
@@ -236,6 +237,7 @@ export async function withFleet<T>(
     SWEEP_INTERVAL_MS: '2000',
     ...extraEnv,
   };
+  const dataDir = `${os.tmpdir()}/ecom-${namespace}`;
   const fleet = await startProcessFleet({
     replicas: {
       auth: replicas,
@@ -251,11 +253,14 @@ export async function withFleet<T>(
     portOf: () => freePort(),
     mongoPort: await freePort(),
     chainPort: await freePort(),
-    dataDir: `${os.tmpdir()}/ecom-${namespace}`,
+    dataDir,
     print: () => undefined,
   });
+  let done = false;
   try {
-    return await body(fleet);
+    const result = await body(fleet);
+    done = true;
+    return result;
   } finally {
     await fleet.stop();
     for (const db of fleetDatabaseNames(namespace)) {
@@ -263,6 +268,9 @@ export async function withFleet<T>(
     }
     await removeBusNamespace('rabbitmq', process.env.AMQP_URL!, namespace);
     await removeBusNamespace('redis', process.env.REDIS_URL!, namespace);
+    // The processes' logs, the MongoDB stand-in's journal, the keys: a few MB a run. Kept when
+    // the bench failed, for its logs.
+    if (done) rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
