@@ -375,6 +375,33 @@ describe('unique indexes', () => {
     expect(await c.countDocuments({ sentAt: sent, due: { $lt: 20 } })).toBe(6);
   });
 
+  it('reads a compound index by its first field only where its keys compare as the query does (collations)', async () => {
+    const plain = db.collection('prefix_plain');
+    await plain.createIndex({ name: 1, n: 1 });
+    const folded = db.collection('prefix_folded');
+    await folded.createIndex({ name: 1, n: 1 }, { collation: { locale: 'en', strength: 2 } });
+    for (const c of [plain, folded]) {
+      await c.insertMany([
+        { name: 'apple', n: 1 },
+        { name: 'Apple', n: 2 },
+        { name: 'pear', n: 3 },
+      ]);
+    }
+    const caseless = { locale: 'en', strength: 2 };
+    const names = async (c: typeof plain, collation?: typeof caseless) =>
+      (
+        await c.find({ name: 'APPLE', n: { $gte: 0 } }, { sort: { n: 1 }, collation }).toArray()
+      ).map((d) => d.n);
+    // The index's keys are exact: a caseless query must not read them, or it finds nothing.
+    expect(await names(plain, caseless)).toEqual([1, 2]);
+    // An index with a collation keeps no exact keys by its first field: the query scans.
+    expect(await names(folded, caseless)).toEqual([1, 2]);
+    // Without a collation the exact keys answer, and hold no 'APPLE'.
+    expect(await names(plain)).toEqual([]);
+    const exact = await plain.find({ name: 'apple', n: { $gte: 0 } }).explain('executionStats');
+    expect(exact.executionStats.totalDocsExamined).toBe(1);
+  });
+
   it('answers unique-field lookups from the index, not by scanning', async () => {
     const c = db.collection('lookup');
     await c.createIndex({ email: 1 }, { unique: true });

@@ -49,7 +49,8 @@ export class Index {
   /**
    * A compound index's ids by the key of its first field alone: an equality on that field,
    * with a range or nothing on the others, reads these instead of the collection, as mongod
-   * scans an index's prefix. Kept for compound indexes without a collation.
+   * scans an index's prefix. Its keys are exact: a query whose collation compares strings
+   * otherwise does not read them (Collection.leadingPlan).
    */
   readonly leading?: Map<string, Set<string>>;
 
@@ -58,7 +59,7 @@ export class Index {
     this.text = Object.values(spec.key).some((v) => v === 'text');
     this.collation = parseCollation(spec.collation);
     if (this.collation) this.canonical = new Canonicalizer(this.collation.collator);
-    else if (this.fields.length > 1 && !this.text) this.leading = new Map();
+    if (this.fields.length > 1 && !this.text) this.leading = new Map();
     if (spec.partialFilterExpression)
       this.partial = new Query(spec.partialFilterExpression, { collation: this.collation });
   }

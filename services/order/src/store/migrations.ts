@@ -7,8 +7,8 @@ import {
 
 /** Versioned schema of order_db; ids sort in the order they run. Never edit a shipped one. */
 export const orderMigrations: Migration[] = [
-  // From common: the outbox (its table, then its due index), the idempotent-consumer table and the HTTP Idempotency-Key
-  // records ('000_...' ids run first).
+  // From common: the outbox (its table, then its due index), the idempotent-consumer table
+  // and the HTTP Idempotency-Key records ('000_...' ids run first).
   ...outboxMigrations,
   processedEventsMigration,
   httpIdempotencyMigration,

@@ -8,8 +8,8 @@ import { mockGatewayMigration } from '../gateway/mock-ledger';
 
 /** Versioned schema of payment_db; ids sort in the order they run. Never edit a shipped one. */
 export const paymentMigrations: Migration[] = [
-  // From common: the outbox (its table, then its due index), the idempotent-consumer table and the HTTP Idempotency-Key
-  // records ('000_...' ids run first).
+  // From common: the outbox (its table, then its due index), the idempotent-consumer table
+  // and the HTTP Idempotency-Key records ('000_...' ids run first).
   ...outboxMigrations,
   processedEventsMigration,
   httpIdempotencyMigration,
