@@ -82,6 +82,82 @@ describe('paymentStore: a charge claimed and recorded (real PostgreSQL)', () => 
     });
   });
 
+  it('with a patch, settles the attempt and moves the payment in the same statement, only while it is PROCESSING on that attempt', async () => {
+    const id = '1a2b3c4d-0000-4000-8000-000000000005';
+    await processing(id, '1a2b3c4d-0000-4000-8000-0000000000a5');
+    const completed = { status: 'COMPLETED', charge_id: 'ch_5', token: null } as const;
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const queries = jest.spyOn(client, 'query');
+      const first = await paymentStore.lockAndSettleAttempt(
+        client,
+        id,
+        1,
+        { ok: true, chargeId: 'ch_5' },
+        completed,
+      );
+      expect(queries).toHaveBeenCalledTimes(1);
+      queries.mockRestore();
+      expect(first).toMatchObject({
+        settled: true,
+        moved: true,
+        row: { id, status: 'COMPLETED', charge_id: 'ch_5', token: null, attempts: 1 },
+      });
+      expect(first!.row).not.toHaveProperty('moved');
+      expect(first!.row).not.toHaveProperty('settled_now');
+      expect(typeof first!.row.amount_cents).toBe('string');
+      // Settled already: neither the attempt nor the payment moves again.
+      const again = await paymentStore.lockAndSettleAttempt(
+        client,
+        id,
+        1,
+        { ok: true, chargeId: 'ch_other' },
+        { status: 'FAILED' },
+      );
+      expect(again).toMatchObject({ settled: false, moved: false, row: { status: 'COMPLETED' } });
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    expect(await attempt(id)).toEqual({
+      status: 'SUCCEEDED',
+      charge_id: 'ch_5',
+      failure_code: null,
+    });
+    expect(await paymentStore.get(pool, id)).toMatchObject({
+      status: 'COMPLETED',
+      charge_id: 'ch_5',
+    });
+
+    // A payment that is no longer PROCESSING on this attempt (a newer attempt was claimed): the
+    // attempt's answer is recorded, the payment is left as it is.
+    const other = '1a2b3c4d-0000-4000-8000-000000000006';
+    await processing(other, '1a2b3c4d-0000-4000-8000-0000000000a6');
+    await pool.query('UPDATE payments SET attempts = 2 WHERE id = $1', [other]);
+    const stale = await withTransaction(pool, (c) =>
+      paymentStore.lockAndSettleAttempt(c, other, 1, { ok: true, chargeId: 'ch_6' }, completed),
+    );
+    expect(stale).toMatchObject({ settled: true, moved: false, row: { status: 'PROCESSING' } });
+    expect(await attempt(other)).toMatchObject({ status: 'SUCCEEDED', charge_id: 'ch_6' });
+    expect(await paymentStore.get(pool, other)).toMatchObject({
+      status: 'PROCESSING',
+      charge_id: null,
+    });
+
+    // An attempt another recorder settled: the payment is not moved on its behalf either.
+    const settled = '1a2b3c4d-0000-4000-8000-000000000007';
+    await processing(settled, '1a2b3c4d-0000-4000-8000-0000000000a7');
+    await pool.query(`UPDATE payment_attempts SET status = 'FAILED' WHERE payment_id = $1`, [
+      settled,
+    ]);
+    const late = await withTransaction(pool, (c) =>
+      paymentStore.lockAndSettleAttempt(c, settled, 1, { ok: true, chargeId: 'ch_7' }, completed),
+    );
+    expect(late).toMatchObject({ settled: false, moved: false, row: { status: 'PROCESSING' } });
+    expect(await paymentStore.get(pool, settled)).toMatchObject({ charge_id: null });
+  });
+
   it('waits for a recorder holding the payment, then leaves its result and reads its row', async () => {
     const id = '1a2b3c4d-0000-4000-8000-000000000002';
     await processing(id, '1a2b3c4d-0000-4000-8000-0000000000a2');
@@ -99,13 +175,21 @@ describe('paymentStore: a charge claimed and recorded (real PostgreSQL)', () => 
       });
       await holder.query("UPDATE payments SET status = 'FAILED' WHERE id = $1", [id]);
       await recorder.query('BEGIN');
-      const recording = paymentStore.lockAndSettleAttempt(recorder, id, 1, {
-        ok: true,
-        chargeId: 'ch_late',
-      });
+      // The late success would complete the payment in the same statement (its patch).
+      const recording = paymentStore.lockAndSettleAttempt(
+        recorder,
+        id,
+        1,
+        { ok: true, chargeId: 'ch_late' },
+        { status: 'COMPLETED', charge_id: 'ch_late', token: null },
+      );
       await untilWaitingForLock(pool, pid);
       await holder.query('COMMIT');
-      expect(await recording).toMatchObject({ settled: false, row: { id, status: 'FAILED' } });
+      expect(await recording).toMatchObject({
+        settled: false,
+        moved: false,
+        row: { id, status: 'FAILED', charge_id: null },
+      });
       await recorder.query('COMMIT');
     } finally {
       holder.release();

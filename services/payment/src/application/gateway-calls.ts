@@ -135,24 +135,23 @@ export class GatewayCalls {
     claim: ChargeClaim,
     result: ChargeResult,
   ): Promise<ChargeOutcome> {
+    // A success moves the payment in the statement that settles its attempt (one round trip
+    // on the saga's path); a decline's status depends on the row, so it follows (below).
     const locked = await paymentStore.lockAndSettleAttempt(
       client,
       claim.paymentId,
       claim.attempt,
       result,
+      result.ok ? { status: 'COMPLETED', charge_id: result.chargeId, token: null } : undefined,
     );
     if (!locked?.settled) return { outcome: 'superseded' };
     const { row } = locked;
-    if (row.status !== 'PROCESSING' || row.attempts !== claim.attempt) {
+    if (result.ok ? !locked.moved : row.status !== 'PROCESSING' || row.attempts !== claim.attempt) {
       return { outcome: 'superseded' };
     }
     const amount = { amount: claim.amount, currency: claim.currency };
     if (result.ok) {
-      const updated = await paymentStore.update(client, row.id, {
-        status: 'COMPLETED',
-        charge_id: result.chargeId,
-        token: null,
-      });
+      const updated = row;
       await publishPaymentEvent(client, updated, 'payment.completed', {
         paymentId: row.id,
         orderId: row.order_id,

@@ -266,15 +266,31 @@ export const paymentStore = {
    * claimed attempt's final result if it is still PENDING, in one statement. `settled` is false
    * when another recorder settled it first (the attempt's UPDATE re-reads it after the lock);
    * null when there is no such payment.
+   *
+   * With `then`, the same statement also writes that patch to the payment when it settled the
+   * attempt and the payment is still PROCESSING on it (a charge's success: COMPLETED), and
+   * `row` is the payment as written, `moved` true. Otherwise `row` is the payment as locked.
    */
   async lockAndSettleAttempt(
     client: PoolClient,
     paymentId: string,
     attempt: number,
     result: { ok: true; chargeId: string } | { ok: false; code: string; reason: string },
-  ): Promise<{ row: PaymentRow; settled: boolean } | null> {
-    // The attempt's UPDATE joins the locked row, so it runs once the payment's lock is held.
-    const { rows } = await client.query<PaymentRow & { settled_now: boolean }>(
+    then?: PaymentPatch,
+  ): Promise<{ row: PaymentRow; settled: boolean; moved: boolean } | null> {
+    const params = [
+      paymentId,
+      attempt,
+      result.ok ? 'SUCCEEDED' : 'FAILED',
+      result.ok ? result.chargeId : null,
+      result.ok ? null : result.code,
+      result.ok ? null : result.reason,
+    ];
+    const patch = then ? patchSets(then, params.length + 1) : null;
+    // The attempt's UPDATE joins the locked row, so it runs once the payment's lock is held; the
+    // payment's UPDATE reads the attempt's, so it runs only when this statement settled it. Both
+    // rows come back (`moved` tells them apart).
+    const { rows } = await client.query<PaymentRow & { settled_now: boolean; moved: boolean }>(
       `WITH locked AS (SELECT * FROM payments WHERE id = $1 FOR UPDATE),
        settled AS (
          UPDATE payment_attempts a
@@ -282,20 +298,30 @@ export const paymentStore = {
                 completed_at = clock_timestamp(), token = NULL, next_action_url = NULL
            FROM locked
           WHERE a.payment_id = locked.id AND a.attempt = $2 AND a.status = 'PENDING'
-          RETURNING a.attempt)
-       SELECT locked.*, EXISTS (SELECT 1 FROM settled) AS settled_now FROM locked`,
-      [
-        paymentId,
-        attempt,
-        result.ok ? 'SUCCEEDED' : 'FAILED',
-        result.ok ? result.chargeId : null,
-        result.ok ? null : result.code,
-        result.ok ? null : result.reason,
-      ],
+          RETURNING a.attempt)${
+            patch
+              ? `,
+       moved AS (
+         UPDATE payments p SET ${patch.sets}
+           FROM locked
+          WHERE p.id = locked.id AND locked.status = 'PROCESSING' AND locked.attempts = $2
+            AND EXISTS (SELECT 1 FROM settled)
+          RETURNING p.*)`
+              : ''
+          }
+       SELECT locked.*, EXISTS (SELECT 1 FROM settled) AS settled_now, false AS moved FROM locked${
+         patch
+           ? `
+       UNION ALL SELECT moved.*, true, true FROM moved`
+           : ''
+       }`,
+      patch ? [...params, ...patch.values] : params,
     );
-    if (!rows[0]) return null;
-    const { settled_now: settled, ...row } = rows[0];
-    return { row, settled };
+    const first = rows.find((r) => !r.moved);
+    if (!first) return null;
+    const written = rows.find((r) => r.moved) ?? first;
+    const { settled_now: _settled, moved, ...row } = written;
+    return { row, settled: first.settled_now, moved };
   },
 
   /**
