@@ -40,23 +40,34 @@ export class Sender {
 
   /** One pass (nothing when another replica's pass is running). */
   async run(): Promise<SendPass | null> {
-    const pass = await runExclusively(this.deps.pool, 'notification-sender', () => this.pass());
+    const { batchSize } = this.deps.options;
+    // The first look at what is due travels with the lock (one round trip for an idle pass).
+    const pass = await runExclusively(
+      this.deps.pool,
+      'notification-sender',
+      (first: NotificationRow[]) => this.pass(first),
+      notificationStore.dueQuery(batchSize),
+    );
     return pass.ran ? pass.result : null;
   }
 
-  private async pass(): Promise<SendPass> {
+  private async pass(first: NotificationRow[]): Promise<SendPass> {
+    const { batchSize } = this.deps.options;
     const result: SendPass = { sent: 0, failed: 0, skipped: 0, waiting: 0 };
     const seen = new Set<string>();
+    let batch = first;
     for (;;) {
-      const due = (await notificationStore.due(this.deps.pool, this.deps.options.batchSize)).filter(
-        (n) => !seen.has(n.id),
-      );
-      if (due.length === 0) break;
-      for (const n of due) {
+      for (const n of batch) {
+        if (seen.has(n.id)) continue;
         seen.add(n.id);
         const outcome = await this.deliver(n);
         result[outcome] += 1;
       }
+      // A short batch was all that was due. What is added meanwhile wakes the next pass
+      // (in this replica, or another's own pass; their periodic look bounds the wait).
+      if (batch.length < batchSize) break;
+      batch = await notificationStore.due(this.deps.pool, batchSize);
+      if (batch.every((n) => seen.has(n.id))) break;
     }
     if (result.sent + result.failed + result.skipped > 0) {
       this.deps.logger.info('notification pass', { ...result });

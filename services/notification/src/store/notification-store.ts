@@ -73,12 +73,18 @@ export const notificationStore = {
 
   /** Pending notifications that are due, soonest first. */
   async due(db: Db, limit: number): Promise<NotificationRow[]> {
-    const { rows } = await db.query<NotificationRow>(
-      `SELECT * FROM notifications WHERE status = 'PENDING' AND next_attempt_at <= now()
-       ORDER BY next_attempt_at, created_at LIMIT $1`,
-      [limit],
-    );
+    const { text, values } = notificationStore.dueQuery(limit);
+    const { rows } = await db.query<NotificationRow>(text, values);
     return rows;
+  },
+
+  /** due()'s statement, for a caller that sends it with another (the sender's lock). */
+  dueQuery(limit: number): { text: string; values: unknown[] } {
+    return {
+      text: `SELECT * FROM notifications WHERE status = 'PENDING' AND next_attempt_at <= now()
+       ORDER BY next_attempt_at, created_at LIMIT $1`,
+      values: [limit],
+    };
   },
 
   /** Pending notifications of orders whose owner is now known get it, and are due at once. */
