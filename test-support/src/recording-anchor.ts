@@ -1,4 +1,5 @@
 import {
+  noopAnchor,
   pendingChanges,
   type AnchorQueryable,
   type AnchorRecordRef,
@@ -34,5 +35,7 @@ export function recordingAnchor(
       );
       return [];
     },
+    // Writes go alone: the snapshot above is read after each, in the caller's transaction.
+    write: noopAnchor.write,
   };
 }

@@ -1,4 +1,12 @@
-import { escapeLiteral, type Pool, type PoolClient } from 'pg';
+import {
+  DatabaseError,
+  escapeLiteral,
+  type Pool,
+  type PoolClient,
+  type QueryResult,
+  type QueryResultRow,
+} from 'pg';
+import { inlineParameters } from '../postgres/inline';
 import { Wallet, type JsonRpcProvider, type Signer } from 'ethers';
 import type { Migration } from '../postgres/migrations';
 import { sendQueuedWrites, transactionPool, writeAtCommit } from '../postgres/transaction';
@@ -8,7 +16,7 @@ import { parseCanonical, SERIALIZATION_VERSION, ZERO_LEAF, type EntryDocument } 
 import { checkChain, createChainProvider } from './chain';
 import { auditAnchorAt, deployAuditAnchor } from './contract';
 import { pendingChanges, type RecordSnapshot } from './entries';
-import type { AnchorRecordRef } from './sink';
+import type { AnchorRecordRef, AnchorSink, AnchoredStatement, PrefetchedAnchorReads } from './sink';
 import { computeLeaf, newSalt, recordKey, ANCHOR_DOMAIN } from './leaf';
 import { PgAnchorStore, anchorMigrations } from './pg-store';
 import { PROMISE_DOMAIN, signPromise, type AnchorPromise } from './promise';
@@ -118,7 +126,13 @@ export interface Anchoring {
    * its COMMIT. Never throws: returns the promises of the entries written (none when nothing
    * changed, or when they could not be computed: logged).
    */
-  record(db: AnchorQueryable, ref: AnchorRecordRef): Promise<AnchorPromise[]>;
+  record(
+    db: AnchorQueryable,
+    ref: AnchorRecordRef,
+    prefetched?: PrefetchedAnchorReads | null,
+  ): Promise<AnchorPromise[]>;
+  /** See AnchorSink.write: a write with the record's lock and reads in its round trip. */
+  write: AnchorSink['write'];
   start(): void;
   /** Stops the worker after its current pass and releases the writer lock (start() resumes). */
   stop(): Promise<void>;
@@ -148,6 +162,13 @@ export interface Anchoring {
   /** Every promise signed, oldest first. */
   publishedPromises: AnchorStore['publishedPromises'];
 }
+
+/** The name of a record's writer lock: one writer per record at a time. */
+const writerKey = (ref: AnchorRecordRef) => `anchor:${ref.recordType}:${ref.recordId}`;
+
+/** Takes the writer lock until the transaction ends (a simple query: the key is a literal). */
+const writerLock = (key: string) =>
+  `SELECT pg_advisory_xact_lock(hashtextextended(${escapeLiteral(key)}, 0))`;
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -222,10 +243,22 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
     db: AnchorQueryable,
     ref: AnchorRecordRef,
     reads: string[],
-    fn: (read: Array<{ rows: unknown[] }>) => { out: T; writes: string[] },
+    fn: (read: ReadonlyArray<{ rows: unknown[] }>) => { out: T; writes: string[] },
+    prefetched?: PrefetchedAnchorReads | null,
   ): Promise<T> {
-    const key = `anchor:${ref.recordType}:${ref.recordId}`;
-    const lock = `SELECT pg_advisory_xact_lock(hashtextextended(${escapeLiteral(key)}, 0))`;
+    const key = writerKey(ref);
+    const lock = writerLock(key);
+    if (
+      prefetched?.key === key &&
+      !('totalCount' in db) &&
+      transactionPool(db as PoolClient) !== undefined
+    ) {
+      // The lock is held and the reads were made in the write's round trip (write below).
+      const client = db as PoolClient;
+      const { out, writes } = fn(prefetched.rows);
+      if (writes.length > 0) await writeAtCommit(client, writes.join(';\n'), key);
+      return out;
+    }
     const readLocked = async (tx: AnchorQueryable, open: string, close: string[]) => {
       const results = (await tx.query(
         [open, lock, ...reads, ...close].join(';\n'),
@@ -284,18 +317,86 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
    * Brings the record's chain up to date with its snapshot: reads both under the record's
    * writer lock, then queues one entry per change, each with its signed promise.
    */
-  function writeEntries(db: AnchorQueryable, ref: AnchorRecordRef): Promise<AnchorPromise[]> {
+  function writeEntries(
+    db: AnchorQueryable,
+    ref: AnchorRecordRef,
+    prefetched?: PrefetchedAnchorReads | null,
+  ): Promise<AnchorPromise[]> {
     const type = recordType(ref.recordType);
-    const reads = [
-      type.snapshotSql(escapeLiteral(ref.recordId)),
+    return inLockedTransaction(
+      db,
+      ref,
+      lockedReads(ref),
+      ([snapshotRead, recordsRead]) => {
+        const snapshot = type.snapshotFrom(snapshotRead!.rows);
+        if (!snapshot) return { out: [], writes: [] };
+        const existing = store
+          .recordsFromRows(recordsRead!.rows)
+          .filter((r) => r.sequence !== null);
+        return entriesFor(ref, snapshot, existing);
+      },
+      prefetched,
+    );
+  }
+
+  /** What an anchored write reads under the record's lock: its snapshot, then its chain. */
+  function lockedReads(ref: AnchorRecordRef): string[] {
+    return [
+      recordType(ref.recordType).snapshotSql(escapeLiteral(ref.recordId)),
       store.recordsStatement(ref.recordType, ref.recordId),
     ];
-    return inLockedTransaction(db, ref, reads, ([snapshotRead, recordsRead]) => {
-      const snapshot = type.snapshotFrom(snapshotRead.rows);
-      if (!snapshot) return { out: [], writes: [] };
-      const existing = store.recordsFromRows(recordsRead.rows).filter((r) => r.sequence !== null);
-      return entriesFor(ref, snapshot, existing);
+  }
+
+  /**
+   * `statement` with the record's lock and reads after it, in one simple query inside a savepoint:
+   * `record` then takes the reads instead of a round trip of its own. The statement's values are
+   * written in as literals (inlineParameters). Outside withTransaction, or when the values have no
+   * text form, the statement goes alone and `record` reads as before.
+   */
+  async function writeWithReads<R extends QueryResultRow>(
+    client: PoolClient,
+    ref: AnchorRecordRef,
+    statement: AnchoredStatement,
+  ): Promise<{ result: QueryResult<R>; reads: PrefetchedAnchorReads | null }> {
+    const alone = async () => ({
+      result: await client.query<R>(statement.text, [...(statement.values ?? [])]),
+      reads: null,
     });
+    const inlined =
+      transactionPool(client) !== undefined && options.recordTypes[ref.recordType]
+        ? inlineParameters(statement.text, statement.values)
+        : null;
+    if (inlined === null) return alone();
+    const key = writerKey(ref);
+    const reads = lockedReads(ref);
+    // This record's entries queued earlier in the transaction must be in the chain it reads.
+    await sendQueuedWrites(client, key);
+    const sql = [
+      'SAVEPOINT anchor_write',
+      inlined,
+      writerLock(key),
+      ...reads,
+      'RELEASE SAVEPOINT anchor_write',
+    ].join(';\n');
+    let results: Array<QueryResult<R>>;
+    try {
+      results = (await client.query(sql)) as unknown as Array<QueryResult<R>>;
+    } catch (err) {
+      // Not the server's answer (a lost connection; the transaction's own check of what came
+      // with BEGIN, which must fail the write): the error stands.
+      if (!(err instanceof DatabaseError)) throw err;
+      // A failed statement fails the whole query, so which one failed is not known: the
+      // savepoint undoes the write with the reads, and the write goes again alone, so that its
+      // own error, if it has one, is the one the caller sees. Without the savepoint (the
+      // transaction had failed before) the error stands.
+      try {
+        await client.query('ROLLBACK TO SAVEPOINT anchor_write');
+      } catch {
+        throw err;
+      }
+      return alone();
+    }
+    return { result: results[1]!, reads: { key, rows: results.slice(3, 3 + reads.length) } };
   }
 
   /** The entries (as statements) and promises that bring `existing` up to `snapshot`. */
@@ -384,9 +485,11 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
     provider,
     anchorerAddress: signer,
 
-    async record(db, ref) {
+    write: writeWithReads,
+
+    async record(db, ref, prefetched) {
       try {
-        return await writeEntries(db, ref);
+        return await writeEntries(db, ref, prefetched);
       } catch (err) {
         log?.error('could not write the anchor entries of a record', {
           ...ref,

@@ -1,4 +1,4 @@
-import type { PoolClient } from 'pg';
+import type { PoolClient, QueryResult, QueryResultRow } from 'pg';
 import type { AnchorPromise } from './promise';
 
 /**
@@ -15,9 +15,43 @@ export interface AnchorRecordRef {
   recordId: string;
 }
 
+/** A statement and its values ($1, $2, …). */
+export interface AnchoredStatement {
+  text: string;
+  values?: readonly unknown[];
+}
+
+/**
+ * What the record's writer lock and reads answered in the round trip of a write
+ * (`AnchorSink.write`): `record` then needs no round trip of its own. Opaque to callers.
+ */
+export interface PrefetchedAnchorReads {
+  readonly key: string;
+  readonly rows: ReadonlyArray<{ rows: unknown[] }>;
+}
+
 export interface AnchorSink {
-  /** Never throws; the promises of the entries written (none when nothing changed). */
-  record(client: PoolClient, ref: AnchorRecordRef): Promise<AnchorPromise[]>;
+  /**
+   * Never throws; the promises of the entries written (none when nothing changed). With
+   * `prefetched` (from `write` of the same record, nothing written to it since), its reads are
+   * used instead of reading again.
+   */
+  record(
+    client: PoolClient,
+    ref: AnchorRecordRef,
+    prefetched?: PrefetchedAnchorReads | null,
+  ): Promise<AnchorPromise[]>;
+  /**
+   * Sends `statement`, one statement that writes the record, and, inside withTransaction, the
+   * record's writer lock and reads after it in the same round trip. Its result is as
+   * `client.query` would answer; `reads` go to `record` right after (null when they could not
+   * travel with it: `record` then reads). Fails only as the statement alone would.
+   */
+  write<R extends QueryResultRow = QueryResultRow>(
+    client: PoolClient,
+    ref: AnchorRecordRef,
+    statement: AnchoredStatement,
+  ): Promise<{ result: QueryResult<R>; reads: PrefetchedAnchorReads | null }>;
 }
 
 /** Used when anchoring is off (no BLOCKCHAIN_RPC_URL): records nothing. */
@@ -25,4 +59,39 @@ export const noopAnchor: AnchorSink = {
   async record() {
     return [];
   },
+  async write<R extends QueryResultRow>(
+    client: PoolClient,
+    _ref: AnchorRecordRef,
+    statement: AnchoredStatement,
+  ) {
+    return {
+      result: await client.query<R>(statement.text, [...(statement.values ?? [])]),
+      reads: null,
+    };
+  },
 };
+
+/** How a store sends one statement, when its caller wants a say in the round trip. */
+export type SendStatement = <R extends QueryResultRow = QueryResultRow>(
+  statement: AnchoredStatement,
+) => Promise<QueryResult<R>>;
+
+/**
+ * A sender for a store's write of `ref`: the statement goes through `sink.write`, so the
+ * record's lock and reads travel with it, and `reads()` gives them to `record` right after.
+ */
+export function anchoredWrites(
+  sink: AnchorSink,
+  client: PoolClient,
+  ref: AnchorRecordRef,
+): { send: SendStatement; reads: () => PrefetchedAnchorReads | null } {
+  let reads: PrefetchedAnchorReads | null = null;
+  return {
+    send: async <R extends QueryResultRow = QueryResultRow>(statement: AnchoredStatement) => {
+      const sent = await sink.write<R>(client, ref, statement);
+      reads = sent.reads;
+      return sent.result;
+    },
+    reads: () => reads,
+  };
+}

@@ -333,6 +333,149 @@ describe('Anchoring against a real chain and PostgreSQL', () => {
       expect((await verdict('acc-one-trip')).status).toBe('VERIFIED');
     });
 
+    describe('a write with its reads (write)', () => {
+      const ref = (recordId: string) => ({ recordType: 'account', recordId });
+      const moveOf = (accountId: string, amount: number) => ({
+        text: 'INSERT INTO account_moves (account_id, amount) VALUES ($1, $2) RETURNING amount',
+        values: [accountId, amount],
+      });
+
+      it("sends the write, the record's lock and its reads in one round trip; record then sends nothing", async () => {
+        await move('acc-with-reads', 1);
+        const promises = await withTransaction(pool, async (client) => {
+          const queries = jest.spyOn(client, 'query');
+          try {
+            const { result, reads } = await anchoring.write<{ amount: string }>(
+              client,
+              ref('acc-with-reads'),
+              moveOf('acc-with-reads', 7),
+            );
+            expect(result.rows).toEqual([{ amount: '7' }]);
+            expect(reads).not.toBeNull();
+            expect(queries).toHaveBeenCalledTimes(1);
+            expect(String(queries.mock.calls[0]![0])).toMatch(
+              /^SAVEPOINT anchor_write;\nINSERT INTO account_moves .* VALUES \('acc-with-reads', '7'\).*pg_advisory_xact_lock.*RELEASE SAVEPOINT anchor_write$/s,
+            );
+            const recorded = await anchoring.record(client, ref('acc-with-reads'), reads);
+            expect(queries).toHaveBeenCalledTimes(1);
+            return recorded;
+          } finally {
+            queries.mockRestore();
+          }
+        });
+        expect(promises.map((p) => p.sequence)).toEqual([2]);
+        await anchoring.flush();
+        const record = await verdict('acc-with-reads');
+        expect(record.entries.map((e) => e.receipt.sequence)).toEqual([1, 2]);
+        expect(record.status).toBe('VERIFIED');
+      });
+
+      it("a write that fails goes again alone, and its own error is the caller's", async () => {
+        await expect(
+          withTransaction(pool, async (client) => {
+            await client.query('SELECT 1');
+            const queries = jest.spyOn(client, 'query');
+            try {
+              await expect(
+                anchoring.write(client, ref('acc-broken'), {
+                  text: 'INSERT INTO account_moves (account_id, amount) VALUES ($1, NULL)',
+                  values: ['acc-broken'],
+                }),
+              ).rejects.toThrow(/null value in column "amount"/);
+              // The write with its reads, the savepoint undone, the write alone.
+              expect(queries.mock.calls.map(([text]) => String(text).split('\n')[0])).toEqual([
+                'SAVEPOINT anchor_write;',
+                'ROLLBACK TO SAVEPOINT anchor_write',
+                'INSERT INTO account_moves (account_id, amount) VALUES ($1, NULL)',
+              ]);
+            } finally {
+              queries.mockRestore();
+            }
+            throw new Error('rolled back');
+          }),
+        ).rejects.toThrow('rolled back');
+      });
+
+      it('reads that fail (the lock timed out) leave the write done, sent again alone; record reads for itself', async () => {
+        await move('acc-held', 1);
+        const holder = await pool.connect();
+        try {
+          await holder.query('BEGIN');
+          await holder.query(
+            `SELECT pg_advisory_xact_lock(hashtextextended('anchor:account:acc-held', 0))`,
+          );
+          const out = await withTransaction(pool, async (client) => {
+            await client.query(`SET LOCAL lock_timeout = '100ms'`);
+            const { result, reads } = await anchoring.write<{ amount: string }>(
+              client,
+              ref('acc-held'),
+              moveOf('acc-held', 3),
+            );
+            // record() waits for the lock itself, times out and, as ever, does not throw.
+            const promises = await anchoring.record(client, ref('acc-held'), reads);
+            return { rows: result.rows, reads, promises };
+          });
+          expect(out).toEqual({ rows: [{ amount: '3' }], reads: null, promises: [] });
+        } finally {
+          await holder.query('COMMIT');
+          holder.release();
+        }
+        // The move committed once (not twice: the savepoint undid the first).
+        expect(
+          await countRows(
+            `SELECT count(*) AS n FROM account_moves WHERE account_id = 'acc-held' AND amount = 3`,
+          ),
+        ).toBe(1);
+      });
+
+      it("fails as the transaction's check of what came with BEGIN says, without going again", async () => {
+        let sent = 0;
+        await expect(
+          withTransaction(
+            pool,
+            async (client) => {
+              const spy = jest.spyOn(client, 'query');
+              try {
+                await anchoring.write(client, ref('acc-checked'), moveOf('acc-checked', 1));
+              } finally {
+                sent = spy.mock.calls.length;
+                spy.mockRestore();
+              }
+            },
+            {
+              opening: {
+                statement: 'SELECT 1',
+                check: () => {
+                  throw new Error('handled already');
+                },
+              },
+            },
+          ),
+        ).rejects.toThrow('handled already');
+        expect(sent).toBe(1);
+        expect(
+          await countRows(
+            `SELECT count(*) AS n FROM account_moves WHERE account_id = 'acc-checked'`,
+          ),
+        ).toBe(0);
+      });
+
+      it('outside withTransaction the write goes alone, and record reads as before', async () => {
+        await move('acc-plain', 1);
+        const promises = await inTransaction(async (client) => {
+          const { result, reads } = await anchoring.write<{ amount: string }>(
+            client,
+            ref('acc-plain'),
+            moveOf('acc-plain', 4),
+          );
+          expect(result.rows).toEqual([{ amount: '4' }]);
+          expect(reads).toBeNull();
+          return anchoring.record(client, ref('acc-plain'), reads);
+        });
+        expect(promises.map((p) => p.sequence)).toEqual([2]);
+      });
+    });
+
     it('chains a record anchored twice in one transaction (the second read sees the first entries)', async () => {
       await move('acc-twice', 1);
       const sequences = await withTransaction(pool, async (client) => {

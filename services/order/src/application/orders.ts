@@ -126,6 +126,8 @@ export class Orders {
         const priced = await placement.price();
         const orderId = randomUUID();
         const order = await withTransaction(this.deps.pool, async (client) => {
+          // The order's rows and its anchoring's locked reads in one round trip.
+          const write = this.deps.transitions.anchoredWrite(client, orderId);
           const created = await orderStore.insert(
             client,
             {
@@ -137,10 +139,11 @@ export class Orders {
               correlationId: currentCorrelationId(),
             },
             requestCause(user),
+            write.send,
           );
           const body = {
             ...created,
-            anchorPromise: await this.deps.transitions.anchor(client, orderId),
+            anchorPromise: await this.deps.transitions.anchor(client, orderId, write.reads()),
           };
           // With a placement's own write (a cart closed), the key first: a duplicate with the
           // same key waits here and replays this answer, rather than tripping over that write.

@@ -1,5 +1,11 @@
 import type { PoolClient } from 'pg';
-import type { AnchorPromise, AnchorSink } from '@ecom/common/anchoring';
+import {
+  anchoredWrites,
+  type AnchorPromise,
+  type AnchorSink,
+  type PrefetchedAnchorReads,
+  type SendStatement,
+} from '@ecom/common/anchoring';
 import { contractEvent, type EventEnvelope } from '@ecom/common/bus';
 import type { EventData, EventType } from '@ecom/common/events';
 import { getContext, type Logger } from '@ecom/common/logging';
@@ -34,7 +40,9 @@ export class OrderTransitions {
    * does not apply (late or duplicate event) is logged and changes nothing.
    */
   async apply(client: PoolClient, input: TransitionInput): Promise<AppliedTransition> {
-    const result = await orderStore.transition(client, input);
+    // The move and its anchoring's locked reads in one round trip.
+    const write = this.anchoredWrite(client, input.orderId);
+    const result = await orderStore.transition(client, input, write.send);
     if (!result.applied) {
       this.deps.logger.info('order transition ignored', {
         orderId: input.orderId,
@@ -55,7 +63,7 @@ export class OrderTransitions {
       to: order.status,
       transition: input.transition,
     });
-    const anchorPromise = await this.anchor(client, order.id);
+    const anchorPromise = await this.anchor(client, order.id, write.reads());
     if (order.status === 'CONFIRMED') this.deps.metrics?.confirmed(order.createdAt);
     if (order.status === 'DELIVERED') {
       await this.publish(client, order, 'order.completed', { orderId: order.id });
@@ -188,12 +196,28 @@ export class OrderTransitions {
    * refund, the creation), in the caller's transaction; the newest entry's signed promise.
    * Call it after every write of an order.
    */
-  async anchor(client: PoolClient, orderId: string): Promise<AnchorPromise | null> {
-    const promises = await this.deps.anchor.record(client, {
-      recordType: 'order',
-      recordId: orderId,
-    });
+  async anchor(
+    client: PoolClient,
+    orderId: string,
+    prefetched?: PrefetchedAnchorReads | null,
+  ): Promise<AnchorPromise | null> {
+    const promises = await this.deps.anchor.record(
+      client,
+      { recordType: 'order', recordId: orderId },
+      prefetched,
+    );
     return promises[promises.length - 1] ?? null;
+  }
+
+  /**
+   * A sender for one write of the order whose anchoring reads travel with it: pass `send` to
+   * the store, then `reads()` to anchor(), with no other write of the order in between.
+   */
+  anchoredWrite(
+    client: PoolClient,
+    orderId: string,
+  ): { send: SendStatement; reads: () => PrefetchedAnchorReads | null } {
+    return anchoredWrites(this.deps.anchor, client, { recordType: 'order', recordId: orderId });
   }
 
   /** Writes an event of the order to the outbox, in the caller's transaction. */

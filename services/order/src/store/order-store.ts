@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import type { SendStatement } from '@ecom/common/anchoring';
 import type { EventData } from '@ecom/common/events';
 import { jsonTimestamp, selectNewestPage } from '@ecom/common/postgres';
 import { lineFulfilment, type LineTarget, type StoredFulfilment } from '../domain/fulfilment';
@@ -195,13 +196,24 @@ export interface ListFilter {
   limit: number;
 }
 
+/** A store's writes go out on the client unless their caller sends them (anchoredWrites). */
+const sendOn =
+  (client: PoolClient): SendStatement =>
+  (statement) =>
+    client.query(statement.text, [...(statement.values ?? [])]);
+
 /** SQL for orders, items and their history. Parameterised queries only. */
 export const orderStore = {
   /**
    * One statement: the order, its lines and its first history row (data-modifying CTEs), read
    * back from what the inserts return, in the shape `get` reads.
    */
-  async insert(client: PoolClient, order: NewOrder, cause: Cause): Promise<Order> {
+  async insert(
+    client: PoolClient,
+    order: NewOrder,
+    cause: Cause,
+    send: SendStatement = sendOn(client),
+  ): Promise<Order> {
     const [type, id, eventType, actor] = causeColumns(cause);
     const lines = order.priced.lines.map((line) => ({
       line_no: line.lineNo,
@@ -212,8 +224,8 @@ export const orderStore = {
       unit_price_cents: line.unitPriceCents,
       line_total_cents: line.lineTotalCents,
     }));
-    const { rows } = await client.query<OrderRow & { item_rows: JsonItemRow[] }>(
-      `WITH o AS (
+    const { rows } = await send<OrderRow & { item_rows: JsonItemRow[] }>({
+      text: `WITH o AS (
          INSERT INTO orders (id, user_id, status, currency, total_cents, payment_method,
            shipping_address, correlation_id)
          VALUES ($1, $2, 'PENDING', $3, $4, $5, $6, $7)
@@ -232,7 +244,7 @@ export const orderStore = {
          VALUES ($1, NULL, 'PENDING', $9, $10, $11, $12)
        )
        SELECT o.*, (SELECT ${ITEM_ROWS_JSON} FROM i) AS item_rows FROM o`,
-      [
+      values: [
         order.id,
         order.userId,
         order.priced.currency,
@@ -246,7 +258,7 @@ export const orderStore = {
         eventType,
         actor,
       ],
-    );
+    });
     const row = rows[0]!;
     return toOrder(row, row.item_rows.map(itemFromJson));
   },
@@ -342,12 +354,16 @@ export const orderStore = {
    * The row lock taken by the CTE also gives us the status we left, for the history, and on a
    * no-op the status that stopped it (no order: no row at all).
    */
-  async transition(client: PoolClient, input: TransitionInput): Promise<TransitionResult> {
+  async transition(
+    client: PoolClient,
+    input: TransitionInput,
+    send: SendStatement = sendOn(client),
+  ): Promise<TransitionResult> {
     const rule = TRANSITIONS[input.transition];
     const [causeType, causeId, causeEventType, actorId] = causeColumns(input.cause);
     // The guarded update, its history row and the moved order in one statement (one round trip
     // per saga step).
-    const { rows } = await client.query<
+    const { rows } = await send<
       Partial<OrderRow> & {
         current: OrderStatus;
         previous: OrderStatus | null;
@@ -355,8 +371,8 @@ export const orderStore = {
         settled: number;
         item_rows: JsonItemRow[] | null;
       }
-    >(
-      `WITH prev AS (
+    >({
+      text: `WITH prev AS (
          SELECT id, status, payment_attempt_settled, xmin AS version FROM orders WHERE id = $1 FOR UPDATE),
        moved AS (
          UPDATE orders o
@@ -379,7 +395,7 @@ export const orderStore = {
               prev.payment_attempt_settled AS settled,
               CASE WHEN moved.id IS NOT NULL THEN ${linesIfUnchanged('prev.version', '$1')} END AS item_rows
          FROM prev LEFT JOIN moved ON true LEFT JOIN history ON true`,
-      [
+      values: [
         input.orderId,
         rule.from,
         rule.to,
@@ -393,7 +409,7 @@ export const orderStore = {
         input.reason ?? null,
         input.paymentAttemptAbove ?? null,
       ],
-    );
+    });
     const row = rows[0];
     // Not moved: the status under the lock (the newest committed) says why, no second read.
     if (!row) return { applied: false, current: null };
