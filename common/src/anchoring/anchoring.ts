@@ -7,6 +7,7 @@ import {
   type QueryResultRow,
 } from 'pg';
 import { inlineParameters } from '../postgres/inline';
+import { sendOn } from '../postgres/statement';
 import { Wallet, type JsonRpcProvider, type Signer } from 'ethers';
 import type { Migration } from '../postgres/migrations';
 import { sendQueuedWrites, transactionPool, writeAtCommit } from '../postgres/transaction';
@@ -16,7 +17,8 @@ import { parseCanonical, SERIALIZATION_VERSION, ZERO_LEAF, type EntryDocument } 
 import { checkChain, createChainProvider } from './chain';
 import { auditAnchorAt, deployAuditAnchor } from './contract';
 import { pendingChanges, type RecordSnapshot } from './entries';
-import type { AnchorRecordRef, AnchorSink, AnchoredStatement, PrefetchedAnchorReads } from './sink';
+import type { Statement } from '../postgres/statement';
+import type { AnchorRecordRef, AnchorSink, PrefetchedAnchorReads } from './sink';
 import { computeLeaf, newSalt, recordKey, ANCHOR_DOMAIN } from './leaf';
 import { PgAnchorStore, anchorMigrations } from './pg-store';
 import { PROMISE_DOMAIN, signPromise, type AnchorPromise } from './promise';
@@ -356,12 +358,9 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
   async function writeWithReads<R extends QueryResultRow>(
     client: PoolClient,
     ref: AnchorRecordRef,
-    statement: AnchoredStatement,
+    statement: Statement,
   ): Promise<{ result: QueryResult<R>; reads: PrefetchedAnchorReads | null }> {
-    const alone = async () => ({
-      result: await client.query<R>(statement.text, [...(statement.values ?? [])]),
-      reads: null,
-    });
+    const alone = async () => ({ result: await sendOn(client)<R>(statement), reads: null });
     const inlined =
       transactionPool(client) !== undefined && options.recordTypes[ref.recordType]
         ? inlineParameters(statement.text, statement.values)

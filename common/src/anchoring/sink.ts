@@ -1,4 +1,5 @@
 import type { PoolClient, QueryResult, QueryResultRow } from 'pg';
+import { sendOn, type SendStatement, type Statement } from '../postgres/statement';
 import type { AnchorPromise } from './promise';
 
 /**
@@ -13,12 +14,6 @@ export interface AnchorRecordRef {
   recordType: string;
   /** The entity: order id or payment id. */
   recordId: string;
-}
-
-/** A statement and its values ($1, $2, …). */
-export interface AnchoredStatement {
-  text: string;
-  values?: readonly unknown[];
 }
 
 /**
@@ -50,7 +45,7 @@ export interface AnchorSink {
   write<R extends QueryResultRow = QueryResultRow>(
     client: PoolClient,
     ref: AnchorRecordRef,
-    statement: AnchoredStatement,
+    statement: Statement,
   ): Promise<{ result: QueryResult<R>; reads: PrefetchedAnchorReads | null }>;
 }
 
@@ -62,19 +57,11 @@ export const noopAnchor: AnchorSink = {
   async write<R extends QueryResultRow>(
     client: PoolClient,
     _ref: AnchorRecordRef,
-    statement: AnchoredStatement,
+    statement: Statement,
   ) {
-    return {
-      result: await client.query<R>(statement.text, [...(statement.values ?? [])]),
-      reads: null,
-    };
+    return { result: await sendOn(client)<R>(statement), reads: null };
   },
 };
-
-/** How a store sends one statement, when its caller wants a say in the round trip. */
-export type SendStatement = <R extends QueryResultRow = QueryResultRow>(
-  statement: AnchoredStatement,
-) => Promise<QueryResult<R>>;
 
 /**
  * A sender for a store's write of `ref`: the statement goes through `sink.write`, so the
@@ -87,7 +74,7 @@ export function anchoredWrites(
 ): { send: SendStatement; reads: () => PrefetchedAnchorReads | null } {
   let reads: PrefetchedAnchorReads | null = null;
   return {
-    send: async <R extends QueryResultRow = QueryResultRow>(statement: AnchoredStatement) => {
+    send: async <R extends QueryResultRow = QueryResultRow>(statement: Statement) => {
       const sent = await sink.write<R>(client, ref, statement);
       reads = sent.reads;
       return sent.result;

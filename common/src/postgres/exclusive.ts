@@ -1,11 +1,12 @@
 import { escapeLiteral, type Pool, type QueryResultRow } from 'pg';
 import { inlineParameters } from './inline';
+import type { Statement } from './statement';
 
 /**
  * Runs `work` only if no other session (another replica of the service) is running work under
  * the same name: a session-level advisory lock held on a connection of its own for the whole
  * run. The lock dies with its session, so a replica that crashes or loses its connection
- * frees it at once and the next pass of a survivor takes the work over. Returns undefined
+ * frees it at once and the next pass of a survivor takes the work over. Returns `{ ran: false }`
  * (work not run) when another session holds it.
  *
  * For periodic passes whose units cannot be claimed row by row inside one transaction (a call
@@ -19,7 +20,7 @@ export async function runExclusively<T, R extends QueryResultRow = QueryResultRo
   pool: Pool,
   name: string,
   work: (firstRows: R[]) => Promise<T>,
-  firstRead?: { text: string; values?: readonly unknown[] },
+  firstRead?: Statement,
 ): Promise<{ ran: true; result: T } | { ran: false }> {
   const client = await pool.connect();
   let broken: Error | undefined;

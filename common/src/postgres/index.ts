@@ -9,3 +9,4 @@ export * from './idempotency-store';
 export * from './page';
 export * from './exclusive';
 export * from './json-rows';
+export * from './statement';

@@ -1,6 +1,6 @@
 import { escapeLiteral, type Pool, type PoolClient } from 'pg';
 import type { PageQuery } from '@ecom/common/http';
-import { selectNewestPage, writeAtCommit } from '@ecom/common/postgres';
+import { selectNewestPage, writeAtCommit, type Statement } from '@ecom/common/postgres';
 import type {
   AttemptOutcome,
   NotificationFacts,
@@ -74,12 +74,12 @@ export const notificationStore = {
   /** Pending notifications that are due, soonest first. */
   async due(db: Db, limit: number): Promise<NotificationRow[]> {
     const { text, values } = notificationStore.dueQuery(limit);
-    const { rows } = await db.query<NotificationRow>(text, values);
+    const { rows } = await db.query<NotificationRow>(text, [...(values ?? [])]);
     return rows;
   },
 
   /** due()'s statement, for a caller that sends it with another (the sender's lock). */
-  dueQuery(limit: number): { text: string; values: unknown[] } {
+  dueQuery(limit: number): Statement {
     return {
       text: `SELECT * FROM notifications WHERE status = 'PENDING' AND next_attempt_at <= now()
        ORDER BY next_attempt_at, created_at LIMIT $1`,

@@ -4,12 +4,11 @@ import {
   type AnchorPromise,
   type AnchorSink,
   type PrefetchedAnchorReads,
-  type SendStatement,
 } from '@ecom/common/anchoring';
 import { contractEvent, type EventEnvelope } from '@ecom/common/bus';
 import type { EventData, EventType } from '@ecom/common/events';
 import { getContext, type Logger } from '@ecom/common/logging';
-import { addToOutbox } from '@ecom/common/postgres';
+import { addToOutbox, type SendStatement } from '@ecom/common/postgres';
 import { followLines, type LineTarget } from '../domain/fulfilment';
 import type { OrderStatus } from '../domain/state-machine';
 import type { Cause, Order } from '../domain/types';

@@ -1,7 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
-import type { SendStatement } from '@ecom/common/anchoring';
 import type { EventData } from '@ecom/common/events';
-import { jsonTimestamp, selectNewestPage } from '@ecom/common/postgres';
+import { jsonTimestamp, selectNewestPage, sendOn, type SendStatement } from '@ecom/common/postgres';
 import { lineFulfilment, type LineTarget, type StoredFulfilment } from '../domain/fulfilment';
 import type { PricedOrder } from '../domain/pricing';
 import { TRANSITIONS, type OrderStatus, type TransitionName } from '../domain/state-machine';
@@ -195,12 +194,6 @@ export interface ListFilter {
   page: number;
   limit: number;
 }
-
-/** A store's writes go out on the client unless their caller sends them (anchoredWrites). */
-const sendOn =
-  (client: PoolClient): SendStatement =>
-  (statement) =>
-    client.query(statement.text, [...(statement.values ?? [])]);
 
 /** SQL for orders, items and their history. Parameterised queries only. */
 export const orderStore = {
