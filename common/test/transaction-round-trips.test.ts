@@ -5,6 +5,7 @@ import {
   handleEventOnce,
   processedEventsMigration,
   runMigrations,
+  statementsSent,
   withTransaction,
   writeAtCommit,
 } from '../src/postgres';
@@ -161,6 +162,28 @@ describeIfServer('postgres', 'transactions in fewer round trips (PostgreSQL)', (
     expect(sent).toHaveLength(3);
     const empty = await sentDuring(() => withTransaction(pool, async () => 'nothing'));
     expect(empty).toEqual({ result: 'nothing', sent: [] });
+  });
+
+  it("counts the statements sent on a transaction's client, the first (with BEGIN) included and writes queued for the COMMIT not", async () => {
+    const counts = await withTransaction(pool, async (client) => {
+      const seen = [statementsSent(client)];
+      await client.query('INSERT INTO notes (body) VALUES ($1)', ['counted']);
+      seen.push(statementsSent(client));
+      await writeAtCommit(client, "INSERT INTO notes (body) VALUES ('at commit')");
+      seen.push(statementsSent(client));
+      await client.query({ text: 'SELECT 1', rowMode: 'array' });
+      await client.query('SELECT 2');
+      seen.push(statementsSent(client));
+      return seen;
+    });
+    expect(counts).toEqual([0, 1, 1, 3]);
+    // Outside a transaction there is nothing to count.
+    const client = await pool.connect();
+    try {
+      expect(statementsSent(client)).toBeUndefined();
+    } finally {
+      client.release();
+    }
   });
 
   describe('handleEventOnce', () => {

@@ -10,7 +10,12 @@ import { inlineParameters } from '../postgres/inline';
 import { sendOn } from '../postgres/statement';
 import { Wallet, type JsonRpcProvider, type Signer } from 'ethers';
 import type { Migration } from '../postgres/migrations';
-import { sendQueuedWrites, transactionPool, writeAtCommit } from '../postgres/transaction';
+import {
+  sendQueuedWrites,
+  statementsSent,
+  transactionPool,
+  writeAtCommit,
+} from '../postgres/transaction';
 import { currentTraceparent } from '../tracing/event-spans';
 import { Anchorer, type AnchorLogger, type AnchorerStatus } from './anchorer';
 import { parseCanonical, SERIALIZATION_VERSION, ZERO_LEAF, type EntryDocument } from './canonical';
@@ -231,6 +236,9 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
     return config;
   }
 
+  /** Prefetched reads already used by a `record`. */
+  const spentReads = new WeakSet<PrefetchedAnchorReads>();
+
   /**
    * Runs `fn` in a transaction, `db`'s own (under a savepoint) or one opened on the pool, holding
    * the record's writer lock until that transaction ends: one writer per record at a time, so
@@ -252,10 +260,14 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
     const lock = writerLock(key);
     if (
       prefetched?.key === key &&
+      !spentReads.has(prefetched) &&
       !('totalCount' in db) &&
-      transactionPool(db as PoolClient) !== undefined
+      statementsSent(db as PoolClient) === prefetched.sentAt
     ) {
-      // The lock is held and the reads were made in the write's round trip (write below).
+      // The lock is held and the reads were made in the write's round trip (write below), and
+      // nothing was sent on the transaction since: they still show what it wrote. Once only:
+      // the entries written from them are queued, not in the chain the reads show.
+      spentReads.add(prefetched);
       const client = db as PoolClient;
       const { out, writes } = fn(prefetched.rows);
       if (writes.length > 0) await writeAtCommit(client, writes.join(';\n'), key);
@@ -395,7 +407,10 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
       }
       return alone();
     }
-    return { result: results[1]!, reads: { key, rows: results.slice(3, 3 + reads.length) } };
+    return {
+      result: results[1]!,
+      reads: { key, rows: results.slice(3, 3 + reads.length), sentAt: statementsSent(client)! },
+    };
   }
 
   /** The entries (as statements) and promises that bring `existing` up to `snapshot`. */

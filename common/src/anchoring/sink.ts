@@ -23,13 +23,15 @@ export interface AnchorRecordRef {
 export interface PrefetchedAnchorReads {
   readonly key: string;
   readonly rows: ReadonlyArray<{ rows: unknown[] }>;
+  /** The transaction's statementsSent when they were read: any statement since voids them. */
+  readonly sentAt: number;
 }
 
 export interface AnchorSink {
   /**
    * Never throws; the promises of the entries written (none when nothing changed). With
-   * `prefetched` (from `write` of the same record, nothing written to it since), its reads are
-   * used instead of reading again.
+   * `prefetched` (from `write` of the same record), its reads are used instead of reading
+   * again, unless anything was sent on the transaction since: `record` then reads.
    */
   record(
     client: PoolClient,

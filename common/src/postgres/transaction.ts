@@ -8,6 +8,8 @@ interface OpenTransaction {
   queued: Array<{ statement: string; key?: string }>;
   /** Run once the COMMIT has succeeded. */
   committed: Array<() => void>;
+  /** Calls of the client's `query` so far: what was read after the last one is still current. */
+  sent: number;
 }
 
 const open = new WeakMap<PoolClient, OpenTransaction>();
@@ -37,9 +39,9 @@ export async function withTransaction<T>(
   options: TransactionOptions = {},
 ): Promise<T> {
   const client = await pool.connect();
-  const begin = new DeferredBegin(client, options.opening);
+  const tx: OpenTransaction = { pool, queued: [], committed: [], sent: 0 };
+  const begin = new DeferredBegin(client, tx, options.opening);
   try {
-    const tx: OpenTransaction = { pool, queued: [], committed: [] };
     open.set(client, tx);
     const result = await fn(client);
     open.delete(client);
@@ -79,7 +81,7 @@ export async function withTransaction<T>(
 
 /**
  * BEGIN held back until the transaction's first statement, which it then prefixes: the
- * client's `query` is wrapped until that first call, then given back to the prototype's.
+ * client's `query` is wrapped for the transaction, and counts its calls (`statementsSent`).
  */
 class DeferredBegin {
   /** BEGIN (and the opening) has gone to the server, or is on its way. */
@@ -89,10 +91,11 @@ class DeferredBegin {
 
   constructor(
     private readonly client: PoolClient,
+    tx: OpenTransaction,
     private readonly opening: TransactionOptions['opening'],
   ) {
     this.intercept = (...args: unknown[]) => {
-      this.skip();
+      tx.sent += 1;
       if (this.sent) return this.query(...args);
       const [text, values, callback] = args;
       const first =
@@ -182,6 +185,15 @@ export async function sendQueuedWrites(client: PoolClient, key: string): Promise
   if (!tx?.queued.some((q) => q.key === key)) return;
   const queued = tx.queued.splice(0);
   await client.query(queued.map((q) => q.statement).join(';\n'));
+}
+
+/**
+ * How many times the withTransaction `client`'s `query` has been called so far (undefined
+ * outside one): equal counts mean nothing was sent in between, so a read made at the first
+ * still shows what the transaction wrote.
+ */
+export function statementsSent(client: PoolClient): number | undefined {
+  return open.get(client)?.sent;
 }
 
 /** The pool of the withTransaction `client` is in, or undefined outside one. */

@@ -370,6 +370,63 @@ describe('Anchoring against a real chain and PostgreSQL', () => {
         expect(record.status).toBe('VERIFIED');
       });
 
+      it('reads that anything was sent after are not used: record reads again, and its entries show that statement too', async () => {
+        await move('acc-written-after', 1);
+        const promises = await withTransaction(pool, async (client) => {
+          const { reads } = await anchoring.write(
+            client,
+            ref('acc-written-after'),
+            moveOf('acc-written-after', 7),
+          );
+          expect(reads).not.toBeNull();
+          // A later write of the record, not through write(): the reads no longer show it.
+          await client.query('INSERT INTO account_moves (account_id, amount) VALUES ($1, $2)', [
+            'acc-written-after',
+            5,
+          ]);
+          const queries = jest.spyOn(client, 'query');
+          try {
+            const recorded = await anchoring.record(client, ref('acc-written-after'), reads);
+            expect(queries).toHaveBeenCalledTimes(1);
+            return recorded;
+          } finally {
+            queries.mockRestore();
+          }
+        });
+        // One entry per move written in the transaction, the later one included.
+        expect(promises.map((p) => p.sequence)).toEqual([2, 3]);
+        await anchoring.flush();
+        const record = await verdict('acc-written-after');
+        expect(record.entries.map((e) => e.receipt.sequence)).toEqual([1, 2, 3]);
+        expect(record.status).toBe('VERIFIED');
+      });
+
+      it('reads serve one record only: a second record reads again, and adds nothing for what the first wrote', async () => {
+        await move('acc-reads-once', 1);
+        const out = await withTransaction(pool, async (client) => {
+          const { reads } = await anchoring.write(
+            client,
+            ref('acc-reads-once'),
+            moveOf('acc-reads-once', 2),
+          );
+          const first = await anchoring.record(client, ref('acc-reads-once'), reads);
+          const queries = jest.spyOn(client, 'query');
+          try {
+            const second = await anchoring.record(client, ref('acc-reads-once'), reads);
+            return { first, second, sent: queries.mock.calls.length };
+          } finally {
+            queries.mockRestore();
+          }
+        });
+        expect(out.first.map((p) => p.sequence)).toEqual([2]);
+        expect(out.second).toEqual([]);
+        expect(out.sent).toBeGreaterThan(0);
+        await anchoring.flush();
+        const record = await verdict('acc-reads-once');
+        expect(record.entries.map((e) => e.receipt.sequence)).toEqual([1, 2]);
+        expect(record.status).toBe('VERIFIED');
+      });
+
       it("a write that fails goes again alone, and its own error is the caller's", async () => {
         await expect(
           withTransaction(pool, async (client) => {

@@ -897,7 +897,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       // The recording anchor sends writes alone; a real one adds its lock and reads to their
       // round trip (common/test/anchoring). What matters here: which statements go that way,
       // and that what comes back reaches record() unchanged.
-      const reads = { key: 'anchor:order:sentinel', rows: [] };
+      const reads = { key: 'anchor:order:sentinel', rows: [], sentAt: 0 };
       const writes = jest
         .spyOn(anchor, 'write')
         .mockImplementation(async (client, _ref, statement) => ({

@@ -139,6 +139,48 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
   }
 
   describe('charging from saga events', () => {
+    it("sends the payment's last write of each step through anchoring's write, and its reads on to record", async () => {
+      // The recording anchor sends writes alone; a real one adds the payment's lock and reads
+      // to their round trip, and record uses them only when nothing was sent after
+      // (common/test/anchoring). What matters here: which statements go that way, and that
+      // what comes back reaches record() unchanged.
+      const reads = { key: 'anchor:payment:sentinel', rows: [], sentAt: 0 };
+      const writes = jest
+        .spyOn(anchor, 'write')
+        .mockImplementation(async (client, _ref, statement) => ({
+          result: await client.query(statement.text, [...(statement.values ?? [])]),
+          reads,
+        }));
+      const records = jest.spyOn(anchor, 'record');
+      try {
+        const { paymentId } = await paidOrder(2500);
+        const mine = (calls: Array<[unknown, { recordId: string }, ...unknown[]]>) =>
+          calls.filter(([, ref]) => ref.recordId === paymentId);
+        const ref = { recordType: 'payment', recordId: paymentId };
+        expect(
+          mine(writes.mock.calls as never).map(([, r, statement]) => [
+            r,
+            String((statement as { text: string }).text)
+              .trim()
+              .slice(0, 15),
+          ]),
+        ).toEqual([
+          [ref, 'UPDATE payments'], // order.created: the order's facts
+          [ref, 'WITH attempt AS'], // inventory.reserved: the charge claimed
+          [ref, 'WITH locked AS '], // the gateway's answer: settled, COMPLETED
+        ]);
+        const recorded = mine(records.mock.calls as never);
+        expect(recorded).toHaveLength(3);
+        for (const [, r, prefetched] of recorded) {
+          expect(r).toEqual(ref);
+          expect(prefetched).toBe(reads);
+        }
+      } finally {
+        writes.mockRestore();
+        records.mockRestore();
+      }
+    });
+
     it('charges tok_visa once after reservation: payment.initiated then payment.completed, anchored', async () => {
       const orderId = randomUUID();
       const created = orderCreated(orderId, 'tok_visa', 4321);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import { BusinessRuleError, ConflictError } from '@ecom/common/errors';
 import type { Logger } from '@ecom/common/logging';
+import { sendOn, type SendStatement } from '@ecom/common/postgres';
 import {
   chargeIdempotencyKey,
   checkRefund,
@@ -36,11 +37,13 @@ export class PaymentClaims {
    * Writes `facts` (what an event told about the order) and applies what the payment rules say
    * follows from them, in one UPDATE: the rules are asked about the row as it will be, and the
    * status they move it to goes with the facts. Nothing is written when neither changes.
+   * `send` sends the payment's writes (anchoring's, so its reads travel with them).
    */
   async advance(
     client: PoolClient,
     row: PaymentRow,
     facts: PaymentPatch = {},
+    send: SendStatement = sendOn(client),
   ): Promise<FollowUp | null> {
     const next = withPatch(row, facts);
     const action = nextAction({
@@ -55,10 +58,10 @@ export class PaymentClaims {
     const write = async (patch: PaymentPatch): Promise<PaymentRow> =>
       Object.keys(facts).length + Object.keys(patch).length === 0
         ? row
-        : paymentStore.update(client, row.id, { ...facts, ...patch });
+        : paymentStore.update(client, row.id, { ...facts, ...patch }, send);
     switch (action) {
       case 'charge':
-        return this.charge(client, next, 'order', next.method!, next.token!, facts);
+        return this.charge(client, next, 'order', next.method!, next.token!, facts, send);
       case 'await':
         await write({ status: 'AWAITING_PAYMENT' });
         return null;
@@ -95,6 +98,7 @@ export class PaymentClaims {
     method: string,
     token: string,
     facts: PaymentPatch = {},
+    send: SendStatement = sendOn(client),
   ): Promise<ChargeClaim> {
     const attempt = row.attempts + 1;
     const idempotencyKey = chargeIdempotencyKey(row.order_id, attempt);
@@ -109,6 +113,7 @@ export class PaymentClaims {
         failure_code: null,
         failure_reason: null,
       },
+      send,
     );
     const amount = amountOf(row);
     await publishPaymentEvent(client, updated, 'payment.initiated', {

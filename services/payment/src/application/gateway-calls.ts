@@ -1,13 +1,20 @@
 import type { Pool, PoolClient } from 'pg';
 import type { AnchorPromise, AnchorSink } from '@ecom/common/anchoring';
 import type { Logger } from '@ecom/common/logging';
-import { withTransaction } from '@ecom/common/postgres';
+import { sendOn, withTransaction, type SendStatement } from '@ecom/common/postgres';
 import { declineIsRetryable, statusAfterDecline, statusAfterRefund } from '../domain/payment-rules';
 import { publishPaymentEvent } from '../events/publisher';
 import type { ChargePending, ChargeResult, NextAction, PaymentGateway } from '../gateway/gateway';
 import { paymentStore } from '../store/payment-store';
 import type { PaymentClaims } from './claims';
-import { anchorPayment, cents, type ChargeClaim, type FollowUp, type RefundClaim } from './shared';
+import {
+  anchorPayment,
+  cents,
+  paymentWrites,
+  type ChargeClaim,
+  type FollowUp,
+  type RefundClaim,
+} from './shared';
 
 /** The promise signed for the entry the outcome wrote (null: none written, anchoring off). */
 type Signed = { anchorPromise: AnchorPromise | null };
@@ -83,7 +90,9 @@ export class GatewayCalls {
     );
     if ('unreachable' in result) return { outcome: 'unavailable', error: result.unreachable };
     if (result.ok === 'pending') return this.recordPending(claim, result);
-    return this.recording(claim.paymentId, (client) => this.settleCharge(client, claim, result));
+    return this.recording(claim.paymentId, (client, send) =>
+      this.settleCharge(client, claim, result, send),
+    );
   }
 
   /**
@@ -96,7 +105,9 @@ export class GatewayCalls {
     const result = await this.reach(claim, () => lookupCharge.call(this.deps.gateway, intentId));
     if ('unreachable' in result) return { outcome: 'unavailable', error: result.unreachable };
     if (result.ok === 'pending') return this.recordPending(claim, result);
-    return this.recording(claim.paymentId, (client) => this.settleCharge(client, claim, result));
+    return this.recording(claim.paymentId, (client, send) =>
+      this.settleCharge(client, claim, result, send),
+    );
   }
 
   /** The intent a pending answer named, kept on the attempt (which stays PENDING). */
@@ -128,12 +139,14 @@ export class GatewayCalls {
    * Step 3 of a charge, in the caller's transaction: the final result of a claimed attempt
    * recorded (COMPLETED + payment.completed, or the decline + payment.failed), once: an attempt
    * no longer PENDING (another recorder won: the call's answer, a webhook, the reconciler) is
-   * `superseded`. The caller anchors the payment afterwards.
+   * `superseded`. The caller anchors the payment afterwards; `send` sends the payment's writes
+   * (paymentWrites', so that needs no round trip of its own).
    */
   async settleCharge(
     client: PoolClient,
     claim: ChargeClaim,
     result: ChargeResult,
+    send: SendStatement = sendOn(client),
   ): Promise<ChargeOutcome> {
     // A success moves the payment in the statement that settles its attempt (one round trip
     // on the saga's path); a decline's status depends on the row, so it follows (below).
@@ -143,6 +156,7 @@ export class GatewayCalls {
       claim.attempt,
       result,
       result.ok ? { status: 'COMPLETED', charge_id: result.chargeId, token: null } : undefined,
+      send,
     );
     if (!locked?.settled) return { outcome: 'superseded' };
     const { row } = locked;
@@ -160,17 +174,22 @@ export class GatewayCalls {
       this.deps.logger.info('payment completed', { paymentId: row.id, orderId: row.order_id });
       return {
         outcome: 'completed',
-        next: await this.deps.claims.advance(client, updated),
+        next: await this.deps.claims.advance(client, updated, {}, send),
         anchorPromise: null,
       };
     }
     const retryable = declineIsRetryable(claim.source);
-    const updated = await paymentStore.update(client, row.id, {
-      status: statusAfterDecline(claim.source, row.order_closed),
-      failure_code: result.code,
-      failure_reason: result.reason,
-      token: null,
-    });
+    const updated = await paymentStore.update(
+      client,
+      row.id,
+      {
+        status: statusAfterDecline(claim.source, row.order_closed),
+        failure_code: result.code,
+        failure_reason: result.reason,
+        token: null,
+      },
+      send,
+    );
     await publishPaymentEvent(client, updated, 'payment.failed', {
       paymentId: row.id,
       orderId: row.order_id,
@@ -204,15 +223,18 @@ export class GatewayCalls {
       }),
     );
     if ('unreachable' in result) return { outcome: 'unavailable', error: result.unreachable };
-    return this.recording(claim.paymentId, async (client): Promise<RefundOutcome> => {
+    return this.recording(claim.paymentId, async (client, send): Promise<RefundOutcome> => {
       const row = await paymentStore.lockById(client, claim.paymentId);
       const refund = await paymentStore.settleRefund(client, claim.refundId, result);
       if (!row || !refund) return { outcome: 'superseded' };
       if (!result.ok) {
         // Give the reserved amount back: the money did not move.
-        await paymentStore.update(client, row.id, {
-          refunded_cents: cents(row.refunded_cents) - claim.amount,
-        });
+        await paymentStore.update(
+          client,
+          row.id,
+          { refunded_cents: cents(row.refunded_cents) - claim.amount },
+          send,
+        );
         this.deps.logger.error('refund refused by the gateway', {
           refundId: claim.refundId,
           code: result.code,
@@ -226,9 +248,12 @@ export class GatewayCalls {
       }
       const amountCents = cents(row.amount_cents);
       const refundedCents = cents(row.refunded_cents);
-      const updated = await paymentStore.update(client, row.id, {
-        status: statusAfterRefund(amountCents, refundedCents),
-      });
+      const updated = await paymentStore.update(
+        client,
+        row.id,
+        { status: statusAfterRefund(amountCents, refundedCents) },
+        send,
+      );
       await publishPaymentEvent(client, updated, 'payment.refunded', {
         paymentId: row.id,
         orderId: row.order_id,
@@ -264,15 +289,17 @@ export class GatewayCalls {
 
   /**
    * Records an outcome in one transaction that ends by anchoring what it changed (the attempt
-   * or refund settled, even a superseded one), its promise put on the outcome.
+   * or refund settled, even a superseded one), its promise put on the outcome. `record` sends
+   * the payment's writes with `send`, so the anchoring's reads travel with the last one.
    */
   private recording<T extends { outcome: string }>(
     paymentId: string,
-    record: (client: PoolClient) => Promise<T>,
+    record: (client: PoolClient, send: SendStatement) => Promise<T>,
   ): Promise<T> {
     return withTransaction(this.deps.pool, async (client) => {
-      const outcome = await record(client);
-      const anchorPromise = await anchorPayment(this.deps.anchor, client, paymentId);
+      const write = paymentWrites(this.deps.anchor, client, paymentId);
+      const outcome = await record(client, write.send);
+      const anchorPromise = await anchorPayment(this.deps.anchor, client, paymentId, write.reads());
       return 'anchorPromise' in outcome ? { ...outcome, anchorPromise } : outcome;
     });
   }

@@ -18,7 +18,7 @@ import { declineIsRetryable, notPayableReason } from '../domain/payment-rules';
 import { paymentStore, type PaymentRow } from '../store/payment-store';
 import type { PaymentClaims } from './claims';
 import type { GatewayCalls } from './gateway-calls';
-import { anchorPayment, type ChargeClaim } from './shared';
+import { anchorPayment, paymentWrites, type ChargeClaim } from './shared';
 import { paymentView, type PaymentView } from './views';
 
 export interface InitiateInput {
@@ -71,14 +71,17 @@ export class Payments {
             throw new ConflictError(notPayableReason(row.status), { status: row.status });
           }
           await claimKey(client, row.id);
+          const write = paymentWrites(this.deps.anchor, client, row.id);
           const charge = await this.deps.claims.charge(
             client,
             row,
             'initiate',
             input.payment.method,
             input.payment.token,
+            {},
+            write.send,
           );
-          await anchorPayment(this.deps.anchor, client, row.id);
+          await anchorPayment(this.deps.anchor, client, row.id, write.reads());
           return charge;
         });
         const outcome = await this.deps.calls.charge(claim);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
+import type { SendStatement } from '@ecom/common/postgres';
 import type { ContractEvent, EventEnvelope } from '@ecom/common/bus';
 import type { Logger } from '@ecom/common/logging';
 import type { OrderClosed } from '../domain/payment-rules';
@@ -7,7 +8,7 @@ import { publishPaymentEvent } from '../events/publisher';
 import { paymentStore, type PaymentRow } from '../store/payment-store';
 import type { PaymentClaims } from './claims';
 import type { AnchorSink } from '@ecom/common/anchoring';
-import { amountOf, anchorPayment, type FollowUp } from './shared';
+import { amountOf, anchorPayment, paymentWrites, type FollowUp } from './shared';
 
 /**
  * Payment's side of the saga: what each event about an order does to its payment. Each runs
@@ -21,25 +22,30 @@ export class PaymentSaga {
   ) {}
 
   onOrderCreated(client: PoolClient, event: ContractEvent<'order.created'>) {
-    return this.onPayment(client, event, async (row) => {
+    return this.onPayment(client, event, async (row, send) => {
       const d = event.data;
       if (row.order_known) return null; // business key: this order is already known
-      return this.deps.claims.advance(client, row, {
-        user_id: d.userId,
-        amount_cents: d.total.amount,
-        currency: d.total.currency,
-        method: d.payment?.method ?? null,
-        token: d.payment?.token ?? null,
-        order_known: true,
-        correlation_id: event.metadata.correlationId,
-      });
+      return this.deps.claims.advance(
+        client,
+        row,
+        {
+          user_id: d.userId,
+          amount_cents: d.total.amount,
+          currency: d.total.currency,
+          method: d.payment?.method ?? null,
+          token: d.payment?.token ?? null,
+          order_known: true,
+          correlation_id: event.metadata.correlationId,
+        },
+        send,
+      );
     });
   }
 
   onInventoryReserved(client: PoolClient, event: ContractEvent<'inventory.reserved'>) {
-    return this.onPayment(client, event, async (row) => {
+    return this.onPayment(client, event, async (row, send) => {
       if (row.reserved) return null;
-      return this.deps.claims.advance(client, row, { reserved: true });
+      return this.deps.claims.advance(client, row, { reserved: true }, send);
     });
   }
 
@@ -63,10 +69,14 @@ export class PaymentSaga {
    * A charge still in flight is left to the reconciler, which publishes its outcome.
    */
   onPaymentOverdue(client: PoolClient, event: ContractEvent<'order.payment.overdue'>) {
-    return this.onPayment(client, event, (row) => this.answerOverdue(client, row));
+    return this.onPayment(client, event, (row, send) => this.answerOverdue(client, row, send));
   }
 
-  private async answerOverdue(client: PoolClient, locked: PaymentRow): Promise<FollowUp | null> {
+  private async answerOverdue(
+    client: PoolClient,
+    locked: PaymentRow,
+    send: SendStatement,
+  ): Promise<FollowUp | null> {
     let row = locked;
     switch (row.status) {
       case 'COMPLETED':
@@ -95,8 +105,8 @@ export class PaymentSaga {
         return null;
       default: {
         if (!row.order_closed) {
-          row = await paymentStore.update(client, row.id, { order_closed: 'FAILED' });
-          await this.deps.claims.advance(client, row);
+          row = await paymentStore.update(client, row.id, { order_closed: 'FAILED' }, send);
+          await this.deps.claims.advance(client, row, {}, send);
         }
         await publishPaymentEvent(client, row, 'payment.failed', {
           paymentId: row.id,
@@ -116,20 +126,21 @@ export class PaymentSaga {
     event: EventEnvelope<{ orderId: string }>,
     closed: OrderClosed,
   ): Promise<FollowUp | null> {
-    return this.onPayment(client, event, async (row) => {
+    return this.onPayment(client, event, async (row, send) => {
       if (row.order_closed) return null;
-      return this.deps.claims.advance(client, row, { order_closed: closed });
+      return this.deps.claims.advance(client, row, { order_closed: closed }, send);
     });
   }
 
   /**
    * Runs `handle` on the payment of the event's order (created by the first event about it),
-   * locked, then anchors what it changed in the same transaction.
+   * locked, then anchors what it changed in the same transaction. `handle` sends the payment's
+   * writes with `send`, so the anchoring's reads travel with the last one.
    */
   private async onPayment(
     client: PoolClient,
     event: EventEnvelope<{ orderId: string }>,
-    handle: (row: PaymentRow) => Promise<FollowUp | null>,
+    handle: (row: PaymentRow, send: SendStatement) => Promise<FollowUp | null>,
   ): Promise<FollowUp | null> {
     const row = await paymentStore.lockForOrder(
       client,
@@ -137,8 +148,9 @@ export class PaymentSaga {
       randomUUID(),
       event.metadata.correlationId,
     );
-    const followUp = await handle(row);
-    await anchorPayment(this.deps.anchor, client, row.id);
+    const write = paymentWrites(this.deps.anchor, client, row.id);
+    const followUp = await handle(row, write.send);
+    await anchorPayment(this.deps.anchor, client, row.id, write.reads());
     return followUp;
   }
 }

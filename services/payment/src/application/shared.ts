@@ -1,5 +1,11 @@
 import type { PoolClient } from 'pg';
-import type { AnchorPromise, AnchorSink } from '@ecom/common/anchoring';
+import {
+  anchoredWrites,
+  type AnchorPromise,
+  type AnchorRecordRef,
+  type AnchorSink,
+  type PrefetchedAnchorReads,
+} from '@ecom/common/anchoring';
 import type { Money } from '@ecom/common/events';
 import type { AttemptRow, PaymentRow } from '../store/payment-store';
 
@@ -67,16 +73,32 @@ export function chargeClaimOf(row: PaymentRow, a: AttemptRow): ChargeClaim {
   };
 }
 
+/** The anchoring reference of a payment. */
+export const paymentRef = (paymentId: string): AnchorRecordRef => ({
+  recordType: 'payment',
+  recordId: paymentId,
+});
+
+/**
+ * A sender for the writes of a payment in the caller's transaction: each goes with the
+ * payment's anchoring lock and reads, which `reads()` hands to anchorPayment (used only if the
+ * write was the last statement sent).
+ */
+export const paymentWrites = (anchor: AnchorSink, client: PoolClient, paymentId: string) =>
+  anchoredWrites(anchor, client, paymentRef(paymentId));
+
 /**
  * Writes the payment's anchored entries for what the caller's transaction changed (call it last
  * in every transaction that writes a payment, its attempts or refunds); the newest entry's
- * signed promise, null when nothing changed or anchoring is off.
+ * signed promise, null when nothing changed or anchoring is off. `prefetched`: the reads of
+ * a paymentWrites write, so the anchoring needs no round trip of its own.
  */
 export async function anchorPayment(
   anchor: AnchorSink,
   client: PoolClient,
   paymentId: string,
+  prefetched?: PrefetchedAnchorReads | null,
 ): Promise<AnchorPromise | null> {
-  const promises = await anchor.record(client, { recordType: 'payment', recordId: paymentId });
+  const promises = await anchor.record(client, paymentRef(paymentId), prefetched);
   return promises[promises.length - 1] ?? null;
 }

@@ -12,7 +12,7 @@ import {
 import { verifySignature } from '../gateway/webhook-signature';
 import { paymentStore } from '../store/payment-store';
 import type { GatewayCalls } from './gateway-calls';
-import { anchorPayment, chargeClaimOf, type FollowUp } from './shared';
+import { anchorPayment, chargeClaimOf, paymentWrites, type FollowUp } from './shared';
 
 /** The intent events that move a charge; any other type is acknowledged and ignored. */
 const INTENT_EVENTS = new Set([
@@ -209,10 +209,11 @@ export class ProviderWebhooks {
       return { effect: recorded ? answer.status : 'stale' };
     }
     // The saga's correlation id on the events and logs, as when the call's answer records it.
+    const write = paymentWrites(this.deps.anchor, client, row.id);
     const outcome = await inSaga(row.correlation_id, () =>
-      this.deps.calls.settleCharge(client, claim, answer),
+      this.deps.calls.settleCharge(client, claim, answer, write.send),
     );
-    await anchorPayment(this.deps.anchor, client, row.id);
+    await anchorPayment(this.deps.anchor, client, row.id, write.reads());
     switch (outcome.outcome) {
       case 'completed':
         return { effect: 'completed', next: outcome.next, correlationId: row.correlation_id };

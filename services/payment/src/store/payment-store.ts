@@ -1,5 +1,5 @@
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
-import { selectNewestPage } from '@ecom/common/postgres';
+import { selectNewestPage, sendOn, type SendStatement } from '@ecom/common/postgres';
 import type { OrderClosed, PaymentStatus } from '../domain/payment-rules';
 
 export type RefundCause = 'order.cancelled' | 'order.failed' | 'admin';
@@ -223,13 +223,21 @@ export const paymentStore = {
     return rows[0] ?? null;
   },
 
-  /** Column names come from a fixed allow-list; values are parameters. */
-  async update(client: PoolClient, id: string, patch: PaymentPatch): Promise<PaymentRow> {
+  /**
+   * Column names come from a fixed allow-list; values are parameters. `send`: how the statement
+   * goes (anchoring's, so the payment's anchoring reads travel with it).
+   */
+  async update(
+    client: PoolClient,
+    id: string,
+    patch: PaymentPatch,
+    send: SendStatement = sendOn(client),
+  ): Promise<PaymentRow> {
     const { sets, values } = patchSets(patch, 2);
-    const { rows } = await client.query<PaymentRow>(
-      `UPDATE payments SET ${sets} WHERE id = $1 RETURNING *`,
-      [id, ...values],
-    );
+    const { rows } = await send<PaymentRow>({
+      text: `UPDATE payments SET ${sets} WHERE id = $1 RETURNING *`,
+      values: [id, ...values],
+    });
     return rows[0]!;
   },
 
@@ -244,15 +252,16 @@ export const paymentStore = {
       'payment_id' | 'attempt' | 'idempotency_key' | 'source' | 'method' | 'token'
     >,
     patch: PaymentPatch,
+    send: SendStatement = sendOn(client),
   ): Promise<PaymentRow> {
     const { sets, values } = patchSets(patch, 7);
-    const { rows } = await client.query<PaymentRow>(
-      `WITH attempt AS (
+    const { rows } = await send<PaymentRow>({
+      text: `WITH attempt AS (
          INSERT INTO payment_attempts (payment_id, attempt, idempotency_key, source, method, token)
          VALUES ($1, $2, $3, $4, $5, $6))
        UPDATE payments SET ${sets} WHERE id = $1 RETURNING *`,
-      [a.payment_id, a.attempt, a.idempotency_key, a.source, a.method, a.token, ...values],
-    );
+      values: [a.payment_id, a.attempt, a.idempotency_key, a.source, a.method, a.token, ...values],
+    });
     return rows[0]!;
   },
 
@@ -277,6 +286,7 @@ export const paymentStore = {
     attempt: number,
     result: { ok: true; chargeId: string } | { ok: false; code: string; reason: string },
     then?: PaymentPatch,
+    send: SendStatement = sendOn(client),
   ): Promise<{ row: PaymentRow; settled: boolean; moved: boolean } | null> {
     const params = [
       paymentId,
@@ -290,8 +300,8 @@ export const paymentStore = {
     // The attempt's UPDATE joins the locked row, so it runs once the payment's lock is held; the
     // payment's UPDATE reads the attempt's, so it runs only when this statement settled it. Both
     // rows come back (`moved` tells them apart).
-    const { rows } = await client.query<PaymentRow & { settled_now: boolean; moved: boolean }>(
-      `WITH locked AS (SELECT * FROM payments WHERE id = $1 FOR UPDATE),
+    const { rows } = await send<PaymentRow & { settled_now: boolean; moved: boolean }>({
+      text: `WITH locked AS (SELECT * FROM payments WHERE id = $1 FOR UPDATE),
        settled AS (
          UPDATE payment_attempts a
             SET status = $3, charge_id = $4, failure_code = $5, failure_reason = $6,
@@ -315,8 +325,8 @@ export const paymentStore = {
        UNION ALL SELECT moved.*, true, true FROM moved`
            : ''
        }`,
-      patch ? [...params, ...patch.values] : params,
-    );
+      values: patch ? [...params, ...patch.values] : params,
+    });
     const first = rows.find((r) => !r.moved);
     if (!first) return null;
     const written = rows.find((r) => r.moved) ?? first;
