@@ -6,6 +6,7 @@ import {
   runMigrations,
   withTransaction,
 } from '../src/postgres';
+import { BusinessRuleError } from '../src/errors/app-error';
 import { createTestPostgres, describeIfServer, type TestPostgres } from '@ecom/test-support';
 
 describeIfServer('postgres', 'createIdempotencyStore (HTTP Idempotency-Key, PostgreSQL)', () => {
@@ -116,5 +117,66 @@ describeIfServer('postgres', 'createIdempotencyStore (HTTP Idempotency-Key, Post
       async () => ({ status: 500, body: {} }),
     );
     expect(replay).toEqual({ status: 202, body: { done: true }, replayed: true });
+  });
+
+  describe('not looked for first (lookFirst: false)', () => {
+    /** Creates a thing as `create` does; `refuse` makes the work fail before its claim. */
+    const createClaimingFirst = (key: string, body: { name: string }, refuse?: Error) =>
+      createIdempotencyStore(pool).run(
+        { scope: 'things.fast', userId: 'u1', key, body },
+        async (claim) => {
+          if (refuse) throw refuse; // e.g. the product it would order is gone now
+          return withTransaction(pool, async (client) => {
+            const id = `t${(n += 1)}`;
+            await client.query('INSERT INTO things (id, name) VALUES ($1, $2)', [id, body.name]);
+            const answer = { status: 201, body: { id, ...body } };
+            await claim(client, id, answer, { atCommit: true });
+            return answer;
+          });
+        },
+        { lookFirst: false },
+      );
+    const lookups = (spy: jest.SpyInstance) =>
+      spy.mock.calls.filter(([text]) => String(text).includes('FROM http_idempotency')).length;
+
+    it('reads nothing before a new key’s work, and replays its answer to a repeat, which changes nothing', async () => {
+      const spy = jest.spyOn(pool, 'query');
+      try {
+        const before = await count();
+        const first = await createClaimingFirst('f1', { name: 'a' });
+        expect(lookups(spy)).toBe(0);
+        const again = await createClaimingFirst('f1', { name: 'a' });
+        expect(again).toEqual({ ...first, replayed: true });
+        expect(await count()).toBe(before + 1);
+      } finally {
+        spy.mockRestore();
+      }
+    });
+
+    it('replays the stored answer to a repeat whose work now fails, and gives a new key the work’s error', async () => {
+      const first = await createClaimingFirst('f2', { name: 'b' });
+      const gone = new BusinessRuleError('That product is gone', {}, 'PRODUCT_GONE');
+      expect(await createClaimingFirst('f2', { name: 'b' }, gone)).toEqual({
+        ...first,
+        replayed: true,
+      });
+      await expect(createClaimingFirst('f3', { name: 'b' }, gone)).rejects.toBe(gone);
+    });
+
+    it('refuses the key with another body (422), changing nothing, and answers many concurrent repeats once', async () => {
+      await createClaimingFirst('f4', { name: 'c' });
+      const before = await count();
+      await expect(createClaimingFirst('f4', { name: 'other' })).rejects.toMatchObject({
+        status: 422,
+        code: 'IDEMPOTENCY_KEY_REUSED',
+      });
+      expect(await count()).toBe(before);
+      const results = await Promise.all(
+        Array.from({ length: 6 }, () => createClaimingFirst('f5', { name: 'd' })),
+      );
+      expect(await count()).toBe(before + 1);
+      expect(new Set(results.map((r) => JSON.stringify(r.body))).size).toBe(1);
+      expect(results.filter((r) => !r.replayed)).toHaveLength(1);
+    });
   });
 });

@@ -536,12 +536,43 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       }
       const claims = sent.filter((q) => q.includes('INSERT INTO http_idempotency'));
       expect(claims).toHaveLength(1);
+      // A new order does not look for a stored answer first: a repeat fails and looks then.
+      expect(sent.filter((q) => /^SELECT .* FROM http_idempotency/s.test(q))).toHaveLength(0);
       expect(claims[0]).toMatch(/'key-commit-1'.*COMMIT\s*$/s);
       const { rows } = await pool.query(
         `SELECT resource_id, response_status FROM http_idempotency WHERE key = 'key-commit-1'`,
       );
       expect(rows).toHaveLength(1);
       expect(rows[0].response_status).toBe(201);
+    });
+
+    it('replays the first answer to a repeat that could no longer be placed (product down, its quote dropped)', async () => {
+      const first = await asUser(alice)
+        .post('/api/orders')
+        .set('Idempotency-Key', 'key-down-1')
+        .send(body);
+      expect(first.status).toBe(201);
+      const before = await countOrders();
+      await deliver('product.deleted', { productId: 'p-gadget' }, 'product-service');
+      await eventually(async () => {
+        product.state.down = true;
+        try {
+          // Until the event has dropped the quote, the repeat is priced and fails on the key.
+          const again = await asUser(alice)
+            .post('/api/orders')
+            .set('Idempotency-Key', 'key-down-1')
+            .send(body);
+          expect(again.status).toBe(201);
+          expect(again.headers['idempotent-replayed']).toBe('true');
+          expect(again.body).toEqual(first.body);
+          // Without the key, placing it fails now: the replay did not price.
+          const fresh = await asUser(alice).post('/api/orders').send(body);
+          return fresh.status === 503;
+        } finally {
+          product.state.down = false;
+        }
+      });
+      expect(await countOrders()).toBe(before);
     });
 
     it('refuses a malformed key', async () => {

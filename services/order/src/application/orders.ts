@@ -47,8 +47,15 @@ export interface OrderPlacement {
   credentials?: string;
   payment?: { method: 'card'; token: string };
   shippingAddress?: ShippingAddress;
-  /** The order's lines at today's prices; runs after the key is found new. */
+  /**
+   * The order's lines at today's prices; runs after the key is found new, unless `pricingOnlyReads`.
+   */
   price: () => Promise<PricedOrder>;
+  /**
+   * Pricing only reads (a repeat of the request may run it): the stored answer of a repeated
+   * key is then looked for only when placing fails, one round trip less for a new order.
+   */
+  pricingOnlyReads?: boolean;
   /** A write that must commit with the order or not at all; throwing undoes the order. */
   inTransaction?: (client: PoolClient, orderId: string) => Promise<void>;
 }
@@ -108,6 +115,7 @@ export class Orders {
         const productIds = [...new Set(input.items.map((i) => i.productId))];
         return priceOrder(input.items, await this.deps.catalog.quote(productIds));
       },
+      pricingOnlyReads: true,
     });
   }
 
@@ -174,6 +182,9 @@ export class Orders {
         });
         return { status: 201, body: order };
       },
+      // Everything else before the key's claim only reads, and the claim is in the order's
+      // transaction: a repeat fails there (or earlier) and replays the stored answer.
+      { lookFirst: !placement.pricingOnlyReads },
     );
   }
 
