@@ -276,4 +276,44 @@ describe('paymentStore: a charge claimed and recorded (real PostgreSQL)', () => 
       { status: 'FAILED', failure_code: 'card_declined', failure_reason: reason },
     ]);
   });
+
+  it("creates an order's payment with a patch in it, or leaves the order's existing payment alone (null)", async () => {
+    const orderId = 'order-created-with-facts';
+    const patch = {
+      user_id: 'user-9',
+      amount_cents: 2500,
+      currency: 'USD',
+      method: 'card',
+      token: 'tok_visa',
+      order_known: true,
+      correlation_id: 'corr-1',
+    };
+    const created = await withTransaction(pool, (client) =>
+      paymentStore.createForOrder(
+        client,
+        { id: '1a2b3c4d-0000-4000-8000-0000000000c1', orderId },
+        patch,
+      ),
+    );
+    expect(created).toMatchObject({
+      id: '1a2b3c4d-0000-4000-8000-0000000000c1',
+      order_id: orderId,
+      ...patch,
+      amount_cents: '2500',
+      status: 'PENDING',
+      reserved: false,
+    });
+    const again = await withTransaction(pool, (client) =>
+      paymentStore.createForOrder(
+        client,
+        { id: '1a2b3c4d-0000-4000-8000-0000000000c2', orderId },
+        { ...patch, amount_cents: 9999 },
+      ),
+    );
+    expect(again).toBeNull();
+    const { rows } = await pool.query('SELECT id, amount_cents FROM payments WHERE order_id = $1', [
+      orderId,
+    ]);
+    expect(rows).toEqual([{ id: '1a2b3c4d-0000-4000-8000-0000000000c1', amount_cents: '2500' }]);
+  });
 });

@@ -153,7 +153,12 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
         }));
       const records = jest.spyOn(anchor, 'record');
       try {
-        const { paymentId } = await paidOrder(2500);
+        // order.created handled first, as it usually is: it creates the payment.
+        const orderId = randomUUID();
+        await bus.publish(orderCreated(orderId, 'tok_visa', 2500));
+        await waitPayment(orderId, 'PENDING');
+        await bus.publish(reserved(orderId));
+        const paymentId = (await waitPayment(orderId, 'COMPLETED')).id;
         const mine = (calls: Array<[unknown, { recordId: string }, ...unknown[]]>) =>
           calls.filter(([, ref]) => ref.recordId === paymentId);
         const ref = { recordType: 'payment', recordId: paymentId };
@@ -165,7 +170,7 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
               .slice(0, 15),
           ]),
         ).toEqual([
-          [ref, 'UPDATE payments'], // order.created: the order's facts
+          [ref, 'INSERT INTO pay'], // order.created: the payment created with its facts
           [ref, 'WITH attempt AS'], // inventory.reserved: the charge claimed
           [ref, 'WITH locked AS '], // the gateway's answer: settled, COMPLETED
         ]);
@@ -274,8 +279,13 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
         sent.filter((q) => /^BEGIN;\s*WITH locked AS \(SELECT \* FROM payments/.test(q)),
       ).toHaveLength(1);
 
-      // order.created with a card changes no status: its facts are one UPDATE of their own.
-      expect(paymentUpdates.filter((q) => q.includes('order_known ='))).toHaveLength(2);
+      // order.created, the order's first event, creates its payment with its facts in one
+      // statement (no status follows from them): no UPDATE of their own.
+      expect(paymentUpdates.filter((q) => q.includes('order_known ='))).toHaveLength(0);
+      // (It opens the transaction: it goes with BEGIN, its values written in.)
+      const creations = sent.filter((q) => /INSERT INTO payments \(id, order_id, user_id/.test(q));
+      expect(creations).toHaveLength(2);
+      expect(creations.every((q) => /order_known/.test(q))).toBe(true);
       expect((await paymentOf(orderId))?.status).toBe('COMPLETED');
     });
 

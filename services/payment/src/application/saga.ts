@@ -5,7 +5,7 @@ import type { ContractEvent, EventEnvelope } from '@ecom/common/bus';
 import type { Logger } from '@ecom/common/logging';
 import type { OrderClosed } from '../domain/payment-rules';
 import { publishPaymentEvent } from '../events/publisher';
-import { paymentStore, type PaymentRow } from '../store/payment-store';
+import { paymentStore, type PaymentPatch, type PaymentRow } from '../store/payment-store';
 import type { PaymentClaims } from './claims';
 import type { AnchorSink } from '@ecom/common/anchoring';
 import { amountOf, anchorPayment, paymentWrites, type FollowUp } from './shared';
@@ -21,24 +21,36 @@ export class PaymentSaga {
     private readonly deps: { claims: PaymentClaims; anchor: AnchorSink; logger: Logger },
   ) {}
 
-  onOrderCreated(client: PoolClient, event: ContractEvent<'order.created'>) {
+  async onOrderCreated(client: PoolClient, event: ContractEvent<'order.created'>) {
+    const d = event.data;
+    const facts: PaymentPatch = {
+      user_id: d.userId,
+      amount_cents: d.total.amount,
+      currency: d.total.currency,
+      method: d.payment?.method ?? null,
+      token: d.payment?.token ?? null,
+      order_known: true,
+      correlation_id: event.metadata.correlationId,
+    };
+    // Usually the order's first event: its payment is created with these facts in one
+    // statement, rather than created empty and then written. The rules still decide what
+    // follows (for a payment not yet reserved: nothing, and advance writes nothing).
+    const id = randomUUID();
+    const write = paymentWrites(this.deps.anchor, client, id);
+    const created = await paymentStore.createForOrder(
+      client,
+      { id, orderId: d.orderId },
+      facts,
+      write.send,
+    );
+    if (created) {
+      const followUp = await this.deps.claims.advance(client, created, {}, write.send);
+      await anchorPayment(this.deps.anchor, client, id, write.reads());
+      return followUp;
+    }
     return this.onPayment(client, event, async (row, send) => {
-      const d = event.data;
       if (row.order_known) return null; // business key: this order is already known
-      return this.deps.claims.advance(
-        client,
-        row,
-        {
-          user_id: d.userId,
-          amount_cents: d.total.amount,
-          currency: d.total.currency,
-          method: d.payment?.method ?? null,
-          token: d.payment?.token ?? null,
-          order_known: true,
-          correlation_id: event.metadata.correlationId,
-        },
-        send,
-      );
+      return this.deps.claims.advance(client, row, facts, send);
     });
   }
 

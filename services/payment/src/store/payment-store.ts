@@ -178,6 +178,28 @@ export const paymentStore = {
     return rows[0]!;
   },
 
+  /**
+   * The payment of an order created with `patch` already in it, when no payment of the order
+   * exists yet; null when one does (another event about the order came first: lock that one
+   * with lockForOrder). The new row stays locked, as lockForOrder's would.
+   */
+  async createForOrder(
+    client: PoolClient,
+    row: { id: string; orderId: string },
+    patch: PaymentPatch,
+    send: SendStatement = sendOn(client),
+  ): Promise<PaymentRow | null> {
+    const keys = Object.keys(patch).filter((k) => PATCHABLE.has(k));
+    const { rows } = await send<PaymentRow>({
+      text: `INSERT INTO payments (id, order_id${keys.map((k) => `, ${k}`).join('')})
+       VALUES ($1, $2${keys.map((_, i) => `, $${i + 3}`).join('')})
+       ON CONFLICT (order_id) DO NOTHING
+       RETURNING *`,
+      values: [row.id, row.orderId, ...keys.map((k) => patch[k as keyof PaymentPatch])],
+    });
+    return rows[0] ?? null;
+  },
+
   async lockById(client: PoolClient, id: string): Promise<PaymentRow | null> {
     const { rows } = await client.query<PaymentRow>(
       'SELECT * FROM payments WHERE id = $1 FOR UPDATE',
