@@ -5,8 +5,11 @@ import {
   type AnchorRecordRef,
   type AnchorSink,
   type EntryDocument,
+  type PrefetchedAnchorReads,
   type RecordSnapshot,
 } from '@ecom/common/anchoring';
+import type { Statement } from '@ecom/common/postgres';
+import type { PoolClient, QueryResultRow } from 'pg';
 
 /** An entry as the recording anchor keeps it: what anchoring would hash, with no chain. */
 export type RecordedEntry = Omit<EntryDocument, 'previousLeaf'>;
@@ -20,13 +23,21 @@ export type RecordedEntry = Omit<EntryDocument, 'previousLeaf'>;
  */
 export function recordingAnchor(
   snapshot: (db: AnchorQueryable, recordId: string) => Promise<RecordSnapshot | null>,
-): AnchorSink & { entries: RecordedEntry[]; of(recordId: string): RecordedEntry[] } {
+): AnchorSink & {
+  entries: RecordedEntry[];
+  of(recordId: string): RecordedEntry[];
+  /** The statements sent through `write`, and the reads each `record` was handed. */
+  calls: AnchorCalls;
+} {
   const entries: RecordedEntry[] = [];
   const of = (recordId: string) => entries.filter((e) => e.recordId === recordId);
+  const calls: AnchorCalls = { writes: [], records: [] };
   return {
     entries,
     of,
-    async record(client, ref: AnchorRecordRef) {
+    calls,
+    async record(client, ref: AnchorRecordRef, prefetched) {
+      calls.records.push({ ref, prefetched });
       const now = await snapshot(client, ref.recordId);
       if (!now) return [];
       const before = of(ref.recordId).map((e) => ({ ...e, previousLeaf: '' }));
@@ -36,6 +47,27 @@ export function recordingAnchor(
       return [];
     },
     // Writes go alone: the snapshot above is read after each, in the caller's transaction.
-    write: noopAnchor.write,
+    // Each answers reads of its own (empty, never used here), so a test can see that the
+    // reads of a write reach `record`.
+    async write<R extends QueryResultRow>(
+      client: PoolClient,
+      ref: AnchorRecordRef,
+      statement: Statement,
+    ) {
+      const { result } = await noopAnchor.write<R>(client, ref, statement);
+      const reads: PrefetchedAnchorReads = {
+        key: `recording:${ref.recordId}`,
+        rows: [],
+        sentAt: -1,
+      };
+      calls.writes.push({ ref, text: statement.text, reads });
+      return { result, reads };
+    },
   };
+}
+
+/** What a recording anchor was asked: each write, and each record with the reads it got. */
+export interface AnchorCalls {
+  writes: Array<{ ref: AnchorRecordRef; text: string; reads: PrefetchedAnchorReads }>;
+  records: Array<{ ref: AnchorRecordRef; prefetched?: PrefetchedAnchorReads | null }>;
 }

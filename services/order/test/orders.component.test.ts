@@ -927,44 +927,24 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
     it("sends the order's writes (its creation, each move) through anchoring's write, and its reads on to record", async () => {
       // The recording anchor sends writes alone; a real one adds its lock and reads to their
       // round trip (common/test/anchoring). What matters here: which statements go that way,
-      // and that what comes back reaches record() unchanged.
-      const reads = { key: 'anchor:order:sentinel', rows: [], sentAt: 0 };
-      const writes = jest
-        .spyOn(anchor, 'write')
-        .mockImplementation(async (client, _ref, statement) => ({
-          result: await client.query(statement.text, [...(statement.values ?? [])]),
-          reads,
-        }));
-      const records = jest.spyOn(anchor, 'record');
-      try {
-        const order = await placeOrder();
-        await deliver(
-          'inventory.reserved',
-          { orderId: order.id, items: [{ productId: 'p-widget', quantity: 2 }] },
-          'product-service',
-        );
-        await waitStatus(order.id, 'PAYMENT_PROCESSING');
-        const mine = (calls: Array<[unknown, { recordId: string }, ...unknown[]]>) =>
-          calls.filter(([, ref]) => ref.recordId === order.id);
-        const sent = mine(writes.mock.calls as never);
-        expect(
-          sent.map(([, ref, statement]) => [
-            ref,
-            String((statement as { text: string }).text)
-              .trim()
-              .slice(0, 11),
-          ]),
-        ).toEqual([
-          [{ recordType: 'order', recordId: order.id }, 'WITH o AS ('],
-          [{ recordType: 'order', recordId: order.id }, 'WITH prev A'],
-        ]);
-        const recorded = mine(records.mock.calls as never);
-        expect(recorded).toHaveLength(2);
-        expect(recorded.map(([, , prefetched]) => prefetched)).toEqual([reads, reads]);
-      } finally {
-        writes.mockRestore();
-        records.mockRestore();
-      }
+      // and that the reads of each reach record() unchanged.
+      const order = await placeOrder();
+      await deliver(
+        'inventory.reserved',
+        { orderId: order.id, items: [{ productId: 'p-widget', quantity: 2 }] },
+        'product-service',
+      );
+      await waitStatus(order.id, 'PAYMENT_PROCESSING');
+      const ref = { recordType: 'order', recordId: order.id };
+      const writes = anchor.calls.writes.filter((w) => w.ref.recordId === order.id);
+      expect(writes.map((w) => [w.ref, w.text.trim().slice(0, 11)])).toEqual([
+        [ref, 'WITH o AS ('],
+        [ref, 'WITH prev A'],
+      ]);
+      const records = anchor.calls.records.filter((r) => r.ref.recordId === order.id);
+      // Each record got the very reads its write answered.
+      expect(records).toHaveLength(writes.length);
+      records.forEach((r, i) => expect(r.prefetched).toBe(writes[i]!.reads));
     });
 
     it('goes PENDING → PAYMENT_PROCESSING → CONFIRMED, emits order.confirmed, anchors each change, keeps history', async () => {

@@ -143,47 +143,28 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
       // The recording anchor sends writes alone; a real one adds the payment's lock and reads
       // to their round trip, and record uses them only when nothing was sent after
       // (common/test/anchoring). What matters here: which statements go that way, and that
-      // what comes back reaches record() unchanged.
-      const reads = { key: 'anchor:payment:sentinel', rows: [], sentAt: 0 };
-      const writes = jest
-        .spyOn(anchor, 'write')
-        .mockImplementation(async (client, _ref, statement) => ({
-          result: await client.query(statement.text, [...(statement.values ?? [])]),
-          reads,
-        }));
-      const records = jest.spyOn(anchor, 'record');
-      try {
-        // order.created handled first, as it usually is: it creates the payment.
-        const orderId = randomUUID();
-        await bus.publish(orderCreated(orderId, 'tok_visa', 2500));
-        await waitPayment(orderId, 'PENDING');
-        await bus.publish(reserved(orderId));
-        const paymentId = (await waitPayment(orderId, 'COMPLETED')).id;
-        const mine = (calls: Array<[unknown, { recordId: string }, ...unknown[]]>) =>
-          calls.filter(([, ref]) => ref.recordId === paymentId);
-        const ref = { recordType: 'payment', recordId: paymentId };
-        expect(
-          mine(writes.mock.calls as never).map(([, r, statement]) => [
-            r,
-            String((statement as { text: string }).text)
-              .trim()
-              .slice(0, 15),
-          ]),
-        ).toEqual([
-          [ref, 'INSERT INTO pay'], // order.created: the payment created with its facts
-          [ref, 'WITH attempt AS'], // inventory.reserved: the charge claimed
-          [ref, 'WITH locked AS '], // the gateway's answer: settled, COMPLETED
-        ]);
-        const recorded = mine(records.mock.calls as never);
-        expect(recorded).toHaveLength(3);
-        for (const [, r, prefetched] of recorded) {
-          expect(r).toEqual(ref);
-          expect(prefetched).toBe(reads);
-        }
-      } finally {
-        writes.mockRestore();
-        records.mockRestore();
-      }
+      // the reads of each reach record() unchanged.
+      // order.created handled first, as it usually is: it creates the payment.
+      const orderId = randomUUID();
+      await bus.publish(orderCreated(orderId, 'tok_visa', 2500));
+      await waitPayment(orderId, 'PENDING');
+      await bus.publish(reserved(orderId));
+      const paymentId = (await waitPayment(orderId, 'COMPLETED')).id;
+      await eventually(
+        () => anchor.calls.records.filter((r) => r.ref.recordId === paymentId).length === 3,
+        { what: 'three records of the payment' },
+      );
+      const ref = { recordType: 'payment', recordId: paymentId };
+      const writes = anchor.calls.writes.filter((w) => w.ref.recordId === paymentId);
+      expect(writes.map((w) => [w.ref, w.text.trim().slice(0, 15)])).toEqual([
+        [ref, 'INSERT INTO pay'], // order.created: the payment created with its facts
+        [ref, 'WITH attempt AS'], // inventory.reserved: the charge claimed
+        [ref, 'WITH locked AS '], // the gateway's answer: settled, COMPLETED
+      ]);
+      const records = anchor.calls.records.filter((r) => r.ref.recordId === paymentId);
+      // Each record got the very reads its write answered.
+      expect(records.map((r) => r.ref)).toEqual([ref, ref, ref]);
+      records.forEach((r, i) => expect(r.prefetched).toBe(writes[i]!.reads));
     });
 
     it('charges tok_visa once after reservation: payment.initiated then payment.completed, anchored', async () => {
