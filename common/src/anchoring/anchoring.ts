@@ -7,7 +7,7 @@ import {
   type QueryResultRow,
 } from 'pg';
 import { inlineParameters } from '../postgres/inline';
-import { sendOn } from '../postgres/statement';
+import { sendOn, type Statement } from '../postgres/statement';
 import { Wallet, type JsonRpcProvider, type Signer } from 'ethers';
 import type { Migration } from '../postgres/migrations';
 import {
@@ -22,7 +22,6 @@ import { parseCanonical, SERIALIZATION_VERSION, ZERO_LEAF, type EntryDocument } 
 import { checkChain, createChainProvider } from './chain';
 import { auditAnchorAt, deployAuditAnchor } from './contract';
 import { pendingChanges, type RecordSnapshot } from './entries';
-import type { Statement } from '../postgres/statement';
 import type { AnchorRecordRef, AnchorSink, PrefetchedAnchorReads } from './sink';
 import { computeLeaf, newSalt, recordKey, ANCHOR_DOMAIN } from './leaf';
 import { PgAnchorStore, anchorMigrations } from './pg-store';

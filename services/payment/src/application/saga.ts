@@ -48,6 +48,8 @@ export class PaymentSaga {
       await anchorPayment(this.deps.anchor, client, id, write.reads());
       return followUp;
     }
+    // Another event of the order came first (the reads taken with the failed insert, of no
+    // payment, go unused): its payment is locked and written as for any event.
     return this.onPayment(client, event, async (row, send) => {
       if (row.order_known) return null; // business key: this order is already known
       return this.deps.claims.advance(client, row, facts, send);

@@ -145,9 +145,13 @@ const PATCHABLE = new Set([
   'correlation_id',
 ]);
 
+/** The columns a patch writes: its keys on the allow-list. */
+const patchedColumns = (patch: PaymentPatch): string[] =>
+  Object.keys(patch).filter((k) => PATCHABLE.has(k));
+
 /** The SET list of a payment's patch (its patchable keys), parameters from `$first` on. */
 function patchSets(patch: PaymentPatch, first: number): { sets: string; values: unknown[] } {
-  const keys = Object.keys(patch).filter((k) => PATCHABLE.has(k));
+  const keys = patchedColumns(patch);
   const sets = keys.map((k, i) => `${k} = $${i + first}`);
   return {
     sets: [...sets, 'updated_at = clock_timestamp()'].join(', '),
@@ -189,7 +193,7 @@ export const paymentStore = {
     patch: PaymentPatch,
     send: SendStatement = sendOn(client),
   ): Promise<PaymentRow | null> {
-    const keys = Object.keys(patch).filter((k) => PATCHABLE.has(k));
+    const keys = patchedColumns(patch);
     const { rows } = await send<PaymentRow>({
       text: `INSERT INTO payments (id, order_id${keys.map((k) => `, ${k}`).join('')})
        VALUES ($1, $2${keys.map((_, i) => `, $${i + 3}`).join('')})
