@@ -60,9 +60,12 @@ export interface MongoOutbox {
   /** Builds the relay's index. */
   init(): Promise<void>;
   /**
-   * Records the event, then tries to send it at once; a failed send is only logged and left
-   * to the relay. Rejects only if the row cannot be written.
+   * Records the event and tries to send it at once; a failed send is only logged and left to
+   * the relay. Rejects only if the row cannot be written.
    *
+   * Outside a transaction the change the event tells of is already stored, so the event goes
+   * while its row is written (the row only promises a retry); a row that cannot be written
+   * still rejects, though the bus may have taken the event (consumers drop a repeat by its id).
    * Inside a transaction (`tx`, or the one `withMongoTransaction` runs the caller in on this
    * outbox's connection) the row is written in it, so it commits with the state change or
    * not at all, and the immediate send waits for the commit.
@@ -179,6 +182,15 @@ export function createMongoOutbox(options: MongoOutboxOptions): MongoOutbox {
     marks.add({ id: event.eventId, at: now() });
   }
 
+  /** A send that is only logged when it fails: the relay sends the row later. */
+  function logUnsent(event: EventEnvelope, err: unknown): void {
+    logger.warn('event not sent yet; the outbox relay will retry', {
+      eventId: event.eventId,
+      eventType: event.eventType,
+      error: errorMessage(err),
+    });
+  }
+
   /** Leases the oldest due unsent row to this relay and counts the attempt. */
   function claimDue(at: Date) {
     return model
@@ -275,7 +287,7 @@ export function createMongoOutbox(options: MongoOutboxOptions): MongoOutbox {
     async publish(event, explicitTx) {
       const tx = explicitTx ?? currentMongoTransaction(connection);
       const at = now();
-      await rows.insertOne(
+      const recorded = rows.insertOne(
         {
           _id: event.eventId,
           event,
@@ -288,19 +300,18 @@ export function createMongoOutbox(options: MongoOutboxOptions): MongoOutbox {
         // An optional field left undefined is left out, as mongoose did, not stored as null.
         { ignoreUndefined: true, ...(tx ? { session: tx.session } : {}) },
       );
-      const sendNow = async (): Promise<void> => {
-        try {
-          await send(event);
-        } catch (err) {
-          logger.warn('event not sent yet; the outbox relay will retry', {
-            eventId: event.eventId,
-            eventType: event.eventType,
-            error: errorMessage(err),
-          });
-        }
-      };
-      if (tx) tx.afterCommit(sendNow);
-      else await sendNow();
+      if (tx) {
+        await recorded;
+        tx.afterCommit(() => send(event).catch((err: unknown) => logUnsent(event, err)));
+        return;
+      }
+      // The change is stored already: the event need not wait for its row (one command fewer
+      // on the way to its consumers). It is marked sent only once both are done, so that a
+      // mark never looks for a row not written yet.
+      const [row, sent] = await Promise.allSettled([recorded, bus.publish(event)]);
+      if (row.status === 'rejected') throw row.reason;
+      if (sent.status === 'rejected') logUnsent(event, sent.reason);
+      else marks.add({ id: event.eventId, at: now() });
     },
     flush,
     pendingCount: () => model.countDocuments({ sentAt: null }),

@@ -177,13 +177,53 @@ it('the sent marks of one window share one update command; stop() writes those s
   }
 });
 
-it('a second write of the same event id is refused (no duplicate row)', async () => {
+it('a second write of the same event id is refused (no duplicate row), and the caller is told', async () => {
   const outbox = await makeOutbox(nextCollection());
   const e = event(1);
   await outbox.publish(e);
   await expect(outbox.publish(e)).rejects.toThrow(/duplicate key/);
   expect(await outbox.model.countDocuments()).toBe(1);
-  expect(bus.publishes).toBe(1);
+  // Outside a transaction the send does not wait for the row: the repeat may reach the bus,
+  // with the same id, which consumers drop.
+  expect(bus.received.map((r) => r.eventId)).toEqual([e.eventId, e.eventId]);
+});
+
+it('outside a transaction the event leaves while its row is written, and is marked sent only once both are done', async () => {
+  const collection = nextCollection();
+  const outbox = await makeOutbox(collection, { markWindowMs: 10 });
+  // The bus holds its answer until the test lets it go.
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const publish = bus.publish.bind(bus);
+  jest.spyOn(bus, 'publish').mockImplementation(async (ev) => {
+    await held;
+    await publish(ev);
+  });
+  const e = event(1);
+  const published = outbox.publish(e);
+  // The row is written while the bus still holds the event: unmarked, and nothing waits for it.
+  const row = await eventually(() => outbox.model.findById(e.eventId).lean());
+  expect(row?.sentAt).toBeNull();
+  expect(bus.publish).toHaveBeenCalledWith(e);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  expect((await outbox.model.findById(e.eventId).lean())?.sentAt).toBeNull();
+  release();
+  await published;
+  await eventually(
+    async () => (await outbox.model.findById(e.eventId).lean())?.sentAt ?? undefined,
+  );
+
+  // A row the database refuses: the caller is told, and the bus had the event all the same
+  // (a send that waited for the row would not have sent it).
+  await connection.db!.command({
+    collMod: collection,
+    validator: { 'event.data.n': { $ne: 2 } },
+    validationLevel: 'strict',
+  });
+  const refused = event(2);
+  await expect(outbox.publish(refused)).rejects.toThrow(/validation/i);
+  expect(bus.received.map((r) => r.eventId)).toEqual([e.eventId, refused.eventId]);
+  expect(await outbox.model.findById(refused.eventId).lean()).toBeNull();
 });
 
 it('bus down: the rows wait; once it is back the relay sends them later, in order', async () => {

@@ -21,7 +21,7 @@ export interface ProductPublishers {
 }
 
 /**
- * Every event goes through the MongoDB outbox (recorded, then sent at once; the relay re-sends
+ * Every event goes through the MongoDB outbox (recorded and sent at once; the relay re-sends
  * what the bus did not take), counted on /metrics: product_events_published_total{type,result}
  * and product_reservations_total{outcome}.
  */
