@@ -2,6 +2,7 @@ import Joi from 'joi';
 import { randomUUID } from 'node:crypto';
 import { currentCorrelationId, getContext } from '../logging/context';
 import { publishTraceContext } from '../tracing/event-spans';
+import { isPlainObject } from '../util/plain-object';
 
 /** The one envelope every event travels in (docs/events.md). */
 export interface EventEnvelope<T = unknown> {
@@ -117,8 +118,6 @@ const WRITTEN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9
 const WRITTEN_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const ENVELOPE_KEYS = new Set(Object.keys(envelopeSchema.describe().keys as object));
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
 const isText = (v: unknown, max: number): v is string =>
   typeof v === 'string' && v.length > 0 && v.length <= max;
 

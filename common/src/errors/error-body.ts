@@ -1,3 +1,5 @@
+import { isPlainObject } from '../util/plain-object';
+
 export interface ErrorBody {
   error: { code: string; message: string; details?: unknown; requestId?: string };
 }
@@ -25,11 +27,6 @@ function cut(text: string, max: number): string {
 export function boundedErrorText(text: string): string {
   const short = text.length > ECHO_MAX ? text.replace(LONG_RUN, (run) => cut(run, ECHO_MAX)) : text;
   return short.length > ERROR_TEXT_MAX ? cut(short, ERROR_TEXT_MAX) : short;
-}
-
-function isPlainObject(value: object): boolean {
-  const proto: unknown = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
 }
 
 /** Every string in the details bounded the same way (details are small values we build). */

@@ -177,9 +177,12 @@ export function createMongoOutbox(options: MongoOutboxOptions): MongoOutbox {
     { windowMs: Math.min(options.markWindowMs ?? 250, graceMs / 2, leaseMs / 2), maxItems: 1000 },
   );
 
+  /** Its row's sent mark, written with the window's others, timed when the bus took it. */
+  const markSent = (event: EventEnvelope, at = now()) => marks.add({ id: event.eventId, at });
+
   async function send(event: EventEnvelope): Promise<void> {
     await bus.publish(event);
-    marks.add({ id: event.eventId, at: now() });
+    markSent(event);
   }
 
   /** A send that is only logged when it fails: the relay sends the row later. */
@@ -308,10 +311,13 @@ export function createMongoOutbox(options: MongoOutboxOptions): MongoOutbox {
       // The change is stored already: the event need not wait for its row (one command fewer
       // on the way to its consumers). It is marked sent only once both are done, so that a
       // mark never looks for a row not written yet.
-      const [row, sent] = await Promise.allSettled([recorded, bus.publish(event)]);
+      const [row, sent] = await Promise.allSettled([
+        recorded,
+        bus.publish(event).then(() => now()),
+      ]);
       if (row.status === 'rejected') throw row.reason;
       if (sent.status === 'rejected') logUnsent(event, sent.reason);
-      else marks.add({ id: event.eventId, at: now() });
+      else markSent(event, sent.value);
     },
     flush,
     pendingCount: () => model.countDocuments({ sentAt: null }),
