@@ -51,6 +51,22 @@ describe('event contracts', () => {
     ).toBe(false);
   });
 
+  it("reads payment.initiated's source when given, one of the two, and without it from older publishers", () => {
+    const data = {
+      paymentId: 'p',
+      orderId: 'o',
+      amount: { amount: 1, currency: 'USD' },
+      attempt: 1,
+    };
+    expect(checkPayload('payment.initiated', data).ok).toBe(true);
+    expect(checkPayload('payment.initiated', { ...data, source: 'order' }).ok).toBe(true);
+    expect(checkPayload('payment.initiated', { ...data, source: 'initiate' }).ok).toBe(true);
+    expect(checkPayload('payment.initiated', { ...data, source: 'webhook' })).toEqual({
+      ok: false,
+      reason: 'invalid payment.initiated payload: source: any.only',
+    });
+  });
+
   it('contractEvent builds the envelope or refuses a payload that breaks the contract', () => {
     const event = contractEvent('order-service', 'order.completed', { orderId: 'o1' });
     expect(event).toMatchObject({

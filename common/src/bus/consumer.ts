@@ -5,6 +5,8 @@ import type { EventEnvelope } from './envelope';
 import { isPermanentFailure, PermanentEventError, type DeadLetter, type EventBus } from './types';
 
 export type HandleOutcome = 'handled' | 'duplicate';
+/** How a delivery ended for the metrics: handled, a duplicate, or skipped by a skip rule. */
+export type ConsumeOutcome = HandleOutcome | 'skipped';
 
 export interface ConsumerHandle {
   /** Refuses further deliveries (unacknowledged, so redelivered) and waits for running ones. */
@@ -13,7 +15,7 @@ export interface ConsumerHandle {
 
 /** What a consumer kit tells the service's metrics about (see service/ for the counters). */
 export interface ConsumerObserver {
-  handled?(group: string, eventType: string, outcome: HandleOutcome): void;
+  handled?(group: string, eventType: string, outcome: ConsumeOutcome): void;
   deadLettered?(deadLetter: DeadLetter): void;
   /**
    * A delivery settled: how long its handler ran and how long after the event's timestamp it
@@ -29,6 +31,16 @@ export interface ConsumerObserver {
 
 /** An event whose payload was checked against its contract (docs/events.md). */
 export type ContractEvent<T extends EventType> = EventEnvelope<EventPayloads[T]>;
+
+/**
+ * Per consumed type, which of its events the group can do without, told from the checked payload
+ * alone. Such an event is acknowledged without its handler or any store write, and counted with
+ * the outcome 'skipped'. A rule must only pick events whose handling would change nothing, or
+ * whose effect another event the group consumes brings anyway: a skipped event is never handled.
+ */
+export type SkipRules<T extends EventType> = {
+  [K in T]?: (event: ContractEvent<K>) => boolean;
+};
 
 /** What a service's consumer wiring is given by the kit: the bus, a logger, the metrics observer. */
 export interface ConsumerDeps {
@@ -50,6 +62,8 @@ export interface TrackedSubscription<T extends EventType> extends ConsumerDeps {
   eventTypes: readonly T[];
   /** Runs one validated event; throwing makes the bus retry it (or dead-letter it at once for a PermanentEventError). */
   run: (event: ContractEvent<T>) => Promise<HandleOutcome>;
+  /** Events acknowledged without `run` (see SkipRules). */
+  skip?: SkipRules<T>;
   /**
    * Resolves when the consumer's own store answers (the kits pass a ping). After a failed
    * delivery it is asked: while the store is down the delivery is held (see holdWhileDownMs).
@@ -119,6 +133,13 @@ export async function subscribeTracked<T extends EventType>(
       logger.error('invalid event payload', { eventId: event.eventId, reason: check.reason });
       throw new PermanentEventError(check.reason);
     }
+    const checked = { ...event, data: check.data } as ContractEvent<T>;
+    const skip = options.skip?.[checked.eventType as T] as
+      ((e: ContractEvent<T>) => boolean) | undefined;
+    if (skip?.(checked)) {
+      observer?.handled?.(group, event.eventType, 'skipped');
+      return;
+    }
     let outcome: HandleOutcome;
     const began = performance.now();
     const settled = (retried: boolean) =>
@@ -128,7 +149,7 @@ export async function subscribeTracked<T extends EventType>(
         retried,
       });
     try {
-      outcome = await options.run({ ...event, data: check.data } as ContractEvent<T>);
+      outcome = await options.run(checked);
     } catch (err) {
       settled(!isPermanentFailure(err));
       if (options.storeUp && !isPermanentFailure(err)) {

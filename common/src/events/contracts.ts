@@ -22,6 +22,10 @@ export interface Line {
   quantity: number;
 }
 
+/** Who started a payment attempt (payment.initiated's `source`). */
+export const PAYMENT_ATTEMPT_SOURCES = ['order', 'initiate'] as const;
+export type PaymentAttemptSource = (typeof PAYMENT_ATTEMPT_SOURCES)[number];
+
 export interface UserData {
   userId: string;
   email: string;
@@ -86,7 +90,18 @@ export interface EventPayloads {
   'order.completed': { orderId: string };
   'order.payment.overdue': { orderId: string; userId: string; since: string };
 
-  'payment.initiated': { paymentId: string; orderId: string; amount: Money; attempt: number };
+  'payment.initiated': {
+    paymentId: string;
+    orderId: string;
+    amount: Money;
+    attempt: number;
+    /**
+     * Who started the attempt: 'order', the payment details that came with the order, charged
+     * once its stock was reserved; 'initiate', the customer's POST /api/payments/initiate.
+     * Absent in events published before it was added.
+     */
+    source?: PaymentAttemptSource;
+  };
   'payment.completed': { paymentId: string; orderId: string; amount: Money };
   'payment.failed': {
     paymentId: string;
@@ -251,6 +266,7 @@ export const EVENT_SCHEMAS: { [T in EventType]: Joi.ObjectSchema<EventPayloads[T
     orderId: id.required(),
     amount: money.required(),
     attempt: Joi.number().integer().min(1).required(),
+    source: Joi.string().valid(...PAYMENT_ATTEMPT_SOURCES),
   }),
   'payment.completed': Joi.object<EventPayloads['payment.completed'], true>({
     paymentId: id.required(),

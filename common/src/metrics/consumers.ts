@@ -13,7 +13,7 @@ export function consumerMetrics(registry: client.Registry): ConsumerObserver {
   const registers = [registry];
   const handled = new client.Counter({
     name: 'events_handled_total',
-    help: 'Events consumed, by consumer group, type and outcome (handled, duplicate)',
+    help: 'Events consumed, by consumer group, type and outcome (handled, duplicate, skipped)',
     labelNames: [...labelNames, 'outcome'] as const,
     registers,
   });

@@ -1,6 +1,6 @@
 import type { Connection } from 'mongoose';
 import { subscribeTracked } from '../bus/consumer';
-import type { ConsumerDeps, ConsumerHandle, ContractEvent } from '../bus/consumer';
+import type { ConsumerDeps, ConsumerHandle, ContractEvent, SkipRules } from '../bus/consumer';
 import type { EventType } from '../events/contracts';
 import { pingMongo } from './connection';
 import { handleEventOnceMongo } from './processed-events';
@@ -25,6 +25,8 @@ export interface MongoConsumerOptions<T extends EventType> extends ConsumerDeps 
    * again (counted 'handled', not 'duplicate').
    */
   keyedHandlers?: readonly NoInfer<T>[];
+  /** Events acknowledged without a marker or the handler: handling them would change nothing (SkipRules). */
+  skip?: SkipRules<NoInfer<T>>;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import { subscribeTracked } from '../bus/consumer';
-import type { ConsumerDeps, ConsumerHandle, ContractEvent } from '../bus/consumer';
+import type { ConsumerDeps, ConsumerHandle, ContractEvent, SkipRules } from '../bus/consumer';
 import type { EventType } from '../events/contracts';
 import { handleEventOnce } from './processed-events';
 
@@ -19,6 +19,8 @@ export interface PgConsumerOptions<T extends EventType, R = void> extends Consum
    * returned: e.g. a call to an outside system that must not run twice.
    */
   afterCommit?: (result: R) => Promise<void>;
+  /** Events acknowledged without a transaction: their handling would change nothing (SkipRules). */
+  skip?: SkipRules<NoInfer<T>>;
 }
 
 /**

@@ -2,7 +2,7 @@ import mongoose from 'mongoose';
 import { createTestMongo, type TestMongo } from '@ecom/test-support';
 import { createEvent, InMemoryEventBus, type ConsumerHandle } from '@ecom/common/bus';
 import { createLogger } from '@ecom/common/logging';
-import { subscribeMongoConsumers } from '@ecom/common/mongo';
+import { PROCESSED_EVENTS_COLLECTION, subscribeMongoConsumers } from '@ecom/common/mongo';
 
 const logger = createLogger('mongo-consumers-test', 'silent');
 
@@ -53,6 +53,38 @@ describe('subscribeMongoConsumers (MongoDB stand-in, in-memory bus)', () => {
     await bus.idle();
     expect(seen).toEqual(['u1']);
     expect(handled.sort()).toEqual(['user.deleted duplicate', 'user.deleted handled']);
+  });
+
+  it('acknowledges what its skip rule picks without a marker or the handler, counted skipped', async () => {
+    const outcomes: string[] = [];
+    const skipping = await subscribeMongoConsumers({
+      bus,
+      connection,
+      group: 'skipping',
+      logger,
+      observer: { handled: (_g, type, outcome) => void outcomes.push(`${type} ${outcome}`) },
+      handlers: {
+        'user.deleted': async (event) => void seen.push(`skipping ${event.data.userId}`),
+      },
+      skip: { 'user.deleted': (event) => event.data.userId.startsWith('bot-') },
+    });
+    try {
+      const bot = createEvent('auth-service', 'user.deleted', { userId: 'bot-1' });
+      await bus.publish(bot);
+      await bus.publish(createEvent('auth-service', 'user.deleted', { userId: 'u3' }));
+      await bus.idle();
+      expect(seen.sort()).toEqual(['bot-1', 'skipping u3', 'u3']);
+      expect(outcomes).toEqual(['user.deleted skipped', 'user.deleted handled']);
+      // Only the handled one left a marker.
+      const markers = await connection
+        .collection(PROCESSED_EVENTS_COLLECTION)
+        .find({ consumer: 'skipping' })
+        .toArray();
+      expect(markers.map((m) => m.eventId)).toHaveLength(1);
+      expect(markers[0]!.eventId).not.toBe(bot.eventId);
+    } finally {
+      await skipping.stop();
+    }
   });
 
   it('dead-letters a payload that breaks its contract at once, without running the handler', async () => {

@@ -95,6 +95,57 @@ describeIfServer('postgres', 'subscribePgConsumers (PostgreSQL, in-memory bus)',
     expect(processed).toEqual([{ consumer: 'widgets', event_id: event.eventId }]);
   });
 
+  it('acknowledges what its skip rule picks without the handler or a transaction, counted skipped', async () => {
+    const outcomes: string[] = [];
+    const ran: string[] = [];
+    let checkouts = 0;
+    const checkedOut = () => void (checkouts += 1);
+    pool.on('acquire', checkedOut);
+    const skipping = await subscribePgConsumers({
+      bus,
+      pool,
+      group: 'skipping',
+      logger,
+      observer: { handled: (_g, type, outcome) => void outcomes.push(`${type} ${outcome}`) },
+      handlers: {
+        'product.updated': async (client, event) => {
+          await client.query('INSERT INTO gone (product_id) VALUES ($1)', [event.data.productId]);
+          ran.push(event.data.productId);
+        },
+      },
+      // The rule sees the checked payload, typed by the contract.
+      skip: { 'product.updated': (event) => event.data.changes.length === 0 },
+    });
+    try {
+      const price = { amount: 100, currency: 'USD' };
+      const idle = createEvent('test', 'product.updated', {
+        productId: 'idle',
+        changes: [],
+        price,
+      });
+      const kept = createEvent('test', 'product.updated', {
+        productId: 'kept',
+        changes: ['price'],
+        price,
+      });
+      await bus.publish(idle);
+      await bus.publish(kept);
+      await bus.idle();
+      expect(ran).toEqual(['kept']);
+      expect(outcomes).toEqual(['product.updated skipped', 'product.updated handled']);
+      // Only the kept one took a connection and left its id.
+      expect(checkouts).toBe(1);
+      const { rows: processed } = await pool.query(
+        "SELECT event_id FROM processed_events WHERE consumer = 'skipping'",
+      );
+      expect(processed).toEqual([{ event_id: kept.eventId }]);
+      expect(bus.deadLetters).toEqual([]);
+    } finally {
+      pool.off('acquire', checkedOut);
+      await skipping.stop();
+    }
+  });
+
   it('passes what the handler returned, null included, to afterCommit', async () => {
     await bus.publish(createEvent('test', 'product.deleted', { productId: 'quiet' }));
     await bus.idle();

@@ -1182,6 +1182,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
         orderId: b.id,
         amount: { amount: 250, currency: 'USD' },
         attempt: 1,
+        source: 'initiate',
       });
       await waitStatus(b.id, 'PAYMENT_PROCESSING');
       await deliver('payment.failed', {
@@ -1193,6 +1194,42 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       });
       await waitStatus(b.id, 'AWAITING_PAYMENT');
       expect(spy.of('order.failed', b.id)).toHaveLength(0);
+    });
+
+    it('leaves a payment.initiated on the details the order came with to inventory.reserved, without a transaction', async () => {
+      const charged = { amount: { amount: 3998, currency: 'USD' }, attempt: 1 };
+      // Payment charges the order's own details only after it saw the reservation, and the
+      // reservation moves the order itself; its "initiated" may still overtake it on the bus.
+      const order = await placeOrder();
+      const initiated = await deliver('payment.initiated', {
+        ...charged,
+        paymentId: 'pay-own',
+        orderId: order.id,
+        source: 'order',
+      });
+      // One from a publisher that does not say who started the attempt is handled as before.
+      const older = await placeOrder();
+      await deliver('payment.initiated', { ...charged, paymentId: 'pay-old', orderId: older.id });
+      await waitStatus(older.id, 'PAYMENT_PROCESSING');
+      await bus.idle();
+      expect(await statusOf(order.id)).toBe('PENDING');
+      const recorded = await pool.query('SELECT 1 FROM processed_events WHERE event_id = $1', [
+        initiated.eventId,
+      ]);
+      expect(recorded.rows).toHaveLength(0);
+
+      const reserved = await deliver(
+        'inventory.reserved',
+        { orderId: order.id, items: [{ productId: 'p-widget', quantity: 2 }] },
+        'product-service',
+      );
+      await waitStatus(order.id, 'PAYMENT_PROCESSING');
+      const history = await historyOf(order.id, alice);
+      expect(history.body.history[1].cause).toEqual({
+        type: 'event',
+        eventId: reserved.eventId,
+        eventType: 'inventory.reserved',
+      });
     });
 
     it('ignores a payment.initiated that arrives after the decline of the same attempt', async () => {

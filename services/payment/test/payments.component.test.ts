@@ -188,6 +188,7 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
         orderId,
         amount: { amount: 4321, currency: 'USD' },
         attempt: 1,
+        source: 'order',
       });
       expect(of('payment.completed', orderId)[0]!.data).toEqual({
         paymentId: payment.id,
@@ -601,6 +602,12 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
       });
       expect(gateway.callsFor(`${orderId}:1`)).toBe(1);
       expect(gateway.callsFor(`${orderId}:2`)).toBe(1);
+      // Both attempts say the customer started them: order moves on these (payment.initiated).
+      await eventually(() => of('payment.initiated', orderId).length === 2);
+      expect(of('payment.initiated', orderId).map((e) => e.data)).toEqual([
+        expect.objectContaining({ attempt: 1, source: 'initiate' }),
+        expect.objectContaining({ attempt: 2, source: 'initiate' }),
+      ]);
 
       const again = await initiate(alice, {
         orderId,

@@ -28,5 +28,12 @@ export function subscribeOrderConsumers(
       'product.updated': async (_client, event) => saga.onProductChanged(event),
       'product.deleted': async (_client, event) => saga.onProductChanged(event),
     },
+    skip: {
+      // An attempt on the payment details the order came with: payment charges those only
+      // after it saw inventory.reserved, and that event moves the order to PAYMENT_PROCESSING
+      // itself (reservedWithPayment). Handling this one too would cost a transaction, and a wait
+      // for the order's row lock beside inventory.reserved's, for at most an earlier move.
+      'payment.initiated': (event) => event.data.source === 'order',
+    },
   });
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import { BusinessRuleError, ConflictError } from '@ecom/common/errors';
+import type { PaymentAttemptSource } from '@ecom/common/events';
 import type { Logger } from '@ecom/common/logging';
 import { sendOn, type SendStatement } from '@ecom/common/postgres';
 import {
@@ -94,7 +95,7 @@ export class PaymentClaims {
   async charge(
     client: PoolClient,
     row: PaymentRow,
-    source: 'order' | 'initiate',
+    source: PaymentAttemptSource,
     method: string,
     token: string,
     facts: PaymentPatch = {},
@@ -121,6 +122,7 @@ export class PaymentClaims {
       orderId: row.order_id,
       amount,
       attempt,
+      source,
     });
     return {
       kind: 'charge',

@@ -6,7 +6,7 @@ import {
   type AnchorSink,
   type PrefetchedAnchorReads,
 } from '@ecom/common/anchoring';
-import type { Money } from '@ecom/common/events';
+import type { Money, PaymentAttemptSource } from '@ecom/common/events';
 import type { AttemptRow, PaymentRow } from '../store/payment-store';
 
 /**
@@ -28,7 +28,7 @@ export interface ChargeClaim {
   currency: string;
   method: string;
   token: string;
-  source: 'order' | 'initiate';
+  source: PaymentAttemptSource;
 }
 
 /** A refund claimed in the database (its amount already reserved), to be sent to the gateway. */

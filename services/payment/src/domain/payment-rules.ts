@@ -1,3 +1,5 @@
+import type { PaymentAttemptSource } from '@ecom/common/events';
+
 /**
  * Payment rules, pure (no I/O): what a payment does next given what it knows about its
  * order, the mock gateway's test tokens, refund limits and idempotency keys.
@@ -106,7 +108,7 @@ export function statusAfterRefund(amountCents: number, refundedCents: number): P
  * A declined card given with the order fails the order at once; a decline on
  * POST /api/payments/initiate leaves the order waiting so the customer can try again.
  */
-export function declineIsRetryable(source: 'order' | 'initiate'): boolean {
+export function declineIsRetryable(source: PaymentAttemptSource): boolean {
   return source === 'initiate';
 }
 
@@ -115,7 +117,7 @@ export function declineIsRetryable(source: 'order' | 'initiate'): boolean {
  * final; one on /initiate waits for another card, unless the order closed meanwhile.
  */
 export function statusAfterDecline(
-  source: 'order' | 'initiate',
+  source: PaymentAttemptSource,
   closed: OrderClosed | null,
 ): PaymentStatus {
   if (!declineIsRetryable(source)) return 'FAILED';

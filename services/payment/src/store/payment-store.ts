@@ -1,4 +1,5 @@
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
+import type { PaymentAttemptSource } from '@ecom/common/events';
 import { selectNewestPage, sendOn, type SendStatement } from '@ecom/common/postgres';
 import type { OrderClosed, PaymentStatus } from '../domain/payment-rules';
 
@@ -61,7 +62,7 @@ export interface AttemptRow {
   payment_id: string;
   attempt: number;
   idempotency_key: string;
-  source: 'order' | 'initiate';
+  source: PaymentAttemptSource;
   method: string;
   /** Erased when the attempt is settled. */
   token: string | null;
