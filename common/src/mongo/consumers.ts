@@ -25,7 +25,7 @@ export interface MongoConsumerOptions<T extends EventType> extends ConsumerDeps 
    * again (counted 'handled', not 'duplicate').
    */
   keyedHandlers?: readonly NoInfer<T>[];
-  /** Events acknowledged without a marker or the handler: handling them would change nothing (SkipRules). */
+  /** Events acknowledged without a marker or the handler (see SkipRules). */
   skip?: SkipRules<NoInfer<T>>;
 }
 

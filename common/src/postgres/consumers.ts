@@ -19,7 +19,7 @@ export interface PgConsumerOptions<T extends EventType, R = void> extends Consum
    * returned: e.g. a call to an outside system that must not run twice.
    */
   afterCommit?: (result: R) => Promise<void>;
-  /** Events acknowledged without a transaction: their handling would change nothing (SkipRules). */
+  /** Events acknowledged without the handler or a transaction (see SkipRules). */
   skip?: SkipRules<NoInfer<T>>;
 }
 
