@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { Client, Pool } from 'pg';
 import type { AuthUser } from '@ecom/common/auth';
@@ -1022,18 +1023,19 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       expect(new Set(entries.map((e) => e.sourceId)).size).toBe(3);
     });
 
-    it('reads only the payment method, and then moves the order, on inventory.reserved', async () => {
+    it('moves the order on inventory.reserved by one statement, which its payment details steer', async () => {
       const paid = await placeOrder();
       const unpaid = await gadgetOrder(1);
-      const spies = (['paymentMethodOf', 'transition', 'get'] as const).map((name) => ({
+      const spies = (['transition', 'get'] as const).map((name) => ({
         name,
         spy: jest.spyOn(orderStore, name as 'get'),
       }));
       try {
         await reserve(paid.id, 'PAYMENT_PROCESSING');
         await reserve(unpaid.id, 'AWAITING_PAYMENT');
-        // Store calls in the order they came, per order: the whole order (its lines as JSON)
-        // comes back from the move itself; nothing reads it before, to choose the move, or after.
+        // Store calls in the order they came, per order: the move itself reads whether the order
+        // came with payment details, and the whole order (its lines as JSON) comes back from it;
+        // nothing reads it before, to choose the move, or after.
         const calls = spies
           .flatMap(({ name, spy }) =>
             spy.mock.calls.map((args, i) => {
@@ -1049,14 +1051,43 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
           )
           .sort((a, b) => a.at - b.at);
         for (const id of [paid.id, unpaid.id]) {
-          expect(calls.filter((c) => c.orderId === id).map((c) => c.name)).toEqual([
-            'paymentMethodOf',
-            'transition',
-          ]);
+          expect(calls.filter((c) => c.orderId === id).map((c) => c.name)).toEqual(['transition']);
         }
       } finally {
         for (const { spy } of spies) spy.mockRestore();
       }
+      // Each history row names the status the statement chose.
+      for (const [order, to] of [
+        [paid, 'PAYMENT_PROCESSING'],
+        [unpaid, 'AWAITING_PAYMENT'],
+      ] as const) {
+        const history = await historyOf(order.id, alice);
+        expect(
+          history.body.history.map((h: { from: string; to: string }) => [h.from, h.to]),
+        ).toEqual([
+          [null, 'PENDING'],
+          ['PENDING', to],
+        ]);
+      }
+    });
+
+    it('acknowledges an inventory.reserved for an order it does not know, writing nothing', async () => {
+      const orderId = randomUUID(); // an order id this service never placed
+      const reserved = await deliver(
+        'inventory.reserved',
+        { orderId, items: [] },
+        'product-service',
+      );
+      await bus.idle();
+      expect(bus.deadLetters.filter((d) => d.event?.eventId === reserved.eventId)).toEqual([]);
+      const written = await pool.query(
+        `SELECT (SELECT count(*) FROM orders WHERE id = $1) AS orders,
+                (SELECT count(*) FROM order_status_history WHERE order_id = $1) AS history`,
+        [orderId],
+      );
+      expect(written.rows[0]).toEqual({ orders: '0', history: '0' });
+      expect(anchor.of(orderId)).toEqual([]);
+      expect(spy.of('order.failed', orderId)).toEqual([]);
     });
 
     it('decides a payment.initiated by the move alone (its attempt checked in the same statement)', async () => {

@@ -58,18 +58,16 @@ export class OrderSaga {
 
   async onInventoryReserved(client: PoolClient, event: ContractEvent<'inventory.reserved'>) {
     const { orderId } = event.data;
-    // Only the payment method decides the move; the whole order is read when it is needed.
-    const paymentMethod = await orderStore.paymentMethodOf(client, orderId);
-    if (paymentMethod === undefined) return this.unknownOrder(event);
-    const transition: TransitionName = paymentMethod
-      ? 'reservedWithPayment'
-      : 'reservedAwaitingPayment';
+    // Whether the order came with payment details decides the move: the move's own statement
+    // reads that under the row lock, so nothing is read before it.
     const result = await this.apply(client, {
       orderId,
-      transition,
+      transition: 'reservedWithPayment',
+      withoutPaymentDetails: 'reservedAwaitingPayment',
       cause: eventCause(event),
       set: { reservationTtlMs: this.deps.reservationTtlMs },
     });
+    if (!result.applied && result.current === null) return this.unknownOrder(event);
     if (!result.applied && (result.current === 'CANCELLED' || result.current === 'FAILED')) {
       const order = await orderStore.get(client, orderId);
       if (order) await this.releaseLateReservation(client, order, event);

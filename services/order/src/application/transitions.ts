@@ -46,6 +46,9 @@ export class OrderTransitions {
       this.deps.logger.info('order transition ignored', {
         orderId: input.orderId,
         transition: input.transition,
+        ...(input.withoutPaymentDetails
+          ? { withoutPaymentDetails: input.withoutPaymentDetails }
+          : {}),
         current: result.current,
         // A stale payment.initiated: the outcome of its attempt was seen first.
         ...(input.paymentAttemptAbove !== undefined
@@ -60,7 +63,7 @@ export class OrderTransitions {
       orderId: order.id,
       from,
       to: order.status,
-      transition: input.transition,
+      transition: result.transition,
     });
     const anchorPromise = await this.anchor(client, order.id, write.reads());
     if (order.status === 'CONFIRMED') this.deps.metrics?.confirmed(order.createdAt);

@@ -161,6 +161,11 @@ export interface NewOrder {
 export interface TransitionInput {
   orderId: string;
   transition: TransitionName;
+  /**
+   * The transition applied instead when the order came without payment details, chosen under
+   * the row lock by the same statement (inventory.reserved needs no read of its own first).
+   */
+  withoutPaymentDetails?: TransitionName;
   cause: Cause;
   reason?: string;
   /** Extra columns set with the status. */
@@ -178,7 +183,15 @@ export interface TransitionInput {
 }
 
 export type TransitionResult =
-  | { applied: true; order: Order; from: OrderStatus; historyId: string; at: string }
+  | {
+      applied: true;
+      order: Order;
+      from: OrderStatus;
+      historyId: string;
+      at: string;
+      /** The transition that applied (input.transition or its withoutPaymentDetails). */
+      transition: TransitionName;
+    }
   | {
       applied: false;
       current: OrderStatus | null;
@@ -353,6 +366,7 @@ export const orderStore = {
     send: SendStatement = sendOn(client),
   ): Promise<TransitionResult> {
     const rule = TRANSITIONS[input.transition];
+    const otherwise = input.withoutPaymentDetails ?? input.transition;
     const [causeType, causeId, causeEventType, actorId] = causeColumns(input.cause);
     // The guarded update, its history row and the moved order in one statement (one round trip
     // per saga step).
@@ -363,29 +377,33 @@ export const orderStore = {
         history_id: string | null;
         settled: number;
         item_rows: JsonItemRow[] | null;
+        with_details: boolean;
       }
     >({
       text: `WITH prev AS (
-         SELECT id, status, payment_attempt_settled, xmin AS version FROM orders WHERE id = $1 FOR UPDATE),
+         SELECT id, status, payment_attempt_settled, xmin AS version,
+                coalesce(payment_method, '') <> '' AS with_details
+           FROM orders WHERE id = $1 FOR UPDATE),
        moved AS (
          UPDATE orders o
-            SET status = $3,
+            SET status = CASE WHEN prev.with_details THEN $3 ELSE $14 END,
                 updated_at = clock_timestamp(),
                 failure_reason = COALESCE($4, o.failure_reason),
                 payment_id = COALESCE($5, o.payment_id),
                 reservation_expires_at = CASE WHEN $6::bigint IS NULL THEN o.reservation_expires_at
                   ELSE COALESCE(o.reservation_expires_at, clock_timestamp() + $6::bigint * interval '1 millisecond') END
            FROM prev
-          WHERE o.id = prev.id AND o.status = ANY($2::text[])
+          WHERE o.id = prev.id
+            AND o.status = ANY(CASE WHEN prev.with_details THEN $2::text[] ELSE $13::text[] END)
             AND ($12::int IS NULL OR o.payment_attempt_settled < $12::int)
           RETURNING o.*, prev.status AS previous),
        history AS (
          INSERT INTO order_status_history (order_id, from_status, to_status, cause_type, cause_id,
            cause_event_type, actor_id, reason, payment_id)
-         SELECT moved.id, moved.previous, $3, $7, $8, $9, $10, $11, moved.payment_id FROM moved
+         SELECT moved.id, moved.previous, moved.status, $7, $8, $9, $10, $11, moved.payment_id FROM moved
          RETURNING id)
        SELECT moved.*, prev.status AS current, history.id AS history_id,
-              prev.payment_attempt_settled AS settled,
+              prev.payment_attempt_settled AS settled, prev.with_details,
               CASE WHEN moved.id IS NOT NULL THEN ${linesIfUnchanged('prev.version', '$1')} END AS item_rows
          FROM prev LEFT JOIN moved ON true LEFT JOIN history ON true`,
       values: [
@@ -401,6 +419,8 @@ export const orderStore = {
         actorId,
         input.reason ?? null,
         input.paymentAttemptAbove ?? null,
+        TRANSITIONS[otherwise].from,
+        TRANSITIONS[otherwise].to,
       ],
     });
     const row = rows[0];
@@ -415,6 +435,7 @@ export const orderStore = {
       from: row.previous,
       historyId: row.history_id,
       at: moved.updated_at.toISOString(),
+      transition: row.with_details ? input.transition : otherwise,
     };
   },
 
@@ -458,19 +479,6 @@ export const orderStore = {
       'UPDATE orders SET payment_attempt_settled = GREATEST(payment_attempt_settled, $2) WHERE id = $1',
       [orderId, attempt],
     );
-  },
-
-  /**
-   * How the order pays (null: a payment the customer starts later), or undefined when there is
-   * no such order. One column, for a step that needs nothing else before its move: the whole
-   * order comes with its lines as JSON.
-   */
-  async paymentMethodOf(db: Queryable, orderId: string): Promise<string | null | undefined> {
-    const { rows } = await db.query<{ payment_method: string | null }>(
-      'SELECT payment_method FROM orders WHERE id = $1',
-      [orderId],
-    );
-    return rows.length === 0 ? undefined : rows[0]!.payment_method;
   },
 
   /**
