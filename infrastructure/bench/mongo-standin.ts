@@ -157,6 +157,7 @@ async function main(): Promise<void> {
 
   rows.push(...(await mongooseAgainstDriver(conn)));
   rows.push(...(await outboxClaims(conn)));
+  rows.push(...(await checkoutCommands(conn, server.child.pid!)));
 
   await conn.close();
   server.child.kill('SIGTERM');
@@ -336,6 +337,100 @@ async function mongooseAgainstDriver(conn: mongoose.Connection): Promise<Row[]> 
     out.push({
       what: `caller's CPU per command, mongoose model against the driver: ${what} (${n} sequential)`,
       value: `${Math.round(model)} µs against ${Math.round(driver)} µs`,
+    });
+  }
+  return out;
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+function processCpuSeconds(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+interface CheckoutProduct {
+  _id: mongoose.Types.ObjectId;
+  name: string;
+  status: string;
+  priceCents: number;
+  currency: string;
+  available: number;
+  reserved: number;
+  sold: number;
+  lowStockThreshold: number;
+  holds: Array<{ orderId: string; quantity: number }>;
+  updatedAt: Date;
+}
+
+/**
+ * What the stand-in spends on product's checkout commands (services/product/src/store), in its
+ * own CPU: the hold of an order's line on a product document (filter on _id, status, stock and
+ * the order's absence from the holds; $inc, $push, $set; the answer projected to two fields),
+ * then its sale ($elemMatch filter, $pull). Products carry some open holds, as under load.
+ */
+async function checkoutCommands(conn: mongoose.Connection, serverPid: number): Promise<Row[]> {
+  const products = conn.collection<CheckoutProduct>('checkout_products');
+  const PRODUCTS = 20;
+  const ids = Array.from({ length: PRODUCTS }, () => new mongoose.Types.ObjectId());
+  await products.insertMany(
+    ids.map((_id, k) => ({
+      _id,
+      name: `Product ${k}`,
+      status: 'active',
+      priceCents: 1999,
+      currency: 'USD',
+      available: 1_000_000,
+      reserved: 0,
+      sold: 0,
+      lowStockThreshold: 5,
+      holds: Array.from({ length: 10 }, (_, h) => ({ orderId: `open-${k}-${h}`, quantity: 1 })),
+      updatedAt: new Date(),
+    })),
+  );
+  const hold = (i: number) =>
+    products.findOneAndUpdate(
+      {
+        _id: ids[i % PRODUCTS],
+        status: 'active',
+        available: { $gte: 1 },
+        'holds.orderId': { $ne: `order-${i}` },
+        priceCents: 1999,
+        currency: 'USD',
+      },
+      {
+        $inc: { available: -1, reserved: 1 },
+        $push: { holds: { orderId: `order-${i}`, quantity: 1 } },
+        $set: { updatedAt: new Date() },
+      },
+      { returnDocument: 'after', projection: { available: 1, lowStockThreshold: 1 } },
+    );
+  const sell = (i: number) =>
+    products.updateOne(
+      { _id: ids[i % PRODUCTS], holds: { $elemMatch: { orderId: `order-${i}`, quantity: 1 } } },
+      {
+        $inc: { reserved: -1, sold: 1 },
+        $pull: { holds: { orderId: `order-${i}` } },
+        $set: { updatedAt: new Date() },
+      },
+    );
+  const n = 3000;
+  for (let i = 0; i < 300; i++) {
+    await hold(n + i);
+    await sell(n + i);
+  }
+  const out: Row[] = [];
+  for (const [what, fn] of [
+    ['the hold of a line (findOneAndUpdate, projected answer)', hold],
+    ['its sale (updateOne with $elemMatch and $pull)', sell],
+  ] as const) {
+    const before = processCpuSeconds(serverPid);
+    for (let i = 0; i < n; i++) await fn(i);
+    const used = processCpuSeconds(serverPid) - before;
+    out.push({
+      what: `stand-in's CPU per command, product's checkout: ${what} (${n} sequential, ${PRODUCTS} products with 10 open holds each)`,
+      value: `${Math.round((used * 1e6) / n)} µs`,
     });
   }
   return out;

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { Decimal128, type Document } from 'bson';
 import { Aggregator as BaseAggregator } from 'mingo/aggregator';
 import { Context, evalExpr } from 'mingo/core';
@@ -627,7 +628,25 @@ const CONTEXT = Context.init({
   window: windowOperators as never,
 });
 
+/**
+ * mingo copies a context's whole operator table into each Query or Aggregator built from plain
+ * options (ComputeOptions.init calls Context.from), and that copy was most of the cost of
+ * compiling a checkout command's filter. Options that already are a ComputeOptions are taken as
+ * they are, each query getting its own locals (its $$NOW) from them. mingo does not export the
+ * class, so it is loaded from the module of the package that mingo/query itself loads.
+ */
+const { ComputeOptions } = createRequire(require.resolve('mingo/query'))('./core/_internal') as {
+  ComputeOptions: { init(options: Partial<Options>): Options };
+};
+
+/** The options of every command without a collation, variables or a collection resolver. */
+const PLAIN_OPTIONS: Partial<Options> = ComputeOptions.init({
+  context: CONTEXT,
+  jsonSchemaValidator: compileJsonSchema,
+} as Partial<Options>);
+
 export function mingoOptions(opts: MatchOptions = {}): Partial<Options> {
+  if (!opts.collation && !opts.variables && !opts.collectionResolver) return PLAIN_OPTIONS;
   const out: Record<string, unknown> = {
     context: CONTEXT,
     jsonSchemaValidator: compileJsonSchema,

@@ -117,6 +117,8 @@ export function project(
   match: MatchOptions,
   verb: string,
 ): Document[] {
+  const fields = topLevelFields(projection);
+  if (fields) return docs.map(fields);
   let mode: 'inclusion' | 'exclusion' | undefined;
   let arrayPath: string | undefined;
   const slices = new Map<string, number | [number, number]>();
@@ -205,6 +207,43 @@ export function project(
     }
     return idFirst(out);
   });
+}
+
+/**
+ * A projection that only names top-level fields with 0/1 or false/true (the usual one, and the
+ * checkout's) as a function of the document, or undefined for anything else (paths, operators,
+ * values that are expressions, a mix of inclusion and exclusion), which goes through mingo and
+ * its checks. Same answer as that path, without a mingo cursor per document: _id first unless
+ * excluded, the other fields in the document's order.
+ */
+function topLevelFields(projection: Document): ((doc: Document) => Document) | undefined {
+  // `{}` is no projection at all (the general path copies the document).
+  if (Object.keys(projection).length === 0) return undefined;
+  const named = new Set<string>();
+  let withId = true;
+  let mode: 'inclusion' | 'exclusion' | undefined;
+  for (const [k, v] of Object.entries(projection)) {
+    if (typeof v !== 'number' && typeof v !== 'boolean') return undefined;
+    if (k === '' || k.includes('.') || k.startsWith('$')) return undefined;
+    const kind = isExclusionValue(v) ? 'exclusion' : 'inclusion';
+    if (k === '_id') {
+      withId = kind === 'inclusion';
+      continue;
+    }
+    if (mode && mode !== kind) return undefined;
+    mode = kind;
+    named.add(k);
+  }
+  // Only `_id` named: `{ _id: 1 }` keeps it alone, `{ _id: 0 }` drops it alone.
+  const keep = mode === 'inclusion' || (mode === undefined && withId);
+  return (doc) => {
+    const out: Document = {};
+    if (withId && '_id' in doc) out._id = doc._id;
+    for (const k of Object.keys(doc)) {
+      if (k !== '_id' && named.has(k) === keep) out[k] = doc[k];
+    }
+    return out;
+  };
 }
 
 function checkSlice(arg: unknown): number | [number, number] {
