@@ -26,7 +26,7 @@ import type { AnchorRecordRef, AnchorSink, PrefetchedAnchorReads } from './sink'
 import { computeLeaf, newSalt, recordKey, ANCHOR_DOMAIN } from './leaf';
 import { PgAnchorStore, anchorMigrations } from './pg-store';
 import { PROMISE_DOMAIN, signPromise, type AnchorPromise } from './promise';
-import type { AnchorStore, AnchorQueryable, StoredAnchorBatch, StoredAnchorRecord } from './store';
+import type { AnchorStore, AnchorQueryable, ChainLink, StoredAnchorBatch } from './store';
 import {
   verifyRecordEntries,
   type RecordAnchorView,
@@ -318,9 +318,8 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
   }
 
   /** The entries of a record, read back as documents (version 2 only), in chain order. */
-  function chainDocuments(records: StoredAnchorRecord[]): EntryDocument[] {
-    return records.flatMap((r) => {
-      if (r.sequence === null) return [];
+  function chainDocuments(links: ChainLink[]): EntryDocument[] {
+    return links.flatMap((r) => {
       const parsed = parseCanonical(r.canonical);
       return 'error' in parsed ? [] : [parsed.doc as EntryDocument];
     });
@@ -343,10 +342,7 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
       ([snapshotRead, recordsRead]) => {
         const snapshot = type.snapshotFrom(snapshotRead!.rows);
         if (!snapshot) return { out: [], writes: [] };
-        const existing = store
-          .recordsFromRows(recordsRead!.rows)
-          .filter((r) => r.sequence !== null);
-        return entriesFor(ref, snapshot, existing);
+        return entriesFor(ref, snapshot, store.chainFromRows(recordsRead!.rows));
       },
       prefetched,
     );
@@ -356,7 +352,7 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
   function lockedReads(ref: AnchorRecordRef): string[] {
     return [
       recordType(ref.recordType).snapshotSql(escapeLiteral(ref.recordId)),
-      store.recordsStatement(ref.recordType, ref.recordId),
+      store.chainStatement(ref.recordType, ref.recordId),
     ];
   }
 
@@ -416,7 +412,7 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
   function entriesFor(
     ref: AnchorRecordRef,
     snapshot: RecordSnapshot,
-    existing: StoredAnchorRecord[],
+    existing: ChainLink[],
   ): { out: AnchorPromise[]; writes: string[] } {
     const changes = pendingChanges(chainDocuments(existing), snapshot);
     const key = recordKey(ref.recordType, ref.recordId);

@@ -8,6 +8,7 @@ import type {
   AnchorConfirmation,
   NewAnchorRecord,
   AnchorQueryable,
+  ChainLink,
   StoredAnchorBatch,
   StoredAnchorRecord,
 } from './store';
@@ -224,14 +225,16 @@ export class PgAnchorStore implements AnchorStore {
        VALUES (${values.join(', ')})`;
   }
 
-  recordsStatement(recordType: string, recordId: string): string {
-    return `SELECT ${RECORD_COLUMNS} FROM anchor_records r
-        WHERE r.record_type = ${escapeLiteral(recordType)} AND r.record_id = ${escapeLiteral(recordId)}
-        ORDER BY r.sequence NULLS FIRST, r.id`;
+  chainStatement(recordType: string, recordId: string): string {
+    // The index on (record_type, record_id, sequence), where sequence is set, answers it in order.
+    return `SELECT sequence, leaf, canonical FROM anchor_records
+        WHERE record_type = ${escapeLiteral(recordType)} AND record_id = ${escapeLiteral(recordId)}
+          AND sequence IS NOT NULL
+        ORDER BY sequence`;
   }
 
-  recordsFromRows(rows: unknown[]): StoredAnchorRecord[] {
-    return (rows as RecordRow[]).map(toRecord);
+  chainFromRows(rows: unknown[]): ChainLink[] {
+    return rows as ChainLink[];
   }
 
   async oldestUnbatched(
@@ -386,7 +389,12 @@ export class PgAnchorStore implements AnchorStore {
     recordId: string,
     db: AnchorQueryable = this.pool,
   ): Promise<StoredAnchorRecord[]> {
-    const { rows } = await db.query<RecordRow>(this.recordsStatement(recordType, recordId));
+    const { rows } = await db.query<RecordRow>(
+      `SELECT ${RECORD_COLUMNS} FROM anchor_records r
+        WHERE r.record_type = $1 AND r.record_id = $2
+        ORDER BY r.sequence NULLS FIRST, r.id`,
+      [recordType, recordId],
+    );
     return rows.map(toRecord);
   }
 

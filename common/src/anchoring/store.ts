@@ -38,6 +38,13 @@ export interface StoredAnchorRecord extends NewAnchorRecord {
   proof: string[] | null;
 }
 
+/** What the writer reads of each entry of a record's chain to write the next ones. */
+export interface ChainLink {
+  sequence: number;
+  leaf: string;
+  canonical: string;
+}
+
 /** A batch as the public log shows it: no personal data, only leaves and record keys. */
 export interface PublishedBatch {
   seq: number;
@@ -114,11 +121,13 @@ export interface AnchorStore {
    */
   insertRecordStatement(record: NewAnchorRecord): string;
   /**
-   * The statement reading a record's entries in chain order (literals only, for the writer's
-   * one round trip), and what its rows mean.
+   * The statement reading what the writer needs of a record's chain (literals only, for the
+   * writer's one round trip): each entry's sequence, leaf and canonical document, in chain
+   * order, and what its rows mean. The writer reads it on every anchored write, so it reads no
+   * more (no promise, proof or dates to send and parse).
    */
-  recordsStatement(recordType: string, recordId: string): string;
-  recordsFromRows(rows: unknown[]): StoredAnchorRecord[];
+  chainStatement(recordType: string, recordId: string): string;
+  chainFromRows(rows: unknown[]): ChainLink[];
   /** Unbatched records, oldest first. */
   oldestUnbatched(
     limit: number,

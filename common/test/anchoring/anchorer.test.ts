@@ -269,6 +269,23 @@ describe('Anchoring against a real chain and PostgreSQL', () => {
     ).toBe(0);
   });
 
+  it("chains after the record's entries only: a row from before the chain (no sequence) is not its last link", async () => {
+    // A version 1 row, as written before entries had a place in a chain.
+    await pool.query(
+      `INSERT INTO anchor_records (record_type, record_id, source_id, version, salt, leaf, canonical)
+       VALUES ('account', 'acc-legacy', 'legacy', 1, 'salt', $1, '{}')`,
+      [`0x${'ab'.repeat(32)}`],
+    );
+    const [first] = await move('acc-legacy', 3);
+    const [second] = await move('acc-legacy', 4);
+    expect([first?.sequence, second?.sequence]).toEqual([1, 2]);
+    const { rows } = await pool.query<{ sequence: number; previous_leaf: string; leaf: string }>(
+      `SELECT sequence, previous_leaf, leaf FROM anchor_records
+        WHERE record_id = 'acc-legacy' AND sequence IS NOT NULL ORDER BY sequence`,
+    );
+    expect(rows.map((r) => r.previous_leaf)).toEqual([`0x${'0'.repeat(64)}`, rows[0]!.leaf]);
+  });
+
   it('takes the writer lock of a record whatever its id holds (quotes, backslashes)', async () => {
     // The lock's key travels as an escaped literal (it shares a round trip with the savepoint).
     const id = "acc-o'brien\\'); SELECT 1; --";
