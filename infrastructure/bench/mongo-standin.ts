@@ -11,6 +11,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import mongoose, { Schema } from 'mongoose';
 // By path: test-support depends on this package, so the one section writer is imported directly.
 import { writeBenchSection } from '../../test-support/src/bench';
+// By path too, as common's benches do: the platform's /proc reader.
+import { ownCpu } from '../../platform/bench/proc-cpu';
 
 interface Row {
   what: string;
@@ -342,14 +344,6 @@ async function mongooseAgainstDriver(conn: mongoose.Connection): Promise<Row[]> 
   return out;
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
-function processCpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
 interface CheckoutProduct {
   _id: mongoose.Types.ObjectId;
   name: string;
@@ -425,9 +419,9 @@ async function checkoutCommands(conn: mongoose.Connection, serverPid: number): P
     ['the hold of a line (findOneAndUpdate, projected answer)', hold],
     ['its sale (updateOne with $elemMatch and $pull)', sell],
   ] as const) {
-    const before = processCpuSeconds(serverPid);
+    const before = ownCpu(serverPid);
     for (let i = 0; i < n; i++) await fn(i);
-    const used = processCpuSeconds(serverPid) - before;
+    const used = ownCpu(serverPid) - before;
     out.push({
       what: `stand-in's CPU per command, product's checkout: ${what} (${n} sequential, ${PRODUCTS} products with 10 open holds each)`,
       value: `${Math.round((used * 1e6) / n)} µs`,

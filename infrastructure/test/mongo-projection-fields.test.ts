@@ -104,6 +104,24 @@ describe('projections of top-level fields', () => {
     ]);
   });
 
+  it('keeps a field named __proto__ as a field of the answer, as MongoDB does', async () => {
+    const c = db.collection('proto');
+    const doc: Record<string, unknown> = { _id: 1, a: 1 };
+    // An own field of that name (a literal would set the object's prototype instead).
+    Object.defineProperty(doc, '__proto__', {
+      value: { x: 1 },
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+    await c.insertOne(doc as never);
+    for (const projection of [{ a: 0 }, { _id: 0 }, JSON.parse('{ "__proto__": 1 }') as object]) {
+      const [answer] = await c.find({}, { projection }).toArray();
+      expect(Object.getOwnPropertyDescriptor(answer, '__proto__')?.value).toEqual({ x: 1 });
+      expect(Object.getPrototypeOf(answer)).toBe(Object.prototype);
+    }
+  });
+
   it('still refuses a mix of inclusion and exclusion', async () => {
     await expect(find({ a: 1, b: 0 })).rejects.toMatchObject({ code: 31254 });
     await expect(find({ a: 0, b: 1 })).rejects.toMatchObject({ code: 31253 });
@@ -139,7 +157,7 @@ describe("a checkout command's mingo options", () => {
     expect(copies).not.toHaveBeenCalled();
   });
 
-  it('keeps $$NOW per command: a query reused by shape still reads the time of its own', async () => {
+  it('reads $$NOW per command, though commands share their mingo options', async () => {
     const c = db.collection('clock');
     await c.insertOne({ _id: 1 as never, at: new Date(Date.now() + 400) });
     const due = () => c.countDocuments({ $expr: { $lte: ['$at', '$$NOW'] } });

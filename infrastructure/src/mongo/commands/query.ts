@@ -240,7 +240,16 @@ function topLevelFields(projection: Document): ((doc: Document) => Document) | u
     const out: Document = {};
     if (withId && '_id' in doc) out._id = doc._id;
     for (const k of Object.keys(doc)) {
-      if (k !== '_id' && named.has(k) === keep) out[k] = doc[k];
+      if (k === '_id' || named.has(k) !== keep) continue;
+      // A field named __proto__ stays a field: assigned, it would set the answer's prototype.
+      if (k === '__proto__')
+        Object.defineProperty(out, k, {
+          value: doc[k],
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      else out[k] = doc[k];
     }
     return out;
   };
