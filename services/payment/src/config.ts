@@ -13,6 +13,7 @@ export interface PaymentConfig extends ServiceConfig, PostgresConfig, AnchoringC
   ORDER_SERVICE_URL: string[];
   RECONCILE_INTERVAL_MS: number;
   RECONCILE_AFTER_MS: number;
+  PAYMENT_CATCH_UP_MS: number;
 }
 
 export const paymentConfigSchema = Joi.object<PaymentConfig>({
@@ -41,4 +42,7 @@ export const paymentConfigSchema = Joi.object<PaymentConfig>({
   OUTBOX_POLL_INTERVAL_MS: Joi.number().integer().min(5).default(200),
   RECONCILE_INTERVAL_MS: Joi.number().integer().min(10).default(30000),
   RECONCILE_AFTER_MS: Joi.number().integer().min(0).default(60000),
+  // How long POST /api/payments/initiate waits for payment to handle the order's creation and
+  // reservation, which the order service may show first (docs/adr/0045-initiate-waits-for-the-saga.md).
+  PAYMENT_CATCH_UP_MS: Joi.number().integer().min(0).max(30000).default(5000),
 });

@@ -76,6 +76,7 @@ export const paymentService = defineService({
       idempotency: createIdempotencyStore(pool),
       claims,
       calls,
+      catchUpMs: config.PAYMENT_CATCH_UP_MS,
     });
     const reconciliation = new Reconciliation({ pool, calls, logger });
     const webhooks = new ProviderWebhooks({

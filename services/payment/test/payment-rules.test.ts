@@ -1,4 +1,5 @@
 import {
+  awaitsSagaEvents,
   chargeIdempotencyKey,
   checkRefund,
   declineIsRetryable,
@@ -95,6 +96,20 @@ describe('payment rules', () => {
     expect(notPayableReason('CANCELLED')).toBe(
       'This order can no longer be paid (payment CANCELLED)',
     );
+  });
+
+  it("has /initiate wait for the order's creation and reservation, never for another user's order", () => {
+    const known = { user_id: 'u1', order_known: true, reserved: false, order_closed: null };
+    expect(awaitsSagaEvents(null, 'u1')).toBe(true); // order.created not handled yet
+    // The reservation handled first: the order's owner is not known yet.
+    expect(
+      awaitsSagaEvents({ ...known, user_id: null, order_known: false, reserved: true }, 'u1'),
+    ).toBe(true);
+    expect(awaitsSagaEvents(known, 'u1')).toBe(true); // not reserved yet
+    expect(awaitsSagaEvents(known, 'u2')).toBe(false); // another user's: 404 now
+    expect(awaitsSagaEvents({ ...known, reserved: true }, 'u1')).toBe(false);
+    // Rejected or cancelled before any reservation: 409 now.
+    expect(awaitsSagaEvents({ ...known, order_closed: 'REJECTED' }, 'u1')).toBe(false);
   });
 
   it('maps the test tokens deterministically', () => {

@@ -14,6 +14,7 @@ import {
   type TestPostgres,
 } from '@ecom/test-support';
 import { paymentSnapshot } from '../src/store/payment-record';
+import { paymentStore } from '../src/store/payment-store';
 import type { ChargeRequest } from '../src/gateway/gateway';
 import { MockPaymentGateway } from '../src/gateway/mock-gateway';
 import { PgMockGatewayLedger } from '../src/gateway/mock-ledger';
@@ -75,6 +76,7 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
   const api = () => request(service.app);
   const asUser = (user: AuthUser) => requestsAs(api, user);
   /** POST /api/payments/initiate as `user`. */
+  const CATCH_UP_MS = 1500;
   const initiate = (user: AuthUser, body: Record<string, unknown>) =>
     asUser(user).post('/api/payments/initiate').send(body);
 
@@ -86,7 +88,11 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
     pool.on('error', () => undefined); // a connection still closing when the cleanup terminates it
     // The provider's keys in payment_db, as the service keeps them by default.
     gateway = new ControlledGateway({ ledger: new PgMockGatewayLedger(pool) });
-    const config = testConfig(db.url, { OUTBOX_POLL_INTERVAL_MS: '20' });
+    // Initiate's wait for the saga, short enough for the tests that see it run out.
+    const config = testConfig(db.url, {
+      OUTBOX_POLL_INTERVAL_MS: '20',
+      PAYMENT_CATCH_UP_MS: String(CATCH_UP_MS),
+    });
     service = await paymentService.start({ config, bus, options: { gateway, anchor } });
   }, STARTUP_TIMEOUT_MS);
 
@@ -675,7 +681,50 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
       expect(gateway.callsFor(`${orderId}:2`)).toBe(0);
     });
 
-    it('refuses paying before the reservation (409) and unknown orders (404)', async () => {
+    it('pays an order its owner saw awaiting payment before payment had handled its events', async () => {
+      // The order service shows AWAITING_PAYMENT once it has handled inventory.reserved;
+      // payment handles order.created and the reservation at its own pace, here after the
+      // customer asked to pay.
+      const looks = jest.spyOn(paymentStore, 'payableFacts');
+      try {
+        const orderId = randomUUID();
+        const paying = initiate(alice, {
+          orderId,
+          payment: { method: 'card', token: 'tok_visa' },
+        }).then((res) => res);
+        await eventually(() => looks.mock.calls.some(([, id]) => id === orderId), {
+          what: 'initiate looking for the order',
+        });
+        await bus.publish(orderCreated(orderId, null, 6100));
+        await waitPayment(orderId, 'PENDING');
+        await bus.publish(reserved(orderId));
+        const paid = await paying;
+        expect(paid.status).toBe(201);
+        expect(paid.body).toMatchObject({ orderId, status: 'COMPLETED' });
+        expect(gateway.callsFor(`${orderId}:1`)).toBe(1);
+      } finally {
+        looks.mockRestore();
+      }
+    });
+
+    it("answers another user's order at once, without waiting for its reservation", async () => {
+      const orderId = randomUUID();
+      await bus.publish(orderCreated(orderId, null));
+      await waitPayment(orderId, 'PENDING');
+      const looks = jest.spyOn(paymentStore, 'payableFacts');
+      try {
+        const byBob = await initiate(bob, {
+          orderId,
+          payment: { method: 'card', token: 'tok_visa' },
+        });
+        expect(byBob.status).toBe(404);
+        expect(looks.mock.calls.filter(([, id]) => id === orderId)).toHaveLength(1);
+      } finally {
+        looks.mockRestore();
+      }
+    });
+
+    it('refuses paying before the reservation (409) and unknown orders (404) once the wait runs out', async () => {
       const orderId = randomUUID();
       await bus.publish(orderCreated(orderId, null));
       await waitPayment(orderId, 'PENDING');

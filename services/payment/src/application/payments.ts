@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pool } from 'pg';
 import type { AnchorSink } from '@ecom/common/anchoring';
 import type { AuthUser } from '@ecom/common/auth';
@@ -14,7 +15,7 @@ import {
   type IdempotencyStore,
   type IdempotentResult,
 } from '@ecom/common/postgres';
-import { declineIsRetryable, notPayableReason } from '../domain/payment-rules';
+import { awaitsSagaEvents, declineIsRetryable, notPayableReason } from '../domain/payment-rules';
 import { paymentStore, type PaymentRow } from '../store/payment-store';
 import type { PaymentClaims } from './claims';
 import type { GatewayCalls } from './gateway-calls';
@@ -39,7 +40,13 @@ export interface PaymentsDeps {
   idempotency: IdempotencyStore;
   claims: PaymentClaims;
   calls: GatewayCalls;
+  /** How long initiate waits for payment to learn of an order's creation and reservation. */
+  catchUpMs: number;
 }
+
+/** The first and the longest pause between two looks while initiate waits for the saga. */
+const CATCH_UP_FIRST_PAUSE_MS = 10;
+const CATCH_UP_MAX_PAUSE_MS = 200;
 
 const isAdmin = (user: AuthUser) => user.role === 'admin';
 
@@ -59,6 +66,7 @@ export class Payments {
    * payment, or 402 PAYMENT_DECLINED (the customer may try another card).
    */
   async initiate(user: AuthUser, input: InitiateInput, key?: string): Promise<IdempotentResult> {
+    await this.untilSagaCaughtUp(user.id, input.orderId);
     return this.deps.idempotency.run(
       { scope: 'initiate', userId: user.id, key, body: input },
       async (claimKey) => {
@@ -107,6 +115,26 @@ export class Payments {
         return { status: 201, body: { ...(await this.view(claim.paymentId)), anchorPromise } };
       },
     );
+  }
+
+  /**
+   * Waits, at most catchUpMs, until payment has handled the order's creation and reservation.
+   * The customer pays once the order shows AWAITING_PAYMENT, which the order service may show
+   * before payment has handled the same event; answering 404 or 409 then would refuse a payment
+   * that is due. Looks without a lock or a held connection; what it finds is checked again
+   * under the lock.
+   */
+  private async untilSagaCaughtUp(userId: string, orderId: string): Promise<void> {
+    const deadline = Date.now() + this.deps.catchUpMs;
+    let pause = CATCH_UP_FIRST_PAUSE_MS;
+    for (;;) {
+      const facts = await paymentStore.payableFacts(this.deps.pool, orderId);
+      if (!awaitsSagaEvents(facts, userId)) return;
+      const left = deadline - Date.now();
+      if (left <= 0) return;
+      await sleep(Math.min(pause, left));
+      pause = Math.min(pause * 2, CATCH_UP_MAX_PAUSE_MS);
+    }
   }
 
   /** The decline another recorder (a webhook) wrote for the claimed attempt, if it did. */

@@ -124,6 +124,26 @@ export function statusAfterDecline(
   return closed ? 'CANCELLED' : 'AWAITING_PAYMENT';
 }
 
+/** What payment knows of an order when its owner asks to pay it. */
+export interface PayableFacts {
+  user_id: string | null;
+  order_known: boolean;
+  reserved: boolean;
+  order_closed: OrderClosed | null;
+}
+
+/**
+ * Whether POST /api/payments/initiate should wait for payment to catch up before it answers:
+ * payment has not yet handled the order's creation or its reservation, which the order service
+ * may already show (both learn of them from the same events, each at its own pace). Another
+ * user's order never waits: its answer, 404, is already known.
+ */
+export function awaitsSagaEvents(facts: PayableFacts | null, userId: string): boolean {
+  if (!facts) return true;
+  if (facts.order_known && facts.user_id !== userId) return false;
+  return !facts.order_known || (!facts.reserved && !facts.order_closed);
+}
+
 /** Why POST /api/payments/initiate refuses a payment that is not AWAITING_PAYMENT (409). */
 export function notPayableReason(status: PaymentStatus): string {
   switch (status) {

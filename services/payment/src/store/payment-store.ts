@@ -1,7 +1,7 @@
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type { PaymentAttemptSource } from '@ecom/common/events';
 import { selectNewestPage, sendOn, type SendStatement } from '@ecom/common/postgres';
-import type { OrderClosed, PaymentStatus } from '../domain/payment-rules';
+import type { OrderClosed, PayableFacts, PaymentStatus } from '../domain/payment-rules';
 
 export type RefundCause = 'order.cancelled' | 'order.failed' | 'admin';
 
@@ -216,6 +216,15 @@ export const paymentStore = {
   async lockByOrderIfExists(client: PoolClient, orderId: string): Promise<PaymentRow | null> {
     const { rows } = await client.query<PaymentRow>(
       'SELECT * FROM payments WHERE order_id = $1 FOR UPDATE',
+      [orderId],
+    );
+    return rows[0] ?? null;
+  },
+
+  /** What payment knows of an order's saga, unlocked (initiate's wait for it to catch up). */
+  async payableFacts(db: Queryable, orderId: string): Promise<PayableFacts | null> {
+    const { rows } = await db.query<PayableFacts>(
+      'SELECT user_id, order_known, reserved, order_closed FROM payments WHERE order_id = $1',
       [orderId],
     );
     return rows[0] ?? null;
