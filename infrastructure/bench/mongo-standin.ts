@@ -347,6 +347,12 @@ async function mongooseAgainstDriver(conn: mongoose.Connection): Promise<Row[]> 
 interface CheckoutProduct {
   _id: mongoose.Types.ObjectId;
   name: string;
+  description: string;
+  categoryPath: string[];
+  sellerId: mongoose.Types.ObjectId;
+  ratingAverage: number;
+  ratingCount: number;
+  createdAt: Date;
   status: string;
   priceCents: number;
   currency: string;
@@ -362,16 +368,33 @@ interface CheckoutProduct {
  * What the stand-in spends on product's checkout commands (services/product/src/store), in its
  * own CPU: the hold of an order's line on a product document (filter on _id, status, stock and
  * the order's absence from the holds; $inc, $push, $set; the answer projected to two fields),
- * then its sale ($elemMatch filter, $pull). Products carry some open holds, as under load.
+ * then its sale ($elemMatch filter, $pull). Products carry product's indexes and some open
+ * holds, as under load.
  */
 async function checkoutCommands(conn: mongoose.Connection, serverPid: number): Promise<Row[]> {
   const products = conn.collection<CheckoutProduct>('checkout_products');
   const PRODUCTS = 20;
   const ids = Array.from({ length: PRODUCTS }, () => new mongoose.Types.ObjectId());
+  // Product's indexes (services/product/src/store/models.ts), which every write keeps in step.
+  await products.createIndexes([
+    { key: { status: 1, createdAt: -1, _id: -1 } },
+    { key: { status: 1, priceCents: 1, _id: 1 } },
+    { key: { status: 1, ratingAverage: -1, ratingCount: -1, _id: 1 } },
+    { key: { categoryPath: 1, status: 1, createdAt: -1 } },
+    { key: { sellerId: 1, status: 1, createdAt: -1 } },
+    { key: { status: 1, available: 1 } },
+    { key: { name: 'text', description: 'text' }, weights: { name: 5, description: 1 } },
+  ]);
   await products.insertMany(
     ids.map((_id, k) => ({
       _id,
       name: `Product ${k}`,
+      description: `A product of the bench, number ${k}`,
+      categoryPath: ['electronics', 'laptops'],
+      sellerId: new mongoose.Types.ObjectId(),
+      ratingAverage: 4.5,
+      ratingCount: 12,
+      createdAt: new Date(),
       status: 'active',
       priceCents: 1999,
       currency: 'USD',
@@ -423,7 +446,7 @@ async function checkoutCommands(conn: mongoose.Connection, serverPid: number): P
     for (let i = 0; i < n; i++) await fn(i);
     const used = ownCpu(serverPid) - before;
     out.push({
-      what: `stand-in's CPU per command, product's checkout: ${what} (${n} sequential, ${PRODUCTS} products with 10 open holds each)`,
+      what: `stand-in's CPU per command, product's checkout: ${what} (${n} sequential, ${PRODUCTS} products with product's indexes and 10 open holds each)`,
       value: `${Math.round((used * 1e6) / n)} µs`,
     });
   }

@@ -54,8 +54,15 @@ export class Index {
    */
   readonly leading?: Map<string, Set<string>>;
 
+  /** The top-level fields the keys, and the partial filter, are read from (null: any field). */
+  private readonly roots: Set<string> | null;
+
   constructor(readonly spec: IndexSpec) {
     this.fields = Object.keys(spec.key);
+    const filterRoots = spec.partialFilterExpression
+      ? rootsOfFilter(spec.partialFilterExpression)
+      : new Set<string>();
+    this.roots = filterRoots && new Set([...this.fields.map(rootOf), ...filterRoots]);
     this.text = Object.values(spec.key).some((v) => v === 'text');
     this.collation = parseCollation(spec.collation);
     if (this.collation) this.canonical = new Canonicalizer(this.collation.collator);
@@ -75,6 +82,13 @@ export class Index {
   /** Usable for equality lookups: every document is in it under its exact values. */
   get complete(): boolean {
     return !this.spec.sparse && !this.partial && !this.text;
+  }
+
+  /** Whether a document's keys may differ once the given top-level fields changed. */
+  readsAny(fields: ReadonlySet<string>): boolean {
+    if (!this.roots) return true;
+    for (const f of fields) if (this.roots.has(f)) return true;
+    return false;
   }
 
   /** The keys a document is stored under (a multikey index yields one per array element). */
@@ -117,6 +131,30 @@ export class Index {
       if (this.leading) removeFrom(this.leading, valueKey(values[0]), id);
     }
   }
+}
+
+const rootOf = (path: string) => path.split('.')[0];
+
+/**
+ * The top-level fields a partial filter reads: field names, under $and/$or/$nor. Anything
+ * else ($expr, $where...) may read any field: null.
+ */
+function rootsOfFilter(filter: unknown): Set<string> | null {
+  if (!isPlainObject(filter)) return null;
+  const out = new Set<string>();
+  for (const [key, value] of Object.entries(filter)) {
+    if (!key.startsWith('$')) {
+      out.add(rootOf(key));
+      continue;
+    }
+    if (!['$and', '$or', '$nor'].includes(key) || !Array.isArray(value)) return null;
+    for (const clause of value) {
+      const inner = rootsOfFilter(clause);
+      if (!inner) return null;
+      for (const r of inner) out.add(r);
+    }
+  }
+  return out;
 }
 
 function addTo(map: Map<string, Set<string>>, key: string, id: string): void {
@@ -371,8 +409,13 @@ export class Collection {
     return doc;
   }
 
-  /** Replaces a stored document by its new version (same `_id`), keeping indexes in step. */
-  replace(oldDoc: Document, newDoc: Document): void {
+  /**
+   * Replaces a stored document by its new version (same `_id`), keeping indexes in step.
+   * `changed`: the only top-level fields in which the new version may differ from `oldDoc`
+   * (an update's operators name them); the indexes reading none of them keep their keys, which
+   * are neither recomputed, checked again for uniqueness, nor moved.
+   */
+  replace(oldDoc: Document, newDoc: Document, changed?: ReadonlySet<string>): void {
     const id = valueKey(oldDoc._id);
     if (valueKey(newDoc._id) !== id) {
       throw new MongoCommandError(
@@ -382,10 +425,13 @@ export class Collection {
     }
     checkSize(newDoc);
     this.claim(id);
-    const keys = this.checkUnique(newDoc, id);
-    // The stored version (the same one, unless a transaction holding it was just aborted).
+    // The stored version: the one the update read, unless claiming aborted a transaction that
+    // held it; then `changed` says nothing about it, and every index is recomputed. (Checking
+    // uniqueness only aborts transactions holding other documents: this one is claimed.)
     const stored = this.docs.get(id) ?? oldDoc;
-    for (const index of this.allIndexes()) index.remove(id, index.keysOf(stored));
+    const moved = changed && stored === oldDoc ? (i: Index) => i.readsAny(changed) : undefined;
+    const keys = this.checkUnique(newDoc, id, moved);
+    for (const [index] of keys) index.remove(id, index.keysOf(stored));
     this.docs.set(id, newDoc);
     for (const [index, k] of keys) index.add(id, k);
     this.emit({ op: 'put', db: this.dbName, coll: this.name, doc: newDoc });
@@ -538,10 +584,14 @@ export class Collection {
    * another open transaction (its new version, or the committed version it replaced) is a
    * conflict with that transaction, resolved as in `claim`; then the check runs again.
    */
-  private checkUnique(doc: Document, id: string): Array<[Index, IndexKey[]]> {
+  private checkUnique(
+    doc: Document,
+    id: string,
+    moved?: (index: Index) => boolean,
+  ): Array<[Index, IndexKey[]]> {
     for (;;) {
       try {
-        return this.checkUniqueOnce(doc, id);
+        return this.checkUniqueOnce(doc, id, moved);
       } catch (err) {
         if (!(err instanceof AbortAndRetry)) throw err;
         this.txns.abort(err.txn, `a write outside the transaction took a key of ${this.ns}`);
@@ -549,7 +599,12 @@ export class Collection {
     }
   }
 
-  private checkUniqueOnce(doc: Document, id: string): Array<[Index, IndexKey[]]> {
+  /** `moved`: which indexes the document's keys may have changed in (absent: all). */
+  private checkUniqueOnce(
+    doc: Document,
+    id: string,
+    moved?: (index: Index) => boolean,
+  ): Array<[Index, IndexKey[]]> {
     const mine = this.txns.current();
     const conflict = (txn: Transaction): never => {
       if (mine) throw writeConflict(`${this.ns}: a unique key another transaction holds`);
@@ -557,6 +612,7 @@ export class Collection {
     };
     const out: Array<[Index, IndexKey[]]> = [];
     for (const index of this.allIndexes()) {
+      if (moved && !moved(index)) continue;
       const keys = index.keysOf(doc);
       if (index.unique) {
         for (const k of keys) {

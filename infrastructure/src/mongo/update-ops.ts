@@ -677,9 +677,20 @@ function pullMatcher(cond: unknown, ctx: UpdateContext): (el: unknown) => boolea
 /**
  * Applies update operators to `doc` in place (pass a copy). Throws mongod's errors: unknown
  * modifier (9), conflicting paths (40), type mismatches (14), non-array targets (2)...
+ * Answers the top-level fields the update names (a rename's both ends): every other field of
+ * the copy keeps the original's value.
  */
-export function applyOperators(doc: Document, update: Document, ctx: UpdateContext): void {
+export function applyOperators(
+  doc: Document,
+  update: Document,
+  ctx: UpdateContext,
+): ReadonlySet<string> {
   const entries = parseEntries(update);
+  const named = new Set<string>();
+  for (const e of entries) {
+    named.add(e.parts[0]);
+    if (e.op === '$rename') named.add((e.arg as string[])[0]);
+  }
   const opts: MatchOptions = { collation: ctx.collation, variables: ctx.variables };
   const filters = new Map<string, Query>();
   for (const f of ctx.arrayFilters ?? []) {
@@ -729,6 +740,7 @@ export function applyOperators(doc: Document, update: Document, ctx: UpdateConte
         'FailedToParse',
         `The array filter for identifier '${id}' was not used in the update ${formatValue(update)}`,
       );
+  return named;
 }
 
 function comparePaths(a: string[], b: string[]): number {

@@ -64,10 +64,17 @@ interface ApplyOptions {
 }
 
 /**
- * Computes the new version of a document (a copy; the stored one is untouched), or
- * undefined when nothing changes.
+ * A document's new version (a copy; the stored one is untouched) and, for update operators,
+ * the top-level fields they name: the others hold the old version's values, so the indexes
+ * on them keep their keys (Collection.replace).
  */
-function applyUpdate(doc: Document, u: unknown, opts: ApplyOptions): Document | undefined {
+interface Updated {
+  next: Document;
+  named?: ReadonlySet<string>;
+}
+
+/** Computes the new version of a document, or undefined when nothing changes. */
+function applyUpdate(doc: Document, u: unknown, opts: ApplyOptions): Updated | undefined {
   if (Array.isArray(u)) {
     const [result] = new Aggregator(u as Document[], {
       collation: opts.collation,
@@ -80,13 +87,13 @@ function applyUpdate(doc: Document, u: unknown, opts: ApplyOptions): Document | 
     )
       throw immutableId(result._id);
     const next = idFirst({ ...result, _id: doc._id });
-    return opts.inserting || !sameBson(doc, next) ? next : undefined;
+    return opts.inserting || !sameBson(doc, next) ? { next } : undefined;
   }
   if (!isPlainObject(u))
     throw new MongoCommandError('FailedToParse', 'update must be a document or a pipeline');
   if (isUpdateOperators(u)) {
     const next = cloneDocument(doc);
-    applyOperators(next, u as Document, {
+    const named = applyOperators(next, u as Document, {
       filter: opts.q,
       arrayFilters: opts.arrayFilters,
       collation: opts.collation,
@@ -94,13 +101,13 @@ function applyUpdate(doc: Document, u: unknown, opts: ApplyOptions): Document | 
       inserting: opts.inserting,
     });
     if (valueKey(next._id) !== valueKey(doc._id)) {
-      if (opts.inserting && doc._id === undefined) return idFirst(next);
+      if (opts.inserting && doc._id === undefined) return { next: idFirst(next) };
       throw new MongoCommandError(
         'ImmutableField',
         "Performing an update on the path '_id' would modify the immutable field '_id'",
       );
     }
-    return opts.inserting || !sameBson(doc, next) ? idFirst(next) : undefined;
+    return opts.inserting || !sameBson(doc, next) ? { next: idFirst(next), named } : undefined;
   }
   // Replacement document: keeps the _id.
   for (const k of Object.keys(u)) {
@@ -115,7 +122,7 @@ function applyUpdate(doc: Document, u: unknown, opts: ApplyOptions): Document | 
   const { _id: _ignored, ...fields } = u;
   const next: Document = { _id: doc._id ?? u._id, ...cloneDocument(fields) };
   if (next._id === undefined) delete next._id;
-  return opts.inserting || !sameBson(doc, next) ? next : undefined;
+  return opts.inserting || !sameBson(doc, next) ? { next } : undefined;
 }
 
 function sameBson(a: Document, b: Document): boolean {
@@ -156,7 +163,7 @@ export function updateDocs(
   if (opts.sort && targets.length > 1)
     targets = sortDocs(targets, sortSpecOf(opts.sort), opts.collation?.collator);
   if (!opts.multi) targets = targets.slice(0, 1);
-  const apply = (doc: Document, inserting: boolean): Document | undefined =>
+  const apply = (doc: Document, inserting: boolean): Updated | undefined =>
     applyUpdate(doc, u, {
       q,
       arrayFilters: opts.arrayFilters,
@@ -178,7 +185,7 @@ export function updateDocs(
         seed._id = id;
       }
     }
-    let doc = apply(idFirst(seed), true) ?? seed;
+    let doc = apply(idFirst(seed), true)?.next ?? seed;
     if (doc._id === undefined) doc = { _id: new ObjectId(), ...doc };
     doc = idFirst(doc);
     validateDocument(coll, doc, undefined, opts.bypassValidation === true);
@@ -189,12 +196,12 @@ export function updateDocs(
   let before: Document | undefined;
   let after: Document | undefined;
   for (const doc of targets) {
-    const next = apply(doc, false);
+    const updated = apply(doc, false);
     before = doc;
-    after = next ?? doc;
-    if (!next) continue;
-    validateDocument(coll, next, doc, opts.bypassValidation === true);
-    coll.replace(doc, next);
+    after = updated?.next ?? doc;
+    if (!updated) continue;
+    validateDocument(coll, updated.next, doc, opts.bypassValidation === true);
+    coll.replace(doc, updated.next, updated.named);
     modified++;
   }
   return { matched: targets.length, modified, before, after };

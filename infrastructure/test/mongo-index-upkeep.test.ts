@@ -1,0 +1,196 @@
+import {
+  MongoClient,
+  type Collection as DriverCollection,
+  type Db,
+  type IndexDescription,
+} from 'mongodb';
+import { startMongoStandIn, type MongoStandIn } from '@ecom/infrastructure/mongo';
+import { Index, type Collection } from '../src/mongo/collection';
+
+/**
+ * An update by operators moves a document's keys only in the indexes that read a top-level
+ * field the operators name; the others keep their keys untouched. Whatever the update, every
+ * index must hold exactly what a rebuild from the stored documents holds.
+ */
+
+let standIn: MongoStandIn;
+let client: MongoClient;
+let db: Db;
+let docs: DriverCollection;
+let stored: Collection;
+
+const INDEXES: IndexDescription[] = [
+  { key: { status: 1, available: 1 }, name: 'status_available' },
+  { key: { sku: 1 }, name: 'sku', unique: true },
+  { key: { 'meta.tag': 1 }, name: 'meta_tag' },
+  { key: { tags: 1 }, name: 'tags' },
+  { key: { a: 1, 'meta.rank': -1 }, name: 'a_rank' },
+  { key: { s: 1 }, name: 's_sparse', sparse: true },
+  { key: { x: 1 }, name: 'x_partial', partialFilterExpression: { flag: true } },
+];
+
+/** A small deterministic generator, so a failure replays. */
+function random(seed: number) {
+  let state = seed;
+  const next = () => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state / 2147483648;
+  };
+  return {
+    int: (n: number) => Math.floor(next() * n),
+    pick: <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!,
+  };
+}
+
+/** Each index's entries, as a rebuild from the stored documents would hold them. */
+function rebuilt(coll: Collection) {
+  const out = new Map<string, Map<string, string[]>>();
+  for (const index of coll.indexes.values()) {
+    const fresh = new Index(index.spec);
+    for (const [id, doc] of coll.docs) fresh.add(id, fresh.keysOf(doc));
+    out.set(index.name, entriesOf(fresh));
+  }
+  return out;
+}
+
+function entriesOf(index: Index): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const [key, ids] of index.entries) if (ids.size > 0) out.set(key, [...ids].sort());
+  for (const [key, ids] of index.leading ?? []) {
+    if (ids.size > 0) out.set(`leading:${key}`, [...ids].sort());
+  }
+  return new Map([...out].sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+function held(coll: Collection) {
+  const out = new Map<string, Map<string, string[]>>();
+  for (const index of coll.indexes.values()) out.set(index.name, entriesOf(index));
+  return out;
+}
+
+beforeAll(async () => {
+  standIn = await startMongoStandIn();
+  client = await MongoClient.connect(`${standIn.url}/index_upkeep_test`);
+  db = client.db();
+  docs = db.collection('docs');
+  await docs.createIndexes(INDEXES);
+  stored = standIn.engine.collection('index_upkeep_test', 'docs')!;
+});
+
+afterAll(async () => {
+  await client?.close();
+  await standIn?.stop();
+});
+
+describe('index upkeep on updates by operators', () => {
+  it('keeps every index equal to a rebuild through random updates, in and out of transactions', async () => {
+    const rnd = random(20261206);
+    const tags = ['red', 'green', 'blue', 'big'];
+    const ids = Array.from({ length: 24 }, (_, i) => i);
+    await docs.insertMany(
+      ids.map((i) => ({
+        _id: i as never,
+        status: rnd.pick(['active', 'draft']),
+        available: rnd.int(5),
+        sku: `sku-${i}`,
+        meta: { tag: rnd.pick(tags), rank: rnd.int(3) },
+        tags: [rnd.pick(tags), rnd.pick(tags)],
+        a: rnd.int(3),
+        ...(i % 3 === 0 ? { s: rnd.int(2) } : {}),
+        x: rnd.int(4),
+        flag: i % 2 === 0,
+        note: 'n',
+        counter: 0,
+      })),
+    );
+    // Operators on indexed fields, dotted paths into them, fields no index reads, renames
+    // across the two, the partial index's filter field, arrays by position and by all elements.
+    const updates: Array<() => Record<string, unknown>> = [
+      () => ({ $inc: { available: rnd.int(3) - 1, counter: 1 } }),
+      () => ({ $inc: { counter: 1 }, $set: { note: `n${rnd.int(9)}` } }),
+      () => ({ $set: { status: rnd.pick(['active', 'draft', 'gone']) } }),
+      () => ({ $set: { 'meta.tag': rnd.pick(tags) } }),
+      () => ({ $set: { 'meta.rank': rnd.int(3) } }),
+      () => ({ $set: { meta: { tag: rnd.pick(tags) } } }),
+      () => ({ $push: { tags: rnd.pick(tags) } }),
+      () => ({ $pull: { tags: rnd.pick(tags) } }),
+      () => ({ $addToSet: { tags: rnd.pick(tags) } }),
+      () => ({ $set: { 'tags.$[]': rnd.pick(tags) } }),
+      () => ({ $set: { 'tags.0': rnd.pick(tags) } }),
+      () => ({ $unset: { s: '' } }),
+      () => ({ $set: { s: rnd.int(2) } }),
+      () => ({ $set: { flag: rnd.int(2) === 0 } }),
+      () => ({ $mul: { x: 2 } }),
+      () => ({ $min: { a: rnd.int(3) }, $max: { counter: rnd.int(50) } }),
+      () => ({ $rename: { note: 's' } }),
+      () => ({ $rename: { s: 'note' } }),
+      () => ({ $rename: { x: 'spare' } }),
+      () => ({ $rename: { spare: 'x' } }),
+      () => ({ $currentDate: { touchedAt: true } }),
+    ];
+    // A unique field set to a value of its own (never on many documents at once).
+    let skus = 0;
+    const uniqueUpdates = [...updates, () => ({ $set: { sku: `sku-new-${++skus}` } })];
+    let applied = 0;
+    for (let round = 0; round < 40; round++) {
+      const inTransaction = round % 4 === 3;
+      const session = inTransaction ? client.startSession() : undefined;
+      session?.startTransaction();
+      for (let step = 0; step < 12; step++) {
+        const filter = { _id: rnd.pick(ids) as never };
+        const update = rnd.pick(step % 3 === 2 ? updates : uniqueUpdates)();
+        const options = session ? { session } : {};
+        if (step % 3 === 0) await docs.findOneAndUpdate(filter, update, options);
+        else if (step % 3 === 1) await docs.updateOne(filter, update, options);
+        else await docs.updateMany({ a: rnd.int(3) }, update, options);
+        applied++;
+      }
+      if (session) {
+        // Half of them roll back: the indexes return to the committed documents.
+        if (round % 8 === 3) await session.abortTransaction();
+        else await session.commitTransaction();
+        await session.endSession();
+      }
+      expect(held(stored)).toEqual(rebuilt(stored));
+    }
+    expect(applied).toBe(480);
+  });
+
+  it('computes no keys for an update that names no indexed field', async () => {
+    await docs.insertOne({ _id: 'quiet' as never, status: 'active', available: 3, sku: 'q', n: 0 });
+    const keysOf = jest.spyOn(Index.prototype, 'keysOf');
+    try {
+      await docs.updateOne({ _id: 'quiet' as never }, { $inc: { n: 1 }, $set: { m: 'x' } });
+      expect(keysOf).not.toHaveBeenCalled();
+      // One named field read by one index: only that index computes keys, for both versions.
+      await docs.updateOne({ _id: 'quiet' as never }, { $inc: { available: -1 } });
+      expect(new Set(keysOf.mock.contexts.map((i) => (i as Index).name))).toEqual(
+        new Set(['status_available']),
+      );
+    } finally {
+      keysOf.mockRestore();
+    }
+    expect(await docs.findOne({ status: 'active', available: 2, _id: 'quiet' as never })).toEqual(
+      expect.objectContaining({ n: 1, m: 'x' }),
+    );
+    expect(held(stored)).toEqual(rebuilt(stored));
+  });
+
+  it('still refuses a duplicate on a named unique field, and never on an untouched one', async () => {
+    await docs.insertMany([
+      { _id: 'u1' as never, sku: 'dup-1', n: 0 },
+      { _id: 'u2' as never, sku: 'dup-2', n: 0 },
+    ]);
+    await expect(
+      docs.updateOne({ _id: 'u2' as never }, { $set: { sku: 'dup-1' } }),
+    ).rejects.toMatchObject({ code: 11000 });
+    await expect(
+      docs.updateOne({ _id: 'u2' as never }, { $rename: { n: 'sku' } }),
+    ).resolves.toMatchObject({ modifiedCount: 1 });
+    await expect(docs.updateOne({ _id: 'u1' as never }, { $inc: { n: 1 } })).resolves.toMatchObject(
+      { modifiedCount: 1 },
+    );
+    expect(await docs.findOne({ sku: 'dup-1' })).toMatchObject({ _id: 'u1', n: 1 });
+    expect(held(stored)).toEqual(rebuilt(stored));
+  });
+});
