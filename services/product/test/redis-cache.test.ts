@@ -66,6 +66,34 @@ describeIfServer('redis', 'catalog cache on the real Redis', (redisUrl) => {
       expect(after[2]).toBeGreaterThanOrEqual(Number(initialGeneration()) - 60_000_000);
     });
 
+    it('bumps several generations in one command, also after Redis forgot its scripts', async () => {
+      await raw.set(`${prefix}gen-s1`, '7');
+      await raw.script('FLUSH');
+      const monitor = await raw.monitor();
+      const commands: string[][] = [];
+      monitor.on('monitor', (_time: string, args: string[]) => {
+        if (args.some((a) => a.startsWith(prefix))) commands.push(args);
+      });
+      try {
+        await cache.bump(`${prefix}gen-s1`, `${prefix}gen-s2`);
+        await cache.bump(`${prefix}gen-s1`, `${prefix}gen-s2`);
+        for (let waited = 0; commands.length < 3 && waited < 2000; waited += 10) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        // The first bump's EVALSHA is refused (NOSCRIPT) and sent again as EVAL; the second
+        // runs the cached script. The script's own SET and INCR are not the client's commands.
+        const sent = commands.filter(([name]) => ['evalsha', 'eval'].includes(name.toLowerCase()));
+        expect(sent.map(([name]) => name.toLowerCase())).toEqual(['evalsha', 'eval', 'evalsha']);
+      } finally {
+        monitor.disconnect();
+      }
+      expect(await raw.get(`${prefix}gen-s1`)).toBe('9');
+      expect(Number(await raw.get(`${prefix}gen-s2`))).toBeGreaterThanOrEqual(
+        Number(initialGeneration()) - 60_000_000,
+      );
+    });
+
     it('reads generations and an entry in one round trip, starting a missing generation', async () => {
       await raw.set(`${prefix}gen-r`, '41');
       await cache.set(`${prefix}entry`, '41|{"x":1}', 30);
