@@ -1,4 +1,5 @@
 import {
+  BSON,
   MongoClient,
   type Collection as DriverCollection,
   type Db,
@@ -8,9 +9,11 @@ import { startMongoStandIn, type MongoStandIn } from '@ecom/infrastructure/mongo
 import { Index, type Collection } from '../src/mongo/collection';
 
 /**
- * An update by operators moves a document's keys only in the indexes that read a top-level
- * field the operators name; the others keep their keys untouched. Whatever the update, every
- * index must hold exactly what a rebuild from the stored documents holds.
+ * An update by operators can only change the top-level fields its operators name. The stand-in
+ * moves a document's keys only in the indexes that read one of them, and compares only them to
+ * tell a change from a no-op. Whatever the update, every index must hold exactly what a rebuild
+ * from the stored documents holds, and the modified count must say whether the stored bytes
+ * changed.
  */
 
 let standIn: MongoStandIn;
@@ -40,6 +43,59 @@ function random(seed: number) {
     int: (n: number) => Math.floor(next() * n),
     pick: <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!,
   };
+}
+
+const TAGS = ['red', 'green', 'blue', 'big'];
+
+function seedDocs(rnd: ReturnType<typeof random>, ids: number[]) {
+  return ids.map((i) => ({
+    _id: i as never,
+    status: rnd.pick(['active', 'draft']),
+    available: rnd.int(5),
+    sku: `sku-${i}`,
+    meta: { tag: rnd.pick(TAGS), rank: rnd.int(3) },
+    tags: [rnd.pick(TAGS), rnd.pick(TAGS)],
+    a: rnd.int(3),
+    ...(i % 3 === 0 ? { s: rnd.int(2) } : {}),
+    x: rnd.int(4),
+    flag: i % 2 === 0,
+    note: 'n',
+    counter: 0,
+  }));
+}
+
+/**
+ * Operators on indexed fields, dotted paths into them, fields no index reads, renames across
+ * the two, the partial index's filter field, arrays by position and by all elements; many of
+ * them now and then leave a document as it was.
+ */
+function randomUpdates(rnd: ReturnType<typeof random>): Array<() => Record<string, unknown>> {
+  return [
+    () => ({ $inc: { available: rnd.int(3) - 1, counter: 1 } }),
+    () => ({ $inc: { counter: 1 }, $set: { note: `n${rnd.int(9)}` } }),
+    () => ({ $set: { status: rnd.pick(['active', 'draft', 'gone']) } }),
+    () => ({ $set: { 'meta.tag': rnd.pick(TAGS) } }),
+    () => ({ $set: { 'meta.rank': rnd.int(3) } }),
+    () => ({ $set: { meta: { tag: rnd.pick(TAGS) } } }),
+    () => ({ $push: { tags: rnd.pick(TAGS) } }),
+    () => ({ $pull: { tags: rnd.pick(TAGS) } }),
+    () => ({ $addToSet: { tags: rnd.pick(TAGS) } }),
+    () => ({ $set: { 'tags.$[]': rnd.pick(TAGS) } }),
+    () => ({ $set: { 'tags.0': rnd.pick(TAGS) } }),
+    () => ({ $unset: { s: '' } }),
+    () => ({ $set: { s: rnd.int(2) } }),
+    () => ({ $set: { flag: rnd.int(2) === 0 } }),
+    () => ({ $mul: { x: 2 } }),
+    () => ({ $min: { a: rnd.int(3) }, $max: { counter: rnd.int(50) } }),
+    () => ({ $rename: { note: 's' } }),
+    () => ({ $rename: { s: 'note' } }),
+    () => ({ $rename: { x: 'spare' } }),
+    () => ({ $rename: { spare: 'x' } }),
+    () => ({ $currentDate: { touchedAt: true } }),
+    () => ({ $set: { note: 'n' } }),
+    () => ({ $unset: { never: '' } }),
+    () => ({ $mul: { x: 1 } }),
+  ];
 }
 
 /** Each index's entries, as a rebuild from the stored documents would hold them. */
@@ -85,49 +141,9 @@ afterAll(async () => {
 describe('index upkeep on updates by operators', () => {
   it('keeps every index equal to a rebuild through random updates, in and out of transactions', async () => {
     const rnd = random(20261206);
-    const tags = ['red', 'green', 'blue', 'big'];
     const ids = Array.from({ length: 24 }, (_, i) => i);
-    await docs.insertMany(
-      ids.map((i) => ({
-        _id: i as never,
-        status: rnd.pick(['active', 'draft']),
-        available: rnd.int(5),
-        sku: `sku-${i}`,
-        meta: { tag: rnd.pick(tags), rank: rnd.int(3) },
-        tags: [rnd.pick(tags), rnd.pick(tags)],
-        a: rnd.int(3),
-        ...(i % 3 === 0 ? { s: rnd.int(2) } : {}),
-        x: rnd.int(4),
-        flag: i % 2 === 0,
-        note: 'n',
-        counter: 0,
-      })),
-    );
-    // Operators on indexed fields, dotted paths into them, fields no index reads, renames
-    // across the two, the partial index's filter field, arrays by position and by all elements.
-    const updates: Array<() => Record<string, unknown>> = [
-      () => ({ $inc: { available: rnd.int(3) - 1, counter: 1 } }),
-      () => ({ $inc: { counter: 1 }, $set: { note: `n${rnd.int(9)}` } }),
-      () => ({ $set: { status: rnd.pick(['active', 'draft', 'gone']) } }),
-      () => ({ $set: { 'meta.tag': rnd.pick(tags) } }),
-      () => ({ $set: { 'meta.rank': rnd.int(3) } }),
-      () => ({ $set: { meta: { tag: rnd.pick(tags) } } }),
-      () => ({ $push: { tags: rnd.pick(tags) } }),
-      () => ({ $pull: { tags: rnd.pick(tags) } }),
-      () => ({ $addToSet: { tags: rnd.pick(tags) } }),
-      () => ({ $set: { 'tags.$[]': rnd.pick(tags) } }),
-      () => ({ $set: { 'tags.0': rnd.pick(tags) } }),
-      () => ({ $unset: { s: '' } }),
-      () => ({ $set: { s: rnd.int(2) } }),
-      () => ({ $set: { flag: rnd.int(2) === 0 } }),
-      () => ({ $mul: { x: 2 } }),
-      () => ({ $min: { a: rnd.int(3) }, $max: { counter: rnd.int(50) } }),
-      () => ({ $rename: { note: 's' } }),
-      () => ({ $rename: { s: 'note' } }),
-      () => ({ $rename: { x: 'spare' } }),
-      () => ({ $rename: { spare: 'x' } }),
-      () => ({ $currentDate: { touchedAt: true } }),
-    ];
+    await docs.insertMany(seedDocs(rnd, ids));
+    const updates = randomUpdates(rnd);
     // A unique field set to a value of its own (never on many documents at once).
     let skus = 0;
     const uniqueUpdates = [...updates, () => ({ $set: { sku: `sku-new-${++skus}` } })];
@@ -192,5 +208,46 @@ describe('index upkeep on updates by operators', () => {
     );
     expect(await docs.findOne({ sku: 'dup-1' })).toMatchObject({ _id: 'u1', n: 1 });
     expect(held(stored)).toEqual(rebuilt(stored));
+  });
+});
+
+describe('no-op detection on updates by operators', () => {
+  it('counts an update as modified exactly when it changed the document', async () => {
+    const rnd = random(61202026);
+    const ids = Array.from({ length: 8 }, (_, i) => i);
+    const seeded = seedDocs(rnd, ids);
+    // The twin gets each update with one more field moved on, so it always stores the result:
+    // what the update did, judged without the code under test.
+    const plain = db.collection('plain');
+    const twin = db.collection('twin');
+    await plain.insertMany(seeded.map((d) => ({ ...d })));
+    await twin.insertMany(seeded.map((d) => ({ ...d })));
+    const updates = randomUpdates(rnd);
+    const exact = { promoteValues: false, promoteLongs: false, promoteBuffers: false };
+    const bytes = async (coll: typeof plain, id: number) => {
+      const raw = (await coll.findOne({ _id: id as never }, { raw: true })) as unknown as Buffer;
+      const doc = BSON.deserialize(raw, exact);
+      delete doc.forced;
+      return Buffer.from(BSON.serialize(doc));
+    };
+    const seen = { modified: 0, unchanged: 0 };
+    for (let step = 0; step < 400; step++) {
+      const id = rnd.pick(ids);
+      const update = rnd.pick(updates)();
+      // The clock moves between the two collections' updates.
+      if ('$currentDate' in update) continue;
+      const before = await bytes(plain, id);
+      const res = await plain.updateOne({ _id: id as never }, update);
+      const $inc = { ...((update.$inc as object | undefined) ?? {}), forced: 1 };
+      await twin.updateOne({ _id: id as never }, { ...update, $inc });
+      const done = await bytes(twin, id);
+      expect(await bytes(plain, id)).toEqual(done);
+      const changed = !before.equals(done);
+      expect(res.modifiedCount).toBe(changed ? 1 : 0);
+      seen[changed ? 'modified' : 'unchanged']++;
+    }
+    // Both answers were exercised.
+    expect(seen.modified).toBeGreaterThan(50);
+    expect(seen.unchanged).toBeGreaterThan(50);
   });
 });
