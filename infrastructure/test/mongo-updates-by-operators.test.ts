@@ -251,3 +251,49 @@ describe('no-op detection on updates by operators', () => {
     expect(seen.unchanged).toBeGreaterThan(50);
   });
 });
+
+describe('fields named __proto__, and collated keys that stay', () => {
+  it('sets a path through __proto__ as a field, as MongoDB does, never on Object.prototype', async () => {
+    const odd = db.collection('odd');
+    await odd.insertOne({ _id: 'p' as never, x: 1 });
+    const res = await odd.updateOne(
+      { _id: 'p' as never },
+      { $set: { '__proto__.polluted': 'yes', 'constructor.name': 'c' } },
+    );
+    expect(res.modifiedCount).toBe(1);
+    // The stand-in runs in this process: nothing leaked onto every object.
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.prototype.hasOwnProperty.call(Object.prototype, 'polluted')).toBe(false);
+    const raw = (await odd.findOne({ _id: 'p' as never }, { raw: true })) as unknown as Buffer;
+    const doc = BSON.deserialize(raw);
+    expect(Object.keys(doc)).toEqual(['_id', 'x', '__proto__', 'constructor']);
+    expect(Object.getOwnPropertyDescriptor(doc, '__proto__')?.value).toEqual({ polluted: 'yes' });
+  });
+
+  it('keeps a field named __proto__ and its index keys through an update of another field', async () => {
+    const odd = db.collection('odd_indexed');
+    // JSON.parse makes `__proto__` an own field, as a literal would not.
+    await odd.createIndex(JSON.parse('{"__proto__": 1}') as never, { name: 'proto' });
+    await odd.insertOne(JSON.parse('{"_id": "q", "__proto__": 7, "x": 1}') as never);
+    await odd.updateOne({ _id: 'q' as never }, { $set: { x: 2 } });
+    const coll = standIn.engine.collection('index_upkeep_test', 'odd_indexed')!;
+    const kept = coll.docs.get([...coll.docs.keys()][0]!)!;
+    expect(Object.getOwnPropertyDescriptor(kept, '__proto__')?.value).toBe(7);
+    expect(held(coll)).toEqual(rebuilt(coll));
+  });
+
+  it('still refuses a string equal under a unique index collation after an update kept its class', async () => {
+    const named = db.collection('collated');
+    await named.createIndex(
+      { name: 1 },
+      { name: 'name_ci', unique: true, collation: { locale: 'en', strength: 2 } },
+    );
+    await named.insertOne({ _id: 'c1' as never, name: 'abc' });
+    await named.updateOne({ _id: 'c1' as never }, { $set: { name: 'ABC' } });
+    await expect(named.insertOne({ _id: 'c2' as never, name: 'abc' })).rejects.toMatchObject({
+      code: 11000,
+    });
+    const coll = standIn.engine.collection('index_upkeep_test', 'collated')!;
+    expect(held(coll)).toEqual(rebuilt(coll));
+  });
+});

@@ -124,6 +124,20 @@ export class Index {
     }
   }
 
+  /**
+   * Moves a document from its old keys to its new ones. A key in both stays where it is: taking
+   * it out first would let a collation forget the class of equal strings the key stands for
+   * while the document still holds it, and the next equal string would get a class of its own.
+   */
+  move(id: string, from: IndexKey[], to: IndexKey[]): void {
+    const kept = new Set(to.map((k) => k.key));
+    this.remove(
+      id,
+      from.filter((k) => !kept.has(k.key)),
+    );
+    this.add(id, to);
+  }
+
   /** Takes a document out of its keys (all of them: `keysOf` of the stored version). */
   remove(id: string, keys: IndexKey[]): void {
     for (const { key, values } of keys) {
@@ -425,15 +439,15 @@ export class Collection {
     }
     checkSize(newDoc);
     this.claim(id);
-    // The stored version: the one the update read, unless claiming aborted a transaction that
-    // held it; then `changed` says nothing about it, and every index is recomputed. (Checking
-    // uniqueness only aborts transactions holding other documents: this one is claimed.)
+    // The stored version, which `changed` compares with: the one the update read (claiming a
+    // document another transaction held puts back the very version the update read). Anything
+    // else, and every index is recomputed. (Checking uniqueness only aborts transactions
+    // holding other documents: this one is claimed.)
     const stored = this.docs.get(id) ?? oldDoc;
     const moved = changed && stored === oldDoc ? (i: Index) => i.readsAny(changed) : undefined;
     const keys = this.checkUnique(newDoc, id, moved);
-    for (const [index] of keys) index.remove(id, index.keysOf(stored));
     this.docs.set(id, newDoc);
-    for (const [index, k] of keys) index.add(id, k);
+    for (const [index, k] of keys) index.move(id, index.keysOf(stored), k);
     this.emit({ op: 'put', db: this.dbName, coll: this.name, doc: newDoc });
   }
 
@@ -451,9 +465,10 @@ export class Collection {
   restore(doc: Document): void {
     const id = valueKey(doc._id);
     const old = this.docs.get(id);
-    if (old) for (const index of this.allIndexes()) index.remove(id, index.keysOf(old));
     this.docs.set(id, doc);
-    for (const index of this.allIndexes()) index.add(id, index.keysOf(doc));
+    for (const index of this.allIndexes()) {
+      index.move(id, old ? index.keysOf(old) : [], index.keysOf(doc));
+    }
   }
 
   restoreDelete(idValue: unknown): void {

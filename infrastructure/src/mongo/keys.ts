@@ -143,12 +143,32 @@ export function cloneDocument<T extends Document>(doc: T): T {
   return cloneValue(doc) as T;
 }
 
+/**
+ * A document's own field (never one its prototype lends: a field path named `__proto__` or
+ * `constructor` reads the document, not Object.prototype).
+ */
+export function ownField(doc: Document, key: string): unknown {
+  return Object.prototype.hasOwnProperty.call(doc, key) ? doc[key] : undefined;
+}
+
+/** Sets a document's own field; `__proto__` becomes a field, as in BSON, not the prototype. */
+export function setOwnField(doc: Document, key: string, value: unknown): void {
+  if (key === '__proto__') {
+    Object.defineProperty(doc, key, {
+      value,
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    });
+  } else doc[key] = value;
+}
+
 function cloneValue(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(cloneValue);
   if (v instanceof Date) return new Date(v.getTime());
   if (isPlainObject(v)) {
     const out: Document = {};
-    for (const k of Object.keys(v)) out[k] = cloneValue(v[k]);
+    for (const k of Object.keys(v)) setOwnField(out, k, cloneValue(v[k]));
     return out;
   }
   // BSON values (ObjectId, Decimal128, Binary, Long...) are treated as immutable.

@@ -11,7 +11,14 @@ import {
   zeroLike,
 } from './compare';
 import { MongoCommandError } from './errors';
-import { cloneDocument, formatValue, isOperatorObject, isPlainObject } from './keys';
+import {
+  cloneDocument,
+  formatValue,
+  isOperatorObject,
+  isPlainObject,
+  ownField,
+  setOwnField,
+} from './keys';
 import { Query, sortDocs, sortSpecOf, type MatchOptions } from './matching';
 
 // Update operators ($set, $inc, $push...) applied the way mongod applies them: paths are
@@ -338,7 +345,7 @@ export function positionalIndex(
 
 function getIn(container: unknown, key: string): unknown {
   if (Array.isArray(container)) return /^\d+$/.test(key) ? container[Number(key)] : undefined;
-  if (isPlainObject(container)) return container[key];
+  if (isPlainObject(container)) return ownField(container, key);
   return undefined;
 }
 
@@ -378,7 +385,7 @@ function parentOf(
         );
       }
       next = cur[Number(part)];
-    } else next = cur[part];
+    } else next = ownField(cur, part);
     if (next === undefined || next === null) {
       if (!create) return undefined;
       if (next === null && !Array.isArray(cur)) {
@@ -398,7 +405,7 @@ function parentOf(
         }
         while (cur.length < idx) cur.push(null);
         cur[idx] = made;
-      } else cur[part] = made;
+      } else setOwnField(cur, part, made);
       next = made;
     } else if (!isPlainObject(next) && !Array.isArray(next)) {
       if (!create) return undefined;
@@ -421,7 +428,7 @@ function parentOf(
 }
 
 function getFrom(container: Document | unknown[], key: string): unknown {
-  return Array.isArray(container) ? container[Number(key)] : container[key];
+  return Array.isArray(container) ? container[Number(key)] : ownField(container, key);
 }
 
 function setInto(container: Document | unknown[], key: string, value: unknown): void {
@@ -429,7 +436,7 @@ function setInto(container: Document | unknown[], key: string, value: unknown): 
     const idx = Number(key);
     while (container.length < idx) container.push(null);
     container[idx] = value;
-  } else container[key] = value;
+  } else setOwnField(container, key, value);
 }
 
 /** Expands `$`, `$[]` and `$[<id>]` into the concrete paths they stand for in this document. */
@@ -767,7 +774,7 @@ function rename(doc: Document, from: string[], to: string[]): void {
   }
   const holder = cur as Document;
   const key = from[from.length - 1];
-  if (!isPlainObject(holder) || !(key in holder)) return;
+  if (!isPlainObject(holder) || !Object.prototype.hasOwnProperty.call(holder, key)) return;
   const value = holder[key];
   let dest: unknown = doc;
   for (let i = 0; i < to.length - 1; i++) {
