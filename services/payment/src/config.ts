@@ -44,5 +44,5 @@ export const paymentConfigSchema = Joi.object<PaymentConfig>({
   RECONCILE_AFTER_MS: Joi.number().integer().min(0).default(60000),
   // How long POST /api/payments/initiate waits for payment to handle the order's creation and
   // reservation, which the order service may show first (docs/adr/0045-initiate-waits-for-the-saga.md).
-  PAYMENT_CATCH_UP_MS: Joi.number().integer().min(0).max(30000).default(5000),
+  PAYMENT_CATCH_UP_MS: Joi.number().integer().min(0).max(10000).default(5000),
 });

@@ -76,7 +76,7 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
   const api = () => request(service.app);
   const asUser = (user: AuthUser) => requestsAs(api, user);
   /** POST /api/payments/initiate as `user`. */
-  const CATCH_UP_MS = 1500;
+  const CATCH_UP_MS = 3000;
   const initiate = (user: AuthUser, body: Record<string, unknown>) =>
     asUser(user).post('/api/payments/initiate').send(body);
 
@@ -728,10 +728,18 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
       const orderId = randomUUID();
       await bus.publish(orderCreated(orderId, null));
       await waitPayment(orderId, 'PENDING');
-      const early = await initiate(alice, {
-        orderId,
-        payment: { method: 'card', token: 'tok_visa' },
-      });
+      const looks = jest.spyOn(paymentStore, 'payableFacts');
+      let early: Awaited<ReturnType<typeof initiate>>;
+      try {
+        early = await initiate(alice, {
+          orderId,
+          payment: { method: 'card', token: 'tok_visa' },
+        });
+        // It looked again while it waited (10 ms, doubling to 200 ms, for CATCH_UP_MS).
+        expect(looks.mock.calls.filter(([, id]) => id === orderId).length).toBeGreaterThan(5);
+      } finally {
+        looks.mockRestore();
+      }
       expect(early.status).toBe(409);
       const unknown = await initiate(alice, {
         orderId: randomUUID(),
