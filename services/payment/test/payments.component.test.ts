@@ -558,6 +558,14 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
   });
 
   describe('POST /api/payments/initiate (orders placed without payment details)', () => {
+    // Initiate's looks at what payment knows of an order while it waits for the saga.
+    let looks: jest.SpiedFunction<typeof paymentStore.payableFacts>;
+    const looksAt = (orderId: string) => looks.mock.calls.filter(([, id]) => id === orderId).length;
+    beforeEach(() => {
+      looks = jest.spyOn(paymentStore, 'payableFacts');
+    });
+    afterEach(() => looks.mockRestore());
+
     async function awaitingOrder(userId = alice.id) {
       const orderId = randomUUID();
       await bus.publish(orderCreated(orderId, null, 7000, userId));
@@ -685,61 +693,45 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
       // The order service shows AWAITING_PAYMENT once it has handled inventory.reserved;
       // payment handles order.created and the reservation at its own pace, here after the
       // customer asked to pay.
-      const looks = jest.spyOn(paymentStore, 'payableFacts');
-      try {
-        const orderId = randomUUID();
-        const paying = initiate(alice, {
-          orderId,
-          payment: { method: 'card', token: 'tok_visa' },
-        }).then((res) => res);
-        await eventually(() => looks.mock.calls.some(([, id]) => id === orderId), {
-          what: 'initiate looking for the order',
-        });
-        await bus.publish(orderCreated(orderId, null, 6100));
-        await waitPayment(orderId, 'PENDING');
-        await bus.publish(reserved(orderId));
-        const paid = await paying;
-        expect(paid.status).toBe(201);
-        expect(paid.body).toMatchObject({ orderId, status: 'COMPLETED' });
-        expect(gateway.callsFor(`${orderId}:1`)).toBe(1);
-      } finally {
-        looks.mockRestore();
-      }
+      const orderId = randomUUID();
+      const paying = initiate(alice, {
+        orderId,
+        payment: { method: 'card', token: 'tok_visa' },
+      }).then((res) => res);
+      await eventually(() => looksAt(orderId) > 0, {
+        what: 'initiate looking for the order',
+      });
+      await bus.publish(orderCreated(orderId, null, 6100));
+      await waitPayment(orderId, 'PENDING');
+      await bus.publish(reserved(orderId));
+      const paid = await paying;
+      expect(paid.status).toBe(201);
+      expect(paid.body).toMatchObject({ orderId, status: 'COMPLETED' });
+      expect(gateway.callsFor(`${orderId}:1`)).toBe(1);
     });
 
     it("answers another user's order at once, without waiting for its reservation", async () => {
       const orderId = randomUUID();
       await bus.publish(orderCreated(orderId, null));
       await waitPayment(orderId, 'PENDING');
-      const looks = jest.spyOn(paymentStore, 'payableFacts');
-      try {
-        const byBob = await initiate(bob, {
-          orderId,
-          payment: { method: 'card', token: 'tok_visa' },
-        });
-        expect(byBob.status).toBe(404);
-        expect(looks.mock.calls.filter(([, id]) => id === orderId)).toHaveLength(1);
-      } finally {
-        looks.mockRestore();
-      }
+      const byBob = await initiate(bob, {
+        orderId,
+        payment: { method: 'card', token: 'tok_visa' },
+      });
+      expect(byBob.status).toBe(404);
+      expect(looksAt(orderId)).toBe(1);
     });
 
     it('refuses paying before the reservation (409) and unknown orders (404) once the wait runs out', async () => {
       const orderId = randomUUID();
       await bus.publish(orderCreated(orderId, null));
       await waitPayment(orderId, 'PENDING');
-      const looks = jest.spyOn(paymentStore, 'payableFacts');
-      let early: Awaited<ReturnType<typeof initiate>>;
-      try {
-        early = await initiate(alice, {
-          orderId,
-          payment: { method: 'card', token: 'tok_visa' },
-        });
-        // It looked again while it waited (10 ms, doubling to 200 ms, for CATCH_UP_MS).
-        expect(looks.mock.calls.filter(([, id]) => id === orderId).length).toBeGreaterThan(5);
-      } finally {
-        looks.mockRestore();
-      }
+      const early = await initiate(alice, {
+        orderId,
+        payment: { method: 'card', token: 'tok_visa' },
+      });
+      // It looked again while it waited (10 ms, doubling to 200 ms, for CATCH_UP_MS).
+      expect(looksAt(orderId)).toBeGreaterThan(5);
       expect(early.status).toBe(409);
       const unknown = await initiate(alice, {
         orderId: randomUUID(),

@@ -2,7 +2,7 @@ import { EJSON, type Document } from 'bson';
 import type { Collation } from '../collation';
 import type { Collection } from '../collection';
 import { MongoCommandError } from '../errors';
-import { isPlainObject } from '../keys';
+import { isPlainObject, setOwnField } from '../keys';
 import { Query, sortDocs, sortSpecOf, type MatchOptions } from '../matching';
 import { compileTextSearch } from '../text';
 import { positionalIndex } from '../update-ops';
@@ -240,16 +240,8 @@ function topLevelFields(projection: Document): ((doc: Document) => Document) | u
     const out: Document = {};
     if (withId && '_id' in doc) out._id = doc._id;
     for (const k of Object.keys(doc)) {
-      if (k === '_id' || named.has(k) !== keep) continue;
-      // A field named __proto__ stays a field: assigned, it would set the answer's prototype.
-      if (k === '__proto__')
-        Object.defineProperty(out, k, {
-          value: doc[k],
-          enumerable: true,
-          writable: true,
-          configurable: true,
-        });
-      else out[k] = doc[k];
+      // setOwnField: a field named __proto__ stays a field, never the answer's prototype.
+      if (k !== '_id' && named.has(k) === keep) setOwnField(out, k, doc[k]);
     }
     return out;
   };
