@@ -124,6 +124,39 @@ describeIfServer('postgres', 'transactions in fewer round trips (PostgreSQL)', (
     expect(rows).toEqual([{ body: "first's", tags: ['x', 'y'], data: { done: true }, n: '7' }]);
   });
 
+  it('queues a statement with values for the COMMIT with its values written in, and sends one it cannot write in at once', async () => {
+    const { result, sent } = await sentDuring(() =>
+      withTransaction(pool, async (client) => {
+        await writeAtCommit(client, {
+          text: 'INSERT INTO notes (body, data) VALUES ($1, $2)',
+          values: ["queued's $1", { at: 'commit' }],
+        });
+        // A Buffer has no text form for a literal: the statement goes now, with its parameters.
+        await writeAtCommit(client, {
+          text: "INSERT INTO notes (body) VALUES (encode($1::bytea, 'escape'))",
+          values: [Buffer.from('binary now')],
+        });
+        return 'done';
+      }),
+    );
+    expect(result).toBe('done');
+    // BEGIN cannot carry a statement with binary values either: it goes alone before it.
+    expect(sent.slice(0, 2)).toEqual([
+      'BEGIN',
+      "INSERT INTO notes (body) VALUES (encode($1::bytea, 'escape'))",
+    ]);
+    expect(sent[2]).toMatch(
+      /^INSERT INTO notes \(body, data\) VALUES \('queued''s \$1', '\{"at":"commit"\}'\);\s*COMMIT$/,
+    );
+    const { rows } = await pool.query(
+      "SELECT body, data FROM notes WHERE body IN ('queued''s $1', 'binary now') ORDER BY id",
+    );
+    expect(rows).toEqual([
+      { body: 'binary now', data: null },
+      { body: "queued's $1", data: { at: 'commit' } },
+    ]);
+  });
+
   it('rolls back everything, BEGIN included, when the first statement fails', async () => {
     const before = Number((await pool.query('SELECT count(*) FROM notes')).rows[0].count);
     await expect(
@@ -236,6 +269,62 @@ describeIfServer('postgres', 'transactions in fewer round trips (PostgreSQL)', (
         fresh.eventId,
       ]);
       expect(rows).toHaveLength(0);
+    });
+
+    it('sends a handler that only writes at the COMMIT in one round trip, the key failing in SQL for a duplicate', async () => {
+      const once = createEvent('test', 'user.deleted', { userId: 'u-5' });
+      const handler = (client: import('pg').PoolClient) =>
+        writeAtCommit(client, `INSERT INTO notes (body) VALUES ('at commit ${once.eventId}')`);
+      const first = await sentDuring(() => handleEventOnce(pool, 'tester', once, handler));
+      expect(first.result).toBe('handled');
+      expect(first.sent).toHaveLength(1);
+      expect(first.sent[0]).toMatch(
+        /^BEGIN;\s*INSERT INTO processed_events [^;]*\);\s*INSERT INTO notes [^;]*;\s*COMMIT$/s,
+      );
+      // The duplicate: the plain INSERT breaks the key, nothing after it runs, and the
+      // transaction is rolled back.
+      const again = await sentDuring(() => handleEventOnce(pool, 'tester', once, handler));
+      expect(again.result).toBe('duplicate');
+      expect(again.sent).toHaveLength(2);
+      expect(again.sent[1]).toBe('ROLLBACK');
+      // Two deliveries at once: the second's key waits for the first's, then fails.
+      const twice = createEvent('test', 'user.deleted', { userId: 'u-6' });
+      const slow = async (client: import('pg').PoolClient) => {
+        await writeAtCommit(
+          client,
+          `INSERT INTO notes (body) VALUES ('at commit ${twice.eventId}')`,
+        );
+        await writeAtCommit(client, 'SELECT pg_sleep(0.2)');
+      };
+      const outcomes = await Promise.all([
+        handleEventOnce(pool, 'tester', twice, slow),
+        handleEventOnce(pool, 'tester', twice, slow),
+      ]);
+      expect(outcomes.sort()).toEqual(['duplicate', 'handled']);
+      const { rows } = await pool.query(
+        "SELECT body FROM notes WHERE body LIKE 'at commit %' ORDER BY id",
+      );
+      expect(rows).toEqual([
+        { body: `at commit ${once.eventId}` },
+        { body: `at commit ${twice.eventId}` },
+      ]);
+    });
+
+    it("gives a write's own unique violation back as an error, not as a duplicate, and keeps no key", async () => {
+      await pool.query('CREATE TABLE IF NOT EXISTS taken (name text PRIMARY KEY)');
+      await pool.query("INSERT INTO taken (name) VALUES ('x') ON CONFLICT DO NOTHING");
+      const fresh = createEvent('test', 'user.deleted', { userId: 'u-7' });
+      const handler = (client: import('pg').PoolClient) =>
+        writeAtCommit(client, "INSERT INTO taken (name) VALUES ('x')");
+      await expect(handleEventOnce(pool, 'tester', fresh, handler)).rejects.toThrow(
+        /duplicate key value violates unique constraint "taken_pkey"/,
+      );
+      const { rows } = await pool.query('SELECT 1 FROM processed_events WHERE event_id = $1', [
+        fresh.eventId,
+      ]);
+      expect(rows).toHaveLength(0);
+      // The connection went back clean: the next event is handled.
+      expect(await handleEventOnce(pool, 'tester', fresh, async () => undefined)).toBe('handled');
     });
 
     it('tells a duplicate whose handler sends nothing', async () => {

@@ -1,4 +1,5 @@
 import { escapeLiteral, type Pool, type PoolClient } from 'pg';
+import { isUniqueViolation } from './errors';
 import type { Migration } from './migrations';
 import { withTransaction } from './transaction';
 import type { EventEnvelope } from '../bus/envelope';
@@ -31,7 +32,8 @@ class AlreadyHandled extends Error {}
  *
  * The key travels with BEGIN and fn's first statement, in one round trip: for a duplicate, that
  * first statement fails (AlreadyHandled) before fn sees its answer, and the transaction with
- * whatever it did is rolled back.
+ * whatever it did is rolled back. When fn sends nothing (its writes wait for the COMMIT), the
+ * key goes as a plain INSERT with them and the COMMIT: one round trip for the whole event.
  */
 export async function handleEventOnce(
   pool: Pool,
@@ -40,15 +42,21 @@ export async function handleEventOnce(
   fn: (client: PoolClient) => Promise<void>,
 ): Promise<HandleOutcome> {
   // A simple query: escaped literals.
-  const key = `INSERT INTO processed_events (consumer, event_id, event_type)
-     VALUES (${escapeLiteral(consumer)}, ${escapeLiteral(event.eventId)}, ${escapeLiteral(event.eventType)})
-     ON CONFLICT (consumer, event_id) DO NOTHING`;
+  const insert = `INSERT INTO processed_events (consumer, event_id, event_type)
+     VALUES (${escapeLiteral(consumer)}, ${escapeLiteral(event.eventId)}, ${escapeLiteral(event.eventType)})`;
   try {
     await withTransaction(pool, fn, {
       opening: {
-        statement: key,
+        statement: `${insert} ON CONFLICT (consumer, event_id) DO NOTHING`,
         check: (inserted) => {
           if (inserted.rowCount === 0) throw new AlreadyHandled();
+        },
+        // A handler that only writes at the COMMIT: the plain INSERT's unique violation is the
+        // duplicate, and stops the COMMIT in the same round trip.
+        failing: {
+          statement: insert,
+          refused: (err) =>
+            isUniqueViolation(err, 'processed_events_pkey') ? new AlreadyHandled() : undefined,
         },
       },
     });

@@ -1,5 +1,6 @@
 import type { Pool, PoolClient, QueryResult } from 'pg';
 import { inlineParameters } from './inline';
+import type { Statement } from './statement';
 
 /** What an open withTransaction carries besides its statements. */
 interface OpenTransaction {
@@ -22,7 +23,18 @@ export interface TransactionOptions {
    * statement; when it throws, fn's first statement fails with that error and the
    * transaction is rolled back, whatever fn does with the error.
    */
-  opening?: { statement: string; check(result: QueryResult): void };
+  opening?: {
+    statement: string;
+    check(result: QueryResult): void;
+    /**
+     * The opening as a statement that fails where `check` would throw (a plain INSERT where the
+     * statement is an INSERT … ON CONFLICT DO NOTHING), and `refused`, which tells that failure
+     * (the error check would throw) from any other (undefined). With it, a transaction whose fn
+     * sends nothing goes in one round trip, BEGIN to COMMIT: nothing in it reads the opening's
+     * answer, so its refusal has to stop the COMMIT in the server.
+     */
+    failing?: { statement: string; refused(err: unknown): unknown };
+  };
 }
 
 /**
@@ -46,13 +58,20 @@ export async function withTransaction<T>(
     const result = await fn(client);
     open.delete(client);
     const commit = [...tx.queued.map((q) => q.statement), 'COMMIT'];
-    if (!begin.sent && !options.opening) {
-      // fn sent nothing: BEGIN goes with the COMMIT, if there is anything to commit.
+    const failing = options.opening?.failing;
+    if (!begin.sent && (!options.opening || failing)) {
+      // fn sent nothing: BEGIN (and the opening) goes with the COMMIT, if there is anything to
+      // commit. A statement that fails leaves the transaction open and aborted, the rest of the
+      // query unrun: the catch rolls back.
       begin.skip();
-      if (tx.queued.length > 0) {
-        // A queued write that fails leaves the transaction open and aborted: the catch rolls back.
+      if (failing || tx.queued.length > 0) {
         begin.sent = true;
-        await client.query(['BEGIN', ...commit].join(';\n'));
+        const head = failing ? ['BEGIN', failing.statement] : ['BEGIN'];
+        try {
+          await client.query([...head, ...commit].join(';\n'));
+        } catch (err) {
+          throw failing?.refused(err) ?? err;
+        }
       }
     } else {
       if (!begin.sent) await begin.send();
@@ -163,15 +182,26 @@ class DeferredBegin {
 /**
  * A write nothing in the transaction reads back (an outbox row, say): inside withTransaction it
  * is sent with the COMMIT, in the same round trip, and fails the transaction if it fails;
- * anywhere else it runs now. A simple query: literals only, no parameters. A `key` names what
- * it writes, for a later read in the same transaction that must see it (sendQueuedWrites).
+ * anywhere else it runs now. It goes in a simple query: a string is sent as written (literals
+ * only), a Statement's values are written in as escaped literals (inlineParameters), and one
+ * whose values cannot be (a Buffer) is sent now. A `key` names what it writes, for a later read
+ * in the same transaction that must see it (sendQueuedWrites).
  */
 export async function writeAtCommit(
   client: PoolClient,
-  statement: string,
+  statement: string | Statement,
   key?: string,
 ): Promise<void> {
   const tx = open.get(client);
+  if (typeof statement !== 'string') {
+    const values = statement.values ?? [];
+    const inlined = tx ? inlineParameters(statement.text, values) : null;
+    if (inlined === null) {
+      await client.query(statement.text, [...values]);
+      return;
+    }
+    statement = inlined;
+  }
   if (tx) tx.queued.push({ statement, key });
   else await client.query(statement);
 }

@@ -278,7 +278,7 @@ describe('notification service (real PostgreSQL, real SMTP server, in-memory bus
     expect(mailsAbout(orderId).map((m) => m.to)).toEqual([[EMAIL[alice.id]]]);
   });
 
-  it('order.created costs two round trips (its key with BEGIN, the owner with COMMIT); an owner id with quotes and $ arrives intact', async () => {
+  it('order.created and order.confirmed cost one round trip each (BEGIN, the key, the writes, COMMIT); an owner id with quotes and $ arrives intact', async () => {
     const orderId = randomUUID();
     const owner = `it's $' $& \\ ü ${randomUUID()}`;
     // A notification naming no user waits for the owner order.created brings.
@@ -309,11 +309,27 @@ describe('notification service (real PostgreSQL, real SMTP server, in-memory bus
         (_, i) => i >= keyed && queries.mock.contexts[i] === client,
       );
       const commit = mine.findIndex(([text]) => /\bCOMMIT\b/.test(String(text)));
-      expect(commit).toBe(1);
+      expect(commit).toBe(0);
       expect(String(mine[commit]![0])).toContain('order_owners');
     } finally {
       queries.mockRestore();
     }
+    const owned = confirmed(orderId, owner);
+    const more = jest.spyOn(Client.prototype, 'query');
+    try {
+      await bus.publish(owned);
+      await eventually(async () => (await ownerOf()).length === 2, { what: 'the confirmation' });
+      const keyed = more.mock.calls.findIndex(([text]) => String(text).includes(owned.eventId));
+      const mine = more.mock.calls.filter(
+        (_, i) => i >= keyed && more.mock.contexts[i] === more.mock.contexts[keyed],
+      );
+      // Nothing between the key and the COMMIT: the notification itself goes with them.
+      expect(String(mine[0]![0])).toMatch(/^BEGIN;.*INSERT INTO notifications\s.*COMMIT$/s);
+      expect(mine.slice(1).some(([text]) => /\bCOMMIT\b/.test(String(text)))).toBe(false);
+    } finally {
+      more.mockRestore();
+    }
+    expect(await ownerOf()).toEqual([{ user_id: owner }, { user_id: owner }]);
     const { rows } = await service.pool.query(
       'SELECT user_id FROM order_owners WHERE order_id = $1',
       [orderId],

@@ -52,7 +52,10 @@ export const intake = {
     if (!intended) return false;
     if (intended.userId) await ownerKnown(client, intended.orderId, intended.userId);
     const userId = intended.userId ?? (await directoryStore.orderOwner(client, intended.orderId));
-    return notificationStore.add(client, {
+    // With the COMMIT: an event that names its customer is then one round trip. The sender is
+    // woken either way; for a fact already noted (its business key taken) its pass finds
+    // nothing new.
+    await notificationStore.addAtCommit(client, {
       id: randomUUID(),
       eventId: event.eventId,
       eventType: event.eventType,
@@ -62,6 +65,7 @@ export const intake = {
       userId,
       facts: intended.facts,
     });
+    return true;
   },
 };
 

@@ -14,6 +14,23 @@ type Db = Pool | PoolClient;
  * A customer's notifications that waited for the order's owner are theirs, and due now. The
  * values are SQL: parameters (`$1`) or escaped literals.
  */
+/** One message per business fact: a second event of the same fact adds nothing. */
+const ADD_SQL = `INSERT INTO notifications
+    (id, event_id, event_type, business_key, kind, order_id, user_id, facts)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+  ON CONFLICT DO NOTHING`;
+
+const addValues = (n: NewNotification) => [
+  n.id,
+  n.eventId,
+  n.eventType,
+  n.businessKey,
+  n.kind,
+  n.orderId,
+  n.userId,
+  n.facts,
+];
+
 const assignOwnerSql = (orderId: string, userId: string) =>
   `UPDATE notifications SET user_id = ${userId}, next_attempt_at = now(), updated_at = now()
     WHERE order_id = ${orderId} AND user_id IS NULL`;
@@ -61,14 +78,16 @@ export interface NewNotification {
 export const notificationStore = {
   /** Adds one unless its event or its business key is there already; whether it was added. */
   async add(db: Db, n: NewNotification): Promise<boolean> {
-    const { rowCount } = await db.query(
-      `INSERT INTO notifications
-         (id, event_id, event_type, business_key, kind, order_id, user_id, facts)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-       ON CONFLICT DO NOTHING`,
-      [n.id, n.eventId, n.eventType, n.businessKey, n.kind, n.orderId, n.userId, n.facts],
-    );
+    const { rowCount } = await db.query(ADD_SQL, addValues(n));
     return rowCount === 1;
+  },
+
+  /**
+   * add inside the consumer's transaction, sent with its COMMIT (writeAtCommit): nothing in the
+   * transaction reads whether it was new, so the event's whole transaction can be one round trip.
+   */
+  async addAtCommit(client: PoolClient, n: NewNotification): Promise<void> {
+    await writeAtCommit(client, { text: ADD_SQL, values: addValues(n) });
   },
 
   /** Pending notifications that are due, soonest first. */
