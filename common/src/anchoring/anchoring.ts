@@ -7,6 +7,7 @@ import {
   type QueryResultRow,
 } from 'pg';
 import { inlineParameters } from '../postgres/inline';
+import { PreparedQuery } from '../postgres/prepared';
 import { sendOn, type Statement } from '../postgres/statement';
 import { Wallet, type JsonRpcProvider, type Signer } from 'ethers';
 import type { Migration } from '../postgres/migrations';
@@ -251,7 +252,7 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
   async function inLockedTransaction<T>(
     db: AnchorQueryable,
     ref: AnchorRecordRef,
-    reads: string[],
+    reads: Statement[],
     fn: (read: ReadonlyArray<{ rows: unknown[] }>) => { out: T; writes: string[] },
     prefetched?: PrefetchedAnchorReads | null,
   ): Promise<T> {
@@ -272,12 +273,11 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
       if (writes.length > 0) await writeAtCommit(client, writes.join(';\n'), key);
       return out;
     }
-    const readLocked = async (tx: AnchorQueryable, open: string, close: string[]) => {
-      const results = (await tx.query(
-        [open, lock, ...reads, ...close].join(';\n'),
-      )) as unknown as Array<{
-        rows: unknown[];
-      }>;
+    const readLocked = async (tx: PoolClient, open: string, close: string[]) => {
+      const prepared = new PreparedQuery(tx);
+      const texts = reads.map((r) => simpleText(prepared, r));
+      if (texts.some((t) => t === null)) throw new Error('anchoring: a read cannot be sent');
+      const results = await prepared.sent(tx.query([open, lock, ...texts, ...close].join(';\n')));
       return fn(results.slice(2, 2 + reads.length));
     };
     if ('totalCount' in db) {
@@ -349,11 +349,19 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
   }
 
   /** What an anchored write reads under the record's lock: its snapshot, then its chain. */
-  function lockedReads(ref: AnchorRecordRef): string[] {
+  function lockedReads(ref: AnchorRecordRef): Statement[] {
     return [
-      recordType(ref.recordType).snapshotSql(escapeLiteral(ref.recordId)),
+      { text: recordType(ref.recordType).snapshotSql('$1'), values: [ref.recordId] },
       store.chainStatement(ref.recordType, ref.recordId),
     ];
+  }
+
+  /**
+   * A statement's text for a simple query on `prepared`'s connection: EXECUTE of its prepared
+   * form (prepared.ts), else written out with its values as literals; null when neither can be.
+   */
+  function simpleText(prepared: PreparedQuery, statement: Statement): string | null {
+    return prepared.sql(statement) ?? inlineParameters(statement.text, statement.values);
   }
 
   /**
@@ -368,25 +376,25 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
     statement: Statement,
   ): Promise<{ result: QueryResult<R>; reads: PrefetchedAnchorReads | null }> {
     const alone = async () => ({ result: await sendOn(client)<R>(statement), reads: null });
-    const inlined =
-      transactionPool(client) !== undefined && options.recordTypes[ref.recordType]
-        ? inlineParameters(statement.text, statement.values)
-        : null;
-    if (inlined === null) return alone();
+    if (transactionPool(client) === undefined || !options.recordTypes[ref.recordType])
+      return alone();
+    const prepared = new PreparedQuery(client);
+    const texts = [statement, ...lockedReads(ref)].map((s) => simpleText(prepared, s));
+    if (texts.some((t) => t === null)) return alone();
+    const [write, ...reads] = texts as string[];
     const key = writerKey(ref);
-    const reads = lockedReads(ref);
     // This record's entries queued earlier in the transaction must be in the chain it reads.
     await sendQueuedWrites(client, key);
     const sql = [
       'SAVEPOINT anchor_write',
-      inlined,
+      write,
       writerLock(key),
       ...reads,
       'RELEASE SAVEPOINT anchor_write',
     ].join(';\n');
     let results: Array<QueryResult<R>>;
     try {
-      results = (await client.query(sql)) as unknown as Array<QueryResult<R>>;
+      results = (await prepared.sent(client.query(sql))) as Array<QueryResult<R>>;
     } catch (err) {
       // Not the server's answer (a lost connection; the transaction's own check of what came
       // with BEGIN, which must fail the write): the error stands.

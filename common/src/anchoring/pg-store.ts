@@ -1,5 +1,6 @@
 import { escapeLiteral, type Pool, type PoolClient } from 'pg';
 import type { Migration } from '../postgres/migrations';
+import type { Statement } from '../postgres/statement';
 import type { AnchorPromise } from './promise';
 import type {
   AnchorStore,
@@ -225,12 +226,14 @@ export class PgAnchorStore implements AnchorStore {
        VALUES (${values.join(', ')})`;
   }
 
-  chainStatement(recordType: string, recordId: string): string {
+  chainStatement(recordType: string, recordId: string): Statement {
     // The index on (record_type, record_id, sequence), where sequence is set, answers it in order.
-    return `SELECT sequence, leaf, canonical FROM anchor_records
-        WHERE record_type = ${escapeLiteral(recordType)} AND record_id = ${escapeLiteral(recordId)}
-          AND sequence IS NOT NULL
-        ORDER BY sequence`;
+    return {
+      text: `SELECT sequence, leaf, canonical FROM anchor_records
+        WHERE record_type = $1 AND record_id = $2 AND sequence IS NOT NULL
+        ORDER BY sequence`,
+      values: [recordType, recordId],
+    };
   }
 
   chainFromRows(rows: unknown[]): ChainLink[] {

@@ -1,3 +1,4 @@
+import type { Statement } from '../postgres/statement';
 import type { AnchorPromise } from './promise';
 
 /** Something that runs parameterised SQL: a pg Pool, or a PoolClient inside the caller's transaction. */
@@ -121,12 +122,12 @@ export interface AnchorStore {
    */
   insertRecordStatement(record: NewAnchorRecord): string;
   /**
-   * The statement reading what the writer needs of a record's chain (literals only, for the
-   * writer's one round trip): each entry's sequence, leaf and canonical document, in chain
-   * order, and what its rows mean. The writer reads it on every anchored write, so it reads no
-   * more (no promise, proof or dates to send and parse).
+   * The statement reading what the writer needs of a record's chain: each entry's sequence, leaf
+   * and canonical document, in chain order, and what its rows mean. The writer reads it on every
+   * anchored write (prepared, in its one round trip), so it reads no more (no promise, proof or
+   * dates to send and parse).
    */
-  chainStatement(recordType: string, recordId: string): string;
+  chainStatement(recordType: string, recordId: string): Statement;
   chainFromRows(rows: unknown[]): ChainLink[];
   /** Unbatched records, oldest first. */
   oldestUnbatched(

@@ -15,13 +15,8 @@ const { prepareValue } = (pg as unknown as { utils: { prepareValue(value: unknow
  * identifiers ("…"), dollar-quoted bodies ($tag$…$tag$) or comments.
  */
 export function inlineParameters(text: string, values: readonly unknown[] = []): string | null {
-  const literals: string[] = [];
-  for (const value of values) {
-    const prepared = prepareValue(value);
-    if (prepared === null) literals.push('NULL');
-    else if (typeof prepared === 'string') literals.push(escapeLiteral(prepared));
-    else return null;
-  }
+  const literals = literalsOf(values);
+  if (literals === null) return null;
   let out = '';
   let i = 0;
   const n = text.length;
@@ -89,4 +84,19 @@ export function inlineParameters(text: string, values: readonly unknown[] = []):
     }
   }
   return out;
+}
+
+/**
+ * Each value as the escaped literal of its text form as pg sends it for a parameter (NULL for
+ * null), or null when one has no text form (a Buffer: pg sends it as binary).
+ */
+export function literalsOf(values: readonly unknown[]): string[] | null {
+  const literals: string[] = [];
+  for (const value of values) {
+    const prepared = prepareValue(value);
+    if (prepared === null) literals.push('NULL');
+    else if (typeof prepared === 'string') literals.push(escapeLiteral(prepared));
+    else return null;
+  }
+  return literals;
 }

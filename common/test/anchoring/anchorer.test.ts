@@ -371,7 +371,8 @@ describe('Anchoring against a real chain and PostgreSQL', () => {
             expect(reads).not.toBeNull();
             expect(queries).toHaveBeenCalledTimes(1);
             expect(String(queries.mock.calls[0]![0])).toMatch(
-              /^SAVEPOINT anchor_write;\nINSERT INTO account_moves .* VALUES \('acc-with-reads', '7'\).*pg_advisory_xact_lock.*RELEASE SAVEPOINT anchor_write$/s,
+              // Each statement prepared on the connection the first time (prepared.ts).
+              /^SAVEPOINT anchor_write;\n(PREPARE "ecom_p\d+" AS INSERT INTO account_moves [^;]*;\n)?EXECUTE "ecom_p\d+"\('acc-with-reads', '7'\);\n.*pg_advisory_xact_lock[^;]*;\n(PREPARE [^;]*;\n)?EXECUTE "ecom_p\d+"\('acc-with-reads'\);\n(PREPARE [^;]*;\n)?EXECUTE "ecom_p\d+"\('account', 'acc-with-reads'\);\nRELEASE SAVEPOINT anchor_write$/s,
             );
             const recorded = await anchoring.record(client, ref('acc-with-reads'), reads);
             expect(queries).toHaveBeenCalledTimes(1);

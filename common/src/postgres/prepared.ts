@@ -1,0 +1,100 @@
+import { escapeIdentifier, type QueryResult } from 'pg';
+import { literalsOf } from './inline';
+import type { Statement } from './statement';
+
+/**
+ * Statements PostgreSQL parses and plans once per connection, although they travel in simple
+ * queries with others (BEGIN, a lock, reads). A simple query carries no parameters, so such a
+ * statement used to be written out with its values as literals and planned on every call: for
+ * the saga's anchored writes (the move with its history row, the record's snapshot with its
+ * lines as JSON, its chain) planning took more of the server's CPU than running them. Here
+ * the statement is `PREPARE`d on a connection the first time it goes there, in the same query,
+ * and is then run as `EXECUTE name(literals…)`: after five runs PostgreSQL keeps a generic plan
+ * when it costs no more than the custom ones did (plan_cache_mode = auto).
+ *
+ * A PREPARE is not undone by a rollback, and one after a failed statement of its query never
+ * runs: when a query that carried one fails, whether the name exists is unknown, so the next
+ * PREPARE of that text takes a new name (the old one, if it exists, stays unused until the
+ * connection closes). Names are per process and per text; a process that prepares more than
+ * MAX_TEXTS texts (a text with its values written in, by mistake) writes the others out as
+ * before. Needs connections of its own (PgBouncer in transaction mode would lose them).
+ */
+
+const MAX_TEXTS = 256;
+
+/** The name of each text this process prepares: `ecom_p<n>`. */
+const names = new Map<string, string>();
+
+/** Per connection: the names prepared there, and how many times a name's fate went unknown. */
+interface ConnectionState {
+  ready: Set<string>;
+  retries: Map<string, number>;
+}
+const connections = new WeakMap<object, ConnectionState>();
+
+function nameOf(text: string): string | null {
+  let name = names.get(text);
+  if (name === undefined) {
+    if (names.size >= MAX_TEXTS) return null;
+    name = `ecom_p${names.size + 1}`;
+    names.set(text, name);
+  }
+  return name;
+}
+
+/**
+ * The prepared forms of the statements of one simple query on one connection: `sql` gives each
+ * statement's text, `sent` takes the query's answer and settles what it says of the PREPAREs.
+ */
+export class PreparedQuery {
+  private readonly state: ConnectionState;
+  private readonly preparing: Array<{ base: string; name: string }> = [];
+
+  constructor(connection: object) {
+    let state = connections.get(connection);
+    if (!state) {
+      state = { ready: new Set(), retries: new Map() };
+      connections.set(connection, state);
+    }
+    this.state = state;
+  }
+
+  /**
+   * `EXECUTE` of the statement with its values as escaped literals (pg's text form of each, as
+   * inlineParameters writes them), after its `PREPARE` when the connection does not have it
+   * yet. Null when a value has no text form (a Buffer) or too many texts are prepared: the
+   * caller writes the statement out instead.
+   */
+  sql(statement: Statement): string | null {
+    const literals = literalsOf(statement.values ?? []);
+    const base = literals && nameOf(statement.text);
+    if (!literals || !base) return null;
+    const retries = this.state.retries.get(base);
+    const name = escapeIdentifier(retries ? `${base}_${retries}` : base);
+    const execute =
+      literals.length > 0 ? `EXECUTE ${name}(${literals.join(', ')})` : `EXECUTE ${name}`;
+    if (this.state.ready.has(name) || this.preparing.some((p) => p.name === name)) return execute;
+    this.preparing.push({ base, name });
+    return `PREPARE ${name} AS ${statement.text};\n${execute}`;
+  }
+
+  /**
+   * The answer of the query carrying this batch's texts, without the PREPAREs' results, so
+   * that every other statement's result keeps its place. Its PREPAREs ran if it succeeded; if
+   * it failed they may or may not have, and their texts take new names next time.
+   */
+  async sent(query: Promise<unknown>): Promise<QueryResult[]> {
+    const preparing = this.preparing.splice(0);
+    let answer: unknown;
+    try {
+      answer = await query;
+    } catch (err) {
+      for (const { base } of preparing)
+        this.state.retries.set(base, (this.state.retries.get(base) ?? 0) + 1);
+      throw err;
+    }
+    for (const { name } of preparing) this.state.ready.add(name);
+    const results = (Array.isArray(answer) ? answer : [answer]) as QueryResult[];
+    return preparing.length > 0 ? results.filter((r) => r.command !== 'PREPARE') : results;
+  }
+}

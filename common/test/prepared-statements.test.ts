@@ -1,0 +1,153 @@
+import type { Pool, PoolClient } from 'pg';
+import { createPgPool } from '../src/postgres';
+import { inlineParameters } from '../src/postgres/inline';
+import { PreparedQuery } from '../src/postgres/prepared';
+import { createTestPostgres, describeIfServer, type TestPostgres } from '@ecom/test-support';
+
+describeIfServer(
+  'postgres',
+  'statements prepared once per connection in simple queries (PostgreSQL)',
+  () => {
+    let db: TestPostgres;
+    let pool: Pool;
+
+    beforeAll(async () => {
+      db = await createTestPostgres('common_prepared');
+      pool = createPgPool(db.url, 4);
+      await pool.query(
+        'CREATE TABLE things (id text PRIMARY KEY, tags text[], data jsonb, n bigint, note text)',
+      );
+      await pool.query(
+        `INSERT INTO things VALUES ('a', '{x,y}', '{"k":1}', 7, 'it''s'), ('b', NULL, NULL, NULL, NULL)`,
+      );
+    });
+    afterAll(async () => {
+      await pool.end();
+      await db.cleanup();
+    });
+
+    const byId = {
+      text: 'SELECT id, tags, data, n, note FROM things WHERE id = $1 OR note = $2',
+      values: ['b', "it's"],
+    };
+
+    /** One simple query of `statements` through a PreparedQuery on `client`: its texts and answer. */
+    async function run(client: PoolClient, statements: Array<{ text: string; values: unknown[] }>) {
+      const prepared = new PreparedQuery(client);
+      const texts = statements.map((s) => prepared.sql(s)!);
+      const results = await prepared.sent(
+        client.query(['SELECT 1 AS first', ...texts].join(';\n')),
+      );
+      return { texts, results };
+    }
+
+    it('prepares a statement on its first run on a connection and executes it after, with the answer of the written-out statement', async () => {
+      const client = await pool.connect();
+      try {
+        const expected = await client.query(inlineParameters(byId.text, byId.values)!);
+        const first = await run(client, [byId]);
+        expect(first.texts[0]).toMatch(
+          /^PREPARE "ecom_p\d+" AS SELECT .*;\nEXECUTE "ecom_p\d+"\('b', 'it''s'\)$/s,
+        );
+        // The PREPARE's own result is left out: every other statement keeps its place.
+        expect(first.results).toHaveLength(2);
+        expect(first.results[0]!.rows).toEqual([{ first: 1 }]);
+        expect(first.results[1]!.rows).toEqual(expected.rows);
+        expect(first.results[1]!.command).toBe('SELECT');
+        const again = await run(client, [byId]);
+        expect(again.texts[0]).toMatch(/^EXECUTE "ecom_p\d+"\('b', 'it''s'\)$/);
+        expect(again.results[1]!.rows).toEqual(expected.rows);
+        // Another connection has its own.
+        const other = await pool.connect();
+        try {
+          expect((await run(other, [byId])).texts[0]).toMatch(/^PREPARE /);
+        } finally {
+          other.release();
+        }
+      } finally {
+        client.release();
+      }
+    });
+
+    it('writes values in as pg would send them (null, arrays, JSON), and twice in one query prepares once', async () => {
+      const client = await pool.connect();
+      try {
+        const update = {
+          text: 'UPDATE things SET tags = $2, data = $3, n = $4 WHERE id = $1 RETURNING tags, data, n',
+          values: ['b', ['q', "r's"], { nested: [1, null] }, null],
+        };
+        const { texts, results } = await run(client, [update, update]);
+        expect(texts[0]).toMatch(/^PREPARE /);
+        expect(texts[1]).toMatch(/^EXECUTE /);
+        expect(results.slice(1).map((r) => r.rows)).toEqual([
+          [{ tags: ['q', "r's"], data: { nested: [1, null] }, n: null }],
+          [{ tags: ['q', "r's"], data: { nested: [1, null] }, n: null }],
+        ]);
+        expect(results[1]!.rowCount).toBe(1);
+        // A Buffer has no text form: the caller writes the statement out (or sends it alone).
+        expect(
+          new PreparedQuery(client).sql({ text: 'SELECT $1::bytea', values: [Buffer.from('x')] }),
+        ).toBeNull();
+      } finally {
+        client.release();
+      }
+    });
+
+    it('after a failed query whose PREPARE may have run, prepares the text under a new name', async () => {
+      const client = await pool.connect();
+      const statement = { text: 'SELECT n FROM things WHERE id = $1 AND n > $2', values: ['a', 1] };
+      try {
+        const failing = new PreparedQuery(client);
+        const text = failing.sql(statement)!;
+        expect(text).toMatch(/^PREPARE /);
+        // The PREPARE runs, then the query fails.
+        await expect(failing.sent(client.query(`${text};\nSELECT 1/0`))).rejects.toThrow(
+          /division by zero/,
+        );
+        const next = await run(client, [statement]);
+        expect(next.texts[0]).toMatch(/^PREPARE "ecom_p\d+_1" AS /);
+        expect(next.results[1]!.rows).toEqual([{ n: '7' }]);
+        expect((await run(client, [statement])).texts[0]).toMatch(/^EXECUTE "ecom_p\d+_1"/);
+      } finally {
+        client.release();
+      }
+    });
+
+    it('plans once: after a few runs PostgreSQL keeps a generic plan for it', async () => {
+      const client = await pool.connect();
+      try {
+        // A lookup by primary key, as the saga's snapshot and move statements are.
+        const lookup = { text: 'SELECT n FROM things WHERE id = $1 FOR UPDATE', values: ['a'] };
+        await client.query('BEGIN');
+        for (let i = 0; i < 8; i += 1) await run(client, [lookup]);
+        await client.query('COMMIT');
+        const { rows } = await client.query<{ generic_plans: string; custom_plans: string }>(
+          'SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE $1',
+          ['%FROM things WHERE id = $1 FOR UPDATE%'],
+        );
+        expect(rows).toHaveLength(1);
+        expect(Number(rows[0]!.generic_plans)).toBeGreaterThan(0);
+      } finally {
+        client.release();
+      }
+    });
+
+    it('prepares a bounded number of texts; past it the caller writes them out', async () => {
+      const client = await pool.connect();
+      try {
+        const prepared = new PreparedQuery(client);
+        const texts = Array.from({ length: 300 }, (_, i) =>
+          prepared.sql({ text: `SELECT ${i} + $1::int AS n`, values: [1] }),
+        );
+        expect(texts.filter((t) => t === null).length).toBeGreaterThan(0);
+        expect(texts.filter((t) => t !== null).length).toBeLessThanOrEqual(256);
+        // Those it did prepare still run.
+        const sent = texts.filter((t): t is string => t !== null).slice(0, 3);
+        const results = await prepared.sent(client.query(sent.join(';\n')));
+        expect(results.map((r) => r.rows[0].n)).toEqual([1, 2, 3]);
+      } finally {
+        client.release();
+      }
+    });
+  },
+);
