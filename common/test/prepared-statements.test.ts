@@ -113,6 +113,25 @@ describeIfServer(
       }
     });
 
+    it("prepares again a statement returning * whose table's columns changed (a newer replica's migration)", async () => {
+      await pool.query('CREATE TABLE moving (id text PRIMARY KEY, a int)');
+      await pool.query("INSERT INTO moving VALUES ('m', 1)");
+      const client = await pool.connect();
+      const star = { text: 'SELECT * FROM moving WHERE id = $1', values: ['m'] };
+      try {
+        expect((await run(client, [star])).results[1]!.rows).toEqual([{ id: 'm', a: 1 }]);
+        await pool.query('ALTER TABLE moving ADD COLUMN b int DEFAULT 2');
+        await expect(run(client, [star])).rejects.toThrow(
+          /cached plan must not change result type/,
+        );
+        const next = await run(client, [star]);
+        expect(next.texts[0]).toMatch(/^PREPARE "ecom_p\d+_1" AS /);
+        expect(next.results[1]!.rows).toEqual([{ id: 'm', a: 1, b: 2 }]);
+      } finally {
+        client.release();
+      }
+    });
+
     it('plans once: after a few runs PostgreSQL keeps a generic plan for it', async () => {
       const client = await pool.connect();
       try {

@@ -15,12 +15,18 @@ import type { Statement } from './statement';
  * A PREPARE is not undone by a rollback, and one after a failed statement of its query never
  * runs: when a query that carried one fails, whether the name exists is unknown, so the next
  * PREPARE of that text takes a new name (the old one, if it exists, stays unused until the
- * connection closes). Names are per process and per text; a process that prepares more than
- * MAX_TEXTS texts (a text with its values written in, by mistake) writes the others out as
- * before. Needs connections of its own (PgBouncer in transaction mode would lose them).
+ * connection closes). When a table's columns change under a prepared `SELECT *` or
+ * `RETURNING *`, PostgreSQL refuses to run it ("cached plan must not change result type"):
+ * that query fails, and the texts it ran are prepared under new names. Names are per process
+ * and per text; a process that prepares more than MAX_TEXTS texts (a text with its values
+ * written in, by mistake) writes the others out as before. Needs connections of its own
+ * (PgBouncer in transaction mode would lose them).
  */
 
 const MAX_TEXTS = 256;
+
+/** "cached plan must not change result type" (feature_not_supported). */
+const STALE_RESULT_TYPE = '0A000';
 
 /** The name of each text this process prepares: `ecom_p<n>`. */
 const names = new Map<string, string>();
@@ -49,6 +55,7 @@ function nameOf(text: string): string | null {
 export class PreparedQuery {
   private readonly state: ConnectionState;
   private readonly preparing: Array<{ base: string; name: string }> = [];
+  private readonly executing: string[] = [];
 
   constructor(connection: object) {
     let state = connections.get(connection);
@@ -73,6 +80,7 @@ export class PreparedQuery {
     const name = escapeIdentifier(retries ? `${base}_${retries}` : base);
     const execute =
       literals.length > 0 ? `EXECUTE ${name}(${literals.join(', ')})` : `EXECUTE ${name}`;
+    this.executing.push(base);
     if (this.state.ready.has(name) || this.preparing.some((p) => p.name === name)) return execute;
     this.preparing.push({ base, name });
     return `PREPARE ${name} AS ${statement.text};\n${execute}`;
@@ -85,11 +93,16 @@ export class PreparedQuery {
    */
   async sent(query: Promise<unknown>): Promise<QueryResult[]> {
     const preparing = this.preparing.splice(0);
+    const executing = this.executing.splice(0);
     let answer: unknown;
     try {
       answer = await query;
     } catch (err) {
-      for (const { base } of preparing)
+      // A table's columns changed under a statement that returns `*` (a migration of a newer
+      // replica): its plan cannot serve again, so every text of the query is prepared anew.
+      const stale = (err as { code?: unknown }).code === STALE_RESULT_TYPE;
+      const renamed = new Set([...preparing.map((p) => p.base), ...(stale ? executing : [])]);
+      for (const base of renamed)
         this.state.retries.set(base, (this.state.retries.get(base) ?? 0) + 1);
       throw err;
     }
