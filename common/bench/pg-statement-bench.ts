@@ -1,9 +1,12 @@
 /**
- * What a parameterised statement costs PostgreSQL and its caller, unnamed (parsed and planned on
- * every call, pg's default and what the services send) and as a named prepared statement (pg's
- * `name`: parsed once per connection, its plan cached): `npm run bench -w common`, with
- * POSTGRES_URL set and the server on this machine (its backend's CPU is read from /proc).
- * docs/adr/0033 tells why the services stay unnamed: in the fleet the saving did not show.
+ * What a parameterised statement costs PostgreSQL and its caller, sent four ways: written out
+ * with its values as literals in a simple query (how a statement travels with others in one
+ * round trip), as `EXECUTE` of a statement prepared on the connection in a simple query (how
+ * anchored writes and their reads travel, docs/adr/0048), unnamed (pg's default: parsed and
+ * planned on every call) and as pg's named prepared statement (extended protocol, plan cached):
+ * `npm run bench -w common`, with POSTGRES_URL set and the server on this machine (its
+ * backend's CPU is read from /proc). docs/adr/0033 tells why the services do not use pg's named
+ * statements: each needs a round trip of its own.
  *
  * The statements are shaped like the saga's in order: the move of an order with its history row
  * in one CTE, the read of an order with its lines as JSON, a read by primary key, an insert.
@@ -16,6 +19,8 @@ import type { Pool } from 'pg';
 import { createTestPostgres, loadAverage, measuredOn, writeBenchSection } from '@ecom/test-support';
 import { ownCpu } from '../../platform/bench/proc-cpu';
 import { createPgPool } from '../src/postgres';
+import { inlineParameters } from '../src/postgres/inline';
+import { PreparedQuery } from '../src/postgres/prepared';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 3000);
 const WARM_UP = 200;
@@ -86,24 +91,34 @@ interface Figures {
   wallUs: number;
 }
 
+const WAYS = ['written out', 'EXECUTE', 'unnamed', 'named'] as const;
+type Way = (typeof WAYS)[number];
+
 async function measure(
   pool: Pool,
-  name: string | undefined,
+  way: Way,
+  name: string,
   text: string,
   values: (id: string, i: number) => unknown[],
   ids: string[],
 ): Promise<Figures> {
   const client = await pool.connect();
+  const call = async (v: unknown[]): Promise<unknown> => {
+    if (way === 'written out') return client.query(inlineParameters(text, v)!);
+    if (way === 'EXECUTE') {
+      const prepared = new PreparedQuery(client);
+      return prepared.sent(client.query(prepared.sql({ text, values: v })!));
+    }
+    return client.query({ name: way === 'named' ? name : undefined, text, values: v });
+  };
   try {
     const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!
       .pid;
-    for (let i = 0; i < WARM_UP; i++)
-      await client.query({ name, text, values: values(ids[i % ORDERS]!, i) });
+    for (let i = 0; i < WARM_UP; i++) await call(values(ids[i % ORDERS]!, i));
     const server = procCpuUs(pid);
     const cpu = process.cpuUsage();
     const start = process.hrtime.bigint();
-    for (let i = 0; i < CALLS; i++)
-      await client.query({ name, text, values: values(ids[i % ORDERS]!, i) });
+    for (let i = 0; i < CALLS; i++) await call(values(ids[i % ORDERS]!, i));
     const wallNs = Number(process.hrtime.bigint() - start);
     const used = process.cpuUsage(cpu);
     const serverAfter = procCpuUs(pid);
@@ -143,35 +158,28 @@ async function main() {
     }
     const rows: string[] = [];
     for (const [index, [label, text, values]] of STATEMENTS.entries()) {
-      const best: Record<'unnamed' | 'named', Figures | undefined> = {
-        unnamed: undefined,
-        named: undefined,
-      };
-      // Two rounds, interleaved, so a slower stretch of the machine falls on both ways.
+      const best = new Map<Way, Figures>();
+      // Two rounds, interleaved, so a slower stretch of the machine falls on every way.
       for (let round = 0; round < 2; round++) {
-        for (const way of ['unnamed', 'named'] as const) {
-          const r = await measure(
-            pool,
-            way === 'named' ? `bench_${index}` : undefined,
-            text,
-            values,
-            ids,
-          );
-          const seen = best[way];
-          if (!seen || (r.serverUs ?? r.callerUs) < (seen.serverUs ?? seen.callerUs)) best[way] = r;
+        for (const way of WAYS) {
+          const r = await measure(pool, way, `bench_${index}`, text, values, ids);
+          const seen = best.get(way);
+          if (!seen || (r.serverUs ?? r.callerUs) < (seen.serverUs ?? seen.callerUs))
+            best.set(way, r);
         }
       }
       const us = (v: number | undefined) => (v === undefined ? 'n/a' : v.toFixed(0));
-      const [u, n] = [best.unnamed!, best.named!];
+      const each = (pick: (f: Figures) => number | undefined) =>
+        WAYS.map((w) => us(pick(best.get(w)!))).join(' / ');
       rows.push(
-        `| ${label} | ${us(u.serverUs)} → ${us(n.serverUs)} | ${us(u.callerUs)} → ${us(n.callerUs)} | ${us(u.wallUs)} → ${us(n.wallUs)} |`,
+        `| ${label} | ${each((f) => f.serverUs)} | ${each((f) => f.callerUs)} | ${each((f) => f.wallUs)} |`,
       );
     }
     writeBenchSection('pg-statements', 'PostgreSQL statements', [
       `${measuredOn()}. Load average before: ${loadBefore}; after: ${loadAverage()}.`,
       'Script: `npm run bench -w common` (`common/bench/pg-statement-bench.ts`).',
       '',
-      `Statements shaped like order's saga steps, one call at a time on one connection to the machine's PostgreSQL, ${CALLS} calls after ${WARM_UP} to warm up, two interleaved rounds, the quieter kept. Each figure is unnamed (pg's default: parsed and planned on every call) → named prepared statement (pg's \`name\`: parsed once per connection, its plan cached). Server CPU is the connection's backend process (from /proc), caller CPU this process's.`,
+      `Statements shaped like order's saga steps, one call at a time on one connection to the machine's PostgreSQL, ${CALLS} calls after ${WARM_UP} to warm up, two interleaved rounds, the quieter kept. Each cell gives four ways: written out (the values as literals in a simple query, parsed and planned on every call: how a statement travels with others in one round trip) / EXECUTE (prepared on the connection once, run with literals in a simple query: how anchored writes and their reads travel, ADR 0048) / unnamed (pg's default extended protocol: parsed and planned on every call) / named (pg's \`name\`: parsed once per connection, its plan cached; a round trip of its own). Server CPU is the connection's backend process (from /proc), caller CPU this process's.`,
       '',
       '| statement | server CPU µs per call | caller CPU µs per call | wall µs per call |',
       '| --- | ---: | ---: | ---: |',

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { createPgPool } from '../src/postgres';
 import { inlineParameters } from '../src/postgres/inline';
@@ -47,7 +48,7 @@ describeIfServer(
         const expected = await client.query(inlineParameters(byId.text, byId.values)!);
         const first = await run(client, [byId]);
         expect(first.texts[0]).toMatch(
-          /^PREPARE "ecom_p\d+" AS SELECT .*;\nEXECUTE "ecom_p\d+"\('b', 'it''s'\)$/s,
+          /^PREPARE "ecom_[0-9a-f]{24}" AS SELECT .*;\nEXECUTE "ecom_[0-9a-f]{24}"\('b', 'it''s'\)$/s,
         );
         // The PREPARE's own result is left out: every other statement keeps its place.
         expect(first.results).toHaveLength(2);
@@ -55,7 +56,7 @@ describeIfServer(
         expect(first.results[1]!.rows).toEqual(expected.rows);
         expect(first.results[1]!.command).toBe('SELECT');
         const again = await run(client, [byId]);
-        expect(again.texts[0]).toMatch(/^EXECUTE "ecom_p\d+"\('b', 'it''s'\)$/);
+        expect(again.texts[0]).toMatch(/^EXECUTE "ecom_[0-9a-f]{24}"\('b', 'it''s'\)$/);
         expect(again.results[1]!.rows).toEqual(expected.rows);
         // Another connection has its own.
         const other = await pool.connect();
@@ -105,9 +106,9 @@ describeIfServer(
           /division by zero/,
         );
         const next = await run(client, [statement]);
-        expect(next.texts[0]).toMatch(/^PREPARE "ecom_p\d+_1" AS /);
+        expect(next.texts[0]).toMatch(/^PREPARE "ecom_[0-9a-f]{24}_1" AS /);
         expect(next.results[1]!.rows).toEqual([{ n: '7' }]);
-        expect((await run(client, [statement])).texts[0]).toMatch(/^EXECUTE "ecom_p\d+_1"/);
+        expect((await run(client, [statement])).texts[0]).toMatch(/^EXECUTE "ecom_[0-9a-f]{24}_1"/);
       } finally {
         client.release();
       }
@@ -125,7 +126,7 @@ describeIfServer(
           /cached plan must not change result type/,
         );
         const next = await run(client, [star]);
-        expect(next.texts[0]).toMatch(/^PREPARE "ecom_p\d+_1" AS /);
+        expect(next.texts[0]).toMatch(/^PREPARE "ecom_[0-9a-f]{24}_1" AS /);
         expect(next.results[1]!.rows).toEqual([{ id: 'm', a: 1, b: 2 }]);
       } finally {
         client.release();
@@ -146,6 +147,30 @@ describeIfServer(
         );
         expect(rows).toHaveLength(1);
         expect(Number(rows[0]!.generic_plans)).toBeGreaterThan(0);
+      } finally {
+        client.release();
+      }
+    });
+
+    it('a pool made with preparedStatements: false writes statements out (PGlite, PgBouncer in transaction mode)', async () => {
+      const plain = createPgPool(db.url, 1, undefined, { preparedStatements: false });
+      try {
+        const client = await plain.connect();
+        try {
+          expect(new PreparedQuery(client).sql(byId)).toBeNull();
+        } finally {
+          client.release();
+        }
+      } finally {
+        await plain.end();
+      }
+      // The same text gets the same name in every process: a shared session cannot mix two up.
+      const client = await pool.connect();
+      try {
+        const name = /"(ecom_[0-9a-f]{24})"/.exec(new PreparedQuery(client).sql(byId)!)![1];
+        expect(name).toBe(
+          `ecom_${createHash('sha256').update(byId.text).digest('hex').slice(0, 24)}`,
+        );
       } finally {
         client.release();
       }

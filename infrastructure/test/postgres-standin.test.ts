@@ -6,6 +6,7 @@ import { createEvent, type EventBus, type EventEnvelope } from '@ecom/common/bus
 import { createLogger } from '@ecom/common/logging';
 import {
   OutboxRelay,
+  PreparedQuery,
   addToOutbox,
   outboxMigrations,
   runMigrations,
@@ -148,6 +149,24 @@ describe('PGlite stand-in over the wire', () => {
       expect(await settled(left, 0)).toBe(0);
     } finally {
       await other.end();
+    }
+  });
+
+  it('a statement another connection PREPAREd in a simple query makes this one write its statements out (one session)', async () => {
+    const [a, b] = [await pool.connect(), await pool.connect()];
+    try {
+      const statement = { text: 'SELECT $1::int + 1 AS n', values: [41] };
+      const first = new PreparedQuery(a);
+      const [answer] = await first.sent(a.query(first.sql(statement)!));
+      expect(answer!.rows).toEqual([{ n: 42 }]);
+      // PostgreSQL would give b a session of its own; PGlite's is shared, name and all.
+      const second = new PreparedQuery(b);
+      await expect(second.sent(b.query(second.sql(statement)!))).rejects.toThrow(/already exists/);
+      expect(new PreparedQuery(b).sql(statement)).toBeNull();
+      expect(new PreparedQuery(a).sql(statement)).toMatch(/^EXECUTE /);
+    } finally {
+      a.release();
+      b.release();
     }
   });
 

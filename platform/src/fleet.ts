@@ -25,6 +25,8 @@ export interface FleetOptions {
   orderDbUrl: string;
   paymentDbUrl: string;
   notificationDbUrl: string;
+  /** The databases are PGlite stand-ins (see FleetContext). */
+  embeddedPostgres?: boolean;
   /** Where the notification service sends mail (the embedded catcher), else SMTP_HOST/PORT. */
   smtp?: { host: string; port: number };
   chain: ChainEndpoint;
@@ -57,6 +59,7 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
     orderDbUrl: o.orderDbUrl,
     paymentDbUrl: o.paymentDbUrl,
     notificationDbUrl: o.notificationDbUrl,
+    embeddedPostgres: o.embeddedPostgres,
     smtp: o.smtp,
     chain: o.chain,
     urls: Object.fromEntries(SERVICE_NAMES.map((n) => [n, [url(n)]])) as FleetContext['urls'],

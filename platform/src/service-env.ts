@@ -35,6 +35,11 @@ export interface FleetContext {
   urls: Record<ServiceName, string[]>;
   /** Variables shared by every service that the launcher sets (bus kind and namespace, ...). */
   shared?: NodeJS.ProcessEnv;
+  /**
+   * The databases are PGlite stand-ins: one session serves all their connections, so the
+   * services do not prepare statements on them (DATABASE_PREPARED_STATEMENTS, ADR 0048).
+   */
+  embeddedPostgres?: boolean;
 }
 
 // Variables that name one service's own resources: never inherited from the launcher's shell.
@@ -62,6 +67,10 @@ export function serviceEnv(name: ServiceName, port: number, o: FleetContext): No
     PORT: String(port),
   };
   const urls = (service: ServiceName) => o.urls[service].join(',');
+  const postgres = (url: string): NodeJS.ProcessEnv => ({
+    DATABASE_URL: url,
+    ...(o.embeddedPostgres ? { DATABASE_PREPARED_STATEMENTS: 'false' } : {}),
+  });
   // All replicas of one service share its anchoring key: the writer lock keeps one writer.
   const anchoring = (key: string | undefined): NodeJS.ProcessEnv => ({
     BLOCKCHAIN_RPC_URL: o.chain.url,
@@ -99,7 +108,7 @@ export function serviceEnv(name: ServiceName, port: number, o: FleetContext): No
     case 'payment':
       return {
         ...base,
-        DATABASE_URL: o.paymentDbUrl,
+        ...postgres(o.paymentDbUrl),
         // GET /api/blockchain/verify/:tx asks order for the transactions of its own batches.
         ORDER_SERVICE_URL: urls('order'),
         ...anchoring(o.chain.anchorerKeys[0]),
@@ -107,7 +116,7 @@ export function serviceEnv(name: ServiceName, port: number, o: FleetContext): No
     case 'order':
       return {
         ...base,
-        DATABASE_URL: o.orderDbUrl,
+        ...postgres(o.orderDbUrl),
         PRODUCT_SERVICE_URL: urls('product'),
         AUTH_SERVICE_URL: urls('auth'),
         ...anchoring(o.chain.anchorerKeys[1]),
@@ -115,7 +124,7 @@ export function serviceEnv(name: ServiceName, port: number, o: FleetContext): No
     case 'notification':
       return {
         ...base,
-        DATABASE_URL: o.notificationDbUrl,
+        ...postgres(o.notificationDbUrl),
         // Else SMTP_HOST / SMTP_PORT from the launcher's environment (a Mailpit of your own).
         ...(o.smtp ? { SMTP_HOST: o.smtp.host, SMTP_PORT: String(o.smtp.port) } : {}),
       };

@@ -105,6 +105,7 @@ export async function startPlatform(options: StartPlatformOptions = {}): Promise
       orderDbUrl: orderDb.url,
       paymentDbUrl: paymentDb.url,
       notificationDbUrl: notificationDb.url,
+      embeddedPostgres: orderDb.kind === 'embedded',
       ...(mail ? { smtp: { host: '127.0.0.1', port: mail.smtpPort } } : {}),
       chain,
       logger,

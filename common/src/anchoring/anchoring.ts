@@ -7,7 +7,7 @@ import {
   type QueryResultRow,
 } from 'pg';
 import { inlineParameters } from '../postgres/inline';
-import { PreparedQuery } from '../postgres/prepared';
+import { DUPLICATE_NAME, PreparedQuery } from '../postgres/prepared';
 import { sendOn, type Statement } from '../postgres/statement';
 import { Wallet, type JsonRpcProvider, type Signer } from 'ethers';
 import type { Migration } from '../postgres/migrations';
@@ -274,10 +274,22 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
       return out;
     }
     const readLocked = async (tx: PoolClient, open: string, close: string[]) => {
-      const prepared = new PreparedQuery(tx);
-      const texts = reads.map((r) => simpleText(prepared, r));
-      if (texts.some((t) => t === null)) throw new Error('anchoring: a read cannot be sent');
-      const results = await prepared.sent(tx.query([open, lock, ...texts, ...close].join(';\n')));
+      const send = () => {
+        const prepared = new PreparedQuery(tx);
+        const texts = reads.map((r) => simpleText(prepared, r));
+        if (texts.some((t) => t === null)) throw new Error('anchoring: a read cannot be sent');
+        return prepared.sent(tx.query([open, lock, ...texts, ...close].join(';\n')));
+      };
+      let results: QueryResult[];
+      try {
+        results = await send();
+      } catch (err) {
+        // A session shared by every connection (PGlite) had the statement already: this
+        // connection now writes its statements out, and the reads go again that way.
+        if (!(err instanceof DatabaseError) || err.code !== DUPLICATE_NAME) throw err;
+        await tx.query(open === 'BEGIN' ? 'ROLLBACK' : `ROLLBACK TO SAVEPOINT anchor_record`);
+        results = await send();
+      }
       return fn(results.slice(2, 2 + reads.length));
     };
     if ('totalCount' in db) {

@@ -63,7 +63,9 @@ export async function openAnchoredStore(
     replacement?: AnchorSink;
   },
 ): Promise<{ pool: Pool; anchors: ServiceAnchoring }> {
-  const pool = createPgPool(config.DATABASE_URL, config.DATABASE_POOL_MAX, deps.logger);
+  const pool = createPgPool(config.DATABASE_URL, config.DATABASE_POOL_MAX, deps.logger, {
+    preparedStatements: config.DATABASE_PREPARED_STATEMENTS,
+  });
   deps.onClose('postgres', () => pool.end());
   const anchors = serviceAnchoring(config, { ...deps, pool });
   await runMigrations(pool, [...deps.migrations, ...anchors.migrations]);

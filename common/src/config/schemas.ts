@@ -191,11 +191,15 @@ export const postgresConfigKeys = (database: string) => ({
     .uri({ scheme: ['postgres', 'postgresql'] })
     .default(`postgres://postgres@127.0.0.1:5432/${database}`),
   DATABASE_POOL_MAX: Joi.number().integer().min(1).max(100).default(10),
+  // Off where sessions are not the connection's own (PgBouncer in transaction mode; the PGlite
+  // stand-in of `npm start`): docs/adr/0048.
+  DATABASE_PREPARED_STATEMENTS: Joi.boolean().default(true),
 });
 
 export interface PostgresConfig {
   DATABASE_URL: string;
   DATABASE_POOL_MAX: number;
+  DATABASE_PREPARED_STATEMENTS: boolean;
 }
 
 /** The MongoDB database a service owns; `database` on the local server by default. */

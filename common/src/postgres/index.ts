@@ -10,3 +10,4 @@ export * from './page';
 export * from './exclusive';
 export * from './json-rows';
 export * from './statement';
+export * from './prepared';

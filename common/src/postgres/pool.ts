@@ -1,5 +1,6 @@
 import { Pool } from 'pg';
 import type { Logger } from '../logging/logger';
+import { withoutPreparedStatements } from './prepared';
 
 /**
  * A pg pool with bounded waits, so a dead database fails requests instead of hanging them.
@@ -8,7 +9,12 @@ import type { Logger } from '../logging/logger';
  * the query in flight fails (503 for a request, a retry for an event), the pool drops the
  * client, and work resumes when the database is back.
  */
-export function createPgPool(connectionString: string, max = 10, logger?: Logger): Pool {
+export function createPgPool(
+  connectionString: string,
+  max = 10,
+  logger?: Logger,
+  options: { preparedStatements?: boolean } = {},
+): Pool {
   const pool = new Pool({
     connectionString,
     max,
@@ -17,6 +23,9 @@ export function createPgPool(connectionString: string, max = 10, logger?: Logger
   });
   const lost = (err: Error) => logger?.warn('PostgreSQL connection lost', { error: err.message });
   pool.on('connect', (client) => client.on('error', lost));
+  // Statements sent in simple queries are written out instead of prepared (prepared.ts).
+  if (options.preparedStatements === false)
+    pool.on('connect', (client) => withoutPreparedStatements(client));
   // The client's own listener has logged it already.
   pool.on('error', () => undefined);
   return pool;

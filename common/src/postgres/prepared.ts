@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { escapeIdentifier, type QueryResult } from 'pg';
 import { literalsOf } from './inline';
 import type { Statement } from './statement';
@@ -19,17 +20,37 @@ import type { Statement } from './statement';
  * `RETURNING *`, PostgreSQL refuses to run it ("cached plan must not change result type"):
  * that query fails, and the texts it ran are prepared under new names. Names are per process
  * and per text; a process that prepares more than MAX_TEXTS texts (a text with its values
- * written in, by mistake) writes the others out as before. Needs connections of its own
- * (PgBouncer in transaction mode would lose them).
+ * written in, by mistake) writes the others out as before. A pool created with
+ * `preparedStatements: false` (DATABASE_PREPARED_STATEMENTS=false) writes every statement out:
+ * prepared statements need sessions of the connection's own, which PGlite (one session for
+ * all) and PgBouncer in transaction mode do not give.
  */
 
 const MAX_TEXTS = 256;
 
 /** "cached plan must not change result type" (feature_not_supported). */
 const STALE_RESULT_TYPE = '0A000';
+/** "prepared statement … already exists" (duplicate_prepared_statement). */
+export const DUPLICATE_NAME = '42P05';
 
-/** The name of each text this process prepares: `ecom_p<n>`. */
+/**
+ * The name of each text this process prepares: `ecom_` and the start of the text's SHA-256, so
+ * that a name means one text in every process (PGlite's one session is shared by all its
+ * connections, and by every process connected to it).
+ */
 const names = new Map<string, string>();
+
+/** Connections that write their statements out (`DATABASE_PREPARED_STATEMENTS=false`). */
+const writtenOut = new WeakSet<object>();
+
+/**
+ * Makes `connection` write every statement out with its values as literals, as before this
+ * module: for a server whose sessions are not the connection's own (the PGlite stand-in,
+ * PgBouncer in transaction mode).
+ */
+export function withoutPreparedStatements(connection: object): void {
+  writtenOut.add(connection);
+}
 
 /** Per connection: the names prepared there, and how many times a name's fate went unknown. */
 interface ConnectionState {
@@ -42,7 +63,7 @@ function nameOf(text: string): string | null {
   let name = names.get(text);
   if (name === undefined) {
     if (names.size >= MAX_TEXTS) return null;
-    name = `ecom_p${names.size + 1}`;
+    name = `ecom_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
     names.set(text, name);
   }
   return name;
@@ -57,7 +78,10 @@ export class PreparedQuery {
   private readonly preparing: Array<{ base: string; name: string }> = [];
   private readonly executing: string[] = [];
 
-  constructor(connection: object) {
+  private readonly off: boolean;
+
+  constructor(private readonly connection: object) {
+    this.off = writtenOut.has(connection);
     let state = connections.get(connection);
     if (!state) {
       state = { ready: new Set(), retries: new Map() };
@@ -69,10 +93,11 @@ export class PreparedQuery {
   /**
    * `EXECUTE` of the statement with its values as escaped literals (pg's text form of each, as
    * inlineParameters writes them), after its `PREPARE` when the connection does not have it
-   * yet. Null when a value has no text form (a Buffer) or too many texts are prepared: the
-   * caller writes the statement out instead.
+   * yet. Null when a value has no text form (a Buffer), too many texts are prepared or the
+   * connection does not prepare: the caller writes the statement out instead.
    */
   sql(statement: Statement): string | null {
+    if (this.off) return null;
     const literals = literalsOf(statement.values ?? []);
     const base = literals && nameOf(statement.text);
     if (!literals || !base) return null;
@@ -100,7 +125,12 @@ export class PreparedQuery {
     } catch (err) {
       // A table's columns changed under a statement that returns `*` (a migration of a newer
       // replica): its plan cannot serve again, so every text of the query is prepared anew.
-      const stale = (err as { code?: unknown }).code === STALE_RESULT_TYPE;
+      const code = (err as { code?: unknown }).code;
+      const stale = code === STALE_RESULT_TYPE;
+      // A name this connection never prepared already exists: the session is not the
+      // connection's own (PGlite without DATABASE_PREPARED_STATEMENTS=false). From now on the
+      // connection writes its statements out.
+      if (code === DUPLICATE_NAME) writtenOut.add(this.connection);
       const renamed = new Set([...preparing.map((p) => p.base), ...(stale ? executing : [])]);
       for (const base of renamed)
         this.state.retries.set(base, (this.state.retries.get(base) ?? 0) + 1);

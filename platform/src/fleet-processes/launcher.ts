@@ -199,6 +199,8 @@ export async function startProcessFleet(o: ProcessFleetOptions): Promise<Process
     const database = async (service: (typeof FLEET_DATABASES)[number]) =>
       (await startPostgres(dir, { POSTGRES_URL: env.POSTGRES_URL }, `${namespace}_${service}`, 0))
         .url;
+    // Without POSTGRES_URL, each database is a PGlite stand-in (stores.ts).
+    const embeddedPostgres = !env.POSTGRES_URL;
     const [mongoUrl, orderDbUrl, paymentDbUrl, notificationDbUrl] = await Promise.all([
       mongo(),
       database('order'),
@@ -218,6 +220,7 @@ export async function startProcessFleet(o: ProcessFleetOptions): Promise<Process
       orderDbUrl,
       paymentDbUrl,
       notificationDbUrl,
+      embeddedPostgres,
       ...(mail ? { smtp: { host: '127.0.0.1', port: mail.smtpPort } } : {}),
       chain,
       urls: Object.fromEntries(

@@ -34,7 +34,9 @@ export const notificationService = defineService({
   name: 'notification',
   configSchema: notificationConfigSchema,
   async build({ config, bus, logger, onClose, jwt }, options: NotificationServiceOptions) {
-    const pool = createPgPool(config.DATABASE_URL, config.DATABASE_POOL_MAX, logger);
+    const pool = createPgPool(config.DATABASE_URL, config.DATABASE_POOL_MAX, logger, {
+      preparedStatements: config.DATABASE_PREPARED_STATEMENTS,
+    });
     onClose('postgres', () => pool.end());
     await runMigrations(pool, notificationMigrations);
 
