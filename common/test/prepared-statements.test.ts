@@ -133,6 +133,22 @@ describeIfServer(
       }
     });
 
+    it('prepares again, under a new name, statements deallocated under it (DISCARD ALL)', async () => {
+      const client = await pool.connect();
+      const statement = { text: 'SELECT note FROM things WHERE id = $1', values: ['a'] };
+      try {
+        await run(client, [statement]);
+        expect((await run(client, [statement])).texts[0]).toMatch(/^EXECUTE /);
+        await client.query('DEALLOCATE ALL');
+        await expect(run(client, [statement])).rejects.toThrow(/does not exist/);
+        const next = await run(client, [statement]);
+        expect(next.texts[0]).toMatch(/^PREPARE "ecom_[0-9a-f]{24}_1" AS /);
+        expect(next.results[1]!.rows).toEqual([{ note: "it's" }]);
+      } finally {
+        client.release();
+      }
+    });
+
     it('plans once: after a few runs PostgreSQL keeps a generic plan for it', async () => {
       const client = await pool.connect();
       try {

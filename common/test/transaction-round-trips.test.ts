@@ -124,14 +124,15 @@ describeIfServer('postgres', 'transactions in fewer round trips (PostgreSQL)', (
     expect(rows).toEqual([{ body: "first's", tags: ['x', 'y'], data: { done: true }, n: '7' }]);
   });
 
-  it('queues a statement with values for the COMMIT with its values written in, and sends one it cannot write in at once', async () => {
+  it('queues a statement with values for the COMMIT with its values written in, and sends one it cannot write in at once, after the queue', async () => {
     const { result, sent } = await sentDuring(() =>
       withTransaction(pool, async (client) => {
         await writeAtCommit(client, {
           text: 'INSERT INTO notes (body, data) VALUES ($1, $2)',
           values: ["queued's $1", { at: 'commit' }],
         });
-        // A Buffer has no text form for a literal: the statement goes now, with its parameters.
+        // A Buffer has no text form for a literal: the statement goes now, with its parameters,
+        // after what was queued before it.
         await writeAtCommit(client, {
           text: "INSERT INTO notes (body) VALUES (encode($1::bytea, 'escape'))",
           values: [Buffer.from('binary now')],
@@ -140,20 +141,21 @@ describeIfServer('postgres', 'transactions in fewer round trips (PostgreSQL)', (
       }),
     );
     expect(result).toBe('done');
-    // BEGIN cannot carry a statement with binary values either: it goes alone before it.
-    expect(sent.slice(0, 2)).toEqual([
-      'BEGIN',
-      "INSERT INTO notes (body) VALUES (encode($1::bytea, 'escape'))",
-    ]);
-    expect(sent[2]).toMatch(
-      /^INSERT INTO notes \(body, data\) VALUES \('queued''s \$1', '\{"at":"commit"\}'\);\s*COMMIT$/,
+    // The queued write goes first (with BEGIN), then the binary one, then the COMMIT.
+    expect(sent).toHaveLength(3);
+    expect(sent[0]).toMatch(
+      /^BEGIN;\s*INSERT INTO notes \(body, data\) VALUES \('queued''s \$1', '\{"at":"commit"\}'\)$/,
     );
+    expect(sent.slice(1)).toEqual([
+      "INSERT INTO notes (body) VALUES (encode($1::bytea, 'escape'))",
+      'COMMIT',
+    ]);
     const { rows } = await pool.query(
       "SELECT body, data FROM notes WHERE body IN ('queued''s $1', 'binary now') ORDER BY id",
     );
     expect(rows).toEqual([
-      { body: 'binary now', data: null },
       { body: "queued's $1", data: { at: 'commit' } },
+      { body: 'binary now', data: null },
     ]);
   });
 
@@ -325,6 +327,24 @@ describeIfServer('postgres', 'transactions in fewer round trips (PostgreSQL)', (
       expect(rows).toHaveLength(0);
       // The connection went back clean: the next event is handled.
       expect(await handleEventOnce(pool, 'tester', fresh, async () => undefined)).toBe('handled');
+    });
+
+    it("a handler's write breaking another event's processed key is an error, not this event's duplicate", async () => {
+      const other = createEvent('test', 'user.deleted', { userId: 'u-8' });
+      expect(await handleEventOnce(pool, 'tester', other, async () => undefined)).toBe('handled');
+      const fresh = createEvent('test', 'user.deleted', { userId: 'u-9' });
+      const handler = (client: import('pg').PoolClient) =>
+        writeAtCommit(client, {
+          text: 'INSERT INTO processed_events (consumer, event_id, event_type) VALUES ($1, $2, $3)',
+          values: ['tester', other.eventId, 'user.deleted'],
+        });
+      await expect(handleEventOnce(pool, 'tester', fresh, handler)).rejects.toThrow(
+        /processed_events_pkey/,
+      );
+      const { rows } = await pool.query('SELECT 1 FROM processed_events WHERE event_id = $1', [
+        fresh.eventId,
+      ]);
+      expect(rows).toHaveLength(0);
     });
 
     it('tells a duplicate whose handler sends nothing', async () => {

@@ -7,7 +7,7 @@ import {
   type QueryResultRow,
 } from 'pg';
 import { inlineParameters } from '../postgres/inline';
-import { DUPLICATE_NAME, PreparedQuery } from '../postgres/prepared';
+import { isMendedPreparedFailure, PreparedQuery } from '../postgres/prepared';
 import { sendOn, type Statement } from '../postgres/statement';
 import { Wallet, type JsonRpcProvider, type Signer } from 'ethers';
 import type { Migration } from '../postgres/migrations';
@@ -41,8 +41,8 @@ export interface RecordTypeConfig {
    * The one statement reading the record as the service's tables hold it now: every business
    * field and each row holding a change. Entries are written from it, and verification compares
    * it with the entries, so an edit made directly in the database shows as TAMPERED.
-   * `recordId` is SQL: `$1`, or an escaped literal when the writer sends it with its lock in
-   * one round trip.
+   * `recordId` is SQL: `$1` (the statement is prepared on each connection, ADR 0048), so the
+   * text must not vary with the record.
    */
   snapshotSql(recordId: string): string;
   /** The record from the statement's rows; null when there is no such record. */
@@ -247,7 +247,8 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
    * sees what the last writer committed) travel together. Inside withTransaction that is all:
    * the savepoint is released with the reads, and the statements fn returns ride the caller's
    * COMMIT (they commit with the change they anchor, or not at all). Elsewhere they go with the
-   * closing, a second round trip. Simple queries: literals only, no parameters.
+   * closing, a second round trip. Simple queries: the reads go as EXECUTE of statements
+   * prepared on the connection, or written out with literals (prepared.ts).
    */
   async function inLockedTransaction<T>(
     db: AnchorQueryable,
@@ -284,9 +285,10 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
       try {
         results = await send();
       } catch (err) {
-        // A session shared by every connection (PGlite) had the statement already: this
-        // connection now writes its statements out, and the reads go again that way.
-        if (!(err instanceof DatabaseError) || err.code !== DUPLICATE_NAME) throw err;
+        // A prepared statement that could not serve (its table changed under `SELECT *`, it was
+        // deallocated, a shared session had its name): mended, the reads go once more, so the
+        // change still gets its entries in this transaction.
+        if (!(err instanceof DatabaseError) || !isMendedPreparedFailure(err)) throw err;
         await tx.query(open === 'BEGIN' ? 'ROLLBACK' : `ROLLBACK TO SAVEPOINT anchor_record`);
         results = await send();
       }
@@ -378,9 +380,12 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
 
   /**
    * `statement` with the record's lock and reads after it, in one simple query inside a savepoint:
-   * `record` then takes the reads instead of a round trip of its own. The statement's values are
-   * written in as literals (inlineParameters). Outside withTransaction, or when the values have no
-   * text form, the statement goes alone and `record` reads as before.
+   * `record` then takes the reads instead of a round trip of its own. Each statement goes as
+   * EXECUTE of its prepared form, or written out with its values as literals (prepared.ts,
+   * inlineParameters). Outside withTransaction, or when the values have no text form, the
+   * statement goes alone and `record` reads as before. The first time a connection prepares a
+   * statement that opens a transaction, BEGIN goes alone before it (a text with `$n` in it
+   * cannot be written in): one round trip more, once per text and connection.
    */
   async function writeWithReads<R extends QueryResultRow>(
     client: PoolClient,
@@ -390,13 +395,15 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
     const alone = async () => ({ result: await sendOn(client)<R>(statement), reads: null });
     if (transactionPool(client) === undefined || !options.recordTypes[ref.recordType])
       return alone();
+    const key = writerKey(ref);
+    // This record's entries queued earlier in the transaction must be in the chain it reads.
+    await sendQueuedWrites(client, key);
+    // Built right before they go: nothing else is sent on the client in between, so what the
+    // texts assume the connection has prepared still holds when they arrive.
     const prepared = new PreparedQuery(client);
     const texts = [statement, ...lockedReads(ref)].map((s) => simpleText(prepared, s));
     if (texts.some((t) => t === null)) return alone();
     const [write, ...reads] = texts as string[];
-    const key = writerKey(ref);
-    // This record's entries queued earlier in the transaction must be in the chain it reads.
-    await sendQueuedWrites(client, key);
     const sql = [
       'SAVEPOINT anchor_write',
       write,

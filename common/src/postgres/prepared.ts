@@ -30,8 +30,25 @@ const MAX_TEXTS = 256;
 
 /** "cached plan must not change result type" (feature_not_supported). */
 const STALE_RESULT_TYPE = '0A000';
+const STALE_MESSAGE = 'cached plan must not change result type';
 /** "prepared statement … already exists" (duplicate_prepared_statement). */
-export const DUPLICATE_NAME = '42P05';
+const DUPLICATE_NAME = '42P05';
+/** "prepared statement … does not exist" (invalid_sql_statement_name). */
+const MISSING_NAME = '26000';
+
+/**
+ * Whether `err` is one `PreparedQuery.sent` has mended: the same statements, built anew,
+ * then go (prepared under new names, or written out).
+ */
+export function isMendedPreparedFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return (
+    code === MISSING_NAME ||
+    code === DUPLICATE_NAME ||
+    (code === STALE_RESULT_TYPE &&
+      String((err as { message?: unknown }).message).includes(STALE_MESSAGE))
+  );
+}
 
 /**
  * The name of each text this process prepares: `ecom_` and the start of the text's SHA-256, so
@@ -123,15 +140,22 @@ export class PreparedQuery {
     try {
       answer = await query;
     } catch (err) {
-      // A table's columns changed under a statement that returns `*` (a migration of a newer
-      // replica): its plan cannot serve again, so every text of the query is prepared anew.
-      const code = (err as { code?: unknown }).code;
-      const stale = code === STALE_RESULT_TYPE;
-      // A name this connection never prepared already exists: the session is not the
-      // connection's own (PGlite without DATABASE_PREPARED_STATEMENTS=false). From now on the
-      // connection writes its statements out.
-      if (code === DUPLICATE_NAME) writtenOut.add(this.connection);
-      const renamed = new Set([...preparing.map((p) => p.base), ...(stale ? executing : [])]);
+      const { code, message } = err as { code?: unknown; message?: unknown };
+      const renamed = new Set(preparing.map((p) => p.base));
+      if (
+        code === MISSING_NAME ||
+        (code === STALE_RESULT_TYPE && String(message).includes(STALE_MESSAGE))
+      ) {
+        // Deallocated under us (DISCARD ALL), or a table's columns changed under a statement
+        // that returns `*` (a migration of a newer replica), whose plan cannot serve again:
+        // every text of the query is prepared anew, under a new name.
+        for (const base of executing) renamed.add(base);
+      } else if (code === DUPLICATE_NAME) {
+        // A name this connection never prepared already exists: the session is not the
+        // connection's own (PGlite without DATABASE_PREPARED_STATEMENTS=false). From now on
+        // the connection writes its statements out.
+        writtenOut.add(this.connection);
+      }
       for (const base of renamed)
         this.state.retries.set(base, (this.state.retries.get(base) ?? 0) + 1);
       throw err;

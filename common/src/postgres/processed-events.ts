@@ -56,7 +56,10 @@ export async function handleEventOnce(
         failing: {
           statement: insert,
           refused: (err) =>
-            isUniqueViolation(err, 'processed_events_pkey') ? new AlreadyHandled() : undefined,
+            isUniqueViolation(err, 'processed_events_pkey') &&
+            String((err as { detail?: unknown }).detail).includes(event.eventId)
+              ? new AlreadyHandled()
+              : undefined,
         },
       },
     });

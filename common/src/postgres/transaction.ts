@@ -197,6 +197,14 @@ export async function writeAtCommit(
     const values = statement.values ?? [];
     const inlined = tx ? inlineParameters(statement.text, values) : null;
     if (inlined === null) {
+      // Sent now, after what was queued before it: the writes keep their order.
+      if (tx && tx.queued.length > 0)
+        await client.query(
+          tx.queued
+            .splice(0)
+            .map((q) => q.statement)
+            .join(';\n'),
+        );
       await client.query(statement.text, [...values]);
       return;
     }

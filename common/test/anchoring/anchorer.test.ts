@@ -350,6 +350,22 @@ describe('Anchoring against a real chain and PostgreSQL', () => {
       expect((await verdict('acc-one-trip')).status).toBe('VERIFIED');
     });
 
+    it("writes a change's entries in its transaction even when the record's prepared reads were deallocated under it", async () => {
+      await move('acc-discarded', 1);
+      await withTransaction(pool, async (client) => {
+        // The connection has the reads prepared, then loses them (DISCARD ALL, say).
+        await anchoring.record(client, { recordType: 'account', recordId: 'acc-discarded' });
+        await client.query('DEALLOCATE ALL');
+        await addMove(client, 'acc-discarded', 2);
+        const promises = await anchoring.record(client, {
+          recordType: 'account',
+          recordId: 'acc-discarded',
+        });
+        expect(promises.map((p) => p.sequence)).toEqual([2]);
+      });
+      expect(await anchored('acc-discarded')).toBe(2);
+    });
+
     describe('a write with its reads (write)', () => {
       const ref = (recordId: string) => ({ recordType: 'account', recordId });
       const moveOf = (accountId: string, amount: number) => ({
@@ -372,7 +388,7 @@ describe('Anchoring against a real chain and PostgreSQL', () => {
             expect(queries).toHaveBeenCalledTimes(1);
             expect(String(queries.mock.calls[0]![0])).toMatch(
               // Each statement prepared on the connection the first time (prepared.ts).
-              /^SAVEPOINT anchor_write;\n(PREPARE "ecom_[0-9a-f]{24}" AS INSERT INTO account_moves [^;]*;\n)?EXECUTE "ecom_[0-9a-f]{24}"\('acc-with-reads', '7'\);\n.*pg_advisory_xact_lock[^;]*;\n(PREPARE [^;]*;\n)?EXECUTE "ecom_[0-9a-f]{24}"\('acc-with-reads'\);\n(PREPARE [^;]*;\n)?EXECUTE "ecom_[0-9a-f]{24}"\('account', 'acc-with-reads'\);\nRELEASE SAVEPOINT anchor_write$/s,
+              /^SAVEPOINT anchor_write;\n(PREPARE "ecom_[0-9a-f]{24}(_\d+)?" AS INSERT INTO account_moves [^;]*;\n)?EXECUTE "ecom_[0-9a-f]{24}(_\d+)?"\('acc-with-reads', '7'\);\n.*pg_advisory_xact_lock[^;]*;\n(PREPARE [^;]*;\n)?EXECUTE "ecom_[0-9a-f]{24}(_\d+)?"\('acc-with-reads'\);\n(PREPARE [^;]*;\n)?EXECUTE "ecom_[0-9a-f]{24}(_\d+)?"\('account', 'acc-with-reads'\);\nRELEASE SAVEPOINT anchor_write$/s,
             );
             const recorded = await anchoring.record(client, ref('acc-with-reads'), reads);
             expect(queries).toHaveBeenCalledTimes(1);

@@ -9,8 +9,9 @@ export const CONSUMER_GROUP = 'notification';
  * What notification consumes: user.* keep the local directory of addresses (no call to auth),
  * order.created says whose order it is, and the order and payment events a customer cares about
  * each add one notification. Payloads are checked against common's contracts; each event runs
- * once per eventId, in one transaction with its writes. `added` runs after a commit that added
- * a notification (the sender is woken instead of waiting for its next tick).
+ * once per eventId, in one transaction with its writes. `added` runs after the commit of every
+ * notifying event (the sender is woken instead of waiting for its next tick; for a fact
+ * already noted its pass finds nothing new).
  */
 export function subscribeNotificationConsumers(
   deps: ConsumerDeps & { pool: Pool; added: () => void },

@@ -10,10 +10,6 @@ import type {
 
 type Db = Pool | PoolClient;
 
-/**
- * A customer's notifications that waited for the order's owner are theirs, and due now. The
- * values are SQL: parameters (`$1`) or escaped literals.
- */
 /** One message per business fact: a second event of the same fact adds nothing. */
 const ADD_SQL = `INSERT INTO notifications
     (id, event_id, event_type, business_key, kind, order_id, user_id, facts)
@@ -31,6 +27,10 @@ const addValues = (n: NewNotification) => [
   n.facts,
 ];
 
+/**
+ * A customer's notifications that waited for the order's owner are theirs, and due now. The
+ * values are SQL: parameters (`$1`) or escaped literals.
+ */
 const assignOwnerSql = (orderId: string, userId: string) =>
   `UPDATE notifications SET user_id = ${userId}, next_attempt_at = now(), updated_at = now()
     WHERE order_id = ${orderId} AND user_id IS NULL`;
