@@ -46,17 +46,23 @@ describe('the sender: round trips of a pass (real PostgreSQL)', () => {
 
   async function add(count: number): Promise<string[]> {
     const orders = Array.from({ length: count }, () => randomUUID());
-    for (const orderId of orders) {
-      await notificationStore.add(pool, {
-        id: randomUUID(),
-        eventId: randomUUID(),
-        eventType: 'order.confirmed',
-        businessKey: `order_confirmed:${orderId}`,
-        kind: 'order_confirmed',
-        orderId,
-        userId: 'user-alice',
-        facts: { orderId, amount: { amount: 1250, currency: 'USD' }, lineCount: 1 },
-      });
+    // Outside a transaction, add writes at once.
+    const client = await pool.connect();
+    try {
+      for (const orderId of orders) {
+        await notificationStore.add(client, {
+          id: randomUUID(),
+          eventId: randomUUID(),
+          eventType: 'order.confirmed',
+          businessKey: `order_confirmed:${orderId}`,
+          kind: 'order_confirmed',
+          orderId,
+          userId: 'user-alice',
+          facts: { orderId, amount: { amount: 1250, currency: 'USD' }, lineCount: 1 },
+        });
+      }
+    } finally {
+      client.release();
     }
     return orders;
   }

@@ -743,6 +743,30 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
       expect(gateway.calls.filter((c) => c.idempotencyKey.startsWith(orderId))).toHaveLength(0);
     });
 
+    it('with PAYMENT_CATCH_UP_MS=0 answers at once, without looking; the wait is at most 10 s', async () => {
+      expect(() => testConfig(db.url, { PAYMENT_CATCH_UP_MS: '10001' })).toThrow(
+        /PAYMENT_CATCH_UP_MS/,
+      );
+      // A second instance on the same database and its own bus, not waiting.
+      const quietBus = new InMemoryEventBus();
+      const quiet = await paymentService.start({
+        config: testConfig(db.url, { PAYMENT_CATCH_UP_MS: '0' }),
+        bus: quietBus,
+        options: { gateway, anchor },
+      });
+      try {
+        const orderId = randomUUID();
+        const res = await requestsAs(() => request(quiet.app), alice)
+          .post('/api/payments/initiate')
+          .send({ orderId, payment: { method: 'card', token: 'tok_visa' } });
+        expect(res.status).toBe(404);
+        expect(looksAt(orderId)).toBe(0);
+      } finally {
+        await quiet.stop();
+        await quietBus.close();
+      }
+    });
+
     it('refuses paying an order whose reservation expired (order.cancelled)', async () => {
       const orderId = await awaitingOrder();
       await bus.publish(

@@ -55,7 +55,7 @@ export const intake = {
     // With the COMMIT: an event that names its customer is then one round trip. The sender is
     // woken either way; for a fact already noted (its business key taken) its pass finds
     // nothing new.
-    await notificationStore.addAtCommit(client, {
+    await notificationStore.add(client, {
       id: randomUUID(),
       eventId: event.eventId,
       eventType: event.eventType,

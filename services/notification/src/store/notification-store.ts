@@ -10,23 +10,6 @@ import type {
 
 type Db = Pool | PoolClient;
 
-/** One message per business fact: a second event of the same fact adds nothing. */
-const ADD_SQL = `INSERT INTO notifications
-    (id, event_id, event_type, business_key, kind, order_id, user_id, facts)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-  ON CONFLICT DO NOTHING`;
-
-const addValues = (n: NewNotification) => [
-  n.id,
-  n.eventId,
-  n.eventType,
-  n.businessKey,
-  n.kind,
-  n.orderId,
-  n.userId,
-  n.facts,
-];
-
 /**
  * A customer's notifications that waited for the order's owner are theirs, and due now. The
  * values are SQL: parameters (`$1`) or escaped literals.
@@ -76,18 +59,19 @@ export interface NewNotification {
 
 /** The notifications table: what the consumers add, the sender moves and customers list. */
 export const notificationStore = {
-  /** Adds one unless its event or its business key is there already; whether it was added. */
-  async add(db: Db, n: NewNotification): Promise<boolean> {
-    const { rowCount } = await db.query(ADD_SQL, addValues(n));
-    return rowCount === 1;
-  },
-
   /**
-   * add inside the consumer's transaction, sent with its COMMIT (writeAtCommit): nothing in the
-   * transaction reads whether it was new, so the event's whole transaction can be one round trip.
+   * Adds one unless its event or its business key is there already. Inside the consumer's
+   * transaction it goes with the COMMIT (writeAtCommit): nothing there reads whether it was new,
+   * so the event's whole transaction can be one round trip. Elsewhere it is written at once.
    */
-  async addAtCommit(client: PoolClient, n: NewNotification): Promise<void> {
-    await writeAtCommit(client, { text: ADD_SQL, values: addValues(n) });
+  async add(client: PoolClient, n: NewNotification): Promise<void> {
+    await writeAtCommit(client, {
+      text: `INSERT INTO notifications
+         (id, event_id, event_type, business_key, kind, order_id, user_id, facts)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       ON CONFLICT DO NOTHING`,
+      values: [n.id, n.eventId, n.eventType, n.businessKey, n.kind, n.orderId, n.userId, n.facts],
+    });
   },
 
   /** Pending notifications that are due, soonest first. */
