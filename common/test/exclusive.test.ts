@@ -1,6 +1,11 @@
 import { Client, Pool } from 'pg';
 import { createPgPool, runExclusively } from '../src/postgres';
-import { createTestPostgres, describeIfServer, type TestPostgres } from '@ecom/test-support';
+import {
+  createTestPostgres,
+  describeIfServer,
+  type TestPostgres,
+  queryText,
+} from '@ecom/test-support';
 
 describeIfServer('postgres', 'runExclusively (PostgreSQL)', () => {
   let db: TestPostgres;
@@ -31,12 +36,15 @@ describeIfServer('postgres', 'runExclusively (PostgreSQL)', () => {
     return Number(rows[0]!.n) > 0;
   }
 
-  /** The texts sent by every pg client while `fn` runs. */
+  /** The texts sent by every pg client while `fn` runs (a named statement's included). */
   async function sentDuring<T>(fn: () => Promise<T>): Promise<{ result: T; texts: string[] }> {
     const sent = jest.spyOn(Client.prototype, 'query');
     try {
       const result = await fn();
-      return { result, texts: sent.mock.calls.map(([text]) => String(text)) };
+      return {
+        result,
+        texts: sent.mock.calls.map(([text]) => queryText(text)),
+      };
     } finally {
       sent.mockRestore();
     }

@@ -192,6 +192,101 @@ describeIfServer(
       }
     });
 
+    describe('statements sent alone with values', () => {
+      /** The statements this connection's session has prepared for `text`. */
+      const namedFor = async (client: PoolClient, text: string) =>
+        (
+          await client.query<{ name: string; generic_plans: string }>(
+            'SELECT name, generic_plans FROM pg_prepared_statements WHERE statement = $1::text',
+            [text],
+          )
+        ).rows;
+
+      it('are named from their second use: parsed once per connection, and planned once', async () => {
+        const single = createPgPool(db.url, 1);
+        try {
+          const text = 'SELECT id, n FROM things WHERE id = $1';
+          // pool.query goes through pg-pool's callback; the client's query through its promise.
+          expect((await single.query(text, ['a'])).rows).toEqual([{ id: 'a', n: '7' }]);
+          const client = await single.connect();
+          try {
+            expect(await namedFor(client, text)).toEqual([]);
+            for (let i = 0; i < 8; i += 1)
+              expect((await client.query(text, [i % 2 ? 'a' : 'b'])).rows).toHaveLength(1);
+            const named = await namedFor(client, text);
+            expect(named).toHaveLength(1);
+            expect(named[0]!.name).toBe(
+              `ecomq_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`,
+            );
+            expect(Number(named[0]!.generic_plans)).toBeGreaterThan(0);
+            // Without values a text goes as a simple query, unnamed (it may hold several).
+            await client.query('SELECT 1 AS plain');
+            await client.query('SELECT 1 AS plain');
+            expect(await namedFor(client, 'SELECT 1 AS plain')).toEqual([]);
+          } finally {
+            client.release();
+          }
+        } finally {
+          await single.end();
+        }
+      });
+
+      it("are sent again when a table's columns changed under SELECT * or they were deallocated; in a transaction the error stands", async () => {
+        const client = await pool.connect();
+        try {
+          await client.query('CREATE TABLE shifting (id int PRIMARY KEY, a text)');
+          await client.query("INSERT INTO shifting VALUES (1, 'one')");
+          const text = 'SELECT * FROM shifting WHERE id = $1';
+          await client.query(text, [1]);
+          expect((await client.query(text, [1])).rows).toEqual([{ id: 1, a: 'one' }]);
+          expect(await namedFor(client, text)).toHaveLength(1);
+          await client.query('ALTER TABLE shifting ADD COLUMN b int');
+          expect((await client.query(text, [1])).rows).toEqual([{ id: 1, a: 'one', b: null }]);
+          await client.query('DEALLOCATE ALL');
+          expect((await client.query(text, [1])).rows).toEqual([{ id: 1, a: 'one', b: null }]);
+          await client.query('BEGIN');
+          await client.query('ALTER TABLE shifting ADD COLUMN c int');
+          await expect(client.query(text, [1])).rejects.toMatchObject({
+            code: '0A000',
+            message: 'cached plan must not change result type',
+          });
+          await client.query('ROLLBACK');
+          expect((await client.query(text, [1])).rows).toEqual([{ id: 1, a: 'one', b: null }]);
+        } finally {
+          await client.query('DROP TABLE IF EXISTS shifting');
+          client.release();
+        }
+      });
+
+      it('a failing statement keeps its own error, and the next one runs', async () => {
+        const client = await pool.connect();
+        try {
+          const text = 'SELECT n / $1::int AS q FROM things WHERE id = $2';
+          for (let i = 0; i < 2; i += 1) await client.query(text, [7, 'a']);
+          await expect(client.query(text, [0, 'a'])).rejects.toMatchObject({ code: '22012' });
+          expect((await client.query(text, [7, 'a'])).rows).toEqual([{ q: '1' }]);
+        } finally {
+          client.release();
+        }
+      });
+
+      it('are not named by a pool made with preparedStatements: false', async () => {
+        const plain = createPgPool(db.url, 1, undefined, { preparedStatements: false });
+        try {
+          const client = await plain.connect();
+          try {
+            const text = 'SELECT note FROM things WHERE id = $1';
+            for (let i = 0; i < 3; i += 1) await client.query(text, ['a']);
+            expect(await namedFor(client, text)).toEqual([]);
+          } finally {
+            client.release();
+          }
+        } finally {
+          await plain.end();
+        }
+      });
+    });
+
     it('prepares a bounded number of texts; past it the caller writes them out', async () => {
       const client = await pool.connect();
       try {

@@ -49,10 +49,13 @@ describe('inlineParameters', () => {
 describeIfServer('postgres', 'transactions in fewer round trips (PostgreSQL)', () => {
   let db: TestPostgres;
   let pool: Pool;
+  /** Statements written out with their values as literals, never prepared (PGlite's way). */
+  let plain: Pool;
 
   beforeAll(async () => {
     db = await createTestPostgres('common_tx_round_trips');
     pool = createPgPool(db.url, 4);
+    plain = createPgPool(db.url, 2, undefined, { preparedStatements: false });
     await runMigrations(pool, [processedEventsMigration]);
     await pool.query(
       'CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL, tags text[], data jsonb, at timestamptz, n bigint)',
@@ -60,15 +63,20 @@ describeIfServer('postgres', 'transactions in fewer round trips (PostgreSQL)', (
   });
   afterAll(async () => {
     await pool.end();
+    await plain.end();
     await db.cleanup();
   });
 
-  /** The texts sent to the server while `run` runs (every client's query). */
+  /** The texts sent to the server while `run` runs (every client's query), as they were sent. */
   async function sentDuring<T>(run: () => Promise<T>): Promise<{ result: T; sent: string[] }> {
     const query = jest.spyOn(Client.prototype, 'query');
     try {
       const result = await run();
-      return { result, sent: query.mock.calls.map(([text]) => String(text)) };
+      // As sent: EXECUTE and PREPARE as they are (queryText would show the statements).
+      const sent = query.mock.calls.map(([text]) =>
+        typeof text === 'string' ? text : String((text as { text?: unknown }).text),
+      );
+      return { result, sent };
     } finally {
       query.mockRestore();
     }
@@ -97,9 +105,16 @@ describeIfServer('postgres', 'transactions in fewer round trips (PostgreSQL)', (
     expect(inlined.rows[0].a).toBe(values[0]);
   });
 
+  /**
+   * A statement in a simple query: written out (starting with `start`), or as EXECUTE of its
+   * prepared form, after its PREPARE the first time on the connection.
+   */
+  const inQuery = (start: string) =>
+    `(?:${start}[^;]*|(?:PREPARE "ecom_[0-9a-f]{24}(?:_\\d+)?" AS ${start}[^;]*;\\s*)?EXECUTE "ecom_[0-9a-f]{24}(?:_\\d+)?"\\([^;]*\\))`;
+
   it('sends BEGIN with the first statement, its values written in, and the COMMIT with queued writes', async () => {
     const { result, sent } = await sentDuring(() =>
-      withTransaction(pool, async (client) => {
+      withTransaction(plain, async (client) => {
         const { rows } = await client.query<{ id: number }>(
           'INSERT INTO notes (body, tags) VALUES ($1, $2) RETURNING id',
           ["first's", ['x', 'y']],
@@ -126,7 +141,7 @@ describeIfServer('postgres', 'transactions in fewer round trips (PostgreSQL)', (
 
   it('queues a statement with values for the COMMIT with its values written in, and sends one it cannot write in at once, after the queue', async () => {
     const { result, sent } = await sentDuring(() =>
-      withTransaction(pool, async (client) => {
+      withTransaction(plain, async (client) => {
         await writeAtCommit(client, {
           text: 'INSERT INTO notes (body, data) VALUES ($1, $2)',
           values: ["queued's $1", { at: 'commit' }],
@@ -157,6 +172,79 @@ describeIfServer('postgres', 'transactions in fewer round trips (PostgreSQL)', (
       { body: "queued's $1", data: { at: 'commit' } },
       { body: 'binary now', data: null },
     ]);
+  });
+
+  it('with prepared statements, sends the first statement and the writes queued for the COMMIT as EXECUTE, after their PREPARE the first time on the connection', async () => {
+    const single = createPgPool(db.url, 1);
+    try {
+      const run = () =>
+        sentDuring(() =>
+          withTransaction(single, async (client) => {
+            const { rows } = await client.query<{ id: number }>(
+              'INSERT INTO notes (body, tags) VALUES ($1, $2) RETURNING id',
+              ["prepared's", ['p']],
+            );
+            await writeAtCommit(client, {
+              text: 'UPDATE notes SET n = $2 WHERE id = $1',
+              values: [rows[0]!.id, 8],
+            });
+            return rows[0]!.id;
+          }),
+        );
+      const first = await run();
+      expect(first.sent).toHaveLength(2);
+      expect(first.sent[0]).toMatch(
+        /^BEGIN;\nPREPARE "(ecom_[0-9a-f]{24})" AS INSERT INTO notes \(body, tags\) VALUES \(\$1, \$2\) RETURNING id;\nEXECUTE "\1"\('prepared''s', '\{"p"\}'\)$/,
+      );
+      expect(first.sent[1]).toMatch(
+        /^PREPARE "(ecom_[0-9a-f]{24})" AS UPDATE notes SET n = \$2 WHERE id = \$1;\nEXECUTE "\1"\('\d+', '8'\);\nCOMMIT$/,
+      );
+      // The PREPAREs' answers are left out: the INSERT's rows reached the transaction.
+      const second = await run();
+      expect(second.sent).toHaveLength(2);
+      expect(second.sent[0]).toMatch(
+        /^BEGIN;\nEXECUTE "ecom_[0-9a-f]{24}"\('prepared''s', '\{"p"\}'\)$/,
+      );
+      expect(second.sent[1]).toMatch(/^EXECUTE "ecom_[0-9a-f]{24}"\('\d+', '8'\);\nCOMMIT$/);
+      const { rows } = await pool.query(
+        'SELECT body, tags, n FROM notes WHERE id = ANY($1) ORDER BY id',
+        [[first.result, second.result]],
+      );
+      expect(rows).toEqual([
+        { body: "prepared's", tags: ['p'], n: '8' },
+        { body: "prepared's", tags: ['p'], n: '8' },
+      ]);
+    } finally {
+      await single.end();
+    }
+  });
+
+  it('starts a transaction again whose prepared statements were deallocated under it, before anything of it is kept', async () => {
+    const single = createPgPool(db.url, 1);
+    try {
+      const first = (client: import('pg').PoolClient) =>
+        client.query('INSERT INTO notes (body) VALUES ($1)', ['dropped under it']);
+      const atCommit = (client: import('pg').PoolClient) =>
+        writeAtCommit(client, { text: 'INSERT INTO notes (body) VALUES ($1)', values: ['queued'] });
+      await withTransaction(single, first);
+      await withTransaction(single, atCommit);
+      await single.query('DEALLOCATE ALL');
+      // Its first statement goes with BEGIN; the whole transaction is in the COMMIT's query.
+      const again = await sentDuring(() => withTransaction(single, first));
+      expect(again.sent.filter((t) => t === 'ROLLBACK')).toHaveLength(1);
+      await single.query('DEALLOCATE ALL');
+      const whole = await sentDuring(() => withTransaction(single, atCommit));
+      expect(whole.sent.filter((t) => t === 'ROLLBACK')).toHaveLength(1);
+      const { rows } = await single.query(
+        "SELECT body, count(*)::int AS n FROM notes WHERE body IN ('dropped under it', 'queued') GROUP BY body ORDER BY body",
+      );
+      expect(rows).toEqual([
+        { body: 'dropped under it', n: 2 },
+        { body: 'queued', n: 2 },
+      ]);
+    } finally {
+      await single.end();
+    }
   });
 
   it('rolls back everything, BEGIN included, when the first statement fails', async () => {
@@ -221,7 +309,15 @@ describeIfServer('postgres', 'transactions in fewer round trips (PostgreSQL)', (
     }
   });
 
-  describe('handleEventOnce', () => {
+  describe.each([
+    ['prepared', () => pool],
+    ['written out', () => plain],
+  ])('handleEventOnce (statements %s)', (_, poolOf) => {
+    // The suite's pool, or the one writing statements out: the same rules either way.
+    let pool: Pool;
+    beforeAll(() => {
+      pool = poolOf();
+    });
     const event = createEvent('test', 'user.deleted', { userId: 'u-1' });
 
     it('sends the processed key with BEGIN and the handler first statement; a duplicate never sees its answer', async () => {
@@ -234,7 +330,9 @@ describeIfServer('postgres', 'transactions in fewer round trips (PostgreSQL)', (
       expect(first.result).toBe('handled');
       expect(first.sent).toHaveLength(2);
       expect(first.sent[0]).toMatch(
-        /^BEGIN;\s*INSERT INTO processed_events .*;\s*INSERT INTO notes/s,
+        new RegExp(
+          `^BEGIN;\\s*${inQuery('INSERT INTO processed_events')};\\s*${inQuery('INSERT INTO notes')}$`,
+        ),
       );
       expect(await handleEventOnce(pool, 'tester', event, handler)).toBe('duplicate');
       // A handler that swallows the error commits nothing either.
@@ -245,7 +343,8 @@ describeIfServer('postgres', 'transactions in fewer round trips (PostgreSQL)', (
       expect(await handleEventOnce(pool, 'tester', event, swallowing)).toBe('duplicate');
       expect(answered).toBe(1);
       const { rows } = await pool.query(
-        "SELECT body FROM notes WHERE body LIKE 'once %' OR body = 'after the duplicate'",
+        "SELECT body FROM notes WHERE body IN ($1, 'after the duplicate')",
+        [`once ${event.eventId}`],
       );
       expect(rows).toEqual([{ body: `once ${event.eventId}` }]);
     });
@@ -281,7 +380,9 @@ describeIfServer('postgres', 'transactions in fewer round trips (PostgreSQL)', (
       expect(first.result).toBe('handled');
       expect(first.sent).toHaveLength(1);
       expect(first.sent[0]).toMatch(
-        /^BEGIN;\s*INSERT INTO processed_events [^;]*\);\s*INSERT INTO notes [^;]*;\s*COMMIT$/s,
+        new RegExp(
+          `^BEGIN;\\s*${inQuery('INSERT INTO processed_events')};\\s*INSERT INTO notes [^;]*;\\s*COMMIT$`,
+        ),
       );
       // The duplicate: the plain INSERT breaks the key, nothing after it runs, and the
       // transaction is rolled back.
@@ -304,7 +405,8 @@ describeIfServer('postgres', 'transactions in fewer round trips (PostgreSQL)', (
       ]);
       expect(outcomes.sort()).toEqual(['duplicate', 'handled']);
       const { rows } = await pool.query(
-        "SELECT body FROM notes WHERE body LIKE 'at commit %' ORDER BY id",
+        'SELECT body FROM notes WHERE body IN ($1, $2) ORDER BY id',
+        [`at commit ${once.eventId}`, `at commit ${twice.eventId}`],
       );
       expect(rows).toEqual([
         { body: `at commit ${once.eventId}` },

@@ -8,13 +8,17 @@ import {
   OutboxRelay,
   PreparedQuery,
   addToOutbox,
+  createPgPool,
   outboxMigrations,
   runMigrations,
   withTransaction,
 } from '@ecom/common/postgres';
 import { startPostgresStandIn, type PostgresStandIn } from '@ecom/infrastructure/postgres';
 
-/** PGlite behind pglite-socket, reached by pg pools as the payment and order services do. */
+/**
+ * PGlite behind pglite-socket, reached by pg pools as the payment and order services do there:
+ * statements written out, never prepared (the launcher's DATABASE_PREPARED_STATEMENTS=false).
+ */
 let pg: PostgresStandIn;
 let pool: Pool;
 
@@ -23,7 +27,7 @@ const PGLITE_START_MS = 120_000;
 
 beforeAll(async () => {
   pg = await startPostgresStandIn({ database: 'order_db', maxConnections: 20 });
-  pool = new Pool({ connectionString: pg.url, max: 10 });
+  pool = createPgPool(pg.url, 10, undefined, { preparedStatements: false });
 }, PGLITE_START_MS);
 
 afterAll(async () => {
@@ -153,7 +157,9 @@ describe('PGlite stand-in over the wire', () => {
   });
 
   it('a statement another connection PREPAREd in a simple query makes this one write its statements out (one session)', async () => {
-    const [a, b] = [await pool.connect(), await pool.connect()];
+    // A pool nobody told the session is shared.
+    const unaware = new Pool({ connectionString: pg.url, max: 2 });
+    const [a, b] = [await unaware.connect(), await unaware.connect()];
     try {
       const statement = { text: 'SELECT $1::int + 1 AS n', values: [41] };
       const first = new PreparedQuery(a);
@@ -167,6 +173,7 @@ describe('PGlite stand-in over the wire', () => {
     } finally {
       a.release();
       b.release();
+      await unaware.end();
     }
   });
 

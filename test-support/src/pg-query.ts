@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { preparedStatementText } from '@ecom/common/postgres';
 
 /**
  * One query on a connection of its own, closed after: for checks that read a service's
@@ -33,4 +34,23 @@ export async function untilWaitingForLock(
     if (Date.now() > deadline) throw new Error(`backend ${pid} never waited for a lock`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/**
+ * The text of a statement as a spy on pg's `Client.prototype.query` saw its first argument: a
+ * string, or a config (a statement sent alone with values goes named, as `{ name, text, values }`).
+ * Statements prepared in a simple query read as written: `PREPARE "ecom_…" AS …;` is left out
+ * and `EXECUTE "ecom_…"(…)` shows the statement's text before its values.
+ */
+export function queryText(arg: unknown): string {
+  const text =
+    typeof arg === 'string' ? arg : String((arg as { text?: unknown } | null)?.text ?? '');
+  return text.replace(
+    /PREPARE ("ecom_[0-9a-f]{24}(?:_\d+)?") AS [\s\S]*?;\nEXECUTE \1|EXECUTE "(ecom_[0-9a-f]{24}(?:_\d+)?)"/g,
+    (match, prepared: string | undefined, executed: string | undefined) => {
+      const name = prepared ? prepared.slice(1, -1) : executed!;
+      const statement = preparedStatementText(name);
+      return statement === undefined ? match : `${statement} /* EXECUTE "${name}" */`;
+    },
+  );
 }

@@ -1,13 +1,16 @@
 import {
   DatabaseError,
-  escapeLiteral,
   type Pool,
   type PoolClient,
   type QueryResult,
   type QueryResultRow,
 } from 'pg';
-import { inlineParameters } from '../postgres/inline';
-import { isMendedPreparedFailure, PreparedQuery } from '../postgres/prepared';
+import {
+  isMendedPreparedFailure,
+  PreparedQuery,
+  sendTogether,
+  simpleText,
+} from '../postgres/prepared';
 import { sendOn, type Statement } from '../postgres/statement';
 import { Wallet, type JsonRpcProvider, type Signer } from 'ethers';
 import type { Migration } from '../postgres/migrations';
@@ -174,8 +177,11 @@ export interface Anchoring {
 const writerKey = (ref: AnchorRecordRef) => `anchor:${ref.recordType}:${ref.recordId}`;
 
 /** Takes the writer lock until the transaction ends (a simple query: the key is a literal). */
-const writerLock = (key: string) =>
-  `SELECT pg_advisory_xact_lock(hashtextextended(${escapeLiteral(key)}, 0))`;
+/** The record's writer lock, held until the transaction ends. */
+const writerLock = (key: string): Statement => ({
+  text: 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))',
+  values: [key],
+});
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -254,7 +260,7 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
     db: AnchorQueryable,
     ref: AnchorRecordRef,
     reads: Statement[],
-    fn: (read: ReadonlyArray<{ rows: unknown[] }>) => { out: T; writes: string[] },
+    fn: (read: ReadonlyArray<{ rows: unknown[] }>) => { out: T; writes: Statement[] },
     prefetched?: PrefetchedAnchorReads | null,
   ): Promise<T> {
     const key = writerKey(ref);
@@ -271,15 +277,15 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
       spentReads.add(prefetched);
       const client = db as PoolClient;
       const { out, writes } = fn(prefetched.rows);
-      if (writes.length > 0) await writeAtCommit(client, writes.join(';\n'), key);
+      for (const w of writes) await writeAtCommit(client, w, key);
       return out;
     }
     const readLocked = async (tx: PoolClient, open: string, close: string[]) => {
       const send = () => {
         const prepared = new PreparedQuery(tx);
-        const texts = reads.map((r) => simpleText(prepared, r));
+        const texts = [lock, ...reads].map((r) => simpleText(prepared, r));
         if (texts.some((t) => t === null)) throw new Error('anchoring: a read cannot be sent');
-        return prepared.sent(tx.query([open, lock, ...texts, ...close].join(';\n')));
+        return prepared.sent(tx.query([open, ...(texts as string[]), ...close].join(';\n')));
       };
       let results: QueryResult[];
       try {
@@ -298,7 +304,7 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
       const client: PoolClient = await (db as Pool).connect();
       try {
         const { out, writes } = await readLocked(client, 'BEGIN', []);
-        await client.query([...writes, 'COMMIT'].join(';\n'));
+        await sendTogether(client, [...writes, 'COMMIT']);
         return out;
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
@@ -320,8 +326,8 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
         atCommit ? [release] : [],
       );
       if (atCommit) {
-        if (writes.length > 0) await writeAtCommit(client, writes.join(';\n'), key);
-      } else await client.query([...writes, release].join(';\n'));
+        for (const w of writes) await writeAtCommit(client, w, key);
+      } else await sendTogether(client, [...writes, release]);
       return out;
     } catch (err) {
       // Fails too when the savepoint was never made (the caller's transaction had already
@@ -371,14 +377,6 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
   }
 
   /**
-   * A statement's text for a simple query on `prepared`'s connection: EXECUTE of its prepared
-   * form (prepared.ts), else written out with its values as literals; null when neither can be.
-   */
-  function simpleText(prepared: PreparedQuery, statement: Statement): string | null {
-    return prepared.sql(statement) ?? inlineParameters(statement.text, statement.values);
-  }
-
-  /**
    * `statement` with the record's lock and reads after it, in one simple query inside a savepoint:
    * `record` then takes the reads instead of a round trip of its own. Each statement goes as
    * EXECUTE of its prepared form, or written out with its values as literals (prepared.ts,
@@ -401,13 +399,15 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
     // Built right before they go: nothing else is sent on the client in between, so what the
     // texts assume the connection has prepared still holds when they arrive.
     const prepared = new PreparedQuery(client);
-    const texts = [statement, ...lockedReads(ref)].map((s) => simpleText(prepared, s));
+    const texts = [statement, writerLock(key), ...lockedReads(ref)].map((s) =>
+      simpleText(prepared, s),
+    );
     if (texts.some((t) => t === null)) return alone();
-    const [write, ...reads] = texts as string[];
+    const [write, lock, ...reads] = texts as string[];
     const sql = [
       'SAVEPOINT anchor_write',
       write,
-      writerLock(key),
+      lock,
       ...reads,
       'RELEASE SAVEPOINT anchor_write',
     ].join(';\n');
@@ -440,14 +440,14 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
     ref: AnchorRecordRef,
     snapshot: RecordSnapshot,
     existing: ChainLink[],
-  ): { out: AnchorPromise[]; writes: string[] } {
+  ): { out: AnchorPromise[]; writes: Statement[] } {
     const changes = pendingChanges(chainDocuments(existing), snapshot);
     const key = recordKey(ref.recordType, ref.recordId);
     const last = existing[existing.length - 1];
     let sequence = last?.sequence ?? 0;
     let previousLeaf = last?.leaf ?? ZERO_LEAF;
     const promises: AnchorPromise[] = [];
-    const writes: string[] = [];
+    const writes: Statement[] = [];
     for (const change of changes) {
       sequence += 1;
       const doc: EntryDocument = {

@@ -1,4 +1,4 @@
-import { escapeLiteral, type Pool, type PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { Migration } from '../postgres/migrations';
 import type { Statement } from '../postgres/statement';
 import type { AnchorPromise } from './promise';
@@ -188,16 +188,6 @@ const toBatch = (b: BatchRow): StoredAnchorBatch => ({
   createdAt: b.created_at,
 });
 
-/** A value as an SQL literal, for statements that travel as simple queries (no parameters). */
-function sqlLiteral(value: string | number | null): string {
-  if (value === null) return 'NULL';
-  if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value)) throw new Error(`not an integer: ${value}`);
-    return String(value);
-  }
-  return escapeLiteral(value);
-}
-
 const RECORD_COLUMNS =
   'r.id, r.record_type, r.record_id, r.source_id, r.version, r.salt, r.leaf, r.canonical, r.batch_id, r.proof, r.created_at, r.sequence, r.previous_leaf, r.record_key, r.promise, r.traceparent';
 
@@ -206,24 +196,28 @@ export class PgAnchorStore implements AnchorStore {
 
   constructor(private readonly pool: Pool) {}
 
-  insertRecordStatement(rec: NewAnchorRecord): string {
-    const values = [
-      rec.recordType,
-      rec.recordId,
-      rec.sourceId,
-      rec.version,
-      rec.salt,
-      rec.leaf,
-      rec.canonical,
-      rec.sequence,
-      rec.previousLeaf,
-      rec.recordKey,
-      rec.promise === null ? null : JSON.stringify(rec.promise),
-      rec.traceparent ?? null,
-    ].map(sqlLiteral);
-    return `INSERT INTO anchor_records (record_type, record_id, source_id, version, salt, leaf,
+  insertRecordStatement(rec: NewAnchorRecord): Statement {
+    for (const n of [rec.version, rec.sequence])
+      if (!Number.isSafeInteger(n)) throw new Error(`not an integer: ${n}`);
+    return {
+      text: `INSERT INTO anchor_records (record_type, record_id, source_id, version, salt, leaf,
          canonical, sequence, previous_leaf, record_key, promise, traceparent)
-       VALUES (${values.join(', ')})`;
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+      values: [
+        rec.recordType,
+        rec.recordId,
+        rec.sourceId,
+        rec.version,
+        rec.salt,
+        rec.leaf,
+        rec.canonical,
+        rec.sequence,
+        rec.previousLeaf,
+        rec.recordKey,
+        rec.promise === null ? null : JSON.stringify(rec.promise),
+        rec.traceparent ?? null,
+      ],
+    };
   }
 
   chainStatement(recordType: string, recordId: string): Statement {

@@ -117,10 +117,11 @@ export interface LogPage {
 export interface AnchorStore {
   /**
    * The statement queueing an entry, for the writer to send in the caller's transaction with
-   * its other statements in one round trip (so literals only, no parameters). Two entries with
-   * one (recordType, recordId, sequence) are refused (unique), so a chain cannot fork.
+   * its other statements in one round trip (writeAtCommit: a simple query, so its values must
+   * all have a text form). Two entries with one (recordType, recordId, sequence) are refused
+   * (unique), so a chain cannot fork.
    */
-  insertRecordStatement(record: NewAnchorRecord): string;
+  insertRecordStatement(record: NewAnchorRecord): Statement;
   /**
    * The statement reading what the writer needs of a record's chain: each entry's sequence, leaf
    * and canonical document, in chain order, and what its rows mean. The writer reads it on every

@@ -3,7 +3,6 @@ import { AppError, BusinessRuleError, ConflictError } from '../errors/app-error'
 import { requestFingerprint } from '../http/idempotency';
 import { isUniqueViolation } from './errors';
 import type { Migration } from './migrations';
-import { inlineParameters } from './inline';
 import { writeAtCommit } from './transaction';
 
 /**
@@ -133,9 +132,8 @@ export function createIdempotencyStore(pool: Pool) {
           const insert = `INSERT INTO http_idempotency (scope, user_id, key, fingerprint,
                resource_id, response_status, response_body)
              VALUES ($1, $2, $3, $4, $5, $6, $7)`;
-          // With the COMMIT, a simple query: the values written in as escaped literals.
-          const inlined = options?.atCommit ? inlineParameters(insert, values) : null;
-          if (inlined !== null) await writeAtCommit(client, inlined);
+          // With the COMMIT (writeAtCommit), or now.
+          if (options?.atCommit) await writeAtCommit(client, { text: insert, values });
           else await client.query(insert, values);
           answered = answer !== undefined;
         });

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { escapeLiteral, type Notification, type Pool, type PoolClient } from 'pg';
+import { type Notification, type Pool, type PoolClient } from 'pg';
 import type { Logger } from '../logging/logger';
 import type { Migration } from './migrations';
 import type { EventEnvelope } from '../bus/envelope';
@@ -70,27 +70,25 @@ const directSenders = new WeakMap<Pool, OutboxRelay>();
  * delivered at the commit, wakes the relays.
  */
 export async function addToOutbox(client: PoolClient, event: EventEnvelope): Promise<void> {
-  const values = `${escapeLiteral(event.eventId)}, ${escapeLiteral(event.eventType)}, ${escapeLiteral(
-    JSON.stringify(event),
-  )}`;
+  const values = [event.eventId, event.eventType, JSON.stringify(event)];
   const pool = transactionPool(client);
   const relay = pool && directSenders.get(pool);
   if (relay) {
-    await writeAtCommit(
-      client,
-      `INSERT INTO event_outbox (event_id, event_type, payload, next_attempt_at)
-       VALUES (${values}, now() + interval '${relay.directSendGraceMs} milliseconds')`,
-    );
+    await writeAtCommit(client, {
+      text: `INSERT INTO event_outbox (event_id, event_type, payload, next_attempt_at)
+       VALUES ($1, $2, $3, now() + interval '${relay.directSendGraceMs} milliseconds')`,
+      values,
+    });
     afterCommit(client, () => relay.sendCommitted(event));
     return;
   }
-  await writeAtCommit(
-    client,
-    `WITH written AS (
-       INSERT INTO event_outbox (event_id, event_type, payload) VALUES (${values}) RETURNING id
+  await writeAtCommit(client, {
+    text: `WITH written AS (
+       INSERT INTO event_outbox (event_id, event_type, payload) VALUES ($1, $2, $3) RETURNING id
      )
      SELECT pg_notify('${OUTBOX_CHANNEL}', '') FROM written`,
-  );
+    values,
+  });
   outboxWrites.emit('written');
 }
 

@@ -1,6 +1,6 @@
 import { Pool } from 'pg';
 import type { Logger } from '../logging/logger';
-import { withoutPreparedStatements } from './prepared';
+import { PreparingClient, withoutPreparedStatements } from './prepared';
 
 /**
  * A pg pool with bounded waits, so a dead database fails requests instead of hanging them.
@@ -20,6 +20,8 @@ export function createPgPool(
     max,
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30000,
+    // Statements sent alone with values are named, so parsed and planned once (prepared.ts).
+    ...(options.preparedStatements === false ? {} : { Client: PreparingClient }),
   });
   const lost = (err: Error) => logger?.warn('PostgreSQL connection lost', { error: err.message });
   pool.on('connect', (client) => client.on('error', lost));

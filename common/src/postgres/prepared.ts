@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { escapeIdentifier, type QueryResult } from 'pg';
-import { literalsOf } from './inline';
+import pg, { escapeIdentifier, type QueryResult } from 'pg';
+import { inlineParameters, literalsOf } from './inline';
 import type { Statement } from './statement';
 
 /**
@@ -56,6 +56,17 @@ export function isMendedPreparedFailure(err: unknown): boolean {
  * connections, and by every process connected to it).
  */
 const names = new Map<string, string>();
+
+/**
+ * The text a name given here stands for (`ecom_…` or `ecomq_…`, with or without its retry
+ * suffix), or undefined: for reading a statement log, and for tests.
+ */
+export function preparedStatementText(name: string): string | undefined {
+  const base = name.replace(/_\d+$/, '');
+  for (const registry of [names, protocolNames])
+    for (const [text, given] of registry) if (given === base) return text;
+  return undefined;
+}
 
 /** Connections that write their statements out (`DATABASE_PREPARED_STATEMENTS=false`). */
 const writtenOut = new WeakSet<object>();
@@ -148,8 +159,11 @@ export class PreparedQuery {
       ) {
         // Deallocated under us (DISCARD ALL), or a table's columns changed under a statement
         // that returns `*` (a migration of a newer replica), whose plan cannot serve again:
-        // every text of the query is prepared anew, under a new name.
+        // every text of the query is prepared anew, under a new name. A statement gone means
+        // the session's were all dropped: every other name is prepared again before its use
+        // too (a write queued for the COMMIT could not be mended after it failed).
         for (const base of executing) renamed.add(base);
+        if (code === MISSING_NAME) this.state.ready.clear();
       } else if (code === DUPLICATE_NAME) {
         // A name this connection never prepared already exists: the session is not the
         // connection's own (PGlite without DATABASE_PREPARED_STATEMENTS=false). From now on
@@ -163,5 +177,136 @@ export class PreparedQuery {
     for (const { name } of preparing) this.state.ready.add(name);
     const results = (Array.isArray(answer) ? answer : [answer]) as QueryResult[];
     return preparing.length > 0 ? results.filter((r) => r.command !== 'PREPARE') : results;
+  }
+}
+
+/**
+ * A statement's text for a simple query: a string as it is (escaped literals only); a Statement
+ * with values as EXECUTE of its form prepared on the connection, else written out with its
+ * values as escaped literals (inlineParameters); null when neither can be (a Buffer value).
+ */
+export function simpleText(prepared: PreparedQuery, statement: string | Statement): string | null {
+  if (typeof statement === 'string') return statement;
+  const values = statement.values ?? [];
+  if (values.length === 0) return inlineParameters(statement.text, values);
+  return prepared.sql(statement) ?? inlineParameters(statement.text, values);
+}
+
+/**
+ * Sends `statements` in one simple query on `client`, their texts built right before they go
+ * (what they assume the connection has prepared then still holds); the answer without the
+ * PREPAREs' results. Each must have a simple text (simpleText), or it throws before sending.
+ */
+export function sendTogether(
+  client: { query(sql: string): Promise<unknown> },
+  statements: Array<string | Statement>,
+): Promise<QueryResult[]> {
+  const prepared = new PreparedQuery(client);
+  const texts = statements.map((st) => simpleText(prepared, st));
+  if (texts.some((t) => t === null))
+    return Promise.reject(new Error('a statement has no text form'));
+  return prepared.sent(client.query(texts.join(';\n')));
+}
+
+/**
+ * Statements sent alone with values (the extended protocol: a store's read, the relay's marks,
+ * the notification sender's steps) are named too, so PostgreSQL parses them once per connection
+ * and plans them once it keeps a generic plan, as JDBC does past its prepareThreshold: pg then
+ * sends Bind and Execute only, in the same round trip as before. A text is named from its
+ * second use in the process (one-off texts stay unnamed) and counts against MAX_TEXTS; its name
+ * is `ecomq_` and the start of its SHA-256, apart from the SQL-level PREPAREs above, which share
+ * the session's namespace. Texts sent without values, or with a query config, go as they are.
+ */
+const protocolNames = new Map<string, string>();
+/** Texts sent alone once so far, waiting for a second use (cleared when it grows large). */
+const seenOnce = new Set<string>();
+const SEEN_ONCE_MAX = 1024;
+/** Per connection: names a stale plan or a deallocation made it give up, by text. */
+const protocolRetries = new WeakMap<object, Map<string, number>>();
+
+function protocolNameOf(connection: object, text: string): string | null {
+  let base = protocolNames.get(text);
+  if (base === undefined) {
+    if (!seenOnce.has(text)) {
+      if (seenOnce.size >= SEEN_ONCE_MAX) seenOnce.clear();
+      seenOnce.add(text);
+      return null;
+    }
+    if (names.size + protocolNames.size >= MAX_TEXTS) return null;
+    seenOnce.delete(text);
+    base = `ecomq_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
+    protocolNames.set(text, base);
+  }
+  const retries = protocolRetries.get(connection)?.get(text);
+  return retries ? `${base}_${retries}` : base;
+}
+
+/**
+ * After a named statement failed: a stale plan (a table's columns changed under `SELECT *`) gives
+ * the text a new name on this connection; a statement deallocated under pg (DISCARD ALL) is
+ * parsed again. True when the statement never ran, so sending it again is safe.
+ */
+function mendNamed(client: object, text: string, name: string, err: unknown): boolean {
+  if (!isMendedPreparedFailure(err)) return false;
+  const { code } = err as { code?: unknown };
+  const parsed = (client as { connection?: { parsedStatements?: Record<string, unknown> } })
+    .connection?.parsedStatements;
+  if (code === MISSING_NAME) {
+    // The session's statements were dropped (DISCARD ALL): every name is parsed again.
+    if (parsed) for (const key of Object.keys(parsed)) delete parsed[key];
+  } else {
+    let retries = protocolRetries.get(client);
+    if (!retries) protocolRetries.set(client, (retries = new Map()));
+    retries.set(text, (retries.get(text) ?? 0) + 1);
+  }
+  return true;
+}
+
+/** "current transaction is aborted" (in_failed_sql_transaction). */
+const ABORTED = '25P02';
+
+type QueryCallback = (err: Error | null, result?: unknown) => void;
+
+/**
+ * pg's Client, naming every text it sends alone with values (see protocolNameOf). A named
+ * statement that failed because its plan went stale or it was deallocated is mended and sent
+ * once more: it never ran. Inside a transaction the failure has aborted it, and the caller sees
+ * the first error.
+ */
+export class PreparingClient extends pg.Client {
+  override query(...args: unknown[]): never {
+    const [text, values, callback] = args;
+    const plain = () =>
+      (pg.Client.prototype.query as (...a: unknown[]) => unknown).apply(this, args) as never;
+    if (
+      typeof text !== 'string' ||
+      !Array.isArray(values) ||
+      values.length === 0 ||
+      (callback !== undefined && typeof callback !== 'function') ||
+      writtenOut.has(this)
+    )
+      return plain();
+    const name = protocolNameOf(this, text);
+    if (name === null) return plain();
+    const send = (as: string) =>
+      (pg.Client.prototype.query as (c: unknown) => Promise<unknown>).call(this, {
+        name: as,
+        text,
+        values,
+      });
+    const answer = send(name).catch((err: unknown) => {
+      if (!mendNamed(this, text, name, err)) throw err;
+      const again = protocolNameOf(this, text);
+      if (again === null) throw err;
+      return send(again).catch((second: unknown) => {
+        throw (second as { code?: unknown }).code === ABORTED ? err : second;
+      });
+    });
+    if (typeof callback !== 'function') return answer as never;
+    answer.then(
+      (result) => (callback as QueryCallback)(null, result),
+      (err: Error) => (callback as QueryCallback)(err),
+    );
+    return undefined as never;
   }
 }

@@ -1,4 +1,4 @@
-import { escapeLiteral, type Pool, type PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { isUniqueViolation } from './errors';
 import type { Migration } from './migrations';
 import { withTransaction } from './transaction';
@@ -23,6 +23,12 @@ export const processedEventsMigration: Migration = {
 /** The key was there: another delivery of the event was handled (or is being handled) first. */
 class AlreadyHandled extends Error {}
 
+// The event's key, sent with BEGIN in a simple query (withTransaction's opening): prepared on
+// the connection, or written in.
+const INSERT_KEY =
+  'INSERT INTO processed_events (consumer, event_id, event_type) VALUES ($1, $2, $3)';
+const INSERT_KEY_ONCE = `${INSERT_KEY} ON CONFLICT (consumer, event_id) DO NOTHING`;
+
 /**
  * Runs `fn` once per (consumer, eventId). The key is inserted FIRST, under the primary key, in
  * the same transaction as fn's writes: a concurrent second delivery waits on that row lock and
@@ -41,20 +47,18 @@ export async function handleEventOnce(
   event: EventEnvelope,
   fn: (client: PoolClient) => Promise<void>,
 ): Promise<HandleOutcome> {
-  // A simple query: escaped literals.
-  const insert = `INSERT INTO processed_events (consumer, event_id, event_type)
-     VALUES (${escapeLiteral(consumer)}, ${escapeLiteral(event.eventId)}, ${escapeLiteral(event.eventType)})`;
+  const values = [consumer, event.eventId, event.eventType];
   try {
     await withTransaction(pool, fn, {
       opening: {
-        statement: `${insert} ON CONFLICT (consumer, event_id) DO NOTHING`,
+        statement: { text: INSERT_KEY_ONCE, values },
         check: (inserted) => {
           if (inserted.rowCount === 0) throw new AlreadyHandled();
         },
         // A handler that only writes at the COMMIT: the plain INSERT's unique violation is the
         // duplicate, and stops the COMMIT in the same round trip.
         failing: {
-          statement: insert,
+          statement: { text: INSERT_KEY, values },
           refused: (err) =>
             isUniqueViolation(err, 'processed_events_pkey') &&
             String((err as { detail?: unknown }).detail).includes(event.eventId)

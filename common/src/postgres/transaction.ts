@@ -1,12 +1,13 @@
-import type { Pool, PoolClient, QueryResult } from 'pg';
-import { inlineParameters } from './inline';
+import { DatabaseError, type Pool, type PoolClient, type QueryResult } from 'pg';
+import { literalsOf } from './inline';
+import { isMendedPreparedFailure, sendTogether, simpleText, PreparedQuery } from './prepared';
 import type { Statement } from './statement';
 
 /** What an open withTransaction carries besides its statements. */
 interface OpenTransaction {
   pool: Pool;
   /** Statements whose results nobody reads, sent with the COMMIT, each with its key if any. */
-  queued: Array<{ statement: string; key?: string }>;
+  queued: Array<{ statement: string | Statement; key?: string }>;
   /** Run once the COMMIT has succeeded. */
   committed: Array<() => void>;
   /** Calls of the client's `query` so far: what was read after the last one is still current. */
@@ -17,14 +18,14 @@ const open = new WeakMap<PoolClient, OpenTransaction>();
 
 export interface TransactionOptions {
   /**
-   * A statement that travels with BEGIN and fn's first statement, in that round trip. It goes
-   * as a simple query, so it carries no parameters: values in it must be escaped literals
-   * (pg's `escapeLiteral`). `check` sees its result before fn sees the answer to its first
-   * statement; when it throws, fn's first statement fails with that error and the
-   * transaction is rolled back, whatever fn does with the error.
+   * A statement that travels with BEGIN and fn's first statement, in that round trip, in a
+   * simple query: a string is sent as written (escaped literals only), a Statement as EXECUTE
+   * of its prepared form or written out (simpleText). `check` sees its result before fn sees
+   * the answer to its first statement; when it throws, fn's first statement fails with that
+   * error and the transaction is rolled back, whatever fn does with the error.
    */
   opening?: {
-    statement: string;
+    statement: string | Statement;
     check(result: QueryResult): void;
     /**
      * The opening as a statement that fails where `check` would throw (a plain INSERT where the
@@ -33,17 +34,18 @@ export interface TransactionOptions {
      * sends nothing goes in one round trip, BEGIN to COMMIT: nothing in it reads the opening's
      * answer, so its refusal has to stop the COMMIT in the server.
      */
-    failing?: { statement: string; refused(err: unknown): unknown };
+    failing?: { statement: string | Statement; refused(err: unknown): unknown };
   };
 }
 
 /**
  * Runs `fn` in one transaction: committed when it resolves, rolled back when it throws.
  * Round trips are what a saga step costs (each one a write and a wake-up on both sides), so
- * BEGIN (with the `opening` statement) travels with fn's first statement, written in as
- * escaped literals (inlineParameters) where it has parameters, and COMMIT with the statements
- * queued by `writeAtCommit`. A first statement that cannot be sent that way (a query config,
- * a Buffer parameter) goes after BEGIN, as before.
+ * BEGIN (with the `opening` statement) travels with fn's first statement, and COMMIT with the
+ * statements queued by `writeAtCommit`, in simple queries: a statement with values goes as
+ * EXECUTE of its prepared form, planned once per connection, or written in as escaped
+ * literals (simpleText). A first statement that cannot be sent that way (a query config, a
+ * Buffer parameter) goes after BEGIN, as before.
  */
 export async function withTransaction<T>(
   pool: Pool,
@@ -66,9 +68,15 @@ export async function withTransaction<T>(
       begin.skip();
       if (failing || tx.queued.length > 0) {
         begin.sent = true;
-        const head = failing ? ['BEGIN', failing.statement] : ['BEGIN'];
+        const whole = [...(failing ? ['BEGIN', failing.statement] : ['BEGIN']), ...commit];
         try {
-          await client.query([...head, ...commit].join(';\n'));
+          await sendTogether(client, whole).catch(async (err: unknown) => {
+            // A prepared statement that could not serve (prepared.ts): the whole transaction is
+            // in this query, so it goes once more, its texts prepared anew.
+            if (!(err instanceof DatabaseError) || !isMendedPreparedFailure(err)) throw err;
+            await client.query('ROLLBACK');
+            await sendTogether(client, whole);
+          });
         } catch (err) {
           throw failing?.refused(err) ?? err;
         }
@@ -78,7 +86,7 @@ export async function withTransaction<T>(
       // An opening's check that failed ends the transaction, even if fn caught its error.
       begin.rethrowFailedCheck();
       // A failing queued statement aborts the transaction: COMMIT is not reached, the catch rolls back.
-      await client.query(commit.join(';\n'));
+      await sendTogether(client, commit);
     }
     for (const run of tx.committed) {
       try {
@@ -120,11 +128,12 @@ class DeferredBegin {
       const first =
         typeof text === 'string' &&
         callback === undefined &&
-        (values === undefined || Array.isArray(values))
-          ? inlineParameters(text, (values as unknown[] | undefined) ?? [])
+        (values === undefined || Array.isArray(values)) &&
+        literalsOf((values as unknown[] | undefined) ?? []) !== null
+          ? { text, values: (values as unknown[] | undefined) ?? [] }
           : null;
       if (first === null) return this.send().then(() => this.query(...args));
-      return this.send(first);
+      return this.send({ statement: first, args });
     };
     (client as { query: unknown }).query = this.intercept;
   }
@@ -136,24 +145,46 @@ class DeferredBegin {
       delete own.query;
   }
 
-  /** Sends BEGIN, the opening and `first` in one simple query; the answer to `first`. */
-  async send(first?: string): Promise<unknown> {
+  /**
+   * Sends BEGIN, the opening and `first` in one simple query; the answer to `first`. `first`
+   * has a simple text (the interceptor checked), unless its text, without values, has
+   * parameters: then BEGIN and the opening go first, and it after them.
+   */
+  async send(first?: { statement: Statement; args: unknown[] }, mended = false): Promise<unknown> {
     this.sent = true;
-    const head = this.opening ? ['BEGIN', this.opening.statement] : ['BEGIN'];
-    const sql = [...head, ...(first === undefined ? [] : [first])].join(';\n');
-    let answer: QueryResult | QueryResult[];
+    const head: Array<string | Statement> = this.opening
+      ? ['BEGIN', this.opening.statement]
+      : ['BEGIN'];
+    const prepared = new PreparedQuery(this.client);
+    const texts = [...head, ...(first ? [first.statement] : [])].map((st) =>
+      simpleText(prepared, st),
+    );
+    if (texts.some((t) => t === null)) {
+      if (!first || texts.slice(0, head.length).some((t) => t === null))
+        throw new Error('withTransaction: the opening has no text form');
+      // A text with $n but no values (a PREPARE's): BEGIN alone before it, as it is.
+      await this.send();
+      return this.query(...first.args);
+    }
+    let results: QueryResult[];
     try {
-      answer = (await this.query(sql)) as QueryResult | QueryResult[];
+      results = await prepared.sent(this.query(texts.join(';\n')));
     } catch (err) {
-      if (!this.opening || first === undefined) throw err;
+      if (!mended && err instanceof DatabaseError && isMendedPreparedFailure(err)) {
+        // A prepared statement could not serve (deallocated, its table changed under `SELECT
+        // *`): nothing of the transaction is left to keep, so it starts again, the texts
+        // prepared anew (prepared.ts).
+        await this.query('ROLLBACK');
+        return this.send(first, true);
+      }
+      if (!this.opening || !first) throw err;
       // The first statement failed, so the opening's answer was never seen (a redelivered
       // event's first write may fail because the first delivery made it): the opening alone
       // again, checked, then the first statement once more, whose own error is then real.
       await this.query('ROLLBACK');
       await this.send();
-      return this.query(first);
+      return this.query(...first.args);
     }
-    const results = Array.isArray(answer) ? answer : [answer];
     if (this.opening) this.check(results[1]!);
     const rest = results.slice(head.length);
     return rest.length === 1 ? rest[0] : rest;
@@ -183,9 +214,9 @@ class DeferredBegin {
  * A write nothing in the transaction reads back (an outbox row, say): inside withTransaction it
  * is sent with the COMMIT, in the same round trip, and fails the transaction if it fails;
  * anywhere else it runs now. It goes in a simple query: a string is sent as written (literals
- * only), a Statement's values are written in as escaped literals (inlineParameters), and one
- * whose values cannot be (a Buffer) is sent now. A `key` names what it writes, for a later read
- * in the same transaction that must see it (sendQueuedWrites).
+ * only), a Statement as EXECUTE of its prepared form or with its values written in
+ * (simpleText), and one whose values cannot be (a Buffer) is sent now. A `key` names what it
+ * writes, for a later read in the same transaction that must see it (sendQueuedWrites).
  */
 export async function writeAtCommit(
   client: PoolClient,
@@ -195,23 +226,19 @@ export async function writeAtCommit(
   const tx = open.get(client);
   if (typeof statement !== 'string') {
     const values = statement.values ?? [];
-    const inlined = tx ? inlineParameters(statement.text, values) : null;
-    if (inlined === null) {
+    if (!tx || literalsOf(values) === null) {
       // Sent now, after what was queued before it: the writes keep their order.
       if (tx && tx.queued.length > 0)
-        await client.query(
-          tx.queued
-            .splice(0)
-            .map((q) => q.statement)
-            .join(';\n'),
+        await sendTogether(
+          client,
+          tx.queued.splice(0).map((q) => q.statement),
         );
       await client.query(statement.text, [...values]);
       return;
     }
-    statement = inlined;
   }
   if (tx) tx.queued.push({ statement, key });
-  else await client.query(statement);
+  else await client.query(statement as string);
 }
 
 /**
@@ -221,8 +248,10 @@ export async function writeAtCommit(
 export async function sendQueuedWrites(client: PoolClient, key: string): Promise<void> {
   const tx = open.get(client);
   if (!tx?.queued.some((q) => q.key === key)) return;
-  const queued = tx.queued.splice(0);
-  await client.query(queued.map((q) => q.statement).join(';\n'));
+  await sendTogether(
+    client,
+    tx.queued.splice(0).map((q) => q.statement),
+  );
 }
 
 /**

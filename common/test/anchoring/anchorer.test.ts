@@ -388,7 +388,7 @@ describe('Anchoring against a real chain and PostgreSQL', () => {
             expect(queries).toHaveBeenCalledTimes(1);
             expect(String(queries.mock.calls[0]![0])).toMatch(
               // Each statement prepared on the connection the first time (prepared.ts).
-              /^SAVEPOINT anchor_write;\n(PREPARE "ecom_[0-9a-f]{24}(_\d+)?" AS INSERT INTO account_moves [^;]*;\n)?EXECUTE "ecom_[0-9a-f]{24}(_\d+)?"\('acc-with-reads', '7'\);\n.*pg_advisory_xact_lock[^;]*;\n(PREPARE [^;]*;\n)?EXECUTE "ecom_[0-9a-f]{24}(_\d+)?"\('acc-with-reads'\);\n(PREPARE [^;]*;\n)?EXECUTE "ecom_[0-9a-f]{24}(_\d+)?"\('account', 'acc-with-reads'\);\nRELEASE SAVEPOINT anchor_write$/s,
+              /^SAVEPOINT anchor_write;\n(PREPARE "ecom_[0-9a-f]{24}(_\d+)?" AS INSERT INTO account_moves [^;]*;\n)?EXECUTE "ecom_[0-9a-f]{24}(_\d+)?"\('acc-with-reads', '7'\);\n(PREPARE [^;]*pg_advisory_xact_lock[^;]*;\n)?EXECUTE "ecom_[0-9a-f]{24}(_\d+)?"\('anchor:account:acc-with-reads'\);\n(PREPARE [^;]*;\n)?EXECUTE "ecom_[0-9a-f]{24}(_\d+)?"\('acc-with-reads'\);\n(PREPARE [^;]*;\n)?EXECUTE "ecom_[0-9a-f]{24}(_\d+)?"\('account', 'acc-with-reads'\);\nRELEASE SAVEPOINT anchor_write$/s,
             );
             const recorded = await anchoring.record(client, ref('acc-with-reads'), reads);
             expect(queries).toHaveBeenCalledTimes(1);

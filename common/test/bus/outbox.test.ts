@@ -4,7 +4,7 @@ import {
   describeIfServer,
   type TestPostgres,
 } from '@ecom/infrastructure/testing';
-import { eventually } from '@ecom/test-support';
+import { eventually, queryText } from '@ecom/test-support';
 import { createEvent, InMemoryEventBus, type EventBus, type EventEnvelope } from '@ecom/common/bus';
 import { createLogger } from '@ecom/common/logging';
 import {
@@ -282,11 +282,11 @@ describeIfServer('postgres', 'transactional outbox and idempotent consumer (Post
       expect(outcome).toBe('handled');
       // The calls on the handler's client (the one that sent the key), whatever else ran.
       const keyed = queries.mock.calls.findIndex(([text]) =>
-        String(text).includes('processed_events'),
+        queryText(text).includes('processed_events'),
       );
       const client = queries.mock.contexts[keyed];
       expect(queries.mock.contexts.filter((c) => c === client)).toHaveLength(1);
-      expect(String(queries.mock.calls[keyed]![0])).toMatch(
+      expect(queryText(queries.mock.calls[keyed]![0])).toMatch(
         /^BEGIN;\s*INSERT INTO processed_events .*INSERT INTO event_outbox .*;\s*COMMIT$/s,
       );
     } finally {

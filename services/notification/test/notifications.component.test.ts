@@ -10,6 +10,7 @@ import {
   eventually,
   expectReady,
   requestsAs,
+  queryText,
   sleep,
   type TestPostgres,
 } from '@ecom/test-support';
@@ -302,15 +303,15 @@ describe('notification service (real PostgreSQL, real SMTP server, in-memory bus
       });
       // The calls on the client that sent this event's key, up to its COMMIT.
       const keyed = queries.mock.calls.findIndex(([text]) =>
-        String(text).includes(created.eventId),
+        queryText(text).includes(created.eventId),
       );
       const client = queries.mock.contexts[keyed];
       const mine = queries.mock.calls.filter(
         (_, i) => i >= keyed && queries.mock.contexts[i] === client,
       );
-      const commit = mine.findIndex(([text]) => /\bCOMMIT\b/.test(String(text)));
+      const commit = mine.findIndex(([text]) => /\bCOMMIT\b/.test(queryText(text)));
       expect(commit).toBe(0);
-      expect(String(mine[commit]![0])).toContain('order_owners');
+      expect(queryText(mine[commit]![0])).toContain('order_owners');
     } finally {
       queries.mockRestore();
     }
@@ -319,13 +320,13 @@ describe('notification service (real PostgreSQL, real SMTP server, in-memory bus
     try {
       await bus.publish(owned);
       await eventually(async () => (await ownerOf()).length === 2, { what: 'the confirmation' });
-      const keyed = more.mock.calls.findIndex(([text]) => String(text).includes(owned.eventId));
+      const keyed = more.mock.calls.findIndex(([text]) => queryText(text).includes(owned.eventId));
       const mine = more.mock.calls.filter(
         (_, i) => i >= keyed && more.mock.contexts[i] === more.mock.contexts[keyed],
       );
       // Nothing between the key and the COMMIT: the notification itself goes with them.
-      expect(String(mine[0]![0])).toMatch(/^BEGIN;.*INSERT INTO notifications\s.*COMMIT$/s);
-      expect(mine.slice(1).some(([text]) => /\bCOMMIT\b/.test(String(text)))).toBe(false);
+      expect(queryText(mine[0]![0])).toMatch(/^BEGIN;.*INSERT INTO notifications\s.*COMMIT$/s);
+      expect(mine.slice(1).some(([text]) => /\bCOMMIT\b/.test(queryText(text)))).toBe(false);
     } finally {
       more.mockRestore();
     }

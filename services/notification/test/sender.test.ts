@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, type Pool } from 'pg';
 import { createLogger } from '@ecom/common/logging';
 import { createPgPool, runMigrations } from '@ecom/common/postgres';
-import { createTestPostgres, type TestPostgres } from '@ecom/test-support';
+import { createTestPostgres, type TestPostgres, queryText } from '@ecom/test-support';
 import { Sender } from '../src/application/sender';
 import { directoryStore } from '../src/store/directory-store';
 import { notificationMigrations } from '../src/store/migrations';
@@ -72,7 +72,7 @@ describe('the sender: round trips of a pass (real PostgreSQL)', () => {
     const sent = jest.spyOn(Client.prototype, 'query');
     try {
       const result = await sender.run();
-      return { result, texts: sent.mock.calls.map(([text]) => String(text)) };
+      return { result, texts: sent.mock.calls.map(([text]) => queryText(text)) };
     } finally {
       sent.mockRestore();
     }

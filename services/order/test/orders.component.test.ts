@@ -11,6 +11,7 @@ import {
   type recordingAnchor,
   requestsAs,
   type spyOnEvents,
+  queryText,
 } from '@ecom/test-support';
 import {
   startAuthStub,
@@ -532,7 +533,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
           .send(body);
         expect(res.status).toBe(201);
       } finally {
-        sent = query.mock.calls.map(([text]) => (typeof text === 'string' ? text : ''));
+        sent = query.mock.calls.map(([text]) => queryText(text));
         query.mockRestore();
       }
       const claims = sent.filter((q) => q.includes('INSERT INTO http_idempotency'));

@@ -1,6 +1,11 @@
 import { Client, Pool } from 'pg';
 import { runMigrations, withTransaction } from '@ecom/common/postgres';
-import { createTestPostgres, untilWaitingForLock, type TestPostgres } from '@ecom/test-support';
+import {
+  createTestPostgres,
+  untilWaitingForLock,
+  type TestPostgres,
+  queryText,
+} from '@ecom/test-support';
 import { paymentMigrations } from '../src/store/migrations';
 import { paymentStore } from '../src/store/payment-store';
 
@@ -259,7 +264,7 @@ describe('paymentStore: a charge claimed and recorded (real PostgreSQL)', () => 
         }),
       );
     } finally {
-      texts = sent.mock.calls.map(([text]) => String(text));
+      texts = sent.mock.calls.map(([text]) => queryText(text));
       sent.mockRestore();
     }
     // Two round trips: BEGIN with the statement (its values written in), then COMMIT.

@@ -12,6 +12,7 @@ import {
   requestsAs,
   spyOnEvents,
   type TestPostgres,
+  queryText,
 } from '@ecom/test-support';
 import { paymentSnapshot } from '../src/store/payment-record';
 import { paymentStore } from '../src/store/payment-store';
@@ -252,7 +253,7 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
         await waitPayment(orderId, 'COMPLETED');
       } finally {
         // Read before the restore, which forgets the calls.
-        sent = query.mock.calls.map(([text]) => (typeof text === 'string' ? text : ''));
+        sent = query.mock.calls.map(([text]) => queryText(text));
         query.mockRestore();
       }
       const paymentUpdates = sent.filter((q) => /\bUPDATE payments SET/.test(q));

@@ -1,4 +1,4 @@
-import { escapeLiteral, type Pool, type PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { writeAtCommit } from '@ecom/common/postgres';
 import type { NotificationKind } from '../domain/kinds';
 
@@ -63,11 +63,10 @@ export const directoryStore = {
    * with the COMMIT (writeAtCommit): no round trip of its own.
    */
   async setOrderOwner(client: PoolClient, orderId: string, userId: string): Promise<void> {
-    await writeAtCommit(
-      client,
-      `INSERT INTO order_owners (order_id, user_id)
-       VALUES (${escapeLiteral(orderId)}, ${escapeLiteral(userId)}) ON CONFLICT DO NOTHING`,
-    );
+    await writeAtCommit(client, {
+      text: 'INSERT INTO order_owners (order_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+      values: [orderId, userId],
+    });
   },
 
   async orderOwner(db: Db, orderId: string): Promise<string | null> {

@@ -1,4 +1,4 @@
-import { escapeLiteral, type Pool, type PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { PageQuery } from '@ecom/common/http';
 import { selectNewestPage, writeAtCommit, type Statement } from '@ecom/common/postgres';
 import type {
@@ -10,13 +10,9 @@ import type {
 
 type Db = Pool | PoolClient;
 
-/**
- * A customer's notifications that waited for the order's owner are theirs, and due now. The
- * values are SQL: parameters (`$1`) or escaped literals.
- */
-const assignOwnerSql = (orderId: string, userId: string) =>
-  `UPDATE notifications SET user_id = ${userId}, next_attempt_at = now(), updated_at = now()
-    WHERE order_id = ${orderId} AND user_id IS NULL`;
+/** A customer's notifications that waited for the order's owner are theirs, and due now. */
+const ASSIGN_OWNER = `UPDATE notifications SET user_id = $1, next_attempt_at = now(), updated_at = now()
+    WHERE order_id = $2 AND user_id IS NULL`;
 
 export interface NotificationRow {
   id: string;
@@ -92,12 +88,12 @@ export const notificationStore = {
 
   /** Pending notifications of orders whose owner is now known get it, and are due at once. */
   async assignOwner(db: Db, orderId: string, userId: string): Promise<void> {
-    await db.query(assignOwnerSql('$1', '$2'), [orderId, userId]);
+    await db.query(ASSIGN_OWNER, [userId, orderId]);
   },
 
   /** assignOwner inside the consumer's transaction, sent with its COMMIT (writeAtCommit). */
   async assignOwnerAtCommit(client: PoolClient, orderId: string, userId: string): Promise<void> {
-    await writeAtCommit(client, assignOwnerSql(escapeLiteral(orderId), escapeLiteral(userId)));
+    await writeAtCommit(client, { text: ASSIGN_OWNER, values: [userId, orderId] });
   },
 
   /** A recipient became known: their waiting notifications are due at once. */
