@@ -32,14 +32,16 @@ describeIfServer(
       values: ['b', "it's"],
     };
 
-    /** One simple query of `statements` through a PreparedQuery on `client`: its texts and answer. */
+    /**
+     * One simple query of `statements` through a PreparedQuery on `client`: each statement's text,
+     * the query as sent (PREPAREs at its head) and the answer.
+     */
     async function run(client: PoolClient, statements: Array<{ text: string; values: unknown[] }>) {
       const prepared = new PreparedQuery(client);
       const texts = statements.map((s) => prepared.sql(s)!);
-      const results = await prepared.sent(
-        client.query(['SELECT 1 AS first', ...texts].join(';\n')),
-      );
-      return { texts, results };
+      const sql = prepared.query(['SELECT 1 AS first', ...texts]);
+      const results = await prepared.sent(client.query(sql));
+      return { texts, sql, results };
     }
 
     it('prepares a statement on its first run on a connection and executes it after, with the answer of the written-out statement', async () => {
@@ -47,8 +49,9 @@ describeIfServer(
       try {
         const expected = await client.query(inlineParameters(byId.text, byId.values)!);
         const first = await run(client, [byId]);
-        expect(first.texts[0]).toMatch(
-          /^PREPARE "ecom_[0-9a-f]{24}" AS SELECT .*;\nEXECUTE "ecom_[0-9a-f]{24}"\('b', 'it''s'\)$/s,
+        // The PREPARE goes at the head of the query.
+        expect(first.sql).toMatch(
+          /^PREPARE "(ecom_[0-9a-f]{24})" AS SELECT .*;\nSELECT 1 AS first;\nEXECUTE "\1"\('b', 'it''s'\)$/s,
         );
         // The PREPARE's own result is left out: every other statement keeps its place.
         expect(first.results).toHaveLength(2);
@@ -56,12 +59,14 @@ describeIfServer(
         expect(first.results[1]!.rows).toEqual(expected.rows);
         expect(first.results[1]!.command).toBe('SELECT');
         const again = await run(client, [byId]);
-        expect(again.texts[0]).toMatch(/^EXECUTE "ecom_[0-9a-f]{24}"\('b', 'it''s'\)$/);
+        expect(again.sql).toMatch(
+          /^SELECT 1 AS first;\nEXECUTE "ecom_[0-9a-f]{24}"\('b', 'it''s'\)$/,
+        );
         expect(again.results[1]!.rows).toEqual(expected.rows);
         // Another connection has its own.
         const other = await pool.connect();
         try {
-          expect((await run(other, [byId])).texts[0]).toMatch(/^PREPARE /);
+          expect((await run(other, [byId])).sql).toMatch(/^PREPARE /);
         } finally {
           other.release();
         }
@@ -77,9 +82,9 @@ describeIfServer(
           text: 'UPDATE things SET tags = $2, data = $3, n = $4 WHERE id = $1 RETURNING tags, data, n',
           values: ['b', ['q', "r's"], { nested: [1, null] }, null],
         };
-        const { texts, results } = await run(client, [update, update]);
-        expect(texts[0]).toMatch(/^PREPARE /);
-        expect(texts[1]).toMatch(/^EXECUTE /);
+        const { texts, sql, results } = await run(client, [update, update]);
+        expect(sql.match(/^PREPARE /gm)).toHaveLength(1);
+        expect(texts.every((t) => t.startsWith('EXECUTE '))).toBe(true);
         expect(results.slice(1).map((r) => r.rows)).toEqual([
           [{ tags: ['q', "r's"], data: { nested: [1, null] }, n: null }],
           [{ tags: ['q', "r's"], data: { nested: [1, null] }, n: null }],
@@ -94,22 +99,51 @@ describeIfServer(
       }
     });
 
-    it('after a failed query whose PREPARE may have run, prepares the text under a new name', async () => {
+    it('after a failed query, keeps the names whose PREPARE is known to have run and gives the others new ones', async () => {
       const client = await pool.connect();
       const statement = { text: 'SELECT n FROM things WHERE id = $1 AND n > $2', values: ['a', 1] };
       try {
+        // A statement that ran failed (a data exception): the PREPAREs before it ran.
         const failing = new PreparedQuery(client);
         const text = failing.sql(statement)!;
-        expect(text).toMatch(/^PREPARE /);
-        // The PREPARE runs, then the query fails.
-        await expect(failing.sent(client.query(`${text};\nSELECT 1/0`))).rejects.toThrow(
-          /division by zero/,
+        await expect(
+          failing.sent(client.query(failing.query([text, 'SELECT 1/0']))),
+        ).rejects.toThrow(/division by zero/);
+        const kept = await run(client, [statement]);
+        expect(kept.sql).not.toMatch(/PREPARE/);
+        expect(kept.texts[0]).toMatch(/^EXECUTE "ecom_[0-9a-f]{24}"\(/);
+        expect(kept.results[1]!.rows).toEqual([{ n: '7' }]);
+        // A PREPARE failed (its table does not exist): whether the others ran is not known.
+        const other = { text: 'SELECT n FROM things WHERE id = $1 AND n < $2', values: ['a', 100] };
+        const unsure = new PreparedQuery(client);
+        const texts = [
+          unsure.sql({ text: 'SELECT x FROM no_such_table WHERE y = $1', values: [1] })!,
+          unsure.sql(other)!,
+        ];
+        await expect(unsure.sent(client.query(unsure.query(texts)))).rejects.toThrow(
+          /no_such_table/,
         );
-        const next = await run(client, [statement]);
-        expect(next.texts[0]).toMatch(/^PREPARE "ecom_[0-9a-f]{24}_1" AS /);
+        const next = await run(client, [other]);
+        expect(next.sql).toMatch(/^PREPARE "ecom_[0-9a-f]{24}_1" AS /);
         expect(next.results[1]!.rows).toEqual([{ n: '7' }]);
-        expect((await run(client, [statement])).texts[0]).toMatch(/^EXECUTE "ecom_[0-9a-f]{24}_1"/);
+        expect((await run(client, [other])).texts[0]).toMatch(/^EXECUTE "ecom_[0-9a-f]{24}_1"/);
       } finally {
+        client.release();
+      }
+    });
+
+    it("keeps a caller's own PREPARE's result: only the ones it put at the head are left out", async () => {
+      const client = await pool.connect();
+      try {
+        const prepared = new PreparedQuery(client);
+        const text = prepared.sql({ text: 'SELECT $1::int * 2 AS twice', values: [21] })!;
+        const results = await prepared.sent(
+          client.query(prepared.query(['PREPARE callers_own AS SELECT 1', text])),
+        );
+        expect(results.map((r) => r.command)).toEqual(['PREPARE', 'SELECT']);
+        expect(results[1]!.rows).toEqual([{ twice: 42 }]);
+      } finally {
+        await client.query('DEALLOCATE callers_own');
         client.release();
       }
     });
@@ -126,7 +160,7 @@ describeIfServer(
           /cached plan must not change result type/,
         );
         const next = await run(client, [star]);
-        expect(next.texts[0]).toMatch(/^PREPARE "ecom_[0-9a-f]{24}_1" AS /);
+        expect(next.sql).toMatch(/^PREPARE "ecom_[0-9a-f]{24}_1" AS /);
         expect(next.results[1]!.rows).toEqual([{ id: 'm', a: 1, b: 2 }]);
       } finally {
         client.release();
@@ -142,7 +176,7 @@ describeIfServer(
         await client.query('DEALLOCATE ALL');
         await expect(run(client, [statement])).rejects.toThrow(/does not exist/);
         const next = await run(client, [statement]);
-        expect(next.texts[0]).toMatch(/^PREPARE "ecom_[0-9a-f]{24}_1" AS /);
+        expect(next.sql).toMatch(/^PREPARE "ecom_[0-9a-f]{24}_1" AS /);
         expect(next.results[1]!.rows).toEqual([{ note: "it's" }]);
       } finally {
         client.release();
@@ -183,7 +217,9 @@ describeIfServer(
       // The same text gets the same name in every process: a shared session cannot mix two up.
       const client = await pool.connect();
       try {
-        const name = /"(ecom_[0-9a-f]{24})"/.exec(new PreparedQuery(client).sql(byId)!)![1];
+        const name = /"(ecom_[0-9a-f]{24})(?:_\d+)?"/.exec(
+          new PreparedQuery(client).sql(byId)!,
+        )![1];
         expect(name).toBe(
           `ecom_${createHash('sha256').update(byId.text).digest('hex').slice(0, 24)}`,
         );
@@ -202,33 +238,41 @@ describeIfServer(
           )
         ).rows;
 
-      it('are named from their second use: parsed once per connection, and planned once', async () => {
-        const single = createPgPool(db.url, 1);
+      /** `fn` on a pool of one connection of its own (and that connection), closed after. */
+      async function onOwnPool(
+        options: { preparedStatements?: boolean },
+        fn: (own: Pool, client: () => Promise<PoolClient>) => Promise<void>,
+      ) {
+        const own = createPgPool(db.url, 1, undefined, options);
+        let client: PoolClient | undefined;
         try {
+          await fn(own, async () => (client ??= await own.connect()));
+        } finally {
+          client?.release();
+          await own.end();
+        }
+      }
+
+      it('are named from their second use: parsed once per connection, and planned once', async () => {
+        await onOwnPool({}, async (single, connect) => {
           const text = 'SELECT id, n FROM things WHERE id = $1';
           // pool.query goes through pg-pool's callback; the client's query through its promise.
           expect((await single.query(text, ['a'])).rows).toEqual([{ id: 'a', n: '7' }]);
-          const client = await single.connect();
-          try {
-            expect(await namedFor(client, text)).toEqual([]);
-            for (let i = 0; i < 8; i += 1)
-              expect((await client.query(text, [i % 2 ? 'a' : 'b'])).rows).toHaveLength(1);
-            const named = await namedFor(client, text);
-            expect(named).toHaveLength(1);
-            expect(named[0]!.name).toBe(
-              `ecomq_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`,
-            );
-            expect(Number(named[0]!.generic_plans)).toBeGreaterThan(0);
-            // Without values a text goes as a simple query, unnamed (it may hold several).
-            await client.query('SELECT 1 AS plain');
-            await client.query('SELECT 1 AS plain');
-            expect(await namedFor(client, 'SELECT 1 AS plain')).toEqual([]);
-          } finally {
-            client.release();
-          }
-        } finally {
-          await single.end();
-        }
+          const client = await connect();
+          expect(await namedFor(client, text)).toEqual([]);
+          for (let i = 0; i < 8; i += 1)
+            expect((await client.query(text, [i % 2 ? 'a' : 'b'])).rows).toHaveLength(1);
+          const named = await namedFor(client, text);
+          expect(named).toHaveLength(1);
+          expect(named[0]!.name).toBe(
+            `ecomq_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`,
+          );
+          expect(Number(named[0]!.generic_plans)).toBeGreaterThan(0);
+          // Without values a text goes as a simple query, unnamed (it may hold several).
+          await client.query('SELECT 1 AS plain');
+          await client.query('SELECT 1 AS plain');
+          expect(await namedFor(client, 'SELECT 1 AS plain')).toEqual([]);
+        });
       });
 
       it("are sent again when a table's columns changed under SELECT * or they were deallocated; in a transaction the error stands", async () => {
@@ -270,20 +314,28 @@ describeIfServer(
         }
       });
 
-      it('are not named by a pool made with preparedStatements: false', async () => {
-        const plain = createPgPool(db.url, 1, undefined, { preparedStatements: false });
-        try {
-          const client = await plain.connect();
+      it('a value pg cannot send (it closes the statement it parsed) leaves the text a new name, usable in a transaction', async () => {
+        await onOwnPool({}, async (_, connect) => {
+          const client = await connect();
+          const text = 'SELECT $1::jsonb AS doc';
+          await client.query(text, [{ ok: 1 }]);
+          await expect(client.query(text, [{ big: 1n }])).rejects.toThrow(/BigInt/);
+          await client.query('BEGIN');
           try {
-            const text = 'SELECT note FROM things WHERE id = $1';
-            for (let i = 0; i < 3; i += 1) await client.query(text, ['a']);
-            expect(await namedFor(client, text)).toEqual([]);
+            expect((await client.query(text, [{ ok: 2 }])).rows).toEqual([{ doc: { ok: 2 } }]);
           } finally {
-            client.release();
+            await client.query('ROLLBACK');
           }
-        } finally {
-          await plain.end();
-        }
+        });
+      });
+
+      it('are not named by a pool made with preparedStatements: false', async () => {
+        await onOwnPool({ preparedStatements: false }, async (_, connect) => {
+          const client = await connect();
+          const text = 'SELECT note FROM things WHERE id = $1';
+          for (let i = 0; i < 3; i += 1) await client.query(text, ['a']);
+          expect(await namedFor(client, text)).toEqual([]);
+        });
       });
     });
 
@@ -298,7 +350,7 @@ describeIfServer(
         expect(texts.filter((t) => t !== null).length).toBeLessThanOrEqual(256);
         // Those it did prepare still run.
         const sent = texts.filter((t): t is string => t !== null).slice(0, 3);
-        const results = await prepared.sent(client.query(sent.join(';\n')));
+        const results = await prepared.sent(client.query(prepared.query(sent)));
         expect(results.map((r) => r.rows[0].n)).toEqual([1, 2, 3]);
       } finally {
         client.release();

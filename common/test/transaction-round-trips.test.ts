@@ -105,12 +105,11 @@ describeIfServer('postgres', 'transactions in fewer round trips (PostgreSQL)', (
     expect(inlined.rows[0].a).toBe(values[0]);
   });
 
-  /**
-   * A statement in a simple query: written out (starting with `start`), or as EXECUTE of its
-   * prepared form, after its PREPARE the first time on the connection.
-   */
+  /** A statement in a simple query: written out (starting with `start`), or as EXECUTE. */
   const inQuery = (start: string) =>
-    `(?:${start}[^;]*|(?:PREPARE "ecom_[0-9a-f]{24}(?:_\\d+)?" AS ${start}[^;]*;\\s*)?EXECUTE "ecom_[0-9a-f]{24}(?:_\\d+)?"\\([^;]*\\))`;
+    `(?:${start}[^;]*|EXECUTE "ecom_[0-9a-f]{24}(?:_\\d+)?"\\([^;]*\\))`;
+  /** The PREPAREs at the head of a query, the first time its statements go on a connection. */
+  const prepares = `(?:PREPARE "ecom_[0-9a-f]{24}(?:_\\d+)?" AS [^;]*;\\s*)*`;
 
   it('sends BEGIN with the first statement, its values written in, and the COMMIT with queued writes', async () => {
     const { result, sent } = await sentDuring(() =>
@@ -174,7 +173,7 @@ describeIfServer('postgres', 'transactions in fewer round trips (PostgreSQL)', (
     ]);
   });
 
-  it('with prepared statements, sends the first statement and the writes queued for the COMMIT as EXECUTE, after their PREPARE the first time on the connection', async () => {
+  it('with prepared statements, sends the first statement and the writes queued for the COMMIT as EXECUTE, their PREPARE at the head of the query the first time on the connection', async () => {
     const single = createPgPool(db.url, 1);
     try {
       const run = () =>
@@ -194,7 +193,7 @@ describeIfServer('postgres', 'transactions in fewer round trips (PostgreSQL)', (
       const first = await run();
       expect(first.sent).toHaveLength(2);
       expect(first.sent[0]).toMatch(
-        /^BEGIN;\nPREPARE "(ecom_[0-9a-f]{24})" AS INSERT INTO notes \(body, tags\) VALUES \(\$1, \$2\) RETURNING id;\nEXECUTE "\1"\('prepared''s', '\{"p"\}'\)$/,
+        /^PREPARE "(ecom_[0-9a-f]{24})" AS INSERT INTO notes \(body, tags\) VALUES \(\$1, \$2\) RETURNING id;\nBEGIN;\nEXECUTE "\1"\('prepared''s', '\{"p"\}'\)$/,
       );
       expect(first.sent[1]).toMatch(
         /^PREPARE "(ecom_[0-9a-f]{24})" AS UPDATE notes SET n = \$2 WHERE id = \$1;\nEXECUTE "\1"\('\d+', '8'\);\nCOMMIT$/,
@@ -309,10 +308,36 @@ describeIfServer('postgres', 'transactions in fewer round trips (PostgreSQL)', (
     }
   });
 
+  it('redeliveries of a handled event leave one prepared key statement on a connection, not one each', async () => {
+    const single = createPgPool(db.url, 1);
+    try {
+      const again = createEvent('test', 'user.deleted', { userId: 'u-10' });
+      const handler = (client: import('pg').PoolClient) =>
+        writeAtCommit(client, {
+          text: 'INSERT INTO notes (body) VALUES ($1)',
+          values: [`redelivered ${again.eventId}`],
+        });
+      expect(await handleEventOnce(pool, 'tester', again, handler)).toBe('handled');
+      // A connection that has not yet run the key's statement: each duplicate fails on it.
+      for (let i = 0; i < 5; i += 1)
+        expect(await handleEventOnce(single, 'tester', again, handler)).toBe('duplicate');
+      // The key's statement and the note's, each prepared once (the first duplicate's query
+      // failed past its PREPAREs), none under a new name.
+      const { rows } = await single.query<{ name: string }>(
+        'SELECT name FROM pg_prepared_statements',
+      );
+      expect(rows).toHaveLength(2);
+      expect(rows.every((r) => /^ecom_[0-9a-f]{24}$/.test(r.name))).toBe(true);
+    } finally {
+      await single.end();
+    }
+  });
+
   describe.each([
     ['prepared', () => pool],
     ['written out', () => plain],
-  ])('handleEventOnce (statements %s)', (_, poolOf) => {
+  ])('handleEventOnce (statements %s)', (way, poolOf) => {
+    const prepared = way === 'prepared';
     // The suite's pool, or the one writing statements out: the same rules either way.
     let pool: Pool;
     beforeAll(() => {
@@ -329,9 +354,11 @@ describeIfServer('postgres', 'transactions in fewer round trips (PostgreSQL)', (
       const first = await sentDuring(() => handleEventOnce(pool, 'tester', event, handler));
       expect(first.result).toBe('handled');
       expect(first.sent).toHaveLength(2);
+      // The key and the first statement go as EXECUTE where statements are prepared.
+      expect(first.sent[0]!.match(/EXECUTE "ecom_/g) ?? []).toHaveLength(prepared ? 2 : 0);
       expect(first.sent[0]).toMatch(
         new RegExp(
-          `^BEGIN;\\s*${inQuery('INSERT INTO processed_events')};\\s*${inQuery('INSERT INTO notes')}$`,
+          `^${prepares}BEGIN;\\s*${inQuery('INSERT INTO processed_events')};\\s*${inQuery('INSERT INTO notes')}$`,
         ),
       );
       expect(await handleEventOnce(pool, 'tester', event, handler)).toBe('duplicate');
@@ -381,7 +408,7 @@ describeIfServer('postgres', 'transactions in fewer round trips (PostgreSQL)', (
       expect(first.sent).toHaveLength(1);
       expect(first.sent[0]).toMatch(
         new RegExp(
-          `^BEGIN;\\s*${inQuery('INSERT INTO processed_events')};\\s*INSERT INTO notes [^;]*;\\s*COMMIT$`,
+          `^${prepares}BEGIN;\\s*${inQuery('INSERT INTO processed_events')};\\s*INSERT INTO notes [^;]*;\\s*COMMIT$`,
         ),
       );
       // The duplicate: the plain INSERT breaks the key, nothing after it runs, and the

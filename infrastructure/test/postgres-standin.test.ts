@@ -163,11 +163,13 @@ describe('PGlite stand-in over the wire', () => {
     try {
       const statement = { text: 'SELECT $1::int + 1 AS n', values: [41] };
       const first = new PreparedQuery(a);
-      const [answer] = await first.sent(a.query(first.sql(statement)!));
+      const [answer] = await first.sent(a.query(first.query([first.sql(statement)!])));
       expect(answer!.rows).toEqual([{ n: 42 }]);
       // PostgreSQL would give b a session of its own; PGlite's is shared, name and all.
       const second = new PreparedQuery(b);
-      await expect(second.sent(b.query(second.sql(statement)!))).rejects.toThrow(/already exists/);
+      await expect(second.sent(b.query(second.query([second.sql(statement)!])))).rejects.toThrow(
+        /already exists/,
+      );
       expect(new PreparedQuery(b).sql(statement)).toBeNull();
       expect(new PreparedQuery(a).sql(statement)).toMatch(/^EXECUTE /);
     } finally {

@@ -39,18 +39,20 @@ export async function untilWaitingForLock(
 /**
  * The text of a statement as a spy on pg's `Client.prototype.query` saw its first argument: a
  * string, or a config (a statement sent alone with values goes named, as `{ name, text, values }`).
- * Statements prepared in a simple query read as written: `PREPARE "ecom_…" AS …;` is left out
- * and `EXECUTE "ecom_…"(…)` shows the statement's text before its values.
+ * Statements prepared in a simple query read as written: the `PREPARE "ecom_…" AS …;` at the
+ * query's head are left out and `EXECUTE "ecom_…"(…)` shows the statement's text before its
+ * values.
  */
 export function queryText(arg: unknown): string {
   const text =
     typeof arg === 'string' ? arg : String((arg as { text?: unknown } | null)?.text ?? '');
-  return text.replace(
-    /PREPARE ("ecom_[0-9a-f]{24}(?:_\d+)?") AS [\s\S]*?;\nEXECUTE \1|EXECUTE "(ecom_[0-9a-f]{24}(?:_\d+)?)"/g,
-    (match, prepared: string | undefined, executed: string | undefined) => {
-      const name = prepared ? prepared.slice(1, -1) : executed!;
-      const statement = preparedStatementText(name);
-      return statement === undefined ? match : `${statement} /* EXECUTE "${name}" */`;
-    },
-  );
+  let shown = text;
+  for (const [, name] of text.matchAll(/^PREPARE "(ecom_[0-9a-f]{24}(?:_\d+)?)" AS /gm)) {
+    const statement = preparedStatementText(name!);
+    if (statement !== undefined) shown = shown.replace(`PREPARE "${name}" AS ${statement};\n`, '');
+  }
+  return shown.replace(/EXECUTE "(ecom_[0-9a-f]{24}(?:_\d+)?)"/g, (match, name: string) => {
+    const statement = preparedStatementText(name);
+    return statement === undefined ? match : `${statement} /* EXECUTE "${name}" */`;
+  });
 }

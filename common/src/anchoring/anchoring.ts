@@ -176,7 +176,6 @@ export interface Anchoring {
 /** The name of a record's writer lock: one writer per record at a time. */
 const writerKey = (ref: AnchorRecordRef) => `anchor:${ref.recordType}:${ref.recordId}`;
 
-/** Takes the writer lock until the transaction ends (a simple query: the key is a literal). */
 /** The record's writer lock, held until the transaction ends. */
 const writerLock = (key: string): Statement => ({
   text: 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))',
@@ -285,7 +284,7 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
         const prepared = new PreparedQuery(tx);
         const texts = [lock, ...reads].map((r) => simpleText(prepared, r));
         if (texts.some((t) => t === null)) throw new Error('anchoring: a read cannot be sent');
-        return prepared.sent(tx.query([open, ...(texts as string[]), ...close].join(';\n')));
+        return prepared.sent(tx.query(prepared.query([open, ...(texts as string[]), ...close])));
       };
       let results: QueryResult[];
       try {
@@ -404,13 +403,13 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
     );
     if (texts.some((t) => t === null)) return alone();
     const [write, lock, ...reads] = texts as string[];
-    const sql = [
+    const sql = prepared.query([
       'SAVEPOINT anchor_write',
       write,
       lock,
       ...reads,
       'RELEASE SAVEPOINT anchor_write',
-    ].join(';\n');
+    ]);
     let results: Array<QueryResult<R>>;
     try {
       results = (await prepared.sent(client.query(sql))) as Array<QueryResult<R>>;

@@ -87,16 +87,24 @@ export function inlineParameters(text: string, values: readonly unknown[] = []):
 }
 
 /**
+ * Each value in the text form pg sends for a parameter (null stays null), or null when one has
+ * no text form (a Buffer: pg sends it as binary). Taken when a statement is queued, it fixes the
+ * values as they are then.
+ */
+export function textForms(values: readonly unknown[]): Array<string | null> | null {
+  const forms: Array<string | null> = [];
+  for (const value of values) {
+    const prepared = prepareValue(value);
+    if (prepared === null || typeof prepared === 'string') forms.push(prepared);
+    else return null;
+  }
+  return forms;
+}
+
+/**
  * Each value as the escaped literal of its text form as pg sends it for a parameter (NULL for
  * null), or null when one has no text form (a Buffer: pg sends it as binary).
  */
 export function literalsOf(values: readonly unknown[]): string[] | null {
-  const literals: string[] = [];
-  for (const value of values) {
-    const prepared = prepareValue(value);
-    if (prepared === null) literals.push('NULL');
-    else if (typeof prepared === 'string') literals.push(escapeLiteral(prepared));
-    else return null;
-  }
-  return literals;
+  return textForms(values)?.map((v) => (v === null ? 'NULL' : escapeLiteral(v))) ?? null;
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import pg, { escapeIdentifier, type QueryResult } from 'pg';
+import pg, { DatabaseError, escapeIdentifier, type QueryResult } from 'pg';
 import { inlineParameters, literalsOf } from './inline';
 import type { Statement } from './statement';
 
@@ -13,10 +13,10 @@ import type { Statement } from './statement';
  * and is then run as `EXECUTE name(literals…)`: after five runs PostgreSQL keeps a generic plan
  * when it costs no more than the custom ones did (plan_cache_mode = auto).
  *
- * A PREPARE is not undone by a rollback, and one after a failed statement of its query never
- * runs: when a query that carried one fails, whether the name exists is unknown, so the next
- * PREPARE of that text takes a new name (the old one, if it exists, stays unused until the
- * connection closes). When a table's columns change under a prepared `SELECT *` or
+ * A PREPARE is not undone by a rollback. A query's PREPAREs go at its head: when it fails with
+ * an error only a statement that ran can raise (a duplicate key), they all ran; after any other
+ * failure whether a name exists is unknown, so the next PREPARE of that text takes a new name
+ * (the old one, if it exists, stays unused until the connection closes). When a table's columns change under a prepared `SELECT *` or
  * `RETURNING *`, PostgreSQL refuses to run it ("cached plan must not change result type"):
  * that query fails, and the texts it ran are prepared under new names. Names are per process
  * and per text; a process that prepares more than MAX_TEXTS texts (a text with its values
@@ -80,9 +80,12 @@ export function withoutPreparedStatements(connection: object): void {
   writtenOut.add(connection);
 }
 
-/** Per connection: the names prepared there, and how many times a name's fate went unknown. */
+/**
+ * Per connection: the names prepared there (with their texts' base names), and how many times a
+ * text had to take a new name.
+ */
 interface ConnectionState {
-  ready: Set<string>;
+  ready: Map<string, string>;
   retries: Map<string, number>;
 }
 const connections = new WeakMap<object, ConnectionState>();
@@ -103,7 +106,7 @@ function nameOf(text: string): string | null {
  */
 export class PreparedQuery {
   private readonly state: ConnectionState;
-  private readonly preparing: Array<{ base: string; name: string }> = [];
+  private readonly preparing: Array<{ base: string; name: string; sql: string }> = [];
   private readonly executing: string[] = [];
 
   private readonly off: boolean;
@@ -112,7 +115,7 @@ export class PreparedQuery {
     this.off = writtenOut.has(connection);
     let state = connections.get(connection);
     if (!state) {
-      state = { ready: new Set(), retries: new Map() };
+      state = { ready: new Map(), retries: new Map() };
       connections.set(connection, state);
     }
     this.state = state;
@@ -120,9 +123,10 @@ export class PreparedQuery {
 
   /**
    * `EXECUTE` of the statement with its values as escaped literals (pg's text form of each, as
-   * inlineParameters writes them), after its `PREPARE` when the connection does not have it
-   * yet. Null when a value has no text form (a Buffer), too many texts are prepared or the
-   * connection does not prepare: the caller writes the statement out instead.
+   * inlineParameters writes them); its `PREPARE`, when the connection does not have it yet,
+   * goes at the head of the query (`query`). Null when a value has no text form (a Buffer), too
+   * many texts are prepared or the connection does not prepare: the caller writes the
+   * statement out instead.
    */
   sql(statement: Statement): string | null {
     if (this.off) return null;
@@ -134,15 +138,25 @@ export class PreparedQuery {
     const execute =
       literals.length > 0 ? `EXECUTE ${name}(${literals.join(', ')})` : `EXECUTE ${name}`;
     this.executing.push(base);
-    if (this.state.ready.has(name) || this.preparing.some((p) => p.name === name)) return execute;
-    this.preparing.push({ base, name });
-    return `PREPARE ${name} AS ${statement.text};\n${execute}`;
+    if (!this.state.ready.has(name) && !this.preparing.some((p) => p.name === name))
+      this.preparing.push({ base, name, sql: `PREPARE ${name} AS ${statement.text}` });
+    return execute;
   }
 
   /**
-   * The answer of the query carrying this batch's texts, without the PREPAREs' results, so
-   * that every other statement's result keeps its place. Its PREPAREs ran if it succeeded; if
-   * it failed they may or may not have, and their texts take new names next time.
+   * The simple query of `texts` (built by `sql`, or written out), after the PREPAREs they need:
+   * those come first, so that when the query fails in a statement that ran (a duplicate key),
+   * they are known to have run.
+   */
+  query(texts: readonly string[]): string {
+    return [...this.preparing.map((p) => p.sql), ...texts].join(';\n');
+  }
+
+  /**
+   * The answer of the query (`query`), without the results of the PREPAREs at its head, so that
+   * every other statement's result keeps its place. Its PREPAREs ran if it succeeded, or if it
+   * failed with an error only a statement that ran can raise (a data exception, a constraint's);
+   * after any other failure they may or may not have, and their texts take new names.
    */
   async sent(query: Promise<unknown>): Promise<QueryResult[]> {
     const preparing = this.preparing.splice(0);
@@ -152,6 +166,11 @@ export class PreparedQuery {
       answer = await query;
     } catch (err) {
       const { code, message } = err as { code?: unknown; message?: unknown };
+      if (err instanceof DatabaseError && /^2[23]/.test(String(code))) {
+        // A PREPARE analyses its text without running it: the query failed past them.
+        for (const { name, base } of preparing) this.state.ready.set(name, base);
+        throw err;
+      }
       const renamed = new Set(preparing.map((p) => p.base));
       if (
         code === MISSING_NAME ||
@@ -160,10 +179,14 @@ export class PreparedQuery {
         // Deallocated under us (DISCARD ALL), or a table's columns changed under a statement
         // that returns `*` (a migration of a newer replica), whose plan cannot serve again:
         // every text of the query is prepared anew, under a new name. A statement gone means
-        // the session's were all dropped: every other name is prepared again before its use
-        // too (a write queued for the COMMIT could not be mended after it failed).
+        // others may be gone too: every name of the connection is given up, its text prepared
+        // under a new one before its next use (a write queued for the COMMIT could not be
+        // mended after it failed).
         for (const base of executing) renamed.add(base);
-        if (code === MISSING_NAME) this.state.ready.clear();
+        if (code === MISSING_NAME) {
+          for (const base of this.state.ready.values()) renamed.add(base);
+          this.state.ready.clear();
+        }
       } else if (code === DUPLICATE_NAME) {
         // A name this connection never prepared already exists: the session is not the
         // connection's own (PGlite without DATABASE_PREPARED_STATEMENTS=false). From now on
@@ -174,9 +197,9 @@ export class PreparedQuery {
         this.state.retries.set(base, (this.state.retries.get(base) ?? 0) + 1);
       throw err;
     }
-    for (const { name } of preparing) this.state.ready.add(name);
+    for (const { name, base } of preparing) this.state.ready.set(name, base);
     const results = (Array.isArray(answer) ? answer : [answer]) as QueryResult[];
-    return preparing.length > 0 ? results.filter((r) => r.command !== 'PREPARE') : results;
+    return results.slice(preparing.length);
   }
 }
 
@@ -205,7 +228,7 @@ export function sendTogether(
   const texts = statements.map((st) => simpleText(prepared, st));
   if (texts.some((t) => t === null))
     return Promise.reject(new Error('a statement has no text form'));
-  return prepared.sent(client.query(texts.join(';\n')));
+  return prepared.sent(client.query(prepared.query(texts as string[])));
 }
 
 /**
@@ -213,9 +236,10 @@ export function sendTogether(
  * the notification sender's steps) are named too, so PostgreSQL parses them once per connection
  * and plans them once it keeps a generic plan, as JDBC does past its prepareThreshold: pg then
  * sends Bind and Execute only, in the same round trip as before. A text is named from its
- * second use in the process (one-off texts stay unnamed) and counts against MAX_TEXTS; its name
- * is `ecomq_` and the start of its SHA-256, apart from the SQL-level PREPAREs above, which share
- * the session's namespace. Texts sent without values, or with a query config, go as they are.
+ * second use in the process (one-off texts stay unnamed), up to MAX_TEXTS texts of its own; its
+ * name is `ecomq_` and the start of its SHA-256, apart from the SQL-level PREPAREs above, which
+ * share the session's namespace. Texts sent without values, or with a query config, go as they
+ * are.
  */
 const protocolNames = new Map<string, string>();
 /** Texts sent alone once so far, waiting for a second use (cleared when it grows large). */
@@ -232,7 +256,7 @@ function protocolNameOf(connection: object, text: string): string | null {
       seenOnce.add(text);
       return null;
     }
-    if (names.size + protocolNames.size >= MAX_TEXTS) return null;
+    if (protocolNames.size >= MAX_TEXTS) return null;
     seenOnce.delete(text);
     base = `ecomq_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
     protocolNames.set(text, base);
@@ -247,6 +271,17 @@ function protocolNameOf(connection: object, text: string): string | null {
  * parsed again. True when the statement never ran, so sending it again is safe.
  */
 function mendNamed(client: object, text: string, name: string, err: unknown): boolean {
+  const renamed = () => {
+    let retries = protocolRetries.get(client);
+    if (!retries) protocolRetries.set(client, (retries = new Map()));
+    retries.set(text, (retries.get(text) ?? 0) + 1);
+  };
+  if (!(err instanceof DatabaseError)) {
+    // pg's own failure (a value it cannot serialise): it closed the statement it had just
+    // parsed, yet lists it as parsed. The text takes a new name; the statement did not run.
+    renamed();
+    return false;
+  }
   if (!isMendedPreparedFailure(err)) return false;
   const { code } = err as { code?: unknown };
   const parsed = (client as { connection?: { parsedStatements?: Record<string, unknown> } })
@@ -254,11 +289,7 @@ function mendNamed(client: object, text: string, name: string, err: unknown): bo
   if (code === MISSING_NAME) {
     // The session's statements were dropped (DISCARD ALL): every name is parsed again.
     if (parsed) for (const key of Object.keys(parsed)) delete parsed[key];
-  } else {
-    let retries = protocolRetries.get(client);
-    if (!retries) protocolRetries.set(client, (retries = new Map()));
-    retries.set(text, (retries.get(text) ?? 0) + 1);
-  }
+  } else renamed();
   return true;
 }
 

@@ -1,5 +1,5 @@
 import { DatabaseError, type Pool, type PoolClient, type QueryResult } from 'pg';
-import { literalsOf } from './inline';
+import { textForms } from './inline';
 import { isMendedPreparedFailure, sendTogether, simpleText, PreparedQuery } from './prepared';
 import type { Statement } from './statement';
 
@@ -129,7 +129,7 @@ class DeferredBegin {
         typeof text === 'string' &&
         callback === undefined &&
         (values === undefined || Array.isArray(values)) &&
-        literalsOf((values as unknown[] | undefined) ?? []) !== null
+        textForms((values as unknown[] | undefined) ?? []) !== null
           ? { text, values: (values as unknown[] | undefined) ?? [] }
           : null;
       if (first === null) return this.send().then(() => this.query(...args));
@@ -168,7 +168,7 @@ class DeferredBegin {
     }
     let results: QueryResult[];
     try {
-      results = await prepared.sent(this.query(texts.join(';\n')));
+      results = await prepared.sent(this.query(prepared.query(texts as string[])));
     } catch (err) {
       if (!mended && err instanceof DatabaseError && isMendedPreparedFailure(err)) {
         // A prepared statement could not serve (deallocated, its table changed under `SELECT
@@ -226,7 +226,9 @@ export async function writeAtCommit(
   const tx = open.get(client);
   if (typeof statement !== 'string') {
     const values = statement.values ?? [];
-    if (!tx || literalsOf(values) === null) {
+    // The values as they are now: the statement's text is built when it goes.
+    const forms = tx && textForms(values);
+    if (!forms) {
       // Sent now, after what was queued before it: the writes keep their order.
       if (tx && tx.queued.length > 0)
         await sendTogether(
@@ -236,6 +238,7 @@ export async function writeAtCommit(
       await client.query(statement.text, [...values]);
       return;
     }
+    statement = { text: statement.text, values: forms };
   }
   if (tx) tx.queued.push({ statement, key });
   else await client.query(statement as string);
