@@ -16,9 +16,10 @@ import type { Statement } from './statement';
  * A PREPARE is not undone by a rollback. A query's PREPAREs go at its head: when it fails with
  * an error only a statement that ran can raise (a duplicate key), they all ran; after any other
  * failure whether a name exists is unknown, so the next PREPARE of that text takes a new name
- * (the old one, if it exists, stays unused until the connection closes). When a table's columns change under a prepared `SELECT *` or
- * `RETURNING *`, PostgreSQL refuses to run it ("cached plan must not change result type"):
- * that query fails, and the texts it ran are prepared under new names. Names are per process
+ * (the old one, if it exists, stays unused until the connection closes). When a table's
+ * columns change under a prepared `SELECT *` or `RETURNING *`, PostgreSQL refuses to run it
+ * ("cached plan must not change result type"): that query fails, and the texts it ran are
+ * prepared under new names. Names are per process
  * and per text; a process that prepares more than MAX_TEXTS texts (a text with its values
  * written in, by mistake) writes the others out as before. A pool created with
  * `preparedStatements: false` (DATABASE_PREPARED_STATEMENTS=false) writes every statement out:
@@ -266,9 +267,10 @@ function protocolNameOf(connection: object, text: string): string | null {
 }
 
 /**
- * After a named statement failed: a stale plan (a table's columns changed under `SELECT *`) gives
- * the text a new name on this connection; a statement deallocated under pg (DISCARD ALL) is
- * parsed again. True when the statement never ran, so sending it again is safe.
+ * After a named statement failed: a stale plan (a table's columns changed under `SELECT *`) or a
+ * name taken already gives the text a new name on this connection; statements deallocated under
+ * pg (DISCARD ALL) are parsed again; pg's own failure (a value it cannot send) gives the text a
+ * new name too. True when the statement never ran and can be sent again now.
  */
 function mendNamed(client: object, text: string, name: string, err: unknown): boolean {
   const renamed = () => {
