@@ -356,5 +356,26 @@ describeIfServer(
         client.release();
       }
     });
+
+    // Last: it fills the process's bound on names given to statements sent alone.
+    it('names a bounded number of texts sent alone; past it they go unnamed, and still answer', async () => {
+      const client = await pool.connect();
+      try {
+        const texts = Array.from({ length: 300 }, (_, i) => `SELECT ${i} + $1::int AS n`);
+        for (const text of texts) {
+          await client.query(text, [1]);
+          expect((await client.query(text, [1])).rows).toHaveLength(1);
+        }
+        const { rows } = await client.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name LIKE 'ecomq\\_%'",
+        );
+        // Earlier tests named a few texts of their own in this process.
+        expect(rows[0]!.n).toBeGreaterThan(240);
+        expect(rows[0]!.n).toBeLessThanOrEqual(256);
+        expect((await client.query(texts[299]!, [41])).rows).toEqual([{ n: 340 }]);
+      } finally {
+        client.release();
+      }
+    });
   },
 );

@@ -246,6 +246,21 @@ describeIfServer('postgres', 'transactions in fewer round trips (PostgreSQL)', (
     }
   });
 
+  it('commits a queued write with its values as they were when it was queued', async () => {
+    const data = { state: 'queued' };
+    await withTransaction(pool, async (client) => {
+      await writeAtCommit(client, {
+        text: 'INSERT INTO notes (body, data) VALUES ($1, $2)',
+        values: ['fixed when queued', data],
+      });
+      data.state = 'changed after';
+    });
+    const { rows } = await pool.query('SELECT data FROM notes WHERE body = $1', [
+      'fixed when queued',
+    ]);
+    expect(rows).toEqual([{ data: { state: 'queued' } }]);
+  });
+
   it('rolls back everything, BEGIN included, when the first statement fails', async () => {
     const before = Number((await pool.query('SELECT count(*) FROM notes')).rows[0].count);
     await expect(

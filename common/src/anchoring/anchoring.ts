@@ -5,12 +5,7 @@ import {
   type QueryResult,
   type QueryResultRow,
 } from 'pg';
-import {
-  isMendedPreparedFailure,
-  PreparedQuery,
-  sendTogether,
-  simpleText,
-} from '../postgres/prepared';
+import { onceMoreIfMended, PreparedQuery, sendTogether, simpleText } from '../postgres/prepared';
 import { sendOn, type Statement } from '../postgres/statement';
 import { Wallet, type JsonRpcProvider, type Signer } from 'ethers';
 import type { Migration } from '../postgres/migrations';
@@ -286,17 +281,12 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
         if (texts.some((t) => t === null)) throw new Error('anchoring: a read cannot be sent');
         return prepared.sent(tx.query(prepared.query([open, ...(texts as string[]), ...close])));
       };
-      let results: QueryResult[];
-      try {
-        results = await send();
-      } catch (err) {
-        // A prepared statement that could not serve (its table changed under `SELECT *`, it was
-        // deallocated, a shared session had its name): mended, the reads go once more, so the
-        // change still gets its entries in this transaction.
-        if (!(err instanceof DatabaseError) || !isMendedPreparedFailure(err)) throw err;
-        await tx.query(open === 'BEGIN' ? 'ROLLBACK' : `ROLLBACK TO SAVEPOINT anchor_record`);
-        results = await send();
-      }
+      // A prepared statement that could not serve (its table changed under `SELECT *`, it was
+      // deallocated, a shared session had its name): mended, the reads go once more, so the
+      // change still gets its entries in this transaction.
+      const results = await onceMoreIfMended(send, () =>
+        tx.query(open === 'BEGIN' ? 'ROLLBACK' : `ROLLBACK TO SAVEPOINT anchor_record`),
+      );
       return fn(results.slice(2, 2 + reads.length));
     };
     if ('totalCount' in db) {

@@ -52,6 +52,24 @@ export function isMendedPreparedFailure(err: unknown): boolean {
 }
 
 /**
+ * Runs `send`; when a prepared statement of it could not serve (isMendedPreparedFailure: the
+ * texts are mended by then), runs `undo` (a rollback of what the failure aborted) and `send`
+ * once more, its texts built anew. Any other error, or a second failure, stands.
+ */
+export async function onceMoreIfMended<T>(
+  send: () => Promise<T>,
+  undo: () => Promise<unknown>,
+): Promise<T> {
+  try {
+    return await send();
+  } catch (err) {
+    if (!(err instanceof DatabaseError) || !isMendedPreparedFailure(err)) throw err;
+    await undo();
+    return send();
+  }
+}
+
+/**
  * The name of each text this process prepares: `ecom_` and the start of the text's SHA-256, so
  * that a name means one text in every process (PGlite's one session is shared by all its
  * connections, and by every process connected to it).

@@ -1,6 +1,12 @@
 import { DatabaseError, type Pool, type PoolClient, type QueryResult } from 'pg';
 import { textForms } from './inline';
-import { isMendedPreparedFailure, sendTogether, simpleText, PreparedQuery } from './prepared';
+import {
+  isMendedPreparedFailure,
+  onceMoreIfMended,
+  sendTogether,
+  simpleText,
+  PreparedQuery,
+} from './prepared';
 import type { Statement } from './statement';
 
 /** What an open withTransaction carries besides its statements. */
@@ -70,13 +76,12 @@ export async function withTransaction<T>(
         begin.sent = true;
         const whole = [...(failing ? ['BEGIN', failing.statement] : ['BEGIN']), ...commit];
         try {
-          await sendTogether(client, whole).catch(async (err: unknown) => {
-            // A prepared statement that could not serve (prepared.ts): the whole transaction is
-            // in this query, so it goes once more, its texts prepared anew.
-            if (!(err instanceof DatabaseError) || !isMendedPreparedFailure(err)) throw err;
-            await client.query('ROLLBACK');
-            await sendTogether(client, whole);
-          });
+          // The whole transaction is in this query: after a prepared statement that could not
+          // serve, it goes once more.
+          await onceMoreIfMended(
+            () => sendTogether(client, whole),
+            () => client.query('ROLLBACK'),
+          );
         } catch (err) {
           throw failing?.refused(err) ?? err;
         }
