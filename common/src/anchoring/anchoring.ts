@@ -17,7 +17,7 @@ import {
 } from '../postgres/transaction';
 import { currentTraceparent } from '../tracing/event-spans';
 import { Anchorer, type AnchorLogger, type AnchorerStatus } from './anchorer';
-import { parseCanonical, SERIALIZATION_VERSION, ZERO_LEAF, type EntryDocument } from './canonical';
+import { SERIALIZATION_VERSION, storedDocument, ZERO_LEAF, type EntryDocument } from './canonical';
 import { checkChain, createChainProvider } from './chain';
 import { auditAnchorAt, deployAuditAnchor } from './contract';
 import { pendingChanges, type RecordSnapshot } from './entries';
@@ -326,11 +326,14 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
     }
   }
 
-  /** The entries of a record, read back as documents (version 2 only), in chain order. */
+  /**
+   * The entries of a record, read back as documents, in chain order (shared with later reads:
+   * not to be changed). A text that is not canonical is left out.
+   */
   function chainDocuments(links: ChainLink[]): EntryDocument[] {
     return links.flatMap((r) => {
-      const parsed = parseCanonical(r.canonical);
-      return 'error' in parsed ? [] : [parsed.doc as EntryDocument];
+      const doc = storedDocument(r.canonical);
+      return doc ? [doc as EntryDocument] : [];
     });
   }
 

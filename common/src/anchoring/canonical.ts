@@ -99,3 +99,24 @@ export function parseCanonical(
   }
   return { version, doc };
 }
+
+/**
+ * Stored canonical texts read back lately, with their documents (null: not one). A record's
+ * chain is read again at each of its changes, so each entry would be parsed and re-serialised
+ * once per later change; the texts are immutable, so the answer for a text never changes.
+ * Bounded: the oldest goes first.
+ */
+const readBack = new Map<string, AnchorDocument | null>();
+const READ_BACK_TEXTS = 1024;
+
+/** parseCanonical's document, or null for a text that is not one; remembered per text. */
+export function storedDocument(canonical: string): AnchorDocument | null {
+  let doc = readBack.get(canonical);
+  if (doc === undefined) {
+    const parsed = parseCanonical(canonical);
+    doc = 'error' in parsed ? null : parsed.doc;
+    if (readBack.size >= READ_BACK_TEXTS) readBack.delete(readBack.keys().next().value!);
+    readBack.set(canonical, doc);
+  }
+  return doc;
+}

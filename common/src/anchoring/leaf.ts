@@ -14,8 +14,24 @@ export const ANCHOR_DOMAIN = 'ecom.audit-anchor';
 export const LEAF_ENCODING = ['string', 'uint16', 'bytes32', 'bytes32'] as const;
 export type LeafValues = [string, number, string, string];
 
+// Salts are cut from a block of random bytes drawn 128 salts at a time, as Node's randomUUID
+// does: a call to the CSPRNG costs far more than 32 bytes of its output.
+const SALT_BYTES = 32;
+const SALT_BLOCK = SALT_BYTES * 128;
+let saltBlock = Buffer.alloc(0);
+let saltOffset = 0;
+
+/** 32 random bytes (0x hex) that keep a leaf from revealing its document to a guesser. */
 export function newSalt(): string {
-  return `0x${randomBytes(32).toString('hex')}`;
+  if (saltOffset + SALT_BYTES > saltBlock.length) {
+    saltBlock = randomBytes(SALT_BLOCK);
+    saltOffset = 0;
+  }
+  const salt = saltBlock.toString('hex', saltOffset, saltOffset + SALT_BYTES);
+  // Used bytes are wiped: a salt is not left in memory beside the ones still to come.
+  saltBlock.fill(0, saltOffset, saltOffset + SALT_BYTES);
+  saltOffset += SALT_BYTES;
+  return `0x${salt}`;
 }
 
 export function leafValues(canonical: string, salt: string, version: number): LeafValues {

@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import { compileFastAccept, type FastAccept } from '../util/joi-fast-accept';
 
 /**
  * The payload (`data`) of every event on the bus, once: a TypeScript type and the joi schema
@@ -321,6 +322,14 @@ export function isEventType(type: string): type is EventType {
   return Object.hasOwn(EVENT_SCHEMAS, type);
 }
 
+/** Each contract's fast path, compiled from its schema's description; absent where joi must decide. */
+const FAST_ACCEPT = new Map<EventType, FastAccept>(
+  EVENT_TYPES.flatMap((t) => {
+    const accept = compileFastAccept(EVENT_SCHEMAS[t]);
+    return accept ? [[t, accept] as const] : [];
+  }),
+);
+
 export type PayloadCheck<T> = { ok: true; data: T } | { ok: false; reason: string };
 
 /**
@@ -328,6 +337,18 @@ export type PayloadCheck<T> = { ok: true; data: T } | { ok: false; reason: strin
  * otherwise (consumers) they pass. The reason names the field, never echoes the value.
  */
 export function checkPayload<T extends EventType>(
+  type: T,
+  data: unknown,
+  options: { strict?: boolean } = {},
+): PayloadCheck<EventPayloads[T]> {
+  // The payloads this platform writes are plain: recognised without joi (ADR 0050).
+  if (FAST_ACCEPT.get(type)?.(data, !options.strict))
+    return { ok: true, data: data as EventPayloads[T] };
+  return checkPayloadBySchema(type, data, options);
+}
+
+/** checkPayload with joi alone: what decides whenever the fast path does not accept. */
+export function checkPayloadBySchema<T extends EventType>(
   type: T,
   data: unknown,
   { strict = false }: { strict?: boolean } = {},

@@ -8,6 +8,8 @@ import {
   leafHash,
   newSalt,
   onChainBatchId,
+  parseCanonical,
+  storedDocument,
   verifyProof,
 } from '../../src/anchoring';
 import { keccak256, AbiCoder, concat } from 'ethers';
@@ -68,6 +70,34 @@ describe('canonical serialisation', () => {
     expect(() => canonicalDocument(entry, 1)).toThrow(/no version 1 document of this shape/);
     expect(() => canonicalDocument(entry, 3)).toThrow(CanonicalizationError);
   });
+
+  it('reads a stored text back as parseCanonical does, once per text while it is recent', () => {
+    const entry = (sequence: number) =>
+      canonicalDocument({
+        recordType: 'order',
+        recordId: 'o1',
+        sequence,
+        previousLeaf: `0x${'0'.repeat(64)}`,
+        sourceId: `history:${sequence}`,
+        change: { kind: 'status', to: 'PENDING' },
+        state: { total: 5 },
+      });
+    const text = entry(1);
+    const doc = storedDocument(text);
+    expect(doc).toEqual((parseCanonical(text) as { doc: unknown }).doc);
+    // A text equal to it but built anew (as each read of the chain gives) finds the same document.
+    expect(storedDocument(` ${text}`.slice(1))).toBe(doc);
+    // A text that is not canonical (a key out of order) is no document, every time.
+    const reordered = text.replace('{"change":', '{"v":2,"change":').replace(',"v":2}', '}');
+    expect(parseCanonical(reordered)).toHaveProperty('error');
+    expect(storedDocument(reordered)).toBeNull();
+    expect(storedDocument(reordered)).toBeNull();
+    // Bounded: after 1024 other texts the first is parsed again, into a new document.
+    for (let n = 2; n <= 1026; n += 1) storedDocument(entry(n));
+    const again = storedDocument(text);
+    expect(again).toEqual(doc);
+    expect(again).not.toBe(doc);
+  });
 });
 
 describe('leaves', () => {
@@ -112,10 +142,11 @@ describe('leaves', () => {
     ).toBe(base);
   });
 
-  it('use fresh 32-byte salts', () => {
-    const salts = new Set(Array.from({ length: 50 }, newSalt));
-    expect(salts.size).toBe(50);
-    for (const s of salts) expect(s).toMatch(/^0x[0-9a-f]{64}$/);
+  it('use fresh 32-byte salts, across the blocks they are cut from', () => {
+    // 1000 salts span several blocks of 128; none is zero (a wiped one handed out again).
+    const salts = new Set(Array.from({ length: 1000 }, newSalt));
+    expect(salts.size).toBe(1000);
+    for (const s of salts) expect(s).toMatch(/^0x(?!0{64})[0-9a-f]{64}$/);
   });
 });
 
