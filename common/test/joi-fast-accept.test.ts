@@ -138,12 +138,38 @@ function variant(
   return copy;
 }
 
+function at(value: unknown, path: Array<string | number>): unknown {
+  return path.reduce<unknown>((v, step) => (v as Record<string | number, unknown>)[step], value);
+}
+
 function variantsOf(value: unknown): unknown[] {
   const out: unknown[] = [value];
   for (const path of paths(value)) {
     for (const put of PALETTE) out.push(variant(value, path, put));
     out.push(variant(value, path, 1, 'note'));
     out.push(variant(value, path, undefined, 'ghost'));
+    const here = at(value, path);
+    // Arrays at and past the limits (100 and 500 in the contracts).
+    if (Array.isArray(here))
+      for (const n of [100, 101, 500, 501])
+        out.push(
+          variant(
+            value,
+            path,
+            Array.from({ length: n }, () => here[0] ?? 'x'),
+          ),
+        );
+    if (here !== null && typeof here === 'object' && !Array.isArray(here)) {
+      // Objects a publisher could build in-process: an array with the keys, a key that is not
+      // enumerable (joi's copy leaves it out).
+      out.push(variant(value, path, Object.assign([], here)));
+      const [first] = Object.keys(here);
+      if (first !== undefined) {
+        const hidden = { ...here };
+        Object.defineProperty(hidden, first, { value: (here as never)[first], enumerable: false });
+        out.push(variant(value, path, hidden));
+      }
+    }
   }
   // A key named __proto__ as JSON.parse makes it: an own property.
   out.push(JSON.parse(`{"__proto__": {"x": 1}, ${JSON.stringify(value).slice(1)}`));
@@ -212,6 +238,19 @@ describe('payloads accepted without joi when plain', () => {
       Joi.object({ a: Joi.string() }).and('a', 'b'),
       Joi.object({ a: Joi.string().when('b', { is: 1, then: Joi.required() }), b: Joi.any() }),
       Joi.object({ a: Joi.string() }).prefs({ convert: true }),
+      // A required item: the array must hold one that matches.
+      Joi.object({ a: Joi.array().items(Joi.string().required()) }),
+      // Allowed values joi would convert (with convert on): '5' comes back 5.
+      Joi.object({ a: Joi.number().allow('5') }),
+      Joi.object({ a: Joi.boolean().allow('TRUE') }),
+      // A type made with Joi.extend describes as a plain string, and trims.
+      Joi.object({
+        a: Joi.extend({
+          type: 'string',
+          base: Joi.string(),
+          coerce: (value: string) => ({ value: value.trim() }),
+        }).string(),
+      }),
     ];
     for (const schema of notModelled) expect(compileFastAccept(schema)).toBeNull();
 
@@ -253,5 +292,20 @@ describe('payloads accepted without joi when plain', () => {
       }
     }
     expect(fast).toBeGreaterThan(40);
+  });
+
+  it('leaves to joi a key an object inherits, as joi reads it', () => {
+    const { requested: _requested, ...data } = WRITTEN['inventory.rejected'];
+    Object.defineProperty(Object.prototype, 'requested', { value: 'x', configurable: true });
+    try {
+      for (const strict of [false, true]) {
+        const joi = checkPayloadBySchema('inventory.rejected', data, { strict });
+        expect(joi.ok).toBe(false);
+        expect(checkPayload('inventory.rejected', data, { strict })).toEqual(joi);
+      }
+    } finally {
+      delete (Object.prototype as Record<string, unknown>).requested;
+    }
+    expect(checkPayload('inventory.rejected', data)).toEqual({ ok: true, data });
   });
 });

@@ -104,19 +104,43 @@ export function parseCanonical(
  * Stored canonical texts read back lately, with their documents (null: not one). A record's
  * chain is read again at each of its changes, so each entry would be parsed and re-serialised
  * once per later change; the texts are immutable, so the answer for a text never changes.
- * Bounded: the oldest goes first.
+ * Bounded by count and by characters (the oldest goes first); a text too long to keep is
+ * parsed every time, as before.
  */
 const readBack = new Map<string, AnchorDocument | null>();
+let readBackChars = 0;
 const READ_BACK_TEXTS = 1024;
+const READ_BACK_CHARS = 4 * 2 ** 20;
+const READ_BACK_TEXT_CHARS = 64 * 2 ** 10;
 
-/** parseCanonical's document, or null for a text that is not one; remembered per text. */
+/**
+ * parseCanonical's document, or null for a text that is not one; remembered per text, and
+ * frozen, since later reads of the text share it.
+ */
 export function storedDocument(canonical: string): AnchorDocument | null {
-  let doc = readBack.get(canonical);
-  if (doc === undefined) {
-    const parsed = parseCanonical(canonical);
-    doc = 'error' in parsed ? null : parsed.doc;
-    if (readBack.size >= READ_BACK_TEXTS) readBack.delete(readBack.keys().next().value!);
+  const known = readBack.get(canonical);
+  if (known !== undefined) return known;
+  const parsed = parseCanonical(canonical);
+  const doc = 'error' in parsed ? null : deepFreeze(parsed.doc);
+  if (canonical.length <= READ_BACK_TEXT_CHARS) {
+    while (
+      readBack.size >= READ_BACK_TEXTS ||
+      (readBack.size > 0 && readBackChars + canonical.length > READ_BACK_CHARS)
+    ) {
+      const oldest = readBack.keys().next().value!;
+      readBack.delete(oldest);
+      readBackChars -= oldest.length;
+    }
     readBack.set(canonical, doc);
+    readBackChars += canonical.length;
   }
   return doc;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
 }

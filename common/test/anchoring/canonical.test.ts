@@ -92,11 +92,35 @@ describe('canonical serialisation', () => {
     expect(parseCanonical(reordered)).toHaveProperty('error');
     expect(storedDocument(reordered)).toBeNull();
     expect(storedDocument(reordered)).toBeNull();
+    // Shared by later reads, so frozen all through.
+    expect(Object.isFrozen((doc as { state: object }).state)).toBe(true);
     // Bounded: after 1024 other texts the first is parsed again, into a new document.
     for (let n = 2; n <= 1026; n += 1) storedDocument(entry(n));
     const again = storedDocument(text);
     expect(again).toEqual(doc);
     expect(again).not.toBe(doc);
+  });
+
+  it('keeps texts read back within a bound of characters, and none too long to keep', () => {
+    const entry = (note: string) =>
+      canonicalDocument({
+        recordType: 'order',
+        recordId: 'o2',
+        sequence: 1,
+        previousLeaf: `0x${'0'.repeat(64)}`,
+        sourceId: 'created',
+        change: { kind: 'created' },
+        state: { note },
+      });
+    const long = entry('x'.repeat(70_000));
+    expect(storedDocument(long)).toEqual((parseCanonical(long) as { doc: unknown }).doc);
+    expect(storedDocument(long)).not.toBe(storedDocument(long));
+    // 60,000 characters each: the 70th would pass 4 Mi characters, so the first goes.
+    const texts = Array.from({ length: 70 }, (_, n) => entry(`${n}`.padEnd(60_000, '.')));
+    const first = storedDocument(texts[0]!);
+    expect(storedDocument(texts[0]!)).toBe(first);
+    for (const t of texts.slice(1)) storedDocument(t);
+    expect(storedDocument(texts[0]!)).not.toBe(first);
   });
 });
 
