@@ -322,7 +322,7 @@ export function isEventType(type: string): type is EventType {
   return Object.hasOwn(EVENT_SCHEMAS, type);
 }
 
-/** Each contract's fast path, compiled from its schema's description; absent where joi must decide. */
+/** Each contract's fast path, compiled from its schema (ADR 0050); absent where joi must decide. */
 const FAST_ACCEPT = new Map<EventType, FastAccept>(
   EVENT_TYPES.flatMap((t) => {
     const accept = compileFastAccept(EVENT_SCHEMAS[t]);

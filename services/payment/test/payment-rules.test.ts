@@ -127,6 +127,21 @@ describe('payment rules', () => {
 });
 
 describe('MockPaymentGateway', () => {
+  it('lists only its latest adapter calls, so a running service does not keep every one', async () => {
+    const gw = new MockPaymentGateway({ recordedCalls: 3 });
+    for (let n = 1; n <= 5; n += 1)
+      await gw.charge({
+        idempotencyKey: `o${n}:1`,
+        amount: 100 * n,
+        currency: 'USD',
+        method: 'card',
+        token: 'tok_visa',
+      });
+    expect(gw.calls.map((c) => c.idempotencyKey)).toEqual(['o3:1', 'o4:1', 'o5:1']);
+    // The ledger, the money moved, keeps everything.
+    expect(await gw.chargesMade({ keyPrefix: 'o' })).toBe(5);
+  });
+
   it('answers a repeated idempotency key with the first result and refunds at most the charge', async () => {
     const gw = new MockPaymentGateway();
     const req = {

@@ -39,29 +39,39 @@ export interface MockPaymentGatewayOptions {
    * PgMockGatewayLedger (payment_db, survives restarts); in process memory by default.
    */
   ledger?: MockGatewayLedger;
+  /**
+   * How many of the latest adapter calls `calls` keeps (default 10,000): the running service
+   * uses this gateway too, and a log of every call would grow for as long as it runs.
+   */
+  recordedCalls?: number;
 }
 
 /**
  * Deterministic gateway for development and tests: the outcome depends on the token only
  * (see mockChargeOutcome). Like a real gateway it keeps each idempotency key in its ledger and
  * answers a repeated key with the first result (a decline included), and refuses a key sent
- * again with other parameters. `calls` counts this object's adapter calls; `chargesMade` and
- * `refundsMade` read the ledger: the money the gateway really moved.
+ * again with other parameters. `calls` lists this object's latest adapter calls; `chargesMade`
+ * and `refundsMade` read the ledger: the money the gateway really moved.
  */
 export class MockPaymentGateway implements PaymentGateway {
   readonly calls: GatewayCall[] = [];
   readonly ledger: MockGatewayLedger;
 
+  private readonly recordedCalls: number;
+
   constructor(options: MockPaymentGatewayOptions = {}) {
     this.ledger = options.ledger ?? new InMemoryMockGatewayLedger();
+    this.recordedCalls = options.recordedCalls ?? 10_000;
   }
 
-  /** Counts an adapter call (every call, a repeated key included). */
+  /** Lists an adapter call (every call, a repeated key included), the oldest dropped past the bound. */
   protected record(
     op: GatewayCall['op'],
     { idempotencyKey, amount }: Omit<GatewayCall, 'op'>,
   ): void {
     this.calls.push({ op, idempotencyKey, amount });
+    if (this.calls.length > this.recordedCalls)
+      this.calls.splice(0, this.calls.length - this.recordedCalls);
   }
 
   async charge(request: ChargeRequest): Promise<ChargeResult> {
