@@ -15,6 +15,9 @@ import type {
 
 interface Subscription extends SubscribeOptions {
   types: Set<string>;
+  /** Deliveries being handled, and those due that wait for one of them to finish. */
+  active: number;
+  waiting: Array<() => Promise<void>>;
 }
 
 /**
@@ -31,7 +34,21 @@ export class InMemoryEventBus implements EventBus {
   private readonly immediates = new Set<NodeJS.Immediate>();
   private closed = false;
 
-  constructor(private readonly options: { retry?: Partial<RetryPolicy>; logger?: Logger } = {}) {}
+  constructor(
+    private readonly options: {
+      retry?: Partial<RetryPolicy>;
+      logger?: Logger;
+      /**
+       * Deliveries one consumer group handles at once (default 16, as the RabbitMQ adapter's
+       * prefetch and the Redis adapter's concurrency); the rest wait their turn in order.
+       */
+      concurrency?: number;
+    } = {},
+  ) {}
+
+  private get concurrency(): number {
+    return this.options.concurrency ?? 16;
+  }
 
   private get policy(): RetryPolicy {
     return { ...DEFAULT_RETRY_POLICY, ...this.options.retry };
@@ -57,7 +74,12 @@ export class InMemoryEventBus implements EventBus {
   }
 
   async subscribe(options: SubscribeOptions): Promise<void> {
-    this.subscriptions.push({ ...options, types: new Set(options.eventTypes) });
+    this.subscriptions.push({
+      ...options,
+      types: new Set(options.eventTypes),
+      active: 0,
+      waiting: [],
+    });
   }
 
   async health(): Promise<void> {
@@ -70,6 +92,7 @@ export class InMemoryEventBus implements EventBus {
     this.timers.clear();
     for (const immediate of this.immediates) clearImmediate(immediate);
     this.immediates.clear();
+    for (const sub of this.subscriptions) sub.waiting.length = 0;
     await this.inFlight.drain();
   }
 
@@ -117,6 +140,7 @@ export class InMemoryEventBus implements EventBus {
       // Scheduled deliveries (first attempts on setImmediate, retries on timers) count as work;
       // they are checked again after the in-flight check, since a handler that failed while we
       // waited has just scheduled its retry, and returning then would skip it.
+      // (A delivery waiting for its group's turn implies one running, which is in flight.)
       const scheduled = () => this.timers.size + this.immediates.size > 0;
       if (!scheduled() && !(await this.hasInFlight()) && !scheduled()) return;
       await new Promise((resolve) => setTimeout(resolve, 5));
@@ -149,16 +173,38 @@ export class InMemoryEventBus implements EventBus {
       // First deliveries: the next turn of the event loop (setTimeout(0) would cost ≥ 1 ms per hop of a saga).
       const immediate = setImmediate(() => {
         this.immediates.delete(immediate);
-        void this.inFlight.track(this.deliver(sub, raw, attempt, firstFailedAt));
+        this.start(sub, () => this.deliver(sub, raw, attempt, firstFailedAt));
       });
       this.immediates.add(immediate);
       return;
     }
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      void this.inFlight.track(this.deliver(sub, raw, attempt, firstFailedAt));
+      this.start(sub, () => this.deliver(sub, raw, attempt, firstFailedAt));
     }, delayMs);
     this.timers.add(timer);
+  }
+
+  /**
+   * Runs a due delivery, or queues it while the group has as many running as it may: without
+   * the bound, an overload started every delivery at once, and they took turns on the same
+   * database connections and the one event loop until far more of them were late than done
+   * (docs/benchmarks.md, twenty-sixth round).
+   */
+  private start(sub: Subscription, delivery: () => Promise<void>): void {
+    if (this.closed) return;
+    if (sub.active >= this.concurrency) {
+      sub.waiting.push(delivery);
+      return;
+    }
+    sub.active += 1;
+    void this.inFlight.track(
+      delivery().finally(() => {
+        sub.active -= 1;
+        const next = sub.waiting.shift();
+        if (next) this.start(sub, next);
+      }),
+    );
   }
 
   private async deliver(

@@ -1,4 +1,4 @@
-import { InMemoryEventBus, type EventBus } from '@ecom/common/bus';
+import { createEvent, InMemoryEventBus, type EventBus } from '@ecom/common/bus';
 import { createLogger } from '@ecom/common/logging';
 import { busContract } from './contract';
 
@@ -19,5 +19,58 @@ describe('event bus contract: in-memory', () => {
       publishRaw: (bus, raw, eventType) => (bus as InMemoryEventBus).publishRaw(raw, eventType),
       async cleanup() {},
     };
+  });
+});
+
+describe('in-memory bus under load', () => {
+  const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
+
+  it('handles at most its concurrency per group at once, the rest in turn, each group apart', async () => {
+    const bus = new InMemoryEventBus({ concurrency: 2, logger: createLogger('bus-load') });
+    const releases: Array<() => void> = [];
+    const slow: string[] = [];
+    const fast: string[] = [];
+    let running = 0;
+    let most = 0;
+    await bus.subscribe({
+      group: 'slow',
+      eventTypes: ['order.completed'],
+      handler: async (event) => {
+        running += 1;
+        most = Math.max(most, running);
+        await new Promise<void>((resolve) => releases.push(resolve));
+        running -= 1;
+        slow.push((event.data as { orderId: string }).orderId);
+      },
+    });
+    await bus.subscribe({
+      group: 'fast',
+      eventTypes: ['order.completed'],
+      handler: async (event) => {
+        fast.push((event.data as { orderId: string }).orderId);
+      },
+    });
+    const ids = ['o1', 'o2', 'o3', 'o4', 'o5'];
+    for (const orderId of ids)
+      await bus.publish(createEvent('order-service', 'order.completed', { orderId }));
+    for (let i = 0; i < 20 && fast.length < ids.length; i += 1) await tick();
+    // The other group is not held back by this one's bound.
+    expect(fast).toEqual(ids);
+    expect(running).toBe(2);
+    let idle = false;
+    void bus.idle().then(() => (idle = true));
+    for (;;) {
+      await tick();
+      if (slow.length === ids.length) break;
+      // Deliveries still waiting or running are work: idle() waits for them.
+      expect(idle).toBe(false);
+      expect(running).toBeLessThanOrEqual(2);
+      releases.shift()?.();
+    }
+    expect(most).toBe(2);
+    // Waiting deliveries start in the order they became due.
+    expect(slow).toEqual(ids);
+    await bus.idle();
+    await bus.close();
   });
 });
