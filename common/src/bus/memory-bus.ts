@@ -1,6 +1,7 @@
 import { createLogger, type Logger } from '../logging/logger';
 import { parseEnvelope, type EventEnvelope } from './envelope';
 import { dispatchDelivery, InFlight } from './dispatch';
+import { AsyncResource } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { DEFAULT_RETRY_POLICY, idsNotFound, retryDelayMs, selectsDeadLetter } from './types';
 import type {
@@ -39,12 +40,17 @@ export class InMemoryEventBus implements EventBus {
       retry?: Partial<RetryPolicy>;
       logger?: Logger;
       /**
-       * Deliveries one consumer group handles at once (default 16, as the RabbitMQ adapter's
-       * prefetch and the Redis adapter's concurrency); the rest wait their turn in order.
+       * Deliveries one subscription handles at once (default 16, as the RabbitMQ adapter's
+       * prefetch and the Redis adapter's concurrency per consumer); the rest wait their turn
+       * in order.
        */
       concurrency?: number;
     } = {},
-  ) {}
+  ) {
+    const c = options.concurrency;
+    if (c !== undefined && !(Number.isInteger(c) && c >= 1))
+      throw new RangeError(`the bus's concurrency is a whole number from 1, not ${c}`);
+  }
 
   private get concurrency(): number {
     return this.options.concurrency ?? 16;
@@ -92,6 +98,7 @@ export class InMemoryEventBus implements EventBus {
     this.timers.clear();
     for (const immediate of this.immediates) clearImmediate(immediate);
     this.immediates.clear();
+    // Deliveries waiting their turn are dropped with the scheduled ones: this bus keeps nothing.
     for (const sub of this.subscriptions) sub.waiting.length = 0;
     await this.inFlight.drain();
   }
@@ -194,7 +201,8 @@ export class InMemoryEventBus implements EventBus {
   private start(sub: Subscription, delivery: () => Promise<void>): void {
     if (this.closed) return;
     if (sub.active >= this.concurrency) {
-      sub.waiting.push(delivery);
+      // Bound to the context it became due in, not the one of the delivery that frees its turn.
+      sub.waiting.push(AsyncResource.bind(delivery));
       return;
     }
     sub.active += 1;

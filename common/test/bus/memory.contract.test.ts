@@ -73,4 +73,9 @@ describe('in-memory bus under load', () => {
     await bus.idle();
     await bus.close();
   });
+
+  it('refuses a bound that would hold every delivery back', () => {
+    for (const concurrency of [0, -1, 1.5, NaN])
+      expect(() => new InMemoryEventBus({ concurrency })).toThrow(RangeError);
+  });
 });
