@@ -1,5 +1,5 @@
 import { createEvent, InMemoryEventBus, type EventBus } from '@ecom/common/bus';
-import { createLogger } from '@ecom/common/logging';
+import { createLogger, getContext, runWithContext } from '@ecom/common/logging';
 import { busContract } from './contract';
 
 describe('event bus contract: in-memory', () => {
@@ -71,6 +71,32 @@ describe('in-memory bus under load', () => {
     // Waiting deliveries start in the order they became due.
     expect(slow).toEqual(ids);
     await bus.idle();
+    await bus.close();
+  });
+
+  it('runs a waiting delivery in the context it became due in', async () => {
+    const bus = new InMemoryEventBus({ concurrency: 1, logger: createLogger('bus-load') });
+    let release = () => undefined as void;
+    const deadIn: Array<string | undefined> = [];
+    await bus.subscribe({
+      group: 'slow',
+      eventTypes: ['order.completed'],
+      handler: () => new Promise<void>((resolve) => (release = resolve)),
+      onDeadLetter: () => deadIn.push(getContext()?.correlationId),
+    });
+    await runWithContext({ correlationId: 'first' }, () =>
+      bus.publish(createEvent('order-service', 'order.completed', { orderId: 'o1' })),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    // Malformed: dead-lettered at once when its turn comes, after the first is done.
+    await runWithContext({ correlationId: 'second' }, () =>
+      bus.publishRaw('not json', 'order.completed'),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(deadIn).toEqual([]);
+    release();
+    await bus.idle();
+    expect(deadIn).toEqual(['second']);
     await bus.close();
   });
 
