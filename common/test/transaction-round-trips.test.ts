@@ -1,4 +1,4 @@
-import { Client, type Pool } from 'pg';
+import { Client, escapeLiteral as pgEscapeLiteral, type Pool } from 'pg';
 import { createEvent } from '../src/bus';
 import {
   createPgPool,
@@ -9,7 +9,7 @@ import {
   withTransaction,
   writeAtCommit,
 } from '../src/postgres';
-import { inlineParameters } from '../src/postgres/inline';
+import { escapeLiteral, inlineParameters } from '../src/postgres/inline';
 import { createTestPostgres, describeIfServer, type TestPostgres } from '@ecom/test-support';
 
 describe('inlineParameters', () => {
@@ -43,6 +43,72 @@ describe('inlineParameters', () => {
   it('gives up (null) on a value with no text form or a parameter without a value', () => {
     expect(inlineParameters('SELECT $1', [Buffer.from('x')])).toBeNull();
     expect(inlineParameters('SELECT $1, $2', ['only one'])).toBeNull();
+    // Even in a text with no parameter to take it: the value cannot be sent as pg sends it.
+    expect(inlineParameters('SELECT 1', [Buffer.from('x')])).toBeNull();
+  });
+
+  it('writes a value in wherever the parameter is code, and copies everything else as it is', () => {
+    // Pieces of SQL, each with what it becomes: code (the characters that may open something
+    // among them), a parameter, and constants, identifiers and comments holding `$1`.
+    const pieces: Array<[string, string]> = [
+      ['x', 'x'],
+      ['E', 'E'],
+      ['1', '1'],
+      [' ', ' '],
+      ['\n', '\n'],
+      ['- ', '- '],
+      ['/ ', '/ '],
+      ['* ', '* '],
+      [' $1 ', " 'v' "],
+      [' $2 ', ' NULL '],
+      ["'a $1 b'", "'a $1 b'"],
+      ["'it''s $1'", "'it''s $1'"],
+      ['"c$1"', '"c$1"'],
+      ['-- $1\n', '-- $1\n'],
+      ['/* $1 /* $1 */ */', '/* $1 /* $1 */ */'],
+      [' $$ $1 $$', ' $$ $1 $$'],
+      [' $t$ $1 $t$', ' $t$ $1 $t$'],
+    ];
+    let seed = 7;
+    const next = () => (seed = (seed * 48271) % 2147483647);
+    for (let n = 0; n < 3000; n += 1) {
+      let text = '';
+      let expected = '';
+      for (let k = next() % 30; k > 0; k -= 1) {
+        const [piece, becomes] = pieces[next() % pieces.length]!;
+        text += piece;
+        expected += becomes;
+      }
+      expect(inlineParameters(text, ['v', null])).toBe(expected);
+    }
+  });
+
+  it("escapes a value as pg's escapeLiteral does, for every string", () => {
+    const alphabet = [
+      "'",
+      '\\',
+      '"',
+      'E',
+      'e',
+      ' ',
+      'a',
+      '$',
+      '\n',
+      '\u0000',
+      'ü',
+      '✓',
+      '🚀',
+      '\ud800',
+    ];
+    let seed = 11;
+    const next = () => (seed = (seed * 48271) % 2147483647);
+    const samples = ['', "'", '\\', "'\\'", "it's", 'a\\b', '{"k":"it\'s \\"q\\""}'];
+    for (let n = 0; n < 5000; n += 1) {
+      let s = '';
+      for (let k = next() % 30; k > 0; k -= 1) s += alphabet[next() % alphabet.length];
+      samples.push(s);
+    }
+    for (const s of samples) expect(escapeLiteral(s)).toBe(pgEscapeLiteral(s));
   });
 });
 

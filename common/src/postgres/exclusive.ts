@@ -1,5 +1,5 @@
-import { escapeLiteral, type Pool, type QueryResultRow } from 'pg';
-import { inlineParameters } from './inline';
+import type { Pool, QueryResultRow } from 'pg';
+import { escapeLiteral, inlineParameters } from './inline';
 import type { Statement } from './statement';
 
 /**

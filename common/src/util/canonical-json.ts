@@ -24,7 +24,17 @@ export class CanonicalizationError extends Error {
   }
 }
 
-function write(value: unknown, path: string): string {
+/**
+ * The keys and indexes from the root to the value being written. Its path is spelled out only
+ * for an error: building it for every value cost more than writing the text.
+ */
+type Trail = Array<string | number>;
+
+function pathOf(trail: Trail): string {
+  return trail.reduce<string>((p, k) => (typeof k === 'number' ? `${p}[${k}]` : `${p}.${k}`), '$');
+}
+
+function write(value: unknown, trail: Trail): string {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'string':
@@ -37,36 +47,46 @@ function write(value: unknown, path: string): string {
       if (!Number.isSafeInteger(value)) {
         throw new CanonicalizationError(
           `${value} is not a safe integer (use integer minor units or a decimal string)`,
-          path,
+          pathOf(trail),
         );
       }
       // -0 and 0 must hash the same.
       return String(value === 0 ? 0 : value);
     case 'object': {
       if (value instanceof Date) {
-        if (Number.isNaN(value.getTime())) throw new CanonicalizationError('invalid date', path);
+        if (Number.isNaN(value.getTime()))
+          throw new CanonicalizationError('invalid date', pathOf(trail));
         return JSON.stringify(value.toISOString());
       }
       if (Array.isArray(value)) {
-        return `[${value.map((v, i) => write(v, `${path}[${i}]`)).join(',')}]`;
+        let out = '[';
+        for (let i = 0; i < value.length; i += 1) {
+          trail.push(i);
+          out += (i > 0 ? ',' : '') + write(value[i], trail);
+          trail.pop();
+        }
+        return `${out}]`;
       }
       const proto = Object.getPrototypeOf(value) as unknown;
       if (proto !== Object.prototype && proto !== null) {
-        throw new CanonicalizationError('only plain objects can be serialised', path);
+        throw new CanonicalizationError('only plain objects can be serialised', pathOf(trail));
       }
       const keys = Object.keys(value).sort();
-      const parts = keys.map(
-        (k) =>
-          `${JSON.stringify(k)}:${write((value as Record<string, unknown>)[k], `${path}.${k}`)}`,
-      );
-      return `{${parts.join(',')}}`;
+      let out = '{';
+      for (let i = 0; i < keys.length; i += 1) {
+        const k = keys[i]!;
+        trail.push(k);
+        out += `${i > 0 ? ',' : ''}${JSON.stringify(k)}:${write((value as Record<string, unknown>)[k], trail)}`;
+        trail.pop();
+      }
+      return `${out}}`;
     }
     default:
-      throw new CanonicalizationError(`${typeof value} cannot be serialised`, path);
+      throw new CanonicalizationError(`${typeof value} cannot be serialised`, pathOf(trail));
   }
 }
 
 /** The canonical JSON text of `value` (see SERIALIZATION_VERSION for the rules). */
 export function canonicalJson(value: unknown): string {
-  return write(value, '$');
+  return write(value, []);
 }

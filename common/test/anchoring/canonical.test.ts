@@ -33,6 +33,10 @@ describe('canonical serialisation', () => {
     expect(() => canonicalJson({ amount: 19.99 })).toThrow(CanonicalizationError);
     expect(() => canonicalJson({ amount: 19.99 })).toThrow(/\$\.amount/);
     expect(() => canonicalJson({ a: [1, NaN] })).toThrow(/\$\.a\[1\]/);
+    expect(() => canonicalJson({ a: [{ b: [0, 1.5] }] })).toThrow(/at \$\.a\[0\]\.b\[1\]$/);
+    // The path of a value after others that were written: theirs is not in it.
+    expect(() => canonicalJson({ a: { x: [1] }, b: 0.5 })).toThrow(/at \$\.b$/);
+    expect(() => canonicalJson([[1], { k: 2 }, new Date(NaN)])).toThrow(/at \$\[2\]$/);
     expect(() => canonicalJson(Infinity)).toThrow(CanonicalizationError);
     expect(() => canonicalJson(2 ** 53)).toThrow(CanonicalizationError);
   });
