@@ -9,7 +9,7 @@ import {
   withTransaction,
   writeAtCommit,
 } from '../src/postgres';
-import { escapeLiteral, inlineParameters } from '../src/postgres/inline';
+import { inlineParameters, quoteLiteral } from '../src/postgres/inline';
 import { createTestPostgres, describeIfServer, type TestPostgres } from '@ecom/test-support';
 
 describe('inlineParameters', () => {
@@ -48,8 +48,8 @@ describe('inlineParameters', () => {
   });
 
   it('writes a value in wherever the parameter is code, and copies everything else as it is', () => {
-    // Pieces of SQL, each with what it becomes: code (the characters that may open something
-    // among them), a parameter, and constants, identifiers and comments holding `$1`.
+    // Pieces of SQL, each with what it becomes: code (among it the characters that may open
+    // something), parameters, and constants, identifiers and comments holding one.
     const pieces: Array<[string, string]> = [
       ['x', 'x'],
       ['E', 'E'],
@@ -59,16 +59,24 @@ describe('inlineParameters', () => {
       ['- ', '- '],
       ['/ ', '/ '],
       ['* ', '* '],
+      ['x$1', 'x$1'],
       [' $1 ', " 'v' "],
       [' $2 ', ' NULL '],
+      [' $10 ', " 'ten' "],
       ["'a $1 b'", "'a $1 b'"],
       ["'it''s $1'", "'it''s $1'"],
+      [" E'\\' $1'", " E'\\' $1'"],
+      ['" $1"', '" $1"'],
       ['"c$1"', '"c$1"'],
+      ['"a"" $1"', '"a"" $1"'],
       ['-- $1\n', '-- $1\n'],
       ['/* $1 /* $1 */ */', '/* $1 /* $1 */ */'],
       [' $$ $1 $$', ' $$ $1 $$'],
       [' $t$ $1 $t$', ' $t$ $1 $t$'],
     ];
+    // What may end a text, left open: the rest is inside it.
+    const endings = ['', " '$1", " E'\\' $1", ' " $1', ' -- $1', ' /* $1 */ /* $1', ' $t$ $1 $t'];
+    const values = ['v', null, ...Array.from({ length: 7 }, (_, i) => `p${i + 3}`), 'ten'];
     let seed = 7;
     const next = () => (seed = (seed * 48271) % 2147483647);
     for (let n = 0; n < 3000; n += 1) {
@@ -79,11 +87,12 @@ describe('inlineParameters', () => {
         text += piece;
         expected += becomes;
       }
-      expect(inlineParameters(text, ['v', null])).toBe(expected);
+      const ending = endings[next() % endings.length]!;
+      expect(inlineParameters(text + ending, values)).toBe(expected + ending);
     }
   });
 
-  it("escapes a value as pg's escapeLiteral does, for every string", () => {
+  it("quotes a value as pg's escapeLiteral does, for every string", () => {
     const alphabet = [
       "'",
       '\\',
@@ -108,7 +117,7 @@ describe('inlineParameters', () => {
       for (let k = next() % 30; k > 0; k -= 1) s += alphabet[next() % alphabet.length];
       samples.push(s);
     }
-    for (const s of samples) expect(escapeLiteral(s)).toBe(pgEscapeLiteral(s));
+    for (const s of samples) expect(quoteLiteral(s)).toBe(pgEscapeLiteral(s));
   });
 });
 

@@ -1,5 +1,5 @@
 import type { Pool, QueryResultRow } from 'pg';
-import { escapeLiteral, inlineParameters } from './inline';
+import { inlineParameters, quoteLiteral } from './inline';
 import type { Statement } from './statement';
 
 /**
@@ -38,7 +38,7 @@ export async function runExclusively<T, R extends QueryResultRow = QueryResultRo
     try {
       if (inlined) {
         const [locked, read] = (await client.query(
-          `${lock(escapeLiteral(name))};\n${inlined}`,
+          `${lock(quoteLiteral(name))};\n${inlined}`,
         )) as unknown as [{ rows: Array<{ ok: boolean }> }, { rows: R[] }];
         taken = locked.rows[0]!.ok;
         firstRows = read.rows;

@@ -81,7 +81,8 @@ export function inlineParameters(text: string, values: readonly unknown[] = []):
         i += 1;
       }
     } else {
-      // Plain code up to the next character that may open a constant, a comment or a parameter.
+      // Plain code, up to the next character that may open a string constant, a quoted
+      // identifier, a comment, a dollar quote or a parameter.
       let j = i + 1;
       while (j < n && !OPENERS.has(text[j]!)) j += 1;
       out += text.slice(i, j);
@@ -94,11 +95,12 @@ export function inlineParameters(text: string, values: readonly unknown[] = []):
 const OPENERS = new Set(["'", '"', '-', '/', '$']);
 
 /**
- * A string as an SQL string constant: pg's escapeLiteral, the same text for every string (' and
- * \ doubled, E'…' when there is a \; tested against it), without its copy of one character at a
- * time, which took 14 µs for the values of an anchored entry (1.5 KB) where this takes 0.8.
+ * A string as an SQL string constant, exactly as pg's escapeLiteral writes it (tested against
+ * it): ' and \ doubled, and ` E'…'` (with its leading space) when there is a \. Not pg's: that
+ * one copies one character at a time, 17 times slower on an anchored entry's values
+ * (docs/benchmarks.md, "Hot-path steps").
  */
-export function escapeLiteral(text: string): string {
+export function quoteLiteral(text: string): string {
   const quoted = text.includes("'") ? text.replaceAll("'", "''") : text;
   return text.includes('\\') ? ` E'${quoted.replaceAll('\\', '\\\\')}'` : `'${quoted}'`;
 }
@@ -123,5 +125,5 @@ export function textForms(values: readonly unknown[]): Array<string | null> | nu
  * null), or null when one has no text form (a Buffer: pg sends it as binary).
  */
 export function literalsOf(values: readonly unknown[]): string[] | null {
-  return textForms(values)?.map((v) => (v === null ? 'NULL' : escapeLiteral(v))) ?? null;
+  return textForms(values)?.map((v) => (v === null ? 'NULL' : quoteLiteral(v))) ?? null;
 }

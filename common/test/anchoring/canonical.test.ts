@@ -51,6 +51,9 @@ describe('canonical serialisation', () => {
 
   it('rejects undefined, functions and class instances', () => {
     expect(() => canonicalJson({ a: undefined })).toThrow(/undefined/);
+    // A hole in an array is undefined too (it once came out as `[1,,3]`, which is not JSON).
+    // eslint-disable-next-line no-sparse-arrays
+    expect(() => canonicalJson([1, , 3])).toThrow(/undefined cannot be serialised at \$\[1\]$/);
     expect(() => canonicalJson({ f: () => 1 })).toThrow(CanonicalizationError);
     expect(() => canonicalJson(new Map())).toThrow(/plain objects/);
   });
