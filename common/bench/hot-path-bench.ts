@@ -10,7 +10,7 @@
  * - a stored entry read back (`storedDocument`, remembered per text) against parsing and
  *   re-serialising it each time (`parseCanonical`);
  * - an anchored entry's values written in as literals for its INSERT (`literalsOf`, with the
- *   platform's escapeLiteral) against pg's escapeLiteral, which copies one character at a time.
+ *   platform's quoteLiteral) against pg's escapeLiteral, which copies one character at a time.
  *
  * Per step: this process's CPU per call (process.cpuUsage), the median of five rounds after a
  * warm-up. Writes the "Hot-path steps" section of docs/benchmarks.md.
@@ -137,7 +137,7 @@ function main() {
     `${measuredOn()}. Load average before: ${loadBefore}; after: ${loadAverage()}.`,
     'Script: `npm run bench -w common` (`common/bench/hot-path-bench.ts`).',
     '',
-    `CPU of this process per call, in µs: ${CALLS} calls in a loop, the median of ${ROUNDS} rounds after a warm-up. *Before*: joi alone for a payload (ADR 0050), a draw of the CSPRNG per salt, a stored entry parsed and re-serialised on every read, a value escaped by pg's escapeLiteral. *Now*: what the services run (a payload accepted by the predicate compiled from its schema; a salt cut from a block of 128; a stored entry remembered per text, each read's text a new string as pg gives it; a value escaped by the platform's escapeLiteral, which gives pg's text).`,
+    `CPU of this process per call, in µs: ${CALLS} calls in a loop, the median of ${ROUNDS} rounds after a warm-up. *Before*: joi alone for a payload (ADR 0050), a draw of the CSPRNG per salt, a stored entry parsed and re-serialised on every read, a value escaped by pg's escapeLiteral. *Now*: what the services run (a payload accepted by the predicate compiled from its schema; a salt cut from a block of 128; a stored entry remembered per text, each read's text a new string as pg gives it; a value quoted by the platform's quoteLiteral, which gives pg's text).`,
     '',
     '| step | before µs | now µs |',
     '| --- | ---: | ---: |',

@@ -375,8 +375,9 @@ export class PgAnchorStore implements AnchorStore {
   /**
    * Entries not yet in a confirmed batch: the queue, and the entries of the batches still
    * pending or sent (a superseded batch has none: they went back to the queue with it). Each
-   * part reads a partial index, so a scrape of /metrics costs the backlog, not the whole log:
-   * joining every entry to its batch took 288 ms at 2 million entries, this takes 1 ms.
+   * part reads only the waiting rows, through an index, so a scrape of /metrics costs the
+   * backlog, not the whole log: joining every entry to its batch took 288 ms at 2 million
+   * entries, this takes 1 ms.
    */
   async pendingCount(): Promise<number> {
     const { rows } = await this.pool.query<{ n: string }>(
