@@ -3,7 +3,13 @@ import { parseEnvelope, type EventEnvelope } from './envelope';
 import { dispatchDelivery, InFlight } from './dispatch';
 import { AsyncResource } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import { DEFAULT_RETRY_POLICY, idsNotFound, retryDelayMs, selectsDeadLetter } from './types';
+import {
+  DEFAULT_CONSUMER_CONCURRENCY,
+  DEFAULT_RETRY_POLICY,
+  idsNotFound,
+  retryDelayMs,
+  selectsDeadLetter,
+} from './types';
 import type {
   DeadLetter,
   DeadLetterSelection,
@@ -40,9 +46,8 @@ export class InMemoryEventBus implements EventBus {
       retry?: Partial<RetryPolicy>;
       logger?: Logger;
       /**
-       * Deliveries one subscription handles at once (default 16, as the RabbitMQ adapter's
-       * prefetch and the Redis adapter's concurrency per consumer); the rest wait their turn
-       * in order.
+       * Deliveries one subscription handles at once (default DEFAULT_CONSUMER_CONCURRENCY, as
+       * on the other buses); the rest wait their turn in order.
        */
       concurrency?: number;
     } = {},
@@ -53,7 +58,7 @@ export class InMemoryEventBus implements EventBus {
   }
 
   private get concurrency(): number {
-    return this.options.concurrency ?? 16;
+    return this.options.concurrency ?? DEFAULT_CONSUMER_CONCURRENCY;
   }
 
   private get policy(): RetryPolicy {

@@ -54,6 +54,13 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   maxDelayMs: 30_000,
 };
 
+/**
+ * Deliveries one consumer process handles at once per subscription, on every bus (RabbitMQ's
+ * prefetch, the Redis adapter's and the in-memory bus's concurrency): held deliveries of a
+ * consumer whose store is down fill it, and consumption pauses (docs/reliability.md).
+ */
+export const DEFAULT_CONSUMER_CONCURRENCY = 16;
+
 /** The longest delay before attempt `attempt + 1`: doubling from baseDelayMs, capped at maxDelayMs. */
 export function backoffCeilingMs(policy: RetryPolicy, attempt: number): number {
   return Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1));

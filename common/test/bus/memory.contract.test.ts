@@ -1,4 +1,9 @@
-import { createEvent, InMemoryEventBus, type EventBus } from '@ecom/common/bus';
+import {
+  createEvent,
+  DEFAULT_CONSUMER_CONCURRENCY,
+  InMemoryEventBus,
+  type EventBus,
+} from '@ecom/common/bus';
 import { createLogger, getContext, runWithContext } from '@ecom/common/logging';
 import { busContract } from './contract';
 
@@ -97,6 +102,32 @@ describe('in-memory bus under load', () => {
     release();
     await bus.idle();
     expect(deadIn).toEqual(['second']);
+    await bus.close();
+  });
+
+  it('is bounded by default as the other buses are (DEFAULT_CONSUMER_CONCURRENCY)', async () => {
+    const bus = new InMemoryEventBus({ logger: createLogger('bus-load') });
+    const releases: Array<() => void> = [];
+    let done = 0;
+    await bus.subscribe({
+      group: 'slow',
+      eventTypes: ['order.completed'],
+      handler: async () => {
+        await new Promise<void>((resolve) => releases.push(resolve));
+        done += 1;
+      },
+    });
+    const total = DEFAULT_CONSUMER_CONCURRENCY + 4;
+    for (let i = 0; i < total; i += 1)
+      await bus.publish(createEvent('order-service', 'order.completed', { orderId: `o${i}` }));
+    for (let i = 0; i < 20; i += 1) await tick();
+    expect(DEFAULT_CONSUMER_CONCURRENCY).toBe(16);
+    expect(releases).toHaveLength(DEFAULT_CONSUMER_CONCURRENCY);
+    while (done < total) {
+      releases.shift()?.();
+      await tick();
+    }
+    await bus.idle();
     await bus.close();
   });
 

@@ -10,7 +10,7 @@ import amqp, {
 import { parseEnvelope, type EventEnvelope } from '../envelope';
 import { dispatchDelivery, InFlight } from '../dispatch';
 import { brokerSettings, type BrokerBusOptions } from '../broker';
-import { backoffCeilingMs, retryDelayMs } from '../types';
+import { backoffCeilingMs, DEFAULT_CONSUMER_CONCURRENCY, retryDelayMs } from '../types';
 import { idsNotFound, selectsDeadLetter } from '../types';
 import type {
   DeadLetter,
@@ -28,7 +28,7 @@ export interface RabbitMqEventBusOptions extends BrokerBusOptions {
   service: string;
   /** Namespace (default 'ecom'): exchange `<prefix>.events`, queues `<prefix>.<group>[.retry.<ms>|.dead-letter]`. */
   prefix?: string;
-  /** Unacknowledged messages per consumer group (default 16). */
+  /** Unacknowledged messages per consumer group (default DEFAULT_CONSUMER_CONCURRENCY, 16). */
   prefetch?: number;
   /** Cap of the reconnection backoff (default 5 s). */
   reconnectMaxDelayMs?: number;
@@ -83,7 +83,7 @@ export class RabbitMqEventBus implements EventBus {
 
   constructor(private readonly options: RabbitMqEventBusOptions) {
     this.settings = brokerSettings(options);
-    this.prefetch = options.prefetch ?? 16;
+    this.prefetch = options.prefetch ?? DEFAULT_CONSUMER_CONCURRENCY;
     this.reconnectMaxDelayMs = options.reconnectMaxDelayMs ?? 5000;
     this.queueType = options.queueType ?? 'quorum';
     this.connecting = this.connectLoop();

@@ -4,7 +4,12 @@ import Redis from 'ioredis';
 import { parseEnvelope, type EventEnvelope } from '../envelope';
 import { dispatchDelivery, InFlight } from '../dispatch';
 import { brokerSettings, type BrokerBusOptions } from '../broker';
-import { idsNotFound, retryDelayMs, selectsDeadLetter } from '../types';
+import {
+  DEFAULT_CONSUMER_CONCURRENCY,
+  idsNotFound,
+  retryDelayMs,
+  selectsDeadLetter,
+} from '../types';
 import type {
   DeadLetter,
   DeadLetterSelection,
@@ -20,7 +25,7 @@ export interface RedisStreamsEventBusOptions extends BrokerBusOptions {
   service: string;
   /** Key namespace (default 'ecom'): streams `<prefix>:events:<type>`, `<prefix>:dead-letter:<group>`. */
   prefix?: string;
-  /** Handlers running at once per subscription (default 16). */
+  /** Handlers running at once per subscription (default DEFAULT_CONSUMER_CONCURRENCY, 16). */
   concurrency?: number;
   /** Pending entries idle this long are presumed orphaned by a dead consumer and reclaimed (default 30 s). */
   claimIdleMs?: number;
@@ -72,7 +77,7 @@ export class RedisStreamsEventBus implements EventBus {
 
   constructor(private readonly options: RedisStreamsEventBusOptions) {
     this.settings = brokerSettings(options);
-    this.concurrency = options.concurrency ?? 16;
+    this.concurrency = options.concurrency ?? DEFAULT_CONSUMER_CONCURRENCY;
     // Longer than the longest retry delay: an entry waiting for its retry is not a dead consumer's.
     this.claimIdleMs = options.claimIdleMs ?? Math.max(30_000, 2 * this.settings.policy.maxDelayMs);
     this.maxLen = options.maxLen ?? 100_000;
