@@ -102,7 +102,7 @@ interface ReplayResult {
   proofLength: number;
 }
 
-/** Serves a service's public log (§3) in the list envelope, 100 items a page. */
+/** Serves a service's public log (§3) in the cursor envelope, 100 items a page. */
 async function serveLogs(logs: PublishedLog[]): Promise<Server> {
   const server = createServer((req, res) => {
     const url = new URL(req.url!, 'http://x');
@@ -115,14 +115,15 @@ async function serveLogs(logs: PublishedLog[]): Promise<Server> {
     let body: unknown = log.info;
     if (match[2] !== '/info') {
       const items: unknown[] = match[2] === '/promises' ? log.promises : log.batches;
-      const page = Number(url.searchParams.get('page') ?? 1);
+      // Positions are places in the array, from 1, as a log's seq or entry id would be.
+      const after = Number(url.searchParams.get('after') ?? 0);
       const limit = Math.min(100, Number(url.searchParams.get('limit') ?? 20));
+      const page = items.slice(after, after + limit);
       body = {
-        items: items.slice((page - 1) * limit, page * limit),
-        page,
+        items: page,
         limit,
-        total: items.length,
-        totalPages: Math.ceil(items.length / limit),
+        next: after + page.length,
+        hasMore: after + page.length < items.length,
       };
     }
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));

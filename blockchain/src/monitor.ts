@@ -531,16 +531,23 @@ async function getJson(url: string, fetchImpl: Fetch): Promise<unknown> {
   return body;
 }
 
+/** Every item of an append-only log read by cursor (`after=next` while `hasMore`). */
 async function allPages<T>(url: string, fetchImpl: Fetch): Promise<T[]> {
   const items: T[] = [];
-  for (let page = 1; ; page++) {
-    const body = (await getJson(`${url}?page=${page}&limit=100`, fetchImpl)) as {
+  for (let after = 0; ;) {
+    const body = (await getJson(`${url}?after=${after}&limit=100`, fetchImpl)) as {
       items?: T[];
-      totalPages?: number;
+      next?: number;
+      hasMore?: boolean;
     };
-    if (!Array.isArray(body?.items)) throw new Error(`GET ${url}: not a list envelope`);
+    if (!Array.isArray(body?.items) || !Number.isSafeInteger(body.next)) {
+      throw new Error(`GET ${url}: not a log page`);
+    }
     items.push(...body.items);
-    if (page >= (body.totalPages ?? 0) || !body.items.length) return items;
+    if (!body.hasMore) return items;
+    // A server that says there is more but does not move on would be read forever.
+    if (body.next! <= after) throw new Error(`GET ${url}: the cursor did not move past ${after}`);
+    after = body.next!;
   }
 }
 

@@ -307,10 +307,12 @@ describe('monitor (runMonitor: public log pages over HTTP, events from the provi
   let server: Server;
   let published: PublishedLog[];
   let s: Scenario;
+  /** A broken server: says there is more but hands back the cursor it was given. */
+  let stuck = false;
 
   before(async () => {
     s = await scenario();
-    // Serves §3's routes in the list envelope, two items a page whatever the limit asked.
+    // Serves §3's routes in the cursor envelope, two items a page whatever the limit asked.
     server = createServer((req, res) => {
       const url = new URL(req.url!, 'http://x');
       const match = /^\/api\/blockchain\/(\w+)\/log(\/info|\/promises)?$/.exec(url.pathname);
@@ -322,14 +324,15 @@ describe('monitor (runMonitor: public log pages over HTTP, events from the provi
       let body: unknown = log.info;
       if (match[2] !== '/info') {
         const items: unknown[] = match[2] === '/promises' ? log.promises : log.batches;
-        const page = Number(url.searchParams.get('page') ?? 1);
+        // Positions are places in the array, from 1, as a log's seq or entry id would be.
+        const after = Number(url.searchParams.get('after') ?? 0);
         const limit = 2;
+        const page = items.slice(after, after + limit);
         body = {
-          items: items.slice((page - 1) * limit, page * limit),
-          page,
+          items: page,
           limit,
-          total: items.length,
-          totalPages: Math.ceil(items.length / limit),
+          next: stuck ? after : after + page.length,
+          hasMore: stuck || after + page.length < items.length,
         };
       }
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
@@ -380,6 +383,20 @@ describe('monitor (runMonitor: public log pages over HTTP, events from the provi
     expect(table).to.match(/^kind +subject +message/);
     expect(table).to.contain(`root-mismatch  ${corrupted[0].root}`);
     expect(out.at(-1)).to.match(/^\d+ findings?: /);
+  });
+
+  it('stops with an error, not a loop, when the log says there is more but the cursor stays', async () => {
+    published = [s.order, s.payment];
+    stuck = true;
+    try {
+      const failed = await run().then(
+        () => null,
+        (err: Error) => err,
+      );
+      expect(failed?.message).to.match(/the cursor did not move past 0$/);
+    } finally {
+      stuck = false;
+    }
   });
 
   it('checks promises given to it (a file of kept promises) too', async () => {

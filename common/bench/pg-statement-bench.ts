@@ -16,7 +16,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
-import { createTestPostgres, loadAverage, measuredOn, writeBenchSection } from '@ecom/test-support';
+import {
+  createTestPostgres,
+  loadAverage,
+  measuredOn,
+  runBench,
+  writeBenchSection,
+} from '@ecom/test-support';
 import { ownCpu } from '../../platform/bench/proc-cpu';
 import { createPgPool } from '../src/postgres';
 import { inlineParameters } from '../src/postgres/inline';
@@ -191,10 +197,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`PostgreSQL statement bench failed: ${String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBench('PostgreSQL statement bench', main);

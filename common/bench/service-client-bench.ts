@@ -10,7 +10,7 @@
  */
 import { spawn } from 'node:child_process';
 import { request } from 'undici';
-import { loadAverage, measuredOn, writeBenchSection } from '@ecom/test-support';
+import { loadAverage, measuredOn, runBench, writeBenchSection } from '@ecom/test-support';
 import { createServiceClient } from '../src/client';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 3000);
@@ -99,10 +99,4 @@ async function main() {
   ]);
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`service call bench failed: ${String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBench('service call bench', main);

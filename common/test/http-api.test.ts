@@ -5,6 +5,7 @@ import { NotFoundError } from '../src/errors';
 import {
   bindRoutes,
   createServiceApp,
+  cursorQueryKeys,
   defineApi,
   minorUnitsFromDecimal,
   page,
@@ -327,6 +328,39 @@ describe('OpenAPI from the spec', () => {
     });
     expect(create.parameters).toEqual([
       expect.objectContaining({ name: 'Idempotency-Key', in: 'header' }),
+    ]);
+  });
+
+  it('describes a log read by cursor: its envelope, and `after` and `limit` but not the refused `page`', () => {
+    const logApi = defineApi({
+      service: 'widget',
+      tag: { name: 'Widgets', description: 'widgets' },
+      prefixes: ['/api/widgets'],
+      operations: {
+        widgetLog: {
+          method: 'get',
+          path: '/api/widgets/log',
+          summary: 'The log',
+          access: 'public',
+          query: Joi.object(cursorQueryKeys),
+          response: { status: 200, description: 'Entries', schema: widget, list: 'cursor' },
+        },
+      },
+    });
+    const op = openApiFragment(logApi).paths['/api/widgets/log']!.get as {
+      parameters: { name: string; schema: Record<string, unknown> }[];
+      responses: Record<
+        string,
+        { content: { 'application/json': { schema: { required: string[] } } } }
+      >;
+    };
+    expect(op.parameters.map((p) => p.name)).toEqual(['after', 'limit']);
+    expect(op.parameters[0]!.schema).toMatchObject({ type: 'integer', minimum: 0, default: 0 });
+    expect(op.responses['200']!.content['application/json'].schema.required).toEqual([
+      'items',
+      'limit',
+      'next',
+      'hasMore',
     ]);
   });
 

@@ -425,6 +425,41 @@ export const FLOW: Folder[] = [
         auth: 'customerToken',
         tests: [status(200)],
       },
+      {
+        // Anyone may replay the public log; it is read by cursor, never by page.
+        name: 'The public order log, first batch (no token)',
+        method: 'GET',
+        path: '/api/blockchain/order/log?limit=1',
+        tests: [
+          status(200),
+          "pm.test('the cursor envelope', () => { const b = pm.response.json(); pm.expect(b).to.have.all.keys('items', 'limit', 'next', 'hasMore'); pm.expect(b.items).to.have.lengthOf(1); pm.expect(b.next).to.equal(b.items[0].seq); });",
+          "pm.collectionVariables.set('logNext', pm.response.json().next);",
+        ],
+      },
+      {
+        name: 'The public order log, read on from next',
+        method: 'GET',
+        path: '/api/blockchain/order/log?after={{logNext}}&limit=100',
+        tests: [
+          status(200),
+          "pm.test('only batches past the cursor', () => { const after = Number(pm.collectionVariables.get('logNext')); pm.response.json().items.forEach(b => pm.expect(b.seq).to.be.above(after)); });",
+        ],
+      },
+      {
+        name: 'The public promises of the payment service',
+        method: 'GET',
+        path: '/api/blockchain/payment/log/promises?limit=100',
+        tests: [
+          status(200),
+          "pm.test('signed promises, read on by cursor', () => { const b = pm.response.json(); pm.expect(b.items.length).to.be.above(0); b.items.forEach(p => pm.expect(p.signature).to.match(/^0x[0-9a-f]{130}$/)); pm.expect(b.next).to.be.a('number'); });",
+        ],
+      },
+      {
+        name: 'The public log paged by page (refused: 400, read by cursor)',
+        method: 'GET',
+        path: '/api/blockchain/order/log?page=2',
+        tests: [status(400), ERROR_SHAPE],
+      },
     ],
   },
   {
@@ -641,6 +676,7 @@ const VARIABLES = [
   'orderId',
   'paymentId',
   'txHash',
+  'logNext',
   'commentId',
   'cartToken',
   'checkoutKey',

@@ -44,3 +44,17 @@ export function writeBenchSection(key: string, title: string, lines: string[]): 
   writeFileSync(BENCHMARKS_FILE, updated);
   process.stdout.write(`${section}\n`);
 }
+
+/**
+ * Runs a benchmark's main and exits: 0 when it resolves (open pools or timers must not keep
+ * the process alive), 1 with `<name> failed` and the error's stack when it throws.
+ */
+export function runBench(name: string, main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`${name} failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

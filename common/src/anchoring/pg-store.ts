@@ -1,9 +1,12 @@
 import type { Pool, PoolClient } from 'pg';
 import type { Migration } from '../postgres/migrations';
 import type { Statement } from '../postgres/statement';
+import type { LogSlice } from '../http/conventions';
 import type { AnchorPromise } from './promise';
 import type {
   AnchorStore,
+  LogPage,
+  PublishedBatch,
   AnchorBatchPlan,
   ChainIdentity,
   AnchorConfirmation,
@@ -190,6 +193,9 @@ const toBatch = (b: BatchRow): StoredAnchorBatch => ({
 
 const RECORD_COLUMNS =
   'r.id, r.record_type, r.record_id, r.source_id, r.version, r.salt, r.leaf, r.canonical, r.batch_id, r.proof, r.created_at, r.sequence, r.previous_leaf, r.record_key, r.promise, r.traceparent';
+
+/** The leaves a page of the batches log holds at most, unless its first batch has more. */
+export const LEAVES_PER_LOG_PAGE = 5_000;
 
 export class PgAnchorStore implements AnchorStore {
   private lockClient: PoolClient | null = null;
@@ -402,14 +408,23 @@ export class PgAnchorStore implements AnchorStore {
     return rows.map(toRecord);
   }
 
-  async publishedBatches(page: { limit: number; offset: number }) {
-    const [{ rows }, count] = await Promise.all([
-      this.pool.query<BatchRow & { seq: string }>(
-        'SELECT * FROM anchor_batches ORDER BY seq LIMIT $1 OFFSET $2',
-        [page.limit, page.offset],
-      ),
-      this.pool.query<{ n: string }>('SELECT count(*) AS n FROM anchor_batches'),
-    ]);
+  // Both logs are read by position (keyset), never by OFFSET or a count: a page costs the same
+  // at the start of the log and at its millionth entry (docs/adr/0051).
+  async publishedBatches(page: LogPage): Promise<LogSlice<PublishedBatch>> {
+    const { rows: read } = await this.pool.query<BatchRow & { seq: string }>(
+      'SELECT * FROM anchor_batches WHERE seq > $1 ORDER BY seq LIMIT $2',
+      [page.after, page.limit + 1],
+    );
+    // A batch holds up to 10,000 leaves: a page stops before the batch that would take it past
+    // the budget (its first batch always fits), so one anonymous request cannot ask for a
+    // million leaves.
+    const rows: typeof read = [];
+    let leafCount = 0;
+    for (const b of read.slice(0, page.limit)) {
+      if (rows.length && leafCount + b.record_count > LEAVES_PER_LOG_PAGE) break;
+      rows.push(b);
+      leafCount += b.record_count;
+    }
     const ids = rows.map((b) => b.id);
     // Leaves come from anchor_batch_leaves, written with the batch: superseded batches keep no
     // record link (their records went back to the queue), yet the log stays replayable.
@@ -428,8 +443,9 @@ export class PgAnchorStore implements AnchorStore {
         ).rows
       : [];
     return {
-      total: Number(count.rows[0]?.n ?? 0),
-      batches: rows.map((b) => ({
+      next: rows.length ? Number(rows[rows.length - 1].seq) : page.after,
+      hasMore: read.length > rows.length,
+      items: rows.map((b) => ({
         seq: Number(b.seq),
         batchId: b.id,
         onChainBatchId: b.on_chain_id,
@@ -448,18 +464,17 @@ export class PgAnchorStore implements AnchorStore {
     };
   }
 
-  async publishedPromises(page: { limit: number; offset: number }) {
-    const [{ rows }, count] = await Promise.all([
-      this.pool.query<{ promise: AnchorPromise }>(
-        `SELECT promise FROM anchor_records WHERE promise IS NOT NULL ORDER BY id
-          LIMIT $1 OFFSET $2`,
-        [page.limit, page.offset],
-      ),
-      this.pool.query<{ n: string }>(
-        'SELECT count(*) AS n FROM anchor_records WHERE promise IS NOT NULL',
-      ),
-    ]);
-    return { total: Number(count.rows[0]?.n ?? 0), promises: rows.map((r) => r.promise) };
+  async publishedPromises(page: LogPage): Promise<LogSlice<AnchorPromise>> {
+    const { rows: read } = await this.pool.query<{ id: string; promise: AnchorPromise | null }>(
+      'SELECT id, promise FROM anchor_records WHERE id > $1 ORDER BY id LIMIT $2',
+      [page.after, page.limit + 1],
+    );
+    const rows = read.slice(0, page.limit);
+    return {
+      next: rows.length ? Number(rows[rows.length - 1].id) : page.after,
+      hasMore: read.length > page.limit,
+      items: rows.flatMap((r) => (r.promise ? [r.promise] : [])),
+    };
   }
 
   async recordsInTx(txHash: string): Promise<StoredAnchorRecord[]> {

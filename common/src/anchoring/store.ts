@@ -1,5 +1,6 @@
 import type { Statement } from '../postgres/statement';
 import type { AnchorPromise } from './promise';
+import type { LogSlice } from '../http/conventions';
 
 /** Something that runs parameterised SQL: a pg Pool, or a PoolClient inside the caller's transaction. */
 export interface AnchorQueryable {
@@ -108,10 +109,10 @@ export interface AnchorConfirmation {
  * sent, and its tx hash (status `sent`) before the receipt is awaited, so a crash at any point
  * is reconciled on restart.
  */
-/** A page of the public log. */
+/** A page of the public log: up to `limit` positions past `after`. */
 export interface LogPage {
+  after: number;
   limit: number;
-  offset: number;
 }
 
 export interface AnchorStore {
@@ -175,10 +176,16 @@ export interface AnchorStore {
    * more): superseded, its records back in the queue. Returns how many records went back.
    */
   supersedeBatch(batchId: string): Promise<number>;
-  /** The public log: batches oldest first, with their leaves and record keys. */
-  publishedBatches(page: LogPage): Promise<{ batches: PublishedBatch[]; total: number }>;
-  /** Every promise given, oldest first. */
-  publishedPromises(page: LogPage): Promise<{ promises: AnchorPromise[]; total: number }>;
+  /**
+   * The public log: batches oldest first (by `seq`), with their leaves and record keys. A page
+   * holds at most `limit` batches and, past its first, at most LEAVES_PER_LOG_PAGE leaves.
+   */
+  publishedBatches(page: LogPage): Promise<LogSlice<PublishedBatch>>;
+  /**
+   * Every promise given, oldest first, by the position of its entry. A page reads `limit`
+   * entries: one written before promises existed has none, so a page may hold fewer.
+   */
+  publishedPromises(page: LogPage): Promise<LogSlice<AnchorPromise>>;
   /** Most recent batches that reached a chain, newest first (for re-finding the contract). */
   latestChainIdentity(): Promise<ChainIdentity | null>;
   /** One writer per store: a session advisory lock. Resolves true while this process holds it. */

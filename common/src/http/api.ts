@@ -24,9 +24,12 @@ export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 export interface ResponseSpec {
   status: 200 | 201 | 202 | 204;
   description: string;
-  /** The body (none for 204). A list operation gives its item schema and `list: true`. */
+  /**
+   * The body (none for 204). A list operation gives its item schema and `list: true` (the paged
+   * envelope) or `list: 'cursor'` (an append-only log's, read by cursor).
+   */
   schema?: Joi.Schema;
-  list?: boolean;
+  list?: true | 'cursor';
   /** A body of bytes of this media type instead of JSON (an image). */
   mediaType?: string;
 }

@@ -5,7 +5,9 @@ import { ForbiddenError } from '../errors/app-error';
 /**
  * The platform's API conventions, in one place (README, "API conventions"):
  * - lists: `{ items, page, limit, total, totalPages }`, `page` 1..100000 (default 1) and
- *   `limit` 1..100 (default 20) everywhere;
+ *   `limit` 1..100 (default 20) everywhere but the public append-only logs;
+ * - the public append-only logs: `{ items, limit, next, hasMore }`, read on with `after=next`
+ *   (docs/adr/0051-public-logs-are-read-by-cursor.md);
  * - money in answers: `{ amount, currency }`, amount in integer minor units;
  * - one postal address shape for profiles and orders;
  * - single resources bare (no wrapper), DELETE 204, 201 with Location (see reply.ts).
@@ -49,6 +51,49 @@ export function pageOffset(query: PageQuery): number {
   return (query.page - 1) * query.limit;
 }
 
+/** The largest position a cursor names: positions are PostgreSQL bigserials read as numbers. */
+export const CURSOR_MAX = Number.MAX_SAFE_INTEGER;
+
+/**
+ * `after` and `limit` query keys of an append-only log read by cursor. A page costs the same
+ * wherever it starts and nothing is counted, so an anonymous reader cannot make the store walk
+ * the log; `page` is refused by name, so a client of the paged envelope learns what to send.
+ */
+export const cursorQueryKeys = {
+  after: Joi.number()
+    .integer()
+    .min(0)
+    .max(CURSOR_MAX)
+    .default(0)
+    .description("the previous page's `next`; 0 (the default) reads from the start"),
+  limit: pageQueryKeys.limit,
+  page: Joi.any()
+    .forbidden()
+    .messages({ 'any.unknown': '"page" is not allowed: this log is read by cursor (after=next)' }),
+};
+
+export interface CursorQuery {
+  after: number;
+  limit: number;
+}
+
+/** What a store answers for a page read by cursor. */
+export interface LogSlice<T> {
+  items: T[];
+  /** The position to read on from: the last one this page read, else the `after` asked. */
+  next: number;
+  /** Whether the log held more past `next` when this page was read. */
+  hasMore: boolean;
+}
+
+export interface CursorPage<T> extends LogSlice<T> {
+  limit: number;
+}
+
+export function cursorPage<T>(slice: LogSlice<T>, query: CursorQuery): CursorPage<T> {
+  return { items: slice.items, limit: query.limit, next: slice.next, hasMore: slice.hasMore };
+}
+
 /**
  * Whose items a list shows: a customer's or seller's own; an admin's choice of one user
  * (`requested`) or everyone's (undefined). Anyone else asking for another user's is refused.
@@ -73,6 +118,16 @@ export function pageSchema(item: Joi.Schema): Joi.ObjectSchema {
     limit: Joi.number().integer().min(1).required(),
     total: Joi.number().integer().min(0).required(),
     totalPages: Joi.number().integer().min(0).required(),
+  });
+}
+
+/** The cursor envelope's schema around an item schema. */
+export function cursorPageSchema(item: Joi.Schema): Joi.ObjectSchema {
+  return Joi.object({
+    items: Joi.array().items(item).required(),
+    limit: Joi.number().integer().min(1).required(),
+    next: Joi.number().integer().min(0).required().description('pass as `after` to read on'),
+    hasMore: Joi.boolean().required(),
   });
 }
 

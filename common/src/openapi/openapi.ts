@@ -1,7 +1,7 @@
 import type Joi from 'joi';
 import joiToJson from 'joi-to-json';
 import { isPublicAccess, type ApiSpec, type OperationSpec } from '../http/api';
-import { pageSchema } from '../http/conventions';
+import { cursorPageSchema, pageSchema } from '../http/conventions';
 
 /**
  * OpenAPI 3.0 from API specs: the schemas are converted from the very joi schemas the routes
@@ -31,7 +31,12 @@ function parameters(where: 'path' | 'query' | 'header', schema: Joi.ObjectSchema
     properties?: Record<string, JsonSchema>;
     required?: string[];
   };
-  return Object.entries(converted.properties ?? {}).map(([name, s]) => ({
+  // A key the schema forbids (joi's `forbidden()`, converted to `not: {}`) is refused by name,
+  // not offered: it is no parameter.
+  const offered = Object.entries(converted.properties ?? {}).filter(
+    ([, s]) => !(s.not && typeof s.not === 'object' && Object.keys(s.not).length === 0),
+  );
+  return offered.map(([name, s]) => ({
     name,
     in: where,
     required: where === 'path' || (converted.required ?? []).includes(name),
@@ -61,9 +66,11 @@ function operation(service: string, id: string, op: OperationSpec, tag: string):
     } as never);
   }
   const body = op.response.schema
-    ? op.response.list
-      ? pageSchema(op.response.schema)
-      : op.response.schema
+    ? op.response.list === 'cursor'
+      ? cursorPageSchema(op.response.schema)
+      : op.response.list
+        ? pageSchema(op.response.schema)
+        : op.response.schema
     : undefined;
   const isPublic = isPublicAccess(op.access);
   const errors: Record<string, unknown> = {

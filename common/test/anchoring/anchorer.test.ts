@@ -208,9 +208,10 @@ describe('Anchoring against a real chain and PostgreSQL', () => {
     expect(await anchoring.recordsInTx(`0x${'ab'.repeat(32)}`)).toBeNull();
 
     // The public log holds every leaf with its record key and sequence, nothing else.
-    const log = await anchoring.publishedLog({ limit: 100, offset: 0 });
-    expect(log.total).toBe(batches.length);
-    const leaves = log.batches.flatMap((b) => b.leaves);
+    const log = await anchoring.publishedLog({ after: 0, limit: 100 });
+    expect(log.items).toHaveLength(batches.length);
+    expect(log.hasMore).toBe(false);
+    const leaves = log.items.flatMap((b) => b.leaves);
     expect(leaves).toHaveLength(25);
     expect(
       leaves.filter((l) => l.recordKey === recordKey('account', 'acc-3')).map((l) => l.sequence),
@@ -961,7 +962,7 @@ describe('Anchoring against a real chain and PostgreSQL', () => {
     );
     expect(live[0].previous_root).toBe(`0x${'0'.repeat(64)}`);
     for (let i = 1; i < live.length; i++) expect(live[i].previous_root).toBe(live[i - 1].root);
-    const log = await anchoring.publishedLog({ limit: 100, offset: 0 });
-    expect(log.batches.some((b) => b.status === 'superseded' && b.leaves.length > 0)).toBe(true);
+    const log = await anchoring.publishedLog({ after: 0, limit: 100 });
+    expect(log.items.some((b) => b.status === 'superseded' && b.leaves.length > 0)).toBe(true);
   });
 });

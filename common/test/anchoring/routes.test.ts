@@ -46,11 +46,16 @@ const anchoring = {
     entries: [{ type, id }],
   }),
   logInfo: (type: string) => ({ recordType: type, anchorer: '0xabc', chainId: 31337 }),
-  publishedLog: async ({ limit, offset }: { limit: number; offset: number }) => ({
-    total: 5,
-    batches: [1, 2, 3, 4, 5].slice(offset, offset + limit).map(batch),
-  }),
-  publishedPromises: async () => ({ total: 1, promises: [{ sequence: 1 }] }),
+  // Five batches at positions 1..5, read by cursor as the real store reads them.
+  publishedLog: async ({ after, limit }: { after: number; limit: number }) => {
+    const items = [1, 2, 3, 4, 5].filter((seq) => seq > after).slice(0, limit);
+    return {
+      items: items.map(batch),
+      next: items.length ? items[items.length - 1] : after,
+      hasMore: (items.at(-1) ?? after) < 5,
+    };
+  },
+  publishedPromises: async () => ({ items: [{ sequence: 1 }], next: 1, hasMore: false }),
   // As the real one: with `only`, the records it keeps are the only ones verified and answered.
   recordsInTx: async (tx: string, only?: (ids: string[]) => Promise<Set<string>>) => {
     if (tx !== TX) return null;
@@ -109,7 +114,7 @@ describe('anchoring operations and handlers', () => {
     expect(other.status).toBe(404);
   });
 
-  it('serves the public log to anyone, paged, before any record id route', async () => {
+  it('serves the public log to anyone, by cursor, before any record id route', async () => {
     const info = await request(app).get('/api/blockchain/widget/log/info');
     expect(info.status).toBe(200);
     expect(info.body).toEqual({
@@ -118,18 +123,36 @@ describe('anchoring operations and handlers', () => {
       anchorer: '0xabc',
       chainId: 31337,
     });
-    const page2 = await request(app).get('/api/blockchain/widget/log?page=2&limit=2');
-    expect(page2.status).toBe(200);
-    expect(page2.body).toEqual({
+    const second = await request(app).get('/api/blockchain/widget/log?after=2&limit=2');
+    expect(second.status).toBe(200);
+    expect(second.body).toEqual({
       items: [batch(3), batch(4)],
-      page: 2,
       limit: 2,
-      total: 5,
-      totalPages: 3,
+      next: 4,
+      hasMore: true,
     });
+    const first = await request(app).get('/api/blockchain/widget/log');
+    expect(first.body).toMatchObject({ limit: 20, next: 5, hasMore: false });
+    expect(first.body.items).toHaveLength(5);
     const promises = await request(app).get('/api/blockchain/widget/log/promises');
-    expect(promises.body.items).toEqual([{ sequence: 1 }]);
-    expect((await request(app).get('/api/blockchain/widget/log?limit=0')).status).toBe(400);
+    expect(promises.body).toEqual({ items: [{ sequence: 1 }], limit: 20, next: 1, hasMore: false });
+  });
+
+  it.each([
+    ['limit=0', 'limit'],
+    ['limit=101', 'limit'],
+    ['after=-1', 'after'],
+    ['after=1.5', 'after'],
+    ['after=abc', 'after'],
+    [`after=${2 ** 53}`, 'after'],
+    ['page=2', 'read by cursor'],
+  ])('refuses ?%s on the public logs with 400 naming %s', async (query, named) => {
+    for (const path of ['log', 'log/promises']) {
+      const res = await request(app).get(`/api/blockchain/widget/${path}?${query}`);
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('VALIDATION_ERROR');
+      expect(JSON.stringify(res.body.error)).toContain(named);
+    }
   });
 
   it('refuses a bad id or tx hash with 400 and no token with 401', async () => {

@@ -61,6 +61,12 @@ interface Page {
   totalPages: number;
 }
 
+interface LogPage {
+  items: Item[];
+  next: number;
+  hasMore: boolean;
+}
+
 export interface Snapshot {
   /** 'user:<id>', 'product:<id>', 'count:users', ... → the record as JSON. */
   records: Map<string, string>;
@@ -89,6 +95,16 @@ export async function takeSnapshot(base: string, adminToken: string): Promise<Sn
       items.push(...(await get<Page>(`${path}${sep}limit=100&page=${p}`)).items);
     }
     return { items, total: first.total };
+  };
+  // The public logs are read by cursor: every promise, `after=next` while `hasMore`.
+  const logged = async (path: string): Promise<Item[]> => {
+    const items: Item[] = [];
+    for (let after = 0; ;) {
+      const page = await get<LogPage>(`${path}?limit=100&after=${after}`);
+      items.push(...page.items);
+      if (!page.hasMore) return items;
+      after = page.next;
+    }
   };
 
   const [users, products, orders, payments, queue, categoryTree] = await Promise.all([
@@ -123,8 +139,8 @@ export async function takeSnapshot(base: string, adminToken: string): Promise<Sn
   for (const page of perProduct) flatten(page.items);
 
   const [orderPromises, paymentPromises] = await Promise.all([
-    get<Page>('/api/blockchain/order/log/promises?limit=1'),
-    get<Page>('/api/blockchain/payment/log/promises?limit=1'),
+    logged('/api/blockchain/order/log/promises'),
+    logged('/api/blockchain/payment/log/promises'),
   ]);
 
   const records = new Map<string, string>();
@@ -145,8 +161,12 @@ export async function takeSnapshot(base: string, adminToken: string): Promise<Sn
   records.set('count:payments', String(payments.total));
   records.set('count:comments', String(comments.length));
   records.set('count:moderation-queue', String(queue.total));
-  records.set('count:order-anchor-promises', String(orderPromises.total));
-  records.set('count:payment-anchor-promises', String(paymentPromises.total));
+  records.set('count:order-anchor-promises', String(orderPromises.length));
+  records.set('count:payment-anchor-promises', String(paymentPromises.length));
+  // A promise is never rewritten: each is kept whole, by what it promises.
+  for (const p of [...orderPromises, ...paymentPromises]) {
+    records.set(`promise:${p.recordType}:${p.recordId}:${p.sequence}`, JSON.stringify(p));
+  }
 
   return {
     records,

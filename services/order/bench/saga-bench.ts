@@ -35,6 +35,7 @@ import {
   freePort,
   loadAverage,
   measuredOn,
+  runBench,
   writeBenchSection,
   writesDocs,
 } from '@ecom/test-support';
@@ -780,10 +781,4 @@ async function main(): Promise<void> {
   writeBenchSection('order-saga', 'Order saga', lines);
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`saga bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBench('saga bench', main);

@@ -3,7 +3,7 @@ import Joi from 'joi';
 import type { AuthUser } from '../../auth/types';
 import { AppError, NotFoundError, UnauthorizedError } from '../../errors/app-error';
 import type { OperationSpec } from '../../http/api';
-import { page, pageOffset, pageQueryKeys, type PageQuery } from '../../http/conventions';
+import { cursorPage, cursorQueryKeys, type CursorQuery } from '../../http/conventions';
 import type { Reply } from '../../http/reply';
 import type { Anchoring } from '../anchoring';
 
@@ -152,8 +152,13 @@ export function anchoringOperations<R extends string>({
         'monitor replays it against the chain (docs/verification.md §3, §6).',
       tag,
       access: 'public',
-      query: Joi.object(pageQueryKeys),
-      response: { status: 200, description: 'Batches', schema: publishedBatchSchema, list: true },
+      query: Joi.object(cursorQueryKeys),
+      response: {
+        status: 200,
+        description: 'Batches, by `seq`',
+        schema: publishedBatchSchema,
+        list: 'cursor',
+      },
       errors: { 503: notConfigured },
     },
     [`${recordType}AnchorPromises`]: {
@@ -162,8 +167,16 @@ export function anchoringOperations<R extends string>({
       summary: `Every promise the ${recordType} service signed at write time, oldest first`,
       tag,
       access: 'public',
-      query: Joi.object(pageQueryKeys),
-      response: { status: 200, description: 'Promises', schema: anchorPromiseSchema, list: true },
+      description:
+        'A page reads `limit` entries of the log by position; an entry written before promises ' +
+        'existed has none, so a page may hold fewer. Read on with `after=next` while `hasMore`.',
+      query: Joi.object(cursorQueryKeys),
+      response: {
+        status: 200,
+        description: 'Promises, by the position of their entry',
+        schema: anchorPromiseSchema,
+        list: 'cursor',
+      },
       errors: { 503: notConfigured },
     },
     [`${recordType}Anchors`]: {
@@ -248,24 +261,16 @@ export function anchoringHandlers<R extends string>(
     }
     return options.anchoring;
   };
-  const pageOf = (req: Request) => req.query as unknown as PageQuery;
+  const cursorOf = (req: Request) => req.query as unknown as CursorQuery;
   return {
     [`${recordType}AnchorLogInfo`]: async () => ({ service, ...anchoring().logInfo(recordType) }),
     [`${recordType}AnchorLog`]: async (req: Request) => {
-      const q = pageOf(req);
-      const { batches, total } = await anchoring().publishedLog({
-        limit: q.limit,
-        offset: pageOffset(q),
-      });
-      return page(batches, q, total);
+      const q = cursorOf(req);
+      return cursorPage(await anchoring().publishedLog(q), q);
     },
     [`${recordType}AnchorPromises`]: async (req: Request) => {
-      const q = pageOf(req);
-      const { promises, total } = await anchoring().publishedPromises({
-        limit: q.limit,
-        offset: pageOffset(q),
-      });
-      return page(promises, q, total);
+      const q = cursorOf(req);
+      return cursorPage(await anchoring().publishedPromises(q), q);
     },
     [`${recordType}Anchors`]: async (req: Request) => {
       const a = anchoring();
