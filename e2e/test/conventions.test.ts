@@ -178,6 +178,18 @@ describe('API conventions on every route of the assembled document', () => {
           code: 'VALIDATION_ERROR',
         });
       }
+      // A list anyone may call is paged through its first 10,000 results; one behind a token
+      // (a user's own, or an admin's) may be paged deeper.
+      // (security: none for a public route, an empty alternative for an optional token).
+      const anyone =
+        op.security.length === 0 || op.security.some((s) => Object.keys(s).length === 0);
+      const deep = await call('GET', `${url}?page=501&limit=20`, token);
+      expect({ path, anyone, status: deep.status }).toEqual({
+        path,
+        anyone,
+        status: anyone ? 400 : 200,
+      });
+      expect((await call('GET', `${url}?page=500&limit=20`, token)).status).toBe(200);
       const defaults = await call('GET', url, token);
       expect({ path, page: defaults.body.page, limit: defaults.body.limit }).toEqual({
         path,

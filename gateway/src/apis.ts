@@ -73,7 +73,8 @@ export function apiDocument(apis: readonly ApiSpec[], serverUrl = '/'): Record<s
     description:
       'Every route goes through the API gateway. Errors always have the shape ' +
       '`{ "error": { "code", "message", "details", "requestId" } }`. Lists answer ' +
-      '`{ items, page, limit, total, totalPages }` (`page` from 1, `limit` 1..100, default 20), ' +
+      '`{ items, page, limit, total, totalPages }` (`page` from 1, `limit` 1..100, default 20; ' +
+      'a list anyone may call is paged through its first 10,000 results), ' +
       'but the public append-only logs answer `{ items, limit, next, hasMore }` (read on with ' +
       '`after=next`); ' +
       'money is `{ amount, currency }` in integer minor units; DELETE answers 204; a 201 carries ' +

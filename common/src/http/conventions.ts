@@ -5,7 +5,8 @@ import { ForbiddenError } from '../errors/app-error';
 /**
  * The platform's API conventions, in one place (README, "API conventions"):
  * - lists: `{ items, page, limit, total, totalPages }`, `page` 1..100000 (default 1) and
- *   `limit` 1..100 (default 20) everywhere but the public append-only logs;
+ *   `limit` 1..100 (default 20) everywhere but the public append-only logs; a list anyone may
+ *   call is paged through its first 10,000 results (withinResultWindow);
  * - the public append-only logs: `{ items, limit, next, hasMore }`, read on with `after=next`
  *   (docs/adr/0051-public-logs-are-read-by-cursor.md);
  * - money in answers: `{ amount, currency }`, amount in integer minor units;
@@ -49,6 +50,31 @@ export function page<T>(items: T[], query: PageQuery, total: number): Page<T> {
 /** Rows to skip for a page. */
 export function pageOffset(query: PageQuery): number {
   return (query.page - 1) * query.limit;
+}
+
+/** How deep a list anyone may call is paged: a page must start within its first results. */
+export const RESULT_WINDOW = 10_000;
+
+/**
+ * A public list's query, its pages held to the first RESULT_WINDOW results: skipping further
+ * costs the store a walk past every result skipped, on a route anyone may call. A deeper page
+ * is refused (400, on `page`); a client narrows the list (a search, a category) instead.
+ */
+export function withinResultWindow(query: Joi.ObjectSchema): Joi.ObjectSchema {
+  return query
+    .custom((value: PageQuery, helpers) =>
+      pageOffset(value) >= RESULT_WINDOW
+        ? helpers.error(
+            'page.window',
+            { window: RESULT_WINDOW, start: pageOffset(value) + 1 },
+            { ...helpers.state, path: [...(helpers.state.path ?? []), 'page'] },
+          )
+        : value,
+    )
+    .messages({
+      'page.window':
+        '"page" starts at result {{#start}}: this list is paged through its first {{#window}} results; narrow it instead',
+    });
 }
 
 /** The largest position a cursor names: positions are PostgreSQL bigserials read as numbers. */

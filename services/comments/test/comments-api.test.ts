@@ -291,6 +291,8 @@ describe('GET /api/comments/product/:productId', () => {
     ['page=0'],
     ['limit=0'],
     ['limit=101'],
+    ['page=501'],
+    ['page=101&limit=100'],
     ['sort=rating'],
     ['page=abc'],
     ['extra=1'],
@@ -300,6 +302,14 @@ describe('GET /api/comments/product/:productId', () => {
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('VALIDATION_ERROR');
   });
+
+  it.each([['page=500'], ['page=100&limit=100']])(
+    'answers ?%s, the last page inside the first 10,000 results',
+    async (qs) => {
+      const res = await h.http().get(`/api/comments/product/${newProductId()}?${qs}`);
+      expect(res.status).toBe(200);
+    },
+  );
 
   it('answers 400 for a malformed product id and 401 for a bad optional token', async () => {
     const bad = await h.http().get(`/api/comments/product/${encodeURIComponent('a b$')}`);

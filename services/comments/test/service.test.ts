@@ -41,6 +41,20 @@ describe('commentsService.start', () => {
       // The unique index that enforces one review per user per product exists.
       const indexes = await service.connection.collection('comments').indexes();
       expect(indexes.find((i) => i.key.reviewSlot === 1)).toMatchObject({ unique: true });
+      // Each listing's sort, _id tie-break included, is an index MongoDB walks in order: the
+      // reviews of a product (newest, helpful) and the replies of a page's threads.
+      const keys = indexes.map((i) =>
+        Object.entries(i.key)
+          .map(([field, order]) => `${field}:${order}`)
+          .join(','),
+      );
+      expect(keys).toEqual(
+        expect.arrayContaining([
+          'productId:1,depth:1,createdAt:-1,_id:-1',
+          'productId:1,depth:1,helpfulCount:-1,createdAt:-1,_id:-1',
+          'rootId:1,createdAt:1,_id:1',
+        ]),
+      );
     } finally {
       await service.stop();
       await bus.close();

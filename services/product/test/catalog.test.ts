@@ -240,6 +240,32 @@ describe('bad input changes nothing', () => {
     expect(res.body.error.code).toBe('VALIDATION_ERROR');
   });
 
+  it('pages through the first 10,000 results only: a deeper page is refused on `page`', async () => {
+    // The last pages inside the window answer (empty here); the next ones start past it.
+    for (const qs of [
+      'page=500',
+      'page=100&limit=100',
+      'page=9999&limit=1',
+      'page=10000&limit=1',
+    ]) {
+      expect({ qs, status: (await api().get(`/api/products?${qs}`)).status }).toEqual({
+        qs,
+        status: 200,
+      });
+    }
+    for (const qs of ['page=501', 'page=101&limit=100', 'page=10001&limit=1', 'page=100000']) {
+      const res = await api().get(`/api/products?${qs}&q=lamp`);
+      expect({ qs, status: res.status }).toEqual({ qs, status: 400 });
+      expect(res.body.error.code).toBe('VALIDATION_ERROR');
+      expect(res.body.error.details).toEqual([
+        expect.objectContaining({
+          field: 'page',
+          message: expect.stringContaining('first 10000 results'),
+        }),
+      ]);
+    }
+  });
+
   it('refuses malformed ids and bad numbers on writes with 400, leaving the product as it was', async () => {
     const p = await createProduct({ name: 'Guarded', price: 3, inventory: 4 });
     const auth = bearer(seller);
@@ -460,17 +486,23 @@ describe('listing', () => {
     expect(rating.body.items).toHaveLength(4);
   });
 
-  it('uses an index for every filter and sort', async () => {
+  it('uses an index for every filter and sort, each sort with its _id tie-break', async () => {
     const indexes = await h.service.connection.collection('products').indexes();
-    const keys = indexes.map((i) => Object.keys(i.key).join(','));
+    const keys = indexes.map((i) =>
+      Object.entries(i.key)
+        .map(([field, order]) => `${field}:${order}`)
+        .join(','),
+    );
+    // An index that ends in the sort's own fields and directions lets MongoDB stop after the
+    // page; one without the _id tie-break makes it sort every match.
     expect(keys).toEqual(
       expect.arrayContaining([
-        'status,createdAt,_id',
-        'status,priceCents,_id',
-        'status,ratingAverage,ratingCount,_id',
-        'categoryPath,status,createdAt',
-        'sellerId,status,createdAt',
-        'status,available',
+        'status:1,createdAt:-1,_id:-1',
+        'status:1,priceCents:1,_id:1',
+        'status:1,ratingAverage:-1,ratingCount:-1,_id:1',
+        'categoryPath:1,status:1,createdAt:-1,_id:-1',
+        'sellerId:1,status:1,createdAt:-1,_id:-1',
+        'status:1,available:1',
       ]),
     );
     expect(indexes.some((i) => i.name === 'product_text')).toBe(true);

@@ -1,6 +1,12 @@
 import Joi from 'joi';
 import { idTokenSchema, objectIdSchema } from '@ecom/common/ids';
-import { defineApi, deletedResponse, pageQueryKeys, type ResponseSpec } from '@ecom/common/http';
+import {
+  defineApi,
+  deletedResponse,
+  pageQueryKeys,
+  withinResultWindow,
+  type ResponseSpec,
+} from '@ecom/common/http';
 import { COMMENT_MAX_LENGTH_LIMIT } from '../config';
 import { COMMENT_STATUSES } from '../domain/types';
 
@@ -88,10 +94,12 @@ export const commentsApi = defineApi({
       summary: 'Top-level reviews of a product, replies nested (admins also see hidden ones)',
       access: 'optional',
       params: Joi.object({ productId: productId.required() }),
-      query: Joi.object({
-        ...pageQueryKeys,
-        sort: Joi.string().valid('newest', 'helpful').default('newest'),
-      }),
+      query: withinResultWindow(
+        Joi.object({
+          ...pageQueryKeys,
+          sort: Joi.string().valid('newest', 'helpful').default('newest'),
+        }),
+      ),
       response: {
         status: 200,
         description: 'A page of reviews',

@@ -100,15 +100,20 @@ commentSchema.index(
   { reviewSlot: 1 },
   { unique: true, partialFilterExpression: { reviewSlot: { $exists: true } } },
 );
-// The two sorted listings (MongoDB walks these in order and stops after one page).
-commentSchema.index({ productId: 1, depth: 1, createdAt: -1 });
-commentSchema.index({ productId: 1, depth: 1, helpfulCount: -1, createdAt: -1 });
+// The two sorted listings, each with the _id its sort breaks ties by: MongoDB walks these in
+// order and stops after one page (without _id it sorted all of a product's reviews).
+commentSchema.index({ productId: 1, depth: 1, createdAt: -1, _id: -1 });
+commentSchema.index({ productId: 1, depth: 1, helpfulCount: -1, createdAt: -1, _id: -1 });
 // The stand-in only uses indexes whose every field the filter names by equality: this one lets
 // it find a product's reviews (and count them) without scanning every comment (2-3x faster
 // listings in the embedded run). A redundant prefix for MongoDB, which it does not hurt.
 commentSchema.index({ productId: 1, depth: 1 });
 // Single field: the stand-in, like MongoDB, answers `rootId: { $in: [...] }` from it.
 commentSchema.index({ rootId: 1 });
+// The replies of a page's threads, oldest first: MongoDB merges each thread's run of this index
+// and stops at the replies' limit, however many replies a thread has (with `rootId` alone it
+// fetched and sorted every reply of every thread on the page).
+commentSchema.index({ rootId: 1, createdAt: 1, _id: 1 });
 commentSchema.index({ authorId: 1 });
 commentSchema.index({ status: 1 });
 // The moderation queue, oldest first; only queued comments carry the field.

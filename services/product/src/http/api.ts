@@ -6,6 +6,7 @@ import {
   minorUnitsFromDecimal,
   moneySchema,
   pageQueryKeys,
+  withinResultWindow,
   type ResponseSpec,
 } from '@ecom/common/http';
 import { CURRENCIES, MAX_PRICE_CENTS } from '../domain/catalog-rules';
@@ -79,20 +80,22 @@ export const createProductBody = Joi.object({
 
 export const updateProductBody = Joi.object(productFields).min(1);
 
-export const listProductsQuery = Joi.object({
-  // An empty search box means no text filter.
-  q: Joi.string().trim().max(100).allow(''),
-  category: slug.description('category slug (its subcategories included)'),
-  minPrice: decimalPrice.min(0).max(MAX_PRICE),
-  maxPrice: decimalPrice
-    .min(0)
-    .max(MAX_PRICE)
-    .when('minPrice', { is: Joi.exist(), then: Joi.number().min(Joi.ref('minPrice')) }),
-  inStock: Joi.boolean(),
-  sellerId,
-  sort: Joi.string().valid('price', '-price', 'newest', 'rating').default('newest'),
-  ...pageQueryKeys,
-});
+export const listProductsQuery = withinResultWindow(
+  Joi.object({
+    // An empty search box means no text filter.
+    q: Joi.string().trim().max(100).allow(''),
+    category: slug.description('category slug (its subcategories included)'),
+    minPrice: decimalPrice.min(0).max(MAX_PRICE),
+    maxPrice: decimalPrice
+      .min(0)
+      .max(MAX_PRICE)
+      .when('minPrice', { is: Joi.exist(), then: Joi.number().min(Joi.ref('minPrice')) }),
+    inStock: Joi.boolean(),
+    sellerId,
+    sort: Joi.string().valid('price', '-price', 'newest', 'rating').default('newest'),
+    ...pageQueryKeys,
+  }),
+);
 
 const inventoryBody = Joi.object({
   set: Joi.number().integer().min(0).max(1_000_000_000).description('absolute free stock'),
