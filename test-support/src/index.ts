@@ -21,3 +21,4 @@ export * from './health';
 export * from './bus-namespace';
 export * from './pg-query';
 export * from './provider-sim';
+export * from './mongo-indexes';

@@ -2,7 +2,13 @@ import { Types } from 'mongoose';
 import request from 'supertest';
 import { InMemoryEventBus, createEvent } from '@ecom/common/bus';
 import { ConfigError } from '@ecom/common/config';
-import { bearer, createTestMongo, testJwtEnv, type TestMongo } from '@ecom/test-support';
+import {
+  bearer,
+  createTestMongo,
+  indexKeyPatterns,
+  testJwtEnv,
+  type TestMongo,
+} from '@ecom/test-support';
 import { loadCommentsConfig } from '../src/config';
 import { commentsService } from '../src/service';
 import { testConfig } from './harness';
@@ -43,11 +49,7 @@ describe('commentsService.start', () => {
       expect(indexes.find((i) => i.key.reviewSlot === 1)).toMatchObject({ unique: true });
       // Each listing's sort, _id tie-break included, is an index MongoDB walks in order: the
       // reviews of a product (newest, helpful) and the replies of a page's threads.
-      const keys = indexes.map((i) =>
-        Object.entries(i.key)
-          .map(([field, order]) => `${field}:${order}`)
-          .join(','),
-      );
+      const keys = indexKeyPatterns(indexes);
       expect(keys).toEqual(
         expect.arrayContaining([
           'productId:1,depth:1,createdAt:-1,_id:-1',
