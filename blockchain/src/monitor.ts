@@ -540,7 +540,11 @@ async function allPages<T>(url: string, fetchImpl: Fetch): Promise<T[]> {
       next?: number;
       hasMore?: boolean;
     };
-    if (!Array.isArray(body?.items) || !Number.isSafeInteger(body.next)) {
+    if (
+      !Array.isArray(body?.items) ||
+      !Number.isSafeInteger(body.next) ||
+      typeof body.hasMore !== 'boolean'
+    ) {
       throw new Error(`GET ${url}: not a log page`);
     }
     items.push(...body.items);

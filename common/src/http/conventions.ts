@@ -59,18 +59,29 @@ export const RESULT_WINDOW = 10_000;
  * A public list's query, its pages held to the first RESULT_WINDOW results: skipping further
  * costs the store a walk past every result skipped, on a route anyone may call. A deeper page
  * is refused (400, on `page`); a client narrows the list (a search, a category) instead.
+ * `exempt` names who may page on (a seller through its own products): it reads the query and
+ * the signed-in caller, if any (the validation context's `user`).
  */
-export function withinResultWindow(query: Joi.ObjectSchema): Joi.ObjectSchema {
+export function withinResultWindow<Q extends PageQuery>(
+  query: Joi.ObjectSchema,
+  exempt?: (value: Q, user: AuthUser | undefined) => boolean,
+): Joi.ObjectSchema {
   return query
-    .custom((value: PageQuery, helpers) =>
-      pageOffset(value) >= RESULT_WINDOW
-        ? helpers.error(
-            'page.window',
-            { window: RESULT_WINDOW, start: pageOffset(value) + 1 },
-            { ...helpers.state, path: [...(helpers.state.path ?? []), 'page'] },
-          )
-        : value,
-    )
+    .keys({
+      page: pageQueryKeys.page.description(
+        `a page must start within the first ${RESULT_WINDOW} results: (page - 1) × limit < ${RESULT_WINDOW}`,
+      ),
+    })
+    .custom((value: Q, helpers) => {
+      if (pageOffset(value) < RESULT_WINDOW) return value;
+      const user = (helpers.prefs.context as { user?: AuthUser } | undefined)?.user;
+      if (exempt?.(value, user)) return value;
+      return helpers.error(
+        'page.window',
+        { window: RESULT_WINDOW, start: pageOffset(value) + 1 },
+        { ...helpers.state, path: [...(helpers.state.path ?? []), 'page'] },
+      );
+    })
     .messages({
       'page.window':
         '"page" starts at result {{#start}}: this list is paged through its first {{#window}} results; narrow it instead',
@@ -151,7 +162,7 @@ export function pageSchema(item: Joi.Schema): Joi.ObjectSchema {
 export function cursorPageSchema(item: Joi.Schema): Joi.ObjectSchema {
   return Joi.object({
     items: Joi.array().items(item).required(),
-    limit: Joi.number().integer().min(1).required(),
+    limit: Joi.number().integer().min(1).max(LIMIT_MAX).required(),
     next: Joi.number().integer().min(0).required().description('pass as `after` to read on'),
     hasMore: Joi.boolean().required(),
   });

@@ -43,7 +43,12 @@ export function validate(schemas: RequestSchemas): RequestHandler {
       const schema = checked[part];
       if (!schema) continue;
       const input = part === 'body' && req.body === undefined ? {} : req[part];
-      const { value, error } = schema.validate(input, { abortEarly: false, convert: true });
+      // Who asks (after the access rule) is the context a rule may read: a list's window, say.
+      const { value, error } = schema.validate(input, {
+        abortEarly: false,
+        convert: true,
+        context: { user: req.user },
+      });
       if (error) {
         problems.push(...describe(part, error));
         continue;

@@ -93,6 +93,11 @@ describeIfServer('postgres', 'the public log read by cursor (PostgreSQL)', () =>
     const more = await store.publishedPromises({ after: last.next, limit: 4 });
     expect(more.items).toEqual([{ recordId: 'o26' }, { recordId: 'o27' }]);
     expect(more.hasMore).toBe(false);
+
+    // 27 entries in pages of 9: the last page is full, and says there is no more.
+    const exact = await walk((p) => store.publishedPromises(p), 9);
+    expect(exact.pages.map((p) => p.hasMore)).toEqual([true, true, false]);
+    expect(exact.items).toHaveLength(expected.length + 2);
   });
 
   it('reads no more rows deep in the log than at its start, and counts nothing', async () => {

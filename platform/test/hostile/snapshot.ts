@@ -103,6 +103,7 @@ export async function takeSnapshot(base: string, adminToken: string): Promise<Sn
       const page = await get<LogPage>(`${path}?limit=100&after=${after}`);
       items.push(...page.items);
       if (!page.hasMore) return items;
+      if (page.next <= after) throw new Error(`${path}: the cursor did not move past ${after}`);
       after = page.next;
     }
   };

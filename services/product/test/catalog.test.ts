@@ -266,6 +266,23 @@ describe('bad input changes nothing', () => {
     }
   });
 
+  it('lets a seller page through all of its own products, and an admin through all of them', async () => {
+    const deep = 'page=501&limit=20';
+    const own = await asUser(seller).get(`/api/products?${deep}&sellerId=${seller.id}`);
+    expect(own.status).toBe(200);
+    expect(own.body).toMatchObject({ page: 501, limit: 20, items: [] });
+    expect((await asUser(admin).get(`/api/products?${deep}`)).status).toBe(200);
+    // Another seller's products, a customer, or no token: the window holds.
+    expect(
+      (await asUser(otherSeller).get(`/api/products?${deep}&sellerId=${seller.id}`)).status,
+    ).toBe(400);
+    expect(
+      (await asUser(customer).get(`/api/products?${deep}&sellerId=${customer.id}`)).status,
+    ).toBe(400);
+    expect((await api().get(`/api/products?${deep}&sellerId=${seller.id}`)).status).toBe(400);
+    expect((await asUser(seller).get(`/api/products?${deep}`)).status).toBe(400);
+  });
+
   it('refuses malformed ids and bad numbers on writes with 400, leaving the product as it was', async () => {
     const p = await createProduct({ name: 'Guarded', price: 3, inventory: 4 });
     const auth = bearer(seller);

@@ -7,6 +7,7 @@ import {
   moneySchema,
   pageQueryKeys,
   withinResultWindow,
+  type PageQuery,
   type ResponseSpec,
 } from '@ecom/common/http';
 import { CURRENCIES, MAX_PRICE_CENTS } from '../domain/catalog-rules';
@@ -95,6 +96,9 @@ export const listProductsQuery = withinResultWindow(
     sort: Joi.string().valid('price', '-price', 'newest', 'rating').default('newest'),
     ...pageQueryKeys,
   }),
+  // A seller pages through all of its own products, an admin through the whole catalogue.
+  (query: PageQuery & { sellerId?: string }, user) =>
+    user?.role === 'admin' || (user?.role === 'seller' && query.sellerId === user.id),
 );
 
 const inventoryBody = Joi.object({
@@ -188,8 +192,10 @@ export const productApi = defineApi({
       method: 'get',
       path: '/api/products',
       summary: 'Search the catalogue',
-      description: cacheNote,
-      access: 'public',
+      description:
+        `${cacheNote}. Paged through the first 10,000 results, except for a seller listing its ` +
+        'own products (`sellerId`) and an admin, who may page on.',
+      access: 'optional',
       query: listProductsQuery,
       response: {
         status: 200,
