@@ -17,6 +17,7 @@ export interface OrderConfig extends ServiceConfig, PostgresConfig, AnchoringCon
   SWEEP_INTERVAL_MS: number;
   OUTBOX_POLL_INTERVAL_MS: number;
   CART_GUEST_IDLE_MS: number;
+  CART_GUEST_EMPTY_IDLE_MS: number;
 }
 
 export const orderConfigSchema = Joi.object<OrderConfig>({
@@ -66,4 +67,9 @@ export const orderConfigSchema = Joi.object<OrderConfig>({
     .integer()
     .min(1000)
     .default(30 * 24 * 60 * 60 * 1000),
+  // An empty guest cart is forgotten sooner: anyone may make one, so they must not pile up.
+  CART_GUEST_EMPTY_IDLE_MS: Joi.number()
+    .integer()
+    .min(1000)
+    .default(60 * 60 * 1000),
 });

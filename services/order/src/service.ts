@@ -100,6 +100,7 @@ export const orderService = defineService({
       catalog,
       orders,
       guestIdleMs: config.CART_GUEST_IDLE_MS,
+      guestEmptyIdleMs: config.CART_GUEST_EMPTY_IDLE_MS,
     });
     const saga = new OrderSaga({
       transitions,

@@ -26,7 +26,11 @@ describe('carts and checkout (real PostgreSQL, product over HTTP)', () => {
         { id: 'p-rare', name: 'Rare thing', priceCents: 9900, available: 1 },
         { id: 'p-euro', name: 'Euro thing', priceCents: 100, currency: 'EUR' },
       ],
-      env: { SWEEP_INTERVAL_MS: '600000', CART_GUEST_IDLE_MS: '3600000' },
+      env: {
+        SWEEP_INTERVAL_MS: '600000',
+        CART_GUEST_IDLE_MS: '3600000',
+        CART_GUEST_EMPTY_IDLE_MS: '600000',
+      },
     });
   });
 
@@ -63,6 +67,8 @@ describe('carts and checkout (real PostgreSQL, product over HTTP)', () => {
     get: () => api().get('/api/carts/mine').set('X-Cart-Token', token),
     add: (productId: string, quantity: number) =>
       api().post('/api/carts/mine/items').set('X-Cart-Token', token).send({ productId, quantity }),
+    remove: (productId: string) =>
+      api().delete(`/api/carts/mine/items/${productId}`).set('X-Cart-Token', token),
   });
   const ordersOf = async (userId: string) =>
     (await h.pool.query('SELECT id, total_cents FROM orders WHERE user_id = $1', [userId])).rows;
@@ -360,6 +366,27 @@ describe('carts and checkout (real PostgreSQL, product over HTTP)', () => {
       'p-mug',
     ]);
     expect(await ordersOf(alice.id)).toEqual([]);
+  });
+
+  it("forgets an empty guest cart sooner than one holding items, and never a customer's", async () => {
+    await add(alice, 'p-tea', 1).expect(200);
+    const empty = await guest();
+    const emptied = await guest();
+    await asGuest(emptied).add('p-mug', 1).expect(200);
+    await asGuest(emptied).remove('p-mug').expect(204);
+    const holding = await guest();
+    await asGuest(holding).add('p-mug', 2).expect(200);
+    // Untouched for 20 minutes: past the empty carts' 10, well within the others' hour.
+    await h.pool.query("UPDATE carts SET updated_at = now() - interval '20 minutes'");
+    await h.service.carts.sweep();
+    expect((await asGuest(empty).get()).status).toBe(404);
+    expect((await asGuest(emptied).get()).status).toBe(404);
+    expect((await asGuest(holding).get()).body.itemCount).toBe(2);
+    expect((await as(alice).get('/api/carts/mine')).body.itemCount).toBe(1);
+    // A fresh empty cart is kept: it may be filled yet.
+    const fresh = await guest();
+    await h.service.carts.sweep();
+    expect((await asGuest(fresh).get()).status).toBe(200);
   });
 
   it('keeps carts across a restart; the sweeper forgets idle guest carts only', async () => {

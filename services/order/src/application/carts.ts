@@ -51,6 +51,11 @@ export interface CartsDeps {
   limits?: CartLimits;
   /** Guest carts untouched this long are forgotten. */
   guestIdleMs: number;
+  /**
+   * Empty guest carts untouched this long are forgotten: anyone may make one without a token,
+   * so each must not hold a row for a month. Default: guestIdleMs.
+   */
+  guestEmptyIdleMs?: number;
 }
 
 const owner = (caller: CartCaller): CartOwner =>
@@ -221,7 +226,8 @@ export class Carts {
 
   /** Forgets idle and merged guest carts (the sweeper). */
   sweep(): Promise<number> {
-    return cartStore.sweepGuests(this.deps.pool, this.deps.guestIdleMs);
+    const { guestIdleMs, guestEmptyIdleMs = guestIdleMs } = this.deps;
+    return cartStore.sweepGuests(this.deps.pool, guestIdleMs, guestEmptyIdleMs);
   }
 
   private async change(

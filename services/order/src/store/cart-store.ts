@@ -172,14 +172,22 @@ export const cartStore = {
    * Forgets guest carts idle for `idleMs` and guest carts already merged, a bounded batch per
    * call. Customers' carts stay (a checked-out one names its order).
    */
-  async sweepGuests(db: Queryable, idleMs: number, batch = 1000): Promise<number> {
+  async sweepGuests(
+    db: Queryable,
+    idleMs: number,
+    emptyIdleMs: number,
+    batch = 1000,
+  ): Promise<number> {
     const { rowCount } = await db.query(
       `DELETE FROM carts WHERE id IN (
          SELECT id FROM carts
           WHERE token_hash IS NOT NULL
-            AND (status <> 'OPEN' OR updated_at < now() - make_interval(secs => $1::double precision / 1000))
+            AND (status <> 'OPEN'
+                 OR updated_at < now() - make_interval(secs => $1::double precision / 1000)
+                 OR (lines = '[]'::jsonb
+                     AND updated_at < now() - make_interval(secs => $3::double precision / 1000)))
           LIMIT $2)`,
-      [idleMs, batch],
+      [idleMs, batch, emptyIdleMs],
     );
     return rowCount ?? 0;
   },
