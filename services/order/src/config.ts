@@ -67,7 +67,8 @@ export const orderConfigSchema = Joi.object<OrderConfig>({
     .integer()
     .min(1000)
     .default(30 * 24 * 60 * 60 * 1000),
-  // An empty guest cart is forgotten sooner: anyone may make one, so they must not pile up.
+  // An empty guest cart is forgotten sooner (never later than CART_GUEST_IDLE_MS): anyone may
+  // make one, so they must not pile up.
   CART_GUEST_EMPTY_IDLE_MS: Joi.number()
     .integer()
     .min(1000)

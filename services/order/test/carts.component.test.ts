@@ -389,6 +389,44 @@ describe('carts and checkout (real PostgreSQL, product over HTTP)', () => {
     expect((await asGuest(fresh).get()).status).toBe(200);
   });
 
+  it('never forgets a cart a guest fills while the sweep runs', async () => {
+    const made = await api().post('/api/carts/guest');
+    const token = made.body.cartToken as string;
+    await h.pool.query("UPDATE carts SET updated_at = now() - interval '20 minutes'");
+    // The guest's first add, as the service writes it: the row locked, a line, not yet committed.
+    const client = await h.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(
+        `UPDATE carts SET lines = '[{"productId":"p-mug","quantity":1}]', updated_at = now()
+          WHERE id = $1`,
+        [made.body.id],
+      );
+      const sweeping = h.service.carts.sweep();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await client.query('COMMIT');
+      await sweeping;
+    } finally {
+      client.release();
+    }
+    expect((await asGuest(token).get()).body.itemCount).toBe(1);
+  });
+
+  it('sweeps batch after batch until the empty guest carts are gone', async () => {
+    // More than one statement's batch (1,000), made faster than a run of the sweeper takes one.
+    await h.pool.query(
+      `INSERT INTO carts (id, token_hash, updated_at)
+       SELECT gen_random_uuid(), md5('bulk' || i), now() - interval '20 minutes'
+         FROM generate_series(1, 2500) AS i`,
+    );
+    expect(await h.service.carts.sweep()).toBeGreaterThanOrEqual(2500);
+    const { rows } = await h.pool.query(
+      `SELECT count(*)::int AS n FROM carts
+        WHERE token_hash IS NOT NULL AND lines = '[]'::jsonb AND updated_at < now() - interval '15 minutes'`,
+    );
+    expect(rows[0].n).toBe(0);
+  });
+
   it('keeps carts across a restart; the sweeper forgets idle guest carts only', async () => {
     await add(alice, 'p-tea', 3).expect(200);
     const token = await guest();

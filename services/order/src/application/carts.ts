@@ -52,8 +52,8 @@ export interface CartsDeps {
   /** Guest carts untouched this long are forgotten. */
   guestIdleMs: number;
   /**
-   * Empty guest carts untouched this long are forgotten: anyone may make one without a token,
-   * so each must not hold a row for a month. Default: guestIdleMs.
+   * Empty guest carts unchanged this long are forgotten: anyone may make one without a token,
+   * so each must not hold a row for a month. Default and most: guestIdleMs.
    */
   guestEmptyIdleMs?: number;
 }
@@ -65,9 +65,13 @@ const idsOf = (lines: readonly { productId: string }[]) => [
   ...new Set(lines.map((l) => l.productId)),
 ];
 
+/** Guest carts forgotten per statement, and how long one sweep may go on. */
+const SWEEP_BATCH = 1000;
+const SWEEP_SECONDS = 5;
+
 const guestCartGone = () =>
   new NotFoundError(
-    'No such cart: a guest cart is forgotten once merged or after a long idle time',
+    'No such cart: a guest cart is forgotten once merged, or when unchanged for long (an empty one: an hour)',
     {
       reason: 'CART_NOT_FOUND',
     },
@@ -224,10 +228,20 @@ export class Carts {
     });
   }
 
-  /** Forgets idle and merged guest carts (the sweeper). */
-  sweep(): Promise<number> {
-    const { guestIdleMs, guestEmptyIdleMs = guestIdleMs } = this.deps;
-    return cartStore.sweepGuests(this.deps.pool, guestIdleMs, guestEmptyIdleMs);
+  /**
+   * Forgets idle and merged guest carts (the sweeper): batch after batch while they come back
+   * full, for at most SWEEP_SECONDS, so carts made faster than one batch a run do not pile up.
+   */
+  async sweep(): Promise<number> {
+    const { pool, guestIdleMs } = this.deps;
+    const emptyIdleMs = Math.min(this.deps.guestEmptyIdleMs ?? guestIdleMs, guestIdleMs);
+    const until = Date.now() + SWEEP_SECONDS * 1000;
+    let forgotten = 0;
+    for (;;) {
+      const n = await cartStore.sweepGuests(pool, guestIdleMs, emptyIdleMs, SWEEP_BATCH);
+      forgotten += n;
+      if (n < SWEEP_BATCH || Date.now() >= until) return forgotten;
+    }
   }
 
   private async change(

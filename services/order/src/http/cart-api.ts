@@ -64,7 +64,7 @@ export const cartOperations = (writtenOrder: Joi.Schema) =>
       path: '/api/carts/guest',
       summary: 'A guest cart: its token is answered once, send it as X-Cart-Token',
       description:
-        "The token is the only key to the cart and is never shown again (the service keeps its hash). After signing in, POST /api/carts/mine/merge moves its lines into the customer's cart. A guest cart idle for CART_GUEST_IDLE_MS (30 days) is forgotten, an empty one after CART_GUEST_EMPTY_IDLE_MS (1 hour).",
+        "The token is the only key to the cart and is never shown again (the service keeps its hash). After signing in, POST /api/carts/mine/merge moves its lines into the customer's cart. A guest cart unchanged for CART_GUEST_IDLE_MS (30 days) is forgotten, an empty one after CART_GUEST_EMPTY_IDLE_MS (1 hour); reading it does not count as a change.",
       access: 'public',
       tag: 'Carts',
       response: {

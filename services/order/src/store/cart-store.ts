@@ -169,15 +169,20 @@ export const cartStore = {
   },
 
   /**
-   * Forgets guest carts idle for `idleMs` and guest carts already merged, a bounded batch per
-   * call. Customers' carts stay (a checked-out one names its order).
+   * Forgets guest carts unchanged for `idleMs` (empty ones for `emptyIdleMs`) and guest carts
+   * already merged, a bounded batch per call. Customers' carts stay (a checked-out one names
+   * its order).
    */
   async sweepGuests(
     db: Queryable,
     idleMs: number,
     emptyIdleMs: number,
-    batch = 1000,
+    batch: number,
   ): Promise<number> {
+    // Each cart is locked as it is found, and one locked by a guest's change is skipped: a
+    // plain subquery would let a cart found idle be filled and committed meanwhile, and the
+    // DELETE, which re-checks only `id IN (...)`, would still take it. A cart changed after the
+    // statement began is re-checked against the condition when it is locked.
     const { rowCount } = await db.query(
       `DELETE FROM carts WHERE id IN (
          SELECT id FROM carts
@@ -186,7 +191,7 @@ export const cartStore = {
                  OR updated_at < now() - make_interval(secs => $1::double precision / 1000)
                  OR (lines = '[]'::jsonb
                      AND updated_at < now() - make_interval(secs => $3::double precision / 1000)))
-          LIMIT $2)`,
+          LIMIT $2 FOR UPDATE SKIP LOCKED)`,
       [idleMs, batch, emptyIdleMs],
     );
     return rowCount ?? 0;
