@@ -1,25 +1,18 @@
-import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
-import { createTestPostgres, describeIfServer, type TestPostgres } from '@ecom/test-support';
-import { anchorMigrations, onChainBatchId, PgAnchorStore } from '../../src/anchoring';
-import { createPgPool, runMigrations } from '../../src/postgres';
+import { describeIfServer } from '@ecom/test-support';
+import type { PgAnchorStore } from '../../src/anchoring';
+import { anchorStoreOnDb, type AnchorStoreOnDb } from './store-support';
 
 describeIfServer('postgres', 'the count of entries waiting to be anchored (PostgreSQL)', () => {
-  let db: TestPostgres;
+  let on: AnchorStoreOnDb;
   let pool: Pool;
   let store: PgAnchorStore;
-  const chain = { chainId: 31337, genesisHash: `0x${'11'.repeat(32)}`, contractAddress: '0xabc' };
 
   beforeAll(async () => {
-    db = await createTestPostgres('common_anchor_pending');
-    pool = createPgPool(db.url, 2);
-    await runMigrations(pool, anchorMigrations);
-    store = new PgAnchorStore(pool);
+    on = await anchorStoreOnDb('common_anchor_pending');
+    ({ pool, store } = on);
   });
-  afterAll(async () => {
-    await pool.end();
-    await db.cleanup();
-  });
+  afterAll(() => on.close());
 
   /** What the count means: every entry not in a confirmed batch. */
   async function notConfirmed(): Promise<number> {
@@ -40,16 +33,6 @@ describeIfServer('postgres', 'the count of entries waiting to be anchored (Postg
     return rows.map((r) => r.id);
   }
 
-  async function batch(recordIds: string[]): Promise<string> {
-    const id = randomUUID();
-    await store.createBatch({ id, onChainId: onChainBatchId(id), chain }, recordIds, {
-      root: `0x${'22'.repeat(32)}`,
-      previousRoot: `0x${'00'.repeat(32)}`,
-      proofs: new Map(recordIds.map((r) => [r, []])),
-    });
-    return id;
-  }
-
   it('counts the queue and the batches not yet confirmed, and entries a fresh chain sent back', async () => {
     const expectPending = async (n: number) => {
       expect(await store.pendingCount()).toBe(n);
@@ -59,7 +42,7 @@ describeIfServer('postgres', 'the count of entries waiting to be anchored (Postg
     const ids = await entries(6);
     await expectPending(6);
 
-    const first = await batch(ids.slice(0, 2));
+    const first = await on.batch(ids.slice(0, 2));
     await expectPending(6); // pending
     await store.markSent(first, `0x${'33'.repeat(32)}`);
     await expectPending(6); // sent
@@ -71,10 +54,10 @@ describeIfServer('postgres', 'the count of entries waiting to be anchored (Postg
     });
     await expectPending(4);
 
-    const second = await batch(ids.slice(2, 5));
+    const second = await on.batch(ids.slice(2, 5));
     await store.markSent(second, `0x${'55'.repeat(32)}`);
     await expectPending(4);
-    await batch(ids.slice(5));
+    await on.batch(ids.slice(5));
     await expectPending(4);
 
     // A fresh chain: every batch superseded, their entries back in the queue.

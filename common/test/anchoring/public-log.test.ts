@@ -1,33 +1,20 @@
-import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
-import { createTestPostgres, describeIfServer, type TestPostgres } from '@ecom/test-support';
-import {
-  anchorMigrations,
-  LEAVES_PER_LOG_PAGE,
-  onChainBatchId,
-  PgAnchorStore,
-  type LogPage,
-} from '../../src/anchoring';
+import { describeIfServer } from '@ecom/test-support';
+import { LEAVES_PER_LOG_PAGE, type LogPage, type PgAnchorStore } from '../../src/anchoring';
 import type { LogSlice } from '../../src/http/conventions';
-import { createPgPool, runMigrations } from '../../src/postgres';
+import { anchorStoreOnDb, type AnchorStoreOnDb } from './store-support';
 
 describeIfServer('postgres', 'the public log read by cursor (PostgreSQL)', () => {
-  let db: TestPostgres;
+  let on: AnchorStoreOnDb;
   let pool: Pool;
   let store: PgAnchorStore;
-  const chain = { chainId: 31337, genesisHash: `0x${'11'.repeat(32)}`, contractAddress: '0xabc' };
 
   beforeAll(async () => {
-    db = await createTestPostgres('common_anchor_public_log');
     // One connection: the statistics flushed below are this backend's own.
-    pool = createPgPool(db.url, 1);
-    await runMigrations(pool, anchorMigrations);
-    store = new PgAnchorStore(pool);
+    on = await anchorStoreOnDb('common_anchor_public_log', 1);
+    ({ pool, store } = on);
   });
-  afterAll(async () => {
-    await pool.end();
-    await db.cleanup();
-  });
+  afterAll(() => on.close());
 
   /** Entries i..i+n-1; those `promised` says carry a promise naming their number. */
   async function entries(from: number, n: number, promised: (i: number) => boolean) {
@@ -120,15 +107,7 @@ describeIfServer('postgres', 'the public log read by cursor (PostgreSQL)', () =>
     await entries(1, 5, () => true);
     const { rows } = await pool.query<{ id: string }>('SELECT id FROM anchor_records ORDER BY id');
     const made: string[] = [];
-    for (const r of rows) {
-      const id = randomUUID();
-      await store.createBatch({ id, onChainId: onChainBatchId(id), chain }, [r.id], {
-        root: `0x${'22'.repeat(32)}`,
-        previousRoot: `0x${'00'.repeat(32)}`,
-        proofs: new Map([[r.id, []]]),
-      });
-      made.push(id);
-    }
+    for (const r of rows) made.push(await on.batch([r.id]));
     const { items, pages } = await walk((p) => store.publishedBatches(p), 2);
     expect(items.map((b) => b.batchId)).toEqual(made);
     expect(items.every((b) => b.leaves.length === 1)).toBe(true);

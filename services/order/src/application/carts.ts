@@ -53,7 +53,8 @@ export interface CartsDeps {
   guestIdleMs: number;
   /**
    * Empty guest carts unchanged this long are forgotten: anyone may make one without a token,
-   * so each must not hold a row for a month. Default and most: guestIdleMs.
+   * so each must not hold a row for a month. Default: guestIdleMs (a longer one changes nothing:
+   * the idle rule takes every cart).
    */
   guestEmptyIdleMs?: number;
 }
@@ -233,8 +234,8 @@ export class Carts {
    * full, for at most SWEEP_SECONDS, so carts made faster than one batch a run do not pile up.
    */
   async sweep(): Promise<number> {
-    const { pool, guestIdleMs } = this.deps;
-    const emptyIdleMs = Math.min(this.deps.guestEmptyIdleMs ?? guestIdleMs, guestIdleMs);
+    // An empty cart idle past guestIdleMs goes by the idle rule too, whatever emptyIdleMs says.
+    const { pool, guestIdleMs, guestEmptyIdleMs: emptyIdleMs = guestIdleMs } = this.deps;
     const until = Date.now() + SWEEP_SECONDS * 1000;
     let forgotten = 0;
     for (;;) {
