@@ -14,7 +14,10 @@
  * at 20 orders/s a cold fleet's CPU per order fell by about a quarter over its first three or
  * four 20 s windows, and V8 was still compiling after them), in windows whose CPU per order is
  * reported, then one order at a time (closed loop), as before; for the fleet, where each of those
- * orders' time went (its saga's milestones as the databases recorded them, medians).
+ * orders' time went (its saga's milestones as the databases recorded them, medians). Beside the
+ * figures, the host's speed: the CPU time a fixed work takes in a process of its own before,
+ * during each rate and after (platform/bench/host-speed.ts), since this kind of machine runs
+ * the same work up to 40 % slower from one minute to the next.
  *
  * Writes the "Order saga" section of docs/benchmarks.md and docs/saga-curve.svg.
  *   POSTGRES_URL=... AMQP_URL=... REDIS_URL=... npm run bench -w services/order
@@ -57,6 +60,7 @@ import {
   treeCpu,
   type ProcessCpu,
 } from '../../../platform/bench/proc-cpu';
+import { startHostSpeedProbe, type HostSpeedProbe } from '../../../platform/bench/host-speed';
 
 /** Comma-separated, each one of `words`. */
 const listOf = (words: string) => new RegExp(`^(${words})(,(${words}))*$`);
@@ -171,6 +175,8 @@ interface RateResult {
   bench: number;
   /** CPU ms per confirmed order taken by everything else on the machine (not the bench). */
   other: number;
+  /** The fixed work's median CPU ms while the rate ran (host-speed.ts; null: no sample). */
+  host: number | null;
   saturated: boolean;
 }
 
@@ -359,6 +365,7 @@ async function openLoop(
         : NaN,
     bench: perOrder(after.self - before.self),
     other: perOrder(Math.max(0, other)),
+    host: hostProbe?.medianBetween(before.at, after.at) ?? null,
     saturated: confirmed.size < ids.length || ids.length < total || achieved < 0.9 * rate,
   };
 }
@@ -473,7 +480,7 @@ async function measure(target: Target): Promise<PlatformResult> {
     rates.push(r);
     const cpuTotal = nodeCpu(r);
     process.stdout.write(
-      `${target.label} @ ${rate}/s: ${r.confirmed}/${r.sent} confirmed, ${r.achieved.toFixed(1)}/s, p50 ${r.p50} p99 ${r.p99} ms, ${cpuTotal.toFixed(1)} ms CPU/order${r.saturated ? ' (saturated)' : ''}\n`,
+      `${target.label} @ ${rate}/s: ${r.confirmed}/${r.sent} confirmed, ${r.achieved.toFixed(1)}/s, p50 ${r.p50} p99 ${r.p99} ms, ${cpuTotal.toFixed(1)} ms CPU/order, host ${hostMs(r.host)} ms${r.saturated ? ' (saturated)' : ''}\n`,
     );
     if (r.saturated) break;
     await sleep(2000);
@@ -709,18 +716,24 @@ function curveSvg(results: PlatformResult[]): string {
 }
 
 const ms = (v: number) => (Number.isFinite(v) ? `${Math.round(v)}` : '–');
+const hostMs = (v: number | null) => (v === null ? '–' : v.toFixed(2));
 
-function section(results: PlatformResult[], loadBefore: string, loadAfter: string): string[] {
+function section(
+  results: PlatformResult[],
+  loadBefore: string,
+  loadAfter: string,
+  host: { before: number | null; after: number | null },
+): string[] {
   const lines = [
-    `${measuredOn()}. Load average before: ${loadBefore}; after: ${loadAfter}.`,
+    `${measuredOn()}. Load average before: ${loadBefore}; after: ${loadAfter}. Host speed: the fixed work of \`platform/bench/host-speed.ts\` took ${hostMs(host.before)} ms of CPU before the run and ${hostMs(host.after)} ms after (median of its runs, 2 a second, in a process of its own, over 5 s with nothing else running; its CPU time, which the machine's own load does not lengthen and a slower host does: the last column gives it during each rate, and CPU figures of runs at different times compare after dividing by it).`,
     `Script: \`npm run bench -w services/order\` (\`services/order/bench/saga-bench.ts\`), SAGA_RATES=${RATES.join(',')}, SAGA_SECONDS=${SECONDS}, SAGA_WARMUP_SECONDS=${WARMUP_SECONDS}, SAGA_WARMUP_RATE=${WARMUP_RATE}.`,
     '',
     'One-line orders (`tok_visa`, over 20 products) POSTed to the gateway by an open-loop generator, after a warm-up that is not measured (orders at the warm-up rate for its seconds, in windows of ' +
       String(WARMUP_WINDOW_SECONDS) +
       " s: V8 has then compiled the hot paths, as in a service that has been running; a cold fleet's CPU per order falls by about a quarter over its first minute or so at 20/s: each window's figure is below the table): at each offered rate, orders are sent on a fixed schedule for the given seconds whatever the answers, so queueing shows in the latency. Latency: from the moment an order was due to the CONFIRMED row of its history (PostgreSQL's clock, same machine). A rate is the last tried when its orders are not all confirmed within the drain bound or are confirmed at under 90 % of the offered rate (marked *saturated*). CPU per confirmed order from /proc, from the first order sent until none is open (the bench's read-back of every order's history comes after, uncounted): each Node process of the platform (the fleet: gateway, services, MongoDB stand-in; the embedded run: one process), and beside it PostgreSQL (for the fleet, in brackets, the part its own databases' backends took: the figure that tells two fleets on one server apart), RabbitMQ and Redis, this bench's own process (the load generator and, for the fleet, the embedded chain its launcher runs, where the anchorers' transactions land), and everything else the machine ran.",
     '',
-    '| platform | one at a time p50 / p99 ms | offered /s | confirmed | achieved /s | p50 ms | p90 ms | p99 ms | max ms | Node CPU ms/order (by process) | PostgreSQL / RabbitMQ / Redis CPU ms/order | bench process CPU ms/order (generator; the fleet: its chain) | other CPU ms/order |',
-    '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: |',
+    '| platform | one at a time p50 / p99 ms | offered /s | confirmed | achieved /s | p50 ms | p90 ms | p99 ms | max ms | Node CPU ms/order (by process) | PostgreSQL / RabbitMQ / Redis CPU ms/order | bench process CPU ms/order (generator; the fleet: its chain) | other CPU ms/order | host: fixed work CPU ms |',
+    '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: |',
   ];
   for (const r of results) {
     r.rates.forEach((p, i) => {
@@ -731,7 +744,7 @@ function section(results: PlatformResult[], loadBefore: string, loadAfter: strin
         .map(([name, v]) => `${name} ${v.toFixed(1)}`)
         .join(', ');
       lines.push(
-        `| ${i === 0 ? r.label : ''} | ${i === 0 ? `${ms(r.single.p50)} / ${ms(r.single.p99)}` : ''} | ${p.offered} | ${p.confirmed}/${p.sent}${p.saturated ? ' *saturated*' : ''} | ${p.achieved.toFixed(1)} | ${ms(p.p50)} | ${ms(p.p90)} | ${ms(p.p99)} | ${ms(p.max)} | **${total.toFixed(1)}**: ${by} | ${p.servers.postgres.toFixed(1)}${Number.isNaN(p.ownBackends) ? '' : ` (its databases' backends ${p.ownBackends.toFixed(1)})`} / ${p.servers.rabbitmq.toFixed(1)} / ${p.servers.redis.toFixed(1)} | ${p.bench.toFixed(1)} | ${p.other.toFixed(1)} |`,
+        `| ${i === 0 ? r.label : ''} | ${i === 0 ? `${ms(r.single.p50)} / ${ms(r.single.p99)}` : ''} | ${p.offered} | ${p.confirmed}/${p.sent}${p.saturated ? ' *saturated*' : ''} | ${p.achieved.toFixed(1)} | ${ms(p.p50)} | ${ms(p.p90)} | ${ms(p.p99)} | ${ms(p.max)} | **${total.toFixed(1)}**: ${by} | ${p.servers.postgres.toFixed(1)}${Number.isNaN(p.ownBackends) ? '' : ` (its databases' backends ${p.ownBackends.toFixed(1)})`} / ${p.servers.rabbitmq.toFixed(1)} / ${p.servers.redis.toFixed(1)} | ${p.bench.toFixed(1)} | ${p.other.toFixed(1)} | ${hostMs(p.host)} |`,
       );
     });
   }
@@ -757,8 +770,30 @@ function section(results: PlatformResult[], loadBefore: string, loadAfter: strin
   return lines;
 }
 
+/** The host's speed through the run (platform/bench/host-speed.ts), started by main. */
+let hostProbe: HostSpeedProbe | undefined;
+/** The probe's figure for the next `ms` with nothing else running. */
+async function quietHostSpeed(probe: HostSpeedProbe, ms = 5000): Promise<number | null> {
+  const from = Date.now();
+  await sleep(ms);
+  return probe.medianBetween(from, Date.now());
+}
+
 async function main(): Promise<void> {
   const loadBefore = loadAverage();
+  hostProbe = await startHostSpeedProbe();
+  try {
+    await measureAll(loadBefore, hostProbe, await quietHostSpeed(hostProbe));
+  } finally {
+    await hostProbe.stop();
+  }
+}
+
+async function measureAll(
+  loadBefore: string,
+  probe: HostSpeedProbe,
+  hostBefore: number | null,
+): Promise<void> {
   const results: PlatformResult[] = [];
   for (const platform of PLATFORMS) {
     if (platform === 'embedded') results.push(await withEmbedded(measure));
@@ -772,7 +807,11 @@ async function main(): Promise<void> {
     } else throw new Error(`unknown platform ${platform}`);
   }
   if (writesDocs()) writeFileSync(SVG_FILE, curveSvg(results));
-  const lines = section(results, loadBefore, loadAverage());
+  const loadAfter = loadAverage();
+  const lines = section(results, loadBefore, loadAfter, {
+    before: hostBefore,
+    after: await quietHostSpeed(probe),
+  });
   if (process.env.SAGA_PROFILE !== '0' && process.env.AMQP_URL && process.env.POSTGRES_URL) {
     const fleet = results.find((r) => r.label.includes('RabbitMQ')) ?? results[0];
     const held = fleet?.rates.filter((r) => !r.saturated).at(-1)?.offered ?? RATES[0]!;

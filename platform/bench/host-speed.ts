@@ -1,0 +1,100 @@
+/**
+ * How fast the host runs a fixed piece of work, measured as the CPU time this process spent
+ * doing it, not the wall time: the machine's own load makes a process wait for a CPU, which its
+ * CPU time leaves out, while a slower host (a busier neighbour on the same physical cores, a
+ * lower clock) makes the same work take more of it. On this kind of virtual machine that time
+ * moved by up to 40 % from one minute to the next with the machine idle, so a bench prints it
+ * beside its CPU figures: runs at different times compare after dividing by it, and a change
+ * smaller than its spread is not a change of the code.
+ *
+ * The CPU time is the whole process's (`process.cpuUsage`: Linux's per-thread schedstat counts
+ * a running thread only at the scheduler's tick, 4 ms here, longer than the work), so V8's own
+ * threads add a little to each sample; the median of many keeps that steady.
+ */
+import { fork } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+
+/** This process's CPU time so far (user and system, all threads), in ms. */
+export function processCpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+const DOCUMENT = {
+  orderId: '00000000-0000-4000-8000-000000000000',
+  lines: [{ productId: 'p'.repeat(24), quantity: 2, unitPriceCents: 1999 }],
+  note: 'x'.repeat(400),
+  paid: true,
+};
+
+/**
+ * The fixed work: what a saga step does in small (JSON out and in, a hash, a keyed map), the
+ * same every call, 2-3 ms of CPU on this machine. Returns a value so none of it is optimised away.
+ */
+export function fixedWork(): number {
+  let sum = 0;
+  const seen = new Map<string, number>();
+  for (let i = 0; i < 500; i++) {
+    const text = JSON.stringify(DOCUMENT);
+    sum += (JSON.parse(text) as typeof DOCUMENT).lines[0]!.quantity;
+    sum += createHash('sha256').update(text).digest()[0]!;
+    seen.set(`k${i % 64}`, i);
+  }
+  return sum + seen.size;
+}
+
+/** The CPU ms one run of `work` took. */
+export function cpuMsOf(work: () => unknown = fixedWork, clock = processCpuMs): number {
+  const before = clock();
+  work();
+  return clock() - before;
+}
+
+export function median(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+export interface HostSpeedProbe {
+  /** The median CPU ms of the fixed work over the samples taken between two times (ms since the epoch); null: none. */
+  medianBetween(from: number, to: number): number | null;
+  /** Stops the probe's process. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs the fixed work every `intervalMs` (about 0.5 % of a core at the default) in a process of
+ * its own, whose CPU time is then the work's alone: the bench's own process is busy with the
+ * load it sends, and its threads' work would land in the samples. Its samples are kept with
+ * their times, so each measurement takes those of its own window.
+ */
+export async function startHostSpeedProbe(intervalMs = 500): Promise<HostSpeedProbe> {
+  const samples: Array<{ at: number; ms: number }> = [];
+  // Run through tsx (as the fleet's processes are), whoever forks it: the probe is this very
+  // module's work.
+  const root = path.join(__dirname, '../..');
+  const child = fork(path.join(__dirname, 'host-speed-probe.ts'), [String(intervalMs)], {
+    cwd: root,
+    // A tsconfig path tsx was given relative to another folder would not resolve from here.
+    env: { ...process.env, TSX_TSCONFIG_PATH: path.join(root, 'platform/tsconfig.run.json') },
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.on('message', (m: { at: number; ms: number }) => samples.push(m));
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`the host speed probe exited (${code})`)));
+  });
+  return {
+    medianBetween: (from, to) =>
+      median(samples.filter((s) => s.at >= from && s.at <= to).map((s) => s.ms)),
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill();
+      await exited;
+    },
+  };
+}
