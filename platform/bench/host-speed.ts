@@ -4,8 +4,9 @@
  * CPU time leaves out, while a slower host (a busier neighbour on the same physical cores, a
  * lower clock) makes the same work take more of it. On this kind of virtual machine that time
  * moved by up to 40 % from one minute to the next with the machine idle, so a bench prints it
- * beside its CPU figures: runs at different times compare after dividing by it, and a change
- * smaller than its spread is not a change of the code.
+ * beside its CPU figures: a higher figure says the host was slower then. It does not say by how
+ * much a platform's own work slowed (that work waits on sockets and wakes processes, which a
+ * slower host hurts otherwise), so builds are compared side by side, never across hours.
  *
  * The CPU time is the whole process's (`process.cpuUsage`: Linux's per-thread schedstat counts
  * a running thread only at the scheduler's tick, 4 ms here, longer than the work), so V8's own

@@ -17,6 +17,8 @@ interface Row {
   servers: string;
   /** CPU ms per order of the PostgreSQL backends of this build's own databases (NaN: not printed). */
   ownBackends: number;
+  /** The host's speed during the rate, as this build's bench saw it ('–': not printed). */
+  host: string;
 }
 
 /** The rows of the "fleet over RabbitMQ" platform in a bench's printed table. */
@@ -45,6 +47,7 @@ function rows(log: string): Row[] {
       ),
       servers: cells[11]!,
       ownBackends: Number(/its databases' backends ([\d.]+)/.exec(cells[11] ?? '')?.[1] ?? NaN),
+      host: cells[14] || '–',
     });
   }
   return out;
@@ -69,16 +72,16 @@ const rounds = Array.from({ length: logs.length / 2 }, (_, i) => {
 });
 
 const lines = [
-  `| round | offered /s | build | confirmed | achieved /s | p50 ms | p99 ms | Node CPU ms/order | PostgreSQL / RabbitMQ / Redis ms/order |`,
-  '| ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | --- |',
+  `| round | offered /s | build | confirmed | achieved /s | p50 ms | p99 ms | Node CPU ms/order | PostgreSQL / RabbitMQ / Redis ms/order | host: fixed work CPU ms |`,
+  '| ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | --- | ---: |',
 ];
 rounds.forEach(({ base, head }, i) => {
   for (const b of base) {
     const h = head.find((r) => r.offered === b.offered);
     if (!h) continue;
     lines.push(
-      `| ${i + 1} | ${b.offered} | ${ref} | ${b.confirmed} | ${b.achieved} | ${b.p50} | ${b.p99} | ${b.nodeCpu} | ${b.servers} |`,
-      `|  |  | this checkout | ${h.confirmed} | ${h.achieved} | ${h.p50} | ${h.p99} | ${h.nodeCpu} (${change(b.nodeCpu, h.nodeCpu)}) | ${h.servers} |`,
+      `| ${i + 1} | ${b.offered} | ${ref} | ${b.confirmed} | ${b.achieved} | ${b.p50} | ${b.p99} | ${b.nodeCpu} | ${b.servers} | ${b.host} |`,
+      `|  |  | this checkout | ${h.confirmed} | ${h.achieved} | ${h.p50} | ${h.p99} | ${h.nodeCpu} (${change(b.nodeCpu, h.nodeCpu)}) | ${h.servers} | ${h.host} |`,
     );
   }
 });

@@ -30,10 +30,12 @@ if [ ! -f "$base/node_modules/.ab-installed" ]; then
   (cd "$base" && npm ci --no-audit --no-fund >/dev/null && touch node_modules/.ab-installed)
 fi
 out=$(mktemp -d)
-# Both builds measured the same way: this checkout's saga bench and /proc reader drive the base
-# too (put back at the end), so figures a newer bench adds exist on both sides.
+# Both builds measured the same way: this checkout's saga bench, /proc reader and host probe
+# drive the base too (put back at the end), so figures a newer bench adds exist on both sides.
 cp "$root/services/order/bench/saga-bench.ts" "$base/services/order/bench/saga-bench.ts"
-cp "$root/platform/bench/proc-cpu.ts" "$base/platform/bench/proc-cpu.ts"
+for f in proc-cpu.ts host-speed.ts host-speed-probe.ts; do
+  cp "$root/platform/bench/$f" "$base/platform/bench/$f"
+done
 
 # Each build walks its own slice of ports (PORT_SLOT), so the two fleets never pick the same.
 # The warm-up: 1600 orders at half the bench's rate (two fleets warm up at once; the bench
@@ -70,5 +72,6 @@ for round in 1 2; do
 done
 # A base older than BENCH_DOCS writes its own worktree's docs, never this checkout's.
 git -C "$base" checkout -q -- docs services/order/bench platform/bench 2>/dev/null || true
+git -C "$base" clean -fq -- platform/bench # the bench's files a base older than them lacked
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 cd "$root" && npx tsx platform/bench/saga-ab-compare.ts "$ref" "$out/base-1.log" "$out/head-1.log" "$out/base-2.log" "$out/head-2.log"

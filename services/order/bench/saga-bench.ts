@@ -725,7 +725,7 @@ function section(
   host: { before: number | null; after: number | null },
 ): string[] {
   const lines = [
-    `${measuredOn()}. Load average before: ${loadBefore}; after: ${loadAfter}. Host speed: the fixed work of \`platform/bench/host-speed.ts\` took ${hostMs(host.before)} ms of CPU before the run and ${hostMs(host.after)} ms after (median of its runs, 2 a second, in a process of its own, over 5 s with nothing else running; its CPU time, which the machine's own load does not lengthen and a slower host does: the last column gives it during each rate, and CPU figures of runs at different times compare after dividing by it).`,
+    `${measuredOn()}. Load average before: ${loadBefore}; after: ${loadAfter}. Host speed: the fixed work of \`platform/bench/host-speed.ts\` took ${hostMs(host.before)} ms of CPU before the run and ${hostMs(host.after)} ms after (median of its runs, 2 a second, in a process of its own, over 5 s with nothing else running; its CPU time, which the machine's own load does not lengthen and a slower host does: the last column gives it during each rate; a higher figure says the host itself was slower then, not by how much the platform's work slowed, so compare builds side by side with \`npm run bench:ab\`).`,
     `Script: \`npm run bench -w services/order\` (\`services/order/bench/saga-bench.ts\`), SAGA_RATES=${RATES.join(',')}, SAGA_SECONDS=${SECONDS}, SAGA_WARMUP_SECONDS=${WARMUP_SECONDS}, SAGA_WARMUP_RATE=${WARMUP_RATE}.`,
     '',
     'One-line orders (`tok_visa`, over 20 products) POSTed to the gateway by an open-loop generator, after a warm-up that is not measured (orders at the warm-up rate for its seconds, in windows of ' +
