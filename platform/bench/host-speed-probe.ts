@@ -1,6 +1,6 @@
 /**
  * The host speed probe's process (host-speed.ts): the fixed work every interval, its CPU time
- * sent to the parent with the time it was taken. It ends with its parent's channel.
+ * sent to the parent with the time it was taken. It stops with its parent (parent-watch.ts).
  */
 import { cpuMsOf, fixedWork } from './host-speed';
 
@@ -14,4 +14,3 @@ for (let i = 0; i < 30; i++) fixedWork();
 const sample = () => process.send?.({ at: Date.now(), ms: cpuMsOf() });
 sample();
 setInterval(sample, intervalMs);
-process.on('disconnect', () => process.exit(0));

@@ -3,7 +3,7 @@
  * doing it, not the wall time: the machine's own load makes a process wait for a CPU, which its
  * CPU time leaves out, while a slower host (a busier neighbour on the same physical cores, a
  * lower clock) makes the same work take more of it. On this kind of virtual machine that time
- * moved by up to 40 % from one minute to the next with the machine idle, so a bench prints it
+ * moved by about 50 % from one minute to the next with the machine idle, so a bench prints it
  * beside its CPU figures: a higher figure says the host was slower then. It does not say by how
  * much a platform's own work slowed (that work waits on sockets and wakes processes, which a
  * slower host hurts otherwise), so builds are compared side by side, never across hours.
@@ -14,7 +14,10 @@
  */
 import { fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import path from 'node:path';
+import { repoRoot } from '../src/data-dir';
+import { NODE_ARGS, TSX_ENV } from '../src/fleet-processes/spawn';
 
 /** This process's CPU time so far (user and system, all threads), in ms. */
 export function processCpuMs(): number {
@@ -52,6 +55,10 @@ export function cpuMsOf(work: () => unknown = fixedWork, clock = processCpuMs): 
   return clock() - before;
 }
 
+/**
+ * The middle value, or the mean of the middle two: for a handful of probe samples (the latency
+ * figures take the nearest-rank quantile of fleet-workload.ts instead).
+ */
 export function median(values: number[]): number | null {
   if (values.length === 0) return null;
   const sorted = [...values].sort((a, b) => a - b);
@@ -62,6 +69,8 @@ export function median(values: number[]): number | null {
 export interface HostSpeedProbe {
   /** The median CPU ms of the fixed work over the samples taken between two times (ms since the epoch); null: none. */
   medianBetween(from: number, to: number): number | null;
+  /** The probe process's pid. */
+  readonly pid: number;
   /** Stops the probe's process. */
   stop(): Promise<void>;
 }
@@ -74,23 +83,31 @@ export interface HostSpeedProbe {
  */
 export async function startHostSpeedProbe(intervalMs = 500): Promise<HostSpeedProbe> {
   const samples: Array<{ at: number; ms: number }> = [];
-  // Run through tsx (as the fleet's processes are), whoever forks it: the probe is this very
-  // module's work.
-  const root = path.join(__dirname, '../..');
+  // Run as the fleet's processes are (tsx, and a watch that stops it with its parent), whoever
+  // forks it: the probe is this very module's work.
   const child = fork(path.join(__dirname, 'host-speed-probe.ts'), [String(intervalMs)], {
-    cwd: root,
-    // A tsconfig path tsx was given relative to another folder would not resolve from here.
-    env: { ...process.env, TSX_TSCONFIG_PATH: path.join(root, 'platform/tsconfig.run.json') },
-    execArgv: ['--import', 'tsx'],
+    cwd: repoRoot,
+    env: { ...process.env, ...TSX_ENV },
+    execArgv: NODE_ARGS,
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = once(child, 'exit').then(() => undefined);
   child.on('message', (m: { at: number; ms: number }) => samples.push(m));
-  await new Promise<void>((resolve, reject) => {
-    child.once('message', () => resolve());
-    child.once('exit', (code) => reject(new Error(`the host speed probe exited (${code})`)));
+  // Its first sample, or why there is none: an exit, a failed spawn ('error'), a minute.
+  const died = exited.then(() => {
+    throw new Error(`the host speed probe exited (${child.exitCode ?? child.signalCode})`);
   });
+  died.catch(() => undefined); // once started, its exit is stop()'s
+  try {
+    await Promise.race([once(child, 'message', { signal: AbortSignal.timeout(60_000) }), died]);
+  } catch (err) {
+    child.kill();
+    throw err;
+  }
+  // A later error (a message it could not send) only ends its samples.
+  child.on('error', () => undefined);
   return {
+    pid: child.pid!,
     medianBetween: (from, to) =>
       median(samples.filter((s) => s.at >= from && s.at <= to).map((s) => s.ms)),
     async stop() {

@@ -51,8 +51,16 @@ run() {
 set -m
 one=''
 two=''
+# The base worktree gets its own bench files back however the run ends.
+restore() {
+  # A base older than BENCH_DOCS writes its own worktree's docs, never this checkout's.
+  git -C "$base" checkout -q -- docs services/order/bench platform/bench 2>/dev/null || true
+  # The bench's files a base older than them lacked.
+  git -C "$base" clean -fq -- platform/bench 2>/dev/null || true
+}
 stop() {
   for pid in $one $two; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  restore
 }
 trap stop EXIT
 trap 'stop; exit 130' INT TERM
@@ -70,8 +78,5 @@ for round in 1 2; do
   wait "$one" || { echo "a bench failed: $out/${first[1]}-$round.log"; exit 1; }
   wait "$two" || { echo "a bench failed: $out/${second[1]}-$round.log"; exit 1; }
 done
-# A base older than BENCH_DOCS writes its own worktree's docs, never this checkout's.
-git -C "$base" checkout -q -- docs services/order/bench platform/bench 2>/dev/null || true
-git -C "$base" clean -fq -- platform/bench # the bench's files a base older than them lacked
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 cd "$root" && npx tsx platform/bench/saga-ab-compare.ts "$ref" "$out/base-1.log" "$out/head-1.log" "$out/base-2.log" "$out/head-2.log"

@@ -17,7 +17,7 @@
  * orders' time went (its saga's milestones as the databases recorded them, medians). Beside the
  * figures, the host's speed: the CPU time a fixed work takes in a process of its own before,
  * during each rate and after (platform/bench/host-speed.ts), since this kind of machine runs
- * the same work up to 40 % slower from one minute to the next.
+ * the same work about 50 % slower from one minute to the next.
  *
  * Writes the "Order saga" section of docs/benchmarks.md and docs/saga-curve.svg.
  *   POSTGRES_URL=... AMQP_URL=... REDIS_URL=... npm run bench -w services/order
@@ -725,7 +725,7 @@ function section(
   host: { before: number | null; after: number | null },
 ): string[] {
   const lines = [
-    `${measuredOn()}. Load average before: ${loadBefore}; after: ${loadAfter}. Host speed: the fixed work of \`platform/bench/host-speed.ts\` took ${hostMs(host.before)} ms of CPU before the run and ${hostMs(host.after)} ms after (median of its runs, 2 a second, in a process of its own, over 5 s with nothing else running; its CPU time, which the machine's own load does not lengthen and a slower host does: the last column gives it during each rate; a higher figure says the host itself was slower then, not by how much the platform's work slowed, so compare builds side by side with \`npm run bench:ab\`).`,
+    `${measuredOn()}. Load average before: ${loadBefore}; after: ${loadAfter}. Host speed: the fixed work of \`platform/bench/host-speed.ts\` took ${hostMs(host.before)} ms of CPU before the run and ${hostMs(host.after)} ms after (median of its runs, 2 a second, in a process of its own, over 5 s with this bench idle; its CPU time, which the machine's own load does not lengthen and a slower host does: the last column gives it during each rate, its drain included; a higher figure says the host itself was slower then, not by how much the platform's work slowed, so compare builds side by side with \`npm run bench:ab\`).`,
     `Script: \`npm run bench -w services/order\` (\`services/order/bench/saga-bench.ts\`), SAGA_RATES=${RATES.join(',')}, SAGA_SECONDS=${SECONDS}, SAGA_WARMUP_SECONDS=${WARMUP_SECONDS}, SAGA_WARMUP_RATE=${WARMUP_RATE}.`,
     '',
     'One-line orders (`tok_visa`, over 20 products) POSTed to the gateway by an open-loop generator, after a warm-up that is not measured (orders at the warm-up rate for its seconds, in windows of ' +
@@ -772,28 +772,24 @@ function section(
 
 /** The host's speed through the run (platform/bench/host-speed.ts), started by main. */
 let hostProbe: HostSpeedProbe | undefined;
-/** The probe's figure for the next `ms` with nothing else running. */
-async function quietHostSpeed(probe: HostSpeedProbe, ms = 5000): Promise<number | null> {
+/** The probe's figure for the next `ms`, with this bench idle. */
+async function quietHostSpeed(ms = 5000): Promise<number | null> {
   const from = Date.now();
   await sleep(ms);
-  return probe.medianBetween(from, Date.now());
+  return hostProbe?.medianBetween(from, Date.now()) ?? null;
 }
 
 async function main(): Promise<void> {
   const loadBefore = loadAverage();
   hostProbe = await startHostSpeedProbe();
   try {
-    await measureAll(loadBefore, hostProbe, await quietHostSpeed(hostProbe));
+    await measureAll(loadBefore, await quietHostSpeed());
   } finally {
     await hostProbe.stop();
   }
 }
 
-async function measureAll(
-  loadBefore: string,
-  probe: HostSpeedProbe,
-  hostBefore: number | null,
-): Promise<void> {
+async function measureAll(loadBefore: string, hostBefore: number | null): Promise<void> {
   const results: PlatformResult[] = [];
   for (const platform of PLATFORMS) {
     if (platform === 'embedded') results.push(await withEmbedded(measure));
@@ -810,7 +806,7 @@ async function measureAll(
   const loadAfter = loadAverage();
   const lines = section(results, loadBefore, loadAfter, {
     before: hostBefore,
-    after: await quietHostSpeed(probe),
+    after: await quietHostSpeed(),
   });
   if (process.env.SAGA_PROFILE !== '0' && process.env.AMQP_URL && process.env.POSTGRES_URL) {
     const fleet = results.find((r) => r.label.includes('RabbitMQ')) ?? results[0];
