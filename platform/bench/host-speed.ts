@@ -17,7 +17,6 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import path from 'node:path';
 import { repoRoot } from '../src/data-dir';
-import { NODE_ARGS, TSX_ENV } from '../src/fleet-processes/spawn';
 
 /** This process's CPU time so far (user and system, all threads), in ms. */
 export function processCpuMs(): number {
@@ -83,12 +82,18 @@ export interface HostSpeedProbe {
  */
 export async function startHostSpeedProbe(intervalMs = 500): Promise<HostSpeedProbe> {
   const samples: Array<{ at: number; ms: number }> = [];
-  // Run as the fleet's processes are (tsx, and a watch that stops it with its parent), whoever
-  // forks it: the probe is this very module's work.
+  // Run as the fleet's processes are (tsx, and the watch that stops it with its parent),
+  // whoever forks it: the probe is this very module's work. Written out, not taken from
+  // spawn.ts: `npm run bench:ab` runs this file inside older builds too.
   const child = fork(path.join(__dirname, 'host-speed-probe.ts'), [String(intervalMs)], {
     cwd: repoRoot,
-    env: { ...process.env, ...TSX_ENV },
-    execArgv: NODE_ARGS,
+    env: { ...process.env, TSX_TSCONFIG_PATH: path.join(repoRoot, 'platform/tsconfig.run.json') },
+    execArgv: [
+      '--import',
+      'tsx',
+      '--import',
+      path.join(repoRoot, 'platform/src/fleet-processes/parent-watch.ts'),
+    ],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   const exited = once(child, 'exit').then(() => undefined);

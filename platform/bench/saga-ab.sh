@@ -30,9 +30,11 @@ if [ ! -f "$base/node_modules/.ab-installed" ]; then
   (cd "$base" && npm ci --no-audit --no-fund >/dev/null && touch node_modules/.ab-installed)
 fi
 out=$(mktemp -d)
-# Both builds measured the same way: this checkout's saga bench, /proc reader and host probe
-# drive the base too (put back at the end), so figures a newer bench adds exist on both sides.
+# Both builds measured the same way: this checkout's saga bench, /proc reader, host probe and
+# bench helpers drive the base too (put back at the end), so figures a newer bench adds exist
+# on both sides.
 cp "$root/services/order/bench/saga-bench.ts" "$base/services/order/bench/saga-bench.ts"
+cp "$root/test-support/src/bench.ts" "$base/test-support/src/bench.ts"
 for f in proc-cpu.ts host-speed.ts host-speed-probe.ts; do
   cp "$root/platform/bench/$f" "$base/platform/bench/$f"
 done
@@ -54,7 +56,8 @@ two=''
 # The base worktree gets its own bench files back however the run ends.
 restore() {
   # A base older than BENCH_DOCS writes its own worktree's docs, never this checkout's.
-  git -C "$base" checkout -q -- docs services/order/bench platform/bench 2>/dev/null || true
+  git -C "$base" checkout -q -- docs services/order/bench platform/bench test-support/src/bench.ts \
+    2>/dev/null || true
   # The bench's files a base older than them lacked.
   git -C "$base" clean -fq -- platform/bench 2>/dev/null || true
 }

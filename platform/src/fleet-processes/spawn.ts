@@ -9,13 +9,13 @@ import type { ServiceName } from '../service-env';
 // One process per service (tsx's CLI would run the service in a child of its own, which a
 // kill -9 of the CLI leaves running): Node with tsx as a loader and the repository's alias
 // map, plus the watch that stops the process when its launcher goes away.
-export const NODE_ARGS = [
+const NODE_ARGS = [
   '--import',
   'tsx',
   '--import',
   path.join(repoRoot, 'platform/src/fleet-processes/parent-watch.ts'),
 ];
-export const TSX_ENV = { TSX_TSCONFIG_PATH: path.join(repoRoot, 'platform/tsconfig.run.json') };
+const TSX_ENV = { TSX_TSCONFIG_PATH: path.join(repoRoot, 'platform/tsconfig.run.json') };
 
 /** A process the launcher started: its output goes to `logFile`. */
 export interface Spawned {
