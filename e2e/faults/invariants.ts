@@ -2,6 +2,7 @@ import { queryOnce } from '@ecom/test-support';
 import mongoose from 'mongoose';
 import { RabbitMqEventBus } from '@ecom/common/bus/rabbitmq';
 import { createLogger } from '@ecom/common/logging';
+import { checkCharges } from '../../platform/bench/charge-check';
 import { sleep, type ProcessPlatform } from './platform';
 
 const FINAL = ['CONFIRMED', 'FAILED', 'CANCELLED'];
@@ -45,21 +46,10 @@ export async function readOutcome(
   );
   const status = new Map(orders.map((o) => [o.id, o.status]));
   const confirmed = orderIds.filter((id) => status.get(id) === 'CONFIRMED');
-  const payments = await query<{ order_id: string; status: string }>(
-    platform.paymentDb.url,
-    'SELECT order_id, status FROM payments WHERE order_id = ANY($1)',
-    [orderIds],
-  );
-  const completed = (id: string) =>
-    payments.filter((p) => p.order_id === id && p.status === 'COMPLETED').length;
-  const charges = await query<{ order_id: string; kept: string }>(
-    platform.paymentDb.url,
-    `SELECT split_part(idempotency_key, ':', 1) AS order_id, count(*) AS kept
-       FROM mock_gateway_charges
-      WHERE charge_id IS NOT NULL AND refunded_cents < amount_cents
-        AND split_part(idempotency_key, ':', 1) = ANY($1)
-      GROUP BY 1`,
-    [orderIds],
+  // Charges of orders still in flight are not judged: those orders count as stuck.
+  const money = await checkCharges(
+    { orderDbUrl: platform.orderDb.url, paymentDbUrl: platform.paymentDb.url },
+    orderIds,
   );
   const unsentPg = async (url: string) =>
     Number(
@@ -127,10 +117,10 @@ export async function readOutcome(
     confirmed: confirmed.length,
     failed: orderIds.filter((id) => status.get(id) === 'FAILED').length,
     stuck: orderIds.filter((id) => !FINAL.includes(status.get(id) ?? '')).length,
-    doubleCharged: charges.filter((c) => Number(c.kept) > 1).length,
-    chargedWithoutOrder: charges.filter((c) => status.get(c.order_id) !== 'CONFIRMED').length,
-    confirmedWithoutOnePayment: confirmed.filter((id) => completed(id) !== 1).length,
-    confirmedUncharged: confirmed.filter((id) => !charges.some((c) => c.order_id === id)).length,
+    doubleCharged: money.doubleCharged,
+    chargedWithoutOrder: money.chargedWithoutOrder,
+    confirmedWithoutOnePayment: money.confirmedWithoutOnePayment,
+    confirmedUncharged: money.confirmedUncharged,
     oversold,
     stockLeaked,
     heldReservations,

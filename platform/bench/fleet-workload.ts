@@ -16,6 +16,7 @@ import {
 } from '../src/fleet-processes/launcher';
 import { SERVICE_NAMES, type ServiceName } from '../src/service-env';
 import { mongoDatabaseUrl } from '../src/stores';
+import { checkCharges } from './charge-check';
 import { ownCpu } from './proc-cpu';
 
 const RUN_LIMIT_MS = 180_000;
@@ -177,27 +178,7 @@ export async function placeOrders(
   const notFinal = statuses.filter((s) => !['CONFIRMED', 'FAILED', 'CANCELLED'].includes(s.status));
   if (ids.length < orders) problems.push(`${orders - ids.length} orders never accepted`);
   if (notFinal.length) problems.push(`${notFinal.length} orders not final`);
-  const confirmedIds = new Set(confirmedAt.map((r) => r.order_id));
-  const payments = await query<{ order_id: string; n: string }>(
-    fleet.paymentDbUrl,
-    `SELECT order_id, count(*) AS n FROM payments WHERE status = 'COMPLETED' AND order_id = ANY($1) GROUP BY 1`,
-    [ids],
-  );
-  const charges = await query<{ order_id: string; n: string }>(
-    fleet.paymentDbUrl,
-    `SELECT split_part(idempotency_key, ':', 1) AS order_id, count(*) AS n FROM mock_gateway_charges
-      WHERE charge_id IS NOT NULL AND refunded_cents < amount_cents AND split_part(idempotency_key, ':', 1) = ANY($1)
-      GROUP BY 1`,
-    [ids],
-  );
-  const count = (rows: { order_id: string; n: string }[], id: string) =>
-    Number(rows.find((r) => r.order_id === id)?.n ?? 0);
-  const wrongPayments = [...confirmedIds].filter((id) => count(payments, id) !== 1).length;
-  const wrongCharges = [...confirmedIds].filter((id) => count(charges, id) !== 1).length;
-  const strayCharges = charges.filter((c) => !confirmedIds.has(c.order_id)).length;
-  if (wrongPayments) problems.push(`${wrongPayments} confirmed orders without exactly one payment`);
-  if (wrongCharges) problems.push(`${wrongCharges} confirmed orders not charged exactly once`);
-  if (strayCharges) problems.push(`${strayCharges} charges kept for orders not confirmed`);
+  problems.push(...(await checkCharges(fleet, ids)).problems);
 
   const cpuMsPerOrder = Object.fromEntries(
     SERVICES.map((s) => [s, confirmed ? ((cpuAfter[s] - cpuBefore[s]) * 1000) / confirmed : NaN]),

@@ -4,7 +4,10 @@
  * whatever the answers, at rising offered rates, so queueing shows in the latency instead of
  * slowing the sender. Latency runs from the moment an order was due to be sent to the CONFIRMED
  * row of its history. Per rate: achieved rate, p50/p90/p99/max, CPU per confirmed order per
- * process (from /proc), the brokers' and PostgreSQL's CPU beside it, and what else ran.
+ * process (from /proc), the brokers' and PostgreSQL's CPU beside it, and what else ran. After
+ * each rate, from the platform's databases, what must never happen (checkCharges): a confirmed
+ * order charged twice or not at all, a charge kept for an order that failed. A breach is
+ * written in bold beside the rate, and fails the run once the figures are written.
  *
  * Platforms: the embedded run (`npm start`: one process, in-memory bus, stand-in stores), and
  * the fleet (every service and the gateway a process of its own, as in production) over
@@ -52,6 +55,7 @@ import {
   withFleet,
   type PathMilestone,
 } from '../../../platform/bench/fleet-workload';
+import { checkCharges } from '../../../platform/bench/charge-check';
 import {
   cpuOfBackends,
   cpuOfCommands,
@@ -118,6 +122,8 @@ interface Target {
   processes(): { name: string; pid: number }[];
   /** The prefix of the platform's own databases on a shared PostgreSQL (the fleet's). */
   databases?: string;
+  /** The platform's order and payment databases, where each rate's charges are checked. */
+  stores: { orderDbUrl: string; paymentDbUrl: string };
   /** One order's saga milestones, ms after its POST was sent (the fleet's databases). */
   path?: (order: { id: string; sent: number }) => Promise<Partial<Record<PathMilestone, number>>>;
 }
@@ -178,6 +184,13 @@ interface RateResult {
   /** The fixed work's median CPU ms while the rate ran (host-speed.ts; null: no sample). */
   host: number | null;
   saturated: boolean;
+  /** Where the orders not confirmed went: POSTs not accepted (no 201), orders that failed or
+   * were cancelled, orders still open when the drain bound ran out. */
+  refused: number;
+  failed: number;
+  open: number;
+  /** What must never happen and did (checkCharges): a charge twice, or kept for no order. */
+  problems: string[];
 }
 
 interface Session {
@@ -326,6 +339,9 @@ async function openLoop(
   settled();
   const confirmed = await confirmedAt(target, session, ids);
   const latencies = [...confirmed].map(([id, at]) => at - dueAt.get(id)!).sort((a, b) => a - b);
+  // Nothing charged twice or kept for an order that did not go through: read after the CPU
+  // window, like the histories.
+  const check = await checkCharges(target.stores, ids);
   const lastConfirmed = Math.max(...confirmed.values());
   const achieved = confirmed.size / ((lastConfirmed - start) / 1000);
   const perOrder = (seconds: number) => (confirmed.size ? (seconds * 1000) / confirmed.size : NaN);
@@ -367,6 +383,10 @@ async function openLoop(
     other: perOrder(Math.max(0, other)),
     host: hostProbe?.medianBetween(before.at, after.at) ?? null,
     saturated: confirmed.size < ids.length || ids.length < total || achieved < 0.9 * rate,
+    refused: total - ids.length,
+    failed: check.closed,
+    open: check.open,
+    problems: check.problems,
   };
 }
 
@@ -480,12 +500,32 @@ async function measure(target: Target): Promise<PlatformResult> {
     rates.push(r);
     const cpuTotal = nodeCpu(r);
     process.stdout.write(
-      `${target.label} @ ${rate}/s: ${r.confirmed}/${r.sent} confirmed, ${r.achieved.toFixed(1)}/s, p50 ${r.p50} p99 ${r.p99} ms, ${cpuTotal.toFixed(1)} ms CPU/order, host ${hostMs(r.host)} ms${r.saturated ? ' (saturated)' : ''}\n`,
+      `${target.label} @ ${rate}/s: ${r.confirmed}/${r.sent} confirmed, ${r.achieved.toFixed(1)}/s, p50 ${r.p50} p99 ${r.p99} ms, ${cpuTotal.toFixed(1)} ms CPU/order, host ${hostMs(r.host)} ms${r.saturated ? ' (saturated)' : ''}${outcome(r)}\n`,
     );
     if (r.saturated) break;
     await sleep(2000);
   }
   return { label: target.label, warmup, single, rates };
+}
+
+/** Where a rate's unconfirmed orders went, and any broken promise (in `mark`), as a suffix. */
+function outcome(
+  r: Pick<RateResult, 'refused' | 'failed' | 'open' | 'problems'>,
+  mark = '',
+): string {
+  const counts = (
+    [
+      [r.refused, 'not accepted'],
+      [r.failed, 'failed'],
+      [r.open, 'still open'],
+    ] as const
+  )
+    .filter(([n]) => n > 0)
+    .map(([n, what]) => `${n} ${what}`);
+  return [
+    ...(counts.length ? [` (${counts.join(', ')})`] : []),
+    ...(r.problems.length ? [` ${mark}${r.problems.join('; ')}${mark}`] : []),
+  ].join('');
 }
 
 async function waitForPort(port: number, timeoutMs: number) {
@@ -506,13 +546,15 @@ async function waitForPort(port: number, timeoutMs: number) {
 async function withEmbedded<T>(body: (target: Target) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'saga-bench-'));
   const keep = ['PATH', 'HOME'];
+  const orderDbPort = await freePort();
+  const paymentDbPort = await freePort();
   const env: NodeJS.ProcessEnv = {
     ...Object.fromEntries(Object.entries(process.env).filter(([k]) => keep.includes(k))),
     ...BENCH_ENV,
     DATA_DIR: dir,
     MONGO_PORT: String(await freePort()),
-    ORDER_DB_PORT: String(await freePort()),
-    PAYMENT_DB_PORT: String(await freePort()),
+    ORDER_DB_PORT: String(orderDbPort),
+    PAYMENT_DB_PORT: String(paymentDbPort),
     NOTIFICATION_DB_PORT: String(await freePort()),
     MAIL_SMTP_PORT: String(await freePort()),
     MAIL_INBOX_PORT: String(await freePort()),
@@ -539,6 +581,11 @@ async function withEmbedded<T>(body: (target: Target) => Promise<T>): Promise<T>
     return await body({
       label: 'embedded (npm start, in-memory bus)',
       gateway: 'http://127.0.0.1:3000',
+      // Its PGlite stand-ins, each serving its one database over the wire.
+      stores: {
+        orderDbUrl: `postgres://postgres@127.0.0.1:${orderDbPort}/order_db`,
+        paymentDbUrl: `postgres://postgres@127.0.0.1:${paymentDbPort}/payment_db`,
+      },
       processes: () => [{ name: 'platform', pid: child.pid }],
     });
   } finally {
@@ -559,6 +606,7 @@ async function onFleet<T>(bus: 'rabbitmq' | 'redis', body: (t: Target) => Promis
         // fleet whose namespace merely starts alike out.
         databases: `${namespace}_`,
         gateway: fleet.gatewayUrls[0]!,
+        stores: fleet,
         path: (order) => orderPath(fleet, order),
         processes: () =>
           fleet.processes().map((p) => ({ name: p.label.replace(/-\d+$/, ''), pid: p.pid })),
@@ -596,6 +644,7 @@ async function profileAt(rate: number): Promise<string[]> {
       const target: Target = {
         label: 'profile',
         gateway: fleet.gatewayUrls[0]!,
+        stores: fleet,
         processes: () => fleet.processes().map((p) => ({ name: p.label, pid: p.pid })),
       };
       const session = await prepare(target);
@@ -730,7 +779,7 @@ function section(
     '',
     'One-line orders (`tok_visa`, over 20 products) POSTed to the gateway by an open-loop generator, after a warm-up that is not measured (orders at the warm-up rate for its seconds, in windows of ' +
       String(WARMUP_WINDOW_SECONDS) +
-      " s: V8 has then compiled the hot paths, as in a service that has been running; a cold fleet's CPU per order falls by about a quarter over its first minute or so at 20/s: each window's figure is below the table): at each offered rate, orders are sent on a fixed schedule for the given seconds whatever the answers, so queueing shows in the latency. Latency: from the moment an order was due to the CONFIRMED row of its history (PostgreSQL's clock, same machine). A rate is the last tried when its orders are not all confirmed within the drain bound or are confirmed at under 90 % of the offered rate (marked *saturated*). CPU per confirmed order from /proc, from the first order sent until none is open (the bench's read-back of every order's history comes after, uncounted): each Node process of the platform (the fleet: gateway, services, MongoDB stand-in; the embedded run: one process), and beside it PostgreSQL (for the fleet, in brackets, the part its own databases' backends took: the figure that tells two fleets on one server apart), RabbitMQ and Redis, this bench's own process (the load generator and, for the fleet, the embedded chain its launcher runs, where the anchorers' transactions land), and everything else the machine ran.",
+      " s: V8 has then compiled the hot paths, as in a service that has been running; a cold fleet's CPU per order falls by about a quarter over its first minute or so at 20/s: each window's figure is below the table): at each offered rate, orders are sent on a fixed schedule for the given seconds whatever the answers, so queueing shows in the latency. Latency: from the moment an order was due to the CONFIRMED row of its history (PostgreSQL's clock, same machine). A rate is the last tried when its orders are not all confirmed within the drain bound or are confirmed at under 90 % of the offered rate (marked *saturated*). After each rate the bench reads the platform's order and payment databases: every confirmed order must have exactly one COMPLETED payment and exactly one charge kept at the payment provider (the deterministic provider's ledger), and no charge may be kept for an order that failed; a breach would be written in bold in the confirmed column (and fail the bench). Where the orders not confirmed went follows the count: POSTs not accepted, orders that failed, orders still open when the drain bound ran out. CPU per confirmed order from /proc, from the first order sent until none is open (the bench's read-back of every order's history comes after, uncounted): each Node process of the platform (the fleet: gateway, services, MongoDB stand-in; the embedded run: one process), and beside it PostgreSQL (for the fleet, in brackets, the part its own databases' backends took: the figure that tells two fleets on one server apart), RabbitMQ and Redis, this bench's own process (the load generator and, for the fleet, the embedded chain its launcher runs, where the anchorers' transactions land), and everything else the machine ran.",
     '',
     '| platform | one at a time p50 / p99 ms | offered /s | confirmed | achieved /s | p50 ms | p90 ms | p99 ms | max ms | Node CPU ms/order (by process) | PostgreSQL / RabbitMQ / Redis CPU ms/order | bench process CPU ms/order (generator; the fleet: its chain) | other CPU ms/order | host: fixed work CPU ms |',
     '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: |',
@@ -744,7 +793,7 @@ function section(
         .map(([name, v]) => `${name} ${v.toFixed(1)}`)
         .join(', ');
       lines.push(
-        `| ${i === 0 ? r.label : ''} | ${i === 0 ? `${ms(r.single.p50)} / ${ms(r.single.p99)}` : ''} | ${p.offered} | ${p.confirmed}/${p.sent}${p.saturated ? ' *saturated*' : ''} | ${p.achieved.toFixed(1)} | ${ms(p.p50)} | ${ms(p.p90)} | ${ms(p.p99)} | ${ms(p.max)} | **${total.toFixed(1)}**: ${by} | ${p.servers.postgres.toFixed(1)}${Number.isNaN(p.ownBackends) ? '' : ` (its databases' backends ${p.ownBackends.toFixed(1)})`} / ${p.servers.rabbitmq.toFixed(1)} / ${p.servers.redis.toFixed(1)} | ${p.bench.toFixed(1)} | ${p.other.toFixed(1)} | ${hostMs(p.host)} |`,
+        `| ${i === 0 ? r.label : ''} | ${i === 0 ? `${ms(r.single.p50)} / ${ms(r.single.p99)}` : ''} | ${p.offered} | ${p.confirmed}/${p.sent}${p.saturated ? ' *saturated*' : ''}${outcome(p, '**')} | ${p.achieved.toFixed(1)} | ${ms(p.p50)} | ${ms(p.p90)} | ${ms(p.p99)} | ${ms(p.max)} | **${total.toFixed(1)}**: ${by} | ${p.servers.postgres.toFixed(1)}${Number.isNaN(p.ownBackends) ? '' : ` (its databases' backends ${p.ownBackends.toFixed(1)})`} / ${p.servers.rabbitmq.toFixed(1)} / ${p.servers.redis.toFixed(1)} | ${p.bench.toFixed(1)} | ${p.other.toFixed(1)} | ${hostMs(p.host)} |`,
       );
     });
   }
@@ -814,6 +863,11 @@ async function measureAll(loadBefore: string, hostBefore: number | null): Promis
     lines.push('', ...(await profileAt(held)));
   }
   writeBenchSection('order-saga', 'Order saga', lines);
+  // The figures are written either way; a charge twice, or kept for no order, fails the run.
+  const broken = results.flatMap((r) =>
+    r.rates.filter((p) => p.problems.length).map((p) => `${r.label} @ ${p.offered}/s${outcome(p)}`),
+  );
+  if (broken.length) throw new Error(`charges not as the saga promises: ${broken.join('; ')}`);
 }
 
 runBench('saga bench', main);

@@ -1,0 +1,84 @@
+/**
+ * What the saga must never do with money, read from the platform's own databases (never from
+ * its services): the benches and the fault experiments judge their orders by it.
+ */
+import { queryOnce as query } from '@ecom/test-support';
+
+/** Past CONFIRMED, an order has gone through. */
+const WENT_THROUGH = ['CONFIRMED', 'SHIPPED', 'DELIVERED'];
+const CLOSED = ['FAILED', 'CANCELLED'];
+
+/** What a run's orders came to, and what of it broke a promise. */
+export interface ChargeCheck {
+  /** Orders confirmed (or past it). */
+  confirmed: number;
+  /** Orders closed without going through (FAILED or CANCELLED). */
+  closed: number;
+  /** Orders neither, when checked: still in flight, so their charges are not judged. */
+  open: number;
+  /** Orders with more than one charge kept at the provider. */
+  doubleCharged: number;
+  /** Orders closed without going through whose charge is still kept (not refunded in full). */
+  chargedWithoutOrder: number;
+  /** Orders that went through without exactly one COMPLETED payment. */
+  confirmedWithoutOnePayment: number;
+  /** Orders that went through with no charge kept at the provider. */
+  confirmedUncharged: number;
+  /** Each broken promise above, in words; empty when every charge is where it belongs. */
+  problems: string[];
+}
+
+/**
+ * Checks the run's orders (`ids`) against payment's records and the deterministic provider's
+ * ledger (a charge is kept when it has a charge id and is not refunded in full; the service
+ * keys a charge `<orderId>:<attempt>`, so an order charged on two attempts shows).
+ */
+export async function checkCharges(
+  stores: { orderDbUrl: string; paymentDbUrl: string },
+  ids: string[],
+): Promise<ChargeCheck> {
+  const orders = await query<{ id: string; status: string }>(
+    stores.orderDbUrl,
+    'SELECT id::text, status FROM orders WHERE id = ANY($1::uuid[])',
+    [ids],
+  );
+  const status = new Map(orders.map((o) => [o.id, o.status]));
+  const confirmed = ids.filter((id) => WENT_THROUGH.includes(status.get(id) ?? ''));
+  const closed = ids.filter((id) => CLOSED.includes(status.get(id) ?? ''));
+  const payments = await query<{ order_id: string; n: string }>(
+    stores.paymentDbUrl,
+    `SELECT order_id, count(*) AS n FROM payments
+      WHERE status = 'COMPLETED' AND order_id = ANY($1) GROUP BY 1`,
+    [ids],
+  );
+  const charges = await query<{ order_id: string; n: string }>(
+    stores.paymentDbUrl,
+    `SELECT split_part(idempotency_key, ':', 1) AS order_id, count(*) AS n
+       FROM mock_gateway_charges
+      WHERE charge_id IS NOT NULL AND refunded_cents < amount_cents
+        AND split_part(idempotency_key, ':', 1) = ANY($1)
+      GROUP BY 1`,
+    [ids],
+  );
+  const kept = new Map(charges.map((c) => [c.order_id, Number(c.n)]));
+  const completed = new Map(payments.map((p) => [p.order_id, Number(p.n)]));
+  const check = {
+    confirmed: confirmed.length,
+    closed: closed.length,
+    open: ids.length - confirmed.length - closed.length,
+    doubleCharged: [...kept.values()].filter((n) => n > 1).length,
+    chargedWithoutOrder: closed.filter((id) => kept.has(id)).length,
+    confirmedWithoutOnePayment: confirmed.filter((id) => completed.get(id) !== 1).length,
+    confirmedUncharged: confirmed.filter((id) => !kept.has(id)).length,
+  };
+  const rules: Array<[keyof typeof check, string]> = [
+    ['doubleCharged', 'orders charged twice'],
+    ['chargedWithoutOrder', 'charges kept for an order not confirmed'],
+    ['confirmedWithoutOnePayment', 'confirmed orders without exactly one completed payment'],
+    ['confirmedUncharged', 'confirmed orders never charged at the gateway'],
+  ];
+  return {
+    ...check,
+    problems: rules.filter(([k]) => check[k] > 0).map(([k, what]) => `${check[k]} ${what}`),
+  };
+}
