@@ -2,8 +2,8 @@
  * The fault-injection suite (`npm run test:faults`): the platform as separate processes on the
  * real PostgreSQL, Redis and RabbitMQ, orders driven through the gateway, one fault injected
  * per experiment while they are placed; then it waits for the platform to settle and checks
- * the invariants (every order final, one completed payment per confirmed order, no charge kept
- * without a confirmed order, stock conserved, no reservation left held, no unsent outbox row,
+ * the invariants (every order final, one completed payment and one charge kept per confirmed
+ * order, none charged twice, no charge kept for an order that did not go through, stock conserved, no reservation left held, no unsent outbox row,
  * no dead letter, every entry anchored, no process died). Prints the table and writes it to
  * docs/reliability.md; exits 1 if any invariant broke.
  *

@@ -1,6 +1,6 @@
 /**
  * What the saga must never do with money, read from the platform's own databases (never from
- * its services): the benches and the fault experiments judge their orders by it.
+ * its services): the benches, the fleet test and the fault experiments judge their orders by it.
  */
 import { queryOnce as query } from '@ecom/test-support';
 
@@ -8,23 +8,30 @@ import { queryOnce as query } from '@ecom/test-support';
 const WENT_THROUGH = ['CONFIRMED', 'SHIPPED', 'DELIVERED'];
 const CLOSED = ['FAILED', 'CANCELLED'];
 
-/** What a run's orders came to, and what of it broke a promise. */
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** What a run's orders came to, and which of the saga's promises about money broke. */
 export interface ChargeCheck {
   /** Orders confirmed (or past it). */
   confirmed: number;
   /** Orders closed without going through (FAILED or CANCELLED). */
   closed: number;
-  /** Orders neither, when checked: still in flight, so their charges are not judged. */
+  /** Orders neither, when checked: still in flight. */
   open: number;
-  /** Orders with more than one charge kept at the provider. */
+  /** Orders accepted (their ids were answered) that the order database does not hold. */
+  missing: number;
+  /** Orders, whatever their state, with more than one charge kept at the provider. */
   doubleCharged: number;
-  /** Orders closed without going through whose charge is still kept (not refunded in full). */
+  /** Orders closed without going through, or missing, whose charge is still kept. */
   chargedWithoutOrder: number;
   /** Orders that went through without exactly one COMPLETED payment. */
   confirmedWithoutOnePayment: number;
   /** Orders that went through with no charge kept at the provider. */
   confirmedUncharged: number;
-  /** Each broken promise above, in words; empty when every charge is where it belongs. */
+  /**
+   * Each broken promise, in words; empty when every charge is where it belongs. An order
+   * still in flight is judged only on a charge twice: its one charge may be on its way.
+   */
   problems: string[];
 }
 
@@ -44,7 +51,8 @@ export async function checkCharges(
   );
   const status = new Map(orders.map((o) => [o.id, o.status]));
   const confirmed = ids.filter((id) => WENT_THROUGH.includes(status.get(id) ?? ''));
-  const closed = ids.filter((id) => CLOSED.includes(status.get(id) ?? ''));
+  const notThrough = ids.filter((id) => !status.has(id) || CLOSED.includes(status.get(id)!));
+  const missing = ids.filter((id) => !status.has(id)).length;
   const payments = await query<{ order_id: string; n: string }>(
     stores.paymentDbUrl,
     `SELECT order_id, count(*) AS n FROM payments
@@ -64,16 +72,18 @@ export async function checkCharges(
   const completed = new Map(payments.map((p) => [p.order_id, Number(p.n)]));
   const check = {
     confirmed: confirmed.length,
-    closed: closed.length,
-    open: ids.length - confirmed.length - closed.length,
+    closed: notThrough.length - missing,
+    open: ids.length - confirmed.length - notThrough.length,
+    missing,
     doubleCharged: [...kept.values()].filter((n) => n > 1).length,
-    chargedWithoutOrder: closed.filter((id) => kept.has(id)).length,
+    chargedWithoutOrder: notThrough.filter((id) => kept.has(id)).length,
     confirmedWithoutOnePayment: confirmed.filter((id) => completed.get(id) !== 1).length,
     confirmedUncharged: confirmed.filter((id) => !kept.has(id)).length,
   };
   const rules: Array<[keyof typeof check, string]> = [
+    ['missing', 'accepted orders missing from the order database'],
     ['doubleCharged', 'orders charged twice'],
-    ['chargedWithoutOrder', 'charges kept for an order not confirmed'],
+    ['chargedWithoutOrder', 'orders that did not go through whose charge is kept'],
     ['confirmedWithoutOnePayment', 'confirmed orders without exactly one completed payment'],
     ['confirmedUncharged', 'confirmed orders never charged at the gateway'],
   ];
@@ -81,4 +91,22 @@ export async function checkCharges(
     ...check,
     problems: rules.filter(([k]) => check[k] > 0).map(([k, what]) => `${check[k]} ${what}`),
   };
+}
+
+/**
+ * checkCharges once the orders have settled: read again every half second until none is open
+ * and nothing is broken, or `boundMs` passed (a failed order's refund follows its failure, so
+ * a kept charge may be on its way back). The last reading.
+ */
+export async function settledCharges(
+  stores: { orderDbUrl: string; paymentDbUrl: string },
+  ids: string[],
+  boundMs: number,
+): Promise<ChargeCheck> {
+  const until = Date.now() + boundMs;
+  for (;;) {
+    const check = await checkCharges(stores, ids);
+    if ((check.open === 0 && check.problems.length === 0) || Date.now() >= until) return check;
+    await sleep(500);
+  }
 }

@@ -30,12 +30,12 @@ if [ ! -f "$base/node_modules/.ab-installed" ]; then
   (cd "$base" && npm ci --no-audit --no-fund >/dev/null && touch node_modules/.ab-installed)
 fi
 out=$(mktemp -d)
-# Both builds measured the same way: this checkout's saga bench, /proc reader, host probe and
-# bench helpers drive the base too (put back at the end), so figures a newer bench adds exist
-# on both sides.
+# Both builds measured the same way: this checkout's saga bench, /proc reader, host probe, money
+# check and bench helpers drive the base too (put back at the end), so figures a newer bench
+# adds exist on both sides.
 cp "$root/services/order/bench/saga-bench.ts" "$base/services/order/bench/saga-bench.ts"
 cp "$root/test-support/src/bench.ts" "$base/test-support/src/bench.ts"
-for f in proc-cpu.ts host-speed.ts host-speed-probe.ts; do
+for f in proc-cpu.ts host-speed.ts host-speed-probe.ts charge-check.ts; do
   cp "$root/platform/bench/$f" "$base/platform/bench/$f"
 done
 

@@ -4,7 +4,7 @@ import { runMigrations } from '@ecom/common/postgres';
 import { createTestPostgres, type TestPostgres } from '@ecom/test-support';
 import { orderMigrations } from '../../services/order/src/store/migrations';
 import { paymentMigrations } from '../../services/payment/src/store/migrations';
-import { checkCharges } from '../bench/charge-check';
+import { checkCharges, settledCharges } from '../bench/charge-check';
 
 /**
  * The benches' check that nothing was charged twice or kept for an order that did not go
@@ -38,7 +38,7 @@ describe('checkCharges: what the saga must never do with money', () => {
   async function order(
     status: string,
     paymentStatus: string | null,
-    charges: Array<'kept' | 'refunded' | 'declined'>,
+    charges: Array<'kept' | 'partly refunded' | 'refunded' | 'declined'>,
   ): Promise<string> {
     const id = randomUUID();
     await orders.query(
@@ -60,7 +60,7 @@ describe('checkCharges: what the saga must never do with money', () => {
           `${id}:${i + 1}`,
           charge === 'declined' ? null : `ch_${randomUUID()}`,
           charge === 'declined' ? 'card_declined' : null,
-          charge === 'refunded' ? 999 : 0,
+          charge === 'refunded' ? 999 : charge === 'partly refunded' ? 500 : 0,
         ],
       );
     }
@@ -71,6 +71,8 @@ describe('checkCharges: what the saga must never do with money', () => {
     const once = await order('CONFIRMED', 'COMPLETED', ['kept']);
     // A declined try and a refunded charge are not kept charges.
     const retried = await order('CONFIRMED', 'COMPLETED', ['declined', 'refunded', 'kept']);
+    // A charge refunded in part is still kept.
+    const partly = await order('DELIVERED', 'COMPLETED', ['partly refunded']);
     const shipped = await order('SHIPPED', 'COMPLETED', ['kept']);
     const failedClean = await order('FAILED', 'FAILED', ['declined']);
     const cancelledRefunded = await order('CANCELLED', 'REFUNDED', ['refunded']);
@@ -79,31 +81,43 @@ describe('checkCharges: what the saga must never do with money', () => {
     const check = await checkCharges(stores, [
       once,
       retried,
+      partly,
       shipped,
       failedClean,
       cancelledRefunded,
       inFlight,
     ]);
     expect(check).toEqual({
-      confirmed: 3,
+      confirmed: 4,
       closed: 2,
       open: 1,
+      missing: 0,
       doubleCharged: 0,
       chargedWithoutOrder: 0,
       confirmedWithoutOnePayment: 0,
       confirmedUncharged: 0,
       problems: [],
     });
+    expect((await checkCharges(stores, [])).problems).toEqual([]);
   });
 
-  it('names a charge twice, a confirmed order not charged or not paid, and a charge kept for a failed order', async () => {
+  it('names a charge twice, a confirmed order not charged or not paid, a charge kept for an order that did not go through, and an order the database lacks', async () => {
     const twice = await order('CONFIRMED', 'COMPLETED', ['kept', 'kept']);
     const unpaid = await order('CONFIRMED', 'PROCESSING', ['kept']);
     const uncharged = await order('CONFIRMED', 'COMPLETED', []);
     const keptForFailed = await order('FAILED', 'FAILED', ['kept']);
-    const keptForCancelled = await order('CANCELLED', 'CANCELLED', ['kept']);
-    // Still in flight: its charge may be on its way to its confirmation, so it is not judged.
+    const keptForCancelled = await order('CANCELLED', 'CANCELLED', ['partly refunded']);
+    // In flight with one charge: it may be on its way to its confirmation, so it is not judged.
     const inFlight = await order('PAYMENT_PROCESSING', 'PROCESSING', ['kept']);
+    // In flight and charged twice already: that is judged.
+    const inFlightTwice = await order('PAYMENT_PROCESSING', 'PROCESSING', ['kept', 'kept']);
+    // Accepted, charged, and not in the order database.
+    const lost = randomUUID();
+    await payments.query(
+      `INSERT INTO mock_gateway_charges (idempotency_key, fingerprint, amount_cents, currency, charge_id)
+       VALUES ($1, 'f', 999, 'USD', $2)`,
+      [`${lost}:1`, `ch_${randomUUID()}`],
+    );
     // Not one of the run's orders: its double charge is another run's.
     await order('CONFIRMED', 'COMPLETED', ['kept', 'kept']);
 
@@ -114,21 +128,48 @@ describe('checkCharges: what the saga must never do with money', () => {
       keptForFailed,
       keptForCancelled,
       inFlight,
+      inFlightTwice,
+      lost,
     ]);
     expect(check).toMatchObject({
       confirmed: 3,
       closed: 2,
-      open: 1,
-      doubleCharged: 1,
-      chargedWithoutOrder: 2,
+      open: 2,
+      missing: 1,
+      doubleCharged: 2,
+      chargedWithoutOrder: 3,
       confirmedWithoutOnePayment: 1,
       confirmedUncharged: 1,
     });
     expect(check.problems).toEqual([
-      '1 orders charged twice',
-      '2 charges kept for an order not confirmed',
+      '1 accepted orders missing from the order database',
+      '2 orders charged twice',
+      '3 orders that did not go through whose charge is kept',
       '1 confirmed orders without exactly one completed payment',
       '1 confirmed orders never charged at the gateway',
     ]);
+  });
+
+  it("settledCharges waits for a failed order's refund, and gives up at its bound", async () => {
+    const failed = await order('FAILED', 'FAILED', ['kept']);
+    // The refund lands a moment after the failure, as payment's does.
+    const refund = setTimeout(() => {
+      void payments.query(
+        `UPDATE mock_gateway_charges SET refunded_cents = amount_cents WHERE idempotency_key = $1`,
+        [`${failed}:1`],
+      );
+    }, 800);
+    try {
+      const settled = await settledCharges(stores, [failed], 20_000);
+      expect(settled.problems).toEqual([]);
+    } finally {
+      clearTimeout(refund);
+    }
+
+    const neverRefunded = await order('FAILED', 'FAILED', ['kept']);
+    const started = Date.now();
+    const last = await settledCharges(stores, [neverRefunded], 1200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1200);
+    expect(last.problems).toEqual(['1 orders that did not go through whose charge is kept']);
   });
 });

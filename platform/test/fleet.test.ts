@@ -12,6 +12,7 @@ import {
   type Replica,
 } from '../src/fleet-processes/launcher';
 import { EXTERNAL_SERVER_VARIABLES } from '../src/stores';
+import { checkCharges } from '../bench/charge-check';
 import { tempDataDir, testAddress } from './support';
 
 // `npm run fleet -- --replicas 2 --gateways 2` on the machine's PostgreSQL, Redis and
@@ -302,28 +303,9 @@ describe('npm run fleet: several processes per service', () => {
       const confirmed = statuses.filter((r) => r.status === 'CONFIRMED').map((r) => r.id);
       expect(confirmed.length).toBeGreaterThan(0);
 
-      const payments = await query<{ order_id: string; completed: string }>(
-        fleet.paymentDbUrl,
-        `SELECT order_id, count(*) FILTER (WHERE status = 'COMPLETED') AS completed
-           FROM payments WHERE order_id = ANY($1) GROUP BY order_id`,
-        [orderIds],
-      );
-      const charges = await query<{ order_id: string; kept: string }>(
-        fleet.paymentDbUrl,
-        `SELECT split_part(idempotency_key, ':', 1) AS order_id, count(*) AS kept
-           FROM mock_gateway_charges
-          WHERE charge_id IS NOT NULL AND refunded_cents < amount_cents
-            AND split_part(idempotency_key, ':', 1) = ANY($1)
-          GROUP BY 1`,
-        [orderIds],
-      );
-      const completedOf = (id: string) =>
-        Number(payments.find((p) => p.order_id === id)?.completed ?? 0);
-      const chargesOf = (id: string) => Number(charges.find((c) => c.order_id === id)?.kept ?? 0);
-      expect(confirmed.filter((id) => completedOf(id) !== 1)).toEqual([]);
-      expect(confirmed.filter((id) => chargesOf(id) !== 1)).toEqual([]);
-      // No charge is kept for an order that did not end confirmed.
-      expect(charges.filter((c) => !confirmed.includes(c.order_id))).toEqual([]);
+      // One completed payment and one charge kept per confirmed order, none twice, none kept
+      // for an order that did not end confirmed.
+      expect((await checkCharges(fleet, orderIds)).problems).toEqual([]);
 
       // Every outbox row sent and every record anchored: the surviving order replica took the
       // writer lock over.

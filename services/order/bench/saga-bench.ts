@@ -4,10 +4,11 @@
  * whatever the answers, at rising offered rates, so queueing shows in the latency instead of
  * slowing the sender. Latency runs from the moment an order was due to be sent to the CONFIRMED
  * row of its history. Per rate: achieved rate, p50/p90/p99/max, CPU per confirmed order per
- * process (from /proc), the brokers' and PostgreSQL's CPU beside it, and what else ran. After
- * each rate, from the platform's databases, what must never happen (checkCharges): a confirmed
- * order charged twice or not at all, a charge kept for an order that failed. A breach is
- * written in bold beside the rate, and fails the run once the figures are written.
+ * process (from /proc), the brokers' and PostgreSQL's CPU beside it, and what else ran. Once
+ * a platform's last rate has settled, every order placed on it is checked in its databases
+ * (settledCharges): none lost (not final), none charged twice or not at all, no charge kept
+ * for an order that did not go through. A breach is written in bold, and fails the run once
+ * the figures are written.
  *
  * Platforms: the embedded run (`npm start`: one process, in-memory bus, stand-in stores), and
  * the fleet (every service and the gateway a process of its own, as in production) over
@@ -55,7 +56,11 @@ import {
   withFleet,
   type PathMilestone,
 } from '../../../platform/bench/fleet-workload';
-import { checkCharges } from '../../../platform/bench/charge-check';
+import {
+  checkCharges,
+  settledCharges,
+  type ChargeCheck,
+} from '../../../platform/bench/charge-check';
 import {
   cpuOfBackends,
   cpuOfCommands,
@@ -189,13 +194,13 @@ interface RateResult {
   refused: number;
   failed: number;
   open: number;
-  /** What must never happen and did (checkCharges): a charge twice, or kept for no order. */
-  problems: string[];
 }
 
 interface Session {
   token: string;
   products: string[];
+  /** Every order accepted on this platform (warm-up, one at a time, rates), for the last check. */
+  placed: string[];
 }
 
 async function prepare(target: Target): Promise<Session> {
@@ -220,7 +225,7 @@ async function prepare(target: Target): Promise<Session> {
     if (res.status !== 201) throw new Error(`product create answered ${res.status}`);
     products.push(res.body.id);
   }
-  return { token: await login(DEMO_ACCOUNTS.customer), products };
+  return { token: await login(DEMO_ACCOUNTS.customer), products, placed: [] };
 }
 
 /** POSTs one order; its id, or undefined when it was not accepted. */
@@ -237,7 +242,9 @@ async function postOrder(target: Target, session: Session, n: number, key: strin
     session.token,
     key,
   ).catch(() => undefined);
-  return res && res.status === 201 ? res.body.id : undefined;
+  if (!res || res.status !== 201) return undefined;
+  session.placed.push(res.body.id);
+  return res.body.id;
 }
 
 /** When each order was CONFIRMED (ms since the epoch), from its history; undefined if not yet. */
@@ -339,8 +346,8 @@ async function openLoop(
   settled();
   const confirmed = await confirmedAt(target, session, ids);
   const latencies = [...confirmed].map(([id, at]) => at - dueAt.get(id)!).sort((a, b) => a - b);
-  // Nothing charged twice or kept for an order that did not go through: read after the CPU
-  // window, like the histories.
+  // Where the unconfirmed orders went, from the databases: read after the CPU window, like the
+  // histories (what became of their money is checked once all have settled: settledCharges).
   const check = await checkCharges(target.stores, ids);
   const lastConfirmed = Math.max(...confirmed.values());
   const achieved = confirmed.size / ((lastConfirmed - start) / 1000);
@@ -385,8 +392,7 @@ async function openLoop(
     saturated: confirmed.size < ids.length || ids.length < total || achieved < 0.9 * rate,
     refused: total - ids.length,
     failed: check.closed,
-    open: check.open,
-    problems: check.problems,
+    open: check.open + check.missing,
   };
 }
 
@@ -462,6 +468,9 @@ interface PlatformResult {
   warmup: number[];
   single: { p50: number; p99: number; n: number; path: Array<[Milestone, number]> };
   rates: RateResult[];
+  /** Orders accepted on the platform, and the last check of all of them (settledCharges). */
+  placed: number;
+  ledger: ChargeCheck;
 }
 
 /** The warm-up runs in windows of this many seconds, each one's CPU per order reported. */
@@ -505,14 +514,34 @@ async function measure(target: Target): Promise<PlatformResult> {
     if (r.saturated) break;
     await sleep(2000);
   }
-  return { label: target.label, warmup, single, rates };
+  const ledger = await settledCharges(target.stores, session.placed, SETTLE_MS);
+  process.stdout.write(`${target.label}: ${ledgerText(session.placed.length, ledger)}\n`);
+  return { label: target.label, warmup, single, rates, placed: session.placed.length, ledger };
 }
 
-/** Where a rate's unconfirmed orders went, and any broken promise (in `mark`), as a suffix. */
-function outcome(
-  r: Pick<RateResult, 'refused' | 'failed' | 'open' | 'problems'>,
-  mark = '',
-): string {
+/** How long the last check waits for the platform's orders to be final (and refunds done). */
+const SETTLE_MS = 300_000;
+
+/** The last check's broken promises: anything not final by then is lost (or very late). */
+function ledgerProblems(ledger: ChargeCheck): string[] {
+  return [
+    ...(ledger.open
+      ? [`${ledger.open} orders not final ${SETTLE_MS / 1000} s after the last rate`]
+      : []),
+    ...ledger.problems,
+  ];
+}
+
+/** The last check in words, broken promises in `mark` (bold in the docs). */
+function ledgerText(placed: number, ledger: ChargeCheck, mark = ''): string {
+  const broken = ledgerProblems(ledger);
+  return `${placed} placed, ${ledger.confirmed} confirmed, ${ledger.closed} failed or cancelled: ${
+    broken.length ? `${mark}${broken.join('; ')}${mark}` : 'all held'
+  }`;
+}
+
+/** Where a rate's unconfirmed orders went, as a suffix ('' when all were confirmed). */
+function outcome(r: Pick<RateResult, 'refused' | 'failed' | 'open'>): string {
   const counts = (
     [
       [r.refused, 'not accepted'],
@@ -522,10 +551,7 @@ function outcome(
   )
     .filter(([n]) => n > 0)
     .map(([n, what]) => `${n} ${what}`);
-  return [
-    ...(counts.length ? [` (${counts.join(', ')})`] : []),
-    ...(r.problems.length ? [` ${mark}${r.problems.join('; ')}${mark}`] : []),
-  ].join('');
+  return counts.length ? ` (${counts.join(', ')})` : '';
 }
 
 async function waitForPort(port: number, timeoutMs: number) {
@@ -779,7 +805,7 @@ function section(
     '',
     'One-line orders (`tok_visa`, over 20 products) POSTed to the gateway by an open-loop generator, after a warm-up that is not measured (orders at the warm-up rate for its seconds, in windows of ' +
       String(WARMUP_WINDOW_SECONDS) +
-      " s: V8 has then compiled the hot paths, as in a service that has been running; a cold fleet's CPU per order falls by about a quarter over its first minute or so at 20/s: each window's figure is below the table): at each offered rate, orders are sent on a fixed schedule for the given seconds whatever the answers, so queueing shows in the latency. Latency: from the moment an order was due to the CONFIRMED row of its history (PostgreSQL's clock, same machine). A rate is the last tried when its orders are not all confirmed within the drain bound or are confirmed at under 90 % of the offered rate (marked *saturated*). After each rate the bench reads the platform's order and payment databases: every confirmed order must have exactly one COMPLETED payment and exactly one charge kept at the payment provider (the deterministic provider's ledger), and no charge may be kept for an order that failed; a breach would be written in bold in the confirmed column (and fail the bench). Where the orders not confirmed went follows the count: POSTs not accepted, orders that failed, orders still open when the drain bound ran out. CPU per confirmed order from /proc, from the first order sent until none is open (the bench's read-back of every order's history comes after, uncounted): each Node process of the platform (the fleet: gateway, services, MongoDB stand-in; the embedded run: one process), and beside it PostgreSQL (for the fleet, in brackets, the part its own databases' backends took: the figure that tells two fleets on one server apart), RabbitMQ and Redis, this bench's own process (the load generator and, for the fleet, the embedded chain its launcher runs, where the anchorers' transactions land), and everything else the machine ran.",
+      " s: V8 has then compiled the hot paths, as in a service that has been running; a cold fleet's CPU per order falls by about a quarter over its first minute or so at 20/s: each window's figure is below the table): at each offered rate, orders are sent on a fixed schedule for the given seconds whatever the answers, so queueing shows in the latency. Latency: from the moment an order was due to the CONFIRMED row of its history (PostgreSQL's clock, same machine). A rate is the last tried when its orders are not all confirmed within the drain bound or are confirmed at under 90 % of the offered rate (marked *saturated*). Where a rate's orders not confirmed went follows the count (from the platform's databases): POSTs not accepted, orders that failed, orders still open when the drain bound ran out. What became of every order's money is below the table. CPU per confirmed order from /proc, from the first order sent until none is open (the bench's read-back of every order's history comes after, uncounted): each Node process of the platform (the fleet: gateway, services, MongoDB stand-in; the embedded run: one process), and beside it PostgreSQL (for the fleet, in brackets, the part its own databases' backends took: the figure that tells two fleets on one server apart), RabbitMQ and Redis, this bench's own process (the load generator and, for the fleet, the embedded chain its launcher runs, where the anchorers' transactions land), and everything else the machine ran.",
     '',
     '| platform | one at a time p50 / p99 ms | offered /s | confirmed | achieved /s | p50 ms | p90 ms | p99 ms | max ms | Node CPU ms/order (by process) | PostgreSQL / RabbitMQ / Redis CPU ms/order | bench process CPU ms/order (generator; the fleet: its chain) | other CPU ms/order | host: fixed work CPU ms |',
     '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: |',
@@ -793,7 +819,7 @@ function section(
         .map(([name, v]) => `${name} ${v.toFixed(1)}`)
         .join(', ');
       lines.push(
-        `| ${i === 0 ? r.label : ''} | ${i === 0 ? `${ms(r.single.p50)} / ${ms(r.single.p99)}` : ''} | ${p.offered} | ${p.confirmed}/${p.sent}${p.saturated ? ' *saturated*' : ''}${outcome(p, '**')} | ${p.achieved.toFixed(1)} | ${ms(p.p50)} | ${ms(p.p90)} | ${ms(p.p99)} | ${ms(p.max)} | **${total.toFixed(1)}**: ${by} | ${p.servers.postgres.toFixed(1)}${Number.isNaN(p.ownBackends) ? '' : ` (its databases' backends ${p.ownBackends.toFixed(1)})`} / ${p.servers.rabbitmq.toFixed(1)} / ${p.servers.redis.toFixed(1)} | ${p.bench.toFixed(1)} | ${p.other.toFixed(1)} | ${hostMs(p.host)} |`,
+        `| ${i === 0 ? r.label : ''} | ${i === 0 ? `${ms(r.single.p50)} / ${ms(r.single.p99)}` : ''} | ${p.offered} | ${p.confirmed}/${p.sent}${p.saturated ? ' *saturated*' : ''}${outcome(p)} | ${p.achieved.toFixed(1)} | ${ms(p.p50)} | ${ms(p.p90)} | ${ms(p.p99)} | ${ms(p.max)} | **${total.toFixed(1)}**: ${by} | ${p.servers.postgres.toFixed(1)}${Number.isNaN(p.ownBackends) ? '' : ` (its databases' backends ${p.ownBackends.toFixed(1)})`} / ${p.servers.rabbitmq.toFixed(1)} / ${p.servers.redis.toFixed(1)} | ${p.bench.toFixed(1)} | ${p.other.toFixed(1)} | ${hostMs(p.host)} |`,
       );
     });
   }
@@ -804,6 +830,10 @@ function section(
       `The warm-up, Node CPU ms per confirmed order in each window of ${WARMUP_WINDOW_SECONDS} s at ${WARMUP_RATE}/s (not measured; the last windows should differ by no more than the noise): ${warmed.map((r) => `${r.label} ${r.warmup.map((v) => v.toFixed(1)).join(', ')}`).join('; ')}.`,
     );
   }
+  lines.push(
+    '',
+    `Nothing lost or charged twice: every order the bench placed on a platform (the warm-up's, the one-at-a-time and the rates'), checked in the platform's order and payment databases and the payment provider's ledger once all were final (or ${SETTLE_MS / 1000} s after the last rate): every order final; each confirmed order with exactly one COMPLETED payment and exactly one charge kept (not refunded); no order charged twice; no charge kept for an order that failed, was cancelled or is missing from the order database (a breach, in bold, fails the bench once the figures are written). ${results.map((r) => `${r.label}: ${ledgerText(r.placed, r.ledger, '**')}`).join('; ')}.`,
+  );
   const traced = results.filter((r) => r.single.path.length > 0);
   if (traced.length > 0) {
     lines.push(
@@ -863,11 +893,12 @@ async function measureAll(loadBefore: string, hostBefore: number | null): Promis
     lines.push('', ...(await profileAt(held)));
   }
   writeBenchSection('order-saga', 'Order saga', lines);
-  // The figures are written either way; a charge twice, or kept for no order, fails the run.
-  const broken = results.flatMap((r) =>
-    r.rates.filter((p) => p.problems.length).map((p) => `${r.label} @ ${p.offered}/s${outcome(p)}`),
-  );
-  if (broken.length) throw new Error(`charges not as the saga promises: ${broken.join('; ')}`);
+  // The figures are written either way; an order lost or a charge out of place fails the run.
+  const broken = results
+    .filter((r) => ledgerProblems(r.ledger).length)
+    .map((r) => `${r.label}: ${ledgerProblems(r.ledger).join('; ')}`);
+  if (broken.length)
+    throw new Error(`orders or charges not as the saga promises: ${broken.join('; ')}`);
 }
 
 runBench('saga bench', main);
