@@ -1,5 +1,7 @@
 import net from 'node:net';
+import { freePort } from '@ecom/test-support';
 import { createSmtpMailer } from '../src/mail/smtp-mailer';
+import { TestSmtp } from './support';
 
 /**
  * A relay that speaks just enough SMTP to take a mail's envelope and then loses the connection
@@ -73,4 +75,42 @@ describe('SMTP mailer when the relay loses the connection mid-mail', () => {
       }
     },
   );
+});
+
+describe('SMTP mailer through a relay (smtp-server)', () => {
+  it('delivers the mail whole: envelope, headers, both parts, and lines that begin with a dot', async () => {
+    const relay = new TestSmtp(await freePort());
+    await relay.start();
+    const mailer = createSmtpMailer({
+      host: '127.0.0.1',
+      port: relay.port,
+      secure: false,
+      from: 'Shop <shop@example.com>',
+      timeoutMs: 5000,
+    });
+    try {
+      // SMTP ends a mail at a line of one dot: the client must escape the body's own.
+      const text = 'Thank you.\n.\n.hidden line\nBye';
+      await mailer.send({ ...mail, subject: 'Your order is confirmed', text });
+      await mailer.send({ ...mail, messageId: '<second@notification.ecom.local>' });
+      expect(relay.mails).toHaveLength(2);
+      const [first, second] = relay.mails;
+      expect(first!.from).toBe('shop@example.com');
+      expect(first!.to).toEqual(['alice@example.com']);
+      expect(first!.messageId).toBe(mail.messageId);
+      expect(second!.messageId).toBe('<second@notification.ecom.local>');
+      const raw = first!.raw.replace(/\r\n/g, '\n');
+      expect(raw).toMatch(/^From: Shop <shop@example\.com>$/m);
+      expect(raw).toMatch(/^To: Alice <alice@example\.com>$/m);
+      expect(raw).toMatch(/^Subject: Your order is confirmed$/m);
+      expect(raw).toMatch(/^Content-Type: multipart\/alternative;/m);
+      expect(raw).toContain('Content-Type: text/plain; charset=utf-8');
+      expect(raw).toContain('Content-Type: text/html; charset=utf-8');
+      expect(raw).toContain('Thank you.\n.\n.hidden line\nBye');
+      expect(raw).toContain(mail.html);
+    } finally {
+      mailer.close();
+      await relay.stop();
+    }
+  });
 });
