@@ -92,13 +92,27 @@ describe('SMTP mailer through a relay (smtp-server)', () => {
       // SMTP ends a mail at a line of one dot: the client must escape the body's own.
       const text = 'Thank you.\n.\n.hidden line\nBye';
       await mailer.send({ ...mail, subject: 'Your order is confirmed', text });
-      await mailer.send({ ...mail, messageId: '<second@notification.ecom.local>' });
+      // Beyond ASCII in a name, the subject and the body: encoded words and quoted-printable.
+      await mailer.send({
+        ...mail,
+        to: { name: 'Zoë', address: 'zoe@example.com' },
+        subject: 'Commande confirmée',
+        text: 'Merci, à bientôt.',
+        messageId: '<second@notification.ecom.local>',
+      });
       expect(relay.mails).toHaveLength(2);
       const [first, second] = relay.mails;
       expect(first!.from).toBe('shop@example.com');
       expect(first!.to).toEqual(['alice@example.com']);
       expect(first!.messageId).toBe(mail.messageId);
       expect(second!.messageId).toBe('<second@notification.ecom.local>');
+      expect(second!.to).toEqual(['zoe@example.com']);
+      expect(second!.raw).toMatch(/^To: =\?UTF-8\?[QB]\?.+\?= <zoe@example\.com>$/m);
+      expect(second!.raw).toMatch(/^Subject: =\?UTF-8\?[QB]\?/m);
+      expect(second!.raw).toContain('Merci, =C3=A0 bient=C3=B4t.');
+      // Headers the message needs, written by the composer.
+      expect(second!.raw).toMatch(/^Date: .+$/m);
+      expect(second!.raw).toMatch(/^MIME-Version: 1\.0$/m);
       const raw = first!.raw.replace(/\r\n/g, '\n');
       expect(raw).toMatch(/^From: Shop <shop@example\.com>$/m);
       expect(raw).toMatch(/^To: Alice <alice@example\.com>$/m);

@@ -1,5 +1,4 @@
 import nodemailer from 'nodemailer';
-import MailComposer from 'nodemailer/lib/mail-composer';
 import type { Mailer, OutgoingMail } from '../application/mailer';
 
 export interface SmtpOptions {
@@ -46,17 +45,14 @@ export function createSmtpMailer(options: SmtpOptions): Mailer {
   });
   return {
     async send(mail: OutgoingMail): Promise<void> {
-      // Built whole, then sent as one message: streamed, nodemailer wrote each MIME part to the
-      // socket on its own (10 writes a mail against 3, and the relay reads as many).
-      const message = new MailComposer({
+      await transport.sendMail({
         from: options.from,
         to: mail.to,
         subject: mail.subject,
         text: mail.text,
         html: mail.html,
         messageId: mail.messageId,
-      }).compile();
-      await transport.sendMail({ envelope: message.getEnvelope(), raw: await message.build() });
+      });
     },
     close: () => transport.close(),
   };
