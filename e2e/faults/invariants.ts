@@ -13,7 +13,7 @@ export interface Outcome {
   confirmed: number;
   /** Failed or cancelled. */
   failed: number;
-  /** Not final (or not found in the order database). */
+  /** Not final (an order missing from the order database is among moneyProblems). */
   stuck: number;
   doubleCharged: number;
   /** What became of the orders' money that must not (checkCharges: a charge twice, kept for
@@ -109,7 +109,7 @@ export async function readOutcome(
     placed: orderIds.length,
     confirmed: money.confirmed,
     failed: money.closed,
-    stuck: money.open + money.missing,
+    stuck: money.open,
     doubleCharged: money.doubleCharged,
     moneyProblems: money.problems,
     oversold,

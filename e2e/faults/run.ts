@@ -3,9 +3,10 @@
  * real PostgreSQL, Redis and RabbitMQ, orders driven through the gateway, one fault injected
  * per experiment while they are placed; then it waits for the platform to settle and checks
  * the invariants (every order final, one completed payment and one charge kept per confirmed
- * order, none charged twice, no charge kept for an order that did not go through, stock conserved, no reservation left held, no unsent outbox row,
- * no dead letter, every entry anchored, no process died). Prints the table and writes it to
- * docs/reliability.md; exits 1 if any invariant broke.
+ * order, none charged twice, no charge kept for an order that did not go through, stock
+ * conserved, no reservation left held, no unsent outbox row, no dead letter, every entry
+ * anchored, no process died). Prints the table and writes it to docs/reliability.md; exits 1
+ * if any invariant broke.
  *
  *   npm run test:faults [-- --orders 20] [--only mongo-down-10s,kill-order] [--skip a,b] [--no-write]
  *

@@ -5,7 +5,7 @@
 import { queryOnce as query } from '@ecom/test-support';
 
 /** Past CONFIRMED, an order has gone through. */
-const WENT_THROUGH = ['CONFIRMED', 'SHIPPED', 'DELIVERED'];
+const WENT_THROUGH = ['CONFIRMED', 'PARTIALLY_SHIPPED', 'SHIPPED', 'DELIVERED'];
 const CLOSED = ['FAILED', 'CANCELLED'];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -18,6 +18,8 @@ export interface ChargeCheck {
   closed: number;
   /** Orders neither, when checked: still in flight. */
   open: number;
+  /** Orders that did not go through whose payment is still PROCESSING: a charge on its way. */
+  chargesInFlight: number;
   /** Orders accepted (their ids were answered) that the order database does not hold. */
   missing: number;
   /** Orders, whatever their state, with more than one charge kept at the provider. */
@@ -53,10 +55,10 @@ export async function checkCharges(
   const confirmed = ids.filter((id) => WENT_THROUGH.includes(status.get(id) ?? ''));
   const notThrough = ids.filter((id) => !status.has(id) || CLOSED.includes(status.get(id)!));
   const missing = ids.filter((id) => !status.has(id)).length;
-  const payments = await query<{ order_id: string; n: string }>(
+  const payments = await query<{ order_id: string; status: string }>(
     stores.paymentDbUrl,
-    `SELECT order_id, count(*) AS n FROM payments
-      WHERE status = 'COMPLETED' AND order_id = ANY($1) GROUP BY 1`,
+    `SELECT order_id, status FROM payments
+      WHERE status IN ('COMPLETED', 'PROCESSING') AND order_id = ANY($1)`,
     [ids],
   );
   const charges = await query<{ order_id: string; n: string }>(
@@ -69,18 +71,23 @@ export async function checkCharges(
     [ids],
   );
   const kept = new Map(charges.map((c) => [c.order_id, Number(c.n)]));
-  const completed = new Map(payments.map((p) => [p.order_id, Number(p.n)]));
+  const paymentsIn = (status: string) =>
+    new Set(payments.filter((p) => p.status === status).map((p) => p.order_id));
+  // payments.order_id is unique: a confirmed order's payment is COMPLETED or it is not.
+  const completed = paymentsIn('COMPLETED');
+  const processing = paymentsIn('PROCESSING');
   const check = {
     confirmed: confirmed.length,
     closed: notThrough.length - missing,
     open: ids.length - confirmed.length - notThrough.length,
+    chargesInFlight: notThrough.filter((id) => processing.has(id)).length,
     missing,
     doubleCharged: [...kept.values()].filter((n) => n > 1).length,
     chargedWithoutOrder: notThrough.filter((id) => kept.has(id)).length,
-    confirmedWithoutOnePayment: confirmed.filter((id) => completed.get(id) !== 1).length,
+    confirmedWithoutOnePayment: confirmed.filter((id) => !completed.has(id)).length,
     confirmedUncharged: confirmed.filter((id) => !kept.has(id)).length,
   };
-  const rules: Array<[keyof typeof check, string]> = [
+  const rules: Array<[Exclude<keyof typeof check, 'chargesInFlight'>, string]> = [
     ['missing', 'accepted orders missing from the order database'],
     ['doubleCharged', 'orders charged twice'],
     ['chargedWithoutOrder', 'orders that did not go through whose charge is kept'],
@@ -94,9 +101,10 @@ export async function checkCharges(
 }
 
 /**
- * checkCharges once the orders have settled: read again every half second until none is open
- * and nothing is broken, or `boundMs` passed (a failed order's refund follows its failure, so
- * a kept charge may be on its way back). The last reading.
+ * checkCharges once the orders have settled: read again every half second until none is open,
+ * no charge is on its way for an order that did not go through, and nothing is broken, or
+ * `boundMs` passed (a failed order's refund follows its failure, and a charge an order's
+ * give-up raced may land after it: a kept charge may be on its way back). The last reading.
  */
 export async function settledCharges(
   stores: { orderDbUrl: string; paymentDbUrl: string },
@@ -106,7 +114,8 @@ export async function settledCharges(
   const until = Date.now() + boundMs;
   for (;;) {
     const check = await checkCharges(stores, ids);
-    if ((check.open === 0 && check.problems.length === 0) || Date.now() >= until) return check;
+    const settled = check.open === 0 && check.chargesInFlight === 0 && !check.problems.length;
+    if (settled || Date.now() >= until) return check;
     await sleep(500);
   }
 }

@@ -16,7 +16,7 @@ import {
 } from '../src/fleet-processes/launcher';
 import { SERVICE_NAMES, type ServiceName } from '../src/service-env';
 import { mongoDatabaseUrl } from '../src/stores';
-import { checkCharges } from './charge-check';
+import { settledCharges } from './charge-check';
 import { ownCpu } from './proc-cpu';
 
 const RUN_LIMIT_MS = 180_000;
@@ -178,7 +178,8 @@ export async function placeOrders(
   const notFinal = statuses.filter((s) => !['CONFIRMED', 'FAILED', 'CANCELLED'].includes(s.status));
   if (ids.length < orders) problems.push(`${orders - ids.length} orders never accepted`);
   if (notFinal.length) problems.push(`${notFinal.length} orders not final`);
-  problems.push(...(await checkCharges(fleet, ids)).problems);
+  // Once final, a failed order's refund may still be on its way: settledCharges waits for it.
+  problems.push(...(await settledCharges(fleet, ids, 30_000)).problems);
 
   const cpuMsPerOrder = Object.fromEntries(
     SERVICES.map((s) => [s, confirmed ? ((cpuAfter[s] - cpuBefore[s]) * 1000) / confirmed : NaN]),

@@ -32,7 +32,8 @@ fi
 out=$(mktemp -d)
 # Both builds measured the same way: this checkout's saga bench, /proc reader, host probe, money
 # check and bench helpers drive the base too (put back at the end), so figures a newer bench
-# adds exist on both sides.
+# adds exist on both sides. The money check needs test-support's queryOnce: a base from
+# 2026-12-02 (d4bc4f5) on.
 cp "$root/services/order/bench/saga-bench.ts" "$base/services/order/bench/saga-bench.ts"
 cp "$root/test-support/src/bench.ts" "$base/test-support/src/bench.ts"
 for f in proc-cpu.ts host-speed.ts host-speed-probe.ts charge-check.ts; do

@@ -73,6 +73,7 @@ describe('checkCharges: what the saga must never do with money', () => {
     const retried = await order('CONFIRMED', 'COMPLETED', ['declined', 'refunded', 'kept']);
     // A charge refunded in part is still kept.
     const partly = await order('DELIVERED', 'COMPLETED', ['partly refunded']);
+    const partlyShipped = await order('PARTIALLY_SHIPPED', 'COMPLETED', ['kept']);
     const shipped = await order('SHIPPED', 'COMPLETED', ['kept']);
     const failedClean = await order('FAILED', 'FAILED', ['declined']);
     const cancelledRefunded = await order('CANCELLED', 'REFUNDED', ['refunded']);
@@ -82,15 +83,17 @@ describe('checkCharges: what the saga must never do with money', () => {
       once,
       retried,
       partly,
+      partlyShipped,
       shipped,
       failedClean,
       cancelledRefunded,
       inFlight,
     ]);
     expect(check).toEqual({
-      confirmed: 4,
+      confirmed: 5,
       closed: 2,
       open: 1,
+      chargesInFlight: 0,
       missing: 0,
       doubleCharged: 0,
       chargedWithoutOrder: 0,
@@ -150,7 +153,7 @@ describe('checkCharges: what the saga must never do with money', () => {
     ]);
   });
 
-  it("settledCharges waits for a failed order's refund, and gives up at its bound", async () => {
+  it("settledCharges waits for a failed order's refund and for a charge on its way, and gives up at its bound", async () => {
     const failed = await order('FAILED', 'FAILED', ['kept']);
     // The refund lands a moment after the failure, as payment's does.
     const refund = setTimeout(() => {
@@ -164,6 +167,21 @@ describe('checkCharges: what the saga must never do with money', () => {
       expect(settled.problems).toEqual([]);
     } finally {
       clearTimeout(refund);
+    }
+
+    // A charge on its way for an order that failed (its payment still PROCESSING): not yet
+    // kept, so nothing is broken, but the check waits for it.
+    const racing = await order('FAILED', 'PROCESSING', []);
+    const decided = setTimeout(() => {
+      void payments.query(`UPDATE payments SET status = 'FAILED' WHERE order_id = $1`, [racing]);
+    }, 800);
+    try {
+      const waited = Date.now();
+      const settled = await settledCharges(stores, [racing], 20_000);
+      expect(settled).toMatchObject({ chargesInFlight: 0, problems: [] });
+      expect(Date.now() - waited).toBeGreaterThanOrEqual(700);
+    } finally {
+      clearTimeout(decided);
     }
 
     const neverRefunded = await order('FAILED', 'FAILED', ['kept']);

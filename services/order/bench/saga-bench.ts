@@ -127,7 +127,7 @@ interface Target {
   processes(): { name: string; pid: number }[];
   /** The prefix of the platform's own databases on a shared PostgreSQL (the fleet's). */
   databases?: string;
-  /** The platform's order and payment databases, where each rate's charges are checked. */
+  /** The platform's order and payment databases, where what became of its orders is read. */
   stores: { orderDbUrl: string; paymentDbUrl: string };
   /** One order's saga milestones, ms after its POST was sent (the fleet's databases). */
   path?: (order: { id: string; sent: number }) => Promise<Partial<Record<PathMilestone, number>>>;
@@ -190,10 +190,12 @@ interface RateResult {
   host: number | null;
   saturated: boolean;
   /** Where the orders not confirmed went: POSTs not accepted (no 201), orders that failed or
-   * were cancelled, orders still open when the drain bound ran out. */
+   * were cancelled, orders still open when the drain bound ran out, accepted orders the order
+   * database lacks. */
   refused: number;
   failed: number;
   open: number;
+  missing: number;
 }
 
 interface Session {
@@ -392,7 +394,8 @@ async function openLoop(
     saturated: confirmed.size < ids.length || ids.length < total || achieved < 0.9 * rate,
     refused: total - ids.length,
     failed: check.closed,
-    open: check.open + check.missing,
+    open: check.open,
+    missing: check.missing,
   };
 }
 
@@ -541,12 +544,13 @@ function ledgerText(placed: number, ledger: ChargeCheck, mark = ''): string {
 }
 
 /** Where a rate's unconfirmed orders went, as a suffix ('' when all were confirmed). */
-function outcome(r: Pick<RateResult, 'refused' | 'failed' | 'open'>): string {
+function outcome(r: Pick<RateResult, 'refused' | 'failed' | 'open' | 'missing'>): string {
   const counts = (
     [
       [r.refused, 'not accepted'],
-      [r.failed, 'failed'],
+      [r.failed, 'failed or cancelled'],
       [r.open, 'still open'],
+      [r.missing, 'missing from the order database'],
     ] as const
   )
     .filter(([n]) => n > 0)
@@ -805,7 +809,7 @@ function section(
     '',
     'One-line orders (`tok_visa`, over 20 products) POSTed to the gateway by an open-loop generator, after a warm-up that is not measured (orders at the warm-up rate for its seconds, in windows of ' +
       String(WARMUP_WINDOW_SECONDS) +
-      " s: V8 has then compiled the hot paths, as in a service that has been running; a cold fleet's CPU per order falls by about a quarter over its first minute or so at 20/s: each window's figure is below the table): at each offered rate, orders are sent on a fixed schedule for the given seconds whatever the answers, so queueing shows in the latency. Latency: from the moment an order was due to the CONFIRMED row of its history (PostgreSQL's clock, same machine). A rate is the last tried when its orders are not all confirmed within the drain bound or are confirmed at under 90 % of the offered rate (marked *saturated*). Where a rate's orders not confirmed went follows the count (from the platform's databases): POSTs not accepted, orders that failed, orders still open when the drain bound ran out. What became of every order's money is below the table. CPU per confirmed order from /proc, from the first order sent until none is open (the bench's read-back of every order's history comes after, uncounted): each Node process of the platform (the fleet: gateway, services, MongoDB stand-in; the embedded run: one process), and beside it PostgreSQL (for the fleet, in brackets, the part its own databases' backends took: the figure that tells two fleets on one server apart), RabbitMQ and Redis, this bench's own process (the load generator and, for the fleet, the embedded chain its launcher runs, where the anchorers' transactions land), and everything else the machine ran.",
+      " s: V8 has then compiled the hot paths, as in a service that has been running; a cold fleet's CPU per order falls by about a quarter over its first minute or so at 20/s: each window's figure is below the table): at each offered rate, orders are sent on a fixed schedule for the given seconds whatever the answers, so queueing shows in the latency. Latency: from the moment an order was due to the CONFIRMED row of its history (PostgreSQL's clock, same machine). A rate is the last tried when its orders are not all confirmed within the drain bound or are confirmed at under 90 % of the offered rate (marked *saturated*). Where a rate's orders not confirmed went follows the count: POSTs not accepted (the bench's count) and, from the platform's order database, orders failed or cancelled, still open when the drain bound ran out, or missing. What became of every order's money is below the table. CPU per confirmed order from /proc, from the first order sent until none is open (the bench's read-back of every order's history comes after, uncounted): each Node process of the platform (the fleet: gateway, services, MongoDB stand-in; the embedded run: one process), and beside it PostgreSQL (for the fleet, in brackets, the part its own databases' backends took: the figure that tells two fleets on one server apart), RabbitMQ and Redis, this bench's own process (the load generator and, for the fleet, the embedded chain its launcher runs, where the anchorers' transactions land), and everything else the machine ran.",
     '',
     '| platform | one at a time p50 / p99 ms | offered /s | confirmed | achieved /s | p50 ms | p90 ms | p99 ms | max ms | Node CPU ms/order (by process) | PostgreSQL / RabbitMQ / Redis CPU ms/order | bench process CPU ms/order (generator; the fleet: its chain) | other CPU ms/order | host: fixed work CPU ms |',
     '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: |',
