@@ -50,18 +50,22 @@ const mail = {
   messageId: '<drop-test@notification.ecom.local>',
 };
 
+/** The mailer as notification sets it up, towards a relay on this machine. */
+const mailerTo = (port: number) =>
+  createSmtpMailer({
+    host: '127.0.0.1',
+    port,
+    secure: false,
+    from: 'Shop <shop@example.com>',
+    timeoutMs: 5000,
+  });
+
 describe('SMTP mailer when the relay loses the connection mid-mail', () => {
   it.each(['in DATA', 'with 421 in DATA', 'at RCPT'] as const)(
     'fails the send %s at once, and the pool sends it no second time',
     async (drop) => {
       const relay = await droppingRelay(drop);
-      const mailer = createSmtpMailer({
-        host: '127.0.0.1',
-        port: relay.port,
-        secure: false,
-        from: 'Shop <shop@example.com>',
-        timeoutMs: 5000,
-      });
+      const mailer = mailerTo(relay.port);
       try {
         await expect(mailer.send(mail)).rejects.toThrow();
         // A re-send by the pool would come within its back-off (50 ms and up): wait past it.
@@ -81,13 +85,7 @@ describe('SMTP mailer through a relay (smtp-server)', () => {
   it('delivers the mail whole: envelope, headers, both parts, and lines that begin with a dot', async () => {
     const relay = new TestSmtp(await freePort());
     await relay.start();
-    const mailer = createSmtpMailer({
-      host: '127.0.0.1',
-      port: relay.port,
-      secure: false,
-      from: 'Shop <shop@example.com>',
-      timeoutMs: 5000,
-    });
+    const mailer = mailerTo(relay.port);
     try {
       // SMTP ends a mail at a line of one dot: the client must escape the body's own.
       const text = 'Thank you.\n.\n.hidden line\nBye';
