@@ -119,6 +119,31 @@ describeIfServer('postgres', 'createIdempotencyStore (HTTP Idempotency-Key, Post
     expect(replay).toEqual({ status: 202, body: { done: true }, replayed: true });
   });
 
+  it('replays the answer of a request with the key that committed while this one ran and then refused', async () => {
+    const store = createIdempotencyStore(pool);
+    const req = { scope: 'carts.checkout', userId: 'u1', key: 'k5', body: { cart: 'mine' } };
+    // The second request looked for the key and found none; the first then commits (the cart
+    // is checked out) before the second reads the cart, which it finds empty.
+    const second = store.run(req, async () => {
+      const first = await store.run(req, (claim) =>
+        withTransaction(pool, async (client) => {
+          const answer = { status: 201, body: { id: 'order-1' } };
+          await claim(client, 'order-1', answer);
+          return answer;
+        }),
+      );
+      expect(first.replayed).toBe(false);
+      throw new BusinessRuleError('The cart is empty', {}, 'CART_EMPTY');
+    });
+    await expect(second).resolves.toEqual({ status: 201, body: { id: 'order-1' }, replayed: true });
+    // Without a key stored, the refusal stands.
+    await expect(
+      store.run({ ...req, key: 'k6' }, async () => {
+        throw new BusinessRuleError('The cart is empty', {}, 'CART_EMPTY');
+      }),
+    ).rejects.toMatchObject({ status: 422, code: 'CART_EMPTY' });
+  });
+
   describe('not looked for first (lookFirst: false)', () => {
     /** Creates a thing as `create` does; `refuse` makes the work fail before its claim. */
     const createClaimingFirst = (key: string, body: { name: string }, refuse?: Error) =>

@@ -139,8 +139,14 @@ export function createIdempotencyStore(pool: Pool) {
         });
       } catch (err) {
         // A concurrent request with the same key committed first (or, not looked for first, an
-        // earlier one did): answer what it answered, or refuse as a look first would have.
-        if (!lookFirst || isUniqueViolation(err, 'http_idempotency_pkey')) {
+        // earlier one did): answer what it answered, or refuse as a look first would have. So
+        // too when the work refused: the first request may have used up what this one read (a
+        // cart checked out is empty) after this one looked for the key and before it read.
+        if (
+          !lookFirst ||
+          isUniqueViolation(err, 'http_idempotency_pkey') ||
+          err instanceof AppError
+        ) {
           const other = await stored(keyed, fingerprint).catch((lookErr: unknown) => {
             // The store unreachable too: the work's own error is the one to report.
             throw lookErr instanceof AppError ? lookErr : err;
