@@ -6,7 +6,7 @@ import {
   runMigrations,
   withTransaction,
 } from '../src/postgres';
-import { BusinessRuleError } from '../src/errors/app-error';
+import { BusinessRuleError, DependencyUnavailableError } from '../src/errors/app-error';
 import { createTestPostgres, describeIfServer, type TestPostgres } from '@ecom/test-support';
 
 describeIfServer('postgres', 'createIdempotencyStore (HTTP Idempotency-Key, PostgreSQL)', () => {
@@ -142,6 +142,18 @@ describeIfServer('postgres', 'createIdempotencyStore (HTTP Idempotency-Key, Post
         throw new BusinessRuleError('The cart is empty', {}, 'CART_EMPTY');
       }),
     ).rejects.toMatchObject({ status: 422, code: 'CART_EMPTY' });
+  });
+
+  it('answers a refusal after its own claim committed with that refusal, not its own claim', async () => {
+    const store = createIdempotencyStore(pool);
+    const req = { scope: 'payments.initiate', userId: 'u1', key: 'k7', body: {} };
+    // As a payment does: the key claimed and committed, then the gateway is down.
+    await expect(
+      store.run(req, async (claim) => {
+        await withTransaction(pool, (client) => claim(client, 'payment-1'));
+        throw new DependencyUnavailableError('payment-gateway');
+      }),
+    ).rejects.toMatchObject({ status: 503, code: 'DEPENDENCY_UNAVAILABLE' });
   });
 
   describe('not looked for first (lookFirst: false)', () => {

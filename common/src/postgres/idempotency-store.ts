@@ -101,7 +101,9 @@ export function createIdempotencyStore(pool: Pool) {
      * when it claims the key (ClaimKey) in its transaction before anything outside that
      * transaction happens (a call, a message): the key's conflict, or any earlier refusal
      * (the thing it would create is gone now), and the stored answer is read then. Use it
-     * only for such work; a duplicate pays a rolled-back attempt of the work.
+     * only for such work; a duplicate pays a rolled-back attempt of the work. Looked for first
+     * or not, work refused before its claim looks for the key again: a duplicate that lost the
+     * race answers what the winner stored.
      */
     async run(
       req: IdempotentRequest,
@@ -118,6 +120,7 @@ export function createIdempotencyStore(pool: Pool) {
       }
       let result: { status: number; body: unknown };
       let answered = false;
+      let claimed = false;
       try {
         result = await work(async (client, resourceId, answer, options) => {
           const values = [
@@ -135,17 +138,20 @@ export function createIdempotencyStore(pool: Pool) {
           // With the COMMIT (writeAtCommit), or now.
           if (options?.atCommit) await writeAtCommit(client, { text: insert, values });
           else await client.query(insert, values);
+          claimed = true;
           answered = answer !== undefined;
         });
       } catch (err) {
         // A concurrent request with the same key committed first (or, not looked for first, an
         // earlier one did): answer what it answered, or refuse as a look first would have. So
-        // too when the work refused: the first request may have used up what this one read (a
-        // cart checked out is empty) after this one looked for the key and before it read.
+        // too when the work refused before it claimed the key: the first request may have used
+        // up what this one read (a cart checked out is empty) after this one looked for the key
+        // and before it read. A refusal after its own claim (a gateway down after the claim
+        // committed) is this request's own answer: looking again would find its own claim.
         if (
           !lookFirst ||
           isUniqueViolation(err, 'http_idempotency_pkey') ||
-          err instanceof AppError
+          (err instanceof AppError && !claimed)
         ) {
           const other = await stored(keyed, fingerprint).catch((lookErr: unknown) => {
             // The store unreachable too: the work's own error is the one to report.
