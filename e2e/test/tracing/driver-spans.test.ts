@@ -17,6 +17,7 @@ import {
   type TestMongo,
   type TestPostgres,
 } from '@ecom/infrastructure/testing';
+import { removeBusNamespace } from '@ecom/test-support';
 import { attribute, hex, startOtlpReceiver, type OtlpSpan } from './otlp-receiver';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -65,6 +66,11 @@ describeIfServer(
       await receiver?.close();
       await pg?.cleanup();
       await mongo?.cleanup();
+      // The child's queues and streams, which would otherwise outlive every run.
+      if (env) {
+        await removeBusNamespace('rabbitmq', amqpUrl, env.BUS_PREFIX!);
+        await removeBusNamespace('redis', env.REDIS_URL!, env.BUS_PREFIX!);
+      }
     });
 
     it('off: without an OTLP endpoint no driver is patched', async () => {
