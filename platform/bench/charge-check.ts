@@ -104,7 +104,8 @@ export async function checkCharges(
  * checkCharges once the orders have settled: read again every half second until none is open,
  * no charge is on its way for an order that did not go through, and nothing is broken, or
  * `boundMs` passed (a failed order's refund follows its failure, and a charge an order's
- * give-up raced may land after it: a kept charge may be on its way back). The last reading.
+ * give-up raced may land after it: a kept charge may be on its way back). The last reading;
+ * a database it cannot reach is read again until the bound, then its error stands.
  */
 export async function settledCharges(
   stores: { orderDbUrl: string; paymentDbUrl: string },
@@ -113,9 +114,14 @@ export async function settledCharges(
 ): Promise<ChargeCheck> {
   const until = Date.now() + boundMs;
   for (;;) {
-    const check = await checkCharges(stores, ids);
-    const settled = check.open === 0 && check.chargesInFlight === 0 && !check.problems.length;
-    if (settled || Date.now() >= until) return check;
+    // A database that is down for a while is a wait, not a verdict: read again until the bound.
+    const check = await checkCharges(stores, ids).catch((err: unknown) => {
+      if (Date.now() >= until) throw err;
+      return null;
+    });
+    const settled =
+      check && check.open === 0 && check.chargesInFlight === 0 && !check.problems.length;
+    if (check && (settled || Date.now() >= until)) return check;
     await sleep(500);
   }
 }

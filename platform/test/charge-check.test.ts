@@ -190,4 +190,11 @@ describe('checkCharges: what the saga must never do with money', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(1200);
     expect(last.problems).toEqual(['1 orders that did not go through whose charge is kept']);
   });
+
+  it('settledCharges reads again while a database is unreachable, and fails only at its bound', async () => {
+    const down = { ...stores, paymentDbUrl: 'postgres://postgres@127.0.0.1:1/payment' };
+    const started = Date.now();
+    await expect(settledCharges(down, [randomUUID()], 1200)).rejects.toThrow();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1200);
+  });
 });
