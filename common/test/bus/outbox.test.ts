@@ -26,10 +26,13 @@ const logger = createLogger('outbox-test');
 /** Records what reaches the bus; fails the first `failures` publishes. */
 class RecordingBus implements EventBus {
   readonly published: EventEnvelope[] = [];
+  /** When the last refused publish was refused (Date.now()). */
+  refusedAt = 0;
   constructor(public failures = 0) {}
   async publish(event: EventEnvelope): Promise<void> {
     if (this.failures > 0) {
       this.failures--;
+      this.refusedAt = Date.now();
       throw new Error('broker unavailable');
     }
     this.published.push(event);
@@ -467,15 +470,18 @@ describeIfServer('postgres', 'transactional outbox and idempotent consumer (Post
     }
   });
 
-  /** Waits until `event` alone reached the bus, at least `atLeastMs` after `since` and within 3 s. */
+  /**
+   * Waits until `event` alone reached the bus, at least `atLeastMs` after `since` and well
+   * before the relays' 60 s look (20 s: a busy machine is slow, never that slow).
+   */
   const publishedAlone = async (
     bus: RecordingBus,
     event: EventEnvelope,
     { since, atLeastMs }: { since: number; atLeastMs: number },
   ) => {
-    await eventually(() => bus.published.length === 1, { timeoutMs: 5000, intervalMs: 10 });
+    await eventually(() => bus.published.length === 1, { timeoutMs: 20_000, intervalMs: 10 });
     expect(Date.now() - since).toBeGreaterThanOrEqual(atLeastMs);
-    expect(Date.now() - since).toBeLessThan(3000);
+    expect(Date.now() - since).toBeLessThan(20_000);
     expect(bus.published).toEqual([event]);
   };
   /** Waits until a relay listens and the looks of its start (before and after LISTEN) are over. */
@@ -510,13 +516,14 @@ describeIfServer('postgres', 'transactional outbox and idempotent consumer (Post
     const bus = new RecordingBus();
     const relay = quietRelay(bus, { listeningPollMs: 60_000 });
     const event = createEvent('test-service', 'widget.created', { n: 1 });
-    await rowDueIn(event, 600);
+    // Before the insert: the row comes due 2 s after its transaction began, so after this.
     const written = Date.now();
+    await rowDueIn(event, 2000);
     relay.start();
     try {
       await listenerPid();
       expect(bus.published).toEqual([]);
-      await publishedAlone(bus, event, { since: written, atLeastMs: 550 });
+      await publishedAlone(bus, event, { since: written, atLeastMs: 1990 });
     } finally {
       await relay.stop();
     }
@@ -530,7 +537,9 @@ describeIfServer('postgres', 'transactional outbox and idempotent consumer (Post
     relay.start();
     try {
       await eventually(async () => (await unmarked()) === 1 && bus.failures === 0);
-      await publishedAlone(bus, event, { since: Date.now(), atLeastMs: 300 });
+      // The retry comes retryBaseMs (400) after the claim that was refused, not at once (the
+      // claim's transaction began a little before the refusal: hence the margin).
+      await publishedAlone(bus, event, { since: bus.refusedAt, atLeastMs: 200 });
     } finally {
       await relay.stop();
     }
@@ -567,7 +576,7 @@ describeIfServer('postgres', 'transactional outbox and idempotent consumer (Post
       // Written with no NOTIFY: only a look finds it, and the long poll would be a minute away.
       const event = createEvent('test-service', 'widget.created', { n: 1 });
       await rowDueIn(event, 0);
-      await eventually(() => bus.published.length === 1, { timeoutMs: 5000, intervalMs: 10 });
+      await eventually(() => bus.published.length === 1, { timeoutMs: 20_000, intervalMs: 10 });
       expect(bus.published).toEqual([event]);
       const second = await listenerPid();
       expect(second).not.toBe(first);

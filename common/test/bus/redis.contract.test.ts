@@ -1,5 +1,6 @@
 import Redis from 'ioredis';
 import { describeIfServer } from '@ecom/infrastructure/testing';
+import { eventually } from '@ecom/test-support';
 import { createEvent } from '@ecom/common/bus';
 import { RedisStreamsEventBus } from '@ecom/common/bus/redis';
 import { createLogger } from '@ecom/common/logging';
@@ -91,9 +92,11 @@ describeIfServer('redis', 'event bus contract: Redis Streams', (url) => {
       });
       await waitFor(() => handled.length === 1, 'the orphaned entry to be reclaimed');
       expect(handled).toEqual([[event.eventId, 2]]);
-      await new Promise((r) => setTimeout(r, 50));
-      const [pending] = (await admin.call('XPENDING', stream, group)) as [number];
-      expect(Number(pending)).toBe(0);
+      // Acknowledged once handled (the XACK follows the handler, in its own round trip).
+      await eventually(
+        async () => Number(((await admin.call('XPENDING', stream, group)) as [number])[0]) === 0,
+        { what: 'the reclaimed entry acknowledged' },
+      );
     } finally {
       await bus.close();
     }

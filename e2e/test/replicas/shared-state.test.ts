@@ -147,8 +147,16 @@ describeIfServer('redis', 'state two replicas share through Redis', (redisUrl) =
   test('a rate limit of N over two gateway instances lets N requests through in total', async () => {
     const LIMIT = 6;
     const pair = [
-      await startGateway(`replicas-${run}:rl`, { RATE_LIMIT_POINTS: String(LIMIT) }),
-      await startGateway(`replicas-${run}:rl`, { RATE_LIMIT_POINTS: String(LIMIT) }),
+      // Redis decides every request: a slow answer must not fall back to an instance's memory
+      // (that fallback is gateway/test/rate-limit.test.ts's), so its timeout is generous here.
+      await startGateway(`replicas-${run}:rl`, {
+        RATE_LIMIT_POINTS: String(LIMIT),
+        REDIS_COMMAND_TIMEOUT_MS: '5000',
+      }),
+      await startGateway(`replicas-${run}:rl`, {
+        RATE_LIMIT_POINTS: String(LIMIT),
+        REDIS_COMMAND_TIMEOUT_MS: '5000',
+      }),
     ];
     gateways.push(...pair);
     const statuses: number[] = [];
