@@ -115,13 +115,15 @@ describe('listenHttp on IPv6 loopback', () => {
 describe('closeHttpServer with forceAfterMs', () => {
   it('waits for a running request, then cuts it once forceAfterMs has passed', async () => {
     const app = express();
-    app.get('/slow', () => undefined); // never answers
+    let arrived: () => void = () => undefined;
+    const running = new Promise<void>((resolve) => (arrived = resolve));
+    app.get('/slow', () => arrived()); // never answers
     const { server, url } = await listenHttp(app, 0, '127.0.0.1');
     const pending = fetch(`${url}/slow`).then(
       () => 'answered',
       () => 'cut',
     );
-    await new Promise((r) => setTimeout(r, 50));
+    await running; // the request is in the server, however long that took
     let closed = false;
     const closing = closeHttpServer(server, 100).then(() => (closed = true));
     await new Promise((r) => setTimeout(r, 50));

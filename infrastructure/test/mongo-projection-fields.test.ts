@@ -159,10 +159,11 @@ describe("a checkout command's mingo options", () => {
 
   it('reads $$NOW per command, though commands share their mingo options', async () => {
     const c = db.collection('clock');
-    await c.insertOne({ _id: 1 as never, at: new Date(Date.now() + 400) });
+    // Due 3 s from now: the insert and the first count fit in that on a busy machine.
+    await c.insertOne({ _id: 1 as never, at: new Date(Date.now() + 3000) });
     const due = () => c.countDocuments({ $expr: { $lte: ['$at', '$$NOW'] } });
     expect(await due()).toBe(0);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await new Promise((resolve) => setTimeout(resolve, 3100));
     expect(await due()).toBe(1);
   });
 });

@@ -42,7 +42,12 @@ describe('startHostSpeedProbe: the fixed work in a process of its own', () => {
     const probe = await startHostSpeedProbe(20);
     const from = Date.now();
     await new Promise((resolve) => setTimeout(resolve, 600));
-    const to = Date.now();
+    // A sample inside the window, however slowly a busy machine let the probe start.
+    let to = Date.now();
+    for (const until = to + 10_000; probe.medianBetween(from, to) === null && to < until;) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      to = Date.now();
+    }
     const during = probe.medianBetween(from, to);
     expect(during).toBeGreaterThan(0);
     // A CPU time, of a work of a few ms at most on any machine this runs on.

@@ -54,7 +54,9 @@ describe('handleEventOnceMongo (MongoDB, no multi-document transaction needed)',
 
   it('re-runs an event whose first delivery died mid-handler once its lease expired', async () => {
     const event = createEvent('test-service', 'widget.created', { id: 'c' });
-    // What a crash leaves behind: a 'processing' marker nobody will finish.
+    // What a crash leaves behind: a 'processing' marker nobody will finish. Its lease (300 ms
+    // from 100 ms before now) ends 200 ms from `started`, however long the insert takes.
+    const started = Date.now();
     await connection
       .db!.collection<{ _id: string; [key: string]: unknown }>(PROCESSED_EVENTS_COLLECTION)
       .insertOne({
@@ -63,10 +65,9 @@ describe('handleEventOnceMongo (MongoDB, no multi-document transaction needed)',
         eventId: event.eventId,
         eventType: event.eventType,
         state: 'processing',
-        startedAt: new Date(Date.now() - 100),
+        startedAt: new Date(started - 100),
         runs: 1,
       });
-    const started = Date.now();
     expect(await handleEventOnceMongo(connection, 'c1', event, apply('c'), { leaseMs: 300 })).toBe(
       'handled',
     );

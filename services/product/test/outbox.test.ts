@@ -165,7 +165,7 @@ describe('events through the MongoDB outbox', () => {
     // Every relay round starts by claiming a due row with findOneAndUpdate.
     const claims = jest.spyOn(h.service.outbox.model, 'findOneAndUpdate');
     try {
-      await waitFor(() => claims.mock.calls.length > 0, 2000);
+      await waitFor(() => claims.mock.calls.length > 0, 8000);
       await h.service.stop();
       claims.mockClear();
       await new Promise((resolve) => setTimeout(resolve, 300));
