@@ -28,7 +28,8 @@ function build(overrides: Record<string, string> = {}) {
   gateway = buildGateway({
     config: testConfig(stubs, {
       PRODUCT_SERVICE_URL: `${a.url},${b.url}`,
-      UPSTREAM_TIMEOUT_MS: '300',
+      // Far above a healthy stub's answer on a busy machine, far below a hanging one's 10 s.
+      UPSTREAM_TIMEOUT_MS: '1000',
       BREAKER_VOLUME_THRESHOLD: '3',
       BREAKER_RESET_TIMEOUT_MS: '60000',
       // Frequent checks keep the test short; every wait below polls, none assumes a speed.
