@@ -351,6 +351,19 @@ describe('anchoring of orders and payments (real saga, real chain)', () => {
     );
   });
 
+  it('an id written in capitals is the same record: the same verdict, answered in lower case', async () => {
+    for (const [api, kind, id] of [
+      [orderApi, 'order', confirmed.orderId],
+      [paymentApi, 'payment', confirmed.paymentId],
+    ] as const) {
+      const lower = await getAs(api(), `/api/blockchain/${kind}/${id}`, customer);
+      const upper = await getAs(api(), `/api/blockchain/${kind}/${id.toUpperCase()}`, customer);
+      expect(lower.body.status).toBe('VERIFIED');
+      expect(upper.status).toBe(200);
+      expect(upper.body).toEqual(lower.body);
+    }
+  });
+
   it("verify: payment's own tx, an order tx through the payment service (fallback), unknown → 404", async () => {
     const paymentTx = (await paymentRecord(confirmed.paymentId)).records[2].receipt.txHash!;
     const own = await getAs(paymentApi(), `/api/blockchain/verify/${paymentTx}`, customer);

@@ -3,6 +3,7 @@ import Joi from 'joi';
 import type { AuthUser } from '../../auth/types';
 import { AppError, NotFoundError, UnauthorizedError } from '../../errors/app-error';
 import type { OperationSpec } from '../../http/api';
+import { uuidSchema } from '../../ids';
 import { cursorPage, cursorQueryKeys, type CursorQuery } from '../../http/conventions';
 import type { Reply } from '../../http/reply';
 import type { Anchoring } from '../anchoring';
@@ -189,7 +190,8 @@ export function anchoringOperations<R extends string>({
         'promise stands); ANCHORED when the chain could not be asked; VERIFIED otherwise.',
       tag,
       access: 'user',
-      params: Joi.object({ [idParam]: Joi.string().guid().required() }),
+      // Any letter case, kept in lower case: the record's anchored entries are keyed by it.
+      params: Joi.object({ [idParam]: uuidSchema.required() }),
       response: {
         status: 200,
         description: 'The record',
