@@ -188,6 +188,11 @@ describe('authenticate and requireRole middleware', () => {
     const token = signAccessToken(user, signOptions, 'session-1');
     const call = () => request(guarded).get('/me').set('authorization', `Bearer ${token}`);
     expect((await call()).status).toBe(200);
+    // The scheme's name is case-insensitive (RFC 9110 §11.1).
+    for (const scheme of ['bearer', 'BEARER'])
+      expect(
+        (await request(guarded).get('/me').set('authorization', `${scheme} ${token}`)).status,
+      ).toBe(200);
     expect((await call()).status).toBe(200);
     await revocations.revoke(['session-1'], 60);
     const refused = await call();

@@ -8,7 +8,7 @@ import {
 } from '@ecom/common/auth';
 import { UnauthorizedError } from '@ecom/common/errors';
 
-const BEARER = /^Bearer\s+([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]*\.[A-Za-z0-9\-_]*)$/;
+const BEARER = /^Bearer\s+([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]*\.[A-Za-z0-9\-_]*)$/i;
 
 export type EdgeIdentity =
   | { kind: 'anonymous' }

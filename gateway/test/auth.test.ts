@@ -158,6 +158,16 @@ describe('every other route needs a valid access token', () => {
     expect(touched()).toBe(0);
   });
 
+  it("the scheme's name in any letter case: the token passes (RFC 9110 §11.1)", async () => {
+    for (const scheme of ['bearer', 'BEARER', 'bEaReR']) {
+      const res = await request(gateway.handler)
+        .get('/api/orders')
+        .set('Authorization', `${scheme} ${tokenFor(customer)}`);
+      expect(res.status).toBe(200);
+    }
+    expect(touched()).toBe(3);
+  });
+
   it('a valid token passes and reaches the service with Authorization unchanged', async () => {
     const token = tokenFor(customer);
     const res = await request(gateway.handler)

@@ -9,7 +9,7 @@ import { VerifiedTokens } from './verified-tokens';
 /** The token of an `Authorization: Bearer <jwt>` header (undefined for anything else). */
 export function bearerToken(header: string | undefined): string | undefined {
   if (!header) return undefined;
-  const match = /^Bearer\s+([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]*\.[A-Za-z0-9\-_]*)$/.exec(
+  const match = /^Bearer\s+([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]*\.[A-Za-z0-9\-_]*)$/i.exec(
     header.trim(),
   );
   return match?.[1];
