@@ -14,6 +14,14 @@ import { ForbiddenError } from '../errors/app-error';
  * - single resources bare (no wrapper), DELETE 204, 201 with Location (see reply.ts).
  */
 
+/**
+ * A character that shows: not whitespace, not a control or format character (zero-width spaces
+ * and joiners, bidi marks, the soft hyphen), not a combining mark on its own, and not one of the
+ * letters that render as nothing (the Hangul fillers, the braille blank). A name or a review
+ * made only of the others looks empty wherever it is shown: `.pattern(VISIBLE, 'not blank')`.
+ */
+export const VISIBLE = /[^\s\p{Cc}\p{Cf}\p{Z}\p{M}\u115F\u1160\u3164\uFFA0\u2800]/u;
+
 export const PAGE_MAX = 100_000;
 export const LIMIT_MAX = 100;
 export const LIMIT_DEFAULT = 20;

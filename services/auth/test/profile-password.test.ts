@@ -73,6 +73,7 @@ describe.each(['/api/auth/profile', '/api/users/profile'])('%s', (path) => {
       { email: 'other@example.test' },
       { role: 'admin' },
       { name: '' },
+      { name: '\u2800\u200b' }, // nothing that shows
       { name: 'x'.repeat(101) },
       { phone: 'call me' },
       { address: { line1: 'a', city: 'b', country: 'USA' } },

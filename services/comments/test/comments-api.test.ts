@@ -193,6 +193,12 @@ describe('POST /api/comments', () => {
   it.each([
     ['empty body', {}],
     ['blank text', { text: '   ', rating: 5 }],
+    ['text of zero-width spaces and a joiner', { text: '\u200b\u200b\u200d\u2060', rating: 1 }],
+    [
+      'text of a bidi mark, a soft hyphen and a Hangul filler',
+      { text: '\u200f\u00ad\u3164', rating: 1 },
+    ],
+    ['text of combining marks alone', { text: '\u0301\u0308', rating: 1 }],
     ['empty text', { text: '', rating: 5 }],
     ['text too long', { text: 'x'.repeat(5001), rating: 5 }],
     ['rating 0', { text: 'ok', rating: 0 }],
@@ -211,6 +217,18 @@ describe('POST /api/comments', () => {
     expect(res.body.error.requestId).toEqual(expect.any(String));
     expect(JSON.stringify(res.body)).not.toMatch(/at .*\.ts:\d+/);
     expect(await h.count('comments')).toBe(before);
+  });
+
+  it.each([
+    ['an accented letter', 'e\u0301'],
+    ['a word between zero-width spaces', '\u200bgood\u200b'],
+    ['an emoji', '\u{1f44d}'],
+    ['CJK', '\u597d'],
+  ])('takes text with something that shows: %s', async (_name, text) => {
+    const productId = h.products.add();
+    const res = await postComment(alice(), { productId, text, rating: 4 });
+    expect(res.status).toBe(201);
+    expect(res.body.text).toBe(text);
   });
 
   it('answers 400 for a bad productId and for malformed JSON', async () => {

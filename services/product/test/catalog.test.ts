@@ -202,6 +202,7 @@ describe('bad input changes nothing', () => {
     [{ inventory: -1 }],
     [{ inventory: 1.5 }],
     [{ name: '' }],
+    [{ name: '\u200b\u200c\u00ad' }], // nothing that shows
     [{ name: { $gt: '' } }],
     [{ currency: 'JPY' }],
     [{ attributes: { $where: 'x' } }],
