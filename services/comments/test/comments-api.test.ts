@@ -182,6 +182,33 @@ describe('POST /api/comments', () => {
     expect(await h.count('comments', { productId })).toBe(4);
   });
 
+  it("refuses a seller's review of its own product (403, nothing written); its reply under a review is welcome", async () => {
+    const seller = () => h.token('seller-7', 'seller');
+    const productId = h.products.add('seller-7');
+    const own = await postComment(seller(), { productId, text: 'Best lamp ever', rating: 5 });
+    expect(own.status).toBe(403);
+    expect(own.body.error).toMatchObject({
+      code: 'FORBIDDEN',
+      details: { reason: 'own_product' },
+    });
+    expect(await h.count('comments', { productId })).toBe(0);
+    const theirs = await review(alice(), productId, 'Too dim', 2);
+    const answer = await postComment(seller(), {
+      productId,
+      parentId: theirs.id,
+      text: 'The 60 W bulb fits too',
+    });
+    expect(answer.status).toBe(201);
+    expect(answer.body.parentId).toBe(theirs.id);
+    // Another seller's product: a review like anyone's.
+    const elsewhere = await postComment(seller(), {
+      productId: h.products.add('seller-8'),
+      text: 'Solid',
+      rating: 4,
+    });
+    expect(elsewhere.status).toBe(201);
+  });
+
   it('refuses a product that does not exist (404, nothing written)', async () => {
     const unknown = newProductId();
     const res = await postComment(alice(), { productId: unknown, text: 'ghost', rating: 5 });

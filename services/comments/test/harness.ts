@@ -29,13 +29,13 @@ export interface ProductStub {
   readonly calls: number;
   /** Runs before each answer (tests use it to interleave events with a request). */
   beforeAnswer?: () => Promise<void>;
-  /** A new product that exists. */
-  add(): string;
+  /** A new product that exists, sold by `sellerId` (default 'seller-1'). */
+  add(sellerId?: string): string;
   close(): Promise<void>;
 }
 
 export async function startProductStub(): Promise<ProductStub> {
-  const ids = new Set<string>();
+  const sellers = new Map<string, string>();
   const stub = await startHttpStub(async (req, res) => {
     if (products.mode === 'error') return sendJson(res, 500, { error: {} });
     // Unref'd: a request still waiting here must not keep the test process alive.
@@ -43,11 +43,12 @@ export async function startProductStub(): Promise<ProductStub> {
     else if (products.beforeAnswer) await products.beforeAnswer();
     const id = /^\/api\/products\/([^/?]+)$/.exec(req.url ?? '')?.[1];
     if (products.mode === 'malformed') return sendJson(res, 200, { id });
-    if (id && ids.has(decodeURIComponent(id))) {
+    const sellerId = id && sellers.get(decodeURIComponent(id));
+    if (sellerId) {
       return sendJson(res, 200, {
         id,
         name: 'Desk lamp',
-        sellerId: 'seller-1',
+        sellerId,
         price: { amount: 1999, currency: 'USD' },
       });
     }
@@ -59,9 +60,9 @@ export async function startProductStub(): Promise<ProductStub> {
     get calls() {
       return stub.calls.length;
     },
-    add() {
+    add(sellerId = 'seller-1') {
       const id = newProductId();
-      ids.add(id);
+      sellers.set(id, sellerId);
       return id;
     },
     close: () => stub.close(),

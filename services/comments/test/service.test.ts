@@ -16,7 +16,7 @@ import { testConfig } from './harness';
 const admin = { id: 'admin-1', role: 'admin' as const };
 const alice = { id: 'alice', role: 'customer' as const };
 /** Every product exists, without a product service. */
-const anyProduct = { exists: async () => true };
+const anyProduct = { find: async () => ({ sellerId: 'seller-1' }) };
 
 describe('commentsService.start', () => {
   let mongo: TestMongo;
@@ -116,7 +116,9 @@ describe('commentsService.start', () => {
       config: testConfig(mongo.url, { PRODUCT_SERVICE_URL: 'http://127.0.0.1:9' }),
       bus,
       options: {
-        catalog: { exists: async (id) => (asked.push(id), id === 'known') },
+        catalog: {
+          find: async (id) => (asked.push(id), id === 'known' ? { sellerId: 'seller-1' } : null),
+        },
         now: () => at,
       },
     });

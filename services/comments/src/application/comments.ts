@@ -12,7 +12,13 @@ import {
 import { buildThreads, toCommentView } from '../domain/thread';
 import type { Actor, Comment, CommentView, SortOrder } from '../domain/types';
 import type { Deletion, DeletionOutcome } from './deletion';
-import { accountDeleted, assertAccountActive, loadFor, type CommentsDeps } from './deps';
+import {
+  accountDeleted,
+  assertAccountActive,
+  loadFor,
+  ownProduct,
+  type CommentsDeps,
+} from './deps';
 
 export interface NewCommentInput {
   productId: string;
@@ -72,7 +78,10 @@ export function createComments(deps: CommentsDeps, deletion: Deletion) {
         depth = replyDepth(parent, input.productId, rules.maxThreadDepth);
       }
       // 503 here (product service down) leaves nothing written.
-      if (!(await catalog.exists(input.productId))) throw productGone(input.productId);
+      const product = await catalog.find(input.productId);
+      if (!product) throw productGone(input.productId);
+      // A seller answers reviews of its products; it does not rate them.
+      if (parent === null && product.sellerId === actor.id) throw ownProduct();
       if (parent && !(await stores.comments.reserveReply(parent.id))) {
         throw new BusinessRuleError(
           'Cannot reply to a deleted comment',

@@ -35,6 +35,10 @@ export async function loadFor(
   return assertVisible(c, actor);
 }
 
+/** A product's seller may reply under its reviews, not review (rate) it. */
+export const ownProduct = () =>
+  new ForbiddenError('A seller cannot review its own product', { reason: 'own_product' });
+
 /** A deleted account's tokens stay valid until they expire; they may not write meanwhile. */
 export const accountDeleted = () =>
   new ForbiddenError('This account has been deleted', { reason: 'account_deleted' });

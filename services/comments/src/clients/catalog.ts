@@ -1,11 +1,11 @@
 import { createProductClient, type ProductClient } from '@ecom/common/client';
 
 /**
- * Whether a product exists, before a comment is written for it: the product service is the
- * authority. Throws DependencyUnavailableError (503) when it cannot tell.
+ * The product a comment is written for, or null when it does not exist: the product service is
+ * the authority. Throws DependencyUnavailableError (503) when it cannot tell.
  */
 export interface ProductCatalog {
-  exists(productId: string): Promise<boolean>;
+  find(productId: string): Promise<{ sellerId: string } | null>;
 }
 
 /** Asks the product service through common's product client (timeouts, retry, breaker). */
@@ -15,8 +15,9 @@ export function createProductCatalog(
 ): ProductCatalog {
   const products = options.client ?? createProductClient({ baseUrl, timeoutMs: options.timeoutMs });
   return {
-    async exists(productId) {
-      return (await products.get(productId)) !== null;
+    async find(productId) {
+      const product = await products.get(productId);
+      return product && { sellerId: product.sellerId };
     },
   };
 }

@@ -144,7 +144,7 @@ export const commentsApi = defineApi({
       }),
       response: { status: 201, description: 'The comment', schema: commentSchema },
       errors: {
-        403: 'The account has been deleted (details.reason account_deleted)',
+        403: "The account has been deleted (details.reason account_deleted); a review of the seller's own product (own_product: it may reply under reviews)",
         404: 'Unknown product or parent comment',
         409: 'A second review of the product by the same user',
         422: 'PARENT_PRODUCT_MISMATCH, PARENT_DELETED, THREAD_TOO_DEEP',
