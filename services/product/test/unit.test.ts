@@ -31,6 +31,19 @@ describe('decimal prices in requests', () => {
       /at most 2 decimal places/,
     );
   });
+
+  it('names only what is wrong with a price: a negative or huge one by its bound, not its decimals', () => {
+    const messages = (price: number) =>
+      (createProductBody.validate(body(price), { abortEarly: false }).error?.details ?? []).map(
+        (d) => d.message,
+      );
+    expect(messages(-1)).toEqual(['"price" must be greater than 0']);
+    expect(messages(-1.999)).toEqual(['"price" must be greater than 0']);
+    expect(messages(1e12 + 0.5)).toEqual([
+      expect.stringMatching(/^"price" must be less than or equal to/),
+    ]);
+    expect(messages(1.999)).toEqual(['"price" must have at most 2 decimal places']);
+  });
 });
 
 describe('stock rules', () => {

@@ -29,10 +29,15 @@ import {
 const MAX_PRICE = MAX_PRICE_CENTS / 100;
 const SLUG = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 
-/** A decimal price that converts to cents exactly (the handler converts it). */
+/**
+ * A decimal price that converts to cents exactly (the handler converts it). Only a price in
+ * range is asked about its decimals: a negative or huge one is told by its own bound alone.
+ */
 const decimalPrice = Joi.number()
   .custom((value: number, helpers) =>
-    minorUnitsFromDecimal(value) === undefined ? helpers.error('number.decimals') : value,
+    value >= 0 && value <= MAX_PRICE && minorUnitsFromDecimal(value) === undefined
+      ? helpers.error('number.decimals')
+      : value,
   )
   .messages({ 'number.decimals': '{{#label}} must have at most 2 decimal places' });
 
