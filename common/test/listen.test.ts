@@ -123,7 +123,13 @@ describe('closeHttpServer with forceAfterMs', () => {
       () => 'answered',
       () => 'cut',
     );
-    await running; // the request is in the server, however long that took
+    // The request is in the server, however long that took (an answer first would be a bug).
+    await Promise.race([
+      running,
+      pending.then((r) => {
+        throw new Error(`request ${r} before reaching the handler`);
+      }),
+    ]);
     let closed = false;
     const closing = closeHttpServer(server, 100).then(() => (closed = true));
     await new Promise((r) => setTimeout(r, 50));

@@ -23,12 +23,13 @@ describe('cache off (the default)', () => {
   });
 });
 
-describe('cache on (GATEWAY_CACHE_TTL_MS=3000)', () => {
+describe('cache on (GATEWAY_CACHE_TTL_MS=60000)', () => {
   let gateway: Gateway;
-  // Long enough that a HIT expected from the next request holds on a busy machine.
+  // Long enough that a HIT expected holds, and a MISS expected is never expiry's, on a busy
+  // machine.
   const config = (ttlMs: number) => testConfig(stubs, { GATEWAY_CACHE_TTL_MS: String(ttlMs) });
   beforeEach(() => {
-    gateway = buildGateway({ config: config(3000), logger });
+    gateway = buildGateway({ config: config(60_000), logger });
   });
   afterEach(() => gateway.close());
 
@@ -225,7 +226,7 @@ describeIfServer('redis', 'cache invalidation across gateway instances', (redisU
     redisA = createGatewayRedis(redisUrl, logger, 1000);
     redisB = createGatewayRedis(redisUrl, logger, 1000);
     const config = testConfig(stubs, {
-      GATEWAY_CACHE_TTL_MS: '10000',
+      GATEWAY_CACHE_TTL_MS: '60000',
       REDIS_URL: redisUrl,
       GATEWAY_KEY_PREFIX: uniquePrefix('cache'),
     });
@@ -246,7 +247,7 @@ describeIfServer('redis', 'cache invalidation across gateway instances', (redisU
     await request(b.handler).get('/api/products/shared');
     expect((await request(b.handler).get('/api/products/shared')).headers['x-cache']).toBe('HIT');
     await request(a.handler).put('/api/products/shared').set('Authorization', sellerAuth).send({});
-    // Dropped through Redis's pub/sub, well inside the TTL (10 s).
+    // Dropped through Redis's pub/sub, well inside the TTL (60 s).
     let status = 'HIT';
     for (const until = Date.now() + 8000; status === 'HIT' && Date.now() < until;) {
       await sleep(25);

@@ -12,8 +12,8 @@ describe('createChainProvider', () => {
     try {
       const started = Date.now();
       await expect(provider.send('eth_blockNumber', [])).rejects.toThrow(/timeout/i);
-      // The 300 ms timeout, not a stall of minutes (a busy machine is slow, never that slow).
-      expect(Date.now() - started).toBeLessThan(30_000);
+      // The 300 ms timeout given, not the 10 s default (a busy machine is slow, never that slow).
+      expect(Date.now() - started).toBeLessThan(5_000);
       expect(hanging.length).toBeGreaterThan(0); // the request did reach the node
     } finally {
       provider.destroy();

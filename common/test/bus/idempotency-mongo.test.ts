@@ -54,8 +54,8 @@ describe('handleEventOnceMongo (MongoDB, no multi-document transaction needed)',
 
   it('re-runs an event whose first delivery died mid-handler once its lease expired', async () => {
     const event = createEvent('test-service', 'widget.created', { id: 'c' });
-    // What a crash leaves behind: a 'processing' marker nobody will finish. Its lease (300 ms
-    // from 100 ms before now) ends 200 ms from `started`, however long the insert takes.
+    // What a crash leaves behind: a 'processing' marker nobody will finish. Its lease (2 s from
+    // `started`) ends 2 s from `started`, however long the insert takes.
     const started = Date.now();
     await connection
       .db!.collection<{ _id: string; [key: string]: unknown }>(PROCESSED_EVENTS_COLLECTION)
@@ -65,13 +65,13 @@ describe('handleEventOnceMongo (MongoDB, no multi-document transaction needed)',
         eventId: event.eventId,
         eventType: event.eventType,
         state: 'processing',
-        startedAt: new Date(started - 100),
+        startedAt: new Date(started),
         runs: 1,
       });
-    expect(await handleEventOnceMongo(connection, 'c1', event, apply('c'), { leaseMs: 300 })).toBe(
+    expect(await handleEventOnceMongo(connection, 'c1', event, apply('c'), { leaseMs: 2000 })).toBe(
       'handled',
     );
-    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
     expect(await effects.countDocuments({ key: 'c' })).toBe(1);
     expect(await handleEventOnceMongo(connection, 'c1', event, apply('c'))).toBe('duplicate');
   });

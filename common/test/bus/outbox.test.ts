@@ -165,9 +165,17 @@ describeIfServer('postgres', 'transactional outbox and idempotent consumer (Post
         received.push(e.eventId);
       },
     });
-    const relay = new OutboxRelay({ pool, bus, logger, pollIntervalMs: 60_000 });
+    // No look within the test's 20 s bound: only the NOTIFY can wake it.
+    const relay = new OutboxRelay({
+      pool,
+      bus,
+      logger,
+      pollIntervalMs: 60_000,
+      listeningPollMs: 60_000,
+    });
     relay.start();
-    await new Promise((r) => setTimeout(r, 100)); // LISTEN established
+    await listenerPid(); // LISTEN established
+    await relay.flush(); // the looks of its start are over
     const event = createEvent('test-service', 'widget.created', { n: 1 });
     const started = Date.now();
     // Written as another instance would (no in-process signal): only the NOTIFY wakes the relay.
@@ -178,7 +186,7 @@ describeIfServer('postgres', 'transactional outbox and idempotent consumer (Post
       );
       await client.query('NOTIFY event_outbox');
     });
-    // Well inside the 60 s poll: only the NOTIFY can have woken it (no tight stopwatch).
+    // Well inside the 60 s looks: only the NOTIFY can have woken it (no tight stopwatch).
     while (received.length === 0 && Date.now() - started < 20_000)
       await new Promise((r) => setTimeout(r, 5));
     expect(received).toEqual([event.eventId]);
@@ -531,15 +539,16 @@ describeIfServer('postgres', 'transactional outbox and idempotent consumer (Post
 
   it('a listening relay wakes for the retry of a publish the bus refused', async () => {
     const bus = new RecordingBus(1);
-    const relay = quietRelay(bus, { listeningPollMs: 60_000, retryBaseMs: 400 });
+    // A retry 2 s after the refused claim: a margin no busy machine's slowness crosses.
+    const relay = quietRelay(bus, { listeningPollMs: 60_000, retryBaseMs: 2000 });
     const event = createEvent('test-service', 'widget.created', { n: 1 });
     await rowDueIn(event, 0);
     relay.start();
     try {
       await eventually(async () => (await unmarked()) === 1 && bus.failures === 0);
-      // The retry comes retryBaseMs (400) after the claim that was refused, not at once (the
-      // claim's transaction began a little before the refusal: hence the margin).
-      await publishedAlone(bus, event, { since: bus.refusedAt, atLeastMs: 200 });
+      // The retry comes retryBaseMs after the claim that was refused, not at once (the claim's
+      // transaction began before the refusal: hence half of it).
+      await publishedAlone(bus, event, { since: bus.refusedAt, atLeastMs: 1000 });
     } finally {
       await relay.stop();
     }
