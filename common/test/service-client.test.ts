@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import { createServiceClient, type ServiceClientOptions } from '../src/client';
 import { DependencyUnavailableError, GatewayTimeoutError } from '../src/errors';
 import { runWithContext } from '../src/logging';
+import { eventually } from '@ecom/test-support';
 
 interface Upstream {
   url: string;
@@ -115,7 +116,8 @@ describe('service client', () => {
     upstream.mode = 'fail';
     const client = productClient({
       retries: 0,
-      breaker: { volumeThreshold: 3, errorThresholdPercentage: 50, resetTimeoutMs: 200 },
+      // Long enough that the fail-fast call below lands while open on a busy machine.
+      breaker: { volumeThreshold: 3, errorThresholdPercentage: 50, resetTimeoutMs: 2000 },
     });
     for (let i = 0; i < 3; i += 1) await client.get('/p/1').catch(() => undefined);
     expect(client.breaker.opened).toBe(true);
@@ -127,7 +129,7 @@ describe('service client', () => {
     expect(upstream.calls.length).toBe(callsWhenOpened);
 
     upstream.mode = 'ok';
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await eventually(() => client.breaker.halfOpen, { what: 'the circuit half-open' });
     expect((await client.get('/p/1')).status).toBe(200);
     expect(client.breaker.closed).toBe(true);
   });
