@@ -198,6 +198,34 @@ describe('bindRoutes', () => {
     expect(extra.status).toBe(400);
   });
 
+  it('refuses a body in another type than JSON with 415 (never read as no body), nothing created', async () => {
+    const before = widgets.size;
+    for (const [type, body] of [
+      ['text/plain', '{"name":"Nut"}'],
+      ['application/x-www-form-urlencoded', 'name=Nut'],
+    ]) {
+      const res = await request(server)
+        .post('/api/widgets')
+        .set('authorization', bearer(customer))
+        .set('content-type', type!)
+        .send(body);
+      expect(res.status).toBe(415);
+      expect(res.body.error).toMatchObject({
+        code: 'UNSUPPORTED_MEDIA_TYPE',
+        details: { contentType: type },
+        requestId: expect.any(String),
+      });
+    }
+    expect(widgets.size).toBe(before);
+    // No body at all is the schema's business: here a 400 for the missing name.
+    const empty = await request(server)
+      .post('/api/widgets')
+      .set('authorization', bearer(customer))
+      .set('content-length', '0');
+    expect(empty.status).toBe(400);
+    expect(empty.body.error.code).toBe('VALIDATION_ERROR');
+  });
+
   it('refuses to answer a DELETE with anything but 204, and a 201 without Location (a bug, not a reply)', async () => {
     const broken = app({
       deleteWidget: async () => reply.ok({ deleted: true }),

@@ -4,6 +4,7 @@ import type { JwtVerifyOptions } from '../auth/jwt';
 import type { ApiSpec, OperationSpec } from './api';
 import { isReply, type Reply } from './reply';
 import { validate } from './validate';
+import { AppError } from '../errors/app-error';
 
 /** One handler per operation of the API; input is validated before it runs. */
 export type Handlers<Ops extends Record<string, OperationSpec>> = {
@@ -21,6 +22,22 @@ function specificity(a: OperationSpec, b: OperationSpec): number {
   }
   return 0;
 }
+
+/**
+ * A route that reads a JSON body refuses a body of another type (a form, text) with 415
+ * instead of ignoring it and answering as if none was sent. An empty body (no length, or 0)
+ * is the route's own business: its schema says whether one is needed.
+ */
+const jsonBodyOnly: RequestHandler = (req, _res, next) => {
+  const empty = req.headers['content-length'] === '0';
+  if (!empty && req.is('application/json') === false)
+    next(
+      new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'The request body must be application/json', {
+        contentType: req.headers['content-type'] ?? null,
+      }),
+    );
+  else next();
+};
 
 function guard(op: OperationSpec, jwt: JwtVerifyOptions): RequestHandler[] {
   switch (op.access) {
@@ -53,21 +70,28 @@ export function bindRoutes<Ops extends Record<string, OperationSpec>>(
     const handler = handlers[id];
     if (typeof handler !== 'function') throw new Error(`${api.service}.${id} has no handler`);
     const schemas = { params: op.params, query: op.query, body: op.body };
-    router[op.method](op.path, ...guard(op, options.jwt), validate(schemas), async (req, res) => {
-      const result = await handler(req);
-      const out: Reply = isReply(result) ? result : { status: 200, body: result };
-      if (op.method === 'delete' && out.status !== 204) {
-        throw new Error(`${api.service}.${id}: a DELETE must answer 204`);
-      }
-      if (out.status === 201 && !out.headers?.Location) {
-        throw new Error(`${api.service}.${id}: a 201 must carry Location`);
-      }
-      for (const [name, value] of Object.entries(out.headers ?? {})) res.setHeader(name, value);
-      if (out.status === 204 || out.body === undefined) res.status(out.status).end();
-      // Bytes (an image) go out as they are; res.send answers 304 to a matching If-None-Match.
-      else if (Buffer.isBuffer(out.body)) res.status(out.status).send(out.body);
-      else res.status(out.status).json(out.body);
-    });
+    const bodyCheck = op.body ? [jsonBodyOnly] : [];
+    router[op.method](
+      op.path,
+      ...guard(op, options.jwt),
+      ...bodyCheck,
+      validate(schemas),
+      async (req, res) => {
+        const result = await handler(req);
+        const out: Reply = isReply(result) ? result : { status: 200, body: result };
+        if (op.method === 'delete' && out.status !== 204) {
+          throw new Error(`${api.service}.${id}: a DELETE must answer 204`);
+        }
+        if (out.status === 201 && !out.headers?.Location) {
+          throw new Error(`${api.service}.${id}: a 201 must carry Location`);
+        }
+        for (const [name, value] of Object.entries(out.headers ?? {})) res.setHeader(name, value);
+        if (out.status === 204 || out.body === undefined) res.status(out.status).end();
+        // Bytes (an image) go out as they are; res.send answers 304 to a matching If-None-Match.
+        else if (Buffer.isBuffer(out.body)) res.status(out.status).send(out.body);
+        else res.status(out.status).json(out.body);
+      },
+    );
   }
   return router;
 }

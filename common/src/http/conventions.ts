@@ -16,11 +16,15 @@ import { ForbiddenError } from '../errors/app-error';
 
 /**
  * A character that shows: not whitespace, not a control or format character (zero-width spaces
- * and joiners, bidi marks, the soft hyphen), not a combining mark on its own, and not one of the
- * letters that render as nothing (the Hangul fillers, the braille blank). A name or a review
- * made only of the others looks empty wherever it is shown: `.pattern(VISIBLE, 'not blank')`.
+ * and joiners, bidi marks and isolates, the soft hyphen, variation selectors), not a combining
+ * mark, and not one of the letters that render as nothing (the Hangul fillers, the braille
+ * blank). A name or a review made only of the others looks empty wherever it is shown:
+ * `.pattern(VISIBLE, 'not blank')`. Written without the `u` flag, so the OpenAPI document
+ * carries it as it is; a character beyond the BMP (an emoji) shows.
  */
-export const VISIBLE = /[^\s\p{Cc}\p{Cf}\p{Z}\p{M}\u115F\u1160\u3164\uFFA0\u2800]/u;
+export const VISIBLE =
+  // eslint-disable-next-line no-control-regex, no-misleading-character-class -- the class lists exactly the characters that do not show
+  /[^\s\x00-\x1F\x7F-\x9F\u00AD\u034F\u061C\u0300-\u036F\u1AB0-\u1AFF\u1DC0-\u1DFF\u20D0-\u20FF\uFE20-\uFE2F\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u2800\u3164\uFE00-\uFE0F\uFEFF\uFFA0\uFFF0-\uFFFB]/;
 
 export const PAGE_MAX = 100_000;
 export const LIMIT_MAX = 100;

@@ -157,14 +157,21 @@ describe('bad input answers 400 and writes nothing', () => {
     expect(res.body.error.code).toBe('PAYLOAD_TOO_LARGE');
   });
 
-  it('a form-encoded or text body is not parsed: fields are missing → 400', async () => {
-    const res = await writingNothing(() =>
-      request(t.app)
-        .post('/api/auth/register')
-        .type('form')
-        .send({ email: 'form@example.test', password: PASSWORD, name: 'F' }),
-    );
-    expect(res.status).toBe(400);
+  it('a form-encoded or text body is refused for its type (415), never read as no body', async () => {
+    for (const type of ['form', 'text/plain']) {
+      const res = await writingNothing(() =>
+        request(t.app)
+          .post('/api/auth/register')
+          .type(type)
+          .send(
+            type === 'form'
+              ? { email: 'form@example.test', password: PASSWORD, name: 'F' }
+              : JSON.stringify({ email: 'text@example.test', password: PASSWORD, name: 'T' }),
+          ),
+      );
+      expect(res.status).toBe(415);
+      expect(res.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    }
   });
 
   it('an unknown route answers 404 in the common shape', async () => {
