@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import Joi from 'joi';
 import request from 'supertest';
 import type { AuthUser } from '../src/auth';
@@ -12,6 +14,7 @@ import {
   pageQueryKeys,
   reply,
   shippingAddressSchema,
+  visibleText,
   type OperationSpec,
 } from '../src/http';
 import { createLogger } from '../src/logging';
@@ -217,13 +220,37 @@ describe('bindRoutes', () => {
       });
     }
     expect(widgets.size).toBe(before);
-    // No body at all is the schema's business: here a 400 for the missing name.
+    // No body at all is the schema's business: here a 400 for the missing name, whether the
+    // request says length 0 or sends an empty chunked body with no type.
     const empty = await request(server)
       .post('/api/widgets')
       .set('authorization', bearer(customer))
       .set('content-length', '0');
     expect(empty.status).toBe(400);
     expect(empty.body.error.code).toBe('VALIDATION_ERROR');
+    const listening = http.createServer(server as http.RequestListener);
+    await new Promise<void>((resolve) => listening.listen(0, '127.0.0.1', resolve));
+    const { port } = listening.address() as AddressInfo;
+    const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request(
+        {
+          port,
+          host: '127.0.0.1',
+          method: 'POST',
+          path: '/api/widgets',
+          headers: { authorization: bearer(customer), 'transfer-encoding': 'chunked' },
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode!, body }));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    }).finally(() => listening.close());
+    expect(chunked.status).toBe(400);
+    expect(JSON.parse(chunked.body).error.code).toBe('VALIDATION_ERROR');
   });
 
   it('refuses to answer a DELETE with anything but 204, and a 201 without Location (a bug, not a reply)', async () => {
@@ -259,6 +286,33 @@ describe('bindRoutes', () => {
 });
 
 describe('conventions', () => {
+  it('visibleText asks for a character that shows, in any script', () => {
+    const name = visibleText(Joi.string().max(100));
+    for (const blank of [
+      ' \t\n',
+      '\u200b\u200c\u200d\u2060\ufeff',
+      '\u200f\u202e\u00ad',
+      '\u064b\u064c\u0651', // Arabic harakat alone
+      '\u05b0\u0e31\u0e34\u0901\u094d\u3099', // Hebrew, Thai, Devanagari, kana marks alone
+      '\u{e0041}\u{e0020}\u{e0100}', // tag characters, a variation selector beyond the BMP
+      '\u3164\u2800\u115f',
+    ]) {
+      const { error } = name.validate(blank);
+      expect([blank, error?.details[0]?.type]).toEqual([blank, 'string.visible']);
+    }
+    for (const shown of [
+      "O'Brien",
+      'สวัสดี',
+      'مرحبا',
+      'नमस्ते',
+      '\u2764\ufe0f',
+      '\u{1f1eb}\u{1f1f7}',
+      'e\u0301',
+    ]) {
+      expect([shown, name.validate(shown).error]).toEqual([shown, undefined]);
+    }
+  });
+
   it('reads decimal money from its text, never through floats', () => {
     expect(minorUnitsFromDecimal(1299.99)).toBe(129999);
     expect(minorUnitsFromDecimal(0.29)).toBe(29);

@@ -18,6 +18,19 @@ describe('canonical ids', () => {
       '0b5e2c9a-4f1d-4c3b-9e2a-1d0f6a7b8c9d',
     );
     expect(uuidSchema.validate('not-a-uuid').error).toBeDefined();
+    // Other spellings joi would take: PostgreSQL refuses some (a 500) and reads others as the
+    // same uuid, which a lookup by text then misses. Only the hyphenated form is an id here.
+    for (const other of [
+      '{0b5e2c9a-4f1d-4c3b-9e2a-1d0f6a7b8c9d}',
+      '[0b5e2c9a-4f1d-4c3b-9e2a-1d0f6a7b8c9d]',
+      '(0b5e2c9a-4f1d-4c3b-9e2a-1d0f6a7b8c9d)',
+      '0b5e2c9a4f1d4c3b9e2a1d0f6a7b8c9d',
+      '0b5e2c9a:4f1d:4c3b:9e2a:1d0f6a7b8c9d',
+    ])
+      expect([other, uuidSchema.validate(other).error?.details[0]?.type]).toEqual([
+        other,
+        'string.guid',
+      ]);
   });
 
   it('keeps id tokens in lower case, bounded and plain', () => {

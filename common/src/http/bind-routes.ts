@@ -25,12 +25,15 @@ function specificity(a: OperationSpec, b: OperationSpec): number {
 
 /**
  * A route that reads a JSON body refuses a body of another type (a form, text) with 415
- * instead of ignoring it and answering as if none was sent. An empty body (no length, or 0)
- * is the route's own business: its schema says whether one is needed.
+ * instead of ignoring it and answering as if none was sent. A body with no type is refused
+ * only when its length says it has bytes: an empty one (no length, 0, or chunked with nothing
+ * declared) is the route's own business, and its schema says whether one is needed.
  */
 const jsonBodyOnly: RequestHandler = (req, _res, next) => {
-  const empty = req.headers['content-length'] === '0';
-  if (!empty && req.is('application/json') === false)
+  const length = req.headers['content-length'];
+  const declared = req.headers['content-type'] !== undefined;
+  const mayHoldBytes = declared ? length !== '0' : length !== undefined && length !== '0';
+  if (mayHoldBytes && req.is('application/json') === false)
     next(
       new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'The request body must be application/json', {
         contentType: req.headers['content-type'] ?? null,

@@ -16,15 +16,24 @@ import { ForbiddenError } from '../errors/app-error';
 
 /**
  * A character that shows: not whitespace, not a control or format character (zero-width spaces
- * and joiners, bidi marks and isolates, the soft hyphen, variation selectors), not a combining
- * mark, and not one of the letters that render as nothing (the Hangul fillers, the braille
- * blank). A name or a review made only of the others looks empty wherever it is shown:
- * `.pattern(VISIBLE, 'not blank')`. Written without the `u` flag, so the OpenAPI document
- * carries it as it is; a character beyond the BMP (an emoji) shows.
+ * and joiners, bidi marks, the soft hyphen, tag characters), not a combining mark (any
+ * script's), and not one of the letters that render as nothing (the Hangul fillers, the braille
+ * blank).
  */
-export const VISIBLE =
-  // eslint-disable-next-line no-control-regex, no-misleading-character-class -- the class lists exactly the characters that do not show
-  /[^\s\x00-\x1F\x7F-\x9F\u00AD\u034F\u061C\u0300-\u036F\u1AB0-\u1AFF\u1DC0-\u1DFF\u20D0-\u20FF\uFE20-\uFE2F\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u2800\u3164\uFE00-\uFE0F\uFEFF\uFFA0\uFFF0-\uFFFB]/;
+export const VISIBLE = /[^\s\p{Cc}\p{Cf}\p{Z}\p{M}\u115F\u1160\u3164\uFFA0\u2800]/u;
+
+/**
+ * `schema` that also asks for a character that shows (VISIBLE): a name or a text made only of
+ * the others looks empty wherever it is shown. A custom rule, not a pattern: the OpenAPI
+ * document cannot carry a Unicode property class, which a client's validator would misread.
+ */
+export function visibleText(schema: Joi.StringSchema): Joi.StringSchema {
+  return schema
+    .custom((value: string, helpers) =>
+      VISIBLE.test(value) ? value : helpers.error('string.visible'),
+    )
+    .messages({ 'string.visible': '{{#label}} must hold a character that shows' });
+}
 
 export const PAGE_MAX = 100_000;
 export const LIMIT_MAX = 100;
@@ -226,7 +235,7 @@ export interface Address {
   country: string;
 }
 
-const addressText = (max: number) => Joi.string().trim().min(1).max(max);
+const addressText = (max: number) => visibleText(Joi.string().trim().min(1).max(max));
 
 export const addressKeys = {
   line1: addressText(200).required(),

@@ -18,9 +18,13 @@ export const objectIdSchema = Joi.string()
   .custom(lowerCase)
   .description('24 hex digits (any letter case; answered in lower case)');
 
-/** A UUID (orders, payments): any case accepted, lower case kept. */
+/**
+ * A UUID (orders, payments): any case accepted, lower case kept. Only the hyphenated form with
+ * no wrapper: joi also takes braces, brackets, colons or no separator, which PostgreSQL either
+ * refuses (a 500) or reads as the same id under another spelling (a lookup by text misses it).
+ */
 export const uuidSchema = Joi.string()
-  .guid()
+  .guid({ separator: '-', wrapper: false })
   .custom(lowerCase)
   .description('a UUID (any letter case; answered in lower case)');
 

@@ -76,6 +76,7 @@ function operation(service: string, id: string, op: OperationSpec, tag: string):
   const errors: Record<string, unknown> = {
     '400': ref('BadRequest'),
     ...(op.body || op.rawBody ? { '413': ref('PayloadTooLarge') } : {}),
+    ...(op.body ? { '415': ref('UnsupportedMediaType') } : {}),
     '429': ref('RateLimited'),
     '503': ref('Unavailable'),
     ...(isPublic && op.access !== 'optional' ? {} : { '401': ref('Unauthorized') }),
@@ -209,6 +210,7 @@ export function openApiDocument(options: OpenApiDocumentOptions): Record<string,
         Forbidden: errorResponse('Authenticated but not allowed'),
         NotFound: errorResponse('No such resource (or not yours)'),
         PayloadTooLarge: errorResponse('Body above the size limit'),
+        UnsupportedMediaType: errorResponse('A body that is not application/json in UTF-8'),
         RateLimited: {
           ...errorResponse('Too many requests; see Retry-After'),
           headers: { 'Retry-After': { schema: { type: 'integer' } } },

@@ -6,7 +6,7 @@ import {
   pageQueryKeys,
   withinResultWindow,
   type ResponseSpec,
-  VISIBLE,
+  visibleText,
 } from '@ecom/common/http';
 import { COMMENT_MAX_LENGTH_LIMIT } from '../config';
 import { COMMENT_STATUSES } from '../domain/types';
@@ -23,7 +23,7 @@ const commentId = objectIdSchema;
 const idParams = Joi.object({ id: commentId.required() });
 // Stored exactly as given (no trimming, no HTML handling): the API returns it as JSON data.
 // COMMENT_MAX_LENGTH (at most this bound) is applied by the use cases.
-const text = Joi.string().max(COMMENT_MAX_LENGTH_LIMIT).pattern(VISIBLE, 'not blank');
+const text = visibleText(Joi.string().max(COMMENT_MAX_LENGTH_LIMIT));
 const rating = Joi.number().integer().strict().min(1).max(5);
 const nullable = (schema: Joi.Schema) => schema.allow(null);
 const timestamp = Joi.string().isoDate();
@@ -178,7 +178,7 @@ export const commentsApi = defineApi({
         'from trusted accounts can hide it)',
       access: 'user',
       params: idParams,
-      body: Joi.object({ reason: Joi.string().max(500).pattern(VISIBLE, 'not blank').required() }),
+      body: Joi.object({ reason: visibleText(Joi.string().max(500)).required() }),
       response: {
         status: 201,
         description: 'The flag was recorded',

@@ -1,7 +1,13 @@
 import Joi from 'joi';
 import { idTokenSchema, uuidSchema } from '@ecom/common/ids';
 import { anchorPromiseSchema, anchoringOperations } from '@ecom/common/anchoring/api';
-import { defineApi, moneySchema, pageQueryKeys, type ResponseSpec } from '@ecom/common/http';
+import {
+  defineApi,
+  moneySchema,
+  pageQueryKeys,
+  visibleText,
+  type ResponseSpec,
+} from '@ecom/common/http';
 import { PAYMENT_STATUSES } from '../domain/payment-rules';
 
 /**
@@ -46,7 +52,7 @@ export const refundBody = Joi.object({
     .min(1)
     .max(Number.MAX_SAFE_INTEGER)
     .description('integer minor units; left out: what is left'),
-  reason: Joi.string().trim().min(1).max(500),
+  reason: visibleText(Joi.string().trim().min(1).max(500)),
 });
 
 export const refundSchema = Joi.object({
