@@ -35,6 +35,10 @@ export function visibleText(schema: Joi.StringSchema): Joi.StringSchema {
     .messages({ 'string.visible': '{{#label}} must hold a character that shows' });
 }
 
+/** A line of text (a name, a reason, an address line): trimmed, 1..max, something that shows. */
+export const visibleLine = (max: number): Joi.StringSchema =>
+  visibleText(Joi.string().trim().min(1).max(max));
+
 export const PAGE_MAX = 100_000;
 export const LIMIT_MAX = 100;
 export const LIMIT_DEFAULT = 20;
@@ -235,7 +239,7 @@ export interface Address {
   country: string;
 }
 
-const addressText = (max: number) => visibleText(Joi.string().trim().min(1).max(max));
+const addressText = visibleLine;
 
 export const addressKeys = {
   line1: addressText(200).required(),

@@ -7,7 +7,7 @@ import {
   deletedResponse,
   pageQueryKeys,
   type ResponseSpec,
-  visibleText,
+  visibleLine,
 } from '@ecom/common/http';
 
 /**
@@ -27,7 +27,7 @@ const email = Joi.string()
   .max(254);
 /** Generous bound for input; the policy (8..256 characters) is checked in the domain. */
 const password = Joi.string().min(1).max(1024);
-const name = visibleText(Joi.string().trim().min(1).max(100));
+const name = visibleLine(100);
 const refreshToken = Joi.string()
   .pattern(/^[A-Za-z0-9_-]{20,200}$/)
   .required()

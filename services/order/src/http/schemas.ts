@@ -1,10 +1,10 @@
 import Joi from 'joi';
 import { idTokenSchema } from '@ecom/common/ids';
-import { visibleText } from '@ecom/common/http';
+import { visibleLine } from '@ecom/common/http';
 
 /** Schema pieces the order and cart operations share (api.ts, cart-api.ts). */
 
-export const text = (max: number) => visibleText(Joi.string().trim().min(1).max(max));
+export const text = visibleLine;
 
 export const productIdSchema = idTokenSchema(128).messages({
   'string.pattern.base': '{{#label}} must be a product id',

@@ -5,7 +5,7 @@ import {
   defineApi,
   moneySchema,
   pageQueryKeys,
-  visibleText,
+  visibleLine,
   type ResponseSpec,
 } from '@ecom/common/http';
 import { PAYMENT_STATUSES } from '../domain/payment-rules';
@@ -52,7 +52,7 @@ export const refundBody = Joi.object({
     .min(1)
     .max(Number.MAX_SAFE_INTEGER)
     .description('integer minor units; left out: what is left'),
-  reason: visibleText(Joi.string().trim().min(1).max(500)),
+  reason: visibleLine(500),
 });
 
 export const refundSchema = Joi.object({

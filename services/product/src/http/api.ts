@@ -9,7 +9,7 @@ import {
   withinResultWindow,
   type PageQuery,
   type ResponseSpec,
-  visibleText,
+  visibleLine,
 } from '@ecom/common/http';
 import { CURRENCIES, MAX_PRICE_CENTS } from '../domain/catalog-rules';
 import {
@@ -68,7 +68,7 @@ const attributes = Joi.object()
   .max(50);
 
 const productFields = {
-  name: visibleText(Joi.string().trim().min(1).max(200)),
+  name: visibleLine(200),
   description: Joi.string().trim().max(5000).allow(''),
   price: decimalPrice.greater(0).max(MAX_PRICE).description('decimal, at most 2 decimals: 149.99'),
   currency: Joi.string().valid(...CURRENCIES),
@@ -115,7 +115,7 @@ const inventoryBody = Joi.object({
   .oxor('set', 'restock')
   .or('set', 'restock', 'lowStockThreshold');
 
-const categoryName = visibleText(Joi.string().trim().min(1).max(100));
+const categoryName = visibleLine(100);
 
 const imageVariantSchema = Joi.object({
   url: Joi.string().description('immutable: cache it for long'),
