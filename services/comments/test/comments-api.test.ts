@@ -1,3 +1,4 @@
+import { Types } from 'mongoose';
 import { startHarness, newProductId, type Harness } from './harness';
 
 let h: Harness;
@@ -414,6 +415,38 @@ describe('PUT /api/comments/:id', () => {
     }
     const stored = await h.http().get(`/api/comments/${r.id}`);
     expect(stored.body).toMatchObject({ text: 'reply text', rating: null, editedAt: null });
+  });
+
+  it('refuses a new rating from a seller on a review of its own product it wrote before the rule (403); its words may change', async () => {
+    const seller = () => h.token('seller-9', 'seller');
+    const productId = h.products.add('seller-9');
+    const c = await review(alice(), productId, 'Bright enough', 3);
+    // A review the seller left before sellers were refused: rewritten as its own in the store.
+    await h.service.connection
+      .collection('comments')
+      .updateOne(
+        { _id: new Types.ObjectId(c.id) },
+        { $set: { authorId: 'seller-9', reviewSlot: `${productId}|seller-9` } },
+      );
+    const rerate = await h.http(seller()).put(`/api/comments/${c.id}`).send({ rating: 5 });
+    expect(rerate.status).toBe(403);
+    expect(rerate.body.error).toMatchObject({
+      code: 'FORBIDDEN',
+      details: { reason: 'own_product' },
+    });
+    const both = await h
+      .http(seller())
+      .put(`/api/comments/${c.id}`)
+      .send({ text: 'Brightest', rating: 5 });
+    expect(both.status).toBe(403);
+    expect((await h.http().get(`/api/comments/${c.id}`)).body).toMatchObject({
+      text: 'Bright enough',
+      rating: 3,
+      editedAt: null,
+    });
+    const words = await h.http(seller()).put(`/api/comments/${c.id}`).send({ text: 'Bright' });
+    expect(words.status).toBe(200);
+    expect(words.body).toMatchObject({ text: 'Bright', rating: 3 });
   });
 
   it('answers 404 for an unknown comment and 400 for a malformed id', async () => {

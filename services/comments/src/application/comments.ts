@@ -141,7 +141,13 @@ export function createComments(deps: CommentsDeps, deletion: Deletion) {
       assertTextFits(changes.text, rules.maxTextLength);
       const c = await loadFor(stores, id, actor, true);
       assertCanEdit(c, actor);
-      if (changes.rating !== undefined) assertRatingFitsKind(c.depth > 0, changes.rating);
+      if (changes.rating !== undefined) {
+        assertRatingFitsKind(c.depth > 0, changes.rating);
+        // A review its seller wrote before sellers were refused may keep its words, not be
+        // re-rated. A product gone (null) has no seller left to favour.
+        const product = await catalog.find(c.productId);
+        if (product?.sellerId === actor.id) throw ownProduct();
+      }
       const result = await events.transaction(async () => {
         const edited = await stores.comments.edit(id, actor.id, changes, now());
         if (!edited) throw new NotFoundError('Comment not found');

@@ -159,7 +159,10 @@ export const commentsApi = defineApi({
       params: idParams,
       body: Joi.object({ text, rating }).or('text', 'rating'),
       response: theComment,
-      errors: { 403: 'Not the author' },
+      errors: {
+        403: "Not the author; a new rating on a review of the seller's own product (details.reason own_product)",
+        503: 'The product service cannot tell whose product a re-rated review is of',
+      },
     },
     deleteComment: {
       method: 'delete',
