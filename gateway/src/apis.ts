@@ -30,7 +30,8 @@ export const gatewayApi = defineApi({
     health: {
       method: 'get',
       path: '/health',
-      summary: 'Readiness of every service, with latency and breaker state (503 when one is down)',
+      summary:
+        "Readiness of every service, with latency and breaker state (503 when one is down); in production the replicas' addresses only with the metrics token",
       access: 'public',
       response: { status: 200, description: 'All up', schema: Joi.object().unknown(true) },
     },

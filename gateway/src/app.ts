@@ -7,6 +7,7 @@ import { jwtVerifyOptionsFromConfig, type JwtVerifyOptions } from '@ecom/common/
 import type { HealthCheck } from '@ecom/common/health';
 import { errorHandler, notFoundHandler } from '@ecom/common/http';
 import type { Logger } from '@ecom/common/logging';
+import { presentsToken } from '@ecom/common/metrics';
 import { createUpstreamProxy, type UpstreamProxy } from './breaker-proxy';
 import { trustProxySetting } from '@ecom/common/config';
 import { corsOrigins, parseByteSize, type GatewayConfig } from './config';
@@ -165,6 +166,10 @@ export function buildGateway({
       timeoutMs: config.HEALTH_TIMEOUT_MS,
       cacheMs: config.HEALTH_CACHE_MS,
       ownChecks,
+      // As /metrics: in production only an operator (the metrics token) sees addresses.
+      showsInternals: (req) =>
+        config.NODE_ENV !== 'production' ||
+        (config.METRICS_TOKEN !== undefined && presentsToken(req, config.METRICS_TOKEN)),
     }),
   );
   app.use(metrics.router);

@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import { type HealthCheck, runChecks } from '@ecom/common/health';
 import type { ReplicaState } from '@ecom/common/client';
 import type { ReplicaBreaker, UpstreamProxy } from './breaker-proxy';
@@ -7,7 +7,8 @@ import type { UpstreamName } from './routes';
 type Circuit = 'closed' | 'open' | 'half-open';
 
 export interface ReplicaHealth {
-  url: string;
+  /** Only for an operator (see `showsInternals`): the public edge does not name its network. */
+  url?: string;
   /** This probe's answer. */
   status: 'up' | 'down';
   latencyMs: number;
@@ -44,6 +45,8 @@ export interface HealthAggregatorOptions {
   cacheMs: number;
   /** The gateway's own dependencies (Redis), for `/health/ready`. */
   ownChecks: Record<string, HealthCheck>;
+  /** Whether this caller may see the replicas' addresses. Default: everyone. */
+  showsInternals?: (req: Request) => boolean;
 }
 
 async function probe(baseUrl: string, timeoutMs: number) {
@@ -59,13 +62,19 @@ async function probe(baseUrl: string, timeoutMs: number) {
       ? { up: true, latencyMs, httpStatus: res.status }
       : { up: false, latencyMs, httpStatus: res.status, error: `answered ${res.status}` };
   } catch (err) {
-    const { name, message } = (err ?? {}) as { name?: string; message?: string };
-    return {
-      up: false,
-      latencyMs: Math.round(performance.now() - started),
-      error:
-        name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (message ?? 'unreachable'),
+    const { name, message, cause } = (err ?? {}) as {
+      name?: string;
+      message?: string;
+      cause?: { code?: unknown };
     };
+    const latencyMs = Math.round(performance.now() - started);
+    if (name === 'TimeoutError') {
+      return { up: false, latencyMs, error: `no answer within ${timeoutMs} ms` };
+    }
+    // fetch's own message is "fetch failed"; its cause's code says why (its message would
+    // name the address).
+    const why = typeof cause?.code === 'string' ? cause.code : message;
+    return { up: false, latencyMs, error: why ? `unreachable (${why})` : 'unreachable' };
   }
 }
 
@@ -121,8 +130,9 @@ export function healthRoutes(options: HealthAggregatorOptions): Router {
     return latest.results;
   };
 
-  router.get('/health', async (_req, res) => {
+  router.get('/health', async (req, res) => {
     const results = await probeAll();
+    const internals = options.showsInternals?.(req) ?? true;
     const upstreams: Record<string, UpstreamHealth> = {};
     const down: string[] = [];
     names.forEach((name, i) => {
@@ -131,7 +141,7 @@ export function healthRoutes(options: HealthAggregatorOptions): Router {
       // The balancer's and breakers' states are read now; they cost nothing.
       const balancer = proxy.balancer.status();
       const replicas = probes.map((r, j): ReplicaHealth => ({
-        url: proxy.replicas[j]!.url,
+        ...(internals ? { url: proxy.replicas[j]!.url } : {}),
         status: r.up ? 'up' : 'down',
         latencyMs: r.latencyMs,
         ...(r.httpStatus !== undefined ? { httpStatus: r.httpStatus } : {}),

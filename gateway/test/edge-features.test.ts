@@ -190,7 +190,7 @@ describe('GET /health', () => {
       });
       expect(res.body.upstreams.product.latencyMs).toBeGreaterThanOrEqual(990);
       expect(res.body.upstreams.comments.status).toBe('down');
-      expect(res.body.upstreams.comments.error).toBeDefined();
+      expect(res.body.upstreams.comments.error).toBe('unreachable (ECONNREFUSED)');
       expect(res.body.upstreams.auth.status).toBe('up');
     } finally {
       await stubs.comments.restart();
@@ -221,6 +221,36 @@ describe('GET /health', () => {
       for (const stub of Object.values(stubs)) expect(stub.healthProbes).toBe(2);
     } finally {
       await cached.close();
+    }
+  });
+
+  it('names no internal address to the public in production; the metrics token shows them', async () => {
+    const token = 'metrics-token-for-tests-0123456789';
+    const production = buildGateway({
+      config: testConfig(stubs, { NODE_ENV: 'production', METRICS_TOKEN: token }),
+      logger,
+    });
+    const addresses = Object.values(stubs).map((stub) => new URL(stub.url).host);
+    try {
+      const anyone = await request(production.handler).get('/health');
+      expect(anyone.status).toBe(200);
+      expect(anyone.body.upstreams.order).toMatchObject({ status: 'up', healthyReplicas: 1 });
+      expect(anyone.body.upstreams.order.replicas[0]).toMatchObject({ status: 'up' });
+      expect(anyone.body.upstreams.order.replicas[0].url).toBeUndefined();
+      for (const host of addresses) expect(anyone.text).not.toContain(host);
+      for (const header of [`Bearer ${token}x`, `Basic ${token}`]) {
+        const wrong = await request(production.handler).get('/health').set('Authorization', header);
+        for (const host of addresses) expect(wrong.text).not.toContain(host);
+      }
+      const operator = await request(production.handler)
+        .get('/health')
+        .set('Authorization', `bearer ${token}`);
+      expect(operator.body.upstreams.order.replicas[0].url).toBe(stubs.order.url);
+      // Outside production, as /metrics, the detail is open.
+      const dev = await request(gw.handler).get('/health');
+      expect(dev.body.upstreams.order.replicas[0].url).toBe(stubs.order.url);
+    } finally {
+      await production.close();
     }
   });
 
@@ -258,17 +288,22 @@ describe('/metrics', () => {
         'Bearer wrong-token',
         `Basic ${token}`,
         `Bearer ${token}x`,
+        token,
+        '',
       ]) {
         const req = request(guarded.handler).get('/metrics');
         const res = await (header ? req.set('Authorization', header) : req);
         expect(res.status).toBe(401);
         expect(res.text).not.toContain('gateway_requests_total');
       }
-      const ok = await request(guarded.handler)
-        .get('/metrics')
-        .set('Authorization', `Bearer ${token}`);
-      expect(ok.status).toBe(200);
-      expect(ok.text).toContain('gateway_requests_total');
+      // The scheme in any letter case (RFC 9110 §11.1), as the services' bearer tokens.
+      for (const scheme of ['Bearer', 'bearer', 'BEARER']) {
+        const ok = await request(guarded.handler)
+          .get('/metrics')
+          .set('Authorization', `${scheme} ${token}`);
+        expect(ok.status).toBe(200);
+        expect(ok.text).toContain('gateway_requests_total');
+      }
     } finally {
       await Promise.all([closed.close(), guarded.close()]);
     }

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { RequestHandler, Router } from 'express';
+import type { Request, RequestHandler, Router } from 'express';
 import { Router as createRouter } from 'express';
 import client from 'prom-client';
 import { NotFoundError, UnauthorizedError } from '../errors/app-error';
@@ -25,13 +25,20 @@ export interface MetricsAccess {
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
+/**
+ * Whether a request carries `Authorization: Bearer <token>`: the scheme's name in any letter
+ * case (RFC 9110 §11.1), the token compared as a digest (equal length, constant time).
+ */
+export function presentsToken(req: Request, token: string): boolean {
+  const given = /^bearer +(.*)$/i.exec(req.get('authorization') ?? '')?.[1] ?? '';
+  return timingSafeEqual(digest(given), digest(token));
+}
+
 function metricsGuard(access: MetricsAccess): RequestHandler {
-  const expected = access.token ? digest(`Bearer ${access.token}`) : undefined;
+  const { token } = access;
   return (req, _res, next) => {
-    if (expected) {
-      // Compared as digests: equal length, constant time.
-      const given = digest(req.get('authorization') ?? '');
-      if (timingSafeEqual(given, expected)) next();
+    if (token) {
+      if (presentsToken(req, token)) next();
       else next(new UnauthorizedError('Metrics need the metrics token', { reason: 'metrics' }));
       return;
     }
