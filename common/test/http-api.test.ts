@@ -86,7 +86,7 @@ const api = defineApi({
 
 function app(handlers: Partial<Parameters<typeof bindRoutes<typeof api.operations>>[1]> = {}) {
   const service = createServiceApp({ service: 'widget', logger: createLogger('t', 'silent') });
-  service.app.use(
+  service.mount(
     bindRoutes(
       api,
       {
@@ -261,6 +261,33 @@ describe('bindRoutes', () => {
     const del = await request(broken).delete('/api/widgets/w1').set('authorization', bearer(admin));
     expect(del.status).toBe(500);
     expect(del.body.error.code).toBe('INTERNAL_ERROR');
+  });
+
+  it('answers a path it serves, asked with another method, 405 with Allow; a path it does not serve 404', async () => {
+    const cases: Array<[string, string, string[]]> = [
+      ['put', '/api/widgets', ['GET', 'HEAD', 'POST']],
+      ['patch', '/api/widgets/w1', ['DELETE', 'GET', 'HEAD']],
+      // Express's matching: any letter case, a trailing slash.
+      ['post', '/API/Widgets/w1/', ['DELETE', 'GET', 'HEAD']],
+      ['delete', '/internal/widget-stats', ['GET', 'HEAD']],
+    ];
+    for (const [method, path, allowed] of cases) {
+      const res = await request(server)[method as 'put'](path).set('authorization', bearer(admin));
+      expect(res.status).toBe(405);
+      expect(res.headers.allow).toBe(allowed.join(', '));
+      expect(res.body.error).toMatchObject({
+        code: 'METHOD_NOT_ALLOWED',
+        details: { allowed },
+      });
+      expect(typeof res.body.error.requestId).toBe('string');
+    }
+    expect(widgets.size).toBe(1);
+    for (const path of ['/api/widgets/w1/parts', '/api/gadgets', '/api/widgets//']) {
+      const res = await request(server).put(path);
+      expect(res.status).toBe(404);
+      expect(res.headers.allow).toBeUndefined();
+      expect(res.body.error.code).toBe('NOT_FOUND');
+    }
   });
 
   it('maps an unreachable store to 503 DEPENDENCY_UNAVAILABLE', async () => {

@@ -42,6 +42,37 @@ const jsonBodyOnly: RequestHandler = (req, _res, next) => {
   else next();
 };
 
+/** Each router bindRoutes made, with its paths (as segments) and the methods that serve them. */
+const servedPaths = new WeakMap<Router, { segments: string[]; methods: string[] }[]>();
+
+/** Express's default matching: letters in any case, a trailing slash optional, `:x` one segment. */
+function segmentsOf(path: string): string[] {
+  const trimmed = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+  return trimmed.toLowerCase().split('/');
+}
+
+function matches(pattern: readonly string[], given: readonly string[]): boolean {
+  return (
+    pattern.length === given.length &&
+    pattern.every((p, i) => (p.startsWith(':') ? given[i] !== '' : p === given[i]))
+  );
+}
+
+/**
+ * The methods that serve `path` in the routers bindRoutes made (HEAD with GET), sorted; empty
+ * when none has the path. For a 405's Allow header once no route took the request.
+ */
+export function allowedMethods(routers: readonly Router[], path: string): string[] {
+  const given = segmentsOf(path);
+  const allowed = new Set<string>();
+  for (const router of routers) {
+    for (const { segments, methods } of servedPaths.get(router) ?? []) {
+      if (matches(segments, given)) for (const m of methods) allowed.add(m);
+    }
+  }
+  return [...allowed].sort();
+}
+
 function guard(op: OperationSpec, jwt: JwtVerifyOptions): RequestHandler[] {
   switch (op.access) {
     case 'public':
@@ -66,6 +97,7 @@ export function bindRoutes<Ops extends Record<string, OperationSpec>>(
   options: { jwt: JwtVerifyOptions },
 ): Router {
   const router = Router();
+  const served = new Map<string, { segments: string[]; methods: string[] }>();
   const entries = (Object.entries(api.operations) as [keyof Ops & string, OperationSpec][]).sort(
     ([, a], [, b]) => specificity(a, b),
   );
@@ -74,6 +106,9 @@ export function bindRoutes<Ops extends Record<string, OperationSpec>>(
     if (typeof handler !== 'function') throw new Error(`${api.service}.${id} has no handler`);
     const schemas = { params: op.params, query: op.query, body: op.body };
     const bodyCheck = op.body ? [jsonBodyOnly] : [];
+    const path = served.get(op.path) ?? { segments: segmentsOf(op.path), methods: [] };
+    path.methods.push(...(op.method === 'get' ? ['GET', 'HEAD'] : [op.method.toUpperCase()]));
+    served.set(op.path, path);
     router[op.method](
       op.path,
       ...guard(op, options.jwt),
@@ -96,5 +131,6 @@ export function bindRoutes<Ops extends Record<string, OperationSpec>>(
       },
     );
   }
+  servedPaths.set(router, [...served.values()]);
   return router;
 }

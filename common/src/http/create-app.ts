@@ -1,9 +1,10 @@
-import express, { type Express } from 'express';
+import express, { type Express, type Router } from 'express';
 import type { Registry } from 'prom-client';
 import { healthRouter, type HealthCheck } from '../health/health-router';
 import type { Logger } from '../logging/logger';
 import { createMetrics, type Metrics, type MetricsAccess } from '../metrics/metrics';
-import { errorHandler, notFoundHandler } from './error-handler';
+import { allowedMethods } from './bind-routes';
+import { errorHandler, methodNotAllowedHandler, notFoundHandler } from './error-handler';
 import { jsonBody } from './json-body';
 import { requestContext } from './request-context';
 import { requestLogger } from './request-logger';
@@ -26,7 +27,12 @@ export interface ServiceAppOptions {
 export interface ServiceApp {
   app: Express;
   metrics: Metrics;
-  /** Call after mounting the routes: 404 for anything else, then the error handler. */
+  /**
+   * Mounts routers. A path one of bindRoutes' routers serves, asked with another method,
+   * answers 405 with Allow rather than 404.
+   */
+  mount(...routers: Router[]): void;
+  /** Call after mounting the routes: 405 or 404 for anything else, then the error handler. */
   finish(): Express;
 }
 
@@ -34,7 +40,7 @@ export interface ServiceApp {
  * The Express app every service starts from: request and correlation ids, request logs,
  * metrics, health, a bounded and strict JSON body parser, then the refusal of paths that do
  * not decode and of text no store can hold. Routes are mounted by the service, then
- * `finish()` adds the 404 and error handlers (they must come last).
+ * `finish()` adds the 405, 404 and error handlers (they must come last).
  */
 export function createServiceApp(options: ServiceAppOptions): ServiceApp {
   const app = express();
@@ -55,10 +61,16 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
   app.use(jsonBody({ limit: options.bodyLimit ?? '100kb' }));
   app.use(refuseUnstorableInput());
 
+  const mounted: Router[] = [];
   return {
     app,
     metrics,
+    mount(...routers) {
+      for (const router of routers) app.use(router);
+      mounted.push(...routers);
+    },
     finish() {
+      app.use(methodNotAllowedHandler((path) => allowedMethods(mounted, path)));
       app.use(notFoundHandler());
       app.use(errorHandler(options.logger));
       return app;

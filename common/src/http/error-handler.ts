@@ -68,6 +68,23 @@ function fromStore(err: unknown): AppError | undefined {
   return undefined;
 }
 
+/**
+ * A path that exists, asked with a method it does not take: 405 with the methods it takes in
+ * Allow (RFC 9110 §15.5.6), so a client learns its mistake rather than that the path is wrong.
+ */
+export function methodNotAllowedHandler(allowed: (path: string) => string[]): RequestHandler {
+  return (req, res, next) => {
+    const methods = allowed(req.path);
+    if (!methods.length) return next();
+    res.setHeader('Allow', methods.join(', '));
+    next(
+      new AppError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here`, {
+        allowed: methods,
+      }),
+    );
+  };
+}
+
 export function notFoundHandler(): RequestHandler {
   return (req, _res, next) => {
     // errorBody bounds the echoed path.

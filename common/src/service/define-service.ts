@@ -217,9 +217,9 @@ export function defineService<C extends ServiceBaseConfig, O = Record<string, ne
             metricsAccess: { token: config.METRICS_TOKEN },
             ...(config.TRUST_PROXY ? { trustProxy: trustProxySetting(config.TRUST_PROXY) } : {}),
           });
-          for (const router of parts.routers ?? []) built.app.use(router);
+          built.mount(...(parts.routers ?? []));
           if (usesBus && parts.consumers?.length && jwt) {
-            built.app.use(
+            built.mount(
               deadLetterRoutes({ service: definition.name, group: definition.name, bus, jwt }),
             );
           }

@@ -33,6 +33,18 @@ const expectCode = (status: number, code: string) => (a: Answer) => {
     : `expected ${status} ${code}, got ${a.status} ${error?.code ?? ''}`;
 };
 
+/** 405 METHOD_NOT_ALLOWED naming in Allow exactly the methods the path takes. */
+const expectNotAllowed =
+  (...allowed: string[]) =>
+  (a: Answer) => {
+    const problem = expectCode(405, 'METHOD_NOT_ALLOWED')(a);
+    if (problem) return problem;
+    const allow = String(a.headers.allow ?? '');
+    return allow === allowed.join(', ')
+      ? undefined
+      : `expected Allow "${allowed.join(', ')}", got "${allow}"`;
+  };
+
 const raw = (text: string) => Buffer.from(text, 'latin1');
 const rawUtf8 = (text: string) => Buffer.from(text, 'utf8');
 
@@ -669,6 +681,16 @@ export function idor(w: World): HostileRequest[] {
       'an admin editing a review (author only)',
     ),
     {
+      ...write(
+        'POST',
+        '/api/comments',
+        sellerA.authorization!,
+        { productId: w.products.a1, text: 'Best lamp ever', rating: 5 },
+        'a seller reviewing its own product',
+      ),
+      expect: expectCode(403, 'FORBIDDEN'),
+    },
+    {
       method: 'DELETE',
       target: `/api/comments/${w.comments.reviewA}`,
       headers: { authorization: B },
@@ -809,6 +831,7 @@ export function methodTricks(w: World): HostileRequest[] {
       headers: { ...JSON_HEADERS, authorization: sA },
       body: json({ name: 'Patched' }),
       mustFail: ['no PATCH route'],
+      expect: expectNotAllowed('DELETE', 'GET', 'HEAD', 'PUT'),
     },
     {
       method: 'POST',
@@ -816,6 +839,7 @@ export function methodTricks(w: World): HostileRequest[] {
       headers: { ...JSON_HEADERS, authorization: sA, 'x-http-method-override': 'DELETE' },
       body: json({}),
       mustFail: ['no POST route, override ignored'],
+      expect: expectNotAllowed('DELETE', 'GET', 'HEAD', 'PUT'),
     },
     {
       method: 'POST',
@@ -837,6 +861,7 @@ export function methodTricks(w: World): HostileRequest[] {
       target: '/api/products',
       headers: { authorization: w.users.admin2.authorization! },
       mustFail: ['no DELETE on the collection'],
+      expect: expectNotAllowed('GET', 'HEAD', 'POST'),
     },
     {
       method: 'PUT',
@@ -844,18 +869,21 @@ export function methodTricks(w: World): HostileRequest[] {
       headers: { ...JSON_HEADERS, authorization: w.users.admin2.authorization! },
       body: json({ status: 'SHIPPED' }),
       mustFail: ['no PUT on the collection'],
+      expect: expectNotAllowed('GET', 'HEAD', 'POST'),
     },
     {
       method: 'DELETE',
       target: `/api/orders/${w.orders.paidA}`,
       headers: { authorization: w.users.admin2.authorization! },
       mustFail: ['orders are not deleted'],
+      expect: expectNotAllowed('GET', 'HEAD'),
     },
     {
       method: 'DELETE',
       target: `/api/payments/${w.payments.paidA}`,
       headers: { authorization: w.users.admin2.authorization! },
       mustFail: ['payments are not deleted'],
+      expect: expectNotAllowed('GET', 'HEAD'),
     },
     { method: 'TRACE', target: '/api/products', headers: {} },
     {
@@ -895,6 +923,7 @@ export function methodTricks(w: World): HostileRequest[] {
       target: `/api/comments/${w.comments.reviewA}/flag`,
       headers: { authorization: w.users.customerB.authorization! },
       mustFail: ['no DELETE on flags'],
+      expect: expectNotAllowed('POST'),
     },
   ];
   return labelled('method tricks', out);

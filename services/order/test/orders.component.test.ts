@@ -664,6 +664,11 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
         expect.objectContaining({ productId: 'p-gadget', quantity: 3 }),
       ]);
       expect(found.sellerTotal).toEqual({ amount: 750, currency: 'USD' });
+      // One spelling per id: the same seller in capitals.
+      const shouted = await asUser(admin).get('/api/orders?seller=SELLER-9&limit=100');
+      expect(shouted.body.items.map((o: { id: string }) => o.id)).toEqual(
+        other.body.items.map((o: { id: string }) => o.id),
+      );
       const none = await asUser(otherSeller).get('/api/orders?seller=me');
       expect(none.body).toEqual({ items: [], page: 1, limit: 20, total: 0, totalPages: 0 });
     });

@@ -744,6 +744,31 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
       expect(gateway.calls.filter((c) => c.idempotencyKey.startsWith(orderId))).toHaveLength(0);
     });
 
+    it('refuses an order id that cannot be one (400 at once, never waited for); takes one in capitals', async () => {
+      for (const orderId of [
+        'xyz',
+        'a'.repeat(24),
+        `{${randomUUID()}}`,
+        randomUUID().replace(/-/g, ''),
+      ]) {
+        const res = await initiate(alice, {
+          orderId,
+          payment: { method: 'card', token: 'tok_visa' },
+        });
+        expect(res.status).toBe(400);
+        expect(res.body.error.code).toBe('VALIDATION_ERROR');
+        expect(looksAt(orderId)).toBe(0);
+        const read = await asUser(alice).get(`/api/payments/order/${encodeURIComponent(orderId)}`);
+        expect(read.status).toBe(400);
+      }
+      const orderId = randomUUID();
+      await bus.publish(orderCreated(orderId, null));
+      await waitPayment(orderId, 'PENDING');
+      const shouted = await asUser(alice).get(`/api/payments/order/${orderId.toUpperCase()}`);
+      expect(shouted.status).toBe(200);
+      expect(shouted.body.orderId).toBe(orderId);
+    });
+
     it('with PAYMENT_CATCH_UP_MS=0 answers at once, without looking; the wait is at most 10 s', async () => {
       expect(() => testConfig(db.url, { PAYMENT_CATCH_UP_MS: '10001' })).toThrow(
         /PAYMENT_CATCH_UP_MS/,

@@ -80,8 +80,11 @@ describe('payment provider mode: signed webhooks from a provider process (real P
   }, 30000);
 
   const of = (type: string, orderId: string) => spy.of(type, orderId);
-  /** An address of the service that answers 404: the receiver down, as the provider sees it. */
-  const downUrl = () => `${service.url}/api/payments/webhooks-down`;
+  /**
+   * An address of the service that answers 404: the receiver down, as the provider sees it. A
+   * path nothing serves: under /api/payments/ it would name a payment, asked with POST (405).
+   */
+  const downUrl = () => `${service.url}/webhooks-down`;
 
   /** order.created (with the card, or none) then inventory.reserved, as the saga sends them. */
   async function placeOrder(token: string | null, amount = 2500) {

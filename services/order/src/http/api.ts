@@ -139,10 +139,9 @@ export const orderApi = defineApi({
         ...pageQueryKeys,
         status,
         userId: idTokenSchema(128).description('admin only'),
-        seller: Joi.string()
-          .max(128)
-          .pattern(/^[A-Za-z0-9_-]+$/)
-          .description("'me' (sellers: orders holding their lines) or a seller id (admin)"),
+        seller: idTokenSchema(128).description(
+          "'me' (sellers: orders holding their lines) or a seller id (admin)",
+        ),
       }).oxor('userId', 'seller'),
       response: {
         status: 200,

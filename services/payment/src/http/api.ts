@@ -22,7 +22,8 @@ const settlement = Joi.string().valid('PENDING', 'SUCCEEDED', 'FAILED');
 const failure = nullable(Joi.object({ code: Joi.string(), reason: nullable(Joi.string()) }));
 
 export const initiateBody = Joi.object({
-  orderId: idTokenSchema(128).required(),
+  // Order ids are UUIDs: anything else is refused at once, not waited for (ADR 0045).
+  orderId: uuidSchema.required(),
   payment: Joi.object({
     method: Joi.string().valid('card').required(),
     token: Joi.string().trim().min(1).max(200).required(),
@@ -155,7 +156,7 @@ export const paymentApi = defineApi({
       path: '/api/payments/order/:orderId',
       summary: 'The payment of an order (owner or admin)',
       access: 'user',
-      params: Joi.object({ orderId: idTokenSchema(128).required() }),
+      params: Joi.object({ orderId: uuidSchema.required() }),
       rateLimit: 'payment',
       response: thePayment,
     },
