@@ -1,4 +1,10 @@
-import { checkPayload, isEventType, type EventPayloads, type EventType } from '../events/contracts';
+import {
+  checkPayload,
+  EVENT_TYPES,
+  isEventType,
+  type EventPayloads,
+  type EventType,
+} from '../events/contracts';
 import type { Logger } from '../logging/logger';
 import { InFlight } from './dispatch';
 import type { EventEnvelope } from './envelope';
@@ -111,6 +117,7 @@ export async function subscribeTracked<T extends EventType>(
   await bus.subscribe({
     group,
     eventTypes: [...options.eventTypes],
+    unroute: EVENT_TYPES.filter((type) => !known.has(type)),
     onDeadLetter: (deadLetter) => observer?.deadLettered?.(deadLetter),
     handler: (event) => {
       if (stopped) return Promise.reject(new Error(`${group} consumer is stopped`));
@@ -125,8 +132,19 @@ export async function subscribeTracked<T extends EventType>(
   };
 
   async function handle(event: EventEnvelope): Promise<void> {
-    if (!known.has(event.eventType) || !isEventType(event.eventType)) {
+    if (!isEventType(event.eventType)) {
       throw new PermanentEventError(`${group} does not consume ${event.eventType}`);
+    }
+    if (!known.has(event.eventType)) {
+      // A type this version no longer consumes, routed here before its route was removed (a
+      // queued message, a replayed dead letter): nothing to do, nothing to keep.
+      logger.info('event of a type not consumed here acknowledged', {
+        group,
+        eventId: event.eventId,
+        eventType: event.eventType,
+      });
+      observer?.handled?.(group, event.eventType, 'skipped');
+      return;
     }
     const check = checkPayload(event.eventType, event.data);
     if (!check.ok) {

@@ -11,6 +11,13 @@ export interface SubscribeOptions {
   /** The consuming service (one queue / consumer group per group name). */
   group: string;
   eventTypes: string[];
+  /**
+   * Types this group does not consume whose route to it is removed if one is left (a type an
+   * earlier version consumed): a broker that keeps routes (RabbitMQ's bindings) unbinds them,
+   * so they stop reaching the group. The consumer kits pass every contract type they have no
+   * handler for; a group's handlers are then declared in that one subscription.
+   */
+  unroute?: string[];
   handler: EventHandler;
   /** Told of every message this subscription dead-letters (metrics, alerts). */
   onDeadLetter?: (deadLetter: DeadLetter) => void;

@@ -78,7 +78,11 @@ export interface EventPayloads {
     payment: { method: string; token: string } | null;
   };
   'order.confirmed': { orderId: string; userId: string; items: Line[]; total: Money };
-  'order.failed': { orderId: string; reason: string; items: Line[] };
+  /**
+   * userId: the customer, named by every publisher since notification stopped reading
+   * order.created to learn it; absent in older events and for an order order never knew.
+   */
+  'order.failed': { orderId: string; reason: string; items: Line[]; userId?: string };
   'order.cancelled': {
     orderId: string;
     userId: string;
@@ -88,7 +92,7 @@ export interface EventPayloads {
   };
   /** Lines of a confirmed order shipped (by their seller, or an admin): one per shipment. */
   'order.shipped': { orderId: string; userId: string; items: Line[]; fullyShipped: boolean };
-  'order.completed': { orderId: string };
+  'order.completed': { orderId: string; userId?: string };
   'order.payment.overdue': { orderId: string; userId: string; since: string };
 
   'payment.initiated': {
@@ -118,6 +122,8 @@ export interface EventPayloads {
     refundId: string;
     amount: Money;
     fullyRefunded: boolean;
+    /** The payer; absent in older events (as order.failed's). */
+    userId?: string;
   };
 
   'comment.created': {
@@ -241,6 +247,7 @@ export const EVENT_SCHEMAS: { [T in EventType]: Joi.ObjectSchema<EventPayloads[T
     orderId: id.required(),
     reason: text(1000).required(),
     items: lines.required(),
+    userId: id,
   }),
   'order.cancelled': Joi.object<EventPayloads['order.cancelled'], true>({
     orderId: id.required(),
@@ -255,7 +262,10 @@ export const EVENT_SCHEMAS: { [T in EventType]: Joi.ObjectSchema<EventPayloads[T
     items: lines.min(1).required(),
     fullyShipped: Joi.boolean().required(),
   }),
-  'order.completed': Joi.object<EventPayloads['order.completed'], true>({ orderId: id.required() }),
+  'order.completed': Joi.object<EventPayloads['order.completed'], true>({
+    orderId: id.required(),
+    userId: id,
+  }),
   'order.payment.overdue': Joi.object<EventPayloads['order.payment.overdue'], true>({
     orderId: id.required(),
     userId: id.required(),
@@ -288,6 +298,7 @@ export const EVENT_SCHEMAS: { [T in EventType]: Joi.ObjectSchema<EventPayloads[T
     refundId: id.required(),
     amount: money.required(),
     fullyRefunded: Joi.boolean().required(),
+    userId: id,
   }),
 
   'comment.created': Joi.object<EventPayloads['comment.created'], true>({

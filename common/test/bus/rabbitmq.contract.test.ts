@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import amqp from 'amqplib';
 import { describeIfServer } from '@ecom/infrastructure/testing';
 import { RabbitMqEventBus } from '@ecom/common/bus/rabbitmq';
-import { createEvent } from '@ecom/common/bus';
+import { createEvent, subscribeTracked } from '@ecom/common/bus';
 import { createLogger } from '@ecom/common/logging';
 import { eventually } from '@ecom/test-support';
 import * as frameWrites from '../../src/bus/rabbitmq/coalesced-writes';
@@ -167,6 +167,66 @@ describeIfServer('amqp', 'RabbitMQ queues and dead letters', (url) => {
     expect(got).toEqual([event.eventId]);
     expect((await queueTypes())[`${prefix}.legacy`]).toBe('classic');
     expect(warnings).toContain('RabbitMQ queue exists with another type; kept as it is');
+  });
+
+  it("removes the binding of a type the group's consumers no longer take: a message it left is acknowledged, not dead-lettered", async () => {
+    const bindings = async () =>
+      (
+        await rabbitmqctl(
+          'list_bindings',
+          'destination_name',
+          'routing_key',
+          '--no-table-headers',
+          '--quiet',
+        )
+      )
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/))
+        // Not the default exchange's binding, by the queue's own name.
+        .filter(([queue, key]) => queue === `${prefix}.upgraded` && key !== queue)
+        .map(([, key]) => key)
+        .sort();
+    // An earlier version consumed both types; it stops with a user.deleted left in its queue.
+    const earlier = new RabbitMqEventBus({ url, service: 'rmq', logger, prefix });
+    await earlier.subscribe({
+      group: 'upgraded',
+      eventTypes: ['product.deleted', 'user.deleted'],
+      handler: async () => {},
+    });
+    await earlier.close();
+    expect(await bindings()).toEqual(['product.deleted', 'user.deleted']);
+    const publisher = bus();
+    const leftover = createEvent('test', 'user.deleted', { userId: 'u-left' });
+    await publisher.publish(leftover);
+
+    const outcomes: string[] = [];
+    const deadLettered: string[] = [];
+    const consumer = bus();
+    const handle = await subscribeTracked({
+      bus: consumer,
+      group: 'upgraded',
+      logger,
+      eventTypes: ['product.deleted'],
+      observer: {
+        handled: (_group, type, outcome) => void outcomes.push(`${type} ${outcome}`),
+        deadLettered: (d) => void deadLettered.push(d.reason),
+      },
+      run: async () => 'handled',
+    });
+    try {
+      expect(await bindings()).toEqual(['product.deleted']);
+      await publisher.publish(createEvent('test', 'user.deleted', { userId: 'u-new' }));
+      await publisher.publish(createEvent('test', 'product.deleted', { productId: 'p-new' }));
+      await eventually(() => outcomes.includes('product.deleted handled'), {
+        what: 'the type still consumed',
+      });
+      // The message left before the upgrade, and only it: the new one had no route.
+      expect(outcomes).toEqual(['user.deleted skipped', 'product.deleted handled']);
+      expect(deadLettered).toEqual([]);
+      expect(await consumer.listDeadLetters('upgraded')).toEqual([]);
+    } finally {
+      await handle.stop();
+    }
   });
 
   it('dead-letters with the event type as x-original-routing-key after retry hops, and replays it to the group', async () => {

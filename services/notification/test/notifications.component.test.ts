@@ -52,14 +52,6 @@ const event = <T extends EventType>(source: string, type: T, data: EventData<T>)
 
 const userCreated = (userId: string, email: string, name = 'Someone') =>
   event('auth-service', 'user.created', { userId, email, name, role: 'customer' });
-const orderCreated = (orderId: string, userId: string) =>
-  event('order-service', 'order.created', {
-    orderId,
-    userId,
-    items: [{ productId: 'p1', quantity: 1, unitPrice: 1250, name: 'Mug' }],
-    total: { amount: 1250, currency: 'USD' },
-    payment: null,
-  });
 const confirmed = (orderId: string, userId: string) =>
   event('order-service', 'order.confirmed', {
     orderId,
@@ -123,9 +115,7 @@ describe('notification service (real PostgreSQL, real SMTP server, in-memory bus
   it('sends one mail per event to the customer whose order it is, and records the attempt', async () => {
     const mine = randomUUID();
     const bobs = randomUUID();
-    await bus.publish(orderCreated(mine, alice.id));
     await bus.publish(confirmed(mine, alice.id));
-    await bus.publish(orderCreated(bobs, bob.id));
     await bus.publish(confirmed(bobs, bob.id));
 
     const sent = await waitFor(alice, mine, 'order_confirmed', 'SENT');
@@ -144,7 +134,6 @@ describe('notification service (real PostgreSQL, real SMTP server, in-memory bus
     const before = smtp.connections;
     const orders = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
     for (const orderId of orders) {
-      await bus.publish(orderCreated(orderId, alice.id));
       await bus.publish(confirmed(orderId, alice.id));
       await waitFor(alice, orderId, 'order_confirmed', 'SENT');
     }
@@ -153,9 +142,8 @@ describe('notification service (real PostgreSQL, real SMTP server, in-memory bus
     expect(smtp.connections - before).toBeLessThan(orders.length);
   });
 
-  it('sends every kind a customer cares about (delivered and refunded name no user: the order does)', async () => {
+  it('sends every kind a customer cares about, each event naming its customer (order.created is not read)', async () => {
     const orderId = randomUUID();
-    await bus.publish(orderCreated(orderId, alice.id));
     await bus.publish(
       event('order-service', 'order.shipped', {
         orderId,
@@ -164,7 +152,7 @@ describe('notification service (real PostgreSQL, real SMTP server, in-memory bus
         fullyShipped: true,
       }),
     );
-    await bus.publish(event('order-service', 'order.completed', { orderId }));
+    await bus.publish(event('order-service', 'order.completed', { orderId, userId: alice.id }));
     await bus.publish(
       event('payment-service', 'payment.refunded', {
         paymentId: randomUUID(),
@@ -172,13 +160,14 @@ describe('notification service (real PostgreSQL, real SMTP server, in-memory bus
         refundId: randomUUID(),
         amount: { amount: 500, currency: 'USD' },
         fullyRefunded: false,
+        userId: alice.id,
       }),
     );
     const failedOrder = randomUUID();
-    await bus.publish(orderCreated(failedOrder, bob.id));
     await bus.publish(
       event('order-service', 'order.failed', {
         orderId: failedOrder,
+        userId: bob.id,
         reason: 'INSUFFICIENT_STOCK',
         items: [],
       }),
@@ -206,7 +195,6 @@ describe('notification service (real PostgreSQL, real SMTP server, in-memory bus
 
   it('a duplicate event, or the same fact under a new event id, sends one mail', async () => {
     const orderId = randomUUID();
-    await bus.publish(orderCreated(orderId, alice.id));
     const once = confirmed(orderId, alice.id);
     await bus.publish(once);
     await bus.publish(once);
@@ -269,66 +257,51 @@ describe('notification service (real PostgreSQL, real SMTP server, in-memory bus
     expect(mailsAbout(orderId).map((m) => m.to)).toEqual([['carol@example.test']]);
   });
 
-  it('an order event naming no user waits for order.created to say whose order it is', async () => {
+  it('an older order event naming no user waits for an event of the order that names its customer', async () => {
     const orderId = randomUUID();
+    // As published before every order event named its customer.
     await bus.publish(event('order-service', 'order.completed', { orderId }));
     await sleep(300);
     expect(mailsAbout(orderId)).toHaveLength(0);
-    await bus.publish(orderCreated(orderId, alice.id));
+    await bus.publish(confirmed(orderId, alice.id));
     await waitFor(alice, orderId, 'order_delivered', 'SENT');
-    expect(mailsAbout(orderId).map((m) => m.to)).toEqual([[EMAIL[alice.id]]]);
+    await waitFor(alice, orderId, 'order_confirmed', 'SENT');
+    expect(mailsAbout(orderId).map((m) => m.to)).toEqual([[EMAIL[alice.id]], [EMAIL[alice.id]]]);
   });
 
-  it('order.created and order.confirmed cost one round trip each (BEGIN, the key, the writes, COMMIT); an owner id with quotes and $ arrives intact', async () => {
+  it('an event naming its customer costs one round trip (BEGIN, the key, the writes, COMMIT) and gives an older one its owner; an owner id with quotes and $ arrives intact', async () => {
     const orderId = randomUUID();
     const owner = `it's $' $& \\ ü ${randomUUID()}`;
-    // A notification naming no user waits for the owner order.created brings.
+    // An older event naming no user waits for one that does.
     await bus.publish(event('order-service', 'order.completed', { orderId }));
     const ownerOf = async () =>
       (
         await service.pool.query<{ user_id: string | null }>(
-          'SELECT user_id FROM notifications WHERE order_id = $1',
+          'SELECT user_id FROM notifications WHERE order_id = $1 ORDER BY kind',
           [orderId],
         )
       ).rows;
     await eventually(async () => (await ownerOf()).length === 1, { what: 'the waiting one' });
     expect(await ownerOf()).toEqual([{ user_id: null }]);
 
-    const created = orderCreated(orderId, owner);
-    const queries = jest.spyOn(Client.prototype, 'query');
-    try {
-      await bus.publish(created);
-      await eventually(async () => (await ownerOf())[0]?.user_id === owner, {
-        what: 'the owner assigned',
-      });
-      // The calls on the client that sent this event's key, up to its COMMIT.
-      const keyed = queries.mock.calls.findIndex(([text]) =>
-        queryText(text).includes(created.eventId),
-      );
-      const client = queries.mock.contexts[keyed];
-      const mine = queries.mock.calls.filter(
-        (_, i) => i >= keyed && queries.mock.contexts[i] === client,
-      );
-      const commit = mine.findIndex(([text]) => /\bCOMMIT\b/.test(queryText(text)));
-      expect(commit).toBe(0);
-      expect(queryText(mine[commit]![0])).toContain('order_owners');
-    } finally {
-      queries.mockRestore();
-    }
     const owned = confirmed(orderId, owner);
-    const more = jest.spyOn(Client.prototype, 'query');
+    const queries = jest.spyOn(Client.prototype, 'query');
     try {
       await bus.publish(owned);
       await eventually(async () => (await ownerOf()).length === 2, { what: 'the confirmation' });
-      const keyed = more.mock.calls.findIndex(([text]) => queryText(text).includes(owned.eventId));
-      const mine = more.mock.calls.filter(
-        (_, i) => i >= keyed && more.mock.contexts[i] === more.mock.contexts[keyed],
+      // The calls on the client that sent this event's key, up to its COMMIT.
+      const keyed = queries.mock.calls.findIndex(([text]) =>
+        queryText(text).includes(owned.eventId),
       );
-      // Nothing between the key and the COMMIT: the notification itself goes with them.
+      const mine = queries.mock.calls.filter(
+        (_, i) => i >= keyed && queries.mock.contexts[i] === queries.mock.contexts[keyed],
+      );
+      // Nothing between the key and the COMMIT: the owner and the notification go with them.
       expect(queryText(mine[0]![0])).toMatch(/^BEGIN;.*INSERT INTO notifications\s.*COMMIT$/s);
+      expect(queryText(mine[0]![0])).toContain('order_owners');
       expect(mine.slice(1).some(([text]) => /\bCOMMIT\b/.test(queryText(text)))).toBe(false);
     } finally {
-      more.mockRestore();
+      queries.mockRestore();
     }
     expect(await ownerOf()).toEqual([{ user_id: owner }, { user_id: owner }]);
     const { rows } = await service.pool.query(
@@ -374,7 +347,6 @@ describe('notification service (real PostgreSQL, real SMTP server, in-memory bus
   it('survives an SMTP server down for a while and a restart: sent exactly once when it returns', async () => {
     await smtp.stop();
     const orderId = randomUUID();
-    await bus.publish(orderCreated(orderId, alice.id));
     await bus.publish(confirmed(orderId, alice.id));
     // Attempts fail and are recorded, with the next one scheduled later and later.
     const failing = await eventually(

@@ -551,6 +551,12 @@ describe('fulfilment per seller (real PostgreSQL, PUT /api/orders/:id/status)', 
       const bDelivered = await setStatus(id, sellerB, 'DELIVERED');
       expect(bDelivered.body.status).toBe('DELIVERED');
       expect(await eventsOf(id)).toEqual(['order.created', 'order.confirmed', 'order.completed']);
+      // order.completed names the customer (notification no longer reads order.created).
+      const completed = await pool.query(
+        `SELECT payload->'data' AS data FROM event_outbox WHERE event_type = 'order.completed' AND payload->'data'->>'orderId' = $1`,
+        [id],
+      );
+      expect(completed.rows).toEqual([{ data: { orderId: id, userId: 'user-cora' } }]);
       expect(await entriesDescribe(id)).toBe(true);
     });
   });

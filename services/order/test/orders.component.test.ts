@@ -839,6 +839,7 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       const failed = await eventually(() => spy.of('order.failed', order.id)[0]);
       expect(failed.data).toEqual({
         orderId: order.id,
+        userId: alice.id,
         reason: 'PENDING_TIMEOUT: no reservation outcome for order.created (re-sent 3 times)',
         items: [{ productId: 'p-widget', quantity: 2 }],
       });
@@ -1192,6 +1193,8 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       const failed = await eventually(() => spy.of('order.failed', order.id)[0]);
       expect(failed.data).toEqual({
         orderId: order.id,
+        // Whose order: notification mails them without reading order.created.
+        userId: alice.id,
         reason: expect.stringContaining('INSUFFICIENT_STOCK'),
         items: [{ productId: 'p-widget', quantity: 2 }],
       });

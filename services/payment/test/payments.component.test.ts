@@ -398,6 +398,8 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
         orderId,
         amount: { amount: 2500, currency: 'USD' },
         fullyRefunded: true,
+        // The payer: notification mails them without reading order.created.
+        userId: alice.id,
       });
       expect(refunded.metadata.causationId).toBe(cancelled.eventId);
       expect(

@@ -409,6 +409,9 @@ export class RabbitMqEventBus implements EventBus {
     await this.declareQueue(conn, channel, sub.queue);
     for (const type of new Set(sub.eventTypes))
       await channel.bindQueue(sub.queue, this.exchange, type);
+    // A binding an earlier version left: unbinding one that does not exist is a no-op.
+    for (const type of new Set(sub.unroute ?? []))
+      if (!sub.eventTypes.includes(type)) await channel.unbindQueue(sub.queue, this.exchange, type);
     for (const delay of this.retryDelays()) {
       // Classic: a message waits here seconds at most, and a quorum queue per delay would cost
       // the broker a Raft member each (ten per group).

@@ -42,14 +42,11 @@ export const intake = {
     await notificationStore.wake(client, event.data.userId);
   },
 
-  /** order.created says whose order it is: later events of the order do not all say it. */
-  async orderCreated(client: PoolClient, event: ContractEvent<'order.created'>): Promise<void> {
-    await ownerKnown(client, event.data.orderId, event.data.userId);
-  },
-
   async notify(client: PoolClient, event: ContractEvent<NotifyingEvent>): Promise<boolean> {
     const intended = intend(event);
     if (!intended) return false;
+    // An event that names its customer records the order's owner, for an older event of the
+    // order that does not (published before every order event named it).
     if (intended.userId) await ownerKnown(client, intended.orderId, intended.userId);
     const userId = intended.userId ?? (await directoryStore.orderOwner(client, intended.orderId));
     // With the COMMIT: an event that names its customer is then one round trip. The sender is
@@ -109,7 +106,7 @@ export function intend(event: ContractEvent<NotifyingEvent>): Intended | null {
         kind: 'order_failed',
         businessKey: `order_failed:${d.orderId}`,
         orderId: d.orderId,
-        userId: null,
+        userId: d.userId ?? null,
         facts: { orderId: d.orderId, reason: d.reason },
       };
     }
@@ -144,7 +141,7 @@ export function intend(event: ContractEvent<NotifyingEvent>): Intended | null {
         kind: 'order_delivered',
         businessKey: `order_delivered:${d.orderId}`,
         orderId: d.orderId,
-        userId: null,
+        userId: d.userId ?? null,
         facts: { orderId: d.orderId },
       };
     }
@@ -154,7 +151,7 @@ export function intend(event: ContractEvent<NotifyingEvent>): Intended | null {
         kind: 'payment_refunded',
         businessKey: `payment_refunded:${d.refundId}`,
         orderId: d.orderId,
-        userId: null,
+        userId: d.userId ?? null,
         facts: { orderId: d.orderId, amount: d.amount, fullyRefunded: d.fullyRefunded },
       };
     }

@@ -81,8 +81,8 @@ export class Sender {
     const { pool } = this.deps;
     let userId = n.user_id;
     if (!userId && n.order_id) {
-      // Its event named no user, and order.created was not yet committed when it was added
-      // (the two are handled concurrently): the owner is read now, and kept on the row.
+      // Its event named no user (published before every order event did), and no event of the
+      // order naming one had committed when it was added: the owner is read now, and kept.
       userId = await directoryStore.orderOwner(pool, n.order_id);
       if (userId) await notificationStore.assignOwner(pool, n.order_id, userId);
     }

@@ -34,9 +34,9 @@ export type Decision =
   | { action: 'give-up'; reason: 'RECIPIENT_UNKNOWN' };
 
 /**
- * An event may arrive before the user.created of its customer (or before the order.created
- * telling whose order it is): the notification waits for it, up to `waitMs` after it was
- * created, rather than being dropped.
+ * An event may arrive before the user.created of its customer (or, for an older event naming
+ * no customer, before another event of the order that does): the notification waits for it, up
+ * to `waitMs` after it was created, rather than being dropped.
  */
 export function decide(
   kind: NotificationKind,

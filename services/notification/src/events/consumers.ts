@@ -7,8 +7,8 @@ export const CONSUMER_GROUP = 'notification';
 
 /**
  * What notification consumes: user.* keep the local directory of addresses (no call to auth),
- * order.created says whose order it is, and the order and payment events a customer cares about
- * each add one notification. Payloads are checked against common's contracts; each event runs
+ * and the order and payment events a customer cares about each add one notification; each
+ * names its customer, so the saga's first event, order.created, is not read here (ADR 0053). Payloads are checked against common's contracts; each event runs
  * once per eventId, in one transaction with its writes. `added` runs after the commit of every
  * notifying event (the sender is woken instead of waiting for its next tick; for a fact
  * already noted its pass finds nothing new).
@@ -20,7 +20,6 @@ export function subscribeNotificationConsumers(
     | 'user.created'
     | 'user.updated'
     | 'user.deleted'
-    | 'order.created'
     | 'order.confirmed'
     | 'order.failed'
     | 'order.cancelled'
@@ -42,10 +41,6 @@ export function subscribeNotificationConsumers(
       },
       'user.deleted': async (client, event) => {
         await intake.userDeleted(client, event);
-        return true;
-      },
-      'order.created': async (client, event) => {
-        await intake.orderCreated(client, event);
         return true;
       },
       'order.confirmed': (client, event) => intake.notify(client, event),

@@ -212,6 +212,7 @@ export class OrderSaga {
     } else {
       await transitions.publish(client, order, 'order.failed', {
         orderId: order.id,
+        userId: order.userId,
         reason: order.failureReason ?? 'failed',
         items: orderLines(order),
       });

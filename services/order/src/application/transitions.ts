@@ -68,7 +68,10 @@ export class OrderTransitions {
     const anchorPromise = await this.anchor(client, order.id, write.reads());
     if (order.status === 'CONFIRMED') this.deps.metrics?.confirmed(order.createdAt);
     if (order.status === 'DELIVERED') {
-      await this.publish(client, order, 'order.completed', { orderId: order.id });
+      await this.publish(client, order, 'order.completed', {
+        orderId: order.id,
+        userId: order.userId,
+      });
     } else {
       await this.announce(client, order, order.status, { from, reason: input.reason });
     }
@@ -146,6 +149,7 @@ export class OrderTransitions {
       case 'FAILED':
         await this.publish(client, order, 'order.failed', {
           orderId: order.id,
+          userId: order.userId,
           reason: order.failureReason ?? last.reason ?? 'failed',
           items: orderLines(order),
         });

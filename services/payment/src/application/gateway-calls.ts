@@ -260,6 +260,7 @@ export class GatewayCalls {
         refundId: claim.refundId,
         amount: { amount: claim.amount, currency: claim.currency },
         fullyRefunded: refundedCents >= amountCents,
+        ...(row.user_id ? { userId: row.user_id } : {}),
       });
       return { outcome: 'refunded', refundId: claim.refundId, anchorPromise: null };
     });
