@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Redis } from 'ioredis';
 import {
   MemorySessionRevocations,
@@ -21,6 +24,35 @@ describe('the in-process list', () => {
     expect(await list.isRevoked('b')).toBe(true);
     now += 2000;
     expect(await list.isRevoked('a')).toBe(false);
+  });
+
+  it('kept in a file, outlives its process: a new list refuses the same sessions until their TTL', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'revocations-'));
+    const file = path.join(dir, 'revoked-sessions.json');
+    try {
+      let now = 1_000_000;
+      const first = new MemorySessionRevocations(() => now);
+      first.keepIn(file); // no file yet: a first run
+      await first.revoke(['gone'], 60);
+      await Promise.all([first.revoke(['also'], 120), first.revoke(['third'], 120)]);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      // The platform restarts: a new list, the same file.
+      now += 30_000;
+      const second = new MemorySessionRevocations(() => now);
+      second.keepIn(file);
+      for (const id of ['gone', 'also', 'third']) expect(await second.isRevoked(id)).toBe(true);
+      expect(await second.isRevoked('other')).toBe(false);
+      now += 31_000;
+      expect(await second.isRevoked('gone')).toBe(false);
+      expect(await second.isRevoked('also')).toBe(true);
+      // A list that cannot be read is refused, never taken as empty.
+      writeFileSync(file, '{"half');
+      expect(() => new MemorySessionRevocations().keepIn(file)).toThrow();
+      writeFileSync(file, '[]');
+      expect(() => new MemorySessionRevocations().keepIn(file)).toThrow(/not a list/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('answers "not revoked" for tokens without a session and without a list', async () => {

@@ -9,6 +9,9 @@ export function dataDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.resolve(env.DATA_DIR ?? path.join(repoRoot, '.data'));
 }
 
+/** The one-process platform's revoked sessions (when no Redis holds them), in the data directory. */
+export const REVOKED_SESSIONS_FILE = 'revoked-sessions.json';
+
 export function resetDataDir(dir: string): void {
   // Refuse to wipe anything that does not look like our data directory.
   if (fs.existsSync(dir) && !fs.existsSync(path.join(dir, '.ecom-data'))) {

@@ -3,11 +3,12 @@ import '@ecom/common/instrument';
 import fs from 'node:fs';
 import path from 'node:path';
 import Joi from 'joi';
+import { processSessionRevocations } from '@ecom/common/auth';
 import { createEventBus, type EventBus, type EventBusConfig } from '@ecom/common/bus';
 import { busConfigKeys, loadConfig } from '@ecom/common/config';
 import { createLogger, type Logger } from '@ecom/common/logging';
 import { startChain, type ChainEndpoint } from './chain';
-import { dataDir, ensureDataDir, resetDataDir } from './data-dir';
+import { dataDir, ensureDataDir, resetDataDir, REVOKED_SESSIONS_FILE } from './data-dir';
 import { adminAccount, DEMO_ACCOUNTS, demoAllowed } from './demo';
 import { loadOrCreateJwtKeys } from './keys';
 import { seedDemoData } from './seed';
@@ -63,6 +64,9 @@ export async function startPlatform(options: StartPlatformOptions = {}): Promise
 
   try {
     const keys = loadOrCreateJwtKeys(dir, env);
+    // Without Redis the services share this process's list of revoked sessions: it is kept in
+    // the data directory, so a restart does not revive a logged-out or deleted user's tokens.
+    if (!env.REDIS_URL) processSessionRevocations().keepIn(path.join(dir, REVOKED_SESSIONS_FILE));
     const [mongo, orderDb, paymentDb, notificationDb, chain] = await Promise.all([
       startMongo(dir, env, ports.mongo),
       startPostgres(dir, env, 'order_db', ports.orderDb),

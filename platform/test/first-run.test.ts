@@ -63,8 +63,12 @@ describe('first run with your own admin', () => {
     expect(seller.body.user.role).toBe('seller');
   });
 
-  it('restarts, re-seeding with a changed admin password, without ever locking the admin', async () => {
+  it('restarts, re-seeding with a changed admin password, without ever locking the admin; the sessions the change ended stay ended', async () => {
     const { body } = await login(OWN_ADMIN.email, OWN_ADMIN.password);
+    const other = (await login(OWN_ADMIN.email, OWN_ADMIN.password)).body.accessToken;
+    const verify = async (token: string) =>
+      (await api('GET', '/api/auth/verify', undefined, token)).status;
+    expect(await verify(other)).toBe(200);
     const changed = await api(
       'PUT',
       '/api/auth/password',
@@ -72,6 +76,7 @@ describe('first run with your own admin', () => {
       body.accessToken,
     );
     expect(changed.status).toBe(200);
+    expect(await verify(other)).toBe(401);
     await stop();
     // ADMIN_PASSWORD still holds the first password; the seed runs again each time (forced),
     // more often than the login throttling allows failures. It never signs in with a password.
@@ -82,9 +87,12 @@ describe('first run with your own admin', () => {
       await stop();
     }
     await start(env);
+    // Without Redis the list is the process's, kept in the data directory: still refused.
+    expect(await verify(other)).toBe(401);
     const admin = await login(OWN_ADMIN.email, 'a newer admin passphrase');
     expect(admin.status).toBe(200);
     expect(admin.body.user.role).toBe('admin');
+    expect(await verify(admin.body.accessToken)).toBe(200);
     await stop();
   });
 

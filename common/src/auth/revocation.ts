@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import type { Logger } from '../logging/logger';
 
@@ -24,13 +26,57 @@ export interface SessionRevocations {
 export class MemorySessionRevocations implements SessionRevocations {
   readonly kind = 'memory';
   private readonly revoked = new Map<string, number>();
+  private file: string | undefined;
+  /** Saves run one after another, each writing the whole list as it then is. */
+  private saving: Promise<void> = Promise.resolve();
 
   constructor(private readonly now: () => number = Date.now) {}
+
+  /**
+   * Keeps the list in `file` from now on (written before revoke() resolves) and takes in the
+   * sessions it already holds: a restart of the one-process platform must not bring a logged-out
+   * or deleted user's tokens back to life for the rest of their lifetime.
+   */
+  keepIn(file: string): void {
+    let text: string | undefined;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    if (text !== undefined) {
+      // A list that cannot be read is not taken as empty: that would revive what it revoked.
+      const saved: unknown = JSON.parse(text);
+      if (!saved || typeof saved !== 'object' || Array.isArray(saved)) {
+        throw new Error(`${file} is not a list of revoked sessions`);
+      }
+      for (const [id, until] of Object.entries(saved)) {
+        if (typeof until === 'number' && until > (this.revoked.get(id) ?? 0)) {
+          this.revoked.set(id, until);
+        }
+      }
+    }
+    this.file = file;
+    this.sweep();
+  }
 
   async revoke(sessionIds: string[], ttlSeconds: number): Promise<void> {
     const until = this.now() + ttlSeconds * 1000;
     for (const id of sessionIds) this.revoked.set(id, until);
     this.sweep();
+    if (this.file) await this.save(this.file);
+  }
+
+  private save(file: string): Promise<void> {
+    const write = async () => {
+      // Whole, then renamed over the old one: a crash mid-write leaves the last complete list.
+      const next = `${file}.${process.pid}.tmp`;
+      await writeFile(next, JSON.stringify(Object.fromEntries(this.revoked)), { mode: 0o600 });
+      await rename(next, file);
+    };
+    const saved = this.saving.then(write);
+    this.saving = saved.catch(() => {});
+    return saved;
   }
 
   async isRevoked(sessionId: string): Promise<boolean> {
@@ -83,7 +129,10 @@ export class RedisSessionRevocations implements SessionRevocations {
 
 let processWide: MemorySessionRevocations | undefined;
 
-/** The one in-process list, shared by every service of a one-process platform. */
+/**
+ * The one in-process list, shared by every service of a one-process platform (which keeps it in
+ * its data directory: `keepIn`).
+ */
 export function processSessionRevocations(): MemorySessionRevocations {
   return (processWide ??= new MemorySessionRevocations());
 }
