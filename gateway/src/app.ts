@@ -5,7 +5,12 @@ import helmet from 'helmet';
 import type { Redis } from 'ioredis';
 import { jwtVerifyOptionsFromConfig, type JwtVerifyOptions } from '@ecom/common/auth';
 import type { HealthCheck } from '@ecom/common/health';
-import { errorHandler, notFoundHandler } from '@ecom/common/http';
+import {
+  allowedMethodsOf,
+  errorHandler,
+  methodNotAllowedHandler,
+  notFoundHandler,
+} from '@ecom/common/http';
 import type { Logger } from '@ecom/common/logging';
 import { presentsToken } from '@ecom/common/metrics';
 import { createUpstreamProxy, type UpstreamProxy } from './breaker-proxy';
@@ -22,7 +27,7 @@ import { requestIds } from './request-ids';
 import { apiSecurityHeaders } from './security-headers';
 import { ResponseCache } from './response-cache';
 import type { ApiSpec } from '@ecom/common/http';
-import { SERVICE_APIS } from './apis';
+import { gatewayApi, SERVICE_APIS } from './apis';
 import { createRouteTable, upstreamUrls, type RouteTable, type UpstreamName } from './routes';
 
 export interface GatewayDeps {
@@ -175,6 +180,14 @@ export function buildGateway({
   app.use(metrics.router);
   app.use(docsRoutes(apis));
   app.use(auditPageRoutes({ rpcOrigins: corsOrigins(config.AUDIT_RPC_ORIGINS) }));
+  // Its own paths asked with another method: 405 with Allow, as the services answer; not for
+  // /metrics where it is not served (it must look absent).
+  const metricsHidden = config.NODE_ENV === 'production' && !config.METRICS_TOKEN;
+  app.use(
+    methodNotAllowedHandler((path) =>
+      metricsHidden && /^\/metrics\/?$/i.test(path) ? [] : allowedMethodsOf([gatewayApi], path),
+    ),
+  );
   app.use(notFoundHandler());
   app.use(errorHandler(logger));
 

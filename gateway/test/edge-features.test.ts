@@ -254,6 +254,21 @@ describe('GET /health', () => {
     }
   });
 
+  it('answers its own paths asked with another method 405 with Allow, in the common shape', async () => {
+    for (const [method, path] of [
+      ['post', '/health'],
+      ['delete', '/health/ready'],
+      ['put', '/docs/openapi.json'],
+      ['post', '/metrics'],
+    ] as const) {
+      const res = await request(gw.handler)[method](path);
+      expect(res.status).toBe(405);
+      expect(res.headers.allow).toBe('GET, HEAD');
+      expect(res.body.error.code).toBe('METHOD_NOT_ALLOWED');
+    }
+    expect((await request(gw.handler).post('/health/nothing')).status).toBe(404);
+  });
+
   it('/health/ready reflects only the gateway itself', async () => {
     stubs.payment.unhealthy = true;
     const res = await request(gw.handler).get('/health/ready');
@@ -281,6 +296,10 @@ describe('/metrics', () => {
     try {
       const absent = await request(closed.handler).get('/metrics');
       expect(absent.status).toBe(404);
+      // Not even a 405 to another method: nothing says it exists.
+      const posted = await request(closed.handler).post('/metrics');
+      expect(posted.status).toBe(404);
+      expect(posted.headers.allow).toBeUndefined();
       expect(absent.body.error.code).toBe('NOT_FOUND');
       expect(absent.text).not.toContain('gateway_requests_total');
       for (const header of [

@@ -42,8 +42,8 @@ const jsonBodyOnly: RequestHandler = (req, _res, next) => {
   else next();
 };
 
-/** Each router bindRoutes made, with its paths (as segments) and the methods that serve them. */
-const servedPaths = new WeakMap<Router, { segments: string[]; methods: string[] }[]>();
+/** Each router bindRoutes made, with the operations it serves. */
+const servedOperations = new WeakMap<Router, readonly OperationSpec[]>();
 
 /** Express's default matching: letters in any case, a trailing slash optional, `:x` one segment. */
 function segmentsOf(path: string): string[] {
@@ -58,19 +58,35 @@ function matches(pattern: readonly string[], given: readonly string[]): boolean 
   );
 }
 
-/**
- * The methods that serve `path` in the routers bindRoutes made (HEAD with GET), sorted; empty
- * when none has the path. For a 405's Allow header once no route took the request.
- */
-export function allowedMethods(routers: readonly Router[], path: string): string[] {
+/** The methods of `operations` whose path matches `path` (HEAD with GET), sorted. */
+function methodsServing(operations: Iterable<OperationSpec>, path: string): string[] {
   const given = segmentsOf(path);
   const allowed = new Set<string>();
-  for (const router of routers) {
-    for (const { segments, methods } of servedPaths.get(router) ?? []) {
-      if (matches(segments, given)) for (const m of methods) allowed.add(m);
-    }
+  for (const op of operations) {
+    if (!matches(segmentsOf(op.path), given)) continue;
+    if (op.method === 'get') allowed.add('GET').add('HEAD');
+    else allowed.add(op.method.toUpperCase());
   }
   return [...allowed].sort();
+}
+
+/**
+ * The methods that serve `path` in the routers bindRoutes made, sorted; empty when none has the
+ * path. For a 405's Allow header once no route took the request.
+ */
+export function allowedMethods(routers: readonly Router[], path: string): string[] {
+  return methodsServing(
+    routers.flatMap((router) => servedOperations.get(router) ?? []),
+    path,
+  );
+}
+
+/** The same for API specs whose routes are written by hand (the gateway's own). */
+export function allowedMethodsOf(apis: readonly ApiSpec[], path: string): string[] {
+  return methodsServing(
+    apis.flatMap((api) => Object.values(api.operations) as OperationSpec[]),
+    path,
+  );
 }
 
 function guard(op: OperationSpec, jwt: JwtVerifyOptions): RequestHandler[] {
@@ -97,7 +113,6 @@ export function bindRoutes<Ops extends Record<string, OperationSpec>>(
   options: { jwt: JwtVerifyOptions },
 ): Router {
   const router = Router();
-  const served = new Map<string, { segments: string[]; methods: string[] }>();
   const entries = (Object.entries(api.operations) as [keyof Ops & string, OperationSpec][]).sort(
     ([, a], [, b]) => specificity(a, b),
   );
@@ -106,9 +121,6 @@ export function bindRoutes<Ops extends Record<string, OperationSpec>>(
     if (typeof handler !== 'function') throw new Error(`${api.service}.${id} has no handler`);
     const schemas = { params: op.params, query: op.query, body: op.body };
     const bodyCheck = op.body ? [jsonBodyOnly] : [];
-    const path = served.get(op.path) ?? { segments: segmentsOf(op.path), methods: [] };
-    path.methods.push(...(op.method === 'get' ? ['GET', 'HEAD'] : [op.method.toUpperCase()]));
-    served.set(op.path, path);
     router[op.method](
       op.path,
       ...guard(op, options.jwt),
@@ -131,6 +143,9 @@ export function bindRoutes<Ops extends Record<string, OperationSpec>>(
       },
     );
   }
-  servedPaths.set(router, [...served.values()]);
+  servedOperations.set(
+    router,
+    entries.map(([, op]) => op),
+  );
   return router;
 }
