@@ -1422,6 +1422,46 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       });
     });
 
+    it('cancels a confirmed order refunded in full (REFUNDED, order.cancelled releases its stock); a partial refund, or a shipped order, keeps its course', async () => {
+      const refund = (orderId: string, refundId: string, amount: number, fullyRefunded: boolean) =>
+        deliver('payment.refunded', {
+          paymentId: 'pay-x',
+          orderId,
+          refundId,
+          amount: { amount, currency: 'USD' },
+          fullyRefunded,
+          userId: alice.id,
+        });
+      const partly = await confirmedOrder();
+      await refund(partly.id, 'r-part', 1, false);
+      await eventually(
+        async () =>
+          (await asUser(alice).get(`/api/orders/${partly.id}`)).body.refunded.amount === 1,
+      );
+      expect(await statusOf(partly.id)).toBe('CONFIRMED');
+
+      const whole = await confirmedOrder();
+      await refund(whole.id, 'r-all', 1, true);
+      await waitStatus(whole.id, 'CANCELLED');
+      const cancelled = await eventually(() => spy.of('order.cancelled', whole.id)[0]);
+      expect(cancelled.data).toMatchObject({ reason: 'REFUNDED', previousStatus: 'CONFIRMED' });
+      const history = await historyOf(whole.id, alice);
+      expect(history.body.history.at(-1)).toMatchObject({ from: 'CONFIRMED', to: 'CANCELLED' });
+      // The same refund again (a redelivery) changes nothing more.
+      await refund(whole.id, 'r-all', 1, true);
+      await bus.idle();
+      expect(spy.of('order.cancelled', whole.id)).toHaveLength(1);
+
+      const sent = await confirmedOrder();
+      expect((await setStatus(sent.id, admin, 'SHIPPED')).status).toBe(200);
+      await refund(sent.id, 'r-sent', 1, true);
+      await eventually(
+        async () => (await asUser(alice).get(`/api/orders/${sent.id}`)).body.refunded.amount === 1,
+      );
+      expect(await statusOf(sent.id)).toBe('SHIPPED');
+      expect(spy.of('order.cancelled', sent.id)).toHaveLength(0);
+    });
+
     it('ships and delivers by admin or the line seller, emits order.completed, refuses illegal moves with 409', async () => {
       const order = await confirmedOrder();
       expect((await setStatus(order.id, alice, 'SHIPPED')).status).toBe(403);

@@ -121,11 +121,22 @@ export class OrderSaga {
     });
   }
 
+  /**
+   * payment.refunded: recorded on the order. A refund of everything paid (an admin's) ends an
+   * order not yet shipped: it is cancelled (REFUNDED), so it is never shipped for nothing and
+   * its stock goes back (order.cancelled; payment has nothing left to refund). A shipped order
+   * keeps its course: the money went back for goods already sent (a return, a goodwill refund).
+   */
   async onPaymentRefunded(client: PoolClient, event: ContractEvent<'payment.refunded'>) {
     const { orderId, refundId, paymentId, amount } = event.data;
     const added = await orderStore.addRefund(client, { orderId, refundId, paymentId, amount });
     if (added === 'unknown') return this.unknownOrder(event);
-    if (added === 'added') await this.deps.transitions.anchor(client, orderId);
+    if (added !== 'added') return;
+    await this.deps.transitions.anchor(client, orderId);
+    // Not from a shipped state: cancel's own guard, under the row lock.
+    if (event.data.fullyRefunded) {
+      await this.applyEvent(client, event, 'cancel', { reason: 'REFUNDED' });
+    }
   }
 
   /**
