@@ -25,6 +25,8 @@ describe('carts and checkout (real PostgreSQL, product over HTTP)', () => {
         { id: 'p-tea', name: 'Tea', priceCents: 450 },
         { id: 'p-rare', name: 'Rare thing', priceCents: 9900, available: 1 },
         { id: 'p-euro', name: 'Euro thing', priceCents: 100, currency: 'EUR' },
+        // A price no real product has (product caps at 1,000,000.00): 100 units overflow a total.
+        { id: 'p-gold', name: 'Gold', priceCents: 100_000_000_000_000 },
       ],
       env: {
         SWEEP_INTERVAL_MS: '600000',
@@ -43,6 +45,7 @@ describe('carts and checkout (real PostgreSQL, product over HTTP)', () => {
       ['p-tea', 450],
     ] as const) {
       h.product.products.get(id)!.priceCents = price;
+      h.product.products.get(id)!.currency = 'USD';
     }
   });
 
@@ -445,5 +448,185 @@ describe('carts and checkout (real PostgreSQL, product over HTTP)', () => {
     ).toEqual([{ n: 0 }]);
     expect((await asGuest(token).get()).status).toBe(404);
     expect((await as(alice).get('/api/carts/mine')).body.itemCount).toBe(3);
+  });
+
+  describe('a product changed after it was added', () => {
+    const lineIds = (lines: { productId: string; quantity: number }[]) =>
+      lines.map((l) => [l.productId, l.quantity]);
+    const toEuro = (id: string) => {
+      h.product.products.get(id)!.currency = 'EUR';
+    };
+
+    it('answers the cart when a seller moves one of its products to another currency: that line is shown apart, the rest stays buyable, checkout waits for its removal', async () => {
+      await add(alice, 'p-mug', 1).expect(200);
+      await add(alice, 'p-tea', 2).expect(200);
+      toEuro('p-tea');
+
+      const view = await as(alice).get('/api/carts/mine');
+      expect(view.status).toBe(200);
+      expect(view.body).toMatchObject({
+        itemCount: 1,
+        total: { amount: 1200, currency: 'USD' },
+        unavailable: ['p-tea'],
+        unavailableLines: [
+          {
+            productId: 'p-tea',
+            quantity: 2,
+            reason: 'MIXED_CURRENCY',
+            name: 'Tea',
+            unitPrice: { amount: 450, currency: 'EUR' },
+          },
+        ],
+      });
+      expect(lineIds(view.body.lines)).toEqual([['p-mug', 1]]);
+      // The cart stays in its currency: more of it may be added, another currency may not.
+      await add(alice, 'p-mug', 1).expect(200);
+      const euro = await add(alice, 'p-euro', 1);
+      expect([euro.status, euro.body.error.code]).toEqual([422, 'MIXED_CURRENCY']);
+
+      const refused = await checkout(alice);
+      expect([refused.status, refused.body.error.code, refused.body.error.details]).toEqual([
+        422,
+        'MIXED_CURRENCY',
+        { productIds: ['p-tea'], cartCurrency: 'USD' },
+      ]);
+      expect(await ordersOf(alice.id)).toEqual([]);
+
+      await as(alice).put('/api/carts/mine/items/p-tea').send({ quantity: 0 }).expect(200);
+      const placed = await checkout(alice);
+      expect([placed.status, placed.body.total]).toEqual([201, { amount: 2400, currency: 'USD' }]);
+      await h.pool.query('DELETE FROM orders');
+    });
+
+    it("sets a buyable line's quantity beside a line in another currency, and refuses a quantity of that line without writing it", async () => {
+      await add(alice, 'p-mug', 1).expect(200);
+      await add(alice, 'p-tea', 2).expect(200);
+      toEuro('p-tea');
+
+      const set = await as(alice).put('/api/carts/mine/items/p-mug').send({ quantity: 7 });
+      expect(set.status).toBe(200);
+      expect(lineIds(set.body.lines)).toEqual([['p-mug', 7]]);
+      expect(set.body.unavailable).toEqual(['p-tea']);
+
+      const before = await cartRow(alice.id);
+      const refused = await as(alice).put('/api/carts/mine/items/p-tea').send({ quantity: 5 });
+      expect([refused.status, refused.body.error.code]).toEqual([422, 'MIXED_CURRENCY']);
+      const after = await cartRow(alice.id);
+      expect([after.lines, after.version]).toEqual([before.lines, before.version]);
+    });
+
+    it("merges a guest cart into a customer's cart holding a line in another currency, the line still shown apart", async () => {
+      await add(alice, 'p-mug', 7).expect(200);
+      await add(alice, 'p-tea', 1).expect(200);
+      const token = await guest();
+      await asGuest(token).add('p-mug', 5).expect(200);
+      toEuro('p-tea');
+
+      const merged = await as(alice).post('/api/carts/mine/merge').send({ cartToken: token });
+      expect(merged.status).toBe(200);
+      expect(lineIds(merged.body.lines)).toEqual([['p-mug', 12]]);
+      expect(merged.body).toMatchObject({ itemCount: 12, unavailable: ['p-tea'], leftOut: [] });
+      expect((await asGuest(token).get()).status).toBe(404);
+    });
+
+    it('brings guest lines in another currency than the customer cart along, shown apart', async () => {
+      await add(alice, 'p-mug', 1).expect(200);
+      const token = await guest();
+      await asGuest(token).add('p-euro', 2).expect(200);
+
+      const merged = await as(alice).post('/api/carts/mine/merge').send({ cartToken: token });
+      expect(merged.status).toBe(200);
+      expect(lineIds(merged.body.lines)).toEqual([['p-mug', 1]]);
+      expect(merged.body.unavailableLines).toEqual([
+        {
+          productId: 'p-euro',
+          quantity: 2,
+          reason: 'MIXED_CURRENCY',
+          name: 'Euro thing',
+          unitPrice: { amount: 100, currency: 'EUR' },
+        },
+      ]);
+    });
+
+    it('writes nothing when a set quantity or a merge is refused once priced', async () => {
+      await add(alice, 'p-gold', 40).expect(200);
+      const token = await guest();
+      await asGuest(token).add('p-gold', 60).expect(200);
+      const before = await cartRow(alice.id);
+
+      const set = await as(alice).put('/api/carts/mine/items/p-gold').send({ quantity: 100 });
+      expect([set.status, set.body.error.code]).toEqual([422, 'TOTAL_TOO_LARGE']);
+      const merged = await as(alice).post('/api/carts/mine/merge').send({ cartToken: token });
+      expect([merged.status, merged.body.error.code]).toEqual([422, 'TOTAL_TOO_LARGE']);
+
+      const after = await cartRow(alice.id);
+      expect([after.lines, after.version]).toEqual([before.lines, before.version]);
+      // The guest cart is not merged: its token still works.
+      expect(lineIds((await asGuest(token).get()).body.lines)).toEqual([['p-gold', 60]]);
+    });
+
+    it('merges nothing while product is down (503), the guest cart kept', async () => {
+      await add(alice, 'p-mug', 1).expect(200);
+      const token = await guest();
+      await asGuest(token).add('p-tea', 2).expect(200);
+      const before = await cartRow(alice.id);
+      h.product.state.down = true;
+      try {
+        const merged = await as(alice).post('/api/carts/mine/merge').send({ cartToken: token });
+        expect(merged.status).toBe(503);
+      } finally {
+        h.product.state.down = false;
+      }
+      expect((await cartRow(alice.id)).version).toBe(before.version);
+      expect(lineIds((await asGuest(token).get()).body.lines)).toEqual([['p-tea', 2]]);
+    });
+
+    it('counts only what can be bought in itemCount, shows a product no longer sold apart, and refuses a quantity of it', async () => {
+      await add(alice, 'p-mug', 1).expect(200);
+      await add(alice, 'p-tea', 3).expect(200);
+      const tea = h.product.products.get('p-tea')!;
+      h.product.products.delete('p-tea');
+      try {
+        const view = await as(alice).get('/api/carts/mine');
+        expect(view.body).toMatchObject({
+          itemCount: 1,
+          total: { amount: 1200, currency: 'USD' },
+          unavailable: ['p-tea'],
+          unavailableLines: [
+            {
+              productId: 'p-tea',
+              quantity: 3,
+              reason: 'PRODUCT_UNAVAILABLE',
+              name: null,
+              unitPrice: null,
+            },
+          ],
+        });
+
+        const before = await cartRow(alice.id);
+        const set = await as(alice).put('/api/carts/mine/items/p-tea').send({ quantity: 5 });
+        expect([set.status, set.body.error.code]).toEqual([422, 'UNKNOWN_PRODUCT']);
+        const after = await cartRow(alice.id);
+        expect([after.lines, after.version]).toEqual([before.lines, before.version]);
+
+        // 0 still removes it.
+        const removed = await as(alice).put('/api/carts/mine/items/p-tea').send({ quantity: 0 });
+        expect([removed.status, removed.body.unavailable]).toEqual([200, []]);
+      } finally {
+        h.product.products.set('p-tea', tea);
+      }
+    });
+  });
+
+  it('refuses checkout of an empty cart as empty, before asking for a shipping address', async () => {
+    const noAddress = { payment: card };
+    const empty = await checkout(bob, undefined, noAddress);
+    expect([empty.status, empty.body.error.code]).toEqual([422, 'CART_EMPTY']);
+    const keyed = await checkout(bob, 'empty-no-address', noAddress);
+    expect([keyed.status, keyed.body.error.code]).toEqual([422, 'CART_EMPTY']);
+    // A cart holding something still needs an address (bob has none in his profile).
+    await add(bob, 'p-mug', 1).expect(200);
+    const held = await checkout(bob, undefined, noAddress);
+    expect([held.status, held.body.error.code]).toEqual([422, 'SHIPPING_ADDRESS_REQUIRED']);
   });
 });

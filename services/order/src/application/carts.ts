@@ -1,14 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Pool } from 'pg';
 import type { AuthUser } from '@ecom/common/auth';
-import { ConflictError, NotFoundError } from '@ecom/common/errors';
+import { AppError, BusinessRuleError, ConflictError, NotFoundError } from '@ecom/common/errors';
 import type { IdempotentResult } from '@ecom/common/postgres';
 import type { ProductCatalog } from '../clients/catalog';
 import {
   DEFAULT_CART_LIMITS,
   addLine,
   assertCheckoutable,
-  markSeen,
   mergeLines,
   priceCart,
   setQuantity,
@@ -31,13 +30,39 @@ const tokenHash = (token: string) => createHash('sha256').update(token).digest('
 /** Who is asking for a cart: a signed-in user, or a guest holding a cart token. */
 export type CartCaller = { user: AuthUser } | { cartToken: string };
 
+/** A line the cart holds but cannot check out now, and why. */
+export interface UnavailableLine {
+  productId: string;
+  quantity: number;
+  /**
+   * PRODUCT_UNAVAILABLE: product sells it no more. MIXED_CURRENCY: product now prices it in
+   * another currency than the cart's (a seller changed it after it was added).
+   */
+  reason: 'PRODUCT_UNAVAILABLE' | 'MIXED_CURRENCY';
+  /** Null when product sells it no more. */
+  name: string | null;
+  unitPrice: { amount: number; currency: string } | null;
+}
+
+/**
+ * A cart as answered. `lines`, `itemCount` and `total` are what can be checked out, in the
+ * cart's one currency; `unavailable` (ids) and `unavailableLines` (why) are the rest, kept
+ * until the customer removes them.
+ */
 export interface CartView extends PricedCart {
   /** Null while the customer has no cart yet (nothing added). */
   id: string | null;
   kind: 'customer' | 'guest';
+  /** Units in `lines`. */
   itemCount: number;
   updatedAt: string | null;
+  unavailableLines: UnavailableLine[];
 }
+
+type ShownCart = Omit<CartView, 'id' | 'kind' | 'updatedAt'>;
+
+/** What product said, by id; null: asked, and product sells it no more. */
+type Quotes = Map<string, LiveQuote | null>;
 
 export interface CheckoutInput {
   payment?: { method: 'card'; token: string };
@@ -66,6 +91,79 @@ const idsOf = (lines: readonly { productId: string }[]) => [
   ...new Set(lines.map((l) => l.productId)),
 ];
 
+/**
+ * What an answer shows of `lines` at these quotes, and the lines with the prices it showed
+ * remembered. The cart's currency is its first line still sold's (the rule priceCart and
+ * adding apply); a line priced in another currency since (a seller's change) or no longer sold
+ * is shown apart rather than failing the whole cart, so the customer can still see and fix it.
+ */
+function show(lines: readonly CartLine[], quotes: Quotes): { view: ShownCart; lines: CartLine[] } {
+  const currency = lines.map((l) => quotes.get(l.productId)).find((q) => q)?.currency;
+  const buyable = new Map<string, LiveQuote>();
+  for (const line of lines) {
+    const quote = quotes.get(line.productId);
+    if (quote && quote.currency === currency) buyable.set(line.productId, quote);
+  }
+  const priced = priceCart(
+    lines.filter((l) => buyable.has(l.productId)),
+    buyable,
+  );
+  const unavailableLines = lines
+    .filter((l) => !buyable.has(l.productId))
+    .map((l): UnavailableLine => {
+      const quote = quotes.get(l.productId);
+      return {
+        productId: l.productId,
+        quantity: l.quantity,
+        reason: quote ? 'MIXED_CURRENCY' : 'PRODUCT_UNAVAILABLE',
+        name: quote?.name ?? null,
+        unitPrice: quote ? { amount: quote.priceCents, currency: quote.currency } : null,
+      };
+    });
+  const shown = new Map(priced.lines.map((l) => [l.productId, l.unitPrice.amount]));
+  return {
+    view: {
+      ...priced,
+      itemCount: priced.lines.reduce((n, l) => n + l.quantity, 0),
+      unavailable: unavailableLines.map((l) => l.productId),
+      unavailableLines,
+    },
+    // A line not shown priced keeps the price last seen: back on sale (or in the cart's
+    // currency), it is not checked out at a price the customer never saw.
+    lines: lines.map((l) =>
+      shown.has(l.productId) ? { ...l, seenUnitPriceCents: shown.get(l.productId)! } : l,
+    ),
+  };
+}
+
+/**
+ * Setting units of a product the cart holds but cannot check out is refused, as adding it is:
+ * 422 UNKNOWN_PRODUCT (no longer sold) or MIXED_CURRENCY (not in the cart's currency).
+ */
+function refuseUnavailable(view: ShownCart, productId: string): void {
+  const line = view.unavailableLines.find((l) => l.productId === productId);
+  if (!line) return;
+  if (!line.unitPrice) {
+    throw new BusinessRuleError(
+      `Product ${productId} is no longer sold: remove it from the cart`,
+      { productId },
+      'UNKNOWN_PRODUCT',
+    );
+  }
+  throw new BusinessRuleError(
+    'All items of a cart must be priced in one currency',
+    { productId, currency: line.unitPrice.currency, cartCurrency: view.total?.currency ?? null },
+    'MIXED_CURRENCY',
+  );
+}
+
+const respond = (cart: StoredCart, view: ShownCart): CartView => ({
+  id: cart.id,
+  kind: cart.kind,
+  updatedAt: cart.updatedAt,
+  ...view,
+});
+
 /** Guest carts forgotten per statement, and how long one sweep may go on. */
 const SWEEP_BATCH = 1000;
 const SWEEP_SECONDS = 5;
@@ -93,7 +191,7 @@ export class Carts {
   async createGuest(): Promise<CartView & { cartToken: string }> {
     const cartToken = newCartToken();
     const cart = await cartStore.createGuest(this.deps.pool, tokenHash(cartToken));
-    return { ...(await this.answer(cart, new Map())), cartToken };
+    return { ...respond(cart, show([], new Map()).view), cartToken };
   }
 
   /** The cart at today's prices; what it shows is remembered for checkout's price check. */
@@ -101,46 +199,47 @@ export class Carts {
     const cart = await cartStore.open(this.deps.pool, owner(caller));
     if (!cart) {
       if ('cartToken' in caller) throw guestCartGone();
-      return {
-        id: null,
-        kind: 'customer',
-        itemCount: 0,
-        updatedAt: null,
-        ...priceCart([], new Map()),
-      };
+      return { id: null, kind: 'customer', updatedAt: null, ...show([], new Map()).view };
     }
-    return this.answer(cart, new Map());
+    return this.answer(cart);
   }
 
   /** Adds units of a product product sells (a line already there grows). */
   async addItem(caller: CartCaller, productId: string, quantity: number): Promise<CartView> {
     const current = await cartStore.open(this.deps.pool, owner(caller));
-    const quotes = await this.deps.catalog.live(idsOf([...(current?.lines ?? []), { productId }]));
-    if (!quotes.has(productId)) throw unknownProduct(productId);
-    // The limits and the one-currency rule, before anything is written.
-    priceCart(addLine(current?.lines ?? [], productId, quantity, this.limits), quotes);
-    const cart = await this.change(caller, (lines) =>
-      addLine(lines, productId, quantity, this.limits),
+    const quotes = await this.quotes(idsOf([...(current?.lines ?? []), { productId }]));
+    if (!quotes.get(productId)) throw unknownProduct(productId);
+    return this.write(
+      caller,
+      quotes,
+      (lines) => addLine(lines, productId, quantity, this.limits),
+      (view) => refuseUnavailable(view, productId),
     );
-    return this.answer(cart, quotes);
   }
 
   /**
-   * Sets a line's quantity; 0 removes it. The prices are read first, so while product is down
-   * the answer is 503 and nothing is written.
+   * Sets a line's quantity; 0 removes it (whatever its product became). The prices are read
+   * first, so while product is down the answer is 503 and nothing is written.
    */
   async setItem(caller: CartCaller, productId: string, quantity: number): Promise<CartView> {
     const current = await cartStore.open(this.deps.pool, owner(caller));
-    const quotes = await this.deps.catalog.live(idsOf(current?.lines ?? []));
-    const cart = await this.change(caller, (lines) =>
-      setQuantity(lines, productId, quantity, this.limits),
+    const quotes = await this.quotes(idsOf(current?.lines ?? []));
+    return this.write(
+      caller,
+      quotes,
+      (lines) => setQuantity(lines, productId, quantity, this.limits),
+      (view) => {
+        if (quantity > 0) refuseUnavailable(view, productId);
+      },
     );
-    return this.answer(cart, quotes);
   }
 
   /** Removes a line; it needs no price, so it works while product is down. */
   async removeItem(caller: CartCaller, productId: string): Promise<void> {
-    await this.change(caller, (lines) => setQuantity(lines, productId, 0, this.limits));
+    const cart = await cartStore.change(this.deps.pool, owner(caller), (lines) =>
+      setQuantity(lines, productId, 0, this.limits),
+    );
+    if (!cart) throw guestCartGone();
   }
 
   /** Replaces every line (an empty list empties the cart). */
@@ -148,32 +247,45 @@ export class Carts {
     caller: CartCaller,
     items: { productId: string; quantity: number }[],
   ): Promise<CartView> {
-    const quotes = await this.deps.catalog.live(idsOf(items));
-    const unknown = items.find((i) => !quotes.has(i.productId));
+    const quotes = await this.quotes(idsOf(items));
+    const unknown = items.find((i) => !quotes.get(i.productId));
     if (unknown) throw unknownProduct(unknown.productId);
     const lines = items.reduce<CartLine[]>(
       (acc, i) => addLine(acc, i.productId, i.quantity, this.limits),
       [],
     );
-    priceCart(lines, quotes);
-    const cart = await this.change(caller, () => lines);
-    return this.answer(cart, quotes);
+    return this.write(
+      caller,
+      quotes,
+      () => lines,
+      (view) => items.forEach((i) => refuseUnavailable(view, i.productId)),
+    );
   }
 
   /**
    * A guest cart (its token) merged into the signed-in customer's: quantities add up within
    * the limits; products beyond the line limit are named in `leftOut`. The guest cart is then
-   * closed: its token works no more.
+   * closed: its token works no more. Guest lines the customer's cart cannot check out (another
+   * currency, no longer sold) come along and are shown apart, as in any cart, for the customer
+   * to remove. Priced before the commit: a refusal, or product down, merges nothing.
    */
   async merge(user: AuthUser, cartToken: string): Promise<CartView & { leftOut: string[] }> {
-    const result = await cartStore.merge(
-      this.deps.pool,
-      user.id,
-      tokenHash(cartToken),
-      (into, from) => mergeLines(into, from, this.limits),
-    );
+    const hash = tokenHash(cartToken);
+    const [own, guest] = await Promise.all([
+      cartStore.open(this.deps.pool, { userId: user.id }),
+      cartStore.open(this.deps.pool, { tokenHash: hash }),
+    ]);
+    if (!guest) throw guestCartGone();
+    const quotes = await this.quotes(idsOf([...(own?.lines ?? []), ...guest.lines]));
+    let view: ShownCart | undefined;
+    const result = await cartStore.merge(this.deps.pool, user.id, hash, async (into, from) => {
+      const merged = mergeLines(into, from, this.limits);
+      const shown = show(merged.lines, await this.quotes(idsOf(merged.lines), quotes));
+      view = shown.view;
+      return { ...merged, lines: shown.lines };
+    });
     if (!result) throw guestCartGone();
-    return { ...(await this.answer(result.cart, new Map())), leftOut: result.merged.leftOut };
+    return { ...respond(result.cart, view!), leftOut: result.merged.leftOut };
   }
 
   /**
@@ -184,6 +296,25 @@ export class Carts {
    * with the new total; the same checkout sent again then goes ahead at those prices).
    */
   async checkout(
+    user: AuthUser,
+    input: CheckoutInput,
+    idempotencyKey?: string,
+    credentials?: string,
+  ): Promise<IdempotentResult> {
+    try {
+      return await this.place(user, input, idempotencyKey, credentials);
+    } catch (err) {
+      // Orders.place looks for the address before it prices the cart (and for a stored answer
+      // of the key before both): an empty cart is told as such, whatever the address.
+      if (err instanceof AppError && err.code === 'SHIPPING_ADDRESS_REQUIRED') {
+        const cart = await cartStore.open(this.deps.pool, { userId: user.id });
+        if (!cart?.lines.length) throw cartEmpty();
+      }
+      throw err;
+    }
+  }
+
+  private place(
     user: AuthUser,
     input: CheckoutInput,
     idempotencyKey?: string,
@@ -200,19 +331,33 @@ export class Carts {
       price: async () => {
         const cart = await cartStore.open(this.deps.pool, { userId: user.id });
         const lines = cart?.lines ?? [];
-        const quotes = await this.deps.catalog.live(idsOf(lines));
-        const live = priceCart(lines, quotes);
+        const quotes = await this.quotes(idsOf(lines));
+        const live = show(lines, quotes);
+        const mixed = live.view.unavailableLines.filter((l) => l.reason === 'MIXED_CURRENCY');
+        if (mixed.length > 0) {
+          throw new BusinessRuleError(
+            'Some products in the cart are now priced in another currency: remove them first',
+            {
+              productIds: mixed.map((l) => l.productId),
+              cartCurrency: live.view.total?.currency ?? null,
+            },
+            'MIXED_CURRENCY',
+          );
+        }
         try {
-          assertCheckoutable(live); // no cart at all: CART_EMPTY, as an empty one
+          assertCheckoutable(live.view); // no cart at all: CART_EMPTY, as an empty one
         } catch (err) {
           // The 409 shows the new prices: from now on they are the ones the customer has seen.
           if (cart && err instanceof ConflictError && reasonOf(err) === 'PRICE_CHANGED') {
-            await cartStore.saveSeen(this.deps.pool, cart, markSeen(lines, live));
+            await cartStore.saveSeen(this.deps.pool, cart, live.lines);
           }
           throw err;
         }
         priced = cart!;
-        return priceOrder(lines, quotes);
+        return priceOrder(
+          lines,
+          new Map(lines.map((l) => [l.productId, quotes.get(l.productId)!])),
+        );
       },
       inTransaction: async (client, orderId) => {
         const outcome = await cartStore.close(client, priced!, orderId);
@@ -245,34 +390,48 @@ export class Carts {
     }
   }
 
-  private async change(
+  /**
+   * Changes the lines and answers the cart, priced before the commit: `check` or the pricing
+   * refusing (or product down) rolls the change back. The lines are written with the prices
+   * the answer shows remembered. `quotes` were read before the row lock, so product is asked
+   * again only for a product another request added meanwhile.
+   */
+  private async write(
     caller: CartCaller,
+    quotes: Quotes,
     change: (lines: CartLine[]) => CartLine[],
-  ): Promise<StoredCart> {
-    const cart = await cartStore.change(this.deps.pool, owner(caller), change);
+    check: (view: ShownCart) => void,
+  ): Promise<CartView> {
+    let view: ShownCart | undefined;
+    const cart = await cartStore.change(this.deps.pool, owner(caller), async (lines) => {
+      const next = change(lines);
+      const shown = show(next, await this.quotes(idsOf(next), quotes));
+      check(shown.view);
+      view = shown.view;
+      return shown.lines;
+    });
     if (!cart) throw guestCartGone();
-    return cart;
+    return respond(cart, view!);
   }
 
-  /** Prices the cart (asking product for what `known` lacks) and remembers what it showed. */
-  private async answer(cart: StoredCart, known: Map<string, LiveQuote>): Promise<CartView> {
-    const missing = idsOf(cart.lines).filter((id) => !known.has(id));
-    const quotes = missing.length
-      ? new Map([...known, ...(await this.deps.catalog.live(missing))])
-      : known;
-    const priced = priceCart(cart.lines, quotes);
-    const seen = markSeen(cart.lines, priced);
-    if (seen.some((l, i) => l.seenUnitPriceCents !== cart.lines[i]!.seenUnitPriceCents)) {
-      await cartStore.saveSeen(this.deps.pool, cart, seen);
+  /** Product's answer for `ids`, asking only for those `known` does not hold. */
+  private async quotes(ids: string[], known: Quotes = new Map()): Promise<Quotes> {
+    const missing = ids.filter((id) => !known.has(id));
+    if (missing.length === 0) return known;
+    const live = await this.deps.catalog.live(missing);
+    return new Map([...known, ...missing.map((id) => [id, live.get(id) ?? null] as const)]);
+  }
+
+  /** Prices the cart and remembers what it showed (without bumping its version). */
+  private async answer(cart: StoredCart): Promise<CartView> {
+    const { view, lines } = show(cart.lines, await this.quotes(idsOf(cart.lines)));
+    if (lines.some((l, i) => l.seenUnitPriceCents !== cart.lines[i]!.seenUnitPriceCents)) {
+      await cartStore.saveSeen(this.deps.pool, cart, lines);
     }
-    return {
-      id: cart.id,
-      kind: cart.kind,
-      itemCount: cart.lines.reduce((n, l) => n + l.quantity, 0),
-      updatedAt: cart.updatedAt,
-      ...priced,
-    };
+    return respond(cart, view);
   }
 }
+
+const cartEmpty = () => new BusinessRuleError('The cart is empty', undefined, 'CART_EMPTY');
 
 const reasonOf = (err: ConflictError) => (err.details as { reason?: string } | undefined)?.reason;

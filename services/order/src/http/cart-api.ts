@@ -35,16 +35,35 @@ const cartLine = Joi.object({
   ),
 });
 
+const unavailableLine = Joi.object({
+  productId: Joi.string(),
+  quantity: Joi.number().integer(),
+  reason: Joi.string()
+    .valid('PRODUCT_UNAVAILABLE', 'MIXED_CURRENCY')
+    .description(
+      "PRODUCT_UNAVAILABLE: product sells it no more; MIXED_CURRENCY: now priced in another currency than the cart's",
+    ),
+  name: nullable(Joi.string()),
+  unitPrice: nullable(moneySchema),
+});
+
 export const cartSchema = Joi.object({
   id: nullable(Joi.string().guid()),
   kind: Joi.string().valid('customer', 'guest'),
-  itemCount: Joi.number().integer().min(0),
+  itemCount: Joi.number().integer().min(0).description('Units in lines (what can be checked out)'),
   updatedAt: nullable(timestamp),
-  lines: Joi.array().items(cartLine),
-  total: nullable(moneySchema),
+  lines: Joi.array()
+    .items(cartLine)
+    .description("The lines that can be checked out, in the cart's one currency"),
+  total: nullable(moneySchema).description('Of lines'),
   unavailable: Joi.array()
     .items(Joi.string())
-    .description('Products in the cart that product no longer sells (never checked out)'),
+    .description(
+      'Products in the cart that cannot be checked out (no longer sold, or in another currency): checkout is refused until they are removed',
+    ),
+  unavailableLines: Joi.array()
+    .items(unavailableLine)
+    .description('The lines of unavailable, with their quantity and why'),
 }).label('Cart');
 
 const cartAnswer = {
@@ -126,7 +145,10 @@ export const cartOperations = (writtenOrder: Joi.Schema) =>
       params: Joi.object({ productId: productId.required() }),
       body: Joi.object({ quantity: Joi.number().integer().min(0).max(1000).required() }),
       response: cartAnswer,
-      errors: { 404: `${noCart}; or the product is not in the cart`, 422: 'QUANTITY_LIMIT' },
+      errors: {
+        404: `${noCart}; or the product is not in the cart`,
+        422: 'QUANTITY_LIMIT; UNKNOWN_PRODUCT or MIXED_CURRENCY for a quantity above 0 of a line in unavailable (0 removes it)',
+      },
     },
     removeCartItem: {
       method: 'delete',
@@ -144,7 +166,7 @@ export const cartOperations = (writtenOrder: Joi.Schema) =>
       path: '/api/carts/mine/merge',
       summary: "Merge a guest cart into the signed-in customer's (after login)",
       description:
-        'Quantities add up within the limits; products beyond the 50-line limit are named in leftOut. The guest cart is closed: its token works no more.',
+        "Quantities add up within the limits; products beyond the 50-line limit are named in leftOut. Guest lines the customer's cart cannot check out (another currency, no longer sold) come along in unavailable. The guest cart is closed: its token works no more.",
       access: 'user',
       tag: 'Carts',
       body: Joi.object({ cartToken: cartToken.required() }),
@@ -177,7 +199,7 @@ export const cartOperations = (writtenOrder: Joi.Schema) =>
       },
       errors: {
         409: 'PRICE_CHANGED (details: changed, lines, total), OUT_OF_STOCK, PRODUCT_UNAVAILABLE, CART_CHECKED_OUT, CART_CHANGED; or a request with this Idempotency-Key is still in progress',
-        422: 'CART_EMPTY, MIXED_CURRENCY, IDEMPOTENCY_KEY_REUSED, SHIPPING_ADDRESS_REQUIRED',
+        422: "CART_EMPTY (before SHIPPING_ADDRESS_REQUIRED), MIXED_CURRENCY (details: productIds, cartCurrency; lines in another currency than the cart's, to remove first), IDEMPOTENCY_KEY_REUSED, SHIPPING_ADDRESS_REQUIRED",
       },
     },
   }) satisfies Record<string, OperationSpec>;

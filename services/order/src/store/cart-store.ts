@@ -93,19 +93,20 @@ export const cartStore = {
 
   /**
    * Applies `change` to the open cart's lines. A customer's cart is made on first use; a guest
-   * cart that is gone (expired, merged) gives null.
+   * cart that is gone (expired, merged) gives null. `change` throwing rolls everything back (a
+   * customer's cart made for it too), so a change refused once priced writes nothing.
    */
   change(
     pool: Pool,
     owner: CartOwner,
-    change: (lines: CartLine[]) => CartLine[],
+    change: (lines: CartLine[]) => CartLine[] | Promise<CartLine[]>,
   ): Promise<StoredCart | null> {
     return withTransaction(pool, async (client) => {
       const cart =
         'userId' in owner
           ? await lockCustomerCart(client, owner.userId)
           : await findOpen(client, owner, true);
-      return cart ? writeLines(client, cart, change(cart.lines)) : null;
+      return cart ? writeLines(client, cart, await change(cart.lines)) : null;
     });
   },
 
@@ -123,19 +124,19 @@ export const cartStore = {
   /**
    * A guest cart merged into the customer's: both locked (the guest's first, always, so two
    * merges cannot deadlock), the customer's lines replaced by `merge`'s, the guest's closed.
-   * Null when the guest cart is gone.
+   * Null when the guest cart is gone. `merge` throwing rolls both back: the guest cart stays.
    */
   merge<T extends { lines: CartLine[] }>(
     pool: Pool,
     userId: string,
     tokenHash: string,
-    merge: (into: CartLine[], from: CartLine[]) => T,
+    merge: (into: CartLine[], from: CartLine[]) => T | Promise<T>,
   ): Promise<{ cart: StoredCart; merged: T } | null> {
     return withTransaction(pool, async (client) => {
       const guest = await findOpen(client, { tokenHash }, true);
       if (!guest) return null;
       const own = await lockCustomerCart(client, userId);
-      const merged = merge(own.lines, guest.lines);
+      const merged = await merge(own.lines, guest.lines);
       const cart = await writeLines(client, own, merged.lines);
       await client.query(
         `UPDATE carts SET status = 'MERGED', merged_into = $2, closed_at = now(), updated_at = now()
