@@ -2,6 +2,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import { InMemoryEventBus, createEvent } from '@ecom/common/bus';
 import type { ResponseSpec } from '@ecom/common/http';
+import { openApiFragment } from '@ecom/common/openapi';
 import {
   bearer,
   createTestPostgres,
@@ -244,6 +245,107 @@ describe('payment provider mode: signed webhooks from a provider process (real P
     });
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(of('payment.completed', orderId)).toHaveLength(1);
+  });
+
+  /** A POST to the webhook route with any body: bytes with a type, bytes with none, or none. */
+  const postAs = (body: string | undefined, contentType?: string, signature?: string) =>
+    fetch(webhookUrl, {
+      method: 'POST',
+      headers: {
+        ...(contentType !== undefined ? { 'content-type': contentType } : {}),
+        ...(signature !== undefined ? { 'provider-signature': signature } : {}),
+      },
+      // Bytes, not a string: fetch would call a string text/plain.
+      ...(body !== undefined ? { body: Buffer.from(body) } : {}),
+    });
+
+  /** Bodies no event payment reads, as a prober sends them: wrong types, another media type. */
+  const probes: Array<[string, string | undefined, string | undefined]> = [
+    ['wrong field types', '{"id":5,"created":1.5,"data":{"object":1}}', 'application/json'],
+    ['an array', '[]', 'application/json'],
+    ['an empty object', '{}', 'application/json'],
+    ['an empty JSON body', '', 'application/json'],
+    ['text', 'hello', 'text/plain'],
+    ['an event as text', '{"id":"evt_as_text","type":"payment_intent.succeeded"}', 'text/plain'],
+    ['a form', 'id=evt_form&created=1.5', 'application/x-www-form-urlencoded'],
+    ['bytes of no type', 'id=evt_untyped', undefined],
+    ['no body at all', undefined, undefined],
+  ];
+
+  it('checks the signature before the body: unsigned or wrongly signed, any body answers WEBHOOK_SIGNATURE_INVALID and names none of its fields', async () => {
+    for (const [what, body, type] of probes) {
+      const signatures: Array<[string, string | undefined, string]> = [
+        ['unsigned', undefined, 'missing'],
+        ['garbage header', 'v1=zz,t=now', 'malformed'],
+        ['wrong secret', sign(body ?? '', 'whsec_not_the_secret'), 'no_match'],
+      ];
+      for (const [how, signature, reason] of signatures) {
+        const res = await postAs(body, type, signature);
+        const answer = (await res.json()) as { error: { code: string; details?: unknown } };
+        expect({ what, how, status: res.status, error: answer.error }).toEqual({
+          what,
+          how,
+          status: 400,
+          error: expect.objectContaining({
+            code: 'WEBHOOK_SIGNATURE_INVALID',
+            details: { reason },
+          }),
+        });
+      }
+    }
+    const recorded = await pool.query(
+      "SELECT 1 FROM provider_webhook_events WHERE event_id LIKE 'evt_as_text%' OR event_id LIKE 'evt_form%' OR event_id LIKE 'evt_untyped%'",
+    );
+    expect(recorded.rows).toHaveLength(0);
+  });
+
+  it('a correctly signed body that is no event payment reads answers WEBHOOK_MALFORMED with its problems, whatever is wrong', async () => {
+    for (const [what, body, type] of probes) {
+      const res = await postAs(body, type, sign(body ?? ''));
+      const answer = (await res.json()) as { error: { code: string; details?: unknown } };
+      expect({ what, status: res.status, code: answer.error.code }).toEqual({
+        what,
+        status: 400,
+        code: 'WEBHOOK_MALFORMED',
+      });
+    }
+    // The problems of a JSON body, each named, in one answer (only now: the sender is known).
+    const body = '{"id":5,"created":1.5,"data":{"object":1}}';
+    const res = await postAs(body, 'application/json', sign(body));
+    const { error } = (await res.json()) as {
+      error: { details: Array<{ location: string; field: string; message: string }> };
+    };
+    expect(error.details.map((d) => [d.location, d.field])).toEqual([
+      ['body', 'id'],
+      ['body', 'type'],
+      ['body', 'created'],
+      ['body', 'data.object'],
+    ]);
+    const array = await postAs('[]', 'application/json', sign('[]'));
+    expect(((await array.json()) as { error: { details: unknown } }).error.details).toEqual([
+      { location: 'body', field: '', message: expect.stringContaining('object') },
+    ]);
+  });
+
+  it('reads at most 100 KB of a body of another type (413), as the JSON parser bounds a JSON one', async () => {
+    const big = 'x'.repeat(100 * 1024 + 1);
+    for (const type of ['text/plain', undefined]) {
+      const res = await postAs(big, type, sign(big));
+      expect({ type, status: res.status }).toEqual({ type, status: 413 });
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe(
+        'PAYLOAD_TOO_LARGE',
+      );
+    }
+  });
+
+  it("documents the event payment reads as the route's request body in the OpenAPI document", () => {
+    const { paths } = openApiFragment(paymentApi);
+    const requestBody = paths['/api/payments/webhooks']!.post!.requestBody as {
+      content: Record<string, { schema: { properties?: Record<string, unknown> } }>;
+    };
+    expect(Object.keys(requestBody.content['application/json']!.schema.properties ?? {})).toEqual(
+      expect.arrayContaining(['id', 'type', 'created', 'data']),
+    );
   });
 
   it('processing, then succeeded after a delay: payment.completed once, with the fields the synchronous mock publishes', async () => {

@@ -2,6 +2,7 @@ import Joi from 'joi';
 import type { Pool } from 'pg';
 import type { AnchorSink } from '@ecom/common/anchoring';
 import { AppError } from '@ecom/common/errors';
+import { MAX_PROBLEMS } from '@ecom/common/http';
 import { getContext, runWithContext, type Logger } from '@ecom/common/logging';
 import { withTransaction } from '@ecom/common/postgres';
 import {
@@ -63,6 +64,13 @@ interface ProviderEvent {
   data: { object: ProviderIntent };
 }
 
+/**
+ * A webhook request's body as it arrived: a JSON body (the bytes it was parsed from, which the
+ * signature covers, and its value), or the bytes of a body of another media type or of none.
+ */
+export type WebhookBody =
+  { json: true; raw: Buffer; value: unknown } | { json: false; raw: Buffer };
+
 export interface WebhookReceipt {
   received: true;
   duplicate: boolean;
@@ -103,11 +111,7 @@ const refused = (code: string, message: string, details?: object) =>
 export class ProviderWebhooks {
   constructor(private readonly deps: ProviderWebhooksDeps) {}
 
-  async receive(
-    signature: string | undefined,
-    raw: Buffer | undefined,
-    body: unknown,
-  ): Promise<WebhookReceipt> {
+  async receive(signature: string | undefined, body: WebhookBody): Promise<WebhookReceipt> {
     const { secrets, toleranceSeconds } = this.deps;
     if (secrets.length === 0) {
       // 404: for this configuration the endpoint does not exist (the request is not retried
@@ -118,9 +122,9 @@ export class ProviderWebhooks {
         'Webhooks are not accepted: the service runs the mock gateway',
       );
     }
-    if (!raw) throw refused('WEBHOOK_MALFORMED', 'The webhook body must be JSON');
+    // The sender first, whatever the body: nothing in it is looked at, nor told, until then.
     const now = this.deps.now?.() ?? Math.floor(Date.now() / 1000);
-    const check = verifySignature(signature, raw, secrets, now, toleranceSeconds);
+    const check = verifySignature(signature, body.raw, secrets, now, toleranceSeconds);
     if (!check.ok) {
       if (check.reason === 'too_old' || check.reason === 'too_new') {
         throw refused(
@@ -133,9 +137,20 @@ export class ProviderWebhooks {
         reason: check.reason,
       });
     }
-    const { value, error } = eventShape.validate(body, { abortEarly: true, convert: false });
+    if (!body.json) {
+      throw refused('WEBHOOK_MALFORMED', 'The event must be sent as application/json', [
+        { location: 'body', field: '', message: 'must be application/json' },
+      ]);
+    }
+    const { value, error } = eventShape.validate(body.value, { abortEarly: false, convert: false });
     if (error) {
-      throw refused('WEBHOOK_MALFORMED', `The event is malformed: ${error.message}`);
+      // Every problem, named: the sender is the provider, and this is what it must fix.
+      const problems = error.details.map((d) => ({
+        location: 'body',
+        field: d.path.join('.'),
+        message: d.message,
+      }));
+      throw refused('WEBHOOK_MALFORMED', 'The event is malformed', problems.slice(0, MAX_PROBLEMS));
     }
     return this.apply(value as ProviderEvent);
   }

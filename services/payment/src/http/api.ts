@@ -31,8 +31,9 @@ export const initiateBody = Joi.object({
 });
 
 /**
- * A provider event as the route accepts it: any JSON object (its shape is checked once the
- * signature is, by webhookEventShape), documented with the fields payment reads.
+ * A provider event, documented with the fields payment reads. Documentation only: the route
+ * binds without it (routes.ts), so any body reaches the handler, which checks the signature
+ * first and only then the event's shape (WEBHOOK_MALFORMED, application/webhooks.ts).
  */
 export const webhookEventSchema = Joi.object({
   id: Joi.string().description('evt_...: handled once'),
@@ -201,10 +202,13 @@ export const paymentApi = defineApi({
         'Called by the payment provider, not by customers. Header `Provider-Signature: ' +
         't=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>` (one v1 per secret ' +
         'while rotating); the timestamp must be within PAYMENT_WEBHOOK_TOLERANCE_SECONDS (300). ' +
+        'The signature is checked first, whatever the body; only a signed body is then checked ' +
+        'as an event (any problem: 400 WEBHOOK_MALFORMED, each named in details). ' +
         'An event id already received answers 200 and changes nothing. 404 ' +
         'PROVIDER_NOT_CONFIGURED when the service runs the mock gateway.',
       access: 'public',
-      // Checked after the signature, in the handler: a sender without the secret learns nothing.
+      // Documented, not enforced by the route: checked after the signature, in the handler, so
+      // a sender without the secret learns nothing of the schema.
       body: webhookEventSchema,
       rateLimit: 'webhook',
       response: {

@@ -3,13 +3,7 @@ import type { Anchoring } from '@ecom/common/anchoring';
 import { anchoringHandlers } from '@ecom/common/anchoring/api';
 import { requireUser, type JwtVerifyOptions } from '@ecom/common/auth';
 import { AppError, errorBody, type ErrorBody } from '@ecom/common/errors';
-import {
-  bindRoutes,
-  idempotencyKeyHeader,
-  rawJsonBody,
-  reply,
-  type Reply,
-} from '@ecom/common/http';
+import { bindRoutes, idempotencyKeyHeader, reply, type Reply } from '@ecom/common/http';
 import type { IdempotentResult } from '@ecom/common/postgres';
 import type {
   InitiateInput,
@@ -21,6 +15,21 @@ import type { ProviderWebhooks } from '../application/webhooks';
 import type { OrderAnchors } from '../clients/order-anchors';
 import { SIGNATURE_HEADER } from '../gateway/webhook-signature';
 import { paymentApi } from './api';
+import { webhookBody } from './webhook-body';
+
+/**
+ * paymentApi as bound. The webhook's body schema documents the event (/docs, Postman) but is
+ * not enforced by the route: bindRoutes would validate it (400 VALIDATION_ERROR naming each
+ * field) and refuse another media type (415) before the handler, that is before the sender is
+ * known. The handler checks the signature over the raw bytes first, then the event's shape.
+ */
+const boundApi = {
+  ...paymentApi,
+  operations: {
+    ...paymentApi.operations,
+    providerWebhook: { ...paymentApi.operations.providerWebhook, body: undefined },
+  },
+};
 
 const location = (paymentId: string) => `/api/payments/${paymentId}`;
 
@@ -51,7 +60,7 @@ export function paymentRoutes(deps: {
 }): Router {
   const { payments } = deps;
   return bindRoutes(
-    paymentApi,
+    boundApi,
     {
       async initiatePayment(req) {
         const result = await payments.initiate(
@@ -80,8 +89,8 @@ export function paymentRoutes(deps: {
         return answer(req, result, () => paymentId);
       },
       // The signature covers the bytes as sent: the raw body, never the parsed one.
-      providerWebhook: (req) =>
-        deps.webhooks.receive(req.get(SIGNATURE_HEADER), rawJsonBody(req), req.body),
+      providerWebhook: async (req) =>
+        deps.webhooks.receive(req.get(SIGNATURE_HEADER), await webhookBody(req)),
       ...anchoringHandlers({
         anchoring: deps.anchoring,
         service: 'payment',
