@@ -8,6 +8,7 @@ export * from './create-app';
 export * from './error-handler';
 export * from './idempotency';
 export * from './json-body';
+export * from './read-bytes';
 export * from './reply';
 export * from './request-context';
 export * from './request-logger';

@@ -1,3 +1,4 @@
+import { Types } from 'mongoose';
 import request from 'supertest';
 import type { AuthUser } from '@ecom/common/auth';
 import { createProductClient } from '@ecom/common/client';
@@ -141,6 +142,100 @@ describe('create and read', () => {
       expect(res.status).toBe(404);
       expect(res.body.error.code).toBe('NOT_FOUND');
     }
+  });
+});
+
+describe('attribute names', () => {
+  // Names that are properties of every JS object (and that mongoose's clone skips): ordinary
+  // attribute names for a product, stored and answered as sent.
+  const objectNames = {
+    constructor: 'x',
+    prototype: 'p',
+    hasOwnProperty: 'h',
+    toString: 's',
+    valueOf: 1,
+    isMongooseBuffer: true,
+    color: 'red',
+  };
+
+  async function storedAttributes(id: string) {
+    const row = await h.service.connection
+      .collection('products')
+      .findOne({ _id: new Types.ObjectId(id) }, { projection: { attributes: 1 } });
+    return row?.attributes as Record<string, unknown> | undefined;
+  }
+
+  it.each([[{ prototype: 'p' }], [{ constructor: 'x' }], [objectNames]])(
+    'stores %j as sent on create and update, and answers it on every read',
+    async (attributes) => {
+      const created = await createProduct({ name: 'Named', attributes });
+      expect(created.attributes).toEqual(attributes);
+      expect(await storedAttributes(created.id)).toEqual(attributes);
+      for (let i = 0; i < 2; i += 1) {
+        // MISS, then the cached copy (HIT).
+        const got = await api().get(`/api/products/${created.id}`);
+        expect(got.headers['x-cache']).toBe(i === 0 ? 'MISS' : 'HIT');
+        expect(got.body.attributes).toEqual(attributes);
+      }
+      const listed = await api().get(`/api/products?sellerId=${seller.id}&limit=100`);
+      expect(listed.body.items.find((p: { id: string }) => p.id === created.id).attributes).toEqual(
+        attributes,
+      );
+
+      const replaced = { ...attributes, size: 'L' };
+      const updated = await asUser(seller)
+        .put(`/api/products/${created.id}`)
+        .send({ attributes: replaced });
+      expect(updated.status).toBe(200);
+      expect(updated.body.attributes).toEqual(replaced);
+      expect(await storedAttributes(created.id)).toEqual(replaced);
+      expect((await api().get(`/api/products/${created.id}`)).body.attributes).toEqual(replaced);
+    },
+  );
+
+  it('refuses `__proto__` with 400 FORBIDDEN_KEY on create and update, changing nothing', async () => {
+    const p = await createProduct({ name: 'Guarded names', attributes: { color: 'red' } });
+    const before = (await api().get('/api/products?limit=100')).body.total;
+    const created = await asUser(seller)
+      .post('/api/products')
+      .set('Content-Type', 'application/json')
+      .send('{"name":"P","price":1,"inventory":1,"attributes":{"__proto__":"x"}}');
+    expect(created.status).toBe(400);
+    expect(created.body.error).toMatchObject({
+      code: 'FORBIDDEN_KEY',
+      requestId: expect.any(String),
+    });
+    const updated = await asUser(seller)
+      .put(`/api/products/${p.id}`)
+      .set('Content-Type', 'application/json')
+      .send('{"attributes":{"__proto__":"x"}}');
+    expect(updated.status).toBe(400);
+    expect(updated.body.error.code).toBe('FORBIDDEN_KEY');
+    expect((await api().get('/api/products?limit=100')).body.total).toBe(before);
+    expect(await storedAttributes(p.id)).toEqual({ color: 'red' });
+  });
+
+  it('writes the product and its outbox row in one transaction: a failed row leaves no change', async () => {
+    const p = await createProduct({ name: 'Atomic', attributes: { color: 'red' } });
+    const products = h.service.connection.collection('products');
+    const count = await products.countDocuments();
+    const db = h.service.connection.db!;
+    // A validator no row meets: the outbox insert fails inside the transaction.
+    await db.command({ collMod: 'outbox', validator: { never: { $exists: true } } });
+    try {
+      const created = await asUser(seller)
+        .post('/api/products')
+        .send({ name: 'Lost', price: 1, inventory: 1, attributes: { constructor: 'x' } });
+      expect(created.status).toBeGreaterThanOrEqual(500);
+      const updated = await asUser(seller)
+        .put(`/api/products/${p.id}`)
+        .send({ attributes: { constructor: 'y' } });
+      expect(updated.status).toBeGreaterThanOrEqual(500);
+    } finally {
+      await db.command({ collMod: 'outbox', validator: {} });
+    }
+    expect(await products.countDocuments()).toBe(count);
+    expect(await storedAttributes(p.id)).toEqual({ color: 'red' });
   });
 });
 

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import request from 'supertest';
 import { bearer, testJwtEnv } from '@ecom/test-support';
@@ -46,6 +47,11 @@ const webp = () => solid(100, 80).webp().toBuffer();
 /** Noise does not compress: a PNG of ~480 kB, over the 256 kB limit. */
 const bigPng = () =>
   sharp(randomBytes(400 * 400 * 3), { raw: { width: 400, height: 400, channels: 3 } })
+    .png()
+    .toBuffer();
+/** Noise PNG of side `side`: about 3 × side² bytes. */
+const noisePng = (side: number) =>
+  sharp(randomBytes(side * side * 3), { raw: { width: side, height: side, channels: 3 } })
     .png()
     .toBuffer();
 /** A few kB that decode to 9 million pixels (the limit is 4 million). */
@@ -129,6 +135,27 @@ describe.each([
       .set('Authorization', bearer(as))
       .set('Content-Type', type)
       .send(bytes);
+
+  /**
+   * The bytes exactly as given, whatever the headers say (supertest would serialise a Buffer
+   * declared as JSON into JSON text).
+   */
+  async function postBytes(
+    id: string,
+    bytes: Buffer,
+    headers: Record<string, string>,
+    as: typeof seller | null = seller,
+  ) {
+    const res = await fetch(`${h.service.url}/api/products/${id}/images`, {
+      method: 'POST',
+      headers: { ...headers, ...(as ? { Authorization: bearer(as) } : {}) },
+      body: bytes,
+    });
+    const body = (await res.json()) as {
+      error?: { code: string; message: string; requestId: string };
+    };
+    return { status: res.status, body };
+  }
 
   const fetchVariant = (url: string) =>
     api()
@@ -227,6 +254,76 @@ describe.each([
     expect(res.body.error.code).toBe(status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'INVALID_IMAGE');
     expect((await api().get(`/api/products/${id}`)).body.images).toEqual([]);
     expect(await store.keys(`products/${id}/`)).toEqual([]);
+  });
+
+  it('JSON text is refused with 415 naming the image types, after the owner check', async () => {
+    const body = Buffer.from('{"image":"x"}');
+    const id = await newProduct();
+    const headers = { 'Content-Type': 'application/json' };
+    // Who asks is still checked first, as for any other upload.
+    expect((await postBytes(id, body, headers, otherSeller)).status).toBe(403);
+    expect((await postBytes(id, body, headers, null)).status).toBe(401);
+    const res = await postBytes(id, body, headers);
+    expect(res.status).toBe(415);
+    expect(res.body.error).toMatchObject({
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+      message: expect.stringMatching(/image\/jpeg, image\/png or image\/webp/),
+      requestId: expect.any(String),
+    });
+    expect(await store.keys(`products/${id}/`)).toEqual([]);
+  });
+
+  // Bytes labelled JSON meet the service's JSON parser first, as on every route: its verdict is
+  // the answer (a 4xx in the common shape), and nothing is kept.
+  it.each([
+    ['a JPEG', 'application/json', 400, 'MALFORMED_JSON', () => jpegWithGps()],
+    [
+      'a PNG over BODY_LIMIT (100 kB)',
+      'application/json',
+      413,
+      'PAYLOAD_TOO_LARGE',
+      () => noisePng(200),
+    ],
+    ['a PNG', 'application/json; charset=utf-16', 415, 'UNSUPPORTED_ENCODING', () => png()],
+  ] as const)(
+    '%s sent as %s is refused by the JSON parser (%d %s), nothing kept',
+    async (_label, type, status, code, bytes) => {
+      const id = await newProduct();
+      const res = await postBytes(id, await bytes(), { 'Content-Type': type });
+      expect(res.status).toBe(status);
+      expect(res.body.error).toMatchObject({ code, requestId: expect.any(String) });
+      expect((await api().get(`/api/products/${id}`)).body.images).toEqual([]);
+      expect(await store.keys(`products/${id}/`)).toEqual([]);
+    },
+  );
+
+  it.each([
+    ['a gzipped JPEG', 'gzip', 'image/jpeg', async () => gzipSync(await jpegWithGps())],
+    ['a plain PNG labelled gzip', 'gzip', 'image/png', () => png()],
+    ['a plain PNG labelled br', 'br', 'image/png', () => png()],
+  ])(
+    '%s (Content-Encoding: %s) is refused with 415: images are sent without content-coding',
+    async (_label, encoding, type, bytes) => {
+      const id = await newProduct();
+      const res = await postBytes(id, await bytes(), {
+        'Content-Type': type,
+        'Content-Encoding': encoding,
+      });
+      expect(res.status).toBe(415);
+      expect(res.body.error?.code).toBe('UNSUPPORTED_ENCODING');
+      expect(res.body.error?.message).toMatch(/without content-coding/);
+      expect((await api().get(`/api/products/${id}`)).body.images).toEqual([]);
+      expect(await store.keys(`products/${id}/`)).toEqual([]);
+    },
+  );
+
+  it('an image with Content-Encoding: identity (no coding) is taken', async () => {
+    const id = await newProduct();
+    const res = await postBytes(id, await png(), {
+      'Content-Type': 'image/png',
+      'Content-Encoding': 'identity',
+    });
+    expect(res.status).toBe(201);
   });
 
   it('a body over IMAGE_MAX_BYTES is refused with 413, declared or chunked', async () => {

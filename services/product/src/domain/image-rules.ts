@@ -84,6 +84,22 @@ export class UnsupportedImageError extends AppError {
   }
 }
 
+/** The body's declared type: an image is sent as its bytes, never inside JSON. */
+export const IMAGE_MEDIA_TYPES = ['image/jpeg', 'image/png', 'image/webp'] as const;
+
+export const SEND_AS_IMAGE = `Send the image bytes as ${IMAGE_MEDIA_TYPES.slice(0, -1).join(', ')} or ${IMAGE_MEDIA_TYPES.at(-1)}`;
+
+/** A body with a content-coding (gzip...): an image is sent as it is (its format compresses). */
+export class ImageEncodingError extends AppError {
+  constructor() {
+    super(
+      415,
+      'UNSUPPORTED_ENCODING',
+      'Images are sent without content-coding: drop the Content-Encoding header and send the image bytes as they are',
+    );
+  }
+}
+
 export class InvalidImageError extends AppError {
   constructor(message = 'The image could not be decoded') {
     super(422, 'INVALID_IMAGE', message);

@@ -13,6 +13,7 @@ import {
 } from '@ecom/common/http';
 import { CURRENCIES, MAX_PRICE_CENTS } from '../domain/catalog-rules';
 import {
+  IMAGE_MEDIA_TYPES,
   IMAGE_ID,
   MAX_IMAGE_UPLOAD_BYTES,
   VARIANT_CONTENT_TYPE,
@@ -284,7 +285,7 @@ export const productApi = defineApi({
       access: ['seller', 'admin'],
       params: idParams,
       rawBody: {
-        mediaTypes: ['image/jpeg', 'image/png', 'image/webp'],
+        mediaTypes: IMAGE_MEDIA_TYPES,
         maxBytes: MAX_IMAGE_UPLOAD_BYTES,
       },
       response: {

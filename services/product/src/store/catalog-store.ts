@@ -1,4 +1,5 @@
 import type { QueryFilter, SortOrder } from 'mongoose';
+import { currentMongoTransaction } from '@ecom/common/mongo';
 import type { ProductImage } from '../domain/image-rules';
 import type { AddImageResult, CatalogStore, ProductImageStore } from '../domain/ports';
 import type { ListQuery, NewProduct, Product, ProductChanges, ProductSort } from '../domain/types';
@@ -103,19 +104,38 @@ export class MongoCatalogStore implements CatalogStore, ProductImageStore {
     return doc ? toProduct(doc) : null;
   }
 
+  /** The session of the transaction the caller runs in: driver commands do not pick it up. */
+  private session() {
+    return currentMongoTransaction(this.models.Product.db)?.session;
+  }
+
   async create(input: NewProduct): Promise<Product> {
-    const doc = await this.models.Product.create({ ...input, reserved: 0, sold: 0 });
-    return toProduct(doc.toObject());
+    // mongoose builds the row (defaults, _id) and validates it, but the driver writes it:
+    // mongoose's clone drops attribute names such as `constructor` and `prototype`.
+    const doc = new this.models.Product({ ...input, attributes: {}, reserved: 0, sold: 0 });
+    await doc.validate();
+    const now = new Date();
+    const row: ProductDoc = {
+      ...doc.toObject(),
+      attributes: input.attributes,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.products.insertOne(row, { session: this.session() });
+    return toProduct(row);
   }
 
   async update(id: string, changes: ProductChanges): Promise<Product | null> {
     const _id = toObjectId(id);
     if (!_id) return null;
-    const doc = await this.models.Product.findOneAndUpdate(
+    // Through the driver, as create: a mongoose update would drop some attribute names.
+    const doc = await this.products.findOneAndUpdate(
       { _id, status: 'active' },
-      { $set: changes },
-      { returnDocument: 'after', projection: HIDDEN },
-    ).lean<ProductDoc>();
+      {
+        $set: { ...changes, updatedAt: new Date() },
+      },
+      { returnDocument: 'after', projection: HIDDEN, session: this.session() },
+    );
     return doc ? toProduct(doc) : null;
   }
 
