@@ -129,6 +129,7 @@ export const productService = defineService({
                   connection,
                   inventory,
                   ratings,
+                  catalog,
                   logger,
                   observer,
                 }),

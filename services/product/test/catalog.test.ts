@@ -1,6 +1,7 @@
 import { Types } from 'mongoose';
 import request from 'supertest';
 import type { AuthUser } from '@ecom/common/auth';
+import { createEvent } from '@ecom/common/bus';
 import { createProductClient } from '@ecom/common/client';
 import { bearer, expectReady, indexKeyPatterns, requestsAs } from '@ecom/test-support';
 import { categorySchema, categoryTreeSchema, productSchema } from '../src/http/api';
@@ -275,6 +276,29 @@ describe('who may write', () => {
     expect((await api().get(`/api/products/${p.id}`)).status).toBe(404);
     await h.settle();
     expect(h.publishedOf('product.deleted')).toContainEqual({ productId: p.id });
+  });
+
+  it("takes a deleted seller's products off sale (product.deleted each), not another seller's", async () => {
+    const gone = `seller-gone-${new Types.ObjectId().toHexString()}`;
+    const theirs = await Promise.all(
+      [1, 2, 3].map((n) => createProduct({ name: `Left ${n}`, sellerId: gone }, admin)),
+    );
+    const kept = await createProduct({ name: 'Still sold' });
+    await h.bus.publish(createEvent('auth-service', 'user.deleted', { userId: gone }));
+    await h.settle();
+    for (const p of theirs) expect((await api().get(`/api/products/${p.id}`)).status).toBe(404);
+    const listed = await api().get(`/api/products?sellerId=${gone}`);
+    expect(listed.body.total).toBe(0);
+    expect(h.publishedOf('product.deleted')).toEqual(
+      expect.arrayContaining(theirs.map((p) => ({ productId: p.id }))),
+    );
+    expect((await api().get(`/api/products/${kept.id}`)).status).toBe(200);
+    // A redelivery, or a customer's deletion, withdraws nothing more.
+    const before = h.publishedOf('product.deleted').length;
+    await h.bus.publish(createEvent('auth-service', 'user.deleted', { userId: gone }));
+    await h.bus.publish(createEvent('auth-service', 'user.deleted', { userId: customer.id }));
+    await h.settle();
+    expect(h.publishedOf('product.deleted')).toHaveLength(before);
   });
 
   it('refuses a seller creating for another seller, allows an admin', async () => {

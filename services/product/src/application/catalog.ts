@@ -152,13 +152,38 @@ export class CatalogService {
 
   async remove(user: AuthUser, id: string): Promise<void> {
     await this.managed(user, id);
-    await this.deps.transaction(async () => {
-      const deleted = await this.deps.products.softDelete(id);
-      if (!deleted) throw new NotFoundError('Product not found', { productId: id });
-      await this.deps.publish('product.deleted', { productId: id });
+    if (!(await this.withdraw(id))) throw new NotFoundError('Product not found', { productId: id });
+  }
+
+  /**
+   * user.deleted: a deleted seller's products come off sale (as if each were deleted), since
+   * nobody is left to ship them. Orders already placed keep their course (an admin ships them).
+   * In batches, each product in its own transaction with its product.deleted: a redelivery
+   * after a failure takes the rest.
+   */
+  async withdrawSeller(sellerId: string): Promise<number> {
+    let withdrawn = 0;
+    for (;;) {
+      const ids = await this.deps.products.activeIdsOfSeller(sellerId, 100);
+      let now = 0;
+      for (const id of ids) if (await this.withdraw(id)) now += 1;
+      withdrawn += now;
+      // A full batch of which none moved would come back as it was: stop rather than spin.
+      if (ids.length < 100 || now === 0) return withdrawn;
+    }
+  }
+
+  /** Soft-deletes a product with its product.deleted; false when it was not active. */
+  private async withdraw(id: string): Promise<boolean> {
+    const deleted = await this.deps.transaction(async () => {
+      const done = await this.deps.products.softDelete(id);
+      if (done) await this.deps.publish('product.deleted', { productId: id });
+      return done;
     });
+    if (!deleted) return false;
     await this.deps.cache.productChanged(id);
     await this.deps.afterDelete?.(id);
+    return true;
   }
 
   async changeInventory(user: AuthUser, id: string, change: InventoryChange): Promise<ProductView> {

@@ -20,6 +20,8 @@ export interface CatalogStore {
   create(input: NewProduct): Promise<Product>;
   update(id: string, changes: ProductChanges): Promise<Product | null>;
   softDelete(id: string): Promise<Product | null>;
+  /** Ids of a seller's active products, at most `limit` (a deleted seller's withdrawal). */
+  activeIdsOfSeller(sellerId: string, limit: number): Promise<string[]>;
   /** Sets the free stock (absolute) and/or the threshold; returns the product before and after. */
   setStock(
     id: string,

@@ -1,6 +1,7 @@
 import type { Connection } from 'mongoose';
 import type { ConsumerDeps, ConsumerHandle } from '@ecom/common/bus';
 import { subscribeMongoConsumers } from '@ecom/common/mongo';
+import type { CatalogService } from '../application/catalog';
 import type { InventoryService } from '../application/inventory';
 import type { RatingService } from '../application/ratings';
 
@@ -14,7 +15,8 @@ const SAGA_EVENTS = [
 ] as const;
 
 /**
- * What product consumes: the order saga (stock) and reviews (rating aggregates). Payloads are
+ * What product consumes: the order saga (stock), reviews (rating aggregates) and deleted
+ * accounts (a seller's products come off sale). Payloads are
  * checked against common's contracts, and every handler is idempotent by business key
  * (orderId, commentId).
  *
@@ -31,9 +33,10 @@ export function subscribeProductConsumers(
     connection: Connection;
     inventory: InventoryService;
     ratings: RatingService;
+    catalog: CatalogService;
   },
 ): Promise<ConsumerHandle> {
-  const { inventory, ratings } = deps;
+  const { inventory, ratings, catalog } = deps;
   return subscribeMongoConsumers({
     ...deps,
     group: CONSUMER_GROUP,
@@ -57,6 +60,10 @@ export function subscribeProductConsumers(
       },
       'order.cancelled': async ({ data }) => {
         await inventory.release(data.orderId, { allowRestock: true });
+      },
+      // A deleted account's products (a seller's) come off sale: nobody is left to ship them.
+      'user.deleted': async ({ data }) => {
+        await catalog.withdrawSeller(data.userId);
       },
       'comment.created': async ({ data }) => {
         const { commentId, productId, rating } = data;

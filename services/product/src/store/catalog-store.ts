@@ -139,6 +139,14 @@ export class MongoCatalogStore implements CatalogStore, ProductImageStore {
     return doc ? toProduct(doc) : null;
   }
 
+  async activeIdsOfSeller(sellerId: string, limit: number): Promise<string[]> {
+    // The { sellerId, status, createdAt } listing index serves it.
+    const docs = await this.models.Product.find({ sellerId, status: 'active' }, { _id: 1 })
+      .limit(limit)
+      .lean<{ _id: unknown }[]>();
+    return docs.map((d) => String(d._id));
+  }
+
   async softDelete(id: string): Promise<Product | null> {
     const _id = toObjectId(id);
     if (!_id) return null;
