@@ -1462,6 +1462,20 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       expect(spy.of('order.cancelled', sent.id)).toHaveLength(0);
     });
 
+    it("shows the customer who acted only when it was them: an admin's id stays out of their history", async () => {
+      const order = await confirmedOrder();
+      expect((await setStatus(order.id, admin, 'SHIPPED')).status).toBe(200);
+      const mine = await historyOf(order.id, alice);
+      expect(mine.body.history[0].cause).toMatchObject({ type: 'request', userId: alice.id });
+      const shipped = mine.body.history.at(-1);
+      expect(shipped).toMatchObject({ to: 'SHIPPED', cause: { type: 'request' } });
+      expect(shipped.cause.userId).toBeUndefined();
+      expect(typeof shipped.cause.requestId).toBe('string');
+      expect(JSON.stringify(mine.body)).not.toContain(admin.id);
+      const staff = await historyOf(order.id, admin);
+      expect(staff.body.history.at(-1).cause).toMatchObject({ type: 'request', userId: admin.id });
+    });
+
     it('ships and delivers by admin or the line seller, emits order.completed, refuses illegal moves with 409', async () => {
       const order = await confirmedOrder();
       expect((await setStatus(order.id, alice, 'SHIPPED')).status).toBe(403);

@@ -27,6 +27,11 @@ import {
   type OrderStatus,
 } from '../domain/state-machine';
 import type { Cause, HistoryEntry, Order, ShippingAddress } from '../domain/types';
+
+/** A history entry as a caller sees it: another account's id left out of a request's cause. */
+type ShownEntry = Omit<HistoryEntry, 'cause'> & {
+  cause: Cause | { type: 'request'; requestId: string };
+};
 import { orderStore } from '../store/order-store';
 import type { OrderTransitions } from './transitions';
 
@@ -266,9 +271,19 @@ export class Orders {
     );
   }
 
-  async history(user: AuthUser, id: string): Promise<{ orderId: string; history: HistoryEntry[] }> {
+  async history(user: AuthUser, id: string): Promise<{ orderId: string; history: ShownEntry[] }> {
     await this.getVisible(user, id);
-    return { orderId: id, history: await orderStore.history(this.deps.pool, id) };
+    const history = await orderStore.history(this.deps.pool, id);
+    if (user.role === 'admin') return { orderId: id, history };
+    // Who acted is the caller's own business, or staff's: another account's id (an admin's) is
+    // not shown to a customer or a seller.
+    return {
+      orderId: id,
+      history: history.map((entry) => {
+        if (entry.cause.type !== 'request' || entry.cause.userId === user.id) return entry;
+        return { ...entry, cause: { type: 'request', requestId: entry.cause.requestId } };
+      }),
+    };
   }
 
   async cancel(user: AuthUser, id: string, reason?: string): Promise<WrittenOrder> {

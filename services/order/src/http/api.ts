@@ -101,7 +101,7 @@ const historySchema = Joi.object({
       cause: Joi.object()
         .unknown(true)
         .description(
-          "{ type: 'request', requestId, userId } | { type: 'event', eventId, eventType } | { type: 'system', name }",
+          "{ type: 'request', requestId, userId } | { type: 'event', eventId, eventType } | { type: 'system', name }; userId only to an admin or to the account that acted",
         ),
     }),
   ),
