@@ -2,6 +2,7 @@ import Joi from 'joi';
 import type { MongoConfig, ServiceConfig } from '@ecom/common/config';
 import { loadConfig, mongoConfigKeys, pemFromEnv, serviceConfigKeys } from '@ecom/common/config';
 import { parseDurationSeconds } from './domain/duration';
+import { emailHasHiddenCharacters, normaliseEmail } from './domain/user';
 
 /** A duration such as `15m`, `7d`, `3600s` or plain seconds (`900`). */
 const duration = Joi.string()
@@ -46,7 +47,11 @@ export const authConfigSchema = Joi.object<AuthConfig>({
   LOGIN_FAILURE_WINDOW_SECONDS: Joi.number().integer().min(1).max(604800).default(86400),
   ADMIN_EMAIL: Joi.string()
     .email({ tlds: { allow: false } })
-    .max(254),
+    .max(254)
+    // The same rule as registration: no address hides characters.
+    .custom((value: string, helpers) =>
+      emailHasHiddenCharacters(normaliseEmail(value)) ? helpers.error('any.invalid') : value,
+    ),
   ADMIN_PASSWORD: Joi.string().max(1024).when('ADMIN_EMAIL', {
     is: Joi.exist(),
     then: Joi.required(),

@@ -62,6 +62,7 @@ export const authService = defineService({
       },
       stores.refreshTokens,
       jwt.revocations,
+      logger,
     );
     checkKeyPair(config, jwt, () => tokens.accessToken({ id: 'key-check', role: 'customer' }));
     const outbox = createMongoOutbox({

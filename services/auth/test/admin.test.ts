@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { trusted } from 'mongoose';
 import { authService } from '../src';
 import {
   ADMIN,
@@ -18,6 +19,14 @@ beforeAll(async () => {
   admin = await adminToken(t.app);
 });
 afterAll(async () => t.close());
+
+interface Tokens {
+  user: { id: string; role: string };
+  accessToken: string;
+  refreshToken: string;
+}
+const refresh = (refreshToken: string) =>
+  request(t.app).post('/api/auth/refresh').send({ refreshToken });
 
 describe('admin seeding from ADMIN_EMAIL / ADMIN_PASSWORD', () => {
   it('created the admin at start and published user.created', async () => {
@@ -168,8 +177,8 @@ describe('GET /api/users/:id', () => {
 });
 
 describe('PUT /api/users/:id/role', () => {
-  it('changes the role, publishes user.updated, and the next refresh carries it', async () => {
-    const { user, refreshToken } = await newUser(t.app, 'promote@example.test');
+  it('changes the role, publishes user.updated, and the next login carries it', async () => {
+    const { user } = await newUser(t.app, 'promote@example.test');
     const res = await request(t.app)
       .put(`/api/users/${user.id}/role`)
       .set(authHeader(admin))
@@ -186,8 +195,91 @@ describe('PUT /api/users/:id/role', () => {
       name: 'Test User',
       role: 'seller',
     });
-    const refreshed = await request(t.app).post('/api/auth/refresh').send({ refreshToken });
-    expect(refreshed.body.user.role).toBe('seller');
+    const again = await login(t.app, 'promote@example.test');
+    expect(again.body.user.role).toBe('seller');
+    const verified = await request(t.app)
+      .get('/api/auth/verify')
+      .set(authHeader(again.body.accessToken));
+    expect(verified.body.claims.role).toBe('seller');
+    expect((await refresh(again.body.refreshToken)).status).toBe(200);
+  });
+
+  it('ends every session of the user, refresh tokens included, as a password change does', async () => {
+    const first = await newUser(t.app, 'demoted-sessions@example.test');
+    // A session whose last token is older than the access tokens' lifetime, and two recent ones.
+    const idle = (await login(t.app, 'demoted-sessions@example.test')).body as Tokens;
+    t.clock.advance(3600_000);
+    try {
+      const second = (await login(t.app, 'demoted-sessions@example.test')).body as Tokens;
+      const rotated = (await refresh(first.refreshToken)).body as Tokens;
+      const res = await request(t.app)
+        .put(`/api/users/${first.user.id}/role`)
+        .set(authHeader(admin))
+        .send({ role: 'seller' });
+      expect(res.status).toBe(200);
+      // No refresh token of any device renews a session of the old role...
+      for (const { refreshToken: token } of [idle, second, rotated]) {
+        const refused = await refresh(token);
+        expect(refused.status).toBe(401);
+        expect(refused.body.error).toMatchObject({
+          code: 'UNAUTHORIZED',
+          details: { reason: 'revoked' },
+          requestId: expect.any(String),
+        });
+      }
+      const docs = await t.auth.stores.refreshTokens.model.find({ userId: first.user.id }).lean();
+      expect(docs.map((doc) => doc.revokedReason)).toEqual(docs.map(() => 'role_change'));
+      // ...and no access token of the recent ones is accepted (the idle one's has expired).
+      for (const { accessToken: token } of [second, rotated]) {
+        const verify = await request(t.app).get('/api/auth/verify').set(authHeader(token));
+        expect(verify.status).toBe(401);
+      }
+      // A new login works at once, with the new role.
+      const fresh = (await login(t.app, 'demoted-sessions@example.test')).body as Tokens;
+      expect(fresh.user.role).toBe('seller');
+      expect(
+        (await request(t.app).get('/api/auth/verify').set(authHeader(fresh.accessToken))).status,
+      ).toBe(200);
+      expect((await refresh(fresh.refreshToken)).status).toBe(200);
+    } finally {
+      t.clock.advance(-3600_000);
+    }
+  });
+
+  it('leaves no token of the old role alive when a refresh races the role change', async () => {
+    const users = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => newUser(t.app, `role-race-${i}@example.test`)),
+    );
+    const outcomes = await Promise.all(
+      users.map(async ({ user, refreshToken }) => {
+        const [changed, refreshed] = await Promise.all([
+          request(t.app)
+            .put(`/api/users/${user.id}/role`)
+            .set(authHeader(admin))
+            .send({ role: 'seller' }),
+          refresh(refreshToken),
+        ]);
+        return { changed, refreshed };
+      }),
+    );
+    for (const { changed, refreshed } of outcomes) {
+      expect(changed.status).toBe(200);
+      expect([200, 401]).toContain(refreshed.status);
+      if (refreshed.status !== 200) continue;
+      // It won the race: what it handed out ended with the role change.
+      expect((await refresh(refreshed.body.refreshToken)).status).toBe(401);
+      const verify = await request(t.app)
+        .get('/api/auth/verify')
+        .set(authHeader(refreshed.body.accessToken));
+      expect(verify.status).toBe(401);
+    }
+    for (const { user } of users) {
+      const live = await t.auth.stores.refreshTokens.model.countDocuments({
+        userId: user.id,
+        revokedAt: null,
+      });
+      expect(live).toBe(0);
+    }
   });
 
   it('publishes nothing when the role is unchanged', async () => {
@@ -264,6 +356,35 @@ describe('DELETE /api/users/:id', () => {
     expect((await login(t.app, 'doomed@example.test')).status).toBe(401);
     // The address is free again.
     expect((await newUser(t.app, 'doomed@example.test')).user.id).not.toBe(user.id);
+  });
+
+  it('leaves no token alive when a refresh races the deletion', async () => {
+    const users = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => newUser(t.app, `delete-race-${i}@example.test`)),
+    );
+    const outcomes = await Promise.all(
+      users.map(async ({ user, refreshToken }) => {
+        const [deleted, refreshed] = await Promise.all([
+          request(t.app).delete(`/api/users/${user.id}`).set(authHeader(admin)),
+          refresh(refreshToken),
+        ]);
+        return { deleted, refreshed };
+      }),
+    );
+    for (const { deleted, refreshed } of outcomes) {
+      expect(deleted.status).toBe(204);
+      expect([200, 401]).toContain(refreshed.status);
+      if (refreshed.status !== 200) continue;
+      expect((await refresh(refreshed.body.refreshToken)).status).toBe(401);
+      const verify = await request(t.app)
+        .get('/api/auth/verify')
+        .set(authHeader(refreshed.body.accessToken));
+      expect(verify.status).toBe(401);
+    }
+    const ids = users.map(({ user }) => user.id);
+    expect(
+      await t.auth.stores.refreshTokens.model.countDocuments({ userId: trusted({ $in: ids }) }),
+    ).toBe(0);
   });
 
   it('answers 404 for an unknown user, 400 for a bad id, 422 for the admin itself', async () => {

@@ -76,6 +76,10 @@ describe('auth config', () => {
     expect(configError({ ...env, ADMIN_EMAIL: 'nope', ADMIN_PASSWORD: 'x' }).variable).toBe(
       'ADMIN_EMAIL',
     );
+    // Hidden characters are refused here as at registration.
+    expect(
+      configError({ ...env, ADMIN_EMAIL: 'ad\u200bmin@b.test', ADMIN_PASSWORD: 'x' }).variable,
+    ).toBe('ADMIN_EMAIL');
   });
 
   it('refuses a non-MongoDB URL and bad login throttling values', () => {

@@ -17,7 +17,12 @@ import {
 } from '../src/domain/login-throttle';
 import { judgeRefreshToken } from '../src/domain/refresh-token';
 import { parseDurationSeconds } from '../src/domain/duration';
-import { bcryptCost, normaliseEmail, userEventData } from '../src/domain/user';
+import {
+  bcryptCost,
+  emailHasHiddenCharacters,
+  normaliseEmail,
+  userEventData,
+} from '../src/domain/user';
 
 describe('password policy (NIST SP 800-63B), with the shipped breach list', () => {
   it('accepts any 8+ characters without composition rules', () => {
@@ -226,6 +231,43 @@ describe('durations', () => {
 describe('users', () => {
   it('normalises emails by trimming and lowercasing', () => {
     expect(normaliseEmail('  Alice@Example.COM ')).toBe('alice@example.com');
+  });
+
+  it('gives every Unicode spelling of an address one form (NFKC), ASCII unchanged', () => {
+    const composed = 'caf\u00e9@example.com';
+    expect(normaliseEmail('cafe\u0301@example.com')).toBe(composed);
+    expect(normaliseEmail('CAF\u00c9@example.com')).toBe(composed);
+    expect(
+      normaliseEmail(
+        '\uff4b\uff41\uff54\uff45\uff20\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45\uff0e\uff43\uff4f\uff4d',
+      ),
+    ).toBe('kate@example.com');
+    expect(normaliseEmail('kate.o-brien+shop@example.co.uk')).toBe(
+      'kate.o-brien+shop@example.co.uk',
+    );
+  });
+
+  it('finds the characters an address may not hide', () => {
+    for (const hidden of [
+      '\u200b', // zero-width space
+      '\u200c', // zero-width non-joiner
+      '\u200d', // zero-width joiner
+      '\u2060', // word joiner
+      '\ufeff', // zero-width no-break space
+      '\u00ad', // soft hyphen
+      '\u202e', // right-to-left override
+      '\u2066', // left-to-right isolate
+      '\u0000',
+      '\u0007',
+      '\u034f', // combining grapheme joiner
+      ' ',
+      '\u00a0',
+      '\t',
+    ]) {
+      expect(emailHasHiddenCharacters(`kate${hidden}@example.com`)).toBe(true);
+    }
+    expect(emailHasHiddenCharacters('kate@example.com')).toBe(false);
+    expect(emailHasHiddenCharacters('caf\u00e9@\u00fcber.example')).toBe(false);
   });
 
   it('builds the user event payload from exactly the contract fields', () => {

@@ -2,7 +2,7 @@ import { InMemoryEventBus } from '@ecom/common/bus';
 import request from 'supertest';
 import { trusted } from 'mongoose';
 import { FlakyBus, spyOnEvents } from '@ecom/test-support';
-import { newUser, startTestAuth, type TestAuth } from './support';
+import { ADMIN, newUser, startTestAuth, type TestAuth } from './support';
 
 let t: TestAuth;
 let flaky: FlakyBus;
@@ -148,7 +148,9 @@ describe('the user and its event commit together (one transaction)', () => {
       .spyOn(outbox().model.collection, 'insertOne')
       .mockRejectedValueOnce(new Error('outbox insert failed'));
     try {
-      await expect(t.auth.accounts.setRole('someone-else', user.id, 'seller')).rejects.toThrow(
+      // The actor must be an admin (checked inside the change's transaction).
+      const admin = await t.auth.stores.users.findByEmail(ADMIN.email);
+      await expect(t.auth.accounts.setRole(admin!.id, user.id, 'seller')).rejects.toThrow(
         'outbox insert failed',
       );
     } finally {

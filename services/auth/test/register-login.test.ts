@@ -129,6 +129,59 @@ describe('POST /api/auth/register', () => {
     expect(await userCount()).toBe(before);
   });
 
+  it('makes one account of every Unicode spelling of an address (NFKC)', async () => {
+    const composed = await register(t.app, { email: 'caf\u00e9@example.test' });
+    expect(composed.status).toBe(201);
+    expect(composed.body.user.email).toBe('caf\u00e9@example.test');
+    const before = await userCount();
+    for (const spelling of [
+      'cafe\u0301@example.test', // decomposed (NFD)
+      'CAFE\u0301@EXAMPLE.TEST',
+      '\uff43\uff41\uff46\u00e9\uff20\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45\uff0e\uff54\uff45\uff53\uff54', // fullwidth
+    ]) {
+      const res = await register(t.app, { email: spelling });
+      expect(res.status).toBe(409);
+      expect(res.body.error.code).toBe('CONFLICT');
+    }
+    // Fullwidth letters of a new address become the plain address.
+    const fullwidth = await register(t.app, {
+      email:
+        '\uff4b\uff41\uff54\uff45\uff20\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45\uff0e\uff54\uff45\uff53\uff54',
+    });
+    expect(fullwidth.status).toBe(201);
+    expect(fullwidth.body.user.email).toBe('kate@example.test');
+    expect(await userCount()).toBe(before + 1);
+  });
+
+  it.each([
+    ['a zero-width space', 'kate\u200b@example.test'],
+    ['a zero-width joiner', 'ka\u200dte@example.test'],
+    ['a right-to-left override', 'kate\u202etset.elpmaxe@example.test'],
+    ['a soft hyphen', 'ka\u00adte@example.test'],
+    ['a byte order mark inside', 'kate@exa\ufeffmple.test'],
+    ['a control character', 'kate\u0007@example.test'],
+    ['a space inside', 'kate smith@example.test'],
+    ['a no-break space inside', 'kate\u00a0smith@example.test'],
+  ])('refuses an address with %s (400), writing nothing', async (_case, email) => {
+    const before = await userCount();
+    const res = await register(t.app, { email });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({
+      code: 'VALIDATION_ERROR',
+      requestId: expect.any(String),
+    });
+    expect(res.body.error.details).toContainEqual({
+      location: 'body',
+      field: 'email',
+      message: '"email" must not contain spaces, invisible or control characters',
+    });
+    expect(await userCount()).toBe(before);
+    // Login is refused the same way, before any lookup or throttling count.
+    const signIn = await login(t.app, email);
+    expect(signIn.status).toBe(400);
+    expect(signIn.body.error.code).toBe('VALIDATION_ERROR');
+  });
+
   it('refuses a missing name, a bad email and a role chosen by the caller', async () => {
     const before = await userCount();
     const missing = await request(t.app)
@@ -161,6 +214,19 @@ describe('POST /api/auth/login', () => {
     expect(res.body.accessToken).toEqual(expect.any(String));
     expect(res.body.refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(JSON.stringify(res.body)).not.toMatch(/passwordHash|\$2b\$/);
+  });
+
+  it('signs in with any Unicode spelling of the address it was registered with', async () => {
+    const { user } = await newUser(t.app, 'jos\u00e9@example.test');
+    for (const spelling of [
+      'jose\u0301@example.test',
+      ' JOS\u00c9@Example.Test ',
+      '\uff4a\uff4f\uff53\u00e9\uff20\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45\uff0e\uff54\uff45\uff53\uff54',
+    ]) {
+      const res = await login(t.app, spelling);
+      expect(res.status).toBe(200);
+      expect(res.body.user).toMatchObject({ id: user.id, email: 'jos\u00e9@example.test' });
+    }
   });
 
   it('answers the same 401 for an unknown email and a wrong password', async () => {

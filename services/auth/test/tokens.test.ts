@@ -1,7 +1,11 @@
 import { createHmac } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
-import { generateEs256KeyPair, signAccessToken } from '@ecom/common/auth';
+import {
+  generateEs256KeyPair,
+  processSessionRevocations,
+  signAccessToken,
+} from '@ecom/common/auth';
 import { testKeys, tokenFor } from '@ecom/test-support';
 import { hashRefreshToken } from '../src/application/tokens';
 import { authHeader, login, newUser, startTestAuth, type TestAuth } from './support';
@@ -74,6 +78,20 @@ describe('POST /api/auth/refresh', () => {
     // The loser counts as reuse: the winner's new token is revoked with the family.
     const winner = results.find((r) => r.status === 200)!;
     expect((await refresh(winner.body.refreshToken)).status).toBe(401);
+  });
+
+  it('refuses a session already on the revoked list, and ends its refresh tokens', async () => {
+    // Where a revocation that lists the session first (a role change, a deletion) has got to
+    // when a refresh arrives: the list has the session, its refresh tokens are not revoked yet.
+    const { refreshToken } = await newUser(t.app, 'listed@example.test');
+    const { familyId } = (await tokenDoc(refreshToken))!;
+    await processSessionRevocations().revoke([familyId], 60);
+    const res = await refresh(refreshToken);
+    expect(res.status).toBe(401);
+    expect(res.body.error).toMatchObject({ code: 'UNAUTHORIZED', details: { reason: 'revoked' } });
+    const family = await t.auth.stores.refreshTokens.model.find({ familyId }).lean();
+    expect(family.length).toBeGreaterThan(0);
+    expect(family.every((doc) => doc.revokedAt instanceof Date)).toBe(true);
   });
 
   it('refuses an expired refresh token', async () => {
@@ -150,6 +168,47 @@ describe('POST /api/auth/logout', () => {
       'refreshToken',
       'token',
     ]);
+  });
+
+  it('leaves nothing of a login alive when a refresh races its logout', async () => {
+    const users = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => newUser(t.app, `logout-race-${i}@example.test`)),
+    );
+    // The logout of pair i follows i % 5 round trips to the service, so the logouts land at
+    // every step of the refreshes (a logout sent at the same moment mostly comes first).
+    const roundTrips = async (n: number) => {
+      for (let k = 0; k < n; k += 1) await request(t.app).get('/health/live');
+    };
+    const outcomes = await Promise.all(
+      users.map(async ({ refreshToken }, i) => {
+        const { familyId } = (await tokenDoc(refreshToken))!;
+        const [refreshed, loggedOut] = await Promise.all([
+          refresh(refreshToken),
+          roundTrips(i % 5).then(() =>
+            request(t.app).post('/api/auth/logout').send({ refreshToken }),
+          ),
+        ]);
+        return { familyId, refreshed, loggedOut };
+      }),
+    );
+    for (const { familyId, refreshed, loggedOut } of outcomes) {
+      expect(loggedOut.status).toBe(204);
+      if (refreshed.status === 200) {
+        // It came first: the logout then ended what it handed out.
+        expect((await refresh(refreshed.body.refreshToken)).status).toBe(401);
+        const verify = await request(t.app)
+          .get('/api/auth/verify')
+          .set(authHeader(refreshed.body.accessToken));
+        expect(verify.status).toBe(401);
+      } else {
+        // It came second: refused as the logout's doing, not as theft.
+        expect(refreshed.status).toBe(401);
+        expect(refreshed.body.error.details).toEqual({ reason: 'revoked' });
+      }
+      const family = await t.auth.stores.refreshTokens.model.find({ familyId }).lean();
+      expect(family.filter((doc) => !doc.revokedAt)).toEqual([]);
+      expect(family.every((doc) => doc.revokedReason === 'logout')).toBe(true);
+    }
   });
 });
 

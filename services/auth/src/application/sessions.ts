@@ -6,7 +6,7 @@ import {
   ValidationError,
 } from '@ecom/common/errors';
 import { normalisePassword } from '../domain/password-policy';
-import { judgeRefreshToken } from '../domain/refresh-token';
+import { judgeRefreshToken, type RefreshTokenRecord } from '../domain/refresh-token';
 import { normaliseEmail, userEventData } from '../domain/user';
 import { EmailTakenError, publicUser, type StoredUser } from '../store/user-store';
 import { createLoginGuard, newPasswordProblems, policyError } from './credentials';
@@ -83,12 +83,15 @@ export function createSessions(deps: AccountDeps) {
       return session(user, at);
     },
 
-    /** Rotation: the presented token is spent and a new one of the same family returned. */
+    /**
+     * Rotation: the presented token is spent and a new one of the same family returned. A
+     * session that has ended (logout, logout-all, password or role change, deletion, reuse)
+     * answers 401, even when that happens while this runs: no token is handed out that would be
+     * refused, and none outlives its session.
+     */
     async refresh(refreshToken: string): Promise<Session> {
       const at = now();
       const hash = hashRefreshToken(refreshToken);
-      const record = await refreshTokens.find(hash);
-      const verdict = judgeRefreshToken(record, at);
       const reuse = async (familyId: string) => {
         const revoked = await refreshTokens.revokeFamily(familyId, at, 'reuse');
         await tokens.revokeSessions([familyId]);
@@ -98,23 +101,36 @@ export function createSessions(deps: AccountDeps) {
           { reason: 'reused' },
         );
       };
-      if (!verdict.ok) {
-        if (verdict.reason === 'reused' && record) throw await reuse(record.familyId);
-        throw new UnauthorizedError(
-          verdict.reason === 'expired' ? 'Refresh token has expired' : 'Invalid refresh token',
-          { reason: verdict.reason },
+      /** Why a token that cannot be rotated is refused (a reuse revokes its family first). */
+      const refusal = async (record: RefreshTokenRecord | null) => {
+        const verdict = judgeRefreshToken(record, at);
+        if (!verdict.ok && verdict.reason === 'reused' && record) return reuse(record.familyId);
+        const reason = verdict.ok ? 'revoked' : verdict.reason;
+        return new UnauthorizedError(
+          reason === 'expired' ? 'Refresh token has expired' : 'Invalid refresh token',
+          { reason },
         );
-      }
-      if (!record) throw new UnauthorizedError('Invalid refresh token', { reason: 'unknown' });
+      };
+      const record = await refreshTokens.find(hash);
+      if (!record || !judgeRefreshToken(record, at).ok) throw await refusal(record);
       const user = await users.findById(record.userId);
       if (!user) {
         await refreshTokens.revokeFamily(record.familyId, at, 'user_deleted');
         throw new UnauthorizedError('Invalid refresh token', { reason: 'unknown_user' });
       }
       const next = tokens.draftRefreshToken(at);
-      // Of two concurrent refreshes with one token only one claims it; the other is a reuse.
-      if (!(await refreshTokens.claim(hash, at, next.hash))) throw await reuse(record.familyId);
-      await tokens.saveRefreshToken(next, user.id, record.familyId, at);
+      const stored = tokens.refreshRecord(next, user.id, record.familyId, at);
+      if (!(await refreshTokens.rotate(hash, at, stored))) {
+        // Lost to a concurrent refresh (a reuse) or a revocation: the token as it is now says
+        // which, so a logout racing this refresh is not taken for theft.
+        throw await refusal(await refreshTokens.find(hash));
+      }
+      // A session already on the revoked list (a role change or deletion lists it before it
+      // revokes the tokens) would refuse the new access token: end the family here as well.
+      if (await tokens.sessionEnded(record.familyId)) {
+        await refreshTokens.revokeFamily(record.familyId, at, 'session_ended');
+        throw new UnauthorizedError('Session has ended', { reason: 'revoked' });
+      }
       return { user: publicUser(user), ...tokens.pair(authUser(user), next, record.familyId) };
     },
 

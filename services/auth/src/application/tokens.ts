@@ -1,11 +1,13 @@
 import {
+  sessionRevoked,
   signAccessToken,
   type AuthUser,
   type JwtSignOptions,
   type SessionRevocations,
 } from '@ecom/common/auth';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { RefreshTokenStore } from '../store/refresh-token-store';
+import type { Logger } from '@ecom/common/logging';
+import type { NewRefreshToken, RefreshTokenStore } from '../store/refresh-token-store';
 
 /**
  * Refresh tokens are opaque random strings; only their SHA-256 is stored, so a database
@@ -50,6 +52,7 @@ export function createTokenIssuer(
   settings: TokenSettings,
   store: RefreshTokenStore,
   revocations?: SessionRevocations,
+  logger?: Logger,
 ) {
   // Kept a minute past the access tokens' lifetime, for clocks a little apart.
   const revocationTtlSeconds = settings.accessTtlSeconds + 60;
@@ -77,19 +80,14 @@ export function createTokenIssuer(
     };
   }
 
-  async function saveRefreshToken(
+  /** The stored form of a drafted token. */
+  function refreshRecord(
     draft: DraftRefreshToken,
     userId: string,
     familyId: string,
     now: Date,
-  ): Promise<void> {
-    await store.insert({
-      tokenHash: draft.hash,
-      userId,
-      familyId,
-      createdAt: now,
-      expiresAt: draft.expiresAt,
-    });
+  ): NewRefreshToken {
+    return { tokenHash: draft.hash, userId, familyId, createdAt: now, expiresAt: draft.expiresAt };
   }
 
   function pair(user: AuthUser, refresh: DraftRefreshToken, sessionId: string): TokenPair {
@@ -105,9 +103,15 @@ export function createTokenIssuer(
   return {
     accessToken,
     draftRefreshToken,
-    saveRefreshToken,
+    refreshRecord,
     pair,
     revokeSessions,
+    /**
+     * Whether the session is on the revoked-session list. Unreadable list: false, as every
+     * verifier decides (docs/adr/0015).
+     */
+    sessionEnded: (sessionId: string): Promise<boolean> =>
+      sessionRevoked(revocations, sessionId, logger),
     /** Ends every session of the user whose access tokens may still be alive. */
     async revokeUserSessions(userId: string, now: Date): Promise<void> {
       const since = new Date(now.getTime() - revocationTtlSeconds * 1000);
@@ -117,7 +121,7 @@ export function createTokenIssuer(
     async newSession(user: AuthUser, now: Date): Promise<TokenPair> {
       const draft = draftRefreshToken(now);
       const familyId = randomUUID();
-      await saveRefreshToken(draft, user.id, familyId, now);
+      await store.insert(refreshRecord(draft, user.id, familyId, now));
       return pair(user, draft, familyId);
     },
   };

@@ -1,15 +1,51 @@
 import type { Role } from '@ecom/common/auth';
-import { BusinessRuleError, NotFoundError } from '@ecom/common/errors';
+import { BusinessRuleError, ForbiddenError, NotFoundError } from '@ecom/common/errors';
 import { page, type Page, type PageQuery } from '@ecom/common/http';
 import { normaliseEmail, userEventData, type PublicUser } from '../domain/user';
-import { EmailTakenError, publicUser } from '../store/user-store';
+import { EmailTakenError, publicUser, type StoredUser } from '../store/user-store';
 import { newPasswordProblems } from './credentials';
 import { requireAccount, type AccountDeps } from './deps';
 
 /** What admins do to other accounts, and the first admin from configuration. */
 export function createUserAdmin(deps: AccountDeps) {
   const { hasher, events, logger, tokens, now } = deps;
-  const { users, refreshTokens } = deps.stores;
+  const { users, refreshTokens, adminGuard } = deps.stores;
+
+  /**
+   * The start of an admin's change to another account (`role`: the new one; null: deletion),
+   * inside its transaction. The guard first: admin changes then run one at a time (see
+   * AdminGuardStore), so the rules hold against what the previous change left: the platform
+   * keeps an admin, and the actor is still an admin (one demoted or deleted a moment ago changes
+   * nothing). When the account changes, every session of the user ends: its refresh tokens are
+   * revoked first, which also stops a refresh in flight (both write the token it spends), then
+   * its access tokens, listed after that write so none is missed. Answers the account as it was.
+   */
+  async function beginAdminChange(
+    actorId: string,
+    id: string,
+    role: Role | null,
+    at: Date,
+  ): Promise<StoredUser> {
+    await adminGuard.take(at);
+    const target = await requireAccount(deps, id);
+    if (target.role === 'admin' && role !== 'admin' && (await users.countOtherAdmins(id)) === 0) {
+      throw new BusinessRuleError(
+        'The platform must keep at least one admin',
+        { userId: id },
+        'LAST_ADMIN',
+      );
+    }
+    const actor = await users.findById(actorId);
+    if (actor?.role !== 'admin') {
+      throw new ForbiddenError('Requires role: admin', { reason: 'not_admin' });
+    }
+    if (target.role === role) return target;
+    await refreshTokens.revokeAllForUser(id, at, role === null ? 'user_deleted' : 'role_change');
+    // Redis is outside the transaction: a retried attempt revokes again (harmless), and one that
+    // then fails leaves sessions ended (refresh refuses them too), never one alive.
+    await tokens.revokeUserSessions(id, at);
+    return target;
+  }
 
   return {
     /** Oldest first, so pages stay stable while new users register. */
@@ -22,6 +58,10 @@ export function createUserAdmin(deps: AccountDeps) {
       return publicUser(await requireAccount(deps, id));
     },
 
+    /**
+     * A role change ends every session of the user, refresh tokens included (as a password
+     * change does): tokens carry the role, so the new one holds from the user's next login.
+     */
     async setRole(actorId: string, id: string, role: Role): Promise<PublicUser> {
       if (actorId === id) {
         // Keeps at least the acting admin: nobody locks the platform out by accident.
@@ -31,18 +71,17 @@ export function createUserAdmin(deps: AccountDeps) {
           'SELF_ROLE_CHANGE',
         );
       }
-      const before = await requireAccount(deps, id);
-      if (before.role === role) return publicUser(before);
-      // Tokens carry the role: the user's sessions end before and after the change (a session
-      // begun in between holds the old role too), so the new role holds at once everywhere.
-      await tokens.revokeUserSessions(id, now());
-      const user = await events.transaction(async () => {
-        const changed = await users.setRole(id, role);
-        if (!changed) throw new NotFoundError('User not found');
-        await events.publish('user.updated', userEventData(changed));
-        return changed;
+      const at = now();
+      const { user, changed } = await events.transaction(async () => {
+        const before = await beginAdminChange(actorId, id, role, at);
+        if (before.role === role) return { user: before, changed: false };
+        const updated = await users.setRole(id, role);
+        if (!updated) throw new NotFoundError('User not found');
+        await events.publish('user.updated', userEventData(updated));
+        return { user: updated, changed: true };
       });
-      await tokens.revokeUserSessions(id, now());
+      // Again after the commit: a login that read the old role meanwhile started a session.
+      if (changed) await tokens.revokeUserSessions(id, now());
       return publicUser(user);
     },
 
@@ -54,12 +93,10 @@ export function createUserAdmin(deps: AccountDeps) {
           'SELF_DELETE',
         );
       }
-      await requireAccount(deps, id);
-      // Its sessions end first (their list goes with the refresh tokens), so no token of a
-      // deleted account is accepted anywhere.
-      await tokens.revokeUserSessions(id, now());
+      const at = now();
       // The user, its refresh tokens and user.deleted go together.
       await events.transaction(async () => {
+        await beginAdminChange(actorId, id, null, at);
         if (!(await users.delete(id))) throw new NotFoundError('User not found');
         await refreshTokens.deleteAllForUser(id);
         await events.publish('user.deleted', { userId: id });

@@ -2,9 +2,24 @@ import type { Role } from '@ecom/common/auth';
 import type { EventData } from '@ecom/common/events';
 import type { Address } from '@ecom/common/http';
 
-/** One spelling per address: `  Alice@Example.COM ` and `alice@example.com` are one user. */
+/**
+ * One spelling per address: `  Alice@Example.COM ` and `alice@example.com` are one user, and
+ * so are `café` typed composed or decomposed and `ｋａｔｅ` in fullwidth letters (NFKC before
+ * lower-casing; plain ASCII is unchanged).
+ */
 export function normaliseEmail(email: string): string {
-  return email.trim().toLowerCase();
+  return email.normalize('NFKC').trim().toLowerCase();
+}
+
+/**
+ * Characters an address may not hold (after normaliseEmail): controls, format characters
+ * (zero-width spaces and joiners, bidi overrides, soft hyphen), other invisible ones and
+ * whitespace. They let one address look like another, so they are refused, never stripped.
+ */
+const HIDDEN_IN_EMAIL = /[\p{Cc}\p{Cf}\p{Cs}\p{Default_Ignorable_Code_Point}\s]/u;
+
+export function emailHasHiddenCharacters(email: string): boolean {
+  return HIDDEN_IN_EMAIL.test(email);
 }
 
 /** The platform's postal address without a recipient: a profile's address takes its name. */

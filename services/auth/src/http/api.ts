@@ -9,6 +9,7 @@ import {
   type ResponseSpec,
   visibleLine,
 } from '@ecom/common/http';
+import { emailHasHiddenCharacters, normaliseEmail } from '../domain/user';
 
 /**
  * The auth service's HTTP API: routes, access, input schemas and answers. The routes bind
@@ -20,11 +21,20 @@ import {
  * trimmed or converted: they are compared byte for byte.
  */
 
+/**
+ * The canonical form (normaliseEmail: NFKC, trimmed, lower-case), so one address has one
+ * account whatever the keyboard; invisible, control and space characters are refused.
+ */
 const email = Joi.string()
-  .trim()
-  .lowercase()
+  .custom((value: string, helpers) => {
+    const canonical = normaliseEmail(value);
+    return emailHasHiddenCharacters(canonical) ? helpers.error('email.hidden') : canonical;
+  }, 'canonical email')
   .email({ tlds: { allow: false } })
-  .max(254);
+  .max(254)
+  .messages({
+    'email.hidden': '{{#label}} must not contain spaces, invisible or control characters',
+  });
 /** Generous bound for input; the policy (8..256 characters) is checked in the domain. */
 const password = Joi.string().min(1).max(1024);
 const name = visibleLine(100);
@@ -218,12 +228,16 @@ export const authApi = defineApi({
     setRole: {
       method: 'put',
       path: '/api/users/:id/role',
-      summary: "Change a user's role (admin); publishes user.updated when it changes",
+      summary:
+        "Change a user's role (admin); ends every session of the user; publishes user.updated when it changes",
       access: ['admin'],
       params: userIdParams,
       body: Joi.object({ role: role.required() }),
       response: theUser,
-      errors: { 422: 'SELF_ROLE_CHANGE: admins cannot change their own role' },
+      errors: {
+        403: 'The caller is no longer an admin (details.reason: not_admin)',
+        422: 'SELF_ROLE_CHANGE: admins cannot change their own role; LAST_ADMIN: the platform keeps at least one admin',
+      },
     },
     deleteUser: {
       method: 'delete',
@@ -232,7 +246,10 @@ export const authApi = defineApi({
       access: ['admin'],
       params: userIdParams,
       response: deletedResponse,
-      errors: { 422: 'SELF_DELETE: admins cannot delete themselves' },
+      errors: {
+        403: 'The caller is no longer an admin (details.reason: not_admin)',
+        422: 'SELF_DELETE: admins cannot delete themselves; LAST_ADMIN: the platform keeps at least one admin',
+      },
     },
   },
 });

@@ -1,4 +1,5 @@
 import type { Connection } from 'mongoose';
+import { createAdminGuardStore, type AdminGuardStore } from './admin-guard-store';
 import { createLoginAttemptStore, type LoginAttemptStore } from './login-attempt-store';
 import { createRefreshTokenStore, type RefreshTokenStore } from './refresh-token-store';
 import { createUserStore, type UserStore } from './user-store';
@@ -7,6 +8,7 @@ export interface AuthStores {
   users: UserStore;
   refreshTokens: RefreshTokenStore;
   loginAttempts: LoginAttemptStore;
+  adminGuard: AdminGuardStore;
 }
 
 /** Models on the service's own connection, with their indexes built. */
@@ -15,6 +17,7 @@ export async function createAuthStores(connection: Connection): Promise<AuthStor
     users: createUserStore(connection),
     refreshTokens: createRefreshTokenStore(connection),
     loginAttempts: createLoginAttemptStore(connection),
+    adminGuard: createAdminGuardStore(connection),
   };
   await Promise.all(Object.values(stores).map((store) => store.init()));
   return stores;

@@ -1,4 +1,5 @@
 import { Schema, trusted, type Connection } from 'mongoose';
+import { withMongoTransaction } from '@ecom/common/mongo';
 import type { RefreshTokenRecord } from '../domain/refresh-token';
 import { collectionModel } from './connection';
 
@@ -15,7 +16,24 @@ interface RefreshTokenDoc {
   revokedReason?: string | null;
 }
 
-export type RevokeReason = 'logout' | 'reuse' | 'password_change' | 'user_deleted' | 'logout_all';
+export type RevokeReason =
+  | 'logout'
+  | 'reuse'
+  | 'password_change'
+  | 'role_change'
+  | 'user_deleted'
+  | 'logout_all'
+  /** The session was found on the revoked-session list (a revocation still under way). */
+  | 'session_ended';
+
+/** A token about to be stored: the one a rotation hands out. */
+export interface NewRefreshToken {
+  tokenHash: string;
+  userId: string;
+  familyId: string;
+  createdAt: Date;
+  expiresAt: Date;
+}
 
 const refreshTokenSchema = new Schema<RefreshTokenDoc>(
   {
@@ -33,59 +51,74 @@ const refreshTokenSchema = new Schema<RefreshTokenDoc>(
   { collection: 'refresh_tokens', versionKey: false, strict: 'throw' },
 );
 
+/*
+ * Rotation and revocation are transactions that both write the family's current token (the
+ * rotation spends it, a revocation marks it): MongoDB lets only one of two such transactions
+ * commit at a time, so either the rotation commits first and the revocation, retried, sees and
+ * revokes the new token, or the revocation commits first and the rotation's claim fails. Never
+ * a new token that outlives its family's revocation, whatever the interleaving.
+ */
 export function createRefreshTokenStore(connection: Connection) {
   const collection = collectionModel(connection, 'RefreshToken', refreshTokenSchema);
   const Tokens = collection.model;
+  const inTransaction = <T>(fn: () => Promise<T>) => withMongoTransaction(connection, fn);
+
+  async function insert(record: NewRefreshToken): Promise<void> {
+    await Tokens.create({
+      _id: record.tokenHash,
+      userId: record.userId,
+      familyId: record.familyId,
+      createdAt: record.createdAt,
+      expiresAt: record.expiresAt,
+    });
+  }
 
   return {
     ...collection,
 
-    async insert(record: {
-      tokenHash: string;
-      userId: string;
-      familyId: string;
-      createdAt: Date;
-      expiresAt: Date;
-    }): Promise<void> {
-      await Tokens.create({
-        _id: record.tokenHash,
-        userId: record.userId,
-        familyId: record.familyId,
-        createdAt: record.createdAt,
-        expiresAt: record.expiresAt,
-      });
-    },
+    /** The first token of a new family (login, registration, password change). */
+    insert,
 
     async find(tokenHash: string): Promise<RefreshTokenRecord | null> {
       return Tokens.findById(tokenHash).lean<RefreshTokenDoc>();
     },
 
     /**
-     * Marks the token used if, and only if, nobody has used or revoked it yet: of two
-     * concurrent refreshes with one token exactly one wins (the other is a reuse).
+     * Spends the token and stores its successor, in one transaction; false (nothing stored)
+     * when the token is no longer usable: used, revoked, expired or gone. Of two concurrent
+     * rotations of one token exactly one wins, and none wins against a revocation of its family.
      */
-    async claim(tokenHash: string, now: Date, replacedBy: string): Promise<boolean> {
-      const result = await Tokens.updateOne(
-        { _id: tokenHash, usedAt: null, revokedAt: null, expiresAt: trusted({ $gt: now }) },
-        { $set: { usedAt: now, replacedBy } },
-      );
-      return result.modifiedCount === 1;
+    async rotate(tokenHash: string, now: Date, next: NewRefreshToken): Promise<boolean> {
+      return inTransaction(async () => {
+        const claimed = await Tokens.updateOne(
+          { _id: tokenHash, usedAt: null, revokedAt: null, expiresAt: trusted({ $gt: now }) },
+          { $set: { usedAt: now, replacedBy: next.tokenHash } },
+        );
+        if (claimed.modifiedCount !== 1) return false;
+        await insert(next);
+        return true;
+      });
     },
 
     async revokeFamily(familyId: string, now: Date, reason: RevokeReason): Promise<number> {
-      const result = await Tokens.updateMany(
-        { familyId, revokedAt: null },
-        { $set: { revokedAt: now, revokedReason: reason } },
-      );
-      return result.modifiedCount;
+      return inTransaction(async () => {
+        const result = await Tokens.updateMany(
+          { familyId, revokedAt: null },
+          { $set: { revokedAt: now, revokedReason: reason } },
+        );
+        return result.modifiedCount;
+      });
     },
 
+    /** Joins the caller's transaction when there is one (a role change). */
     async revokeAllForUser(userId: string, now: Date, reason: RevokeReason): Promise<number> {
-      const result = await Tokens.updateMany(
-        { userId, revokedAt: null },
-        { $set: { revokedAt: now, revokedReason: reason } },
-      );
-      return result.modifiedCount;
+      return inTransaction(async () => {
+        const result = await Tokens.updateMany(
+          { userId, revokedAt: null },
+          { $set: { revokedAt: now, revokedReason: reason } },
+        );
+        return result.modifiedCount;
+      });
     },
 
     /** The sessions (families) of a user with a token issued since `since`: access tokens may live. */
@@ -98,7 +131,9 @@ export function createRefreshTokenStore(connection: Connection) {
     },
 
     async deleteAllForUser(userId: string): Promise<void> {
-      await Tokens.deleteMany({ userId });
+      await inTransaction(async () => {
+        await Tokens.deleteMany({ userId });
+      });
     },
   };
 }

@@ -1,4 +1,4 @@
-import { Schema, Types, type Connection } from 'mongoose';
+import { Schema, trusted, Types, type Connection } from 'mongoose';
 import { ROLES, type Role } from '@ecom/common/auth';
 import { pageOffset, type PageQuery } from '@ecom/common/http';
 import { isDuplicateKey } from '@ecom/common/mongo';
@@ -178,6 +178,15 @@ export function createUserStore(connection: Connection) {
         { returnDocument: 'after', runValidators: true },
       ).lean<UserDoc>();
       return doc ? toStored(doc) : null;
+    },
+
+    /** Admins other than `id`: a change that would leave none is refused. */
+    async countOtherAdmins(id: string): Promise<number> {
+      const _id = objectId(id);
+      const admin: Role = 'admin';
+      return Users.countDocuments(
+        _id ? { role: admin, _id: trusted({ $ne: _id }) } : { role: admin },
+      );
     },
 
     async delete(id: string): Promise<boolean> {
