@@ -14,7 +14,9 @@ import {
   sleep,
   type TestPostgres,
 } from '@ecom/test-support';
+import { NOTIFICATION_KINDS } from '../src/domain/kinds';
 import { notificationApi } from '../src/http/api';
+import { notificationStore } from '../src/store/notification-store';
 import { notificationService, type RunningNotificationService } from '../src/service';
 import { SMTP_PORTS, STARTUP_TIMEOUT_MS, TestSmtp, testConfig } from './support';
 
@@ -34,6 +36,7 @@ interface Listed {
   userId: string | null;
   recipient: string | null;
   lastError: string | null;
+  nextAttemptAt: string | null;
   attempts: { attempt: number; outcome: string; detail: string | null }[];
 }
 
@@ -240,6 +243,45 @@ describe('notification service (real PostgreSQL, real SMTP server, in-memory bus
     expect(mailsAbout(orderId)).toHaveLength(1);
   });
 
+  describe('preferences changed concurrently', () => {
+    const KINDS = NOTIFICATION_KINDS;
+    const someone = (): AuthUser => ({ id: `user-prefs-${randomUUID()}`, role: 'customer' });
+    const put = (user: AuthUser, kinds: Record<string, boolean>) =>
+      asUser(user).put('/api/notifications/preferences').send({ kinds });
+
+    it('six opt-outs at once, one per kind, all apply (each answers the state after it)', async () => {
+      for (let round = 0; round < 5; round++) {
+        const user = someone();
+        const answers = await Promise.all(KINDS.map((k) => put(user, { [k]: false })));
+        for (const [i, res] of answers.entries()) {
+          expect(res.status).toBe(200);
+          // The answer has at least its own change (and whatever committed before it).
+          expect(res.body.kinds[KINDS[i]!]).toBe(false);
+        }
+        const got = await asUser(user).get('/api/notifications/preferences');
+        expect(got.body.kinds).toEqual(Object.fromEntries(KINDS.map((k) => [k, false])));
+      }
+    });
+
+    it('opt-ins and opt-outs of different kinds at once all apply', async () => {
+      for (let round = 0; round < 5; round++) {
+        const user = someone();
+        const [back, away] = [KINDS.slice(0, 3), KINDS.slice(3)];
+        await put(user, Object.fromEntries(back.map((k) => [k, false]))).expect(200);
+        const answers = await Promise.all([
+          ...back.map((k) => put(user, { [k]: true })),
+          ...away.map((k) => put(user, { [k]: false })),
+        ]);
+        expect(answers.map((r) => r.status)).toEqual(KINDS.map(() => 200));
+        const got = await asUser(user).get('/api/notifications/preferences');
+        expect(got.body.kinds).toEqual({
+          ...Object.fromEntries(back.map((k) => [k, true])),
+          ...Object.fromEntries(away.map((k) => [k, false])),
+        });
+      }
+    });
+  });
+
   it('an event about a customer not known yet waits for their user.created, then is sent', async () => {
     const carol = { id: `user-carol-${randomUUID()}`, role: 'customer' as const };
     const orderId = randomUUID();
@@ -255,6 +297,54 @@ describe('notification service (real PostgreSQL, real SMTP server, in-memory bus
     await bus.publish(userCreated(carol.id, 'carol@example.test', 'Carol'));
     await waitFor(carol, orderId, 'order_confirmed', 'SENT');
     expect(mailsAbout(orderId).map((m) => m.to)).toEqual([['carol@example.test']]);
+  });
+
+  it('lists a notification with the attempts its state counts, also when one is recorded mid-listing', async () => {
+    const someone: AuthUser = { id: `user-${randomUUID()}`, role: 'customer' };
+    const orderId = randomUUID();
+    await bus.publish(confirmed(orderId, someone.id));
+    const waiting = await eventually(
+      async () => (await listed(someone, orderId)).find((n) => n.lastError !== null),
+      { what: 'waiting for the recipient' },
+    );
+    // The listing reads the notifications, then their attempts: hold it between the two while
+    // an attempt and the notification's new state are recorded (as the sender does, at once).
+    const between = await service.pool.connect();
+    try {
+      await between.query('BEGIN');
+      await between.query('LOCK TABLE notification_attempts IN ACCESS EXCLUSIVE MODE');
+      const listing = listed(someone, orderId);
+      await eventually(
+        async () =>
+          (
+            await service.pool.query(
+              `SELECT 1 FROM pg_stat_activity
+                WHERE wait_event_type = 'Lock' AND query LIKE '%FROM notification_attempts WHERE%'`,
+            )
+          ).rowCount,
+        { what: 'the listing waiting for the attempts' },
+      );
+      const reason = 'MAIL_SERVER_UNREACHABLE: the mail server could not be reached';
+      await notificationStore.recordAttempt(
+        between,
+        waiting.id,
+        { number: 1, outcome: 'FAILED', detail: reason },
+        { status: 'PENDING', next: new Date(Date.now() + 60_000) },
+      );
+      await between.query('COMMIT');
+      // As of the notification it read: no attempt yet, waiting for the customer.
+      const [before] = await listing;
+      expect(before).toMatchObject({ status: 'PENDING', attempts: [] });
+      expect(before!.lastError).toMatch(/^RECIPIENT_UNKNOWN/);
+      const [after] = await listed(someone, orderId);
+      expect(after).toMatchObject({
+        lastError: reason,
+        attempts: [expect.objectContaining({ attempt: 1, detail: reason })],
+      });
+    } finally {
+      await between.query('ROLLBACK'); // nothing left open when a step above failed
+      between.release();
+    }
   });
 
   it('an older order event naming no user waits for an event of the order that names its customer', async () => {
@@ -358,7 +448,13 @@ describe('notification service (real PostgreSQL, real SMTP server, in-memory bus
     );
     expect(failing.status).toBe('PENDING');
     expect(failing.attempts.every((a) => a.outcome === 'FAILED')).toBe(true);
-    expect(failing.attempts[0]!.detail).toMatch(/^SMTP: /);
+    // No reply at all (or the 421 of a server closing a pooled connection): temporary codes.
+    for (const a of failing.attempts) {
+      expect([
+        'MAIL_SERVER_UNREACHABLE: the mail server could not be reached',
+        'MAIL_SERVER_UNAVAILABLE: the mail server could not take the message',
+      ]).toContain(a.detail);
+    }
 
     // The service stops while the mail is still owed, and a new instance takes over.
     await service.stop();
@@ -370,6 +466,78 @@ describe('notification service (real PostgreSQL, real SMTP server, in-memory bus
     await sleep(800); // a later pass must not send it again
     expect(mailsAbout(orderId)).toHaveLength(1);
   }, 60_000);
+
+  describe('a mail server that refuses', () => {
+    /** Words a relay may put in its reply that a customer must not see. */
+    const INTERNAL = 'relay-7.corp.internal';
+    const newCustomer = async (): Promise<{ user: AuthUser; email: string }> => {
+      const user: AuthUser = { id: `user-${randomUUID()}`, role: 'customer' };
+      const email = `${user.id}@example.test`;
+      await bus.publish(userCreated(user.id, email));
+      return { user, email };
+    };
+    /** The user's notification about the order once it has `attempts` attempts. */
+    const afterAttempts = (user: AuthUser, orderId: string, attempts: number) =>
+      eventually(
+        async () => {
+          const n = (await listed(user, orderId))[0];
+          return n && n.attempts.length >= attempts ? n : null;
+        },
+        { what: `${attempts} attempts of ${orderId}`, timeoutMs: 20_000 },
+      );
+
+    it('a permanent refusal of the address (5xx) is FAILED at once, with a code and no server words, and not tried again', async () => {
+      const { user, email } = await newCustomer();
+      smtp.refuseRecipient.set(email, {
+        code: 501,
+        text: `Error: Bad recipient address syntax (${INTERNAL})`,
+      });
+      const orderId = randomUUID();
+      await bus.publish(confirmed(orderId, user.id));
+      const failed = await afterAttempts(user, orderId, 1);
+      const reason = 'RECIPIENT_REFUSED: the mail server refused the address';
+      expect(failed).toMatchObject({
+        status: 'FAILED',
+        nextAttemptAt: null,
+        lastError: reason,
+        attempts: [expect.objectContaining({ attempt: 1, outcome: 'FAILED', detail: reason })],
+      });
+      // Neither the customer nor an admin is shown the server's reply.
+      const mine = await asUser(user).get('/api/notifications');
+      const admins = await asUser(admin).get(`/api/notifications?userId=${user.id}`);
+      matchesSpec('listNotifications', mine.body);
+      for (const body of [JSON.stringify(mine.body), JSON.stringify(admins.body)]) {
+        expect(body).not.toContain(INTERNAL);
+        expect(body).not.toContain('Bad recipient');
+        expect(body).not.toContain('SMTP');
+      }
+      // A whole pass after it finds nothing of it to do: one RCPT was all the server got.
+      await eventually(async () => (await service.sender.run()) !== null, { what: 'a pass' });
+      expect((await listed(user, orderId))[0]!.attempts).toHaveLength(1);
+      expect(smtp.rcpts.get(email)).toBe(1);
+    });
+
+    it('a temporary refusal (4xx) is retried on the schedule, with a code and no server words, until it is taken', async () => {
+      const { user, email } = await newCustomer();
+      smtp.refuseRecipient.set(email, {
+        code: 451,
+        text: `4.3.0 ${INTERNAL} is busy, try later`,
+      });
+      const orderId = randomUUID();
+      await bus.publish(confirmed(orderId, user.id));
+      const failing = await afterAttempts(user, orderId, 2);
+      const reason = 'MAIL_SERVER_UNAVAILABLE: the mail server could not take the message';
+      expect(failing.status).toBe('PENDING');
+      expect(failing.lastError).toBe(reason);
+      expect(failing.attempts.map((a) => [a.outcome, a.detail])).toEqual(
+        failing.attempts.map(() => ['FAILED', reason]),
+      );
+      smtp.refuseRecipient.delete(email);
+      const sent = await waitFor(user, orderId, 'order_confirmed', 'SENT');
+      expect(sent.lastError).toBeNull();
+      expect(mailsAbout(orderId).map((m) => m.to)).toEqual([[email]]);
+    });
+  });
 
   describe('listing', () => {
     it('a customer lists only their own, in the list envelope; an admin filters by user', async () => {

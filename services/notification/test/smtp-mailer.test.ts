@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { freePort } from '@ecom/test-support';
+import { MailNotSent } from '../src/application/mailer';
 import { createSmtpMailer } from '../src/mail/smtp-mailer';
 import { TestSmtp } from './support';
 
@@ -61,13 +62,17 @@ const mailerTo = (port: number) =>
   });
 
 describe('SMTP mailer when the relay loses the connection mid-mail', () => {
-  it.each(['in DATA', 'with 421 in DATA', 'at RCPT'] as const)(
-    'fails the send %s at once, and the pool sends it no second time',
-    async (drop) => {
+  it.each([
+    ['in DATA', 'MAIL_SERVER_UNREACHABLE'],
+    ['with 421 in DATA', 'MAIL_SERVER_UNAVAILABLE'],
+    ['at RCPT', 'MAIL_SERVER_UNREACHABLE'],
+  ] as const)(
+    'fails the send %s at once (a temporary %s), and the pool sends it no second time',
+    async (drop, failure) => {
       const relay = await droppingRelay(drop);
       const mailer = mailerTo(relay.port);
       try {
-        await expect(mailer.send(mail)).rejects.toThrow();
+        await expect(mailer.send(mail)).rejects.toMatchObject({ failure });
         // A re-send by the pool would come within its back-off (50 ms and up): wait past it.
         await new Promise((resolve) => setTimeout(resolve, 600));
         // The notification records the failed attempt and retries on its own schedule; the
@@ -123,6 +128,57 @@ describe('SMTP mailer through a relay (smtp-server)', () => {
     } finally {
       mailer.close();
       await relay.stop();
+    }
+  });
+});
+
+describe('SMTP mailer: what a refusal means', () => {
+  let relay: TestSmtp;
+  let mailer: ReturnType<typeof mailerTo>;
+  beforeAll(async () => {
+    relay = new TestSmtp(await freePort());
+    await relay.start();
+    mailer = mailerTo(relay.port);
+  });
+  afterAll(async () => {
+    mailer?.close();
+    await relay?.stop();
+  });
+
+  const to = (address: string) => ({ ...mail, to: { name: 'X', address } });
+
+  it.each([
+    ['a 5xx to RCPT TO', 'RECIPIENT_REFUSED', 'recipient', 550],
+    ['a 501 to RCPT TO (bad syntax)', 'RECIPIENT_REFUSED', 'recipient', 501],
+    ['a 4xx to RCPT TO', 'MAIL_SERVER_UNAVAILABLE', 'recipient', 450],
+    [
+      'a 503 to RCPT TO (a wrong state, not a refusal)',
+      'MAIL_SERVER_UNAVAILABLE',
+      'recipient',
+      503,
+    ],
+    ['a 5xx to the message', 'MESSAGE_REFUSED', 'message', 554],
+    ['a 4xx to the message', 'MAIL_SERVER_UNAVAILABLE', 'message', 451],
+  ] as const)('%s is %s', async (_what, failure, where, code) => {
+    const address = `x-${code}-${where}@example.com`;
+    const refusal = { code, text: `Error: refused by relay-7.corp.internal (${code})` };
+    (where === 'recipient' ? relay.refuseRecipient : relay.refuseMessage).set(address, refusal);
+    const sent = mailer.send(to(address));
+    await expect(sent).rejects.toBeInstanceOf(MailNotSent);
+    // The server's words stay in the error (for the log); the failure is what is recorded.
+    await expect(sent).rejects.toMatchObject({ failure, replyCode: code });
+    // The pooled connection is still good for the next mail.
+    await mailer.send(to('fine@example.com'));
+  });
+
+  it('a server that is not there is MAIL_SERVER_UNREACHABLE', async () => {
+    const nobody = mailerTo(await freePort());
+    try {
+      await expect(nobody.send(mail)).rejects.toMatchObject({
+        failure: 'MAIL_SERVER_UNREACHABLE',
+      });
+    } finally {
+      nobody.close();
     }
   });
 });

@@ -28,6 +28,16 @@ export function testConfig(
   });
 }
 
+/** An SMTP reply other than success: its code (4xx temporary, 5xx permanent) and text. */
+export interface Refusal {
+  code: number;
+  text: string;
+}
+
+/** smtp-server replies to a callback's error with its responseCode and message. */
+const replyError = ({ code, text }: Refusal) =>
+  Object.assign(new Error(text), { responseCode: code });
+
 export interface CapturedMail {
   from: string;
   to: string[];
@@ -43,6 +53,12 @@ export class TestSmtp {
   readonly mails: CapturedMail[] = [];
   /** Connections accepted since the first start. */
   connections = 0;
+  /** RCPT TO commands received per address, refused or not. */
+  readonly rcpts = new Map<string, number>();
+  /** Addresses whose RCPT TO gets this reply instead of 250 (e.g. 550 refused, 450 later). */
+  readonly refuseRecipient = new Map<string, Refusal>();
+  /** Addresses whose message gets this reply at the end of DATA instead of 250. */
+  readonly refuseMessage = new Map<string, Refusal>();
   private server: SMTPServer | null = null;
 
   constructor(readonly port: number) {}
@@ -58,11 +74,20 @@ export class TestSmtp {
         this.connections++;
         callback();
       },
+      onRcptTo: (address, _session, callback) => {
+        this.rcpts.set(address.address, (this.rcpts.get(address.address) ?? 0) + 1);
+        const refusal = this.refuseRecipient.get(address.address);
+        callback(refusal ? replyError(refusal) : undefined);
+      },
       onData: (stream, session, callback) => {
         const chunks: Buffer[] = [];
         stream.on('data', (c: Buffer) => chunks.push(c));
         stream.on('end', () => {
           const raw = Buffer.concat(chunks).toString('utf8');
+          const refusal = session.envelope.rcptTo
+            .map((r) => this.refuseMessage.get(r.address))
+            .find(Boolean);
+          if (refusal) return callback(replyError(refusal));
           this.mails.push({
             from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
             to: session.envelope.rcptTo.map((r) => r.address),

@@ -83,7 +83,9 @@ export class Notifications {
       rows.map((r) =>
         view(
           r,
-          attempts.filter((a) => a.notification_id === r.id),
+          // Attempts are read after their notifications: one recorded in between (with the
+          // notification's new state) waits for the next listing, so the two always agree.
+          attempts.filter((a) => a.notification_id === r.id && a.attempt <= r.attempts),
         ),
       ),
       query,
@@ -101,15 +103,14 @@ export class Notifications {
     user: AuthUser,
     changes: Partial<Record<NotificationKind, boolean>>,
   ): Promise<PreferencesView> {
-    const { kinds } = await directoryStore.optedOut(this.deps.pool, user.id);
-    const out = new Set(kinds);
-    for (const [kind, receive] of Object.entries(changes) as [NotificationKind, boolean][]) {
-      if (receive) out.delete(kind);
-      else out.add(kind);
-    }
-    const next = NOTIFICATION_KINDS.filter((k) => out.has(k));
-    const updatedAt = await directoryStore.setOptedOut(this.deps.pool, user.id, next);
-    return preferencesView(next, updatedAt);
+    const entries = Object.entries(changes) as [NotificationKind, boolean][];
+    // Applied in the database on top of what is stored (not read here and written back), so
+    // concurrent changes to other kinds all stay.
+    const { kinds, updatedAt } = await directoryStore.changeOptedOut(this.deps.pool, user.id, {
+      optOut: entries.filter(([, receive]) => !receive).map(([kind]) => kind),
+      optIn: entries.filter(([, receive]) => receive).map(([kind]) => kind),
+    });
+    return preferencesView(kinds, updatedAt);
   }
 }
 

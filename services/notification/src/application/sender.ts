@@ -2,11 +2,18 @@ import type { Pool } from 'pg';
 import type { Logger } from '@ecom/common/logging';
 import { runExclusively } from '@ecom/common/postgres';
 import type { AttemptOutcome, NotificationStatus } from '../domain/kinds';
-import { decide, retryDelayMs, type Recipient, type RetryPolicy } from '../domain/rules';
+import {
+  SEND_FAILURES,
+  decide,
+  retryDelayMs,
+  sendFailureText,
+  type Recipient,
+  type RetryPolicy,
+} from '../domain/rules';
 import { renderMail } from '../domain/templates';
 import { directoryStore } from '../store/directory-store';
 import { notificationStore, type NotificationRow } from '../store/notification-store';
-import type { Mailer } from './mailer';
+import { MailNotSent, type Mailer } from './mailer';
 
 export interface SenderOptions extends RetryPolicy {
   /** How long a notification waits for its recipient to become known before it is FAILED. */
@@ -136,18 +143,23 @@ export class Sender {
             messageId: `<${n.id}@${options.messageIdDomain}>`,
           });
         } catch (err) {
-          const detail = `SMTP: ${(err as Error).message}`.slice(0, 500);
-          const last = attempt >= options.maxAttempts;
-          await this.record(n, 'FAILED', detail, last ? 'FAILED' : 'PENDING', {
-            next: new Date(Date.now() + retryDelayMs(attempt, options)),
+          const failure = err instanceof MailNotSent ? err.failure : 'SEND_FAILED';
+          // A permanent refusal would be refused again: no further attempt.
+          const last = SEND_FAILURES[failure].permanent || attempt >= options.maxAttempts;
+          // The customer sees the code and a generic message; the server's words (which can
+          // name a relay's internal hosts) are only logged.
+          await this.record(n, 'FAILED', sendFailureText(failure), last ? 'FAILED' : 'PENDING', {
+            next: last ? undefined : new Date(Date.now() + retryDelayMs(attempt, options)),
             recipient: decision.email,
             subject: mail.subject,
           });
           logger.warn('notification attempt failed', {
             notificationId: n.id,
             attempt,
+            failure,
             gaveUp: last,
-            error: detail,
+            replyCode: err instanceof MailNotSent ? err.replyCode : undefined,
+            error: (err as Error).message,
           });
           return 'failed';
         }

@@ -16,7 +16,7 @@ export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 /**
  * PENDING: due at next_attempt_at (waiting for SMTP, or for the recipient to be known);
  * SENT: the SMTP server accepted it; SKIPPED: never sent on purpose (opted out, account
- * deleted); FAILED: given up after the last attempt.
+ * deleted); FAILED: given up (the last attempt, a permanent refusal, or no recipient in time).
  */
 export const NOTIFICATION_STATUSES = ['PENDING', 'SENT', 'SKIPPED', 'FAILED'] as const;
 

@@ -57,3 +57,35 @@ export function decide(
         : { action: 'send', email: recipient.email, name: recipient.name };
   }
 }
+
+/**
+ * Why an SMTP attempt failed, as it is recorded and shown to the customer: a stable code and a
+ * generic message, never the mail server's own words (a relay's reply can name its internal
+ * hosts; the service's log keeps them). A permanent one ends the notification FAILED at once:
+ * another attempt would get the same answer.
+ */
+export const SEND_FAILURES = {
+  /** A 5xx reply to RCPT TO: the server will not take mail for this address. */
+  RECIPIENT_REFUSED: { permanent: true, message: 'the mail server refused the address' },
+  /** A 5xx reply to DATA or to the message: its content or size will not be taken. */
+  MESSAGE_REFUSED: { permanent: true, message: 'the mail server refused the message' },
+  /**
+   * A reply that may change: 4xx, 503, or a 5xx about the service's own session (greeting,
+   * AUTH, MAIL FROM), which a fix of its configuration cures for every mail waiting.
+   */
+  MAIL_SERVER_UNAVAILABLE: {
+    permanent: false,
+    message: 'the mail server could not take the message',
+  },
+  /** No reply: the connection was refused or lost, or timed out. */
+  MAIL_SERVER_UNREACHABLE: { permanent: false, message: 'the mail server could not be reached' },
+  /** Anything else, and the attempts recorded before these codes (migration 002). */
+  SEND_FAILED: { permanent: false, message: 'the mail could not be sent' },
+} as const;
+
+export type SendFailure = keyof typeof SEND_FAILURES;
+
+/** What an attempt's detail and the notification's lastError say: `CODE: generic message`. */
+export function sendFailureText(failure: SendFailure): string {
+  return `${failure}: ${SEND_FAILURES[failure].message}`;
+}

@@ -24,12 +24,16 @@ export const notificationSchema = Joi.object({
     Joi.object({
       attempt: Joi.number().integer().min(1),
       outcome: Joi.string().valid(...ATTEMPT_OUTCOMES),
-      detail: nullable(Joi.string()),
+      detail: nullable(Joi.string()).description(
+        'Why it failed or was skipped: a code (OPTED_OUT, RECIPIENT_REFUSED...) and, for a failed send, `: ` and a generic message',
+      ),
       at: timestamp,
     }),
   ),
   nextAttemptAt: nullable(timestamp).description('When PENDING: the next attempt'),
-  lastError: nullable(Joi.string()),
+  lastError: nullable(Joi.string()).description(
+    "The last attempt's reason, as in attempts[].detail (null once SENT); never the mail server's own reply",
+  ),
   createdAt: timestamp,
   sentAt: nullable(timestamp),
 }).label('Notification');

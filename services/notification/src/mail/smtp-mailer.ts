@@ -1,5 +1,6 @@
 import nodemailer from 'nodemailer';
-import type { Mailer, OutgoingMail } from '../application/mailer';
+import { MailNotSent, type Mailer, type OutgoingMail } from '../application/mailer';
+import type { SendFailure } from '../domain/rules';
 
 export interface SmtpOptions {
   host: string;
@@ -12,6 +13,32 @@ export interface SmtpOptions {
   from: string;
   /** Bounds connecting, the greeting and each command: a hung server is a failed attempt. */
   timeoutMs: number;
+}
+
+/** What nodemailer sets on its errors: its own code, the server's reply code, the command answered. */
+interface SmtpError {
+  code?: string;
+  responseCode?: number;
+  command?: string;
+}
+
+/** Errors with no reply at all: nothing was said about this mail, the server was not there. */
+const UNREACHABLE_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ETLS']);
+
+/**
+ * What a failed send means for the notification. Only a permanent reply (5xx; 503 is a wrong
+ * state of the session, not a refusal) about this mail's recipient or content ends it: a 5xx
+ * to the service's own greeting, AUTH or MAIL FROM is a configuration matter, retried so that a
+ * fix delivers what waits.
+ */
+function smtpFailure(err: SmtpError): SendFailure {
+  const reply = err.responseCode;
+  if (!reply)
+    return UNREACHABLE_CODES.has(err.code ?? '') ? 'MAIL_SERVER_UNREACHABLE' : 'SEND_FAILED';
+  const permanent = reply >= 500 && reply < 600 && reply !== 503;
+  if (permanent && err.command === 'RCPT TO') return 'RECIPIENT_REFUSED';
+  if (permanent && err.command === 'DATA') return 'MESSAGE_REFUSED';
+  return 'MAIL_SERVER_UNAVAILABLE';
 }
 
 /** Connections kept open to the relay: mails go out concurrently up to this, then queue. */
@@ -45,14 +72,19 @@ export function createSmtpMailer(options: SmtpOptions): Mailer {
   });
   return {
     async send(mail: OutgoingMail): Promise<void> {
-      await transport.sendMail({
-        from: options.from,
-        to: mail.to,
-        subject: mail.subject,
-        text: mail.text,
-        html: mail.html,
-        messageId: mail.messageId,
-      });
+      try {
+        await transport.sendMail({
+          from: options.from,
+          to: mail.to,
+          subject: mail.subject,
+          text: mail.text,
+          html: mail.html,
+          messageId: mail.messageId,
+        });
+      } catch (err) {
+        const e = err as Error & SmtpError;
+        throw new MailNotSent(smtpFailure(e), e.message, e.responseCode);
+      }
     },
     close: () => transport.close(),
   };

@@ -88,13 +88,26 @@ export const directoryStore = {
     return { kinds: rows[0]?.opted_out ?? [], updatedAt: rows[0]?.updated_at ?? null };
   },
 
-  async setOptedOut(db: Db, userId: string, kinds: NotificationKind[]): Promise<Date> {
-    const { rows } = await db.query<{ updated_at: Date }>(
-      `INSERT INTO preferences (user_id, opted_out, updated_at) VALUES ($1, $2, now())
-       ON CONFLICT (user_id) DO UPDATE SET opted_out = EXCLUDED.opted_out, updated_at = now()
-       RETURNING updated_at`,
-      [userId, kinds],
+  /**
+   * Opts out of `optOut` and back into `optIn`, applied to the row as stored when it is written:
+   * one statement, whose ON CONFLICT locks the row and reads it afresh, so a concurrent change to
+   * other kinds is kept rather than overwritten by a stale read. Returns the state after it.
+   */
+  async changeOptedOut(
+    db: Db,
+    userId: string,
+    change: { optOut: NotificationKind[]; optIn: NotificationKind[] },
+  ): Promise<{ kinds: NotificationKind[]; updatedAt: Date }> {
+    const { rows } = await db.query<{ opted_out: NotificationKind[]; updated_at: Date }>(
+      `INSERT INTO preferences AS p (user_id, opted_out, updated_at) VALUES ($1, $2::text[], now())
+       ON CONFLICT (user_id) DO UPDATE SET
+         opted_out = ARRAY(
+           SELECT DISTINCT k FROM unnest(p.opted_out || $2::text[]) AS k
+            WHERE k <> ALL ($3::text[]) ORDER BY k),
+         updated_at = now()
+       RETURNING opted_out, updated_at`,
+      [userId, change.optOut, change.optIn],
     );
-    return rows[0]!.updated_at;
+    return { kinds: rows[0]!.opted_out, updatedAt: rows[0]!.updated_at };
   },
 };

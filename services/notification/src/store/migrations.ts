@@ -67,4 +67,16 @@ export const notificationMigrations: Migration[] = [
       );
     `,
   },
+  {
+    id: '002_safe_send_errors',
+    sql: `
+      -- Failed attempts kept the mail server's own words ('SMTP: ...'), which customers listed
+      -- and which can name a relay's internal hosts. Which kind of failure they were is not
+      -- known any more: they become the generic code the sender now records for an unknown one.
+      UPDATE notification_attempts SET detail = 'SEND_FAILED: the mail could not be sent'
+       WHERE detail LIKE 'SMTP: %';
+      UPDATE notifications SET last_error = 'SEND_FAILED: the mail could not be sent'
+       WHERE last_error LIKE 'SMTP: %';
+    `,
+  },
 ];
