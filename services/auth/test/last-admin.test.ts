@@ -57,7 +57,7 @@ const actions = {
 };
 
 describe('the platform keeps at least one admin', () => {
-  it('refuses to demote or delete the only admin (422 LAST_ADMIN), and changes nothing', async () => {
+  it('refuses anyone but another admin demoting or deleting the only admin (403), and changes nothing', async () => {
     const root = await seededAdmin();
     const rootSession = await login(t.app, ADMIN.email, ADMIN.password);
     const { user } = await newUser(t.app, 'bystander@example.test');
@@ -67,7 +67,11 @@ describe('the platform keeps at least one admin', () => {
       () => t.auth.accounts.deleteUser(user.id, root.id),
     ]) {
       const err = (await attempt().catch((e: unknown) => e)) as AppError;
-      expect(err).toMatchObject({ status: 422, code: 'LAST_ADMIN' });
+      expect(err).toMatchObject({
+        status: 403,
+        code: 'FORBIDDEN',
+        details: { reason: 'not_admin' },
+      });
     }
     expect(await admins()).toBe(1);
     expect((await t.auth.stores.users.findById(root.id))?.role).toBe('admin');
@@ -133,11 +137,11 @@ describe('the platform keeps at least one admin', () => {
       const won = results.filter(({ res }) => res.status === 200 || res.status === 204);
       expect(won.map(({ res }) => res.status)).toHaveLength(1);
       const lost = results.find(({ res }) => !won.some((w) => w.res === res))!;
-      // Refused in the common shape: the loser's session already ended (401) or its change
-      // would have left no admin (422 LAST_ADMIN).
-      expect([401, 422]).toContain(lost.res.status);
+      // Refused in the common shape: the loser's session already ended (401), or it is no
+      // admin any more (403), told before anything about who is left.
+      expect([401, 403]).toContain(lost.res.status);
       expect(lost.res.body.error).toMatchObject({
-        code: lost.res.status === 422 ? 'LAST_ADMIN' : 'UNAUTHORIZED',
+        code: lost.res.status === 403 ? 'FORBIDDEN' : 'UNAUTHORIZED',
         message: expect.any(String),
         requestId: expect.any(String),
       });

@@ -27,17 +27,20 @@ export function createUserAdmin(deps: AccountDeps) {
     at: Date,
   ): Promise<StoredUser> {
     await adminGuard.take(at);
+    // The actor first: one demoted a moment ago learns nothing of who is left.
+    const actor = await users.findById(actorId);
+    if (actor?.role !== 'admin') {
+      throw new ForbiddenError('Requires role: admin', { reason: 'not_admin' });
+    }
     const target = await requireAccount(deps, id);
+    // The actor is an admin and not the target, so another admin remains: this holds the
+    // invariant should that rule ever change.
     if (target.role === 'admin' && role !== 'admin' && (await users.countOtherAdmins(id)) === 0) {
       throw new BusinessRuleError(
         'The platform must keep at least one admin',
         { userId: id },
         'LAST_ADMIN',
       );
-    }
-    const actor = await users.findById(actorId);
-    if (actor?.role !== 'admin') {
-      throw new ForbiddenError('Requires role: admin', { reason: 'not_admin' });
     }
     if (target.role === role) return target;
     await refreshTokens.revokeAllForUser(id, at, role === null ? 'user_deleted' : 'role_change');
