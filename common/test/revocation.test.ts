@@ -47,7 +47,7 @@ describe('the in-process list', () => {
       expect(await second.isRevoked('also')).toBe(true);
       // A list that cannot be read is refused, never taken as empty.
       writeFileSync(file, '{"half');
-      expect(() => new MemorySessionRevocations().keepIn(file)).toThrow();
+      expect(() => new MemorySessionRevocations().keepIn(file)).toThrow(/not a list/);
       writeFileSync(file, '[]');
       expect(() => new MemorySessionRevocations().keepIn(file)).toThrow(/not a list/);
     } finally {

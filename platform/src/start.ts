@@ -3,7 +3,7 @@ import '@ecom/common/instrument';
 import fs from 'node:fs';
 import path from 'node:path';
 import Joi from 'joi';
-import { processSessionRevocations } from '@ecom/common/auth';
+import { forgetProcessSessionRevocations, processSessionRevocations } from '@ecom/common/auth';
 import { createEventBus, type EventBus, type EventBusConfig } from '@ecom/common/bus';
 import { busConfigKeys, loadConfig } from '@ecom/common/config';
 import { createLogger, type Logger } from '@ecom/common/logging';
@@ -66,7 +66,11 @@ export async function startPlatform(options: StartPlatformOptions = {}): Promise
     const keys = loadOrCreateJwtKeys(dir, env);
     // Without Redis the services share this process's list of revoked sessions: it is kept in
     // the data directory, so a restart does not revive a logged-out or deleted user's tokens.
-    if (!env.REDIS_URL) processSessionRevocations().keepIn(path.join(dir, REVOKED_SESSIONS_FILE));
+    if (!env.REDIS_URL) {
+      processSessionRevocations().keepIn(path.join(dir, REVOKED_SESSIONS_FILE));
+      // Last of all (stops run in reverse): once no service is left to ask it.
+      stops.push({ name: 'revoked sessions', stop: async () => forgetProcessSessionRevocations() });
+    }
     const [mongo, orderDb, paymentDb, notificationDb, chain] = await Promise.all([
       startMongo(dir, env, ports.mongo),
       startPostgres(dir, env, 'order_db', ports.orderDb),

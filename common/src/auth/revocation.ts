@@ -46,9 +46,16 @@ export class MemorySessionRevocations implements SessionRevocations {
     }
     if (text !== undefined) {
       // A list that cannot be read is not taken as empty: that would revive what it revoked.
-      const saved: unknown = JSON.parse(text);
+      let saved: unknown;
+      try {
+        saved = JSON.parse(text);
+      } catch {
+        saved = undefined;
+      }
       if (!saved || typeof saved !== 'object' || Array.isArray(saved)) {
-        throw new Error(`${file} is not a list of revoked sessions`);
+        throw new Error(
+          `${file} is not a list of revoked sessions: restore it, or delete it to start with none (tokens revoked in the last JWT_ACCESS_TTL would work again)`,
+        );
       }
       for (const [id, until] of Object.entries(saved)) {
         if (typeof until === 'number' && until > (this.revoked.get(id) ?? 0)) {
@@ -135,6 +142,14 @@ let processWide: MemorySessionRevocations | undefined;
  */
 export function processSessionRevocations(): MemorySessionRevocations {
   return (processWide ??= new MemorySessionRevocations());
+}
+
+/**
+ * The platform stopped: its list goes with it, as a process's memory would. The next start in
+ * this process reads the kept file again, as a restart does.
+ */
+export function forgetProcessSessionRevocations(): void {
+  processWide = undefined;
 }
 
 export interface RevocationConfig {
