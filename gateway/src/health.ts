@@ -62,18 +62,15 @@ async function probe(baseUrl: string, timeoutMs: number) {
       ? { up: true, latencyMs, httpStatus: res.status }
       : { up: false, latencyMs, httpStatus: res.status, error: `answered ${res.status}` };
   } catch (err) {
-    const { name, message, cause } = (err ?? {}) as {
-      name?: string;
-      message?: string;
-      cause?: { code?: unknown };
-    };
+    const { name, cause } = (err ?? {}) as { name?: string; cause?: { code?: unknown } };
     const latencyMs = Math.round(performance.now() - started);
     if (name === 'TimeoutError') {
       return { up: false, latencyMs, error: `no answer within ${timeoutMs} ms` };
     }
     // fetch's own message is "fetch failed"; its cause's code says why (its message would
     // name the address).
-    const why = typeof cause?.code === 'string' ? cause.code : message;
+    // Only a code: any other message (an invalid URL's, say) may name the address.
+    const why = typeof cause?.code === 'string' ? cause.code : undefined;
     return { up: false, latencyMs, error: why ? `unreachable (${why})` : 'unreachable' };
   }
 }
@@ -175,12 +172,22 @@ export function healthRoutes(options: HealthAggregatorOptions): Router {
     res.json({ status: 'ok', service: 'gateway' });
   });
 
-  router.get('/health/ready', async (_req, res) => {
+  router.get('/health/ready', async (req, res) => {
     const result = await runChecks(options.ownChecks, options.timeoutMs);
+    // A driver's error may name a host and port (Redis's does): for an operator only.
+    const internals = options.showsInternals?.(req) ?? true;
+    const checks = internals
+      ? result.checks
+      : Object.fromEntries(
+          Object.entries(result.checks).map(([name, check]) => [
+            name,
+            check.error === undefined ? check : { ...check, error: 'unavailable' },
+          ]),
+        );
     res.status(result.ok ? 200 : 503).json({
       status: result.ok ? 'ok' : 'unavailable',
       service: 'gateway',
-      checks: result.checks,
+      checks,
     });
   });
 

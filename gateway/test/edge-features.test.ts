@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import request from 'supertest';
 import Joi from 'joi';
 import { defineApi } from '@ecom/common/http';
@@ -267,6 +268,35 @@ describe('GET /health', () => {
       expect(res.body.error.code).toBe('METHOD_NOT_ALLOWED');
     }
     expect((await request(gw.handler).post('/health/nothing')).status).toBe(404);
+  });
+
+  it("shows the public that its own Redis is down, not the driver's words (they may name hosts)", async () => {
+    const token = 'metrics-token-for-tests-0123456789';
+    // Nothing listens on port 1: every command fails at once.
+    const redis = new Redis('redis://127.0.0.1:1', {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    redis.on('error', () => {});
+    const production = buildGateway({
+      config: testConfig(stubs, { NODE_ENV: 'production', METRICS_TOKEN: token }),
+      logger,
+      redis,
+    });
+    try {
+      const anyone = await request(production.handler).get('/health/ready');
+      expect(anyone.status).toBe(503);
+      expect(anyone.body.checks.redis).toMatchObject({ status: 'down', error: 'unavailable' });
+      const operator = await request(production.handler)
+        .get('/health/ready')
+        .set('Authorization', `Bearer ${token}`);
+      expect(operator.body.checks.redis.status).toBe('down');
+      expect(operator.body.checks.redis.error).not.toBe('unavailable');
+    } finally {
+      await production.close();
+      redis.disconnect();
+    }
   });
 
   it('/health/ready reflects only the gateway itself', async () => {
