@@ -301,6 +301,21 @@ describe('who may write', () => {
     expect(h.publishedOf('product.deleted')).toHaveLength(before);
   });
 
+  it('takes every product of a deleted seller off sale, past one batch of 100', async () => {
+    const gone = `seller-big-${new Types.ObjectId().toHexString()}`;
+    for (let i = 0; i < 105; i += 15) {
+      await Promise.all(
+        Array.from({ length: Math.min(15, 105 - i) }, (_, j) =>
+          createProduct({ name: `Bulk ${i + j}`, sellerId: gone }, admin),
+        ),
+      );
+    }
+    expect((await api().get(`/api/products?sellerId=${gone}`)).body.total).toBe(105);
+    await h.bus.publish(createEvent('auth-service', 'user.deleted', { userId: gone }));
+    await h.settle();
+    expect((await api().get(`/api/products?sellerId=${gone}`)).body.total).toBe(0);
+  });
+
   it('refuses a seller creating for another seller, allows an admin', async () => {
     const res = await asUser(seller)
       .post('/api/products')
