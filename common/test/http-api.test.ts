@@ -14,6 +14,8 @@ import {
   pageQueryKeys,
   reply,
   shippingAddressSchema,
+  plainText,
+  visibleLine,
   visibleText,
   type OperationSpec,
 } from '../src/http';
@@ -318,7 +320,7 @@ describe('conventions', () => {
     for (const blank of [
       ' \t\n',
       '\u200b\u200c\u200d\u2060\ufeff',
-      '\u200f\u202e\u00ad',
+      '\u200f\u200e\u00ad',
       '\u064b\u064c\u0651', // Arabic harakat alone
       '\u05b0\u0e31\u0e34\u0901\u094d\u3099', // Hebrew, Thai, Devanagari, kana marks alone
       '\u{e0041}\u{e0020}\u{e0100}', // tag characters, a variation selector beyond the BMP
@@ -338,6 +340,51 @@ describe('conventions', () => {
     ]) {
       expect([shown, name.validate(shown).error]).toEqual([shown, undefined]);
     }
+  });
+
+  it('refuses control characters and bidirectional overrides in what a customer reads', () => {
+    const review = visibleText(Joi.string().max(100));
+    const line = visibleLine(100);
+    // Each hides or reorders what the reader sees (CVE-2021-42574's overrides and isolates).
+    for (const hidden of [
+      '\u202a',
+      '\u202b',
+      '\u202c',
+      '\u202d',
+      '\u202e',
+      '\u2066',
+      '\u2069',
+      '\u0000',
+      '\u001b',
+      '\u007f',
+      '\u0085',
+    ]) {
+      const text = `Genuine ${hidden}name`;
+      expect([hidden, review.validate(text).error?.details[0]?.type]).toEqual([
+        hidden,
+        'string.plain',
+      ]);
+      expect([hidden, line.validate(text).error?.details[0]?.type]).toEqual([
+        hidden,
+        'string.plain',
+      ]);
+    }
+    // A text keeps its lines and tabs; a line does not.
+    expect(review.validate('first line\n\tsecond line\r\n').error).toBeUndefined();
+    expect(line.validate('first\nsecond').error?.details[0]?.type).toBe('string.plain');
+    expect(line.validate('a\tb').error?.details[0]?.type).toBe('string.plain');
+    // What scripts and emoji need stays: the joiners and the direction marks.
+    for (const shown of [
+      '\u{1f468}\u200d\u{1f469}',
+      'می\u200cخواهم',
+      'שלום abc \u200f',
+      'abc \u200e',
+    ]) {
+      expect([shown, line.validate(shown).error]).toEqual([shown, undefined]);
+    }
+    const description = plainText(Joi.string().allow(''), { multiline: true });
+    expect(description.validate('').error).toBeUndefined();
+    expect(description.validate('x\u202ey').error?.details[0]?.type).toBe('string.plain');
   });
 
   it('reads decimal money from its text, never through floats', () => {

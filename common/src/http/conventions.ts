@@ -23,21 +23,61 @@ import { ForbiddenError } from '../errors/app-error';
 export const VISIBLE = /[^\s\p{Cc}\p{Cf}\p{Z}\p{M}\u115F\u1160\u3164\uFFA0\u2800]/u;
 
 /**
- * `schema` that also asks for a character that shows (VISIBLE): a name or a text made only of
- * the others looks empty wherever it is shown. A custom rule, not a pattern: the OpenAPI
- * document cannot carry a Unicode property class, which a client's validator would misread.
+ * Bidirectional embeddings, overrides and isolates: they reorder how the text around them is
+ * shown, so a name can read as another (the "Trojan Source" trick, CVE-2021-42574). The marks
+ * (U+200E, U+200F) and the joiners some scripts and emoji need stay allowed.
  */
-export function visibleText(schema: Joi.StringSchema): Joi.StringSchema {
+const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069]/;
+/** Control characters; a text of several lines keeps its line breaks and tabs. */
+const CONTROLS_IN_LINE = /\p{Cc}/u;
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const CONTROLS_IN_TEXT = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/;
+
+/**
+ * `schema` that refuses control characters (line breaks and tabs too, unless `multiline`) and
+ * bidirectional controls: what a customer reads (a product's name, a review, an address on a
+ * receipt) shows what was written, in the order it was written.
+ */
+export function plainText(
+  schema: Joi.StringSchema,
+  { multiline }: { multiline: boolean },
+): Joi.StringSchema {
+  const controls = multiline ? CONTROLS_IN_TEXT : CONTROLS_IN_LINE;
   return schema
+    .custom((value: string, helpers) =>
+      controls.test(value) || BIDI_CONTROLS.test(value) ? helpers.error('string.plain') : value,
+    )
+    .messages({
+      'string.plain': multiline
+        ? '{{#label}} must not contain control characters or bidirectional overrides'
+        : '{{#label}} must be one line, without control characters or bidirectional overrides',
+    });
+}
+
+/**
+ * `schema` that also asks for a character that shows (VISIBLE): a name or a text made only of
+ * the others looks empty wherever it is shown. Control characters but line breaks and tabs,
+ * and bidirectional controls, are refused (plainText). A custom rule, not a pattern: the
+ * OpenAPI document cannot carry a Unicode property class, which a client's validator would
+ * misread.
+ */
+export function visibleText(
+  schema: Joi.StringSchema,
+  { multiline = true }: { multiline?: boolean } = {},
+): Joi.StringSchema {
+  return plainText(schema, { multiline })
     .custom((value: string, helpers) =>
       VISIBLE.test(value) ? value : helpers.error('string.visible'),
     )
     .messages({ 'string.visible': '{{#label}} must hold a character that shows' });
 }
 
-/** A line of text (a name, a reason, an address line): trimmed, 1..max, something that shows. */
+/**
+ * A line of text (a name, a reason, an address line): trimmed, 1..max, something that shows,
+ * one line without control characters or bidirectional controls.
+ */
 export const visibleLine = (max: number): Joi.StringSchema =>
-  visibleText(Joi.string().trim().min(1).max(max));
+  visibleText(Joi.string().trim().min(1).max(max), { multiline: false });
 
 export const PAGE_MAX = 100_000;
 export const LIMIT_MAX = 100;

@@ -337,6 +337,12 @@ describe('bad input changes nothing', () => {
     [{ inventory: 1.5 }],
     [{ name: '' }],
     [{ name: '\u200b\u200c\u00ad' }], // nothing that shows
+    [{ name: 'Genuine \u202ekcatS' }], // a right-to-left override: shows as another name
+    [{ name: 'Two\nlines' }],
+    [{ name: 'Nul\u0000byte' }],
+    [{ description: 'Isolated \u2067text\u2069' }],
+    [{ description: 'bell \u0007' }],
+    [{ attributes: { color: 'red\u202d' } }],
     [{ name: { $gt: '' } }],
     [{ currency: 'JPY' }],
     [{ attributes: { $where: 'x' } }],
@@ -700,6 +706,34 @@ describe('inventory and availability', () => {
     expect(h.publishedOf('product.inventory.low').filter((e) => e.productId === p.id)).toHaveLength(
       1,
     );
+
+    // The free stock cannot be restocked past the most a seller may set, even by restocks
+    // racing each other: 422 STOCK_LIMIT, nothing changed.
+    await api()
+      .put(`/api/products/${p.id}/inventory`)
+      .set('Authorization', auth)
+      .send({ set: 400_000_000 });
+    const racing = await Promise.all(
+      [0, 1, 2].map(() =>
+        api()
+          .put(`/api/products/${p.id}/inventory`)
+          .set('Authorization', auth)
+          .send({ restock: 300_000_000 }),
+      ),
+    );
+    expect(racing.map((r) => r.status).sort()).toEqual([200, 200, 422]);
+    const refused = racing.find((r) => r.status === 422)!;
+    expect(refused.body.error).toMatchObject({
+      code: 'STOCK_LIMIT',
+      details: { max: 1_000_000_000 },
+    });
+    expect((await api().get(`/api/products/${p.id}`)).body.inventory.available).toBe(1_000_000_000);
+    const past = await api()
+      .put(`/api/products/${p.id}/inventory`)
+      .set('Authorization', auth)
+      .send({ restock: 1 });
+    expect(past.status).toBe(422);
+    await api().put(`/api/products/${p.id}/inventory`).set('Authorization', auth).send({ set: 1 });
 
     const denied = await asUser(otherSeller)
       .put(`/api/products/${p.id}/inventory`)

@@ -1,7 +1,12 @@
 import type { AuthUser } from '@ecom/common/auth';
 import { BusinessRuleError, NotFoundError, ValidationError } from '@ecom/common/errors';
 import { page, type Page } from '@ecom/common/http';
-import { assertCanCreateFor, assertCanManage, publicFieldNames } from '../domain/catalog-rules';
+import {
+  MAX_STOCK,
+  assertCanCreateFor,
+  assertCanManage,
+  publicFieldNames,
+} from '../domain/catalog-rules';
 import type {
   Cached,
   CatalogReadCache,
@@ -194,6 +199,13 @@ export class CatalogService {
           ? await this.deps.products.restock(id, change.restock, change.lowStockThreshold)
           : await this.deps.products.setStock(id, change.set, change.lowStockThreshold);
       if (!result) throw new NotFoundError('Product not found', { productId: id });
+      if (result === 'over_limit') {
+        throw new BusinessRuleError(
+          `The free stock may not pass ${MAX_STOCK}`,
+          { productId: id, restock: change.restock, max: MAX_STOCK },
+          'STOCK_LIMIT',
+        );
+      }
       const changed = [
         ...(change.set !== undefined || change.restock !== undefined ? ['inventory'] : []),
         ...(change.lowStockThreshold !== undefined ? ['lowStockThreshold'] : []),

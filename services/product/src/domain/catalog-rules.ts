@@ -9,6 +9,9 @@ export type Currency = (typeof CURRENCIES)[number];
 /** The highest price a product may have: 1,000,000.00. */
 export const MAX_PRICE_CENTS = 100_000_000;
 
+/** The most free stock a seller may set or restock to. */
+export const MAX_STOCK = 1_000_000_000;
+
 /** Sellers manage their own products; admins manage every product. */
 export function assertCanManage(user: AuthUser, product: Product): void {
   if (user.role === 'admin') return;

@@ -28,12 +28,15 @@ export interface CatalogStore {
     available: number | undefined,
     lowStockThreshold: number | undefined,
   ): Promise<{ before: Product; after: Product } | null>;
-  /** Adds to the free stock atomically ($inc, so concurrent reservations are never lost). */
+  /**
+   * Adds to the free stock atomically ($inc, so concurrent reservations are never lost), unless
+   * the free stock would then pass MAX_STOCK ('over_limit', nothing changed).
+   */
   restock(
     id: string,
     quantity: number,
     lowStockThreshold: number | undefined,
-  ): Promise<{ before: Product; after: Product } | null>;
+  ): Promise<{ before: Product; after: Product } | 'over_limit' | null>;
 }
 
 export interface CategoryStore {

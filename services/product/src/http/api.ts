@@ -9,9 +9,10 @@ import {
   withinResultWindow,
   type PageQuery,
   type ResponseSpec,
+  plainText,
   visibleLine,
 } from '@ecom/common/http';
-import { CURRENCIES, MAX_PRICE_CENTS } from '../domain/catalog-rules';
+import { CURRENCIES, MAX_PRICE_CENTS, MAX_STOCK } from '../domain/catalog-rules';
 import {
   IMAGE_MEDIA_TYPES,
   IMAGE_ID,
@@ -56,7 +57,7 @@ const idParams = Joi.object({ id: objectId.required() });
 const anyIdParams = Joi.object({ id: Joi.string().max(200).custom(canonicalId).required() });
 
 const attributeValue = Joi.alternatives().try(
-  Joi.string().max(500).allow(''),
+  plainText(Joi.string().max(500).allow(''), { multiline: false }),
   Joi.number().min(-1e12).max(1e12),
   Joi.boolean(),
 );
@@ -70,7 +71,7 @@ const attributes = Joi.object()
 
 const productFields = {
   name: visibleLine(200),
-  description: Joi.string().trim().max(5000).allow(''),
+  description: plainText(Joi.string().trim().max(5000).allow(''), { multiline: true }),
   price: decimalPrice.greater(0).max(MAX_PRICE).description('decimal, at most 2 decimals: 149.99'),
   currency: Joi.string().valid(...CURRENCIES),
   lowStockThreshold: Joi.number().integer().min(0).max(1_000_000),
@@ -82,7 +83,7 @@ export const createProductBody = Joi.object({
   ...productFields,
   name: productFields.name.required(),
   price: productFields.price.required(),
-  inventory: Joi.number().integer().min(0).max(1_000_000_000).required(),
+  inventory: Joi.number().integer().min(0).max(MAX_STOCK).required(),
   sellerId: sellerId.description('admin only: create for another seller'),
 });
 
@@ -109,8 +110,12 @@ export const listProductsQuery = withinResultWindow(
 );
 
 const inventoryBody = Joi.object({
-  set: Joi.number().integer().min(0).max(1_000_000_000).description('absolute free stock'),
-  restock: Joi.number().integer().min(1).max(1_000_000_000).description('atomic add'),
+  set: Joi.number().integer().min(0).max(MAX_STOCK).description('absolute free stock'),
+  restock: Joi.number()
+    .integer()
+    .min(1)
+    .max(MAX_STOCK)
+    .description(`atomic add; the free stock after it may not pass ${MAX_STOCK}`),
   lowStockThreshold: Joi.number().integer().min(0).max(1_000_000),
 })
   .oxor('set', 'restock')

@@ -1,5 +1,6 @@
 import type { QueryFilter, SortOrder } from 'mongoose';
 import { currentMongoTransaction } from '@ecom/common/mongo';
+import { MAX_STOCK } from '../domain/catalog-rules';
 import type { ProductImage } from '../domain/image-rules';
 import type { AddImageResult, CatalogStore, ProductImageStore } from '../domain/ports';
 import type { ListQuery, NewProduct, Product, ProductChanges, ProductSort } from '../domain/types';
@@ -183,18 +184,22 @@ export class MongoCatalogStore implements CatalogStore, ProductImageStore {
     id: string,
     quantity: number,
     lowStockThreshold: number | undefined,
-  ): Promise<{ before: Product; after: Product } | null> {
+  ): Promise<{ before: Product; after: Product } | 'over_limit' | null> {
     const _id = toObjectId(id);
     if (!_id) return null;
+    // The limit is part of the match, so concurrent restocks cannot pass it together.
     const doc = await this.models.Product.findOneAndUpdate(
-      { _id, status: 'active' },
+      { _id, status: 'active', available: { $lte: MAX_STOCK - quantity } },
       {
         $inc: { available: quantity },
         ...(lowStockThreshold !== undefined ? { $set: { lowStockThreshold } } : {}),
       },
       { returnDocument: 'after', projection: HIDDEN },
     ).lean<ProductDoc>();
-    if (!doc) return null;
+    if (!doc) {
+      const active = await this.models.Product.exists({ _id, status: 'active' });
+      return active ? 'over_limit' : null;
+    }
     const after = toProduct(doc);
     return { before: { ...after, available: after.available - quantity }, after };
   }
