@@ -88,6 +88,10 @@ export interface EventPayloads {
     userId: string;
     reason: string;
     previousStatus: string | null;
+    /**
+     * The lines whose stock goes back: the order's lines not shipped. That is every line, but
+     * for a PARTIALLY_SHIPPED order a full refund ended (previousStatus 'PARTIALLY_SHIPPED').
+     */
     items: Line[];
   };
   /** Lines of a confirmed order shipped (by their seller, or an admin): one per shipment. */

@@ -2,6 +2,7 @@ import { AppError } from '@ecom/common/errors';
 import {
   addLine,
   assertCheckoutable,
+  cartCurrency,
   markSeen,
   mergeLines,
   priceCart,
@@ -69,6 +70,24 @@ describe('cart lines', () => {
       ],
       leftOut: ['c'],
     });
+  });
+});
+
+describe('cart currency', () => {
+  const lines = addLine(addLine([], 'a', 1), 'b', 1);
+
+  it("is the one stored with the cart, whatever its lines' products are priced in now", () => {
+    const moved = quotes(quote('a', 100, 10, 'EUR'), quote('b', 100));
+    expect(cartCurrency('USD', lines, moved)).toBe('USD');
+    expect(cartCurrency('USD', [], moved)).toBeNull();
+  });
+
+  it("of a cart stored without one, is its first line still sold's (none sold: none yet)", () => {
+    expect(cartCurrency(null, lines, quotes(quote('a', 100, 10, 'EUR'), quote('b', 100)))).toBe(
+      'EUR',
+    );
+    expect(cartCurrency(null, lines, new Map([['b', quote('b', 100)]]))).toBe('USD');
+    expect(cartCurrency(null, lines)).toBeNull();
   });
 });
 

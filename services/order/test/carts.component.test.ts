@@ -498,6 +498,121 @@ describe('carts and checkout (real PostgreSQL, product over HTTP)', () => {
       await h.pool.query('DELETE FROM orders');
     });
 
+    it("keeps the cart's currency when a seller moves its first line to another currency: that line is shown apart, the others stay buyable", async () => {
+      await add(alice, 'p-mug', 1).expect(200);
+      await add(alice, 'p-tea', 2).expect(200);
+      toEuro('p-mug');
+
+      const view = await as(alice).get('/api/carts/mine');
+      expect(view.status).toBe(200);
+      expect(view.body).toMatchObject({
+        currency: 'USD',
+        itemCount: 2,
+        total: { amount: 900, currency: 'USD' },
+        unavailable: ['p-mug'],
+        unavailableLines: [
+          {
+            productId: 'p-mug',
+            quantity: 1,
+            reason: 'MIXED_CURRENCY',
+            name: 'Mug',
+            unitPrice: { amount: 1200, currency: 'EUR' },
+          },
+        ],
+      });
+      expect(lineIds(view.body.lines)).toEqual([['p-tea', 2]]);
+      // The customer keeps adding in the cart's currency; another currency is refused.
+      const more = await add(alice, 'p-tea', 1);
+      expect([more.status, lineIds(more.body.lines)]).toEqual([200, [['p-tea', 3]]]);
+      const euro = await add(alice, 'p-euro', 1);
+      expect([euro.status, euro.body.error.code, euro.body.error.details]).toEqual([
+        422,
+        'MIXED_CURRENCY',
+        { productId: 'p-euro', currency: 'EUR', cartCurrency: 'USD' },
+      ]);
+      expect((await cartRow(alice.id)).currency).toBe('USD');
+
+      const refused = await checkout(alice);
+      expect([refused.status, refused.body.error.details]).toEqual([
+        422,
+        { productIds: ['p-mug'], cartCurrency: 'USD' },
+      ]);
+      await as(alice).delete('/api/carts/mine/items/p-mug').expect(204);
+      const placed = await checkout(alice);
+      expect([placed.status, placed.body.total]).toEqual([201, { amount: 1350, currency: 'USD' }]);
+      await h.pool.query('DELETE FROM orders');
+    });
+
+    it('takes its currency from the first line added to the empty cart, and forgets it when the cart is empty again', async () => {
+      const token = await guest();
+      expect((await asGuest(token).get()).body).toMatchObject({ currency: null, lines: [] });
+      expect((await asGuest(token).add('p-euro', 1)).body.currency).toBe('EUR');
+
+      expect((await add(alice, 'p-mug', 1)).body.currency).toBe('USD');
+      await as(alice).delete('/api/carts/mine/items/p-mug').expect(204);
+      expect((await cartRow(alice.id)).currency).toBeNull();
+      expect((await as(alice).get('/api/carts/mine')).body.currency).toBeNull();
+      const euro = await add(alice, 'p-euro', 2);
+      expect([euro.status, euro.body.currency, euro.body.total]).toEqual([
+        200,
+        'EUR',
+        { amount: 200, currency: 'EUR' },
+      ]);
+      const emptied = await as(alice).put('/api/carts/mine/items/p-euro').send({ quantity: 0 });
+      expect(emptied.body.currency).toBeNull();
+      expect((await add(alice, 'p-tea', 1)).body.currency).toBe('USD');
+      // Replacing every line starts the cart again: its first new line sets the currency.
+      const replaced = await as(alice)
+        .put('/api/carts/mine')
+        .send({ items: [{ productId: 'p-euro', quantity: 3 }] });
+      expect([replaced.status, replaced.body.currency]).toEqual([200, 'EUR']);
+      await as(alice).put('/api/carts/mine').send({ items: [] }).expect(200);
+      expect((await cartRow(alice.id)).currency).toBeNull();
+    });
+
+    it("gives a cart stored before carts kept their currency its first line still sold's on its first read, and keeps it from then on", async () => {
+      await add(alice, 'p-mug', 1).expect(200);
+      await add(alice, 'p-tea', 2).expect(200);
+      // As migration 010 leaves a cart it finds: no currency.
+      await h.pool.query('UPDATE carts SET currency = NULL');
+      const before = await cartRow(alice.id);
+
+      expect((await as(alice).get('/api/carts/mine')).body.currency).toBe('USD');
+      const after = await cartRow(alice.id);
+      expect([after.currency, after.version]).toEqual(['USD', before.version]);
+      toEuro('p-mug');
+      const view = await as(alice).get('/api/carts/mine');
+      expect([view.body.currency, view.body.unavailable]).toEqual(['USD', ['p-mug']]);
+    });
+
+    it("merges into the customer's cart in its currency, even when its first line moved; an empty one takes the guest cart's", async () => {
+      await add(alice, 'p-mug', 1).expect(200);
+      await add(alice, 'p-tea', 1).expect(200);
+      const token = await guest();
+      await asGuest(token).add('p-euro', 2).expect(200);
+      toEuro('p-mug');
+
+      const merged = await as(alice).post('/api/carts/mine/merge').send({ cartToken: token });
+      expect(merged.status).toBe(200);
+      expect(merged.body).toMatchObject({
+        currency: 'USD',
+        total: { amount: 450, currency: 'USD' },
+        unavailable: ['p-mug', 'p-euro'],
+      });
+      expect(lineIds(merged.body.lines)).toEqual([['p-tea', 1]]);
+      expect((await cartRow(alice.id)).currency).toBe('USD');
+
+      const euros = await guest();
+      await asGuest(euros).add('p-euro', 1).expect(200);
+      const intoEmpty = await as(bob).post('/api/carts/mine/merge').send({ cartToken: euros });
+      expect([intoEmpty.status, intoEmpty.body.currency, lineIds(intoEmpty.body.lines)]).toEqual([
+        200,
+        'EUR',
+        [['p-euro', 1]],
+      ]);
+      expect((await cartRow(bob.id)).currency).toBe('EUR');
+    });
+
     it("sets a buyable line's quantity beside a line in another currency, and refuses a quantity of that line without writing it", async () => {
       await add(alice, 'p-mug', 1).expect(200);
       await add(alice, 'p-tea', 2).expect(200);

@@ -418,6 +418,152 @@ describe('fulfilment per seller (real PostgreSQL, PUT /api/orders/:id/status)', 
     expect(await eventsOf(id)).not.toContain('order.cancelled');
   });
 
+  describe('a full refund of a partially shipped order (docs/adr/0054)', () => {
+    const refundInFull = (id: string, customer: AuthUser) =>
+      deliver(
+        'payment.refunded',
+        {
+          paymentId: `pay-${id}`,
+          orderId: id,
+          refundId: `r-${id}`,
+          amount: { amount: 4800, currency: 'USD' },
+          fullyRefunded: true,
+          userId: customer.id,
+        },
+        'payment-service',
+      );
+
+    /** The data of every order.cancelled order wrote for the order. */
+    const cancellationsOf = async (id: string) =>
+      (
+        await pool.query(
+          `SELECT payload->'data' AS data FROM event_outbox
+            WHERE event_type = 'order.cancelled' AND payload->'data'->>'orderId' = $1 ORDER BY id`,
+          [id],
+        )
+      ).rows.map((r) => r.data as Record<string, unknown>);
+
+    it('ends it: CANCELLED (REFUNDED), order.cancelled gives back only the lines not shipped, and no line ships after it (409, nothing changed)', async () => {
+      const { id, customer } = await twoSellerOrder();
+      expect((await setStatus(id, sellerA, 'SHIPPED')).body.status).toBe('PARTIALLY_SHIPPED');
+
+      await refundInFull(id, customer);
+      await waitStatus(id, 'CANCELLED');
+      expect(await transitionsOf(id)).toEqual([
+        ...PAID,
+        ['CONFIRMED', 'PARTIALLY_SHIPPED', 'seller-a'],
+        ['PARTIALLY_SHIPPED', 'CANCELLED', null],
+      ]);
+      // Product takes back the stock of seller B's line only: seller A's lines have left.
+      expect(await cancellationsOf(id)).toEqual([
+        {
+          orderId: id,
+          userId: customer.id,
+          reason: 'REFUNDED',
+          previousStatus: 'PARTIALLY_SHIPPED',
+          items: [{ productId: 'p-b1', quantity: 1 }],
+        },
+      ]);
+      const ended = await getOrder(id, admin);
+      expect(ended.body).toMatchObject({ status: 'CANCELLED', refunded: { amount: 4800 } });
+      expect(fulfilmentOf(ended.body.items)).toEqual([
+        ['p-a1', 'SHIPPED'],
+        ['p-b1', 'UNFULFILLED'],
+        ['p-a2', 'SHIPPED'],
+      ]);
+      expect(anchor.of(id).at(-1)!.change).toMatchObject({
+        kind: 'status',
+        from: 'PARTIALLY_SHIPPED',
+        to: 'CANCELLED',
+      });
+
+      const lines = await linesOf(id);
+      const events = await eventsOf(id);
+      const entries = anchor.of(id).length;
+      const bShips = await setStatus(id, sellerB, 'SHIPPED');
+      expect([bShips.status, bShips.body.error.code, bShips.body.error.details]).toEqual([
+        409,
+        'CONFLICT',
+        {
+          status: 'CANCELLED',
+          requested: 'SHIPPED',
+          allowedFrom: ['CONFIRMED', 'PARTIALLY_SHIPPED'],
+        },
+      ]);
+      const adminShips = await setStatus(id, admin, 'SHIPPED');
+      expect([adminShips.status, adminShips.body.error.details]).toEqual([
+        409,
+        {
+          status: 'CANCELLED',
+          requested: 'SHIPPED',
+          allowedFrom: ['CONFIRMED', 'PARTIALLY_SHIPPED'],
+        },
+      ]);
+      expect((await setStatus(id, sellerA, 'DELIVERED')).status).toBe(409);
+      expect(await statusOf(id)).toBe('CANCELLED');
+      expect(await linesOf(id)).toEqual(lines);
+      expect(await eventsOf(id)).toEqual(events);
+      expect(anchor.of(id)).toHaveLength(entries);
+
+      // The refund redelivered changes nothing; product asking about the order hears the
+      // same lines again.
+      await refundInFull(id, customer);
+      await bus.idle();
+      expect(await cancellationsOf(id)).toHaveLength(1);
+      await deliver(
+        'inventory.reservation.overdue',
+        { orderId: id, since: new Date().toISOString() },
+        'product-service',
+      );
+      await eventually(async () => (await cancellationsOf(id)).length === 2);
+      const [first, again] = await cancellationsOf(id);
+      expect(again).toEqual(first);
+    });
+
+    it('raced by a shipment of the last line, either ends it before that line ships or leaves it SHIPPED', async () => {
+      const { id, customer } = await twoSellerOrder();
+      await setStatus(id, sellerA, 'SHIPPED');
+      const [, shipped] = await Promise.all([
+        refundInFull(id, customer),
+        setStatus(id, sellerB, 'SHIPPED'),
+      ]);
+      await eventually(async () => {
+        const refunded = await pool.query('SELECT 1 FROM order_refunds WHERE order_id = $1', [id]);
+        return refunded.rowCount === 1;
+      });
+      await bus.idle();
+      if (shipped.status === 200) {
+        // Only a shipment that took the order's lock first: a refund recorded before it ended
+        // the order.
+        const { rows } = await pool.query(
+          `SELECT i.shipped_at < r.at AS shipped_first
+             FROM order_items i JOIN order_refunds r USING (order_id)
+            WHERE i.order_id = $1 AND i.line_no = 2`,
+          [id],
+        );
+        expect(rows).toEqual([{ shipped_first: true }]);
+        expect(await statusOf(id)).toBe('SHIPPED');
+        expect(await cancellationsOf(id)).toEqual([]);
+      } else {
+        expect(shipped.status).toBe(409);
+        expect(await statusOf(id)).toBe('CANCELLED');
+        expect((await linesOf(id)).map((l) => l.fulfilment)).toEqual(['SHIPPED', null, 'SHIPPED']);
+        expect((await cancellationsOf(id))[0]!.items).toEqual([{ productId: 'p-b1', quantity: 1 }]);
+      }
+    });
+
+    it('leaves a fully shipped order on its course: it is still delivered', async () => {
+      const { id, customer } = await twoSellerOrder();
+      await setStatus(id, admin, 'SHIPPED');
+      await refundInFull(id, customer);
+      await eventually(async () => (await getOrder(id, admin)).body.refunded.amount === 4800);
+      await bus.idle();
+      expect(await statusOf(id)).toBe('SHIPPED');
+      expect(await cancellationsOf(id)).toEqual([]);
+      expect((await setStatus(id, admin, 'DELIVERED')).body.status).toBe('DELIVERED');
+    });
+  });
+
   it('announces a partially shipped order as sold when product asks about its reservation', async () => {
     const { id } = await twoSellerOrder();
     await setStatus(id, sellerA, 'SHIPPED');

@@ -62,11 +62,27 @@ describe('order state machine', () => {
     expect(decide('ship', 'PARTIALLY_SHIPPED')).toMatchObject({ ok: true, to: 'SHIPPED' });
     expect(decide('deliver', 'PARTIALLY_SHIPPED').ok).toBe(false);
     expect(decide('shipPart', 'SHIPPED').ok).toBe(false);
-    expect(nextStatuses('PARTIALLY_SHIPPED')).toEqual(['SHIPPED']);
-    // Nothing of the saga moves it: it is as far from cancel, fail or expire as SHIPPED.
+    expect(nextStatuses('PARTIALLY_SHIPPED')).toEqual(['CANCELLED', 'SHIPPED']);
+    // Nothing of the saga moves it but a full refund: it is as far from cancel, fail or expire
+    // as SHIPPED.
     for (const name of ['cancel', 'fail', 'expire', 'confirm', 'reservedWithPayment'] as const) {
       expect(decide(name, 'PARTIALLY_SHIPPED').ok).toBe(false);
     }
+  });
+
+  it('ends an order refunded in full unless every line is shipped (docs/adr/0054)', () => {
+    expect(ORDER_STATUSES.filter((s) => decide('refundedInFull', s).ok)).toEqual([
+      'PENDING',
+      'AWAITING_PAYMENT',
+      'PAYMENT_PROCESSING',
+      'CONFIRMED',
+      'PARTIALLY_SHIPPED',
+    ]);
+    expect(decide('refundedInFull', 'PARTIALLY_SHIPPED')).toEqual({
+      ok: true,
+      from: 'PARTIALLY_SHIPPED',
+      to: 'CANCELLED',
+    });
   });
 
   it('allows cancelling only before shipping; expiry only while waiting for payment', () => {

@@ -472,6 +472,32 @@ describe('after the reservation', () => {
     expect(await stock(a)).toEqual({ available: 5, reserved: 0, sold: 0, holds: [] });
   });
 
+  it('order.cancelled of a partly shipped order restocks only the lines not shipped, once', async () => {
+    const a = await product(5);
+    const b = await product(4);
+    const orderId = newOrderId();
+    const lines = [
+      { productId: a, quantity: 3 },
+      { productId: b, quantity: 2 },
+    ];
+    await h.deliver('order.created', orderCreated(orderId, lines));
+    await h.deliver('order.confirmed', orderConfirmed(orderId, lines));
+    expect(await stock(a)).toMatchObject({ available: 2, sold: 3 });
+    // `a` shipped; a full refund then ended the order: only `b` (and an id in another
+    // spelling, and more than was sold, which count for nothing beyond the sale) comes back.
+    const ended = {
+      orderId,
+      userId: 'customer-1',
+      reason: 'REFUNDED',
+      previousStatus: 'PARTIALLY_SHIPPED',
+      items: [{ productId: b.toUpperCase(), quantity: 5 }],
+    };
+    await h.deliver('order.cancelled', ended);
+    await h.deliver('order.cancelled', ended);
+    expect(await stock(a)).toEqual({ available: 2, reserved: 0, sold: 3, holds: [] });
+    expect(await stock(b)).toEqual({ available: 4, reserved: 0, sold: 0, holds: [] });
+  });
+
   it('order.cancelled of a reserved order releases it', async () => {
     const { a, orderId } = await reservedOrderOf(5);
     expect(await stock(a)).toMatchObject({ available: 0, reserved: 5 });

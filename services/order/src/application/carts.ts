@@ -8,9 +8,11 @@ import {
   DEFAULT_CART_LIMITS,
   addLine,
   assertCheckoutable,
+  cartCurrency,
   mergeLines,
   priceCart,
   setQuantity,
+  type CartContent,
   type CartLimits,
   type CartLine,
   type LiveQuote,
@@ -36,7 +38,7 @@ export interface UnavailableLine {
   quantity: number;
   /**
    * PRODUCT_UNAVAILABLE: product sells it no more. MIXED_CURRENCY: product now prices it in
-   * another currency than the cart's (a seller changed it after it was added).
+   * another currency than the cart's stored one (a seller changed it after it was added).
    */
   reason: 'PRODUCT_UNAVAILABLE' | 'MIXED_CURRENCY';
   /** Null when product sells it no more. */
@@ -53,6 +55,8 @@ export interface CartView extends PricedCart {
   /** Null while the customer has no cart yet (nothing added). */
   id: string | null;
   kind: 'customer' | 'guest';
+  /** The cart's one currency (cartCurrency): set by its first line, null while empty. */
+  currency: string | null;
   /** Units in `lines`. */
   itemCount: number;
   updatedAt: string | null;
@@ -92,13 +96,17 @@ const idsOf = (lines: readonly { productId: string }[]) => [
 ];
 
 /**
- * What an answer shows of `lines` at these quotes, and the lines with the prices it showed
- * remembered. The cart's currency is its first line still sold's (the rule priceCart and
- * adding apply); a line priced in another currency since (a seller's change) or no longer sold
- * is shown apart rather than failing the whole cart, so the customer can still see and fix it.
+ * What an answer shows of a cart's lines at these quotes, and its content to store: the lines
+ * with the prices it showed remembered, and its currency (`stored` while it holds lines, or
+ * set by them: cartCurrency). A line priced in another currency than the cart's since (a
+ * seller's change) or no longer sold is shown apart rather than failing the whole cart, so the
+ * customer can still see and fix it.
  */
-function show(lines: readonly CartLine[], quotes: Quotes): { view: ShownCart; lines: CartLine[] } {
-  const currency = lines.map((l) => quotes.get(l.productId)).find((q) => q)?.currency;
+function show(
+  { lines, currency: stored }: CartContent,
+  quotes: Quotes,
+): { view: ShownCart; content: CartContent } {
+  const currency = cartCurrency(stored, lines, quotes);
   const buyable = new Map<string, LiveQuote>();
   for (const line of lines) {
     const quote = quotes.get(line.productId);
@@ -124,17 +132,23 @@ function show(lines: readonly CartLine[], quotes: Quotes): { view: ShownCart; li
   return {
     view: {
       ...priced,
+      currency,
       itemCount: priced.lines.reduce((n, l) => n + l.quantity, 0),
       unavailable: unavailableLines.map((l) => l.productId),
       unavailableLines,
     },
-    // A line not shown priced keeps the price last seen: back on sale (or in the cart's
-    // currency), it is not checked out at a price the customer never saw.
-    lines: lines.map((l) =>
-      shown.has(l.productId) ? { ...l, seenUnitPriceCents: shown.get(l.productId)! } : l,
-    ),
+    content: {
+      // A line not shown priced keeps the price last seen: back on sale (or in the cart's
+      // currency), it is not checked out at a price the customer never saw.
+      lines: lines.map((l) =>
+        shown.has(l.productId) ? { ...l, seenUnitPriceCents: shown.get(l.productId)! } : l,
+      ),
+      currency,
+    },
   };
 }
+
+const EMPTY: CartContent = { lines: [], currency: null };
 
 /**
  * Setting units of a product the cart holds but cannot check out is refused, as adding it is:
@@ -152,7 +166,7 @@ function refuseUnavailable(view: ShownCart, productId: string): void {
   }
   throw new BusinessRuleError(
     'All items of a cart must be priced in one currency',
-    { productId, currency: line.unitPrice.currency, cartCurrency: view.total?.currency ?? null },
+    { productId, currency: line.unitPrice.currency, cartCurrency: view.currency },
     'MIXED_CURRENCY',
   );
 }
@@ -191,7 +205,7 @@ export class Carts {
   async createGuest(): Promise<CartView & { cartToken: string }> {
     const cartToken = newCartToken();
     const cart = await cartStore.createGuest(this.deps.pool, tokenHash(cartToken));
-    return { ...respond(cart, show([], new Map()).view), cartToken };
+    return { ...respond(cart, show(EMPTY, new Map()).view), cartToken };
   }
 
   /** The cart at today's prices; what it shows is remembered for checkout's price check. */
@@ -199,12 +213,15 @@ export class Carts {
     const cart = await cartStore.open(this.deps.pool, owner(caller));
     if (!cart) {
       if ('cartToken' in caller) throw guestCartGone();
-      return { id: null, kind: 'customer', updatedAt: null, ...show([], new Map()).view };
+      return { id: null, kind: 'customer', updatedAt: null, ...show(EMPTY, new Map()).view };
     }
     return this.answer(cart);
   }
 
-  /** Adds units of a product product sells (a line already there grows). */
+  /**
+   * Adds units of a product product sells (a line already there grows). The first line of an
+   * empty cart sets its currency; a product in another currency is refused (MIXED_CURRENCY).
+   */
   async addItem(caller: CartCaller, productId: string, quantity: number): Promise<CartView> {
     const current = await cartStore.open(this.deps.pool, owner(caller));
     const quotes = await this.quotes(idsOf([...(current?.lines ?? []), { productId }]));
@@ -212,7 +229,10 @@ export class Carts {
     return this.write(
       caller,
       quotes,
-      (lines) => addLine(lines, productId, quantity, this.limits),
+      (cart) => ({
+        lines: addLine(cart.lines, productId, quantity, this.limits),
+        currency: cart.currency,
+      }),
       (view) => refuseUnavailable(view, productId),
     );
   }
@@ -227,22 +247,32 @@ export class Carts {
     return this.write(
       caller,
       quotes,
-      (lines) => setQuantity(lines, productId, quantity, this.limits),
+      (cart) => ({
+        lines: setQuantity(cart.lines, productId, quantity, this.limits),
+        currency: cart.currency,
+      }),
       (view) => {
         if (quantity > 0) refuseUnavailable(view, productId);
       },
     );
   }
 
-  /** Removes a line; it needs no price, so it works while product is down. */
+  /**
+   * Removes a line; it needs no price, so it works while product is down. The last one gone,
+   * the cart has no currency any more.
+   */
   async removeItem(caller: CartCaller, productId: string): Promise<void> {
-    const cart = await cartStore.change(this.deps.pool, owner(caller), (lines) =>
-      setQuantity(lines, productId, 0, this.limits),
-    );
+    const cart = await cartStore.change(this.deps.pool, owner(caller), (current) => {
+      const lines = setQuantity(current.lines, productId, 0, this.limits);
+      return { lines, currency: cartCurrency(current.currency, lines) };
+    });
     if (!cart) throw guestCartGone();
   }
 
-  /** Replaces every line (an empty list empties the cart). */
+  /**
+   * Replaces every line (an empty list empties the cart): a new cart's content, whose currency
+   * is its first line's.
+   */
   async replace(
     caller: CartCaller,
     items: { productId: string; quantity: number }[],
@@ -257,7 +287,7 @@ export class Carts {
     return this.write(
       caller,
       quotes,
-      () => lines,
+      () => ({ lines, currency: null }),
       (view) => items.forEach((i) => refuseUnavailable(view, i.productId)),
     );
   }
@@ -265,9 +295,10 @@ export class Carts {
   /**
    * A guest cart (its token) merged into the signed-in customer's: quantities add up within
    * the limits; products beyond the line limit are named in `leftOut`. The guest cart is then
-   * closed: its token works no more. Guest lines the customer's cart cannot check out (another
-   * currency, no longer sold) come along and are shown apart, as in any cart, for the customer
-   * to remove. Priced before the commit: a refusal, or product down, merges nothing.
+   * closed: its token works no more. The customer's cart keeps its currency; an empty one takes
+   * the guest cart's. Guest lines the customer's cart cannot check out (another currency, no
+   * longer sold) come along and are shown apart, as in any cart, for the customer to remove.
+   * Priced before the commit: a refusal, or product down, merges nothing.
    */
   async merge(user: AuthUser, cartToken: string): Promise<CartView & { leftOut: string[] }> {
     const hash = tokenHash(cartToken);
@@ -279,10 +310,14 @@ export class Carts {
     const quotes = await this.quotes(idsOf([...(own?.lines ?? []), ...guest.lines]));
     let view: ShownCart | undefined;
     const result = await cartStore.merge(this.deps.pool, user.id, hash, async (into, from) => {
-      const merged = mergeLines(into, from, this.limits);
-      const shown = show(merged.lines, await this.quotes(idsOf(merged.lines), quotes));
+      const merged = mergeLines(into.lines, from.lines, this.limits);
+      const live = await this.quotes(idsOf([...into.lines, ...from.lines]), quotes);
+      const currency =
+        cartCurrency(into.currency, into.lines, live) ??
+        cartCurrency(from.currency, from.lines, live);
+      const shown = show({ lines: merged.lines, currency }, live);
       view = shown.view;
-      return { ...merged, lines: shown.lines };
+      return { ...merged, ...shown.content };
     });
     if (!result) throw guestCartGone();
     return { ...respond(result.cart, view!), leftOut: result.merged.leftOut };
@@ -332,15 +367,12 @@ export class Carts {
         const cart = await cartStore.open(this.deps.pool, { userId: user.id });
         const lines = cart?.lines ?? [];
         const quotes = await this.quotes(idsOf(lines));
-        const live = show(lines, quotes);
+        const live = show(cart ?? EMPTY, quotes);
         const mixed = live.view.unavailableLines.filter((l) => l.reason === 'MIXED_CURRENCY');
         if (mixed.length > 0) {
           throw new BusinessRuleError(
             'Some products in the cart are now priced in another currency: remove them first',
-            {
-              productIds: mixed.map((l) => l.productId),
-              cartCurrency: live.view.total?.currency ?? null,
-            },
+            { productIds: mixed.map((l) => l.productId), cartCurrency: live.view.currency },
             'MIXED_CURRENCY',
           );
         }
@@ -349,7 +381,7 @@ export class Carts {
         } catch (err) {
           // The 409 shows the new prices: from now on they are the ones the customer has seen.
           if (cart && err instanceof ConflictError && reasonOf(err) === 'PRICE_CHANGED') {
-            await cartStore.saveSeen(this.deps.pool, cart, live.lines);
+            await cartStore.saveSeen(this.deps.pool, cart, live.content);
           }
           throw err;
         }
@@ -393,22 +425,23 @@ export class Carts {
   /**
    * Changes the lines and answers the cart, priced before the commit: `check` or the pricing
    * refusing (or product down) rolls the change back. The lines are written with the prices
-   * the answer shows remembered. `quotes` were read before the row lock, so product is asked
-   * again only for a product another request added meanwhile.
+   * the answer shows remembered, and the cart's currency as it showed it (`change` keeps the
+   * stored one, or gives null to let the lines set it). `quotes` were read before the row lock,
+   * so product is asked again only for a product another request added meanwhile.
    */
   private async write(
     caller: CartCaller,
     quotes: Quotes,
-    change: (lines: CartLine[]) => CartLine[],
+    change: (cart: CartContent) => CartContent,
     check: (view: ShownCart) => void,
   ): Promise<CartView> {
     let view: ShownCart | undefined;
-    const cart = await cartStore.change(this.deps.pool, owner(caller), async (lines) => {
-      const next = change(lines);
-      const shown = show(next, await this.quotes(idsOf(next), quotes));
+    const cart = await cartStore.change(this.deps.pool, owner(caller), async (current) => {
+      const next = change(current);
+      const shown = show(next, await this.quotes(idsOf(next.lines), quotes));
       check(shown.view);
       view = shown.view;
-      return shown.lines;
+      return shown.content;
     });
     if (!cart) throw guestCartGone();
     return respond(cart, view!);
@@ -422,11 +455,17 @@ export class Carts {
     return new Map([...known, ...missing.map((id) => [id, live.get(id) ?? null] as const)]);
   }
 
-  /** Prices the cart and remembers what it showed (without bumping its version). */
+  /**
+   * Prices the cart and remembers what it showed (without bumping its version): the prices,
+   * and the currency of a cart stored before carts kept one (set on its first read).
+   */
   private async answer(cart: StoredCart): Promise<CartView> {
-    const { view, lines } = show(cart.lines, await this.quotes(idsOf(cart.lines)));
-    if (lines.some((l, i) => l.seenUnitPriceCents !== cart.lines[i]!.seenUnitPriceCents)) {
-      await cartStore.saveSeen(this.deps.pool, cart, lines);
+    const { view, content } = show(cart, await this.quotes(idsOf(cart.lines)));
+    if (
+      content.currency !== cart.currency ||
+      content.lines.some((l, i) => l.seenUnitPriceCents !== cart.lines[i]!.seenUnitPriceCents)
+    ) {
+      await cartStore.saveSeen(this.deps.pool, cart, content);
     }
     return respond(cart, view);
   }

@@ -123,9 +123,11 @@ export class OrderSaga {
 
   /**
    * payment.refunded: recorded on the order. A refund of everything paid (an admin's) ends an
-   * order not yet shipped: it is cancelled (REFUNDED), so it is never shipped for nothing and
-   * its stock goes back (order.cancelled; payment has nothing left to refund). A shipped order
-   * keeps its course: the money went back for goods already sent (a return, a goodwill refund).
+   * order not yet all shipped: it is cancelled (REFUNDED), so nothing more is shipped for money
+   * given back and the stock of what was not shipped goes back (order.cancelled with those
+   * lines; payment has nothing left to refund). A PARTIALLY_SHIPPED order ends too: its shipped
+   * lines are gone, its others are never shipped (docs/adr/0054). A SHIPPED order keeps its
+   * course: the money went back for goods already sent (a return, a goodwill refund).
    */
   async onPaymentRefunded(client: PoolClient, event: ContractEvent<'payment.refunded'>) {
     const { orderId, refundId, paymentId, amount } = event.data;
@@ -133,9 +135,10 @@ export class OrderSaga {
     if (added === 'unknown') return this.unknownOrder(event);
     if (added !== 'added') return;
     await this.deps.transitions.anchor(client, orderId);
-    // Not from a shipped state: cancel's own guard, under the row lock.
+    // Not once every line is shipped: the transition's own guard, under the row lock (taken by
+    // addRefund, so a shipment waits for this and then finds the order closed).
     if (event.data.fullyRefunded) {
-      await this.applyEvent(client, event, 'cancel', { reason: 'REFUNDED' });
+      await this.applyEvent(client, event, 'refundedInFull', { reason: 'REFUNDED' });
     }
   }
 

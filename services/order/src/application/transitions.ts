@@ -9,7 +9,7 @@ import { contractEvent, type EventEnvelope } from '@ecom/common/bus';
 import type { EventData, EventType } from '@ecom/common/events';
 import { getContext, type Logger } from '@ecom/common/logging';
 import { addToOutbox, type SendStatement } from '@ecom/common/postgres';
-import { followLines, type LineTarget } from '../domain/fulfilment';
+import { followLines, unshipped, type LineTarget } from '../domain/fulfilment';
 import type { OrderStatus } from '../domain/state-machine';
 import type { Cause, Order } from '../domain/types';
 import type { OrderMetrics } from './order-metrics';
@@ -17,9 +17,9 @@ import { orderStore, type TransitionInput, type TransitionResult } from '../stor
 
 export const SOURCE = 'order-service';
 
-/** The lines of an order as events carry them. */
-export const orderLines = (order: Order) =>
-  order.items.map((i) => ({ productId: i.productId, quantity: i.quantity }));
+/** The lines of an order (or `items` of it) as events carry them. */
+export const orderLines = (order: Order, items = order.items) =>
+  items.map((i) => ({ productId: i.productId, quantity: i.quantity }));
 
 /** A transition's result and, when it applied, the promise signed for its anchored entry. */
 export type AppliedTransition = TransitionResult & { anchorPromise: AnchorPromise | null };
@@ -155,12 +155,14 @@ export class OrderTransitions {
         });
         return true;
       case 'CANCELLED':
+        // The stock that goes back: the lines not shipped, which before shipping are all of
+        // them; a PARTIALLY_SHIPPED order ended by a full refund keeps its shipped lines out.
         await this.publish(client, order, 'order.cancelled', {
           orderId: order.id,
           userId: order.userId,
           reason: last.reason ?? 'cancelled',
           previousStatus: last.from,
-          items: orderLines(order),
+          items: orderLines(order, unshipped(order.items)),
         });
         return true;
       default:

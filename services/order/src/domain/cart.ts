@@ -13,6 +13,12 @@ export interface CartLine {
   seenUnitPriceCents: number | null;
 }
 
+/** What a cart holds: its lines and its one currency (null while it is empty). */
+export interface CartContent {
+  lines: CartLine[];
+  currency: string | null;
+}
+
 export interface CartLimits {
   /** Distinct products in one cart. */
   maxLines: number;
@@ -118,6 +124,27 @@ export function mergeLines(
     }
   }
   return { lines, leftOut };
+}
+
+/**
+ * A cart's one currency: the one stored with it, set by the first line added to the empty cart
+ * and gone when it is empty again, so a seller moving one product to another currency sets that
+ * line apart, never the rest of the cart. A cart stored before carts kept their currency (null,
+ * with lines) takes its first line still sold's, the rule it was shown under until then; with
+ * none sold it has none yet, and the next line added sets it.
+ */
+export function cartCurrency(
+  stored: string | null,
+  lines: readonly CartLine[],
+  quotes: ReadonlyMap<string, { currency: string } | null> = new Map(),
+): string | null {
+  if (lines.length === 0) return null;
+  if (stored) return stored;
+  for (const line of lines) {
+    const quote = quotes.get(line.productId);
+    if (quote) return quote.currency;
+  }
+  return null;
 }
 
 /**

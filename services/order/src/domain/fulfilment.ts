@@ -26,6 +26,17 @@ export function lineFulfilment(
   return orderStatus === 'SHIPPED' || orderStatus === 'DELIVERED' ? orderStatus : 'UNFULFILLED';
 }
 
+/**
+ * The lines not shipped: those whose stock a cancellation gives back (every line of an order
+ * cancelled before shipping; of one ended by a full refund while PARTIALLY_SHIPPED, the lines
+ * that never left).
+ */
+export function unshipped<T extends { fulfilmentStatus: FulfilmentStatus }>(
+  items: readonly T[],
+): T[] {
+  return items.filter((i) => i.fulfilmentStatus === 'UNFULFILLED');
+}
+
 /** What a request may move lines to (PUT /api/orders/:id/status). */
 export type LineTarget = 'SHIPPED' | 'DELIVERED';
 

@@ -43,6 +43,13 @@ export const TRANSITIONS = {
   /** The reservation of an order waiting for payment ran out. */
   expire: { from: ['AWAITING_PAYMENT'], to: 'CANCELLED' },
   /**
+   * payment.refunded of everything paid: the order ends short of being all shipped, so nothing
+   * more is shipped for money given back. Before shipping as a cancel; a PARTIALLY_SHIPPED
+   * order too: its lines not shipped never will be (docs/adr/0054). A SHIPPED one keeps its
+   * course.
+   */
+  refundedInFull: { from: [...OPEN, 'CONFIRMED', 'PARTIALLY_SHIPPED'], to: 'CANCELLED' },
+  /**
    * The order's status follows its lines (domain/fulfilment.ts): some line shipped, not all
    * (a seller shipped their part of a multi-seller order). No longer cancellable.
    */

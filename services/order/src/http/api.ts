@@ -187,7 +187,7 @@ export const orderApi = defineApi({
       summary:
         "Ship or deliver: an admin the whole order, a seller their own lines only; the order's status follows its lines",
       description:
-        'Fulfilment per seller (docs/adr/0013). A seller moves the lines of their own products and is answered with their view of the order; the order becomes PARTIALLY_SHIPPED while some but not all lines are shipped, SHIPPED when every line is, DELIVERED (order.completed) when every line is delivered. An admin moves every line: SHIPPED from CONFIRMED or PARTIALLY_SHIPPED, DELIVERED from SHIPPED. A seller with no line in the order gets 404.',
+        'Fulfilment per seller (docs/adr/0013). A seller moves the lines of their own products and is answered with their view of the order; the order becomes PARTIALLY_SHIPPED while some but not all lines are shipped, SHIPPED when every line is, DELIVERED (order.completed) when every line is delivered. An admin moves every line: SHIPPED from CONFIRMED or PARTIALLY_SHIPPED, DELIVERED from SHIPPED. A seller with no line in the order gets 404. An order refunded in full before every line shipped is CANCELLED and moves no line (409, docs/adr/0054).',
       access: ['seller', 'admin'],
       params: orderId,
       body: Joi.object({ status: Joi.string().valid('SHIPPED', 'DELIVERED').required() }),

@@ -50,6 +50,9 @@ const unavailableLine = Joi.object({
 export const cartSchema = Joi.object({
   id: nullable(Joi.string().guid()),
   kind: Joi.string().valid('customer', 'guest'),
+  currency: nullable(Joi.string().length(3)).description(
+    "The cart's one currency, kept with it: set by the first line added to the empty cart, null while it is empty",
+  ),
   itemCount: Joi.number().integer().min(0).description('Units in lines (what can be checked out)'),
   updatedAt: nullable(timestamp),
   lines: Joi.array()

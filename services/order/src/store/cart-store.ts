@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { withTransaction } from '@ecom/common/postgres';
-import type { CartLine } from '../domain/cart';
+import type { CartContent, CartLine } from '../domain/cart';
 
 type Queryable = Pool | PoolClient;
 
@@ -12,6 +12,11 @@ export interface StoredCart {
   id: string;
   kind: 'customer' | 'guest';
   lines: CartLine[];
+  /**
+   * The cart's one currency (domain/cart.ts cartCurrency): null while empty, and in a cart
+   * stored before carts kept it, until its first read or change.
+   */
+  currency: string | null;
   /** Grows with every change of the lines: checkout closes the version it priced, no other. */
   version: number;
   updatedAt: string;
@@ -21,16 +26,18 @@ interface CartRow {
   id: string;
   user_id: string | null;
   lines: CartLine[];
+  currency: string | null;
   version: number;
   updated_at: Date;
 }
 
-const COLUMNS = 'id, user_id, lines, version, updated_at';
+const COLUMNS = 'id, user_id, lines, currency, version, updated_at';
 
 const toCart = (row: CartRow): StoredCart => ({
   id: row.id,
   kind: row.user_id === null ? 'guest' : 'customer',
   lines: row.lines,
+  currency: row.currency,
   version: row.version,
   updatedAt: row.updated_at.toISOString(),
 });
@@ -66,11 +73,11 @@ async function lockCustomerCart(client: PoolClient, userId: string): Promise<Sto
   return (await findOpen(client, { userId }, true))!;
 }
 
-async function writeLines(client: PoolClient, cart: StoredCart, lines: CartLine[]) {
+async function writeContent(client: PoolClient, cart: StoredCart, content: CartContent) {
   const { rows } = await client.query<CartRow>(
-    `UPDATE carts SET lines = $2, version = version + 1, updated_at = now()
+    `UPDATE carts SET lines = $2, currency = $3, version = version + 1, updated_at = now()
       WHERE id = $1 RETURNING ${COLUMNS}`,
-    [cart.id, JSON.stringify(lines)],
+    [cart.id, JSON.stringify(content.lines), content.currency],
   );
   return toCart(rows[0]!);
 }
@@ -92,52 +99,56 @@ export const cartStore = {
   },
 
   /**
-   * Applies `change` to the open cart's lines. A customer's cart is made on first use; a guest
-   * cart that is gone (expired, merged) gives null. `change` throwing rolls everything back (a
-   * customer's cart made for it too), so a change refused once priced writes nothing.
+   * Applies `change` to the open cart's lines and currency. A customer's cart is made on first
+   * use; a guest cart that is gone (expired, merged) gives null. `change` throwing rolls
+   * everything back (a customer's cart made for it too), so a change refused once priced writes
+   * nothing.
    */
   change(
     pool: Pool,
     owner: CartOwner,
-    change: (lines: CartLine[]) => CartLine[] | Promise<CartLine[]>,
+    change: (cart: CartContent) => CartContent | Promise<CartContent>,
   ): Promise<StoredCart | null> {
     return withTransaction(pool, async (client) => {
       const cart =
         'userId' in owner
           ? await lockCustomerCart(client, owner.userId)
           : await findOpen(client, owner, true);
-      return cart ? writeLines(client, cart, await change(cart.lines)) : null;
+      return cart ? writeContent(client, cart, await change(cart)) : null;
     });
   },
 
   /**
-   * Remembers the prices just shown, unless the lines changed meanwhile (the version is not
-   * bumped: what was shown does not make a checkout in flight stale).
+   * Remembers the prices just shown, and the currency of a cart stored before carts kept one,
+   * unless the lines changed meanwhile (the version is not bumped: what was shown does not make
+   * a checkout in flight stale).
    */
-  async saveSeen(db: Queryable, cart: StoredCart, lines: CartLine[]): Promise<void> {
+  async saveSeen(db: Queryable, cart: StoredCart, content: CartContent): Promise<void> {
     await db.query(
-      `UPDATE carts SET lines = $3 WHERE id = $1 AND version = $2 AND status = 'OPEN'`,
-      [cart.id, cart.version, JSON.stringify(lines)],
+      `UPDATE carts SET lines = $3, currency = $4
+        WHERE id = $1 AND version = $2 AND status = 'OPEN'`,
+      [cart.id, cart.version, JSON.stringify(content.lines), content.currency],
     );
   },
 
   /**
    * A guest cart merged into the customer's: both locked (the guest's first, always, so two
-   * merges cannot deadlock), the customer's lines replaced by `merge`'s, the guest's closed.
-   * Null when the guest cart is gone. `merge` throwing rolls both back: the guest cart stays.
+   * merges cannot deadlock), the customer's lines and currency replaced by `merge`'s, the
+   * guest's closed. Null when the guest cart is gone. `merge` throwing rolls both back: the
+   * guest cart stays.
    */
-  merge<T extends { lines: CartLine[] }>(
+  merge<T extends CartContent>(
     pool: Pool,
     userId: string,
     tokenHash: string,
-    merge: (into: CartLine[], from: CartLine[]) => T | Promise<T>,
+    merge: (into: StoredCart, from: StoredCart) => T | Promise<T>,
   ): Promise<{ cart: StoredCart; merged: T } | null> {
     return withTransaction(pool, async (client) => {
       const guest = await findOpen(client, { tokenHash }, true);
       if (!guest) return null;
       const own = await lockCustomerCart(client, userId);
-      const merged = await merge(own.lines, guest.lines);
-      const cart = await writeLines(client, own, merged.lines);
+      const merged = await merge(own, guest);
+      const cart = await writeContent(client, own, merged);
       await client.query(
         `UPDATE carts SET status = 'MERGED', merged_into = $2, closed_at = now(), updated_at = now()
           WHERE id = $1`,

@@ -198,4 +198,17 @@ export const orderMigrations: Migration[] = [
         WHERE token_hash IS NOT NULL;
     `,
   },
+  {
+    // A cart's one currency kept with it (domain/cart.ts cartCurrency): set by the first line
+    // added to the empty cart, NULL while empty. Only product knows a line's currency, so carts
+    // stored before get it from their lines on their first read or change, not here. A nullable
+    // column without a default changes the catalogue only (no rewrite, no scan); the lock
+    // timeout fails this start (the next one runs it again) rather than queue every cart
+    // request behind a transaction holding the table.
+    id: '010_cart_currency',
+    sql: `
+      SET LOCAL lock_timeout = '5s';
+      ALTER TABLE carts ADD COLUMN IF NOT EXISTS currency char(3);
+    `,
+  },
 ];

@@ -1,6 +1,6 @@
 import type { Logger } from '@ecom/common/logging';
 import type { Publish, ReservationStore, StockStore } from '../domain/ports';
-import { becameLow, chargedPrices, mergeLines } from '../domain/stock-rules';
+import { becameLow, chargedPrices, mergeLines, unitsToRestock } from '../domain/stock-rules';
 import type { OrderLine, PricedLine, Rejection, Reservation } from '../domain/types';
 import { KeyedMutex } from './keyed-mutex';
 
@@ -208,12 +208,14 @@ export class InventoryService {
 
   /**
    * order.failed / order.cancelled: release a live reservation, or restock a sale (a
-   * cancelled confirmed order). Before order.created was handled, a tombstone makes the
-   * late reservation give its stock straight back.
+   * cancelled confirmed order): only the units of `unshipped` when given (order.cancelled's
+   * lines: a partly shipped order ended by a full refund keeps what it shipped). Before
+   * order.created was handled, a tombstone makes the late reservation give its stock straight
+   * back.
    */
   async release(
     orderId: string,
-    options: { allowRestock: boolean },
+    options: { allowRestock: boolean; unshipped?: OrderLine[] },
   ): Promise<'released' | 'restocked' | 'ignored'> {
     return this.mutex.run(orderId, async () => {
       let r = await this.deps.reservations.find(orderId);
@@ -243,9 +245,9 @@ export class InventoryService {
         // Claim the restock first so a redelivery cannot add the units twice.
         if (!(await this.deps.reservations.transition(orderId, 'sold', 'released')))
           return 'ignored';
-        for (const line of r.lines)
-          await this.deps.stock.restockSold(line.productId, line.quantity);
-        await this.deps.stockChanged(r.lines.map((l) => l.productId));
+        const back = options.unshipped ? unitsToRestock(r.lines, options.unshipped) : r.lines;
+        for (const line of back) await this.deps.stock.restockSold(line.productId, line.quantity);
+        await this.deps.stockChanged(back.map((l) => l.productId));
         return 'restocked';
       }
       return 'ignored';

@@ -44,3 +44,25 @@ export function chargedPrices(items: PricedLine[]): Map<string, ChargedPrice> {
   }
   return prices;
 }
+
+/**
+ * The units of a sale that go back to stock when its order is cancelled: each sold line up to
+ * what the event names for its product (the lines not shipped; a partly shipped order ended by
+ * a full refund names fewer than were sold). A product the sale does not hold adds nothing.
+ */
+export function unitsToRestock(sold: OrderLine[], named: OrderLine[]): OrderLine[] {
+  const left = new Map<string, number>();
+  for (const line of named) {
+    const productId = canonicalId(line.productId);
+    left.set(productId, (left.get(productId) ?? 0) + line.quantity);
+  }
+  const back: OrderLine[] = [];
+  for (const line of sold) {
+    const productId = canonicalId(line.productId);
+    const quantity = Math.min(line.quantity, left.get(productId) ?? 0);
+    if (quantity <= 0) continue;
+    left.set(productId, (left.get(productId) ?? 0) - quantity);
+    back.push({ productId: line.productId, quantity });
+  }
+  return back;
+}

@@ -59,7 +59,13 @@ export function subscribeProductConsumers(
         await inventory.release(data.orderId, { allowRestock: false });
       },
       'order.cancelled': async ({ data }) => {
-        await inventory.release(data.orderId, { allowRestock: true });
+        // A partly shipped order ended by a full refund: only its lines not shipped come back.
+        // Any other cancelled order shipped nothing, and all of its sale comes back.
+        const partlyShipped = data.previousStatus === 'PARTIALLY_SHIPPED';
+        await inventory.release(data.orderId, {
+          allowRestock: true,
+          ...(partlyShipped ? { unshipped: data.items } : {}),
+        });
       },
       // A deleted account's products (a seller's) come off sale: nobody is left to ship them.
       'user.deleted': async ({ data }) => {
