@@ -44,7 +44,12 @@ describeIfServer('amqp', 'periodic tasks of two replicas', (url) => {
       gateway,
       env: {
         // Timers far apart: the test runs the passes itself, both replicas at once.
-        order: { SWEEP_INTERVAL_MS: LONG, RESERVATION_TTL_MS: '2500' },
+        // One customer holds many orders unpaid here, on purpose (what the passes act on).
+        order: {
+          SWEEP_INTERVAL_MS: LONG,
+          RESERVATION_TTL_MS: '2500',
+          UNPAID_HOLD_MAX_ORDERS: '1000',
+        },
         payment: { RECONCILE_INTERVAL_MS: LONG, RECONCILE_AFTER_MS: '0' },
         product: {
           RESERVATION_CHECK_INTERVAL_MS: LONG,

@@ -18,6 +18,8 @@ export interface OrderConfig extends ServiceConfig, PostgresConfig, AnchoringCon
   OUTBOX_POLL_INTERVAL_MS: number;
   CART_GUEST_IDLE_MS: number;
   CART_GUEST_EMPTY_IDLE_MS: number;
+  UNPAID_HOLD_MAX_ORDERS: number;
+  UNPAID_HOLD_MAX_UNITS: number;
 }
 
 export const orderConfigSchema = Joi.object<OrderConfig>({
@@ -67,6 +69,10 @@ export const orderConfigSchema = Joi.object<OrderConfig>({
     .integer()
     .min(1000)
     .default(30 * 24 * 60 * 60 * 1000),
+  // What one account may hold in orders placed without payment details (stock held unpaid
+  // until the reservation runs out, RESERVATION_TTL_MS): its open orders, and units across them.
+  UNPAID_HOLD_MAX_ORDERS: Joi.number().integer().min(1).max(1000).default(3),
+  UNPAID_HOLD_MAX_UNITS: Joi.number().integer().min(1).max(1_000_000).default(100),
   // An empty guest cart is forgotten sooner (never later than CART_GUEST_IDLE_MS): anyone may
   // make one, so they must not pile up.
   CART_GUEST_EMPTY_IDLE_MS: Joi.number()

@@ -94,6 +94,10 @@ export const orderService = defineService({
       idempotency: createIdempotencyStore(pool),
       catalog,
       profiles: options.profiles ?? profileDirectory(),
+      unpaidHolds: {
+        maxOrders: config.UNPAID_HOLD_MAX_ORDERS,
+        maxUnits: config.UNPAID_HOLD_MAX_UNITS,
+      },
     });
     const carts = new Carts({
       pool,

@@ -68,7 +68,14 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       ],
       profiles,
       events: ORDER_EVENTS,
-      env: { RESERVATION_TTL_MS: '400', SWEEP_INTERVAL_MS: '50' },
+      env: {
+        RESERVATION_TTL_MS: '400',
+        SWEEP_INTERVAL_MS: '50',
+        // A few customers place every order here, many unpaid: the limit has its own file
+        // (unpaid-holds.component.test.ts).
+        UNPAID_HOLD_MAX_ORDERS: '1000',
+        UNPAID_HOLD_MAX_UNITS: '1000000',
+      },
     });
     ({ product, auth, bus, service, spy, pool, anchor } = under);
   });

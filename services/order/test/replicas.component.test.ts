@@ -64,6 +64,8 @@ describe('order service calling replicated product and auth services', () => {
         AUTH_SERVICE_URL: `${deadAuth},${auth.url}`,
         // Every order reads its prices (no reused quote): the reads are what is watched here.
         QUOTE_CACHE_TTL_MS: '0',
+        // One customer places every order, none paid: the reads are the point, not the holds.
+        UNPAID_HOLD_MAX_ORDERS: '1000',
       }),
       bus,
       options: { anchor: recordingAnchor(orderSnapshot) },

@@ -27,6 +27,7 @@ import {
   type OrderStatus,
 } from '../domain/state-machine';
 import type { Cause, HistoryEntry, Order, ShippingAddress } from '../domain/types';
+import { assertMayHoldUnpaid, type UnpaidHoldLimits } from '../domain/unpaid-holds';
 
 /** A history entry as a caller sees it: another account's id left out of a request's cause. */
 type ShownEntry = Omit<HistoryEntry, 'cause'> & {
@@ -71,6 +72,8 @@ export interface OrdersDeps {
   profiles: ProfileDirectory;
   idempotency: IdempotencyStore;
   transitions: OrderTransitions;
+  /** What one account may hold in orders placed without payment details. */
+  unpaidHolds: UnpaidHoldLimits;
 }
 
 export type OrderListQuery = PageQuery & { status?: OrderStatus; userId?: string; seller?: string };
@@ -139,6 +142,12 @@ export class Orders {
         const priced = await placement.price();
         const orderId = randomUUID();
         const order = await withTransaction(this.deps.pool, async (client) => {
+          // Without payment details the order holds stock unpaid: within the account's limit.
+          if (!placement.payment) {
+            const units = priced.lines.reduce((sum, line) => sum + line.quantity, 0);
+            const held = await orderStore.unpaidHoldsOf(client, user.id);
+            assertMayHoldUnpaid(held, units, this.deps.unpaidHolds);
+          }
           // The order's rows and its anchoring's locked reads in one round trip.
           const write = this.deps.transitions.anchoredWrite(client, orderId);
           const created = await orderStore.insert(

@@ -125,7 +125,7 @@ export const orderApi = defineApi({
         schema: writtenOrderSchema,
       },
       errors: {
-        422: 'UNKNOWN_PRODUCT, PRODUCT_UNAVAILABLE, MIXED_CURRENCY, IDEMPOTENCY_KEY_REUSED, SHIPPING_ADDRESS_REQUIRED (no address in the body nor the profile)',
+        422: 'UNKNOWN_PRODUCT, PRODUCT_UNAVAILABLE, MIXED_CURRENCY, IDEMPOTENCY_KEY_REUSED, SHIPPING_ADDRESS_REQUIRED (no address in the body nor the profile), UNPAID_HOLD_LIMIT (without payment details: the account holds too much unpaid already)',
         409: 'A request with this Idempotency-Key is still in progress',
       },
     },

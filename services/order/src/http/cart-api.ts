@@ -202,7 +202,7 @@ export const cartOperations = (writtenOrder: Joi.Schema) =>
       },
       errors: {
         409: 'PRICE_CHANGED (details: changed, lines, total), OUT_OF_STOCK, PRODUCT_UNAVAILABLE, CART_CHECKED_OUT, CART_CHANGED; or a request with this Idempotency-Key is still in progress',
-        422: "CART_EMPTY (before SHIPPING_ADDRESS_REQUIRED), MIXED_CURRENCY (details: productIds, cartCurrency; lines in another currency than the cart's, to remove first), IDEMPOTENCY_KEY_REUSED, SHIPPING_ADDRESS_REQUIRED",
+        422: "CART_EMPTY (before SHIPPING_ADDRESS_REQUIRED), MIXED_CURRENCY (details: productIds, cartCurrency; lines in another currency than the cart's, to remove first), IDEMPOTENCY_KEY_REUSED, SHIPPING_ADDRESS_REQUIRED, UNPAID_HOLD_LIMIT",
       },
     },
   }) satisfies Record<string, OperationSpec>;

@@ -5,6 +5,7 @@ import { lineFulfilment, type LineTarget, type StoredFulfilment } from '../domai
 import type { PricedOrder } from '../domain/pricing';
 import { TRANSITIONS, type OrderStatus, type TransitionName } from '../domain/state-machine';
 import type { Cause, HistoryEntry, Money, Order, ShippingAddress } from '../domain/types';
+import { UNPAID_HOLD_STATUSES, type UnpaidHolds } from '../domain/unpaid-holds';
 
 type Queryable = Pool | PoolClient;
 
@@ -618,6 +619,26 @@ export const orderStore = {
   },
 
   /** Ids of a user's orders in one of `statuses`, locked. */
+  /**
+   * What `userId` holds in orders placed without payment details and not yet paid, read under
+   * a lock of that account's own (held to the end of the transaction): two orders of one account
+   * placed at once are counted one after the other, so they cannot pass the limit together.
+   */
+  async unpaidHoldsOf(client: PoolClient, userId: string): Promise<UnpaidHolds> {
+    // Two statements: a statement sees what was committed when it began, so the count must
+    // begin after the lock is held, to see the order the lock waited for.
+    await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('order:unpaid:' || $1, 0))`, [
+      userId,
+    ]);
+    const { rows } = await client.query<UnpaidHolds>(
+      `SELECT count(DISTINCT o.id)::int AS orders, coalesce(sum(i.quantity), 0)::int AS units
+         FROM orders o JOIN order_items i ON i.order_id = o.id
+        WHERE o.user_id = $1 AND o.payment_method IS NULL AND o.status = ANY($2::text[])`,
+      [userId, UNPAID_HOLD_STATUSES],
+    );
+    return rows[0]!;
+  },
+
   async ordersOfUser(
     client: PoolClient,
     userId: string,
