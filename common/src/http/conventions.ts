@@ -283,7 +283,7 @@ const addressText = visibleLine;
 
 export const addressKeys = {
   line1: addressText(200).required(),
-  line2: Joi.string().trim().max(200).allow(''),
+  line2: plainText(Joi.string().trim().max(200).allow(''), { multiline: false }),
   city: addressText(100).required(),
   region: addressText(100),
   postalCode: addressText(20),

@@ -32,6 +32,7 @@ describe('carts and checkout (real PostgreSQL, product over HTTP)', () => {
         SWEEP_INTERVAL_MS: '600000',
         CART_GUEST_IDLE_MS: '3600000',
         CART_GUEST_EMPTY_IDLE_MS: '600000',
+        UNPAID_HOLD_MAX_ORDERS: '2',
       },
     });
   });
@@ -570,6 +571,15 @@ describe('carts and checkout (real PostgreSQL, product over HTTP)', () => {
       expect((await cartRow(alice.id)).currency).toBeNull();
     });
 
+    it('ignores a currency left on an emptied cart (a replica of before carts kept theirs emptied it)', async () => {
+      await add(alice, 'p-mug', 1).expect(200);
+      // Emptied as an older replica does: the lines gone, the currency untouched.
+      await h.pool.query(`UPDATE carts SET lines = '[]' WHERE user_id = $1`, [alice.id]);
+      expect((await cartRow(alice.id)).currency).toBe('USD');
+      const euro = await add(alice, 'p-euro', 1);
+      expect([euro.status, euro.body.currency]).toEqual([200, 'EUR']);
+    });
+
     it("gives a cart stored before carts kept their currency its first line still sold's on its first read, and keeps it from then on", async () => {
       await add(alice, 'p-mug', 1).expect(200);
       await add(alice, 'p-tea', 2).expect(200);
@@ -731,6 +741,26 @@ describe('carts and checkout (real PostgreSQL, product over HTTP)', () => {
         h.product.products.set('p-tea', tea);
       }
     });
+  });
+
+  it('refuses a checkout without payment details past the unpaid-hold limit: the cart stays open, the key replays nothing', async () => {
+    const carol = { id: 'cart-carol', role: 'customer' as const };
+    // The limit of this file's service (UNPAID_HOLD_MAX_ORDERS 2): two checkouts hold it.
+    for (const key of ['unpaid-1', 'unpaid-2']) {
+      await add(carol, 'p-mug', 1).expect(200);
+      expect((await checkout(carol, key, { shippingAddress: address })).status).toBe(201);
+    }
+    await add(carol, 'p-mug', 1).expect(200);
+    const refused = await checkout(carol, 'unpaid-3', { shippingAddress: address });
+    expect([refused.status, refused.body.error.code]).toEqual([422, 'UNPAID_HOLD_LIMIT']);
+    expect(await ordersOf(carol.id)).toHaveLength(2);
+    expect((await cartRow(carol.id)).lines).toEqual([
+      expect.objectContaining({ productId: 'p-mug' }),
+    ]);
+    // The refusal is not kept under the key: with the payment details it goes ahead.
+    const paid = await checkout(carol, 'unpaid-3', { payment: card, shippingAddress: address });
+    expect(paid.status).toBe(201);
+    expect(await ordersOf(carol.id)).toHaveLength(3);
   });
 
   it('refuses checkout of an empty cart as empty, before asking for a shipping address', async () => {

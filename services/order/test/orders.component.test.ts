@@ -434,6 +434,24 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       expect(res.body.paymentMethod).toBeNull();
     });
 
+    it("asks for an address when the saved one breaks the rules of an order's (saved before a rule)", async () => {
+      const mallory = { id: 'user-mallory', role: 'customer' as const };
+      profiles.set(mallory.id, {
+        name: 'Mallory',
+        address: { line1: '1 Main St', line2: 'Flat \u202e7 tpA', city: 'Leeds', country: 'GB' },
+      });
+      const before = await countOrders();
+      const res = await postOrder(mallory, { items: [{ productId: 'p-widget', quantity: 1 }] });
+      expect([res.status, res.body.error.code]).toEqual([422, 'SHIPPING_ADDRESS_REQUIRED']);
+      expect(await countOrders()).toBe(before);
+      // Sent with the order, the same address is refused as any bad input.
+      const sent = await postOrder(mallory, {
+        items: [{ productId: 'p-widget', quantity: 1 }],
+        shippingAddress: { ...address, line2: 'Flat \u202e7 tpA' },
+      });
+      expect(sent.status).toBe(400);
+    });
+
     it('prefers the address sent with the order (no profile read)', async () => {
       const calls = auth.state.calls;
       const res = await postOrder(erin, {

@@ -58,6 +58,11 @@ describe('stock held unpaid, per account (real PostgreSQL)', () => {
       details: { heldOrders: 3, heldUnits: 3, units: 1, maxOrders: 3, maxUnits: 100 },
     });
     expect(await ordersOf(user)).toBe(3);
+    const outboxed = await under.pool.query(
+      `SELECT count(*)::int AS n FROM event_outbox WHERE payload->'data'->>'userId' = $1`,
+      [user.id],
+    );
+    expect(outboxed.rows[0].n).toBe(3);
     // Orders that come with payment details hold nothing unpaid: not counted, not refused.
     expect((await post(user, 1, { method: 'card', token: 'tok_visa' })).status).toBe(201);
     // Another account is not held back by this one.

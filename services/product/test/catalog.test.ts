@@ -731,8 +731,9 @@ describe('inventory and availability', () => {
     const past = await api()
       .put(`/api/products/${p.id}/inventory`)
       .set('Authorization', auth)
-      .send({ restock: 1 });
+      .send({ restock: 1, lowStockThreshold: 7 });
     expect(past.status).toBe(422);
+    expect((await api().get(`/api/products/${p.id}`)).body.inventory.lowStockThreshold).toBe(3);
     await api().put(`/api/products/${p.id}/inventory`).set('Authorization', auth).send({ set: 1 });
 
     const denied = await asUser(otherSeller)

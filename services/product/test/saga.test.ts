@@ -498,6 +498,30 @@ describe('after the reservation', () => {
     expect(await stock(b)).toEqual({ available: 4, reserved: 0, sold: 0, holds: [] });
   });
 
+  it('a partly shipped order ended before its order.confirmed arrived: shipped units stay sold', async () => {
+    const a = await product(5);
+    const b = await product(4);
+    const orderId = newOrderId();
+    const lines = [
+      { productId: a, quantity: 3 },
+      { productId: b, quantity: 2 },
+    ];
+    await h.deliver('order.created', orderCreated(orderId, lines));
+    expect(await stock(a)).toMatchObject({ available: 2, reserved: 3 });
+    // order.confirmed is late (dead-lettered, say): the order shipped `a`, then a full refund
+    // ended it, and its order.cancelled comes first.
+    await h.deliver('order.cancelled', {
+      orderId,
+      userId: 'customer-1',
+      reason: 'REFUNDED',
+      previousStatus: 'PARTIALLY_SHIPPED',
+      items: [{ productId: b, quantity: 2 }],
+    });
+    await h.deliver('order.confirmed', orderConfirmed(orderId, lines));
+    expect(await stock(a)).toEqual({ available: 2, reserved: 0, sold: 3, holds: [] });
+    expect(await stock(b)).toEqual({ available: 4, reserved: 0, sold: 0, holds: [] });
+  });
+
   it('order.cancelled of a reserved order releases it', async () => {
     const { a, orderId } = await reservedOrderOf(5);
     expect(await stock(a)).toMatchObject({ available: 0, reserved: 5 });

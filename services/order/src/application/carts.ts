@@ -151,6 +151,12 @@ function show(
 const EMPTY: CartContent = { lines: [], currency: null };
 
 /**
+ * The currency a change starts from: none for a cart with no lines, whatever is stored (a
+ * replica of before carts kept their currency may have emptied it without clearing it).
+ */
+const keptCurrency = (cart: CartContent) => (cart.lines.length > 0 ? cart.currency : null);
+
+/**
  * Setting units of a product the cart holds but cannot check out is refused, as adding it is:
  * 422 UNKNOWN_PRODUCT (no longer sold) or MIXED_CURRENCY (not in the cart's currency).
  */
@@ -231,7 +237,7 @@ export class Carts {
       quotes,
       (cart) => ({
         lines: addLine(cart.lines, productId, quantity, this.limits),
-        currency: cart.currency,
+        currency: keptCurrency(cart),
       }),
       (view) => refuseUnavailable(view, productId),
     );
@@ -249,7 +255,7 @@ export class Carts {
       quotes,
       (cart) => ({
         lines: setQuantity(cart.lines, productId, quantity, this.limits),
-        currency: cart.currency,
+        currency: keptCurrency(cart),
       }),
       (view) => {
         if (quantity > 0) refuseUnavailable(view, productId);

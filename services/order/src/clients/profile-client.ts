@@ -1,6 +1,7 @@
 import Joi from 'joi';
 import { createServiceClient, type ServiceClient } from '@ecom/common/client';
 import { AppError, DependencyUnavailableError, UnauthorizedError } from '@ecom/common/errors';
+import { shippingAddressSchema } from '@ecom/common/http';
 import type { ShippingAddress } from '../domain/types';
 
 /**
@@ -51,7 +52,7 @@ export function shippingAddressFromProfile(raw: unknown): ShippingAddress | null
   const profile = value as Profile;
   const a = profile.address;
   if (!a) return null;
-  return {
+  const address = {
     name: profile.name,
     line1: a.line1,
     ...(a.line2 ? { line2: a.line2 } : {}),
@@ -60,6 +61,11 @@ export function shippingAddressFromProfile(raw: unknown): ShippingAddress | null
     ...(a.postalCode ? { postalCode: a.postalCode } : {}),
     country: a.country,
   };
+  // Held to the rules of an address sent with the order: one saved before a rule was added
+  // (a bidirectional override, say) is not printed on a receipt, and the customer is asked for
+  // one (SHIPPING_ADDRESS_REQUIRED).
+  const { value: shippable, error: unusable } = shippingAddressSchema.validate(address);
+  return unusable ? null : (shippable as ShippingAddress);
 }
 
 /** The common client (timeout, retries, breaker, replicas) on the auth service. */

@@ -213,9 +213,13 @@ export const orderMigrations: Migration[] = [
   },
   {
     // An account's open orders placed without payment details, counted before each such order
-    // (domain/unpaid-holds.ts): a few rows per account, whatever its history.
+    // (domain/unpaid-holds.ts): a few rows per account, whatever its history. The build blocks
+    // writes to orders while it scans them (a partial index of few rows, but over the whole
+    // table); the lock timeout fails this start (the next runs it again) rather than queue
+    // every order behind a long transaction.
     id: '011_unpaid_holds',
     sql: `
+      SET LOCAL lock_timeout = '5s';
       CREATE INDEX IF NOT EXISTS orders_unpaid_user_idx ON orders (user_id)
         WHERE payment_method IS NULL
           AND status IN ('PENDING', 'AWAITING_PAYMENT', 'PAYMENT_PROCESSING');

@@ -210,6 +210,13 @@ export interface ListFilter {
 }
 
 /** SQL for orders, items and their history. Parameterised queries only. */
+/**
+ * The statuses of an unpaid hold, written into the count's text: a partial index's condition
+ * is matched only against literals, never a parameter (a statement planned once per connection
+ * would otherwise scan every order of the account).
+ */
+const UNPAID_STATUS_LIST = UNPAID_HOLD_STATUSES.map((s) => `'${s}'`).join(', ');
+
 export const orderStore = {
   /**
    * One statement: the order, its lines and its first history row (data-modifying CTEs), read
@@ -618,7 +625,6 @@ export const orderStore = {
     return rows[0]?.data ?? null;
   },
 
-  /** Ids of a user's orders in one of `statuses`, locked. */
   /**
    * What `userId` holds in orders placed without payment details and not yet paid, read under
    * a lock of that account's own (held to the end of the transaction): two orders of one account
@@ -633,12 +639,13 @@ export const orderStore = {
     const { rows } = await client.query<UnpaidHolds>(
       `SELECT count(DISTINCT o.id)::int AS orders, coalesce(sum(i.quantity), 0)::int AS units
          FROM orders o JOIN order_items i ON i.order_id = o.id
-        WHERE o.user_id = $1 AND o.payment_method IS NULL AND o.status = ANY($2::text[])`,
-      [userId, UNPAID_HOLD_STATUSES],
+        WHERE o.user_id = $1 AND o.payment_method IS NULL AND o.status IN (${UNPAID_STATUS_LIST})`,
+      [userId],
     );
     return rows[0]!;
   },
 
+  /** Ids of a user's orders in one of `statuses`, locked. */
   async ordersOfUser(
     client: PoolClient,
     userId: string,

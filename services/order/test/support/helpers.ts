@@ -55,7 +55,14 @@ export async function startProductStub(products: StubProduct[]) {
 
 export interface StubProfile {
   name: string;
-  address?: { line1: string; city: string; country: string; postalCode?: string; region?: string };
+  address?: {
+    line1: string;
+    line2?: string;
+    city: string;
+    country: string;
+    postalCode?: string;
+    region?: string;
+  };
 }
 
 /**

@@ -229,6 +229,13 @@ export class InventoryService {
         if (saved.created) return 'released';
         r = saved.existing;
       }
+      // A partly shipped order was confirmed, whatever product saw: its order.confirmed is late
+      // (dead-lettered, redelivered later). Its holds are sold first, as confirm would, so the
+      // shipped units stay sold and only the others come back below.
+      if (r.status === 'reserved' && options.unshipped) {
+        const sold = await this.deps.reservations.transition(orderId, 'reserved', 'sold');
+        r = sold ?? (await this.deps.reservations.find(orderId)) ?? r;
+      }
       // Claimed first, holds moved after (see confirm): one winner across replicas.
       if (r.status === 'reserved') {
         if (await this.deps.reservations.transition(orderId, 'reserved', 'released')) {
