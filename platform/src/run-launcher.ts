@@ -1,3 +1,5 @@
+import { inspect } from 'node:util';
+
 /**
  * The part every launcher command shares (`npm start`, `npm run fleet`): start, report the
  * start time or a one-line failure (exit 1), then stop everything once on SIGINT or SIGTERM.
@@ -14,9 +16,7 @@ export async function runLauncher<T extends { stop(): Promise<unknown> }>(option
   try {
     running = await options.start();
   } catch (err) {
-    process.stderr.write(
-      `${options.what} failed to start: ${err instanceof Error ? err.message : String(err)}\n`,
-    );
+    process.stderr.write(`${options.what} failed to start: ${describeFailure(err)}\n`);
     process.exit(1);
   }
   process.stdout.write(`started in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
@@ -32,4 +32,22 @@ export async function runLauncher<T extends { stop(): Promise<unknown> }>(option
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
   return { running, stopping: () => stopping };
+}
+
+/**
+ * One line for what stopped a start. Not every library throws an Error: PGlite rejects with a
+ * plain object on a full disk, which `String` prints as "[object Object]".
+ */
+export function describeFailure(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (err && typeof err === 'object') {
+    const { message, code } = err as { message?: unknown; code?: unknown };
+    if (typeof message === 'string' && message) {
+      return typeof code === 'string' || typeof code === 'number'
+        ? `${message} (${code})`
+        : message;
+    }
+    return inspect(err, { depth: 2, breakLength: Infinity });
+  }
+  return String(err);
 }

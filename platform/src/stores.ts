@@ -24,15 +24,61 @@ export const EXTERNAL_SERVER_VARIABLES = [
   'EVENT_BUS',
 ];
 
-/** MONGO_URL (a server URL; each service gets its own database on it) or the stand-in. */
+/**
+ * MONGO_URL (a server URL; each service gets its own database on it) or the stand-in. The
+ * stand-in stops when its journal cannot be written (a full disk: see its `onFatal`), as
+ * mongod does; here nothing else would start it again, so this supervises it as a service
+ * manager would: it starts again on the same port, from its files, after `restartDelayMs`,
+ * then twice as long each time it fails to, up to 30 s, until it can write. The services see
+ * a store that was away (503, consumers waiting), never a lost acknowledged write: the stand-in
+ * acknowledges a write only once it is on disk.
+ */
 export async function startMongo(
   dir: string,
   env: NodeJS.ProcessEnv,
   port: number,
+  options: { restartDelayMs?: number } = {},
 ): Promise<StoreEndpoint> {
   if (env.MONGO_URL) return { url: env.MONGO_URL, kind: 'external', stop: noop };
-  const standIn = await startMongoStandIn({ port, dataDir: path.join(dir, 'mongo') });
-  return { url: standIn.url, kind: 'embedded', stop: () => standIn.stop() };
+  const dataDir = path.join(dir, 'mongo');
+  const firstDelayMs = options.restartDelayMs ?? 1000;
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  let restarting: Promise<void> | undefined;
+  const start = (onPort: number) =>
+    startMongoStandIn({ port: onPort, dataDir, onFatal: () => restart() });
+  let standIn = await start(port);
+  const restart = () => {
+    restarting = (async () => {
+      await standIn.stop().catch(() => undefined);
+      for (let delay = firstDelayMs; !stopped; delay = Math.min(delay * 2, 30_000)) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, delay);
+        });
+        if (stopped) return;
+        try {
+          standIn = await start(standIn.port);
+          process.stderr.write(`mongo stand-in: started again on port ${standIn.port}\n`);
+          return;
+        } catch (err) {
+          process.stderr.write(
+            `mongo stand-in: cannot start again yet (${err instanceof Error ? err.message : String(err)}); next try in ${Math.min(delay * 2, 30_000) / 1000} s\n`,
+          );
+        }
+      }
+    })();
+  };
+  return {
+    url: standIn.url,
+    kind: 'embedded',
+    async stop() {
+      stopped = true;
+      wake?.();
+      await restarting;
+      await standIn.stop();
+    },
+  };
 }
 
 /** Replaces the database of a MongoDB URL, keeping hosts and options. */

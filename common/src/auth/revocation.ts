@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { open, rename } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import type { Logger } from '../logging/logger';
 
@@ -76,10 +77,18 @@ export class MemorySessionRevocations implements SessionRevocations {
 
   private save(file: string): Promise<void> {
     const write = async () => {
-      // Whole, then renamed over the old one: a crash mid-write leaves the last complete list.
+      // Whole and synced, then renamed over the old one, and the rename synced: a crash or a
+      // power loss mid-write leaves the last complete list, never an empty or cut one.
       const next = `${file}.${process.pid}.tmp`;
-      await writeFile(next, JSON.stringify(Object.fromEntries(this.revoked)), { mode: 0o600 });
+      const handle = await open(next, 'w', 0o600);
+      try {
+        await handle.writeFile(JSON.stringify(Object.fromEntries(this.revoked)));
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
       await rename(next, file);
+      await syncDirectoryOf(file);
     };
     const saved = this.saving.then(write);
     this.saving = saved.catch(() => {});
@@ -205,5 +214,18 @@ export async function sessionRevoked(
       logger?.warn('revocation list unreadable; token accepted', { err: (err as Error).message });
     }
     return false;
+  }
+}
+
+/** Makes a rename in `file`'s directory durable, where the platform allows fsync on one. */
+async function syncDirectoryOf(file: string): Promise<void> {
+  const dir = await open(dirname(file), 'r').catch(() => undefined);
+  if (!dir) return;
+  try {
+    await dir.sync();
+  } catch {
+    // Not supported here (e.g. Windows): the rename is still atomic.
+  } finally {
+    await dir.close();
   }
 }

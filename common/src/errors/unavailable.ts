@@ -36,6 +36,13 @@ const UNAVAILABLE_CODES = new Set([
   '57P01',
   '57P02',
   '57P03',
+  // PostgreSQL: insufficient resources (53xxx: disk full, out of memory, too many
+  // connections), which pass once the operator or the load frees them
+  '53000',
+  '53100',
+  '53200',
+  '53300',
+  '53400',
 ]);
 
 const UNAVAILABLE_MESSAGES = [

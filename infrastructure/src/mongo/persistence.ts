@@ -102,7 +102,7 @@ export class Persistence {
     try {
       if (this.fd === undefined)
         this.fd = fs.openSync(path.join(this.dir, JOURNAL), 'a', FILE_MODE);
-      fs.writeSync(this.fd, data);
+      writeAll(this.fd, data);
     } catch (err) {
       this.fail(err);
       return Promise.reject(this.failure);
@@ -161,12 +161,12 @@ export class Persistence {
         chunk.push(buf);
         size += buf.length;
         if (size > 1024 * 1024) {
-          fs.writeSync(fd, Buffer.concat(chunk));
+          writeAll(fd, Buffer.concat(chunk));
           chunk = [];
           size = 0;
         }
       }
-      if (chunk.length > 0) fs.writeSync(fd, Buffer.concat(chunk));
+      if (chunk.length > 0) writeAll(fd, Buffer.concat(chunk));
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
@@ -187,6 +187,20 @@ export class Persistence {
     if (!this.failure) this.compact(engine);
     if (this.fd !== undefined) fs.closeSync(this.fd);
     this.fd = undefined;
+  }
+}
+
+/**
+ * Writes every byte of `data`, or throws. A write that meets a full disk (or a file-size
+ * limit) may first write part of it and report the shorter count without an error; the rest,
+ * written again, then fails with the reason. Taking the short count for success would
+ * acknowledge a torn journal entry, or rename a cut snapshot over a whole one.
+ */
+function writeAll(fd: number, data: Buffer): void {
+  for (let at = 0; at < data.length; ) {
+    const written = fs.writeSync(fd, data, at, data.length - at);
+    if (written <= 0) throw new Error(`journal write made no progress at byte ${at}`);
+    at += written;
   }
 }
 

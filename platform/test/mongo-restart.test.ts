@@ -1,0 +1,104 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { MongoClient } from 'mongodb';
+import { eventually } from '@ecom/test-support';
+
+/**
+ * npm start's MongoDB stand-in on a disk that fills up and is freed again (`startMongo` in
+ * platform/src/stores.ts). The stand-in stops when its journal cannot be written, as mongod
+ * does; the launcher starts it again once it can write, and every write it acknowledged is
+ * still there. The disk is filled for real, for one process: its file-size limit
+ * (RLIMIT_FSIZE, with SIGXFSZ ignored, so a write past it fails EFBIG as on a full disk), then
+ * raised from outside with util-linux's prlimit, as an operator frees space. The write that
+ * meets the limit is written in part before it fails: a stand-in taking that short write for a
+ * whole one acknowledged a torn entry, lost on the next start.
+ */
+describe("npm start's MongoDB stand-in on a disk that fills up", () => {
+  let dir: string;
+  let child: ChildProcess | undefined;
+
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mongo-restart-'));
+  });
+
+  afterAll(async () => {
+    if (child && child.exitCode === null) {
+      const exited = new Promise((resolve) => child!.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('starts again once the journal can be written, every acknowledged write kept', async () => {
+    const script = `
+      process.on('SIGXFSZ', () => undefined);
+      const { startMongo } = require('./platform/src/stores');
+      startMongo(${JSON.stringify(dir)}, {}, 0, { restartDelayMs: 100 }).then(
+        (store) => {
+          process.stdout.write('URL ' + store.url + '\\n');
+          process.once('SIGTERM', () => store.stop().then(() => process.exit(0)));
+        },
+        (err) => { console.error(err); process.exit(1); },
+      );`;
+    // 1 MB of file for this process: the stand-in's first files fit, its journal soon does not.
+    child = spawn(
+      'prlimit',
+      ['--fsize=1000000:unlimited', '--', process.execPath, '--import', 'tsx', '-e', script],
+      { cwd: path.resolve(__dirname, '../..'), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child!.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /URL (\S+)/.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      child!.once('exit', (code) => reject(new Error(`child exited ${code}: ${stderr}`)));
+    });
+
+    const client = new MongoClient(`${url}/fill?directConnection=true`, {
+      serverSelectionTimeoutMS: 500,
+      retryWrites: false,
+    });
+    const docs = client.db('fill').collection<{ _id: number; pad: string }>('docs');
+    const acknowledged: number[] = [];
+    let refused: unknown;
+    for (let i = 0; i < 1000 && !refused; i++) {
+      try {
+        await docs.insertOne({ _id: i, pad: 'x'.repeat(10_000) });
+        acknowledged.push(i);
+      } catch (err) {
+        refused = err;
+      }
+    }
+    expect(refused).toBeDefined();
+    expect(acknowledged.length).toBeGreaterThan(10);
+    expect(stderr).toContain('journal failed');
+    // The space comes back. (A file-size limit is per file: a fresh journal may fit under it
+    // again, so whether the stand-in could start again before this is not asserted.)
+    expect(child.exitCode).toBeNull();
+    execFileSync('prlimit', ['--pid', String(child.pid), '--fsize=unlimited:unlimited']);
+    await eventually(
+      async () => {
+        try {
+          await docs.insertOne({ _id: 100_000, pad: 'after' });
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { timeoutMs: 30_000, what: 'the stand-in writing again' },
+    );
+    expect(stderr).toContain('started again');
+    const kept = await docs
+      .find({ _id: { $in: acknowledged } }, { projection: { _id: 1 } })
+      .toArray();
+    expect(kept.map((d) => d._id).sort((a, b) => a - b)).toEqual(acknowledged);
+    await client.close();
+  });
+});
