@@ -35,8 +35,8 @@ export async function runLauncher<T extends { stop(): Promise<unknown> }>(option
 }
 
 /**
- * One line for what stopped a start. Not every library throws an Error: PGlite rejects with a
- * plain object on a full disk, which `String` prints as "[object Object]".
+ * One line for what stopped a start. Not every library throws an Error: a first start on a
+ * full disk was reported as "[object Object]", what `String` makes of a plain object.
  */
 export function describeFailure(err: unknown): string {
   if (err instanceof Error) return err.message;

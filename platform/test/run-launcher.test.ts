@@ -3,7 +3,7 @@ import { describeFailure } from '../src/run-launcher';
 describe("the launcher's one line for a failed start", () => {
   it('names what failed whatever was thrown, never "[object Object]"', () => {
     expect(describeFailure(new Error('port 3000 is in use'))).toBe('port 3000 is in use');
-    // PGlite rejects with plain objects (a full disk at first start showed "[object Object]").
+    // A plain object (a full disk at first start was reported as "[object Object]").
     expect(describeFailure({ message: 'could not extend file', code: '53100' })).toBe(
       'could not extend file (53100)',
     );
