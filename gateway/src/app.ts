@@ -17,6 +17,7 @@ import { createUpstreamProxy, type UpstreamProxy } from './breaker-proxy';
 import { trustProxySetting } from '@ecom/common/config';
 import { corsOrigins, parseByteSize, type GatewayConfig } from './config';
 import { auditPageRoutes } from './audit-page';
+import { limitClientConnections } from './client-connections';
 import { docsRoutes } from './docs-page';
 import { EdgeAuthenticator } from './edge-auth';
 import { createEdge, type PlainMiddleware } from './edge';
@@ -158,9 +159,19 @@ export function buildGateway({
     trustProxy: app.get('trust proxy fn') as (addr: string, i: number) => boolean,
     headerMiddleware: withCors(apiSecurityHeaders()),
   });
-  const handler: RequestListener = (req: IncomingMessage, res: ServerResponse) => {
-    if (!edge(req, res)) app(req, res);
-  };
+  // Per client connection: at most MAX_REQUESTS_IN_FLIGHT_PER_CONNECTION pipelined requests
+  // dispatched, and cut when it leaves its answers unread for CLIENT_TIMEOUT_MS.
+  const handler: RequestListener = limitClientConnections(
+    (req: IncomingMessage, res: ServerResponse) => {
+      if (!edge(req, res)) app(req, res);
+    },
+    {
+      maxInFlight: config.MAX_REQUESTS_IN_FLIGHT_PER_CONNECTION,
+      stallTimeoutMs: config.CLIENT_TIMEOUT_MS,
+      logger,
+      onClose: (reason) => metrics.clientConnectionClosed(reason),
+    },
+  );
 
   const ownChecks: Record<string, HealthCheck> = {};
   if (redis) ownChecks.redis = () => redis.ping();

@@ -344,6 +344,12 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
    * too; a client that goes away releases the upstream socket at once.
    */
   function watchResponseBody(proxyRes: IncomingMessage, res: ServerResponse) {
+    if (res.destroyed) {
+      // The client's connection went while the upstream was answering: nothing will read it,
+      // so its socket goes back now, not when the body watch gives up.
+      proxyRes.destroy();
+      return;
+    }
     if (proxyRes.complete) return;
     let clientStuckSince = 0;
     const timer = setTimeout(() => {

@@ -69,6 +69,11 @@ export const gatewayConfigSchema = Joi.object({
   UPSTREAM_TIMEOUT_MS: positiveInt().max(300_000).default(10_000),
   /** To send the request body (else 408), and the longest a client may stop reading an answer. */
   CLIENT_TIMEOUT_MS: positiveInt().max(600_000).default(30_000),
+  /**
+   * Requests one client connection may have unanswered (pipelining depth): one more is not
+   * dispatched and the connection is closed after the answers in progress.
+   */
+  MAX_REQUESTS_IN_FLIGHT_PER_CONNECTION: positiveInt().max(1000).default(8),
   /** Per replica. */
   UPSTREAM_MAX_SOCKETS: positiveInt().max(10_000).default(256),
   /** How often each replica's readiness is checked, when an upstream lists two or more. */
@@ -120,6 +125,7 @@ export interface GatewayConfig extends BaseConfig, JwtVerifyConfig {
 
   UPSTREAM_TIMEOUT_MS: number;
   CLIENT_TIMEOUT_MS: number;
+  MAX_REQUESTS_IN_FLIGHT_PER_CONNECTION: number;
   UPSTREAM_MAX_SOCKETS: number;
   UPSTREAM_HEALTH_INTERVAL_MS: number;
   BREAKER_ERROR_THRESHOLD_PERCENTAGE: number;

@@ -2,6 +2,7 @@ import client from 'prom-client';
 import { createMetrics, type MetricsAccess } from '@ecom/common/metrics';
 import type { Router } from 'express';
 import type { UpstreamProxy } from './breaker-proxy';
+import type { ClientConnectionCloseReason } from './client-connections';
 import { healthyReplicas, upstreamCircuit } from './health';
 
 export interface GatewayMetrics {
@@ -14,6 +15,8 @@ export interface GatewayMetrics {
   observe(upstream: string, method: string, status: number | 'aborted', seconds: number): void;
   rateLimited(bucket: string): void;
   cache(result: 'hit' | 'miss' | 'bypass'): void;
+  /** A client connection the gateway closed: too many pipelined requests, or not reading. */
+  clientConnectionClosed(reason: ClientConnectionCloseReason): void;
 }
 
 /**
@@ -48,6 +51,12 @@ export function createGatewayMetrics(
     name: 'gateway_cache_requests_total',
     help: 'Product read cache results',
     labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  const closedConnections = new client.Counter({
+    name: 'gateway_client_connections_closed_total',
+    help: 'Client connections the gateway closed: pipelining (more requests unanswered than allowed), stalled (not reading its answers)',
+    labelNames: ['reason'] as const,
     registers: [registry],
   });
   new client.Gauge({
@@ -90,5 +99,6 @@ export function createGatewayMetrics(
     },
     rateLimited: (bucket) => limited.inc({ bucket }),
     cache: (result) => cacheResults.inc({ result }),
+    clientConnectionClosed: (reason) => closedConnections.inc({ reason }),
   };
 }

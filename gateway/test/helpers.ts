@@ -99,8 +99,8 @@ export interface StubUpstream {
   unhealthy: boolean;
   /** Milliseconds every non-health request waits before answering. */
   delayMs: number;
-  /** Per-request delay; wins over delayMs when set. */
-  delayFor?: (req: { method: string; path: string }) => number;
+  /** Per-request delay; wins over delayMs when set (`url`: path and query). */
+  delayFor?: (req: { method: string; path: string; url: string }) => number;
   /** How many `/health/ready` probes arrived, and how long each waits before answering. */
   healthProbes: number;
   healthDelayMs: number;
@@ -192,7 +192,8 @@ export async function startStubUpstream(name: string): Promise<StubUpstream> {
       abandoned: false,
     };
     stub.received.push(record);
-    const delay = stub.delayFor?.({ method: req.method, path: req.path }) ?? stub.delayMs;
+    const delay =
+      stub.delayFor?.({ method: req.method, path: req.path, url: req.originalUrl }) ?? stub.delayMs;
     if (delay > 0) await waitUnlessClosed(delay, res);
     if (res.destroyed || res.writableEnded || req.socket.destroyed) {
       record.abandoned = true;
