@@ -233,6 +233,7 @@ describe('PGlite stand-in over the wire', () => {
   it('publishes outbox rows of committed transactions only, once each, with two relays', async () => {
     const published: EventEnvelope[] = [];
     const bus: EventBus = {
+      durable: true,
       publish: async (e) => void published.push(e),
       subscribe: async () => undefined,
       health: async () => undefined,

@@ -4,7 +4,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Joi from 'joi';
 import { forgetProcessSessionRevocations, processSessionRevocations } from '@ecom/common/auth';
-import { createEventBus, type EventBus, type EventBusConfig } from '@ecom/common/bus';
+import {
+  createEventBus,
+  InMemoryEventBus,
+  type EventBus,
+  type EventBusConfig,
+} from '@ecom/common/bus';
 import { busConfigKeys, loadConfig } from '@ecom/common/config';
 import { createLogger, type Logger } from '@ecom/common/logging';
 import { startChain, type ChainEndpoint } from './chain';
@@ -99,6 +104,11 @@ export async function startPlatform(options: StartPlatformOptions = {}): Promise
     });
     const bus: EventBus = createEventBus(busConfig, { service: 'platform', logger });
     stops.push({ name: 'event bus', stop: () => bus.close() });
+    // The in-memory bus knows no group before it subscribes, and each service's relay sends
+    // again at start what the last run may have lost (ADR 0056): nothing is routed until every
+    // service has subscribed. The brokers keep their groups' queues across restarts.
+    const memoryBus = bus instanceof InMemoryEventBus ? bus : undefined;
+    memoryBus?.hold();
 
     // PAYMENT_GATEWAY=provider: the card processor simulator, unless PAYMENT_PROVIDER_URL names one.
     const provider = await startLocalProvider(env, ports.services.gateway);
@@ -120,6 +130,7 @@ export async function startPlatform(options: StartPlatformOptions = {}): Promise
       ports: ports.services,
     });
     stops.push({ name: 'services', stop: () => fleet.stop() });
+    memoryBus?.release();
 
     const seedMarker = path.join(dir, 'seeded');
     if (!demoAllowed(env)) {

@@ -19,6 +19,14 @@ export class FlakyBus implements EventBus {
 
   constructor(readonly inner: InMemoryEventBus = new InMemoryEventBus()) {}
 
+  get durable(): boolean {
+    return this.inner.durable;
+  }
+
+  get replayWindowMs(): number {
+    return this.inner.replayWindowMs;
+  }
+
   async publish(event: EventEnvelope): Promise<void> {
     this.publishes += 1;
     if (this.down) throw new Error('broker unreachable');

@@ -16,6 +16,8 @@ export interface EventBusConfig {
   EVENT_RETRY_MAX_DELAY_MS?: number;
   RABBITMQ_QUEUE_TYPE?: 'quorum' | 'classic';
   EVENT_BUS_PREFIX?: string;
+  /** The in-memory bus's replay window (EventBus.replayWindowMs); default from its retry policy. */
+  OUTBOX_REPLAY_WINDOW_MS?: number;
 }
 
 /** The retry policy the configuration sets (unset variables keep the defaults). */
@@ -44,7 +46,11 @@ export function createEventBus(config: EventBusConfig, options: EventBusFactoryO
   const retry = { ...retryPolicyFromConfig(config), ...options.retry };
   switch (config.EVENT_BUS) {
     case 'memory':
-      return new InMemoryEventBus({ logger: options.logger, retry });
+      return new InMemoryEventBus({
+        logger: options.logger,
+        retry,
+        replayWindowMs: config.OUTBOX_REPLAY_WINDOW_MS,
+      });
     case 'redis':
       if (!config.REDIS_URL) throw new Error('EVENT_BUS=redis needs REDIS_URL');
       return new (loadRedis().RedisStreamsEventBus)({

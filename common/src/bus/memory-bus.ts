@@ -1,12 +1,14 @@
 import { createLogger, type Logger } from '../logging/logger';
 import { parseEnvelope, type EventEnvelope } from './envelope';
 import { dispatchDelivery, InFlight } from './dispatch';
+import { REPLAY_WINDOW_MARGIN_MS } from './outbox-replay';
 import { AsyncResource } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import {
   DEFAULT_CONSUMER_CONCURRENCY,
   DEFAULT_RETRY_POLICY,
   idsNotFound,
+  retryBudgetMs,
   retryDelayMs,
   selectsDeadLetter,
 } from './types';
@@ -32,13 +34,21 @@ interface Subscription extends SubscribeOptions {
  * publish), each consumer group gets its own copy, failures are retried with increasing
  * delay and then dead-lettered. Messages are serialised like on the wire, so handlers never
  * share an object with the publisher. For unit tests and the embedded run (one process).
+ *
+ * Not durable: what it accepted dies with the process. The outbox relays make up for it by
+ * sending again, after a restart, what they sent within `replayWindowMs` (ADR 0056).
  */
 export class InMemoryEventBus implements EventBus {
+  readonly durable = false;
+  /** Longer than any event can stay in its hands: the retry budget and a margin, by default. */
+  readonly replayWindowMs: number;
   readonly deadLetters: DeadLetter[] = [];
   private readonly subscriptions: Subscription[] = [];
   private readonly inFlight = new InFlight();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly immediates = new Set<NodeJS.Immediate>();
+  /** Messages published while held (hold), routed at release. */
+  private held?: Array<{ raw: string; eventType: string }>;
   private closed = false;
 
   constructor(
@@ -50,11 +60,15 @@ export class InMemoryEventBus implements EventBus {
        * on the other buses); the rest wait their turn in order.
        */
       concurrency?: number;
+      /** See EventBus.replayWindowMs (OUTBOX_REPLAY_WINDOW_MS). */
+      replayWindowMs?: number;
     } = {},
   ) {
     const c = options.concurrency;
     if (c !== undefined && !(Number.isInteger(c) && c >= 1))
       throw new RangeError(`the bus's concurrency is a whole number from 1, not ${c}`);
+    this.replayWindowMs =
+      options.replayWindowMs ?? retryBudgetMs(this.policy) + REPLAY_WINDOW_MARGIN_MS;
   }
 
   private get concurrency(): number {
@@ -71,14 +85,36 @@ export class InMemoryEventBus implements EventBus {
 
   async publish(event: EventEnvelope): Promise<void> {
     if (this.closed) throw new Error('event bus is closed');
-    const raw = JSON.stringify(event);
-    for (const sub of this.subscriptions) {
-      if (sub.types.has(event.eventType)) this.schedule(sub, raw, 1, 0);
-    }
+    this.route(JSON.stringify(event), event.eventType);
   }
 
   /** Delivers a raw message as if it came off the wire (tests use it for invalid input). */
   async publishRaw(raw: string, eventType: string): Promise<void> {
+    this.route(raw, eventType);
+  }
+
+  /**
+   * Keeps what is published from now on until release(), which routes it to the subscriptions
+   * of that moment. A message goes to the groups subscribed when it is routed, and this bus
+   * forgets its groups with the process: a launcher starting several services on it holds it
+   * until all have subscribed, or what the first ones' relays send again at start (ADR 0056)
+   * would miss the services started after them. idle() does not wait for held messages.
+   */
+  hold(): void {
+    this.held ??= [];
+  }
+
+  release(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const { raw, eventType } of held) this.route(raw, eventType);
+  }
+
+  private route(raw: string, eventType: string): void {
+    if (this.held) {
+      this.held.push({ raw, eventType });
+      return;
+    }
     for (const sub of this.subscriptions) {
       if (sub.types.has(eventType)) this.schedule(sub, raw, 1, 0);
     }
@@ -103,8 +139,10 @@ export class InMemoryEventBus implements EventBus {
     this.timers.clear();
     for (const immediate of this.immediates) clearImmediate(immediate);
     this.immediates.clear();
-    // Deliveries waiting their turn are dropped with the scheduled ones: this bus keeps nothing.
+    // Deliveries waiting their turn are dropped with the scheduled and held ones: this bus
+    // keeps nothing (the outbox relays send again what may be lost).
     for (const sub of this.subscriptions) sub.waiting.length = 0;
+    this.held = undefined;
     await this.inFlight.drain();
   }
 

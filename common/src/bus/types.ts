@@ -137,6 +137,18 @@ export interface DiscardResult {
  * Handlers must therefore be idempotent (see the idempotent-consumer helpers).
  */
 export interface EventBus {
+  /**
+   * Whether an event publish accepted outlives this process: true for the brokers, which keep
+   * it until every group acknowledged it; false for the in-memory bus, whose deliveries and
+   * retries die with the process. Over a bus that is not durable the outbox relays treat a
+   * row sent within `replayWindowMs` as possibly undelivered (ADR 0056).
+   */
+  readonly durable: boolean;
+  /**
+   * A bus that is not durable: how long after accepting an event it may still hold it (waiting,
+   * being retried), so how long the outbox relays keep a sent row ready to send again.
+   */
+  readonly replayWindowMs?: number;
   publish(event: EventEnvelope): Promise<void>;
   subscribe(options: SubscribeOptions): Promise<void>;
   /** Throws when the bus cannot publish or consume (for /health/ready). */

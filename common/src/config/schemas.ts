@@ -110,6 +110,12 @@ export const busConfigKeys = {
     .min(Joi.ref('EVENT_RETRY_BASE_DELAY_MS'))
     .max(3_600_000)
     .default(30_000),
+  // In-memory bus only: how long the outbox relays keep a sent row ready to send again after a
+  // crash (default: the retry budget plus 5 minutes, about 16.5 minutes; ADR 0056).
+  OUTBOX_REPLAY_WINDOW_MS: Joi.number()
+    .integer()
+    .min(0)
+    .max(7 * 24 * 3_600_000),
   // Quorum queues replicate and fsync (RabbitMQ's advice for data safety); classic for old brokers.
   RABBITMQ_QUEUE_TYPE: Joi.string().valid('quorum', 'classic').default('quorum'),
 };

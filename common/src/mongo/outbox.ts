@@ -3,6 +3,7 @@ import type { Logger } from '../logging/logger';
 import { contractEvent } from '../bus/contract-event';
 import type { EventEnvelope } from '../bus/envelope';
 import type { EventData, EventType } from '../events/contracts';
+import { outboxReplayWindowMs, replayTurn, type ReplayTurn } from '../bus/outbox-replay';
 import type { EventBus } from '../bus/types';
 import { WindowedBatch } from '../util/windowed-batch';
 import {
@@ -48,6 +49,13 @@ export interface MongoOutboxOptions {
   alertAfterAttempts?: number;
   /** Sent rows older than this are deleted by the relay timer (at most once a minute). Default 1 day. */
   retainSentMs?: number;
+  /**
+   * Over a bus that is not durable (the in-memory one): how long a sent row counts as possibly
+   * undelivered. At its first start the relay sends again the rows sent within this window
+   * before the newest send of an earlier run. Default the bus's replayWindowMs; 0 turns it
+   * off; a durable bus has none (ADR 0056).
+   */
+  replayWindowMs?: number;
   /** Clock (tests inject one). */
   now?: () => Date;
 }
@@ -80,7 +88,10 @@ export interface MongoOutbox {
   pendingCount(): Promise<number>;
   /** Deletes rows sent before `before`; returns how many. */
   purgeSent(before: Date): Promise<number>;
-  /** Starts the relay timer (flush, then purge, every intervalMs). */
+  /**
+   * Starts the relay timer (flush, then purge, every intervalMs). Over a bus that is not
+   * durable the first start first makes the rows of the replay window due again and sends them.
+   */
   start(): void;
   /** Stops the timer, waits for a flush in progress and writes the waiting sent marks. */
   stop(): Promise<void>;
@@ -127,6 +138,9 @@ function unmarkedCount(err: unknown, attempted: number): number {
  * change: a crash between the two loses that event).
  * Several instances may relay the same collection: a claimed row is leased to one of them.
  * Filters are marked `trusted`, so it works on connections with `sanitizeFilter` too.
+ * Over a bus that is not durable (in-memory: what it accepted dies with the process) a sent row
+ * may still be undelivered: the first start sends again what an earlier run sent within the
+ * replay window (ADR 0056).
  */
 export function createMongoOutbox(options: MongoOutboxOptions): MongoOutbox {
   const { connection, bus, logger } = options;
@@ -137,7 +151,14 @@ export function createMongoOutbox(options: MongoOutboxOptions): MongoOutbox {
   const retryBaseMs = options.retryBaseMs ?? 1000;
   const retryMaxMs = options.retryMaxMs ?? 60_000;
   const alertAfter = options.alertAfterAttempts ?? 10;
-  const retainSentMs = options.retainSentMs ?? 24 * 3600 * 1000;
+  const replayWindowMs = outboxReplayWindowMs(bus, options.replayWindowMs);
+  // A row the replay may need is never purged first.
+  const retainSentMs = Math.max(options.retainSentMs ?? 24 * 3600 * 1000, replayWindowMs);
+  // Rows sent from now on are this outbox's: the replay leaves them to its own bus.
+  const bornAt = now();
+  let replayed = replayWindowMs === 0;
+  let turn: ReplayTurn | undefined;
+  let replaying: Promise<void> | undefined;
   const modelName = `MongoOutbox_${collection}`;
   // Two outboxes on one connection and collection (e.g. two relays in a test) share the model.
   const model =
@@ -254,12 +275,65 @@ export function createMongoOutbox(options: MongoOutboxOptions): MongoOutbox {
     return running;
   }
 
+  /**
+   * The rows an earlier run sent within the window before its newest send (a crash came after
+   * it; the bus may have died holding them) are due now: the relay sends them again, oldest
+   * written first. Two index looks on sentAt; claims take unsent rows only, so none is taken
+   * from under a relay.
+   */
+  async function replaySent(): Promise<void> {
+    const newest = await model
+      .findOne({ sentAt: trusted({ $ne: null, $lt: bornAt }) }, { sentAt: 1 })
+      .sort({ sentAt: -1 })
+      .lean<Pick<MongoOutboxRow, 'sentAt'>>();
+    if (!newest?.sentAt) return;
+    const since = new Date(newest.sentAt.getTime() - replayWindowMs);
+    const { modifiedCount } = await model.updateMany(
+      { sentAt: trusted({ $gte: since, $lt: bornAt }) },
+      { $set: { sentAt: null, nextAttemptAt: now() } },
+    );
+    if (modifiedCount)
+      logger.info('outbox rows sent within the replay window are sent again', {
+        collection,
+        count: modifiedCount,
+        windowMs: replayWindowMs,
+      });
+  }
+
+  /**
+   * The replay, once per outbox and bus (another outbox of this collection on the same live bus
+   * has it: replayTurn); a failed one is tried again by the next round.
+   */
+  function replayOnce(): Promise<void> {
+    if (replayed) return Promise.resolve();
+    turn ??= replayTurn(
+      bus,
+      `mongo:${connection.host}:${connection.port}/${connection.name}:${collection}`,
+    );
+    const mine = turn;
+    if (!mine.mine) {
+      replayed = true;
+      return Promise.resolve();
+    }
+    replaying ??= replaySent()
+      .then(() => {
+        replayed = true;
+        mine.ran();
+      })
+      .finally(() => {
+        replaying = undefined;
+      });
+    return replaying;
+  }
+
   async function purgeSent(before: Date): Promise<number> {
     const result = await model.deleteMany({ sentAt: trusted({ $ne: null, $lt: before }) });
     return result.deletedCount;
   }
 
   async function tick(): Promise<void> {
+    // Before the purge: the rows it makes due again are not deleted.
+    await replayOnce();
     await flush();
     const at = now().getTime();
     if (at - lastPurge >= PURGE_EVERY_MS) {
@@ -325,12 +399,28 @@ export function createMongoOutbox(options: MongoOutboxOptions): MongoOutbox {
     start() {
       if (timer) return;
       stopped = false;
+      // The replay and its sends go now, not at the first round.
+      if (!replayed)
+        void replayOnce()
+          .then(() => (stopped ? 0 : flush()))
+          .catch((err: unknown) =>
+            logger.error('outbox replay failed; the relay tries again', {
+              collection,
+              error: errorMessage(err),
+            }),
+          );
       schedule();
     },
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
       timer = undefined;
+      await replaying?.catch(() => undefined);
+      // Not replayed (the database was down): the next outbox to start on this bus replays.
+      if (!replayed) {
+        turn?.giveUp();
+        turn = undefined;
+      }
       await running?.catch(() => undefined);
       await marks.flush();
     },

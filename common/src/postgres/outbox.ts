@@ -3,6 +3,7 @@ import { type Notification, type Pool, type PoolClient } from 'pg';
 import type { Logger } from '../logging/logger';
 import type { Migration } from './migrations';
 import type { EventEnvelope } from '../bus/envelope';
+import { outboxReplayWindowMs, replayTurn, type ReplayTurn } from '../bus/outbox-replay';
 import type { EventBus } from '../bus/types';
 import { WindowedBatch } from '../util/windowed-batch';
 import { afterCommit, transactionPool, writeAtCommit } from './transaction';
@@ -53,6 +54,12 @@ export const outboxDueMigration: Migration = {
 
 /** The outbox's migrations, in order: spread into a service's list. */
 export const outboxMigrations: Migration[] = [outboxMigration, outboxDueMigration];
+
+/** Names the outbox table a pool reaches, for its replay (one per bus: replayTurn). */
+function outboxKey(pool: Pool): string {
+  const o = pool.options;
+  return `postgres:${o.connectionString ?? `${o.host}:${o.port}/${o.database}`}:event_outbox`;
+}
 
 /** Started relays, by the pool whose committed rows they send at once (see sendCommitted). */
 const directSenders = new WeakMap<Pool, OutboxRelay>();
@@ -129,29 +136,86 @@ export interface OutboxRelayOptions {
   /**
    * Secrets an event carries only to its consumers, erased from the row once the bus has it
    * (the row is kept for re-sends and audits): event type → dotted paths in the envelope,
-   * e.g. `{ 'order.created': ['data.payment.token'] }`.
+   * e.g. `{ 'order.created': ['data.payment.token'] }`. Over a bus that is not durable, once
+   * the row's send is older than the replay window instead (the replay needs them).
    */
   eraseOnSend?: Record<string, string[]>;
+  /**
+   * Over a bus that is not durable (the in-memory one): how long a sent row counts as possibly
+   * undelivered. The relay's first run after start sends again the rows sent within this
+   * window before the newest send of an earlier run, and keeps their secrets until it is over.
+   * Default the bus's replayWindowMs; 0 turns it off; a durable bus has none (ADR 0056).
+   */
+  replayWindowMs?: number;
 }
 
 const PLAIN = /^[A-Za-z0-9_.-]+$/;
 
+/** Each type's secret paths as text arrays (`'{a,b}'`); names checked, since they are written in. */
+function secretPaths(eraseOnSend: Record<string, string[]>): [string, string[]][] {
+  return Object.entries(eraseOnSend)
+    .filter(([, paths]) => paths.length > 0)
+    .map(([eventType, paths]) => {
+      if (!PLAIN.test(eventType) || !paths.every((p) => PLAIN.test(p)))
+        throw new Error(`eraseOnSend: plain names only (${eventType})`);
+      return [eventType, paths.map((p) => `'{${p.split('.').join(',')}}'`)];
+    });
+}
+
+/** `payload` without each type's secret paths (`payload #- '{a,b}'`); null: nothing to erase. */
+function erasedPayloadSql(eraseOnSend: Record<string, string[]>): string | null {
+  const cases = secretPaths(eraseOnSend).map(
+    ([eventType, paths]) =>
+      ` WHEN '${eventType}' THEN payload${paths.map((p) => ` #- ${p}`).join('')}`,
+  );
+  return cases.length > 0 ? `CASE event_type${cases.join('')} ELSE payload END` : null;
+}
+
 /**
  * The UPDATE that marks rows sent: sent_at, the count, and the erasure of each type's
- * secret paths (`payload #- '{a,b}'`) in the same statement.
+ * secret paths in the same statement.
  */
 function markSentSql(eraseOnSend: Record<string, string[]>, where: string): string {
-  const cases = Object.entries(eraseOnSend).map(([eventType, paths]) => {
-    if (!PLAIN.test(eventType) || !paths.every((p) => PLAIN.test(p)))
-      throw new Error(`eraseOnSend: plain names only (${eventType})`);
-    const removals = paths.map((p) => ` #- '{${p.split('.').join(',')}}'`).join('');
-    return ` WHEN '${eventType}' THEN payload${removals}`;
-  });
-  const erase =
-    cases.length > 0 ? `, payload = CASE event_type${cases.join('')} ELSE payload END` : '';
+  const erased = erasedPayloadSql(eraseOnSend);
+  const erase = erased ? `, payload = ${erased}` : '';
   return `UPDATE event_outbox SET sent_at = now(), send_count = send_count + 1, last_error = NULL${erase}
            WHERE ${where} AND sent_at IS NULL`;
 }
+
+/**
+ * Over a bus that is not durable: erases the secrets of rows sent before the window ($1 ms),
+ * from $2 on (where the last pass stopped), and returns where this one stops. Only rows still
+ * carrying one are written; the range is one stretch of the sent_at index.
+ */
+function eraseExpiredSql(eraseOnSend: Record<string, string[]>): string | null {
+  const erased = erasedPayloadSql(eraseOnSend);
+  if (!erased) return null;
+  const carries = secretPaths(eraseOnSend)
+    .map(
+      ([eventType, paths]) =>
+        `(event_type = '${eventType}' AND (${paths.map((p) => `payload #> ${p} IS NOT NULL`).join(' OR ')}))`,
+    )
+    .join(' OR ');
+  return `WITH bound AS (SELECT now() - $1 * interval '1 millisecond' AS upto),
+     erased AS (
+       UPDATE event_outbox SET payload = ${erased} FROM bound
+        WHERE sent_at < bound.upto AND sent_at >= $2::timestamptz AND (${carries})
+       RETURNING 1
+     )
+     SELECT upto, (SELECT count(*) FROM erased)::int AS erased FROM bound`;
+}
+
+/**
+ * Over a bus that is not durable, at a relay's first run: the rows sent within the window ($1
+ * ms) before the newest send (a crash came after it; the bus may have died holding them) are
+ * due again, and the claim sends them in id order. Two index looks: the newest sent_at, then
+ * the range before it. Claims lock unsent rows only, so this never waits on one.
+ */
+const REPLAY_SQL = `UPDATE event_outbox SET sent_at = NULL, next_attempt_at = now()
+   WHERE sent_at >= (SELECT max(sent_at) FROM event_outbox) - $1 * interval '1 millisecond'`;
+
+/** How far a pass of the erasure looks back before where the last one stopped: marks that committed late. */
+const ERASE_OVERLAP_MS = 60_000;
 
 interface OutboxRow {
   id: string;
@@ -169,6 +233,10 @@ interface OutboxRow {
  * Once started, the relay also sends what its pool's transactions in this process commit, as
  * they commit (sendCommitted): no NOTIFY, claim or lock on that path, and the marks of rows
  * sent within one window (markWindowMs) share one UPDATE. The claim loop is then the safety net.
+ *
+ * Over a bus that is not durable (in-memory: what it accepted dies with the process) a sent row
+ * may still be undelivered: the first run after start sends again what was sent within the
+ * replay window, and secrets are erased only once a row's send is older than it (ADR 0056).
  */
 export class OutboxRelay {
   private readonly pollIntervalMs: number;
@@ -181,6 +249,26 @@ export class OutboxRelay {
   /** See OutboxRelayOptions.directSendGraceMs; a whole number of milliseconds. */
   readonly directSendGraceMs: number;
   private readonly markSql: string;
+  /** What a mark erases: eraseOnSend over a durable bus, nothing over one that is not. */
+  private readonly erasedAtSend: Record<string, string[]>;
+  /** See OutboxRelayOptions.replayWindowMs; 0: erase at send, replay nothing. */
+  private readonly replayWindowMs: number;
+  /** The erasure of secrets whose window is over (null: none to erase, or erased at send). */
+  private readonly eraseSql: string | null;
+  private readonly eraseEveryMs: number;
+  private lastErase = 0;
+  /** Where the last erasure pass stopped (null: none yet, the first looks at every sent row). */
+  private erasedUpTo: Date | null = null;
+  /** Its part in its outbox's replay on its bus, from start() until it ran (see replayTurn). */
+  private replay?: ReplayTurn;
+  /** Its outbox's replay on its bus ran, or is another relay's: a later start takes no turn. */
+  private replayed = false;
+  /**
+   * Sent marks wait for the replay, so that the newest send it starts from is an earlier run's.
+   * Open when no replay is pending; stop() opens it.
+   */
+  private replayGate: Promise<void> = Promise.resolve();
+  private openReplayGate = (): void => undefined;
   private running = false;
   /** Direct sends under way (stop waits for them). */
   private readonly sending = new Set<Promise<void>>();
@@ -212,10 +300,17 @@ export class OutboxRelay {
     this.alertAfter = options.alertAfter ?? 5;
     this.retryBaseMs = options.retryBaseMs ?? 500;
     this.retryMaxMs = options.retryMaxMs ?? 60_000;
-    this.retainSentMs = options.retainSentMs ?? 7 * 24 * 3600 * 1000;
+    this.replayWindowMs = outboxReplayWindowMs(options.bus, options.replayWindowMs);
+    const retain = options.retainSentMs ?? 7 * 24 * 3600 * 1000;
+    // A row the replay may need is never deleted first.
+    this.retainSentMs = retain > 0 ? Math.max(retain, this.replayWindowMs) : retain;
     this.directSendGraceMs = Math.max(0, Math.round(options.directSendGraceMs ?? 5000));
     // Built now, so a bad eraseOnSend fails at construction rather than at a send.
-    this.markSql = markSentSql(options.eraseOnSend ?? {}, 'event_id = ANY($1::uuid[])');
+    const eraseOnSend = options.eraseOnSend ?? {};
+    this.erasedAtSend = this.replayWindowMs > 0 ? {} : eraseOnSend;
+    this.markSql = markSentSql(this.erasedAtSend, 'event_id = ANY($1::uuid[])');
+    this.eraseSql = this.replayWindowMs > 0 ? eraseExpiredSql(eraseOnSend) : null;
+    this.eraseEveryMs = Math.min(60_000, Math.max(1, Math.floor(this.replayWindowMs / 4)));
     this.marks = new WindowedBatch((ids) => this.markSent(ids), {
       windowMs: Math.min(options.markWindowMs ?? 250, this.directSendGraceMs / 2),
       maxItems: 1000,
@@ -226,6 +321,13 @@ export class OutboxRelay {
   start(): void {
     if (this.running) return;
     this.running = true;
+    if (this.replayWindowMs > 0 && !this.replayed) {
+      const turn = replayTurn(this.options.bus, outboxKey(this.options.pool));
+      if (turn.mine) this.replay = turn;
+      else this.replayed = true;
+      const stopped = new Promise<void>((resolve) => (this.openReplayGate = resolve));
+      this.replayGate = Promise.race([turn.done, stopped]);
+    }
     // One direct sender per pool (two relays on one pool in a process: the first started).
     if (!directSenders.has(this.options.pool)) directSenders.set(this.options.pool, this);
     outboxWrites.on('written', this.onWrite);
@@ -245,6 +347,10 @@ export class OutboxRelay {
     await this.current?.catch(() => undefined);
     await this.queued?.catch(() => undefined);
     await Promise.all(this.sending);
+    // Not replayed (the database was down): the marks go anyway; the next start replays them.
+    this.replay?.giveUp();
+    this.replay = undefined;
+    this.openReplayGate();
     await this.marks.flush();
   }
 
@@ -260,7 +366,7 @@ export class OutboxRelay {
         this.marks.add(event.eventId);
         // A secret does not wait for the window: its row is marked, and erased, now (with the
         // marks waiting beside it).
-        if (this.options.eraseOnSend?.[event.eventType]?.length) void this.marks.flush();
+        if (this.erasedAtSend[event.eventType]?.length) void this.marks.flush();
       },
       (err: unknown) => {
         this.options.logger.warn('event not sent yet; the outbox relay will retry', {
@@ -281,6 +387,7 @@ export class OutboxRelay {
    * grace and go again (consumers deduplicate).
    */
   private async markSent(ids: string[]): Promise<void> {
+    await this.replayGate;
     try {
       await this.options.pool.query(this.markSql, [ids]);
     } catch (err) {
@@ -332,6 +439,14 @@ export class OutboxRelay {
 
   private async flushLoop(): Promise<number> {
     this.dueInMs = null;
+    // Before the erasure and the claims: the rows it makes due again keep their secrets.
+    const turn = this.replay;
+    if (turn) {
+      await this.replaySent();
+      turn.ran();
+      this.replay = undefined;
+      this.replayed = true;
+    }
     await this.cleanup();
     let total = 0;
     for (;;) {
@@ -407,7 +522,7 @@ export class OutboxRelay {
       if (!sent.every((id) => /^\d+$/.test(id))) throw new Error('unexpected outbox row id');
       const mark =
         sent.length > 0
-          ? `${markSentSql(this.options.eraseOnSend ?? {}, `id = ANY('{${sent.join(',')}}'::bigint[])`)}; `
+          ? `${markSentSql(this.erasedAtSend, `id = ANY('{${sent.join(',')}}'::bigint[])`)}; `
           : '';
       await client.query(`${mark} COMMIT`);
       return { published: sent.length, claimed: rows.length, dueInMs };
@@ -419,7 +534,32 @@ export class OutboxRelay {
     }
   }
 
+  /** Makes the rows sent within the window before the newest send due again (see REPLAY_SQL). */
+  private async replaySent(): Promise<void> {
+    const { rowCount } = await this.options.pool.query(REPLAY_SQL, [this.replayWindowMs]);
+    if (rowCount)
+      this.options.logger.info('outbox rows sent within the replay window are sent again', {
+        count: rowCount,
+        windowMs: this.replayWindowMs,
+      });
+  }
+
+  /** Erases the secrets of rows whose send is older than the window (see eraseExpiredSql). */
+  private async eraseExpired(): Promise<void> {
+    if (!this.eraseSql || Date.now() - this.lastErase < this.eraseEveryMs) return;
+    this.lastErase = Date.now();
+    const from = this.erasedUpTo
+      ? new Date(this.erasedUpTo.getTime() - ERASE_OVERLAP_MS)
+      : '-infinity';
+    const { rows } = await this.options.pool.query<{ upto: Date }>(this.eraseSql, [
+      this.replayWindowMs,
+      from,
+    ]);
+    this.erasedUpTo = rows[0]?.upto ?? this.erasedUpTo;
+  }
+
   private async cleanup(): Promise<void> {
+    await this.eraseExpired();
     if (this.retainSentMs <= 0 || Date.now() - this.lastCleanup < 60_000) return;
     this.lastCleanup = Date.now();
     await this.options.pool.query(
@@ -434,7 +574,9 @@ export class OutboxRelay {
    * for sooner stays (one asked for during the run: a refused direct send's row).
    */
   private schedulePoll(): void {
-    const poll = this.listener ? this.listeningPollMs : this.pollIntervalMs;
+    let poll = this.listener ? this.listeningPollMs : this.pollIntervalMs;
+    // Secrets kept for the window are erased by a run: one comes at least that often.
+    if (this.eraseSql) poll = Math.min(poll, this.eraseEveryMs);
     this.wakeIn(Math.min(poll, this.dueInMs ?? poll));
   }
 

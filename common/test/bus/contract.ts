@@ -76,6 +76,10 @@ export function busContract(
     await target?.cleanup();
   });
 
+  it('says whether what it accepted outlives this process (the outbox relays replay otherwise, ADR 0056)', () => {
+    expect(bus('durability').durable).toBe(capabilities.durable);
+  });
+
   it('delivers every published event to every subscribed group, in the event correlation context', async () => {
     const type = eventType();
     const publisher = bus('publisher');

@@ -1,7 +1,9 @@
 import { describeIfServer } from '@ecom/infrastructure/testing';
 import {
   createEventBus,
+  DEFAULT_RETRY_POLICY,
   InMemoryEventBus,
+  retryBudgetMs,
   type EventBus,
   type EventBusConfig,
 } from '@ecom/common/bus';
@@ -18,6 +20,25 @@ describe('createEventBus', () => {
     const bus = createEventBus({ EVENT_BUS: 'memory' }, { service: 'test-service', logger });
     expect(bus).toBeInstanceOf(InMemoryEventBus);
     await bus.close();
+  });
+
+  it('gives the in-memory bus a replay window: OUTBOX_REPLAY_WINDOW_MS, else its retry budget and five minutes', async () => {
+    const fallback = createEventBus(
+      { EVENT_BUS: 'memory', EVENT_RETRY_ATTEMPTS: 5, EVENT_RETRY_BASE_DELAY_MS: 1000 },
+      { service: 'test-service', logger },
+    );
+    // Ceilings 1 + 2 + 4 + 8 s before the fifth delivery.
+    expect(fallback.replayWindowMs).toBe(15_000 + 5 * 60_000);
+    expect(new InMemoryEventBus().replayWindowMs).toBe(
+      retryBudgetMs(DEFAULT_RETRY_POLICY) + 5 * 60_000,
+    );
+    const set = createEventBus(
+      { EVENT_BUS: 'memory', OUTBOX_REPLAY_WINDOW_MS: 120_000 },
+      { service: 'test-service', logger },
+    );
+    expect(set.replayWindowMs).toBe(120_000);
+    await fallback.close();
+    await set.close();
   });
 
   it('refuses a real adapter without its URL, naming the missing variable', () => {

@@ -27,6 +27,36 @@ describe('event bus contract: in-memory', () => {
   });
 });
 
+describe('in-memory bus held', () => {
+  it('keeps what is published while held, and routes it at release to the groups subscribed by then, in order', async () => {
+    const bus = new InMemoryEventBus({ logger: createLogger('bus-held') });
+    const seen: Record<string, string[]> = { early: [], late: [] };
+    const subscribe = (group: string) =>
+      bus.subscribe({
+        group,
+        eventTypes: ['order.completed'],
+        handler: async (event) =>
+          void seen[group]!.push((event.data as { orderId: string }).orderId),
+      });
+    await subscribe('early');
+    bus.hold();
+    for (const orderId of ['o1', 'o2'])
+      await bus.publish(createEvent('order-service', 'order.completed', { orderId }));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(seen).toEqual({ early: [], late: [] });
+    // A group that subscribes before the release gets them too (a service started later).
+    await subscribe('late');
+    bus.release();
+    await bus.idle();
+    expect(seen).toEqual({ early: ['o1', 'o2'], late: ['o1', 'o2'] });
+    // Released: routed at publish again.
+    await bus.publish(createEvent('order-service', 'order.completed', { orderId: 'o3' }));
+    await bus.idle();
+    expect(seen.late).toEqual(['o1', 'o2', 'o3']);
+    await bus.close();
+  });
+});
+
 describe('in-memory bus under load', () => {
   const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
 

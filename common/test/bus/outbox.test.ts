@@ -25,6 +25,8 @@ const logger = createLogger('outbox-test');
 
 /** Records what reaches the bus; fails the first `failures` publishes. */
 class RecordingBus implements EventBus {
+  /** As a broker: what it accepted outlives the process (no replay window). */
+  readonly durable = true;
   readonly published: EventEnvelope[] = [];
   /** When the last refused publish was refused (Date.now()). */
   refusedAt = 0;

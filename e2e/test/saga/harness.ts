@@ -188,6 +188,8 @@ export class Saga {
     if ((this.options.replicas ?? 1) <= 1) return bus;
     const handled = this.handled;
     return {
+      durable: bus.durable,
+      replayWindowMs: bus.replayWindowMs,
       publish: (event) => bus.publish(event),
       health: () => bus.health(),
       close: () => bus.close(),

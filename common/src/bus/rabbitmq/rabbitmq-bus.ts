@@ -67,6 +67,8 @@ interface Subscription extends SubscribeOptions {
  * re-subscribed, and publish() waits for the reconnection (bounded by publishTimeoutMs).
  */
 export class RabbitMqEventBus implements EventBus {
+  /** What it accepted is the broker's: a crash of this process loses none of it. */
+  readonly durable = true;
   private readonly settings: ReturnType<typeof brokerSettings>;
   private readonly prefetch: number;
   /** The frame-write coalescing found amqplib of another shape (said once). */

@@ -65,6 +65,8 @@ interface Subscription extends SubscribeOptions {
  * `<prefix>:dead-letter:<group>` with the reason and XACKed, in one MULTI.
  */
 export class RedisStreamsEventBus implements EventBus {
+  /** What it accepted is the broker's: a crash of this process loses none of it. */
+  readonly durable = true;
   private readonly settings: ReturnType<typeof brokerSettings>;
   private readonly concurrency: number;
   private readonly claimIdleMs: number;

@@ -106,6 +106,9 @@ export async function startAuthStub(profiles: Map<string, StubProfile>) {
   return { url: stub.url, state, close: stub.close };
 }
 
+/** The test bus's replay window: an outbox row keeps its card token this long after its send. */
+export const ORDER_TEST_REPLAY_WINDOW_MS = 500;
+
 /**
  * The order service on a database of its own (real PostgreSQL), with product and auth as
  * real HTTP stubs and the in-memory bus: what the component tests share. `restart` stops and
@@ -122,7 +125,11 @@ export async function startOrderUnderTest(options: {
   const db = await createTestPostgres(options.label);
   const product = await startProductStub(options.products);
   const auth = await startAuthStub(options.profiles ?? new Map());
-  const bus = new InMemoryEventBus({ retry: { baseDelayMs: 10, maxAttempts: 3 } });
+  // A short replay window: the relay erases the card token this long after the send (ADR 0056).
+  const bus = new InMemoryEventBus({
+    retry: { baseDelayMs: 10, maxAttempts: 3 },
+    replayWindowMs: ORDER_TEST_REPLAY_WINDOW_MS,
+  });
   const spy = await spyOnEvents(bus, options.events ?? ['order.created']);
   const anchor = recordingAnchor(orderSnapshot);
   const config = loadConfig(orderConfigSchema, {
