@@ -197,7 +197,7 @@ export class Persistence {
  * acknowledge a torn journal entry, or rename a cut snapshot over a whole one.
  */
 function writeAll(fd: number, data: Buffer): void {
-  for (let at = 0; at < data.length; ) {
+  for (let at = 0; at < data.length;) {
     const written = fs.writeSync(fd, data, at, data.length - at);
     if (written <= 0) throw new Error(`journal write made no progress at byte ${at}`);
     at += written;
