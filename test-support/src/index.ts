@@ -22,3 +22,4 @@ export * from './bus-namespace';
 export * from './pg-query';
 export * from './provider-sim';
 export * from './mongo-indexes';
+export * from './recording-bus';

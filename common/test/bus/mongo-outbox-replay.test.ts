@@ -1,6 +1,6 @@
 import mongoose from 'mongoose';
 import { createEvent, InMemoryEventBus, type EventBus, type EventEnvelope } from '@ecom/common/bus';
-import { createTestMongo, eventually, type TestMongo } from '@ecom/test-support';
+import { createTestMongo, eventually, RecordingBus, type TestMongo } from '@ecom/test-support';
 import { createLogger } from '@ecom/common/logging';
 import { createMongoOutbox, handleEventOnceMongo, type MongoOutbox } from '@ecom/common/mongo';
 
@@ -63,27 +63,6 @@ async function sentRow(collection: string, event: EventEnvelope, agoMs: number):
 }
 const nextCollection = () => `outbox_replay_${(collectionNo += 1)}`;
 const event = (n: number) => createEvent('test-service', 'widget.created', { n });
-
-/** A broker's stand-in: durable, records what it accepted. */
-class DurableBus implements EventBus {
-  readonly durable = true;
-  readonly published: EventEnvelope[] = [];
-  async publish(e: EventEnvelope): Promise<void> {
-    this.published.push(e);
-  }
-  async subscribe(): Promise<void> {}
-  async health(): Promise<void> {}
-  async close(): Promise<void> {}
-  async listDeadLetters() {
-    return [];
-  }
-  async replayDeadLetters() {
-    return { replayed: 0, skipped: 0 };
-  }
-  async discardDeadLetters() {
-    return { discarded: 0 };
-  }
-}
 
 beforeAll(async () => {
   db = await createTestMongo('bus_mongo_outbox_replay');
@@ -200,7 +179,7 @@ it('over a durable bus nothing is sent again at start; the in-memory bus, on the
   const collection = nextCollection();
   const recent = event(1);
   await sentRow(collection, recent, 1000);
-  const durable = new DurableBus();
+  const durable = new RecordingBus();
   const outbox = await startRun(collection, durable);
   await new Promise((r) => setTimeout(r, 200)); // a few relay rounds
   expect(await outbox.flush()).toBe(0);

@@ -4,7 +4,7 @@ import {
   describeIfServer,
   type TestPostgres,
 } from '@ecom/infrastructure/testing';
-import { eventually } from '@ecom/test-support';
+import { eventually, RecordingBus } from '@ecom/test-support';
 import { createEvent, InMemoryEventBus, type EventBus, type EventEnvelope } from '@ecom/common/bus';
 import { createLogger } from '@ecom/common/logging';
 import {
@@ -23,27 +23,6 @@ import {
 // process; the next start sends again what was sent within the replay window.
 
 const logger = createLogger('outbox-replay-test', 'silent');
-
-/** A broker's stand-in: durable, records what it accepted. */
-class DurableBus implements EventBus {
-  readonly durable = true;
-  readonly published: EventEnvelope[] = [];
-  async publish(event: EventEnvelope): Promise<void> {
-    this.published.push(event);
-  }
-  async subscribe(): Promise<void> {}
-  async health(): Promise<void> {}
-  async close(): Promise<void> {}
-  async listDeadLetters() {
-    return [];
-  }
-  async replayDeadLetters() {
-    return { replayed: 0, skipped: 0 };
-  }
-  async discardDeadLetters() {
-    return { discarded: 0 };
-  }
-}
 
 describeIfServer('postgres', 'outbox replay over a bus that is not durable (PostgreSQL)', () => {
   let db: TestPostgres;
@@ -251,7 +230,7 @@ describeIfServer('postgres', 'outbox replay over a bus that is not durable (Post
   it('over a durable bus a secret is erased at send and nothing is sent again at start; the in-memory bus, on the same rows, replays them', async () => {
     const recent = createEvent('test-service', 'widget.created', { n: 1 });
     await sentRow(recent, 1000);
-    const durable = new DurableBus();
+    const durable = new RecordingBus();
     const relay = startRun(durable, { eraseOnSend: { 'widget.paid': ['data.secret'] } });
     const secret = createEvent('test-service', 'widget.paid', { n: 2, secret: 's3cret' });
     await withTransaction(pool, (client) => addToOutbox(client, secret));

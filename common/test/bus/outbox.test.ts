@@ -4,7 +4,7 @@ import {
   describeIfServer,
   type TestPostgres,
 } from '@ecom/infrastructure/testing';
-import { eventually, queryText } from '@ecom/test-support';
+import { eventually, queryText, RecordingBus } from '@ecom/test-support';
 import { createEvent, InMemoryEventBus, type EventBus, type EventEnvelope } from '@ecom/common/bus';
 import { createLogger } from '@ecom/common/logging';
 import {
@@ -22,36 +22,6 @@ import {
 } from '@ecom/common/postgres';
 
 const logger = createLogger('outbox-test');
-
-/** Records what reaches the bus; fails the first `failures` publishes. */
-class RecordingBus implements EventBus {
-  /** As a broker: what it accepted outlives the process (no replay window). */
-  readonly durable = true;
-  readonly published: EventEnvelope[] = [];
-  /** When the last refused publish was refused (Date.now()). */
-  refusedAt = 0;
-  constructor(public failures = 0) {}
-  async publish(event: EventEnvelope): Promise<void> {
-    if (this.failures > 0) {
-      this.failures--;
-      this.refusedAt = Date.now();
-      throw new Error('broker unavailable');
-    }
-    this.published.push(event);
-  }
-  async subscribe(): Promise<void> {}
-  async health(): Promise<void> {}
-  async close(): Promise<void> {}
-  async listDeadLetters() {
-    return [];
-  }
-  async replayDeadLetters() {
-    return { replayed: 0, skipped: 0 };
-  }
-  async discardDeadLetters() {
-    return { discarded: 0 };
-  }
-}
 
 describeIfServer('postgres', 'transactional outbox and idempotent consumer (PostgreSQL)', () => {
   let db: TestPostgres;
