@@ -13,6 +13,7 @@ export interface PaymentConfig extends ServiceConfig, PostgresConfig, AnchoringC
   ORDER_SERVICE_URL: string[];
   RECONCILE_INTERVAL_MS: number;
   RECONCILE_AFTER_MS: number;
+  PAYMENT_ACTION_TIMEOUT_MS: number;
   PAYMENT_CATCH_UP_MS: number;
 }
 
@@ -42,6 +43,13 @@ export const paymentConfigSchema = Joi.object<PaymentConfig>({
   OUTBOX_POLL_INTERVAL_MS: Joi.number().integer().min(5).default(200),
   RECONCILE_INTERVAL_MS: Joi.number().integer().min(10).default(30000),
   RECONCILE_AFTER_MS: Joi.number().integer().min(0).default(60000),
+  // A charge waiting on the customer's action (a provider's 3-D Secure) this long is cancelled
+  // at the provider and fails, so its order's stock goes back: order's own payment window
+  // (RESERVATION_TTL_MS, 15 min). Checked on each reconciler pass.
+  PAYMENT_ACTION_TIMEOUT_MS: Joi.number()
+    .integer()
+    .min(1000)
+    .default(15 * 60 * 1000),
   // How long POST /api/payments/initiate waits for payment to handle the order's creation and
   // reservation, which the order service may show first (docs/adr/0045-initiate-waits-for-the-saga.md).
   PAYMENT_CATCH_UP_MS: Joi.number().integer().min(0).max(10000).default(5000),

@@ -78,7 +78,12 @@ export const paymentService = defineService({
       calls,
       catchUpMs: config.PAYMENT_CATCH_UP_MS,
     });
-    const reconciliation = new Reconciliation({ pool, calls, logger });
+    const reconciliation = new Reconciliation({
+      pool,
+      calls,
+      logger,
+      actionTimeoutMs: config.PAYMENT_ACTION_TIMEOUT_MS,
+    });
     const webhooks = new ProviderWebhooks({
       pool,
       calls,

@@ -321,4 +321,36 @@ describe('paymentStore: a charge claimed and recorded (real PostgreSQL)', () => 
     ]);
     expect(rows).toEqual([{ id: '1a2b3c4d-0000-4000-8000-0000000000c1', amount_cents: '2500' }]);
   });
+  it('a pass reads charges waiting on the customer after those whose answer was lost, and finds the ones that waited too long', async () => {
+    // 120 charges left waiting on 3-D Secure, older than one whose provider answer was lost.
+    await pool.query(
+      `WITH p AS (
+         INSERT INTO payments (id, order_id, user_id, amount_cents, currency, method, status,
+           attempts, order_known, reserved)
+         SELECT gen_random_uuid(), gen_random_uuid(), 'user-3ds', 1500, 'EUR', 'card', 'PROCESSING',
+           1, true, true FROM generate_series(1, 120)
+         RETURNING id)
+       INSERT INTO payment_attempts (payment_id, attempt, idempotency_key, source, method, status,
+         intent_id, provider_status, created_at)
+       SELECT id, 1, 'key-3ds-' || id, 'order', 'card', 'PENDING', 'pi_' || md5(id::text),
+         'requires_action', now() - interval '20 minutes'
+         FROM p`,
+    );
+    const lost = '1a2b3c4d-0000-4000-8000-0000000000d1';
+    await processing(lost, '1a2b3c4d-0000-4000-8000-0000000000d2');
+    await pool.query(
+      `UPDATE payment_attempts SET created_at = now() - interval '2 minutes' WHERE payment_id = $1`,
+      [lost],
+    );
+
+    const stale = await paymentStore.stalePendingAttempts(pool, 60_000);
+    expect(stale).toHaveLength(100);
+    expect(stale[0]!.payment_id).toBe(lost);
+    expect(stale.slice(1).every((a) => a.provider_status === 'requires_action')).toBe(true);
+
+    const waited = await paymentStore.attemptsWaitingOnCustomer(pool, 15 * 60_000);
+    expect(waited).toHaveLength(100);
+    expect(waited.every((a) => a.provider_status === 'requires_action')).toBe(true);
+    expect(await paymentStore.attemptsWaitingOnCustomer(pool, 30 * 60_000)).toHaveLength(0);
+  });
 });

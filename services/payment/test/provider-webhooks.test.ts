@@ -21,6 +21,10 @@ import { STARTUP_TIMEOUT_MS, testConfig } from './support';
  * provider simulator as a child process (its adapter calls it, it posts signed webhooks back).
  */
 const SECRET = 'whsec_test_provider_webhooks';
+/** How long a charge may wait on 3-D Secure here (PAYMENT_ACTION_TIMEOUT_MS). */
+const ACTION_TIMEOUT_MS = 5000;
+/** A reconciler pass that looks up no other test's stale claim, only the charges waiting too long. */
+const EXPIRY_PASS_AFTER_MS = 600_000;
 const alice = { id: 'user-alice', role: 'customer' as const };
 
 /** The signature, computed here independently of the service's code. */
@@ -56,6 +60,9 @@ describe('payment provider mode: signed webhooks from a provider process (real P
         PAYMENT_GATEWAY: 'provider',
         PAYMENT_PROVIDER_URL: sim.url,
         PAYMENT_WEBHOOK_SECRET: SECRET,
+        PAYMENT_ACTION_TIMEOUT_MS: String(ACTION_TIMEOUT_MS),
+        // Only the passes the tests run.
+        RECONCILE_INTERVAL_MS: '3600000',
       }),
       bus,
     });
@@ -554,5 +561,113 @@ describe('payment provider mode: signed webhooks from a provider process (real P
       { what: 'late webhook', timeoutMs: 20000 },
     );
     expect(of('payment.completed', orderId)).toHaveLength(1);
+  });
+  /** The intent as the provider shows it now. */
+  const intentAtProvider = async (intentId: string) =>
+    (await (await fetch(`${sim.url}/v1/payment_intents/${intentId}`)).json()) as {
+      status: string;
+      cancellation_reason: string | null;
+    };
+
+  /** Runs reconciler passes until the payment reaches `status` (the wait has to pass first). */
+  async function passUntil(orderId: string, status: string) {
+    await eventually(
+      async () => {
+        await service.reconciliation.run(EXPIRY_PASS_AFTER_MS);
+        return (await paymentOf(orderId))?.status === status;
+      },
+      { what: `payment of ${orderId} ${status} after passes`, timeoutMs: 30000, intervalMs: 250 },
+    );
+  }
+
+  it('a charge left waiting on 3-D Secure is cancelled at the provider after PAYMENT_ACTION_TIMEOUT_MS, not before: payment.failed, and the customer can no longer authenticate', async () => {
+    const orderId = await placeOrder('tok_threeDSecure', 4100);
+    const { intent_id: intentId, provider_status: waiting } = await waitIntent(orderId);
+    expect(waiting).toBe('requires_action');
+    // Well inside the wait: a pass leaves it alone.
+    await service.reconciliation.run(EXPIRY_PASS_AFTER_MS);
+    expect((await paymentOf(orderId))!.status).toBe('PROCESSING');
+    expect((await intentAtProvider(intentId!)).status).toBe('requires_action');
+
+    await passUntil(orderId, 'FAILED');
+    expect(await intentAtProvider(intentId!)).toMatchObject({
+      status: 'canceled',
+      cancellation_reason: 'abandoned',
+    });
+    await eventually(() => of('payment.failed', orderId).length === 1, { what: 'payment.failed' });
+    expect(of('payment.failed', orderId)[0]!.data).toMatchObject({
+      orderId,
+      code: 'payment_canceled',
+      reason: "The card's authentication was not completed in time",
+      retryable: false,
+    });
+    expect((await attemptOf(orderId)).status).not.toBe('PENDING');
+    // The provider's own word of the cancel then finds it settled; a late 3-D Secure is refused.
+    await eventually(
+      async () =>
+        (await effects(intentId!)).some(
+          (e) => e.type === 'payment_intent.canceled' && e.effect === 'already_settled',
+        ),
+      { what: 'the canceled webhook', timeoutMs: 20000 },
+    );
+    const late = await fetch(`${sim.url}/authenticate/${intentId}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'result=succeed',
+    });
+    expect(late.status).toBe(400);
+    expect(of('payment.completed', orderId)).toHaveLength(0);
+    expect(of('payment.failed', orderId)).toHaveLength(1);
+  });
+
+  it('a customer who authenticated just before the cancel wins: the provider refuses it, and the charge completes once', async () => {
+    const orderId = await placeOrder('tok_threeDSecure', 4200);
+    const { intent_id: intentId } = await waitIntent(orderId);
+    // Payment does not hear of the authentication: its record still says requires_action.
+    await sim.control('/sim/config', { holdDeliveries: true });
+    const done = await fetch(`${sim.url}/authenticate/${intentId}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'result=succeed',
+    });
+    expect(done.status).toBe(200);
+    expect((await attemptOf(orderId)).provider_status).toBe('requires_action');
+
+    await passUntil(orderId, 'COMPLETED');
+    expect((await intentAtProvider(intentId!)).status).toBe('succeeded');
+    await sim.control('/sim/release', {});
+    await eventually(() => of('payment.completed', orderId).length === 1, {
+      what: 'payment.completed',
+    });
+    await eventually(
+      async () =>
+        (await effects(intentId!)).some(
+          (e) => e.type === 'payment_intent.succeeded' && e.effect === 'already_settled',
+        ),
+      { what: 'the held succeeded webhook', timeoutMs: 20000 },
+    );
+    expect(of('payment.completed', orderId)).toHaveLength(1);
+    expect(of('payment.failed', orderId)).toHaveLength(0);
+  });
+
+  it('an intent cancelled at the provider by someone else fails the payment when its webhook comes', async () => {
+    const orderId = await placeOrder('tok_threeDSecure', 4300);
+    const { intent_id: intentId } = await waitIntent(orderId);
+    const cancel = await fetch(`${sim.url}/v1/payment_intents/${intentId}/cancel`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ cancellation_reason: 'requested_by_customer' }),
+    });
+    expect(cancel.status).toBe(200);
+    await waitPayment(orderId, 'FAILED');
+    await eventually(() => of('payment.failed', orderId).length === 1, { what: 'payment.failed' });
+    expect(of('payment.failed', orderId)[0]!.data).toMatchObject({
+      code: 'payment_canceled',
+      reason: 'The payment was cancelled at the provider',
+    });
+    expect(await effects(intentId!)).toContainEqual({
+      type: 'payment_intent.canceled',
+      effect: 'declined',
+    });
   });
 });

@@ -4,7 +4,13 @@ import type { Logger } from '@ecom/common/logging';
 import { sendOn, withTransaction, type SendStatement } from '@ecom/common/postgres';
 import { declineIsRetryable, statusAfterDecline, statusAfterRefund } from '../domain/payment-rules';
 import { publishPaymentEvent } from '../events/publisher';
-import type { ChargePending, ChargeResult, NextAction, PaymentGateway } from '../gateway/gateway';
+import type {
+  ChargeAnswer,
+  ChargePending,
+  ChargeResult,
+  NextAction,
+  PaymentGateway,
+} from '../gateway/gateway';
 import { paymentStore } from '../store/payment-store';
 import type { PaymentClaims } from './claims';
 import {
@@ -78,8 +84,8 @@ export class GatewayCalls {
     }
   }
 
-  async charge(claim: ChargeClaim): Promise<ChargeOutcome> {
-    const result = await this.reach(claim, () =>
+  charge(claim: ChargeClaim): Promise<ChargeOutcome> {
+    return this.askProvider(claim, () =>
       this.deps.gateway.charge({
         idempotencyKey: claim.idempotencyKey,
         amount: claim.amount,
@@ -88,21 +94,34 @@ export class GatewayCalls {
         token: claim.token,
       }),
     );
-    if ('unreachable' in result) return { outcome: 'unavailable', error: result.unreachable };
-    if (result.ok === 'pending') return this.recordPending(claim, result);
-    return this.recording(claim.paymentId, (client, send) =>
-      this.settleCharge(client, claim, result, send),
-    );
   }
 
   /**
    * Asks an asynchronous provider where a pending charge stands (its webhook never came) and
    * records a final answer as the call's would be.
    */
-  async lookup(claim: ChargeClaim, intentId: string): Promise<ChargeOutcome> {
+  lookup(claim: ChargeClaim, intentId: string): Promise<ChargeOutcome> {
     const { lookupCharge } = this.deps.gateway;
-    if (!lookupCharge) return { outcome: 'superseded' };
-    const result = await this.reach(claim, () => lookupCharge.call(this.deps.gateway, intentId));
+    if (!lookupCharge) return Promise.resolve({ outcome: 'superseded' });
+    return this.askProvider(claim, () => lookupCharge.call(this.deps.gateway, intentId));
+  }
+
+  /**
+   * Cancels a charge left waiting on the customer's action too long, and records where it then
+   * stands: the decline of a cancelled intent, or what the customer's late action made of it.
+   */
+  cancelWaiting(claim: ChargeClaim, intentId: string): Promise<ChargeOutcome> {
+    const { cancelCharge } = this.deps.gateway;
+    if (!cancelCharge) return Promise.resolve({ outcome: 'superseded' });
+    return this.askProvider(claim, () => cancelCharge.call(this.deps.gateway, intentId));
+  }
+
+  /** A gateway's answer about a charge, recorded: pending kept on the attempt, final settled. */
+  private async askProvider(
+    claim: ChargeClaim,
+    ask: () => Promise<ChargeAnswer>,
+  ): Promise<ChargeOutcome> {
+    const result = await this.reach(claim, ask);
     if ('unreachable' in result) return { outcome: 'unavailable', error: result.unreachable };
     if (result.ok === 'pending') return this.recordPending(claim, result);
     return this.recording(claim.paymentId, (client, send) =>

@@ -11,7 +11,18 @@ import { chargeClaimOf, cents, type ChargeClaim } from './shared';
  * answers with the first result, so nothing is charged twice) and records the result.
  */
 export class Reconciliation {
-  constructor(private readonly deps: { pool: Pool; calls: GatewayCalls; logger: Logger }) {}
+  constructor(
+    private readonly deps: {
+      pool: Pool;
+      calls: GatewayCalls;
+      logger: Logger;
+      /**
+       * A charge waiting on the customer's action (3-D Secure) this long is cancelled at the
+       * provider, so the order fails and its stock goes back (PAYMENT_ACTION_TIMEOUT_MS).
+       */
+      actionTimeoutMs: number;
+    },
+  ) {}
 
   /**
    * One pass over claims still PENDING after `olderThanMs`; how many it finished (0 when
@@ -40,9 +51,36 @@ export class Reconciliation {
     }
   }
 
+  /**
+   * Cancels the charges left waiting on the customer too long. Each holds its order's stock,
+   * and anyone can leave one waiting (a card that asks for 3-D Secure, never completed), so
+   * the wait is bounded as an unpaid order's is. A customer who authenticated just before
+   * wins: the provider refuses the cancel and names the intent as it now stands.
+   */
+  private async expireWaiting(): Promise<number> {
+    const { pool, calls, logger, actionTimeoutMs } = this.deps;
+    let done = 0;
+    for (const a of await paymentStore.attemptsWaitingOnCustomer(pool, actionTimeoutMs)) {
+      const row = await paymentStore.get(pool, a.payment_id);
+      if (!row || !a.intent_id) continue;
+      const outcome = await calls.cancelWaiting(chargeClaimOf(row, a), a.intent_id);
+      // Unreachable: already logged, and the next pass tries again.
+      if (outcome.outcome === 'unavailable') continue;
+      if (outcome.outcome === 'completed') await calls.runFollowUp(outcome.next);
+      logger.warn("a charge waited too long on the customer's action: cancel asked", {
+        paymentId: row.id,
+        orderId: row.order_id,
+        intentId: a.intent_id,
+        outcome: outcome.outcome,
+      });
+      done += 1;
+    }
+    return done;
+  }
+
   private async pass(olderThanMs: number): Promise<number> {
     const { pool, calls } = this.deps;
-    let done = 0;
+    let done = await this.expireWaiting();
     for (const a of await paymentStore.stalePendingAttempts(pool, olderThanMs)) {
       const row = await paymentStore.get(pool, a.payment_id);
       // A pending attempt keeps its token until it is settled; without one there is no retry.

@@ -21,6 +21,7 @@ const INTENT_EVENTS = new Set([
   'payment_intent.payment_failed',
   'payment_intent.processing',
   'payment_intent.requires_action',
+  'payment_intent.canceled',
 ]);
 
 /** What payment reads of an event, checked once its signature is. */

@@ -56,4 +56,11 @@ export interface PaymentGateway {
    * for a charge whose outcome never arrived by webhook. Throws when unreachable.
    */
   lookupCharge?(intentId: string): Promise<ChargeAnswer>;
+  /**
+   * Cancels a pending charge that waits on the customer (an asynchronous gateway only), and
+   * answers where it then stands: a decline once cancelled, or what it had already become (the
+   * customer may have just authenticated: pending `processing`, or a success). Throws when
+   * unreachable.
+   */
+  cancelCharge?(intentId: string): Promise<ChargeAnswer>;
 }

@@ -18,7 +18,12 @@ export interface ProviderIntent {
   metadata: Record<string, string>;
   next_action: { type: 'redirect_to_url'; redirect_to_url: { url: string } } | null;
   last_payment_error: { code: string; message: string } | null;
+  /** Why a `canceled` intent was (Stripe's values: `abandoned`, `requested_by_customer`, ...). */
+  cancellation_reason?: string | null;
 }
+
+/** The decline of an intent cancelled at the provider. */
+export const CHARGE_CANCELED = 'payment_canceled';
 
 /** The metadata key carrying payment's idempotency key (`<orderId>:<attempt>`) on an intent. */
 export const PAYMENT_KEY_METADATA = 'payment_key';
@@ -41,6 +46,15 @@ export function chargeAnswerOf(intent: ProviderIntent): ChargeAnswer {
         nextAction: intent.next_action
           ? { type: 'redirect_to_url', url: intent.next_action.redirect_to_url.url }
           : null,
+      };
+    case 'canceled':
+      return {
+        ok: false,
+        code: CHARGE_CANCELED,
+        reason:
+          intent.cancellation_reason === 'abandoned'
+            ? "The card's authentication was not completed in time"
+            : 'The payment was cancelled at the provider',
       };
     default:
       return {
@@ -122,6 +136,20 @@ export class ProviderPaymentGateway implements PaymentGateway {
       throw new Error(`payment provider: ${error.message}`);
     }
     return chargeAnswerOf(body as ProviderIntent);
+  }
+
+  async cancelCharge(intentId: string): Promise<ChargeAnswer> {
+    const { status, body } = await this.call(
+      'POST',
+      `/v1/payment_intents/${encodeURIComponent(intentId)}/cancel`,
+      `cancel:${intentId}`,
+      { cancellation_reason: 'abandoned' },
+    );
+    if (status < 300) return chargeAnswerOf(body as ProviderIntent);
+    // Too late to cancel (authenticated meanwhile, or final): the refusal names the intent.
+    const { error } = body as ProviderError;
+    if (error.payment_intent) return chargeAnswerOf(error.payment_intent);
+    throw new Error(`payment provider: ${error.message}`);
   }
 
   /** One request; 5xx and transport failures throw (unreachable), 4xx are answers. */

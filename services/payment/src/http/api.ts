@@ -38,7 +38,7 @@ export const initiateBody = Joi.object({
 export const webhookEventSchema = Joi.object({
   id: Joi.string().description('evt_...: handled once'),
   type: Joi.string().description(
-    'payment_intent.succeeded | payment_intent.payment_failed | payment_intent.processing | payment_intent.requires_action (others are acknowledged and ignored)',
+    'payment_intent.succeeded | payment_intent.payment_failed | payment_intent.processing | payment_intent.requires_action | payment_intent.canceled (others are acknowledged and ignored)',
   ),
   created: Joi.number().integer(),
   data: Joi.object({

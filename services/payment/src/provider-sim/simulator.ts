@@ -6,7 +6,8 @@ import { SIGNATURE_HEADER, signatureHeader } from '../gateway/webhook-signature'
 /**
  * A card processor stand-in that behaves like an asynchronous one (Stripe's API shapes):
  * payment intents created under an idempotency key that may succeed, fail, stay `processing`
- * (settled after a delay) or `requires_action` (3-D Secure, completed at /authenticate/:id), and
+ * (settled after a delay) or `requires_action` (3-D Secure, completed at /authenticate/:id), be
+ * cancelled while nothing is under way (POST /v1/payment_intents/:id/cancel, as Stripe allows), and
  * signed webhooks delivered with retries and backoff until the receiver answers 2xx. Runs as
  * its own process (main.ts) so payment's adapter and webhook endpoint cross real HTTP. Test
  * controls under /sim: hold deliveries and release them reordered, duplicate every delivery,
@@ -28,6 +29,7 @@ interface Intent {
   metadata: Record<string, string>;
   next_action: { type: 'redirect_to_url'; redirect_to_url: { url: string } } | null;
   last_payment_error: { code: string; message: string } | null;
+  cancellation_reason: string | null;
   created: number;
 }
 
@@ -190,6 +192,16 @@ export class ProviderSimulator {
     if (method === 'GET' && parts[0] === 'v1' && parts[1] === 'payment_intents' && parts[2]) {
       return { status: 200, body: this.intent(parts[2]) };
     }
+    if (
+      method === 'POST' &&
+      parts.length === 4 &&
+      parts[0] === 'v1' &&
+      parts[1] === 'payment_intents' &&
+      parts[3] === 'cancel'
+    ) {
+      const intentId = parts[2]!;
+      return this.idempotent(req, raw, () => this.cancel(intentId, parseJson(raw)));
+    }
     if (method === 'POST' && path === '/v1/refunds') {
       return this.idempotent(req, raw, () => this.refund(parseJson(raw)));
     }
@@ -267,6 +279,7 @@ export class ProviderSimulator {
       metadata: (input.metadata as Record<string, string>) ?? {},
       next_action: null,
       last_payment_error: null,
+      cancellation_reason: null,
       created: now(),
     };
     this.intents.set(intent.id, intent);
@@ -329,6 +342,34 @@ export class ProviderSimulator {
       await this.emit([this.event(intent, 'payment_intent.processing')]);
       this.later(() => this.emit([this.settle(intent, then)]));
     }
+    return { status: 200, body: snapshot(intent) };
+  }
+
+  /**
+   * Stripe's cancel: allowed while the intent waits on a payment method or on the customer's
+   * action; once it is `processing` or final, a 400 `payment_intent_unexpected_state` naming
+   * the intent as it now stands (what the caller must go by).
+   */
+  private async cancel(
+    intentId: string,
+    input: Record<string, unknown>,
+  ): Promise<{ status: number; body: unknown }> {
+    const intent = this.intent(intentId);
+    if (intent.status !== 'requires_action' && intent.status !== 'requires_payment_method') {
+      throw apiError(
+        400,
+        'invalid_request_error',
+        `You cannot cancel this PaymentIntent because it has a status of ${intent.status}`,
+        { code: 'payment_intent_unexpected_state', payment_intent: snapshot(intent) },
+      );
+    }
+    const reason = input.cancellation_reason;
+    intent.status = 'canceled';
+    intent.next_action = null;
+    intent.cancellation_reason = typeof reason === 'string' ? reason : null;
+    this.log({ msg: 'intent canceled', intent: intent.id, reason: intent.cancellation_reason });
+    const delivered = this.emit([this.event(intent, 'payment_intent.canceled')]);
+    if (this.controls.respondAfterWebhook) await delivered;
     return { status: 200, body: snapshot(intent) };
   }
 

@@ -12,11 +12,12 @@ async function stalePending<T extends QueryResultRow>(
   db: Queryable,
   table: 'payment_attempts' | 'refunds',
   olderThanMs: number,
+  order = 'created_at',
 ): Promise<T[]> {
   const { rows } = await db.query<T>(
     `SELECT * FROM ${table} WHERE status = 'PENDING'
        AND created_at <= clock_timestamp() - $1 * interval '1 millisecond'
-     ORDER BY created_at LIMIT 100`,
+     ORDER BY ${order} LIMIT 100`,
     [olderThanMs],
   );
   return rows;
@@ -436,8 +437,30 @@ export const paymentStore = {
   },
 
   /** Attempts still PENDING after `olderThanMs` (their recorder died): for the reconciler. */
+  /**
+   * Attempts still PENDING after `olderThanMs`, those waiting on the customer's action last: a
+   * pass takes at most 100, and charges anyone can leave waiting must not crowd out the ones
+   * whose answer was lost.
+   */
   stalePendingAttempts(db: Queryable, olderThanMs: number): Promise<AttemptRow[]> {
-    return stalePending<AttemptRow>(db, 'payment_attempts', olderThanMs);
+    return stalePending<AttemptRow>(
+      db,
+      'payment_attempts',
+      olderThanMs,
+      `provider_status IS NOT DISTINCT FROM 'requires_action', created_at`,
+    );
+  },
+
+  /** PENDING attempts that have waited on the customer's action (3-D Secure) for `waitedMs`. */
+  async attemptsWaitingOnCustomer(db: Queryable, waitedMs: number): Promise<AttemptRow[]> {
+    const { rows } = await db.query<AttemptRow>(
+      `SELECT * FROM payment_attempts WHERE status = 'PENDING'
+         AND provider_status = 'requires_action' AND intent_id IS NOT NULL
+         AND created_at <= clock_timestamp() - $1 * interval '1 millisecond'
+       ORDER BY created_at LIMIT 100`,
+      [waitedMs],
+    );
+    return rows;
   },
 
   async refundCount(client: PoolClient, paymentId: string): Promise<number> {
