@@ -23,11 +23,36 @@ export function resetDataDir(dir: string): void {
 }
 
 export function ensureDataDir(dir: string): void {
-  // Stores, keys and journals live here: only the owner may enter (whatever the files' modes).
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  fs.chmodSync(dir, 0o700);
-  fs.writeFileSync(
-    path.join(dir, '.ecom-data'),
-    'Data of the embedded platform run (npm start).\n',
-  );
+  try {
+    // Stores, keys and journals live here: only the owner may enter (whatever the files' modes).
+    makeDirectories(dir);
+    fs.chmodSync(dir, 0o700);
+    fs.writeFileSync(
+      path.join(dir, '.ecom-data'),
+      'Data of the embedded platform run (npm start).\n',
+    );
+  } catch (err) {
+    // The OS names a syscall and a path (often a parent's): say which setting to change.
+    const { code } = err as NodeJS.ErrnoException;
+    throw new Error(
+      `the data directory ${dir} cannot be created or written (${code ?? (err as Error).message}); ` +
+        'set DATA_DIR to a directory this user can write',
+    );
+  }
+}
+
+/**
+ * `mkdir -p`, one level at a time: Node's recursive mkdir never returns where a missing parent
+ * cannot be made (it spins on ENOENT under /proc, for one), and a start must fail, not hang.
+ */
+function makeDirectories(dir: string): void {
+  const missing: string[] = [];
+  let at = dir;
+  while (!fs.existsSync(at)) {
+    missing.unshift(at);
+    const parent = path.dirname(at);
+    if (parent === at) break;
+    at = parent;
+  }
+  for (const level of missing) fs.mkdirSync(level, { mode: 0o700 });
 }
