@@ -103,7 +103,7 @@ export class GatewayCalls {
   lookup(claim: ChargeClaim, intentId: string): Promise<ChargeOutcome> {
     const { lookupCharge } = this.deps.gateway;
     if (!lookupCharge) return Promise.resolve({ outcome: 'superseded' });
-    return this.askProvider(claim, () => lookupCharge.call(this.deps.gateway, intentId));
+    return this.askProvider(claim, () => lookupCharge.call(this.deps.gateway, intentId), 'now');
   }
 
   /**
@@ -113,31 +113,46 @@ export class GatewayCalls {
   cancelWaiting(claim: ChargeClaim, intentId: string): Promise<ChargeOutcome> {
     const { cancelCharge } = this.deps.gateway;
     if (!cancelCharge) return Promise.resolve({ outcome: 'superseded' });
-    return this.askProvider(claim, () => cancelCharge.call(this.deps.gateway, intentId));
+    return this.askProvider(claim, () => cancelCharge.call(this.deps.gateway, intentId), 'now');
   }
 
   /** A gateway's answer about a charge, recorded: pending kept on the attempt, final settled. */
   private async askProvider(
     claim: ChargeClaim,
     ask: () => Promise<ChargeAnswer>,
+    /**
+     * How a pending answer ranks against webhooks: a charge call's is older than any webhook
+     * about its intent, so it never overrides one; a lookup's or cancel's tells how the intent
+     * stands now.
+     */
+    answered: 'first' | 'now' = 'first',
   ): Promise<ChargeOutcome> {
     const result = await this.reach(claim, ask);
     if ('unreachable' in result) return { outcome: 'unavailable', error: result.unreachable };
-    if (result.ok === 'pending') return this.recordPending(claim, result);
+    if (result.ok === 'pending') {
+      return this.recordPending(
+        claim,
+        result,
+        answered === 'now' ? Math.floor(Date.now() / 1000) : 0,
+      );
+    }
     return this.recording(claim.paymentId, (client, send) =>
       this.settleCharge(client, claim, result, send),
     );
   }
 
   /** The intent a pending answer named, kept on the attempt (which stays PENDING). */
-  private async recordPending(claim: ChargeClaim, pending: ChargePending): Promise<ChargeOutcome> {
+  private async recordPending(
+    claim: ChargeClaim,
+    pending: ChargePending,
+    at: number,
+  ): Promise<ChargeOutcome> {
     await withTransaction(this.deps.pool, (client) =>
       paymentStore.recordPendingAttempt(client, claim.paymentId, claim.attempt, {
         intentId: pending.intentId,
         status: pending.status,
         nextActionUrl: pending.nextAction?.url ?? null,
-        // The call's answer is older than any webhook about the intent: it never overrides one.
-        at: 0,
+        at,
       }),
     );
     this.deps.logger.info('payment pending at the provider', {

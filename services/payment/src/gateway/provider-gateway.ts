@@ -139,10 +139,12 @@ export class ProviderPaymentGateway implements PaymentGateway {
   }
 
   async cancelCharge(intentId: string): Promise<ChargeAnswer> {
+    // No idempotency key: a key would replay a first refusal to a later try, and a cancel is
+    // safe to repeat (an intent already cancelled is refused naming it as it stands).
     const { status, body } = await this.call(
       'POST',
       `/v1/payment_intents/${encodeURIComponent(intentId)}/cancel`,
-      `cancel:${intentId}`,
+      undefined,
       { cancellation_reason: 'abandoned' },
     );
     if (status < 300) return chargeAnswerOf(body as ProviderIntent);
