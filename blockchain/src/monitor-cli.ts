@@ -4,13 +4,15 @@
  * Environment: BLOCKCHAIN_RPC_URL (default http://127.0.0.1:8545), GATEWAY_URL (default
  * http://127.0.0.1:3000), CONTRACT_ADDRESS or DEPLOYMENT_FILE (default
  * blockchain/deployments/localhost.json, if present), KNOWN_ANCHORERS (comma list), PROMISES_FILE
- * (JSON array of promises), FROM_BLOCK, SERVICES (default order,payment).
- * Exit code: 0 no findings, 1 findings, 2 the monitor could not run.
+ * (kept promises: a file or a directory of saved JSON), MONITOR_STATE_FILE (what earlier runs saw
+ * published), FROM_BLOCK, SERVICES (default order,payment).
+ * Exit code: 0 no findings, 1 findings (an error), 2 the monitor could not run, 3 warnings only.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { JsonRpcProvider } from 'ethers';
-import { readDeployment, readPromisesFile, runMonitor, type MonitorOptions } from './monitor';
+import { readDeployment, runMonitor, type MonitorOptions } from './monitor';
+import { fileStateStore, readKeptPromises } from './monitor-state';
 
 /** The workspace root, from src/ (tsx) or from the compiled dist/src/. */
 const ROOT =
@@ -37,7 +39,8 @@ export function monitorOptionsFromEnv(
     contractAddress: env.CONTRACT_ADDRESS || undefined,
     deployment: existsSync(deploymentFile) ? readDeployment(deploymentFile) : undefined,
     knownAnchorers: list(env.KNOWN_ANCHORERS),
-    promises: env.PROMISES_FILE ? readPromisesFile(env.PROMISES_FILE) : undefined,
+    promises: env.PROMISES_FILE ? readKeptPromises(env.PROMISES_FILE) : undefined,
+    state: env.MONITOR_STATE_FILE ? fileStateStore(env.MONITOR_STATE_FILE) : undefined,
     fromBlock: env.FROM_BLOCK ? Number(env.FROM_BLOCK) : undefined,
   };
 }

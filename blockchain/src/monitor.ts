@@ -12,9 +12,21 @@
 import { readFileSync } from 'node:fs';
 import { SimpleMerkleTree } from '@openzeppelin/merkle-tree';
 import { getAddress, Interface, type Provider } from 'ethers';
-import { ANCHORER_ROLE, promiseSigner, ZERO_HASH, type AnchorPromise } from './verification';
+import {
+  ANCHORER_ROLE,
+  PROMISE_DOMAIN,
+  promiseSigner,
+  ZERO_HASH,
+  type AnchorPromise,
+} from './verification';
 
 export type { AnchorPromise } from './verification';
+
+/**
+ * A promise as the public log serves it: without `recordId`, which its signature does not cover
+ * (the record key stands for it). A customer's own copy still has it.
+ */
+export type PublishedPromise = Omit<AnchorPromise, 'recordId'> & { recordId?: string };
 
 // ---------------------------------------------------------------------------------------------
 // Input and output of the pure core
@@ -84,7 +96,7 @@ export interface PublishedBatch {
 export interface PublishedLog {
   info: LogInfo;
   batches: PublishedBatch[];
-  promises: AnchorPromise[];
+  promises: PublishedPromise[];
 }
 
 export interface MonitorInput {
@@ -94,7 +106,9 @@ export interface MonitorInput {
   events: ChainEvent[];
   logs: PublishedLog[];
   /** Promises from elsewhere (customers kept them): checked like the published ones. */
-  promises?: AnchorPromise[];
+  promises?: PublishedPromise[];
+  /** What earlier runs saw published (the state file): what is no longer there is reported. */
+  remembered?: MonitorMemory;
   /** The addresses allowed to anchor and to sign promises. */
   knownAnchorers: string[];
   /** Unix seconds. */
@@ -111,11 +125,35 @@ export const FINDING_KINDS = [
   'sequence-gap',
   'bad-signature',
   'broken-promise',
+  'vanished-leaf',
+  'vanished-promise',
+  'chain-gone',
 ] as const;
 export type FindingKind = (typeof FINDING_KINDS)[number];
 
+/**
+ * An error is a broken rule of the log. A warning is something the monitor cannot check (a
+ * superseded batch whose chain is gone), said so that it is not silence.
+ */
+export type Severity = 'error' | 'warning';
+export const FINDING_SEVERITY: Record<FindingKind, Severity> = {
+  'unknown-anchorer': 'error',
+  'broken-chain': 'error',
+  'unpublished-root': 'error',
+  'root-mismatch': 'error',
+  'published-not-on-chain': 'error',
+  equivocation: 'error',
+  'sequence-gap': 'error',
+  'bad-signature': 'error',
+  'broken-promise': 'error',
+  'vanished-leaf': 'error',
+  'vanished-promise': 'error',
+  'chain-gone': 'warning',
+};
+
 export interface Finding {
   kind: FindingKind;
+  severity: Severity;
   /** What it is about: a root, an account, `recordKey#sequence`. */
   subject: string;
   message: string;
@@ -141,6 +179,32 @@ export interface MonitorReport {
   stats: MonitorStats;
 }
 
+/** A promise as an earlier run saw it published, and when it first did (Unix seconds). */
+export type RememberedPromise = PublishedPromise & { firstSeen: number };
+
+/** A published batch as earlier runs saw it: every leaf it ever listed. */
+export interface RememberedBatch {
+  seq: number;
+  batchId: string;
+  root: string;
+  chainId: number | null;
+  contractAddress: string | null;
+  blockNumber: number | null;
+  firstSeen: number;
+  leaves: PublishedLeaf[];
+}
+
+/**
+ * What the monitor keeps between runs (MONITOR_STATE_FILE), per service: everything it has seen
+ * published, never dropped, so that what vanishes is reported on every later run.
+ */
+export interface MonitorMemory {
+  version: 1;
+  /** Unix seconds of the run that wrote it. */
+  savedAt: number;
+  services: Record<string, { promises: RememberedPromise[]; batches: RememberedBatch[] }>;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The pure core
 // ---------------------------------------------------------------------------------------------
@@ -158,6 +222,20 @@ function rootOf(leaves: string[]): string | null {
   }
 }
 
+/** One promise, whatever copy it comes from (not its recordId: the public log drops it). */
+export function promiseId(p: PublishedPromise): string {
+  return [p.signature, p.signer, p.chainId, p.recordKey, p.sequence, p.leaf, p.deadline]
+    .map((x) => lower(String(x)))
+    .join('|');
+}
+
+/** A promise's record for messages: its id when the copy has it, else its record key. */
+const recordOf = (p: PublishedPromise): string =>
+  p.recordId ? `${p.recordType}/${p.recordId}` : `${p.recordType} ${short(lower(p.recordKey))}`;
+
+const leafId = (l: PublishedLeaf): string =>
+  `${lower(l.leaf)}|${lower(l.recordKey)}|${l.sequence ?? ''}`;
+
 /** Where a leaf was seen, for messages. */
 interface Sighting {
   leaf: string;
@@ -173,7 +251,7 @@ export function checkLog(input: MonitorInput): Finding[] {
 export function replayLog(input: MonitorInput): MonitorReport {
   const findings: Finding[] = [];
   const add = (kind: FindingKind, subject: string, message: string): void => {
-    findings.push({ kind, subject, message });
+    findings.push({ kind, severity: FINDING_SEVERITY[kind], subject, message });
   };
   const known = new Set(input.knownAnchorers.map(lower));
   const contract = lower(input.contractAddress);
@@ -230,10 +308,12 @@ export function replayLog(input: MonitorInput): MonitorReport {
   let otherLogBatches = 0;
   const published = new Map<string, { log: PublishedLog; batch: PublishedBatch }[]>();
   const inThisLog: { log: PublishedLog; batch: PublishedBatch }[] = [];
+  const otherLog: { log: PublishedLog; batch: PublishedBatch }[] = [];
   for (const log of input.logs) {
     for (const batch of log.batches) {
       if (batch.chainId !== input.chainId || lower(batch.contractAddress) !== contract) {
         otherLogBatches++;
+        otherLog.push({ log, batch });
         continue;
       }
       inThisLog.push({ log, batch });
@@ -301,6 +381,40 @@ export function replayLog(input: MonitorInput): MonitorReport {
     leafCount += leaves.length;
   }
 
+  /** A superseded batch of this chain and contract whose root the chain does not hold. */
+  const supersededOffChain = (log: PublishedLog, batch: PublishedBatch): void => {
+    const root = lower(batch.root);
+    const name = `${log.info.service} batch ${batch.seq} (${batch.batchId})`;
+    // A block number is the service's word that the batch was mined: its chain is gone (a
+    // fresh chain at the same address), so its leaves can no longer be proven, only compared.
+    const mined = batch.blockNumber !== null;
+    if (mined) {
+      const leaves = batch.leaves.map((l) => lower(l.leaf));
+      const rebuilt = leaves.length ? rootOf(leaves) : null;
+      if (rebuilt !== root) {
+        add(
+          'root-mismatch',
+          root,
+          `${name}, superseded, anchored in block ${batch.blockNumber} of a chain that no longer ` +
+            `holds it: its ${leaves.length} published leaves hash to ` +
+            `${rebuilt ? short(rebuilt) : 'nothing (malformed leaves)'}, not to its published root`,
+        );
+      }
+      add(
+        'chain-gone',
+        root,
+        `${name} is superseded; published as anchored in block ${batch.blockNumber}` +
+          `${batch.txHash ? ` (tx ${short(batch.txHash)})` : ''} of chain ${batch.chainId}, contract ` +
+          `${input.contractAddress}, which does not hold its root now: its ${batch.leaves.length} leaves ` +
+          'are compared with the log (equivocation), not proven on chain',
+      );
+    }
+    const where = mined
+      ? `${log.info.service} batch ${batch.seq} (superseded, anchored in block ${batch.blockNumber} of a chain that no longer holds it)`
+      : `${log.info.service} batch ${batch.seq} (superseded, published only)`;
+    for (const l of batch.leaves) sight(l, { leaf: lower(l.leaf), where, onChain: false });
+  };
+
   // What the services say is confirmed must be on chain, anchored by their own key.
   const inFlight = new Map<string, Set<number>>();
   for (const { log, batch } of inThisLog) {
@@ -321,7 +435,13 @@ export function replayLog(input: MonitorInput): MonitorReport {
         );
       }
     }
-    if (batch.status === 'superseded') continue;
+    if (batch.status === 'superseded') {
+      // On chain, its leaves were read with the anchors above. Off chain, it is still the
+      // service's word that these leaves were those entries: a re-anchoring that changed one is
+      // a rewrite, whatever happened to the chain in between.
+      if (!onChain) supersededOffChain(log, batch);
+      continue;
+    }
     const status = onChain ? 'on chain' : batch.status;
     for (const l of batch.leaves) {
       // Published-only leaves count for equivocation (a conflicting claim is one already).
@@ -338,6 +458,66 @@ export function replayLog(input: MonitorInput): MonitorReport {
         set.add(l.sequence);
         inFlight.set(lower(l.recordKey), set);
       }
+    }
+  }
+
+  // Batches of another chain or contract are not checked against this chain, but their leaves
+  // are the service's word too: a record re-anchored here with another leaf is a rewrite.
+  for (const { log, batch } of otherLog) {
+    for (const l of batch.leaves) {
+      sight(l, {
+        leaf: lower(l.leaf),
+        where:
+          `${log.info.service} batch ${batch.seq} (${batch.status} on chain ${batch.chainId ?? '?'}, ` +
+          `contract ${batch.contractAddress ?? '?'}: another log)`,
+        onChain: false,
+      });
+    }
+  }
+
+  // What earlier runs saw published and is no longer: leaves, then promises (checked below).
+  const rememberedPromises: PublishedPromise[] = [];
+  for (const log of input.logs) {
+    const memory = input.remembered?.services[log.info.service];
+    if (!memory) continue;
+    const current = new Map(log.batches.map((b) => [lower(b.batchId), b]));
+    for (const old of memory.batches) {
+      const now = current.get(lower(old.batchId));
+      const listed = new Set((now?.leaves ?? []).map(leafId));
+      const gone = old.leaves.filter((l) => !listed.has(leafId(l)));
+      if (!gone.length) continue;
+      const where =
+        `${log.info.service} batch ${old.seq} (${old.batchId}) as published by ${iso(old.firstSeen)}, ` +
+        'no longer';
+      for (const l of gone) sight(l, { leaf: lower(l.leaf), where, onChain: false });
+      add(
+        'vanished-leaf',
+        lower(old.root),
+        `${log.info.service} batch ${old.seq} (${old.batchId}), published by ${iso(old.firstSeen)} ` +
+          `with ${old.leaves.length} leaves: ` +
+          (now
+            ? `${gone.length} of them no longer listed (it lists ${now.leaves.length}, root ${short(lower(now.root))})`
+            : 'the batch is no longer published') +
+          `: ${gone
+            .slice(0, 5)
+            .map(
+              (l) =>
+                `${short(lower(l.leaf))} at ${l.recordKey ? `${lower(l.recordKey)}#${l.sequence}` : 'a version 1 entry'}`,
+            )
+            .join('; ')}${gone.length > 5 ? `; and ${gone.length - 5} more` : ''}`,
+      );
+    }
+    const published = new Set(log.promises.map(promiseId));
+    for (const p of memory.promises) {
+      if (published.has(promiseId(p))) continue;
+      rememberedPromises.push(p);
+      add(
+        'vanished-promise',
+        `${lower(p.recordKey)}#${p.sequence}`,
+        `${log.info.service} published this promise by ${iso(p.firstSeen)} (${recordOf(p)} entry ` +
+          `${p.sequence}, leaf ${short(lower(p.leaf))}, deadline ${iso(p.deadline)}); its promise log ` +
+          'no longer holds it',
+      );
     }
   }
 
@@ -376,22 +556,25 @@ export function replayLog(input: MonitorInput): MonitorReport {
   const seen = new Set<string>();
   let promisesChecked = 0;
   let promisesPending = 0;
-  const allPromises = [...input.logs.flatMap((l) => l.promises), ...(input.promises ?? [])];
+  const allPromises = [
+    ...input.logs.flatMap((l) => l.promises),
+    ...(input.promises ?? []),
+    ...rememberedPromises,
+  ];
   for (const p of allPromises) {
     // The same promise can be both published and in the file: check it once.
-    const id = [p.signature, p.signer, p.chainId, p.recordKey, p.sequence, p.leaf, p.deadline]
-      .map((x) => lower(String(x)))
-      .join('|');
+    const id = promiseId(p);
     if (seen.has(id)) continue;
     seen.add(id);
     promisesChecked++;
     const subject = `${lower(p.recordKey)}#${p.sequence}`;
-    const signer = promiseSigner(p);
+    // The digest covers the record key, not the id.
+    const signer = promiseSigner(p as AnchorPromise);
     if (!signer || lower(signer) !== lower(p.signer) || !known.has(lower(signer))) {
       add(
         'bad-signature',
         subject,
-        `promise for ${p.recordType}/${p.recordId} says signer ${p.signer}; its signature ` +
+        `promise for ${recordOf(p)} says signer ${p.signer}; its signature ` +
           (signer
             ? `recovers ${signer}${known.has(lower(signer)) ? '' : ', not a known anchorer'}`
             : 'is malformed'),
@@ -408,14 +591,14 @@ export function replayLog(input: MonitorInput): MonitorReport {
       add(
         'broken-promise',
         subject,
-        `promised leaf ${short(lower(p.leaf))} for ${p.recordType}/${p.recordId} entry ${p.sequence}; ` +
+        `promised leaf ${short(lower(p.leaf))} for ${recordOf(p)} entry ${p.sequence}; ` +
           `the log holds ${sightings.map((s) => `${short(s.leaf)} (${s.where})`).join(', ')}`,
       );
     } else if (p.deadline < input.now) {
       add(
         'broken-promise',
         subject,
-        `${p.recordType}/${p.recordId} entry ${p.sequence}: deadline ${iso(p.deadline)} passed and ` +
+        `${recordOf(p)} entry ${p.sequence}: deadline ${iso(p.deadline)} passed and ` +
           `leaf ${short(lower(p.leaf))} is not in the log`,
       );
     } else {
@@ -438,6 +621,123 @@ export function replayLog(input: MonitorInput): MonitorReport {
       otherLogBatches,
     },
   };
+}
+
+/**
+ * The memory after a run: the earlier one plus what `logs` publish now. Nothing is dropped, so
+ * what vanished stays remembered and is reported again on the next run.
+ */
+export function rememberLogs(
+  previous: MonitorMemory | undefined,
+  logs: PublishedLog[],
+  now: number,
+): MonitorMemory {
+  const services: MonitorMemory['services'] = structuredClone(previous?.services ?? {});
+  for (const log of logs) {
+    const memory = (services[log.info.service] ??= { promises: [], batches: [] });
+    const known = new Set(memory.promises.map(promiseId));
+    for (const p of log.promises) {
+      if (known.has(promiseId(p))) continue;
+      known.add(promiseId(p));
+      memory.promises.push({ ...p, firstSeen: now });
+    }
+    const byId = new Map(memory.batches.map((b) => [lower(b.batchId), b]));
+    for (const batch of log.batches) {
+      let old = byId.get(lower(batch.batchId));
+      if (!old) {
+        old = {
+          seq: batch.seq,
+          batchId: batch.batchId,
+          root: lower(batch.root),
+          chainId: batch.chainId,
+          contractAddress: batch.contractAddress,
+          blockNumber: batch.blockNumber,
+          firstSeen: now,
+          leaves: [],
+        };
+        byId.set(lower(batch.batchId), old);
+        memory.batches.push(old);
+      }
+      // A pending batch gets its block later; its leaves never change.
+      old.blockNumber ??= batch.blockNumber;
+      const have = new Set(old.leaves.map(leafId));
+      for (const l of batch.leaves) {
+        if (have.has(leafId(l))) continue;
+        have.add(leafId(l));
+        old.leaves.push({ leaf: lower(l.leaf), recordKey: l.recordKey, sequence: l.sequence });
+      }
+    }
+  }
+  return { version: 1, savedAt: now, services };
+}
+
+/** How much a memory holds, for the run's summary. */
+export function memorySize(memory: MonitorMemory | undefined): {
+  promises: number;
+  leaves: number;
+} {
+  const all = Object.values(memory?.services ?? {});
+  return {
+    promises: all.reduce((n, m) => n + m.promises.length, 0),
+    leaves: all.reduce((n, m) => n + m.batches.reduce((k, b) => k + b.leaves.length, 0), 0),
+  };
+}
+
+/**
+ * Every promise in a saved text: one or more JSON documents one after the other (a JSON array
+ * of promises, a page of the public promise log as curl saved it, several pages appended, the
+ * answer of a placement or of the record API). A promise is any object whose `type` is §4's
+ * domain; the rest is ignored.
+ */
+export function promisesIn(text: string, name = 'promises'): PublishedPromise[] {
+  const found: PublishedPromise[] = [];
+  const walk = (value: unknown): void => {
+    if (Array.isArray(value)) {
+      value.forEach(walk);
+    } else if (value && typeof value === 'object') {
+      const o = value as Record<string, unknown>;
+      if (o.type === PROMISE_DOMAIN && typeof o.signature === 'string') {
+        found.push(o as unknown as PublishedPromise);
+      } else {
+        Object.values(o).forEach(walk);
+      }
+    }
+  };
+  for (const doc of jsonDocuments(text, name)) walk(doc);
+  return found;
+}
+
+/** Splits concatenated JSON documents (`curl >> file` several times) and parses each. */
+function jsonDocuments(text: string, name: string): unknown[] {
+  const docs: unknown[] = [];
+  let depth = 0;
+  let start = -1;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') inString = true;
+    else if (c === '{' || c === '[') {
+      if (depth++ === 0) start = i;
+    } else if (c === '}' || c === ']') {
+      if (--depth === 0) {
+        try {
+          docs.push(JSON.parse(text.slice(start, i + 1)));
+        } catch (err) {
+          throw new Error(`${name}: not JSON at offset ${start} (${(err as Error).message})`);
+        }
+      }
+      if (depth < 0) throw new Error(`${name}: not JSON at offset ${i}`);
+    } else if (depth === 0 && !/\s/.test(c)) {
+      throw new Error(`${name}: expected JSON objects or arrays, found "${c}" at offset ${i}`);
+    }
+  }
+  if (depth !== 0 || inString) throw new Error(`${name}: truncated JSON`);
+  return docs;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -565,7 +865,7 @@ export async function fetchPublishedLog(
   const info = (await getJson(`${base}/info`, fetchImpl)) as LogInfo;
   const [batches, promises] = await Promise.all([
     allPages<PublishedBatch>(base, fetchImpl),
-    allPages<AnchorPromise>(`${base}/promises`, fetchImpl),
+    allPages<PublishedPromise>(`${base}/promises`, fetchImpl),
   ]);
   return { info, batches, promises };
 }
@@ -586,10 +886,21 @@ export function readDeployment(file: string): DeploymentInfo {
   return JSON.parse(readFileSync(file, 'utf8')) as DeploymentInfo;
 }
 
-export function readPromisesFile(file: string): AnchorPromise[] {
-  const parsed = JSON.parse(readFileSync(file, 'utf8')) as unknown;
-  if (!Array.isArray(parsed)) throw new Error(`${file}: expected a JSON array of promises`);
-  return parsed as AnchorPromise[];
+/** The promises a saved file holds, in any of the shapes `promisesIn` reads. */
+export function readPromisesFile(file: string): PublishedPromise[] {
+  return promisesIn(readFileSync(file, 'utf8'), file);
+}
+
+/**
+ * Where the monitor keeps what it has seen between runs. The store does the I/O (a file:
+ * monitor-state.ts) so that this module stays loadable in a browser.
+ */
+export interface MonitorStateStore {
+  /** For messages: the file. */
+  name: string;
+  /** null on the first run (nothing kept yet). */
+  load(): MonitorMemory | null;
+  save(memory: MonitorMemory): void;
 }
 
 export interface MonitorOptions {
@@ -602,7 +913,9 @@ export interface MonitorOptions {
   deployment?: DeploymentInfo;
   /** Overrides the default (the services' anchorers and the deployment's). */
   knownAnchorers?: string[];
-  promises?: AnchorPromise[];
+  promises?: PublishedPromise[];
+  /** Keeps what was seen published between runs; without it nothing is kept. */
+  state?: MonitorStateStore;
   /** First block to read (default: the deployment's block, else found by eth_getCode). */
   fromBlock?: number;
   /** Unix seconds (default now). */
@@ -611,23 +924,29 @@ export interface MonitorOptions {
   print?: (line: string) => void;
 }
 
-/** Renders findings as an aligned text table: kind | subject | message. */
+/** Renders findings as an aligned text table: severity | kind | subject | message. */
 export function findingsTable(findings: Finding[]): string {
   const rows = [
-    ['kind', 'subject', 'message'],
-    ...findings.map((f) => [f.kind, f.subject, f.message]),
+    ['severity', 'kind', 'subject', 'message'],
+    ...findings.map((f) => [f.severity, f.kind, f.subject, f.message]),
   ];
-  const width = [0, 1].map((i) => Math.max(...rows.map((r) => r[i].length)));
+  const width = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length)));
   const line = (r: string[]): string =>
-    `${r[0].padEnd(width[0])}  ${r[1].padEnd(width[1])}  ${r[2]}`.trimEnd();
+    `${r
+      .slice(0, 3)
+      .map((c, i) => c.padEnd(width[i]))
+      .join('  ')}  ${r[3]}`.trimEnd();
   return [
     line(rows[0]),
-    line(['-'.repeat(width[0]), '-'.repeat(width[1]), '-------']),
+    line([...width.map((w) => '-'.repeat(w)), '-------']),
     ...rows.slice(1).map(line),
   ].join('\n');
 }
 
-/** Fetches, checks and prints; resolves to the exit code (1 on any finding, else 0). */
+/**
+ * Fetches, checks and prints; resolves to the exit code: 0 no findings, 1 an error-level
+ * finding, 3 warnings only (2 is the entry points' "could not run").
+ */
 export async function runMonitor(options: MonitorOptions): Promise<number> {
   const print = options.print ?? ((line: string) => console.log(line));
   const services = options.services ?? ['order', 'payment'];
@@ -663,6 +982,10 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
       ? options.deployment.blockNumber
       : await findDeploymentBlock(options.provider, address));
   const events = await fetchChainEvents(options.provider, address, fromBlock);
+  // Read before the check, so that a state file that cannot be read stops the run (exit 2)
+  // instead of starting over and forgetting what vanished.
+  const remembered = options.state?.load() ?? undefined;
+  const now = options.now ?? Math.floor(Date.now() / 1000);
   const started = performance.now();
   const { findings, stats } = replayLog({
     chainId,
@@ -670,8 +993,9 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
     events,
     logs,
     promises: options.promises,
+    remembered,
     knownAnchorers,
-    now: options.now ?? Math.floor(Date.now() / 1000),
+    now,
   });
   const seconds = (performance.now() - started) / 1000;
   print(
@@ -686,11 +1010,25 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
     (stats.otherLogBatches
       ? `; ${stats.otherLogBatches} published batches of other logs skipped`
       : '');
+  if (options.promises) {
+    print(`kept promises given to it: ${options.promises.length}`);
+  }
+  if (options.state) {
+    const memory = rememberLogs(remembered, logs, now);
+    options.state.save(memory);
+    const before = memorySize(remembered);
+    const after = memorySize(memory);
+    print(
+      `state ${options.state.name}: ${remembered ? 'read, ' : 'first run, '}now remembers ` +
+        `${after.promises} promises and ${after.leaves} leaves ` +
+        `(${after.promises - before.promises} and ${after.leaves - before.leaves} new)`,
+    );
+  }
   if (!findings.length) {
     print(`no findings: ${counts}`);
     return 0;
   }
   print(findingsTable(findings));
   print(`${findings.length} finding${findings.length === 1 ? '' : 's'}: ${counts}`);
-  return 1;
+  return findings.some((f) => f.severity === 'error') ? 1 : 3;
 }

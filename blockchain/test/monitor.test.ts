@@ -380,8 +380,8 @@ describe('monitor (runMonitor: public log pages over HTTP, events from the provi
     const { code, out } = await run();
     expect(code).to.equal(1);
     const table = out.slice(1).join('\n');
-    expect(table).to.match(/^kind +subject +message/);
-    expect(table).to.contain(`root-mismatch  ${corrupted[0].root}`);
+    expect(table).to.match(/^severity +kind +subject +message/);
+    expect(table).to.match(new RegExp(`\\nerror +root-mismatch +${corrupted[0].root}`));
     expect(out.at(-1)).to.match(/^\d+ findings?: /);
   });
 

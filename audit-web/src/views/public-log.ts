@@ -115,6 +115,12 @@ function chart(
 
 function renderSnapshot(body: HTMLElement, s: Snapshot): void {
   const findings = s.report?.findings ?? [];
+  // A warning is what the monitor cannot check (a superseded batch whose chain is gone), not a
+  // broken rule: shown, but not as a failed log.
+  const errors = findings.filter((f) => f.severity === 'error').length;
+  const warnings = findings.length - errors;
+  const verdict = errors ? 'bad' : warnings ? 'wait' : 'ok';
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
   clear(
     body,
     h(
@@ -126,15 +132,18 @@ function renderSnapshot(body: HTMLElement, s: Snapshot): void {
             'div',
             {
               id: 'monitor',
-              class: `verdict ${findings.length ? 'bad' : 'ok'}`,
+              class: `verdict ${verdict}`,
               'data-findings': String(findings.length),
+              'data-errors': String(errors),
             },
             h(
               'p',
-              { class: `mark ${findings.length ? 'bad' : 'ok'}` },
-              findings.length
-                ? `✗ ${findings.length} finding${findings.length === 1 ? '' : 's'}`
-                : '✓ No findings',
+              { class: `mark ${verdict}` },
+              errors
+                ? `✗ ${plural(errors, 'finding')}${warnings ? `, ${plural(warnings, 'warning')}` : ''}`
+                : warnings
+                  ? `⚠ No broken rule; ${plural(warnings, 'warning')} (what the chain can no longer prove)`
+                  : '✓ No findings',
             ),
             h(
               'p',
@@ -147,7 +156,12 @@ function renderSnapshot(body: HTMLElement, s: Snapshot): void {
                   'ul',
                   { class: 'findings' },
                   findings.map((f) =>
-                    h('li', {}, h('strong', {}, f.kind), ` ${shortHex(f.subject)}: ${f.message}`),
+                    h(
+                      'li',
+                      { class: f.severity },
+                      h('strong', {}, f.kind),
+                      ` (${f.severity}) ${shortHex(f.subject)}: ${f.message}`,
+                    ),
                   ),
                 )
               : null,
