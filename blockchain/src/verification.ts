@@ -215,7 +215,13 @@ export function checkEntries(
   const known = new Set(signers.map((s) => s.toLowerCase()));
   const recordKey = recordKeyOf(recordType, recordId);
   const checks: EntryCheck[] = [];
-  const links: { sequence: number; previousLeaf: string; leaf: string; check: EntryCheck }[] = [];
+  const links: {
+    sequence: number;
+    previousLeaf: string;
+    leaf: string;
+    doc: Record<string, unknown>;
+    check: EntryCheck;
+  }[] = [];
   for (const entry of entries) {
     const check: EntryCheck = {
       sequence: null,
@@ -251,6 +257,7 @@ export function checkEntries(
         sequence: check.sequence,
         previousLeaf: String(doc.previousLeaf).toLowerCase(),
         leaf: check.leaf,
+        doc,
         check,
       });
     }
@@ -290,5 +297,64 @@ export function checkEntries(
       );
     }
   });
+  // What each entry changes from the one before: exactly the fields it names (§1).
+  let named = false;
+  links.forEach((e, i) => {
+    named ||= e.doc.fields !== undefined;
+    if (i > 0) e.check.problems.push(...unnamedChanges(links[i - 1].doc, e.doc, named));
+  });
   return checks;
+}
+
+const sameValue = (a: unknown, b: unknown): boolean => {
+  try {
+    return (
+      canonicalJson(a ?? null) === canonicalJson(b ?? null) &&
+      (a === undefined) === (b === undefined)
+    );
+  } catch {
+    return false;
+  }
+};
+
+const isNames = (v: unknown): v is string[] =>
+  Array.isArray(v) && v.every((x) => typeof x === 'string');
+
+/**
+ * §1's rule between consecutive entries: the state fields whose value differs are exactly those
+ * the entry names in `fields` (and a `state` change in its own `fields`). Entries written before
+ * the rule name none; once one entry of a record names its fields, every later one must.
+ */
+function unnamedChanges(
+  before: Record<string, unknown>,
+  doc: Record<string, unknown>,
+  named: boolean,
+): string[] {
+  const n = String(doc.sequence);
+  const was = (before.state ?? {}) as Record<string, unknown>;
+  const now = (doc.state ?? {}) as Record<string, unknown>;
+  const changed = [...new Set([...Object.keys(was), ...Object.keys(now)])].filter(
+    (k) => !sameValue(was[k], now[k]),
+  );
+  const problems: string[] = [];
+  const lists: string[][] = [];
+  if (doc.fields !== undefined) {
+    if (isNames(doc.fields)) lists.push(doc.fields);
+    else problems.push(`entry ${n}: fields is not a list of names`);
+  } else if (named) {
+    problems.push(`entry ${n} does not name the fields it changes, as the entries before it do`);
+  }
+  const change = (doc.change ?? {}) as Record<string, unknown>;
+  if (change.kind === 'state') {
+    if (isNames(change.fields)) lists.push(change.fields);
+    else problems.push(`entry ${n} is a change of state that names no fields`);
+  }
+  for (const list of lists) {
+    const unnamed = changed.filter((f) => !list.includes(f));
+    const unchanged = list.filter((f) => !changed.includes(f));
+    if (unnamed.length) problems.push(`entry ${n} changes ${unnamed.join(', ')} without naming it`);
+    if (unchanged.length)
+      problems.push(`entry ${n} names ${unchanged.join(', ')} but does not change it`);
+  }
+  return [...new Set(problems)];
 }

@@ -7,6 +7,7 @@ import {
   documentHash,
   leafOf,
   signPromise,
+  ZERO_HASH,
   type EntryReceipt,
 } from '../src/verification';
 import { entryChain, type Entry } from './support/log-fixture';
@@ -95,5 +96,65 @@ describe('independent entry checks (src/verification.ts, used by lookup-order/-p
       other.address,
     ]);
     expect(unpublished[0].problems[0]).to.match(/is not a published signer$/);
+  });
+  it("requires each entry to change exactly the fields it names, once a record's entries name them", () => {
+    /** Entries of one record from their (state, fields, change) in order, chained. */
+    const chainOf = (steps: { state: object; fields?: string[]; change?: object }[]) => {
+      const out: EntryReceipt[] = [];
+      let previousLeaf = ZERO_HASH;
+      steps.forEach((step, i) => {
+        const canonical = canonicalJson({
+          v: 2,
+          recordType: 'order',
+          recordId: ID,
+          sequence: i + 1,
+          previousLeaf,
+          sourceId: `history:${i + 1}`,
+          change: step.change ?? { kind: 'status' },
+          state: step.state,
+          ...(step.fields ? { fields: step.fields } : {}),
+        });
+        const salt = ethers.hexlify(ethers.randomBytes(32));
+        const leaf = leafOf(canonical, salt, 2);
+        out.push({ canonical, salt, leaf });
+        previousLeaf = leaf;
+      });
+      return out;
+    };
+    const honest = chainOf([
+      { state: { status: 'PENDING', total: 5997 } },
+      { state: { status: 'CONFIRMED', total: 5997 }, fields: ['status'] },
+      {
+        state: { status: 'CONFIRMED', total: 1000 },
+        fields: ['total'],
+        change: { kind: 'state', fields: ['total'] },
+      },
+    ]);
+    expect(checkEntries('order', ID, honest).map((c) => c.problems)).to.deep.equal([[], [], []]);
+
+    // A total changed by an entry that names only the status: the edit rode the next change.
+    const absorbed = chainOf([
+      { state: { status: 'CONFIRMED', total: 5997 } },
+      { state: { status: 'SHIPPED', total: 1000 }, fields: ['status'] },
+    ]);
+    expect(checkEntries('order', ID, absorbed)[1].problems).to.deep.equal([
+      'entry 2 changes total without naming it',
+    ]);
+    // Leaving the names out after earlier entries gave them does not dodge the rule.
+    const silent = chainOf([
+      { state: { status: 'PENDING', total: 5997 } },
+      { state: { status: 'CONFIRMED', total: 5997 }, fields: ['status'] },
+      { state: { status: 'SHIPPED', total: 1000 } },
+    ]);
+    expect(checkEntries('order', ID, silent)[2].problems).to.deep.equal([
+      'entry 3 does not name the fields it changes, as the entries before it do',
+    ]);
+    const overclaimed = chainOf([
+      { state: { status: 'PENDING', total: 5997 } },
+      { state: { status: 'CONFIRMED', total: 5997 }, fields: ['status', 'total'] },
+    ]);
+    expect(checkEntries('order', ID, overclaimed)[1].problems).to.deep.equal([
+      'entry 2 names total but does not change it',
+    ]);
   });
 });

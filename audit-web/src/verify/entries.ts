@@ -1,5 +1,6 @@
 import {
   CanonicalError,
+  canonicalJson,
   foldProof,
   leafOf,
   parseCanonical,
@@ -195,6 +196,95 @@ function chainLinks(entries: Offline[]): void {
   });
 }
 
+const sameValue = (a: unknown, b: unknown): boolean => {
+  try {
+    return canonicalJson(a) === canonicalJson(b);
+  } catch {
+    return false;
+  }
+};
+const fieldsOf = (v: unknown): Record<string, unknown> =>
+  v && typeof v === 'object' ? (v as Record<string, unknown>) : {};
+const nameList = (v: unknown): string[] | null =>
+  Array.isArray(v) && v.every((f) => typeof f === 'string') ? (v as string[]) : null;
+
+/**
+ * Each entry names every change it carries (docs/verification.md §5): the fields whose value
+ * differs from the previous entry's `state` are exactly its `fields` (and, for a `state` entry,
+ * its change's `fields`). A row's entry written before entries named their fields has no
+ * `fields` and cannot be checked, unless an entry before it named them: then it must too.
+ */
+function namedChanges(entries: Offline[]): void {
+  const chained = entries
+    .filter((e) => e.doc && Number(e.doc.v) === 2)
+    .sort((a, b) => Number(a.doc!.sequence) - Number(b.doc!.sequence));
+  let named = false;
+  chained.forEach((e, i) => {
+    const doc = e.doc!;
+    const previous = i > 0 ? chained[i - 1]!.doc! : null;
+    const n = Number(doc.sequence);
+    if (previous && n === i + 1) {
+      const before = fieldsOf(previous.state);
+      const after = fieldsOf(doc.state);
+      const changed = [...new Set([...Object.keys(before), ...Object.keys(after)])]
+        .filter((k) => !sameValue(before[k], after[k]))
+        .sort();
+      const problems: string[] = [];
+      const lists: string[][] = [];
+      if ('fields' in doc) {
+        const list = nameList(doc.fields);
+        if (list) lists.push(list);
+        else problems.push(`entry ${n} names its fields in no list of names`);
+      } else if (named) {
+        problems.push(
+          `entry ${n} does not name the fields it changes, as the entries before it do`,
+        );
+      }
+      const change = fieldsOf(doc.change);
+      if (change.kind === 'state') {
+        const list = nameList(change.fields);
+        if (list) lists.push(list);
+        else problems.push(`entry ${n} is a change of state that names no fields`);
+      }
+      for (const list of lists) {
+        const unnamed = changed.filter((f) => !list.includes(f));
+        const unchanged = list.filter((f) => !changed.includes(f));
+        if (unnamed.length) {
+          problems.push(
+            `entry ${n} changes ${unnamed.join(', ')} without naming ${unnamed.length === 1 ? 'it' : 'them'}`,
+          );
+        }
+        if (unchanged.length) {
+          problems.push(
+            `entry ${n} names ${unchanged.join(', ')} but does not change ${unchanged.length === 1 ? 'it' : 'them'}`,
+          );
+        }
+      }
+      const unique = [...new Set(problems)];
+      e.verdict.checks.push(
+        unique.length
+          ? check('names its changes', 'fail', unique.join('; '), HERE)
+          : lists.length
+            ? check(
+                'names its changes',
+                'pass',
+                changed.length
+                  ? `changes ${changed.join(', ')} from entry ${i}, as it says`
+                  : `changes no field of entry ${i}'s state, as it says`,
+                HERE,
+              )
+            : check(
+                'names its changes',
+                'skip',
+                'written before entries named the fields they change',
+                HERE,
+              ),
+      );
+    }
+    if ('fields' in doc) named = true;
+  });
+}
+
 /** Asks the chain about one anchored entry: the root, its anchorer, the transaction. */
 async function chainChecks(
   e: Offline,
@@ -322,7 +412,10 @@ export async function verifyReceipts(
   options: VerifyOptions,
 ): Promise<RecordVerdict> {
   const offline = receipts.map((r) => offlineChecks(r, options.now));
-  if (options.wholeRecord) chainLinks(offline);
+  if (options.wholeRecord) {
+    chainLinks(offline);
+    namedChanges(offline);
+  }
   const anchorers = new Map<string, Promise<boolean>>();
   for (const e of offline) settle(e, await chainChecks(e, options, anchorers));
   const entries = offline.map((e) => e.verdict);

@@ -20,7 +20,7 @@ import { Anchorer, type AnchorLogger, type AnchorerStatus } from './anchorer';
 import { SERIALIZATION_VERSION, storedDocument, ZERO_LEAF, type EntryDocument } from './canonical';
 import { checkChain, createChainProvider } from './chain';
 import { auditAnchorAt, deployAuditAnchor } from './contract';
-import { pendingChanges, type RecordSnapshot } from './entries';
+import { pendingChanges, type ChangeRules, type RecordSnapshot } from './entries';
 import type { AnchorRecordRef, AnchorSink, PrefetchedAnchorReads } from './sink';
 import { computeLeaf, newSalt, recordKey, ANCHOR_DOMAIN } from './leaf';
 import { PgAnchorStore, anchorMigrations } from './pg-store';
@@ -45,6 +45,13 @@ export interface RecordTypeConfig {
   snapshotSql(recordId: string): string;
   /** The record from the statement's rows; null when there is no such record. */
   snapshotFrom(rows: unknown[]): RecordSnapshot | null;
+  /**
+   * Which state fields each kind of change row explains (ADR 0058); the rest of a write's
+   * change gets a `state` entry of its own. Each service declares its own (order-record.ts,
+   * payment-record.ts); without them the rows explain every change (named in the entry's
+   * `fields` all the same).
+   */
+  changes?: ChangeRules;
 }
 
 /** Reads a record's snapshot (see RecordTypeConfig). */
@@ -126,7 +133,9 @@ export interface Anchoring {
   /**
    * Brings a record's hash chain up to date with its rows, in the caller's transaction (a
    * SAVEPOINT keeps a failed read from aborting it): one entry per change row that is new or
-   * changed, else one for a change of the record's own fields, each with its signed promise.
+   * changed, preceded by a `state` entry for any change of the record's fields those rows do
+   * not explain (ADR 0058), else one for a change of the record's own fields, each naming the
+   * fields it changes and with its signed promise.
    * Call it after every write of the record. Inside withTransaction the entries are written with
    * its COMMIT. Never throws: returns the promises of the entries written (none when nothing
    * changed, or when they could not be computed: logged).
@@ -354,7 +363,7 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
       ([snapshotRead, recordsRead]) => {
         const snapshot = type.snapshotFrom(snapshotRead!.rows);
         if (!snapshot) return { out: [], writes: [] };
-        return entriesFor(ref, snapshot, store.chainFromRows(recordsRead!.rows));
+        return entriesFor(ref, snapshot, store.chainFromRows(recordsRead!.rows), type.changes);
       },
       prefetched,
     );
@@ -432,8 +441,9 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
     ref: AnchorRecordRef,
     snapshot: RecordSnapshot,
     existing: ChainLink[],
+    rules: ChangeRules | undefined,
   ): { out: AnchorPromise[]; writes: Statement[] } {
-    const changes = pendingChanges(chainDocuments(existing), snapshot);
+    const changes = pendingChanges(chainDocuments(existing), snapshot, rules);
     const key = recordKey(ref.recordType, ref.recordId);
     const last = existing[existing.length - 1];
     let sequence = last?.sequence ?? 0;
@@ -448,7 +458,8 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
         previousLeaf,
         sourceId: change.sourceId,
         change: change.change,
-        state: snapshot.state,
+        state: change.state,
+        ...(change.fields ? { fields: change.fields } : {}),
       };
       const salt = newSalt();
       const { canonical, leaf } = computeLeaf(doc, salt, SERIALIZATION_VERSION);

@@ -31,6 +31,11 @@ export interface EntryDocument {
   change: unknown;
   /** Every business field of the record after the change. */
   state: unknown;
+  /**
+   * The names of the `state` fields whose value differs from entry `sequence - 1`'s, sorted
+   * (ADR 0058). Absent from entry 1 and from entries written before the rule.
+   */
+  fields?: string[];
 }
 
 /** A version 1 document: one snapshot, before records were chained. */
@@ -57,6 +62,7 @@ export function canonicalDocument(doc: AnchorDocument, version = SERIALIZATION_V
       sourceId: doc.sourceId,
       change: doc.change,
       state: doc.state,
+      ...(doc.fields !== undefined ? { fields: doc.fields } : {}),
     });
   }
   if (version === 1 && 'payload' in doc) {

@@ -2,7 +2,7 @@ import type { Pool, PoolClient } from 'pg';
 import type { Migration } from '../postgres/migrations';
 import type { Statement } from '../postgres/statement';
 import type { LogSlice } from '../http/conventions';
-import type { AnchorPromise } from './promise';
+import { publishedPromise, type AnchorPromise, type PublishedPromise } from './promise';
 import type {
   AnchorStore,
   LogPage,
@@ -464,7 +464,7 @@ export class PgAnchorStore implements AnchorStore {
     };
   }
 
-  async publishedPromises(page: LogPage): Promise<LogSlice<AnchorPromise>> {
+  async publishedPromises(page: LogPage): Promise<LogSlice<PublishedPromise>> {
     const { rows: read } = await this.pool.query<{ id: string; promise: AnchorPromise | null }>(
       'SELECT id, promise FROM anchor_records WHERE id > $1 ORDER BY id LIMIT $2',
       [page.after, page.limit + 1],
@@ -473,7 +473,7 @@ export class PgAnchorStore implements AnchorStore {
     return {
       next: rows.length ? Number(rows[rows.length - 1].id) : page.after,
       hasMore: read.length > page.limit,
-      items: rows.flatMap((r) => (r.promise ? [r.promise] : [])),
+      items: rows.flatMap((r) => (r.promise ? [publishedPromise(r.promise)] : [])),
     };
   }
 

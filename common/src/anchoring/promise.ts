@@ -25,6 +25,19 @@ export interface AnchorPromise {
   signature: string;
 }
 
+/**
+ * A promise as the public log shows it: without the record id, which its signed digest does not
+ * hold (the record key stands for it), so the log names no order or payment. Whoever holds the
+ * promise itself (the customer, from the write's answer) knows the id.
+ */
+export type PublishedPromise = Omit<AnchorPromise, 'recordId'>;
+
+/** The promise without its record id, as the public log publishes it. */
+export function publishedPromise(p: AnchorPromise): PublishedPromise {
+  const { recordId: _private, ...published } = p;
+  return published;
+}
+
 export type PromiseTerms = Omit<AnchorPromise, 'type' | 'version' | 'signer' | 'signature'>;
 
 export function promiseDigest(

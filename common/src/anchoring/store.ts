@@ -1,5 +1,5 @@
 import type { Statement } from '../postgres/statement';
-import type { AnchorPromise } from './promise';
+import type { AnchorPromise, PublishedPromise } from './promise';
 import type { LogSlice } from '../http/conventions';
 
 /** Something that runs parameterised SQL: a pg Pool, or a PoolClient inside the caller's transaction. */
@@ -183,9 +183,10 @@ export interface AnchorStore {
   publishedBatches(page: LogPage): Promise<LogSlice<PublishedBatch>>;
   /**
    * Every promise given, oldest first, by the position of its entry. A page reads `limit`
-   * entries: one written before promises existed has none, so a page may hold fewer.
+   * entries: one written before promises existed has none, so a page may hold fewer. Without
+   * record ids: the public log names no record (PublishedPromise).
    */
-  publishedPromises(page: LogPage): Promise<LogSlice<AnchorPromise>>;
+  publishedPromises(page: LogPage): Promise<LogSlice<PublishedPromise>>;
   /** Most recent batches that reached a chain, newest first (for re-finding the contract). */
   latestChainIdentity(): Promise<ChainIdentity | null>;
   /** One writer per store: a session advisory lock. Resolves true while this process holds it. */

@@ -1,7 +1,7 @@
 import { Interface, type Contract } from 'ethers';
 import { parseCanonical, ZERO_LEAF, type EntryDocument } from './canonical';
 import { AUDIT_ANCHOR_ABI } from './contract';
-import { namesRow, sameContent, type RecordSnapshot } from './entries';
+import { namesRow, sameContent, unnamedChanges, type RecordSnapshot } from './entries';
 import { leafHash, recordKey, verifyProof } from './leaf';
 import { promiseSigner, type AnchorPromise } from './promise';
 import type { StoredAnchorBatch, StoredAnchorRecord } from './store';
@@ -190,7 +190,8 @@ async function verifyEntry(
 
 /**
  * Verifies a record: each entry on its own (verifyEntry), then across them: the hash chain
- * (sequences 1..n, each naming the previous leaf), the public log (every leaf it holds for the
+ * (sequences 1..n, each naming the previous leaf), each entry's state against the one before
+ * it (the fields that differ are exactly those it names: unnamedChanges), the public log (every leaf it holds for the
  * record is the entry's leaf at that sequence), and the live rows against the entries (the
  * newest `state` is the record now; each change row's content is that of the newest entry
  * naming it; no entry names a row that is gone). Entries made before records were chained
@@ -214,6 +215,15 @@ export async function verifyRecordEntries(
     } else if (c.doc && c.doc.previousLeaf !== expected) {
       reasons.push(`entry ${i + 1} does not follow entry ${i}`);
     }
+  });
+  // Each entry's state differs from the one before it exactly in the fields it names.
+  let named = false;
+  chained.forEach((c, i) => {
+    const previous = i > 0 ? chained[i - 1]!.doc : null;
+    if (previous && c.doc && c.doc.sequence === i + 1) {
+      reasons.push(...unnamedChanges(previous, c.doc, named));
+    }
+    if (c.doc?.fields !== undefined) named = true;
   });
   const bySequence = new Map(chained.map((c) => [c.view.receipt.sequence, c]));
   for (const l of logged) {

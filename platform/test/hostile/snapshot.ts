@@ -166,7 +166,7 @@ export async function takeSnapshot(base: string, adminToken: string): Promise<Sn
   records.set('count:payment-anchor-promises', String(paymentPromises.length));
   // A promise is never rewritten: each is kept whole, by what it promises.
   for (const p of [...orderPromises, ...paymentPromises]) {
-    records.set(`promise:${p.recordType}:${p.recordId}:${p.sequence}`, JSON.stringify(p));
+    records.set(`promise:${p.recordType}:${p.recordKey}:${p.sequence}`, JSON.stringify(p));
   }
 
   return {

@@ -47,6 +47,11 @@ export const anchorPromiseSchema = Joi.object({
       'public log at this record key and sequence by the deadline (docs/verification.md §4)',
   );
 
+/** A promise in the public log: no record id (a record key stands for it, §3). */
+export const publishedPromiseSchema = anchorPromiseSchema
+  .keys({ recordId: Joi.forbidden() })
+  .label('PublishedAnchorPromise');
+
 export const anchorRecordSchema = Joi.object({
   recordType: Joi.string(),
   recordId: Joi.string(),
@@ -174,8 +179,8 @@ export function anchoringOperations<R extends string>({
       query: Joi.object(cursorQueryKeys),
       response: {
         status: 200,
-        description: 'Promises, by the position of their entry',
-        schema: anchorPromiseSchema,
+        description: 'Promises, by the position of their entry, without record ids',
+        schema: publishedPromiseSchema,
         list: 'cursor',
       },
       errors: { 503: notConfigured },

@@ -1,4 +1,11 @@
-import { readSnapshot, type AnchorQueryable, type RecordTypeConfig } from '@ecom/common/anchoring';
+import {
+  asFields,
+  readSnapshot,
+  sameContent,
+  type AnchorQueryable,
+  type ChangeRules,
+  type RecordTypeConfig,
+} from '@ecom/common/anchoring';
 import { jsonTimestamp } from '@ecom/common/postgres';
 
 /** A timestamp read through JSON, as toISOString of the Date pg would have given. */
@@ -66,7 +73,37 @@ type OrderRow = {
  * lines never acted on, and every line of an order written before fulfilment was kept per line,
  * give exactly the state they always gave, so entries anchored before still verify.
  */
+/** Order lines that differ in nothing but their `fulfilment`. */
+function onlyFulfilmentMoved(before: unknown, after: unknown): boolean {
+  if (!Array.isArray(before) || !Array.isArray(after) || before.length !== after.length) {
+    return false;
+  }
+  const bare = (lines: unknown[]) =>
+    lines.map((l) => {
+      const { fulfilment: _moved, ...rest } = asFields(l);
+      return rest;
+    });
+  return sameContent(bare(before), bare(after));
+}
+
+/**
+ * What order changes with each row it writes (docs/verification.md §1, ADR 0058): a status row
+ * the status and what goes with it, a shipment its lines' fulfilment, a refund the refunded
+ * amount. Anything else a write changes (a total, an address) gets a `state` entry of its own.
+ */
+const orderChangeRules: ChangeRules = {
+  status: {
+    status: true,
+    failureReason: true,
+    paymentId: true,
+    reservationExpiresAt: true,
+    items: onlyFulfilmentMoved,
+  },
+  refund: { refunded: true },
+};
+
 export const orderRecord: RecordTypeConfig = {
+  changes: orderChangeRules,
   // One statement for the order and its child rows, whole (as SELECT * read them, so an order
   // table of any migration reads alike). It runs on every anchored write.
   snapshotSql: (orderId) =>

@@ -1,4 +1,10 @@
-import { readSnapshot, type AnchorQueryable, type RecordTypeConfig } from '@ecom/common/anchoring';
+import {
+  asFields,
+  readSnapshot,
+  type AnchorQueryable,
+  type ChangeRules,
+  type RecordTypeConfig,
+} from '@ecom/common/anchoring';
 import { jsonTimestamp } from '@ecom/common/postgres';
 import type { AttemptRow, PaymentRow, RefundRow } from './payment-store';
 
@@ -38,7 +44,39 @@ type PaymentSnapshotRow = PaymentRow & {
  * token (a secret, erased once used), the gateway idempotency keys, correlation_id and
  * updated_at (bookkeeping). The same statement feeds writing entries and verifying them.
  */
+/** A fact learnt once: unknown (null) before, known after. */
+const learnt = (before: unknown): boolean => before === null;
+/** A flag that only ever turns on. */
+const turnedOn = (before: unknown, after: unknown): boolean => before === false && after === true;
+/** An order's end that the refund it caused names (`order.cancelled`, `order.failed`). */
+const closedByRefund = (before: unknown, after: unknown, change: unknown): boolean =>
+  before === null && after !== null && asFields(change).cause !== 'admin';
+
+/**
+ * What payment changes with each row it writes (docs/verification.md §1, ADR 0058). A charge
+ * goes with what the event that started it told (the order's amount, owner and currency learnt,
+ * the stock held); a refund the order's end caused goes with that end. Anything else a write
+ * changes (an amount already known) gets a `state` entry of its own.
+ */
+export const paymentChangeRules: ChangeRules = {
+  attempt: {
+    status: true,
+    attempts: true,
+    method: true,
+    chargeId: true,
+    failureCode: true,
+    failureReason: true,
+    amount: learnt,
+    currency: learnt,
+    userId: learnt,
+    orderKnown: turnedOn,
+    reserved: turnedOn,
+  },
+  refund: { status: true, refunded: true, orderClosed: closedByRefund },
+};
+
 export const paymentRecord: RecordTypeConfig = {
+  changes: paymentChangeRules,
   // One statement for the payment and its child rows (only the fields anchored; bigints as text,
   // as pg gives them): it runs on every anchored write.
   snapshotSql: (paymentId) =>
