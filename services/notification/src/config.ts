@@ -16,6 +16,7 @@ export interface NotificationConfig extends ServiceConfig, PostgresConfig {
   MAX_ATTEMPTS: number;
   RECIPIENT_WAIT_MS: number;
   RECIPIENT_RECHECK_MS: number;
+  NOTIFY_RECIPIENT_MAX_PER_HOUR: number;
 }
 
 export const notificationConfigSchema = Joi.object<NotificationConfig>({
@@ -39,4 +40,9 @@ export const notificationConfigSchema = Joi.object<NotificationConfig>({
   /** An event may come before its customer is known: how long it waits for them. */
   RECIPIENT_WAIT_MS: Joi.number().integer().min(0).default(86400000),
   RECIPIENT_RECHECK_MS: Joi.number().integer().min(10).default(30000),
+  /**
+   * Mails to one address within any hour; more are recorded SKIPPED (RECIPIENT_RATE_LIMITED),
+   * never sent. Receipts (order_confirmed, payment_refunded) always go, and count (ADR 0059).
+   */
+  NOTIFY_RECIPIENT_MAX_PER_HOUR: Joi.number().integer().min(1).max(10000).default(20),
 });

@@ -1,4 +1,5 @@
 import { periodicTask } from '@ecom/common/lifecycle';
+import { Counter } from '@ecom/common/metrics';
 import { createPgPool, pgHealth, runMigrations } from '@ecom/common/postgres';
 import { defineService, type RunningService } from '@ecom/common/service';
 import type { Mailer } from './application/mailer';
@@ -18,6 +19,9 @@ import { notificationMigrations } from './store/migrations';
  */
 const SEND_WINDOW_MS = 100;
 
+/** The window of NOTIFY_RECIPIENT_MAX_PER_HOUR. */
+const HOUR_MS = 60 * 60 * 1000;
+
 /** What a launcher or a test may replace. */
 export interface NotificationServiceOptions {
   /** The mailer; by default SMTP from SMTP_HOST / SMTP_PORT. */
@@ -33,7 +37,10 @@ export interface NotificationServiceOptions {
 export const notificationService = defineService({
   name: 'notification',
   configSchema: notificationConfigSchema,
-  async build({ config, bus, logger, onClose, jwt }, options: NotificationServiceOptions) {
+  async build(
+    { config, bus, logger, registry, onClose, jwt },
+    options: NotificationServiceOptions,
+  ) {
     const pool = createPgPool(config.DATABASE_URL, config.DATABASE_POOL_MAX, logger, {
       preparedStatements: config.DATABASE_PREPARED_STATEMENTS,
     });
@@ -52,10 +59,17 @@ export const notificationService = defineService({
         timeoutMs: config.SMTP_TIMEOUT_MS,
       });
     if (!options.mailer) onClose('smtp', () => mailer.close());
+    const rateLimited = new Counter({
+      name: 'notifications_rate_limited_total',
+      help: 'Notifications not sent because their address had its mails for the hour',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    });
     const sender = new Sender({
       pool,
       mailer,
       logger,
+      rateLimited: (kind) => rateLimited.inc({ kind }),
       options: {
         baseMs: config.RETRY_BASE_MS,
         maxMs: config.RETRY_MAX_MS,
@@ -64,6 +78,7 @@ export const notificationService = defineService({
         recipientRecheckMs: config.RECIPIENT_RECHECK_MS,
         batchSize: 50,
         messageIdDomain: 'notification.ecom.local',
+        budget: { max: config.NOTIFY_RECIPIENT_MAX_PER_HOUR, windowMs: HOUR_MS },
       },
     });
     const sending = periodicTask({

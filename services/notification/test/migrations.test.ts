@@ -43,7 +43,12 @@ describe('notification migrations (real PostgreSQL)', () => {
       [failing, raw, sent],
     );
 
-    expect(await runMigrations(pool, notificationMigrations)).toEqual(['002_safe_send_errors']);
+    expect(
+      await runMigrations(
+        pool,
+        notificationMigrations.filter((m) => m.id < '003'),
+      ),
+    ).toEqual(['002_safe_send_errors']);
 
     const generic = 'SEND_FAILED: the mail could not be sent';
     const { rows: notifications } = await pool.query(
@@ -66,5 +71,11 @@ describe('notification migrations (real PostgreSQL)', () => {
       ]),
     );
     expect(JSON.stringify([notifications, attempts])).not.toContain('corp.internal');
+  });
+
+  it('003 adds the per-address budget on a database with mail already sent', async () => {
+    expect(await runMigrations(pool, notificationMigrations)).toEqual(['003_recipient_budgets']);
+    const { rows } = await pool.query('SELECT count(*)::int AS n FROM recipient_budgets');
+    expect(rows).toEqual([{ n: 0 }]);
   });
 });

@@ -130,7 +130,9 @@ describe('notification service (real PostgreSQL, real SMTP server, in-memory bus
     expect(mailsAbout(mine).map((m) => m.to)).toEqual([[EMAIL[alice.id]]]);
     expect(mailsAbout(bobs).map((m) => m.to)).toEqual([[EMAIL[bob.id]]]);
     expect(mailsAbout(mine)[0]!.messageId).toBe(`<${sent.id}@notification.ecom.local>`);
-    expect(mailsAbout(mine)[0]!.raw).toContain('Alice');
+    // Neither the greeting nor the To header carries the account's display name.
+    expect(mailsAbout(mine)[0]!.raw).not.toContain('Alice');
+    expect(mailsAbout(mine)[0]!.raw).toMatch(/^To: alice@example\.test\r?$/m);
   });
 
   it('keeps its SMTP connection open: mails sent one after another do not each connect', async () => {
@@ -194,6 +196,72 @@ describe('notification service (real PostgreSQL, real SMTP server, in-memory bus
     expect(mailsAbout(failedOrder)).toHaveLength(1);
     expect(mailsAbout(cancelled).map((m) => m.to)).toEqual([[EMAIL[bob.id]]]);
     expect(mailsAbout(orderId).some((m) => m.raw.includes('$5.00'))).toBe(true);
+  });
+
+  it('mails no words an account wrote: not its display name, not the reason it typed for a cancel', async () => {
+    // Accounts are not e-mail verified: anyone can register someone else's address.
+    const mallory = `user-mallory-${randomUUID()}`;
+    const victim = `victim-${randomUUID()}@victim.example`;
+    await bus.publish(userCreated(mallory, victim, 'Security team: call +1 555 0100'));
+    const orderId = randomUUID();
+    await bus.publish(
+      event('order-service', 'order.cancelled', {
+        orderId,
+        userId: mallory,
+        reason: 'Call +1-555-0100 to claim your refund',
+        previousStatus: 'AWAITING_PAYMENT',
+        items: [],
+      }),
+    );
+    await waitFor({ id: mallory, role: 'customer' }, orderId, 'order_cancelled', 'SENT');
+    const [mail] = mailsAbout(orderId);
+    expect(mail!.to).toEqual([victim]);
+    expect(mail!.raw).not.toContain('555');
+    expect(mail!.raw).not.toContain('Security team');
+    expect(mail!.raw).not.toContain('claim');
+    expect(mail!.raw).toContain('Hello,');
+  });
+
+  it('mails one address at most NOTIFY_RECIPIENT_MAX_PER_HOUR (20) times an hour: the rest are SKIPPED, listed and counted', async () => {
+    const flooded = { id: `user-flooded-${randomUUID()}`, role: 'customer' as const };
+    const address = `flooded-${randomUUID()}@victim.example`;
+    await bus.publish(userCreated(flooded.id, address));
+    const orders = Array.from({ length: 22 }, () => randomUUID());
+    for (const orderId of orders) {
+      await bus.publish(
+        event('order-service', 'order.failed', {
+          orderId,
+          userId: flooded.id,
+          reason: 'payment failed: card_declined (Your card was declined.)',
+          items: [],
+        }),
+      );
+    }
+    const settled = await eventually(
+      async () => {
+        const res = await asUser(flooded).get('/api/notifications?limit=100');
+        const items = res.body.items as Listed[];
+        return items.length === orders.length && items.every((n) => n.status !== 'PENDING')
+          ? res.body
+          : null;
+      },
+      { what: 'every notification settled', timeoutMs: 20_000 },
+    );
+    matchesSpec('listNotifications', settled);
+    const items = settled.items as Listed[];
+    expect(items.filter((n) => n.status === 'SENT')).toHaveLength(20);
+    const skipped = items.filter((n) => n.status === 'SKIPPED');
+    expect(skipped).toHaveLength(2);
+    for (const n of skipped) {
+      expect(n.attempts).toEqual([
+        expect.objectContaining({ outcome: 'SKIPPED', detail: 'RECIPIENT_RATE_LIMITED' }),
+      ]);
+    }
+    expect(smtp.to(address)).toHaveLength(20);
+    const metrics = await api().get('/metrics');
+    expect(metrics.text).toMatch(
+      /^notifications_rate_limited_total\{[^}]*kind="order_failed"[^}]*\} 2$/m,
+    );
   });
 
   it('a duplicate event, or the same fact under a new event id, sends one mail', async () => {

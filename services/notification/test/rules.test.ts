@@ -1,4 +1,4 @@
-import { decide, retryDelayMs } from '../src/domain/rules';
+import { decide, isBudgetExempt, retryDelayMs } from '../src/domain/rules';
 import { escapeHtml, formatMoney, renderMail } from '../src/domain/templates';
 import { NOTIFICATION_KINDS } from '../src/domain/kinds';
 
@@ -15,13 +15,12 @@ describe('sending rules', () => {
     const known = {
       state: 'known' as const,
       email: 'a@example.test',
-      name: 'A',
       optedOut: ['order_shipped' as const],
+      withinBudget: true,
     };
     expect(decide('order_confirmed', known, 0, 1000)).toEqual({
       action: 'send',
       email: 'a@example.test',
-      name: 'A',
     });
     expect(decide('order_shipped', known, 0, 1000)).toEqual({
       action: 'skip',
@@ -37,34 +36,96 @@ describe('sending rules', () => {
       reason: 'RECIPIENT_UNKNOWN',
     });
   });
+
+  it('skips a mail its address has no budget left for, for good (no retry); receipts are exempt', () => {
+    const spent = {
+      state: 'known' as const,
+      email: 'a@example.test',
+      optedOut: [],
+      withinBudget: false,
+    };
+    expect(decide('order_failed', spent, 0, 1000)).toEqual({
+      action: 'skip',
+      reason: 'RECIPIENT_RATE_LIMITED',
+    });
+    // Opting out is what the customer asked: it is said first.
+    expect(decide('order_failed', { ...spent, optedOut: ['order_failed'] }, 0, 1000)).toEqual({
+      action: 'skip',
+      reason: 'OPTED_OUT',
+    });
+    expect(NOTIFICATION_KINDS.filter(isBudgetExempt)).toEqual([
+      'order_confirmed',
+      'payment_refunded',
+    ]);
+  });
 });
 
 describe('templates', () => {
-  it('has a subject, a text and an HTML body for every kind', () => {
+  it('has a subject, a text and an HTML body for every kind, with a greeting that names nobody', () => {
     for (const kind of NOTIFICATION_KINDS) {
-      const mail = renderMail(
-        kind,
-        { orderId: 'o-1', amount: { amount: 1234, currency: 'USD' } },
-        'Al',
-      );
+      const mail = renderMail(kind, { orderId: 'o-1', amount: { amount: 1234, currency: 'USD' } });
       expect(mail.subject).toContain('o-1');
-      expect(mail.text).toContain('Hello Al,');
-      expect(mail.html).toContain('<p>Hello Al,</p>');
+      expect(mail.text).toMatch(/^Hello,\n/);
+      expect(mail.html).toContain('<p>Hello,</p>');
     }
   });
 
-  it('escapes what comes from events and profiles in HTML, and keeps the subject one line', () => {
-    const mail = renderMail(
-      'order_failed',
-      { orderId: 'o-1\r\nBcc: x@evil.test', reason: '<script>alert(1)</script> & "more"' },
-      '<b>Mallory</b>',
+  /** What an attacker types where a reason goes: a cancel's reason, a card token a decline echoes. */
+  const PHISH = 'Call +1-555-0100 to claim your refund';
+
+  it('never copies a reason someone typed into a mail, whoever typed it', () => {
+    for (const kind of NOTIFICATION_KINDS) {
+      for (const reason of [
+        PHISH,
+        `cancelled by customer: ${PHISH}`,
+        `REFUNDED ${PHISH}`,
+        `payment failed: card_declined (No such token: '${PHISH}')`,
+        `inventory rejected: INSUFFICIENT_STOCK (${PHISH})`,
+      ]) {
+        const mail = renderMail(kind, { orderId: 'o-1', reason });
+        for (const part of [mail.subject, mail.text, mail.html]) {
+          expect(part).not.toContain('555');
+          expect(part).not.toContain('claim');
+          expect(part).not.toContain('Reason:');
+        }
+      }
+    }
+  });
+
+  it("says the system's reasons in fixed words of its own", () => {
+    const says = (kind: 'order_failed' | 'order_cancelled', reason: string) =>
+      renderMail(kind, { orderId: 'o-1', reason }).text.split('\n')[3];
+    expect(says('order_cancelled', 'cancelled by customer')).toBe(
+      'It was cancelled from your account.',
     );
+    expect(says('order_cancelled', 'cancelled by admin')).toBe('It was cancelled by our staff.');
+    expect(says('order_cancelled', 'REFUNDED')).toBe('The payment was refunded in full.');
+    expect(says('order_cancelled', 'PAYMENT_TIMEOUT')).toBe(
+      'The payment did not complete in time.',
+    );
+    expect(says('order_failed', 'payment failed: card_declined (Your card was declined.)')).toBe(
+      'The payment did not go through.',
+    );
+    expect(says('order_failed', 'inventory rejected: INSUFFICIENT_STOCK (product p-1)')).toBe(
+      'An item is not in stock in the quantity ordered.',
+    );
+    expect(says('order_failed', 'INSUFFICIENT_STOCK')).toBe(
+      'An item is not in stock in the quantity ordered.',
+    );
+    // A reason it does not know is left out: the mail goes on with its own words.
+    expect(says('order_cancelled', 'because')).toBe(
+      'If you were charged, the payment is refunded.',
+    );
+  });
+
+  it('escapes what comes from events in HTML, and keeps the subject one line', () => {
+    const mail = renderMail('order_failed', {
+      orderId: 'o-1<script>alert(1)</script>\r\nBcc: x@evil.test',
+    });
     expect(mail.html).not.toContain('<script>');
-    expect(mail.html).not.toContain('<b>Mallory');
-    expect(mail.html).toContain('&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;more&quot;');
-    expect(mail.html).toContain('Hello &lt;b&gt;Mallory&lt;/b&gt;,');
+    expect(mail.html).toContain('o-1&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(mail.subject).not.toMatch(/[\r\n]/);
-    expect(escapeHtml(`'`)).toBe('&#39;');
+    expect(escapeHtml(`'` + '"&')).toBe('&#39;&quot;&amp;');
   });
 
   it('writes money in major units of its currency', () => {

@@ -36,6 +36,7 @@ describe('the sender: round trips of a pass (real PostgreSQL)', () => {
         recipientRecheckMs: 60_000,
         batchSize: 2,
         messageIdDomain: 'test.local',
+        budget: { max: 100, windowMs: 3_600_000 },
       },
     });
   });
@@ -97,7 +98,8 @@ describe('the sender: round trips of a pass (real PostgreSQL)', () => {
     expect(result).toMatchObject({ sent: 1 });
     expect(texts[0]).toMatch(withLock);
     expect(texts.filter(isLook)).toHaveLength(1);
-    // The lock with its look, the mail's recipient and its recorded attempt, the unlock.
+    // The lock with its look, the mail's recipient (with its budget slot) and its recorded
+    // attempt, the unlock.
     expect(texts).toHaveLength(4);
   });
 

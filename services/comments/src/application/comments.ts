@@ -1,4 +1,4 @@
-import { BusinessRuleError, NotFoundError } from '@ecom/common/errors';
+import { BusinessRuleError, ConflictError, NotFoundError } from '@ecom/common/errors';
 import { page, pageOffset, type Page, type PageQuery } from '@ecom/common/http';
 import {
   assertCanDelete,
@@ -37,6 +37,12 @@ export function createComments(deps: CommentsDeps, deletion: Deletion) {
   const { stores, catalog, events, rules, now } = deps;
 
   const productGone = (productId: string) => new NotFoundError('Product not found', { productId });
+  /** The author's review of the product was moderated: its slot stays taken (docs/adr/0060). */
+  const slotHeld = (productId: string) =>
+    new ConflictError('You have already reviewed this product', {
+      productId,
+      reason: 'review_moderated',
+    });
 
   return {
     async listForProduct(
@@ -76,6 +82,10 @@ export function createComments(deps: CommentsDeps, deletion: Deletion) {
       if (parentId !== null) {
         parent = await loadFor(stores, parentId, actor, false);
         depth = replyDepth(parent, input.productId, rules.maxThreadDepth);
+      }
+      // Before the product service is asked: a moderated review's author is refused at once.
+      if (parent === null && (await stores.comments.isSlotHeld(input.productId, actor.id))) {
+        throw slotHeld(input.productId);
       }
       // 503 here (product service down) leaves nothing written.
       const product = await catalog.find(input.productId);
@@ -129,6 +139,12 @@ export function createComments(deps: CommentsDeps, deletion: Deletion) {
       if (await stores.directory.isUserDeleted(actor.id)) {
         await deletion.withdraw(created);
         throw accountDeleted();
+      }
+      // And for a moderated review of the author's that went meanwhile: its hold was written
+      // in the commit that freed the slot this review then took, so it is seen now.
+      if (parent === null && (await stores.comments.isSlotHeld(input.productId, actor.id))) {
+        await deletion.withdraw(created);
+        throw slotHeld(input.productId);
       }
       return toCommentView(created, actor);
     },

@@ -1,5 +1,5 @@
 import { NotFoundError } from '@ecom/common/errors';
-import { deletionOutcome } from '../domain/rules';
+import { deletionOutcome, heldSlotReason } from '../domain/rules';
 import type { Comment } from '../domain/types';
 import type { CommentsDeps } from './deps';
 
@@ -25,13 +25,26 @@ export function createDeletion({ stores, events, now }: CommentsDeps) {
     }
   }
 
-  /** Removes a leaf, or leaves a tombstone when it has replies; publishes comment.deleted. */
+  /**
+   * A moderated review keeps its author's slot (docs/adr/0060). Decided on the comment as the
+   * removal found it, inside its transaction: a hide that committed first is seen.
+   */
+  async function holdIfModerated(gone: Comment, by: 'author' | 'moderator'): Promise<void> {
+    const reason = heldSlotReason(gone, by);
+    if (reason) await stores.comments.holdSlot(gone, reason, now());
+  }
+
+  /**
+   * Removes a leaf, or leaves a tombstone when it has replies; publishes comment.deleted. A
+   * hidden review's author may delete it (their words go), but it keeps the slot.
+   */
   async function deleteComment(c: Comment, by: 'author' | 'moderator'): Promise<DeletionOutcome> {
     if (deletionOutcome(c) === 'remove') {
       // The removal, its reactions, its parent's count and comment.deleted commit together.
       const removed = await events.transaction(async () => {
         const leaf = await stores.comments.removeIfLeaf(c.id);
         if (!leaf) return null;
+        await holdIfModerated(leaf, by);
         await dropReactions([leaf.id]);
         await events.publish('comment.deleted', {
           commentId: leaf.id,
@@ -47,6 +60,7 @@ export function createDeletion({ stores, events, now }: CommentsDeps) {
     await events.transaction(async () => {
       const before = await stores.comments.tombstone(c.id, by, now());
       if (!before) throw new NotFoundError('Comment not found');
+      await holdIfModerated(before, by);
       await events.publish('comment.deleted', {
         commentId: before.id,
         productId: before.productId,

@@ -18,9 +18,13 @@ export function isAdmin(actor: Actor | undefined): boolean {
   return actor?.role === 'admin';
 }
 
-/** Hidden comments (flagged or moderated) are seen by admins only. */
+/**
+ * Hidden comments (flagged or moderated) are seen by admins only, and so is the tombstone of a
+ * hidden review its author deleted (it keeps its reason): deleting it does not publish the
+ * replies hidden with it.
+ */
 export function isVisibleTo(comment: Comment, actor: Actor | undefined): boolean {
-  return comment.status !== 'HIDDEN' || isAdmin(actor);
+  return (comment.status !== 'HIDDEN' && !comment.hiddenReason) || isAdmin(actor);
 }
 
 /** A comment the actor may not see does not exist for them (404, not 403). */
@@ -102,6 +106,22 @@ export function assertCanDelete(comment: Comment, actor: Actor): void {
   if (!isAdmin(actor) && (comment.authorId === null || comment.authorId !== actor.id)) {
     throw new ForbiddenError('Only the author or an admin can delete this comment');
   }
+}
+
+/**
+ * Whether a review that goes keeps its author's slot for the product (docs/adr/0060):
+ * moderation sticks. A moderator removed it (remove, or an admin's DELETE), or its author
+ * deleted it while it was hidden (by a moderator, or by trusted flags pending one): deleting
+ * and posting again would undo the decision. Judged on the comment as it was when it went.
+ * Replies have no slot.
+ */
+export function heldSlotReason(
+  comment: Pick<Comment, 'depth' | 'authorId' | 'status'>,
+  by: 'author' | 'moderator',
+): 'removed' | 'hidden' | null {
+  if (comment.depth !== 0 || comment.authorId === null) return null;
+  if (by === 'moderator') return 'removed';
+  return comment.status === 'HIDDEN' ? 'hidden' : null;
 }
 
 /** A comment that still has replies becomes a tombstone so the thread survives. */

@@ -34,6 +34,11 @@ function toComment(d: CommentDoc): Comment {
 
 const maybe = (d: CommentDoc | null): Comment | null => (d ? toComment(d) : null);
 const oid = (id: string) => new Types.ObjectId(id);
+/**
+ * What anyone may read: not hidden, and no tombstone of a hidden review (it keeps its reason),
+ * whose replies went out of view with it. Visible comments never carry a reason.
+ */
+const PUBLIC = { status: { $ne: 'HIDDEN' as const }, hiddenReason: null };
 
 export interface NewComment {
   productId: string;
@@ -48,7 +53,8 @@ export interface NewComment {
 
 /** Every read and write of comments. Each state change is one atomic, conditional update. */
 export function createCommentStore(models: Models) {
-  const { Comment: C } = models;
+  const { Comment: C, HeldReviewSlot: Held } = models;
+  const slotOf = (productId: string, userId: string) => `${productId}|${userId}`;
 
   return {
     async findById(id: string): Promise<Comment | null> {
@@ -70,7 +76,7 @@ export function createCommentStore(models: Models) {
             text: input.text,
             rating: input.rating,
             status: 'VISIBLE',
-            ...(isReply ? {} : { reviewSlot: `${input.productId}|${input.authorId}` }),
+            ...(isReply ? {} : { reviewSlot: slotOf(input.productId, input.authorId) }),
             createdAt: input.now,
             updatedAt: input.now,
           },
@@ -117,7 +123,7 @@ export function createCommentStore(models: Models) {
       const filter = {
         productId,
         depth: 0,
-        ...(opts.includeHidden ? {} : { status: { $ne: 'HIDDEN' as const } }),
+        ...(opts.includeHidden ? {} : PUBLIC),
       };
       const sort: Record<string, 1 | -1> =
         opts.sort === 'helpful'
@@ -163,7 +169,7 @@ export function createCommentStore(models: Models) {
       const docs = await C.find({
         rootId: { $in: rootIds.map(oid) },
         depth: { $lte: opts.maxDepth },
-        ...(opts.includeHidden ? {} : { status: { $ne: 'HIDDEN' } }),
+        ...(opts.includeHidden ? {} : PUBLIC),
       })
         .sort({ createdAt: 1, _id: 1 })
         .limit(opts.limit)
@@ -203,7 +209,8 @@ export function createCommentStore(models: Models) {
               status: 'DELETED',
               text: null,
               rating: null,
-              hiddenReason: null,
+              // A hidden review's tombstone keeps its reason: it stays out of public view, and
+              // the replies hidden with it stay hidden (docs/adr/0060).
               deletedAt: now,
               deletedBy: by,
               updatedAt: now,
@@ -213,6 +220,34 @@ export function createCommentStore(models: Models) {
           { returnDocument: 'before' },
         ).lean<CommentDoc>(),
       );
+    },
+
+    /**
+     * Keeps the slot of a review that goes (docs/adr/0060), in the transaction that removes or
+     * tombstones it: the slot passes from the review to the hold in one commit, so there is
+     * no moment at which the author could take it. Idempotent.
+     */
+    async holdSlot(review: Comment, reason: 'removed' | 'hidden', now: Date): Promise<void> {
+      if (review.depth !== 0 || review.authorId === null) return;
+      const _id = slotOf(review.productId, review.authorId);
+      await Held.updateOne(
+        { _id },
+        {
+          $setOnInsert: {
+            productId: review.productId,
+            userId: review.authorId,
+            commentId: review.id,
+            reason,
+            heldAt: now,
+          },
+        },
+        { upsert: true },
+      );
+    },
+
+    /** Whether the author's slot for the product is kept by a moderated review. */
+    async isSlotHeld(productId: string, userId: string): Promise<boolean> {
+      return (await Held.exists({ _id: slotOf(productId, userId) })) !== null;
     },
 
     /** Removes a tombstone nobody replies to any more. */
@@ -303,9 +338,10 @@ export function createCommentStore(models: Models) {
       );
     },
 
-    /** product.deleted: every comment of the product goes (idempotent). */
+    /** product.deleted: every comment of the product goes, and its held slots (idempotent). */
     async removeByProduct(productId: string): Promise<number> {
       const res = await C.deleteMany({ productId });
+      await Held.deleteMany({ productId });
       return res.deletedCount;
     },
 
@@ -315,6 +351,8 @@ export function createCommentStore(models: Models) {
         { authorId: userId },
         { $set: { authorId: null, authorName: ANONYMISED_AUTHOR_NAME }, $unset: { reviewSlot: 1 } },
       );
+      // Held slots name the user; a deleted account writes nothing more, so they can go.
+      await Held.deleteMany({ userId });
       return res.modifiedCount;
     },
 

@@ -24,6 +24,22 @@ export interface CommentDoc extends Omit<
   reviewSlot?: string;
 }
 
+/**
+ * A review slot kept after its review went (docs/adr/0060): the review was removed by a
+ * moderator, or deleted by its author while hidden. `_id` is the slot (`<productId>|<userId>`),
+ * so the author's next review of the product is refused with 409, as a live review's is.
+ */
+export interface HeldReviewSlotDoc {
+  _id: string;
+  productId: string;
+  userId: string;
+  /** The review that held it. */
+  commentId: string;
+  /** `removed`: by a moderator (remove, or an admin's DELETE); `hidden`: deleted while hidden. */
+  reason: 'removed' | 'hidden';
+  heldAt: Date;
+}
+
 /** One per (comment, user): the unique index makes "flag once" and "vote once" race-free. */
 export interface ReactionDoc {
   _id: Types.ObjectId;
@@ -149,6 +165,21 @@ const flaggerRecordSchema = new Schema<FlaggerRecordDoc>(
   { collection: 'flagger_records', versionKey: false },
 );
 
+const heldReviewSlotSchema = new Schema<HeldReviewSlotDoc>(
+  {
+    _id: { type: String, required: true },
+    productId: { type: String, required: true },
+    userId: { type: String, required: true },
+    commentId: { type: String, required: true },
+    reason: { type: String, required: true, enum: ['removed', 'hidden'] },
+    heldAt: { type: Date, required: true },
+  },
+  { collection: 'held_review_slots', versionKey: false },
+);
+// product.deleted and user.deleted release them.
+heldReviewSlotSchema.index({ productId: 1 });
+heldReviewSlotSchema.index({ userId: 1 });
+
 const deletedProductSchema = new Schema<DeletedProductDoc>(
   { _id: { type: String, required: true }, deletedAt: { type: Date, required: true } },
   { collection: 'deleted_products', versionKey: false },
@@ -173,6 +204,7 @@ export function createModels(connection: Connection) {
     DeletedProduct: connection.model<DeletedProductDoc>('DeletedProduct', deletedProductSchema),
     User: connection.model<UserDoc>('User', userSchema),
     FlaggerRecord: connection.model<FlaggerRecordDoc>('FlaggerRecord', flaggerRecordSchema),
+    HeldReviewSlot: connection.model<HeldReviewSlotDoc>('HeldReviewSlot', heldReviewSlotSchema),
   };
 }
 

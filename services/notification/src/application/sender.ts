@@ -1,13 +1,15 @@
 import type { Pool } from 'pg';
 import type { Logger } from '@ecom/common/logging';
 import { runExclusively } from '@ecom/common/postgres';
-import type { AttemptOutcome, NotificationStatus } from '../domain/kinds';
+import type { AttemptOutcome, NotificationKind, NotificationStatus } from '../domain/kinds';
 import {
   SEND_FAILURES,
   decide,
+  isBudgetExempt,
   retryDelayMs,
   sendFailureText,
   type Recipient,
+  type RecipientBudget,
   type RetryPolicy,
 } from '../domain/rules';
 import { renderMail } from '../domain/templates';
@@ -24,6 +26,14 @@ export interface SenderOptions extends RetryPolicy {
   batchSize: number;
   /** The domain of the Message-IDs (stable per notification). */
   messageIdDomain: string;
+  /** Mails per address within a window (docs/adr/0059). */
+  budget: RecipientBudget;
+}
+
+/** The budget slot a mail took: given back when its send fails. */
+interface TakenSlot {
+  addressDigest: string;
+  slot: string;
 }
 
 /** What one pass did. */
@@ -41,13 +51,27 @@ export interface SendPass {
  * is tried again after an exponential backoff kept in the store, so it survives a restart.
  */
 export class Sender {
+  /** When budget rows that left their window were last deleted (once per window). */
+  private prunedAt = Date.now();
+
   constructor(
-    private readonly deps: { pool: Pool; mailer: Mailer; logger: Logger; options: SenderOptions },
+    private readonly deps: {
+      pool: Pool;
+      mailer: Mailer;
+      logger: Logger;
+      options: SenderOptions;
+      /** Called for each notification not sent because its address's budget was spent. */
+      rateLimited?: (kind: NotificationKind) => void;
+    },
   ) {}
 
   /** One pass (nothing when another replica's pass is running). */
   async run(): Promise<SendPass | null> {
-    const { batchSize } = this.deps.options;
+    const { batchSize, budget } = this.deps.options;
+    if (Date.now() - this.prunedAt >= budget.windowMs) {
+      this.prunedAt = Date.now();
+      await directoryStore.pruneBudgets(this.deps.pool, budget.windowMs);
+    }
     // The first look at what is due travels with the lock (one round trip for an idle pass).
     const pass = await runExclusively(
       this.deps.pool,
@@ -84,8 +108,8 @@ export class Sender {
 
   private async recipientOf(
     n: NotificationRow,
-  ): Promise<{ userId: string | null; recipient: Recipient }> {
-    const { pool } = this.deps;
+  ): Promise<{ userId: string | null; recipient: Recipient; taken: TakenSlot | null }> {
+    const { pool, options } = this.deps;
     let userId = n.user_id;
     if (!userId && n.order_id) {
       // Its event named no user (published before every order event did), and no event of the
@@ -93,24 +117,37 @@ export class Sender {
       userId = await directoryStore.orderOwner(pool, n.order_id);
       if (userId) await notificationStore.assignOwner(pool, n.order_id, userId);
     }
-    if (!userId) return { userId, recipient: { state: 'unknown' } };
-    const row = await directoryStore.recipientWithOptOuts(pool, userId);
-    if (!row) return { userId, recipient: { state: 'unknown' } };
-    if (row.deleted || !row.email) return { userId, recipient: { state: 'deleted' } };
+    if (!userId) return { userId, recipient: { state: 'unknown' }, taken: null };
+    // The recipient and, when a mail would go to them, a slot of their address's budget: one
+    // round trip, as the recipient's read alone was.
+    const row = await directoryStore.recipientToSend(pool, userId, {
+      kind: n.kind,
+      exempt: isBudgetExempt(n.kind),
+      max: options.budget.max,
+      windowMs: options.budget.windowMs,
+    });
+    if (!row) return { userId, recipient: { state: 'unknown' }, taken: null };
+    if (row.deleted || !row.email) {
+      return { userId, recipient: { state: 'deleted' }, taken: null };
+    }
     return {
       userId,
       recipient: {
         state: 'known',
         email: row.email,
-        name: row.name ?? '',
         optedOut: row.opted_out,
+        withinBudget: row.slot !== null,
       },
+      taken:
+        row.slot !== null && row.address_digest !== null
+          ? { addressDigest: row.address_digest, slot: row.slot }
+          : null,
     };
   }
 
   private async deliver(n: NotificationRow): Promise<keyof SendPass> {
     const { pool, mailer, logger, options } = this.deps;
-    const { recipient } = await this.recipientOf(n);
+    const { recipient, taken } = await this.recipientOf(n);
     const decision = decide(
       n.kind,
       recipient,
@@ -132,13 +169,22 @@ export class Sender {
         return 'failed';
       case 'skip':
         await this.record(n, 'SKIPPED', decision.reason, 'SKIPPED');
+        if (decision.reason === 'RECIPIENT_RATE_LIMITED') {
+          this.deps.rateLimited?.(n.kind);
+          logger.warn('notification not sent: the address had its mails for the window', {
+            notificationId: n.id,
+            kind: n.kind,
+          });
+        }
         return 'skipped';
       case 'send': {
-        const mail = renderMail(n.kind, n.facts, decision.name || decision.email);
+        const mail = renderMail(n.kind, n.facts);
         const attempt = n.attempts + 1;
         try {
           await mailer.send({
-            to: { name: decision.name, address: decision.email },
+            // The address alone: a display name is the account's words (anyone's, for an
+            // address nobody proved to own), and a mail client shows it.
+            to: { name: '', address: decision.email },
             ...mail,
             messageId: `<${n.id}@${options.messageIdDomain}>`,
           });
@@ -152,6 +198,7 @@ export class Sender {
             next: last ? undefined : new Date(Date.now() + retryDelayMs(attempt, options)),
             recipient: decision.email,
             subject: mail.subject,
+            release: taken ?? undefined,
           });
           logger.warn('notification attempt failed', {
             notificationId: n.id,
@@ -179,7 +226,7 @@ export class Sender {
     outcome: AttemptOutcome,
     detail: string | null,
     status: NotificationStatus,
-    extra: { next?: Date; recipient?: string; subject?: string } = {},
+    extra: { next?: Date; recipient?: string; subject?: string; release?: TakenSlot } = {},
   ): Promise<void> {
     await notificationStore.recordAttempt(
       this.deps.pool,

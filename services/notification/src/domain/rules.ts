@@ -20,15 +20,47 @@ export function retryDelayMs(failed: number, policy: RetryPolicy): number {
   return Math.min(policy.baseMs * 2 ** exponent, policy.maxMs);
 }
 
+/**
+ * The kinds sent whatever the recipient's budget: receipts of money that moved (an order paid
+ * and confirmed, a refund). Each costs whoever caused it a payment, and a customer must get it.
+ * They still count in the budget, so a flood of them leaves none for the other kinds.
+ */
+export const BUDGET_EXEMPT_KINDS: readonly NotificationKind[] = [
+  'order_confirmed',
+  'payment_refunded',
+];
+
+export function isBudgetExempt(kind: NotificationKind): boolean {
+  return BUDGET_EXEMPT_KINDS.includes(kind);
+}
+
+/**
+ * Accounts are not e-mail verified, so an address is anyone's to register: each address gets at
+ * most `max` mails within any `windowMs` (docs/adr/0059). Counted per address in PostgreSQL.
+ */
+export interface RecipientBudget {
+  max: number;
+  windowMs: number;
+}
+
 /** What is known of the recipient when a notification is due. */
 export type Recipient =
   | { state: 'unknown' }
   | { state: 'deleted' }
-  | { state: 'known'; email: string; name: string; optedOut: readonly NotificationKind[] };
+  | {
+      state: 'known';
+      email: string;
+      optedOut: readonly NotificationKind[];
+      /** A mail to the address fits its budget now (its slot is taken), or the kind is exempt. */
+      withinBudget: boolean;
+    };
+
+/** Why a notification was not sent on purpose (its attempt's detail, SKIPPED). */
+export type SkipReason = 'OPTED_OUT' | 'RECIPIENT_DELETED' | 'RECIPIENT_RATE_LIMITED';
 
 export type Decision =
-  | { action: 'send'; email: string; name: string }
-  | { action: 'skip'; reason: 'OPTED_OUT' | 'RECIPIENT_DELETED' }
+  | { action: 'send'; email: string }
+  | { action: 'skip'; reason: SkipReason }
   /** Not known yet (its user.created, or the order's owner, has not arrived): look again later. */
   | { action: 'wait' }
   | { action: 'give-up'; reason: 'RECIPIENT_UNKNOWN' };
@@ -52,9 +84,11 @@ export function decide(
         ? { action: 'give-up', reason: 'RECIPIENT_UNKNOWN' }
         : { action: 'wait' };
     case 'known':
-      return recipient.optedOut.includes(kind)
-        ? { action: 'skip', reason: 'OPTED_OUT' }
-        : { action: 'send', email: recipient.email, name: recipient.name };
+      if (recipient.optedOut.includes(kind)) return { action: 'skip', reason: 'OPTED_OUT' };
+      // Over budget: recorded as not sent, never retried (a retry would only spend the budget
+      // of the next window on mail the address never asked for).
+      if (!recipient.withinBudget) return { action: 'skip', reason: 'RECIPIENT_RATE_LIMITED' };
+      return { action: 'send', email: recipient.email };
   }
 }
 

@@ -41,6 +41,54 @@ export function formatMoney(money: { amount: number; currency: string }): string
   }
 }
 
+/**
+ * A reason as the mail says it: one of these fixed sentences, picked by the code the reason
+ * starts with, or nothing. The event's own text is never copied into a mail. A customer writes
+ * the reason of their cancel (and an admin theirs; the event does not say which), a payment
+ * provider's decline text can echo what the customer sent it, and accounts are not e-mail
+ * verified: copied text would let anyone mail their words to any address (docs/adr/0059).
+ */
+type ReasonTable = ReadonlyArray<readonly [RegExp, string]>;
+
+const STOCK_REASONS: ReasonTable = [
+  [
+    /^(inventory rejected: )?INSUFFICIENT_STOCK\b/,
+    'An item is not in stock in the quantity ordered.',
+  ],
+  [
+    /^(inventory rejected: )?(UNKNOWN_PRODUCT|PRODUCT_UNAVAILABLE)\b/,
+    'An item is no longer available.',
+  ],
+  [/^(inventory rejected: )?PRICE_CHANGED\b/, 'A price changed while the order was placed.'],
+  [/^inventory rejected: /, 'An item could not be reserved.'],
+];
+
+/** order.failed reasons: written by the order service from the saga's outcomes. */
+const FAILURE_REASONS: ReasonTable = [
+  ...STOCK_REASONS,
+  [/^payment failed: /, 'The payment did not go through.'],
+  [/^PAYMENT_TIMEOUT\b/, 'The payment did not complete in time.'],
+  [/^PENDING_TIMEOUT\b/, 'The items could not be reserved in time.'],
+];
+
+/**
+ * order.cancelled reasons: the system's codes, and the order service's defaults for a cancel
+ * that gave no reason. A reason someone typed matches none of them.
+ */
+const CANCEL_REASONS: ReasonTable = [
+  [/^REFUNDED$/, 'The payment was refunded in full.'],
+  [/^RESERVATION_EXPIRED$/, 'The payment did not arrive before the items were released.'],
+  [/^PAYMENT_TIMEOUT$/, 'The payment did not complete in time.'],
+  [/^cancelled by customer$/, 'It was cancelled from your account.'],
+  [/^cancelled by admin$/, 'It was cancelled by our staff.'],
+];
+
+function reasonLine(table: ReasonTable, reason: string | undefined): string[] {
+  if (!reason) return [];
+  const known = table.find(([code]) => code.test(reason));
+  return known ? [known[1]] : [];
+}
+
 /** The words of each kind: a subject and paragraphs, as plain text (escaped for HTML later). */
 const WORDS: Record<
   NotificationKind,
@@ -58,7 +106,7 @@ const WORDS: Record<
     subject: `Your order ${f.orderId} could not be completed`,
     lines: [
       `We could not complete your order ${f.orderId}.`,
-      ...(f.reason ? [`Reason: ${f.reason}.`] : []),
+      ...reasonLine(FAILURE_REASONS, f.reason),
       'Nothing was charged, or any charge is refunded.',
     ],
   }),
@@ -66,7 +114,7 @@ const WORDS: Record<
     subject: `Your order ${f.orderId} is cancelled`,
     lines: [
       `Your order ${f.orderId} is cancelled.`,
-      ...(f.reason ? [`Reason: ${f.reason}.`] : []),
+      ...reasonLine(CANCEL_REASONS, f.reason),
       'If you were charged, the payment is refunded.',
     ],
   }),
@@ -97,16 +145,14 @@ const WORDS: Record<
 };
 
 /**
- * The message of a notification. Every value from an event or a profile is text: escaped in the
- * HTML body, and stripped of line breaks in the subject (a header).
+ * The message of a notification. It carries no text any account wrote: not the display name
+ * (anyone can register any address under any name, so a greeting would deliver their words to
+ * it), not a typed reason (above), no product name (sellers write those). What it does carry
+ * (ids, amounts, counts) is still escaped in the HTML body and kept to one line in the subject.
  */
-export function renderMail(
-  kind: NotificationKind,
-  facts: NotificationFacts,
-  recipientName: string,
-): RenderedMail {
+export function renderMail(kind: NotificationKind, facts: NotificationFacts): RenderedMail {
   const { subject, lines } = WORDS[kind](facts);
-  const greeting = `Hello ${recipientName},`;
+  const greeting = 'Hello,';
   const footer =
     'You receive this because you shop with us. Opt out of this kind of message in your notification preferences.';
   const text = [greeting, '', ...lines, '', '--', footer, ''].join('\n');

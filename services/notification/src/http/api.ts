@@ -25,7 +25,7 @@ export const notificationSchema = Joi.object({
       attempt: Joi.number().integer().min(1),
       outcome: Joi.string().valid(...ATTEMPT_OUTCOMES),
       detail: nullable(Joi.string()).description(
-        'Why it failed or was skipped: a code (OPTED_OUT, RECIPIENT_REFUSED...) and, for a failed send, `: ` and a generic message',
+        'Why it failed or was skipped: a code (OPTED_OUT, RECIPIENT_RATE_LIMITED, RECIPIENT_REFUSED...) and, for a failed send, `: ` and a generic message',
       ),
       at: timestamp,
     }),

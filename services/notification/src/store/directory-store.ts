@@ -12,6 +12,48 @@ export interface RecipientRow {
   as_of: Date;
 }
 
+export interface RecipientToSend extends RecipientRow {
+  opted_out: NotificationKind[];
+  /** The digest the address's budget is kept under (null without an address). */
+  address_digest: string | null;
+  /** The budget slot this mail took (its timestamp, exact, as text), or null. */
+  slot: string | null;
+}
+
+/**
+ * The address as its budget counts it: lower case, without a `+suffix` of the local part (most
+ * mailboxes deliver `name+anything@` to `name@`), so variants of one mailbox share one budget.
+ * Kept as a digest: the budget table is a counter, not another list of addresses.
+ */
+const ADDRESS_DIGEST = `encode(sha256(convert_to(
+    regexp_replace(lower(r.email), '[+][^@]*@', '@'), 'UTF8')), 'hex')`;
+
+/**
+ * $1 user, $2 kind, $3 exempt, $4 window (ms), $5 max. The slot's timestamp is its identity
+ * (to give it back when the send fails), so it is clock_timestamp(), taken once.
+ */
+const RECIPIENT_TO_SEND = `WITH r AS (
+    SELECT r.*, coalesce(p.opted_out, '{}') AS opted_out,
+           CASE WHEN r.email IS NULL THEN NULL ELSE ${ADDRESS_DIGEST} END AS address_digest
+      FROM recipients r LEFT JOIN preferences p ON p.user_id = r.user_id
+     WHERE r.user_id = $1
+  ), slot AS (
+    INSERT INTO recipient_budgets AS b (address_digest, sent_at, last_sent_at)
+    SELECT r.address_digest, ARRAY[c.at], c.at FROM r, (SELECT clock_timestamp() AS at) c
+     WHERE NOT r.deleted AND r.address_digest IS NOT NULL AND NOT ($2::text = ANY (r.opted_out))
+    ON CONFLICT (address_digest) DO UPDATE SET
+      sent_at = ARRAY(
+          SELECT t FROM unnest(b.sent_at) AS t
+           WHERE t > EXCLUDED.last_sent_at - $4::int * interval '1 millisecond' ORDER BY t
+        ) || EXCLUDED.sent_at,
+      last_sent_at = EXCLUDED.last_sent_at
+    WHERE $3::boolean OR (
+      SELECT count(*) FROM unnest(b.sent_at) AS t
+       WHERE t > EXCLUDED.last_sent_at - $4::int * interval '1 millisecond') < $5::int
+    RETURNING b.last_sent_at::text AS slot
+  )
+  SELECT r.*, (SELECT slot FROM slot) AS slot FROM r`;
+
 /** The local directory: customers' addresses, orders' owners, preferences. */
 export const directoryStore = {
   /**
@@ -44,17 +86,26 @@ export const directoryStore = {
     await db.query('DELETE FROM preferences WHERE user_id = $1', [userId]);
   },
 
-  /** A recipient with the kinds they opted out of, in one round trip (the sender's per-mail read). */
-  async recipientWithOptOuts(
+  /**
+   * The sender's per-mail read, one round trip: the recipient, the kinds they opted out of and,
+   * when a mail of `kind` would go to them (an address, not opted out), a slot of their
+   * address's budget (docs/adr/0059). The slot is taken by one upsert under the budget row's
+   * lock: at most `max` mails within `windowMs` per address, however many replicas send at
+   * once. An exempt kind always takes one (it still counts). `slot` is null when none was
+   * taken: over budget, or no mail to send.
+   */
+  async recipientToSend(
     db: Db,
     userId: string,
-  ): Promise<(RecipientRow & { opted_out: NotificationKind[] }) | null> {
-    const { rows } = await db.query<RecipientRow & { opted_out: NotificationKind[] }>(
-      `SELECT r.*, coalesce(p.opted_out, '{}') AS opted_out
-         FROM recipients r LEFT JOIN preferences p ON p.user_id = r.user_id
-        WHERE r.user_id = $1`,
-      [userId],
-    );
+    mail: { kind: NotificationKind; exempt: boolean; max: number; windowMs: number },
+  ): Promise<RecipientToSend | null> {
+    const { rows } = await db.query<RecipientToSend>(RECIPIENT_TO_SEND, [
+      userId,
+      mail.kind,
+      mail.exempt,
+      mail.windowMs,
+      mail.max,
+    ]);
     return rows[0] ?? null;
   },
 
@@ -109,5 +160,15 @@ export const directoryStore = {
       [userId, change.optOut, change.optIn],
     );
     return { kinds: rows[0]!.opted_out, updatedAt: rows[0]!.updated_at };
+  },
+
+  /** Budget rows whose last mail left the window hold nothing the budget needs any more. */
+  async pruneBudgets(db: Db, windowMs: number): Promise<number> {
+    const { rowCount } = await db.query(
+      `DELETE FROM recipient_budgets
+        WHERE last_sent_at < clock_timestamp() - $1::int * interval '1 millisecond'`,
+      [windowMs],
+    );
+    return rowCount ?? 0;
   },
 };

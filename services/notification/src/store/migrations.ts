@@ -79,4 +79,20 @@ export const notificationMigrations: Migration[] = [
        WHERE last_error LIKE 'SMTP: %';
     `,
   },
+  {
+    id: '003_recipient_budgets',
+    sql: `
+      -- The mails sent to each address within the budget's window (docs/adr/0059), one row per
+      -- address, so taking a slot is one conditional upsert under the row's lock (atomic across
+      -- replicas). The address is kept as a digest of its budget form (lower case, no
+      -- +suffix): this is a counter, not another list of addresses, and it outlives the
+      -- account (a deleted and re-registered account gets no fresh budget).
+      CREATE TABLE recipient_budgets (
+        address_digest text PRIMARY KEY,
+        sent_at timestamptz[] NOT NULL,
+        last_sent_at timestamptz NOT NULL
+      );
+      CREATE INDEX recipient_budgets_last_sent ON recipient_budgets (last_sent_at);
+    `,
+  },
 ];

@@ -127,6 +127,12 @@ export const notificationStore = {
       next?: Date;
       recipient?: string | null;
       subject?: string | null;
+      /**
+       * The budget slot this attempt took, given back: the send failed, nothing reached the
+       * address, and a retry takes a slot of its own (a relay that is down must not spend
+       * every customer's budget).
+       */
+      release?: { addressDigest: string; slot: string };
     },
   ): Promise<void> {
     // One statement, so atomic without a transaction of its own (one round trip per mail).
@@ -134,6 +140,13 @@ export const notificationStore = {
       `WITH attempt AS (
          INSERT INTO notification_attempts (notification_id, attempt, outcome, detail)
          VALUES ($1, $3, $8, $5)
+       ), released AS (
+         -- One occurrence: two slots taken within the clock's resolution share a time.
+         UPDATE recipient_budgets
+            SET sent_at = sent_at[:array_position(sent_at, $10::timestamptz) - 1]
+                       || sent_at[array_position(sent_at, $10::timestamptz) + 1:]
+          WHERE $9::text IS NOT NULL AND address_digest = $9::text
+            AND $10::timestamptz = ANY (sent_at)
        )
        UPDATE notifications SET
          status = $2,
@@ -154,6 +167,8 @@ export const notificationStore = {
         state.recipient ?? null,
         state.subject ?? null,
         attempt.outcome,
+        state.release?.addressDigest ?? null,
+        state.release?.slot ?? null,
       ],
     );
   },
