@@ -1,10 +1,22 @@
 import type { Server } from 'node:http';
 import path from 'node:path';
-import { HDNodeWallet, JsonRpcProvider, Wallet } from 'ethers';
+import { getCreateAddress, HDNodeWallet, JsonRpcProvider, parseEther, Wallet } from 'ethers';
 import { resolveConfig } from 'hardhat/internal/core/config/config-resolution';
 import { createProvider } from 'hardhat/internal/core/providers/construction';
 import { JsonRpcServer } from 'hardhat/internal/hardhat-network/jsonrpc/server';
+import type { EIP1193Provider } from 'hardhat/types';
 import { auditAnchorAt, deployAuditAnchor } from '@ecom/common/anchoring';
+import {
+  ensureChainDir,
+  journaledProvider,
+  loadOrCreateChainKeys,
+  readGenesis,
+  readJournal,
+  replayJournal,
+  writeGenesis,
+  type ChainGenesis,
+  type JournaledProvider,
+} from './chain-journal';
 import { publicRpcProvider } from './public-rpc';
 
 /** Hardhat's well-known development mnemonic: its accounts are funded on every Hardhat chain. */
@@ -36,6 +48,15 @@ export interface EmbeddedChainOptions {
    * for tests that snapshot or rewind the chain. Default false: reads and raw transactions only.
    */
   adminRpc?: boolean;
+  /**
+   * Keep the chain in this directory: its journal is replayed at start, so the chain outlives
+   * restarts, and its admin and anchorer keys are random keys kept there (0600), funded from a
+   * Hardhat account, which holds no role. Without it: a fresh chain each start, and Hardhat's
+   * public development accounts as admin and anchorers (tests).
+   */
+  dataDir?: string;
+  /** Where a replay that did not reproduce the block hashes is reported; default stderr. */
+  warn?: (message: string) => void;
 }
 
 export interface EmbeddedChain {
@@ -43,12 +64,17 @@ export interface EmbeddedChain {
   chainId: number;
   /** Empty string when started with deploy: false. */
   contractAddress: string;
-  /** Account #0: deployer and admin of the contract. */
+  /** Deployer and admin of the contract: Hardhat's account #0, or the data dir's own key. */
   deployerKey: string;
-  /** Account #1, holds ANCHORER_ROLE. */
+  /** The first of anchorerKeys. */
   anchorerKey: string;
-  /** Accounts #1..#n, all holding ANCHORER_ROLE; give each service its own. */
+  /**
+   * Keys holding ANCHORER_ROLE, one per service: Hardhat's accounts #1..#n, or the data dir's
+   * own keys.
+   */
   anchorerKeys: string[];
+  /** Blocks replayed from the data dir's journal at start (0: a new chain). */
+  replayedBlocks: number;
   stop(): Promise<void>;
   /** Closes the JSON-RPC endpoint but keeps the chain's state (simulates an outage). */
   pause(): Promise<void>;
@@ -56,27 +82,86 @@ export interface EmbeddedChain {
   resume(): Promise<void>;
 }
 
+/** What each key of a data dir's chain gets from Hardhat account #0 at first start. */
+const ADMIN_FUNDS = parseEther('100');
+const ANCHORER_FUNDS = parseEther('1000');
+
 /**
  * Starts an in-process Hardhat network served over JSON-RPC (the same server `hardhat node`
- * uses; chainId 31337, automine) and deploys AuditAnchor from account #0. Nothing persists:
- * a restart is a fresh chain, which the anchor client detects and re-anchors from its database.
+ * uses; chainId 31337, automine) with AuditAnchor deployed. Without `dataDir` nothing persists
+ * (a restart is a fresh chain, which the anchor client detects and re-anchors from its
+ * database); with it, the chain is journaled there and replayed at the next start.
  */
 export async function startEmbeddedChain(
   options: EmbeddedChainOptions = {},
 ): Promise<EmbeddedChain> {
   const host = options.host ?? '127.0.0.1';
+  const dir = options.dataDir;
+  if (dir && options.adminRpc) {
+    // evm_*/hardhat_* change the chain outside the journal: a replay could not reproduce it.
+    throw new Error('adminRpc cannot be combined with dataDir');
+  }
+  const anchorerCount = Math.max(1, options.anchorers ?? 4);
   // The project root, from src/ (ts-node, tsx, jest) or from the compiled dist/src/.
   const root =
     path.basename(path.dirname(__dirname)) === 'dist'
       ? path.join(__dirname, '..', '..')
       : path.join(__dirname, '..');
-  const config = resolveConfig(path.join(root, 'hardhat.config.ts'), {
-    networks: { hardhat: { chainId: 31337, loggingEnabled: false } },
-  });
-  const node = await createProvider(config, 'hardhat');
+  const configFile = path.join(root, 'hardhat.config.ts');
+  const network = { chainId: 31337, loggingEnabled: false };
+
+  let journal: JournaledProvider | undefined;
+  let node: EIP1193Provider;
+  let replayedBlocks = 0;
+  let keys: { admin: string; anchorers: string[] };
+  if (dir) {
+    ensureChainDir(dir);
+    keys = loadOrCreateChainKeys(dir, anchorerCount);
+    keys = { admin: keys.admin, anchorers: keys.anchorers.slice(0, anchorerCount) };
+    const entries = readJournal(dir);
+    let genesis = readGenesis(dir);
+    if (!genesis || entries.length === 0) {
+      // A new chain (or one whose journal is gone: then a new genesis says so to every client).
+      const defaults = resolveConfig(configFile, { networks: { hardhat: network } }).networks
+        .hardhat as { hardfork: string };
+      genesis = {
+        initialDate: new Date().toISOString(),
+        hardfork: defaults.hardfork,
+        chainId: 31337,
+      } satisfies ChainGenesis;
+      writeGenesis(dir, genesis);
+    }
+    const config = resolveConfig(configFile, {
+      networks: {
+        hardhat: { ...network, initialDate: genesis.initialDate, hardfork: genesis.hardfork },
+      },
+    });
+    const fresh = await createProvider(config, 'hardhat');
+    await replayJournal(
+      fresh,
+      entries,
+      options.warn ?? ((m) => process.stderr.write(`embedded chain: ${m}\n`)),
+    );
+    replayedBlocks = entries.length;
+    journal = journaledProvider(fresh, dir, entries.length);
+    node = journal.provider;
+  } else {
+    const config = resolveConfig(configFile, { networks: { hardhat: network } });
+    node = await createProvider(config, 'hardhat');
+    keys = {
+      admin: hardhatAccountKey(0),
+      anchorers: Array.from({ length: anchorerCount }, (_, i) => hardhatAccountKey(i + 1)),
+    };
+  }
   const provider = options.adminRpc ? node : publicRpcProvider(node);
   let server = new JsonRpcServer({ hostname: host, port: options.port ?? 8545, provider });
-  const { port } = await server.listen();
+  let port: number;
+  try {
+    ({ port } = await server.listen());
+  } catch (err) {
+    await journal?.close();
+    throw err;
+  }
   let paused = false;
   const url = `http://${host}:${port}`;
 
@@ -87,18 +172,41 @@ export async function startEmbeddedChain(
   });
   rpc.pollingInterval = 20;
   try {
-    const deployerKey = hardhatAccountKey(0);
+    const deployerKey = keys.admin;
     const deployer = new Wallet(deployerKey, rpc);
-    const anchorerKeys = Array.from({ length: Math.max(1, options.anchorers ?? 4) }, (_, i) =>
-      hardhatAccountKey(i + 1),
-    );
+    const anchorerKeys = keys.anchorers;
     let contractAddress = '';
     if (options.deploy !== false) {
-      contractAddress = await deployAuditAnchor(deployer, new Wallet(anchorerKeys[0]).address);
+      if (dir) {
+        // Each step checks the chain first: a start cut short resumes where it stopped, and a
+        // replayed chain needs none of them.
+        const funder = new Wallet(hardhatAccountKey(0), rpc);
+        const funds: [string, bigint][] = [
+          [deployer.address, ADMIN_FUNDS],
+          ...anchorerKeys.map((k): [string, bigint] => [new Wallet(k).address, ANCHORER_FUNDS]),
+        ];
+        for (const [address, amount] of funds) {
+          if ((await rpc.getBalance(address)) === 0n) {
+            await (await funder.sendTransaction({ to: address, value: amount })).wait();
+          }
+        }
+        // The admin's first transaction is the deployment: its address follows from the key.
+        contractAddress = getCreateAddress({ from: deployer.address, nonce: 0 });
+        if ((await rpc.getCode(contractAddress)) === '0x') {
+          if ((await rpc.getTransactionCount(deployer.address)) !== 0) {
+            throw new Error(`the chain in ${dir} has no AuditAnchor where its admin deployed it`);
+          }
+          contractAddress = await deployAuditAnchor(deployer, new Wallet(anchorerKeys[0]!).address);
+        }
+      } else {
+        contractAddress = await deployAuditAnchor(deployer, new Wallet(anchorerKeys[0]!).address);
+      }
       const contract = auditAnchorAt(contractAddress, deployer);
       const role = (await contract.ANCHORER_ROLE()) as string;
       for (const key of anchorerKeys.slice(1)) {
-        await (await contract.grantRole(role, new Wallet(key).address)).wait();
+        const address = new Wallet(key).address;
+        if (dir && ((await contract.hasRole(role, address)) as boolean)) continue;
+        await (await contract.grantRole(role, address)).wait();
       }
     }
     return {
@@ -106,12 +214,15 @@ export async function startEmbeddedChain(
       chainId: 31337,
       contractAddress,
       deployerKey,
-      anchorerKey: anchorerKeys[0],
+      anchorerKey: anchorerKeys[0]!,
       anchorerKeys,
+      replayedBlocks,
       async stop() {
         rpc.destroy();
         if (!paused) await closeServer(server);
         paused = true;
+        await journal?.close();
+        journal = undefined;
       },
       async pause() {
         if (paused) return;
@@ -128,6 +239,7 @@ export async function startEmbeddedChain(
   } catch (err) {
     rpc.destroy();
     await closeServer(server);
+    await journal?.close();
     throw err;
   }
 }

@@ -44,12 +44,20 @@ export interface ChainEndpoint {
   stop(): Promise<void>;
 }
 
+/** The embedded chain's journal, genesis and keys, inside the data directory. */
+export const CHAIN_DIR = 'chain';
+
 /**
  * BLOCKCHAIN_RPC_URL (with ANCHOR_CONTRACT_ADDRESS and anchorer keys from the environment)
  * or a Hardhat network served on 127.0.0.1:8545 with AuditAnchor deployed, so the
- * `npx hardhat run ... --network localhost` scripts reach it.
+ * `npx hardhat run ... --network localhost` scripts reach it. The embedded chain is kept in
+ * `dataDir`/chain: it survives restarts, and its admin and anchorer keys are this data dir's own.
  */
-export async function startChain(env: NodeJS.ProcessEnv, port: number): Promise<ChainEndpoint> {
+export async function startChain(
+  env: NodeJS.ProcessEnv,
+  port: number,
+  dataDir: string,
+): Promise<ChainEndpoint> {
   if (env.BLOCKCHAIN_RPC_URL) {
     return {
       url: env.BLOCKCHAIN_RPC_URL,
@@ -64,9 +72,17 @@ export async function startChain(env: NodeJS.ProcessEnv, port: number): Promise<
   // Loaded lazily: Hardhat is heavy and unused when an external chain is configured. The
   // module is TypeScript run from source (tsx), outside this project's compilation.
   const { startEmbeddedChain } = require('@ecom/blockchain/src/embedded-chain') as {
-    startEmbeddedChain: (options: { port?: number; anchorers?: number }) => Promise<EmbeddedChain>;
+    startEmbeddedChain: (options: {
+      port?: number;
+      anchorers?: number;
+      dataDir?: string;
+    }) => Promise<EmbeddedChain>;
   };
-  const chain = await startEmbeddedChain({ port, anchorers: 2 });
+  const chain = await startEmbeddedChain({
+    port,
+    anchorers: 2,
+    dataDir: path.join(dataDir, CHAIN_DIR),
+  });
   // Only the documented port is the Hardhat `localhost` network the scripts talk to.
   if (port === 8545) writeLocalhostDeployment(chain);
   return {

@@ -1,7 +1,27 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { ProviderSimulator } from '@ecom/payment-service';
+import { dataDir as defaultDataDir } from './data-dir';
 
-/** The signing secret of `npm start`'s simulator when PAYMENT_WEBHOOK_SECRET is not set. */
-const DEV_SECRET = 'whsec_local_provider_sim';
+/** Where the simulator's signing secret is kept when PAYMENT_WEBHOOK_SECRET is not set. */
+export const WEBHOOK_SECRET_FILE = 'provider-webhook-secret';
+
+/**
+ * The simulator's webhook signing secret: random, made once per data directory and readable
+ * by its owner only. Never a constant: anyone who knows it can sign a "payment succeeded".
+ */
+export function loadOrCreateWebhookSecret(dir: string): string {
+  const file = path.join(dir, WEBHOOK_SECRET_FILE);
+  if (fs.existsSync(file)) {
+    const kept = fs.readFileSync(file, 'utf8').trim();
+    if (kept) return kept;
+  }
+  const secret = `whsec_${randomBytes(32).toString('hex')}`;
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
 
 export interface LocalProvider {
   url: string;
@@ -14,13 +34,15 @@ export interface LocalProvider {
  * `PAYMENT_GATEWAY=provider npm start` without a PAYMENT_PROVIDER_URL: the provider simulator
  * (services/payment/src/provider-sim) runs in the launcher on PROVIDER_SIM_PORT (3040) and
  * posts its signed webhooks through the gateway, as a real processor would. Null otherwise.
+ * It signs with PAYMENT_WEBHOOK_SECRET, else with the data directory's own secret.
  */
 export async function startLocalProvider(
   env: NodeJS.ProcessEnv,
   gatewayPort: number,
+  dataDir: string = defaultDataDir(env),
 ): Promise<LocalProvider | null> {
   if (env.PAYMENT_GATEWAY !== 'provider' || env.PAYMENT_PROVIDER_URL) return null;
-  const secret = env.PAYMENT_WEBHOOK_SECRET || DEV_SECRET;
+  const secret = env.PAYMENT_WEBHOOK_SECRET || loadOrCreateWebhookSecret(dataDir);
   const sim = new ProviderSimulator({
     port: Number(env.PROVIDER_SIM_PORT ?? 3040),
     webhookUrl: `http://127.0.0.1:${gatewayPort}/api/payments/webhooks`,

@@ -81,7 +81,7 @@ export async function startPlatform(options: StartPlatformOptions = {}): Promise
       startPostgres(dir, env, 'order_db', ports.orderDb),
       startPostgres(dir, env, 'payment_db', ports.paymentDb),
       startPostgres(dir, env, 'notification_db', ports.notificationDb),
-      startChain(env, ports.chain),
+      startChain(env, ports.chain, dir),
     ]);
     stops.push(
       { name: 'mongo', stop: () => mongo.stop() },
@@ -111,7 +111,7 @@ export async function startPlatform(options: StartPlatformOptions = {}): Promise
     memoryBus?.hold();
 
     // PAYMENT_GATEWAY=provider: the card processor simulator, unless PAYMENT_PROVIDER_URL names one.
-    const provider = await startLocalProvider(env, ports.services.gateway);
+    const provider = await startLocalProvider(env, ports.services.gateway, dir);
     if (provider) stops.push({ name: 'payment provider simulator', stop: () => provider.stop() });
 
     const fleet = await startFleet({

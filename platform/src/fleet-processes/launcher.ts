@@ -209,7 +209,7 @@ export async function startProcessFleet(o: ProcessFleetOptions): Promise<Process
     ]);
     // Mail goes to a catcher in this process (an inbox page), unless SMTP_HOST names a server.
     mail = env.SMTP_HOST ? null : await startMailCapture({ smtpPort: 0, httpPort: 0 });
-    chain = await startChain(env, o.chainPort ?? documented.chain);
+    chain = await startChain(env, o.chainPort ?? documented.chain, dir);
 
     const urlOf = (port: number) => `http://127.0.0.1:${port}`;
     const context: FleetContext = {
