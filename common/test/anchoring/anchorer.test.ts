@@ -5,6 +5,7 @@ import { createTestPostgres, type TestPostgres } from '@ecom/infrastructure/test
 import { eventually, queryText } from '@ecom/test-support';
 import { startEmbeddedChain, type EmbeddedChain } from '../../../blockchain/src/embedded-chain';
 import { runMigrations, withTransaction } from '../../src/postgres';
+import { ACCOUNTS, accountRecord } from './account-record';
 import {
   AUDIT_ANCHOR_ABI,
   PgAnchorStore,
@@ -18,52 +19,12 @@ import {
   recordKey,
   type AnchorPromise,
   type Anchoring,
-  type RecordTypeConfig,
 } from '../../src/anchoring';
 
 // The real PostgreSQL server of this machine (a database of our own, dropped afterwards).
 process.env.POSTGRES_URL ??= 'postgres://postgres@127.0.0.1:5432/postgres';
 
 jest.setTimeout(30_000);
-
-// A stand-in for a service's own tables: an account (its fields are the record's state) and
-// its moves (rows holding a change each).
-const ACCOUNTS = {
-  id: '001_accounts',
-  sql: `CREATE TABLE accounts (id text PRIMARY KEY, status text NOT NULL, balance bigint NOT NULL);
-        CREATE TABLE account_moves (id bigserial PRIMARY KEY, account_id text NOT NULL,
-          amount bigint NOT NULL, note text)`,
-};
-
-// One statement, as the services' record types read theirs.
-const accountRecord: RecordTypeConfig = {
-  snapshotSql: (id) =>
-    `SELECT a.id, a.status, a.balance,
-            (SELECT coalesce(json_agg(m ORDER BY m.id), '[]')
-               FROM account_moves m WHERE m.account_id = a.id) AS moves
-       FROM accounts a WHERE a.id = ${id}`,
-  snapshotFrom(rows) {
-    const row = (rows as AccountRow[])[0];
-    if (!row) return null;
-    // A float in a note (a test writes one) cannot be serialised: that entry is refused.
-    const note = (n: string | null) => (n === 'float' ? 1.5 : n);
-    return {
-      state: { accountId: row.id, status: row.status, balance: Number(row.balance) },
-      rows: Object.fromEntries(
-        row.moves.map((m) => [
-          `move:${m.id}`,
-          { kind: 'move', amount: Number(m.amount), note: note(m.note) },
-        ]),
-      ),
-    };
-  },
-};
-type AccountRow = {
-  id: string;
-  status: string;
-  balance: string;
-  moves: Array<{ id: number; amount: number; note: string | null }>;
-};
 
 let db: TestPostgres;
 let pool: Pool;
@@ -83,7 +44,7 @@ function makeAnchoring(opts: { deploy?: boolean; contractAddress?: string } = {}
     chainCheckIntervalMs: 100,
     backoffInitialMs: 50,
     backoffMaxMs: 200,
-    recordTypes: { account: accountRecord },
+    recordTypes: { account: accountRecord() },
   });
 }
 

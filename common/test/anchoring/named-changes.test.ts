@@ -4,6 +4,7 @@ import { Wallet } from 'ethers';
 import { createTestPostgres, type TestPostgres } from '@ecom/infrastructure/testing';
 import { verifyReceipts } from '../../../audit-web/src/verify/entries';
 import { runMigrations } from '../../src/postgres';
+import { ACCOUNTS, accountRecord } from './account-record';
 import {
   canonicalDocument,
   createAnchoring,
@@ -13,7 +14,6 @@ import {
   type AnchorPromise,
   type Anchoring,
   type EntryDocument,
-  type RecordTypeConfig,
 } from '../../src/anchoring';
 
 // The real PostgreSQL server of this machine (a database of our own, dropped afterwards).
@@ -25,40 +25,10 @@ jest.setTimeout(30_000);
  * An entry names every change it carries (ADR 0058): an edit made outside the service is not
  * absorbed by the next change, it gets an entry of its own; an entry whose state differs from
  * the one before in a field it does not name is TAMPERED. No chain is needed: the entries stay
- * pending, every other check runs.
+ * pending, every other check runs. A move explains the balance; nothing explains the status
+ * but an entry of its own.
  */
-const ACCOUNTS = {
-  id: '001_accounts',
-  sql: `CREATE TABLE accounts (id text PRIMARY KEY, status text NOT NULL, balance bigint NOT NULL);
-        CREATE TABLE account_moves (id bigserial PRIMARY KEY, account_id text NOT NULL,
-          amount bigint NOT NULL)`,
-};
-type AccountRow = {
-  id: string;
-  status: string;
-  balance: string;
-  moves: Array<{ id: number; amount: number }>;
-};
-
-// A move explains the balance; nothing explains the status but an entry of its own.
-const accountRecord: RecordTypeConfig = {
-  snapshotSql: (id) =>
-    `SELECT a.id, a.status, a.balance,
-            (SELECT coalesce(json_agg(m ORDER BY m.id), '[]')
-               FROM account_moves m WHERE m.account_id = a.id) AS moves
-       FROM accounts a WHERE a.id = ${id}`,
-  snapshotFrom(rows) {
-    const row = (rows as AccountRow[])[0];
-    if (!row) return null;
-    return {
-      state: { accountId: row.id, status: row.status, balance: Number(row.balance) },
-      rows: Object.fromEntries(
-        row.moves.map((m) => [`move:${m.id}`, { kind: 'move', amount: Number(m.amount) }]),
-      ),
-    };
-  },
-  changes: { move: { balance: true } },
-};
+const accounts = accountRecord({ move: { balance: true } });
 
 const key = Wallet.createRandom().privateKey;
 let db: TestPostgres;
@@ -73,7 +43,7 @@ beforeAll(async () => {
     // Never asked: the worker is not started.
     rpcUrl: 'http://127.0.0.1:9',
     privateKey: key,
-    recordTypes: { account: accountRecord },
+    recordTypes: { account: accounts },
   });
   await runMigrations(pool, [...anchoring.migrations, ACCOUNTS]);
 });
