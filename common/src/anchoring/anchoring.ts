@@ -82,6 +82,11 @@ export interface AnchoringOptions {
   promiseSeconds?: number;
   windowMs?: number;
   maxBatchSize?: number;
+  /**
+   * Write each entry's `fields` (ADR 0058; default true). False while replicas from before the
+   * rule still run: they cannot read an entry that has them (ANCHOR_NAME_FIELDS).
+   */
+  nameFields?: boolean;
   pollingMs?: number;
   chainCheckIntervalMs?: number;
   backoffInitialMs?: number;
@@ -233,6 +238,7 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
   const wallet = new Wallet(options.privateKey);
   const signer = wallet.address.toLowerCase();
   const promiseSeconds = options.promiseSeconds ?? 600;
+  const nameFields = options.nameFields ?? true;
   const verifyDeps = (): VerifyDeps => ({
     contractAt: (address) => auditAnchorAt(address, provider),
     signer,
@@ -459,7 +465,7 @@ export function createAnchoring(options: AnchoringOptions): Anchoring {
         sourceId: change.sourceId,
         change: change.change,
         state: change.state,
-        ...(change.fields ? { fields: change.fields } : {}),
+        ...(nameFields && change.fields ? { fields: change.fields } : {}),
       };
       const salt = newSalt();
       const { canonical, leaf } = computeLeaf(doc, salt, SERIALIZATION_VERSION);

@@ -33,6 +33,9 @@ export const anchoringConfigKeys = {
   // saga never waits for it (docs/benchmarks.md, "Order saga"). Real chains want minutes.
   ANCHOR_WINDOW_MS: Joi.number().integer().min(10).max(60_000).default(1000),
   ANCHOR_MAX_BATCH: Joi.number().integer().min(1).max(10_000).default(500),
+  // Entries name the fields they change (ADR 0058). Code from before that rule cannot read such
+  // an entry: a fleet upgraded replica by replica runs with false until no older replica is left.
+  ANCHOR_NAME_FIELDS: Joi.boolean().default(true),
 };
 
 export interface AnchoringConfig {
@@ -45,6 +48,7 @@ export interface AnchoringConfig {
   ANCHOR_PROMISE_SECONDS: number;
   ANCHOR_WINDOW_MS: number;
   ANCHOR_MAX_BATCH: number;
+  ANCHOR_NAME_FIELDS: boolean;
 }
 
 export interface AnchorDeployment {
@@ -110,6 +114,7 @@ export function anchoringFromConfig(
     promiseSeconds: config.ANCHOR_PROMISE_SECONDS,
     windowMs: config.ANCHOR_WINDOW_MS,
     maxBatchSize: config.ANCHOR_MAX_BATCH,
+    nameFields: config.ANCHOR_NAME_FIELDS,
     logger: deps.logger,
   });
 }

@@ -20,7 +20,11 @@ describe('anchoring configuration', () => {
       ANCHOR_WINDOW_MS: 1000,
       ANCHOR_MAX_BATCH: 500,
       ANCHOR_DEPLOY: false,
+      ANCHOR_NAME_FIELDS: true,
     });
+    expect(schema.validate({ ANCHOR_NAME_FIELDS: 'false' }, { convert: true }).value).toMatchObject(
+      { ANCHOR_NAME_FIELDS: false },
+    );
   });
 
   it('needs the anchorer key once an RPC URL is given, and rejects malformed values', () => {

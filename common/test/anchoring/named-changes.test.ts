@@ -234,3 +234,44 @@ describe('an entry names every change it carries (real PostgreSQL)', () => {
     );
   });
 });
+
+describe('ANCHOR_NAME_FIELDS=false, while replicas from before the rule still run', () => {
+  it('writes entries an older reader can read (no fields), the edit still in a state entry of its own', async () => {
+    const older = createAnchoring({
+      pool,
+      rpcUrl: 'http://127.0.0.1:9',
+      privateKey: key,
+      recordTypes: { account: accounts },
+      nameFields: false,
+    });
+    const id = `acc-${randomUUID()}`;
+    const write = (amount: number) =>
+      inTransaction(async (client) => {
+        await client.query(
+          `INSERT INTO accounts (id, status, balance) VALUES ($1, 'OPEN', 0) ON CONFLICT DO NOTHING`,
+          [id],
+        );
+        await client.query('INSERT INTO account_moves (account_id, amount) VALUES ($1, $2)', [
+          id,
+          amount,
+        ]);
+        await client.query('UPDATE accounts SET balance = balance + $2 WHERE id = $1', [
+          id,
+          amount,
+        ]);
+        return older.record(client, { recordType: 'account', recordId: id });
+      });
+    await write(10);
+    await pool.query(`UPDATE accounts SET status = 'FROZEN' WHERE id = $1`, [id]);
+    await write(5);
+    const docs = await documents(id);
+    expect(docs.map((d) => [d.sourceId.replace(/:\d+$/, ''), 'fields' in d])).toEqual([
+      ['move', false],
+      ['state', false],
+      ['move', false],
+    ]);
+    expect(docs[1]!.change).toEqual({ kind: 'state', fields: ['status'] });
+    expect((await anchoring.recordsFor('account', id)).reasons).toEqual([]);
+    await older.close();
+  });
+});

@@ -132,4 +132,30 @@ describe("an order's edit made in the database, then a legitimate change (real P
       'SHIPPED',
     ]);
   });
+  it('names a refunded total raised by hand in an entry of its own, before the refund that follows', async () => {
+    // The same order, now shipped (its total 1000): someone raises what it says was refunded,
+    // then a real refund of 300 arrives. The refunded total did not move by the refund's amount,
+    // so the whole move is named as an edit, before the refund's own entry.
+    await pool.query(`UPDATE orders SET refunded_cents = 500 WHERE id = $1`, [id]);
+    await withTransaction(pool, async (client) => {
+      expect(
+        await orderStore.addRefund(client, {
+          orderId: id,
+          refundId: '5b0e8f52-0c1d-4e2f-9a3b-4c5d6e7f8091',
+          paymentId: '6c1f9a63-1d2e-4f3a-8b4c-5d6e7f8091a2',
+          amount: { amount: 300, currency: 'USD' },
+        }),
+      ).toBe('added');
+      await anchoring.record(client, ref);
+    });
+    const { verdict, docs } = await entries();
+    expect(verdict.reasons).toEqual([]);
+    expect(docs.slice(-2).map((d) => [d.sourceId, d.fields])).toEqual([
+      ['state', ['refunded']],
+      [expect.stringMatching(/^refund:/), []],
+    ]);
+    expect(docs.slice(-3).map((d) => (d.state as { refunded: number }).refunded)).toEqual([
+      0, 800, 800,
+    ]);
+  });
 });

@@ -62,17 +62,6 @@ type OrderRow = {
   }>;
 };
 
-/**
- * An order as its anchored entries describe it (docs/verification.md §1, "order"): every
- * business field of the order and its lines, and each row holding a change (status history,
- * refunds). Only bookkeeping is left out: correlation_id, updated_at, payment_checked_at and
- * payment_attempt_settled (when the saga last asked or heard about payment) change no fact of
- * the order. The same statement feeds writing entries and verifying them.
- *
- * A line carries `fulfilment` (docs/adr/0013) only once it was shipped or delivered on its own:
- * lines never acted on, and every line of an order written before fulfilment was kept per line,
- * give exactly the state they always gave, so entries anchored before still verify.
- */
 /** Order lines that differ in nothing but their `fulfilment`. */
 function onlyFulfilmentMoved(before: unknown, after: unknown): boolean {
   if (!Array.isArray(before) || !Array.isArray(after) || before.length !== after.length) {
@@ -99,9 +88,24 @@ const orderChangeRules: ChangeRules = {
     reservationExpiresAt: true,
     items: onlyFulfilmentMoved,
   },
-  refund: { refunded: true },
+  // By exactly the refund's amount: a refunded total edited by hand shows on its own.
+  refund: {
+    refunded: (before, after, change) =>
+      Number(after) - Number(before) === Number(asFields(change).amount),
+  },
 };
 
+/**
+ * An order as its anchored entries describe it (docs/verification.md §1, "order"): every
+ * business field of the order and its lines, and each row holding a change (status history,
+ * refunds). Only bookkeeping is left out: correlation_id, updated_at, payment_checked_at and
+ * payment_attempt_settled (when the saga last asked or heard about payment) change no fact of
+ * the order. The same statement feeds writing entries and verifying them.
+ *
+ * A line carries `fulfilment` (docs/adr/0013) only once it was shipped or delivered on its own:
+ * lines never acted on, and every line of an order written before fulfilment was kept per line,
+ * give exactly the state they always gave, so entries anchored before still verify.
+ */
 export const orderRecord: RecordTypeConfig = {
   changes: orderChangeRules,
   // One statement for the order and its child rows, whole (as SELECT * read them, so an order

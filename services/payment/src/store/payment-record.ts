@@ -37,17 +37,22 @@ type PaymentSnapshotRow = PaymentRow & {
   >;
 };
 
-/**
- * A payment as its anchored entries describe it (docs/verification.md §1, "payment"): every
- * business field of the payment, and each attempt and refund as a row holding a change, so a
- * decline, a refund or a refunded amount is anchored like a completion. Left out: the card
- * token (a secret, erased once used), the gateway idempotency keys, correlation_id and
- * updated_at (bookkeeping). The same statement feeds writing entries and verifying them.
- */
 /** A fact learnt once: unknown (null) before, known after. */
 const learnt = (before: unknown): boolean => before === null;
 /** A flag that only ever turns on. */
 const turnedOn = (before: unknown, after: unknown): boolean => before === false && after === true;
+/**
+ * The refunded total moved by exactly the refund's amount: up when it is claimed (PENDING), back
+ * down when the gateway refuses it (FAILED). An amount edited by hand shows on its own.
+ */
+const refundMoved = (before: unknown, after: unknown, change: unknown): boolean => {
+  const { status, amount } = asFields(change);
+  const moved = Number(after) - Number(before);
+  return (
+    (status === 'PENDING' && moved === Number(amount)) ||
+    (status === 'FAILED' && moved === -Number(amount))
+  );
+};
 /** An order's end that the refund it caused names (`order.cancelled`, `order.failed`). */
 const closedByRefund = (before: unknown, after: unknown, change: unknown): boolean =>
   before === null && after !== null && asFields(change).cause !== 'admin';
@@ -72,9 +77,16 @@ export const paymentChangeRules: ChangeRules = {
     orderKnown: turnedOn,
     reserved: turnedOn,
   },
-  refund: { status: true, refunded: true, orderClosed: closedByRefund },
+  refund: { status: true, refunded: refundMoved, orderClosed: closedByRefund },
 };
 
+/**
+ * A payment as its anchored entries describe it (docs/verification.md §1, "payment"): every
+ * business field of the payment, and each attempt and refund as a row holding a change, so a
+ * decline, a refund or a refunded amount is anchored like a completion. Left out: the card
+ * token (a secret, erased once used), the gateway idempotency keys, correlation_id and
+ * updated_at (bookkeeping). The same statement feeds writing entries and verifying them.
+ */
 export const paymentRecord: RecordTypeConfig = {
   changes: paymentChangeRules,
   // One statement for the payment and its child rows (only the fields anchored; bigints as text,

@@ -436,11 +436,10 @@ export const paymentStore = {
     ]);
   },
 
-  /** Attempts still PENDING after `olderThanMs` (their recorder died): for the reconciler. */
   /**
-   * Attempts still PENDING after `olderThanMs`, those waiting on the customer's action last: a
-   * pass takes at most 100, and charges anyone can leave waiting must not crowd out the ones
-   * whose answer was lost.
+   * Attempts still PENDING after `olderThanMs` (their recorder died, or their answer was lost):
+   * for the reconciler. Those waiting on the customer's action come last: a pass takes at most
+   * 100, and charges anyone can leave waiting must not crowd out the ones whose answer was lost.
    */
   stalePendingAttempts(db: Queryable, olderThanMs: number): Promise<AttemptRow[]> {
     return stalePending<AttemptRow>(
