@@ -17,6 +17,7 @@ export interface NotificationConfig extends ServiceConfig, PostgresConfig {
   RECIPIENT_WAIT_MS: number;
   RECIPIENT_RECHECK_MS: number;
   NOTIFY_RECIPIENT_MAX_PER_HOUR: number;
+  NOTIFY_RECIPIENT_RECEIPTS_MAX_PER_HOUR: number;
 }
 
 export const notificationConfigSchema = Joi.object<NotificationConfig>({
@@ -42,7 +43,9 @@ export const notificationConfigSchema = Joi.object<NotificationConfig>({
   RECIPIENT_RECHECK_MS: Joi.number().integer().min(10).default(30000),
   /**
    * Mails to one address within any hour; more are recorded SKIPPED (RECIPIENT_RATE_LIMITED),
-   * never sent. Receipts (order_confirmed, payment_refunded) always go, and count (ADR 0059).
+   * never sent. Receipts (order_confirmed, payment_refunded) go past it, and count, up to
+   * NOTIFY_RECIPIENT_RECEIPTS_MAX_PER_HOUR mails of all kinds (ADR 0059).
    */
   NOTIFY_RECIPIENT_MAX_PER_HOUR: Joi.number().integer().min(1).max(10000).default(20),
+  NOTIFY_RECIPIENT_RECEIPTS_MAX_PER_HOUR: Joi.number().integer().min(1).max(100000).default(100),
 });

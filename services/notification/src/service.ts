@@ -78,7 +78,15 @@ export const notificationService = defineService({
         recipientRecheckMs: config.RECIPIENT_RECHECK_MS,
         batchSize: 50,
         messageIdDomain: 'notification.ecom.local',
-        budget: { max: config.NOTIFY_RECIPIENT_MAX_PER_HOUR, windowMs: HOUR_MS },
+        budget: {
+          max: config.NOTIFY_RECIPIENT_MAX_PER_HOUR,
+          // Never below the budget: a receipt goes at least as far as any other mail.
+          receiptsMax: Math.max(
+            config.NOTIFY_RECIPIENT_RECEIPTS_MAX_PER_HOUR,
+            config.NOTIFY_RECIPIENT_MAX_PER_HOUR,
+          ),
+          windowMs: HOUR_MS,
+        },
       },
     });
     const sending = periodicTask({

@@ -20,6 +20,8 @@ import { TestSmtp, testConfig } from './support';
  */
 describe('mail per address is bounded (real PostgreSQL, real SMTP server, two replicas)', () => {
   const MAX = 5;
+  /** The receipts' own cap (NOTIFY_RECIPIENT_RECEIPTS_MAX_PER_HOUR). */
+  const RECEIPTS_MAX = 10;
   let db: TestPostgres;
   let smtp: TestSmtp;
   const pools: Pool[] = [];
@@ -53,7 +55,7 @@ describe('mail per address is bounded (real PostgreSQL, real SMTP server, two re
         recipientRecheckMs: 60_000,
         batchSize: 4,
         messageIdDomain: 'test.local',
-        budget: { max: MAX, windowMs },
+        budget: { max: MAX, receiptsMax: RECEIPTS_MAX, windowMs },
       },
     });
   };
@@ -188,6 +190,7 @@ describe('mail per address is bounded (real PostgreSQL, real SMTP server, two re
         kind: 'order_failed',
         exempt: false,
         max: MAX,
+        receiptsMax: RECEIPTS_MAX,
         windowMs: 3_600_000,
       }),
     );
@@ -217,7 +220,7 @@ describe('mail per address is bounded (real PostgreSQL, real SMTP server, two re
     expect((await statuses(orders)).filter((s) => s.status === 'SENT')).toHaveLength(MAX);
   });
 
-  it('always sends receipts (a paid order confirmed, a refund), which use up the budget of the other kinds', async () => {
+  it('sends receipts (a paid order confirmed, a refund) past the budget, up to their own cap, and they use up the budget of the other kinds', async () => {
     const email = `receipts-${randomUUID()}@example.test`;
     const user = await customer(email);
     const receipts = [
@@ -230,6 +233,14 @@ describe('mail per address is bounded (real PostgreSQL, real SMTP server, two re
     await sendAll();
     expect((await statuses(failed)).map((s) => s.last_error)).toEqual(['RECIPIENT_RATE_LIMITED']);
     expect(smtp.to(email)).toHaveLength(MAX + 3);
+    // A payment costs nothing with the deterministic gateway: an order paid and cancelled in a
+    // loop stops at the receipts' cap too.
+    const looped = await notify(user, 'payment_refunded', RECEIPTS_MAX);
+    await sendAll();
+    const looping = await statuses(looped);
+    expect(looping.filter((s) => s.status === 'SENT')).toHaveLength(RECEIPTS_MAX - (MAX + 3));
+    expect(looping.filter((s) => s.last_error === 'RECIPIENT_RATE_LIMITED')).toHaveLength(MAX + 3);
+    expect(smtp.to(email)).toHaveLength(RECEIPTS_MAX);
   });
 
   it('gives the slot of a failed send back: a relay refusing does not spend the budget', async () => {

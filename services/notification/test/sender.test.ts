@@ -36,7 +36,7 @@ describe('the sender: round trips of a pass (real PostgreSQL)', () => {
         recipientRecheckMs: 60_000,
         batchSize: 2,
         messageIdDomain: 'test.local',
-        budget: { max: 100, windowMs: 3_600_000 },
+        budget: { max: 100, receiptsMax: 100, windowMs: 3_600_000 },
       },
     });
   });

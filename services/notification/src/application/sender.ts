@@ -124,6 +124,7 @@ export class Sender {
       kind: n.kind,
       exempt: isBudgetExempt(n.kind),
       max: options.budget.max,
+      receiptsMax: options.budget.receiptsMax,
       windowMs: options.budget.windowMs,
     });
     if (!row) return { userId, recipient: { state: 'unknown' }, taken: null };

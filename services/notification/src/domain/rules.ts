@@ -21,9 +21,11 @@ export function retryDelayMs(failed: number, policy: RetryPolicy): number {
 }
 
 /**
- * The kinds sent whatever the recipient's budget: receipts of money that moved (an order paid
- * and confirmed, a refund). Each costs whoever caused it a payment, and a customer must get it.
- * They still count in the budget, so a flood of them leaves none for the other kinds.
+ * The kinds sent past the recipient's budget: receipts of money that moved (an order paid and
+ * confirmed, a refund), which a customer must get. They have a higher cap of their own
+ * (`receiptsMax`): with the deterministic gateway a payment costs nothing, so an order paid and
+ * cancelled in a loop would otherwise mail an address without end. They count in the budget, so
+ * a flood of them leaves none for the other kinds.
  */
 export const BUDGET_EXEMPT_KINDS: readonly NotificationKind[] = [
   'order_confirmed',
@@ -40,6 +42,8 @@ export function isBudgetExempt(kind: NotificationKind): boolean {
  */
 export interface RecipientBudget {
   max: number;
+  /** The receipts' own cap within the window (all kinds counted). */
+  receiptsMax: number;
   windowMs: number;
 }
 

@@ -29,7 +29,8 @@ const ADDRESS_DIGEST = `encode(sha256(convert_to(
     regexp_replace(lower(r.email), '[+][^@]*@', '@'), 'UTF8')), 'hex')`;
 
 /**
- * $1 user, $2 kind, $3 exempt, $4 window (ms), $5 max. The slot's timestamp is its identity
+ * $1 user, $2 kind, $3 receipt (an exempt kind), $4 window (ms), $5 max, $6 receipts' max. The
+ * slot's timestamp is its identity
  * (to give it back when the send fails), so it is clock_timestamp(), taken once.
  */
 const RECIPIENT_TO_SEND = `WITH r AS (
@@ -47,9 +48,10 @@ const RECIPIENT_TO_SEND = `WITH r AS (
            WHERE t > EXCLUDED.last_sent_at - $4::int * interval '1 millisecond' ORDER BY t
         ) || EXCLUDED.sent_at,
       last_sent_at = EXCLUDED.last_sent_at
-    WHERE $3::boolean OR (
+    WHERE (
       SELECT count(*) FROM unnest(b.sent_at) AS t
-       WHERE t > EXCLUDED.last_sent_at - $4::int * interval '1 millisecond') < $5::int
+       WHERE t > EXCLUDED.last_sent_at - $4::int * interval '1 millisecond'
+    ) < CASE WHEN $3::boolean THEN $6::int ELSE $5::int END
     RETURNING b.last_sent_at::text AS slot
   )
   SELECT r.*, (SELECT slot FROM slot) AS slot FROM r`;
@@ -91,13 +93,19 @@ export const directoryStore = {
    * when a mail of `kind` would go to them (an address, not opted out), a slot of their
    * address's budget (docs/adr/0059). The slot is taken by one upsert under the budget row's
    * lock: at most `max` mails within `windowMs` per address, however many replicas send at
-   * once. An exempt kind always takes one (it still counts). `slot` is null when none was
-   * taken: over budget, or no mail to send.
+   * once. A receipt (an exempt kind) takes one while fewer than `receiptsMax` were sent, all
+   * kinds counted. `slot` is null when none was taken: over budget, or no mail to send.
    */
   async recipientToSend(
     db: Db,
     userId: string,
-    mail: { kind: NotificationKind; exempt: boolean; max: number; windowMs: number },
+    mail: {
+      kind: NotificationKind;
+      exempt: boolean;
+      max: number;
+      receiptsMax: number;
+      windowMs: number;
+    },
   ): Promise<RecipientToSend | null> {
     const { rows } = await db.query<RecipientToSend>(RECIPIENT_TO_SEND, [
       userId,
@@ -105,6 +113,7 @@ export const directoryStore = {
       mail.exempt,
       mail.windowMs,
       mail.max,
+      mail.receiptsMax,
     ]);
     return rows[0] ?? null;
   },
