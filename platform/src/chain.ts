@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Wallet } from 'ethers';
 import { AUDIT_ANCHOR_ABI } from '@ecom/common/anchoring';
-import { repoRoot } from './data-dir';
+import { CHAIN_DIR, repoRoot } from './data-dir';
+
+export { CHAIN_DIR };
 
 interface EmbeddedChain {
   url: string;
@@ -43,9 +45,6 @@ export interface ChainEndpoint {
   anchorerKeys: string[];
   stop(): Promise<void>;
 }
-
-/** The embedded chain's journal, genesis and keys, inside the data directory. */
-export const CHAIN_DIR = 'chain';
 
 /**
  * BLOCKCHAIN_RPC_URL (with ANCHOR_CONTRACT_ADDRESS and anchorer keys from the environment)

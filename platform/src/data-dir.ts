@@ -9,6 +9,11 @@ export function dataDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.resolve(env.DATA_DIR ?? path.join(repoRoot, '.data'));
 }
 
+/** Where the embedded chain keeps its journal, genesis and keys, in the data directory. */
+export const CHAIN_DIR = 'chain';
+/** Written once the demo data was seeded (a first start). */
+export const SEED_MARKER = 'seeded';
+
 /** The one-process platform's revoked sessions (when no Redis holds them), in the data directory. */
 export const REVOKED_SESSIONS_FILE = 'revoked-sessions.json';
 
@@ -20,6 +25,25 @@ export function resetDataDir(dir: string): void {
     );
   }
   fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * What to tell the operator of a data directory written before the embedded chain was kept in it
+ * (ADR 0057): seeded, but no `chain/`. Its chain starts anew under new keys and every record is
+ * anchored again, but the promises it gave were signed with Hardhat's public keys, so they now
+ * read as not this service's. Null for any other directory, or with an external chain.
+ */
+export function legacyChainNote(dir: string, env: NodeJS.ProcessEnv = process.env): string | null {
+  if (env.BLOCKCHAIN_RPC_URL) return null;
+  if (!fs.existsSync(path.join(dir, SEED_MARKER)) || fs.existsSync(path.join(dir, CHAIN_DIR))) {
+    return null;
+  }
+  return (
+    `note: ${dir} was written before the embedded chain was kept in it: the chain starts anew ` +
+    'with keys of its own and every record is anchored again, but the promises given before ' +
+    "were signed with Hardhat's public keys and now read as not this service's (TAMPERED). " +
+    '`npm start -- --reset` starts clean.'
+  );
 }
 
 export function ensureDataDir(dir: string): void {

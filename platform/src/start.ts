@@ -13,7 +13,14 @@ import {
 import { busConfigKeys, loadConfig } from '@ecom/common/config';
 import { createLogger, type Logger } from '@ecom/common/logging';
 import { startChain, type ChainEndpoint } from './chain';
-import { dataDir, ensureDataDir, resetDataDir, REVOKED_SESSIONS_FILE } from './data-dir';
+import {
+  dataDir,
+  ensureDataDir,
+  legacyChainNote,
+  resetDataDir,
+  REVOKED_SESSIONS_FILE,
+  SEED_MARKER,
+} from './data-dir';
 import { adminAccount, DEMO_ACCOUNTS, demoAllowed } from './demo';
 import { loadOrCreateJwtKeys } from './keys';
 import { seedDemoData } from './seed';
@@ -58,6 +65,8 @@ export async function startPlatform(options: StartPlatformOptions = {}): Promise
   adminAccount(env);
   if (options.reset) resetDataDir(dir);
   ensureDataDir(dir);
+  const legacy = legacyChainNote(dir, env);
+  if (legacy) print(legacy);
 
   const stops: { name: string; stop: () => Promise<unknown> }[] = [];
   const stopAll = async () => {
@@ -132,7 +141,7 @@ export async function startPlatform(options: StartPlatformOptions = {}): Promise
     stops.push({ name: 'services', stop: () => fleet.stop() });
     memoryBus?.release();
 
-    const seedMarker = path.join(dir, 'seeded');
+    const seedMarker = path.join(dir, SEED_MARKER);
     if (!demoAllowed(env)) {
       print('production: no demo accounts or demo data');
     } else if (options.seed ?? !fs.existsSync(seedMarker)) {

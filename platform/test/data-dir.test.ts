@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ensureDataDir } from '../src/data-dir';
+import { ensureDataDir, legacyChainNote } from '../src/data-dir';
 
 describe('ensureDataDir', () => {
   let root: string;
@@ -33,5 +33,16 @@ describe('ensureDataDir', () => {
       expect(message).toMatch(/\((ENOTDIR|ENOENT|EACCES|EROFS)\)/);
       expect(message).toContain('set DATA_DIR');
     }
+  });
+
+  it('tells the operator of a seeded data directory without a kept chain what a start does to its promises', () => {
+    const dir = path.join(root, 'legacy');
+    ensureDataDir(dir);
+    expect(legacyChainNote(dir, {})).toBeNull(); // fresh: nothing to say
+    fs.writeFileSync(path.join(dir, 'seeded'), '');
+    expect(legacyChainNote(dir, {})).toMatch(/anchored again.*public keys.*--reset/);
+    expect(legacyChainNote(dir, { BLOCKCHAIN_RPC_URL: 'http://chain:8545' })).toBeNull();
+    fs.mkdirSync(path.join(dir, 'chain'));
+    expect(legacyChainNote(dir, {})).toBeNull(); // its chain is kept: nothing changes
   });
 });
