@@ -621,6 +621,26 @@ describe('payment provider mode: signed webhooks from a provider process (real P
     expect(of('payment.failed', orderId)).toHaveLength(1);
   });
 
+  it('paid through /initiate and left waiting: cancelled the same way, and the payment waits for another card (a retryable decline)', async () => {
+    const orderId = await placeOrder(null, 4400);
+    await waitPayment(orderId, 'AWAITING_PAYMENT');
+    const res = await fetch(`${service.url}/api/payments/initiate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: bearer(alice) },
+      body: JSON.stringify({ orderId, payment: { method: 'card', token: 'tok_threeDSecure' } }),
+    });
+    expect(res.status).toBe(201);
+    const { intent_id: intentId } = await waitIntent(orderId);
+
+    await passUntil(orderId, 'AWAITING_PAYMENT');
+    expect((await intentAtProvider(intentId!)).status).toBe('canceled');
+    await eventually(() => of('payment.failed', orderId).length === 1, { what: 'payment.failed' });
+    expect(of('payment.failed', orderId)[0]!.data).toMatchObject({
+      code: 'payment_canceled',
+      retryable: true,
+    });
+  });
+
   it('a customer who authenticated just before the cancel wins: the provider refuses it, the attempt learns the intent is processing, and the charge completes once', async () => {
     const orderId = await placeOrder('tok_threeDSecure', 4200);
     const { intent_id: intentId } = await waitIntent(orderId);

@@ -18,7 +18,9 @@ export class Reconciliation {
       logger: Logger;
       /**
        * A charge waiting on the customer's action (3-D Secure) this long is cancelled at the
-       * provider, so the order fails and its stock goes back (PAYMENT_ACTION_TIMEOUT_MS).
+       * provider and declined: the order fails and its stock goes back, or (paid through
+       * /initiate) it waits for another card until its reservation runs out
+       * (PAYMENT_ACTION_TIMEOUT_MS).
        */
       actionTimeoutMs: number;
     },
