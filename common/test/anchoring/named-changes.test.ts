@@ -67,7 +67,7 @@ async function inTransaction<T>(fn: (client: PoolClient) => Promise<T>): Promise
 }
 
 /** What the service does: a move and its balance, and the record's entries, in one transaction. */
-const move = (id: string, amount: number) =>
+const move = (id: string, amount: number, via: () => Anchoring = () => anchoring) =>
   inTransaction(async (client) => {
     await client.query(
       `INSERT INTO accounts (id, status, balance) VALUES ($1, 'OPEN', 0) ON CONFLICT DO NOTHING`,
@@ -78,7 +78,7 @@ const move = (id: string, amount: number) =>
       amount,
     ]);
     await client.query('UPDATE accounts SET balance = balance + $2 WHERE id = $1', [id, amount]);
-    return anchoring.record(client, { recordType: 'account', recordId: id });
+    return via().record(client, { recordType: 'account', recordId: id });
   });
 
 /** The audit page's verdict on the record's receipts, as the record API serves them (offline). */
@@ -245,25 +245,9 @@ describe('ANCHOR_NAME_FIELDS=false, while replicas from before the rule still ru
       nameFields: false,
     });
     const id = `acc-${randomUUID()}`;
-    const write = (amount: number) =>
-      inTransaction(async (client) => {
-        await client.query(
-          `INSERT INTO accounts (id, status, balance) VALUES ($1, 'OPEN', 0) ON CONFLICT DO NOTHING`,
-          [id],
-        );
-        await client.query('INSERT INTO account_moves (account_id, amount) VALUES ($1, $2)', [
-          id,
-          amount,
-        ]);
-        await client.query('UPDATE accounts SET balance = balance + $2 WHERE id = $1', [
-          id,
-          amount,
-        ]);
-        return older.record(client, { recordType: 'account', recordId: id });
-      });
-    await write(10);
+    await move(id, 10, () => older);
     await pool.query(`UPDATE accounts SET status = 'FROZEN' WHERE id = $1`, [id]);
-    await write(5);
+    await move(id, 5, () => older);
     const docs = await documents(id);
     expect(docs.map((d) => [d.sourceId.replace(/:\d+$/, ''), 'fields' in d])).toEqual([
       ['move', false],

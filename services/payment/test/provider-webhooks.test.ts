@@ -116,6 +116,14 @@ describe('payment provider mode: signed webhooks from a provider process (real P
     return orderId;
   }
 
+  /** The customer pays an order waiting for payment through /initiate with `token`. */
+  const initiate = (orderId: string, token: string) =>
+    fetch(`${service.url}/api/payments/initiate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: bearer(alice) },
+      body: JSON.stringify({ orderId, payment: { method: 'card', token } }),
+    });
+
   const paymentOf = async (orderId: string) =>
     (await pool.query('SELECT * FROM payments WHERE order_id = $1', [orderId])).rows[0] as
       { id: string; status: string } | undefined;
@@ -393,11 +401,7 @@ describe('payment provider mode: signed webhooks from a provider process (real P
   it('requires_action (3-D Secure) on /initiate: 201 PROCESSING with the next action; the customer completes it at the provider, then payment.completed', async () => {
     const orderId = await placeOrder(null);
     await waitPayment(orderId, 'AWAITING_PAYMENT');
-    const res = await fetch(`${service.url}/api/payments/initiate`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: bearer(alice) },
-      body: JSON.stringify({ orderId, payment: { method: 'card', token: 'tok_threeDSecure' } }),
-    });
+    const res = await initiate(orderId, 'tok_threeDSecure');
     expect(res.status).toBe(201);
     const view = (await res.json()) as {
       status: string;
@@ -476,14 +480,7 @@ describe('payment provider mode: signed webhooks from a provider process (real P
     // From /initiate: a decline delivered first still answers the customer 402.
     const awaiting = await placeOrder(null);
     await waitPayment(awaiting, 'AWAITING_PAYMENT');
-    const declined = await fetch(`${service.url}/api/payments/initiate`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: bearer(alice) },
-      body: JSON.stringify({
-        orderId: awaiting,
-        payment: { method: 'card', token: 'tok_chargeDeclined' },
-      }),
-    });
+    const declined = await initiate(awaiting, 'tok_chargeDeclined');
     expect(declined.status).toBe(402);
     expect(await declined.json()).toMatchObject({
       error: { code: 'PAYMENT_DECLINED', details: { code: 'card_declined', retryable: true } },
@@ -492,11 +489,7 @@ describe('payment provider mode: signed webhooks from a provider process (real P
     expect((await paymentOf(awaiting))!.status).toBe('AWAITING_PAYMENT');
 
     // And a success on /initiate answers 201 COMPLETED.
-    const paid = await fetch(`${service.url}/api/payments/initiate`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: bearer(alice) },
-      body: JSON.stringify({ orderId: awaiting, payment: { method: 'card', token: 'tok_visa' } }),
-    });
+    const paid = await initiate(awaiting, 'tok_visa');
     expect(paid.status).toBe(201);
     expect(((await paid.json()) as { status: string }).status).toBe('COMPLETED');
     await eventually(() => of('payment.completed', awaiting).length === 1, {
@@ -624,11 +617,7 @@ describe('payment provider mode: signed webhooks from a provider process (real P
   it('paid through /initiate and left waiting: cancelled the same way, and the payment waits for another card (a retryable decline)', async () => {
     const orderId = await placeOrder(null, 4400);
     await waitPayment(orderId, 'AWAITING_PAYMENT');
-    const res = await fetch(`${service.url}/api/payments/initiate`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: bearer(alice) },
-      body: JSON.stringify({ orderId, payment: { method: 'card', token: 'tok_threeDSecure' } }),
-    });
+    const res = await initiate(orderId, 'tok_threeDSecure');
     expect(res.status).toBe(201);
     const { intent_id: intentId } = await waitIntent(orderId);
 
