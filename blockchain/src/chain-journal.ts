@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { keccak256, Wallet } from 'ethers';
 import type { EIP1193Provider, RequestArguments } from 'hardhat/types';
+import { syncDirectory, writeAll, writeFileDurably } from '@ecom/common/util';
 
 /**
  * What an embedded chain keeps in its data directory so that a restart serves the same chain:
@@ -43,29 +44,6 @@ const GENESIS = 'genesis.json';
 const JOURNAL = 'journal.jsonl';
 const KEYS = 'keys.json';
 
-/** Writes a file whole or not at all (temporary file, fsync, rename), readable only by us. */
-function writeFileAtomic(file: string, text: string): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = fs.openSync(tmp, 'w', 0o600);
-  try {
-    fs.writeSync(fd, text);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-  fsyncDir(path.dirname(file));
-}
-
-function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 export function ensureChainDir(dir: string): void {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   fs.chmodSync(dir, 0o700);
@@ -101,7 +79,7 @@ export function loadOrCreateChainKeys(dir: string, count: number): ChainKeys {
     anchorers: [...(keys?.anchorers ?? [])],
   };
   while (next.anchorers.length < count) next.anchorers.push(Wallet.createRandom().privateKey);
-  writeFileAtomic(file, `${JSON.stringify(next, null, 2)}\n`);
+  writeFileDurably(file, `${JSON.stringify(next, null, 2)}\n`);
   return next;
 }
 
@@ -113,7 +91,7 @@ export function readGenesis(dir: string): ChainGenesis | null {
 }
 
 export function writeGenesis(dir: string, genesis: ChainGenesis): void {
-  writeFileAtomic(path.join(dir, GENESIS), `${JSON.stringify(genesis, null, 2)}\n`);
+  writeFileDurably(path.join(dir, GENESIS), `${JSON.stringify(genesis, null, 2)}\n`);
 }
 
 export function journalPath(dir: string): string {
@@ -221,11 +199,12 @@ class JournalWriter {
 
   constructor(file: string) {
     this.fd = fs.openSync(file, 'a', 0o600);
-    fsyncDir(path.dirname(file));
+    syncDirectory(path.dirname(file));
   }
 
   append(entry: JournalEntry): void {
-    fs.writeSync(this.fd, `${JSON.stringify(entry)}\n`);
+    // Whole or failing: a short write taken for success would answer a block the journal lacks.
+    writeAll(this.fd, `${JSON.stringify(entry)}\n`);
     fs.fsyncSync(this.fd);
   }
 

@@ -3,18 +3,9 @@
  * (MONITOR_STATE_FILE) and the promises kept by customers and auditors (PROMISES_FILE). Kept out
  * of monitor.ts, which the audit page bundles for the browser.
  */
-import {
-  closeSync,
-  fsyncSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { writeFileDurably } from '@ecom/common/util';
 import {
   readPromisesFile,
   type PublishedPromise,
@@ -44,31 +35,9 @@ export function readMonitorState(file: string): MonitorMemory | null {
   return parsed;
 }
 
-/**
- * Writes the state so that a crash leaves the old file or the new one, never half of either:
- * a temporary file in the same directory, flushed, renamed over the old one, and the directory
- * flushed so that the rename itself survives a power cut.
- */
+/** Writes the state whole or not at all (a crash leaves the old file or the new one). */
 export function writeMonitorState(file: string, memory: MonitorMemory): void {
-  const dir = path.dirname(path.resolve(file));
-  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
-  const fd = openSync(temp, 'w', 0o600);
-  try {
-    writeSync(fd, `${JSON.stringify(memory)}\n`);
-    fsyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    unlinkSync(temp);
-    throw err;
-  }
-  closeSync(fd);
-  renameSync(temp, file);
-  const dirFd = openSync(dir, 'r');
-  try {
-    fsyncSync(dirFd);
-  } finally {
-    closeSync(dirFd);
-  }
+  writeFileDurably(path.resolve(file), `${JSON.stringify(memory)}\n`);
 }
 
 /** A state store on one file. */

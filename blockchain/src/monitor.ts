@@ -222,6 +222,21 @@ function rootOf(leaves: string[]): string | null {
   }
 }
 
+/** A batch's published leaves, the root they hash to, and that said for a finding. */
+function rebuild(batch: PublishedBatch): {
+  leaves: string[];
+  rebuilt: string | null;
+  hashTo: string;
+} {
+  const leaves = batch.leaves.map((l) => lower(l.leaf));
+  const rebuilt = leaves.length ? rootOf(leaves) : null;
+  return {
+    leaves,
+    rebuilt,
+    hashTo: `its ${leaves.length} published leaves hash to ${rebuilt ? short(rebuilt) : 'nothing (malformed leaves)'}`,
+  };
+}
+
 /** One promise, whatever copy it comes from (not its recordId: the public log drops it). */
 export function promiseId(p: PublishedPromise): string {
   return [p.signature, p.signer, p.chainId, p.recordKey, p.sequence, p.leaf, p.deadline]
@@ -358,14 +373,12 @@ export function replayLog(input: MonitorInput): MonitorReport {
       continue;
     }
     const { log, batch } = own[0];
-    const leaves = batch.leaves.map((l) => lower(l.leaf));
-    const rebuilt = leaves.length ? rootOf(leaves) : null;
+    const { leaves, rebuilt, hashTo } = rebuild(batch);
     if (rebuilt !== root) {
       add(
         'root-mismatch',
         root,
-        `${log.info.service} batch ${batch.seq} (${batch.batchId}): its ${leaves.length} published ` +
-          `leaves hash to ${rebuilt ? short(rebuilt) : 'nothing (malformed leaves)'}, not to the root anchored in block ${e.blockNumber}`,
+        `${log.info.service} batch ${batch.seq} (${batch.batchId}): ${hashTo}, not to the root anchored in block ${e.blockNumber}`,
       );
       continue;
     }
@@ -389,15 +402,13 @@ export function replayLog(input: MonitorInput): MonitorReport {
     // fresh chain at the same address), so its leaves can no longer be proven, only compared.
     const mined = batch.blockNumber !== null;
     if (mined) {
-      const leaves = batch.leaves.map((l) => lower(l.leaf));
-      const rebuilt = leaves.length ? rootOf(leaves) : null;
+      const { rebuilt, hashTo } = rebuild(batch);
       if (rebuilt !== root) {
         add(
           'root-mismatch',
           root,
           `${name}, superseded, anchored in block ${batch.blockNumber} of a chain that no longer ` +
-            `holds it: its ${leaves.length} published leaves hash to ` +
-            `${rebuilt ? short(rebuilt) : 'nothing (malformed leaves)'}, not to its published root`,
+            `holds it: ${hashTo}, not to its published root`,
         );
       }
       add(

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Pool, type PoolClient } from 'pg';
+import { Pool } from 'pg';
 import { Wallet } from 'ethers';
 import { createTestPostgres, type TestPostgres } from '@ecom/infrastructure/testing';
 import { verifyReceipts } from '../../../audit-web/src/verify/entries';
-import { runMigrations } from '../../src/postgres';
+import { runMigrations, withTransaction } from '../../src/postgres';
 import { ACCOUNTS, accountRecord } from './account-record';
 import {
   canonicalDocument,
@@ -54,21 +54,9 @@ afterAll(async () => {
   await db?.cleanup();
 });
 
-async function inTransaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const out = await fn(client);
-    await client.query('COMMIT');
-    return out;
-  } finally {
-    client.release();
-  }
-}
-
 /** What the service does: a move and its balance, and the record's entries, in one transaction. */
 const move = (id: string, amount: number, via: () => Anchoring = () => anchoring) =>
-  inTransaction(async (client) => {
+  withTransaction(pool, async (client) => {
     await client.query(
       `INSERT INTO accounts (id, status, balance) VALUES ($1, 'OPEN', 0) ON CONFLICT DO NOTHING`,
       [id],

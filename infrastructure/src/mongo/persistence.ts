@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { BSON, type Document } from 'bson';
 import type { Engine } from './engine';
+import { syncDirectory, writeAll } from '@ecom/common/util';
 
 const SNAPSHOT = 'snapshot.bson';
 const JOURNAL = 'journal.bson';
@@ -187,33 +188,6 @@ export class Persistence {
     if (!this.failure) this.compact(engine);
     if (this.fd !== undefined) fs.closeSync(this.fd);
     this.fd = undefined;
-  }
-}
-
-/**
- * Writes every byte of `data`, or throws. A write that meets a full disk (or a file-size
- * limit) may first write part of it and report the shorter count without an error; the rest,
- * written again, then fails with the reason. Taking the short count for success would
- * acknowledge a torn journal entry, or rename a cut snapshot over a whole one.
- */
-function writeAll(fd: number, data: Buffer): void {
-  for (let at = 0; at < data.length;) {
-    const written = fs.writeSync(fd, data, at, data.length - at);
-    if (written <= 0) throw new Error(`journal write made no progress at byte ${at}`);
-    at += written;
-  }
-}
-
-/** Makes a rename in the directory durable (where the platform allows fsync on a directory). */
-function syncDirectory(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(dir, 'r');
-    fs.fsyncSync(fd);
-  } catch {
-    // Not supported here (e.g. Windows): the rename is still atomic.
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
   }
 }
 
