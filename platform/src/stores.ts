@@ -37,11 +37,13 @@ export async function startMongo(
   dir: string,
   env: NodeJS.ProcessEnv,
   port: number,
-  options: { restartDelayMs?: number } = {},
+  /** The wait before the first try to start again, doubling up to `maxRestartDelayMs` (30 s). */
+  options: { restartDelayMs?: number; maxRestartDelayMs?: number } = {},
 ): Promise<StoreEndpoint> {
   if (env.MONGO_URL) return { url: env.MONGO_URL, kind: 'external', stop: noop };
   const dataDir = path.join(dir, 'mongo');
   const firstDelayMs = options.restartDelayMs ?? 1000;
+  const maxDelayMs = options.maxRestartDelayMs ?? 30_000;
   let stopped = false;
   let wake: (() => void) | undefined;
   let restarting: Promise<void> | undefined;
@@ -51,7 +53,7 @@ export async function startMongo(
   const restart = () => {
     restarting = (async () => {
       await standIn.stop().catch(() => undefined);
-      for (let delay = firstDelayMs; !stopped; delay = Math.min(delay * 2, 30_000)) {
+      for (let delay = firstDelayMs; !stopped; delay = Math.min(delay * 2, maxDelayMs)) {
         await new Promise<void>((resolve) => {
           wake = resolve;
           setTimeout(resolve, delay);
@@ -63,7 +65,7 @@ export async function startMongo(
           return;
         } catch (err) {
           process.stderr.write(
-            `mongo stand-in: cannot start again yet (${err instanceof Error ? err.message : String(err)}); next try in ${Math.min(delay * 2, 30_000) / 1000} s\n`,
+            `mongo stand-in: cannot start again yet (${err instanceof Error ? err.message : String(err)}); next try in ${Math.min(delay * 2, maxDelayMs) / 1000} s\n`,
           );
         }
       }
