@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { LOCK_NAME, LOCK_OWNER_FILE } from './data-dir-lock';
 
 /** Repository root (platform/src or platform/dist → two levels up). */
 export const repoRoot = path.resolve(__dirname, '..', '..');
@@ -9,6 +10,9 @@ export function dataDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.resolve(env.DATA_DIR ?? path.join(repoRoot, '.data'));
 }
 
+/** Marks a directory as the platform's: only such a directory is ever reset. */
+export const DATA_MARKER = '.ecom-data';
+
 /** Where the embedded chain keeps its journal, genesis and keys, in the data directory. */
 export const CHAIN_DIR = 'chain';
 /** Written once the demo data was seeded (a first start). */
@@ -17,14 +21,26 @@ export const SEED_MARKER = 'seeded';
 /** The one-process platform's revoked sessions (when no Redis holds them), in the data directory. */
 export const REVOKED_SESSIONS_FILE = 'revoked-sessions.json';
 
-export function resetDataDir(dir: string): void {
-  // Refuse to wipe anything that does not look like our data directory.
-  if (fs.existsSync(dir) && !fs.existsSync(path.join(dir, '.ecom-data'))) {
+/** Refuses to reset a directory that does not look like our data directory. */
+export function assertResettable(dir: string): void {
+  if (fs.existsSync(dir) && !fs.existsSync(path.join(dir, DATA_MARKER))) {
     throw new Error(
-      `${dir} is not a platform data directory (no .ecom-data marker); not deleting it`,
+      `${dir} is not a platform data directory (no ${DATA_MARKER} marker); not deleting it`,
     );
   }
-  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Empties the data directory, which the caller has locked (`lockDataDir`): everything but the
+ * lock goes, so no other start can take the directory between the wipe and this one's stores.
+ */
+export function resetDataDir(dir: string): void {
+  assertResettable(dir);
+  if (!fs.existsSync(dir)) return;
+  for (const name of fs.readdirSync(dir)) {
+    if (name === LOCK_NAME || name === LOCK_OWNER_FILE) continue;
+    fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+  }
 }
 
 /**
@@ -52,7 +68,7 @@ export function ensureDataDir(dir: string): void {
     makeDirectories(dir);
     fs.chmodSync(dir, 0o700);
     fs.writeFileSync(
-      path.join(dir, '.ecom-data'),
+      path.join(dir, DATA_MARKER),
       'Data of the embedded platform run (npm start).\n',
     );
   } catch (err) {

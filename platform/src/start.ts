@@ -13,11 +13,13 @@ import {
 import { busConfigKeys, loadConfig } from '@ecom/common/config';
 import { createLogger, type Logger } from '@ecom/common/logging';
 import { startChain, type ChainEndpoint } from './chain';
+import { lockDataDir, type DataDirLockOptions } from './data-dir-lock';
 import {
   dataDir,
   ensureDataDir,
   legacyChainNote,
   resetDataDir,
+  assertResettable,
   REVOKED_SESSIONS_FILE,
   SEED_MARKER,
 } from './data-dir';
@@ -47,6 +49,8 @@ export interface StartPlatformOptions {
   print?: (line: string) => void;
   /** Service ports (default: 3000-3005) and the stand-ins' ports, for tests that run beside `npm start`. */
   ports?: RunningPorts;
+  /** How the data directory's lock waits (tests shorten it). */
+  lock?: Pick<DataDirLockOptions, 'staleMs' | 'waitMs'>;
 }
 
 /**
@@ -63,12 +67,21 @@ export async function startPlatform(options: StartPlatformOptions = {}): Promise
   const ports = options.ports ?? defaultPorts(env);
   // Before anything starts: production without its own admin is refused outright.
   adminAccount(env);
-  if (options.reset) resetDataDir(dir);
+  if (options.reset) assertResettable(dir);
   ensureDataDir(dir);
-  const legacy = legacyChainNote(dir, env);
-  if (legacy) print(legacy);
+  // This process's alone until it stops: a second run on it would write its stores back over
+  // this one's, and a reset would delete them under it.
+  const unlock = await lockDataDir(dir, {
+    ...options.lock,
+    onWait: print,
+    onCompromised: (err) =>
+      logger.error('the data directory lock was taken away', { dir, error: err.message }),
+  });
 
-  const stops: { name: string; stop: () => Promise<unknown> }[] = [];
+  // The lock first, so it is given back last.
+  const stops: { name: string; stop: () => Promise<unknown> }[] = [
+    { name: 'data directory lock', stop: unlock },
+  ];
   const stopAll = async () => {
     for (const { name, stop } of stops.reverse()) {
       await stop().catch((err: unknown) => logger.error('stop failed', { name, err }));
@@ -77,6 +90,12 @@ export async function startPlatform(options: StartPlatformOptions = {}): Promise
   };
 
   try {
+    if (options.reset) {
+      resetDataDir(dir);
+      ensureDataDir(dir);
+    }
+    const legacy = legacyChainNote(dir, env);
+    if (legacy) print(legacy);
     const keys = loadOrCreateJwtKeys(dir, env);
     // Without Redis the services share this process's list of revoked sessions: it is kept in
     // the data directory, so a restart does not revive a logged-out or deleted user's tokens.

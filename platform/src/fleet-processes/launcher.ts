@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startChain, type ChainEndpoint } from '../chain';
 import { dataDir as defaultDataDir, ensureDataDir } from '../data-dir';
+import { lockDataDir } from '../data-dir-lock';
 import { adminAccount, demoAllowed } from '../demo';
 import { loadOrCreateJwtKeys } from '../keys';
 import { httpLogin, seedDemoData } from '../seed';
@@ -156,6 +157,11 @@ export async function startProcessFleet(o: ProcessFleetOptions): Promise<Process
 
   const dir = o.dataDir ?? path.join(defaultDataDir(env), `fleet-${namespace}`);
   ensureDataDir(dir);
+  // One fleet per directory: a second would share its stand-in's files and its chain journal.
+  const unlock = await lockDataDir(dir, {
+    onWait: print,
+    onCompromised: (err) => print(`the data directory lock was taken away: ${err.message}`),
+  });
   const logDir = path.join(dir, 'logs');
   fs.mkdirSync(logDir, { recursive: true });
   const ports = await assignPorts(o.replicas, o.portOf ?? documentedPort);
@@ -172,6 +178,7 @@ export async function startProcessFleet(o: ProcessFleetOptions): Promise<Process
     await stopAll(processes);
     await chain?.stop();
     await mail?.stop();
+    await unlock();
   };
 
   try {
