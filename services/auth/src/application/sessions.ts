@@ -25,8 +25,24 @@ export function createSessions(deps: AccountDeps) {
     return { id: user.id, role: user.role, email: user.email };
   }
 
+  /**
+   * A new session for `user` as read (its session epoch included). Recorded first, then checked
+   * against the epoch as committed now: whatever ends the user's sessions raises the epoch before
+   * it revokes them, so a session recorded too late for that revocation is found here and ended
+   * (docs/adr/0062). Either way no session outlives a logout everywhere, a password or role
+   * change, or the account.
+   */
   async function session(user: StoredUser, at: Date): Promise<Session> {
-    return { user: publicUser(user), ...(await tokens.newSession(authUser(user), at)) };
+    const { tokens: pair, sessionId } = await tokens.newSession(authUser(user), at);
+    if ((await users.sessionEpochOf(user.id)) !== user.sessionEpoch) {
+      await refreshTokens.revokeFamily(sessionId, at, 'session_ended');
+      await tokens.revokeSessions([sessionId]);
+      throw new UnauthorizedError(
+        'The account changed while signing in (password, role, sign-out everywhere or deletion): sign in again',
+        { reason: 'session_ended' },
+      );
+    }
+    return { user: publicUser(user), ...pair };
   }
 
   return {
@@ -78,7 +94,9 @@ export function createSessions(deps: AccountDeps) {
       await guard.succeeded(attempt);
       if (hasher.needsRehash(user.passwordHash)) {
         // An older scheme or a lower cost than configured: upgrade it now we know the password.
-        await users.setPasswordHash(user.id, user.passwordHash, await hasher.hash(input.password));
+        await users.setPasswordHash(user.id, user.passwordHash, await hasher.hash(input.password), {
+          endSessions: false,
+        });
       }
       return session(user, at);
     },
@@ -148,6 +166,8 @@ export function createSessions(deps: AccountDeps) {
     /** Every session of the user, on every device, access tokens included. */
     async logoutAll(userId: string): Promise<number> {
       const at = now();
+      // First, committed: a login in flight then finds its session ended (see session()).
+      await users.endSessions(userId);
       const revoked = await refreshTokens.revokeAllForUser(userId, at, 'logout_all');
       await tokens.revokeUserSessions(userId, at);
       return revoked;
@@ -181,13 +201,15 @@ export function createSessions(deps: AccountDeps) {
         ]);
       }
       const newHash = await hasher.hash(input.newPassword);
-      if (!(await users.setPasswordHash(user.id, user.passwordHash, newHash))) {
-        throw new ConflictError('Password was changed concurrently; try again');
-      }
+      // The epoch rises with the hash, before the revocation (see session()).
+      const changed = await users.setPasswordHash(user.id, user.passwordHash, newHash, {
+        endSessions: true,
+      });
+      if (!changed) throw new ConflictError('Password was changed concurrently; try again');
       await refreshTokens.revokeAllForUser(user.id, at, 'password_change');
       // Every other session ends; the caller gets a new one.
       await tokens.revokeUserSessions(user.id, at);
-      return session(user, at);
+      return session(changed, at);
     },
 
     /**

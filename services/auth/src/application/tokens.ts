@@ -118,11 +118,11 @@ export function createTokenIssuer(
       await revokeSessions(await store.familiesIssuedSince(userId, since));
     },
     /** Tokens for a fresh session (a new token family): login, registration, password change. */
-    async newSession(user: AuthUser, now: Date): Promise<TokenPair> {
+    async newSession(user: AuthUser, now: Date): Promise<{ tokens: TokenPair; sessionId: string }> {
       const draft = draftRefreshToken(now);
       const familyId = randomUUID();
       await store.insert(refreshRecord(draft, user.id, familyId, now));
-      return pair(user, draft, familyId);
+      return { tokens: pair(user, draft, familyId), sessionId: familyId };
     },
   };
 }

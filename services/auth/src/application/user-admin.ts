@@ -83,7 +83,8 @@ export function createUserAdmin(deps: AccountDeps) {
         await events.publish('user.updated', userEventData(updated));
         return { user: updated, changed: true };
       });
-      // Again after the commit: a login that read the old role meanwhile started a session.
+      // Again after the commit: a login that read the old role meanwhile started a session (one
+      // that checks its session after the commit finds the epoch raised: sessions.ts).
       if (changed) await tokens.revokeUserSessions(id, now());
       return publicUser(user);
     },
@@ -104,6 +105,9 @@ export function createUserAdmin(deps: AccountDeps) {
         await refreshTokens.deleteAllForUser(id);
         await events.publish('user.deleted', { userId: id });
       });
+      // Again after the commit: a login that read the account before it went recorded its
+      // session after the revocation above (the login itself ends it if it looks later).
+      await tokens.revokeUserSessions(id, now());
     },
 
     /**

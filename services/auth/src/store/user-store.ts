@@ -11,6 +11,8 @@ interface UserDoc {
   name: string;
   role: Role;
   passwordHash: string;
+  /** Raised by whatever ends the user's sessions (absent on older documents: 0). */
+  sessionEpoch?: number;
   phone?: string;
   address?: ProfileAddress;
   createdAt: Date;
@@ -20,6 +22,12 @@ interface UserDoc {
 /** A user with the hash, for the use cases that need it; never sent to a client. */
 export interface StoredUser extends PublicUser {
   passwordHash: string;
+  /**
+   * Raised, and committed, before anything ends the user's sessions (logout everywhere, a
+   * password or role change, a deletion): a session started from an older read of the user is
+   * ended at once (docs/adr/0062).
+   */
+  sessionEpoch: number;
 }
 
 export interface ProfileChanges {
@@ -57,6 +65,7 @@ const userSchema = new Schema<UserDoc>(
     name: { type: String, required: true },
     role: { type: String, enum: ROLES, required: true, default: 'customer' },
     passwordHash: { type: String, required: true },
+    sessionEpoch: { type: Number, default: 0 },
     phone: String,
     address: addressSchema,
   },
@@ -86,12 +95,13 @@ function toStored(doc: UserDoc): StoredUser {
     createdAt: doc.createdAt.toISOString(),
     updatedAt: doc.updatedAt.toISOString(),
     passwordHash: doc.passwordHash,
+    sessionEpoch: doc.sessionEpoch ?? 0,
   };
 }
 
 /** Strips the hash: the only shape handlers hand to the HTTP layer. */
 export function publicUser(user: StoredUser): PublicUser {
-  const { passwordHash: _hash, ...rest } = user;
+  const { passwordHash: _hash, sessionEpoch: _epoch, ...rest } = user;
   return rest;
 }
 
@@ -158,23 +168,55 @@ export function createUserStore(connection: Connection) {
       return doc ? toStored(doc) : null;
     },
 
-    /** Replaces the hash only if it is still `expectedHash` (no lost update on races). */
-    async setPasswordHash(id: string, expectedHash: string, newHash: string): Promise<boolean> {
+    /**
+     * Replaces the hash only if it is still `expectedHash` (no lost update on races). With
+     * `endSessions` the session epoch is raised in the same write. Answers the user as it now is,
+     * or null when the hash had changed (or the user is gone).
+     */
+    async setPasswordHash(
+      id: string,
+      expectedHash: string,
+      newHash: string,
+      options: { endSessions: boolean },
+    ): Promise<StoredUser | null> {
+      const _id = objectId(id);
+      if (!_id) return null;
+      const doc = await Users.findOneAndUpdate(
+        { _id, passwordHash: expectedHash },
+        {
+          $set: { passwordHash: newHash },
+          ...(options.endSessions ? { $inc: { sessionEpoch: 1 } } : {}),
+        },
+        { returnDocument: 'after' },
+      ).lean<UserDoc>();
+      return doc ? toStored(doc) : null;
+    },
+
+    /** Raises the session epoch (before the sessions are revoked); false when there is no user. */
+    async endSessions(id: string): Promise<boolean> {
       const _id = objectId(id);
       if (!_id) return false;
-      const result = await Users.updateOne(
-        { _id, passwordHash: expectedHash },
-        { $set: { passwordHash: newHash } },
-      );
-      return result.modifiedCount === 1;
+      const result = await Users.updateOne({ _id }, { $inc: { sessionEpoch: 1 } });
+      return result.matchedCount === 1;
+    },
+
+    /** The session epoch as committed now; null when the user is gone. */
+    async sessionEpochOf(id: string): Promise<number | null> {
+      const _id = objectId(id);
+      if (!_id) return null;
+      const doc = await Users.findById(_id, { sessionEpoch: 1 }).lean<
+        Pick<UserDoc, 'sessionEpoch'>
+      >();
+      return doc ? (doc.sessionEpoch ?? 0) : null;
     },
 
     async setRole(id: string, role: Role): Promise<StoredUser | null> {
       const _id = objectId(id);
       if (!_id) return null;
+      // A role change ends the user's sessions: the epoch rises in the same write.
       const doc = await Users.findByIdAndUpdate(
         _id,
-        { $set: { role } },
+        { $set: { role }, $inc: { sessionEpoch: 1 } },
         { returnDocument: 'after', runValidators: true },
       ).lean<UserDoc>();
       return doc ? toStored(doc) : null;
