@@ -1,3 +1,4 @@
+import { Counter } from '@ecom/common/metrics';
 import { openAnchoredStore, type AnchorSink } from '@ecom/common/anchoring';
 import { periodicTask } from '@ecom/common/lifecycle';
 import { OutboxRelay, createIdempotencyStore, pgHealth } from '@ecom/common/postgres';
@@ -62,12 +63,24 @@ export const paymentService = defineService({
         ? new ProviderPaymentGateway({ url: config.PAYMENT_PROVIDER_URL! })
         : new MockPaymentGateway({ ledger: new PgMockGatewayLedger(pool) }));
     const claims = new PaymentClaims({ logger });
+    // Money the provider's books and ours disagree on: each needs an operator (docs/monitoring.md).
+    const refundsRefused = new Counter({
+      name: 'payment_refunds_refused_total',
+      help: 'Refunds the provider refused (a refund made at its dashboard, a dispute): what it still holds is not refunded again by itself',
+      registers: [registry],
+    });
+    const capturesUnclaimed = new Counter({
+      name: 'payment_captures_unclaimed_total',
+      help: 'Charges the provider reports captured for an attempt this service recorded as failed: to be refunded at the provider',
+      registers: [registry],
+    });
     const calls = new GatewayCalls({
       pool,
       gateway,
       claims,
       anchor: anchors.sink,
       logger,
+      refundRefused: () => refundsRefused.inc(),
     });
     const saga = new PaymentSaga({ claims, anchor: anchors.sink, logger });
     const payments = new Payments({
@@ -89,6 +102,7 @@ export const paymentService = defineService({
       calls,
       anchor: anchors.sink,
       logger,
+      captureUnclaimed: () => capturesUnclaimed.inc(),
       // Accepted in provider mode only: the mock gateway sends none.
       secrets:
         config.PAYMENT_GATEWAY === 'provider'

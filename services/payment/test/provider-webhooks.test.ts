@@ -690,4 +690,86 @@ describe('payment provider mode: signed webhooks from a provider process (real P
       effect: 'declined',
     });
   });
+
+  /** A counter's value on the service's /metrics. */
+  async function counter(name: string): Promise<number> {
+    const text = await (await fetch(`${service.url}/metrics`)).text();
+    // `name{service="payment"} 1`: the registry's default labels come with every line.
+    const value = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1];
+    if (value === undefined) throw new Error(`${name} is not on /metrics`);
+    return Number(value);
+  }
+
+  it("a refund the provider refuses (its books differ: a refund made at its dashboard) is counted and logged for an operator, the charge's amount untouched", async () => {
+    const orderId = await placeOrder('tok_visa', 2900);
+    await waitPayment(orderId, 'COMPLETED');
+    const paid = (
+      await pool.query<{ charge_id: string }>(
+        'SELECT charge_id FROM payments WHERE order_id = $1',
+        [orderId],
+      )
+    ).rows[0]!;
+    const before = await counter('payment_refunds_refused_total');
+    // A goodwill cent refunded at the provider's dashboard: the shop is not told.
+    const dashboard = await fetch(`${sim.url}/v1/refunds`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ charge: paid.charge_id, amount: 1, currency: 'usd' }),
+    });
+    expect(dashboard.status).toBe(200);
+    await bus.publish(
+      createEvent('order-service', 'order.cancelled', {
+        orderId,
+        userId: alice.id,
+        reason: 'CUSTOMER_REQUEST',
+        previousStatus: 'CONFIRMED',
+        items: [{ productId: 'p1', quantity: 1 }],
+      }),
+    );
+    await eventually(async () => (await counter('payment_refunds_refused_total')) === before + 1, {
+      what: 'the refused refund counted',
+      timeoutMs: 20000,
+    });
+    // Nothing was taken as refunded: the reservation went back.
+    expect(await paymentOf(orderId)).toMatchObject({ status: 'COMPLETED', refunded_cents: '0' });
+    const refunds = await pool.query(
+      'SELECT r.status, r.failure_reason FROM refunds r JOIN payments p ON p.id = r.payment_id WHERE p.order_id = $1',
+      [orderId],
+    );
+    expect(refunds.rows).toEqual([
+      {
+        status: 'FAILED',
+        failure_reason: expect.stringContaining('amount_too_large'),
+      },
+    ]);
+  });
+
+  it('a capture the provider reports for an attempt recorded as failed is not taken silently: its own effect, counted', async () => {
+    const orderId = await placeOrder('tok_threeDSecure', 3700);
+    const { intent_id: intentId } = await waitIntent(orderId);
+    await eventually(async () => (await effects(intentId!)).length === 1, {
+      what: 'requires_action delivered',
+    });
+    // Recorded as failed (a decline the provider then let the customer retry on the same intent).
+    const failed = intentEvent(orderId, intentId!, 'payment_intent.payment_failed', 3700);
+    expect((await post(failed, sign(failed))).status).toBe(200);
+    expect((await attemptOf(orderId)).status).toBe('FAILED');
+    const before = await counter('payment_captures_unclaimed_total');
+    // The customer then authenticates, and the provider captures.
+    const authenticated = await fetch(`${sim.url}/authenticate/${intentId}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'result=succeed',
+    });
+    expect(authenticated.status).toBeLessThan(400);
+    await eventually(
+      async () =>
+        (await effects(intentId!)).some(
+          (e) => e.type === 'payment_intent.succeeded' && e.effect === 'capture_unclaimed',
+        ),
+      { what: 'the capture flagged', timeoutMs: 20000 },
+    );
+    expect(await counter('payment_captures_unclaimed_total')).toBe(before + 1);
+    expect(of('payment.completed', orderId)).toHaveLength(0);
+  });
 });

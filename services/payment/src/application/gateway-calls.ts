@@ -50,6 +50,8 @@ export interface GatewayCallsDeps {
   claims: PaymentClaims;
   anchor: AnchorSink;
   logger: Logger;
+  /** Counts a refund the provider refused (its books and ours differ). */
+  refundRefused?: () => void;
 }
 
 /**
@@ -269,10 +271,15 @@ export class GatewayCalls {
           { refunded_cents: cents(row.refunded_cents) - claim.amount },
           send,
         );
+        // The provider's books and ours differ (a refund made at its dashboard, a dispute): what
+        // it still holds is not refunded again by itself (the PaymentRefundRefused alert).
         this.deps.logger.error('refund refused by the gateway', {
           refundId: claim.refundId,
+          paymentId: row.id,
+          orderId: row.order_id,
           code: result.code,
         });
+        this.deps.refundRefused?.();
         return {
           outcome: 'refused',
           code: result.code,

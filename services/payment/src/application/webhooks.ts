@@ -88,6 +88,8 @@ export interface ProviderWebhooksDeps {
   toleranceSeconds: number;
   /** Unix seconds now (tests may pin it). */
   now?: () => number;
+  /** Counts a capture the provider reports for an attempt recorded as failed (see applyIntent). */
+  captureUnclaimed?: () => void;
 }
 
 /** Runs `fn` with the payment's saga correlation id (the webhook request's own otherwise). */
@@ -213,8 +215,25 @@ export class ProviderWebhooks {
       });
       return { effect: 'amount_mismatch' };
     }
-    if (current.status !== 'PENDING') return { effect: 'already_settled' };
     const answer = chargeAnswerOf(intent);
+    if (current.status !== 'PENDING') {
+      if (current.status === 'FAILED' && answer.ok === true) {
+        // The provider holds money for an attempt this service recorded as failed (a decline
+        // it then let the customer retry on the same intent, or a forged failure): the order
+        // may have failed meanwhile. Not taken silently: an operator refunds it at the
+        // provider (the PaymentCaptureUnclaimed alert, docs/monitoring.md).
+        this.deps.logger.error('the provider captured a charge for an attempt recorded as failed', {
+          eventId: event.id,
+          intentId: intent.id,
+          paymentId: row.id,
+          orderId: row.order_id,
+          chargeId: answer.chargeId,
+        });
+        this.deps.captureUnclaimed?.();
+        return { effect: 'capture_unclaimed' };
+      }
+      return { effect: 'already_settled' };
+    }
     if (answer.ok === 'pending') {
       const recorded = await paymentStore.recordPendingAttempt(client, row.id, current.attempt, {
         intentId: intent.id,
