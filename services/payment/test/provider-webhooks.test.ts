@@ -772,4 +772,48 @@ describe('payment provider mode: signed webhooks from a provider process (real P
     expect(await counter('payment_captures_unclaimed_total')).toBe(before + 1);
     expect(of('payment.completed', orderId)).toHaveLength(0);
   });
+
+  it("an order cancelled while its charge waits on 3-D Secure: the step is no longer offered and the reconciler's next pass cancels the intent, well before PAYMENT_ACTION_TIMEOUT_MS", async () => {
+    const orderId = await placeOrder('tok_threeDSecure', 3900);
+    const { intent_id: intentId } = await waitIntent(orderId);
+    const view = async () =>
+      (await (
+        await fetch(`${service.url}/api/payments/order/${orderId}`, {
+          headers: { authorization: bearer(alice) },
+        })
+      ).json()) as { nextAction: { url: string } | null };
+    expect((await view()).nextAction).not.toBeNull();
+    await bus.publish(
+      createEvent('order-service', 'order.cancelled', {
+        orderId,
+        userId: alice.id,
+        reason: 'CUSTOMER_REQUEST',
+        previousStatus: 'PAYMENT_PROCESSING',
+        items: [{ productId: 'p1', quantity: 1 }],
+      }),
+    );
+    const closed = async () =>
+      (
+        await pool.query<{ order_closed: string | null }>(
+          'SELECT order_closed FROM payments WHERE order_id = $1',
+          [orderId],
+        )
+      ).rows[0]?.order_closed;
+    await eventually(async () => (await closed()) === 'CANCELLED', {
+      what: 'the payment knows its order closed',
+    });
+    expect((await view()).nextAction).toBeNull();
+    // One pass, seconds after the order was placed (the action timeout is 5 s here, an hour by
+    // default): the intent is cancelled at the provider, and a late authentication charges nothing.
+    await service.reconciliation.run(EXPIRY_PASS_AFTER_MS);
+    expect((await intentAtProvider(intentId!)).status).toBe('canceled');
+    const late = await fetch(`${sim.url}/authenticate/${intentId}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'result=succeed',
+    });
+    expect(late.status).toBe(400);
+    expect((await attemptOf(orderId)).status).toBe('FAILED');
+    expect(of('payment.completed', orderId)).toHaveLength(0);
+  });
 });

@@ -54,9 +54,10 @@ export class Reconciliation {
   }
 
   /**
-   * Cancels the charges left waiting on the customer too long. Each holds its order's stock,
-   * and anyone can leave one waiting (a card that asks for 3-D Secure, never completed), so
-   * the wait is bounded as an unpaid order's is. A customer who authenticated just before
+   * Cancels the charges left waiting on the customer too long, or for an order that has closed
+   * meanwhile (its step would charge the card only for the charge to be refunded). Each holds
+   * its order's stock, and anyone can leave one waiting (a card that asks for 3-D Secure, never
+   * completed), so the wait is bounded as an unpaid order's is. A customer who authenticated just before
    * wins: the provider refuses the cancel and names the intent as it now stands.
    */
   private async expireWaiting(): Promise<number> {
@@ -69,12 +70,15 @@ export class Reconciliation {
       // Unreachable: already logged, and the next pass tries again.
       if (outcome.outcome === 'unavailable') continue;
       if (outcome.outcome === 'completed') await calls.runFollowUp(outcome.next);
-      logger.warn("a charge waited too long on the customer's action: cancel asked", {
-        paymentId: row.id,
-        orderId: row.order_id,
-        intentId: a.intent_id,
-        outcome: outcome.outcome,
-      });
+      logger.warn(
+        "a charge waited on the customer's action too long or for a closed order: cancel asked",
+        {
+          paymentId: row.id,
+          orderId: row.order_id,
+          intentId: a.intent_id,
+          outcome: outcome.outcome,
+        },
+      );
       done += 1;
     }
     return done;

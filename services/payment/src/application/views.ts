@@ -21,7 +21,8 @@ export function refundView(r: RefundRow) {
  */
 function nextActionOf(row: PaymentRow, attempts: AttemptRow[]) {
   const current = attempts.find((a) => a.attempt === row.attempts);
-  if (row.status !== 'PROCESSING' || current?.status !== 'PENDING') return null;
+  // A closed order's step is not offered: the reconciler cancels it at the provider.
+  if (row.status !== 'PROCESSING' || current?.status !== 'PENDING' || row.order_closed) return null;
   if (current.provider_status !== 'requires_action' || !current.next_action_url) return null;
   return { type: 'redirect_to_url' as const, url: current.next_action_url };
 }

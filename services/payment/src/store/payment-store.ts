@@ -450,13 +450,18 @@ export const paymentStore = {
     );
   },
 
-  /** PENDING attempts that have waited on the customer's action (3-D Secure) for `waitedMs`. */
+  /**
+   * PENDING attempts that have waited on the customer's action (3-D Secure) for `waitedMs`, or
+   * whose order has closed meanwhile (cancelled or failed: the step must not charge the card).
+   */
   async attemptsWaitingOnCustomer(db: Queryable, waitedMs: number): Promise<AttemptRow[]> {
     const { rows } = await db.query<AttemptRow>(
-      `SELECT * FROM payment_attempts WHERE status = 'PENDING'
-         AND provider_status = 'requires_action' AND intent_id IS NOT NULL
-         AND created_at <= clock_timestamp() - $1 * interval '1 millisecond'
-       ORDER BY created_at LIMIT 100`,
+      `SELECT a.* FROM payment_attempts a JOIN payments p ON p.id = a.payment_id
+        WHERE a.status = 'PENDING' AND a.provider_status = 'requires_action'
+          AND a.intent_id IS NOT NULL
+          AND (a.created_at <= clock_timestamp() - $1 * interval '1 millisecond'
+               OR p.order_closed IS NOT NULL)
+        ORDER BY a.created_at LIMIT 100`,
       [waitedMs],
     );
     return rows;
