@@ -816,4 +816,43 @@ describe('payment provider mode: signed webhooks from a provider process (real P
     expect((await attemptOf(orderId)).status).toBe('FAILED');
     expect(of('payment.completed', orderId)).toHaveLength(0);
   });
+
+  it('acknowledges what payment does not act on (another event type, an intent status it does not know) with 200, so the provider does not send it again for days, and changes nothing', async () => {
+    const orderId = await placeOrder('tok_threeDSecure', 2600);
+    const { intent_id: intentId } = await waitIntent(orderId);
+    const event = (type: string, object: object) =>
+      JSON.stringify({
+        id: `evt_${randomUUID().replace(/-/g, '')}`,
+        object: 'event',
+        type,
+        created: Math.floor(Date.now() / 1000),
+        data: { object },
+      });
+    const unknownStatus = JSON.parse(
+      intentEvent(orderId, intentId!, 'payment_intent.processing', 2600),
+    ) as { data: { object: { status: string } } };
+    unknownStatus.data.object.status = 'requires_capture';
+    const cases: Array<[string, string, string]> = [
+      ['an intent status payment does not know', JSON.stringify(unknownStatus), 'unknown_status'],
+      [
+        'a charge event',
+        event('charge.refunded', { id: 'ch_1', object: 'charge', amount: 2600, refunded: true }),
+        'ignored',
+      ],
+      ['a customer event', event('customer.created', { id: 'cus_1' }), 'ignored'],
+    ];
+    for (const [what, body, effect] of cases) {
+      const res = await post(body, sign(body));
+      expect({ what, status: res.status, body: await res.json() }).toEqual({
+        what,
+        status: 200,
+        body: { received: true, duplicate: false, effect },
+      });
+    }
+    expect((await attemptOf(orderId)).status).toBe('PENDING');
+    expect((await paymentOf(orderId))!.status).toBe('PROCESSING');
+    // An intent event still needs what payment reads of it.
+    const noAmount = event('payment_intent.succeeded', { id: intentId, status: 'succeeded' });
+    expect((await post(noAmount, sign(noAmount))).status).toBe(400);
+  });
 });

@@ -24,35 +24,51 @@ const INTENT_EVENTS = new Set([
   'payment_intent.canceled',
 ]);
 
-/** What payment reads of an event, checked once its signature is. */
+/** The intent statuses payment acts on; another (a provider's newer one) is acknowledged, not applied. */
+const KNOWN_STATUSES = new Set([
+  'requires_payment_method',
+  'requires_action',
+  'processing',
+  'succeeded',
+  'canceled',
+]);
+
+/** What payment reads of an intent event's object. */
+const intentShape = Joi.object({
+  id: Joi.string().min(1).max(255).required(),
+  status: Joi.string().min(1).max(64).required(),
+  amount: Joi.number().integer().min(0).required(),
+  currency: Joi.string().length(3).required(),
+  latest_charge: Joi.string().allow(null),
+  metadata: Joi.object().pattern(Joi.string(), Joi.string()).default({}),
+  next_action: Joi.object({
+    type: Joi.string().valid('redirect_to_url').required(),
+    redirect_to_url: Joi.object({ url: Joi.string().uri().required() }).unknown(true).required(),
+  })
+    .unknown(true)
+    .allow(null),
+  last_payment_error: Joi.object({ code: Joi.string(), message: Joi.string() })
+    .unknown(true)
+    .allow(null),
+}).unknown(true);
+
+/**
+ * What payment reads of an event, checked once its signature is. Events of other types (a
+ * provider sends many) need only an object with an id: they are recorded and acknowledged, since
+ * a 4xx would have the provider send them again for days.
+ */
 const eventShape = Joi.object({
   id: Joi.string().min(1).max(255).required(),
   type: Joi.string().min(1).max(255).required(),
   created: Joi.number().integer().min(0).required(),
   data: Joi.object({
-    object: Joi.object({
-      id: Joi.string().min(1).max(255).required(),
-      status: Joi.string()
-        .valid('requires_payment_method', 'requires_action', 'processing', 'succeeded', 'canceled')
+    object: Joi.when('/type', {
+      is: Joi.valid(...INTENT_EVENTS),
+      then: intentShape.required(),
+      otherwise: Joi.object({ id: Joi.string().min(1).max(255).required() })
+        .unknown(true)
         .required(),
-      amount: Joi.number().integer().min(0).required(),
-      currency: Joi.string().length(3).required(),
-      latest_charge: Joi.string().allow(null),
-      metadata: Joi.object().pattern(Joi.string(), Joi.string()).default({}),
-      next_action: Joi.object({
-        type: Joi.string().valid('redirect_to_url').required(),
-        redirect_to_url: Joi.object({ url: Joi.string().uri().required() })
-          .unknown(true)
-          .required(),
-      })
-        .unknown(true)
-        .allow(null),
-      last_payment_error: Joi.object({ code: Joi.string(), message: Joi.string() })
-        .unknown(true)
-        .allow(null),
-    })
-      .unknown(true)
-      .required(),
+    }),
   })
     .unknown(true)
     .required(),
@@ -198,6 +214,14 @@ export class ProviderWebhooks {
   ): Promise<{ effect: string; next?: FollowUp | null; correlationId?: string | null }> {
     if (!INTENT_EVENTS.has(event.type)) return { effect: 'ignored' };
     const intent = event.data.object;
+    if (!KNOWN_STATUSES.has(intent.status)) {
+      this.deps.logger.warn('provider event with an intent status payment does not act on', {
+        eventId: event.id,
+        intentId: intent.id,
+        status: intent.status,
+      });
+      return { effect: 'unknown_status' };
+    }
     const key = intent.metadata?.[PAYMENT_KEY_METADATA];
     const attempt = key ? await paymentStore.attemptByKey(client, key) : null;
     if (!attempt) return { effect: 'unknown_intent' };
