@@ -346,6 +346,27 @@ describe('two deliveries of one order.created at once (two replicas)', () => {
     expect(await stock(a)).toEqual({ available: 5, reserved: 0, sold: 0, holds: [] });
     expect(forOrder('inventory.rejected', orderId)).toHaveLength(1);
   });
+
+  it('a replayed order.created after a confirm that crashed mid-sale moves no stock, and the retried confirm sells the hold', async () => {
+    const a = await product(5);
+    const orderId = newOrderId();
+    await h.deliver('order.created', orderCreated(orderId, [{ productId: a, quantity: 2 }]));
+    expect(await stock(a)).toMatchObject({ available: 3, reserved: 2, sold: 0 });
+    // The crashed confirm: the record was claimed as sold, the hold never sold.
+    await h.service.connection
+      .collection('reservations')
+      .updateOne({ orderId }, { $set: { status: 'sold' } });
+    // A restart's relay sends the order's events again, order.created first.
+    await h.deliver('order.created', orderCreated(orderId, [{ productId: a, quantity: 2 }]));
+    expect(await stock(a)).toMatchObject({
+      available: 3,
+      reserved: 2,
+      sold: 0,
+      holds: [{ orderId }],
+    });
+    await h.deliver('order.confirmed', orderConfirmed(orderId, [{ productId: a, quantity: 2 }]));
+    expect(await stock(a)).toEqual({ available: 3, reserved: 0, sold: 2, holds: [] });
+  });
 });
 
 describe("the saga's store commands", () => {

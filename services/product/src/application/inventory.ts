@@ -39,12 +39,19 @@ export class InventoryService {
     return this.mutex.run(orderId, async () => {
       const lines = mergeLines(items);
       const prices = chargedPrices(items);
-      // No look for an earlier reservation first: the holds are idempotent per order, and the
-      // record's insert below is the once-only guard, so a redelivery (or an order.created
-      // after its order.failed's tombstone) takes the path of a concurrent duplicate: its
-      // insert finds the record, and unless that says `reserved`, every hold of the order is
-      // given back (a crashed run's included) and the stored outcome announced again. The
-      // first delivery, nearly every one, saves a read.
+      // Looked up first, though the insert below is the once-only guard: a replay must move no
+      // stock of an order already reserved or sold. A sold record's holds may still wait for a
+      // retried confirm (a crash mid-sale); taking the duplicate's path would give them back
+      // (docs/benchmarks.md, thirty-third round).
+      const existing = await this.deps.reservations.find(orderId);
+      if (existing) {
+        // A rejected or released order holds nothing: a run that crashed after recording that,
+        // and before giving its holds back, left them (releaseHold moves only a hold present).
+        if (existing.status === 'rejected' || existing.status === 'released')
+          await this.undo(orderId, lines);
+        return this.announce(existing);
+      }
+
       const held: OrderLine[] = [];
       const lowAlerts: Array<{ productId: string; available: number; threshold: number }> = [];
       let rejection: Rejection | undefined;
