@@ -62,7 +62,10 @@ export async function lockDataDir(
       const release = await lockfile.lock(dir, settings);
       writeOwner(dir);
       return async () => {
-        fs.rmSync(path.join(dir, LOCK_OWNER_FILE), { force: true });
+        // Only our own note: a start that took over a lock this process let go stale wrote its own.
+        if (readOwner(dir)?.pid === process.pid) {
+          fs.rmSync(path.join(dir, LOCK_OWNER_FILE), { force: true });
+        }
         await release().catch(() => {});
       };
     } catch (err) {
@@ -85,19 +88,37 @@ function writeOwner(dir: string): void {
   fs.writeFileSync(path.join(dir, LOCK_OWNER_FILE), `${JSON.stringify(owner)}\n`, { mode: 0o600 });
 }
 
-/** " (process 123 on host x, since …)", or nothing when the holder did not say. */
-function describeOwner(dir: string): string {
+function readOwner(dir: string): { pid?: unknown; host?: unknown; since?: unknown } | null {
   try {
-    const owner = JSON.parse(fs.readFileSync(path.join(dir, LOCK_OWNER_FILE), 'utf8')) as {
+    return JSON.parse(fs.readFileSync(path.join(dir, LOCK_OWNER_FILE), 'utf8')) as {
       pid?: unknown;
       host?: unknown;
       since?: unknown;
     };
-    if (typeof owner.pid !== 'number') return '';
-    const host = typeof owner.host === 'string' ? ` on ${owner.host}` : '';
-    const since = typeof owner.since === 'string' ? `, since ${owner.since}` : '';
-    return ` (process ${owner.pid}${host}${since})`;
   } catch {
-    return '';
+    return null;
   }
+}
+
+/** " (process 123 on host x, since …)", or nothing when the holder did not say. */
+function describeOwner(dir: string): string {
+  const owner = readOwner(dir);
+  if (!owner || typeof owner.pid !== 'number') return '';
+  const host = typeof owner.host === 'string' ? ` on ${owner.host}` : '';
+  const since = typeof owner.since === 'string' ? `, since ${owner.since}` : '';
+  return ` (process ${owner.pid}${host}${since})`;
+}
+
+/**
+ * Refuses when a live process holds `dir`'s lock (a directory without one passes): for a
+ * folder inside a data directory about to be reset, such as a process fleet's.
+ */
+export function assertNotLocked(dir: string, staleMs = 10_000): void {
+  if (!fs.existsSync(path.join(dir, LOCK_NAME))) return;
+  const held = lockfile.checkSync(dir, {
+    lockfilePath: path.join(dir, LOCK_NAME),
+    stale: staleMs,
+    realpath: false,
+  });
+  if (held) throw new DataDirInUseError(dir, describeOwner(dir));
 }

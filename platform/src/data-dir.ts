@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { LOCK_NAME, LOCK_OWNER_FILE } from './data-dir-lock';
+import { assertNotLocked, LOCK_NAME, LOCK_OWNER_FILE } from './data-dir-lock';
 
 /** Repository root (platform/src or platform/dist → two levels up). */
 export const repoRoot = path.resolve(__dirname, '..', '..');
@@ -37,8 +37,11 @@ export function assertResettable(dir: string): void {
 export function resetDataDir(dir: string): void {
   assertResettable(dir);
   if (!fs.existsSync(dir)) return;
+  // A process fleet keeps its own folder here, under a lock of its own.
+  for (const name of fs.readdirSync(dir)) assertNotLocked(path.join(dir, name));
   for (const name of fs.readdirSync(dir)) {
-    if (name === LOCK_NAME || name === LOCK_OWNER_FILE) continue;
+    // The marker stays too: the directory is still the platform's, and may be reset again.
+    if (name === LOCK_NAME || name === LOCK_OWNER_FILE || name === DATA_MARKER) continue;
     fs.rmSync(path.join(dir, name), { recursive: true, force: true });
   }
 }

@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ensureDataDir } from '../src/data-dir';
+import { ensureDataDir, resetDataDir } from '../src/data-dir';
 import { DataDirInUseError, lockDataDir } from '../src/data-dir-lock';
 import { startPlatform, type Platform } from '../src/start';
 import { gatewayClient } from './gateway-client';
@@ -13,11 +13,16 @@ const ROOT = path.resolve(__dirname, '..', '..');
 
 jest.setTimeout(180_000);
 
-/** Another process holding the lock of `dir` (as a running platform does), with a short stale period. */
+const STALE_MS = 5000;
+
+/**
+ * Another process holding the lock of `dir` (as a running platform does), with a stale period
+ * shorter than the default but long enough that a busy machine's stall is not taken for a death.
+ */
 async function holder(dir: string): Promise<ChildProcess> {
   const script = `
     const { lockDataDir } = require('./platform/src/data-dir-lock.ts');
-    lockDataDir(${JSON.stringify(dir)}, { staleMs: 2000 }).then(() => console.log('locked'));
+    lockDataDir(${JSON.stringify(dir)}, { staleMs: ${STALE_MS} }).then(() => console.log('locked'));
     setInterval(() => undefined, 1000);
   `;
   const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], {
@@ -62,7 +67,11 @@ describe('the data directory lock', () => {
   it('refuses a second holder while the first lives, naming the directory and the holder, and is free once it stops', async () => {
     child = await holder(dir);
     const waits: string[] = [];
-    const second = lockDataDir(dir, { staleMs: 2000, waitMs: 3000, onWait: (m) => waits.push(m) });
+    const second = lockDataDir(dir, {
+      staleMs: STALE_MS,
+      waitMs: STALE_MS + 2000,
+      onWait: (m) => waits.push(m),
+    });
     await expect(second).rejects.toBeInstanceOf(DataDirInUseError);
     const message = await second.catch((err: Error) => err.message);
     expect(message).toContain(`running on the data directory ${dir}`);
@@ -73,7 +82,7 @@ describe('the data directory lock', () => {
     // Stopped by a signal, it gives the lock back at once.
     child.kill('SIGTERM');
     await exited(child);
-    const release = await lockDataDir(dir, { staleMs: 2000, waitMs: 0 });
+    const release = await lockDataDir(dir, { staleMs: STALE_MS, waitMs: 0 });
     await release();
     expect(fs.existsSync(path.join(dir, '.lock'))).toBe(false);
   });
@@ -85,7 +94,7 @@ describe('the data directory lock', () => {
     expect(fs.existsSync(path.join(dir, '.lock'))).toBe(true); // nobody gave it back
     const waits: string[] = [];
     const release = await lockDataDir(dir, {
-      staleMs: 2000,
+      staleMs: STALE_MS,
       waitMs: 10_000,
       onWait: (m) => waits.push(m),
     });
@@ -113,7 +122,26 @@ describe('the data directory lock', () => {
       { cwd: ROOT, env: { ...process.env, DATA_DIR: dir }, encoding: 'utf8', timeout: 60_000 },
     );
     expect(again.status).toBe(0);
-    expect(fs.readdirSync(dir)).toEqual([]);
+    // Emptied, but still marked as the platform's: it can be reset again.
+    expect(fs.readdirSync(dir)).toEqual(['.ecom-data']);
+    const third = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', path.join(ROOT, 'platform/src/reset-cli.ts')],
+      { cwd: ROOT, env: { ...process.env, DATA_DIR: dir }, encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(third.status).toBe(0);
+  });
+
+  it("a reset leaves a running process fleet's folder (locked on its own) and everything else alone", async () => {
+    const fleetDir = path.join(dir, 'fleet-ecom_fleet');
+    ensureDataDir(fleetDir);
+    fs.writeFileSync(path.join(dir, 'keep-me'), 'data');
+    child = await holder(fleetDir);
+    expect(() => resetDataDir(dir)).toThrow(
+      `another platform is running on the data directory ${fleetDir}`,
+    );
+    expect(fs.readFileSync(path.join(dir, 'keep-me'), 'utf8')).toBe('data');
+    expect(fs.existsSync(path.join(fleetDir, '.lock'))).toBe(true);
   });
 });
 

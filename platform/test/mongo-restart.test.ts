@@ -92,8 +92,13 @@ describe("npm start's MongoDB stand-in on a disk that fills up", () => {
           return false;
         }
       },
-      { timeoutMs: 30_000, what: 'the stand-in writing again' },
-    );
+      // Each restart starts a process: under a CI run's load that took long enough for a 30 s
+      // wait to run out once (it takes about a second on a quiet machine).
+      { timeoutMs: 60_000, what: 'the stand-in writing again' },
+    ).catch((err: Error) => {
+      // What the launcher and the stand-in said, for the next one to read.
+      throw new Error(`${err.message}; its stderr ends with:\n${stderr.slice(-3000)}`);
+    });
     expect(stderr).toContain('started again');
     const kept = await docs
       .find({ _id: { $in: acknowledged } }, { projection: { _id: 1 } })
@@ -103,5 +108,5 @@ describe("npm start's MongoDB stand-in on a disk that fills up", () => {
     // Room for its own wait and the child's start on a busy machine. The retries while the disk
     // is full are capped at 1 s here: on a loaded machine filling it takes long enough for the
     // default doubling to reach 30 s, which is the whole of the wait below.
-  }, 120_000);
+  }, 180_000);
 });

@@ -83,9 +83,14 @@ export function createUserAdmin(deps: AccountDeps) {
         await events.publish('user.updated', userEventData(updated));
         return { user: updated, changed: true };
       });
-      // Again after the commit: a login that read the old role meanwhile started a session (one
-      // that checks its session after the commit finds the epoch raised: sessions.ts).
-      if (changed) await tokens.revokeUserSessions(id, now());
+      // Again after the commit, refresh tokens and access tokens: a login that read the old role
+      // may have recorded and checked its session before the epoch's raise was committed (one
+      // that checks after finds it raised: sessions.ts).
+      if (changed) {
+        const after = now();
+        await refreshTokens.revokeAllForUser(id, after, 'role_change');
+        await tokens.revokeUserSessions(id, after);
+      }
       return publicUser(user);
     },
 

@@ -182,7 +182,8 @@ export class ProviderWebhooks {
         const fresh = await paymentStore.recordWebhookEvent(client, {
           eventId: event.id,
           type: event.type,
-          intentId: intent.id,
+          // Another type's object is no intent (a charge, a customer): its id is not kept as one.
+          intentId: INTENT_EVENTS.has(event.type) ? intent.id : null,
           effect: 'received',
         });
         if (!fresh) {
