@@ -83,9 +83,16 @@ export async function lockDataDir(
   }
 }
 
+/** A courtesy note for the refusal message: a disk that cannot take it must not cost the lock. */
 function writeOwner(dir: string): void {
   const owner = { pid: process.pid, host: os.hostname(), since: new Date().toISOString() };
-  fs.writeFileSync(path.join(dir, LOCK_OWNER_FILE), `${JSON.stringify(owner)}\n`, { mode: 0o600 });
+  try {
+    fs.writeFileSync(path.join(dir, LOCK_OWNER_FILE), `${JSON.stringify(owner)}\n`, {
+      mode: 0o600,
+    });
+  } catch {
+    // The message then names no holder.
+  }
 }
 
 function readOwner(dir: string): { pid?: unknown; host?: unknown; since?: unknown } | null {

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ensureDataDir, resetDataDir } from '../src/data-dir';
 import { DataDirInUseError, lockDataDir } from '../src/data-dir-lock';
+import { startProcessFleet } from '../src/fleet-processes/launcher';
 import { startPlatform, type Platform } from '../src/start';
 import { gatewayClient } from './gateway-client';
 import { embeddedEnv, platformPorts, tempDataDir } from './support';
@@ -142,6 +143,43 @@ describe('the data directory lock', () => {
     );
     expect(fs.readFileSync(path.join(dir, 'keep-me'), 'utf8')).toBe('data');
     expect(fs.existsSync(path.join(fleetDir, '.lock'))).toBe(true);
+  });
+});
+
+describe("a process fleet's folder", () => {
+  it('a fleet on a folder another process holds is refused before it starts any process', async () => {
+    const dir = tempDataDir('lock-fleet');
+    ensureDataDir(dir);
+    const release = await lockDataDir(dir, { staleMs: STALE_MS });
+    try {
+      const printed: string[] = [];
+      await expect(
+        startProcessFleet({
+          replicas: {
+            auth: 1,
+            product: 1,
+            comments: 1,
+            payment: 1,
+            order: 1,
+            notification: 1,
+            gateway: 1,
+          },
+          // The machine's servers, as `npm run fleet` uses them (checked before the lock).
+          env: { ...process.env, EVENT_BUS: 'rabbitmq' },
+          namespace: 'lock_test',
+          dataDir: dir,
+          print: (line) => printed.push(line),
+        }),
+      ).rejects.toBeInstanceOf(DataDirInUseError);
+      expect(printed.join('\n')).toContain(
+        `the data directory ${dir} is locked (process ${process.pid}`,
+      );
+      // Nothing of that fleet was started: its log folder is made after the lock.
+      expect(fs.existsSync(path.join(dir, 'logs'))).toBe(false);
+    } finally {
+      await release();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -348,9 +348,35 @@ describe('paymentStore: a charge claimed and recorded (real PostgreSQL)', () => 
     expect(stale[0]!.payment_id).toBe(lost);
     expect(stale.slice(1).every((a) => a.provider_status === 'requires_action')).toBe(true);
 
-    const waited = await paymentStore.attemptsWaitingOnCustomer(pool, 15 * 60_000);
+    const waited = await paymentStore.waitingAttemptsToCancel(pool, 15 * 60_000);
     expect(waited).toHaveLength(100);
     expect(waited.every((a) => a.provider_status === 'requires_action')).toBe(true);
-    expect(await paymentStore.attemptsWaitingOnCustomer(pool, 30 * 60_000)).toHaveLength(0);
+    expect(await paymentStore.waitingAttemptsToCancel(pool, 30 * 60_000)).toHaveLength(0);
+  });
+
+  it('a charge waiting on the customer for an order that has closed is to cancel at once, one for an open order only after the wait', async () => {
+    const waitingFor = async (closed: string | null) => {
+      const { rows } = await pool.query<{ id: string }>(
+        `WITH p AS (
+           INSERT INTO payments (id, order_id, user_id, amount_cents, currency, method, status,
+             attempts, order_known, reserved, order_closed)
+           VALUES (gen_random_uuid(), gen_random_uuid(), 'user-closed', 1500, 'EUR', 'card',
+             'PROCESSING', 1, true, true, $1)
+           RETURNING id)
+         INSERT INTO payment_attempts (payment_id, attempt, idempotency_key, source, method,
+           status, intent_id, provider_status, created_at)
+         SELECT id, 1, 'key-closed-' || id, 'order', 'card', 'PENDING', 'pi_' || md5(id::text),
+           'requires_action', now() - interval '1 minute' FROM p
+         RETURNING payment_id AS id`,
+        [closed],
+      );
+      return rows[0]!.id;
+    };
+    const cancelled = await waitingFor('CANCELLED');
+    const failed = await waitingFor('FAILED');
+    await waitingFor(null);
+    // Longer than any charge here has waited: only the closed orders' come back.
+    const due = await paymentStore.waitingAttemptsToCancel(pool, 30 * 60_000);
+    expect(due.map((a) => a.payment_id).sort()).toEqual([cancelled, failed].sort());
   });
 });

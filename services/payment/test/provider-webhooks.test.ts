@@ -116,6 +116,18 @@ describe('payment provider mode: signed webhooks from a provider process (real P
     return orderId;
   }
 
+  /** order.cancelled for an order placeOrder placed, as order sends it. */
+  const cancelOrder = (orderId: string, previousStatus: string) =>
+    bus.publish(
+      createEvent('order-service', 'order.cancelled', {
+        orderId,
+        userId: alice.id,
+        reason: 'CUSTOMER_REQUEST',
+        previousStatus,
+        items: [{ productId: 'p1', quantity: 1 }],
+      }),
+    );
+
   /** The customer pays an order waiting for payment through /initiate with `token`. */
   const initiate = (orderId: string, token: string) =>
     fetch(`${service.url}/api/payments/initiate`, {
@@ -717,15 +729,7 @@ describe('payment provider mode: signed webhooks from a provider process (real P
       body: JSON.stringify({ charge: paid.charge_id, amount: 1, currency: 'usd' }),
     });
     expect(dashboard.status).toBe(200);
-    await bus.publish(
-      createEvent('order-service', 'order.cancelled', {
-        orderId,
-        userId: alice.id,
-        reason: 'CUSTOMER_REQUEST',
-        previousStatus: 'CONFIRMED',
-        items: [{ productId: 'p1', quantity: 1 }],
-      }),
-    );
+    await cancelOrder(orderId, 'CONFIRMED');
     await eventually(async () => (await counter('payment_refunds_refused_total')) === before + 1, {
       what: 'the refused refund counted',
       timeoutMs: 20000,
@@ -783,15 +787,7 @@ describe('payment provider mode: signed webhooks from a provider process (real P
         })
       ).json()) as { nextAction: { url: string } | null };
     expect((await view()).nextAction).not.toBeNull();
-    await bus.publish(
-      createEvent('order-service', 'order.cancelled', {
-        orderId,
-        userId: alice.id,
-        reason: 'CUSTOMER_REQUEST',
-        previousStatus: 'PAYMENT_PROCESSING',
-        items: [{ productId: 'p1', quantity: 1 }],
-      }),
-    );
+    await cancelOrder(orderId, 'PAYMENT_PROCESSING');
     const closed = async () =>
       (
         await pool.query<{ order_closed: string | null }>(

@@ -63,7 +63,7 @@ export class Reconciliation {
   private async expireWaiting(): Promise<number> {
     const { pool, calls, logger, actionTimeoutMs } = this.deps;
     let done = 0;
-    for (const a of await paymentStore.attemptsWaitingOnCustomer(pool, actionTimeoutMs)) {
+    for (const a of await paymentStore.waitingAttemptsToCancel(pool, actionTimeoutMs)) {
       const row = await paymentStore.get(pool, a.payment_id);
       if (!row || !a.intent_id) continue;
       const outcome = await calls.cancelWaiting(chargeClaimOf(row, a), a.intent_id);

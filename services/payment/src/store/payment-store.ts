@@ -454,7 +454,7 @@ export const paymentStore = {
    * PENDING attempts that have waited on the customer's action (3-D Secure) for `waitedMs`, or
    * whose order has closed meanwhile (cancelled or failed: the step must not charge the card).
    */
-  async attemptsWaitingOnCustomer(db: Queryable, waitedMs: number): Promise<AttemptRow[]> {
+  async waitingAttemptsToCancel(db: Queryable, waitedMs: number): Promise<AttemptRow[]> {
     const { rows } = await db.query<AttemptRow>(
       `SELECT a.* FROM payment_attempts a JOIN payments p ON p.id = a.payment_id
         WHERE a.status = 'PENDING' AND a.provider_status = 'requires_action'
