@@ -83,13 +83,27 @@ describe("npm start's MongoDB stand-in on a disk that fills up", () => {
     // again, so whether the stand-in could start again before this is not asserted.)
     expect(child.exitCode).toBeNull();
     execFileSync('prlimit', ['--pid', String(child.pid), '--fsize=unlimited:unlimited']);
+    let lastError = '';
     await eventually(
       async () => {
+        // A client of its own per attempt: what the first client's pool and monitor made of
+        // the stand-in going away is not what is tested here. An upsert: an attempt applied
+        // whose answer was lost must not fail every later one as a duplicate key.
+        const fresh = new MongoClient(`${url}/fill?directConnection=true`, {
+          serverSelectionTimeoutMS: 1000,
+          retryWrites: false,
+        });
         try {
-          await docs.insertOne({ _id: 100_000, pad: 'after' });
+          await fresh
+            .db('fill')
+            .collection<{ _id: number; pad: string }>('docs')
+            .updateOne({ _id: 100_000 }, { $set: { pad: 'after' } }, { upsert: true });
           return true;
-        } catch {
+        } catch (err) {
+          lastError = (err as Error).message;
           return false;
+        } finally {
+          await fresh.close().catch(() => undefined);
         }
       },
       // Each restart starts a process: under a CI run's load that took long enough for a 30 s
@@ -97,14 +111,22 @@ describe("npm start's MongoDB stand-in on a disk that fills up", () => {
       { timeoutMs: 60_000, what: 'the stand-in writing again' },
     ).catch((err: Error) => {
       // What the launcher and the stand-in said, for the next one to read.
-      throw new Error(`${err.message}; its stderr ends with:\n${stderr.slice(-3000)}`);
+      throw new Error(
+        `${err.message}; the last write said: ${lastError}; its stderr ends with:\n${stderr.slice(-3000)}`,
+      );
     });
     expect(stderr).toContain('started again');
-    const kept = await docs
+    await client.close();
+    const reader = new MongoClient(`${url}/fill?directConnection=true`, {
+      serverSelectionTimeoutMS: 5000,
+    });
+    const kept = await reader
+      .db('fill')
+      .collection<{ _id: number; pad: string }>('docs')
       .find({ _id: { $in: acknowledged } }, { projection: { _id: 1 } })
       .toArray();
     expect(kept.map((d) => d._id).sort((a, b) => a - b)).toEqual(acknowledged);
-    await client.close();
+    await reader.close();
     // Room for its own wait and the child's start on a busy machine. The retries while the disk
     // is full are capped at 1 s here: on a loaded machine filling it takes long enough for the
     // default doubling to reach 30 s, which is the whole of the wait below.
