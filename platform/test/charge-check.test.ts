@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { runMigrations } from '@ecom/common/postgres';
-import { createTestPostgres, type TestPostgres } from '@ecom/test-support';
+import { createTestPostgres, type TestPostgres, testPool } from '@ecom/test-support';
 import { orderMigrations } from '../../services/order/src/store/migrations';
 import { paymentMigrations } from '../../services/payment/src/store/migrations';
 import { checkCharges, settledCharges } from '../bench/charge-check';
@@ -20,8 +20,8 @@ describe('checkCharges: what the saga must never do with money', () => {
   beforeAll(async () => {
     orderDb = await createTestPostgres('charge_check_order');
     paymentDb = await createTestPostgres('charge_check_payment');
-    orders = new Pool({ connectionString: orderDb.url, max: 2 });
-    payments = new Pool({ connectionString: paymentDb.url, max: 2 });
+    orders = testPool(orderDb.url, 2);
+    payments = testPool(paymentDb.url, 2);
     await runMigrations(orders, orderMigrations);
     await runMigrations(payments, paymentMigrations);
     stores = { orderDbUrl: orderDb.url, paymentDbUrl: paymentDb.url };

@@ -1,4 +1,4 @@
-import { Client } from 'pg';
+import { Client, Pool } from 'pg';
 import { preparedStatementText } from '@ecom/common/postgres';
 
 /**
@@ -55,4 +55,17 @@ export function queryText(arg: unknown): string {
     const statement = preparedStatementText(name);
     return statement === undefined ? match : `${statement} /* EXECUTE "${name}" */`;
   });
+}
+
+/**
+ * A pool for a test's own reads and writes beside the service under test. Like the services'
+ * pools it rides out a connection the server ends: pg-pool drops it and opens another on the
+ * next query. Without a listener the pool's 'error' ends the whole test file, and one comes
+ * often enough: pool.end() resolves before its connections are closed, so the database's
+ * cleanup (pg_terminate_backend) may reach one still closing.
+ */
+export function testPool(url: string, max: number): Pool {
+  const pool = new Pool({ connectionString: url, max });
+  pool.on('error', () => undefined);
+  return pool;
 }

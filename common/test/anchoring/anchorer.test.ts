@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { Pool, type PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { Interface, NonceManager, Wallet } from 'ethers';
 import { createTestPostgres, type TestPostgres } from '@ecom/infrastructure/testing';
-import { eventually, queryText } from '@ecom/test-support';
+import { eventually, queryText, testPool } from '@ecom/test-support';
 import { startEmbeddedChain, type EmbeddedChain } from '../../../blockchain/src/embedded-chain';
 import { runMigrations, withTransaction } from '../../src/postgres';
 import { ACCOUNTS, accountRecord } from './account-record';
@@ -99,9 +99,7 @@ async function countRows(sql: string, params: unknown[] = []): Promise<number> {
 
 beforeAll(async () => {
   db = await createTestPostgres('anchorer');
-  pool = new Pool({ connectionString: db.url, max: 8 });
-  // Other suites on this server may terminate connections; the anchorer retries, the pool must not crash.
-  pool.on('error', () => undefined);
+  pool = testPool(db.url, 8);
   chain = await startEmbeddedChain({ port: 0, adminRpc: true });
   anchoring = makeAnchoring();
   await runMigrations(pool, [...anchoring.migrations, ACCOUNTS]);

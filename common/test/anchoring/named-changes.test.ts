@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
+import { testPool } from '@ecom/test-support';
 import { Wallet } from 'ethers';
 import { createTestPostgres, type TestPostgres } from '@ecom/infrastructure/testing';
 import { verifyReceipts } from '../../../audit-web/src/verify/entries';
@@ -37,7 +38,7 @@ let anchoring: Anchoring;
 
 beforeAll(async () => {
   db = await createTestPostgres('anchor_named_changes');
-  pool = new Pool({ connectionString: db.url, max: 4 });
+  pool = testPool(db.url, 4);
   anchoring = createAnchoring({
     pool,
     // Never asked: the worker is not started.

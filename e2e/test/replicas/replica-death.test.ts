@@ -1,4 +1,5 @@
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
+import { testPool } from '@ecom/test-support';
 import request from 'supertest';
 import { startEmbeddedChain, type EmbeddedChain } from '@ecom/blockchain/src/embedded-chain';
 import { describeIfServer } from '@ecom/infrastructure/testing';
@@ -57,7 +58,7 @@ describeIfServer('amqp', 'a replica dies with work in hand', (url) => {
         payment: { RECONCILE_INTERVAL_MS: '200', RECONCILE_AFTER_MS: '1000' },
       },
     }).start();
-    admin = new Pool({ connectionString: saga.orderDbUrl, max: 1 });
+    admin = testPool(saga.orderDbUrl, 1);
   }, 90000);
 
   afterAll(async () => {
@@ -80,7 +81,7 @@ describeIfServer('amqp', 'a replica dies with work in hand', (url) => {
     gateways[survivor].hold = false;
 
     const victim = saga.payments[dead];
-    const paymentAdmin = new Pool({ connectionString: saga.paymentDbUrl, max: 1 });
+    const paymentAdmin = testPool(saga.paymentDbUrl, 1);
     try {
       await killReplica(
         {

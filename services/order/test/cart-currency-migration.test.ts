@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
+import { testPool } from '@ecom/test-support';
 import { runMigrations } from '@ecom/common/postgres';
 import { createTestPostgres, type TestPostgres } from '@ecom/infrastructure/testing';
 import { cartStore } from '../src/store/cart-store';
@@ -16,7 +17,7 @@ describe('migration 010_cart_currency on carts written before it (real PostgreSQ
 
   beforeAll(async () => {
     db = await createTestPostgres('order_cart_currency_migration');
-    pool = new Pool({ connectionString: db.url, max: 2 });
+    pool = testPool(db.url, 2);
     await runMigrations(
       pool,
       orderMigrations.filter((m) => m.id < '010'),

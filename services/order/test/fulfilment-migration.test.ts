@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
+import { testPool } from '@ecom/test-support';
 import { sameContent } from '@ecom/common/anchoring';
 import { runMigrations } from '@ecom/common/postgres';
 import { createTestPostgres, type TestPostgres } from '@ecom/infrastructure/testing';
@@ -19,7 +20,7 @@ describe('migration 008_line_fulfilment on orders written before it (real Postgr
 
   beforeAll(async () => {
     db = await createTestPostgres('order_fulfilment_migration');
-    pool = new Pool({ connectionString: db.url, max: 2 });
+    pool = testPool(db.url, 2);
     await runMigrations(pool, before);
   });
 

@@ -1,4 +1,4 @@
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { Wallet } from 'ethers';
 import {
   createAnchoring,
@@ -7,7 +7,7 @@ import {
   type EntryDocument,
 } from '@ecom/common/anchoring';
 import { runMigrations, withTransaction } from '@ecom/common/postgres';
-import { createTestPostgres, type TestPostgres } from '@ecom/test-support';
+import { createTestPostgres, type TestPostgres, testPool } from '@ecom/test-support';
 import type { TransitionName } from '../src/domain/state-machine';
 import { orderMigrations } from '../src/store/migrations';
 import { orderRecord } from '../src/store/order-record';
@@ -30,7 +30,7 @@ describe("an order's edit made in the database, then a legitimate change (real P
 
   beforeAll(async () => {
     db = await createTestPostgres('order_anchoring');
-    pool = new Pool({ connectionString: db.url, max: 3 });
+    pool = testPool(db.url, 3);
     anchoring = createAnchoring({
       pool,
       rpcUrl: 'http://127.0.0.1:9',

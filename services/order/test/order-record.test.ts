@@ -1,6 +1,11 @@
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { runMigrations } from '@ecom/common/postgres';
-import { createTestPostgres, untilWaitingForLock, type TestPostgres } from '@ecom/test-support';
+import {
+  createTestPostgres,
+  untilWaitingForLock,
+  type TestPostgres,
+  testPool,
+} from '@ecom/test-support';
 import { orderMigrations } from '../src/store/migrations';
 import { orderSnapshot } from '../src/store/order-record';
 import { orderStore } from '../src/store/order-store';
@@ -18,7 +23,7 @@ describe('orderSnapshot (real PostgreSQL)', () => {
 
   beforeAll(async () => {
     db = await createTestPostgres('order_record');
-    pool = new Pool({ connectionString: db.url, max: 3 });
+    pool = testPool(db.url, 3);
     await runMigrations(pool, orderMigrations);
     await pool.query(
       `INSERT INTO orders (id, user_id, status, currency, total_cents, refunded_cents,

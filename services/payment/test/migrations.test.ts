@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { InMemoryEventBus } from '@ecom/common/bus';
 import { requestFingerprint } from '@ecom/common/http';
 import { httpIdempotencyMigration, runMigrations } from '@ecom/common/postgres';
-import { bearer, createTestPostgres, type TestPostgres } from '@ecom/test-support';
+import { bearer, createTestPostgres, type TestPostgres, testPool } from '@ecom/test-support';
 import { paymentService, type RunningPaymentService } from '../src/service';
 import { paymentMigrations } from '../src/store/migrations';
 import { STARTUP_TIMEOUT_MS, testConfig } from './support';
@@ -19,7 +19,7 @@ describe('payment_db migrations', () => {
 
   beforeAll(async () => {
     db = await createTestPostgres('payment_migrations');
-    pool = new Pool({ connectionString: db.url, max: 2 });
+    pool = testPool(db.url, 2);
   }, STARTUP_TIMEOUT_MS);
   afterAll(async () => {
     await service?.stop();

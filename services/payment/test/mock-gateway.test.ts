@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import { InMemoryEventBus, createEvent } from '@ecom/common/bus';
 import { runMigrations } from '@ecom/common/postgres';
-import { createTestPostgres, eventually, spyOnEvents, type TestPostgres } from '@ecom/test-support';
+import {
+  createTestPostgres,
+  eventually,
+  spyOnEvents,
+  type TestPostgres,
+  testPool,
+} from '@ecom/test-support';
 import type {
   ChargeRequest,
   ChargeResult,
@@ -45,10 +51,7 @@ describe('mock payment gateway keys (real PostgreSQL)', () => {
   /** One pool per "process": a gateway on a pool that was ended is a process that is gone. */
   const pools: Pool[] = [];
   const newPool = (max = 4) => {
-    const pool = new Pool({ connectionString: db.url, max });
-    // pool.end() resolves before its connections are closed: the cleanup's terminate may reach
-    // one still closing, which is no failure.
-    pool.on('error', () => undefined);
+    const pool = testPool(db.url, max);
     pools.push(pool);
     return pool;
   };
@@ -238,7 +241,7 @@ describe('payment restarted between the gateway call and recording its outcome',
     db = await createTestPostgres('payment_mock_gateway_restart');
     bus = new InMemoryEventBus({ retry: { baseDelayMs: 10, maxAttempts: 2 } });
     spy = await spyOnEvents(bus, ['payment.completed', 'payment.refunded']);
-    pool = new Pool({ connectionString: db.url, max: 2 });
+    pool = testPool(db.url, 2);
     pool.on('error', () => undefined); // as above: a connection still closing at the cleanup
     provider = new MockPaymentGateway({ ledger: new PgMockGatewayLedger(pool) });
   }, STARTUP_TIMEOUT_MS);
@@ -254,7 +257,7 @@ describe('payment restarted between the gateway call and recording its outcome',
 
   /** A payment process whose gateway loses answers on demand; it stops with `stop()`. */
   async function firstProcess() {
-    const ledgerPool = new Pool({ connectionString: db.url, max: 2 });
+    const ledgerPool = testPool(db.url, 2);
     ledgerPool.on('error', () => undefined);
     const gateway = new AnswerLosingGateway(
       new MockPaymentGateway({ ledger: new PgMockGatewayLedger(ledgerPool) }),

@@ -1,4 +1,4 @@
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { Wallet } from 'ethers';
 import {
   createAnchoring,
@@ -8,7 +8,7 @@ import {
   type EntryDocument,
 } from '@ecom/common/anchoring';
 import { runMigrations, withTransaction } from '@ecom/common/postgres';
-import { createTestPostgres, type TestPostgres } from '@ecom/test-support';
+import { createTestPostgres, type TestPostgres, testPool } from '@ecom/test-support';
 import { paymentMigrations } from '../src/store/migrations';
 import { paymentChangeRules, paymentRecord } from '../src/store/payment-record';
 import { paymentStore } from '../src/store/payment-store';
@@ -32,7 +32,7 @@ describe("a payment's edit made in the database, then a refund (real PostgreSQL)
 
   beforeAll(async () => {
     db = await createTestPostgres('payment_anchoring');
-    pool = new Pool({ connectionString: db.url, max: 3 });
+    pool = testPool(db.url, 3);
     anchoring = createAnchoring({
       pool,
       rpcUrl: 'http://127.0.0.1:9',

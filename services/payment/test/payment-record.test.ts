@@ -1,6 +1,6 @@
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { runMigrations } from '@ecom/common/postgres';
-import { createTestPostgres, type TestPostgres } from '@ecom/test-support';
+import { createTestPostgres, type TestPostgres, testPool } from '@ecom/test-support';
 import { paymentMigrations } from '../src/store/migrations';
 import { paymentSnapshot } from '../src/store/payment-record';
 
@@ -18,7 +18,7 @@ describe('paymentSnapshot (real PostgreSQL)', () => {
 
   beforeAll(async () => {
     db = await createTestPostgres('payment_record');
-    pool = new Pool({ connectionString: db.url, max: 2 });
+    pool = testPool(db.url, 2);
     await runMigrations(pool, paymentMigrations);
     await pool.query(
       `INSERT INTO payments (id, order_id, user_id, amount_cents, currency, method, token, status,

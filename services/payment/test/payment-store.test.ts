@@ -1,10 +1,11 @@
-import { Client, Pool } from 'pg';
+import { Client, type Pool } from 'pg';
 import { runMigrations, withTransaction } from '@ecom/common/postgres';
 import {
   createTestPostgres,
   untilWaitingForLock,
   type TestPostgres,
   queryText,
+  testPool,
 } from '@ecom/test-support';
 import { paymentMigrations } from '../src/store/migrations';
 import { paymentStore } from '../src/store/payment-store';
@@ -16,7 +17,7 @@ describe('paymentStore: a charge claimed and recorded (real PostgreSQL)', () => 
 
   beforeAll(async () => {
     db = await createTestPostgres('payment_store');
-    pool = new Pool({ connectionString: db.url, max: 3 });
+    pool = testPool(db.url, 3);
     await runMigrations(pool, paymentMigrations);
   });
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { Client, Pool } from 'pg';
+import { Client, type Pool } from 'pg';
 import { InMemoryEventBus, causedBy, createEvent } from '@ecom/common/bus';
 import type { AuthUser } from '@ecom/common/auth';
 import type { ResponseSpec } from '@ecom/common/http';
@@ -13,6 +13,7 @@ import {
   spyOnEvents,
   type TestPostgres,
   queryText,
+  testPool,
 } from '@ecom/test-support';
 import { paymentSnapshot } from '../src/store/payment-record';
 import { paymentStore } from '../src/store/payment-store';
@@ -85,7 +86,7 @@ describe('payment service (real PostgreSQL, mock gateway)', () => {
     db = await createTestPostgres('payment_component');
     bus = new InMemoryEventBus({ retry: { baseDelayMs: 10, maxAttempts: 3 } });
     spy = await spyOnEvents(bus, PAYMENT_EVENTS);
-    pool = new Pool({ connectionString: db.url, max: 4 });
+    pool = testPool(db.url, 4);
     pool.on('error', () => undefined); // a connection still closing when the cleanup terminates it
     // The provider's keys in payment_db, as the service keeps them by default.
     gateway = new ControlledGateway({ ledger: new PgMockGatewayLedger(pool) });

@@ -1,5 +1,5 @@
 import { createHmac, randomUUID } from 'node:crypto';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { InMemoryEventBus, createEvent } from '@ecom/common/bus';
 import type { ResponseSpec } from '@ecom/common/http';
 import { openApiFragment } from '@ecom/common/openapi';
@@ -11,6 +11,7 @@ import {
   startProviderSim,
   type ProviderSimProcess,
   type TestPostgres,
+  testPool,
 } from '@ecom/test-support';
 import { paymentApi } from '../src/http/api';
 import { paymentService, type RunningPaymentService } from '../src/service';
@@ -52,7 +53,7 @@ describe('payment provider mode: signed webhooks from a provider process (real P
     db = await createTestPostgres('payment_provider_webhooks');
     bus = new InMemoryEventBus({ retry: { baseDelayMs: 10, maxAttempts: 3 } });
     spy = await spyOnEvents(bus, ['payment.initiated', 'payment.completed', 'payment.failed']);
-    pool = new Pool({ connectionString: db.url, max: 4 });
+    pool = testPool(db.url, 4);
     pool.on('error', () => undefined);
     service = await paymentService.start({
       config: testConfig(db.url, {

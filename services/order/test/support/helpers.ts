@@ -1,4 +1,3 @@
-import { Pool } from 'pg';
 import { verifyAccessToken } from '@ecom/common/auth';
 import { InMemoryEventBus } from '@ecom/common/bus';
 import { loadConfig } from '@ecom/common/config';
@@ -11,6 +10,7 @@ import {
   testKeys,
   testJwtEnv,
   testServiceEnv,
+  testPool,
 } from '@ecom/test-support';
 import { orderConfigSchema } from '../../src/config';
 import { orderService } from '../../src/service';
@@ -143,7 +143,7 @@ export async function startOrderUnderTest(options: {
     ...options.env,
   });
   const start = () => orderService.start({ config, bus, options: { anchor } });
-  const pool = new Pool({ connectionString: db.url, max: 4 });
+  const pool = testPool(db.url, 4);
   const running = { service: await start(), db, product, auth, bus, spy, pool, anchor };
   return Object.assign(running, {
     async restart() {
