@@ -3,3 +3,9 @@ export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   const e = err as { code?: string; constraint?: string } | null;
   return e?.code === '23505' && (constraint === undefined || e.constraint === constraint);
 }
+
+/** PostgreSQL's check_violation (23514) of one constraint, or raised under its name. */
+export function isCheckViolation(err: unknown, constraint: string): boolean {
+  const e = err as { code?: string; constraint?: string } | null;
+  return e?.code === '23514' && e.constraint === constraint;
+}

@@ -749,6 +749,35 @@ describe('order service (real PostgreSQL, product over HTTP stub)', () => {
       await bus.idle();
       expect(spy.of('order.cancelled', confirmed.id)).toHaveLength(1);
     });
+
+    it('refuses an order sent with a token issued before the deletion, and places nothing', async () => {
+      const gina = { id: `user-gina-${Date.now()}`, role: 'customer' as const };
+      await placeOrder(gina);
+      const deleted = await deliver('user.deleted', { userId: gina.id }, 'auth-service');
+      await eventually(
+        async () =>
+          (
+            await pool.query('SELECT 1 FROM processed_events WHERE event_id = $1', [
+              deleted.eventId,
+            ])
+          ).rowCount === 1,
+      );
+      const before = await countOrders();
+      const res = await postOrder(gina, {
+        items: [{ productId: 'p-widget', quantity: 1 }],
+        payment: { method: 'card', token: 'tok_visa' },
+        shippingAddress: address,
+      });
+      expect(res.status).toBe(401);
+      expect(res.body.error).toMatchObject({
+        code: 'UNAUTHORIZED',
+        details: { reason: 'account_deleted' },
+      });
+      expect(await countOrders()).toBe(before);
+      expect(
+        spy.of('order.created').filter((e) => (e.data as { userId: string }).userId === gina.id),
+      ).toHaveLength(1);
+    });
   });
 
   describe('orders stuck in PAYMENT_PROCESSING', () => {

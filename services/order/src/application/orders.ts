@@ -7,10 +7,12 @@ import {
   ConflictError,
   ForbiddenError,
   NotFoundError,
+  UnauthorizedError,
 } from '@ecom/common/errors';
 import { listedUserId, page, type Page, type PageQuery } from '@ecom/common/http';
 import { currentCorrelationId, getContext } from '@ecom/common/logging';
 import {
+  isCheckViolation,
   withTransaction,
   type IdempotencyStore,
   type IdempotentResult,
@@ -193,6 +195,14 @@ export class Orders {
               : null,
           });
           return body;
+        }).catch((err: unknown) => {
+          // The account was deleted while this request was on its way (migration 012).
+          if (isCheckViolation(err, 'orders_account_open')) {
+            throw new UnauthorizedError('This account was deleted: nothing was ordered', {
+              reason: 'account_deleted',
+            });
+          }
+          throw err;
         });
         return { status: 201, body: order };
       },

@@ -144,9 +144,12 @@ export class OrderSaga {
 
   /**
    * user.deleted: the account is gone, so its open orders are cancelled (order.cancelled makes
-   * product release the stock and payment refund what it charged). Shipped orders stay.
+   * product release the stock and payment refund what it charged). Shipped orders stay, and
+   * no order is placed for the account from then on.
    */
   async onUserDeleted(client: PoolClient, event: ContractEvent<'user.deleted'>) {
+    // First, so an order placed by a request already in flight is refused or listed here.
+    await orderStore.closeAccount(client, event.data.userId);
     const ids = await orderStore.ordersOfUser(client, event.data.userId, TRANSITIONS.cancel.from);
     for (const orderId of ids) {
       await this.apply(client, {

@@ -225,4 +225,34 @@ export const orderMigrations: Migration[] = [
           AND status IN ('PENDING', 'AWAITING_PAYMENT', 'PAYMENT_PROCESSING');
     `,
   },
+  {
+    // Accounts deleted (user.deleted), so an order request already past the gateway when its
+    // account went cannot be placed after order cancelled the account's open orders. The
+    // trigger and the event's handler (orderStore.closeAccount) take one lock per account: an
+    // order inserted before the handler holds it shared until its commit, so the handler's
+    // list of open orders, taken after the lock, sees it; one inserted after reads the closed
+    // account (each statement of a VOLATILE function reads what was committed when it began).
+    id: '012_closed_accounts',
+    sql: `
+      SET LOCAL lock_timeout = '5s';
+      CREATE TABLE IF NOT EXISTS closed_accounts (
+        user_id text PRIMARY KEY,
+        closed_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE OR REPLACE FUNCTION orders_refuse_closed_account() RETURNS trigger
+        LANGUAGE plpgsql VOLATILE AS $$
+      BEGIN
+        PERFORM pg_advisory_xact_lock_shared(hashtextextended('order:account:' || NEW.user_id, 0));
+        IF EXISTS (SELECT 1 FROM closed_accounts WHERE user_id = NEW.user_id) THEN
+          RAISE EXCEPTION 'account % was deleted', NEW.user_id
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'orders_account_open';
+        END IF;
+        RETURN NEW;
+      END
+      $$;
+      DROP TRIGGER IF EXISTS orders_account_open ON orders;
+      CREATE TRIGGER orders_account_open BEFORE INSERT ON orders
+        FOR EACH ROW EXECUTE FUNCTION orders_refuse_closed_account();
+    `,
+  },
 ];

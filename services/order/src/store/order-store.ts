@@ -645,6 +645,22 @@ export const orderStore = {
     return rows[0]!;
   },
 
+  /**
+   * Marks the account closed, so no order is placed for it from now on (the orders table's
+   * trigger refuses one: migration 012). The lock waits for orders being placed for it to
+   * commit, so a list of its orders read after this call includes them.
+   */
+  async closeAccount(client: PoolClient, userId: string): Promise<void> {
+    await client.query(
+      `SELECT pg_advisory_xact_lock(hashtextextended('order:account:' || $1, 0))`,
+      [userId],
+    );
+    await client.query(
+      'INSERT INTO closed_accounts (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING',
+      [userId],
+    );
+  },
+
   /** Ids of a user's orders in one of `statuses`, locked. */
   async ordersOfUser(
     client: PoolClient,
