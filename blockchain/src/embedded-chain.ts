@@ -1,6 +1,13 @@
-import type { Server } from 'node:http';
+import { Agent, type Server } from 'node:http';
 import path from 'node:path';
-import { getCreateAddress, HDNodeWallet, JsonRpcProvider, parseEther, Wallet } from 'ethers';
+import {
+  FetchRequest,
+  getCreateAddress,
+  HDNodeWallet,
+  JsonRpcProvider,
+  parseEther,
+  Wallet,
+} from 'ethers';
 import { resolveConfig } from 'hardhat/internal/core/config/config-resolution';
 import { createProvider } from 'hardhat/internal/core/providers/construction';
 import { JsonRpcServer } from 'hardhat/internal/hardhat-network/jsonrpc/server';
@@ -165,49 +172,16 @@ export async function startEmbeddedChain(
   let paused = false;
   const url = `http://${host}:${port}`;
 
-  const rpc = new JsonRpcProvider(url, 31337, {
-    staticNetwork: true,
-    cacheTimeout: -1,
-    batchMaxCount: 1,
-  });
-  rpc.pollingInterval = 20;
+  const deployerKey = keys.admin;
+  const anchorerKeys = keys.anchorers;
+  let contractAddress = '';
   try {
-    const deployerKey = keys.admin;
-    const deployer = new Wallet(deployerKey, rpc);
-    const anchorerKeys = keys.anchorers;
-    let contractAddress = '';
     if (options.deploy !== false) {
-      if (dir) {
-        // Each step checks the chain first: a start cut short resumes where it stopped, and a
-        // replayed chain needs none of them.
-        const funder = new Wallet(hardhatAccountKey(0), rpc);
-        const funds: [string, bigint][] = [
-          [deployer.address, ADMIN_FUNDS],
-          ...anchorerKeys.map((k): [string, bigint] => [new Wallet(k).address, ANCHORER_FUNDS]),
-        ];
-        for (const [address, amount] of funds) {
-          if ((await rpc.getBalance(address)) === 0n) {
-            await (await funder.sendTransaction({ to: address, value: amount })).wait();
-          }
-        }
-        // The admin's first transaction is the deployment: its address follows from the key.
-        contractAddress = getCreateAddress({ from: deployer.address, nonce: 0 });
-        if ((await rpc.getCode(contractAddress)) === '0x') {
-          if ((await rpc.getTransactionCount(deployer.address)) !== 0) {
-            throw new Error(`the chain in ${dir} has no AuditAnchor where its admin deployed it`);
-          }
-          contractAddress = await deployAuditAnchor(deployer, new Wallet(anchorerKeys[0]!).address);
-        }
-      } else {
-        contractAddress = await deployAuditAnchor(deployer, new Wallet(anchorerKeys[0]!).address);
-      }
-      const contract = auditAnchorAt(contractAddress, deployer);
-      const role = (await contract.ANCHORER_ROLE()) as string;
-      for (const key of anchorerKeys.slice(1)) {
-        const address = new Wallet(key).address;
-        if (dir && ((await contract.hasRole(role, address)) as boolean)) continue;
-        await (await contract.grantRole(role, address)).wait();
-      }
+      // A chain kept on disk is set up by steps that each check the chain first, so a call cut
+      // off on its way (the answer lost with its connection) is safe to make again.
+      contractAddress = dir
+        ? await retriedOnConnectionLoss(() => setUpKeptChain(url, dir, keys))
+        : await withSetupRpc(url, (rpc) => setUpChain(rpc, keys));
     }
     return {
       url,
@@ -218,7 +192,6 @@ export async function startEmbeddedChain(
       anchorerKeys,
       replayedBlocks,
       async stop() {
-        rpc.destroy();
         if (!paused) await closeServer(server);
         paused = true;
         await journal?.close();
@@ -237,9 +210,101 @@ export async function startEmbeddedChain(
       },
     };
   } catch (err) {
-    rpc.destroy();
     await closeServer(server);
     await journal?.close();
     throw err;
+  }
+}
+
+type ChainKeys = { admin: string; anchorers: string[] };
+
+/**
+ * A provider for the chain's own set-up, ended after it. Each call opens a connection of its
+ * own: the server drops a kept-alive connection after 5 s idle, and a start whose event loop
+ * was busy about that long (the stores it starts beside the chain) could send its next call on
+ * the connection being dropped ("socket hang up").
+ */
+async function withSetupRpc<T>(url: string, use: (rpc: JsonRpcProvider) => Promise<T>): Promise<T> {
+  const request = new FetchRequest(url);
+  request.getUrlFunc = FetchRequest.createGetUrlFunc({ agent: new Agent({ keepAlive: false }) });
+  const rpc = new JsonRpcProvider(request, 31337, {
+    staticNetwork: true,
+    cacheTimeout: -1,
+    batchMaxCount: 1,
+  });
+  rpc.pollingInterval = 20;
+  try {
+    return await use(rpc);
+  } finally {
+    rpc.destroy();
+  }
+}
+
+/** A new chain: the contract deployed, every anchorer granted its role. */
+async function setUpChain(rpc: JsonRpcProvider, keys: ChainKeys): Promise<string> {
+  const deployer = new Wallet(keys.admin, rpc);
+  const contractAddress = await deployAuditAnchor(deployer, new Wallet(keys.anchorers[0]!).address);
+  const contract = auditAnchorAt(contractAddress, deployer);
+  const role = (await contract.ANCHORER_ROLE()) as string;
+  for (const key of keys.anchorers.slice(1)) {
+    await (await contract.grantRole(role, new Wallet(key).address)).wait();
+  }
+  return contractAddress;
+}
+
+/**
+ * A chain kept in `dir`: each step checks the chain first, so a start cut short resumes where
+ * it stopped, and a replayed chain needs none of them.
+ */
+function setUpKeptChain(url: string, dir: string, keys: ChainKeys): Promise<string> {
+  return withSetupRpc(url, async (rpc) => {
+    const deployer = new Wallet(keys.admin, rpc);
+    const funder = new Wallet(hardhatAccountKey(0), rpc);
+    const funds: [string, bigint][] = [
+      [deployer.address, ADMIN_FUNDS],
+      ...keys.anchorers.map((k): [string, bigint] => [new Wallet(k).address, ANCHORER_FUNDS]),
+    ];
+    for (const [address, amount] of funds) {
+      if ((await rpc.getBalance(address)) === 0n) {
+        await (await funder.sendTransaction({ to: address, value: amount })).wait();
+      }
+    }
+    // The admin's first transaction is the deployment: its address follows from the key.
+    const contractAddress = getCreateAddress({ from: deployer.address, nonce: 0 });
+    if ((await rpc.getCode(contractAddress)) === '0x') {
+      if ((await rpc.getTransactionCount(deployer.address)) !== 0) {
+        throw new Error(`the chain in ${dir} has no AuditAnchor where its admin deployed it`);
+      }
+      await deployAuditAnchor(deployer, new Wallet(keys.anchorers[0]!).address);
+    }
+    const contract = auditAnchorAt(contractAddress, deployer);
+    const role = (await contract.ANCHORER_ROLE()) as string;
+    for (const key of keys.anchorers.slice(1)) {
+      const address = new Wallet(key).address;
+      if ((await contract.hasRole(role, address)) as boolean) continue;
+      await (await contract.grantRole(role, address)).wait();
+    }
+    return contractAddress;
+  });
+}
+
+/** A connection to the local server reset or closed before its answer (not a chain's refusal). */
+function isConnectionLoss(err: unknown): boolean {
+  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNREFUSED') return true;
+    if (typeof message === 'string' && /socket hang up|ECONNRESET/.test(message)) return true;
+  }
+  return false;
+}
+
+/** `step` again (up to 3 tries) when its connection was lost; other failures at once. */
+async function retriedOnConnectionLoss<T>(step: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await step();
+    } catch (err) {
+      if (attempt >= 3 || !isConnectionLoss(err)) throw err;
+    }
   }
 }

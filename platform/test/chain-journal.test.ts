@@ -1,6 +1,8 @@
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
-import { JsonRpcProvider, Wallet } from 'ethers';
+import { JsonRpcProvider, parseEther, Wallet } from 'ethers';
+import { auditAnchorAt } from '@ecom/common/anchoring';
 import { startEmbeddedChain, type EmbeddedChain } from '@ecom/blockchain/src/embedded-chain';
 import { tempDataDir } from './support';
 
@@ -102,4 +104,45 @@ it('does not combine a kept chain with the development administration', async ()
   await expect(startEmbeddedChain({ port: 0, dataDir: newDir(), adminRpc: true })).rejects.toThrow(
     /adminRpc/,
   );
+});
+
+it('makes a set-up call again when its answer is lost with its connection, and sets up once', async () => {
+  // The first two transactions reach the chain and are mined, but their answers are lost
+  // ("socket hang up"), as when the server drops a connection the call was sent on.
+  const realRequest = http.request;
+  let cut = 0;
+  const spy = jest.spyOn(http, 'request').mockImplementation(((
+    ...args: Parameters<typeof http.request>
+  ) => {
+    const req = realRequest(...args);
+    const write = req.write.bind(req) as (chunk: unknown) => boolean;
+    req.write = ((chunk: unknown) => {
+      if (cut < 2 && String(chunk).includes('eth_sendRawTransaction')) {
+        cut++;
+        req.prependOnceListener('response', (res) => {
+          res.destroy();
+          req.emit('error', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+        });
+      }
+      return write(chunk);
+    }) as typeof req.write;
+    return req;
+  }) as typeof http.request);
+  let chain: EmbeddedChain;
+  try {
+    chain = await start(newDir());
+  } finally {
+    spy.mockRestore();
+  }
+  expect(cut).toBe(2);
+  const provider = rpcOf(chain);
+  expect(await provider.getCode(chain.contractAddress)).not.toBe('0x');
+  // Each key funded once: no second payment for an answer that was lost.
+  const anchorers = chain.anchorerKeys.map((k) => new Wallet(k).address);
+  for (const address of anchorers) {
+    expect(await provider.getBalance(address)).toBe(parseEther('1000'));
+  }
+  const contract = auditAnchorAt(chain.contractAddress, provider);
+  const role = (await contract.ANCHORER_ROLE()) as string;
+  for (const address of anchorers) expect(await contract.hasRole(role, address)).toBe(true);
 });
