@@ -36,6 +36,11 @@ export interface MongoOutboxOptions {
   /** How long a freshly written row is left to the direct send before a relay may take it. Default 5 s. */
   directSendGraceMs?: number;
   /**
+   * How long a write waits for the bus to take its event. Past it the write answers and the
+   * send carries on alone; if it fails, the relay sends the row. Default 1 s, under the grace.
+   */
+  directSendWaitMs?: number;
+  /**
    * How long the sent marks wait to share one update. Default 250 ms; never more than half the
    * grace, so a relay never takes a row only because its mark lags.
    */
@@ -147,6 +152,7 @@ export function createMongoOutbox(options: MongoOutboxOptions): MongoOutbox {
   const collection = options.collection ?? 'outbox';
   const now = options.now ?? (() => new Date());
   const graceMs = options.directSendGraceMs ?? 5000;
+  const sendWaitMs = Math.min(options.directSendWaitMs ?? 1000, graceMs);
   const leaseMs = options.leaseMs ?? 30_000;
   const retryBaseMs = options.retryBaseMs ?? 1000;
   const retryMaxMs = options.retryMaxMs ?? 60_000;
@@ -379,19 +385,31 @@ export function createMongoOutbox(options: MongoOutboxOptions): MongoOutbox {
       );
       if (tx) {
         await recorded;
-        tx.afterCommit(() => send(event).catch((err: unknown) => logUnsent(event, err)));
+        // A broker that hangs must not hold the answer of a write that committed.
+        tx.afterCommit(() =>
+          waitAtMost(
+            send(event).catch((err: unknown) => logUnsent(event, err)),
+            sendWaitMs,
+          ),
+        );
         return;
       }
       // The change is stored already: the event need not wait for its row (one command fewer
       // on the way to its consumers). It is marked sent only once both are done, so that a
       // mark never looks for a row not written yet.
-      const [row, sent] = await Promise.allSettled([
-        recorded,
-        bus.publish(event).then(() => now()),
-      ]);
+      const sending = bus.publish(event).then(() => now());
+      const [row] = await Promise.allSettled([recorded]);
+      const settled = sending.then(
+        (at) => {
+          if (row.status === 'fulfilled') markSent(event, at);
+        },
+        (err: unknown) => {
+          if (row.status === 'fulfilled') logUnsent(event, err);
+        },
+      );
       if (row.status === 'rejected') throw row.reason;
-      if (sent.status === 'rejected') logUnsent(event, sent.reason);
-      else markSent(event, sent.value);
+      // As in a transaction: past the wait the write answers, and the send goes on alone.
+      await waitAtMost(settled, sendWaitMs);
     },
     flush,
     pendingCount: () => model.countDocuments({ sentAt: null }),
@@ -467,4 +485,14 @@ export function outboxEventPublisher(outbox: MongoOutbox, source: string): Outbo
     start: () => outbox.start(),
     stop: () => outbox.stop(),
   };
+}
+
+/** Resolves when `work` settles or after `ms`, whichever is first; `work` goes on either way. */
+function waitAtMost(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const elapsed = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref();
+  });
+  return Promise.race([work.then(() => undefined), elapsed]).finally(() => clearTimeout(timer));
 }

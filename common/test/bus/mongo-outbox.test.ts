@@ -2,7 +2,12 @@ import mongoose from 'mongoose';
 import { createEvent, type EventEnvelope } from '@ecom/common/bus';
 import { createTestMongo, eventually, FlakyBus, type TestMongo } from '@ecom/test-support';
 import { createLogger } from '@ecom/common/logging';
-import { createMongoOutbox, type MongoOutbox, outboxEventPublisher } from '@ecom/common/mongo';
+import {
+  createMongoOutbox,
+  type MongoOutbox,
+  outboxEventPublisher,
+  withMongoTransaction,
+} from '@ecom/common/mongo';
 
 const logger = createLogger('outbox-test', 'silent');
 let db: TestMongo;
@@ -16,7 +21,12 @@ const outboxes: MongoOutbox[] = [];
 /** An outbox on a collection of its own (tests stay independent), on the shared test clock. */
 async function makeOutbox(
   collection: string,
-  extra: { connection?: mongoose.Connection; intervalMs?: number; markWindowMs?: number } = {},
+  extra: {
+    connection?: mongoose.Connection;
+    intervalMs?: number;
+    markWindowMs?: number;
+    directSendWaitMs?: number;
+  } = {},
 ): Promise<MongoOutbox> {
   const outbox = createMongoOutbox({
     connection: extra.connection ?? connection,
@@ -28,6 +38,7 @@ async function makeOutbox(
     retryBaseMs: 1000,
     now,
     ...(extra.markWindowMs !== undefined ? { markWindowMs: extra.markWindowMs } : {}),
+    ...(extra.directSendWaitMs !== undefined ? { directSendWaitMs: extra.directSendWaitMs } : {}),
   });
   await outbox.init();
   outboxes.push(outbox);
@@ -257,6 +268,22 @@ it('bus down: the rows wait; once it is back the relay sends them later, in orde
   clock += 60_000;
   expect(await outbox.flush()).toBe(0);
 });
+
+it('a bus that hangs does not hold the write: it answers after the wait, and the relay sends the row later', async () => {
+  const outbox = await makeOutbox(nextCollection(), { directSendWaitMs: 50 });
+  // A broker that takes the connection but never confirms (stopped with SIGSTOP).
+  const hanging = jest.spyOn(bus, 'publish').mockImplementation(() => new Promise(() => undefined));
+  const inTransaction = event(1);
+  const alone = event(2);
+  await withMongoTransaction(connection, () => outbox.publish(inTransaction));
+  await outbox.publish(alone);
+  expect(hanging).toHaveBeenCalledTimes(2);
+  expect(await outbox.pendingCount()).toBe(2);
+  hanging.mockRestore();
+  clock += 5000; // past the grace: the rows are the relay's
+  expect(await outbox.flush()).toBe(2);
+  expect(numbers(bus.received)).toEqual([1, 2]);
+}, 10_000);
 
 it('the relay sends due rows in the order they were written', async () => {
   const outbox = await makeOutbox(nextCollection());
