@@ -87,6 +87,40 @@ describeIfServer('redis', 'the list in Redis', (redisUrl) => {
     }
   });
 
+  it('a list lost with its Redis keys refuses every token older than its new mark, not only the revoked ones', async () => {
+    const ns = `${prefix}-lost-${Date.now()}`;
+    const list = new RedisSessionRevocations(new Redis(redisUrl), ns);
+    const probe = new Redis(redisUrl);
+    try {
+      // auth marks the list at its start; tokens issued after it pass, revoked ones do not.
+      expect(await list.markComplete(1_000)).toBe(true);
+      expect(await list.markComplete(2_000)).toBe(false); // kept: marked once
+      await list.revoke(['ended'], 30);
+      expect(await list.isRevoked('ended', 1_500)).toBe(true);
+      expect(await list.isRevoked('alive', 1_500)).toBe(false);
+      expect(await list.isRevoked('alive', 1_000)).toBe(false);
+      expect(await list.isRevoked('older', 999)).toBe(true);
+
+      // Redis restarts empty: the revocation and the mark are gone.
+      await probe.del(
+        `${ns}:auth:revoked-session:ended`,
+        `${ns}:auth:revoked-sessions:complete-since`,
+      );
+      // Until auth marks it again the list cannot tell, and accepts (as while Redis is away)...
+      expect(await list.isRevoked('ended', 1_500)).toBe(false);
+      // ...and once it has, the ended session's token is refused with every one as old.
+      expect(await list.markComplete(3_000)).toBe(true);
+      expect(await list.isRevoked('ended', 1_500)).toBe(true);
+      expect(await list.isRevoked('alive', 2_999)).toBe(true);
+      expect(await list.isRevoked('fresh', 3_000)).toBe(false);
+      // Without the token's time (auth's own refresh check) only the list itself counts.
+      expect(await list.isRevoked('alive')).toBe(false);
+    } finally {
+      probe.disconnect();
+      await list.close();
+    }
+  });
+
   it('accepts the token, and says so, while Redis cannot be reached', async () => {
     const relay = await startTcpRelay(redisUrl);
     const client = new Redis(relay.relayed(redisUrl), {

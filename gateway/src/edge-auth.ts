@@ -41,7 +41,7 @@ export class EdgeAuthenticator {
   async identify(authorization: string | undefined): Promise<EdgeIdentity> {
     const identity = this.verify(authorization);
     if (identity.kind !== 'user' || !identity.sid) return identity.result;
-    if (await sessionRevoked(this.options.revocations, identity.sid, this.logger)) {
+    if (await sessionRevoked(this.options.revocations, identity.sid, this.logger, identity.iat)) {
       return {
         kind: 'rejected',
         error: new UnauthorizedError('Session has ended', { reason: 'revoked' }),
@@ -53,7 +53,8 @@ export class EdgeAuthenticator {
   private verify(
     authorization: string | undefined,
   ):
-    { kind: 'user'; sid?: string; result: EdgeIdentity } | { kind: 'other'; result: EdgeIdentity } {
+    | { kind: 'user'; sid?: string; iat: number; result: EdgeIdentity }
+    | { kind: 'other'; result: EdgeIdentity } {
     const other = (result: EdgeIdentity) => ({ kind: 'other' as const, result });
     if (authorization === undefined) return other({ kind: 'anonymous' });
     const match = BEARER.exec(authorization.trim());
@@ -68,6 +69,7 @@ export class EdgeAuthenticator {
       return {
         kind: 'user',
         sid: claims.sid,
+        iat: claims.iat,
         result: { kind: 'user', user: userFromClaims(claims) },
       };
     } catch (err) {

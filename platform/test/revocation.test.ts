@@ -1,5 +1,6 @@
 import fs from 'node:fs';
-import { describeIfServer } from '@ecom/test-support';
+import { Redis } from 'ioredis';
+import { describeIfServer, eventually } from '@ecom/test-support';
 import { startPlatform, type Platform } from '../src/start';
 import { gatewayClient } from './gateway-client';
 import { embeddedEnv, platformPorts, tempDataDir, testAddress } from './support';
@@ -200,9 +201,52 @@ describe('revocation with the one-process list (no Redis)', () => {
 });
 
 describeIfServer('redis', 'revocation with the list in Redis', (redisUrl) => {
-  revocationSuite(platformPorts(20000), () => ({
+  const prefix = `revocation${process.pid}`;
+  const ports = platformPorts(20000);
+  revocationSuite(ports, () => ({
     REDIS_URL: redisUrl,
     EVENT_BUS: 'memory',
-    EVENT_BUS_PREFIX: `revocation${process.pid}`,
+    EVENT_BUS_PREFIX: prefix,
   }));
+
+  // Last: every token issued before the loss is refused from then on, the admin's too.
+  it('a Redis that loses the list (restarted empty) brings no ended session back', async () => {
+    const api = gatewayClient(`http://127.0.0.1:${ports.services.gateway}`);
+    const order = gatewayClient(`http://127.0.0.1:${ports.services.order}`);
+    const email = `lost-${Date.now()}@revocation.test`;
+    const registered = await api<SessionBody>('POST', '/api/auth/register', {
+      email,
+      password: PASSWORD,
+      name: 'Revocation Tester',
+    });
+    expect(registered.status).toBe(201);
+    const ended = registered.body.accessToken;
+    expect(
+      (await api('POST', '/api/auth/logout', { refreshToken: registered.body.refreshToken }, ended))
+        .status,
+    ).toBe(204);
+    expect((await api('GET', '/api/orders', undefined, ended)).status).toBe(401);
+    // Tokens carry whole seconds: the list's new mark must come in a later one.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+
+    const redis = new Redis(redisUrl);
+    try {
+      const keys = await redis.keys(`${prefix}:auth:*`);
+      expect(keys.length).toBeGreaterThan(0);
+      await redis.del(...keys);
+    } finally {
+      redis.disconnect();
+    }
+    // Auth marks the list again within seconds; from then on the ended session stays ended,
+    // at the gateway and at each service.
+    await eventually(
+      async () => (await api('GET', '/api/orders', undefined, ended)).status === 401,
+      { timeoutMs: 15_000, what: 'the ended session refused again' },
+    );
+    expect((await order('GET', '/api/orders', undefined, ended)).status).toBe(401);
+    // A client whose session did not end refreshes or signs in again, and goes on.
+    const again = await api<SessionBody>('POST', '/api/auth/login', { email, password: PASSWORD });
+    expect(again.status).toBe(200);
+    expect((await api('GET', '/api/orders', undefined, again.body.accessToken)).status).toBe(200);
+  });
 });

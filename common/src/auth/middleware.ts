@@ -60,7 +60,7 @@ export function authenticate(
       next(err);
       return;
     }
-    sessionRevoked(options.revocations, claims.sid).then((revoked) => {
+    sessionRevoked(options.revocations, claims.sid, undefined, claims.iat).then((revoked) => {
       if (revoked) {
         next(new UnauthorizedError('Session has ended', { reason: 'revoked' }));
         return;

@@ -19,8 +19,18 @@ export interface SessionRevocations {
   readonly kind: 'redis' | 'memory';
   /** Refuses every access token of these sessions from now on. */
   revoke(sessionIds: string[], ttlSeconds: number): Promise<void>;
-  /** True when the session was revoked. */
-  isRevoked(sessionId: string): Promise<boolean>;
+  /**
+   * True when the session was revoked, or when the token (issued at `issuedAt`, in seconds)
+   * is older than the list: a list that was lost and started again (see `markComplete`).
+   */
+  isRevoked(sessionId: string, issuedAt?: number): Promise<boolean>;
+  /**
+   * Auth's call, at its start and every few seconds: if the list has no "complete since" time
+   * (a first start, or a Redis that restarted empty or evicted it), it becomes `nowSeconds`,
+   * so every access token issued before is refused from then on and its client refreshes
+   * (refresh tokens are checked against auth's own store). True when it was set.
+   */
+  markComplete(nowSeconds: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -103,6 +113,11 @@ export class MemorySessionRevocations implements SessionRevocations {
     return false;
   }
 
+  /** Nothing to mark: the list is kept in the data directory, and restarts with it. */
+  async markComplete(): Promise<boolean> {
+    return false;
+  }
+
   async close(): Promise<void> {}
 
   private sweep(): void {
@@ -134,8 +149,25 @@ export class RedisSessionRevocations implements SessionRevocations {
     if (!results || failed) throw failed?.[0] ?? new Error('session revocation was not stored');
   }
 
-  async isRevoked(sessionId: string): Promise<boolean> {
-    return (await this.redis.exists(this.key(sessionId))) === 1;
+  /** Tokens issued before this time (seconds) are refused: the list holds nothing older. */
+  private sinceKey(): string {
+    return `${this.prefix}:auth:revoked-sessions:complete-since`;
+  }
+
+  async isRevoked(sessionId: string, issuedAt?: number): Promise<boolean> {
+    // One round trip: auto-pipelining sends both at once.
+    const [revoked, since] = await Promise.all([
+      this.redis.exists(this.key(sessionId)),
+      issuedAt === undefined ? null : this.redis.get(this.sinceKey()),
+    ]);
+    if (revoked === 1) return true;
+    // No time yet (auth has not marked the list since it was lost): accepted, as while Redis
+    // is away; auth marks it within seconds.
+    return since !== null && issuedAt !== undefined && issuedAt < Number(since);
+  }
+
+  async markComplete(nowSeconds: number): Promise<boolean> {
+    return (await this.redis.set(this.sinceKey(), String(Math.floor(nowSeconds)), 'NX')) === 'OK';
   }
 
   async close(): Promise<void> {
@@ -202,10 +234,11 @@ export async function sessionRevoked(
   revocations: SessionRevocations | undefined,
   sessionId: string | undefined,
   logger?: RevocationLogger,
+  issuedAt?: number,
 ): Promise<boolean> {
   if (!revocations || !sessionId) return false;
   try {
-    return await revocations.isRevoked(sessionId);
+    return await revocations.isRevoked(sessionId, issuedAt);
   } catch (err) {
     // Once per 10 s, not once per request: an outage would otherwise flood the log.
     const now = Date.now();

@@ -1,4 +1,5 @@
 import { verifyAccessToken, type JwtVerifyOptions } from '@ecom/common/auth';
+import { periodicTask } from '@ecom/common/lifecycle';
 import { connectServiceMongo, createMongoOutbox, pingMongo } from '@ecom/common/mongo';
 import { defineService, type RunningService } from '@ecom/common/service';
 import { mongoStoreMetrics } from '@ecom/common/metrics';
@@ -31,6 +32,9 @@ function checkKeyPair(config: AuthConfig, jwt: JwtVerifyOptions, issue: () => st
     );
   }
 }
+
+/** How often auth checks that Redis still holds the revoked-session list's time. */
+const REVOCATION_MARK_INTERVAL_MS = 2000;
 
 /**
  * The auth service: MongoDB (auth_db) with users, refresh tokens and login counters, the
@@ -92,6 +96,26 @@ export const authService = defineService({
         failureWindowMs: config.LOGIN_FAILURE_WINDOW_SECONDS * 1000,
       },
     });
+    // Redis can lose the revoked-session list (a restart without persistence, an eviction),
+    // and with it the list's "complete since" time. Putting the time back refuses every
+    // access token issued before, so no revoked session comes back (ADR 0015).
+    let marked = false;
+    const revocationMark = periodicTask({
+      name: 'revoked-session list mark',
+      intervalMs: REVOCATION_MARK_INTERVAL_MS,
+      logger,
+      run: async () => {
+        const list = jwt.revocations;
+        if (!list || !(await list.markComplete(now().getTime() / 1000))) return;
+        const message =
+          'revoked-session list started; access tokens issued before now are refused (clients refresh)';
+        if (marked) logger.warn(`${message}: the list was lost (Redis restarted empty?)`);
+        else logger.info(message);
+        marked = true;
+      },
+    });
+    await revocationMark.runOnce();
+    marked = true;
     if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
       await accounts.seedAdmin({
         email: config.ADMIN_EMAIL,
@@ -103,7 +127,7 @@ export const authService = defineService({
       routers: [authRoutes({ accounts, jwt, logger })],
       health: { mongodb: () => pingMongo(connection) },
       // The relay re-sends user events the bus did not take at once.
-      workers: [outbox],
+      workers: [outbox, revocationMark],
       exports: {
         connection,
         stores,
