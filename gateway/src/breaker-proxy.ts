@@ -11,7 +11,7 @@ import {
   type UpstreamSet,
 } from '@ecom/common/client';
 import type { Logger } from '@ecom/common/logging';
-import type { EdgeRequest } from './edge';
+import { SAFE_METHODS, type EdgeRequest } from './edge';
 import { sendError } from './http-errors';
 import type { UpstreamName } from './routes';
 
@@ -531,9 +531,19 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
         return;
       }
       if (err instanceof UpstreamTimeout) {
-        sendError(req, res, 504, 'UPSTREAM_TIMEOUT', `${options.name} did not answer in time`, {
-          dependency: options.name,
-        });
+        // A write may still be made after the answer's time ran out (a store that froze and
+        // came back): the client is told, and how to learn the outcome without a second write.
+        const write = !SAFE_METHODS.has(req.method ?? 'GET');
+        sendError(
+          req,
+          res,
+          504,
+          'UPSTREAM_TIMEOUT',
+          write
+            ? `${options.name} did not answer in time; the request may still take effect: send it again with the same Idempotency-Key to learn its outcome`
+            : `${options.name} did not answer in time`,
+          { dependency: options.name, ...(write ? { outcome: 'unknown' } : {}) },
+        );
         return;
       }
       if (err instanceof UpstreamUnreachable) {

@@ -55,7 +55,7 @@ export interface EdgeDeps {
   headerMiddleware: PlainMiddleware[];
 }
 
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+export const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 function isProductsPath(path: string): boolean {
   return path === '/api/products' || path.startsWith('/api/products/');

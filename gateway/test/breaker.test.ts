@@ -105,6 +105,29 @@ describe('a hanging upstream', () => {
     expect((await timed('/api/products/p2')).res.status).toBe(200);
   });
 
+  it('a write that times out is answered as one whose outcome is unknown, with how to learn it', async () => {
+    stubs.order.delayMs = 5000;
+    try {
+      const res = await request(gateway.handler)
+        .post('/api/orders')
+        .set('Authorization', auth)
+        .set('Idempotency-Key', 'k-timeout-1')
+        .send({ items: [] });
+      expect(res.status).toBe(504);
+      expect(res.body.error).toMatchObject({
+        code: 'UPSTREAM_TIMEOUT',
+        details: { dependency: 'order', outcome: 'unknown' },
+      });
+      expect(res.body.error.message).toMatch(/may still take effect.*same Idempotency-Key/);
+      // A read that times out changed nothing: no such note.
+      const read = await timed('/api/orders/o9');
+      expect(read.res.status).toBe(504);
+      expect(read.res.body.error.details).toEqual({ dependency: 'order' });
+    } finally {
+      stubs.order.delayMs = 0;
+    }
+  });
+
   it('a half-open trial that times out opens the circuit again', async () => {
     stubs.comments.delayMs = 5000;
     for (let i = 0; i < 3; i += 1) await timed('/api/comments/c1');
