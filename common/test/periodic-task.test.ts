@@ -3,14 +3,25 @@ import { createLogger, type Logger } from '../src/logging';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function recordingLogger(): Logger & { errors: unknown[] } {
-  const logger = createLogger('test', 'silent') as Logger & { errors: unknown[] };
+function recordingLogger(): Logger & {
+  errors: unknown[];
+  infos: Array<{ message: string; meta: unknown }>;
+} {
+  const logger = createLogger('test', 'silent') as Logger & {
+    errors: unknown[];
+    infos: Array<{ message: string; meta: unknown }>;
+  };
   logger.errors = [];
+  logger.infos = [];
   const original = logger.error.bind(logger);
   logger.error = ((message: string, meta?: unknown) => {
     logger.errors.push({ message, meta });
     return original(message, meta as object);
   }) as Logger['error'];
+  logger.info = ((message: string, meta?: unknown) => {
+    logger.infos.push({ message, meta });
+    return logger;
+  }) as unknown as Logger['info'];
   return logger;
 }
 
@@ -65,6 +76,32 @@ describe('periodicTask', () => {
     ]);
     await task.runOnce();
     expect(calls).toBe(2);
+  });
+
+  it('a pass that keeps failing is logged once per 30 s with the count left out, and its end once', async () => {
+    const logger = recordingLogger();
+    let down = true;
+    const task = periodicTask({
+      name: 'outage',
+      intervalMs: 10,
+      logger,
+      run: async () => {
+        if (down) throw new Error('store down');
+      },
+    });
+    for (let i = 0; i < 20; i++) await task.runOnce();
+    expect(logger.errors).toEqual([
+      { message: 'periodic task failed', meta: { task: 'outage', error: 'store down' } },
+    ]);
+    down = false;
+    await task.runOnce();
+    await task.runOnce();
+    expect(logger.infos.filter((l) => l.message === 'periodic task succeeds again')).toHaveLength(
+      1,
+    );
+    down = true;
+    await task.runOnce(); // a new outage is logged at once
+    expect(logger.errors).toHaveLength(2);
   });
 
   it('joins the pass already running instead of starting a second one', async () => {

@@ -1,4 +1,5 @@
 import type { Logger } from '../logging/logger';
+import { RepeatedLog } from '../logging/repeated';
 
 export interface PeriodicTaskOptions {
   /** Names the task in logs. */
@@ -35,14 +36,22 @@ export function periodicTask(options: PeriodicTaskOptions): PeriodicTask {
   let running: Promise<void> | undefined;
   let soon: NodeJS.Timeout | undefined;
   let stopped = false;
+  // A store down for minutes fails every pass: one line per 30 s, with the count left out.
+  const failures = new RepeatedLog(30_000);
   const runOnce = (): Promise<void> => {
     running ??= options
       .run()
-      .then(() => undefined)
+      .then(() => {
+        if (failures.reset() > 0)
+          options.logger.info('periodic task succeeds again', { task: options.name });
+      })
       .catch((err: unknown) => {
+        const repeated = failures.take();
+        if (!repeated) return;
         options.logger.error('periodic task failed', {
           task: options.name,
           error: err instanceof Error ? err.message : String(err),
+          ...repeated,
         });
       })
       .finally(() => {

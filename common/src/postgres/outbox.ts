@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { type Notification, type Pool, type PoolClient } from 'pg';
 import type { Logger } from '../logging/logger';
+import { RepeatedLog } from '../logging/repeated';
 import type { Migration } from './migrations';
 import type { EventEnvelope } from '../bus/envelope';
 import { outboxReplayWindowMs, replayTurn, type ReplayTurn } from '../bus/outbox-replay';
@@ -238,7 +239,12 @@ interface OutboxRow {
  * may still be undelivered: the first run after start sends again what was sent within the
  * replay window, and secrets are erased only once a row's send is older than it (ADR 0056).
  */
+/** A store down for minutes: one line about it per this long, not one per poll. */
+const REPEATED_FAILURE_LOG_MS = 30_000;
+
 export class OutboxRelay {
+  private readonly flushFailures = new RepeatedLog(REPEATED_FAILURE_LOG_MS);
+  private readonly listenFailures = new RepeatedLog(REPEATED_FAILURE_LOG_MS);
   private readonly pollIntervalMs: number;
   private readonly listeningPollMs: number;
   private readonly batchSize: number;
@@ -402,9 +408,19 @@ export class OutboxRelay {
   /** Asks for a flush now (coalesced with one in progress). Used on NOTIFY. */
   nudge(): void {
     if (!this.running) return;
-    void this.flush().catch((err: unknown) => {
-      this.options.logger.error('outbox relay flush failed', { error: errorMessage(err) });
-    });
+    void this.flush().then(
+      () => {
+        if (this.flushFailures.reset() > 0) this.options.logger.info('outbox relay flushes again');
+      },
+      (err: unknown) => {
+        const repeated = this.flushFailures.take();
+        if (repeated)
+          this.options.logger.error('outbox relay flush failed', {
+            error: errorMessage(err),
+            ...repeated,
+          });
+      },
+    );
   }
 
   /**
@@ -620,12 +636,16 @@ export class OutboxRelay {
       });
       await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
       this.listener = client;
+      this.listenFailures.reset();
       // Rows committed before LISTEN took effect are picked up by this flush.
       this.nudge();
     } catch (err) {
-      this.options.logger.warn('outbox LISTEN unavailable, polling only', {
-        error: errorMessage(err),
-      });
+      const repeated = this.listenFailures.take();
+      if (repeated)
+        this.options.logger.warn('outbox LISTEN unavailable, polling only', {
+          error: errorMessage(err),
+          ...repeated,
+        });
     } finally {
       this.listening = undefined;
     }

@@ -4,7 +4,7 @@ import {
   describeIfServer,
   type TestPostgres,
 } from '@ecom/infrastructure/testing';
-import { eventually, queryText, RecordingBus } from '@ecom/test-support';
+import { eventually, freePort, queryText, RecordingBus } from '@ecom/test-support';
 import { createEvent, InMemoryEventBus, type EventBus, type EventEnvelope } from '@ecom/common/bus';
 import { createLogger } from '@ecom/common/logging';
 import {
@@ -65,6 +65,39 @@ describeIfServer('postgres', 'transactional outbox and idempotent consumer (Post
       );
       return rows[0]?.pid as number | undefined;
     });
+
+  it('a database away for long logs its failures once per 30 s with a count, not once per poll', async () => {
+    // A port nothing listens on: every connection is refused, as while PostgreSQL is stopped.
+    const away = createPgPool(`postgres://postgres@127.0.0.1:${await freePort()}/none`, 2);
+    let attempts = 0;
+    const connect = away.connect.bind(away);
+    away.connect = ((...args: Parameters<typeof connect>) => {
+      attempts += 1;
+      return connect(...args);
+    }) as typeof away.connect;
+    const lines: Array<{ level: string; message: string }> = [];
+    const recording = Object.assign(Object.create(logger) as typeof logger, {
+      error: (message: string) => lines.push({ level: 'error', message }),
+      warn: (message: string) => lines.push({ level: 'warn', message }),
+      info: (message: string) => lines.push({ level: 'info', message }),
+    });
+    const relay = new OutboxRelay({
+      pool: away,
+      bus: new RecordingBus(),
+      logger: recording,
+      pollIntervalMs: 10,
+    });
+    relay.start();
+    try {
+      await eventually(() => attempts >= 20, { what: 'twenty refused connections' });
+    } finally {
+      await relay.stop();
+      await away.end();
+    }
+    const count = (message: string) => lines.filter((l) => l.message === message).length;
+    expect(count('outbox relay flush failed')).toBe(1);
+    expect(count('outbox LISTEN unavailable, polling only')).toBeLessThanOrEqual(1);
+  });
 
   it('publishes only events whose transaction committed, in insertion order, and marks them sent', async () => {
     const events = [1, 2, 3].map((n) => createEvent('test-service', 'widget.created', { n }));
