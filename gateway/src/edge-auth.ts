@@ -1,5 +1,6 @@
 import {
-  sessionRevoked,
+  sessionRefusal,
+  sessionVerdict,
   type RevocationLogger,
   userFromClaims,
   VerifiedTokens,
@@ -41,12 +42,13 @@ export class EdgeAuthenticator {
   async identify(authorization: string | undefined): Promise<EdgeIdentity> {
     const identity = this.verify(authorization);
     if (identity.kind !== 'user' || !identity.sid) return identity.result;
-    if (await sessionRevoked(this.options.revocations, identity.sid, this.logger, identity.iat)) {
-      return {
-        kind: 'rejected',
-        error: new UnauthorizedError('Session has ended', { reason: 'revoked' }),
-      };
-    }
+    const verdict = await sessionVerdict(
+      this.options.revocations,
+      identity.sid,
+      this.logger,
+      identity.iat,
+    );
+    if (verdict) return { kind: 'rejected', error: sessionRefusal(verdict) };
     return identity.result;
   }
 

@@ -243,7 +243,15 @@ describeIfServer('redis', 'revocation with the list in Redis', (redisUrl) => {
       async () => (await api('GET', '/api/orders', undefined, ended)).status === 401,
       { timeoutMs: 15_000, what: 'the ended session refused again' },
     );
-    expect((await order('GET', '/api/orders', undefined, ended)).status).toBe(401);
+    const atOrder = await order<{ error: { details: unknown } }>(
+      'GET',
+      '/api/orders',
+      undefined,
+      ended,
+    );
+    expect(atOrder.status).toBe(401);
+    // Older than the list: the client refreshes (an ended session cannot, a live one can).
+    expect(atOrder.body.error.details).toEqual({ reason: 'stale' });
     // A client whose session did not end refreshes or signs in again, and goes on.
     const again = await api<SessionBody>('POST', '/api/auth/login', { email, password: PASSWORD });
     expect(again.status).toBe(200);

@@ -2,7 +2,7 @@ import type { Request, RequestHandler } from 'express';
 import { ForbiddenError, UnauthorizedError } from '../errors/app-error';
 import { getContext } from '../logging/context';
 import { userFromClaims, type JwtVerifyOptions } from './jwt';
-import { sessionRevoked } from './revocation';
+import { sessionRefusal, sessionVerdict } from './revocation';
 import type { AuthUser, Role } from './types';
 import { VerifiedTokens } from './verified-tokens';
 
@@ -60,9 +60,9 @@ export function authenticate(
       next(err);
       return;
     }
-    sessionRevoked(options.revocations, claims.sid, undefined, claims.iat).then((revoked) => {
-      if (revoked) {
-        next(new UnauthorizedError('Session has ended', { reason: 'revoked' }));
+    sessionVerdict(options.revocations, claims.sid, undefined, claims.iat).then((verdict) => {
+      if (verdict) {
+        next(sessionRefusal(verdict));
         return;
       }
       req.user = userFromClaims(claims);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { open, rename } from 'node:fs/promises';
 import { Redis } from 'ioredis';
+import { UnauthorizedError } from '../errors/app-error';
 import type { Logger } from '../logging/logger';
 
 /**
@@ -19,16 +20,18 @@ export interface SessionRevocations {
   readonly kind: 'redis' | 'memory';
   /** Refuses every access token of these sessions from now on. */
   revoke(sessionIds: string[], ttlSeconds: number): Promise<void>;
+  /** True when the session was revoked. */
+  isRevoked(sessionId: string): Promise<boolean>;
   /**
-   * True when the session was revoked, or when the token (issued at `issuedAt`, in seconds)
-   * is older than the list: a list that was lost and started again (see `markComplete`).
+   * The time (seconds) from which the list is complete: an access token issued before it is
+   * older than the list and refused (`sessionVerdict`). Null while unknown.
    */
-  isRevoked(sessionId: string, issuedAt?: number): Promise<boolean>;
+  completeSince(): Promise<number | null>;
   /**
-   * Auth's call, at its start and every few seconds: if the list has no "complete since" time
-   * (a first start, or a Redis that restarted empty or evicted it), it becomes `nowSeconds`,
-   * so every access token issued before is refused from then on and its client refreshes
-   * (refresh tokens are checked against auth's own store). True when it was set.
+   * Auth's call, at its start and every few seconds: when the list has no time, or one from
+   * another run of Redis (a restart, a failover: it may have lost revocations), the time
+   * becomes `nowSeconds`, so every access token issued before is refused from then on and its
+   * client refreshes (refresh tokens are checked against auth's own store). True when set.
    */
   markComplete(nowSeconds: number): Promise<boolean>;
   close(): Promise<void>;
@@ -118,6 +121,10 @@ export class MemorySessionRevocations implements SessionRevocations {
     return false;
   }
 
+  async completeSince(): Promise<number | null> {
+    return null;
+  }
+
   async close(): Promise<void> {}
 
   private sweep(): void {
@@ -149,25 +156,28 @@ export class RedisSessionRevocations implements SessionRevocations {
     if (!results || failed) throw failed?.[0] ?? new Error('session revocation was not stored');
   }
 
-  /** Tokens issued before this time (seconds) are refused: the list holds nothing older. */
+  /** `<Redis run id>:<seconds>`: tokens issued before the time are refused. */
   private sinceKey(): string {
     return `${this.prefix}:auth:revoked-sessions:complete-since`;
   }
 
-  async isRevoked(sessionId: string, issuedAt?: number): Promise<boolean> {
-    // One round trip: auto-pipelining sends both at once.
-    const [revoked, since] = await Promise.all([
-      this.redis.exists(this.key(sessionId)),
-      issuedAt === undefined ? null : this.redis.get(this.sinceKey()),
-    ]);
-    if (revoked === 1) return true;
-    // No time yet (auth has not marked the list since it was lost): accepted, as while Redis
-    // is away; auth marks it within seconds.
-    return since !== null && issuedAt !== undefined && issuedAt < Number(since);
+  async isRevoked(sessionId: string): Promise<boolean> {
+    return (await this.redis.exists(this.key(sessionId))) === 1;
+  }
+
+  async completeSince(): Promise<number | null> {
+    const value = await this.redis.get(this.sinceKey());
+    if (value === null) return null;
+    const seconds = Number(value.slice(value.lastIndexOf(':') + 1));
+    return Number.isFinite(seconds) ? seconds : null;
   }
 
   async markComplete(nowSeconds: number): Promise<boolean> {
-    return (await this.redis.set(this.sinceKey(), String(Math.floor(nowSeconds)), 'NX')) === 'OK';
+    const runId = /run_id:(\w+)/.exec(await this.redis.info('server'))?.[1] ?? 'unknown';
+    const value = await this.redis.get(this.sinceKey());
+    if (value?.startsWith(`${runId}:`)) return false;
+    await this.redis.set(this.sinceKey(), `${runId}:${Math.floor(nowSeconds)}`);
+    return true;
   }
 
   async close(): Promise<void> {
@@ -226,19 +236,29 @@ export interface RevocationLogger {
 let lastUnreadableLog = 0;
 
 /**
- * The verdict for a verified token's session. While the list cannot be read (Redis away) the
- * token is accepted and the failure logged: tokens live minutes, and refusing every request
- * during a Redis outage would take the shop down with it (docs/adr/0015-token-revocation.md).
+ * The verdict for a verified token's session (`issuedAt`: its `iat`): 'revoked' when the
+ * session ended, 'stale' when the token is older than the list (its client refreshes), else
+ * undefined. While the list cannot be read (Redis away) the token is accepted and the failure
+ * logged: tokens live minutes, and refusing every request during a Redis outage would take the
+ * shop down with it (docs/adr/0015-token-revocation.md).
  */
-export async function sessionRevoked(
+export async function sessionVerdict(
   revocations: SessionRevocations | undefined,
   sessionId: string | undefined,
   logger?: RevocationLogger,
   issuedAt?: number,
-): Promise<boolean> {
-  if (!revocations || !sessionId) return false;
+): Promise<'revoked' | 'stale' | undefined> {
+  if (!revocations || !sessionId) return undefined;
   try {
-    return await revocations.isRevoked(sessionId, issuedAt);
+    // Both in one round trip (auto-pipelining).
+    const [revoked, since] = await Promise.all([
+      revocations.isRevoked(sessionId),
+      issuedAt === undefined ? null : revocations.completeSince(),
+    ]);
+    if (revoked) return 'revoked';
+    // No time yet (auth has not marked the list since it was lost): accepted, as while Redis is
+    // away; auth marks it within seconds.
+    return since !== null && issuedAt !== undefined && issuedAt < since ? 'stale' : undefined;
   } catch (err) {
     // Once per 10 s, not once per request: an outage would otherwise flood the log.
     const now = Date.now();
@@ -246,8 +266,27 @@ export async function sessionRevoked(
       lastUnreadableLog = now;
       logger?.warn('revocation list unreadable; token accepted', { err: (err as Error).message });
     }
-    return false;
+    return undefined;
   }
+}
+
+/** The 401 for a refused session: ended, or a token older than the list (refresh it). */
+export function sessionRefusal(verdict: 'revoked' | 'stale'): UnauthorizedError {
+  return verdict === 'revoked'
+    ? new UnauthorizedError('Session has ended', { reason: 'revoked' })
+    : new UnauthorizedError(
+        'The access token is older than the revocation list (Redis restarted): refresh it',
+        { reason: 'stale' },
+      );
+}
+
+/** Whether the session was revoked (its token's age aside): auth's refresh path. */
+export async function sessionRevoked(
+  revocations: SessionRevocations | undefined,
+  sessionId: string | undefined,
+  logger?: RevocationLogger,
+): Promise<boolean> {
+  return (await sessionVerdict(revocations, sessionId, logger)) === 'revoked';
 }
 
 /** Makes a rename in `file`'s directory durable, where the platform allows fsync on one. */

@@ -397,17 +397,17 @@ export function createMongoOutbox(options: MongoOutboxOptions): MongoOutbox {
       // The change is stored already: the event need not wait for its row (one command fewer
       // on the way to its consumers). It is marked sent only once both are done, so that a
       // mark never looks for a row not written yet.
-      const sending = bus.publish(event).then(() => now());
-      const [row] = await Promise.allSettled([recorded]);
-      const settled = sending.then(
-        (at) => {
-          if (row.status === 'fulfilled') markSent(event, at);
-        },
-        (err: unknown) => {
-          if (row.status === 'fulfilled') logUnsent(event, err);
-        },
+      // Both outcomes are taken at once: a send refused while the row is still on its way must
+      // not be an unhandled rejection.
+      const sending = bus.publish(event).then(
+        (): { at: Date } | { err: unknown } => ({ at: now() }),
+        (err: unknown) => ({ err }),
       );
+      const [row] = await Promise.allSettled([recorded]);
       if (row.status === 'rejected') throw row.reason;
+      const settled = sending.then((sent) =>
+        'at' in sent ? markSent(event, sent.at) : logUnsent(event, sent.err),
+      );
       // As in a transaction: past the wait the write answers, and the send goes on alone.
       await waitAtMost(settled, sendWaitMs);
     },

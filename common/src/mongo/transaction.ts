@@ -52,13 +52,16 @@ export async function withMongoTransaction<T>(
     };
     return ambient.run(tx, () => fn(tx));
   });
-  for (const cb of callbacks) {
+  // Started in order, awaited together: each may wait on its own (a send waits for the bus at
+  // most a bounded time), and those times must not add up.
+  const effects = callbacks.map(async (cb) => {
     try {
       await cb();
     } catch {
       // The transaction committed; an after-commit effect reports its own failures.
     }
-  }
+  });
+  await Promise.all(effects);
   return result;
 }
 

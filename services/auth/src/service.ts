@@ -96,9 +96,9 @@ export const authService = defineService({
         failureWindowMs: config.LOGIN_FAILURE_WINDOW_SECONDS * 1000,
       },
     });
-    // Redis can lose the revoked-session list (a restart without persistence, an eviction),
-    // and with it the list's "complete since" time. Putting the time back refuses every
-    // access token issued before, so no revoked session comes back (ADR 0015).
+    // Redis can lose revocations (a restart, a failover to a replica behind). The list's
+    // "complete since" time names the Redis run it holds for; a new run gets a new time, and
+    // every access token issued before is refused, so no revoked session comes back (ADR 0015).
     let marked = false;
     const revocationMark = periodicTask({
       name: 'revoked-session list mark',
@@ -106,16 +106,18 @@ export const authService = defineService({
       logger,
       run: async () => {
         const list = jwt.revocations;
-        if (!list || !(await list.markComplete(now().getTime() / 1000))) return;
-        const message =
-          'revoked-session list started; access tokens issued before now are refused (clients refresh)';
-        if (marked) logger.warn(`${message}: the list was lost (Redis restarted empty?)`);
-        else logger.info(message);
+        if (!list) return;
+        // The real clock, as the tokens' iat (jsonwebtoken's), not an injected one.
+        if (await list.markComplete(Date.now() / 1000)) {
+          const message =
+            'revoked-session list (re)started; access tokens issued before now are refused (clients refresh)';
+          if (marked) logger.warn(`${message}: Redis restarted or failed over`);
+          else logger.info(message);
+        }
         marked = true;
       },
     });
     await revocationMark.runOnce();
-    marked = true;
     if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
       await accounts.seedAdmin({
         email: config.ADMIN_EMAIL,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { InMemoryEventBus, createEvent } from '@ecom/common/bus';
 import { runMigrations } from '@ecom/common/postgres';
 import {
@@ -242,7 +242,6 @@ describe('payment restarted between the gateway call and recording its outcome',
     bus = new InMemoryEventBus({ retry: { baseDelayMs: 10, maxAttempts: 2 } });
     spy = await spyOnEvents(bus, ['payment.completed', 'payment.refunded']);
     pool = testPool(db.url, 2);
-    pool.on('error', () => undefined); // as above: a connection still closing at the cleanup
     provider = new MockPaymentGateway({ ledger: new PgMockGatewayLedger(pool) });
   }, STARTUP_TIMEOUT_MS);
   // Each test starts its own processes: none may still consume the next test's events.
@@ -258,7 +257,6 @@ describe('payment restarted between the gateway call and recording its outcome',
   /** A payment process whose gateway loses answers on demand; it stops with `stop()`. */
   async function firstProcess() {
     const ledgerPool = testPool(db.url, 2);
-    ledgerPool.on('error', () => undefined);
     const gateway = new AnswerLosingGateway(
       new MockPaymentGateway({ ledger: new PgMockGatewayLedger(ledgerPool) }),
     );

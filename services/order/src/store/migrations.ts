@@ -250,7 +250,6 @@ export const orderMigrations: Migration[] = [
         RETURN NEW;
       END
       $$;
-      DROP TRIGGER IF EXISTS orders_account_open ON orders;
       CREATE TRIGGER orders_account_open BEFORE INSERT ON orders
         FOR EACH ROW EXECUTE FUNCTION orders_refuse_closed_account();
     `,
