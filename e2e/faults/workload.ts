@@ -13,7 +13,9 @@ const ADDRESS = {
 interface Answer {
   id?: string;
   accessToken?: string;
+  refreshToken?: string;
   user?: { id: string };
+  error?: { details?: { reason?: string } };
   [key: string]: unknown;
 }
 
@@ -59,15 +61,44 @@ export class Client {
   }
 }
 
+/** A signed-in customer: its access token is replaced when a refresh is asked for. */
+export interface Customer {
+  token: string;
+  refreshToken: string;
+  refreshing?: Promise<void>;
+}
+
 export interface Shop {
   sellerToken: string;
-  customers: { token: string }[];
+  customers: Customer[];
+}
+
+async function signIn(client: Client, email: string, password: string): Promise<Customer> {
+  const res = await client.call('POST', '/api/auth/login', { email, password });
+  if (res.status !== 200) throw new Error(`login ${email}: ${res.status}`);
+  return { token: res.body.accessToken as string, refreshToken: res.body.refreshToken as string };
 }
 
 async function login(client: Client, email: string, password: string): Promise<string> {
-  const res = await client.call('POST', '/api/auth/login', { email, password });
-  if (res.status !== 200) throw new Error(`login ${email}: ${res.status}`);
-  return res.body.accessToken as string;
+  return (await signIn(client, email, password)).token;
+}
+
+/**
+ * 401 `stale`: the token is older than the revoked-session list (Redis restarted). A shop front
+ * refreshes once for all its requests (a refresh token is good for one rotation) and sends
+ * them again, as this does.
+ */
+async function refresh(client: Client, customer: Customer, stale: string): Promise<void> {
+  if (customer.token !== stale) return; // another request of this customer refreshed it
+  customer.refreshing ??= (async () => {
+    const res = await client.call('POST', '/api/auth/refresh', {
+      refreshToken: customer.refreshToken,
+    });
+    if (res.status !== 200) throw new Error(`refresh: ${res.status} ${JSON.stringify(res.body)}`);
+    customer.token = res.body.accessToken as string;
+    customer.refreshToken = res.body.refreshToken as string;
+  })().finally(() => (customer.refreshing = undefined));
+  await customer.refreshing;
 }
 
 /** An admin, a seller (made one by the admin) and `customers` customers, signed in. */
@@ -92,7 +123,7 @@ export async function openShop(client: Client, customers: number): Promise<Shop>
   const people = [];
   for (let i = 0; i < customers; i++) {
     const c = await register(`customer${i}`);
-    people.push({ token: await login(client, c.email, password) });
+    people.push(await signIn(client, c.email, password));
   }
   return { sellerToken: await login(client, seller.email, password), customers: people };
 }
@@ -140,19 +171,24 @@ export async function placeOrders(
         const declined = n % 10 === 9;
         const customer = shop.customers[n % shop.customers.length];
         const product = products[n % products.length];
-        const res = await client.call(
-          'POST',
-          '/api/orders',
-          {
-            items: [{ productId: product.id, quantity: 1 + (n % 2) }],
-            shippingAddress: ADDRESS,
-            payment: { method: 'card', token: declined ? 'tok_chargeDeclined' : 'tok_visa' },
-          },
-          {
-            authorization: `Bearer ${customer.token}`,
-            'idempotency-key': `faults-${randomUUID()}`,
-          },
-        );
+        const key = `faults-${randomUUID()}`;
+        const send = (token: string) =>
+          client.call(
+            'POST',
+            '/api/orders',
+            {
+              items: [{ productId: product.id, quantity: 1 + (n % 2) }],
+              shippingAddress: ADDRESS,
+              payment: { method: 'card', token: declined ? 'tok_chargeDeclined' : 'tok_visa' },
+            },
+            { authorization: `Bearer ${token}`, 'idempotency-key': key },
+          );
+        const token = customer.token;
+        let res = await send(token);
+        if (res.status === 401 && res.body.error?.details?.reason === 'stale') {
+          await refresh(client, customer, token);
+          res = await send(customer.token);
+        }
         if (res.status !== 201 && res.status !== 200)
           throw new Error(`order: ${res.status} ${JSON.stringify(res.body)}`);
         placed.push({ orderId: res.body.id as string, declined });
