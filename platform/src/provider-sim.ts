@@ -7,6 +7,9 @@ import { dataDir as defaultDataDir } from './data-dir';
 /** Where the simulator's signing secret is kept when PAYMENT_WEBHOOK_SECRET is not set. */
 export const WEBHOOK_SECRET_FILE = 'provider-webhook-secret';
 
+/** Where the simulator keeps its intents, charges and idempotency keys. */
+export const PROVIDER_STATE_FILE = 'provider-sim.json';
+
 /**
  * The simulator's webhook signing secret: random, made once per data directory and readable
  * by its owner only. Never a constant: anyone who knows it can sign a "payment succeeded".
@@ -48,6 +51,8 @@ export async function startLocalProvider(
     webhookUrl: `http://127.0.0.1:${gatewayPort}/api/payments/webhooks`,
     secrets: [secret],
     settleDelayMs: Number(env.PROVIDER_SIM_SETTLE_DELAY_MS ?? 2000),
+    // Kept with the platform's data: a restart must not forget what it charged.
+    stateFile: path.join(dataDir, PROVIDER_STATE_FILE),
   });
   const url = await sim.start();
   return {

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SIGNATURE_HEADER, signatureHeader } from '../gateway/webhook-signature';
@@ -66,6 +67,12 @@ export interface SimulatorOptions {
   maxAttempts?: number;
   /** The address customers reach it at (next_action URLs); default its own. */
   publicUrl?: string;
+  /**
+   * A file its intents, charges and idempotency keys are kept in, written before each answer
+   * that changed them, and read at the next start: a processor does not forget a charge when
+   * the shop restarts (refunds of it must still work). Without it, memory only.
+   */
+  stateFile?: string;
   log?: (line: Record<string, unknown>) => void;
 }
 
@@ -142,6 +149,7 @@ export class ProviderSimulator {
   }
 
   async start(): Promise<string> {
+    this.load();
     this.server = http.createServer((req, res) => void this.handle(req, res));
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
@@ -168,14 +176,66 @@ export class ProviderSimulator {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let out: { status: number; body: unknown };
     try {
       const body = await readBody(req);
       const url = new URL(req.url ?? '/', 'http://sim');
-      const out = await this.route(req.method ?? 'GET', url.pathname, body, req);
-      send(res, out.status, out.body);
+      out = await this.route(req.method ?? 'GET', url.pathname, body, req);
     } catch (err) {
-      if (err instanceof HttpError) send(res, err.status, err.body);
-      else send(res, 500, { error: { type: 'api_error', message: (err as Error).message } });
+      out =
+        err instanceof HttpError
+          ? { status: err.status, body: err.body }
+          : {
+              status: 500,
+              body: { error: { type: 'api_error', message: (err as Error).message } },
+            };
+    }
+    // Kept before the answer: what it answered must survive a restart.
+    try {
+      if (req.method !== 'GET') this.save();
+    } catch (err) {
+      out = {
+        status: 500,
+        body: {
+          error: { type: 'api_error', message: `state not kept: ${(err as Error).message}` },
+        },
+      };
+    }
+    send(res, out.status, out.body);
+  }
+
+  /** What `stateFile` holds; written whole through a temporary file, so never half. */
+  private save(): void {
+    const file = this.options.stateFile;
+    if (!file) return;
+    const state = {
+      intents: [...this.intents.values()],
+      charges: [...this.charges.entries()],
+      keys: [...this.keys.entries()],
+    };
+    fs.writeFileSync(`${file}.next`, JSON.stringify(state));
+    fs.renameSync(`${file}.next`, file);
+  }
+
+  /**
+   * The state a previous run kept. An intent left `processing` settles again after the
+   * delay, as it would have; its webhooks go out then (a processor retries deliveries).
+   */
+  private load(): void {
+    const file = this.options.stateFile;
+    if (!file || !fs.existsSync(file)) return;
+    const state = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+      intents: Intent[];
+      charges: [string, { amount: number; refunded: number }][];
+      keys: [string, { fingerprint: string; status: number; body: unknown }][];
+    };
+    for (const intent of state.intents) this.intents.set(intent.id, intent);
+    for (const [chargeId, charge] of state.charges) this.charges.set(chargeId, charge);
+    for (const [scope, answer] of state.keys) this.keys.set(scope, answer);
+    for (const intent of this.intents.values()) {
+      if (intent.status !== 'processing') continue;
+      const then = (CARDS[intent.payment_method] ?? CARDS.tok_threeDSecure!).then;
+      this.later(() => this.emit([this.settle(intent, then)]));
     }
   }
 
@@ -430,7 +490,14 @@ export class ProviderSimulator {
   private later(run: () => Promise<void>): void {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      void run();
+      // The settlement is made before run's first await: kept before its webhooks go.
+      const delivered = run();
+      try {
+        this.save();
+      } catch (err) {
+        this.log({ msg: 'state not kept', error: (err as Error).message });
+      }
+      void delivered;
     }, this.controls.settleDelayMs);
     this.timers.add(timer);
   }
