@@ -178,6 +178,41 @@ describe('service app: health and metrics', () => {
     expect((await request(app).get('/health/live')).status).toBe(200);
   });
 
+  it('a dependency it works without only degrades readiness (200), a required one makes it 503', async () => {
+    let busUp = false;
+    let dbUp = true;
+    const { app } = createServiceApp({
+      service: 'test',
+      logger,
+      checks: {
+        db: async () => {
+          if (!dbUp) throw new Error('connection refused');
+        },
+      },
+      degradedBy: {
+        bus: async () => {
+          if (!busUp) throw new Error('broker unreachable');
+        },
+      },
+    });
+    const degraded = await request(app).get('/health/ready');
+    expect(degraded.status).toBe(200);
+    expect(degraded.body.status).toBe('degraded');
+    expect(degraded.body.checks).toMatchObject({
+      db: { status: 'up' },
+      bus: { status: 'down', error: 'broker unreachable' },
+    });
+    dbUp = false;
+    const down = await request(app).get('/health/ready');
+    expect(down.status).toBe(503);
+    expect(down.body.status).toBe('unavailable');
+    dbUp = true;
+    busUp = true;
+    const ok = await request(app).get('/health/ready');
+    expect(ok.status).toBe(200);
+    expect(ok.body.status).toBe('ok');
+  });
+
   it('counts requests per route pattern, not per raw path', async () => {
     const app = buildApp();
     await request(app).get('/items/507f1f77bcf86cd799439011');

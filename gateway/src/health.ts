@@ -1,5 +1,5 @@
 import { Router, type Request } from 'express';
-import { type HealthCheck, runChecks } from '@ecom/common/health';
+import { type HealthCheck, readiness } from '@ecom/common/health';
 import type { ReplicaState } from '@ecom/common/client';
 import type { ReplicaBreaker, UpstreamProxy } from './breaker-proxy';
 import type { UpstreamName } from './routes';
@@ -43,7 +43,7 @@ export interface HealthAggregatorOptions {
    * while it runs): the route is public, and each probe costs every service a readiness check.
    */
   cacheMs: number;
-  /** The gateway's own dependencies (Redis), for `/health/ready`. */
+  /** The gateway's own dependencies (Redis), for `/health/ready`: down, it is `degraded`, not unready. */
   ownChecks: Record<string, HealthCheck>;
   /** Whether this caller may see the replicas' addresses. Default: everyone. */
   showsInternals?: (req: Request) => boolean;
@@ -173,7 +173,9 @@ export function healthRoutes(options: HealthAggregatorOptions): Router {
   });
 
   router.get('/health/ready', async (req, res) => {
-    const result = await runChecks(options.ownChecks, options.timeoutMs);
+    // Its own dependencies (Redis: rate limits, the revoked-session list) degrade it only:
+    // without them it still routes, so no gateway is taken out of rotation for them.
+    const result = await readiness({}, options.ownChecks, options.timeoutMs);
     // A driver's error may name a host and port (Redis's does): for an operator only.
     const internals = options.showsInternals?.(req) ?? true;
     const checks = internals
@@ -184,11 +186,7 @@ export function healthRoutes(options: HealthAggregatorOptions): Router {
             check.error === undefined ? check : { ...check, error: 'unavailable' },
           ]),
         );
-    res.status(result.ok ? 200 : 503).json({
-      status: result.ok ? 'ok' : 'unavailable',
-      service: 'gateway',
-      checks,
-    });
+    res.status(result.httpStatus).json({ status: result.status, service: 'gateway', checks });
   });
 
   return router;

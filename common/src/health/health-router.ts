@@ -7,6 +7,13 @@ export interface HealthOptions {
   service: string;
   version?: string;
   checks?: Record<string, HealthCheck>;
+  /**
+   * Dependencies the service works without, slower or with less (a bus its outbox waits for,
+   * a cache): down, the answer says `degraded` but stays 200, so an orchestrator keeps routing
+   * to it. Taking every replica out for a dependency they all share would turn a delay into an
+   * outage.
+   */
+  degradedBy?: Record<string, HealthCheck>;
   /** Each check must answer within this time or counts as down. */
   timeoutMs?: number;
 }
@@ -50,10 +57,32 @@ export async function runChecks(
   return { ok: entries.every(([, r]) => r.status === 'up'), checks: Object.fromEntries(entries) };
 }
 
+/** The readiness answer: 503 when a required check is down, 200 `degraded` when only others are. */
+export async function readiness(
+  required: Record<string, HealthCheck>,
+  degradedBy: Record<string, HealthCheck>,
+  timeoutMs: number,
+): Promise<{
+  httpStatus: number;
+  status: 'ok' | 'degraded' | 'unavailable';
+  checks: Record<string, CheckResult>;
+}> {
+  const [hard, soft] = await Promise.all([
+    runChecks(required, timeoutMs),
+    runChecks(degradedBy, timeoutMs),
+  ]);
+  const status = !hard.ok ? 'unavailable' : soft.ok ? 'ok' : 'degraded';
+  return {
+    httpStatus: hard.ok ? 200 : 503,
+    status,
+    checks: { ...hard.checks, ...soft.checks },
+  };
+}
+
 /**
- * `/health/live`: the process answers. `/health/ready` and `/health`: every dependency
- * answers (503 naming the ones that do not), so an orchestrator never routes to a service
- * whose store or bus is gone.
+ * `/health/live`: the process answers. `/health/ready` and `/health`: every required
+ * dependency answers (503 naming the ones that do not), so an orchestrator never routes to a
+ * service whose store is gone; one it works without only makes the answer `degraded`.
  */
 export function healthRouter(options: HealthOptions): Router {
   const router = Router();
@@ -66,9 +95,9 @@ export function healthRouter(options: HealthOptions): Router {
   });
 
   const ready: RequestHandler = async (_req, res) => {
-    const result = await runChecks(checks, timeoutMs);
-    res.status(result.ok ? 200 : 503).json({
-      status: result.ok ? 'ok' : 'unavailable',
+    const result = await readiness(checks, options.degradedBy ?? {}, timeoutMs);
+    res.status(result.httpStatus).json({
+      status: result.status,
       service: options.service,
       version: options.version,
       uptimeSeconds: Math.round((Date.now() - started) / 1000),

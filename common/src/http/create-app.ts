@@ -15,6 +15,8 @@ export interface ServiceAppOptions {
   logger: Logger;
   version?: string;
   checks?: Record<string, HealthCheck>;
+  /** Checks whose failure makes readiness `degraded`, not 503 (health-router). */
+  degradedBy?: Record<string, HealthCheck>;
   bodyLimit?: string;
   /** The registry /metrics serves (a new one by default). */
   registry?: Registry;
@@ -55,7 +57,12 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
   app.use(requestLogger(options.logger));
   app.use(metrics.middleware);
   app.use(
-    healthRouter({ service: options.service, version: options.version, checks: options.checks }),
+    healthRouter({
+      service: options.service,
+      version: options.version,
+      checks: options.checks,
+      degradedBy: options.degradedBy,
+    }),
   );
   app.use(metrics.router);
   app.use(jsonBody({ limit: options.bodyLimit ?? '100kb' }));

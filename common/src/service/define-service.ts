@@ -70,8 +70,13 @@ export interface ServiceContext<C> {
 export interface ServiceParts<X> {
   /** Express routers mounted under the kit's app (ids, logs, metrics, health, 404, errors). */
   routers?: Router[];
-  /** Readiness checks (the event bus is added by the kit). */
+  /** Readiness checks: stores the service cannot work without. */
   health?: Record<string, HealthCheck>;
+  /**
+   * Dependencies it works without (a cache): down, readiness says `degraded` and stays 200.
+   * The kit adds the event bus here: events wait in the outbox, consumers resume after.
+   */
+  degradedBy?: Record<string, HealthCheck>;
   /**
    * Serves this instead of the kit's app (the gateway: its own edge path and app). The kit
    * still listens, drains and closes it.
@@ -212,7 +217,11 @@ export function defineService<C extends ServiceBaseConfig, O = Record<string, ne
             service: definition.name,
             logger,
             registry: ctx.registry,
-            checks: { ...parts.health, ...(usesBus ? { eventBus: () => bus.health() } : {}) },
+            checks: parts.health ?? {},
+            degradedBy: {
+              ...parts.degradedBy,
+              ...(usesBus ? { eventBus: () => bus.health() } : {}),
+            },
             bodyLimit: config.BODY_LIMIT,
             metricsAccess: { token: config.METRICS_TOKEN },
             ...(config.TRUST_PROXY ? { trustProxy: trustProxySetting(config.TRUST_PROXY) } : {}),

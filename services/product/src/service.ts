@@ -115,10 +115,9 @@ export const productService = defineService({
       routers: [
         productRoutes({ catalog, categories, images, imageMaxBytes: config.IMAGE_MAX_BYTES, jwt }),
       ],
-      health: {
-        mongodb: () => stores.ping(),
-        ...(cache?.kind === 'redis' ? { cache: () => cache.ping() } : {}),
-      },
+      health: { mongodb: () => stores.ping() },
+      // Without its cache, product reads from MongoDB.
+      ...(cache?.kind === 'redis' ? { degradedBy: { cache: () => cache.ping() } } : {}),
       consumers:
         options.consume === false
           ? []
