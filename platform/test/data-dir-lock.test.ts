@@ -4,6 +4,7 @@ import path from 'node:path';
 import { ensureDataDir, resetDataDir } from '../src/data-dir';
 import { DataDirInUseError, lockDataDir } from '../src/data-dir-lock';
 import { startProcessFleet } from '../src/fleet-processes/launcher';
+import { parseFleetArgs } from '../src/fleet-processes/plan';
 import { startPlatform, type Platform } from '../src/start';
 import { gatewayClient } from './gateway-client';
 import { embeddedEnv, platformPorts, tempDataDir } from './support';
@@ -155,15 +156,7 @@ describe("a process fleet's folder", () => {
       const printed: string[] = [];
       await expect(
         startProcessFleet({
-          replicas: {
-            auth: 1,
-            product: 1,
-            comments: 1,
-            payment: 1,
-            order: 1,
-            notification: 1,
-            gateway: 1,
-          },
+          replicas: parseFleetArgs([]).replicas, // one of each, as `npm run fleet`
           // The machine's servers, as `npm run fleet` uses them (checked before the lock).
           env: { ...process.env, EVENT_BUS: 'rabbitmq' },
           namespace: 'lock_test',

@@ -4,6 +4,7 @@ import { open, rename } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import { UnauthorizedError } from '../errors/app-error';
 import type { Logger } from '../logging/logger';
+import { RepeatedLog } from '../logging/repeated';
 
 /**
  * Revoked sessions, checked on every authenticated request at the gateway and in every
@@ -233,7 +234,8 @@ export interface RevocationLogger {
   warn(message: string, meta?: Record<string, unknown>): unknown;
 }
 
-let lastUnreadableLog = 0;
+// Once per 10 s, not once per request: an outage would otherwise flood the log.
+const unreadable = new RepeatedLog(10_000);
 
 /**
  * The verdict for a verified token's session (`issuedAt`: its `iat`): 'revoked' when the
@@ -260,12 +262,12 @@ export async function sessionVerdict(
     // away; auth marks it within seconds.
     return since !== null && issuedAt !== undefined && issuedAt < since ? 'stale' : undefined;
   } catch (err) {
-    // Once per 10 s, not once per request: an outage would otherwise flood the log.
-    const now = Date.now();
-    if (now - lastUnreadableLog >= 10_000) {
-      lastUnreadableLog = now;
-      logger?.warn('revocation list unreadable; token accepted', { err: (err as Error).message });
-    }
+    const repeated = unreadable.take();
+    if (repeated)
+      logger?.warn('revocation list unreadable; token accepted', {
+        err: (err as Error).message,
+        ...repeated,
+      });
     return undefined;
   }
 }
