@@ -13,6 +13,7 @@ import { createProvider } from 'hardhat/internal/core/providers/construction';
 import { JsonRpcServer } from 'hardhat/internal/hardhat-network/jsonrpc/server';
 import type { EIP1193Provider } from 'hardhat/types';
 import { auditAnchorAt, deployAuditAnchor } from '@ecom/common/anchoring';
+import { isDependencyUnavailable } from '@ecom/common/errors';
 import {
   ensureChainDir,
   journaledProvider,
@@ -288,23 +289,16 @@ function setUpKeptChain(url: string, dir: string, keys: ChainKeys): Promise<stri
   });
 }
 
-/** A connection to the local server reset or closed before its answer (not a chain's refusal). */
-function isConnectionLoss(err: unknown): boolean {
-  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
-    const { code, message } = e as { code?: unknown; message?: unknown };
-    if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNREFUSED') return true;
-    if (typeof message === 'string' && /socket hang up|ECONNRESET/.test(message)) return true;
-  }
-  return false;
-}
-
-/** `step` again (up to 3 tries) when its connection was lost; other failures at once. */
+/**
+ * `step` again (up to 3 tries) when its connection was lost (common's rule for a dependency
+ * that did not answer); other failures at once.
+ */
 async function retriedOnConnectionLoss<T>(step: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await step();
     } catch (err) {
-      if (attempt >= 3 || !isConnectionLoss(err)) throw err;
+      if (attempt >= 3 || !isDependencyUnavailable(err)) throw err;
     }
   }
 }
